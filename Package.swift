@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 mode (strict concurrency), explicit
+/// `public import` for anything that appears in a public signature, `any` for existentials.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kaltim-certification",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Contracts", targets: ["Contracts"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "Jobs", targets: ["Jobs"]),
+        .library(name: "Workers", targets: ["Workers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0")
+    ],
+    targets: [
+        // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Sources/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // Every message that crosses the broker. Foundation only.
+        .target(name: "Contracts", swiftSettings: swiftSettings),
+        // The AMQP 0-9-1 client over librabbitmq: the only importer of CRabbitMQ.
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The domain-free worker runtime.
+        .target(
+            name: "Jobs",
+            dependencies: [
+                "AMQP", "Contracts",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The five workers of the pipeline.
+        .target(name: "Workers", dependencies: ["Jobs", "Contracts"], swiftSettings: swiftSettings),
+        // Relay benchmark (run it in release mode: scripts/bench.sh).
+        .executableTarget(
+            name: "amqp-relay-bench",
+            dependencies: ["AMQP"],
+            path: "Benchmarks/AMQPRelayBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

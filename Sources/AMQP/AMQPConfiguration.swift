@@ -1,0 +1,191 @@
+import Foundation
+
+/// Where and how to connect to RabbitMQ.
+///
+/// Build it from an `amqp://` or `amqps://` URL (``init(url:)``) or field by field. The
+/// ``description`` masks the password, so a configuration can be logged.
+public struct AMQPConfiguration: Sendable, CustomStringConvertible {
+    /// TLS settings for `amqps://` connections (librabbitmq's OpenSSL socket).
+    public struct TLS: Sendable, Hashable {
+        /// PEM file of the certificate authorities to trust; `nil` uses none (verification fails
+        /// unless ``verifyPeer`` is off).
+        public var caCertificatePath: String?
+        /// PEM client certificate, for brokers that require one.
+        public var clientCertificatePath: String?
+        /// PEM private key of the client certificate.
+        public var clientKeyPath: String?
+        /// Verify the broker's certificate chain.
+        public var verifyPeer: Bool
+        /// Verify that the broker's certificate names ``AMQPConfiguration/host``.
+        public var verifyHostname: Bool
+
+        /// Creates TLS settings; peer and hostname verification are on by default.
+        public init(
+            caCertificatePath: String? = nil, clientCertificatePath: String? = nil,
+            clientKeyPath: String? = nil, verifyPeer: Bool = true, verifyHostname: Bool = true
+        ) {
+            self.caCertificatePath = caCertificatePath
+            self.clientCertificatePath = clientCertificatePath
+            self.clientKeyPath = clientKeyPath
+            self.verifyPeer = verifyPeer
+            self.verifyHostname = verifyHostname
+        }
+    }
+
+    public var host: String = "127.0.0.1"
+    public var port: Int = 5672
+    public var virtualHost: String = "/"
+    public var username: String = "guest"
+    /// - Warning: never logged; ``description`` masks it.
+    public var password: String = "guest"
+    /// TLS settings; `nil` means plain TCP.
+    public var tls: TLS?
+    /// The heartbeat timeout proposed to the broker (the broker may lower it). A dead peer is
+    /// detected after at most twice this value of silence; a TCP reset at once.
+    /// Zero disables heartbeats (not recommended).
+    public var heartbeat: Duration = .seconds(30)
+    /// Limit for TCP connect and for the AMQP handshake, each.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Limit for every synchronous AMQP method (declare, bind, qos, consume, close, ...).
+    public var rpcTimeout: Duration = .seconds(30)
+    /// Largest frame size proposed to the broker.
+    public var frameMax: Int = 131_072
+    /// Shown in the management UI and `rabbitmqctl list_connections name`.
+    public var connectionName: String?
+    /// What to do when the connection is lost; `nil` means stay down (every call fails).
+    public var reconnect: ReconnectPolicy? = ReconnectPolicy()
+
+    /// A configuration for `127.0.0.1:5672`, vhost `/`, user `guest`.
+    public init() {}
+
+    /// Parses an `amqp://user:password@host:port/vhost?heartbeat=10` URL.
+    ///
+    /// Query keys (RabbitMQ's URI spec where it has one): `heartbeat` (seconds),
+    /// `connection_timeout` (milliseconds), `frame_max`, `cacertfile`, `certfile`, `keyfile`,
+    /// `verify` (`verify_peer` or `verify_none`), `connection_name`.
+    /// - Throws: ``AMQPError/Code/invalidConfiguration`` naming what is wrong.
+    public init(url: String) throws {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
+            throw AMQPError(.invalidConfiguration, "not a URL: expected amqp://user:password@host:port/vhost")
+        }
+        switch scheme {
+        case "amqp": port = 5672
+        case "amqps":
+            port = 5671
+            tls = TLS()
+        default:
+            throw AMQPError(.invalidConfiguration, "unsupported URL scheme '\(scheme)': use amqp or amqps")
+        }
+        if let host = components.host, !host.isEmpty { self.host = host }
+        if let port = components.port {
+            guard (1...65535).contains(port) else {
+                throw AMQPError(.invalidConfiguration, "port \(port) is out of range")
+            }
+            self.port = port
+        }
+        if let user = components.user { username = user }
+        if let password = components.password { self.password = password }
+        let path = components.percentEncodedPath
+        if path.count > 1 {
+            virtualHost = String(path.dropFirst()).removingPercentEncoding ?? String(path.dropFirst())
+        }
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "heartbeat":
+                guard let seconds = Int(value), seconds >= 0 else {
+                    throw AMQPError(.invalidConfiguration, "heartbeat must be whole seconds >= 0, got '\(value)'")
+                }
+                heartbeat = .seconds(seconds)
+            case "connection_timeout":
+                guard let ms = Int(value), ms > 0 else {
+                    throw AMQPError(.invalidConfiguration, "connection_timeout must be milliseconds > 0, got '\(value)'")
+                }
+                connectTimeout = .milliseconds(ms)
+            case "frame_max":
+                guard let size = Int(value), size >= 4096 else {
+                    throw AMQPError(.invalidConfiguration, "frame_max must be >= 4096, got '\(value)'")
+                }
+                frameMax = size
+            case "cacertfile": tls = (tls ?? TLS()).with { $0.caCertificatePath = value }
+            case "certfile": tls = (tls ?? TLS()).with { $0.clientCertificatePath = value }
+            case "keyfile": tls = (tls ?? TLS()).with { $0.clientKeyPath = value }
+            case "verify":
+                guard value == "verify_peer" || value == "verify_none" else {
+                    throw AMQPError(.invalidConfiguration, "verify must be verify_peer or verify_none, got '\(value)'")
+                }
+                let on = value == "verify_peer"
+                tls = (tls ?? TLS()).with {
+                    $0.verifyPeer = on
+                    $0.verifyHostname = on
+                }
+            case "connection_name": connectionName = value
+            default:
+                throw AMQPError(.invalidConfiguration, "unknown URL query key '\(item.name)'")
+            }
+        }
+        if tls != nil && scheme == "amqp" {
+            throw AMQPError(.invalidConfiguration, "TLS options need an amqps:// URL")
+        }
+    }
+
+    public var description: String {
+        let scheme = tls == nil ? "amqp" : "amqps"
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        return "\(scheme)://\(username):****@\(host):\(port)/\(vhost)"
+    }
+}
+
+extension AMQPConfiguration.TLS {
+    fileprivate func with(_ change: (inout Self) -> Void) -> Self {
+        var copy = self
+        change(&copy)
+        return copy
+    }
+}
+
+/// Capped exponential backoff with jitter between reconnect attempts.
+///
+/// Attempt *n* (from 1) waits a random time in `[d/2, d]` where
+/// `d = min(maximumDelay, initialDelay × multiplier^(n-1))` ("equal jitter"), so a fleet of
+/// workers that lost the broker together does not come back in lockstep.
+public struct ReconnectPolicy: Sendable, Hashable {
+    public var initialDelay: Duration
+    public var maximumDelay: Duration
+    public var multiplier: Double
+    /// Give up after this many failed attempts in a row; `nil` retries forever.
+    public var maximumAttempts: Int?
+
+    /// Creates a policy; the defaults go 0.2 s, 0.4 s, 0.8 s, ... up to 15 s, forever.
+    public init(
+        initialDelay: Duration = .milliseconds(200), maximumDelay: Duration = .seconds(15),
+        multiplier: Double = 2, maximumAttempts: Int? = nil
+    ) {
+        precondition(initialDelay > .zero && maximumDelay >= initialDelay && multiplier >= 1)
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+        self.multiplier = multiplier
+        self.maximumAttempts = maximumAttempts
+    }
+
+    /// The upper bound of the wait before attempt `attempt` (1-based), before jitter.
+    public func ceiling(forAttempt attempt: Int) -> Duration {
+        let exponent = Double(max(0, attempt - 1))
+        let seconds = initialDelay.seconds * pow(multiplier, exponent)
+        return .seconds(min(maximumDelay.seconds, seconds))
+    }
+
+    /// The wait before attempt `attempt` (1-based), jittered into `[ceiling/2, ceiling]`.
+    public func delay<G: RandomNumberGenerator>(forAttempt attempt: Int, using generator: inout G) -> Duration {
+        let ceiling = ceiling(forAttempt: attempt).seconds
+        return .seconds(Double.random(in: (ceiling / 2)...ceiling, using: &generator))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}

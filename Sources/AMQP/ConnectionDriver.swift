@@ -1,0 +1,331 @@
+// The connection thread's side: owns the librabbitmq connection state and everything tied to
+// it (channels, unconfirmed publishes, consumers, the topology to redeclare). Only the
+// connection thread creates and touches a ConnectionDriver.
+internal import CRabbitMQ
+import Foundation
+import Logging
+import Synchronization
+
+final class ConnectionDriver {
+    static let rpcChannel: UInt16 = 1
+    static let publishChannel: UInt16 = 2
+    static let firstConsumerChannel: UInt16 = 3
+
+    final class Consumer {
+        let request: ConsumeRequest
+        var channel: UInt16?
+        var channelEpoch: UInt64 = 0
+        init(request: ConsumeRequest) { self.request = request }
+    }
+
+    let engine: ConnectionEngine
+    let configuration: AMQPConfiguration
+    var logger: Logger
+
+    /// The live connection, or `nil` while disconnected.
+    var connection: amqp_connection_state_t?
+    var socketFD: Int32 = -1
+    var heartbeatSeconds = 0
+    var lastReceive = ContinuousClock.now
+    var closing = false
+
+    /// Open channels and the epoch of their current incarnation.
+    var channelEpochs: [UInt16: UInt64] = [:]
+    var epochCounter: UInt64 = 0
+    var freeConsumerChannels: [UInt16] = []
+    var nextConsumerChannel = firstConsumerChannel
+    var confirms = PendingConfirms()
+    var blocked = false
+
+    var consumers: [String: Consumer] = [:]
+    var consumerByChannel: [UInt16: Consumer] = [:]
+    var consumersToRestart: [Consumer] = []
+    var topology: [TopologyStep] = []
+    let scratch = CArena()
+
+    init(engine: ConnectionEngine) {
+        self.engine = engine
+        self.configuration = engine.configuration
+        self.logger = engine.logger
+    }
+
+    // MARK: Connecting
+
+    /// Opens the socket, logs in and negotiates heartbeats. Every step has a timeout.
+    func connect() throws(AMQPError) {
+        let config = configuration
+        guard let state = amqp_new_connection() else {
+            throw AMQPError(.connectionFailed, "librabbitmq could not allocate a connection")
+        }
+        var ready = false
+        defer { if !ready { amqp_destroy_connection(state) } }
+
+        let socket: OpaquePointer?
+        if let tls = config.tls {
+            socket = amqp_ssl_socket_new(state)
+            guard let socket else { throw AMQPError(.connectionFailed, "librabbitmq could not create a TLS socket") }
+            if let ca = tls.caCertificatePath {
+                let status = amqp_ssl_socket_set_cacert(socket, ca)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw AMQPError(.invalidConfiguration, "cannot load CA certificates from \(ca): \(amqpStatusText(status))", libraryStatus: status)
+                }
+            }
+            if let cert = tls.clientCertificatePath, let key = tls.clientKeyPath {
+                let status = amqp_ssl_socket_set_key(socket, cert, key)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw AMQPError(.invalidConfiguration, "cannot load the client certificate/key: \(amqpStatusText(status))", libraryStatus: status)
+                }
+            }
+            amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
+            amqp_ssl_socket_set_verify_hostname(socket, tls.verifyHostname ? 1 : 0)
+        } else {
+            socket = amqp_tcp_socket_new(state)
+            guard socket != nil else { throw AMQPError(.connectionFailed, "librabbitmq could not create a socket") }
+        }
+
+        var connectTimeout = timeval(config.connectTimeout)
+        let opened = amqp_socket_open_noblock(socket, config.host, Int32(config.port), &connectTimeout)
+        guard opened == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(
+                .connectionFailed, "cannot connect to \(config.host):\(config.port): \(amqpStatusText(opened))",
+                libraryStatus: opened)
+        }
+        _ = amqp_set_handshake_timeout(state, &connectTimeout)
+        var rpcTimeout = timeval(config.rpcTimeout)
+        _ = amqp_set_rpc_timeout(state, &rpcTimeout)
+
+        let arena = CArena()
+        defer { arena.release() }
+        var clientProperties = arena.table([
+            "product": "kaltim-certification AMQP (librabbitmq)",
+            "platform": "Swift",
+            "connection_name": .string(config.connectionName ?? "kaltim-\(ProcessInfo.processInfo.processIdentifier)"),
+            "capabilities": .table([
+                "publisher_confirms": true, "consumer_cancel_notify": true, "connection.blocked": true,
+                "basic.nack": true, "authentication_failure_close": true, "exchange_exchange_bindings": true,
+            ]),
+        ])
+        var heartbeat = Int32(config.heartbeat.seconds.rounded(.up))
+        if config.heartbeat > .zero { heartbeat = max(heartbeat, 1) }
+        let reply = CRabbitMQ_login_plain(
+            state, config.virtualHost, 0, Int32(config.frameMax), heartbeat, &clientProperties, config.username,
+            config.password)
+        guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
+            if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD,
+                let decoded = reply.reply.decoded
+            {
+                let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                throw AMQPError(
+                    .connectionFailed, "the broker refused the connection as user '\(config.username)' to vhost '\(config.virtualHost)'",
+                    replyCode: close.reply_code, replyText: String(amqp: close.reply_text))
+            }
+            let status = reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? reply.library_error : nil
+            throw AMQPError(
+                .connectionFailed,
+                "AMQP handshake with \(config.host):\(config.port) failed: \(status.map(amqpStatusText) ?? "unexpected reply")",
+                libraryStatus: status)
+        }
+
+        ready = true
+        connection = state
+        socketFD = amqp_get_sockfd(state)
+        heartbeatSeconds = Int(amqp_get_heartbeat(state))
+        lastReceive = .now
+        channelEpochs.removeAll()
+        freeConsumerChannels.removeAll()
+        nextConsumerChannel = Self.firstConsumerChannel
+        blocked = false
+        if let properties = amqp_get_server_properties(state)?.pointee {
+            engine.serverVersion = CDecoding.table(properties)["version"]?.stringValue
+        }
+        engine.connected.store(true, ordering: .releasing)
+        logger.info(
+            "AMQP connection open",
+            metadata: ["amqp.heartbeat": "\(heartbeatSeconds)", "amqp.server_version": "\(engine.serverVersion ?? "?")"])
+    }
+
+    // MARK: The loop
+
+    func runLoop() {
+        var reconnectAttempt = 0
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let (commands, close) = engine.takeCommands()
+            for command in commands { command(self) }
+            if close || closing {
+                shutDown()
+                return
+            }
+            if connection != nil {
+                restartConsumersIfNeeded()
+                pumpFrames()
+                guard connection != nil else { continue }
+                let buffered = amqp_frames_enqueued(connection) != 0 || amqp_data_in_buffer(connection) != 0
+                if !buffered {
+                    if engine.sleep(socket: socketFD, timeoutMilliseconds: pollInterval()) {
+                        lastReceive = .now
+                    }
+                }
+                checkHeartbeat()
+                continue
+            }
+            // Disconnected.
+            guard let policy = configuration.reconnect else {
+                shutDown()
+                return
+            }
+            reconnectAttempt += 1
+            if let maximum = policy.maximumAttempts, reconnectAttempt > maximum {
+                logger.error("giving up reconnecting", metadata: ["amqp.attempts": "\(reconnectAttempt - 1)"])
+                shutDown()
+                return
+            }
+            let delay = policy.delay(forAttempt: reconnectAttempt, using: &generator)
+            engine.eventSink.yield(.reconnecting(attempt: reconnectAttempt, delay: delay))
+            if !waitWhileDisconnected(delay) { continue }
+            do {
+                try connect()
+                reconnectAttempt = 0
+                restoreAfterReconnect()
+                if connection != nil {
+                    engine.eventSink.yield(.reconnected)
+                }
+            } catch {
+                logger.warning("reconnect failed", metadata: ["amqp.attempt": "\(reconnectAttempt)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Waits `delay` while serving commands (which fail fast: not connected). Returns false if
+    /// a close was requested.
+    private func waitWhileDisconnected(_ delay: Duration) -> Bool {
+        let deadline = ContinuousClock.now + delay
+        while ContinuousClock.now < deadline {
+            let (commands, close) = engine.takeCommands()
+            for command in commands { command(self) }
+            if close || closing { return false }
+            let remaining = (deadline - ContinuousClock.now).seconds
+            _ = engine.sleep(socket: -1, timeoutMilliseconds: Int32(max(1, min(1000, remaining * 1000))))
+        }
+        return true
+    }
+
+    private func pollInterval() -> Int32 {
+        // Come back often enough to send our heartbeats (librabbitmq sends them from inside
+        // its frame-wait calls) and to notice the broker's silence.
+        guard heartbeatSeconds > 0 else { return 1000 }
+        return Int32(min(1000, heartbeatSeconds * 1000 / 4))
+    }
+
+    private func checkHeartbeat() {
+        guard connection != nil, heartbeatSeconds > 0 else { return }
+        let silence = ContinuousClock.now - lastReceive
+        if silence > .seconds(2 * heartbeatSeconds) {
+            connectionLost(
+                AMQPError(
+                    .connectionLost,
+                    "no data from the broker for \(Int(silence.seconds)) s (heartbeat timeout \(heartbeatSeconds) s)",
+                    libraryStatus: AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue))
+        }
+    }
+
+    /// Reads and dispatches the frames that are already available, without blocking.
+    private func pumpFrames() {
+        var immediately = timeval(tv_sec: 0, tv_usec: 0)
+        for _ in 0..<512 {
+            guard let state = connection else { return }
+            var frame = amqp_frame_t()
+            let status = amqp_simple_wait_frame_noblock(state, &frame, &immediately)
+            if status == AMQP_STATUS_TIMEOUT.rawValue { break }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                connectionLost(
+                    AMQPError(.connectionLost, "connection to the broker lost: \(amqpStatusText(status))", libraryStatus: status))
+                return
+            }
+            lastReceive = .now
+            dispatch(frame)
+        }
+        if let state = connection { amqp_maybe_release_buffers(state) }
+    }
+
+    // MARK: Losing and closing
+
+    /// Tears the connection down after a failure; everything in flight fails with `error`.
+    func connectionLost(_ error: AMQPError) {
+        guard let state = connection else { return }
+        logger.warning("AMQP connection lost", metadata: ["error": "\(error)"])
+        amqp_destroy_connection(state)
+        connection = nil
+        socketFD = -1
+        engine.connected.store(false, ordering: .releasing)
+        channelEpochs.removeAll()
+        consumerByChannel.removeAll()
+        consumersToRestart.removeAll()
+        failPendingPublishes(error)
+        if configuration.reconnect == nil {
+            for consumer in consumers.values { consumer.request.continuation.finish(throwing: error) }
+            consumers.removeAll()
+        } else {
+            for consumer in consumers.values { consumer.channel = nil }
+        }
+        engine.eventSink.yield(.disconnected(error))
+    }
+
+    func failPendingPublishes(_ error: AMQPError) {
+        for request in confirms.removeAll() { request.completion(.failure(error)) }
+    }
+
+    func closeRequestedByUser() {
+        closing = true
+    }
+
+    /// Closes the connection politely (bounded by the RPC timeout) and ends everything.
+    private func shutDown() {
+        let closed = AMQPError(.connectionClosed, "the connection was closed")
+        if let state = connection {
+            _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
+            amqp_destroy_connection(state)
+            connection = nil
+        }
+        failPendingPublishes(closed)
+        for consumer in consumers.values { consumer.request.continuation.finish() }
+        consumers.removeAll()
+        consumerByChannel.removeAll()
+        engine.connected.store(false, ordering: .releasing)
+        engine.eventSink.yield(.closed)
+        logger.debug("AMQP connection closed")
+    }
+
+    // MARK: After a reconnect
+
+    private func restoreAfterReconnect() {
+        for step in topology {
+            do {
+                try declare(step, record: false)
+            } catch {
+                logger.error("could not declare again after reconnect", metadata: ["amqp.step": "\(step.identity)", "error": "\(error)"])
+                if connection == nil { return }
+            }
+        }
+        for consumer in consumers.values where consumer.channel == nil {
+            consumersToRestart.append(consumer)
+        }
+        restartConsumersIfNeeded()
+    }
+
+    /// Subscribes again the consumers whose channel was closed (by a reconnect or by a
+    /// channel error such as a consumer timeout).
+    func restartConsumersIfNeeded() {
+        while connection != nil, let consumer = consumersToRestart.popLast() {
+            guard consumers[consumer.request.tag] === consumer else { continue }
+            do {
+                try subscribe(consumer)
+                logger.info("consumer subscribed again", metadata: ["amqp.queue": "\(consumer.request.queue)"])
+            } catch {
+                guard connection != nil else { return }
+                consumers[consumer.request.tag] = nil
+                consumer.request.continuation.finish(throwing: error)
+            }
+        }
+    }
+}

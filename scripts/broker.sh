@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# A private RabbitMQ node for development and tests: its own node name, AMQP port,
+# distribution port, data/log folders and pid file, so a test may stop or kill it
+# without touching any other broker on the machine.
+#
+#   scripts/broker.sh start     start the node (installs rabbitmq-server when missing);
+#                               a node already running under this name is reused
+#   scripts/broker.sh stop      stop it gracefully (rabbitmqctl stop, waits for the pid)
+#   scripts/broker.sh kill      kill -9 the node's pid (from the pid file)
+#   scripts/broker.sh restart   stop then start
+#   scripts/broker.sh status    exit 0 when the node answers
+#   scripts/broker.sh url       print the AMQP URL tests use (RABBITMQ_TEST_URL)
+#   scripts/broker.sh ctl ARGS  run rabbitmqctl against this node
+#
+# Settings (environment): KALTIM_BROKER_NAME (default kaltim-test), KALTIM_BROKER_PORT
+# (default 5682), KALTIM_BROKER_DIST_PORT (default AMQP port + 20000),
+# KALTIM_BROKER_DIR (default .broker/<name> in the repository).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NAME="${KALTIM_BROKER_NAME:-kaltim-test}"
+PORT="${KALTIM_BROKER_PORT:-5682}"
+DIST_PORT="${KALTIM_BROKER_DIST_PORT:-$((PORT + 20000))}"
+DIR="${KALTIM_BROKER_DIR:-$ROOT/.broker/$NAME}"
+NODE="$NAME@localhost"
+PID_FILE="$DIR/rabbit.pid"
+RMQ_BIN=/usr/lib/rabbitmq/bin
+
+log() { echo "broker: $*" >&2; }
+
+ensure_installed() {
+  if [[ -x "$RMQ_BIN/rabbitmq-server" ]]; then return 0; fi
+  log "rabbitmq-server is missing; installing it with apt-get"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q rabbitmq-server >/dev/null
+}
+
+export_env() {
+  mkdir -p "$DIR/mnesia" "$DIR/log"
+  export RABBITMQ_NODENAME="$NODE"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$PORT"
+  export RABBITMQ_DIST_PORT="$DIST_PORT"
+  export RABBITMQ_MNESIA_BASE="$DIR/mnesia"
+  export RABBITMQ_LOG_BASE="$DIR/log"
+  export RABBITMQ_PID_FILE="$PID_FILE"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/enabled_plugins"
+  export RABBITMQ_CONFIG_FILE="$DIR/rabbitmq"
+  [[ -f "$DIR/enabled_plugins" ]] || echo '[].' >"$DIR/enabled_plugins"
+  cat >"$DIR/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$PORT
+loopback_users.guest = true
+disk_free_limit.absolute = 50MB
+log.file.level = warning
+log.console = false
+CONF
+}
+
+pid_alive() {
+  [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
+}
+
+ctl() { "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"; }
+
+wait_ready() {
+  # `wait` blocks until the pid file's node has booted (await_startup right after
+  # -detached can fail because the node is not registered yet).
+  local deadline=$((SECONDS + 90))
+  while [[ ! -f "$PID_FILE" ]]; do
+    if ((SECONDS > deadline)); then log "no pid file after 90 s; see $DIR/log"; return 1; fi
+    sleep 0.2
+  done
+  ctl wait "$PID_FILE" --timeout 90 >/dev/null
+  ctl await_startup --timeout 60 >/dev/null
+}
+
+start() {
+  ensure_installed
+  export_env
+  if pid_alive; then
+    log "node $NODE already running (pid $(cat "$PID_FILE")); reusing it"
+    wait_ready
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  log "starting $NODE on 127.0.0.1:$PORT (data in $DIR)"
+  "$RMQ_BIN/rabbitmq-server" -detached >"$DIR/log/start.out" 2>&1
+  if ! wait_ready; then
+    log "node did not start; last log lines:"
+    tail -n 30 "$DIR/log/"*.log 2>/dev/null >&2 || true
+    return 1
+  fi
+  log "node $NODE ready (pid $(cat "$PID_FILE"))"
+}
+
+stop() {
+  export_env
+  if ! pid_alive; then log "node $NODE is not running"; rm -f "$PID_FILE"; return 0; fi
+  local pid; pid="$(cat "$PID_FILE")"
+  ctl stop "$PID_FILE" >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS > deadline)); then log "node $pid did not stop in 60 s; killing it"; kill -9 "$pid"; fi
+    sleep 0.2
+  done
+  rm -f "$PID_FILE"
+  log "node $NODE stopped"
+}
+
+kill_node() {
+  export_env
+  if ! pid_alive; then log "node $NODE is not running"; return 0; fi
+  local pid; pid="$(cat "$PID_FILE")"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$PID_FILE"
+  log "node $NODE killed (pid $pid)"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  kill) kill_node ;;
+  restart) stop; start ;;
+  status) export_env; pid_alive && ctl status >/dev/null 2>&1 ;;
+  url) echo "amqp://guest:guest@127.0.0.1:$PORT/%2f" ;;
+  ctl) shift; export_env; ctl "$@" ;;
+  *) echo "usage: $0 start|stop|kill|restart|status|url|ctl ARGS..." >&2; exit 64 ;;
+esac
