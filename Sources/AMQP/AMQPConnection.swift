@@ -37,7 +37,8 @@ public struct AMQPQueueSpec: Hashable, Sendable {
     /// `x-queue-type`, `x-dead-letter-exchange`, `x-delivery-limit`, `x-message-ttl`, ...
     public var arguments: AMQPTable
 
-    public init(name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: AMQPTable = [:]) {
+    public init(name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: AMQPTable = [:])
+    {
         self.name = name
         self.durable = durable
         self.exclusive = exclusive
@@ -97,7 +98,9 @@ public final class AMQPConnection: Sendable {
     /// The first connection attempt is not retried: it throws ``AMQPError/Code/connectionFailed``
     /// at once, so a misconfiguration is loud. Later losses follow
     /// ``AMQPConfiguration/reconnect``.
-    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "amqp")) async throws -> AMQPConnection {
+    public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "amqp")) async throws
+        -> AMQPConnection
+    {
         var logger = logger
         logger[metadataKey: "amqp.broker"] = "\(configuration.host):\(configuration.port)"
         let engine = ConnectionEngine(configuration: configuration, logger: logger)

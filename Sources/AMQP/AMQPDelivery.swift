@@ -26,6 +26,25 @@ public struct AMQPDelivery: Sendable {
         try await origin.settle(.ack(multiple: multiple), tag: deliveryTag)
     }
 
+    /// Acknowledges without waiting, for callbacks such as a publish confirmation: the ack is
+    /// queued for the connection's thread, which coalesces it with others. `onFailure` runs
+    /// (on that thread) if the ack cannot be sent, e.g. ``AMQPError/Code/staleDelivery``.
+    public func ack(multiple: Bool = false, onFailure: (@Sendable (AMQPError) -> Void)?) {
+        let origin = origin
+        let tag = deliveryTag
+        origin.engine.submit { driver in
+            guard let driver else {
+                onFailure?(AMQPError(.connectionClosed, "the connection is closed"))
+                return
+            }
+            do throws(AMQPError) {
+                try driver.settle(.ack(multiple: multiple), tag: tag, origin: origin)
+            } catch {
+                onFailure?(error)
+            }
+        }
+    }
+
     /// Negatively acknowledges: requeue it, or dead-letter/drop it per the queue's policy.
     public func nack(requeue: Bool, multiple: Bool = false) async throws {
         try await origin.settle(.nack(requeue: requeue, multiple: multiple), tag: deliveryTag)

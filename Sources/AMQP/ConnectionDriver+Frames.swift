@@ -45,7 +45,8 @@ extension ConnectionDriver {
             if !confirms.markReturned(
                 exchange: header.exchange, routingKey: header.routingKey, messageID: message.properties.messageID, error: error)
             {
-                logger.warning("a returned message matched no pending publish", metadata: ["amqp.routing_key": "\(header.routingKey)"])
+                logger.warning(
+                    "a returned message matched no pending publish", metadata: ["amqp.routing_key": "\(header.routingKey)"])
             }
 
         case AMQP_BASIC_CANCEL_METHOD:
@@ -56,7 +57,8 @@ extension ConnectionDriver {
                 logger.warning("the broker cancelled a consumer", metadata: ["amqp.queue": "\(consumer.request.queue)"])
                 consumer.request.continuation.finish(
                     throwing: AMQPError(
-                        .consumerCancelled, "the broker cancelled the consumer of queue '\(consumer.request.queue)' (deleted or failed over)"))
+                        .consumerCancelled,
+                        "the broker cancelled the consumer of queue '\(consumer.request.queue)' (deleted or failed over)"))
             }
 
         case AMQP_CHANNEL_CLOSE_METHOD:
@@ -89,7 +91,8 @@ extension ConnectionDriver {
             engine.eventSink.yield(.unblocked)
 
         default:
-            logger.debug("ignoring method", metadata: ["amqp.method": "0x\(String(method.id, radix: 16))", "amqp.channel": "\(channel)"])
+            logger.debug(
+                "ignoring method", metadata: ["amqp.method": "0x\(String(method.id, radix: 16))", "amqp.channel": "\(channel)"])
         }
     }
 
@@ -105,7 +108,9 @@ extension ConnectionDriver {
             consumer.request.continuation.yield(delivery)
         } else if let state = connection {
             // Sent before the broker saw our cancel: give it back now rather than hold it.
+            try? flushAcks(channel: channel)
             _ = amqp_basic_reject(state, channel, header.deliveryTag, 1)
+            tracker(on: channel).settle(header.deliveryTag)
         }
     }
 }

@@ -34,7 +34,8 @@ extension ConnectionDriver {
                 connectionClosedByBroker(error)
                 return error
             }
-            let error = AMQPError(.protocolError, "\(what): unexpected method 0x\(String(reply.reply.id, radix: 16)) from the broker")
+            let error = AMQPError(
+                .protocolError, "\(what): unexpected method 0x\(String(reply.reply.id, radix: 16)) from the broker")
             connectionLost(error)
             return error
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
@@ -59,6 +60,8 @@ extension ConnectionDriver {
         }
         logger.warning("channel closed by the broker", metadata: ["amqp.channel": "\(channel)", "error": "\(error)"])
         channelEpochs[channel] = nil
+        pendingAcks[channel] = nil
+        settlementTrackers[channel] = nil
         if channel == Self.publishChannel {
             failPendingPublishes(error)
         } else if let consumer = consumerByChannel.removeValue(forKey: channel) {
@@ -88,6 +91,7 @@ extension ConnectionDriver {
         }
         epochCounter += 1
         channelEpochs[channel] = epochCounter
+        settlementTrackers[channel] = SettlementTracker()
         if channel == Self.publishChannel {
             guard amqp_confirm_select(state, channel) != nil else {
                 throw failure(from: amqp_get_rpc_reply(state), channel: channel, doing: "enabling publisher confirms")
@@ -122,7 +126,8 @@ extension ConnectionDriver {
             _ = try declareQueue(spec, record: false)
         case .binding(let queue, let exchange, let routingKey, let arguments):
             _ = try rpc("binding queue '\(queue)' to '\(exchange)' with '\(routingKey)'") { state, a in
-                amqp_queue_bind(state, Self.rpcChannel, a.bytes(queue), a.bytes(exchange), a.bytes(routingKey), a.table(arguments))
+                amqp_queue_bind(
+                    state, Self.rpcChannel, a.bytes(queue), a.bytes(exchange), a.bytes(routingKey), a.table(arguments))
             }
         }
         if record { remember(step) }
@@ -161,7 +166,8 @@ extension ConnectionDriver {
                 state, Self.rpcChannel, a.bytes(spec.name), 0, spec.durable ? 1 : 0, spec.exclusive ? 1 : 0,
                 spec.autoDelete ? 1 : 0, a.table(spec.arguments))
         }
-        let result = AMQPQueueState(name: String(amqp: ok.queue), messageCount: ok.message_count, consumerCount: ok.consumer_count)
+        let result = AMQPQueueState(
+            name: String(amqp: ok.queue), messageCount: ok.message_count, consumerCount: ok.consumer_count)
         if record && !spec.name.isEmpty { remember(.queue(spec)) }
         return result
     }
@@ -327,26 +333,112 @@ extension ConnectionDriver {
             origin: DeliveryOrigin(engine: engine, channel: channel, channelEpoch: channelEpochs[channel] ?? 0))
     }
 
-    /// Sends an ack/nack/reject, but only on the very channel incarnation that delivered it.
+    /// Settles a delivery, but only on the very channel incarnation that delivered it.
+    ///
+    /// Single acks are not sent at once: they are collected while the connection thread works
+    /// through its current batch of commands, then ``flushAcks()`` sends each channel's
+    /// contiguous run as one `multiple` ack (as the broker would see from a client that acks
+    /// in order) and the rest one by one. Fewer frames leave the broker more CPU. Every other
+    /// settlement goes out at once, after the channel's collected acks.
     func settle(_ settlement: DeliveryOrigin.Settlement, tag: UInt64, origin: DeliveryOrigin) throws(AMQPError) {
-        guard let state = connection, channelEpochs[origin.channel] == origin.channelEpoch else {
+        guard connection != nil, channelEpochs[origin.channel] == origin.channelEpoch else {
             throw AMQPError(
                 .staleDelivery,
                 "the channel that received delivery \(tag) is closed; nothing was sent and the broker will redeliver it")
         }
+        let channel = origin.channel
+        if case .ack(multiple: false) = settlement {
+            pendingAcks[channel, default: []].insert(tag)
+            return
+        }
+        try flushAcks(channel: channel)
+        let state = try liveConnection()
         let status: Int32
         switch settlement {
         case .ack(let multiple):
-            status = amqp_basic_ack(state, origin.channel, tag, multiple ? 1 : 0)
+            status = amqp_basic_ack(state, channel, tag, multiple ? 1 : 0)
         case .nack(let requeue, let multiple):
-            status = amqp_basic_nack(state, origin.channel, tag, multiple ? 1 : 0, requeue ? 1 : 0)
+            status = amqp_basic_nack(state, channel, tag, multiple ? 1 : 0, requeue ? 1 : 0)
         case .reject(let requeue):
-            status = amqp_basic_reject(state, origin.channel, tag, requeue ? 1 : 0)
+            status = amqp_basic_reject(state, channel, tag, requeue ? 1 : 0)
         }
+        try check(status, doing: "acknowledging")
+        switch settlement {
+        case .ack(true), .nack(_, true): tracker(on: channel).settle(upTo: tag)
+        default: tracker(on: channel).settle(tag)
+        }
+    }
+
+    /// Sends the collected single acks of every channel.
+    func flushAcks() {
+        for channel in Array(pendingAcks.keys) {
+            do { try flushAcks(channel: channel) } catch { return }
+        }
+    }
+
+    /// Sends the collected single acks of `channel`: the run that starts at the lowest
+    /// unsettled tag as one `multiple` ack, the others singly.
+    func flushAcks(channel: UInt16) throws(AMQPError) {
+        guard let tags = pendingAcks.removeValue(forKey: channel), !tags.isEmpty else { return }
+        guard channelEpochs[channel] != nil else { return }
+        let state = try liveConnection()
+        let tracker = tracker(on: channel)
+        let sorted = tags.sorted()
+        var index = 0
+        if sorted[0] == tracker.lowestUnsettled {
+            var end = sorted[0]
+            index = 1
+            while index < sorted.count, sorted[index] == end + 1 {
+                end += 1
+                index += 1
+            }
+            try check(amqp_basic_ack(state, channel, end, end > sorted[0] ? 1 : 0), doing: "acknowledging")
+            tracker.settle(upTo: end)
+        }
+        for tag in sorted[index...] {
+            try check(amqp_basic_ack(state, channel, tag, 0), doing: "acknowledging")
+            tracker.settle(tag)
+        }
+    }
+
+    func tracker(on channel: UInt16) -> SettlementTracker {
+        if let tracker = settlementTrackers[channel] { return tracker }
+        let tracker = SettlementTracker()
+        settlementTrackers[channel] = tracker
+        return tracker
+    }
+
+    func check(_ status: Int32, doing what: String) throws(AMQPError) {
         guard status == AMQP_STATUS_OK.rawValue else {
-            let error = AMQPError(.connectionLost, "acknowledging failed: \(amqpStatusText(status))", libraryStatus: status)
+            let error = AMQPError(.connectionLost, "\(what) failed: \(amqpStatusText(status))", libraryStatus: status)
             connectionLost(error)
             throw error
         }
+    }
+}
+
+/// Which delivery tags of one channel are settled: every tag below `lowestUnsettled`, plus
+/// the ones in `settledAhead` (settled out of order).
+final class SettlementTracker {
+    private(set) var lowestUnsettled: UInt64 = 1
+    private var settledAhead: Set<UInt64> = []
+
+    func settle(_ tag: UInt64) {
+        if tag == lowestUnsettled {
+            advance(to: tag + 1)
+        } else if tag > lowestUnsettled {
+            settledAhead.insert(tag)
+        }
+    }
+
+    func settle(upTo tag: UInt64) {
+        guard tag >= lowestUnsettled else { return }
+        advance(to: tag + 1)
+        settledAhead = settledAhead.filter { $0 >= lowestUnsettled }
+    }
+
+    private func advance(to next: UInt64) {
+        lowestUnsettled = next
+        while settledAhead.remove(lowestUnsettled) != nil { lowestUnsettled += 1 }
     }
 }

@@ -37,6 +37,10 @@ final class ConnectionDriver {
     var confirms = PendingConfirms()
     var blocked = false
 
+    /// Single acks collected during the current batch of commands, by channel.
+    var pendingAcks: [UInt16: Set<UInt64>] = [:]
+    var settlementTrackers: [UInt16: SettlementTracker] = [:]
+
     var consumers: [String: Consumer] = [:]
     var consumerByChannel: [UInt16: Consumer] = [:]
     var consumersToRestart: [Consumer] = []
@@ -67,13 +71,17 @@ final class ConnectionDriver {
             if let ca = tls.caCertificatePath {
                 let status = amqp_ssl_socket_set_cacert(socket, ca)
                 guard status == AMQP_STATUS_OK.rawValue else {
-                    throw AMQPError(.invalidConfiguration, "cannot load CA certificates from \(ca): \(amqpStatusText(status))", libraryStatus: status)
+                    throw AMQPError(
+                        .invalidConfiguration, "cannot load CA certificates from \(ca): \(amqpStatusText(status))",
+                        libraryStatus: status)
                 }
             }
             if let cert = tls.clientCertificatePath, let key = tls.clientKeyPath {
                 let status = amqp_ssl_socket_set_key(socket, cert, key)
                 guard status == AMQP_STATUS_OK.rawValue else {
-                    throw AMQPError(.invalidConfiguration, "cannot load the client certificate/key: \(amqpStatusText(status))", libraryStatus: status)
+                    throw AMQPError(
+                        .invalidConfiguration, "cannot load the client certificate/key: \(amqpStatusText(status))",
+                        libraryStatus: status)
                 }
             }
             amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
@@ -116,7 +124,8 @@ final class ConnectionDriver {
             {
                 let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
                 throw AMQPError(
-                    .connectionFailed, "the broker refused the connection as user '\(config.username)' to vhost '\(config.virtualHost)'",
+                    .connectionFailed,
+                    "the broker refused the connection as user '\(config.username)' to vhost '\(config.virtualHost)'",
                     replyCode: close.reply_code, replyText: String(amqp: close.reply_text))
             }
             let status = reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? reply.library_error : nil
@@ -152,6 +161,7 @@ final class ConnectionDriver {
         while true {
             let (commands, close) = engine.takeCommands()
             for command in commands { command(self) }
+            flushAcks()
             if close || closing {
                 shutDown()
                 return
@@ -259,6 +269,8 @@ final class ConnectionDriver {
         socketFD = -1
         engine.connected.store(false, ordering: .releasing)
         channelEpochs.removeAll()
+        pendingAcks.removeAll()
+        settlementTrackers.removeAll()
         consumerByChannel.removeAll()
         consumersToRestart.removeAll()
         failPendingPublishes(error)
@@ -282,6 +294,7 @@ final class ConnectionDriver {
     /// Closes the connection politely (bounded by the RPC timeout) and ends everything.
     private func shutDown() {
         let closed = AMQPError(.connectionClosed, "the connection was closed")
+        flushAcks()
         if let state = connection {
             _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
             amqp_destroy_connection(state)
@@ -303,7 +316,8 @@ final class ConnectionDriver {
             do {
                 try declare(step, record: false)
             } catch {
-                logger.error("could not declare again after reconnect", metadata: ["amqp.step": "\(step.identity)", "error": "\(error)"])
+                logger.error(
+                    "could not declare again after reconnect", metadata: ["amqp.step": "\(step.identity)", "error": "\(error)"])
                 if connection == nil { return }
             }
         }

@@ -10,7 +10,6 @@ struct PublishRequest: Sendable {
     let completion: @Sendable (Result<Void, AMQPError>) -> Void
 }
 
-
 /// The unconfirmed publishes of one confirm-mode channel, by sequence number.
 ///
 /// Sequence numbers are contiguous from 1 on a channel, so the pending publishes live in an

@@ -1,0 +1,127 @@
+import AMQP
+import Foundation
+import Testing
+
+/// Tests that stop, restart or freeze a broker. Each runs on a node of its own
+/// (`DisposableBroker`) so the shared test node is never disturbed.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(5))
+)
+struct BrokerRestartTests {
+    @Test func brokerRestartDuringConsumeLosesNoConfirmedMessage() async throws {
+        let broker = try await DisposableBroker.start(name: "kaltim-restart", port: 5692)
+        var configuration = try AMQPConfiguration(url: broker.url)
+        configuration.heartbeat = .seconds(2)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(2))
+        configuration.connectionName = "restart-consumer"
+        let consumerConnection = try await AMQPConnection.connect(configuration)
+        configuration.connectionName = "restart-publisher"
+        let publisher = try await AMQPConnection.connect(configuration)
+        defer {
+            Task {
+                await consumerConnection.close()
+                await publisher.close()
+            }
+        }
+        let reconnects = Collector<Int>()
+        let watcher = Task {
+            for await event in consumerConnection.events {
+                if case .reconnected = event { reconnects.append(1) }
+            }
+        }
+        defer { watcher.cancel() }
+
+        let queue = uniqueName()
+        try await publisher.declareQueue(.quorum(queue))
+        let received = Collector<String>()
+        let consumer = try await consumerConnection.consume(queue: queue, prefetch: 20)
+        let consuming = Task {
+            for try await delivery in consumer {
+                received.append(delivery.properties.messageID ?? "")
+                // An ack can fail when the connection drops mid-way; the broker then redelivers.
+                try? await delivery.ack()
+            }
+        }
+        defer { consuming.cancel() }
+
+        // Publish in the background, retrying each message until it is confirmed.
+        let total = 600
+        let confirmed = Collector<String>()
+        let publishing = Task {
+            for index in 0..<total {
+                let id = "m\(index)"
+                while !Task.isCancelled {
+                    do {
+                        try await publisher.publish(
+                            Data(id.utf8), routingKey: queue,
+                            properties: AMQPProperties(deliveryMode: .persistent, messageID: id),
+                            mandatory: true)
+                        confirmed.append(id)
+                        break
+                    } catch {
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                if index % 50 == 0 { try? await Task.sleep(for: .milliseconds(20)) }
+            }
+        }
+        try await waitUntil(timeout: .seconds(30), "some messages before the restart") { received.count >= 100 }
+
+        try await broker.run("stop")
+        try await broker.run("start")
+
+        try await withDeadline(.seconds(120), "publishing all messages") { await publishing.value }
+        try await waitUntil(timeout: .seconds(90), "every confirmed message consumed") {
+            Set(received.values).isSuperset(of: confirmed.values)
+        }
+        #expect(confirmed.count == total)
+        #expect(Set(received.values) == Set((0..<total).map { "m\($0)" }))
+        #expect(reconnects.count >= 1, "the consumer reconnected")
+        try await broker.run("stop")
+    }
+
+    @Test func frozenBrokerIsDetectedByMissedHeartbeats() async throws {
+        let broker = try await DisposableBroker.start(name: "kaltim-freeze", port: 5702)
+        var configuration = try AMQPConfiguration(url: broker.url)
+        configuration.heartbeat = .seconds(1)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(1))
+        let connection = try await AMQPConnection.connect(configuration)
+        defer { Task { await connection.close() } }
+        let lost = Collector<AMQPError>()
+        let watcher = Task {
+            for await event in connection.events {
+                if case .disconnected(let error) = event { lost.append(error) }
+            }
+        }
+        defer { watcher.cancel() }
+
+        // SIGSTOP: the node keeps its TCP connections open but answers nothing, like a hung
+        // or partitioned host. Only missed heartbeats can reveal it.
+        let pid = try String(contentsOfFile: broker.pidFile, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let frozenAt = ContinuousClock.now
+        try await signal(pid, "STOP")
+        let detection: Duration
+        do {
+            try await waitUntil(timeout: .seconds(10), "heartbeat timeout detected") { lost.count >= 1 }
+            detection = ContinuousClock.now - frozenAt
+            try await signal(pid, "CONT")
+        } catch {
+            try? await signal(pid, "CONT")
+            try? await broker.run("stop")
+            throw error
+        }
+        #expect(detection <= .seconds(3), "detected after \(detection)")
+        #expect(lost.values.first?.code == .connectionLost)
+        #expect(lost.values.first?.libraryStatus != nil)
+        try await waitUntil(timeout: .seconds(30), "reconnected after the node thaws") { connection.isConnected }
+        await connection.close()
+        try await broker.run("stop")
+    }
+
+    private func signal(_ pid: String, _ name: String) async throws {
+        let (status, _) = try await runProcess("/bin/kill", ["-\(name)", pid], environment: [:])
+        guard status == 0 else { throw TestFailure("kill -\(name) \(pid) failed") }
+    }
+}

@@ -1,0 +1,189 @@
+import AMQP
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// How tests find the private broker that `scripts/broker.sh` starts.
+///
+/// Broker tests run when `RABBITMQ_TEST_URL` is set. The README's test command sets it and
+/// also sets `KALTIM_REQUIRE_BROKER=1`, which makes a missing URL a failure instead of a skip.
+/// A bare `swift test` skips them; to run them, start the node with
+/// `scripts/broker.sh start` and `export RABBITMQ_TEST_URL=$(scripts/broker.sh url)`.
+enum BrokerEnvironment {
+    static let url = ProcessInfo.processInfo.environment["RABBITMQ_TEST_URL"]
+    static let required = ProcessInfo.processInfo.environment["KALTIM_REQUIRE_BROKER"] == "1"
+    static var enabled: Bool { url != nil || required }
+
+    static func configuration(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
+        throws -> AMQPConfiguration
+    {
+        guard let url else {
+            throw TestFailure("RABBITMQ_TEST_URL is not set: start the node with scripts/broker.sh start")
+        }
+        var configuration = try AMQPConfiguration(url: url)
+        configuration.heartbeat = heartbeat
+        configuration.reconnect = reconnect
+        configuration.connectionName =
+            "test-\(name.prefix(40).filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+        return configuration
+    }
+
+    static func connect(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
+        async throws
+        -> AMQPConnection
+    {
+        try await AMQPConnection.connect(
+            configuration(name: name, heartbeat: heartbeat, reconnect: reconnect), logger: Logger(label: "test"))
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Runs `scripts/broker.sh` with `arguments`, for the node named by `environment`, and
+    /// returns what it printed.
+    @discardableResult
+    static func brokerScript(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        let script = repositoryRoot.appendingPathComponent("scripts/broker.sh").path
+        let (status, output) = try await runProcess(
+            "/bin/bash", [script] + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+        guard status == 0 else {
+            throw TestFailure("scripts/broker.sh \(arguments.joined(separator: " ")) exited \(status)")
+        }
+        return output
+    }
+}
+
+/// Runs a program to completion off the cooperative pool and returns its exit status and
+/// standard output. Output goes through a file, not a pipe: a broker node started in the
+/// background may inherit a pipe and never close it. (posix_spawn + waitpid: Foundation's
+/// `Process` termination handler was seen not to fire on Linux for quick commands.)
+func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
+    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("proc-\(UUID().uuidString).out").path
+    defer { unlink(outputPath) }
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            let argv = ([path] + arguments).map { strdup($0) } + [nil]
+            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer {
+                for pointer in argv { free(pointer) }
+                for pointer in envp { free(pointer) }
+            }
+            var pid: pid_t = 0
+            let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+            guard spawned == 0 else {
+                continuation.resume(throwing: TestFailure("cannot run \(path): errno \(spawned)"))
+                return
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            continuation.resume(returning: (exitStatus, output))
+        }
+    }
+}
+
+/// A dedicated broker node for tests that stop, restart or freeze the broker, so that they
+/// never disturb the shared test node.
+struct DisposableBroker {
+    let environment: [String: String]
+    let url: String
+    let pidFile: String
+
+    /// Starts (or reuses) the node `name` on `port`.
+    static func start(name: String, port: Int) async throws -> DisposableBroker {
+        let environment = ["KALTIM_BROKER_NAME": name, "KALTIM_BROKER_PORT": "\(port)"]
+        try await BrokerEnvironment.brokerScript(["start"], environment: environment)
+        let url = try await BrokerEnvironment.brokerScript(["url"], environment: environment)
+        return DisposableBroker(
+            environment: environment, url: url.trimmingCharacters(in: .whitespacesAndNewlines),
+            pidFile: BrokerEnvironment.repositoryRoot.appendingPathComponent(".broker/\(name)/rabbit.pid").path)
+    }
+
+    func run(_ command: String) async throws { try await BrokerEnvironment.brokerScript([command], environment: environment) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A unique queue name for one test.
+func uniqueName(_ prefix: String = #function) -> String {
+    let cleaned = prefix.prefix(30).filter { $0.isLetter || $0.isNumber }
+    return "test.\(cleaned).\(UUID().uuidString.prefix(8).lowercased())"
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func waitUntil(timeout: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw TestFailure("timed out after \(timeout) waiting for: \(what)")
+}
+
+/// Runs `body` with a deadline; throws if it does not finish in time.
+func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws
+    -> T
+{
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        guard let first = try await group.next(), let value = first else {
+            group.cancelAll()
+            throw TestFailure("timed out after \(timeout): \(what)")
+        }
+        group.cancelAll()
+        return value
+    }
+}
+
+/// Collects values from concurrent callbacks.
+final class Collector<T: Sendable>: Sendable {
+    private let storage = Mutex<[T]>([])
+    func append(_ value: T) { storage.withLock { $0.append(value) } }
+    var values: [T] { storage.withLock { $0 } }
+    var count: Int { storage.withLock { $0.count } }
+}
+
+/// Reads a consumer in the background so a test can take deliveries one at a time, each
+/// with a deadline.
+final class DeliveryInbox: Sendable {
+    private let deliveries = Collector<AMQPDelivery>()
+    private let taken = Mutex(0)
+    private let task: Task<Void, Never>
+
+    init(_ consumer: AMQPConsumer) {
+        let deliveries = deliveries
+        task = Task {
+            do {
+                for try await delivery in consumer { deliveries.append(delivery) }
+            } catch {}
+        }
+    }
+
+    deinit { task.cancel() }
+
+    /// The next delivery, or a failure if none arrives within `timeout`.
+    func next(within timeout: Duration = .seconds(10)) async throws -> AMQPDelivery {
+        let index = taken.withLock { value -> Int in
+            defer { value += 1 }
+            return value
+        }
+        let deliveries = deliveries
+        try await waitUntil(timeout: timeout, "delivery #\(index + 1)") { deliveries.count > index }
+        return deliveries.values[index]
+    }
+}

@@ -1,0 +1,87 @@
+import AMQP
+import Foundation
+import Testing
+
+/// Parts of the AMQP layer that need no broker.
+struct ConfigurationTests {
+    @Test func parsesAnAMQPURL() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqp://intake:s3cret@broker.local:5673/kaltim%2Fprod?heartbeat=15&connection_timeout=2500")
+        #expect(configuration.host == "broker.local")
+        #expect(configuration.port == 5673)
+        #expect(configuration.username == "intake")
+        #expect(configuration.password == "s3cret")
+        #expect(configuration.virtualHost == "kaltim/prod")
+        #expect(configuration.heartbeat == .seconds(15))
+        #expect(configuration.connectTimeout == .milliseconds(2500))
+        #expect(configuration.tls == nil)
+    }
+
+    @Test func defaultsFollowTheScheme() throws {
+        let plain = try AMQPConfiguration(url: "amqp://localhost")
+        #expect(plain.port == 5672)
+        #expect(plain.virtualHost == "/")
+        #expect(try AMQPConfiguration(url: "amqp://localhost/%2f").virtualHost == "/")
+        let tls = try AMQPConfiguration(url: "amqps://localhost?cacertfile=/etc/ca.pem&certfile=/etc/c.pem&keyfile=/etc/k.pem")
+        #expect(tls.port == 5671)
+        #expect(tls.tls?.caCertificatePath == "/etc/ca.pem")
+        #expect(tls.tls?.clientCertificatePath == "/etc/c.pem")
+        #expect(tls.tls?.clientKeyPath == "/etc/k.pem")
+        #expect(tls.tls?.verifyPeer == true)
+    }
+
+    @Test(arguments: [
+        "http://localhost", "amqp://localhost:70000", "amqp://localhost?heartbeat=-1", "amqp://localhost?bogus=1",
+        "amqp://localhost?cacertfile=/x.pem", "amqps://localhost?verify=maybe", "not a url",
+    ])
+    func rejectsABadURLWithAClearError(url: String) {
+        #expect {
+            try AMQPConfiguration(url: url)
+        } throws: { error in
+            (error as? AMQPError)?.code == .invalidConfiguration
+        }
+    }
+
+    @Test func descriptionNeverShowsThePassword() throws {
+        let configuration = try AMQPConfiguration(url: "amqp://user:topsecret@localhost/")
+        #expect(!configuration.description.contains("topsecret"))
+        #expect(!"\(configuration)".contains("topsecret"))
+    }
+}
+
+struct ReconnectPolicyTests {
+    @Test func backoffGrowsExponentiallyUpToTheCap() {
+        let policy = ReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(2), multiplier: 2)
+        #expect(policy.ceiling(forAttempt: 1) == .milliseconds(100))
+        #expect(policy.ceiling(forAttempt: 2) == .milliseconds(200))
+        #expect(policy.ceiling(forAttempt: 4) == .milliseconds(800))
+        #expect(policy.ceiling(forAttempt: 10) == .seconds(2))
+        #expect(policy.ceiling(forAttempt: 1000) == .seconds(2))
+    }
+
+    @Test func jitterStaysWithinHalfToFullCeilingAndVaries() {
+        let policy = ReconnectPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(8))
+        var generator = SystemRandomNumberGenerator()
+        var seen = Set<Duration>()
+        for attempt in 1...6 {
+            for _ in 0..<50 {
+                let delay = policy.delay(forAttempt: attempt, using: &generator)
+                let ceiling = policy.ceiling(forAttempt: attempt)
+                #expect(delay >= ceiling / 2 && delay <= ceiling)
+                seen.insert(delay)
+            }
+        }
+        #expect(seen.count > 100, "jitter spreads the delays")
+    }
+}
+
+struct ErrorTests {
+    @Test func classifiesRetryableErrors() {
+        #expect(AMQPError(.connectionLost, "x").isRetryable)
+        #expect(AMQPError(.connectionLost, "x").isConnectionFatal)
+        #expect(!AMQPError(.channelClosed, "x", replyCode: 404).isRetryable)
+        #expect(!AMQPError(.channelClosed, "x", replyCode: 406).isConnectionFatal)
+        #expect(AMQPError(.channelClosed, "x", replyCode: 541).isRetryable)
+        #expect(!AMQPError(.publishReturned, "x", replyCode: 312).isRetryable)
+    }
+}

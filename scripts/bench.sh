@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Relay benchmark: the Swift AMQP layer against a raw librabbitmq relay written in C, on the
+# same private broker, in one run. Release builds. For each queue type and round it fills
+# queue A with COUNT persistent 1 KiB messages, relays A -> B (prefetch 50, 50 confirms in
+# flight), drains B, and prints both rates and their ratio (median over rounds).
+#
+#   scripts/bench.sh [--count N (20000)] [--rounds R (3)] [--types "quorum classic"]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+COUNT=20000
+ROUNDS=3
+TYPES="quorum classic"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --count) COUNT="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --types) TYPES="$2"; shift 2 ;;
+    *) echo "usage: $0 [--count N] [--rounds R] [--types \"quorum classic\"]" >&2; exit 64 ;;
+  esac
+done
+[[ "$COUNT" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "usage: --count and --rounds take positive numbers" >&2; exit 64; }
+
+scripts/install-deps.sh
+OUT="$ROOT/.bench"
+mkdir -p "$OUT"
+cc -O2 -Wall -Wextra -o "$OUT/c-relay" Benchmarks/c-relay/relay.c -lrabbitmq
+swift build -c release --product amqp-relay-bench 2>&1 | grep -E "error|warning|Compiling|Build complete" || true
+SWIFT_RELAY="$(swift build -c release --show-bin-path)/amqp-relay-bench"
+scripts/broker.sh start
+URL="$(scripts/broker.sh url)"
+C="$OUT/c-relay"
+
+rate() { sed -n 's/.* rate=\([0-9]*\).*/\1/p'; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "relay benchmark: $COUNT persistent 1 KiB messages per run, prefetch 50, 50 confirms in flight, $ROUNDS rounds"
+echo "  c:               raw librabbitmq relay in C, one connection (Benchmarks/c-relay)"
+echo "  swift-callbacks: the Swift layer, one connection, publish confirm callback acks the delivery"
+echo "  swift-tasks:     the Swift layer, a task per message (await publish, await ack), consumer and publisher connections"
+IMPLS="c swift-callbacks swift-tasks"
+for type in $TYPES; do
+  flag=""; [[ "$type" == quorum ]] && flag="--quorum"
+  for impl in $IMPLS; do : >"$OUT/$impl.$type"; done
+  for round in $(seq 1 "$ROUNDS"); do
+    for impl in $IMPLS; do
+      $C delete --url "$URL" --queue bench.a >/dev/null 2>&1 || true
+      $C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true
+      $C declare --url "$URL" --queue bench.a $flag >/dev/null
+      $C declare --url "$URL" --queue bench.b $flag >/dev/null
+      $C fill --url "$URL" --queue bench.a --count "$COUNT" >/dev/null
+      case $impl in
+        c) line="$($C relay --url "$URL" --source bench.a --target bench.b --count "$COUNT")" ;;
+        swift-callbacks) line="$("$SWIFT_RELAY" relay --url "$URL" --source bench.a --target bench.b --count "$COUNT" --mode callbacks --connections 1 2>/dev/null)" ;;
+        swift-tasks) line="$("$SWIFT_RELAY" relay --url "$URL" --source bench.a --target bench.b --count "$COUNT" --mode tasks --connections 2 2>/dev/null)" ;;
+      esac
+      $C drain --url "$URL" --queue bench.b --count "$COUNT" >/dev/null
+      echo "  $type round $round $impl: $line"
+      echo "$line" | rate >>"$OUT/$impl.$type"
+    done
+  done
+  c_rate="$(median <"$OUT/c.$type")"
+  echo "$type queues (medians): c $c_rate msg/s"
+  for impl in swift-callbacks swift-tasks; do
+    s_rate="$(median <"$OUT/$impl.$type")"
+    ratio="$(awk -v s="$s_rate" -v c="$c_rate" 'BEGIN {printf "%.2f", s / c}')"
+    echo "$type queues (medians): $impl $s_rate msg/s, ratio to c $ratio"
+  done
+done
+$C delete --url "$URL" --queue bench.a >/dev/null 2>&1 || true
+$C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
+# librabbitmq (headers + pkg-config file), the RabbitMQ server for the private test node,
+# pkg-config and a C compiler. The Swift toolchain itself must already be installed.
+set -euo pipefail
+missing=()
+[[ -f /usr/include/amqp.h || -f /usr/include/rabbitmq-c/amqp.h ]] || missing+=(librabbitmq-dev)
+[[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v cc >/dev/null || missing+=(gcc)
+command -v python3 >/dev/null || missing+=(python3)
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null; then
+  echo "install-deps: the Swift 6 toolchain is not on PATH; install it from swift.org and retry" >&2
+  exit 1
+fi
