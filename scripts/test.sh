@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The full test suite, as CI runs it: installs what is missing, starts the private RabbitMQ
+# node (scripts/broker.sh), builds with zero warnings, checks formatting, runs every test
+# against the real broker, and fails if any broker test was skipped.
+#
+#   scripts/test.sh [extra swift test arguments, e.g. --filter BrokerTests]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOG_DIR="$ROOT/.build/test-logs"
+
+scripts/install-deps.sh
+mkdir -p "$LOG_DIR"
+
+started_broker=0
+if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
+cleanup() {
+  # Nodes that broker tests start for themselves, in case a test died before stopping them.
+  for node in kaltim-restart:5692 kaltim-freeze:5702; do
+    KALTIM_BROKER_NAME="${node%%:*}" KALTIM_BROKER_PORT="${node##*:}" scripts/broker.sh stop >/dev/null 2>&1 || true
+  done
+  if ((started_broker)); then scripts/broker.sh stop || true; fi
+}
+trap cleanup EXIT
+scripts/broker.sh start
+
+echo "== swift format lint"
+swift format lint --strict -r Sources Tests Benchmarks Package.swift
+
+echo "== build (warnings in this package's code fail the run)"
+swift build --build-tests 2>&1 | tee "$LOG_DIR/build.log"
+if grep -E "^$ROOT/(Sources|Tests|Benchmarks)/.*: warning:" "$LOG_DIR/build.log"; then
+  echo "test.sh: the build has warnings (above)" >&2
+  exit 1
+fi
+
+echo "== swift test against $(scripts/broker.sh url | sed 's|//[^@]*@|//****@|')"
+export RABBITMQ_TEST_URL="$(scripts/broker.sh url)"
+export KALTIM_REQUIRE_BROKER=1
+set +e
+swift test "$@" 2>&1 | tee "$LOG_DIR/test.log"
+status=${PIPESTATUS[0]}
+set -e
+if grep -E "(Suite|Test) .* skipped" "$LOG_DIR/test.log"; then
+  echo "test.sh: tests were skipped (above); every broker test must run here" >&2
+  exit 1
+fi
+exit "$status"
