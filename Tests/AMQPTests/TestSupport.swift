@@ -176,14 +176,13 @@ final class DeliveryInbox: Sendable {
 
     deinit { task.cancel() }
 
-    /// The next delivery, or a failure if none arrives within `timeout`.
+    /// The next delivery, or a failure if none arrives within `timeout` (then the same
+    /// delivery is still the next one). Take deliveries from one task at a time.
     func next(within timeout: Duration = .seconds(10)) async throws -> AMQPDelivery {
-        let index = taken.withLock { value -> Int in
-            defer { value += 1 }
-            return value
-        }
+        let index = taken.withLock { $0 }
         let deliveries = deliveries
         try await waitUntil(timeout: timeout, "delivery #\(index + 1)") { deliveries.count > index }
+        taken.withLock { $0 = index + 1 }
         return deliveries.values[index]
     }
 }
