@@ -14,7 +14,9 @@
 #
 # Settings (environment): KALTIM_BROKER_NAME (default kaltim-test), KALTIM_BROKER_PORT
 # (default 5682), KALTIM_BROKER_DIST_PORT (default AMQP port + 20000),
-# KALTIM_BROKER_DIR (default .broker/<name> in the repository).
+# KALTIM_BROKER_DIR (default .broker/<name> in the repository). With KALTIM_BROKER_TLS_PORT
+# set, the node also listens for TLS on that port, with throw-away certificates made by
+# scripts/make-test-certs.sh in <data dir>/tls, and requires a client certificate.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +57,17 @@ disk_free_limit.absolute = 50MB
 log.file.level = warning
 log.console = false
 CONF
+  if [[ -n "${KALTIM_BROKER_TLS_PORT:-}" ]]; then
+    "$ROOT/scripts/make-test-certs.sh" "$DIR/tls"
+    cat >>"$DIR/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$KALTIM_BROKER_TLS_PORT
+ssl_options.cacertfile = $DIR/tls/ca.pem
+ssl_options.certfile = $DIR/tls/server.pem
+ssl_options.keyfile = $DIR/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+CONF
+  fi
 }
 
 pid_alive() {
@@ -125,6 +138,7 @@ case "${1:-}" in
   restart) stop; start ;;
   status) export_env; pid_alive && ctl status >/dev/null 2>&1 ;;
   url) echo "amqp://guest:guest@127.0.0.1:$PORT/%2f" ;;
+  tls-dir) echo "$DIR/tls" ;;
   ctl) shift; export_env; ctl "$@" ;;
-  *) echo "usage: $0 start|stop|kill|restart|status|url|ctl ARGS..." >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|kill|restart|status|url|tls-dir|ctl ARGS..." >&2; exit 64 ;;
 esac
