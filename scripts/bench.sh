@@ -36,9 +36,10 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 echo "relay benchmark: $COUNT persistent 1 KiB messages per run, prefetch 50, 50 confirms in flight, $ROUNDS rounds"
 echo "  c:               raw librabbitmq relay in C, one connection (Benchmarks/c-relay)"
-echo "  swift-callbacks: the Swift layer, one connection, publish confirm callback acks the delivery"
+echo "  swift-handler:   the Swift layer, one connection, delivery callback publishes, confirm callback acks (no tasks; C's shape)"
+echo "  swift-callbacks: the Swift layer, one connection, a loop over the consumer sequence publishes, confirm callback acks"
 echo "  swift-tasks:     the Swift layer, a task per message (await publish, await ack), consumer and publisher connections"
-IMPLS="c swift-callbacks swift-tasks"
+IMPLS="c swift-handler swift-callbacks swift-tasks"
 for type in $TYPES; do
   flag=""; [[ "$type" == quorum ]] && flag="--quorum"
   for impl in $IMPLS; do : >"$OUT/$impl.$type"; done
@@ -51,6 +52,7 @@ for type in $TYPES; do
       $C fill --url "$URL" --queue bench.a --count "$COUNT" >/dev/null
       case $impl in
         c) line="$($C relay --url "$URL" --source bench.a --target bench.b --count "$COUNT")" ;;
+        swift-handler) line="$("$SWIFT_RELAY" relay --url "$URL" --source bench.a --target bench.b --count "$COUNT" --mode handler --connections 1 2>/dev/null)" ;;
         swift-callbacks) line="$("$SWIFT_RELAY" relay --url "$URL" --source bench.a --target bench.b --count "$COUNT" --mode callbacks --connections 1 2>/dev/null)" ;;
         swift-tasks) line="$("$SWIFT_RELAY" relay --url "$URL" --source bench.a --target bench.b --count "$COUNT" --mode tasks --connections 2 2>/dev/null)" ;;
       esac
@@ -61,7 +63,7 @@ for type in $TYPES; do
   done
   c_rate="$(median <"$OUT/c.$type")"
   echo "$type queues (medians): c $c_rate msg/s"
-  for impl in swift-callbacks swift-tasks; do
+  for impl in swift-handler swift-callbacks swift-tasks; do
     s_rate="$(median <"$OUT/$impl.$type")"
     ratio="$(awk -v s="$s_rate" -v c="$c_rate" 'BEGIN {printf "%.2f", s / c}')"
     echo "$type queues (medians): $impl $s_rate msg/s, ratio to c $ratio"

@@ -238,10 +238,33 @@ public final class AMQPConnection: Sendable {
     public func consume(queue: String, prefetch: UInt16 = 50, exclusive: Bool = false, arguments: AMQPTable = [:]) async throws
         -> AMQPConsumer
     {
+        try await startConsumer(queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments, handler: nil)
+    }
+
+    /// Starts a consumer whose deliveries go to `onDelivery` instead of the sequence.
+    ///
+    /// `onDelivery` runs on the connection's thread, in delivery order, with no task hop: the
+    /// fastest way to consume. The returned consumer's sequence yields nothing; it ends (or
+    /// throws) when the consumer does, so `for try await _ in consumer {}` waits for the end.
+    ///
+    /// - Important: `onDelivery` must not block. Publishing and acknowledging from it with the
+    ///   callback APIs (``publish(_:exchange:routingKey:properties:mandatory:onConfirm:)``,
+    ///   ``AMQPDelivery/ack(multiple:onFailure:)``) is fine; for real work, hand the delivery to
+    ///   a task.
+    public func consume(
+        queue: String, prefetch: UInt16 = 50, exclusive: Bool = false, arguments: AMQPTable = [:],
+        onDelivery: @escaping @Sendable (AMQPDelivery) -> Void
+    ) async throws -> AMQPConsumer {
+        try await startConsumer(queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments, handler: onDelivery)
+    }
+
+    private func startConsumer(
+        queue: String, prefetch: UInt16, exclusive: Bool, arguments: AMQPTable, handler: (@Sendable (AMQPDelivery) -> Void)?
+    ) async throws -> AMQPConsumer {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: AMQPDelivery.self, throwing: (any Error).self)
         let request = ConsumeRequest(
             queue: queue, tag: "ctag-\(UUID().uuidString.lowercased())", prefetch: prefetch, exclusive: exclusive,
-            arguments: arguments, continuation: continuation)
+            arguments: arguments, continuation: continuation, handler: handler)
         let engine = engine
         continuation.onTermination = { termination in
             if case .cancelled = termination {

@@ -105,7 +105,11 @@ extension ConnectionDriver {
         if let consumer = consumerByChannel[channel], consumer.request.tag == header.consumerTag,
             consumers[consumer.request.tag] === consumer
         {
-            consumer.request.continuation.yield(delivery)
+            if let handler = consumer.request.handler {
+                handler(delivery)
+            } else {
+                consumer.request.continuation.yield(delivery)
+            }
         } else if let state = connection {
             // Sent before the broker saw our cancel: give it back now rather than hold it.
             try? flushAcks(channel: channel)

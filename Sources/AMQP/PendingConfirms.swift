@@ -129,4 +129,6 @@ struct ConsumeRequest: Sendable {
     let exclusive: Bool
     let arguments: AMQPTable
     let continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+    /// Set for callback consumers: deliveries go here, on the connection thread.
+    let handler: (@Sendable (AMQPDelivery) -> Void)?
 }

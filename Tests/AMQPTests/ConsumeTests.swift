@@ -156,4 +156,48 @@ struct ConsumeTests {
         #expect(try await connection.queueState(queue).consumerCount == 0)
         try await connection.deleteQueue(queue)
     }
+
+    @Test func callbackConsumerRelaysWithoutTasks() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let source = uniqueName("source")
+        let target = uniqueName("target")
+        try await connection.declareQueue(.quorum(source))
+        try await connection.declareQueue(.quorum(target))
+        let count = 500
+        _ = await connection.publish(
+            (0..<count).map {
+                AMQPOutgoingMessage(body: Data("\($0)".utf8), routingKey: source, properties: AMQPProperties(messageID: "\($0)"))
+            })
+
+        let failures = Collector<String>()
+        let consumer = try await connection.consume(queue: source, prefetch: 20) { delivery in
+            connection.publish(delivery.body, routingKey: target, properties: delivery.properties, mandatory: true) { result in
+                if case .failure(let error) = result { failures.append("publish: \(error)") }
+                delivery.ack(onFailure: { failures.append("ack: \($0)") })
+            }
+        }
+        let ended = Task { () -> Int in
+            var yielded = 0
+            for try await _ in consumer { yielded += 1 }
+            return yielded
+        }
+        try await waitUntil(timeout: .seconds(30), "every message relayed") {
+            try await connection.queueState(target).messageCount == UInt32(count)
+        }
+        try await waitUntil(timeout: .seconds(10), "the source drained and acked") {
+            try await connection.queueState(source).messageCount == 0
+        }
+        try await consumer.cancel()
+        #expect(try await withDeadline(.seconds(5), "the sequence ends") { try await ended.value } == 0)
+        #expect(failures.values.isEmpty, "\(failures.values.prefix(3))")
+        var ids = Set<String>()
+        while let delivery = try await connection.get(queue: target) {
+            ids.insert(delivery.properties.messageID ?? "")
+            try await delivery.ack()
+        }
+        #expect(ids == Set((0..<count).map { "\($0)" }))
+        try await connection.deleteQueue(source)
+        try await connection.deleteQueue(target)
+    }
 }
