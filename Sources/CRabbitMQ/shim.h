@@ -6,7 +6,6 @@
 
 #include <sys/time.h>  // amqp.h only forward-declares struct timeval
 #include <poll.h>
-#include <errno.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/eventfd.h>
@@ -31,8 +30,5 @@ static inline amqp_rpc_reply_t CRabbitMQ_login_plain(
                                     client_properties, AMQP_SASL_METHOD_PLAIN, user,
                                     password);
 }
-
-/// The thread-local errno, read right after a failed call on the same thread.
-static inline int CRabbitMQ_errno(void) { return errno; }
 
 #endif
