@@ -97,6 +97,11 @@ start() {
     return 0
   fi
   rm -f "$PID_FILE"
+  if "$RMQ_BIN/rabbitmqctl" -n "$NODE" status >/dev/null 2>&1; then
+    log "a node named $NODE is already running from another data folder (another checkout?);"
+    log "stop it there, or choose another node with KALTIM_BROKER_NAME and KALTIM_BROKER_PORT"
+    return 1
+  fi
   log "starting $NODE on 127.0.0.1:$PORT (data in $DIR)"
   "$RMQ_BIN/rabbitmq-server" -detached >"$DIR/log/start.out" 2>&1
   if ! wait_ready; then
