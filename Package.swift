@@ -59,6 +59,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AMQPTests",
             dependencies: ["AMQP"],
             swiftSettings: swiftSettings

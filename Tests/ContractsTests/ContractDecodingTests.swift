@@ -1,0 +1,195 @@
+import Contracts
+import Foundation
+import Testing
+
+/// The registry every worker uses, as the tests see it.
+func makeRegistry(sizeLimit: Int = 256 * 1024) -> ContractRegistry {
+    var registry = ContractRegistry(sizeLimit: sizeLimit)
+    registry.register(RegistrationSubmittedV2.self)
+    registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
+    return registry
+}
+
+func fixture(_ name: String) throws -> Data {
+    let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "json"))
+    return try Data(contentsOf: url)
+}
+
+/// Edits a fixture as a JSON object tree, for bad-input cases.
+func edited(_ name: String, _ change: (inout [String: Any]) -> Void) throws -> Data {
+    var object = try #require(try JSONSerialization.jsonObject(with: fixture(name)) as? [String: Any])
+    change(&object)
+    return try JSONSerialization.data(withJSONObject: object)
+}
+
+func decodeError(_ body: Data, registry: ContractRegistry = makeRegistry()) -> ContractError? {
+    do {
+        _ = try registry.decode(body)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+struct GoldenFixtureTests {
+    static let fixtures = ["registration.submitted.v1", "registration.submitted.v2"]
+
+    @Test(arguments: fixtures)
+    func everyFixtureDecodesIntoTheNewestVersion(name: String) throws {
+        let event = try makeRegistry().decode(try fixture(name))
+        #expect(event.header.type == "registration.submitted")
+        #expect("\(name)".hasSuffix(".v\(event.receivedVersion)"))
+        let newest = try #require(event.payload as? RegistrationSubmittedV2)
+        #expect(!newest.registrationID.isEmpty)
+        #expect(newest.consent.given)
+    }
+
+    @Test func versionOneUpcastsWithTheNewFieldsUnknown() throws {
+        let event = try makeRegistry().decode(try fixture("registration.submitted.v1"))
+        let registration = try #require(event.payload as? RegistrationSubmittedV2)
+        #expect(event.receivedVersion == 1)
+        #expect(registration.registrationID == "REG-2025-000101")
+        #expect(registration.fullName == "Siti Rahmawati")
+        #expect(registration.sex == .female)
+        #expect(registration.preferredCentre == .balikpapan)
+        #expect(registration.domicile.regionCode == "6471051001")
+        #expect(registration.familyCardNumber == nil)
+        #expect(registration.whatsApp == nil)
+        #expect(registration.employmentStatus == nil)
+        #expect(registration.secondChoiceProgramme == nil)
+    }
+
+    @Test func versionTwoKeepsEveryField() throws {
+        let event = try makeRegistry().decode(try fixture("registration.submitted.v2"))
+        let registration = try #require(event.payload as? RegistrationSubmittedV2)
+        #expect(registration.familyCardNumber == "6474010101150007")
+        #expect(registration.employmentStatus == .unemployed)
+        #expect(registration.declaredTrainings == [DeclaredTraining(programme: "LAS_LISTRIK", year: 2023, outcome: .failed)])
+        #expect(event.header.correlationID == "9b2d7c40-5e6f-4a81-b3c2-7d8e9f0a1b02")
+        #expect(event.header.causationID == nil)
+    }
+
+    @Test func fixturesRoundTripThroughTheEncoder() throws {
+        let decoder = ContractJSON.decoder()
+        let v1 = try decoder.decode(EventEnvelope<RegistrationSubmittedV1>.self, from: try fixture("registration.submitted.v1"))
+        #expect(try decoder.decode(EventEnvelope<RegistrationSubmittedV1>.self, from: ContractJSON.encode(v1)) == v1)
+        let v2 = try decoder.decode(EventEnvelope<RegistrationSubmittedV2>.self, from: try fixture("registration.submitted.v2"))
+        #expect(try decoder.decode(EventEnvelope<RegistrationSubmittedV2>.self, from: ContractJSON.encode(v2)) == v2)
+        // What a producer writes is what a consumer's registry reads.
+        let event = try makeRegistry().decode(ContractJSON.encode(v2))
+        #expect(event.payload as? RegistrationSubmittedV2 == v2.data)
+    }
+
+    @Test func aNewEnvelopeCarriesTypeVersionAndIDs() throws {
+        let original = try makeRegistry().decode(try fixture("registration.submitted.v2"))
+        let payload = try #require(original.payload as? RegistrationSubmittedV2)
+        let envelope = EventEnvelope(
+            source: "/kaltim/tests", subject: payload.registrationID, correlationID: "corr-1", causationID: "cause-1",
+            data: payload)
+        #expect(envelope.type == "registration.submitted")
+        #expect(envelope.dataVersion == 2)
+        #expect(envelope.specVersion == "1.0")
+        let decoded = try makeRegistry().decode(ContractJSON.encode(envelope))
+        #expect(decoded.header.id == envelope.id)
+        #expect(decoded.header.correlationID == "corr-1")
+        #expect(decoded.header.causationID == "cause-1")
+    }
+}
+
+struct BadInputTests {
+    @Test func unknownTypeIsADistinctPermanentFailure() throws {
+        let body = try edited("registration.submitted.v2") { $0["type"] = "registration.teleported" }
+        let error = try #require(decodeError(body))
+        #expect(error.reason == "unknown-contract-type")
+    }
+
+    @Test func aVersionNewerThanKnownIsUnsupported() throws {
+        let body = try edited("registration.submitted.v2") { $0["dataversion"] = 3 }
+        let error = try #require(decodeError(body))
+        #expect(error.reason == "unsupported-contract-version")
+        #expect(error.message.contains("known versions: 1, 2"))
+    }
+
+    @Test(arguments: [
+        (#"{"id":"a","id":"b"}"#, "id"),
+        (#"{"data":{"domicile":{"regionCode":"1","regionCode":"2"}}}"#, "data.domicile.regionCode"),
+        (#"{"data":{"nik":"1","\u006eik":"2"}}"#, "data.nik"),
+        (#"{"data":{"declaredTrainings":[{"year":1},{"year":2,"year":3}]}}"#, "data.declaredTrainings[1].year"),
+    ])
+    func duplicateKeysAreRejectedWithTheirPath(json: String, path: String) {
+        let error = decodeError(Data(json.utf8))
+        #expect(error?.reason == "duplicate-json-key")
+        #expect(error?.path == path)
+    }
+
+    @Test func aRealDocumentWithADuplicateKeyIsRejected() throws {
+        let text = String(decoding: try fixture("registration.submitted.v2"), as: UTF8.self)
+        let doubled = text.replacingOccurrences(
+            of: #""fullName": "Andi Saputra","#, with: #""fullName": "Andi Saputra", "fullName": "Someone Else","#)
+        #expect(doubled != text)
+        #expect(decodeError(Data(doubled.utf8))?.path == "data.fullName")
+        // Same keys in different objects are fine.
+        #expect(decodeError(try fixture("registration.submitted.v2")) == nil)
+    }
+
+    @Test func aBodyOverTheSizeLimitIsRejected() throws {
+        let body = try fixture("registration.submitted.v2")
+        let error = try #require(decodeError(body, registry: makeRegistry(sizeLimit: body.count - 1)))
+        #expect(error.reason == "message-too-large")
+        #expect(decodeError(body, registry: makeRegistry(sizeLimit: body.count)) == nil)
+    }
+
+    @Test func aMissingRequiredFieldIsNamedByPath() throws {
+        let body = try edited("registration.submitted.v2") { envelope in
+            var data = envelope["data"] as! [String: Any]
+            var domicile = data["domicile"] as! [String: Any]
+            domicile["regionCode"] = nil
+            data["domicile"] = domicile
+            envelope["data"] = data
+        }
+        let error = try #require(decodeError(body))
+        #expect(error.reason == "missing-field")
+        #expect(error.path == "data.domicile.regionCode")
+    }
+
+    @Test func aWrongTypeIsNamedByPathAndNeverQuotesPersonalData() throws {
+        let body = try edited("registration.submitted.v2") { envelope in
+            var data = envelope["data"] as! [String: Any]
+            data["nik"] = 6_474_011_203_980_002
+            envelope["data"] = data
+        }
+        let error = try #require(decodeError(body))
+        #expect(error.reason == "wrong-type")
+        #expect(error.path == "data.nik")
+        #expect(!error.description.contains("6474011203980002"))
+    }
+
+    @Test func aValueOutsideAnEnumIsInvalidWithoutQuotingIt() throws {
+        let body = try edited("registration.submitted.v2") { envelope in
+            var data = envelope["data"] as! [String: Any]
+            data["sex"] = "Andi Saputra"
+            envelope["data"] = data
+        }
+        let error = try #require(decodeError(body))
+        #expect(error.reason == "invalid-value")
+        #expect(error.path == "data.sex")
+        #expect(!error.description.contains("Andi"))
+    }
+
+    @Test(arguments: ["", "not json", "{", "[1,2", #"{"a":"unterminated}"#])
+    func malformedJSONIsRejected(text: String) {
+        let error = decodeError(Data(text.utf8))
+        #expect(error?.reason == "malformed-json")
+    }
+
+    @Test func unknownExtraFieldsAreTolerated() throws {
+        let body = try edited("registration.submitted.v2") { envelope in
+            envelope["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            var data = envelope["data"] as! [String: Any]
+            data["fieldFromTheFuture"] = ["nested": true]
+            envelope["data"] = data
+        }
+        let event = try makeRegistry().decode(body)
+        #expect((event.payload as? RegistrationSubmittedV2)?.registrationID == "REG-2025-000202")
+    }
+}
