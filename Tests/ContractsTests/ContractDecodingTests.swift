@@ -4,9 +4,8 @@ import Testing
 
 /// The registry every worker uses, as the tests see it.
 func makeRegistry(sizeLimit: Int = 256 * 1024) -> ContractRegistry {
-    var registry = ContractRegistry(sizeLimit: sizeLimit)
-    registry.register(RegistrationSubmittedV2.self)
-    registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
+    var registry = ContractRegistry.pipeline
+    registry.sizeLimit = sizeLimit
     return registry
 }
 
@@ -32,16 +31,36 @@ func decodeError(_ body: Data, registry: ContractRegistry = makeRegistry()) -> C
 }
 
 struct GoldenFixtureTests {
-    static let fixtures = ["registration.submitted.v1", "registration.submitted.v2"]
+    /// One golden fixture per (type, version), named `<type>.v<version>.json`.
+    static let fixtures = ContractCatalogue.all.map { "\($0.eventType).v\($0.version)" }
+
+    @Test func everyContractHasAFixtureAndNoFixtureIsOrphaned() throws {
+        let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
+        #expect(Set(files.map { String($0.dropLast(5)) }) == Set(Self.fixtures))
+        #expect(Self.fixtures.count == 17)
+    }
 
     @Test(arguments: fixtures)
-    func everyFixtureDecodesIntoTheNewestVersion(name: String) throws {
+    func everyFixtureDecodesIntoTheNewestVersionOfItsContract(name: String) throws {
         let event = try makeRegistry().decode(try fixture(name))
-        #expect(event.header.type == "registration.submitted")
-        #expect("\(name)".hasSuffix(".v\(event.receivedVersion)"))
-        let newest = try #require(event.payload as? RegistrationSubmittedV2)
-        #expect(!newest.registrationID.isEmpty)
-        #expect(newest.consent.given)
+        #expect(name == "\(event.header.type).v\(event.receivedVersion)")
+        let newest = try #require(ContractCatalogue.all.filter { $0.eventType == event.header.type }.map { $0.version }.max())
+        let payloadType: any ContractMessage.Type = type(of: event.payload)
+        let (payloadVersion, payloadEventType) = (payloadType.version, payloadType.eventType)
+        #expect(payloadVersion == newest)
+        #expect(payloadEventType == event.header.type)
+    }
+
+    @Test(arguments: fixtures)
+    func everyFixtureRoundTripsThroughItsOwnType(name: String) throws {
+        let contract = try #require(ContractCatalogue.all.first { "\($0.eventType).v\($0.version)" == name })
+        func roundTrip<M: ContractMessage>(_ type: M.Type) throws {
+            let decoder = ContractJSON.decoder()
+            let envelope = try decoder.decode(EventEnvelope<M>.self, from: try fixture(name))
+            #expect(try decoder.decode(EventEnvelope<M>.self, from: ContractJSON.encode(envelope)) == envelope)
+        }
+        try roundTrip(contract)
     }
 
     @Test func versionOneUpcastsWithTheNewFieldsUnknown() throws {

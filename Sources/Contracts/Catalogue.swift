@@ -1,0 +1,33 @@
+extension ContractRegistry {
+    /// Every contract of the pipeline, each version with its upcaster: what workers and tools
+    /// decode with.
+    public static var pipeline: ContractRegistry {
+        var registry = ContractRegistry()
+        registry.register(RegistrationSubmittedV2.self)
+        registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
+        for type in ContractCatalogue.singleVersion { registry.registerNewest(type) }
+        return registry
+    }
+
+    private mutating func registerNewest(_ type: any ContractMessage.Type) {
+        func open<M: ContractMessage>(_ type: M.Type) { register(type) }
+        open(type)
+    }
+}
+
+/// The list of contract types, for the registry and for schema export.
+public enum ContractCatalogue {
+    /// Contracts that have one version so far.
+    static let singleVersion: [any ContractMessage.Type] = [
+        RegistrationAcceptedV1.self, RegistrationRejectedV1.self, RegistrationReviewNeededV1.self,
+        ClassOpenedV1.self, ClassScheduledV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self,
+        EnrolmentWithdrawnV1.self,
+        AssessmentSubmittedV1.self, AssessmentGradedV1.self,
+        CertificateIssuedV1.self, CertificateRevokedV1.self,
+        NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,
+    ]
+
+    /// Every (type, version), oldest first within a type.
+    public static let all: [any ContractMessage.Type] =
+        [RegistrationSubmittedV1.self, RegistrationSubmittedV2.self] + singleVersion
+}

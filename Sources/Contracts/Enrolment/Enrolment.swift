@@ -1,0 +1,132 @@
+/// A training class (kelas = programme × centre × cohort) opened for enrolment.
+public struct ClassOpenedV1: ContractMessage {
+    public static let eventType = "class.opened"
+    public static let version = 1
+
+    public var classID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    /// Angkatan, 1-based within the year.
+    public var cohort: Int
+    /// Seats (16 by national practice).
+    public var capacity: Int
+    /// Reserve seats beyond the capacity (2 by practice).
+    public var reserveSeats: Int
+    /// `YYYY-MM-DD`.
+    public var startDate: String
+    public var endDate: String
+    /// Training hours (JP) in total.
+    public var trainingHours: Int
+
+    public init(
+        classID: String, centre: TrainingCentre, programme: String, cohort: Int, capacity: Int, reserveSeats: Int,
+        startDate: String,
+        endDate: String, trainingHours: Int
+    ) {
+        self.classID = classID
+        self.centre = centre
+        self.programme = programme
+        self.cohort = cohort
+        self.capacity = capacity
+        self.reserveSeats = reserveSeats
+        self.startDate = startDate
+        self.endDate = endDate
+        self.trainingHours = trainingHours
+    }
+}
+
+/// A participant has a seat in a class.
+public struct ClassScheduledV1: ContractMessage {
+    public static let eventType = "class.scheduled"
+    public static let version = 1
+
+    public var participantID: String
+    public var classID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    public var startDate: String
+    public var endDate: String
+    /// 1...capacity for a regular seat, above it for a reserve seat.
+    public var seat: Int
+
+    public init(
+        participantID: String, classID: String, centre: TrainingCentre, programme: String, startDate: String, endDate: String,
+        seat: Int
+    ) {
+        self.participantID = participantID
+        self.classID = classID
+        self.centre = centre
+        self.programme = programme
+        self.startDate = startDate
+        self.endDate = endDate
+        self.seat = seat
+    }
+}
+
+/// No seat yet: the participant waits, in priority order, for the next class.
+public struct EnrolmentWaitlistedV1: ContractMessage {
+    public static let eventType = "enrolment.waitlisted"
+    public static let version = 1
+
+    public var participantID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    /// 1-based position on the waiting list when it was written.
+    public var position: Int
+
+    public init(participantID: String, centre: TrainingCentre, programme: String, position: Int) {
+        self.participantID = participantID
+        self.centre = centre
+        self.programme = programme
+        self.position = position
+    }
+}
+
+/// A participant was placed in the apprenticeship (pemagangan) programme.
+public struct ApprenticeshipPlacedV1: ContractMessage {
+    public static let eventType = "apprenticeship.placed"
+    public static let version = 1
+
+    public var participantID: String
+    public var placementID: String
+    public var companyName: String
+    /// Kemendagri region code of the workplace.
+    public var regionCode: String
+    public var startDate: String
+    public var endDate: String
+
+    public init(
+        participantID: String, placementID: String, companyName: String, regionCode: String, startDate: String, endDate: String
+    ) {
+        self.participantID = participantID
+        self.placementID = placementID
+        self.companyName = companyName
+        self.regionCode = regionCode
+        self.startDate = startDate
+        self.endDate = endDate
+    }
+}
+
+/// A participant left a class or the waiting list.
+public struct EnrolmentWithdrawnV1: ContractMessage {
+    public static let eventType = "enrolment.withdrawn"
+    public static let version = 1
+
+    public enum Reason: String, Codable, Sendable, CaseIterable {
+        case participantResigned = "MENGUNDURKAN_DIRI"
+        case noShow = "TIDAK_HADIR_DAFTAR_ULANG"
+        case attendanceTooLow = "KEHADIRAN_KURANG"
+        case administrative = "ADMINISTRATIF"
+    }
+
+    public var participantID: String
+    /// `nil` when withdrawn from the waiting list.
+    public var classID: String?
+    public var reason: Reason
+
+    public init(participantID: String, classID: String?, reason: Reason) {
+        self.participantID = participantID
+        self.classID = classID
+        self.reason = reason
+    }
+}

@@ -1,0 +1,80 @@
+/// Intake accepted a registration: the applicant is now a participant, named from here on by
+/// ``participantID`` (never by NIK).
+public struct RegistrationAcceptedV1: ContractMessage {
+    public static let eventType = "registration.accepted"
+    public static let version = 1
+
+    /// Selection priority: lower tiers are served first.
+    public enum PriorityTier: Int, Codable, Sendable, CaseIterable {
+        /// Never had competency training.
+        case neverTrained = 1
+        /// Trained before but failed or did not complete.
+        case previouslyFailed = 2
+        /// Trained and passed before.
+        case previouslyTrained = 3
+    }
+
+    public var registrationID: String
+    public var participantID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    public var priorityTier: PriorityTier
+    /// Why this tier, in machine-readable codes (e.g. `NO_DECLARED_TRAINING`).
+    public var priorityReasons: [String]
+    public var apprenticeshipInterest: Bool
+
+    public init(
+        registrationID: String, participantID: String, centre: TrainingCentre, programme: String, priorityTier: PriorityTier,
+        priorityReasons: [String], apprenticeshipInterest: Bool
+    ) {
+        self.registrationID = registrationID
+        self.participantID = participantID
+        self.centre = centre
+        self.programme = programme
+        self.priorityTier = priorityTier
+        self.priorityReasons = priorityReasons
+        self.apprenticeshipInterest = apprenticeshipInterest
+    }
+}
+
+/// A reason for a rejection or a review: a stable code and a text in Bahasa Indonesia.
+public struct RegistrationReason: Codable, Sendable, Equatable {
+    /// e.g. `NIK_INVALID_LENGTH`, `AGE_OUT_OF_RANGE`, `DUPLICATE_REGISTRATION`, `CONSENT_MISSING`.
+    public var code: String
+    /// For the applicant, e.g. "NIK harus terdiri dari 16 digit angka."
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Intake rejected a registration (a business outcome, not a failure).
+public struct RegistrationRejectedV1: ContractMessage {
+    public static let eventType = "registration.rejected"
+    public static let version = 1
+
+    public var registrationID: String
+    public var reasons: [RegistrationReason]
+
+    public init(registrationID: String, reasons: [RegistrationReason]) {
+        self.registrationID = registrationID
+        self.reasons = reasons
+    }
+}
+
+/// Intake could not decide alone: an officer must look (e.g. a NIK outside Kaltim with a
+/// Kaltim domicile, a birth date that differs from the NIK's).
+public struct RegistrationReviewNeededV1: ContractMessage {
+    public static let eventType = "registration.review-needed"
+    public static let version = 1
+
+    public var registrationID: String
+    public var reasons: [RegistrationReason]
+
+    public init(registrationID: String, reasons: [RegistrationReason]) {
+        self.registrationID = registrationID
+        self.reasons = reasons
+    }
+}
