@@ -40,6 +40,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Writes schemas/ and docs/asyncapi.json from the contract types.
+        .executableTarget(
+            name: "contracts-export", dependencies: ["Contracts"], path: "Sources/ContractsExport", swiftSettings: swiftSettings),
         // The domain-free worker runtime.
         .target(
             name: "Jobs",

@@ -15,6 +15,14 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The independent JSON Schema validator used by the contract tests.
+if ! python3 -c 'import jsonschema, rfc3339_validator' >/dev/null 2>&1; then
+  echo "install-deps: installing the Python packages jsonschema and rfc3339-validator" >&2
+  python3 -m pip install --quiet jsonschema rfc3339-validator || {
+    if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator >/dev/null
+  }
+fi
 if ! command -v swift >/dev/null; then
   echo "install-deps: the Swift 6 toolchain is not on PATH; install it from swift.org and retry" >&2
   exit 1

@@ -4,7 +4,7 @@ public struct AssessmentSubmittedV1: ContractMessage {
     public static let version = 1
 
     /// K (kompeten) or BK (belum kompeten) for one unit.
-    public enum UnitResult: String, Codable, Sendable, CaseIterable {
+    public enum UnitResult: String, SchemaEnumeration {
         case competent = "K"
         case notYetCompetent = "BK"
     }
@@ -58,7 +58,7 @@ public struct AssessmentGradedV1: ContractMessage {
     public static let eventType = "assessment.graded"
     public static let version = 1
 
-    public enum Outcome: String, Codable, Sendable, CaseIterable {
+    public enum Outcome: String, SchemaEnumeration {
         case competent = "KOMPETEN"
         case notYetCompetent = "BELUM_KOMPETEN"
     }

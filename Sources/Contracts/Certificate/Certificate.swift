@@ -4,7 +4,7 @@ public struct CertificateIssuedV1: ContractMessage {
     public static let eventType = "certificate.issued"
     public static let version = 1
 
-    public enum Kind: String, Codable, Sendable, CaseIterable {
+    public enum Kind: String, SchemaEnumeration {
         /// Sertifikat pelatihan (BLK / Kemnaker).
         case training = "PELATIHAN"
         /// Sertifikat kompetensi (BNSP via LSP).

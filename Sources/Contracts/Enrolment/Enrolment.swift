@@ -112,7 +112,7 @@ public struct EnrolmentWithdrawnV1: ContractMessage {
     public static let eventType = "enrolment.withdrawn"
     public static let version = 1
 
-    public enum Reason: String, Codable, Sendable, CaseIterable {
+    public enum Reason: String, SchemaEnumeration {
         case participantResigned = "MENGUNDURKAN_DIRI"
         case noShow = "TIDAK_HADIR_DAFTAR_ULANG"
         case attendanceTooLow = "KEHADIRAN_KURANG"

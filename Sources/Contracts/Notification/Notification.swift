@@ -1,5 +1,5 @@
 /// How a notification reaches a job seeker.
-public enum NotificationChannel: String, Codable, Sendable, CaseIterable {
+public enum NotificationChannel: String, SchemaEnumeration {
     case whatsApp = "WHATSAPP"
     case sms = "SMS"
     case email = "EMAIL"

@@ -5,7 +5,7 @@ public struct RegistrationAcceptedV1: ContractMessage {
     public static let version = 1
 
     /// Selection priority: lower tiers are served first.
-    public enum PriorityTier: Int, Codable, Sendable, CaseIterable {
+    public enum PriorityTier: Int, SchemaEnumeration {
         /// Never had competency training.
         case neverTrained = 1
         /// Trained before but failed or did not complete.

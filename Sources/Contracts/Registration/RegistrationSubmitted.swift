@@ -71,7 +71,7 @@ public struct RegistrationSubmittedV2: ContractMessage {
     public static let version = 2
 
     /// Current employment, as declared.
-    public enum EmploymentStatus: String, Codable, Sendable, CaseIterable {
+    public enum EmploymentStatus: String, SchemaEnumeration {
         case unemployed = "BELUM_BEKERJA"
         case employed = "BEKERJA"
         case laidOff = "PHK"

@@ -1,17 +1,17 @@
 /// The two provincial training centres of the programme.
-public enum TrainingCentre: String, Codable, Sendable, CaseIterable {
+public enum TrainingCentre: String, SchemaEnumeration {
     case balikpapan = "BLKI_BALIKPAPAN"
     case bontang = "BLKI_BONTANG"
 }
 
 /// Sex as on the KTP (`L` laki-laki, `P` perempuan).
-public enum Sex: String, Codable, Sendable, CaseIterable {
+public enum Sex: String, SchemaEnumeration {
     case male = "L"
     case female = "P"
 }
 
 /// Highest completed education.
-public enum EducationLevel: String, Codable, Sendable, CaseIterable {
+public enum EducationLevel: String, SchemaEnumeration {
     case none = "TIDAK_SEKOLAH"
     case sd = "SD"
     case smp = "SMP"
@@ -42,7 +42,7 @@ public struct Domicile: Codable, Sendable, Equatable {
 /// A competency training the applicant declares having taken before.
 public struct DeclaredTraining: Codable, Sendable, Equatable {
     /// How it ended; priority goes to those never trained, then those who failed.
-    public enum Outcome: String, Codable, Sendable, CaseIterable {
+    public enum Outcome: String, SchemaEnumeration {
         case passed = "LULUS"
         case failed = "TIDAK_LULUS"
         case notCompleted = "TIDAK_SELESAI"
