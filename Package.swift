@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AMQPTests",
-            dependencies: ["AMQP"],
+            dependencies: ["AMQP", "Contracts"],
             swiftSettings: swiftSettings
         ),
     ],

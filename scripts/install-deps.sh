@@ -15,12 +15,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The independent JSON Schema validator used by the contract tests.
-if ! python3 -c 'import jsonschema, rfc3339_validator' >/dev/null 2>&1; then
-  echo "install-deps: installing the Python packages jsonschema and rfc3339-validator" >&2
-  python3 -m pip install --quiet jsonschema rfc3339-validator || {
+# Python packages the tests use: jsonschema (the independent validator of the exported
+# schemas) and pika (the publisher example in docs/PUBLISHING.md).
+if ! python3 -c 'import jsonschema, rfc3339_validator, pika' >/dev/null 2>&1; then
+  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator and pika" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika || {
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator python3-pika >/dev/null
   }
 fi
 if ! command -v swift >/dev/null; then
