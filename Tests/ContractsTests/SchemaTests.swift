@@ -86,4 +86,25 @@ struct SchemaTests {
         let parameters = try JSONSchema.describe(NotificationRequestedV1.self).jsonObject["properties"] as? [String: Any]
         #expect((parameters?["parameters"] as? [String: Any])?["additionalProperties"] as? [String: String] == ["type": "string"])
     }
+
+    @Test func theAsyncAPIDocumentListsEveryRoleQueueWithTheContractsItConsumes() throws {
+        let generated = try ContractDocuments.generate(examples: try allFixtures())
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: try #require(generated["docs/asyncapi.json"])) as? [String: Any])
+        let channels = try #require(document["channels"] as? [String: Any])
+        let knownTypes = Set(ContractCatalogue.all.map { $0.eventType })
+        for role in WorkerRole.all {
+            #expect(Set(role.consumes).isSubset(of: knownTypes), "\(role.name) consumes an unknown type")
+            let channel = try #require(channels["queue.\(role.name)"] as? [String: Any])
+            #expect(channel["address"] as? String == role.queue)
+            let messages = try #require(channel["messages"] as? [String: Any])
+            let versions = ContractCatalogue.all.filter { role.consumes.contains($0.eventType) }
+            #expect(Set(messages.keys) == Set(versions.map { "\($0.eventType).v\($0.version)" }))
+        }
+        // Every message has its golden fixture as an example.
+        let messages = try #require((document["components"] as? [String: Any])?["messages"] as? [String: Any])
+        for (name, message) in messages {
+            #expect(((message as? [String: Any])?["examples"] as? [Any])?.count == 1, "\(name) has no example")
+        }
+    }
 }

@@ -58,6 +58,30 @@ public enum ContractDocuments {
                 "messages": channelMessages.keys.sorted().map { ["$ref": "#/channels/\(contract.eventType)/messages/\($0)"] },
             ]
         }
+        for role in WorkerRole.all {
+            var roleMessages: [String: Any] = [:]
+            for contract in ContractCatalogue.all where role.consumes.contains(contract.eventType) {
+                let name = "\(contract.eventType).v\(contract.version)"
+                roleMessages[name] = ["$ref": "#/components/messages/\(name)"]
+            }
+            let channelName = "queue.\(role.name)"
+            channels[channelName] = [
+                "address": role.queue,
+                "description":
+                    "\(role.summary) Bound to \(exchange) with routing keys: \(role.consumes.joined(separator: ", ")).",
+                "messages": roleMessages,
+                "bindings": [
+                    "amqp": [
+                        "is": "queue", "bindingVersion": "0.3.0",
+                        "queue": ["name": role.queue, "durable": true, "exclusive": false, "autoDelete": false, "vhost": "/"],
+                    ]
+                ],
+            ]
+            operations["receive.\(role.name)"] = [
+                "action": "receive", "channel": ["$ref": "#/channels/\(channelName)"],
+                "messages": roleMessages.keys.sorted().map { ["$ref": "#/channels/\(channelName)/messages/\($0)"] },
+            ]
+        }
         let document: [String: Any] = [
             "asyncapi": "3.0.0",
             "info": [

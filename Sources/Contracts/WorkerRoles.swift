@@ -1,0 +1,34 @@
+/// The worker roles of the pipeline, the queue each consumes, and the event types bound to it.
+/// Part of the published contract (the AsyncAPI document lists them) and the source of the
+/// topology the runtime declares.
+public struct WorkerRole: Sendable, Hashable {
+    /// The role's name, used for the process's subcommand, its queue and its database file.
+    public let name: String
+    /// The role's quorum queue.
+    public var queue: String { "kaltim.\(name)" }
+    /// Event types bound from ``ContractDocuments/exchange`` to the queue.
+    public let consumes: [String]
+    public let summary: String
+
+    public static let intake = WorkerRole(
+        name: "intake", consumes: [RegistrationSubmittedV2.eventType],
+        summary:
+            "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review."
+    )
+    public static let scheduling = WorkerRole(
+        name: "scheduling",
+        consumes: [ClassOpenedV1.eventType, RegistrationAcceptedV1.eventType, EnrolmentWithdrawnV1.eventType],
+        summary: "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices.")
+    public static let grading = WorkerRole(
+        name: "grading", consumes: [AssessmentSubmittedV1.eventType],
+        summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
+    public static let certificates = WorkerRole(
+        name: "certificates", consumes: [AssessmentGradedV1.eventType],
+        summary: "Issues and revokes certificates with verification codes.")
+    public static let notifications = WorkerRole(
+        name: "notifications", consumes: [NotificationRequestedV1.eventType],
+        summary: "Sends each requested notification once, in Bahasa Indonesia, and reports delivery.")
+
+    /// Every role.
+    public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]
+}
