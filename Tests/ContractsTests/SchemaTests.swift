@@ -89,8 +89,8 @@ struct SchemaTests {
 
     @Test func theAsyncAPIDocumentListsEveryRoleQueueWithTheContractsItConsumes() throws {
         let generated = try ContractDocuments.generate(examples: try allFixtures())
-        let document = try #require(
-            try JSONSerialization.jsonObject(with: try #require(generated["docs/asyncapi.json"])) as? [String: Any])
+        let asyncAPI = try #require(generated["docs/asyncapi.json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: asyncAPI) as? [String: Any])
         let channels = try #require(document["channels"] as? [String: Any])
         let knownTypes = Set(ContractCatalogue.all.map { $0.eventType })
         for role in WorkerRole.all {
