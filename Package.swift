@@ -67,9 +67,21 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the broker test targets (private nodes, waits with deadlines).
+        .target(
+            name: "TestSupport",
+            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "JobsTests",
+            dependencies: ["Jobs", "AMQP", "Contracts", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AMQPTests",
-            dependencies: ["AMQP", "Contracts"],
+            dependencies: ["AMQP", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ],

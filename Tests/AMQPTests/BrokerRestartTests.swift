@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// Tests that stop, restart or freeze a broker. Each runs on a node of its own

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// The AMQP layer against the real private broker (see `BrokerEnvironment`).

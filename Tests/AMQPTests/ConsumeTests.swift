@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// Routing through exchanges, prefetch, and every way of settling a delivery.

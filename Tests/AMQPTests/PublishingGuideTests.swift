@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the Python (pika) publisher of docs/PUBLISHING.md against the private broker and

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 /// `amqps://` against a node of its own with a TLS listener that requires client

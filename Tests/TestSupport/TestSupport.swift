@@ -1,8 +1,7 @@
-import AMQP
-import Foundation
+public import AMQP
+public import Foundation
 import Logging
 import Synchronization
-import Testing
 
 /// How tests find the private broker that `scripts/broker.sh` starts.
 ///
@@ -10,12 +9,14 @@ import Testing
 /// also sets `KALTIM_REQUIRE_BROKER=1`, which makes a missing URL a failure instead of a skip.
 /// A bare `swift test` skips them; to run them, start the node with
 /// `scripts/broker.sh start` and `export RABBITMQ_TEST_URL=$(scripts/broker.sh url)`.
-enum BrokerEnvironment {
-    static let url = ProcessInfo.processInfo.environment["RABBITMQ_TEST_URL"]
-    static let required = ProcessInfo.processInfo.environment["KALTIM_REQUIRE_BROKER"] == "1"
-    static var enabled: Bool { url != nil || required }
+public enum BrokerEnvironment {
+    public static let url = ProcessInfo.processInfo.environment["RABBITMQ_TEST_URL"]
+    public static let required = ProcessInfo.processInfo.environment["KALTIM_REQUIRE_BROKER"] == "1"
+    public static var enabled: Bool { url != nil || required }
 
-    static func configuration(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
+    public static func configuration(
+        name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil
+    )
         throws -> AMQPConfiguration
     {
         guard let url else {
@@ -29,7 +30,7 @@ enum BrokerEnvironment {
         return configuration
     }
 
-    static func connect(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
+    public static func connect(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
         async throws
         -> AMQPConnection
     {
@@ -37,13 +38,13 @@ enum BrokerEnvironment {
             configuration(name: name, heartbeat: heartbeat, reconnect: reconnect), logger: Logger(label: "test"))
     }
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
     /// Runs `scripts/broker.sh` with `arguments`, for the node named by `environment`, and
     /// returns what it printed.
     @discardableResult
-    static func brokerScript(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+    public static func brokerScript(_ arguments: [String], environment: [String: String] = [:]) async throws -> String {
         let script = repositoryRoot.appendingPathComponent("scripts/broker.sh").path
         let (status, output) = try await runProcess(
             "/bin/bash", [script] + arguments,
@@ -59,7 +60,7 @@ enum BrokerEnvironment {
 /// standard output. Output goes through a file, not a pipe: a broker node started in the
 /// background may inherit a pipe and never close it. (posix_spawn + waitpid: Foundation's
 /// `Process` termination handler was seen not to fire on Linux for quick commands.)
-func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
+public func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
     let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("proc-\(UUID().uuidString).out").path
     defer { unlink(outputPath) }
     return try await withCheckedThrowingContinuation { continuation in
@@ -92,13 +93,13 @@ func runProcess(_ path: String, _ arguments: [String], environment: [String: Str
 
 /// A dedicated broker node for tests that stop, restart or freeze the broker, so that they
 /// never disturb the shared test node.
-struct DisposableBroker {
-    let environment: [String: String]
-    let url: String
-    let pidFile: String
+public struct DisposableBroker {
+    public let environment: [String: String]
+    public let url: String
+    public let pidFile: String
 
     /// Starts (or reuses) the node `name` on `port`.
-    static func start(name: String, port: Int) async throws -> DisposableBroker {
+    public static func start(name: String, port: Int) async throws -> DisposableBroker {
         let environment = ["KALTIM_BROKER_NAME": name, "KALTIM_BROKER_PORT": "\(port)"]
         try await BrokerEnvironment.brokerScript(["start"], environment: environment)
         let url = try await BrokerEnvironment.brokerScript(["url"], environment: environment)
@@ -107,22 +108,24 @@ struct DisposableBroker {
             pidFile: BrokerEnvironment.repositoryRoot.appendingPathComponent(".broker/\(name)/rabbit.pid").path)
     }
 
-    func run(_ command: String) async throws { try await BrokerEnvironment.brokerScript([command], environment: environment) }
+    public func run(_ command: String) async throws {
+        try await BrokerEnvironment.brokerScript([command], environment: environment)
+    }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A unique queue name for one test.
-func uniqueName(_ prefix: String = #function) -> String {
+public func uniqueName(_ prefix: String = #function) -> String {
     let cleaned = prefix.prefix(30).filter { $0.isLetter || $0.isNumber }
     return "test.\(cleaned).\(UUID().uuidString.prefix(8).lowercased())"
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-func waitUntil(timeout: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+public func waitUntil(timeout: Duration, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -132,7 +135,8 @@ func waitUntil(timeout: Duration, _ what: String, _ condition: @Sendable () asyn
 }
 
 /// Runs `body` with a deadline; throws if it does not finish in time.
-func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws
+public func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T)
+    async throws
     -> T
 {
     try await withThrowingTaskGroup(of: T?.self) { group in
@@ -151,21 +155,22 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String, _ body: @esc
 }
 
 /// Collects values from concurrent callbacks.
-final class Collector<T: Sendable>: Sendable {
+public final class Collector<T: Sendable>: Sendable {
     private let storage = Mutex<[T]>([])
-    func append(_ value: T) { storage.withLock { $0.append(value) } }
-    var values: [T] { storage.withLock { $0 } }
-    var count: Int { storage.withLock { $0.count } }
+    public init() {}
+    public func append(_ value: T) { storage.withLock { $0.append(value) } }
+    public var values: [T] { storage.withLock { $0 } }
+    public var count: Int { storage.withLock { $0.count } }
 }
 
 /// Reads a consumer in the background so a test can take deliveries one at a time, each
 /// with a deadline.
-final class DeliveryInbox: Sendable {
+public final class DeliveryInbox: Sendable {
     private let deliveries = Collector<AMQPDelivery>()
     private let taken = Mutex(0)
     private let task: Task<Void, Never>
 
-    init(_ consumer: AMQPConsumer) {
+    public init(_ consumer: AMQPConsumer) {
         let deliveries = deliveries
         task = Task {
             do {
@@ -178,7 +183,7 @@ final class DeliveryInbox: Sendable {
 
     /// The next delivery, or a failure if none arrives within `timeout` (then the same
     /// delivery is still the next one). Take deliveries from one task at a time.
-    func next(within timeout: Duration = .seconds(10)) async throws -> AMQPDelivery {
+    public func next(within timeout: Duration = .seconds(10)) async throws -> AMQPDelivery {
         let index = taken.withLock { $0 }
         let deliveries = deliveries
         try await waitUntil(timeout: timeout, "delivery #\(index + 1)") { deliveries.count > index }

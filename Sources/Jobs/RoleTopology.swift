@@ -1,0 +1,144 @@
+public import AMQP
+public import Contracts
+import Foundation
+
+/// The RabbitMQ objects of one worker role, declared idempotently from code at start-up.
+///
+/// ```
+///  kaltim.events (topic) ──<event types>──▶ kaltim.intake (quorum; x-delivery-limit,
+///                                                │            dead letters ──▶ kaltim.intake.dead)
+///        worker: transient failure ──▶ kaltim.intake.retry.5s  (TTL 5 s, expires back into kaltim.intake)
+///                                      kaltim.intake.retry.30s, kaltim.intake.retry.5m, …
+///        worker: permanent failure ──▶ kaltim.intake.dead (quorum), with a failure record in headers
+/// ```
+///
+/// - The role queue is a quorum queue bound to the event types the role consumes.
+/// - Each retry tier is a classic queue without consumers whose messages expire after the
+///   tier's delay and are dead-lettered back into the role queue; every message in one tier
+///   has the same TTL, so expiry at the head never blocks.
+/// - The dead-letter queue receives what the worker gives up on (with its failure record) and,
+///   as a safety net, what the broker dead-letters itself: a message redelivered more than
+///   `deliveryLimit` times (a crash loop) or rejected without requeue.
+public struct RoleTopology: Sendable {
+    public let role: WorkerRole
+    /// Prepended to every name (`""` in production; tests isolate themselves with one).
+    public let prefix: String
+    public let retryDelays: [Duration]
+    /// Deliveries of one message before the broker dead-letters it (RabbitMQ 3.10 has no
+    /// default; 4.x defaults to 20).
+    public let deliveryLimit: Int
+
+    /// Creates the topology of `role`.
+    /// - Parameters:
+    ///   - retryDelays: the backoff tiers, shortest first (default 5 s, 30 s, 5 min).
+    ///   - deliveryLimit: the broker-level redelivery limit (default 20).
+    ///   - prefix: a name prefix, for test isolation.
+    public init(
+        role: WorkerRole, retryDelays: [Duration] = [.seconds(5), .seconds(30), .seconds(300)], deliveryLimit: Int = 20,
+        prefix: String = ""
+    ) {
+        precondition(!retryDelays.isEmpty && retryDelays.allSatisfy { $0 >= .milliseconds(1) }, "retry delays must be positive")
+        precondition(deliveryLimit > 0, "the delivery limit must be positive")
+        self.role = role
+        self.retryDelays = retryDelays
+        self.deliveryLimit = deliveryLimit
+        self.prefix = prefix
+    }
+
+    public var exchange: String { prefix + ContractDocuments.exchange }
+    public var queue: String { prefix + role.queue }
+    public var deadLetterQueue: String { queue + ".dead" }
+
+    /// The retry queue of each tier, e.g. `kaltim.intake.retry.30s`.
+    public var retryQueues: [(name: String, delay: Duration)] {
+        retryDelays.map { ("\(queue).retry.\(Self.label($0))", $0) }
+    }
+
+    /// The role queue's arguments.
+    public var queueSpec: AMQPQueueSpec {
+        .quorum(
+            queue,
+            arguments: [
+                "x-delivery-limit": .int64(Int64(deliveryLimit)),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": .string(deadLetterQueue),
+            ])
+    }
+
+    /// Declares the exchange, the queues and the bindings; safe to run again. Checks the broker
+    /// version first.
+    /// - Throws: ``TopologyError`` naming what differs from an existing object and how to fix it.
+    public func declare(on connection: AMQPConnection) async throws {
+        try Self.checkBrokerVersion(connection.serverVersion)
+        try await step("exchange \(exchange)") { try await connection.declareExchange(exchange, type: .topic) }
+        try await step("queue \(deadLetterQueue)") { try await connection.declareQueue(.quorum(deadLetterQueue)) }
+        try await step("queue \(queue)") { try await connection.declareQueue(queueSpec) }
+        for (name, delay) in retryQueues {
+            let spec = AMQPQueueSpec.classic(
+                name,
+                arguments: [
+                    "x-message-ttl": .int64(Int64(delay.milliseconds)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": .string(queue),
+                ])
+            try await step("queue \(name)") { try await connection.declareQueue(spec) }
+        }
+        for type in role.consumes {
+            try await step("binding \(exchange) → \(queue) (\(type))") {
+                try await connection.bindQueue(queue, exchange: exchange, routingKey: type)
+            }
+        }
+    }
+
+    private func step(_ what: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as AMQPError where error.replyCode == 406 {
+            throw TopologyError(
+                object: what, brokerText: error.replyText ?? error.message,
+                fix: "the existing object was declared with other properties or arguments. Compare it with "
+                    + "`rabbitmqctl list_queues name arguments` (or list_exchanges); to change a queue's type or "
+                    + "arguments, drain it and delete it (`rabbitmqctl delete_queue NAME`) so the worker can declare it "
+                    + "again, or move the setting into a policy.")
+        }
+    }
+
+    /// RabbitMQ 3.10 or newer (quorum queue dead-lettering and message TTL).
+    static func checkBrokerVersion(_ version: String?) throws {
+        guard let version else { return }
+        let numbers = version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+        guard numbers.count >= 2 else { return }
+        if numbers[0] < 3 || (numbers[0] == 3 && numbers[1] < 10) {
+            throw TopologyError(
+                object: "broker", brokerText: "RabbitMQ \(version)",
+                fix: "RabbitMQ 3.10 or newer is required (quorum queue message TTL and dead-lettering).")
+        }
+    }
+
+    static func label(_ delay: Duration) -> String {
+        let ms = delay.milliseconds
+        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+}
+
+/// A broker object exists with properties other than the ones the worker declares.
+public struct TopologyError: Error, CustomStringConvertible {
+    /// What was being declared, e.g. `queue kaltim.intake`.
+    public let object: String
+    /// The broker's explanation, e.g. `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' …`.
+    public let brokerText: String
+    /// What to do about it.
+    public let fix: String
+
+    public var description: String { "cannot declare \(object): \(brokerText). Fix: \(fix)" }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

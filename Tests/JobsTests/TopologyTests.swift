@@ -1,0 +1,129 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+struct TopologyNamingTests {
+    @Test func namesFollowTheRoleAndTheRetryTiers() {
+        let topology = RoleTopology(
+            role: .intake, retryDelays: [.milliseconds(250), .seconds(5), .seconds(30), .seconds(300), .seconds(7200)])
+        #expect(topology.exchange == "kaltim.events")
+        #expect(topology.queue == "kaltim.intake")
+        #expect(topology.deadLetterQueue == "kaltim.intake.dead")
+        #expect(
+            topology.retryQueues.map(\.name) == [
+                "kaltim.intake.retry.250ms", "kaltim.intake.retry.5s", "kaltim.intake.retry.30s", "kaltim.intake.retry.5m",
+                "kaltim.intake.retry.2h",
+            ])
+        #expect(topology.queueSpec.arguments["x-queue-type"] == "quorum")
+        #expect(topology.queueSpec.arguments["x-delivery-limit"] == .int64(20))
+        #expect(topology.queueSpec.arguments["x-dead-letter-routing-key"] == "kaltim.intake.dead")
+    }
+}
+
+/// The role topology against the real broker, each test under its own name prefix.
+@Suite(
+    .enabled(
+        if: BrokerEnvironment.enabled,
+        "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
+    .timeLimit(.minutes(2))
+)
+struct TopologyBrokerTests {
+    func topology(deliveryLimit: Int = 20, delay: Duration = .milliseconds(300)) -> RoleTopology {
+        RoleTopology(role: .intake, retryDelays: [delay], deliveryLimit: deliveryLimit, prefix: uniqueName("topo") + ".")
+    }
+
+    @Test func declaringTwiceIsIdempotentAndEventsReachTheRoleQueue() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = topology()
+        try await topology.declare(on: connection)
+        try await topology.declare(on: connection)
+
+        try await connection.publish(
+            Data("event".utf8), exchange: topology.exchange, routingKey: "registration.submitted", mandatory: true)
+        await #expect(throws: AMQPError.self) {
+            try await connection.publish(
+                Data("other".utf8), exchange: topology.exchange, routingKey: "certificate.issued", mandatory: true)
+        }
+        #expect(try await connection.queueState(topology.queue).messageCount == 1)
+        try await cleanUp(topology, connection)
+    }
+
+    @Test func aRetryTierReturnsTheMessageToTheRoleQueueAfterItsDelay() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = topology(delay: .milliseconds(400))
+        try await topology.declare(on: connection)
+        let body = Data((0..<512).map { UInt8($0 % 251) })
+        let retry = try #require(topology.retryQueues.first)
+        let sentAt = ContinuousClock.now
+        try await connection.publish(
+            body, routingKey: retry.name, properties: AMQPProperties(headers: ["x-attempt": 2], messageID: "m-1"), mandatory: true
+        )
+        try await waitUntil(timeout: .seconds(10), "the message back in the role queue") {
+            try await connection.queueState(topology.queue).messageCount == 1
+        }
+        #expect(ContinuousClock.now - sentAt >= .milliseconds(400))
+        let delivery = try #require(try await connection.get(queue: topology.queue))
+        #expect(delivery.body == body)
+        #expect(delivery.properties.messageID == "m-1")
+        #expect(delivery.properties.headers?["x-attempt"] == 2)
+        try await delivery.ack()
+        try await cleanUp(topology, connection)
+    }
+
+    @Test func theBrokerDeadLettersARejectedMessageAndACrashLoop() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = topology(deliveryLimit: 2)
+        try await topology.declare(on: connection)
+        try await connection.publish(
+            Data("poison".utf8), routingKey: topology.queue, properties: AMQPProperties(messageID: "poison"))
+        try await connection.publish(Data("loop".utf8), routingKey: topology.queue, properties: AMQPProperties(messageID: "loop"))
+
+        // Rejected without requeue: dead-lettered at once.
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 1))
+        let poison = try await inbox.next()
+        #expect(poison.properties.messageID == "poison")
+        try await poison.reject(requeue: false)
+        // Requeued again and again (a worker that crashes on it): dead-lettered past the limit.
+        var deliveries = 0
+        while deliveries < 10 {
+            guard let delivery = try? await inbox.next(within: .seconds(3)) else { break }
+            #expect(delivery.properties.messageID == "loop")
+            deliveries += 1
+            try await delivery.nack(requeue: true)
+        }
+        #expect(deliveries == 3, "delivered once plus twice more before the limit")
+        try await waitUntil(timeout: .seconds(10), "both in the dead-letter queue") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 2
+        }
+        try await cleanUp(topology, connection)
+    }
+
+    @Test func aMismatchedExistingQueueFailsLoudlyWithAFix() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = topology()
+        try await connection.declareQueue(.classic(topology.queue))
+        await #expect {
+            try await topology.declare(on: connection)
+        } throws: { error in
+            let error = try #require(error as? TopologyError)
+            return error.object == "queue \(topology.queue)" && error.brokerText.contains("inequivalent arg")
+                && error.fix.contains("delete_queue")
+        }
+        #expect(connection.isConnected)
+        try await cleanUp(topology, connection)
+    }
+
+    private func cleanUp(_ topology: RoleTopology, _ connection: AMQPConnection) async throws {
+        for name in [topology.queue, topology.deadLetterQueue] + topology.retryQueues.map(\.name) {
+            _ = try? await connection.deleteQueue(name)
+        }
+        try? await connection.deleteExchange(topology.exchange)
+    }
+}
