@@ -49,7 +49,7 @@ struct TopologyBrokerTests {
                 Data("other".utf8), exchange: topology.exchange, routingKey: "certificate.issued", mandatory: true)
         }
         #expect(try await connection.queueState(topology.queue).messageCount == 1)
-        try await cleanUp(topology, connection)
+        await topology.delete(on: connection)
     }
 
     @Test func aRetryTierReturnsTheMessageToTheRoleQueueAfterItsDelay() async throws {
@@ -72,7 +72,7 @@ struct TopologyBrokerTests {
         #expect(delivery.properties.messageID == "m-1")
         #expect(delivery.properties.headers?["x-attempt"] == 2)
         try await delivery.ack()
-        try await cleanUp(topology, connection)
+        await topology.delete(on: connection)
     }
 
     @Test func theBrokerDeadLettersARejectedMessageAndACrashLoop() async throws {
@@ -101,7 +101,7 @@ struct TopologyBrokerTests {
         try await waitUntil(timeout: .seconds(10), "both in the dead-letter queue") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 2
         }
-        try await cleanUp(topology, connection)
+        await topology.delete(on: connection)
     }
 
     @Test func aMismatchedExistingQueueFailsLoudlyWithAFix() async throws {
@@ -117,13 +117,7 @@ struct TopologyBrokerTests {
                 && error.fix.contains("delete_queue")
         }
         #expect(connection.isConnected)
-        try await cleanUp(topology, connection)
+        await topology.delete(on: connection)
     }
 
-    private func cleanUp(_ topology: RoleTopology, _ connection: AMQPConnection) async throws {
-        for name in [topology.queue, topology.deadLetterQueue] + topology.retryQueues.map(\.name) {
-            _ = try? await connection.deleteQueue(name)
-        }
-        try? await connection.deleteExchange(topology.exchange)
-    }
 }

@@ -1,0 +1,67 @@
+/// Why handling a message failed, and whether trying again can help.
+///
+/// A business outcome (a rejected registration) is not a failure: it is an output event.
+public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Retrying cannot help: a bad message, an unsupported contract version, a broken
+        /// invariant. Dead-lettered on the first delivery.
+        case permanent
+        /// May succeed later: the store is busy, a gateway is down. Retried with backoff, then
+        /// dead-lettered.
+        case transient
+    }
+
+    public let kind: Kind
+    /// A stable, machine-readable code, e.g. `unsupported-contract-version`, `store-busy`.
+    public let code: String
+    /// A human-readable explanation. NIK-like numbers are masked before it is stored anywhere.
+    public let message: String
+
+    public init(_ kind: Kind, code: String, message: String) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+    }
+
+    public static func permanent(_ code: String, _ message: String) -> Failure {
+        Failure(.permanent, code: code, message: message)
+    }
+    public static func transient(_ code: String, _ message: String) -> Failure {
+        Failure(.transient, code: code, message: message)
+    }
+
+    public var description: String { "\(kind) failure \(code): \(PersonalData.maskNIKs(in: message))" }
+}
+
+/// Masking of personal data in text that may reach a log, a metric or a header.
+public enum PersonalData {
+    /// Masks every run of exactly 16 digits (a NIK or KK number) as `647401******9901`.
+    public static func maskNIKs(in text: String) -> String {
+        var result = ""
+        var digits = ""
+        func flush() {
+            if digits.count == 16 {
+                result += digits.prefix(6) + "******" + digits.suffix(4)
+            } else {
+                result += digits
+            }
+            digits = ""
+        }
+        for character in text {
+            if character.isASCII && character.isNumber {
+                digits.append(character)
+            } else {
+                flush()
+                result.append(character)
+            }
+        }
+        flush()
+        return result
+    }
+
+    /// Masks a NIK for a log line: `647401******9901`; anything that is not 16 characters is
+    /// replaced entirely.
+    public static func maskNIK(_ nik: String) -> String {
+        nik.count == 16 ? String(nik.prefix(6)) + "******" + String(nik.suffix(4)) : "****"
+    }
+}

@@ -1,0 +1,118 @@
+public import AMQP
+import Contracts
+public import Foundation
+
+/// Sends a failed delivery where it belongs, then acknowledges it: to the next retry tier for
+/// a transient failure with attempts left, else to the role's dead-letter queue with a bounded
+/// failure record in its headers. The body is kept byte for byte, and so are the original
+/// properties. The new copy is confirmed by the broker before the original is acked, so a
+/// crash in between yields a duplicate, never a loss.
+public struct FailureRouter: Sendable {
+    /// Where a failed delivery went.
+    public enum Outcome: Sendable, Equatable {
+        /// To retry tier `tier` (0-based); this was failed attempt `attempt`.
+        case retried(tier: Int, attempt: Int)
+        /// To the dead-letter queue after `attempts` failed attempts.
+        case deadLettered(attempts: Int)
+    }
+
+    /// Header names of the failure record (all bounded in size).
+    public enum Header {
+        public static let attempt = "x-attempt"
+        public static let firstFailureAt = "x-first-failure-at"
+        public static let originalExchange = "x-failure-original-exchange"
+        public static let originalRoutingKey = "x-failure-original-routing-key"
+        public static let originalQueue = "x-failure-original-queue"
+        public static let contractType = "x-failure-contract-type"
+        public static let contractVersion = "x-failure-contract-version"
+        public static let role = "x-failure-role"
+        public static let instance = "x-failure-instance"
+        public static let attempts = "x-failure-attempts"
+        public static let lastFailureAt = "x-failure-last-at"
+        public static let kind = "x-failure-kind"
+        public static let code = "x-failure-code"
+        public static let message = "x-failure-message"
+        public static let fingerprint = "x-failure-fingerprint"
+    }
+
+    /// The longest failure message stored, in characters.
+    public static let messageLimit = 512
+
+    public let topology: RoleTopology
+    /// This process, e.g. `intake@host-1:4711`.
+    public let instance: String
+
+    public init(topology: RoleTopology, instance: String) {
+        self.topology = topology
+        self.instance = instance
+    }
+
+    /// Failed attempts allowed before a transient failure is dead-lettered: one per retry tier.
+    public var maximumRetries: Int { topology.retryDelays.count }
+
+    /// Routes `delivery` after `failure`, publishing through `publisher`, then acks it.
+    /// - Parameter contract: the contract type and version, when the body could be read that far.
+    /// - Throws: when the copy could not be published and confirmed; the delivery is then not
+    ///   acknowledged and the broker redelivers it.
+    @discardableResult
+    public func route(
+        _ delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil, publisher: AMQPConnection,
+        now: Date = Date()
+    ) async throws -> Outcome {
+        let headers = delivery.properties.headers ?? [:]
+        let attempt = Int(headers[Header.attempt]?.intValue ?? 0) + 1
+        let firstFailure: AMQPFieldValue = headers[Header.firstFailureAt] ?? .timestamp(now)
+        var properties = delivery.properties
+        var newHeaders = headers
+        newHeaders[Header.firstFailureAt] = firstFailure
+
+        let outcome: Outcome
+        let target: String
+        if failure.kind == .transient && attempt <= maximumRetries {
+            let tier = min(attempt - 1, topology.retryQueues.count - 1)
+            newHeaders[Header.attempt] = .int64(Int64(attempt))
+            target = topology.retryQueues[tier].name
+            outcome = .retried(tier: tier, attempt: attempt)
+        } else {
+            let masked = PersonalData.maskNIKs(in: failure.message)
+            let text = masked.count > Self.messageLimit ? String(masked.prefix(Self.messageLimit - 1)) + "…" : masked
+            newHeaders[Header.attempt] = .int64(Int64(attempt))
+            newHeaders[Header.originalExchange] = .string(delivery.exchange)
+            newHeaders[Header.originalRoutingKey] = .string(delivery.routingKey)
+            newHeaders[Header.originalQueue] = .string(topology.queue)
+            if let contract {
+                newHeaders[Header.contractType] = .string(contract.type)
+                newHeaders[Header.contractVersion] = .int64(Int64(contract.version))
+            }
+            newHeaders[Header.role] = .string(topology.role.name)
+            newHeaders[Header.instance] = .string(instance)
+            newHeaders[Header.attempts] = .int64(Int64(attempt))
+            newHeaders[Header.lastFailureAt] = .timestamp(now)
+            newHeaders[Header.kind] = .string(failure.kind == .permanent ? "permanent" : "transient-exhausted")
+            newHeaders[Header.code] = .string(failure.code)
+            newHeaders[Header.message] = .string(text)
+            newHeaders[Header.fingerprint] = .string(
+                Self.fingerprint(role: topology.role.name, failure: failure, contract: contract?.type))
+            target = topology.deadLetterQueue
+            outcome = .deadLettered(attempts: attempt)
+        }
+        properties.headers = newHeaders
+        properties.deliveryMode = .persistent
+        try await publisher.publish(delivery.body, routingKey: target, properties: properties, mandatory: true)
+        try await delivery.ack()
+        return outcome
+    }
+
+    /// Groups failures with the same cause: role, code, contract type and the message with its
+    /// digits removed (ids and counts differ between otherwise equal failures). FNV-1a, 64 bits.
+    public static func fingerprint(role: String, failure: Failure, contract: String?) -> String {
+        let shape = failure.message.filter { !$0.isNumber }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(role)|\(failure.code)|\(contract ?? "")|\(shape)".utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,126 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+struct PersonalDataTests {
+    @Test func nikLikeNumbersAreMaskedAndOthersKept() {
+        #expect(PersonalData.maskNIKs(in: "NIK 6471054107990003 tidak valid") == "NIK 647105******0003 tidak valid")
+        #expect(PersonalData.maskNIKs(in: "6471054107990003,6474011203980002") == "647105******0003,647401******0002")
+        #expect(
+            PersonalData.maskNIKs(in: "15 digits 647105410799000 and 17 digits 64710541079900031")
+                == "15 digits 647105410799000 and 17 digits 64710541079900031")
+        #expect(PersonalData.maskNIK("6471054107990003") == "647105******0003")
+        #expect(PersonalData.maskNIK("123") == "****")
+        #expect(!"\(Failure.permanent("bad", "NIK 6471054107990003"))".contains("6471054107990003"))
+    }
+
+    @Test func fingerprintsGroupFailuresThatDifferOnlyInNumbers() {
+        let a = FailureRouter.fingerprint(
+            role: "intake", failure: .permanent("invalid-value", "row 17 of REG-2025-000101"), contract: "x")
+        let b = FailureRouter.fingerprint(
+            role: "intake", failure: .permanent("invalid-value", "row 3 of REG-2025-000999"), contract: "x")
+        let c = FailureRouter.fingerprint(
+            role: "intake", failure: .permanent("missing-field", "row 3 of REG-2025-000999"), contract: "x")
+        #expect(a == b)
+        #expect(a != c)
+        #expect(a.count == 16)
+    }
+}
+
+@Suite(
+    .enabled(
+        if: BrokerEnvironment.enabled,
+        "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
+    .timeLimit(.minutes(2))
+)
+struct FailureRouterBrokerTests {
+    @Test func aPermanentFailureIsDeadLetteredOnceWithItsRecordAndTheBodyIntact() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("fail") + ".")
+        try await topology.declare(on: connection)
+        let router = FailureRouter(topology: topology, instance: "intake@test:1")
+        let body = Data(#"{"type":"registration.submitted","dataversion":9}"#.utf8)
+        try await connection.publish(
+            body, exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(contentType: "application/json", messageID: "msg-9", appID: "portal"), mandatory: true)
+
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 5))
+        let delivery = try await inbox.next()
+        let outcome = try await router.route(
+            delivery,
+            failure: .permanent("unsupported-contract-version", "version 9 of registration.submitted for NIK 6471054107990003"),
+            contract: ("registration.submitted", 9), publisher: connection)
+        #expect(outcome == .deadLettered(attempts: 1))
+
+        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        #expect(dead.body == body)
+        #expect(dead.properties.messageID == "msg-9")
+        #expect(dead.properties.appID == "portal")
+        let headers = try #require(dead.properties.headers)
+        typealias H = FailureRouter.Header
+        #expect(headers[H.originalExchange] == .string(topology.exchange))
+        #expect(headers[H.originalRoutingKey] == "registration.submitted")
+        #expect(headers[H.originalQueue] == .string(topology.queue))
+        #expect(headers[H.contractType] == "registration.submitted")
+        #expect(headers[H.contractVersion]?.intValue == 9)
+        #expect(headers[H.role] == "intake")
+        #expect(headers[H.instance] == "intake@test:1")
+        #expect(headers[H.attempts]?.intValue == 1)
+        #expect(headers[H.kind] == "permanent")
+        #expect(headers[H.code] == "unsupported-contract-version")
+        #expect(headers[H.message]?.stringValue?.contains("647105******0003") == true)
+        #expect(headers[H.message]?.stringValue?.contains("6471054107990003") == false)
+        #expect(headers[H.fingerprint]?.stringValue?.count == 16)
+        try await dead.ack()
+        // The original was acknowledged: nothing comes back to the role queue.
+        #expect(try await connection.queueState(topology.queue).messageCount == 0)
+        await #expect(throws: TestFailure.self) { _ = try await inbox.next(within: .milliseconds(500)) }
+        await topology.delete(on: connection)
+    }
+
+    @Test func aTransientFailureRetriesAfterTheDelayThenDeadLettersWhenRetriesRunOut() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("retry") + ".")
+        try await topology.declare(on: connection)
+        let router = FailureRouter(topology: topology, instance: "intake@test:2")
+        try await connection.publish(
+            Data("payload".utf8), routingKey: topology.queue, properties: AMQPProperties(messageID: "t-1"))
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 5))
+
+        let first = try await inbox.next()
+        #expect(first.properties.headers?[FailureRouter.Header.attempt] == nil)
+        let failedAt = ContinuousClock.now
+        #expect(
+            try await router.route(first, failure: .transient("store-busy", "database is locked"), publisher: connection)
+                == .retried(tier: 0, attempt: 1))
+
+        let second = try await inbox.next(within: .seconds(10))
+        #expect(ContinuousClock.now - failedAt >= .milliseconds(300), "came back only after the tier's delay")
+        #expect(second.properties.messageID == "t-1")
+        #expect(second.properties.headers?[FailureRouter.Header.attempt]?.intValue == 1)
+        let firstFailureAt = second.properties.headers?[FailureRouter.Header.firstFailureAt]
+        #expect(firstFailureAt != nil)
+        #expect(
+            try await router.route(second, failure: .transient("store-busy", "database is locked"), publisher: connection)
+                == .deadLettered(attempts: 2))
+
+        try await waitUntil(timeout: .seconds(10), "dead-lettered") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        #expect(dead.properties.headers?[FailureRouter.Header.kind] == "transient-exhausted")
+        #expect(dead.properties.headers?[FailureRouter.Header.attempts]?.intValue == 2)
+        #expect(dead.properties.headers?[FailureRouter.Header.firstFailureAt] == firstFailureAt)
+        try await dead.ack()
+        await topology.delete(on: connection)
+    }
+
+}
