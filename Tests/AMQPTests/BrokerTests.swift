@@ -128,6 +128,23 @@ struct BrokerTests {
         try await delivery.ack()
     }
 
+    @Test func publishingToAMissingExchangeFailsThatPublishAndTheNextOneWorks() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        await #expect {
+            try await connection.publish(Data("x".utf8), exchange: uniqueName("no-such-exchange"), routingKey: "k")
+        } throws: { error in
+            let error = try #require(error as? AMQPError)
+            return error.code == .channelClosed && error.replyCode == 404
+        }
+        // The publish channel is reopened in confirm mode on the next publish.
+        let queue = uniqueName()
+        try await connection.declareQueue(AMQPQueueSpec(name: queue, durable: false, autoDelete: true))
+        let results = await connection.publish((0..<20).map { AMQPOutgoingMessage(body: Data("\($0)".utf8), routingKey: queue) })
+        #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+        #expect(try await connection.queueState(queue).messageCount == 20)
+    }
+
     @Test func channelErrorsAreTypedAndLeaveTheConnectionUsable() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }
