@@ -19,7 +19,8 @@ let package = Package(
         .library(name: "Workers", targets: ["Workers"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0")
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
@@ -49,6 +50,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "Contracts",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

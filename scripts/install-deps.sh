@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
-# librabbitmq (headers + pkg-config file), the RabbitMQ server for the private test node,
-# pkg-config and a C compiler. The Swift toolchain itself must already be installed.
+# librabbitmq (headers + pkg-config file), SQLite (for GRDB), the RabbitMQ server for the
+# private test node, pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
 [[ -f /usr/include/amqp.h || -f /usr/include/rabbitmq-c/amqp.h ]] || missing+=(librabbitmq-dev)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
+[[ -f /usr/include/sqlite3.h ]] || missing+=(libsqlite3-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)

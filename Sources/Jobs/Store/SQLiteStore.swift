@@ -1,0 +1,145 @@
+public import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file per role, WAL mode, through GRDB.
+///
+/// Several processes of a role on one machine may share the file: SQLite serialises their
+/// write transactions (busy timeout 10 s), and the inbox's primary key makes a second
+/// processing of the same message id a no-op.
+public final class SQLiteStore: MessageStore {
+    private let pool: DatabasePool
+
+    /// Opens (or creates) the store at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "jobs-store"
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS jobs_inbox (
+                        message_id TEXT PRIMARY KEY,
+                        processed_at REAL NOT NULL
+                    );
+                    CREATE TABLE IF NOT EXISTS jobs_outbox (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        exchange TEXT NOT NULL, routing_key TEXT NOT NULL, body BLOB NOT NULL,
+                        message_id TEXT NOT NULL, type TEXT NOT NULL, correlation_id TEXT NOT NULL,
+                        app_id TEXT NOT NULL, timestamp REAL NOT NULL, contract_version INTEGER NOT NULL,
+                        created_at REAL NOT NULL, published_at REAL
+                    );
+                    CREATE INDEX IF NOT EXISTS jobs_outbox_unpublished ON jobs_outbox (published_at, id);
+                    """)
+        }
+    }
+
+    public func migrate(_ statements: [String]) async throws {
+        try await pool.write { db in
+            for statement in statements { try db.execute(sql: statement) }
+        }
+    }
+
+    public func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent])
+        async throws
+        -> ProcessOutcome
+    {
+        try await pool.write { db in
+            let seen = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS(SELECT 1 FROM jobs_inbox WHERE message_id = ?)", arguments: [messageID])
+            if seen == true { return .duplicate }
+            let events = try work(GRDBTransaction(db: db))
+            try db.execute(
+                sql: "INSERT INTO jobs_inbox (message_id, processed_at) VALUES (?, ?)",
+                arguments: [messageID, Date().timeIntervalSince1970])
+            var entries: [OutboxEntry] = []
+            for event in events {
+                try db.execute(
+                    sql: """
+                        INSERT INTO jobs_outbox (exchange, routing_key, body, message_id, type, correlation_id, app_id, timestamp,
+                            contract_version, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,
+                        event.appID,
+                        event.timestamp.timeIntervalSince1970, event.contractVersion, Date().timeIntervalSince1970,
+                    ])
+                entries.append(OutboxEntry(id: db.lastInsertedRowID, event: event))
+            }
+            return .processed(entries)
+        }
+    }
+
+    public func unpublished(limit: Int, createdBefore: Date) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM jobs_outbox WHERE published_at IS NULL AND created_at < ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [createdBefore.timeIntervalSince1970, limit]
+            ).map { row in
+                OutboxEntry(
+                    id: row["id"],
+                    event: OutgoingEvent(
+                        exchange: row["exchange"], routingKey: row["routing_key"], body: row["body"],
+                        messageID: row["message_id"],
+                        type: row["type"], correlationID: row["correlation_id"], appID: row["app_id"],
+                        timestamp: Date(timeIntervalSince1970: row["timestamp"]), contractVersion: row["contract_version"]))
+            }
+        }
+    }
+
+    public func markPublished(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.write { db in
+            let now = Date().timeIntervalSince1970
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs_outbox SET published_at = ? WHERE id = ?", arguments: [now, id])
+            }
+        }
+    }
+
+    public func outboxDepth() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs_outbox WHERE published_at IS NULL") ?? 0
+        }
+    }
+}
+
+/// The handler's view of a GRDB transaction.
+private struct GRDBTransaction: StoreTransaction {
+    let db: Database
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [[String: SQLValue]] {
+        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue))).map { row in
+            var result: [String: SQLValue] = [:]
+            for (column, value) in row {
+                switch value.storage {
+                case .null: result[column] = .null
+                case .int64(let v): result[column] = .integer(v)
+                case .double(let v): result[column] = .real(v)
+                case .string(let v): result[column] = .text(v)
+                case .blob(let v): result[column] = .blob(v)
+                }
+            }
+            return result
+        }
+    }
+}
+
+extension SQLValue {
+    fileprivate var databaseValue: DatabaseValue {
+        switch self {
+        case .null: .null
+        case .integer(let v): v.databaseValue
+        case .real(let v): v.databaseValue
+        case .text(let v): v.databaseValue
+        case .blob(let v): v.databaseValue
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import Synchronization
+import TestSupport
+import Testing
+
+/// An intake-like handler for tests: records each registration in its own table and emits
+/// `registration.accepted`. Programme `TRANSIENT_ONCE` fails transiently on its first
+/// attempt; programme `BROKEN` fails permanently.
+final class AcceptingHandler: MessageHandler {
+    let exchange: String
+    private let attempts = Mutex<[String: Int]>([:])
+
+    init(exchange: String) { self.exchange = exchange }
+
+    var migrations: [String] {
+        ["CREATE TABLE IF NOT EXISTS accepted (registration_id TEXT PRIMARY KEY, programme TEXT NOT NULL)"]
+    }
+
+    func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        guard let registration = event.payload as? RegistrationSubmittedV2 else {
+            throw Failure.permanent("unexpected-type", event.header.type)
+        }
+        let attempt = attempts.withLock {
+            $0[registration.registrationID, default: 0] += 1
+            return $0[registration.registrationID]!
+        }
+        if registration.programme == "TRANSIENT_ONCE" && attempt == 1 {
+            throw Failure.transient("gateway-down", "civil registry unavailable")
+        }
+        if registration.programme == "BROKEN" {
+            throw Failure.permanent("broken-invariant", "programme BROKEN cannot be handled")
+        }
+        try transaction.execute(
+            "INSERT INTO accepted (registration_id, programme) VALUES (?, ?)",
+            [.text(registration.registrationID), .text(registration.programme)])
+        let accepted = RegistrationAcceptedV1(
+            registrationID: registration.registrationID, participantID: "PST-" + registration.registrationID,
+            centre: registration.preferredCentre,
+            programme: registration.programme, priorityTier: .neverTrained, priorityReasons: ["NO_DECLARED_TRAINING"],
+            apprenticeshipInterest: registration.apprenticeshipInterest)
+        let envelope = EventEnvelope(
+            source: "/kaltim/workers/intake", subject: accepted.participantID, correlationID: event.header.correlationID,
+            causationID: event.header.id, data: accepted)
+        return [try OutgoingEvent(envelope, exchange: exchange)]
+    }
+}
+
+/// A running worker with its own topology, store file and output queue, for one test.
+struct WorkerHarness {
+    let topology: RoleTopology
+    let connection: AMQPConnection
+    let store: SQLiteStore
+    let storePath: String
+    let outputQueue: String
+
+    static func make(retryDelay: Duration = .milliseconds(300)) async throws -> WorkerHarness {
+        let connection = try await BrokerEnvironment.connect()
+        let topology = RoleTopology(role: .intake, retryDelays: [retryDelay], prefix: uniqueName("worker") + ".")
+        let storePath = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).sqlite").path
+        try await topology.declare(on: connection)
+        let outputQueue = topology.queue + ".accepted-output"
+        try await connection.declareQueue(AMQPQueueSpec(name: outputQueue, durable: false, autoDelete: false))
+        try await connection.bindQueue(outputQueue, exchange: topology.exchange, routingKey: RegistrationAcceptedV1.eventType)
+        return WorkerHarness(
+            topology: topology, connection: connection, store: try SQLiteStore(path: storePath), storePath: storePath,
+            outputQueue: outputQueue)
+    }
+
+    func worker(_ handler: AcceptingHandler) -> Worker {
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.outboxFlushInterval = .milliseconds(200)
+        return Worker(
+            topology: topology, handler: handler, store: store, consuming: connection, publishing: connection,
+            instance: "intake@test")
+    }
+
+    func submit(_ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString) async throws
+    {
+        let registration = RegistrationSubmittedV1(
+            registrationID: registrationID, nik: "6471054107990003", fullName: "Siti Rahmawati", birthPlace: "Balikpapan",
+            birthDate: "1999-07-01", sex: .female, phone: "+6281250001001", email: nil,
+            domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk, jobSeekerCardNumber: nil,
+            preferredCentre: .balikpapan, programme: programme, apprenticeshipInterest: false, declaredTrainings: [],
+            consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+        let event = try OutgoingEvent(
+            EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration), exchange: topology.exchange)
+        try await connection.publish(
+            event.amqpMessage.body, exchange: topology.exchange, routingKey: event.routingKey,
+            properties: event.amqpMessage.properties, mandatory: true)
+    }
+
+    func acceptedRows() async throws -> Int {
+        try await store.count("accepted")
+    }
+
+    func cleanUp() async {
+        _ = try? await connection.deleteQueue(outputQueue)
+        await topology.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(atPath: storePath)
+    }
+}
+
+extension SQLiteStore {
+    /// Counts a table's rows inside a transaction that is then rolled back.
+    func count(_ table: String) async throws -> Int {
+        let rows = Mutex(-1)
+        _ = try? await process(messageID: "count-\(UUID().uuidString)") { transaction in
+            let n = Int(try transaction.query("SELECT COUNT(*) AS n FROM \(table)").first?["n"]?.integer ?? -1)
+            rows.withLock { $0 = n }
+            throw CancellationError()  // roll back the probe's inbox row
+        }
+        return rows.withLock { $0 }
+    }
+}
+
+@Suite(
+    .enabled(
+        if: BrokerEnvironment.enabled,
+        "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
+    .timeLimit(.minutes(2))
+)
+struct WorkerTests {
+    @Test func theSameMessageTwiceHasTheEffectOfOneRun() async throws {
+        let harness = try await WorkerHarness.make()
+        let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let running = Task { try await worker.run() }
+        try await harness.submit("REG-1", id: "same-id")
+        try await harness.submit("REG-1", id: "same-id")
+        try await harness.submit("REG-2")
+        try await waitUntil(timeout: .seconds(20), "three messages handled") {
+            worker.statistics.succeeded + worker.statistics.duplicates == 3
+        }
+        #expect(worker.statistics.duplicates == 1)
+        #expect(try await harness.acceptedRows() == 2)
+        try await waitUntil(timeout: .seconds(10), "two outputs") {
+            try await harness.connection.queueState(harness.outputQueue).messageCount == 2
+        }
+        var causes: Set<String> = []
+        while let output = try await harness.connection.get(queue: harness.outputQueue) {
+            let accepted = try ContractRegistry.pipeline.decode(output.body)
+            #expect(accepted.header.type == "registration.accepted")
+            #expect(output.properties.headers?["x-contract-version"]?.intValue == 1)
+            causes.insert(accepted.header.causationID ?? "")
+            try await output.ack()
+        }
+        #expect(causes.count == 2 && causes.contains("same-id"), "one output per distinct message")
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+
+    @Test func aPoisonMessageIsDeadLetteredOnceWhileOthersFlow() async throws {
+        let harness = try await WorkerHarness.make()
+        let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let running = Task { try await worker.run() }
+        try await harness.connection.publish(
+            Data(#"{"specversion":"1.0","id":"x","id":"y"}"#.utf8), exchange: harness.topology.exchange,
+            routingKey: "registration.submitted")
+        try await harness.submit("REG-BROKEN", programme: "BROKEN")
+        for index in 0..<20 { try await harness.submit("REG-\(index)") }
+        try await waitUntil(timeout: .seconds(20), "all handled") {
+            worker.statistics.succeeded == 20 && worker.statistics.deadLettered == 2
+        }
+        #expect(try await harness.acceptedRows() == 20)
+        try await waitUntil(timeout: .seconds(10), "two dead letters") {
+            try await harness.connection.queueState(harness.topology.deadLetterQueue).messageCount == 2
+        }
+        var codes: Set<String> = []
+        while let dead = try await harness.connection.get(queue: harness.topology.deadLetterQueue) {
+            codes.insert(dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "")
+            try await dead.ack()
+        }
+        #expect(codes == ["duplicate-json-key", "broken-invariant"])
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+
+    @Test func aTransientFailureSucceedsOnALaterAttempt() async throws {
+        let harness = try await WorkerHarness.make(retryDelay: .milliseconds(300))
+        let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let running = Task { try await worker.run() }
+        try await harness.submit("REG-T", programme: "TRANSIENT_ONCE")
+        try await waitUntil(timeout: .seconds(20), "retried then succeeded") { worker.statistics.succeeded == 1 }
+        #expect(worker.statistics.retried == 1)
+        #expect(worker.statistics.deadLettered == 0)
+        #expect(try await harness.acceptedRows() == 1)
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+
+    @Test func theOutboxLeftByACrashIsPublishedOnStart() async throws {
+        let harness = try await WorkerHarness.make()
+        // A process committed its state and outbox, then died before publishing.
+        let handler = AcceptingHandler(exchange: harness.topology.exchange)
+        try await harness.store.migrate(handler.migrations)
+        let pending = RegistrationAcceptedV1(
+            registrationID: "REG-C", participantID: "PST-REG-C", centre: .bontang, programme: "TATA_GRAHA",
+            priorityTier: .previouslyFailed,
+            priorityReasons: ["FAILED_BEFORE"], apprenticeshipInterest: false)
+        let event = try OutgoingEvent(
+            EventEnvelope(source: "/kaltim/workers/intake", data: pending), exchange: harness.topology.exchange)
+        _ = try await harness.store.process(messageID: "crashed-message") { _ in [event] }
+        #expect(try await harness.store.outboxDepth() == 1)
+
+        let worker = harness.worker(handler)
+        let running = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(10), "published on start") {
+            try await harness.connection.queueState(harness.outputQueue).messageCount == 1
+        }
+        #expect(try await harness.store.outboxDepth() == 0)
+        let output = try #require(try await harness.connection.get(queue: harness.outputQueue))
+        #expect(output.properties.messageID == event.messageID)
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+}
