@@ -63,6 +63,13 @@ let package = Package(
             path: "Benchmarks/AMQPRelayBenchmark",
             swiftSettings: swiftSettings
         ),
+        // The worker runtime's full-path benchmark (scripts/bench.sh).
+        .executableTarget(
+            name: "jobs-bench",
+            dependencies: ["Jobs", "AMQP", "Contracts"],
+            path: "Benchmarks/JobsBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ContractsTests",
             dependencies: ["Contracts"],

@@ -26,7 +26,9 @@ OUT="$ROOT/.bench"
 mkdir -p "$OUT"
 cc -O2 -Wall -Wextra -o "$OUT/c-relay" Benchmarks/c-relay/relay.c -lrabbitmq
 swift build -c release --product amqp-relay-bench 2>&1 | grep -E "error|warning|Compiling|Build complete" || true
+swift build -c release --product jobs-bench 2>&1 | grep -E "error|warning|Build complete" || true
 SWIFT_RELAY="$(swift build -c release --show-bin-path)/amqp-relay-bench"
+JOBS_BENCH="$(swift build -c release --show-bin-path)/jobs-bench"
 scripts/broker.sh start
 URL="$(scripts/broker.sh url)"
 C="$OUT/c-relay"
@@ -71,3 +73,16 @@ for type in $TYPES; do
 done
 $C delete --url "$URL" --queue bench.a >/dev/null 2>&1 || true
 $C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true
+
+# The worker runtime's full path (decode, inbox + state + outbox in one SQLite transaction,
+# publish with confirm, ack), one process, a trivial handler, against the quorum C relay.
+if [[ " $TYPES " == *" quorum "* ]]; then
+  : >"$OUT/jobs"
+  for round in $(seq 1 "$ROUNDS"); do
+    line="$("$JOBS_BENCH" --url "$URL" --count "$COUNT" 2>/dev/null)"
+    echo "  jobs round $round: $line"
+    echo "$line" | rate >>"$OUT/jobs"
+  done
+  j_rate="$(median <"$OUT/jobs")"; c_rate="$(median <"$OUT/c.quorum")"
+  echo "worker runtime full path (median): $j_rate msg/s, ratio to the quorum C relay $(awk -v s="$j_rate" -v c="$c_rate" 'BEGIN {printf "%.2f", s / c}') (goal >= 0.50)"
+fi

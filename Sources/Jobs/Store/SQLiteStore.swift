@@ -9,10 +9,23 @@ import GRDB
 public final class SQLiteStore: MessageStore {
     private let pool: DatabasePool
 
+    /// How a commit reaches the disk.
+    public enum Durability: String, Sendable {
+        /// `synchronous=FULL`: every commit is fsynced before the message is acknowledged;
+        /// survives power loss. The default.
+        case full = "FULL"
+        /// `synchronous=NORMAL` (WAL): survives a process crash, but a power loss may undo the
+        /// last commits after their messages were acknowledged.
+        case normal = "NORMAL"
+    }
+
     /// Opens (or creates) the store at `path`.
-    public init(path: String) throws {
+    public init(path: String, durability: Durability = .full) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+        }
         configuration.label = "jobs-store"
         pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in
