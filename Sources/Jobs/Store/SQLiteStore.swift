@@ -114,6 +114,11 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
+    /// Runs a query outside any message (tests, admin tools).
+    public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
+        try await pool.read { db in try GRDBTransaction(db: db).query(sql, arguments) }
+    }
+
     public func outboxDepth() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs_outbox WHERE published_at IS NULL") ?? 0
         }
