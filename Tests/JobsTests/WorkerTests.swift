@@ -2,6 +2,8 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Logging
+import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
@@ -11,9 +13,14 @@ import Testing
 /// attempt; programme `BROKEN` fails permanently.
 final class AcceptingHandler: MessageHandler {
     let exchange: String
+    /// Time each message takes, to keep messages in flight.
+    let work: Duration
     private let attempts = Mutex<[String: Int]>([:])
 
-    init(exchange: String) { self.exchange = exchange }
+    init(exchange: String, work: Duration = .zero) {
+        self.exchange = exchange
+        self.work = work
+    }
 
     var migrations: [String] {
         ["CREATE TABLE IF NOT EXISTS accepted (registration_id TEXT PRIMARY KEY, programme TEXT NOT NULL)"]
@@ -219,6 +226,33 @@ struct WorkerTests {
         #expect(output.properties.messageID == event.messageID)
         running.cancel()
         _ = try? await running.value
+        await harness.cleanUp()
+    }
+
+    @Test func gracefulShutdownUnderLoadFinishesWhatWasReceivedAndAnotherWorkerTakesTheRest() async throws {
+        let harness = try await WorkerHarness.make()
+        let total = 200
+        for index in 0..<total { try await harness.submit("REG-G\(index)") }
+        let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, work: .milliseconds(5)))
+        let group = ServiceGroup(services: [first], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        try await waitUntil(timeout: .seconds(20), "some messages handled") { first.statistics.succeeded >= 40 }
+        await group.triggerGracefulShutdown()
+        try await withDeadline(.seconds(20), "the worker stops") { try await running.value }
+        let stopped = first.statistics
+        #expect(stopped.succeeded < total, "shut down while under load")
+        #expect(stopped.received == stopped.succeeded, "every received message was finished, none abandoned")
+        #expect(try await harness.acceptedRows() == stopped.succeeded)
+
+        // A second worker on the same store finishes the rest; the inbox absorbs any redelivery.
+        let second = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let secondRun = Task { try await second.run() }
+        try await waitUntil(timeout: .seconds(30), "all registrations handled") {
+            stopped.succeeded + second.statistics.succeeded == total
+        }
+        #expect(try await harness.acceptedRows() == total)
+        secondRun.cancel()
+        _ = try? await secondRun.value
         await harness.cleanUp()
     }
 }

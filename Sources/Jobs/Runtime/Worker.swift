@@ -2,6 +2,7 @@ public import AMQP
 public import Contracts
 import Foundation
 public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// The code of one worker role: decides what a message means for the role's state.
@@ -44,7 +45,11 @@ public struct WorkerStatistics: Sendable, Equatable {
 /// per message, inbox + state change + outbox in one store transaction, then the outbox is
 /// published with confirms, then the message is acknowledged. A redelivered duplicate finds
 /// its inbox row and is acknowledged without a second effect.
-public final class Worker: Sendable {
+///
+/// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
+/// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and
+/// returns; `maximumGracefulShutdownDuration` on the group bounds how long that may take.
+public final class Worker: Service, Sendable {
     public let topology: RoleTopology
     private let registry: ContractRegistry
     private let handler: any MessageHandler
@@ -82,25 +87,33 @@ public final class Worker: Sendable {
     /// What this worker has done so far.
     public var statistics: WorkerStatistics { counters.withLock { $0 } }
 
-    /// Runs until the task is cancelled: then it stops consuming, lets in-flight messages
-    /// finish, and returns.
+    /// Runs until a graceful shutdown (or cancellation of its task): then it stops consuming,
+    /// finishes the messages it already received, and returns.
     public func run() async throws {
         try await topology.declare(on: publishing)
         try await store.migrate(handler.migrations)
         await flushOutbox(createdBefore: Date.distantFuture)
         let consumer = try await consuming.consume(queue: topology.queue, prefetch: options.concurrency)
         logger.info("worker started", metadata: ["queue": "\(topology.queue)", "concurrency": "\(options.concurrency)"])
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.flushOutboxPeriodically() }
-            do {
-                for try await delivery in consumer {
-                    group.addTask { await self.process(delivery) }
+        let flusher = Task { await self.flushOutboxPeriodically() }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    // After a graceful shutdown cancels the consumer, the sequence still yields
+                    // what was already received, then ends; the group waits for in-flight work.
+                    for try await delivery in consumer {
+                        group.addTask { await self.process(delivery) }
+                    }
+                } catch {
+                    logger.error("the consumer ended", metadata: ["error": "\(error)"])
                 }
-            } catch {
-                logger.error("the consumer ended", metadata: ["error": "\(error)"])
             }
-            group.cancelAll()
+        } onGracefulShutdown: {
+            self.logger.info("graceful shutdown: no new deliveries; finishing in-flight messages")
+            Task { try? await consumer.cancel() }
         }
+        flusher.cancel()
+        await flusher.value
         try? await consumer.cancel()
         logger.info("worker stopped")
     }
