@@ -13,9 +13,10 @@ import Foundation
 /// ```
 ///
 /// - The role queue is a quorum queue bound to the event types the role consumes.
-/// - Each retry tier is a classic queue without consumers whose messages expire after the
-///   tier's delay and are dead-lettered back into the role queue; every message in one tier
-///   has the same TTL, so expiry at the head never blocks.
+/// - Each retry tier is a durable classic queue (version 1: see ``AMQP/AMQPQueueSpec/classic(_:arguments:)``)
+///   without consumers whose messages expire after the tier's delay and are dead-lettered back
+///   into the role queue; every message in one tier has the same TTL, so expiry at the head
+///   never blocks.
 /// - The dead-letter queue receives what the worker gives up on (with its failure record) and,
 ///   as a safety net, what the broker dead-letters itself: a message redelivered more than
 ///   `deliveryLimit` times (a crash loop) or rejected without requeue.

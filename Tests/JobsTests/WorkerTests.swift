@@ -221,7 +221,10 @@ struct WorkerTests {
         try await waitUntil(timeout: .seconds(10), "published on start") {
             try await harness.connection.queueState(harness.outputQueue).messageCount == 1
         }
-        #expect(try await harness.store.outboxDepth() == 0)
+        // Marked published right after the broker's confirm.
+        try await waitUntil(timeout: .seconds(10), "the outbox row marked published") {
+            try await harness.store.outboxDepth() == 0
+        }
         let output = try #require(try await harness.connection.get(queue: harness.outputQueue))
         #expect(output.properties.messageID == event.messageID)
         running.cancel()
