@@ -99,11 +99,8 @@ final class ConnectionEngine: @unchecked Sendable {
 
     /// Asks the thread to close the connection and exit.
     func requestClose() {
-        let wake = inbox.withLock { inbox -> Bool in
-            inbox.closeRequested = true
-            return true
-        }
-        if wake { signal() }
+        inbox.withLock { $0.closeRequested = true }
+        signal()
     }
 
     // MARK: Used by the connection thread only

@@ -69,7 +69,7 @@ public struct ContractRegistry: Sendable {
         do {
             header = try decoder.decode(EnvelopeHeader.self, from: body)
         } catch {
-            throw Self.translate(error, context: "")
+            throw Self.translate(error)
         }
         guard header.specVersion == "1.0" else {
             throw .envelope("specversion must be \"1.0\"")
@@ -82,7 +82,7 @@ public struct ContractRegistry: Sendable {
         do {
             payload = try entry.decode(body, decoder)
         } catch {
-            throw Self.translate(error, context: "")
+            throw Self.translate(error)
         }
         while !entry.isNewest, let next = entry.nextVersion, let nextEntry = versions[next] {
             payload = entry.upcast(payload)
@@ -92,7 +92,7 @@ public struct ContractRegistry: Sendable {
     }
 
     /// Turns a `DecodingError` into a ``ContractError`` naming the field's JSON path.
-    static func translate(_ error: any Error, context: String) -> ContractError {
+    static func translate(_ error: any Error) -> ContractError {
         guard let error = error as? DecodingError else { return .malformed("undecodable") }
         func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
             var parts = codingPath

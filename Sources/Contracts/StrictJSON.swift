@@ -58,17 +58,34 @@ enum StrictJSON {
                     expectKey = false
                     index += 1
                 case UInt8(ascii: "\""):
-                    let string = try readString()
                     if expectKey, case .object(var keys, _) = stack.last {
-                        guard keys.insert(string).inserted else { throw .duplicateKey(path(appending: string)) }
-                        stack[stack.count - 1] = .object(keys: keys, current: string)
+                        let key = try readString()
+                        guard keys.insert(key).inserted else { throw .duplicateKey(path(appending: key)) }
+                        stack[stack.count - 1] = .object(keys: keys, current: key)
                         expectKey = false
+                    } else {
+                        try skipString()
                     }
                 default:
                     index += 1
                 }
             }
             guard stack.isEmpty else { throw .malformed("unterminated object or array") }
+        }
+
+        /// Moves past a string value starting at its opening quote (values need no unescaping).
+        mutating func skipString() throws(ContractError) {
+            index += 1
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return
+                case UInt8(ascii: "\\"): index += 2
+                default: index += 1
+                }
+            }
+            throw .malformed("unterminated string")
         }
 
         /// Reads a string starting at the opening quote; returns it unescaped.

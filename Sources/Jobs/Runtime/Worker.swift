@@ -199,8 +199,7 @@ public final class Worker: Service, Sendable {
     private func flushOutboxPeriodically() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: options.outboxFlushInterval) } catch { return }
-            let grace = options.outboxGrace
-            await flushOutbox(createdBefore: Date().addingTimeInterval(-Double(grace.components.seconds)))
+            await flushOutbox(createdBefore: Date().addingTimeInterval(-Double(options.outboxGrace.milliseconds) / 1000))
         }
     }
 }
