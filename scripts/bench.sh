@@ -75,7 +75,8 @@ $C delete --url "$URL" --queue bench.a >/dev/null 2>&1 || true
 $C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true
 
 # The worker runtime's full path (decode, inbox + state + outbox in one SQLite transaction,
-# publish with confirm, ack), one process, a trivial handler, against the quorum C relay.
+# publish with confirm, ack), one process, a trivial handler, prefetch 512 (group commit), against
+# the quorum C relay.
 if [[ " $TYPES " == *" quorum "* ]]; then
   : >"$OUT/jobs"
   for round in $(seq 1 "$ROUNDS"); do

@@ -6,7 +6,7 @@ import Contracts
 import Foundation
 import Jobs
 
-let usage = "usage: jobs-bench --url URL --count N [--concurrency C (16)] [--durability full|normal (full)]"
+let usage = "usage: jobs-bench --url URL --count N [--concurrency C (512)] [--durability full|normal (full)]"
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("jobs-bench: \(message)\n\(code == 64 ? usage + "\n" : "")".utf8))
     exit(code)
@@ -24,7 +24,7 @@ while !arguments.isEmpty {
 guard let url = options["--url"], let count = Int(options["--count"] ?? ""), count > 0 else {
     fail("--url and a positive --count are required", code: 64)
 }
-guard let concurrency = UInt16(options["--concurrency"] ?? "16"), concurrency > 0 else { fail("bad --concurrency", code: 64) }
+guard let concurrency = UInt16(options["--concurrency"] ?? "512"), concurrency > 0 else { fail("bad --concurrency", code: 64) }
 guard let durability = SQLiteStore.Durability(rawValue: (options["--durability"] ?? "full").uppercased()) else {
     fail("--durability must be full or normal", code: 64)
 }

@@ -21,7 +21,7 @@ public struct DecodedEvent: Sendable {
 /// ```
 public struct ContractRegistry: Sendable {
     private struct Entry: Sendable {
-        let decode: @Sendable (Data, JSONDecoder) throws -> any ContractMessage
+        let decode: @Sendable (Data, JSONDecoder) throws -> (EnvelopeHeader, any ContractMessage)
         /// Turns this version's payload into the next version's (identity for the newest).
         let upcast: @Sendable (any ContractMessage) -> any ContractMessage
         let isNewest: Bool
@@ -40,7 +40,10 @@ public struct ContractRegistry: Sendable {
     /// Registers the newest version of a contract.
     public mutating func register<M: ContractMessage>(_ type: M.Type) {
         entries[M.eventType, default: [:]][M.version] = Entry(
-            decode: { data, decoder in try decoder.decode(EventEnvelope<M>.self, from: data).data },
+            decode: { data, decoder in
+                let envelope = try decoder.decode(EventEnvelope<M>.self, from: data)
+                return (EnvelopeHeader(envelope), envelope.data)
+            },
             upcast: { $0 }, isNewest: true, nextVersion: nil)
     }
 
@@ -52,7 +55,10 @@ public struct ContractRegistry: Sendable {
         precondition(
             Old.eventType == Next.eventType && Next.version > Old.version, "upcast within one contract, to a newer version")
         entries[Old.eventType, default: [:]][Old.version] = Entry(
-            decode: { data, decoder in try decoder.decode(EventEnvelope<Old>.self, from: data).data },
+            decode: { data, decoder in
+                let envelope = try decoder.decode(EventEnvelope<Old>.self, from: data)
+                return (EnvelopeHeader(envelope), envelope.data)
+            },
             upcast: { upcast($0 as! Old) }, isNewest: false, nextVersion: Next.version)
     }
 
@@ -63,27 +69,35 @@ public struct ContractRegistry: Sendable {
     /// payload, upcast to the newest version.
     /// - Throws: ``ContractError`` with a stable ``ContractError/reason``.
     public func decode(_ body: Data) throws(ContractError) -> DecodedEvent {
-        try StrictJSON.check(body, limit: sizeLimit)
+        let summary = try StrictJSON.check(body, limit: sizeLimit)
         let decoder = ContractJSON.decoder()
+        var entry: Entry
+        if let type = summary.type, let version = summary.dataVersion, let known = entries[type]?[version] {
+            entry = known  // the common case: the body is parsed once
+        } else {
+            // Read the envelope alone, for a precise error.
+            let header: EnvelopeHeader
+            do {
+                header = try decoder.decode(EnvelopeHeader.self, from: body)
+            } catch {
+                throw Self.translate(error)
+            }
+            guard header.specVersion == "1.0" else { throw .envelope("specversion must be \"1.0\"") }
+            guard let versions = entries[header.type] else { throw .unknownType(header.type) }
+            guard let known = versions[header.dataVersion] else {
+                throw .unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
+            }
+            entry = known
+        }
         let header: EnvelopeHeader
-        do {
-            header = try decoder.decode(EnvelopeHeader.self, from: body)
-        } catch {
-            throw Self.translate(error)
-        }
-        guard header.specVersion == "1.0" else {
-            throw .envelope("specversion must be \"1.0\"")
-        }
-        guard let versions = entries[header.type] else { throw .unknownType(header.type) }
-        guard var entry = versions[header.dataVersion] else {
-            throw .unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
-        }
         var payload: any ContractMessage
         do {
-            payload = try entry.decode(body, decoder)
+            (header, payload) = try entry.decode(body, decoder)
         } catch {
             throw Self.translate(error)
         }
+        guard header.specVersion == "1.0" else { throw .envelope("specversion must be \"1.0\"") }
+        guard let versions = entries[header.type] else { throw .unknownType(header.type) }
         while !entry.isNewest, let next = entry.nextVersion, let nextEntry = versions[next] {
             payload = entry.upcast(payload)
             entry = nextEntry

@@ -73,6 +73,18 @@ public struct EnvelopeHeader: Decodable, Sendable, Equatable {
     public let correlationID: String
     public let causationID: String?
 
+    init<M>(_ envelope: EventEnvelope<M>) {
+        specVersion = envelope.specVersion
+        id = envelope.id
+        source = envelope.source
+        type = envelope.type
+        dataVersion = envelope.dataVersion
+        time = envelope.time
+        subject = envelope.subject
+        correlationID = envelope.correlationID
+        causationID = envelope.causationID
+    }
+
     enum CodingKeys: String, CodingKey {
         case specVersion = "specversion"
         case id, source, type

@@ -4,16 +4,26 @@ import Foundation
 /// (which `JSONDecoder` resolves silently, keeping one of them). Runs over the raw bytes in one
 /// pass before decoding.
 enum StrictJSON {
+    /// What the scan learnt of the top-level object on the way: the envelope's `type` and
+    /// `dataversion`, when they are a string and an integer (so that the body is parsed by
+    /// `JSONDecoder` once, into the right type).
+    struct Summary {
+        var type: String?
+        var dataVersion: Int?
+    }
+
     /// Throws ``ContractError`` for a body over `limit` bytes, for malformed JSON structure,
     /// and for any object with the same key twice (after unescaping), naming its path.
-    static func check(_ data: Data, limit: Int) throws(ContractError) {
+    @discardableResult
+    static func check(_ data: Data, limit: Int) throws(ContractError) -> Summary {
         guard data.count <= limit else { throw .tooLarge(data.count, limit: limit) }
         var scanner = Scanner(bytes: [UInt8](data))
         try scanner.run()
+        return scanner.summary
     }
 
     private enum Frame {
-        case object(keys: Set<String>, current: String?)
+        case object(current: String?)
         case array(index: Int)
     }
 
@@ -21,21 +31,32 @@ enum StrictJSON {
         let bytes: [UInt8]
         var index = 0
         var stack: [Frame] = []
+        /// The keys seen so far in each open object, innermost last (mutated in place).
+        var keySets: [Set<String>] = []
         /// In an object, whether the next string is a key.
         var expectKey = false
+        var summary = Summary()
 
         init(bytes: [UInt8]) { self.bytes = bytes }
+
+        /// The key whose value comes next, when it is a key of the top-level object.
+        var topLevelKey: String? {
+            guard stack.count == 1, !expectKey, case .object(let current) = stack[0] else { return nil }
+            return current
+        }
 
         mutating func run() throws(ContractError) {
             while index < bytes.count {
                 let byte = bytes[index]
                 switch byte {
                 case UInt8(ascii: "{"):
-                    stack.append(.object(keys: [], current: nil))
+                    stack.append(.object(current: nil))
+                    keySets.append([])
                     expectKey = true
                     index += 1
                 case UInt8(ascii: "}"):
                     guard case .object = stack.popLast() else { throw .malformed("unbalanced '}'") }
+                    keySets.removeLast()
                     expectKey = false
                     index += 1
                 case UInt8(ascii: "["):
@@ -47,8 +68,8 @@ enum StrictJSON {
                     index += 1
                 case UInt8(ascii: ","):
                     switch stack.last {
-                    case .object(let keys, _):
-                        stack[stack.count - 1] = .object(keys: keys, current: nil)
+                    case .object:
+                        stack[stack.count - 1] = .object(current: nil)
                         expectKey = true
                     case .array(let i): stack[stack.count - 1] = .array(index: i + 1)
                     case nil: throw .malformed("',' outside a container")
@@ -58,19 +79,39 @@ enum StrictJSON {
                     expectKey = false
                     index += 1
                 case UInt8(ascii: "\""):
-                    if expectKey, case .object(var keys, _) = stack.last {
+                    if expectKey, case .object = stack.last {
                         let key = try readString()
-                        guard keys.insert(key).inserted else { throw .duplicateKey(path(appending: key)) }
-                        stack[stack.count - 1] = .object(keys: keys, current: key)
+                        guard keySets[keySets.count - 1].insert(key).inserted else { throw .duplicateKey(path(appending: key)) }
+                        stack[stack.count - 1] = .object(current: key)
                         expectKey = false
+                    } else if topLevelKey == "type" {
+                        summary.type = try readString()
                     } else {
                         try skipString()
+                    }
+                case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    if topLevelKey == "dataversion" {
+                        summary.dataVersion = readInteger()
+                    } else {
+                        index += 1
                     }
                 default:
                     index += 1
                 }
             }
             guard stack.isEmpty else { throw .malformed("unterminated object or array") }
+        }
+
+        /// Reads a number made only of digits (and a sign); `nil` for anything else (a
+        /// fraction or exponent), which the decoder then reports.
+        mutating func readInteger() -> Int? {
+            let start = index
+            index += 1
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+                return nil
+            }
+            return Int(String(decoding: bytes[start..<index], as: UTF8.self))
         }
 
         /// Moves past a string value starting at its opening quote (values need no unescaping).
@@ -91,6 +132,13 @@ enum StrictJSON {
         /// Reads a string starting at the opening quote; returns it unescaped.
         mutating func readString() throws(ContractError) -> String {
             index += 1
+            // Fast path: no escape before the closing quote.
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                defer { index = end + 1 }
+                return String(decoding: bytes[index..<end], as: UTF8.self)
+            }
             var scalars = String.UnicodeScalarView()
             var raw: [UInt8] = []
             func flush() {
@@ -147,7 +195,7 @@ enum StrictJSON {
             var parts: [String] = []
             for frame in stack.dropLast() {
                 switch frame {
-                case .object(_, let current): if let current { parts.append(current) }
+                case .object(let current): if let current { parts.append(current) }
                 case .array(let i): parts.append("[\(i)]")
                 }
             }

@@ -2,6 +2,7 @@ public import AMQP
 public import Contracts
 import Foundation
 public import Logging
+import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -19,9 +20,10 @@ public protocol MessageHandler: Sendable {
 
 /// Tunables of a ``Worker``; the defaults suit most roles.
 public struct WorkerOptions: Sendable {
-    /// Messages handled at once by this process (also the consumer prefetch).
-    public var concurrency: UInt16 = 16
-    /// How often leftover outbox rows are published again.
+    /// Messages this process holds at once: the consumer prefetch, and the most messages one
+    /// group commit takes.
+    public var concurrency: UInt16 = 64
+    /// How often leftover outbox rows are published again (and the gauges refreshed).
     public var outboxFlushInterval: Duration = .seconds(2)
     /// How old an outbox row must be before the flusher takes it (younger ones are still being
     /// published by the message that wrote them).
@@ -30,7 +32,7 @@ public struct WorkerOptions: Sendable {
     public init() {}
 }
 
-/// Counts of what a worker did, for metrics and tests.
+/// Counts of what a worker did, for tests and the console (metrics carry the same).
 public struct WorkerStatistics: Sendable, Equatable {
     public var received = 0
     public var succeeded = 0
@@ -41,10 +43,16 @@ public struct WorkerStatistics: Sendable, Equatable {
 }
 
 /// One process's worker for one role: declares the topology, publishes what the outbox still
-/// holds, then consumes the role queue with at-least-once delivery and exactly-once effects:
-/// per message, inbox + state change + outbox in one store transaction, then the outbox is
-/// published with confirms, then the message is acknowledged. A redelivered duplicate finds
-/// its inbox row and is acknowledged without a second effect.
+/// holds, then consumes the role queue with at-least-once delivery and exactly-once effects.
+///
+/// The loop: the deliveries that arrived while the previous batch was being committed form the
+/// next batch (group commit). Each message is decoded (strictly, upcast to its newest
+/// version); the batch runs in one store transaction in which every message has its own
+/// savepoint: inbox row + the handler's state change + outbox rows, or nothing if its handler
+/// throws. After the commit, the outbox rows are published with confirms, and only then are
+/// the messages acknowledged. A redelivered duplicate finds its inbox row and is acknowledged
+/// without a second effect; a failed message goes to a retry tier or the dead letters
+/// (``FailureRouter``). Publishing and acknowledging run beside the next commit.
 ///
 /// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
 /// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and
@@ -59,17 +67,22 @@ public final class Worker: Service, Sendable {
     private let router: FailureRouter
     private let options: WorkerOptions
     private let logger: Logger
+    private let metrics: WorkerMetrics
     private let counters = Mutex(WorkerStatistics())
+    private let consumingNow = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
 
     /// Creates a worker; ``run()`` starts it.
     /// - Parameters:
     ///   - consuming: the connection for the role queue's consumer.
     ///   - publishing: the connection for the outbox, retries and dead letters (may be the same).
+    ///   - instance: this process's name in failure records and logs, e.g. `intake@host:pid`.
     public init(
         topology: RoleTopology, registry: ContractRegistry = .pipeline, handler: any MessageHandler, store: any MessageStore,
         consuming: AMQPConnection, publishing: AMQPConnection, instance: String, options: WorkerOptions = WorkerOptions(),
         logger: Logger = Logger(label: "jobs")
     ) {
+        precondition(options.concurrency > 0, "concurrency must be positive")
         self.topology = topology
         self.registry = registry
         self.handler = handler
@@ -78,6 +91,7 @@ public final class Worker: Service, Sendable {
         self.publishing = publishing
         self.router = FailureRouter(topology: topology, instance: instance)
         self.options = options
+        self.metrics = WorkerMetrics(role: topology.role.name)
         var logger = logger
         logger[metadataKey: "role"] = "\(topology.role.name)"
         logger[metadataKey: "instance"] = "\(instance)"
@@ -87,82 +101,184 @@ public final class Worker: Service, Sendable {
     /// What this worker has done so far.
     public var statistics: WorkerStatistics { counters.withLock { $0 } }
 
+    /// Whether the worker is consuming over live connections (for a readiness probe).
+    public var isReady: Bool {
+        consumingNow.load(ordering: .relaxed) && consuming.isConnected && publishing.isConnected
+    }
+
     /// Runs until a graceful shutdown (or cancellation of its task): then it stops consuming,
     /// finishes the messages it already received, and returns.
+    /// - Throws: when the topology cannot be declared or the store cannot be opened.
     public func run() async throws {
         try await topology.declare(on: publishing)
         try await store.migrate(handler.migrations)
         await flushOutbox(createdBefore: Date.distantFuture)
-        let consumer = try await consuming.consume(queue: topology.queue, prefetch: options.concurrency)
+        let buffer = BatchBuffer<AMQPDelivery>()
+        let consumer = try await consuming.consume(queue: topology.queue, prefetch: options.concurrency) { delivery in
+            buffer.append(delivery)
+        }
+        let consumerEnded = Task {
+            do {
+                for try await _ in consumer {}
+            } catch {
+                self.logger.error("the consumer ended", metadata: ["error": "\(error)"])
+            }
+            buffer.finish()
+        }
+        consumingNow.store(true, ordering: .relaxed)
         logger.info("worker started", metadata: ["queue": "\(topology.queue)", "concurrency": "\(options.concurrency)"])
         let flusher = Task { await self.flushOutboxPeriodically() }
         await withGracefulShutdownHandler {
+            // Two stages: this task decodes; a child task commits what was decoded meanwhile,
+            // as one batch, and hands publishing and acknowledging to further child tasks.
+            // After a graceful shutdown cancels the consumer, the buffer still yields what was
+            // already received, then ends; the groups wait for the last settlements.
+            let decoded = BatchBuffer<ReceivedMessage>()
             await withDiscardingTaskGroup { group in
-                do {
-                    // After a graceful shutdown cancels the consumer, the sequence still yields
-                    // what was already received, then ends; the group waits for in-flight work.
-                    for try await delivery in consumer {
-                        group.addTask { await self.process(delivery) }
+                group.addTask {
+                    await withDiscardingTaskGroup { settlements in
+                        while let batch = await decoded.next(max: Int(self.options.concurrency)) {
+                            await self.commit(batch, group: &settlements)
+                        }
                     }
-                } catch {
-                    logger.error("the consumer ended", metadata: ["error": "\(error)"])
                 }
+                while let deliveries = await buffer.next(max: Int(options.concurrency)) {
+                    for message in decode(deliveries, group: &group) { decoded.append(message) }
+                }
+                decoded.finish()
             }
         } onGracefulShutdown: {
             self.logger.info("graceful shutdown: no new deliveries; finishing in-flight messages")
+            self.consumingNow.store(false, ordering: .relaxed)
             Task { try? await consumer.cancel() }
         }
+        consumingNow.store(false, ordering: .relaxed)
         flusher.cancel()
         await flusher.value
         try? await consumer.cancel()
+        consumerEnded.cancel()
         logger.info("worker stopped")
     }
 
-    private func process(_ delivery: AMQPDelivery) async {
-        counters.withLock { $0.received += 1 }
+    /// A delivery with its decoded event.
+    private struct ReceivedMessage: Sendable {
+        let delivery: AMQPDelivery
         let event: DecodedEvent
+    }
+
+    /// Decodes deliveries; one that cannot be decoded is dead-lettered (a permanent failure).
+    private func decode(_ deliveries: [AMQPDelivery], group: inout DiscardingTaskGroup) -> [ReceivedMessage] {
+        let receivedAt = Date()
+        counters.withLock { $0.received += deliveries.count }
+        metrics.received.increment(by: deliveries.count)
+        changeInFlight(by: deliveries.count)
+        var decoded: [ReceivedMessage] = []
+        var oldest = receivedAt
+        for delivery in deliveries {
+            do {
+                let event = try registry.decode(delivery.body)
+                decoded.append(ReceivedMessage(delivery: delivery, event: event))
+                oldest = min(oldest, event.header.time)
+            } catch {
+                group.addTask { await self.route(delivery, .permanent(error.reason, error.message), contract: nil) }
+            }
+        }
+        metrics.oldestUnprocessedAge.record(max(0, receivedAt.timeIntervalSince(oldest)))
+        return decoded
+    }
+
+    /// One group commit: the handlers of the batch in one store transaction; then publishing
+    /// and acknowledging go to a task, so that the next batch can be committed meanwhile.
+    private func commit(_ decoded: [ReceivedMessage], group: inout DiscardingTaskGroup) async {
+        let handler = handler
+        let duration = metrics.handlerDuration
+        let batch = decoded.map { item in
+            StoreWork(messageID: item.event.header.id) { transaction in
+                let start = ContinuousClock.now
+                defer { duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds) }
+                return try handler.handle(item.event, in: transaction)
+            }
+        }
+        let results: [Result<ProcessOutcome, any Error>]
         do {
-            event = try registry.decode(delivery.body)
+            results = try await store.process(batch)
         } catch {
-            await route(delivery, .permanent(error.reason, error.message), contract: nil)
+            logger.error("the store could not commit a batch", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
+            let failure = Failure.transient("store-unavailable", String(describing: error))
+            for item in decoded {
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            }
             return
         }
-        var logger = logger
-        logger[metadataKey: "message_id"] = "\(event.header.id)"
-        logger[metadataKey: "correlation_id"] = "\(event.header.correlationID)"
-        let contract = (event.header.type, event.receivedVersion)
-        do {
-            let handler = handler
-            let outcome = try await store.process(messageID: event.header.id) { transaction in
-                try handler.handle(event, in: transaction)
+        var processed: [(delivery: AMQPDelivery, entries: [OutboxEntry])] = []
+        var duplicates: [AMQPDelivery] = []
+        for (item, result) in zip(decoded, results) {
+            switch result {
+            case .success(.processed(let entries)): processed.append((item.delivery, entries))
+            case .success(.duplicate): duplicates.append(item.delivery)
+            case .failure(let failure as Failure):
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            case .failure(let error):
+                let failure = Failure.transient("handler-error", String(describing: error))
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             }
-            switch outcome {
-            case .duplicate:
-                counters.withLock { $0.duplicates += 1 }
-                logger.debug("duplicate message acknowledged without effect")
-            case .processed(let entries):
-                await publish(entries)
-                counters.withLock { $0.succeeded += 1 }
-            }
-            try await delivery.ack()
-        } catch let failure as Failure {
-            await route(delivery, failure, contract: contract)
-        } catch {
-            await route(delivery, .transient("handler-error", String(describing: error)), contract: contract)
+        }
+        if !duplicates.isEmpty {
+            logger.debug("duplicate messages acknowledged without effect", metadata: ["messages": "\(duplicates.count)"])
+            counters.withLock { $0.duplicates += duplicates.count }
+            metrics.duplicates.increment(by: duplicates.count)
+            settle(duplicates)
+        }
+        guard !processed.isEmpty else { return }
+        group.addTask {
+            await self.publish(processed.flatMap(\.entries))
+            self.counters.withLock { $0.succeeded += processed.count }
+            self.metrics.succeeded.increment(by: processed.count)
+            self.settle(processed.map(\.delivery))
         }
     }
 
+    /// Acknowledges without waiting (the connection coalesces acks); a failed ack means the
+    /// broker redelivers the message, which then finds its inbox row.
+    private func settle(_ deliveries: [AMQPDelivery]) {
+        let logger = logger
+        for delivery in deliveries {
+            delivery.ack(multiple: false) { error in
+                logger.warning("ack failed; the message will be redelivered as a duplicate", metadata: ["error": "\(error)"])
+            }
+        }
+        changeInFlight(by: -deliveries.count)
+    }
+
+    private func changeInFlight(by delta: Int) {
+        let now = inFlight.add(delta, ordering: .relaxed).newValue
+        metrics.inFlight.record(now)
+    }
+
     private func route(_ delivery: AMQPDelivery, _ failure: Failure, contract: (String, Int)?) async {
+        defer { changeInFlight(by: -1) }
+        var logger = logger
+        if let id = delivery.properties.messageID { logger[metadataKey: "message_id"] = "\(id)" }
+        if let correlation = delivery.properties.correlationID { logger[metadataKey: "correlation_id"] = "\(correlation)" }
         do {
             switch try await router.route(delivery, failure: failure, contract: contract, publisher: publishing) {
-            case .retried: counters.withLock { $0.retried += 1 }
-            case .deadLettered: counters.withLock { $0.deadLettered += 1 }
+            case .retried(let tier, let attempt):
+                counters.withLock { $0.retried += 1 }
+                metrics.retried(failure.code)
+                logger.warning(
+                    "message failed; retrying later",
+                    metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
+            case .deadLettered(let attempts):
+                counters.withLock { $0.deadLettered += 1 }
+                metrics.deadLettered(failure.code)
+                logger.error(
+                    "message dead-lettered",
+                    metadata: ["failure": "\(failure)", "attempts": "\(attempts)", "queue": "\(topology.deadLetterQueue)"])
             }
-            logger.warning("message failed", metadata: ["failure": "\(failure)"])
         } catch {
             // Not routed: hand it back to the broker, which redelivers it (and dead-letters it
             // past the delivery limit).
-            logger.error("could not route a failed message", metadata: ["error": "\(error)"])
+            logger.error("could not route a failed message; returned to the queue", metadata: ["error": "\(error)"])
             try? await delivery.nack(requeue: true)
         }
     }
@@ -171,15 +287,20 @@ public final class Worker: Service, Sendable {
     /// publish failed stay for the flusher.
     private func publish(_ entries: [OutboxEntry]) async {
         guard !entries.isEmpty else { return }
-        let results = await publishing.publish(entries.map(\.event.amqpMessage), window: 50)
+        let results = await publishing.publish(entries.map(\.event.amqpMessage), window: 256)
+        var failed = 0
         let confirmed = zip(entries, results).compactMap { entry, result -> Int64? in
             if case .success = result { return entry.id }
-            logger.warning("outbox publish failed; the flusher retries it", metadata: ["message_id": "\(entry.event.messageID)"])
+            failed += 1
             return nil
+        }
+        if failed > 0 {
+            logger.warning("outbox publishes failed; the flusher retries them", metadata: ["messages": "\(failed)"])
         }
         do {
             try await store.markPublished(confirmed)
             counters.withLock { $0.published += confirmed.count }
+            metrics.published.increment(by: confirmed.count)
         } catch {
             logger.error("could not mark outbox rows published (they will be published again)", metadata: ["error": "\(error)"])
         }
@@ -199,7 +320,28 @@ public final class Worker: Service, Sendable {
     private func flushOutboxPeriodically() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: options.outboxFlushInterval) } catch { return }
-            await flushOutbox(createdBefore: Date().addingTimeInterval(-Double(options.outboxGrace.milliseconds) / 1000))
+            await flushOutbox(createdBefore: Date().addingTimeInterval(-options.outboxGrace.seconds))
+            await refreshGauges()
         }
     }
+
+    private func refreshGauges() async {
+        if let backlog = try? await store.outboxBacklog() {
+            metrics.outboxDepth.record(backlog.depth)
+            metrics.outboxOldestAge.record(backlog.oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
+        }
+        if let state = try? await publishing.queueState(topology.queue) {
+            metrics.queueDepth.record(Int(state.messageCount))
+        }
+        if inFlight.load(ordering: .relaxed) == 0 { metrics.oldestUnprocessedAge.record(0) }
+    }
+}
+
+extension DecodedEvent {
+    fileprivate var contract: (String, Int) { (header.type, receivedVersion) }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

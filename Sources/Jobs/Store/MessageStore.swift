@@ -98,20 +98,51 @@ public enum ProcessOutcome: Sendable, Equatable {
     case duplicate
 }
 
-/// The worker's state: inbox, outbox and the handler's own tables, changed together in one
-/// transaction per message. SQLite (one file per role) is the embedded default; the protocol
-/// leaves room for PostgreSQL.
+/// One message's share of a batch: its id and the work to run for it.
+public struct StoreWork: Sendable {
+    public let messageID: String
+    public let work: @Sendable (any StoreTransaction) throws -> [OutgoingEvent]
+
+    public init(messageID: String, work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent]) {
+        self.messageID = messageID
+        self.work = work
+    }
+}
+
+/// The worker's state: inbox, outbox and the handler's own tables. Each message's inbox row,
+/// state change and outbox rows are committed together, atomically; several messages may share
+/// one commit (group commit), each isolated from the others' failures. SQLite (one file per
+/// role) is the embedded default; the protocol leaves room for PostgreSQL.
 public protocol MessageStore: Sendable {
     /// Creates the worker's own tables (statements run in order, each must be idempotent).
     func migrate(_ statements: [String]) async throws
-    /// In one transaction: unless `messageID` is already in the inbox, runs `work`, records the
-    /// message id, and writes the events `work` returns to the outbox.
-    func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent]) async throws
-        -> ProcessOutcome
+    /// Runs a batch in one transaction. For each item, unless its message id is already in the
+    /// inbox (or earlier in the batch): records the id, runs the work and writes the events it
+    /// returns to the outbox. An item whose work throws leaves no trace (its own savepoint is
+    /// rolled back) and gets `.failure`; the others still commit.
+    /// - Returns: one result per item, in order.
+    /// - Throws: when the transaction as a whole fails (nothing of the batch committed).
+    func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>]
     /// Outbox rows not yet published, oldest first, created before `createdBefore`.
     func unpublished(limit: Int, createdBefore: Date) async throws -> [OutboxEntry]
     /// Marks outbox rows as published.
     func markPublished(_ ids: [Int64]) async throws
-    /// Rows still in the outbox (for metrics).
-    func outboxDepth() async throws -> Int
+    /// Rows still in the outbox and the creation time of the oldest (for metrics).
+    func outboxBacklog() async throws -> (depth: Int, oldest: Date?)
+}
+
+extension MessageStore {
+    /// Processes one message in a transaction of its own (see ``process(_:)``).
+    /// - Throws: what `work` throws, or a store error.
+    public func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent])
+        async throws -> ProcessOutcome
+    {
+        guard let result = try await process([StoreWork(messageID: messageID, work: work)]).first else {
+            preconditionFailure("a store returned no result for a batch of one")
+        }
+        return try result.get()
+    }
+
+    /// Rows still in the outbox.
+    public func outboxDepth() async throws -> Int { try await outboxBacklog().depth }
 }

@@ -53,34 +53,42 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
-    public func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent])
-        async throws
-        -> ProcessOutcome
-    {
+    public func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>] {
         try await pool.write { db in
-            let seen = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM jobs_inbox WHERE message_id = ?)", arguments: [messageID])
-            if seen == true { return .duplicate }
-            let events = try work(GRDBTransaction(db: db))
-            try db.execute(
-                sql: "INSERT INTO jobs_inbox (message_id, processed_at) VALUES (?, ?)",
-                arguments: [messageID, Date().timeIntervalSince1970])
-            var entries: [OutboxEntry] = []
-            for event in events {
-                try db.execute(
-                    sql: """
-                        INSERT INTO jobs_outbox (exchange, routing_key, body, message_id, type, correlation_id, app_id, timestamp,
-                            contract_version, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,
-                        event.appID,
-                        event.timestamp.timeIntervalSince1970, event.contractVersion, Date().timeIntervalSince1970,
-                    ])
-                entries.append(OutboxEntry(id: db.lastInsertedRowID, event: event))
+            let now = Date().timeIntervalSince1970
+            let recordInbox = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO jobs_inbox (message_id, processed_at) VALUES (?, ?)")
+            let insertOutbox = try db.cachedStatement(
+                sql: """
+                    INSERT INTO jobs_outbox (exchange, routing_key, body, message_id, type, correlation_id, app_id, timestamp,
+                        contract_version, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            let transaction = GRDBTransaction(db: db)
+            return batch.map { item in
+                do {
+                    var outcome = ProcessOutcome.duplicate
+                    // A savepoint per message: a failing handler undoes only its own writes.
+                    try db.inSavepoint {
+                        try recordInbox.execute(arguments: [item.messageID, now])
+                        guard db.changesCount > 0 else { return .commit }  // already processed
+                        let events = try item.work(transaction)
+                        var entries: [OutboxEntry] = []
+                        for event in events {
+                            try insertOutbox.execute(arguments: [
+                                event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,
+                                event.appID, event.timestamp.timeIntervalSince1970, event.contractVersion, now,
+                            ])
+                            entries.append(OutboxEntry(id: db.lastInsertedRowID, event: event))
+                        }
+                        outcome = .processed(entries)
+                        return .commit
+                    }
+                    return .success(outcome)
+                } catch {
+                    return .failure(error)
+                }
             }
-            return .processed(entries)
         }
     }
 
@@ -108,8 +116,12 @@ public final class SQLiteStore: MessageStore {
         guard !ids.isEmpty else { return }
         try await pool.write { db in
             let now = Date().timeIntervalSince1970
-            for id in ids {
-                try db.execute(sql: "UPDATE jobs_outbox SET published_at = ? WHERE id = ?", arguments: [now, id])
+            // Bounded statements (SQLite allows 32,766 variables; stay far below).
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                try db.execute(
+                    sql: "UPDATE jobs_outbox SET published_at = ? WHERE id IN (\(placeholders))",
+                    arguments: StatementArguments([now.databaseValue] + chunk.map(\.databaseValue)))
             }
         }
     }
@@ -119,8 +131,12 @@ public final class SQLiteStore: MessageStore {
         try await pool.read { db in try GRDBTransaction(db: db).query(sql, arguments) }
     }
 
-    public func outboxDepth() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs_outbox WHERE published_at IS NULL") ?? 0
+    public func outboxBacklog() async throws -> (depth: Int, oldest: Date?) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs_outbox WHERE published_at IS NULL")
+            let oldest: Double? = row?["oldest"]
+            return (row?["depth"] ?? 0, oldest.map(Date.init(timeIntervalSince1970:)))
         }
     }
 }
@@ -129,12 +145,14 @@ public final class SQLiteStore: MessageStore {
 private struct GRDBTransaction: StoreTransaction {
     let db: Database
 
+    // Statements are prepared once per SQL text and reused (handlers use constant SQL with
+    // placeholders).
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
-        try db.execute(sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue)))
+        try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(arguments.map(\.databaseValue)))
     }
 
     func query(_ sql: String, _ arguments: [SQLValue]) throws -> [[String: SQLValue]] {
-        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments.map(\.databaseValue))).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments.map(\.databaseValue))).map { row in
             var result: [String: SQLValue] = [:]
             for (column, value) in row {
                 switch value.storage {
