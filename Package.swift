@@ -19,10 +19,13 @@ let package = Package(
         .library(name: "Workers", targets: ["Workers"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
@@ -58,6 +61,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
+        .target(
+            name: "WorkerHost",
+            dependencies: [
+                "Jobs", "AMQP", "Contracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The five workers of the pipeline.
         .target(name: "Workers", dependencies: ["Jobs", "Contracts"], swiftSettings: swiftSettings),
         // Relay benchmark (run it in release mode: scripts/bench.sh).
@@ -83,7 +101,7 @@ let package = Package(
         // Helpers shared by the broker test targets (private nodes, waits with deadlines).
         .target(
             name: "TestSupport",
-            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AMQP", "Jobs", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -94,6 +112,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // A worker process with a probe handler, for the runtime's process-level tests (kill -9,
+        // several processes, SIGTERM, broker restart).
+        .executableTarget(
+            name: "jobs-probe-worker",
+            dependencies: [
+                "WorkerHost", "Jobs", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/ProbeWorker",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WorkerProcessTests",
+            dependencies: ["jobs-probe-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -198,6 +198,7 @@ final class ConnectionDriver {
                 reconnectAttempt = 0
                 restoreAfterReconnect()
                 if connection != nil {
+                    logger.notice("AMQP reconnected; topology and consumers restored")
                     engine.eventSink.yield(.reconnected)
                 }
             } catch {

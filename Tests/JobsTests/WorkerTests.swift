@@ -82,7 +82,7 @@ struct WorkerHarness {
         options.outboxFlushInterval = .milliseconds(200)
         return Worker(
             topology: topology, handler: handler, store: store, consuming: connection, publishing: connection,
-            instance: "intake@test")
+            instance: "intake@test", options: options)
     }
 
     func submit(_ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString) async throws

@@ -191,3 +191,117 @@ public final class DeliveryInbox: Sendable {
         return deliveries.values[index]
     }
 }
+
+/// A program started in the background (posix_spawn), with its standard output and error in
+/// a file, so that a test can signal it, wait for it with a deadline, and read what it logged.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    public let outputPath: String
+    private let exitStatus = Mutex<Int32?>(nil)
+
+    /// Starts `path` with `arguments` and `environment` (merged over this process's).
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else { throw TestFailure("cannot run \(path): errno \(spawned)") }
+        self.pid = pid
+    }
+
+    /// Sends `signal` (only to this child, by its pid).
+    public func signal(_ signal: Int32) {
+        if exitStatus.withLock({ $0 }) == nil { kill(pid, signal) }
+    }
+
+    /// The exit status once the child has ended (128 + signal number when a signal ended it),
+    /// else `nil`. Reaps the child.
+    public var status: Int32? {
+        exitStatus.withLock { known in
+            if let known { return known }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            known = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return known
+        }
+    }
+
+    /// Waits (polling, with a deadline) until the child ends, and returns its exit status.
+    @discardableResult
+    public func waitForExit(timeout: Duration) async throws -> Int32 {
+        try await waitUntil(timeout: timeout, "process \(pid) exits") { self.status != nil }
+        return status!
+    }
+
+    /// What the child wrote so far (standard output and error together).
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Kills the child if it still runs (SIGKILL, by pid), reaps it, and removes its log.
+    public func terminate() async {
+        if status == nil {
+            kill(pid, SIGKILL)
+            _ = try? await waitForExit(timeout: .seconds(10))
+        }
+        unlink(outputPath)
+    }
+}
+
+/// The folder of the test binary, where SwiftPM also puts the package's executables.
+public var builtProductsDirectory: URL {
+    URL(
+        fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+    )
+    .deletingLastPathComponent()
+}
+
+/// A plain HTTP/1.1 GET on 127.0.0.1 (no client library needed): status code and body.
+public func httpGet(port: Int, path: String) async throws -> (status: Int, body: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return continuation.resume(throwing: TestFailure("socket failed")) }
+            defer { close(fd) }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else { return continuation.resume(throwing: TestFailure("cannot connect to port \(port)")) }
+            let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            _ = request.withCString { send(fd, $0, strlen($0), 0) }
+            var response: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { break }
+                response.append(contentsOf: buffer[0..<count])
+            }
+            let text = String(decoding: response, as: UTF8.self)
+            let statusLine = text.prefix { $0 != "\r" }.split(separator: " ")
+            guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+                return continuation.resume(throwing: TestFailure("no HTTP response from port \(port)"))
+            }
+            let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+            continuation.resume(returning: (status, body))
+        }
+    }
+}

@@ -28,6 +28,9 @@ public struct WorkerOptions: Sendable {
     /// How old an outbox row must be before the flusher takes it (younger ones are still being
     /// published by the message that wrote them).
     public var outboxGrace: Duration = .seconds(10)
+    /// Runs after each group commit with the committed message ids, before their outbox is
+    /// published and they are acknowledged (fault-injection tests, tracing). Must not block.
+    public var afterCommit: (@Sendable ([String]) -> Void)?
 
     public init() {}
 }
@@ -209,6 +212,10 @@ public final class Worker: Service, Sendable {
                 group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             }
             return
+        }
+        if let afterCommit = options.afterCommit {
+            afterCommit(
+                zip(decoded, results).compactMap { item, result in (try? result.get()) != nil ? item.event.header.id : nil })
         }
         var processed: [(delivery: AMQPDelivery, entries: [OutboxEntry])] = []
         var duplicates: [AMQPDelivery] = []

@@ -47,6 +47,16 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
+    /// Opens an existing store read-only, for inspection beside running workers (tests, admin
+    /// tools): it never takes the write lock, so it neither waits for nor delays them.
+    public init(readingAt path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        configuration.label = "jobs-store-reader"
+        pool = try DatabasePool(path: path, configuration: configuration)
+    }
+
     public func migrate(_ statements: [String]) async throws {
         try await pool.write { db in
             for statement in statements { try db.execute(sql: statement) }

@@ -1,9 +1,9 @@
-import AMQP
-import Jobs
+public import AMQP
+public import Jobs
 
 extension RoleTopology {
     /// Deletes everything ``declare(on:)`` made (tests only).
-    func delete(on connection: AMQPConnection) async {
+    public func delete(on connection: AMQPConnection) async {
         for name in [queue, deadLetterQueue] + retryQueues.map(\.name) {
             _ = try? await connection.deleteQueue(name)
         }

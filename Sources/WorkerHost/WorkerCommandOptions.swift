@@ -1,0 +1,135 @@
+public import AMQP
+public import ArgumentParser
+public import Contracts
+import Foundation
+public import Jobs
+import Logging
+
+/// The command-line options every worker process takes (`kaltim-worker <role> --help`).
+public struct WorkerCommandOptions: ParsableArguments, Sendable {
+    @Option(
+        name: .customLong("broker-url"),
+        help: ArgumentHelp(
+            "The broker: amqp://user:pass@host:port/vhost or amqps://… (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/)",
+            valueName: "url"))
+    public var brokerURL: String?
+
+    @Option(help: ArgumentHelp("CA certificate (PEM) for amqps://.", valueName: "path"))
+    public var tlsCA: String?
+
+    @Option(help: ArgumentHelp("Client certificate (PEM) for amqps:// with client authentication.", valueName: "path"))
+    public var tlsCert: String?
+
+    @Option(help: ArgumentHelp("Client key (PEM) for --tls-cert.", valueName: "path"))
+    public var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The role's SQLite store. Processes of one role on one machine share it (default: var/<role>.sqlite).",
+            valueName: "path"))
+    public var database: String?
+
+    @Option(help: ArgumentHelp("How a commit reaches the disk: full (fsync each commit) or normal.", valueName: "full|normal"))
+    public var durability: String = "full"
+
+    @Option(help: "Messages held at once: the consumer prefetch and the largest group commit (1–65535).")
+    public var concurrency: Int = 64
+
+    @Option(
+        help: ArgumentHelp(
+            "Backoff tiers for transient failures, shortest first; one retry per tier (units ms, s, m, h).",
+            valueName: "list"))
+    public var retryDelays: String = "5s,30s,5m"
+
+    @Option(help: "Deliveries of one message before the broker dead-letters it (a crash loop).")
+    public var deliveryLimit: Int = 20
+
+    @Option(
+        help: ArgumentHelp("Prefix for every exchange and queue name (isolated test or staging topologies).", valueName: "prefix")
+    )
+    public var topologyPrefix: String = ""
+
+    @Option(help: "Interface for /metrics, /health and /ready.")
+    public var httpHost: String = "127.0.0.1"
+
+    @Option(help: "Port for /metrics, /health and /ready; 0 picks a free port (logged at start).")
+    public var httpPort: Int = 0
+
+    @Flag(help: "Serve no HTTP endpoints.")
+    public var noHTTP = false
+
+    @Option(
+        help: ArgumentHelp("This process's name in logs and failure records (default: <role>@<host>:<pid>).", valueName: "name"))
+    public var instance: String?
+
+    @Option(help: "Seconds a graceful shutdown (SIGTERM, SIGINT) may take to finish in-flight messages.")
+    public var shutdownTimeout: Int = 30
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    public var logLevel: String = "info"
+
+    @Option(help: ArgumentHelp("json (one object per line) or text.", valueName: "format"))
+    public var logFormat: String = "json"
+
+    public init() {}
+
+    public func validate() throws {
+        guard (1...Int(UInt16.max)).contains(concurrency) else {
+            throw ValidationError("--concurrency must be between 1 and 65535, not \(concurrency)")
+        }
+        guard deliveryLimit > 0 else { throw ValidationError("--delivery-limit must be positive, not \(deliveryLimit)") }
+        guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be between 0 and 65535") }
+        guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
+        guard SQLiteStore.Durability(rawValue: durability.uppercased()) != nil else {
+            throw ValidationError("--durability must be full or normal, not '\(durability)'")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
+        _ = try parsedRetryDelays()
+        _ = try amqpConfiguration(role: .intake)
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    /// The retry tiers, e.g. `5s,30s,5m`.
+    public func parsedRetryDelays() throws -> [Duration] {
+        let delays = try retryDelays.split(separator: ",").map { try Self.parseDuration(String($0)) }
+        guard !delays.isEmpty else { throw ValidationError("--retry-delays needs at least one delay") }
+        return delays
+    }
+
+    static func parseDuration(_ text: String) throws -> Duration {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, milliseconds) in units where trimmed.hasSuffix(suffix) {
+            if let value = Int64(trimmed.dropLast(suffix.count)), value > 0 {
+                return .milliseconds(value * milliseconds)
+            }
+        }
+        throw ValidationError("--retry-delays: '\(text)' is not a positive duration like 500ms, 5s, 30s, 5m or 1h")
+    }
+
+    /// The broker connection settings.
+    public func amqpConfiguration(role: WorkerRole) throws -> AMQPConfiguration {
+        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        var configuration: AMQPConfiguration
+        do {
+            configuration = try AMQPConfiguration(url: url)
+        } catch {
+            throw ValidationError("--broker-url: \(error)")
+        }
+        if tlsCA != nil || tlsCert != nil {
+            var tls = configuration.tls ?? AMQPConfiguration.TLS()
+            tls.caCertificatePath = tlsCA ?? tls.caCertificatePath
+            tls.clientCertificatePath = tlsCert
+            tls.clientKeyPath = tlsKey
+            configuration.tls = tls
+        }
+        configuration.connectionName = "kaltim-worker \(role.name)"
+        return configuration
+    }
+
+    /// The topology for `role` with these options.
+    public func topology(role: WorkerRole) throws -> RoleTopology {
+        RoleTopology(role: role, retryDelays: try parsedRetryDelays(), deliveryLimit: deliveryLimit, prefix: topologyPrefix)
+    }
+}

@@ -1,0 +1,81 @@
+// A worker process for the runtime's process-level tests: the real host (options, signals,
+// store, metrics) with a probe handler that records every effect in a table without any
+// uniqueness, so that a second effect of one message would show as a second row.
+//
+// Environment: PROBE_WORK_MS (time each message takes), PROBE_KILL_AFTER_COMMIT (a message id:
+// the process kills itself with SIGKILL right after the commit that contains it, before
+// publishing and acknowledging, once: PROBE_KILL_MARKER names the file that records it).
+import ArgumentParser
+import Contracts
+import Foundation
+import Jobs
+import WorkerHost
+
+struct ProbeHandler: MessageHandler {
+    let exchange: String
+    let instance: String
+    let work: Duration
+
+    var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS probe_effects (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, registration_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                instance TEXT NOT NULL)
+            """
+        ]
+    }
+
+    func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        guard let registration = event.payload as? RegistrationSubmittedV2 else {
+            throw Failure.permanent("unexpected-type", event.header.type)
+        }
+        if work > .zero {
+            Thread.sleep(forTimeInterval: Double(work.components.attoseconds) / 1e18 + Double(work.components.seconds))
+        }
+        try transaction.execute(
+            "INSERT INTO probe_effects (registration_id, message_id, instance) VALUES (?, ?, ?)",
+            [.text(registration.registrationID), .text(event.header.id), .text(instance)])
+        let accepted = RegistrationAcceptedV1(
+            registrationID: registration.registrationID, participantID: "PST-" + registration.registrationID,
+            centre: registration.preferredCentre, programme: registration.programme, priorityTier: .neverTrained,
+            priorityReasons: ["NO_DECLARED_TRAINING"], apprenticeshipInterest: registration.apprenticeshipInterest)
+        return [
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "accepted-" + event.header.id, source: "/kaltim/probe", correlationID: event.header.correlationID,
+                    causationID: event.header.id, data: accepted),
+                exchange: exchange)
+        ]
+    }
+}
+
+@main
+struct ProbeWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs-probe-worker", abstract: "A worker process with a probe handler (runtime tests).")
+
+    @OptionGroup var options: WorkerCommandOptions
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let work = Duration.milliseconds(Int(environment["PROBE_WORK_MS"] ?? "0") ?? 0)
+        let topology = try options.topology(role: .intake)
+        let instance = options.instance ?? "probe-\(getpid())"
+        var afterCommit: (@Sendable ([String]) -> Void)?
+        if let target = environment["PROBE_KILL_AFTER_COMMIT"], let marker = environment["PROBE_KILL_MARKER"],
+            !FileManager.default.fileExists(atPath: marker)
+        {
+            afterCommit = { ids in
+                guard ids.contains(target) else { return }
+                _ = FileManager.default.createFile(atPath: marker, contents: Data(ids.joined(separator: "\n").utf8))
+                kill(getpid(), SIGKILL)
+            }
+        }
+        var options = options
+        options.instance = instance
+        try await WorkerHost.run(
+            role: .intake, handler: ProbeHandler(exchange: topology.exchange, instance: instance, work: work), options: options,
+            afterCommit: afterCommit)
+    }
+}

@@ -1,0 +1,289 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+/// One isolated topology, store file and output queue, and the probe worker processes that
+/// share them (the real worker host: options, signals, store, metrics, HTTP probes).
+struct ProbeFleet {
+    let url: String
+    let prefix: String
+    let topology: RoleTopology
+    let database: String
+    let outputQueue: String
+    let connection: AMQPConnection
+    let markerPath: String
+
+    static var probePath: String { builtProductsDirectory.appendingPathComponent("jobs-probe-worker").path }
+
+    static func make(url: String? = nil, name: String = #function) async throws -> ProbeFleet {
+        let url = try url ?? BrokerEnvironment.url.map { $0 } ?? { throw TestFailure("RABBITMQ_TEST_URL is not set") }()
+        var configuration = try AMQPConfiguration(url: url)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(2))
+        configuration.connectionName = "probe-fleet"
+        let connection = try await AMQPConnection.connect(configuration)
+        let prefix = uniqueName(name) + "."
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(200)], prefix: prefix)
+        try await topology.declare(on: connection)
+        let outputQueue = topology.queue + ".accepted-output"
+        try await connection.declareQueue(.quorum(outputQueue))
+        try await connection.bindQueue(outputQueue, exchange: topology.exchange, routingKey: RegistrationAcceptedV1.eventType)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return ProbeFleet(
+            url: url, prefix: prefix, topology: topology, database: directory.appendingPathComponent("intake.sqlite").path,
+            outputQueue: outputQueue, connection: connection, markerPath: directory.appendingPathComponent("killed").path)
+    }
+
+    /// Starts one probe worker process.
+    func start(concurrency: Int = 64, workMilliseconds: Int = 0, environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(
+            Self.probePath,
+            [
+                "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--retry-delays", "200ms",
+                "--concurrency", "\(concurrency)", "--shutdown-timeout", "30",
+            ],
+            environment: environment.merging(["PROBE_WORK_MS": "\(workMilliseconds)"]) { old, _ in old })
+    }
+
+    /// Waits until `process` logged that it consumes.
+    func waitUntilStarted(_ process: ChildProcess) async throws {
+        try await waitUntil(timeout: .seconds(60), "the probe worker starts") {
+            if let status = process.status { throw TestFailure("the probe exited with \(status):\n\(process.output)") }
+            return process.output.contains("\"msg\":\"worker started\"")
+        }
+    }
+
+    func messageID(_ index: Int) -> String { "\(prefix)msg-\(index)" }
+
+    /// Publishes registrations `range` with confirms.
+    func submit(_ range: Range<Int>) async throws {
+        let template = RegistrationSubmittedV2(
+            registrationID: "", nik: "6471054107990003", familyCardNumber: nil, fullName: "Siti Rahmawati",
+            birthPlace: "Balikpapan", birthDate: "1999-07-01", sex: .female, phone: "+6281250001001", whatsApp: nil,
+            email: nil, domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk,
+            employmentStatus: .unemployed, jobSeekerCardNumber: nil, preferredCentre: .balikpapan,
+            programme: "MEKANIK_SEPEDA_MOTOR", secondChoiceProgramme: nil, apprenticeshipInterest: false,
+            declaredTrainings: [], consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+        let messages = try range.map { index -> AMQPOutgoingMessage in
+            var registration = template
+            registration.registrationID = "REG-\(index)"
+            return try OutgoingEvent(
+                EventEnvelope(id: messageID(index), source: "/kaltim/registration-portal", data: registration),
+                exchange: topology.exchange
+            ).amqpMessage
+        }
+        let results = await connection.publish(messages, window: 200)
+        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
+        guard failed == 0 else { throw TestFailure("\(failed) registrations were not confirmed") }
+    }
+
+    /// Effect rows, distinct messages among them, and processes that produced them.
+    func effects() async throws -> (rows: Int, messages: Int, instances: Int) {
+        let store = try SQLiteStore(readingAt: database)
+        let tables = try await store.read("SELECT name FROM sqlite_master WHERE name = 'probe_effects'")
+        guard !tables.isEmpty else { return (0, 0, 0) }
+        let row = try #require(
+            try await store.read(
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT message_id) AS d, COUNT(DISTINCT instance) AS i FROM probe_effects"
+            ).first)
+        return (Int(row["n"]?.integer ?? -1), Int(row["d"]?.integer ?? -1), Int(row["i"]?.integer ?? -1))
+    }
+
+    func effectRows(messageID: String) async throws -> Int {
+        let store = try SQLiteStore(readingAt: database)
+        let rows = try await store.read("SELECT COUNT(*) AS n FROM probe_effects WHERE message_id = ?", [.text(messageID)])
+        return Int(rows.first?["n"]?.integer ?? -1)
+    }
+
+    /// Drains the output queue: the distinct message ids of the `registration.accepted` events.
+    func drainOutputs() async throws -> (messages: Int, distinct: Set<String>) {
+        var ids: [String] = []
+        while let delivery = try await connection.get(queue: outputQueue) {
+            ids.append(delivery.properties.messageID ?? "")
+            try await delivery.ack()
+        }
+        return (ids.count, Set(ids))
+    }
+
+    /// The final statistics a worker logs when it exits.
+    static func exitStatistics(_ process: ChildProcess) throws -> [String: Int] {
+        guard
+            let line = process.output.split(separator: "\n").last(where: { $0.contains("\"msg\":\"worker exited\"") }),
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+        else { throw TestFailure("no exit statistics in:\n\(process.output)") }
+        return object.compactMapValues { Int($0) }
+    }
+
+    func cleanUp(_ processes: [ChildProcess]) async {
+        for process in processes { await process.terminate() }
+        _ = try? await connection.deleteQueue(outputQueue)
+        await topology.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(at: URL(fileURLWithPath: database).deletingLastPathComponent())
+    }
+}
+
+/// The runtime's guarantees at the process level: real worker processes, killed, signalled,
+/// run side by side, and across a broker restart.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(5))
+)
+struct WorkerProcessTests {
+    @Test func killNineBetweenCommitAndAckGivesNoSecondEffect() async throws {
+        let fleet = try await ProbeFleet.make()
+        let target = fleet.messageID(25)
+        let first = try fleet.start(
+            concurrency: 8,
+            environment: ["PROBE_KILL_AFTER_COMMIT": target, "PROBE_KILL_MARKER": fleet.markerPath])
+        var processes = [first]
+        try await fleet.waitUntilStarted(first)
+        try await fleet.submit(0..<50)
+        #expect(try await first.waitForExit(timeout: .seconds(60)) == 128 + SIGKILL)
+        #expect(FileManager.default.fileExists(atPath: fleet.markerPath), "killed by the hook, after the commit")
+        #expect(try await fleet.effectRows(messageID: target) == 1, "the effect was committed before the kill")
+
+        // A new process: the unacknowledged messages come back, the committed ones are
+        // recognised, the outbox the dead process left is published.
+        let second = try fleet.start(environment: ["PROBE_KILL_AFTER_COMMIT": target, "PROBE_KILL_MARKER": fleet.markerPath])
+        processes.append(second)
+        try await waitUntil(timeout: .seconds(60), "every registration has its effect") {
+            try await fleet.effects().messages == 50
+        }
+        try await waitUntil(timeout: .seconds(30), "the role queue is empty and settled") {
+            let state = try await fleet.connection.queueState(fleet.topology.queue)
+            let outbox = try await SQLiteStore(readingAt: fleet.database).outboxDepth()
+            return state.messageCount == 0 && outbox == 0
+        }
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0)
+        let effects = try await fleet.effects()
+        #expect(effects.rows == 50, "one effect per message, none twice")
+        #expect(try await fleet.effectRows(messageID: target) == 1)
+        let statistics = try ProbeFleet.exitStatistics(second)
+        #expect((statistics["duplicates"] ?? 0) >= 1, "the redelivered, already committed message was recognised")
+        let outputs = try await fleet.drainOutputs()
+        #expect(outputs.distinct == Set((0..<50).map { "accepted-" + fleet.messageID($0) }))
+        await fleet.cleanUp(processes)
+    }
+
+    @Test func threeProcessesSharing5000MessagesGiveExactly5000Effects() async throws {
+        let fleet = try await ProbeFleet.make()
+        let processes = try (0..<3).map { _ in try fleet.start(concurrency: 32) }
+        for process in processes { try await fleet.waitUntilStarted(process) }
+        try await fleet.submit(0..<5000)
+        try await waitUntil(timeout: .seconds(180), "5,000 effects") { try await fleet.effects().messages == 5000 }
+        try await waitUntil(timeout: .seconds(30), "the role queue is empty and the outbox published") {
+            let state = try await fleet.connection.queueState(fleet.topology.queue)
+            let outbox = try await SQLiteStore(readingAt: fleet.database).outboxDepth()
+            return state.messageCount == 0 && outbox == 0
+        }
+        for process in processes { process.signal(SIGTERM) }
+        for process in processes { #expect(try await process.waitForExit(timeout: .seconds(30)) == 0) }
+        let effects = try await fleet.effects()
+        #expect(effects.rows == 5000, "exactly one effect per message")
+        #expect(effects.instances == 3, "all three processes took a share")
+        let received = try processes.map { try ProbeFleet.exitStatistics($0)["received"] ?? 0 }
+        #expect(received.allSatisfy { $0 > 0 }, "shares: \(received)")
+        let outputs = try await fleet.drainOutputs()
+        #expect(outputs.distinct.count == 5000)
+        #expect(try await fleet.connection.queueState(fleet.topology.deadLetterQueue).messageCount == 0)
+        await fleet.cleanUp(processes)
+    }
+
+    @Test func sigtermUnderLoadFinishesInFlightWorkWithoutRedelivery() async throws {
+        let fleet = try await ProbeFleet.make()
+        let first = try fleet.start(concurrency: 64, workMilliseconds: 2)
+        try await fleet.waitUntilStarted(first)
+        try await fleet.submit(0..<1000)
+        try await waitUntil(timeout: .seconds(60), "the first process is under load") { try await fleet.effects().rows >= 100 }
+        first.signal(SIGTERM)
+        #expect(try await first.waitForExit(timeout: .seconds(30)) == 0, "a graceful shutdown exits 0")
+        let stopped = try ProbeFleet.exitStatistics(first)
+        #expect(stopped["received"] == stopped["succeeded"], "everything received was finished: \(stopped)")
+        let rowsAfterStop = try await fleet.effects().rows
+        #expect(rowsAfterStop == stopped["succeeded"])
+        #expect((stopped["succeeded"] ?? 0) < 1000, "stopped while messages were still waiting: \(first.output)")
+
+        let second = try fleet.start()
+        try await waitUntil(timeout: .seconds(60), "the second process finishes the rest") {
+            try await fleet.effects().messages == 1000
+        }
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: .seconds(30)) == 0, "\(second.output)")
+        let rest = try ProbeFleet.exitStatistics(second)
+        #expect(rest["duplicates"] == 0, "no message the first process had finished came back: \(rest)")
+        #expect(try await fleet.effects().rows == 1000)
+        await fleet.cleanUp([first, second])
+    }
+
+    @Test func aBrokerRestartInTheMiddleOfARunLosesNothing() async throws {
+        let broker = try await DisposableBroker.start(name: "kaltim-worker-restart", port: 5722)
+        let fleet = try await ProbeFleet.make(url: broker.url)
+        let total = 1500
+        let worker = try fleet.start(concurrency: 16, workMilliseconds: 10)
+        try await fleet.waitUntilStarted(worker)
+        try await fleet.submit(0..<total)
+        try await waitUntil(timeout: .seconds(60), "the worker is under load") { try await fleet.effects().rows >= 100 }
+        try await broker.run("restart")
+        let rowsAfterRestart = try await fleet.effects().rows
+        #expect(rowsAfterRestart < total, "the restart happened mid-run")
+        // The test's own connection reconnects too: until it has, a query fails; try again.
+        try await waitUntil(timeout: .seconds(180), "every registration has its effect after the restart") {
+            try await fleet.effects().messages == total
+        }
+        try await waitUntil(timeout: .seconds(60), "the outbox is published") {
+            try await SQLiteStore(readingAt: fleet.database).outboxDepth() == 0
+        }
+        #expect(try await fleet.effects().rows == total, "no effect twice")
+        #expect(worker.output.contains("AMQP reconnected"), "the worker reconnected")
+        let outputs = Collector<String>()
+        try await waitUntil(timeout: .seconds(60), "every output event is in its queue") {
+            if let drained = try? await fleet.drainOutputs() { drained.distinct.forEach(outputs.append) }
+            return Set(outputs.values).count == total
+        }
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0)
+        await fleet.cleanUp([worker])
+        try await broker.run("stop")
+    }
+
+    @Test func metricsHealthAndReadinessAreServedOverHTTP() async throws {
+        let fleet = try await ProbeFleet.make()
+        let worker = try fleet.start()
+        try await fleet.waitUntilStarted(worker)
+        try await fleet.submit(0..<20)
+        try await waitUntil(timeout: .seconds(30), "20 effects") { try await fleet.effects().rows == 20 }
+        let line = try #require(worker.output.split(separator: "\n").first { $0.contains("\"msg\":\"http listening\"") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        let port = try #require(object["address"]?.split(separator: ":").last.flatMap { Int($0) })
+        #expect(try await httpGet(port: port, path: "/health").status == 200)
+        #expect(try await httpGet(port: port, path: "/ready").status == 200)
+        try await waitUntil(timeout: .seconds(10), "the metrics count the messages") {
+            try await httpGet(port: port, path: "/metrics").body.contains("jobs_messages_succeeded_total{role=\"intake\"} 20")
+        }
+        let metrics = try await httpGet(port: port, path: "/metrics").body
+        for series in [
+            "jobs_messages_received_total", "jobs_handler_duration_seconds_bucket", "jobs_messages_in_flight",
+            "jobs_outbox_depth", "jobs_oldest_unprocessed_age_seconds",
+        ] {
+            #expect(metrics.contains(series), "\(series) is exported")
+        }
+        #expect(try await httpGet(port: port, path: "/nothing").status == 404)
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0)
+        await fleet.cleanUp([worker])
+    }
+
+    @Test func aBadArgumentGetsTheUsageAndANonZeroExit() async throws {
+        for arguments in [["--concurrency", "0"], ["--retry-delays", "5x"], ["--durability", "sometimes"], ["--nonsense"]] {
+            let process = try ChildProcess(ProbeFleet.probePath, arguments)
+            #expect(try await process.waitForExit(timeout: .seconds(30)) == 64, "\(arguments)")
+            #expect(process.output.contains("Usage:"), "\(arguments): \(process.output)")
+            await process.terminate()
+        }
+    }
+}
