@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
     ],
     targets: [
         // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
@@ -77,7 +78,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The five workers of the pipeline.
-        .target(name: "Workers", dependencies: ["Jobs", "Contracts"], swiftSettings: swiftSettings),
+        .target(
+            name: "Workers",
+            dependencies: ["Jobs", "Contracts", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Resources/kode-wilayah-kemendagri-2025.csv"), .copy("Resources/LICENSE-kode-wilayah.txt")],
+            swiftSettings: swiftSettings
+        ),
+        // The worker executable: one subcommand per role, plus the admin commands.
+        .executableTarget(
+            name: "kaltim-worker",
+            dependencies: [
+                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/KaltimWorker",
+            swiftSettings: swiftSettings
+        ),
         // Relay benchmark (run it in release mode: scripts/bench.sh).
         .executableTarget(
             name: "amqp-relay-bench",
@@ -127,6 +143,11 @@ let package = Package(
         .testTarget(
             name: "WorkerProcessTests",
             dependencies: ["jobs-probe-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WorkersTests",
+            dependencies: ["Workers", "kaltim-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

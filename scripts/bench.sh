@@ -80,7 +80,7 @@ $C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true
 if [[ " $TYPES " == *" quorum "* ]]; then
   : >"$OUT/jobs"
   for round in $(seq 1 "$ROUNDS"); do
-    line="$("$JOBS_BENCH" --url "$URL" --count "$COUNT" 2>/dev/null)"
+    line="$("$JOBS_BENCH" --url "$URL" --count "$COUNT" --concurrency 512 2>/dev/null)"
     echo "  jobs round $round: $line"
     echo "$line" | rate >>"$OUT/jobs"
   done

@@ -11,7 +11,7 @@ public struct WorkerRole: Sendable, Hashable {
     public let summary: String
 
     public static let intake = WorkerRole(
-        name: "intake", consumes: [RegistrationSubmittedV2.eventType],
+        name: "intake", consumes: [RegistrationSubmittedV2.eventType, AssessmentGradedV1.eventType],
         summary:
             "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review."
     )

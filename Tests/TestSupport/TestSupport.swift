@@ -15,7 +15,7 @@ public enum BrokerEnvironment {
     public static var enabled: Bool { url != nil || required }
 
     public static func configuration(
-        name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil
+        name: String = #function, heartbeat: Duration = .seconds(30), reconnect: ReconnectPolicy? = nil
     )
         throws -> AMQPConfiguration
     {
@@ -30,7 +30,7 @@ public enum BrokerEnvironment {
         return configuration
     }
 
-    public static func connect(name: String = #function, heartbeat: Duration = .seconds(10), reconnect: ReconnectPolicy? = nil)
+    public static func connect(name: String = #function, heartbeat: Duration = .seconds(30), reconnect: ReconnectPolicy? = nil)
         async throws
         -> AMQPConnection
     {

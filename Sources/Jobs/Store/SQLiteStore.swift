@@ -136,6 +136,11 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
+    /// Runs `work` in a write transaction outside any message (imports, admin tools).
+    public func write<T: Sendable>(_ work: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await pool.write { db in try work(GRDBTransaction(db: db)) }
+    }
+
     /// Runs a query outside any message (tests, admin tools).
     public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
         try await pool.read { db in try GRDBTransaction(db: db).query(sql, arguments) }

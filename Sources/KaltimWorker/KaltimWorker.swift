@@ -1,0 +1,160 @@
+import AMQP
+import ArgumentParser
+import Contracts
+import Foundation
+import Jobs
+import WorkerHost
+import Workers
+
+@main
+struct KaltimWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kaltim-worker",
+        abstract: "The workers of the Kaltim 2025 certification pipeline, and their admin commands.",
+        subcommands: [Intake.self, Scheduling.self, ImportRegistry.self, ImportHistory.self, OpenClasses.self])
+}
+
+/// Options of the commands that read the programme plan.
+struct ProgrammeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes, classes).", valueName: "path"))
+    var programmeFile = "config/programme-2025.json"
+
+    func load() throws -> ProgrammeCatalogue {
+        do {
+            return try ProgrammeCatalogue.load(path: programmeFile)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+struct Intake: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the intake validation worker (registration.submitted → accepted, rejected or review-needed).")
+
+    @OptionGroup var options: WorkerCommandOptions
+    @OptionGroup var programme: ProgrammeOptions
+    @Option(
+        help: ArgumentHelp("File with the secret key of the NIK blind index (≥ 32 bytes or 64 hex digits).", valueName: "path"))
+    var nikKeyFile: String?
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
+        if key.isDevelopmentKey {
+            FileHandle.standardError.write(Data("kaltim-worker: no --nik-key-file; using the development NIK key\n".utf8))
+        }
+        let topology = try options.topology(role: .intake)
+        try await WorkerHost.run(
+            role: .intake, handler: IntakeHandler(catalogue: catalogue, nikKey: key, exchange: topology.exchange),
+            options: options)
+    }
+}
+
+struct Scheduling: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the class scheduling worker (acceptances and classes → scheduled, waitlisted, apprenticeships).")
+
+    @OptionGroup var options: WorkerCommandOptions
+    @OptionGroup var programme: ProgrammeOptions
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let topology = try options.topology(role: .scheduling)
+        try await WorkerHost.run(
+            role: .scheduling, handler: SchedulingHandler(catalogue: catalogue, exchange: topology.exchange), options: options)
+    }
+}
+
+struct ImportRegistry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,sex,region_code) into the intake store.")
+
+    @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
+    @Option(help: ArgumentHelp("The intake worker's store.", valueName: "path")) var database = "var/intake.sqlite"
+    @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
+
+    func run() async throws {
+        let summary = try await IntakeImport.registry(
+            csv: try readText(csv), into: try openStore(database),
+            key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
+        report(summary, what: "registry records")
+    }
+}
+
+struct ImportHistory: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load training history of earlier programmes (CSV: nik,programme,year,outcome) into the intake store.")
+
+    @Option(help: ArgumentHelp("The history file.", valueName: "path")) var csv: String
+    @Option(help: ArgumentHelp("The intake worker's store.", valueName: "path")) var database = "var/intake.sqlite"
+    @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
+
+    func run() async throws {
+        let summary = try await IntakeImport.history(
+            csv: try readText(csv), into: try openStore(database),
+            key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
+        report(summary, what: "history rows")
+    }
+}
+
+struct OpenClasses: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish class.opened for every class of the programme plan (idempotent: fixed message ids).")
+
+    @OptionGroup var programme: ProgrammeOptions
+    @Option(
+        help: ArgumentHelp("The broker (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/).", valueName: "url")
+    )
+    var brokerURL: String?
+    @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
+    @Option(help: "Publish only the classes of this BLKI (BLKI_BALIKPAPAN or BLKI_BONTANG).") var centre: String?
+
+    func validate() throws {
+        if let centre, TrainingCentre(rawValue: centre) == nil {
+            throw ValidationError("--centre must be BLKI_BALIKPAPAN or BLKI_BONTANG")
+        }
+    }
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        // The scheduling queue exists before the first class is announced, so none is lost.
+        let topology = RoleTopology(role: .scheduling, prefix: topologyPrefix)
+        try await topology.declare(on: connection)
+        let classes = catalogue.plannedClasses.filter { centre == nil || $0.centre.rawValue == centre }
+        let messages = try classes.map { planned in
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", subject: planned.classID,
+                    data: ClassOpenedV1(
+                        classID: planned.classID, centre: planned.centre, programme: planned.programme, cohort: planned.cohort,
+                        capacity: planned.capacity, reserveSeats: planned.reserveSeats, startDate: planned.startDate,
+                        endDate: planned.endDate, trainingHours: planned.trainingHours)),
+                exchange: topology.exchange
+            ).amqpMessage
+        }
+        let results = await connection.publish(messages, window: 100)
+        await connection.close()
+        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
+        print("published \(classes.count - failed) of \(classes.count) class.opened events")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+func readText(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
+func openStore(_ path: String) throws -> SQLiteStore {
+    try FileManager.default.createDirectory(
+        at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+    return try SQLiteStore(path: path)
+}
+
+func report(_ summary: IntakeImport.Summary, what: String) {
+    print("imported \(summary.imported) \(what); skipped \(summary.skipped.count)")
+    for (line, reason) in summary.skipped.prefix(20) { print("  line \(line): \(reason)") }
+}

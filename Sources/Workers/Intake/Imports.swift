@@ -1,0 +1,166 @@
+import Contracts
+import Foundation
+public import Jobs
+
+/// Loads the CSV files the intake worker owns into its store: a Dukcapil registry extract and
+/// the training history of earlier programmes. NIKs are turned into blind indexes on the way in
+/// and never stored.
+public enum IntakeImport {
+    /// What an import did.
+    public struct Summary: Sendable, Equatable {
+        public var imported = 0
+        /// Line numbers (1-based, header is line 1) and reasons of rows that were skipped.
+        public var skipped: [(line: Int, reason: String)] = []
+
+        public static func == (a: Summary, b: Summary) -> Bool {
+            a.imported == b.imported && a.skipped.map(\.line) == b.skipped.map(\.line)
+        }
+    }
+
+    /// Imports a registry extract: header `nik,full_name,birth_date,sex,region_code` (birth date
+    /// yyyy-MM-dd, sex L/P, region code of the domicile). A row for a NIK already present
+    /// replaces it.
+    public static func registry(csv: String, into store: SQLiteStore, key: NIKKey) async throws -> Summary {
+        let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "sex", "region_code"])
+        var summary = Summary()
+        var values: [[SQLValue]] = []
+        for (line, row) in rows.records {
+            let nik = row["nik", default: ""].filter(\.isNumber)
+            guard nik.count == 16 else {
+                summary.skipped.append((line, "nik is not 16 digits"))
+                continue
+            }
+            guard ProgrammeCatalogue.day(row["birth_date", default: ""]) != nil else {
+                summary.skipped.append((line, "birth_date is not yyyy-MM-dd"))
+                continue
+            }
+            values.append([
+                .text(key.blindIndex(nik)), .text(row["full_name", default: ""]), .text(row["birth_date", default: ""]),
+                Sex(rawValue: row["sex", default: ""]).map { .text($0.rawValue) } ?? .null,
+                .text(row["region_code", default: ""].filter(\.isNumber)),
+            ])
+        }
+        let batch = values
+        try await store.migrate(RegistryExtract().migrations)
+        try await store.write { transaction in
+            for value in batch {
+                try transaction.execute(
+                    """
+                    INSERT OR REPLACE INTO intake_registry (nik_index, full_name, birth_date, sex, region_code)
+                    VALUES (?, ?, ?, ?, ?)
+                    """, value)
+            }
+        }
+        summary.imported = batch.count
+        return summary
+    }
+
+    /// Imports training history: header `nik,programme,year,outcome` (outcome LULUS,
+    /// TIDAK_LULUS or TIDAK_SELESAI).
+    public static func history(csv: String, into store: SQLiteStore, key: NIKKey) async throws -> Summary {
+        let rows = try CSVTable(csv, required: ["nik", "programme", "year", "outcome"])
+        var summary = Summary()
+        var values: [[SQLValue]] = []
+        for (line, row) in rows.records {
+            let nik = row["nik", default: ""].filter(\.isNumber)
+            guard nik.count == 16, let year = Int64(row["year", default: ""]),
+                let outcome = DeclaredTraining.Outcome(rawValue: row["outcome", default: ""])
+            else {
+                summary.skipped.append((line, "needs a 16-digit nik, a year and an outcome LULUS/TIDAK_LULUS/TIDAK_SELESAI"))
+                continue
+            }
+            let programme = row["programme", default: ""]
+            values.append([
+                .text(key.blindIndex(nik)), .text(programme), .integer(year), .text(outcome == .passed ? "passed" : "failed"),
+                .text("import:\(programme):\(year)"),
+            ])
+        }
+        let batch = values
+        try await store.migrate(IntakeHandler.ownTables)
+        try await store.write { transaction in
+            for value in batch {
+                try transaction.execute(
+                    """
+                    INSERT OR IGNORE INTO intake_history (nik_index, programme, year, outcome, source, reference)
+                    VALUES (?, ?, ?, ?, 'import', ?)
+                    """, value)
+            }
+        }
+        summary.imported = batch.count
+        return summary
+    }
+}
+
+/// A CSV text with a header row (RFC 4180 quoting).
+struct CSVTable {
+    let records: [(line: Int, fields: [String: String])]
+
+    init(_ text: String, required: [String]) throws {
+        let rows = Self.parse(text)
+        guard let header = rows.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
+            throw ProgrammeFileError("the CSV file is empty")
+        }
+        let missing = required.filter { !header.contains($0) }
+        guard missing.isEmpty else {
+            throw ProgrammeFileError(
+                "the CSV header lacks \(missing.joined(separator: ", ")) (expected \(required.joined(separator: ",")))")
+        }
+        records = rows.dropFirst().enumerated().compactMap { offset, fields in
+            guard fields.contains(where: { !$0.isEmpty }) else { return nil }
+            var record: [String: String] = [:]
+            for (name, value) in zip(header, fields) { record[name] = value.trimmingCharacters(in: .whitespaces) }
+            return (offset + 2, record)
+        }
+    }
+
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = []
+        var row: [String] = []
+        var field = ""
+        var quoted = false
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            if quoted {
+                if character == "\"" {
+                    if let next = iterator.next() {
+                        if next == "\"" {
+                            field.append("\"")
+                        } else {
+                            quoted = false
+                            if next == "," {
+                                row.append(field)
+                                field = ""
+                            } else if next == "\n" || next == "\r\n" {
+                                row.append(field)
+                                rows.append(row)
+                                (row, field) = ([], "")
+                            } else {
+                                field.append(next)
+                            }
+                        }
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" && field.isEmpty {
+                quoted = true
+            } else if character == "," {
+                row.append(field)
+                field = ""
+            } else if character == "\n" || character == "\r\n" {
+                row.append(field)
+                rows.append(row)
+                (row, field) = ([], "")
+            } else {
+                field.append(character)
+            }
+        }
+        if !field.isEmpty || !row.isEmpty {
+            row.append(field)
+            rows.append(row)
+        }
+        return rows
+    }
+}

@@ -1,0 +1,253 @@
+public import Contracts
+import Foundation
+public import Jobs
+
+/// The intake validation worker: decides on each submitted registration.
+///
+/// Checks, in this order of outcome: the NIK rules N1–N8 (``NIKCheck``), name, phone, e-mail,
+/// consent and the programme offered at the chosen BLKI; one active registration per NIK per
+/// programme year (N10, on the NIK's blind index); the civil-registry record (NIK known, name
+/// and birth date agree, domicile in Kaltim on the record, not on the NIK prefix: N9). Any
+/// rejection → `registration.rejected` with every reason; else any doubt →
+/// `registration.review-needed` (a person decides; N8, N11); else `registration.accepted` with
+/// the priority tier: 1 never trained, 2 failed an earlier training or assessment, 3 trained or
+/// certified before (accepted, but seated only after tiers 1 and 2). Training history comes
+/// from the imported records of earlier programmes, the `assessment.graded` outcomes this
+/// worker consumes, and what the applicant declared.
+public struct IntakeHandler: MessageHandler {
+    public let catalogue: ProgrammeCatalogue
+    public let registry: any CivilRegistry
+    public let regions: RegionCodes
+    public let nikKey: NIKKey
+    public let exchange: String
+    public let source = "/kaltim/workers/intake"
+
+    public init(
+        catalogue: ProgrammeCatalogue, registry: any CivilRegistry = RegistryExtract(), regions: RegionCodes = .kemendagri2025,
+        nikKey: NIKKey, exchange: String = ContractDocuments.exchange
+    ) {
+        self.catalogue = catalogue
+        self.registry = registry
+        self.regions = regions
+        self.nikKey = nikKey
+        self.exchange = exchange
+    }
+
+    public var migrations: [String] {
+        registry.migrations + Self.ownTables
+    }
+
+    static let ownTables = [
+        """
+        CREATE TABLE IF NOT EXISTS intake_registrations (
+            registration_id TEXT PRIMARY KEY, nik_index TEXT, masked_nik TEXT NOT NULL, year INTEGER NOT NULL,
+            participant_id TEXT, programme TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'review')),
+            reasons TEXT NOT NULL, decided_at TEXT NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS intake_registrations_person ON intake_registrations (nik_index, year)",
+        """
+        CREATE TABLE IF NOT EXISTS intake_history (
+            nik_index TEXT NOT NULL, programme TEXT NOT NULL, year INTEGER NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('passed', 'failed')), source TEXT NOT NULL,
+            reference TEXT NOT NULL, UNIQUE (nik_index, reference))
+        """,
+    ]
+
+    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        switch event.payload {
+        case let registration as RegistrationSubmittedV2:
+            return try decide(registration, event: event, in: transaction)
+        case let graded as AssessmentGradedV1:
+            try record(graded, in: transaction)
+            return []
+        default:
+            throw Failure.permanent("unexpected-type", "the intake worker does not handle \(event.header.type)")
+        }
+    }
+
+    // MARK: Registrations
+
+    func decide(_ registration: RegistrationSubmittedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        let known = try transaction.query(
+            "SELECT outcome FROM intake_registrations WHERE registration_id = ?", [.text(registration.registrationID)])
+        guard known.isEmpty else { return [] }  // the same registration sent again: already decided
+
+        let nik = NIKCheck.check(
+            registration.nik, declaredBirthDate: registration.birthDate, declaredSex: registration.sex,
+            ageWindow: catalogue.ageWindow.minimum...catalogue.ageWindow.maximum, referenceDate: catalogue.referenceDate,
+            regions: regions)
+        var findings = nik.findings
+        findings += contactFindings(registration)
+        if catalogue.programme(registration.programme, at: registration.preferredCentre) == nil {
+            findings.append(
+                .init(.reject, "PROGRAMME_NOT_OFFERED", "Program pelatihan yang dipilih tidak tersedia di BLKI tersebut."))
+        }
+        var nikIndex: String?
+        if let normalised = nik.normalised {
+            let index = nikKey.blindIndex(normalised)
+            nikIndex = index
+            let active = try transaction.query(
+                """
+                SELECT registration_id FROM intake_registrations
+                WHERE nik_index = ? AND year = ? AND outcome IN ('accepted', 'review')
+                """, [.text(index), .integer(Int64(catalogue.year))])
+            if !active.isEmpty {
+                findings.append(
+                    .init(
+                        .reject, "DUPLICATE_REGISTRATION",
+                        "NIK ini sudah terdaftar pada program tahun \(catalogue.year); satu orang hanya dapat mendaftar satu kali."
+                    ))
+            }
+            findings += try registryFindings(registration, nikIndex: index, in: transaction)
+        }
+
+        let rejections = findings.filter { $0.severity == .reject }
+        let reviews = findings.filter { $0.severity == .review }
+        let participantID = nikIndex.map { "PST-\(catalogue.year)-\($0.prefix(12).uppercased())" }
+        let outcome: String
+        let message: any ContractMessage
+        if !rejections.isEmpty {
+            outcome = "rejected"
+            message = RegistrationRejectedV1(registrationID: registration.registrationID, reasons: rejections.map(\.reason))
+        } else if !reviews.isEmpty || participantID == nil {
+            outcome = "review"
+            message = RegistrationReviewNeededV1(registrationID: registration.registrationID, reasons: reviews.map(\.reason))
+        } else {
+            outcome = "accepted"
+            let (tier, reasons) = try priority(registration, nikIndex: nikIndex ?? "", in: transaction)
+            message = RegistrationAcceptedV1(
+                registrationID: registration.registrationID, participantID: participantID ?? "",
+                centre: registration.preferredCentre, programme: registration.programme, priorityTier: tier,
+                priorityReasons: reasons, apprenticeshipInterest: registration.apprenticeshipInterest)
+        }
+        try transaction.execute(
+            """
+            INSERT INTO intake_registrations (registration_id, nik_index, masked_nik, year, participant_id, programme, outcome,
+                reasons, decided_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(registration.registrationID), nikIndex.map(SQLValue.text) ?? .null,
+                .text(PersonalData.maskNIK(nik.normalised ?? "")), .integer(Int64(catalogue.year)),
+                outcome == "accepted" ? participantID.map(SQLValue.text) ?? .null : .null, .text(registration.programme),
+                .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
+                .text(ISO8601DateFormatter().string(from: Date())),
+            ])
+        return [try outgoing(message, causedBy: event, subject: registration.registrationID)]
+    }
+
+    func contactFindings(_ registration: RegistrationSubmittedV2) -> [IntakeFinding] {
+        var findings: [IntakeFinding] = []
+        if PersonName.normalise(registration.fullName).isEmpty {
+            findings.append(.init(.reject, "NAME_MISSING", "Nama lengkap wajib diisi."))
+        }
+        if PhoneNumber.normalise(registration.phone) == nil {
+            findings.append(
+                .init(.reject, "PHONE_INVALID", "Nomor HP tidak valid; gunakan nomor seluler Indonesia (08… atau +628…)."))
+        }
+        if let whatsApp = registration.whatsApp, PhoneNumber.normalise(whatsApp) == nil {
+            findings.append(.init(.warning, "WHATSAPP_INVALID", "Nomor WhatsApp tidak valid dan tidak akan dipakai."))
+        }
+        if let email = registration.email, !email.isEmpty, !EmailAddress.isValid(email) {
+            findings.append(.init(.reject, "EMAIL_INVALID", "Alamat e-mail tidak valid."))
+        }
+        if !registration.consent.given {
+            findings.append(.init(.reject, "CONSENT_MISSING", "Persetujuan pemrosesan data pribadi belum diberikan."))
+        }
+        return findings
+    }
+
+    func registryFindings(_ registration: RegistrationSubmittedV2, nikIndex: String, in transaction: any StoreTransaction)
+        throws -> [IntakeFinding]
+    {
+        guard let record = try registry.record(nikIndex: nikIndex, in: transaction) else {
+            return [
+                .init(
+                    .review, "REGISTRY_NOT_FOUND",
+                    "Data kependudukan tidak ditemukan; dokumen perlu diperiksa oleh petugas.")
+            ]
+        }
+        var findings: [IntakeFinding] = []
+        if !record.livesInKaltim {
+            findings.append(
+                .init(.reject, "NOT_KALTIM_RESIDENT", "Menurut data kependudukan, domisili pendaftar bukan di Kalimantan Timur."))
+        }
+        if !PersonName.matches(record.fullName, registration.fullName) {
+            findings.append(
+                .init(.review, "REGISTRY_NAME_MISMATCH", "Nama tidak sesuai dengan data kependudukan; perlu diperiksa petugas."))
+        }
+        if record.birthDate != registration.birthDate {
+            findings.append(
+                .init(
+                    .review, "REGISTRY_BIRTH_DATE_MISMATCH",
+                    "Tanggal lahir tidak sesuai dengan data kependudukan; perlu diperiksa petugas."))
+        }
+        return findings
+    }
+
+    /// The priority tier and its reasons, from the worker's history records and the
+    /// applicant's declaration.
+    func priority(_ registration: RegistrationSubmittedV2, nikIndex: String, in transaction: any StoreTransaction) throws
+        -> (RegistrationAcceptedV1.PriorityTier, [String])
+    {
+        let history = try transaction.query(
+            "SELECT outcome, source FROM intake_history WHERE nik_index = ? AND year < ?",
+            [.text(nikIndex), .integer(Int64(catalogue.year))])
+        var reasons: [String] = []
+        let recordedPass = history.contains { $0["outcome"]?.text == "passed" }
+        let recordedFail = history.contains { $0["outcome"]?.text == "failed" }
+        let declaredPass = registration.declaredTrainings.contains { $0.outcome == .passed }
+        let declaredFail = registration.declaredTrainings.contains { $0.outcome != .passed }
+        if recordedPass { reasons.append("TRAINED_BEFORE_RECORDED") }
+        if declaredPass { reasons.append("TRAINED_BEFORE_DECLARED") }
+        if recordedPass || declaredPass { return (.previouslyTrained, reasons) }
+        if recordedFail { reasons.append("FAILED_BEFORE_RECORDED") }
+        if declaredFail { reasons.append("FAILED_BEFORE_DECLARED") }
+        if recordedFail || declaredFail { return (.previouslyFailed, reasons) }
+        return (.neverTrained, ["NO_TRAINING_RECORD"])
+    }
+
+    // MARK: Grading outcomes
+
+    /// Keeps an assessment outcome as training history of the person (for the priority of a
+    /// later registration).
+    func record(_ graded: AssessmentGradedV1, in transaction: any StoreTransaction) throws {
+        guard
+            let row = try transaction.query(
+                "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL",
+                [.text(graded.participantID)]
+            ).first, let nikIndex = row["nik_index"]?.text
+        else { return }  // a participant this worker did not accept (another year's store): nothing to keep
+        try transaction.execute(
+            """
+            INSERT OR IGNORE INTO intake_history (nik_index, programme, year, outcome, source, reference)
+            VALUES (?, ?, ?, ?, 'assessment', ?)
+            """,
+            [
+                .text(nikIndex), row["programme"] ?? .text(graded.scheme), row["year"] ?? .integer(Int64(catalogue.year)),
+                .text(graded.outcome == .competent ? "passed" : "failed"), .text("assessment:" + graded.assessmentID),
+            ])
+    }
+
+    func outgoing(_ message: any ContractMessage, causedBy event: DecodedEvent, subject: String) throws -> OutgoingEvent {
+        func make<M: ContractMessage>(_ message: M) throws -> OutgoingEvent {
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "intake-\(event.header.id)", source: source, subject: subject,
+                    correlationID: event.header.correlationID, causationID: event.header.id, data: message),
+                exchange: exchange)
+        }
+        return try make(message)
+    }
+}
+
+extension IntakeFinding {
+    init(_ severity: Severity, _ code: String, _ message: String) {
+        self.init(severity: severity, code: code, message: message)
+    }
+
+    var reason: RegistrationReason { RegistrationReason(code: code, message: message) }
+}

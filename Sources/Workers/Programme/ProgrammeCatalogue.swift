@@ -1,0 +1,161 @@
+public import Contracts
+import Foundation
+
+/// The programme year's plan (`config/programme-2025.json`): centres with their quotas,
+/// programmes with their sectors and number of classes, class size, dates, age window and the
+/// apprenticeship places. Intake reads the programmes and the age window; scheduling reads the
+/// quotas and the classes; the `open-classes` command publishes the planned classes.
+public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
+    public struct AgeWindow: Codable, Sendable, Equatable {
+        public var minimum: Int
+        public var maximum: Int
+    }
+
+    public struct Company: Codable, Sendable, Equatable {
+        public var name: String
+        public var regionCode: String
+        /// KBLI sector letters the company takes apprentices for.
+        public var sectors: [String]
+    }
+
+    public struct Apprenticeships: Codable, Sendable, Equatable {
+        public var places: Int
+        public var months: Int
+        public var companies: [Company]
+    }
+
+    public struct Programme: Codable, Sendable, Equatable {
+        public var code: String
+        public var name: String
+        /// KBLI category letter: B mining, C manufacturing, F construction, G trade and vehicle
+        /// repair, I accommodation (tata graha).
+        public var sector: String
+        public var classes: Int
+        public var trainingHours: Int
+        public var weeks: Int
+    }
+
+    public struct Centre: Codable, Sendable, Equatable {
+        public var centre: TrainingCentre
+        /// Short code used in class ids (BPN, BTG).
+        public var code: String
+        /// Places in the programme year (1,000 Balikpapan, 500 Bontang).
+        public var quota: Int
+        public var programmes: [Programme]
+    }
+
+    /// A class the plan opens.
+    public struct PlannedClass: Sendable, Equatable {
+        public var classID: String
+        public var centre: TrainingCentre
+        public var programme: String
+        public var cohort: Int
+        public var capacity: Int
+        public var reserveSeats: Int
+        public var startDate: String
+        public var endDate: String
+        public var trainingHours: Int
+    }
+
+    public var year: Int
+    public var referenceDate: String
+    public var timeZone: String
+    public var weeklyHours: String
+    public var ageWindow: AgeWindow
+    public var classSize: Int
+    public var reserveSeats: Int
+    public var firstClassStart: String
+    public var cohortSpacingDays: Int
+    public var apprenticeships: Apprenticeships
+    public var centres: [Centre]
+
+    /// Reads and checks a programme file.
+    /// - Throws: ``ProgrammeFileError`` naming what is wrong.
+    public static func load(path: String) throws -> ProgrammeCatalogue {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ProgrammeFileError("cannot read the programme file \(path): \(error.localizedDescription)")
+        }
+        let catalogue: ProgrammeCatalogue
+        do {
+            catalogue = try JSONDecoder().decode(ProgrammeCatalogue.self, from: data)
+        } catch {
+            throw ProgrammeFileError("the programme file \(path) is not valid: \(error)")
+        }
+        try catalogue.validate()
+        return catalogue
+    }
+
+    func validate() throws {
+        guard classSize > 0, reserveSeats >= 0, ageWindow.minimum <= ageWindow.maximum else {
+            throw ProgrammeFileError("classSize must be positive and the age window ordered")
+        }
+        guard Self.day(firstClassStart) != nil, Self.day(referenceDate) != nil else {
+            throw ProgrammeFileError("firstClassStart and referenceDate must be yyyy-MM-dd dates")
+        }
+        for centre in centres {
+            guard centre.quota > 0, !centre.programmes.isEmpty else {
+                throw ProgrammeFileError("\(centre.centre.rawValue): a positive quota and at least one programme are needed")
+            }
+            for programme in centre.programmes where programme.classes <= 0 || programme.weeks <= 0 {
+                throw ProgrammeFileError("\(centre.centre.rawValue) \(programme.code): classes and weeks must be positive")
+            }
+        }
+    }
+
+    /// The programme `code` at `centre`, if the plan has it.
+    public func programme(_ code: String, at centre: TrainingCentre) -> Programme? {
+        centres.first { $0.centre == centre }?.programmes.first { $0.code == code }
+    }
+
+    public func centre(_ centre: TrainingCentre) -> Centre? { centres.first { $0.centre == centre } }
+
+    /// Every class of the plan, cohort after cohort: a programme's cohort n starts
+    /// `cohortSpacingDays × (n − 1)` days after `firstClassStart` and ends on the Friday of its
+    /// last week.
+    public var plannedClasses: [PlannedClass] {
+        guard let first = Self.day(firstClassStart) else { return [] }
+        var classes: [PlannedClass] = []
+        for centre in centres {
+            for programme in centre.programmes {
+                for cohort in 1...programme.classes {
+                    let start = first.addingTimeInterval(Double((cohort - 1) * cohortSpacingDays) * 86_400)
+                    let end = start.addingTimeInterval(Double(programme.weeks * 7 - 3) * 86_400)
+                    classes.append(
+                        PlannedClass(
+                            classID: String(format: "%@-%d-%@-%02d", centre.code, year, programme.code, cohort),
+                            centre: centre.centre, programme: programme.code, cohort: cohort, capacity: classSize,
+                            reserveSeats: reserveSeats, startDate: Self.format(start), endDate: Self.format(end),
+                            trainingHours: programme.trainingHours))
+                }
+            }
+        }
+        return classes
+    }
+
+    static func day(_ text: String) -> Date? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (parts[0], parts[1], parts[2])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: components), format(date) == text else { return nil }
+        return date
+    }
+
+    static func format(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+}
+
+/// A programme file that cannot be used.
+public struct ProgrammeFileError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

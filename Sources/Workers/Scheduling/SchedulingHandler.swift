@@ -1,0 +1,320 @@
+public import Contracts
+import Foundation
+public import Jobs
+
+/// The class scheduling worker: seats accepted applicants in the 2025 classes.
+///
+/// - An acceptance joins the applicant pool of its (centre, programme), ordered by priority
+///   tier, then arrival (the acceptance's envelope time, then the participant id).
+/// - A class opening seats the best pooled applicants; an acceptance that arrives while a
+///   class of its programme has a free seat is seated at once (nobody better is waiting:
+///   after every event, no pooled applicant could take a free seat).
+/// - Seats: the preferred BLKI's classes of the programme first (earliest class first), then,
+///   once every planned class of the programme there is open and full (or the BLKI's quota is
+///   used up), a class of the same programme at the other BLKI.
+/// - An applicant with no seat left anywhere for the programme is waitlisted, with a position;
+///   a withdrawal gives the freed seat to the best waitlisted (or pooled) applicant.
+/// - Quotas (1,000 Balikpapan, 500 Bontang) and class capacity are checked inside the same
+///   store transaction that seats someone, so processes sharing the store never overbook.
+/// - Apprenticeship places (about 400) go to seated applicants who asked for one, in seating
+///   order, with a company of the programme's sector.
+public struct SchedulingHandler: MessageHandler {
+    public let catalogue: ProgrammeCatalogue
+    public let exchange: String
+    public let source = "/kaltim/workers/scheduling"
+
+    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange) {
+        self.catalogue = catalogue
+        self.exchange = exchange
+    }
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS sched_classes (
+                class_id TEXT PRIMARY KEY, centre TEXT NOT NULL, programme TEXT NOT NULL, cohort INTEGER NOT NULL,
+                capacity INTEGER NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS sched_applicants (
+                participant_id TEXT PRIMARY KEY, registration_id TEXT NOT NULL, preferred_centre TEXT NOT NULL,
+                programme TEXT NOT NULL, tier INTEGER NOT NULL, arrival TEXT NOT NULL, apprenticeship_interest INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pooled', 'scheduled', 'waitlisted', 'withdrawn')),
+                class_id TEXT, seat INTEGER, waitlist_position INTEGER, correlation_id TEXT NOT NULL,
+                UNIQUE (class_id, seat))
+            """,
+            "CREATE INDEX IF NOT EXISTS sched_applicants_queue ON sched_applicants (programme, status, tier, arrival)",
+            """
+            CREATE TABLE IF NOT EXISTS sched_apprenticeships (
+                placement_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL UNIQUE, company TEXT NOT NULL)
+            """,
+        ]
+    }
+
+    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        var context = Context(handler: self, transaction: transaction, event: event)
+        switch event.payload {
+        case let accepted as RegistrationAcceptedV1:
+            try context.accept(accepted, arrival: event.header.time)
+        case let opened as ClassOpenedV1:
+            try context.open(opened)
+        case let withdrawn as EnrolmentWithdrawnV1:
+            try context.withdraw(withdrawn)
+        default:
+            throw Failure.permanent("unexpected-type", "the scheduling worker does not handle \(event.header.type)")
+        }
+        return context.output
+    }
+}
+
+/// One message's work on the scheduling state.
+private struct Context {
+    let handler: SchedulingHandler
+    let transaction: any StoreTransaction
+    let event: DecodedEvent
+    var output: [OutgoingEvent] = []
+
+    var catalogue: ProgrammeCatalogue { handler.catalogue }
+
+    mutating func accept(_ accepted: RegistrationAcceptedV1, arrival: Date) throws {
+        guard catalogue.programme(accepted.programme, at: accepted.centre) != nil else {
+            throw Failure.permanent(
+                "unknown-programme", "programme \(accepted.programme) is not planned at \(accepted.centre.rawValue)")
+        }
+        let existing = try transaction.query(
+            "SELECT status FROM sched_applicants WHERE participant_id = ?", [.text(accepted.participantID)])
+        guard existing.isEmpty else { return }  // the same acceptance again (another message id): already placed
+        try transaction.execute(
+            """
+            INSERT INTO sched_applicants (participant_id, registration_id, preferred_centre, programme, tier, arrival,
+                apprenticeship_interest, status, correlation_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'pooled', ?)
+            """,
+            [
+                .text(accepted.participantID), .text(accepted.registrationID), .text(accepted.centre.rawValue),
+                .text(accepted.programme), .integer(Int64(accepted.priorityTier.rawValue)),
+                .text(Self.arrivalKey(arrival)), .integer(accepted.apprenticeshipInterest ? 1 : 0),
+                .text(event.header.correlationID),
+            ])
+        try allocate(programme: accepted.programme)
+    }
+
+    mutating func open(_ opened: ClassOpenedV1) throws {
+        guard opened.capacity > 0 else { throw Failure.permanent("invalid-class", "class \(opened.classID) has no seats") }
+        try transaction.execute(
+            """
+            INSERT OR IGNORE INTO sched_classes (class_id, centre, programme, cohort, capacity, start_date, end_date)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(opened.classID), .text(opened.centre.rawValue), .text(opened.programme),
+                .integer(Int64(opened.cohort)), .integer(Int64(opened.capacity)), .text(opened.startDate), .text(opened.endDate),
+            ])
+        try allocate(programme: opened.programme)
+    }
+
+    mutating func withdraw(_ withdrawn: EnrolmentWithdrawnV1) throws {
+        let rows = try transaction.query(
+            "SELECT programme, status FROM sched_applicants WHERE participant_id = ?", [.text(withdrawn.participantID)])
+        guard let row = rows.first, let programme = row["programme"]?.text else { return }  // never accepted here
+        guard row["status"]?.text != "withdrawn" else { return }
+        try transaction.execute(
+            """
+            UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
+            WHERE participant_id = ?
+            """, [.text(withdrawn.participantID)])
+        try allocate(programme: programme)
+    }
+
+    // MARK: Allocation
+
+    /// Seats pooled and waitlisted applicants of `programme` in priority order while seats are
+    /// free, then waitlists those whose every option is used up. When this fills a BLKI's
+    /// quota, every programme is looked at again (its pooled applicants may now be waitlisted).
+    mutating func allocate(programme: String) throws {
+        let quotaReachedBefore = try quotasReached()
+        try allocateOne(programme: programme)
+        if try quotasReached() != quotaReachedBefore {
+            let programmes = Set(catalogue.centres.flatMap { $0.programmes.map(\.code) })
+            for other in programmes.sorted() where other != programme { try allocateOne(programme: other) }
+        }
+    }
+
+    func quotasReached() throws -> [Bool] {
+        try catalogue.centres.map { try scheduledCount(centre: $0.centre) >= $0.quota }
+    }
+
+    private mutating func allocateOne(programme: String) throws {
+        let centres: [TrainingCentre] = [.balikpapan, .bontang]
+        let anyFree = try centres.contains { try freeSeat(programme: programme, centre: $0) != nil }
+        var exhaustedAt: [TrainingCentre: Bool] = [:]
+        for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
+        let allExhausted = exhaustedAt.values.allSatisfy { $0 }
+        // Nothing to seat and nobody to waitlist: the common case while classes are not open.
+        guard anyFree || allExhausted else { return }
+        let waiting = try transaction.query(
+            """
+            SELECT participant_id, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
+            FROM sched_applicants WHERE programme = ? AND status IN ('pooled', 'waitlisted')
+            ORDER BY tier, arrival, participant_id
+            """, [.text(programme)])
+        var noSeatFor: Set<TrainingCentre> = []
+        for applicant in waiting {
+            guard let participant = applicant["participant_id"]?.text,
+                let preferred = applicant["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
+            else { continue }
+            if !noSeatFor.contains(preferred) {
+                if let (classID, seat) = try freeSeat(programme: programme, preferred: preferred) {
+                    try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+                    continue
+                }
+                noSeatFor.insert(preferred)
+                // Seating may have used up the last seats: look again.
+                for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
+            }
+            if applicant["status"]?.text == "pooled", exhaustedAt.values.allSatisfy({ $0 }) {
+                try waitlist(participant, programme: programme, centre: preferred, applicant: applicant)
+            }
+            if noSeatFor.count == centres.count && !exhaustedAt.values.allSatisfy({ $0 }) { return }
+        }
+    }
+
+    /// The earliest free seat for an applicant preferring `preferred`: there first, at the
+    /// other BLKI once the preferred one has nothing left to open for this programme.
+    func freeSeat(programme: String, preferred: TrainingCentre) throws -> (String, Int)? {
+        if let seat = try freeSeat(programme: programme, centre: preferred) { return seat }
+        guard try exhausted(programme: programme, centre: preferred) else { return nil }
+        return try freeSeat(programme: programme, centre: Self.other(preferred))
+    }
+
+    func freeSeat(programme: String, centre: TrainingCentre) throws -> (String, Int)? {
+        guard try scheduledCount(centre: centre) < (catalogue.centre(centre)?.quota ?? 0) else { return nil }
+        let classes = try transaction.query(
+            """
+            SELECT c.class_id, c.capacity, COUNT(a.participant_id) AS taken
+            FROM sched_classes c LEFT JOIN sched_applicants a ON a.class_id = c.class_id AND a.status = 'scheduled'
+            WHERE c.centre = ? AND c.programme = ?
+            GROUP BY c.class_id HAVING taken < c.capacity ORDER BY c.start_date, c.class_id LIMIT 1
+            """, [.text(centre.rawValue), .text(programme)])
+        guard let row = classes.first, let classID = row["class_id"]?.text, let capacity = row["capacity"]?.integer else {
+            return nil
+        }
+        let taken = Set(
+            try transaction.query(
+                "SELECT seat FROM sched_applicants WHERE class_id = ? AND status = 'scheduled'", [.text(classID)]
+            ).compactMap { $0["seat"]?.integer })
+        guard let seat = (1...capacity).first(where: { !taken.contains($0) }) else { return nil }
+        return (classID, Int(seat))
+    }
+
+    /// Whether `centre` can offer nothing more for `programme`: its quota is used up, or every
+    /// planned class of the programme there is open and full (or the programme is not there).
+    func exhausted(programme: String, centre: TrainingCentre) throws -> Bool {
+        guard let planned = catalogue.programme(programme, at: centre) else { return true }
+        guard try scheduledCount(centre: centre) < (catalogue.centre(centre)?.quota ?? 0) else { return true }
+        let opened =
+            try transaction.query(
+                "SELECT COUNT(*) AS n FROM sched_classes WHERE centre = ? AND programme = ?",
+                [.text(centre.rawValue), .text(programme)]
+            ).first?["n"]?.integer ?? 0
+        guard opened >= planned.classes else { return false }
+        return try freeSeat(programme: programme, centre: centre) == nil
+    }
+
+    func scheduledCount(centre: TrainingCentre) throws -> Int {
+        Int(
+            try transaction.query(
+                """
+                SELECT COUNT(*) AS n FROM sched_applicants a JOIN sched_classes c ON c.class_id = a.class_id
+                WHERE a.status = 'scheduled' AND c.centre = ?
+                """, [.text(centre.rawValue)]
+            ).first?["n"]?.integer ?? 0)
+    }
+
+    mutating func seatApplicant(_ participant: String, classID: String, seat: Int, applicant: [String: SQLValue]) throws {
+        try transaction.execute(
+            """
+            UPDATE sched_applicants SET status = 'scheduled', class_id = ?, seat = ?, waitlist_position = NULL
+            WHERE participant_id = ?
+            """, [.text(classID), .integer(Int64(seat)), .text(participant)])
+        guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
+            let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
+            let start = row["start_date"]?.text, let end = row["end_date"]?.text
+        else { throw Failure.permanent("broken-invariant", "class \(classID) vanished") }
+        let correlation = applicant["correlation_id"]?.text ?? event.header.correlationID
+        try emit(
+            ClassScheduledV1(
+                participantID: participant, classID: classID, centre: centre, programme: programme, startDate: start,
+                endDate: end, seat: seat),
+            id: "scheduled-\(participant)-\(classID)", subject: participant, correlation: correlation)
+        if applicant["apprenticeship_interest"]?.integer == 1 {
+            try placeApprentice(participant, centre: centre, programme: programme, classEnd: end, correlation: correlation)
+        }
+    }
+
+    mutating func placeApprentice(
+        _ participant: String, centre: TrainingCentre, programme: String, classEnd: String, correlation: String
+    ) throws {
+        let places = catalogue.apprenticeships
+        let placed = Int(try transaction.query("SELECT COUNT(*) AS n FROM sched_apprenticeships").first?["n"]?.integer ?? 0)
+        guard placed < places.places,
+            try transaction.query(
+                "SELECT 1 FROM sched_apprenticeships WHERE participant_id = ?", [.text(participant)]
+            ).isEmpty
+        else { return }
+        let sector = catalogue.programme(programme, at: centre)?.sector ?? ""
+        let candidates = places.companies.filter { $0.sectors.contains(sector) }
+        let pool = candidates.isEmpty ? places.companies : candidates
+        guard !pool.isEmpty else { return }
+        let company = pool[placed % pool.count]
+        let placementID = String(format: "MAG-%d-%04d", catalogue.year, placed + 1)
+        try transaction.execute(
+            "INSERT INTO sched_apprenticeships (placement_id, participant_id, company) VALUES (?, ?, ?)",
+            [.text(placementID), .text(participant), .text(company.name)])
+        let start = ProgrammeCatalogue.day(classEnd).map { $0.addingTimeInterval(10 * 86_400) } ?? Date()
+        let end = start.addingTimeInterval(Double(places.months) * 30.4 * 86_400)
+        try emit(
+            ApprenticeshipPlacedV1(
+                participantID: participant, placementID: placementID, companyName: company.name,
+                regionCode: company.regionCode, startDate: ProgrammeCatalogue.format(start),
+                endDate: ProgrammeCatalogue.format(end)),
+            id: "apprenticeship-\(participant)", subject: participant, correlation: correlation)
+    }
+
+    mutating func waitlist(_ participant: String, programme: String, centre: TrainingCentre, applicant: [String: SQLValue])
+        throws
+    {
+        let ahead =
+            try transaction.query(
+                """
+                SELECT COUNT(*) AS n FROM sched_applicants
+                WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted'
+                """, [.text(programme), .text(centre.rawValue)]
+            ).first?["n"]?.integer ?? 0
+        let position = Int(ahead) + 1
+        try transaction.execute(
+            "UPDATE sched_applicants SET status = 'waitlisted', waitlist_position = ? WHERE participant_id = ?",
+            [.integer(Int64(position)), .text(participant)])
+        try emit(
+            EnrolmentWaitlistedV1(participantID: participant, centre: centre, programme: programme, position: position),
+            id: "waitlisted-\(participant)", subject: participant,
+            correlation: applicant["correlation_id"]?.text ?? event.header.correlationID)
+    }
+
+    mutating func emit<M: ContractMessage>(_ message: M, id: String, subject: String, correlation: String) throws {
+        // Ids derived from the decision make a replayed decision recognisable downstream.
+        output.append(
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: id, source: handler.source, subject: subject, correlationID: correlation,
+                    causationID: event.header.id, data: message),
+                exchange: handler.exchange))
+    }
+
+    static func other(_ centre: TrainingCentre) -> TrainingCentre { centre == .balikpapan ? .bontang : .balikpapan }
+
+    /// Sortable arrival time (UTC, microseconds).
+    static func arrivalKey(_ date: Date) -> String {
+        String(format: "%017.6f", date.timeIntervalSince1970)
+    }
+}

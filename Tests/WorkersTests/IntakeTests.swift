@@ -1,0 +1,220 @@
+import Contracts
+import Foundation
+import Jobs
+import Testing
+import Workers
+
+/// Synthetic residents (serials 99xx; DOMAIN.md §2.4) in the registry extract the tests import.
+let registryCSV = """
+    nik,full_name,birth_date,sex,region_code
+    6474015708999901,Siti Rahmawati,1999-08-17,P,6474011001
+    6471050302019902,Mochamad Rizky Pratama,2001-02-03,L,6471051002
+    6471054510009903,Dewi Lestari,2000-10-05,P,3171011001
+    3171010101029904,Andi Saputra,2002-01-01,L,6472041001
+    6472046612989905,Nur Aisyah,1998-12-26,P,6472041002
+    """
+
+/// Drives the intake handler through the runtime's test kit.
+struct IntakeDriver {
+    let kit: HandlerTestKit
+
+    static func make(history: String? = nil) async throws -> IntakeDriver {
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let kit = try await HandlerTestKit(handler: IntakeHandler(catalogue: catalogue, nikKey: .development))
+        let imported = try await IntakeImport.registry(csv: registryCSV, into: kit.store, key: .development)
+        #expect(imported.imported == 5)
+        if let history { _ = try await IntakeImport.history(csv: history, into: kit.store, key: .development) }
+        return IntakeDriver(kit: kit)
+    }
+
+    static func registration(
+        _ id: String, nik: String = "6474015708999901", name: String = "Siti Rahmawati", birthDate: String = "1999-08-17",
+        sex: Sex = .female, phone: String = "0812-5000-1001", email: String? = "siti@example.org",
+        centre: TrainingCentre = .bontang, programme: String = "TATA_GRAHA", trainings: [DeclaredTraining] = [],
+        consent: Bool = true
+    ) -> RegistrationSubmittedV2 {
+        RegistrationSubmittedV2(
+            registrationID: id, nik: nik, familyCardNumber: nil, fullName: name, birthPlace: "Bontang", birthDate: birthDate,
+            sex: sex, phone: phone, whatsApp: nil, email: email,
+            domicile: Domicile(regionCode: "6474011001", address: "Jl. Contoh 1"), education: .smk, employmentStatus: .unemployed,
+            jobSeekerCardNumber: nil, preferredCentre: centre, programme: programme, secondChoiceProgramme: nil,
+            apprenticeshipInterest: true, declaredTrainings: trainings,
+            consent: Consent(given: consent, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+    }
+
+    /// The one event the handler published, its type, reason codes and body.
+    func submit(_ registration: RegistrationSubmittedV2, id: String = UUID().uuidString) async throws -> (
+        type: String, codes: [String], body: String, event: OutgoingEvent
+    ) {
+        let result = try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration))
+        let event = try #require(result.events.first)
+        #expect(result.events.count == 1)
+        let body = String(decoding: event.body, as: UTF8.self)
+        var codes: [String] = []
+        if event.type == RegistrationRejectedV1.eventType {
+            codes = try ContractJSON.decoder().decode(EventEnvelope<RegistrationRejectedV1>.self, from: event.body).data.reasons
+                .map(
+                    \.code)
+        } else if event.type == RegistrationReviewNeededV1.eventType {
+            codes = try ContractJSON.decoder().decode(EventEnvelope<RegistrationReviewNeededV1>.self, from: event.body).data
+                .reasons
+                .map(\.code)
+        }
+        return (event.type, codes, body, event)
+    }
+
+    func accepted(_ event: OutgoingEvent) throws -> RegistrationAcceptedV1 {
+        try ContractJSON.decoder().decode(EventEnvelope<RegistrationAcceptedV1>.self, from: event.body).data
+    }
+}
+
+struct IntakeTests {
+    @Test func aRegistrationThatMatchesTheRegistryIsAcceptedAsTierOne() async throws {
+        let driver = try await IntakeDriver.make()
+        let outcome = try await driver.submit(IntakeDriver.registration("REG-1"))
+        #expect(outcome.type == RegistrationAcceptedV1.eventType)
+        let accepted = try driver.accepted(outcome.event)
+        #expect(accepted.priorityTier == .neverTrained)
+        #expect(accepted.priorityReasons == ["NO_TRAINING_RECORD"])
+        #expect(accepted.participantID.hasPrefix("PST-2025-"))
+        #expect(!outcome.body.contains("6474015708999901"), "no NIK leaves the intake worker")
+    }
+
+    @Test func spellingVariantsOfANameStillMatchTheRegistry() async throws {
+        let driver = try await IntakeDriver.make()
+        let registration = IntakeDriver.registration(
+            "REG-2", nik: "6471050302019902", name: "Muhammad Rizki Pratama", birthDate: "2001-02-03", sex: .male,
+            centre: .balikpapan, programme: "MEKANIK_SEPEDA_MOTOR")
+        #expect(try await driver.submit(registration).type == RegistrationAcceptedV1.eventType)
+        var other = registration
+        other.registrationID = "REG-2b"
+        other.nik = "6472046612989905"
+        other.fullName = "Budi Santoso"
+        other.birthDate = "1998-12-26"
+        other.sex = .female
+        #expect(try await driver.submit(other).codes == ["REGISTRY_NAME_MISMATCH"])
+    }
+
+    @Test(arguments: [
+        ("647401570899990", "NIK_FORMAT"),  // 15 digits
+        ("6474015708990000", "NIK_SERIAL_ZERO"),
+        ("9974015708999901", "NIK_PROVINCE_UNKNOWN"),
+        ("6474017308999901", "NIK_BIRTH_DATE_INVALID"),  // day 73 − 40 = 33
+    ])
+    func aMalformedNIKIsRejectedWithItsCodeAndABahasaText(nik: String, code: String) async throws {
+        let driver = try await IntakeDriver.make()
+        let outcome = try await driver.submit(IntakeDriver.registration("REG-N", nik: nik))
+        #expect(outcome.type == RegistrationRejectedV1.eventType)
+        #expect(outcome.codes.contains(code), "\(outcome.codes)")
+        #expect(!outcome.body.contains(nik), "the NIK is not echoed in the reasons")
+        let reasons = try ContractJSON.decoder().decode(EventEnvelope<RegistrationRejectedV1>.self, from: outcome.event.body).data
+            .reasons
+        #expect(reasons.allSatisfy { !$0.message.isEmpty && !$0.message.contains("must") })
+    }
+
+    @Test func domicileIsCheckedOnTheRegistryRecordNotOnTheNIKPrefix() async throws {
+        let driver = try await IntakeDriver.make()
+        // A Kaltim NIK prefix, but the registry records a Jakarta domicile.
+        let moved = IntakeDriver.registration(
+            "REG-3", nik: "6471054510009903", name: "Dewi Lestari", birthDate: "2000-10-05", centre: .balikpapan,
+            programme: "PENJUALAN_RITEL")
+        #expect(try await driver.submit(moved).codes == ["NOT_KALTIM_RESIDENT"])
+        // A Jakarta NIK prefix (first registered there), living in Samarinda: eligible.
+        let arrived = IntakeDriver.registration(
+            "REG-4", nik: "3171010101029904", name: "Andi Saputra", birthDate: "2002-01-01", sex: .male, centre: .balikpapan,
+            programme: "PENJUALAN_RITEL")
+        #expect(try await driver.submit(arrived).type == RegistrationAcceptedV1.eventType)
+    }
+
+    @Test func noRegistryRecordOrADateThatDisagreesNeedsReviewNotRejection() async throws {
+        let driver = try await IntakeDriver.make()
+        let unknown = IntakeDriver.registration("REG-5", nik: "6474015708999999")
+        #expect(try await driver.submit(unknown).codes == ["REGISTRY_NOT_FOUND"])
+        let wrongDate = IntakeDriver.registration("REG-6", birthDate: "1999-08-18")
+        let outcome = try await driver.submit(wrongDate)
+        #expect(outcome.type == RegistrationReviewNeededV1.eventType)
+        #expect(Set(outcome.codes) == ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"])
+    }
+
+    @Test func aSecondRegistrationOfTheSamePersonIsADuplicateAndAResendChangesNothing() async throws {
+        let driver = try await IntakeDriver.make()
+        #expect(try await driver.submit(IntakeDriver.registration("REG-7")).type == RegistrationAcceptedV1.eventType)
+        let again = try await driver.submit(IntakeDriver.registration("REG-8", nik: "6474 0157 0899 9901"))
+        #expect(again.codes == ["DUPLICATE_REGISTRATION"], "the same NIK, written with spaces")
+        let resent = try await driver.kit.deliver(
+            EventEnvelope(source: "/kaltim/registration-portal", data: IntakeDriver.registration("REG-7")))
+        #expect(resent.events.isEmpty, "the same registration under a new message id is not decided twice")
+    }
+
+    @Test func contactDataConsentProgrammeAndAgeAreChecked() async throws {
+        let driver = try await IntakeDriver.make()
+        let bad = IntakeDriver.registration(
+            "REG-9", phone: "021-555-1234", email: "siti@@example", programme: "OPERATOR_EXCAVATOR", consent: false)
+        let outcome = try await driver.submit(bad)
+        #expect(Set(outcome.codes) == ["PHONE_INVALID", "EMAIL_INVALID", "CONSENT_MISSING", "PROGRAMME_NOT_OFFERED"])
+        let old = IntakeDriver.registration(
+            "REG-10", nik: "6472046612789905", name: "Nur Aisyah", birthDate: "1978-12-26", centre: .balikpapan,
+            programme: "TATA_GRAHA")
+        #expect(try await driver.submit(old).codes.contains("AGE_OUT_OF_RANGE"))
+    }
+
+    @Test func priorityComesFromHistoryDeclarationsAndGradingOutcomes() async throws {
+        let history = """
+            nik,programme,year,outcome
+            6471050302019902,MEKANIK_SEPEDA_MOTOR,2023,TIDAK_LULUS
+            6472046612989905,TATA_GRAHA,2022,LULUS
+            """
+        let driver = try await IntakeDriver.make(history: history)
+        let failedBefore = IntakeDriver.registration(
+            "REG-11", nik: "6471050302019902", name: "Mochamad Rizky Pratama", birthDate: "2001-02-03", sex: .male,
+            centre: .balikpapan, programme: "MEKANIK_SEPEDA_MOTOR")
+        let tier2 = try driver.accepted(try await driver.submit(failedBefore).event)
+        #expect(tier2.priorityTier == .previouslyFailed && tier2.priorityReasons == ["FAILED_BEFORE_RECORDED"])
+        let trainedBefore = IntakeDriver.registration(
+            "REG-12", nik: "6472046612989905", name: "Nur Aisyah", birthDate: "1998-12-26", centre: .balikpapan,
+            programme: "TATA_GRAHA")
+        #expect(try driver.accepted(try await driver.submit(trainedBefore).event).priorityTier == .previouslyTrained)
+        let declared = IntakeDriver.registration(
+            "REG-13", trainings: [DeclaredTraining(programme: "TATA_GRAHA", year: 2024, outcome: .notCompleted)])
+        let tier2Declared = try driver.accepted(try await driver.submit(declared).event)
+        #expect(tier2Declared.priorityTier == .previouslyFailed && tier2Declared.priorityReasons == ["FAILED_BEFORE_DECLARED"])
+
+        // A grading outcome of this year's participant becomes history for a later programme year.
+        let graded = AssessmentGradedV1(
+            assessmentID: "ASM-1", participantID: tier2Declared.participantID, scheme: "TATA_GRAHA",
+            outcome: .notYetCompetent, notYetCompetentUnits: ["I.55HDR00.001.1"])
+        #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/grading", data: graded)).events.isEmpty)
+        let rows = try await driver.kit.query("SELECT outcome, source, year FROM intake_history WHERE source = 'assessment'")
+        #expect(rows.count == 1 && rows.first?["outcome"]?.text == "failed" && rows.first?["year"]?.integer == 2025)
+    }
+
+    @Test func anOlderContractVersionIsDecidedLikeTheNewest() async throws {
+        let driver = try await IntakeDriver.make()
+        let v1 = RegistrationSubmittedV1(
+            registrationID: "REG-14", nik: "6474015708999901", fullName: "Siti Rahmawati", birthPlace: "Bontang",
+            birthDate: "1999-08-17", sex: .female, phone: "+6281250001001", email: nil,
+            domicile: Domicile(regionCode: "6474011001", address: "Jl. Contoh 1"), education: .smk, jobSeekerCardNumber: nil,
+            preferredCentre: .bontang, programme: "TATA_GRAHA", apprenticeshipInterest: false, declaredTrainings: [],
+            consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+        let result = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: v1))
+        #expect(result.events.map(\.type) == [RegistrationAcceptedV1.eventType])
+    }
+
+    @Test func theRegistryImportSkipsBadRowsAndNamesThem() async throws {
+        let kit = try await HandlerTestKit(
+            handler: IntakeHandler(
+                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development))
+        let csv =
+            "nik,full_name,birth_date,sex,region_code\n6474015708999901,A,1999-08-17,P,6474011001\n123,B,1999-01-01,L,64\n"
+            + "6474015708999902,C,1999-02-30,P,6474011001\n"
+        let summary = try await IntakeImport.registry(csv: csv, into: kit.store, key: .development)
+        #expect(summary.imported == 1)
+        #expect(summary.skipped.map(\.line) == [3, 4])
+        let stored = try await kit.query("SELECT * FROM intake_registry")
+        #expect(stored.count == 1)
+        #expect(!"\(stored)".contains("6474015708999901"), "the extract is stored under the NIK's blind index only")
+        await #expect(throws: (any Error).self) {
+            try await IntakeImport.registry(csv: "name,birth\nA,B\n", into: kit.store, key: .development)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+import Workers
+
+/// Intake and scheduling as processes (`kaltim-worker`), with the registry imported and the
+/// classes opened by the admin commands: registrations in, the right events out.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(5))
+)
+struct PipelineProcessTests {
+    @Test func registrationsFlowThroughIntakeAndSchedulingToTheRightEvents() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName() + "."
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        let programmeFile = repositoryFile("config/programme-2025.json")
+        let registryFile = directory.appendingPathComponent("registry.csv").path
+        try registryCSV.write(toFile: registryFile, atomically: true, encoding: .utf8)
+        let intakeDatabase = directory.appendingPathComponent("intake.sqlite").path
+
+        // The admin command loads the extract.
+        let importer = try ChildProcess(binary, ["import-registry", "--csv", registryFile, "--database", intakeDatabase])
+        #expect(try await importer.waitForExit(timeout: .seconds(30)) == 0, "\(importer.output)")
+        #expect(importer.output.contains("imported 5 registry records; skipped 0"))
+        await importer.terminate()
+
+        // Every outcome lands in one queue of the test.
+        let intake = RoleTopology(role: .intake, prefix: prefix)
+        let scheduling = RoleTopology(role: .scheduling, prefix: prefix)
+        try await intake.declare(on: connection)
+        try await scheduling.declare(on: connection)
+        let outputs = prefix + "outputs"
+        try await connection.declareQueue(.quorum(outputs))
+        for type in [
+            RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
+            ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
+        ] {
+            try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
+        }
+        let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
+        let workers = [
+            try ChildProcess(binary, ["intake", "--database", intakeDatabase] + common),
+            try ChildProcess(binary, ["scheduling", "--database", directory.appendingPathComponent("s.sqlite").path] + common),
+        ]
+        defer { Task { for worker in workers { await worker.terminate() } } }
+        for worker in workers {
+            try await waitUntil(timeout: .seconds(60), "a worker starts") {
+                if let status = worker.status { throw TestFailure("exited \(status): \(worker.output)") }
+                return worker.output.contains("\"msg\":\"worker started\"")
+            }
+        }
+        let opener = try ChildProcess(
+            binary, ["open-classes", "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile])
+        #expect(try await opener.waitForExit(timeout: .seconds(60)) == 0, "\(opener.output)")
+        await opener.terminate()
+
+        let registrations = [
+            IntakeDriver.registration("E2E-1"),  // accepted, Bontang
+            IntakeDriver.registration(
+                "E2E-2", nik: "6471050302019902", name: "Mochamad Rizky Pratama", birthDate: "2001-02-03", sex: .male,
+                centre: .balikpapan, programme: "MEKANIK_SEPEDA_MOTOR"),  // accepted, Balikpapan
+            IntakeDriver.registration("E2E-3", nik: "647401570899"),  // rejected: NIK format
+            IntakeDriver.registration("E2E-4", nik: "6474015708999977"),  // review: not in the registry
+        ]
+        for registration in registrations {
+            let event = try OutgoingEvent(
+                EventEnvelope(source: "/kaltim/registration-portal", data: registration), exchange: intake.exchange)
+            try await connection.publish(
+                event.body, exchange: intake.exchange, routingKey: event.routingKey, properties: event.amqpMessage.properties,
+                mandatory: true)
+        }
+        // And one message no contract accepts.
+        try await connection.publish(
+            Data(#"{"specversion":"1.0","type":"registration.submitted"}"#.utf8), exchange: intake.exchange,
+            routingKey: RegistrationSubmittedV2.eventType, mandatory: true)
+
+        let received = Collector<(type: String, subject: String)>()
+        @Sendable func seenNow() -> [String: [String]] {
+            // Distinct subjects: a message redelivered after a refused ack counts once.
+            Dictionary(grouping: received.values, by: \.type).mapValues { Array(Set($0.map(\.subject))).sorted() }
+        }
+        try await waitUntil(timeout: .seconds(60), "every outcome arrives") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject))
+                try? await delivery.ack()  // refused as stale after a reconnect: redelivered, counted again
+            }
+            let seen = seenNow()
+            return seen[ClassScheduledV1.eventType]?.count == 2 && seen[RegistrationRejectedV1.eventType]?.count == 1
+                && seen[RegistrationReviewNeededV1.eventType]?.count == 1 && seen[ApprenticeshipPlacedV1.eventType]?.count == 2
+        }
+        let seen = seenNow()
+        #expect(Set(seen[RegistrationAcceptedV1.eventType] ?? []) == ["E2E-1", "E2E-2"])
+        #expect(seen[RegistrationRejectedV1.eventType] == ["E2E-3"])  // subjects are registration ids
+        #expect(seen[RegistrationReviewNeededV1.eventType] == ["E2E-4"])
+        #expect(seen[ApprenticeshipPlacedV1.eventType]?.count == 2, "both asked for an apprenticeship")
+        let dead = try #require(try await connection.get(queue: intake.deadLetterQueue))
+        #expect(dead.properties.headers?[FailureRouter.Header.kind]?.stringValue == "permanent")
+        try await dead.ack()
+        for worker in workers { worker.signal(SIGTERM) }
+        for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0) }
+        #expect(!workers.map(\.output).joined().contains("6474015708999901"), "no NIK in any log line")
+
+        _ = try? await connection.deleteQueue(outputs)
+        await intake.delete(on: connection)
+        await scheduling.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

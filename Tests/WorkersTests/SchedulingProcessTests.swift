@@ -1,0 +1,188 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+import Workers
+
+/// Three scheduling processes (the real `kaltim-worker scheduling`) sharing one store compete
+/// for the 1,500 places of the 2025 plan with 3,000 acceptances.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(10))
+)
+struct SchedulingProcessTests {
+    struct Applicant {
+        let participant: String
+        let centre: TrainingCentre
+        let programme: String
+        let tier: RegistrationAcceptedV1.PriorityTier
+        let arrival: Int
+        var key: (Int, Int) { (tier.rawValue, arrival) }
+    }
+
+    @Test func threeProcessesNeverOverbookAndKeepQuotasAndPriority() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName() + "."
+        let topology = RoleTopology(role: .scheduling, retryDelays: [.milliseconds(200)], prefix: prefix)
+        try await topology.declare(on: connection)
+        let outputs = topology.queue + ".outputs"
+        try await connection.declareQueue(.quorum(outputs))
+        for type in [ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType] {
+            try await connection.bindQueue(outputs, exchange: topology.exchange, routingKey: type)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = directory.appendingPathComponent("scheduling.sqlite").path
+        let programmeFile = repositoryFile("config/programme-2025.json")
+        let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        let processes = try (0..<3).map { _ in
+            try ChildProcess(
+                binary,
+                [
+                    "scheduling", "--broker-url", url, "--database", database, "--topology-prefix", prefix,
+                    "--programme-file", programmeFile, "--concurrency", "32", "--no-http",
+                ])
+        }
+        defer { Task { for process in processes { await process.terminate() } } }
+        for process in processes {
+            try await waitUntil(timeout: .seconds(60), "a scheduler starts") {
+                if let status = process.status { throw TestFailure("exited \(status): \(process.output)") }
+                return process.output.contains("\"msg\":\"worker started\"")
+            }
+        }
+
+        // 3,000 acceptances, two per place, spread over the programmes in proportion to their
+        // classes; tiers and apprenticeship interest from a fixed-seed generator.
+        var generator = SeededGenerator(seed: 2025)
+        let offers = catalogue.centres.flatMap { centre in
+            centre.programmes.flatMap { programme in Array(repeating: (centre.centre, programme.code), count: programme.classes) }
+        }
+        var applicants: [Applicant] = []
+        var messages: [AMQPOutgoingMessage] = []
+        let start = Date(timeIntervalSince1970: 1_751_000_000)
+        for index in 0..<3000 {
+            let (centre, programme) = offers[index % offers.count]
+            let tier = [RegistrationAcceptedV1.PriorityTier.neverTrained, .neverTrained, .previouslyFailed, .previouslyTrained]
+                .randomElement(using: &generator)!
+            let participant = String(format: "PST-T-%05d", index)
+            applicants.append(
+                Applicant(participant: participant, centre: centre, programme: programme, tier: tier, arrival: index))
+            let accepted = RegistrationAcceptedV1(
+                registrationID: "REG-\(index)", participantID: participant, centre: centre, programme: programme,
+                priorityTier: tier, priorityReasons: [], apprenticeshipInterest: Int.random(in: 0..<10, using: &generator) < 4)
+            messages.append(
+                try OutgoingEvent(
+                    EventEnvelope(id: "acc-\(index)", source: "/test", time: start + Double(index), data: accepted),
+                    exchange: topology.exchange
+                ).amqpMessage)
+        }
+        #expect(await connection.publish(messages, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
+        try await waitUntil(timeout: .seconds(120), "every acceptance is pooled") {
+            try await Self.count("SELECT COUNT(*) AS n FROM sched_applicants", database) == 3000
+        }
+
+        // Selection closes: the admin command announces the classes of the plan.
+        let open = try ChildProcess(
+            binary, ["open-classes", "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile])
+        #expect(try await open.waitForExit(timeout: .seconds(60)) == 0, "\(open.output)")
+        #expect(open.output.contains("published 95 of 95 class.opened events"))
+        await open.terminate()
+        try await waitUntil(timeout: .seconds(240), "every applicant is scheduled or waitlisted") {
+            try await Self.count("SELECT COUNT(*) AS n FROM sched_applicants WHERE status = 'pooled'", database) == 0
+        }
+        try await waitUntil(timeout: .seconds(60), "the outboxes are published") {
+            try await SQLiteStore(readingAt: database).outboxDepth() == 0
+        }
+
+        var scheduled: [String: ClassScheduledV1] = [:]
+        var waitlisted: [String: EnrolmentWaitlistedV1] = [:]
+        var placements: Set<String> = []
+        // Drain the decisions. An ack can be refused as stale if the test's connection was
+        // repaired meanwhile; the broker then redelivers the message, which counts once.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            if scheduled.count + waitlisted.count == 3000, try await Self.outputsEmpty(connection, outputs) { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("timed out draining the decisions") }
+            guard let delivery = try? await connection.get(queue: outputs) else {
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            switch delivery.properties.type {
+            case ClassScheduledV1.eventType:
+                let event = try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: delivery.body).data
+                #expect(scheduled[event.participantID].map { $0 == event } ?? true, "one seat per participant")
+                scheduled[event.participantID] = event
+            case EnrolmentWaitlistedV1.eventType:
+                let event = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWaitlistedV1>.self, from: delivery.body).data
+                waitlisted[event.participantID] = event
+            default:
+                let event = try ContractJSON.decoder().decode(EventEnvelope<ApprenticeshipPlacedV1>.self, from: delivery.body)
+                    .data
+                placements.insert(event.participantID)
+            }
+            try? await delivery.ack()
+        }
+        // Quotas: exactly the announced places, no more.
+        #expect(scheduled.values.filter { $0.centre == .balikpapan }.count == 1000)
+        #expect(scheduled.values.filter { $0.centre == .bontang }.count == 500)
+        #expect(placements.count <= 400 && placements.isSubset(of: scheduled.keys))
+        // Every accepted applicant scheduled once or waitlisted once.
+        #expect(scheduled.count + waitlisted.count == 3000)
+        #expect(Set(scheduled.keys).isDisjoint(with: waitlisted.keys))
+        // No class over capacity, no seat twice.
+        let perClass = Dictionary(grouping: scheduled.values, by: \.classID)
+        #expect(perClass.values.allSatisfy { $0.count <= catalogue.classSize })
+        #expect(perClass.values.allSatisfy { Set($0.map(\.seat)).count == $0.count })
+        // Priority: in each (BLKI, programme) queue, nobody waitlisted ranks above anyone seated.
+        let byQueue = Dictionary(grouping: applicants) { "\($0.centre.rawValue)/\($0.programme)" }
+        for (queue, members) in byQueue {
+            let seatedKeys = members.filter { scheduled[$0.participant] != nil }.map(\.key)
+            let waitingKeys = members.filter { waitlisted[$0.participant] != nil }.map(\.key)
+            if let worstSeated = seatedKeys.max(by: <), let bestWaiting = waitingKeys.min(by: <) {
+                #expect(worstSeated < bestWaiting, "priority order in \(queue)")
+            }
+        }
+        // All three processes took part.
+        for process in processes { process.signal(SIGTERM) }
+        var shares: [Int] = []
+        for process in processes {
+            #expect(try await process.waitForExit(timeout: .seconds(30)) == 0)
+            let line = process.output.split(separator: "\n").last { $0.contains("\"msg\":\"worker exited\"") } ?? ""
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            shares.append(Int(object?["received"] ?? "") ?? 0)
+        }
+        #expect(shares.allSatisfy { $0 > 0 }, "shares \(shares)")
+
+        _ = try? await connection.deleteQueue(outputs)
+        await topology.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func outputsEmpty(_ connection: AMQPConnection, _ queue: String) async throws -> Bool {
+        (try? await connection.queueState(queue).messageCount) == 0
+    }
+
+    static func count(_ sql: String, _ database: String) async throws -> Int {
+        guard FileManager.default.fileExists(atPath: database) else { return -1 }
+        let rows = try? await SQLiteStore(readingAt: database).read(sql)
+        return Int(rows?.first?["n"]?.integer ?? -1)
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible test data.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

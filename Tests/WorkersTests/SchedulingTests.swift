@@ -1,0 +1,176 @@
+import Contracts
+import Foundation
+import Jobs
+import Testing
+import Workers
+
+/// A small plan: one programme in each BLKI, two classes of two seats each, Balikpapan's quota
+/// three places, two apprenticeship places.
+func smallCatalogue(quotaBalikpapan: Int = 3) throws -> ProgrammeCatalogue {
+    let json = """
+        {"year": 2025, "referenceDate": "2025-07-01", "timeZone": "Asia/Makassar", "weeklyHours": "-",
+         "ageWindow": {"minimum": 17, "maximum": 35}, "classSize": 2, "reserveSeats": 0,
+         "firstClassStart": "2025-07-07", "cohortSpacingDays": 14,
+         "apprenticeships": {"places": 2, "months": 6,
+           "companies": [{"name": "PT Contoh (sintetis)", "regionCode": "6471", "sectors": ["G"]}]},
+         "centres": [
+           {"centre": "BLKI_BALIKPAPAN", "code": "BPN", "quota": \(quotaBalikpapan), "programmes": [
+             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 2, "trainingHours": 240, "weeks": 8}]},
+           {"centre": "BLKI_BONTANG", "code": "BTG", "quota": 4, "programmes": [
+             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 1, "trainingHours": 240, "weeks": 8}]}
+         ]}
+        """
+    return try JSONDecoder().decode(ProgrammeCatalogue.self, from: Data(json.utf8))
+}
+
+/// Drives a scheduling handler through the runtime's test kit and keeps what it published.
+final class SchedulingDriver {
+    let kit: HandlerTestKit
+    let catalogue: ProgrammeCatalogue
+    private(set) var events: [OutgoingEvent] = []
+    private var clock = Date(timeIntervalSince1970: 1_751_000_000)
+
+    init(catalogue: ProgrammeCatalogue) async throws {
+        self.catalogue = catalogue
+        kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: catalogue))
+    }
+
+    @discardableResult
+    func accept(
+        _ participant: String, tier: RegistrationAcceptedV1.PriorityTier = .neverTrained, centre: TrainingCentre = .balikpapan,
+        apprenticeship: Bool = false, id: String = UUID().uuidString
+    ) async throws -> [OutgoingEvent] {
+        clock += 1
+        let accepted = RegistrationAcceptedV1(
+            registrationID: "REG-" + participant, participantID: participant, centre: centre, programme: "MEKANIK_SEPEDA_MOTOR",
+            priorityTier: tier, priorityReasons: [], apprenticeshipInterest: apprenticeship)
+        return try await deliver(EventEnvelope(id: id, source: "/test", time: clock, data: accepted))
+    }
+
+    /// Opens the plan's classes (all, or those of one BLKI).
+    func openClasses(_ centre: TrainingCentre? = nil) async throws {
+        for planned in catalogue.plannedClasses where centre == nil || planned.centre == centre {
+            let opened = ClassOpenedV1(
+                classID: planned.classID, centre: planned.centre, programme: planned.programme, cohort: planned.cohort,
+                capacity: planned.capacity, reserveSeats: 0, startDate: planned.startDate, endDate: planned.endDate,
+                trainingHours: planned.trainingHours)
+            try await deliver(EventEnvelope(source: "/test", data: opened))
+        }
+    }
+
+    func withdraw(_ participant: String) async throws {
+        try await deliver(
+            EventEnvelope(
+                source: "/test",
+                data: EnrolmentWithdrawnV1(participantID: participant, classID: nil, reason: .participantResigned)))
+    }
+
+    @discardableResult
+    func deliver<M: ContractMessage>(_ envelope: EventEnvelope<M>) async throws -> [OutgoingEvent] {
+        let result = try await kit.deliver(envelope)
+        events += result.events
+        return result.events
+    }
+
+    func decoded<M: ContractMessage>(_ type: M.Type) throws -> [M] {
+        try events.filter { $0.type == M.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<M>.self, from: $0.body).data
+        }
+    }
+
+    var scheduled: [String: ClassScheduledV1] {
+        get throws { Dictionary(try decoded(ClassScheduledV1.self).map { ($0.participantID, $0) }) { _, last in last } }
+    }
+    var waitlisted: [String: EnrolmentWaitlistedV1] {
+        get throws { Dictionary(try decoded(EnrolmentWaitlistedV1.self).map { ($0.participantID, $0) }) { _, last in last } }
+    }
+}
+
+struct SchedulingTests {
+    @Test func classesOpenedAfterSelectionSeatByTierThenArrivalAndWaitlistTheRest() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.accept("P1", tier: .previouslyTrained)
+        try await driver.accept("P2", tier: .neverTrained)
+        try await driver.accept("P3", tier: .previouslyFailed)
+        try await driver.accept("P4", tier: .neverTrained)
+        try await driver.accept("P5", tier: .neverTrained)
+        try await driver.accept("P6", tier: .previouslyTrained)
+        #expect(driver.events.isEmpty, "nothing is decided before classes open")
+        try await driver.openClasses(.balikpapan)
+        let scheduled = try driver.scheduled
+        #expect(Set(scheduled.keys) == ["P2", "P4", "P5", "P3"], "tier 1 in arrival order, then tier 2")
+        #expect(scheduled["P2"]?.classID == "BPN-2025-MEKANIK_SEPEDA_MOTOR-01", "the earliest class first")
+        #expect(scheduled["P5"]?.classID == "BPN-2025-MEKANIK_SEPEDA_MOTOR-02")
+        #expect(try driver.waitlisted.isEmpty, "Bontang's class is not open yet: P1 and P6 may still get a seat there")
+        try await driver.openClasses(.bontang)
+        #expect(try driver.scheduled["P1"]?.centre == .bontang, "another class of the same programme, at the other BLKI")
+        #expect(try driver.scheduled["P6"]?.centre == .bontang)
+    }
+
+    @Test func theQuotaHoldsAndTheRestIsWaitlistedWithPositions() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 3))
+        try await driver.openClasses()
+        for index in 1...10 { try await driver.accept("P\(index)") }
+        let scheduled = try driver.scheduled
+        #expect(scheduled.values.filter { $0.centre == .balikpapan }.count == 3, "Balikpapan's quota is 3 though it has 4 seats")
+        #expect(scheduled.values.filter { $0.centre == .bontang }.count == 2, "then Bontang's class")
+        let waitlisted = try driver.waitlisted
+        #expect(waitlisted.count == 5)
+        #expect(waitlisted.values.map(\.position).sorted() == [1, 2, 3, 4, 5])
+        #expect(waitlisted["P6"]?.position == 1)
+        #expect(Set(scheduled.keys).isDisjoint(with: waitlisted.keys), "each applicant is scheduled or waitlisted, once")
+        var seats = Set<String>()
+        for value in scheduled.values { #expect(seats.insert("\(value.classID)#\(value.seat)").inserted, "a seat is taken once") }
+    }
+
+    @Test func aWithdrawalGivesTheSeatToTheFirstOnTheWaitlist() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.openClasses()
+        for index in 1...8 { try await driver.accept("P\(index)") }
+        let seat = try #require(try driver.scheduled["P2"])
+        #expect(try driver.waitlisted["P7"]?.position == 1)
+        try await driver.withdraw("P2")
+        let moved = try #require(try driver.scheduled["P7"])
+        #expect(moved.classID == seat.classID && moved.seat == seat.seat, "the freed seat, not another")
+    }
+
+    @Test func theSameAcceptanceTwiceIsPlacedOnceAndApprenticeshipsAreCapped() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.openClasses()
+        try await driver.accept("P1", apprenticeship: true, id: "first")
+        #expect(try await driver.accept("P1", apprenticeship: true, id: "resent").isEmpty, "a resent acceptance changes nothing")
+        try await driver.accept("P2", apprenticeship: true)
+        try await driver.accept("P3", apprenticeship: true)
+        let placements = try driver.decoded(ApprenticeshipPlacedV1.self)
+        #expect(placements.map(\.participantID) == ["P1", "P2"], "two places in the plan")
+        #expect(placements.map(\.placementID) == ["MAG-2025-0001", "MAG-2025-0002"])
+        #expect(placements.allSatisfy { $0.companyName.contains("sintetis") })
+    }
+
+    @Test func anAcceptanceForAProgrammeNotInThePlanIsAPermanentFailure() async throws {
+        let kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: smallCatalogue()))
+        let accepted = RegistrationAcceptedV1(
+            registrationID: "R", participantID: "P", centre: .bontang, programme: "OPERATOR_EXCAVATOR",
+            priorityTier: .neverTrained,
+            priorityReasons: [], apprenticeshipInterest: false)
+        await #expect(throws: Failure.self) { try await kit.deliver(EventEnvelope(source: "/test", data: accepted)) }
+    }
+
+    @Test func theProgrammePlanOf2025HasTheAnnouncedQuotas() throws {
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        #expect(catalogue.centre(.balikpapan)?.quota == 1000)
+        #expect(catalogue.centre(.bontang)?.quota == 500)
+        #expect(catalogue.apprenticeships.places == 400)
+        let classes = catalogue.plannedClasses
+        #expect(classes.filter { $0.centre == .balikpapan }.count * catalogue.classSize >= 1000, "enough seats for the quota")
+        #expect(classes.filter { $0.centre == .bontang }.count * catalogue.classSize >= 500)
+        #expect(Set(classes.map(\.classID)).count == classes.count, "class ids are unique")
+        let sectors = Set(catalogue.centres.flatMap { $0.programmes.map(\.sector) })
+        #expect(sectors == ["B", "C", "F", "G", "I"], "mining, manufacturing, construction, trade and repair, housekeeping")
+    }
+}
+
+func repositoryFile(_ path: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(path).path
+}
