@@ -128,10 +128,7 @@ struct OpenClasses: AsyncParsableCommand {
             try OutgoingEvent(
                 EventEnvelope(
                     id: "class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", subject: planned.classID,
-                    data: ClassOpenedV1(
-                        classID: planned.classID, centre: planned.centre, programme: planned.programme, cohort: planned.cohort,
-                        capacity: planned.capacity, reserveSeats: planned.reserveSeats, startDate: planned.startDate,
-                        endDate: planned.endDate, trainingHours: planned.trainingHours)),
+                    data: planned),
                 exchange: topology.exchange
             ).amqpMessage
         }

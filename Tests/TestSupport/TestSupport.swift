@@ -61,34 +61,10 @@ public enum BrokerEnvironment {
 /// background may inherit a pipe and never close it. (posix_spawn + waitpid: Foundation's
 /// `Process` termination handler was seen not to fire on Linux for quick commands.)
 public func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
-    let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("proc-\(UUID().uuidString).out").path
-    defer { unlink(outputPath) }
-    return try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            let argv = ([path] + arguments).map { strdup($0) } + [nil]
-            let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            defer {
-                for pointer in argv { free(pointer) }
-                for pointer in envp { free(pointer) }
-            }
-            var pid: pid_t = 0
-            let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-            guard spawned == 0 else {
-                continuation.resume(throwing: TestFailure("cannot run \(path): errno \(spawned)"))
-                return
-            }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            continuation.resume(returning: (exitStatus, output))
-        }
-    }
+    let child = try ChildProcess(path, arguments, environment: environment, standardErrorToo: false)
+    defer { unlink(child.outputPath) }
+    let status = try await child.waitForExit(timeout: .seconds(600))
+    return (status, child.output)
 }
 
 /// A dedicated broker node for tests that stop, restart or freeze the broker, so that they
@@ -199,15 +175,18 @@ public final class ChildProcess: Sendable {
     public let outputPath: String
     private let exitStatus = Mutex<Int32?>(nil)
 
-    /// Starts `path` with `arguments` and `environment` (merged over this process's).
-    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `path` with `arguments` and `environment` (merged over this process's); standard
+    /// error goes to the same file unless `standardErrorToo` is false (then it is inherited).
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], standardErrorToo: Bool = true)
+        throws
+    {
         outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if standardErrorToo { posix_spawn_file_actions_adddup2(&actions, 1, 2) }
         let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]

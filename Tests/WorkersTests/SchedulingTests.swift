@@ -50,11 +50,7 @@ final class SchedulingDriver {
     /// Opens the plan's classes (all, or those of one BLKI).
     func openClasses(_ centre: TrainingCentre? = nil) async throws {
         for planned in catalogue.plannedClasses where centre == nil || planned.centre == centre {
-            let opened = ClassOpenedV1(
-                classID: planned.classID, centre: planned.centre, programme: planned.programme, cohort: planned.cohort,
-                capacity: planned.capacity, reserveSeats: 0, startDate: planned.startDate, endDate: planned.endDate,
-                trainingHours: planned.trainingHours)
-            try await deliver(EventEnvelope(source: "/test", data: opened))
+            try await deliver(EventEnvelope(source: "/test", data: planned))
         }
     }
 

@@ -44,19 +44,6 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var programmes: [Programme]
     }
 
-    /// A class the plan opens.
-    public struct PlannedClass: Sendable, Equatable {
-        public var classID: String
-        public var centre: TrainingCentre
-        public var programme: String
-        public var cohort: Int
-        public var capacity: Int
-        public var reserveSeats: Int
-        public var startDate: String
-        public var endDate: String
-        public var trainingHours: Int
-    }
-
     public var year: Int
     public var referenceDate: String
     public var timeZone: String
@@ -112,19 +99,19 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
 
     public func centre(_ centre: TrainingCentre) -> Centre? { centres.first { $0.centre == centre } }
 
-    /// Every class of the plan, cohort after cohort: a programme's cohort n starts
-    /// `cohortSpacingDays × (n − 1)` days after `firstClassStart` and ends on the Friday of its
-    /// last week.
-    public var plannedClasses: [PlannedClass] {
+    /// Every class of the plan, as the `class.opened` event that announces it, cohort after
+    /// cohort: a programme's cohort n starts `cohortSpacingDays × (n − 1)` days after
+    /// `firstClassStart` and ends on the Friday of its last week.
+    public var plannedClasses: [ClassOpenedV1] {
         guard let first = Self.day(firstClassStart) else { return [] }
-        var classes: [PlannedClass] = []
+        var classes: [ClassOpenedV1] = []
         for centre in centres {
             for programme in centre.programmes {
                 for cohort in 1...programme.classes {
                     let start = first.addingTimeInterval(Double((cohort - 1) * cohortSpacingDays) * 86_400)
                     let end = start.addingTimeInterval(Double(programme.weeks * 7 - 3) * 86_400)
                     classes.append(
-                        PlannedClass(
+                        ClassOpenedV1(
                             classID: String(format: "%@-%d-%@-%02d", centre.code, year, programme.code, cohort),
                             centre: centre.centre, programme: programme.code, cohort: cohort, capacity: classSize,
                             reserveSeats: reserveSeats, startDate: Self.format(start), endDate: Self.format(end),
