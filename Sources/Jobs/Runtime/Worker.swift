@@ -238,10 +238,14 @@ public final class Worker: Service, Sendable {
         }
         guard !processed.isEmpty else { return }
         group.addTask {
-            await self.publish(processed.flatMap(\.entries))
+            // Ack as soon as the outputs are confirmed; marking the outbox rows comes after, off
+            // the ack path (it waits for the writer, which is committing the next batch). A
+            // crash in between only republishes outputs, which consumers deduplicate.
+            let confirmed = await self.publishAndConfirm(processed.flatMap(\.entries))
             self.counters.withLock { $0.succeeded += processed.count }
             self.metrics.succeeded.increment(by: processed.count)
             self.settle(processed.map(\.delivery))
+            await self.markPublished(confirmed)
         }
     }
 
@@ -293,7 +297,12 @@ public final class Worker: Service, Sendable {
     /// Publishes outbox rows with windowed confirms and marks the confirmed ones. Rows whose
     /// publish failed stay for the flusher.
     private func publish(_ entries: [OutboxEntry]) async {
-        guard !entries.isEmpty else { return }
+        await markPublished(await publishAndConfirm(entries))
+    }
+
+    /// Publishes outbox rows with windowed confirms; returns the ids of the confirmed ones.
+    private func publishAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
+        guard !entries.isEmpty else { return [] }
         let results = await publishing.publish(entries.map(\.event.amqpMessage), window: 256)
         var failed = 0
         let confirmed = zip(entries, results).compactMap { entry, result -> Int64? in
@@ -304,6 +313,11 @@ public final class Worker: Service, Sendable {
         if failed > 0 {
             logger.warning("outbox publishes failed; the flusher retries them", metadata: ["messages": "\(failed)"])
         }
+        return confirmed
+    }
+
+    private func markPublished(_ confirmed: [Int64]) async {
+        guard !confirmed.isEmpty else { return }
         do {
             try await store.markPublished(confirmed)
             counters.withLock { $0.published += confirmed.count }
