@@ -20,7 +20,8 @@ public struct WorkerRole: Sendable, Hashable {
         consumes: [ClassOpenedV1.eventType, RegistrationAcceptedV1.eventType, EnrolmentWithdrawnV1.eventType],
         summary: "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices.")
     public static let grading = WorkerRole(
-        name: "grading", consumes: [AssessmentSubmittedV1.eventType],
+        name: "grading",
+        consumes: [AssessmentSubmittedV1.eventType, ClassScheduledV1.eventType, EnrolmentWithdrawnV1.eventType],
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = WorkerRole(
         name: "certificates", consumes: [AssessmentGradedV1.eventType],

@@ -11,7 +11,7 @@ struct KaltimWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaltim-worker",
         abstract: "The workers of the Kaltim 2025 certification pipeline, and their admin commands.",
-        subcommands: [Intake.self, Scheduling.self, ImportRegistry.self, ImportHistory.self, OpenClasses.self])
+        subcommands: [Intake.self, Scheduling.self, Grading.self, ImportRegistry.self, ImportHistory.self, OpenClasses.self])
 }
 
 /// Options of the commands that read the programme plan.
@@ -63,6 +63,21 @@ struct Scheduling: AsyncParsableCommand {
         let topology = try options.topology(role: .scheduling)
         try await WorkerHost.run(
             role: .scheduling, handler: SchedulingHandler(catalogue: catalogue, exchange: topology.exchange), options: options)
+    }
+}
+
+struct Grading: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the assessment grading intake worker (assessment.submitted → graded or rejected).")
+
+    @OptionGroup var options: WorkerCommandOptions
+    @OptionGroup var programme: ProgrammeOptions
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let topology = try options.topology(role: .grading)
+        try await WorkerHost.run(
+            role: .grading, handler: GradingHandler(catalogue: catalogue, exchange: topology.exchange), options: options)
     }
 }
 

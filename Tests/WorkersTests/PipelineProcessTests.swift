@@ -34,13 +34,14 @@ struct PipelineProcessTests {
         // Every outcome lands in one queue of the test.
         let intake = RoleTopology(role: .intake, prefix: prefix)
         let scheduling = RoleTopology(role: .scheduling, prefix: prefix)
-        try await intake.declare(on: connection)
-        try await scheduling.declare(on: connection)
+        let grading = RoleTopology(role: .grading, prefix: prefix)
+        for topology in [intake, scheduling, grading] { try await topology.declare(on: connection) }
         let outputs = prefix + "outputs"
         try await connection.declareQueue(.quorum(outputs))
         for type in [
             RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
             ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
+            AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType,
         ] {
             try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
         }
@@ -48,6 +49,7 @@ struct PipelineProcessTests {
         let workers = [
             try ChildProcess(binary, ["intake", "--database", intakeDatabase] + common),
             try ChildProcess(binary, ["scheduling", "--database", directory.appendingPathComponent("s.sqlite").path] + common),
+            try ChildProcess(binary, ["grading", "--database", directory.appendingPathComponent("g.sqlite").path] + common),
         ]
         defer { Task { for worker in workers { await worker.terminate() } } }
         for worker in workers {
@@ -81,7 +83,7 @@ struct PipelineProcessTests {
             Data(#"{"specversion":"1.0","type":"registration.submitted"}"#.utf8), exchange: intake.exchange,
             routingKey: RegistrationSubmittedV2.eventType, mandatory: true)
 
-        let received = Collector<(type: String, subject: String)>()
+        let received = Collector<(type: String, subject: String, body: Data)>()
         @Sendable func seenNow() -> [String: [String]] {
             // Distinct subjects: a message redelivered after a refused ack counts once.
             Dictionary(grouping: received.values, by: \.type).mapValues { Array(Set($0.map(\.subject))).sorted() }
@@ -90,7 +92,7 @@ struct PipelineProcessTests {
             while let delivery = try? await connection.get(queue: outputs) {
                 let subject =
                     (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
-                received.append((delivery.properties.type ?? "", subject))
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
                 try? await delivery.ack()  // refused as stale after a reconnect: redelivered, counted again
             }
             let seen = seenNow()
@@ -102,6 +104,41 @@ struct PipelineProcessTests {
         #expect(seen[RegistrationRejectedV1.eventType] == ["E2E-3"])  // subjects are registration ids
         #expect(seen[RegistrationReviewNeededV1.eventType] == ["E2E-4"])
         #expect(seen[ApprenticeshipPlacedV1.eventType]?.count == 2, "both asked for an apprenticeship")
+
+        // The LSP reports each scheduled participant's assessment; the grading worker knows
+        // their classes. The Balikpapan one is dated before the training started: rejected.
+        let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+        let scheduled = try received.values.filter { $0.type == ClassScheduledV1.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: $0.body).data
+        }
+        for (index, seat) in Set(scheduled.map(\.participantID)).sorted().compactMap({ id in
+            scheduled.first { $0.participantID == id }
+        })
+        .enumerated() {
+            let scheme = try #require(catalogue.programme(seat.programme, at: seat.centre)?.scheme)
+            let submitted = AssessmentSubmittedV1(
+                assessmentID: "LSP-E2E-\(index)", participantID: seat.participantID, lspLicence: "BNSP-LSP-0123-ID",
+                scheme: scheme.code, assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI",
+                assessedOn: seat.centre == .bontang ? seat.endDate : "2025-01-02",
+                units: scheme.units.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) }, attendancePercent: 95)
+            let event = try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: submitted), exchange: intake.exchange)
+            try await connection.publish(
+                event.body, exchange: intake.exchange, routingKey: event.routingKey, properties: event.amqpMessage.properties,
+                mandatory: true)
+        }
+        try await waitUntil(timeout: .seconds(60), "the assessments are graded or rejected") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
+                try? await delivery.ack()
+            }
+            let seen = seenNow()
+            return seen[AssessmentGradedV2.eventType]?.count == 1 && seen[AssessmentRejectedV1.eventType]?.count == 1
+        }
+        let bontang = try #require(scheduled.first { $0.centre == .bontang })
+        #expect(seenNow()[AssessmentGradedV2.eventType] == [bontang.participantID], "subjects are participant ids")
+
         let dead = try #require(try await connection.get(queue: intake.deadLetterQueue))
         #expect(dead.properties.headers?[FailureRouter.Header.kind]?.stringValue == "permanent")
         try await dead.ack()
@@ -112,6 +149,7 @@ struct PipelineProcessTests {
         _ = try? await connection.deleteQueue(outputs)
         await intake.delete(on: connection)
         await scheduling.delete(on: connection)
+        await grading.delete(on: connection)
         await connection.close()
         try? FileManager.default.removeItem(at: directory)
     }

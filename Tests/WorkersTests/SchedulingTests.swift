@@ -15,9 +15,11 @@ func smallCatalogue(quotaBalikpapan: Int = 3) throws -> ProgrammeCatalogue {
            "companies": [{"name": "PT Contoh (sintetis)", "regionCode": "6471", "sectors": ["G"]}]},
          "centres": [
            {"centre": "BLKI_BALIKPAPAN", "code": "BPN", "quota": \(quotaBalikpapan), "programmes": [
-             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 2, "trainingHours": 240, "weeks": 8}]},
+             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 2, "trainingHours": 240, "weeks": 8,
+              "scheme": {"code": "SKM-T", "units": ["G.454000.001.01"], "validityYears": 3}}]},
            {"centre": "BLKI_BONTANG", "code": "BTG", "quota": 4, "programmes": [
-             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 1, "trainingHours": 240, "weeks": 8}]}
+             {"code": "MEKANIK_SEPEDA_MOTOR", "name": "Mekanik", "sector": "G", "classes": 1, "trainingHours": 240, "weeks": 8,
+              "scheme": {"code": "SKM-T", "units": ["G.454000.001.01"], "validityYears": 3}}]}
          ]}
         """
     return try JSONDecoder().decode(ProgrammeCatalogue.self, from: Data(json.utf8))

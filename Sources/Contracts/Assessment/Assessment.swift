@@ -78,3 +78,84 @@ public struct AssessmentGradedV1: ContractMessage {
         self.notYetCompetentUnits = notYetCompetentUnits
     }
 }
+
+extension AssessmentGradedV1 {
+    /// The same outcome as version 2: what v2 added is unknown.
+    public func upcast() -> AssessmentGradedV2 {
+        AssessmentGradedV2(
+            assessmentID: assessmentID, participantID: participantID, scheme: scheme, outcome: outcome,
+            notYetCompetentUnits: notYetCompetentUnits, lspLicence: nil, assessedOn: nil, attendancePercent: nil,
+            trainingOutcome: nil, supersedes: nil)
+    }
+}
+
+/// The graded outcome of an assessment, version 2: adds the LSP, the assessment date, the
+/// training result (attendance, lulus / tidak lulus: recorded apart from the competency
+/// result) and the assessment a correction supersedes.
+public struct AssessmentGradedV2: ContractMessage {
+    public static let eventType = "assessment.graded"
+    public static let version = 2
+
+    /// The training result (Permenaker 6/2025 Art. 33: attendance of at least 80 %).
+    public enum TrainingOutcome: String, SchemaEnumeration {
+        case passed = "LULUS"
+        case failed = "TIDAK_LULUS"
+    }
+
+    public var assessmentID: String
+    public var participantID: String
+    public var scheme: String
+    /// KOMPETEN only when every unit of the scheme is K.
+    public var outcome: AssessmentGradedV1.Outcome
+    /// The SKKNI unit codes still BK (empty when competent).
+    public var notYetCompetentUnits: [String]
+    /// LSP licence number (unknown for a v1 event).
+    public var lspLicence: String?
+    /// `YYYY-MM-DD` (unknown for a v1 event).
+    public var assessedOn: String?
+    /// Training attendance, 0–100 (unknown for a v1 event).
+    public var attendancePercent: Double?
+    /// The training result (unknown for a v1 event).
+    public var trainingOutcome: TrainingOutcome?
+    /// The assessment id this one corrects, when it is a correction.
+    public var supersedes: String?
+
+    public init(
+        assessmentID: String, participantID: String, scheme: String, outcome: AssessmentGradedV1.Outcome,
+        notYetCompetentUnits: [String], lspLicence: String?, assessedOn: String?, attendancePercent: Double?,
+        trainingOutcome: TrainingOutcome?, supersedes: String?
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.scheme = scheme
+        self.outcome = outcome
+        self.notYetCompetentUnits = notYetCompetentUnits
+        self.lspLicence = lspLicence
+        self.assessedOn = assessedOn
+        self.attendancePercent = attendancePercent
+        self.trainingOutcome = trainingOutcome
+        self.supersedes = supersedes
+    }
+}
+
+/// An assessment submission the grading worker cannot accept, with reasons the LSP's system
+/// can act on (it should correct and submit again).
+public struct AssessmentRejectedV1: ContractMessage {
+    public static let eventType = "assessment.rejected"
+    public static let version = 1
+
+    public var assessmentID: String
+    public var participantID: String
+    public var lspLicence: String
+    public var scheme: String
+    /// Stable code and a Bahasa Indonesia text per problem (the same shape as a registration's).
+    public var reasons: [RegistrationReason]
+
+    public init(assessmentID: String, participantID: String, lspLicence: String, scheme: String, reasons: [RegistrationReason]) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.lspLicence = lspLicence
+        self.scheme = scheme
+        self.reasons = reasons
+    }
+}

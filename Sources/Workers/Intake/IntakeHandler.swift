@@ -58,7 +58,7 @@ public struct IntakeHandler: MessageHandler {
         switch event.payload {
         case let registration as RegistrationSubmittedV2:
             return try decide(registration, event: event, in: transaction)
-        case let graded as AssessmentGradedV1:
+        case let graded as AssessmentGradedV2:
             try record(graded, in: transaction)
             return []
         default:
@@ -214,7 +214,7 @@ public struct IntakeHandler: MessageHandler {
 
     /// Keeps an assessment outcome as training history of the person (for the priority of a
     /// later registration).
-    func record(_ graded: AssessmentGradedV1, in transaction: any StoreTransaction) throws {
+    func record(_ graded: AssessmentGradedV2, in transaction: any StoreTransaction) throws {
         guard
             let row = try transaction.query(
                 "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL",

@@ -24,6 +24,15 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var companies: [Company]
     }
 
+    /// The certification scheme (skema) a programme's participants are assessed on.
+    public struct Scheme: Codable, Sendable, Equatable {
+        public var code: String
+        /// SKKNI unit codes; every one needs a result.
+        public var units: [String]
+        /// Validity of the competency certificate (3 years; 5 for construction).
+        public var validityYears: Int
+    }
+
     public struct Programme: Codable, Sendable, Equatable {
         public var code: String
         public var name: String
@@ -33,6 +42,7 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var classes: Int
         public var trainingHours: Int
         public var weeks: Int
+        public var scheme: Scheme
     }
 
     public struct Centre: Codable, Sendable, Equatable {
@@ -98,6 +108,11 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     }
 
     public func centre(_ centre: TrainingCentre) -> Centre? { centres.first { $0.centre == centre } }
+
+    /// The programme whose scheme is `code` (the same scheme at both BLKIs).
+    public func programme(scheme code: String) -> Programme? {
+        centres.lazy.flatMap(\.programmes).first { $0.scheme.code == code }
+    }
 
     /// Every class of the plan, as the `class.opened` event that announces it, cohort after
     /// cohort: a programme's cohort n starts `cohortSpacingDays × (n − 1)` days after

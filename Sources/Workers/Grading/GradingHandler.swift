@@ -1,0 +1,202 @@
+public import Contracts
+import Foundation
+public import Jobs
+
+/// The assessment grading intake worker: checks each LSP submission against what it learnt
+/// from scheduling, grades it, and keeps the latest assessment per participant and scheme.
+///
+/// - `class.scheduled` / `enrolment.withdrawn` tell it who trains in which class, from when.
+/// - `assessment.submitted` is checked: the participant is enrolled (not withdrawn) in a class
+///   whose programme is assessed on that scheme; the assessment is not dated before the
+///   training started; every unit of the scheme has exactly one result and no other unit does;
+///   unit codes are well-formed SKKNI codes; assessor registration and TUK are present;
+///   attendance is 0–100. Any problem → `assessment.rejected` with every reason (code and
+///   Bahasa Indonesia text), so the LSP system can correct and resubmit.
+/// - A valid one → `assessment.graded` (v2): KOMPETEN when every unit is K, else BELUM
+///   KOMPETEN with the BK units; the training result (LULUS at attendance ≥ 80 %) is reported
+///   apart from the competency result.
+/// - Corrections: a newer submission for the same participant and scheme (later assessment
+///   date, or the same date and a later envelope time) supersedes the current one and says so
+///   (`supersedes`); an older one arriving late is recorded as stale and publishes nothing.
+public struct GradingHandler: MessageHandler {
+    public let catalogue: ProgrammeCatalogue
+    public let exchange: String
+    public let source = "/kaltim/workers/grading"
+    /// Attendance needed for a training pass (Permenaker 6/2025 Art. 33).
+    public let passingAttendance = 80.0
+
+    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange) {
+        self.catalogue = catalogue
+        self.exchange = exchange
+    }
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS grading_enrolments (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, programme TEXT NOT NULL, start_date TEXT NOT NULL,
+                withdrawn INTEGER NOT NULL DEFAULT 0)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS grading_assessments (
+                assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, assessed_on TEXT NOT NULL,
+                submitted_at TEXT NOT NULL, outcome TEXT,
+                status TEXT NOT NULL CHECK (status IN ('current', 'superseded', 'stale', 'rejected')))
+            """,
+            "CREATE INDEX IF NOT EXISTS grading_assessments_person ON grading_assessments (participant_id, scheme, status)",
+        ]
+    }
+
+    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        switch event.payload {
+        case let scheduled as ClassScheduledV1:
+            try transaction.execute(
+                """
+                INSERT INTO grading_enrolments (participant_id, class_id, programme, start_date, withdrawn) VALUES (?, ?, ?, ?, 0)
+                ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id, programme = excluded.programme,
+                    start_date = excluded.start_date, withdrawn = 0
+                """,
+                [
+                    .text(scheduled.participantID), .text(scheduled.classID), .text(scheduled.programme),
+                    .text(scheduled.startDate),
+                ])
+            return []
+        case let withdrawn as EnrolmentWithdrawnV1:
+            try transaction.execute(
+                "UPDATE grading_enrolments SET withdrawn = 1 WHERE participant_id = ?", [.text(withdrawn.participantID)])
+            return []
+        case let submitted as AssessmentSubmittedV1:
+            return try grade(submitted, event: event, in: transaction)
+        default:
+            throw Failure.permanent("unexpected-type", "the grading worker does not handle \(event.header.type)")
+        }
+    }
+
+    func grade(_ submitted: AssessmentSubmittedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        let known = try transaction.query(
+            "SELECT status FROM grading_assessments WHERE assessment_id = ?", [.text(submitted.assessmentID)])
+        guard known.isEmpty else { return [] }  // the same assessment sent again: already handled
+        let submittedAt = String(format: "%017.6f", event.header.time.timeIntervalSince1970)
+        let reasons = try problems(submitted, in: transaction)
+        guard reasons.isEmpty else {
+            try record(submitted, submittedAt: submittedAt, outcome: nil, status: "rejected", in: transaction)
+            return [
+                try outgoing(
+                    AssessmentRejectedV1(
+                        assessmentID: submitted.assessmentID, participantID: submitted.participantID,
+                        lspLicence: submitted.lspLicence, scheme: submitted.scheme, reasons: reasons),
+                    event: event, subject: submitted.participantID)
+            ]
+        }
+        let current = try transaction.query(
+            """
+            SELECT assessment_id, assessed_on, submitted_at FROM grading_assessments
+            WHERE participant_id = ? AND scheme = ? AND status = 'current'
+            """, [.text(submitted.participantID), .text(submitted.scheme)]
+        ).first
+        if let current, let on = current["assessed_on"]?.text, let at = current["submitted_at"]?.text,
+            (on, at) > (submitted.assessedOn, submittedAt)
+        {
+            // Older than what we already graded: keep it for the record, change nothing.
+            try record(submitted, submittedAt: submittedAt, outcome: nil, status: "stale", in: transaction)
+            return []
+        }
+        let supersedes = current?["assessment_id"]?.text
+        if let supersedes {
+            try transaction.execute(
+                "UPDATE grading_assessments SET status = 'superseded' WHERE assessment_id = ?", [.text(supersedes)])
+        }
+        let notYetCompetent = submitted.units.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
+        let outcome: AssessmentGradedV1.Outcome = notYetCompetent.isEmpty ? .competent : .notYetCompetent
+        try record(submitted, submittedAt: submittedAt, outcome: outcome.rawValue, status: "current", in: transaction)
+        let graded = AssessmentGradedV2(
+            assessmentID: submitted.assessmentID, participantID: submitted.participantID, scheme: submitted.scheme,
+            outcome: outcome, notYetCompetentUnits: notYetCompetent, lspLicence: submitted.lspLicence,
+            assessedOn: submitted.assessedOn, attendancePercent: submitted.attendancePercent,
+            trainingOutcome: submitted.attendancePercent >= passingAttendance ? .passed : .failed, supersedes: supersedes)
+        return [try outgoing(graded, event: event, subject: submitted.participantID)]
+    }
+
+    /// Everything wrong with a submission, in a stable order.
+    func problems(_ submitted: AssessmentSubmittedV1, in transaction: any StoreTransaction) throws -> [RegistrationReason] {
+        var reasons: [RegistrationReason] = []
+        func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
+        let enrolment = try transaction.query(
+            "SELECT programme, start_date, withdrawn FROM grading_enrolments WHERE participant_id = ?",
+            [.text(submitted.participantID)]
+        ).first
+        let scheme = catalogue.programme(scheme: submitted.scheme)?.scheme
+        if enrolment == nil || enrolment?["withdrawn"]?.integer == 1 {
+            add("NOT_ENROLLED", "Peserta tidak terdaftar (atau sudah mengundurkan diri) pada kelas pelatihan 2025.")
+        } else if scheme == nil {
+            add("SCHEME_UNKNOWN", "Skema \(submitted.scheme) tidak dikenal dalam program pelatihan 2025.")
+        } else if let programme = enrolment?["programme"]?.text,
+            catalogue.centres.flatMap(\.programmes).first(where: { $0.code == programme })?.scheme.code != submitted.scheme
+        {
+            add("SCHEME_MISMATCH", "Skema \(submitted.scheme) tidak sesuai dengan program pelatihan peserta.")
+        }
+        if ProgrammeCatalogue.day(submitted.assessedOn) == nil {
+            add("DATE_INVALID", "Tanggal uji kompetensi harus berformat YYYY-MM-DD.")
+        } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn < start {
+            add("ASSESSED_BEFORE_TRAINING", "Tanggal uji kompetensi lebih awal dari dimulainya pelatihan.")
+        }
+        let codes = submitted.units.map(\.code)
+        for code in codes where !Self.isUnitCode(code) {
+            add("UNIT_CODE_INVALID", "Kode unit \(code) tidak sesuai format SKKNI.")
+        }
+        for code in Set(codes.filter { code in codes.filter { $0 == code }.count > 1 }).sorted() {
+            add("UNIT_DUPLICATED", "Unit \(code) dinilai lebih dari satu kali.")
+        }
+        if let scheme {
+            for code in scheme.units where !codes.contains(code) {
+                add("UNIT_MISSING", "Hasil unit \(code) belum ada.")
+            }
+            for code in Set(codes).subtracting(scheme.units).sorted() where Self.isUnitCode(code) {
+                add("UNIT_UNKNOWN", "Unit \(code) bukan bagian dari skema \(scheme.code).")
+            }
+        }
+        if submitted.assessorRegistration.trimmingCharacters(in: .whitespaces).isEmpty {
+            add("ASSESSOR_MISSING", "Nomor registrasi asesor (MET) wajib diisi.")
+        }
+        if submitted.testSite.trimmingCharacters(in: .whitespaces).isEmpty {
+            add("TEST_SITE_MISSING", "Tempat Uji Kompetensi (TUK) wajib diisi.")
+        }
+        if !(0...100).contains(submitted.attendancePercent) {
+            add("ATTENDANCE_INVALID", "Persentase kehadiran harus antara 0 dan 100.")
+        }
+        return reasons
+    }
+
+    /// An SKKNI unit code: the 2012 format `X.000000.000.00` (Permenakertrans 8/2012), or an
+    /// older one still found in schemes (`OTO.SM01.001.01`, `PAR.HT02.026.01`, `G.45OTO01.001.1`).
+    public static func isUnitCode(_ code: String) -> Bool {
+        code.wholeMatch(of: /[A-U]\.\d{6}\.\d{3}\.\d{2}/) != nil
+            // Older codes have letters in the middle part (a 2012 code with a digit missing must fail).
+            || code.wholeMatch(of: /[A-Z]{1,4}\.(?=[0-9]*[A-Z])[A-Z0-9]{4,8}\.\d{3}\.\d{1,2}/) != nil
+    }
+
+    func record(
+        _ submitted: AssessmentSubmittedV1, submittedAt: String, outcome: String?, status: String,
+        in transaction: any StoreTransaction
+    ) throws {
+        try transaction.execute(
+            """
+            INSERT INTO grading_assessments (assessment_id, participant_id, scheme, assessed_on, submitted_at, outcome, status)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(submitted.assessmentID), .text(submitted.participantID), .text(submitted.scheme),
+                .text(submitted.assessedOn), .text(submittedAt), outcome.map(SQLValue.text) ?? .null, .text(status),
+            ])
+    }
+
+    func outgoing<M: ContractMessage>(_ message: M, event: DecodedEvent, subject: String) throws -> OutgoingEvent {
+        try OutgoingEvent(
+            EventEnvelope(
+                id: "grading-\(event.header.id)", source: source, subject: subject, correlationID: event.header.correlationID,
+                causationID: event.header.id, data: message),
+            exchange: exchange)
+    }
+}

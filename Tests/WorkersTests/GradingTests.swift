@@ -1,0 +1,135 @@
+import Contracts
+import Foundation
+import Jobs
+import Testing
+import Workers
+
+/// Drives the grading handler through the runtime's test kit.
+struct GradingDriver {
+    let kit: HandlerTestKit
+    static let scheme = "SKM-2025-OTO-SPM"
+    static let units = ["G.454000.001.01", "G.454000.002.01", "G.454000.003.01", "G.454000.004.01"]
+
+    static func make() async throws -> GradingDriver {
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let driver = GradingDriver(kit: try await HandlerTestKit(handler: GradingHandler(catalogue: catalogue)))
+        try await driver.schedule("PST-1")
+        return driver
+    }
+
+    func schedule(_ participant: String, programme: String = "MEKANIK_SEPEDA_MOTOR") async throws {
+        let scheduled = ClassScheduledV1(
+            participantID: participant, classID: "BPN-2025-\(programme)-01", centre: .balikpapan, programme: programme,
+            startDate: "2025-07-07", endDate: "2025-08-29", seat: 1)
+        #expect(try await kit.deliver(EventEnvelope(source: "/test", data: scheduled)).events.isEmpty)
+    }
+
+    static func submission(
+        _ id: String, participant: String = "PST-1", scheme: String = scheme, on date: String = "2025-09-02",
+        results: [String: AssessmentSubmittedV1.UnitResult]? = nil, attendance: Double = 92.5,
+        assessor: String = "MET.000.001234 2019"
+    ) -> AssessmentSubmittedV1 {
+        let units = (results ?? Dictionary(uniqueKeysWithValues: Self.units.map { ($0, .competent) })).sorted { $0.key < $1.key }
+            .map { AssessmentSubmittedV1.Unit(code: $0.key, result: $0.value) }
+        return AssessmentSubmittedV1(
+            assessmentID: id, participantID: participant, lspLicence: "BNSP-LSP-0123-ID", scheme: scheme,
+            assessorRegistration: assessor, testSite: "TUK BLKI Balikpapan", assessedOn: date, units: units,
+            attendancePercent: attendance)
+    }
+
+    func submit(_ submission: AssessmentSubmittedV1, at time: Date = Date()) async throws -> [OutgoingEvent] {
+        try await kit.deliver(EventEnvelope(source: "/kaltim/lsp", time: time, data: submission)).events
+    }
+
+    func graded(_ events: [OutgoingEvent]) throws -> AssessmentGradedV2 {
+        let event = try #require(events.first { $0.type == AssessmentGradedV2.eventType })
+        return try ContractJSON.decoder().decode(EventEnvelope<AssessmentGradedV2>.self, from: event.body).data
+    }
+
+    func rejectionCodes(_ events: [OutgoingEvent]) throws -> [String] {
+        let event = try #require(events.first { $0.type == AssessmentRejectedV1.eventType })
+        return try ContractJSON.decoder().decode(EventEnvelope<AssessmentRejectedV1>.self, from: event.body).data.reasons.map(
+            \.code)
+    }
+}
+
+struct GradingTests {
+    @Test func everyUnitKIsKompetenAndTrainingIsReportedApart() async throws {
+        let driver = try await GradingDriver.make()
+        let graded = try driver.graded(try await driver.submit(GradingDriver.submission("A-1", attendance: 75)))
+        #expect(graded.outcome == .competent && graded.notYetCompetentUnits.isEmpty)
+        #expect(graded.trainingOutcome == .failed, "attendance under 80 %: training not passed, competency still graded")
+        #expect(graded.lspLicence == "BNSP-LSP-0123-ID" && graded.assessedOn == "2025-09-02" && graded.supersedes == nil)
+    }
+
+    @Test func oneUnitBKIsBelumKompetenWithThatUnit() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.003.01"] = .notYetCompetent
+        let graded = try driver.graded(try await driver.submit(GradingDriver.submission("A-2", results: results)))
+        #expect(graded.outcome == .notYetCompetent)
+        #expect(graded.notYetCompetentUnits == ["G.454000.003.01"])
+        #expect(graded.trainingOutcome == .passed)
+    }
+
+    @Test func anInvalidSubmissionIsRejectedWithEveryReason() async throws {
+        let driver = try await GradingDriver.make()
+        let results: [String: AssessmentSubmittedV1.UnitResult] = [
+            "G.454000.001.01": .competent, "G.454000.002.01": .competent, "G.454000.009.01": .competent, "G-454000-4": .competent,
+        ]
+        let codes = try driver.rejectionCodes(
+            try await driver.submit(
+                GradingDriver.submission("A-3", on: "2025-07-01", results: results, attendance: 120, assessor: " ")))
+        #expect(
+            codes == [
+                "ASSESSED_BEFORE_TRAINING", "UNIT_CODE_INVALID", "UNIT_MISSING", "UNIT_MISSING", "UNIT_UNKNOWN",
+                "ASSESSOR_MISSING",
+                "ATTENDANCE_INVALID",
+            ])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-4", participant: "PST-9"))) == [
+                "NOT_ENROLLED"
+            ])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-5", scheme: "SKM-2025-HTL-TGR")))
+                == [
+                    "SCHEME_MISMATCH", "UNIT_MISSING", "UNIT_MISSING", "UNIT_MISSING", "UNIT_UNKNOWN", "UNIT_UNKNOWN",
+                    "UNIT_UNKNOWN", "UNIT_UNKNOWN",
+                ])
+    }
+
+    @Test func aWithdrawnParticipantCannotBeGraded() async throws {
+        let driver = try await GradingDriver.make()
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/test", data: EnrolmentWithdrawnV1(participantID: "PST-1", classID: nil, reason: .attendanceTooLow)))
+        #expect(try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-6"))) == ["NOT_ENROLLED"])
+    }
+
+    @Test func aCorrectionSupersedesAndALateOlderSubmissionChangesNothing() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.001.01"] = .notYetCompetent
+        let first = try driver.graded(
+            try await driver.submit(GradingDriver.submission("A-7", on: "2025-09-02", results: results)))
+        #expect(first.outcome == .notYetCompetent)
+        let corrected = try driver.graded(try await driver.submit(GradingDriver.submission("A-8", on: "2025-09-03")))
+        #expect(corrected.outcome == .competent && corrected.supersedes == "A-7")
+        let late = try await driver.submit(GradingDriver.submission("A-6", on: "2025-09-01", results: results))
+        #expect(late.isEmpty, "an older submission arriving late never overwrites a newer one")
+        let rows = try await driver.kit.query("SELECT assessment_id, status FROM grading_assessments ORDER BY assessment_id")
+        #expect(rows.map { $0["status"]?.text ?? "" } == ["stale", "superseded", "current"])
+        #expect(
+            try await driver.submit(GradingDriver.submission("A-8", on: "2025-09-03")).isEmpty, "a resend is not graded twice")
+    }
+
+    @Test(arguments: [
+        ("G.454000.001.01", true), ("M.702090.001.01", true), ("OTO.SM01.001.01", true), ("PAR.HT02.026.01", true),
+        ("G.45OTO01.001.1", true), ("G.45400.001.01", false), ("454000.001.01", false), ("g.454000.001.01", false), ("", false),
+    ])
+    func unitCodesFollowTheSKKNIFormats(code: String, valid: Bool) {
+        #expect(GradingHandler.isUnitCode(code) == valid)
+    }
+}
