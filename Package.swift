@@ -36,6 +36,10 @@ let package = Package(
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
+        // cairo and libqrencode for printable certificates (Debian: libcairo2-dev, libqrencode-dev).
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(
+            name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Every message that crosses the broker. Foundation only.
         .target(name: "Contracts", swiftSettings: swiftSettings),
         // The AMQP 0-9-1 client over librabbitmq: the only importer of CRabbitMQ.
@@ -80,7 +84,7 @@ let package = Package(
         // The five workers of the pipeline.
         .target(
             name: "Workers",
-            dependencies: ["Jobs", "Contracts", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Jobs", "Contracts", "CCairo", "CQREncode", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Resources/kode-wilayah-kemendagri-2025.csv"), .copy("Resources/LICENSE-kode-wilayah.txt")],
             swiftSettings: swiftSettings
         ),
@@ -92,6 +96,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimWorker",
+            swiftSettings: swiftSettings
+        ),
+        // The main job: the 2025 programme end to end on a synthetic cohort (scripts/run.sh).
+        .executableTarget(
+            name: "kaltim-demo",
+            dependencies: [
+                "Workers", "Jobs", "AMQP", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/KaltimDemo",
             swiftSettings: swiftSettings
         ),
         // Relay benchmark (run it in release mode: scripts/bench.sh).

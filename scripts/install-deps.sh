@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
-# librabbitmq (headers + pkg-config file), SQLite (for GRDB), the RabbitMQ server for the
+# librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
+# PDFs with a QR code), the RabbitMQ server for the
 # private test node, pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
 [[ -f /usr/include/amqp.h || -f /usr/include/rabbitmq-c/amqp.h ]] || missing+=(librabbitmq-dev)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || missing+=(rabbitmq-server)
 [[ -f /usr/include/sqlite3.h ]] || missing+=(libsqlite3-dev)
+[[ -f /usr/include/cairo/cairo-pdf.h ]] || missing+=(libcairo2-dev)
+[[ -f /usr/include/qrencode.h ]] || missing+=(libqrencode-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)

@@ -272,7 +272,10 @@ extension ConnectionDriver {
                 throw failure(from: amqp_get_rpc_reply(state), channel: channel, doing: "consuming from queue '\(request.queue)'")
             }
         } catch {
-            if channelEpochs[channel] == nil, connection != nil { freeConsumerChannels.append(channel) }
+            // A broker-closed channel was already given back by channelClosedByBroker.
+            if channelEpochs[channel] == nil, connection != nil, !freeConsumerChannels.contains(channel) {
+                freeConsumerChannels.append(channel)
+            }
             throw error
         }
         consumer.channel = channel

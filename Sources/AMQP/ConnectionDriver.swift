@@ -44,6 +44,9 @@ final class ConnectionDriver {
     var consumers: [String: Consumer] = [:]
     var consumerByChannel: [UInt16: Consumer] = [:]
     var consumersToRestart: [Consumer] = []
+    /// Consumers whose queue was missing when they subscribed again (a broker still recovering
+    /// its queues after a crash, or a queue deleted and declared again): tried again later.
+    var consumersAwaitingQueue: [(consumer: Consumer, retryAt: ContinuousClock.Instant, attempt: Int)] = []
     var topology: [TopologyStep] = []
     let scratch = CArena()
 
@@ -274,6 +277,7 @@ final class ConnectionDriver {
         settlementTrackers.removeAll()
         consumerByChannel.removeAll()
         consumersToRestart.removeAll()
+        consumersAwaitingQueue.removeAll()
         failPendingPublishes(error)
         if configuration.reconnect == nil {
             for consumer in consumers.values { consumer.request.continuation.finish(throwing: error) }
@@ -331,6 +335,15 @@ final class ConnectionDriver {
     /// Subscribes again the consumers whose channel was closed (by a reconnect or by a
     /// channel error such as a consumer timeout).
     func restartConsumersIfNeeded() {
+        let now = ContinuousClock.now
+        var attempts: [ObjectIdentifier: Int] = [:]
+        if consumersAwaitingQueue.contains(where: { $0.retryAt <= now }) {
+            for entry in consumersAwaitingQueue where entry.retryAt <= now {
+                consumersToRestart.append(entry.consumer)
+                attempts[ObjectIdentifier(entry.consumer)] = entry.attempt
+            }
+            consumersAwaitingQueue.removeAll { $0.retryAt <= now }
+        }
         while connection != nil, let consumer = consumersToRestart.popLast() {
             guard consumers[consumer.request.tag] === consumer else { continue }
             do {
@@ -338,6 +351,17 @@ final class ConnectionDriver {
                 logger.info("consumer subscribed again", metadata: ["amqp.queue": "\(consumer.request.queue)"])
             } catch {
                 guard connection != nil else { return }
+                if error.replyCode == 404 {
+                    // The queue is not there (yet): keep the consumer and try again with backoff
+                    // (1 s doubling to 30 s), loudly, instead of ending it.
+                    let attempt = (attempts[ObjectIdentifier(consumer)] ?? 0) + 1
+                    let delay = Duration.seconds(min(30, 1 << min(attempt - 1, 5)))
+                    logger.warning(
+                        "the consumer's queue is missing; subscribing again later",
+                        metadata: ["amqp.queue": "\(consumer.request.queue)", "amqp.attempt": "\(attempt)", "delay": "\(delay)"])
+                    consumersAwaitingQueue.append((consumer, .now + delay, attempt))
+                    continue
+                }
                 consumers[consumer.request.tag] = nil
                 consumer.request.continuation.finish(throwing: error)
             }

@@ -5,6 +5,8 @@ extension ContractRegistry {
         var registry = ContractRegistry()
         registry.register(RegistrationSubmittedV2.self)
         registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
+        registry.register(AssessmentSubmittedV2.self)
+        registry.register(AssessmentSubmittedV1.self) { $0.upcast() }
         registry.register(AssessmentGradedV2.self)
         registry.register(AssessmentGradedV1.self) { $0.upcast() }
         for type in ContractCatalogue.singleVersion { registry.registerNewest(type) }
@@ -24,13 +26,16 @@ public enum ContractCatalogue {
         RegistrationAcceptedV1.self, RegistrationRejectedV1.self, RegistrationReviewNeededV1.self,
         ClassOpenedV1.self, ClassScheduledV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self,
         EnrolmentWithdrawnV1.self,
-        AssessmentSubmittedV1.self, AssessmentRejectedV1.self,
+        AssessmentRejectedV1.self,
         CertificateIssuedV1.self, CertificateRevokedV1.self,
         NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,
     ]
 
     /// Every (type, version), oldest first within a type.
     public static let all: [any ContractMessage.Type] =
-        [RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentGradedV1.self, AssessmentGradedV2.self]
+        [
+            RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
+            AssessmentGradedV1.self, AssessmentGradedV2.self,
+        ]
         + singleVersion
 }

@@ -24,7 +24,8 @@ public struct WorkerRole: Sendable, Hashable {
         consumes: [AssessmentSubmittedV1.eventType, ClassScheduledV1.eventType, EnrolmentWithdrawnV1.eventType],
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = WorkerRole(
-        name: "certificates", consumes: [AssessmentGradedV1.eventType],
+        name: "certificates",
+        consumes: [AssessmentGradedV2.eventType, ClassScheduledV1.eventType, CertificateRevokedV1.eventType],
         summary: "Issues and revokes certificates with verification codes.")
     public static let notifications = WorkerRole(
         name: "notifications", consumes: [NotificationRequestedV1.eventType],

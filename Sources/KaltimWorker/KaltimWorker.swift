@@ -11,7 +11,10 @@ struct KaltimWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaltim-worker",
         abstract: "The workers of the Kaltim 2025 certification pipeline, and their admin commands.",
-        subcommands: [Intake.self, Scheduling.self, Grading.self, ImportRegistry.self, ImportHistory.self, OpenClasses.self])
+        subcommands: [
+            Intake.self, Scheduling.self, Grading.self, Certificates.self, ImportRegistry.self, ImportHistory.self,
+            OpenClasses.self, CertificateKey.self, VerifyCertificate.self, RevokeCertificate.self,
+        ])
 }
 
 /// Options of the commands that read the programme plan.
@@ -78,6 +81,126 @@ struct Grading: AsyncParsableCommand {
         let topology = try options.topology(role: .grading)
         try await WorkerHost.run(
             role: .grading, handler: GradingHandler(catalogue: catalogue, exchange: topology.exchange), options: options)
+    }
+}
+
+struct Certificates: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the certificate issuance worker (assessment.graded → certificate.issued / revoked).")
+
+    @OptionGroup var options: WorkerCommandOptions
+    @OptionGroup var programme: ProgrammeOptions
+    @Option(
+        help: ArgumentHelp(
+            "Ed25519 private key file (32 bytes or 64 hex digits; `certificate-key` makes one).", valueName: "path"))
+    var signingKeyFile: String?
+    @Option(help: ArgumentHelp("Folder for each certificate's signed JSON and printable PDF.", valueName: "path"))
+    var outputDirectory: String?
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let signer = try signingKeyFile.map { try CertificateSigner(file: $0) } ?? .development
+        if signer.isDevelopmentKey {
+            FileHandle.standardError.write(Data("kaltim-worker: no --signing-key-file; signing with the development key\n".utf8))
+        }
+        let topology = try options.topology(role: .certificates)
+        try await WorkerHost.run(
+            role: .certificates,
+            handler: CertificateHandler(
+                catalogue: catalogue, signer: signer, outputDirectory: outputDirectory, exchange: topology.exchange),
+            options: options)
+    }
+}
+
+struct CertificateKey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a new Ed25519 signing key file, or print the public key of one (for verifiers).")
+
+    @Option(help: ArgumentHelp("Write a new private key here (refuses to overwrite).", valueName: "path")) var new: String?
+    @Option(help: ArgumentHelp("Print the public key of this private key file.", valueName: "path")) var publicOf: String?
+
+    func validate() throws {
+        guard (new == nil) != (publicOf == nil) else { throw ValidationError("give exactly one of --new and --public-of") }
+    }
+
+    func run() async throws {
+        if let new {
+            guard !FileManager.default.fileExists(atPath: new) else { throw ValidationError("\(new) exists; not overwriting it") }
+            guard
+                FileManager.default.createFile(
+                    atPath: new, contents: Data((CertificateSigner.generateHex() + "\n").utf8),
+                    attributes: [.posixPermissions: 0o600])
+            else { throw ValidationError("cannot write \(new)") }
+            print(try CertificateSigner(file: new).publicKeyHex)
+        } else if let publicOf {
+            print(try CertificateSigner(file: publicOf).publicKeyHex)
+        }
+    }
+}
+
+struct VerifyCertificate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a certificate document: key, signature, revocation, validity dates. Exit 0 only when valid.")
+
+    @Option(help: ArgumentHelp("The certificate's JSON document.", valueName: "path")) var file: String
+    @Option(help: ArgumentHelp("The issuer's public key, 64 hex digits (default: the development key's).", valueName: "hex"))
+    var publicKey: String?
+    @Option(help: ArgumentHelp("The certificates worker's store, for revocations.", valueName: "path")) var database: String?
+    @Option(help: ArgumentHelp("The day of the check, YYYY-MM-DD (default: today in WITA).", valueName: "date")) var today:
+        String?
+
+    func run() async throws {
+        let verifier = try CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)
+        var revocations: [String: String] = [:]
+        if let database {
+            for row in try await SQLiteStore(readingAt: database).read("SELECT certificate_id, reason FROM cert_revocations") {
+                if let id = row["certificate_id"]?.text { revocations[id] = row["reason"]?.text ?? "" }
+            }
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Makassar")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: Date())
+        let day = today ?? String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        let verdict = verifier.verify(try Data(contentsOf: URL(fileURLWithPath: file)), revocations: revocations, today: day)
+        print("\(verdict.code) \(verdict)")
+        if verdict != .valid { throw ExitCode(1) }
+    }
+}
+
+struct RevokeCertificate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Revoke a certificate: publishes certificate.revoked.")
+
+    @Option(help: "The certificate id.") var certificateID: String
+    @Option(help: "A reason code, e.g. DATA_ERROR or FRAUD.") var reason: String
+    @Option(help: ArgumentHelp("The certificates worker's store (to find the participant).", valueName: "path"))
+    var database = "var/certificates.sqlite"
+    @Option(help: ArgumentHelp("The broker (default: $KALTIM_BROKER_URL).", valueName: "url")) var brokerURL: String?
+    @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
+
+    func validate() throws {
+        guard reason.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil else {
+            throw ValidationError("--reason is an UPPER_SNAKE code, e.g. DATA_ERROR")
+        }
+    }
+
+    func run() async throws {
+        let rows = try await SQLiteStore(readingAt: database).read(
+            "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)])
+        guard let participant = rows.first?["participant_id"]?.text else {
+            throw ValidationError("no certificate \(certificateID) in \(database)")
+        }
+        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        let topology = RoleTopology(role: .certificates, prefix: topologyPrefix)
+        let event = try OutgoingEvent(
+            EventEnvelope(
+                id: "revoked-\(certificateID)", source: "/kaltim/admin/revoke-certificate", subject: participant,
+                data: CertificateRevokedV1(certificateID: certificateID, participantID: participant, reasonCode: reason)),
+            exchange: topology.exchange)
+        let result = await connection.publish([event.amqpMessage]).first
+        await connection.close()
+        guard case .success = result else { throw ValidationError("the broker did not confirm the revocation") }
+        print("revoked \(certificateID) (\(reason))")
     }
 }
 

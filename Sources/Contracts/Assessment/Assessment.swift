@@ -53,6 +53,62 @@ public struct AssessmentSubmittedV1: ContractMessage {
     }
 }
 
+extension AssessmentSubmittedV1 {
+    /// The same submission as version 2: no BNSP numbers yet.
+    public func upcast() -> AssessmentSubmittedV2 {
+        AssessmentSubmittedV2(
+            assessmentID: assessmentID, participantID: participantID, lspLicence: lspLicence, scheme: scheme,
+            assessorRegistration: assessorRegistration, testSite: testSite, assessedOn: assessedOn, units: units,
+            attendancePercent: attendancePercent, certificateNumber: nil, registrationNumber: nil)
+    }
+}
+
+/// Results of a competency assessment, version 2: adds the BNSP certificate and registration
+/// numbers the LSP assigned to a competent candidate (DOMAIN.md §4.4: the pipeline never mints
+/// them; it records them as received).
+public struct AssessmentSubmittedV2: ContractMessage {
+    public static let eventType = "assessment.submitted"
+    public static let version = 2
+
+    public var assessmentID: String
+    public var participantID: String
+    /// LSP licence number.
+    public var lspLicence: String
+    /// Certification scheme (skema) code.
+    public var scheme: String
+    /// Assessor registration (MET) number.
+    public var assessorRegistration: String
+    /// Tempat Uji Kompetensi (TUK) code or name.
+    public var testSite: String
+    /// `YYYY-MM-DD`.
+    public var assessedOn: String
+    public var units: [AssessmentSubmittedV1.Unit]
+    /// Training attendance, 0–100.
+    public var attendancePercent: Double
+    /// e.g. `No. 85223 7233 3 0001234 2025` (when the candidate is competent and the LSP has it).
+    public var certificateNumber: String?
+    /// e.g. `No. Reg. OTO 0123 00456 2025`.
+    public var registrationNumber: String?
+
+    public init(
+        assessmentID: String, participantID: String, lspLicence: String, scheme: String, assessorRegistration: String,
+        testSite: String, assessedOn: String, units: [AssessmentSubmittedV1.Unit], attendancePercent: Double,
+        certificateNumber: String?, registrationNumber: String?
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.lspLicence = lspLicence
+        self.scheme = scheme
+        self.assessorRegistration = assessorRegistration
+        self.testSite = testSite
+        self.assessedOn = assessedOn
+        self.units = units
+        self.attendancePercent = attendancePercent
+        self.certificateNumber = certificateNumber
+        self.registrationNumber = registrationNumber
+    }
+}
+
 /// The graded outcome of an assessment.
 public struct AssessmentGradedV1: ContractMessage {
     public static let eventType = "assessment.graded"
@@ -85,7 +141,7 @@ extension AssessmentGradedV1 {
         AssessmentGradedV2(
             assessmentID: assessmentID, participantID: participantID, scheme: scheme, outcome: outcome,
             notYetCompetentUnits: notYetCompetentUnits, lspLicence: nil, assessedOn: nil, attendancePercent: nil,
-            trainingOutcome: nil, supersedes: nil)
+            trainingOutcome: nil, supersedes: nil, lspCertificateNumber: nil, lspRegistrationNumber: nil)
     }
 }
 
@@ -119,12 +175,19 @@ public struct AssessmentGradedV2: ContractMessage {
     public var trainingOutcome: TrainingOutcome?
     /// The assessment id this one corrects, when it is a correction.
     public var supersedes: String?
+    /// The BNSP certificate number the LSP assigned, as the LSP sent it (never minted here).
+    public var lspCertificateNumber: String?
+    /// The BNSP registration number the LSP assigned, as the LSP sent it.
+    public var lspRegistrationNumber: String?
 
     public init(
         assessmentID: String, participantID: String, scheme: String, outcome: AssessmentGradedV1.Outcome,
         notYetCompetentUnits: [String], lspLicence: String?, assessedOn: String?, attendancePercent: Double?,
-        trainingOutcome: TrainingOutcome?, supersedes: String?
+        trainingOutcome: TrainingOutcome?, supersedes: String?, lspCertificateNumber: String? = nil,
+        lspRegistrationNumber: String? = nil
     ) {
+        self.lspCertificateNumber = lspCertificateNumber
+        self.lspRegistrationNumber = lspRegistrationNumber
         self.assessmentID = assessmentID
         self.participantID = participantID
         self.scheme = scheme

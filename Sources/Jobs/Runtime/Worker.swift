@@ -153,7 +153,16 @@ public final class Worker: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("graceful shutdown: no new deliveries; finishing in-flight messages")
             self.consumingNow.store(false, ordering: .relaxed)
-            Task { try? await consumer.cancel() }
+            Task {
+                do {
+                    try await consumer.cancel()
+                } catch {
+                    // Stop taking deliveries anyway; what the broker still sends stays
+                    // unacknowledged and is requeued when the connection closes.
+                    self.logger.warning("cancelling the consumer failed", metadata: ["error": "\(error)"])
+                    buffer.finish()
+                }
+            }
         }
         consumingNow.store(false, ordering: .relaxed)
         flusher.cancel()

@@ -65,14 +65,14 @@ public struct GradingHandler: MessageHandler {
             try transaction.execute(
                 "UPDATE grading_enrolments SET withdrawn = 1 WHERE participant_id = ?", [.text(withdrawn.participantID)])
             return []
-        case let submitted as AssessmentSubmittedV1:
+        case let submitted as AssessmentSubmittedV2:
             return try grade(submitted, event: event, in: transaction)
         default:
             throw Failure.permanent("unexpected-type", "the grading worker does not handle \(event.header.type)")
         }
     }
 
-    func grade(_ submitted: AssessmentSubmittedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+    func grade(_ submitted: AssessmentSubmittedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
         let known = try transaction.query(
@@ -115,12 +115,13 @@ public struct GradingHandler: MessageHandler {
             assessmentID: submitted.assessmentID, participantID: submitted.participantID, scheme: submitted.scheme,
             outcome: outcome, notYetCompetentUnits: notYetCompetent, lspLicence: submitted.lspLicence,
             assessedOn: submitted.assessedOn, attendancePercent: submitted.attendancePercent,
-            trainingOutcome: submitted.attendancePercent >= passingAttendance ? .passed : .failed, supersedes: supersedes)
+            trainingOutcome: submitted.attendancePercent >= passingAttendance ? .passed : .failed, supersedes: supersedes,
+            lspCertificateNumber: submitted.certificateNumber, lspRegistrationNumber: submitted.registrationNumber)
         return [try outgoing(graded, event: event, subject: submitted.participantID)]
     }
 
     /// Everything wrong with a submission, in a stable order.
-    func problems(_ submitted: AssessmentSubmittedV1, in transaction: any StoreTransaction) throws -> [RegistrationReason] {
+    func problems(_ submitted: AssessmentSubmittedV2, in transaction: any StoreTransaction) throws -> [RegistrationReason] {
         var reasons: [RegistrationReason] = []
         func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
         let enrolment = try transaction.query(
@@ -178,7 +179,7 @@ public struct GradingHandler: MessageHandler {
     }
 
     func record(
-        _ submitted: AssessmentSubmittedV1, submittedAt: String, outcome: String?, status: String,
+        _ submitted: AssessmentSubmittedV2, submittedAt: String, outcome: String?, status: String,
         in transaction: any StoreTransaction
     ) throws {
         try transaction.execute(

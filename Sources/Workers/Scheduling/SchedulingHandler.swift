@@ -44,6 +44,9 @@ public struct SchedulingHandler: MessageHandler {
                 UNIQUE (class_id, seat))
             """,
             "CREATE INDEX IF NOT EXISTS sched_applicants_queue ON sched_applicants (programme, status, tier, arrival)",
+            // Seat counts per class and per BLKI run on every message: index them.
+            "CREATE INDEX IF NOT EXISTS sched_applicants_class ON sched_applicants (class_id, status)",
+            "CREATE INDEX IF NOT EXISTS sched_classes_offer ON sched_classes (centre, programme)",
             """
             CREATE TABLE IF NOT EXISTS sched_apprenticeships (
                 placement_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL UNIQUE, company TEXT NOT NULL)

@@ -1,0 +1,213 @@
+import AMQP
+import ArgumentParser
+import Contracts
+import Foundation
+import Jobs
+import Workers
+
+/// The main job: the whole 2025 programme on a synthetic cohort, through real worker
+/// processes on the local broker (`scripts/run.sh` starts the broker and builds first).
+@main
+struct KaltimDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kaltim-demo",
+        abstract: "Run the 2025 programme end to end on a seeded synthetic cohort and print a report.")
+
+    @Option(help: "The broker (default: $KALTIM_BROKER_URL).") var brokerURL: String?
+    @Option(help: "Seed of the cohort: the same seed gives the same cohort and the same report.") var seed: UInt64 = 2025
+    @Option(help: "Residents in the civil-registry extract.") var residents = 20_000
+    @Option(help: "Registrations published by the portal.") var registrations = 8_000
+    @Option(help: "Intake worker processes.") var intakeReplicas = 2
+    @Option(help: ArgumentHelp("Folder for stores, logs, certificates and the report.", valueName: "path")) var output = "out/run"
+    @Option(help: ArgumentHelp("The kaltim-worker executable.", valueName: "path")) var workerBinary: String
+    @Option(help: ArgumentHelp("The programme plan.", valueName: "path")) var programmeFile = "config/programme-2025.json"
+
+    func validate() throws {
+        guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
+        guard (1...8).contains(intakeReplicas) else { throw ValidationError("--intake-replicas between 1 and 8") }
+        guard FileManager.default.isExecutableFile(atPath: workerBinary) else {
+            throw ValidationError("--worker-binary \(workerBinary) is not an executable")
+        }
+    }
+
+    func run() async throws {
+        let started = Date()
+        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+        let root = URL(fileURLWithPath: output)
+        try? FileManager.default.removeItem(at: root)
+        for folder in ["var", "logs", "certificates"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        let path = { (name: String) -> String in root.appendingPathComponent(name).path }
+
+        print("kaltim-demo: seed \(seed), \(residents) residents, \(registrations) registrations")
+        let cohort = Cohort(seed: seed, residents: residents, registrations: registrations, catalogue: catalogue)
+        let intakeStore = try SQLiteStore(path: path("var/intake.sqlite"))
+        let imported = try await IntakeImport.registry(csv: cohort.registryCSV, into: intakeStore, key: .development)
+        let history = try await IntakeImport.history(csv: cohort.historyCSV, into: intakeStore, key: .development)
+        print("  registry extract: \(imported.imported) residents; earlier programmes: \(history.imported) records")
+
+        // A fresh topology for this run, so nothing of an earlier run interferes.
+        let prefix = "demo-\(seed)-\(Int(started.timeIntervalSince1970))."
+        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        let roles: [WorkerRole] = [.intake, .scheduling, .grading, .certificates]
+        for role in roles { try await RoleTopology(role: role, prefix: prefix).declare(on: connection) }
+        let observer = prefix + "observer"
+        try await connection.declareQueue(.quorum(observer))
+        let exchange = prefix + ContractDocuments.exchange
+        for type in Set(ContractCatalogue.all.map { $0.eventType }) where !type.hasPrefix("notification.") {
+            try await connection.bindQueue(observer, exchange: exchange, routingKey: type)
+        }
+
+        // The workers.
+        let fleet = Fleet(binary: workerBinary, logFolder: path("logs"))
+        let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
+        for replica in 0..<intakeReplicas {
+            try fleet.start("intake-\(replica + 1)", ["intake", "--database", path("var/intake.sqlite")] + common)
+        }
+        try fleet.start("scheduling", ["scheduling", "--database", path("var/scheduling.sqlite")] + common)
+        try fleet.start("grading", ["grading", "--database", path("var/grading.sqlite")] + common)
+        try fleet.start(
+            "certificates",
+            ["certificates", "--database", path("var/certificates.sqlite"), "--output-directory", path("certificates")] + common)
+        defer { fleet.stopAll() }
+        try await fleet.waitUntilStarted()
+        print("  workers: \(fleet.names.joined(separator: ", "))")
+
+        let tally = Tally()
+        let watcher = Task { await tally.watch(observer, on: connection) }
+        defer { watcher.cancel() }
+
+        try await publishRegistrations(cohort, exchange: exchange, on: connection)
+        let total = registrations
+        try await tally.wait("intake", Date()) { counts in counts.decided >= total }
+
+        // 2. Selection closes; the classes are announced.
+        let stage2 = Date()
+        let classes = try catalogue.plannedClasses.map { planned in
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", data: planned),
+                exchange: exchange
+            ).amqpMessage
+        }
+        try await publishAll(classes, on: connection)
+        try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+
+        // 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme).
+        let stage3 = Date()
+        let seats = await tally.seats
+        let made = try makeAssessments(seats: seats, catalogue: catalogue, exchange: exchange)
+        let assessments = made.0
+        let passRates = made.1
+        try await publishAll(assessments, on: connection)
+        let expected = assessments.count
+        try await tally.wait("grading and certificates", stage3) { counts in
+            counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
+        }
+
+        // The report.
+        let seconds = Date().timeIntervalSince(started)
+        let dead = try await deadLetters(prefix: prefix, on: connection)
+        let report = await tally.report(
+            catalogue: catalogue, seconds: seconds, deadLetters: dead, cohort: cohort, passRates: passRates)
+        print(report)
+        try report.write(toFile: path("report.txt"), atomically: true, encoding: .utf8)
+        print("kaltim-demo: report, stores, logs and certificates are in \(output)/")
+        watcher.cancel()
+        fleet.stopAll()
+        for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
+        _ = try? await connection.deleteQueue(observer)
+        await connection.close()
+    }
+
+    /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
+    /// messages no contract accepts: they belong in the dead letters, nowhere else.
+    func publishRegistrations(_ cohort: Cohort, exchange: String, on connection: AMQPConnection) async throws {
+        var messages: [AMQPOutgoingMessage] = []
+        for item in cohort.registrations {
+            let event: OutgoingEvent
+            if item.asVersion1 {
+                let r = item.registration
+                let v1 = RegistrationSubmittedV1(
+                    registrationID: r.registrationID, nik: r.nik, fullName: r.fullName, birthPlace: r.birthPlace,
+                    birthDate: r.birthDate, sex: r.sex, phone: r.phone, email: r.email, domicile: r.domicile,
+                    education: r.education,
+                    jobSeekerCardNumber: nil, preferredCentre: r.preferredCentre, programme: r.programme,
+                    apprenticeshipInterest: r.apprenticeshipInterest, declaredTrainings: [], consent: r.consent)
+                event = try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: v1), exchange: exchange)
+            } else {
+                event = try OutgoingEvent(
+                    EventEnvelope(source: "/kaltim/registration-portal", data: item.registration), exchange: exchange)
+            }
+            messages.append(event.amqpMessage)
+        }
+        for body in ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"] {
+            messages.append(
+                AMQPOutgoingMessage(body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType))
+        }
+        try await publishAll(messages, on: connection)
+    }
+
+    /// 3. One assessment per seated participant, on the last day of the class.
+    func makeAssessments(seats: [ClassScheduledV1], catalogue: ProgrammeCatalogue, exchange: String) throws
+        -> ([AMQPOutgoingMessage], [String: Double])
+    {
+        var random = SeededRandom(seed: seed &+ 1)
+        var passRates: [String: Double] = [:]
+        for code in Set(catalogue.centres.flatMap { $0.programmes.map(\.code) }).sorted() {
+            passRates[code] = Double.random(in: 0.75...0.94, using: &random)
+        }
+        var assessments: [AMQPOutgoingMessage] = []
+        for seat in seats.sorted(by: { $0.participantID < $1.participantID }) {
+            guard let programme = catalogue.programme(seat.programme, at: seat.centre) else { continue }
+            let competent = Double.random(in: 0..<1, using: &random) < (passRates[seat.programme] ?? 0.8)
+            let failedUnit = programme.scheme.units.randomElement(using: &random) ?? ""
+            let serial = assessments.count + 1
+            var units: [AssessmentSubmittedV1.Unit] = []
+            for code in programme.scheme.units {
+                units.append(
+                    AssessmentSubmittedV1.Unit(
+                        code: code, result: competent || code != failedUnit ? .competent : .notYetCompetent))
+            }
+            let submitted = AssessmentSubmittedV2(
+                assessmentID: String(format: "LSP-ASM-2025-%05d", serial), participantID: seat.participantID,
+                lspLicence: "BNSP-LSP-0123-ID", scheme: programme.scheme.code, assessorRegistration: "MET.000.001234 2019",
+                testSite: seat.centre == .balikpapan ? "TUK BLKI Balikpapan" : "TUK BLKI Bontang", assessedOn: seat.endDate,
+                units: units, attendancePercent: Double(Int.random(in: 72...100, using: &random)),
+                certificateNumber: competent ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
+                registrationNumber: competent ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil)
+            assessments.append(
+                try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: submitted), exchange: exchange).amqpMessage)
+        }
+        return (assessments, passRates)
+    }
+
+    func publishAll(_ messages: [AMQPOutgoingMessage], on connection: AMQPConnection) async throws {
+        let results = await connection.publish(messages, window: 200)
+        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
+        guard failed == 0 else { throw ValidationError("\(failed) messages were not confirmed by the broker") }
+    }
+
+    func deadLetters(prefix: String, on connection: AMQPConnection) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for role in [WorkerRole.intake, .scheduling, .grading, .certificates] {
+            let queue = RoleTopology(role: role, prefix: prefix).deadLetterQueue
+            while let dead = try await connection.get(queue: queue) {
+                let code = dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "unknown"
+                counts["\(role.name): \(code)", default: 0] += 1
+                try await dead.ack()
+            }
+        }
+        return counts
+    }
+}
+
+extension RoleTopology {
+    /// Deletes what ``declare(on:)`` made (the demo's run-scoped topology).
+    func deleteAll(on connection: AMQPConnection) async {
+        for name in [queue, deadLetterQueue] + retryQueues.map(\.name) { _ = try? await connection.deleteQueue(name) }
+        try? await connection.deleteExchange(exchange)
+    }
+}

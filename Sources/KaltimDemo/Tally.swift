@@ -1,0 +1,141 @@
+import AMQP
+import Contracts
+import Foundation
+import Workers
+
+/// Watches every event of the run on an observer queue and keeps the counts the progress
+/// lines and the report need.
+actor Tally {
+    struct Counts {
+        var accepted = 0, rejected = 0, review = 0
+        var scheduled = 0, waitlisted = 0, apprenticeships = 0
+        var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
+        var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
+        var decided: Int { accepted + rejected + review }
+        var placed: Int { scheduled + waitlisted }
+        var expectedCertificates: Int { trainingPassed + competent }
+    }
+
+    private var seen = Set<String>()
+    private(set) var counts = Counts()
+    private(set) var seats: [ClassScheduledV1] = []
+    private var rejectionReasons: [String: Int] = [:]
+    private var reviewReasons: [String: Int] = [:]
+    private var tiers: [Int: Int] = [:]
+    private var certificatesByIssuer: [String: Int] = [:]
+
+    func watch(_ queue: String, on connection: AMQPConnection) async {
+        while !Task.isCancelled {
+            guard let delivery = try? await connection.get(queue: queue) else {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            record(delivery)
+            try? await delivery.ack()
+        }
+    }
+
+    private func record(_ delivery: AMQPDelivery) {
+        // Count each event once (a redelivered or republished copy has the same id).
+        guard let id = delivery.properties.messageID, seen.insert(id).inserted else { return }
+        let decoder = ContractJSON.decoder()
+        func data<M: ContractMessage>(_ type: M.Type) -> M? {
+            try? decoder.decode(EventEnvelope<M>.self, from: delivery.body).data
+        }
+        switch delivery.properties.type {
+        case RegistrationAcceptedV1.eventType:
+            counts.accepted += 1
+            if let accepted = data(RegistrationAcceptedV1.self) { tiers[accepted.priorityTier.rawValue, default: 0] += 1 }
+        case RegistrationRejectedV1.eventType:
+            counts.rejected += 1
+            for reason in data(RegistrationRejectedV1.self)?.reasons ?? [] { rejectionReasons[reason.code, default: 0] += 1 }
+        case RegistrationReviewNeededV1.eventType:
+            counts.review += 1
+            for reason in data(RegistrationReviewNeededV1.self)?.reasons ?? [] { reviewReasons[reason.code, default: 0] += 1 }
+        case ClassScheduledV1.eventType:
+            counts.scheduled += 1
+            if let seat = data(ClassScheduledV1.self) { seats.append(seat) }
+        case EnrolmentWaitlistedV1.eventType: counts.waitlisted += 1
+        case ApprenticeshipPlacedV1.eventType: counts.apprenticeships += 1
+        case AssessmentGradedV2.eventType:
+            counts.graded += 1
+            if let graded = data(AssessmentGradedV2.self) {
+                if graded.outcome == .competent { counts.competent += 1 }
+                if graded.trainingOutcome == .passed { counts.trainingPassed += 1 }
+            }
+        case AssessmentRejectedV1.eventType: counts.assessmentRejected += 1
+        case CertificateIssuedV1.eventType:
+            counts.certificates += 1
+            if let issued = data(CertificateIssuedV1.self) {
+                if issued.kind == .training { counts.trainingCertificates += 1 } else { counts.competencyCertificates += 1 }
+                certificatesByIssuer[issued.issuer, default: 0] += 1
+            }
+        default: break
+        }
+    }
+
+    /// Prints a live progress line until `done` holds (deadline 20 minutes).
+    func wait(_ stage: String, _ started: Date, _ done: @Sendable (Counts) -> Bool) async throws {
+        let deadline = started.addingTimeInterval(20 * 60)
+        while !done(counts) {
+            guard Date() < deadline else { throw FleetError("\(stage) did not finish in 20 minutes") }
+            progress(stage, started, final: false)
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        progress(stage, started, final: true)
+    }
+
+    private func progress(_ stage: String, _ started: Date, final: Bool) {
+        let c = counts
+        let line = String(
+            format:
+                "  %-26@ %6.1f s | decided %5d (accepted %5d, rejected %4d, review %4d) | seated %4d, waitlisted %4d | graded %4d | certificates %4d",
+            stage as NSString, Date().timeIntervalSince(started), c.decided, c.accepted, c.rejected, c.review, c.scheduled,
+            c.waitlisted, c.graded, c.certificates)
+        FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
+    }
+
+    func report(
+        catalogue: ProgrammeCatalogue, seconds: Double, deadLetters: [String: Int], cohort: Cohort, passRates: [String: Double]
+    ) -> String {
+        let c = counts
+        var lines: [String] = []
+        lines.append("")
+        lines.append("== Kaltim 2025 programme: report (seeded synthetic cohort) ==")
+        lines.append(
+            "registrations \(cohort.registrations.count): accepted \(c.accepted), rejected \(c.rejected), review \(c.review)")
+        lines.append(
+            "  priority of the accepted: tier 1 \(tiers[1] ?? 0), tier 2 \(tiers[2] ?? 0), tier 3 \(tiers[3] ?? 0)")
+        lines.append("  rejections by reason:")
+        for (code, count) in rejectionReasons.sorted(by: { $0.value > $1.value }) { lines.append("    \(code): \(count)") }
+        lines.append("  reviews by reason:")
+        for (code, count) in reviewReasons.sorted(by: { $0.value > $1.value }) { lines.append("    \(code): \(count)") }
+        lines.append("places (target 1,000 Balikpapan / 500 Bontang / about 400 apprenticeships):")
+        for centre in catalogue.centres {
+            let seated = seats.filter { $0.centre == centre.centre }
+            lines.append("  \(centre.centre.rawValue): seated \(seated.count) of quota \(centre.quota)")
+            for programme in centre.programmes {
+                let n = seated.filter { $0.programme == programme.code }.count
+                lines.append("    \(programme.sector) \(programme.code): \(n) (\(programme.classes) classes)")
+            }
+        }
+        lines.append("  waitlisted \(c.waitlisted); apprenticeships placed \(c.apprenticeships)")
+        lines.append(
+            "assessments: graded \(c.graded) (KOMPETEN \(c.competent), training LULUS \(c.trainingPassed)), rejected \(c.assessmentRejected)"
+        )
+        lines.append(
+            "  pass rates drawn per programme: "
+                + passRates.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value * 100)) %" }.joined(separator: ", "))
+        lines.append(
+            "certificates: \(c.certificates) (training \(c.trainingCertificates), competency \(c.competencyCertificates))")
+        for (issuer, count) in certificatesByIssuer.sorted(by: { $0.key < $1.key }) { lines.append("  \(issuer): \(count)") }
+        lines.append("dead letters (only the deliberately malformed messages belong here):")
+        if deadLetters.isEmpty { lines.append("  none") }
+        for (key, count) in deadLetters.sorted(by: { $0.key < $1.key }) { lines.append("  \(key): \(count)") }
+        lines.append(
+            String(
+                format: "run: %.1f s; %.0f registrations/s through intake to a decision overall", seconds,
+                Double(cohort.registrations.count) / seconds))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,219 @@
+public import Contracts
+import Foundation
+public import Jobs
+
+/// The certificate issuance worker.
+///
+/// - A **training certificate** (PELATIHAN, issued by the participant's BLKI, no expiry) for
+///   a graded participant whose training result is LULUS.
+/// - A **competency certificate record** (KOMPETENSI) for one assessed KOMPETEN, carrying the
+///   BNSP certificate and registration numbers exactly as the LSP sent them; without them no
+///   record is issued (it waits in `cert_pending` for a correction that brings them). Valid for
+///   the scheme's years (3 by default, 5 for construction).
+/// - Exactly one certificate per participant, scheme and kind (a unique key), whatever the
+///   redeliveries, replays and replicas; the internal serial is allocated in the same
+///   transaction as the certificate, so it is gap-free per issuer and year across processes
+///   sharing the store.
+/// - Each certificate is an Ed25519-signed ``CertificateDocument`` (no NIK in it); with an
+///   output folder, its JSON and a printable PDF with a QR code are written there.
+/// - A correction that turns a competent result into BELUM KOMPETEN revokes the competency
+///   certificate (`certificate.revoked`, `ASSESSMENT_CORRECTED`); `certificate.revoked` events
+///   (the admin's `revoke-certificate`) are recorded for verification.
+public struct CertificateHandler: MessageHandler {
+    public let catalogue: ProgrammeCatalogue
+    public let signer: CertificateSigner
+    public let outputDirectory: String?
+    public let exchange: String
+    public let source = "/kaltim/workers/certificates"
+
+    public init(
+        catalogue: ProgrammeCatalogue, signer: CertificateSigner, outputDirectory: String? = nil,
+        exchange: String = ContractDocuments.exchange
+    ) {
+        self.catalogue = catalogue
+        self.signer = signer
+        self.outputDirectory = outputDirectory
+        self.exchange = exchange
+    }
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS cert_enrolments (
+                participant_id TEXT PRIMARY KEY, centre TEXT NOT NULL, programme TEXT NOT NULL, end_date TEXT NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS cert_certificates (
+                certificate_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, kind TEXT NOT NULL,
+                issuer_code TEXT NOT NULL, year INTEGER NOT NULL, serial INTEGER NOT NULL, document BLOB NOT NULL,
+                UNIQUE (participant_id, scheme, kind), UNIQUE (issuer_code, year, serial))
+            """,
+            "CREATE TABLE IF NOT EXISTS cert_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS cert_pending (
+                assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, reason TEXT NOT NULL)
+            """,
+        ]
+    }
+
+    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        switch event.payload {
+        case let scheduled as ClassScheduledV1:
+            try transaction.execute(
+                """
+                INSERT INTO cert_enrolments (participant_id, centre, programme, end_date) VALUES (?, ?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET centre = excluded.centre, programme = excluded.programme,
+                    end_date = excluded.end_date
+                """,
+                [
+                    .text(scheduled.participantID), .text(scheduled.centre.rawValue), .text(scheduled.programme),
+                    .text(scheduled.endDate),
+                ])
+            return []
+        case let revoked as CertificateRevokedV1:
+            try transaction.execute(
+                "INSERT OR IGNORE INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
+                [.text(revoked.certificateID), .text(revoked.reasonCode)])
+            return []
+        case let graded as AssessmentGradedV2:
+            return try issue(for: graded, event: event, in: transaction)
+        default:
+            throw Failure.permanent("unexpected-type", "the certificates worker does not handle \(event.header.type)")
+        }
+    }
+
+    func issue(for graded: AssessmentGradedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        guard
+            let enrolment = try transaction.query(
+                "SELECT centre, programme, end_date FROM cert_enrolments WHERE participant_id = ?", [.text(graded.participantID)]
+            ).first, let centre = enrolment["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)),
+            let programmeCode = enrolment["programme"]?.text
+        else {
+            // The scheduling event may still be on its way: try again later (then the dead letters).
+            throw Failure.transient("enrolment-unknown", "no class known for participant \(graded.participantID)")
+        }
+        let programme = catalogue.programme(programmeCode, at: centre)
+        let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)
+        var output: [OutgoingEvent] = []
+        if graded.trainingOutcome == .passed,
+            try !exists(graded.participantID, scheme: graded.scheme, kind: .training, in: transaction)
+        {
+            let code = catalogue.centre(centre)?.code ?? "BLKI"
+            output.append(
+                try create(
+                    kind: .training, issuer: centre == .balikpapan ? "BLKI Balikpapan" : "BLKI Bontang",
+                    issuerCode: "\(code)-PBK",
+                    idPrefix: "\(code)", number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
+                    registrationNumber: nil, graded: graded, programme: programme, issuedOn: issuedOn, validUntil: nil,
+                    event: event, in: transaction))
+        }
+        switch graded.outcome {
+        case .competent:
+            guard try !exists(graded.participantID, scheme: graded.scheme, kind: .competency, in: transaction) else { break }
+            guard let number = graded.lspCertificateNumber, let registration = graded.lspRegistrationNumber,
+                let licence = graded.lspLicence
+            else {
+                try transaction.execute(
+                    "INSERT OR IGNORE INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)",
+                    [.text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("LSP_NUMBERS_MISSING")])
+                break
+            }
+            let years = programme?.scheme.validityYears ?? 3
+            output.append(
+                try create(
+                    kind: .competency, issuer: "LSP \(licence)", issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
+                    number: { _, _ in number }, registrationNumber: registration, graded: graded, programme: programme,
+                    issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), event: event, in: transaction))
+        case .notYetCompetent:
+            // A correction took the competence back: revoke the record issued on the earlier result.
+            guard graded.supersedes != nil,
+                let row = try transaction.query(
+                    """
+                    SELECT c.certificate_id FROM cert_certificates c LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+                    WHERE c.participant_id = ? AND c.scheme = ? AND c.kind = ? AND r.certificate_id IS NULL
+                    """, [.text(graded.participantID), .text(graded.scheme), .text(CertificateIssuedV1.Kind.competency.rawValue)]
+                ).first, let certificateID = row["certificate_id"]?.text
+            else { break }
+            try transaction.execute(
+                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'ASSESSMENT_CORRECTED')", [.text(certificateID)]
+            )
+            output.append(
+                try outgoing(
+                    CertificateRevokedV1(
+                        certificateID: certificateID, participantID: graded.participantID, reasonCode: "ASSESSMENT_CORRECTED"),
+                    id: "revoked-\(certificateID)", event: event, subject: graded.participantID))
+        }
+        return output
+    }
+
+    func exists(_ participant: String, scheme: String, kind: CertificateIssuedV1.Kind, in transaction: any StoreTransaction)
+        throws -> Bool
+    {
+        try !transaction.query(
+            "SELECT 1 FROM cert_certificates WHERE participant_id = ? AND scheme = ? AND kind = ?",
+            [.text(participant), .text(scheme), .text(kind.rawValue)]
+        ).isEmpty
+    }
+
+    func create(
+        kind: CertificateIssuedV1.Kind, issuer: String, issuerCode: String, idPrefix: String,
+        number: (Int, Int) -> String, registrationNumber: String?, graded: AssessmentGradedV2,
+        programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, event: DecodedEvent,
+        in transaction: any StoreTransaction
+    ) throws -> OutgoingEvent {
+        let year = Int(issuedOn.prefix(4)) ?? catalogue.year
+        // Gap-free: the next serial of this issuer and year, taken in the transaction that
+        // stores the certificate (a rollback takes the serial back with it).
+        let serial =
+            Int(
+                try transaction.query(
+                    "SELECT COALESCE(MAX(serial), 0) AS n FROM cert_certificates WHERE issuer_code = ? AND year = ?",
+                    [.text(issuerCode), .integer(Int64(year))]
+                ).first?["n"]?.integer ?? 0) + 1
+        let certificateID = String(format: "%@-%d-%@-%05d", idPrefix, year, kind == .training ? "PBK" : "KOM", serial)
+        let document = try signer.sign(
+            CertificateDocument.Payload(
+                certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
+                registrationNumber: registrationNumber, participantID: graded.participantID,
+                programme: programme?.code ?? graded.scheme, scheme: kind == .competency ? graded.scheme : nil,
+                issuedOn: issuedOn, validUntil: validUntil, keyID: ""))
+        try transaction.execute(
+            """
+            INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(certificateID), .text(graded.participantID), .text(graded.scheme), .text(kind.rawValue), .text(issuerCode),
+                .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
+            ])
+        if let outputDirectory {
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+            let base = URL(fileURLWithPath: outputDirectory).appendingPathComponent(certificateID).path
+            try document.json().write(to: URL(fileURLWithPath: base + ".json"))
+            try CertificatePDF.write(document, programmeName: programme?.name ?? graded.scheme, to: base + ".pdf")
+        }
+        let issued = CertificateIssuedV1(
+            certificateID: certificateID, participantID: graded.participantID, kind: kind, issuer: issuer,
+            certificateNumber: document.payload.certificateNumber, registrationNumber: registrationNumber,
+            scheme: document.payload.scheme, issuedOn: issuedOn, validUntil: validUntil,
+            verificationCode: document.verificationCode)
+        return try outgoing(issued, id: "issued-\(certificateID)", event: event, subject: graded.participantID)
+    }
+
+    static func adding(years: Int, to date: String) -> String? {
+        guard let year = Int(date.prefix(4)) else { return nil }
+        var result = String(format: "%04d", year + years) + date.dropFirst(4)
+        if result.hasSuffix("-02-29"), ProgrammeCatalogue.day(result) == nil { result = String(result.dropLast(2)) + "28" }
+        return result
+    }
+
+    func outgoing<M: ContractMessage>(_ message: M, id: String, event: DecodedEvent, subject: String) throws -> OutgoingEvent {
+        try OutgoingEvent(
+            EventEnvelope(
+                id: id, source: source, subject: subject, correlationID: event.header.correlationID, causationID: event.header.id,
+                data: message),
+            exchange: exchange)
+    }
+}

@@ -1,0 +1,134 @@
+import AMQP
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+import Workers
+
+/// Two certificate processes (`kaltim-worker certificates`) sharing one store issue the
+/// certificates of 2,000 graded participants: one of each kind per participant, serials
+/// gap-free per issuer and year.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(10))
+)
+struct CertificateProcessTests {
+    @Test func twoProcessesIssueExactlyOneCertificateEachWithGapFreeSerials() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName() + "."
+        let topology = RoleTopology(role: .certificates, retryDelays: [.milliseconds(200)], prefix: prefix)
+        try await topology.declare(on: connection)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = directory.appendingPathComponent("certificates.sqlite").path
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        let processes = try (0..<2).map { _ in
+            try ChildProcess(
+                binary,
+                [
+                    "certificates", "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--programme-file",
+                    repositoryFile("config/programme-2025.json"), "--concurrency", "32", "--no-http", "--retry-delays", "200ms",
+                    "--output-directory", directory.appendingPathComponent("out").path,
+                ])
+        }
+        defer { Task { for process in processes { await process.terminate() } } }
+        for process in processes {
+            try await waitUntil(timeout: .seconds(60), "a certificates worker starts") {
+                if let status = process.status { throw TestFailure("exited \(status): \(process.output)") }
+                return process.output.contains("\"msg\":\"worker started\"")
+            }
+        }
+        let total = 2000
+        func participant(_ index: Int) -> String { String(format: "PST-C-%05d", index) }
+        let scheduled = try (0..<total).map { index -> AMQPOutgoingMessage in
+            let centre: TrainingCentre = index % 3 == 0 ? .bontang : .balikpapan
+            return try OutgoingEvent(
+                EventEnvelope(
+                    source: "/test",
+                    data: ClassScheduledV1(
+                        participantID: participant(index), classID: "C-\(index % 95)", centre: centre, programme: "TATA_GRAHA",
+                        startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)), exchange: topology.exchange
+            ).amqpMessage
+        }
+        #expect(await connection.publish(scheduled, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
+        try await waitUntil(timeout: .seconds(120), "every enrolment is known") {
+            try await Self.count("SELECT COUNT(*) AS n FROM cert_enrolments", database) == total
+        }
+        // Each graded event twice (a replay under another message id), interleaved.
+        let graded = try (0..<(2 * total)).map { step -> AMQPOutgoingMessage in
+            let index = step % total
+            return try OutgoingEvent(
+                EventEnvelope(
+                    id: "graded-\(step)", source: "/test",
+                    data: AssessmentGradedV2(
+                        assessmentID: "A-\(index)", participantID: participant(index), scheme: "SKM-2025-HTL-TGR",
+                        outcome: .competent, notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12",
+                        attendancePercent: 90, trainingOutcome: .passed, supersedes: nil,
+                        lspCertificateNumber: "No. 55101 5151 2 \(String(format: "%07d", index)) 2025",
+                        lspRegistrationNumber: "No. Reg. PAR 0123 \(String(format: "%05d", index)) 2025")),
+                exchange: topology.exchange
+            ).amqpMessage
+        }
+        #expect(await connection.publish(graded, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
+        try await waitUntil(timeout: .seconds(300), "every certificate is issued") {
+            try await Self.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total
+        }
+        try await waitUntil(timeout: .seconds(60), "the role queue is drained") {
+            try await connection.queueState(topology.queue).messageCount == 0
+        }
+        // The admin commands: verify a certificate file, revoke it, verify again.
+        let file = directory.appendingPathComponent("out/BTG-2025-PBK-00001.json").path
+        let verify = ["verify-certificate", "--file", file, "--database", database, "--today", "2025-09-01"]
+        let valid = try ChildProcess(binary, verify)
+        #expect(try await valid.waitForExit(timeout: .seconds(30)) == 0 && valid.output.hasPrefix("VALID"), "\(valid.output)")
+        let revoke = try ChildProcess(
+            binary,
+            [
+                "revoke-certificate", "--certificate-id", "BTG-2025-PBK-00001", "--reason", "DATA_ERROR", "--database", database,
+                "--broker-url", url, "--topology-prefix", prefix,
+            ])
+        #expect(try await revoke.waitForExit(timeout: .seconds(30)) == 0, "\(revoke.output)")
+        try await waitUntil(timeout: .seconds(30), "the revocation is recorded") {
+            try await Self.count("SELECT COUNT(*) AS n FROM cert_revocations", database) == 1
+        }
+        let revoked = try ChildProcess(binary, verify)
+        #expect(
+            try await revoked.waitForExit(timeout: .seconds(30)) == 1 && revoked.output.hasPrefix("REVOKED"), "\(revoked.output)")
+        for process in [valid, revoke, revoked] { await process.terminate() }
+
+        for process in processes { process.signal(SIGTERM) }
+        var shares: [Int] = []
+        for process in processes {
+            let status = try await process.waitForExit(timeout: .seconds(60))
+            #expect(status == 0, "exit \(status): \(process.output.suffix(3000))")
+            let line = process.output.split(separator: "\n").last { $0.contains("\"msg\":\"worker exited\"") } ?? ""
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            shares.append(Int(object?["received"] ?? "") ?? 0)
+        }
+        #expect(shares.allSatisfy { $0 > 0 }, "both processes took a share: \(shares)")
+
+        let store = try SQLiteStore(readingAt: database)
+        #expect(try await Self.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total)
+        let perKind = try await store.read(
+            "SELECT COUNT(DISTINCT participant_id) AS n FROM cert_certificates GROUP BY kind ORDER BY kind")
+        #expect(perKind.map { $0["n"]?.integer } == [Int64(total), Int64(total)], "one certificate of each kind per participant")
+        let series = try await store.read(
+            "SELECT issuer_code, year, COUNT(*) AS n, MIN(serial) AS lo, MAX(serial) AS hi FROM cert_certificates GROUP BY issuer_code, year"
+        )
+        #expect(series.count == 3, "BPN, BTG and the LSP")
+        for row in series {
+            #expect(row["lo"]?.integer == 1 && row["hi"]?.integer == row["n"]?.integer, "gap-free serials: \(row)")
+        }
+        await topology.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func count(_ sql: String, _ database: String) async throws -> Int {
+        guard FileManager.default.fileExists(atPath: database) else { return -1 }
+        let rows = try? await SQLiteStore(readingAt: database).read(sql)
+        return Int(rows?.first?["n"]?.integer ?? -1)
+    }
+}

@@ -1,0 +1,149 @@
+import Contracts
+import Foundation
+import Jobs
+import Testing
+import Workers
+
+/// Drives the certificates handler through the runtime's test kit.
+struct CertificateDriver {
+    let kit: HandlerTestKit
+    let output: String
+
+    static func make(outputDirectory: Bool = false) async throws -> CertificateDriver {
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
+        let handler = CertificateHandler(
+            catalogue: catalogue, signer: .development, outputDirectory: outputDirectory ? output : nil)
+        let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler), output: output)
+        for participant in ["PST-1", "PST-2"] {
+            let scheduled = ClassScheduledV1(
+                participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",
+                startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)
+            _ = try await driver.kit.deliver(EventEnvelope(source: "/test", data: scheduled))
+        }
+        return driver
+    }
+
+    static func graded(
+        _ id: String, participant: String = "PST-1", competent: Bool = true,
+        training: AssessmentGradedV2.TrainingOutcome = .passed,
+        numbers: Bool = true, supersedes: String? = nil
+    ) -> AssessmentGradedV2 {
+        AssessmentGradedV2(
+            assessmentID: id, participantID: participant, scheme: "SKM-2025-HTL-TGR",
+            outcome: competent ? .competent : .notYetCompetent, notYetCompetentUnits: competent ? [] : ["I.551100.002.01"],
+            lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12", attendancePercent: 90, trainingOutcome: training,
+            supersedes: supersedes, lspCertificateNumber: numbers ? "No. 55101 5151 2 0001234 2025" : nil,
+            lspRegistrationNumber: numbers ? "No. Reg. PAR 0123 00456 2025" : nil)
+    }
+
+    func deliver(_ graded: AssessmentGradedV2, id: String = UUID().uuidString) async throws -> [OutgoingEvent] {
+        try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: graded)).events
+    }
+
+    func issued(_ events: [OutgoingEvent]) throws -> [CertificateIssuedV1] {
+        try events.filter { $0.type == CertificateIssuedV1.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<CertificateIssuedV1>.self, from: $0.body).data
+        }
+    }
+
+    func document(_ certificateID: String) async throws -> Data {
+        let rows = try await kit.query("SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)])
+        guard case .blob(let data) = try #require(rows.first?["document"]) else { throw CertificateTestError() }
+        return data
+    }
+}
+
+struct CertificateTestError: Error {}
+
+struct CertificateTests {
+    let verifier = try! CertificateVerifier(publicKeyHex: CertificateSigner.development.publicKeyHex)
+
+    @Test func aCompetentGraduateGetsATrainingCertificateAndACompetencyRecordWithTheLSPNumbers() async throws {
+        let driver = try await CertificateDriver.make()
+        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
+        #expect(issued.map(\.kind) == [.training, .competency])
+        let training = issued[0]
+        #expect(
+            training.issuer == "BLKI Bontang" && training.certificateNumber == "00001/PBK/BTG/2025" && training.validUntil == nil)
+        let competency = issued[1]
+        #expect(competency.certificateNumber == "No. 55101 5151 2 0001234 2025", "as the LSP sent it, never invented")
+        #expect(competency.registrationNumber == "No. Reg. PAR 0123 00456 2025")
+        #expect(competency.validUntil == "2028-08-12", "three years for this scheme")
+        #expect(verifier.verify(try await driver.document(training.certificateID), today: "2025-09-01") == .valid)
+    }
+
+    @Test func redeliveryReplayAndCorrectionsGiveNoSecondCertificate() async throws {
+        let driver = try await CertificateDriver.make()
+        #expect(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-1")).count == 2)
+        #expect(
+            try await driver.kit.deliver(EventEnvelope(id: "m-1", source: "/x", data: CertificateDriver.graded("A-1"))).duplicate)
+        #expect(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-2").isEmpty, "a replay under a new id")
+        #expect(try await driver.deliver(CertificateDriver.graded("A-2", supersedes: "A-1")).isEmpty, "a correction, same result")
+        #expect(
+            try driver.issued(try await driver.deliver(CertificateDriver.graded("A-3", participant: "PST-2"))).map(
+                \.certificateNumber
+            ).first
+                == "00002/PBK/BTG/2025", "the next serial, no gap")
+    }
+
+    @Test func withoutTheLSPNumbersNoCompetencyRecordIsIssuedAndACorrectionRevokes() async throws {
+        let driver = try await CertificateDriver.make()
+        #expect(
+            try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1", numbers: false))).map(\.kind) == [
+                .training
+            ])
+        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-2", supersedes: "A-1")))
+        #expect(issued.map(\.kind) == [.competency], "the correction brought the numbers")
+        let revoked = try await driver.deliver(CertificateDriver.graded("A-3", competent: false, supersedes: "A-2"))
+        #expect(revoked.map(\.type) == [CertificateRevokedV1.eventType])
+        let failedTraining = try await driver.deliver(
+            CertificateDriver.graded("A-4", participant: "PST-2", competent: false, training: .failed))
+        #expect(failedTraining.isEmpty, "no pass, no certificate")
+    }
+
+    @Test func tamperingWrongKeyRevocationAndDatesEachFailWithTheirOwnReason() async throws {
+        let driver = try await CertificateDriver.make()
+        let competency = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).last)
+        let json = try await driver.document(competency.certificateID)
+        #expect(verifier.verify(json, today: "2025-09-01") == .valid)
+
+        var document = try JSONDecoder().decode(CertificateDocument.self, from: json)
+        document.payload.participantID = "PST-9"
+        #expect(verifier.verify(document, today: "2025-09-01") == .signatureInvalid)
+        var bytes = [UInt8](json)
+        let index = try #require(bytes.firstIndex(of: UInt8(ascii: "5")))
+        bytes[index] = UInt8(ascii: "6")  // one byte of the signed payload changed
+        #expect(verifier.verify(Data(bytes), today: "2025-09-01") == .signatureInvalid)
+        let stranger = try CertificateVerifier(publicKeyHex: otherKey())
+        #expect(stranger.verify(json, today: "2025-09-01") == .unknownKey)
+        #expect(
+            verifier.verify(json, revocations: [competency.certificateID: "FRAUD"], today: "2025-09-01")
+                == .revoked(reason: "FRAUD"))
+        #expect(verifier.verify(json, today: "2028-08-13") == .expired(on: "2028-08-12"))
+        #expect(verifier.verify(json, today: "2025-08-11") == .notYetValid(from: "2025-08-12"))
+        #expect(verifier.verify(Data("{}".utf8), today: "2025-09-01").code == "MALFORMED")
+        #expect(!String(decoding: json, as: UTF8.self).contains("nik"), "no NIK in the public part")
+    }
+
+    @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        let training = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
+        let pdf = try Data(
+            contentsOf: URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID + ".pdf"))
+        #expect(pdf.starts(with: Data("%PDF-".utf8)))
+        #expect(pdf.count > 2_000)
+        let json = try Data(
+            contentsOf: URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID + ".json"))
+        #expect(verifier.verify(json, today: "2025-09-01") == .valid)
+        try? FileManager.default.removeItem(atPath: driver.output)
+    }
+}
+
+/// The public key of a key that did not sign anything here.
+func otherKey() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("other-\(UUID().uuidString).key").path
+    try? CertificateSigner.generateHex().write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return (try? CertificateSigner(file: path).publicKeyHex) ?? ""
+}
