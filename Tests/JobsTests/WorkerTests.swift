@@ -188,6 +188,23 @@ struct WorkerTests {
         await harness.cleanUp()
     }
 
+    @Test func aDeletedRoleQueueIsDeclaredAgainAndConsumedFromAgain() async throws {
+        let harness = try await WorkerHarness.make()
+        let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let running = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(20), "the worker consumes") { worker.isReady }
+        // An operator deletes the role queue: the broker cancels the consumer.
+        _ = try await harness.connection.deleteQueue(harness.topology.queue)
+        try await waitUntil(timeout: .seconds(30), "the worker declared its queue again and consumes it") {
+            (try? await harness.connection.queueState(harness.topology.queue).consumerCount) == 1 && worker.isReady
+        }
+        try await harness.submit("REG-AGAIN")
+        try await waitUntil(timeout: .seconds(20), "the registration is handled") { worker.statistics.succeeded == 1 }
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+
     @Test func aTransientFailureSucceedsOnALaterAttempt() async throws {
         let harness = try await WorkerHarness.make(retryDelay: .milliseconds(300))
         let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))

@@ -120,11 +120,43 @@ public final class Worker: Service, Sendable {
         let consumer = try await consuming.consume(queue: topology.queue, prefetch: options.concurrency) { delivery in
             buffer.append(delivery)
         }
+        // The consumer in use, and whether a shutdown began (then nobody subscribes again).
+        let current = Mutex(consumer)
+        let stopping = Atomic<Bool>(false)
         let consumerEnded = Task {
-            do {
-                for try await _ in consumer {}
-            } catch {
-                self.logger.error("the consumer ended", metadata: ["error": "\(error)"])
+            var consumer = consumer
+            var attempt = 0
+            while true {
+                do {
+                    for try await _ in consumer {}
+                    break  // ended by our own cancel
+                } catch {
+                    self.logger.error("the consumer ended; subscribing again", metadata: ["error": "\(error)"])
+                }
+                // The broker cancelled it (the queue was deleted, or failed over): declare the
+                // topology again and subscribe again, with backoff (1 s doubling to 30 s).
+                self.consumingNow.store(false, ordering: .relaxed)
+                var resubscribed: AMQPConsumer?
+                while resubscribed == nil, !stopping.load(ordering: .relaxed), !Task.isCancelled {
+                    attempt += 1
+                    try? await Task.sleep(for: .seconds(min(30, 1 << min(attempt - 1, 5))))
+                    guard !stopping.load(ordering: .relaxed), !Task.isCancelled else { break }
+                    do {
+                        try await self.topology.declare(on: self.publishing)
+                        resubscribed = try await self.consuming.consume(
+                            queue: self.topology.queue, prefetch: self.options.concurrency
+                        ) { delivery in buffer.append(delivery) }
+                    } catch {
+                        self.logger.warning(
+                            "subscribing again failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                    }
+                }
+                guard let resubscribed else { break }
+                attempt = 0
+                consumer = resubscribed
+                current.withLock { $0 = resubscribed }
+                self.consumingNow.store(true, ordering: .relaxed)
+                self.logger.notice("consumer subscribed again", metadata: ["queue": "\(self.topology.queue)"])
             }
             buffer.finish()
         }
@@ -153,9 +185,12 @@ public final class Worker: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("graceful shutdown: no new deliveries; finishing in-flight messages")
             self.consumingNow.store(false, ordering: .relaxed)
+            stopping.store(true, ordering: .relaxed)
+            let consumer = current.withLock { $0 }
             Task {
                 do {
                     try await consumer.cancel()
+                    consumerEnded.cancel()  // if it was waiting to subscribe again
                 } catch {
                     // Stop taking deliveries anyway; what the broker still sends stays
                     // unacknowledged and is requeued when the connection closes.
@@ -167,7 +202,7 @@ public final class Worker: Service, Sendable {
         consumingNow.store(false, ordering: .relaxed)
         flusher.cancel()
         await flusher.value
-        try? await consumer.cancel()
+        try? await current.withLock { $0 }.cancel()
         consumerEnded.cancel()
         logger.info("worker stopped")
     }
