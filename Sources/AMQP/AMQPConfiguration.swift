@@ -157,6 +157,10 @@ public struct ReconnectPolicy: Sendable, Hashable {
     public var maximumAttempts: Int?
 
     /// Creates a policy; the defaults go 0.2 s, 0.4 s, 0.8 s, ... up to 15 s, forever.
+    /// Backoff for subscribing a consumer again whose queue is missing or was cancelled:
+    /// 1 s doubling to 30 s.
+    public static let resubscription = ReconnectPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(30))
+
     public init(
         initialDelay: Duration = .milliseconds(200), maximumDelay: Duration = .seconds(15),
         multiplier: Double = 2, maximumAttempts: Int? = nil

@@ -355,7 +355,7 @@ final class ConnectionDriver {
                     // The queue is not there (yet): keep the consumer and try again with backoff
                     // (1 s doubling to 30 s), loudly, instead of ending it.
                     let attempt = (attempts[ObjectIdentifier(consumer)] ?? 0) + 1
-                    let delay = Duration.seconds(min(30, 1 << min(attempt - 1, 5)))
+                    let delay = ReconnectPolicy.resubscription.ceiling(forAttempt: attempt)
                     logger.warning(
                         "the consumer's queue is missing; subscribing again later",
                         metadata: ["amqp.queue": "\(consumer.request.queue)", "amqp.attempt": "\(attempt)", "delay": "\(delay)"])

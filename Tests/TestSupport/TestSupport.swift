@@ -224,6 +224,22 @@ public final class ChildProcess: Sendable {
         return status!
     }
 
+    /// Waits until the child logged a line containing `text`; throws if it exits first.
+    public func waitForLog(_ text: String, timeout: Duration = .seconds(60)) async throws {
+        try await waitUntil(timeout: timeout, "process \(pid) logs \(text)") {
+            if let status = self.status { throw TestFailure("exited \(status) before logging \(text):\n\(self.output)") }
+            return self.output.contains(text)
+        }
+    }
+
+    /// The counts a worker process logs when it exits (`"msg":"worker exited"`).
+    public func exitStatistics() throws -> [String: Int] {
+        guard let line = output.split(separator: "\n").last(where: { $0.contains("\"msg\":\"worker exited\"") }),
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+        else { throw TestFailure("no exit statistics in:\n\(output)") }
+        return object.compactMapValues { Int($0) }
+    }
+
     /// What the child wrote so far (standard output and error together).
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 

@@ -48,14 +48,6 @@ struct ProbeFleet {
             environment: environment.merging(["PROBE_WORK_MS": "\(workMilliseconds)"]) { old, _ in old })
     }
 
-    /// Waits until `process` logged that it consumes.
-    func waitUntilStarted(_ process: ChildProcess) async throws {
-        try await waitUntil(timeout: .seconds(60), "the probe worker starts") {
-            if let status = process.status { throw TestFailure("the probe exited with \(status):\n\(process.output)") }
-            return process.output.contains("\"msg\":\"worker started\"")
-        }
-    }
-
     func messageID(_ index: Int) -> String { "\(prefix)msg-\(index)" }
 
     /// Publishes registrations `range` with confirms.
@@ -108,15 +100,6 @@ struct ProbeFleet {
         return (ids.count, Set(ids))
     }
 
-    /// The final statistics a worker logs when it exits.
-    static func exitStatistics(_ process: ChildProcess) throws -> [String: Int] {
-        guard
-            let line = process.output.split(separator: "\n").last(where: { $0.contains("\"msg\":\"worker exited\"") }),
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
-        else { throw TestFailure("no exit statistics in:\n\(process.output)") }
-        return object.compactMapValues { Int($0) }
-    }
-
     func cleanUp(_ processes: [ChildProcess]) async {
         for process in processes { await process.terminate() }
         _ = try? await connection.deleteQueue(outputQueue)
@@ -140,7 +123,7 @@ struct WorkerProcessTests {
             concurrency: 8,
             environment: ["PROBE_KILL_AFTER_COMMIT": target, "PROBE_KILL_MARKER": fleet.markerPath])
         var processes = [first]
-        try await fleet.waitUntilStarted(first)
+        try await first.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<50)
         #expect(try await first.waitForExit(timeout: .seconds(60)) == 128 + SIGKILL)
         #expect(FileManager.default.fileExists(atPath: fleet.markerPath), "killed by the hook, after the commit")
@@ -163,7 +146,7 @@ struct WorkerProcessTests {
         let effects = try await fleet.effects()
         #expect(effects.rows == 50, "one effect per message, none twice")
         #expect(try await fleet.effectRows(messageID: target) == 1)
-        let statistics = try ProbeFleet.exitStatistics(second)
+        let statistics = try second.exitStatistics()
         #expect((statistics["duplicates"] ?? 0) >= 1, "the redelivered, already committed message was recognised")
         let outputs = try await fleet.drainOutputs()
         #expect(outputs.distinct == Set((0..<50).map { "accepted-" + fleet.messageID($0) }))
@@ -173,7 +156,7 @@ struct WorkerProcessTests {
     @Test func threeProcessesSharing5000MessagesGiveExactly5000Effects() async throws {
         let fleet = try await ProbeFleet.make()
         let processes = try (0..<3).map { _ in try fleet.start(concurrency: 32) }
-        for process in processes { try await fleet.waitUntilStarted(process) }
+        for process in processes { try await process.waitForLog("\"msg\":\"worker started\"") }
         try await fleet.submit(0..<5000)
         try await waitUntil(timeout: .seconds(180), "5,000 effects") { try await fleet.effects().messages == 5000 }
         try await waitUntil(timeout: .seconds(30), "the role queue is empty and the outbox published") {
@@ -186,7 +169,7 @@ struct WorkerProcessTests {
         let effects = try await fleet.effects()
         #expect(effects.rows == 5000, "exactly one effect per message")
         #expect(effects.instances == 3, "all three processes took a share")
-        let received = try processes.map { try ProbeFleet.exitStatistics($0)["received"] ?? 0 }
+        let received = try processes.map { try $0.exitStatistics()["received"] ?? 0 }
         #expect(received.allSatisfy { $0 > 0 }, "shares: \(received)")
         let outputs = try await fleet.drainOutputs()
         #expect(outputs.distinct.count == 5000)
@@ -197,12 +180,12 @@ struct WorkerProcessTests {
     @Test func sigtermUnderLoadFinishesInFlightWorkWithoutRedelivery() async throws {
         let fleet = try await ProbeFleet.make()
         let first = try fleet.start(concurrency: 64, workMilliseconds: 2)
-        try await fleet.waitUntilStarted(first)
+        try await first.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<1000)
         try await waitUntil(timeout: .seconds(60), "the first process is under load") { try await fleet.effects().rows >= 100 }
         first.signal(SIGTERM)
         #expect(try await first.waitForExit(timeout: .seconds(30)) == 0, "a graceful shutdown exits 0")
-        let stopped = try ProbeFleet.exitStatistics(first)
+        let stopped = try first.exitStatistics()
         #expect(stopped["received"] == stopped["succeeded"], "everything received was finished: \(stopped)")
         let rowsAfterStop = try await fleet.effects().rows
         #expect(rowsAfterStop == stopped["succeeded"])
@@ -214,7 +197,7 @@ struct WorkerProcessTests {
         }
         second.signal(SIGTERM)
         #expect(try await second.waitForExit(timeout: .seconds(30)) == 0, "\(second.output)")
-        let rest = try ProbeFleet.exitStatistics(second)
+        let rest = try second.exitStatistics()
         #expect(rest["duplicates"] == 0, "no message the first process had finished came back: \(rest)")
         #expect(try await fleet.effects().rows == 1000)
         await fleet.cleanUp([first, second])
@@ -225,7 +208,7 @@ struct WorkerProcessTests {
         let fleet = try await ProbeFleet.make(url: broker.url)
         let total = 1500
         let worker = try fleet.start(concurrency: 16, workMilliseconds: 10)
-        try await fleet.waitUntilStarted(worker)
+        try await worker.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<total)
         try await waitUntil(timeout: .seconds(60), "the worker is under load") { try await fleet.effects().rows >= 100 }
         try await broker.run("restart")
@@ -254,7 +237,7 @@ struct WorkerProcessTests {
     @Test func metricsHealthAndReadinessAreServedOverHTTP() async throws {
         let fleet = try await ProbeFleet.make()
         let worker = try fleet.start()
-        try await fleet.waitUntilStarted(worker)
+        try await worker.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<20)
         try await waitUntil(timeout: .seconds(30), "20 effects") { try await fleet.effects().rows == 20 }
         let line = try #require(worker.output.split(separator: "\n").first { $0.contains("\"msg\":\"http listening\"") })

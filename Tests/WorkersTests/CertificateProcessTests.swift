@@ -35,10 +35,7 @@ struct CertificateProcessTests {
         }
         defer { Task { for process in processes { await process.terminate() } } }
         for process in processes {
-            try await waitUntil(timeout: .seconds(60), "a certificates worker starts") {
-                if let status = process.status { throw TestFailure("exited \(status): \(process.output)") }
-                return process.output.contains("\"msg\":\"worker started\"")
-            }
+            try await process.waitForLog("\"msg\":\"worker started\"")
         }
         let total = 2000
         func participant(_ index: Int) -> String { String(format: "PST-C-%05d", index) }
@@ -103,9 +100,7 @@ struct CertificateProcessTests {
         for process in processes {
             let status = try await process.waitForExit(timeout: .seconds(60))
             #expect(status == 0, "exit \(status): \(process.output.suffix(3000))")
-            let line = process.output.split(separator: "\n").last { $0.contains("\"msg\":\"worker exited\"") } ?? ""
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
-            shares.append(Int(object?["received"] ?? "") ?? 0)
+            shares.append(try process.exitStatistics()["received"] ?? 0)
         }
         #expect(shares.allSatisfy { $0 > 0 }, "both processes took a share: \(shares)")
 

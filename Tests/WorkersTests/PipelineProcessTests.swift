@@ -53,10 +53,7 @@ struct PipelineProcessTests {
         ]
         defer { Task { for worker in workers { await worker.terminate() } } }
         for worker in workers {
-            try await waitUntil(timeout: .seconds(60), "a worker starts") {
-                if let status = worker.status { throw TestFailure("exited \(status): \(worker.output)") }
-                return worker.output.contains("\"msg\":\"worker started\"")
-            }
+            try await worker.waitForLog("\"msg\":\"worker started\"")
         }
         let opener = try ChildProcess(
             binary, ["open-classes", "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile])

@@ -49,10 +49,7 @@ struct SchedulingProcessTests {
         }
         defer { Task { for process in processes { await process.terminate() } } }
         for process in processes {
-            try await waitUntil(timeout: .seconds(60), "a scheduler starts") {
-                if let status = process.status { throw TestFailure("exited \(status): \(process.output)") }
-                return process.output.contains("\"msg\":\"worker started\"")
-            }
+            try await process.waitForLog("\"msg\":\"worker started\"")
         }
 
         // 3,000 acceptances, two per place, spread over the programmes in proportion to their
@@ -151,9 +148,7 @@ struct SchedulingProcessTests {
         var shares: [Int] = []
         for process in processes {
             #expect(try await process.waitForExit(timeout: .seconds(30)) == 0)
-            let line = process.output.split(separator: "\n").last { $0.contains("\"msg\":\"worker exited\"") } ?? ""
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
-            shares.append(Int(object?["received"] ?? "") ?? 0)
+            shares.append(try process.exitStatistics()["received"] ?? 0)
         }
         #expect(shares.allSatisfy { $0 > 0 }, "shares \(shares)")
 

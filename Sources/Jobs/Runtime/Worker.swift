@@ -139,7 +139,7 @@ public final class Worker: Service, Sendable {
                 var resubscribed: AMQPConsumer?
                 while resubscribed == nil, !stopping.load(ordering: .relaxed), !Task.isCancelled {
                     attempt += 1
-                    try? await Task.sleep(for: .seconds(min(30, 1 << min(attempt - 1, 5))))
+                    try? await Task.sleep(for: ReconnectPolicy.resubscription.ceiling(forAttempt: attempt))
                     guard !stopping.load(ordering: .relaxed), !Task.isCancelled else { break }
                     do {
                         try await self.topology.declare(on: self.publishing)

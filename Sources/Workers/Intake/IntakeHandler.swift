@@ -134,7 +134,7 @@ public struct IntakeHandler: MessageHandler {
                 .text(PersonalData.maskNIK(nik.normalised ?? "")), .integer(Int64(catalogue.year)),
                 outcome == "accepted" ? participantID.map(SQLValue.text) ?? .null : .null, .text(registration.programme),
                 .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
-                .text(ISO8601DateFormatter().string(from: Date())),
+                .text(Date().formatted(.iso8601)),
             ])
         return [try outgoing(message, causedBy: event, subject: registration.registrationID)]
     }
