@@ -26,6 +26,10 @@ extension AMQPConnection {
     ///
     /// Pipelining confirms is what makes publishing fast: waiting for each confirm before the
     /// next message is several times slower. A failed message does not stop the others.
+    ///
+    /// Cancelling the calling task stops handing out further messages and returns at once:
+    /// every message not yet confirmed then has a ``AMQPError/Code/cancelled`` failure (it
+    /// may still reach the broker; publish it again, consumers deduplicate by message id).
     public func publish(_ messages: [AMQPOutgoingMessage], window: Int = 100) async -> [Result<Void, AMQPError>] {
         precondition(window > 0, "window must be positive")
         guard !messages.isEmpty else { return [] }
@@ -47,14 +51,17 @@ extension AMQPConnection {
         }
         fill()
         var settled = 0
+        // The stream ends early when the task is cancelled.
         for await (index, result) in confirmations {
             results[index] = result
             settled += 1
             inFlight -= 1
-            if settled == messages.count { break }
+            if settled == messages.count || Task.isCancelled { break }
             fill()
         }
         sink.finish()
-        return results.map { $0! }
+        return results.map {
+            $0 ?? .failure(AMQPError(.cancelled, "the publishing task was cancelled before the broker confirmed the message"))
+        }
     }
 }

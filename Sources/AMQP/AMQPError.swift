@@ -40,6 +40,8 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         public static let consumerCancelled = Code("consumerCancelled")
         /// A frame or value the layer cannot represent.
         public static let protocolError = Code("protocolError")
+        /// The caller's task was cancelled before the operation finished.
+        public static let cancelled = Code("cancelled")
     }
 
     /// The kind of failure.
@@ -80,7 +82,7 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
     /// Whether trying the same operation again later may succeed.
     public var isRetryable: Bool {
         switch code {
-        case .connectionFailed, .connectionLost, .notConnected, .timeout, .connectionBlocked, .publishNacked:
+        case .connectionFailed, .connectionLost, .notConnected, .timeout, .connectionBlocked, .publishNacked, .cancelled:
             return true
         case .channelClosed:
             // 404/403/406 are about the request itself; 320/504/541 and friends are not.

@@ -96,7 +96,9 @@ extension ConnectionDriver {
             guard amqp_confirm_select(state, channel) != nil else {
                 throw failure(from: amqp_get_rpc_reply(state), channel: channel, doing: "enabling publisher confirms")
             }
-            _ = confirms.removeAll()
+            // A new confirm channel numbers from 1 again; nothing of the old one is pending
+            // (closing it failed its publishes), but never leave a completion unanswered.
+            failPendingPublishes(AMQPError(.channelClosed, "the publishing channel was reopened"))
         }
     }
 

@@ -107,6 +107,28 @@ struct BrokerTests {
         #expect(try await connection.queueState(queue).messageCount == 1)
     }
 
+    @Test func cancellingABatchPublishGivesEveryMessageAnOutcome() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let queue = uniqueName()
+        try await connection.declareQueue(AMQPQueueSpec(name: queue, durable: false, autoDelete: true))
+        let messages = (0..<2000).map { AMQPOutgoingMessage(body: Data("m\($0)".utf8), routingKey: queue) }
+        // The batch starts only once its task is cancelled (as a worker's flusher at shutdown).
+        let task = Task {
+            while !Task.isCancelled { await Task.yield() }
+            return await connection.publish(messages, window: 50)
+        }
+        task.cancel()
+        let results = await task.value
+        #expect(results.count == messages.count)
+        let cancelled = results.filter { if case .failure(let error) = $0 { error.code == .cancelled } else { false } }
+        #expect(!cancelled.isEmpty, "the cancelled batch stopped early")
+        #expect(cancelled.allSatisfy { if case .failure(let error) = $0 { error.isRetryable } else { false } })
+        // The connection is still usable.
+        try await connection.publish(Data("after".utf8), routingKey: queue)
+        try await connection.deleteQueue(queue)
+    }
+
     @Test func publishNackedByTheBrokerIsAnError() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

@@ -249,6 +249,29 @@ struct WorkerTests {
         await harness.cleanUp()
     }
 
+    @Test func anEventNoRoleSubscribesToLeavesTheOutboxOnceAndIsNotRetried() async throws {
+        let harness = try await WorkerHarness.make()
+        // Nobody consumes registration.accepted: the broker returns every published output.
+        try await harness.connection.unbindQueue(
+            harness.outputQueue, exchange: harness.topology.exchange, routingKey: RegistrationAcceptedV1.eventType)
+        let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
+        let running = Task { try await worker.run() }
+        for index in 0..<20 { try await harness.submit("REG-U\(index)") }
+        try await waitUntil(timeout: .seconds(20), "every message handled and acknowledged") {
+            worker.statistics.succeeded == 20
+        }
+        try await waitUntil(timeout: .seconds(10), "the outbox is empty") { try await harness.store.outboxDepth() == 0 }
+        #expect(try await harness.connection.queueState(harness.topology.queue).messageCount == 0)
+        #expect(try await harness.connection.queueState(harness.outputQueue).messageCount == 0)
+        // Several flush intervals later nothing was published again.
+        let settled = worker.statistics.published
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(worker.statistics.published == settled && settled == 20)
+        running.cancel()
+        _ = try? await running.value
+        await harness.cleanUp()
+    }
+
     @Test func gracefulShutdownUnderLoadFinishesWhatWasReceivedAndAnotherWorkerTakesTheRest() async throws {
         let harness = try await WorkerHarness.make()
         let total = 200

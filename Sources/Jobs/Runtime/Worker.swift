@@ -344,20 +344,41 @@ public final class Worker: Service, Sendable {
         await markPublished(await publishAndConfirm(entries))
     }
 
-    /// Publishes outbox rows with windowed confirms; returns the ids of the confirmed ones.
+    /// Publishes outbox rows with windowed confirms; returns the ids of the settled ones.
+    ///
+    /// Events are published `mandatory`. One the broker returns had no queue bound to its
+    /// type: no role subscribes to it (yet). That is pub/sub working as designed, not a
+    /// failure: the row counts as settled (it stays in the store), and the
+    /// `jobs_outbox_unrouted_total` counter and a warning show it. Retrying it would never end.
     private func publishAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
         guard !entries.isEmpty else { return [] }
         let results = await publishing.publish(entries.map(\.event.amqpMessage), window: 256)
         var failed = 0
-        let confirmed = zip(entries, results).compactMap { entry, result -> Int64? in
-            if case .success = result { return entry.id }
-            failed += 1
-            return nil
+        var unroutedTypes: Set<String> = []
+        var settled: [Int64] = []
+        var unrouted = 0
+        for (entry, result) in zip(entries, results) {
+            switch result {
+            case .success:
+                settled.append(entry.id)
+            case .failure(let error) where error.code == .publishReturned:
+                settled.append(entry.id)
+                unrouted += 1
+                unroutedTypes.insert(entry.event.routingKey)
+            case .failure:
+                failed += 1
+            }
+        }
+        if unrouted > 0 {
+            metrics.unrouted.increment(by: unrouted)
+            logger.warning(
+                "no queue is bound to these event types; the events are kept in the store only",
+                metadata: ["messages": "\(unrouted)", "types": "\(unroutedTypes.sorted().joined(separator: ","))"])
         }
         if failed > 0 {
             logger.warning("outbox publishes failed; the flusher retries them", metadata: ["messages": "\(failed)"])
         }
-        return confirmed
+        return settled
     }
 
     private func markPublished(_ confirmed: [Int64]) async {

@@ -9,6 +9,7 @@ struct WorkerMetrics: Sendable {
     let succeeded: Counter
     let duplicates: Counter
     let published: Counter
+    let unrouted: Counter
     let handlerDuration: Metrics.Timer
     let inFlight: Gauge
     let outboxDepth: Gauge
@@ -23,6 +24,7 @@ struct WorkerMetrics: Sendable {
         succeeded = Counter(label: "jobs_messages_succeeded_total", dimensions: dimensions)
         duplicates = Counter(label: "jobs_messages_duplicate_total", dimensions: dimensions)
         published = Counter(label: "jobs_outbox_published_total", dimensions: dimensions)
+        unrouted = Counter(label: "jobs_outbox_unrouted_total", dimensions: dimensions)
         handlerDuration = Metrics.Timer(
             label: "jobs_handler_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         inFlight = Gauge(label: "jobs_messages_in_flight", dimensions: dimensions)

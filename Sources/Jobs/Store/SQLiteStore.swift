@@ -4,7 +4,7 @@ import GRDB
 /// The embedded store: one SQLite file per role, WAL mode, through GRDB.
 ///
 /// Several processes of a role on one machine may share the file: SQLite serialises their
-/// write transactions (busy timeout 10 s), and the inbox's primary key makes a second
+/// write transactions (busy timeout 30 s), and the inbox's primary key makes a second
 /// processing of the same message id a no-op.
 public final class SQLiteStore: MessageStore {
     private let pool: DatabasePool
@@ -22,7 +22,7 @@ public final class SQLiteStore: MessageStore {
     /// Opens (or creates) the store at `path`.
     public init(path: String, durability: Durability = .full) throws {
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
         }
@@ -52,7 +52,7 @@ public final class SQLiteStore: MessageStore {
     public init(readingAt path: String) throws {
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(30)
         configuration.label = "jobs-store-reader"
         pool = try DatabasePool(path: path, configuration: configuration)
     }
