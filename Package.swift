@@ -27,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
@@ -81,10 +85,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // SMTP submission through libcurl (Debian: libcurl4-openssl-dev); C because
+        // curl_easy_setopt is variadic.
+        .target(name: "CSMTP", path: "Sources/CSMTP", linkerSettings: [.linkedLibrary("curl")]),
+        // The notification channels: HTTP gateway (WhatsApp, SMS), SMTP, file; rate limiting.
+        .target(
+            name: "Senders",
+            dependencies: [
+                "Contracts", "CSMTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The five workers of the pipeline.
         .target(
             name: "Workers",
-            dependencies: ["Jobs", "Contracts", "CCairo", "CQREncode", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Jobs", "Contracts", "Senders", "CCairo", "CQREncode", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Resources/kode-wilayah-kemendagri-2025.csv"), .copy("Resources/LICENSE-kode-wilayah.txt")],
             swiftSettings: swiftSettings
         ),
@@ -92,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-worker",
             dependencies: [
-                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts",
+                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimWorker",
@@ -160,7 +184,12 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkersTests",
-            dependencies: ["Workers", "kaltim-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
+            dependencies: [
+                "Workers", "kaltim-worker", "Jobs", "AMQP", "Contracts", "Senders", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

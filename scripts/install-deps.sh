@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
 # librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
-# PDFs with a QR code), the RabbitMQ server for the
+# PDFs with a QR code), libcurl (e-mail over SMTP), the RabbitMQ server for the
 # private test node, pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
@@ -10,6 +10,8 @@ missing=()
 [[ -f /usr/include/sqlite3.h ]] || missing+=(libsqlite3-dev)
 [[ -f /usr/include/cairo/cairo-pdf.h ]] || missing+=(libcairo2-dev)
 [[ -f /usr/include/qrencode.h ]] || missing+=(libqrencode-dev)
+[[ -f /usr/include/x86_64-linux-gnu/curl/curl.h || -f /usr/include/curl/curl.h || -f /usr/include/aarch64-linux-gnu/curl/curl.h ]] ||
+  missing+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)
@@ -20,12 +22,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Python packages the tests use: jsonschema (the independent validator of the exported
-# schemas) and pika (the publisher example in docs/PUBLISHING.md).
-if ! python3 -c 'import jsonschema, rfc3339_validator, pika' >/dev/null 2>&1; then
-  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator and pika" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika || {
+# schemas), pika (the publisher example in docs/PUBLISHING.md) and aiosmtpd (the local SMTP
+# server of the notification tests).
+if ! python3 -c 'import jsonschema, rfc3339_validator, pika, aiosmtpd' >/dev/null 2>&1; then
+  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator, pika and aiosmtpd" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika aiosmtpd || {
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator python3-pika >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator python3-pika \
+      python3-aiosmtpd >/dev/null
   }
 fi
 if ! command -v swift >/dev/null; then

@@ -28,8 +28,16 @@ public struct WorkerRole: Sendable, Hashable {
         consumes: [AssessmentGradedV2.eventType, ClassScheduledV1.eventType, CertificateRevokedV1.eventType],
         summary: "Issues and revokes certificates with verification codes.")
     public static let notifications = WorkerRole(
-        name: "notifications", consumes: [NotificationRequestedV1.eventType],
-        summary: "Sends each requested notification once, in Bahasa Indonesia, and reports delivery.")
+        name: "notifications",
+        consumes: [
+            RegistrationSubmittedV2.eventType, RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType,
+            RegistrationReviewNeededV1.eventType, ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType,
+            ApprenticeshipPlacedV1.eventType, AssessmentGradedV2.eventType, CertificateIssuedV1.eventType,
+            CertificateRevokedV1.eventType, NotificationRequestedV1.eventType,
+        ],
+        summary:
+            "Tells job seekers, in Bahasa Indonesia, about each step (WhatsApp, SMS, e-mail), never twice for one event; reports delivery."
+    )
 
     /// Every role.
     public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]

@@ -3,11 +3,11 @@ public import Contracts
 import Foundation
 import Hummingbird
 public import Jobs
-import Logging
+public import Logging
 import Metrics
 import NIOCore
 import Prometheus
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
@@ -19,10 +19,15 @@ import UnixSignals
 /// `--shutdown-timeout`), flushes, and the process exits 0.
 public enum WorkerHost {
     /// Runs the worker of `role` with `handler` until a signal stops it.
-    /// - Parameter hooks: fault-injection and tracing hooks (tests).
+    /// - Parameters:
+    ///   - afterCommit: a fault-injection and tracing hook (tests).
+    ///   - services: more services of the role that share its store and run in the same
+    ///     service group (the notification dispatcher), given the store, the instance name and
+    ///     the logger.
     public static func run(
         role: WorkerRole, handler: any MessageHandler, options: WorkerCommandOptions, registry: ContractRegistry = .pipeline,
-        afterCommit: (@Sendable ([String]) -> Void)? = nil
+        afterCommit: (@Sendable ([String]) -> Void)? = nil,
+        services makeServices: (SQLiteStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let format = MaskingLogHandler.Format(rawValue: options.logFormat) ?? .json
         let level = Logger.Level(rawValue: options.logLevel) ?? .info
@@ -60,6 +65,7 @@ public enum WorkerHost {
                     host: options.httpHost, port: options.httpPort, registry: prometheus, worker: worker, logger: logger))
         }
         services.append(worker)
+        services.append(contentsOf: try makeServices(store, instance, logger))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(

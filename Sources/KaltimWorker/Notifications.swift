@@ -1,0 +1,95 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import Jobs
+import Senders
+import WorkerHost
+import Workers
+
+struct Notifications: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the notification worker: tells job seekers about each step, in Bahasa Indonesia, never twice.",
+        discussion: """
+            Channels: WhatsApp and SMS through an HTTP gateway (--gateway-url; token in KALTIM_GATEWAY_TOKEN), \
+            e-mail over SMTP (--smtp-url, --smtp-from; password in KALTIM_SMTP_PASSWORD), or, for a local run, \
+            --notification-log FILE, which writes every message to a JSON-lines file instead.
+            """)
+
+    @OptionGroup var options: WorkerCommandOptions
+    @OptionGroup var programme: ProgrammeOptions
+    @Option(help: ArgumentHelp("Folder of the message templates.", valueName: "path"))
+    var templates = "config/notifications"
+    @Option(help: ArgumentHelp("Write every message to this JSON-lines file instead of sending it.", valueName: "path"))
+    var notificationLog: String?
+    @Option(help: ArgumentHelp("WhatsApp/SMS gateway endpoint (JSON POST).", valueName: "url")) var gatewayURL: String?
+    @Option(help: ArgumentHelp("SMTP server, smtp://host:port or smtps://host:port.", valueName: "url")) var smtpURL: String?
+    @Option(help: ArgumentHelp("Sender address of e-mails.", valueName: "address")) var smtpFrom =
+        "noreply@disnakertrans.kaltimprov.go.id"
+    @Option(help: ArgumentHelp("SMTP user name (password in KALTIM_SMTP_PASSWORD).", valueName: "name")) var smtpUser: String?
+    @Flag(help: "Require STARTTLS on the SMTP connection.") var smtpStarttls = false
+    @Option(help: ArgumentHelp("CA bundle for the SMTP server's certificate.", valueName: "path")) var smtpCAFile: String?
+    @Option(help: ArgumentHelp("Hours in which non-urgent messages wait, in WITA, or `off`.", valueName: "HH:MM-HH:MM"))
+    var quietHours = "21:00-07:00"
+    @Option(help: ArgumentHelp("Sends per second on each gateway channel (WhatsApp, SMS).", valueName: "n")) var gatewayRate =
+        20.0
+    @Option(help: ArgumentHelp("E-mails per second.", valueName: "n")) var smtpRate = 10.0
+    @Option(help: ArgumentHelp("Base of the certificate verification link.", valueName: "url"))
+    var verificationURL = "https://sertifikat.disnakertrans.kaltimprov.go.id/verifikasi"
+
+    func validate() throws {
+        guard notificationLog != nil || gatewayURL != nil || smtpURL != nil else {
+            throw ValidationError("configure a channel: --gateway-url, --smtp-url or --notification-log")
+        }
+        guard quietHours == "off" || QuietHours(quietHours) != nil else {
+            throw ValidationError("--quiet-hours must look like 21:00-07:00, or be off")
+        }
+        for (name, url) in [("--gateway-url", gatewayURL), ("--smtp-url", smtpURL)] {
+            if let url, URL(string: url)?.host == nil { throw ValidationError("\(name) is not a URL with a host: \(url)") }
+        }
+        guard gatewayRate > 0, smtpRate > 0 else { throw ValidationError("rates must be positive") }
+    }
+
+    func run() async throws {
+        let catalogue = try programme.load()
+        let loaded: NotificationTemplates
+        do {
+            loaded = try NotificationTemplates(directory: templates)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var senders: [NotificationChannel: any MessageSender] = [:]
+        if let notificationLog {
+            let file = try FileSender(path: notificationLog)
+            for channel in [NotificationChannel.whatsApp, .sms, .email] { senders[channel] = file }
+        } else {
+            let environment = ProcessInfo.processInfo.environment
+            if let gatewayURL {
+                let gateway = HTTPGatewaySender(url: gatewayURL, token: environment["KALTIM_GATEWAY_TOKEN"])
+                senders[.whatsApp] = gateway
+                senders[.sms] = gateway
+            }
+            if let smtpURL {
+                senders[.email] = SMTPSender(
+                    url: smtpURL, from: smtpFrom, username: smtpUser, password: environment["KALTIM_SMTP_PASSWORD"],
+                    startTLS: smtpStarttls, caFile: smtpCAFile)
+            }
+        }
+        var dispatcherOptions = DispatcherOptions()
+        dispatcherOptions.quietHours = quietHours == "off" ? nil : QuietHours(quietHours)
+        dispatcherOptions.rates = [
+            .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),
+        ]
+        let topology = try options.topology(role: .notifications)
+        try await WorkerHost.run(
+            role: .notifications,
+            handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
+            options: options,
+            services: { store, instance, logger in
+                [
+                    NotificationDispatcher(
+                        store: store, templates: loaded, senders: senders, options: dispatcherOptions,
+                        exchange: topology.exchange, instance: instance, logger: logger)
+                ]
+            })
+    }
+}

@@ -1,0 +1,117 @@
+internal import CSMTP
+public import Foundation
+
+/// E-mail over SMTP with libcurl: plain SMTP to a local relay, or STARTTLS (required when
+/// enabled) with optional credentials. The blocking libcurl call runs on a thread of its own,
+/// never on the Swift concurrency pool, and is bounded by `timeout`.
+///
+/// The idempotency key becomes the Message-ID, so a receiving system can recognise a repeat.
+/// SMTP itself cannot deduplicate: if the process dies after the server accepted a message and
+/// before the success was recorded, that one message may go out again (the dispatcher records
+/// each success right after the send to keep that window small).
+public struct SMTPSender: MessageSender {
+    /// `smtp://host:port` (or `smtps://host:port` for implicit TLS).
+    public let url: String
+    public let from: String
+    public let username: String?
+    public let password: String?
+    public let startTLS: Bool
+    public let caFile: String?
+    public let timeout: Duration
+
+    public init(
+        url: String, from: String, username: String? = nil, password: String? = nil, startTLS: Bool = false,
+        caFile: String? = nil, timeout: Duration = .seconds(20)
+    ) {
+        Self.initialise
+        self.url = url
+        self.from = from
+        self.username = username
+        self.password = password
+        self.startTLS = startTLS
+        self.caFile = caFile
+        self.timeout = timeout
+    }
+
+    private static let initialise: Void = kaltim_smtp_global_init()
+
+    public func send(_ message: OutgoingNotification) async -> SendResult {
+        let payload = Self.rfc5322(message, from: from, date: Date())
+        let messageID = Self.messageID(message.idempotencyKey)
+        let sender = self
+        return await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: sender.sendBlocking(message.recipient, payload: payload, messageID: messageID))
+            }
+            thread.name = "smtp-send"
+            thread.start()
+        }
+    }
+
+    private func sendBlocking(_ recipient: String, payload: Data, messageID: String) -> SendResult {
+        let seconds = max(1, Int(timeout.components.seconds))
+        let result = withOptionalCString(username) { user in
+            withOptionalCString(password) { pass in
+                withOptionalCString(caFile) { ca in
+                    "<\(recipient)>".withCString { rcpt in
+                        var recipients: [UnsafePointer<CChar>?] = [rcpt]
+                        return recipients.withUnsafeMutableBufferPointer { list in
+                            payload.withUnsafeBytes { bytes in
+                                kaltim_smtp_send(
+                                    url, user, pass, startTLS ? 1 : 0, ca, "<\(from)>", list.baseAddress, 1,
+                                    bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, seconds)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if result.curl_code == 0 {
+            return .sent(providerMessageID: messageID)
+        }
+        let detail = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let smtp = Int(result.smtp_code)
+        // 67 login denied, 64 STARTTLS refused: configuration, not chance. 5xx: the server refused.
+        if (500..<600).contains(smtp) || result.curl_code == 67 || result.curl_code == 64 {
+            return .permanent(code: smtp > 0 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)", detail: detail)
+        }
+        return .transient(code: smtp > 0 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)", detail: detail, retryAfter: nil)
+    }
+
+    /// The Message-ID derived from the idempotency key.
+    static func messageID(_ key: String) -> String {
+        "<\(key.filter { $0.isLetter || $0.isNumber || "-._".contains($0) })@notifications.kaltim>"
+    }
+
+    /// The message in RFC 5322 form: UTF-8 subject (RFC 2047) and a base64 body, CRLF lines.
+    static func rfc5322(_ message: OutgoingNotification, from: String, date: Date) -> Data {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        formatter.timeZone = TimeZone(identifier: "Asia/Makassar")
+        let subject = "=?UTF-8?B?\(Data(message.subject.utf8).base64EncodedString())?="
+        let body = Data(
+            message.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n").utf8
+        )
+        .base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+        let lines = [
+            "Date: \(formatter.string(from: date))",
+            "From: <\(from)>",
+            "To: <\(message.recipient)>",
+            "Subject: \(subject)",
+            "Message-ID: \(messageID(message.idempotencyKey))",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=UTF-8",
+            "Content-Transfer-Encoding: base64",
+            "",
+            body,
+            "",
+        ]
+        return Data(lines.joined(separator: "\r\n").utf8)
+    }
+}
+
+private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}

@@ -1,0 +1,85 @@
+public import Foundation
+
+/// Dates in Bahasa Indonesia, in WITA (Asia/Makassar, UTC+8, no daylight saving): the way
+/// messages to job seekers in Kalimantan Timur write them.
+public enum IndonesianCalendar {
+    public static let timeZone = TimeZone(identifier: "Asia/Makassar")!
+    static let months = [
+        "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November",
+        "Desember",
+    ]
+    static let weekdays = ["Minggu", "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu"]
+
+    static var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }
+
+    /// `2025-07-07` → `7 Juli 2025`; text that is not a date is returned as it is.
+    public static func date(_ isoDay: String) -> String {
+        guard let (year, month, day) = parts(isoDay) else { return isoDay }
+        return "\(day) \(months[month - 1]) \(year)"
+    }
+
+    /// `2025-07-07` → `Senin`.
+    public static func weekday(_ isoDay: String) -> String {
+        guard let (year, month, day) = parts(isoDay),
+            let date = calendar.date(from: DateComponents(year: year, month: month, day: day))
+        else { return "" }
+        return weekdays[calendar.component(.weekday, from: date) - 1]
+    }
+
+    private static func parts(_ isoDay: String) -> (Int, Int, Int)? {
+        let numbers = isoDay.prefix(10).split(separator: "-").compactMap { Int($0) }
+        guard numbers.count == 3, (1...12).contains(numbers[1]), (1...31).contains(numbers[2]) else { return nil }
+        return (numbers[0], numbers[1], numbers[2])
+    }
+}
+
+/// The hours in which non-urgent messages wait (default 21:00–07:00 WITA).
+public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
+    /// Minutes after midnight WITA.
+    public let start: Int
+    public let end: Int
+
+    public init(start: Int, end: Int) {
+        self.start = start
+        self.end = end
+    }
+
+    public static let `default` = QuietHours(start: 21 * 60, end: 7 * 60)
+
+    /// Parses `21:00-07:00`.
+    public init?(_ text: String) {
+        let times = text.split(separator: "-").map { $0.split(separator: ":").compactMap { Int($0) } }
+        guard times.count == 2, times.allSatisfy({ $0.count == 2 && (0..<24).contains($0[0]) && (0..<60).contains($0[1]) })
+        else { return nil }
+        self.init(start: times[0][0] * 60 + times[0][1], end: times[1][0] * 60 + times[1][1])
+    }
+
+    public var description: String {
+        String(format: "%02d:%02d-%02d:%02d WITA", start / 60, start % 60, end / 60, end % 60)
+    }
+
+    /// Whether `date` falls in the quiet hours.
+    public func contains(_ date: Date) -> Bool {
+        let minute = Self.minuteOfDay(date)
+        return start <= end ? (start <= minute && minute < end) : (minute >= start || minute < end)
+    }
+
+    /// When the quiet hours that contain `date` end (`date` itself when it is not quiet).
+    public func end(after date: Date) -> Date {
+        guard contains(date) else { return date }
+        let minute = Self.minuteOfDay(date)
+        var wait = end - minute
+        if wait <= 0 { wait += 24 * 60 }
+        let startOfMinute = date.timeIntervalSince1970 - date.timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        return Date(timeIntervalSince1970: startOfMinute + Double(wait * 60))
+    }
+
+    static func minuteOfDay(_ date: Date) -> Int {
+        let components = IndonesianCalendar.calendar.dateComponents([.hour, .minute], from: date)
+        return (components.hour ?? 0) * 60 + (components.minute ?? 0)
+    }
+}

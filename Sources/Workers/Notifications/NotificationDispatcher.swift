@@ -1,0 +1,294 @@
+public import Contracts
+import Crypto
+public import Foundation
+public import Jobs
+public import Logging
+public import Senders
+public import ServiceLifecycle
+import Synchronization
+
+/// Tunables of the ``NotificationDispatcher``.
+public struct DispatcherOptions: Sendable {
+    /// Non-urgent messages wait while these hours last (`nil`: no quiet hours).
+    public var quietHours: QuietHours? = .default
+    /// Sends per second and burst, per channel.
+    public var rates: [NotificationChannel: (perSecond: Double, burst: Double)] = [
+        .whatsApp: (20, 40), .sms: (20, 40), .email: (10, 20),
+    ]
+    /// Messages taken per round (and sent concurrently).
+    public var batchSize = 32
+    /// Pause when nothing is due.
+    public var idleInterval: Duration = .milliseconds(250)
+    /// Sends of one message on one channel before it counts as failed there.
+    public var maximumAttempts = 6
+    /// Waits between attempts (the last repeats); a longer `Retry-After` wins.
+    public var backoff: [Duration] = [.seconds(5), .seconds(30), .seconds(120), .seconds(600)]
+    /// How long a taken message is reserved for this process (replicas skip it meanwhile).
+    public var claim: Duration = .seconds(120)
+
+    public init() {}
+}
+
+/// Sends the notifications the ``NotificationHandler`` queued: due ones first, through the
+/// person's channels in order, within each channel's rate limit, holding non-urgent ones
+/// during quiet hours. Each success or final failure is recorded with its
+/// `notification.delivered` / `notification.failed` event in one store transaction (the worker
+/// publishes that outbox). Runs as a service beside the ``Jobs/Worker``, in every replica:
+/// a message is reserved for one process (`claimed_until`) before it is sent.
+///
+/// **Never twice.** A message recorded as sent is never taken again; the idempotency key sent
+/// with it is the same for every attempt on a channel, so a gateway drops a repeat after a
+/// crash between its acceptance and our record.
+public final class NotificationDispatcher: Service, Sendable {
+    private let store: SQLiteStore
+    private let templates: NotificationTemplates
+    private let senders: [NotificationChannel: any MessageSender]
+    private let limiters: [NotificationChannel: RateLimiter]
+    private let options: DispatcherOptions
+    private let exchange: String
+    private let instance: String
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private let counters = Mutex<(sent: Int, failed: Int, held: Int)>((0, 0, 0))
+
+    /// - Parameters:
+    ///   - senders: the channel implementations; a channel without one is skipped.
+    ///   - now: the clock (tests move it across quiet hours).
+    public init(
+        store: SQLiteStore, templates: NotificationTemplates, senders: [NotificationChannel: any MessageSender],
+        options: DispatcherOptions = DispatcherOptions(), exchange: String = ContractDocuments.exchange, instance: String,
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "kaltim.notifications")
+    ) {
+        self.store = store
+        self.templates = templates
+        self.senders = senders
+        self.options = options
+        self.exchange = exchange
+        self.instance = instance
+        self.now = now
+        self.logger = logger
+        var limiters: [NotificationChannel: RateLimiter] = [:]
+        for (channel, rate) in options.rates { limiters[channel] = RateLimiter(perSecond: rate.perSecond, burst: rate.burst) }
+        self.limiters = limiters
+    }
+
+    /// Sent, failed (finally) and held-for-quiet-hours counts of this process.
+    public var statistics: (sent: Int, failed: Int, held: Int) { counters.withLock { $0 } }
+
+    /// Sends until a graceful shutdown; messages in flight are finished and recorded.
+    public func run() async throws {
+        let stopping = Atomic(false)
+        await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+                let sent = await runOnce()
+                if sent == 0 { try? await Task.sleep(for: options.idleInterval) }
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// One round: takes the due messages and sends them. Returns how many it took.
+    @discardableResult
+    public func runOnce() async -> Int {
+        let due: [Pending]
+        do {
+            due = try await claimDue()
+        } catch {
+            logger.error("could not read the notification queue", metadata: ["error": "\(error)"])
+            return 0
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for message in due { group.addTask { await self.deliver(message) } }
+        }
+        return due.count
+    }
+
+    struct Pending: Sendable {
+        let notificationID: String
+        let template: String
+        let parameters: [String: String]
+        let routes: [NotificationHandler.Route]
+        let routeIndex: Int
+        let urgent: Bool
+        let attempts: Int
+        let correlationID: String
+        let participantID: String?
+    }
+
+    private func claimDue() async throws -> [Pending] {
+        let now = now().timeIntervalSince1970
+        let until = now + Double(options.claim.components.seconds)
+        let limit = options.batchSize
+        let instance = instance
+        return try await store.write { transaction in
+            let rows = try transaction.query(
+                """
+                SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id
+                FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
+                    AND (claimed_until IS NULL OR claimed_until <= ?)
+                ORDER BY next_attempt_at, created_at LIMIT ?
+                """, [.real(now), .real(now), .integer(Int64(limit))])
+            let decoder = JSONDecoder()
+            var due: [Pending] = []
+            for row in rows {
+                guard let id = row["notification_id"]?.text else { continue }
+                try transaction.execute(
+                    "UPDATE notif_messages SET claimed_until = ?, claimed_by = ? WHERE notification_id = ?",
+                    [.real(until), .text(instance), .text(id)])
+                due.append(
+                    Pending(
+                        notificationID: id, template: row["template"]?.text ?? "",
+                        parameters: (try? decoder.decode(
+                            [String: String].self, from: Data((row["parameters"]?.text ?? "{}").utf8)))
+                            ?? [:],
+                        routes: (try? decoder.decode(
+                            [NotificationHandler.Route].self, from: Data((row["routes"]?.text ?? "[]").utf8))) ?? [],
+                        routeIndex: Int(row["route_index"]?.integer ?? 0), urgent: row["urgent"]?.integer == 1,
+                        attempts: Int(row["attempts"]?.integer ?? 0), correlationID: row["correlation_id"]?.text ?? "",
+                        participantID: row["participant_id"]?.text))
+            }
+            return due
+        }
+    }
+
+    private func deliver(_ message: Pending) async {
+        let now = now()
+        if !message.urgent, let quiet = options.quietHours, quiet.contains(now) {
+            let resume = quiet.end(after: now)
+            counters.withLock { $0.held += 1 }
+            await update(
+                message.notificationID, "SET next_attempt_at = ?, claimed_until = NULL", [.real(resume.timeIntervalSince1970)])
+            return
+        }
+        // The first route from `routeIndex` on that has a sender.
+        guard
+            let index = message.routes.indices.first(where: {
+                $0 >= message.routeIndex && senders[message.routes[$0].channel] != nil
+            }),
+            let sender = senders[message.routes[index].channel]
+        else {
+            await fail(
+                message, channel: message.routes.last?.channel ?? .sms, code: "NO_CHANNEL", permanent: true,
+                "no configured channel")
+            return
+        }
+        let route = message.routes[index]
+        let rendered: (subject: String, text: String)
+        do {
+            rendered = try templates.render(message.template, channel: route.channel.rawValue, message.parameters)
+        } catch {
+            await fail(message, channel: route.channel, code: "TEMPLATE_ERROR", permanent: true, "\(error)")
+            return
+        }
+        let outgoing = OutgoingNotification(
+            idempotencyKey: Self.idempotencyKey(message.notificationID, route.channel), channel: route.channel,
+            recipient: route.recipient, template: message.template, subject: rendered.subject, text: rendered.text)
+        do {
+            try await limiters[route.channel]?.acquire()
+        } catch {
+            await update(message.notificationID, "SET claimed_until = NULL", [])
+            return
+        }
+        switch await sender.send(outgoing) {
+        case .sent(let providerID):
+            await recordSent(message, channel: route.channel, providerID: providerID)
+        case .permanent(let code, let detail):
+            if index + 1 < message.routes.count {
+                logger.warning(
+                    "notification refused on one channel; trying the next",
+                    metadata: [
+                        "notification": "\(message.notificationID)", "channel": "\(route.channel.rawValue)", "code": "\(code)",
+                    ])
+                await update(
+                    message.notificationID,
+                    "SET route_index = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
+                    [.integer(Int64(index + 1)), .real(now.timeIntervalSince1970), .text(code + ": " + detail.prefix(200))])
+            } else {
+                await fail(message, channel: route.channel, code: code, permanent: true, detail)
+            }
+        case .transient(let code, let detail, let retryAfter):
+            let attempts = message.attempts + 1
+            if attempts >= options.maximumAttempts {
+                await fail(message, channel: route.channel, code: code, permanent: false, detail)
+                return
+            }
+            let backoff = options.backoff[min(attempts - 1, options.backoff.count - 1)]
+            let wait = max(backoff, retryAfter ?? .zero)
+            let next = now.addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+            await update(
+                message.notificationID, "SET attempts = ?, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
+                [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(code + ": " + detail.prefix(200))])
+        }
+    }
+
+    /// The key for one notification on one channel: the same for every attempt, free of
+    /// personal data.
+    public static func idempotencyKey(_ notificationID: String, _ channel: NotificationChannel) -> String {
+        let digest = SHA256.hash(data: Data("\(notificationID)|\(channel.rawValue)".utf8))
+        return "ntf-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func recordSent(_ message: Pending, channel: NotificationChannel, providerID: String) async {
+        let sentAt = now()
+        let delivered = NotificationDeliveredV1(
+            notificationID: message.notificationID, channel: channel, deliveredAt: sentAt.formatted(.iso8601),
+            providerMessageID: providerID)
+        await record(message, event: delivered, subject: message.participantID) { transaction in
+            try transaction.execute(
+                """
+                UPDATE notif_messages SET state = 'sent', sent_at = ?, channel_used = ?, provider_id = ?, claimed_until = NULL
+                WHERE notification_id = ?
+                """,
+                [.real(sentAt.timeIntervalSince1970), .text(channel.rawValue), .text(providerID), .text(message.notificationID)])
+        }
+        counters.withLock { $0.sent += 1 }
+    }
+
+    private func fail(_ message: Pending, channel: NotificationChannel, code: String, permanent: Bool, _ detail: String) async {
+        logger.warning(
+            "notification failed",
+            metadata: [
+                "notification": "\(message.notificationID)", "channel": "\(channel.rawValue)", "code": "\(code)",
+                "permanent": "\(permanent)", "detail": "\(PersonalData.maskNIKs(in: String(detail.prefix(200))))",
+            ])
+        let failed = NotificationFailedV1(
+            notificationID: message.notificationID, channel: channel, reasonCode: code, permanent: permanent)
+        await record(message, event: failed, subject: message.participantID) { transaction in
+            try transaction.execute(
+                "UPDATE notif_messages SET state = 'failed', claimed_until = NULL, last_error = ? WHERE notification_id = ?",
+                [.text(code + ": " + detail.prefix(200)), .text(message.notificationID)])
+        }
+        counters.withLock { $0.failed += 1 }
+    }
+
+    /// The final state and its event, in one transaction; the inbox id makes it happen once.
+    private func record<M: ContractMessage>(
+        _ message: Pending, event: M, subject: String?, _ update: @escaping @Sendable (any StoreTransaction) throws -> Void
+    ) async {
+        do {
+            let envelope = EventEnvelope(
+                source: "/kaltim/workers/notifications", subject: subject, correlationID: message.correlationID, data: event)
+            let outgoing = try OutgoingEvent(envelope, exchange: exchange)
+            _ = try await store.process(messageID: "notification-final:" + message.notificationID) { transaction in
+                try update(transaction)
+                return [outgoing]
+            }
+        } catch {
+            // The claim expires and the message is taken again; the gateway's idempotency key
+            // absorbs the repeat.
+            logger.error("could not record a notification outcome", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func update(_ notificationID: String, _ assignments: String, _ arguments: [SQLValue]) async {
+        do {
+            try await store.write { transaction in
+                try transaction.execute(
+                    "UPDATE notif_messages \(assignments) WHERE notification_id = ?", arguments + [.text(notificationID)])
+            }
+        } catch {
+            logger.error("could not update a notification", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,333 @@
+import Contracts
+import Foundation
+import Jobs
+import Senders
+import Synchronization
+import TestSupport
+import Testing
+import Workers
+
+/// The templates, the calendar and quiet hours.
+struct NotificationTemplateTests {
+    static let directory = repositoryFile("config/notifications")
+
+    @Test func theShippedTemplatesLoadAndRenderInBahasaIndonesia() throws {
+        let templates = try NotificationTemplates(directory: Self.directory)
+        #expect(Set(NotificationTemplates.fields.keys).isSubset(of: Set(templates.templates.keys)))
+        let base = [
+            "nama": "Siti Rahmawati", "no_peserta": "PST-1", "skema": "Tata Graha (SKM-2025-HTL-TGR)", "program": "Tata Graha",
+            "tanggal": "12 Agustus 2025", "lsp": "BNSP-LSP-0123-ID", "hasil_pelatihan": "LULUS", "lulus_pelatihan": "true",
+            "kehadiran": "90%", "unit_belum_kompeten": "I.55HDR00.001.2",
+        ]
+        let competent = try templates.render(
+            "hasil_uji_kompetensi", base.merging(["hasil": "KOMPETEN", "kompeten": "true"]) { $1 })
+        #expect(competent.subject == "Hasil uji kompetensi Tata Graha: KOMPETEN")
+        #expect(competent.text.contains("Yth. Siti Rahmawati") && competent.text.contains("Sertifikat Anda akan kami kirimkan"))
+        #expect(!competent.text.contains("banding"))
+        let notYet = try templates.render(
+            "hasil_uji_kompetensi", base.merging(["hasil": "BELUM KOMPETEN", "kompeten": "false"]) { $1 })
+        #expect(notYet.text.contains("Unit yang belum kompeten: I.55HDR00.001.2") && notYet.text.contains("banding"))
+        #expect(!notYet.text.contains("&"), "plain text, no HTML escaping")
+        #expect(throws: NotificationTemplateError.self) { try templates.render("hasil_uji_kompetensi", ["nama": "X"]) }
+    }
+
+    @Test func aTemplateNamingAFieldItsEventLacksStopsStartUp() throws {
+        var texts = try Self.shippedTexts()
+        texts["jadwal_kelas"] = "subject: Jadwal\n---\nYth. {{nama}}, kelas dimulai {{tanggal_mulai}} di {{ruang_kelas}}."
+        #expect {
+            try NotificationTemplates(texts: texts)
+        } throws: { error in
+            let error = try #require(error as? NotificationTemplateError)
+            return error.file.hasSuffix("jadwal_kelas.txt") && error.problem.contains("ruang_kelas")
+        }
+    }
+
+    @Test func aMissingOrMalformedTemplateStopsStartUp() throws {
+        var texts = try Self.shippedTexts()
+        texts.removeValue(forKey: "sertifikat_terbit")
+        #expect {
+            try NotificationTemplates(texts: texts)
+        } throws: { ($0 as? NotificationTemplateError)?.file.hasSuffix("sertifikat_terbit.txt") == true }
+        texts = try Self.shippedTexts()
+        texts["daftar_tunggu"] = "subject: x\n---\n{{#posisi}} never closed"
+        #expect(throws: NotificationTemplateError.self) { try NotificationTemplates(texts: texts) }
+        texts["daftar_tunggu"] = "no header separator"
+        #expect(throws: NotificationTemplateError.self) { try NotificationTemplates(texts: texts) }
+        texts = try Self.shippedTexts()
+        texts["daftar_tunggu.fax"] = "subject: x\n---\n{{nama}}"
+        #expect(throws: NotificationTemplateError.self) { try NotificationTemplates(texts: texts) }
+        texts = try Self.shippedTexts()
+        texts["daftar_tunggu.sms"] = "subject: x\n---\n{{nama}} {{kode_kelas}}"
+        #expect {
+            try NotificationTemplates(texts: texts)
+        } throws: { ($0 as? NotificationTemplateError)?.problem.contains("kode_kelas") == true }
+    }
+
+    @Test func datesAreIndonesianAndQuietHoursSpanMidnightInWITA() throws {
+        #expect(IndonesianCalendar.date("2025-07-07") == "7 Juli 2025")
+        #expect(IndonesianCalendar.weekday("2025-07-07") == "Senin")
+        let quiet = try #require(QuietHours("21:00-07:00"))
+        func wita(_ text: String) -> Date { ISO8601DateFormatter().date(from: text + "+08:00")! }
+        #expect(quiet.contains(wita("2025-07-07T22:30:00")))
+        #expect(quiet.contains(wita("2025-07-08T06:59:00")))
+        #expect(!quiet.contains(wita("2025-07-08T07:00:00")))
+        #expect(!quiet.contains(wita("2025-07-07T12:00:00")))
+        #expect(quiet.end(after: wita("2025-07-07T22:30:00")) == wita("2025-07-08T07:00:00"))
+        #expect(quiet.end(after: wita("2025-07-08T03:10:00")) == wita("2025-07-08T07:00:00"))
+        #expect(QuietHours("25:00-07:00") == nil && QuietHours("night") == nil)
+    }
+
+    static func shippedTexts() throws -> [String: String] {
+        var texts: [String: String] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasSuffix(".txt") {
+            texts[String(file.dropLast(4))] = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+        }
+        return texts
+    }
+}
+
+/// The handler and the dispatcher against a real HTTP gateway and a real SMTP server on
+/// loopback, with a clock the test moves.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct NotificationDeliveryTests {
+    final class Clock: Sendable {
+        let now: Mutex<Date>
+        init(_ date: Date) { now = Mutex(date) }
+        func set(_ date: Date) { now.withLock { $0 = date } }
+        var date: Date { now.withLock { $0 } }
+    }
+
+    static func noon() -> Date { ISO8601DateFormatter().date(from: "2025-07-07T12:00:00+08:00")! }
+
+    static func rig(
+        senders: [NotificationChannel: any MessageSender], clock: Clock, configure: (inout DispatcherOptions) -> Void = { _ in }
+    ) async throws -> (HandlerTestKit, NotificationDispatcher) {
+        let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let kit = try await HandlerTestKit(
+            handler: NotificationHandler(templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c"))
+        var options = DispatcherOptions()
+        options.backoff = [.seconds(1)]
+        configure(&options)
+        let dispatcher = NotificationDispatcher(
+            store: kit.store, templates: templates, senders: senders, options: options, instance: "test",
+            now: { clock.date })
+        return (kit, dispatcher)
+    }
+
+    static func submitted(_ index: Int, whatsApp: String? = nil, phone: String? = nil, email: String? = nil)
+        -> EventEnvelope<RegistrationSubmittedV2>
+    {
+        EventEnvelope(
+            id: "submitted-\(index)", source: "/test",
+            data: RegistrationSubmittedV2(
+                registrationID: "REG-\(index)", nik: "6471054107990003", familyCardNumber: nil, fullName: "Peserta \(index)",
+                birthPlace: "Balikpapan", birthDate: "1999-07-01", sex: .female,
+                phone: phone ?? String(format: "+6281250%06d", index), whatsApp: whatsApp, email: email,
+                domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk,
+                employmentStatus: .unemployed, jobSeekerCardNumber: nil, preferredCentre: .balikpapan, programme: "TATA_GRAHA",
+                secondChoiceProgramme: nil, apprenticeshipInterest: false, declaredTrainings: [],
+                consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01")))
+    }
+
+    static func scheduled(_ index: Int) -> EventEnvelope<ClassScheduledV1> {
+        EventEnvelope(
+            id: "scheduled-\(index)", source: "/test",
+            data: ClassScheduledV1(
+                participantID: "PST-\(index)", classID: "BPN-TGR-01", centre: .balikpapan, programme: "TATA_GRAHA",
+                startDate: "2025-07-07", endDate: "2025-08-08", seat: 1))
+    }
+
+    static func accepted(_ index: Int) -> EventEnvelope<RegistrationAcceptedV1> {
+        EventEnvelope(
+            id: "accepted-\(index)", source: "/test",
+            data: RegistrationAcceptedV1(
+                registrationID: "REG-\(index)", participantID: "PST-\(index)", centre: .balikpapan, programme: "TATA_GRAHA",
+                priorityTier: .neverTrained, priorityReasons: [], apprenticeshipInterest: true))
+    }
+
+    @Test func eachEventIsSentOnceThroughTheGatewayWithItsIdempotencyKeyEvenWhenRedeliveredOrReplayed() async throws {
+        let gateway = try await TestGateway.start()
+        let clock = Clock(Self.noon())
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [
+                .whatsApp: HTTPGatewaySender(url: gateway.url, token: "secret"),
+                .sms: HTTPGatewaySender(url: gateway.url, token: "secret"),
+            ],
+            clock: clock)
+        for index in 0..<5 {
+            _ = try await kit.deliver(Self.submitted(index, whatsApp: index == 0 ? "+628110000000" : nil))
+            _ = try await kit.deliver(Self.accepted(index))
+            _ = try await kit.deliver(Self.scheduled(index))
+        }
+        // A redelivery (same message id) queues nothing new.
+        #expect(try await kit.deliver(Self.scheduled(0)).duplicate)
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.accepted.count == 15)
+        #expect(Set(gateway.accepted.values).count == 15, "one send per event and template")
+        let first = try #require(gateway.requests.values.first { $0.to == "+628110000000" })
+        #expect(first.channel == "WHATSAPP" && first.authorization == "Bearer secret" && first.headerKey == first.key)
+        #expect(first.key.hasPrefix("ntf-") && !first.key.contains("6471"))
+        let schedule = try #require(
+            gateway.requests.values.first { $0.text.contains("kelas BPN-TGR-01") && $0.to != "+628110000000" })
+        // SMS has its own, shorter wording (jadwal_kelas.sms.txt); WhatsApp the full one.
+        #expect(schedule.text.contains("mulai Senin, 7 Juli 2025 pkl 08.00 WITA"), "\(schedule.text)")
+        #expect(schedule.channel == "SMS" && schedule.text.count <= 160, "\(schedule.text.count)")
+        let whatsApp = try #require(
+            gateway.requests.values.first { $0.text.contains("jadwal pelatihan") && $0.to == "+628110000000" })
+        #expect(whatsApp.text.contains("Mulai: Senin, 7 Juli 2025 pukul 08.00 WITA"), "\(whatsApp.text)")
+        let receipt = try #require(gateway.requests.values.first { $0.text.contains("telah kami terima") })
+        #expect(receipt.text.contains("NIK: 647105******0003") && !receipt.text.contains("6471054107990003"))
+
+        // More rounds, a replayed event and a redelivered one: nothing is sent again.
+        _ = try await kit.deliver(Self.scheduled(1))
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.count == 15)
+        let states = try await kit.query("SELECT state, COUNT(*) AS n FROM notif_messages GROUP BY state")
+        #expect(states.count == 1 && states.first?["state"]?.text == "sent" && states.first?["n"]?.integer == 15)
+        let delivered = try await kit.store.unpublished(limit: 100, createdBefore: .distantFuture)
+        #expect(delivered.count == 15 && delivered.allSatisfy { $0.event.type == "notification.delivered" })
+        #expect(dispatcher.statistics.sent == 15)
+        await gateway.stop()
+    }
+
+    @Test func a5xxIsRetriedAfterRetryAfterAndA4xxFallsBackToTheNextChannel() async throws {
+        let gateway = try await TestGateway.start { request, attempt in
+            if request.channel == "WHATSAPP" { return (400, [:]) }  // e.g. not a WhatsApp number
+            return attempt == 1 ? (503, ["Retry-After": "2"]) : (200, [:])
+        }
+        let clock = Clock(Self.noon())
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.whatsApp: sender, .sms: sender], clock: clock)
+        _ = try await kit.deliver(Self.submitted(7, whatsApp: "+628110000007"))
+        await dispatcher.runOnce()  // WhatsApp: 400 → next channel
+        await dispatcher.runOnce()  // SMS: 503, Retry-After 2 s
+        #expect(gateway.requests.values.map(\.channel) == ["WHATSAPP", "SMS"])
+        let waiting = try #require(try await kit.query("SELECT * FROM notif_messages").first)
+        #expect(waiting["state"]?.text == "pending" && waiting["attempts"]?.integer == 1)
+        #expect(waiting["route_index"]?.integer == 1)
+        // Not before the Retry-After (the backoff is 1 s here): nothing due one second later.
+        clock.set(Self.noon().addingTimeInterval(1))
+        #expect(await dispatcher.runOnce() == 0)
+        clock.set(Self.noon().addingTimeInterval(2.5))
+        #expect(await dispatcher.runOnce() == 1)
+        #expect(gateway.accepted.count == 1 && gateway.requests.count == 3)
+        let sms = gateway.requests.values.filter { $0.channel == "SMS" }
+        #expect(sms.count == 2 && sms[0].key == sms[1].key, "the same idempotency key on every attempt")
+        let row = try #require(try await kit.query("SELECT * FROM notif_messages").first)
+        #expect(row["state"]?.text == "sent" && row["channel_used"]?.text == "SMS")
+        await gateway.stop()
+    }
+
+    @Test func everyChannelRefusingEndsInNotificationFailed() async throws {
+        let gateway = try await TestGateway.start { _, _ in (422, [:]) }
+        let clock = Clock(Self.noon())
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: clock)
+        _ = try await kit.deliver(Self.submitted(8))
+        while await dispatcher.runOnce() > 0 {}
+        let row = try #require(try await kit.query("SELECT * FROM notif_messages").first)
+        let lastError = row["last_error"]?.text ?? ""
+        #expect(row["state"]?.text == "failed" && lastError.hasPrefix("GATEWAY_HTTP_422"))
+        let events = try await kit.store.unpublished(limit: 10, createdBefore: .distantFuture)
+        #expect(events.map(\.event.type) == ["notification.failed"])
+        await gateway.stop()
+    }
+
+    @Test func quietHoursHoldNonUrgentMessagesUntilSevenWITAAndLetUrgentOnesThrough() async throws {
+        let gateway = try await TestGateway.start()
+        let night = ISO8601DateFormatter().date(from: "2025-07-07T22:15:00+08:00")!
+        let clock = Clock(night)
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: clock)
+        _ = try await kit.deliver(Self.submitted(9))
+        _ = try await kit.deliver(Self.accepted(9))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "revoked-9", source: "/test",
+                data: CertificateRevokedV1(certificateID: "BPN-2025-TGR-00009", participantID: "PST-9", reasonCode: "DATA_ERROR"))
+        )
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.values.map(\.text).allSatisfy { $0.contains("dicabut") } && gateway.requests.count == 1)
+        #expect(dispatcher.statistics.held == 2)
+        let held = try await kit.query("SELECT next_attempt_at FROM notif_messages WHERE state = 'pending'")
+        let seven = ISO8601DateFormatter().date(from: "2025-07-08T07:00:00+08:00")!.timeIntervalSince1970
+        #expect(held.count == 2 && held.allSatisfy { $0["next_attempt_at"] == .real(seven) })
+        clock.set(Date(timeIntervalSince1970: seven - 60))
+        #expect(await dispatcher.runOnce() == 0)
+        clock.set(Date(timeIntervalSince1970: seven))
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.accepted.count == 3)
+        await gateway.stop()
+    }
+
+    @Test func theRateLimitSpacesABurstOut() async throws {
+        let gateway = try await TestGateway.start()
+        let clock = Clock(Self.noon())
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: clock) { options in
+            options.rates = [.sms: (perSecond: 10, burst: 1)]
+        }
+        for index in 100..<111 { _ = try await kit.deliver(Self.submitted(index)) }
+        while await dispatcher.runOnce() > 0 {}
+        let times = gateway.requests.values.map(\.at)
+        #expect(times.count == 11)
+        // 11 sends at 10 per second with no burst: at least a second from the first to the last.
+        let span = try #require(times.max()) - (try #require(times.min()))
+        #expect(span >= .milliseconds(950), "\(span)")
+        await gateway.stop()
+    }
+
+    @Test func anEventForSomeoneNotYetKnownComesBackLater() async throws {
+        let clock = Clock(Self.noon())
+        let (kit, _) = try await Self.rig(senders: [:], clock: clock)
+        await #expect {
+            try await kit.deliver(Self.scheduled(404))
+        } throws: { ($0 as? Failure)?.kind == .transient && ($0 as? Failure)?.code == "contact-unknown" }
+    }
+
+    @Test func eMailGoesOverSMTPWithSubjectMessageIDAndFallsBackOnRefusal() async throws {
+        let port = freeLoopbackPort()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("smtp")).path
+        let server = try ChildProcess(
+            "/usr/bin/env", ["python3", repositoryFile("scripts/test-smtp-server.py"), "\(port)", folder])
+        defer { Task { await server.terminate() } }
+        try await server.waitForLog("ready", timeout: .seconds(30))
+        let gateway = try await TestGateway.start { request, _ in request.to.hasSuffix("0011") ? (400, [:]) : (200, [:]) }
+        let clock = Clock(Self.noon())
+        let smtp = SMTPSender(url: "smtp://127.0.0.1:\(port)", from: "noreply@disnakertrans.example")
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [.sms: HTTPGatewaySender(url: gateway.url, token: nil), .email: smtp], clock: clock)
+        // SMS refused (400) for this number: the message goes by e-mail instead.
+        _ = try await kit.deliver(Self.submitted(11, phone: "+628125000011", email: "peserta11@example.id"))
+        // E-mail refused by the server (550) after the SMS was refused: failed.
+        _ = try await kit.deliver(Self.submitted(12, phone: "+628125000011", email: "reject12@example.id"))
+        while await dispatcher.runOnce() > 0 {}
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".eml") }
+        #expect(files.count == 1)
+        let mail = try String(contentsOfFile: folder + "/" + (files.first ?? ""), encoding: .utf8)
+        #expect(mail.contains("To: <peserta11@example.id>") && mail.contains("Message-ID: <ntf-"))
+        let subject = try #require(mail.split(separator: "\r\n").first { $0.hasPrefix("Subject: =?UTF-8?B?") })
+        let encoded = subject.dropFirst("Subject: =?UTF-8?B?".count).dropLast(2)
+        #expect(
+            String(decoding: Data(base64Encoded: String(encoded)) ?? Data(), as: UTF8.self) == "Pendaftaran REG-11 telah diterima"
+        )
+        let states = try await kit.query(
+            "SELECT registration_id, state, channel_used, last_error FROM notif_messages ORDER BY registration_id")
+        #expect(states.map { $0["state"]?.text } == ["sent", "failed"])
+        #expect(states.first?["channel_used"]?.text == "EMAIL")
+        let lastError = states.last?["last_error"]?.text ?? ""
+        #expect(lastError.hasPrefix("SMTP_550"), "\(states)")
+
+        // No server: a transient failure, retried later.
+        let unreachable = SMTPSender(url: "smtp://127.0.0.1:\(freeLoopbackPort())", from: "a@example.id", timeout: .seconds(5))
+        let result = await unreachable.send(
+            OutgoingNotification(
+                idempotencyKey: "k", channel: .email, recipient: "b@example.id", template: "t", subject: "s", text: "x"))
+        guard case .transient = result else {
+            Issue.record("expected a transient failure, got \(result)")
+            return
+        }
+        await gateway.stop()
+    }
+}
