@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A local SMTP server for the notification tests (aiosmtpd; Debian: python3-aiosmtpd).
 
-    test-smtp-server.py PORT FOLDER
+    test-smtp-server.py PORT FOLDER [CERT KEY]
 
 Listens on 127.0.0.1:PORT, writes each accepted message to FOLDER/<n>.eml, refuses recipients
 whose address starts with "reject" (550) and answers 451 (try later) to recipients starting
-with "busy". Prints "ready" when it listens; stops on SIGTERM.
+with "busy". With CERT and KEY it offers STARTTLS and requires it before any mail. Prints
+"ready" when it listens; stops on SIGTERM.
 """
 import asyncio
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -40,7 +42,12 @@ class Handler:
 def main():
     port, folder = int(sys.argv[1]), sys.argv[2]
     os.makedirs(folder, exist_ok=True)
-    controller = Controller(Handler(folder), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) == 5:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        options = {"tls_context": context, "require_starttls": True}
+    controller = Controller(Handler(folder), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     signal.sigwait([signal.SIGTERM, signal.SIGINT]) if hasattr(signal, "sigwait") else signal.pause()

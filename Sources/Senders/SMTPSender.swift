@@ -71,11 +71,14 @@ public struct SMTPSender: MessageSender {
         }
         let detail = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let smtp = Int(result.smtp_code)
-        // 67 login denied, 64 STARTTLS refused: configuration, not chance. 5xx: the server refused.
-        if (500..<600).contains(smtp) || result.curl_code == 67 || result.curl_code == 64 {
-            return .permanent(code: smtp > 0 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)", detail: detail)
+        // The server's refusal when there is one (4xx, 5xx), else libcurl's code.
+        let code = smtp >= 400 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)"
+        // Configuration, not chance: 67 login denied, 64 STARTTLS not offered, 60 and 77 the
+        // server's certificate not trusted or the CA file unreadable. 5xx: the server refused.
+        if (500..<600).contains(smtp) || [67, 64, 60, 77].contains(result.curl_code) {
+            return .permanent(code: code, detail: detail)
         }
-        return .transient(code: smtp > 0 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)", detail: detail, retryAfter: nil)
+        return .transient(code: code, detail: detail, retryAfter: nil)
     }
 
     /// The Message-ID derived from the idempotency key.

@@ -319,6 +319,50 @@ struct NotificationDeliveryTests {
         let lastError = states.last?["last_error"]?.text ?? ""
         #expect(lastError.hasPrefix("SMTP_550"), "\(states)")
 
+        await gateway.stop()
+    }
+
+    @Test func startTLSIsRequiredWhenEnabledAndTheServerCertificateIsVerified() async throws {
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("certs")).path
+        let (status, output) = try await runProcess(
+            "/bin/bash", [repositoryFile("scripts/make-test-certs.sh"), certificates], environment: [:])
+        try #require(status == 0, "\(output)")
+        let port = freeLoopbackPort()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("smtp-tls")).path
+        let server = try ChildProcess(
+            "/usr/bin/env",
+            [
+                "python3", repositoryFile("scripts/test-smtp-server.py"), "\(port)", folder, certificates + "/server.pem",
+                certificates + "/server.key",
+            ])
+        defer { Task { await server.terminate() } }
+        try await server.waitForLog("ready", timeout: .seconds(30))
+        func message(_ key: String) -> OutgoingNotification {
+            OutgoingNotification(
+                idempotencyKey: key, channel: .email, recipient: "peserta@example.id", template: "t", subject: "Uji", text: "Isi")
+        }
+        let url = "smtp://localhost:\(port)"
+        let trusted = SMTPSender(url: url, from: "a@example.id", startTLS: true, caFile: certificates + "/ca.pem")
+        #expect(await trusted.send(message("tls-ok")) == .sent(providerMessageID: "<tls-ok@notifications.kaltim>"))
+        // In clear, the server refuses (530): permanent, the configuration is wrong.
+        let plain = SMTPSender(url: url, from: "a@example.id")
+        guard case .permanent(let code, _) = await plain.send(message("tls-plain")) else {
+            Issue.record("a plaintext submission to a STARTTLS-only server must fail permanently")
+            return
+        }
+        #expect(code == "SMTP_530")
+        // A server certificate our CA did not sign: refused by us.
+        let untrusted = SMTPSender(url: url, from: "a@example.id", startTLS: true, caFile: certificates + "/other-ca.pem")
+        guard case .permanent(let untrustedCode, _) = await untrusted.send(message("tls-untrusted")) else {
+            Issue.record("an untrusted server certificate must fail permanently")
+            return
+        }
+        #expect(untrustedCode.hasPrefix("SMTP_CURL_"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".eml") }
+        #expect(files.count == 1, "only the STARTTLS submission was delivered")
+    }
+
+    @Test func anUnreachableSMTPServerIsATransientFailure() async throws {
         // No server: a transient failure, retried later.
         let unreachable = SMTPSender(url: "smtp://127.0.0.1:\(freeLoopbackPort())", from: "a@example.id", timeout: .seconds(5))
         let result = await unreachable.send(
@@ -328,6 +372,5 @@ struct NotificationDeliveryTests {
             Issue.record("expected a transient failure, got \(result)")
             return
         }
-        await gateway.stop()
     }
 }
