@@ -38,6 +38,15 @@ final class Fleet: Sendable {
         members.withLock { $0.append(Member(name: name, pid: pid, log: log)) }
     }
 
+    /// Each running process's peak resident memory (VmHWM of /proc/PID/status), in KiB.
+    func peakMemory() -> [(name: String, kib: Int)] {
+        members.withLock { $0 }.map { member in
+            let status = (try? String(contentsOfFile: "/proc/\(member.pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+            return (member.name, Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
+        }
+    }
+
     func waitUntilStarted() async throws {
         let deadline = Date().addingTimeInterval(120)
         for member in members.withLock({ $0 }) {

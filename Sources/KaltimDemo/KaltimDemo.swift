@@ -21,6 +21,9 @@ struct KaltimDemo: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Folder for stores, logs, certificates and the report.", valueName: "path")) var output = "out/run"
     @Option(help: ArgumentHelp("The kaltim-worker executable.", valueName: "path")) var workerBinary: String
     @Option(help: ArgumentHelp("The programme plan.", valueName: "path")) var programmeFile = "config/programme-2025.json"
+    @Option(help: ArgumentHelp("The notification templates.", valueName: "path")) var templates = "config/notifications"
+    @Option(help: ArgumentHelp("The raw C relay's rate measured just before (scripts/bench-e2e.sh), printed as the ceiling."))
+    var relayRate: Double?
 
     func validate() throws {
         guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
@@ -51,12 +54,12 @@ struct KaltimDemo: AsyncParsableCommand {
         // A fresh topology for this run, so nothing of an earlier run interferes.
         let prefix = "demo-\(seed)-\(Int(started.timeIntervalSince1970))."
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
-        let roles: [WorkerRole] = [.intake, .scheduling, .grading, .certificates]
+        let roles = WorkerRole.all
         for role in roles { try await RoleTopology(role: role, prefix: prefix).declare(on: connection) }
         let observer = prefix + "observer"
         try await connection.declareQueue(.quorum(observer))
         let exchange = prefix + ContractDocuments.exchange
-        for type in Set(ContractCatalogue.all.map { $0.eventType }) where !type.hasPrefix("notification.") {
+        for type in Set(ContractCatalogue.all.map { $0.eventType }) where type != NotificationRequestedV1.eventType {
             try await connection.bindQueue(observer, exchange: exchange, routingKey: type)
         }
 
@@ -71,6 +74,15 @@ struct KaltimDemo: AsyncParsableCommand {
         try fleet.start(
             "certificates",
             ["certificates", "--database", path("var/certificates.sqlite"), "--output-directory", path("certificates")] + common)
+        // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
+        // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
+        try fleet.start(
+            "notifications",
+            [
+                "notifications", "--database", path("var/notifications.sqlite"), "--templates", templates,
+                "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off", "--gateway-rate", "1000000",
+                "--smtp-rate", "1000000",
+            ] + common)
         defer { fleet.stopAll() }
         try await fleet.waitUntilStarted()
         print("  workers: \(fleet.names.joined(separator: ", "))")
@@ -79,6 +91,7 @@ struct KaltimDemo: AsyncParsableCommand {
         let watcher = Task { await tally.watch(observer, on: connection) }
         defer { watcher.cancel() }
 
+        let publishingStarted = Date()
         try await publishRegistrations(cohort, exchange: exchange, on: connection)
         let total = registrations
         try await tally.wait("intake", Date()) { counts in counts.decided >= total }
@@ -107,11 +120,19 @@ struct KaltimDemo: AsyncParsableCommand {
             counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
         }
 
+        // 4. Every event that concerns a job seeker has reached them (or failed, with a reason).
+        let stage4 = Date()
+        try await tally.wait("notifications", stage4) { counts in
+            counts.notified + counts.notificationsFailed >= counts.expectedNotifications
+        }
+
         // The report.
         let seconds = Date().timeIntervalSince(started)
         let dead = try await deadLetters(prefix: prefix, on: connection)
+        let memory = fleet.peakMemory()
         let report = await tally.report(
-            catalogue: catalogue, seconds: seconds, deadLetters: dead, cohort: cohort, passRates: passRates)
+            catalogue: catalogue, seconds: seconds, deadLetters: dead, cohort: cohort, passRates: passRates,
+            publishingStarted: publishingStarted, memory: memory, relayRate: relayRate)
         print(report)
         try report.write(toFile: path("report.txt"), atomically: true, encoding: .utf8)
         print("kaltim-demo: report, stores, logs and certificates are in \(output)/")
@@ -192,7 +213,7 @@ struct KaltimDemo: AsyncParsableCommand {
 
     func deadLetters(prefix: String, on connection: AMQPConnection) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for role in [WorkerRole.intake, .scheduling, .grading, .certificates] {
+        for role in WorkerRole.all {
             let queue = RoleTopology(role: role, prefix: prefix).deadLetterQueue
             while let dead = try await connection.get(queue: queue) {
                 let code = dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "unknown"

@@ -11,9 +11,14 @@ actor Tally {
         var scheduled = 0, waitlisted = 0, apprenticeships = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
+        var submitted = 0, notified = 0, notificationsFailed = 0
         var decided: Int { accepted + rejected + review }
         var placed: Int { scheduled + waitlisted }
         var expectedCertificates: Int { trainingPassed + competent }
+        /// One message per event that concerns a job seeker.
+        var expectedNotifications: Int {
+            submitted + decided + scheduled + waitlisted + apprenticeships + graded + certificates
+        }
     }
 
     private var seen = Set<String>()
@@ -23,6 +28,25 @@ actor Tally {
     private var reviewReasons: [String: Int] = [:]
     private var tiers: [Int: Int] = [:]
     private var certificatesByIssuer: [String: Int] = [:]
+    private var notificationsByChannel: [String: Int] = [:]
+    private var notificationFailures: [String: Int] = [:]
+    /// Submission time by correlation id, and the latencies from submission to the message
+    /// telling the person the decision (accepted, rejected, review).
+    private var submittedAt: [String: Date] = [:]
+    private(set) var decisionLatencies: [Double] = []
+    /// When the first and the last output of each role was seen, and how many.
+    private var roleActivity: [String: (count: Int, first: Date, last: Date)] = [:]
+    /// When the last message telling someone the decision on their registration was seen.
+    private(set) var lastDecisionMessage: Date?
+
+    static let producer: [String: String] = [
+        RegistrationAcceptedV1.eventType: "intake", RegistrationRejectedV1.eventType: "intake",
+        RegistrationReviewNeededV1.eventType: "intake", ClassScheduledV1.eventType: "scheduling",
+        EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
+        AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
+        CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
+        NotificationFailedV1.eventType: "notifications",
+    ]
 
     func watch(_ queue: String, on connection: AMQPConnection) async {
         while !Task.isCancelled {
@@ -42,7 +66,36 @@ actor Tally {
         func data<M: ContractMessage>(_ type: M.Type) -> M? {
             try? decoder.decode(EventEnvelope<M>.self, from: delivery.body).data
         }
+        let now = Date()
+        if let role = delivery.properties.type.flatMap({ Self.producer[$0] }) {
+            let activity = roleActivity[role] ?? (0, now, now)
+            roleActivity[role] = (activity.count + 1, activity.first, now)
+        }
         switch delivery.properties.type {
+        case RegistrationSubmittedV2.eventType:
+            counts.submitted += 1
+            if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body) {
+                submittedAt[header.correlationID] = header.time
+            }
+        case NotificationDeliveredV1.eventType:
+            counts.notified += 1
+            if let envelope = try? decoder.decode(EventEnvelope<NotificationDeliveredV1>.self, from: delivery.body) {
+                notificationsByChannel[envelope.data.channel.rawValue, default: 0] += 1
+                let id = envelope.data.notificationID
+                let decision = ["lulus_seleksi", "pendaftaran_ditolak", "pendaftaran_ditinjau"].contains {
+                    id.hasSuffix(":" + $0)
+                }
+                if decision { lastDecisionMessage = now }
+                if decision, let start = submittedAt[envelope.correlationID],
+                    let end = try? Date(
+                        envelope.data.deliveredAt, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+                {
+                    decisionLatencies.append(end.timeIntervalSince(start))
+                }
+            }
+        case NotificationFailedV1.eventType:
+            counts.notificationsFailed += 1
+            if let failed = data(NotificationFailedV1.self) { notificationFailures[failed.reasonCode, default: 0] += 1 }
         case RegistrationAcceptedV1.eventType:
             counts.accepted += 1
             if let accepted = data(RegistrationAcceptedV1.self) { tiers[accepted.priorityTier.rawValue, default: 0] += 1 }
@@ -89,14 +142,15 @@ actor Tally {
         let c = counts
         let line = String(
             format:
-                "  %-26@ %6.1f s | decided %5d (accepted %5d, rejected %4d, review %4d) | seated %4d, waitlisted %4d | graded %4d | certificates %4d",
+                "  %-24@ %6.1f s | decided %5d (accepted %5d, rejected %4d, review %4d) | seated %4d, waitlisted %4d | graded %4d | certificates %4d | notified %5d",
             stage as NSString, Date().timeIntervalSince(started), c.decided, c.accepted, c.rejected, c.review, c.scheduled,
-            c.waitlisted, c.graded, c.certificates)
+            c.waitlisted, c.graded, c.certificates, c.notified)
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
 
     func report(
-        catalogue: ProgrammeCatalogue, seconds: Double, deadLetters: [String: Int], cohort: Cohort, passRates: [String: Double]
+        catalogue: ProgrammeCatalogue, seconds: Double, deadLetters: [String: Int], cohort: Cohort, passRates: [String: Double],
+        publishingStarted: Date, memory: [(name: String, kib: Int)], relayRate: Double?
     ) -> String {
         let c = counts
         var lines: [String] = []
@@ -129,13 +183,51 @@ actor Tally {
         lines.append(
             "certificates: \(c.certificates) (training \(c.trainingCertificates), competency \(c.competencyCertificates))")
         for (issuer, count) in certificatesByIssuer.sorted(by: { $0.key < $1.key }) { lines.append("  \(issuer): \(count)") }
+        lines.append(
+            "notifications: delivered \(c.notified) of \(c.expectedNotifications) expected (one per event), failed \(c.notificationsFailed)"
+        )
+        lines.append(
+            "  by channel: "
+                + notificationsByChannel.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        for (code, count) in notificationFailures.sorted(by: { $0.key < $1.key }) { lines.append("  failed \(code): \(count)") }
+        if !decisionLatencies.isEmpty {
+            let sorted = decisionLatencies.sorted()
+            func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+            lines.append(
+                String(
+                    format: "  submission → decision message delivered: p50 %.1f s, p99 %.1f s (all %d registrations at once)",
+                    percentile(0.5), percentile(0.99), sorted.count))
+        }
         lines.append("dead letters (only the deliberately malformed messages belong here):")
         if deadLetters.isEmpty { lines.append("  none") }
         for (key, count) in deadLetters.sorted(by: { $0.key < $1.key }) { lines.append("  \(key): \(count)") }
-        lines.append(
-            String(
-                format: "run: %.1f s; %.0f registrations/s through intake to a decision overall", seconds,
-                Double(cohort.registrations.count) / seconds))
+        lines.append(String(format: "run: %.1f s (with building the cohort and starting the workers)", seconds))
+        if let last = lastDecisionMessage {
+            let window = last.timeIntervalSince(publishingStarted)
+            lines.append(
+                String(
+                    format:
+                        "  end to end: %.0f registrations/s (%d registrations from the portal's first publish to the last decision message, %.1f s)",
+                    Double(cohort.registrations.count) / window, cohort.registrations.count, window))
+        }
+        lines.append("  per role (outputs from its first to its last, as the observer saw them):")
+        for role in WorkerRole.all.map(\.name) {
+            guard let activity = roleActivity[role] else { continue }
+            let span = max(0.001, activity.last.timeIntervalSince(activity.first))
+            lines.append(
+                String(
+                    format: "    %-14@ %7d outputs in %6.1f s: %6.0f/s", role as NSString, activity.count, span,
+                    Double(activity.count) / span))
+        }
+        lines.append("  peak memory per process (VmHWM):")
+        for (name, kib) in memory { lines.append(String(format: "    %-14@ %6.1f MiB", name as NSString, Double(kib) / 1024)) }
+        if let relayRate {
+            lines.append(
+                String(
+                    format:
+                        "  ceiling: the raw C relay (Benchmarks/c-relay, quorum, persistent, confirms) moved %.0f msg/s in this run",
+                    relayRate))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -16,7 +16,7 @@ public struct DispatcherOptions: Sendable {
         .whatsApp: (20, 40), .sms: (20, 40), .email: (10, 20),
     ]
     /// Messages taken per round (and sent concurrently).
-    public var batchSize = 32
+    public var batchSize = 64
     /// Pause when nothing is due.
     public var idleInterval: Duration = .milliseconds(250)
     /// Sends of one message on one channel before it counts as failed there.
@@ -98,9 +98,13 @@ public final class NotificationDispatcher: Service, Sendable {
             logger.error("could not read the notification queue", metadata: ["error": "\(error)"])
             return 0
         }
-        await withTaskGroup(of: Void.self) { group in
+        let steps = await withTaskGroup(of: Step?.self) { group in
             for message in due { group.addTask { await self.deliver(message) } }
+            var steps: [Step] = []
+            for await step in group { if let step { steps.append(step) } }
+            return steps
         }
+        await record(steps)
         return due.count
     }
 
@@ -152,14 +156,19 @@ public final class NotificationDispatcher: Service, Sendable {
         }
     }
 
-    private func deliver(_ message: Pending) async {
+    /// What a send leaves to record: a change of the row, or its final state with its event.
+    enum Step: Sendable {
+        case update(notificationID: String, assignments: String, arguments: [SQLValue])
+        case final(notificationID: String, sent: Bool, event: OutgoingEvent, assignments: String, arguments: [SQLValue])
+    }
+
+    private func deliver(_ message: Pending) async -> Step? {
         let now = now()
         if !message.urgent, let quiet = options.quietHours, quiet.contains(now) {
-            let resume = quiet.end(after: now)
             counters.withLock { $0.held += 1 }
-            await update(
-                message.notificationID, "SET next_attempt_at = ?, claimed_until = NULL", [.real(resume.timeIntervalSince1970)])
-            return
+            return .update(
+                notificationID: message.notificationID, assignments: "SET next_attempt_at = ?, claimed_until = NULL",
+                arguments: [.real(quiet.end(after: now).timeIntervalSince1970)])
         }
         // The first route from `routeIndex` on that has a sender.
         guard
@@ -168,18 +177,16 @@ public final class NotificationDispatcher: Service, Sendable {
             }),
             let sender = senders[message.routes[index].channel]
         else {
-            await fail(
+            return fail(
                 message, channel: message.routes.last?.channel ?? .sms, code: "NO_CHANNEL", permanent: true,
                 "no configured channel")
-            return
         }
         let route = message.routes[index]
         let rendered: (subject: String, text: String)
         do {
             rendered = try templates.render(message.template, channel: route.channel.rawValue, message.parameters)
         } catch {
-            await fail(message, channel: route.channel, code: "TEMPLATE_ERROR", permanent: true, "\(error)")
-            return
+            return fail(message, channel: route.channel, code: "TEMPLATE_ERROR", permanent: true, "\(error)")
         }
         let outgoing = OutgoingNotification(
             idempotencyKey: Self.idempotencyKey(message.notificationID, route.channel), channel: route.channel,
@@ -187,38 +194,85 @@ public final class NotificationDispatcher: Service, Sendable {
         do {
             try await limiters[route.channel]?.acquire()
         } catch {
-            await update(message.notificationID, "SET claimed_until = NULL", [])
-            return
+            return .update(notificationID: message.notificationID, assignments: "SET claimed_until = NULL", arguments: [])
         }
         switch await sender.send(outgoing) {
         case .sent(let providerID):
-            await recordSent(message, channel: route.channel, providerID: providerID)
+            return sent(message, channel: route.channel, providerID: providerID)
         case .permanent(let code, let detail):
-            if index + 1 < message.routes.count {
-                logger.warning(
-                    "notification refused on one channel; trying the next",
-                    metadata: [
-                        "notification": "\(message.notificationID)", "channel": "\(route.channel.rawValue)", "code": "\(code)",
-                    ])
-                await update(
-                    message.notificationID,
-                    "SET route_index = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
-                    [.integer(Int64(index + 1)), .real(now.timeIntervalSince1970), .text(code + ": " + detail.prefix(200))])
-            } else {
-                await fail(message, channel: route.channel, code: code, permanent: true, detail)
+            guard index + 1 < message.routes.count else {
+                return fail(message, channel: route.channel, code: code, permanent: true, detail)
             }
+            logger.warning(
+                "notification refused on one channel; trying the next",
+                metadata: [
+                    "notification": "\(message.notificationID)", "channel": "\(route.channel.rawValue)", "code": "\(code)",
+                ])
+            return .update(
+                notificationID: message.notificationID,
+                assignments: "SET route_index = ?, attempts = 0, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
+                arguments: [
+                    .integer(Int64(index + 1)), .real(now.timeIntervalSince1970), .text(code + ": " + detail.prefix(200)),
+                ])
         case .transient(let code, let detail, let retryAfter):
             let attempts = message.attempts + 1
             if attempts >= options.maximumAttempts {
-                await fail(message, channel: route.channel, code: code, permanent: false, detail)
-                return
+                return fail(message, channel: route.channel, code: code, permanent: false, detail)
             }
             let backoff = options.backoff[min(attempts - 1, options.backoff.count - 1)]
             let wait = max(backoff, retryAfter ?? .zero)
             let next = now.addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
-            await update(
-                message.notificationID, "SET attempts = ?, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
-                [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(code + ": " + detail.prefix(200))])
+            return .update(
+                notificationID: message.notificationID,
+                assignments: "SET attempts = ?, next_attempt_at = ?, claimed_until = NULL, last_error = ?",
+                arguments: [
+                    .integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(code + ": " + detail.prefix(200)),
+                ])
+        }
+    }
+
+    /// Writes a round's steps: the final states with their events in one batch (each under its
+    /// own inbox id, so a state is recorded once), the other changes in one transaction.
+    private func record(_ steps: [Step]) async {
+        var finals: [StoreWork] = []
+        var sent = 0
+        var failed = 0
+        var updates: [(String, String, [SQLValue])] = []
+        for step in steps {
+            switch step {
+            case .update(let id, let assignments, let arguments):
+                updates.append((id, assignments, arguments))
+            case .final(let id, let isSent, let event, let assignments, let arguments):
+                if isSent { sent += 1 } else { failed += 1 }
+                finals.append(
+                    StoreWork(messageID: "notification-final:" + id) { transaction in
+                        try transaction.execute(
+                            "UPDATE notif_messages \(assignments) WHERE notification_id = ?", arguments + [.text(id)])
+                        return [event]
+                    })
+            }
+        }
+        do {
+            if !finals.isEmpty {
+                for result in try await store.process(finals) { _ = try result.get() }
+                counters.withLock {
+                    $0.sent += sent
+                    $0.failed += failed
+                }
+            }
+            if !updates.isEmpty {
+                let batch = updates
+                try await store.write { transaction in
+                    for (id, assignments, arguments) in batch {
+                        try transaction.execute(
+                            "UPDATE notif_messages \(assignments) WHERE notification_id = ?", arguments + [.text(id)])
+                    }
+                }
+            }
+        } catch {
+            // The claims expire and the messages are taken again; a gateway's idempotency key
+            // absorbs the repeat.
+            logger.error("could not record notification outcomes", metadata: ["error": "\(error)"])
         }
     }
 
@@ -229,23 +283,21 @@ public final class NotificationDispatcher: Service, Sendable {
         return "ntf-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
-    private func recordSent(_ message: Pending, channel: NotificationChannel, providerID: String) async {
+    private func sent(_ message: Pending, channel: NotificationChannel, providerID: String) -> Step? {
         let sentAt = now()
         let delivered = NotificationDeliveredV1(
-            notificationID: message.notificationID, channel: channel, deliveredAt: sentAt.formatted(.iso8601),
+            notificationID: message.notificationID, channel: channel,
+            deliveredAt: sentAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
             providerMessageID: providerID)
-        await record(message, event: delivered, subject: message.participantID) { transaction in
-            try transaction.execute(
-                """
-                UPDATE notif_messages SET state = 'sent', sent_at = ?, channel_used = ?, provider_id = ?, claimed_until = NULL
-                WHERE notification_id = ?
-                """,
-                [.real(sentAt.timeIntervalSince1970), .text(channel.rawValue), .text(providerID), .text(message.notificationID)])
-        }
-        counters.withLock { $0.sent += 1 }
+        return final(
+            message, event: delivered, sent: true,
+            assignments: "SET state = 'sent', sent_at = ?, channel_used = ?, provider_id = ?, claimed_until = NULL",
+            arguments: [.real(sentAt.timeIntervalSince1970), .text(channel.rawValue), .text(providerID)])
     }
 
-    private func fail(_ message: Pending, channel: NotificationChannel, code: String, permanent: Bool, _ detail: String) async {
+    private func fail(_ message: Pending, channel: NotificationChannel, code: String, permanent: Bool, _ detail: String)
+        -> Step?
+    {
         logger.warning(
             "notification failed",
             metadata: [
@@ -254,41 +306,22 @@ public final class NotificationDispatcher: Service, Sendable {
             ])
         let failed = NotificationFailedV1(
             notificationID: message.notificationID, channel: channel, reasonCode: code, permanent: permanent)
-        await record(message, event: failed, subject: message.participantID) { transaction in
-            try transaction.execute(
-                "UPDATE notif_messages SET state = 'failed', claimed_until = NULL, last_error = ? WHERE notification_id = ?",
-                [.text(code + ": " + detail.prefix(200)), .text(message.notificationID)])
-        }
-        counters.withLock { $0.failed += 1 }
+        return final(
+            message, event: failed, sent: false, assignments: "SET state = 'failed', claimed_until = NULL, last_error = ?",
+            arguments: [.text(code + ": " + detail.prefix(200))])
     }
 
-    /// The final state and its event, in one transaction; the inbox id makes it happen once.
-    private func record<M: ContractMessage>(
-        _ message: Pending, event: M, subject: String?, _ update: @escaping @Sendable (any StoreTransaction) throws -> Void
-    ) async {
-        do {
-            let envelope = EventEnvelope(
-                source: "/kaltim/workers/notifications", subject: subject, correlationID: message.correlationID, data: event)
-            let outgoing = try OutgoingEvent(envelope, exchange: exchange)
-            _ = try await store.process(messageID: "notification-final:" + message.notificationID) { transaction in
-                try update(transaction)
-                return [outgoing]
-            }
-        } catch {
-            // The claim expires and the message is taken again; the gateway's idempotency key
-            // absorbs the repeat.
-            logger.error("could not record a notification outcome", metadata: ["error": "\(error)"])
+    private func final<M: ContractMessage>(
+        _ message: Pending, event: M, sent: Bool, assignments: String, arguments: [SQLValue]
+    ) -> Step? {
+        let envelope = EventEnvelope(
+            source: "/kaltim/workers/notifications", subject: message.participantID, correlationID: message.correlationID,
+            data: event)
+        guard let outgoing = try? OutgoingEvent(envelope, exchange: exchange) else {
+            logger.error("could not encode a notification outcome", metadata: ["notification": "\(message.notificationID)"])
+            return nil
         }
-    }
-
-    private func update(_ notificationID: String, _ assignments: String, _ arguments: [SQLValue]) async {
-        do {
-            try await store.write { transaction in
-                try transaction.execute(
-                    "UPDATE notif_messages \(assignments) WHERE notification_id = ?", arguments + [.text(notificationID)])
-            }
-        } catch {
-            logger.error("could not update a notification", metadata: ["error": "\(error)"])
-        }
+        return .final(
+            notificationID: message.notificationID, sent: sent, event: outgoing, assignments: assignments, arguments: arguments)
     }
 }

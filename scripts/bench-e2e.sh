@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: N registrations through all five roles (persistent messages, publisher
+# confirms, SQLite stores with synchronous=FULL), release builds, every role its own process
+# (intake with replicas), notifications to a JSON-lines file. Prints registrations per second
+# end to end, p50/p99 from submission to the decision message, per-role rates and each
+# process's peak memory, and, measured in the same run just before, the raw C relay rate as
+# the ceiling.
+#
+#   scripts/bench-e2e.sh [--registrations N (20000)] [--intake-replicas R (2)] [--seed S]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+REGISTRATIONS=20000
+REPLICAS=2
+SEED=2025
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --registrations) REGISTRATIONS="$2"; shift 2 ;;
+    --intake-replicas) REPLICAS="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    *) echo "usage: $0 [--registrations N] [--intake-replicas R] [--seed S]" >&2; exit 64 ;;
+  esac
+done
+[[ "$REGISTRATIONS" =~ ^[1-9][0-9]*$ && "$REPLICAS" =~ ^[1-9]$ && "$SEED" =~ ^[0-9]+$ ]] ||
+  { echo "usage: --registrations, --intake-replicas and --seed take positive numbers" >&2; exit 64; }
+RESIDENTS=$((REGISTRATIONS * 5 / 2))
+((RESIDENTS < 20000)) && RESIDENTS=20000
+
+scripts/install-deps.sh
+started_broker=0
+if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
+cleanup() { if ((started_broker)); then scripts/broker.sh stop || true; fi; }
+trap cleanup EXIT
+scripts/broker.sh start
+URL="$(scripts/broker.sh url)"
+
+echo "== building (release)"
+mkdir -p .bench
+cc -O2 -Wall -Wextra -o .bench/c-relay Benchmarks/c-relay/relay.c -lrabbitmq
+swift build -c release --product kaltim-worker 2>&1 | grep -E "error|Build complete" || true
+swift build -c release --product kaltim-demo 2>&1 | grep -E "error|Build complete" || true
+BIN="$(swift build -c release --show-bin-path)"
+[[ -x "$BIN/kaltim-worker" && -x "$BIN/kaltim-demo" ]] || { echo "bench-e2e.sh: the build failed" >&2; exit 1; }
+
+echo "== the ceiling: raw C relay, 20000 persistent 1 KiB messages between two quorum queues"
+C=.bench/c-relay
+for q in bench.a bench.b; do
+  $C delete --url "$URL" --queue $q >/dev/null 2>&1 || true
+  $C declare --url "$URL" --queue $q --quorum >/dev/null
+done
+$C fill --url "$URL" --queue bench.a --count 20000 >/dev/null
+line="$($C relay --url "$URL" --source bench.a --target bench.b --count 20000)"
+echo "  $line"
+RELAY="$(echo "$line" | sed -n 's/.* rate=\([0-9]*\).*/\1/p')"
+for q in bench.a bench.b; do $C delete --url "$URL" --queue $q >/dev/null 2>&1 || true; done
+
+echo "== $REGISTRATIONS registrations, $RESIDENTS residents, $REPLICAS intake processes"
+"$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
+  --seed "$SEED" --registrations "$REGISTRATIONS" --residents "$RESIDENTS" --intake-replicas "$REPLICAS" \
+  --relay-rate "${RELAY:-0}"
