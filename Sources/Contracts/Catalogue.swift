@@ -9,6 +9,8 @@ extension ContractRegistry {
         registry.register(AssessmentSubmittedV1.self) { $0.upcast() }
         registry.register(AssessmentGradedV2.self)
         registry.register(AssessmentGradedV1.self) { $0.upcast() }
+        registry.register(RegistrationAcceptedV2.self)
+        registry.register(RegistrationAcceptedV1.self) { $0.upcast() }
         for type in ContractCatalogue.singleVersion { registry.registerNewest(type) }
         return registry
     }
@@ -23,7 +25,7 @@ extension ContractRegistry {
 public enum ContractCatalogue {
     /// Contracts that have one version so far.
     static let singleVersion: [any ContractMessage.Type] = [
-        RegistrationAcceptedV1.self, RegistrationRejectedV1.self, RegistrationReviewNeededV1.self,
+        RegistrationRejectedV1.self, RegistrationReviewNeededV1.self,
         ClassOpenedV1.self, ClassScheduledV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self,
         EnrolmentWithdrawnV1.self,
         AssessmentRejectedV1.self,
@@ -35,7 +37,7 @@ public enum ContractCatalogue {
     public static let all: [any ContractMessage.Type] =
         [
             RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
-            AssessmentGradedV1.self, AssessmentGradedV2.self,
+            AssessmentGradedV1.self, AssessmentGradedV2.self, RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
         ]
         + singleVersion
 }

@@ -98,7 +98,7 @@ actor Tally {
             if let failed = data(NotificationFailedV1.self) { notificationFailures[failed.reasonCode, default: 0] += 1 }
         case RegistrationAcceptedV1.eventType:
             counts.accepted += 1
-            if let accepted = data(RegistrationAcceptedV1.self) { tiers[accepted.priorityTier.rawValue, default: 0] += 1 }
+            if let accepted = data(RegistrationAcceptedV2.self) { tiers[accepted.priorityTier.rawValue, default: 0] += 1 }
         case RegistrationRejectedV1.eventType:
             counts.rejected += 1
             for reason in data(RegistrationRejectedV1.self)?.reasons ?? [] { rejectionReasons[reason.code, default: 0] += 1 }

@@ -38,7 +38,7 @@ struct GoldenFixtureTests {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
         #expect(Set(files.map { String($0.dropLast(5)) }) == Set(Self.fixtures))
-        #expect(Self.fixtures.count == 20)
+        #expect(Self.fixtures.count == 21)
     }
 
     @Test(arguments: fixtures)
@@ -61,6 +61,15 @@ struct GoldenFixtureTests {
             #expect(try decoder.decode(EventEnvelope<M>.self, from: ContractJSON.encode(envelope)) == envelope)
         }
         try roundTrip(contract)
+    }
+
+    @Test func anAcceptanceOfVersionOneUpcastsWithoutItsSubmissionTime() throws {
+        let old = try #require(
+            try makeRegistry().decode(try fixture("registration.accepted.v1")).payload as? RegistrationAcceptedV2)
+        #expect(old.submittedAt == nil && old.priorityTier == .neverTrained && old.apprenticeshipInterest)
+        let new = try #require(
+            try makeRegistry().decode(try fixture("registration.accepted.v2")).payload as? RegistrationAcceptedV2)
+        #expect(new.submittedAt == ISO8601DateFormatter().date(from: "2025-04-02T02:59:58Z"))
     }
 
     @Test func versionOneUpcastsWithTheNewFieldsUnknown() throws {

@@ -63,8 +63,8 @@ struct IntakeDriver {
         return (event.type, codes, body, event)
     }
 
-    func accepted(_ event: OutgoingEvent) throws -> RegistrationAcceptedV1 {
-        try ContractJSON.decoder().decode(EventEnvelope<RegistrationAcceptedV1>.self, from: event.body).data
+    func accepted(_ event: OutgoingEvent) throws -> RegistrationAcceptedV2 {
+        try ContractJSON.decoder().decode(EventEnvelope<RegistrationAcceptedV2>.self, from: event.body).data
     }
 }
 

@@ -272,9 +272,11 @@ struct NotificationDeliveryTests {
         while await dispatcher.runOnce() > 0 {}
         let times = gateway.requests.values.map(\.at)
         #expect(times.count == 11)
-        // 11 sends at 10 per second with no burst: at least a second from the first to the last.
+        // 11 sends at 10 per second with no burst: a second from the first token to the last
+        // (arrival times also carry each request's own latency, e.g. the first connection's
+        // set-up); without the limit they take a few milliseconds.
         let span = try #require(times.max()) - (try #require(times.min()))
-        #expect(span >= .milliseconds(950), "\(span)")
+        #expect(span >= .milliseconds(800), "\(span)")
         await gateway.stop()
     }
 

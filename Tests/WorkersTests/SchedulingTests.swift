@@ -105,6 +105,23 @@ struct SchedulingTests {
         #expect(try driver.scheduled["P6"]?.centre == .bontang)
     }
 
+    @Test func arrivalIsWhenTheRegistrationWasSubmittedNotWhenIntakeDecided() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 2))
+        let noon = Date(timeIntervalSince1970: 1_751_000_000)
+        // Two intake replicas decided Q2 (submitted last) first, then Q1 (submitted first).
+        for (participant, submitted) in [("Q3", noon + 2), ("Q2", noon + 1), ("Q1", noon)] {
+            let accepted = RegistrationAcceptedV2(
+                registrationID: "REG-" + participant, participantID: participant, centre: .balikpapan,
+                programme: "MEKANIK_SEPEDA_MOTOR", priorityTier: .neverTrained, priorityReasons: [],
+                apprenticeshipInterest: false,
+                submittedAt: submitted)
+            try await driver.deliver(EventEnvelope(source: "/test", time: noon + 60, data: accepted))
+        }
+        try await driver.openClasses(.balikpapan)
+        #expect(Set(try driver.scheduled.keys) == ["Q1", "Q2"], "the two who registered first")
+        #expect(try driver.scheduled["Q3"] == nil, "Q3 registered last")
+    }
+
     @Test func theQuotaHoldsAndTheRestIsWaitlistedWithPositions() async throws {
         let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 3))
         try await driver.openClasses()

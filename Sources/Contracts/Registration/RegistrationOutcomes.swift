@@ -1,3 +1,5 @@
+public import Foundation
+
 /// Intake accepted a registration: the applicant is now a participant, named from here on by
 /// ``participantID`` (never by NIK).
 public struct RegistrationAcceptedV1: ContractMessage {
@@ -34,6 +36,51 @@ public struct RegistrationAcceptedV1: ContractMessage {
         self.priorityTier = priorityTier
         self.priorityReasons = priorityReasons
         self.apprenticeshipInterest = apprenticeshipInterest
+    }
+}
+
+extension RegistrationAcceptedV1 {
+    /// The same acceptance as version 2: the submission time is unknown.
+    public func upcast() -> RegistrationAcceptedV2 {
+        RegistrationAcceptedV2(
+            registrationID: registrationID, participantID: participantID, centre: centre, programme: programme,
+            priorityTier: priorityTier, priorityReasons: priorityReasons, apprenticeshipInterest: apprenticeshipInterest,
+            submittedAt: nil)
+    }
+}
+
+/// Intake accepted a registration, version 2: adds when the registration was submitted (the
+/// registration portal's envelope time), so that scheduling serves applicants of one tier in
+/// the order they registered, not in the order intake happened to decide (several intake
+/// replicas decide in no fixed order).
+public struct RegistrationAcceptedV2: ContractMessage {
+    public static let eventType = "registration.accepted"
+    public static let version = 2
+
+    public var registrationID: String
+    public var participantID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    public var priorityTier: RegistrationAcceptedV1.PriorityTier
+    /// Why this tier, in machine-readable codes (e.g. `NO_DECLARED_TRAINING`).
+    public var priorityReasons: [String]
+    public var apprenticeshipInterest: Bool
+    /// When the registration was submitted; `nil` when upcast from version 1.
+    public var submittedAt: Date?
+
+    public init(
+        registrationID: String, participantID: String, centre: TrainingCentre, programme: String,
+        priorityTier: RegistrationAcceptedV1.PriorityTier, priorityReasons: [String], apprenticeshipInterest: Bool,
+        submittedAt: Date?
+    ) {
+        self.registrationID = registrationID
+        self.participantID = participantID
+        self.centre = centre
+        self.programme = programme
+        self.priorityTier = priorityTier
+        self.priorityReasons = priorityReasons
+        self.apprenticeshipInterest = apprenticeshipInterest
+        self.submittedAt = submittedAt
     }
 }
 

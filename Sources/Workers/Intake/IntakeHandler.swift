@@ -118,10 +118,11 @@ public struct IntakeHandler: MessageHandler {
         } else {
             outcome = "accepted"
             let (tier, reasons) = try priority(registration, nikIndex: nikIndex ?? "", in: transaction)
-            message = RegistrationAcceptedV1(
+            message = RegistrationAcceptedV2(
                 registrationID: registration.registrationID, participantID: participantID ?? "",
                 centre: registration.preferredCentre, programme: registration.programme, priorityTier: tier,
-                priorityReasons: reasons, apprenticeshipInterest: registration.apprenticeshipInterest)
+                priorityReasons: reasons, apprenticeshipInterest: registration.apprenticeshipInterest,
+                submittedAt: event.header.time)
         }
         try transaction.execute(
             """

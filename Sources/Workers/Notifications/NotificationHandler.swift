@@ -68,7 +68,7 @@ public struct NotificationHandler: MessageHandler {
                     "no_pendaftaran": submitted.registrationID, "program": programmeName(submitted.programme),
                     "blki": centreName(submitted.preferredCentre), "nik_tersamar": PersonalData.maskNIK(submitted.nik),
                 ])
-        case let accepted as RegistrationAcceptedV1:
+        case let accepted as RegistrationAcceptedV2:
             try transaction.execute(
                 "UPDATE notif_contacts SET participant_id = ? WHERE registration_id = ?",
                 [.text(accepted.participantID), .text(accepted.registrationID)])

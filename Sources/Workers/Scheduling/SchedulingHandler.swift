@@ -5,7 +5,8 @@ public import Jobs
 /// The class scheduling worker: seats accepted applicants in the 2025 classes.
 ///
 /// - An acceptance joins the applicant pool of its (centre, programme), ordered by priority
-///   tier, then arrival (the acceptance's envelope time, then the participant id).
+///   tier, then arrival (when the registration was submitted, from `registration.accepted` v2;
+///   the acceptance's envelope time for a v1), then the participant id.
 /// - A class opening seats the best pooled applicants; an acceptance that arrives while a
 ///   class of its programme has a free seat is seated at once (nobody better is waiting:
 ///   after every event, no pooled applicant could take a free seat).
@@ -57,8 +58,8 @@ public struct SchedulingHandler: MessageHandler {
     public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
         var context = Context(handler: self, transaction: transaction, event: event)
         switch event.payload {
-        case let accepted as RegistrationAcceptedV1:
-            try context.accept(accepted, arrival: event.header.time)
+        case let accepted as RegistrationAcceptedV2:
+            try context.accept(accepted, arrival: accepted.submittedAt ?? event.header.time)
         case let opened as ClassOpenedV1:
             try context.open(opened)
         case let withdrawn as EnrolmentWithdrawnV1:
@@ -79,7 +80,7 @@ private struct Context {
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
-    mutating func accept(_ accepted: RegistrationAcceptedV1, arrival: Date) throws {
+    mutating func accept(_ accepted: RegistrationAcceptedV2, arrival: Date) throws {
         guard catalogue.programme(accepted.programme, at: accepted.centre) != nil else {
             throw Failure.permanent(
                 "unknown-programme", "programme \(accepted.programme) is not planned at \(accepted.centre.rawValue)")
