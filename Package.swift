@@ -131,6 +131,21 @@ let package = Package(
             path: "Sources/KaltimDemo",
             swiftSettings: swiftSettings
         ),
+        // The admin side: dead-letter browsing and replay, audit log, topology definitions.
+        .target(
+            name: "Admin",
+            dependencies: ["AMQP", "Jobs", "Contracts"],
+            swiftSettings: swiftSettings
+        ),
+        // The admin executable: dead letters, status, topology.
+        .executableTarget(
+            name: "kaltim-admin",
+            dependencies: [
+                "Admin", "AMQP", "Jobs", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/KaltimAdmin",
+            swiftSettings: swiftSettings
+        ),
         // Relay benchmark (run it in release mode: scripts/bench.sh).
         .executableTarget(
             name: "amqp-relay-bench",
@@ -190,6 +205,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AdminTests",
+            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -66,23 +66,29 @@ public struct RoleTopology: Sendable {
             ])
     }
 
+    /// The queues of the role with their arguments: the dead-letter queue, the role queue and
+    /// the retry tiers (what ``declare(on:)`` declares, and what definitions exports list).
+    public var queueSpecs: [AMQPQueueSpec] {
+        [.quorum(deadLetterQueue), queueSpec]
+            + retryQueues.map { name, delay in
+                AMQPQueueSpec.classic(
+                    name,
+                    arguments: [
+                        "x-message-ttl": .int64(Int64(delay.milliseconds)),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": .string(queue),
+                    ])
+            }
+    }
+
     /// Declares the exchange, the queues and the bindings; safe to run again. Checks the broker
     /// version first.
     /// - Throws: ``TopologyError`` naming what differs from an existing object and how to fix it.
     public func declare(on connection: AMQPConnection) async throws {
         try Self.checkBrokerVersion(connection.serverVersion)
         try await step("exchange \(exchange)") { try await connection.declareExchange(exchange, type: .topic) }
-        try await step("queue \(deadLetterQueue)") { try await connection.declareQueue(.quorum(deadLetterQueue)) }
-        try await step("queue \(queue)") { try await connection.declareQueue(queueSpec) }
-        for (name, delay) in retryQueues {
-            let spec = AMQPQueueSpec.classic(
-                name,
-                arguments: [
-                    "x-message-ttl": .int64(Int64(delay.milliseconds)),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": .string(queue),
-                ])
-            try await step("queue \(name)") { try await connection.declareQueue(spec) }
+        for spec in queueSpecs {
+            try await step("queue \(spec.name)") { try await connection.declareQueue(spec) }
         }
         for type in role.consumes {
             try await step("binding \(exchange) → \(queue) (\(type))") {

@@ -48,15 +48,19 @@ actor Tally {
         NotificationFailedV1.eventType: "notifications",
     ]
 
+    /// Counts every event of `queue` as it arrives (a consumer with a deep prefetch: the run
+    /// produces several events per registration, and one `basic.get` each could not keep up).
     func watch(_ queue: String, on connection: AMQPConnection) async {
-        while !Task.isCancelled {
-            guard let delivery = try? await connection.get(queue: queue) else {
-                try? await Task.sleep(for: .milliseconds(100))
-                continue
+        guard let consumer = try? await connection.consume(queue: queue, prefetch: 2000) else { return }
+        do {
+            for try await delivery in consumer {
+                record(delivery)
+                delivery.ack(onFailure: nil)
             }
-            record(delivery)
-            try? await delivery.ack()
+        } catch {
+            // Cancelled at the end of the run.
         }
+        try? await consumer.cancel()
     }
 
     private func record(_ delivery: AMQPDelivery) {

@@ -47,6 +47,8 @@ public enum WorkerHost {
             at: URL(fileURLWithPath: databasePath).deletingLastPathComponent(), withIntermediateDirectories: true)
         let store = try SQLiteStore(
             path: databasePath, durability: SQLiteStore.Durability(rawValue: options.durability.uppercased()) ?? .full)
+        // The role's tables exist before any service of the role (the worker, a dispatcher) runs.
+        try await store.migrate(handler.migrations)
         logger.info("store opened", metadata: ["database": "\(databasePath)"])
 
         let consuming = try await connect(configuration, name: "consumer", logger: logger)

@@ -1,0 +1,242 @@
+public import AMQP
+public import Contracts
+public import Foundation
+public import Jobs
+
+/// Which dead letters an admin action takes. Empty sets and `nil`s match everything.
+public struct DeadLetterFilter: Sendable, CustomStringConvertible {
+    public var messageIDs: Set<String> = []
+    public var codes: Set<String> = []
+    public var fingerprints: Set<String> = []
+    public var contractType: String?
+    public var contractVersion: Int?
+    /// Last failure at or after / before.
+    public var since: Date?
+    public var until: Date?
+
+    public init() {}
+
+    public func matches(_ letter: DeadLetter) -> Bool {
+        (messageIDs.isEmpty || messageIDs.contains(letter.messageID))
+            && (codes.isEmpty || codes.contains(letter.code))
+            && (fingerprints.isEmpty || fingerprints.contains(letter.fingerprint))
+            && (contractType == nil || letter.contractType == contractType)
+            && (contractVersion == nil || letter.contractVersion == contractVersion)
+            && (since == nil || (letter.lastFailure ?? .distantPast) >= since!)
+            && (until == nil || (letter.lastFailure ?? .distantFuture) < until!)
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if !messageIDs.isEmpty { parts.append("message-id=\(messageIDs.sorted().joined(separator: ","))") }
+        if !codes.isEmpty { parts.append("code=\(codes.sorted().joined(separator: ","))") }
+        if !fingerprints.isEmpty { parts.append("fingerprint=\(fingerprints.sorted().joined(separator: ","))") }
+        if let contractType { parts.append("type=\(contractType)") }
+        if let contractVersion { parts.append("version=\(contractVersion)") }
+        if let since { parts.append("since=\(since.formatted(.iso8601))") }
+        if let until { parts.append("until=\(until.formatted(.iso8601))") }
+        return parts.isEmpty ? "all" : parts.joined(separator: " ")
+    }
+}
+
+/// How a replay went.
+public struct ReplayReport: Sendable {
+    public let replayID: String
+    /// Matched the filter (within the limit).
+    public var selected = 0
+    /// Re-published with a confirm, then removed from the dead letters.
+    public var replayed = 0
+    /// Could not be re-published: left in the dead letters.
+    public var failed = 0
+    /// Canaries that came back to the dead letters (the replay stopped after them).
+    public var canariesFailed = 0
+    public var stoppedAfterCanary: Bool { canariesFailed > 0 }
+    /// What was selected, for a dry run or the report.
+    public var letters: [DeadLetter] = []
+}
+
+/// The dead-letter side of the admin tool: browse, replay, export and purge the dead-letter
+/// queues of the roles, over the broker with the admin's own credentials.
+///
+/// A sweep takes, with `basic.get`, only as many messages as the queue held when it began, and
+/// holds them unacknowledged: a message that arrives meanwhile is left alone, and if the tool
+/// dies, the broker gives every held message back. A replay re-publishes each chosen message
+/// to the queue it failed in, waits for the broker's confirm, and only then acknowledges (and
+/// so removes) its dead-letter copy; the others are given back at the end.
+public final class DeadLetterAdmin: Sendable {
+    public let connection: AMQPConnection
+    public let prefix: String
+
+    public init(connection: AMQPConnection, prefix: String = "") {
+        self.connection = connection
+        self.prefix = prefix
+    }
+
+    /// The dead-letter queue of each role.
+    public func queues(_ roles: [WorkerRole]) -> [(role: WorkerRole, queue: String)] {
+        roles.map { ($0, RoleTopology(role: $0, prefix: prefix).deadLetterQueue) }
+    }
+
+    /// Takes what `queue` holds now, unacknowledged. Give it back with ``release(_:)``.
+    public func sweep(_ queue: String) async throws -> [DeadLetter] {
+        let snapshot = Int(try await connection.queueState(queue).messageCount)
+        var letters: [DeadLetter] = []
+        while letters.count < snapshot, let delivery = try await connection.get(queue: queue) {
+            letters.append(DeadLetter(delivery, queue: queue))
+        }
+        return letters
+    }
+
+    /// Gives held messages back to their queue, and waits (up to 5 s) until the broker counts
+    /// them again, so that the next command sees them.
+    public func release(_ letters: [DeadLetter]) async {
+        for letter in letters { try? await letter.delivery.nack(requeue: true) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        for (queue, count) in Dictionary(grouping: letters, by: \.queue).mapValues(\.count) {
+            while ContinuousClock.now < deadline,
+                let state = try? await connection.queueState(queue), Int(state.messageCount) < count
+            {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    /// Every dead letter of `roles`, read and given back.
+    public func list(_ roles: [WorkerRole], filter: DeadLetterFilter = DeadLetterFilter()) async throws -> [DeadLetter] {
+        var all: [DeadLetter] = []
+        for (_, queue) in queues(roles) {
+            let letters = try await sweep(queue)
+            all += letters.filter(filter.matches)
+            await release(letters)
+        }
+        return all
+    }
+
+    /// Replays the dead letters of `roles` that match `filter`.
+    /// - Parameters:
+    ///   - limit: at most this many.
+    ///   - rate: at most this many per second.
+    ///   - canary: replay this many first, watch the dead letters for `canaryWait`, and stop
+    ///     there if any of them comes back.
+    ///   - dryRun: select and report, move nothing.
+    ///   - by: who replays (a provenance header and the audit log).
+    public func replay(
+        _ roles: [WorkerRole], filter: DeadLetterFilter, limit: Int? = nil, rate: Double? = nil, canary: Int = 0,
+        canaryWait: Duration = .seconds(10), dryRun: Bool = false, by: String, replayID: String = UUID().uuidString
+    ) async throws -> ReplayReport {
+        var report = ReplayReport(replayID: replayID)
+        var held: [DeadLetter] = []
+        var chosen: [DeadLetter] = []
+        for (_, queue) in queues(roles) {
+            let letters = try await sweep(queue)
+            for letter in letters {
+                if filter.matches(letter) && chosen.count < (limit ?? .max) { chosen.append(letter) } else { held.append(letter) }
+            }
+        }
+        report.selected = chosen.count
+        report.letters = chosen
+        if dryRun {
+            await release(held + chosen)
+            return report
+        }
+        let started = ContinuousClock.now
+        var index = 0
+        func pace() async {
+            guard let rate, rate > 0 else { return }
+            let due = started + .seconds(Double(index) / rate)
+            if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+        }
+        var remaining = chosen[...]
+        if canary > 0 && chosen.count > canary {
+            for letter in chosen.prefix(canary) {
+                await pace()
+                if await replay(letter, replayID: replayID, by: by) {
+                    report.replayed += 1
+                } else {
+                    report.failed += 1
+                    held.append(letter)
+                }
+                index += 1
+            }
+            remaining = chosen.dropFirst(canary)
+            let (failedCanaries, newcomers) = try await watch(roles, replayID: replayID, for: canaryWait)
+            report.canariesFailed = failedCanaries.count
+            held += failedCanaries + newcomers
+            if !failedCanaries.isEmpty {
+                await release(held + Array(remaining))
+                return report
+            }
+        }
+        for letter in remaining {
+            await pace()
+            if await replay(letter, replayID: replayID, by: by) {
+                report.replayed += 1
+            } else {
+                report.failed += 1
+                held.append(letter)
+            }
+            index += 1
+        }
+        await release(held)
+        return report
+    }
+
+    /// Re-publishes one dead letter to the queue it failed in (confirmed), then acks its copy.
+    func replay(_ letter: DeadLetter, replayID: String, by: String) async -> Bool {
+        var properties = letter.delivery.properties
+        var headers = properties.headers ?? [:]
+        for key in headers.keys
+        where key.hasPrefix("x-failure-") || key.hasPrefix("x-first-death") || key.hasPrefix("x-last-death")
+            || key == "x-death" || key == FailureRouter.Header.attempt || key == FailureRouter.Header.firstFailureAt
+        {
+            headers.removeValue(forKey: key)
+        }
+        headers[ReplayHeader.id] = .string(replayID)
+        headers[ReplayHeader.count] = .int64(Int64(letter.replayCount + 1))
+        headers[ReplayHeader.by] = .string(by)
+        headers[ReplayHeader.at] = .timestamp(Date())
+        properties.headers = headers
+        properties.deliveryMode = .persistent
+        let (exchange, routingKey) =
+            letter.originalQueue.map { ("", $0) } ?? (letter.originalExchange ?? "", letter.originalRoutingKey ?? "")
+        do {
+            try await connection.publish(
+                letter.delivery.body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: true)
+        } catch {
+            return false
+        }
+        do {
+            try await letter.delivery.ack()
+        } catch {
+            // The copy stays in the dead letters (the broker gives it back); the replayed one is
+            // harmless twice: the worker's inbox knows its message id.
+        }
+        return true
+    }
+
+    /// Watches the dead letters for `duration`: canaries of `replayID` that come back, and
+    /// other newcomers (both held, to be given back).
+    private func watch(_ roles: [WorkerRole], replayID: String, for duration: Duration) async throws -> (
+        [DeadLetter], [DeadLetter]
+    ) {
+        var canaries: [DeadLetter] = []
+        var newcomers: [DeadLetter] = []
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            for (_, queue) in queues(roles) {
+                while let delivery = try await connection.get(queue: queue) {
+                    let letter = DeadLetter(delivery, queue: queue)
+                    if letter.replayID == replayID { canaries.append(letter) } else { newcomers.append(letter) }
+                }
+            }
+            if !canaries.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return (canaries, newcomers)
+    }
+
+    /// Removes every message of `queue`; returns how many.
+    public func purge(_ queue: String) async throws -> Int {
+        Int(try await connection.purgeQueue(queue))
+    }
+}

@@ -1,0 +1,266 @@
+import AMQP
+import Admin
+import ArgumentParser
+import Contracts
+import Foundation
+import Jobs
+
+struct DeadLetters: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters", abstract: "Browse, replay, export and purge the dead-letter queues.",
+        subcommands: [List.self, Show.self, Replay.self, Export.self, Purge.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count the dead letters per role, grouped by failure code, fingerprint and contract.")
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var roles: RoleOptions
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let connection = try await admin.connect()
+            defer { Task { await connection.close() } }
+            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(roles.roles)
+            struct Group: Encodable {
+                let role: String, code: String, kind: String, fingerprint: String, type: String, version: Int?
+                var count: Int
+                var first: Date?, last: Date?
+            }
+            var groups: [String: Group] = [:]
+            for letter in letters {
+                let key = [
+                    letter.role, letter.code, letter.fingerprint, letter.contractType ?? "-", "\(letter.contractVersion ?? 0)",
+                ]
+                .joined(separator: "|")
+                var group =
+                    groups[key]
+                    ?? Group(
+                        role: letter.role, code: letter.code, kind: letter.kind, fingerprint: letter.fingerprint,
+                        type: letter.contractType ?? "-", version: letter.contractVersion, count: 0, first: nil, last: nil)
+                group.count += 1
+                if let first = letter.firstFailure ?? letter.lastFailure { group.first = min(group.first ?? first, first) }
+                if let last = letter.lastFailure { group.last = max(group.last ?? last, last) }
+                groups[key] = group
+            }
+            let sorted = groups.values.sorted { ($0.role, -$0.count, $0.code) < ($1.role, -$1.count, $1.code) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(sorted), as: UTF8.self))
+                return
+            }
+            print("\(letters.count) dead letters")
+            print(
+                "ROLE           COUNT  CODE                         KIND                 TYPE v  FINGERPRINT       FIRST / LAST FAILURE"
+            )
+            for group in sorted {
+                print(
+                    [
+                        group.role.padding(toLength: 14, withPad: " ", startingAt: 0),
+                        String(group.count).leftPadded(5), group.code.padding(toLength: 28, withPad: " ", startingAt: 0),
+                        group.kind.padding(toLength: 20, withPad: " ", startingAt: 0),
+                        "\(group.type) v\(group.version.map(String.init) ?? "-")", group.fingerprint,
+                        "\(timestamp(group.first)) / \(timestamp(group.last))",
+                    ].joined(separator: " "))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one dead letter with its failure record; personal data masked unless --reveal (audited).")
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var roles: RoleOptions
+        @Argument(help: "The message id.") var messageID: String
+        @Flag(help: "Show the body unmasked (written to the audit log).") var reveal = false
+
+        func run() async throws {
+            let connection = try await admin.connect()
+            defer { Task { await connection.close() } }
+            var filter = DeadLetterFilter()
+            filter.messageIDs = [messageID]
+            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(
+                roles.roles, filter: filter)
+            guard let letter = letters.first else {
+                throw CleanExit.message("no dead letter with message id \(messageID)")
+            }
+            if reveal {
+                try admin.audit.append(
+                    AuditLog.Entry(
+                        who: admin.who, action: "reveal", target: letter.queue, filter: "message-id=\(messageID)", count: 1))
+            }
+            print("message id:   \(letter.messageID)")
+            print("queue:        \(letter.queue) (role \(letter.role))")
+            print("failure:      \(letter.kind) \(letter.code) (fingerprint \(letter.fingerprint))")
+            print("message:      \(letter.failureText(reveal: reveal))")
+            print("contract:     \(letter.contractType ?? "-") v\(letter.contractVersion.map(String.init) ?? "-")")
+            print(
+                "attempts:     \(letter.attempts); first \(timestamp(letter.firstFailure)); last \(timestamp(letter.lastFailure))"
+            )
+            print(
+                "from:         queue \(letter.originalQueue ?? "-"), exchange \(letter.originalExchange ?? "-"), key \(letter.originalRoutingKey ?? "-")"
+            )
+            if letter.replayCount > 0 {
+                print("replayed:     \(letter.replayCount) time(s), last replay \(letter.replayID ?? "-")")
+            }
+            print("body\(reveal ? "" : " (NIKs masked)"):")
+            print(letter.bodyText(reveal: reveal))
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send dead letters back to the queue they failed in: one, a filter, or --all.",
+            discussion: """
+                Each message is re-published with a confirm before its dead-letter copy is removed, so a crash of \
+                this tool loses nothing; the worker's inbox makes a message replayed twice harmless. Only the \
+                messages present when the replay starts are considered.
+                """)
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var roles: RoleOptions
+        @OptionGroup var filters: FilterOptions
+        @Flag(help: "Replay every dead letter of the roles (required when no filter is given).") var all = false
+        @Flag(help: "Show what would be replayed; move nothing.") var dryRun = false
+        @Option(help: "At most this many.") var limit: Int?
+        @Option(help: "At most this many per second.") var rate: Double?
+        @Option(help: "Replay this many first and stop if any comes back to the dead letters.") var canary = 0
+        @Option(help: ArgumentHelp("How long to watch the canaries.", valueName: "seconds")) var canaryWait = 10
+
+        func validate() throws {
+            guard all || !filters.isEmpty else {
+                throw ValidationError("give a filter (--message-id, --code, --fingerprint, --type, --since, …) or --all")
+            }
+            if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+            if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+            guard canary >= 0, canaryWait >= 0 else { throw ValidationError("--canary and --canary-wait cannot be negative") }
+        }
+
+        func run() async throws {
+            let connection = try await admin.connect()
+            defer { Task { await connection.close() } }
+            let engine = DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix)
+            let report = try await engine.replay(
+                roles.roles, filter: filters.filter, limit: limit, rate: rate, canary: canary,
+                canaryWait: .seconds(canaryWait), dryRun: dryRun, by: admin.who)
+            try admin.audit.append(
+                AuditLog.Entry(
+                    who: admin.who, action: dryRun ? "replay-dry-run" : "replay",
+                    target: roles.roles.map(\.name).joined(separator: ","), filter: filters.filter.description,
+                    count: dryRun ? report.selected : report.replayed,
+                    details: [
+                        "replay_id": report.replayID, "selected": "\(report.selected)", "failed": "\(report.failed)",
+                        "canaries_failed": "\(report.canariesFailed)",
+                    ]))
+            if dryRun {
+                print("dry run: \(report.selected) dead letters would be replayed (replay \(report.replayID)):")
+                for letter in report.letters {
+                    print(
+                        "  \(letter.messageID)  \(letter.role)  \(letter.code)  → \(letter.originalQueue ?? letter.originalRoutingKey ?? "-")"
+                    )
+                }
+                return
+            }
+            print(
+                "replay \(report.replayID): \(report.replayed) of \(report.selected) replayed, \(report.failed) left in the dead letters"
+            )
+            if report.stoppedAfterCanary {
+                print(
+                    "stopped: \(report.canariesFailed) canary message(s) came back to the dead letters; the rest was not replayed"
+                )
+                throw ExitCode(2)
+            }
+            if report.failed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write dead letters to JSON Lines (masked unless --reveal, which is audited); nothing is removed.")
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var roles: RoleOptions
+        @OptionGroup var filters: FilterOptions
+        @Option(help: ArgumentHelp("The file (default: standard output).", valueName: "path")) var output: String?
+        @Flag(help: "Bodies unmasked (written to the audit log).") var reveal = false
+
+        func run() async throws {
+            let connection = try await admin.connect()
+            defer { Task { await connection.close() } }
+            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(
+                roles.roles, filter: filters.filter)
+            struct Line: Encodable {
+                let messageID, queue, role, code, kind, fingerprint, failureMessage, body: String
+                let contractType: String?
+                let contractVersion: Int?
+                let firstFailure, lastFailure: Date?
+                let attempts, replayCount: Int
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            var data = Data()
+            for letter in letters {
+                data += try encoder.encode(
+                    Line(
+                        messageID: letter.messageID, queue: letter.queue, role: letter.role, code: letter.code, kind: letter.kind,
+                        fingerprint: letter.fingerprint, failureMessage: letter.failureText(reveal: reveal),
+                        body: letter.bodyText(reveal: reveal), contractType: letter.contractType,
+                        contractVersion: letter.contractVersion, firstFailure: letter.firstFailure,
+                        lastFailure: letter.lastFailure,
+                        attempts: letter.attempts, replayCount: letter.replayCount))
+                data.append(0x0A)
+            }
+            try admin.audit.append(
+                AuditLog.Entry(
+                    who: admin.who, action: reveal ? "export-revealed" : "export",
+                    target: roles.roles.map(\.name).joined(separator: ","), filter: filters.filter.description,
+                    count: letters.count,
+                    details: ["output": output ?? "stdout"]))
+            if let output {
+                try data.write(to: URL(fileURLWithPath: output))
+                print("exported \(letters.count) dead letters to \(output)")
+            } else {
+                FileHandle.standardOutput.write(data)
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete every dead letter of one role, after a confirmation; audited.")
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "The role.") var role: String
+        @Flag(help: "Do not ask (scripts).") var yes = false
+
+        func validate() throws {
+            guard WorkerRole.all.contains(where: { $0.name == role }) else {
+                throw ValidationError("unknown role \(role); roles: \(WorkerRole.all.map(\.name).joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            let workerRole = WorkerRole.all.first { $0.name == role }!
+            let connection = try await admin.connect()
+            defer { Task { await connection.close() } }
+            let engine = DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix)
+            let queue = engine.queues([workerRole])[0].queue
+            let depth = try await connection.queueState(queue).messageCount
+            if !yes {
+                print(
+                    "\(depth) dead letters in \(queue) will be deleted for good. Type the queue name to confirm: ", terminator: ""
+                )
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == queue else {
+                    print("not confirmed; nothing deleted")
+                    throw ExitCode(1)
+                }
+            }
+            let purged = try await engine.purge(queue)
+            try admin.audit.append(AuditLog.Entry(who: admin.who, action: "purge", target: queue, count: purged))
+            print("purged \(purged) dead letters from \(queue)")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,307 @@
+import AMQP
+import Admin
+import Contracts
+import Foundation
+import Jobs
+import Synchronization
+import TestSupport
+import Testing
+
+/// A role topology of its own with dead letters put there as the worker's failure router (or
+/// the broker) would.
+struct DeadLetterRig {
+    let connection: AMQPConnection
+    let topology: RoleTopology
+    let admin: DeadLetterAdmin
+    let auditPath: String
+
+    static func make(role: WorkerRole = .intake) async throws -> DeadLetterRig {
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName("admin") + "."
+        let topology = RoleTopology(role: role, retryDelays: [.milliseconds(200)], prefix: prefix)
+        try await topology.declare(on: connection)
+        return DeadLetterRig(
+            connection: connection, topology: topology, admin: DeadLetterAdmin(connection: connection, prefix: prefix),
+            auditPath: FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "audit.jsonl").path)
+    }
+
+    /// A registration body (v2) with `programme`.
+    func registration(_ id: String, programme: String = "TATA_GRAHA") throws -> OutgoingEvent {
+        try OutgoingEvent(
+            EventEnvelope(
+                id: id, source: "/test",
+                data: RegistrationSubmittedV2(
+                    registrationID: "REG-" + id, nik: "6471054107990003", familyCardNumber: nil, fullName: "Siti Rahmawati",
+                    birthPlace: "Balikpapan", birthDate: "1999-07-01", sex: .female, phone: "+6281250001001", whatsApp: nil,
+                    email: nil, domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk,
+                    employmentStatus: nil, jobSeekerCardNumber: nil, preferredCentre: .balikpapan, programme: programme,
+                    secondChoiceProgramme: nil, apprenticeshipInterest: false, declaredTrainings: [],
+                    consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))),
+            exchange: topology.exchange)
+    }
+
+    /// Puts `event` in the dead letters with a failure record like the worker's.
+    func deadLetter(_ event: OutgoingEvent, code: String, failedAt: Date = Date()) async throws {
+        var message = event.amqpMessage
+        typealias H = FailureRouter.Header
+        var headers = message.properties.headers ?? [:]
+        headers[H.code] = .string(code)
+        headers[H.kind] = "permanent"
+        headers[H.fingerprint] = .string("fp-" + code)
+        headers[H.role] = .string(topology.role.name)
+        headers[H.originalQueue] = .string(topology.queue)
+        headers[H.originalExchange] = .string(topology.exchange)
+        headers[H.originalRoutingKey] = .string(event.routingKey)
+        headers[H.contractType] = .string(event.type)
+        headers[H.contractVersion] = .int64(2)
+        headers[H.attempts] = 1
+        headers[H.firstFailureAt] = .timestamp(failedAt)
+        headers[H.lastFailureAt] = .timestamp(failedAt)
+        headers[H.message] = "failed for the test, NIK 6471054107990003"
+        message.properties.headers = headers
+        try await connection.publish(
+            message.body, exchange: "", routingKey: topology.deadLetterQueue, properties: message.properties, mandatory: true)
+    }
+
+    func depth(_ queue: String) async throws -> Int { Int(try await connection.queueState(queue).messageCount) }
+
+    func cleanUp() async {
+        await topology.delete(on: connection)
+        await connection.close()
+        try? FileManager.default.removeItem(atPath: auditPath)
+    }
+}
+
+@Suite(
+    .enabled(
+        if: BrokerEnvironment.enabled,
+        "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
+    .serialized, .timeLimit(.minutes(3))
+)
+struct DeadLetterAdminTests {
+    @Test func listGroupsAndReplayMovesOnlyTheChosenOnesBackWithProvenance() async throws {
+        let rig = try await DeadLetterRig.make()
+        var bodies: [String: Data] = [:]
+        for index in 0..<3 {
+            let event = try rig.registration("bad-json-\(index)")
+            bodies[event.messageID] = event.body
+            try await rig.deadLetter(event, code: "malformed-json")
+        }
+        for index in 0..<2 { try await rig.deadLetter(try rig.registration("broken-\(index)"), code: "broken-invariant") }
+        // One the broker dead-lettered itself (a crash loop past the delivery limit).
+        let looped = try rig.registration("looped")
+        var properties = looped.amqpMessage.properties
+        properties.headers = [
+            "x-first-death-reason": "delivery_limit", "x-first-death-queue": .string(rig.topology.queue),
+            "x-first-death-exchange": .string(rig.topology.exchange),
+        ]
+        try await rig.connection.publish(
+            looped.body, exchange: "", routingKey: rig.topology.deadLetterQueue, properties: properties, mandatory: true)
+
+        let all = try await rig.admin.list([.intake])
+        #expect(all.count == 6)
+        #expect(
+            Dictionary(grouping: all, by: \.code).mapValues(\.count) == [
+                "malformed-json": 3, "broken-invariant": 2, "broker:delivery_limit": 1,
+            ])
+        try await waitUntil(timeout: .seconds(10), "listing gives everything back") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 6
+        }
+
+        var filter = DeadLetterFilter()
+        filter.codes = ["malformed-json"]
+        let dry = try await rig.admin.replay([.intake], filter: filter, dryRun: true, by: "tester")
+        #expect(dry.selected == 3 && dry.replayed == 0)
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 6") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 6
+        }
+        try await waitUntil(timeout: .seconds(10), "queue holds 0") { try await rig.depth(rig.topology.queue) == 0 }
+
+        let report = try await rig.admin.replay([.intake], filter: filter, by: "tester")
+        #expect(report.replayed == 3 && report.failed == 0)
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 3") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 3
+        }
+        try await waitUntil(timeout: .seconds(10), "queue holds 3") { try await rig.depth(rig.topology.queue) == 3 }
+        for _ in 0..<3 {
+            let replayed = try #require(try await rig.connection.get(queue: rig.topology.queue))
+            let id = try #require(replayed.properties.messageID)
+            #expect(replayed.body == bodies[id], "the body byte for byte")
+            let headers = replayed.properties.headers ?? [:]
+            #expect(headers[ReplayHeader.id]?.stringValue == report.replayID)
+            #expect(headers[ReplayHeader.count]?.intValue == 1 && headers[ReplayHeader.by]?.stringValue == "tester")
+            #expect(!headers.keys.contains { $0.hasPrefix("x-failure-") }, "a fresh start: no failure record")
+            #expect(replayed.properties.isPersistent)
+            try await replayed.ack()
+        }
+
+        // The broker's own dead letter goes back to the queue named in its x-first-death-queue.
+        var one = DeadLetterFilter()
+        one.messageIDs = [looped.messageID]
+        #expect(try await rig.admin.replay([.intake], filter: one, by: "tester").replayed == 1)
+        let back = try #require(try await rig.connection.get(queue: rig.topology.queue))
+        #expect(back.properties.messageID == looped.messageID)
+        try await back.ack()
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 2") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 2
+        }
+        await rig.cleanUp()
+    }
+
+    @Test func aTimeWindowAndALimitNarrowTheSelection() async throws {
+        let rig = try await DeadLetterRig.make()
+        let now = Date()
+        for index in 0..<4 {
+            try await rig.deadLetter(
+                try rig.registration("old-\(index)"), code: "broken-invariant", failedAt: now.addingTimeInterval(-7200))
+        }
+        for index in 0..<4 { try await rig.deadLetter(try rig.registration("new-\(index)"), code: "broken-invariant") }
+        var filter = DeadLetterFilter()
+        filter.since = now.addingTimeInterval(-60)
+        let report = try await rig.admin.replay([.intake], filter: filter, limit: 3, by: "tester")
+        #expect(report.selected == 3 && report.replayed == 3)
+        #expect(report.letters.allSatisfy { $0.messageID.hasPrefix("new-") })
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 5") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 5
+        }
+        await rig.cleanUp()
+    }
+
+    @Test func messagesArrivingDuringAReplayAreLeftInTheDeadLetters() async throws {
+        let rig = try await DeadLetterRig.make()
+        for index in 0..<5 { try await rig.deadLetter(try rig.registration("before-\(index)"), code: "broken-invariant") }
+        let replay = Task {
+            // 5 per second: the replay lasts about a second.
+            try await rig.admin.replay([.intake], filter: DeadLetterFilter(), rate: 5, by: "tester")
+        }
+        try await waitUntil(timeout: .seconds(10), "the replay has started") {
+            try await rig.depth(rig.topology.queue) >= 1
+        }
+        for index in 0..<3 { try await rig.deadLetter(try rig.registration("during-\(index)"), code: "broken-invariant") }
+        let report = try await replay.value
+        #expect(report.replayed == 5)
+        let left = try await rig.admin.list([.intake])
+        #expect(Set(left.map(\.messageID)) == ["during-0", "during-1", "during-2"])
+        await rig.cleanUp()
+    }
+
+    @Test func aCanaryThatComesBackStopsTheReplayAndOneThatSucceedsLetsTheRestGo() async throws {
+        let rig = try await DeadLetterRig.make()
+        for index in 0..<5 { try await rig.deadLetter(try rig.registration("c-\(index)"), code: "gateway-down") }
+        // A consumer standing in for a worker that still fails: it dead-letters what it gets.
+        let failing = try await rig.connection.consume(queue: rig.topology.queue, prefetch: 10)
+        let failer = Task {
+            for try await delivery in failing {
+                var properties = delivery.properties
+                var headers = properties.headers ?? [:]
+                headers[FailureRouter.Header.code] = "gateway-down"
+                headers[FailureRouter.Header.originalQueue] = .string(rig.topology.queue)
+                properties.headers = headers
+                try await rig.connection.publish(
+                    delivery.body, routingKey: rig.topology.deadLetterQueue, properties: properties, mandatory: true)
+                try await delivery.ack()
+            }
+        }
+        let stopped = try await rig.admin.replay(
+            [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(10), by: "t")
+        #expect(stopped.stoppedAfterCanary && stopped.replayed == 1 && stopped.canariesFailed == 1)
+        try await failing.cancel()
+        failer.cancel()
+        try await waitUntil(timeout: .seconds(10), "all five back in the dead letters") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 5
+        }
+
+        // Now the worker is fixed (nobody fails them): the canary stays away and the rest follows.
+        let passed = try await rig.admin.replay(
+            [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(1), by: "t")
+        #expect(!passed.stoppedAfterCanary && passed.replayed == 5)
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 0") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 0
+        }
+        try await waitUntil(timeout: .seconds(10), "queue holds 5") { try await rig.depth(rig.topology.queue) == 5 }
+        await rig.cleanUp()
+    }
+}
+
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(3))
+)
+struct AdminCommandTests {
+    static var admin: String { builtProductsDirectory.appendingPathComponent("kaltim-admin").path }
+
+    @Test func theCommandsWorkOverTheBrokerAndEveryActionIsAudited() async throws {
+        let rig = try await DeadLetterRig.make()
+        let url = try #require(BrokerEnvironment.url)
+        for index in 0..<3 { try await rig.deadLetter(try rig.registration("cli-\(index)"), code: "broken-invariant") }
+        let common = [
+            "--broker-url", url, "--topology-prefix", rig.topology.prefix, "--audit-log", rig.auditPath, "--operator", "ops-1",
+        ]
+        func run(_ arguments: [String]) async throws -> (Int32, String) {
+            let process = try ChildProcess(Self.admin, arguments)
+            let status = try await process.waitForExit(timeout: .seconds(60))
+            return (status, process.output)
+        }
+        let (listed, list) = try await run(["dead-letters", "list", "--role", "intake"] + common)
+        #expect(listed == 0 && list.contains("3 dead letters") && list.contains("broken-invariant"), "\(list)")
+
+        let (shown, show) = try await run(["dead-letters", "show", "cli-1", "--role", "intake"] + common)
+        #expect(shown == 0 && show.contains("647105******0003") && !show.contains("6471054107990003"), "\(show)")
+        let (revealed, reveal) = try await run(["dead-letters", "show", "cli-1", "--role", "intake", "--reveal"] + common)
+        #expect(revealed == 0 && reveal.contains("6471054107990003"))
+
+        let (statusCode, status) = try await run(["status", "--role", "intake"] + common)
+        #expect(statusCode == 0 && status.contains("intake") && status.contains("retry"), "\(status)")
+
+        let (refused, _) = try await run(["dead-letters", "replay", "--role", "intake"] + common)
+        #expect(refused == 64, "a replay without a filter or --all is refused")
+        let (dry, dryOutput) = try await run(["dead-letters", "replay", "--role", "intake", "--all", "--dry-run"] + common)
+        #expect(dry == 0 && dryOutput.contains("3 dead letters would be replayed"), "\(dryOutput)")
+        let (replayed, replay) = try await run(
+            ["dead-letters", "replay", "--role", "intake", "--message-id", "cli-0"] + common)
+        #expect(replayed == 0 && replay.contains("1 of 1 replayed"), "\(replay)")
+
+        let exportPath = rig.auditPath + ".export.jsonl"
+        let (exported, _) = try await run(["dead-letters", "export", "--role", "intake", "--output", exportPath] + common)
+        let lines = try String(contentsOfFile: exportPath, encoding: .utf8).split(separator: "\n")
+        #expect(exported == 0 && lines.count == 2 && !lines.joined().contains("6471054107990003"))
+
+        // Purge needs a confirmation: none on standard input, nothing deleted.
+        let (unconfirmed, _) = try await run(["dead-letters", "purge", "--role", "intake"] + common)
+        #expect(unconfirmed == 1)
+        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 2") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 2
+        }
+        let (purged, purge) = try await run(["dead-letters", "purge", "--role", "intake", "--yes"] + common)
+        #expect(purged == 0 && purge.contains("purged 2"), "\(purge)")
+
+        let actions = try AuditLog(path: rig.auditPath).entries().map { "\($0.action):\($0.count)" }
+        #expect(actions == ["reveal:1", "replay-dry-run:3", "replay:1", "export:2", "purge:2"], "\(actions)")
+        #expect(try AuditLog(path: rig.auditPath).entries().allSatisfy { $0.who == "ops-1" })
+        try? FileManager.default.removeItem(atPath: exportPath)
+        await rig.cleanUp()
+    }
+
+    @Test func badArgumentsGetTheUsageAndANonZeroExit() async throws {
+        for arguments in [["dead-letters", "list", "--role", "nobody"], ["replay"], ["status", "--frobnicate"]] {
+            let process = try ChildProcess(Self.admin, arguments + ["--broker-url", "amqp://127.0.0.1:1"])
+            let status = try await process.waitForExit(timeout: .seconds(30))
+            #expect(status == 64, "\(arguments): \(process.output)")
+            #expect(process.output.contains("Usage") || process.output.contains("Error"), "\(process.output)")
+        }
+    }
+
+    @Test func theExportedDefinitionsDescribeEveryRole() async throws {
+        let process = try ChildProcess(Self.admin, ["topology", "export"], standardErrorToo: false)
+        #expect(try await process.waitForExit(timeout: .seconds(30)) == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(process.output.utf8)) as? [String: Any])
+        let queues = (json["queues"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        for role in WorkerRole.all {
+            let topology = RoleTopology(role: role)
+            #expect(queues.contains(topology.queue) && queues.contains(topology.deadLetterQueue))
+            #expect(topology.retryQueues.allSatisfy { queues.contains($0.name) })
+        }
+        let bindings = json["bindings"] as? [[String: Any]] ?? []
+        #expect(bindings.count == WorkerRole.all.map(\.consumes.count).reduce(0, +))
+    }
+}
