@@ -141,23 +141,25 @@ public final class DeadLetterAdmin: Sendable {
         }
         let started = ContinuousClock.now
         var index = 0
-        func pace() async {
-            guard let rate, rate > 0 else { return }
-            let due = started + .seconds(Double(index) / rate)
-            if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
-        }
-        var remaining = chosen[...]
-        if canary > 0 && chosen.count > canary {
-            for letter in chosen.prefix(canary) {
-                await pace()
+        /// Replays `letters` at the rate; those that fail stay held.
+        func replayAll(_ letters: ArraySlice<DeadLetter>) async {
+            for letter in letters {
+                if let rate, rate > 0 {
+                    let due = started + .seconds(Double(index) / rate)
+                    if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+                }
+                index += 1
                 if await replay(letter, replayID: replayID, by: by) {
                     report.replayed += 1
                 } else {
                     report.failed += 1
                     held.append(letter)
                 }
-                index += 1
             }
+        }
+        var remaining = chosen[...]
+        if canary > 0 && chosen.count > canary {
+            await replayAll(chosen.prefix(canary))
             remaining = chosen.dropFirst(canary)
             let (failedCanaries, newcomers) = try await watch(roles, replayID: replayID, for: canaryWait)
             report.canariesFailed = failedCanaries.count
@@ -167,16 +169,7 @@ public final class DeadLetterAdmin: Sendable {
                 return report
             }
         }
-        for letter in remaining {
-            await pace()
-            if await replay(letter, replayID: replayID, by: by) {
-                report.replayed += 1
-            } else {
-                report.failed += 1
-                held.append(letter)
-            }
-            index += 1
-        }
+        await replayAll(remaining)
         await release(held)
         return report
     }

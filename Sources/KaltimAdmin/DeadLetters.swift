@@ -18,9 +18,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "JSON instead of a table.") var json = false
 
         func run() async throws {
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
-            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(roles.roles)
+            let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles) }
             struct Group: Encodable {
                 let role: String, code: String, kind: String, fingerprint: String, type: String, version: Int?
                 var count: Int
@@ -76,12 +74,9 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Show the body unmasked (written to the audit log).") var reveal = false
 
         func run() async throws {
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
             var filter = DeadLetterFilter()
             filter.messageIDs = [messageID]
-            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(
-                roles.roles, filter: filter)
+            let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles, filter: filter) }
             guard let letter = letters.first else {
                 throw CleanExit.message("no dead letter with message id \(messageID)")
             }
@@ -137,12 +132,11 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
-            let engine = DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix)
-            let report = try await engine.replay(
-                roles.roles, filter: filters.filter, limit: limit, rate: rate, canary: canary,
-                canaryWait: .seconds(canaryWait), dryRun: dryRun, by: admin.who)
+            let report = try await admin.withAdmin { _, engine in
+                try await engine.replay(
+                    roles.roles, filter: filters.filter, limit: limit, rate: rate, canary: canary,
+                    canaryWait: .seconds(canaryWait), dryRun: dryRun, by: admin.who)
+            }
             try admin.audit.append(
                 AuditLog.Entry(
                     who: admin.who, action: dryRun ? "replay-dry-run" : "replay",
@@ -184,10 +178,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Bodies unmasked (written to the audit log).") var reveal = false
 
         func run() async throws {
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
-            let letters = try await DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix).list(
-                roles.roles, filter: filters.filter)
+            let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles, filter: filters.filter) }
             struct Line: Encodable {
                 let messageID, queue, role, code, kind, fingerprint, failureMessage, body: String
                 let contractType: String?
@@ -240,21 +231,20 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             let workerRole = WorkerRole.all.first { $0.name == role }!
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
-            let engine = DeadLetterAdmin(connection: connection, prefix: admin.topologyPrefix)
-            let queue = engine.queues([workerRole])[0].queue
-            let depth = try await connection.queueState(queue).messageCount
-            if !yes {
-                print(
-                    "\(depth) dead letters in \(queue) will be deleted for good. Type the queue name to confirm: ", terminator: ""
-                )
-                guard readLine()?.trimmingCharacters(in: .whitespaces) == queue else {
-                    print("not confirmed; nothing deleted")
-                    throw ExitCode(1)
+            let (queue, purged) = try await admin.withAdmin { connection, engine in
+                let queue = engine.queues([workerRole])[0].queue
+                let depth = try await connection.queueState(queue).messageCount
+                if !yes {
+                    print(
+                        "\(depth) dead letters in \(queue) will be deleted for good. Type the queue name to confirm: ",
+                        terminator: "")
+                    guard readLine()?.trimmingCharacters(in: .whitespaces) == queue else {
+                        print("not confirmed; nothing deleted")
+                        throw ExitCode(1)
+                    }
                 }
+                return (queue, try await engine.purge(queue))
             }
-            let purged = try await engine.purge(queue)
             try admin.audit.append(AuditLog.Entry(who: admin.who, action: "purge", target: queue, count: purged))
             print("purged \(purged) dead letters from \(queue)")
         }

@@ -36,6 +36,19 @@ struct AdminOptions: ParsableArguments {
         AuditLog(path: auditLog ?? ProcessInfo.processInfo.environment["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl")
     }
 
+    /// Runs `body` with a connection and the dead-letter engine, and closes the connection.
+    func withAdmin<T>(_ body: (AMQPConnection, DeadLetterAdmin) async throws -> T) async throws -> T {
+        let connection = try await connect()
+        do {
+            let result = try await body(connection, DeadLetterAdmin(connection: connection, prefix: topologyPrefix))
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     func connect() async throws -> AMQPConnection {
         let environment = ProcessInfo.processInfo.environment
         guard let url = brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"] else {

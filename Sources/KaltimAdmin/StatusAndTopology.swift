@@ -18,14 +18,34 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "JSON instead of a table.") var json = false
 
     func run() async throws {
-        let connection = try await admin.connect()
-        defer { Task { await connection.close() } }
-        struct Row: Encodable {
-            let role: String, queue: String
-            let ready: Int, consumers: Int, deadLetters: Int
-            let retryTiers: [String: Int]
-            let oldestDeadLetterAgeSeconds: Double?
+        let rows: [Row] = try await admin.withAdmin { connection, _ in try await self.rows(connection) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
         }
+        print("ROLE            READY  CONSUMERS  DEAD  OLDEST DEAD   RETRY TIERS")
+        for row in rows {
+            let tiers = row.retryTiers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let age = row.oldestDeadLetterAgeSeconds.map { String(format: "%.0f s", $0) } ?? "-"
+            let name: String = row.role.padding(toLength: 14, withPad: " ", startingAt: 0)
+            let columns: [String] = [
+                name, String(row.ready).leftPadded(6), String(row.consumers).leftPadded(10),
+                String(row.deadLetters).leftPadded(5), age.leftPadded(12), " " + tiers,
+            ]
+            print(columns.joined(separator: " "))
+        }
+    }
+
+    struct Row: Encodable {
+        let role: String, queue: String
+        let ready: Int, consumers: Int, deadLetters: Int
+        let retryTiers: [String: Int]
+        let oldestDeadLetterAgeSeconds: Double?
+    }
+
+    func rows(_ connection: AMQPConnection) async throws -> [Row] {
         var rows: [Row] = []
         for role in roles.roles {
             let topology = RoleTopology(role: role, prefix: admin.topologyPrefix)
@@ -54,22 +74,7 @@ struct Status: AsyncParsableCommand {
                     role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
                     deadLetters: Int(dead.messageCount), retryTiers: tiers, oldestDeadLetterAgeSeconds: age))
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
-            return
-        }
-        print("ROLE            READY  CONSUMERS  DEAD  OLDEST DEAD   RETRY TIERS")
-        for row in rows {
-            let tiers = row.retryTiers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            let age = row.oldestDeadLetterAgeSeconds.map { String(format: "%.0f s", $0) } ?? "-"
-            print(
-                [
-                    row.role.padding(toLength: 14, withPad: " ", startingAt: 0), String(row.ready).leftPadded(6),
-                    String(row.consumers).leftPadded(10), String(row.deadLetters).leftPadded(5), age.leftPadded(12), " " + tiers,
-                ].joined(separator: " "))
-        }
+        return rows
     }
 }
 
@@ -85,11 +90,11 @@ struct Topology: AsyncParsableCommand {
         @OptionGroup var roles: RoleOptions
 
         func run() async throws {
-            let connection = try await admin.connect()
-            defer { Task { await connection.close() } }
-            for role in roles.roles {
-                try await RoleTopology(role: role, prefix: admin.topologyPrefix).declare(on: connection)
-                print("declared \(role.name)")
+            try await admin.withAdmin { connection, _ in
+                for role in roles.roles {
+                    try await RoleTopology(role: role, prefix: admin.topologyPrefix).declare(on: connection)
+                    print("declared \(role.name)")
+                }
             }
             try admin.audit.append(
                 AuditLog.Entry(
