@@ -126,7 +126,8 @@ let package = Package(
         .executableTarget(
             name: "kaltim-demo",
             dependencies: [
-                "Workers", "Jobs", "AMQP", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimDemo",
             swiftSettings: swiftSettings

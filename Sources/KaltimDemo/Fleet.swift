@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WorkerHost
 
 /// The worker processes the main job starts: each with its log file and pid file; stopped by
 /// pid (SIGTERM, then SIGKILL after 30 s), never by name.
@@ -23,17 +24,7 @@ final class Fleet: Sendable {
 
     func start(_ name: String, _ arguments: [String]) throws {
         let log = "\(logFolder)/\(name).log"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, binary, &actions, nil, argv, environ)
-        guard status == 0 else { throw FleetError("cannot start \(name): errno \(status)") }
+        let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)
         try "\(pid)\n".write(toFile: "\(logFolder)/\(name).pid", atomically: true, encoding: .utf8)
         members.withLock { $0.append(Member(name: name, pid: pid, log: log)) }
     }
@@ -51,8 +42,7 @@ final class Fleet: Sendable {
         let deadline = Date().addingTimeInterval(120)
         for member in members.withLock({ $0 }) {
             while !((try? String(contentsOfFile: member.log, encoding: .utf8))?.contains("\"msg\":\"worker started\"") ?? false) {
-                var status: Int32 = 0
-                if waitpid(member.pid, &status, WNOHANG) == member.pid {
+                if ProcessSpawner.exitStatus(of: member.pid) != nil {
                     throw FleetError("\(member.name) exited at start; see \(member.log)")
                 }
                 guard Date() < deadline else { throw FleetError("\(member.name) did not start; see \(member.log)") }
@@ -67,20 +57,8 @@ final class Fleet: Sendable {
             defer { list.removeAll() }
             return list
         }
-        for member in all { kill(member.pid, SIGTERM) }
-        for member in all {
-            let deadline = Date().addingTimeInterval(30)
-            var status: Int32 = 0
-            while waitpid(member.pid, &status, WNOHANG) == 0 {
-                if Date() > deadline {
-                    kill(member.pid, SIGKILL)
-                    _ = waitpid(member.pid, &status, 0)
-                    break
-                }
-                usleep(50_000)
-            }
-            unlink("\(logFolder)/\(member.name).pid")
-        }
+        ProcessSpawner.stop(all.map(\.pid), within: .seconds(30))
+        for member in all { unlink("\(logFolder)/\(member.name).pid") }
     }
 }
 

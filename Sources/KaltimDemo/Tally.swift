@@ -146,8 +146,9 @@ actor Tally {
         let c = counts
         let line = String(
             format:
-                "  %-24@ %6.1f s | decided %5d (accepted %5d, rejected %4d, review %4d) | seated %4d, waitlisted %4d | graded %4d | certificates %4d | notified %5d",
-            stage as NSString, Date().timeIntervalSince(started), c.decided, c.accepted, c.rejected, c.review, c.scheduled,
+                "  %@ %6.1f s | decided %5d (accepted %5d, rejected %4d, review %4d) | seated %4d, waitlisted %4d | graded %4d | certificates %4d | notified %5d",
+            stage.padding(toLength: 24, withPad: " ", startingAt: 0), Date().timeIntervalSince(started), c.decided, c.accepted,
+            c.rejected, c.review, c.scheduled,
             c.waitlisted, c.graded, c.certificates, c.notified)
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
@@ -220,11 +221,14 @@ actor Tally {
             let span = max(0.001, activity.last.timeIntervalSince(activity.first))
             lines.append(
                 String(
-                    format: "    %-14@ %7d outputs in %6.1f s: %6.0f/s", role as NSString, activity.count, span,
-                    Double(activity.count) / span))
+                    format: "    %@ %7d outputs in %6.1f s: %6.0f/s", role.padding(toLength: 14, withPad: " ", startingAt: 0),
+                    activity.count, span, Double(activity.count) / span))
         }
         lines.append("  peak memory per process (VmHWM):")
-        for (name, kib) in memory { lines.append(String(format: "    %-14@ %6.1f MiB", name as NSString, Double(kib) / 1024)) }
+        for (name, kib) in memory {
+            lines.append(
+                String(format: "    %@ %6.1f MiB", name.padding(toLength: 14, withPad: " ", startingAt: 0), Double(kib) / 1024))
+        }
         if let relayRate {
             lines.append(
                 String(

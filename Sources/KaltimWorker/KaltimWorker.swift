@@ -13,7 +13,8 @@ struct KaltimWorker: AsyncParsableCommand {
         abstract: "The workers of the Kaltim 2025 certification pipeline, and their admin commands.",
         subcommands: [
             Intake.self, Scheduling.self, Grading.self, Certificates.self, ImportRegistry.self, ImportHistory.self,
-            Notifications.self, OpenClasses.self, CertificateKey.self, VerifyCertificate.self, RevokeCertificate.self,
+            Notifications.self, Supervise.self, OpenClasses.self, CertificateKey.self, VerifyCertificate.self,
+            RevokeCertificate.self,
         ])
 }
 
