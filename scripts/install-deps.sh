@@ -22,14 +22,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Python packages the tests use: jsonschema (the independent validator of the exported
-# schemas), pika (the publisher example in docs/PUBLISHING.md) and aiosmtpd (the local SMTP
-# server of the notification tests).
-if ! python3 -c 'import jsonschema, rfc3339_validator, pika, aiosmtpd' >/dev/null 2>&1; then
-  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator, pika and aiosmtpd" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika aiosmtpd || {
+# schemas), pika (the publisher example in docs/PUBLISHING.md), aiosmtpd (the local SMTP
+# server of the notification tests) and PyYAML (parsing the deploy/ files in their test).
+if ! python3 -c 'import jsonschema, rfc3339_validator, pika, aiosmtpd, yaml' >/dev/null 2>&1; then
+  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator, pika, aiosmtpd and PyYAML" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika \
+    aiosmtpd pyyaml || {
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator python3-pika \
-      python3-aiosmtpd >/dev/null
+      python3-aiosmtpd python3-yaml >/dev/null
   }
 fi
 if ! command -v swift >/dev/null; then

@@ -8,24 +8,30 @@ public struct WorkerRole: Sendable, Hashable {
     public var queue: String { "kaltim.\(name)" }
     /// Event types bound from ``ContractDocuments/exchange`` to the queue.
     public let consumes: [String]
+    /// Event types the role publishes (its broker user may publish only these).
+    public let publishes: [String]
     public let summary: String
 
     public static let intake = WorkerRole(
         name: "intake", consumes: [RegistrationSubmittedV2.eventType, AssessmentGradedV1.eventType],
+        publishes: [RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType],
         summary:
             "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review."
     )
     public static let scheduling = WorkerRole(
         name: "scheduling",
         consumes: [ClassOpenedV1.eventType, RegistrationAcceptedV1.eventType, EnrolmentWithdrawnV1.eventType],
+        publishes: [ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType],
         summary: "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices.")
     public static let grading = WorkerRole(
         name: "grading",
         consumes: [AssessmentSubmittedV1.eventType, ClassScheduledV1.eventType, EnrolmentWithdrawnV1.eventType],
+        publishes: [AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType],
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = WorkerRole(
         name: "certificates",
         consumes: [AssessmentGradedV2.eventType, ClassScheduledV1.eventType, CertificateRevokedV1.eventType],
+        publishes: [CertificateIssuedV1.eventType, CertificateRevokedV1.eventType],
         summary: "Issues and revokes certificates with verification codes.")
     public static let notifications = WorkerRole(
         name: "notifications",
@@ -35,6 +41,7 @@ public struct WorkerRole: Sendable, Hashable {
             ApprenticeshipPlacedV1.eventType, AssessmentGradedV2.eventType, CertificateIssuedV1.eventType,
             CertificateRevokedV1.eventType, NotificationRequestedV1.eventType,
         ],
+        publishes: [NotificationDeliveredV1.eventType, NotificationFailedV1.eventType],
         summary:
             "Tells job seekers, in Bahasa Indonesia, about each step (WhatsApp, SMS, e-mail), never twice for one event; reports delivery."
     )

@@ -120,3 +120,35 @@ struct Topology: AsyncParsableCommand {
         }
     }
 }
+
+struct DeployFiles: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy-files",
+        abstract: "Write deploy/ (RabbitMQ definitions with least-privilege users, systemd, Docker, compose, Kubernetes).",
+        discussion: "With --check, write nothing and exit 1 when a file under --output differs from what would be written.")
+    @Option(help: ArgumentHelp("The folder.", valueName: "path")) var output = "deploy"
+    @Flag(help: "Only compare.") var check = false
+
+    func run() async throws {
+        var stale: [String] = []
+        for (path, content) in try DeploymentFiles.files().sorted(by: { $0.key < $1.key }) {
+            let url = URL(fileURLWithPath: output).appendingPathComponent(path)
+            let current = FileManager.default.contents(atPath: url.path).map { String(decoding: $0, as: UTF8.self) }
+            guard current != content else { continue }
+            stale.append(path)
+            if !check {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try content.write(to: url, atomically: true, encoding: .utf8)
+            }
+        }
+        if check {
+            guard stale.isEmpty else {
+                print("stale: \(stale.joined(separator: ", ")); run kaltim-admin deploy-files --output \(output)")
+                throw ExitCode(1)
+            }
+            print("deploy files are current")
+        } else {
+            print("wrote \(stale.count) files under \(output)/")
+        }
+    }
+}
