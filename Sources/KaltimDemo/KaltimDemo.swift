@@ -92,9 +92,17 @@ struct KaltimDemo: AsyncParsableCommand {
         defer { watcher.cancel() }
 
         let publishingStarted = Date()
-        try await publishRegistrations(cohort, exchange: exchange, on: connection)
+        // Those who register a second time do so after their first registration was decided
+        // (as people do, days later): two copies in flight at once would let the intake
+        // replicas' order decide which one counts, and the report would vary with it.
+        let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
+        try await publishRegistrations(firstWave, exchange: exchange, on: connection, malformed: true)
+        let firstCount = firstWave.count
+        try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
+        try await publishRegistrations(
+            cohort.registrations.filter { $0.defect == .duplicate }, exchange: exchange, on: connection, malformed: false)
         let total = registrations
-        try await tally.wait("intake", Date()) { counts in counts.decided >= total }
+        try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
 
         // 2. Selection closes; the classes are announced.
         let stage2 = Date()
@@ -111,7 +119,8 @@ struct KaltimDemo: AsyncParsableCommand {
         // 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme).
         let stage3 = Date()
         let seats = await tally.seats
-        let made = try makeAssessments(seats: seats, catalogue: catalogue, exchange: exchange)
+        let registrations = await tally.registrationOfParticipant
+        let made = try makeAssessments(seats: seats, registrations: registrations, catalogue: catalogue, exchange: exchange)
         let assessments = made.0
         let passRates = made.1
         try await publishAll(assessments, on: connection)
@@ -145,9 +154,11 @@ struct KaltimDemo: AsyncParsableCommand {
 
     /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
     /// messages no contract accepts: they belong in the dead letters, nowhere else.
-    func publishRegistrations(_ cohort: Cohort, exchange: String, on connection: AMQPConnection) async throws {
+    func publishRegistrations(
+        _ registrations: [Cohort.Registration], exchange: String, on connection: AMQPConnection, malformed: Bool
+    ) async throws {
         var messages: [AMQPOutgoingMessage] = []
-        for item in cohort.registrations {
+        for item in registrations {
             let event: OutgoingEvent
             if item.asVersion1 {
                 let r = item.registration
@@ -164,27 +175,34 @@ struct KaltimDemo: AsyncParsableCommand {
             }
             messages.append(event.amqpMessage)
         }
-        for body in ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"] {
+        for body in ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"] where malformed {
             messages.append(
                 AMQPOutgoingMessage(body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType))
         }
         try await publishAll(messages, on: connection)
     }
 
-    /// 3. One assessment per seated participant, on the last day of the class.
-    func makeAssessments(seats: [ClassScheduledV1], catalogue: ProgrammeCatalogue, exchange: String) throws
-        -> ([AMQPOutgoingMessage], [String: Double])
-    {
+    /// 3. One assessment per seated participant, on the last day of the class. Each outcome is
+    /// drawn from the seed and the person's registration number, never from the participant id
+    /// (intake replicas number participants in no fixed order), so a seed gives the same results.
+    func makeAssessments(
+        seats: [ClassScheduledV1], registrations: [String: String], catalogue: ProgrammeCatalogue, exchange: String
+    ) throws -> ([AMQPOutgoingMessage], [String: Double]) {
         var random = SeededRandom(seed: seed &+ 1)
         var passRates: [String: Double] = [:]
         for code in Set(catalogue.centres.flatMap { $0.programmes.map(\.code) }).sorted() {
             passRates[code] = Double.random(in: 0.75...0.94, using: &random)
         }
         var assessments: [AMQPOutgoingMessage] = []
-        for seat in seats.sorted(by: { $0.participantID < $1.participantID }) {
+        func key(_ seat: ClassScheduledV1) -> String { registrations[seat.participantID] ?? seat.participantID }
+        for seat in seats.sorted(by: { key($0) < key($1) }) {
             guard let programme = catalogue.programme(seat.programme, at: seat.centre) else { continue }
-            let competent = Double.random(in: 0..<1, using: &random) < (passRates[seat.programme] ?? 0.8)
-            let failedUnit = programme.scheme.units.randomElement(using: &random) ?? ""
+            // FNV-1a of the registration number, mixed with the seed.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key(seat).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var draw = SeededRandom(seed: seed ^ hash)
+            let competent = Double.random(in: 0..<1, using: &draw) < (passRates[seat.programme] ?? 0.8)
+            let failedUnit = programme.scheme.units.randomElement(using: &draw) ?? ""
             let serial = assessments.count + 1
             var units: [AssessmentSubmittedV1.Unit] = []
             for code in programme.scheme.units {
@@ -196,7 +214,7 @@ struct KaltimDemo: AsyncParsableCommand {
                 assessmentID: String(format: "LSP-ASM-2025-%05d", serial), participantID: seat.participantID,
                 lspLicence: "BNSP-LSP-0123-ID", scheme: programme.scheme.code, assessorRegistration: "MET.000.001234 2019",
                 testSite: seat.centre == .balikpapan ? "TUK BLKI Balikpapan" : "TUK BLKI Bontang", assessedOn: seat.endDate,
-                units: units, attendancePercent: Double(Int.random(in: 72...100, using: &random)),
+                units: units, attendancePercent: Double(Int.random(in: 72...100, using: &draw)),
                 certificateNumber: competent ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
                 registrationNumber: competent ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil)
             assessments.append(

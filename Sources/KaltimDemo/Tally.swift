@@ -24,6 +24,8 @@ actor Tally {
     private var seen = Set<String>()
     private(set) var counts = Counts()
     private(set) var seats: [ClassScheduledV1] = []
+    /// The registration number of each accepted participant.
+    private(set) var registrationOfParticipant: [String: String] = [:]
     private var rejectionReasons: [String: Int] = [:]
     private var reviewReasons: [String: Int] = [:]
     private var tiers: [Int: Int] = [:]
@@ -102,7 +104,10 @@ actor Tally {
             if let failed = data(NotificationFailedV1.self) { notificationFailures[failed.reasonCode, default: 0] += 1 }
         case RegistrationAcceptedV1.eventType:
             counts.accepted += 1
-            if let accepted = data(RegistrationAcceptedV2.self) { tiers[accepted.priorityTier.rawValue, default: 0] += 1 }
+            if let accepted = data(RegistrationAcceptedV2.self) {
+                tiers[accepted.priorityTier.rawValue, default: 0] += 1
+                registrationOfParticipant[accepted.participantID] = accepted.registrationID
+            }
         case RegistrationRejectedV1.eventType:
             counts.rejected += 1
             for reason in data(RegistrationRejectedV1.self)?.reasons ?? [] { rejectionReasons[reason.code, default: 0] += 1 }

@@ -6,7 +6,8 @@ public import Jobs
 ///
 /// - An acceptance joins the applicant pool of its (centre, programme), ordered by priority
 ///   tier, then arrival (when the registration was submitted, from `registration.accepted` v2;
-///   the acceptance's envelope time for a v1), then the participant id.
+///   the acceptance's envelope time for a v1; a second's resolution), then the registration
+///   number (portals number registrations as they arrive), then the participant id.
 /// - A class opening seats the best pooled applicants; an acceptance that arrives while a
 ///   class of its programme has a free seat is seated at once (nobody better is waiting:
 ///   after every event, no pooled applicant could take a free seat).
@@ -160,7 +161,7 @@ private struct Context {
             """
             SELECT participant_id, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
             FROM sched_applicants WHERE programme = ? AND status IN ('pooled', 'waitlisted')
-            ORDER BY tier, arrival, participant_id
+            ORDER BY tier, arrival, registration_id, participant_id
             """, [.text(programme)])
         var noSeatFor: Set<TrainingCentre> = []
         for applicant in waiting {
