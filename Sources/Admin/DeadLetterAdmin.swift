@@ -1,7 +1,7 @@
 public import AMQP
 public import Contracts
 public import Foundation
-public import Jobs
+import Jobs
 
 /// Which dead letters an admin action takes. Empty sets and `nil`s match everything.
 public struct DeadLetterFilter: Sendable, CustomStringConvertible {

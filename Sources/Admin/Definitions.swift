@@ -1,7 +1,7 @@
 import AMQP
 public import Contracts
 public import Foundation
-public import Jobs
+import Jobs
 
 /// The topology of every role as a RabbitMQ definitions document (the format of
 /// `rabbitmqctl import_definitions` and the management UI): the events exchange, each role's

@@ -1,5 +1,5 @@
 public import Contracts
-public import Foundation
+import Foundation
 import Jobs
 
 /// Everything under `deploy/`, generated from the role definitions so that names, queues,

@@ -1,5 +1,5 @@
 import Contracts
-public import Foundation
+import Foundation
 import Synchronization
 
 /// Appends each message as one JSON line to a file instead of sending it: the local run's

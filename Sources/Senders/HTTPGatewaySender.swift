@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 import Contracts
-public import Foundation
+import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1

@@ -1,5 +1,5 @@
 public import Contracts
-public import Foundation
+import Foundation
 import Synchronization
 
 /// One message for one person on one channel, ready to send.

@@ -1,5 +1,5 @@
 internal import CSMTP
-public import Foundation
+import Foundation
 
 /// E-mail over SMTP with libcurl: plain SMTP to a local relay, or STARTTLS (required when
 /// enabled) with optional credentials. The blocking libcurl call runs on a thread of its own,

@@ -1,6 +1,6 @@
 public import Contracts
 import Crypto
-public import Foundation
+import Foundation
 public import Jobs
 
 /// The notification worker's message side: learns each job seeker's contact details from

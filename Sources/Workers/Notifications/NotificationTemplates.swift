@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Mustache
 
 /// The Bahasa Indonesia message templates, one file per template in a folder operators edit
