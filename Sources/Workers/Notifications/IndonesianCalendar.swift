@@ -10,11 +10,12 @@ public enum IndonesianCalendar {
     ]
     static let weekdays = ["Minggu", "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu"]
 
-    static var calendar: Calendar {
+    /// Made once: the dispatcher asks it about quiet hours for every message it sends.
+    static let calendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         return calendar
-    }
+    }()
 
     /// `2025-07-07` → `7 Juli 2025`; text that is not a date is returned as it is.
     public static func date(_ isoDay: String) -> String {
