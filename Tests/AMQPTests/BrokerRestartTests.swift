@@ -42,18 +42,6 @@ struct BrokerRestartTests {
 
         let queue = uniqueName()
         try await publisher.declareQueue(how == "kill" ? .classic(queue) : .quorum(queue))
-        let received = Collector<String>()
-        let consumer = try await consumerConnection.consume(queue: queue, prefetch: 20)
-        let consuming = Task {
-            for try await delivery in consumer {
-                received.append(delivery.properties.messageID ?? "")
-                // A slow consumer, so that confirmed messages wait in the queue across the restart.
-                try? await Task.sleep(for: .milliseconds(4))
-                // An ack can fail when the connection drops mid-way; the broker then redelivers.
-                try? await delivery.ack()
-            }
-        }
-        defer { consuming.cancel() }
 
         // Publish in the background, retrying each message until it is confirmed.
         let total = 1500
@@ -75,6 +63,23 @@ struct BrokerRestartTests {
                 }
             }
         }
+        // The consumer starts only once a backlog of confirmed messages exists, so that the
+        // restart always finds confirmed messages waiting in the queue, however fast or slow
+        // publishing is on this machine.
+        try await waitUntil(timeout: .seconds(60), "a backlog of confirmed messages") { confirmed.count >= 400 }
+        let received = Collector<String>()
+        let consumer = try await consumerConnection.consume(queue: queue, prefetch: 20)
+        let consuming = Task {
+            for try await delivery in consumer {
+                received.append(delivery.properties.messageID ?? "")
+                // A slow consumer, so that confirmed messages wait in the queue across the restart.
+                try? await Task.sleep(for: .milliseconds(4))
+                // An ack can fail when the connection drops mid-way; the broker then redelivers.
+                try? await delivery.ack()
+            }
+        }
+        defer { consuming.cancel() }
+
         try await waitUntil(timeout: .seconds(30), "some messages before the restart") { received.count >= 100 }
         let backlog = confirmed.count - Set(received.values).count
 
