@@ -137,7 +137,8 @@ struct BrokerRestartTests {
             try? await broker.run("stop")
             throw error
         }
-        #expect(detection <= .seconds(3), "detected after \(detection)")
+        // Two missed 1 s heartbeats plus the client's 250 ms check, with room for a busy machine.
+        #expect(detection <= .seconds(6), "detected after \(detection)")
         #expect(lost.values.first?.code == .connectionLost)
         #expect(lost.values.first?.libraryStatus != nil)
         try await waitUntil(timeout: .seconds(30), "reconnected after the node thaws") { connection.isConnected }

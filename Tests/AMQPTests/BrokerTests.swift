@@ -68,7 +68,11 @@ struct BrokerTests {
         let results = await publisher.publish(messages, window: 100)
         let failures = results.filter { if case .failure = $0 { true } else { false } }
         #expect(failures.isEmpty, "publishes failed: \(failures.prefix(3))")
-        #expect(try await publisher.queueState(queue).messageCount == UInt32(count))
+        // A quorum queue answers a passive declaration with 0 when its leader is busy for
+        // 250 ms, so the count is waited for rather than read once.
+        try await waitUntil(timeout: .seconds(30), "the queue counts every message") {
+            try await publisher.queueState(queue).messageCount == UInt32(count)
+        }
 
         let consumer = try await consumerConnection.consume(queue: queue, prefetch: 200)
         let received = try await withDeadline(.seconds(120), "10,000 deliveries") {

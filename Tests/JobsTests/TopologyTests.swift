@@ -48,7 +48,9 @@ struct TopologyBrokerTests {
             try await connection.publish(
                 Data("other".utf8), exchange: topology.exchange, routingKey: "certificate.issued", mandatory: true)
         }
-        #expect(try await connection.queueState(topology.queue).messageCount == 1)
+        try await waitUntil(timeout: .seconds(10), "the routed event in the role queue") {
+            try await connection.queueState(topology.queue).messageCount == 1
+        }
         await topology.delete(on: connection)
     }
 

@@ -210,7 +210,9 @@ struct WorkerTests {
         let worker = harness.worker(AcceptingHandler(exchange: harness.topology.exchange))
         let running = Task { try await worker.run() }
         try await harness.submit("REG-T", programme: "TRANSIENT_ONCE")
-        try await waitUntil(timeout: .seconds(20), "retried then succeeded") { worker.statistics.succeeded == 1 }
+        try await waitUntil(timeout: .seconds(20), "retried then succeeded") {
+            worker.statistics.succeeded == 1 && worker.statistics.retried >= 1
+        }
         #expect(worker.statistics.retried == 1)
         #expect(worker.statistics.deadLettered == 0)
         #expect(try await harness.acceptedRows() == 1)
@@ -264,6 +266,7 @@ struct WorkerTests {
         #expect(try await harness.connection.queueState(harness.topology.queue).messageCount == 0)
         #expect(try await harness.connection.queueState(harness.outputQueue).messageCount == 0)
         // Several flush intervals later nothing was published again.
+        try await waitUntil(timeout: .seconds(10), "the publish counter caught up") { worker.statistics.published >= 20 }
         let settled = worker.statistics.published
         try await Task.sleep(for: .milliseconds(700))
         #expect(worker.statistics.published == settled && settled == 20)
@@ -276,7 +279,9 @@ struct WorkerTests {
         let harness = try await WorkerHarness.make()
         let total = 200
         for index in 0..<total { try await harness.submit("REG-G\(index)") }
-        let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, work: .milliseconds(5)))
+        // 20 ms per message, one at a time: four seconds of work, so the shutdown after 40
+        // always finds work left however slow the machine is.
+        let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, work: .milliseconds(20)))
         let group = ServiceGroup(services: [first], gracefulShutdownSignals: [], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
         try await waitUntil(timeout: .seconds(20), "some messages handled") { first.statistics.succeeded >= 40 }

@@ -272,11 +272,12 @@ struct NotificationDeliveryTests {
         while await dispatcher.runOnce() > 0 {}
         let times = gateway.requests.values.map(\.at)
         #expect(times.count == 11)
-        // 11 sends at 10 per second with no burst: a second from the first token to the last
-        // (arrival times also carry each request's own latency, e.g. the first connection's
-        // set-up); without the limit they take a few milliseconds.
-        let span = try #require(times.max()) - (try #require(times.min()))
-        #expect(span >= .milliseconds(800), "\(span)")
+        // 11 sends at 10 per second with no burst: 900 ms from the second token to the last.
+        // Measured from the second arrival, because the first request alone also pays for the
+        // connection's set-up; without the limit they all arrive within a few milliseconds.
+        let sorted = times.sorted()
+        let span = sorted[10] - sorted[1]
+        #expect(span >= .milliseconds(700), "\(span)")
         await gateway.stop()
     }
 
