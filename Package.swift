@@ -135,7 +135,13 @@ let package = Package(
         // The admin side: dead-letter browsing and replay, audit log, topology definitions.
         .target(
             name: "Admin",
-            dependencies: ["AMQP", "Jobs", "Contracts"],
+            dependencies: [
+                "AMQP", "Jobs", "Contracts",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The admin executable: dead letters, status, topology.

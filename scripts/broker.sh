@@ -10,11 +10,14 @@
 #   scripts/broker.sh restart   stop then start
 #   scripts/broker.sh status    exit 0 when the node answers
 #   scripts/broker.sh url       print the AMQP URL tests use (RABBITMQ_TEST_URL)
+#   scripts/broker.sh management-url  print the management API's base URL
 #   scripts/broker.sh ctl ARGS  run rabbitmqctl against this node
 #
 # Settings (environment): KALTIM_BROKER_NAME (default kaltim-test), KALTIM_BROKER_PORT
 # (default 5682), KALTIM_BROKER_DIST_PORT (default AMQP port + 20000),
-# KALTIM_BROKER_DIR (default .broker/<name> in the repository). With KALTIM_BROKER_TLS_PORT
+# KALTIM_BROKER_DIR (default .broker/<name> in the repository), KALTIM_BROKER_MANAGEMENT_PORT
+# (default AMQP port + 10000: the management plugin's HTTP API on 127.0.0.1, which
+# `kaltim-admin status` reads for unacknowledged counts and rates; `off` disables it). With KALTIM_BROKER_TLS_PORT
 # set, the node also listens for TLS on that port, with throw-away certificates made by
 # scripts/make-test-certs.sh in <data dir>/tls, and requires a client certificate.
 set -euo pipefail
@@ -24,6 +27,7 @@ NAME="${KALTIM_BROKER_NAME:-kaltim-test}"
 PORT="${KALTIM_BROKER_PORT:-5682}"
 DIST_PORT="${KALTIM_BROKER_DIST_PORT:-$((PORT + 20000))}"
 DIR="${KALTIM_BROKER_DIR:-$ROOT/.broker/$NAME}"
+MANAGEMENT_PORT="${KALTIM_BROKER_MANAGEMENT_PORT:-$((PORT + 10000))}"
 NODE="$NAME@localhost"
 PID_FILE="$DIR/rabbit.pid"
 RMQ_BIN=/usr/lib/rabbitmq/bin
@@ -49,7 +53,11 @@ export_env() {
   export RABBITMQ_PID_FILE="$PID_FILE"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/enabled_plugins"
   export RABBITMQ_CONFIG_FILE="$DIR/rabbitmq"
-  [[ -f "$DIR/enabled_plugins" ]] || echo '[].' >"$DIR/enabled_plugins"
+  if [[ "$MANAGEMENT_PORT" == off ]]; then
+    echo '[].' >"$DIR/enabled_plugins"
+  else
+    echo '[rabbitmq_management].' >"$DIR/enabled_plugins"
+  fi
   cat >"$DIR/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$PORT
 loopback_users.guest = true
@@ -57,6 +65,13 @@ disk_free_limit.absolute = 50MB
 log.file.level = warning
 log.console = false
 CONF
+  if [[ "$MANAGEMENT_PORT" != off ]]; then
+    cat >>"$DIR/rabbitmq.conf" <<CONF
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $MANAGEMENT_PORT
+collect_statistics_interval = 1000
+CONF
+  fi
   if [[ -n "${KALTIM_BROKER_TLS_PORT:-}" ]]; then
     "$ROOT/scripts/make-test-certs.sh" "$DIR/tls"
     cat >>"$DIR/rabbitmq.conf" <<CONF
@@ -143,7 +158,10 @@ case "${1:-}" in
   restart) stop; start ;;
   status) export_env; pid_alive && ctl status >/dev/null 2>&1 ;;
   url) echo "amqp://guest:guest@127.0.0.1:$PORT/%2f" ;;
+  management-url)
+    [[ "$MANAGEMENT_PORT" != off ]] || { log "the management plugin is off for $NODE"; exit 1; }
+    echo "http://guest:guest@127.0.0.1:$MANAGEMENT_PORT" ;;
   tls-dir) echo "$DIR/tls" ;;
   ctl) shift; export_env; ctl "$@" ;;
-  *) echo "usage: $0 start|stop|kill|restart|status|url|tls-dir|ctl ARGS..." >&2; exit 64 ;;
+  *) echo "usage: $0 start|stop|kill|restart|status|url|management-url|tls-dir|ctl ARGS..." >&2; exit 64 ;;
 esac

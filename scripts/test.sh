@@ -36,6 +36,7 @@ fi
 
 echo "== swift test against $(scripts/broker.sh url | sed 's|//[^@]*@|//****@|')"
 export RABBITMQ_TEST_URL="$(scripts/broker.sh url)"
+export RABBITMQ_TEST_MANAGEMENT_URL="$(scripts/broker.sh management-url)"
 export KALTIM_REQUIRE_BROKER=1
 set +e
 swift test "$@" 2>&1 | tee "$LOG_DIR/test.log"

@@ -92,6 +92,8 @@ public enum ReplayHeader {
     public static let count = "x-replay-count"
     public static let by = "x-replayed-by"
     public static let at = "x-replayed-at"
+    /// Marks the end of a sweep's snapshot (see ``DeadLetterAdmin/sweep(_:)``); never a dead letter.
+    public static let sweepMarker = "x-kaltim-sweep-marker"
 }
 
 extension AMQPFieldValue {

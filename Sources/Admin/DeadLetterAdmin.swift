@@ -58,7 +58,7 @@ public struct ReplayReport: Sendable {
 /// The dead-letter side of the admin tool: browse, replay, export and purge the dead-letter
 /// queues of the roles, over the broker with the admin's own credentials.
 ///
-/// A sweep takes, with `basic.get`, only as many messages as the queue held when it began, and
+/// A sweep takes, with `basic.get`, only the messages the queue held when it began, and
 /// holds them unacknowledged: a message that arrives meanwhile is left alone, and if the tool
 /// dies, the broker gives every held message back. A replay re-publishes each chosen message
 /// to the queue it failed in, waits for the broker's confirm, and only then acknowledges (and
@@ -78,10 +78,27 @@ public final class DeadLetterAdmin: Sendable {
     }
 
     /// Takes what `queue` holds now, unacknowledged. Give it back with ``release(_:)``.
+    ///
+    /// The snapshot is not the queue's message count: a quorum queue reports 0 when its leader
+    /// does not answer a passive declaration within 250 ms, which happens on a busy broker.
+    /// Instead a marker is published (confirmed) to the back of the queue, and messages are
+    /// taken until the marker comes back: exactly what the queue held, and nothing that
+    /// arrived later. A marker left by a sweep that died is dropped when met.
     public func sweep(_ queue: String) async throws -> [DeadLetter] {
-        let snapshot = Int(try await connection.queueState(queue).messageCount)
+        let marker = "sweep-" + UUID().uuidString
+        try await connection.publish(
+            Data(), exchange: "", routingKey: queue,
+            properties: AMQPProperties(
+                headers: [ReplayHeader.sweepMarker: .bool(true)], deliveryMode: .persistent, messageID: marker,
+                timestamp: Date()),
+            mandatory: true)
         var letters: [DeadLetter] = []
-        while letters.count < snapshot, let delivery = try await connection.get(queue: queue) {
+        while let delivery = try await connection.get(queue: queue) {
+            if delivery.properties.headers?[ReplayHeader.sweepMarker] != nil {
+                try await delivery.ack()
+                if delivery.properties.messageID == marker { break }
+                continue
+            }
             letters.append(DeadLetter(delivery, queue: queue))
         }
         return letters

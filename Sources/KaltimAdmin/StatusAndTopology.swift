@@ -7,32 +7,43 @@ import Jobs
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per role: ready messages, consumers, dead letters, retry-tier depths and the oldest dead letter's age.",
+        abstract:
+            "Per role: ready and unacknowledged messages, consumers, rates, dead letters, retry-tier depths, oldest dead letter.",
         discussion: """
-            Counts come from passive declarations (AMQP). Unacknowledged messages and the age of the oldest \
-            message of a role queue are not visible over AMQP without taking messages: read them from the \
-            workers' metrics (jobs_messages_in_flight, jobs_oldest_unprocessed_age_seconds).
+            Ready messages, consumers and depths come from passive declarations (AMQP). Unacknowledged messages \
+            and rates need the management plugin's HTTP API: give --management-url (or set KALTIM_MANAGEMENT_URL); \
+            without it those columns show "-". The age of the oldest message of a role queue (a quorum queue) is \
+            not reported by RabbitMQ 3.10, and peeking at it would cost the message a delivery attempt: read it from \
+            the workers' gauge jobs_oldest_unprocessed_age_seconds. The oldest dead letter is looked at and put back.
             """)
     @OptionGroup var admin: AdminOptions
     @OptionGroup var roles: RoleOptions
+    @Option(
+        help: ArgumentHelp(
+            "The management API, e.g. http://127.0.0.1:15672 (default: $KALTIM_MANAGEMENT_URL); the broker user's credentials are used unless the URL names its own.",
+            valueName: "url"))
+    var managementURL: String?
     @Flag(help: "JSON instead of a table.") var json = false
 
     func run() async throws {
-        let rows: [Row] = try await admin.withAdmin { connection, _ in try await self.rows(connection) }
+        let management = try managementAPI()
+        let rows: [Row] = try await admin.withAdmin { connection, _ in try await self.rows(connection, management) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             return
         }
-        print("ROLE            READY  CONSUMERS  DEAD  OLDEST DEAD   RETRY TIERS")
+        print("ROLE            READY  UNACKED  CONSUMERS   IN/s  ACK/s   DEAD  OLDEST DEAD   RETRY TIERS")
         for row in rows {
             let tiers = row.retryTiers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             let age = row.oldestDeadLetterAgeSeconds.map { String(format: "%.0f s", $0) } ?? "-"
+            let rate = { (value: Double?) in value.map { String(format: "%.1f", $0) } ?? "-" }
             let name: String = row.role.padding(toLength: 14, withPad: " ", startingAt: 0)
             let columns: [String] = [
-                name, String(row.ready).leftPadded(6), String(row.consumers).leftPadded(10),
-                String(row.deadLetters).leftPadded(5), age.leftPadded(12), " " + tiers,
+                name, String(row.ready).leftPadded(6), (row.unacknowledged.map(String.init) ?? "-").leftPadded(8),
+                String(row.consumers).leftPadded(10), rate(row.publishRate).leftPadded(6), rate(row.ackRate).leftPadded(6),
+                String(row.deadLetters).leftPadded(6), age.leftPadded(12), " " + tiers,
             ]
             print(columns.joined(separator: " "))
         }
@@ -41,11 +52,30 @@ struct Status: AsyncParsableCommand {
     struct Row: Encodable {
         let role: String, queue: String
         let ready: Int, consumers: Int, deadLetters: Int
+        /// Delivered to a worker and not yet settled (management API only).
+        let unacknowledged: Int?
+        /// Messages per second into and acknowledged from the role queue (management API only).
+        let publishRate: Double?, ackRate: Double?
         let retryTiers: [String: Int]
         let oldestDeadLetterAgeSeconds: Double?
     }
 
-    func rows(_ connection: AMQPConnection) async throws -> [Row] {
+    private func managementAPI() throws -> ManagementAPI? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = managementURL ?? environment["KALTIM_MANAGEMENT_URL"] else { return nil }
+        let broker = admin.brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"]
+        let configuration = broker.flatMap { try? AMQPConfiguration(url: $0) }
+        do {
+            return try ManagementAPI(
+                url: url, virtualHost: configuration?.virtualHost ?? "/", username: configuration?.username ?? "guest",
+                password: configuration?.password ?? "guest")
+        } catch {
+            throw ValidationError("--management-url: \(error)")
+        }
+    }
+
+    func rows(_ connection: AMQPConnection, _ management: ManagementAPI?) async throws -> [Row] {
+        let figures = try await management?.queues()
         var rows: [Row] = []
         for role in roles.roles {
             let topology = RoleTopology(role: role, prefix: admin.topologyPrefix)
@@ -53,7 +83,8 @@ struct Status: AsyncParsableCommand {
                 rows.append(
                     Row(
                         role: role.name, queue: topology.queue + " (missing)", ready: 0, consumers: 0, deadLetters: 0,
-                        retryTiers: [:], oldestDeadLetterAgeSeconds: nil))
+                        unacknowledged: nil, publishRate: nil, ackRate: nil, retryTiers: [:],
+                        oldestDeadLetterAgeSeconds: nil))
                 continue
             }
             let dead = try await connection.queueState(topology.deadLetterQueue)
@@ -62,17 +93,21 @@ struct Status: AsyncParsableCommand {
                 tiers[String(name.dropFirst(topology.queue.count + 1))] = Int(
                     (try? await connection.queueState(name))?.messageCount ?? 0)
             }
-            // The head of the dead letters is the oldest: look at it and give it back.
+            // The head of the dead letters is the oldest: look at it and give it back. The dead-letter
+            // queue has no delivery limit, so the look costs nothing.
             var age: Double?
             if dead.messageCount > 0, let head = try await connection.get(queue: topology.deadLetterQueue) {
                 let letter = DeadLetter(head, queue: topology.deadLetterQueue)
                 age = (letter.lastFailure ?? head.properties.timestamp).map { Date().timeIntervalSince($0) }
                 try await head.nack(requeue: true)
             }
+            let managed = figures?[topology.queue]
             rows.append(
                 Row(
                     role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
-                    deadLetters: Int(dead.messageCount), retryTiers: tiers, oldestDeadLetterAgeSeconds: age))
+                    deadLetters: Int(dead.messageCount), unacknowledged: figures.map { _ in managed?.unacknowledged ?? 0 },
+                    publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
+                    oldestDeadLetterAgeSeconds: age))
         }
         return rows
     }

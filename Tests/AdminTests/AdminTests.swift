@@ -79,6 +79,30 @@ struct DeadLetterRig {
     .serialized, .timeLimit(.minutes(3))
 )
 struct DeadLetterAdminTests {
+    @Test func aSweepTakesWhatTheQueueHeldAndDropsAMarkerADeadSweepLeftBehind() async throws {
+        let rig = try await DeadLetterRig.make()
+        try await rig.deadLetter(try rig.registration("before-0"), code: "broken-invariant")
+        // The end marker of a sweep whose tool died before it came back.
+        try await rig.connection.publish(
+            Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
+            properties: AMQPProperties(headers: [ReplayHeader.sweepMarker: .bool(true)], messageID: "sweep-dead"),
+            mandatory: true)
+        try await rig.deadLetter(try rig.registration("before-1"), code: "broken-invariant")
+
+        let held = try await rig.admin.sweep(rig.topology.deadLetterQueue)
+        #expect(held.map(\.messageID) == ["before-0", "before-1"], "the stale marker is no dead letter")
+        // Arrives while the sweep holds its snapshot: not part of it.
+        try await rig.deadLetter(try rig.registration("after"), code: "broken-invariant")
+        let later = try await rig.admin.sweep(rig.topology.deadLetterQueue)
+        #expect(later.map(\.messageID) == ["after"])
+        await rig.admin.release(held + later)
+        try await waitUntil(timeout: .seconds(10), "three dead letters and no marker") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 3
+        }
+        #expect(try await rig.admin.list([.intake]).count == 3)
+        await rig.cleanUp()
+    }
+
     @Test func listGroupsAndReplayMovesOnlyTheChosenOnesBackWithProvenance() async throws {
         let rig = try await DeadLetterRig.make()
         var bodies: [String: Data] = [:]
@@ -279,6 +303,55 @@ struct AdminCommandTests {
         #expect(actions == ["reveal:1", "replay-dry-run:3", "replay:1", "export:2", "purge:2"], "\(actions)")
         #expect(try AuditLog(path: rig.auditPath).entries().allSatisfy { $0.who == "ops-1" })
         try? FileManager.default.removeItem(atPath: exportPath)
+        await rig.cleanUp()
+    }
+
+    @Test(.enabled(if: BrokerEnvironment.managementURL != nil, "needs RABBITMQ_TEST_MANAGEMENT_URL (scripts/test.sh)"))
+    func statusShowsUnacknowledgedMessagesAndConsumersFromTheManagementAPI() async throws {
+        let rig = try await DeadLetterRig.make()
+        let url = try #require(BrokerEnvironment.url)
+        let management = try #require(BrokerEnvironment.managementURL)
+        for index in 0..<7 {
+            let event = try rig.registration("status-\(index)")
+            try await rig.connection.publish(
+                event.body, exchange: "", routingKey: rig.topology.queue, properties: event.amqpMessage.properties,
+                mandatory: true)
+        }
+        try await rig.deadLetter(try rig.registration("status-dead"), code: "broken-invariant")
+        // A worker that took 5 and has not settled them.
+        let holder = try await BrokerEnvironment.connect()
+        let consumer = try await holder.consume(queue: rig.topology.queue, prefetch: 5)
+        var taken = 0
+        for try await _ in consumer {
+            taken += 1
+            if taken == 5 { break }
+        }
+        struct Row: Decodable {
+            let role: String, ready: Int, consumers: Int, deadLetters: Int, unacknowledged: Int?
+            let oldestDeadLetterAgeSeconds: Double?
+        }
+        let arguments = [
+            "status", "--role", "intake", "--json", "--broker-url", url, "--management-url", management,
+            "--topology-prefix", rig.topology.prefix,
+        ]
+        let last = Collector<String>()
+        // The management plugin samples queue figures every second on the test node.
+        try await waitUntil(timeout: .seconds(60), "status reports 5 unacknowledged and 2 ready") {
+            let process = try ChildProcess(Self.admin, arguments, standardErrorToo: false)
+            guard try await process.waitForExit(timeout: .seconds(30)) == 0 else { return false }
+            last.append(process.output)
+            let rows = try JSONDecoder().decode([Row].self, from: Data(process.output.utf8))
+            guard let row = rows.first else { return false }
+            return row.unacknowledged == 5 && row.ready == 2 && row.consumers == 1 && row.deadLetters == 1
+                && row.oldestDeadLetterAgeSeconds != nil
+        }
+        #expect(last.values.last?.contains("\"unacknowledged\" : 5") == true, "\(last.values.last ?? "")")
+
+        let unreachable = try ChildProcess(
+            Self.admin, arguments.dropLast(4) + ["--management-url", "http://127.0.0.1:1"])
+        #expect(try await unreachable.waitForExit(timeout: .seconds(30)) != 0)
+        #expect(unreachable.output.contains("cannot reach the management API"), "\(unreachable.output)")
+        await holder.close()
         await rig.cleanUp()
     }
 

@@ -11,6 +11,8 @@ import Synchronization
 /// `scripts/broker.sh start` and `export RABBITMQ_TEST_URL=$(scripts/broker.sh url)`.
 public enum BrokerEnvironment {
     public static let url = ProcessInfo.processInfo.environment["RABBITMQ_TEST_URL"]
+    /// The management plugin's HTTP API of the same node (`scripts/broker.sh management-url`).
+    public static let managementURL = ProcessInfo.processInfo.environment["RABBITMQ_TEST_MANAGEMENT_URL"]
     public static let required = ProcessInfo.processInfo.environment["KALTIM_REQUIRE_BROKER"] == "1"
     public static var enabled: Bool { url != nil || required }
 

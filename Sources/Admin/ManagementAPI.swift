@@ -1,0 +1,144 @@
+public import AsyncHTTPClient
+public import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// The figures AMQP cannot give without taking messages, read from the RabbitMQ management
+/// plugin's HTTP API: unacknowledged messages, message rates and, for classic queues, the
+/// timestamp of the message at the head.
+///
+/// RabbitMQ 3.10 does not report a head timestamp for quorum queues (rabbitmq-server#6813), and
+/// peeking at one with `basic.get` and a requeue would count as a delivery attempt against the
+/// queue's delivery limit, so a role queue's oldest age comes from the workers' own gauge
+/// (`jobs_oldest_unprocessed_age_seconds`), not from here.
+public struct ManagementAPI: Sendable {
+    /// One queue as the management API reports it.
+    public struct QueueFigures: Sendable, Equatable {
+        public let name: String
+        /// `quorum` or `classic`.
+        public let type: String
+        public let ready: Int
+        public let unacknowledged: Int
+        public let consumers: Int
+        /// Messages per second published to the queue over the last sampling window.
+        public let publishRate: Double?
+        /// Messages per second acknowledged by consumers over the last sampling window.
+        public let ackRate: Double?
+        /// The `timestamp` property of the message at the head (classic queues only).
+        public let headMessageTimestamp: Date?
+    }
+
+    /// A management API reply that was not a success.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let base: String
+    private let authorization: String
+    private let virtualHost: String
+    private let timeout: Duration
+    private let client: HTTPClient
+
+    /// - Parameters:
+    ///   - url: the API's base URL, e.g. `http://127.0.0.1:15672`; credentials in the URL
+    ///     (`http://user:password@host:port`) take precedence over `username` and `password`.
+    ///   - virtualHost: the virtual host whose queues are read.
+    ///   - username: the user when the URL names none (the admin's broker user).
+    ///   - password: that user's password.
+    public init(
+        url: String, virtualHost: String, username: String, password: String, timeout: Duration = .seconds(10),
+        client: HTTPClient = .shared
+    ) throws {
+        guard var components = URLComponents(string: url), let scheme = components.scheme,
+            scheme == "http" || scheme == "https", components.host?.isEmpty == false
+        else {
+            throw Failure(description: "the management URL must be http(s)://[user:password@]host:port")
+        }
+        let user = components.user.flatMap { $0.removingPercentEncoding } ?? username
+        let secret = components.password.flatMap { $0.removingPercentEncoding } ?? password
+        components.user = nil
+        components.password = nil
+        components.path = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+        self.base = components.string ?? url
+        self.authorization = "Basic " + Data("\(user):\(secret)".utf8).base64EncodedString()
+        self.virtualHost = virtualHost
+        self.timeout = timeout
+        self.client = client
+    }
+
+    /// Every queue of the virtual host, by name.
+    public func queues() async throws -> [String: QueueFigures] {
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        var request = HTTPClientRequest(
+            url: base
+                + "/api/queues/\(vhost)?columns=name,type,messages_ready,messages_unacknowledged,consumers,"
+                + "head_message_timestamp,message_stats.publish_details.rate,message_stats.ack_details.rate")
+        request.headers.add(name: "Authorization", value: authorization)
+        let (seconds, attoseconds) = timeout.components
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await client.execute(
+                request, timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+            body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        } catch {
+            throw Failure(description: "cannot reach the management API at \(base): \(error)")
+        }
+        guard response.status.code == 200 else {
+            let text = String(buffer: body).prefix(200)
+            throw Failure(
+                description: "the management API answered \(response.status.code) for the queues of \(virtualHost): \(text)"
+            )
+        }
+        let rows = try JSONDecoder().decode([Row].self, from: Data(buffer: body))
+        return Dictionary(rows.map { ($0.name, $0.figures) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private struct Row: Decodable {
+        struct Rate: Decodable { let rate: Double? }
+        struct Stats: Decodable {
+            let publishDetails: Rate?
+            let ackDetails: Rate?
+            enum CodingKeys: String, CodingKey {
+                case publishDetails = "publish_details"
+                case ackDetails = "ack_details"
+            }
+        }
+        let name: String
+        let type: String?
+        let messagesReady: Int?
+        let messagesUnacknowledged: Int?
+        let consumers: Int?
+        let headMessageTimestamp: Double?
+        let messageStats: Stats?
+
+        enum CodingKeys: String, CodingKey {
+            case name, type, consumers
+            case messagesReady = "messages_ready"
+            case messagesUnacknowledged = "messages_unacknowledged"
+            case headMessageTimestamp = "head_message_timestamp"
+            case messageStats = "message_stats"
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            type = try container.decodeIfPresent(String.self, forKey: .type)
+            messagesReady = try container.decodeIfPresent(Int.self, forKey: .messagesReady)
+            messagesUnacknowledged = try container.decodeIfPresent(Int.self, forKey: .messagesUnacknowledged)
+            consumers = try container.decodeIfPresent(Int.self, forKey: .consumers)
+            // An empty classic queue reports `head_message_timestamp` as "" rather than null.
+            headMessageTimestamp = try? container.decodeIfPresent(Double.self, forKey: .headMessageTimestamp)
+            messageStats = try? container.decodeIfPresent(Stats.self, forKey: .messageStats)
+        }
+
+        var figures: QueueFigures {
+            QueueFigures(
+                name: name, type: type ?? "classic", ready: messagesReady ?? 0, unacknowledged: messagesUnacknowledged ?? 0,
+                consumers: consumers ?? 0, publishRate: messageStats?.publishDetails?.rate,
+                ackRate: messageStats?.ackDetails?.rate,
+                headMessageTimestamp: headMessageTimestamp.map { Date(timeIntervalSince1970: $0) })
+        }
+    }
+}
