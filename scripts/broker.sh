@@ -17,7 +17,8 @@
 # (default 5682), KALTIM_BROKER_DIST_PORT (default AMQP port + 20000),
 # KALTIM_BROKER_DIR (default .broker/<name> in the repository), KALTIM_BROKER_MANAGEMENT_PORT
 # (default AMQP port + 10000: the management plugin's HTTP API on 127.0.0.1, which
-# `kaltim-admin status` reads for unacknowledged counts and rates; `off` disables it). With KALTIM_BROKER_TLS_PORT
+# `kaltim-admin status` reads for unacknowledged counts and rates; `off` disables it),
+# KALTIM_BROKER_LISTEN (the AMQP listener's addresses, comma-separated; default 127.0.0.1). With KALTIM_BROKER_TLS_PORT
 # set, the node also listens for TLS on that port, with throw-away certificates made by
 # scripts/make-test-certs.sh in <data dir>/tls, and requires a client certificate.
 set -euo pipefail
@@ -27,6 +28,7 @@ NAME="${KALTIM_BROKER_NAME:-kaltim-test}"
 PORT="${KALTIM_BROKER_PORT:-5682}"
 DIST_PORT="${KALTIM_BROKER_DIST_PORT:-$((PORT + 20000))}"
 DIR="${KALTIM_BROKER_DIR:-$ROOT/.broker/$NAME}"
+LISTEN="${KALTIM_BROKER_LISTEN:-127.0.0.1}"
 MANAGEMENT_PORT="${KALTIM_BROKER_MANAGEMENT_PORT:-$((PORT + 10000))}"
 NODE="$NAME@localhost"
 PID_FILE="$DIR/rabbit.pid"
@@ -45,8 +47,13 @@ ensure_installed() {
 export_env() {
   mkdir -p "$DIR/mnesia" "$DIR/log"
   export RABBITMQ_NODENAME="$NODE"
-  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  export RABBITMQ_NODE_PORT="$PORT"
+  if [[ "$LISTEN" == 127.0.0.1 ]]; then
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT="$PORT"
+  else
+    # These would override the listeners of the configuration file.
+    unset RABBITMQ_NODE_IP_ADDRESS RABBITMQ_NODE_PORT
+  fi
   export RABBITMQ_DIST_PORT="$DIST_PORT"
   export RABBITMQ_MNESIA_BASE="$DIR/mnesia"
   export RABBITMQ_LOG_BASE="$DIR/log"
@@ -58,9 +65,14 @@ export_env() {
   else
     echo '[rabbitmq_management].' >"$DIR/enabled_plugins"
   fi
+  local listeners="" index=0 address
+  IFS=, read -ra addresses <<<"$LISTEN"
+  for address in "${addresses[@]}"; do
+    index=$((index + 1))
+    listeners+="listeners.tcp.$index = $address:$PORT"$'\n'
+  done
   cat >"$DIR/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$PORT
-loopback_users.guest = true
+${listeners}loopback_users.guest = true
 disk_free_limit.absolute = 50MB
 log.file.level = warning
 log.console = false

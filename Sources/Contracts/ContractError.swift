@@ -22,6 +22,17 @@ public struct ContractError: Error, Sendable, Hashable, CustomStringConvertible 
     static func tooLarge(_ size: Int, limit: Int) -> ContractError {
         ContractError("message-too-large", "the body has \(size) bytes; the limit is \(limit)")
     }
+    static func tooDeep(_ limit: Int) -> ContractError {
+        ContractError("malformed-json", "the body nests objects or arrays deeper than \(limit) levels")
+    }
+    // The two below do not quote the property: it is the sender's free text (the dead letter
+    // keeps it in its properties).
+    static var unsupportedContentType: ContractError {
+        ContractError("unsupported-content-type", "the content type is not application/json in UTF-8")
+    }
+    static var unsupportedContentEncoding: ContractError {
+        ContractError("unsupported-content-encoding", "the content encoding is not identity; contracts are not compressed")
+    }
     static func malformed(_ detail: String) -> ContractError {
         ContractError("malformed-json", "the body is not valid JSON: \(detail)")
     }

@@ -65,6 +65,23 @@ public struct ContractRegistry: Sendable {
     /// The registered (type, versions), for documentation and schema export.
     public var contracts: [String: [Int]] { entries.mapValues { $0.keys.sorted() } }
 
+    /// Decodes a message as it came from the broker: its content type must be absent or
+    /// `application/json` (a `charset` other than UTF-8 is refused) and its content encoding
+    /// absent or `identity`; then the body, as ``decode(_:)``.
+    public func decode(_ body: Data, contentType: String?, contentEncoding: String?) throws(ContractError) -> DecodedEvent {
+        if let contentType {
+            let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let charsetOK = parts.dropFirst().allSatisfy { !$0.hasPrefix("charset=") || $0 == "charset=utf-8" }
+            guard parts.first == "application/json" || parts.first?.hasSuffix("+json") == true, charsetOK else {
+                throw .unsupportedContentType
+            }
+        }
+        if let contentEncoding, !contentEncoding.isEmpty, contentEncoding.lowercased() != "identity" {
+            throw .unsupportedContentEncoding
+        }
+        return try decode(body)
+    }
+
     /// Decodes a message body: size limit, duplicate keys, envelope, (type, version) lookup,
     /// payload, upcast to the newest version.
     /// - Throws: ``ContractError`` with a stable ``ContractError/reason``.
@@ -126,7 +143,11 @@ public struct ContractRegistry: Sendable {
         case .valueNotFound(let type, let context): return .wrongType(path(context.codingPath), expected: "a \(type), not null")
         case .typeMismatch(let type, let context): return .wrongType(path(context.codingPath), expected: "a \(type)")
         case .dataCorrupted(let context):
-            if context.codingPath.isEmpty { return .malformed("the JSON cannot be parsed") }
+            if context.codingPath.isEmpty {
+                // Foundation reports a number that does not fit its field (1e400, 2.5 or 10^30
+                // where an Int belongs) the same way as broken syntax, without a path.
+                return .malformed("the JSON cannot be parsed, or a number does not fit the field it is in")
+            }
             // Foundation's descriptions can quote the value (an enum's raw value, say): only
             // our own validators' texts, which state a rule and never a value, pass through.
             let rule =

@@ -4,6 +4,10 @@ import Foundation
 /// (which `JSONDecoder` resolves silently, keeping one of them). Runs over the raw bytes in one
 /// pass before decoding.
 enum StrictJSON {
+    /// Objects and arrays nest at most this deep; contracts nest four levels at most, and a
+    /// deeper document is an attack on the decoder's stack, not a message.
+    static let maximumDepth = 32
+
     /// What the scan learnt of the top-level object on the way: the envelope's `type` and
     /// `dataversion`, when they are a string and an integer (so that the body is parsed by
     /// `JSONDecoder` once, into the right type).
@@ -17,6 +21,9 @@ enum StrictJSON {
     @discardableResult
     static func check(_ data: Data, limit: Int) throws(ContractError) -> Summary {
         guard data.count <= limit else { throw .tooLarge(data.count, limit: limit) }
+        // RFC 8259 §8.1: a sender must not add a byte order mark. Refused rather than skipped,
+        // so that a broken sender is noticed.
+        guard !data.starts(with: [0xEF, 0xBB, 0xBF]) else { throw .malformed("a byte order mark precedes the JSON text") }
         var scanner = Scanner(bytes: [UInt8](data))
         try scanner.run()
         return scanner.summary
@@ -50,6 +57,7 @@ enum StrictJSON {
                 let byte = bytes[index]
                 switch byte {
                 case UInt8(ascii: "{"):
+                    guard stack.count < StrictJSON.maximumDepth else { throw .tooDeep(StrictJSON.maximumDepth) }
                     stack.append(.object(current: nil))
                     keySets.append([])
                     expectKey = true
@@ -60,6 +68,7 @@ enum StrictJSON {
                     expectKey = false
                     index += 1
                 case UInt8(ascii: "["):
+                    guard stack.count < StrictJSON.maximumDepth else { throw .tooDeep(StrictJSON.maximumDepth) }
                     stack.append(.array(index: 0))
                     expectKey = false
                     index += 1

@@ -42,6 +42,13 @@ struct TLSTests {
             try await AMQPConnection.connect(AMQPConfiguration(url: url(ca: "ca.pem", client: false)))
         } throws: { ($0 as? AMQPError)?.code == .connectionFailed }
 
+        // Plaintext AMQP to the TLS listener: no connection (the broker waits for a TLS hello).
+        var plaintext = try AMQPConfiguration(url: "amqp://guest:guest@127.0.0.1:5713/%2f")
+        plaintext.connectTimeout = .seconds(5)
+        plaintext.rpcTimeout = .seconds(5)
+        plaintext.reconnect = nil
+        await #expect { try await AMQPConnection.connect(plaintext) } throws: { ($0 as? AMQPError)?.code == .connectionFailed }
+
         try await BrokerEnvironment.brokerScript(["stop"], environment: Self.environment)
     }
 }

@@ -139,6 +139,18 @@ struct LeastPrivilegeTests {
             throws: refused)
         await #expect(performing: { try await portal.get(queue: RoleTopology(role: .intake).queue) }, throws: refused)
         await #expect(performing: { try await portal.declareQueue(.quorum("portal.own")) }, throws: refused)
+        // The broker validates `user_id`: the portal may sign its messages with its own name, and
+        // cannot pass one off as the LSP's (406 PRECONDITION_FAILED), so a consumer may trust it.
+        try await portal.publish(
+            Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+            properties: AMQPProperties(userID: userPrefix + "kaltim-portal"))
+        await #expect(
+            performing: {
+                try await portal.publish(
+                    Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                    properties: AMQPProperties(userID: userPrefix + "kaltim-lsp"))
+            },
+            throws: { ($0 as? AMQPError)?.replyCode == 406 })
         await portal.close()
     }
 }

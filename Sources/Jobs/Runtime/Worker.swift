@@ -223,7 +223,9 @@ public final class Worker: Service, Sendable {
         var oldest = receivedAt
         for delivery in deliveries {
             do {
-                let event = try registry.decode(delivery.body)
+                let event = try registry.decode(
+                    delivery.body, contentType: delivery.properties.contentType,
+                    contentEncoding: delivery.properties.contentEncoding)
                 decoded.append(ReceivedMessage(delivery: delivery, event: event))
                 oldest = min(oldest, event.header.time)
             } catch {
