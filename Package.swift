@@ -104,12 +104,28 @@ let package = Package(
         .target(
             name: "Workers",
             dependencies: [
-                "Jobs", "Contracts", "Senders", "CCairo", "CQREncode", .product(name: "Crypto", package: "swift-crypto"),
+                "Jobs", "Contracts", "IntakeRules", "Senders", "CCairo", "CQREncode",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The intake rules on their own (NIK N1–N8, region codes, phone, e-mail): pure functions
+        // over Contracts, small enough to fuzz (scripts/fuzz.sh).
+        .target(
+            name: "IntakeRules",
+            dependencies: ["Contracts"],
             resources: [.copy("Resources/kode-wilayah-kemendagri-2025.csv"), .copy("Resources/LICENSE-kode-wilayah.txt")],
+            swiftSettings: swiftSettings
+        ),
+        // libFuzzer entry for the envelope and contract decoders and the NIK rules. Built with
+        // -sanitize=fuzzer by scripts/fuzz.sh; in a normal build it replays the files it is given.
+        .executableTarget(
+            name: "kaltim-fuzz",
+            dependencies: ["Contracts", "IntakeRules"],
+            path: "Sources/KaltimFuzz",
             swiftSettings: swiftSettings
         ),
         // The worker executable: one subcommand per role, plus the admin commands.
@@ -207,7 +223,8 @@ let package = Package(
         .testTarget(
             name: "WorkersTests",
             dependencies: [
-                "Workers", "kaltim-worker", "Jobs", "AMQP", "Contracts", "Senders", "TestSupport",
+                "Workers", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "AMQP", "Contracts", "Senders",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

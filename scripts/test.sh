@@ -34,6 +34,9 @@ if grep -E "^$ROOT/(Sources|Tests|Benchmarks)/.*: warning:" "$LOG_DIR/build.log"
   exit 1
 fi
 
+echo "== fuzz the decoders and the NIK rules for 60 s (scripts/fuzz.sh)"
+scripts/fuzz.sh 60
+
 echo "== swift test against $(scripts/broker.sh url | sed 's|//[^@]*@|//****@|')"
 export RABBITMQ_TEST_URL="$(scripts/broker.sh url)"
 export RABBITMQ_TEST_MANAGEMENT_URL="$(scripts/broker.sh management-url)"

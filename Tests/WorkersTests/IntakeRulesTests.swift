@@ -1,5 +1,6 @@
 // Every NIK in this file is SYNTHETIC (serials 9900–9999, DOMAIN.md §2.4). Never send them to Dukcapil.
 import Contracts
+import IntakeRules
 import Testing
 import Workers
 

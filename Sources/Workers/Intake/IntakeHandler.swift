@@ -1,5 +1,6 @@
 public import Contracts
 import Foundation
+public import IntakeRules
 public import Jobs
 
 /// The intake validation worker: decides on each submitted registration.

@@ -18,6 +18,12 @@ public struct IntakeFinding: Sendable, Equatable {
     public let code: String
     /// Bahasa Indonesia text for the applicant/staff. MUST NEVER contain the NIK or any 16-digit number.
     public let message: String
+
+    public init(severity: Severity, code: String, message: String) {
+        self.severity = severity
+        self.code = code
+        self.message = message
+    }
 }
 
 /// The result of the NIK rules N1–N8 (DOMAIN.md §2.4) for one registration.

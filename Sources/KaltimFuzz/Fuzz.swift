@@ -1,0 +1,85 @@
+// The fuzz entry point. Built by scripts/fuzz.sh with `-sanitize=fuzzer -D FUZZING`, libFuzzer
+// calls `LLVMFuzzerTestOneInput` with generated inputs. In a normal build the same code runs
+// over the files named on the command line, so a crasher saved under Tests/FuzzCorpus becomes a
+// regression test of the ordinary test suite.
+import Contracts
+import Foundation
+import IntakeRules
+
+/// The decoders every message meets, built once.
+let registry = ContractRegistry.pipeline
+
+/// Runs one input through every fuzzed parser: the envelope and contract decoders (with and
+/// without message properties), the NIK rules N1–N8 (the input as the NIK and as the declared
+/// birth date), and the name, phone and e-mail rules. Bad input must end in a thrown error or
+/// a finding; a trap, a crash or a hang is a bug.
+func fuzzOne(_ data: Data) {
+    _ = try? registry.decode(data)
+    _ = try? registry.decode(data, contentType: "application/json; charset=utf-8", contentEncoding: nil)
+    let text = String(decoding: data.prefix(4096), as: UTF8.self)
+    _ = NIKCheck.check(
+        text, declaredBirthDate: "1999-08-17", declaredSex: .female, ageWindow: 17...35, referenceDate: "2025-07-01",
+        regions: .kemendagri2025)
+    _ = NIKCheck.check(
+        "6474015708999901", declaredBirthDate: text, declaredSex: .male, ageWindow: 17...35, referenceDate: "2025-07-01",
+        regions: .kemendagri2025)
+    _ = PersonName.matches(PersonName.normalise(text), "Siti Rahmawati")
+    _ = PhoneNumber.normalise(text)
+    _ = EmailAddress.isValid(text)
+}
+
+#if FUZZING
+    /// libFuzzer's entry point.
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzerTestOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+        fuzzOne(bytes.map { Data(bytes: $0, count: count) } ?? Data())
+        return 0
+    }
+
+    /// libFuzzer's driver, called from our own `main` (SwiftPM links an executable's entry
+    /// under a name of its own, so libFuzzer's `main` is not used).
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func runFuzzerDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
+
+    @main
+    struct Fuzz {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(runFuzzerDriver(&argc, &argv) { bytes, count in fuzzerTestOneInput(bytes, count) })
+        }
+    }
+#else
+    /// `kaltim-fuzz FILE|FOLDER…`: runs every file (folders: every file inside) through
+    /// ``fuzzOne(_:)`` and prints how many; a crasher crashes it.
+    @main
+    struct ReplayFuzzInputs {
+        static func main() throws {
+            let paths = CommandLine.arguments.dropFirst()
+            guard !paths.isEmpty else {
+                FileHandle.standardError.write(Data("usage: kaltim-fuzz FILE|FOLDER...\n".utf8))
+                exit(64)
+            }
+            var count = 0
+            for path in paths {
+                var isFolder: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+                    FileHandle.standardError.write(Data("kaltim-fuzz: no such file: \(path)\n".utf8))
+                    exit(66)
+                }
+                let files =
+                    isFolder.boolValue
+                    ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 } : [path]
+                for file in files {
+                    fuzzOne(try Data(contentsOf: URL(fileURLWithPath: file)))
+                    count += 1
+                }
+            }
+            print("kaltim-fuzz: \(count) inputs, no crash")
+        }
+    }
+#endif
