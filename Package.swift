@@ -217,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerProcessTests",
-            dependencies: ["jobs-probe-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
+            dependencies: ["jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -51,6 +51,19 @@ final class Fleet: Sendable {
         }
     }
 
+    /// Waits until each named process has logged that it started (`<logFolder>/<name>.log`,
+    /// the supervisor's children).
+    func waitUntilLogged(_ names: [String]) async throws {
+        let deadline = Date().addingTimeInterval(120)
+        for name in names {
+            let log = "\(logFolder)/\(name).log"
+            while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"msg\":\"worker started\"") ?? false) {
+                guard Date() < deadline else { throw FleetError("\(name) did not start; see \(log)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     /// SIGTERM to every member, then wait for each (SIGKILL after 30 s).
     func stopAll() {
         let all = members.withLock { list -> [Member] in

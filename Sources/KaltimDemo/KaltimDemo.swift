@@ -24,10 +24,28 @@ struct KaltimDemo: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The notification templates.", valueName: "path")) var templates = "config/notifications"
     @Option(help: ArgumentHelp("The raw C relay's rate measured just before (scripts/bench-e2e.sh), printed as the ceiling."))
     var relayRate: Double?
+    @Flag(
+        help:
+            "Chaos: run the workers under the supervisor, SIGKILL a random one every --chaos-interval seconds, restart the broker once and close every connection once; then check for lost and duplicated effects."
+    )
+    var chaos = false
+    @Option(help: ArgumentHelp("Seconds between two kills in chaos mode.", valueName: "seconds")) var chaosInterval = 3.0
+    @Option(
+        help: ArgumentHelp(
+            "scripts/broker.sh, which restarts the run's broker node in chaos mode (its environment names the node).",
+            valueName: "path"))
+    var brokerScript = "scripts/broker.sh"
+    @Option(help: ArgumentHelp("Minutes each stage may take before the run fails.", valueName: "minutes"))
+    var stageTimeout = 20.0
 
     func validate() throws {
         guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
         guard (1...8).contains(intakeReplicas) else { throw ValidationError("--intake-replicas between 1 and 8") }
+        guard chaosInterval >= 0.5 else { throw ValidationError("--chaos-interval must be at least 0.5 seconds") }
+        guard stageTimeout > 0 else { throw ValidationError("--stage-timeout must be positive") }
+        if chaos, !FileManager.default.fileExists(atPath: brokerScript) {
+            throw ValidationError("--broker-script \(brokerScript) does not exist (chaos mode restarts the broker with it)")
+        }
         guard FileManager.default.isExecutableFile(atPath: workerBinary) else {
             throw ValidationError("--worker-binary \(workerBinary) is not an executable")
         }
@@ -65,97 +83,184 @@ struct KaltimDemo: AsyncParsableCommand {
 
         // The workers.
         let fleet = Fleet(binary: workerBinary, logFolder: path("logs"))
-        let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
-        for replica in 0..<intakeReplicas {
-            try fleet.start("intake-\(replica + 1)", ["intake", "--database", path("var/intake.sqlite")] + common)
+        let workerNames =
+            (1...intakeReplicas).map { "intake-\($0)" } + ["scheduling-1", "grading-1", "certificates-1", "notifications-1"]
+        let notificationArguments = [
+            "--templates", templates, "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off",
+            "--gateway-rate", "1000000", "--smtp-rate", "1000000",
+        ]
+        if chaos {
+            // One supervisor starts every process and starts again any that dies.
+            let plan: [String: Any] = [
+                "dataDirectory": path("var"), "logDirectory": path("logs"),
+                "common": ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile],
+                "roles": [
+                    "intake": ["replicas": intakeReplicas], "scheduling": ["replicas": 1], "grading": ["replicas": 1],
+                    "certificates": ["replicas": 1, "arguments": ["--output-directory", path("certificates")]],
+                    "notifications": ["replicas": 1, "arguments": notificationArguments],
+                ],
+            ]
+            try JSONSerialization.data(withJSONObject: plan).write(to: URL(fileURLWithPath: path("plan.json")))
+            try fleet.start("supervisor", ["supervise", "--plan", path("plan.json"), "--healthy-after", "5"])
+            try await fleet.waitUntilLogged(workerNames)
+        } else {
+            let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
+            for replica in 0..<intakeReplicas {
+                try fleet.start("intake-\(replica + 1)", ["intake", "--database", path("var/intake.sqlite")] + common)
+            }
+            try fleet.start("scheduling", ["scheduling", "--database", path("var/scheduling.sqlite")] + common)
+            try fleet.start("grading", ["grading", "--database", path("var/grading.sqlite")] + common)
+            try fleet.start(
+                "certificates",
+                ["certificates", "--database", path("var/certificates.sqlite"), "--output-directory", path("certificates")]
+                    + common)
+            // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
+            // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
+            try fleet.start(
+                "notifications",
+                ["notifications", "--database", path("var/notifications.sqlite")] + notificationArguments + common)
+            try await fleet.waitUntilStarted()
         }
-        try fleet.start("scheduling", ["scheduling", "--database", path("var/scheduling.sqlite")] + common)
-        try fleet.start("grading", ["grading", "--database", path("var/grading.sqlite")] + common)
-        try fleet.start(
-            "certificates",
-            ["certificates", "--database", path("var/certificates.sqlite"), "--output-directory", path("certificates")] + common)
-        // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
-        // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
-        try fleet.start(
-            "notifications",
-            [
-                "notifications", "--database", path("var/notifications.sqlite"), "--templates", templates,
-                "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off", "--gateway-rate", "1000000",
-                "--smtp-rate", "1000000",
-            ] + common)
         defer { fleet.stopAll() }
-        try await fleet.waitUntilStarted()
-        print("  workers: \(fleet.names.joined(separator: ", "))")
+        print("  workers: \(fleet.names.joined(separator: ", "))\(chaos ? " (chaos: a kill every \(chaosInterval) s)" : "")")
 
-        let tally = Tally()
+        let tally = Tally(stageTimeout: stageTimeout * 60)
         let watcher = Task { await tally.watch(observer, on: connection) }
         defer { watcher.cancel() }
+        let disturbance =
+            chaos
+            ? Chaos(
+                logFolder: path("logs"), workers: workerNames, brokerScript: brokerScript, interval: .seconds(chaosInterval),
+                seed: seed) : nil
+        let killer = Task { await disturbance?.killWorkers() }
+        defer { killer.cancel() }
 
         let publishingStarted = Date()
-        // Those who register a second time do so after their first registration was decided
-        // (as people do, days later): two copies in flight at once would let the intake
-        // replicas' order decide which one counts, and the report would vary with it.
-        let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
-        try await publishRegistrations(firstWave, exchange: exchange, on: connection, malformed: true)
-        let firstCount = firstWave.count
-        try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
-        try await publishRegistrations(
-            cohort.registrations.filter { $0.defect == .duplicate }, exchange: exchange, on: connection, malformed: false)
-        let total = registrations
-        try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
+        var passRates: [String: Double] = [:]
+        var stageError: (any Error)?
+        do {
+            // Chaos: the broker restarts once a third of the registrations are decided.
+            let third = registrations / 3
+            let restart = Task {
+                guard let disturbance else { return }
+                while !Task.isCancelled, await tally.counts.decided < third { try? await Task.sleep(for: .milliseconds(200)) }
+                do { try await disturbance.restartBroker() } catch { print("\nchaos: \(error)") }
+            }
+            defer { restart.cancel() }
+            // Those who register a second time do so after their first registration was decided
+            // (as people do, days later): two copies in flight at once would let the intake
+            // replicas' order decide which one counts, and the report would vary with it.
+            let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
+            try await publishRegistrations(firstWave, exchange: exchange, prefix: prefix, on: connection, malformed: true)
+            let firstCount = firstWave.count
+            try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
+            await restart.value
+            try await publishRegistrations(
+                cohort.registrations.filter { $0.defect == .duplicate }, exchange: exchange, prefix: prefix, on: connection,
+                malformed: false)
+            let total = registrations
+            try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
 
-        // 2. Selection closes; the classes are announced.
-        let stage2 = Date()
-        let classes = try catalogue.plannedClasses.map { planned in
-            try OutgoingEvent(
-                EventEnvelope(
-                    id: "\(prefix)class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", data: planned),
-                exchange: exchange
-            ).amqpMessage
+            // 2. Selection closes; the classes are announced.
+            let stage2 = Date()
+            let classes = try catalogue.plannedClasses.map { planned in
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", data: planned),
+                    exchange: exchange
+                ).amqpMessage
+            }
+            try await publishAll(classes, on: connection)
+            try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+
+            // 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme).
+            let stage3 = Date()
+            let seats = await tally.seats
+            let registrations = await tally.registrationOfParticipant
+            let made = try makeAssessments(seats: seats, registrations: registrations, catalogue: catalogue, exchange: exchange)
+            let assessments = made.0
+            passRates = made.1
+            try await publishAll(assessments, on: connection)
+            let expected = assessments.count
+            // Chaos: every connection is closed once, when a quarter of the assessments are graded.
+            let close = Task {
+                guard let disturbance else { return }
+                while !Task.isCancelled, await tally.counts.graded < expected / 4 {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                do { try await disturbance.closeAllConnections() } catch { print("\nchaos: \(error)") }
+            }
+            defer { close.cancel() }
+            try await tally.wait("grading and certificates", stage3) { counts in
+                counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
+            }
+            await close.value
+
+            // 4. Every event that concerns a job seeker has reached them (or failed, with a reason).
+            let stage4 = Date()
+            try await tally.wait("notifications", stage4) { counts in
+                counts.notified + counts.notificationsFailed >= counts.expectedNotifications
+            }
+        } catch {
+            stageError = error
+            print("\nkaltim-demo: \(error)")
         }
-        try await publishAll(classes, on: connection)
-        try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+        killer.cancel()
+        await killer.value
 
-        // 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme).
-        let stage3 = Date()
-        let seats = await tally.seats
-        let registrations = await tally.registrationOfParticipant
-        let made = try makeAssessments(seats: seats, registrations: registrations, catalogue: catalogue, exchange: exchange)
-        let assessments = made.0
-        let passRates = made.1
-        try await publishAll(assessments, on: connection)
-        let expected = assessments.count
-        try await tally.wait("grading and certificates", stage3) { counts in
-            counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
-        }
-
-        // 4. Every event that concerns a job seeker has reached them (or failed, with a reason).
-        let stage4 = Date()
-        try await tally.wait("notifications", stage4) { counts in
-            counts.notified + counts.notificationsFailed >= counts.expectedNotifications
-        }
-
-        // The report.
+        // The report, then the checks, with every worker stopped.
         let seconds = Date().timeIntervalSince(started)
-        let dead = try await deadLetters(prefix: prefix, on: connection)
         let memory = fleet.peakMemory()
+        fleet.stopAll()
+        watcher.cancel()
+        let dead = try await deadLetters(prefix: prefix, on: connection)
+        var leftovers: [String: Int] = [:]
+        for role in roles {
+            let topology = RoleTopology(role: role, prefix: prefix)
+            for queue in [topology.queue] + topology.retryQueues.map(\.name) {
+                leftovers[queue] = Int((try? await connection.queueState(queue))?.messageCount ?? 0)
+            }
+        }
         let report = await tally.report(
             catalogue: catalogue, seconds: seconds, deadLetters: dead, cohort: cohort, passRates: passRates,
             publishingStarted: publishingStarted, memory: memory, relayRate: relayRate)
-        print(report)
-        try report.write(toFile: path("report.txt"), atomically: true, encoding: .utf8)
+        let counts = await tally.counts
+        var check = ChaosCheck.run(
+            ledger: await tally.ledger, expectedDecisions: registrations, owed: await tally.owedCertificates,
+            expectedNotifications: counts.expectedNotifications, notificationLog: path("notifications.jsonl"),
+            deadLetters: dead,
+            expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV2.eventType) }.count,
+            leftovers: leftovers, logFolder: path("logs"))
+        if let stageError { check.problems.insert("the run did not finish: \(stageError)", at: 0) }
+        var text = report + "\nchecks (lost and duplicated effects, leftovers, dead letters, logs):\n"
+        if let disturbance {
+            let kills = disturbance.kills
+            text += "  chaos: \(kills.count) workers killed with SIGKILL ("
+            text += Dictionary(grouping: kills, by: { $0 }).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }
+                .joined(separator: ", ")
+            text += "), broker restarts \(disturbance.brokerRestarts), connections closed \(disturbance.connectionCloses)\n"
+            if disturbance.brokerRestarts != 1 || disturbance.connectionCloses != 1 || kills.isEmpty {
+                check.problems.append("chaos: not every disturbance happened")
+            }
+        }
+        text += check.lines.joined(separator: "\n") + "\n"
+        text +=
+            check.problems.isEmpty
+            ? "  PASS: nothing lost, nothing doubled" : check.problems.map { "  FAIL: \($0)" }.joined(separator: "\n")
+        print(text)
+        try text.write(toFile: path("report.txt"), atomically: true, encoding: .utf8)
         print("kaltim-demo: report, stores, logs and certificates are in \(output)/")
-        watcher.cancel()
-        fleet.stopAll()
         for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
         _ = try? await connection.deleteQueue(observer)
         await connection.close()
+        if !check.problems.isEmpty { throw ExitCode(1) }
     }
 
     /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
     /// messages no contract accepts: they belong in the dead letters, nowhere else.
     func publishRegistrations(
-        _ registrations: [Cohort.Registration], exchange: String, on connection: AMQPConnection, malformed: Bool
+        _ registrations: [Cohort.Registration], exchange: String, prefix: String, on connection: AMQPConnection,
+        malformed: Bool
     ) async throws {
         var messages: [AMQPOutgoingMessage] = []
         for item in registrations {
@@ -175,9 +280,12 @@ struct KaltimDemo: AsyncParsableCommand {
             }
             messages.append(event.amqpMessage)
         }
-        for body in ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"] where malformed {
+        let bodies = ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"]
+        for (index, body) in bodies.enumerated() where malformed {
             messages.append(
-                AMQPOutgoingMessage(body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType))
+                AMQPOutgoingMessage(
+                    body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
         }
         try await publishAll(messages, on: connection)
     }
@@ -223,19 +331,34 @@ struct KaltimDemo: AsyncParsableCommand {
         return (assessments, passRates)
     }
 
+    /// Publishes with confirms; what the broker did not confirm (it may be restarting) is
+    /// published again, up to 10 times. A copy that arrives twice has one message id, and the
+    /// workers' inboxes take it once.
     func publishAll(_ messages: [AMQPOutgoingMessage], on connection: AMQPConnection) async throws {
-        let results = await connection.publish(messages, window: 200)
-        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
-        guard failed == 0 else { throw ValidationError("\(failed) messages were not confirmed by the broker") }
+        var pending = messages
+        for attempt in 1...10 {
+            let results = await connection.publish(pending, window: 200)
+            pending = zip(pending, results).compactMap { message, result in
+                if case .failure = result { message } else { nil }
+            }
+            if pending.isEmpty { return }
+            try await Task.sleep(for: .seconds(Double(attempt)))
+        }
+        throw ValidationError("\(pending.count) messages were not confirmed by the broker after 10 attempts")
     }
 
     func deadLetters(prefix: String, on connection: AMQPConnection) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for role in WorkerRole.all {
             let queue = RoleTopology(role: role, prefix: prefix).deadLetterQueue
+            // Distinct messages: a malformed message the portal published again after a lost
+            // confirm is one message.
+            var seen = Set<String>()
             while let dead = try await connection.get(queue: queue) {
                 let code = dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "unknown"
-                counts["\(role.name): \(code)", default: 0] += 1
+                if seen.insert(dead.properties.messageID ?? UUID().uuidString).inserted {
+                    counts["\(role.name): \(code)", default: 0] += 1
+                }
                 try await dead.ack()
             }
         }

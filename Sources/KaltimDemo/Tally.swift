@@ -22,6 +22,12 @@ actor Tally {
     }
 
     private var seen = Set<String>()
+    /// The ledger of effects: for each kind of effect and its subject, the distinct events
+    /// seen. A subject with two events is a duplicated effect (the same event delivered twice
+    /// has one id and counts once).
+    private(set) var ledger: [String: [String: Set<String>]] = [:]
+    /// Participants graded KOMPETEN and those who passed training (the certificates they are owed).
+    private(set) var owedCertificates: [String: Set<String>] = [:]
     private(set) var counts = Counts()
     private(set) var seats: [ClassScheduledV1] = []
     /// The registration number of each accepted participant.
@@ -50,19 +56,27 @@ actor Tally {
         NotificationFailedV1.eventType: "notifications",
     ]
 
+    /// How long ``wait(_:_:_:)`` waits for a stage.
+    let stageTimeout: TimeInterval
+
+    init(stageTimeout: TimeInterval = 20 * 60) { self.stageTimeout = stageTimeout }
+
     /// Counts every event of `queue` as it arrives (a consumer with a deep prefetch: the run
     /// produces several events per registration, and one `basic.get` each could not keep up).
+    /// Subscribes again if the consumer ends before the run does (a broker restart).
     func watch(_ queue: String, on connection: AMQPConnection) async {
-        guard let consumer = try? await connection.consume(queue: queue, prefetch: 2000) else { return }
-        do {
-            for try await delivery in consumer {
-                record(delivery)
-                delivery.ack(onFailure: nil)
+        while !Task.isCancelled {
+            do {
+                let consumer = try await connection.consume(queue: queue, prefetch: 2000)
+                for try await delivery in consumer {
+                    record(delivery)
+                    delivery.ack(onFailure: nil)
+                }
+                try? await consumer.cancel()
+            } catch {
+                try? await Task.sleep(for: .milliseconds(500))
             }
-        } catch {
-            // Cancelled at the end of the run.
         }
-        try? await consumer.cancel()
     }
 
     private func record(_ delivery: AMQPDelivery) {
@@ -73,6 +87,33 @@ actor Tally {
             try? decoder.decode(EventEnvelope<M>.self, from: delivery.body).data
         }
         let now = Date()
+        let subject = (try? decoder.decode(EnvelopeHeader.self, from: delivery.body))?.subject ?? ""
+        func note(_ kind: String, _ key: String) { ledger[kind, default: [:]][key, default: []].insert(id) }
+        switch delivery.properties.type {
+        case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType:
+            note("registration decision", subject)
+        case ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType: note("placement", subject)
+        case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
+        case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
+            if let graded = data(AssessmentGradedV2.self) {
+                note("assessment outcome", graded.assessmentID)
+                if graded.outcome == .competent { owedCertificates["competency", default: []].insert(graded.participantID) }
+                if graded.trainingOutcome == .passed {
+                    owedCertificates["training", default: []].insert(graded.participantID)
+                }
+            } else {
+                note("assessment outcome", subject)
+            }
+        case CertificateIssuedV1.eventType:
+            if let issued = data(CertificateIssuedV1.self) {
+                note("certificate", "\(issued.participantID) \(issued.kind.rawValue) \(issued.scheme ?? "")")
+            }
+        case NotificationDeliveredV1.eventType:
+            if let delivered = data(NotificationDeliveredV1.self) { note("notification", delivered.notificationID) }
+        case NotificationFailedV1.eventType:
+            if let failed = data(NotificationFailedV1.self) { note("notification", failed.notificationID) }
+        default: break
+        }
         if let role = delivery.properties.type.flatMap({ Self.producer[$0] }) {
             let activity = roleActivity[role] ?? (0, now, now)
             roleActivity[role] = (activity.count + 1, activity.first, now)
@@ -138,9 +179,11 @@ actor Tally {
 
     /// Prints a live progress line until `done` holds (deadline 20 minutes).
     func wait(_ stage: String, _ started: Date, _ done: @Sendable (Counts) -> Bool) async throws {
-        let deadline = started.addingTimeInterval(20 * 60)
+        let deadline = started.addingTimeInterval(stageTimeout)
         while !done(counts) {
-            guard Date() < deadline else { throw FleetError("\(stage) did not finish in 20 minutes") }
+            guard Date() < deadline else {
+                throw FleetError("\(stage) did not finish in \(Int(stageTimeout)) s")
+            }
             progress(stage, started, final: false)
             try await Task.sleep(for: .milliseconds(500))
         }

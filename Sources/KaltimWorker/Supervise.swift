@@ -33,6 +33,11 @@ struct Supervise: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The plan file (JSON).", valueName: "path")) var plan: String
     @Option(help: ArgumentHelp("Seconds a process gets to drain after SIGTERM.", valueName: "seconds")) var stopTimeout = 45
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a process must run before its exit counts as a fresh failure rather than part of a crash loop (the restart delay then starts again at 1 s).",
+            valueName: "seconds"))
+    var healthyAfter = 60
 
     func validate() throws {
         let plan = try loadPlan()
@@ -42,6 +47,7 @@ struct Supervise: AsyncParsableCommand {
             guard (0...64).contains(settings.replicas) else { throw ValidationError("plan: \(role) replicas must be 0…64") }
         }
         guard stopTimeout > 0 else { throw ValidationError("--stop-timeout must be positive") }
+        guard healthyAfter > 0 else { throw ValidationError("--healthy-after must be positive") }
     }
 
     func loadPlan() throws -> Plan {
@@ -107,7 +113,7 @@ struct Supervise: AsyncParsableCommand {
             for slot in slots {
                 if let pid = slot.pid, let status = ProcessSpawner.exitStatus(of: pid) {
                     slot.pid = nil
-                    slot.failuresInARow = now - slot.startedAt > .seconds(60) ? 1 : slot.failuresInARow + 1
+                    slot.failuresInARow = now - slot.startedAt > .seconds(healthyAfter) ? 1 : slot.failuresInARow + 1
                     let delay = Duration.seconds(min(30, 1 << min(slot.failuresInARow - 1, 5)))
                     slot.restartAt = now + delay
                     say("\(slot.name) (pid \(pid)) exited with status \(status); starting it again in \(delay)")

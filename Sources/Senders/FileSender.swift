@@ -4,7 +4,8 @@ import Synchronization
 
 /// Appends each message as one JSON line to a file instead of sending it: the local run's
 /// notification log, and a stand-in for any channel. Deduplicates on the idempotency key like
-/// a gateway would, within the process.
+/// a gateway would, across restarts too: the keys already in the file are read at start, so a
+/// process killed between a send and its record does not write the message twice.
 public final class FileSender: MessageSender {
     public let path: String
     private let state = Mutex<(handle: FileHandle?, sent: Set<String>)>((nil, []))
@@ -19,9 +20,27 @@ public final class FileSender: MessageSender {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
             }
         }
+        // Keys already sent; a line cut short by a crash has no complete key and is skipped.
+        var sent = Set<String>()
+        let existing = (try? Data(contentsOf: url)) ?? Data()
+        for line in existing.split(separator: 0x0A) {
+            if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                let key = object["idempotencyKey"] as? String
+            {
+                sent.insert(key)
+            }
+        }
         let handle = try FileHandle(forWritingTo: url)
+        // A line cut short by a crash: start the next one on a line of its own.
+        if let last = existing.last, last != 0x0A {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data([0x0A]))
+        }
         try handle.seekToEnd()
-        state.withLock { $0.handle = handle }
+        state.withLock {
+            $0.handle = handle
+            $0.sent = sent
+        }
     }
 
     public func send(_ message: OutgoingNotification) async -> SendResult {
