@@ -28,9 +28,13 @@ WORK="$SCRATCH/corpus"
 mkdir -p "$WORK" "$ROOT/Tests/FuzzCorpus"
 cp -n Tests/ContractsTests/Fixtures/*.json "$WORK/" 2>/dev/null || true
 echo "== fuzz for $DURATION s (working corpus: $(ls "$WORK" | wc -l) inputs)"
+set +e
 "$BIN" "$WORK" "$ROOT/Tests/FuzzCorpus" -max_total_time="$DURATION" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix="$ROOT/Tests/FuzzCorpus/" -print_final_stats=1 2>&1 | tee "$SCRATCH/last-run.log" | grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|stat::number_of_executed_units|stat::peak_rss" || true
-status=${PIPESTATUS[0]}
+  -artifact_prefix="$ROOT/Tests/FuzzCorpus/" -print_final_stats=1 >"$SCRATCH/last-run.log" 2>&1
+status=$?
+set -e
+grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|stat::number_of_executed_units|stat::peak_rss" \
+  "$SCRATCH/last-run.log" || true
 if ((status != 0)); then
   echo "fuzz.sh: libFuzzer found a failing input (exit $status); see $SCRATCH/last-run.log and Tests/FuzzCorpus/" >&2
   exit 1
