@@ -16,7 +16,7 @@ started_broker=0
 if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
 cleanup() {
   # Nodes that broker tests start for themselves, in case a test died before stopping them.
-  for node in kaltim-restart:5692 kaltim-freeze:5702 kaltim-tls:5712 kaltim-worker-restart:5722 kaltim-chaos-test:5762; do
+  for node in kaltim-restart:5692 kaltim-freeze:5702 kaltim-tls:5712 kaltim-worker-restart:5722 kaltim-chaos-test:5762 kaltim-node-a:5772 kaltim-node-b:5774; do
     KALTIM_BROKER_NAME="${node%%:*}" KALTIM_BROKER_PORT="${node##*:}" scripts/broker.sh stop >/dev/null 2>&1 || true
   done
   if ((started_broker)); then scripts/broker.sh stop || true; fi

@@ -32,8 +32,25 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         }
     }
 
+    /// One broker node: a host and its AMQP port.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        public var description: String { "\(host):\(port)" }
+    }
+
     public var host: String = "127.0.0.1"
     public var port: Int = 5672
+    /// Further nodes of the same cluster. The first connection tries ``host``:``port`` and then
+    /// these in order; after a lost connection, reconnecting starts with the node after the one
+    /// that was lost, so a dead node is passed over at once.
+    public var alternateEndpoints: [Endpoint] = []
+    /// ``host``:``port`` followed by ``alternateEndpoints``.
+    public var endpoints: [Endpoint] { [Endpoint(host: host, port: port)] + alternateEndpoints }
     public var virtualHost: String = "/"
     public var username: String = "guest"
     /// - Warning: never logged; ``description`` masks it.
@@ -58,13 +75,45 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// A configuration for `127.0.0.1:5672`, vhost `/`, user `guest`.
     public init() {}
 
-    /// Parses an `amqp://user:password@host:port/vhost?heartbeat=10` URL.
+    /// Parses an `amqp://user:password@host:port/vhost?heartbeat=10` URL, or several separated
+    /// by commas (the nodes of one cluster: `amqp://u:p@node1:5672/%2f,amqp://u:p@node2:5672/%2f`),
+    /// which may differ only in host and port; the first is tried first.
     ///
     /// Query keys (RabbitMQ's URI spec where it has one): `heartbeat` (seconds),
     /// `connection_timeout` (milliseconds), `frame_max`, `cacertfile`, `certfile`, `keyfile`,
     /// `verify` (`verify_peer` or `verify_none`), `connection_name`.
     /// - Throws: ``AMQPError/Code/invalidConfiguration`` naming what is wrong.
     public init(url: String) throws {
+        // A list: split before each further scheme (a comma inside a URL is not followed by one).
+        let parts = url.replacingOccurrences(of: ",amqps://", with: "\u{0}amqps://")
+            .replacingOccurrences(of: ",amqp://", with: "\u{0}amqp://").split(separator: "\u{0}").map(String.init)
+        guard parts.count > 1 else {
+            try self.init(single: url)
+            return
+        }
+        try self.init(single: parts[0])
+        for part in parts.dropFirst() {
+            var other = try AMQPConfiguration(single: part)
+            other.host = host
+            other.port = port
+            guard other.sameSettings(as: self) else {
+                throw AMQPError(
+                    .invalidConfiguration,
+                    "the URLs of a list must differ only in host and port (user, password, vhost, TLS and options alike)")
+            }
+            let parsed = try AMQPConfiguration(single: part)
+            alternateEndpoints.append(Endpoint(host: parsed.host, port: parsed.port))
+        }
+    }
+
+    private func sameSettings(as other: AMQPConfiguration) -> Bool {
+        host == other.host && port == other.port && virtualHost == other.virtualHost && username == other.username
+            && password == other.password && tls == other.tls && heartbeat == other.heartbeat
+            && connectTimeout == other.connectTimeout && frameMax == other.frameMax
+            && connectionName == other.connectionName
+    }
+
+    private init(single url: String) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw AMQPError(.invalidConfiguration, "not a URL: expected amqp://user:password@host:port/vhost")
         }
@@ -132,7 +181,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var description: String {
         let scheme = tls == nil ? "amqp" : "amqps"
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        return "\(scheme)://\(username):****@\(host):\(port)/\(vhost)"
+        return "\(scheme)://\(username):****@\(endpoints.map(\.description).joined(separator: ","))/\(vhost)"
     }
 }
 

@@ -25,6 +25,10 @@ final class ConnectionDriver {
     /// The live connection, or `nil` while disconnected.
     var connection: amqp_connection_state_t?
     var socketFD: Int32 = -1
+    /// The index in ``AMQPConfiguration/endpoints`` of the node connected to (or last connected to).
+    var currentEndpoint = 0
+    /// Where the next connection attempt starts.
+    var nextEndpoint = 0
     var heartbeatSeconds = 0
     var lastReceive = ContinuousClock.now
     var closing = false
@@ -58,9 +62,37 @@ final class ConnectionDriver {
 
     // MARK: Connecting
 
-    /// Opens the socket, logs in and negotiates heartbeats. Every step has a timeout.
+    /// Connects to the first node of ``AMQPConfiguration/endpoints`` that answers, starting
+    /// with ``nextEndpoint`` (after a lost connection, the node after the lost one).
     func connect() throws(AMQPError) {
-        let config = configuration
+        let endpoints = configuration.endpoints
+        var failures: [AMQPError] = []
+        for offset in 0..<endpoints.count {
+            let index = (nextEndpoint + offset) % endpoints.count
+            do {
+                try connect(to: endpoints[index])
+                currentEndpoint = index
+                nextEndpoint = index
+                return
+            } catch {
+                failures.append(error)
+                if endpoints.count > 1 {
+                    logger.warning(
+                        "AMQP node unreachable", metadata: ["amqp.node": "\(endpoints[index])", "error": "\(error)"])
+                }
+            }
+        }
+        guard failures.count > 1, let last = failures.last else { throw failures[0] }
+        throw AMQPError(
+            last.code, "no node of \(endpoints.map(\.description).joined(separator: ", ")) answered; the last: \(last.message)",
+            replyCode: last.replyCode, replyText: last.replyText, libraryStatus: last.libraryStatus)
+    }
+
+    /// Opens the socket to `endpoint`, logs in and negotiates heartbeats. Every step has a timeout.
+    private func connect(to endpoint: AMQPConfiguration.Endpoint) throws(AMQPError) {
+        var config = configuration
+        config.host = endpoint.host
+        config.port = endpoint.port
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "librabbitmq could not allocate a connection")
         }
@@ -153,7 +185,10 @@ final class ConnectionDriver {
         engine.connected.store(true, ordering: .releasing)
         logger.info(
             "AMQP connection open",
-            metadata: ["amqp.heartbeat": "\(heartbeatSeconds)", "amqp.server_version": "\(engine.serverVersion ?? "?")"])
+            metadata: [
+                "amqp.node": "\(endpoint)", "amqp.heartbeat": "\(heartbeatSeconds)",
+                "amqp.server_version": "\(engine.serverVersion ?? "?")",
+            ])
     }
 
     // MARK: The loop
@@ -188,6 +223,8 @@ final class ConnectionDriver {
                 return
             }
             reconnectAttempt += 1
+            // Fail over: start with the node after the one that was lost.
+            if reconnectAttempt == 1 { nextEndpoint = (currentEndpoint + 1) % configuration.endpoints.count }
             if let maximum = policy.maximumAttempts, reconnectAttempt > maximum {
                 logger.error("giving up reconnecting", metadata: ["amqp.attempts": "\(reconnectAttempt - 1)"])
                 shutDown()

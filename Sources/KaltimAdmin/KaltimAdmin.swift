@@ -20,7 +20,10 @@ struct KaltimAdmin: AsyncParsableCommand {
 
 /// Options every admin command shares.
 struct AdminOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The broker, with the admin's credentials (default: $KALTIM_ADMIN_URL).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "The broker, with the admin's credentials; a cluster's nodes as a comma-separated list of URLs (default: $KALTIM_ADMIN_URL).",
+            valueName: "url"))
     var brokerURL: String?
     @Option(help: ArgumentHelp("Prefix of every broker object name (tests).", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: ArgumentHelp("The audit log (default: $KALTIM_AUDIT_LOG or var/audit.jsonl).", valueName: "path"))

@@ -10,7 +10,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     @Option(
         name: .customLong("broker-url"),
         help: ArgumentHelp(
-            "The broker: amqp://user:pass@host:port/vhost or amqps://… (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/)",
+            "The broker: amqp://user:pass@host:port/vhost or amqps://…; the nodes of a cluster as a comma-separated list of such URLs, tried in turn (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/)",
             valueName: "url"))
     public var brokerURL: String?
 

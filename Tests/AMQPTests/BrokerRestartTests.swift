@@ -151,3 +151,50 @@ struct BrokerRestartTests {
         guard status == 0 else { throw TestFailure("kill -\(name) \(pid) failed") }
     }
 }
+
+/// Several broker addresses in one configuration: the client connects to the first node that
+/// answers and, when its node goes away, moves to another at once. Two single nodes stand in for
+/// the nodes of a cluster (the client restores its declared topology and consumers wherever
+/// it lands).
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(5))
+)
+struct FailoverTests {
+    @Test func theClientSkipsADeadNodeAndFailsOverWhenItsNodeStops() async throws {
+        let first = try await DisposableBroker.start(name: "kaltim-node-a", port: 5772)
+        let second = try await DisposableBroker.start(name: "kaltim-node-b", port: 5774)
+        // The first address refuses connections: the client goes on to the next ones.
+        var configuration = try AMQPConfiguration(
+            url: "amqp://guest:guest@127.0.0.1:1/%2f,\(first.url),\(second.url)")
+        configuration.heartbeat = .seconds(2)
+        configuration.reconnect = ReconnectPolicy(initialDelay: .milliseconds(200), maximumDelay: .seconds(1))
+        let connection = try await AMQPConnection.connect(configuration)
+        let queue = uniqueName()
+        try await connection.declareQueue(.classic(queue))
+        let received = Collector<String>()
+        let consumer = try await connection.consume(queue: queue, prefetch: 10)
+        let consuming = Task {
+            for try await delivery in consumer {
+                received.append(String(decoding: delivery.body, as: UTF8.self))
+                try? await delivery.ack()
+            }
+        }
+        defer { consuming.cancel() }
+        try await connection.publish(Data("on a".utf8), routingKey: queue, mandatory: true)
+        try await waitUntil(timeout: .seconds(10), "the message on node a") { received.values == ["on a"] }
+
+        // Node a stops: the client reconnects to node b, declares the queue there again and
+        // resumes consuming.
+        try await first.run("stop")
+        try await waitUntil(timeout: .seconds(60), "publishing works again, on node b") {
+            (try? await connection.publish(Data("on b".utf8), routingKey: queue, mandatory: true)) != nil
+        }
+        try await waitUntil(timeout: .seconds(30), "the message on node b consumed") { received.values.contains("on b") }
+        let check = try await AMQPConnection.connect(AMQPConfiguration(url: second.url))
+        #expect(try await check.queueState(queue).consumerCount == 1, "the consumer moved to node b")
+        await check.close()
+        await connection.close()
+        try await second.run("stop")
+    }
+}

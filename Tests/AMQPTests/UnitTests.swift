@@ -18,6 +18,22 @@ struct ConfigurationTests {
         #expect(configuration.tls == nil)
     }
 
+    @Test func aListOfURLsNamesTheNodesOfOneCluster() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqp://intake:s3cret@node1:5672/kaltim,amqp://intake:s3cret@node2:5673/kaltim,amqp://intake:s3cret@node3/kaltim"
+        )
+        #expect(configuration.endpoints.map(\.description) == ["node1:5672", "node2:5673", "node3:5672"])
+        #expect(configuration.username == "intake" && configuration.virtualHost == "kaltim")
+        #expect(configuration.description == "amqp://intake:****@node1:5672,node2:5673,node3:5672/kaltim")
+        #expect(!configuration.description.contains("s3cret"))
+        // A comma inside one URL (a percent-encoded password here) is not a separator.
+        #expect(try AMQPConfiguration(url: "amqp://u:a%2Cb@node1/").endpoints.count == 1)
+        // The nodes of one cluster share everything but the address.
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://a:x@node1/,amqp://b:x@node2/") }
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://a:x@node1/one,amqp://a:x@node2/two") }
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://a:x@node1/,amqps://a:x@node2/") }
+    }
+
     @Test func defaultsFollowTheScheme() throws {
         let plain = try AMQPConfiguration(url: "amqp://localhost")
         #expect(plain.port == 5672)
