@@ -94,6 +94,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         try self.init(single: parts[0])
         for part in parts.dropFirst() {
             var other = try AMQPConfiguration(single: part)
+            let endpoint = Endpoint(host: other.host, port: other.port)
             other.host = host
             other.port = port
             guard other.sameSettings(as: self) else {
@@ -101,8 +102,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                     .invalidConfiguration,
                     "the URLs of a list must differ only in host and port (user, password, vhost, TLS and options alike)")
             }
-            let parsed = try AMQPConfiguration(single: part)
-            alternateEndpoints.append(Endpoint(host: parsed.host, port: parsed.port))
+            alternateEndpoints.append(endpoint)
         }
     }
 
