@@ -29,6 +29,14 @@ guard let durability = SQLiteStore.Durability(rawValue: (options["--durability"]
     fail("--durability must be full or normal", code: 64)
 }
 
+/// User plus system CPU time of this process so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 /// Records the registration id and emits one `registration.accepted`.
 struct TrivialHandler: MessageHandler {
     let exchange: String
@@ -87,6 +95,7 @@ do {
         topology: topology, handler: TrivialHandler(exchange: topology.exchange),
         store: try SQLiteStore(path: storePath, durability: durability),
         consuming: consuming, publishing: publishing, instance: "bench", options: workerOptions)
+    let cpuBefore = processCPUSeconds()
     let started = ContinuousClock.now
     let running = Task { try await worker.run() }
     while worker.statistics.succeeded < count {
@@ -95,9 +104,12 @@ do {
     }
     let elapsed = ContinuousClock.now - started
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let cpuMicrosPerMessage = (processCPUSeconds() - cpuBefore) * 1e6 / Double(count)
     running.cancel()
     _ = try? await running.value
-    let figures = String(format: "messages=%d seconds=%.3f rate=%.0f", count, seconds, Double(count) / seconds)
+    let figures = String(
+        format: "messages=%d seconds=%.3f rate=%.0f cpu_us_per_message=%.0f", count, seconds, Double(count) / seconds,
+        cpuMicrosPerMessage)
     print("jobs-full-path durability=\(durability.rawValue.lowercased()) concurrency=\(concurrency) \(figures)")
     for name in [topology.queue, topology.deadLetterQueue, output] + topology.retryQueues.map(\.name) {
         _ = try? await publishing.deleteQueue(name)

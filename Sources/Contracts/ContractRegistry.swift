@@ -69,7 +69,7 @@ public struct ContractRegistry: Sendable {
     /// `application/json` (a `charset` other than UTF-8 is refused) and its content encoding
     /// absent or `identity`; then the body, as ``decode(_:)``.
     public func decode(_ body: Data, contentType: String?, contentEncoding: String?) throws(ContractError) -> DecodedEvent {
-        if let contentType {
+        if let contentType, contentType != "application/json" {
             let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             let charsetOK = parts.dropFirst().allSatisfy { !$0.hasPrefix("charset=") || $0 == "charset=utf-8" }
             guard parts.first == "application/json" || parts.first?.hasSuffix("+json") == true, charsetOK else {

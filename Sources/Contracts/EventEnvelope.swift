@@ -33,7 +33,7 @@ public struct EventEnvelope<Payload: ContractMessage>: Codable, Sendable, Equata
 
     /// Creates an envelope for `data`; `type` and `dataversion` come from the payload's type.
     public init(
-        id: String = UUID().uuidString.lowercased(), source: String, time: Date = Date(), subject: String? = nil,
+        id: String = EventID.random(), source: String, time: Date = Date(), subject: String? = nil,
         correlationID: String? = nil, causationID: String? = nil, data: Payload
     ) {
         self.specVersion = "1.0"
@@ -110,8 +110,136 @@ public enum ContractJSON {
         return decoder
     }
 
-    /// Encodes an envelope as the body of an AMQP message.
+    /// Encodes an envelope as the body of an AMQP message: the same bytes as ``encoder()``
+    /// gives for the whole envelope, but only the payload goes through `JSONEncoder`; the
+    /// envelope's fields are written directly (the outbox encodes one envelope per event, and
+    /// `JSONEncoder` spent most of that time on them). Dates outside the years 1970–9999 take
+    /// `JSONEncoder` for the whole envelope.
     public static func encode<Payload>(_ envelope: EventEnvelope<Payload>) throws -> Data {
-        try encoder().encode(envelope)
+        guard let time = EnvelopeWriter.timestamp(envelope.time) else { return try encoder().encode(envelope) }
+        let payload = try encoder().encode(envelope.data)
+        var out: [UInt8] = []
+        out.reserveCapacity(payload.count + 400)
+        var writer = EnvelopeWriter(out: out)
+        writer.begin()
+        if let causation = envelope.causationID { writer.field("causationid", string: causation) }
+        writer.field("correlationid", string: envelope.correlationID)
+        writer.field("data", raw: payload)
+        writer.field("datacontenttype", string: envelope.dataContentType)
+        writer.field("dataversion", raw: Array(String(envelope.dataVersion).utf8))
+        writer.field("id", string: envelope.id)
+        writer.field("source", string: envelope.source)
+        writer.field("specversion", string: envelope.specVersion)
+        if let subject = envelope.subject { writer.field("subject", string: subject) }
+        writer.field("time", string: time)
+        writer.field("type", string: envelope.type)
+        writer.end()
+        return Data(writer.out)
+    }
+}
+
+/// Writes a JSON object field by field, keys in the order given (the caller sorts them), with
+/// `JSONEncoder`'s escaping (`.withoutEscapingSlashes`).
+struct EnvelopeWriter {
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    var out: [UInt8]
+    private var first = true
+
+    init(out: [UInt8]) { self.out = out }
+
+    mutating func begin() { out.append(UInt8(ascii: "{")) }
+    mutating func end() { out.append(UInt8(ascii: "}")) }
+
+    private mutating func key(_ key: StaticString) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        out.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    mutating func field(_ name: StaticString, raw: some Sequence<UInt8>) {
+        key(name)
+        out.append(contentsOf: raw)
+    }
+
+    mutating func field(_ name: StaticString, string: String) {
+        key(name)
+        Self.appendString(string, to: &out)
+    }
+
+    /// A JSON string literal: `"` and `\` escaped, control characters as `\b \t \n \f \r`
+    /// or `\u00xx`; everything else (`/`, non-ASCII) as it is, in UTF-8.
+    static func appendString(_ string: String, to out: inout [UInt8]) {
+        let hex = hexDigits
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, the fraction dropped (as `JSONEncoder`'s `.iso8601`), for
+    /// the years 1970 to 9999; nil outside them.
+    static func timestamp(_ date: Date) -> String? {
+        let interval = date.timeIntervalSince1970
+        guard interval >= 0, interval < 253_402_300_800 else { return nil }
+        let seconds = Int64(interval.rounded(.down))
+        let days = seconds / 86_400
+        let secondOfDay = seconds % 86_400
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
+        let z = days + 719_468
+        let era = z / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+    }
+}
+
+/// Message ids: random (version 4) UUIDs in lowercase.
+public enum EventID {
+    /// A new random id, such as `3f2b8c1e-5d4a-4f6b-9c7d-1e2f3a4b5c6d`. Drawn from the system's
+    /// random generator (`getrandom`); Foundation's `UUID()` opens `/dev/urandom` on every call
+    /// on Linux, which showed in the worker's profile.
+    public static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var high: UInt64 = generator.next()
+        var low: UInt64 = generator.next()
+        high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
+        low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
+        let hex = EnvelopeWriter.hexDigits
+        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var position = 0
+        for word in [high, low] {
+            for nibble in 0..<16 {
+                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
+                out[position] = hex[Int((word >> UInt64(60 - 4 * nibble)) & 0xF)]
+                position += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -63,6 +63,48 @@ struct GoldenFixtureTests {
         try roundTrip(contract)
     }
 
+    @Test(arguments: fixtures)
+    func theEnvelopeWriterGivesJSONEncodersBytes(name: String) throws {
+        let contract = try #require(ContractCatalogue.all.first { "\($0.eventType).v\($0.version)" == name })
+        func compare<M: ContractMessage>(_ type: M.Type) throws {
+            let envelope = try ContractJSON.decoder().decode(EventEnvelope<M>.self, from: try fixture(name))
+            #expect(try ContractJSON.encode(envelope) == ContractJSON.encoder().encode(envelope))
+        }
+        try compare(contract)
+    }
+
+    @Test func theEnvelopeWriterEscapesAndDatesAsJSONEncoderDoes() throws {
+        let payload = try ContractJSON.decoder().decode(
+            EventEnvelope<EnrolmentWithdrawnV1>.self, from: try fixture("enrolment.withdrawn.v1")
+        ).data
+        var every = ""
+        for code in 0..<0x80 { every.unicodeScalars.append(UnicodeScalar(UInt8(code))) }
+        every += "/\u{2028}\u{2029}é😀"
+        var generator = SystemRandomNumberGenerator()
+        let times: [Double] =
+            [0, 0.4, 0.9999, 951_782_400, 1_709_164_800.5, 253_402_300_799.9, -0.5, -86_400 * 400, 253_402_300_800]
+            + (0..<200).map { _ in Double.random(in: 0..<4_102_444_800, using: &generator) }
+        for (index, time) in times.enumerated() {
+            let envelope = EventEnvelope(
+                id: index == 0 ? every : EventID.random(), source: "/kaltim/" + every, time: Date(timeIntervalSince1970: time),
+                subject: index % 2 == 0 ? nil : "REG-\"\(index)\"", correlationID: "c\n\t\u{7f}",
+                causationID: index % 3 == 0 ? nil : "x",
+                data: payload)
+            #expect(try ContractJSON.encode(envelope) == ContractJSON.encoder().encode(envelope), "time \(time)")
+        }
+    }
+
+    @Test func eventIDsAreDistinctVersionFourUUIDsInLowercase() throws {
+        let ids = (0..<1_000).map { _ in EventID.random() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            let uuid = try #require(UUID(uuidString: id))
+            #expect(uuid.uuidString.lowercased() == id)
+            #expect(uuid.uuid.6 >> 4 == 4)
+            #expect(uuid.uuid.8 >> 6 == 0b10)
+        }
+    }
+
     @Test func anAcceptanceOfVersionOneUpcastsWithoutItsSubmissionTime() throws {
         let old = try #require(
             try makeRegistry().decode(try fixture("registration.accepted.v1")).payload as? RegistrationAcceptedV2)

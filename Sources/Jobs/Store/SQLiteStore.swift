@@ -75,23 +75,32 @@ public final class SQLiteStore: MessageStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let transaction = GRDBTransaction(db: db)
-            return batch.map { item in
+            // Inbox row, state change and outbox rows of one message (nothing for a duplicate).
+            func run(_ item: StoreWork) throws -> ProcessOutcome {
+                try recordInbox.execute(arguments: [item.messageID, now])
+                guard db.changesCount > 0 else { return .duplicate }  // already processed
+                let events = try item.work(transaction)
+                var entries: [OutboxEntry] = []
+                for event in events {
+                    try insertOutbox.execute(arguments: [
+                        event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,
+                        event.appID, event.timestamp.timeIntervalSince1970, event.contractVersion, now,
+                    ])
+                    entries.append(OutboxEntry(id: db.lastInsertedRowID, event: event))
+                }
+                return .processed(entries)
+            }
+            // One savepoint for a run of messages, rather than one per message (the common
+            // case, where no handler throws, costs one savepoint per batch). When a handler
+            // throws, that savepoint is rolled back; the messages before it run again, each in
+            // a savepoint of its own, the failed one is not run again, and the rest continue in
+            // a new run. A handler may so run twice for one commit, as it may after any
+            // rollback or redelivery: its effects outside the store must tolerate that.
+            func runAlone(_ item: StoreWork) -> Result<ProcessOutcome, any Error> {
                 do {
                     var outcome = ProcessOutcome.duplicate
-                    // A savepoint per message: a failing handler undoes only its own writes.
                     try db.inSavepoint {
-                        try recordInbox.execute(arguments: [item.messageID, now])
-                        guard db.changesCount > 0 else { return .commit }  // already processed
-                        let events = try item.work(transaction)
-                        var entries: [OutboxEntry] = []
-                        for event in events {
-                            try insertOutbox.execute(arguments: [
-                                event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,
-                                event.appID, event.timestamp.timeIntervalSince1970, event.contractVersion, now,
-                            ])
-                            entries.append(OutboxEntry(id: db.lastInsertedRowID, event: event))
-                        }
-                        outcome = .processed(entries)
+                        outcome = try run(item)
                         return .commit
                     }
                     return .success(outcome)
@@ -99,6 +108,33 @@ public final class SQLiteStore: MessageStore {
                     return .failure(error)
                 }
             }
+            var results: [Result<ProcessOutcome, any Error>] = []
+            results.reserveCapacity(batch.count)
+            var start = 0
+            while start < batch.count {
+                var outcomes: [ProcessOutcome] = []
+                var failure: (any Error)?
+                try db.inSavepoint {
+                    for item in batch[start...] {
+                        do {
+                            outcomes.append(try run(item))
+                        } catch {
+                            failure = error
+                            break
+                        }
+                    }
+                    return failure == nil ? .commit : .rollback
+                }
+                guard let failure else {
+                    results += outcomes.map { .success($0) }
+                    break
+                }
+                let failed = start + outcomes.count
+                results += batch[start..<failed].map(runAlone)
+                results.append(.failure(failure))
+                start = failed + 1
+            }
+            return results
         }
     }
 
