@@ -144,11 +144,21 @@ struct VerifyCertificate: AsyncParsableCommand {
         abstract: "Check a certificate document: key, signature, revocation, validity dates. Exit 0 only when valid.")
 
     @Option(help: ArgumentHelp("The certificate's JSON document.", valueName: "path")) var file: String
-    @Option(help: ArgumentHelp("The issuer's public key, 64 hex digits (default: the development key's).", valueName: "hex"))
+    @Option(help: ArgumentHelp("The issuer's public key, 64 hex digits.", valueName: "hex"))
     var publicKey: String?
+    @Flag(help: "Check against the development key (test certificates only) instead of --public-key.")
+    var developmentKey = false
     @Option(help: ArgumentHelp("The certificates worker's store, for revocations.", valueName: "path")) var database: String?
     @Option(help: ArgumentHelp("The day of the check, YYYY-MM-DD (default: today in WITA).", valueName: "date")) var today:
         String?
+
+    func validate() throws {
+        // No silent default: a verifier that falls back to the development key would call a
+        // certificate signed with it valid.
+        guard (publicKey != nil) != developmentKey else {
+            throw ValidationError("give the issuer's key with --public-key HEX, or --development-key for test certificates")
+        }
+    }
 
     func run() async throws {
         let verifier = try CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)

@@ -99,6 +99,34 @@ struct GradingTests {
                 ])
     }
 
+    @Test func aDuplicatedUnitAnUnknownSchemeABadDateAndAMissingTestSiteAreRejected() async throws {
+        let driver = try await GradingDriver.make()
+        var twice = GradingDriver.submission("A-20")
+        twice.units.append(twice.units[0])
+        twice.testSite = "  "
+        #expect(try driver.rejectionCodes(try await driver.submit(twice)) == ["UNIT_DUPLICATED", "TEST_SITE_MISSING"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-21", scheme: "SKM-2025-TIDAK-ADA")))
+                == ["SCHEME_UNKNOWN"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-22", on: "2 September 2025")))
+                == ["DATE_INVALID"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-23", on: "2025-07-07")))
+                == ["ASSESSED_BEFORE_TRAINING"], "the first day of training is too early")
+        #expect(
+            try driver.graded(try await driver.submit(GradingDriver.submission("A-24", on: "2025-07-08"))).outcome == .competent)
+    }
+
+    @Test func attendanceOfExactlyEightyPercentPassesTrainingAndLessDoesNot() async throws {
+        let driver = try await GradingDriver.make()
+        let pass = try driver.graded(try await driver.submit(GradingDriver.submission("A-25", attendance: 80)))
+        #expect(pass.trainingOutcome == .passed)
+        let fail = try driver.graded(
+            try await driver.submit(GradingDriver.submission("A-26", on: "2025-09-03", attendance: 79.9)))
+        #expect(fail.trainingOutcome == .failed)
+    }
+
     @Test func aWithdrawnParticipantCannotBeGraded() async throws {
         let driver = try await GradingDriver.make()
         _ = try await driver.kit.deliver(

@@ -158,6 +158,21 @@ struct IntakeTests {
         #expect(try await driver.submit(old).codes.contains("AGE_OUT_OF_RANGE"))
     }
 
+    @Test func aMissingNameIsRejectedAndABadWhatsAppNumberIsOnlyAWarning() async throws {
+        let driver = try await IntakeDriver.make()
+        let nameless = IntakeDriver.registration("REG-14", name: " \t ")
+        let rejected = try await driver.submit(nameless)
+        #expect(rejected.type == RegistrationRejectedV1.eventType && rejected.codes.contains("NAME_MISSING"))
+        var badWhatsApp = IntakeDriver.registration("REG-15")
+        badWhatsApp.whatsApp = "0811-23"
+        let accepted = try await driver.submit(badWhatsApp)
+        #expect(accepted.type == RegistrationAcceptedV1.eventType, "a WhatsApp number is optional")
+        let recorded = try await driver.kit.query(
+            "SELECT outcome, reasons FROM intake_registrations WHERE registration_id = 'REG-15'")
+        #expect(recorded.first?["outcome"]?.text == "accepted")
+        #expect(recorded.first?["reasons"]?.text?.split(separator: ",").contains("WHATSAPP_INVALID") == true)
+    }
+
     @Test func priorityComesFromHistoryDeclarationsAndGradingOutcomes() async throws {
         let history = """
             nik,programme,year,outcome

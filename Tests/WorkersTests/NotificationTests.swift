@@ -219,6 +219,20 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    @Test func numbersAreSentToInTheirPlus62FormAndAnInvalidWhatsAppNumberIsNotUsed() async throws {
+        let gateway = try await TestGateway.start { _, _ in (200, [:]) }
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.whatsApp: sender, .sms: sender], clock: Clock(Self.noon()))
+        _ = try await kit.deliver(Self.submitted(21, whatsApp: "0811-2345", phone: "0812 5000 0021"))
+        let contact = try #require(try await kit.query("SELECT phone, whatsapp FROM notif_contacts").first)
+        #expect(contact["phone"]?.text == "+6281250000021")
+        #expect(contact["whatsapp"] == .null, "too short for a mobile number")
+        await dispatcher.runOnce()
+        #expect(gateway.requests.values.map(\.channel) == ["SMS"], "no attempt on the invalid WhatsApp number")
+        #expect(gateway.requests.values.map(\.to) == ["+6281250000021"])
+        await gateway.stop()
+    }
+
     @Test func everyChannelRefusingEndsInNotificationFailed() async throws {
         let gateway = try await TestGateway.start { _, _ in (422, [:]) }
         let clock = Clock(Self.noon())

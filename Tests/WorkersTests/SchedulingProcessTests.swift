@@ -98,6 +98,9 @@ struct SchedulingProcessTests {
         var scheduled: [String: ClassScheduledV1] = [:]
         var waitlisted: [String: EnrolmentWaitlistedV1] = [:]
         var placements: Set<String> = []
+        // Decisions per participant as first published (a redelivery of the same message after
+        // a refused ack carries `redelivered`): a second decision would show here.
+        var decisions: [String: Int] = [:]
         // Drain the decisions. An ack can be refused as stale if the test's connection was
         // repaired meanwhile; the broker then redelivers the message, which counts once.
         let deadline = ContinuousClock.now + .seconds(120)
@@ -113,9 +116,12 @@ struct SchedulingProcessTests {
                 let event = try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: delivery.body).data
                 #expect(scheduled[event.participantID].map { $0 == event } ?? true, "one seat per participant")
                 scheduled[event.participantID] = event
+                if !delivery.redelivered { decisions[event.participantID, default: 0] += 1 }
             case EnrolmentWaitlistedV1.eventType:
                 let event = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWaitlistedV1>.self, from: delivery.body).data
+                #expect(waitlisted[event.participantID].map { $0 == event } ?? true, "one waitlisting per participant")
                 waitlisted[event.participantID] = event
+                if !delivery.redelivered { decisions[event.participantID, default: 0] += 1 }
             default:
                 let event = try ContractJSON.decoder().decode(EventEnvelope<ApprenticeshipPlacedV1>.self, from: delivery.body)
                     .data
@@ -130,6 +136,17 @@ struct SchedulingProcessTests {
         // Every accepted applicant scheduled once or waitlisted once.
         #expect(scheduled.count + waitlisted.count == 3000)
         #expect(Set(scheduled.keys).isDisjoint(with: waitlisted.keys))
+        #expect(decisions.values.allSatisfy { $0 == 1 }, "\(decisions.filter { $0.value > 1 }.count) participants decided twice")
+        // Waiting lists, as the store keeps them now: positions 1…n in each (BLKI, programme) list.
+        let lists = try await SQLiteStore(readingAt: database).read(
+            """
+            SELECT preferred_centre || '/' || programme AS list, waitlist_position AS position FROM sched_applicants
+            WHERE status = 'waitlisted'
+            """)
+        #expect(lists.count == waitlisted.count)
+        for (list, rows) in Dictionary(grouping: lists, by: { $0["list"]?.text ?? "" }) {
+            #expect(rows.compactMap { $0["position"]?.integer }.sorted() == Array(1...Int64(rows.count)), "positions in \(list)")
+        }
         // No class over capacity, no seat twice.
         let perClass = Dictionary(grouping: scheduled.values, by: \.classID)
         #expect(perClass.values.allSatisfy { $0.count <= catalogue.classSize })

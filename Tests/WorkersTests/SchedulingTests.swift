@@ -8,7 +8,8 @@ import Workers
 /// three places, two apprenticeship places.
 func smallCatalogue(quotaBalikpapan: Int = 3) throws -> ProgrammeCatalogue {
     let json = """
-        {"year": 2025, "referenceDate": "2025-07-01", "timeZone": "Asia/Makassar", "weeklyHours": "-",
+        {"year": 2025, "referenceDate": "2025-07-01", "timeZone": "Asia/Makassar",
+         "sessions": [{"days": [1, 2, 3, 4, 5], "start": "08:00", "end": "15:00"}],
          "ageWindow": {"minimum": 17, "maximum": 35}, "classSize": 2, "reserveSeats": 0,
          "firstClassStart": "2025-07-07", "cohortSpacingDays": 14,
          "apprenticeships": {"places": 2, "months": 6,
@@ -149,6 +150,28 @@ struct SchedulingTests {
         #expect(moved.classID == seat.classID && moved.seat == seat.seat, "the freed seat, not another")
     }
 
+    @Test func waitlistPositionsAreUniqueAndFollowTheOrderOfService() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.openClasses()
+        for index in 1...8 { try await driver.accept("P\(index)") }  // P1–P6 seated, P7 and P8 waiting
+        try await driver.accept("P9", tier: .previouslyTrained)
+        try await driver.accept("P10")  // tier 1, later: served before P9
+        func positions() async throws -> [String] {
+            try await driver.kit.query(
+                "SELECT participant_id, waitlist_position FROM sched_applicants WHERE status = 'waitlisted' ORDER BY waitlist_position"
+            ).map { "\($0["participant_id"]?.text ?? "?")=\($0["waitlist_position"]?.integer ?? 0)" }
+        }
+        #expect(try driver.waitlisted["P10"]?.position == 3, "ahead of the tier 3 applicant who came before")
+        #expect(try await positions() == ["P7=1", "P8=2", "P10=3", "P9=4"])
+        try await driver.withdraw("P2")  // P7 takes the seat; everyone behind moves up
+        #expect(try driver.scheduled["P7"] != nil)
+        #expect(try await positions() == ["P8=1", "P10=2", "P9=3"])
+        try await driver.withdraw("P10")  // leaving the waiting list
+        try await driver.accept("P11", tier: .previouslyFailed)
+        #expect(try driver.waitlisted["P11"]?.position == 2, "a position nobody holds")
+        #expect(try await positions() == ["P8=1", "P11=2", "P9=3"])
+    }
+
     @Test func theSameAcceptanceTwiceIsPlacedOnceAndApprenticeshipsAreCapped() async throws {
         let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
         try await driver.openClasses()
@@ -182,6 +205,30 @@ struct SchedulingTests {
         #expect(Set(classes.map(\.classID)).count == classes.count, "class ids are unique")
         let sectors = Set(catalogue.centres.flatMap { $0.programmes.map(\.sector) })
         #expect(sectors == ["B", "C", "F", "G", "I"], "mining, manufacturing, construction, trade and repair, housekeeping")
+        #expect(catalogue.classSize == 16)
+        // Hours in WITA: Monday to Thursday 08:00–16:00, Friday 08:00–11:30.
+        #expect(catalogue.timeZone == "Asia/Makassar")
+        #expect(catalogue.weeklyHours == "Senin–Kamis 08.00–16.00 WITA, Jumat 08.00–11.30 WITA")
+        #expect(classes.allSatisfy { catalogue.startTime(on: $0.startDate) == "08.00" }, "every class starts on a training day")
+        #expect(catalogue.startTime(on: "2025-07-12") == nil, "no training on Saturdays")
+    }
+
+    @Test func aProgrammeFileOutsideWITAOrWithBadHoursIsRefusedWithItsReason() throws {
+        let good = try String(contentsOfFile: repositoryFile("config/programme-2025.json"), encoding: .utf8)
+        let cases = [
+            ("\"Asia/Makassar\"", "\"Asia/Jakarta\"", "timeZone must be Asia/Makassar"),
+            ("\"end\": \"16:00\"", "\"end\": \"07:00\"", "start before end"),
+            ("\"days\": [5]", "\"days\": [4]", "each in one session only"),
+        ]
+        for (original, replacement, reason) in cases {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("programme-\(EventID.random()).json").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect(good.contains(original))
+            try good.replacingOccurrences(of: original, with: replacement).write(toFile: path, atomically: true, encoding: .utf8)
+            #expect {
+                _ = try ProgrammeCatalogue.load(path: path)
+            } throws: { "\($0)".contains(reason) }
+        }
     }
 }
 

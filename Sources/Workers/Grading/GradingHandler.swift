@@ -140,8 +140,9 @@ public struct GradingHandler: MessageHandler {
         }
         if ProgrammeCatalogue.day(submitted.assessedOn) == nil {
             add("DATE_INVALID", "Tanggal uji kompetensi harus berformat YYYY-MM-DD.")
-        } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn < start {
-            add("ASSESSED_BEFORE_TRAINING", "Tanggal uji kompetensi lebih awal dari dimulainya pelatihan.")
+        } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn <= start {
+            // After the training started: not before it, nor on its first day.
+            add("ASSESSED_BEFORE_TRAINING", "Tanggal uji kompetensi harus sesudah hari pertama pelatihan.")
         }
         let codes = submitted.units.map(\.code)
         for code in codes where !Self.isUnitCode(code) {

@@ -1,6 +1,7 @@
 public import Contracts
 import Crypto
 import Foundation
+import IntakeRules
 public import Jobs
 
 /// The notification worker's message side: learns each job seeker's contact details from
@@ -58,9 +59,13 @@ public struct NotificationHandler: MessageHandler {
                     whatsapp = excluded.whatsapp, email = excluded.email, updated_at = excluded.updated_at
                 """,
                 [
-                    .text(submitted.registrationID), .text(submitted.fullName), .text(submitted.phone),
-                    submitted.whatsApp.map { .text($0) } ?? .null, submitted.email.map { .text($0) } ?? .null,
-                    .real(Date().timeIntervalSince1970),
+                    // Numbers in +62 form, as intake checked them; one that is not a valid
+                    // Indonesian mobile number is not used (intake rejects a bad phone and warns
+                    // that a bad WhatsApp number will not be used).
+                    .text(submitted.registrationID), .text(submitted.fullName),
+                    PhoneNumber.normalise(submitted.phone).map { .text($0) } ?? .null,
+                    submitted.whatsApp.flatMap(PhoneNumber.normalise).map { .text($0) } ?? .null,
+                    submitted.email.map { .text($0) } ?? .null, .real(Date().timeIntervalSince1970),
                 ])
             try queue(
                 "pendaftaran_diterima", for: event, contact: .registration(submitted.registrationID), in: transaction,
@@ -98,6 +103,8 @@ public struct NotificationHandler: MessageHandler {
                     "tanggal_mulai": IndonesianCalendar.date(scheduled.startDate),
                     "tanggal_selesai": IndonesianCalendar.date(scheduled.endDate),
                     "jumlah_minggu": programme.map { String($0.weeks) } ?? "", "jam_latihan": catalogue.weeklyHours,
+                    "jam_mulai": catalogue.startTime(on: scheduled.startDate)
+                        ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: "."),
                 ])
         case let waitlisted as EnrolmentWaitlistedV1:
             try queue(

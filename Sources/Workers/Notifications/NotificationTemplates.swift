@@ -41,7 +41,7 @@ public struct NotificationTemplates: Sendable {
         "lulus_seleksi": ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"],
         "jadwal_kelas": [
             "nama", "no_peserta", "program", "blki", "kode_kelas", "hari_mulai", "tanggal_mulai", "tanggal_selesai",
-            "jumlah_minggu", "jam_latihan",
+            "jumlah_minggu", "jam_latihan", "jam_mulai",
         ],
         "daftar_tunggu": ["nama", "no_peserta", "program", "blki", "posisi"],
         "penempatan_magang": ["nama", "no_peserta", "perusahaan", "tanggal_mulai", "tanggal_selesai"],

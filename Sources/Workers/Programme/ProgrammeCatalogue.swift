@@ -54,10 +54,22 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var programmes: [Programme]
     }
 
+    /// Training hours on some days of the week, in the programme's time zone (WITA).
+    public struct Session: Codable, Sendable, Equatable {
+        /// ISO weekdays: 1 Monday … 7 Sunday.
+        public var days: [Int]
+        /// `HH:MM`, 24-hour clock.
+        public var start: String
+        public var end: String
+    }
+
     public var year: Int
     public var referenceDate: String
+    /// The time zone of every date and hour in the plan: `Asia/Makassar` (WITA, UTC+8), the
+    /// zone of East Kalimantan. Class dates are local dates there.
     public var timeZone: String
-    public var weeklyHours: String
+    /// When classes meet, e.g. Monday–Thursday 08:00–16:00 and Friday 08:00–11:30.
+    public var sessions: [Session]
     public var ageWindow: AgeWindow
     public var classSize: Int
     public var reserveSeats: Int
@@ -89,6 +101,19 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         guard classSize > 0, reserveSeats >= 0, ageWindow.minimum <= ageWindow.maximum else {
             throw ProgrammeFileError("classSize must be positive and the age window ordered")
         }
+        guard timeZone == "Asia/Makassar" else {
+            throw ProgrammeFileError("timeZone must be Asia/Makassar (WITA): the BLKIs are in East Kalimantan")
+        }
+        guard !sessions.isEmpty else { throw ProgrammeFileError("sessions: at least one day of training hours is needed") }
+        var seenDays: Set<Int> = []
+        for session in sessions {
+            guard !session.days.isEmpty, session.days.allSatisfy({ (1...7).contains($0) && seenDays.insert($0).inserted }) else {
+                throw ProgrammeFileError("sessions: days are ISO weekdays 1 (Monday) to 7 (Sunday), each in one session only")
+            }
+            guard let start = Self.minutes(session.start), let end = Self.minutes(session.end), start < end else {
+                throw ProgrammeFileError("sessions: start and end are HH:MM times, start before end")
+            }
+        }
         guard Self.day(firstClassStart) != nil, Self.day(referenceDate) != nil else {
             throw ProgrammeFileError("firstClassStart and referenceDate must be yyyy-MM-dd dates")
         }
@@ -100,6 +125,42 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
                 throw ProgrammeFileError("\(centre.centre.rawValue) \(programme.code): classes and weeks must be positive")
             }
         }
+    }
+
+    /// The training hours in words, for participants: `Senin–Kamis 08.00–16.00 WITA, Jumat
+    /// 08.00–11.30 WITA`.
+    public var weeklyHours: String {
+        let names = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
+        return sessions.map { session in
+            let days = session.days.sorted()
+            var runs: [String] = []
+            var index = 0
+            while index < days.count {
+                var last = index
+                while last + 1 < days.count && days[last + 1] == days[last] + 1 { last += 1 }
+                runs.append(last == index ? names[days[index] - 1] : "\(names[days[index] - 1])–\(names[days[last] - 1])")
+                index = last + 1
+            }
+            let hours =
+                "\(session.start.replacingOccurrences(of: ":", with: "."))–\(session.end.replacingOccurrences(of: ":", with: "."))"
+            return "\(runs.joined(separator: ", ")) \(hours) WITA"
+        }.joined(separator: ", ")
+    }
+
+    /// When training begins on the day `date` (`yyyy-MM-dd`, a WITA date), as `08.00`; nil when
+    /// no session falls on that weekday.
+    public func startTime(on date: String) -> String? {
+        guard let day = Self.day(date) else { return nil }
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let weekday = (calendar.component(.weekday, from: day) + 5) % 7 + 1  // Sunday 1 … → Monday 1 …
+        return sessions.first { $0.days.contains(weekday) }.map { $0.start.replacingOccurrences(of: ":", with: ".") }
+    }
+
+    static func minutes(_ time: String) -> Int? {
+        guard let match = time.wholeMatch(of: /([01]\d|2[0-3]):([0-5]\d)/), let hours = Int(match.1), let minutes = Int(match.2)
+        else { return nil }
+        return hours * 60 + minutes
     }
 
     /// The programme `code` at `centre`, if the plan has it.

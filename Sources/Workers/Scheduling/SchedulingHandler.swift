@@ -120,7 +120,8 @@ private struct Context {
 
     mutating func withdraw(_ withdrawn: EnrolmentWithdrawnV1) throws {
         let rows = try transaction.query(
-            "SELECT programme, status FROM sched_applicants WHERE participant_id = ?", [.text(withdrawn.participantID)])
+            "SELECT programme, status, preferred_centre FROM sched_applicants WHERE participant_id = ?",
+            [.text(withdrawn.participantID)])
         guard let row = rows.first, let programme = row["programme"]?.text else { return }  // never accepted here
         guard row["status"]?.text != "withdrawn" else { return }
         try transaction.execute(
@@ -128,6 +129,11 @@ private struct Context {
             UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
             WHERE participant_id = ?
             """, [.text(withdrawn.participantID)])
+        if row["status"]?.text == "waitlisted",
+            let preferred = row["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
+        {
+            try renumberWaitlist(programme: programme, centre: preferred)
+        }
         try allocate(programme: programme)
     }
 
@@ -159,7 +165,7 @@ private struct Context {
         guard anyFree || allExhausted else { return }
         let waiting = try transaction.query(
             """
-            SELECT participant_id, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
+            SELECT participant_id, programme, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
             FROM sched_applicants WHERE programme = ? AND status IN ('pooled', 'waitlisted')
             ORDER BY tier, arrival, registration_id, participant_id
             """, [.text(programme)])
@@ -242,6 +248,11 @@ private struct Context {
             UPDATE sched_applicants SET status = 'scheduled', class_id = ?, seat = ?, waitlist_position = NULL
             WHERE participant_id = ?
             """, [.text(classID), .integer(Int64(seat)), .text(participant)])
+        if applicant["status"]?.text == "waitlisted", let programme = applicant["programme"]?.text,
+            let preferred = applicant["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
+        {
+            try renumberWaitlist(programme: programme, centre: preferred)
+        }
         guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
             let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
@@ -289,21 +300,35 @@ private struct Context {
     mutating func waitlist(_ participant: String, programme: String, centre: TrainingCentre, applicant: [String: SQLValue])
         throws
     {
-        let ahead =
-            try transaction.query(
-                """
-                SELECT COUNT(*) AS n FROM sched_applicants
-                WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted'
-                """, [.text(programme), .text(centre.rawValue)]
-            ).first?["n"]?.integer ?? 0
-        let position = Int(ahead) + 1
         try transaction.execute(
-            "UPDATE sched_applicants SET status = 'waitlisted', waitlist_position = ? WHERE participant_id = ?",
-            [.integer(Int64(position)), .text(participant)])
+            "UPDATE sched_applicants SET status = 'waitlisted' WHERE participant_id = ?", [.text(participant)])
+        try renumberWaitlist(programme: programme, centre: centre)
+        let position = Int(
+            try transaction.query(
+                "SELECT waitlist_position FROM sched_applicants WHERE participant_id = ?", [.text(participant)]
+            ).first?["waitlist_position"]?.integer ?? 0)
         try emit(
             EnrolmentWaitlistedV1(participantID: participant, centre: centre, programme: programme, position: position),
             id: "waitlisted-\(participant)", subject: participant,
             correlation: applicant["correlation_id"]?.text ?? event.header.correlationID)
+    }
+
+    /// Numbers the waiting list of a programme at a BLKI 1, 2, 3… in the order it is served
+    /// (tier, then arrival): a later applicant of a better tier goes ahead of those already
+    /// waiting, and everyone behind a seated or withdrawn applicant moves up. The waitlisted
+    /// event carries the position at the time of waitlisting; the store keeps the current one.
+    func renumberWaitlist(programme: String, centre: TrainingCentre) throws {
+        try transaction.execute(
+            """
+            UPDATE sched_applicants SET waitlist_position = ranked.position
+            FROM (
+                SELECT participant_id,
+                    ROW_NUMBER() OVER (ORDER BY tier, arrival, registration_id, participant_id) AS position
+                FROM sched_applicants WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted'
+            ) AS ranked
+            WHERE sched_applicants.participant_id = ranked.participant_id
+                AND sched_applicants.waitlist_position IS NOT ranked.position
+            """, [.text(programme), .text(centre.rawValue)])
     }
 
     mutating func emit<M: ContractMessage>(_ message: M, id: String, subject: String, correlation: String) throws {
