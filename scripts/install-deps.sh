@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
 # librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
-# PDFs with a QR code), libcurl (e-mail over SMTP), the RabbitMQ server for the
+# PDFs with a QR code; poppler and zbar to read one back in a test), libcurl (e-mail over SMTP), the RabbitMQ server for the
 # private test node, pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
@@ -12,6 +12,9 @@ missing=()
 [[ -f /usr/include/qrencode.h ]] || missing+=(libqrencode-dev)
 [[ -f /usr/include/x86_64-linux-gnu/curl/curl.h || -f /usr/include/curl/curl.h || -f /usr/include/aarch64-linux-gnu/curl/curl.h ]] ||
   missing+=(libcurl4-openssl-dev)
+# poppler-utils and zbar-tools: a test renders a certificate PDF and reads its QR code back.
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)

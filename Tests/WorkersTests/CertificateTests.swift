@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import TestSupport
 import Testing
 import Workers
 
@@ -136,6 +137,14 @@ struct CertificateTests {
         let json = try Data(
             contentsOf: URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID + ".json"))
         #expect(verifier.verify(json, today: "2025-09-01") == .valid)
+        // The page as a printer sees it: rendered by poppler, its QR code read by zbar.
+        let base = URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID).path
+        let render = try ChildProcess("/usr/bin/pdftoppm", ["-r", "150", "-png", "-singlefile", base + ".pdf", base])
+        #expect(try await render.waitForExit(timeout: .seconds(60)) == 0, "\(render.output)")
+        let scan = try ChildProcess("/usr/bin/zbarimg", ["--quiet", "--raw", base + ".png"], standardErrorToo: false)
+        #expect(try await scan.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(scan.output.trimmingCharacters(in: .whitespacesAndNewlines) == training.verificationCode)
+        for process in [render, scan] { await process.terminate() }
         try? FileManager.default.removeItem(atPath: driver.output)
     }
 }
