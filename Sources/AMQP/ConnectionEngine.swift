@@ -51,6 +51,9 @@ final class ConnectionEngine: @unchecked Sendable {
     /// Starts the thread; it connects once and reports the outcome to `firstConnect`.
     func start(firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         let thread = Thread { [self] in
+            // Named from inside: on Linux, Foundation applies a name set before start() only
+            // to its own bookkeeping, and `top -H` would show the spawning thread's name.
+            CRabbitMQ_name_this_thread("amqp-connection")
             let driver = ConnectionDriver(engine: self)
             do throws(AMQPError) {
                 try driver.connect()
