@@ -13,14 +13,35 @@ import Foundation
 /// ```
 ///
 /// - The role queue is a quorum queue bound to the event types the role consumes.
-/// - Each retry tier is a durable classic queue (version 1: see ``AMQP/AMQPQueueSpec/classic(_:arguments:)``)
-///   without consumers whose messages expire after the tier's delay and are dead-lettered back
-///   into the role queue; every message in one tier has the same TTL, so expiry at the head
-///   never blocks.
+/// - Each retry tier is a queue without consumers whose messages expire after the tier's delay
+///   and are dead-lettered back into the role queue; every message in one tier has the same
+///   TTL, so expiry at the head never blocks. By default a durable classic queue (version 1:
+///   see ``AMQP/AMQPQueueSpec/classic(_:arguments:)``); on a cluster a quorum queue
+///   (``RetryQueueType/quorum``), replicated like the role queue, whose expired messages are
+///   dead-lettered at least once (`x-dead-letter-strategy: at-least-once`, which needs
+///   `x-overflow: reject-publish`). A classic tier lives on one node: while that node is down,
+///   the tier and the messages in it are unavailable, and declaring the topology fails.
 /// - The dead-letter queue receives what the worker gives up on (with its failure record) and,
 ///   as a safety net, what the broker dead-letters itself: a message redelivered more than
 ///   `deliveryLimit` times (a crash loop) or rejected without requeue.
 public struct RoleTopology: Sendable {
+    /// The queue type of the retry tiers.
+    public enum RetryQueueType: String, Sendable, CaseIterable {
+        /// Classic (version 1) queues: the default, for a single node.
+        case classic
+        /// Quorum queues with at-least-once dead-lettering: for a cluster.
+        case quorum
+
+        /// `KALTIM_RETRY_QUEUE_TYPE` (`classic` or `quorum`), so that every process of one
+        /// deployment (workers, admin tool, demo) declares the same tiers; classic when unset.
+        public static var fromEnvironment: RetryQueueType? {
+            guard let value = ProcessInfo.processInfo.environment["KALTIM_RETRY_QUEUE_TYPE"], !value.isEmpty else {
+                return .classic
+            }
+            return RetryQueueType(rawValue: value.lowercased())
+        }
+    }
+
     public let role: WorkerRole
     /// Prepended to every name (`""` in production; tests isolate themselves with one).
     public let prefix: String
@@ -28,15 +49,18 @@ public struct RoleTopology: Sendable {
     /// Deliveries of one message before the broker dead-letters it (RabbitMQ 3.10 has no
     /// default; 4.x defaults to 20).
     public let deliveryLimit: Int
+    public let retryQueueType: RetryQueueType
 
     /// Creates the topology of `role`.
     /// - Parameters:
     ///   - retryDelays: the backoff tiers, shortest first (default 5 s, 30 s, 5 min).
     ///   - deliveryLimit: the broker-level redelivery limit (default 20).
     ///   - prefix: a name prefix, for test isolation.
+    ///   - retryQueueType: the tiers' queue type (default: `KALTIM_RETRY_QUEUE_TYPE`, else
+    ///     classic; an unknown value there counts as classic: the worker's option checks it).
     public init(
         role: WorkerRole, retryDelays: [Duration] = [.seconds(5), .seconds(30), .seconds(300)], deliveryLimit: Int = 20,
-        prefix: String = ""
+        prefix: String = "", retryQueueType: RetryQueueType = RetryQueueType.fromEnvironment ?? .classic
     ) {
         precondition(!retryDelays.isEmpty && retryDelays.allSatisfy { $0 >= .milliseconds(1) }, "retry delays must be positive")
         precondition(deliveryLimit > 0, "the delivery limit must be positive")
@@ -44,6 +68,7 @@ public struct RoleTopology: Sendable {
         self.retryDelays = retryDelays
         self.deliveryLimit = deliveryLimit
         self.prefix = prefix
+        self.retryQueueType = retryQueueType
     }
 
     public var exchange: String { prefix + ContractDocuments.exchange }
@@ -71,13 +96,20 @@ public struct RoleTopology: Sendable {
     public var queueSpecs: [AMQPQueueSpec] {
         [.quorum(deadLetterQueue), queueSpec]
             + retryQueues.map { name, delay in
-                AMQPQueueSpec.classic(
-                    name,
-                    arguments: [
-                        "x-message-ttl": .int64(Int64(delay.milliseconds)),
-                        "x-dead-letter-exchange": "",
-                        "x-dead-letter-routing-key": .string(queue),
-                    ])
+                let arguments: [String: AMQPFieldValue] = [
+                    "x-message-ttl": .int64(Int64(delay.milliseconds)),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": .string(queue),
+                ]
+                switch retryQueueType {
+                case .classic: return AMQPQueueSpec.classic(name, arguments: arguments)
+                case .quorum:
+                    return AMQPQueueSpec.quorum(
+                        name,
+                        arguments: arguments.merging([
+                            "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish",
+                        ]) { old, _ in old })
+                }
             }
     }
 

@@ -45,6 +45,13 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public var deliveryLimit: Int = 20
 
     @Option(
+        help: ArgumentHelp(
+            "Queue type of the retry tiers: classic (one node) or quorum (a cluster: replicated). Default: "
+                + "$KALTIM_RETRY_QUEUE_TYPE, else classic. Every process of a deployment must agree.",
+            valueName: "classic|quorum"))
+    public var retryQueueType: String?
+
+    @Option(
         help: ArgumentHelp("Prefix for every exchange and queue name (isolated test or staging topologies).", valueName: "prefix")
     )
     public var topologyPrefix: String = ""
@@ -76,6 +83,12 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public func validate() throws {
         guard (1...Int(UInt16.max)).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 65535, not \(concurrency)")
+        }
+        guard retryQueueType.map({ RoleTopology.RetryQueueType(rawValue: $0) != nil }) ?? true else {
+            throw ValidationError("--retry-queue-type must be classic or quorum, not \(retryQueueType ?? "")")
+        }
+        guard RoleTopology.RetryQueueType.fromEnvironment != nil else {
+            throw ValidationError("KALTIM_RETRY_QUEUE_TYPE must be classic or quorum")
         }
         guard deliveryLimit > 0 else { throw ValidationError("--delivery-limit must be positive, not \(deliveryLimit)") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be between 0 and 65535") }
@@ -130,6 +143,9 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     /// The topology for `role` with these options.
     public func topology(role: WorkerRole) throws -> RoleTopology {
-        RoleTopology(role: role, retryDelays: try parsedRetryDelays(), deliveryLimit: deliveryLimit, prefix: topologyPrefix)
+        RoleTopology(
+            role: role, retryDelays: try parsedRetryDelays(), deliveryLimit: deliveryLimit, prefix: topologyPrefix,
+            retryQueueType: retryQueueType.flatMap(RoleTopology.RetryQueueType.init(rawValue:))
+                ?? RoleTopology.RetryQueueType.fromEnvironment ?? .classic)
     }
 }

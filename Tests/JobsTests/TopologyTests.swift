@@ -31,8 +31,12 @@ struct TopologyNamingTests {
     .timeLimit(.minutes(2))
 )
 struct TopologyBrokerTests {
-    func topology(deliveryLimit: Int = 20, delay: Duration = .milliseconds(300)) -> RoleTopology {
-        RoleTopology(role: .intake, retryDelays: [delay], deliveryLimit: deliveryLimit, prefix: uniqueName("topo") + ".")
+    func topology(
+        deliveryLimit: Int = 20, delay: Duration = .milliseconds(300), retryQueueType: RoleTopology.RetryQueueType = .classic
+    ) -> RoleTopology {
+        RoleTopology(
+            role: .intake, retryDelays: [delay], deliveryLimit: deliveryLimit, prefix: uniqueName("topo") + ".",
+            retryQueueType: retryQueueType)
     }
 
     @Test func declaringTwiceIsIdempotentAndEventsReachTheRoleQueue() async throws {
@@ -54,10 +58,11 @@ struct TopologyBrokerTests {
         await topology.delete(on: connection)
     }
 
-    @Test func aRetryTierReturnsTheMessageToTheRoleQueueAfterItsDelay() async throws {
+    @Test(arguments: RoleTopology.RetryQueueType.allCases)
+    func aRetryTierReturnsTheMessageToTheRoleQueueAfterItsDelay(type: RoleTopology.RetryQueueType) async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }
-        let topology = topology(delay: .milliseconds(400))
+        let topology = topology(delay: .milliseconds(400), retryQueueType: type)
         try await topology.declare(on: connection)
         let body = Data((0..<512).map { UInt8($0 % 251) })
         let retry = try #require(topology.retryQueues.first)
