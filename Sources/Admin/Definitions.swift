@@ -1,7 +1,7 @@
 import AMQP
 public import Contracts
 public import Foundation
-import Jobs
+public import Jobs
 
 /// The topology of every role as a RabbitMQ definitions document (the format of
 /// `rabbitmqctl import_definitions` and the management UI): the events exchange, each role's
@@ -9,7 +9,8 @@ import Jobs
 public enum TopologyDefinitions {
     /// The definitions of `roles`, as a JSON object.
     public static func document(
-        roles: [WorkerRole], retryDelays: [Duration]? = nil, deliveryLimit: Int = 20, prefix: String = "", vhost: String = "/"
+        roles: [WorkerRole], retryDelays: [Duration]? = nil, deliveryLimit: Int = 20, prefix: String = "", vhost: String = "/",
+        retryQueueType: RoleTopology.RetryQueueType = RoleTopology.RetryQueueType.fromEnvironment ?? .classic
     )
         -> [String: Any]
     {
@@ -18,8 +19,11 @@ public enum TopologyDefinitions {
         var exchanges: [String: [String: Any]] = [:]
         for role in roles {
             let topology =
-                retryDelays.map { RoleTopology(role: role, retryDelays: $0, deliveryLimit: deliveryLimit, prefix: prefix) }
-                ?? RoleTopology(role: role, deliveryLimit: deliveryLimit, prefix: prefix)
+                retryDelays.map {
+                    RoleTopology(
+                        role: role, retryDelays: $0, deliveryLimit: deliveryLimit, prefix: prefix, retryQueueType: retryQueueType)
+                }
+                ?? RoleTopology(role: role, deliveryLimit: deliveryLimit, prefix: prefix, retryQueueType: retryQueueType)
             exchanges[topology.exchange] = [
                 "name": topology.exchange, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false,
                 "internal": false, "arguments": [String: Any](),

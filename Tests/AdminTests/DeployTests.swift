@@ -26,7 +26,8 @@ struct DeployFileTests {
         let script = """
             import json, sys, yaml, glob
             out = {}
-            for path in [sys.argv[1] + '/compose.yaml'] + sorted(glob.glob(sys.argv[1] + '/kubernetes/*.yaml')):
+            for path in [sys.argv[1] + '/compose.yaml', sys.argv[1] + '/compose-cluster.yaml'] + sorted(
+                    glob.glob(sys.argv[1] + '/kubernetes/*.yaml') + glob.glob(sys.argv[1] + '/kubernetes/cluster/*.yaml')):
                 out[path.split('/deploy/')[-1]] = list(yaml.safe_load_all(open(path)))
             print(json.dumps(out))
             """
@@ -72,6 +73,37 @@ struct DeployFileTests {
             #expect(unit.contains("ExecStart=/usr/local/bin/kaltim-worker \(role.name) "))
         }
         for publisher in DeploymentFiles.publishers { #expect(users.contains(publisher.user)) }
+
+        // The cluster variants: every queue quorum (the retry tiers with at-least-once
+        // dead-lettering), three broker nodes, every worker given all three and quorum tiers.
+        let clusterDefinitions = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Self.deploy + "/rabbitmq/definitions-cluster.json")))
+                as? [String: Any])
+        let clusterQueues = clusterDefinitions["queues"] as? [[String: Any]] ?? []
+        #expect(clusterQueues.count == queues.count)
+        for queue in clusterQueues {
+            let arguments = queue["arguments"] as? [String: Any] ?? [:]
+            #expect(arguments["x-queue-type"] as? String == "quorum", "\(queue["name"] ?? "")")
+            if (queue["name"] as? String)?.contains(".retry.") == true {
+                #expect(arguments["x-dead-letter-strategy"] as? String == "at-least-once")
+                #expect(arguments["x-overflow"] as? String == "reject-publish")
+            }
+        }
+        let clusterCompose = try #require(parsed["compose-cluster.yaml"]?.first as? [String: Any])
+        let clusterServices = try #require(clusterCompose["services"] as? [String: [String: Any]])
+        #expect(DeploymentFiles.clusterNodes.allSatisfy { clusterServices[$0] != nil })
+        for role in WorkerRole.all {
+            let environment = clusterServices[role.name]?["environment"] as? [String: String] ?? [:]
+            #expect(environment["KALTIM_BROKER_URL"]?.split(separator: ",").count == 3)
+            #expect(environment["KALTIM_RETRY_QUEUE_TYPE"] == "quorum")
+            let documents = parsed["kubernetes/\(role.name).yaml"] as? [[String: Any]] ?? []
+            #expect("\(documents.first ?? [:])".contains("KALTIM_RETRY_QUEUE_TYPE"), "the Deployment reads the broker setting")
+        }
+        let kubernetesCluster = parsed["kubernetes/cluster/rabbitmq.yaml"] as? [[String: Any]] ?? []
+        #expect(kubernetesCluster.compactMap { $0["kind"] as? String } == ["RabbitmqCluster", "ConfigMap"])
+        #expect((kubernetesCluster.first?["spec"] as? [String: Any])?["replicas"] as? Int == 3)
+        #expect((kubernetesCluster.last?["data"] as? [String: String])?["retry-queue-type"] == "quorum")
         let dockerfile = try String(contentsOfFile: Self.deploy + "/docker/Dockerfile", encoding: .utf8)
         #expect(dockerfile.components(separatedBy: "\nFROM ").count == 3 && dockerfile.hasPrefix("# Generated"), "two stages")
         #expect(dockerfile.contains("librabbitmq4") && dockerfile.contains("ENTRYPOINT [\"kaltim-worker\"]"))
