@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
     ],
     targets: [
         // The system library librabbitmq (Debian/Ubuntu: librabbitmq-dev) as a Clang module.
@@ -71,10 +72,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
+        // The PostgreSQL store (postgres-nio), and opening a store from a `--database` value.
+        .target(
+            name: "Stores",
+            dependencies: [
+                "Jobs",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WorkerHost",
             dependencies: [
-                "Jobs", "AMQP", "Contracts",
+                "Jobs", "AMQP", "Contracts", "Stores",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -132,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-worker",
             dependencies: [
-                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts", "Senders",
+                "Workers", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimWorker",
@@ -199,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "JobsTests",
             dependencies: [
-                "Jobs", "AMQP", "Contracts", "TestSupport",
+                "Jobs", "Stores", "AMQP", "Contracts", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -223,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "WorkersTests",
             dependencies: [
-                "Workers", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "AMQP", "Contracts", "Senders",
+                "Workers", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "Stores", "AMQP", "Contracts", "Senders",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as CI runs it: installs what is missing, starts the private RabbitMQ
-# node (scripts/broker.sh), builds with zero warnings, checks formatting, runs every test
-# against the real broker, and fails if any broker test was skipped.
+# node (scripts/broker.sh) and the private PostgreSQL server (scripts/postgres.sh), builds with
+# zero warnings, checks formatting, runs every test against the real broker (and every store
+# test on SQLite and PostgreSQL), and fails if any broker test was skipped.
 #
 #   scripts/test.sh [extra swift test arguments, e.g. --filter BrokerTests]
 set -euo pipefail
@@ -14,15 +15,19 @@ mkdir -p "$LOG_DIR"
 
 started_broker=0
 if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
+started_postgres=0
+if ! scripts/postgres.sh status >/dev/null 2>&1; then started_postgres=1; fi
 cleanup() {
   # Nodes that broker tests start for themselves, in case a test died before stopping them.
   for node in kaltim-restart:5692 kaltim-freeze:5702 kaltim-tls:5712 kaltim-worker-restart:5722 kaltim-chaos-test:5762 kaltim-node-a:5772 kaltim-node-b:5774; do
     KALTIM_BROKER_NAME="${node%%:*}" KALTIM_BROKER_PORT="${node##*:}" scripts/broker.sh stop >/dev/null 2>&1 || true
   done
   if ((started_broker)); then scripts/broker.sh stop || true; fi
+  if ((started_postgres)); then scripts/postgres.sh stop || true; fi
 }
 trap cleanup EXIT
 scripts/broker.sh start
+scripts/postgres.sh start
 
 echo "== swift format lint"
 swift format lint --strict -r Sources Tests Benchmarks Package.swift
@@ -41,6 +46,7 @@ echo "== swift test against $(scripts/broker.sh url | sed 's|//[^@]*@|//****@|')
 export RABBITMQ_TEST_URL="$(scripts/broker.sh url)"
 export RABBITMQ_TEST_MANAGEMENT_URL="$(scripts/broker.sh management-url)"
 export KALTIM_REQUIRE_BROKER=1
+export KALTIM_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"
 set +e
 if (($# == 0)); then
   # The chaos suite kills processes and restarts a broker with both cores busy: it runs on its

@@ -3,6 +3,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import Jobs
+import Stores
 import WorkerHost
 import Workers
 
@@ -148,7 +149,11 @@ struct VerifyCertificate: AsyncParsableCommand {
     var publicKey: String?
     @Flag(help: "Check against the development key (test certificates only) instead of --public-key.")
     var developmentKey = false
-    @Option(help: ArgumentHelp("The certificates worker's store, for revocations.", valueName: "path")) var database: String?
+    @Option(
+        help: ArgumentHelp("The certificates worker's store, for revocations (a file or a postgres:// URL).", valueName: "path"))
+    var database: String?
+    @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =
+        "certificates"
     @Option(help: ArgumentHelp("The day of the check, YYYY-MM-DD (default: today in WITA).", valueName: "date")) var today:
         String?
 
@@ -164,7 +169,8 @@ struct VerifyCertificate: AsyncParsableCommand {
         let verifier = try CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)
         var revocations: [String: String] = [:]
         if let database {
-            for row in try await SQLiteStore(readingAt: database).read("SELECT certificate_id, reason FROM cert_revocations") {
+            let store = try await Stores.openForReading(database, schema: storeSchema)
+            for row in try await store.read("SELECT certificate_id, reason FROM cert_revocations") {
                 if let id = row["certificate_id"]?.text { revocations[id] = row["reason"]?.text ?? "" }
             }
         }
@@ -183,8 +189,12 @@ struct RevokeCertificate: AsyncParsableCommand {
 
     @Option(help: "The certificate id.") var certificateID: String
     @Option(help: "A reason code, e.g. DATA_ERROR or FRAUD.") var reason: String
-    @Option(help: ArgumentHelp("The certificates worker's store (to find the participant).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The certificates worker's store (to find the participant; a file or a postgres:// URL).", valueName: "path"))
     var database = "var/certificates.sqlite"
+    @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =
+        "certificates"
     @Option(help: ArgumentHelp("The broker (default: $KALTIM_BROKER_URL).", valueName: "url")) var brokerURL: String?
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
 
@@ -195,7 +205,7 @@ struct RevokeCertificate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let rows = try await SQLiteStore(readingAt: database).read(
+        let rows = try await Stores.openForReading(database, schema: storeSchema).read(
             "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)])
         guard let participant = rows.first?["participant_id"]?.text else {
             throw ValidationError("no certificate \(certificateID) in \(database)")
@@ -220,12 +230,13 @@ struct ImportRegistry: AsyncParsableCommand {
         abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,sex,region_code) into the intake store.")
 
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
-    @Option(help: ArgumentHelp("The intake worker's store.", valueName: "path")) var database = "var/intake.sqlite"
+    @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
+    var database = "var/intake.sqlite"
     @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
 
     func run() async throws {
         let summary = try await IntakeImport.registry(
-            csv: try readText(csv), into: try openStore(database),
+            csv: try readText(csv), into: try await openIntakeStore(database),
             key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
         report(summary, what: "registry records")
     }
@@ -236,12 +247,13 @@ struct ImportHistory: AsyncParsableCommand {
         abstract: "Load training history of earlier programmes (CSV: nik,programme,year,outcome) into the intake store.")
 
     @Option(help: ArgumentHelp("The history file.", valueName: "path")) var csv: String
-    @Option(help: ArgumentHelp("The intake worker's store.", valueName: "path")) var database = "var/intake.sqlite"
+    @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
+    var database = "var/intake.sqlite"
     @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
 
     func run() async throws {
         let summary = try await IntakeImport.history(
-            csv: try readText(csv), into: try openStore(database),
+            csv: try readText(csv), into: try await openIntakeStore(database),
             key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
         report(summary, what: "history rows")
     }
@@ -294,10 +306,9 @@ func readText(_ path: String) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-func openStore(_ path: String) throws -> SQLiteStore {
-    try FileManager.default.createDirectory(
-        at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-    return try SQLiteStore(path: path)
+/// The intake store at `database`: a SQLite file, or the intake schema of a `postgres://` URL.
+func openIntakeStore(_ database: String) async throws -> any MessageStore {
+    try await Stores.open(database, schema: WorkerRole.intake.name)
 }
 
 func report(_ summary: IntakeImport.Summary, what: String) {

@@ -25,9 +25,13 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "The role's SQLite store. Processes of one role on one machine share it (default: var/<role>.sqlite).",
-            valueName: "path"))
+            "The role's store: a SQLite file, shared by the role's processes on one machine (default: var/<role>.sqlite), "
+                + "or a postgres://user:password@host:port/database URL, shared by its processes on any machine.",
+            valueName: "path|url"))
     public var database: String?
+
+    @Option(help: ArgumentHelp("The PostgreSQL schema of the role's tables (default: the role's name).", valueName: "name"))
+    public var storeSchema: String?
 
     @Option(help: ArgumentHelp("How a commit reaches the disk: full (fsync each commit) or normal.", valueName: "full|normal"))
     public var durability: String = "full"
@@ -83,6 +87,9 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public func validate() throws {
         guard (1...Int(UInt16.max)).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 65535, not \(concurrency)")
+        }
+        if let storeSchema, storeSchema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) == nil {
+            throw ValidationError("--store-schema must be a lowercase identifier (letters, digits, _), not \(storeSchema)")
         }
         guard retryQueueType.map({ RoleTopology.RetryQueueType(rawValue: $0) != nil }) ?? true else {
             throw ValidationError("--retry-queue-type must be classic or quorum, not \(retryQueueType ?? "")")

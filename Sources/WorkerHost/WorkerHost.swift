@@ -8,6 +8,7 @@ import Metrics
 import NIOCore
 import Prometheus
 public import ServiceLifecycle
+import Stores
 import Synchronization
 import UnixSignals
 
@@ -27,7 +28,7 @@ public enum WorkerHost {
     public static func run(
         role: WorkerRole, handler: any MessageHandler, options: WorkerCommandOptions, registry: ContractRegistry = .pipeline,
         afterCommit: (@Sendable ([String]) -> Void)? = nil,
-        services makeServices: (SQLiteStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
+        services makeServices: (any MessageStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let format = MaskingLogHandler.Format(rawValue: options.logFormat) ?? .json
         let level = Logger.Level(rawValue: options.logLevel) ?? .info
@@ -42,14 +43,14 @@ public enum WorkerHost {
 
         let topology = try options.topology(role: role)
         let configuration = try options.amqpConfiguration(role: role)
-        let databasePath = options.database ?? "var/\(role.name).sqlite"
-        try FileManager.default.createDirectory(
-            at: URL(fileURLWithPath: databasePath).deletingLastPathComponent(), withIntermediateDirectories: true)
-        let store = try SQLiteStore(
-            path: databasePath, durability: SQLiteStore.Durability(rawValue: options.durability.uppercased()) ?? .full)
+        let database = options.database ?? "var/\(role.name).sqlite"
+        let store = try await Stores.open(
+            database, schema: options.storeSchema ?? role.name,
+            durability: SQLiteStore.Durability(rawValue: options.durability.uppercased()) ?? .full,
+            logger: logger)
         // The role's tables exist before any service of the role (the worker, a dispatcher) runs.
         try await store.migrate(handler.migrations)
-        logger.info("store opened", metadata: ["database": "\(databasePath)"])
+        logger.info("store opened", metadata: ["database": "\(Stores.redacted(database))"])
 
         let consuming = try await connect(configuration, name: "consumer", logger: logger)
         let publishing = try await connect(configuration, name: "publisher", logger: logger)

@@ -9,6 +9,26 @@ import Synchronization
 /// also sets `KALTIM_REQUIRE_BROKER=1`, which makes a missing URL a failure instead of a skip.
 /// A bare `swift test` skips them; to run them, start the node with
 /// `scripts/broker.sh start` and `export RABBITMQ_TEST_URL=$(scripts/broker.sh url)`.
+/// The private PostgreSQL server `scripts/test.sh` starts (`scripts/postgres.sh`).
+public enum PostgresEnvironment {
+    public static let url = ProcessInfo.processInfo.environment["KALTIM_TEST_POSTGRES_URL"]
+    /// Under the test script every store test runs on PostgreSQL too.
+    public static var required: Bool { BrokerEnvironment.required }
+
+    /// The server's URL, or a failure saying how to start it.
+    public static func requireURL() throws -> String {
+        guard let url else {
+            throw TestFailure("KALTIM_TEST_POSTGRES_URL is not set: start the server with scripts/postgres.sh start")
+        }
+        return url
+    }
+
+    /// A fresh schema name for one test.
+    public static func uniqueSchema(_ base: String) -> String {
+        "\(base)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
 public enum BrokerEnvironment {
     public static let url = ProcessInfo.processInfo.environment["RABBITMQ_TEST_URL"]
     /// The management plugin's HTTP API of the same node (`scripts/broker.sh management-url`).

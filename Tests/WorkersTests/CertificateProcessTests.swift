@@ -14,7 +14,8 @@ import Workers
     .serialized, .timeLimit(.minutes(10))
 )
 struct CertificateProcessTests {
-    @Test func twoProcessesIssueExactlyOneCertificateEachWithGapFreeSerials() async throws {
+    @Test(arguments: StoreKind.available)
+    func twoProcessesIssueExactlyOneCertificateEachWithGapFreeSerials(store storeKind: StoreKind) async throws {
         let url = try #require(BrokerEnvironment.url)
         let connection = try await BrokerEnvironment.connect()
         let prefix = uniqueName() + "."
@@ -22,16 +23,16 @@ struct CertificateProcessTests {
         try await topology.declare(on: connection)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let database = directory.appendingPathComponent("certificates.sqlite").path
+        let database = try storeKind.location(role: "certificates", directory: directory)
         let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
         let processes = try (0..<2).map { _ in
             try ChildProcess(
                 binary,
                 [
-                    "certificates", "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--programme-file",
+                    "certificates", "--broker-url", url, "--topology-prefix", prefix, "--programme-file",
                     repositoryFile("config/programme-2025.json"), "--concurrency", "32", "--no-http", "--retry-delays", "200ms",
                     "--output-directory", directory.appendingPathComponent("out").path,
-                ])
+                ] + StoreKind.arguments(database))
         }
         defer { Task { for process in processes { await process.terminate() } } }
         for process in processes {
@@ -51,7 +52,7 @@ struct CertificateProcessTests {
         }
         #expect(await connection.publish(scheduled, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
         try await waitUntil(timeout: .seconds(120), "every enrolment is known") {
-            try await Self.count("SELECT COUNT(*) AS n FROM cert_enrolments", database) == total
+            await StoreKind.count("SELECT COUNT(*) AS n FROM cert_enrolments", database) == total
         }
         // Each graded event twice (a replay under another message id), interleaved.
         let graded = try (0..<(2 * total)).map { step -> AMQPOutgoingMessage in
@@ -70,7 +71,7 @@ struct CertificateProcessTests {
         }
         #expect(await connection.publish(graded, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
         try await waitUntil(timeout: .seconds(300), "every certificate is issued") {
-            try await Self.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total
+            await StoreKind.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total
         }
         try await waitUntil(timeout: .seconds(60), "the role queue is drained") {
             try await connection.queueState(topology.queue).messageCount == 0
@@ -78,21 +79,22 @@ struct CertificateProcessTests {
         // The admin commands: verify a certificate file, revoke it, verify again.
         let file = directory.appendingPathComponent("out/BTG-2025-PBK-00001.json").path
         // Without a key it refuses with the usage (exit 64) rather than trusting the development key.
-        let keyless = try ChildProcess(binary, ["verify-certificate", "--file", file, "--database", database])
+        let keyless = try ChildProcess(binary, ["verify-certificate", "--file", file] + StoreKind.arguments(database))
         #expect(try await keyless.waitForExit(timeout: .seconds(30)) == 64, "\(keyless.output)")
         #expect(keyless.output.contains("--public-key"), "\(keyless.output)")
-        let verify = ["verify-certificate", "--file", file, "--database", database, "--today", "2025-09-01", "--development-key"]
+        let verify =
+            ["verify-certificate", "--file", file, "--today", "2025-09-01", "--development-key"] + StoreKind.arguments(database)
         let valid = try ChildProcess(binary, verify)
         #expect(try await valid.waitForExit(timeout: .seconds(30)) == 0 && valid.output.hasPrefix("VALID"), "\(valid.output)")
         let revoke = try ChildProcess(
             binary,
             [
-                "revoke-certificate", "--certificate-id", "BTG-2025-PBK-00001", "--reason", "DATA_ERROR", "--database", database,
-                "--broker-url", url, "--topology-prefix", prefix,
-            ])
+                "revoke-certificate", "--certificate-id", "BTG-2025-PBK-00001", "--reason", "DATA_ERROR", "--broker-url", url,
+                "--topology-prefix", prefix,
+            ] + StoreKind.arguments(database))
         #expect(try await revoke.waitForExit(timeout: .seconds(30)) == 0, "\(revoke.output)")
         try await waitUntil(timeout: .seconds(30), "the revocation is recorded") {
-            try await Self.count("SELECT COUNT(*) AS n FROM cert_revocations", database) == 1
+            await StoreKind.count("SELECT COUNT(*) AS n FROM cert_revocations", database) == 1
         }
         let revoked = try ChildProcess(binary, verify)
         #expect(
@@ -108,8 +110,8 @@ struct CertificateProcessTests {
         }
         #expect(shares.allSatisfy { $0 > 0 }, "both processes took a share: \(shares)")
 
-        let store = try SQLiteStore(readingAt: database)
-        #expect(try await Self.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total)
+        let store = try await StoreKind.open(database)
+        #expect(await StoreKind.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total)
         let perKind = try await store.read(
             "SELECT COUNT(DISTINCT participant_id) AS n FROM cert_certificates GROUP BY kind ORDER BY kind")
         #expect(perKind.map { $0["n"]?.integer } == [Int64(total), Int64(total)], "one certificate of each kind per participant")
@@ -122,12 +124,8 @@ struct CertificateProcessTests {
         }
         await topology.delete(on: connection)
         await connection.close()
+        await StoreKind.remove(database)
         try? FileManager.default.removeItem(at: directory)
     }
 
-    static func count(_ sql: String, _ database: String) async throws -> Int {
-        guard FileManager.default.fileExists(atPath: database) else { return -1 }
-        let rows = try? await SQLiteStore(readingAt: database).read(sql)
-        return Int(rows?.first?["n"]?.integer ?? -1)
-    }
 }

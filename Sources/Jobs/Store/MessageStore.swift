@@ -57,7 +57,8 @@ public struct OutgoingEvent: Sendable, Equatable {
         self.contractVersion = envelope.dataVersion
     }
 
-    init(
+    /// An event as the outbox stored it (stores reading their outbox back).
+    public init(
         exchange: String, routingKey: String, body: Data, messageID: String, type: String, correlationID: String, appID: String,
         timestamp: Date, contractVersion: Int
     ) {
@@ -88,6 +89,12 @@ public struct OutgoingEvent: Sendable, Equatable {
 public struct OutboxEntry: Sendable, Equatable {
     public let id: Int64
     public let event: OutgoingEvent
+
+    /// A row of the outbox: its id in the store and its event.
+    public init(id: Int64, event: OutgoingEvent) {
+        self.id = id
+        self.event = event
+    }
 }
 
 /// What happened to a message in ``MessageStore/process(messageID:_:)``.
@@ -112,7 +119,9 @@ public struct StoreWork: Sendable {
 /// The worker's state: inbox, outbox and the handler's own tables. Each message's inbox row,
 /// state change and outbox rows are committed together, atomically; several messages may share
 /// one commit (group commit), each isolated from the others' failures. SQLite (one file per
-/// role) is the embedded default; the protocol leaves room for PostgreSQL.
+/// role, ``SQLiteStore``) is the embedded default; `PostgresStore` (one schema per role) lets a
+/// role's processes run on several machines. Handlers write SQL both run: `?` placeholders,
+/// `INSERT … ON CONFLICT`, no engine-specific functions.
 public protocol MessageStore: Sendable {
     /// Creates the worker's own tables (statements run in order, each must be idempotent).
     func migrate(_ statements: [String]) async throws
@@ -129,6 +138,10 @@ public protocol MessageStore: Sendable {
     func markPublished(_ ids: [Int64]) async throws
     /// Rows still in the outbox and the creation time of the oldest (for metrics).
     func outboxBacklog() async throws -> (depth: Int, oldest: Date?)
+    /// Runs `work` in a write transaction outside any message (imports, admin tools).
+    func write<T: Sendable>(_ work: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+    /// Runs a query outside any message (tests, admin tools).
+    func read(_ sql: String, _ arguments: [SQLValue]) async throws -> [[String: SQLValue]]
 }
 
 extension MessageStore {
@@ -145,4 +158,7 @@ extension MessageStore {
 
     /// Rows still in the outbox.
     public func outboxDepth() async throws -> Int { try await outboxBacklog().depth }
+
+    /// Runs a query without arguments outside any message.
+    public func read(_ sql: String) async throws -> [[String: SQLValue]] { try await read(sql, []) }
 }

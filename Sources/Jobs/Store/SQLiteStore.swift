@@ -90,51 +90,10 @@ public final class SQLiteStore: MessageStore {
                 }
                 return .processed(entries)
             }
-            // One savepoint for a run of messages, rather than one per message (the common
-            // case, where no handler throws, costs one savepoint per batch). When a handler
-            // throws, that savepoint is rolled back; the messages before it run again, each in
-            // a savepoint of its own, the failed one is not run again, and the rest continue in
-            // a new run. A handler may so run twice for one commit, as it may after any
-            // rollback or redelivery: its effects outside the store must tolerate that.
-            func runAlone(_ item: StoreWork) -> Result<ProcessOutcome, any Error> {
-                do {
-                    var outcome = ProcessOutcome.duplicate
-                    try db.inSavepoint {
-                        outcome = try run(item)
-                        return .commit
-                    }
-                    return .success(outcome)
-                } catch {
-                    return .failure(error)
-                }
-            }
-            var results: [Result<ProcessOutcome, any Error>] = []
-            results.reserveCapacity(batch.count)
-            var start = 0
-            while start < batch.count {
-                var outcomes: [ProcessOutcome] = []
-                var failure: (any Error)?
-                try db.inSavepoint {
-                    for item in batch[start...] {
-                        do {
-                            outcomes.append(try run(item))
-                        } catch {
-                            failure = error
-                            break
-                        }
-                    }
-                    return failure == nil ? .commit : .rollback
-                }
-                guard let failure else {
-                    results += outcomes.map { .success($0) }
-                    break
-                }
-                let failed = start + outcomes.count
-                results += batch[start..<failed].map(runAlone)
-                results.append(.failure(failure))
-                start = failed + 1
-            }
-            return results
+            return try GroupCommit.run(
+                batch,
+                savepoint: { body in try db.inSavepoint { try body() ? .commit : .rollback } },
+                item: run)
         }
     }
 

@@ -72,7 +72,7 @@ public struct CertificateHandler: MessageHandler {
             return []
         case let revoked as CertificateRevokedV1:
             try transaction.execute(
-                "INSERT OR IGNORE INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
+                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [.text(revoked.certificateID), .text(revoked.reasonCode)])
             return []
         case let graded as AssessmentGradedV2:
@@ -116,7 +116,10 @@ public struct CertificateHandler: MessageHandler {
                 let licence = graded.lspLicence
             else {
                 try transaction.execute(
-                    "INSERT OR IGNORE INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)",
+                    """
+                    INSERT INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """,
                     [.text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("LSP_NUMBERS_MISSING")])
                 break
             }

@@ -20,7 +20,7 @@ public enum IntakeImport {
     /// Imports a registry extract: header `nik,full_name,birth_date,sex,region_code` (birth date
     /// yyyy-MM-dd, sex L/P, region code of the domicile). A row for a NIK already present
     /// replaces it.
-    public static func registry(csv: String, into store: SQLiteStore, key: NIKKey) async throws -> Summary {
+    public static func registry(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
         let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "sex", "region_code"])
         var summary = Summary()
         var values: [[SQLValue]] = []
@@ -46,8 +46,10 @@ public enum IntakeImport {
             for value in batch {
                 try transaction.execute(
                     """
-                    INSERT OR REPLACE INTO intake_registry (nik_index, full_name, birth_date, sex, region_code)
+                    INSERT INTO intake_registry (nik_index, full_name, birth_date, sex, region_code)
                     VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (nik_index) DO UPDATE SET full_name = excluded.full_name, birth_date = excluded.birth_date,
+                        sex = excluded.sex, region_code = excluded.region_code
                     """, value)
             }
         }
@@ -57,7 +59,7 @@ public enum IntakeImport {
 
     /// Imports training history: header `nik,programme,year,outcome` (outcome LULUS,
     /// TIDAK_LULUS or TIDAK_SELESAI).
-    public static func history(csv: String, into store: SQLiteStore, key: NIKKey) async throws -> Summary {
+    public static func history(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
         let rows = try CSVTable(csv, required: ["nik", "programme", "year", "outcome"])
         var summary = Summary()
         var values: [[SQLValue]] = []
@@ -81,8 +83,8 @@ public enum IntakeImport {
             for value in batch {
                 try transaction.execute(
                     """
-                    INSERT OR IGNORE INTO intake_history (nik_index, programme, year, outcome, source, reference)
-                    VALUES (?, ?, ?, ?, 'import', ?)
+                    INSERT INTO intake_history (nik_index, programme, year, outcome, source, reference)
+                    VALUES (?, ?, ?, ?, 'import', ?) ON CONFLICT DO NOTHING
                     """, value)
             }
         }

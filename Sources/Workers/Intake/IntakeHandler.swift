@@ -225,8 +225,8 @@ public struct IntakeHandler: MessageHandler {
         else { return }  // a participant this worker did not accept (another year's store): nothing to keep
         try transaction.execute(
             """
-            INSERT OR IGNORE INTO intake_history (nik_index, programme, year, outcome, source, reference)
-            VALUES (?, ?, ?, ?, 'assessment', ?)
+            INSERT INTO intake_history (nik_index, programme, year, outcome, source, reference)
+            VALUES (?, ?, ?, ?, 'assessment', ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(nikIndex), row["programme"] ?? .text(graded.scheme), row["year"] ?? .integer(Int64(catalogue.year)),

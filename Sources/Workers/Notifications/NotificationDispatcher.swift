@@ -40,7 +40,7 @@ public struct DispatcherOptions: Sendable {
 /// with it is the same for every attempt on a channel, so a gateway drops a repeat after a
 /// crash between its acceptance and our record.
 public final class NotificationDispatcher: Service, Sendable {
-    private let store: SQLiteStore
+    private let store: any MessageStore
     private let templates: NotificationTemplates
     private let senders: [NotificationChannel: any MessageSender]
     private let limiters: [NotificationChannel: RateLimiter]
@@ -55,7 +55,7 @@ public final class NotificationDispatcher: Service, Sendable {
     ///   - senders: the channel implementations; a channel without one is skipped.
     ///   - now: the clock (tests move it across quiet hours).
     public init(
-        store: SQLiteStore, templates: NotificationTemplates, senders: [NotificationChannel: any MessageSender],
+        store: any MessageStore, templates: NotificationTemplates, senders: [NotificationChannel: any MessageSender],
         options: DispatcherOptions = DispatcherOptions(), exchange: String = ContractDocuments.exchange, instance: String,
         now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "kaltim.notifications")
     ) {

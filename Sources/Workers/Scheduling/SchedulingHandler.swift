@@ -108,8 +108,8 @@ private struct Context {
         guard opened.capacity > 0 else { throw Failure.permanent("invalid-class", "class \(opened.classID) has no seats") }
         try transaction.execute(
             """
-            INSERT OR IGNORE INTO sched_classes (class_id, centre, programme, cohort, capacity, start_date, end_date)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sched_classes (class_id, centre, programme, cohort, capacity, start_date, end_date)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(opened.classID), .text(opened.centre.rawValue), .text(opened.programme),
@@ -205,7 +205,7 @@ private struct Context {
             SELECT c.class_id, c.capacity, COUNT(a.participant_id) AS taken
             FROM sched_classes c LEFT JOIN sched_applicants a ON a.class_id = c.class_id AND a.status = 'scheduled'
             WHERE c.centre = ? AND c.programme = ?
-            GROUP BY c.class_id HAVING taken < c.capacity ORDER BY c.start_date, c.class_id LIMIT 1
+            GROUP BY c.class_id, c.capacity, c.start_date HAVING COUNT(a.participant_id) < c.capacity ORDER BY c.start_date, c.class_id LIMIT 1
             """, [.text(centre.rawValue), .text(programme)])
         guard let row = classes.first, let classID = row["class_id"]?.text, let capacity = row["capacity"]?.integer else {
             return nil
@@ -327,7 +327,7 @@ private struct Context {
                 FROM sched_applicants WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted'
             ) AS ranked
             WHERE sched_applicants.participant_id = ranked.participant_id
-                AND sched_applicants.waitlist_position IS NOT ranked.position
+                AND (sched_applicants.waitlist_position IS NULL OR sched_applicants.waitlist_position <> ranked.position)
             """, [.text(programme), .text(centre.rawValue)])
     }
 

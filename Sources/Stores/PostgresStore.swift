@@ -1,0 +1,335 @@
+// The runtime's store on PostgreSQL (postgres-nio), for a role whose processes run on several
+// machines. Handlers and the runtime talk to the store synchronously inside one transaction
+// (`StoreTransaction`), so each store owns one connection driven from a serial dispatch queue
+// of its own, blocking on postgres-nio's futures there; never on the cooperative pool.
+public import Foundation
+public import Jobs
+public import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The PostgreSQL store: one schema per role, versioned migrations at start-up.
+///
+/// The same semantics as ``Jobs/SQLiteStore``: a message's inbox row, state change and outbox
+/// rows commit together; a batch shares one transaction with a savepoint per run of messages.
+/// Every write transaction of a role first takes the role's transaction-level advisory lock
+/// (`pg_advisory_xact_lock`), so the role's processes, on any machine, commit one at a time, as
+/// on one SQLite file: a handler that reads then writes (a free seat, the next serial number)
+/// needs no locking of its own, and no two processes can give the same seat or serial.
+public final class PostgresStore: MessageStore, @unchecked Sendable {
+    // @unchecked: `connection` is only touched on `queue`.
+    private let queue: DispatchQueue
+    private var connection: PostgresConnection?
+    private let configuration: PostgresConnection.Configuration
+    /// The role's schema (a plain lowercase identifier).
+    public let schema: String
+    private let logger: Logger
+
+    /// The store's own tables, by version; applied once each, in order, and recorded in
+    /// `jobs_migrations`.
+    static let migrations: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                "CREATE TABLE IF NOT EXISTS jobs_inbox (message_id TEXT PRIMARY KEY, processed_at DOUBLE PRECISION NOT NULL)",
+                """
+                CREATE TABLE IF NOT EXISTS jobs_outbox (
+                    id BIGSERIAL PRIMARY KEY,
+                    exchange TEXT NOT NULL, routing_key TEXT NOT NULL, body BYTEA NOT NULL,
+                    message_id TEXT NOT NULL, type TEXT NOT NULL, correlation_id TEXT NOT NULL,
+                    app_id TEXT NOT NULL, timestamp DOUBLE PRECISION NOT NULL, contract_version BIGINT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL, published_at DOUBLE PRECISION)
+                """,
+                "CREATE INDEX IF NOT EXISTS jobs_outbox_unpublished ON jobs_outbox (published_at, id)",
+            ]
+        )
+    ]
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema if
+    /// needed and applies the store's migrations.
+    /// - Throws: ``PostgresStoreError`` for a bad URL or schema name, or the server's error.
+    public init(url: String, schema: String, logger: Logger = Logger(label: "postgres-store")) async throws {
+        guard schema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil else {
+            throw PostgresStoreError("schema '\(schema)' must be a lowercase identifier")
+        }
+        configuration = try Self.configuration(url)
+        self.schema = schema
+        self.logger = logger
+        queue = DispatchQueue(label: "kaltim.postgres-store.\(schema)")
+        try await run { session in
+            // Under the role's lock: `CREATE … IF NOT EXISTS` is not safe against a second
+            // process creating the same schema or table at the same moment.
+            try session.execute("BEGIN")
+            do {
+                try session.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(schema)])
+                try session.execute("CREATE SCHEMA IF NOT EXISTS \(schema)")
+                try session.execute("SET search_path TO \(schema)")
+                try session.execute(
+                    "CREATE TABLE IF NOT EXISTS jobs_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+                )
+                let applied = Set(try session.query("SELECT version FROM jobs_migrations").compactMap { $0["version"]?.integer })
+                for migration in Self.migrations where !applied.contains(Int64(migration.version)) {
+                    for statement in migration.statements { try session.execute(statement) }
+                    try session.execute(
+                        "INSERT INTO jobs_migrations (version, applied_at) VALUES ($1, $2)",
+                        [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
+                }
+                try session.execute("COMMIT")
+            } catch {
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// The connection settings of a `postgres://` URL.
+    static func configuration(_ url: String) throws -> PostgresConnection.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty
+        else {
+            throw PostgresStoreError("not a postgres:// URL (postgres://user:password@host:port/database)")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        return PostgresConnection.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+    }
+
+    deinit {
+        if let connection { try? connection.close().wait() }
+    }
+
+    // MARK: MessageStore
+
+    public func migrate(_ statements: [String]) async throws {
+        try await transaction { session in
+            for statement in statements { try session.execute(PostgresDialect.definition(statement)) }
+        }
+    }
+
+    public func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>] {
+        try await transaction { session in
+            let now = Date().timeIntervalSince1970
+            var savepoints = 0
+            func item(_ work: StoreWork) throws -> ProcessOutcome {
+                let inbox = try session.execute(
+                    "INSERT INTO jobs_inbox (message_id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    [.text(work.messageID), .real(now)])
+                guard inbox == 1 else { return .duplicate }  // already processed
+                let events = try work.work(HandlerTransaction(session: session))
+                var entries: [OutboxEntry] = []
+                for event in events {
+                    let id = try session.query(
+                        """
+                        INSERT INTO jobs_outbox (exchange, routing_key, body, message_id, type, correlation_id, app_id, timestamp,
+                            contract_version, created_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+                        """,
+                        [
+                            .text(event.exchange), .text(event.routingKey), .blob(event.body), .text(event.messageID),
+                            .text(event.type), .text(event.correlationID), .text(event.appID),
+                            .real(event.timestamp.timeIntervalSince1970), .integer(Int64(event.contractVersion)), .real(now),
+                        ]
+                    ).first?["id"]?.integer
+                    guard let id else { throw PostgresStoreError("the outbox returned no id") }
+                    entries.append(OutboxEntry(id: id, event: event))
+                }
+                return .processed(entries)
+            }
+            return try GroupCommit.run(
+                batch,
+                savepoint: { body in
+                    savepoints += 1
+                    let name = "batch_\(savepoints)"
+                    try session.execute("SAVEPOINT \(name)")
+                    let keep: Bool
+                    do {
+                        keep = try body()
+                    } catch {
+                        try session.execute("ROLLBACK TO SAVEPOINT \(name)")
+                        try session.execute("RELEASE SAVEPOINT \(name)")
+                        throw error
+                    }
+                    if !keep { try session.execute("ROLLBACK TO SAVEPOINT \(name)") }
+                    try session.execute("RELEASE SAVEPOINT \(name)")
+                },
+                item: item)
+        }
+    }
+
+    public func unpublished(limit: Int, createdBefore: Date) async throws -> [OutboxEntry] {
+        try await run { session in
+            try session.query(
+                "SELECT * FROM jobs_outbox WHERE published_at IS NULL AND created_at < $1 ORDER BY id LIMIT $2",
+                [.real(createdBefore.timeIntervalSince1970), .integer(Int64(limit))]
+            ).map { row in
+                guard let id = row["id"]?.integer, let exchange = row["exchange"]?.text,
+                    let routingKey = row["routing_key"]?.text,
+                    case .blob(let body) = row["body"], let messageID = row["message_id"]?.text, let type = row["type"]?.text,
+                    let correlationID = row["correlation_id"]?.text, let appID = row["app_id"]?.text,
+                    case .real(let timestamp) = row["timestamp"], let version = row["contract_version"]?.integer
+                else { throw PostgresStoreError("an outbox row is incomplete") }
+                return OutboxEntry(
+                    id: id,
+                    event: OutgoingEvent(
+                        exchange: exchange, routingKey: routingKey, body: body, messageID: messageID, type: type,
+                        correlationID: correlationID, appID: appID, timestamp: Date(timeIntervalSince1970: timestamp),
+                        contractVersion: Int(version)))
+            }
+        }
+    }
+
+    public func markPublished(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await run { session in
+            let now = Date().timeIntervalSince1970
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = ids[start..<min(start + 500, ids.count)]
+                let placeholders = (0..<chunk.count).map { "$\($0 + 2)" }.joined(separator: ",")
+                try session.execute(
+                    "UPDATE jobs_outbox SET published_at = $1 WHERE id IN (\(placeholders))",
+                    [.real(now)] + chunk.map { .integer($0) })
+            }
+        }
+    }
+
+    public func outboxBacklog() async throws -> (depth: Int, oldest: Date?) {
+        try await run { session in
+            let row = try session.query(
+                "SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM jobs_outbox WHERE published_at IS NULL"
+            ).first
+            var oldest: Date?
+            if case .real(let value) = row?["oldest"] { oldest = Date(timeIntervalSince1970: value) }
+            return (Int(row?["depth"]?.integer ?? 0), oldest)
+        }
+    }
+
+    public func write<T: Sendable>(_ work: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await transaction { session in try work(HandlerTransaction(session: session)) }
+    }
+
+    public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
+        try await run { session in try session.query(PostgresDialect.placeholders(sql), arguments) }
+    }
+
+    // MARK: Sessions
+
+    /// Runs `body` in a write transaction that holds the role's advisory lock.
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (Session) throws -> T) async throws -> T {
+        let schema = schema
+        return try await run { session in
+            try session.execute("BEGIN")
+            do {
+                try session.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(schema)])
+                let result = try body(session)
+                try session.execute("COMMIT")
+                return result
+            } catch {
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` on the store's queue with a live connection (connecting again after a loss).
+    private func run<T: Sendable>(_ body: @escaping @Sendable (Session) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(
+                    with: Result {
+                        let session = Session(connection: try self.liveConnection(), logger: self.logger)
+                        return try body(session)
+                    })
+            }
+        }
+    }
+
+    /// On `queue` only.
+    private func liveConnection() throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        let connection = try PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger
+        ).wait()
+        let session = Session(connection: connection, logger: logger)
+        if (try? session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]))?.isEmpty == false {
+            try session.execute("SET search_path TO \(schema)")
+        }
+        self.connection = connection
+        return connection
+    }
+}
+
+/// A connection used synchronously from the store's queue.
+struct Session: @unchecked Sendable {
+    // @unchecked: used only on the store's queue.
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs a statement (`$n` placeholders); returns the rows it affected.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> Int {
+        try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.binds(arguments)), logger: logger).wait().metadata
+            .rows ?? 0
+    }
+
+    /// Runs a query (`$n` placeholders); each row maps column names to values.
+    func query(_ sql: String, _ arguments: [SQLValue] = []) throws -> [[String: SQLValue]] {
+        let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.binds(arguments)), logger: logger)
+            .wait()
+        return try result.rows.map { row in
+            var values: [String: SQLValue] = [:]
+            for cell in row { values[cell.columnName] = try Self.value(cell) }
+            return values
+        }
+    }
+
+    static func binds(_ arguments: [SQLValue]) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for argument in arguments {
+            switch argument {
+            case .null: binds.appendNull()
+            case .integer(let value): binds.append(value)
+            case .real(let value): binds.append(value)
+            case .text(let value): binds.append(value)
+            case .blob(let value): binds.append(ByteBuffer(bytes: value))
+            }
+        }
+        return binds
+    }
+
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .float4, .float8: return .real(try cell.decode(Double.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea: return .blob(Data(try cell.decode(ByteBuffer.self).readableBytesView))
+        case .numeric:
+            // SUM over integers: an integer when it is one.
+            let text = try cell.decode(String.self)
+            if let integer = Int64(text) { return .integer(integer) }
+            return .real(Double(text) ?? 0)
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}
+
+/// What a handler sees: its SQL (`?` placeholders) on the role's schema.
+struct HandlerTransaction: StoreTransaction {
+    let session: Session
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        try session.execute(PostgresDialect.placeholders(sql), arguments)
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [[String: SQLValue]] {
+        try session.query(PostgresDialect.placeholders(sql), arguments)
+    }
+}
+
+/// A bad store URL or schema, or an unexpected row.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,39 @@
+import Foundation
+public import Jobs
+public import Logging
+
+/// Opens a worker's store from where `--database` points.
+public enum Stores {
+    /// Whether `database` is a PostgreSQL URL rather than a SQLite file path.
+    public static func isPostgres(_ database: String) -> Bool {
+        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    }
+
+    /// The store `database` names: a `postgres://user:password@host:port/database` URL (the
+    /// role's schema `schema` on that server) or a SQLite file path (its folder is created).
+    public static func open(
+        _ database: String, schema: String, durability: SQLiteStore.Durability = .full,
+        logger: Logger = Logger(label: "kaltim.store")
+    ) async throws -> any MessageStore {
+        if isPostgres(database) { return try await PostgresStore(url: database, schema: schema, logger: logger) }
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: database).deletingLastPathComponent(), withIntermediateDirectories: true)
+        return try SQLiteStore(path: database, durability: durability)
+    }
+
+    /// The store `database` names, for reading beside running workers: a SQLite file is opened
+    /// read-only (it must exist); a PostgreSQL schema as by ``open(_:schema:durability:logger:)``.
+    public static func openForReading(_ database: String, schema: String) async throws -> any MessageStore {
+        if isPostgres(database) { return try await PostgresStore(url: database, schema: schema) }
+        return try SQLiteStore(readingAt: database)
+    }
+
+    /// `database` with any password replaced by `***`, for logs.
+    public static func redacted(_ database: String) -> String {
+        guard isPostgres(database), var components = URLComponents(string: database), components.password != nil else {
+            return database
+        }
+        components.password = "***"
+        return components.string ?? "postgres://…"
+    }
+}
