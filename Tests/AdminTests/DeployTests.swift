@@ -27,7 +27,8 @@ struct DeployFileTests {
             import json, sys, yaml, glob
             out = {}
             for path in [sys.argv[1] + '/compose.yaml', sys.argv[1] + '/compose-cluster.yaml'] + sorted(
-                    glob.glob(sys.argv[1] + '/kubernetes/*.yaml') + glob.glob(sys.argv[1] + '/kubernetes/cluster/*.yaml')):
+                    glob.glob(sys.argv[1] + '/kubernetes/*.yaml') + glob.glob(sys.argv[1] + '/kubernetes/cluster/*.yaml')
+                    + glob.glob(sys.argv[1] + '/kubernetes/postgres/*.yaml')):
                 out[path.split('/deploy/')[-1]] = list(yaml.safe_load_all(open(path)))
             print(json.dumps(out))
             """
@@ -93,10 +94,21 @@ struct DeployFileTests {
         let clusterCompose = try #require(parsed["compose-cluster.yaml"]?.first as? [String: Any])
         let clusterServices = try #require(clusterCompose["services"] as? [String: [String: Any]])
         #expect(DeploymentFiles.clusterNodes.allSatisfy { clusterServices[$0] != nil })
+        #expect(clusterServices["postgres"] != nil)
         for role in WorkerRole.all {
             let environment = clusterServices[role.name]?["environment"] as? [String: String] ?? [:]
             #expect(environment["KALTIM_BROKER_URL"]?.split(separator: ",").count == 3)
             #expect(environment["KALTIM_RETRY_QUEUE_TYPE"] == "quorum")
+            let command = clusterServices[role.name]?["command"] as? [String] ?? []
+            #expect(
+                command.firstIndex(of: "--database").map { command[$0 + 1].hasPrefix("postgres://") } == true,
+                "the scale-out variant keeps state in PostgreSQL")
+            // Kubernetes on PostgreSQL: several pods, no volume claim, the URL from the role's secret.
+            let onPostgres = parsed["kubernetes/postgres/\(role.name).yaml"] as? [[String: Any]] ?? []
+            #expect(onPostgres.compactMap { $0["kind"] as? String } == ["Deployment", "ScaledObject"])
+            #expect((onPostgres.first?["spec"] as? [String: Any])?["replicas"] as? Int ?? 0 > 1)
+            #expect((onPostgres.last?["spec"] as? [String: Any])?["maxReplicaCount"] as? Int ?? 0 > 1)
+            #expect("\(onPostgres.first ?? [:])".contains("$(KALTIM_DATABASE_URL)"))
             let documents = parsed["kubernetes/\(role.name).yaml"] as? [[String: Any]] ?? []
             #expect("\(documents.first ?? [:])".contains("KALTIM_RETRY_QUEUE_TYPE"), "the Deployment reads the broker setting")
         }
