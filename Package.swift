@@ -155,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-demo",
             dependencies: [
-                "Workers", "WorkerHost", "Jobs", "AMQP", "Contracts",
+                "Workers", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimDemo",

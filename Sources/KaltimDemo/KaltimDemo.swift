@@ -3,6 +3,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import Jobs
+import Stores
 import Workers
 
 /// The main job: the whole 2025 programme on a synthetic cohort, through real worker
@@ -37,6 +38,11 @@ struct KaltimDemo: AsyncParsableCommand {
     var brokerScript = "scripts/broker.sh"
     @Option(help: ArgumentHelp("Minutes each stage may take before the run fails.", valueName: "minutes"))
     var stageTimeout = 20.0
+    @Option(
+        help: ArgumentHelp(
+            "Keep every role's state in this PostgreSQL database (a schema per role and run) instead of SQLite files.",
+            valueName: "postgres://…"))
+    var postgres: String?
 
     func validate() throws {
         guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
@@ -45,6 +51,11 @@ struct KaltimDemo: AsyncParsableCommand {
         guard stageTimeout > 0 else { throw ValidationError("--stage-timeout must be positive") }
         if chaos, !FileManager.default.fileExists(atPath: brokerScript) {
             throw ValidationError("--broker-script \(brokerScript) does not exist (chaos mode restarts the broker with it)")
+        }
+        if let postgres {
+            guard Stores.isPostgres(postgres) else { throw ValidationError("--postgres takes a postgres:// URL") }
+            // The supervisor gives each process a SQLite file of the data folder.
+            guard !chaos else { throw ValidationError("--postgres runs without --chaos") }
         }
         guard FileManager.default.isExecutableFile(atPath: workerBinary) else {
             throw ValidationError("--worker-binary \(workerBinary) is not an executable")
@@ -64,7 +75,14 @@ struct KaltimDemo: AsyncParsableCommand {
 
         print("kaltim-demo: seed \(seed), \(residents) residents, \(registrations) registrations")
         let cohort = Cohort(seed: seed, residents: residents, registrations: registrations, catalogue: catalogue)
-        let intakeStore = try SQLiteStore(path: path("var/intake.sqlite"))
+        // Each role's store: a SQLite file of the run, or the run's own schema of the role.
+        let schemaPrefix = "demo_\(seed)_\(Int(started.timeIntervalSince1970))_"
+        let store = { (role: String) -> [String] in
+            if let postgres = self.postgres { return ["--database", postgres, "--store-schema", schemaPrefix + role] }
+            return ["--database", path("var/\(role).sqlite")]
+        }
+        let intakeStore = try await Stores.open(
+            postgres ?? path("var/intake.sqlite"), schema: schemaPrefix + WorkerRole.intake.name)
         let imported = try await IntakeImport.registry(csv: cohort.registryCSV, into: intakeStore, key: .development)
         let history = try await IntakeImport.history(csv: cohort.historyCSV, into: intakeStore, key: .development)
         print("  registry extract: \(imported.imported) residents; earlier programmes: \(history.imported) records")
@@ -106,19 +124,18 @@ struct KaltimDemo: AsyncParsableCommand {
         } else {
             let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
             for replica in 0..<intakeReplicas {
-                try fleet.start("intake-\(replica + 1)", ["intake", "--database", path("var/intake.sqlite")] + common)
+                try fleet.start("intake-\(replica + 1)", ["intake"] + store("intake") + common)
             }
-            try fleet.start("scheduling", ["scheduling", "--database", path("var/scheduling.sqlite")] + common)
-            try fleet.start("grading", ["grading", "--database", path("var/grading.sqlite")] + common)
+            try fleet.start("scheduling", ["scheduling"] + store("scheduling") + common)
+            try fleet.start("grading", ["grading"] + store("grading") + common)
             try fleet.start(
                 "certificates",
-                ["certificates", "--database", path("var/certificates.sqlite"), "--output-directory", path("certificates")]
-                    + common)
+                ["certificates"] + store("certificates") + ["--output-directory", path("certificates")] + common)
             // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
             // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
             try fleet.start(
                 "notifications",
-                ["notifications", "--database", path("var/notifications.sqlite")] + notificationArguments + common)
+                ["notifications"] + store("notifications") + notificationArguments + common)
             try await fleet.waitUntilStarted()
         }
         defer { fleet.stopAll() }
