@@ -16,17 +16,19 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 scripts/install-deps.sh
 export KALTIM_RETRY_QUEUE_TYPE=quorum
-started_here=no
-if ! scripts/cluster.sh status 2>/dev/null; then started_here=yes; fi
+# The nodes this script starts, and stops at the end (a node that was running stays).
+started_here=()
+for id in a b c; do scripts/cluster.sh node "$id" status 2>/dev/null || started_here+=("$id"); done
 cleanup() {
   [[ -n "${WATCHER:-}" ]] && kill "$WATCHER" 2>/dev/null || true
-  if [[ $started_here == yes ]]; then scripts/cluster.sh stop || true; fi
+  for id in "${started_here[@]}"; do scripts/cluster.sh node "$id" stop || true; done
 }
 trap cleanup EXIT
 scripts/cluster.sh start
 echo "== building (release)"
-swift build -c release --product kaltim-worker 2>&1 | grep -E "error|Build of" || true
-swift build -c release --product kaltim-demo 2>&1 | grep -E "error|Build of" || true
+# tail, not grep: with pipefail a failed build stops the script.
+swift build -c release --product kaltim-worker 2>&1 | tail -n 3
+swift build -c release --product kaltim-demo 2>&1 | tail -n 3
 BIN="$(swift build -c release --show-bin-path)"
 [[ -x "$BIN/kaltim-worker" && -x "$BIN/kaltim-demo" ]] || { echo "cluster-test.sh: the build failed" >&2; exit 1; }
 

@@ -76,7 +76,14 @@ wait_cluster() {
 }
 
 start() {
-  for id in "${NODES[@]}"; do node "$id" start; done
+  # Together: after all three were killed, each node waits at boot for the others.
+  local pids=() id failed=0
+  for id in "${NODES[@]}"; do
+    node "$id" start &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || { log "a node did not start"; return 1; }
   join b
   join c
   wait_cluster

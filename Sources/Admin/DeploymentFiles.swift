@@ -240,6 +240,13 @@ public enum DeploymentFiles {
             let url = brokers.map { "amqp://\(user(role)):${\(role.name.uppercased())_PASSWORD}@\($0):5672/%2f" }
                 .joined(separator: ",")
             let retryType = retryQueueType.map { "\n      KALTIM_RETRY_QUEUE_TYPE: \($0.rawValue)" } ?? ""
+            // With PostgreSQL: start once the database answers, and again if the worker exits.
+            let dependencies =
+                postgres
+                ? "    restart: on-failure\n    depends_on:\n"
+                    + brokers.map { "      \($0): {condition: service_started}\n" }.joined()
+                    + "      postgres: {condition: service_healthy}\n"
+                : "    depends_on:\n" + brokers.map { "      - \($0)\n" }.joined()
             services += """
                   \(role.name):
                     build:
@@ -255,8 +262,7 @@ public enum DeploymentFiles {
                     stop_grace_period: 60s
                     volumes:
                       - \(role.name)-data:/var/lib/kaltim
-                    depends_on:
-                \((brokers + (postgres ? ["postgres"] : [])).map { "      - \($0)\n" }.joined())
+                \(dependencies)
                 """
             volumes.append("\(role.name)-data")
         }
@@ -301,6 +307,11 @@ public enum DeploymentFiles {
                   POSTGRES_PASSWORD: "${POSTGRES_PASSWORD}"
                   # Text orders by bytes, as in SQLite.
                   POSTGRES_INITDB_ARGS: "--locale=C --encoding=UTF8"
+                healthcheck:
+                  test: ["CMD", "pg_isready", "-U", "kaltim", "-d", "kaltim"]
+                  interval: 5s
+                  timeout: 3s
+                  retries: 20
                 volumes:
                   - postgres-data:/var/lib/postgresql/data
 

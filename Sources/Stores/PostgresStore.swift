@@ -47,9 +47,11 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
     ]
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema if
-    /// needed and applies the store's migrations.
-    /// - Throws: ``PostgresStoreError`` for a bad URL or schema name, or the server's error.
-    public init(url: String, schema: String, logger: Logger = Logger(label: "postgres-store")) async throws {
+    /// needed and applies the store's migrations; with `create` false, only opens an existing
+    /// schema (tools reading beside the workers).
+    /// - Throws: ``PostgresStoreError`` for a bad URL or schema name, a database whose collation
+    ///   is not C, a missing schema when not creating; or the server's error.
+    public init(url: String, schema: String, create: Bool = true, logger: Logger = Logger(label: "postgres-store")) async throws {
         guard schema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil else {
             throw PostgresStoreError("schema '\(schema)' must be a lowercase identifier")
         }
@@ -58,13 +60,29 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         self.logger = logger
         queue = DispatchQueue(label: "kaltim.postgres-store.\(schema)")
         try await run { session in
+            // The workers order by text and must order as on SQLite: by bytes.
+            let collation = try session.query("SELECT datcollate FROM pg_database WHERE datname = current_database()").first?[
+                "datcollate"]?.text
+            guard collation == "C" || collation == "POSIX" else {
+                throw PostgresStoreError(
+                    "the database's collation is \(collation ?? "unknown"), not C: create it with LC_COLLATE 'C' "
+                        + "(CREATE DATABASE … LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0, or initdb --locale=C)")
+            }
+            let exists = try !session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]).isEmpty
+            guard create else {
+                guard exists else { throw PostgresStoreError("there is no schema \(schema) in this database") }
+                return
+            }
             // Under the role's lock: `CREATE … IF NOT EXISTS` is not safe against a second
             // process creating the same schema or table at the same moment.
             try session.execute("BEGIN")
             do {
                 try session.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(schema)])
-                try session.execute("CREATE SCHEMA IF NOT EXISTS \(schema)")
-                try session.execute("SET search_path TO \(schema)")
+                // Only when missing: CREATE SCHEMA needs a privilege that a role working in a
+                // schema made for it by a DBA may not have, even with IF NOT EXISTS.
+                if try session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]).isEmpty {
+                    try session.execute("CREATE SCHEMA \"\(schema)\"")
+                }
                 try session.execute(
                     "CREATE TABLE IF NOT EXISTS jobs_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
                 )
@@ -75,7 +93,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                         "INSERT INTO jobs_migrations (version, applied_at) VALUES ($1, $2)",
                         [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
                 }
-                try session.execute("COMMIT")
+                try session.commit()
             } catch {
                 _ = try? session.execute("ROLLBACK")
                 throw error
@@ -93,7 +111,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         return PostgresConnection.Configuration(
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+            password: components.password, database: database.isEmpty ? nil : database, tls: .disable)
     }
 
     deinit {
@@ -223,7 +241,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
             do {
                 try session.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(schema)])
                 let result = try body(session)
-                try session.execute("COMMIT")
+                try session.commit()
                 return result
             } catch {
                 _ = try? session.execute("ROLLBACK")
@@ -251,9 +269,22 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         let connection = try PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: logger
         ).wait()
-        let session = Session(connection: connection, logger: logger)
-        if (try? session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]))?.isEmpty == false {
-            try session.execute("SET search_path TO \(schema)")
+        do {
+            let session = Session(connection: connection, logger: logger)
+            // The role's schema (it may not exist yet; the search path takes it when it does).
+            // Bounds: no wait for the role's lock beyond 30 s, no statement beyond 60 s, and the
+            // server ends a session left inside a transaction for 60 s (a client that vanished
+            // while holding the role's lock), with TCP keepalives to notice a dead peer.
+            for setting in [
+                "SET search_path TO \"\(schema)\"", "SET lock_timeout = '30s'", "SET statement_timeout = '60s'",
+                "SET idle_in_transaction_session_timeout = '60s'", "SET tcp_keepalives_idle = 30",
+                "SET tcp_keepalives_interval = 10", "SET tcp_keepalives_count = 3",
+            ] {
+                try session.execute(setting)
+            }
+        } catch {
+            try? connection.close().wait()
+            throw error
         }
         self.connection = connection
         return connection
@@ -271,6 +302,15 @@ struct Session: @unchecked Sendable {
     func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> Int {
         try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.binds(arguments)), logger: logger).wait().metadata
             .rows ?? 0
+    }
+
+    /// Commits the open transaction; throws when the server rolled it back instead (it answers
+    /// a COMMIT of a transaction aborted by an error with ROLLBACK, not with an error).
+    func commit() throws {
+        let result = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait()
+        guard result.metadata.command == "COMMIT" else {
+            throw PostgresStoreError("the transaction was rolled back by the server (\(result.metadata.command))")
+        }
     }
 
     /// Runs a query (`$n` placeholders); each row maps column names to values.
@@ -307,9 +347,9 @@ struct Session: @unchecked Sendable {
         case .bytea: return .blob(Data(try cell.decode(ByteBuffer.self).readableBytesView))
         case .numeric:
             // SUM over integers: an integer when it is one.
-            let text = try cell.decode(String.self)
-            if let integer = Int64(text) { return .integer(integer) }
-            return .real(Double(text) ?? 0)
+            let value = NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue
+            if value == value.rounded(), abs(value) < 9e15 { return .integer(Int64(value)) }
+            return .real(value)
         default: return .text(try cell.decode(String.self))
         }
     }

@@ -15,16 +15,33 @@ public enum Stores {
         _ database: String, schema: String, durability: SQLiteStore.Durability = .full,
         logger: Logger = Logger(label: "kaltim.store")
     ) async throws -> any MessageStore {
-        if isPostgres(database) { return try await PostgresStore(url: database, schema: schema, logger: logger) }
+        if isPostgres(database) {
+            // The server may still be starting (a fresh compose or pod): try for a minute.
+            var attempt = 0
+            while true {
+                do {
+                    return try await PostgresStore(url: database, schema: schema, logger: logger)
+                } catch let error as PostgresStoreError {
+                    throw error  // a bad URL, schema or collation: trying again cannot help
+                } catch {
+                    attempt += 1
+                    guard attempt < 30 else { throw error }
+                    logger.warning(
+                        "the PostgreSQL store is not reachable yet; trying again",
+                        metadata: ["attempt": "\(attempt)", "error": "\(String(describing: error).prefix(200))"])
+                    try await Task.sleep(for: .seconds(2))
+                }
+            }
+        }
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: database).deletingLastPathComponent(), withIntermediateDirectories: true)
         return try SQLiteStore(path: database, durability: durability)
     }
 
     /// The store `database` names, for reading beside running workers: a SQLite file is opened
-    /// read-only (it must exist); a PostgreSQL schema as by ``open(_:schema:durability:logger:)``.
+    /// read-only, a PostgreSQL schema without creating anything (both must exist).
     public static func openForReading(_ database: String, schema: String) async throws -> any MessageStore {
-        if isPostgres(database) { return try await PostgresStore(url: database, schema: schema) }
+        if isPostgres(database) { return try await PostgresStore(url: database, schema: schema, create: false) }
         return try SQLiteStore(readingAt: database)
     }
 

@@ -72,6 +72,21 @@ struct StoreConformanceTests {
 
     static func texts(_ rows: [[String: SQLValue]], _ column: String) -> [String] { rows.compactMap { $0[column]?.text } }
 
+    @Test func readingAPostgreSQLSchemaThatIsNotThereCreatesNothing() async throws {
+        guard Self.kinds.contains(.postgres) else { return }
+        let location = try Location(.postgres)
+        await #expect(throws: PostgresStoreError.self) {
+            _ = try await Stores.openForReading(location.database, schema: location.schema)
+        }
+        let other = try await Stores.open(location.database, schema: PostgresEnvironment.uniqueSchema("probe"))
+        let schemas = try await other.read("SELECT nspname FROM pg_namespace WHERE nspname = ?", [.text(location.schema)])
+        #expect(schemas.isEmpty, "a tool that only reads leaves no schema behind")
+        _ = try? await other.write { _ = try $0.query("SELECT 1 AS one") }
+        if let probe = other as? PostgresStore {
+            _ = try? await probe.write { try $0.execute("DROP SCHEMA \(probe.schema) CASCADE") }
+        }
+    }
+
     @Test(arguments: kinds)
     func aMessageIdHasOneEffectHoweverOftenItComes(kind: Kind) async throws {
         let location = try Location(kind)

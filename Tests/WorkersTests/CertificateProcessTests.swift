@@ -11,7 +11,7 @@ import Workers
 /// gap-free per issuer and year.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(10))
+    .serialized, .timeLimit(.minutes(15))
 )
 struct CertificateProcessTests {
     @Test(arguments: StoreKind.available)
@@ -51,7 +51,7 @@ struct CertificateProcessTests {
             ).amqpMessage
         }
         #expect(await connection.publish(scheduled, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
-        try await waitUntil(timeout: .seconds(120), "every enrolment is known") {
+        try await waitUntil(timeout: .seconds(300), "every enrolment is known") {
             await StoreKind.count("SELECT COUNT(*) AS n FROM cert_enrolments", database) == total
         }
         // Each graded event twice (a replay under another message id), interleaved.
@@ -70,10 +70,10 @@ struct CertificateProcessTests {
             ).amqpMessage
         }
         #expect(await connection.publish(graded, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
-        try await waitUntil(timeout: .seconds(300), "every certificate is issued") {
+        try await waitUntil(timeout: .seconds(480), "every certificate is issued") {
             await StoreKind.count("SELECT COUNT(*) AS n FROM cert_certificates", database) == 2 * total
         }
-        try await waitUntil(timeout: .seconds(60), "the role queue is drained") {
+        try await waitUntil(timeout: .seconds(120), "the role queue is drained") {
             try await connection.queueState(topology.queue).messageCount == 0
         }
         // The admin commands: verify a certificate file, revoke it, verify again.

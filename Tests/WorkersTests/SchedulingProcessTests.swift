@@ -10,7 +10,7 @@ import Workers
 /// for the 1,500 places of the 2025 plan with 3,000 acceptances.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(10))
+    .serialized, .timeLimit(.minutes(15))
 )
 struct SchedulingProcessTests {
     struct Applicant {
@@ -79,7 +79,7 @@ struct SchedulingProcessTests {
                 ).amqpMessage)
         }
         #expect(await connection.publish(messages, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
-        try await waitUntil(timeout: .seconds(120), "every acceptance is pooled") {
+        try await waitUntil(timeout: .seconds(300), "every acceptance is pooled") {
             await StoreKind.count("SELECT COUNT(*) AS n FROM sched_applicants", database) == 3000
         }
 
@@ -89,10 +89,10 @@ struct SchedulingProcessTests {
         #expect(try await open.waitForExit(timeout: .seconds(60)) == 0, "\(open.output)")
         #expect(open.output.contains("published 95 of 95 class.opened events"))
         await open.terminate()
-        try await waitUntil(timeout: .seconds(240), "every applicant is scheduled or waitlisted") {
+        try await waitUntil(timeout: .seconds(400), "every applicant is scheduled or waitlisted") {
             await StoreKind.count("SELECT COUNT(*) AS n FROM sched_applicants WHERE status = 'pooled'", database) == 0
         }
-        try await waitUntil(timeout: .seconds(60), "the outboxes are published") {
+        try await waitUntil(timeout: .seconds(120), "the outboxes are published") {
             try await StoreKind.open(database).outboxDepth() == 0
         }
 
@@ -105,7 +105,7 @@ struct SchedulingProcessTests {
         var decisions: [String: Set<String>] = [:]
         // Drain the decisions. An ack can be refused as stale if the test's connection was
         // repaired meanwhile; the broker then redelivers the message, which counts once.
-        let deadline = ContinuousClock.now + .seconds(120)
+        let deadline = ContinuousClock.now + .seconds(240)
         while true {
             if scheduled.count + waitlisted.count == 3000, try await Self.outputsEmpty(connection, outputs) { break }
             guard ContinuousClock.now < deadline else { throw TestFailure("timed out draining the decisions") }
