@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import TestSupport
 
@@ -23,6 +25,7 @@ final class TestGateway: Sendable {
     /// Keys answered with 2xx.
     let accepted: Collector<String>
     let port: Int
+    private let group: ServiceGroup
     private let server: Task<Void, any Error>
 
     /// - Parameter respond: status and headers for a request and its attempt number (1, 2, …).
@@ -62,26 +65,36 @@ final class TestGateway: Sendable {
         let app = Application(
             router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService() }
+        // Stopped by a graceful shutdown, never by cancelling the serving task: a cancelled
+        // server can drop a just-accepted connection unserved, and NIO traps on that in debug
+        // builds ("Deinited NIOAsyncWriter without calling finish()").
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: Logger(label: "test-gateway"))
+        let server = Task { try await group.run() }
         var port = 0
         for await value in portStream {
             port = value
             break
         }
-        return TestGateway(requests: requests, accepted: accepted, port: port, server: server)
+        return TestGateway(requests: requests, accepted: accepted, port: port, group: group, server: server)
     }
 
-    private init(requests: Collector<Request>, accepted: Collector<String>, port: Int, server: Task<Void, any Error>) {
+    private init(
+        requests: Collector<Request>, accepted: Collector<String>, port: Int, group: ServiceGroup,
+        server: Task<Void, any Error>
+    ) {
         self.requests = requests
         self.accepted = accepted
         self.port = port
+        self.group = group
         self.server = server
     }
 
     var url: String { "http://127.0.0.1:\(port)/send" }
 
+    /// Shuts the server down gracefully: it stops accepting, finishes the requests in flight
+    /// and closes idle keep-alive connections.
     func stop() async {
-        server.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await server.value
     }
 }
