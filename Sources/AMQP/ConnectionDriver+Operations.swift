@@ -111,6 +111,9 @@ extension ConnectionDriver {
         guard let result = call(state, arena) else {
             throw failure(from: amqp_get_rpc_reply(state), channel: Self.rpcChannel, doing: what)
         }
+        // The reply came from the broker (librabbitmq may also have swallowed heartbeats
+        // while waiting for it).
+        lastReceive = .now
         return result.pointee
     }
 

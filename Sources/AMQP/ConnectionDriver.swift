@@ -268,6 +268,24 @@ final class ConnectionDriver {
         return Int32(min(1000, heartbeatSeconds * 1000 / 4))
     }
 
+    /// librabbitmq consumes heartbeat frames inside its frame-wait calls and never returns
+    /// them, so a heartbeat read by ``pumpFrames()`` (rather than seen by the poll in
+    /// ``ConnectionEngine/sleep(socket:timeoutMilliseconds:)``) would go unnoticed: a
+    /// connection kept busy by commands while the broker sends nothing but heartbeats would be
+    /// declared dead. Once the silence passes half the heartbeat, look at the socket (and
+    /// the library's buffer) before the frames are read.
+    private func noteIncomingHeartbeats() {
+        guard let state = connection, heartbeatSeconds > 0,
+            ContinuousClock.now - lastReceive > .seconds(heartbeatSeconds) / 2
+        else { return }
+        if amqp_data_in_buffer(state) != 0 {
+            lastReceive = .now
+            return
+        }
+        var descriptor = pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, 0) > 0 { lastReceive = .now }
+    }
+
     private func checkHeartbeat() {
         guard connection != nil, heartbeatSeconds > 0 else { return }
         let silence = ContinuousClock.now - lastReceive
@@ -282,6 +300,7 @@ final class ConnectionDriver {
 
     /// Reads and dispatches the frames that are already available, without blocking.
     private func pumpFrames() {
+        noteIncomingHeartbeats()
         var immediately = timeval(tv_sec: 0, tv_usec: 0)
         for _ in 0..<512 {
             guard let state = connection else { return }
