@@ -31,6 +31,9 @@ final class ConnectionDriver {
     var nextEndpoint = 0
     var heartbeatSeconds = 0
     var lastReceive = ContinuousClock.now
+    /// The longest the thread spent on one batch of commands (not reading), for diagnostics.
+    var longestBatch: Duration = .zero
+    var lastPump = ContinuousClock.now
     var closing = false
 
     /// Open channels and the epoch of their current incarnation.
@@ -198,8 +201,10 @@ final class ConnectionDriver {
         var generator = SystemRandomNumberGenerator()
         while true {
             let (commands, close) = engine.takeCommands()
+            let batchStarted = ContinuousClock.now
             for command in commands { command(self) }
             flushAcks()
+            longestBatch = max(longestBatch, ContinuousClock.now - batchStarted)
             if close || closing {
                 shutDown()
                 return
@@ -293,13 +298,16 @@ final class ConnectionDriver {
             connectionLost(
                 AMQPError(
                     .connectionLost,
-                    "no data from the broker for \(Int(silence.seconds)) s (heartbeat timeout \(heartbeatSeconds) s)",
+                    "no data from the broker for \(Int(silence.seconds)) s (heartbeat timeout \(heartbeatSeconds) s; "
+                        + "longest command batch \(String(format: "%.1f", longestBatch.seconds)) s, "
+                        + "last read \(String(format: "%.1f", (ContinuousClock.now - lastPump).seconds)) s ago)",
                     libraryStatus: AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue))
         }
     }
 
     /// Reads and dispatches the frames that are already available, without blocking.
     private func pumpFrames() {
+        lastPump = .now
         noteIncomingHeartbeats()
         var immediately = timeval(tv_sec: 0, tv_usec: 0)
         for _ in 0..<512 {
