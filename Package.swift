@@ -182,6 +182,32 @@ let package = Package(
             path: "Sources/KaltimAdmin",
             swiftSettings: swiftSettings
         ),
+        // The web console: progress read model, queues, dead letters, audit log (Hummingbird).
+        .target(
+            name: "Console",
+            dependencies: [
+                "Admin", "AMQP", "Jobs", "Contracts", "Workers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The console executable: serve (the read model's worker and the web pages), hash-password.
+        .executableTarget(
+            name: "kaltim-console",
+            dependencies: [
+                "Console", "Admin", "WorkerHost", "Workers", "Stores", "Jobs", "AMQP", "Contracts",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/KaltimConsole",
+            swiftSettings: swiftSettings
+        ),
         // Relay benchmark (run it in release mode: scripts/bench.sh).
         .executableTarget(
             name: "amqp-relay-bench",
@@ -244,6 +270,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Workers", "TestSupport",
+            ],
+            exclude: ["console_browser.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,7 +2,8 @@
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
 # librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
 # PDFs with a QR code; poppler and zbar to read one back in a test), libcurl (e-mail over SMTP), the RabbitMQ server for the
-# private test node, pkg-config and a C compiler. The Swift toolchain itself must already be installed.
+# private test node, Chromium with its WebDriver and Selenium (the console's browser test),
+# pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
 [[ -f /usr/include/amqp.h || -f /usr/include/rabbitmq-c/amqp.h ]] || missing+=(librabbitmq-dev)
@@ -15,6 +16,11 @@ missing=()
 # poppler-utils and zbar-tools: a test renders a certificate PDF and reads its QR code back.
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
+# chromium, chromium-driver and Selenium (for Debian's /usr/bin/python3): the web console's test drives a
+# real, headless browser.
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+/usr/bin/python3 -c 'import selenium' >/dev/null 2>&1 || missing+=(python3-selenium)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)

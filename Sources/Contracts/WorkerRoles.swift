@@ -46,6 +46,20 @@ public struct WorkerRole: Sendable, Hashable {
             "Tells job seekers, in Bahasa Indonesia, about each step (WhatsApp, SMS, e-mail), never twice for one event; reports delivery."
     )
 
-    /// Every role.
+    /// Every role of the pipeline.
     public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]
+
+    /// The web console's read model: one more independent consumer, with its own queue bound
+    /// to the events that move a job seeker through the programme and its own store. It
+    /// publishes nothing, so it is not one of the pipeline's roles (``all``).
+    public static let console = WorkerRole(
+        name: "console",
+        consumes: [
+            RegistrationSubmittedV2.eventType, RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType,
+            ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, EnrolmentWithdrawnV1.eventType,
+            ApprenticeshipPlacedV1.eventType, AssessmentGradedV2.eventType, CertificateIssuedV1.eventType,
+            CertificateRevokedV1.eventType, NotificationDeliveredV1.eventType,
+        ],
+        publishes: [],
+        summary: "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector.")
 }

@@ -49,16 +49,7 @@ struct Status: AsyncParsableCommand {
         }
     }
 
-    struct Row: Encodable {
-        let role: String, queue: String
-        let ready: Int, consumers: Int, deadLetters: Int
-        /// Delivered to a worker and not yet settled (management API only).
-        let unacknowledged: Int?
-        /// Messages per second into and acknowledged from the role queue (management API only).
-        let publishRate: Double?, ackRate: Double?
-        let retryTiers: [String: Int]
-        let oldestDeadLetterAgeSeconds: Double?
-    }
+    typealias Row = QueueStatusRow
 
     private func managementAPI() throws -> ManagementAPI? {
         let environment = ProcessInfo.processInfo.environment
@@ -75,41 +66,8 @@ struct Status: AsyncParsableCommand {
     }
 
     func rows(_ connection: AMQPConnection, _ management: ManagementAPI?) async throws -> [Row] {
-        let figures = try await management?.queues()
-        var rows: [Row] = []
-        for role in roles.roles {
-            let topology = RoleTopology(role: role, prefix: admin.topologyPrefix)
-            guard let state = try? await connection.queueState(topology.queue) else {
-                rows.append(
-                    Row(
-                        role: role.name, queue: topology.queue + " (missing)", ready: 0, consumers: 0, deadLetters: 0,
-                        unacknowledged: nil, publishRate: nil, ackRate: nil, retryTiers: [:],
-                        oldestDeadLetterAgeSeconds: nil))
-                continue
-            }
-            let dead = try await connection.queueState(topology.deadLetterQueue)
-            var tiers: [String: Int] = [:]
-            for (name, _) in topology.retryQueues {
-                tiers[String(name.dropFirst(topology.queue.count + 1))] = Int(
-                    (try? await connection.queueState(name))?.messageCount ?? 0)
-            }
-            // The head of the dead letters is the oldest: look at it and give it back. The dead-letter
-            // queue has no delivery limit, so the look costs nothing.
-            var age: Double?
-            if dead.messageCount > 0, let head = try await connection.get(queue: topology.deadLetterQueue) {
-                let letter = DeadLetter(head, queue: topology.deadLetterQueue)
-                age = (letter.lastFailure ?? head.properties.timestamp).map { Date().timeIntervalSince($0) }
-                try await head.nack(requeue: true)
-            }
-            let managed = figures?[topology.queue]
-            rows.append(
-                Row(
-                    role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
-                    deadLetters: Int(dead.messageCount), unacknowledged: figures.map { _ in managed?.unacknowledged ?? 0 },
-                    publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
-                    oldestDeadLetterAgeSeconds: age))
-        }
-        return rows
+        try await QueueStatusRow.collect(
+            roles: roles.roles, prefix: admin.topologyPrefix, connection: connection, management: management)
     }
 }
 

@@ -1,0 +1,59 @@
+public import AMQP
+public import Contracts
+import Foundation
+import Jobs
+
+/// One role's queues as `kaltim-admin status` and the console show them.
+public struct QueueStatusRow: Encodable, Sendable, Equatable {
+    public let role: String, queue: String
+    public let ready: Int, consumers: Int, deadLetters: Int
+    /// Delivered to a worker and not yet settled (management API only).
+    public let unacknowledged: Int?
+    /// Messages per second into and acknowledged from the role queue (management API only).
+    public let publishRate: Double?, ackRate: Double?
+    /// Depth of each retry tier, by its delay (`5s`, `30s`, …).
+    public let retryTiers: [String: Int]
+    public let oldestDeadLetterAgeSeconds: Double?
+
+    /// Reads the figures of `roles`: depths and consumers from passive declarations, rates and
+    /// unacknowledged counts from the management API when there is one, and the age of the
+    /// oldest dead letter by looking at the head of the dead letters and putting it back (the
+    /// dead-letter queue has no delivery limit, so the look costs nothing).
+    public static func collect(
+        roles: [WorkerRole], prefix: String, connection: AMQPConnection, management: ManagementAPI?
+    ) async throws -> [QueueStatusRow] {
+        let figures = try await management?.queues()
+        var rows: [QueueStatusRow] = []
+        for role in roles {
+            let topology = RoleTopology(role: role, prefix: prefix)
+            guard let state = try? await connection.queueState(topology.queue) else {
+                rows.append(
+                    QueueStatusRow(
+                        role: role.name, queue: topology.queue + " (missing)", ready: 0, consumers: 0, deadLetters: 0,
+                        unacknowledged: nil, publishRate: nil, ackRate: nil, retryTiers: [:],
+                        oldestDeadLetterAgeSeconds: nil))
+                continue
+            }
+            let dead = try await connection.queueState(topology.deadLetterQueue)
+            var tiers: [String: Int] = [:]
+            for (name, _) in topology.retryQueues {
+                tiers[String(name.dropFirst(topology.queue.count + 1))] = Int(
+                    (try? await connection.queueState(name))?.messageCount ?? 0)
+            }
+            var age: Double?
+            if dead.messageCount > 0, let head = try await connection.get(queue: topology.deadLetterQueue) {
+                let letter = DeadLetter(head, queue: topology.deadLetterQueue)
+                age = (letter.lastFailure ?? head.properties.timestamp).map { Date().timeIntervalSince($0) }
+                try await head.nack(requeue: true)
+            }
+            let managed = figures?[topology.queue]
+            rows.append(
+                QueueStatusRow(
+                    role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
+                    deadLetters: Int(dead.messageCount), unacknowledged: figures.map { _ in managed?.unacknowledged ?? 0 },
+                    publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
+                    oldestDeadLetterAgeSeconds: age))
+        }
+        return rows
+    }
+}

@@ -1,0 +1,136 @@
+import Crypto
+import Foundation
+import _CryptoExtras
+
+/// What a console user may do. Each role includes the ones below it.
+public enum ConsoleRole: String, Codable, Sendable, Comparable, CaseIterable {
+    /// Sees progress, queues, dead letters (masked) and the audit log.
+    case viewer
+    /// And replays dead letters (dry run, canary, one, a selection, a group).
+    case `operator`
+    /// And purges dead letters and reveals personal data (audited).
+    case admin
+
+    private var rank: Int {
+        switch self {
+        case .viewer: 0
+        case .operator: 1
+        case .admin: 2
+        }
+    }
+
+    public static func < (lhs: ConsoleRole, rhs: ConsoleRole) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// The console's accounts: a JSON file of users, their roles and PBKDF2-SHA256 password hashes
+/// (`kaltim-console hash-password` makes one). No password is ever stored or logged in clear.
+///
+/// ```json
+/// {"users": [{"name": "siti", "role": "operator", "passwordHash": "pbkdf2-sha256$600000$…$…"}]}
+/// ```
+public struct ConsoleAccounts: Sendable {
+    public struct User: Codable, Sendable, Equatable {
+        public var name: String
+        public var role: ConsoleRole
+        public var passwordHash: String
+
+        public init(name: String, role: ConsoleRole, passwordHash: String) {
+            self.name = name
+            self.role = role
+            self.passwordHash = passwordHash
+        }
+    }
+
+    struct File: Codable {
+        var users: [User]
+    }
+
+    public let users: [String: User]
+
+    public init(users: [User]) {
+        self.users = Dictionary(users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Reads the accounts file; a malformed file or hash is an error that names the user.
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConsoleError("cannot read the accounts file \(path)")
+        }
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            throw ConsoleError("the accounts file \(path) is not valid: \(error)")
+        }
+        for user in file.users where PasswordHash(encoded: user.passwordHash) == nil {
+            throw ConsoleError("the password hash of user \(user.name) is not a pbkdf2-sha256 hash")
+        }
+        self.init(users: file.users)
+    }
+
+    /// The user when `password` is theirs. Takes as long for an unknown user as for a known one.
+    public func authenticate(name: String, password: String) -> User? {
+        let user = users[name]
+        let hash = user.flatMap { PasswordHash(encoded: $0.passwordHash) } ?? PasswordHash.decoy
+        let matches = hash.verify(password)
+        guard let user, matches else { return nil }
+        return user
+    }
+}
+
+/// A PBKDF2-SHA256 password hash: `pbkdf2-sha256$<rounds>$<salt, base64>$<key, base64>`.
+public struct PasswordHash: Sendable, Equatable {
+    public static let defaultRounds = 600_000
+    let rounds: Int
+    let salt: Data
+    let key: Data
+
+    /// Hashes `password` with a fresh random salt.
+    public static func make(_ password: String, rounds: Int = defaultRounds) throws -> PasswordHash {
+        let salt = Data((0..<16).map { _ in UInt8.random(in: 0...255) })
+        return PasswordHash(rounds: rounds, salt: salt, key: try derive(password, salt: salt, rounds: rounds))
+    }
+
+    init(rounds: Int, salt: Data, key: Data) {
+        self.rounds = rounds
+        self.salt = salt
+        self.key = key
+    }
+
+    public init?(encoded: String) {
+        let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds >= 210_000,
+            let salt = Data(base64Encoded: String(parts[2])), salt.count >= 16,
+            let key = Data(base64Encoded: String(parts[3])), key.count == 32
+        else { return nil }
+        self.init(rounds: rounds, salt: salt, key: key)
+    }
+
+    public var encoded: String {
+        "pbkdf2-sha256$\(rounds)$\(salt.base64EncodedString())$\(key.base64EncodedString())"
+    }
+
+    /// Whether `password` gives this hash (compared in constant time).
+    public func verify(_ password: String) -> Bool {
+        guard let candidate = try? Self.derive(password, salt: salt, rounds: rounds) else { return false }
+        guard candidate.count == key.count else { return false }
+        var difference: UInt8 = 0
+        for (left, right) in zip(candidate, key) { difference |= left ^ right }
+        return difference == 0
+    }
+
+    /// Checked against when the user is unknown, so that the answer takes the same time.
+    static let decoy = PasswordHash(rounds: defaultRounds, salt: Data(repeating: 7, count: 16), key: Data(count: 32))
+
+    private static func derive(_ password: String, salt: Data, rounds: Int) throws -> Data {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
+            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32, rounds: rounds)
+        return key.withUnsafeBytes { Data($0) }
+    }
+}
+
+/// A console error with a message for people.
+public struct ConsoleError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,158 @@
+// The console's markup: escaping, the page frame, and the charts (inline SVG drawn on the
+// server, so the pages need no script and no outside resource).
+import Foundation
+
+/// Escapes text for HTML element content and quoted attribute values.
+func h(_ text: String) -> String {
+    var out = ""
+    out.reserveCapacity(text.utf8.count)
+    for character in text {
+        switch character {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(character)
+        }
+    }
+    return out
+}
+
+/// Percent-encodes a query parameter value.
+func q(_ text: String) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+}
+
+enum Page {
+    /// A whole page: the navigation (what the role may see), a flash message, the body.
+    static func frame(
+        title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: String
+    ) -> String {
+        var nav = ""
+        if let session {
+            let links = [
+                ("progress", "/", "Progress"), ("queues", "/queues", "Queues"),
+                ("dead-letters", "/dead-letters", "Dead letters"), ("audit", "/audit", "Audit log"),
+            ]
+            nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
+            for (key, path, label) in links {
+                nav += "<a href=\"\(path)\"\(key == active ? " class=\"active\"" : "")>\(label)</a>"
+            }
+            nav += """
+                <form method="post" action="/logout" class="logout">\
+                <input type="hidden" name="csrf" value="\(h(session.csrfToken))">\
+                <span id="whoami">\(h(session.user)) · \(session.role.rawValue)</span> \
+                <button type="submit" id="logout">Sign out</button></form></nav>
+                """
+        }
+        let refresh = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? ""
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)
+            <title>\(h(title)) · Kaltim 2025 console</title>
+            <link rel="stylesheet" href="/static/console.css"></head>
+            <body>\(nav)<main><h1>\(h(title))</h1>
+            \(body)
+            </main></body></html>
+            """
+    }
+
+    static func message(_ text: String, kind: String = "info") -> String {
+        "<p class=\"flash \(kind)\" role=\"status\">\(h(text))</p>"
+    }
+}
+
+enum Chart {
+    /// The funnel: one horizontal bar per stage, scaled to the first.
+    static func funnel(_ stages: [ProgressReport.Stage]) -> String {
+        let width = 640
+        let rowHeight = 34
+        let labelWidth = 110
+        let maximum = max(1, stages.map(\.count).max() ?? 1)
+        var svg = """
+            <svg id="funnel-chart" class="chart" viewBox="0 0 \(width) \(stages.count * rowHeight + 8)" \
+            role="img" aria-label="Funnel from registration to notification">
+            """
+        for (index, stage) in stages.enumerated() {
+            let y = index * rowHeight + 4
+            let barWidth = Int(Double(width - labelWidth - 80) * Double(stage.count) / Double(maximum))
+            svg += """
+                <text x="0" y="\(y + 21)" class="label">\(h(stage.label))</text>\
+                <rect x="\(labelWidth)" y="\(y)" width="\(max(barWidth, 1))" height="\(rowHeight - 8)" class="bar stage-\(index)"/>\
+                <text x="\(labelWidth + max(barWidth, 1) + 6)" y="\(y + 21)" class="value" data-stage="\(h(stage.key))">\
+                \(stage.count)</text>
+                """
+        }
+        return svg + "</svg>"
+    }
+
+    /// Progress against targets: per line, a grey bar for the target, a bar for accepted and
+    /// one for certified.
+    static func targets(_ lines: [ProgressReport.Line], id: String, acceptedLabel: String, doneLabel: String) -> String {
+        let width = 640
+        let rowHeight = 44
+        let labelWidth = 250
+        let maximum = max(1, lines.map { max($0.target, $0.accepted, $0.certified) }.max() ?? 1)
+        func scale(_ value: Int) -> Int { Int(Double(width - labelWidth - 130) * Double(value) / Double(maximum)) }
+        var svg = """
+            <svg id="\(h(id))" class="chart" viewBox="0 0 \(width) \(lines.count * rowHeight + 8)" role="img" \
+            aria-label="\(h(doneLabel)) against target">
+            """
+        for (index, line) in lines.enumerated() {
+            let y = index * rowHeight + 4
+            let percent = line.target > 0 ? Int((Double(line.certified) / Double(line.target) * 100).rounded()) : 0
+            svg += """
+                <text x="0" y="\(y + 22)" class="label">\(h(line.label))</text>\
+                <rect x="\(labelWidth)" y="\(y)" width="\(max(scale(line.target), 1))" height="34" class="target"/>\
+                <rect x="\(labelWidth)" y="\(y + 4)" width="\(scale(line.accepted))" height="12" class="accepted">\
+                <title>\(h(acceptedLabel)): \(line.accepted)</title></rect>\
+                <rect x="\(labelWidth)" y="\(y + 18)" width="\(scale(line.certified))" height="12" class="done">\
+                <title>\(h(doneLabel)): \(line.certified)</title></rect>\
+                <text x="\(labelWidth + max(scale(line.target), 1) + 6)" y="\(y + 22)" class="value">\
+                \(line.certified) / \(line.target) (\(percent) %)</text>
+                """
+        }
+        return svg + "</svg>"
+    }
+}
+
+/// The console's stylesheet (served as /static/console.css; no inline styles, so the content
+/// security policy can forbid them).
+enum Assets {
+    static let css = """
+        :root { --ink: #1d2733; --muted: #5b6876; --line: #d8dee4; --accent: #0b6e4f; --warn: #9a3412; --bg: #f6f8fa; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--ink); background: var(--bg); }
+        nav { display: flex; gap: 1rem; align-items: center; padding: .6rem 1.2rem; background: #12343b; }
+        nav a, nav .brand, nav span { color: #e8f1f2; text-decoration: none; }
+        nav a.active { border-bottom: 2px solid #f2c14e; }
+        nav .brand { font-weight: 700; margin-right: 1rem; }
+        nav .logout { margin-left: auto; display: flex; gap: .6rem; align-items: center; }
+        main { max-width: 1100px; margin: 0 auto; padding: 1rem 1.2rem 3rem; }
+        h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+        table { border-collapse: collapse; width: 100%; background: #fff; }
+        th, td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
+        th { background: #eef2f5; } td.tiers { white-space: nowrap; } td.number { text-align: right; font-variant-numeric: tabular-nums; }
+        .chart { width: 100%; max-width: 760px; background: #fff; border: 1px solid var(--line); padding: .5rem; }
+        .chart .label, .chart .value { font-size: 13px; fill: var(--ink); }
+        .chart .bar { fill: var(--accent); } .chart .target { fill: #e3e8ec; }
+        .chart .accepted { fill: #7fb7a4; } .chart .done { fill: var(--accent); }
+        .cards { display: flex; flex-wrap: wrap; gap: .8rem; }
+        .card { background: #fff; border: 1px solid var(--line); padding: .6rem .9rem; min-width: 9rem; }
+        .card b { display: block; font-size: 1.5rem; }
+        .flash { padding: .6rem .8rem; border: 1px solid var(--line); background: #fff; }
+        .flash.error { border-color: var(--warn); color: var(--warn); }
+        .flash.ok { border-color: var(--accent); color: var(--accent); }
+        form.inline { display: inline; }
+        fieldset { border: 1px solid var(--line); background: #fff; margin: 1rem 0; }
+        pre { white-space: pre-wrap; word-break: break-all; background: #fff; border: 1px solid var(--line); padding: .6rem; }
+        button { cursor: pointer; } button[disabled] { cursor: not-allowed; }
+        .muted { color: var(--muted); }
+        .login { max-width: 22rem; background: #fff; border: 1px solid var(--line); padding: 1rem 1.2rem; }
+        .login label { display: block; margin: .6rem 0 .2rem; } .login input { width: 100%; padding: .35rem; }
+        """
+}

@@ -1,0 +1,267 @@
+// The console's read model: what each registration and participant has reached, written from
+// the pipeline's events by the console's own worker (role `console`) into its own store.
+//
+// Every write sets a milestone only when it is not set yet (or keeps the latest outcome by
+// event time), so the same event applied twice (a redelivery, a dead-letter replay, a rebuild)
+// changes nothing, and events may arrive in any order: registrations and participants are two
+// tables joined at query time, never a row that must exist before another event can land.
+public import Contracts
+public import Foundation
+public import Jobs
+public import Workers
+
+/// Applies the pipeline's events to the progress tables.
+public struct ProgressHandler: MessageHandler {
+    /// Programme code → KBLI sector letter.
+    let sectors: [String: String]
+
+    public init(catalogue: ProgrammeCatalogue) {
+        var sectors: [String: String] = [:]
+        for centre in catalogue.centres {
+            for programme in centre.programmes { sectors[programme.code] = programme.sector }
+        }
+        self.sectors = sectors
+    }
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS console_registrations (
+                registration_id TEXT PRIMARY KEY, participant_id TEXT, centre TEXT, programme TEXT, sector TEXT,
+                registered_at REAL, accepted_at REAL, rejected_at REAL)
+            """,
+            "CREATE INDEX IF NOT EXISTS console_registrations_participant ON console_registrations (participant_id)",
+            """
+            CREATE TABLE IF NOT EXISTS console_participants (
+                participant_id TEXT PRIMARY KEY, scheduled_at REAL, waitlisted_at REAL, withdrawn_at REAL,
+                apprenticed_at REAL, assessed_at REAL, graded_at REAL, competent INTEGER, certified_at REAL,
+                revoked_at REAL, notified_at REAL)
+            """,
+        ]
+    }
+
+    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        let at = SQLValue.real(event.header.time.timeIntervalSince1970)
+        switch event.payload {
+        case let submitted as RegistrationSubmittedV2:
+            try transaction.execute(
+                """
+                INSERT INTO console_registrations (registration_id, centre, programme, sector, registered_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET
+                    registered_at = COALESCE(console_registrations.registered_at, excluded.registered_at),
+                    centre = COALESCE(console_registrations.centre, excluded.centre),
+                    programme = COALESCE(console_registrations.programme, excluded.programme),
+                    sector = COALESCE(console_registrations.sector, excluded.sector)
+                """,
+                [
+                    .text(submitted.registrationID), .text(submitted.preferredCentre.rawValue), .text(submitted.programme),
+                    sector(submitted.programme), at,
+                ])
+        case let accepted as RegistrationAcceptedV2:
+            // The acceptance's centre and programme are the ones that count (intake may move a
+            // job seeker from the preferred ones).
+            try transaction.execute(
+                """
+                INSERT INTO console_registrations (registration_id, participant_id, centre, programme, sector, accepted_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET
+                    participant_id = excluded.participant_id, centre = excluded.centre,
+                    programme = excluded.programme, sector = excluded.sector,
+                    accepted_at = COALESCE(console_registrations.accepted_at, excluded.accepted_at)
+                """,
+                [
+                    .text(accepted.registrationID), .text(accepted.participantID), .text(accepted.centre.rawValue),
+                    .text(accepted.programme), sector(accepted.programme), at,
+                ])
+        case let rejected as RegistrationRejectedV1:
+            try transaction.execute(
+                """
+                INSERT INTO console_registrations (registration_id, rejected_at) VALUES (?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET
+                    rejected_at = COALESCE(console_registrations.rejected_at, excluded.rejected_at)
+                """, [.text(rejected.registrationID), at])
+        case let scheduled as ClassScheduledV1:
+            try firstTime("scheduled_at", scheduled.participantID, at, transaction)
+        case let waitlisted as EnrolmentWaitlistedV1:
+            try firstTime("waitlisted_at", waitlisted.participantID, at, transaction)
+        case let withdrawn as EnrolmentWithdrawnV1:
+            try firstTime("withdrawn_at", withdrawn.participantID, at, transaction)
+        case let placed as ApprenticeshipPlacedV1:
+            try firstTime("apprenticed_at", placed.participantID, at, transaction)
+        case let graded as AssessmentGradedV2:
+            // A correction (a later grading) decides the outcome; the first one dates the step.
+            try transaction.execute(
+                """
+                INSERT INTO console_participants (participant_id, assessed_at, graded_at, competent) VALUES (?, ?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET
+                    assessed_at = COALESCE(console_participants.assessed_at, excluded.assessed_at),
+                    competent = CASE WHEN console_participants.graded_at IS NULL
+                        OR excluded.graded_at >= console_participants.graded_at
+                        THEN excluded.competent ELSE console_participants.competent END,
+                    graded_at = CASE WHEN console_participants.graded_at IS NULL
+                        OR excluded.graded_at >= console_participants.graded_at
+                        THEN excluded.graded_at ELSE console_participants.graded_at END
+                """,
+                [.text(graded.participantID), at, at, .integer(graded.outcome == .competent ? 1 : 0)])
+        case let issued as CertificateIssuedV1 where issued.kind == .competency:
+            try firstTime("certified_at", issued.participantID, at, transaction)
+        case let revoked as CertificateRevokedV1:
+            try firstTime("revoked_at", revoked.participantID, at, transaction)
+        case is NotificationDeliveredV1:
+            // The envelope's subject is the participant; the latest delivery is kept, so that
+            // "notified" can mean "told after the certificate".
+            guard let participant = event.header.subject, !participant.isEmpty else { break }
+            try transaction.execute(
+                """
+                INSERT INTO console_participants (participant_id, notified_at) VALUES (?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET notified_at = CASE
+                    WHEN console_participants.notified_at IS NULL OR excluded.notified_at > console_participants.notified_at
+                    THEN excluded.notified_at ELSE console_participants.notified_at END
+                """, [.text(participant), at])
+        default:
+            break
+        }
+        return []
+    }
+
+    private func sector(_ programme: String) -> SQLValue {
+        sectors[programme].map { .text($0) } ?? .null
+    }
+
+    /// Sets `column` of the participant unless it is set already.
+    private func firstTime(_ column: String, _ participant: String, _ at: SQLValue, _ transaction: any StoreTransaction)
+        throws
+    {
+        try transaction.execute(
+            """
+            INSERT INTO console_participants (participant_id, \(column)) VALUES (?, ?)
+            ON CONFLICT (participant_id) DO UPDATE SET
+                \(column) = COALESCE(console_participants.\(column), excluded.\(column))
+            """, [.text(participant), at])
+    }
+}
+
+/// The programme's progress as the console draws it.
+public struct ProgressReport: Sendable, Equatable, Encodable {
+    /// One step of the funnel.
+    public struct Stage: Sendable, Equatable, Encodable {
+        public let key: String
+        public let label: String
+        public let count: Int
+    }
+
+    /// Progress of one group (a BLKI, a sector) against its target.
+    public struct Line: Sendable, Equatable, Encodable {
+        public let key: String
+        public let label: String
+        public let accepted: Int
+        public let certified: Int
+        public let target: Int
+    }
+
+    /// registered → accepted → scheduled → assessed → certified → notified.
+    public let funnel: [Stage]
+    public let rejected: Int
+    public let waitlisted: Int
+    public let centres: [Line]
+    public let sectors: [Line]
+    /// Apprenticeship placements against the places of the plan (400).
+    public let apprenticeships: Line
+    public let updatedAt: Date
+
+    /// Reads the report from the console's store.
+    public static func read(from store: any MessageStore, catalogue: ProgrammeCatalogue) async throws -> ProgressReport {
+        // A participant certified and not revoked; notified = told at or after the certificate.
+        let joined = """
+            FROM console_registrations r LEFT JOIN console_participants p ON p.participant_id = r.participant_id
+            """
+        let totals = try await store.read(
+            """
+            SELECT
+                SUM(CASE WHEN r.registered_at IS NOT NULL OR r.accepted_at IS NOT NULL OR r.rejected_at IS NOT NULL
+                    THEN 1 ELSE 0 END) AS registered,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL THEN 1 ELSE 0 END) AS accepted,
+                SUM(CASE WHEN r.rejected_at IS NOT NULL AND r.accepted_at IS NULL THEN 1 ELSE 0 END) AS rejected,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.scheduled_at IS NOT NULL THEN 1 ELSE 0 END) AS scheduled,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.scheduled_at IS NULL AND p.waitlisted_at IS NOT NULL
+                    THEN 1 ELSE 0 END) AS waitlisted,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.assessed_at IS NOT NULL THEN 1 ELSE 0 END) AS assessed,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                    THEN 1 ELSE 0 END) AS certified,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                    AND p.notified_at >= p.certified_at THEN 1 ELSE 0 END) AS notified,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.apprenticed_at IS NOT NULL THEN 1 ELSE 0 END) AS apprenticed
+            \(joined)
+            """)
+        let total = totals.first ?? [:]
+        func count(_ row: [String: SQLValue], _ key: String) -> Int { Int(row[key]?.integer ?? 0) }
+        let funnel = [
+            ("registered", "Registered"), ("accepted", "Accepted"), ("scheduled", "Scheduled"), ("assessed", "Assessed"),
+            ("certified", "Certified"), ("notified", "Notified"),
+        ].map { Stage(key: $0.0, label: $0.1, count: count(total, $0.0)) }
+
+        let byGroup = { (column: String) async throws -> [String: (accepted: Int, certified: Int)] in
+            let rows = try await store.read(
+                """
+                SELECT r.\(column) AS grouping,
+                    SUM(CASE WHEN r.accepted_at IS NOT NULL THEN 1 ELSE 0 END) AS accepted,
+                    SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                        THEN 1 ELSE 0 END) AS certified
+                \(joined)
+                WHERE r.\(column) IS NOT NULL GROUP BY r.\(column)
+                """)
+            var result: [String: (accepted: Int, certified: Int)] = [:]
+            for row in rows {
+                if let key = row["grouping"]?.text { result[key] = (count(row, "accepted"), count(row, "certified")) }
+            }
+            return result
+        }
+        let centreCounts = try await byGroup("centre")
+        let centres = catalogue.centres.map { centre in
+            let counts = centreCounts[centre.centre.rawValue] ?? (0, 0)
+            return Line(
+                key: centre.centre.rawValue, label: centre.centre == .balikpapan ? "BLKI Balikpapan" : "BLKI Bontang",
+                accepted: counts.accepted, certified: counts.certified, target: centre.quota)
+        }
+        // A sector's target: the seats its programmes plan (classes × class size).
+        var sectorTargets: [String: Int] = [:]
+        for centre in catalogue.centres {
+            for programme in centre.programmes {
+                sectorTargets[programme.sector, default: 0] += programme.classes * catalogue.classSize
+            }
+        }
+        let sectorCounts = try await byGroup("sector")
+        let sectors = sectorTargets.keys.sorted().map { sector in
+            let counts = sectorCounts[sector] ?? (0, 0)
+            return Line(
+                key: sector, label: "\(sector) · \(KBLISector.name(sector))", accepted: counts.accepted,
+                certified: counts.certified, target: sectorTargets[sector] ?? 0)
+        }
+        return ProgressReport(
+            funnel: funnel, rejected: count(total, "rejected"), waitlisted: count(total, "waitlisted"), centres: centres,
+            sectors: sectors,
+            apprenticeships: Line(
+                key: "apprenticeships", label: "Apprenticeships", accepted: count(total, "accepted"),
+                certified: count(total, "apprenticed"), target: catalogue.apprenticeships.places),
+            updatedAt: Date())
+    }
+}
+
+/// KBLI 2020 sections the programme uses.
+enum KBLISector {
+    static func name(_ letter: String) -> String {
+        switch letter {
+        case "A": "Pertanian"
+        case "B": "Pertambangan"
+        case "C": "Industri pengolahan"
+        case "F": "Konstruksi"
+        case "G": "Perdagangan"
+        case "H": "Transportasi"
+        case "I": "Akomodasi & makan minum"
+        case "J": "Informasi & komunikasi"
+        case "N": "Jasa persewaan & penunjang usaha"
+        default: "Sektor \(letter)"
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// A signed-in user's session: a random id (the cookie) and a random CSRF token that every
+/// state-changing form must carry.
+public struct ConsoleSession: Sendable, Equatable {
+    public let id: String
+    public let user: String
+    public let role: ConsoleRole
+    public let csrfToken: String
+    let created: ContinuousClock.Instant
+    var lastSeen: ContinuousClock.Instant
+}
+
+/// The sessions of one console process, in memory (a restart signs everyone out). A session
+/// ends after `idleTimeout` without a request, and after `lifetime` in any case.
+final class SessionStore: Sendable {
+    private let sessions = Mutex<[String: ConsoleSession]>([:])
+    let idleTimeout: Duration
+    let lifetime: Duration
+
+    init(idleTimeout: Duration = .seconds(30 * 60), lifetime: Duration = .seconds(12 * 3600)) {
+        self.idleTimeout = idleTimeout
+        self.lifetime = lifetime
+    }
+
+    func create(user: String, role: ConsoleRole) -> ConsoleSession {
+        let now = ContinuousClock.now
+        let session = ConsoleSession(
+            id: randomToken(), user: user, role: role, csrfToken: randomToken(), created: now, lastSeen: now)
+        sessions.withLock { sessions in
+            sessions = sessions.filter { !isExpired($0.value, now: now) }
+            sessions[session.id] = session
+        }
+        return session
+    }
+
+    /// The live session with this id (its idle clock restarts), or nil.
+    func find(_ id: String) -> ConsoleSession? {
+        let now = ContinuousClock.now
+        return sessions.withLock { sessions in
+            guard var session = sessions[id] else { return nil }
+            guard !isExpired(session, now: now) else {
+                sessions[id] = nil
+                return nil
+            }
+            session.lastSeen = now
+            sessions[id] = session
+            return session
+        }
+    }
+
+    func remove(_ id: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: id) }
+    }
+
+    private func isExpired(_ session: ConsoleSession, now: ContinuousClock.Instant) -> Bool {
+        now - session.lastSeen > idleTimeout || now - session.created > lifetime
+    }
+}
+
+/// 32 random bytes from the system's generator, as hex.
+func randomToken() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+}
+
+/// Compares two strings in time that does not depend on where they differ.
+func constantTimeEquals(_ left: String, _ right: String) -> Bool {
+    let a = Array(left.utf8)
+    let b = Array(right.utf8)
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
+}

@@ -1,0 +1,163 @@
+import AMQP
+import Admin
+import ArgumentParser
+import Console
+import Contracts
+import Foundation
+import Jobs
+import Logging
+import ServiceLifecycle
+import Stores
+import WorkerHost
+import Workers
+
+@main
+struct KaltimConsole: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kaltim-console",
+        abstract: "The web console: programme progress, queues, dead letters (replay, purge) and the audit log.",
+        subcommands: [Serve.self, Rebuild.self, HashPassword.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the console: its read-model worker (queue kaltim.console) and the web pages.",
+        discussion: """
+            The console is one more independent consumer: its queue is bound to the pipeline's events and its \
+            read model lives in its own store (--database, default var/console.sqlite). Dead-letter pages use the \
+            broker with an admin's credentials (--admin-url or KALTIM_ADMIN_URL) and the same replay engine and \
+            audit log as kaltim-admin (--audit-log or KALTIM_AUDIT_LOG, default var/audit.jsonl).
+            """)
+
+    @OptionGroup var options: WorkerCommandOptions
+
+    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
+    var programmeFile = "config/programme-2025.json"
+
+    @Option(help: ArgumentHelp("The accounts file (users, roles, password hashes).", valueName: "path"))
+    var accounts: String
+
+    @Option(help: "Interface of the web pages.") var consoleHost = "127.0.0.1"
+    @Option(help: "Port of the web pages; 0 picks a free port (logged at start).") var consolePort = 8080
+
+    @Option(
+        help: ArgumentHelp(
+            "Trust this header (set by an authenticating reverse proxy) to name the user; roles still come from --accounts.",
+            valueName: "header"))
+    var trustedIdentityHeader: String?
+
+    @Flag(help: "Mark cookies Secure and send Strict-Transport-Security (the console is served over HTTPS).")
+    var secureCookies = false
+
+    @Option(help: ArgumentHelp("The broker with an admin's credentials (default: $KALTIM_ADMIN_URL).", valueName: "url"))
+    var adminURL: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The RabbitMQ management API for unacked counts and rates (default: $KALTIM_MANAGEMENT_URL).", valueName: "url"))
+    var managementURL: String?
+
+    @Option(help: ArgumentHelp("The audit log shared with kaltim-admin.", valueName: "path"))
+    var auditLog: String?
+
+    @Option(help: ArgumentHelp("How long a canary replay is watched.", valueName: "seconds"))
+    var canaryWait = 10
+
+    func validate() throws {
+        guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
+        guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let catalogue: ProgrammeCatalogue
+        let accounts: ConsoleAccounts
+        do {
+            catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+            accounts = try ConsoleAccounts(path: self.accounts)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var configuration = ConsoleConfiguration(
+            accounts: accounts,
+            auditLog: AuditLog(path: auditLog ?? environment["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"),
+            catalogue: catalogue)
+        configuration.host = consoleHost
+        configuration.port = consolePort
+        configuration.trustedIdentityHeader = trustedIdentityHeader
+        configuration.secureCookies = secureCookies
+        configuration.topologyPrefix = options.topologyPrefix
+        configuration.canaryWait = .seconds(canaryWait)
+        if let url = adminURL ?? environment["KALTIM_ADMIN_URL"] {
+            do {
+                configuration.adminBroker = try AMQPConfiguration(url: url)
+            } catch {
+                throw ValidationError("--admin-url: \(error)")
+            }
+        }
+        if let url = managementURL ?? environment["KALTIM_MANAGEMENT_URL"] {
+            let admin = configuration.adminBroker
+            do {
+                configuration.management = try ManagementAPI(
+                    url: url, virtualHost: admin?.virtualHost ?? "/", username: admin?.username ?? "guest",
+                    password: admin?.password ?? "guest")
+            } catch {
+                throw ValidationError("--management-url: \(error)")
+            }
+        }
+        var workerOptions = options
+        if workerOptions.database == nil { workerOptions.database = "var/console.sqlite" }
+        // The history a rebuild replays, declared before the first event can be missed.
+        let setup = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
+        try await options.topology(role: .console).declare(on: setup)
+        try await ProgressHistory(prefix: options.topologyPrefix).declare(on: setup)
+        await setup.close()
+        let console = configuration
+        try await WorkerHost.run(
+            role: .console, handler: ProgressHandler(catalogue: catalogue), options: workerOptions,
+            services: { store, _, logger in [ConsoleServer(configuration: console, store: store, logger: logger).application()] })
+    }
+}
+
+struct Rebuild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Throw the read model away and rebuild it from the console's history stream (kaltim.console.history).")
+
+    @OptionGroup var options: WorkerCommandOptions
+
+    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
+    var programmeFile = "config/programme-2025.json"
+
+    func run() async throws {
+        let catalogue: ProgrammeCatalogue
+        do {
+            catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let store = try await Stores.open(
+            options.database ?? "var/console.sqlite", schema: options.storeSchema ?? WorkerRole.console.name,
+            durability: .full, logger: Logger(label: "kaltim.console"))
+        let connection = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
+        let history = ProgressHistory(prefix: options.topologyPrefix)
+        try await options.topology(role: .console).declare(on: connection)
+        try await history.declare(on: connection)
+        let report = try await history.rebuild(
+            into: store, handler: ProgressHandler(catalogue: catalogue), connection: connection)
+        await connection.close()
+        print("rebuilt the read model from \(history.queue): \(report.applied) events applied, \(report.skipped) skipped")
+    }
+}
+
+struct HashPassword: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a password from standard input and print its hash for the accounts file.")
+
+    func run() throws {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("give the password on standard input")
+        }
+        print(try PasswordHash.make(line).encoded)
+    }
+}

@@ -1,0 +1,153 @@
+import AMQP
+import Admin
+import Console
+import Contracts
+import Foundation
+import Jobs
+import TestSupport
+import Testing
+
+/// The console in a real browser (headless Chromium, Selenium; `console_browser.py`) against a
+/// console process on the private broker: sign in, the funnel moving while registrations flow,
+/// an injected poison message found, dry-run then replayed, gone from the dead letters and in the
+/// audit log; a viewer refused a replay; a forged form refused.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .timeLimit(.minutes(5))
+)
+struct ConsoleBrowserTests {
+    static let poisonNIK = "6471054107990003"
+
+    @Test func theConsoleWorksInARealBrowser() async throws {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] where !FileManager.default.fileExists(atPath: tool) {
+            throw TestFailure("\(tool) is missing: scripts/install-deps.sh installs chromium and chromium-driver")
+        }
+        let prefix = uniqueName("console") + "."
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "files")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        // Accounts: one per role (210,000 rounds: the fewest the console accepts, for speed).
+        var passwords: [String: String] = [:]
+        var users: [ConsoleAccounts.User] = []
+        for role in ConsoleRole.allCases {
+            let password = "pw-\(role.rawValue)-\(UUID().uuidString.prefix(8))"
+            passwords[role.rawValue] = password
+            users.append(
+                ConsoleAccounts.User(
+                    name: role.rawValue, role: role, passwordHash: try PasswordHash.make(password, rounds: 210_000).encoded))
+        }
+        struct File: Encodable { let users: [ConsoleAccounts.User] }
+        let accounts = directory.appendingPathComponent("accounts.json")
+        try JSONEncoder().encode(File(users: users)).write(to: accounts)
+        let auditLog = directory.appendingPathComponent("audit.jsonl").path
+
+        let connection = try await BrokerEnvironment.connect()
+        let intake = RoleTopology(role: .intake, prefix: prefix)
+        try await intake.declare(on: connection)
+
+        let url = try #require(BrokerEnvironment.url)
+        let console = try ChildProcess(
+            builtProductsDirectory.appendingPathComponent("kaltim-console").path,
+            [
+                "serve", "--broker-url", url, "--admin-url", url, "--accounts", accounts.path, "--database",
+                directory.appendingPathComponent("console.sqlite").path, "--audit-log", auditLog, "--console-port", "0",
+                "--topology-prefix", prefix, "--programme-file",
+                BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
+                "--canary-wait", "2", "--log-format", "text",
+            ] + (BrokerEnvironment.managementURL.map { ["--management-url", $0] } ?? []))
+        defer { Task { await console.terminate() } }
+        try await console.waitForLog("worker started")
+        try await console.waitForLog("console listening")
+        // "console listening address=127.0.0.1:PORT …"
+        let listening = console.output.split(separator: "\n").first { $0.contains("console listening") } ?? ""
+        let address = try #require(listening.firstRange(of: "address=127.0.0.1:"), "no address in: \(listening)")
+        let port = try #require(Int(listening[address.upperBound...].prefix { $0.isNumber }))
+
+        // The poison: a registration that the intake worker failed for good (routed by the
+        // failure router, as a worker does), so it sits in intake's dead letters.
+        let poisonID = "poison-" + UUID().uuidString.lowercased()
+        let poison = try registration(id: poisonID, index: 0, nik: Self.poisonNIK, exchange: intake.exchange)
+        try await connection.publish(poison.body, exchange: "", routingKey: intake.queue, properties: poison.properties)
+        var taken: AMQPDelivery?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while taken == nil && ContinuousClock.now < deadline {
+            taken = try await connection.get(queue: intake.queue)
+            if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let delivery = try #require(taken, "the poison message in the intake queue")
+        try await FailureRouter(topology: intake, instance: "intake@test").route(
+            delivery,
+            failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
+            contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
+
+        // Registrations keep flowing while the browser watches the funnel.
+        let flow = Task {
+            for index in 1...400 where !Task.isCancelled {
+                let message = try registration(
+                    id: "\(prefix)reg-\(index)", index: index, nik: "647105410799\(String(format: "%04d", index))",
+                    exchange: intake.exchange)
+                try await connection.publish(
+                    message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { flow.cancel() }
+
+        let screenshots = BrokerEnvironment.repositoryRoot.appendingPathComponent(".build/test-logs/console").path
+        let (status, output) = try await runProcess(
+            "/usr/bin/python3",
+            [BrokerEnvironment.repositoryRoot.appendingPathComponent("Tests/ConsoleTests/console_browser.py").path],
+            environment: ProcessInfo.processInfo.environment.merging([
+                "CONSOLE_URL": "http://127.0.0.1:\(port)",
+                "CONSOLE_PASSWORDS": passwords.map { "\($0.key):\($0.value)" }.joined(separator: ","),
+                "POISON_ID": poisonID, "POISON_NIK": Self.poisonNIK, "SCREENSHOTS": screenshots,
+            ]) { _, new in new })
+        print(output)
+        #expect(status == 0, "the browser test failed:\n\(output)\n--- console:\n\(console.output.suffix(4000))")
+
+        // What the browser did, seen from outside: the poison is back in the intake queue with
+        // the replay's provenance, and the audit log has the dry run and the replay.
+        // (The intake queue also holds the flowing registrations: no intake worker runs here.)
+        var replayed: AMQPDelivery?
+        while replayed == nil, let next = try await connection.get(queue: intake.queue) {
+            if next.properties.messageID == poisonID { replayed = next }
+            try await next.ack()
+        }
+        let back = try #require(replayed, "the replayed message is in intake's queue")
+        #expect(back.properties.headers?[ReplayHeader.by]?.stringValue == "operator (console)")
+        #expect(back.properties.headers?[ReplayHeader.id] != nil)
+        let actions = try AuditLog(path: auditLog).entries().map(\.action)
+        #expect(actions.contains("replay-dry-run") && actions.contains("replay"), "audit: \(actions)")
+        #expect(!console.output.contains(Self.poisonNIK), "the NIK never reaches the console's log")
+
+        flow.cancel()
+        _ = try? await flow.value
+        await console.terminate()
+        for queue in [intake.queue, intake.deadLetterQueue] + intake.retryQueues.map(\.name) {
+            _ = try? await connection.deleteQueue(queue)
+        }
+        let consoleTopology = RoleTopology(role: .console, prefix: prefix)
+        for queue in [consoleTopology.queue, consoleTopology.deadLetterQueue, ProgressHistory(prefix: prefix).queue]
+            + consoleTopology.retryQueues.map(\.name)
+        {
+            _ = try? await connection.deleteQueue(queue)
+        }
+        await connection.close()
+    }
+
+    /// A `registration.submitted` event (v2) for the pipeline's exchange.
+    func registration(id: String, index: Int, nik: String, exchange: String) throws -> AMQPOutgoingMessage {
+        let registration = RegistrationSubmittedV2(
+            registrationID: "REG-\(id)", nik: nik, familyCardNumber: nil, fullName: "Siti Rahmawati",
+            birthPlace: "Balikpapan", birthDate: "1999-07-01", sex: .female, phone: "+6281250001001", whatsApp: nil,
+            email: nil, domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk,
+            employmentStatus: .unemployed, jobSeekerCardNumber: nil,
+            preferredCentre: index % 3 == 0 ? .bontang : .balikpapan, programme: "MEKANIK_SEPEDA_MOTOR",
+            secondChoiceProgramme: nil, apprenticeshipInterest: false, declaredTrainings: [],
+            consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+        return try OutgoingEvent(
+            EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration), exchange: exchange
+        ).amqpMessage
+    }
+}

@@ -1,0 +1,146 @@
+import Console
+import Contracts
+import Foundation
+import Jobs
+import Stores
+import TestSupport
+import Testing
+import Workers
+
+/// The console's read model: counts from events in any order, the same whether an event
+/// arrives once or three times (redelivery, replay, rebuild).
+@Suite struct ProgressModelTests {
+    static let fixtures = BrokerEnvironment.repositoryRoot.appendingPathComponent("Tests/ContractsTests/Fixtures")
+    static let catalogue: ProgrammeCatalogue = {
+        // The fixture-free way would need a second plan: the real one is what the console reads.
+        try! ProgrammeCatalogue.load(
+            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
+    }()
+
+    /// A fixture with its id, time and some data fields replaced, decoded as the worker would.
+    func event(_ fixture: String, id: String, time: String, subject: String? = nil, data: [String: Any] = [:]) throws
+        -> DecodedEvent
+    {
+        let url = Self.fixtures.appendingPathComponent("\(fixture).json")
+        var envelope = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        envelope["id"] = id
+        envelope["time"] = time
+        if let subject { envelope["subject"] = subject }
+        var payload = try #require(envelope["data"] as? [String: Any])
+        for (key, value) in data { payload[key] = value }
+        envelope["data"] = payload
+        return try ContractRegistry.pipeline.decode(JSONSerialization.data(withJSONObject: envelope))
+    }
+
+    /// One job seeker's whole path, and a second one who was rejected.
+    func journey() throws -> [DecodedEvent] {
+        let participant = ["participantID": "PST-1"]
+        return [
+            try event(
+                "registration.submitted.v2", id: "e1", time: "2025-03-01T00:00:00Z",
+                data: ["registrationID": "REG-1", "preferredCentre": "BLKI_BALIKPAPAN"]),
+            try event(
+                "registration.accepted.v2", id: "e2", time: "2025-03-02T00:00:00Z",
+                data: ["registrationID": "REG-1", "participantID": "PST-1", "centre": "BLKI_BONTANG"]),
+            try event("class.scheduled.v1", id: "e3", time: "2025-03-03T00:00:00Z", data: participant),
+            try event(
+                "assessment.graded.v2", id: "e4", time: "2025-05-01T00:00:00Z",
+                data: ["participantID": "PST-1", "outcome": "BELUM_KOMPETEN"]),
+            // A correction: competent after all.
+            try event(
+                "assessment.graded.v2", id: "e5", time: "2025-05-02T00:00:00Z",
+                data: ["participantID": "PST-1", "outcome": "KOMPETEN"]),
+            try event(
+                "certificate.issued.v1", id: "e6", time: "2025-05-03T00:00:00Z",
+                data: ["participantID": "PST-1", "kind": "KOMPETENSI"]),
+            try event("notification.delivered.v1", id: "e7", time: "2025-05-04T00:00:00Z", subject: "PST-1"),
+            try event(
+                "registration.submitted.v2", id: "e8", time: "2025-03-01T00:00:00Z", data: ["registrationID": "REG-2"]),
+            try event("registration.rejected.v1", id: "e9", time: "2025-03-02T00:00:00Z", data: ["registrationID": "REG-2"]),
+        ]
+    }
+
+    /// Both stores under the test script (which starts PostgreSQL); SQLite alone otherwise.
+    static var stores: [String] {
+        PostgresEnvironment.url != nil || PostgresEnvironment.required ? ["sqlite", "postgres"] : ["sqlite"]
+    }
+
+    func report(after events: [DecodedEvent], store kind: String = "sqlite") async throws -> ProgressReport {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("progress"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store =
+            kind == "postgres"
+            ? try await Stores.open(try PostgresEnvironment.requireURL(), schema: PostgresEnvironment.uniqueSchema("console"))
+            : try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
+        let handler = ProgressHandler(catalogue: Self.catalogue)
+        try await store.migrate(handler.migrations)
+        for event in events {
+            try await store.write { transaction in _ = try handler.handle(event, in: transaction) }
+        }
+        return try await ProgressReport.read(from: store, catalogue: Self.catalogue)
+    }
+
+    func counts(_ report: ProgressReport) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: report.funnel.map { ($0.key, $0.count) })
+    }
+
+    @Test(arguments: stores) func aWholeJourneyFillsTheFunnel(store: String) async throws {
+        let report = try await report(after: try journey(), store: store)
+        #expect(
+            counts(report) == [
+                "registered": 2, "accepted": 1, "scheduled": 1, "assessed": 1, "certified": 1, "notified": 1,
+            ])
+        #expect(report.rejected == 1)
+        // The acceptance's centre counts, not the preferred one.
+        #expect(report.centres.map(\.certified) == [0, 1])
+        #expect(report.centres.map(\.target) == [1000, 500])
+        #expect(report.apprenticeships.target == 400)
+        #expect(report.sectors.contains { $0.certified == 1 })
+    }
+
+    @Test(arguments: stores) func eventsInAnyOrderAndAppliedThreeTimesGiveTheSameCounts(store: String) async throws {
+        let events = try journey()
+        let once = try await report(after: events, store: store)
+        let shuffled = try await report(after: (events + events + events).reversed(), store: store)
+        #expect(counts(shuffled) == counts(once))
+        #expect(shuffled.centres == once.centres && shuffled.sectors == once.sectors)
+        #expect(shuffled.rejected == once.rejected)
+    }
+
+    @Test func aRevokedCertificateNoLongerCountsAndANotificationBeforeTheCertificateIsNotNotified() async throws {
+        var events = try journey().filter { $0.header.type != NotificationDeliveredV1.eventType }
+        events.append(try event("notification.delivered.v1", id: "n0", time: "2025-04-01T00:00:00Z", subject: "PST-1"))
+        #expect(counts(try await report(after: events))["notified"] == 0)
+        events.append(
+            try event(
+                "certificate.revoked.v1", id: "r1", time: "2025-06-01T00:00:00Z", data: ["participantID": "PST-1"]))
+        #expect(counts(try await report(after: events))["certified"] == 0)
+    }
+}
+
+@Suite struct ConsoleAccessTests {
+    @Test func aPasswordHashVerifiesItsPasswordOnly() throws {
+        let hash = try PasswordHash.make("rahasia-2025", rounds: 210_000)
+        let decoded = try #require(PasswordHash(encoded: hash.encoded))
+        #expect(decoded.verify("rahasia-2025"))
+        #expect(!decoded.verify("rahasia-2026"))
+        #expect(hash.encoded.hasPrefix("pbkdf2-sha256$210000$"))
+        #expect(!hash.encoded.contains("rahasia"))
+    }
+
+    @Test(arguments: ["", "md5$x", "pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA==$AAAA", "pbkdf2-sha256$600000$$"])
+    func aMalformedOrWeakHashIsRefused(encoded: String) {
+        #expect(PasswordHash(encoded: encoded) == nil)
+    }
+
+    @Test func accountsAuthenticateByNameAndPassword() throws {
+        let accounts = ConsoleAccounts(users: [
+            .init(name: "siti", role: .operator, passwordHash: try PasswordHash.make("kata-sandi", rounds: 210_000).encoded)
+        ])
+        #expect(accounts.authenticate(name: "siti", password: "kata-sandi")?.role == .operator)
+        #expect(accounts.authenticate(name: "siti", password: "salah") == nil)
+        #expect(accounts.authenticate(name: "budi", password: "kata-sandi") == nil)
+        #expect(ConsoleRole.viewer < .operator && ConsoleRole.operator < .admin)
+    }
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: headless Chromium driven by Selenium.
+
+Run by ConsoleBrowserTests (Swift), which starts a private broker's console, injects a poison
+message into the dead letters and keeps registrations flowing. Environment:
+
+  CONSOLE_URL        e.g. http://127.0.0.1:8123
+  CONSOLE_PASSWORDS  viewer:…,operator:…,admin:… (user:password pairs)
+  POISON_ID          the message id of the injected dead letter
+  POISON_NIK         the NIK inside its body (must never be shown unmasked to an operator)
+  SCREENSHOTS        folder for the screenshots
+
+Exit 0 when every step passed; otherwise the failed step is printed and the exit is 1.
+"""
+import http.cookiejar
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+URL = os.environ["CONSOLE_URL"].rstrip("/")
+PASSWORDS = dict(pair.split(":", 1) for pair in os.environ["CONSOLE_PASSWORDS"].split(","))
+POISON = os.environ["POISON_ID"]
+NIK = os.environ["POISON_NIK"]
+SHOTS = os.environ.get("SCREENSHOTS", ".")
+os.makedirs(SHOTS, exist_ok=True)
+
+
+def step(text):
+    print(f"browser: {text}", flush=True)
+
+
+def wait_until(what, condition, timeout=60.0, driver=None, reload=False):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except Exception:  # the page is being replaced; ask again
+            pass
+        time.sleep(0.5)
+        if reload and driver is not None:
+            driver.refresh()
+    raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+
+
+def shot(driver, name):
+    path = os.path.join(SHOTS, f"{name}.png")
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1280, max(900, min(height + 40, 4000)))
+    driver.save_screenshot(path)
+    step(f"screenshot {path}")
+
+
+def sign_in(driver, user):
+    driver.get(URL + "/login")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(PASSWORDS[user])
+    driver.find_element(By.ID, "sign-in").click()
+    wait_until(f"{user} signed in", lambda: user in driver.find_element(By.ID, "whoami").text)
+
+
+def sign_out(driver):
+    driver.find_element(By.ID, "logout").click()
+    wait_until("signed out", lambda: driver.current_url.endswith("/login"))
+
+
+def count(driver, stage):
+    return int(driver.find_element(By.CSS_SELECTOR, f"#count-{stage} b").text)
+
+
+def poison_rows(driver):
+    return driver.find_elements(By.CSS_SELECTOR, f'tr.letter[data-message-id="{POISON}"]')
+
+
+def http(method, path, cookie=None, data=None):
+    """A request outside the browser (headers, a forged form); returns (status, headers, body)."""
+    request = urllib.request.Request(URL + path, method=method, data=data)
+    if cookie:
+        request.add_header("Cookie", cookie)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def main():
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000"]:
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        step("an anonymous visitor is sent to the sign-in page")
+        driver.get(URL + "/")
+        wait_until("the sign-in page", lambda: driver.current_url.endswith("/login"))
+
+        step("wrong password is refused")
+        driver.find_element(By.ID, "username").send_keys("viewer")
+        driver.find_element(By.ID, "password").send_keys("wrong")
+        driver.find_element(By.ID, "sign-in").click()
+        wait_until("the refusal", lambda: "Wrong user or password" in driver.page_source)
+
+        step("the viewer sees the funnel move while registrations flow")
+        sign_in(driver, "viewer")
+        first = count(driver, "registered")
+        wait_until(
+            "the registered count to grow", lambda: count(driver, "registered") > first, timeout=90, driver=driver, reload=True)
+        second = count(driver, "registered")
+        assert driver.find_element(By.ID, "funnel-chart").is_displayed(), "the funnel chart is drawn"
+        assert driver.find_element(By.ID, "centre-chart").is_displayed(), "the per-BLKI chart is drawn"
+        step(f"registered {first} → {second}")
+        shot(driver, "1-progress-viewer")
+
+        step("security headers on every page")
+        session_cookie = "kaltim_session=" + driver.get_cookie("kaltim_session")["value"]
+        status, headers, _ = http("GET", "/", cookie=session_cookie)
+        assert status == 200, status
+        assert "default-src 'none'" in headers["Content-Security-Policy"], headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", headers
+        cookie = driver.get_cookie("kaltim_session")
+        assert cookie["httpOnly"] and cookie.get("sameSite") == "Strict", cookie
+
+        step("the viewer sees the queues")
+        driver.get(URL + "/queues")
+        assert driver.find_element(By.CSS_SELECTOR, 'tr[data-role="console"]'), "the console's own queue is listed"
+        shot(driver, "2-queues")
+
+        step("the viewer finds the poison message, and is refused a replay")
+        driver.get(URL + "/dead-letters")
+        wait_until("the poison message listed", lambda: len(poison_rows(driver)) == 1, driver=driver, reload=True)
+        button = driver.find_element(By.ID, "replay-selected")
+        assert not button.is_enabled(), "the replay button is disabled for a viewer"
+        # The server refuses too, whatever the page shows: submit the form with the button enabled.
+        poison_rows(driver)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+        driver.execute_script("document.getElementById('replay-selected').disabled = false")
+        driver.find_element(By.ID, "replay-selected").click()
+        wait_until("the refusal", lambda: "This needs the operator role" in driver.page_source)
+        shot(driver, "3-viewer-refused")
+        driver.get(URL + "/dead-letters")
+        wait_until("the poison message still there", lambda: len(poison_rows(driver)) == 1)
+
+        step("a form without its CSRF token is refused")
+        status, _, body = http("POST", "/logout", cookie=session_cookie, data=b"")
+        assert status == 403 and "CSRF" in body, (status, body[:300])
+        status, _, body = http(
+            "POST", "/logout", cookie=session_cookie, data=urllib.parse.urlencode({"csrf": "0" * 64}).encode())
+        assert status == 403 and "CSRF" in body, (status, body[:300])
+        driver.get(URL + "/")
+        assert "viewer" in driver.find_element(By.ID, "whoami").text, "the forged sign-out did nothing"
+        sign_out(driver)
+
+        step("the operator opens the poison message: personal data masked")
+        sign_in(driver, "operator")
+        driver.get(URL + "/dead-letters/message?id=" + urllib.parse.quote(POISON))
+        body = driver.find_element(By.ID, "body").text
+        assert NIK not in driver.page_source, "the NIK is masked for an operator"
+        assert "registration.submitted" in body, body[:300]
+        assert not driver.find_elements(By.ID, "reveal"), "only an admin may reveal"
+        shot(driver, "4-dead-letter-masked")
+
+        step("the operator dry-runs, then replays it")
+        driver.get(URL + "/dead-letters")
+        poison_rows(driver)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+        driver.find_element(By.ID, "dry-run-selected").click()
+        wait_until("the dry-run report", lambda: "would be replayed" in driver.page_source)
+        assert POISON in driver.find_element(By.ID, "dry-run").text
+        shot(driver, "5-dry-run")
+        operator_cookie = "kaltim_session=" + driver.get_cookie("kaltim_session")["value"]
+        status, _, page = http("GET", "/dead-letters", cookie=operator_cookie)
+        assert status == 200 and f'data-message-id="{POISON}"' in page, "a dry run moves nothing"
+        driver.find_element(By.ID, "confirm-replay").click()
+        wait_until("the replay report", lambda: "1 of 1 replayed" in driver.page_source)
+        shot(driver, "6-replayed")
+
+        step("it left the dead letters and is in the audit log")
+        driver.get(URL + "/dead-letters")
+        wait_until("the poison message gone", lambda: len(poison_rows(driver)) == 0, driver=driver, reload=True)
+        driver.get(URL + "/audit")
+        audit = driver.find_element(By.ID, "audit").text
+        assert "replay-dry-run" in audit and "operator (console)" in audit, audit[:500]
+        assert any(
+            row.find_elements(By.TAG_NAME, "td")[2].text == "replay"
+            for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")
+        ), audit[:500]
+        shot(driver, "7-audit")
+        sign_out(driver)
+
+        step("the admin sees the progress page drawn")
+        sign_in(driver, "admin")
+        shot(driver, "8-progress-admin")
+        sign_out(driver)
+        step("every step passed")
+    except Exception as error:
+        try:
+            shot(driver, "failure")
+        finally:
+            print(f"browser: FAILED: {error!r}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        driver.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
