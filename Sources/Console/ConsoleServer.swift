@@ -407,7 +407,7 @@ public struct ConsoleServer: Sendable {
         if session.role >= .admin {
             body += "<h2>Purge</h2><form method=\"post\" action=\"/dead-letters/purge\" id=\"purge\">\(csrfField(session))"
             body += "<label>Role <select name=\"role\">"
-            for role in roles { body += "<option>\(h(role.name))</option>" }
+            for role in roles { body += "<option value=\"\(h(role.name))\">\(h(role.name))</option>" }
             body += """
                 </select></label> <label>Type the dead-letter queue's name to confirm \
                 <input name="confirm" autocomplete="off"></label> <button type="submit">Purge</button></form>

@@ -66,22 +66,27 @@ struct ConsoleBrowserTests {
 
         // The poison: a registration that the intake worker failed for good (routed by the
         // failure router, as a worker does), so it sits in intake's dead letters.
+        // Two: one is replayed, the other revealed and purged by the admin.
         let poisonID = "poison-" + UUID().uuidString.lowercased()
-        let poison = try registration(id: poisonID, index: 0, nik: Self.poisonNIK, exchange: intake.exchange)
-        try await connection.publish(poison.body, exchange: "", routingKey: intake.queue, properties: poison.properties)
-        var taken: AMQPDelivery?
-        let deadline = ContinuousClock.now + .seconds(10)
-        while taken == nil && ContinuousClock.now < deadline {
-            taken = try await connection.get(queue: intake.queue)
-            if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let secondPoisonID = "poison-" + UUID().uuidString.lowercased()
+        for id in [poisonID, secondPoisonID] {
+            let poison = try registration(id: id, index: 0, nik: Self.poisonNIK, exchange: intake.exchange)
+            try await connection.publish(poison.body, exchange: "", routingKey: intake.queue, properties: poison.properties)
+            var taken: AMQPDelivery?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while taken == nil && ContinuousClock.now < deadline {
+                taken = try await connection.get(queue: intake.queue)
+                if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let delivery = try #require(taken, "the poison message in the intake queue")
+            try await FailureRouter(topology: intake, instance: "intake@test").route(
+                delivery,
+                failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
+                contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
         }
-        let delivery = try #require(taken, "the poison message in the intake queue")
-        try await FailureRouter(topology: intake, instance: "intake@test").route(
-            delivery,
-            failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
-            contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
 
         // Registrations keep flowing while the browser watches the funnel.
+        let published = Collector<Int>()
         let flow = Task {
             for index in 1...400 where !Task.isCancelled {
                 let message = try registration(
@@ -89,6 +94,7 @@ struct ConsoleBrowserTests {
                     exchange: intake.exchange)
                 try await connection.publish(
                     message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
+                published.append(index)
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
@@ -101,7 +107,8 @@ struct ConsoleBrowserTests {
             environment: ProcessInfo.processInfo.environment.merging([
                 "CONSOLE_URL": "http://127.0.0.1:\(port)",
                 "CONSOLE_PASSWORDS": passwords.map { "\($0.key):\($0.value)" }.joined(separator: ","),
-                "POISON_ID": poisonID, "POISON_NIK": Self.poisonNIK, "SCREENSHOTS": screenshots,
+                "POISON_ID": poisonID, "SECOND_POISON_ID": secondPoisonID, "POISON_NIK": Self.poisonNIK,
+                "SCREENSHOTS": screenshots,
             ]) { _, new in new })
         print(output)
         #expect(status == 0, "the browser test failed:\n\(output)\n--- console:\n\(console.output.suffix(4000))")
@@ -118,12 +125,36 @@ struct ConsoleBrowserTests {
         #expect(back.properties.headers?[ReplayHeader.by]?.stringValue == "operator (console)")
         #expect(back.properties.headers?[ReplayHeader.id] != nil)
         let actions = try AuditLog(path: auditLog).entries().map(\.action)
-        #expect(actions.contains("replay-dry-run") && actions.contains("replay"), "audit: \(actions)")
+        #expect(
+            ["replay-dry-run", "replay", "reveal", "purge"].allSatisfy(actions.contains), "audit: \(actions)")
+        #expect(try await connection.queueState(intake.deadLetterQueue).messageCount == 0, "purged")
         #expect(!console.output.contains(Self.poisonNIK), "the NIK never reaches the console's log")
 
+        // Rebuilt from scratch: every registration that flowed is in the read model; the store
+        // is then deleted and `kaltim-console rebuild` replays the history stream into a new one.
         flow.cancel()
         _ = try? await flow.value
+        let database = directory.appendingPathComponent("console.sqlite").path
+        let registered = { @Sendable () async throws -> Int in
+            let rows = try await SQLiteStore(readingAt: database).read(
+                "SELECT COUNT(*) AS n FROM console_registrations WHERE registered_at IS NOT NULL")
+            return Int(rows.first?["n"]?.integer ?? -1)
+        }
+        let flowed = published.count
+        try await waitUntil(timeout: .seconds(60), "the read model has all \(flowed) registrations") {
+            try await registered() == flowed
+        }
         await console.terminate()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        let (rebuildStatus, rebuildOutput) = try await runProcess(
+            builtProductsDirectory.appendingPathComponent("kaltim-console").path,
+            [
+                "rebuild", "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--programme-file",
+                BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
+            ], environment: [:])
+        #expect(rebuildStatus == 0, "rebuild: \(rebuildOutput)")
+        #expect(rebuildOutput.contains("\(flowed) events applied"), "rebuild: \(rebuildOutput)")
+        #expect(try await registered() == flowed, "the rebuilt read model counts every registration once")
         for queue in [intake.queue, intake.deadLetterQueue] + intake.retryQueues.map(\.name) {
             _ = try? await connection.deleteQueue(queue)
         }

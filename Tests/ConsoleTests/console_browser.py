@@ -6,7 +6,8 @@ message into the dead letters and keeps registrations flowing. Environment:
 
   CONSOLE_URL        e.g. http://127.0.0.1:8123
   CONSOLE_PASSWORDS  viewer:…,operator:…,admin:… (user:password pairs)
-  POISON_ID          the message id of the injected dead letter
+  POISON_ID          the message id of the injected dead letter that is replayed
+  SECOND_POISON_ID   another one, which the admin reveals and then purges
   POISON_NIK         the NIK inside its body (must never be shown unmasked to an operator)
   SCREENSHOTS        folder for the screenshots
 
@@ -27,6 +28,7 @@ from selenium.webdriver.common.by import By
 URL = os.environ["CONSOLE_URL"].rstrip("/")
 PASSWORDS = dict(pair.split(":", 1) for pair in os.environ["CONSOLE_PASSWORDS"].split(","))
 POISON = os.environ["POISON_ID"]
+SECOND = os.environ["SECOND_POISON_ID"]
 NIK = os.environ["POISON_NIK"]
 SHOTS = os.environ.get("SCREENSHOTS", ".")
 os.makedirs(SHOTS, exist_ok=True)
@@ -199,9 +201,33 @@ def main():
         shot(driver, "7-audit")
         sign_out(driver)
 
-        step("the admin sees the progress page drawn")
+        step("the admin reveals the personal data of a dead letter (audited)")
         sign_in(driver, "admin")
         shot(driver, "8-progress-admin")
+        driver.get(URL + "/dead-letters/message?id=" + urllib.parse.quote(SECOND))
+        assert NIK not in driver.page_source, "masked until revealed"
+        driver.find_element(By.ID, "reveal").click()
+        wait_until("the revealed body", lambda: NIK in driver.find_element(By.ID, "body").text)
+        shot(driver, "9-revealed")
+
+        step("the admin purges intake's dead letters, after typing the queue's name")
+        driver.get(URL + "/dead-letters")
+        purge = driver.find_element(By.ID, "purge")
+        purge.find_element(By.CSS_SELECTOR, "select[name=role] option[value=intake]").click()
+        purge.find_element(By.NAME, "confirm").send_keys("wrong")
+        purge.find_element(By.CSS_SELECTOR, "button").click()
+        wait_until("the refusal", lambda: "Not purged" in driver.page_source)
+        dead_queue = driver.page_source.split("Not purged: type ")[1].split(" to confirm")[0]
+        driver.get(URL + "/dead-letters")
+        purge = driver.find_element(By.ID, "purge")
+        purge.find_element(By.CSS_SELECTOR, "select[name=role] option[value=intake]").click()
+        purge.find_element(By.NAME, "confirm").send_keys(dead_queue)
+        purge.find_element(By.CSS_SELECTOR, "button").click()
+        wait_until("the purge", lambda: "Purged 1 dead letter(s)" in driver.page_source)
+        driver.get(URL + "/audit")
+        actions = [row.find_elements(By.TAG_NAME, "td")[2].text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")]
+        assert "reveal" in actions and "purge" in actions, actions
+        shot(driver, "10-audit-admin")
         sign_out(driver)
         step("every step passed")
     except Exception as error:
