@@ -276,6 +276,8 @@ let package = Package(
             name: "ConsoleTests",
             dependencies: [
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Workers", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["console_browser.py"],
             swiftSettings: swiftSettings
