@@ -47,6 +47,7 @@ public struct ConsoleServer: Sendable {
     let configuration: ConsoleConfiguration
     let store: any MessageStore
     let sessions = SessionStore()
+    let signIns = SignInGate()
     let desk: DeadLetterDesk
     let logger: Logger
     /// The roles whose queues and dead letters the console shows.
@@ -213,8 +214,14 @@ public struct ConsoleServer: Sendable {
             constantTimeEquals(nonce, token)
         else { return loginPage(request: request, error: "The sign-in form was stale; try again.", status: .forbidden) }
         let name = form.first("username") ?? ""
-        guard let user = configuration.accounts.authenticate(name: name, password: form.first("password") ?? "") else {
-            logger.notice("console: failed sign-in", metadata: ["user": "\(name.prefix(64))"])
+        guard !signIns.isLockedOut(name) else {
+            return loginPage(
+                request: request, error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
+        }
+        let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
+        guard let user else {
+            // Not the typed name: it is often a password typed into the wrong field.
+            logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
             return loginPage(request: request, error: "Wrong user or password.", status: .unauthorized)
         }
         let session = sessions.create(user: user.name, role: user.role)
@@ -375,7 +382,7 @@ public struct ConsoleServer: Sendable {
                 <td>\(h(Set(members.map(\.role)).sorted().joined(separator: ", ")))</td>\
                 <td>\(h(members[0].failureText))</td><td>\(h(last?.formatted(.iso8601) ?? "–"))</td><td>\
                 <form method="post" action="/dead-letters/replay" class="inline">\(csrfField(session))\
-                <input type="hidden" name="\(grouping.field)" value="\(h(key))">\
+                \(grouping.hiddenFields(of: members[0]))\
                 <button name="action" value="dry-run"\(disabled)>Dry run</button> \
                 <button name="action" value="replay"\(disabled)>Replay group</button></form></td></tr>
                 """
@@ -464,10 +471,15 @@ public struct ConsoleServer: Sendable {
         filter.messageIDs = Set(form.all("id"))
         filter.fingerprints = Set(form.all("fingerprint"))
         filter.codes = Set(form.all("code"))
-        if let type = form.first("type"), !type.isEmpty {
-            let parts = type.split(separator: " v")
-            filter.contractType = String(parts[0])
-            if parts.count > 1 { filter.contractVersion = Int(parts[1]) }
+        if let type = form.first("type"), !type.isEmpty { filter.contractType = type }
+        if let version = form.first("version"), !version.isEmpty {
+            guard let number = Int(version), number > 0 else {
+                return html(
+                    Page.frame(
+                        title: "Replay", session: session, active: "dead-letters",
+                        body: Page.message("The contract version must be a positive number.", kind: "error")), .badRequest)
+            }
+            filter.contractVersion = number
         }
         let dryRun = form.first("action") != "replay"
         let canary = max(0, min(1000, Int(form.first("canary") ?? "0") ?? 0))
@@ -502,10 +514,13 @@ public struct ConsoleServer: Sendable {
             }
             body += "</table>"
             if report.selected > 0 {
+                // The confirmation replays exactly what was previewed (by message id), not the
+                // filter again (which could take letters that arrived since).
                 body += "<form method=\"post\" action=\"/dead-letters/replay\">\(csrfField(session))"
-                for (name, values) in form.fields where name != "csrf" && name != "action" {
-                    for value in values { body += "<input type=\"hidden\" name=\"\(h(name))\" value=\"\(h(value))\">" }
+                for id in Set(report.letters.map(\.messageID)).sorted() {
+                    body += "<input type=\"hidden\" name=\"id\" value=\"\(h(id))\">"
                 }
+                body += "<input type=\"hidden\" name=\"canary\" value=\"\(canary)\">"
                 body +=
                     "<button name=\"action\" value=\"replay\" id=\"confirm-replay\">Replay these \(report.selected)</button></form>"
             }
@@ -579,8 +594,20 @@ enum DeadLetterGrouping: String, CaseIterable {
         }
     }
 
-    /// The replay form's field for a group of this kind.
-    var field: String { rawValue }
+    /// The replay form's fields that select a group of this kind (a letter of the group given).
+    func hiddenFields(of letter: DeadLetterSummary) -> String {
+        func field(_ name: String, _ value: String) -> String {
+            "<input type=\"hidden\" name=\"\(name)\" value=\"\(h(value))\">"
+        }
+        switch self {
+        case .fingerprint: return field("fingerprint", letter.fingerprint)
+        case .code: return field("code", letter.code)
+        case .type:
+            // A letter whose contract could not be read has no type: select those by message id.
+            guard let type = letter.contractType else { return field("id", letter.messageID) }
+            return field("type", type) + (letter.contractVersion.map { field("version", String($0)) } ?? "")
+        }
+    }
 
     func key(of letter: DeadLetterSummary) -> String {
         switch self {
@@ -612,7 +639,7 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
 
 /// An `application/x-www-form-urlencoded` body (at most 64 KiB).
 struct Form: Sendable {
-    let fields: [(String, [String])]
+    let fields: [String: [String]]
 
     init(_ request: Request) async throws {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
@@ -620,23 +647,17 @@ struct Form: Sendable {
     }
 
     init(_ text: String) {
-        var fields: [(String, [String])] = []
+        var fields: [String: [String]] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ part: Substring) -> String {
                 String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
-            let name = decode(parts[0])
-            let value = parts.count > 1 ? decode(parts[1]) : ""
-            if let index = fields.firstIndex(where: { $0.0 == name }) {
-                fields[index].1.append(value)
-            } else {
-                fields.append((name, [value]))
-            }
+            fields[decode(parts[0]), default: []].append(parts.count > 1 ? decode(parts[1]) : "")
         }
         self.fields = fields
     }
 
-    func first(_ name: String) -> String? { fields.first { $0.0 == name }?.1.first }
-    func all(_ name: String) -> [String] { (fields.first { $0.0 == name }?.1 ?? []).filter { !$0.isEmpty } }
+    func first(_ name: String) -> String? { fields[name]?.first }
+    func all(_ name: String) -> [String] { (fields[name] ?? []).filter { !$0.isEmpty } }
 }

@@ -3,20 +3,22 @@
 import Foundation
 
 /// Escapes text for HTML element content and quoted attribute values.
+///
+/// Works on Unicode scalars, not characters: a `"` followed by a combining mark is one Swift
+/// `Character`, and must still be escaped.
 func h(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+        case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+        case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+        case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+        case "'": out.append(contentsOf: "&#39;".unicodeScalars)
+        default: out.append(scalar)
         }
     }
-    return out
+    return String(out)
 }
 
 /// Percent-encodes a query parameter value.

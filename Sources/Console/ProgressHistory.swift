@@ -41,17 +41,13 @@ public struct ProgressHistory: Sendable {
 
     /// Empties the read model and applies every event of the stream again, from its first
     /// entry up to a marker published when the rebuild starts (so it ends, and takes nothing
-    /// that arrived after). Safe while the console's worker runs: every write of the
+    /// that arrived after). An empty stream changes nothing and is an error. Safe while the console's worker runs: every write of the
     /// projection is idempotent and order-free; the counts are low only while it runs.
     public func rebuild(
         into store: any MessageStore, handler: ProgressHandler, connection: AMQPConnection,
         registry: ContractRegistry = .pipeline, batchSize: Int = 200
     ) async throws -> RebuildReport {
         try await store.migrate(handler.migrations)
-        try await store.write { transaction in
-            try transaction.execute("DELETE FROM console_registrations")
-            try transaction.execute("DELETE FROM console_participants")
-        }
         let marker = "rebuild-" + UUID().uuidString
         try await connection.publish(
             Data(), exchange: "", routingKey: queue,
@@ -62,13 +58,23 @@ public struct ProgressHistory: Sendable {
         var report = RebuildReport()
         var reachedMarker = false
         var pending: [DecodedEvent] = []
+        var emptied = false
+        // The read model is emptied with the first batch, once the stream has shown it holds
+        // history: an empty (or new) stream leaves the read model as it was.
         func flush() async throws {
             let events = pending
             pending.removeAll()
             guard !events.isEmpty else { return }
+            let empty = !emptied
             try await store.write { transaction in
+                if empty {
+                    for table in ["console_registrations", "console_participants", "console_revocations"] {
+                        try transaction.execute("DELETE FROM \(table)")
+                    }
+                }
                 for event in events { _ = try handler.handle(event, in: transaction) }
             }
+            emptied = true
         }
         for try await delivery in consumer {
             try await delivery.ack()
@@ -95,6 +101,9 @@ public struct ProgressHistory: Sendable {
         try? await consumer.cancel()
         guard reachedMarker else {
             throw ConsoleError("the history stream ended before the rebuild's marker (\(report.applied) events applied)")
+        }
+        guard emptied else {
+            throw ConsoleError("the history stream \(queue) holds no event: the read model was left as it was")
         }
         return report
     }

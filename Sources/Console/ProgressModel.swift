@@ -35,8 +35,11 @@ public struct ProgressHandler: MessageHandler {
             CREATE TABLE IF NOT EXISTS console_participants (
                 participant_id TEXT PRIMARY KEY, scheduled_at REAL, waitlisted_at REAL, withdrawn_at REAL,
                 apprenticed_at REAL, assessed_at REAL, graded_at REAL, competent INTEGER, certified_at REAL,
-                revoked_at REAL, notified_at REAL)
+                certificate_id TEXT, notified_at REAL)
             """,
+            // Revoked certificates by id (a revocation may arrive before its issuance, and a
+            // revoked training certificate must not un-certify a competency one).
+            "CREATE TABLE IF NOT EXISTS console_revocations (certificate_id TEXT PRIMARY KEY, revoked_at REAL)",
         ]
     }
 
@@ -105,9 +108,19 @@ public struct ProgressHandler: MessageHandler {
                 """,
                 [.text(graded.participantID), at, at, .integer(graded.outcome == .competent ? 1 : 0)])
         case let issued as CertificateIssuedV1 where issued.kind == .competency:
-            try firstTime("certified_at", issued.participantID, at, transaction)
+            try transaction.execute(
+                """
+                INSERT INTO console_participants (participant_id, certified_at, certificate_id) VALUES (?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET
+                    certified_at = COALESCE(console_participants.certified_at, excluded.certified_at),
+                    certificate_id = COALESCE(console_participants.certificate_id, excluded.certificate_id)
+                """, [.text(issued.participantID), at, .text(issued.certificateID)])
         case let revoked as CertificateRevokedV1:
-            try firstTime("revoked_at", revoked.participantID, at, transaction)
+            try transaction.execute(
+                """
+                INSERT INTO console_revocations (certificate_id, revoked_at) VALUES (?, ?)
+                ON CONFLICT (certificate_id) DO NOTHING
+                """, [.text(revoked.certificateID), at])
         case is NotificationDeliveredV1:
             // The envelope's subject is the participant; the latest delivery is kept, so that
             // "notified" can mean "told after the certificate".
@@ -175,6 +188,7 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
         // A participant certified and not revoked; notified = told at or after the certificate.
         let joined = """
             FROM console_registrations r LEFT JOIN console_participants p ON p.participant_id = r.participant_id
+            LEFT JOIN console_revocations x ON x.certificate_id = p.certificate_id
             """
         let totals = try await store.read(
             """
@@ -187,9 +201,9 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
                 SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.scheduled_at IS NULL AND p.waitlisted_at IS NOT NULL
                     THEN 1 ELSE 0 END) AS waitlisted,
                 SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.assessed_at IS NOT NULL THEN 1 ELSE 0 END) AS assessed,
-                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND x.certificate_id IS NULL
                     THEN 1 ELSE 0 END) AS certified,
-                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND x.certificate_id IS NULL
                     AND p.notified_at >= p.certified_at THEN 1 ELSE 0 END) AS notified,
                 SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.apprenticed_at IS NOT NULL THEN 1 ELSE 0 END) AS apprenticed
             \(joined)
@@ -206,7 +220,7 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
                 """
                 SELECT r.\(column) AS grouping,
                     SUM(CASE WHEN r.accepted_at IS NOT NULL THEN 1 ELSE 0 END) AS accepted,
-                    SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND p.revoked_at IS NULL
+                    SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.certified_at IS NOT NULL AND x.certificate_id IS NULL
                         THEN 1 ELSE 0 END) AS certified
                 \(joined)
                 WHERE r.\(column) IS NOT NULL GROUP BY r.\(column)

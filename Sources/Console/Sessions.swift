@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Synchronization
 
@@ -73,4 +74,41 @@ func constantTimeEquals(_ left: String, _ right: String) -> Bool {
     var difference: UInt8 = 0
     for index in a.indices { difference |= a[index] ^ b[index] }
     return difference == 0
+}
+
+/// Where passwords are checked: one at a time on a queue of its own (a PBKDF2 check takes a
+/// few hundred milliseconds of CPU and must not hold the threads that serve pages and run the
+/// read model's worker), and a user with five failures in a row is refused for a minute.
+final class SignInGate: Sendable {
+    private let queue = DispatchQueue(label: "kaltim-console.sign-in")
+    private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+    static let allowedFailures = 5
+    static let lockout: Duration = .seconds(60)
+
+    func isLockedOut(_ name: String) -> Bool {
+        failures.withLock { failures in
+            guard let record = failures[name] else { return false }
+            if ContinuousClock.now - record.last > Self.lockout {
+                failures[name] = nil
+                return false
+            }
+            return record.count >= Self.allowedFailures
+        }
+    }
+
+    func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
+        let user = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
+        }
+        failures.withLock { failures in
+            if user != nil {
+                failures[name] = nil
+            } else {
+                // Bounded: names nobody has are forgotten first when the table grows.
+                if failures.count > 10_000 { failures = failures.filter { accounts.users[$0.key] != nil } }
+                failures[name] = ((failures[name]?.count ?? 0) + 1, ContinuousClock.now)
+            }
+        }
+        return user
+    }
 }

@@ -67,6 +67,11 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
+        // Whoever reaches the port could name themselves admin in the header: only the proxy
+        // (on the same host, or in the same pod) may.
+        if trustedIdentityHeader != nil, !["127.0.0.1", "::1", "localhost"].contains(consoleHost) {
+            throw ValidationError("--trusted-identity-header needs --console-host on loopback (the proxy's side only)")
+        }
     }
 
     func run() async throws {

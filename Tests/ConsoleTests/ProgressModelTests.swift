@@ -1,4 +1,3 @@
-import Console
 import Contracts
 import Foundation
 import Jobs
@@ -6,6 +5,8 @@ import Stores
 import TestSupport
 import Testing
 import Workers
+
+@testable import Console
 
 /// The console's read model: counts from events in any order, the same whether an event
 /// arrives once or three times (redelivery, replay, rebuild).
@@ -52,7 +53,7 @@ import Workers
                 data: ["participantID": "PST-1", "outcome": "KOMPETEN"]),
             try event(
                 "certificate.issued.v1", id: "e6", time: "2025-05-03T00:00:00Z",
-                data: ["participantID": "PST-1", "kind": "KOMPETENSI"]),
+                data: ["participantID": "PST-1", "kind": "KOMPETENSI", "certificateID": "KOM-1"]),
             try event("notification.delivered.v1", id: "e7", time: "2025-05-04T00:00:00Z", subject: "PST-1"),
             try event(
                 "registration.submitted.v2", id: "e8", time: "2025-03-01T00:00:00Z", data: ["registrationID": "REG-2"]),
@@ -108,14 +109,23 @@ import Workers
         #expect(shuffled.rejected == once.rejected)
     }
 
-    @Test func aRevokedCertificateNoLongerCountsAndANotificationBeforeTheCertificateIsNotNotified() async throws {
+    @Test func aRevokedCompetencyCertificateNoLongerCountsAndANotificationBeforeItIsNotNotified() async throws {
         var events = try journey().filter { $0.header.type != NotificationDeliveredV1.eventType }
         events.append(try event("notification.delivered.v1", id: "n0", time: "2025-04-01T00:00:00Z", subject: "PST-1"))
         #expect(counts(try await report(after: events))["notified"] == 0)
+        // Revoking another certificate of theirs (the training one) leaves them certified.
         events.append(
             try event(
-                "certificate.revoked.v1", id: "r1", time: "2025-06-01T00:00:00Z", data: ["participantID": "PST-1"]))
+                "certificate.revoked.v1", id: "r0", time: "2025-06-01T00:00:00Z",
+                data: ["participantID": "PST-1", "certificateID": "PBK-1"]))
+        #expect(counts(try await report(after: events))["certified"] == 1)
+        events.append(
+            try event(
+                "certificate.revoked.v1", id: "r1", time: "2025-06-02T00:00:00Z",
+                data: ["participantID": "PST-1", "certificateID": "KOM-1"]))
         #expect(counts(try await report(after: events))["certified"] == 0)
+        // A revocation that arrives before the certificate does too.
+        #expect(counts(try await report(after: events.reversed()))["certified"] == 0)
     }
 }
 
@@ -142,5 +152,35 @@ import Workers
         #expect(accounts.authenticate(name: "siti", password: "salah") == nil)
         #expect(accounts.authenticate(name: "budi", password: "kata-sandi") == nil)
         #expect(ConsoleRole.viewer < .operator && ConsoleRole.operator < .admin)
+    }
+}
+
+@Suite struct SignInGateTests {
+    @Test func fiveFailuresInARowLockTheUserOutButNotTheOthers() async throws {
+        let accounts = ConsoleAccounts(users: [
+            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
+        ])
+        let gate = SignInGate()
+        for _ in 0..<SignInGate.allowedFailures {
+            #expect(!gate.isLockedOut("siti"))
+            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
+        }
+        #expect(gate.isLockedOut("siti"))
+        #expect(!gate.isLockedOut("budi"))
+    }
+}
+
+@Suite struct ConsoleMarkupTests {
+    @Test(arguments: ["<b>", "\"\u{301}onmouseover=x", "\u{600}<script>", "a'b&c"])
+    func escapingLeavesNoMarkupEvenWithCombiningMarks(text: String) {
+        let escaped = h(text)
+        #expect(!escaped.unicodeScalars.contains { ["<", ">", "\"", "'"].contains($0) })
+    }
+
+    @Test func aFormKeepsRepeatedFieldsAndDecodesThem() {
+        let form = Form("id=a%2Fb&id=c+d&csrf=x&empty=")
+        #expect(form.all("id") == ["a/b", "c d"])
+        #expect(form.first("csrf") == "x")
+        #expect(form.all("empty").isEmpty && form.first("missing") == nil)
     }
 }
