@@ -49,10 +49,19 @@ export KALTIM_REQUIRE_BROKER=1
 export KALTIM_TEST_POSTGRES_URL="$(scripts/postgres.sh url)"
 set +e
 if (($# == 0)); then
-  # The chaos suite kills processes and restarts a broker with both cores busy: it runs on its
-  # own, after the others, so that it does not starve their deadlines.
-  swift test --skip ChaosTests 2>&1 | tee "$LOG_DIR/test.log"
+  # The chaos suite kills processes and restarts a broker with both cores busy, and the
+  # console's browser test runs Chromium: each runs on its own, after the others, so that they
+  # do not starve the other suites' deadlines.
+  swift test --skip ChaosTests --skip ConsoleBrowserTests 2>&1 | tee "$LOG_DIR/test.log"
   status=${PIPESTATUS[0]}
+  echo "== the console in a browser"
+  swift test --skip-build --filter ConsoleBrowserTests 2>&1 | tee -a "$LOG_DIR/test.log"
+  browser_status=${PIPESTATUS[0]}
+  ((status == 0)) && status=$browser_status
+  grep -q "Test theConsoleWorksInARealBrowser() passed" "$LOG_DIR/test.log" || {
+    echo "test.sh: the browser test did not pass" >&2
+    status=1
+  }
   echo "== the chaos suite"
   swift test --skip-build --filter ChaosTests 2>&1 | tee -a "$LOG_DIR/test.log"
   chaos_status=${PIPESTATUS[0]}

@@ -103,16 +103,10 @@ struct SchedulingProcessTests {
         // published again by an outbox flush or redelivered counts once; a second decision
         // would have an id of its own).
         var decisions: [String: Set<String>] = [:]
-        // Drain the decisions. An ack can be refused as stale if the test's connection was
-        // repaired meanwhile; the broker then redelivers the message, which counts once.
-        let deadline = ContinuousClock.now + .seconds(240)
-        while true {
-            if scheduled.count + waitlisted.count == 3000, try await Self.outputsEmpty(connection, outputs) { break }
-            guard ContinuousClock.now < deadline else { throw TestFailure("timed out draining the decisions") }
-            guard let delivery = try? await connection.get(queue: outputs) else {
-                try await Task.sleep(for: .milliseconds(100))
-                continue
-            }
+        // Drain the decisions through a consumer (a basic.get per message was too slow on a busy
+        // machine). An ack can be refused as stale if the test's connection was repaired
+        // meanwhile; the broker then redelivers the message, which counts once.
+        func take(_ delivery: AMQPDelivery) async throws {
             switch delivery.properties.type {
             case ClassScheduledV1.eventType:
                 let event = try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: delivery.body).data
@@ -131,6 +125,21 @@ struct SchedulingProcessTests {
             }
             try? await delivery.ack()
         }
+        let consumer = try await connection.consume(queue: outputs, prefetch: 500)
+        let inbox = DeliveryInbox(consumer)
+        let deadline = ContinuousClock.now + .seconds(240)
+        while true {
+            if scheduled.count + waitlisted.count == 3000, try await Self.outputsEmpty(connection, outputs) { break }
+            guard ContinuousClock.now < deadline else {
+                throw TestFailure(
+                    "timed out draining the decisions: \(scheduled.count) scheduled, \(waitlisted.count) waitlisted")
+            }
+            guard let delivery = try? await inbox.next(within: .seconds(5)) else { continue }
+            try await take(delivery)
+        }
+        // What the consumer holds beyond the 3,000 decisions (apprenticeship placements).
+        while let delivery = try? await inbox.next(within: .seconds(2)) { try await take(delivery) }
+        try? await consumer.cancel()
         // Quotas: exactly the announced places, no more.
         #expect(scheduled.values.filter { $0.centre == .balikpapan }.count == 1000)
         #expect(scheduled.values.filter { $0.centre == .bontang }.count == 500)
