@@ -26,6 +26,7 @@ struct ProbeFleet {
         // The test's own connection is not what is tested: with three workers, a 5,000-message
         // backlog and four test brokers booting at once on two cores, it once went 60 s without
         // a byte from the broker (a heartbeat timeout of 30 s), in two full runs out of three.
+        // It asks for 120 s; the node grants at most its own 60 s, which doubles the margin.
         configuration.heartbeat = .seconds(120)
         let connection = try await AMQPConnection.connect(configuration)
         let prefix = uniqueName(name) + "."
