@@ -33,7 +33,6 @@ final class ConnectionDriver {
     var lastReceive = ContinuousClock.now
     /// The longest the thread spent on one batch of commands (not reading), for diagnostics.
     var longestBatch: Duration = .zero
-    var lastPump = ContinuousClock.now
     var closing = false
 
     /// Open channels and the epoch of their current incarnation.
@@ -299,15 +298,13 @@ final class ConnectionDriver {
                 AMQPError(
                     .connectionLost,
                     "no data from the broker for \(Int(silence.seconds)) s (heartbeat timeout \(heartbeatSeconds) s; "
-                        + "longest command batch \(String(format: "%.1f", longestBatch.seconds)) s, "
-                        + "last read \(String(format: "%.1f", (ContinuousClock.now - lastPump).seconds)) s ago)",
+                        + "longest command batch \(String(format: "%.1f", longestBatch.seconds)) s)",
                     libraryStatus: AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue))
         }
     }
 
     /// Reads and dispatches the frames that are already available, without blocking.
     private func pumpFrames() {
-        lastPump = .now
         noteIncomingHeartbeats()
         var immediately = timeval(tv_sec: 0, tv_usec: 0)
         for _ in 0..<512 {

@@ -113,10 +113,7 @@ public struct PasswordHash: Sendable, Equatable {
     /// Whether `password` gives this hash (compared in constant time).
     public func verify(_ password: String) -> Bool {
         guard let candidate = try? Self.derive(password, salt: salt, rounds: rounds) else { return false }
-        guard candidate.count == key.count else { return false }
-        var difference: UInt8 = 0
-        for (left, right) in zip(candidate, key) { difference |= left ^ right }
-        return difference == 0
+        return constantTimeEquals(candidate, key)
     }
 
     /// Checked against when the user is unknown, so that the answer takes the same time.

@@ -73,7 +73,7 @@ public struct ConsoleServer: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: Assets.css)))
         }
         router.get("/health") { _, _ in Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
-        router.get("/login") { request, _ in loginPage(request: request, error: nil) }
+        router.get("/login") { _, _ in loginPage(error: nil) }
         router.post("/login") { request, _ in try await login(request) }
         router.post("/logout") { request, _ in try await logout(request) }
         router.get("/") { request, _ in try await guarded(request, .viewer) { session in try await progressPage(session) } }
@@ -189,7 +189,7 @@ public struct ConsoleServer: Sendable {
             .forbidden)
     }
 
-    func loginPage(request: Request, error: String?, status: HTTPResponse.Status = .ok) -> Response {
+    func loginPage(error: String?, status: HTTPResponse.Status = .ok) -> Response {
         if configuration.trustedIdentityHeader != nil { return Response(status: .seeOther, headers: [.location: "/"]) }
         let nonce = randomToken()
         var response = html(
@@ -212,17 +212,17 @@ public struct ConsoleServer: Sendable {
         // Login CSRF: the form's token must match the cookie set with the form.
         guard let nonce = request.cookies[Self.loginCookie]?.value, let token = form.first("csrf"),
             constantTimeEquals(nonce, token)
-        else { return loginPage(request: request, error: "The sign-in form was stale; try again.", status: .forbidden) }
+        else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
         let name = form.first("username") ?? ""
         guard !signIns.isLockedOut(name) else {
             return loginPage(
-                request: request, error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
+                error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
         }
         let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
-            return loginPage(request: request, error: "Wrong user or password.", status: .unauthorized)
+            return loginPage(error: "Wrong user or password.", status: .unauthorized)
         }
         let session = sessions.create(user: user.name, role: user.role)
         logger.info("console: signed in", metadata: ["user": "\(user.name)", "role": "\(user.role.rawValue)"])

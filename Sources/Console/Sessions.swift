@@ -68,11 +68,14 @@ func randomToken() -> String {
 
 /// Compares two strings in time that does not depend on where they differ.
 func constantTimeEquals(_ left: String, _ right: String) -> Bool {
-    let a = Array(left.utf8)
-    let b = Array(right.utf8)
-    guard a.count == b.count else { return false }
+    constantTimeEquals(Array(left.utf8), Array(right.utf8))
+}
+
+/// Compares two byte strings in time that does not depend on where they differ.
+func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection<UInt8>) -> Bool {
+    guard left.count == right.count else { return false }
     var difference: UInt8 = 0
-    for index in a.indices { difference |= a[index] ^ b[index] }
+    for (a, b) in zip(left, right) { difference |= a ^ b }
     return difference == 0
 }
 

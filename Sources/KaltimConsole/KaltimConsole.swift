@@ -32,8 +32,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: WorkerCommandOptions
 
-    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
-    var programmeFile = "config/programme-2025.json"
+    @OptionGroup var programme: ProgrammeOptions
 
     @Option(help: ArgumentHelp("The accounts file (users, roles, password hashes).", valueName: "path"))
     var accounts: String
@@ -76,10 +75,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let catalogue: ProgrammeCatalogue
+        let catalogue = try programme.load()
         let accounts: ConsoleAccounts
         do {
-            catalogue = try ProgrammeCatalogue.load(path: programmeFile)
             accounts = try ConsoleAccounts(path: self.accounts)
         } catch {
             throw ValidationError("\(error)")
@@ -125,22 +123,30 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+/// The programme plan both commands read.
+struct ProgrammeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
+    var programmeFile = "config/programme-2025.json"
+
+    func load() throws -> ProgrammeCatalogue {
+        do {
+            return try ProgrammeCatalogue.load(path: programmeFile)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
 struct Rebuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throw the read model away and rebuild it from the console's history stream (kaltim.console.history).")
 
     @OptionGroup var options: WorkerCommandOptions
 
-    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
-    var programmeFile = "config/programme-2025.json"
+    @OptionGroup var programme: ProgrammeOptions
 
     func run() async throws {
-        let catalogue: ProgrammeCatalogue
-        do {
-            catalogue = try ProgrammeCatalogue.load(path: programmeFile)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let catalogue = try programme.load()
         let store = try await Stores.open(
             options.database ?? "var/console.sqlite", schema: options.storeSchema ?? WorkerRole.console.name,
             durability: .full, logger: Logger(label: "kaltim.console"))
