@@ -222,6 +222,13 @@ let package = Package(
             path: "Benchmarks/JobsBenchmark",
             swiftSettings: swiftSettings
         ),
+        // The contract codec against Foundation's JSONDecoder and JSONEncoder (scripts/bench.sh).
+        .executableTarget(
+            name: "codec-bench",
+            dependencies: ["Contracts"],
+            path: "Benchmarks/CodecBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ContractsTests",
             dependencies: ["Contracts"],

@@ -27,8 +27,10 @@ mkdir -p "$OUT"
 cc -O2 -Wall -Wextra -o "$OUT/c-relay" Benchmarks/c-relay/relay.c -lrabbitmq
 swift build -c release --product amqp-relay-bench 2>&1 | grep -E "error|warning|Compiling|Build complete" || true
 swift build -c release --product jobs-bench 2>&1 | grep -E "error|warning|Build complete" || true
+swift build -c release --product codec-bench 2>&1 | grep -E "error|warning|Build complete" || true
 SWIFT_RELAY="$(swift build -c release --show-bin-path)/amqp-relay-bench"
 JOBS_BENCH="$(swift build -c release --show-bin-path)/jobs-bench"
+CODEC_BENCH="$(swift build -c release --show-bin-path)/codec-bench"
 scripts/broker.sh start
 URL="$(scripts/broker.sh url)"
 C="$OUT/c-relay"
@@ -78,6 +80,8 @@ $C delete --url "$URL" --queue bench.b >/dev/null 2>&1 || true
 # publish with confirm, ack), one process, a trivial handler, prefetch 512 (group commit), against
 # the quorum C relay.
 if [[ " $TYPES " == *" quorum "* ]]; then
+  # The part of the full path that is the contract codec, against Foundation's in the same run.
+  "$CODEC_BENCH" 20000
   : >"$OUT/jobs"
   for round in $(seq 1 "$ROUNDS"); do
     line="$("$JOBS_BENCH" --url "$URL" --count "$COUNT" --concurrency 512 2>/dev/null)"

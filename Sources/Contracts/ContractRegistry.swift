@@ -22,14 +22,28 @@ public struct DecodedEvent: Sendable {
 public struct ContractRegistry: Sendable {
     private struct Entry: Sendable {
         let decode: @Sendable (Data, JSONDecoder) throws -> (EnvelopeHeader, any ContractMessage)
+        let decodeDocument: @Sendable (ContractJSONDecoder) throws -> (EnvelopeHeader, any ContractMessage)
         /// Turns this version's payload into the next version's (identity for the newest).
         let upcast: @Sendable (any ContractMessage) -> any ContractMessage
         let isNewest: Bool
         let nextVersion: Int?
     }
 
+    /// How a body becomes a contract.
+    public enum Engine: Sendable {
+        /// One strict pass over the bytes into a table of values (``JSONDocument``), then the
+        /// contract types read from it (``ContractJSONDecoder``). The default.
+        case contractJSON
+        /// A strict scan for what Foundation does not check (``StrictJSON``), then Foundation's
+        /// `JSONDecoder`: the reference the tests and the fuzzer compare the default against,
+        /// and the fallback for a type the default does not handle.
+        case foundation
+    }
+
     /// The largest body accepted (256 KiB by default).
     public var sizeLimit: Int
+    /// How bodies are decoded (``Engine/contractJSON`` by default).
+    public var engine: Engine = .contractJSON
     private var entries: [String: [Int: Entry]] = [:]
 
     /// An empty registry.
@@ -42,6 +56,10 @@ public struct ContractRegistry: Sendable {
         entries[M.eventType, default: [:]][M.version] = Entry(
             decode: { data, decoder in
                 let envelope = try decoder.decode(EventEnvelope<M>.self, from: data)
+                return (EnvelopeHeader(envelope), envelope.data)
+            },
+            decodeDocument: { decoder in
+                let envelope = try EventEnvelope<M>(from: decoder)
                 return (EnvelopeHeader(envelope), envelope.data)
             },
             upcast: { $0 }, isNewest: true, nextVersion: nil)
@@ -57,6 +75,10 @@ public struct ContractRegistry: Sendable {
         entries[Old.eventType, default: [:]][Old.version] = Entry(
             decode: { data, decoder in
                 let envelope = try decoder.decode(EventEnvelope<Old>.self, from: data)
+                return (EnvelopeHeader(envelope), envelope.data)
+            },
+            decodeDocument: { decoder in
+                let envelope = try EventEnvelope<Old>(from: decoder)
                 return (EnvelopeHeader(envelope), envelope.data)
             },
             upcast: { upcast($0 as! Old) }, isNewest: false, nextVersion: Next.version)
@@ -82,10 +104,66 @@ public struct ContractRegistry: Sendable {
         return try decode(body)
     }
 
-    /// Decodes a message body: size limit, duplicate keys, envelope, (type, version) lookup,
-    /// payload, upcast to the newest version.
+    /// Decodes a message body: size limit, strict JSON (no duplicate keys), envelope, (type,
+    /// version) lookup, payload, upcast to the newest version.
     /// - Throws: ``ContractError`` with a stable ``ContractError/reason``.
     public func decode(_ body: Data) throws(ContractError) -> DecodedEvent {
+        switch engine {
+        case .foundation: return try decodeWithFoundation(body)
+        case .contractJSON:
+            guard body.count <= sizeLimit else { throw .tooLarge(body.count, limit: sizeLimit) }
+            let document = try JSONDocument.parse([UInt8](body))
+            // nil: a type the document decoder leaves to Foundation (none of the contracts has one).
+            if let event = try decode(document) { return event }
+            return try decodeWithFoundation(body)
+        }
+    }
+
+    private func decode(_ document: JSONDocument) throws(ContractError) -> DecodedEvent? {
+        let root = ContractJSONDecoder(document: document)
+        var entry: Entry
+        do {
+            if let (type, version) = Self.envelopeContract(document), let known = entries[type]?[version] {
+                entry = known  // the common case
+            } else {
+                // Read the envelope alone, for a precise error.
+                let header = try EnvelopeHeader(from: root)
+                guard header.specVersion == "1.0" else { throw ContractError.envelope("specversion must be \"1.0\"") }
+                guard let versions = entries[header.type] else { throw ContractError.unknownType(header.type) }
+                guard let known = versions[header.dataVersion] else {
+                    throw ContractError.unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
+                }
+                entry = known
+            }
+            let (header, decoded) = try entry.decodeDocument(root)
+            var payload = decoded
+            guard header.specVersion == "1.0" else { throw ContractError.envelope("specversion must be \"1.0\"") }
+            guard let versions = entries[header.type] else { throw ContractError.unknownType(header.type) }
+            while !entry.isNewest, let next = entry.nextVersion, let nextEntry = versions[next] {
+                payload = entry.upcast(payload)
+                entry = nextEntry
+            }
+            return DecodedEvent(header: header, payload: payload)
+        } catch is ContractJSONDecoder.Unsupported {
+            return nil
+        } catch let error as ContractError {
+            throw error
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// The top-level `type` and `dataversion`, when they are a string and a plain integer.
+    private static func envelopeContract(_ document: JSONDocument) -> (String, Int)? {
+        guard document.nodes[0].kind == .object, let type = document.member("type", of: 0),
+            document.nodes[type].kind == .string, let version = document.member("dataversion", of: 0),
+            document.nodes[version].kind == .number, let number = Int(document.numberText(at: version))
+        else { return nil }
+        return (document.string(at: type), number)
+    }
+
+    /// ``Engine/foundation``: ``StrictJSON``, then `JSONDecoder`.
+    private func decodeWithFoundation(_ body: Data) throws(ContractError) -> DecodedEvent {
         let summary = try StrictJSON.check(body, limit: sizeLimit)
         let decoder = ContractJSON.decoder()
         var entry: Entry
@@ -126,17 +204,7 @@ public struct ContractRegistry: Sendable {
     static func translate(_ error: any Error) -> ContractError {
         guard let error = error as? DecodingError else { return .malformed("undecodable") }
         func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
-            var parts = codingPath
-            if let last { parts.append(last) }
-            var text = ""
-            for key in parts {
-                if let index = key.intValue {
-                    text += "[\(index)]"
-                } else {
-                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
-                }
-            }
-            return text.isEmpty ? "(root)" : text
+            ContractJSONDecoder.pathText(codingPath + (last.map { [$0] } ?? []))
         }
         switch error {
         case .keyNotFound(let key, let context): return .missingField(path(context.codingPath, key))

@@ -118,6 +118,9 @@ enum StrictJSON {
             index += 1
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
             if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+                // Skip the rest of the number: its fraction or exponent digits are not a second
+                // number (`0.2e1` once read as version 1).
+                while index < bytes.count, Array("0123456789.eE+-".utf8).contains(bytes[index]) { index += 1 }
                 return nil
             }
             return Int(String(decoding: bytes[start..<index], as: UTF8.self))

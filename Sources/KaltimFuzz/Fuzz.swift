@@ -8,13 +8,39 @@ import IntakeRules
 
 /// The decoders every message meets, built once.
 let registry = ContractRegistry.pipeline
+/// The reference decoder (StrictJSON, then Foundation's `JSONDecoder`) the default one is
+/// compared against.
+let reference = {
+    var registry = ContractRegistry.pipeline
+    registry.engine = .foundation
+    return registry
+}()
 
-/// Runs one input through every fuzzed parser: the envelope and contract decoders (with and
-/// without message properties), the NIK rules N1–N8 (the input as the NIK and as the declared
+/// Traps when the document decoder and the reference disagree: it may accept only what the
+/// reference accepts, as the same value, and may refuse what the reference accepts only as
+/// malformed JSON (the reference skips malformed values in fields no contract reads).
+func compareDecoders(_ data: Data) {
+    let fast = Result { () throws(ContractError) in try registry.decode(data) }
+    let slow = Result { () throws(ContractError) in try reference.decode(data) }
+    switch (fast, slow) {
+    case (.success(let a), .success(let b)):
+        func same<A: ContractMessage>(_ payload: A) -> Bool { (b.payload as? A) == payload }
+        precondition(a.header == b.header && same(a.payload), "the decoders read different values")
+    case (.success, .failure(let error)):
+        preconditionFailure("the document decoder accepted a body the reference refuses (\(error.reason))")
+    case (.failure(let error), .success):
+        precondition(error.reason == "malformed-json", "the document decoder refused a good body: \(error)")
+    case (.failure, .failure):
+        break
+    }
+}
+
+/// Runs one input through every fuzzed parser: the envelope and contract decoders (both
+/// engines, compared; and with message properties), the NIK rules N1–N8 (the input as the NIK and as the declared
 /// birth date), and the name, phone and e-mail rules. Bad input must end in a thrown error or
 /// a finding; a trap, a crash or a hang is a bug.
 func fuzzOne(_ data: Data) {
-    _ = try? registry.decode(data)
+    compareDecoders(data)
     _ = try? registry.decode(data, contentType: "application/json; charset=utf-8", contentEncoding: nil)
     let text = String(decoding: data.prefix(4096), as: UTF8.self)
     _ = NIKCheck.check(

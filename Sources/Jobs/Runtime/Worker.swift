@@ -212,10 +212,16 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    /// A delivery with its decoded event.
-    private struct ReceivedMessage: Sendable {
+    /// A delivery with its decoded event (a class: batches copy it around, and a reference is
+    /// one retain where the two structs were a dozen).
+    private final class ReceivedMessage: Sendable {
         let delivery: AMQPDelivery
         let event: DecodedEvent
+
+        init(delivery: AMQPDelivery, event: DecodedEvent) {
+            self.delivery = delivery
+            self.event = event
+        }
     }
 
     /// Decodes deliveries; one that cannot be decoded is dead-lettered (a permanent failure).
