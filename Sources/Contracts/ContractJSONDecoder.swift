@@ -74,8 +74,8 @@ struct ContractJSONDecoder: Decoder {
     func decodeInteger<T: FixedWidthInteger>(_ type: T.Type, at index: Int) throws -> T {
         let node = document.nodes[index]
         guard node.kind == .number else { throw mismatch(T.self, at: index) }
-        let fits: T? = document.bytes.withUnsafeBufferPointer { all in
-            let digits = UnsafeBufferPointer(rebasing: all[Int(node.start)..<Int(node.end)])
+        let fits: T? = {
+            let digits = document.raw(node)
             let negative = digits[0] == UInt8(ascii: "-")
             var value: T = 0
             for byte in digits.dropFirst(negative ? 1 : 0) {
@@ -88,7 +88,7 @@ struct ContractJSONDecoder: Decoder {
                 value = next
             }
             return value
-        }
+        }()
         if let fits { return fits }
         let text = document.numberText(at: index)
         if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let double = Double(text), double.isFinite,

@@ -112,7 +112,7 @@ public struct ContractRegistry: Sendable {
         case .foundation: return try decodeWithFoundation(body)
         case .contractJSON:
             guard body.count <= sizeLimit else { throw .tooLarge(body.count, limit: sizeLimit) }
-            let document = try JSONDocument.parse([UInt8](body))
+            let document = try JSONDocument.parse(body)
             // nil: a type the document decoder leaves to Foundation (none of the contracts has one).
             if let event = try decode(document) { return event }
             return try decodeWithFoundation(body)

@@ -1,13 +1,17 @@
 // The strict JSON parser behind ContractJSONDecoder. One pass over the bytes checks what the
 // registry requires (RFC 8259 syntax everywhere, UTF-8, no duplicate keys, a nesting limit) and
 // records every value in a flat table, which the decoder then reads without parsing again.
+import Foundation
 
 /// A JSON text parsed strictly (RFC 8259) into a flat, pre-order table of values.
 ///
 /// Stricter than Foundation's `JSONDecoder`, which checks only the values a type reads: here a
 /// malformed value anywhere (a number like `01`, a control character or an unknown escape in a
 /// string, a lone surrogate, invalid UTF-8, a trailing comma) makes the whole body malformed.
-final class JSONDocument: Sendable {
+///
+/// The bytes and the table live in memory the document owns and frees; it never changes after
+/// parsing, so it is safe to share.
+final class JSONDocument: @unchecked Sendable {
     enum Kind: UInt8, Sendable {
         case object, array, string, number, `true`, `false`, null
     }
@@ -26,29 +30,42 @@ final class JSONDocument: Sendable {
         var next: Int32
     }
 
-    let bytes: [UInt8]
-    let nodes: [Node]
+    /// The text (raw pointers, not arrays: the decoder reads them for every key and value, and
+    /// an array's retain and bounds check showed in a worker's profile).
+    let bytes: UnsafeBufferPointer<UInt8>
+    let nodes: UnsafeBufferPointer<Node>
 
-    private init(bytes: [UInt8], nodes: [Node]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, nodes: UnsafeBufferPointer<Node>) {
         self.bytes = bytes
         self.nodes = nodes
     }
 
-    /// Parses `bytes`; the root value is node 0.
+    deinit {
+        bytes.deallocate()
+        nodes.deallocate()
+    }
+
+    /// Parses `data`; the root value is node 0.
     /// - Throws: ``ContractError`` (`malformed-json`, `duplicate-json-key`).
-    static func parse(_ bytes: [UInt8]) throws(ContractError) -> JSONDocument {
-        guard bytes.count < Int(Int32.max) else { throw .tooLarge(bytes.count, limit: Int(Int32.max) - 1) }
-        guard !bytes.starts(with: [0xEF, 0xBB, 0xBF]) else { throw .malformed("a byte order mark precedes the JSON text") }
-        let nodes = try bytes.withUnsafeBufferPointer { buffer throws(ContractError) in
-            var parser = Parser(bytes: buffer)
-            parser.nodes.reserveCapacity(buffer.count / 8)
+    static func parse(_ data: some Collection<UInt8>) throws(ContractError) -> JSONDocument {
+        guard data.count < Int(Int32.max) else { throw .tooLarge(data.count, limit: Int(Int32.max) - 1) }
+        guard !data.starts(with: [0xEF, 0xBB, 0xBF]) else { throw .malformed("a byte order mark precedes the JSON text") }
+        let bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: data.count)
+        _ = bytes.initialize(from: data)
+        var parser = Parser(bytes: UnsafeBufferPointer(bytes))
+        do throws(ContractError) {
+            parser.nodes.reserveCapacity(data.count / 8)
             parser.skipWhitespace()
             try parser.value(depth: 0)
             parser.skipWhitespace()
-            guard parser.index == buffer.count else { throw .malformed("text follows the JSON value") }
-            return parser.nodes
+            guard parser.index == data.count else { throw .malformed("text follows the JSON value") }
+        } catch {
+            bytes.deallocate()
+            throw error
         }
-        return JSONDocument(bytes: bytes, nodes: nodes)
+        let nodes = UnsafeMutableBufferPointer<Node>.allocate(capacity: parser.nodes.count)
+        _ = nodes.initialize(from: parser.nodes)
+        return JSONDocument(bytes: UnsafeBufferPointer(bytes), nodes: UnsafeBufferPointer(nodes))
     }
 
     // MARK: Reading
@@ -56,42 +73,38 @@ final class JSONDocument: Sendable {
     /// The value of a string node, unescaped.
     func string(at index: Int) -> String {
         let node = nodes[index]
-        if !node.escaped {
-            return bytes.withUnsafeBufferPointer {
-                String(decoding: UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.end)]), as: UTF8.self)
-            }
-        }
+        if !node.escaped { return String(decoding: raw(node), as: UTF8.self) }
         return String(decoding: unescapedBytes(node), as: UTF8.self)
     }
 
-    /// Whether the key node at `index` spells `key` (UTF-8, after unescaping).
-    func keyEquals(_ index: Int, _ key: String) -> Bool {
-        let node = nodes[index]
-        if node.escaped { return unescapedBytes(node).elementsEqual(key.utf8) }
-        let length = Int(node.end - node.start)
-        var key = key
-        return key.withUTF8 { wanted in
-            guard wanted.count == length else { return false }
-            return bytes.withUnsafeBufferPointer { all in
-                wanted.elementsEqual(UnsafeBufferPointer(rebasing: all[Int(node.start)..<Int(node.end)]))
-            }
-        }
+    /// The bytes of a string (without quotes, as written) or a number.
+    func raw(_ node: Node) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: bytes[Int(node.start)..<Int(node.end)])
     }
 
     /// The value node of the member named `key` in the object at `object`, if there is one.
     func member(_ key: String, of object: Int) -> Int? {
-        var index = object + 1
-        for _ in 0..<nodes[object].count {
-            if keyEquals(index, key) { return index + 1 }
-            index = Int(nodes[index + 1].next)
+        var key = key
+        return key.withUTF8 { wanted in
+            var index = object + 1
+            for _ in 0..<nodes[object].count {
+                let node = nodes[index]
+                if node.escaped {
+                    if unescapedBytes(node).elementsEqual(wanted) { return index + 1 }
+                } else if Int(node.end - node.start) == wanted.count,
+                    wanted.isEmpty || memcmp(bytes.baseAddress! + Int(node.start), wanted.baseAddress!, wanted.count) == 0
+                {
+                    return index + 1
+                }
+                index = Int(nodes[index + 1].next)
+            }
+            return nil
         }
-        return nil
     }
 
     /// The text of a number node.
     func numberText(at index: Int) -> Substring {
-        let node = nodes[index]
-        return Substring(String(decoding: bytes[Int(node.start)..<Int(node.end)], as: UTF8.self))
+        Substring(String(decoding: raw(nodes[index]), as: UTF8.self))
     }
 
     /// The path of the value at `target` from the root (`data.declaredTrainings[1].year`), as
@@ -119,9 +132,7 @@ final class JSONDocument: Sendable {
         return path
     }
 
-    private func unescapedBytes(_ node: Node) -> [UInt8] {
-        bytes.withUnsafeBufferPointer { Self.unescape(UnsafeBufferPointer(rebasing: $0[Int(node.start)..<Int(node.end)])) }
-    }
+    private func unescapedBytes(_ node: Node) -> [UInt8] { Self.unescape(raw(node)) }
 
     /// Unescapes the inside of a string the parser has already checked.
     static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {

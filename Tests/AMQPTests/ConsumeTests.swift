@@ -140,6 +140,76 @@ struct ConsumeTests {
         #expect(try await connection.deleteQueue(queue) == 0)
     }
 
+    @Test func aBatchAckFromTwoConnectionsSettlesEachOnItsOwnConnectionAndReportsAStaleOne() async throws {
+        let first = try await BrokerEnvironment.connect()
+        let second = try await BrokerEnvironment.connect()
+        defer {
+            Task {
+                await first.close()
+                await second.close()
+            }
+        }
+        let queue = uniqueName()
+        try await first.declareQueue(.classic(queue))
+        let count = 300
+        _ = await first.publish((0..<count).map { AMQPOutgoingMessage(body: Data("\($0)".utf8), routingKey: queue) })
+        let consumers = [
+            try await first.consume(queue: queue, prefetch: 100), try await second.consume(queue: queue, prefetch: 100),
+        ]
+        let inboxes = consumers.map(DeliveryInbox.init)
+        var received: [AMQPDelivery] = []
+        var bodies = Set<String>()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while bodies.count < count, ContinuousClock.now < deadline {
+            var arrived = false
+            for inbox in inboxes {
+                while let delivery = inbox.poll() {
+                    received.append(delivery)
+                    bodies.insert(String(decoding: delivery.body, as: UTF8.self))
+                    arrived = true
+                }
+            }
+            // Settle as they come, shuffled and mixed across both connections, so that the
+            // prefetch windows keep moving.
+            if received.count >= 50 || (bodies.count == count && !received.isEmpty) {
+                received.shuffle()
+                AMQPDelivery.ack(received, onFailure: { Issue.record("ack failed: \($0)") })
+                received.removeAll()
+            }
+            if !arrived { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(bodies.count == count)
+        try await waitUntil(timeout: .seconds(10), "every message settled") {
+            let state = try await first.queueState(queue)
+            return state.messageCount == 0
+        }
+        // A delivery whose channel is gone is reported, not sent on another channel.
+        for consumer in consumers { try await consumer.cancel() }
+        _ = await first.publish([AMQPOutgoingMessage(body: Data("late".utf8), routingKey: queue)])
+        let third = try await BrokerEnvironment.connect()
+        let late = try await withDeadline(.seconds(10), "a late delivery") {
+            while true {
+                if let delivery = try await third.get(queue: queue) { return delivery }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        await third.close()
+        let failures = Collector<String>()
+        AMQPDelivery.ack([late], onFailure: { failures.append("\($0.code)") })
+        try await waitUntil(timeout: .seconds(5), "the stale ack reported") { !failures.values.isEmpty }
+        #expect(failures.values == ["connectionClosed"])
+        // Every batch-acked delivery was acked on its own connection: closing both gives none
+        // of them back; only the late message is left.
+        await first.close()
+        await second.close()
+        let checker = try await BrokerEnvironment.connect()
+        try await waitUntil(timeout: .seconds(10), "only the late message left in the queue") {
+            try await checker.queueState(queue).messageCount == 1
+        }
+        #expect(try await checker.deleteQueue(queue) == 1)
+        await checker.close()
+    }
+
     @Test func cancellingAConsumerEndsItsSequence() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

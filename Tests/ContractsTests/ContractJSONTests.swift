@@ -47,7 +47,7 @@ struct DocumentDecoderTests {
         #expect(verdicts.agree)
         #expect((try? verdicts.fast.get()) != nil)
         // The document decoder handles every contract itself: no fallback to Foundation.
-        let document = try JSONDocument.parse(Array(try fixture(name)))
+        let document = try JSONDocument.parse(try fixture(name))
         let contract = try #require(ContractCatalogue.all.first { "\($0.eventType).v\($0.version)" == name })
         func decode<M: ContractMessage>(_ type: M.Type) throws {
             _ = try EventEnvelope<M>(from: ContractJSONDecoder(document: document))

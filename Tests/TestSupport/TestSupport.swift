@@ -192,6 +192,16 @@ public final class DeliveryInbox: Sendable {
         taken.withLock { $0 = index + 1 }
         return deliveries.values[index]
     }
+
+    /// The next delivery if one has arrived, without waiting.
+    public func poll() -> AMQPDelivery? {
+        let deliveries = deliveries
+        return taken.withLock { index in
+            guard deliveries.count > index else { return nil }
+            index += 1
+            return deliveries.values[index - 1]
+        }
+    }
 }
 
 /// A program started in the background (posix_spawn), with its standard output and error in
