@@ -69,19 +69,7 @@ public struct AMQPDelivery: Sendable {
     /// queued for the connection's thread, which coalesces it with others. `onFailure` runs
     /// (on that thread) if the ack cannot be sent, e.g. ``AMQPError/Code/staleDelivery``.
     public func ack(multiple: Bool = false, onFailure: (@Sendable (AMQPError) -> Void)?) {
-        let origin = origin
-        let tag = deliveryTag
-        origin.engine.submit { driver in
-            guard let driver else {
-                onFailure?(AMQPError(.connectionClosed, "the connection is closed"))
-                return
-            }
-            do throws(AMQPError) {
-                try driver.settle(.ack(multiple: multiple), tag: tag, origin: origin)
-            } catch {
-                onFailure?(error)
-            }
-        }
+        Self.submitAcks([(deliveryTag, origin)], multiple: multiple, to: origin.engine, onFailure: onFailure)
     }
 
     /// Acknowledges many deliveries without waiting: as ``ack(multiple:onFailure:)`` for each
@@ -98,17 +86,25 @@ public struct AMQPDelivery: Sendable {
             }
         }
         for (engine, settlements) in groups {
-            engine.submit { driver in
-                for (tag, origin) in settlements {
-                    guard let driver else {
-                        onFailure?(AMQPError(.connectionClosed, "the connection is closed"))
-                        continue
-                    }
-                    do throws(AMQPError) {
-                        try driver.settle(.ack(multiple: false), tag: tag, origin: origin)
-                    } catch {
-                        onFailure?(error)
-                    }
+            submitAcks(settlements, multiple: false, to: engine, onFailure: onFailure)
+        }
+    }
+
+    /// Hands acks to a connection's thread as one command.
+    private static func submitAcks(
+        _ settlements: [(tag: UInt64, origin: DeliveryOrigin)], multiple: Bool, to engine: ConnectionEngine,
+        onFailure: (@Sendable (AMQPError) -> Void)?
+    ) {
+        engine.submit { driver in
+            for (tag, origin) in settlements {
+                guard let driver else {
+                    onFailure?(AMQPError(.connectionClosed, "the connection is closed"))
+                    continue
+                }
+                do throws(AMQPError) {
+                    try driver.settle(.ack(multiple: multiple), tag: tag, origin: origin)
+                } catch {
+                    onFailure?(error)
                 }
             }
         }

@@ -296,9 +296,8 @@ extension ContractJSONDecoder {
         private var decoder: ContractJSONDecoder { ContractJSONDecoder(document: document, node: array) }
 
         mutating func decodeNil() throws -> Bool {
-            guard !isAtEnd else { throw Unsupported() }
-            guard document.nodes[position].kind == .null else { return false }
-            _ = try next(Never.self)
+            if !isAtEnd, document.nodes[position].kind != .null { return false }
+            _ = try next(Never.self)  // at the end: valueNotFound, as JSONDecoder
             return true
         }
         mutating func decode(_ type: Bool.Type) throws -> Bool { try decoder.decodeBool(at: next(type)) }

@@ -2,12 +2,18 @@ public import Foundation
 
 /// A decoded message: the envelope's metadata and the payload, upcast to the newest version
 /// of its contract.
-public struct DecodedEvent: Sendable {
+public struct DecodedEvent: Sendable, Equatable {
     public let header: EnvelopeHeader
     /// The newest version of the contract, whatever version was on the wire.
     public let payload: any ContractMessage
     /// The version that was on the wire.
     public var receivedVersion: Int { header.dataVersion }
+
+    /// The same header, and payloads of the same contract type with equal values.
+    public static func == (a: DecodedEvent, b: DecodedEvent) -> Bool {
+        func equal<Payload: ContractMessage>(_ payload: Payload) -> Bool { (b.payload as? Payload) == payload }
+        return a.header == b.header && equal(a.payload)
+    }
 }
 
 /// Knows every (type, version) the system accepts, decodes bodies strictly, and upcasts old
@@ -121,29 +127,16 @@ public struct ContractRegistry: Sendable {
 
     private func decode(_ document: JSONDocument) throws(ContractError) -> DecodedEvent? {
         let root = ContractJSONDecoder(document: document)
-        var entry: Entry
         do {
+            let entry: Entry
             if let (type, version) = Self.envelopeContract(document), let known = entries[type]?[version] {
                 entry = known  // the common case
             } else {
                 // Read the envelope alone, for a precise error.
-                let header = try EnvelopeHeader(from: root)
-                guard header.specVersion == "1.0" else { throw ContractError.envelope("specversion must be \"1.0\"") }
-                guard let versions = entries[header.type] else { throw ContractError.unknownType(header.type) }
-                guard let known = versions[header.dataVersion] else {
-                    throw ContractError.unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
-                }
-                entry = known
+                entry = try self.entry(for: EnvelopeHeader(from: root))
             }
-            let (header, decoded) = try entry.decodeDocument(root)
-            var payload = decoded
-            guard header.specVersion == "1.0" else { throw ContractError.envelope("specversion must be \"1.0\"") }
-            guard let versions = entries[header.type] else { throw ContractError.unknownType(header.type) }
-            while !entry.isNewest, let next = entry.nextVersion, let nextEntry = versions[next] {
-                payload = entry.upcast(payload)
-                entry = nextEntry
-            }
-            return DecodedEvent(header: header, payload: payload)
+            let (header, payload) = try entry.decodeDocument(root)
+            return try upcast(header: header, payload: payload, from: entry)
         } catch is ContractJSONDecoder.Unsupported {
             return nil
         } catch let error as ContractError {
@@ -166,7 +159,7 @@ public struct ContractRegistry: Sendable {
     private func decodeWithFoundation(_ body: Data) throws(ContractError) -> DecodedEvent {
         let summary = try StrictJSON.check(body, limit: sizeLimit)
         let decoder = ContractJSON.decoder()
-        var entry: Entry
+        let entry: Entry
         if let type = summary.type, let version = summary.dataVersion, let known = entries[type]?[version] {
             entry = known  // the common case: the body is parsed once
         } else {
@@ -177,22 +170,36 @@ public struct ContractRegistry: Sendable {
             } catch {
                 throw Self.translate(error)
             }
-            guard header.specVersion == "1.0" else { throw .envelope("specversion must be \"1.0\"") }
-            guard let versions = entries[header.type] else { throw .unknownType(header.type) }
-            guard let known = versions[header.dataVersion] else {
-                throw .unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
-            }
-            entry = known
+            entry = try self.entry(for: header)
         }
         let header: EnvelopeHeader
-        var payload: any ContractMessage
+        let payload: any ContractMessage
         do {
             (header, payload) = try entry.decode(body, decoder)
         } catch {
             throw Self.translate(error)
         }
+        return try upcast(header: header, payload: payload, from: entry)
+    }
+
+    /// The registered entry for an envelope's (type, version), or why there is none.
+    private func entry(for header: EnvelopeHeader) throws(ContractError) -> Entry {
         guard header.specVersion == "1.0" else { throw .envelope("specversion must be \"1.0\"") }
         guard let versions = entries[header.type] else { throw .unknownType(header.type) }
+        guard let known = versions[header.dataVersion] else {
+            throw .unsupportedVersion(header.type, header.dataVersion, known: versions.keys.sorted())
+        }
+        return known
+    }
+
+    /// Checks the decoded envelope and upcasts its payload to the newest version.
+    private func upcast(header: EnvelopeHeader, payload: any ContractMessage, from entry: Entry) throws(ContractError)
+        -> DecodedEvent
+    {
+        guard header.specVersion == "1.0" else { throw .envelope("specversion must be \"1.0\"") }
+        guard let versions = entries[header.type] else { throw .unknownType(header.type) }
+        var payload = payload
+        var entry = entry
         while !entry.isNewest, let next = entry.nextVersion, let nextEntry = versions[next] {
             payload = entry.upcast(payload)
             entry = nextEntry

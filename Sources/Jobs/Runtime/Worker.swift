@@ -55,12 +55,12 @@ public struct WorkerStatistics: Sendable, Equatable {
 ///
 /// The loop: the deliveries that arrived while the previous batch was being committed form the
 /// next batch (group commit). Each message is decoded (strictly, upcast to its newest
-/// version) as it arrives, on the consumer connection's thread; the batch runs in one store transaction in which every message has its own
-/// savepoint: inbox row + the handler's state change + outbox rows, or nothing if its handler
-/// throws. After the commit, the outbox rows are published with confirms, and only then are
-/// the messages acknowledged. A redelivered duplicate finds its inbox row and is acknowledged
-/// without a second effect; a failed message goes to a retry tier or the dead letters
-/// (``FailureRouter``). Publishing and acknowledging run beside the next commit.
+/// version) as it arrives, on the consumer connection's thread; the batch runs in one store
+/// transaction in which every message has its own savepoint: inbox row + the handler's state
+/// change + outbox rows, or nothing if its handler throws. After the commit, the outbox rows
+/// are published with confirms, and only then are the messages acknowledged. A redelivered
+/// duplicate finds its inbox row and is acknowledged without a second effect; a failed message
+/// goes to a retry tier or the dead letters (``FailureRouter``). Publishing and acknowledging run beside the next commit.
 ///
 /// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
 /// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and
@@ -217,7 +217,6 @@ public final class Worker: Service, Sendable {
             self.delivery = delivery
             self.decoded = decoded
         }
-
     }
 
     /// A delivery whose body was decoded (a class, for the same reason).
