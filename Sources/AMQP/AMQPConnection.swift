@@ -119,6 +119,10 @@ public final class AMQPConnection: Sendable {
     /// Whether the connection is up right now.
     public var isConnected: Bool { engine.connected.load(ordering: .acquiring) }
 
+    /// The user the connection logs in as: the only `user_id` the broker accepts on a message
+    /// this connection publishes.
+    public var username: String { engine.configuration.username }
+
     /// The broker's version, from its `connection.start` properties.
     public var serverVersion: String? { engine.serverVersion }
 

@@ -57,12 +57,13 @@ public struct DeadLetter: Sendable {
         contractVersion = (headers[H.contractVersion]?.intValue ?? headers["x-contract-version"]?.intValue).map { Int($0) }
         firstFailure = headers[H.firstFailureAt]?.dateValue ?? death["time"]?.dateValue
         lastFailure = headers[H.lastFailureAt]?.dateValue ?? death["time"]?.dateValue ?? firstFailure
-        attempts = Int(headers[H.attempts]?.intValue ?? death["count"]?.intValue ?? 1)
+        attempts = Int(min(max(headers[H.attempts]?.intValue ?? death["count"]?.intValue ?? 1, 0), 1_000_000))
         failureMessage = string(H.message) ?? brokerReason.map { "dead-lettered by the broker: \($0)" } ?? ""
         originalExchange = string(H.originalExchange) ?? string("x-first-death-exchange") ?? death["exchange"]?.stringValue
         originalRoutingKey =
             string(H.originalRoutingKey) ?? death["routing-keys"]?.arrayValue?.first?.stringValue ?? delivery.routingKey
-        replayCount = Int(headers[ReplayHeader.count]?.intValue ?? 0)
+        // Headers may come from a publisher whose message the broker dead-lettered: clamped.
+        replayCount = Int(min(max(headers[ReplayHeader.count]?.intValue ?? 0, 0), 1_000_000))
         replayID = string(ReplayHeader.id)
     }
 

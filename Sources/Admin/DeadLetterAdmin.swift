@@ -201,8 +201,22 @@ public final class DeadLetterAdmin: Sendable {
         {
             headers.removeValue(forKey: key)
         }
+        // The worker believes the routing key and user a message was first published with only on
+        // a copy from its own failure router or from this replay. A letter without the router's
+        // record was dead-lettered by the broker as its publisher sent it: take them from the
+        // broker's x-death and the validated user_id, never from the publisher's own headers.
+        typealias H = FailureRouter.Header
+        let routerWritten = letter.delivery.properties.headers?[H.role] != nil
+        if !routerWritten || headers[H.publishedRoutingKey] == nil {
+            headers[H.publishedRoutingKey] = letter.originalRoutingKey.map { .string($0) }
+        }
+        if !routerWritten || headers[H.publishedBy] == nil {
+            headers[H.publishedBy] = letter.delivery.properties.userID.map { .string($0) }
+        }
+        // The broker accepts no user_id on the copy but the admin connection's own.
+        properties.userID = connection.username
         headers[ReplayHeader.id] = .string(replayID)
-        headers[ReplayHeader.count] = .int64(Int64(letter.replayCount + 1))
+        headers[ReplayHeader.count] = .int64(Int64(letter.replayCount) + 1)
         headers[ReplayHeader.by] = .string(by)
         headers[ReplayHeader.at] = .timestamp(Date())
         properties.headers = headers

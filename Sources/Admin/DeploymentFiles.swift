@@ -15,22 +15,18 @@ public enum DeploymentFiles {
         public let publishes: [String]
     }
 
-    /// The external publishers and what each may publish.
-    public static let publishers: [Publisher] = [
-        Publisher(
-            user: "kaltim-portal", summary: "the registration portal", publishes: [RegistrationSubmittedV2.eventType]),
-        Publisher(user: "kaltim-lsp", summary: "the LSPs' assessment systems", publishes: [AssessmentSubmittedV2.eventType]),
-        Publisher(
-            user: "kaltim-office",
-            summary: "the programme office (open-classes, withdrawals, revoke-certificate, notification requests)",
-            publishes: [
-                ClassOpenedV1.eventType, EnrolmentWithdrawnV1.eventType, CertificateRevokedV1.eventType,
-                NotificationRequestedV1.eventType,
-            ]),
-    ]
+    /// The external publishers and what each may publish (``ContractPublishers/external``, which
+    /// every consumer also checks against the validated `user_id`).
+    public static var publishers: [Publisher] {
+        ContractPublishers.external.map {
+            Publisher(user: ContractPublishers.brokerUser($0.name), summary: $0.summary, publishes: $0.publishes)
+        }
+    }
 
     /// The broker user of a role.
-    public static func user(_ role: WorkerRole, prefix: String = "") -> String { "\(prefix)kaltim-\(role.name)" }
+    public static func user(_ role: WorkerRole, prefix: String = "") -> String {
+        ContractPublishers.brokerUser(role.name, prefix: prefix)
+    }
 
     /// The admin tool's user.
     public static let adminUser = "kaltim-admin"

@@ -33,6 +33,19 @@ public struct FailureRouter: Sendable {
         public static let code = "x-failure-code"
         public static let message = "x-failure-message"
         public static let fingerprint = "x-failure-fingerprint"
+        /// The routing key the event was first published with (on retry and dead-letter copies,
+        /// which travel under queue names): the key the worker checks the type against.
+        public static let publishedRoutingKey = "x-published-routing-key"
+        /// The broker-validated `user_id` of the event's publisher (a copy carries the role's
+        /// own user as `user_id`, since the broker accepts no other from it).
+        public static let publishedBy = "x-published-by"
+
+        /// Headers only the worker (or an audited admin replay) writes: believed on the
+        /// internal path only, removed from a publisher's message before it is copied.
+        public static func isWorkerOwned(_ name: String) -> Bool {
+            name == attempt || name == firstFailureAt || name == publishedRoutingKey || name == publishedBy
+                || name.hasPrefix("x-failure-")
+        }
     }
 
     /// The longest failure message stored, in characters.
@@ -59,17 +72,21 @@ public struct FailureRouter: Sendable {
         _ delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil, publisher: AMQPConnection,
         now: Date = Date()
     ) async throws -> Outcome {
-        let headers = delivery.properties.headers ?? [:]
-        let attempt = Int(headers[Header.attempt]?.intValue ?? 0) + 1
-        let firstFailure: AMQPFieldValue = headers[Header.firstFailureAt] ?? .timestamp(now)
+        let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)
+        let attempt = provenance.previousAttempts + 1
         var properties = delivery.properties
-        var newHeaders = headers
-        newHeaders[Header.firstFailureAt] = firstFailure
+        // A publisher's own x-attempt or x-failure-* headers are not carried into the copy.
+        var newHeaders = (delivery.properties.headers ?? [:]).filter { !Header.isWorkerOwned($0.key) }
+        newHeaders[Header.firstFailureAt] = .timestamp(provenance.firstFailureAt ?? now)
+        if let key = provenance.routingKey { newHeaders[Header.publishedRoutingKey] = .string(key) }
+        if let user = provenance.publisher { newHeaders[Header.publishedBy] = .string(user) }
+        // The broker accepts no user_id but the publishing connection's own.
+        properties.userID = publisher.username
 
         let outcome: Outcome
         let target: String
         if failure.kind == .transient && attempt <= maximumRetries {
-            let tier = min(attempt - 1, topology.retryQueues.count - 1)
+            let tier = min(max(attempt - 1, 0), topology.retryQueues.count - 1)
             newHeaders[Header.attempt] = .int64(Int64(attempt))
             target = topology.retryQueues[tier].name
             outcome = .retried(tier: tier, attempt: attempt)
@@ -78,7 +95,9 @@ public struct FailureRouter: Sendable {
             let text = masked.count > Self.messageLimit ? String(masked.prefix(Self.messageLimit - 1)) + "…" : masked
             newHeaders[Header.attempt] = .int64(Int64(attempt))
             newHeaders[Header.originalExchange] = .string(delivery.exchange)
-            newHeaders[Header.originalRoutingKey] = .string(delivery.routingKey)
+            // The key it was published with (a copy back from a retry tier travels under the
+            // queue's name).
+            newHeaders[Header.originalRoutingKey] = .string(provenance.routingKey ?? delivery.routingKey)
             newHeaders[Header.originalQueue] = .string(topology.queue)
             if let contract {
                 newHeaders[Header.contractType] = .string(contract.type)

@@ -111,7 +111,10 @@ struct KaltimDemo: AsyncParsableCommand {
             // One supervisor starts every process and starts again any that dies.
             let plan: [String: Any] = [
                 "dataDirectory": path("var"), "logDirectory": path("logs"),
-                "common": ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile],
+                "common": [
+                    "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile,
+                    "--allow-any-publisher",
+                ],
                 "roles": [
                     "intake": ["replicas": intakeReplicas], "scheduling": ["replicas": 1], "grading": ["replicas": 1],
                     "certificates": ["replicas": 1, "arguments": ["--output-directory", path("certificates")]],
@@ -122,7 +125,10 @@ struct KaltimDemo: AsyncParsableCommand {
             try fleet.start("supervisor", ["supervise", "--plan", path("plan.json"), "--healthy-after", "5"])
             try await fleet.waitUntilLogged(workerNames)
         } else {
-            let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
+            let common = [
+                "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http",
+                "--allow-any-publisher",
+            ]
             for replica in 0..<intakeReplicas {
                 try fleet.start("intake-\(replica + 1)", ["intake"] + store("intake") + common)
             }

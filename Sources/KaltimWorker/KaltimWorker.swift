@@ -225,19 +225,37 @@ struct RevokeCertificate: AsyncParsableCommand {
     }
 }
 
+/// The NIK key of an import: the intake worker's key file, or the public development key only
+/// when asked for by name (an import under the wrong key matches nobody).
+func importKey(file: String?, development: Bool) throws -> NIKKey {
+    switch (file, development) {
+    case (let file?, false): return try NIKKey(file: file)
+    case (nil, true): return .development
+    case (_?, true): throw ValidationError("--nik-key-file and --development-key exclude each other")
+    case (nil, false):
+        throw ValidationError("give --nik-key-file (the intake worker's key), or --development-key for a local run")
+    }
+}
+
 struct ImportRegistry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,sex,region_code) into the intake store.")
+        abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,sex,region_code) into the intake store.",
+        discussion: """
+            Columns: nik = 16 digits (spaces, dots or dashes between them allowed); full_name = not empty; \
+            birth_date = yyyy-MM-dd; sex = L or P exactly; region_code = the domicile's 10-digit village code. \
+            A row with any other value is skipped and reported with its line and reason.
+            """)
 
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
     var database = "var/intake.sqlite"
     @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
+    @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
 
     func run() async throws {
         let summary = try await IntakeImport.registry(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
+            key: try importKey(file: nikKeyFile, development: developmentKey))
         report(summary, what: "registry records")
     }
 }
@@ -250,11 +268,12 @@ struct ImportHistory: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
     var database = "var/intake.sqlite"
     @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
+    @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
 
     func run() async throws {
         let summary = try await IntakeImport.history(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try nikKeyFile.map { try NIKKey(file: $0) } ?? .development)
+            key: try importKey(file: nikKeyFile, development: developmentKey))
         report(summary, what: "history rows")
     }
 }

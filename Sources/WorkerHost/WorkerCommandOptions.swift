@@ -60,6 +60,13 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     )
     public var topologyPrefix: String = ""
 
+    @Flag(
+        help: ArgumentHelp(
+            "Development only: let any broker user publish any event type to this role (every process of a local run "
+                + "logs in as one user). Without it, each event's validated user_id must be one of its contract's "
+                + "publishers (kaltim-portal, kaltim-lsp, kaltim-office, kaltim-<role>). Logged as a warning at start."))
+    public var allowAnyPublisher = false
+
     @Option(help: "Interface for /metrics, /health and /ready.")
     public var httpHost: String = "127.0.0.1"
 
@@ -126,6 +133,11 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
             }
         }
         throw ValidationError("--retry-delays: '\(text)' is not a positive duration like 500ms, 5s, 30s, 5m or 1h")
+    }
+
+    /// Who may publish each event type: the contracts' publishers, unless `--allow-any-publisher`.
+    public var publisherPolicy: PublisherPolicy {
+        allowAnyPublisher ? .anyPublisher : .enforcing(ContractPublishers.allowedUsers())
     }
 
     /// The broker connection settings.

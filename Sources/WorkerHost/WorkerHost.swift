@@ -57,6 +57,7 @@ public enum WorkerHost {
         var workerOptions = WorkerOptions()
         workerOptions.concurrency = UInt16(options.concurrency)
         workerOptions.afterCommit = afterCommit
+        workerOptions.publishers = options.publisherPolicy
         let worker = Worker(
             topology: topology, registry: registry, handler: handler, store: store, consuming: consuming,
             publishing: publishing, instance: instance, options: workerOptions, logger: logger)

@@ -54,7 +54,7 @@ struct ConsoleBrowserTests {
                 directory.appendingPathComponent("console.sqlite").path, "--audit-log", auditLog, "--console-port", "0",
                 "--topology-prefix", prefix, "--programme-file",
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
-                "--canary-wait", "2", "--log-format", "text",
+                "--canary-wait", "2", "--log-format", "text", "--allow-any-publisher",
             ] + (BrokerEnvironment.managementURL.map { ["--management-url", $0] } ?? []))
         defer { Task { await console.terminate() } }
         try await console.waitForLog("worker started")
@@ -149,7 +149,8 @@ struct ConsoleBrowserTests {
         let (rebuildStatus, rebuildOutput) = try await runProcess(
             builtProductsDirectory.appendingPathComponent("kaltim-console").path,
             [
-                "rebuild", "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--programme-file",
+                "rebuild", "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--allow-any-publisher",
+                "--programme-file",
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
             ], environment: [:])
         #expect(rebuildStatus == 0, "rebuild: \(rebuildOutput)")

@@ -76,28 +76,50 @@ struct WorkerHarness {
             outputQueue: outputQueue)
     }
 
-    func worker(_ handler: AcceptingHandler) -> Worker {
+    func worker(_ handler: AcceptingHandler, publishers: PublisherPolicy = .anyPublisher) -> Worker {
         var options = WorkerOptions()
         options.concurrency = 8
+        options.publishers = publishers
         options.outboxFlushInterval = .milliseconds(200)
         return Worker(
             topology: topology, handler: handler, store: store, consuming: connection, publishing: connection,
             instance: "intake@test", options: options)
     }
 
-    func submit(_ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString) async throws
-    {
-        let registration = RegistrationSubmittedV1(
+    func submit(
+        _ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString,
+        headers: AMQPTable = [:], userID: String? = nil
+    ) async throws {
+        let event = try OutgoingEvent(
+            EventEnvelope(
+                id: id, source: "/kaltim/registration-portal", data: Self.registration(registrationID, programme: programme)),
+            exchange: topology.exchange)
+        var properties = event.amqpMessage.properties
+        properties.headers = (properties.headers ?? [:]).merging(headers) { _, new in new }
+        properties.userID = userID
+        try await connection.publish(
+            event.amqpMessage.body, exchange: topology.exchange, routingKey: event.routingKey, properties: properties,
+            mandatory: true)
+    }
+
+    /// A registration of the test's one person.
+    static func registration(_ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR") -> RegistrationSubmittedV1 {
+        RegistrationSubmittedV1(
             registrationID: registrationID, nik: "6471054107990003", fullName: "Siti Rahmawati", birthPlace: "Balikpapan",
             birthDate: "1999-07-01", sex: .female, phone: "+6281250001001", email: nil,
             domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk, jobSeekerCardNumber: nil,
             preferredCentre: .balikpapan, programme: programme, apprenticeshipInterest: false, declaredTrainings: [],
             consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
-        let event = try OutgoingEvent(
-            EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration), exchange: topology.exchange)
-        try await connection.publish(
-            event.amqpMessage.body, exchange: topology.exchange, routingKey: event.routingKey,
-            properties: event.amqpMessage.properties, mandatory: true)
+    }
+
+    /// Takes every dead letter: its failure code and its headers.
+    func deadLetters() async throws -> [(code: String, delivery: AMQPDelivery)] {
+        var letters: [(String, AMQPDelivery)] = []
+        while let dead = try await connection.get(queue: topology.deadLetterQueue) {
+            letters.append((dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "", dead))
+            try await dead.ack()
+        }
+        return letters
     }
 
     func acceptedRows() async throws -> Int {

@@ -4,7 +4,8 @@
 //
 // Environment: PROBE_WORK_MS (time each message takes), PROBE_KILL_AFTER_COMMIT (a message id:
 // the process kills itself with SIGKILL right after the commit that contains it, before
-// publishing and acknowledging, once: PROBE_KILL_MARKER names the file that records it).
+// publishing and acknowledging, once: PROBE_KILL_MARKER names the file that records it),
+// PROBE_TRAP_ID (a message id: handling it traps, as a Swift runtime failure does, every time).
 import ArgumentParser
 import Contracts
 import Foundation
@@ -15,6 +16,7 @@ struct ProbeHandler: MessageHandler {
     let exchange: String
     let instance: String
     let work: Duration
+    let trapID: String?
 
     var migrations: [String] {
         [
@@ -30,6 +32,7 @@ struct ProbeHandler: MessageHandler {
         guard let registration = event.payload as? RegistrationSubmittedV2 else {
             throw Failure.permanent("unexpected-type", event.header.type)
         }
+        if event.header.id == trapID { fatalError("probe: trapping on message \(event.header.id)") }
         if work > .zero {
             Thread.sleep(forTimeInterval: Double(work.components.attoseconds) / 1e18 + Double(work.components.seconds))
         }
@@ -75,7 +78,10 @@ struct ProbeWorker: AsyncParsableCommand {
         var options = options
         options.instance = instance
         try await WorkerHost.run(
-            role: .intake, handler: ProbeHandler(exchange: topology.exchange, instance: instance, work: work), options: options,
+            role: .intake,
+            handler: ProbeHandler(
+                exchange: topology.exchange, instance: instance, work: work, trapID: environment["PROBE_TRAP_ID"]),
+            options: options,
             afterCommit: afterCommit)
     }
 }

@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Synchronization
 import TestSupport
 import Testing
 
@@ -48,7 +49,7 @@ struct ProbeFleet {
             Self.probePath,
             [
                 "--broker-url", url, "--database", database, "--topology-prefix", prefix, "--retry-delays", "200ms",
-                "--concurrency", "\(concurrency)", "--shutdown-timeout", "30",
+                "--concurrency", "\(concurrency)", "--shutdown-timeout", "30", "--allow-any-publisher",
             ],
             environment: environment.merging(["PROBE_WORK_MS": "\(workMilliseconds)"]) { old, _ in old })
     }
@@ -166,6 +167,53 @@ struct WorkerProcessTests {
         #expect((statistics["duplicates"] ?? 0) >= 1, "the redelivered, already committed message was recognised")
         let outputs = try await fleet.drainOutputs()
         #expect(outputs.distinct == Set((0..<50).map { "accepted-" + fleet.messageID($0) }))
+        await fleet.cleanUp(processes)
+    }
+
+    /// A handler that traps on one message at concurrency 64: the process dies with a whole
+    /// batch in flight, every time it meets that message. Restarted as a supervisor would, the
+    /// worker handles redelivered messages one at a time, so the poison ends alone in the dead
+    /// letters as `crashed-worker`, and every other message is decided exactly once.
+    @Test func aMessageThatCrashesTheWorkerEndsAloneInTheDeadLetters() async throws {
+        let fleet = try await ProbeFleet.make()
+        let count = 400
+        let target = fleet.messageID(150)
+        try await fleet.submit(0..<count)
+        let environment = ["PROBE_TRAP_ID": target]
+        // The test restarts the worker whenever it dies, as `supervise` or systemd would.
+        let fleetState = Mutex(
+            (processes: [try fleet.start(concurrency: 64, workMilliseconds: 1, environment: environment)], crashes: 0))
+        try await waitUntil(timeout: .seconds(240), "every message decided and the poison dead-lettered") {
+            try fleetState.withLock { state in
+                guard let last = state.processes.last, let status = last.status else { return }
+                #expect(status != 0, "only a crash ends the worker here: \(last.output.suffix(2000))")
+                state.crashes += 1
+                state.processes.append(try fleet.start(concurrency: 64, workMilliseconds: 1, environment: environment))
+            }
+            guard let dead = try? await fleet.connection.queueState(fleet.topology.deadLetterQueue) else { return false }
+            // The store file may not exist yet while the first process starts.
+            return (try? await fleet.effects().messages) == count - 1 && dead.messageCount == 1
+        }
+        let (processes, crashes) = fleetState.withLock { ($0.processes, $0.crashes) }
+        #expect(crashes >= 1, "the poison crashed the worker")
+        #expect(crashes <= 3 + 1, "at most the crash limit, plus the batch it first arrived in: \(crashes)")
+        try await waitUntil(timeout: .seconds(60), "the role queue is empty and the outbox published") {
+            guard let state = try? await fleet.connection.queueState(fleet.topology.queue) else { return false }
+            let outbox = try await SQLiteStore(readingAt: fleet.database).outboxDepth()
+            return state.messageCount == 0 && outbox == 0
+        }
+        let letter = try #require(try await fleet.connection.get(queue: fleet.topology.deadLetterQueue))
+        #expect(letter.properties.messageID == target)
+        #expect(letter.properties.headers?[FailureRouter.Header.code]?.stringValue == "crashed-worker")
+        #expect(letter.properties.headers?[FailureRouter.Header.message]?.stringValue?.contains("3 times") == true)
+        try await letter.ack()
+        let effects = try await fleet.effects()
+        #expect(effects.rows == count - 1 && effects.messages == count - 1, "every other message decided once")
+        #expect(try await fleet.effectRows(messageID: target) == 0)
+        let outputs = try await fleet.drainOutputs()
+        #expect(outputs.distinct == Set((0..<count).filter { $0 != 150 }.map { "accepted-" + fleet.messageID($0) }))
+        processes.last?.signal(SIGTERM)
+        #expect(try await processes.last?.waitForExit(timeout: .seconds(30)) == 0)
         await fleet.cleanUp(processes)
     }
 

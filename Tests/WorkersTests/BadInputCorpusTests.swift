@@ -214,7 +214,8 @@ struct BadInputCorpusTests {
         let registryFile = directory.appendingPathComponent("registry.csv").path
         try registryCSV.write(toFile: registryFile, atomically: true, encoding: .utf8)
         let database = directory.appendingPathComponent("intake.sqlite").path
-        let importer = try ChildProcess(binary, ["import-registry", "--csv", registryFile, "--database", database])
+        let importer = try ChildProcess(
+            binary, ["import-registry", "--csv", registryFile, "--database", database, "--development-key"])
         #expect(try await importer.waitForExit(timeout: .seconds(30)) == 0, "\(importer.output)")
 
         let intake = RoleTopology(role: .intake, prefix: prefix)
@@ -230,7 +231,7 @@ struct BadInputCorpusTests {
             binary,
             [
                 "intake", "--database", database, "--broker-url", url, "--topology-prefix", prefix, "--no-http",
-                "--programme-file", repositoryFile("config/programme-2025.json"),
+                "--programme-file", repositoryFile("config/programme-2025.json"), "--allow-any-publisher",
             ])
         try await worker.waitForLog("\"msg\":\"worker started\"")
 

@@ -80,6 +80,25 @@ struct IntakeTests {
         #expect(!outcome.body.contains("6474015708999901"), "no NIK leaves the intake worker")
     }
 
+    @Test func aDecidedRegistrationNumberSentAgainUnderANewIdIsAFailureNotSilence() async throws {
+        let intake = try await IntakeDriver.make()
+        #expect(try await intake.submit(IntakeDriver.registration("REG-REUSED")).type == RegistrationAcceptedV2.eventType)
+        // The same number, another message id, another person's NIK.
+        let other = IntakeDriver.registration(
+            "REG-REUSED", nik: "6471050302019902", name: "Mochamad Rizky Pratama", birthDate: "2001-02-03", sex: .male)
+        await #expect(throws: Failure.self) {
+            _ = try await intake.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: other))
+        }
+        do {
+            _ = try await intake.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: other))
+        } catch let failure as Failure {
+            #expect(failure.code == "registration-number-reused" && failure.kind == .permanent)
+            #expect(!failure.message.contains("6471050302019902"))
+        }
+        let rows = try await intake.kit.query("SELECT outcome FROM intake_registrations WHERE registration_id = 'REG-REUSED'")
+        #expect(rows.count == 1 && rows.first?["outcome"]?.text == "accepted", "the first decision stands")
+    }
+
     @Test func spellingVariantsOfANameStillMatchTheRegistry() async throws {
         let driver = try await IntakeDriver.make()
         let registration = IntakeDriver.registration(
@@ -141,9 +160,10 @@ struct IntakeTests {
         #expect(try await driver.submit(IntakeDriver.registration("REG-7")).type == RegistrationAcceptedV1.eventType)
         let again = try await driver.submit(IntakeDriver.registration("REG-8", nik: "6474 0157 0899 9901"))
         #expect(again.codes == ["DUPLICATE_REGISTRATION"], "the same NIK, written with spaces")
-        let resent = try await driver.kit.deliver(
-            EventEnvelope(source: "/kaltim/registration-portal", data: IntakeDriver.registration("REG-7")))
-        #expect(resent.events.isEmpty, "the same registration under a new message id is not decided twice")
+        await #expect(throws: Failure.self, "the same registration under a new message id is not decided twice") {
+            _ = try await driver.kit.deliver(
+                EventEnvelope(source: "/kaltim/registration-portal", data: IntakeDriver.registration("REG-7")))
+        }
     }
 
     @Test func contactDataConsentProgrammeAndAgeAreChecked() async throws {
@@ -231,5 +251,40 @@ struct IntakeTests {
         await #expect(throws: (any Error).self) {
             try await IntakeImport.registry(csv: "name,birth\nA,B\n", into: kit.store, key: .development)
         }
+    }
+
+    @Test func theRegistryImportRefusesEveryValueItDoesNotKnow() async throws {
+        let kit = try await HandlerTestKit(
+            handler: IntakeHandler(
+                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development))
+        let rows: [(String, String?)] = [
+            ("6474015708999901,Siti,1999-08-17,P,6474011001", nil),
+            ("6474 0157 0899 9902,Siti,1999-08-17,P,6474011001", nil),
+            ("6474.0157.0899.9903,Siti,1999-08-17,L,6474011001", nil),
+            ("6474015708999904,Budi,1999-08-17,M,6474011001", "sex is not L or P"),
+            ("6474015708999905,Budi,1999-08-17,Laki-laki,6474011001", "sex is not L or P"),
+            ("6474015708999906,Budi,1999-08-17,l,6474011001", "sex is not L or P"),
+            ("6474015708999907,Budi,1999-08-17,,6474011001", "sex is not L or P"),
+            ("6474015708999908, ,1999-08-17,L,6474011001", "full_name is empty"),
+            ("6474015708999909,Budi,17-08-1999,L,6474011001", "birth_date is not yyyy-MM-dd"),
+            ("6474015708999910,Budi,1999-08-17,L,64-74", "region_code is not a 10-digit village code"),
+            ("6474015708999911,Budi,1999-08-17,L,647401100", "region_code is not a 10-digit village code"),
+            (
+                "٦٤٧٤٠١٥٧٠٨٩٩٩٩١٢,Budi,1999-08-17,L,6474011001",
+                "nik is not 16 digits (spaces, dots or dashes between them allowed)"
+            ),
+            (
+                "6474O15708999913,Budi,1999-08-17,L,6474011001",
+                "nik is not 16 digits (spaces, dots or dashes between them allowed)"
+            ),
+        ]
+        let csv = "nik,full_name,birth_date,sex,region_code\n" + rows.map(\.0).joined(separator: "\n") + "\n"
+        let summary = try await IntakeImport.registry(csv: csv, into: kit.store, key: .development)
+        #expect(summary.imported == 3)
+        let expected = rows.enumerated().compactMap { index, row in row.1.map { (index + 2, $0) } }
+        #expect(summary.skipped.map(\.line) == expected.map(\.0))
+        #expect(summary.skipped.map(\.reason) == expected.map(\.1))
+        let sexes = try await kit.query("SELECT sex FROM intake_registry ORDER BY sex").compactMap { $0["sex"]?.text }
+        #expect(sexes == ["L", "P", "P"])
     }
 }

@@ -31,7 +31,7 @@ struct NotificationProcessTests {
                 "notifications", "--broker-url", url, "--database", directory.appendingPathComponent("n.sqlite").path,
                 "--topology-prefix", prefix, "--programme-file", repositoryFile("config/programme-2025.json"),
                 "--templates", repositoryFile("config/notifications"), "--gateway-url", gateway.url,
-                "--quiet-hours", "off", "--no-http", "--retry-delays", "300ms",
+                "--quiet-hours", "off", "--no-http", "--retry-delays", "300ms", "--allow-any-publisher",
             ],
             environment: ["KALTIM_GATEWAY_TOKEN": "token-123"])
         defer { Task { await worker.terminate() } }

@@ -26,7 +26,8 @@ struct PipelineProcessTests {
         let intakeDatabase = directory.appendingPathComponent("intake.sqlite").path
 
         // The admin command loads the extract.
-        let importer = try ChildProcess(binary, ["import-registry", "--csv", registryFile, "--database", intakeDatabase])
+        let importer = try ChildProcess(
+            binary, ["import-registry", "--csv", registryFile, "--database", intakeDatabase, "--development-key"])
         #expect(try await importer.waitForExit(timeout: .seconds(30)) == 0, "\(importer.output)")
         #expect(importer.output.contains("imported 5 registry records; skipped 0"))
         await importer.terminate()
@@ -45,7 +46,10 @@ struct PipelineProcessTests {
         ] {
             try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
         }
-        let common = ["--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http"]
+        let common = [
+            "--broker-url", url, "--topology-prefix", prefix, "--programme-file", programmeFile, "--no-http",
+            "--allow-any-publisher",
+        ]
         let workers = [
             try ChildProcess(binary, ["intake", "--database", intakeDatabase] + common),
             try ChildProcess(binary, ["scheduling", "--database", directory.appendingPathComponent("s.sqlite").path] + common),

@@ -45,7 +45,7 @@ struct SchedulingProcessTests {
                 binary,
                 [
                     "scheduling", "--broker-url", url, "--topology-prefix", prefix,
-                    "--programme-file", programmeFile, "--concurrency", "32", "--no-http",
+                    "--programme-file", programmeFile, "--concurrency", "32", "--no-http", "--allow-any-publisher",
                 ] + StoreKind.arguments(database))
         }
         defer { Task { for process in processes { await process.terminate() } } }

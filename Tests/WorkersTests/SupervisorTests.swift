@@ -19,7 +19,7 @@ struct SupervisorTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let plan = """
             {"dataDirectory": "\(directory)/var", "logDirectory": "\(directory)/log",
-             "common": ["--topology-prefix", "\(prefix)", "--programme-file", "\(repositoryFile("config/programme-2025.json"))"],
+             "common": ["--topology-prefix", "\(prefix)", "--allow-any-publisher", "--programme-file", "\(repositoryFile("config/programme-2025.json"))"],
              "roles": {"grading": {"replicas": 2}, "scheduling": {"replicas": 1}}}
             """
         try plan.write(toFile: directory + "/plan.json", atomically: true, encoding: .utf8)

@@ -36,6 +36,17 @@ public struct WorkerOptions: Sendable {
     /// Runs after each group commit with the committed message ids, before their outbox is
     /// published and they are acknowledged (fault-injection tests, tracing). Must not block.
     public var afterCommit: (@Sendable ([String]) -> Void)?
+    /// Who may publish each event type the role consumes, checked against the validated
+    /// `user_id` (``PublisherPolicy``). The default lets anyone publish anything, for tests and
+    /// local runs; the worker then says so in a warning at start. Deployments enforce
+    /// `ContractPublishers.allowedUsers()`.
+    public var publishers: PublisherPolicy = .anyPublisher
+    /// Handlings of one redelivered message that may end without an outcome (the process died:
+    /// a trap, an abort, out of memory, SIGKILL) before the message is dead-lettered as
+    /// `crashed-worker` instead of being handled again. A redelivered message is handled alone,
+    /// after its attempt is committed, so the count names the message that killed the process
+    /// and no other.
+    public var crashLimit = 3
 
     public init() {}
 }
@@ -119,7 +130,11 @@ public final class Worker: Service, Sendable {
     /// - Throws: when the topology cannot be declared or the store cannot be opened.
     public func run() async throws {
         try await topology.declare(on: publishing)
-        try await store.migrate(handler.migrations)
+        try await store.migrate(Self.runtimeTables + handler.migrations)
+        if !options.publishers.isEnforced {
+            logger.warning(
+                "publisher authorisation is off: any broker user may publish any event type to this role (development only)")
+        }
         await flushOutbox(createdBefore: Date.distantFuture)
         // Deliveries are decoded as they arrive, on the consumer connection's own thread (CPU
         // only, about 15 µs each; never on the cooperative pool), and wait here for the next
@@ -179,7 +194,13 @@ public final class Worker: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 while let batch = await buffer.next(max: Int(options.concurrency)) {
                     let decoded = accept(batch, group: &group)
-                    if !decoded.isEmpty { await commit(decoded, group: &group) }
+                    // A redelivered message may be the one that ended the last process: each
+                    // is handled alone (``isolate(_:group:)``), the others together.
+                    let fresh = decoded.filter { !$0.delivery.redelivered }
+                    if !fresh.isEmpty { await commit(fresh, group: &group) }
+                    for suspect in decoded where suspect.delivery.redelivered {
+                        await isolate(suspect, group: &group)
+                    }
                 }
             }
         } onGracefulShutdown: {
@@ -207,42 +228,57 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    /// A delivery with its decoded event, or why its body could not be decoded (a class:
-    /// batches copy it around, and a reference is one retain where the structs were a dozen).
+    /// A delivery with its decoded event and inbox key, or the permanent failure that refuses it
+    /// (a class: batches copy it around, and a reference is one retain where the structs were a
+    /// dozen).
     private final class ReceivedMessage: Sendable {
+        enum Outcome: Sendable {
+            case decoded(DecodedEvent, inboxKey: String)
+            case refused(Failure, contract: (String, Int)?)
+        }
         let delivery: AMQPDelivery
-        let decoded: Result<DecodedEvent, ContractError>
+        let outcome: Outcome
 
-        init(delivery: AMQPDelivery, decoded: Result<DecodedEvent, ContractError>) {
+        init(delivery: AMQPDelivery, outcome: Outcome) {
             self.delivery = delivery
-            self.decoded = decoded
+            self.outcome = outcome
         }
     }
 
-    /// A delivery whose body was decoded (a class, for the same reason).
+    /// A delivery whose body was decoded and accepted (a class, for the same reason).
     private final class DecodedMessage: Sendable {
         let delivery: AMQPDelivery
         let event: DecodedEvent
+        let inboxKey: String
 
-        init(delivery: AMQPDelivery, event: DecodedEvent) {
+        init(delivery: AMQPDelivery, event: DecodedEvent, inboxKey: String) {
             self.delivery = delivery
             self.event = event
+            self.inboxKey = inboxKey
         }
     }
 
-    /// Decodes a delivery (strictly, upcast to the newest version), on the consumer's thread.
+    /// Decodes a delivery (strictly, upcast to the newest version) and checks it against where it
+    /// came from (``DeliveryProvenance``), on the consumer's thread.
     private func receive(_ delivery: AMQPDelivery) -> ReceivedMessage {
-        ReceivedMessage(
-            delivery: delivery,
-            decoded: Result { () throws(ContractError) in
-                try registry.decode(
-                    delivery.body, contentType: delivery.properties.contentType,
-                    contentEncoding: delivery.properties.contentEncoding)
-            })
+        let event: DecodedEvent
+        do throws(ContractError) {
+            event = try registry.decode(
+                delivery.body, contentType: delivery.properties.contentType,
+                contentEncoding: delivery.properties.contentEncoding)
+        } catch {
+            return ReceivedMessage(delivery: delivery, outcome: .refused(.permanent(error.reason, error.message), contract: nil))
+        }
+        let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)
+        if let failure = provenance.check(event, typeProperty: delivery.properties.type, policy: options.publishers) {
+            return ReceivedMessage(delivery: delivery, outcome: .refused(failure, contract: event.contract))
+        }
+        return ReceivedMessage(
+            delivery: delivery, outcome: .decoded(event, inboxKey: provenance.inboxKey(messageID: event.header.id)))
     }
 
-    /// Counts a batch in and returns its decoded messages; one that could not be decoded is
-    /// dead-lettered (a permanent failure).
+    /// Counts a batch in and returns its accepted messages; one that could not be decoded, or
+    /// that its provenance refuses, is dead-lettered (a permanent failure).
     private func accept(_ batch: [ReceivedMessage], group: inout DiscardingTaskGroup) -> [DecodedMessage] {
         let receivedAt = Date()
         counters.withLock { $0.received += batch.count }
@@ -252,17 +288,65 @@ public final class Worker: Service, Sendable {
         decoded.reserveCapacity(batch.count)
         var oldest = receivedAt
         for item in batch {
-            switch item.decoded {
-            case .success(let event):
-                decoded.append(DecodedMessage(delivery: item.delivery, event: event))
+            switch item.outcome {
+            case .decoded(let event, let inboxKey):
+                decoded.append(DecodedMessage(delivery: item.delivery, event: event, inboxKey: inboxKey))
                 oldest = min(oldest, event.header.time)
-            case .failure(let error):
+            case .refused(let failure, let contract):
                 let delivery = item.delivery
-                group.addTask { await self.route(delivery, .permanent(error.reason, error.message), contract: nil) }
+                group.addTask { await self.route(delivery, failure, contract: contract) }
             }
         }
         metrics.oldestUnprocessedAge.record(max(0, receivedAt.timeIntervalSince(oldest)))
         return decoded
+    }
+
+    /// The runtime's own table: how often each redelivered message's handling began, committed
+    /// before the handler runs (``WorkerOptions/crashLimit``).
+    static let runtimeTables = [
+        """
+        CREATE TABLE IF NOT EXISTS jobs_handling_attempts (
+            message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_attempt_at REAL NOT NULL)
+        """
+    ]
+
+    /// Handles a redelivered message on its own: first commits that its handling begins, then
+    /// handles it as a batch of one. One whose earlier handlings ended the process
+    /// ``WorkerOptions/crashLimit`` times is dead-lettered as `crashed-worker` instead.
+    private func isolate(_ item: DecodedMessage, group: inout DiscardingTaskGroup) async {
+        let key = item.inboxKey
+        let now = Date().timeIntervalSince1970
+        let begun: Int
+        do {
+            begun = try await store.write { transaction in
+                try transaction.execute(
+                    """
+                    INSERT INTO jobs_handling_attempts (message_key, attempts, last_attempt_at) VALUES (?, 1, ?)
+                    ON CONFLICT (message_key) DO UPDATE SET attempts = jobs_handling_attempts.attempts + 1,
+                        last_attempt_at = excluded.last_attempt_at
+                    """, [.text(key), .real(now)])
+                let row = try transaction.query(
+                    "SELECT attempts FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
+                return Int(row.first?["attempts"]?.integer ?? 1)
+            }
+        } catch {
+            let failure = Failure.transient("store-unavailable", String(describing: error))
+            group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            return
+        }
+        let unfinished = begun - 1
+        if unfinished >= options.crashLimit {
+            let failure = Failure.permanent(
+                "crashed-worker",
+                "handling this message ended the worker process \(unfinished) times in a row (a trap, an abort, "
+                    + "out of memory or a kill) before it could finish; it is not handled again")
+            logger.critical(
+                "a message crashed the worker repeatedly; dead-lettering it",
+                metadata: ["message_id": "\(item.event.header.id)", "handlings": "\(unfinished)"])
+            group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            return
+        }
+        await commit([item], group: &group)
     }
 
     /// One group commit: the handlers of the batch in one store transaction; then publishing
@@ -271,10 +355,14 @@ public final class Worker: Service, Sendable {
         let handler = handler
         let duration = metrics.handlerDuration
         let batch = decoded.map { item in
-            StoreWork(messageID: item.event.header.id) { transaction in
+            StoreWork(messageID: item.inboxKey) { [redelivered = item.delivery.redelivered, key = item.inboxKey] transaction in
                 let start = ContinuousClock.now
                 defer { duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds) }
-                return try handler.handle(item.event, in: transaction)
+                let events = try handler.handle(item.event, in: transaction)
+                if redelivered {
+                    try transaction.execute("DELETE FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
+                }
+                return events
             }
         }
         let results: [Result<ProcessOutcome, any Error>]
@@ -381,7 +469,15 @@ public final class Worker: Service, Sendable {
     /// `jobs_outbox_unrouted_total` counter and a warning show it. Retrying it would never end.
     private func publishAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        let results = await publishing.publish(entries.map(\.event.amqpMessage), window: 256)
+        // Every event carries this process's broker user as its validated user_id, which the
+        // consumers check against the contract's publishers.
+        let user = publishing.username
+        let messages = entries.map { entry in
+            var message = entry.event.amqpMessage
+            message.properties.userID = user
+            return message
+        }
+        let results = await publishing.publish(messages, window: 256)
         var failed = 0
         var unroutedTypes: Set<String> = []
         var settled: [Int64] = []
@@ -433,10 +529,23 @@ public final class Worker: Service, Sendable {
     }
 
     private func flushOutboxPeriodically() async {
+        var ticks = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: options.outboxFlushInterval) } catch { return }
             await flushOutbox(createdBefore: Date().addingTimeInterval(-options.outboxGrace.seconds))
             await refreshGauges()
+            ticks += 1
+            if ticks % 300 == 1 { await forgetStaleAttempts() }
+        }
+    }
+
+    /// Forgets attempt counts of messages that were last begun an hour ago or more: a message
+    /// that ends its process comes back within seconds; these were settled another way (a
+    /// duplicate, a failure routed elsewhere).
+    private func forgetStaleAttempts() async {
+        let cutoff = Date().timeIntervalSince1970 - 3_600
+        _ = try? await store.write { transaction in
+            try transaction.execute("DELETE FROM jobs_handling_attempts WHERE last_attempt_at < ?", [.real(cutoff)])
         }
     }
 

@@ -17,27 +17,46 @@ public enum IntakeImport {
         }
     }
 
-    /// Imports a registry extract: header `nik,full_name,birth_date,sex,region_code` (birth date
-    /// yyyy-MM-dd, sex L/P, region code of the domicile). A row for a NIK already present
-    /// replaces it.
+    /// Imports a registry extract: header `nik,full_name,birth_date,sex,region_code`, with
+    /// - `nik`: 16 ASCII digits, optionally grouped by spaces, dots or dashes;
+    /// - `full_name`: not empty;
+    /// - `birth_date`: `yyyy-MM-dd`;
+    /// - `sex`: `L` (laki-laki) or `P` (perempuan), exactly;
+    /// - `region_code`: the domicile's 10-digit village code (Kemendagri), digits only.
+    ///
+    /// A row with any other value is skipped with its line and the reason, never guessed at. A
+    /// row for a NIK already present replaces it.
     public static func registry(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
         let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "sex", "region_code"])
         var summary = Summary()
         var values: [[SQLValue]] = []
         for (line, row) in rows.records {
-            let nik = row["nik", default: ""].filter(\.isNumber)
-            guard nik.count == 16 else {
-                summary.skipped.append((line, "nik is not 16 digits"))
+            guard let nik = nikDigits(row["nik", default: ""]) else {
+                summary.skipped.append((line, "nik is not 16 digits (spaces, dots or dashes between them allowed)"))
+                continue
+            }
+            let name = row["full_name", default: ""].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else {
+                summary.skipped.append((line, "full_name is empty"))
                 continue
             }
             guard ProgrammeCatalogue.day(row["birth_date", default: ""]) != nil else {
                 summary.skipped.append((line, "birth_date is not yyyy-MM-dd"))
                 continue
             }
+            guard let sex = Sex(rawValue: row["sex", default: ""]) else {
+                summary.skipped.append((line, "sex is not L or P"))
+                continue
+            }
+            let region = row["region_code", default: ""]
+            guard region.utf8.count == 10, region.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            else {
+                summary.skipped.append((line, "region_code is not a 10-digit village code"))
+                continue
+            }
             values.append([
-                .text(key.blindIndex(nik)), .text(row["full_name", default: ""]), .text(row["birth_date", default: ""]),
-                Sex(rawValue: row["sex", default: ""]).map { .text($0.rawValue) } ?? .null,
-                .text(row["region_code", default: ""].filter(\.isNumber)),
+                .text(key.blindIndex(nik)), .text(name), .text(row["birth_date", default: ""]), .text(sex.rawValue),
+                .text(region),
             ])
         }
         let batch = values
@@ -57,6 +76,20 @@ public enum IntakeImport {
         return summary
     }
 
+    /// The 16 ASCII digits of a NIK written with optional spaces, dots or dashes between them;
+    /// nil for anything else (other characters, other digit systems, another length).
+    static func nikDigits(_ text: String) -> String? {
+        var digits: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte)
+            case UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: "-"): continue
+            default: return nil
+            }
+        }
+        return digits.count == 16 ? String(decoding: digits, as: UTF8.self) : nil
+    }
+
     /// Imports training history: header `nik,programme,year,outcome` (outcome LULUS,
     /// TIDAK_LULUS or TIDAK_SELESAI).
     public static func history(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
@@ -64,8 +97,7 @@ public enum IntakeImport {
         var summary = Summary()
         var values: [[SQLValue]] = []
         for (line, row) in rows.records {
-            let nik = row["nik", default: ""].filter(\.isNumber)
-            guard nik.count == 16, let year = Int64(row["year", default: ""]),
+            guard let nik = nikDigits(row["nik", default: ""]), let year = Int64(row["year", default: ""]),
                 let outcome = DeclaredTraining.Outcome(rawValue: row["outcome", default: ""])
             else {
                 summary.skipped.append((line, "needs a 16-digit nik, a year and an outcome LULUS/TIDAK_LULUS/TIDAK_SELESAI"))

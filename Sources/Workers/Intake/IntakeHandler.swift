@@ -74,7 +74,15 @@ public struct IntakeHandler: MessageHandler {
     {
         let known = try transaction.query(
             "SELECT outcome FROM intake_registrations WHERE registration_id = ?", [.text(registration.registrationID)])
-        guard known.isEmpty else { return [] }  // the same registration sent again: already decided
+        // The same message sent again never gets here (the inbox knows its id). The same
+        // registration number under another message id is a publisher's error, or an attempt
+        // to take over a decided registration: never decided twice, never dropped in silence.
+        if let earlier = known.first?["outcome"]?.text {
+            throw Failure.permanent(
+                "registration-number-reused",
+                "registration number \(registration.registrationID) was already decided (\(earlier)) under another message "
+                    + "id; resend a registration with its original message id, or give a new registration a new number")
+        }
 
         let nik = NIKCheck.check(
             registration.nik, declaredBirthDate: registration.birthDate, declaredSex: registration.sex,

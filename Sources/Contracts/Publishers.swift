@@ -1,0 +1,52 @@
+/// Who may publish each event type: the pipeline's own authorisation, checked by every
+/// consumer against the `user_id` the broker validated (docs/ARCHITECTURE.md, "Trust
+/// boundary"). The broker's topic permissions say the same thing at the door; a consumer does
+/// not rely on them alone, because a routing key says nothing about the body behind it.
+///
+/// A principal is a name such as `portal` or `intake`; its broker user is `kaltim-<name>`
+/// (``brokerUser(_:prefix:)``), as in the definitions under `deploy/`.
+public enum ContractPublishers {
+    /// A system outside the pipeline that publishes events.
+    public struct External: Sendable {
+        /// The principal, e.g. `portal`.
+        public let name: String
+        public let summary: String
+        /// The event types it may publish.
+        public let publishes: [String]
+    }
+
+    /// The external publishers and what each may publish.
+    public static let external: [External] = [
+        External(name: "portal", summary: "the registration portal", publishes: [RegistrationSubmittedV2.eventType]),
+        External(name: "lsp", summary: "the LSPs' assessment systems", publishes: [AssessmentSubmittedV2.eventType]),
+        External(
+            name: "office",
+            summary: "the programme office (open-classes, withdrawals, revoke-certificate, notification requests)",
+            publishes: [
+                ClassOpenedV1.eventType, EnrolmentWithdrawnV1.eventType, CertificateRevokedV1.eventType,
+                NotificationRequestedV1.eventType,
+            ]),
+    ]
+
+    /// The broker user of a principal: `kaltim-portal`, `kaltim-intake`.
+    public static func brokerUser(_ principal: String, prefix: String = "") -> String { "\(prefix)kaltim-\(principal)" }
+
+    /// The principals that may publish `type`: the external systems and the roles that list it.
+    public static func principals(publishing type: String) -> Set<String> {
+        Set(external.filter { $0.publishes.contains(type) }.map(\.name))
+            .union(WorkerRole.all.filter { $0.publishes.contains(type) }.map(\.name))
+    }
+
+    /// Every event type with the broker users allowed to publish it (users named with `prefix`,
+    /// as a test's private users are).
+    public static func allowedUsers(prefix: String = "") -> [String: Set<String>] {
+        var allowed: [String: Set<String>] = [:]
+        for publisher in external {
+            for type in publisher.publishes { allowed[type, default: []].insert(brokerUser(publisher.name, prefix: prefix)) }
+        }
+        for role in WorkerRole.all {
+            for type in role.publishes { allowed[type, default: []].insert(brokerUser(role.name, prefix: prefix)) }
+        }
+        return allowed
+    }
+}
