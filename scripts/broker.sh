@@ -74,6 +74,7 @@ export_env() {
   cat >"$DIR/rabbitmq.conf" <<CONF
 ${listeners}loopback_users.guest = true
 disk_free_limit.absolute = 50MB
+max_message_size = 1048576
 log.file.level = warning
 log.console = false
 CONF

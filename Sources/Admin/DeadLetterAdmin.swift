@@ -208,7 +208,10 @@ public final class DeadLetterAdmin: Sendable {
         typealias H = FailureRouter.Header
         let routerWritten = letter.delivery.properties.headers?[H.role] != nil
         if !routerWritten || headers[H.publishedRoutingKey] == nil {
-            headers[H.publishedRoutingKey] = letter.originalRoutingKey.map { .string($0) }
+            // The broker's own record first: a publisher's x-failure-* headers are not the router's.
+            let death = letter.delivery.properties.headers?["x-death"]?.arrayValue?.first?.tableValue
+            let key = routerWritten ? letter.originalRoutingKey : death?["routing-keys"]?.arrayValue?.first?.stringValue
+            headers[H.publishedRoutingKey] = (key ?? letter.originalRoutingKey).map { .string($0) }
         }
         if !routerWritten || headers[H.publishedBy] == nil {
             headers[H.publishedBy] = letter.delivery.properties.userID.map { .string($0) }

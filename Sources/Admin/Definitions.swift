@@ -28,6 +28,16 @@ public enum TopologyDefinitions {
                 "name": topology.exchange, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false,
                 "internal": false, "arguments": [String: Any](),
             ]
+            exchanges[topology.failureExchange] = [
+                "name": topology.failureExchange, "vhost": vhost, "type": "topic", "durable": true, "auto_delete": false,
+                "internal": false, "arguments": [String: Any](),
+            ]
+            for name in topology.failureQueues {
+                bindings.append([
+                    "source": topology.failureExchange, "vhost": vhost, "destination": name, "destination_type": "queue",
+                    "routing_key": name, "arguments": [String: Any](),
+                ])
+            }
             for spec in topology.queueSpecs {
                 queues.append([
                     "name": spec.name, "vhost": vhost, "durable": spec.durable, "auto_delete": spec.autoDelete,

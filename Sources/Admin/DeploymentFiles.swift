@@ -49,7 +49,24 @@ public enum DeploymentFiles {
         retryQueueType: RoleTopology.RetryQueueType = .classic
     ) -> [String: Any] {
         var document = TopologyDefinitions.document(
-            roles: WorkerRole.all, prefix: topologyPrefix, vhost: vhost, retryQueueType: retryQueueType)
+            roles: WorkerRole.all + [.console], prefix: topologyPrefix, vhost: vhost, retryQueueType: retryQueueType)
+        // The console's history stream (the source of a rebuild), bound to the console's events.
+        let history = topologyPrefix + WorkerRole.consoleHistoryStream
+        document["queues"] =
+            (document["queues"] as? [[String: Any]] ?? []) + [
+                [
+                    "name": history, "vhost": vhost, "durable": true, "auto_delete": false,
+                    "arguments": ["x-queue-type": "stream", "x-max-age": WorkerRole.consoleHistoryRetention],
+                ]
+            ]
+        document["bindings"] =
+            (document["bindings"] as? [[String: Any]] ?? [])
+            + WorkerRole.console.consumes.map { type in
+                [
+                    "source": topologyPrefix + ContractDocuments.exchange, "vhost": vhost, "destination": history,
+                    "destination_type": "queue", "routing_key": type, "arguments": [String: Any](),
+                ]
+            }
         let exchange = topologyPrefix + ContractDocuments.exchange
         var users: [[String: Any]] = []
         var permissions: [[String: Any]] = []
@@ -59,21 +76,30 @@ public enum DeploymentFiles {
         }
         addUser(userPrefix + adminUser, tags: ["administrator"])
         permissions.append(["user": userPrefix + adminUser, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"])
-        for role in WorkerRole.all {
+        let failures = topologyPrefix + ContractDocuments.failureExchange
+        for role in WorkerRole.all + [.console] {
             let name = user(role, prefix: userPrefix)
-            let own = NSRegularExpression.escapedPattern(for: topologyPrefix + role.queue) + "(\\..+)?"
+            let topology = RoleTopology(role: role, prefix: topologyPrefix, retryQueueType: retryQueueType)
             let events = NSRegularExpression.escapedPattern(for: exchange)
+            let queue = NSRegularExpression.escapedPattern(for: topology.queue)
             addUser(name, tags: [])
             permissions.append([
                 "user": name, "vhost": vhost,
-                // Its own queue, retry tiers and dead letters; the events exchange (declared by every role).
-                "configure": "^(\(events)|\(own))$",
-                // Publish events; route retries and dead letters through the default exchange; bind.
-                "write": "^(\(events)|amq\\.default|\(own))$",
-                "read": "^(\(events)|\(own))$",
+                // No configure: the definitions (or `kaltim-admin topology apply`) declare the
+                // topology; the worker runs with --no-declare-topology.
+                "configure": "^$",
+                // Events, and its failures through kaltim.failures (never the default exchange).
+                "write": "^(\(events)|\(NSRegularExpression.escapedPattern(for: failures)))$",
+                // Its own queue only.
+                "read": "^\(queue)$",
             ])
             topicPermissions.append([
-                "user": name, "vhost": vhost, "exchange": exchange, "write": regex(role.publishes), "read": ".*",
+                "user": name, "vhost": vhost, "exchange": failures, "write": regex(topology.failureQueues), "read": "^$",
+            ])
+            topicPermissions.append([
+                "user": name, "vhost": vhost, "exchange": exchange,
+                "write": role.publishes.isEmpty ? "^$" : regex(role.publishes),
+                "read": regex(role.consumes),
             ])
         }
         for publisher in publishers {
@@ -106,6 +132,7 @@ public enum DeploymentFiles {
             withJSONObject: definitions(retryQueueType: .quorum), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         files["rabbitmq/definitions-cluster.json"] = String(decoding: clusterJSON, as: UTF8.self) + "\n"
         files["rabbitmq/cluster.conf"] = clusterConfiguration
+        files["rabbitmq/rabbitmq.conf"] = nodeConfiguration
         files["compose-cluster.yaml"] = composeCluster
         files["kubernetes/cluster/rabbitmq.yaml"] = kubernetesCluster
         for (index, role) in WorkerRole.all.enumerated() {
@@ -118,8 +145,13 @@ public enum DeploymentFiles {
         return files
     }
 
-    /// Arguments a role needs beyond the common ones (paths of secrets and settings).
+    /// Arguments a role needs beyond the common ones (paths of secrets and settings). Every
+    /// role's user lacks configure permission, so no worker declares its topology.
     static func roleArguments(_ role: WorkerRole, secrets: String, config: String) -> [String] {
+        ["--no-declare-topology"] + roleSpecificArguments(role, secrets: secrets, config: config)
+    }
+
+    static func roleSpecificArguments(_ role: WorkerRole, secrets: String, config: String) -> [String] {
         switch role.name {
         case "intake": ["--nik-key-file", "\(secrets)/nik.key"]
         case "certificates":
@@ -204,9 +236,8 @@ public enum DeploymentFiles {
             services:
               rabbitmq:
                 image: rabbitmq:3.10-management
-                environment:
-                  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-rabbitmq_management load_definitions \\"/etc/rabbitmq/definitions.json\\""
                 volumes:
+                  - ./rabbitmq/rabbitmq.conf:/etc/rabbitmq/rabbitmq.conf:ro
                   - ./rabbitmq/definitions.json:/etc/rabbitmq/definitions.json:ro
                   - rabbitmq-data:/var/lib/rabbitmq
                 ports:
@@ -277,6 +308,22 @@ public enum DeploymentFiles {
         \(clusterNodes.enumerated().map { "cluster_formation.classic_config.nodes.\($0.offset + 1) = rabbit@\($0.element)" }.joined(separator: "\n"))
         load_definitions = /etc/rabbitmq/definitions.json
         disk_free_limit.absolute = 2GB
+        \(maximumMessageSizeSetting)
+
+        """
+    }
+
+    /// The largest message the broker takes: 1 MiB, four times a contract's 256 KiB limit; a
+    /// larger publish closes the publisher's channel, and no worker ever receives it.
+    static let maximumMessageSizeSetting = "max_message_size = 1048576"
+
+    /// rabbitmq.conf of the single node of deploy/compose.yaml.
+    static var nodeConfiguration: String {
+        """
+        # Generated by `kaltim-admin deploy-files`; do not edit by hand.
+        # rabbitmq.conf of the node of deploy/compose.yaml.
+        load_definitions = /etc/rabbitmq/definitions.json
+        \(maximumMessageSizeSetting)
 
         """
     }
@@ -356,6 +403,7 @@ public enum DeploymentFiles {
           rabbitmq:
             additionalConfig: |
               load_definitions = /etc/rabbitmq/definitions/definitions.json
+              \(maximumMessageSizeSetting)
           override:
             statefulSet:
               spec:

@@ -15,8 +15,8 @@ public struct ProgressHistory: Sendable {
     /// How long the stream keeps events (RabbitMQ `x-max-age`).
     public let retention: String
 
-    public init(prefix: String = "", retention: String = "400D") {
-        queue = prefix + "kaltim.console.history"
+    public init(prefix: String = "", retention: String = WorkerRole.consoleHistoryRetention) {
+        queue = prefix + WorkerRole.consoleHistoryStream
         exchange = RoleTopology(role: .console, prefix: prefix).exchange
         self.retention = retention
     }

@@ -46,6 +46,12 @@ public struct WorkerRole: Sendable, Hashable {
             "Tells job seekers, in Bahasa Indonesia, about each step (WhatsApp, SMS, e-mail), never twice for one event; reports delivery."
     )
 
+    /// The console's event history: a stream bound to the console's events, from which its
+    /// read model can be rebuilt.
+    public static let consoleHistoryStream = "kaltim.console.history"
+    /// How long the history stream keeps events (RabbitMQ `x-max-age`).
+    public static let consoleHistoryRetention = "400D"
+
     /// Every role of the pipeline.
     public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]
 

@@ -117,7 +117,8 @@ public struct FailureRouter: Sendable {
         }
         properties.headers = newHeaders
         properties.deliveryMode = .persistent
-        try await publisher.publish(delivery.body, routingKey: target, properties: properties, mandatory: true)
+        try await publisher.publish(
+            delivery.body, exchange: topology.failureExchange, routingKey: target, properties: properties, mandatory: true)
         try await delivery.ack()
         return outcome
     }

@@ -72,6 +72,8 @@ public struct RoleTopology: Sendable {
     }
 
     public var exchange: String { prefix + ContractDocuments.exchange }
+    /// The exchange the failure router publishes through (``ContractDocuments/failureExchange``).
+    public var failureExchange: String { prefix + ContractDocuments.failureExchange }
     public var queue: String { prefix + role.queue }
     public var deadLetterQueue: String { queue + ".dead" }
 
@@ -113,14 +115,24 @@ public struct RoleTopology: Sendable {
             }
     }
 
-    /// Declares the exchange, the queues and the bindings; safe to run again. Checks the broker
+    /// The queues the failure router publishes to, each bound from ``failureExchange`` under its
+    /// own name: the retry tiers and the dead letters.
+    public var failureQueues: [String] { retryQueues.map(\.name) + [deadLetterQueue] }
+
+    /// Declares the exchanges, the queues and the bindings; safe to run again. Checks the broker
     /// version first.
     /// - Throws: ``TopologyError`` naming what differs from an existing object and how to fix it.
     public func declare(on connection: AMQPConnection) async throws {
         try Self.checkBrokerVersion(connection.serverVersion)
         try await step("exchange \(exchange)") { try await connection.declareExchange(exchange, type: .topic) }
+        try await step("exchange \(failureExchange)") { try await connection.declareExchange(failureExchange, type: .topic) }
         for spec in queueSpecs {
             try await step("queue \(spec.name)") { try await connection.declareQueue(spec) }
+        }
+        for name in failureQueues {
+            try await step("binding \(failureExchange) → \(name)") {
+                try await connection.bindQueue(name, exchange: failureExchange, routingKey: name)
+            }
         }
         for type in role.consumes {
             try await step("binding \(exchange) → \(queue) (\(type))") {

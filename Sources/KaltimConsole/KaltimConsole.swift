@@ -113,8 +113,10 @@ struct Serve: AsyncParsableCommand {
         if workerOptions.database == nil { workerOptions.database = "var/console.sqlite" }
         // The history a rebuild replays, declared before the first event can be missed.
         let setup = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
-        try await options.topology(role: .console).declare(on: setup)
-        try await ProgressHistory(prefix: options.topologyPrefix).declare(on: setup)
+        if options.declareTopology {
+            try await options.topology(role: .console).declare(on: setup)
+            try await ProgressHistory(prefix: options.topologyPrefix).declare(on: setup)
+        }
         await setup.close()
         let console = configuration
         try await WorkerHost.run(

@@ -394,5 +394,6 @@ extension RoleTopology {
     func deleteAll(on connection: AMQPConnection) async {
         for name in [queue, deadLetterQueue] + retryQueues.map(\.name) { _ = try? await connection.deleteQueue(name) }
         try? await connection.deleteExchange(exchange)
+        try? await connection.deleteExchange(failureExchange)
     }
 }

@@ -67,6 +67,14 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
                 + "publishers (kaltim-portal, kaltim-lsp, kaltim-office, kaltim-<role>). Logged as a warning at start."))
     public var allowAnyPublisher = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Declare the role's exchanges, queues and bindings at start (--no-declare-topology where the role's broker "
+                + "user has no configure permission, as in deploy/: the definitions or `kaltim-admin topology apply` "
+                + "declare them, and the worker only checks that its queue exists)."))
+    public var declareTopology = true
+
     @Option(help: "Interface for /metrics, /health and /ready.")
     public var httpHost: String = "127.0.0.1"
 

@@ -58,6 +58,7 @@ public enum WorkerHost {
         workerOptions.concurrency = UInt16(options.concurrency)
         workerOptions.afterCommit = afterCommit
         workerOptions.publishers = options.publisherPolicy
+        workerOptions.declaresTopology = options.declareTopology
         let worker = Worker(
             topology: topology, registry: registry, handler: handler, store: store, consuming: consuming,
             publishing: publishing, instance: instance, options: workerOptions, logger: logger)

@@ -37,6 +37,9 @@ struct PublishingGuideTests {
         #expect(delivery.properties.contentType == "application/json")
         #expect(delivery.properties.deliveryMode == .persistent)
         #expect(delivery.properties.type == "registration.submitted")
+        #expect(
+            delivery.properties.userID == BrokerEnvironment.url.flatMap { URL(string: $0)?.user },
+            "signed with the connection's user, as required")
         #expect(delivery.properties.headers?["x-contract-version"]?.intValue == 2)
         let event = try ContractRegistry.pipeline.decode(delivery.body)
         #expect(event.header.id == messageID)

@@ -375,6 +375,11 @@ struct AdminCommandTests {
             #expect(topology.retryQueues.allSatisfy { queues.contains($0.name) })
         }
         let bindings = json["bindings"] as? [[String: Any]] ?? []
-        #expect(bindings.count == WorkerRole.all.map(\.consumes.count).reduce(0, +))
+        // Each role's event types, and its retry tiers and dead letters under kaltim.failures.
+        let events = bindings.filter { $0["source"] as? String == ContractDocuments.exchange }
+        let failures = bindings.filter { $0["source"] as? String == ContractDocuments.failureExchange }
+        #expect(events.count == WorkerRole.all.map(\.consumes.count).reduce(0, +))
+        #expect(failures.count == WorkerRole.all.map { RoleTopology(role: $0).failureQueues.count }.reduce(0, +))
+        #expect(failures.allSatisfy { $0["routing_key"] as? String == $0["destination"] as? String })
     }
 }

@@ -3,6 +3,7 @@ import Admin
 import Contracts
 import Foundation
 import Jobs
+import Synchronization
 import TestSupport
 import Testing
 
@@ -72,8 +73,14 @@ struct DeployFileTests {
             let unit = try String(contentsOfFile: Self.deploy + "/systemd/kaltim-\(role.name)@.service", encoding: .utf8)
             #expect(unit.contains("[Service]") && unit.contains("Restart=always") && unit.contains("TimeoutStopSec=60"))
             #expect(unit.contains("ExecStart=/usr/local/bin/kaltim-worker \(role.name) "))
+            #expect(unit.contains("--no-declare-topology"), "a role's user has no configure permission")
         }
         for publisher in DeploymentFiles.publishers { #expect(users.contains(publisher.user)) }
+        #expect(users.contains(DeploymentFiles.user(.console)), "the console has a user of its own")
+        for config in ["rabbitmq/rabbitmq.conf", "rabbitmq/cluster.conf"] {
+            let text = try String(contentsOfFile: Self.deploy + "/" + config, encoding: .utf8)
+            #expect(text.contains("max_message_size = 1048576"), "\(config) caps a message's size")
+        }
 
         // The cluster variants: every queue quorum (the retry tiers with at-least-once
         // dead-lettering), three broker nodes, every worker given all three and quorum tiers.
@@ -85,7 +92,9 @@ struct DeployFileTests {
         #expect(clusterQueues.count == queues.count)
         for queue in clusterQueues {
             let arguments = queue["arguments"] as? [String: Any] ?? [:]
-            #expect(arguments["x-queue-type"] as? String == "quorum", "\(queue["name"] ?? "")")
+            let type = arguments["x-queue-type"] as? String
+            let stream = queue["name"] as? String == WorkerRole.consoleHistoryStream
+            #expect(type == (stream ? "stream" : "quorum"), "\(queue["name"] ?? "")")
             if (queue["name"] as? String)?.contains(".retry.") == true {
                 #expect(arguments["x-dead-letter-strategy"] as? String == "at-least-once")
                 #expect(arguments["x-overflow"] as? String == "reject-publish")
@@ -122,79 +131,285 @@ struct DeployFileTests {
     }
 }
 
+/// A private virtual host loaded with deploy/'s definitions (users named with a prefix of the
+/// test's own, every password set), and connections as each of its users.
+struct PrivateVirtualHost {
+    let vhost: String
+    let userPrefix: String
+    let users: [String]
+    let password: String
+    let base: URL
+
+    static func make(_ name: String) async throws -> PrivateVirtualHost {
+        let tag = uniqueName(name).replacingOccurrences(of: ".", with: "-")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(tag + ".json").path
+        let document = DeploymentFiles.definitions(vhost: tag, userPrefix: tag + "-")
+        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let users = (document["users"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        _ = try await BrokerEnvironment.brokerScript(["ctl", "import_definitions", file])
+        for user in users { _ = try await BrokerEnvironment.brokerScript(["ctl", "change_password", user, "secret-\(tag)"]) }
+        return PrivateVirtualHost(
+            vhost: tag, userPrefix: tag + "-", users: users, password: "secret-\(tag)",
+            base: try #require(BrokerEnvironment.url.flatMap { URL(string: $0) }))
+    }
+
+    /// The broker user of a principal (`portal`, `intake`, `admin`) in this virtual host.
+    func user(_ principal: String) -> String { ContractPublishers.brokerUser(principal, prefix: userPrefix) }
+
+    func connect(_ principal: String) async throws -> AMQPConnection {
+        try await AMQPConnection.connect(configuration(principal))
+    }
+
+    func configuration(_ principal: String) throws -> AMQPConfiguration {
+        var configuration = try AMQPConfiguration(
+            url: "amqp://\(user(principal)):\(password)@\(base.host ?? "127.0.0.1"):\(base.port ?? 5672)/\(vhost)")
+        configuration.reconnect = nil
+        return configuration
+    }
+
+    func delete() async {
+        _ = try? await BrokerEnvironment.brokerScript(["ctl", "delete_vhost", vhost])
+        for user in users { _ = try? await BrokerEnvironment.brokerScript(["ctl", "delete_user", user]) }
+    }
+}
+
+/// Records what reached it; publishes nothing.
+final class RecordingHandler: MessageHandler {
+    let seen = Mutex<[(type: String, id: String)]>([])
+    var migrations: [String] { [] }
+
+    func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        seen.withLock { $0.append((event.header.type, event.header.id)) }
+        return []
+    }
+}
+
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
     .serialized, .timeLimit(.minutes(3))
 )
 struct LeastPrivilegeTests {
-    @Test func eachUserMayDoItsJobAndNothingElse() async throws {
-        let tag = uniqueName("perm").replacingOccurrences(of: ".", with: "-")
-        let vhost = tag
-        let userPrefix = tag + "-"
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent(tag + ".json").path
-        let document = DeploymentFiles.definitions(vhost: vhost, userPrefix: userPrefix)
-        try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
-        let users = (document["users"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        defer {
-            Task {
-                _ = try? await BrokerEnvironment.brokerScript(["ctl", "delete_vhost", vhost])
-                for user in users { _ = try? await BrokerEnvironment.brokerScript(["ctl", "delete_user", user]) }
-                try? FileManager.default.removeItem(atPath: file)
-            }
-        }
-        _ = try await BrokerEnvironment.brokerScript(["ctl", "import_definitions", file])
-        for user in [DeploymentFiles.user(.intake, prefix: userPrefix), userPrefix + "kaltim-portal"] {
-            _ = try await BrokerEnvironment.brokerScript(["ctl", "change_password", user, "secret-\(tag)"])
-        }
-        let base = try #require(BrokerEnvironment.url.flatMap { URL(string: $0) })
-        func connect(_ user: String) async throws -> AMQPConnection {
-            var configuration = try AMQPConfiguration(
-                url: "amqp://\(user):secret-\(tag)@\(base.host ?? "127.0.0.1"):\(base.port ?? 5672)/\(vhost)")
-            configuration.reconnect = nil
-            return try await AMQPConnection.connect(configuration)
-        }
-        func refused(_ error: any Error) -> Bool { (error as? AMQPError)?.replyCode == 403 }
-        let exchange = ContractDocuments.exchange
+    static func refused(_ error: any Error) -> Bool { (error as? AMQPError)?.replyCode == 403 }
 
-        // A role: declares its own topology, consumes its own queue, publishes what it produces.
-        let intake = try await connect(DeploymentFiles.user(.intake, prefix: userPrefix))
-        try await RoleTopology(role: .intake).declare(on: intake)
-        _ = try await intake.queueState(RoleTopology(role: .intake).queue)
+    @Test func eachUserMayDoItsJobAndNothingElse() async throws {
+        let host = try await PrivateVirtualHost.make("perm")
+        defer { Task { await host.delete() } }
+        let refused = Self.refused
+        let exchange = ContractDocuments.exchange
+        let intakeTopology = RoleTopology(role: .intake)
+
+        // A role: consumes its own queue (declared by the definitions), publishes what it produces,
+        // routes failures to its own tiers and dead letters through kaltim.failures.
+        let intake = try await host.connect("intake")
+        _ = try await intake.queueState(intakeTopology.queue)
+        _ = try await intake.get(queue: intakeTopology.queue)
         try await intake.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationAcceptedV2.eventType)
-        // … but not another role's queue, not another role's events, not someone else's topology.
+        try await intake.publish(
+            Data("{}".utf8), exchange: intakeTopology.failureExchange, routingKey: intakeTopology.deadLetterQueue)
+        // … but it declares nothing (the definitions did), reads no other queue, publishes no other
+        // role's events, writes neither to the default exchange nor to another role's failures.
+        await #expect(performing: { try await intakeTopology.declare(on: intake) }, throws: { _ in true })
         await #expect(performing: { try await intake.get(queue: RoleTopology(role: .scheduling).queue) }, throws: refused)
+        await #expect(performing: { try await intake.get(queue: intakeTopology.deadLetterQueue) }, throws: refused)
         await #expect(
             performing: {
                 try await intake.publish(Data("{}".utf8), exchange: exchange, routingKey: AssessmentGradedV2.eventType)
             },
             throws: refused)
-        await #expect(performing: { try await intake.declareQueue(.quorum("kaltim.grading.sneaky")) }, throws: refused)
-        // Its own retry tiers and dead letters through the default exchange (the failure router).
-        try await intake.publish(Data("{}".utf8), exchange: "", routingKey: RoleTopology(role: .intake).deadLetterQueue)
+        await #expect(performing: { try await intake.declareQueue(.quorum("kaltim.intake.sneaky")) }, throws: refused)
+        await #expect(
+            performing: {
+                try await intake.publish(Data("{}".utf8), exchange: "", routingKey: intakeTopology.deadLetterQueue)
+            },
+            throws: refused)
+        await #expect(
+            performing: {
+                try await intake.publish(
+                    Data("{}".utf8), exchange: intakeTopology.failureExchange,
+                    routingKey: RoleTopology(role: .scheduling).deadLetterQueue)
+            },
+            throws: refused)
         await intake.close()
 
         // An external publisher: its own event type only, nothing to read or declare.
-        let portal = try await connect(userPrefix + "kaltim-portal")
+        let portal = try await host.connect("portal")
         try await portal.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
         await #expect(
             performing: {
                 try await portal.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationAcceptedV2.eventType)
             },
             throws: refused)
-        await #expect(performing: { try await portal.get(queue: RoleTopology(role: .intake).queue) }, throws: refused)
+        await #expect(performing: { try await portal.get(queue: intakeTopology.queue) }, throws: refused)
         await #expect(performing: { try await portal.declareQueue(.quorum("portal.own")) }, throws: refused)
         // The broker validates `user_id`: the portal may sign its messages with its own name, and
         // cannot pass one off as the LSP's (406 PRECONDITION_FAILED), so a consumer may trust it.
         try await portal.publish(
             Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
-            properties: AMQPProperties(userID: userPrefix + "kaltim-portal"))
+            properties: AMQPProperties(userID: host.user("portal")))
         await #expect(
             performing: {
                 try await portal.publish(
                     Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
-                    properties: AMQPProperties(userID: userPrefix + "kaltim-lsp"))
+                    properties: AMQPProperties(userID: host.user("lsp")))
             },
             throws: { ($0 as? AMQPError)?.replyCode == 406 })
         await portal.close()
+    }
+
+    /// The attack suite: each user of deploy/'s definitions tries what a buggy, compromised or
+    /// curious publisher would, against a running notifications worker that enforces the
+    /// contracts' publishers. Every attempt is refused by the broker or dead-lettered by the
+    /// worker; the worker never stops, and an honest message after the attacks is handled.
+    @Test func everyAttackIsRefusedOrDeadLetteredAndTheWorkerCarriesOn() async throws {
+        let host = try await PrivateVirtualHost.make("attack")
+        defer { Task { await host.delete() } }
+        let topology = RoleTopology(role: .notifications)
+        let storePath = FileManager.default.temporaryDirectory.appendingPathComponent(host.vhost + ".sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: storePath) }
+        let consuming = try await AMQPConnection.connect(try host.configuration("notifications"))
+        let handler = RecordingHandler()
+        var options = WorkerOptions()
+        options.concurrency = 16
+        options.declaresTopology = false
+        options.publishers = .enforcing(ContractPublishers.allowedUsers(prefix: host.userPrefix))
+        let worker = Worker(
+            topology: topology, handler: handler, store: try SQLiteStore(path: storePath), consuming: consuming,
+            publishing: consuming, instance: "notifications@attack-test", options: options)
+        let running = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(30), "the worker consumes as its own user") { worker.isReady }
+
+        let exchange = ContractDocuments.exchange
+        let request = try Self.notificationRequest()
+        let registration = try Self.registration()
+        var table: [(attack: String, user: String, result: String)] = []
+        func attempt(_ attack: String, as principal: String, _ body: (AMQPConnection) async throws -> Void) async throws {
+            let connection = try await host.connect(principal)
+            defer { Task { await connection.close() } }
+            do {
+                try await body(connection)
+                table.append((attack, principal, "accepted by the broker"))
+            } catch let error as AMQPError {
+                table.append((attack, principal, "refused \(error.replyCode.map(String.init) ?? "\(error.code)")"))
+            }
+        }
+        let portal = host.user("portal")
+        try await attempt("another type under an allowed key (notification.requested as registration.submitted)", as: "portal") {
+            try await $0.publish(
+                request, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                properties: AMQPProperties(contentType: "application/json", userID: portal))
+        }
+        try await attempt("a type its user may not publish (notification.requested)", as: "portal") {
+            try await $0.publish(
+                request, exchange: exchange, routingKey: NotificationRequestedV1.eventType,
+                properties: AMQPProperties(contentType: "application/json", userID: portal))
+        }
+        try await attempt("user_id of another publisher (kaltim-office)", as: "portal") {
+            try await $0.publish(
+                registration, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                properties: AMQPProperties(contentType: "application/json", userID: host.user("office")))
+        }
+        try await attempt("the default exchange into another role's queue", as: "portal") {
+            try await $0.publish(registration, exchange: "", routingKey: topology.queue)
+        }
+        try await attempt("the default exchange into another role's queue", as: "intake") {
+            try await $0.publish(registration, exchange: "", routingKey: topology.queue)
+        }
+        try await attempt("kaltim.failures into another role's retry tier", as: "intake") {
+            try await $0.publish(registration, exchange: topology.failureExchange, routingKey: topology.retryQueues[0].name)
+        }
+        try await attempt("a tap queue", as: "portal") { _ = try await $0.declareQueue(.quorum("tap")) }
+        try await attempt("bind its own queue to # on kaltim.events", as: "intake") {
+            try await $0.bindQueue(RoleTopology(role: .intake).queue, exchange: exchange, routingKey: "#")
+        }
+        try await attempt("delete kaltim.events", as: "portal") { try await $0.deleteExchange(exchange) }
+        try await attempt("delete kaltim.events", as: "notifications") { try await $0.deleteExchange(exchange) }
+        try await attempt("declare a queue", as: "lsp") { _ = try await $0.declareQueue(.quorum("lsp.own")) }
+        try await attempt("read another role's queue", as: "intake") { _ = try await $0.get(queue: topology.queue) }
+        try await attempt("a 2 MiB body", as: "portal") {
+            try await $0.publish(
+                Data(repeating: UInt8(ascii: "a"), count: 2 << 20), exchange: exchange,
+                routingKey: RegistrationSubmittedV2.eventType, properties: AMQPProperties(userID: portal))
+        }
+        try await attempt("forged x-attempt and x-failure-* on an honest registration", as: "portal") {
+            try await $0.publish(
+                registration, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                properties: AMQPProperties(
+                    contentType: "application/json",
+                    headers: [
+                        FailureRouter.Header.attempt: .int64(.max), FailureRouter.Header.code: .string("forged"),
+                        FailureRouter.Header.publishedBy: .string(host.user("office")),
+                        FailureRouter.Header.publishedRoutingKey: .string(NotificationRequestedV1.eventType),
+                    ], userID: portal))
+        }
+        try await attempt("a registration without user_id", as: "portal") {
+            try await $0.publish(
+                try Self.registration(), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                properties: AMQPProperties(contentType: "application/json"))
+        }
+        try await attempt("a compromised role: notification.requested as registration.accepted", as: "intake") {
+            try await $0.publish(
+                request, exchange: exchange, routingKey: RegistrationAcceptedV2.eventType,
+                properties: AMQPProperties(contentType: "application/json", userID: host.user("intake")))
+        }
+        // The refusals close only the attackers' channels: an honest message still goes through.
+        try await attempt("an honest registration", as: "portal") {
+            try await $0.publish(
+                try Self.registration(), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                properties: AMQPProperties(contentType: "application/json", userID: portal))
+        }
+
+        try await waitUntil(timeout: .seconds(60), "the accepted attacks are settled") {
+            worker.statistics.succeeded + worker.statistics.deadLettered == 5
+        }
+        let admin = try await host.connect("admin")
+        var deadLetters: [String] = []
+        while let letter = try await admin.get(queue: topology.deadLetterQueue) {
+            deadLetters.append(letter.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "(none)")
+            try await letter.ack()
+        }
+        await admin.close()
+        print("attack | user | result")
+        for row in table { print("\(row.attack) | \(host.user(row.user)) | \(row.result)") }
+        print("worker: \(worker.statistics.succeeded) handled, dead letters by code: \(deadLetters.sorted())")
+
+        let accepted = table.filter { $0.result == "accepted by the broker" }.map(\.attack)
+        #expect(
+            accepted == [
+                "another type under an allowed key (notification.requested as registration.submitted)",
+                "forged x-attempt and x-failure-* on an honest registration", "a registration without user_id",
+                "a compromised role: notification.requested as registration.accepted", "an honest registration",
+            ], "everything else is refused by the broker: \(table)")
+        #expect(
+            table.filter { $0.result != "accepted by the broker" }.allSatisfy { $0.result.hasPrefix("refused") },
+            "\(table)")
+        #expect(deadLetters.sorted() == ["publisher-not-allowed", "type-mismatch", "type-mismatch"])
+        let handled = handler.seen.withLock { $0 }
+        #expect(handled.count == 2 && handled.allSatisfy { $0.type == RegistrationSubmittedV2.eventType })
+        #expect(worker.statistics.retried == 0, "a forged attempt count is not a failure")
+        #expect(worker.isReady, "the worker never stopped")
+        running.cancel()
+        _ = try? await running.value
+        await consuming.close()
+    }
+
+    static func notificationRequest() throws -> Data {
+        let request = NotificationRequestedV1(
+            notificationID: "ATTACK-1", participantID: nil, registrationID: nil, channel: .whatsApp,
+            recipient: "+6281299990000", template: "pengumuman", parameters: ["teks": "Transfer biaya ke rekening 123"])
+        return try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: request), exchange: "x").body
+    }
+
+    static func registration() throws -> Data {
+        let registration = RegistrationSubmittedV2(
+            registrationID: "REG-" + UUID().uuidString.prefix(8), nik: "6471054107990003", familyCardNumber: nil,
+            fullName: "Siti Rahmawati", birthPlace: "Balikpapan", birthDate: "1999-07-01", sex: .female,
+            phone: "+6281250001001", whatsApp: nil, email: nil,
+            domicile: Domicile(regionCode: "6471051001", address: "Jl. Contoh 1"), education: .smk,
+            employmentStatus: .unemployed, jobSeekerCardNumber: nil, preferredCentre: .balikpapan,
+            programme: "MEKANIK_SEPEDA_MOTOR", secondChoiceProgramme: nil, apprenticeshipInterest: false,
+            declaredTrainings: [], consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+        return try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: registration), exchange: "x")
+            .body
     }
 }

@@ -8,5 +8,6 @@ extension RoleTopology {
             _ = try? await connection.deleteQueue(name)
         }
         try? await connection.deleteExchange(exchange)
+        try? await connection.deleteExchange(failureExchange)
     }
 }

@@ -60,7 +60,8 @@ def main(argv):
         return 64
     url, routing_key = argv[1], argv[2] if len(argv) == 3 else "registration.submitted"
     message = envelope("REG-2025-" + uuid.uuid4().hex[:6].upper())
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    parameters = pika.URLParameters(url)
+    connection = pika.BlockingConnection(parameters)
     channel = connection.channel()
     channel.confirm_delivery()  # publisher confirms: basic_publish raises on nack or return
     properties = pika.BasicProperties(
@@ -70,6 +71,9 @@ def main(argv):
         correlation_id=message["correlationid"],
         type=message["type"],
         app_id="registration-portal",
+        # Required: the broker checks it is this connection's user, and consumers check that user
+        # may publish the type.
+        user_id=parameters.credentials.username,
         timestamp=int(datetime.datetime.now(datetime.timezone.utc).timestamp()),
         headers={"x-contract-version": message["dataversion"]},
     )

@@ -86,7 +86,7 @@ public struct RegistrationAcceptedV2: ContractMessage {
 
 /// A reason for a rejection or a review: a stable code and a text in Bahasa Indonesia.
 public struct RegistrationReason: Codable, Sendable, Equatable {
-    /// e.g. `NIK_INVALID_LENGTH`, `AGE_OUT_OF_RANGE`, `DUPLICATE_REGISTRATION`, `CONSENT_MISSING`.
+    /// e.g. `NIK_FORMAT`, `AGE_OUT_OF_RANGE`, `DUPLICATE_REGISTRATION`, `CONSENT_MISSING`.
     public var code: String
     /// For the applicant, e.g. "NIK harus terdiri dari 16 digit angka."
     public var message: String

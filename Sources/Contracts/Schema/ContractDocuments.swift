@@ -6,6 +6,11 @@ public import Foundation
 public enum ContractDocuments {
     /// The topic exchange every domain event is published to; the routing key is the type.
     public static let exchange = "kaltim.events"
+    /// The topic exchange a worker routes its failed messages through, into its own retry tiers
+    /// and dead letters (the routing key is the queue's name). A topic exchange, so that the
+    /// broker's topic permissions let each role's user reach its own queues only; nothing
+    /// writes to the default exchange but the broker and the admin.
+    public static let failureExchange = "kaltim.failures"
 
     /// Relative path → file contents.
     /// - Parameter examples: golden fixtures by name (`registration.submitted.v2`), included as

@@ -47,6 +47,11 @@ public struct WorkerOptions: Sendable {
     /// after its attempt is committed, so the count names the message that killed the process
     /// and no other.
     public var crashLimit = 3
+    /// Whether the worker declares its topology at start (and again when its queue was
+    /// deleted). Off where the role's broker user has no configure permission (`deploy/`): the
+    /// topology comes from the definitions or `kaltim-admin topology apply`, and the worker only
+    /// checks that its queue exists.
+    public var declaresTopology = true
 
     public init() {}
 }
@@ -129,7 +134,7 @@ public final class Worker: Service, Sendable {
     /// finishes the messages it already received, and returns.
     /// - Throws: when the topology cannot be declared or the store cannot be opened.
     public func run() async throws {
-        try await topology.declare(on: publishing)
+        try await prepareTopology()
         try await store.migrate(Self.runtimeTables + handler.migrations)
         if !options.publishers.isEnforced {
             logger.warning(
@@ -165,7 +170,7 @@ public final class Worker: Service, Sendable {
                     try? await Task.sleep(for: ReconnectPolicy.resubscription.ceiling(forAttempt: attempt))
                     guard !stopping.load(ordering: .relaxed), !Task.isCancelled else { break }
                     do {
-                        try await self.topology.declare(on: self.publishing)
+                        try await self.prepareTopology()
                         resubscribed = try await self.consuming.consume(
                             queue: self.topology.queue, prefetch: self.options.concurrency
                         ) { delivery in buffer.append(self.receive(delivery)) }
@@ -226,6 +231,23 @@ public final class Worker: Service, Sendable {
         try? await current.withLock { $0 }.cancel()
         consumerEnded.cancel()
         logger.info("worker stopped")
+    }
+
+    /// Declares the topology, or, when ``WorkerOptions/declaresTopology`` is off, checks that the
+    /// role queue exists (a passive declare, which needs no configure permission).
+    private func prepareTopology() async throws {
+        if options.declaresTopology {
+            try await topology.declare(on: publishing)
+            return
+        }
+        do {
+            _ = try await publishing.queueState(topology.queue)
+        } catch {
+            throw TopologyError(
+                object: "queue \(topology.queue)", brokerText: "\(error)",
+                fix: "the worker does not declare its topology (--no-declare-topology): load deploy/rabbitmq/definitions.json "
+                    + "or run `kaltim-admin topology apply` first")
+        }
     }
 
     /// A delivery with its decoded event and inbox key, or the permanent failure that refuses it
