@@ -15,16 +15,34 @@ struct CorpusCase: Sendable, CustomStringConvertible {
         case rejected(String)
         /// Handled normally (an older or richer version of a contract).
         case accepted
+        /// Acknowledged without an effect: its message id was used by an earlier message.
+        case duplicateOfEarlier
     }
     let name: String
     let body: Data
     var contentType: String? = "application/json"
     var contentEncoding: String?
+    /// Headers and properties an attacker set (merged into the published properties).
+    var headers: AMQPTable = [:]
+    var typeProperty: String?
+    var routingKey = RegistrationSubmittedV2.eventType
+    /// The `message_id` property: the case's name unless another is given; `.some(nil)` sends none.
+    var messageID: String?? = nil
+    var extraProperties: @Sendable (inout AMQPProperties) -> Void = { _ in }
     let outcome: Outcome
     /// The registration id an outcome event carries (business cases).
     var registrationID: String?
 
     var description: String { name }
+
+    /// The AMQP properties the case is published with.
+    var properties: AMQPProperties {
+        var properties = AMQPProperties(
+            contentType: contentType, contentEncoding: contentEncoding, headers: headers.isEmpty ? nil : headers,
+            deliveryMode: .persistent, messageID: messageID ?? name, type: typeProperty)
+        extraProperties(&properties)
+        return properties
+    }
 }
 
 /// The bad-input corpus (RELIABILITY.md R17, R19, R20): malformed bodies, hostile JSON, wrong
@@ -183,6 +201,98 @@ enum BadInputCorpus {
         try rejected("nik-serial-zero", nik: "6474015708990000", "NIK_SERIAL_ZERO")
         try rejected("nik-province-99", nik: "9974015708999901", "NIK_PROVINCE_UNKNOWN")
 
+        // Headers and properties an attacker sets: the worker-owned ones are ignored from a
+        // publisher, whatever their type or value, and no value traps the process (a NaN double
+        // never reaches a worker: RabbitMQ 3.10 closes the publisher's connection with 541). Each body has a
+        // NIK of 15 digits, so its outcome (a rejection) proves it was handled normally.
+        let hostileAttempts: [(String, AMQPFieldValue)] = [
+            ("max", .int64(.max)), ("min", .int64(.min)), ("minus-5", .int64(-5)), ("uint32-max", .uint32(.max)),
+            ("string", .string("1e99")), ("bytes", .bytes([0xFF, 0x00])), ("double", .double(9.3e18)),
+            ("decimal", .decimal(scale: 255, value: .max)), ("array", .array([.int64(.max)])),
+            ("table", .table(["x-attempt": .int64(.max)])), ("void", .void), ("bool", .bool(true)),
+        ]
+        for (label, value) in hostileAttempts {
+            var item = try CorpusCase(
+                name: "header-x-attempt-\(label)", body: registration("header-x-attempt-\(label)", nik: "647401570899990"),
+                outcome: .rejected("NIK_FORMAT"), registrationID: "header-x-attempt-\(label)")
+            item.headers = [FailureRouter.Header.attempt: value, FailureRouter.Header.firstFailureAt: value]
+            cases.append(item)
+        }
+        let forged: [(String, AMQPTable)] = [
+            (
+                "failure-record",
+                [
+                    FailureRouter.Header.code: .string("forged"), FailureRouter.Header.kind: .string("permanent"),
+                    FailureRouter.Header.attempts: .int64(.max), FailureRouter.Header.message: .string(goodNIK),
+                ]
+            ),
+            (
+                "published-by-office",
+                [
+                    FailureRouter.Header.publishedBy: .string("kaltim-office"),
+                    FailureRouter.Header.publishedRoutingKey: .string("notification.requested"),
+                ]
+            ),
+            ("x-death", ["x-death": .array([.table(["queue": .string("kaltim.intake"), "count": .int64(.max)])])]),
+            ("replay-count", ["x-replay-count": .int64(.max), "x-replay-id": .int64(-1)]),
+            ("contract-version-99", ["x-contract-version": .int64(99)]),
+            ("contract-version-string", ["x-contract-version": .string("two")]),
+            ("deep-table", ["x-nested": (0..<30).reduce(AMQPFieldValue.int8(1)) { inner, _ in .table(["t": inner]) }]),
+            ("long-string", ["x-long": .string(String(repeating: "x", count: 60_000))]),
+            (
+                "many-headers",
+                Dictionary(uniqueKeysWithValues: (0..<2_000).map { ("x-h-\($0)", AMQPFieldValue.int64(Int64($0))) })
+            ),
+        ]
+        for (label, headers) in forged {
+            var item = try CorpusCase(
+                name: "header-\(label)", body: registration("header-\(label)", nik: "647401570899990"),
+                outcome: .rejected("NIK_FORMAT"), registrationID: "header-\(label)")
+            item.headers = headers
+            cases.append(item)
+        }
+        let odd: [(String, @Sendable (inout AMQPProperties) -> Void)] = [
+            ("priority-255", { $0.priority = 255 }),
+            ("timestamp-far-future", { $0.timestamp = Date(timeIntervalSince1970: 9e11) }),
+            ("timestamp-1970", { $0.timestamp = Date(timeIntervalSince1970: 0) }),
+            ("transient-delivery-mode", { $0.deliveryMode = .transient }),
+            ("long-correlation-id", { $0.correlationID = String(repeating: "c", count: 255) }),
+            ("app-id-control-characters", { $0.appID = "portal\u{0}\u{1B}[31m" }),
+            ("reply-to-other-queue", { $0.replyTo = "kaltim.notifications" }),
+        ]
+        for (label, change) in odd {
+            var item = try CorpusCase(
+                name: "property-\(label)", body: registration("property-\(label)", nik: "647401570899990"),
+                outcome: .rejected("NIK_FORMAT"), registrationID: "property-\(label)")
+            item.extraProperties = change
+            cases.append(item)
+        }
+        // No message_id property: the envelope id is the key.
+        var noMessageID = try CorpusCase(
+            name: "property-no-message-id", body: registration("property-no-message-id", nik: "647401570899990"),
+            outcome: .rejected("NIK_FORMAT"), registrationID: "property-no-message-id")
+        noMessageID.messageID = .some(nil)
+        cases.append(noMessageID)
+        // The routing key and the type property must be the envelope's type.
+        var otherKey = CorpusCase(
+            name: "routing-key-assessment-graded", body: try registration("routing-key-assessment-graded"),
+            outcome: .deadLetter("type-mismatch"))
+        otherKey.routingKey = AssessmentGradedV2.eventType
+        cases.append(otherKey)
+        var otherType = CorpusCase(
+            name: "type-property-other", body: try registration("type-property-other"), outcome: .deadLetter("type-mismatch"))
+        otherType.typeProperty = CertificateRevokedV1.eventType
+        cases.append(otherType)
+        // The same envelope id as an earlier message, with another body: one effect per id, so
+        // this one is acknowledged without an effect (publishers must not reuse ids).
+        cases.append(
+            CorpusCase(
+                name: "same-id-other-body",
+                body: try body(
+                    "property-priority-255",
+                    IntakeDriver.registration("same-id-other-body", nik: "647401570899990")),
+                messageID: .some("property-priority-255"), outcome: .duplicateOfEarlier, registrationID: "same-id-other-body"))
+
         // Handled normally: unknown optional fields, and the previous version (R19).
         cases.append(
             CorpusCase(
@@ -244,15 +354,12 @@ struct BadInputCorpusTests {
         published += [retried, retried, retried]
         for item in published {
             try await connection.publish(
-                item.body, exchange: intake.exchange, routingKey: RegistrationSubmittedV2.eventType,
-                properties: AMQPProperties(
-                    contentType: item.contentType, contentEncoding: item.contentEncoding, deliveryMode: .persistent,
-                    messageID: item.name),
-                mandatory: true)
+                item.body, exchange: intake.exchange, routingKey: item.routingKey, properties: item.properties, mandatory: true)
         }
 
         let expectedDead = cases.filter { if case .deadLetter = $0.outcome { true } else { false } }
-        let expectedOutcomes = Set(cases.compactMap(\.registrationID) + [retried.name])
+        let expectedOutcomes = Set(
+            cases.filter { $0.outcome != .duplicateOfEarlier }.compactMap(\.registrationID) + [retried.name])
         let dead = Collector<AMQPDelivery>()
         let outcomes = Collector<(type: String, subject: String, body: Data)>()
         do {
@@ -300,7 +407,8 @@ struct BadInputCorpusTests {
         for item in cases + [retried] {
             guard let id = item.registrationID else { continue }
             let events = bySubject[id] ?? []
-            #expect(events.count == 1, "\(item): exactly one outcome, got \(events.map(\.type))")
+            let expected = item.outcome == .duplicateOfEarlier ? 0 : 1
+            #expect(events.count == expected, "\(item): \(expected) outcome, got \(events.map(\.type))")
             switch item.outcome {
             case .rejected(let code):
                 #expect(events.first?.type == RegistrationRejectedV1.eventType, "\(item)")
@@ -313,6 +421,8 @@ struct BadInputCorpusTests {
                 #expect(events.first?.type == RegistrationAcceptedV1.eventType, "\(item)")
             case .deadLetter:
                 break
+            case .duplicateOfEarlier:
+                #expect(events.isEmpty, "\(item): no effect of its own")
             }
         }
 
