@@ -137,7 +137,7 @@ let package = Package(
         // -sanitize=fuzzer by scripts/fuzz.sh; in a normal build it replays the files it is given.
         .executableTarget(
             name: "kaltim-fuzz",
-            dependencies: ["Contracts", "IntakeRules"],
+            dependencies: ["Contracts", "IntakeRules", "AMQP", "Jobs"],
             path: "Sources/KaltimFuzz",
             swiftSettings: swiftSettings
         ),

@@ -96,7 +96,7 @@ final class CArena {
             field.value.bytes = bytes(v)
         case .timestamp(let date):
             field.kind = kind(AMQP_FIELD_KIND_TIMESTAMP)
-            field.value.u64 = UInt64(max(0, date.timeIntervalSince1970.rounded(.down)))
+            field.value.u64 = wireSeconds(date)
         case .table(let t):
             field.kind = kind(AMQP_FIELD_KIND_TABLE)
             field.value.table = table(t)
@@ -146,7 +146,7 @@ final class CArena {
             flags |= AMQP_BASIC_PRIORITY_FLAG
         }
         if let timestamp = p.timestamp {
-            c.timestamp = UInt64(max(0, timestamp.timeIntervalSince1970.rounded(.down)))
+            c.timestamp = wireSeconds(timestamp)
             flags |= AMQP_BASIC_TIMESTAMP_FLAG
         }
         c._flags = amqp_flags_t(UInt32(bitPattern: flags))
@@ -158,6 +158,16 @@ final class CArena {
         blocks.append(UnsafeMutableRawPointer(pointer))
         return pointer
     }
+}
+
+/// Seconds since 1970 as an AMQP timestamp, saturating: a received timestamp of 2^64 - 1 comes
+/// back from `Double` as 2^64, which `UInt64(_:)` would trap on (a copy of a hostile message
+/// must never stop the process that routes it); NaN and negative times are 0.
+func wireSeconds(_ date: Date) -> UInt64 {
+    let seconds = date.timeIntervalSince1970.rounded(.down)
+    guard seconds > 0 else { return 0 }  // also NaN
+    guard seconds < 18_446_744_073_709_549_568 else { return .max }  // the largest Double below 2^64
+    return UInt64(seconds)
 }
 
 // MARK: - Incoming values

@@ -201,21 +201,27 @@ public final class DeadLetterAdmin: Sendable {
         {
             headers.removeValue(forKey: key)
         }
-        // The worker believes the routing key and user a message was first published with only on
-        // a copy from its own failure router or from this replay. A letter without the router's
-        // record was dead-lettered by the broker as its publisher sent it: take them from the
-        // broker's x-death and the validated user_id, never from the publisher's own headers.
+        // The worker believes the routing key and user a message was first published with only
+        // on a copy from its own failure router or from this replay. Only the failure router's
+        // copies carry the role's own broker user as their (broker-validated) user_id; any other
+        // letter was dead-lettered by the broker as its publisher sent it, headers and all, so
+        // its publisher is its own validated user_id, whatever its headers claim. A forged routing
+        // key is then bounded by the worker's publisher check: the publisher may only send the
+        // types it may publish anyway.
         typealias H = FailureRouter.Header
-        let routerWritten = letter.delivery.properties.headers?[H.role] != nil
-        if !routerWritten || headers[H.publishedRoutingKey] == nil {
-            // The broker's own record first: a publisher's x-failure-* headers are not the router's.
-            let death = letter.delivery.properties.headers?["x-death"]?.arrayValue?.first?.tableValue
-            let key = routerWritten ? letter.originalRoutingKey : death?["routing-keys"]?.arrayValue?.first?.stringValue
-            headers[H.publishedRoutingKey] = (key ?? letter.originalRoutingKey).map { .string($0) }
-        }
-        if !routerWritten || headers[H.publishedBy] == nil {
+        let roleQueue = letter.queue.hasSuffix(".dead") ? String(letter.queue.dropLast(".dead".count)) : letter.originalQueue
+        let roleUser = roleQueue.map { ContractPublishers.brokerUser(DeadLetter.role(ofQueue: $0)) }
+        let routerWritten = roleUser != nil && letter.delivery.properties.userID == roleUser
+        if !routerWritten {
             headers[H.publishedBy] = letter.delivery.properties.userID.map { .string($0) }
         }
+        if headers[H.publishedRoutingKey] == nil {
+            let death = letter.delivery.properties.headers?["x-death"]?.arrayValue?.first?.tableValue
+            let key = letter.originalRoutingKey ?? death?["routing-keys"]?.arrayValue?.first?.stringValue
+            headers[H.publishedRoutingKey] = key.map { .string($0) }
+        }
+        // A copy never expires on the way (a publisher's expiration would make it vanish).
+        properties.expiration = nil
         // The broker accepts no user_id on the copy but the admin connection's own.
         properties.userID = connection.username
         headers[ReplayHeader.id] = .string(replayID)
@@ -224,8 +230,10 @@ public final class DeadLetterAdmin: Sendable {
         headers[ReplayHeader.at] = .timestamp(Date())
         properties.headers = headers
         properties.deliveryMode = .persistent
+        // Back to the queue of the dead letters it was taken from: a header naming another queue
+        // may have been written by a publisher.
         let (exchange, routingKey) =
-            letter.originalQueue.map { ("", $0) } ?? (letter.originalExchange ?? "", letter.originalRoutingKey ?? "")
+            roleQueue.map { ("", $0) } ?? (letter.originalExchange ?? "", letter.originalRoutingKey ?? "")
         do {
             try await connection.publish(
                 letter.delivery.body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: true)

@@ -80,8 +80,10 @@ public struct FailureRouter: Sendable {
         newHeaders[Header.firstFailureAt] = .timestamp(provenance.firstFailureAt ?? now)
         if let key = provenance.routingKey { newHeaders[Header.publishedRoutingKey] = .string(key) }
         if let user = provenance.publisher { newHeaders[Header.publishedBy] = .string(user) }
-        // The broker accepts no user_id but the publishing connection's own.
+        // The broker accepts no user_id but the publishing connection's own; and a copy never
+        // expires on the way (a publisher's expiration would make its own dead letter vanish).
         properties.userID = publisher.username
+        properties.expiration = nil
 
         let outcome: Outcome
         let target: String

@@ -2,9 +2,11 @@
 // calls `LLVMFuzzerTestOneInput` with generated inputs. In a normal build the same code runs
 // over the files named on the command line, so a crasher saved under Tests/FuzzCorpus becomes a
 // regression test of the ordinary test suite.
+import AMQP
 import Contracts
 import Foundation
 import IntakeRules
+import Jobs
 
 /// The decoders every message meets, built once.
 let registry = ContractRegistry.pipeline
@@ -34,11 +36,13 @@ func compareDecoders(_ data: Data) {
     }
 }
 
-/// Runs one input through every fuzzed parser: the envelope and contract decoders (both
-/// engines, compared; and with message properties), the NIK rules N1–N8 (the input as the
+/// Runs one input through every fuzzed parser: the AMQP property list with its header table
+/// (``fuzzProperties(_:)``), the envelope and contract decoders (both engines, compared; and with
+/// message properties), the NIK rules N1–N8 (the input as the
 /// NIK and as the declared birth date), and the name, phone and e-mail rules. Bad input must end in a thrown error or
 /// a finding; a trap, a crash or a hang is a bug.
 func fuzzOne(_ data: Data) {
+    fuzzProperties(data)
     compareDecoders(data)
     _ = try? registry.decode(data, contentType: "application/json; charset=utf-8", contentEncoding: nil)
     let text = String(decoding: data.prefix(4096), as: UTF8.self)
@@ -51,6 +55,35 @@ func fuzzOne(_ data: Data) {
     _ = PersonName.matches(PersonName.normalise(text), "Siti Rahmawati")
     _ = PhoneNumber.normalise(text)
     _ = EmailAddress.isValid(text)
+}
+
+/// An event to check provenance against, and a policy that enforces the contracts' publishers.
+let sampleEvent = try? registry.decode(
+    Data(
+        #"{"specversion":"1.0","id":"e-1","source":"/kaltim/office","type":"notification.requested","dataversion":1,"time":"2025-01-01T00:00:00Z","datacontenttype":"application/json","correlationid":"e-1","data":{"notificationID":"n-1","participantID":null,"registrationID":null,"channel":"SMS","recipient":"+6281250001001","template":"t","parameters":{}}}"#
+            .utf8))
+let enforcing = PublisherPolicy.enforcing(ContractPublishers.allowedUsers())
+
+/// Runs the input as the property list of a basic content header (flags, then the properties
+/// present, headers of every AMQP field type included): librabbitmq's decoder and our
+/// conversion, what the worker reads from a delivery's properties on both paths into a role
+/// queue (its provenance, the type and publisher checks, the inbox key), and the encoder that
+/// writes them back. A trap, a crash or a hang is a bug.
+func fuzzProperties(_ data: Data) {
+    guard let properties = try? AMQPProperties(wireEncoded: data) else { return }
+    let headers = properties.headers ?? [:]
+    for (exchange, key) in [("kaltim.events", "registration.submitted"), ("", "kaltim.intake")] {
+        let provenance = DeliveryProvenance(
+            exchange: exchange, routingKey: key, userID: properties.userID, headers: headers, roleQueue: "kaltim.intake")
+        precondition((0...DeliveryProvenance.attemptCeiling).contains(provenance.previousAttempts), "attempts out of range")
+        _ = provenance.inboxKey(messageID: properties.messageID ?? "")
+        if let sampleEvent {
+            _ = provenance.check(sampleEvent, typeProperty: properties.type, policy: enforcing)
+            _ = provenance.check(sampleEvent, typeProperty: properties.type, policy: .anyPublisher)
+        }
+    }
+    _ = try? registry.decode(data, contentType: properties.contentType, contentEncoding: properties.contentEncoding)
+    if let encoded = try? properties.wireEncoded() { _ = try? AMQPProperties(wireEncoded: encoded) }
 }
 
 #if FUZZING

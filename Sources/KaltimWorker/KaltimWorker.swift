@@ -218,7 +218,9 @@ struct RevokeCertificate: AsyncParsableCommand {
                 id: "revoked-\(certificateID)", source: "/kaltim/admin/revoke-certificate", subject: participant,
                 data: CertificateRevokedV1(certificateID: certificateID, participantID: participant, reasonCode: reason)),
             exchange: topology.exchange)
-        let result = await connection.publish([event.amqpMessage]).first
+        var message = event.amqpMessage
+        message.properties.userID = connection.username  // required: consumers check who may revoke
+        let result = await connection.publish([message]).first
         await connection.close()
         guard case .success = result else { throw ValidationError("the broker did not confirm the revocation") }
         print("revoked \(certificateID) (\(reason))")
@@ -289,6 +291,12 @@ struct OpenClasses: AsyncParsableCommand {
     var brokerURL: String?
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: "Publish only the classes of this BLKI (BLKI_BALIKPAPAN or BLKI_BONTANG).") var centre: String?
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Declare the scheduling role's topology first (--no-declare-topology as the office user of deploy/, "
+                + "which may not: then the scheduling queue must exist)."))
+    var declareTopology = true
 
     func validate() throws {
         if let centre, TrainingCentre(rawValue: centre) == nil {
@@ -302,7 +310,11 @@ struct OpenClasses: AsyncParsableCommand {
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
         // The scheduling queue exists before the first class is announced, so none is lost.
         let topology = RoleTopology(role: .scheduling, prefix: topologyPrefix)
-        try await topology.declare(on: connection)
+        if declareTopology {
+            try await topology.declare(on: connection)
+        } else {
+            _ = try await connection.queueState(topology.queue)
+        }
         let classes = catalogue.plannedClasses.filter { centre == nil || $0.centre.rawValue == centre }
         let messages = try classes.map { planned in
             try OutgoingEvent(
@@ -311,6 +323,10 @@ struct OpenClasses: AsyncParsableCommand {
                     data: planned),
                 exchange: topology.exchange
             ).amqpMessage
+        }.map { message in
+            var message = message
+            message.properties.userID = connection.username  // required: consumers check who may open classes
+            return message
         }
         let results = await connection.publish(messages, window: 100)
         await connection.close()

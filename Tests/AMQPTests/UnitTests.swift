@@ -102,3 +102,42 @@ struct ErrorTests {
         #expect(!AMQPError(.publishReturned, "x", replyCode: 312).isRetryable)
     }
 }
+
+/// The property list as it travels on the wire: what the fuzzer feeds, checked on its seeds.
+struct WirePropertiesTests {
+    func seed(_ name: String) throws -> Data {
+        try Data(contentsOf: BrokerEnvironment.repositoryRoot.appendingPathComponent("Tests/FuzzCorpus/\(name)"))
+    }
+
+    @Test func theFuzzersPropertySeedsDecodeThroughLibrabbitmq() throws {
+        let forged = try seed("seed-properties-forged-attempt")
+        let properties = try AMQPProperties(wireEncoded: forged)
+        #expect(properties.contentType == "application/json")
+        #expect(properties.type == "registration.submitted" && properties.userID == "kaltim-portal")
+        #expect(properties.messageID == "m-1" && properties.deliveryMode == AMQPProperties.DeliveryMode.persistent)
+        #expect(properties.headers?["x-attempt"]?.intValue == .max)
+        #expect(properties.headers?["x-published-by"]?.stringValue == "kaltim-office")
+        let everyType = try AMQPProperties(wireEncoded: try seed("seed-properties-every-type"))
+        #expect(everyType.headers?.count == 8)
+        #expect(everyType.headers?["h"] == AMQPFieldValue.table(["x-attempt": .int64(-5)]))
+    }
+
+    @Test func aPropertyListRoundTripsAndGarbageIsAnError() throws {
+        let properties = AMQPProperties(
+            contentType: "application/json", headers: ["x-attempt": .int64(.min), "t": .table(["a": .array([.bool(true)])])],
+            deliveryMode: .persistent, messageID: "m-2", type: "registration.submitted", userID: "kaltim-portal")
+        let decoded = try AMQPProperties(wireEncoded: try properties.wireEncoded())
+        #expect(decoded.headers == properties.headers && decoded.messageID == "m-2" && decoded.userID == "kaltim-portal")
+        // The largest timestamp on the wire reads back as 2^64 s, and is written back saturated.
+        var edge = AMQPProperties(headers: ["t": .timestamp(Date(timeIntervalSince1970: 18_446_744_073_709_551_616))])
+        edge.timestamp = Date(timeIntervalSince1970: 1e30)
+        let wire = try edge.wireEncoded()
+        #expect(try AMQPProperties(wireEncoded: wire).timestamp == Date(timeIntervalSince1970: Double(UInt64.max)))
+        for date in [Date(timeIntervalSince1970: -5), Date(timeIntervalSince1970: .nan), Date(timeIntervalSince1970: .infinity)] {
+            _ = try AMQPProperties(timestamp: date).wireEncoded()
+        }
+        for garbage in [Data(), Data([0xFF]), Data([0x20, 0x00, 0xFF, 0xFF, 0xFF, 0xFF])] {
+            #expect(throws: AMQPError.self) { try AMQPProperties(wireEncoded: garbage) }
+        }
+    }
+}

@@ -242,6 +242,11 @@ struct LeastPrivilegeTests {
             throws: refused)
         await #expect(performing: { try await portal.get(queue: intakeTopology.queue) }, throws: refused)
         await #expect(performing: { try await portal.declareQueue(.quorum("portal.own")) }, throws: refused)
+        // The office announces classes into the scheduling queue the definitions declared: it may
+        // check that the queue exists without any permission on it.
+        let office = try await host.connect("office")
+        _ = try await office.queueState(RoleTopology(role: .scheduling).queue)
+        await office.close()
         // The broker validates `user_id`: the portal may sign its messages with its own name, and
         // cannot pass one off as the LSP's (406 PRECONDITION_FAILED), so a consumer may trust it.
         try await portal.publish(

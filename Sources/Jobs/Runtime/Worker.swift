@@ -333,14 +333,19 @@ public final class Worker: Service, Sendable {
     ]
 
     /// Handles a redelivered message on its own: first commits that its handling begins, then
-    /// handles it as a batch of one. One whose earlier handlings ended the process
-    /// ``WorkerOptions/crashLimit`` times is dead-lettered as `crashed-worker` instead.
+    /// handles it as a batch of one, then forgets the count once the handling finished (with an
+    /// effect, a failure or as a duplicate). A message already in the inbox (its ack was lost)
+    /// is a duplicate and counts nothing. One whose handling began ``WorkerOptions/crashLimit``
+    /// times without finishing, each time ending the process, is dead-lettered as
+    /// `crashed-worker` instead.
     private func isolate(_ item: DecodedMessage, group: inout DiscardingTaskGroup) async {
         let key = item.inboxKey
         let now = Date().timeIntervalSince1970
-        let begun: Int
+        let begun: Int?
         do {
-            begun = try await store.write { transaction in
+            begun = try await store.write { transaction -> Int? in
+                let known = try transaction.query("SELECT 1 AS known FROM jobs_inbox WHERE message_id = ?", [.text(key)])
+                guard known.isEmpty else { return nil }
                 try transaction.execute(
                     """
                     INSERT INTO jobs_handling_attempts (message_key, attempts, last_attempt_at) VALUES (?, 1, ?)
@@ -349,26 +354,42 @@ public final class Worker: Service, Sendable {
                     """, [.text(key), .real(now)])
                 let row = try transaction.query(
                     "SELECT attempts FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
-                return Int(row.first?["attempts"]?.integer ?? 1)
+                guard let attempts = row.first?["attempts"]?.integer else {
+                    throw Failure.transient("store-unavailable", "the handling attempt was not recorded")
+                }
+                return Int(attempts)
             }
         } catch {
             let failure = Failure.transient("store-unavailable", String(describing: error))
             group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             return
         }
+        guard let begun else {
+            await commit([item], group: &group)  // a duplicate: acknowledged without an effect
+            return
+        }
         let unfinished = begun - 1
         if unfinished >= options.crashLimit {
             let failure = Failure.permanent(
                 "crashed-worker",
-                "handling this message ended the worker process \(unfinished) times in a row (a trap, an abort, "
-                    + "out of memory or a kill) before it could finish; it is not handled again")
+                "handling this message began \(unfinished) times and each time the worker process ended before it "
+                    + "finished (a trap, an abort, out of memory or a kill); it is not handled again")
             logger.critical(
                 "a message crashed the worker repeatedly; dead-lettering it",
                 metadata: ["message_id": "\(item.event.header.id)", "handlings": "\(unfinished)"])
             group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            await forgetAttempts(key)
             return
         }
         await commit([item], group: &group)
+        // The handling finished (whatever its outcome): this was no crash.
+        await forgetAttempts(key)
+    }
+
+    private func forgetAttempts(_ key: String) async {
+        _ = try? await store.write { transaction in
+            try transaction.execute("DELETE FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
+        }
     }
 
     /// One group commit: the handlers of the batch in one store transaction; then publishing
@@ -377,14 +398,10 @@ public final class Worker: Service, Sendable {
         let handler = handler
         let duration = metrics.handlerDuration
         let batch = decoded.map { item in
-            StoreWork(messageID: item.inboxKey) { [redelivered = item.delivery.redelivered, key = item.inboxKey] transaction in
+            StoreWork(messageID: item.inboxKey) { transaction in
                 let start = ContinuousClock.now
                 defer { duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds) }
-                let events = try handler.handle(item.event, in: transaction)
-                if redelivered {
-                    try transaction.execute("DELETE FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
-                }
-                return events
+                return try handler.handle(item.event, in: transaction)
             }
         }
         let results: [Result<ProcessOutcome, any Error>]
@@ -561,9 +578,8 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Forgets attempt counts of messages that were last begun an hour ago or more: a message
-    /// that ends its process comes back within seconds; these were settled another way (a
-    /// duplicate, a failure routed elsewhere).
+    /// Forgets attempt counts last begun an hour ago or more: a message that ends its process
+    /// comes back within seconds, so these are rows a failed delete left behind.
     private func forgetStaleAttempts() async {
         let cutoff = Date().timeIntervalSince1970 - 3_600
         _ = try? await store.write { transaction in
