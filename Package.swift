@@ -147,6 +147,7 @@ let package = Package(
             dependencies: [
                 "Workers", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/KaltimWorker",
             swiftSettings: swiftSettings

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why handling a message failed, and whether trying again can help.
 ///
 /// A business outcome (a rejected registration) is not a failure: it is an output event.
@@ -35,6 +37,13 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Masking of personal data in text that may reach a log, a metric or a header.
 public enum PersonalData {
+    /// Files this process creates from now on are readable by their owner and group at most
+    /// (umask 027: 0640, or 0600 where the creator asks for it): stores, logs, certificates,
+    /// notification logs and exports hold personal data. Every executable calls it first.
+    public static func restrictNewFiles() {
+        umask(0o027)
+    }
+
     /// Masks every run of exactly 16 digits (a NIK or KK number) as `647401******9901`.
     public static func maskNIKs(in text: String) -> String {
         var result = ""

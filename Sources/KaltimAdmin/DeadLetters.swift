@@ -18,6 +18,8 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "JSON instead of a table.") var json = false
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles) }
             struct Group: Encodable {
                 let role: String, code: String, kind: String, fingerprint: String, type: String, version: Int?
@@ -74,6 +76,8 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Show the body unmasked (written to the audit log).") var reveal = false
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             var filter = DeadLetterFilter()
             filter.messageIDs = [messageID]
             let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles, filter: filter) }
@@ -132,6 +136,8 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let report = try await admin.withAdmin { _, engine in
                 try await engine.replay(
                     roles.roles, filter: filters.filter, limit: limit, rate: rate, canary: canary,
@@ -178,6 +184,8 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Bodies unmasked (written to the audit log).") var reveal = false
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let letters = try await admin.withAdmin { _, engine in try await engine.list(roles.roles, filter: filters.filter) }
             struct Line: Encodable {
                 let messageID, queue, role, code, kind, fingerprint, failureMessage, body: String
@@ -230,6 +238,8 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let workerRole = WorkerRole.all.first { $0.name == role }!
             let (queue, purged) = try await admin.withAdmin { connection, engine in
                 let queue = engine.queues([workerRole])[0].queue

@@ -26,6 +26,8 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "JSON instead of a table.") var json = false
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let management = try managementAPI()
         let rows: [Row] = try await admin.withAdmin { connection, _ in try await self.rows(connection, management) }
         if json {
@@ -83,6 +85,8 @@ struct Topology: AsyncParsableCommand {
         @OptionGroup var roles: RoleOptions
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             try await admin.withAdmin { connection, _ in
                 for role in roles.roles {
                     try await RoleTopology(role: role, prefix: admin.topologyPrefix).declare(on: connection)
@@ -104,6 +108,8 @@ struct Topology: AsyncParsableCommand {
         @OptionGroup var roles: RoleOptions
 
         func run() async throws {
+
+            PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let data = try TopologyDefinitions.json(roles: roles.roles, prefix: topologyPrefix)
             if let output {
                 try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: output))
@@ -123,6 +129,8 @@ struct DeployFiles: AsyncParsableCommand {
     @Flag(help: "Only compare.") var check = false
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         var stale: [String] = []
         for (path, content) in try DeploymentFiles.files().sorted(by: { $0.key < $1.key }) {
             let url = URL(fileURLWithPath: output).appendingPathComponent(path)

@@ -74,6 +74,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let environment = ProcessInfo.processInfo.environment
         let catalogue = try programme.load()
         let accounts: ConsoleAccounts
@@ -148,6 +150,8 @@ struct Rebuild: AsyncParsableCommand {
     @OptionGroup var programme: ProgrammeOptions
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let store = try await Stores.open(
             options.database ?? "var/console.sqlite", schema: options.storeSchema ?? WorkerRole.console.name,

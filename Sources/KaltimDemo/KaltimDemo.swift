@@ -63,6 +63,8 @@ struct KaltimDemo: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let started = Date()
         let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
         let catalogue = try ProgrammeCatalogue.load(path: programmeFile)

@@ -44,6 +44,8 @@ struct Intake: AsyncParsableCommand {
     var nikKeyFile: String?
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
         if key.isDevelopmentKey {
@@ -64,6 +66,8 @@ struct Scheduling: AsyncParsableCommand {
     @OptionGroup var programme: ProgrammeOptions
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let topology = try options.topology(role: .scheduling)
         try await WorkerHost.run(
@@ -79,6 +83,8 @@ struct Grading: AsyncParsableCommand {
     @OptionGroup var programme: ProgrammeOptions
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let topology = try options.topology(role: .grading)
         try await WorkerHost.run(
@@ -100,6 +106,8 @@ struct Certificates: AsyncParsableCommand {
     var outputDirectory: String?
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let signer = try signingKeyFile.map { try CertificateSigner(file: $0) } ?? .development
         if signer.isDevelopmentKey {
@@ -126,6 +134,8 @@ struct CertificateKey: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         if let new {
             guard !FileManager.default.fileExists(atPath: new) else { throw ValidationError("\(new) exists; not overwriting it") }
             guard
@@ -166,6 +176,8 @@ struct VerifyCertificate: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let verifier = try CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)
         var revocations: [String: String] = [:]
         if let database {
@@ -205,6 +217,8 @@ struct RevokeCertificate: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let rows = try await Stores.openForReading(database, schema: storeSchema).read(
             "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)])
         guard let participant = rows.first?["participant_id"]?.text else {
@@ -255,6 +269,8 @@ struct ImportRegistry: AsyncParsableCommand {
     @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.registry(
             csv: try readText(csv), into: try await openIntakeStore(database),
             key: try importKey(file: nikKeyFile, development: developmentKey))
@@ -273,6 +289,8 @@ struct ImportHistory: AsyncParsableCommand {
     @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.history(
             csv: try readText(csv), into: try await openIntakeStore(database),
             key: try importKey(file: nikKeyFile, development: developmentKey))
@@ -305,6 +323,8 @@ struct OpenClasses: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))

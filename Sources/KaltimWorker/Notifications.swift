@@ -2,6 +2,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import Jobs
+import Logging
 import Senders
 import WorkerHost
 import Workers
@@ -26,7 +27,13 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Sender address of e-mails.", valueName: "address")) var smtpFrom =
         "noreply@disnakertrans.kaltimprov.go.id"
     @Option(help: ArgumentHelp("SMTP user name (password in KALTIM_SMTP_PASSWORD).", valueName: "name")) var smtpUser: String?
-    @Flag(help: "Require STARTTLS on the SMTP connection.") var smtpStarttls = false
+    @Flag(help: "Require STARTTLS on an smtp:// connection (the default; kept for existing configurations).")
+    var smtpStarttls = false
+    @Flag(
+        help: "Development only: send e-mail over smtp:// without STARTTLS (a local relay), which exposes addresses and texts.")
+    var allowInsecureSmtp = false
+    @Flag(help: "Development only: allow an http:// gateway URL, which exposes the token, numbers and texts.")
+    var allowInsecureGateway = false
     @Option(help: ArgumentHelp("CA bundle for the SMTP server's certificate.", valueName: "path")) var smtpCAFile: String?
     @Option(help: ArgumentHelp("Hours in which non-urgent messages wait, in WITA, or `off`.", valueName: "HH:MM-HH:MM"))
     var quietHours = "21:00-07:00"
@@ -46,10 +53,38 @@ struct Notifications: AsyncParsableCommand {
         for (name, url) in [("--gateway-url", gatewayURL), ("--smtp-url", smtpURL)] {
             if let url, URL(string: url)?.host == nil { throw ValidationError("\(name) is not a URL with a host: \(url)") }
         }
+        // Transport: personal data (numbers, addresses, texts) and the gateway's token travel
+        // encrypted unless a development flag says otherwise, by name.
+        if let gatewayURL {
+            switch URL(string: gatewayURL)?.scheme?.lowercased() {
+            case "https": break
+            case "http" where allowInsecureGateway: break
+            case "http":
+                throw ValidationError(
+                    "--gateway-url must be https:// (or give --allow-insecure-gateway for a local test)")
+            default: throw ValidationError("--gateway-url must be an https:// URL: \(gatewayURL)")
+            }
+        }
+        if let smtpURL {
+            switch URL(string: smtpURL)?.scheme?.lowercased() {
+            case "smtps", "smtp": break
+            default: throw ValidationError("--smtp-url must be smtps:// or smtp:// (with STARTTLS): \(smtpURL)")
+            }
+            if smtpStarttls && allowInsecureSmtp {
+                throw ValidationError("--smtp-starttls and --allow-insecure-smtp exclude each other")
+            }
+        }
         guard gatewayRate > 0, smtpRate > 0 else { throw ValidationError("rates must be positive") }
     }
 
+    /// STARTTLS on smtp:// unless `--allow-insecure-smtp` (smtps:// is encrypted from the start).
+    func requiresStartTLS(_ url: String) -> Bool {
+        URL(string: url)?.scheme?.lowercased() == "smtp" && !allowInsecureSmtp
+    }
+
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let loaded: NotificationTemplates
         do {
@@ -71,7 +106,7 @@ struct Notifications: AsyncParsableCommand {
             if let smtpURL {
                 senders[.email] = SMTPSender(
                     url: smtpURL, from: smtpFrom, username: smtpUser, password: environment["KALTIM_SMTP_PASSWORD"],
-                    startTLS: smtpStarttls, caFile: smtpCAFile)
+                    startTLS: requiresStartTLS(smtpURL), caFile: smtpCAFile)
             }
         }
         var dispatcherOptions = DispatcherOptions()
@@ -85,7 +120,13 @@ struct Notifications: AsyncParsableCommand {
             handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
             options: options,
             services: { store, instance, logger in
-                [
+                if let gatewayURL, URL(string: gatewayURL)?.scheme?.lowercased() == "http" {
+                    logger.warning("the gateway is reached over plain http (--allow-insecure-gateway): development only")
+                }
+                if let smtpURL, URL(string: smtpURL)?.scheme?.lowercased() == "smtp", !requiresStartTLS(smtpURL) {
+                    logger.warning("e-mail goes over smtp:// without STARTTLS (--allow-insecure-smtp): development only")
+                }
+                return [
                     NotificationDispatcher(
                         store: store, templates: loaded, senders: senders, options: dispatcherOptions,
                         exchange: topology.exchange, instance: instance, logger: logger)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Contracts
 import Dispatch
 import Foundation
+import Jobs
 import Synchronization
 import WorkerHost
 
@@ -75,6 +76,8 @@ struct Supervise: AsyncParsableCommand {
     }
 
     func run() async throws {
+
+        PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let plan = try loadPlan()
         let data = plan.dataDirectory ?? "var"
         let logs = plan.logDirectory ?? "\(data)/log"

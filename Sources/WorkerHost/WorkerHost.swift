@@ -30,6 +30,7 @@ public enum WorkerHost {
         afterCommit: (@Sendable ([String]) -> Void)? = nil,
         services makeServices: (any MessageStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
+        PersonalData.restrictNewFiles()
         let format = MaskingLogHandler.Format(rawValue: options.logFormat) ?? .json
         let level = Logger.Level(rawValue: options.logLevel) ?? .info
         LoggingSystem.bootstrap { label in MaskingLogHandler(label: label, level: level, format: format) }

@@ -32,6 +32,7 @@ struct NotificationProcessTests {
                 "--topology-prefix", prefix, "--programme-file", repositoryFile("config/programme-2025.json"),
                 "--templates", repositoryFile("config/notifications"), "--gateway-url", gateway.url,
                 "--quiet-hours", "off", "--no-http", "--retry-delays", "300ms", "--allow-any-publisher",
+                "--allow-insecure-gateway",
             ],
             environment: ["KALTIM_GATEWAY_TOKEN": "token-123"])
         defer { Task { await worker.terminate() } }
@@ -65,11 +66,37 @@ struct NotificationProcessTests {
         #expect(gateway.requests.count == 3 * people, "nothing sent twice, also not at shutdown")
         let log = worker.output
         #expect(!log.contains("6471054107990003") && !log.contains("+6281250"), "no NIK or phone number in the log")
+        #expect(log.contains("plain http (--allow-insecure-gateway)"), "an insecure gateway is never silent")
+        // The store holds contacts: nobody but its owner and group may read it.
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasPrefix("n.sqlite") {
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(file).path)[
+                    .posixPermissions] as? Int
+            #expect(mode.map { $0 & 0o027 } == 0, "\(file): mode \(String(mode ?? 0, radix: 8))")
+        }
 
         _ = try? await connection.deleteQueue(reports)
         await topology.delete(on: connection)
         await connection.close()
         await gateway.stop()
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Numbers, addresses, texts and the gateway's token travel encrypted unless a development
+    /// flag says otherwise by name.
+    @Test func plainTransportsAreRefusedWithoutTheirDevelopmentFlag() async throws {
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        let common = ["notifications", "--templates", repositoryFile("config/notifications"), "--no-http"]
+        for (arguments, message) in [
+            (["--gateway-url", "http://127.0.0.1:1/send"], "--gateway-url must be https://"),
+            (["--gateway-url", "ftp://127.0.0.1/send"], "--gateway-url must be an https:// URL"),
+            (["--smtp-url", "smtp://127.0.0.1:25", "--smtp-starttls", "--allow-insecure-smtp"], "exclude each other"),
+            (["--smtp-url", "imap://127.0.0.1"], "--smtp-url must be smtps:// or smtp://"),
+        ] {
+            let process = try ChildProcess(binary, common + arguments)
+            #expect(try await process.waitForExit(timeout: .seconds(30)) == 64, "\(arguments)")
+            #expect(process.output.contains(message), "\(arguments): \(process.output)")
+            await process.terminate()
+        }
     }
 }
