@@ -257,12 +257,13 @@ public enum DeploymentFiles {
         for role in WorkerRole.all {
             // With PostgreSQL every role can run several processes; with SQLite they share a file.
             let replicas = postgres ? 2 : role == .intake ? 2 : 1
-            let database =
-                postgres ? "postgres://kaltim:${POSTGRES_PASSWORD}@postgres:5432/kaltim" : "/var/lib/kaltim/\(role.name).sqlite"
+            // A database URL with its password goes in the environment, never on the command line.
+            let database = postgres ? [] : ["--database", "/var/lib/kaltim/\(role.name).sqlite"]
+            let databaseURL =
+                postgres ? "\n      KALTIM_DATABASE_URL: \"postgres://kaltim:${POSTGRES_PASSWORD}@postgres:5432/kaltim\"" : ""
             let arguments =
-                [
-                    role.name, "--database", database, "--programme-file",
-                    "/etc/kaltim/programme-2025.json", "--http-host", "0.0.0.0", "--http-port", "8080",
+                [role.name] + database + [
+                    "--programme-file", "/etc/kaltim/programme-2025.json", "--http-host", "0.0.0.0", "--http-port", "8080",
                 ] + roleArguments(role, secrets: "/run/secrets", config: "/etc/kaltim")
             let url = brokers.map { "amqp://\(user(role)):${\(role.name.uppercased())_PASSWORD}@\($0):5672/%2f" }
                 .joined(separator: ",")
@@ -282,7 +283,7 @@ public enum DeploymentFiles {
                     image: kaltim/worker
                     command: [\(arguments.map { "\"\($0)\"" }.joined(separator: ", "))]
                     environment:
-                      KALTIM_BROKER_URL: "\(url)"\(retryType)
+                      KALTIM_BROKER_URL: "\(url)"\(retryType)\(databaseURL)
                     deploy:
                       replicas: \(replicas)
                     # Longer than the worker's drain (--shutdown-timeout 30 s).
@@ -514,7 +515,8 @@ public enum DeploymentFiles {
                     + "# several pods on any nodes, scaled by KEDA on its queue; /var/lib/kaltim is scratch space.\n"
             ),
             ("  replicas: 1\n  strategy: {type: Recreate}\n", "  replicas: 2\n  strategy: {type: RollingUpdate}\n"),
-            ("\"--database\", \"/var/lib/kaltim/\(role.name).sqlite\"", "\"--database\", \"$(KALTIM_DATABASE_URL)\""),
+            // The URL with its password stays in the environment (not expanded into the arguments).
+            (", \"--database\", \"/var/lib/kaltim/\(role.name).sqlite\"", ""),
             (
                 "            - name: KALTIM_BROKER_URL\n",
                 "            - name: KALTIM_DATABASE_URL\n"

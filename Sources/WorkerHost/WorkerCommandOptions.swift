@@ -25,8 +25,9 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "The role's store: a SQLite file, shared by the role's processes on one machine (default: var/<role>.sqlite), "
-                + "or a postgres://user:password@host:port/database URL, shared by its processes on any machine.",
+            "The role's store: a SQLite file, shared by the role's processes on one machine, or a "
+                + "postgres://user:password@host:port/database URL, shared by its processes on any machine (default: "
+                + "$KALTIM_DATABASE_URL, which keeps a password off the command line, else var/<role>.sqlite).",
             valueName: "path|url"))
     public var database: String?
 
@@ -146,6 +147,15 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     /// Who may publish each event type: the contracts' publishers, unless `--allow-any-publisher`.
     public var publisherPolicy: PublisherPolicy {
         allowAnyPublisher ? .anyPublisher : .enforcing(ContractPublishers.allowedUsers())
+    }
+
+    /// The role's store: `--database`, else `$KALTIM_DATABASE_URL` (where a URL with a password
+    /// belongs: a command line is visible to every user of the machine in `ps`), else
+    /// `var/<role>.sqlite`.
+    public func databaseLocation(role: WorkerRole) -> String {
+        if let database { return database }
+        if let url = ProcessInfo.processInfo.environment["KALTIM_DATABASE_URL"], !url.isEmpty { return url }
+        return "var/\(role.name).sqlite"
     }
 
     /// The broker connection settings.

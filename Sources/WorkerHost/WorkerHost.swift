@@ -44,7 +44,7 @@ public enum WorkerHost {
 
         let topology = try options.topology(role: role)
         let configuration = try options.amqpConfiguration(role: role)
-        let database = options.database ?? "var/\(role.name).sqlite"
+        let database = options.databaseLocation(role: role)
         let store = try await Stores.open(
             database, schema: options.storeSchema ?? role.name,
             durability: SQLiteStore.Durability(rawValue: options.durability.uppercased()) ?? .full,

@@ -110,14 +110,14 @@ struct DeployFileTests {
             #expect(environment["KALTIM_RETRY_QUEUE_TYPE"] == "quorum")
             let command = clusterServices[role.name]?["command"] as? [String] ?? []
             #expect(
-                command.firstIndex(of: "--database").map { command[$0 + 1].hasPrefix("postgres://") } == true,
-                "the scale-out variant keeps state in PostgreSQL")
+                environment["KALTIM_DATABASE_URL"]?.hasPrefix("postgres://") == true && !command.contains("--database"),
+                "the scale-out variant keeps state in PostgreSQL, its URL in the environment")
             // Kubernetes on PostgreSQL: several pods, no volume claim, the URL from the role's secret.
             let onPostgres = parsed["kubernetes/postgres/\(role.name).yaml"] as? [[String: Any]] ?? []
             #expect(onPostgres.compactMap { $0["kind"] as? String } == ["Deployment", "ScaledObject"])
             #expect((onPostgres.first?["spec"] as? [String: Any])?["replicas"] as? Int ?? 0 > 1)
             #expect((onPostgres.last?["spec"] as? [String: Any])?["maxReplicaCount"] as? Int ?? 0 > 1)
-            #expect("\(onPostgres.first ?? [:])".contains("$(KALTIM_DATABASE_URL)"))
+            #expect("\(onPostgres.first ?? [:])".contains("KALTIM_DATABASE_URL"))
             let documents = parsed["kubernetes/\(role.name).yaml"] as? [[String: Any]] ?? []
             #expect("\(documents.first ?? [:])".contains("KALTIM_RETRY_QUEUE_TYPE"), "the Deployment reads the broker setting")
         }
@@ -125,6 +125,16 @@ struct DeployFileTests {
         #expect(kubernetesCluster.compactMap { $0["kind"] as? String } == ["RabbitmqCluster", "ConfigMap"])
         #expect((kubernetesCluster.first?["spec"] as? [String: Any])?["replicas"] as? Int == 3)
         #expect((kubernetesCluster.last?["data"] as? [String: String])?["retry-queue-type"] == "quorum")
+        // No password on a command line (`ps` shows it to every user of the machine): no
+        // password, secret reference or URL with credentials in any command, args or ExecStart.
+        for (path, content) in try DeploymentFiles.files() {
+            for line in content.split(separator: "\n")
+            where line.contains("command:") || line.contains("args:") || line.contains("ExecStart=") {
+                #expect(
+                    !line.contains("PASSWORD") && !line.contains("$(") && !line.contains("://"),
+                    "deploy/\(path): \(line)")
+            }
+        }
         let dockerfile = try String(contentsOfFile: Self.deploy + "/docker/Dockerfile", encoding: .utf8)
         #expect(dockerfile.components(separatedBy: "\nFROM ").count == 3 && dockerfile.hasPrefix("# Generated"), "two stages")
         #expect(dockerfile.contains("librabbitmq4") && dockerfile.contains("ENTRYPOINT [\"kaltim-worker\"]"))
