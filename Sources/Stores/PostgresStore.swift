@@ -227,6 +227,15 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         try await transaction { session in try work(HandlerTransaction(session: session)) }
     }
 
+    /// The database server's clock (`clock_timestamp()`), the same for every machine.
+    public func currentTime() async throws -> Date {
+        let rows = try await read("SELECT extract(epoch from clock_timestamp())::float8 AS now")
+        guard case .real(let seconds)? = rows.first?["now"] else {
+            throw PostgresStoreError("the server did not tell its time")
+        }
+        return Date(timeIntervalSince1970: seconds)
+    }
+
     public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
         try await run { session in try session.query(PostgresDialect.placeholders(sql), arguments) }
     }

@@ -86,6 +86,19 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Both stores tell the time their processes share (the test's servers run on this machine,
+    /// so the two clocks are the same clock read twice).
+    @Test(arguments: kinds)
+    func theStoreTellsItsOwnTime(kind: Kind) async throws {
+        let location = try Location(kind)
+        let store = try await location.open()
+        let before = Date()
+        let time = try await store.currentTime()
+        let after = Date()
+        #expect(time >= before.addingTimeInterval(-1) && time <= after.addingTimeInterval(1), "\(before) \(time) \(after)")
+        await location.remove()
+    }
+
     @Test(arguments: kinds)
     func aMessageIdHasOneEffectHoweverOftenItComes(kind: Kind) async throws {
         let location = try Location(kind)

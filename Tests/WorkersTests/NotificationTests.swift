@@ -295,6 +295,55 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    /// Holds the message to one recipient until released; counts every send by its key.
+    final class HoldingSender: MessageSender {
+        let heldRecipient: String
+        let sends = Mutex<[String: Int]>([:])
+        let holding = Atomic<Bool>(false)
+        private let gate = AsyncStream.makeStream(of: Void.self)
+
+        init(holding recipient: String) { heldRecipient = recipient }
+
+        func send(_ message: OutgoingNotification) async -> SendResult {
+            sends.withLock { $0[message.idempotencyKey, default: 0] += 1 }
+            if message.recipient == heldRecipient {
+                holding.store(true, ordering: .relaxed)
+                for await _ in gate.stream { break }
+            }
+            return .sent(providerMessageID: "provider-" + message.idempotencyKey)
+        }
+
+        func release() { gate.continuation.yield() }
+    }
+
+    /// A send that stalls keeps its claim on the store's clock: a replica whose clock runs three
+    /// minutes ahead (more than the two-minute claim) does not take it over, and the sends that
+    /// returned meanwhile are recorded at once, not after the stalled one.
+    @Test func aStalledSendIsNeitherTakenOverByAReplicaAheadNorHoldsBackTheOthersRecords() async throws {
+        let clock = Clock(Self.noon())
+        let sender = HoldingSender(holding: "+6281250000202")
+        let (kit, dispatcher) = try await Self.rig(senders: [.whatsApp: sender, .sms: sender], clock: clock)
+        for index in 200..<205 { _ = try await kit.deliver(Self.submitted(index)) }
+        let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
+        let ahead = NotificationDispatcher(
+            store: kit.store, templates: templates, senders: [.whatsApp: sender, .sms: sender], instance: "ahead",
+            now: { clock.date.addingTimeInterval(180) })
+        let round = Task { await dispatcher.runOnce() }
+        try await waitUntil(timeout: .seconds(30), "four sent and recorded while the fifth stalls") {
+            let sent = try await kit.query("SELECT COUNT(*) AS n FROM notif_messages WHERE state = 'sent'")
+            return sender.holding.load(ordering: .relaxed) && sent.first?["n"]?.integer == 4
+        }
+        for _ in 0..<3 { #expect(await ahead.runOnce() == 0, "the replica ahead takes nothing claimed") }
+        sender.release()
+        #expect(await round.value == 5)
+        let lateAhead = await ahead.runOnce()
+        let lateOwn = await dispatcher.runOnce()
+        #expect(lateAhead == 0 && lateOwn == 0, "nothing left to send")
+        let states = try await kit.query("SELECT state FROM notif_messages").compactMap { $0["state"]?.text }
+        #expect(states == Array(repeating: "sent", count: 5))
+        #expect(sender.sends.withLock { $0.count == 5 && $0.values.allSatisfy { $0 == 1 } }, "each sent once")
+    }
+
     @Test func anEventForSomeoneNotYetKnownComesBackLater() async throws {
         let clock = Clock(Self.noon())
         let (kit, _) = try await Self.rig(senders: [:], clock: clock)

@@ -142,6 +142,11 @@ public protocol MessageStore: Sendable {
     func write<T: Sendable>(_ work: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
     /// Runs a query outside any message (tests, admin tools).
     func read(_ sql: String, _ arguments: [SQLValue]) async throws -> [[String: SQLValue]]
+    /// The store's own clock, which every process sharing the store agrees on: the database
+    /// server's for PostgreSQL (processes on several machines), this machine's for SQLite (whose
+    /// processes share one machine). For leases such as a claim that one process holds while
+    /// others wait, which a process with a clock ahead would otherwise take over early.
+    func currentTime() async throws -> Date
 }
 
 extension MessageStore {

@@ -137,6 +137,9 @@ public final class SQLiteStore: MessageStore {
     }
 
     /// Runs a query outside any message (tests, admin tools).
+    /// This machine's clock: every process of a SQLite store runs on the machine that holds it.
+    public func currentTime() async throws -> Date { Date() }
+
     public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
         try await pool.read { db in try GRDBTransaction(db: db).query(sql, arguments) }
     }

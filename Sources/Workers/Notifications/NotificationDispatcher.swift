@@ -34,7 +34,8 @@ public struct DispatcherOptions: Sendable {
 /// during quiet hours. Each success or final failure is recorded with its
 /// `notification.delivered` / `notification.failed` event in one store transaction (the worker
 /// publishes that outbox). Runs as a service beside the ``Jobs/Worker``, in every replica:
-/// a message is reserved for one process (`claimed_until`) before it is sent.
+/// a message is reserved for one process (`claimed_until`, on the store's clock) before it is
+/// sent, and each outcome is recorded as soon as its send returns.
 ///
 /// **Never twice.** A message recorded as sent is never taken again; the idempotency key sent
 /// with it is the same for every attempt on a channel, so a gateway drops a repeat after a
@@ -98,13 +99,15 @@ public final class NotificationDispatcher: Service, Sendable {
             logger.error("could not read the notification queue", metadata: ["error": "\(error)"])
             return 0
         }
-        let steps = await withTaskGroup(of: Step?.self) { group in
-            for message in due { group.addTask { await self.deliver(message) } }
-            var steps: [Step] = []
-            for await step in group { if let step { steps.append(step) } }
-            return steps
+        // Each outcome is recorded as soon as its send returns, not after the round: a process
+        // that dies during a slow send loses only that send's record, never its neighbours'.
+        await withDiscardingTaskGroup { group in
+            for message in due {
+                group.addTask {
+                    if let step = await self.deliver(message) { await self.record([step]) }
+                }
+            }
         }
-        await record(steps)
         return due.count
     }
 
@@ -120,9 +123,14 @@ public final class NotificationDispatcher: Service, Sendable {
         let participantID: String?
     }
 
+    /// Takes the due messages (by this dispatcher's clock) whose claim has expired, and claims
+    /// them until `claim` from now **by the store's clock**, which every replica agrees on: a
+    /// replica whose clock runs ahead would otherwise take over a message another is still
+    /// sending.
     private func claimDue() async throws -> [Pending] {
         let now = now().timeIntervalSince1970
-        let until = now + Double(options.claim.components.seconds)
+        let storeNow = try await store.currentTime().timeIntervalSince1970
+        let until = storeNow + Double(options.claim.components.seconds)
         let limit = options.batchSize
         let instance = instance
         return try await store.write { transaction in
@@ -132,7 +140,7 @@ public final class NotificationDispatcher: Service, Sendable {
                 FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
                     AND (claimed_until IS NULL OR claimed_until <= ?)
                 ORDER BY next_attempt_at, created_at LIMIT ?
-                """, [.real(now), .real(now), .integer(Int64(limit))])
+                """, [.real(now), .real(storeNow), .integer(Int64(limit))])
             let decoder = JSONDecoder()
             var due: [Pending] = []
             for row in rows {
