@@ -39,7 +39,9 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
 public enum PersonalData {
     /// Files this process creates from now on are readable by their owner and group at most
     /// (umask 027: 0640, or 0600 where the creator asks for it): stores, logs, certificates,
-    /// notification logs and exports hold personal data. Every executable calls it first.
+    /// notification logs and exports hold personal data. Every command of `kaltim-worker`,
+    /// `kaltim-admin`, `kaltim-console` and `kaltim-demo` calls it first, and so does the worker
+    /// host.
     public static func restrictNewFiles() {
         umask(0o027)
     }

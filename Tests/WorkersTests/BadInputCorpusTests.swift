@@ -211,10 +211,14 @@ enum BadInputCorpus {
             ("decimal", .decimal(scale: 255, value: .max)), ("array", .array([.int64(.max)])),
             ("table", .table(["x-attempt": .int64(.max)])), ("void", .void), ("bool", .bool(true)),
         ]
+        /// A registration whose NIK has 15 digits: handled normally, it is rejected as `NIK_FORMAT`.
+        func handledNormally(_ name: String) throws -> CorpusCase {
+            CorpusCase(
+                name: name, body: try registration(name, nik: "647401570899990"), outcome: .rejected("NIK_FORMAT"),
+                registrationID: name)
+        }
         for (label, value) in hostileAttempts {
-            var item = try CorpusCase(
-                name: "header-x-attempt-\(label)", body: registration("header-x-attempt-\(label)", nik: "647401570899990"),
-                outcome: .rejected("NIK_FORMAT"), registrationID: "header-x-attempt-\(label)")
+            var item = try handledNormally("header-x-attempt-\(label)")
             item.headers = [FailureRouter.Header.attempt: value, FailureRouter.Header.firstFailureAt: value]
             cases.append(item)
         }
@@ -245,9 +249,7 @@ enum BadInputCorpus {
             ),
         ]
         for (label, headers) in forged {
-            var item = try CorpusCase(
-                name: "header-\(label)", body: registration("header-\(label)", nik: "647401570899990"),
-                outcome: .rejected("NIK_FORMAT"), registrationID: "header-\(label)")
+            var item = try handledNormally("header-\(label)")
             item.headers = headers
             cases.append(item)
         }
@@ -261,16 +263,12 @@ enum BadInputCorpus {
             ("reply-to-other-queue", { $0.replyTo = "kaltim.notifications" }),
         ]
         for (label, change) in odd {
-            var item = try CorpusCase(
-                name: "property-\(label)", body: registration("property-\(label)", nik: "647401570899990"),
-                outcome: .rejected("NIK_FORMAT"), registrationID: "property-\(label)")
+            var item = try handledNormally("property-\(label)")
             item.extraProperties = change
             cases.append(item)
         }
         // No message_id property: the envelope id is the key.
-        var noMessageID = try CorpusCase(
-            name: "property-no-message-id", body: registration("property-no-message-id", nik: "647401570899990"),
-            outcome: .rejected("NIK_FORMAT"), registrationID: "property-no-message-id")
+        var noMessageID = try handledNormally("property-no-message-id")
         noMessageID.messageID = .some(nil)
         cases.append(noMessageID)
         // The routing key and the type property must be the envelope's type.

@@ -33,9 +33,11 @@ public struct PublisherPolicy: Sendable {
 /// - **internally**, through the default exchange with the role queue's own name as routing key:
 ///   the broker dead-lettering an expired message out of the role's retry tier, or an audited
 ///   admin replay. No publisher and no other role has write permission on the default exchange
-///   in `deploy/`, so the worker-owned headers there were written by this role's failure router
-///   or by the admin tool: the attempt count, the first failure, and the routing key and user
-///   the message was first published with (``FailureRouter/Header``).
+///   in `deploy/`, so the attempt count and the first failure there were written by this role's
+///   failure router (a replay removes them), and the user the message was first published with
+///   by the router or the admin tool (``FailureRouter/Header``). The recorded routing key may
+///   still be a publisher's on a replayed letter the broker dead-lettered; the publisher check
+///   bounds it to the types that publisher may send anyway.
 public struct DeliveryProvenance: Sendable, Equatable {
     /// The two ways into a role queue.
     public enum Path: Sendable, Equatable {
