@@ -1,4 +1,5 @@
 public import AMQP
+import Contracts
 public import Foundation
 import Jobs
 
@@ -74,16 +75,17 @@ public struct DeadLetter: Sendable {
         return String(parts[index + 1])
     }
 
-    /// The failure text for people: NIKs masked unless `reveal` (the worker masks them already;
-    /// a record written by something else may not have).
+    /// The failure text for people: personal data masked unless `reveal` (the worker masks it
+    /// already; a record written by something else may not have).
     public func failureText(reveal: Bool) -> String {
-        reveal ? failureMessage : PersonalData.maskNIKs(in: failureMessage)
+        reveal ? failureMessage : PersonalData.mask(failureMessage)
     }
 
-    /// The body for people: NIKs masked unless `reveal`.
+    /// The body for people: unless `reveal`, every field a contract marks as personal is masked
+    /// by its kind, whatever its spelling, and NIK- or phone-shaped numbers anywhere
+    /// (`PersonalDataMasker`); a malformed body is masked as well as a valid one.
     public func bodyText(reveal: Bool) -> String {
-        let text = String(decoding: delivery.body, as: UTF8.self)
-        return reveal ? text : PersonalData.maskNIKs(in: text)
+        reveal ? String(decoding: delivery.body, as: UTF8.self) : PersonalDataMasker.contracts.mask(body: delivery.body)
     }
 }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// Why handling a message failed, and whether trying again can help.
@@ -16,7 +17,7 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     public let kind: Kind
     /// A stable, machine-readable code, e.g. `unsupported-contract-version`, `store-busy`.
     public let code: String
-    /// A human-readable explanation. NIK-like numbers are masked before it is stored anywhere.
+    /// A human-readable explanation. Personal data is masked before it is stored anywhere.
     public let message: String
 
     public init(_ kind: Kind, code: String, message: String) {
@@ -32,7 +33,7 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         Failure(.transient, code: code, message: message)
     }
 
-    public var description: String { "\(kind) failure \(code): \(PersonalData.maskNIKs(in: message))" }
+    public var description: String { "\(kind) failure \(code): \(PersonalData.mask(message))" }
 }
 
 /// Masking of personal data in text that may reach a log, a metric or a header.
@@ -46,28 +47,17 @@ public enum PersonalData {
         umask(0o027)
     }
 
-    /// Masks every run of exactly 16 digits (a NIK or KK number) as `647401******9901`.
-    public static func maskNIKs(in text: String) -> String {
-        var result = ""
-        var digits = ""
-        func flush() {
-            if digits.count == 16 {
-                result += digits.prefix(6) + "******" + digits.suffix(4)
-            } else {
-                result += digits
-            }
-            digits = ""
-        }
-        for character in text {
-            if character.isASCII && character.isNumber {
-                digits.append(character)
-            } else {
-                flush()
-                result.append(character)
-            }
-        }
-        flush()
-        return result
+    /// Masks the personal data in `text`: the values of every field a contract marks as
+    /// personal, and NIK- or phone-shaped numbers anywhere (see `PersonalDataMasker`).
+    public static func mask(_ text: String) -> String {
+        PersonalDataMasker.contracts.mask(text)
+    }
+
+    /// Masks the value of a named field (a log line's metadata, a record's column): by the
+    /// field's kind when a contract marks a field of that name as personal, otherwise as text.
+    public static func mask(_ value: String, field: String) -> String {
+        if let kind = PersonalDataMasker.contracts.kind(ofKey: field) { return PersonalDataMasker.mask(value, as: kind) }
+        return mask(value)
     }
 
     /// Masks a NIK for a log line: `647401******9901`; anything that is not 16 characters is

@@ -93,7 +93,7 @@ public struct FailureRouter: Sendable {
             target = topology.retryQueues[tier].name
             outcome = .retried(tier: tier, attempt: attempt)
         } else {
-            let masked = PersonalData.maskNIKs(in: failure.message)
+            let masked = PersonalData.mask(failure.message)
             let text = masked.count > Self.messageLimit ? String(masked.prefix(Self.messageLimit - 1)) + "…" : masked
             newHeaders[Header.attempt] = .int64(Int64(attempt))
             newHeaders[Header.originalExchange] = .string(delivery.exchange)

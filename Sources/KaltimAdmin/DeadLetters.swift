@@ -103,7 +103,7 @@ struct DeadLetters: AsyncParsableCommand {
             if letter.replayCount > 0 {
                 print("replayed:     \(letter.replayCount) time(s), last replay \(letter.replayID ?? "-")")
             }
-            print("body\(reveal ? "" : " (NIKs masked)"):")
+            print("body\(reveal ? "" : " (personal data masked)"):")
             print(letter.bodyText(reveal: reveal))
         }
     }

@@ -39,7 +39,8 @@ func compareDecoders(_ data: Data) {
 /// Runs one input through every fuzzed parser: the AMQP property list with its header table
 /// (``fuzzProperties(_:)``), the envelope and contract decoders (both engines, compared; and with
 /// message properties), the NIK rules N1–N8 (the input as the
-/// NIK and as the declared birth date), and the name, phone and e-mail rules. Bad input must end in a thrown error or
+/// NIK and as the declared birth date), the name, phone and e-mail rules, and the personal-data
+/// masker. Bad input must end in a thrown error or
 /// a finding; a trap, a crash or a hang is a bug.
 func fuzzOne(_ data: Data) {
     fuzzProperties(data)
@@ -55,6 +56,9 @@ func fuzzOne(_ data: Data) {
     _ = PersonName.matches(PersonName.normalise(text), "Siti Rahmawati")
     _ = PhoneNumber.normalise(text)
     _ = EmailAddress.isValid(text)
+    // The masker reads every dead-letter body and log line, and its own output again.
+    let masked = PersonalDataMasker.contracts.mask(body: data.prefix(16_384))
+    _ = PersonalDataMasker.contracts.mask(masked)
 }
 
 /// An event to check provenance against, and a policy that enforces the contracts' publishers.

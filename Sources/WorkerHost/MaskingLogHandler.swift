@@ -4,9 +4,11 @@ public import Logging
 import Synchronization
 
 /// A swift-log handler that writes one line per record to standard error, as a JSON object
-/// (`{"ts":…,"level":…,"label":…,"msg":…,<metadata>}`) or as text, with every NIK-shaped run of
-/// digits masked in the message and in metadata values: whatever a handler or a library logs,
-/// a NIK never reaches the log in clear.
+/// (`{"ts":…,"level":…,"label":…,"msg":…,<metadata>}`) or as text, with personal data masked in
+/// the message and in metadata values (`PersonalData.mask`: a metadata key that names a personal
+/// field of a contract masks its whole value; any NIK- or phone-shaped number and any marked
+/// field inside quoted JSON is masked wherever it appears): whatever a handler or a library
+/// logs, a NIK never reaches the log in clear.
 public struct MaskingLogHandler: LogHandler {
     /// How records are written.
     public enum Format: String, Sendable {
@@ -36,8 +38,8 @@ public struct MaskingLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         let timestamp = Date().formatted(
             .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-        let message = PersonalData.maskNIKs(in: event.message.description)
-        let fields = merged.map { ($0.key, PersonalData.maskNIKs(in: $0.value.description)) }.sorted { $0.0 < $1.0 }
+        let message = PersonalData.mask(event.message.description)
+        let fields = merged.map { ($0.key, PersonalData.mask($0.value.description, field: $0.key)) }.sorted { $0.0 < $1.0 }
         let line: String
         switch format {
         case .json:

@@ -271,8 +271,13 @@ struct AdminCommandTests {
 
         let (shown, show) = try await run(["dead-letters", "show", "cli-1", "--role", "intake"] + common)
         #expect(shown == 0 && show.contains("647105******0003") && !show.contains("6471054107990003"), "\(show)")
+        // Masked by field: the name, birth data, phone and address too, not only the NIK.
+        for personal in ["Siti", "Rahmawati", "Balikpapan", "1999-07-01", "81250001", "Jl. Contoh"] {
+            #expect(!show.contains(personal), "\(personal) shown unmasked: \(show)")
+        }
+        #expect(show.contains("S*** R***") && show.contains("TATA_GRAHA"), "\(show)")
         let (revealed, reveal) = try await run(["dead-letters", "show", "cli-1", "--role", "intake", "--reveal"] + common)
-        #expect(revealed == 0 && reveal.contains("6471054107990003"))
+        #expect(revealed == 0 && reveal.contains("6471054107990003") && reveal.contains("Siti Rahmawati"))
 
         let (statusCode, status) = try await run(["status", "--role", "intake"] + common)
         #expect(statusCode == 0 && status.contains("intake") && status.contains("retry"), "\(status)")
@@ -289,6 +294,7 @@ struct AdminCommandTests {
         let (exported, _) = try await run(["dead-letters", "export", "--role", "intake", "--output", exportPath] + common)
         let lines = try String(contentsOfFile: exportPath, encoding: .utf8).split(separator: "\n")
         #expect(exported == 0 && lines.count == 2 && !lines.joined().contains("6471054107990003"))
+        #expect(!lines.joined().contains("Rahmawati") && !lines.joined().contains("81250001"))
 
         // Purge needs a confirmation: none on standard input, nothing deleted.
         let (unconfirmed, _) = try await run(["dead-letters", "purge", "--role", "intake"] + common)

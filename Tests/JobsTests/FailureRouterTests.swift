@@ -7,14 +7,26 @@ import Testing
 
 struct PersonalDataTests {
     @Test func nikLikeNumbersAreMaskedAndOthersKept() {
-        #expect(PersonalData.maskNIKs(in: "NIK 6471054107990003 tidak valid") == "NIK 647105******0003 tidak valid")
-        #expect(PersonalData.maskNIKs(in: "6471054107990003,6474011203980002") == "647105******0003,647401******0002")
+        #expect(PersonalData.mask("NIK 6471054107990003 tidak valid") == "NIK 647105******0003 tidak valid")
+        #expect(PersonalData.mask("6471054107990003,6474011203980002") == "647105******0003,647401******0002")
         #expect(
-            PersonalData.maskNIKs(in: "15 digits 647105410799000 and 17 digits 64710541079900031")
+            PersonalData.mask("15 digits 647105410799000 and 17 digits 64710541079900031")
                 == "15 digits 647105410799000 and 17 digits 64710541079900031")
         #expect(PersonalData.maskNIK("6471054107990003") == "647105******0003")
         #expect(PersonalData.maskNIK("123") == "****")
         #expect(!"\(Failure.permanent("bad", "NIK 6471054107990003"))".contains("6471054107990003"))
+    }
+
+    /// What the log handler and the failure records do with a named value: a field a contract
+    /// marks is masked by its kind, whatever the value looks like; other fields as text.
+    @Test func aNamedPersonalFieldIsMaskedByItsKind() {
+        #expect(PersonalData.mask("Siti Rahmawati", field: "fullName") == "S*** R***")
+        #expect(PersonalData.mask("6474 0112 0398 0002", field: "nik") == "647401******0002")
+        #expect(PersonalData.mask("0812-5000-1001", field: "phone") == "*********001")
+        #expect(PersonalData.mask("siti@contoh.id", field: "recipient") == "s***@contoh.id")
+        #expect(PersonalData.mask("REG-2025-000101", field: "registration_id") == "REG-2025-000101")
+        let failure = Failure.permanent("registry-mismatch", #"field "fullName": "Siti Rahmawati" differs"#)
+        #expect(!failure.description.contains("Rahmawati"), "\(failure)")
     }
 
     @Test func fingerprintsGroupFailuresThatDifferOnlyInNumbers() {

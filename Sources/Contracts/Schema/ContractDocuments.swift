@@ -26,6 +26,14 @@ public enum ContractDocuments {
             schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
             schema["$id"] = "https://kaltim.example/schemas/\(name).schema.json"
             schema["title"] = "\(contract.eventType) version \(contract.version)"
+            if !contract.personalFields.isEmpty {
+                // Which fields hold personal data (UU 27/2022), and of what kind: consumers mask
+                // them by these names in every view that is not meant to show them.
+                schema["x-personal-data"] = Dictionary(
+                    uniqueKeysWithValues: contract.personalFields.map {
+                        ((["data"] + $0.path).joined(separator: "."), $0.kind.rawValue)
+                    })
+            }
             files["schemas/\(name).schema.json"] = try json(schema)
 
             var message: [String: Any] = [

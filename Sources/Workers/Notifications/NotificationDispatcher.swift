@@ -310,7 +310,7 @@ public final class NotificationDispatcher: Service, Sendable {
             "notification failed",
             metadata: [
                 "notification": "\(message.notificationID)", "channel": "\(channel.rawValue)", "code": "\(code)",
-                "permanent": "\(permanent)", "detail": "\(PersonalData.maskNIKs(in: String(detail.prefix(200))))",
+                "permanent": "\(permanent)", "detail": "\(PersonalData.mask(String(detail.prefix(200))))",
             ])
         let failed = NotificationFailedV1(
             notificationID: message.notificationID, channel: channel, reasonCode: code, permanent: permanent)
