@@ -40,6 +40,11 @@ struct Notifications: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Sends per second on each gateway channel (WhatsApp, SMS).", valueName: "n")) var gatewayRate =
         20.0
     @Option(help: ArgumentHelp("E-mails per second.", valueName: "n")) var smtpRate = 10.0
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a replica reserves a message it is sending, on the store's clock; another replica (or this one after a crash) sends it again only after that, with the same idempotency key. Longer than the slowest send.",
+            valueName: "seconds"))
+    var sendClaim = 120
     @Option(help: ArgumentHelp("Base of the certificate verification link.", valueName: "url"))
     var verificationURL = "https://sertifikat.disnakertrans.kaltimprov.go.id/verifikasi"
 
@@ -75,6 +80,9 @@ struct Notifications: AsyncParsableCommand {
             }
         }
         guard gatewayRate > 0, smtpRate > 0 else { throw ValidationError("rates must be positive") }
+        // The gateway's and the SMTP client's timeouts are 10 s: a shorter claim would let a
+        // replica send a message whose first send may still succeed.
+        guard (30...86_400).contains(sendClaim) else { throw ValidationError("--send-claim must be 30 to 86400 seconds") }
     }
 
     /// STARTTLS on smtp:// unless `--allow-insecure-smtp` (smtps:// is encrypted from the start).
@@ -110,6 +118,7 @@ struct Notifications: AsyncParsableCommand {
             }
         }
         var dispatcherOptions = DispatcherOptions()
+        dispatcherOptions.claim = .seconds(sendClaim)
         dispatcherOptions.quietHours = quietHours == "off" ? nil : QuietHours(quietHours)
         dispatcherOptions.rates = [
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),

@@ -2,6 +2,8 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Stores
+import Synchronization
 import TestSupport
 import Testing
 import Workers
@@ -82,6 +84,162 @@ struct NotificationProcessTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// The notification crash test: a send is cut off by SIGKILL while the gateway holds it, the
+    /// worker is restarted beside a replica whose clock runs three minutes ahead (libfaketime),
+    /// both on one PostgreSQL store. Nothing already sent is sent again; nobody takes the cut-off
+    /// message while the dead process's claim runs (the replica ahead would, if claims were
+    /// taken on each process's clock); after the claim it is sent once more with the same
+    /// idempotency key, which the gateway deduplicates, so every message reaches its person once.
+    @Test func aSendCutOffByAKillIsTakenOverOnlyAfterItsClaimAndEveryMessageReachesItsPersonOnce() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let database = try PostgresEnvironment.requireURL()
+        let faketime = try #require(
+            [
+                "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+            ]
+            .first { FileManager.default.fileExists(atPath: $0) }, "libfaketime: scripts/install-deps.sh installs it")
+        let schema = PostgresEnvironment.uniqueSchema("notifcrash")
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName() + "."
+        let topology = RoleTopology(role: .notifications, retryDelays: [.milliseconds(300)], prefix: prefix)
+        try await topology.declare(on: connection)
+        let reports = prefix + "delivered"
+        try await connection.declareQueue(AMQPQueueSpec(name: reports, durable: false, autoDelete: false))
+        try await connection.bindQueue(reports, exchange: topology.exchange, routingKey: NotificationDeliveredV1.eventType)
+
+        // The gateway holds the first request for the held person once armed, until released.
+        let heldPerson = 50
+        let heldPhone = String(format: "+6281250%06d", heldPerson)
+        let armed = Mutex(false)
+        let heldKey = Mutex<String?>(nil)
+        let released = Mutex(false)
+        let gateway = try await TestGateway.start(hold: { request, attempt in
+            let holdThis = armed.withLock { $0 } && request.to == heldPhone && attempt == 1
+            guard holdThis else { return }
+            heldKey.withLock { $0 = request.key }
+            while !released.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
+        })
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        func worker(_ instance: String, environment: [String: String] = [:]) throws -> ChildProcess {
+            // Started through nice(1): libfaketime preloaded straight into a Swift program leaves
+            // CommandLine.arguments empty (libfaketime 0.9.10); preloaded into a program that
+            // then runs ours, it does not.
+            try ChildProcess(
+                "/usr/bin/nice",
+                [
+                    "-n", "0", binary,
+                    "notifications", "--broker-url", url, "--store-schema", schema, "--instance", instance,
+                    "--topology-prefix", prefix, "--programme-file", repositoryFile("config/programme-2025.json"),
+                    "--templates", repositoryFile("config/notifications"), "--gateway-url", gateway.url, "--quiet-hours", "off",
+                    "--no-http", "--retry-delays", "300ms", "--allow-any-publisher", "--allow-insecure-gateway",
+                    "--send-claim", "30",
+                ],
+                environment: ["KALTIM_GATEWAY_TOKEN": "token-123", "KALTIM_DATABASE_URL": database].merging(environment) { $1 })
+        }
+        func publish(_ events: [OutgoingEvent]) async throws {
+            let results = await connection.publish(events.map(\.amqpMessage), window: 100)
+            #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+        }
+        @Sendable func reported() async throws -> Int { Int(try await connection.queueState(reports).messageCount) }
+
+        // 1. Ten people, three messages each, all sent and recorded; then the held person's
+        //    registration message.
+        let first = try worker("first")
+        defer { Task { await first.terminate() } }
+        try await first.waitForLog("\"msg\":\"worker started\"")
+        var events: [OutgoingEvent] = []
+        for index in 0..<10 {
+            events += [
+                try OutgoingEvent(NotificationDeliveryTests.submitted(index), exchange: topology.exchange),
+                try OutgoingEvent(NotificationDeliveryTests.accepted(index), exchange: topology.exchange),
+                try OutgoingEvent(NotificationDeliveryTests.scheduled(index), exchange: topology.exchange),
+            ]
+        }
+        events.append(try OutgoingEvent(NotificationDeliveryTests.submitted(heldPerson), exchange: topology.exchange))
+        try await publish(events)
+        try await waitUntil(timeout: .seconds(120), "31 deliveries recorded and reported") { try await reported() == 31 }
+
+        // 2. The held person's acceptance: its send stalls at the gateway, and the worker dies.
+        armed.withLock { $0 = true }
+        try await publish([try OutgoingEvent(NotificationDeliveryTests.accepted(heldPerson), exchange: topology.exchange)])
+        try await waitUntil(timeout: .seconds(60), "the gateway holds the send") { heldKey.withLock { $0 } != nil }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit(timeout: .seconds(30))
+        // The gateway finishes the request: the person got the message, the worker never heard.
+        released.withLock { $0 = true }
+        let key = try #require(heldKey.withLock { $0 })
+
+        // 3. The worker restarted, and a replica whose clock is three minutes ahead.
+        let restarted = try worker("restarted")
+        defer { Task { await restarted.terminate() } }
+        let ahead = try worker(
+            "ahead", environment: ["LD_PRELOAD": faketime, "FAKETIME": "+3m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
+        defer { Task { await ahead.terminate() } }
+        try await restarted.waitForLog("\"msg\":\"worker started\"")
+        try await ahead.waitForLog("\"msg\":\"worker started\"")
+        let aheadBy = try #require(Self.firstTimestamp(ahead.output)).timeIntervalSince(Date())
+        #expect(aheadBy > 120, "the replica's clock is ahead: \(aheadBy) s")
+
+        // 4. Fresh people until both replicas have sent some: each has then looked at every due
+        //    message, the held one included, after its start. Nobody sent the held one again:
+        //    its claim, on the store's clock, still runs.
+        let store = try await Stores.open(database, schema: schema)
+        var fresh = 100
+        var senders: Set<String> = []
+        while !senders.isSuperset(of: ["restarted", "ahead"]) && fresh < 160 {
+            let before = try await reported()
+            try await publish([try OutgoingEvent(NotificationDeliveryTests.submitted(fresh), exchange: topology.exchange)])
+            try await waitUntil(timeout: .seconds(60), "a fresh message sent") { try await reported() > before }
+            let rows = try await store.read(
+                "SELECT DISTINCT claimed_by FROM notif_messages WHERE registration_id LIKE 'REG-1__'", [])
+            senders = Set(rows.compactMap { $0["claimed_by"]?.text })
+            fresh += 1
+        }
+        #expect(senders == ["restarted", "ahead"], "both replicas dispatch, and only they")
+        let claim = try await store.read(
+            "SELECT state, claimed_by FROM notif_messages WHERE registration_id = ? AND state = 'pending'",
+            [.text("REG-\(heldPerson)")])
+        #expect(claim.count == 1 && claim.first?["claimed_by"]?.text == "first", "\(claim)")
+        #expect(gateway.requests.values.filter { $0.key == key }.count == 1, "not sent again while the claim runs")
+
+        // 5. The claim runs out: sent once more, with the same key, and recorded.
+        try await waitUntil(timeout: .seconds(180), "the held message recorded as sent") {
+            try await store.read(
+                "SELECT 1 FROM notif_messages WHERE registration_id = ? AND state = 'pending'", [.text("REG-\(heldPerson)")]
+            ).isEmpty
+        }
+        // 30 for the ten people, the held person's two, and one per fresh person.
+        let total = 32 + (fresh - 100)
+        try await waitUntil(timeout: .seconds(60), "every delivery reported") { try await reported() == total }
+        let requests = gateway.requests.values
+        var perKey: [String: Int] = [:]
+        for request in requests { perKey[request.key, default: 0] += 1 }
+        #expect(perKey.count == total, "every message reached the gateway")
+        #expect(perKey[key] == 2, "the cut-off send was repeated once, with its idempotency key")
+        #expect(perKey.filter { $0.key != key }.allSatisfy { $0.value == 1 }, "nothing else was sent twice")
+        #expect(Set(gateway.accepted.values).count == total, "each person got each message once, after deduplication")
+
+        await restarted.terminate()
+        await ahead.terminate()
+        _ = try? await connection.deleteQueue(reports)
+        await topology.delete(on: connection)
+        await connection.close()
+        await gateway.stop()
+    }
+
+    /// The `ts` of the first JSON log line.
+    static func firstTimestamp(_ log: String) -> Date? {
+        for line in log.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let ts = object["ts"] as? String
+            else { continue }
+            let parser = ISO8601DateFormatter()
+            parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return parser.date(from: ts)
+        }
+        return nil
+    }
+
     /// Numbers, addresses, texts and the gateway's token travel encrypted unless a development
     /// flag says otherwise by name.
     @Test func plainTransportsAreRefusedWithoutTheirDevelopmentFlag() async throws {
@@ -92,6 +250,8 @@ struct NotificationProcessTests {
             (["--gateway-url", "ftp://127.0.0.1/send"], "--gateway-url must be an https:// URL"),
             (["--smtp-url", "smtp://127.0.0.1:25", "--smtp-starttls", "--allow-insecure-smtp"], "exclude each other"),
             (["--smtp-url", "imap://127.0.0.1"], "--smtp-url must be smtps:// or smtp://"),
+            // A claim shorter than a send's timeout would let a replica repeat a send in flight.
+            (["--gateway-url", "https://127.0.0.1:1/send", "--send-claim", "5"], "--send-claim must be 30 to 86400 seconds"),
         ] {
             let process = try ChildProcess(binary, common + arguments)
             #expect(try await process.waitForExit(timeout: .seconds(30)) == 64, "\(arguments)")

@@ -28,8 +28,13 @@ final class TestGateway: Sendable {
     private let group: ServiceGroup
     private let server: Task<Void, any Error>
 
-    /// - Parameter respond: status and headers for a request and its attempt number (1, 2, …).
-    static func start(respond: @escaping @Sendable (Request, Int) -> (Int, [String: String]) = { _, _ in (200, [:]) })
+    /// - Parameters:
+    ///   - respond: status and headers for a request and its attempt number (1, 2, …).
+    ///   - hold: awaited before answering a request and its attempt number (a stalled send).
+    static func start(
+        respond: @escaping @Sendable (Request, Int) -> (Int, [String: String]) = { _, _ in (200, [:]) },
+        hold: @escaping @Sendable (Request, Int) async -> Void = { _, _ in }
+    )
         async throws
         -> TestGateway
     {
@@ -49,6 +54,7 @@ final class TestGateway: Sendable {
                 $0[received.key, default: 0] += 1
                 return $0[received.key]!
             }
+            await hold(received, attempt)
             let (status, headers) = respond(received, attempt)
             var fields = HTTPFields()
             for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
