@@ -18,12 +18,7 @@ struct NotificationProcessTests {
     @Test func everyEventReachesItsPersonOnceAndDeliveryIsReported() async throws {
         let url = try #require(BrokerEnvironment.url)
         let connection = try await BrokerEnvironment.connect()
-        let prefix = uniqueName() + "."
-        let topology = RoleTopology(role: .notifications, retryDelays: [.milliseconds(300)], prefix: prefix)
-        try await topology.declare(on: connection)
-        let reports = prefix + "delivered"
-        try await connection.declareQueue(AMQPQueueSpec(name: reports, durable: false, autoDelete: false))
-        try await connection.bindQueue(reports, exchange: topology.exchange, routingKey: NotificationDeliveredV1.eventType)
+        let (prefix, topology, reports) = try await Self.declareTopology(on: connection)
         let gateway = try await TestGateway.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -100,12 +95,7 @@ struct NotificationProcessTests {
             .first { FileManager.default.fileExists(atPath: $0) }, "libfaketime: scripts/install-deps.sh installs it")
         let schema = PostgresEnvironment.uniqueSchema("notifcrash")
         let connection = try await BrokerEnvironment.connect()
-        let prefix = uniqueName() + "."
-        let topology = RoleTopology(role: .notifications, retryDelays: [.milliseconds(300)], prefix: prefix)
-        try await topology.declare(on: connection)
-        let reports = prefix + "delivered"
-        try await connection.declareQueue(AMQPQueueSpec(name: reports, durable: false, autoDelete: false))
-        try await connection.bindQueue(reports, exchange: topology.exchange, routingKey: NotificationDeliveredV1.eventType)
+        let (prefix, topology, reports) = try await Self.declareTopology(on: connection)
 
         // The gateway holds the first request for the held person once armed, until released.
         let heldPerson = 50
@@ -225,6 +215,17 @@ struct NotificationProcessTests {
         await topology.delete(on: connection)
         await connection.close()
         await gateway.stop()
+    }
+
+    /// A fresh notifications topology, and a queue `reports` bound to `notification.delivered`.
+    static func declareTopology(on connection: AMQPConnection) async throws -> (String, RoleTopology, String) {
+        let prefix = uniqueName() + "."
+        let topology = RoleTopology(role: .notifications, retryDelays: [.milliseconds(300)], prefix: prefix)
+        try await topology.declare(on: connection)
+        let reports = prefix + "delivered"
+        try await connection.declareQueue(AMQPQueueSpec(name: reports, durable: false, autoDelete: false))
+        try await connection.bindQueue(reports, exchange: topology.exchange, routingKey: NotificationDeliveredV1.eventType)
+        return (prefix, topology, reports)
     }
 
     /// The `ts` of the first JSON log line.
