@@ -292,7 +292,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AdminTests",
-            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "TestSupport"],
+            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -94,6 +94,14 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                         [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
                 }
                 try session.commit()
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+                // Insufficient privilege: no retry can help, so it is not a server error to
+                // wait out, but a setup to fix.
+                _ = try? session.execute("ROLLBACK")
+                throw PostgresStoreError(
+                    "the database user may not create schema \(schema) or its tables "
+                        + "(\(error.serverInfo?[.message] ?? "permission denied")): make the schema for the role's own user "
+                        + "with deploy/postgres/role-users.sql")
             } catch {
                 _ = try? session.execute("ROLLBACK")
                 throw error

@@ -1,0 +1,69 @@
+import Admin
+import Contracts
+import Foundation
+import Jobs
+import Stores
+import TestSupport
+import Testing
+
+/// deploy/postgres/role-users.sql on a real server: each role signs in as its own user, builds
+/// its tables in its own schema, and can neither read nor change another role's.
+@Suite(
+    .enabled(
+        if: PostgresEnvironment.url != nil || PostgresEnvironment.required,
+        "needs the private PostgreSQL server: run the tests through scripts/test.sh"),
+    .timeLimit(.minutes(3))
+)
+struct DatabaseUsersTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+    static func repositoryFile(_ path: String) -> String { root.appendingPathComponent(path).path }
+
+    static func psql(_ arguments: [String], input: String? = nil) async throws -> (Int32, String) {
+        let process = try ChildProcess(Self.repositoryFile("scripts/postgres.sh"), ["psql", "-v", "ON_ERROR_STOP=1"] + arguments)
+        let status = try await process.waitForExit(timeout: .seconds(60))
+        return (status, process.output)
+    }
+
+    @Test func eachRoleIsItsOwnDatabaseUserAndReachesNoOtherRolesTables() async throws {
+        let server = try #require(URLComponents(string: try PostgresEnvironment.requireURL()))
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let database = "deploy_\(suffix)"
+        let prefix = "t\(suffix)_"
+        let (created, creation) = try await Self.psql([
+            "-d", "postgres", "-c", "CREATE DATABASE \(database) LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        ])
+        #expect(created == 0, "\(creation)")
+        let passwords = WorkerRole.all.flatMap { ["-v", "\($0.name)_password=secret-\($0.name)"] }
+        let (applied, output) = try await Self.psql(
+            ["-d", database, "-v", "user_prefix=\(prefix)"] + passwords + [
+                "-f", Self.repositoryFile("deploy/postgres/role-users.sql"),
+            ])
+        #expect(applied == 0, "\(output)")
+
+        func url(_ role: WorkerRole) -> String {
+            "postgres://\(prefix)\(role.name)@\(server.host ?? "127.0.0.1"):\(server.port ?? 5432)/\(database)"
+        }
+        // Each role opens its store in its own schema: the migrations run as its user.
+        for role in [WorkerRole.intake, .notifications] {
+            let store = try await Stores.open(url(role), schema: role.name)
+            _ = try await store.read("SELECT count(*) AS n FROM jobs_migrations", [])
+        }
+        // Intake's user against notifications' tables, and against a schema of its own making.
+        let intake = try await Stores.open(url(.intake), schema: "intake")
+        await #expect(throws: (any Error).self, "another role's table is closed") {
+            _ = try await intake.read("SELECT count(*) AS n FROM notifications.jobs_migrations", [])
+        }
+        // Refused at once with what to do, not retried as if the server were starting.
+        let refusal = await #expect(throws: PostgresStoreError.self, "no new schemas") {
+            _ = try await Stores.open(url(.intake), schema: "notifications_copy")
+        }
+        #expect("\(refusal.map { "\($0)" } ?? "")".contains("role-users.sql"))
+        await #expect(throws: (any Error).self, "nothing in public") {
+            _ = try await intake.write { try $0.execute("CREATE TABLE public.leak (x TEXT)") }
+        }
+
+        let drop = ["DROP DATABASE \(database) WITH (FORCE)"] + WorkerRole.all.map { "DROP ROLE \(prefix)\($0.name)" }
+        for statement in drop { _ = try await Self.psql(["-d", "postgres", "-c", statement]) }
+    }
+}
