@@ -20,7 +20,8 @@
 # `kaltim-admin status` reads for unacknowledged counts and rates; `off` disables it),
 # KALTIM_BROKER_LISTEN (the AMQP listener's addresses, comma-separated; default 127.0.0.1). With KALTIM_BROKER_TLS_PORT
 # set, the node also listens for TLS on that port, with throw-away certificates made by
-# scripts/make-test-certs.sh in <data dir>/tls, and requires a client certificate.
+# scripts/make-test-certs.sh in <data dir>/tls (the CA and server certificate from
+# scripts/make-broker-certs.sh, TLS 1.2 and 1.3 as in deploy/), and requires a client certificate.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +95,8 @@ ssl_options.certfile = $DIR/tls/server.pem
 ssl_options.keyfile = $DIR/tls/server.key
 ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = true
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
 CONF
   fi
 }

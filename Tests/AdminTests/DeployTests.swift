@@ -51,8 +51,12 @@ struct DeployFileTests {
             // compose: the service runs the role as its own user.
             let service = try #require(services[role.name])
             let url = (service["environment"] as? [String: String])?["KALTIM_BROKER_URL"] ?? ""
-            #expect(url.hasPrefix("amqp://\(user):"), "\(url)")
+            // AMQP over TLS, checked against the programme's CA.
+            #expect(url.hasPrefix("amqps://\(user):") && url.hasSuffix(":5671/%2f"), "\(url)")
             #expect((service["command"] as? [String])?.first == role.name)
+            let command = service["command"] as? [String] ?? []
+            #expect(command.firstIndex(of: "--tls-ca").map { command[$0 + 1] } == "/run/secrets/ca.pem")
+            #expect((service["volumes"] as? [String] ?? []).contains("./tls/ca.pem:/run/secrets/ca.pem:ro"))
             // Kubernetes: a Deployment with probes and a drain window, a ScaledObject on the role queue.
             let documents = try #require(parsed["kubernetes/\(role.name).yaml"] as? [[String: Any]])
             let kinds = documents.compactMap { $0["kind"] as? String }
@@ -80,6 +84,12 @@ struct DeployFileTests {
         for config in ["rabbitmq/rabbitmq.conf", "rabbitmq/cluster.conf"] {
             let text = try String(contentsOfFile: Self.deploy + "/" + config, encoding: .utf8)
             #expect(text.contains("max_message_size = 1048576"), "\(config) caps a message's size")
+            // TLS only: no plain listener, the certificates of scripts/make-broker-certs.sh.
+            for line in [
+                "listeners.tcp = none", "listeners.ssl.default = 5671", "ssl_options.certfile = /etc/rabbitmq/tls/server.pem",
+            ] {
+                #expect(text.contains(line), "\(config): \(line)")
+            }
         }
 
         // The cluster variants: every queue quorum (the retry tiers with at-least-once
@@ -107,6 +117,7 @@ struct DeployFileTests {
         for role in WorkerRole.all {
             let environment = clusterServices[role.name]?["environment"] as? [String: String] ?? [:]
             #expect(environment["KALTIM_BROKER_URL"]?.split(separator: ",").count == 3)
+            #expect(environment["KALTIM_BROKER_URL"]?.split(separator: ",").allSatisfy { $0.hasPrefix("amqps://") } == true)
             #expect(environment["KALTIM_RETRY_QUEUE_TYPE"] == "quorum")
             let command = clusterServices[role.name]?["command"] as? [String] ?? []
             #expect(
@@ -124,6 +135,8 @@ struct DeployFileTests {
         let kubernetesCluster = parsed["kubernetes/cluster/rabbitmq.yaml"] as? [[String: Any]] ?? []
         #expect(kubernetesCluster.compactMap { $0["kind"] as? String } == ["RabbitmqCluster", "ConfigMap"])
         #expect((kubernetesCluster.first?["spec"] as? [String: Any])?["replicas"] as? Int == 3)
+        let clusterTLS = (kubernetesCluster.first?["spec"] as? [String: Any])?["tls"] as? [String: Any]
+        #expect(clusterTLS?["disableNonTLSListeners"] as? Bool == true && clusterTLS?["secretName"] != nil)
         #expect((kubernetesCluster.last?["data"] as? [String: String])?["retry-queue-type"] == "quorum")
         // No password on a command line (`ps` shows it to every user of the machine): no
         // password, secret reference or URL with credentials in any command, args or ExecStart.

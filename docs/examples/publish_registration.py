@@ -7,9 +7,14 @@ the message.
 
     python3 publish_registration.py AMQP_URL [ROUTING_KEY]
 
+The programme's broker takes AMQP over TLS only: amqps://USER:PASSWORD@HOST:5671/%2f, with the
+programme's CA certificate in KALTIM_CA_FILE (the broker's certificate is checked against it).
+
 Needs: pip install pika"""
 import datetime
 import json
+import os
+import ssl
 import sys
 import uuid
 
@@ -61,6 +66,9 @@ def main(argv):
     url, routing_key = argv[1], argv[2] if len(argv) == 3 else "registration.submitted"
     message = envelope("REG-2025-" + uuid.uuid4().hex[:6].upper())
     parameters = pika.URLParameters(url)
+    if url.startswith("amqps://"):
+        context = ssl.create_default_context(cafile=os.environ.get("KALTIM_CA_FILE"))
+        parameters.ssl_options = pika.SSLOptions(context, parameters.host)
     connection = pika.BlockingConnection(parameters)
     channel = connection.channel()
     channel.confirm_delivery()  # publisher confirms: basic_publish raises on nack or return
