@@ -61,6 +61,10 @@ export_env() {
   export RABBITMQ_PID_FILE="$PID_FILE"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/enabled_plugins"
   export RABBITMQ_CONFIG_FILE="$DIR/rabbitmq"
+  # A message dead-lettered at least once into a full dead-letter queue is offered again every
+  # 2 s here (3 minutes by default), so that the test of bounded dead letters waits on seconds.
+  export RABBITMQ_ADVANCED_CONFIG_FILE="$DIR/advanced.config"
+  echo '[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 2000}]}].' >"$DIR/advanced.config"
   if [[ "$MANAGEMENT_PORT" == off ]]; then
     echo '[].' >"$DIR/enabled_plugins"
   else

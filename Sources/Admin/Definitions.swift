@@ -81,3 +81,78 @@ public enum TopologyDefinitions {
         }
     }
 }
+
+/// A RabbitMQ policy: settings the broker applies to every queue whose name matches, also to
+/// queues that already exist (queue arguments could only be changed by deleting the queue).
+public struct BrokerPolicy: Sendable, Equatable {
+    /// One setting's value.
+    public enum Value: Sendable, Equatable {
+        case integer(Int)
+        case text(String)
+
+        var json: Any {
+            switch self {
+            case .integer(let value): value
+            case .text(let value): value
+            }
+        }
+    }
+
+    public let name: String
+    /// A regular expression over queue names.
+    public let pattern: String
+    public let priority: Int
+    public let definition: [String: Value]
+
+    /// The body of the management API's `PUT /api/policies/{vhost}/{name}` (and, with `name`
+    /// and `vhost`, an entry of a definitions document).
+    public var jsonObject: [String: Any] {
+        ["pattern": pattern, "apply-to": "queues", "priority": priority, "definition": definition.mapValues(\.json)]
+    }
+}
+
+/// Bounds on the dead-letter queues that never drop a message silently.
+///
+/// A role's dead-letter queue holds at most ``defaultMaximumLength`` messages
+/// (``defaultMaximumBytes``) and then refuses
+/// more (`overflow: reject-publish`): a worker's failure copy is nacked, so the worker keeps the
+/// original and returns it to its queue, and after the delivery limit the broker dead-letters it
+/// **at least once** (`dead-letter-strategy: at-least-once` on the role queue): the message stays
+/// in the role queue, counted as waiting (`messages_dlx`), until the dead letters have room, and
+/// then moves in by itself (the broker tries again every 3 minutes by default:
+/// `dead_letter_worker_publisher_confirm_timeout`). As policies, not queue arguments, so that existing queues take them
+/// without being deleted; `deploy/`'s definitions carry them, `kaltim-admin topology apply
+/// --management-url` applies them.
+public enum DeadLetterBounds {
+    /// 100,000 dead letters per role: far above what a bad day produces (the main job's whole
+    /// run dead-letters 6).
+    public static let defaultMaximumLength = 100_000
+    /// And at most 1 GiB of bodies per role, so that a flood of large messages cannot fill the
+    /// broker's disk (a message is at most 1 MiB: `max_message_size`).
+    public static let defaultMaximumBytes = 1 << 30
+
+    /// Two policies per role, named after its queues (so that applying them for one role
+    /// leaves the others' alone): its dead-letter queue bounded, its queue dead-lettering at
+    /// least once.
+    public static func policies(
+        roles: [WorkerRole], prefix: String = "", maximumLength: Int = defaultMaximumLength,
+        maximumBytes: Int = defaultMaximumBytes
+    ) -> [BrokerPolicy] {
+        roles.flatMap { role -> [BrokerPolicy] in
+            let topology = RoleTopology(role: role, prefix: prefix)
+            return [
+                BrokerPolicy(
+                    name: topology.deadLetterQueue + ".bounded", pattern: DeploymentFiles.regex([topology.deadLetterQueue]),
+                    priority: 10,
+                    definition: [
+                        "max-length": .integer(maximumLength), "max-length-bytes": .integer(maximumBytes),
+                        "overflow": .text("reject-publish"),
+                    ]),
+                BrokerPolicy(
+                    name: topology.queue + ".dead-letter-at-least-once", pattern: DeploymentFiles.regex([topology.queue]),
+                    priority: 10,
+                    definition: ["dead-letter-strategy": .text("at-least-once"), "overflow": .text("reject-publish")]),
+            ]
+        }
+    }
+}

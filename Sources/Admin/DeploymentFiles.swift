@@ -117,7 +117,9 @@ public enum DeploymentFiles {
         document["vhosts"] = [["name": vhost]]
         document["permissions"] = permissions
         document["topic_permissions"] = topicPermissions
-        document["policies"] = [[String: Any]]()
+        document["policies"] = DeadLetterBounds.policies(roles: WorkerRole.all + [.console], prefix: topologyPrefix).map {
+            $0.jsonObject.merging(["name": $0.name, "vhost": vhost]) { old, _ in old }
+        }
         document["parameters"] = [[String: Any]]()
         return document
     }

@@ -27,6 +27,11 @@ public struct ManagementAPI: Sendable {
         public let ackRate: Double?
         /// The `timestamp` property of the message at the head (classic queues only).
         public let headMessageTimestamp: Date?
+        /// Messages dead-lettered at least once that wait in this queue until their dead-letter
+        /// queue has room (quorum queues).
+        public var waitingForDeadLetterRoom: Int = 0
+        /// The policy in effect, if any.
+        public var policy: String? = nil
     }
 
     /// A management API reply that was not a success.
@@ -73,18 +78,8 @@ public struct ManagementAPI: Sendable {
         var request = HTTPClientRequest(
             url: base
                 + "/api/queues/\(vhost)?columns=name,type,messages_ready,messages_unacknowledged,consumers,"
-                + "head_message_timestamp,message_stats.publish_details.rate,message_stats.ack_details.rate")
-        request.headers.add(name: "Authorization", value: authorization)
-        let (seconds, attoseconds) = timeout.components
-        let response: HTTPClientResponse
-        let body: ByteBuffer
-        do {
-            response = try await client.execute(
-                request, timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
-            body = try await response.body.collect(upTo: 64 * 1024 * 1024)
-        } catch {
-            throw Failure(description: "cannot reach the management API at \(base): \(error)")
-        }
+                + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate")
+        let (response, body) = try await send(request, limit: 64 * 1024 * 1024)
         guard response.status.code == 200 else {
             let text = String(buffer: body).prefix(200)
             throw Failure(
@@ -111,10 +106,13 @@ public struct ManagementAPI: Sendable {
         let messagesUnacknowledged: Int?
         let consumers: Int?
         let headMessageTimestamp: Double?
+        let messagesDeadLetterWaiting: Int?
+        let policy: String?
         let messageStats: Stats?
 
         enum CodingKeys: String, CodingKey {
-            case name, type, consumers
+            case name, type, consumers, policy
+            case messagesDeadLetterWaiting = "messages_dlx"
             case messagesReady = "messages_ready"
             case messagesUnacknowledged = "messages_unacknowledged"
             case headMessageTimestamp = "head_message_timestamp"
@@ -131,6 +129,9 @@ public struct ManagementAPI: Sendable {
             // An empty classic queue reports `head_message_timestamp` as "" rather than null.
             headMessageTimestamp = try? container.decodeIfPresent(Double.self, forKey: .headMessageTimestamp)
             messageStats = try? container.decodeIfPresent(Stats.self, forKey: .messageStats)
+            messagesDeadLetterWaiting = try? container.decodeIfPresent(Int.self, forKey: .messagesDeadLetterWaiting)
+            // No policy is reported as "" rather than null.
+            policy = (try? container.decodeIfPresent(String.self, forKey: .policy)).flatMap { $0?.isEmpty == false ? $0 : nil }
         }
 
         var figures: QueueFigures {
@@ -138,7 +139,53 @@ public struct ManagementAPI: Sendable {
                 name: name, type: type ?? "classic", ready: messagesReady ?? 0, unacknowledged: messagesUnacknowledged ?? 0,
                 consumers: consumers ?? 0, publishRate: messageStats?.publishDetails?.rate,
                 ackRate: messageStats?.ackDetails?.rate,
-                headMessageTimestamp: headMessageTimestamp.map { Date(timeIntervalSince1970: $0) })
+                headMessageTimestamp: headMessageTimestamp.map { Date(timeIntervalSince1970: $0) },
+                waitingForDeadLetterRoom: messagesDeadLetterWaiting ?? 0, policy: policy)
+        }
+    }
+
+    /// Creates or replaces `policy` in the virtual host (`PUT /api/policies/{vhost}/{name}`).
+    public func apply(_ policy: BrokerPolicy) async throws {
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        let name = policy.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? policy.name
+        var request = HTTPClientRequest(url: base + "/api/policies/\(vhost)/\(name)")
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: policy.jsonObject)))
+        let (response, body) = try await send(request, limit: 1024 * 1024)
+        guard (200..<300).contains(response.status.code) else {
+            throw Failure(
+                description: "the management API answered \(response.status.code) for policy \(policy.name): "
+                    + String(buffer: body).prefix(200))
+        }
+    }
+
+    /// Removes the policy `name` from the virtual host; a policy that is not there is no error.
+    public func removePolicy(named name: String) async throws {
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+        var request = HTTPClientRequest(url: base + "/api/policies/\(vhost)/\(encoded)")
+        request.method = .DELETE
+        let (response, body) = try await send(request, limit: 1024 * 1024)
+        guard (200..<300).contains(response.status.code) || response.status.code == 404 else {
+            throw Failure(
+                description: "the management API answered \(response.status.code) removing policy \(name): "
+                    + String(buffer: body).prefix(200))
+        }
+    }
+
+    /// Sends `request` with the credentials and the timeout; the reply and up to `limit` bytes
+    /// of its body.
+    private func send(_ request: HTTPClientRequest, limit: Int) async throws -> (HTTPClientResponse, ByteBuffer) {
+        var request = request
+        request.headers.add(name: "Authorization", value: authorization)
+        let (seconds, attoseconds) = timeout.components
+        do {
+            let response = try await client.execute(
+                request, timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+            return (response, try await response.body.collect(upTo: limit))
+        } catch {
+            throw Failure(description: "cannot reach the management API at \(base): \(error)")
         }
     }
 }

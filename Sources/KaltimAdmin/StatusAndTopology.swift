@@ -53,10 +53,21 @@ struct Status: AsyncParsableCommand {
 
     typealias Row = QueueStatusRow
 
-    private func managementAPI() throws -> ManagementAPI? {
+    private func managementAPI() throws -> ManagementAPI? { try admin.managementAPI(url: managementURL) }
+
+    func rows(_ connection: AMQPConnection, _ management: ManagementAPI?) async throws -> [Row] {
+        try await QueueStatusRow.collect(
+            roles: roles.roles, prefix: admin.topologyPrefix, connection: connection, management: management)
+    }
+}
+
+extension AdminOptions {
+    /// The management API at `url` (or `KALTIM_MANAGEMENT_URL`), signed in as the admin's broker
+    /// user unless the URL names its own; `nil` when neither is given.
+    func managementAPI(url: String?) throws -> ManagementAPI? {
         let environment = ProcessInfo.processInfo.environment
-        guard let url = managementURL ?? environment["KALTIM_MANAGEMENT_URL"] else { return nil }
-        let broker = admin.brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"]
+        guard let url = url ?? environment["KALTIM_MANAGEMENT_URL"] else { return nil }
+        let broker = brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"]
         let configuration = broker.flatMap { try? AMQPConfiguration(url: $0) }
         do {
             return try ManagementAPI(
@@ -65,11 +76,6 @@ struct Status: AsyncParsableCommand {
         } catch {
             throw ValidationError("--management-url: \(error)")
         }
-    }
-
-    func rows(_ connection: AMQPConnection, _ management: ManagementAPI?) async throws -> [Row] {
-        try await QueueStatusRow.collect(
-            roles: roles.roles, prefix: admin.topologyPrefix, connection: connection, management: management)
     }
 }
 
@@ -80,9 +86,17 @@ struct Topology: AsyncParsableCommand {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Declare the exchange, queues, retry tiers, dead-letter queues and bindings (idempotent); audited.")
+            abstract: "Declare the exchange, queues, retry tiers, dead-letter queues and bindings (idempotent); audited.",
+            discussion: """
+                With --management-url (or KALTIM_MANAGEMENT_URL) it also applies the policies that bound the dead-letter \
+                queues (\(DeadLetterBounds.defaultMaximumLength) messages, then refused) and make the role queues dead-letter \
+                at least once, so that a full dead-letter queue holds messages back instead of dropping them. Without it \
+                the policies are not applied (deploy/'s definitions carry them).
+                """)
         @OptionGroup var admin: AdminOptions
         @OptionGroup var roles: RoleOptions
+        @Option(help: ArgumentHelp("The management API, for the dead-letter policies.", valueName: "url"))
+        var managementURL: String?
 
         func run() async throws {
 
@@ -92,6 +106,14 @@ struct Topology: AsyncParsableCommand {
                     try await RoleTopology(role: role, prefix: admin.topologyPrefix).declare(on: connection)
                     print("declared \(role.name)")
                 }
+            }
+            if let management = try admin.managementAPI(url: managementURL) {
+                for policy in DeadLetterBounds.policies(roles: roles.roles, prefix: admin.topologyPrefix) {
+                    try await management.apply(policy)
+                    print("applied policy \(policy.name)")
+                }
+            } else {
+                print("dead-letter policies not applied: give --management-url (or load deploy/rabbitmq/definitions.json)")
             }
             try admin.audit.append(
                 AuditLog.Entry(

@@ -79,6 +79,23 @@ struct DeployFileTests {
             #expect(unit.contains("ExecStart=/usr/local/bin/kaltim-worker \(role.name) "))
             #expect(unit.contains("--no-declare-topology"), "a role's user has no configure permission")
         }
+        // Dead letters bounded without a silent drop: each role's dead-letter queue refuses
+        // more past its bound, and its queue dead-letters at least once.
+        let policies = definitions["policies"] as? [[String: Any]] ?? []
+        for role in WorkerRole.all + [.console] {
+            let topology = RoleTopology(role: role)
+            func definition(matching queue: String) -> [String: Any]? {
+                policies.first { policy in
+                    (policy["pattern"] as? String).flatMap { try? Regex($0) }.map { queue.wholeMatch(of: $0) != nil } == true
+                }?[
+                    "definition"] as? [String: Any]
+            }
+            let dead = definition(matching: topology.deadLetterQueue)
+            #expect(dead?["overflow"] as? String == "reject-publish" && (dead?["max-length"] as? Int ?? 0) > 0, "\(role.name)")
+            let queue = definition(matching: topology.queue)
+            #expect(queue?["dead-letter-strategy"] as? String == "at-least-once", "\(role.name)")
+            #expect(definition(matching: topology.retryQueues[0].name) == nil, "the retry tiers are left alone")
+        }
         for publisher in DeploymentFiles.publishers { #expect(users.contains(publisher.user)) }
         #expect(users.contains(DeploymentFiles.user(.console)), "the console has a user of its own")
         for config in ["rabbitmq/rabbitmq.conf", "rabbitmq/cluster.conf"] {
