@@ -292,7 +292,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AdminTests",
-            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "TestSupport"],
+            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -50,7 +50,8 @@ public enum DeploymentFiles {
     ) -> [String: Any] {
         var document = TopologyDefinitions.document(
             roles: WorkerRole.all + [.console], prefix: topologyPrefix, vhost: vhost, retryQueueType: retryQueueType)
-        // The console's history stream (the source of a rebuild), bound to the console's events.
+        // The console's history stream (the source of a rebuild), bound to the console's events
+        // and to the rebuild's end marker.
         let history = topologyPrefix + WorkerRole.consoleHistoryStream
         document["queues"] =
             (document["queues"] as? [[String: Any]] ?? []) + [
@@ -61,7 +62,7 @@ public enum DeploymentFiles {
             ]
         document["bindings"] =
             (document["bindings"] as? [[String: Any]] ?? [])
-            + WorkerRole.console.consumes.map { type in
+            + (WorkerRole.console.consumes + [WorkerRole.consoleHistoryMarker]).map { type in
                 [
                     "source": topologyPrefix + ContractDocuments.exchange, "vhost": vhost, "destination": history,
                     "destination_type": "queue", "routing_key": type, "arguments": [String: Any](),
@@ -90,16 +91,18 @@ public enum DeploymentFiles {
                 "configure": "^$",
                 // Events, and its failures through kaltim.failures (never the default exchange).
                 "write": "^(\(events)|\(NSRegularExpression.escapedPattern(for: failures)))$",
-                // Its own queue only.
-                "read": "^\(queue)$",
+                // Its own queue only (the console also its history stream, to rebuild from).
+                "read": role == .console ? regex([topology.queue, history]) : "^\(queue)$",
             ])
             topicPermissions.append([
                 "user": name, "vhost": vhost, "exchange": failures, "write": regex(topology.failureQueues), "read": "^$",
             ])
             topicPermissions.append([
                 "user": name, "vhost": vhost, "exchange": exchange,
-                "write": role.publishes.isEmpty ? "^$" : regex(role.publishes),
-                "read": regex(role.consumes),
+                // The console publishes only a rebuild's end marker, which reaches the stream only.
+                "write": role == .console
+                    ? regex([WorkerRole.consoleHistoryMarker]) : role.publishes.isEmpty ? "^$" : regex(role.publishes),
+                "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }
         for publisher in publishers {

@@ -120,7 +120,7 @@ public struct ConsoleServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                logger.info("console listening", metadata: ["address": "\(host):\(bound)"])
+                logger.info("console listening", metadata: ["listen": "\(host):\(bound)"])
                 await onServerRunning(bound)
             },
             logger: httpLogger)

@@ -15,9 +15,14 @@ public struct ProgressHistory: Sendable {
     /// How long the stream keeps events (RabbitMQ `x-max-age`).
     public let retention: String
 
+    /// The console worker's queue (what the trust boundary compares a delivery's route with).
+    private let consoleQueue: String
+
     public init(prefix: String = "", retention: String = WorkerRole.consoleHistoryRetention) {
         queue = prefix + WorkerRole.consoleHistoryStream
-        exchange = RoleTopology(role: .console, prefix: prefix).exchange
+        let topology = RoleTopology(role: .console, prefix: prefix)
+        exchange = topology.exchange
+        consoleQueue = topology.queue
         self.retention = retention
     }
 
@@ -25,8 +30,8 @@ public struct ProgressHistory: Sendable {
     public func declare(on connection: AMQPConnection) async throws {
         _ = try await connection.declareQueue(
             AMQPQueueSpec(name: queue, arguments: ["x-queue-type": "stream", "x-max-age": .string(retention)]))
-        for type in WorkerRole.console.consumes {
-            try await connection.bindQueue(queue, exchange: exchange, routingKey: type)
+        for key in WorkerRole.console.consumes + [WorkerRole.consoleHistoryMarker] {
+            try await connection.bindQueue(queue, exchange: exchange, routingKey: key)
         }
     }
 
@@ -35,23 +40,34 @@ public struct ProgressHistory: Sendable {
         public var applied = 0
         /// Stream entries that are not a contract the console knows (skipped, counted).
         public var skipped = 0
+        /// Events the trust boundary refuses, as the console's worker would (a type that is not
+        /// its routing key, a publisher the contract does not allow): not applied, counted.
+        public var refused = 0
     }
 
     static let markerHeader = "x-kaltim-rebuild-marker"
 
     /// Empties the read model and applies every event of the stream again, from its first
     /// entry up to a marker published when the rebuild starts (so it ends, and takes nothing
-    /// that arrived after). An empty stream changes nothing and is an error. Safe while the console's worker runs: every write of the
-    /// projection is idempotent and order-free; the counts are low only while it runs.
+    /// that arrived after). An empty stream changes nothing and is an error. Safe while the
+    /// console's worker runs: every write of the projection is idempotent and order-free; the
+    /// counts are low only while it runs. Events are checked as the console's worker checks them
+    /// (`policy`: the contracts' publishers, or any publisher for a local run); the refused are
+    /// counted, not applied. Needs only the console's own broker user: it reads the stream and
+    /// publishes the marker to the events exchange under ``WorkerRole/consoleHistoryMarker``.
     public func rebuild(
         into store: any MessageStore, handler: ProgressHandler, connection: AMQPConnection,
-        registry: ContractRegistry = .pipeline, batchSize: Int = 200
+        registry: ContractRegistry = .pipeline, policy: PublisherPolicy, batchSize: Int = 200
     ) async throws -> RebuildReport {
         try await store.migrate(handler.migrations)
+        // Through the events exchange under the marker's key, which only the stream is bound
+        // to: the console's own user may publish it (the default exchange is the admin's).
         let marker = "rebuild-" + UUID().uuidString
         try await connection.publish(
-            Data(), exchange: "", routingKey: queue,
-            properties: AMQPProperties(headers: [Self.markerHeader: .bool(true)], deliveryMode: .persistent, messageID: marker),
+            Data(), exchange: exchange, routingKey: WorkerRole.consoleHistoryMarker,
+            properties: AMQPProperties(
+                headers: [Self.markerHeader: .bool(true)], deliveryMode: .persistent, messageID: marker,
+                userID: connection.username),
             mandatory: true)
         let consumer = try await connection.consume(
             queue: queue, prefetch: UInt16(min(batchSize * 2, 2000)), arguments: ["x-stream-offset": "first"])
@@ -91,6 +107,15 @@ public struct ProgressHistory: Sendable {
                     contentEncoding: delivery.properties.contentEncoding)
             else {
                 report.skipped += 1
+                continue
+            }
+            // The live console's trust boundary: the type is the routing key, the publisher may
+            // publish it.
+            let provenance = DeliveryProvenance(
+                exchange: exchange, routingKey: delivery.routingKey, userID: delivery.properties.userID,
+                headers: delivery.properties.headers ?? [:], roleQueue: consoleQueue)
+            if provenance.check(event, typeProperty: delivery.properties.type, policy: policy) != nil {
+                report.refused += 1
                 continue
             }
             pending.append(event)

@@ -51,6 +51,9 @@ public struct WorkerRole: Sendable, Hashable {
     public static let consoleHistoryStream = "kaltim.console.history"
     /// How long the history stream keeps events (RabbitMQ `x-max-age`).
     public static let consoleHistoryRetention = "400D"
+    /// The routing key of a rebuild's end marker, which the console's own user publishes to the
+    /// events exchange and only the history stream is bound to.
+    public static let consoleHistoryMarker = "console.history.marker"
 
     /// Every role of the pipeline.
     public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]

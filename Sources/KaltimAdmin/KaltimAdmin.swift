@@ -71,17 +71,22 @@ struct AdminOptions: ParsableArguments {
 
 /// `--role intake --role grading`, or every role.
 struct RoleOptions: ParsableArguments {
-    @Option(name: .customLong("role"), help: ArgumentHelp("A role (repeat for several; default all).", valueName: "name"))
+    @Option(
+        name: .customLong("role"),
+        help: ArgumentHelp(
+            "A role (repeat for several; default the five workers; `console` for the console's read model).", valueName: "name"))
     var names: [String] = []
 
+    /// The roles an admin command may name: the workers and the console.
+    static let known = WorkerRole.all + [.console]
+
     func validate() throws {
-        let known = Set(WorkerRole.all.map(\.name))
-        for name in names where !known.contains(name) {
-            throw ValidationError("unknown role \(name); roles: \(WorkerRole.all.map(\.name).joined(separator: ", "))")
+        for name in names where !Self.known.contains(where: { $0.name == name }) {
+            throw ValidationError("unknown role \(name); roles: \(Self.known.map(\.name).joined(separator: ", "))")
         }
     }
 
-    var roles: [WorkerRole] { names.isEmpty ? WorkerRole.all : WorkerRole.all.filter { names.contains($0.name) } }
+    var roles: [WorkerRole] { names.isEmpty ? WorkerRole.all : Self.known.filter { names.contains($0.name) } }
 }
 
 /// The filter options of `replay` and `export`.

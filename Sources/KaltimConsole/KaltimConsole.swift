@@ -158,12 +158,17 @@ struct Rebuild: AsyncParsableCommand {
             durability: .full, logger: Logger(label: "kaltim.console"))
         let connection = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
         let history = ProgressHistory(prefix: options.topologyPrefix)
-        try await options.topology(role: .console).declare(on: connection)
-        try await history.declare(on: connection)
+        if options.declareTopology {
+            try await options.topology(role: .console).declare(on: connection)
+            try await history.declare(on: connection)
+        }
         let report = try await history.rebuild(
-            into: store, handler: ProgressHandler(catalogue: catalogue), connection: connection)
+            into: store, handler: ProgressHandler(catalogue: catalogue), connection: connection,
+            policy: options.publisherPolicy)
         await connection.close()
-        print("rebuilt the read model from \(history.queue): \(report.applied) events applied, \(report.skipped) skipped")
+        print(
+            "rebuilt the read model from \(history.queue): \(report.applied) events applied, \(report.skipped) skipped, "
+                + "\(report.refused) refused (type or publisher)")
     }
 }
 

@@ -150,7 +150,7 @@ public enum WorkerHost {
         return Application(
             router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
-                logger.info("http listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
+                logger.info("http listening", metadata: ["listen": "\(host):\(channel.localAddress?.port ?? port)"])
             },
             logger: httpLogger)
     }

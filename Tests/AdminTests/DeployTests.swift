@@ -1,11 +1,13 @@
 import AMQP
 import Admin
+import Console
 import Contracts
 import Foundation
 import Jobs
 import Synchronization
 import TestSupport
 import Testing
+import Workers
 
 /// deploy/: current, parseable, consistent; and on the private broker the permissions refuse
 /// what a role or a publisher should not do.
@@ -456,5 +458,50 @@ struct LeastPrivilegeTests {
             declaredTrainings: [], consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
         return try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: registration), exchange: "x")
             .body
+    }
+}
+
+/// The console's rebuild as deploy/ runs it: under the console's own broker user (no configure
+/// permission, no default exchange), applying only what the console's worker would.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .serialized, .timeLimit(.minutes(3))
+)
+struct ConsoleRebuildPrivilegeTests {
+    @Test func theConsoleRebuildsUnderItsOwnUserAndRefusesWhatItsWorkerWouldRefuse() async throws {
+        let host = try await PrivateVirtualHost.make("rebuild")
+        defer { Task { await host.delete() } }
+        let exchange = ContractDocuments.exchange
+        let body = try LeastPrivilegeTests.registration()
+        let portal = try await host.connect("portal")
+        // Signed by the portal: applied. The same body claiming another type in the AMQP type
+        // property, and one without user_id: refused, as the console's worker refuses them.
+        try await portal.publish(
+            body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+            properties: AMQPProperties(userID: host.user("portal")))
+        try await portal.publish(
+            body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+            properties: AMQPProperties(type: RegistrationAcceptedV2.eventType, userID: host.user("portal")))
+        try await portal.publish(body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
+        await portal.close()
+
+        let console = try await host.connect("console")
+        defer { Task { await console.close() } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("rebuild") + ".sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let store = try SQLiteStore(path: file)
+        let catalogue = try ProgrammeCatalogue.load(path: DatabaseUsersTests.repositoryFile("config/programme-2025.json"))
+        let report = try await ProgressHistory().rebuild(
+            into: store, handler: ProgressHandler(catalogue: catalogue), connection: console,
+            policy: .enforcing(ContractPublishers.allowedUsers(prefix: host.userPrefix)))
+        #expect(report.applied == 1 && report.skipped == 0 && report.refused == 2, "\(report)")
+        let rows = try await store.read("SELECT count(*) AS n FROM console_registrations", [])
+        #expect(rows.first?["n"]?.integer == 1)
+        // The marker's key is all the console may publish.
+        await #expect(
+            performing: {
+                try await console.publish(body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
+            },
+            throws: LeastPrivilegeTests.refused)
     }
 }

@@ -61,7 +61,7 @@ struct ConsoleBrowserTests {
         try await console.waitForLog("console listening")
         // "console listening address=127.0.0.1:PORT …"
         let listening = console.output.split(separator: "\n").first { $0.contains("console listening") } ?? ""
-        let address = try #require(listening.firstRange(of: "address=127.0.0.1:"), "no address in: \(listening)")
+        let address = try #require(listening.firstRange(of: "listen=127.0.0.1:"), "no address in: \(listening)")
         let port = try #require(Int(listening[address.upperBound...].prefix { $0.isNumber }))
 
         // The poison: a registration that the intake worker failed for good (routed by the

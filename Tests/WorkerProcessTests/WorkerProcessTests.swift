@@ -309,7 +309,7 @@ struct WorkerProcessTests {
         try await waitUntil(timeout: .seconds(30), "20 effects") { try await fleet.effects().rows == 20 }
         let line = try #require(worker.output.split(separator: "\n").first { $0.contains("\"msg\":\"http listening\"") })
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
-        let port = try #require(object["address"]?.split(separator: ":").last.flatMap { Int($0) })
+        let port = try #require(object["listen"]?.split(separator: ":").last.flatMap { Int($0) })
         #expect(try await httpGet(port: port, path: "/health").status == 200)
         #expect(try await httpGet(port: port, path: "/ready").status == 200)
         try await waitUntil(timeout: .seconds(10), "the metrics count the messages") {
