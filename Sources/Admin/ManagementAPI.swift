@@ -75,7 +75,7 @@ public struct ManagementAPI: Sendable {
     /// Every queue of the virtual host, by name.
     public func queues() async throws -> [String: QueueFigures] {
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        var request = HTTPClientRequest(
+        let request = HTTPClientRequest(
             url: base
                 + "/api/queues/\(vhost)?columns=name,type,messages_ready,messages_unacknowledged,consumers,"
                 + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate")
