@@ -24,6 +24,11 @@ final class TestGateway: Sendable {
     let requests: Collector<Request>
     /// Keys answered with 2xx.
     let accepted: Collector<String>
+    /// Requests being answered right now, and the most there ever were at once.
+    final class InFlight: Sendable {
+        let state = Mutex((now: 0, most: 0))
+    }
+    let inFlight: InFlight
     let port: Int
     private let group: ServiceGroup
     private let server: Task<Void, any Error>
@@ -41,8 +46,14 @@ final class TestGateway: Sendable {
         let requests = Collector<Request>()
         let accepted = Collector<String>()
         let attempts = Mutex<[String: Int]>([:])
+        let inFlight = InFlight()
         let router = Router()
         router.post("/send") { request, context -> Response in
+            inFlight.state.withLock {
+                $0.now += 1
+                $0.most = max($0.most, $0.now)
+            }
+            defer { inFlight.state.withLock { $0.now -= 1 } }
             let body = try await request.body.collect(upTo: 1 << 20)
             let json = (try? JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any]) ?? [:]
             let received = Request(
@@ -81,15 +92,17 @@ final class TestGateway: Sendable {
             port = value
             break
         }
-        return TestGateway(requests: requests, accepted: accepted, port: port, group: group, server: server)
+        return TestGateway(
+            requests: requests, accepted: accepted, inFlight: inFlight, port: port, group: group, server: server)
     }
 
     private init(
-        requests: Collector<Request>, accepted: Collector<String>, port: Int, group: ServiceGroup,
-        server: Task<Void, any Error>
+        requests: Collector<Request>, accepted: Collector<String>, inFlight: InFlight, port: Int,
+        group: ServiceGroup, server: Task<Void, any Error>
     ) {
         self.requests = requests
         self.accepted = accepted
+        self.inFlight = inFlight
         self.port = port
         self.group = group
         self.server = server

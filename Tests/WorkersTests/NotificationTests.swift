@@ -275,7 +275,42 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
-    @Test func theRateLimitSpacesABurstOut() async throws {
+    /// The token bucket on instants of the test's own: 11 sends at 10 per second with no burst
+    /// are due 100 ms apart, and a bucket left alone refills to its burst, not beyond.
+    @Test func theTokenBucketSpacesSendsByItsRateOnAnInjectedClock() {
+        let limiter = RateLimiter(perSecond: 10, burst: 1)
+        let start = ContinuousClock.now
+        let waits = (0..<11).map { _ in limiter.reserve(at: start) }
+        for (index, wait) in waits.enumerated() {
+            #expect(Self.within10Microseconds(wait, .milliseconds(100 * index)), "send \(index): \(wait)")
+        }
+        // Two seconds later the debt (1 s) is paid and the bucket holds its one token again.
+        #expect(limiter.reserve(at: start + .seconds(2)) == .zero)
+        #expect(Self.within10Microseconds(limiter.reserve(at: start + .seconds(2)), .milliseconds(100)))
+    }
+
+    static func within10Microseconds(_ a: Duration, _ b: Duration) -> Bool {
+        (a > b ? a - b : b - a) < .microseconds(10)
+    }
+
+    /// Sends that would start together (a slow connection holding them back) never reach the
+    /// gateway together: a channel has at most `burst` sends in flight. Held sends, no clock.
+    @Test func aChannelNeverHasMoreSendsInFlightThanItsBurst() async throws {
+        let limiter = RateLimiter(perSecond: 1_000, burst: 2)
+        let gate = GateSender()
+        let sends = (0..<6).map { _ in Task { try await limiter.run { await gate.send() } } }
+        try await waitUntil(timeout: .seconds(30), "two sends held and four waiting for a slot") {
+            gate.counts.withLock { $0.started } == 2 && limiter.waiting == 4
+        }
+        #expect(gate.counts.withLock { $0.started } == 2, "no third send while two are in flight")
+        gate.open()
+        for send in sends { try await send.value }
+        #expect(gate.counts.withLock { $0 } == (started: 6, inFlight: 0, most: 2))
+    }
+
+    /// Through the real HTTP gateway: 11 sends at 10 per second with no burst all arrive, and
+    /// the gateway never answers two of them at once.
+    @Test func theRateLimitHoldsWhereTheGatewaySeesIt() async throws {
         let gateway = try await TestGateway.start()
         let clock = Clock(Self.noon())
         let sender = HTTPGatewaySender(url: gateway.url, token: nil)
@@ -284,15 +319,41 @@ struct NotificationDeliveryTests {
         }
         for index in 100..<111 { _ = try await kit.deliver(Self.submitted(index)) }
         while await dispatcher.runOnce() > 0 {}
-        let times = gateway.requests.values.map(\.at)
-        #expect(times.count == 11)
-        // 11 sends at 10 per second with no burst: 900 ms from the second token to the last.
-        // Measured from the second arrival, because the first request alone also pays for the
-        // connection's set-up; without the limit they all arrive within a few milliseconds.
-        let sorted = times.sorted()
-        let span = sorted[10] - sorted[1]
-        #expect(span >= .milliseconds(700), "\(span)")
+        #expect(gateway.requests.values.count == 11)
+        #expect(gateway.inFlight.state.withLock { $0.most } == 1)
         await gateway.stop()
+    }
+
+    /// Holds every send until opened; counts the sends started, in flight and the most at once.
+    final class GateSender: Sendable {
+        let counts = Mutex((started: 0, inFlight: 0, most: 0))
+        private let held = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func send() async {
+            counts.withLock {
+                $0.started += 1
+                $0.inFlight += 1
+                $0.most = max($0.most, $0.inFlight)
+            }
+            await withCheckedContinuation { continuation in
+                let go = held.withLock { state -> Bool in
+                    if state.open { return true }
+                    state.waiting.append(continuation)
+                    return false
+                }
+                if go { continuation.resume() }
+            }
+            counts.withLock { $0.inFlight -= 1 }
+        }
+
+        func open() {
+            let waiting = held.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.open = true
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for continuation in waiting { continuation.resume() }
+        }
     }
 
     /// Holds the message to one recipient until released; counts every send by its key.

@@ -199,12 +199,17 @@ public final class NotificationDispatcher: Service, Sendable {
         let outgoing = OutgoingNotification(
             idempotencyKey: Self.idempotencyKey(message.notificationID, route.channel), channel: route.channel,
             recipient: route.recipient, template: message.template, subject: rendered.subject, text: rendered.text)
+        let result: SendResult
         do {
-            try await limiters[route.channel]?.acquire()
+            if let limiter = limiters[route.channel] {
+                result = try await limiter.run { await sender.send(outgoing) }
+            } else {
+                result = await sender.send(outgoing)
+            }
         } catch {
             return .update(notificationID: message.notificationID, assignments: "SET claimed_until = NULL", arguments: [])
         }
-        switch await sender.send(outgoing) {
+        switch result {
         case .sent(let providerID):
             return sent(message, channel: route.channel, providerID: providerID)
         case .permanent(let code, let detail):
