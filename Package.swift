@@ -11,7 +11,8 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "kaltim-certification",
-    platforms: [.macOS(.v15)],
+    // Linux only (Debian): the AMQP layer waits on an eventfd, and the C libraries come from
+    // Debian's -dev packages. No Apple platform is claimed.
     products: [
         .library(name: "Contracts", targets: ["Contracts"]),
         .library(name: "AMQP", targets: ["AMQP"]),

@@ -122,8 +122,10 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
             password: components.password, database: database.isEmpty ? nil : database, tls: .disable)
     }
 
+    /// Closes the connection on the store's own queue, never blocking the thread that released
+    /// the store (it may be one of the cooperative pool's).
     deinit {
-        if let connection { try? connection.close().wait() }
+        if let connection { queue.async { try? connection.close().wait() } }
     }
 
     // MARK: MessageStore
