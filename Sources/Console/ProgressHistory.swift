@@ -45,8 +45,6 @@ public struct ProgressHistory: Sendable {
         public var refused = 0
     }
 
-    static let markerHeader = "x-kaltim-rebuild-marker"
-
     /// Empties the read model and applies every event of the stream again, from its first
     /// entry up to a marker published when the rebuild starts (so it ends, and takes nothing
     /// that arrived after). An empty stream changes nothing and is an error. Safe while the
@@ -66,7 +64,7 @@ public struct ProgressHistory: Sendable {
         try await connection.publish(
             Data(), exchange: exchange, routingKey: WorkerRole.consoleHistoryMarker,
             properties: AMQPProperties(
-                headers: [Self.markerHeader: .bool(true)], deliveryMode: .persistent, messageID: marker,
+                deliveryMode: .persistent, messageID: marker,
                 userID: connection.username),
             mandatory: true)
         let consumer = try await connection.consume(
@@ -94,7 +92,9 @@ public struct ProgressHistory: Sendable {
         }
         for try await delivery in consumer {
             try await delivery.ack()
-            if delivery.properties.headers?[Self.markerHeader] != nil {
+            // A marker is known by its routing key, which only the console may publish (a
+            // publisher's header could not hide an event from the rebuild this way).
+            if delivery.routingKey == WorkerRole.consoleHistoryMarker {
                 if delivery.properties.messageID == marker {
                     reachedMarker = true
                     break
