@@ -7,7 +7,7 @@
 #
 # NAMEs are DNS names or IP addresses; the default covers deploy/: rabbitmq, rabbitmq-1..3 (the
 # compose files), kaltim-rabbitmq and its Service names (Kubernetes) and localhost. Existing files
-# are kept (run it again with a new DIR to rotate). ca.key is created 0600, server.key 0640:
+# are never overwritten: if any of them is there, nothing is written (use a new DIR to rotate). ca.key is created 0600, server.key 0640:
 # give its group to the broker's user (the rabbitmq image's is 999: chgrp 999 DIR/server.key).
 #
 # deploy/compose*.yaml read deploy/tls/ (kept out of git): scripts/make-broker-certs.sh deploy/tls
@@ -25,18 +25,26 @@ fi
 DAYS="${KALTIM_CERT_DAYS:-825}"
 command -v openssl >/dev/null || { echo "make-broker-certs: openssl is missing (apt-get install openssl)" >&2; exit 1; }
 umask 077
-mkdir -p "$DIR"
-chmod 0755 "$DIR"
-cd "$DIR"
-if [[ -f ca.pem && -f server.pem && -f server.key ]]; then
-  echo "make-broker-certs: $DIR already holds ca.pem and server.pem; kept" >&2
-  exit 0
+if [[ -d "$DIR" ]]; then
+  for file in ca.pem ca.key server.pem server.key; do
+    if [[ -e "$DIR/$file" ]]; then
+      echo "make-broker-certs: $DIR already holds $file; nothing written (use a new folder to rotate)" >&2
+      exit 0
+    fi
+  done
+else
+  mkdir -p "$DIR"
+  chmod 0755 "$DIR"
 fi
+cd "$DIR"
 san=""
 for name in "${NAMES[@]}"; do
   if [[ $name =~ ^[0-9.]+$ || $name == *:* ]]; then san+="IP:$name,"; else san+="DNS:$name,"; fi
 done
-q() { "$@" >/dev/null 2>&1 || { echo "make-broker-certs: failed: $*" >&2; exit 1; }; }
+q() {
+  local output
+  output=$("$@" 2>&1) || { echo "make-broker-certs: failed: $*" >&2; echo "$output" >&2; exit 1; }
+}
 q openssl req -x509 -newkey rsa:3072 -nodes -keyout ca.key -out ca.pem -days "$DAYS" -subj "/CN=kaltim-broker-ca" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
 printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' \

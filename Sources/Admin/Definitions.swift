@@ -117,7 +117,9 @@ public struct BrokerPolicy: Sendable, Equatable {
 /// (``defaultMaximumBytes``) and then refuses
 /// more (`overflow: reject-publish`): a worker's failure copy is nacked, so the worker keeps the
 /// original and returns it to its queue, and after the delivery limit the broker dead-letters it
-/// **at least once** (`dead-letter-strategy: at-least-once` on the role queue): the message stays
+/// **at least once** (`dead-letter-strategy: at-least-once` on the role queue, with the
+/// `overflow: reject-publish` that RabbitMQ requires for it; the role queue has no bound, so it
+/// refuses nothing itself): the message stays
 /// in the role queue, counted as waiting (`messages_dlx`), until the dead letters have room, and
 /// then moves in by itself (the broker tries again every 3 minutes by default:
 /// `dead_letter_worker_publisher_confirm_timeout`). As policies, not queue arguments, so that existing queues take them

@@ -361,6 +361,7 @@ public enum DeploymentFiles {
                 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || '\(role.name)', :'\(role.name)_password') \\gexec
                 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || '\(role.name)') \\gexec
                 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', '\(role.name)', :'user_prefix' || '\(role.name)') \\gexec
+                SELECT format('ALTER SCHEMA %I OWNER TO %I', '\(role.name)', :'user_prefix' || '\(role.name)') \\gexec
 
                 """
         }

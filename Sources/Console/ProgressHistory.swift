@@ -111,9 +111,7 @@ public struct ProgressHistory: Sendable {
             }
             // The live console's trust boundary: the type is the routing key, the publisher may
             // publish it.
-            let provenance = DeliveryProvenance(
-                exchange: exchange, routingKey: delivery.routingKey, userID: delivery.properties.userID,
-                headers: delivery.properties.headers ?? [:], roleQueue: consoleQueue)
+            let provenance = DeliveryProvenance(delivery, roleQueue: consoleQueue)
             if provenance.check(event, typeProperty: delivery.properties.type, policy: policy) != nil {
                 report.refused += 1
                 continue

@@ -60,9 +60,7 @@ public enum PersonalData {
         return mask(value)
     }
 
-    /// Masks a NIK for a log line: `647401******9901`; anything that is not 16 characters is
-    /// replaced entirely.
-    public static func maskNIK(_ nik: String) -> String {
-        nik.count == 16 ? String(nik.prefix(6)) + "******" + String(nik.suffix(4)) : "****"
-    }
+    /// Masks a NIK for a log line: `647401******9901` from its 16 digits (separators dropped);
+    /// anything without exactly 16 digits, the empty string too, is `****`.
+    public static func maskNIK(_ nik: String) -> String { nik.isEmpty ? "****" : PersonalDataMasker.mask(nik, as: .nik) }
 }

@@ -79,7 +79,9 @@ struct Notifications: AsyncParsableCommand {
                 throw ValidationError("--smtp-starttls and --allow-insecure-smtp exclude each other")
             }
         }
-        guard gatewayRate > 0, smtpRate > 0 else { throw ValidationError("rates must be positive") }
+        guard gatewayRate > 0, smtpRate > 0, gatewayRate <= 10_000, smtpRate <= 10_000 else {
+            throw ValidationError("rates must be above 0 and at most 10000 per second")
+        }
         // The gateway's and the SMTP client's timeouts are 10 s: a shorter claim would let a
         // replica send a message whose first send may still succeed.
         guard (30...86_400).contains(sendClaim) else { throw ValidationError("--send-claim must be 30 to 86400 seconds") }

@@ -45,7 +45,8 @@ public protocol MessageSender: Sendable {
     func send(_ message: OutgoingNotification) async -> SendResult
 }
 
-/// The rate limit of one channel, as the gateway sees it: a token bucket (at most `perSecond`
+/// The rate limit of one channel (WhatsApp, SMS and e-mail each have their own, even where two
+/// share a gateway), as the gateway sees it: a token bucket (at most `perSecond`
 /// sends per second on average, bursts up to `burst`) and at most `burst` sends in flight at
 /// once.
 ///
@@ -62,11 +63,11 @@ public final class RateLimiter: Sendable {
     private let slots: InFlightSlots
 
     public init(perSecond: Double, burst: Double? = nil) {
-        precondition(perSecond > 0, "the rate must be positive")
+        precondition(perSecond > 0 && perSecond.isFinite, "the rate must be positive and finite")
         self.perSecond = perSecond
         self.burst = max(1, burst ?? perSecond)
         state = Mutex((self.burst, ContinuousClock.now))
-        slots = InFlightSlots(Int(self.burst))
+        slots = InFlightSlots(Int(min(self.burst, 10_000)))
     }
 
     /// Runs `send` within the limit: waits for a free slot (at most `burst` in flight) and for

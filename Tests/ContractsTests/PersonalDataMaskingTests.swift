@@ -98,6 +98,7 @@ import Testing
         #"{"nik":"6474011203980002"#, #"{"nik":"64740112"#, #"{"note":"NIK saya 6474 0112 0398 0002"}"#,
         #"{"note":"647401\u00312\u00303980002"}"#, #"{"x":"\u0036474011203980002"}"#, #"nik=6474011203980002 ditolak"#,
         #"{"nik":"6474011203980002\"}"#, #"{"nik": "6474011203980002", "nik": "6474011203980002"}"#,
+        #"{"nik": 6474 0112 0398 0002}"#, "NIK 6474\t0112  0398\u{200B}0002 ditolak",
     ])
     func aNIKIsMaskedWhateverItsSpelling(body: String) {
         let masked = masker.mask(body)
@@ -120,6 +121,13 @@ import Testing
         ] {
             #expect(masker.mask(body) == body)
         }
+    }
+
+    @Test func aBareValueIsMaskedWholeUpToItsEnd() {
+        let masked = masker.mask(#"{"fullName": Budi Santoso, "phone": +62 812 3456 7890, "programme": "LAS"}"#)
+        #expect(!masked.contains("Santoso") && !masked.contains("3456"), "\(masked)")
+        #expect(masked.contains(#""programme": "LAS""#), "\(masked)")
+        #expect(masker.mask("hubungi (0812) 3456 7890") == "hubungi (*********890")
     }
 
     @Test func notificationRequestsMaskTheRecipientAndTheGreetedName() {

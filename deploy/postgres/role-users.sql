@@ -15,15 +15,20 @@ SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()) \gexe
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'intake', :'intake_password') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'intake') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'intake', :'user_prefix' || 'intake') \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', 'intake', :'user_prefix' || 'intake') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'scheduling', :'scheduling_password') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'scheduling') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'scheduling', :'user_prefix' || 'scheduling') \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', 'scheduling', :'user_prefix' || 'scheduling') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'grading', :'grading_password') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'grading') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'grading', :'user_prefix' || 'grading') \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', 'grading', :'user_prefix' || 'grading') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'certificates', :'certificates_password') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'certificates') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'certificates', :'user_prefix' || 'certificates') \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', 'certificates', :'user_prefix' || 'certificates') \gexec
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'notifications', :'notifications_password') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'notifications') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'notifications', :'user_prefix' || 'notifications') \gexec
+SELECT format('ALTER SCHEMA %I OWNER TO %I', 'notifications', :'user_prefix' || 'notifications') \gexec

@@ -193,13 +193,18 @@ private struct Scanner {
 
     /// A bare token up to the next structural character, whitespace or quote, masked as `kind`.
     private mutating func readBareValue(as kind: PersonalDataKind) {
+        // Up to the next comma, bracket, quote or line end: `"fullName": Budi Santoso` or
+        // `"nik": 6474 0112 0398 0002` is one value, spaces and all.
         let start = index
-        while index < scalars.count, !isStructural(scalars[index]), scalars[index] != "\"",
-            !scalars[index].properties.isWhitespace
+        while index < scalars.count, !isStructural(scalars[index]) || scalars[index] == ":", scalars[index] != "\"",
+            scalars[index] != "\n", scalars[index] != "\r"
         {
             index += 1
         }
-        let token = String(String.UnicodeScalarView(scalars[start..<index]))
+        var end = index
+        while end > start, scalars[end - 1].properties.isWhitespace { end -= 1 }
+        index = end
+        let token = String(String.UnicodeScalarView(scalars[start..<end]))
         pendingKind = nil
         if token == "null" || token == "true" || token == "false" {
             output.append(contentsOf: token.unicodeScalars)
@@ -273,10 +278,16 @@ private struct Scanner {
 
 /// Masking by shape: NIK-like and phone-like digit runs in free text.
 enum ShapeMasking {
-    /// Separators allowed between groups of digits of one number.
+    /// Separators allowed between groups of digits of one number (up to ``maximumGap`` of
+    /// them: `6474  0112`, `(0812) 3456`).
     private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == " " || scalar == "." || scalar == "-" || scalar == "/" || scalar == "\u{A0}" || scalar == "_"
+        switch scalar {
+        case " ", ".", "-", "/", "_", "(", ")", "\t", "\u{A0}", "\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}":
+            true
+        default: false
+        }
     }
+    private static let maximumGap = 3
 
     /// A group of digits: where it starts and ends in the text, and its digit values.
     private struct Group {
@@ -306,9 +317,10 @@ enum ShapeMasking {
                 }
                 group.end = cursor
                 groups.append(group)
-                if cursor + 1 < scalars.count, isSeparator(scalars[cursor]), PersonalDataMasker.digit(scalars[cursor + 1]) != nil
-                {
-                    cursor += 1
+                var gap = cursor
+                while gap < scalars.count, gap - cursor < maximumGap, isSeparator(scalars[gap]) { gap += 1 }
+                if gap > cursor, gap < scalars.count, PersonalDataMasker.digit(scalars[gap]) != nil {
+                    cursor = gap
                 } else {
                     break
                 }
@@ -320,8 +332,8 @@ enum ShapeMasking {
         return result
     }
 
-    /// The groups' text, with every NIK (groups adding up to 16 digits, the first group
-    /// starting a number) and every mobile number masked.
+    /// The groups' text, with every NIK (consecutive groups adding up to 16 digits, tried from
+    /// each group in turn) and every mobile number masked.
     private static func maskGroups(_ groups: [Group], in scalars: [Unicode.Scalar], plusBefore: Bool) -> [Unicode.Scalar] {
         var result: [Unicode.Scalar] = []
         var first = 0

@@ -136,10 +136,10 @@ public final class SQLiteStore: MessageStore {
         try await pool.write { db in try work(GRDBTransaction(db: db)) }
     }
 
-    /// Runs a query outside any message (tests, admin tools).
     /// This machine's clock: every process of a SQLite store runs on the machine that holds it.
     public func currentTime() async throws -> Date { Date() }
 
+    /// Runs a query outside any message (tests, admin tools).
     public func read(_ sql: String, _ arguments: [SQLValue] = []) async throws -> [[String: SQLValue]] {
         try await pool.read { db in try GRDBTransaction(db: db).query(sql, arguments) }
     }
