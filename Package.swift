@@ -72,6 +72,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The settings a deployment gives through environment variables, read once at the edge
+        // of each executable (no library reads the environment).
+        .target(name: "DeploymentSettings", dependencies: ["Jobs"], swiftSettings: swiftSettings),
         // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
         // The PostgreSQL store (postgres-nio), and opening a store from a `--database` value.
         .target(
@@ -88,7 +91,7 @@ let package = Package(
         .target(
             name: "WorkerHost",
             dependencies: [
-                "Jobs", "AMQP", "Contracts", "Stores",
+                "Jobs", "AMQP", "Contracts", "Stores", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -114,11 +117,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The programme plan (classes, centres, schemes, quotas, dates): read by the workers, the
+        // console and the main job. Contracts and Foundation only.
+        .target(name: "Programme", dependencies: ["Contracts"], swiftSettings: swiftSettings),
         // The five workers of the pipeline.
         .target(
             name: "Workers",
             dependencies: [
-                "Jobs", "Contracts", "IntakeRules", "Senders", "CCairo", "CQREncode",
+                "Jobs", "Contracts", "Programme", "IntakeRules", "Senders", "CCairo", "CQREncode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-worker",
             dependencies: [
-                "Workers", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
+                "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -157,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-demo",
             dependencies: [
-                "Workers", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts",
+                "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimDemo",
@@ -179,7 +185,8 @@ let package = Package(
         .executableTarget(
             name: "kaltim-admin",
             dependencies: [
-                "Admin", "AMQP", "Jobs", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimAdmin",
             swiftSettings: swiftSettings
@@ -188,7 +195,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "Admin", "AMQP", "Jobs", "Contracts", "Workers",
+                "Admin", "AMQP", "Jobs", "Contracts", "Programme",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -202,7 +209,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-console",
             dependencies: [
-                "Console", "Admin", "WorkerHost", "Workers", "Stores", "Jobs", "AMQP", "Contracts",
+                "Console", "Admin", "WorkerHost", "Programme", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -271,7 +278,8 @@ let package = Package(
         .testTarget(
             name: "WorkersTests",
             dependencies: [
-                "Workers", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "Stores", "AMQP", "Contracts", "Senders",
+                "Workers", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "Stores", "AMQP", "Contracts",
+                "Senders",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -284,7 +292,8 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Workers", "TestSupport",
+                "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Workers", "Programme",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -293,7 +302,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AdminTests",
-            dependencies: ["Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "TestSupport"],
+            dependencies: [
+                "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -92,7 +92,7 @@ do {
     var workerOptions = WorkerOptions()
     workerOptions.concurrency = concurrency
     let worker = Worker(
-        topology: topology, handler: TrivialHandler(exchange: topology.exchange),
+        topology: topology, registry: .pipeline, handler: TrivialHandler(exchange: topology.exchange),
         store: try SQLiteStore(path: storePath, durability: durability),
         consuming: consuming, publishing: publishing, instance: "bench", options: workerOptions)
     let cpuBefore = processCPUSeconds()

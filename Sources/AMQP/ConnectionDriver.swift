@@ -142,9 +142,10 @@ final class ConnectionDriver {
         let arena = CArena()
         defer { arena.release() }
         var clientProperties = arena.table([
-            "product": "kaltim-certification AMQP (librabbitmq)",
+            "product": "Swift AMQP client (librabbitmq)",
             "platform": "Swift",
-            "connection_name": .string(config.connectionName ?? "kaltim-\(ProcessInfo.processInfo.processIdentifier)"),
+            "connection_name": .string(
+                config.connectionName ?? "\(ProcessInfo.processInfo.processName)-\(ProcessInfo.processInfo.processIdentifier)"),
             "capabilities": .table([
                 "publisher_confirms": true, "consumer_cancel_notify": true, "connection.blocked": true,
                 "basic.nack": true, "authentication_failure_close": true, "exchange_exchange_bindings": true,

@@ -10,7 +10,7 @@ public enum TopologyDefinitions {
     /// The definitions of `roles`, as a JSON object.
     public static func document(
         roles: [WorkerRole], retryDelays: [Duration]? = nil, deliveryLimit: Int = 20, prefix: String = "", vhost: String = "/",
-        retryQueueType: RoleTopology.RetryQueueType = RoleTopology.RetryQueueType.fromEnvironment ?? .classic
+        retryQueueType: RoleTopology.RetryQueueType
     )
         -> [String: Any]
     {
@@ -58,9 +58,10 @@ public enum TopologyDefinitions {
     }
 
     /// The document as pretty, sorted JSON.
-    public static func json(roles: [WorkerRole], prefix: String = "") throws -> Data {
+    public static func json(roles: [WorkerRole], prefix: String = "", retryQueueType: RoleTopology.RetryQueueType) throws -> Data
+    {
         try JSONSerialization.data(
-            withJSONObject: document(roles: roles, prefix: prefix),
+            withJSONObject: document(roles: roles, prefix: prefix, retryQueueType: retryQueueType),
             options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 

@@ -13,7 +13,7 @@ public import Hummingbird
 public import Jobs
 public import Logging
 import NIOCore
-public import Workers
+public import Programme
 
 /// How the console runs.
 public struct ConsoleConfiguration: Sendable {

@@ -8,7 +8,7 @@
 public import Contracts
 public import Foundation
 public import Jobs
-public import Workers
+public import Programme
 
 /// Applies the pipeline's events to the progress tables.
 public struct ProgressHandler: MessageHandler {

@@ -6,7 +6,11 @@ public struct WorkerRole: Sendable, Hashable {
     public let name: String
     /// The role's quorum queue.
     public var queue: String { "kaltim.\(name)" }
-    /// Event types bound from ``ContractDocuments/exchange`` to the queue.
+    /// The topic exchange the role's events arrive through (``ContractDocuments/exchange``).
+    public var exchange: String { ContractDocuments.exchange }
+    /// The exchange its retries and dead letters go through (``ContractDocuments/failureExchange``).
+    public var failureExchange: String { ContractDocuments.failureExchange }
+    /// Event types bound from ``exchange`` to the queue.
     public let consumes: [String]
     /// Event types the role publishes (its broker user may publish only these).
     public let publishes: [String]

@@ -1,6 +1,3 @@
-import Contracts
-import Foundation
-
 /// Why handling a message failed, and whether trying again can help.
 ///
 /// A business outcome (a rejected registration) is not a failure: it is an output event.
@@ -17,7 +14,8 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     public let kind: Kind
     /// A stable, machine-readable code, e.g. `unsupported-contract-version`, `store-busy`.
     public let code: String
-    /// A human-readable explanation. Personal data is masked before it is stored anywhere.
+    /// A human-readable explanation. The worker's redaction hook masks it before it is logged or
+    /// stored in a dead letter's headers.
     public let message: String
 
     public init(_ kind: Kind, code: String, message: String) {
@@ -33,34 +31,7 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         Failure(.transient, code: code, message: message)
     }
 
-    public var description: String { "\(kind) failure \(code): \(PersonalData.mask(message))" }
-}
-
-/// Masking of personal data in text that may reach a log, a metric or a header.
-public enum PersonalData {
-    /// Files this process creates from now on are readable by their owner and group at most
-    /// (umask 027: 0640, or 0600 where the creator asks for it): stores, logs, certificates,
-    /// notification logs and exports hold personal data. Every command of `kaltim-worker`,
-    /// `kaltim-admin`, `kaltim-console` and `kaltim-demo` calls it first, and so does the worker
-    /// host.
-    public static func restrictNewFiles() {
-        umask(0o027)
-    }
-
-    /// Masks the personal data in `text`: the values of every field a contract marks as
-    /// personal, and NIK- or phone-shaped numbers anywhere (see `PersonalDataMasker`).
-    public static func mask(_ text: String) -> String {
-        PersonalDataMasker.contracts.mask(text)
-    }
-
-    /// Masks the value of a named field (a log line's metadata, a record's column): by the
-    /// field's kind when a contract marks a field of that name as personal, otherwise as text.
-    public static func mask(_ value: String, field: String) -> String {
-        if let kind = PersonalDataMasker.contracts.kind(ofKey: field) { return PersonalDataMasker.mask(value, as: kind) }
-        return mask(value)
-    }
-
-    /// Masks a NIK for a log line: `647401******9901` from its 16 digits (separators dropped);
-    /// anything without exactly 16 digits, the empty string too, is `****`.
-    public static func maskNIK(_ nik: String) -> String { nik.isEmpty ? "****" : PersonalDataMasker.mask(nik, as: .nik) }
+    /// The kind, code and message as they are: a worker passes it through its redaction hook
+    /// (``WorkerOptions/redact``) before it reaches a log line or a header.
+    public var description: String { "\(kind) failure \(code): \(message)" }
 }

@@ -25,7 +25,7 @@ public final class HandlerTestKit: Sendable {
     private let path: String
 
     /// A kit with a fresh SQLite store in a temporary file; the handler's migrations are run.
-    public init(handler: any MessageHandler, registry: ContractRegistry = .pipeline) async throws {
+    public init(handler: any MessageHandler, registry: ContractRegistry) async throws {
         self.handler = handler
         self.registry = registry
         path = FileManager.default.temporaryDirectory.appendingPathComponent("handler-kit-\(UUID().uuidString).sqlite").path

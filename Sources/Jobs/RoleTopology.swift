@@ -2,14 +2,16 @@ public import AMQP
 public import Contracts
 import Foundation
 
-/// The RabbitMQ objects of one worker role, declared idempotently from code at start-up.
+/// The RabbitMQ objects of one worker role, declared idempotently from code at start-up. Every
+/// name comes from the ``WorkerRole`` the application gives (its queue and its exchanges) and
+/// the prefix; the runtime knows no name of its own.
 ///
 /// ```
-///  kaltim.events (topic) ──<event types>──▶ kaltim.intake (quorum; x-delivery-limit,
-///                                                │            dead letters ──▶ kaltim.intake.dead)
-///        worker: transient failure ──▶ kaltim.intake.retry.5s  (TTL 5 s, expires back into kaltim.intake)
-///                                      kaltim.intake.retry.30s, kaltim.intake.retry.5m, …
-///        worker: permanent failure ──▶ kaltim.intake.dead (quorum), with a failure record in headers
+///  <events exchange> (topic) ──<event types>──▶ <queue> (quorum; x-delivery-limit,
+///                                                  │        dead letters ──▶ <queue>.dead)
+///        worker: transient failure ──▶ <queue>.retry.5s  (TTL 5 s, expires back into <queue>)
+///                                      <queue>.retry.30s, <queue>.retry.5m, …
+///        worker: permanent failure ──▶ <queue>.dead (quorum), with a failure record in headers
 /// ```
 ///
 /// - The role queue is a quorum queue bound to the event types the role consumes.
@@ -32,13 +34,15 @@ public struct RoleTopology: Sendable {
         /// Quorum queues with at-least-once dead-lettering: for a cluster.
         case quorum
 
-        /// `KALTIM_RETRY_QUEUE_TYPE` (`classic` or `quorum`), so that every process of one
-        /// deployment (workers, admin tool, demo) declares the same tiers; classic when unset.
-        public static var fromEnvironment: RetryQueueType? {
-            guard let value = ProcessInfo.processInfo.environment["KALTIM_RETRY_QUEUE_TYPE"], !value.isEmpty else {
-                return .classic
+        /// Reads a setting (`classic` or `quorum`, in any case); classic when `nil` or empty,
+        /// `nil` when it is anything else. The application reads the setting where it reads its
+        /// configuration and passes the result to every ``RoleTopology`` it builds.
+        public init?(setting: String?) {
+            guard let setting, !setting.isEmpty else {
+                self = .classic
+                return
             }
-            return RetryQueueType(rawValue: value.lowercased())
+            self.init(rawValue: setting.lowercased())
         }
     }
 
@@ -56,11 +60,11 @@ public struct RoleTopology: Sendable {
     ///   - retryDelays: the backoff tiers, shortest first (default 5 s, 30 s, 5 min).
     ///   - deliveryLimit: the broker-level redelivery limit (default 20).
     ///   - prefix: a name prefix, for test isolation.
-    ///   - retryQueueType: the tiers' queue type (default: `KALTIM_RETRY_QUEUE_TYPE`, else
-    ///     classic; an unknown value there counts as classic: the worker's option checks it).
+    ///   - retryQueueType: the tiers' queue type (default classic, for a single node; every
+    ///     process of one deployment must pass the same type).
     public init(
         role: WorkerRole, retryDelays: [Duration] = [.seconds(5), .seconds(30), .seconds(300)], deliveryLimit: Int = 20,
-        prefix: String = "", retryQueueType: RetryQueueType = RetryQueueType.fromEnvironment ?? .classic
+        prefix: String = "", retryQueueType: RetryQueueType = .classic
     ) {
         precondition(!retryDelays.isEmpty && retryDelays.allSatisfy { $0 >= .milliseconds(1) }, "retry delays must be positive")
         precondition(deliveryLimit > 0, "the delivery limit must be positive")
@@ -71,13 +75,14 @@ public struct RoleTopology: Sendable {
         self.retryQueueType = retryQueueType
     }
 
-    public var exchange: String { prefix + ContractDocuments.exchange }
-    /// The exchange the failure router publishes through (``ContractDocuments/failureExchange``).
-    public var failureExchange: String { prefix + ContractDocuments.failureExchange }
+    /// The exchange the role's events arrive through (``WorkerRole/exchange``).
+    public var exchange: String { prefix + role.exchange }
+    /// The exchange the failure router publishes through (``WorkerRole/failureExchange``).
+    public var failureExchange: String { prefix + role.failureExchange }
     public var queue: String { prefix + role.queue }
     public var deadLetterQueue: String { queue + ".dead" }
 
-    /// The retry queue of each tier, e.g. `kaltim.intake.retry.30s`.
+    /// The retry queue of each tier, e.g. `<queue>.retry.30s`.
     public var retryQueues: [(name: String, delay: Duration)] {
         retryDelays.map { ("\(queue).retry.\(Self.label($0))", $0) }
     }
@@ -177,7 +182,7 @@ public struct RoleTopology: Sendable {
 
 /// A broker object exists with properties other than the ones the worker declares.
 public struct TopologyError: Error, CustomStringConvertible {
-    /// What was being declared, e.g. `queue kaltim.intake`.
+    /// What was being declared, e.g. `queue <queue>`.
     public let object: String
     /// The broker's explanation, e.g. `PRECONDITION_FAILED - inequivalent arg 'x-queue-type' …`.
     public let brokerText: String

@@ -2,6 +2,7 @@ import AMQP
 import Admin
 import ArgumentParser
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
 
@@ -32,11 +33,25 @@ struct AdminOptions: ParsableArguments {
         name: .customLong("operator"),
         help: ArgumentHelp("Who acts, for the audit log and provenance headers (default: $USER).", valueName: "name"))
     var operatorName: String?
+    @Option(
+        help: ArgumentHelp(
+            "Queue type of the retry tiers, where a command declares them (default: $KALTIM_RETRY_QUEUE_TYPE, else classic).",
+            valueName: "classic|quorum"))
+    var retryQueueType: String?
+
+    /// `--retry-queue-type`, else `KALTIM_RETRY_QUEUE_TYPE`, else classic.
+    func resolvedRetryQueueType() throws -> RoleTopology.RetryQueueType {
+        do {
+            return try DeploymentEnvironment.current.retryQueueType(option: retryQueueType)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 
     var who: String { operatorName ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown" }
 
     var audit: AuditLog {
-        AuditLog(path: auditLog ?? ProcessInfo.processInfo.environment["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl")
+        AuditLog(path: DeploymentEnvironment.current.auditLogPath(option: auditLog))
     }
 
     /// Runs `body` with a connection and the dead-letter engine, and closes the connection.
@@ -53,8 +68,7 @@ struct AdminOptions: ParsableArguments {
     }
 
     func connect() async throws -> AMQPConnection {
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"] else {
+        guard let url = DeploymentEnvironment.current.adminBrokerURL(option: brokerURL) else {
             throw ValidationError("give --broker-url (or set KALTIM_ADMIN_URL)")
         }
         var configuration: AMQPConfiguration

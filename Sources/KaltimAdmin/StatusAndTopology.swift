@@ -2,6 +2,7 @@ import AMQP
 import Admin
 import ArgumentParser
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
 
@@ -65,9 +66,9 @@ extension AdminOptions {
     /// The management API at `url` (or `KALTIM_MANAGEMENT_URL`), signed in as the admin's broker
     /// user unless the URL names its own; `nil` when neither is given.
     func managementAPI(url: String?) throws -> ManagementAPI? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = url ?? environment["KALTIM_MANAGEMENT_URL"] else { return nil }
-        let broker = brokerURL ?? environment["KALTIM_ADMIN_URL"] ?? environment["KALTIM_BROKER_URL"]
+        let environment = DeploymentEnvironment.current
+        guard let url = environment.managementURL(option: url) else { return nil }
+        let broker = environment.adminBrokerURL(option: brokerURL)
         let configuration = broker.flatMap { try? AMQPConfiguration(url: $0) }
         do {
             return try ManagementAPI(
@@ -101,9 +102,11 @@ struct Topology: AsyncParsableCommand {
         func run() async throws {
 
             PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
+            let retryQueueType = try admin.resolvedRetryQueueType()
             try await admin.withAdmin { connection, _ in
                 for role in roles.roles {
-                    try await RoleTopology(role: role, prefix: admin.topologyPrefix).declare(on: connection)
+                    try await RoleTopology(role: role, prefix: admin.topologyPrefix, retryQueueType: retryQueueType)
+                        .declare(on: connection)
                     print("declared \(role.name)")
                 }
             }
@@ -127,12 +130,17 @@ struct Topology: AsyncParsableCommand {
             abstract: "Print the topology as a RabbitMQ definitions document (rabbitmqctl import_definitions).")
         @Option(help: ArgumentHelp("Prefix of every broker object name.", valueName: "prefix")) var topologyPrefix = ""
         @Option(help: ArgumentHelp("The file (default: standard output).", valueName: "path")) var output: String?
+        @Option(
+            help: ArgumentHelp(
+                "Queue type of the retry tiers (default: $KALTIM_RETRY_QUEUE_TYPE, else classic).", valueName: "classic|quorum"))
+        var retryQueueType: String?
         @OptionGroup var roles: RoleOptions
 
         func run() async throws {
 
             PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
-            let data = try TopologyDefinitions.json(roles: roles.roles, prefix: topologyPrefix)
+            let type = try DeploymentEnvironment.current.retryQueueType(option: retryQueueType)
+            let data = try TopologyDefinitions.json(roles: roles.roles, prefix: topologyPrefix, retryQueueType: type)
             if let output {
                 try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: output))
             } else {

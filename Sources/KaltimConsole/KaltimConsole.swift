@@ -3,13 +3,14 @@ import Admin
 import ArgumentParser
 import Console
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
 import Logging
+import Programme
 import ServiceLifecycle
 import Stores
 import WorkerHost
-import Workers
 
 @main
 struct KaltimConsole: AsyncParsableCommand {
@@ -76,7 +77,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
-        let environment = ProcessInfo.processInfo.environment
+        let environment = DeploymentEnvironment.current
         let catalogue = try programme.load()
         let accounts: ConsoleAccounts
         do {
@@ -86,7 +87,7 @@ struct Serve: AsyncParsableCommand {
         }
         var configuration = ConsoleConfiguration(
             accounts: accounts,
-            auditLog: AuditLog(path: auditLog ?? environment["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"),
+            auditLog: AuditLog(path: environment.auditLogPath(option: auditLog)),
             catalogue: catalogue)
         configuration.host = consoleHost
         configuration.port = consolePort
@@ -101,7 +102,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--admin-url: \(error)")
             }
         }
-        if let url = managementURL ?? environment["KALTIM_MANAGEMENT_URL"] {
+        if let url = environment.managementURL(option: managementURL) {
             let admin = configuration.adminBroker
             do {
                 configuration.management = try ManagementAPI(

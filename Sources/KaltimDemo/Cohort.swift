@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import Programme
 import Workers
 
 /// A seeded synthetic cohort: a civil-registry extract, training history of earlier years,

@@ -1,8 +1,10 @@
 import AMQP
 import ArgumentParser
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
+import Programme
 import Stores
 import Workers
 
@@ -66,7 +68,8 @@ struct KaltimDemo: AsyncParsableCommand {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let started = Date()
-        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let url = DeploymentEnvironment.current.brokerURL(option: brokerURL)
+        let retryQueueType = try DeploymentEnvironment.current.retryQueueType()
         let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
         let root = URL(fileURLWithPath: output)
         try? FileManager.default.removeItem(at: root)
@@ -93,7 +96,9 @@ struct KaltimDemo: AsyncParsableCommand {
         let prefix = "demo-\(seed)-\(Int(started.timeIntervalSince1970))."
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
         let roles = WorkerRole.all
-        for role in roles { try await RoleTopology(role: role, prefix: prefix).declare(on: connection) }
+        for role in roles {
+            try await RoleTopology(role: role, prefix: prefix, retryQueueType: retryQueueType).declare(on: connection)
+        }
         let observer = prefix + "observer"
         try await connection.declareQueue(.quorum(observer))
         let exchange = prefix + ContractDocuments.exchange

@@ -1,6 +1,7 @@
 import AMQP
 import Contracts
 import Foundation
+import Programme
 import Workers
 
 /// Watches every event of the run on an observer queue and keeps the counts the progress

@@ -1,8 +1,10 @@
 import AMQP
 import ArgumentParser
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
+import Programme
 import Stores
 import WorkerHost
 import Workers
@@ -224,7 +226,7 @@ struct RevokeCertificate: AsyncParsableCommand {
         guard let participant = rows.first?["participant_id"]?.text else {
             throw ValidationError("no certificate \(certificateID) in \(database)")
         }
-        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let url = DeploymentEnvironment.current.brokerURL(option: brokerURL)
         let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
         let topology = RoleTopology(role: .certificates, prefix: topologyPrefix)
         let event = try OutgoingEvent(
@@ -326,10 +328,11 @@ struct OpenClasses: AsyncParsableCommand {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
-        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
-        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        let environment = DeploymentEnvironment.current
+        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: environment.brokerURL(option: brokerURL)))
         // The scheduling queue exists before the first class is announced, so none is lost.
-        let topology = RoleTopology(role: .scheduling, prefix: topologyPrefix)
+        let topology = RoleTopology(
+            role: .scheduling, prefix: topologyPrefix, retryQueueType: try environment.retryQueueType())
         if declareTopology {
             try await topology.declare(on: connection)
         } else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
 import Logging
@@ -107,7 +108,7 @@ struct Notifications: AsyncParsableCommand {
             let file = try FileSender(path: notificationLog)
             for channel in [NotificationChannel.whatsApp, .sms, .email] { senders[channel] = file }
         } else {
-            let environment = ProcessInfo.processInfo.environment
+            let environment = DeploymentEnvironment.current
             if let gatewayURL {
                 let gateway = HTTPGatewaySender(url: gatewayURL, token: environment["KALTIM_GATEWAY_TOKEN"])
                 senders[.whatsApp] = gateway

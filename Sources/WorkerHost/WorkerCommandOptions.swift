@@ -1,6 +1,7 @@
 public import AMQP
 public import ArgumentParser
 public import Contracts
+public import DeploymentSettings
 import Foundation
 public import Jobs
 import Logging
@@ -107,12 +108,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         if let storeSchema, storeSchema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) == nil {
             throw ValidationError("--store-schema must be a lowercase identifier (letters, digits, _), not \(storeSchema)")
         }
-        guard retryQueueType.map({ RoleTopology.RetryQueueType(rawValue: $0) != nil }) ?? true else {
-            throw ValidationError("--retry-queue-type must be classic or quorum, not \(retryQueueType ?? "")")
-        }
-        guard RoleTopology.RetryQueueType.fromEnvironment != nil else {
-            throw ValidationError("KALTIM_RETRY_QUEUE_TYPE must be classic or quorum")
-        }
+        _ = try resolvedRetryQueueType()
         guard deliveryLimit > 0 else { throw ValidationError("--delivery-limit must be positive, not \(deliveryLimit)") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be between 0 and 65535") }
         guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
@@ -154,13 +150,13 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     /// `var/<role>.sqlite`.
     public func databaseLocation(role: WorkerRole) -> String {
         if let database { return database }
-        if let url = ProcessInfo.processInfo.environment["KALTIM_DATABASE_URL"], !url.isEmpty { return url }
+        if let url = environment["KALTIM_DATABASE_URL"] { return url }
         return "var/\(role.name).sqlite"
     }
 
     /// The broker connection settings.
     public func amqpConfiguration(role: WorkerRole) throws -> AMQPConfiguration {
-        let url = brokerURL ?? ProcessInfo.processInfo.environment["KALTIM_BROKER_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        let url = environment.brokerURL(option: brokerURL)
         var configuration: AMQPConfiguration
         do {
             configuration = try AMQPConfiguration(url: url)
@@ -182,7 +178,18 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public func topology(role: WorkerRole) throws -> RoleTopology {
         RoleTopology(
             role: role, retryDelays: try parsedRetryDelays(), deliveryLimit: deliveryLimit, prefix: topologyPrefix,
-            retryQueueType: retryQueueType.flatMap(RoleTopology.RetryQueueType.init(rawValue:))
-                ?? RoleTopology.RetryQueueType.fromEnvironment ?? .classic)
+            retryQueueType: try resolvedRetryQueueType())
     }
+
+    /// `--retry-queue-type`, else `KALTIM_RETRY_QUEUE_TYPE`, else classic.
+    public func resolvedRetryQueueType() throws -> RoleTopology.RetryQueueType {
+        do {
+            return try environment.retryQueueType(option: retryQueueType)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Where the options fall back to the deployment's environment variables.
+    public var environment: DeploymentEnvironment { .current }
 }

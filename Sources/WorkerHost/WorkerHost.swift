@@ -60,6 +60,9 @@ public enum WorkerHost {
         workerOptions.afterCommit = afterCommit
         workerOptions.publishers = options.publisherPolicy
         workerOptions.declaresTopology = options.declareTopology
+        workerOptions.topologyHint =
+            "--no-declare-topology is set: load deploy/rabbitmq/definitions.json or run `kaltim-admin topology apply` first"
+        workerOptions.redact = { PersonalData.mask($0) }
         let worker = Worker(
             topology: topology, registry: registry, handler: handler, store: store, consuming: consuming,
             publishing: publishing, instance: instance, options: workerOptions, logger: logger)

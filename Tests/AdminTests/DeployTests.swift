@@ -4,6 +4,7 @@ import Console
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Synchronization
 import TestSupport
 import Testing
@@ -321,7 +322,8 @@ struct LeastPrivilegeTests {
         options.declaresTopology = false
         options.publishers = .enforcing(ContractPublishers.allowedUsers(prefix: host.userPrefix))
         let worker = Worker(
-            topology: topology, handler: handler, store: try SQLiteStore(path: storePath), consuming: consuming,
+            topology: topology, registry: .pipeline, handler: handler, store: try SQLiteStore(path: storePath),
+            consuming: consuming,
             publishing: consuming, instance: "notifications@attack-test", options: options)
         let running = Task { try await worker.run() }
         try await waitUntil(timeout: .seconds(30), "the worker consumes as its own user") { worker.isReady }

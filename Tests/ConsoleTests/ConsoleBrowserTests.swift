@@ -79,7 +79,7 @@ struct ConsoleBrowserTests {
                 if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
             }
             let delivery = try #require(taken, "the poison message in the intake queue")
-            try await FailureRouter(topology: intake, instance: "intake@test").route(
+            try await FailureRouter(topology: intake, instance: "intake@test", redact: { PersonalData.mask($0) }).route(
                 delivery,
                 failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
                 contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)

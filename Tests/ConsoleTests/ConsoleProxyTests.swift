@@ -3,6 +3,7 @@ import Console
 import Foundation
 import Jobs
 import Logging
+import Programme
 import ServiceLifecycle
 import TestSupport
 import Testing

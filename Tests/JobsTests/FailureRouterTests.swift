@@ -54,7 +54,7 @@ struct FailureRouterBrokerTests {
         defer { Task { await connection.close() } }
         let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("fail") + ".")
         try await topology.declare(on: connection)
-        let router = FailureRouter(topology: topology, instance: "intake@test:1")
+        let router = FailureRouter(topology: topology, instance: "intake@test:1", redact: { PersonalData.mask($0) })
         let body = Data(#"{"type":"registration.submitted","dataversion":9}"#.utf8)
         try await connection.publish(
             body, exchange: topology.exchange, routingKey: "registration.submitted",

@@ -17,7 +17,7 @@ struct HandlerTestKitTests {
     }
 
     @Test func aHandlerRunsInTheStoreTransactionAndADuplicateHasNoEffect() async throws {
-        let kit = try await HandlerTestKit(handler: AcceptingHandler(exchange: "kaltim.events"))
+        let kit = try await HandlerTestKit(handler: AcceptingHandler(exchange: "kaltim.events"), registry: .pipeline)
         let envelope = EventEnvelope(id: "m-1", source: "/test", data: registration("REG-K1"))
         let first = try await kit.deliver(envelope)
         #expect(!first.duplicate)
@@ -30,7 +30,7 @@ struct HandlerTestKitTests {
     }
 
     @Test func failuresAndBadInputSurfaceAsTheWorkerWouldRouteThem() async throws {
-        let kit = try await HandlerTestKit(handler: AcceptingHandler(exchange: "kaltim.events"))
+        let kit = try await HandlerTestKit(handler: AcceptingHandler(exchange: "kaltim.events"), registry: .pipeline)
         await #expect(throws: Failure.permanent("broken-invariant", "programme BROKEN cannot be handled")) {
             _ = try await kit.deliver(EventEnvelope(source: "/test", data: registration("REG-K2", programme: "BROKEN")))
         }

@@ -57,7 +57,8 @@ struct StoreConformanceTests {
         try OutgoingEvent(
             EventEnvelope(
                 id: id, source: "/test",
-                data: EnrolmentWithdrawnV1(participantID: "P-\(id)", classID: "C-1", reason: .administrative)))
+                data: EnrolmentWithdrawnV1(participantID: "P-\(id)", classID: "C-1", reason: .administrative)),
+            exchange: ContractDocuments.exchange)
     }
 
     /// Records `id` in the handler's table and emits one event; throws after writing when failing.

@@ -82,7 +82,8 @@ struct WorkerHarness {
         options.publishers = publishers
         options.outboxFlushInterval = .milliseconds(200)
         return Worker(
-            topology: topology, handler: handler, store: store, consuming: connection, publishing: connection,
+            topology: topology, registry: .pipeline, handler: handler, store: store, consuming: connection,
+            publishing: connection,
             instance: "intake@test", options: options)
     }
 

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import TestSupport
 import Testing
 import Workers
@@ -15,7 +16,7 @@ struct CertificateDriver {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
         let handler = CertificateHandler(
             catalogue: catalogue, signer: .development, outputDirectory: outputDirectory ? output : nil)
-        let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler), output: output)
+        let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output)
         for participant in ["PST-1", "PST-2"] {
             let scheduled = ClassScheduledV1(
                 participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",

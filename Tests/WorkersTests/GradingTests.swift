@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Testing
 import Workers
 
@@ -12,7 +13,8 @@ struct GradingDriver {
 
     static func make() async throws -> GradingDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
-        let driver = GradingDriver(kit: try await HandlerTestKit(handler: GradingHandler(catalogue: catalogue)))
+        let driver = GradingDriver(
+            kit: try await HandlerTestKit(handler: GradingHandler(catalogue: catalogue), registry: .pipeline))
         try await driver.schedule("PST-1")
         return driver
     }

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Testing
 import Workers
 
@@ -20,7 +21,8 @@ struct IntakeDriver {
 
     static func make(history: String? = nil) async throws -> IntakeDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
-        let kit = try await HandlerTestKit(handler: IntakeHandler(catalogue: catalogue, nikKey: .development))
+        let kit = try await HandlerTestKit(
+            handler: IntakeHandler(catalogue: catalogue, nikKey: .development), registry: .pipeline)
         let imported = try await IntakeImport.registry(csv: registryCSV, into: kit.store, key: .development)
         #expect(imported.imported == 5)
         if let history { _ = try await IntakeImport.history(csv: history, into: kit.store, key: .development) }
@@ -238,7 +240,8 @@ struct IntakeTests {
     @Test func theRegistryImportSkipsBadRowsAndNamesThem() async throws {
         let kit = try await HandlerTestKit(
             handler: IntakeHandler(
-                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development))
+                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development),
+            registry: .pipeline)
         let csv =
             "nik,full_name,birth_date,sex,region_code\n6474015708999901,A,1999-08-17,P,6474011001\n123,B,1999-01-01,L,64\n"
             + "6474015708999902,C,1999-02-30,P,6474011001\n"
@@ -256,7 +259,8 @@ struct IntakeTests {
     @Test func theRegistryImportRefusesEveryValueItDoesNotKnow() async throws {
         let kit = try await HandlerTestKit(
             handler: IntakeHandler(
-                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development))
+                catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development),
+            registry: .pipeline)
         let rows: [(String, String?)] = [
             ("6474015708999901,Siti,1999-08-17,P,6474011001", nil),
             ("6474 0157 0899 9902,Siti,1999-08-17,P,6474011001", nil),

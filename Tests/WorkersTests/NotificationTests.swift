@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Senders
 import Synchronization
 import TestSupport
@@ -105,7 +106,8 @@ struct NotificationDeliveryTests {
         let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let kit = try await HandlerTestKit(
-            handler: NotificationHandler(templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c"))
+            handler: NotificationHandler(templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c"),
+            registry: .pipeline)
         var options = DispatcherOptions()
         options.backoff = [.seconds(1)]
         configure(&options)

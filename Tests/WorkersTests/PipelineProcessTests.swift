@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import TestSupport
 import Testing
 import Workers

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Testing
 import Workers
 
@@ -35,7 +36,7 @@ final class SchedulingDriver {
 
     init(catalogue: ProgrammeCatalogue) async throws {
         self.catalogue = catalogue
-        kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: catalogue))
+        kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: catalogue), registry: .pipeline)
     }
 
     @discardableResult
@@ -186,7 +187,7 @@ struct SchedulingTests {
     }
 
     @Test func anAcceptanceForAProgrammeNotInThePlanIsAPermanentFailure() async throws {
-        let kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: smallCatalogue()))
+        let kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: smallCatalogue()), registry: .pipeline)
         let accepted = RegistrationAcceptedV1(
             registrationID: "R", participantID: "P", centre: .bontang, programme: "OPERATOR_EXCAVATOR",
             priorityTier: .neverTrained,

@@ -49,9 +49,16 @@ public struct WorkerOptions: Sendable {
     public var crashLimit = 3
     /// Whether the worker declares its topology at start (and again when its queue was
     /// deleted). Off where the role's broker user has no configure permission (`deploy/`): the
-    /// topology comes from the definitions or `kaltim-admin topology apply`, and the worker only
+    /// topology comes from the definitions or the admin tool, and the worker only
     /// checks that its queue exists.
     public var declaresTopology = true
+    /// Where the topology comes from when the worker does not declare it: the fix a
+    /// ``TopologyError`` gives when the role queue is missing.
+    public var topologyHint = "declare it before the worker starts"
+    /// Applied to every failure message before it reaches a log line or a dead letter's headers:
+    /// the application's masking of personal data. Identity by default: the runtime knows no
+    /// contract and so no personal field.
+    public var redact: @Sendable (String) -> String = { $0 }
 
     public init() {}
 }
@@ -102,7 +109,7 @@ public final class Worker: Service, Sendable {
     ///   - publishing: the connection for the outbox, retries and dead letters (may be the same).
     ///   - instance: this process's name in failure records and logs, e.g. `intake@host:pid`.
     public init(
-        topology: RoleTopology, registry: ContractRegistry = .pipeline, handler: any MessageHandler, store: any MessageStore,
+        topology: RoleTopology, registry: ContractRegistry, handler: any MessageHandler, store: any MessageStore,
         consuming: AMQPConnection, publishing: AMQPConnection, instance: String, options: WorkerOptions = WorkerOptions(),
         logger: Logger = Logger(label: "jobs")
     ) {
@@ -113,7 +120,7 @@ public final class Worker: Service, Sendable {
         self.store = store
         self.consuming = consuming
         self.publishing = publishing
-        self.router = FailureRouter(topology: topology, instance: instance)
+        self.router = FailureRouter(topology: topology, instance: instance, redact: options.redact)
         self.options = options
         self.metrics = WorkerMetrics(role: topology.role.name)
         var logger = logger
@@ -245,8 +252,7 @@ public final class Worker: Service, Sendable {
         } catch {
             throw TopologyError(
                 object: "queue \(topology.queue)", brokerText: "\(error)",
-                fix: "the worker does not declare its topology (--no-declare-topology): load deploy/rabbitmq/definitions.json "
-                    + "or run `kaltim-admin topology apply` first")
+                fix: "the worker does not declare its topology: " + options.topologyHint)
         }
     }
 
@@ -478,13 +484,16 @@ public final class Worker: Service, Sendable {
                 metrics.retried(failure.code)
                 logger.warning(
                     "message failed; retrying later",
-                    metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
+                    metadata: ["failure": "\(options.redact(failure.description))", "tier": "\(tier)", "attempt": "\(attempt)"])
             case .deadLettered(let attempts):
                 counters.withLock { $0.deadLettered += 1 }
                 metrics.deadLettered(failure.code)
                 logger.error(
                     "message dead-lettered",
-                    metadata: ["failure": "\(failure)", "attempts": "\(attempts)", "queue": "\(topology.deadLetterQueue)"])
+                    metadata: [
+                        "failure": "\(options.redact(failure.description))", "attempts": "\(attempts)",
+                        "queue": "\(topology.deadLetterQueue)",
+                    ])
             }
         } catch {
             // Not routed: hand it back to the broker, which redelivers it (and dead-letters it

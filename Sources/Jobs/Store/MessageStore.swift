@@ -45,7 +45,7 @@ public struct OutgoingEvent: Sendable, Equatable {
     public var contractVersion: Int
 
     /// The event for an envelope, published on `exchange` with the type as routing key.
-    public init<M: ContractMessage>(_ envelope: EventEnvelope<M>, exchange: String = ContractDocuments.exchange) throws {
+    public init<M: ContractMessage>(_ envelope: EventEnvelope<M>, exchange: String) throws {
         self.exchange = exchange
         self.routingKey = envelope.type
         self.body = try ContractJSON.encode(envelope)

@@ -1,6 +1,7 @@
 public import Contracts
 import Foundation
 public import Jobs
+public import Programme
 
 /// The certificate issuance worker.
 ///

@@ -1,6 +1,7 @@
 public import Contracts
 import Foundation
 public import Jobs
+public import Programme
 
 /// The assessment grading intake worker: checks each LSP submission against what it learnt
 /// from scheduling, grades it, and keeps the latest assessment per participant and scheme.

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 public import Jobs
+import Programme
 
 /// Loads the CSV files the intake worker owns into its store: a Dukcapil registry extract and
 /// the training history of earlier programmes. NIKs are turned into blind indexes on the way in

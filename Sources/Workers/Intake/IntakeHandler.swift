@@ -2,6 +2,7 @@ public import Contracts
 import Foundation
 public import IntakeRules
 public import Jobs
+public import Programme
 
 /// The intake validation worker: decides on each submitted registration.
 ///

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Programme
 
 /// The secret key of the NIK blind index (DOMAIN.md §6.3): the intake worker stores and
 /// compares NIKs only as HMAC-SHA-256 values under this key, never in clear.

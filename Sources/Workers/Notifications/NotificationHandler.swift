@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import IntakeRules
 public import Jobs
+public import Programme
 
 /// The notification worker's message side: learns each job seeker's contact details from
 /// `registration.submitted`, and turns every event that matters to a job seeker into one

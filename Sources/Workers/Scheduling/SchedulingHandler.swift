@@ -1,6 +1,7 @@
 public import Contracts
 import Foundation
 public import Jobs
+public import Programme
 
 /// The class scheduling worker: seats accepted applicants in the 2025 classes.
 ///

@@ -1,5 +1,5 @@
 public import Contracts
-import Foundation
+package import Foundation
 
 /// The programme year's plan (`config/programme-2025.json`): centres with their quotas,
 /// programmes with their sectors and number of classes, class size, dates, age window and the
@@ -97,7 +97,7 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return catalogue
     }
 
-    func validate() throws {
+    package func validate() throws {
         guard classSize > 0, reserveSeats >= 0, ageWindow.minimum <= ageWindow.maximum else {
             throw ProgrammeFileError("classSize must be positive and the age window ordered")
         }
@@ -157,7 +157,7 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return sessions.first { $0.days.contains(weekday) }.map { $0.start.replacingOccurrences(of: ":", with: ".") }
     }
 
-    static func minutes(_ time: String) -> Int? {
+    package static func minutes(_ time: String) -> Int? {
         guard let match = time.wholeMatch(of: /([01]\d|2[0-3]):([0-5]\d)/), let hours = Int(match.1), let minutes = Int(match.2)
         else { return nil }
         return hours * 60 + minutes
@@ -198,7 +198,7 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return classes
     }
 
-    static func day(_ text: String) -> Date? {
+    package static func day(_ text: String) -> Date? {
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return nil }
         var components = DateComponents()
@@ -209,7 +209,7 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return date
     }
 
-    static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
@@ -220,5 +220,5 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
 /// A programme file that cannot be used.
 public struct ProgrammeFileError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }

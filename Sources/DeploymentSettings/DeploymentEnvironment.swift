@@ -1,0 +1,87 @@
+public import Foundation
+public import Jobs
+
+/// The settings a deployment gives through environment variables, read in one place at the edge
+/// of each executable and passed down as values: no library target reads the environment.
+///
+/// | variable | what | who reads it |
+/// |---|---|---|
+/// | `KALTIM_BROKER_URL` | the broker (a URL with a password stays out of `ps`) | every command |
+/// | `KALTIM_ADMIN_URL` | the admin user's broker URL | `kaltim-admin`, `kaltim-console` |
+/// | `KALTIM_MANAGEMENT_URL` | the management API | `kaltim-admin`, `kaltim-console` |
+/// | `KALTIM_DATABASE_URL` | a worker's store (PostgreSQL URL with password) | `kaltim-worker` |
+/// | `KALTIM_RETRY_QUEUE_TYPE` | `classic` or `quorum` retry tiers (all processes agree) | every command that declares |
+/// | `KALTIM_AUDIT_LOG` | the audit log's path | `kaltim-admin`, `kaltim-console` |
+/// | `KALTIM_GATEWAY_TOKEN`, `KALTIM_SMTP_PASSWORD` | notification channel secrets | `kaltim-worker notifications` |
+public struct DeploymentEnvironment: Sendable {
+    /// The broker a command uses when neither an option nor the environment names one.
+    public static let localBrokerURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+    /// The variables, as the process received them (or as a test gives them).
+    public let variables: [String: String]
+
+    /// The process's environment.
+    public static var current: DeploymentEnvironment { DeploymentEnvironment(ProcessInfo.processInfo.environment) }
+
+    public init(_ variables: [String: String]) {
+        self.variables = variables
+    }
+
+    /// A variable's value, `nil` when unset or empty.
+    public subscript(_ name: String) -> String? {
+        guard let value = variables[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// The broker URL: the option's value, else `KALTIM_BROKER_URL`, else the local broker.
+    public func brokerURL(option: String?) -> String {
+        option ?? self["KALTIM_BROKER_URL"] ?? Self.localBrokerURL
+    }
+
+    /// The admin user's broker URL: the option's value, else `KALTIM_ADMIN_URL`, else
+    /// `KALTIM_BROKER_URL`; `nil` when none is set.
+    public func adminBrokerURL(option: String?) -> String? {
+        option ?? self["KALTIM_ADMIN_URL"] ?? self["KALTIM_BROKER_URL"]
+    }
+
+    /// The management API's URL: the option's value, else `KALTIM_MANAGEMENT_URL`.
+    public func managementURL(option: String?) -> String? {
+        option ?? self["KALTIM_MANAGEMENT_URL"]
+    }
+
+    /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `var/audit.jsonl`.
+    public func auditLogPath(option: String?) -> String {
+        option ?? self["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"
+    }
+
+    /// The retry tiers' queue type: the option's value, else `KALTIM_RETRY_QUEUE_TYPE`, else
+    /// classic. Every process of one deployment (workers, console, admin tool, demo) must
+    /// declare the same tiers, so each reads it here.
+    /// - Throws: ``DeploymentSettingError`` naming the option or variable when the value is
+    ///   neither `classic` nor `quorum` (no silent fallback).
+    public func retryQueueType(option: String? = nil) throws(DeploymentSettingError) -> RoleTopology.RetryQueueType {
+        if let option {
+            guard let type = RoleTopology.RetryQueueType(setting: option) else {
+                throw DeploymentSettingError(setting: "--retry-queue-type", value: option, expected: "classic or quorum")
+            }
+            return type
+        }
+        let value = self["KALTIM_RETRY_QUEUE_TYPE"]
+        guard let type = RoleTopology.RetryQueueType(setting: value) else {
+            throw DeploymentSettingError(setting: "KALTIM_RETRY_QUEUE_TYPE", value: value ?? "", expected: "classic or quorum")
+        }
+        return type
+    }
+}
+
+/// A setting whose value the command cannot use.
+public struct DeploymentSettingError: Error, CustomStringConvertible, Equatable {
+    /// The option or variable, e.g. `KALTIM_RETRY_QUEUE_TYPE`.
+    public let setting: String
+    /// What it held (settings named here hold no secret).
+    public let value: String
+    /// What it may hold.
+    public let expected: String
+
+    public var description: String { "\(setting) must be \(expected), not '\(value)'" }
+}
