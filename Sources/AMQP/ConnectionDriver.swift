@@ -420,7 +420,9 @@ final class ConnectionDriver {
                     let delay = ReconnectPolicy.resubscription.ceiling(forAttempt: attempt)
                     logger.warning(
                         "the consumer's queue is missing; subscribing again later",
-                        metadata: ["amqp.queue": "\(consumer.request.queue)", "amqp.attempt": "\(attempt)", "delay": "\(delay)"])
+                        metadata: [
+                            "amqp.queue": "\(consumer.request.queue)", "amqp.attempt": "\(attempt)", "amqp.delay": "\(delay)",
+                        ])
                     consumersAwaitingQueue.append((consumer, .now + delay, attempt))
                     continue
                 }

@@ -14,8 +14,8 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     public let kind: Kind
     /// A stable, machine-readable code, e.g. `unsupported-contract-version`, `store-busy`.
     public let code: String
-    /// A human-readable explanation. The worker's redaction hook masks it before it is logged or
-    /// stored in a dead letter's headers.
+    /// A human-readable explanation. The process's ``Redaction`` hook masks it before it is
+    /// logged or stored in a dead letter's headers.
     public let message: String
 
     public init(_ kind: Kind, code: String, message: String) {
@@ -31,7 +31,6 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         Failure(.transient, code: code, message: message)
     }
 
-    /// The kind, code and message as they are: a worker passes it through its redaction hook
-    /// (``WorkerOptions/redact``) before it reaches a log line or a header.
-    public var description: String { "\(kind) failure \(code): \(message)" }
+    /// The kind, code and message, the message through the process's ``Redaction`` hook.
+    public var description: String { "\(kind) failure \(code): \(Redaction.apply(message))" }
 }

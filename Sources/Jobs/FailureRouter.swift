@@ -54,14 +54,12 @@ public struct FailureRouter: Sendable {
     public let topology: RoleTopology
     /// This process, e.g. `intake@host-1:4711`.
     public let instance: String
-    /// Applied to a failure's message before it is stored in a dead letter's headers (the
-    /// application's personal-data masking; identity when none is given).
-    public let redact: @Sendable (String) -> String
 
-    public init(topology: RoleTopology, instance: String, redact: @escaping @Sendable (String) -> String = { $0 }) {
+    /// - Parameter instance: this process, e.g. `intake@host-1:4711`. A failure's message is
+    ///   masked through the process's ``Redaction`` hook before it goes into the headers.
+    public init(topology: RoleTopology, instance: String) {
         self.topology = topology
         self.instance = instance
-        self.redact = redact
     }
 
     /// Failed attempts allowed before a transient failure is dead-lettered: one per retry tier.
@@ -97,7 +95,7 @@ public struct FailureRouter: Sendable {
             target = topology.retryQueues[tier].name
             outcome = .retried(tier: tier, attempt: attempt)
         } else {
-            let masked = redact(failure.message)
+            let masked = Redaction.apply(failure.message)
             let text = masked.count > Self.messageLimit ? String(masked.prefix(Self.messageLimit - 1)) + "…" : masked
             newHeaders[Header.attempt] = .int64(Int64(attempt))
             newHeaders[Header.originalExchange] = .string(delivery.exchange)

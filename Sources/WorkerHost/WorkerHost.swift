@@ -31,6 +31,7 @@ public enum WorkerHost {
         services makeServices: (any MessageStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         PersonalData.restrictNewFiles()
+        Redaction.install { PersonalData.mask($0) }
         let format = MaskingLogHandler.Format(rawValue: options.logFormat) ?? .json
         let level = Logger.Level(rawValue: options.logLevel) ?? .info
         LoggingSystem.bootstrap { label in MaskingLogHandler(label: label, level: level, format: format) }
@@ -62,7 +63,6 @@ public enum WorkerHost {
         workerOptions.declaresTopology = options.declareTopology
         workerOptions.topologyHint =
             "--no-declare-topology is set: load deploy/rabbitmq/definitions.json or run `kaltim-admin topology apply` first"
-        workerOptions.redact = { PersonalData.mask($0) }
         let worker = Worker(
             topology: topology, registry: registry, handler: handler, store: store, consuming: consuming,
             publishing: publishing, instance: instance, options: workerOptions, logger: logger)

@@ -69,6 +69,7 @@ struct ConsoleBrowserTests {
         // Two: one is replayed, the other revealed and purged by the admin.
         let poisonID = "poison-" + UUID().uuidString.lowercased()
         let secondPoisonID = "poison-" + UUID().uuidString.lowercased()
+        Redaction.install { PersonalData.mask($0) }  // as the intake worker's WorkerHost.run does
         for id in [poisonID, secondPoisonID] {
             let poison = try registration(id: id, index: 0, nik: Self.poisonNIK, exchange: intake.exchange)
             try await connection.publish(poison.body, exchange: "", routingKey: intake.queue, properties: poison.properties)
@@ -79,7 +80,7 @@ struct ConsoleBrowserTests {
                 if taken == nil { try await Task.sleep(for: .milliseconds(50)) }
             }
             let delivery = try #require(taken, "the poison message in the intake queue")
-            try await FailureRouter(topology: intake, instance: "intake@test", redact: { PersonalData.mask($0) }).route(
+            try await FailureRouter(topology: intake, instance: "intake@test").route(
                 delivery,
                 failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
                 contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)

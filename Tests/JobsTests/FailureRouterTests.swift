@@ -6,6 +6,10 @@ import TestSupport
 import Testing
 
 struct PersonalDataTests {
+    /// The runtime masks a failure's message through the process's hook, which each
+    /// executable installs at start (`WorkerHost.run`) as these tests do.
+    init() { Redaction.install { PersonalData.mask($0) } }
+
     @Test func nikLikeNumbersAreMaskedAndOthersKept() {
         #expect(PersonalData.mask("NIK 6471054107990003 tidak valid") == "NIK 647105******0003 tidak valid")
         #expect(PersonalData.mask("6471054107990003,6474011203980002") == "647105******0003,647401******0002")
@@ -50,11 +54,12 @@ struct PersonalDataTests {
 )
 struct FailureRouterBrokerTests {
     @Test func aPermanentFailureIsDeadLetteredOnceWithItsRecordAndTheBodyIntact() async throws {
+        Redaction.install { PersonalData.mask($0) }  // as WorkerHost.run does at start
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }
         let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("fail") + ".")
         try await topology.declare(on: connection)
-        let router = FailureRouter(topology: topology, instance: "intake@test:1", redact: { PersonalData.mask($0) })
+        let router = FailureRouter(topology: topology, instance: "intake@test:1")
         let body = Data(#"{"type":"registration.submitted","dataversion":9}"#.utf8)
         try await connection.publish(
             body, exchange: topology.exchange, routingKey: "registration.submitted",

@@ -55,10 +55,6 @@ public struct WorkerOptions: Sendable {
     /// Where the topology comes from when the worker does not declare it: the fix a
     /// ``TopologyError`` gives when the role queue is missing.
     public var topologyHint = "declare it before the worker starts"
-    /// Applied to every failure message before it reaches a log line or a dead letter's headers:
-    /// the application's masking of personal data. Identity by default: the runtime knows no
-    /// contract and so no personal field.
-    public var redact: @Sendable (String) -> String = { $0 }
 
     public init() {}
 }
@@ -120,7 +116,7 @@ public final class Worker: Service, Sendable {
         self.store = store
         self.consuming = consuming
         self.publishing = publishing
-        self.router = FailureRouter(topology: topology, instance: instance, redact: options.redact)
+        self.router = FailureRouter(topology: topology, instance: instance)
         self.options = options
         self.metrics = WorkerMetrics(role: topology.role.name)
         var logger = logger
@@ -191,12 +187,12 @@ public final class Worker: Service, Sendable {
                 consumer = resubscribed
                 current.withLock { $0 = resubscribed }
                 self.consumingNow.store(true, ordering: .relaxed)
-                self.logger.notice("consumer subscribed again", metadata: ["queue": "\(self.topology.queue)"])
+                self.logger.notice("consumer subscribed again", metadata: ["amqp.queue": "\(self.topology.queue)"])
             }
             buffer.finish()
         }
         consumingNow.store(true, ordering: .relaxed)
-        logger.info("worker started", metadata: ["queue": "\(topology.queue)", "concurrency": "\(options.concurrency)"])
+        logger.info("worker started", metadata: ["amqp.queue": "\(topology.queue)", "concurrency": "\(options.concurrency)"])
         let flusher = Task { await self.flushOutboxPeriodically() }
         await withGracefulShutdownHandler {
             // This task commits what was received and decoded meanwhile, as one batch, and
@@ -484,15 +480,15 @@ public final class Worker: Service, Sendable {
                 metrics.retried(failure.code)
                 logger.warning(
                     "message failed; retrying later",
-                    metadata: ["failure": "\(options.redact(failure.description))", "tier": "\(tier)", "attempt": "\(attempt)"])
+                    metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
             case .deadLettered(let attempts):
                 counters.withLock { $0.deadLettered += 1 }
                 metrics.deadLettered(failure.code)
                 logger.error(
                     "message dead-lettered",
                     metadata: [
-                        "failure": "\(options.redact(failure.description))", "attempts": "\(attempts)",
-                        "queue": "\(topology.deadLetterQueue)",
+                        "failure": "\(failure)", "attempts": "\(attempts)",
+                        "amqp.queue": "\(topology.deadLetterQueue)",
                     ])
             }
         } catch {
