@@ -262,6 +262,15 @@ struct KaltimDemo: AsyncParsableCommand {
             expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV2.eventType) }.count,
             leftovers: leftovers, logFolder: path("logs"))
         if let stageError { check.problems.insert("the run did not finish: \(stageError)", at: 0) }
+        // Each certificate's PDF is written after its commit, by the worker's file writer, which
+        // finishes what is waiting when the worker stops.
+        let pdfs = ((try? FileManager.default.contentsOfDirectory(atPath: path("certificates"))) ?? []).filter {
+            $0.hasSuffix(".pdf")
+        }
+        check.lines.append("  certificate files: \(pdfs.count) PDFs for \(counts.certificates) certificates issued")
+        if pdfs.count != counts.certificates {
+            check.problems.append("\(counts.certificates) certificates issued but \(pdfs.count) PDFs written")
+        }
         var text = report + "\nchecks (lost and duplicated effects, leftovers, dead letters, logs):\n"
         if let disturbance {
             let kills = disturbance.kills

@@ -116,11 +116,16 @@ struct Certificates: AsyncParsableCommand {
             FileHandle.standardError.write(Data("kaltim-worker: no --signing-key-file; signing with the development key\n".utf8))
         }
         let topology = try options.topology(role: .certificates)
+        let directory = outputDirectory
         try await WorkerHost.run(
             role: .certificates,
             handler: CertificateHandler(
-                catalogue: catalogue, signer: signer, outputDirectory: outputDirectory, exchange: topology.exchange),
-            options: options)
+                catalogue: catalogue, signer: signer, writesFiles: directory != nil, exchange: topology.exchange),
+            options: options,
+            services: { store, _, logger in
+                // The files are written after each commit, by a service beside the worker.
+                directory.map { [CertificateFileWriter(store: store, directory: $0, logger: logger)] } ?? []
+            })
     }
 }
 

@@ -14,8 +14,7 @@ struct CertificateDriver {
     static func make(outputDirectory: Bool = false) async throws -> CertificateDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
-        let handler = CertificateHandler(
-            catalogue: catalogue, signer: .development, outputDirectory: outputDirectory ? output : nil)
+        let handler = CertificateHandler(catalogue: catalogue, signer: .development, writesFiles: outputDirectory)
         let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output)
         for participant in ["PST-1", "PST-2"] {
             let scheduled = ClassScheduledV1(
@@ -130,7 +129,14 @@ struct CertificateTests {
 
     @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
-        let training = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
+        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
+        let training = try #require(issued.first)
+        // Nothing is written inside the issuing transaction: the files come from the writer.
+        #expect(!FileManager.default.fileExists(atPath: driver.output))
+        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output)
+        #expect(await writer.runOnce() == issued.count)
+        #expect(await writer.runOnce() == 0, "each certificate's files are written once")
+        #expect(try await driver.kit.query("SELECT certificate_id FROM cert_files").isEmpty)
         let pdf = try Data(
             contentsOf: URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID + ".pdf"))
         #expect(pdf.starts(with: Data("%PDF-".utf8)))
@@ -147,6 +153,69 @@ struct CertificateTests {
         #expect(scan.output.trimmingCharacters(in: .whitespacesAndNewlines) == training.verificationCode)
         for process in [render, scan] { await process.terminate() }
         try? FileManager.default.removeItem(atPath: driver.output)
+    }
+}
+
+/// The files follow the commit: a batch that rolls back leaves no signed certificate on disk,
+/// and one committed before a crash is written when the writer next runs.
+struct CertificateFileTests {
+    @Test func aRolledBackIssueLeavesNoFileAndACommittedOneIsWrittenAfterACrash() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        defer { try? FileManager.default.removeItem(atPath: driver.output) }
+        let handler = driver.kit.handler
+        let event = try ContractRegistry.pipeline.decode(
+            try ContractJSON.encode(EventEnvelope(source: "/kaltim/workers/grading", data: CertificateDriver.graded("A-9"))))
+        // The handler issues inside a transaction that a later message of its batch rolls back.
+        await #expect(throws: CertificateTestError.self) {
+            try await driver.kit.store.write { transaction in
+                let events = try handler.handle(event, in: transaction)
+                #expect(!events.isEmpty, "the certificate was issued inside the transaction")
+                throw CertificateTestError()
+            }
+        }
+        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output)
+        #expect(await writer.runOnce() == 0)
+        #expect(try await driver.kit.query("SELECT certificate_id FROM cert_certificates").isEmpty)
+        let folder = (try? FileManager.default.contentsOfDirectory(atPath: driver.output)) ?? []
+        #expect(folder.isEmpty, "no file of a rolled-back certificate: \(folder)")
+
+        // Committed, then the process dies before any writer ran: a new writer finds the row.
+        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-10")))
+        #expect(issued.count == 2, "a training certificate and a competency record")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: driver.output)) ?? []).isEmpty)
+        #expect(await CertificateFileWriter(store: driver.kit.store, directory: driver.output).runOnce() == 2)
+        let written = try FileManager.default.contentsOfDirectory(atPath: driver.output).sorted()
+        #expect(
+            written == issued.flatMap { [$0.certificateID + ".json", $0.certificateID + ".pdf"] }.sorted(),
+            "no temporary file left")
+        for certificate in issued {
+            let json = try Data(contentsOf: URL(fileURLWithPath: driver.output + "/" + certificate.certificateID + ".json"))
+            #expect(json == (try await driver.document(certificate.certificateID)), "the file is the stored signed document")
+        }
+    }
+
+    /// A certificate whose files cannot be written stays waiting with its attempts counted, and
+    /// does not hold back the others.
+    @Test func aCertificateThatCannotBeWrittenWaitsWithoutBlockingTheRest() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        defer { try? FileManager.default.removeItem(atPath: driver.output) }
+        // Training certificates only (no BNSP numbers, so no competency record).
+        let first = try #require(
+            try driver.issued(try await driver.deliver(CertificateDriver.graded("B-1", numbers: false))).first)
+        let second = try #require(
+            try driver.issued(try await driver.deliver(CertificateDriver.graded("B-2", participant: "PST-2", numbers: false)))
+                .first)
+        // A folder where the first's PDF should go: its rename cannot replace it.
+        try FileManager.default.createDirectory(
+            atPath: driver.output + "/" + first.certificateID + ".pdf/blocked", withIntermediateDirectories: true)
+        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output, batchSize: 1)
+        #expect(await writer.runOnce() == 0)
+        #expect(await writer.runOnce() == 1, "the next round takes the one that has not failed yet")
+        #expect(FileManager.default.fileExists(atPath: driver.output + "/" + second.certificateID + ".pdf"))
+        let waiting = try await driver.kit.query("SELECT certificate_id, attempts FROM cert_files")
+        #expect(waiting.count == 1)
+        #expect(waiting.first?["certificate_id"]?.text == first.certificateID)
+        #expect(waiting.first?["attempts"]?.integer == 1)
     }
 }
 

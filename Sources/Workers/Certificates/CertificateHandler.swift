@@ -15,25 +15,29 @@ public import Programme
 ///   redeliveries, replays and replicas; the internal serial is allocated in the same
 ///   transaction as the certificate, so it is gap-free per issuer and year across processes
 ///   sharing the store.
-/// - Each certificate is an Ed25519-signed ``CertificateDocument`` (no NIK in it); with an
-///   output folder, its JSON and a printable PDF with a QR code are written there.
+/// - Each certificate is an Ed25519-signed ``CertificateDocument`` (no NIK in it). With
+///   `writesFiles`, the transaction also records it in `cert_files`, and the
+///   ``CertificateFileWriter`` writes its JSON and a printable PDF with a QR code after the
+///   commit: cairo never runs inside the store's transaction, and a rolled-back batch leaves
+///   no file.
 /// - A correction that turns a competent result into BELUM KOMPETEN revokes the competency
 ///   certificate (`certificate.revoked`, `ASSESSMENT_CORRECTED`); `certificate.revoked` events
 ///   (the admin's `revoke-certificate`) are recorded for verification.
 public struct CertificateHandler: MessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let signer: CertificateSigner
-    public let outputDirectory: String?
+    /// Whether each certificate is queued for the ``CertificateFileWriter``.
+    public let writesFiles: Bool
     public let exchange: String
     public let source = "/kaltim/workers/certificates"
 
     public init(
-        catalogue: ProgrammeCatalogue, signer: CertificateSigner, outputDirectory: String? = nil,
+        catalogue: ProgrammeCatalogue, signer: CertificateSigner, writesFiles: Bool = false,
         exchange: String = ContractDocuments.exchange
     ) {
         self.catalogue = catalogue
         self.signer = signer
-        self.outputDirectory = outputDirectory
+        self.writesFiles = writesFiles
         self.exchange = exchange
     }
 
@@ -53,6 +57,11 @@ public struct CertificateHandler: MessageHandler {
             """
             CREATE TABLE IF NOT EXISTS cert_pending (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, reason TEXT NOT NULL)
+            """,
+            // Certificates whose files the CertificateFileWriter has not written yet.
+            """
+            CREATE TABLE IF NOT EXISTS cert_files (
+                certificate_id TEXT PRIMARY KEY, programme_name TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)
             """,
         ]
     }
@@ -192,11 +201,10 @@ public struct CertificateHandler: MessageHandler {
                 .text(certificateID), .text(graded.participantID), .text(graded.scheme), .text(kind.rawValue), .text(issuerCode),
                 .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
             ])
-        if let outputDirectory {
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-            let base = URL(fileURLWithPath: outputDirectory).appendingPathComponent(certificateID).path
-            try document.json().write(to: URL(fileURLWithPath: base + ".json"))
-            try CertificatePDF.write(document, programmeName: programme?.name ?? graded.scheme, to: base + ".pdf")
+        if writesFiles {
+            try transaction.execute(
+                "INSERT INTO cert_files (certificate_id, programme_name) VALUES (?, ?)",
+                [.text(certificateID), .text(programme?.name ?? graded.scheme)])
         }
         let issued = CertificateIssuedV1(
             certificateID: certificateID, participantID: graded.participantID, kind: kind, issuer: issuer,

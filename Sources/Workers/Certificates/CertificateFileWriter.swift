@@ -1,0 +1,124 @@
+import Foundation
+public import Jobs
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Writes each issued certificate's files (its signed JSON and printable PDF) after the
+/// certificate is committed, never inside the issuing transaction.
+///
+/// The ``CertificateHandler`` records a row in `cert_files` in the transaction that stores the
+/// certificate; this service, beside the worker in the same process, takes those rows, renders
+/// the files from the stored signed document and deletes each row once its files are in place.
+/// So the store's commit never waits on cairo, a rolled-back batch leaves no file behind (its
+/// row rolled back with it), and a crash between the commit and the files loses nothing: the
+/// row is still there and the files are written at the next start. Each file is written to a
+/// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
+/// same certificate at once write the same bytes.
+public final class CertificateFileWriter: Service, Sendable {
+    private let store: any MessageStore
+    private let directory: String
+    private let batchSize: Int
+    private let idleInterval: Duration
+    private let logger: Logger
+    private let written = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - directory: where `<certificate id>.json` and `.pdf` go (created when missing).
+    ///   - batchSize: certificates rendered per round.
+    ///   - idleInterval: the pause when nothing is waiting.
+    public init(
+        store: any MessageStore, directory: String, batchSize: Int = 32, idleInterval: Duration = .milliseconds(250),
+        logger: Logger = Logger(label: "kaltim.certificates.files")
+    ) {
+        precondition(batchSize > 0, "the batch size must be positive")
+        self.store = store
+        self.directory = directory
+        self.batchSize = batchSize
+        self.idleInterval = idleInterval
+        self.logger = logger
+    }
+
+    /// Certificates whose files this process has written.
+    public var filesWritten: Int { written.load(ordering: .relaxed) }
+
+    /// Writes files until a graceful shutdown, then writes what is still waiting before it
+    /// returns (unless the shutdown's time limit cancels it first: the rest waits in the store
+    /// for the next start).
+    public func run() async throws {
+        let stopping = Atomic(false)
+        await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+                let done = await runOnce()
+                if done == 0 && !stopping.load(ordering: .relaxed) { try? await Task.sleep(for: idleInterval) }
+            }
+            while !Task.isCancelled, await runOnce() > 0 {}
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// One round: renders up to `batchSize` waiting certificates, fewest failed attempts first.
+    /// Returns how many were written; one that fails stays waiting with its attempt counted.
+    @discardableResult
+    public func runOnce() async -> Int {
+        let rows: [[String: SQLValue]]
+        do {
+            rows = try await store.read(
+                """
+                SELECT f.certificate_id, f.programme_name, c.document FROM cert_files f
+                JOIN cert_certificates c ON c.certificate_id = f.certificate_id
+                ORDER BY f.attempts, f.certificate_id LIMIT ?
+                """,
+                [.integer(Int64(batchSize))])
+            if rows.isEmpty { return 0 }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
+            return 0
+        }
+        var done: [String] = []
+        var failed: [String] = []
+        for row in rows {
+            guard let id = row["certificate_id"]?.text else { continue }
+            do {
+                guard case .blob(let json) = row["document"], let programme = row["programme_name"]?.text else {
+                    throw CertificateError("the stored certificate \(id) has no document")
+                }
+                try write(document: JSONDecoder().decode(CertificateDocument.self, from: json), json: json, programme: programme)
+                done.append(id)
+            } catch {
+                logger.error("could not write a certificate's files", metadata: ["certificate": "\(id)", "error": "\(error)"])
+                failed.append(id)
+            }
+        }
+        do {
+            try await store.write { [done, failed] transaction in
+                for id in done { try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(id)]) }
+                for id in failed {
+                    try transaction.execute(
+                        "UPDATE cert_files SET attempts = attempts + 1 WHERE certificate_id = ?", [.text(id)])
+                }
+            }
+        } catch {
+            // The files are in place; the rows stay and are written again (the same bytes).
+            logger.warning("could not record written certificate files", metadata: ["error": "\(error)"])
+        }
+        written.add(done.count, ordering: .relaxed)
+        return done.count
+    }
+
+    private func write(document: CertificateDocument, json: Data, programme: String) throws {
+        let base = URL(fileURLWithPath: directory).appendingPathComponent(document.payload.certificateID).path
+        let suffix = ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try json.write(to: URL(fileURLWithPath: base + ".json" + suffix))
+        try CertificatePDF.write(document, programmeName: programme, to: base + ".pdf" + suffix)
+        for name in [".json", ".pdf"] {
+            guard rename(base + name + suffix, base + name) == 0 else {
+                let code = errno
+                try? FileManager.default.removeItem(atPath: base + name + suffix)
+                throw CertificateError("cannot move \(base + name) into place: \(String(cString: strerror(code)))")
+            }
+        }
+    }
+}
