@@ -278,7 +278,8 @@ let package = Package(
         .testTarget(
             name: "WorkersTests",
             dependencies: [
-                "Workers", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "Jobs", "Stores", "AMQP", "Contracts",
+                "Workers", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "kaltim-demo", "Jobs", "Stores", "AMQP",
+                "Contracts",
                 "Senders",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Jobs
 
 /// The settings a deployment gives through environment variables, read in one place at the edge

@@ -7,6 +7,8 @@ import TestSupport
 import Testing
 import Workers
 
+@testable import kaltim_demo
+
 /// Three scheduling processes (the real `kaltim-worker scheduling`) sharing one store compete
 /// for the 1,500 places of the 2025 plan with 3,000 acceptances.
 @Suite(
@@ -56,7 +58,7 @@ struct SchedulingProcessTests {
 
         // 3,000 acceptances, two per place, spread over the programmes in proportion to their
         // classes; tiers and apprenticeship interest from a fixed-seed generator.
-        var generator = SeededGenerator(seed: 2025)
+        var generator = SeededRandom(seed: 2025)  // the main job's cohort generator
         let offers = catalogue.centres.flatMap { centre in
             centre.programmes.flatMap { programme in Array(repeating: (centre.centre, programme.code), count: programme.classes) }
         }
@@ -194,17 +196,4 @@ struct SchedulingProcessTests {
         (try? await connection.queueState(queue).messageCount) == 0
     }
 
-}
-
-/// A small deterministic generator (SplitMix64) for reproducible test data.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
