@@ -66,7 +66,6 @@ let package = Package(
             dependencies: [
                 "AMQP", "Contracts",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -75,12 +74,13 @@ let package = Package(
         // The settings a deployment gives through environment variables, read once at the edge
         // of each executable (no library reads the environment).
         .target(name: "DeploymentSettings", dependencies: ["Jobs"], swiftSettings: swiftSettings),
-        // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
-        // The PostgreSQL store (postgres-nio), and opening a store from a `--database` value.
+        // The message stores: SQLite (GRDB) and PostgreSQL (postgres-nio), their shared group
+        // commit, opening one from a `--database` value, and the handler test kit.
         .target(
             name: "Stores",
             dependencies: [
-                "Jobs",
+                "Jobs", "Contracts",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,6 +88,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
         .target(
             name: "WorkerHost",
             dependencies: [
@@ -227,7 +228,7 @@ let package = Package(
         // The worker runtime's full-path benchmark (scripts/bench.sh).
         .executableTarget(
             name: "jobs-bench",
-            dependencies: ["Jobs", "AMQP", "Contracts"],
+            dependencies: ["Jobs", "Stores", "AMQP", "Contracts"],
             path: "Benchmarks/JobsBenchmark",
             swiftSettings: swiftSettings
         ),
@@ -272,7 +273,9 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerProcessTests",
-            dependencies: ["jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "AMQP", "Contracts", "TestSupport"],
+            dependencies: [
+                "jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "Stores", "AMQP", "Contracts", "TestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

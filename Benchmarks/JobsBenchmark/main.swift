@@ -5,6 +5,7 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Stores
 
 let usage = "usage: jobs-bench --url URL --count N [--concurrency C (512)] [--durability full|normal (full)]"
 func fail(_ message: String, code: Int32) -> Never {

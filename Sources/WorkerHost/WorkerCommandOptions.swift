@@ -5,6 +5,7 @@ public import DeploymentSettings
 import Foundation
 public import Jobs
 import Logging
+import Stores
 
 /// The command-line options every worker process takes (`kaltim-worker <role> --help`).
 public struct WorkerCommandOptions: ParsableArguments, Sendable {

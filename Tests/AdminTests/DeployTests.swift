@@ -5,6 +5,7 @@ import Contracts
 import Foundation
 import Jobs
 import Programme
+import Stores
 import Synchronization
 import TestSupport
 import Testing

@@ -4,6 +4,7 @@ import Console
 import Contracts
 import Foundation
 import Jobs
+import Stores
 import TestSupport
 import Testing
 

@@ -5,6 +5,7 @@ import Jobs
 import Logging
 import Programme
 import ServiceLifecycle
+import Stores
 import TestSupport
 import Testing
 import Workers

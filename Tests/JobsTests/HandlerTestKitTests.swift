@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Jobs
+import Stores
 import Testing
 
 /// The handler test kit, with the test handler of WorkerTests: no broker involved.

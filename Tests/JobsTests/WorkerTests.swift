@@ -4,6 +4,7 @@ import Foundation
 import Jobs
 import Logging
 import ServiceLifecycle
+import Stores
 import Synchronization
 import TestSupport
 import Testing

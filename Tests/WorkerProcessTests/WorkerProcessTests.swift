@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Jobs
+import Stores
 import Synchronization
 import TestSupport
 import Testing

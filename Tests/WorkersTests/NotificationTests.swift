@@ -3,6 +3,7 @@ import Foundation
 import Jobs
 import Programme
 import Senders
+import Stores
 import Synchronization
 import TestSupport
 import Testing

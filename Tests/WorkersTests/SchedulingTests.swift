@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Jobs
 import Programme
+import Stores
 import Testing
 import Workers
 

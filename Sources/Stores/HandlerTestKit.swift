@@ -1,5 +1,6 @@
 public import Contracts
 public import Foundation
+public import Jobs
 
 /// Runs a ``MessageHandler`` without a broker, for a worker's own unit tests: messages go
 /// through the same registry (strict decoding, upcasting) and the same store transaction

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import Jobs
 
 /// The embedded store: one SQLite file per role, WAL mode, through GRDB.
 ///

@@ -1,10 +1,12 @@
+import Jobs
+
 /// The batch algorithm of ``MessageStore/process(_:)``, shared by the stores: one savepoint for
 /// a run of messages rather than one per message (the common case, where no handler throws,
 /// costs one savepoint per batch). When an item throws, that savepoint is rolled back; the
 /// items before it run again, each in a savepoint of its own, the failed one is not run again,
 /// and the rest continue in a new run. A handler may so run twice for one commit, as it may
 /// after any rollback or redelivery: its effects outside the store must tolerate that.
-public enum GroupCommit {
+enum GroupCommit {
     /// Runs `batch` inside the caller's open transaction.
     /// - Parameters:
     ///   - savepoint: runs its argument inside a savepoint, which is released when the argument
@@ -12,7 +14,7 @@ public enum GroupCommit {
     ///   - item: one item's inbox row, work and outbox rows.
     /// - Returns: one result per item, in order.
     /// - Throws: what `savepoint` throws for the store itself (the whole transaction fails).
-    public static func run(
+    static func run(
         _ batch: [StoreWork], savepoint: @escaping (() throws -> Bool) throws -> Void,
         item: @escaping (StoreWork) throws -> ProcessOutcome
     ) throws -> [Result<ProcessOutcome, any Error>] {
