@@ -213,7 +213,7 @@ struct BrokerTests {
     }
 
     @Test func idleConnectionStaysOpenAcrossHeartbeats() async throws {
-        let configuration = try BrokerEnvironment.configuration(heartbeat: .seconds(1))
+        let configuration = try BrokerEnvironment.configuration(heartbeat: .seconds(5))
         let connection = try await AMQPConnection.connect(configuration)
         defer { Task { await connection.close() } }
         let events = Collector<String>()
@@ -222,11 +222,12 @@ struct BrokerTests {
         }
         defer { watcher.cancel() }
         let negotiated = try await brokerConnectionField(named: configuration.connectionName!, field: "timeout")
-        #expect(negotiated == "1", "negotiated heartbeat")
+        #expect(negotiated == "5", "negotiated heartbeat")
 
-        // Idle is the behaviour under test: no calls for 4.5 heartbeat intervals. Without
-        // heartbeats the broker would close the connection after 2 missed intervals.
-        try await Task.sleep(for: .milliseconds(4500))
+        // Idle is the behaviour under test: no calls for 12 s. Without heartbeats the broker
+        // would close the connection after 2 missed intervals (10 s). The 5 s interval leaves a
+        // busy machine seconds of slack before a late heartbeat could count as missed.
+        try await Task.sleep(for: .seconds(12))
 
         #expect(events.values.isEmpty, "connection events while idle: \(events.values)")
         #expect(connection.isConnected)

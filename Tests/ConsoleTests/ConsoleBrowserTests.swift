@@ -87,10 +87,11 @@ struct ConsoleBrowserTests {
                 contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
         }
 
-        // Registrations keep flowing while the browser watches the funnel.
+        // Registrations keep flowing while the browser watches the funnel, until the test ends
+        // the flow (a fixed count could run out before a slow browser starts watching).
         let published = Collector<Int>()
         let flow = Task {
-            for index in 1...400 where !Task.isCancelled {
+            for index in 1...9999 where !Task.isCancelled {
                 let message = try registration(
                     id: "\(prefix)reg-\(index)", index: index, nik: "647105410799\(String(format: "%04d", index))",
                     exchange: intake.exchange)

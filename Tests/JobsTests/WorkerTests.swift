@@ -14,13 +14,13 @@ import Testing
 /// attempt; programme `BROKEN` fails permanently.
 final class AcceptingHandler: MessageHandler {
     let exchange: String
-    /// Time each message takes, to keep messages in flight.
-    let work: Duration
+    /// Holds messages past a count until the test opens it (keeps work in flight on any machine).
+    let gate: HandlingGate?
     private let attempts = Mutex<[String: Int]>([:])
 
-    init(exchange: String, work: Duration = .zero) {
+    init(exchange: String, gate: HandlingGate? = nil) {
         self.exchange = exchange
-        self.work = work
+        self.gate = gate
     }
 
     var migrations: [String] {
@@ -31,6 +31,7 @@ final class AcceptingHandler: MessageHandler {
         guard let registration = event.payload as? RegistrationSubmittedV2 else {
             throw Failure.permanent("unexpected-type", event.header.type)
         }
+        gate?.pass()
         let attempt = attempts.withLock {
             $0[registration.registrationID, default: 0] += 1
             return $0[registration.registrationID]!
@@ -53,6 +54,31 @@ final class AcceptingHandler: MessageHandler {
             source: "/kaltim/workers/intake", subject: accepted.participantID, correlationID: event.header.correlationID,
             causationID: event.header.id, data: accepted)
         return [try OutgoingEvent(envelope, exchange: exchange)]
+    }
+}
+
+/// Lets the first `open` handlings through, then holds every other one until ``open()``:
+/// a test that needs work still in flight when it acts gets it however fast or slow the
+/// machine is.
+final class HandlingGate: Sendable {
+    let free: Int
+    private let state = Mutex<(arrived: Int, open: Bool)>((0, false))
+
+    init(free: Int) { self.free = free }
+
+    /// Handlings that have reached the gate (held or let through).
+    var arrived: Int { state.withLock { $0.arrived } }
+
+    func open() { state.withLock { $0.open = true } }
+
+    /// Called by the handler (on the store's thread, never the cooperative pool).
+    func pass() {
+        let held = state.withLock { state -> Bool in
+            state.arrived += 1
+            return state.arrived > free && !state.open
+        }
+        guard held else { return }
+        while !state.withLock({ $0.open }) { usleep(1000) }
     }
 }
 
@@ -303,13 +329,15 @@ struct WorkerTests {
         let harness = try await WorkerHarness.make()
         let total = 200
         for index in 0..<total { try await harness.submit("REG-G\(index)") }
-        // 20 ms per message, one at a time: four seconds of work, so the shutdown after 40
-        // always finds work left however slow the machine is.
-        let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, work: .milliseconds(20)))
+        // The 41st handling is held until the shutdown has begun, so the shutdown always finds
+        // work left, however fast or slow the machine is.
+        let gate = HandlingGate(free: 40)
+        let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, gate: gate))
         let group = ServiceGroup(services: [first], gracefulShutdownSignals: [], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
-        try await waitUntil(timeout: .seconds(20), "some messages handled") { first.statistics.succeeded >= 40 }
+        try await waitUntil(timeout: .seconds(60), "some messages handled") { gate.arrived > 40 }
         await group.triggerGracefulShutdown()
+        gate.open()
         try await withDeadline(.seconds(20), "the worker stops") { try await running.value }
         let stopped = first.statistics
         #expect(stopped.succeeded < total, "shut down while under load")

@@ -5,18 +5,43 @@
 // Environment: PROBE_WORK_MS (time each message takes), PROBE_KILL_AFTER_COMMIT (a message id:
 // the process kills itself with SIGKILL right after the commit that contains it, before
 // publishing and acknowledging, once: PROBE_KILL_MARKER names the file that records it),
-// PROBE_TRAP_ID (a message id: handling it traps, as a Swift runtime failure does, every time).
+// PROBE_TRAP_ID (a message id: handling it traps, as a Swift runtime failure does, every time),
+// PROBE_HOLD_AFTER and PROBE_HOLD_FILE (handlings after that many wait while the file exists,
+// and the first one held creates PROBE_HOLD_FILE.reached, so a test acts while work is surely in
+// flight, however fast or slow the machine).
 import ArgumentParser
 import Contracts
 import Foundation
 import Jobs
+import Synchronization
 import WorkerHost
+
+/// Holds handlings past a count while a file exists.
+final class ProbeHold: Sendable {
+    let after: Int
+    let file: String
+    private let handled = Atomic<Int>(0)
+
+    init(after: Int, file: String) {
+        self.after = after
+        self.file = file
+    }
+
+    /// Called on the store's thread (not the cooperative pool).
+    func pass() {
+        let count = handled.add(1, ordering: .relaxed).newValue
+        guard count > after else { return }
+        if count == after + 1 { _ = FileManager.default.createFile(atPath: file + ".reached", contents: nil) }
+        while FileManager.default.fileExists(atPath: file) { usleep(2000) }
+    }
+}
 
 struct ProbeHandler: MessageHandler {
     let exchange: String
     let instance: String
     let work: Duration
     let trapID: String?
+    let hold: ProbeHold?
 
     var migrations: [String] {
         [
@@ -33,6 +58,7 @@ struct ProbeHandler: MessageHandler {
             throw Failure.permanent("unexpected-type", event.header.type)
         }
         if event.header.id == trapID { fatalError("probe: trapping on message \(event.header.id)") }
+        hold?.pass()
         if work > .zero {
             Thread.sleep(forTimeInterval: Double(work.components.attoseconds) / 1e18 + Double(work.components.seconds))
         }
@@ -80,7 +106,10 @@ struct ProbeWorker: AsyncParsableCommand {
         try await WorkerHost.run(
             role: .intake,
             handler: ProbeHandler(
-                exchange: topology.exchange, instance: instance, work: work, trapID: environment["PROBE_TRAP_ID"]),
+                exchange: topology.exchange, instance: instance, work: work, trapID: environment["PROBE_TRAP_ID"],
+                hold: environment["PROBE_HOLD_FILE"].map {
+                    ProbeHold(after: Int(environment["PROBE_HOLD_AFTER"] ?? "0") ?? 0, file: $0)
+                }),
             options: options,
             afterCommit: afterCommit)
     }

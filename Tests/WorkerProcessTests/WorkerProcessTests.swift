@@ -245,11 +245,22 @@ struct WorkerProcessTests {
 
     @Test func sigtermUnderLoadFinishesInFlightWorkWithoutRedelivery() async throws {
         let fleet = try await ProbeFleet.make()
-        let first = try fleet.start(concurrency: 64, workMilliseconds: 2)
+        // Handlings after the 100th wait until the SIGTERM is sent, so it always finds work left.
+        let hold = fleet.database + ".hold"
+        #expect(FileManager.default.createFile(atPath: hold, contents: nil))
+        defer { for file in [hold, hold + ".reached"] { try? FileManager.default.removeItem(atPath: file) } }
+        let first = try fleet.start(
+            concurrency: 64, workMilliseconds: 2, environment: ["PROBE_HOLD_AFTER": "100", "PROBE_HOLD_FILE": hold])
         try await first.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<1000)
-        try await waitUntil(timeout: .seconds(60), "the first process is under load") { try await fleet.effects().rows >= 100 }
+        try await waitUntil(timeout: .seconds(60), "the first process is under load (its 101st handling held)") {
+            FileManager.default.fileExists(atPath: hold + ".reached")
+        }
         first.signal(SIGTERM)
+        try await waitUntil(timeout: .seconds(60), "the process begins its shutdown") {
+            first.output.contains("graceful shutdown: no new deliveries")
+        }
+        try FileManager.default.removeItem(atPath: hold)
         #expect(try await first.waitForExit(timeout: .seconds(30)) == 0, "a graceful shutdown exits 0")
         let stopped = try first.exitStatistics()
         #expect(stopped["received"] == stopped["succeeded"], "everything received was finished: \(stopped)")
@@ -273,12 +284,24 @@ struct WorkerProcessTests {
         let broker = try await DisposableBroker.start(name: "kaltim-worker-restart", port: 5722)
         let fleet = try await ProbeFleet.make(url: broker.url)
         let total = 1500
-        let worker = try fleet.start(concurrency: 16, workMilliseconds: 10)
+        // Handlings after the 100th wait until the broker is down, so it stops mid-run on any
+        // machine.
+        let hold = fleet.database + ".hold"
+        #expect(FileManager.default.createFile(atPath: hold, contents: nil))
+        defer { for file in [hold, hold + ".reached"] { try? FileManager.default.removeItem(atPath: file) } }
+        let worker = try fleet.start(
+            concurrency: 16, workMilliseconds: 10, environment: ["PROBE_HOLD_AFTER": "100", "PROBE_HOLD_FILE": hold])
         try await worker.waitForLog("\"msg\":\"worker started\"")
         try await fleet.submit(0..<total)
-        try await waitUntil(timeout: .seconds(60), "the worker is under load") { try await fleet.effects().rows >= 100 }
+        try await waitUntil(timeout: .seconds(60), "the worker is under load (its 101st handling held)") {
+            FileManager.default.fileExists(atPath: hold + ".reached")
+        }
         try await broker.run("stop")
+        try FileManager.default.removeItem(atPath: hold)
         // With the broker down the worker can finish at most what it holds (concurrency 16).
+        try await waitUntil(timeout: .seconds(60), "the worker has finished what it holds") {
+            try await fleet.effects().rows > 100
+        }
         let rowsWhileDown = try await fleet.effects().rows
         #expect(rowsWhileDown < total, "the broker stopped mid-run")
         try await broker.run("start")

@@ -80,7 +80,7 @@ struct NotificationProcessTests {
     }
 
     /// The notification crash test: a send is cut off by SIGKILL while the gateway holds it, the
-    /// worker is restarted beside a replica whose clock runs three minutes ahead (libfaketime),
+    /// worker is restarted beside a replica whose clock runs 30 minutes ahead (libfaketime),
     /// both on one PostgreSQL store. Nothing already sent is sent again; nobody takes the cut-off
     /// message while the dead process's claim runs (the replica ahead would, if claims were
     /// taken on each process's clock); after the claim it is sent once more with the same
@@ -122,10 +122,10 @@ struct NotificationProcessTests {
                     "--topology-prefix", prefix, "--programme-file", repositoryFile("config/programme-2025.json"),
                     "--templates", repositoryFile("config/notifications"), "--gateway-url", gateway.url, "--quiet-hours", "off",
                     "--no-http", "--retry-delays", "300ms", "--allow-any-publisher", "--allow-insecure-gateway",
-                    // 150 s: shorter than the replica's 3 minutes ahead (so a claim taken on
-                    // each process's clock would be taken over at once), long enough that the
-                    // checks of step 4 finish while it runs on a busy machine.
-                    "--send-claim", "150",
+                    // 20 minutes: shorter than the replica's 30 minutes ahead (so a claim taken
+                    // on each process's clock would be taken over at once), and longer than
+                    // this test on a busy machine (step 5 ends it by moving it, not waiting).
+                    "--send-claim", "1200",
                 ],
                 environment: ["KALTIM_GATEWAY_TOKEN": "token-123", "KALTIM_DATABASE_URL": database].merging(environment) { $1 })
         }
@@ -162,16 +162,16 @@ struct NotificationProcessTests {
         released.withLock { $0 = true }
         let key = try #require(heldKey.withLock { $0 })
 
-        // 3. The worker restarted, and a replica whose clock is three minutes ahead.
+        // 3. The worker restarted, and a replica whose clock is 30 minutes ahead.
         let restarted = try worker("restarted")
         defer { Task { await restarted.terminate() } }
         let ahead = try worker(
-            "ahead", environment: ["LD_PRELOAD": faketime, "FAKETIME": "+3m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
+            "ahead", environment: ["LD_PRELOAD": faketime, "FAKETIME": "+30m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
         defer { Task { await ahead.terminate() } }
         try await restarted.waitForLog("\"msg\":\"worker started\"")
         try await ahead.waitForLog("\"msg\":\"worker started\"")
         let aheadBy = try #require(Self.firstTimestamp(ahead.output)).timeIntervalSince(Date())
-        #expect(aheadBy > 120, "the replica's clock is ahead: \(aheadBy) s")
+        #expect(aheadBy > 1200, "the replica's clock is ahead by more than the claim: \(aheadBy) s")
 
         // 4. Fresh people until both replicas have sent some: each has then looked at every due
         //    message, the held one included, after its start. Nobody sent the held one again:

@@ -141,7 +141,15 @@ struct PipelineProcessTests {
         let bontang = try #require(scheduled.first { $0.centre == .bontang })
         #expect(seenNow()[AssessmentGradedV2.eventType] == [bontang.participantID], "subjects are participant ids")
 
-        let dead = try #require(try await connection.get(queue: intake.deadLetterQueue))
+        // The dead letter may still be on its way: ask until it is there (the deadline only
+        // bounds a failure).
+        var deadLetter = try await connection.get(queue: intake.deadLetterQueue)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while deadLetter == nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            deadLetter = try await connection.get(queue: intake.deadLetterQueue)
+        }
+        let dead = try #require(deadLetter, "the bad registration in intake's dead letters")
         #expect(dead.properties.headers?[FailureRouter.Header.kind]?.stringValue == "permanent")
         try await dead.ack()
         for worker in workers { worker.signal(SIGTERM) }
