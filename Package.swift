@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "JobsTests",
             dependencies: [
-                "Jobs", "Stores", "AMQP", "Contracts", "TestSupport",
+                "Jobs", "Stores", "AMQP", "Contracts", "DeploymentSettings", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -54,16 +54,16 @@ public struct ConsoleAccounts: Sendable {
     /// Reads the accounts file; a malformed file or hash is an error that names the user.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConsoleError("cannot read the accounts file \(path)")
+            throw ConsoleError(.accounts, "cannot read the accounts file \(path)")
         }
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw ConsoleError("the accounts file \(path) is not valid: \(error)")
+            throw ConsoleError(.accounts, "the accounts file \(path) is not valid: \(error)")
         }
         for user in file.users where PasswordHash(encoded: user.passwordHash) == nil {
-            throw ConsoleError("the password hash of user \(user.name) is not a pbkdf2-sha256 hash")
+            throw ConsoleError(.accounts, "the password hash of user \(user.name) is not a pbkdf2-sha256 hash")
         }
         self.init(users: file.users)
     }
@@ -128,6 +128,20 @@ public struct PasswordHash: Sendable, Equatable {
 
 /// A console error with a message for people.
 public struct ConsoleError: Error, CustomStringConvertible {
+    /// What went wrong, for a caller to switch on.
+    public enum Code: String, Sendable {
+        /// A setting the console needs is missing (the admin's broker URL).
+        case notConfigured = "not-configured"
+        /// The accounts file cannot be read or is not valid.
+        case accounts
+        /// A rebuild from the history stream could not finish.
+        case rebuild
+    }
+
+    public let code: Code
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }

@@ -56,7 +56,7 @@ final class DeadLetterDesk: Sendable {
 
     private func admin() async throws -> DeadLetterAdmin {
         guard let configuration else {
-            throw ConsoleError("dead letters need the admin's broker URL (--admin-url or KALTIM_ADMIN_URL)")
+            throw ConsoleError(.notConfigured, "dead letters need the admin's broker URL (--admin-url or KALTIM_ADMIN_URL)")
         }
         let connection = try await self.connection.get(configuration, logger: logger)
         return DeadLetterAdmin(connection: connection, prefix: prefix)

@@ -123,10 +123,11 @@ public struct ProgressHistory: Sendable {
         try await flush()
         try? await consumer.cancel()
         guard reachedMarker else {
-            throw ConsoleError("the history stream ended before the rebuild's marker (\(report.applied) events applied)")
+            throw ConsoleError(
+                .rebuild, "the history stream ended before the rebuild's marker (\(report.applied) events applied)")
         }
         guard emptied else {
-            throw ConsoleError("the history stream \(queue) holds no event: the read model was left as it was")
+            throw ConsoleError(.rebuild, "the history stream \(queue) holds no event: the read model was left as it was")
         }
         return report
     }

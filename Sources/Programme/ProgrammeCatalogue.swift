@@ -85,13 +85,13 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ProgrammeFileError("cannot read the programme file \(path): \(error.localizedDescription)")
+            throw ProgrammeFileError(.unreadable, "cannot read the programme file \(path): \(error.localizedDescription)")
         }
         let catalogue: ProgrammeCatalogue
         do {
             catalogue = try JSONDecoder().decode(ProgrammeCatalogue.self, from: data)
         } catch {
-            throw ProgrammeFileError("the programme file \(path) is not valid: \(error)")
+            throw ProgrammeFileError(.invalid, "the programme file \(path) is not valid: \(error)")
         }
         try catalogue.validate()
         return catalogue
@@ -99,30 +99,35 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
 
     package func validate() throws {
         guard classSize > 0, reserveSeats >= 0, ageWindow.minimum <= ageWindow.maximum else {
-            throw ProgrammeFileError("classSize must be positive and the age window ordered")
+            throw ProgrammeFileError(.invalid, "classSize must be positive and the age window ordered")
         }
         guard timeZone == "Asia/Makassar" else {
-            throw ProgrammeFileError("timeZone must be Asia/Makassar (WITA): the BLKIs are in East Kalimantan")
+            throw ProgrammeFileError(.invalid, "timeZone must be Asia/Makassar (WITA): the BLKIs are in East Kalimantan")
         }
-        guard !sessions.isEmpty else { throw ProgrammeFileError("sessions: at least one day of training hours is needed") }
+        guard !sessions.isEmpty else {
+            throw ProgrammeFileError(.invalid, "sessions: at least one day of training hours is needed")
+        }
         var seenDays: Set<Int> = []
         for session in sessions {
             guard !session.days.isEmpty, session.days.allSatisfy({ (1...7).contains($0) && seenDays.insert($0).inserted }) else {
-                throw ProgrammeFileError("sessions: days are ISO weekdays 1 (Monday) to 7 (Sunday), each in one session only")
+                throw ProgrammeFileError(
+                    .invalid, "sessions: days are ISO weekdays 1 (Monday) to 7 (Sunday), each in one session only")
             }
             guard let start = Self.minutes(session.start), let end = Self.minutes(session.end), start < end else {
-                throw ProgrammeFileError("sessions: start and end are HH:MM times, start before end")
+                throw ProgrammeFileError(.invalid, "sessions: start and end are HH:MM times, start before end")
             }
         }
         guard Self.day(firstClassStart) != nil, Self.day(referenceDate) != nil else {
-            throw ProgrammeFileError("firstClassStart and referenceDate must be yyyy-MM-dd dates")
+            throw ProgrammeFileError(.invalid, "firstClassStart and referenceDate must be yyyy-MM-dd dates")
         }
         for centre in centres {
             guard centre.quota > 0, !centre.programmes.isEmpty else {
-                throw ProgrammeFileError("\(centre.centre.rawValue): a positive quota and at least one programme are needed")
+                throw ProgrammeFileError(
+                    .invalid, "\(centre.centre.rawValue): a positive quota and at least one programme are needed")
             }
             for programme in centre.programmes where programme.classes <= 0 || programme.weeks <= 0 {
-                throw ProgrammeFileError("\(centre.centre.rawValue) \(programme.code): classes and weeks must be positive")
+                throw ProgrammeFileError(
+                    .invalid, "\(centre.centre.rawValue) \(programme.code): classes and weeks must be positive")
             }
         }
     }
@@ -217,8 +222,20 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     }
 }
 
-/// A programme file that cannot be used.
+/// An input file that cannot be used: the programme plan, the NIK key, an import's CSV.
 public struct ProgrammeFileError: Error, CustomStringConvertible {
+    /// What went wrong, for a caller to switch on.
+    public enum Code: String, Sendable {
+        /// The file cannot be read.
+        case unreadable
+        /// The file is read but its content is not valid (the description says where).
+        case invalid
+    }
+
+    public let code: Code
     public let description: String
-    package init(_ description: String) { self.description = description }
+    package init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }

@@ -53,7 +53,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
     ///   is not C, a missing schema when not creating; or the server's error.
     public init(url: String, schema: String, create: Bool = true, logger: Logger = Logger(label: "postgres-store")) async throws {
         guard schema.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil else {
-            throw PostgresStoreError("schema '\(schema)' must be a lowercase identifier")
+            throw PostgresStoreError(.configuration, "schema '\(schema)' must be a lowercase identifier")
         }
         configuration = try Self.configuration(url)
         self.schema = schema
@@ -65,12 +65,13 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                 "datcollate"]?.text
             guard collation == "C" || collation == "POSIX" else {
                 throw PostgresStoreError(
+                    .configuration,
                     "the database's collation is \(collation ?? "unknown"), not C: create it with LC_COLLATE 'C' "
                         + "(CREATE DATABASE … LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0, or initdb --locale=C)")
             }
             let exists = try !session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]).isEmpty
             guard create else {
-                guard exists else { throw PostgresStoreError("there is no schema \(schema) in this database") }
+                guard exists else { throw PostgresStoreError(.configuration, "there is no schema \(schema) in this database") }
                 return
             }
             // Under the role's lock: `CREATE … IF NOT EXISTS` is not safe against a second
@@ -99,6 +100,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                 // wait out, but a setup to fix.
                 _ = try? session.execute("ROLLBACK")
                 throw PostgresStoreError(
+                    .permission,
                     "the database user may not create schema \(schema) or its tables "
                         + "(\(error.serverInfo?[.message] ?? "permission denied")): make the schema for the role's own user "
                         + "with deploy/postgres/role-users.sql")
@@ -114,7 +116,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host, !host.isEmpty
         else {
-            throw PostgresStoreError("not a postgres:// URL (postgres://user:password@host:port/database)")
+            throw PostgresStoreError(.configuration, "not a postgres:// URL (postgres://user:password@host:port/database)")
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         return PostgresConnection.Configuration(
@@ -160,7 +162,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                             .real(event.timestamp.timeIntervalSince1970), .integer(Int64(event.contractVersion)), .real(now),
                         ]
                     ).first?["id"]?.integer
-                    guard let id else { throw PostgresStoreError("the outbox returned no id") }
+                    guard let id else { throw PostgresStoreError(.unexpectedReply, "the outbox returned no id") }
                     entries.append(OutboxEntry(id: id, event: event))
                 }
                 return .processed(entries)
@@ -197,7 +199,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                     case .blob(let body) = row["body"], let messageID = row["message_id"]?.text, let type = row["type"]?.text,
                     let correlationID = row["correlation_id"]?.text, let appID = row["app_id"]?.text,
                     case .real(let timestamp) = row["timestamp"], let version = row["contract_version"]?.integer
-                else { throw PostgresStoreError("an outbox row is incomplete") }
+                else { throw PostgresStoreError(.unexpectedReply, "an outbox row is incomplete") }
                 return OutboxEntry(
                     id: id,
                     event: OutgoingEvent(
@@ -241,7 +243,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
     public func currentTime() async throws -> Date {
         let rows = try await read("SELECT extract(epoch from clock_timestamp())::float8 AS now")
         guard case .real(let seconds)? = rows.first?["now"] else {
-            throw PostgresStoreError("the server did not tell its time")
+            throw PostgresStoreError(.unexpectedReply, "the server did not tell its time")
         }
         return Date(timeIntervalSince1970: seconds)
     }
@@ -328,7 +330,8 @@ struct Session: @unchecked Sendable {
     func commit() throws {
         let result = try connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger).wait()
         guard result.metadata.command == "COMMIT" else {
-            throw PostgresStoreError("the transaction was rolled back by the server (\(result.metadata.command))")
+            throw PostgresStoreError(
+                .unexpectedReply, "the transaction was rolled back by the server (\(result.metadata.command))")
         }
     }
 
@@ -389,6 +392,20 @@ struct HandlerTransaction: StoreTransaction {
 
 /// A bad store URL or schema, or an unexpected row.
 public struct PostgresStoreError: Error, CustomStringConvertible {
+    /// What went wrong, for a caller to switch on.
+    public enum Code: String, Sendable {
+        /// The `--database` URL or schema name cannot be used.
+        case configuration
+        /// The database user may not do what the store needs (SQLSTATE 42501).
+        case permission
+        /// The server answered something the store did not expect.
+        case unexpectedReply = "unexpected-reply"
+    }
+
+    public let code: Code
     public let description: String
-    init(_ description: String) { self.description = description }
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }

@@ -17,7 +17,9 @@ public enum ProcessSpawner {
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, binary, &actions, nil, argv, environ)
-        guard status == 0 else { throw WorkerHostError("cannot start \(binary): \(String(cString: strerror(status)))") }
+        guard status == 0 else {
+            throw WorkerHostError(.processNotStarted, "cannot start \(binary): \(String(cString: strerror(status)))")
+        }
         return pid
     }
 

@@ -4,8 +4,8 @@ public import Contracts
 public import DeploymentSettings
 import Foundation
 public import Jobs
-import Logging
-import Stores
+public import Logging
+public import Stores
 
 /// The command-line options every worker process takes (`kaltim-worker <role> --help`).
 public struct WorkerCommandOptions: ParsableArguments, Sendable {
@@ -37,7 +37,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public var storeSchema: String?
 
     @Option(help: ArgumentHelp("How a commit reaches the disk: full (fsync each commit) or normal.", valueName: "full|normal"))
-    public var durability: String = "full"
+    public var durability: SQLiteStore.Durability = .full
 
     @Option(help: "Messages held at once: the consumer prefetch and the largest group commit (1–65535).")
     public var concurrency: Int = 64
@@ -95,10 +95,10 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public var shutdownTimeout: Int = 30
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    public var logLevel: String = "info"
+    public var logLevel: LogLevelOption = .info
 
     @Option(help: ArgumentHelp("json (one object per line) or text.", valueName: "format"))
-    public var logFormat: String = "json"
+    public var logFormat: MaskingLogHandler.Format = .json
 
     public init() {}
 
@@ -113,11 +113,6 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         guard deliveryLimit > 0 else { throw ValidationError("--delivery-limit must be positive, not \(deliveryLimit)") }
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be between 0 and 65535") }
         guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
-        guard SQLiteStore.Durability(rawValue: durability.uppercased()) != nil else {
-            throw ValidationError("--durability must be full or normal, not '\(durability)'")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
-        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be json or text") }
         _ = try parsedRetryDelays()
         _ = try amqpConfiguration(role: .intake)
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -194,3 +189,24 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     /// Where the options fall back to the deployment's environment variables.
     public var environment: DeploymentEnvironment { .current }
 }
+
+// The options' enums, parsed by swift-argument-parser itself: an unknown value is refused with
+// the list of valid ones, and the command receives a typed value (no string re-parsed later
+// with a silent fallback).
+
+extension SQLiteStore.Durability: ExpressibleByArgument {
+    /// `full` or `normal`, in any case.
+    public init?(argument: String) { self.init(rawValue: argument.uppercased()) }
+    public static var allValueStrings: [String] { ["full", "normal"] }
+    public var defaultValueDescription: String { rawValue.lowercased() }
+}
+
+/// `--log-level`: swift-log's levels by their names.
+public enum LogLevelOption: String, CaseIterable, Sendable, ExpressibleByArgument {
+    case trace, debug, info, notice, warning, error, critical
+
+    /// The swift-log level.
+    public var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}
+
+extension MaskingLogHandler.Format: ExpressibleByArgument {}

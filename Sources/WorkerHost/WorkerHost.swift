@@ -32,8 +32,8 @@ public enum WorkerHost {
     ) async throws {
         PersonalData.restrictNewFiles()
         Redaction.install { PersonalData.mask($0) }
-        let format = MaskingLogHandler.Format(rawValue: options.logFormat) ?? .json
-        let level = Logger.Level(rawValue: options.logLevel) ?? .info
+        let format = options.logFormat
+        let level = options.logLevel.level
         LoggingSystem.bootstrap { label in MaskingLogHandler(label: label, level: level, format: format) }
         let prometheus = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
@@ -48,7 +48,7 @@ public enum WorkerHost {
         let database = options.databaseLocation(role: role)
         let store = try await Stores.open(
             database, schema: options.storeSchema ?? role.name,
-            durability: SQLiteStore.Durability(rawValue: options.durability.uppercased()) ?? .full,
+            durability: options.durability,
             logger: logger)
         // The role's tables exist before any service of the role (the worker, a dispatcher) runs.
         try await store.migrate(handler.migrations)
@@ -121,7 +121,7 @@ public enum WorkerHost {
             } catch {
                 attempt += 1
                 guard ContinuousClock.now < deadline else {
-                    throw WorkerHostError("cannot reach the broker at \(configuration): \(error)")
+                    throw WorkerHostError(.brokerUnreachable, "cannot reach the broker at \(configuration): \(error)")
                 }
                 logger.warning("broker not reachable; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: policy.ceiling(forAttempt: attempt))
@@ -161,6 +161,18 @@ public enum WorkerHost {
 
 /// A worker process that cannot start.
 public struct WorkerHostError: Error, CustomStringConvertible {
+    /// What went wrong, for a caller to switch on.
+    public enum Code: String, Sendable {
+        /// A child process could not be started (`supervise`).
+        case processNotStarted = "process-not-started"
+        /// The broker could not be reached at start.
+        case brokerUnreachable = "broker-unreachable"
+    }
+
+    public let code: Code
     public let description: String
-    init(_ description: String) { self.description = description }
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }

@@ -59,6 +59,7 @@ struct DatabaseUsersTests {
             _ = try await Stores.open(url(.intake), schema: "notifications_copy")
         }
         #expect("\(refusal.map { "\($0)" } ?? "")".contains("role-users.sql"))
+        #expect(refusal?.code == .permission, "a code the caller can switch on")
         await #expect(throws: (any Error).self, "nothing in public") {
             _ = try await intake.write { try $0.execute("CREATE TABLE public.leak (x TEXT)") }
         }

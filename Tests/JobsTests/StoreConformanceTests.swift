@@ -76,9 +76,10 @@ struct StoreConformanceTests {
     @Test func readingAPostgreSQLSchemaThatIsNotThereCreatesNothing() async throws {
         guard Self.kinds.contains(.postgres) else { return }
         let location = try Location(.postgres)
-        await #expect(throws: PostgresStoreError.self) {
+        let missing = await #expect(throws: PostgresStoreError.self) {
             _ = try await Stores.openForReading(location.database, schema: location.schema)
         }
+        #expect(missing?.code == .configuration)
         let other = try await Stores.open(location.database, schema: PostgresEnvironment.uniqueSchema("probe"))
         let schemas = try await other.read("SELECT nspname FROM pg_namespace WHERE nspname = ?", [.text(location.schema)])
         #expect(schemas.isEmpty, "a tool that only reads leaves no schema behind")

@@ -68,12 +68,12 @@ public struct CertificateSigner: Sendable {
     /// Reads a private key file: 32 raw bytes, or their 64 hex digits.
     public init(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CertificateError("cannot read the signing key file \(path)")
+            throw CertificateError(.signingKey, "cannot read the signing key file \(path)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let raw = text.count == 64 ? Data(hex: text) : data
         guard let raw, raw.count == 32 else {
-            throw CertificateError("the signing key file \(path) must hold 32 bytes or 64 hex digits")
+            throw CertificateError(.signingKey, "the signing key file \(path) must hold 32 bytes or 64 hex digits")
         }
         try self.init(rawKey: raw, development: false)
     }
@@ -141,7 +141,7 @@ public struct CertificateVerifier: Sendable {
     /// A verifier trusting the public key given as 64 hex digits.
     public init(publicKeyHex: String) throws {
         guard let raw = Data(hex: publicKeyHex.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 32 else {
-            throw CertificateError("a public key is 64 hex digits")
+            throw CertificateError(.publicKey, "a public key is 64 hex digits")
         }
         _ = try Curve25519.Signing.PublicKey(rawRepresentation: raw)
         publicKeyRaw = raw
@@ -178,8 +178,26 @@ public struct CertificateVerifier: Sendable {
 
 /// A certificate key or document that cannot be used.
 public struct CertificateError: Error, CustomStringConvertible {
+    /// What went wrong, for a caller to switch on.
+    public enum Code: String, Sendable {
+        /// A signing key file that cannot be read or is not a key.
+        case signingKey = "signing-key"
+        /// A public key that is not 64 hex digits.
+        case publicKey = "public-key"
+        /// cairo or libqrencode failed drawing the PDF.
+        case rendering
+        /// A stored certificate without its signed document.
+        case storedDocument = "stored-document"
+        /// A certificate's file could not be put in place.
+        case fileWrite = "file-write"
+    }
+
+    public let code: Code
     public let description: String
-    init(_ description: String) { self.description = description }
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
 }
 
 extension Data {

@@ -83,7 +83,7 @@ public final class CertificateFileWriter: Service, Sendable {
             guard let id = row["certificate_id"]?.text else { continue }
             do {
                 guard case .blob(let json) = row["document"], let programme = row["programme_name"]?.text else {
-                    throw CertificateError("the stored certificate \(id) has no document")
+                    throw CertificateError(.storedDocument, "the stored certificate \(id) has no document")
                 }
                 try write(document: JSONDecoder().decode(CertificateDocument.self, from: json), json: json, programme: programme)
                 done.append(id)
@@ -117,7 +117,7 @@ public final class CertificateFileWriter: Service, Sendable {
             guard rename(base + name + suffix, base + name) == 0 else {
                 let code = errno
                 try? FileManager.default.removeItem(atPath: base + name + suffix)
-                throw CertificateError("cannot move \(base + name) into place: \(String(cString: strerror(code)))")
+                throw CertificateError(.fileWrite, "cannot move \(base + name) into place: \(String(cString: strerror(code)))")
             }
         }
     }

@@ -11,10 +11,10 @@ public enum CertificatePDF {
         let width = 842.0
         let height = 595.0
         guard let surface = cairo_pdf_surface_create(path, width, height) else {
-            throw CertificateError("cairo cannot create \(path)")
+            throw CertificateError(.rendering, "cairo cannot create \(path)")
         }
         defer { cairo_surface_destroy(surface) }
-        guard let cr = cairo_create(surface) else { throw CertificateError("cairo cannot draw") }
+        guard let cr = cairo_create(surface) else { throw CertificateError(.rendering, "cairo cannot draw") }
         defer { cairo_destroy(cr) }
         let payload = document.payload
         let competency = payload.kind == "KOMPETENSI"
@@ -69,7 +69,7 @@ public enum CertificatePDF {
 
         // QR code with the verification code, bottom right.
         guard let qr = QRcode_encodeString(document.verificationCode, 0, QR_ECLEVEL_M, QR_MODE_8, 1) else {
-            throw CertificateError("libqrencode cannot encode the verification code")
+            throw CertificateError(.rendering, "libqrencode cannot encode the verification code")
         }
         defer { QRcode_free(qr) }
         let modules = Int(qr.pointee.width)
@@ -87,7 +87,7 @@ public enum CertificatePDF {
         cairo_show_page(cr)
         cairo_surface_finish(surface)
         guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
-            throw CertificateError("cairo failed writing \(path)")
+            throw CertificateError(.rendering, "cairo failed writing \(path)")
         }
     }
 }

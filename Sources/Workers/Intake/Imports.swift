@@ -133,11 +133,12 @@ struct CSVTable {
     init(_ text: String, required: [String]) throws {
         let rows = Self.parse(text)
         guard let header = rows.first?.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) else {
-            throw ProgrammeFileError("the CSV file is empty")
+            throw ProgrammeFileError(.invalid, "the CSV file is empty")
         }
         let missing = required.filter { !header.contains($0) }
         guard missing.isEmpty else {
             throw ProgrammeFileError(
+                .invalid,
                 "the CSV header lacks \(missing.joined(separator: ", ")) (expected \(required.joined(separator: ",")))")
         }
         records = rows.dropFirst().enumerated().compactMap { offset, fields in

@@ -20,7 +20,7 @@ public struct NIKKey: Sendable {
     /// Reads a key file (at least 32 bytes; a hex text file is read as its bytes' hex value).
     public init(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProgrammeFileError("cannot read the NIK key file \(path)")
+            throw ProgrammeFileError(.unreadable, "cannot read the NIK key file \(path)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes = Array(data)
@@ -30,7 +30,7 @@ public struct NIKKey: Sendable {
                 return UInt8(text[start..<text.index(start, offsetBy: 2)], radix: 16)
             }
         }
-        guard bytes.count >= 32 else { throw ProgrammeFileError("the NIK key file \(path) holds fewer than 32 bytes") }
+        guard bytes.count >= 32 else { throw ProgrammeFileError(.invalid, "the NIK key file \(path) holds fewer than 32 bytes") }
         self.init(bytes: bytes, development: false)
     }
 
