@@ -1,0 +1,258 @@
+import AMQP
+import Contracts
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The commit step: each delivery is decoded on arrival, a batch is handled in one store
+/// transaction (inbox row, the handler's state change, outbox rows), failures are routed to a
+/// retry tier or the dead letters, and the batch's outputs are published before it is acknowledged.
+extension Worker {
+    /// A delivery with its decoded event and inbox key, or the permanent failure that refuses it
+    /// (a class: batches copy it around, and a reference is one retain where the structs were a
+    /// dozen).
+    final class ReceivedMessage: Sendable {
+        enum Outcome: Sendable {
+            case decoded(DecodedEvent, inboxKey: String)
+            case refused(Failure, contract: (String, Int)?)
+        }
+        let delivery: AMQPDelivery
+        let outcome: Outcome
+
+        init(delivery: AMQPDelivery, outcome: Outcome) {
+            self.delivery = delivery
+            self.outcome = outcome
+        }
+    }
+
+    /// A delivery whose body was decoded and accepted (a class, for the same reason).
+    final class DecodedMessage: Sendable {
+        let delivery: AMQPDelivery
+        let event: DecodedEvent
+        let inboxKey: String
+
+        init(delivery: AMQPDelivery, event: DecodedEvent, inboxKey: String) {
+            self.delivery = delivery
+            self.event = event
+            self.inboxKey = inboxKey
+        }
+    }
+
+    /// Decodes a delivery (strictly, upcast to the newest version) and checks it against where it
+    /// came from (``DeliveryProvenance``), on the consumer's thread.
+    func receive(_ delivery: AMQPDelivery) -> ReceivedMessage {
+        let event: DecodedEvent
+        do throws(ContractError) {
+            event = try registry.decode(
+                delivery.body, contentType: delivery.properties.contentType,
+                contentEncoding: delivery.properties.contentEncoding)
+        } catch {
+            return ReceivedMessage(delivery: delivery, outcome: .refused(.permanent(error.reason, error.message), contract: nil))
+        }
+        let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)
+        if let failure = provenance.check(event, typeProperty: delivery.properties.type, policy: options.publishers) {
+            return ReceivedMessage(delivery: delivery, outcome: .refused(failure, contract: event.contract))
+        }
+        return ReceivedMessage(
+            delivery: delivery, outcome: .decoded(event, inboxKey: provenance.inboxKey(messageID: event.header.id)))
+    }
+
+    /// Counts a batch in and returns its accepted messages; one that could not be decoded, or
+    /// that its provenance refuses, is dead-lettered (a permanent failure).
+    func accept(_ batch: [ReceivedMessage], group: inout DiscardingTaskGroup) -> [DecodedMessage] {
+        let receivedAt = Date()
+        counters.withLock { $0.received += batch.count }
+        metrics.received.increment(by: batch.count)
+        changeInFlight(by: batch.count)
+        var decoded: [DecodedMessage] = []
+        decoded.reserveCapacity(batch.count)
+        var oldest = receivedAt
+        for item in batch {
+            switch item.outcome {
+            case .decoded(let event, let inboxKey):
+                decoded.append(DecodedMessage(delivery: item.delivery, event: event, inboxKey: inboxKey))
+                oldest = min(oldest, event.header.time)
+            case .refused(let failure, let contract):
+                let delivery = item.delivery
+                group.addTask { await self.route(delivery, failure, contract: contract) }
+            }
+        }
+        metrics.oldestUnprocessedAge.record(max(0, receivedAt.timeIntervalSince(oldest)))
+        return decoded
+    }
+
+    /// The runtime's own table: how often each redelivered message's handling began, committed
+    /// before the handler runs (``WorkerOptions/crashLimit``).
+    static let runtimeTables = [
+        """
+        CREATE TABLE IF NOT EXISTS jobs_handling_attempts (
+            message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_attempt_at REAL NOT NULL)
+        """
+    ]
+
+    /// Handles a redelivered message on its own: first commits that its handling begins, then
+    /// handles it as a batch of one, then forgets the count once the handling finished (with an
+    /// effect, a failure or as a duplicate). A message already in the inbox (its ack was lost)
+    /// is a duplicate and counts nothing. One whose handling began ``WorkerOptions/crashLimit``
+    /// times without finishing, each time ending the process, is dead-lettered as
+    /// `crashed-worker` instead.
+    func isolate(_ item: DecodedMessage, group: inout DiscardingTaskGroup) async {
+        let key = item.inboxKey
+        let now = Date().timeIntervalSince1970
+        let begun: Int?
+        do {
+            begun = try await store.write { transaction -> Int? in
+                let known = try transaction.query("SELECT 1 AS known FROM jobs_inbox WHERE message_id = ?", [.text(key)])
+                guard known.isEmpty else { return nil }
+                try transaction.execute(
+                    """
+                    INSERT INTO jobs_handling_attempts (message_key, attempts, last_attempt_at) VALUES (?, 1, ?)
+                    ON CONFLICT (message_key) DO UPDATE SET attempts = jobs_handling_attempts.attempts + 1,
+                        last_attempt_at = excluded.last_attempt_at
+                    """, [.text(key), .real(now)])
+                let row = try transaction.query(
+                    "SELECT attempts FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
+                guard let attempts = row.first?["attempts"]?.integer else {
+                    throw Failure.transient("store-unavailable", "the handling attempt was not recorded")
+                }
+                return Int(attempts)
+            }
+        } catch {
+            let failure = Failure.transient("store-unavailable", String(describing: error))
+            group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            return
+        }
+        guard let begun else {
+            await commit([item], group: &group)  // a duplicate: acknowledged without an effect
+            return
+        }
+        let unfinished = begun - 1
+        if unfinished >= options.crashLimit {
+            let failure = Failure.permanent(
+                "crashed-worker",
+                "handling this message began \(unfinished) times and each time the worker process ended before it "
+                    + "finished (a trap, an abort, out of memory or a kill); it is not handled again")
+            logger.critical(
+                "a message crashed the worker repeatedly; dead-lettering it",
+                metadata: ["message_id": "\(item.event.header.id)", "handlings": "\(unfinished)"])
+            group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            await forgetAttempts(key)
+            return
+        }
+        await commit([item], group: &group)
+        // The handling finished (whatever its outcome): this was no crash.
+        await forgetAttempts(key)
+    }
+
+    func forgetAttempts(_ key: String) async {
+        _ = try? await store.write { transaction in
+            try transaction.execute("DELETE FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
+        }
+    }
+
+    /// One group commit: the handlers of the batch in one store transaction; then publishing
+    /// and acknowledging go to a task, so that the next batch can be committed meanwhile.
+    func commit(_ decoded: [DecodedMessage], group: inout DiscardingTaskGroup) async {
+        let handler = handler
+        let duration = metrics.handlerDuration
+        let batch = decoded.map { item in
+            StoreWork(messageID: item.inboxKey) { transaction in
+                let start = ContinuousClock.now
+                defer { duration.recordNanoseconds((ContinuousClock.now - start).nanoseconds) }
+                return try handler.handle(item.event, in: transaction)
+            }
+        }
+        let results: [Result<ProcessOutcome, any Error>]
+        do {
+            results = try await store.process(batch)
+        } catch {
+            logger.error("the store could not commit a batch", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
+            let failure = Failure.transient("store-unavailable", String(describing: error))
+            for item in decoded {
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            }
+            return
+        }
+        if let afterCommit = options.afterCommit {
+            afterCommit(
+                zip(decoded, results).compactMap { item, result in (try? result.get()) != nil ? item.event.header.id : nil })
+        }
+        var processed: [(delivery: AMQPDelivery, entries: [OutboxEntry])] = []
+        var duplicates: [AMQPDelivery] = []
+        for (item, result) in zip(decoded, results) {
+            switch result {
+            case .success(.processed(let entries)): processed.append((item.delivery, entries))
+            case .success(.duplicate): duplicates.append(item.delivery)
+            case .failure(let failure as Failure):
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            case .failure(let error):
+                let failure = Failure.transient("handler-error", String(describing: error))
+                group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
+            }
+        }
+        if !duplicates.isEmpty {
+            logger.debug("duplicate messages acknowledged without effect", metadata: ["messages": "\(duplicates.count)"])
+            counters.withLock { $0.duplicates += duplicates.count }
+            metrics.duplicates.increment(by: duplicates.count)
+            settle(duplicates)
+        }
+        guard !processed.isEmpty else { return }
+        group.addTask {
+            // Ack as soon as the outputs are confirmed; marking the outbox rows comes after, off
+            // the ack path (it waits for the writer, which is committing the next batch). A
+            // crash in between only republishes outputs, which consumers deduplicate.
+            let confirmed = await self.publishAndConfirm(processed.flatMap(\.entries))
+            self.counters.withLock { $0.succeeded += processed.count }
+            self.metrics.succeeded.increment(by: processed.count)
+            self.settle(processed.map(\.delivery))
+            await self.markPublished(confirmed)
+        }
+    }
+
+    /// Acknowledges without waiting (the connection coalesces acks); a failed ack means the
+    /// broker redelivers the message, which then finds its inbox row.
+    func settle(_ deliveries: [AMQPDelivery]) {
+        let logger = logger
+        AMQPDelivery.ack(deliveries) { error in
+            logger.warning("ack failed; the message will be redelivered as a duplicate", metadata: ["error": "\(error)"])
+        }
+        changeInFlight(by: -deliveries.count)
+    }
+
+    func changeInFlight(by delta: Int) {
+        let now = inFlight.add(delta, ordering: .relaxed).newValue
+        metrics.inFlight.record(now)
+    }
+
+    func route(_ delivery: AMQPDelivery, _ failure: Failure, contract: (String, Int)?) async {
+        defer { changeInFlight(by: -1) }
+        var logger = logger
+        if let id = delivery.properties.messageID { logger[metadataKey: "message_id"] = "\(id)" }
+        if let correlation = delivery.properties.correlationID { logger[metadataKey: "correlation_id"] = "\(correlation)" }
+        do {
+            switch try await router.route(delivery, failure: failure, contract: contract, publisher: publishing) {
+            case .retried(let tier, let attempt):
+                counters.withLock { $0.retried += 1 }
+                metrics.retried(failure.code)
+                logger.warning(
+                    "message failed; retrying later",
+                    metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
+            case .deadLettered(let attempts):
+                counters.withLock { $0.deadLettered += 1 }
+                metrics.deadLettered(failure.code)
+                logger.error(
+                    "message dead-lettered",
+                    metadata: [
+                        "failure": "\(failure)", "attempts": "\(attempts)",
+                        "amqp.queue": "\(topology.deadLetterQueue)",
+                    ])
+            }
+        } catch {
+            // Not routed: hand it back to the broker, which redelivers it (and dead-letters it
+            // past the delivery limit).
+            logger.error("could not route a failed message; returned to the queue", metadata: ["error": "\(error)"])
+            try? await delivery.nack(requeue: true)
+        }
+    }
+}

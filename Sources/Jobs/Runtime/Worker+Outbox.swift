@@ -1,0 +1,113 @@
+import AMQP
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The outbox: publishing a batch's events with confirms, marking them published, the periodic
+/// flush of rows left by a crash or a failed publish, and the gauges refreshed with it.
+extension Worker {
+    /// Publishes outbox rows with windowed confirms and marks the confirmed ones. Rows whose
+    /// publish failed stay for the flusher.
+    func publish(_ entries: [OutboxEntry]) async {
+        await markPublished(await publishAndConfirm(entries))
+    }
+
+    /// Publishes outbox rows with windowed confirms; returns the ids of the settled ones.
+    ///
+    /// Events are published `mandatory`. One the broker returns had no queue bound to its
+    /// type: no role subscribes to it (yet). That is pub/sub working as designed, not a
+    /// failure: the row counts as settled (it stays in the store), and the
+    /// `jobs_outbox_unrouted_total` counter and a warning show it. Retrying it would never end.
+    func publishAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
+        guard !entries.isEmpty else { return [] }
+        // Every event carries this process's broker user as its validated user_id, which the
+        // consumers check against the contract's publishers.
+        let user = publishing.username
+        let messages = entries.map { entry in
+            var message = entry.event.amqpMessage
+            message.properties.userID = user
+            return message
+        }
+        let results = await publishing.publish(messages, window: 256)
+        var failed = 0
+        var unroutedTypes: Set<String> = []
+        var settled: [Int64] = []
+        var unrouted = 0
+        for (entry, result) in zip(entries, results) {
+            switch result {
+            case .success:
+                settled.append(entry.id)
+            case .failure(let error) where error.code == .publishReturned:
+                settled.append(entry.id)
+                unrouted += 1
+                unroutedTypes.insert(entry.event.routingKey)
+            case .failure:
+                failed += 1
+            }
+        }
+        if unrouted > 0 {
+            metrics.unrouted.increment(by: unrouted)
+            logger.warning(
+                "no queue is bound to these event types; the events are kept in the store only",
+                metadata: ["messages": "\(unrouted)", "types": "\(unroutedTypes.sorted().joined(separator: ","))"])
+        }
+        if failed > 0 {
+            logger.warning("outbox publishes failed; the flusher retries them", metadata: ["messages": "\(failed)"])
+        }
+        return settled
+    }
+
+    func markPublished(_ confirmed: [Int64]) async {
+        guard !confirmed.isEmpty else { return }
+        do {
+            try await store.markPublished(confirmed)
+            counters.withLock { $0.published += confirmed.count }
+            metrics.published.increment(by: confirmed.count)
+        } catch {
+            logger.error("could not mark outbox rows published (they will be published again)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func flushOutbox(createdBefore: Date) async {
+        while true {
+            guard let entries = try? await store.unpublished(limit: 500, createdBefore: createdBefore), !entries.isEmpty else {
+                return
+            }
+            let before = statistics.published
+            await publish(entries)
+            if statistics.published == before { return }  // nothing went out: try again later
+        }
+    }
+
+    func flushOutboxPeriodically() async {
+        var ticks = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: options.outboxFlushInterval) } catch { return }
+            await flushOutbox(createdBefore: Date().addingTimeInterval(-options.outboxGrace.seconds))
+            await refreshGauges()
+            ticks += 1
+            if ticks % 300 == 1 { await forgetStaleAttempts() }
+        }
+    }
+
+    /// Forgets attempt counts last begun an hour ago or more: a message that ends its process
+    /// comes back within seconds, so these are rows a failed delete left behind.
+    func forgetStaleAttempts() async {
+        let cutoff = Date().timeIntervalSince1970 - 3_600
+        _ = try? await store.write { transaction in
+            try transaction.execute("DELETE FROM jobs_handling_attempts WHERE last_attempt_at < ?", [.real(cutoff)])
+        }
+    }
+
+    func refreshGauges() async {
+        if let backlog = try? await store.outboxBacklog() {
+            metrics.outboxDepth.record(backlog.depth)
+            metrics.outboxOldestAge.record(backlog.oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
+        }
+        if let state = try? await publishing.queueState(topology.queue) {
+            metrics.queueDepth.record(Int(state.messageCount))
+        }
+        if inFlight.load(ordering: .relaxed) == 0 { metrics.oldestUnprocessedAge.record(0) }
+    }
+}

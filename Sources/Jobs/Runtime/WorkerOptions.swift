@@ -1,0 +1,45 @@
+/// Tunables of a ``Worker``; the defaults suit most roles.
+public struct WorkerOptions: Sendable {
+    /// Messages this process holds at once: the consumer prefetch, and the most messages one
+    /// group commit takes.
+    public var concurrency: UInt16 = 64
+    /// How often leftover outbox rows are published again (and the gauges refreshed).
+    public var outboxFlushInterval: Duration = .seconds(2)
+    /// How old an outbox row must be before the flusher takes it (younger ones are still being
+    /// published by the message that wrote them).
+    public var outboxGrace: Duration = .seconds(10)
+    /// Runs after each group commit with the committed message ids, before their outbox is
+    /// published and they are acknowledged (fault-injection tests, tracing). Must not block.
+    public var afterCommit: (@Sendable ([String]) -> Void)?
+    /// Who may publish each event type the role consumes, checked against the validated
+    /// `user_id` (``PublisherPolicy``). The default lets anyone publish anything, for tests and
+    /// local runs; the worker then says so in a warning at start. Deployments enforce
+    /// `ContractPublishers.allowedUsers()`.
+    public var publishers: PublisherPolicy = .anyPublisher
+    /// Handlings of one redelivered message that may end without an outcome (the process died:
+    /// a trap, an abort, out of memory, SIGKILL) before the message is dead-lettered as
+    /// `crashed-worker` instead of being handled again. A redelivered message is handled alone,
+    /// after its attempt is committed, so the count names the message that killed the process
+    /// and no other.
+    public var crashLimit = 3
+    /// Whether the worker declares its topology at start (and again when its queue was
+    /// deleted). Off where the role's broker user has no configure permission (`deploy/`): the
+    /// topology comes from the definitions or the admin tool, and the worker only
+    /// checks that its queue exists.
+    public var declaresTopology = true
+    /// Where the topology comes from when the worker does not declare it: the fix a
+    /// ``TopologyError`` gives when the role queue is missing.
+    public var topologyHint = "declare it before the worker starts"
+
+    public init() {}
+}
+
+/// Counts of what a worker did, for tests and the console (metrics carry the same).
+public struct WorkerStatistics: Sendable, Equatable {
+    public var received = 0
+    public var succeeded = 0
+    public var duplicates = 0
+    public var retried = 0
+    public var deadLettered = 0
+    public var published = 0
+}
