@@ -38,11 +38,12 @@ public struct RoleTopology: Sendable {
         /// `nil` when it is anything else. The application reads the setting where it reads its
         /// configuration and passes the result to every ``RoleTopology`` it builds.
         public init?(setting: String?) {
-            guard let setting, !setting.isEmpty else {
+            let value = setting?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard !value.isEmpty else {
                 self = .classic
                 return
             }
-            self.init(rawValue: setting.lowercased())
+            self.init(rawValue: value.lowercased())
         }
     }
 

@@ -73,8 +73,11 @@ public enum WorkerHost {
                 httpServer(
                     host: options.httpHost, port: options.httpPort, registry: prometheus, worker: worker, logger: logger))
         }
-        services.append(worker)
+        // The role's other services before the worker: a group shuts its services down in reverse
+        // order, so the worker finishes its messages first and a service that follows its
+        // commits (the certificate file writer) sees the last of them.
         services.append(contentsOf: try makeServices(store, instance, logger))
+        services.append(worker)
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(

@@ -26,6 +26,7 @@ struct DeploymentEnvironmentTests {
     @Test func theRetryQueueTypeIsCheckedNotGuessed() throws {
         #expect(try DeploymentEnvironment([:]).retryQueueType() == .classic)
         #expect(try DeploymentEnvironment(["KALTIM_RETRY_QUEUE_TYPE": "Quorum"]).retryQueueType() == .quorum)
+        #expect(try DeploymentEnvironment(["KALTIM_RETRY_QUEUE_TYPE": "quorum\n"]).retryQueueType() == .quorum, "from a file")
         #expect(try DeploymentEnvironment(["KALTIM_RETRY_QUEUE_TYPE": "quorum"]).retryQueueType(option: "classic") == .classic)
         let bad = #expect(throws: DeploymentSettingError.self) {
             try DeploymentEnvironment(["KALTIM_RETRY_QUEUE_TYPE": "qourum"]).retryQueueType()

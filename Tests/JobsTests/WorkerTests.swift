@@ -332,6 +332,7 @@ struct WorkerTests {
         // The 41st handling is held until the shutdown has begun, so the shutdown always finds
         // work left, however fast or slow the machine is.
         let gate = HandlingGate(free: 40)
+        defer { gate.open() }  // also when a wait below fails: no handling stays held
         let first = harness.worker(AcceptingHandler(exchange: harness.topology.exchange, gate: gate))
         let group = ServiceGroup(services: [first], gracefulShutdownSignals: [], logger: Logger(label: "test"))
         let running = Task { try await group.run() }

@@ -247,7 +247,7 @@ struct WorkerProcessTests {
         let fleet = try await ProbeFleet.make()
         // Handlings after the 100th wait until the SIGTERM is sent, so it always finds work left.
         let hold = fleet.database + ".hold"
-        #expect(FileManager.default.createFile(atPath: hold, contents: nil))
+        try #require(FileManager.default.createFile(atPath: hold, contents: nil))
         defer { for file in [hold, hold + ".reached"] { try? FileManager.default.removeItem(atPath: file) } }
         let first = try fleet.start(
             concurrency: 64, workMilliseconds: 2, environment: ["PROBE_HOLD_AFTER": "100", "PROBE_HOLD_FILE": hold])
@@ -287,7 +287,7 @@ struct WorkerProcessTests {
         // Handlings after the 100th wait until the broker is down, so it stops mid-run on any
         // machine.
         let hold = fleet.database + ".hold"
-        #expect(FileManager.default.createFile(atPath: hold, contents: nil))
+        try #require(FileManager.default.createFile(atPath: hold, contents: nil))
         defer { for file in [hold, hold + ".reached"] { try? FileManager.default.removeItem(atPath: file) } }
         let worker = try fleet.start(
             concurrency: 16, workMilliseconds: 10, environment: ["PROBE_HOLD_AFTER": "100", "PROBE_HOLD_FILE": hold])

@@ -217,6 +217,35 @@ struct CertificateFileTests {
         #expect(waiting.count == 1)
         #expect(waiting.first?["certificate_id"]?.text == first.certificateID)
         #expect(waiting.first?["attempts"]?.integer == 1)
+        // Tried again up to the limit, then left for an operator, not tried forever.
+        for _ in 1..<CertificateFileWriter.maximumAttempts { #expect(await writer.runOnce() == 0) }
+        #expect(await writer.runOnce() == 0)
+        let given = try await driver.kit.query("SELECT attempts FROM cert_files")
+        #expect(given.first?["attempts"]?.integer == Int64(CertificateFileWriter.maximumAttempts))
+        let names = try FileManager.default.contentsOfDirectory(atPath: driver.output)
+        #expect(!names.contains { $0.contains(".tmp-") }, "no temporary file left: \(names)")
+    }
+
+    /// A stored id that is not a file name (a path) is refused, and nothing is written outside
+    /// the folder.
+    @Test func aCertificateIdThatIsAPathIsRefused() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        defer { try? FileManager.default.removeItem(atPath: driver.output) }
+        let issued = try #require(
+            try driver.issued(try await driver.deliver(CertificateDriver.graded("C-1", numbers: false))).first)
+        let document = try await driver.document(issued.certificateID)
+        try await driver.kit.store.write { transaction in
+            try transaction.execute(
+                """
+                INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)
+                VALUES ('../escaped', 'PST-9', 'S', 'PELATIHAN', 'X', 2025, 1, ?)
+                """, [.blob(document)])
+            try transaction.execute("DELETE FROM cert_files")
+            try transaction.execute("INSERT INTO cert_files (certificate_id, programme_name) VALUES ('../escaped', 'P')")
+        }
+        #expect(await CertificateFileWriter(store: driver.kit.store, directory: driver.output + "/inner").runOnce() == 0)
+        #expect(!FileManager.default.fileExists(atPath: driver.output + "/escaped.pdf"))
+        #expect(!FileManager.default.fileExists(atPath: driver.output + "/escaped.json"))
     }
 }
 

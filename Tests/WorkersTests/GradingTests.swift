@@ -121,6 +121,16 @@ struct GradingTests {
             try driver.graded(try await driver.submit(GradingDriver.submission("A-24", on: "2025-07-08"))).outcome == .competent)
     }
 
+    /// The LSP's licence becomes part of a certificate's id and file name: an LSP cannot send a
+    /// path, a control character or a name too long for a file system.
+    @Test(arguments: ["../../etc/x", "BNSP/LSP", "BNSP-LSP\n", "", String(repeating: "A", count: 65), "BNSP LSP"])
+    func aLicenceThatCannotNameAFileIsRejected(licence: String) async throws {
+        let driver = try await GradingDriver.make()
+        var submission = GradingDriver.submission("A-30")
+        submission.lspLicence = licence
+        #expect(try driver.rejectionCodes(try await driver.submit(submission)) == ["LSP_LICENCE_INVALID"])
+    }
+
     @Test func attendanceOfExactlyEightyPercentPassesTrainingAndLessDoesNot() async throws {
         let driver = try await GradingDriver.make()
         let pass = try driver.graded(try await driver.submit(GradingDriver.submission("A-25", attendance: 80)))

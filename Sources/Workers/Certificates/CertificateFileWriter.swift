@@ -14,7 +14,10 @@ import Synchronization
 /// row rolled back with it), and a crash between the commit and the files loses nothing: the
 /// row is still there and the files are written at the next start. Each file is written to a
 /// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
-/// same certificate at once write the same bytes.
+/// same certificate at once each put a whole file in place (the same certificate; cairo stamps
+/// its own creation time). A certificate whose files fail is tried again at most
+/// ``maximumAttempts`` times, fewest attempts first, and then left in `cert_files` with an error
+/// in the log for an operator.
 public final class CertificateFileWriter: Service, Sendable {
     private let store: any MessageStore
     private let directory: String
@@ -22,6 +25,9 @@ public final class CertificateFileWriter: Service, Sendable {
     private let idleInterval: Duration
     private let logger: Logger
     private let written = Atomic<Int>(0)
+
+    /// Failed attempts after which a certificate's files are no longer tried.
+    public static let maximumAttempts = 10
 
     /// - Parameters:
     ///   - directory: where `<certificate id>.json` and `.pdf` go (created when missing).
@@ -66,11 +72,11 @@ public final class CertificateFileWriter: Service, Sendable {
         do {
             rows = try await store.read(
                 """
-                SELECT f.certificate_id, f.programme_name, c.document FROM cert_files f
+                SELECT f.certificate_id, f.programme_name, f.attempts, c.document FROM cert_files f
                 JOIN cert_certificates c ON c.certificate_id = f.certificate_id
-                ORDER BY f.attempts, f.certificate_id LIMIT ?
+                WHERE f.attempts < ? ORDER BY f.attempts, f.certificate_id LIMIT ?
                 """,
-                [.integer(Int64(batchSize))])
+                [.integer(Int64(Self.maximumAttempts)), .integer(Int64(batchSize))])
             if rows.isEmpty { return 0 }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -82,13 +88,22 @@ public final class CertificateFileWriter: Service, Sendable {
         for row in rows {
             guard let id = row["certificate_id"]?.text else { continue }
             do {
+                // The id names the files: never a path.
+                guard id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]*/) != nil, id.utf8.count <= 200 else {
+                    throw CertificateError(.fileWrite, "the certificate id \(id) cannot name a file")
+                }
                 guard case .blob(let json) = row["document"], let programme = row["programme_name"]?.text else {
                     throw CertificateError(.storedDocument, "the stored certificate \(id) has no document")
                 }
                 try write(document: JSONDecoder().decode(CertificateDocument.self, from: json), json: json, programme: programme)
                 done.append(id)
             } catch {
-                logger.error("could not write a certificate's files", metadata: ["certificate": "\(id)", "error": "\(error)"])
+                let attempts = (row["attempts"]?.integer ?? 0) + 1
+                logger.error(
+                    attempts >= Self.maximumAttempts
+                        ? "could not write a certificate's files; giving up (the row stays in cert_files)"
+                        : "could not write a certificate's files; trying again later",
+                    metadata: ["certificate": "\(id)", "error": "\(error)", "attempts": "\(attempts)"])
                 failed.append(id)
             }
         }
@@ -111,12 +126,13 @@ public final class CertificateFileWriter: Service, Sendable {
     private func write(document: CertificateDocument, json: Data, programme: String) throws {
         let base = URL(fileURLWithPath: directory).appendingPathComponent(document.payload.certificateID).path
         let suffix = ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+        // Whatever fails, no temporary file is left behind.
+        defer { for name in [".json", ".pdf"] { unlink(base + name + suffix) } }
         try json.write(to: URL(fileURLWithPath: base + ".json" + suffix))
         try CertificatePDF.write(document, programmeName: programme, to: base + ".pdf" + suffix)
         for name in [".json", ".pdf"] {
             guard rename(base + name + suffix, base + name) == 0 else {
                 let code = errno
-                try? FileManager.default.removeItem(atPath: base + name + suffix)
                 throw CertificateError(.fileWrite, "cannot move \(base + name) into place: \(String(cString: strerror(code)))")
             }
         }

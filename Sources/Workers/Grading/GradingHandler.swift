@@ -139,6 +139,11 @@ public struct GradingHandler: MessageHandler {
         {
             add("SCHEME_MISMATCH", "Skema \(submitted.scheme) tidak sesuai dengan program pelatihan peserta.")
         }
+        // The licence becomes part of a certificate's id and file name: letters, digits, dots
+        // and dashes only, as BNSP writes them (`BNSP-LSP-0123-ID`).
+        if submitted.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
+            add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
+        }
         if ProgrammeCatalogue.day(submitted.assessedOn) == nil {
             add("DATE_INVALID", "Tanggal uji kompetensi harus berformat YYYY-MM-DD.")
         } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn <= start {
