@@ -308,6 +308,7 @@ let package = Package(
             name: "AdminTests",
             dependencies: [
                 "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

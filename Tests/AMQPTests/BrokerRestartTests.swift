@@ -8,7 +8,7 @@ import Testing
 /// (`DisposableBroker`) so the shared test node is never disturbed.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct BrokerRestartTests {
     /// `stop` shuts the node down cleanly (the broker closes connections with 320); `kill`
@@ -173,7 +173,7 @@ struct BrokerRestartTests {
 /// it lands).
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct FailoverTests {
     @Test func theClientSkipsADeadNodeAndFailsOverWhenItsNodeStops() async throws {

@@ -8,7 +8,7 @@ import Testing
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(3))
+    .timeLimit(.minutes(10))
 )
 struct BrokerTests {
     @Test func headerTableWithEveryValueTypeRoundTrips() async throws {

@@ -10,7 +10,7 @@ import Testing
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(10))
 )
 struct PublishingGuideTests {
     static let example = BrokerEnvironment.repositoryRoot.appendingPathComponent("docs/examples/publish_registration.py").path

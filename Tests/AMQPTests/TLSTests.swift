@@ -7,7 +7,7 @@ import Testing
 /// certificates (throw-away certificates from scripts/make-test-certs.sh).
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(3))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct TLSTests {
     static let environment = ["KALTIM_BROKER_NAME": "kaltim-tls", "KALTIM_BROKER_PORT": "5712", "KALTIM_BROKER_TLS_PORT": "5713"]

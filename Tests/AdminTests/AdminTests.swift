@@ -76,7 +76,7 @@ struct DeadLetterRig {
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .serialized, .timeLimit(.minutes(3))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct DeadLetterAdminTests {
     @Test func aSweepTakesWhatTheQueueHeldAndDropsAMarkerADeadSweepLeftBehind() async throws {
@@ -249,7 +249,7 @@ struct DeadLetterAdminTests {
 
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(3))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct AdminCommandTests {
     static var admin: String { builtProductsDirectory.appendingPathComponent("kaltim-admin").path }

@@ -12,7 +12,7 @@ import Testing
     .enabled(
         if: PostgresEnvironment.url != nil || PostgresEnvironment.required,
         "needs the private PostgreSQL server: run the tests through scripts/test.sh"),
-    .timeLimit(.minutes(3))
+    .timeLimit(.minutes(10))
 )
 struct DatabaseUsersTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized

@@ -12,7 +12,7 @@ import Testing
 /// that message.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(4))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct DeadLetterBoundsTests {
     @Test(.enabled(if: BrokerEnvironment.managementURL != nil, "needs RABBITMQ_TEST_MANAGEMENT_URL (scripts/test.sh)"))

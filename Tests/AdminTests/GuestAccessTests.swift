@@ -9,7 +9,7 @@ import Testing
 /// Everything the test starts lives and ends inside that namespace.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .timeLimit(.minutes(3))
+    .timeLimit(.minutes(10))
 )
 struct GuestAccessTests {
     @Test func guestIsRefusedFromAnywhereButLoopback() async throws {

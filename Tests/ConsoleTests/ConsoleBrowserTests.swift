@@ -14,7 +14,7 @@ import Testing
 /// audit log; a viewer refused a replay; a forged form refused.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .timeLimit(.minutes(5))
+    .timeLimit(.minutes(10))
 )
 struct ConsoleBrowserTests {
     static let poisonNIK = "6471054107990003"

@@ -50,7 +50,7 @@ struct PersonalDataTests {
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(10))
 )
 struct FailureRouterBrokerTests {
     @Test func aPermanentFailureIsDeadLetteredOnceWithItsRecordAndTheBodyIntact() async throws {

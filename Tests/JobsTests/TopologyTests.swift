@@ -28,7 +28,7 @@ struct TopologyNamingTests {
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(10))
 )
 struct TopologyBrokerTests {
     func topology(

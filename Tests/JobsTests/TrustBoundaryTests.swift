@@ -114,7 +114,7 @@ struct DeliveryProvenanceTests {
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(10))
 )
 struct TrustBoundaryBrokerTests {
     /// Issue: a body `{` with `x-attempt` = Int64.max (or -5) killed every consumer with an

@@ -179,7 +179,7 @@ extension SQLiteStore {
     .enabled(
         if: BrokerEnvironment.enabled,
         "needs the private broker: scripts/broker.sh start; export RABBITMQ_TEST_URL=$(scripts/broker.sh url)"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(10))
 )
 struct WorkerTests {
     @Test func theSameMessageTwiceHasTheEffectOfOneRun() async throws {

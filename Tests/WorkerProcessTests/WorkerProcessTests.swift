@@ -130,7 +130,7 @@ struct ProbeFleet {
 /// run side by side, and across a broker restart.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct WorkerProcessTests {
     @Test func killNineBetweenCommitAndAckGivesNoSecondEffect() async throws {

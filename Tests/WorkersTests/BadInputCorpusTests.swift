@@ -304,7 +304,7 @@ enum BadInputCorpus {
 /// on its first delivery, the process never restarts, and no NIK reaches its log.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct BadInputCorpusTests {
     @Test func everyBadInputEndsInTheRightPlaceOnItsFirstDelivery() async throws {

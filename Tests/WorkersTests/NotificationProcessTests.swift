@@ -12,7 +12,7 @@ import Workers
 /// real HTTP gateway on loopback, `notification.delivered` back on the exchange.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct NotificationProcessTests {
     @Test func everyEventReachesItsPersonOnceAndDeliveryIsReported() async throws {

@@ -90,7 +90,7 @@ struct NotificationTemplateTests {
 
 /// The handler and the dispatcher against a real HTTP gateway and a real SMTP server on
 /// loopback, with a clock the test moves.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct NotificationDeliveryTests {
     final class Clock: Sendable {
         let now: Mutex<Date>

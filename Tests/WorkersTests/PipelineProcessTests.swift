@@ -11,7 +11,7 @@ import Workers
 /// classes opened by the admin commands: registrations in, the right events out.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(5))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct PipelineProcessTests {
     @Test func registrationsFlowThroughIntakeAndSchedulingToTheRightEvents() async throws {

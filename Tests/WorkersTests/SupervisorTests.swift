@@ -9,7 +9,7 @@ import Testing
 /// everything on SIGTERM.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(4))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct SupervisorTests {
     @Test func aKilledWorkerIsStartedAgainAndSIGTERMStopsEverything() async throws {

@@ -8,7 +8,7 @@ import Testing
 /// certificate.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .serialized, .timeLimit(.minutes(4))
+    .serialized, .timeLimit(.minutes(10))
 )
 struct WorkerTLSTests {
     static let environment = [
