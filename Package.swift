@@ -46,8 +46,15 @@ let package = Package(
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(
             name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
-        // Every message that crosses the broker. Foundation only.
-        .target(name: "Contracts", swiftSettings: swiftSettings),
+        // How contracts travel, whatever they say: the envelope, the strict JSON engine, the
+        // registry with upcasting, schema derivation, personal-data masking by field, roles and
+        // their inputs. Foundation only.
+        .target(name: "ContractKit", swiftSettings: swiftSettings),
+        // Every message that crosses the broker: one type per (event type, version).
+        .target(name: "Contracts", dependencies: ["ContractKit"], swiftSettings: swiftSettings),
+        // The pipeline's topology: its roles (queues, exchanges, what each consumes and
+        // publishes), who may publish what, and the documents generated from both.
+        .target(name: "Topology", dependencies: ["ContractKit", "Contracts"], swiftSettings: swiftSettings),
         // The AMQP 0-9-1 client over librabbitmq: the only importer of CRabbitMQ.
         .target(
             name: "AMQP",
@@ -59,12 +66,12 @@ let package = Package(
         ),
         // Writes schemas/ and docs/asyncapi.json from the contract types.
         .executableTarget(
-            name: "contracts-export", dependencies: ["Contracts"], path: "Sources/ContractsExport", swiftSettings: swiftSettings),
+            name: "contracts-export", dependencies: ["Topology"], path: "Sources/ContractsExport", swiftSettings: swiftSettings),
         // The domain-free worker runtime.
         .target(
             name: "Jobs",
             dependencies: [
-                "AMQP", "Contracts",
+                "AMQP", "ContractKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -79,7 +86,7 @@ let package = Package(
         .target(
             name: "Stores",
             dependencies: [
-                "Jobs", "Contracts",
+                "Jobs", "ContractKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +99,7 @@ let package = Package(
         .target(
             name: "WorkerHost",
             dependencies: [
+                "ContractKit", "Topology",
                 "Jobs", "AMQP", "Contracts", "Stores", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,6 +133,7 @@ let package = Package(
         .target(
             name: "Workers",
             dependencies: [
+                "ContractKit", "Topology",
                 "Jobs", "Contracts", "Programme", "IntakeRules", "Senders", "CCairo", "CQREncode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -145,7 +154,7 @@ let package = Package(
         // -sanitize=fuzzer by scripts/fuzz.sh; in a normal build it replays the files it is given.
         .executableTarget(
             name: "kaltim-fuzz",
-            dependencies: ["Contracts", "IntakeRules", "AMQP", "Jobs"],
+            dependencies: ["ContractKit", "Topology", "Contracts", "IntakeRules", "AMQP", "Jobs"],
             path: "Sources/KaltimFuzz",
             swiftSettings: swiftSettings
         ),
@@ -153,6 +162,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-worker",
             dependencies: [
+                "ContractKit", "Topology",
                 "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,6 +174,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-demo",
             dependencies: [
+                "ContractKit", "Topology",
                 "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -174,6 +185,7 @@ let package = Package(
         .target(
             name: "Admin",
             dependencies: [
+                "ContractKit", "Topology",
                 "AMQP", "Jobs", "Contracts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -186,6 +198,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-admin",
             dependencies: [
+                "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -196,6 +209,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
+                "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "Programme",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -210,6 +224,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-console",
             dependencies: [
+                "ContractKit", "Topology",
                 "Console", "Admin", "WorkerHost", "Programme", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,20 +243,20 @@ let package = Package(
         // The worker runtime's full-path benchmark (scripts/bench.sh).
         .executableTarget(
             name: "jobs-bench",
-            dependencies: ["Jobs", "Stores", "AMQP", "Contracts"],
+            dependencies: ["ContractKit", "Topology", "Jobs", "Stores", "AMQP", "Contracts"],
             path: "Benchmarks/JobsBenchmark",
             swiftSettings: swiftSettings
         ),
         // The contract codec against Foundation's JSONDecoder and JSONEncoder (scripts/bench.sh).
         .executableTarget(
             name: "codec-bench",
-            dependencies: ["Contracts"],
+            dependencies: ["ContractKit", "Contracts"],
             path: "Benchmarks/CodecBenchmark",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ContractsTests",
-            dependencies: ["Contracts"],
+            dependencies: ["ContractKit", "Topology", "Contracts"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -255,6 +270,7 @@ let package = Package(
         .testTarget(
             name: "JobsTests",
             dependencies: [
+                "ContractKit", "Topology",
                 "Jobs", "Stores", "AMQP", "Contracts", "DeploymentSettings", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -266,7 +282,8 @@ let package = Package(
         .executableTarget(
             name: "jobs-probe-worker",
             dependencies: [
-                "WorkerHost", "Jobs", "Contracts", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ContractKit",
+                "WorkerHost", "Jobs", "Contracts", "Topology", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tests/ProbeWorker",
             swiftSettings: swiftSettings
@@ -274,13 +291,16 @@ let package = Package(
         .testTarget(
             name: "WorkerProcessTests",
             dependencies: [
-                "jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "Stores", "AMQP", "Contracts", "TestSupport",
+                "ContractKit",
+                "jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "Stores", "AMQP", "Contracts", "Topology",
+                "TestSupport",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "WorkersTests",
             dependencies: [
+                "ContractKit", "Topology",
                 "Workers", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "kaltim-demo", "Jobs", "Stores", "AMQP",
                 "Contracts",
                 "Senders",
@@ -296,7 +316,8 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
-                "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Workers", "Programme",
+                "ContractKit",
+                "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -307,6 +328,7 @@ let package = Package(
         .testTarget(
             name: "AdminTests",
             dependencies: [
+                "ContractKit", "Topology",
                 "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -314,7 +336,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AMQPTests",
-            dependencies: ["AMQP", "Contracts", "TestSupport"],
+            dependencies: ["ContractKit", "Topology", "AMQP", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ],

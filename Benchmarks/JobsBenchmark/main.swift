@@ -2,10 +2,12 @@
 // (record the message, emit one event) through decode → inbox + state + outbox in one SQLite
 // transaction → publish with confirm → ack, over COUNT messages already in the role queue.
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Stores
+import Topology
 
 let usage = "usage: jobs-bench --url URL --count N [--concurrency C (512)] [--durability full|normal (full)]"
 func fail(_ message: String, code: Int32) -> Never {

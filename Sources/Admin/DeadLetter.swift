@@ -1,4 +1,5 @@
 public import AMQP
+import ContractKit
 import Contracts
 public import Foundation
 import Jobs

@@ -1,7 +1,9 @@
 public import AMQP
-public import Contracts
+public import ContractKit
+import Contracts
 public import Foundation
 import Jobs
+import Topology
 
 /// Which dead letters an admin action takes. Empty sets and `nil`s match everything.
 public struct DeadLetterFilter: Sendable, CustomStringConvertible {

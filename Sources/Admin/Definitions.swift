@@ -1,5 +1,6 @@
 import AMQP
-public import Contracts
+public import ContractKit
+import Contracts
 public import Foundation
 public import Jobs
 

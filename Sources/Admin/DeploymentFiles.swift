@@ -1,6 +1,8 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Foundation
 public import Jobs
+import Topology
 
 /// Everything under `deploy/`, generated from the role definitions so that names, queues,
 /// users and ports agree across files: RabbitMQ definitions with one user per role and per

@@ -6,6 +6,7 @@
 // a CSRF token on every state-changing form, and security headers on every response.
 public import AMQP
 public import Admin
+import ContractKit
 import Contracts
 import Foundation
 import HTTPTypes
@@ -14,6 +15,7 @@ public import Jobs
 public import Logging
 import NIOCore
 public import Programme
+import Topology
 
 /// How the console runs.
 public struct ConsoleConfiguration: Sendable {

@@ -1,5 +1,6 @@
 import AMQP
 import Admin
+import ContractKit
 import Contracts
 import Foundation
 import Logging

@@ -3,10 +3,12 @@
 // stream keeps every event for `retention`, so the read model can be thrown away and rebuilt
 // without reading anything of another worker.
 public import AMQP
+public import ContractKit
 public import Contracts
 import Foundation
 public import Jobs
 import Logging
+public import Topology
 
 /// The console's event history (a stream queue) and the rebuild that replays it.
 public struct ProgressHistory: Sendable {
@@ -106,6 +108,12 @@ public struct ProgressHistory: Sendable {
                     delivery.body, contentType: delivery.properties.contentType,
                     contentEncoding: delivery.properties.contentEncoding)
             else {
+                report.skipped += 1
+                continue
+            }
+            // An event the read model does not take (a type the stream was bound to once):
+            // skipped, as the live console's queue would never receive it.
+            guard ConsoleInput.routes.input(from: event) != nil else {
                 report.skipped += 1
                 continue
             }

@@ -1,3 +1,4 @@
+public import ContractKit
 // The console's read model: what each registration and participant has reached, written from
 // the pipeline's events by the console's own worker (role `console`) into its own store.
 //
@@ -5,13 +6,14 @@
 // event time), so the same event applied twice (a redelivery, a dead-letter replay, a rebuild)
 // changes nothing, and events may arrive in any order: registrations and participants are two
 // tables joined at query time, never a row that must exist before another event can land.
-public import Contracts
+import Contracts
 public import Foundation
 public import Jobs
 public import Programme
+public import Topology
 
 /// Applies the pipeline's events to the progress tables.
-public struct ProgressHandler: MessageHandler {
+public struct ProgressHandler: TypedMessageHandler {
     /// Programme code → KBLI sector letter.
     let sectors: [String: String]
 
@@ -43,10 +45,12 @@ public struct ProgressHandler: MessageHandler {
         ]
     }
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+    public func handle(_ input: ConsoleInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
         let at = SQLValue.real(event.header.time.timeIntervalSince1970)
-        switch event.payload {
-        case let submitted as RegistrationSubmittedV2:
+        switch input {
+        case .submitted(let submitted):
             try transaction.execute(
                 """
                 INSERT INTO console_registrations (registration_id, centre, programme, sector, registered_at)
@@ -61,7 +65,7 @@ public struct ProgressHandler: MessageHandler {
                     .text(submitted.registrationID), .text(submitted.preferredCentre.rawValue), .text(submitted.programme),
                     sector(submitted.programme), at,
                 ])
-        case let accepted as RegistrationAcceptedV2:
+        case .accepted(let accepted):
             // The acceptance's centre and programme are the ones that count (intake may move a
             // job seeker from the preferred ones).
             try transaction.execute(
@@ -77,22 +81,22 @@ public struct ProgressHandler: MessageHandler {
                     .text(accepted.registrationID), .text(accepted.participantID), .text(accepted.centre.rawValue),
                     .text(accepted.programme), sector(accepted.programme), at,
                 ])
-        case let rejected as RegistrationRejectedV1:
+        case .rejected(let rejected):
             try transaction.execute(
                 """
                 INSERT INTO console_registrations (registration_id, rejected_at) VALUES (?, ?)
                 ON CONFLICT (registration_id) DO UPDATE SET
                     rejected_at = COALESCE(console_registrations.rejected_at, excluded.rejected_at)
                 """, [.text(rejected.registrationID), at])
-        case let scheduled as ClassScheduledV1:
+        case .scheduled(let scheduled):
             try firstTime("scheduled_at", scheduled.participantID, at, transaction)
-        case let waitlisted as EnrolmentWaitlistedV1:
+        case .waitlisted(let waitlisted):
             try firstTime("waitlisted_at", waitlisted.participantID, at, transaction)
-        case let withdrawn as EnrolmentWithdrawnV1:
+        case .withdrawn(let withdrawn):
             try firstTime("withdrawn_at", withdrawn.participantID, at, transaction)
-        case let placed as ApprenticeshipPlacedV1:
+        case .apprenticeshipPlaced(let placed):
             try firstTime("apprenticed_at", placed.participantID, at, transaction)
-        case let graded as AssessmentGradedV2:
+        case .graded(let graded):
             // A correction (a later grading) decides the outcome; the first one dates the step.
             try transaction.execute(
                 """
@@ -107,7 +111,9 @@ public struct ProgressHandler: MessageHandler {
                         THEN excluded.graded_at ELSE console_participants.graded_at END
                 """,
                 [.text(graded.participantID), at, at, .integer(graded.outcome == .competent ? 1 : 0)])
-        case let issued as CertificateIssuedV1 where issued.kind == .competency:
+        case .certificateIssued(let issued):
+            // Only a competency certificate makes a participant "certified".
+            guard issued.kind == .competency else { break }
             try transaction.execute(
                 """
                 INSERT INTO console_participants (participant_id, certified_at, certificate_id) VALUES (?, ?, ?)
@@ -115,13 +121,13 @@ public struct ProgressHandler: MessageHandler {
                     certified_at = COALESCE(console_participants.certified_at, excluded.certified_at),
                     certificate_id = COALESCE(console_participants.certificate_id, excluded.certificate_id)
                 """, [.text(issued.participantID), at, .text(issued.certificateID)])
-        case let revoked as CertificateRevokedV1:
+        case .certificateRevoked(let revoked):
             try transaction.execute(
                 """
                 INSERT INTO console_revocations (certificate_id, revoked_at) VALUES (?, ?)
                 ON CONFLICT (certificate_id) DO NOTHING
                 """, [.text(revoked.certificateID), at])
-        case is NotificationDeliveredV1:
+        case .notificationDelivered:
             // The envelope's subject is the participant; the latest delivery is kept, so that
             // "notified" can mean "told after the certificate".
             guard let participant = event.header.subject, !participant.isEmpty else { break }
@@ -132,8 +138,6 @@ public struct ProgressHandler: MessageHandler {
                     WHEN console_participants.notified_at IS NULL OR excluded.notified_at > console_participants.notified_at
                     THEN excluded.notified_at ELSE console_participants.notified_at END
                 """, [.text(participant), at])
-        default:
-            break
         }
         return []
     }

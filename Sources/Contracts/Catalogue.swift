@@ -1,3 +1,5 @@
+public import ContractKit
+
 extension ContractRegistry {
     /// Every contract of the pipeline, each version with its upcaster: what workers and tools
     /// decode with.

@@ -1,7 +1,7 @@
 // Writes the JSON Schemas (schemas/) and the AsyncAPI document (docs/asyncapi.json) generated
 // from the contract types. Run from the repository root: `swift run contracts-export`.
-import Contracts
 import Foundation
+import Topology
 
 let arguments = CommandLine.arguments.dropFirst()
 if !arguments.isEmpty {

@@ -1,5 +1,5 @@
 public import AMQP
-import Contracts
+import ContractKit
 public import Foundation
 
 /// Sends a failed delivery where it belongs, then acknowledges it: to the next retry tier for

@@ -1,5 +1,5 @@
 public import AMQP
-public import Contracts
+public import ContractKit
 import Foundation
 
 /// The RabbitMQ objects of one worker role, declared idempotently from code at start-up. Every

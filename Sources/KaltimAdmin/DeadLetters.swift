@@ -1,9 +1,11 @@
 import AMQP
 import Admin
 import ArgumentParser
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
+import Topology
 
 struct DeadLetters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,10 +1,12 @@
 import AMQP
 import Admin
 import ArgumentParser
+import ContractKit
 import Contracts
 import DeploymentSettings
 import Foundation
 import Jobs
+import Topology
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

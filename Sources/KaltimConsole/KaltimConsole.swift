@@ -2,6 +2,7 @@ import AMQP
 import Admin
 import ArgumentParser
 import Console
+import ContractKit
 import Contracts
 import DeploymentSettings
 import Foundation
@@ -10,6 +11,7 @@ import Logging
 import Programme
 import ServiceLifecycle
 import Stores
+import Topology
 import WorkerHost
 
 @main

@@ -1,11 +1,13 @@
 import AMQP
 import ArgumentParser
+import ContractKit
 import Contracts
 import DeploymentSettings
 import Foundation
 import Jobs
 import Programme
 import Stores
+import Topology
 import Workers
 
 /// The main job: the whole 2025 programme on a synthetic cohort, through real worker

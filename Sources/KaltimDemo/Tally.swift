@@ -1,7 +1,9 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Programme
+import Topology
 import Workers
 
 /// Watches every event of the run on an observer queue and keeps the counts the progress

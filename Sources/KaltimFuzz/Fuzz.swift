@@ -3,10 +3,12 @@
 // over the files named on the command line, so a crasher saved under Tests/FuzzCorpus becomes a
 // regression test of the ordinary test suite.
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import IntakeRules
 import Jobs
+import Topology
 
 /// The decoders every message meets, built once.
 let registry = ContractRegistry.pipeline

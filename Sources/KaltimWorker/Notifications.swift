@@ -5,6 +5,7 @@ import Foundation
 import Jobs
 import Logging
 import Senders
+import Topology
 import WorkerHost
 import Workers
 

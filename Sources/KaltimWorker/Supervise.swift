@@ -1,9 +1,11 @@
 import ArgumentParser
+import ContractKit
 import Contracts
 import Dispatch
 import Foundation
 import Jobs
 import Synchronization
+import Topology
 import WorkerHost
 
 /// `kaltim-worker supervise`: the whole system on one machine without Kubernetes or systemd.

@@ -1,4 +1,4 @@
-public import Contracts
+public import ContractKit
 public import Foundation
 public import Jobs
 

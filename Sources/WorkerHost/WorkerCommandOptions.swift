@@ -1,11 +1,13 @@
 public import AMQP
 public import ArgumentParser
-public import Contracts
+public import ContractKit
+import Contracts
 public import DeploymentSettings
 import Foundation
 public import Jobs
 public import Logging
 public import Stores
+import Topology
 
 /// The command-line options every worker process takes (`kaltim-worker <role> --help`).
 public struct WorkerCommandOptions: ParsableArguments, Sendable {

@@ -1,4 +1,5 @@
 import AMQP
+public import ContractKit
 public import Contracts
 import Foundation
 import Hummingbird

@@ -1,8 +1,10 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import TestSupport
 import Testing
+import Topology
 
 /// Runs the Python (pika) publisher of docs/PUBLISHING.md against the private broker and
 /// checks that what it publishes is what our consumers accept.

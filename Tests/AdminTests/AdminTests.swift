@@ -1,11 +1,13 @@
 import AMQP
 import Admin
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 
 /// A role topology of its own with dead letters put there as the worker's failure router (or
 /// the broker) would.

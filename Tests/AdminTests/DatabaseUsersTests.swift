@@ -1,10 +1,12 @@
 import Admin
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Stores
 import TestSupport
 import Testing
+import Topology
 
 /// deploy/postgres/role-users.sql on a real server: each role signs in as its own user, builds
 /// its tables in its own schema, and can neither read nor change another role's.

@@ -5,6 +5,7 @@ import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 
 /// A full dead-letter queue refuses more, and nothing is lost: the worker's failure copy is
 /// refused (so the worker keeps the original), and what the broker dead-letters waits in the role

@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import Console
+import ContractKit
 import Contracts
 import Crypto
 import Foundation
@@ -10,6 +11,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// deploy/: current, parseable, consistent; and on the private broker the permissions refuse

@@ -1,12 +1,14 @@
 import AMQP
 import Admin
 import Console
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Stores
 import TestSupport
 import Testing
+import Topology
 
 /// The console in a real browser (headless Chromium, Selenium; `console_browser.py`) against a
 /// console process on the private broker: sign in, the funnel moving while registrations flow,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import ContractKit
 @testable import Contracts
 
 /// The registry with Foundation's `JSONDecoder` behind it: the reference the document decoder

@@ -114,9 +114,9 @@ struct DependencyRulesTests {
     @Test func aForbiddenArrowIsFound() throws {
         let targets = try Self.targets()
         let jobs = try #require(targets.first { $0.name == "Jobs" })
-        #expect(jobs.dependencies == ["AMQP", "Contracts"])
+        #expect(jobs.dependencies == ["AMQP", "ContractKit"])
         let table = try Self.allowedTable(names: Set(targets.map(\.name)))
-        #expect(table["Jobs"] == ["AMQP", "Contracts"])
+        #expect(table["Jobs"] == ["AMQP", "ContractKit"])
         #expect(table["Console"]?.contains("Workers") == false, "the console does not depend on the workers")
     }
 

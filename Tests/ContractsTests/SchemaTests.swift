@@ -1,6 +1,8 @@
+import ContractKit
 import Contracts
 import Foundation
 import Testing
+import Topology
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()

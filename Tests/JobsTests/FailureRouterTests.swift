@@ -4,6 +4,7 @@ import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 
 struct PersonalDataTests {
     /// The runtime masks a failure's message through the process's hook, which each

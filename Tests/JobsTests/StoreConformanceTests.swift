@@ -1,3 +1,4 @@
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
@@ -5,6 +6,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 
 /// One suite, both stores: what the runtime relies on from a `MessageStore`, run on SQLite and
 /// on the private PostgreSQL server of the test script (skipped there only without it, outside

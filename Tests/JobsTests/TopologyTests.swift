@@ -4,6 +4,7 @@ import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 
 struct TopologyNamingTests {
     @Test func namesFollowTheRoleAndTheRetryTiers() {

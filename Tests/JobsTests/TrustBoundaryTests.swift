@@ -1,9 +1,11 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 
 /// What a delivery's path lets the worker believe, written as an attacker would try it.
 struct DeliveryProvenanceTests {

@@ -1,4 +1,5 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
@@ -8,6 +9,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 
 /// An intake-like handler for tests: records each registration in its own table and emits
 /// `registration.accepted`. Programme `TRANSIENT_ONCE` fails transiently on its first

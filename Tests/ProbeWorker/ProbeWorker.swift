@@ -10,10 +10,12 @@
 // and the first one held creates PROBE_HOLD_FILE.reached, so a test acts while work is surely in
 // flight, however fast or slow the machine).
 import ArgumentParser
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Synchronization
+import Topology
 import WorkerHost
 
 /// Holds handlings past a count while a file exists.

@@ -1,4 +1,5 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
@@ -6,6 +7,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 
 /// One isolated topology, store file and output queue, and the probe worker processes that
 /// share them (the real worker host: options, signals, store, metrics, HTTP probes).

@@ -1,9 +1,11 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// One message of the bad-input corpus and where it must end.

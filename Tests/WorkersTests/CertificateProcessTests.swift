@@ -1,9 +1,11 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// Two certificate processes (`kaltim-worker certificates`) sharing one store issue the

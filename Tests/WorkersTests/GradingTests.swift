@@ -1,3 +1,4 @@
+import ContractKit
 import Contracts
 import Foundation
 import Jobs

@@ -6,6 +6,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// `kaltim-worker notifications` as operators run it: events from the broker, messages to a

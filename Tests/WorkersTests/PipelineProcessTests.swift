@@ -1,10 +1,12 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import Programme
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// Intake and scheduling as processes (`kaltim-worker`), with the registry imported and the

@@ -1,9 +1,11 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
 import TestSupport
 import Testing
+import Topology
 
 /// `kaltim-worker supervise` runs the plan's processes, starts a killed one again, and stops
 /// everything on SIGTERM.

@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// Results of a competency assessment (uji kompetensi) from an LSP, per SKKNI unit.
 public struct AssessmentSubmittedV1: ContractMessage {
     public static let eventType = "assessment.submitted"

@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// A certificate was issued: the BLK/Kemnaker training certificate or the BNSP competency
 /// certificate (through a licensed LSP).
 public struct CertificateIssuedV1: ContractMessage {

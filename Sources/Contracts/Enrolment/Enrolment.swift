@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// A training class (kelas = programme × centre × cohort) opened for enrolment.
 public struct ClassOpenedV1: ContractMessage {
     public static let eventType = "class.opened"

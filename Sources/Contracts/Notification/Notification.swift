@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// How a notification reaches a job seeker.
 public enum NotificationChannel: String, SchemaEnumeration {
     case whatsApp = "WHATSAPP"

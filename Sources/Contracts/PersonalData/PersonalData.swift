@@ -1,4 +1,10 @@
+public import ContractKit
 import Foundation
+
+extension PersonalDataMasker {
+    /// The masker for every field the pipeline's contracts mark.
+    public static let contracts = PersonalDataMasker(fields: ContractCatalogue.all.flatMap { $0.personalFields })
+}
 
 /// Masking of personal data in text that may reach a log, a metric or a header.
 public enum PersonalData {
@@ -27,4 +33,30 @@ public enum PersonalData {
     /// Masks a NIK for a log line: `647401******9901` from its 16 digits (separators dropped);
     /// anything without exactly 16 digits, the empty string too, is `****`.
     public static func maskNIK(_ nik: String) -> String { nik.isEmpty ? "****" : PersonalDataMasker.mask(nik, as: .nik) }
+}
+
+extension RegistrationSubmittedV1 {
+    /// The applicant's identity and contacts; nothing else in the pipeline carries them.
+    public static let personalFields: [PersonalField] = [
+        PersonalField("nik", .nik), PersonalField("fullName", .name), PersonalField("birthPlace", .birthPlace),
+        PersonalField("birthDate", .birthDate), PersonalField("phone", .phone), PersonalField("email", .email),
+        PersonalField("domicile.address", .address), PersonalField("jobSeekerCardNumber", .cardNumber),
+    ]
+}
+
+extension RegistrationSubmittedV2 {
+    /// Version 1's fields, with the family card number and the WhatsApp number.
+    public static let personalFields: [PersonalField] =
+        RegistrationSubmittedV1.personalFields + [
+            PersonalField("familyCardNumber", .familyCard), PersonalField("whatsApp", .phone),
+        ]
+}
+
+extension NotificationRequestedV1 {
+    /// The recipient's address, the name the template greets and the (already masked) NIK it
+    /// may quote.
+    public static let personalFields: [PersonalField] = [
+        PersonalField("recipient", .contact), PersonalField("parameters.nama", .name),
+        PersonalField("parameters.nik_tersamar", .nik),
+    ]
 }

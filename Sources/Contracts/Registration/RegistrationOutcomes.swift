@@ -1,3 +1,4 @@
+public import ContractKit
 public import Foundation
 
 /// Intake accepted a registration: the applicant is now a participant, named from here on by

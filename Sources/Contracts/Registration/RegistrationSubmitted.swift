@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// A registration from the portal (or an assisted walk-in), version 1.
 ///
 /// The only contract that carries the NIK: after intake, messages name the participant by id.

@@ -1,3 +1,5 @@
+public import ContractKit
+
 /// The two provincial training centres of the programme.
 public enum TrainingCentre: String, SchemaEnumeration {
     case balikpapan = "BLKI_BALIKPAPAN"

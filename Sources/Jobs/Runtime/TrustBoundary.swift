@@ -1,5 +1,5 @@
 public import AMQP
-public import Contracts
+public import ContractKit
 public import Foundation
 
 /// Who may publish which event type, checked by the worker against each delivery's `user_id`,

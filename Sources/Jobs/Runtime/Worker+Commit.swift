@@ -1,5 +1,5 @@
 import AMQP
-import Contracts
+import ContractKit
 import Foundation
 import Logging
 import Metrics

@@ -1,5 +1,5 @@
 public import AMQP
-public import Contracts
+public import ContractKit
 import Foundation
 public import Logging
 import Metrics

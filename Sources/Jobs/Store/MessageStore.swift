@@ -1,5 +1,5 @@
 public import AMQP
-public import Contracts
+public import ContractKit
 public import Foundation
 
 /// A value in a worker's own tables.

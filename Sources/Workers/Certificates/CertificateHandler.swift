@@ -1,7 +1,9 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Foundation
 public import Jobs
 public import Programme
+public import Topology
 
 /// The certificate issuance worker.
 ///
@@ -23,7 +25,7 @@ public import Programme
 /// - A correction that turns a competent result into BELUM KOMPETEN revokes the competency
 ///   certificate (`certificate.revoked`, `ASSESSMENT_CORRECTED`); `certificate.revoked` events
 ///   (the admin's `revoke-certificate`) are recorded for verification.
-public struct CertificateHandler: MessageHandler {
+public struct CertificateHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let signer: CertificateSigner
     /// Whether each certificate is queued for the ``CertificateFileWriter``.
@@ -66,9 +68,11 @@ public struct CertificateHandler: MessageHandler {
         ]
     }
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        switch event.payload {
-        case let scheduled as ClassScheduledV1:
+    public func handle(_ input: CertificatesInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        switch input {
+        case .scheduled(let scheduled):
             try transaction.execute(
                 """
                 INSERT INTO cert_enrolments (participant_id, centre, programme, end_date) VALUES (?, ?, ?, ?)
@@ -80,15 +84,13 @@ public struct CertificateHandler: MessageHandler {
                     .text(scheduled.endDate),
                 ])
             return []
-        case let revoked as CertificateRevokedV1:
+        case .revoked(let revoked):
             try transaction.execute(
                 "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [.text(revoked.certificateID), .text(revoked.reasonCode)])
             return []
-        case let graded as AssessmentGradedV2:
+        case .graded(let graded):
             return try issue(for: graded, event: event, in: transaction)
-        default:
-            throw Failure.permanent("unexpected-type", "the certificates worker does not handle \(event.header.type)")
         }
     }
 

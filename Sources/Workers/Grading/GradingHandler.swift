@@ -1,7 +1,9 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Foundation
 public import Jobs
 public import Programme
+public import Topology
 
 /// The assessment grading intake worker: checks each LSP submission against what it learnt
 /// from scheduling, grades it, and keeps the latest assessment per participant and scheme.
@@ -19,7 +21,7 @@ public import Programme
 /// - Corrections: a newer submission for the same participant and scheme (later assessment
 ///   date, or the same date and a later envelope time) supersedes the current one and says so
 ///   (`supersedes`); an older one arriving late is recorded as stale and publishes nothing.
-public struct GradingHandler: MessageHandler {
+public struct GradingHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let exchange: String
     public let source = "/kaltim/workers/grading"
@@ -48,9 +50,11 @@ public struct GradingHandler: MessageHandler {
         ]
     }
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        switch event.payload {
-        case let scheduled as ClassScheduledV1:
+    public func handle(_ input: GradingInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        switch input {
+        case .scheduled(let scheduled):
             try transaction.execute(
                 """
                 INSERT INTO grading_enrolments (participant_id, class_id, programme, start_date, withdrawn) VALUES (?, ?, ?, ?, 0)
@@ -62,14 +66,12 @@ public struct GradingHandler: MessageHandler {
                     .text(scheduled.startDate),
                 ])
             return []
-        case let withdrawn as EnrolmentWithdrawnV1:
+        case .withdrawn(let withdrawn):
             try transaction.execute(
                 "UPDATE grading_enrolments SET withdrawn = 1 WHERE participant_id = ?", [.text(withdrawn.participantID)])
             return []
-        case let submitted as AssessmentSubmittedV2:
+        case .submitted(let submitted):
             return try grade(submitted, event: event, in: transaction)
-        default:
-            throw Failure.permanent("unexpected-type", "the grading worker does not handle \(event.header.type)")
         }
     }
 

@@ -1,8 +1,10 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Foundation
 public import IntakeRules
 public import Jobs
 public import Programme
+public import Topology
 
 /// The intake validation worker: decides on each submitted registration.
 ///
@@ -16,7 +18,7 @@ public import Programme
 /// certified before (accepted, but seated only after tiers 1 and 2). Training history comes
 /// from the imported records of earlier programmes, the `assessment.graded` outcomes this
 /// worker consumes, and what the applicant declared.
-public struct IntakeHandler: MessageHandler {
+public struct IntakeHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let registry: any CivilRegistry
     public let regions: RegionCodes
@@ -56,15 +58,15 @@ public struct IntakeHandler: MessageHandler {
         """,
     ]
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        switch event.payload {
-        case let registration as RegistrationSubmittedV2:
+    public func handle(_ input: IntakeInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        switch input {
+        case .registration(let registration):
             return try decide(registration, event: event, in: transaction)
-        case let graded as AssessmentGradedV2:
+        case .graded(let graded):
             try record(graded, in: transaction)
             return []
-        default:
-            throw Failure.permanent("unexpected-type", "the intake worker does not handle \(event.header.type)")
         }
     }
 

@@ -1,3 +1,4 @@
+import ContractKit
 public import Contracts
 import Crypto
 public import Foundation
@@ -6,6 +7,7 @@ public import Logging
 public import Senders
 public import ServiceLifecycle
 import Synchronization
+public import Topology
 
 /// Tunables of the ``NotificationDispatcher``.
 public struct DispatcherOptions: Sendable {

@@ -1,9 +1,11 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Crypto
 import Foundation
 import IntakeRules
 public import Jobs
 public import Programme
+public import Topology
 
 /// The notification worker's message side: learns each job seeker's contact details from
 /// `registration.submitted`, and turns every event that matters to a job seeker into one
@@ -17,7 +19,7 @@ public import Programme
 ///   given); the dispatcher moves to the next only when one fails permanently.
 /// - An event about someone whose contact details have not arrived yet fails transiently and
 ///   comes back after the retry delay.
-public struct NotificationHandler: MessageHandler {
+public struct NotificationHandler: TypedMessageHandler {
     public let templates: NotificationTemplates
     public let catalogue: ProgrammeCatalogue
     /// Base of the certificate verification link, e.g. `https://sertifikat.example.id/verifikasi`.
@@ -50,21 +52,21 @@ public struct NotificationHandler: MessageHandler {
         ]
     }
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        switch event.payload {
-        case let submitted as RegistrationSubmittedV2: try notify(submitted, event: event, in: transaction)
-        case let accepted as RegistrationAcceptedV2: try notify(accepted, event: event, in: transaction)
-        case let rejected as RegistrationRejectedV1: try notify(rejected, event: event, in: transaction)
-        case let review as RegistrationReviewNeededV1: try notify(review, event: event, in: transaction)
-        case let scheduled as ClassScheduledV1: try notify(scheduled, event: event, in: transaction)
-        case let waitlisted as EnrolmentWaitlistedV1: try notify(waitlisted, event: event, in: transaction)
-        case let placed as ApprenticeshipPlacedV1: try notify(placed, event: event, in: transaction)
-        case let graded as AssessmentGradedV2: try notify(graded, event: event, in: transaction)
-        case let issued as CertificateIssuedV1: try notify(issued, event: event, in: transaction)
-        case let revoked as CertificateRevokedV1: try notify(revoked, event: event, in: transaction)
-        case let requested as NotificationRequestedV1: try notify(requested, event: event, in: transaction)
-        default:
-            throw Failure.permanent("unexpected-type", "the notification worker does not handle \(event.header.type)")
+    public func handle(_ input: NotificationsInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        switch input {
+        case .submitted(let submitted): try notify(submitted, event: event, in: transaction)
+        case .accepted(let accepted): try notify(accepted, event: event, in: transaction)
+        case .rejected(let rejected): try notify(rejected, event: event, in: transaction)
+        case .reviewNeeded(let review): try notify(review, event: event, in: transaction)
+        case .scheduled(let scheduled): try notify(scheduled, event: event, in: transaction)
+        case .waitlisted(let waitlisted): try notify(waitlisted, event: event, in: transaction)
+        case .apprenticeshipPlaced(let placed): try notify(placed, event: event, in: transaction)
+        case .graded(let graded): try notify(graded, event: event, in: transaction)
+        case .certificateIssued(let issued): try notify(issued, event: event, in: transaction)
+        case .certificateRevoked(let revoked): try notify(revoked, event: event, in: transaction)
+        case .requested(let requested): try notify(requested, event: event, in: transaction)
         }
         return []
     }

@@ -1,7 +1,9 @@
-public import Contracts
+public import ContractKit
+import Contracts
 import Foundation
 public import Jobs
 public import Programme
+public import Topology
 
 /// The class scheduling worker: seats accepted applicants in the 2025 classes.
 ///
@@ -21,7 +23,7 @@ public import Programme
 ///   store transaction that seats someone, so processes sharing the store never overbook.
 /// - Apprenticeship places (about 400) go to seated applicants who asked for one, in seating
 ///   order, with a company of the programme's sector.
-public struct SchedulingHandler: MessageHandler {
+public struct SchedulingHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let exchange: String
     public let source = "/kaltim/workers/scheduling"
@@ -57,17 +59,17 @@ public struct SchedulingHandler: MessageHandler {
         ]
     }
 
-    public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+    public func handle(_ input: SchedulingInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
         var context = Context(handler: self, transaction: transaction, event: event)
-        switch event.payload {
-        case let accepted as RegistrationAcceptedV2:
+        switch input {
+        case .accepted(let accepted):
             try context.accept(accepted, arrival: accepted.submittedAt ?? event.header.time)
-        case let opened as ClassOpenedV1:
+        case .classOpened(let opened):
             try context.open(opened)
-        case let withdrawn as EnrolmentWithdrawnV1:
+        case .withdrawn(let withdrawn):
             try context.withdraw(withdrawn)
-        default:
-            throw Failure.permanent("unexpected-type", "the scheduling worker does not handle \(event.header.type)")
         }
         return context.output
     }

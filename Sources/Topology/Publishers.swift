@@ -1,3 +1,6 @@
+import ContractKit
+import Contracts
+
 /// Who may publish each event type: the pipeline's own authorisation, checked by every
 /// consumer against the `user_id` the broker validated (docs/ARCHITECTURE.md, "Trust
 /// boundary"). The broker's topic permissions say the same thing at the door; a consumer does

@@ -1,3 +1,5 @@
+import ContractKit
+import Contracts
 public import Foundation
 
 /// The documents generated from the contract types: one JSON Schema per (type, version) and the

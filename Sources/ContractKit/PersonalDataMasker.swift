@@ -24,9 +24,6 @@ public struct PersonalDataMasker: Sendable {
         self.kinds = kinds
     }
 
-    /// The masker for every field the pipeline's contracts mark.
-    public static let contracts = PersonalDataMasker(fields: ContractCatalogue.all.flatMap { $0.personalFields })
-
     /// Masks `text` (see the type's description). Text without personal data is returned as it
     /// was, byte for byte.
     public func mask(_ text: String) -> String {

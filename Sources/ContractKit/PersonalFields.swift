@@ -41,29 +41,3 @@ public struct PersonalField: Sendable, Hashable, CustomStringConvertible {
     /// `domicile.address (address)`.
     public var description: String { "\(path.joined(separator: ".")) (\(kind.rawValue))" }
 }
-
-extension RegistrationSubmittedV1 {
-    /// The applicant's identity and contacts; nothing else in the pipeline carries them.
-    public static let personalFields: [PersonalField] = [
-        PersonalField("nik", .nik), PersonalField("fullName", .name), PersonalField("birthPlace", .birthPlace),
-        PersonalField("birthDate", .birthDate), PersonalField("phone", .phone), PersonalField("email", .email),
-        PersonalField("domicile.address", .address), PersonalField("jobSeekerCardNumber", .cardNumber),
-    ]
-}
-
-extension RegistrationSubmittedV2 {
-    /// Version 1's fields, with the family card number and the WhatsApp number.
-    public static let personalFields: [PersonalField] =
-        RegistrationSubmittedV1.personalFields + [
-            PersonalField("familyCardNumber", .familyCard), PersonalField("whatsApp", .phone),
-        ]
-}
-
-extension NotificationRequestedV1 {
-    /// The recipient's address, the name the template greets and the (already masked) NIK it
-    /// may quote.
-    public static let personalFields: [PersonalField] = [
-        PersonalField("recipient", .contact), PersonalField("parameters.nama", .name),
-        PersonalField("parameters.nik_tersamar", .nik),
-    ]
-}

@@ -1,0 +1,165 @@
+public import ContractKit
+public import Contracts
+
+/// The worker roles of the pipeline, the queue each consumes, and the event types bound to it.
+/// Part of the published contract (the AsyncAPI document lists them) and the source of the
+/// topology the runtime declares. Each role's consumed types come from its input (below), the
+/// enum its handler switches over.
+extension WorkerRole {
+    /// A role of the pipeline: queue `kaltim.<name>`, the pipeline's exchanges.
+    static func pipeline<Input: RoleInput>(
+        _ name: String, input: Input.Type, publishes: [String], summary: String
+    ) -> WorkerRole {
+        WorkerRole(
+            name: name, queue: "kaltim.\(name)", exchange: ContractDocuments.exchange,
+            failureExchange: ContractDocuments.failureExchange, input: input, publishes: publishes, summary: summary)
+    }
+
+    public static let intake = pipeline(
+        "intake", input: IntakeInput.self,
+        publishes: [RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType],
+        summary:
+            "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review."
+    )
+    public static let scheduling = pipeline(
+        "scheduling", input: SchedulingInput.self,
+        publishes: [ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType],
+        summary: "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices.")
+    public static let grading = pipeline(
+        "grading", input: GradingInput.self,
+        publishes: [AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType],
+        summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
+    public static let certificates = pipeline(
+        "certificates", input: CertificatesInput.self,
+        publishes: [CertificateIssuedV1.eventType, CertificateRevokedV1.eventType],
+        summary: "Issues and revokes certificates with verification codes.")
+    public static let notifications = pipeline(
+        "notifications", input: NotificationsInput.self,
+        publishes: [NotificationDeliveredV1.eventType, NotificationFailedV1.eventType],
+        summary:
+            "Tells job seekers, in Bahasa Indonesia, about each step (WhatsApp, SMS, e-mail), never twice for one event; reports delivery."
+    )
+
+    /// The console's event history: a stream bound to the console's events, from which its
+    /// read model can be rebuilt.
+    public static let consoleHistoryStream = "kaltim.console.history"
+    /// How long the history stream keeps events (RabbitMQ `x-max-age`).
+    public static let consoleHistoryRetention = "400D"
+    /// The routing key of a rebuild's end marker, which the console's own user publishes to the
+    /// events exchange and only the history stream is bound to.
+    public static let consoleHistoryMarker = "console.history.marker"
+
+    /// Every role of the pipeline.
+    public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]
+
+    /// The web console's read model: one more independent consumer, with its own queue bound
+    /// to the events that move a job seeker through the programme and its own store. It
+    /// publishes nothing, so it is not one of the pipeline's roles (``all``).
+    public static let console = pipeline(
+        "console", input: ConsoleInput.self, publishes: [],
+        summary: "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector.")
+}
+
+/// What intake handles: registrations, and graded assessments (a competency verdict makes a
+/// later registration of the same person a re-registration).
+public enum IntakeInput: RoleInput {
+    case registration(RegistrationSubmittedV2)
+    case graded(AssessmentGradedV2)
+
+    public static let routes = InputRoutes<Self>()
+        .on(RegistrationSubmittedV2.self, Self.registration)
+        .on(AssessmentGradedV2.self, Self.graded)
+}
+
+/// What scheduling handles: classes opening, acceptances, withdrawals.
+public enum SchedulingInput: RoleInput {
+    case classOpened(ClassOpenedV1)
+    case accepted(RegistrationAcceptedV2)
+    case withdrawn(EnrolmentWithdrawnV1)
+
+    public static let routes = InputRoutes<Self>()
+        .on(ClassOpenedV1.self, Self.classOpened)
+        .on(RegistrationAcceptedV2.self, Self.accepted)
+        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
+}
+
+/// What grading handles: the LSPs' submissions, and who is enrolled where.
+public enum GradingInput: RoleInput {
+    case submitted(AssessmentSubmittedV2)
+    case scheduled(ClassScheduledV1)
+    case withdrawn(EnrolmentWithdrawnV1)
+
+    public static let routes = InputRoutes<Self>()
+        .on(AssessmentSubmittedV2.self, Self.submitted)
+        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
+}
+
+/// What the certificates role handles: grades, enrolments (for the training certificate's
+/// class), revocations.
+public enum CertificatesInput: RoleInput {
+    case graded(AssessmentGradedV2)
+    case scheduled(ClassScheduledV1)
+    case revoked(CertificateRevokedV1)
+
+    public static let routes = InputRoutes<Self>()
+        .on(AssessmentGradedV2.self, Self.graded)
+        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(CertificateRevokedV1.self, Self.revoked)
+}
+
+/// What the notifications role tells job seekers about, and the office's own requests.
+public enum NotificationsInput: RoleInput {
+    case submitted(RegistrationSubmittedV2)
+    case accepted(RegistrationAcceptedV2)
+    case rejected(RegistrationRejectedV1)
+    case reviewNeeded(RegistrationReviewNeededV1)
+    case scheduled(ClassScheduledV1)
+    case waitlisted(EnrolmentWaitlistedV1)
+    case apprenticeshipPlaced(ApprenticeshipPlacedV1)
+    case graded(AssessmentGradedV2)
+    case certificateIssued(CertificateIssuedV1)
+    case certificateRevoked(CertificateRevokedV1)
+    case requested(NotificationRequestedV1)
+
+    public static let routes = InputRoutes<Self>()
+        .on(RegistrationSubmittedV2.self, Self.submitted)
+        .on(RegistrationAcceptedV2.self, Self.accepted)
+        .on(RegistrationRejectedV1.self, Self.rejected)
+        .on(RegistrationReviewNeededV1.self, Self.reviewNeeded)
+        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
+        .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
+        .on(AssessmentGradedV2.self, Self.graded)
+        .on(CertificateIssuedV1.self, Self.certificateIssued)
+        .on(CertificateRevokedV1.self, Self.certificateRevoked)
+        .on(NotificationRequestedV1.self, Self.requested)
+}
+
+/// What the console's read model counts.
+public enum ConsoleInput: RoleInput {
+    case submitted(RegistrationSubmittedV2)
+    case accepted(RegistrationAcceptedV2)
+    case rejected(RegistrationRejectedV1)
+    case scheduled(ClassScheduledV1)
+    case waitlisted(EnrolmentWaitlistedV1)
+    case withdrawn(EnrolmentWithdrawnV1)
+    case apprenticeshipPlaced(ApprenticeshipPlacedV1)
+    case graded(AssessmentGradedV2)
+    case certificateIssued(CertificateIssuedV1)
+    case certificateRevoked(CertificateRevokedV1)
+    case notificationDelivered(NotificationDeliveredV1)
+
+    public static let routes = InputRoutes<Self>()
+        .on(RegistrationSubmittedV2.self, Self.submitted)
+        .on(RegistrationAcceptedV2.self, Self.accepted)
+        .on(RegistrationRejectedV1.self, Self.rejected)
+        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
+        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
+        .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
+        .on(AssessmentGradedV2.self, Self.graded)
+        .on(CertificateIssuedV1.self, Self.certificateIssued)
+        .on(CertificateRevokedV1.self, Self.certificateRevoked)
+        .on(NotificationDeliveredV1.self, Self.notificationDelivered)
+}
