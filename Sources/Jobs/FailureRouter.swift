@@ -112,7 +112,7 @@ public struct FailureRouter: Sendable {
             newHeaders[Header.attempts] = .int64(Int64(attempt))
             newHeaders[Header.lastFailureAt] = .timestamp(now)
             newHeaders[Header.kind] = .string(failure.kind == .permanent ? "permanent" : "transient-exhausted")
-            newHeaders[Header.code] = .string(failure.code)
+            newHeaders[Header.code] = .string(failure.code.rawValue)
             newHeaders[Header.message] = .string(text)
             newHeaders[Header.fingerprint] = .string(
                 Self.fingerprint(role: topology.role.name, failure: failure, contract: contract?.type))
@@ -132,7 +132,7 @@ public struct FailureRouter: Sendable {
     public static func fingerprint(role: String, failure: Failure, contract: String?) -> String {
         let shape = failure.message.filter { !$0.isNumber }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(role)|\(failure.code)|\(contract ?? "")|\(shape)".utf8 {
+        for byte in "\(role)|\(failure.code.rawValue)|\(contract ?? "")|\(shape)".utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }

@@ -43,7 +43,8 @@ struct DeadLetterBoundsTests {
         for _ in 0..<12 {
             let delivery = try #require(try await rig.connection.get(queue: rig.topology.queue))
             do {
-                try await router.route(delivery, failure: .permanent("broken-invariant", "test"), publisher: rig.connection)
+                try await router.route(
+                    delivery, failure: .permanent(Failure.Code(rawValue: "broken-invariant"), "test"), publisher: rig.connection)
                 routed += 1
             } catch {
                 refused = delivery

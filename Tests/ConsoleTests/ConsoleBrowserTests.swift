@@ -85,7 +85,9 @@ struct ConsoleBrowserTests {
             let delivery = try #require(taken, "the poison message in the intake queue")
             try await FailureRouter(topology: intake, instance: "intake@test").route(
                 delivery,
-                failure: Failure(.permanent, code: "registry-mismatch", message: "NIK \(Self.poisonNIK) is not in the registry"),
+                failure: Failure(
+                    .permanent, code: Failure.Code(rawValue: "registry-mismatch"),
+                    message: "NIK \(Self.poisonNIK) is not in the registry"),
                 contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
         }
 

@@ -19,7 +19,7 @@ struct PersonalDataTests {
                 == "15 digits 647105410799000 and 17 digits 64710541079900031")
         #expect(PersonalData.maskNIK("6471054107990003") == "647105******0003")
         #expect(PersonalData.maskNIK("123") == "****")
-        #expect(!"\(Failure.permanent("bad", "NIK 6471054107990003"))".contains("6471054107990003"))
+        #expect(!"\(Failure.permanent(.brokenInvariant, "NIK 6471054107990003"))".contains("6471054107990003"))
     }
 
     /// What the log handler and the failure records do with a named value: a field a contract
@@ -30,17 +30,18 @@ struct PersonalDataTests {
         #expect(PersonalData.mask("0812-5000-1001", field: "phone") == "*********001")
         #expect(PersonalData.mask("siti@contoh.id", field: "recipient") == "s***@contoh.id")
         #expect(PersonalData.mask("REG-2025-000101", field: "registration_id") == "REG-2025-000101")
-        let failure = Failure.permanent("registry-mismatch", #"field "fullName": "Siti Rahmawati" differs"#)
+        let failure = Failure.permanent(
+            Failure.Code(rawValue: "registry-mismatch"), #"field "fullName": "Siti Rahmawati" differs"#)
         #expect(!failure.description.contains("Rahmawati"), "\(failure)")
     }
 
     @Test func fingerprintsGroupFailuresThatDifferOnlyInNumbers() {
         let a = FailureRouter.fingerprint(
-            role: "intake", failure: .permanent("invalid-value", "row 17 of REG-2025-000101"), contract: "x")
+            role: "intake", failure: .permanent(.invalidValue, "row 17 of REG-2025-000101"), contract: "x")
         let b = FailureRouter.fingerprint(
-            role: "intake", failure: .permanent("invalid-value", "row 3 of REG-2025-000999"), contract: "x")
+            role: "intake", failure: .permanent(.invalidValue, "row 3 of REG-2025-000999"), contract: "x")
         let c = FailureRouter.fingerprint(
-            role: "intake", failure: .permanent("missing-field", "row 3 of REG-2025-000999"), contract: "x")
+            role: "intake", failure: .permanent(.missingField, "row 3 of REG-2025-000999"), contract: "x")
         #expect(a == b)
         #expect(a != c)
         #expect(a.count == 16)
@@ -70,7 +71,7 @@ struct FailureRouterBrokerTests {
         let delivery = try await inbox.next()
         let outcome = try await router.route(
             delivery,
-            failure: .permanent("unsupported-contract-version", "version 9 of registration.submitted for NIK 6471054107990003"),
+            failure: .permanent(.unsupportedContractVersion, "version 9 of registration.submitted for NIK 6471054107990003"),
             contract: ("registration.submitted", 9), publisher: connection)
         #expect(outcome == .deadLettered(attempts: 1))
 
@@ -117,7 +118,7 @@ struct FailureRouterBrokerTests {
         #expect(first.properties.headers?[FailureRouter.Header.attempt] == nil)
         let failedAt = ContinuousClock.now
         #expect(
-            try await router.route(first, failure: .transient("store-busy", "database is locked"), publisher: connection)
+            try await router.route(first, failure: .transient(.storeUnavailable, "database is locked"), publisher: connection)
                 == .retried(tier: 0, attempt: 1))
 
         let second = try await inbox.next(within: .seconds(10))
@@ -127,7 +128,7 @@ struct FailureRouterBrokerTests {
         let firstFailureAt = second.properties.headers?[FailureRouter.Header.firstFailureAt]
         #expect(firstFailureAt != nil)
         #expect(
-            try await router.route(second, failure: .transient("store-busy", "database is locked"), publisher: connection)
+            try await router.route(second, failure: .transient(.storeUnavailable, "database is locked"), publisher: connection)
                 == .deadLettered(attempts: 2))
 
         try await waitUntil(timeout: .seconds(10), "dead-lettered") {

@@ -33,7 +33,7 @@ struct HandlerTestKitTests {
 
     @Test func failuresAndBadInputSurfaceAsTheWorkerWouldRouteThem() async throws {
         let kit = try await HandlerTestKit(handler: AcceptingHandler(exchange: "kaltim.events"), registry: .pipeline)
-        await #expect(throws: Failure.permanent("broken-invariant", "programme BROKEN cannot be handled")) {
+        await #expect(throws: Failure.permanent(.brokenInvariant, "programme BROKEN cannot be handled")) {
             _ = try await kit.deliver(EventEnvelope(source: "/test", data: registration("REG-K2", programme: "BROKEN")))
         }
         await #expect {

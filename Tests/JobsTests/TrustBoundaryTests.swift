@@ -61,16 +61,16 @@ struct DeliveryProvenanceTests {
     @Test func theRoutingKeyAndTheTypePropertyMustBeTheEnvelopesType() throws {
         let event = try ContractRegistry.pipeline.decode(Self.notificationRequest())
         let policy = PublisherPolicy.anyPublisher
-        func check(_ key: String, type: String? = nil) -> String? {
+        func check(_ key: String, type: String? = nil) -> Failure.Code? {
             DeliveryProvenance(exchange: "kaltim.events", routingKey: key, userID: nil, headers: [:], roleQueue: queue)
                 .check(event, typeProperty: type, policy: policy)?.code
         }
-        #expect(check("registration.submitted") == "type-mismatch")
+        #expect(check("registration.submitted") == .typeMismatch)
         #expect(check("notification.requested") == nil)
-        #expect(check("notification.requested", type: "registration.submitted") == "type-mismatch")
+        #expect(check("notification.requested", type: "registration.submitted") == .typeMismatch)
         #expect(check("notification.requested", type: "notification.requested") == nil)
         let unrecorded = DeliveryProvenance(exchange: "", routingKey: queue, userID: nil, headers: [:], roleQueue: queue)
-        #expect(unrecorded.check(event, typeProperty: nil, policy: policy)?.code == "type-mismatch")
+        #expect(unrecorded.check(event, typeProperty: nil, policy: policy)?.code == .typeMismatch)
     }
 
     @Test func onlyTheContractsPublishersMayPublishIt() throws {
@@ -82,9 +82,9 @@ struct DeliveryProvenanceTests {
             ).check(event, typeProperty: nil, policy: policy)
         }
         #expect(check("kaltim-office") == nil)
-        #expect(check("kaltim-portal")?.code == "publisher-not-allowed")
-        #expect(check("kaltim-intake")?.code == "publisher-not-allowed")
-        #expect(check(nil)?.code == "publisher-not-allowed")
+        #expect(check("kaltim-portal")?.code == .publisherNotAllowed)
+        #expect(check("kaltim-intake")?.code == .publisherNotAllowed)
+        #expect(check(nil)?.code == .publisherNotAllowed)
         let hostile = try #require(check("kaltim-\u{1B}[31m" + String(repeating: "x", count: 500)))
         #expect(!hostile.message.contains("\u{1B}") && hostile.message.count < 200, "an outside name is cut and cleaned")
         #expect(ContractPublishers.principals(publishing: "registration.accepted") == ["intake"])

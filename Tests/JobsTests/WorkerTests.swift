@@ -31,7 +31,7 @@ final class AcceptingHandler: MessageHandler {
 
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
         guard let registration = event.payload as? RegistrationSubmittedV2 else {
-            throw Failure.permanent("unexpected-type", event.header.type)
+            throw Failure.permanent(.unexpectedType, event.header.type)
         }
         gate?.pass()
         let attempt = attempts.withLock {
@@ -39,10 +39,10 @@ final class AcceptingHandler: MessageHandler {
             return $0[registration.registrationID]!
         }
         if registration.programme == "TRANSIENT_ONCE" && attempt == 1 {
-            throw Failure.transient("gateway-down", "civil registry unavailable")
+            throw Failure.transient(.gatewayDown, "civil registry unavailable")
         }
         if registration.programme == "BROKEN" {
-            throw Failure.permanent("broken-invariant", "programme BROKEN cannot be handled")
+            throw Failure.permanent(.brokenInvariant, "programme BROKEN cannot be handled")
         }
         try transaction.execute(
             "INSERT INTO accepted (registration_id, programme) VALUES (?, ?)",
@@ -358,4 +358,15 @@ struct WorkerTests {
         _ = try? await secondRun.value
         await harness.cleanUp()
     }
+}
+
+extension Failure.Code {
+    /// The test handler's outside service is down (transient).
+    static let gatewayDown = Self(rawValue: "gateway-down")
+    /// The test handler refuses a programme (permanent).
+    static let brokenInvariant = Self(rawValue: "broken-invariant")
+    /// Codes a contract error would give (``Failure/Code/init(_:)``), for the router's tests.
+    static let invalidValue = Self(rawValue: "invalid-value")
+    static let missingField = Self(rawValue: "missing-field")
+    static let unsupportedContractVersion = Self(rawValue: "unsupported-contract-version")
 }

@@ -57,7 +57,7 @@ struct ProbeHandler: MessageHandler {
 
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
         guard let registration = event.payload as? RegistrationSubmittedV2 else {
-            throw Failure.permanent("unexpected-type", event.header.type)
+            throw Failure.permanent(.unexpectedType, event.header.type)
         }
         if event.header.id == trapID { fatalError("probe: trapping on message \(event.header.id)") }
         hold?.pass()

@@ -96,7 +96,7 @@ struct IntakeTests {
         do {
             _ = try await intake.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: other))
         } catch let failure as Failure {
-            #expect(failure.code == "registration-number-reused" && failure.kind == .permanent)
+            #expect(failure.code == .registrationNumberReused && failure.kind == .permanent)
             #expect(!failure.message.contains("6471050302019902"))
         }
         let rows = try await intake.kit.query("SELECT outcome FROM intake_registrations WHERE registration_id = 'REG-REUSED'")

@@ -414,7 +414,7 @@ struct NotificationDeliveryTests {
         let (kit, _) = try await Self.rig(senders: [:], clock: clock)
         await #expect {
             try await kit.deliver(Self.scheduled(404))
-        } throws: { ($0 as? Failure)?.kind == .transient && ($0 as? Failure)?.code == "contact-unknown" }
+        } throws: { ($0 as? Failure)?.kind == .transient && ($0 as? Failure)?.code == .contactUnknown }
     }
 
     @Test func eMailGoesOverSMTPWithSubjectMessageIDAndFallsBackOnRefusal() async throws {

@@ -53,7 +53,7 @@ struct RoleInputTests {
             Issue.record("the scheduling handler accepted a certificate.revoked")
         } catch let failure as Failure {
             #expect(failure.kind == .permanent)
-            #expect(failure.code == "unexpected-type")
+            #expect(failure.code == .unexpectedType)
             #expect(failure.message.contains(CertificateRevokedV1.eventType))
         }
         #expect(try await kit.query("SELECT COUNT(*) AS n FROM sched_applicants").first?["n"]?.integer == 0)

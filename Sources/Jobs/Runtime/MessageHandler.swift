@@ -36,7 +36,7 @@ extension TypedMessageHandler {
     /// permanent `unexpected-type` failure: dead-lettered, never dropped.
     public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
         guard let input = Input.routes.input(from: event) else {
-            throw Failure.permanent("unexpected-type", "this role does not handle \(event.header.type)")
+            throw Failure.permanent(.unexpectedType, "this role does not handle \(event.header.type)")
         }
         return try handle(input, event: event, in: transaction)
     }

@@ -104,19 +104,19 @@ public struct DeliveryProvenance: Sendable, Equatable {
         let type = event.header.type
         if routingKey != type {
             let key = routingKey.map { "routing key '\(Self.printable($0))'" } ?? "no recorded routing key"
-            return .permanent("type-mismatch", "an event of type \(type) arrived under \(key)")
+            return .permanent(.typeMismatch, "an event of type \(type) arrived under \(key)")
         }
         if let typeProperty, typeProperty != type {
             return .permanent(
-                "type-mismatch", "the AMQP type property '\(Self.printable(typeProperty))' is not the envelope's type \(type)")
+                .typeMismatch, "the AMQP type property '\(Self.printable(typeProperty))' is not the envelope's type \(type)")
         }
         if let allowed = policy.allowedUsers {
             guard let publisher else {
-                return .permanent("publisher-not-allowed", "an event of type \(type) without user_id: the publisher is unknown")
+                return .permanent(.publisherNotAllowed, "an event of type \(type) without user_id: the publisher is unknown")
             }
             guard allowed[type]?.contains(publisher) == true else {
                 return .permanent(
-                    "publisher-not-allowed", "the broker user '\(Self.printable(publisher))' may not publish \(type)")
+                    .publisherNotAllowed, "the broker user '\(Self.printable(publisher))' may not publish \(type)")
             }
         }
         return nil

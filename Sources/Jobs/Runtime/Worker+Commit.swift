@@ -48,7 +48,8 @@ extension Worker {
                 delivery.body, contentType: delivery.properties.contentType,
                 contentEncoding: delivery.properties.contentEncoding)
         } catch {
-            return ReceivedMessage(delivery: delivery, outcome: .refused(.permanent(error.reason, error.message), contract: nil))
+            return ReceivedMessage(
+                delivery: delivery, outcome: .refused(.permanent(Failure.Code(error), error.message), contract: nil))
         }
         let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)
         if let failure = provenance.check(event, typeProperty: delivery.properties.type, policy: options.publishers) {
@@ -114,12 +115,12 @@ extension Worker {
                 let row = try transaction.query(
                     "SELECT attempts FROM jobs_handling_attempts WHERE message_key = ?", [.text(key)])
                 guard let attempts = row.first?["attempts"]?.integer else {
-                    throw Failure.transient("store-unavailable", "the handling attempt was not recorded")
+                    throw Failure.transient(.storeUnavailable, "the handling attempt was not recorded")
                 }
                 return Int(attempts)
             }
         } catch {
-            let failure = Failure.transient("store-unavailable", String(describing: error))
+            let failure = Failure.transient(.storeUnavailable, String(describing: error))
             group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             return
         }
@@ -130,7 +131,7 @@ extension Worker {
         let unfinished = begun - 1
         if unfinished >= options.crashLimit {
             let failure = Failure.permanent(
-                "crashed-worker",
+                .crashedWorker,
                 "handling this message began \(unfinished) times and each time the worker process ended before it "
                     + "finished (a trap, an abort, out of memory or a kill); it is not handled again")
             logger.critical(
@@ -168,7 +169,7 @@ extension Worker {
             results = try await store.process(batch)
         } catch {
             logger.error("the store could not commit a batch", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
-            let failure = Failure.transient("store-unavailable", String(describing: error))
+            let failure = Failure.transient(.storeUnavailable, String(describing: error))
             for item in decoded {
                 group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             }
@@ -187,7 +188,7 @@ extension Worker {
             case .failure(let failure as Failure):
                 group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             case .failure(let error):
-                let failure = Failure.transient("handler-error", String(describing: error))
+                let failure = Failure.transient(.handlerError, String(describing: error))
                 group.addTask { await self.route(item.delivery, failure, contract: item.event.contract) }
             }
         }
@@ -234,13 +235,13 @@ extension Worker {
             switch try await router.route(delivery, failure: failure, contract: contract, publisher: publishing) {
             case .retried(let tier, let attempt):
                 counters.withLock { $0.retried += 1 }
-                metrics.retried(failure.code)
+                metrics.retried(failure.code.rawValue)
                 logger.warning(
                     "message failed; retrying later",
                     metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
             case .deadLettered(let attempts):
                 counters.withLock { $0.deadLettered += 1 }
-                metrics.deadLettered(failure.code)
+                metrics.deadLettered(failure.code.rawValue)
                 logger.error(
                     "message dead-lettered",
                     metadata: [

@@ -104,7 +104,7 @@ public struct CertificateHandler: TypedMessageHandler {
             let programmeCode = enrolment["programme"]?.text
         else {
             // The scheduling event may still be on its way: try again later (then the dead letters).
-            throw Failure.transient("enrolment-unknown", "no class known for participant \(graded.participantID)")
+            throw Failure.transient(.enrolmentUnknown, "no class known for participant \(graded.participantID)")
         }
         let programme = catalogue.programme(programmeCode, at: centre)
         let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)

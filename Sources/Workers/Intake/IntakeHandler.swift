@@ -82,7 +82,7 @@ public struct IntakeHandler: TypedMessageHandler {
         // to take over a decided registration: never decided twice, never dropped in silence.
         if let earlier = known.first?["outcome"]?.text {
             throw Failure.permanent(
-                "registration-number-reused",
+                .registrationNumberReused,
                 "registration number \(registration.registrationID) was already decided (\(earlier)) under another message "
                     + "id; resend a registration with its original message id, or give a new registration a new number")
         }

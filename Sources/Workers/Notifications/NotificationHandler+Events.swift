@@ -143,12 +143,12 @@ extension NotificationHandler {
 
     func notify(_ requested: NotificationRequestedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         guard let template = templates.templates[requested.template] else {
-            throw Failure.permanent("unknown-template", "no notification template named \(requested.template)")
+            throw Failure.permanent(.unknownTemplate, "no notification template named \(requested.template)")
         }
         let missing = template.fields.subtracting(requested.parameters.keys)
         guard missing.isEmpty else {
             throw Failure.permanent(
-                "missing-template-values",
+                .missingTemplateValues,
                 "template \(requested.template) needs \(missing.sorted().joined(separator: ", "))")
         }
         try insert(

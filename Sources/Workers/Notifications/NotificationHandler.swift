@@ -101,7 +101,7 @@ public struct NotificationHandler: TypedMessageHandler {
         }
         guard let contact = rows.first, let name = contact["name"]?.text else {
             throw Failure.transient(
-                "contact-unknown", "no contact details yet for \(event.header.type) (registration.submitted not seen yet)")
+                .contactUnknown, "no contact details yet for \(event.header.type) (registration.submitted not seen yet)")
         }
         var routes: [Route] = []
         if let whatsApp = contact["whatsapp"]?.text, !whatsApp.isEmpty {
@@ -109,7 +109,7 @@ public struct NotificationHandler: TypedMessageHandler {
         }
         if let phone = contact["phone"]?.text, !phone.isEmpty { routes.append(Route(channel: .sms, recipient: phone)) }
         if let email = contact["email"]?.text, !email.isEmpty { routes.append(Route(channel: .email, recipient: email)) }
-        guard !routes.isEmpty else { throw Failure.permanent("no-contact-channel", "the contact has no phone and no e-mail") }
+        guard !routes.isEmpty else { throw Failure.permanent(.noContactChannel, "the contact has no phone and no e-mail") }
         var parameters = values
         parameters["nama"] = name
         try insert(

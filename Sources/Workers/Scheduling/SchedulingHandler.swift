@@ -87,7 +87,7 @@ private struct Context {
     mutating func accept(_ accepted: RegistrationAcceptedV2, arrival: Date) throws {
         guard catalogue.programme(accepted.programme, at: accepted.centre) != nil else {
             throw Failure.permanent(
-                "unknown-programme", "programme \(accepted.programme) is not planned at \(accepted.centre.rawValue)")
+                .unknownProgramme, "programme \(accepted.programme) is not planned at \(accepted.centre.rawValue)")
         }
         let existing = try transaction.query(
             "SELECT status FROM sched_applicants WHERE participant_id = ?", [.text(accepted.participantID)])
@@ -108,7 +108,7 @@ private struct Context {
     }
 
     mutating func open(_ opened: ClassOpenedV1) throws {
-        guard opened.capacity > 0 else { throw Failure.permanent("invalid-class", "class \(opened.classID) has no seats") }
+        guard opened.capacity > 0 else { throw Failure.permanent(.invalidClass, "class \(opened.classID) has no seats") }
         try transaction.execute(
             """
             INSERT INTO sched_classes (class_id, centre, programme, cohort, capacity, start_date, end_date)
@@ -259,7 +259,7 @@ private struct Context {
         guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
             let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
-        else { throw Failure.permanent("broken-invariant", "class \(classID) vanished") }
+        else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
         let correlation = applicant["correlation_id"]?.text ?? event.header.correlationID
         try emit(
             ClassScheduledV1(
