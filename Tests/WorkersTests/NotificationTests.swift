@@ -8,11 +8,33 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
-import Workers
+
+@testable import Workers
 
 /// The templates, the calendar and quiet hours.
 struct NotificationTemplateTests {
     static let directory = repositoryFile("config/notifications")
+
+    /// A template's fields are its value type's keys (written once) and the greeting's name;
+    /// flags become the `true`/`false` that sections read.
+    @Test func aTemplatesFieldsAreItsValueTypesKeysAndFlagsBecomeSections() throws {
+        #expect(
+            NotificationTemplates.fields["lulus_seleksi"]
+                == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
+        #expect(NotificationTemplates.fields.count == 10, "one value type per event template")
+        let values = EventTemplates.SelectionPassed(
+            registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
+            apprenticeshipInterest: true)
+        #expect(
+            try values.parameters()
+                == [
+                    "no_pendaftaran": "REG-1", "no_peserta": "PST-1", "program": "Tata Graha", "blki": "BLKI Bontang",
+                    "minat_magang": "true",
+                ])
+        // A text that reads "true" stays text.
+        let text = EventTemplates.RegistrationRejected(registrationNumber: "true", reasons: "false")
+        #expect(try text.parameters() == ["no_pendaftaran": "true", "alasan": "false"])
+    }
 
     @Test func theShippedTemplatesLoadAndRenderInBahasaIndonesia() throws {
         let templates = try NotificationTemplates(directory: Self.directory)

@@ -26,11 +26,10 @@ extension NotificationHandler {
                 submitted.email.map { .text($0) } ?? .null, .real(Date().timeIntervalSince1970),
             ])
         try queue(
-            "pendaftaran_diterima", for: event, contact: .registration(submitted.registrationID), in: transaction,
-            [
-                "no_pendaftaran": submitted.registrationID, "program": programmeName(submitted.programme),
-                "blki": centreName(submitted.preferredCentre), "nik_tersamar": PersonalData.maskNIK(submitted.nik),
-            ])
+            EventTemplates.RegistrationReceived(
+                registrationNumber: submitted.registrationID, programme: programmeName(submitted.programme),
+                centre: centreName(submitted.preferredCentre), maskedNIK: PersonalData.maskNIK(submitted.nik)),
+            for: event, contact: .registration(submitted.registrationID), in: transaction)
     }
 
     func notify(_ accepted: RegistrationAcceptedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
@@ -38,107 +37,100 @@ extension NotificationHandler {
             "UPDATE notif_contacts SET participant_id = ? WHERE registration_id = ?",
             [.text(accepted.participantID), .text(accepted.registrationID)])
         try queue(
-            "lulus_seleksi", for: event, contact: .registration(accepted.registrationID), in: transaction,
-            [
-                "no_pendaftaran": accepted.registrationID, "no_peserta": accepted.participantID,
-                "program": programmeName(accepted.programme), "blki": centreName(accepted.centre),
-                "minat_magang": accepted.apprenticeshipInterest ? "true" : "false",
-            ])
+            EventTemplates.SelectionPassed(
+                registrationNumber: accepted.registrationID, participantNumber: accepted.participantID,
+                programme: programmeName(accepted.programme), centre: centreName(accepted.centre),
+                apprenticeshipInterest: accepted.apprenticeshipInterest),
+            for: event, contact: .registration(accepted.registrationID), in: transaction)
     }
 
     func notify(_ rejected: RegistrationRejectedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         try queue(
-            "pendaftaran_ditolak", for: event, contact: .registration(rejected.registrationID), in: transaction,
-            ["no_pendaftaran": rejected.registrationID, "alasan": reasons(rejected.reasons)])
+            EventTemplates.RegistrationRejected(
+                registrationNumber: rejected.registrationID, reasons: reasons(rejected.reasons)),
+            for: event, contact: .registration(rejected.registrationID), in: transaction)
     }
 
     func notify(_ review: RegistrationReviewNeededV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         try queue(
-            "pendaftaran_ditinjau", for: event, contact: .registration(review.registrationID), in: transaction,
-            ["no_pendaftaran": review.registrationID, "alasan": reasons(review.reasons)])
+            EventTemplates.RegistrationInReview(registrationNumber: review.registrationID, reasons: reasons(review.reasons)),
+            for: event, contact: .registration(review.registrationID), in: transaction)
     }
 
     func notify(_ scheduled: ClassScheduledV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = catalogue.programme(scheduled.programme, at: scheduled.centre)
         try queue(
-            "jadwal_kelas", for: event, contact: .participant(scheduled.participantID), in: transaction,
-            [
-                "no_peserta": scheduled.participantID, "program": programme?.name ?? scheduled.programme,
-                "blki": centreName(scheduled.centre), "kode_kelas": scheduled.classID,
-                "hari_mulai": IndonesianCalendar.weekday(scheduled.startDate),
-                "tanggal_mulai": IndonesianCalendar.date(scheduled.startDate),
-                "tanggal_selesai": IndonesianCalendar.date(scheduled.endDate),
-                "jumlah_minggu": programme.map { String($0.weeks) } ?? "", "jam_latihan": catalogue.weeklyHours,
-                "jam_mulai": catalogue.startTime(on: scheduled.startDate)
-                    ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: "."),
-            ])
+            EventTemplates.ClassSchedule(
+                participantNumber: scheduled.participantID, programme: programme?.name ?? scheduled.programme,
+                centre: centreName(scheduled.centre), classCode: scheduled.classID,
+                startWeekday: IndonesianCalendar.weekday(scheduled.startDate),
+                startDate: IndonesianCalendar.date(scheduled.startDate),
+                endDate: IndonesianCalendar.date(scheduled.endDate),
+                weeks: programme.map { String($0.weeks) } ?? "", weeklyHours: catalogue.weeklyHours,
+                startTime: catalogue.startTime(on: scheduled.startDate)
+                    ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: ".")),
+            for: event, contact: .participant(scheduled.participantID), in: transaction)
     }
 
     func notify(_ waitlisted: EnrolmentWaitlistedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         try queue(
-            "daftar_tunggu", for: event, contact: .participant(waitlisted.participantID), in: transaction,
-            [
-                "no_peserta": waitlisted.participantID, "program": programmeName(waitlisted.programme),
-                "blki": centreName(waitlisted.centre), "posisi": String(waitlisted.position),
-            ])
+            EventTemplates.Waitlisted(
+                participantNumber: waitlisted.participantID, programme: programmeName(waitlisted.programme),
+                centre: centreName(waitlisted.centre), position: String(waitlisted.position)),
+            for: event, contact: .participant(waitlisted.participantID), in: transaction)
     }
 
     func notify(_ placed: ApprenticeshipPlacedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         try queue(
-            "penempatan_magang", for: event, contact: .participant(placed.participantID), in: transaction,
-            [
-                "no_peserta": placed.participantID, "perusahaan": placed.companyName,
-                "tanggal_mulai": IndonesianCalendar.date(placed.startDate),
-                "tanggal_selesai": IndonesianCalendar.date(placed.endDate),
-            ])
+            EventTemplates.ApprenticeshipPlacement(
+                participantNumber: placed.participantID, company: placed.companyName,
+                startDate: IndonesianCalendar.date(placed.startDate), endDate: IndonesianCalendar.date(placed.endDate)),
+            for: event, contact: .participant(placed.participantID), in: transaction)
     }
 
     func notify(_ graded: AssessmentGradedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = catalogue.programme(scheme: graded.scheme)
         try queue(
-            "hasil_uji_kompetensi", for: event, contact: .participant(graded.participantID), in: transaction,
-            [
-                "no_peserta": graded.participantID,
-                "skema": programme.map { "\($0.name) (\(graded.scheme))" } ?? graded.scheme,
-                "program": programme?.name ?? graded.scheme,
-                "tanggal": graded.assessedOn.map(IndonesianCalendar.date) ?? "-",
-                "hasil": graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
-                "kompeten": graded.outcome == .competent ? "true" : "false",
-                "unit_belum_kompeten": graded.notYetCompetentUnits.joined(separator: ", "),
-                "lsp": graded.lspLicence ?? "-",
-                "hasil_pelatihan": graded.trainingOutcome == .failed ? "TIDAK LULUS" : "LULUS",
-                "lulus_pelatihan": graded.trainingOutcome == .failed ? "false" : "true",
-                "kehadiran": graded.attendancePercent.map { String(format: "%.0f%%", $0) } ?? "-",
-            ])
+            EventTemplates.AssessmentResult(
+                participantNumber: graded.participantID,
+                scheme: programme.map { "\($0.name) (\(graded.scheme))" } ?? graded.scheme,
+                programme: programme?.name ?? graded.scheme,
+                assessedOn: graded.assessedOn.map(IndonesianCalendar.date) ?? "-",
+                outcome: graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
+                competent: graded.outcome == .competent,
+                notYetCompetentUnits: graded.notYetCompetentUnits.joined(separator: ", "),
+                lsp: graded.lspLicence ?? "-",
+                trainingOutcome: graded.trainingOutcome == .failed ? "TIDAK LULUS" : "LULUS",
+                passedTraining: graded.trainingOutcome != .failed,
+                attendance: graded.attendancePercent.map { String(format: "%.0f%%", $0) } ?? "-"),
+            for: event, contact: .participant(graded.participantID), in: transaction)
     }
 
     func notify(_ issued: CertificateIssuedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = issued.scheme.flatMap { catalogue.programme(scheme: $0) }
         try queue(
-            "sertifikat_terbit", for: event, contact: .participant(issued.participantID), in: transaction,
-            [
-                "no_peserta": issued.participantID,
-                "jenis": issued.kind == .competency ? "Sertifikat Kompetensi" : "Sertifikat Pelatihan",
-                "kompetensi": issued.kind == .competency ? "true" : "false",
-                "no_sertifikat": issued.certificateNumber, "no_registrasi": issued.registrationNumber ?? "",
-                "ada_no_registrasi": issued.registrationNumber == nil ? "false" : "true",
-                "skema": programme.map { "\($0.name) (\($0.scheme.code))" } ?? issued.scheme ?? "-",
-                "program": programme?.name ?? "-",
-                "tanggal_terbit": IndonesianCalendar.date(issued.issuedOn),
-                "berlaku_sd": issued.validUntil.map(IndonesianCalendar.date) ?? "",
-                "ada_masa_berlaku": issued.validUntil == nil ? "false" : "true",
-                "kode_verifikasi": issued.verificationCode,
-                "tautan_verifikasi": verificationBaseURL + "/" + issued.verificationCode,
-            ])
+            EventTemplates.CertificateIssued(
+                participantNumber: issued.participantID,
+                kind: issued.kind == .competency ? "Sertifikat Kompetensi" : "Sertifikat Pelatihan",
+                isCompetency: issued.kind == .competency,
+                certificateNumber: issued.certificateNumber, registrationNumber: issued.registrationNumber ?? "",
+                hasRegistrationNumber: issued.registrationNumber != nil,
+                scheme: programme.map { "\($0.name) (\($0.scheme.code))" } ?? issued.scheme ?? "-",
+                programme: programme?.name ?? "-",
+                issuedOn: IndonesianCalendar.date(issued.issuedOn),
+                validUntil: issued.validUntil.map(IndonesianCalendar.date) ?? "",
+                hasValidity: issued.validUntil != nil,
+                verificationCode: issued.verificationCode,
+                verificationLink: verificationBaseURL + "/" + issued.verificationCode),
+            for: event, contact: .participant(issued.participantID), in: transaction)
     }
 
     func notify(_ revoked: CertificateRevokedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         try queue(
-            "sertifikat_dicabut", for: event, contact: .participant(revoked.participantID), in: transaction,
-            [
-                "no_peserta": revoked.participantID, "no_sertifikat": revoked.certificateID,
-                "alasan": Self.revocationReasons[revoked.reasonCode] ?? revoked.reasonCode,
-            ])
+            EventTemplates.CertificateRevoked(
+                participantNumber: revoked.participantID, certificateNumber: revoked.certificateID,
+                reason: Self.revocationReasons[revoked.reasonCode] ?? revoked.reasonCode),
+            for: event, contact: .participant(revoked.participantID), in: transaction)
     }
 
     func notify(_ requested: NotificationRequestedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {

@@ -87,10 +87,10 @@ public struct NotificationHandler: TypedMessageHandler {
         "SUPERSEDED": "digantikan oleh sertifikat yang baru", "ASSESSMENT_ANNULLED": "hasil uji kompetensi dibatalkan",
     ]
 
-    func queue(
-        _ template: String, for event: DecodedEvent, contact key: ContactKey, in transaction: any StoreTransaction,
-        _ values: [String: String]
+    func queue<Values: TemplateValues>(
+        _ values: Values, for event: DecodedEvent, contact key: ContactKey, in transaction: any StoreTransaction
     ) throws {
+        let template = Values.template
         let rows: [[String: SQLValue]]
         switch key {
         case .registration(let id):
@@ -110,7 +110,7 @@ public struct NotificationHandler: TypedMessageHandler {
         if let phone = contact["phone"]?.text, !phone.isEmpty { routes.append(Route(channel: .sms, recipient: phone)) }
         if let email = contact["email"]?.text, !email.isEmpty { routes.append(Route(channel: .email, recipient: email)) }
         guard !routes.isEmpty else { throw Failure.permanent(.noContactChannel, "the contact has no phone and no e-mail") }
-        var parameters = values
+        var parameters = try values.parameters()
         parameters["nama"] = name
         try insert(
             notificationID: "\(event.header.id):\(template)", event: event, template: template, parameters: parameters,

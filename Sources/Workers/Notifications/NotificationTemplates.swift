@@ -16,8 +16,9 @@ import Mustache
 ///
 /// The subject is used by e-mail; WhatsApp and SMS send the body. `urgent: yes` lets a message
 /// through quiet hours. A channel may have its own wording in `<name>.<channel>.txt`
-/// (`whatsapp`, `sms`, `email`), e.g. a shorter `jadwal_kelas.sms.txt`; it has the same fields. Every template the worker sends for an event must exist and may name
-/// only the fields that event provides (``NotificationTemplates/fields``): a missing template,
+/// (`whatsapp`, `sms`, `email`), e.g. a shorter `jadwal_kelas.sms.txt`; it has the same fields.
+/// Every template the worker sends for an event must exist and may name only the fields that
+/// event provides (``NotificationTemplates/fields``): a missing template,
 /// an unknown field or a Mustache syntax error stops start-up with the file and the name.
 /// Files for other names are free templates for `notification.requested`, whose sender
 /// supplies the values.
@@ -33,29 +34,10 @@ public struct NotificationTemplates: Sendable {
         fileprivate let compiledBody: MustacheTemplate
     }
 
-    /// The fields each event's template may use; `true`/`false` values work as sections.
-    public static let fields: [String: Set<String>] = [
-        "pendaftaran_diterima": ["nama", "no_pendaftaran", "program", "blki", "nik_tersamar"],
-        "pendaftaran_ditolak": ["nama", "no_pendaftaran", "alasan"],
-        "pendaftaran_ditinjau": ["nama", "no_pendaftaran", "alasan"],
-        "lulus_seleksi": ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"],
-        "jadwal_kelas": [
-            "nama", "no_peserta", "program", "blki", "kode_kelas", "hari_mulai", "tanggal_mulai", "tanggal_selesai",
-            "jumlah_minggu", "jam_latihan", "jam_mulai",
-        ],
-        "daftar_tunggu": ["nama", "no_peserta", "program", "blki", "posisi"],
-        "penempatan_magang": ["nama", "no_peserta", "perusahaan", "tanggal_mulai", "tanggal_selesai"],
-        "hasil_uji_kompetensi": [
-            "nama", "no_peserta", "skema", "program", "tanggal", "hasil", "kompeten", "unit_belum_kompeten", "lsp",
-            "hasil_pelatihan", "lulus_pelatihan", "kehadiran",
-        ],
-        "sertifikat_terbit": [
-            "nama", "no_peserta", "jenis", "kompetensi", "no_sertifikat", "no_registrasi", "ada_no_registrasi", "skema",
-            "program",
-            "tanggal_terbit", "berlaku_sd", "ada_masa_berlaku", "kode_verifikasi", "tautan_verifikasi",
-        ],
-        "sertifikat_dicabut": ["nama", "no_peserta", "no_sertifikat", "alasan"],
-    ]
+    /// The fields each event's template may use, from its value type (``EventTemplates``);
+    /// `true`/`false` values work as sections.
+    public static let fields: [String: Set<String>] = Dictionary(
+        uniqueKeysWithValues: EventTemplates.all.map { ($0.template, $0.fieldNames) })
 
     public let templates: [String: Template]
 

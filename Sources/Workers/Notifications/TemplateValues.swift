@@ -1,0 +1,181 @@
+import Foundation
+
+/// The values one notification template is rendered with: one type per template the worker
+/// sends for an event. Its coding keys are the template's field names, written once: the
+/// worker fills the type's properties, and the templates' check at start-up
+/// (``NotificationTemplates/fields``) takes the names from the keys. The greeting's `nama` comes
+/// from the contact and is added to every one.
+///
+/// The types are `Codable` so that the compiler refuses a property without a key; a `Bool`
+/// property is a Mustache section (`{{#kompeten}}…{{/kompeten}}`).
+protocol TemplateValues: Codable, Sendable {
+    /// The coding keys: the field names.
+    associatedtype Field: CodingKey, CaseIterable, RawRepresentable<String>
+    /// The template's name (`config/notifications/<name>.txt`).
+    static var template: String { get }
+}
+
+extension TemplateValues {
+    /// Every field the template may use: the keys and `nama`.
+    static var fieldNames: Set<String> { Set(Field.allCases.map(\.rawValue)).union(["nama"]) }
+
+    /// The values as the notification row stores them: text, `true`/`false` for sections.
+    func parameters() throws -> [String: String] {
+        let values = try JSONDecoder().decode([String: TemplateValue].self, from: JSONEncoder().encode(self))
+        return values.mapValues(\.text)
+    }
+}
+
+/// One encoded value of a ``TemplateValues``: text or a flag.
+private enum TemplateValue: Decodable {
+    case text(String)
+    case flag(Bool)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = .flag(flag)
+        } else {
+            self = .text(try container.decode(String.self))
+        }
+    }
+
+    var text: String {
+        switch self {
+        case .text(let text): text
+        case .flag(let flag): flag ? "true" : "false"
+        }
+    }
+}
+
+/// The templates the worker sends for the pipeline's events, one value type each.
+enum EventTemplates {
+    static let all: [any TemplateValues.Type] = [
+        RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, SelectionPassed.self,
+        ClassSchedule.self, Waitlisted.self, ApprenticeshipPlacement.self, AssessmentResult.self, CertificateIssued.self,
+        CertificateRevoked.self,
+    ]
+
+    /// `pendaftaran_diterima`: the registration arrived.
+    struct RegistrationReceived: TemplateValues {
+        static let template = "pendaftaran_diterima"
+        typealias Field = CodingKeys
+        let registrationNumber, programme, centre, maskedNIK: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case registrationNumber = "no_pendaftaran", programme = "program", centre = "blki"
+            case maskedNIK = "nik_tersamar"
+        }
+    }
+
+    /// `pendaftaran_ditolak`: intake rejected the registration.
+    struct RegistrationRejected: TemplateValues {
+        static let template = "pendaftaran_ditolak"
+        typealias Field = CodingKeys
+        let registrationNumber, reasons: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case registrationNumber = "no_pendaftaran", reasons = "alasan"
+        }
+    }
+
+    /// `pendaftaran_ditinjau`: the registration waits for an officer's review.
+    struct RegistrationInReview: TemplateValues {
+        static let template = "pendaftaran_ditinjau"
+        typealias Field = CodingKeys
+        let registrationNumber, reasons: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case registrationNumber = "no_pendaftaran", reasons = "alasan"
+        }
+    }
+
+    /// `lulus_seleksi`: intake accepted the registration.
+    struct SelectionPassed: TemplateValues {
+        static let template = "lulus_seleksi"
+        typealias Field = CodingKeys
+        let registrationNumber, participantNumber, programme, centre: String
+        let apprenticeshipInterest: Bool
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case registrationNumber = "no_pendaftaran", participantNumber = "no_peserta", programme = "program"
+            case centre = "blki", apprenticeshipInterest = "minat_magang"
+        }
+    }
+
+    /// `jadwal_kelas`: a seat in a class.
+    struct ClassSchedule: TemplateValues {
+        static let template = "jadwal_kelas"
+        typealias Field = CodingKeys
+        let participantNumber, programme, centre, classCode, startWeekday, startDate, endDate, weeks, weeklyHours,
+            startTime: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", programme = "program", centre = "blki", classCode = "kode_kelas"
+            case startWeekday = "hari_mulai", startDate = "tanggal_mulai", endDate = "tanggal_selesai"
+            case weeks = "jumlah_minggu", weeklyHours = "jam_latihan", startTime = "jam_mulai"
+        }
+    }
+
+    /// `daftar_tunggu`: no seat yet, a place on the waiting list.
+    struct Waitlisted: TemplateValues {
+        static let template = "daftar_tunggu"
+        typealias Field = CodingKeys
+        let participantNumber, programme, centre, position: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", programme = "program", centre = "blki", position = "posisi"
+        }
+    }
+
+    /// `penempatan_magang`: an apprenticeship place.
+    struct ApprenticeshipPlacement: TemplateValues {
+        static let template = "penempatan_magang"
+        typealias Field = CodingKeys
+        let participantNumber, company, startDate, endDate: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", company = "perusahaan", startDate = "tanggal_mulai"
+            case endDate = "tanggal_selesai"
+        }
+    }
+
+    /// `hasil_uji_kompetensi`: the training result and the competency assessment's verdict.
+    struct AssessmentResult: TemplateValues {
+        static let template = "hasil_uji_kompetensi"
+        typealias Field = CodingKeys
+        let participantNumber, scheme, programme, assessedOn, outcome: String
+        let competent: Bool
+        let notYetCompetentUnits, lsp, trainingOutcome: String
+        let passedTraining: Bool
+        let attendance: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", scheme = "skema", programme = "program", assessedOn = "tanggal"
+            case outcome = "hasil", competent = "kompeten", notYetCompetentUnits = "unit_belum_kompeten", lsp = "lsp"
+            case trainingOutcome = "hasil_pelatihan", passedTraining = "lulus_pelatihan", attendance = "kehadiran"
+        }
+    }
+
+    /// `sertifikat_terbit`: a certificate was issued.
+    struct CertificateIssued: TemplateValues {
+        static let template = "sertifikat_terbit"
+        typealias Field = CodingKeys
+        let participantNumber, kind: String
+        let isCompetency: Bool
+        let certificateNumber, registrationNumber: String
+        let hasRegistrationNumber: Bool
+        let scheme, programme, issuedOn, validUntil: String
+        let hasValidity: Bool
+        let verificationCode, verificationLink: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", kind = "jenis", isCompetency = "kompetensi"
+            case certificateNumber = "no_sertifikat", registrationNumber = "no_registrasi"
+            case hasRegistrationNumber = "ada_no_registrasi", scheme = "skema", programme = "program"
+            case issuedOn = "tanggal_terbit", validUntil = "berlaku_sd", hasValidity = "ada_masa_berlaku"
+            case verificationCode = "kode_verifikasi", verificationLink = "tautan_verifikasi"
+        }
+    }
+
+    /// `sertifikat_dicabut`: a certificate was revoked.
+    struct CertificateRevoked: TemplateValues {
+        static let template = "sertifikat_dicabut"
+        typealias Field = CodingKeys
+        let participantNumber, certificateNumber, reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta", certificateNumber = "no_sertifikat", reason = "alasan"
+        }
+    }
+}
