@@ -62,7 +62,9 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let registrationNumber, programme, centre, maskedNIK: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case registrationNumber = "no_pendaftaran", programme = "program", centre = "blki"
+            case registrationNumber = "no_pendaftaran"
+            case programme = "program"
+            case centre = "blki"
             case maskedNIK = "nik_tersamar"
         }
     }
@@ -73,7 +75,8 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let registrationNumber, reasons: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case registrationNumber = "no_pendaftaran", reasons = "alasan"
+            case registrationNumber = "no_pendaftaran"
+            case reasons = "alasan"
         }
     }
 
@@ -83,7 +86,8 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let registrationNumber, reasons: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case registrationNumber = "no_pendaftaran", reasons = "alasan"
+            case registrationNumber = "no_pendaftaran"
+            case reasons = "alasan"
         }
     }
 
@@ -94,8 +98,11 @@ enum EventTemplates {
         let registrationNumber, participantNumber, programme, centre: String
         let apprenticeshipInterest: Bool
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case registrationNumber = "no_pendaftaran", participantNumber = "no_peserta", programme = "program"
-            case centre = "blki", apprenticeshipInterest = "minat_magang"
+            case registrationNumber = "no_pendaftaran"
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case apprenticeshipInterest = "minat_magang"
         }
     }
 
@@ -106,9 +113,16 @@ enum EventTemplates {
         let participantNumber, programme, centre, classCode, startWeekday, startDate, endDate, weeks, weeklyHours,
             startTime: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", programme = "program", centre = "blki", classCode = "kode_kelas"
-            case startWeekday = "hari_mulai", startDate = "tanggal_mulai", endDate = "tanggal_selesai"
-            case weeks = "jumlah_minggu", weeklyHours = "jam_latihan", startTime = "jam_mulai"
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case classCode = "kode_kelas"
+            case startWeekday = "hari_mulai"
+            case startDate = "tanggal_mulai"
+            case endDate = "tanggal_selesai"
+            case weeks = "jumlah_minggu"
+            case weeklyHours = "jam_latihan"
+            case startTime = "jam_mulai"
         }
     }
 
@@ -118,7 +132,10 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let participantNumber, programme, centre, position: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", programme = "program", centre = "blki", position = "posisi"
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case position = "posisi"
         }
     }
 
@@ -128,7 +145,9 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let participantNumber, company, startDate, endDate: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", company = "perusahaan", startDate = "tanggal_mulai"
+            case participantNumber = "no_peserta"
+            case company = "perusahaan"
+            case startDate = "tanggal_mulai"
             case endDate = "tanggal_selesai"
         }
     }
@@ -143,9 +162,17 @@ enum EventTemplates {
         let passedTraining: Bool
         let attendance: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", scheme = "skema", programme = "program", assessedOn = "tanggal"
-            case outcome = "hasil", competent = "kompeten", notYetCompetentUnits = "unit_belum_kompeten", lsp = "lsp"
-            case trainingOutcome = "hasil_pelatihan", passedTraining = "lulus_pelatihan", attendance = "kehadiran"
+            case participantNumber = "no_peserta"
+            case scheme = "skema"
+            case programme = "program"
+            case assessedOn = "tanggal"
+            case outcome = "hasil"
+            case competent = "kompeten"
+            case notYetCompetentUnits = "unit_belum_kompeten"
+            case lsp = "lsp"
+            case trainingOutcome = "hasil_pelatihan"
+            case passedTraining = "lulus_pelatihan"
+            case attendance = "kehadiran"
         }
     }
 
@@ -161,11 +188,19 @@ enum EventTemplates {
         let hasValidity: Bool
         let verificationCode, verificationLink: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", kind = "jenis", isCompetency = "kompetensi"
-            case certificateNumber = "no_sertifikat", registrationNumber = "no_registrasi"
-            case hasRegistrationNumber = "ada_no_registrasi", scheme = "skema", programme = "program"
-            case issuedOn = "tanggal_terbit", validUntil = "berlaku_sd", hasValidity = "ada_masa_berlaku"
-            case verificationCode = "kode_verifikasi", verificationLink = "tautan_verifikasi"
+            case participantNumber = "no_peserta"
+            case kind = "jenis"
+            case isCompetency = "kompetensi"
+            case certificateNumber = "no_sertifikat"
+            case registrationNumber = "no_registrasi"
+            case hasRegistrationNumber = "ada_no_registrasi"
+            case scheme = "skema"
+            case programme = "program"
+            case issuedOn = "tanggal_terbit"
+            case validUntil = "berlaku_sd"
+            case hasValidity = "ada_masa_berlaku"
+            case verificationCode = "kode_verifikasi"
+            case verificationLink = "tautan_verifikasi"
         }
     }
 
@@ -175,7 +210,9 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let participantNumber, certificateNumber, reason: String
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case participantNumber = "no_peserta", certificateNumber = "no_sertifikat", reason = "alasan"
+            case participantNumber = "no_peserta"
+            case certificateNumber = "no_sertifikat"
+            case reason = "alasan"
         }
     }
 }
