@@ -1,0 +1,129 @@
+import AMQP
+import ArgumentParser
+import ContractKit
+import Contracts
+import Foundation
+import Jobs
+import Programme
+import Topology
+
+/// What the main job publishes in the place of the portal, the office and the LSPs, and what
+/// it reads back from the dead letters.
+extension ProgrammeRun {
+    /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
+    /// messages no contract accepts: they belong in the dead letters, nowhere else.
+    func publishRegistrations(_ registrations: [Cohort.Registration], malformed: Bool) async throws {
+        var messages: [AMQPOutgoingMessage] = []
+        for item in registrations {
+            let event: OutgoingEvent
+            if item.asVersion1 {
+                let r = item.registration
+                let v1 = RegistrationSubmittedV1(
+                    registrationID: r.registrationID, nik: r.nik, fullName: r.fullName, birthPlace: r.birthPlace,
+                    birthDate: r.birthDate, sex: r.sex, phone: r.phone, email: r.email, domicile: r.domicile,
+                    education: r.education,
+                    jobSeekerCardNumber: nil, preferredCentre: r.preferredCentre, programme: r.programme,
+                    apprenticeshipInterest: r.apprenticeshipInterest, declaredTrainings: [], consent: r.consent)
+                event = try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: v1), exchange: exchange)
+            } else {
+                event = try OutgoingEvent(
+                    EventEnvelope(source: "/kaltim/registration-portal", data: item.registration), exchange: exchange)
+            }
+            messages.append(event.amqpMessage)
+        }
+        let bodies = ["{", "{\"specversion\":\"1.0\",\"type\":\"registration.submitted\"}", "[1,2,3]"]
+        for (index, body) in bodies.enumerated() where malformed {
+            messages.append(
+                AMQPOutgoingMessage(
+                    body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                    properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
+        }
+        try await publishAll(messages)
+    }
+
+    /// 3. One assessment per seated participant, on the last day of the class. Each outcome is
+    /// drawn from the seed and the person's registration number, never from the participant id
+    /// (intake replicas number participants in no fixed order), so a seed gives the same results.
+    func makeAssessments(seats: [ClassScheduledV1], registrations: [String: String]) throws -> (
+        [AMQPOutgoingMessage], [String: Double]
+    ) {
+        let seed = options.seed
+        var random = SeededRandom(seed: seed &+ 1)
+        var passRates: [String: Double] = [:]
+        for code in Set(catalogue.centres.flatMap { $0.programmes.map(\.code) }).sorted() {
+            passRates[code] = Double.random(in: 0.75...0.94, using: &random)
+        }
+        var assessments: [AMQPOutgoingMessage] = []
+        func key(_ seat: ClassScheduledV1) -> String { registrations[seat.participantID] ?? seat.participantID }
+        for seat in seats.sorted(by: { key($0) < key($1) }) {
+            guard let programme = catalogue.programme(seat.programme, at: seat.centre) else { continue }
+            // FNV-1a of the registration number, mixed with the seed.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key(seat).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var draw = SeededRandom(seed: seed ^ hash)
+            let competent = Double.random(in: 0..<1, using: &draw) < (passRates[seat.programme] ?? 0.8)
+            let failedUnit = programme.scheme.units.randomElement(using: &draw) ?? ""
+            let serial = assessments.count + 1
+            var units: [AssessmentSubmittedV1.Unit] = []
+            for code in programme.scheme.units {
+                units.append(
+                    AssessmentSubmittedV1.Unit(
+                        code: code, result: competent || code != failedUnit ? .competent : .notYetCompetent))
+            }
+            let submitted = AssessmentSubmittedV2(
+                assessmentID: String(format: "LSP-ASM-2025-%05d", serial), participantID: seat.participantID,
+                lspLicence: "BNSP-LSP-0123-ID", scheme: programme.scheme.code, assessorRegistration: "MET.000.001234 2019",
+                testSite: seat.centre == .balikpapan ? "TUK BLKI Balikpapan" : "TUK BLKI Bontang", assessedOn: seat.endDate,
+                units: units, attendancePercent: Double(Int.random(in: 72...100, using: &draw)),
+                certificateNumber: competent ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
+                registrationNumber: competent ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil)
+            assessments.append(
+                try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: submitted), exchange: exchange).amqpMessage)
+        }
+        return (assessments, passRates)
+    }
+
+    /// Publishes with confirms; what the broker did not confirm (it may be restarting) is
+    /// published again, up to 10 times. A copy that arrives twice has one message id, and the
+    /// workers' inboxes take it once.
+    func publishAll(_ messages: [AMQPOutgoingMessage]) async throws {
+        var pending = messages
+        for attempt in 1...10 {
+            let results = await connection.publish(pending, window: 200)
+            pending = zip(pending, results).compactMap { message, result in
+                if case .failure = result { message } else { nil }
+            }
+            if pending.isEmpty { return }
+            try await Task.sleep(for: .seconds(Double(attempt)))
+        }
+        throw ValidationError("\(pending.count) messages were not confirmed by the broker after 10 attempts")
+    }
+
+    /// The run's dead letters, distinct messages counted per role and failure code.
+    func deadLetters() async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for role in WorkerRole.all {
+            let queue = RoleTopology(role: role, prefix: prefix).deadLetterQueue
+            // Distinct messages: a malformed message the portal published again after a lost
+            // confirm is one message.
+            var seen = Set<String>()
+            while let dead = try await connection.get(queue: queue) {
+                let code = dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "unknown"
+                if seen.insert(dead.properties.messageID ?? UUID().uuidString).inserted {
+                    counts["\(role.name): \(code)", default: 0] += 1
+                }
+                try await dead.ack()
+            }
+        }
+        return counts
+    }
+}
+
+extension RoleTopology {
+    /// Deletes what ``declare(on:)`` made (the demo's run-scoped topology).
+    func deleteAll(on connection: AMQPConnection) async {
+        for name in [queue, deadLetterQueue] + retryQueues.map(\.name) { _ = try? await connection.deleteQueue(name) }
+        try? await connection.deleteExchange(exchange)
+        try? await connection.deleteExchange(failureExchange)
+    }
+}

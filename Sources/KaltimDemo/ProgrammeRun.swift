@@ -1,0 +1,330 @@
+import AMQP
+import ArgumentParser
+import ContractKit
+import Contracts
+import DeploymentSettings
+import Foundation
+import Jobs
+import Programme
+import Stores
+import Topology
+import Workers
+
+/// One run of the main job, stage by stage: ``prepare(_:)`` (folders, cohort, registry extract,
+/// the run's topology), then ``execute()``: the workers start, the four stages of the programme
+/// run (``runStages(tally:disturbance:passRates:)``), and the report and its checks are written
+/// with every worker stopped (``report(_:)``).
+struct ProgrammeRun {
+    let options: KaltimDemo
+    let started: Date
+    let url: String
+    let catalogue: ProgrammeCatalogue
+    let root: URL
+    let cohort: Cohort
+    /// Each role's PostgreSQL schema is this and the role's name.
+    let schemaPrefix: String
+    /// The run's topology: every queue and exchange name starts with it.
+    let prefix: String
+    let exchange: String
+    /// The queue bound to every event of the run, which the ``Tally`` reads.
+    let observer: String
+    let connection: AMQPConnection
+    let roles = WorkerRole.all
+
+    /// A file or folder of the run's output.
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+
+    /// The output folders, the cohort, the registry extract and earlier programmes imported
+    /// into intake's store, and a fresh topology for this run (so nothing of an earlier run
+    /// interferes) with its observer queue.
+    static func prepare(_ options: KaltimDemo) async throws -> ProgrammeRun {
+        let started = Date()
+        let url = DeploymentEnvironment.current.brokerURL(option: options.brokerURL)
+        let retryQueueType = try DeploymentEnvironment.current.retryQueueType()
+        let catalogue = try ProgrammeCatalogue.load(path: options.programmeFile)
+        let root = URL(fileURLWithPath: options.output)
+        try? FileManager.default.removeItem(at: root)
+        for folder in ["var", "logs", "certificates"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+
+        print(
+            "kaltim-demo: seed \(options.seed), \(options.residents) residents, \(options.registrations) registrations")
+        let cohort = Cohort(
+            seed: options.seed, residents: options.residents, registrations: options.registrations, catalogue: catalogue)
+        let schemaPrefix = "demo_\(options.seed)_\(Int(started.timeIntervalSince1970))_"
+        let intakeStore = try await Stores.open(
+            options.postgres ?? root.appendingPathComponent("var/intake.sqlite").path,
+            schema: schemaPrefix + WorkerRole.intake.name)
+        let imported = try await IntakeImport.registry(csv: cohort.registryCSV, into: intakeStore, key: .development)
+        let history = try await IntakeImport.history(csv: cohort.historyCSV, into: intakeStore, key: .development)
+        print("  registry extract: \(imported.imported) residents; earlier programmes: \(history.imported) records")
+
+        let prefix = "demo-\(options.seed)-\(Int(started.timeIntervalSince1970))."
+        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        for role in WorkerRole.all {
+            try await RoleTopology(role: role, prefix: prefix, retryQueueType: retryQueueType).declare(on: connection)
+        }
+        let observer = prefix + "observer"
+        try await connection.declareQueue(.quorum(observer))
+        let exchange = prefix + ContractDocuments.exchange
+        for type in Set(ContractCatalogue.all.map { $0.eventType }) where type != NotificationRequestedV1.eventType {
+            try await connection.bindQueue(observer, exchange: exchange, routingKey: type)
+        }
+        return ProgrammeRun(
+            options: options, started: started, url: url, catalogue: catalogue, root: root, cohort: cohort,
+            schemaPrefix: schemaPrefix, prefix: prefix, exchange: exchange, observer: observer, connection: connection)
+    }
+
+    /// Starts the workers, runs the programme, writes the report and removes the run's
+    /// topology. Returns whether every check passed.
+    func execute() async throws -> Bool {
+        let (fleet, workerNames) = try await startWorkers()
+        defer { fleet.stopAll() }
+        let chaos = options.chaos
+        print(
+            "  workers: \(fleet.names.joined(separator: ", "))\(chaos ? " (chaos: a kill every \(options.chaosInterval) s)" : "")"
+        )
+
+        let tally = Tally(stageTimeout: options.stageTimeout * 60)
+        let watcher = Task { await tally.watch(observer, on: connection) }
+        defer { watcher.cancel() }
+        let disturbance =
+            chaos
+            ? Chaos(
+                logFolder: path("logs"), workers: workerNames, brokerScript: options.brokerScript,
+                interval: .seconds(options.chaosInterval), seed: options.seed) : nil
+        let killer = Task { await disturbance?.killWorkers() }
+        defer { killer.cancel() }
+
+        let publishingStarted = Date()
+        var passRates: [String: Double] = [:]
+        var stageError: (any Error)?
+        do {
+            try await runStages(tally: tally, disturbance: disturbance, passRates: &passRates)
+        } catch {
+            stageError = error
+            print("\nkaltim-demo: \(error)")
+        }
+        killer.cancel()
+        await killer.value
+
+        // The report, then the checks, with every worker stopped.
+        let finished = Finished(
+            seconds: Date().timeIntervalSince(started), memory: fleet.peakMemory(), publishingStarted: publishingStarted,
+            passRates: passRates, stageError: stageError)
+        fleet.stopAll()
+        watcher.cancel()
+        let passed = try await report(finished, tally: tally, disturbance: disturbance)
+        for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
+        _ = try? await connection.deleteQueue(observer)
+        await connection.close()
+        return passed
+    }
+
+    // MARK: The workers
+
+    /// The arguments that give a role its store: a SQLite file of the run, or the run's own
+    /// schema of the role.
+    func storeArguments(_ role: String) -> [String] {
+        if let postgres = options.postgres { return ["--database", postgres, "--store-schema", schemaPrefix + role] }
+        return ["--database", path("var/\(role).sqlite")]
+    }
+
+    /// Starts every worker process (under one supervisor in chaos mode) and waits until each
+    /// has started. Returns the fleet and the names of the worker processes.
+    func startWorkers() async throws -> (Fleet, [String]) {
+        let fleet = Fleet(binary: options.workerBinary, logFolder: path("logs"))
+        let intakeReplicas = options.intakeReplicas
+        let workerNames =
+            (1...intakeReplicas).map { "intake-\($0)" } + ["scheduling-1", "grading-1", "certificates-1", "notifications-1"]
+        // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
+        // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
+        let notificationArguments = [
+            "--templates", options.templates, "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off",
+            "--gateway-rate", "1000000", "--smtp-rate", "1000000",
+        ]
+        if options.chaos {
+            // One supervisor starts every process and starts again any that dies.
+            let plan: [String: Any] = [
+                "dataDirectory": path("var"), "logDirectory": path("logs"),
+                "common": [
+                    "--broker-url", url, "--topology-prefix", prefix, "--programme-file", options.programmeFile,
+                    "--allow-any-publisher",
+                ],
+                "roles": [
+                    "intake": ["replicas": intakeReplicas], "scheduling": ["replicas": 1], "grading": ["replicas": 1],
+                    "certificates": ["replicas": 1, "arguments": ["--output-directory", path("certificates")]],
+                    "notifications": ["replicas": 1, "arguments": notificationArguments],
+                ],
+            ]
+            try JSONSerialization.data(withJSONObject: plan).write(to: URL(fileURLWithPath: path("plan.json")))
+            try fleet.start("supervisor", ["supervise", "--plan", path("plan.json"), "--healthy-after", "5"])
+            try await fleet.waitUntilLogged(workerNames)
+        } else {
+            let common = [
+                "--broker-url", url, "--topology-prefix", prefix, "--programme-file", options.programmeFile, "--no-http",
+                "--allow-any-publisher",
+            ]
+            for replica in 0..<intakeReplicas {
+                try fleet.start("intake-\(replica + 1)", ["intake"] + storeArguments("intake") + common)
+            }
+            try fleet.start("scheduling", ["scheduling"] + storeArguments("scheduling") + common)
+            try fleet.start("grading", ["grading"] + storeArguments("grading") + common)
+            try fleet.start(
+                "certificates",
+                ["certificates"] + storeArguments("certificates") + ["--output-directory", path("certificates")] + common)
+            try fleet.start(
+                "notifications", ["notifications"] + storeArguments("notifications") + notificationArguments + common)
+            try await fleet.waitUntilStarted()
+        }
+        return (fleet, workerNames)
+    }
+
+    // MARK: The stages
+
+    /// The programme's four stages, each waiting until the workers have done its part:
+    /// registrations, the classes, the assessments, the notifications.
+    func runStages(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
+        try await registrationStage(tally: tally, disturbance: disturbance)
+        try await classStage(tally: tally)
+        try await assessmentStage(tally: tally, disturbance: disturbance, passRates: &passRates)
+        try await notificationStage(tally: tally)
+    }
+
+    /// 1. The portal publishes the registrations; intake decides them. Chaos: the broker
+    /// restarts once a third of the registrations are decided.
+    func registrationStage(tally: Tally, disturbance: Chaos?) async throws {
+        let third = options.registrations / 3
+        let restart = Task {
+            guard let disturbance else { return }
+            while !Task.isCancelled, await tally.counts.decided < third { try? await Task.sleep(for: .milliseconds(200)) }
+            do { try await disturbance.restartBroker() } catch { print("\nchaos: \(error)") }
+        }
+        defer { restart.cancel() }
+        // Those who register a second time do so after their first registration was decided
+        // (as people do, days later): two copies in flight at once would let the intake
+        // replicas' order decide which one counts, and the report would vary with it.
+        let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
+        try await publishRegistrations(firstWave, malformed: true)
+        let firstCount = firstWave.count
+        try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
+        await restart.value
+        try await publishRegistrations(cohort.registrations.filter { $0.defect == .duplicate }, malformed: false)
+        let total = options.registrations
+        try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
+    }
+
+    /// 2. Selection closes; the classes are announced and scheduling seats the accepted.
+    func classStage(tally: Tally) async throws {
+        let stage2 = Date()
+        let classes = try catalogue.plannedClasses.map { planned in
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)class-opened-\(planned.classID)", source: "/kaltim/admin/open-classes", data: planned),
+                exchange: exchange
+            ).amqpMessage
+        }
+        try await publishAll(classes)
+        try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+    }
+
+    /// 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme); grading and
+    /// certificates follow. Chaos: every connection is closed once, when a quarter of the
+    /// assessments are graded.
+    func assessmentStage(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
+        let stage3 = Date()
+        let seats = await tally.seats
+        let registrations = await tally.registrationOfParticipant
+        let made = try makeAssessments(seats: seats, registrations: registrations)
+        let assessments = made.0
+        passRates = made.1
+        try await publishAll(assessments)
+        let expected = assessments.count
+        let close = Task {
+            guard let disturbance else { return }
+            while !Task.isCancelled, await tally.counts.graded < expected / 4 {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            do { try await disturbance.closeAllConnections() } catch { print("\nchaos: \(error)") }
+        }
+        defer { close.cancel() }
+        try await tally.wait("grading and certificates", stage3) { counts in
+            counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
+        }
+        await close.value
+    }
+
+    /// 4. Every event that concerns a job seeker has reached them (or failed, with a reason).
+    func notificationStage(tally: Tally) async throws {
+        let stage4 = Date()
+        try await tally.wait("notifications", stage4) { counts in
+            counts.notified + counts.notificationsFailed >= counts.expectedNotifications
+        }
+    }
+
+    // MARK: The report
+
+    /// What the stages left for the report.
+    struct Finished {
+        let seconds: TimeInterval
+        let memory: [(name: String, kib: Int)]
+        let publishingStarted: Date
+        let passRates: [String: Double]
+        let stageError: (any Error)?
+    }
+
+    /// Writes the report and the checks (lost and duplicated effects, leftovers, dead letters,
+    /// logs, certificate files, the chaos that was meant to happen) to the terminal and
+    /// `report.txt`. Returns whether every check passed.
+    func report(_ finished: Finished, tally: Tally, disturbance: Chaos?) async throws -> Bool {
+        let dead = try await deadLetters()
+        var leftovers: [String: Int] = [:]
+        for role in roles {
+            let topology = RoleTopology(role: role, prefix: prefix)
+            for queue in [topology.queue] + topology.retryQueues.map(\.name) {
+                leftovers[queue] = Int((try? await connection.queueState(queue))?.messageCount ?? 0)
+            }
+        }
+        let report = await tally.report(
+            catalogue: catalogue, seconds: finished.seconds, deadLetters: dead, cohort: cohort,
+            passRates: finished.passRates, publishingStarted: finished.publishingStarted, memory: finished.memory,
+            relayRate: options.relayRate)
+        let counts = await tally.counts
+        var check = ChaosCheck.run(
+            ledger: await tally.ledger, expectedDecisions: options.registrations, owed: await tally.owedCertificates,
+            expectedNotifications: counts.expectedNotifications, notificationLog: path("notifications.jsonl"),
+            deadLetters: dead,
+            expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV2.eventType) }.count,
+            leftovers: leftovers, logFolder: path("logs"))
+        if let stageError = finished.stageError { check.problems.insert("the run did not finish: \(stageError)", at: 0) }
+        // Each certificate's PDF is written after its commit, by the worker's file writer, which
+        // finishes what is waiting when the worker stops.
+        let pdfs = ((try? FileManager.default.contentsOfDirectory(atPath: path("certificates"))) ?? []).filter {
+            $0.hasSuffix(".pdf")
+        }
+        check.lines.append("  certificate files: \(pdfs.count) PDFs for \(counts.certificates) certificates issued")
+        if pdfs.count != counts.certificates {
+            check.problems.append("\(counts.certificates) certificates issued but \(pdfs.count) PDFs written")
+        }
+        var text = report + "\nchecks (lost and duplicated effects, leftovers, dead letters, logs):\n"
+        if let disturbance {
+            let kills = disturbance.kills
+            text += "  chaos: \(kills.count) workers killed with SIGKILL ("
+            text += Dictionary(grouping: kills, by: { $0 }).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count)" }
+                .joined(separator: ", ")
+            text += "), broker restarts \(disturbance.brokerRestarts), connections closed \(disturbance.connectionCloses)\n"
+            if disturbance.brokerRestarts != 1 || disturbance.connectionCloses != 1 || kills.isEmpty {
+                check.problems.append("chaos: not every disturbance happened")
+            }
+        }
+        text += check.lines.joined(separator: "\n") + "\n"
+        text +=
+            check.problems.isEmpty
+            ? "  PASS: nothing lost, nothing doubled" : check.problems.map { "  FAIL: \($0)" }.joined(separator: "\n")
+        print(text)
+        try text.write(toFile: path("report.txt"), atomically: true, encoding: .utf8)
+        print("kaltim-demo: report, stores, logs and certificates are in \(options.output)/")
+        return check.problems.isEmpty
+    }
+}
