@@ -95,11 +95,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The command-line options several executables share: the broker connection and its
+        // TLS files, the programme plan.
+        .target(
+            name: "CommandOptions",
+            dependencies: [
+                "AMQP", "DeploymentSettings", "Programme",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What every worker process shares: options, logging, metrics, HTTP probes, lifecycle.
         .target(
             name: "WorkerHost",
             dependencies: [
-                "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology",
                 "Jobs", "AMQP", "Contracts", "Stores", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-worker",
             dependencies: [
-                "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology",
                 "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,7 +184,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-demo",
             dependencies: [
-                "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology",
                 "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -198,7 +208,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-admin",
             dependencies: [
-                "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -224,7 +234,7 @@ let package = Package(
         .executableTarget(
             name: "kaltim-console",
             dependencies: [
-                "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology",
                 "Console", "Admin", "WorkerHost", "Programme", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

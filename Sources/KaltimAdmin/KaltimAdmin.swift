@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import ArgumentParser
+import CommandOptions
 import ContractKit
 import Contracts
 import DeploymentSettings
@@ -28,6 +29,8 @@ struct AdminOptions: ParsableArguments {
             "The broker, with the admin's credentials; a cluster's nodes as a comma-separated list of URLs (default: $KALTIM_ADMIN_URL).",
             valueName: "url"))
     var brokerURL: String?
+    /// The TLS files of an `amqps://` admin URL.
+    @OptionGroup var tls: TLSOptions
     @Option(help: ArgumentHelp("Prefix of every broker object name (tests).", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: ArgumentHelp("The audit log (default: $KALTIM_AUDIT_LOG or var/audit.jsonl).", valueName: "path"))
     var auditLog: String?
@@ -79,6 +82,7 @@ struct AdminOptions: ParsableArguments {
         } catch {
             throw ValidationError("--broker-url: \(error)")
         }
+        tls.apply(to: &configuration)
         configuration.connectionName = "kaltim-admin \(who)"
         configuration.reconnect = nil
         return try await AMQPConnection.connect(configuration)

@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import ArgumentParser
+import CommandOptions
 import Console
 import ContractKit
 import Contracts
@@ -127,20 +128,6 @@ struct Serve: AsyncParsableCommand {
         try await WorkerHost.run(
             role: .console, handler: ProgressHandler(catalogue: catalogue), options: workerOptions,
             services: { store, _, logger in [ConsoleServer(configuration: console, store: store, logger: logger).application()] })
-    }
-}
-
-/// The programme plan both commands read.
-struct ProgrammeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes).", valueName: "path"))
-    var programmeFile = "config/programme-2025.json"
-
-    func load() throws -> ProgrammeCatalogue {
-        do {
-            return try ProgrammeCatalogue.load(path: programmeFile)
-        } catch {
-            throw ValidationError("\(error)")
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import Contracts
 import Foundation
 import Stores
@@ -11,14 +12,14 @@ struct KaltimDemo: AsyncParsableCommand {
         commandName: "kaltim-demo",
         abstract: "Run the 2025 programme end to end on a seeded synthetic cohort and print a report.")
 
-    @Option(help: "The broker (default: $KALTIM_BROKER_URL).") var brokerURL: String?
+    @OptionGroup var broker: BrokerOptions
     @Option(help: "Seed of the cohort: the same seed gives the same cohort and the same report.") var seed: UInt64 = 2025
     @Option(help: "Residents in the civil-registry extract.") var residents = 20_000
     @Option(help: "Registrations published by the portal.") var registrations = 8_000
     @Option(help: "Intake worker processes.") var intakeReplicas = 2
     @Option(help: ArgumentHelp("Folder for stores, logs, certificates and the report.", valueName: "path")) var output = "out/run"
     @Option(help: ArgumentHelp("The kaltim-worker executable.", valueName: "path")) var workerBinary: String
-    @Option(help: ArgumentHelp("The programme plan.", valueName: "path")) var programmeFile = "config/programme-2025.json"
+    @OptionGroup var programme: ProgrammeOptions
     @Option(help: ArgumentHelp("The notification templates.", valueName: "path")) var templates = "config/notifications"
     @Option(help: ArgumentHelp("The raw C relay's rate measured just before (scripts/bench-e2e.sh), printed as the ceiling."))
     var relayRate: Double?

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandOptions
 import ContractKit
 import Contracts
 import DeploymentSettings
@@ -8,6 +9,7 @@ import Jobs
 import Programme
 import Stores
 import Topology
+import WorkerHost
 import Workers
 
 /// One run of the main job, stage by stage: ``prepare(_:)`` (folders, cohort, registry extract,
@@ -39,9 +41,9 @@ struct ProgrammeRun {
     /// interferes) with its observer queue.
     static func prepare(_ options: KaltimDemo) async throws -> ProgrammeRun {
         let started = Date()
-        let url = DeploymentEnvironment.current.brokerURL(option: options.brokerURL)
+        let url = options.broker.resolvedURL
         let retryQueueType = try DeploymentEnvironment.current.retryQueueType()
-        let catalogue = try ProgrammeCatalogue.load(path: options.programmeFile)
+        let catalogue = try options.programme.load()
         let root = URL(fileURLWithPath: options.output)
         try? FileManager.default.removeItem(at: root)
         for folder in ["var", "logs", "certificates"] {
@@ -61,7 +63,7 @@ struct ProgrammeRun {
         print("  registry extract: \(imported.imported) residents; earlier programmes: \(history.imported) records")
 
         let prefix = "demo-\(options.seed)-\(Int(started.timeIntervalSince1970))."
-        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        let connection = try await AMQPConnection.connect(try options.broker.configuration(connectionName: nil))
         for role in WorkerRole.all {
             try await RoleTopology(role: role, prefix: prefix, retryQueueType: retryQueueType).declare(on: connection)
         }
@@ -144,30 +146,39 @@ struct ProgrammeRun {
             "--templates", options.templates, "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off",
             "--gateway-rate", "1000000", "--smtp-rate", "1000000",
         ]
+        // The workers connect as the run does; the public development NIK key, as the
+        // registry extract was imported under it.
+        var brokerArguments = ["--broker-url", url]
+        let tls = options.broker.tls
+        for (flag, value) in [("--tls-ca", tls.tlsCA), ("--tls-cert", tls.tlsCert), ("--tls-key", tls.tlsKey)] {
+            if let value { brokerArguments += [flag, value] }
+        }
+        let intakeArguments = ["--development-key"]
         if options.chaos {
             // One supervisor starts every process and starts again any that dies.
-            let plan: [String: Any] = [
-                "dataDirectory": path("var"), "logDirectory": path("logs"),
-                "common": [
-                    "--broker-url", url, "--topology-prefix", prefix, "--programme-file", options.programmeFile,
+            let plan = SupervisePlan(
+                dataDirectory: path("var"), logDirectory: path("logs"),
+                common: brokerArguments + [
+                    "--topology-prefix", prefix, "--programme-file", options.programme.programmeFile,
                     "--allow-any-publisher",
                 ],
-                "roles": [
-                    "intake": ["replicas": intakeReplicas], "scheduling": ["replicas": 1], "grading": ["replicas": 1],
-                    "certificates": ["replicas": 1, "arguments": ["--output-directory", path("certificates")]],
-                    "notifications": ["replicas": 1, "arguments": notificationArguments],
-                ],
-            ]
-            try JSONSerialization.data(withJSONObject: plan).write(to: URL(fileURLWithPath: path("plan.json")))
+                roles: [
+                    "intake": .init(replicas: intakeReplicas, arguments: intakeArguments),
+                    "scheduling": .init(replicas: 1), "grading": .init(replicas: 1),
+                    "certificates": .init(replicas: 1, arguments: ["--output-directory", path("certificates")]),
+                    "notifications": .init(replicas: 1, arguments: notificationArguments),
+                ])
+            try JSONEncoder().encode(plan).write(to: URL(fileURLWithPath: path("plan.json")))
             try fleet.start("supervisor", ["supervise", "--plan", path("plan.json"), "--healthy-after", "5"])
             try await fleet.waitUntilLogged(workerNames)
         } else {
-            let common = [
-                "--broker-url", url, "--topology-prefix", prefix, "--programme-file", options.programmeFile, "--no-http",
-                "--allow-any-publisher",
-            ]
+            let common =
+                brokerArguments + [
+                    "--topology-prefix", prefix, "--programme-file", options.programme.programmeFile, "--no-http",
+                    "--allow-any-publisher",
+                ]
             for replica in 0..<intakeReplicas {
-                try fleet.start("intake-\(replica + 1)", ["intake"] + storeArguments("intake") + common)
+                try fleet.start("intake-\(replica + 1)", ["intake"] + storeArguments("intake") + intakeArguments + common)
             }
             try fleet.start("scheduling", ["scheduling"] + storeArguments("scheduling") + common)
             try fleet.start("grading", ["grading"] + storeArguments("grading") + common)

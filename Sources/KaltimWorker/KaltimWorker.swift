@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CommandOptions
 import ContractKit
 import Contracts
 import DeploymentSettings
@@ -23,37 +24,21 @@ struct KaltimWorker: AsyncParsableCommand {
         ])
 }
 
-/// Options of the commands that read the programme plan.
-struct ProgrammeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The programme plan (centres, quotas, programmes, classes).", valueName: "path"))
-    var programmeFile = "config/programme-2025.json"
-
-    func load() throws -> ProgrammeCatalogue {
-        do {
-            return try ProgrammeCatalogue.load(path: programmeFile)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-    }
-}
-
 struct Intake: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the intake validation worker (registration.submitted → accepted, rejected or review-needed).")
 
     @OptionGroup var options: WorkerCommandOptions
     @OptionGroup var programme: ProgrammeOptions
-    @Option(
-        help: ArgumentHelp("File with the secret key of the NIK blind index (≥ 32 bytes or 64 hex digits).", valueName: "path"))
-    var nikKeyFile: String?
+    @OptionGroup var nikKey: NIKKeyOptions
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
-        let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
+        let key = try nikKey.key()
         if key.isDevelopmentKey {
-            FileHandle.standardError.write(Data("kaltim-worker: no --nik-key-file; using the development NIK key\n".utf8))
+            FileHandle.standardError.write(Data("kaltim-worker: --development-key: using the public development NIK key\n".utf8))
         }
         let topology = try options.topology(role: .intake)
         try await WorkerHost.run(
@@ -216,7 +201,7 @@ struct RevokeCertificate: AsyncParsableCommand {
     var database = "var/certificates.sqlite"
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =
         "certificates"
-    @Option(help: ArgumentHelp("The broker (default: $KALTIM_BROKER_URL).", valueName: "url")) var brokerURL: String?
+    @OptionGroup var broker: BrokerOptions
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
 
     func validate() throws {
@@ -233,8 +218,7 @@ struct RevokeCertificate: AsyncParsableCommand {
         guard let participant = rows.first?["participant_id"]?.text else {
             throw ValidationError("no certificate \(certificateID) in \(database)")
         }
-        let url = DeploymentEnvironment.current.brokerURL(option: brokerURL)
-        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: url))
+        let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
         let topology = RoleTopology(role: .certificates, prefix: topologyPrefix)
         let event = try OutgoingEvent(
             EventEnvelope(
@@ -250,15 +234,30 @@ struct RevokeCertificate: AsyncParsableCommand {
     }
 }
 
-/// The NIK key of an import: the intake worker's key file, or the public development key only
-/// when asked for by name (an import under the wrong key matches nobody).
-func importKey(file: String?, development: Bool) throws -> NIKKey {
-    switch (file, development) {
-    case (let file?, false): return try NIKKey(file: file)
-    case (nil, true): return .development
-    case (_?, true): throw ValidationError("--nik-key-file and --development-key exclude each other")
-    case (nil, false):
-        throw ValidationError("give --nik-key-file (the intake worker's key), or --development-key for a local run")
+/// `--nik-key-file` or `--development-key`: the NIK blind-index key of intake and of the imports
+/// into its store. The public development key only when asked for by name: a worker or an
+/// import under the wrong key matches nobody, and one under the public key protects nothing.
+struct NIKKeyOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "File with the secret key of the NIK blind index, the intake worker's (≥ 32 bytes or 64 hex digits).",
+            valueName: "path"))
+    var nikKeyFile: String?
+    @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
+
+    func validate() throws {
+        switch (nikKeyFile, developmentKey) {
+        case (_?, true): throw ValidationError("--nik-key-file and --development-key exclude each other")
+        case (nil, false):
+            throw ValidationError("give --nik-key-file (the intake worker's key), or --development-key for a local run")
+        default: break
+        }
+    }
+
+    /// The key: read from `--nik-key-file`, or the development key.
+    func key() throws -> NIKKey {
+        guard let nikKeyFile else { return .development }
+        return try NIKKey(file: nikKeyFile)
     }
 }
 
@@ -274,15 +273,14 @@ struct ImportRegistry: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
     var database = "var/intake.sqlite"
-    @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
-    @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
+    @OptionGroup var nikKey: NIKKeyOptions
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.registry(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try importKey(file: nikKeyFile, development: developmentKey))
+            key: try nikKey.key())
         report(summary, what: "registry records")
     }
 }
@@ -294,15 +292,14 @@ struct ImportHistory: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The history file.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
     var database = "var/intake.sqlite"
-    @Option(help: ArgumentHelp("The NIK blind-index key file (the intake worker's).", valueName: "path")) var nikKeyFile: String?
-    @Flag(help: "Use the development NIK key, which is public: local runs and tests only.") var developmentKey = false
+    @OptionGroup var nikKey: NIKKeyOptions
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.history(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try importKey(file: nikKeyFile, development: developmentKey))
+            key: try nikKey.key())
         report(summary, what: "history rows")
     }
 }
@@ -312,10 +309,7 @@ struct OpenClasses: AsyncParsableCommand {
         abstract: "Publish class.opened for every class of the programme plan (idempotent: fixed message ids).")
 
     @OptionGroup var programme: ProgrammeOptions
-    @Option(
-        help: ArgumentHelp("The broker (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/).", valueName: "url")
-    )
-    var brokerURL: String?
+    @OptionGroup var broker: BrokerOptions
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: "Publish only the classes of this BLKI (BLKI_BALIKPAPAN or BLKI_BONTANG).") var centre: String?
     @Flag(
@@ -336,7 +330,7 @@ struct OpenClasses: AsyncParsableCommand {
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let environment = DeploymentEnvironment.current
-        let connection = try await AMQPConnection.connect(try AMQPConfiguration(url: environment.brokerURL(option: brokerURL)))
+        let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
         // The scheduling queue exists before the first class is announced, so none is lost.
         let topology = RoleTopology(
             role: .scheduling, prefix: topologyPrefix, retryQueueType: try environment.retryQueueType())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandOptions
 import Contracts
 import DeploymentSettings
 import Foundation

@@ -23,17 +23,6 @@ struct Supervise: AsyncParsableCommand {
             --stop-timeout) and exits 0.
             """)
 
-    struct Plan: Decodable {
-        struct Role: Decodable {
-            var replicas: Int
-            var arguments: [String]?
-        }
-        var dataDirectory: String?
-        var logDirectory: String?
-        var common: [String]?
-        var roles: [String: Role]
-    }
-
     @Option(help: ArgumentHelp("The plan file (JSON).", valueName: "path")) var plan: String
     @Option(help: ArgumentHelp("Seconds a process gets to drain after SIGTERM.", valueName: "seconds")) var stopTimeout = 45
     @Option(
@@ -44,21 +33,18 @@ struct Supervise: AsyncParsableCommand {
 
     func validate() throws {
         let plan = try loadPlan()
-        let known = Set(WorkerRole.all.map(\.name))
-        for (role, settings) in plan.roles {
-            guard known.contains(role) else { throw ValidationError("plan: unknown role \(role)") }
-            guard (0...64).contains(settings.replicas) else { throw ValidationError("plan: \(role) replicas must be 0…64") }
+        if let problem = plan.problems(knownRoles: Set(WorkerRole.all.map(\.name))).first {
+            throw ValidationError("plan: \(problem)")
         }
         guard stopTimeout > 0 else { throw ValidationError("--stop-timeout must be positive") }
         guard healthyAfter > 0 else { throw ValidationError("--healthy-after must be positive") }
     }
 
-    func loadPlan() throws -> Plan {
-        guard let data = FileManager.default.contents(atPath: plan) else { throw ValidationError("cannot read \(plan)") }
+    func loadPlan() throws -> SupervisePlan {
         do {
-            return try JSONDecoder().decode(Plan.self, from: data)
+            return try SupervisePlan.load(path: plan)
         } catch {
-            throw ValidationError("\(plan) is not a valid plan: \(error)")
+            throw ValidationError("\(error)")
         }
     }
 

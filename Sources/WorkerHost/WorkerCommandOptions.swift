@@ -1,5 +1,6 @@
 public import AMQP
 public import ArgumentParser
+public import CommandOptions
 public import ContractKit
 import Contracts
 public import DeploymentSettings
@@ -11,21 +12,8 @@ import Topology
 
 /// The command-line options every worker process takes (`kaltim-worker <role> --help`).
 public struct WorkerCommandOptions: ParsableArguments, Sendable {
-    @Option(
-        name: .customLong("broker-url"),
-        help: ArgumentHelp(
-            "The broker: amqp://user:pass@host:port/vhost or amqps://…; the nodes of a cluster as a comma-separated list of such URLs, tried in turn (default: $KALTIM_BROKER_URL, else amqp://guest:guest@127.0.0.1:5672/)",
-            valueName: "url"))
-    public var brokerURL: String?
-
-    @Option(help: ArgumentHelp("CA certificate (PEM) for amqps://.", valueName: "path"))
-    public var tlsCA: String?
-
-    @Option(help: ArgumentHelp("Client certificate (PEM) for amqps:// with client authentication.", valueName: "path"))
-    public var tlsCert: String?
-
-    @Option(help: ArgumentHelp("Client key (PEM) for --tls-cert.", valueName: "path"))
-    public var tlsKey: String?
+    /// `--broker-url` and the TLS files.
+    @OptionGroup public var broker: BrokerOptions
 
     @Option(
         help: ArgumentHelp(
@@ -116,8 +104,6 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         guard (0...65535).contains(httpPort) else { throw ValidationError("--http-port must be between 0 and 65535") }
         guard shutdownTimeout > 0 else { throw ValidationError("--shutdown-timeout must be positive") }
         _ = try parsedRetryDelays()
-        _ = try amqpConfiguration(role: .intake)
-        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     /// The retry tiers, e.g. `5s,30s,5m`.
@@ -152,24 +138,9 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         return "var/\(role.name).sqlite"
     }
 
-    /// The broker connection settings.
+    /// The broker connection settings, the connection named after the role.
     public func amqpConfiguration(role: WorkerRole) throws -> AMQPConfiguration {
-        let url = environment.brokerURL(option: brokerURL)
-        var configuration: AMQPConfiguration
-        do {
-            configuration = try AMQPConfiguration(url: url)
-        } catch {
-            throw ValidationError("--broker-url: \(error)")
-        }
-        if tlsCA != nil || tlsCert != nil {
-            var tls = configuration.tls ?? AMQPConfiguration.TLS()
-            tls.caCertificatePath = tlsCA ?? tls.caCertificatePath
-            tls.clientCertificatePath = tlsCert
-            tls.clientKeyPath = tlsKey
-            configuration.tls = tls
-        }
-        configuration.connectionName = "kaltim-worker \(role.name)"
-        return configuration
+        try broker.configuration(connectionName: "kaltim-worker \(role.name)")
     }
 
     /// The topology for `role` with these options.

@@ -340,7 +340,8 @@ struct BadInputCorpusTests {
         let worker = try ChildProcess(
             binary,
             [
-                "intake", "--database", database, "--broker-url", url, "--topology-prefix", prefix, "--no-http",
+                "intake", "--database", database, "--development-key", "--broker-url", url, "--topology-prefix", prefix,
+                "--no-http",
                 "--programme-file", repositoryFile("config/programme-2025.json"), "--allow-any-publisher",
             ])
         try await worker.waitForLog("\"msg\":\"worker started\"")

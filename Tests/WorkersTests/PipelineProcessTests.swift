@@ -54,7 +54,7 @@ struct PipelineProcessTests {
             "--allow-any-publisher",
         ]
         let workers = [
-            try ChildProcess(binary, ["intake", "--database", intakeDatabase] + common),
+            try ChildProcess(binary, ["intake", "--database", intakeDatabase, "--development-key"] + common),
             try ChildProcess(binary, ["scheduling", "--database", directory.appendingPathComponent("s.sqlite").path] + common),
             try ChildProcess(binary, ["grading", "--database", directory.appendingPathComponent("g.sqlite").path] + common),
         ]

@@ -4,6 +4,7 @@ import Foundation
 import Jobs
 import Programme
 import Stores
+import TestSupport
 import Testing
 import Topology
 import Workers
@@ -57,5 +58,36 @@ struct RoleInputTests {
             #expect(failure.message.contains(CertificateRevokedV1.eventType))
         }
         #expect(try await kit.query("SELECT COUNT(*) AS n FROM sched_applicants").first?["n"]?.integer == 0)
+    }
+}
+
+/// The NIK key is never the public one by accident: intake and the imports refuse to start
+/// without `--nik-key-file` or `--development-key`, and refuse both at once.
+@Suite(.timeLimit(.minutes(10)))
+struct NIKKeyOptionTests {
+    @Test func intakeAndTheImportsRefuseToStartWithoutAKeyOrWithBoth() async throws {
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nik-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyFile = directory.appendingPathComponent("nik.key").path
+        try Data(repeating: 0x41, count: 32).write(to: URL(fileURLWithPath: keyFile))
+        let database = directory.appendingPathComponent("intake.sqlite").path
+        let commands: [[String]] = [
+            ["intake", "--database", database, "--no-http", "--broker-url", "amqp://guest:guest@127.0.0.1:1/"],
+            ["import-registry", "--csv", keyFile, "--database", database],
+            ["import-history", "--csv", keyFile, "--database", database],
+        ]
+        for command in commands {
+            for keyArguments in [[], ["--nik-key-file", keyFile, "--development-key"]] {
+                let child = try ChildProcess(binary, command + keyArguments)
+                defer { unlink(child.outputPath) }
+                let status = try await child.waitForExit(timeout: .seconds(120))
+                #expect(status != 0, "\(command[0]) \(keyArguments) started")
+                #expect(
+                    child.output.contains("--nik-key-file"), "\(command[0]) \(keyArguments) says why: \(child.output)")
+                #expect(!FileManager.default.fileExists(atPath: database), "nothing was written")
+            }
+        }
     }
 }
