@@ -2,11 +2,53 @@
 // server, so the pages need no script and no outside resource).
 import Foundation
 
+/// Markup written as a template: a string literal is markup, and whatever is interpolated into
+/// it is escaped unless it is markup itself (another `HTML`). Text cannot reach a page
+/// unescaped by forgetting a call, since a `String` interpolated into `HTML` is always
+/// escaped, and there is no interpolation that inserts a `String` as it is.
+///
+/// ```swift
+/// let row: HTML = "<td>\(letter.role)</td><td>\(csrfField(session))</td>"
+/// ```
+struct HTML: ExpressibleByStringInterpolation, Sendable, Equatable, CustomStringConvertible {
+    /// The markup.
+    private(set) var description: String
+
+    /// Markup written in the source (a literal without interpolations).
+    init(stringLiteral markup: String) { description = markup }
+
+    init(stringInterpolation: Interpolation) { description = stringInterpolation.markup }
+
+    /// Nothing.
+    static let empty: HTML = ""
+
+    static func + (a: HTML, b: HTML) -> HTML { HTML(stringLiteral: a.description + b.description) }
+    static func += (a: inout HTML, b: HTML) { a.description += b.description }
+
+    /// The pieces of a template literal.
+    struct Interpolation: StringInterpolationProtocol {
+        var markup = ""
+
+        init(literalCapacity: Int, interpolationCount: Int) { markup.reserveCapacity(literalCapacity * 2) }
+
+        /// The literal parts: markup written in the source.
+        mutating func appendLiteral(_ literal: String) { markup += literal }
+        /// Markup, as it is.
+        mutating func appendInterpolation(_ html: HTML) { markup += html.description }
+        /// Text, escaped for element content and quoted attribute values.
+        mutating func appendInterpolation(_ text: String) { markup += escaped(text) }
+        /// A number.
+        mutating func appendInterpolation(_ number: some BinaryInteger) { markup += String(number) }
+        /// A query parameter's value, percent-encoded.
+        mutating func appendInterpolation(query text: String) { markup += percentEncoded(text) }
+    }
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 ///
 /// Works on Unicode scalars, not characters: a `"` followed by a combining mark is one Swift
 /// `Character`, and must still be escaped.
-func h(_ text: String) -> String {
+func escaped(_ text: String) -> String {
     var out = String.UnicodeScalarView()
     for scalar in text.unicodeScalars {
         switch scalar {
@@ -21,8 +63,8 @@ func h(_ text: String) -> String {
     return String(out)
 }
 
-/// Percent-encodes a query parameter value.
-func q(_ text: String) -> String {
+/// Percent-encodes a query parameter value (letters, digits and `-._~` stay).
+func percentEncoded(_ text: String) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")
     return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
@@ -31,9 +73,9 @@ func q(_ text: String) -> String {
 enum Page {
     /// A whole page: the navigation (what the role may see), a flash message, the body.
     static func frame(
-        title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: String
-    ) -> String {
-        var nav = ""
+        title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: HTML
+    ) -> HTML {
+        var nav: HTML = ""
         if let session {
             let links = [
                 ("progress", "/", "Progress"), ("queues", "/queues", "Queues"),
@@ -41,41 +83,43 @@ enum Page {
             ]
             nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
             for (key, path, label) in links {
-                nav += "<a href=\"\(path)\"\(key == active ? " class=\"active\"" : "")>\(label)</a>"
+                let current: HTML = key == active ? " class=\"active\"" : .empty
+                nav += "<a href=\"\(path)\"\(current)>\(label)</a>"
             }
             nav += """
                 <form method="post" action="/logout" class="logout">\
-                <input type="hidden" name="csrf" value="\(h(session.csrfToken))">\
-                <span id="whoami">\(h(session.user)) · \(session.role.rawValue)</span> \
+                <input type="hidden" name="csrf" value="\(session.csrfToken)">\
+                <span id="whoami">\(session.user) · \(session.role.rawValue)</span> \
                 <button type="submit" id="logout">Sign out</button></form></nav>
                 """
         }
-        let refresh = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? ""
+        let refresh: HTML =
+            refreshSeconds.map { seconds -> HTML in "<meta http-equiv=\"refresh\" content=\"\(seconds)\">" } ?? .empty
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)
-            <title>\(h(title)) · Kaltim 2025 console</title>
+            <title>\(title) · Kaltim 2025 console</title>
             <link rel="stylesheet" href="/static/console.css"></head>
-            <body>\(nav)<main><h1>\(h(title))</h1>
+            <body>\(nav)<main><h1>\(title)</h1>
             \(body)
             </main></body></html>
             """
     }
 
-    static func message(_ text: String, kind: String = "info") -> String {
-        "<p class=\"flash \(kind)\" role=\"status\">\(h(text))</p>"
+    static func message(_ text: String, kind: String = "info") -> HTML {
+        "<p class=\"flash \(kind)\" role=\"status\">\(text)</p>"
     }
 }
 
 enum Chart {
     /// The funnel: one horizontal bar per stage, scaled to the first.
-    static func funnel(_ stages: [ProgressReport.Stage]) -> String {
+    static func funnel(_ stages: [ProgressReport.Stage]) -> HTML {
         let width = 640
         let rowHeight = 34
         let labelWidth = 110
         let maximum = max(1, stages.map(\.count).max() ?? 1)
-        var svg = """
+        var svg: HTML = """
             <svg id="funnel-chart" class="chart" viewBox="0 0 \(width) \(stages.count * rowHeight + 8)" \
             role="img" aria-label="Funnel from registration to notification">
             """
@@ -83,9 +127,9 @@ enum Chart {
             let y = index * rowHeight + 4
             let barWidth = Int(Double(width - labelWidth - 80) * Double(stage.count) / Double(maximum))
             svg += """
-                <text x="0" y="\(y + 21)" class="label">\(h(stage.label))</text>\
+                <text x="0" y="\(y + 21)" class="label">\(stage.label)</text>\
                 <rect x="\(labelWidth)" y="\(y)" width="\(max(barWidth, 1))" height="\(rowHeight - 8)" class="bar stage-\(index)"/>\
-                <text x="\(labelWidth + max(barWidth, 1) + 6)" y="\(y + 21)" class="value" data-stage="\(h(stage.key))">\
+                <text x="\(labelWidth + max(barWidth, 1) + 6)" y="\(y + 21)" class="value" data-stage="\(stage.key)">\
                 \(stage.count)</text>
                 """
         }
@@ -94,26 +138,26 @@ enum Chart {
 
     /// Progress against targets: per line, a grey bar for the target, a bar for accepted and
     /// one for certified.
-    static func targets(_ lines: [ProgressReport.Line], id: String, acceptedLabel: String, doneLabel: String) -> String {
+    static func targets(_ lines: [ProgressReport.Line], id: String, acceptedLabel: String, doneLabel: String) -> HTML {
         let width = 640
         let rowHeight = 44
         let labelWidth = 250
         let maximum = max(1, lines.map { max($0.target, $0.accepted, $0.certified) }.max() ?? 1)
         func scale(_ value: Int) -> Int { Int(Double(width - labelWidth - 130) * Double(value) / Double(maximum)) }
-        var svg = """
-            <svg id="\(h(id))" class="chart" viewBox="0 0 \(width) \(lines.count * rowHeight + 8)" role="img" \
-            aria-label="\(h(doneLabel)) against target">
+        var svg: HTML = """
+            <svg id="\(id)" class="chart" viewBox="0 0 \(width) \(lines.count * rowHeight + 8)" role="img" \
+            aria-label="\(doneLabel) against target">
             """
         for (index, line) in lines.enumerated() {
             let y = index * rowHeight + 4
             let percent = line.target > 0 ? Int((Double(line.certified) / Double(line.target) * 100).rounded()) : 0
             svg += """
-                <text x="0" y="\(y + 22)" class="label">\(h(line.label))</text>\
+                <text x="0" y="\(y + 22)" class="label">\(line.label)</text>\
                 <rect x="\(labelWidth)" y="\(y)" width="\(max(scale(line.target), 1))" height="34" class="target"/>\
                 <rect x="\(labelWidth)" y="\(y + 4)" width="\(scale(line.accepted))" height="12" class="accepted">\
-                <title>\(h(acceptedLabel)): \(line.accepted)</title></rect>\
+                <title>\(acceptedLabel): \(line.accepted)</title></rect>\
                 <rect x="\(labelWidth)" y="\(y + 18)" width="\(scale(line.certified))" height="12" class="done">\
-                <title>\(h(doneLabel)): \(line.certified)</title></rect>\
+                <title>\(doneLabel): \(line.certified)</title></rect>\
                 <text x="\(labelWidth + max(scale(line.target), 1) + 6)" y="\(y + 22)" class="value">\
                 \(line.certified) / \(line.target) (\(percent) %)</text>
                 """

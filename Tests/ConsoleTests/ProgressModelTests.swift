@@ -175,8 +175,20 @@ import Workers
 @Suite struct ConsoleMarkupTests {
     @Test(arguments: ["<b>", "\"\u{301}onmouseover=x", "\u{600}<script>", "a'b&c"])
     func escapingLeavesNoMarkupEvenWithCombiningMarks(text: String) {
-        let escaped = h(text)
-        #expect(!escaped.unicodeScalars.contains { ["<", ">", "\"", "'"].contains($0) })
+        let page: HTML = "<td title=\"\(text)\">\(text)</td>"
+        let safe = escaped(text)
+        #expect(!safe.unicodeScalars.contains { ["<", ">", "\"", "'"].contains($0) })
+        #expect(page.description == "<td title=\"\(safe)\">\(safe)</td>", "a String interpolated into HTML is escaped")
+    }
+
+    /// Markup interpolated into markup is kept; a number is written as it is.
+    @Test func markupInsideMarkupIsKeptAndTextIsNot() {
+        let tag = "<i>"
+        let inner: HTML = "<b>\(tag)</b>"
+        let page: HTML = "<p>\(inner) \(42)</p>"
+        #expect(page.description == "<p><b>&lt;i&gt;</b> 42</p>")
+        let link: HTML = "<a href=\"/x?id=\(query: "a b&c")\">"
+        #expect(link.description == "<a href=\"/x?id=a%20b%26c\">")
     }
 
     @Test func aFormKeepsRepeatedFieldsAndDecodesThem() {

@@ -1,0 +1,144 @@
+// Signing in and out, sessions, the role each page needs, the CSRF check of every form.
+import Admin
+import ContractKit
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Jobs
+import Logging
+import NIOCore
+import Topology
+
+extension ConsoleServer {
+    // MARK: Access
+
+    /// The signed-in user of `request`, if any.
+    func session(of request: Request) -> ConsoleSession? {
+        if let header = configuration.trustedIdentityHeader {
+            guard let name = HTTPField.Name(header).flatMap({ request.headers[$0] }), !name.isEmpty,
+                let user = configuration.accounts.users[name]
+            else { return nil }
+            // One session per proxy identity, kept in the cookie for its CSRF token.
+            if let id = request.cookies[Self.sessionCookie]?.value, let session = sessions.find(id), session.user == name {
+                return session
+            }
+            return sessions.create(user: user.name, role: user.role)
+        }
+        guard let id = request.cookies[Self.sessionCookie]?.value else { return nil }
+        return sessions.find(id)
+    }
+
+    /// Runs `body` for a user of at least `role`; otherwise the login page or a refusal.
+    func guarded(_ request: Request, _ role: ConsoleRole, _ body: (ConsoleSession) async throws -> Response) async throws
+        -> Response
+    {
+        guard let session = session(of: request) else {
+            if configuration.trustedIdentityHeader != nil {
+                return html(
+                    Page.frame(title: "Not allowed", session: nil, body: Page.message("Unknown user.", kind: "error")), .forbidden
+                )
+            }
+            return Response(status: .seeOther, headers: [.location: "/login"])
+        }
+        guard session.role >= role else { return refusal(session, needs: role) }
+        var response = try await body(session)
+        if configuration.trustedIdentityHeader != nil { response.setCookie(cookie(Self.sessionCookie, session.id)) }
+        return response
+    }
+
+    /// As ``guarded(_:_:_:)`` for a form POST: the CSRF token must be the session's.
+    func guardedForm(
+        _ request: Request, _ role: ConsoleRole, _ body: (ConsoleSession, Form) async throws -> Response
+    ) async throws -> Response {
+        let form = try await Form(request)
+        return try await guarded(request, role) { session in
+            guard let token = form.first("csrf"), constantTimeEquals(token, session.csrfToken) else {
+                return html(
+                    Page.frame(
+                        title: "Refused", session: session,
+                        body: Page.message(
+                            "The form was stale or forged (CSRF token missing or wrong). Reload and try again.", kind: "error")),
+                    .forbidden)
+            }
+            return try await body(session, form)
+        }
+    }
+
+    func refusal(_ session: ConsoleSession, needs role: ConsoleRole) -> Response {
+        logger.notice("console: refused", metadata: ["user": "\(session.user)", "needs": "\(role.rawValue)"])
+        return html(
+            Page.frame(
+                title: "Not allowed", session: session,
+                body: Page.message("This needs the \(role.rawValue) role; you are \(session.role.rawValue).", kind: "error")),
+            .forbidden)
+    }
+
+    func loginPage(error: String?, status: HTTPResponse.Status = .ok) -> Response {
+        if configuration.trustedIdentityHeader != nil { return Response(status: .seeOther, headers: [.location: "/"]) }
+        let nonce = randomToken()
+        var response = html(
+            Page.frame(
+                title: "Sign in", session: nil,
+                body: (error.map { Page.message($0, kind: "error") } ?? "") + """
+                    <form method="post" action="/login" class="login">
+                    <input type="hidden" name="csrf" value="\(nonce)">
+                    <label for="username">User</label><input id="username" name="username" autocomplete="username" required>
+                    <label for="password">Password</label>
+                    <input id="password" name="password" type="password" autocomplete="current-password" required>
+                    <p><button type="submit" id="sign-in">Sign in</button></p></form>
+                    """), status)
+        response.setCookie(cookie(Self.loginCookie, nonce))
+        return response
+    }
+
+    func login(_ request: Request) async throws -> Response {
+        let form = try await Form(request)
+        // Login CSRF: the form's token must match the cookie set with the form.
+        guard let nonce = request.cookies[Self.loginCookie]?.value, let token = form.first("csrf"),
+            constantTimeEquals(nonce, token)
+        else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
+        let name = form.first("username") ?? ""
+        guard !signIns.isLockedOut(name) else {
+            return loginPage(
+                error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
+        }
+        let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
+        guard let user else {
+            // Not the typed name: it is often a password typed into the wrong field.
+            logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
+            return loginPage(error: "Wrong user or password.", status: .unauthorized)
+        }
+        let session = sessions.create(user: user.name, role: user.role)
+        logger.info("console: signed in", metadata: ["user": "\(user.name)", "role": "\(user.role.rawValue)"])
+        var response = Response(status: .seeOther, headers: [.location: "/"])
+        response.setCookie(cookie(Self.sessionCookie, session.id))
+        response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
+        return response
+    }
+
+    func logout(_ request: Request) async throws -> Response {
+        try await guardedForm(request, .viewer) { session, _ in
+            sessions.remove(session.id)
+            var response = Response(status: .seeOther, headers: [.location: "/login"])
+            response.setCookie(cookie(Self.sessionCookie, "", maxAge: 0))
+            return response
+        }
+    }
+
+    func cookie(_ name: String, _ value: String, maxAge: Int? = nil) -> Cookie {
+        Cookie(
+            name: name, value: value, maxAge: maxAge, path: "/", secure: configuration.secureCookies, httpOnly: true,
+            sameSite: .strict)
+    }
+
+    func html(_ page: HTML, _ status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: page.description)))
+    }
+
+    func csrfField(_ session: ConsoleSession) -> HTML {
+        "<input type=\"hidden\" name=\"csrf\" value=\"\(session.csrfToken)\">"
+    }
+}
