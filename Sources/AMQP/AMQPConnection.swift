@@ -68,6 +68,13 @@ public struct AMQPQueueState: Hashable, Sendable {
     /// Messages ready for delivery (not counting unacknowledged ones).
     public let messageCount: UInt32
     public let consumerCount: UInt32
+
+    /// A queue's state as a broker (or a stand-in for one) reports it.
+    public init(name: String, messageCount: UInt32, consumerCount: UInt32) {
+        self.name = name
+        self.messageCount = messageCount
+        self.consumerCount = consumerCount
+    }
 }
 
 /// A connection to RabbitMQ over librabbitmq, with an async API.

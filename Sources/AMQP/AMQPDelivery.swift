@@ -18,11 +18,11 @@ public struct AMQPDelivery: Sendable {
         let redelivered: Bool
         let deliveryTag: UInt64
         let consumerTag: String?
-        let origin: DeliveryOrigin
+        let origin: Origin
 
         init(
             body: Data, properties: AMQPProperties, exchange: String, routingKey: String, redelivered: Bool,
-            deliveryTag: UInt64, consumerTag: String?, origin: DeliveryOrigin
+            deliveryTag: UInt64, consumerTag: String?, origin: Origin
         ) {
             self.body = body
             self.properties = properties
@@ -33,6 +33,19 @@ public struct AMQPDelivery: Sendable {
             self.consumerTag = consumerTag
             self.origin = origin
         }
+    }
+
+    /// Where acknowledgements go: the channel the delivery came on, or a handler.
+    private enum Origin: Sendable {
+        case channel(DeliveryOrigin)
+        case detached(@Sendable (Settlement) -> Void)
+    }
+
+    /// How a delivery was settled, for a detached delivery's handler.
+    public enum Settlement: Sendable, Equatable {
+        case ack
+        case nack(requeue: Bool)
+        case reject(requeue: Bool)
     }
 
     private let storage: Storage
@@ -49,7 +62,6 @@ public struct AMQPDelivery: Sendable {
     public var deliveryTag: UInt64 { storage.deliveryTag }
     /// The consumer tag, for consumed messages; `nil` for `basic.get`.
     public var consumerTag: String? { storage.consumerTag }
-    var origin: DeliveryOrigin { storage.origin }
 
     init(
         body: Data, properties: AMQPProperties, exchange: String, routingKey: String, redelivered: Bool, deliveryTag: UInt64,
@@ -57,19 +69,42 @@ public struct AMQPDelivery: Sendable {
     ) {
         storage = Storage(
             body: body, properties: properties, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
-            deliveryTag: deliveryTag, consumerTag: consumerTag, origin: origin)
+            deliveryTag: deliveryTag, consumerTag: consumerTag, origin: .channel(origin))
+    }
+
+    /// A delivery that did not come from a broker: its acknowledgement goes to `settle`, once
+    /// per call (an in-memory transport's deliveries; tests). `multiple` means nothing for it.
+    public init(
+        body: Data, properties: AMQPProperties, exchange: String, routingKey: String, redelivered: Bool, deliveryTag: UInt64,
+        settle: @escaping @Sendable (Settlement) -> Void
+    ) {
+        storage = Storage(
+            body: body, properties: properties, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
+            deliveryTag: deliveryTag, consumerTag: nil, origin: .detached(settle))
+    }
+
+    /// Sends `settlement` to the delivery's channel, or hands it to a detached delivery's handler.
+    private func settle(_ settlement: DeliveryOrigin.Settlement, as detached: Settlement) async throws {
+        switch storage.origin {
+        case .channel(let origin): try await origin.settle(settlement, tag: deliveryTag)
+        case .detached(let handler): handler(detached)
+        }
     }
 
     /// Acknowledges the delivery (and, with `multiple`, every earlier one on its channel).
     public func ack(multiple: Bool = false) async throws {
-        try await origin.settle(.ack(multiple: multiple), tag: deliveryTag)
+        try await settle(.ack(multiple: multiple), as: .ack)
     }
 
     /// Acknowledges without waiting, for callbacks such as a publish confirmation: the ack is
     /// queued for the connection's thread, which coalesces it with others. `onFailure` runs
     /// (on that thread) if the ack cannot be sent, e.g. ``AMQPError/Code/staleDelivery``.
     public func ack(multiple: Bool = false, onFailure: (@Sendable (AMQPError) -> Void)?) {
-        Self.submitAcks([(deliveryTag, origin)], multiple: multiple, to: origin.engine, onFailure: onFailure)
+        switch storage.origin {
+        case .channel(let origin):
+            Self.submitAcks([(deliveryTag, origin)], multiple: multiple, to: origin.engine, onFailure: onFailure)
+        case .detached(let handler): handler(.ack)
+        }
     }
 
     /// Acknowledges many deliveries without waiting: as ``ack(multiple:onFailure:)`` for each
@@ -78,7 +113,10 @@ public struct AMQPDelivery: Sendable {
     public static func ack(_ deliveries: [AMQPDelivery], onFailure: (@Sendable (AMQPError) -> Void)?) {
         var groups: [(engine: ConnectionEngine, settlements: [(tag: UInt64, origin: DeliveryOrigin)])] = []
         for delivery in deliveries {
-            let origin = delivery.origin
+            guard case .channel(let origin) = delivery.storage.origin else {
+                delivery.ack(onFailure: onFailure)
+                continue
+            }
             if let index = groups.firstIndex(where: { $0.engine === origin.engine }) {
                 groups[index].settlements.append((delivery.deliveryTag, origin))
             } else {
@@ -112,12 +150,12 @@ public struct AMQPDelivery: Sendable {
 
     /// Negatively acknowledges: requeue it, or dead-letter/drop it per the queue's policy.
     public func nack(requeue: Bool, multiple: Bool = false) async throws {
-        try await origin.settle(.nack(requeue: requeue, multiple: multiple), tag: deliveryTag)
+        try await settle(.nack(requeue: requeue, multiple: multiple), as: .nack(requeue: requeue))
     }
 
     /// Rejects this one delivery: requeue it, or dead-letter/drop it per the queue's policy.
     public func reject(requeue: Bool) async throws {
-        try await origin.settle(.reject(requeue: requeue), tag: deliveryTag)
+        try await settle(.reject(requeue: requeue), as: .reject(requeue: requeue))
     }
 }
 

@@ -71,7 +71,7 @@ public struct FailureRouter: Sendable {
     ///   acknowledged and the broker redelivers it.
     @discardableResult
     public func route(
-        _ delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil, publisher: AMQPConnection,
+        _ delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil, publisher: any WorkerTransport,
         now: Date = Date()
     ) async throws -> Outcome {
         let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)

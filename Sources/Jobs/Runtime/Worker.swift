@@ -1,4 +1,4 @@
-public import AMQP
+import AMQP
 public import ContractKit
 import Foundation
 public import Logging
@@ -26,8 +26,8 @@ public final class Worker: Service, Sendable {
     let registry: ContractRegistry
     let handler: any MessageHandler
     let store: any MessageStore
-    let consuming: AMQPConnection
-    let publishing: AMQPConnection
+    let consuming: any WorkerTransport
+    let publishing: any WorkerTransport
     let router: FailureRouter
     let options: WorkerOptions
     let logger: Logger
@@ -38,12 +38,14 @@ public final class Worker: Service, Sendable {
 
     /// Creates a worker; ``run()`` starts it.
     /// - Parameters:
-    ///   - consuming: the connection for the role queue's consumer.
+    ///   - consuming: the connection for the role queue's consumer (an `AMQPConnection`, or an
+    ///     ``InMemoryTransport`` in unit tests).
     ///   - publishing: the connection for the outbox, retries and dead letters (may be the same).
     ///   - instance: this process's name in failure records and logs, e.g. `intake@host:pid`.
     public init(
         topology: RoleTopology, registry: ContractRegistry, handler: any MessageHandler, store: any MessageStore,
-        consuming: AMQPConnection, publishing: AMQPConnection, instance: String, options: WorkerOptions = WorkerOptions(),
+        consuming: any WorkerTransport, publishing: any WorkerTransport, instance: String,
+        options: WorkerOptions = WorkerOptions(),
         logger: Logger = Logger(label: "jobs")
     ) {
         precondition(options.concurrency > 0, "concurrency must be positive")
@@ -85,7 +87,7 @@ public final class Worker: Service, Sendable {
         // only, about 15 µs each; never on the cooperative pool), and wait here for the next
         // group commit.
         let buffer = BatchBuffer<ReceivedMessage>()
-        let consumer = try await consuming.consume(queue: topology.queue, prefetch: options.concurrency) { delivery in
+        let consumer = try await consuming.subscribe(queue: topology.queue, prefetch: options.concurrency) { delivery in
             buffer.append(self.receive(delivery))
         }
         // The consumer in use, and whether a shutdown began (then nobody subscribes again).
@@ -96,7 +98,7 @@ public final class Worker: Service, Sendable {
             var attempt = 0
             while true {
                 do {
-                    for try await _ in consumer {}
+                    try await consumer.waitUntilEnded()
                     break  // ended by our own cancel
                 } catch {
                     self.logger.error("the consumer ended; subscribing again", metadata: ["error": "\(error)"])
@@ -104,14 +106,14 @@ public final class Worker: Service, Sendable {
                 // The broker cancelled it (the queue was deleted, or failed over): declare the
                 // topology again and subscribe again, with backoff (1 s doubling to 30 s).
                 self.consumingNow.store(false, ordering: .relaxed)
-                var resubscribed: AMQPConsumer?
+                var resubscribed: (any TransportConsumer)?
                 while resubscribed == nil, !stopping.load(ordering: .relaxed), !Task.isCancelled {
                     attempt += 1
                     try? await Task.sleep(for: ReconnectPolicy.resubscription.ceiling(forAttempt: attempt))
                     guard !stopping.load(ordering: .relaxed), !Task.isCancelled else { break }
                     do {
                         try await self.prepareTopology()
-                        resubscribed = try await self.consuming.consume(
+                        resubscribed = try await self.consuming.subscribe(
                             queue: self.topology.queue, prefetch: self.options.concurrency
                         ) { delivery in buffer.append(self.receive(delivery)) }
                     } catch {
@@ -177,7 +179,7 @@ public final class Worker: Service, Sendable {
     /// role queue exists (a passive declare, which needs no configure permission).
     func prepareTopology() async throws {
         if options.declaresTopology {
-            try await topology.declare(on: publishing)
+            try await publishing.declare(topology)
             return
         }
         do {

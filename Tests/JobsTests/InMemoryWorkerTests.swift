@@ -1,0 +1,158 @@
+import AMQP
+import ContractKit
+import Contracts
+import Foundation
+import Jobs
+import Stores
+import TestSupport
+import Testing
+import Topology
+
+/// A ``Worker`` on an ``InMemoryTransport``: the runtime's decisions (exactly-once effects,
+/// failure routing, trust boundary, outbox) tested without a broker, so they run in any build.
+/// The broker tests (`WorkerTests`) stay, for what only RabbitMQ shows.
+struct InMemoryRig {
+    let broker = InMemoryTransport.Broker()
+    let topology = RoleTopology(role: .intake, retryDelays: [.seconds(5)], prefix: "memory.")
+    let storePath = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).sqlite").path
+    let store: SQLiteStore
+    let outputQueue = "memory.accepted-output"
+    /// The worker's broker user.
+    var transport: InMemoryTransport { InMemoryTransport(broker: broker, username: "kaltim-intake") }
+
+    private init() throws {
+        store = try SQLiteStore(path: storePath)
+        broker.declareQueue(outputQueue)
+        broker.bind(outputQueue, exchange: topology.exchange, routingKey: RegistrationAcceptedV1.eventType)
+    }
+
+    /// A rig whose role topology is declared (as the broker tests' harness does before the
+    /// worker starts, so nothing published before the worker's own declaration is lost).
+    static func make() async throws -> InMemoryRig {
+        let rig = try InMemoryRig()
+        try await rig.transport.declare(rig.topology)
+        return rig
+    }
+
+    func worker(publishers: PublisherPolicy = .anyPublisher) -> Worker {
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.publishers = publishers
+        return Worker(
+            topology: topology, registry: .pipeline, handler: AcceptingHandler(exchange: topology.exchange), store: store,
+            consuming: transport, publishing: transport, instance: "intake@memory", options: options)
+    }
+
+    /// Publishes as `user` (the portal's user by default), as the portal would.
+    func submit(
+        _ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString,
+        user: String = "kaltim-portal"
+    ) async throws {
+        let event = try OutgoingEvent(
+            EventEnvelope(
+                id: id, source: "/kaltim/registration-portal",
+                data: WorkerHarness.registration(registrationID, programme: programme)),
+            exchange: topology.exchange)
+        var properties = event.amqpMessage.properties
+        properties.userID = user
+        try await InMemoryTransport(broker: broker, username: user).publish(
+            event.amqpMessage.body, exchange: topology.exchange, routingKey: event.routingKey, properties: properties,
+            mandatory: true)
+    }
+
+    func code(_ message: (body: Data, properties: AMQPProperties)) -> String {
+        message.properties.headers?[FailureRouter.Header.code]?.stringValue ?? ""
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(atPath: storePath) }
+}
+
+@Suite(.timeLimit(.minutes(10)))
+struct InMemoryWorkerTests {
+    @Test func theSameMessageTwiceHasTheEffectOfOneRunAndEveryDeliveryIsAcknowledged() async throws {
+        let rig = try await InMemoryRig.make()
+        let worker = rig.worker()
+        let running = Task { try await worker.run() }
+        try await rig.submit("REG-1", id: "same-id")
+        try await rig.submit("REG-1", id: "same-id")
+        try await rig.submit("REG-2")
+        try await waitUntil(timeout: .seconds(60), "three messages settled") {
+            worker.statistics.succeeded + worker.statistics.duplicates == 3
+                && rig.broker.unacknowledged(in: rig.topology.queue) == 0
+        }
+        #expect(worker.statistics.duplicates == 1)
+        #expect(try await rig.store.count("accepted") == 2)
+        let outputs = rig.broker.messages(in: rig.outputQueue)
+        #expect(outputs.count == 2, "one output per distinct message")
+        #expect(outputs.allSatisfy { $0.properties.userID == "kaltim-intake" }, "outputs carry the worker's user")
+        let causes = try Set(outputs.map { try ContractRegistry.pipeline.decode($0.body).header.causationID ?? "" })
+        #expect(causes.contains("same-id"))
+        #expect(rig.broker.messages(in: rig.topology.queue).isEmpty)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    @Test func aPoisonMessageIsDeadLetteredByteForByteWhileOthersFlow() async throws {
+        let rig = try await InMemoryRig.make()
+        let worker = rig.worker()
+        let running = Task { try await worker.run() }
+        let malformed = Data(#"{"specversion":"1.0","id":"x","id":"y"}"#.utf8)
+        try await rig.transport.publish(
+            malformed, exchange: rig.topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(messageID: "malformed-1"), mandatory: true)
+        try await rig.submit("REG-BROKEN", programme: "BROKEN")
+        for index in 0..<20 { try await rig.submit("REG-\(index)") }
+        try await waitUntil(timeout: .seconds(60), "all handled") {
+            worker.statistics.succeeded == 20 && worker.statistics.deadLettered == 2
+        }
+        let dead = rig.broker.messages(in: rig.topology.deadLetterQueue)
+        #expect(Set(dead.map(rig.code)) == ["duplicate-json-key", "broken-invariant"])
+        #expect(dead.contains { $0.body == malformed }, "the body is kept byte for byte")
+        #expect(try await rig.store.count("accepted") == 20)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    @Test func aTransientFailureWaitsInItsRetryTierAndSucceedsWhenItComesBack() async throws {
+        let rig = try await InMemoryRig.make()
+        let worker = rig.worker()
+        let running = Task { try await worker.run() }
+        try await rig.submit("REG-T", programme: "TRANSIENT_ONCE")
+        let tier = rig.topology.retryQueues[0].name
+        try await waitUntil(timeout: .seconds(60), "the message waits in the first retry tier") {
+            rig.broker.messages(in: tier).count == 1
+        }
+        let waiting = try #require(rig.broker.messages(in: tier).first)
+        #expect(waiting.properties.headers?[FailureRouter.Header.attempt]?.intValue == 1)
+        #expect(
+            waiting.properties.headers?[FailureRouter.Header.publishedBy]?.stringValue == "kaltim-portal",
+            "the copy remembers who published the event")
+        #expect(try await rig.store.count("accepted") == 0)
+        // The tier's TTL expires: the broker dead-letters it back into the role queue.
+        rig.broker.expire(tier, into: rig.topology.queue)
+        try await waitUntil(timeout: .seconds(60), "handled on its second attempt") { worker.statistics.succeeded == 1 }
+        #expect(try await rig.store.count("accepted") == 1)
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).isEmpty)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    @Test func anEventFromAUserThatMayNotPublishItIsDeadLetteredWithoutAnEffect() async throws {
+        let rig = try await InMemoryRig.make()
+        let worker = rig.worker(publishers: .enforcing(ContractPublishers.allowedUsers()))
+        let running = Task { try await worker.run() }
+        try await rig.submit("REG-FORGED", user: "kaltim-lsp")
+        try await rig.submit("REG-OK")
+        try await waitUntil(timeout: .seconds(60), "both settled") {
+            worker.statistics.succeeded == 1 && worker.statistics.deadLettered == 1
+        }
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).map(rig.code) == ["publisher-not-allowed"])
+        #expect(try await rig.store.count("accepted") == 1)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+}
