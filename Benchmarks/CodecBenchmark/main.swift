@@ -1,8 +1,8 @@
-import ContractKit
 // The contract codec, in process and without a broker, for scripts/bench.sh: microseconds per
 // message to decode a registration (the registry, strict) and to encode an acceptance (the
 // envelope and its payload), with the document codec and with Foundation's JSONDecoder and
 // JSONEncoder in the same run.
+import ContractKit
 import Contracts
 import Foundation
 

@@ -1,14 +1,9 @@
 // Signing in and out, sessions, the role each page needs, the CSRF check of every form.
-import Admin
-import ContractKit
-import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Jobs
 import Logging
 import NIOCore
-import Topology
 
 extension ConsoleServer {
     // MARK: Access

@@ -111,17 +111,17 @@ public struct ProgressHistory: Sendable {
                 report.skipped += 1
                 continue
             }
-            // An event the read model does not take (a type the stream was bound to once):
-            // skipped, as the live console's queue would never receive it.
-            guard ConsoleInput.routes.input(from: event) != nil else {
-                report.skipped += 1
-                continue
-            }
             // The live console's trust boundary: the type is the routing key, the publisher may
             // publish it.
             let provenance = DeliveryProvenance(delivery, roleQueue: consoleQueue)
             if provenance.check(event, typeProperty: delivery.properties.type, policy: policy) != nil {
                 report.refused += 1
+                continue
+            }
+            // An event the read model does not take (a type the stream was bound to once):
+            // skipped, as the live console's queue would never receive it.
+            guard ConsoleInput.routes.input(from: event) != nil else {
+                report.skipped += 1
                 continue
             }
             pending.append(event)

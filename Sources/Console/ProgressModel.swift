@@ -1,4 +1,3 @@
-public import ContractKit
 // The console's read model: what each registration and participant has reached, written from
 // the pipeline's events by the console's own worker (role `console`) into its own store.
 //
@@ -6,6 +5,7 @@ public import ContractKit
 // event time), so the same event applied twice (a redelivery, a dead-letter replay, a rebuild)
 // changes nothing, and events may arrive in any order: registrations and participants are two
 // tables joined at query time, never a row that must exist before another event can land.
+public import ContractKit
 import Contracts
 public import Foundation
 public import Jobs

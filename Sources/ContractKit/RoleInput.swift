@@ -23,19 +23,30 @@ public protocol RoleInput: Sendable {
 public struct InputRoutes<Input: Sendable>: Sendable {
     /// The consumed event types, each once, in the order they were declared.
     public private(set) var eventTypes: [String] = []
+    /// Event type → the contract version each is routed as (the handler sees the newest
+    /// version the registry upcasts to; a route to an older one would never match).
+    public private(set) var versions: [String: Int] = [:]
+    /// Event types declared more than once (only the first declaration routes; a test of the
+    /// application should expect none).
+    public private(set) var duplicates: [String] = []
     private var makers: [String: @Sendable (any ContractMessage) -> Input?] = [:]
 
     /// No routes yet.
     public init() {}
 
     /// These routes and one more: an event of `type`'s event type, decoded (and upcast) to
-    /// `type`, becomes `make(payload)`. Declaring one event type twice keeps the first.
+    /// `type`, becomes `make(payload)`. Declaring one event type twice keeps the first and
+    /// records the second in ``duplicates``.
     public func on<Message: ContractMessage>(
         _ type: Message.Type, _ make: @escaping @Sendable (Message) -> Input
     ) -> Self {
-        guard makers[Message.eventType] == nil else { return self }
         var routes = self
+        guard makers[Message.eventType] == nil else {
+            routes.duplicates.append(Message.eventType)
+            return routes
+        }
         routes.eventTypes.append(Message.eventType)
+        routes.versions[Message.eventType] = Message.version
         routes.makers[Message.eventType] = { payload in (payload as? Message).map(make) }
         return routes
     }

@@ -14,9 +14,10 @@ public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A stable, machine-readable code: the `x-failure-code` of a dead letter, a label of the
-    /// failure metrics, what an operator filters replays by. A code is a named constant (the
-    /// runtime's below, a contract error's ``init(_:)``, each application's in an extension), so
-    /// a misspelt code does not compile and the list of codes is one place to read.
+    /// failure metrics, what an operator filters replays by. Codes are named constants (the
+    /// runtime's below, a contract error's ``init(_:)``, each application's in an extension of
+    /// its own), so a misspelt name does not compile and the codes are listed in one place per
+    /// module. ``init(rawValue:)`` exists for those declarations and for tests.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         /// The code as it travels, e.g. `store-unavailable`.
         public let rawValue: String

@@ -19,7 +19,7 @@ struct KaltimAdmin: AsyncParsableCommand {
             changes something, or reveals personal data, is appended to the audit log (--audit-log or \
             KALTIM_AUDIT_LOG; default var/audit.jsonl).
             """,
-        subcommands: [DeadLetters.self, Status.self, Topology.self, DeployFiles.self])
+        subcommands: [DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self])
 }
 
 /// Options every admin command shares.

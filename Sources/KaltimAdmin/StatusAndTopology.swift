@@ -82,8 +82,9 @@ extension AdminOptions {
     }
 }
 
-struct Topology: AsyncParsableCommand {
+struct TopologyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "topology",
         abstract: "Declare the roles' broker objects, or export them as a RabbitMQ definitions.json.",
         subcommands: [Apply.self, Export.self])
 

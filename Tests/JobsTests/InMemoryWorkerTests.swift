@@ -4,6 +4,7 @@ import Contracts
 import Foundation
 import Jobs
 import Stores
+import Synchronization
 import TestSupport
 import Testing
 import Topology
@@ -154,5 +155,38 @@ struct InMemoryWorkerTests {
         running.cancel()
         _ = try? await running.value
         rig.cleanUp()
+    }
+}
+
+/// The in-memory broker behaves as RabbitMQ does where the worker relies on it.
+@Suite(.timeLimit(.minutes(10)))
+struct InMemoryTransportTests {
+    @Test func deliveriesKeepTheirOrderAndStaySettleableAfterTheConsumerIsCancelled() async throws {
+        let broker = InMemoryTransport.Broker()
+        broker.declareQueue("q")
+        broker.declareQueue("q.dead")
+        broker.bind("q", exchange: "x", routingKey: "k")
+        let transport = InMemoryTransport(broker: broker, username: "u")
+        let received = Mutex<[AMQPDelivery]>([])
+        let consumer = try await transport.subscribe(queue: "q", prefetch: 3) { delivery in
+            received.withLock { $0.append(delivery) }
+        }
+        let results = await transport.publish(
+            (1...5).map { AMQPOutgoingMessage(body: Data("\($0)".utf8), exchange: "x", routingKey: "k") }, window: 5)
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        let first = received.withLock { $0 }
+        #expect(first.map { String(decoding: $0.body, as: UTF8.self) } == ["1", "2", "3"], "in order, up to the prefetch")
+        try await consumer.cancel()
+        try await first[0].ack()
+        try await first[1].nack(requeue: true)
+        try await first[2].reject(requeue: false)
+        #expect(received.withLock { $0.count } == 3, "nothing more after the cancel")
+        #expect(
+            broker.messages(in: "q").map { String(decoding: $0.body, as: UTF8.self) } == ["2", "4", "5"],
+            "the acknowledged one is gone, the requeued one is first again")
+        #expect(broker.messages(in: "q.dead").map { String(decoding: $0.body, as: UTF8.self) } == ["3"])
+        let unroutable = await transport.publish(
+            [AMQPOutgoingMessage(body: Data(), exchange: "x", routingKey: "nobody", mandatory: true)], window: 1)
+        #expect(throws: AMQPError.self) { try unroutable[0].get() }
     }
 }

@@ -24,23 +24,69 @@ struct RoleInputTests {
         #expect(NotificationHandler.Input.routes.eventTypes == WorkerRole.notifications.consumes)
     }
 
-    /// Every consumed type is a registered contract, each once.
-    @Test func everyBoundEventTypeIsAContractAndIsBoundOnce() {
-        let known = Set(ContractCatalogue.all.map { $0.eventType })
-        for role in WorkerRole.all + [WorkerRole.console] {
-            #expect(Set(role.consumes).isSubset(of: known), "\(role.name) binds a type no contract has")
-            #expect(Set(role.consumes).count == role.consumes.count, "\(role.name) binds a type twice")
+    /// Every route is a registered contract at the newest version the registry upcasts to (a
+    /// route to an older version would compile, bind the queue, and turn every event into an
+    /// `unexpected-type` dead letter), and no type is declared twice.
+    @Test func everyRouteIsTheNewestVersionOfARegisteredContractDeclaredOnce() {
+        let newest = ContractRegistry.pipeline.contracts.compactMapValues { $0.max() }
+        let inputs: [(String, [String], [String: Int], [String])] = [
+            ("intake", IntakeInput.routes.eventTypes, IntakeInput.routes.versions, IntakeInput.routes.duplicates),
+            (
+                "scheduling", SchedulingInput.routes.eventTypes, SchedulingInput.routes.versions,
+                SchedulingInput.routes.duplicates
+            ),
+            ("grading", GradingInput.routes.eventTypes, GradingInput.routes.versions, GradingInput.routes.duplicates),
+            (
+                "certificates", CertificatesInput.routes.eventTypes, CertificatesInput.routes.versions,
+                CertificatesInput.routes.duplicates
+            ),
+            (
+                "notifications", NotificationsInput.routes.eventTypes, NotificationsInput.routes.versions,
+                NotificationsInput.routes.duplicates
+            ),
+            ("console", ConsoleInput.routes.eventTypes, ConsoleInput.routes.versions, ConsoleInput.routes.duplicates),
+        ]
+        for (role, types, versions, duplicates) in inputs {
+            #expect(duplicates.isEmpty, "\(role) declares \(duplicates) twice")
+            for type in types {
+                #expect(newest[type] != nil, "\(role) binds \(type), which no contract has")
+                #expect(versions[type] == newest[type], "\(role) routes \(type) as an older version than the newest")
+            }
         }
     }
 
-    /// A routing table that declares one type twice keeps the first declaration.
-    @Test func aTypeDeclaredTwiceIsRoutedOnce() {
+    /// A routing table that declares one type twice keeps the first declaration and says so;
+    /// one that routes an old version records it (the test above then fails on it).
+    @Test func aTypeDeclaredTwiceOrAnOldVersionIsRecorded() {
         enum Twice: RoleInput {
             case first(ClassOpenedV1)
             case second(ClassOpenedV1)
+            case old(RegistrationSubmittedV1)
             static let routes = InputRoutes<Self>().on(ClassOpenedV1.self, Self.first).on(ClassOpenedV1.self, Self.second)
+                .on(RegistrationSubmittedV1.self, Self.old)
         }
-        #expect(Twice.routes.eventTypes == [ClassOpenedV1.eventType])
+        #expect(Twice.routes.eventTypes == [ClassOpenedV1.eventType, RegistrationSubmittedV1.eventType])
+        #expect(Twice.routes.duplicates == [ClassOpenedV1.eventType])
+        #expect(Twice.routes.versions[RegistrationSubmittedV1.eventType] == 1)
+        #expect(ContractRegistry.pipeline.contracts[RegistrationSubmittedV1.eventType]?.max() == 2)
+    }
+
+    /// A worker given another role's handler refuses to start (its bindings would bring events
+    /// the handler cannot take).
+    @Test func aWorkerWhoseHandlerIsNotItsRolesRefusesToStart() async throws {
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let broker = InMemoryTransport.Broker()
+        let transport = InMemoryTransport(broker: broker, username: "kaltim-intake")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let worker = Worker(
+            topology: RoleTopology(role: .intake, prefix: "mismatch."), registry: .pipeline,
+            handler: SchedulingHandler(catalogue: catalogue), store: try SQLiteStore(path: path), consuming: transport,
+            publishing: transport, instance: "intake@test")
+        await #expect(throws: TopologyError.self) { try await worker.run() }
+        await #expect(throws: (any Error).self, "nothing was declared") {
+            try await transport.queueState("mismatch.kaltim.intake")
+        }
     }
 
     /// An event the role does not take (a binding added by hand on the broker) is a permanent
@@ -84,8 +130,11 @@ struct NIKKeyOptionTests {
                 defer { unlink(child.outputPath) }
                 let status = try await child.waitForExit(timeout: .seconds(120))
                 #expect(status != 0, "\(command[0]) \(keyArguments) started")
-                #expect(
-                    child.output.contains("--nik-key-file"), "\(command[0]) \(keyArguments) says why: \(child.output)")
+                let why =
+                    keyArguments.isEmpty
+                    ? "give --nik-key-file (the intake worker's key), or --development-key for a local run"
+                    : "--nik-key-file and --development-key exclude each other"
+                #expect(child.output.contains(why), "\(command[0]) \(keyArguments) says why: \(child.output)")
                 #expect(!FileManager.default.fileExists(atPath: database), "nothing was written")
             }
         }

@@ -4,13 +4,17 @@ public import Foundation
 import Synchronization
 
 /// A broker in memory, for unit tests of a ``Worker`` without RabbitMQ: topic exchanges with
-/// exact-key bindings, queues in order, consumers with a prefetch, acknowledgements, requeues
-/// with the `redelivered` flag, publisher confirms and returns of unroutable `mandatory`
-/// messages. Several transports (each with its broker user) may share one ``Broker``.
+/// exact-key bindings, queues in order, one consumer per queue with a prefetch, deliveries
+/// handed over one at a time, acknowledgements (also after the consumer is cancelled, as on a
+/// channel that stays open), requeues with the `redelivered` flag, a rejected message
+/// dead-lettered into `<queue>.dead` when that queue exists, publisher confirms and returns of
+/// unroutable `mandatory` messages. Several transports (each with its broker user) may share one
+/// ``Broker``.
 ///
 /// What it leaves out, because only a broker shows it: message TTLs (a retry tier keeps its
 /// messages until ``Broker/expire(_:into:)`` moves them on), delivery limits, quorum queues,
-/// connection loss and permissions.
+/// connection loss (deliveries a cancelled consumer never settles stay out of the queue) and
+/// permissions.
 public struct InMemoryTransport: WorkerTransport {
     /// The shared state of the transports that talk to each other.
     public final class Broker: Sendable {
@@ -32,7 +36,13 @@ public struct InMemoryTransport: WorkerTransport {
             /// Exchange → routing key → queues.
             var bindings: [String: [String: Set<String>]] = [:]
             var subscriptions: [String: Subscription] = [:]
+            /// Deliveries of cancelled consumers not settled yet: tag → (queue, message).
+            var orphans: [UInt64: (queue: String, message: Message)] = [:]
             var nextTag: UInt64 = 1
+            /// Whether a thread is handing deliveries to consumers, and whether more arrived
+            /// meanwhile (deliveries go out one at a time, in order, as from a connection's thread).
+            var dispatching = false
+            var dispatchAgain = false
         }
         let state = Mutex(State())
 
@@ -74,12 +84,12 @@ public struct InMemoryTransport: WorkerTransport {
                 _ = route(
                     Message(
                         body: message.body, exchange: "", routingKey: target, properties: message.properties,
-                        redelivered: false), mandatory: false)
+                        redelivered: false))
             }
         }
 
         /// Puts a message in the queues bound to its key; `false` when none took it.
-        func route(_ message: Message, mandatory: Bool) -> Bool {
+        func route(_ message: Message) -> Bool {
             let routed = state.withLock { state -> Bool in
                 let targets: Set<String> =
                     message.exchange.isEmpty
@@ -92,41 +102,64 @@ public struct InMemoryTransport: WorkerTransport {
             return routed
         }
 
-        /// Hands waiting messages to the consumers, as far as their prefetch allows (outside the
-        /// lock: a consumer's callback may publish).
+        /// Hands waiting messages to the consumers, as far as their prefetch allows, one at a
+        /// time and outside the lock (a consumer's callback may publish or acknowledge, which
+        /// calls this again: that call leaves the work to the loop already running).
         func dispatch() {
+            let mine = state.withLock { state -> Bool in
+                if state.dispatching {
+                    state.dispatchAgain = true
+                    return false
+                }
+                state.dispatching = true
+                return true
+            }
+            guard mine else { return }
             while true {
-                let next = state.withLock { state -> (AMQPDelivery, @Sendable (AMQPDelivery) -> Void)? in
-                    for (queue, subscription) in state.subscriptions
+                let next = state.withLock { state -> (AMQPDelivery, @Sendable (AMQPDelivery) -> Void)?? in
+                    for (queue, subscription) in state.subscriptions.sorted(by: { $0.key < $1.key })
                     where subscription.unacknowledged.count < subscription.prefetch && !(state.queues[queue] ?? []).isEmpty {
                         let message = state.queues[queue]!.removeFirst()
                         let tag = state.nextTag
                         state.nextTag += 1
                         state.subscriptions[queue]!.unacknowledged[tag] = message
-                        let id = subscription.id
                         let delivery = AMQPDelivery(
                             body: message.body, properties: message.properties, exchange: message.exchange,
                             routingKey: message.routingKey, redelivered: message.redelivered, deliveryTag: tag
-                        ) { [weak self] settlement in self?.settle(tag, of: queue, subscription: id, settlement) }
-                        return (delivery, subscription.onDelivery)
+                        ) { [weak self] settlement in self?.settle(tag, of: queue, settlement) }
+                        return .some((delivery, subscription.onDelivery))
                     }
+                    if state.dispatchAgain {  // something changed while the last one was handed over
+                        state.dispatchAgain = false
+                        return .some(nil)
+                    }
+                    state.dispatching = false
                     return nil
                 }
-                guard let (delivery, onDelivery) = next else { return }
-                onDelivery(delivery)
+                guard let next else { return }
+                if let (delivery, onDelivery) = next { onDelivery(delivery) }
             }
         }
 
-        func settle(_ tag: UInt64, of queue: String, subscription: UInt64, _ settlement: AMQPDelivery.Settlement) {
+        func settle(_ tag: UInt64, of queue: String, _ settlement: AMQPDelivery.Settlement) {
             state.withLock { state in
-                guard state.subscriptions[queue]?.id == subscription,
-                    var message = state.subscriptions[queue]?.unacknowledged.removeValue(forKey: tag)
-                else { return }  // settled before, or its consumer is gone (then it was requeued)
+                let message: Message
+                if let delivered = state.subscriptions[queue]?.unacknowledged.removeValue(forKey: tag) {
+                    message = delivered
+                } else if let orphan = state.orphans.removeValue(forKey: tag) {
+                    message = orphan.message
+                } else {
+                    return  // settled before
+                }
                 switch settlement {
-                case .ack, .nack(requeue: false), .reject(requeue: false): break
+                case .ack: break
                 case .nack(requeue: true), .reject(requeue: true):
-                    message.redelivered = true
-                    state.queues[queue, default: []].insert(message, at: 0)
+                    var requeued = message
+                    requeued.redelivered = true
+                    state.queues[queue, default: []].insert(requeued, at: 0)
+                case .nack(requeue: false), .reject(requeue: false):
+                    // The role queue's dead-letter exchange: the default one, into `<queue>.dead`.
+                    if state.queues[queue + ".dead"] != nil { state.queues[queue + ".dead"]!.append(message) }
                 }
             }
             dispatch()
@@ -149,17 +182,13 @@ public struct InMemoryTransport: WorkerTransport {
             return id
         }
 
-        /// Ends a consumer: its unacknowledged deliveries go back to the queue's head, redelivered.
+        /// Ends a consumer: no more deliveries; those it received can still be settled, as on a
+        /// channel that stays open after `basic.cancel`.
         func cancel(queue: String, subscription: UInt64) {
             state.withLock { state in
                 guard let ended = state.subscriptions[queue], ended.id == subscription else { return }
                 state.subscriptions[queue] = nil
-                let returned = ended.unacknowledged.sorted { $0.key < $1.key }.map { entry in
-                    var message = entry.value
-                    message.redelivered = true
-                    return message
-                }
-                state.queues[queue, default: []].insert(contentsOf: returned, at: 0)
+                for (tag, message) in ended.unacknowledged { state.orphans[tag] = (queue, message) }
             }
         }
     }
@@ -169,7 +198,7 @@ public struct InMemoryTransport: WorkerTransport {
         let broker: Broker
         let queue: String
         let id: UInt64
-        let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+        let ended = Mutex<(done: Bool, waiters: [UUID: CheckedContinuation<Void, Never>])>((false, [:]))
 
         init(broker: Broker, queue: String, id: UInt64) {
             self.broker = broker
@@ -177,13 +206,20 @@ public struct InMemoryTransport: WorkerTransport {
             self.id = id
         }
 
+        /// Returns when the consumer is cancelled, or when the waiting task is.
         func waitUntilEnded() async throws {
-            await withCheckedContinuation { continuation in
-                let done = ended.withLock { state -> Bool in
-                    if !state.done { state.waiters.append(continuation) }
-                    return state.done
+            let id = UUID()
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let now = ended.withLock { state -> Bool in
+                        if state.done || Task.isCancelled { return true }
+                        state.waiters[id] = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
                 }
-                if done { continuation.resume() }
+            } onCancel: {
+                ended.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
             }
         }
 
@@ -191,8 +227,8 @@ public struct InMemoryTransport: WorkerTransport {
             broker.cancel(queue: queue, subscription: id)
             let waiters = ended.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.done = true
-                defer { state.waiters = [] }
-                return state.waiters
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
             }
             for waiter in waiters { waiter.resume() }
         }
@@ -237,7 +273,7 @@ public struct InMemoryTransport: WorkerTransport {
             let routed = broker.route(
                 Broker.Message(
                     body: message.body, exchange: message.exchange, routingKey: message.routingKey,
-                    properties: message.properties, redelivered: false), mandatory: message.mandatory)
+                    properties: message.properties, redelivered: false))
             guard routed || !message.mandatory else {
                 return .failure(AMQPError(.publishReturned, "NO_ROUTE: no queue is bound to \(message.routingKey)"))
             }

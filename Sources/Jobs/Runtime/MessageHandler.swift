@@ -32,7 +32,7 @@ public protocol TypedMessageHandler: MessageHandler {
 
 extension TypedMessageHandler {
     /// Turns `event` into the role's input and handles it. An event the input does not route
-    /// (a binding added by hand, a publisher routing one type under another's key) is a
+    /// (a binding added by hand on the broker, or left from an older version of the role) is a
     /// permanent `unexpected-type` failure: dead-lettered, never dropped.
     public func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
         guard let input = Input.routes.input(from: event) else {
@@ -40,4 +40,9 @@ extension TypedMessageHandler {
         }
         return try handle(input, event: event, in: transaction)
     }
+}
+
+extension TypedMessageHandler {
+    /// The event types the handler's input routes (what its role's queue must be bound to).
+    public var inputEventTypes: [String] { Input.routes.eventTypes }
 }

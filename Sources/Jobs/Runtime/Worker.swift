@@ -76,6 +76,13 @@ public final class Worker: Service, Sendable {
     /// finishes the messages it already received, and returns.
     /// - Throws: when the topology cannot be declared or the store cannot be opened.
     public func run() async throws {
+        if let typed = handler as? any TypedMessageHandler, Set(typed.inputEventTypes) != Set(topology.role.consumes) {
+            throw TopologyError(
+                object: "role \(topology.role.name)",
+                brokerText: "its queue is bound to \(topology.role.consumes.sorted()) but its handler takes "
+                    + "\(typed.inputEventTypes.sorted())",
+                fix: "give the worker the handler of its role (the role's bindings come from the handler's input)")
+        }
         try await prepareTopology()
         try await store.migrate(Self.runtimeTables + handler.migrations)
         if !options.publishers.isEnforced {
