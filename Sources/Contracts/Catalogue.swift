@@ -27,7 +27,8 @@ extension ContractRegistry {
 public enum ContractCatalogue {
     /// Contracts that have one version so far.
     static let singleVersion: [any ContractMessage.Type] = [
-        RegistrationRejectedV1.self, RegistrationReviewNeededV1.self,
+        RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
+        RegistrationDocumentsRequestedV1.self,
         ClassOpenedV1.self, ClassScheduledV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self,
         EnrolmentWithdrawnV1.self,
         AssessmentRejectedV1.self,

@@ -132,7 +132,7 @@ actor Tally {
             if let envelope = try? decoder.decode(EventEnvelope<NotificationDeliveredV1>.self, from: delivery.body) {
                 notificationsByChannel[envelope.data.channel.rawValue, default: 0] += 1
                 let id = envelope.data.notificationID
-                let decision = ["lulus_seleksi", "pendaftaran_ditolak", "pendaftaran_ditinjau"].contains {
+                let decision = ["memenuhi_syarat", "pendaftaran_ditolak", "pendaftaran_ditinjau"].contains {
                     id.hasSuffix(":" + $0)
                 }
                 if decision { lastDecisionMessage = now }

@@ -51,7 +51,29 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var code: String
         /// Places in the programme year (1,000 Balikpapan, 500 Bontang).
         public var quota: Int
+        /// Where the BLKI is, as the selection message gives it (daftar ulang and training
+        /// take place there); `nil` leaves the address out of the messages.
+        public var address: String?
         public var programmes: [Programme]
+    }
+
+    /// Daftar ulang (re-registration) before a class starts: the days a selected participant
+    /// comes to the BLKI with the original KTP-el and diploma.
+    public struct ReRegistration: Codable, Sendable, Equatable {
+        /// How many days before the class's first day the window opens.
+        public var opensDaysBeforeStart: Int
+        /// How many days it stays open (the window ends before the class starts).
+        public var days: Int
+        /// Office hours, `HH:MM`, WITA.
+        public var start: String
+        public var end: String
+    }
+
+    /// A licensed LSP (Lembaga Sertifikasi Profesi): the BNSP licence number its assessment
+    /// results carry, and the name a job seeker knows it by.
+    public struct LSP: Codable, Sendable, Equatable {
+        public var licence: String
+        public var name: String
     }
 
     /// Training hours on some days of the week, in the programme's time zone (WITA).
@@ -77,6 +99,12 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     public var cohortSpacingDays: Int
     public var apprenticeships: Apprenticeships
     public var centres: [Centre]
+    /// The daftar ulang window of each class; `nil` when the plan has not set one (the
+    /// selection message then says the BLKI will announce it).
+    public var reRegistration: ReRegistration?
+    /// The LSPs that assess the programme's participants; an LSP not listed is named by its
+    /// licence number.
+    public var lsps: [LSP]?
 
     /// Reads and checks a programme file.
     /// - Throws: ``ProgrammeFileError`` naming what is wrong.
@@ -119,6 +147,15 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         }
         guard Self.day(firstClassStart) != nil, Self.day(referenceDate) != nil else {
             throw ProgrammeFileError(.invalid, "firstClassStart and referenceDate must be yyyy-MM-dd dates")
+        }
+        if let window = reRegistration {
+            guard window.days > 0, window.opensDaysBeforeStart >= window.days,
+                let start = Self.minutes(window.start), let end = Self.minutes(window.end), start < end
+            else {
+                throw ProgrammeFileError(
+                    .invalid,
+                    "reRegistration: a positive number of days that end before the class starts, and HH:MM office hours")
+            }
         }
         for centre in centres {
             guard centre.quota > 0, !centre.programmes.isEmpty else {
@@ -174,6 +211,17 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     }
 
     public func centre(_ centre: TrainingCentre) -> Centre? { centres.first { $0.centre == centre } }
+
+    /// The daftar ulang window of a class starting on `classStart` (`yyyy-MM-dd`): its first and
+    /// last day, or `nil` when the plan sets none.
+    public func reRegistrationWindow(classStart: String) -> (first: String, last: String)? {
+        guard let window = reRegistration, let start = Self.day(classStart) else { return nil }
+        let first = start.addingTimeInterval(-Double(window.opensDaysBeforeStart) * 86_400)
+        return (Self.format(first), Self.format(first.addingTimeInterval(Double(window.days - 1) * 86_400)))
+    }
+
+    /// The name of the LSP with this BNSP licence number, if the plan lists it.
+    public func lspName(licence: String) -> String? { lsps?.first { $0.licence == licence }?.name }
 
     /// The programme whose scheme is `code` (the same scheme at both BLKIs).
     public func programme(scheme code: String) -> Programme? {

@@ -10,7 +10,7 @@ import NIOHTTP1
 ///
 /// ```
 /// POST <url>   Authorization: Bearer <token>   Idempotency-Key: <key>
-/// {"idempotencyKey": "…", "channel": "WHATSAPP", "to": "+62812…", "template": "jadwal_kelas", "text": "…"}
+/// {"idempotencyKey": "…", "channel": "WHATSAPP", "to": "+62812…", "template": "lulus_seleksi", "text": "…"}
 /// ```
 /// 2xx is success (the provider's id is read from `id` or `messageId` in a JSON reply); 5xx,
 /// 408, 429, timeouts and connection failures are transient (a `Retry-After` in seconds or as

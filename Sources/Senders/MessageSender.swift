@@ -10,7 +10,7 @@ public struct OutgoingNotification: Sendable, Equatable {
     public var channel: NotificationChannel
     /// E.164 phone number or e-mail address (personal data: never logged in clear).
     public var recipient: String
-    /// The template the text came from, e.g. `jadwal_kelas`.
+    /// The template the text came from, e.g. `lulus_seleksi`.
     public var template: String
     /// The e-mail subject (ignored by WhatsApp and SMS).
     public var subject: String

@@ -24,10 +24,11 @@ public enum ContractPublishers {
         External(name: "lsp", summary: "the LSPs' assessment systems", publishes: [AssessmentSubmittedV2.eventType]),
         External(
             name: "office",
-            summary: "the programme office (open-classes, withdrawals, revoke-certificate, notification requests)",
+            summary:
+                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests)",
             publishes: [
                 ClassOpenedV1.eventType, EnrolmentWithdrawnV1.eventType, CertificateRevokedV1.eventType,
-                NotificationRequestedV1.eventType,
+                RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType,
             ]),
     ]
 

@@ -17,9 +17,12 @@ extension WorkerRole {
 
     public static let intake = pipeline(
         "intake", input: IntakeInput.self,
-        publishes: [RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType],
+        publishes: [
+            RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
+            RegistrationDocumentsRequestedV1.eventType,
+        ],
         summary:
-            "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review."
+            "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions."
     )
     public static let scheduling = pipeline(
         "scheduling", input: SchedulingInput.self,
@@ -60,14 +63,17 @@ extension WorkerRole {
         summary: "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector.")
 }
 
-/// What intake handles: registrations, and graded assessments (a competency verdict makes a
-/// later registration of the same person a re-registration).
+/// What intake handles: registrations, officers' decisions on those in review, and graded
+/// assessments (a competency verdict makes a later registration of the same person a
+/// re-registration).
 public enum IntakeInput: RoleInput {
     case registration(RegistrationSubmittedV2)
+    case reviewed(RegistrationReviewedV1)
     case graded(AssessmentGradedV2)
 
     public static let routes = InputRoutes<Self>()
         .on(RegistrationSubmittedV2.self, Self.registration)
+        .on(RegistrationReviewedV1.self, Self.reviewed)
         .on(AssessmentGradedV2.self, Self.graded)
 }
 
@@ -114,6 +120,7 @@ public enum NotificationsInput: RoleInput {
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
     case reviewNeeded(RegistrationReviewNeededV1)
+    case documentsRequested(RegistrationDocumentsRequestedV1)
     case scheduled(ClassScheduledV1)
     case waitlisted(EnrolmentWaitlistedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
@@ -127,6 +134,7 @@ public enum NotificationsInput: RoleInput {
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)
         .on(RegistrationReviewNeededV1.self, Self.reviewNeeded)
+        .on(RegistrationDocumentsRequestedV1.self, Self.documentsRequested)
         .on(ClassScheduledV1.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)

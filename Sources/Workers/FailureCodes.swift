@@ -8,6 +8,14 @@ extension Failure.Code {
     /// A registration number already decided under another message id (permanent): the
     /// publisher resent a registration with a new message id, or reused a number.
     public static let registrationNumberReused = Self(rawValue: "registration-number-reused")
+    /// An officer's decision on a registration that is not in review (permanent).
+    public static let reviewUnknown = Self(rawValue: "review-unknown")
+    /// An officer's decision on a review already approved or rejected (permanent): a decision
+    /// is not changed by a second one.
+    public static let reviewAlreadyDecided = Self(rawValue: "review-already-decided")
+    /// An officer's decision that cannot be carried out as it is (permanent): no officer, an
+    /// approval that leaves a reason unverified, a rejection without a reason for the applicant.
+    public static let invalidReviewDecision = Self(rawValue: "invalid-review-decision")
 
     // MARK: Scheduling
 
@@ -29,6 +37,9 @@ extension Failure.Code {
     /// A notification for someone whose contact details have not arrived yet (transient: the
     /// `registration.submitted` event is on its way).
     public static let contactUnknown = Self(rawValue: "contact-unknown")
+    /// A revocation of a certificate whose issuance has not arrived yet (transient: the
+    /// `certificate.issued` event is on its way).
+    public static let certificateUnknown = Self(rawValue: "certificate-unknown")
     /// A contact with neither a phone number nor an e-mail address (permanent).
     public static let noContactChannel = Self(rawValue: "no-contact-channel")
     /// A notification request naming a template that does not exist (permanent).

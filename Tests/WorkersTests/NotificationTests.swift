@@ -19,10 +19,10 @@ struct NotificationTemplateTests {
     /// flags become the `true`/`false` that sections read.
     @Test func aTemplatesFieldsAreItsValueTypesKeysAndFlagsBecomeSections() throws {
         #expect(
-            NotificationTemplates.fields["lulus_seleksi"]
+            NotificationTemplates.fields["memenuhi_syarat"]
                 == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
-        #expect(NotificationTemplates.fields.count == 10, "one value type per event template")
-        let values = EventTemplates.SelectionPassed(
+        #expect(NotificationTemplates.fields.count == 11, "one value type per event template")
+        let values = EventTemplates.RegistrationEligible(
             registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
             apprenticeshipInterest: true)
         #expect(
@@ -41,7 +41,8 @@ struct NotificationTemplateTests {
         #expect(Set(NotificationTemplates.fields.keys).isSubset(of: Set(templates.templates.keys)))
         let base = [
             "nama": "Siti Rahmawati", "no_peserta": "PST-1", "skema": "Tata Graha (SKM-2025-HTL-TGR)", "program": "Tata Graha",
-            "tanggal": "12 Agustus 2025", "lsp": "BNSP-LSP-0123-ID", "hasil_pelatihan": "LULUS", "lulus_pelatihan": "true",
+            "tanggal": "12 Agustus 2025", "lsp": "BNSP-LSP-0123-ID", "hasil_pelatihan": "LULUS", "ada_hasil_pelatihan": "true",
+            "lulus_pelatihan": "true",
             "kehadiran": "90%", "unit_belum_kompeten": "I.55HDR00.001.2",
         ]
         let competent = try templates.render(
@@ -58,12 +59,12 @@ struct NotificationTemplateTests {
 
     @Test func aTemplateNamingAFieldItsEventLacksStopsStartUp() throws {
         var texts = try Self.shippedTexts()
-        texts["jadwal_kelas"] = "subject: Jadwal\n---\nYth. {{nama}}, kelas dimulai {{tanggal_mulai}} di {{ruang_kelas}}."
+        texts["lulus_seleksi"] = "subject: Jadwal\n---\nYth. {{nama}}, kelas dimulai {{tanggal_mulai}} di {{ruang_kelas}}."
         #expect {
             try NotificationTemplates(texts: texts)
         } throws: { error in
             let error = try #require(error as? NotificationTemplateError)
-            return error.file.hasSuffix("jadwal_kelas.txt") && error.problem.contains("ruang_kelas")
+            return error.file.hasSuffix("lulus_seleksi.txt") && error.problem.contains("ruang_kelas")
         }
     }
 
@@ -195,15 +196,25 @@ struct NotificationDeliveryTests {
         #expect(first.channel == "WHATSAPP" && first.authorization == "Bearer secret" && first.headerKey == first.key)
         #expect(first.key.hasPrefix("ntf-") && !first.key.contains("6471"))
         let schedule = try #require(
-            gateway.requests.values.first { $0.text.contains("kelas BPN-TGR-01") && $0.to != "+628110000000" })
-        // SMS has its own, shorter wording (jadwal_kelas.sms.txt); WhatsApp the full one.
-        #expect(schedule.text.contains("mulai Senin, 7 Juli 2025 pkl 08.00 WITA"), "\(schedule.text)")
-        #expect(schedule.channel == "SMS" && schedule.text.count <= 160, "\(schedule.text.count)")
+            gateway.requests.values.first { $0.text.contains("LULUS seleksi") && $0.to != "+628110000000" })
+        // SMS has its own, shorter wording (lulus_seleksi.sms.txt); WhatsApp the full one. The
+        // class is named by programme and dates, never by its id; the times come from the plan.
+        #expect(schedule.text.contains("Mulai Senin, 7 Juli 2025 pkl 08.00 WITA"), "\(schedule.text)")
+        #expect(schedule.text.contains("Daftar ulang 30 Juni 2025 s.d. 2 Juli 2025 pkl 08.00-15.00"), "\(schedule.text)")
+        // At most two segments of a concatenated SMS (153 characters each), in GSM-7 (ASCII here).
+        #expect(schedule.channel == "SMS" && schedule.text.count <= 306, "\(schedule.text.count): \(schedule.text)")
+        #expect(schedule.text.unicodeScalars.allSatisfy { $0.isASCII }, "\(schedule.text)")
         let whatsApp = try #require(
-            gateway.requests.values.first { $0.text.contains("jadwal pelatihan") && $0.to == "+628110000000" })
-        #expect(whatsApp.text.contains("Mulai: Senin, 7 Juli 2025 pukul 08.00 WITA"), "\(whatsApp.text)")
+            gateway.requests.values.first { $0.text.contains("LULUS seleksi") && $0.to == "+628110000000" })
+        #expect(whatsApp.text.contains("Senin, 7 Juli 2025 s.d."), "\(whatsApp.text)")
+        #expect(whatsApp.text.contains("hari pertama mulai pukul 08.00 WITA"), "\(whatsApp.text)")
+        #expect(whatsApp.text.contains("Jl. Sepinggan Baru, Kec. Balikpapan Selatan"), "\(whatsApp.text)")
+        #expect(whatsApp.text.contains("Daftar ulang: 30 Juni 2025 s.d. 2 Juli 2025, pukul 08.00-15.00 WITA"), "\(whatsApp.text)")
+        #expect(!gateway.requests.values.contains { $0.text.contains("BPN-TGR-01") }, "no internal class id in a text")
+        let eligible = try #require(gateway.requests.values.first { $0.text.contains("memenuhi syarat administrasi") })
+        #expect(!eligible.text.contains("LULUS"), "acceptance is eligibility, not the selection: \(eligible.text)")
         let receipt = try #require(gateway.requests.values.first { $0.text.contains("telah kami terima") })
-        #expect(receipt.text.contains("NIK: 647105******0003") && !receipt.text.contains("6471054107990003"))
+        #expect(receipt.text.contains("NIK: ************0003") && !receipt.text.contains("6471054107990003"))
 
         // More rounds, a replayed event and a redelivered one: nothing is sent again.
         _ = try await kit.deliver(Self.scheduled(1))
@@ -282,22 +293,34 @@ struct NotificationDeliveryTests {
         let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: clock)
         _ = try await kit.deliver(Self.submitted(9))
         _ = try await kit.deliver(Self.accepted(9))
+        let revoked = EventEnvelope(
+            id: "revoked-9", source: "/test",
+            data: CertificateRevokedV1(certificateID: "BPN-2025-TGR-00009", participantID: "PST-9", reasonCode: "DATA_ERROR"))
+        // A revocation names the certificate by its number, which the issuance brought: before
+        // the issuance has arrived, it waits (a transient failure).
+        await #expect(throws: Failure.self) { _ = try await kit.deliver(revoked) }
         _ = try await kit.deliver(
             EventEnvelope(
-                id: "revoked-9", source: "/test",
-                data: CertificateRevokedV1(certificateID: "BPN-2025-TGR-00009", participantID: "PST-9", reasonCode: "DATA_ERROR"))
-        )
+                id: "issued-9", source: "/test",
+                data: CertificateIssuedV1(
+                    certificateID: "BPN-2025-TGR-00009", participantID: "PST-9", kind: .training, issuer: "BLKI Balikpapan",
+                    certificateNumber: "BPN/2025/PEL/00009", registrationNumber: nil, scheme: nil, issuedOn: "2025-07-01",
+                    validUntil: nil, verificationCode: "ABCD-EFGH")))
+        _ = try await kit.deliver(revoked)
         while await dispatcher.runOnce() > 0 {}
-        #expect(gateway.requests.values.map(\.text).allSatisfy { $0.contains("dicabut") } && gateway.requests.count == 1)
-        #expect(dispatcher.statistics.held == 2)
+        let urgent = try #require(gateway.requests.values.first)
+        #expect(gateway.requests.count == 1 && urgent.text.contains("dicabut"))
+        #expect(urgent.text.contains("BPN/2025/PEL/00009") && !urgent.text.contains("BPN-2025-TGR-00009"), "\(urgent.text)")
+        #expect(urgent.text.contains("kesalahan data pada sertifikat"))
+        #expect(dispatcher.statistics.held == 3)
         let held = try await kit.query("SELECT next_attempt_at FROM notif_messages WHERE state = 'pending'")
         let seven = ISO8601DateFormatter().date(from: "2025-07-08T07:00:00+08:00")!.timeIntervalSince1970
-        #expect(held.count == 2 && held.allSatisfy { $0["next_attempt_at"] == .real(seven) })
+        #expect(held.count == 3 && held.allSatisfy { $0["next_attempt_at"] == .real(seven) })
         clock.set(Date(timeIntervalSince1970: seven - 60))
         #expect(await dispatcher.runOnce() == 0)
         clock.set(Date(timeIntervalSince1970: seven))
         while await dispatcher.runOnce() > 0 {}
-        #expect(gateway.accepted.count == 3)
+        #expect(gateway.accepted.count == 4)
         await gateway.stop()
     }
 

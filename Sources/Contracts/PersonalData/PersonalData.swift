@@ -33,6 +33,15 @@ public enum PersonalData {
     /// Masks a NIK for a log line: `647401******9901` from its 16 digits (separators dropped);
     /// anything without exactly 16 digits, the empty string too, is `****`.
     public static func maskNIK(_ nik: String) -> String { nik.isEmpty ? "****" : PersonalDataMasker.mask(nik, as: .nik) }
+
+    /// Masks a NIK for a message to its holder: `************9901`, only the last four digits
+    /// (the region and birth date the log mask keeps are no business of a message that may be
+    /// read over a shoulder or forwarded); anything without exactly 16 digits is `****`.
+    public static func maskNIKForCitizen(_ nik: String) -> String {
+        let digits = nik.filter { $0.isASCII && $0.isNumber }
+        guard digits.count == 16, nik.allSatisfy({ ($0.isASCII && $0.isNumber) || " .-".contains($0) }) else { return "****" }
+        return String(repeating: "*", count: 12) + digits.suffix(4)
+    }
 }
 
 extension RegistrationSubmittedV1 {

@@ -15,7 +15,10 @@ public import Topology
 /// rejection → `registration.rejected` with every reason; else any doubt →
 /// `registration.review-needed` (a person decides; N8, N11); else `registration.accepted` with
 /// the priority tier: 1 never trained, 2 failed an earlier training or assessment, 3 trained or
-/// certified before (accepted, but seated only after tiers 1 and 2). Training history comes
+/// certified before (accepted, but seated only after tiers 1 and 2). A review is a case in
+/// intake's store until an officer decides it (`registration.reviewed`, ``carryOut(_:event:in:)``):
+/// approved, it is accepted as it would have been; rejected, the NIK is free for a later
+/// registration; documents requested, it stays open. Training history comes
 /// from the imported records of earlier programmes, the `assessment.graded` outcomes this
 /// worker consumes, and what the applicant declared.
 public struct IntakeHandler: TypedMessageHandler {
@@ -38,7 +41,7 @@ public struct IntakeHandler: TypedMessageHandler {
     }
 
     public var migrations: [String] {
-        registry.migrations + Self.ownTables
+        registry.migrations + Self.ownTables + Self.reviewTables
     }
 
     static let ownTables = [
@@ -64,6 +67,8 @@ public struct IntakeHandler: TypedMessageHandler {
         switch input {
         case .registration(let registration):
             return try decide(registration, event: event, in: transaction)
+        case .reviewed(let review):
+            return try carryOut(review, event: event, in: transaction)
         case .graded(let graded):
             try record(graded, in: transaction)
             return []
@@ -127,6 +132,9 @@ public struct IntakeHandler: TypedMessageHandler {
         } else if !reviews.isEmpty || participantID == nil {
             outcome = "review"
             message = RegistrationReviewNeededV1(registrationID: registration.registrationID, reasons: reviews.map(\.reason))
+            try openReview(
+                registration, event: event, reasons: reviews.map(\.reason), nikIndex: nikIndex,
+                maskedNIK: PersonalData.maskNIK(nik.normalised ?? ""), participantID: participantID, in: transaction)
         } else {
             outcome = "accepted"
             let (tier, reasons) = try priority(registration, nikIndex: nikIndex ?? "", in: transaction)

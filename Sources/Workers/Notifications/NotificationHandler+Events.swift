@@ -28,7 +28,7 @@ extension NotificationHandler {
         try queue(
             EventTemplates.RegistrationReceived(
                 registrationNumber: submitted.registrationID, programme: programmeName(submitted.programme),
-                centre: centreName(submitted.preferredCentre), maskedNIK: PersonalData.maskNIK(submitted.nik)),
+                centre: centreName(submitted.preferredCentre), maskedNIK: PersonalData.maskNIKForCitizen(submitted.nik)),
             for: event, contact: .registration(submitted.registrationID), in: transaction)
     }
 
@@ -37,7 +37,7 @@ extension NotificationHandler {
             "UPDATE notif_contacts SET participant_id = ? WHERE registration_id = ?",
             [.text(accepted.participantID), .text(accepted.registrationID)])
         try queue(
-            EventTemplates.SelectionPassed(
+            EventTemplates.RegistrationEligible(
                 registrationNumber: accepted.registrationID, participantNumber: accepted.participantID,
                 programme: programmeName(accepted.programme), centre: centreName(accepted.centre),
                 apprenticeshipInterest: accepted.apprenticeshipInterest),
@@ -57,18 +57,39 @@ extension NotificationHandler {
             for: event, contact: .registration(review.registrationID), in: transaction)
     }
 
+    func notify(_ documents: RegistrationDocumentsRequestedV1, event: DecodedEvent, in transaction: any StoreTransaction)
+        throws
+    {
+        try queue(
+            EventTemplates.DocumentsRequested(
+                registrationNumber: documents.registrationID, reason: documents.reason.message,
+                centre: centreName(documents.centre),
+                respondBy: documents.respondBy.map(IndonesianCalendar.date) ?? "", hasDeadline: documents.respondBy != nil),
+            for: event, contact: .registration(documents.registrationID), in: transaction)
+    }
+
+    /// A seat is the selection's result: the message names the class by its programme, BLKI,
+    /// cohort (angkatan) and dates, never by its internal id, and gives the daftar ulang window.
     func notify(_ scheduled: ClassScheduledV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = catalogue.programme(scheduled.programme, at: scheduled.centre)
+        let address = catalogue.centre(scheduled.centre)?.address ?? ""
+        let window = catalogue.reRegistrationWindow(classStart: scheduled.startDate)
+        let hours = catalogue.reRegistration.map {
+            "\($0.start.replacingOccurrences(of: ":", with: "."))-\($0.end.replacingOccurrences(of: ":", with: "."))"
+        }
         try queue(
-            EventTemplates.ClassSchedule(
+            EventTemplates.SelectionPassed(
                 participantNumber: scheduled.participantID, programme: programme?.name ?? scheduled.programme,
-                centre: centreName(scheduled.centre), classCode: scheduled.classID,
+                centre: centreName(scheduled.centre), address: address, hasAddress: !address.isEmpty,
+                cohort: classCohorts[scheduled.classID].map(String.init) ?? "-",
                 startWeekday: IndonesianCalendar.weekday(scheduled.startDate),
                 startDate: IndonesianCalendar.date(scheduled.startDate),
                 endDate: IndonesianCalendar.date(scheduled.endDate),
                 weeks: programme.map { String($0.weeks) } ?? "", weeklyHours: catalogue.weeklyHours,
                 startTime: catalogue.startTime(on: scheduled.startDate)
-                    ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: ".")),
+                    ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: "."),
+                hasReRegistration: window != nil, reRegistrationFirst: window.map { IndonesianCalendar.date($0.first) } ?? "",
+                reRegistrationLast: window.map { IndonesianCalendar.date($0.last) } ?? "", reRegistrationHours: hours ?? ""),
             for: event, contact: .participant(scheduled.participantID), in: transaction)
     }
 
@@ -99,14 +120,19 @@ extension NotificationHandler {
                 outcome: graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
                 competent: graded.outcome == .competent,
                 notYetCompetentUnits: graded.notYetCompetentUnits.joined(separator: ", "),
-                lsp: graded.lspLicence ?? "-",
-                trainingOutcome: graded.trainingOutcome == .failed ? "TIDAK LULUS" : "LULUS",
-                passedTraining: graded.trainingOutcome != .failed,
+                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "yang menguji Anda",
+                // A v1 grade has no training result: the message then says nothing about it.
+                trainingOutcome: graded.trainingOutcome.map { $0 == .passed ? "LULUS" : "TIDAK LULUS" } ?? "",
+                hasTrainingOutcome: graded.trainingOutcome != nil, passedTraining: graded.trainingOutcome == .passed,
                 attendance: graded.attendancePercent.map { String(format: "%.0f%%", $0) } ?? "-"),
             for: event, contact: .participant(graded.participantID), in: transaction)
     }
 
     func notify(_ issued: CertificateIssuedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        // The number a revocation message will name (the revocation carries only the id).
+        try transaction.execute(
+            "INSERT INTO notif_certificates (certificate_id, certificate_number) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [.text(issued.certificateID), .text(issued.certificateNumber)])
         let programme = issued.scheme.flatMap { catalogue.programme(scheme: $0) }
         try queue(
             EventTemplates.CertificateIssued(
@@ -126,10 +152,19 @@ extension NotificationHandler {
     }
 
     func notify(_ revoked: CertificateRevokedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        guard
+            let number = try transaction.query(
+                "SELECT certificate_number FROM notif_certificates WHERE certificate_id = ?", [.text(revoked.certificateID)]
+            ).first?["certificate_number"]?.text
+        else {
+            throw Failure.transient(
+                .certificateUnknown,
+                "certificate \(revoked.certificateID) is revoked before its issuance reached this worker; retrying")
+        }
         try queue(
             EventTemplates.CertificateRevoked(
-                participantNumber: revoked.participantID, certificateNumber: revoked.certificateID,
-                reason: Self.revocationReasons[revoked.reasonCode] ?? revoked.reasonCode),
+                participantNumber: revoked.participantID, certificateNumber: number,
+                reason: Self.revocationReason(revoked.reasonCode)),
             for: event, contact: .participant(revoked.participantID), in: transaction)
     }
 

@@ -24,11 +24,16 @@ public struct NotificationHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     /// Base of the certificate verification link, e.g. `https://sertifikat.example.id/verifikasi`.
     public let verificationBaseURL: String
+    /// The cohort (angkatan) of each planned class, by class id: messages name a class by its
+    /// programme, cohort and dates, not by its id.
+    let classCohorts: [String: Int]
 
     public init(templates: NotificationTemplates, catalogue: ProgrammeCatalogue, verificationBaseURL: String) {
         self.templates = templates
         self.catalogue = catalogue
         self.verificationBaseURL = verificationBaseURL
+        classCohorts = Dictionary(
+            catalogue.plannedClasses.map { ($0.classID, $0.cohort) }, uniquingKeysWith: { first, _ in first })
     }
 
     public var migrations: [String] {
@@ -49,6 +54,7 @@ public struct NotificationHandler: TypedMessageHandler {
                 claimed_by TEXT, sent_at REAL, channel_used TEXT, provider_id TEXT, last_error TEXT)
             """,
             "CREATE INDEX IF NOT EXISTS notif_messages_due ON notif_messages (state, next_attempt_at)",
+            "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
         ]
     }
 
@@ -60,6 +66,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .accepted(let accepted): try notify(accepted, event: event, in: transaction)
         case .rejected(let rejected): try notify(rejected, event: event, in: transaction)
         case .reviewNeeded(let review): try notify(review, event: event, in: transaction)
+        case .documentsRequested(let documents): try notify(documents, event: event, in: transaction)
         case .scheduled(let scheduled): try notify(scheduled, event: event, in: transaction)
         case .waitlisted(let waitlisted): try notify(waitlisted, event: event, in: transaction)
         case .apprenticeshipPlaced(let placed): try notify(placed, event: event, in: transaction)
@@ -85,7 +92,14 @@ public struct NotificationHandler: TypedMessageHandler {
     static let revocationReasons = [
         "DATA_ERROR": "kesalahan data pada sertifikat", "FRAUD": "ditemukan kecurangan",
         "SUPERSEDED": "digantikan oleh sertifikat yang baru", "ASSESSMENT_ANNULLED": "hasil uji kompetensi dibatalkan",
+        "ASSESSMENT_CORRECTED": "hasil uji kompetensi dikoreksi oleh LSP",
     ]
+
+    /// The reason of a revocation in words a job seeker understands; a code without words here
+    /// is never shown as it is.
+    static func revocationReason(_ code: String) -> String {
+        revocationReasons[code] ?? "keputusan penerbit sertifikat (BLKI dapat menjelaskan alasannya)"
+    }
 
     func queue<Values: TemplateValues>(
         _ values: Values, for event: DecodedEvent, contact key: ContactKey, in transaction: any StoreTransaction

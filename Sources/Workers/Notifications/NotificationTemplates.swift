@@ -16,7 +16,7 @@ import Mustache
 ///
 /// The subject is used by e-mail; WhatsApp and SMS send the body. `urgent: yes` lets a message
 /// through quiet hours. A channel may have its own wording in `<name>.<channel>.txt`
-/// (`whatsapp`, `sms`, `email`), e.g. a shorter `jadwal_kelas.sms.txt`; it has the same fields.
+/// (`whatsapp`, `sms`, `email`), e.g. a shorter `lulus_seleksi.sms.txt`; it has the same fields.
 /// Every template the worker sends for an event must exist and may name only the fields that
 /// event provides (``NotificationTemplates/fields``): a missing template,
 /// an unknown field or a Mustache syntax error stops start-up with the file and the name.

@@ -51,9 +51,9 @@ private enum TemplateValue: Decodable {
 /// The templates the worker sends for the pipeline's events, one value type each.
 enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
-        RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, SelectionPassed.self,
-        ClassSchedule.self, Waitlisted.self, ApprenticeshipPlacement.self, AssessmentResult.self, CertificateIssued.self,
-        CertificateRevoked.self,
+        RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
+        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, ApprenticeshipPlacement.self,
+        AssessmentResult.self, CertificateIssued.self, CertificateRevoked.self,
     ]
 
     /// `pendaftaran_diterima`: the registration arrived.
@@ -91,9 +91,25 @@ enum EventTemplates {
         }
     }
 
-    /// `lulus_seleksi`: intake accepted the registration.
-    struct SelectionPassed: TemplateValues {
-        static let template = "lulus_seleksi"
+    /// `pendaftaran_perlu_dokumen`: the officer reviewing the registration asks for documents.
+    struct DocumentsRequested: TemplateValues {
+        static let template = "pendaftaran_perlu_dokumen"
+        typealias Field = CodingKeys
+        let registrationNumber, reason, centre, respondBy: String
+        let hasDeadline: Bool
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case registrationNumber = "no_pendaftaran"
+            case reason = "alasan"
+            case centre = "blki"
+            case respondBy = "batas_waktu"
+            case hasDeadline = "ada_batas_waktu"
+        }
+    }
+
+    /// `memenuhi_syarat`: intake (or an officer's review) found the registration eligible; the
+    /// selection (a seat, by priority) comes later.
+    struct RegistrationEligible: TemplateValues {
+        static let template = "memenuhi_syarat"
         typealias Field = CodingKeys
         let registrationNumber, participantNumber, programme, centre: String
         let apprenticeshipInterest: Bool
@@ -106,23 +122,33 @@ enum EventTemplates {
         }
     }
 
-    /// `jadwal_kelas`: a seat in a class.
-    struct ClassSchedule: TemplateValues {
-        static let template = "jadwal_kelas"
+    /// `lulus_seleksi`: a seat in a class is the selection's result: the class's dates and
+    /// hours, the BLKI's address, and the daftar ulang window.
+    struct SelectionPassed: TemplateValues {
+        static let template = "lulus_seleksi"
         typealias Field = CodingKeys
-        let participantNumber, programme, centre, classCode, startWeekday, startDate, endDate, weeks, weeklyHours,
-            startTime: String
+        let participantNumber, programme, centre, address: String
+        let hasAddress: Bool
+        let cohort, startWeekday, startDate, endDate, weeks, weeklyHours, startTime: String
+        let hasReRegistration: Bool
+        let reRegistrationFirst, reRegistrationLast, reRegistrationHours: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
             case programme = "program"
             case centre = "blki"
-            case classCode = "kode_kelas"
+            case address = "alamat"
+            case hasAddress = "ada_alamat"
+            case cohort = "angkatan"
             case startWeekday = "hari_mulai"
             case startDate = "tanggal_mulai"
             case endDate = "tanggal_selesai"
             case weeks = "jumlah_minggu"
             case weeklyHours = "jam_latihan"
             case startTime = "jam_mulai"
+            case hasReRegistration = "ada_daftar_ulang"
+            case reRegistrationFirst = "daftar_ulang_mulai"
+            case reRegistrationLast = "daftar_ulang_selesai"
+            case reRegistrationHours = "jam_daftar_ulang"
         }
     }
 
@@ -159,7 +185,7 @@ enum EventTemplates {
         let participantNumber, scheme, programme, assessedOn, outcome: String
         let competent: Bool
         let notYetCompetentUnits, lsp, trainingOutcome: String
-        let passedTraining: Bool
+        let hasTrainingOutcome, passedTraining: Bool
         let attendance: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
@@ -171,6 +197,7 @@ enum EventTemplates {
             case notYetCompetentUnits = "unit_belum_kompeten"
             case lsp = "lsp"
             case trainingOutcome = "hasil_pelatihan"
+            case hasTrainingOutcome = "ada_hasil_pelatihan"
             case passedTraining = "lulus_pelatihan"
             case attendance = "kehadiran"
         }

@@ -1,0 +1,70 @@
+public import ContractKit
+
+/// An officer's decision on a registration that intake sent to review
+/// (`registration.review-needed`): published by the programme office (an officer of
+/// Disnakertrans, through `kaltim-worker review decide`) and carried out by intake, which owns
+/// the registration's state.
+///
+/// An approval enters scheduling as an acceptance with the original submission time and the
+/// priority tier intake worked out when it opened the review; a rejection frees the NIK for a
+/// later registration; a request for documents keeps the review open.
+public struct RegistrationReviewedV1: ContractMessage {
+    public static let eventType = "registration.reviewed"
+    public static let version = 1
+
+    /// What the officer decided.
+    public enum Decision: String, SchemaEnumeration {
+        /// The documents confirm the registration: it is accepted.
+        case approve = "DISETUJUI"
+        /// The registration is refused, with ``RegistrationReviewedV1/reason``.
+        case reject = "DITOLAK"
+        /// The applicant must bring or send documents first (``RegistrationReviewedV1/reason``
+        /// says which); the review stays open.
+        case requestDocuments = "PERLU_DOKUMEN"
+    }
+
+    public var registrationID: String
+    public var decision: Decision
+    /// The officer who decided (name or staff number), kept in intake's audit of the review.
+    public var officer: String
+    /// The review reasons (codes of `registration.review-needed`) the officer checked against
+    /// the documents. An approval must name every open reason.
+    public var verifiedReasons: [String]
+    /// Why, for the applicant: required for a rejection and a request for documents.
+    public var reason: RegistrationReason?
+    /// For a request for documents: the last day to bring them, `YYYY-MM-DD`.
+    public var respondBy: String?
+
+    public init(
+        registrationID: String, decision: Decision, officer: String, verifiedReasons: [String],
+        reason: RegistrationReason?, respondBy: String?
+    ) {
+        self.registrationID = registrationID
+        self.decision = decision
+        self.officer = officer
+        self.verifiedReasons = verifiedReasons
+        self.reason = reason
+        self.respondBy = respondBy
+    }
+}
+
+/// An officer asked the applicant for documents before deciding: the review stays open.
+public struct RegistrationDocumentsRequestedV1: ContractMessage {
+    public static let eventType = "registration.documents-requested"
+    public static let version = 1
+
+    public var registrationID: String
+    /// The BLKI the applicant chose, where the documents go.
+    public var centre: TrainingCentre
+    /// Which documents and why, for the applicant.
+    public var reason: RegistrationReason
+    /// The last day to bring them, `YYYY-MM-DD`, when the officer set one.
+    public var respondBy: String?
+
+    public init(registrationID: String, centre: TrainingCentre, reason: RegistrationReason, respondBy: String?) {
+        self.registrationID = registrationID
+        self.centre = centre
+        self.reason = reason
+        self.respondBy = respondBy
+    }
+}
