@@ -194,10 +194,11 @@ struct ProgrammeRun {
 
     // MARK: The stages
 
-    /// The programme's four stages, each waiting until the workers have done its part:
-    /// registrations, the classes, the assessments, the notifications.
+    /// The programme's stages, each waiting until the workers have done its part:
+    /// registrations, the officers' reviews, the classes, the assessments, the notifications.
     func runStages(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
         try await registrationStage(tally: tally, disturbance: disturbance)
+        try await reviewStage(tally: tally)
         try await classStage(tally: tally)
         try await assessmentStage(tally: tally, disturbance: disturbance, passRates: &passRates)
         try await notificationStage(tally: tally)
@@ -224,6 +225,60 @@ struct ProgrammeRun {
         try await publishRegistrations(cohort.registrations.filter { $0.defect == .duplicate }, malformed: false)
         let total = options.registrations
         try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
+    }
+
+    /// 1b. Officers of Disnakertrans decide every registration intake sent to review, as
+    /// `kaltim-worker review decide` would: no registry record → documents first (the family
+    /// card and the birth certificate), then the decision once they are brought; every fifth is
+    /// rejected (the documents do not match), the rest approved with every reason verified.
+    /// The stage ends when no review is pending.
+    func reviewStage(tally: Tally) async throws {
+        let stage = Date()
+        let cases = await tally.reviewCases
+        guard !cases.isEmpty else { return }
+        let officer = "Petugas Verifikasi Disnakertrans (simulasi)"
+        func decision(
+            _ id: String, _ step: Int, _ decision: RegistrationReviewedV1.Decision, verified: [String] = [],
+            reason: RegistrationReason? = nil, respondBy: String? = nil
+        ) throws -> AMQPOutgoingMessage {
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)reviewed-\(id)-\(step)", source: "/kaltim/office/review", subject: id,
+                    data: RegistrationReviewedV1(
+                        registrationID: id, decision: decision, officer: officer, verifiedReasons: verified, reason: reason,
+                        respondBy: respondBy)),
+                exchange: exchange
+            ).amqpMessage
+        }
+        let documents = RegistrationReason(
+            code: "DOKUMEN_KEPENDUDUKAN_DIPERLUKAN",
+            message: "Data kependudukan Anda belum ditemukan; mohon bawa KTP-el, Kartu Keluarga dan akta kelahiran asli.")
+        let mismatch = RegistrationReason(
+            code: "DOKUMEN_TIDAK_SESUAI",
+            message:
+                "Data pada dokumen asli tidak sesuai dengan data pendaftaran; silakan mendaftar kembali dengan data yang benar.")
+        var first: [AMQPOutgoingMessage] = []
+        var later: [AMQPOutgoingMessage] = []
+        for (index, reviewCase) in cases.enumerated() {
+            let id = reviewCase.registrationID
+            let needsDocuments = reviewCase.reasons.contains("REGISTRY_NOT_FOUND")
+            if needsDocuments {
+                first.append(try decision(id, 1, .requestDocuments, reason: documents, respondBy: "2025-06-20"))
+            }
+            let step = needsDocuments ? 2 : 1
+            let final =
+                index % 5 == 4
+                ? try decision(id, step, .reject, reason: mismatch)
+                : try decision(id, step, .approve, verified: reviewCase.reasons)
+            if needsDocuments { later.append(final) } else { first.append(final) }
+        }
+        let requested = later.count
+        try await publishAll(first)
+        try await tally.wait("officers' reviews", stage) { counts in
+            counts.documentsRequested >= requested && counts.reviewsPending <= requested
+        }
+        try await publishAll(later)
+        try await tally.wait("reviews after documents", stage) { counts in counts.reviewsPending == 0 }
     }
 
     /// 2. Selection closes; the classes are announced and scheduling seats the accepted.
@@ -309,6 +364,7 @@ struct ProgrammeRun {
             expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV2.eventType) }.count,
             leftovers: leftovers, logFolder: path("logs"))
         if let stageError = finished.stageError { check.problems.insert("the run did not finish: \(stageError)", at: 0) }
+        if counts.reviewsPending > 0 { check.problems.append("\(counts.reviewsPending) reviews still pending") }
         // Each certificate's PDF is written after its commit, by the worker's file writer, which
         // finishes what is waiting when the worker stops.
         let pdfs = ((try? FileManager.default.contentsOfDirectory(atPath: path("certificates"))) ?? []).filter {

@@ -11,16 +11,23 @@ import Workers
 actor Tally {
     struct Counts {
         var accepted = 0, rejected = 0, review = 0
+        /// Of the accepted and the rejected, those an officer decided after a review; requests
+        /// for documents (the review stays open).
+        var reviewAccepted = 0, reviewRejected = 0, documentsRequested = 0
         var scheduled = 0, waitlisted = 0, apprenticeships = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
-        var decided: Int { accepted + rejected + review }
+        /// Intake's first answer to each registration: accepted, rejected or review.
+        var decided: Int { accepted + rejected + review - reviewAccepted - reviewRejected }
+        /// Reviews no officer has approved or rejected yet.
+        var reviewsPending: Int { review - reviewAccepted - reviewRejected }
         var placed: Int { scheduled + waitlisted }
         var expectedCertificates: Int { trainingPassed + competent }
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
-            submitted + decided + scheduled + waitlisted + apprenticeships + graded + certificates
+            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + apprenticeships + graded
+                + certificates
         }
     }
 
@@ -37,6 +44,15 @@ actor Tally {
     private(set) var registrationOfParticipant: [String: String] = [:]
     private var rejectionReasons: [String: Int] = [:]
     private var reviewReasons: [String: Int] = [:]
+    /// The registrations sent to review, with their reasons' codes, in the order they came.
+    private(set) var reviewCases: [(registrationID: String, reasons: [String])] = []
+    private var inReview: Set<String> = []
+    /// Per participant: the BLKI of their seat, and whether they were graded BELUM KOMPETEN or
+    /// got a competency certificate (the target's figures).
+    private var centreOfParticipant: [String: TrainingCentre] = [:]
+    private var notYetCompetent: Set<String> = []
+    private var certified: Set<String> = []
+    private var waitlistedAt: [TrainingCentre: Int] = [:]
     private var tiers: [Int: Int] = [:]
     private var certificatesByIssuer: [String: Int] = [:]
     private var notificationsByChannel: [String: Int] = [:]
@@ -52,7 +68,8 @@ actor Tally {
 
     static let producer: [String: String] = [
         RegistrationAcceptedV1.eventType: "intake", RegistrationRejectedV1.eventType: "intake",
-        RegistrationReviewNeededV1.eventType: "intake", ClassScheduledV1.eventType: "scheduling",
+        RegistrationReviewNeededV1.eventType: "intake", RegistrationDocumentsRequestedV1.eventType: "intake",
+        ClassScheduledV1.eventType: "scheduling",
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
         CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
@@ -93,8 +110,8 @@ actor Tally {
         let subject = (try? decoder.decode(EnvelopeHeader.self, from: delivery.body))?.subject ?? ""
         func note(_ kind: String, _ key: String) { ledger[kind, default: [:]][key, default: []].insert(id) }
         switch delivery.properties.type {
-        case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType:
-            note("registration decision", subject)
+        case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType: note("registration decision", subject)
+        case RegistrationReviewNeededV1.eventType: note("review opened", subject)
         case ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType: note("placement", subject)
         case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
         case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
@@ -148,32 +165,48 @@ actor Tally {
             if let failed = data(NotificationFailedV1.self) { notificationFailures[failed.reasonCode, default: 0] += 1 }
         case RegistrationAcceptedV1.eventType:
             counts.accepted += 1
+            if inReview.contains(subject) { counts.reviewAccepted += 1 }
             if let accepted = data(RegistrationAcceptedV2.self) {
                 tiers[accepted.priorityTier.rawValue, default: 0] += 1
                 registrationOfParticipant[accepted.participantID] = accepted.registrationID
             }
         case RegistrationRejectedV1.eventType:
             counts.rejected += 1
+            if inReview.contains(subject) { counts.reviewRejected += 1 }
             for reason in data(RegistrationRejectedV1.self)?.reasons ?? [] { rejectionReasons[reason.code, default: 0] += 1 }
         case RegistrationReviewNeededV1.eventType:
             counts.review += 1
-            for reason in data(RegistrationReviewNeededV1.self)?.reasons ?? [] { reviewReasons[reason.code, default: 0] += 1 }
+            inReview.insert(subject)
+            let reasons = data(RegistrationReviewNeededV1.self)?.reasons ?? []
+            for reason in reasons { reviewReasons[reason.code, default: 0] += 1 }
+            reviewCases.append((subject, reasons.map(\.code)))
+        case RegistrationDocumentsRequestedV1.eventType: counts.documentsRequested += 1
         case ClassScheduledV1.eventType:
             counts.scheduled += 1
-            if let seat = data(ClassScheduledV1.self) { seats.append(seat) }
-        case EnrolmentWaitlistedV1.eventType: counts.waitlisted += 1
+            if let seat = data(ClassScheduledV1.self) {
+                seats.append(seat)
+                centreOfParticipant[seat.participantID] = seat.centre
+            }
+        case EnrolmentWaitlistedV1.eventType:
+            counts.waitlisted += 1
+            if let waitlisted = data(EnrolmentWaitlistedV1.self) { waitlistedAt[waitlisted.centre, default: 0] += 1 }
         case ApprenticeshipPlacedV1.eventType: counts.apprenticeships += 1
         case AssessmentGradedV2.eventType:
             counts.graded += 1
             if let graded = data(AssessmentGradedV2.self) {
-                if graded.outcome == .competent { counts.competent += 1 }
+                if graded.outcome == .competent { counts.competent += 1 } else { notYetCompetent.insert(graded.participantID) }
                 if graded.trainingOutcome == .passed { counts.trainingPassed += 1 }
             }
         case AssessmentRejectedV1.eventType: counts.assessmentRejected += 1
         case CertificateIssuedV1.eventType:
             counts.certificates += 1
             if let issued = data(CertificateIssuedV1.self) {
-                if issued.kind == .training { counts.trainingCertificates += 1 } else { counts.competencyCertificates += 1 }
+                if issued.kind == .training {
+                    counts.trainingCertificates += 1
+                } else {
+                    counts.competencyCertificates += 1
+                    certified.insert(issued.participantID)
+                }
                 certificatesByIssuer[issued.issuer, default: 0] += 1
             }
         default: break
@@ -204,6 +237,34 @@ actor Tally {
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
 
+    /// Certified (a competency certificate) against the programme's target, per BLKI, and what
+    /// could close a gap: the BELUM KOMPETEN who may take a re-assessment (uji ulang) and the
+    /// reserves on the waiting list.
+    private func targetLines(catalogue: ProgrammeCatalogue) -> [String] {
+        let target = catalogue.centres.map(\.quota).reduce(0, +)
+        var lines = ["target: \(certified.count) certified of \(target) (a competency certificate)"]
+        for centre in catalogue.centres {
+            let inCentre = { (participant: String) in self.centreOfParticipant[participant] == centre.centre }
+            let done = certified.filter(inCentre).count
+            let failed = notYetCompetent.filter(inCentre).count
+            let assessed = done + failed
+            var line = "  \(centre.centre.rawValue): \(done) of \(centre.quota)"
+            if done < centre.quota {
+                let gap = centre.quota - done
+                let rate = assessed > 0 ? Double(done) / Double(assessed) : 0
+                line += ", gap \(gap): \(failed) BELUM KOMPETEN may take a re-assessment (uji ulang)"
+                if rate > 0 {
+                    line += String(
+                        format: "; at the observed %.0f %% pass rate about %d more trainees are needed, %d reserves wait",
+                        rate * 100, Int((Double(gap) / rate).rounded(.up)), waitlistedAt[centre.centre] ?? 0)
+                }
+            }
+            lines.append(line)
+        }
+        lines.append("  apprenticeships: \(counts.apprenticeships) placed of \(catalogue.apprenticeships.places)")
+        return lines
+    }
+
     func report(
         catalogue: ProgrammeCatalogue, seconds: Double, deadLetters: [String: Int], cohort: Cohort, passRates: [String: Double],
         publishingStarted: Date, memory: [(name: String, kib: Int)], relayRate: Double?
@@ -213,7 +274,11 @@ actor Tally {
         lines.append("")
         lines.append("== Kaltim 2025 programme: report (seeded synthetic cohort) ==")
         lines.append(
-            "registrations \(cohort.registrations.count): accepted \(c.accepted), rejected \(c.rejected), review \(c.review)")
+            "registrations \(cohort.registrations.count): accepted \(c.accepted), rejected \(c.rejected) "
+                + "(\(c.reviewAccepted) and \(c.reviewRejected) of them after an officer's review)")
+        lines.append(
+            "  reviews: \(c.review) opened, \(c.reviewAccepted) approved, \(c.reviewRejected) rejected, "
+                + "\(c.documentsRequested) asked for documents first; \(c.reviewsPending) still pending")
         lines.append(
             "  priority of the accepted: tier 1 \(tiers[1] ?? 0), tier 2 \(tiers[2] ?? 0), tier 3 \(tiers[3] ?? 0)")
         lines.append("  rejections by reason:")
@@ -230,6 +295,7 @@ actor Tally {
             }
         }
         lines.append("  waitlisted \(c.waitlisted); apprenticeships placed \(c.apprenticeships)")
+        lines += targetLines(catalogue: catalogue)
         lines.append(
             "assessments: graded \(c.graded) (KOMPETEN \(c.competent), training LULUS \(c.trainingPassed)), rejected \(c.assessmentRejected)"
         )

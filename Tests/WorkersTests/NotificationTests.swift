@@ -228,6 +228,66 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    /// What a job seeker reads says what happened, in words they understand: no training
+    /// result the event did not carry, the LSP by its name, a revocation's reason in Bahasa
+    /// Indonesia, an officer's request for documents with its deadline.
+    @Test func messagesSayOnlyWhatTheEventCarriesInWordsAJobSeekerUnderstands() async throws {
+        let gateway = try await TestGateway.start()
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [.sms: HTTPGatewaySender(url: gateway.url, token: nil)], clock: Clock(Self.noon()))
+        _ = try await kit.deliver(Self.submitted(7))
+        _ = try await kit.deliver(Self.accepted(7))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "graded-v1", source: "/test",
+                data: AssessmentGradedV1(
+                    assessmentID: "A-1", participantID: "PST-7", scheme: "SKM-2025-HTL-TGR", outcome: .notYetCompetent,
+                    notYetCompetentUnits: ["I.55HDR00.001.2"])))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "graded-v2", source: "/test",
+                data: AssessmentGradedV2(
+                    assessmentID: "A-2", participantID: "PST-7", scheme: "SKM-2025-HTL-TGR", outcome: .notYetCompetent,
+                    notYetCompetentUnits: ["I.55HDR00.001.2"], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12",
+                    attendancePercent: 92, trainingOutcome: .passed, supersedes: nil, lspCertificateNumber: nil,
+                    lspRegistrationNumber: nil)))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "issued-7", source: "/test",
+                data: CertificateIssuedV1(
+                    certificateID: "CERT-INTERNAL-7", participantID: "PST-7", kind: .training, issuer: "BLKI Balikpapan",
+                    certificateNumber: "BPN/2025/PEL/00007", registrationNumber: nil, scheme: nil, issuedOn: "2025-08-20",
+                    validUntil: nil, verificationCode: "WXYZ-1234")))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "revoked-7", source: "/test",
+                data: CertificateRevokedV1(
+                    certificateID: "CERT-INTERNAL-7", participantID: "PST-7", reasonCode: "ASSESSMENT_CORRECTED")))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "documents-7", source: "/test",
+                data: RegistrationDocumentsRequestedV1(
+                    registrationID: "REG-7", centre: .bontang,
+                    reason: RegistrationReason(code: "AKTA_DIPERLUKAN", message: "Mohon bawa akta kelahiran asli."),
+                    respondBy: "2025-06-20")))
+        while await dispatcher.runOnce() > 0 {}
+        let texts = gateway.requests.values.map(\.text)
+        let v1 = try #require(texts.first { $0.contains("Hasil uji kompetensi skema") && !$0.contains("kehadiran") })
+        #expect(!v1.contains("LULUS") && !v1.contains("hasil pelatihan"), "a v1 grade has no training result: \(v1)")
+        #expect(v1.contains("melalui LSP yang menguji Anda"), "\(v1)")
+        let v2 = try #require(texts.first { $0.contains("kehadiran 92%") })
+        #expect(v2.contains("hasil pelatihan Tata Graha: LULUS"), "\(v2)")
+        #expect(v2.contains("LSP Kompetensi Kaltim (sintetis)") && !v2.contains("BNSP-LSP-0123-ID"), "\(v2)")
+        let revoked = try #require(texts.first { $0.contains("dicabut") })
+        #expect(revoked.contains("BPN/2025/PEL/00007 telah dicabut karena hasil uji kompetensi dikoreksi oleh LSP"))
+        #expect(!texts.contains { $0.contains("ASSESSMENT_CORRECTED") || $0.contains("CERT-INTERNAL-7") })
+        let documents = try #require(texts.first { $0.contains("dokumen tambahan") })
+        #expect(documents.contains("Mohon bawa akta kelahiran asli."), "\(documents)")
+        #expect(documents.contains("ke BLKI Bontang paling lambat 20 Juni 2025"), "\(documents)")
+        #expect(!NotificationHandler.revocationReason("SOMETHING_NEW").contains("SOMETHING_NEW"), "never the raw code")
+        await gateway.stop()
+    }
+
     @Test func a5xxIsRetriedAfterRetryAfterAndA4xxFallsBackToTheNextChannel() async throws {
         let gateway = try await TestGateway.start { request, attempt in
             if request.channel == "WHATSAPP" { return (400, [:]) }  // e.g. not a WhatsApp number

@@ -45,7 +45,7 @@ struct PipelineProcessTests {
         for type in [
             RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
             ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
-            AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType,
+            AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType, RegistrationDocumentsRequestedV1.eventType,
         ] {
             try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
         }
@@ -108,6 +108,60 @@ struct PipelineProcessTests {
         #expect(seen[RegistrationRejectedV1.eventType] == ["E2E-3"])  // subjects are registration ids
         #expect(seen[RegistrationReviewNeededV1.eventType] == ["E2E-4"])
         #expect(seen[ApprenticeshipPlacedV1.eventType]?.count == 2, "both asked for an apprenticeship")
+
+        // An officer reviews E2E-4 with the admin command: the case, a request for documents,
+        // then a rejection, each carried out by intake and published.
+        func review(_ arguments: [String]) async throws -> String {
+            let command = try ChildProcess(binary, ["review"] + arguments + ["--database", intakeDatabase])
+            #expect(try await command.waitForExit(timeout: .seconds(60)) == 0, "\(command.output)")
+            let output = command.output
+            await command.terminate()
+            return output
+        }
+        let list = try await review(["list"])
+        #expect(list.contains("1 reviews pending") && list.contains("E2E-4\topen"), "\(list)")
+        let shown = try await review(["show", "--registration-id", "E2E-4"])
+        #expect(shown.contains("REGISTRY_NOT_FOUND") && shown.contains("NIK: 647401******9977"), "\(shown)")
+        #expect(!shown.contains("6474015708999977"), "no NIK in clear")
+        let broker = ["--broker-url", url, "--topology-prefix", prefix]
+        let officer = ["--registration-id", "E2E-4", "--officer", "Rina (verifikator)"]
+        _ = try await review(
+            [
+                "decide", "--decision", "request-documents", "--reason-code", "AKTA_DIPERLUKAN", "--reason-text",
+                "Mohon bawa akta kelahiran asli.", "--respond-by", "2025-06-20",
+            ] + officer + broker)
+        try await waitUntil(timeout: .seconds(60), "the request for documents") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
+                try? await delivery.ack()
+            }
+            return seenNow()[RegistrationDocumentsRequestedV1.eventType] == ["E2E-4"]
+        }
+        #expect(try await review(["list"]).contains("E2E-4\tdocuments-requested"))
+        _ = try await review(
+            [
+                "decide", "--decision", "reject", "--reason-code", "DOKUMEN_TIDAK_SESUAI", "--reason-text",
+                "Dokumen tidak sesuai dengan data pendaftaran.",
+            ] + officer + broker)
+        try await waitUntil(timeout: .seconds(60), "the rejection") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
+                try? await delivery.ack()
+            }
+            return seenNow()[RegistrationRejectedV1.eventType] == ["E2E-3", "E2E-4"]
+        }
+        #expect(try await review(["list"]).contains("0 reviews pending"))
+        // A second decision is refused by the command before anything is published.
+        let again = try ChildProcess(
+            binary,
+            ["review", "decide", "--decision", "approve", "--all-verified", "--database", intakeDatabase] + officer + broker)
+        #expect(try await again.waitForExit(timeout: .seconds(60)) != 0)
+        #expect(again.output.contains("already rejected"), "\(again.output)")
+        await again.terminate()
 
         // The LSP reports each scheduled participant's assessment; the grading worker knows
         // their classes. The Balikpapan one is dated before the training started: rejected.

@@ -109,7 +109,7 @@ extension IntakeHandler {
     ]
 
     /// Times in intake's tables: ISO 8601 with milliseconds, UTC (sorts as text).
-    static func formatTime(_ date: Date) -> String {
+    public static func formatTime(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
@@ -269,7 +269,7 @@ extension IntakeHandler {
 
     /// A reason an officer writes for the applicant: an UPPER_SNAKE code and a text of at most
     /// 500 characters with no NIK in it (no run of 16 or more digits).
-    static func checkApplicantReason(_ reason: RegistrationReason) throws {
+    public static func checkApplicantReason(_ reason: RegistrationReason) throws {
         guard reason.code.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil else {
             throw Failure.permanent(.invalidReviewDecision, "a reason code is UPPER_SNAKE, e.g. DOKUMEN_TIDAK_SESUAI")
         }

@@ -1,0 +1,182 @@
+import AMQP
+import ArgumentParser
+import CommandOptions
+import ContractKit
+import Contracts
+import Foundation
+import Jobs
+import Stores
+import Topology
+import Workers
+
+/// `kaltim-worker review`: the officers' desk for registrations intake sent to review. `list`
+/// and `show` read intake's store; `decide` publishes the officer's decision
+/// (`registration.reviewed`), which intake carries out.
+struct Review: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Registrations waiting for an officer's review: list, show, decide.",
+        subcommands: [List.self, Show.self, Decide.self])
+
+    /// Where intake's store is.
+    struct StoreOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("The intake worker's store (a file or a postgres:// URL).", valueName: "path"))
+        var database = "var/intake.sqlite"
+        @Option(help: ArgumentHelp("Its PostgreSQL schema (default: intake).", valueName: "name")) var storeSchema = "intake"
+
+        func cases(pendingOnly: Bool, registrationID: String? = nil) async throws -> [ReviewCase] {
+            let store = try await Stores.openForReading(database, schema: storeSchema)
+            return try await ReviewCase.read(from: store, pendingOnly: pendingOnly, registrationID: registrationID)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The reviews waiting for a decision, oldest first, with how long the oldest has waited.")
+
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Also the decided reviews.") var all = false
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            let cases = try await store.cases(pendingOnly: !all)
+            let pending = cases.filter(\.isPending)
+            var summary = "\(pending.count) reviews pending"
+            if let oldest = pending.map(\.openedAt).min() {
+                summary += String(format: "; the oldest has waited %.1f hours", Date().timeIntervalSince(oldest) / 3600)
+            }
+            print(summary)
+            for reviewCase in cases {
+                print(
+                    [
+                        reviewCase.registrationID, reviewCase.state, IntakeHandler.formatTime(reviewCase.openedAt),
+                        reviewCase.centre, reviewCase.programme, reviewCase.reasons.map(\.code).joined(separator: ","),
+                    ].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One review: its reasons, the declared data beside the civil-registry record (NIK masked).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The registration number.") var registrationID: String
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            guard let reviewCase = try await store.cases(pendingOnly: false, registrationID: registrationID).first else {
+                throw ValidationError("registration \(registrationID) is not in review")
+            }
+            print("pendaftaran \(reviewCase.registrationID): \(reviewCase.state), \(reviewCase.centre) \(reviewCase.programme)")
+            print("alasan pemeriksaan:")
+            for reason in reviewCase.reasons { print("  \(reason.code): \(reason.message)") }
+            guard let file = reviewCase.caseFile else {
+                print("diputuskan oleh \(reviewCase.officer ?? "-"); data pribadi berkas sudah dihapus")
+                return
+            }
+            print("NIK: \(file.maskedNIK)")
+            let registry = file.registry
+            let rows: [(String, String, String)] = [
+                ("nama", file.declared.fullName, registry?.fullName ?? "-"),
+                ("tanggal lahir", file.declared.birthDate, registry?.birthDate ?? "-"),
+                ("jenis kelamin", file.declared.sex.rawValue, registry?.sex?.rawValue ?? "-"),
+                ("kode wilayah domisili", file.declared.domicileRegion, registry?.regionCode ?? "-"),
+            ]
+            print("data\tdiisi pendaftar\tdata kependudukan" + (registry == nil ? " (tidak ditemukan)" : ""))
+            for (field, declared, recorded) in rows { print("\(field)\t\(declared)\t\(recorded)") }
+            print("tempat lahir (diisi): \(file.declared.birthPlace)")
+            print(
+                "pendidikan: \(file.declared.education.rawValue); kartu AK/I: \(file.declared.hasJobSeekerCard ? "ada" : "tidak ada")"
+            )
+            for training in file.declared.declaredTrainings {
+                print("pelatihan sebelumnya: \(training.programme) \(training.year) \(training.outcome.rawValue)")
+            }
+        }
+    }
+
+    struct Decide: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish an officer's decision on a review (registration.reviewed); intake carries it out.")
+
+        enum DecisionOption: String, ExpressibleByArgument, CaseIterable {
+            case approve
+            case reject
+            case requestDocuments = "request-documents"
+        }
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
+        @Option(help: "The registration number.") var registrationID: String
+        @Option(help: "approve, reject or request-documents.") var decision: DecisionOption
+        @Option(help: "The deciding officer's name or staff number (kept in intake's audit).") var officer: String
+        @Option(help: "A review reason the documents confirmed (repeat for each; approval needs them all).")
+        var verified: [String] = []
+        @Flag(help: "Every open reason was checked against the documents.") var allVerified = false
+        @Option(help: "Reason code for the applicant (UPPER_SNAKE), for reject and request-documents.") var reasonCode: String?
+        @Option(help: "Reason text for the applicant, in Bahasa Indonesia.") var reasonText: String?
+        @Option(help: "For request-documents: the last day, YYYY-MM-DD.") var respondBy: String?
+
+        func validate() throws {
+            if (reasonCode == nil) != (reasonText == nil) {
+                throw ValidationError("--reason-code and --reason-text go together")
+            }
+            if decision != .approve && reasonCode == nil {
+                throw ValidationError("\(decision.rawValue) needs --reason-code and --reason-text for the applicant")
+            }
+            if decision != .approve && (allVerified || !verified.isEmpty) {
+                throw ValidationError("--verified and --all-verified are for an approval")
+            }
+        }
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            guard let reviewCase = try await store.cases(pendingOnly: false, registrationID: registrationID).first else {
+                throw ValidationError("registration \(registrationID) is not in review")
+            }
+            guard reviewCase.isPending else {
+                throw ValidationError(
+                    "registration \(registrationID) was already \(reviewCase.state) by \(reviewCase.officer ?? "an officer")")
+            }
+            let verifiedReasons = allVerified ? reviewCase.reasons.map(\.code) : verified
+            let missing = Set(reviewCase.reasons.map(\.code)).subtracting(verifiedReasons)
+            if decision == .approve && !missing.isEmpty {
+                throw ValidationError(
+                    "an approval verifies every open reason; not verified: \(missing.sorted().joined(separator: ", "))")
+            }
+            let reason = reasonCode.map { RegistrationReason(code: $0, message: reasonText ?? "") }
+            if let reason {
+                do { try IntakeHandler.checkApplicantReason(reason) } catch let failure as Failure {
+                    throw ValidationError(failure.message)
+                }
+            }
+            let decided: RegistrationReviewedV1.Decision =
+                switch decision {
+                case .approve: .approve
+                case .reject: .reject
+                case .requestDocuments: .requestDocuments
+                }
+            // The id names the registration and how many decisions it had: a retry after an
+            // unconfirmed publish has the same id, and intake takes it once.
+            let step =
+                try await Stores.openForReading(store.database, schema: store.storeSchema).read(
+                    "SELECT COUNT(*) AS n FROM intake_review_log WHERE registration_id = ?", [.text(registrationID)]
+                ).first?["n"]?.integer ?? 0
+            let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
+            let topology = RoleTopology(role: .intake, prefix: topologyPrefix)
+            let event = try OutgoingEvent(
+                EventEnvelope(
+                    id: "reviewed-\(registrationID)-\(step + 1)", source: "/kaltim/office/review", subject: registrationID,
+                    data: RegistrationReviewedV1(
+                        registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
+                        reason: reason, respondBy: respondBy)),
+                exchange: topology.exchange)
+            var message = event.amqpMessage
+            message.properties.userID = connection.username  // required: consumers check who may decide
+            let result = await connection.publish([message]).first
+            await connection.close()
+            guard case .success = result else { throw ValidationError("the broker did not confirm the decision") }
+            print("published \(decided.rawValue) for \(registrationID) by \(officer)")
+        }
+    }
+}
