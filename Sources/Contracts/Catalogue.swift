@@ -13,6 +13,8 @@ extension ContractRegistry {
         registry.register(AssessmentGradedV1.self) { $0.upcast() }
         registry.register(RegistrationAcceptedV2.self)
         registry.register(RegistrationAcceptedV1.self) { $0.upcast() }
+        registry.register(ClassScheduledV2.self)
+        registry.register(ClassScheduledV1.self) { $0.upcast() }
         for type in ContractCatalogue.singleVersion { registry.registerNewest(type) }
         return registry
     }
@@ -29,8 +31,8 @@ public enum ContractCatalogue {
     static let singleVersion: [any ContractMessage.Type] = [
         RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
         RegistrationDocumentsRequestedV1.self,
-        ClassOpenedV1.self, ClassScheduledV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self,
-        EnrolmentWithdrawnV1.self,
+        ClassOpenedV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self, EnrolmentWithdrawnV1.self,
+        EnrolmentReRegisteredV1.self,
         AssessmentRejectedV1.self,
         CertificateIssuedV1.self, CertificateRevokedV1.self,
         NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,
@@ -41,6 +43,7 @@ public enum ContractCatalogue {
         [
             RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
             AssessmentGradedV1.self, AssessmentGradedV2.self, RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
+            ClassScheduledV1.self, ClassScheduledV2.self,
         ]
         + singleVersion
 }

@@ -44,7 +44,7 @@ extension ProgrammeRun {
     /// 3. One assessment per seated participant, on the last day of the class. Each outcome is
     /// drawn from the seed and the person's registration number, never from the participant id
     /// (intake replicas number participants in no fixed order), so a seed gives the same results.
-    func makeAssessments(seats: [ClassScheduledV1], registrations: [String: String]) throws -> (
+    func makeAssessments(seats: [ClassScheduledV2], registrations: [String: String]) throws -> (
         [AMQPOutgoingMessage], [String: Double]
     ) {
         let seed = options.seed
@@ -54,7 +54,7 @@ extension ProgrammeRun {
             passRates[code] = Double.random(in: 0.75...0.94, using: &random)
         }
         var assessments: [AMQPOutgoingMessage] = []
-        func key(_ seat: ClassScheduledV1) -> String { registrations[seat.participantID] ?? seat.participantID }
+        func key(_ seat: ClassScheduledV2) -> String { registrations[seat.participantID] ?? seat.participantID }
         for seat in seats.sorted(by: { key($0) < key($1) }) {
             guard let programme = catalogue.programme(seat.programme, at: seat.centre) else { continue }
             // FNV-1a of the registration number, mixed with the seed.

@@ -195,11 +195,13 @@ struct ProgrammeRun {
     // MARK: The stages
 
     /// The programme's stages, each waiting until the workers have done its part:
-    /// registrations, the officers' reviews, the classes, the assessments, the notifications.
+    /// registrations, the officers' reviews, the classes, daftar ulang, the assessments, the
+    /// notifications.
     func runStages(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
         try await registrationStage(tally: tally, disturbance: disturbance)
         try await reviewStage(tally: tally)
         try await classStage(tally: tally)
+        try await reRegistrationStage(tally: tally)
         try await assessmentStage(tally: tally, disturbance: disturbance, passRates: &passRates)
         try await notificationStage(tally: tally)
     }
@@ -293,6 +295,49 @@ struct ProgrammeRun {
         }
         try await publishAll(classes)
         try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+    }
+
+    /// 2b. Daftar ulang: each BLKI records who came (`enrolment.reregistered`, as
+    /// `kaltim-worker reregister` would). About one in thirty selected does not come (chosen by
+    /// the seed): scheduling gives each such seat to the next on the programme's waiting list,
+    /// who then comes in their own, later window. The stage ends when every seat left has been
+    /// given away (or the programme's waiting list was empty).
+    func reRegistrationStage(tally: Tally) async throws {
+        let stage = Date()
+        let seats = await tally.seats
+        let waiting = await tally.waiting
+        let recordedBy = "Petugas daftar ulang BLKI (simulasi)"
+        func record(_ seat: ClassScheduledV2, attended: Bool) throws -> AMQPOutgoingMessage {
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)reregistered-\(seat.participantID)", source: "/kaltim/blki/daftar-ulang",
+                    subject: seat.participantID,
+                    data: EnrolmentReRegisteredV1(
+                        participantID: seat.participantID, classID: seat.classID, attended: attended, recordedBy: recordedBy)),
+                exchange: exchange
+            ).amqpMessage
+        }
+        var noShows: [String: Int] = [:]
+        var records: [AMQPOutgoingMessage] = []
+        for seat in seats {
+            let absent = Self.stableHash("\(options.seed) \(seat.participantID)") % 30 == 0
+            if absent { noShows[seat.programme, default: 0] += 1 }
+            records.append(try record(seat, attended: !absent))
+        }
+        let absent = noShows.values.reduce(0, +)
+        let replaced = noShows.map { programme, count in min(count, waiting[programme]?.count ?? 0) }.reduce(0, +)
+        try await publishAll(records)
+        try await tally.wait("daftar ulang", stage) { counts in
+            counts.withdrawn >= absent && counts.replacements >= replaced
+        }
+        // Those called from the waiting list come in their own window.
+        let called = await tally.seats.filter(\.replacing)
+        try await publishAll(try called.map { try record($0, attended: true) })
+    }
+
+    /// FNV-1a of a text: the same choice for the same seed on every run.
+    static func stableHash(_ text: String) -> UInt64 {
+        text.utf8.reduce(14_695_981_039_346_656_037 as UInt64) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
     }
 
     /// 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme); grading and

@@ -15,6 +15,9 @@ actor Tally {
         /// for documents (the review stays open).
         var reviewAccepted = 0, reviewRejected = 0, documentsRequested = 0
         var scheduled = 0, waitlisted = 0, apprenticeships = 0
+        /// Seats left (no-show at daftar ulang, or withdrawn), and seats given to someone from
+        /// the waiting list in their place.
+        var withdrawn = 0, replacements = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
@@ -26,8 +29,8 @@ actor Tally {
         var expectedCertificates: Int { trainingPassed + competent }
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
-            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + apprenticeships + graded
-                + certificates
+            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + withdrawn
+                + apprenticeships + graded + certificates
         }
     }
 
@@ -39,7 +42,12 @@ actor Tally {
     /// Participants graded KOMPETEN and those who passed training (the certificates they are owed).
     private(set) var owedCertificates: [String: Set<String>] = [:]
     private(set) var counts = Counts()
-    private(set) var seats: [ClassScheduledV1] = []
+    /// The seats held now (a seat left at daftar ulang is removed).
+    private(set) var seats: [ClassScheduledV2] = []
+    /// Per programme, who waits on its waiting list now.
+    private(set) var waiting: [String: Set<String>] = [:]
+    /// Who holds an apprenticeship place now.
+    private var apprentices: Set<String> = []
     /// The registration number of each accepted participant.
     private(set) var registrationOfParticipant: [String: String] = [:]
     private var rejectionReasons: [String: Int] = [:]
@@ -69,8 +77,9 @@ actor Tally {
     static let producer: [String: String] = [
         RegistrationAcceptedV1.eventType: "intake", RegistrationRejectedV1.eventType: "intake",
         RegistrationReviewNeededV1.eventType: "intake", RegistrationDocumentsRequestedV1.eventType: "intake",
-        ClassScheduledV1.eventType: "scheduling",
+        ClassScheduledV2.eventType: "scheduling",
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
+        EnrolmentWithdrawnV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
         CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
         NotificationFailedV1.eventType: "notifications",
@@ -112,7 +121,9 @@ actor Tally {
         switch delivery.properties.type {
         case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType: note("registration decision", subject)
         case RegistrationReviewNeededV1.eventType: note("review opened", subject)
-        case ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType: note("placement", subject)
+        case ClassScheduledV2.eventType: note("seat", subject)
+        case EnrolmentWaitlistedV1.eventType: note("waiting list", subject)
+        case EnrolmentWithdrawnV1.eventType: note("withdrawal", subject)
         case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
         case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
             if let graded = data(AssessmentGradedV2.self) {
@@ -181,16 +192,30 @@ actor Tally {
             for reason in reasons { reviewReasons[reason.code, default: 0] += 1 }
             reviewCases.append((subject, reasons.map(\.code)))
         case RegistrationDocumentsRequestedV1.eventType: counts.documentsRequested += 1
-        case ClassScheduledV1.eventType:
+        case ClassScheduledV2.eventType:
             counts.scheduled += 1
-            if let seat = data(ClassScheduledV1.self) {
+            if let seat = data(ClassScheduledV2.self) {
                 seats.append(seat)
                 centreOfParticipant[seat.participantID] = seat.centre
+                waiting[seat.programme]?.remove(seat.participantID)
+                if seat.replacing { counts.replacements += 1 }
             }
         case EnrolmentWaitlistedV1.eventType:
             counts.waitlisted += 1
-            if let waitlisted = data(EnrolmentWaitlistedV1.self) { waitlistedAt[waitlisted.centre, default: 0] += 1 }
-        case ApprenticeshipPlacedV1.eventType: counts.apprenticeships += 1
+            if let waitlisted = data(EnrolmentWaitlistedV1.self) {
+                waitlistedAt[waitlisted.centre, default: 0] += 1
+                waiting[waitlisted.programme, default: []].insert(waitlisted.participantID)
+            }
+        case EnrolmentWithdrawnV1.eventType:
+            counts.withdrawn += 1
+            if let withdrawn = data(EnrolmentWithdrawnV1.self) {
+                seats.removeAll { $0.participantID == withdrawn.participantID }
+                apprentices.remove(withdrawn.participantID)
+                for programme in waiting.keys { waiting[programme]?.remove(withdrawn.participantID) }
+            }
+        case ApprenticeshipPlacedV1.eventType:
+            counts.apprenticeships += 1
+            if let placed = data(ApprenticeshipPlacedV1.self) { apprentices.insert(placed.participantID) }
         case AssessmentGradedV2.eventType:
             counts.graded += 1
             if let graded = data(AssessmentGradedV2.self) {
@@ -261,7 +286,7 @@ actor Tally {
             }
             lines.append(line)
         }
-        lines.append("  apprenticeships: \(counts.apprenticeships) placed of \(catalogue.apprenticeships.places)")
+        lines.append("  apprenticeships: \(apprentices.count) held of \(catalogue.apprenticeships.places)")
         return lines
     }
 
@@ -294,7 +319,11 @@ actor Tally {
                 lines.append("    \(programme.sector) \(programme.code): \(n) (\(programme.classes) classes)")
             }
         }
-        lines.append("  waitlisted \(c.waitlisted); apprenticeships placed \(c.apprenticeships)")
+        lines.append(
+            "  waitlisted \(c.waitlisted); apprenticeships placed \(c.apprenticeships) (\(apprentices.count) held at the end)")
+        lines.append(
+            "  daftar ulang: \(c.withdrawn) seats left by participants who did not come, \(c.replacements) given to the "
+                + "next on the waiting list")
         lines += targetLines(catalogue: catalogue)
         lines.append(
             "assessments: graded \(c.graded) (KOMPETEN \(c.competent), training LULUS \(c.trainingPassed)), rejected \(c.assessmentRejected)"

@@ -162,20 +162,13 @@ struct Review: AsyncParsableCommand {
                 try await Stores.openForReading(store.database, schema: store.storeSchema).read(
                     "SELECT COUNT(*) AS n FROM intake_review_log WHERE registration_id = ?", [.text(registrationID)]
                 ).first?["n"]?.integer ?? 0
-            let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
-            let topology = RoleTopology(role: .intake, prefix: topologyPrefix)
-            let event = try OutgoingEvent(
+            try await publishConfirmed(
                 EventEnvelope(
                     id: "reviewed-\(registrationID)-\(step + 1)", source: "/kaltim/office/review", subject: registrationID,
                     data: RegistrationReviewedV1(
                         registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
                         reason: reason, respondBy: respondBy)),
-                exchange: topology.exchange)
-            var message = event.amqpMessage
-            message.properties.userID = connection.username  // required: consumers check who may decide
-            let result = await connection.publish([message]).first
-            await connection.close()
-            guard case .success = result else { throw ValidationError("the broker did not confirm the decision") }
+                broker: broker, topologyPrefix: topologyPrefix)
             print("published \(decided.rawValue) for \(registrationID) by \(officer)")
         }
     }

@@ -149,12 +149,13 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
             throw ProgrammeFileError(.invalid, "firstClassStart and referenceDate must be yyyy-MM-dd dates")
         }
         if let window = reRegistration {
-            guard window.days > 0, window.opensDaysBeforeStart >= window.days,
+            guard window.days > 0, window.opensDaysBeforeStart > window.days,
                 let start = Self.minutes(window.start), let end = Self.minutes(window.end), start < end
             else {
                 throw ProgrammeFileError(
                     .invalid,
-                    "reRegistration: a positive number of days that end before the class starts, and HH:MM office hours")
+                    "reRegistration: a positive number of days that end at least a day before the class starts (that day "
+                        + "onwards is the window of those called from the waiting list), and HH:MM office hours")
             }
         }
         for centre in centres {
@@ -218,6 +219,16 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         guard let window = reRegistration, let start = Self.day(classStart) else { return nil }
         let first = start.addingTimeInterval(-Double(window.opensDaysBeforeStart) * 86_400)
         return (Self.format(first), Self.format(first.addingTimeInterval(Double(window.days - 1) * 86_400)))
+    }
+
+    /// The daftar ulang window of someone called from the waiting list to a seat left by a
+    /// participant who did not come: from the day after the regular window closes to the day
+    /// before the class starts.
+    public func replacementWindow(classStart: String) -> (first: String, last: String)? {
+        guard let regular = reRegistrationWindow(classStart: classStart), let last = Self.day(regular.last),
+            let start = Self.day(classStart)
+        else { return nil }
+        return (Self.format(last.addingTimeInterval(86_400)), Self.format(start.addingTimeInterval(-86_400)))
     }
 
     /// The name of the LSP with this BNSP licence number, if the plan lists it.

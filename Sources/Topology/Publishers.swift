@@ -30,6 +30,9 @@ public enum ContractPublishers {
                 ClassOpenedV1.eventType, EnrolmentWithdrawnV1.eventType, CertificateRevokedV1.eventType,
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType,
             ]),
+        External(
+            name: "blki", summary: "the BLKI offices (daftar ulang records)",
+            publishes: [EnrolmentReRegisteredV1.eventType]),
     ]
 
     /// The broker user of a principal: `kaltim-portal`, `kaltim-intake`.

@@ -26,8 +26,13 @@ extension WorkerRole {
     )
     public static let scheduling = pipeline(
         "scheduling", input: SchedulingInput.self,
-        publishes: [ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType],
-        summary: "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices.")
+        publishes: [
+            ClassScheduledV2.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
+            EnrolmentWithdrawnV1.eventType,
+        ],
+        summary:
+            "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; gives the seat of whoever misses daftar ulang to the next on the waiting list."
+    )
     public static let grading = pipeline(
         "grading", input: GradingInput.self,
         publishes: [AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType],
@@ -77,27 +82,29 @@ public enum IntakeInput: RoleInput {
         .on(AssessmentGradedV2.self, Self.graded)
 }
 
-/// What scheduling handles: classes opening, acceptances, withdrawals.
+/// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals.
 public enum SchedulingInput: RoleInput {
     case classOpened(ClassOpenedV1)
     case accepted(RegistrationAcceptedV2)
+    case reRegistered(EnrolmentReRegisteredV1)
     case withdrawn(EnrolmentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
         .on(ClassOpenedV1.self, Self.classOpened)
         .on(RegistrationAcceptedV2.self, Self.accepted)
+        .on(EnrolmentReRegisteredV1.self, Self.reRegistered)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
 }
 
 /// What grading handles: the LSPs' submissions, and who is enrolled where.
 public enum GradingInput: RoleInput {
     case submitted(AssessmentSubmittedV2)
-    case scheduled(ClassScheduledV1)
+    case scheduled(ClassScheduledV2)
     case withdrawn(EnrolmentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentSubmittedV2.self, Self.submitted)
-        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
 }
 
@@ -105,12 +112,12 @@ public enum GradingInput: RoleInput {
 /// class), revocations.
 public enum CertificatesInput: RoleInput {
     case graded(AssessmentGradedV2)
-    case scheduled(ClassScheduledV1)
+    case scheduled(ClassScheduledV2)
     case revoked(CertificateRevokedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentGradedV2.self, Self.graded)
-        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(ClassScheduledV2.self, Self.scheduled)
         .on(CertificateRevokedV1.self, Self.revoked)
 }
 
@@ -121,12 +128,13 @@ public enum NotificationsInput: RoleInput {
     case rejected(RegistrationRejectedV1)
     case reviewNeeded(RegistrationReviewNeededV1)
     case documentsRequested(RegistrationDocumentsRequestedV1)
-    case scheduled(ClassScheduledV1)
+    case scheduled(ClassScheduledV2)
     case waitlisted(EnrolmentWaitlistedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV2)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
+    case withdrawn(EnrolmentWithdrawnV1)
     case requested(NotificationRequestedV1)
 
     public static let routes = InputRoutes<Self>()
@@ -135,12 +143,13 @@ public enum NotificationsInput: RoleInput {
         .on(RegistrationRejectedV1.self, Self.rejected)
         .on(RegistrationReviewNeededV1.self, Self.reviewNeeded)
         .on(RegistrationDocumentsRequestedV1.self, Self.documentsRequested)
-        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV2.self, Self.graded)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
+        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(NotificationRequestedV1.self, Self.requested)
 }
 
@@ -149,7 +158,7 @@ public enum ConsoleInput: RoleInput {
     case submitted(RegistrationSubmittedV2)
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
-    case scheduled(ClassScheduledV1)
+    case scheduled(ClassScheduledV2)
     case waitlisted(EnrolmentWaitlistedV1)
     case withdrawn(EnrolmentWithdrawnV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
@@ -162,7 +171,7 @@ public enum ConsoleInput: RoleInput {
         .on(RegistrationSubmittedV2.self, Self.submitted)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)
-        .on(ClassScheduledV1.self, Self.scheduled)
+        .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)

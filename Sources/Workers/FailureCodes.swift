@@ -23,6 +23,11 @@ extension Failure.Code {
     public static let unknownProgramme = Self(rawValue: "unknown-programme")
     /// A class opening with no seats (permanent).
     public static let invalidClass = Self(rawValue: "invalid-class")
+    /// A daftar ulang record for a participant with no seat in that class, or without who
+    /// recorded it (permanent).
+    public static let invalidReRegistration = Self(rawValue: "invalid-reregistration")
+    /// A daftar ulang record that contradicts the one already recorded (permanent).
+    public static let reRegistrationConflict = Self(rawValue: "reregistration-conflict")
     /// The role's own state contradicts itself (permanent): a bug, not a bad message.
     public static let brokenInvariant = Self(rawValue: "broken-invariant")
 

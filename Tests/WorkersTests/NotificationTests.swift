@@ -21,7 +21,7 @@ struct NotificationTemplateTests {
         #expect(
             NotificationTemplates.fields["memenuhi_syarat"]
                 == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
-        #expect(NotificationTemplates.fields.count == 11, "one value type per event template")
+        #expect(NotificationTemplates.fields.count == 12, "one value type per event template")
         let values = EventTemplates.RegistrationEligible(
             registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
             apprenticeshipInterest: true)
@@ -157,12 +157,13 @@ struct NotificationDeliveryTests {
                 consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01")))
     }
 
-    static func scheduled(_ index: Int) -> EventEnvelope<ClassScheduledV1> {
+    static func scheduled(_ index: Int) -> EventEnvelope<ClassScheduledV2> {
         EventEnvelope(
             id: "scheduled-\(index)", source: "/test",
-            data: ClassScheduledV1(
-                participantID: "PST-\(index)", classID: "BPN-TGR-01", centre: .balikpapan, programme: "TATA_GRAHA",
-                startDate: "2025-07-07", endDate: "2025-08-08", seat: 1))
+            data: ClassScheduledV2(
+                participantID: "PST-\(index)", classID: "BPN-TGR-01", centre: .balikpapan, programme: "TATA_GRAHA", cohort: 1,
+                startDate: "2025-07-07", endDate: "2025-08-08", seat: 1,
+                reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false))
     }
 
     static func accepted(_ index: Int) -> EventEnvelope<RegistrationAcceptedV1> {
@@ -270,8 +271,28 @@ struct NotificationDeliveryTests {
                     registrationID: "REG-7", centre: .bontang,
                     reason: RegistrationReason(code: "AKTA_DIPERLUKAN", message: "Mohon bawa akta kelahiran asli."),
                     respondBy: "2025-06-20")))
+        // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "scheduled-v1", source: "/test",
+                data: ClassScheduledV1(
+                    participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", centre: .balikpapan, programme: "TATA_GRAHA",
+                    startDate: "2025-07-21", endDate: "2025-08-29", seat: 3)))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "no-show-7", source: "/test",
+                data: EnrolmentWithdrawnV1(participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", reason: .noShow)))
         while await dispatcher.runOnce() > 0 {}
         let texts = gateway.requests.values.map(\.text)
+        let seat = try #require(texts.first { $0.contains("LULUS seleksi") })
+        #expect(seat.contains("Mulai Senin, 21 Juli 2025") && !seat.contains("Daftar ulang"), "\(seat)")
+        let stored = try await kit.query("SELECT parameters FROM notif_messages WHERE template = 'lulus_seleksi'")
+        let parameters = try JSONDecoder().decode(
+            [String: String].self, from: Data((stored.first?["parameters"]?.text ?? "").utf8))
+        #expect(parameters["angkatan"] == "2" && parameters["ada_daftar_ulang"] == "false", "\(parameters)")
+        let noShow = try #require(texts.first { $0.contains("tidak datang daftar ulang") })
+        #expect(noShow.contains("pelatihan Tata Graha di BLKI Balikpapan") && noShow.contains("peserta berikutnya"), "\(noShow)")
+        #expect(!texts.contains { $0.contains("BPN-2025-TATA_GRAHA-02") }, "no class id in a text")
         let v1 = try #require(texts.first { $0.contains("Hasil uji kompetensi skema") && !$0.contains("kehadiran") })
         #expect(!v1.contains("LULUS") && !v1.contains("hasil pelatihan"), "a v1 grade has no training result: \(v1)")
         #expect(v1.contains("melalui LSP yang menguji Anda"), "\(v1)")

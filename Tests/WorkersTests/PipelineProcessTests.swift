@@ -46,6 +46,7 @@ struct PipelineProcessTests {
             RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
             ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
             AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType, RegistrationDocumentsRequestedV1.eventType,
+            EnrolmentWithdrawnV1.eventType,
         ] {
             try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
         }
@@ -167,7 +168,7 @@ struct PipelineProcessTests {
         // their classes. The Balikpapan one is dated before the training started: rejected.
         let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
         let scheduled = try received.values.filter { $0.type == ClassScheduledV1.eventType }.map {
-            try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: $0.body).data
+            try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV2>.self, from: $0.body).data
         }
         for (index, seat) in Set(scheduled.map(\.participantID)).sorted().compactMap({ id in
             scheduled.first { $0.participantID == id }
@@ -208,6 +209,30 @@ struct PipelineProcessTests {
         let dead = try #require(deadLetter, "the bad registration in intake's dead letters")
         #expect(dead.properties.headers?[FailureRouter.Header.kind]?.stringValue == "permanent")
         try await dead.ack()
+
+        // The BLKI records that the Balikpapan participant did not come to daftar ulang (the
+        // admin command): scheduling takes the seat back and says so.
+        let balikpapan = try #require(scheduled.first { $0.centre == .balikpapan })
+        let absent = try ChildProcess(
+            binary,
+            [
+                "reregister", "--broker-url", url, "--topology-prefix", prefix, "--participant-id", balikpapan.participantID,
+                "--class-id", balikpapan.classID, "--absent", "--recorded-by", "Petugas BLKI Balikpapan",
+            ])
+        #expect(try await absent.waitForExit(timeout: .seconds(60)) == 0, "\(absent.output)")
+        await absent.terminate()
+        try await waitUntil(timeout: .seconds(60), "the seat is taken back") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
+                try? await delivery.ack()
+            }
+            return seenNow()[EnrolmentWithdrawnV1.eventType] == [balikpapan.participantID]
+        }
+        let withdrawn = try #require(received.values.first { $0.type == EnrolmentWithdrawnV1.eventType })
+        let reason = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawnV1>.self, from: withdrawn.body).data
+        #expect(reason.reason == .noShow && reason.classID == balikpapan.classID)
         for worker in workers { worker.signal(SIGTERM) }
         for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0) }
         #expect(!workers.map(\.output).joined().contains("6474015708999901"), "no NIK in any log line")

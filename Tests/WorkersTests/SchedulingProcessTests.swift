@@ -101,7 +101,7 @@ struct SchedulingProcessTests {
             try await StoreKind.open(database).outboxDepth() == 0
         }
 
-        var scheduled: [String: ClassScheduledV1] = [:]
+        var scheduled: [String: ClassScheduledV2] = [:]
         var waitlisted: [String: EnrolmentWaitlistedV1] = [:]
         var placements: Set<String> = []
         // Decisions per participant, by message id (ids derive from the decision, so a message
@@ -114,7 +114,7 @@ struct SchedulingProcessTests {
         func take(_ delivery: AMQPDelivery) async throws {
             switch delivery.properties.type {
             case ClassScheduledV1.eventType:
-                let event = try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV1>.self, from: delivery.body).data
+                let event = try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV2>.self, from: delivery.body).data
                 #expect(scheduled[event.participantID].map { $0 == event } ?? true, "one seat per participant")
                 scheduled[event.participantID] = event
                 decisions[event.participantID, default: []].insert(delivery.properties.messageID ?? "")

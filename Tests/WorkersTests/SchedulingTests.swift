@@ -9,12 +9,13 @@ import Workers
 
 /// A small plan: one programme in each BLKI, two classes of two seats each, Balikpapan's quota
 /// three places, two apprenticeship places.
-func smallCatalogue(quotaBalikpapan: Int = 3) throws -> ProgrammeCatalogue {
+func smallCatalogue(quotaBalikpapan: Int = 3, reRegistration: Bool = false) throws -> ProgrammeCatalogue {
+    let window = #" "reRegistration": {"opensDaysBeforeStart": 7, "days": 3, "start": "08:00", "end": "15:00"},"#
     let json = """
         {"year": 2025, "referenceDate": "2025-07-01", "timeZone": "Asia/Makassar",
          "sessions": [{"days": [1, 2, 3, 4, 5], "start": "08:00", "end": "15:00"}],
          "ageWindow": {"minimum": 17, "maximum": 35}, "classSize": 2, "reserveSeats": 0,
-         "firstClassStart": "2025-07-07", "cohortSpacingDays": 14,
+         "firstClassStart": "2025-07-07", "cohortSpacingDays": 14,\(reRegistration ? window : "")
          "apprenticeships": {"places": 2, "months": 6,
            "companies": [{"name": "PT Contoh (sintetis)", "regionCode": "6471", "sectors": ["G"]}]},
          "centres": [
@@ -80,8 +81,8 @@ final class SchedulingDriver {
         }
     }
 
-    var scheduled: [String: ClassScheduledV1] {
-        get throws { Dictionary(try decoded(ClassScheduledV1.self).map { ($0.participantID, $0) }) { _, last in last } }
+    var scheduled: [String: ClassScheduledV2] {
+        get throws { Dictionary(try decoded(ClassScheduledV2.self).map { ($0.participantID, $0) }) { _, last in last } }
     }
     var waitlisted: [String: EnrolmentWaitlistedV1] {
         get throws { Dictionary(try decoded(EnrolmentWaitlistedV1.self).map { ($0.participantID, $0) }) { _, last in last } }
@@ -151,6 +152,65 @@ struct SchedulingTests {
         try await driver.withdraw("P2")
         let moved = try #require(try driver.scheduled["P7"])
         #expect(moved.classID == seat.classID && moved.seat == seat.seat, "the freed seat, not another")
+    }
+
+    /// Daftar ulang: a seat is the selection's result with its window; whoever does not come
+    /// loses it to the first on the waiting list, who gets the later window; an attendance
+    /// changes nothing; a record is not changed by another.
+    @Test func aNoShowAtDaftarUlangLosesTheSeatToTheFirstOnTheWaitingListWithALaterWindow() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4, reRegistration: true))
+        try await driver.openClasses()
+        try await driver.accept("P1", apprenticeship: true)
+        // P1–P6 seated, P7 and P8 waiting; P1 and P7 asked for an apprenticeship.
+        for index in 2...8 { try await driver.accept("P\(index)", apprenticeship: index == 7) }
+        let seat = try #require(try driver.scheduled["P1"])
+        #expect(seat.cohort == 1 && !seat.replacing)
+        #expect(seat.reRegistration == DateWindow(from: "2025-06-30", until: "2025-07-02"), "the plan's window")
+        #expect(try driver.decoded(ApprenticeshipPlacedV1.self).map(\.participantID) == ["P1"])
+        func record(_ participant: String, _ classID: String, attended: Bool, by staff: String = "Petugas BLKI")
+            -> EventEnvelope<EnrolmentReRegisteredV1>
+        {
+            EventEnvelope(
+                source: "/test",
+                data: EnrolmentReRegisteredV1(
+                    participantID: participant, classID: classID, attended: attended, recordedBy: staff))
+        }
+        let other = try #require(try driver.scheduled["P2"])
+        #expect(try await driver.deliver(record("P2", other.classID, attended: true)).isEmpty, "came: nothing changes")
+
+        let noShow = try await driver.deliver(record("P1", seat.classID, attended: false))
+        #expect(
+            noShow.map(\.type)
+                == [EnrolmentWithdrawnV1.eventType, ClassScheduledV2.eventType, ApprenticeshipPlacedV1.eventType])
+        let withdrawn = try #require(try driver.decoded(EnrolmentWithdrawnV1.self).first)
+        #expect(withdrawn == EnrolmentWithdrawnV1(participantID: "P1", classID: seat.classID, reason: .noShow))
+        let replacement = try #require(try driver.scheduled["P7"])
+        #expect(replacement.classID == seat.classID && replacement.seat == seat.seat && replacement.replacing)
+        #expect(
+            replacement.reRegistration == DateWindow(from: "2025-07-03", until: "2025-07-06"),
+            "from the day after the window closed to the day before the class starts")
+        #expect(try driver.waitlisted["P8"] != nil)
+        let places = try await driver.kit.query("SELECT placement_id, participant_id FROM sched_apprenticeships")
+        #expect(places.map { $0["participant_id"]?.text } == ["P7"], "P1's place is released and goes to P7")
+        #expect(places.first?["placement_id"]?.text == "MAG-2025-0002", "a released place's number is not given again")
+
+        // The same record again changes nothing; a contradicting one and one for a seat the
+        // participant does not hold are refused.
+        #expect(try await driver.deliver(record("P1", seat.classID, attended: false)).isEmpty)
+        for (bad, code) in [
+            (record("P1", seat.classID, attended: true), Failure.Code.reRegistrationConflict),
+            (record("P8", seat.classID, attended: true), .invalidReRegistration),
+            (record("P7", "BTG-2025-MEKANIK_SEPEDA_MOTOR-01", attended: true), .invalidReRegistration),
+            (record("P7", seat.classID, attended: true, by: "   "), .invalidReRegistration),
+        ] {
+            do {
+                _ = try await driver.deliver(bad)
+                Issue.record("accepted: \(bad.data)")
+            } catch let failure as Failure {
+                #expect(failure.code == code && failure.kind == .permanent, "\(failure)")
+            }
+        }
+        #expect(try await driver.deliver(record("P7", seat.classID, attended: true)).isEmpty)
     }
 
     @Test func waitlistPositionsAreUniqueAndFollowTheOrderOfService() async throws {

@@ -65,6 +65,90 @@ public struct ClassScheduledV1: ContractMessage {
     }
 }
 
+extension ClassScheduledV1 {
+    /// The same seat as version 2: the cohort and the daftar ulang window are unknown.
+    public func upcast() -> ClassScheduledV2 {
+        ClassScheduledV2(
+            participantID: participantID, classID: classID, centre: centre, programme: programme, cohort: nil,
+            startDate: startDate, endDate: endDate, seat: seat, reRegistration: nil, replacing: false)
+    }
+}
+
+/// Days, both included (`YYYY-MM-DD`).
+public struct DateWindow: Codable, Sendable, Equatable {
+    public var from: String
+    public var until: String
+
+    public init(from: String, until: String) {
+        self.from = from
+        self.until = until
+    }
+}
+
+/// A participant has a seat in a class: the selection's result. Version 2 adds the class's
+/// cohort (angkatan), the participant's own daftar ulang window, and whether the seat is one a
+/// participant who did not come to daftar ulang left (the person comes from the waiting list
+/// and has a later window of their own).
+public struct ClassScheduledV2: ContractMessage {
+    public static let eventType = "class.scheduled"
+    public static let version = 2
+
+    public var participantID: String
+    public var classID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    /// Angkatan, 1-based within the year; `nil` when upcast from version 1.
+    public var cohort: Int?
+    public var startDate: String
+    public var endDate: String
+    /// 1...capacity.
+    public var seat: Int
+    /// When this participant must come to daftar ulang; `nil` when the plan sets no window (or
+    /// upcast from version 1).
+    public var reRegistration: DateWindow?
+    /// The seat was left by someone who did not come to daftar ulang.
+    public var replacing: Bool
+
+    public init(
+        participantID: String, classID: String, centre: TrainingCentre, programme: String, cohort: Int?, startDate: String,
+        endDate: String, seat: Int, reRegistration: DateWindow?, replacing: Bool
+    ) {
+        self.participantID = participantID
+        self.classID = classID
+        self.centre = centre
+        self.programme = programme
+        self.cohort = cohort
+        self.startDate = startDate
+        self.endDate = endDate
+        self.seat = seat
+        self.reRegistration = reRegistration
+        self.replacing = replacing
+    }
+}
+
+/// The BLKI recorded whether a selected participant came to daftar ulang (re-registration)
+/// within their window. Published by the BLKI office; carried out by scheduling: a participant
+/// who did not come loses the seat (`enrolment.withdrawn`, `TIDAK_HADIR_DAFTAR_ULANG`), which
+/// goes to the next eligible person on the waiting list.
+public struct EnrolmentReRegisteredV1: ContractMessage {
+    public static let eventType = "enrolment.reregistered"
+    public static let version = 1
+
+    public var participantID: String
+    public var classID: String
+    /// Came within the window with the original KTP-el and diploma.
+    public var attended: Bool
+    /// The BLKI staff member who recorded it.
+    public var recordedBy: String
+
+    public init(participantID: String, classID: String, attended: Bool, recordedBy: String) {
+        self.participantID = participantID
+        self.classID = classID
+        self.attended = attended
+        self.recordedBy = recordedBy
+    }
+}
+
 /// No seat yet: the participant waits, in priority order, for the next class.
 public struct EnrolmentWaitlistedV1: ContractMessage {
     public static let eventType = "enrolment.waitlisted"

@@ -69,28 +69,54 @@ extension NotificationHandler {
     }
 
     /// A seat is the selection's result: the message names the class by its programme, BLKI,
-    /// cohort (angkatan) and dates, never by its internal id, and gives the daftar ulang window.
-    func notify(_ scheduled: ClassScheduledV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+    /// cohort (angkatan) and dates, never by its internal id, and gives the person's own daftar
+    /// ulang window (a later one when they take the seat of someone who did not come).
+    func notify(_ scheduled: ClassScheduledV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = catalogue.programme(scheduled.programme, at: scheduled.centre)
         let address = catalogue.centre(scheduled.centre)?.address ?? ""
-        let window = catalogue.reRegistrationWindow(classStart: scheduled.startDate)
+        let window = scheduled.reRegistration
         let hours = catalogue.reRegistration.map {
             "\($0.start.replacingOccurrences(of: ":", with: "."))-\($0.end.replacingOccurrences(of: ":", with: "."))"
         }
+        let cohort = scheduled.cohort ?? plannedClasses[scheduled.classID]?.cohort
         try queue(
             EventTemplates.SelectionPassed(
                 participantNumber: scheduled.participantID, programme: programme?.name ?? scheduled.programme,
                 centre: centreName(scheduled.centre), address: address, hasAddress: !address.isEmpty,
-                cohort: classCohorts[scheduled.classID].map(String.init) ?? "-",
-                startWeekday: IndonesianCalendar.weekday(scheduled.startDate),
+                cohort: cohort.map(String.init) ?? "-", startWeekday: IndonesianCalendar.weekday(scheduled.startDate),
                 startDate: IndonesianCalendar.date(scheduled.startDate),
                 endDate: IndonesianCalendar.date(scheduled.endDate),
                 weeks: programme.map { String($0.weeks) } ?? "", weeklyHours: catalogue.weeklyHours,
                 startTime: catalogue.startTime(on: scheduled.startDate)
                     ?? catalogue.sessions[0].start.replacingOccurrences(of: ":", with: "."),
-                hasReRegistration: window != nil, reRegistrationFirst: window.map { IndonesianCalendar.date($0.first) } ?? "",
-                reRegistrationLast: window.map { IndonesianCalendar.date($0.last) } ?? "", reRegistrationHours: hours ?? ""),
+                replacing: scheduled.replacing, hasReRegistration: window != nil,
+                reRegistrationFirst: window.map { IndonesianCalendar.date($0.from) } ?? "",
+                reRegistrationLast: window.map { IndonesianCalendar.date($0.until) } ?? "",
+                reRegistrationHours: hours ?? ""),
             for: event, contact: .participant(scheduled.participantID), in: transaction)
+    }
+
+    /// A participant left a class or the waiting list: why, in words they understand.
+    func notify(_ withdrawn: EnrolmentWithdrawnV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        let planned = withdrawn.classID.flatMap { plannedClasses[$0] }
+        let programme = planned.flatMap { catalogue.programme($0.programme, at: $0.centre)?.name } ?? "pelatihan"
+        let centre = planned.map { centreName($0.centre) } ?? "BLKI"
+        let place = planned == nil ? "daftar tunggu pelatihan" : "pelatihan \(programme) di \(centre)"
+        let explanation =
+            switch withdrawn.reason {
+            case .noShow:
+                "karena Anda tidak datang daftar ulang dalam batas waktunya, kursi Anda pada \(place) telah diberikan "
+                    + "kepada peserta berikutnya dari daftar tunggu."
+            case .participantResigned: "pengunduran diri Anda dari \(place) telah kami catat."
+            case .attendanceTooLow:
+                "kehadiran Anda pada \(place) kurang dari 80%, sehingga Anda tidak dapat melanjutkan pelatihan."
+            case .administrative:
+                "keikutsertaan Anda pada \(place) dihentikan karena alasan administrasi; \(centre) dapat menjelaskan alasannya."
+            }
+        try queue(
+            EventTemplates.Withdrawn(
+                participantNumber: withdrawn.participantID, programme: programme, centre: centre, explanation: explanation),
+            for: event, contact: .participant(withdrawn.participantID), in: transaction)
     }
 
     func notify(_ waitlisted: EnrolmentWaitlistedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {

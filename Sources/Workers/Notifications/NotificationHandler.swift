@@ -24,16 +24,16 @@ public struct NotificationHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     /// Base of the certificate verification link, e.g. `https://sertifikat.example.id/verifikasi`.
     public let verificationBaseURL: String
-    /// The cohort (angkatan) of each planned class, by class id: messages name a class by its
-    /// programme, cohort and dates, not by its id.
-    let classCohorts: [String: Int]
+    /// Each planned class by its id: messages name a class by its programme, BLKI, cohort and
+    /// dates, never by its id.
+    let plannedClasses: [String: ClassOpenedV1]
 
     public init(templates: NotificationTemplates, catalogue: ProgrammeCatalogue, verificationBaseURL: String) {
         self.templates = templates
         self.catalogue = catalogue
         self.verificationBaseURL = verificationBaseURL
-        classCohorts = Dictionary(
-            catalogue.plannedClasses.map { ($0.classID, $0.cohort) }, uniquingKeysWith: { first, _ in first })
+        plannedClasses = Dictionary(
+            catalogue.plannedClasses.map { ($0.classID, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public var migrations: [String] {
@@ -73,6 +73,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .graded(let graded): try notify(graded, event: event, in: transaction)
         case .certificateIssued(let issued): try notify(issued, event: event, in: transaction)
         case .certificateRevoked(let revoked): try notify(revoked, event: event, in: transaction)
+        case .withdrawn(let withdrawn): try notify(withdrawn, event: event, in: transaction)
         case .requested(let requested): try notify(requested, event: event, in: transaction)
         }
         return []

@@ -52,7 +52,7 @@ private enum TemplateValue: Decodable {
 enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
         RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
-        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, ApprenticeshipPlacement.self,
+        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, Withdrawn.self, ApprenticeshipPlacement.self,
         AssessmentResult.self, CertificateIssued.self, CertificateRevoked.self,
     ]
 
@@ -130,7 +130,7 @@ enum EventTemplates {
         let participantNumber, programme, centre, address: String
         let hasAddress: Bool
         let cohort, startWeekday, startDate, endDate, weeks, weeklyHours, startTime: String
-        let hasReRegistration: Bool
+        let replacing, hasReRegistration: Bool
         let reRegistrationFirst, reRegistrationLast, reRegistrationHours: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
@@ -145,6 +145,7 @@ enum EventTemplates {
             case weeks = "jumlah_minggu"
             case weeklyHours = "jam_latihan"
             case startTime = "jam_mulai"
+            case replacing = "pengganti"
             case hasReRegistration = "ada_daftar_ulang"
             case reRegistrationFirst = "daftar_ulang_mulai"
             case reRegistrationLast = "daftar_ulang_selesai"
@@ -162,6 +163,20 @@ enum EventTemplates {
             case programme = "program"
             case centre = "blki"
             case position = "posisi"
+        }
+    }
+
+    /// `pengunduran_diri`: the participant left a class or the waiting list (no-show at daftar
+    /// ulang, resigned, too little attendance, administrative); the explanation is a sentence.
+    struct Withdrawn: TemplateValues {
+        static let template = "pengunduran_diri"
+        typealias Field = CodingKeys
+        let participantNumber, programme, centre, explanation: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case explanation = "keterangan"
         }
     }
 

@@ -19,6 +19,9 @@ public import Topology
 ///   used up), a class of the same programme at the other BLKI.
 /// - An applicant with no seat left anywhere for the programme is waitlisted, with a position;
 ///   a withdrawal gives the freed seat to the best waitlisted (or pooled) applicant.
+/// - Daftar ulang (`enrolment.reregistered`, from the BLKI): whoever did not come loses the
+///   seat (scheduling publishes `enrolment.withdrawn`, `TIDAK_HADIR_DAFTAR_ULANG`), and the
+///   seat goes to the next on the waiting list with a daftar ulang window of their own.
 /// - Quotas (1,000 Balikpapan, 500 Bontang) and class capacity are checked inside the same
 ///   store transaction that seats someone, so processes sharing the store never overbook.
 /// - Apprenticeship places (about 400) go to seated applicants who asked for one, in seating
@@ -56,6 +59,17 @@ public struct SchedulingHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS sched_apprenticeships (
                 placement_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL UNIQUE, company TEXT NOT NULL)
             """,
+            // Places given back by participants who left: their numbers are never given again.
+            """
+            CREATE TABLE IF NOT EXISTS sched_apprenticeships_released (
+                placement_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, company TEXT NOT NULL)
+            """,
+            // Daftar ulang as the BLKI recorded it: one row per seat taken.
+            """
+            CREATE TABLE IF NOT EXISTS sched_reregistrations (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, attended INTEGER NOT NULL,
+                recorded_by TEXT NOT NULL)
+            """,
         ]
     }
 
@@ -68,6 +82,8 @@ public struct SchedulingHandler: TypedMessageHandler {
             try context.accept(accepted, arrival: accepted.submittedAt ?? event.header.time)
         case .classOpened(let opened):
             try context.open(opened)
+        case .reRegistered(let record):
+            try context.reRegister(record)
         case .withdrawn(let withdrawn):
             try context.withdraw(withdrawn)
         }
@@ -81,6 +97,9 @@ private struct Context {
     let transaction: any StoreTransaction
     let event: DecodedEvent
     var output: [OutgoingEvent] = []
+    /// Seats given now were left by a participant who did not come to daftar ulang: those
+    /// seated get the later window (``ProgrammeCatalogue/replacementWindow(classStart:)``).
+    var replacing = false
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
@@ -121,6 +140,54 @@ private struct Context {
         try allocate(programme: opened.programme)
     }
 
+    /// Daftar ulang as the BLKI recorded it. Attended: the seat is confirmed. Not attended:
+    /// the participant loses the seat (published as `enrolment.withdrawn`,
+    /// `TIDAK_HADIR_DAFTAR_ULANG`, for every role and for the person), an apprenticeship place
+    /// they held is released, and the seat goes to the next eligible person, who gets a window
+    /// of their own. The same record again changes nothing; a record that contradicts an
+    /// earlier one, or names a class the participant has no seat in, is refused.
+    mutating func reRegister(_ record: EnrolmentReRegisteredV1) throws {
+        let recordedBy = record.recordedBy.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !recordedBy.isEmpty, recordedBy.count <= 200 else {
+            throw Failure.permanent(.invalidReRegistration, "a daftar ulang record names who recorded it (1 to 200 characters)")
+        }
+        if let earlier = try transaction.query(
+            "SELECT class_id, attended FROM sched_reregistrations WHERE participant_id = ?", [.text(record.participantID)]
+        ).first {
+            guard earlier["class_id"]?.text == record.classID, earlier["attended"]?.integer == (record.attended ? 1 : 0)
+            else {
+                throw Failure.permanent(
+                    .reRegistrationConflict,
+                    "daftar ulang of \(record.participantID) was already recorded otherwise; a record is not changed by another")
+            }
+            return
+        }
+        guard
+            let applicant = try transaction.query(
+                "SELECT programme, status, class_id FROM sched_applicants WHERE participant_id = ?", [.text(record.participantID)]
+            ).first, applicant["status"]?.text == "scheduled", applicant["class_id"]?.text == record.classID,
+            let programme = applicant["programme"]?.text
+        else {
+            throw Failure.permanent(
+                .invalidReRegistration, "\(record.participantID) has no seat in class \(record.classID) to re-register for")
+        }
+        try transaction.execute(
+            "INSERT INTO sched_reregistrations (participant_id, class_id, attended, recorded_by) VALUES (?, ?, ?, ?)",
+            [.text(record.participantID), .text(record.classID), .integer(record.attended ? 1 : 0), .text(recordedBy)])
+        guard !record.attended else { return }
+        try transaction.execute(
+            """
+            UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
+            WHERE participant_id = ?
+            """, [.text(record.participantID)])
+        try releaseApprenticeship(record.participantID)
+        try emit(
+            EnrolmentWithdrawnV1(participantID: record.participantID, classID: record.classID, reason: .noShow),
+            id: "no-show-\(record.participantID)", subject: record.participantID, correlation: event.header.correlationID)
+        replacing = true
+        try allocate(programme: programme)
+    }
+
     mutating func withdraw(_ withdrawn: EnrolmentWithdrawnV1) throws {
         let rows = try transaction.query(
             "SELECT programme, status, preferred_centre FROM sched_applicants WHERE participant_id = ?",
@@ -132,6 +199,7 @@ private struct Context {
             UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
             WHERE participant_id = ?
             """, [.text(withdrawn.participantID)])
+        try releaseApprenticeship(withdrawn.participantID)
         if row["status"]?.text == "waitlisted",
             let preferred = row["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
         {
@@ -261,10 +329,13 @@ private struct Context {
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
         else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
         let correlation = applicant["correlation_id"]?.text ?? event.header.correlationID
+        let window =
+            replacing ? catalogue.replacementWindow(classStart: start) : catalogue.reRegistrationWindow(classStart: start)
         try emit(
-            ClassScheduledV1(
-                participantID: participant, classID: classID, centre: centre, programme: programme, startDate: start,
-                endDate: end, seat: seat),
+            ClassScheduledV2(
+                participantID: participant, classID: classID, centre: centre, programme: programme,
+                cohort: row["cohort"]?.integer.map { Int($0) }, startDate: start, endDate: end, seat: seat,
+                reRegistration: window.map { DateWindow(from: $0.first, until: $0.last) }, replacing: replacing),
             id: "scheduled-\(participant)-\(classID)", subject: participant, correlation: correlation)
         if applicant["apprenticeship_interest"]?.integer == 1 {
             try placeApprentice(participant, centre: centre, programme: programme, classEnd: end, correlation: correlation)
@@ -285,8 +356,10 @@ private struct Context {
         let candidates = places.companies.filter { $0.sectors.contains(sector) }
         let pool = candidates.isEmpty ? places.companies : candidates
         guard !pool.isEmpty else { return }
-        let company = pool[placed % pool.count]
-        let placementID = String(format: "MAG-%d-%04d", catalogue.year, placed + 1)
+        let released = Int(
+            try transaction.query("SELECT COUNT(*) AS n FROM sched_apprenticeships_released").first?["n"]?.integer ?? 0)
+        let company = pool[(placed + released) % pool.count]
+        let placementID = String(format: "MAG-%d-%04d", catalogue.year, placed + released + 1)
         try transaction.execute(
             "INSERT INTO sched_apprenticeships (placement_id, participant_id, company) VALUES (?, ?, ?)",
             [.text(placementID), .text(participant), .text(company.name)])
@@ -298,6 +371,17 @@ private struct Context {
                 regionCode: company.regionCode, startDate: ProgrammeCatalogue.format(start),
                 endDate: ProgrammeCatalogue.format(end)),
             id: "apprenticeship-\(participant)", subject: participant, correlation: correlation)
+    }
+
+    /// Gives a leaving participant's apprenticeship place back to the programme's places (its
+    /// number is kept with the released ones and never given again).
+    func releaseApprenticeship(_ participant: String) throws {
+        try transaction.execute(
+            """
+            INSERT INTO sched_apprenticeships_released (placement_id, participant_id, company)
+            SELECT placement_id, participant_id, company FROM sched_apprenticeships WHERE participant_id = ?
+            """, [.text(participant)])
+        try transaction.execute("DELETE FROM sched_apprenticeships WHERE participant_id = ?", [.text(participant)])
     }
 
     mutating func waitlist(_ participant: String, programme: String, centre: TrainingCentre, applicant: [String: SQLValue])
