@@ -32,7 +32,7 @@ public enum ContractCatalogue {
         RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
         RegistrationDocumentsRequestedV1.self,
         ClassOpenedV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self, EnrolmentWithdrawnV1.self,
-        EnrolmentReRegisteredV1.self,
+        EnrolmentReRegisteredV1.self, TrainingCompletedV1.self,
         AssessmentRejectedV1.self,
         CertificateIssuedV1.self, CertificateRevokedV1.self,
         NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,

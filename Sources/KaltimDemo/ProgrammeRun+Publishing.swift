@@ -41,11 +41,12 @@ extension ProgrammeRun {
         try await publishAll(messages)
     }
 
-    /// 3. One assessment per seated participant, on the last day of the class. Each outcome is
+    /// 3. The BLKI's training result and one assessment per seated participant, on the last day
+    /// of the class (the attendance the BLKI records is the one the LSP is told). Each outcome is
     /// drawn from the seed and the person's registration number, never from the participant id
     /// (intake replicas number participants in no fixed order), so a seed gives the same results.
     func makeAssessments(seats: [ClassScheduledV2], registrations: [String: String]) throws -> (
-        [AMQPOutgoingMessage], [String: Double]
+        trainingResults: [AMQPOutgoingMessage], assessments: [AMQPOutgoingMessage], passRates: [String: Double]
     ) {
         let seed = options.seed
         var random = SeededRandom(seed: seed &+ 1)
@@ -54,6 +55,7 @@ extension ProgrammeRun {
             passRates[code] = Double.random(in: 0.75...0.94, using: &random)
         }
         var assessments: [AMQPOutgoingMessage] = []
+        var trainingResults: [AMQPOutgoingMessage] = []
         func key(_ seat: ClassScheduledV2) -> String { registrations[seat.participantID] ?? seat.participantID }
         for seat in seats.sorted(by: { key($0) < key($1) }) {
             guard let programme = catalogue.programme(seat.programme, at: seat.centre) else { continue }
@@ -64,6 +66,17 @@ extension ProgrammeRun {
             let competent = Double.random(in: 0..<1, using: &draw) < (passRates[seat.programme] ?? 0.8)
             let failedUnit = programme.scheme.units.randomElement(using: &draw) ?? ""
             let serial = assessments.count + 1
+            let attendance = Double(Int.random(in: 72...100, using: &draw))
+            let result = TrainingCompletedV1(
+                participantID: seat.participantID, classID: seat.classID, attendancePercent: attendance,
+                result: attendance >= 80 ? .passed : .failed, recordedBy: "Instruktur BLKI (simulasi)")
+            trainingResults.append(
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)training-\(seat.participantID)", source: "/kaltim/blki/pelatihan",
+                        subject: seat.participantID, data: result),
+                    exchange: exchange
+                ).amqpMessage)
             var units: [AssessmentSubmittedV1.Unit] = []
             for code in programme.scheme.units {
                 units.append(
@@ -74,13 +87,13 @@ extension ProgrammeRun {
                 assessmentID: String(format: "LSP-ASM-2025-%05d", serial), participantID: seat.participantID,
                 lspLicence: "BNSP-LSP-0123-ID", scheme: programme.scheme.code, assessorRegistration: "MET.000.001234 2019",
                 testSite: seat.centre == .balikpapan ? "TUK BLKI Balikpapan" : "TUK BLKI Bontang", assessedOn: seat.endDate,
-                units: units, attendancePercent: Double(Int.random(in: 72...100, using: &draw)),
+                units: units, attendancePercent: attendance,
                 certificateNumber: competent ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
                 registrationNumber: competent ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil)
             assessments.append(
                 try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: submitted), exchange: exchange).amqpMessage)
         }
-        return (assessments, passRates)
+        return (trainingResults, assessments, passRates)
     }
 
     /// Publishes with confirms; what the broker did not confirm (it may be restarting) is

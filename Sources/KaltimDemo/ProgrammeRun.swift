@@ -340,7 +340,8 @@ struct ProgrammeRun {
         text.utf8.reduce(14_695_981_039_346_656_037 as UInt64) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
     }
 
-    /// 3. The LSPs assess everyone who trained (pass rates 75–94 % per programme); grading and
+    /// 3. The BLKIs record each participant's training result (LULUS at 80 % attendance or more)
+    /// and the LSPs assess everyone who trained (pass rates 75–94 % per programme); grading and
     /// certificates follow. Chaos: every connection is closed once, when a quarter of the
     /// assessments are graded.
     func assessmentStage(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
@@ -348,8 +349,9 @@ struct ProgrammeRun {
         let seats = await tally.seats
         let registrations = await tally.registrationOfParticipant
         let made = try makeAssessments(seats: seats, registrations: registrations)
-        let assessments = made.0
-        passRates = made.1
+        let assessments = made.assessments
+        passRates = made.passRates
+        try await publishAll(made.trainingResults)
         try await publishAll(assessments)
         let expected = assessments.count
         let close = Task {
@@ -360,8 +362,10 @@ struct ProgrammeRun {
             do { try await disturbance.closeAllConnections() } catch { print("\nchaos: \(error)") }
         }
         defer { close.cancel() }
+        let trained = made.trainingResults.count
         try await tally.wait("grading and certificates", stage3) { counts in
-            counts.graded + counts.assessmentRejected >= expected && counts.certificates >= counts.expectedCertificates
+            counts.graded + counts.assessmentRejected >= expected && counts.trainingResults >= trained
+                && counts.certificates >= counts.expectedCertificates
         }
         await close.value
     }

@@ -18,6 +18,8 @@ actor Tally {
         /// Seats left (no-show at daftar ulang, or withdrawn), and seats given to someone from
         /// the waiting list in their place.
         var withdrawn = 0, replacements = 0
+        /// The BLKIs' training results.
+        var trainingResults = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
@@ -30,7 +32,7 @@ actor Tally {
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
             submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + withdrawn
-                + apprenticeships + graded + certificates
+                + apprenticeships + trainingResults + graded + certificates
         }
     }
 
@@ -129,9 +131,6 @@ actor Tally {
             if let graded = data(AssessmentGradedV2.self) {
                 note("assessment outcome", graded.assessmentID)
                 if graded.outcome == .competent { owedCertificates["competency", default: []].insert(graded.participantID) }
-                if graded.trainingOutcome == .passed {
-                    owedCertificates["training", default: []].insert(graded.participantID)
-                }
             } else {
                 note("assessment outcome", subject)
             }
@@ -220,9 +219,15 @@ actor Tally {
             counts.graded += 1
             if let graded = data(AssessmentGradedV2.self) {
                 if graded.outcome == .competent { counts.competent += 1 } else { notYetCompetent.insert(graded.participantID) }
-                if graded.trainingOutcome == .passed { counts.trainingPassed += 1 }
+
             }
         case AssessmentRejectedV1.eventType: counts.assessmentRejected += 1
+        case TrainingCompletedV1.eventType:
+            counts.trainingResults += 1
+            if let completed = data(TrainingCompletedV1.self), completed.result == .passed {
+                counts.trainingPassed += 1
+                owedCertificates["training", default: []].insert(completed.participantID)
+            }
         case CertificateIssuedV1.eventType:
             counts.certificates += 1
             if let issued = data(CertificateIssuedV1.self) {
@@ -326,7 +331,7 @@ actor Tally {
                 + "next on the waiting list")
         lines += targetLines(catalogue: catalogue)
         lines.append(
-            "assessments: graded \(c.graded) (KOMPETEN \(c.competent), training LULUS \(c.trainingPassed)), rejected \(c.assessmentRejected)"
+            "training results from the BLKIs \(c.trainingResults) (LULUS \(c.trainingPassed)); assessments: graded \(c.graded) (KOMPETEN \(c.competent)), rejected \(c.assessmentRejected)"
         )
         lines.append(
             "  pass rates drawn per programme: "

@@ -103,3 +103,45 @@ struct Withdraw: AsyncParsableCommand {
         print("withdrew \(participantID) (\(code.rawValue))")
     }
 }
+
+/// `kaltim-worker training-result`: the BLKI records a participant's training result; the
+/// training certificate follows it.
+struct TrainingResult: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "training-result",
+        abstract: "Record a participant's training result (publishes training.completed, as the BLKI office).")
+
+    enum ResultOption: String, ExpressibleByArgument, CaseIterable {
+        case lulus
+        case tidakLulus = "tidak-lulus"
+    }
+
+    @OptionGroup var broker: BrokerOptions
+    @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
+    @Option(help: "The participant (PST-…).") var participantID: String
+    @Option(help: "Their class.") var classID: String
+    @Option(help: "Share of the training hours attended, 0–100.") var attendance: Double
+    @Option(help: "lulus (needs at least 80 % attendance) or tidak-lulus.") var result: ResultOption
+    @Option(help: "Who recorded it (name or staff number).") var recordedBy: String
+
+    func validate() throws {
+        guard participantID.wholeMatch(of: /[A-Z0-9-]{1,64}/) != nil, classID.wholeMatch(of: /[A-Za-z0-9_-]{1,128}/) != nil
+        else { throw ValidationError("--participant-id and --class-id are ids such as PST-2025-… and BPN-2025-…-01") }
+        guard (0...100).contains(attendance) else { throw ValidationError("--attendance is 0–100") }
+        if result == .lulus && attendance < 80 { throw ValidationError("LULUS needs at least 80 % attendance") }
+        guard !recordedBy.trimmingCharacters(in: .whitespaces).isEmpty, recordedBy.count <= 200 else {
+            throw ValidationError("--recorded-by names who recorded it (1 to 200 characters)")
+        }
+    }
+
+    func run() async throws {
+        try await publishConfirmed(
+            EventEnvelope(
+                id: "training-\(participantID)", source: "/kaltim/blki/pelatihan", subject: participantID,
+                data: TrainingCompletedV1(
+                    participantID: participantID, classID: classID, attendancePercent: attendance,
+                    result: result == .lulus ? .passed : .failed, recordedBy: recordedBy)),
+            broker: broker, topologyPrefix: topologyPrefix)
+        print("recorded the training result of \(participantID): \(result.rawValue)")
+    }
+}

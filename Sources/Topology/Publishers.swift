@@ -31,8 +31,8 @@ public enum ContractPublishers {
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType,
             ]),
         External(
-            name: "blki", summary: "the BLKI offices (daftar ulang records)",
-            publishes: [EnrolmentReRegisteredV1.eventType]),
+            name: "blki", summary: "the BLKI offices (daftar ulang records, training results)",
+            publishes: [EnrolmentReRegisteredV1.eventType, TrainingCompletedV1.eventType]),
     ]
 
     /// The broker user of a principal: `kaltim-portal`, `kaltim-intake`.

@@ -108,15 +108,17 @@ public enum GradingInput: RoleInput {
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
 }
 
-/// What the certificates role handles: grades, enrolments (for the training certificate's
-/// class), revocations.
+/// What the certificates role handles: grades (the competency record), the BLKI's training
+/// results (the training certificate), enrolments (the class of each), revocations.
 public enum CertificatesInput: RoleInput {
     case graded(AssessmentGradedV2)
+    case trainingCompleted(TrainingCompletedV1)
     case scheduled(ClassScheduledV2)
     case revoked(CertificateRevokedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentGradedV2.self, Self.graded)
+        .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(CertificateRevokedV1.self, Self.revoked)
 }
@@ -132,6 +134,7 @@ public enum NotificationsInput: RoleInput {
     case waitlisted(EnrolmentWaitlistedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV2)
+    case trainingCompleted(TrainingCompletedV1)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
     case withdrawn(EnrolmentWithdrawnV1)
@@ -147,6 +150,7 @@ public enum NotificationsInput: RoleInput {
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV2.self, Self.graded)
+        .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)

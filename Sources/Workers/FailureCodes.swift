@@ -33,6 +33,9 @@ extension Failure.Code {
 
     // MARK: Certificates
 
+    /// A training result with an attendance outside 0–100 %, or LULUS below 80 % (permanent).
+    public static let invalidTrainingResult = Self(rawValue: "invalid-training-result")
+
     /// A grade for a participant whose class the role has not seen yet (transient: the
     /// `class.scheduled` event is on its way).
     public static let enrolmentUnknown = Self(rawValue: "enrolment-unknown")

@@ -56,20 +56,33 @@ struct CertificateProcessTests {
         try await waitUntil(timeout: .seconds(300), "every enrolment is known") {
             await StoreKind.count("SELECT COUNT(*) AS n FROM cert_enrolments", database) == total
         }
-        // Each graded event twice (a replay under another message id), interleaved.
-        let graded = try (0..<(2 * total)).map { step -> AMQPOutgoingMessage in
+        // Each graded event and each BLKI training result twice (a replay under another message
+        // id), interleaved.
+        let graded = try (0..<(2 * total)).flatMap { step -> [AMQPOutgoingMessage] in
             let index = step % total
-            return try OutgoingEvent(
+            let training = try OutgoingEvent(
                 EventEnvelope(
-                    id: "graded-\(step)", source: "/test",
-                    data: AssessmentGradedV2(
-                        assessmentID: "A-\(index)", participantID: participant(index), scheme: "SKM-2025-HTL-TGR",
-                        outcome: .competent, notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12",
-                        attendancePercent: 90, trainingOutcome: .passed, supersedes: nil,
-                        lspCertificateNumber: "No. 55101 5151 2 \(String(format: "%07d", index)) 2025",
-                        lspRegistrationNumber: "No. Reg. PAR 0123 \(String(format: "%05d", index)) 2025")),
+                    id: "training-\(step)", source: "/test",
+                    data: TrainingCompletedV1(
+                        participantID: participant(index), classID: "C-\(index % 95)", attendancePercent: 90, result: .passed,
+                        recordedBy: "Instruktur")),
                 exchange: topology.exchange
             ).amqpMessage
+            return [
+                training,
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "graded-\(step)", source: "/test",
+                        data: AssessmentGradedV2(
+                            assessmentID: "A-\(index)", participantID: participant(index), scheme: "SKM-2025-HTL-TGR",
+                            outcome: .competent, notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID",
+                            assessedOn: "2025-08-12",
+                            attendancePercent: 90, trainingOutcome: .passed, supersedes: nil,
+                            lspCertificateNumber: "No. 55101 5151 2 \(String(format: "%07d", index)) 2025",
+                            lspRegistrationNumber: "No. Reg. PAR 0123 \(String(format: "%05d", index)) 2025")),
+                    exchange: topology.exchange
+                ).amqpMessage,
+            ]
         }
         #expect(await connection.publish(graded, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
         try await waitUntil(timeout: .seconds(480), "every certificate is issued") {

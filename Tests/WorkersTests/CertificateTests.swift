@@ -40,6 +40,17 @@ struct CertificateDriver {
             lspRegistrationNumber: numbers ? "No. Reg. PAR 0123 00456 2025" : nil)
     }
 
+    /// The BLKI's training result of a participant of the Tata Graha class at Bontang.
+    func trained(
+        _ participant: String = "PST-1", attendance: Double = 92, result: TrainingCompletedV1.Result = .passed,
+        id: String = UUID().uuidString
+    ) async throws -> [OutgoingEvent] {
+        let completed = TrainingCompletedV1(
+            participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", attendancePercent: attendance, result: result,
+            recordedBy: "Instruktur Tata Graha")
+        return try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/blki/pelatihan", data: completed)).events
+    }
+
     func deliver(_ graded: AssessmentGradedV2, id: String = UUID().uuidString) async throws -> [OutgoingEvent] {
         try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: graded)).events
     }
@@ -64,12 +75,17 @@ struct CertificateTests {
 
     @Test func aCompetentGraduateGetsATrainingCertificateAndACompetencyRecordWithTheLSPNumbers() async throws {
         let driver = try await CertificateDriver.make()
-        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
-        #expect(issued.map(\.kind) == [.training, .competency])
-        let training = issued[0]
+        // The BLKI's result gives the training certificate, dated the class's last day.
+        let trained = try driver.issued(try await driver.trained())
+        let training = try #require(trained.first)
+        #expect(trained.map(\.kind) == [.training])
         #expect(
             training.issuer == "BLKI Bontang" && training.certificateNumber == "00001/PBK/BTG/2025" && training.validUntil == nil)
-        let competency = issued[1]
+        #expect(training.issuedOn == "2025-08-08")
+        // The LSP's assessment decides competency only.
+        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
+        #expect(issued.map(\.kind) == [.competency])
+        let competency = issued[0]
         #expect(competency.certificateNumber == "No. 55101 5151 2 0001234 2025", "as the LSP sent it, never invented")
         #expect(competency.registrationNumber == "No. Reg. PAR 0123 00456 2025")
         #expect(competency.validUntil == "2028-08-12", "three years for this scheme")
@@ -78,31 +94,35 @@ struct CertificateTests {
 
     @Test func redeliveryReplayAndCorrectionsGiveNoSecondCertificate() async throws {
         let driver = try await CertificateDriver.make()
-        #expect(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-1")).count == 2)
+        #expect(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-1")).count == 1)
         #expect(
             try await driver.kit.deliver(EventEnvelope(id: "m-1", source: "/x", data: CertificateDriver.graded("A-1"))).duplicate)
         #expect(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-2").isEmpty, "a replay under a new id")
         #expect(try await driver.deliver(CertificateDriver.graded("A-2", supersedes: "A-1")).isEmpty, "a correction, same result")
+        #expect(try driver.issued(try await driver.trained()).first?.certificateNumber == "00001/PBK/BTG/2025")
+        #expect(try await driver.trained().isEmpty, "the same result again under a new id: no second certificate")
         #expect(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("A-3", participant: "PST-2"))).map(
-                \.certificateNumber
-            ).first
-                == "00002/PBK/BTG/2025", "the next serial, no gap")
+            try driver.issued(try await driver.trained("PST-2")).first?.certificateNumber == "00002/PBK/BTG/2025",
+            "the next serial, no gap")
     }
 
     @Test func withoutTheLSPNumbersNoCompetencyRecordIsIssuedAndACorrectionRevokes() async throws {
         let driver = try await CertificateDriver.make()
-        #expect(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1", numbers: false))).map(\.kind) == [
-                .training
-            ])
+        #expect(try await driver.deliver(CertificateDriver.graded("A-1", numbers: false)).isEmpty)
         let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-2", supersedes: "A-1")))
         #expect(issued.map(\.kind) == [.competency], "the correction brought the numbers")
         let revoked = try await driver.deliver(CertificateDriver.graded("A-3", competent: false, supersedes: "A-2"))
         #expect(revoked.map(\.type) == [CertificateRevokedV1.eventType])
-        let failedTraining = try await driver.deliver(
-            CertificateDriver.graded("A-4", participant: "PST-2", competent: false, training: .failed))
-        #expect(failedTraining.isEmpty, "no pass, no certificate")
+        #expect(try await driver.trained("PST-2", attendance: 60, result: .failed).isEmpty, "no pass, no certificate")
+        // A BLKI record that cannot be true is refused, not turned into a certificate.
+        for (attendance, result) in [(70.0, TrainingCompletedV1.Result.passed), (120, .failed), (-1, .failed)] {
+            do {
+                _ = try await driver.trained("PST-2", attendance: attendance, result: result)
+                Issue.record("accepted \(attendance) \(result)")
+            } catch let failure as Failure {
+                #expect(failure.code == .invalidTrainingResult && failure.kind == .permanent)
+            }
+        }
     }
 
     @Test func tamperingWrongKeyRevocationAndDatesEachFailWithTheirOwnReason() async throws {
@@ -131,8 +151,11 @@ struct CertificateTests {
 
     @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
-        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
+        let issued =
+            try driver.issued(try await driver.trained())
+            + driver.issued(try await driver.deliver(CertificateDriver.graded("A-1")))
         let training = try #require(issued.first)
+        #expect(issued.map(\.kind) == [.training, .competency])
         // Nothing is written inside the issuing transaction: the files come from the writer.
         #expect(!FileManager.default.fileExists(atPath: driver.output))
         let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output)
@@ -182,7 +205,9 @@ struct CertificateFileTests {
         #expect(folder.isEmpty, "no file of a rolled-back certificate: \(folder)")
 
         // Committed, then the process dies before any writer ran: a new writer finds the row.
-        let issued = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-10")))
+        let issued =
+            try driver.issued(try await driver.trained())
+            + driver.issued(try await driver.deliver(CertificateDriver.graded("A-10")))
         #expect(issued.count == 2, "a training certificate and a competency record")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: driver.output)) ?? []).isEmpty)
         #expect(await CertificateFileWriter(store: driver.kit.store, directory: driver.output).runOnce() == 2)
@@ -202,11 +227,8 @@ struct CertificateFileTests {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         defer { try? FileManager.default.removeItem(atPath: driver.output) }
         // Training certificates only (no BNSP numbers, so no competency record).
-        let first = try #require(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("B-1", numbers: false))).first)
-        let second = try #require(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("B-2", participant: "PST-2", numbers: false)))
-                .first)
+        let first = try #require(try driver.issued(try await driver.trained()).first)
+        let second = try #require(try driver.issued(try await driver.trained("PST-2")).first)
         // A folder where the first's PDF should go: its rename cannot replace it.
         try FileManager.default.createDirectory(
             atPath: driver.output + "/" + first.certificateID + ".pdf/blocked", withIntermediateDirectories: true)
@@ -232,8 +254,7 @@ struct CertificateFileTests {
     @Test func aCertificateIdThatIsAPathIsRefused() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         defer { try? FileManager.default.removeItem(atPath: driver.output) }
-        let issued = try #require(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("C-1", numbers: false))).first)
+        let issued = try #require(try driver.issued(try await driver.trained()).first)
         let document = try await driver.document(issued.certificateID)
         try await driver.kit.store.write { transaction in
             try transaction.execute(

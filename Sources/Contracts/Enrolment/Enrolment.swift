@@ -216,3 +216,33 @@ public struct EnrolmentWithdrawnV1: ContractMessage {
         self.reason = reason
     }
 }
+
+/// The BLKI's result of a participant's training: attendance and LULUS / TIDAK LULUS (LULUS needs
+/// at least 80 % attendance). Published by the BLKI office when the class ends; the training
+/// certificate follows it (not the LSP's assessment, which decides competency only).
+public struct TrainingCompletedV1: ContractMessage {
+    public static let eventType = "training.completed"
+    public static let version = 1
+
+    /// The training result.
+    public enum Result: String, SchemaEnumeration {
+        case passed = "LULUS"
+        case failed = "TIDAK_LULUS"
+    }
+
+    public var participantID: String
+    public var classID: String
+    /// Share of the training hours attended, 0–100.
+    public var attendancePercent: Double
+    public var result: Result
+    /// The BLKI staff member who recorded it.
+    public var recordedBy: String
+
+    public init(participantID: String, classID: String, attendancePercent: Double, result: Result, recordedBy: String) {
+        self.participantID = participantID
+        self.classID = classID
+        self.attendancePercent = attendancePercent
+        self.result = result
+        self.recordedBy = recordedBy
+    }
+}

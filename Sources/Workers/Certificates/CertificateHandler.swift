@@ -7,8 +7,9 @@ public import Topology
 
 /// The certificate issuance worker.
 ///
-/// - A **training certificate** (PELATIHAN, issued by the participant's BLKI, no expiry) for
-///   a graded participant whose training result is LULUS.
+/// - A **training certificate** (PELATIHAN, issued by the participant's BLKI, no expiry, dated
+///   the class's last day) when the BLKI records the training LULUS (`training.completed`;
+///   LULUS needs at least 80 % attendance). The LSP's assessment does not decide it.
 /// - A **competency certificate record** (KOMPETENSI) for one assessed KOMPETEN, carrying the
 ///   BNSP certificate and registration numbers exactly as the LSP sent them; without them no
 ///   record is issued (it waits in `cert_pending` for a correction that brings them). Valid for
@@ -91,6 +92,8 @@ public struct CertificateHandler: TypedMessageHandler {
             return []
         case .graded(let graded):
             return try issue(for: graded, event: event, in: transaction)
+        case .trainingCompleted(let completed):
+            return try issue(for: completed, event: event, in: transaction)
         }
     }
 
@@ -109,18 +112,6 @@ public struct CertificateHandler: TypedMessageHandler {
         let programme = catalogue.programme(programmeCode, at: centre)
         let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)
         var output: [OutgoingEvent] = []
-        if graded.trainingOutcome == .passed,
-            try !exists(graded.participantID, scheme: graded.scheme, kind: .training, in: transaction)
-        {
-            let code = catalogue.centre(centre)?.code ?? "BLKI"
-            output.append(
-                try create(
-                    kind: .training, issuer: centre == .balikpapan ? "BLKI Balikpapan" : "BLKI Bontang",
-                    issuerCode: "\(code)-PBK",
-                    idPrefix: "\(code)", number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
-                    registrationNumber: nil, graded: graded, programme: programme, issuedOn: issuedOn, validUntil: nil,
-                    event: event, in: transaction))
-        }
         switch graded.outcome {
         case .competent:
             guard try !exists(graded.participantID, scheme: graded.scheme, kind: .competency, in: transaction) else { break }
@@ -139,7 +130,8 @@ public struct CertificateHandler: TypedMessageHandler {
             output.append(
                 try create(
                     kind: .competency, issuer: "LSP \(licence)", issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
-                    number: { _, _ in number }, registrationNumber: registration, graded: graded, programme: programme,
+                    number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
+                    scheme: graded.scheme, programme: programme,
                     issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), event: event, in: transaction))
         case .notYetCompetent:
             // A correction took the competence back: revoke the record issued on the earlier result.
@@ -163,6 +155,45 @@ public struct CertificateHandler: TypedMessageHandler {
         return output
     }
 
+    /// The training certificate, on the BLKI's result. A LULUS below 80 % attendance, or an
+    /// attendance outside 0–100, is refused (the BLKI's record is wrong); a result for a
+    /// participant whose class has not arrived waits (transient); TIDAK LULUS issues nothing.
+    func issue(for completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        guard (0...100).contains(completed.attendancePercent),
+            completed.result == .failed || completed.attendancePercent >= Self.passingAttendance
+        else {
+            throw Failure.permanent(
+                .invalidTrainingResult,
+                "a training result needs an attendance of 0–100 %, and LULUS at least \(Int(Self.passingAttendance)) %")
+        }
+        guard completed.result == .passed else { return [] }
+        guard
+            let enrolment = try transaction.query(
+                "SELECT centre, programme, end_date FROM cert_enrolments WHERE participant_id = ?",
+                [.text(completed.participantID)]
+            ).first, let centre = enrolment["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)),
+            let programmeCode = enrolment["programme"]?.text, let endDate = enrolment["end_date"]?.text
+        else {
+            throw Failure.transient(.enrolmentUnknown, "no class known for participant \(completed.participantID)")
+        }
+        let programme = catalogue.programme(programmeCode, at: centre)
+        let scheme = programme?.scheme.code ?? programmeCode
+        guard try !exists(completed.participantID, scheme: scheme, kind: .training, in: transaction) else { return [] }
+        let code = catalogue.centre(centre)?.code ?? "BLKI"
+        return [
+            try create(
+                kind: .training, issuer: centre == .balikpapan ? "BLKI Balikpapan" : "BLKI Bontang", issuerCode: "\(code)-PBK",
+                idPrefix: "\(code)", number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
+                registrationNumber: nil, participantID: completed.participantID, scheme: scheme, programme: programme,
+                issuedOn: endDate, validUntil: nil, event: event, in: transaction)
+        ]
+    }
+
+    /// The attendance a LULUS training needs (DOMAIN.md §8: at least 80 %).
+    static let passingAttendance = 80.0
+
     func exists(_ participant: String, scheme: String, kind: CertificateIssuedV1.Kind, in transaction: any StoreTransaction)
         throws -> Bool
     {
@@ -174,7 +205,7 @@ public struct CertificateHandler: TypedMessageHandler {
 
     func create(
         kind: CertificateIssuedV1.Kind, issuer: String, issuerCode: String, idPrefix: String,
-        number: (Int, Int) -> String, registrationNumber: String?, graded: AssessmentGradedV2,
+        number: (Int, Int) -> String, registrationNumber: String?, participantID: String, scheme: String,
         programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, event: DecodedEvent,
         in transaction: any StoreTransaction
     ) throws -> OutgoingEvent {
@@ -191,8 +222,8 @@ public struct CertificateHandler: TypedMessageHandler {
         let document = try signer.sign(
             CertificateDocument.Payload(
                 certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
-                registrationNumber: registrationNumber, participantID: graded.participantID,
-                programme: programme?.code ?? graded.scheme, scheme: kind == .competency ? graded.scheme : nil,
+                registrationNumber: registrationNumber, participantID: participantID,
+                programme: programme?.code ?? scheme, scheme: kind == .competency ? scheme : nil,
                 issuedOn: issuedOn, validUntil: validUntil, keyID: ""))
         try transaction.execute(
             """
@@ -200,20 +231,20 @@ public struct CertificateHandler: TypedMessageHandler {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(certificateID), .text(graded.participantID), .text(graded.scheme), .text(kind.rawValue), .text(issuerCode),
+                .text(certificateID), .text(participantID), .text(scheme), .text(kind.rawValue), .text(issuerCode),
                 .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
             ])
         if writesFiles {
             try transaction.execute(
                 "INSERT INTO cert_files (certificate_id, programme_name) VALUES (?, ?)",
-                [.text(certificateID), .text(programme?.name ?? graded.scheme)])
+                [.text(certificateID), .text(programme?.name ?? scheme)])
         }
         let issued = CertificateIssuedV1(
-            certificateID: certificateID, participantID: graded.participantID, kind: kind, issuer: issuer,
+            certificateID: certificateID, participantID: participantID, kind: kind, issuer: issuer,
             certificateNumber: document.payload.certificateNumber, registrationNumber: registrationNumber,
             scheme: document.payload.scheme, issuedOn: issuedOn, validUntil: validUntil,
             verificationCode: document.verificationCode)
-        return try outgoing(issued, id: "issued-\(certificateID)", event: event, subject: graded.participantID)
+        return try outgoing(issued, id: "issued-\(certificateID)", event: event, subject: participantID)
     }
 
     static func adding(years: Int, to date: String) -> String? {

@@ -146,12 +146,22 @@ extension NotificationHandler {
                 outcome: graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
                 competent: graded.outcome == .competent,
                 notYetCompetentUnits: graded.notYetCompetentUnits.joined(separator: ", "),
-                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "yang menguji Anda",
-                // A v1 grade has no training result: the message then says nothing about it.
-                trainingOutcome: graded.trainingOutcome.map { $0 == .passed ? "LULUS" : "TIDAK LULUS" } ?? "",
-                hasTrainingOutcome: graded.trainingOutcome != nil, passedTraining: graded.trainingOutcome == .passed,
-                attendance: graded.attendancePercent.map { String(format: "%.0f%%", $0) } ?? "-"),
+                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "yang menguji Anda"),
             for: event, contact: .participant(graded.participantID), in: transaction)
+    }
+
+    /// The BLKI's training result (the training certificate follows it; the LSP's assessment is
+    /// a message of its own).
+    func notify(_ completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        let planned = plannedClasses[completed.classID]
+        let programme = planned.flatMap { catalogue.programme($0.programme, at: $0.centre)?.name } ?? "pelatihan"
+        try queue(
+            EventTemplates.TrainingResult(
+                participantNumber: completed.participantID, programme: programme,
+                centre: planned.map { centreName($0.centre) } ?? "BLKI",
+                outcome: completed.result == .passed ? "LULUS" : "TIDAK LULUS", passed: completed.result == .passed,
+                attendance: String(format: "%.0f%%", completed.attendancePercent)),
+            for: event, contact: .participant(completed.participantID), in: transaction)
     }
 
     func notify(_ issued: CertificateIssuedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {

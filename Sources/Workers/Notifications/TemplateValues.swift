@@ -53,7 +53,7 @@ enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
         RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
         RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, Withdrawn.self, ApprenticeshipPlacement.self,
-        AssessmentResult.self, CertificateIssued.self, CertificateRevoked.self,
+        TrainingResult.self, AssessmentResult.self, CertificateIssued.self, CertificateRevoked.self,
     ]
 
     /// `pendaftaran_diterima`: the registration arrived.
@@ -193,15 +193,30 @@ enum EventTemplates {
         }
     }
 
-    /// `hasil_uji_kompetensi`: the training result and the competency assessment's verdict.
+    /// `hasil_pelatihan`: the BLKI's training result and the attendance.
+    struct TrainingResult: TemplateValues {
+        static let template = "hasil_pelatihan"
+        typealias Field = CodingKeys
+        let participantNumber, programme, centre, outcome: String
+        let passed: Bool
+        let attendance: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case outcome = "hasil"
+            case passed = "lulus"
+            case attendance = "kehadiran"
+        }
+    }
+
+    /// `hasil_uji_kompetensi`: the competency assessment's verdict (the LSP's).
     struct AssessmentResult: TemplateValues {
         static let template = "hasil_uji_kompetensi"
         typealias Field = CodingKeys
         let participantNumber, scheme, programme, assessedOn, outcome: String
         let competent: Bool
-        let notYetCompetentUnits, lsp, trainingOutcome: String
-        let hasTrainingOutcome, passedTraining: Bool
-        let attendance: String
+        let notYetCompetentUnits, lsp: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
             case scheme = "skema"
@@ -211,10 +226,6 @@ enum EventTemplates {
             case competent = "kompeten"
             case notYetCompetentUnits = "unit_belum_kompeten"
             case lsp = "lsp"
-            case trainingOutcome = "hasil_pelatihan"
-            case hasTrainingOutcome = "ada_hasil_pelatihan"
-            case passedTraining = "lulus_pelatihan"
-            case attendance = "kehadiran"
         }
     }
 
