@@ -54,7 +54,9 @@ struct ReRegister: AsyncParsableCommand {
             participantID: participantID, classID: classID, attended: attendance == .attended, recordedBy: recordedBy)
         try await publishConfirmed(
             EventEnvelope(
-                id: "reregistered-\(participantID)", source: "/kaltim/blki/daftar-ulang", subject: participantID, data: record),
+                // Its own id: a contradicting record reaches scheduling, which refuses it visibly.
+                id: "reregistered-\(participantID)-\(UUID().uuidString)", source: "/kaltim/blki/daftar-ulang",
+                subject: participantID, data: record),
             broker: broker, topologyPrefix: topologyPrefix)
         print("recorded daftar ulang of \(participantID): \(attendance.rawValue)")
     }
@@ -85,6 +87,9 @@ struct Withdraw: AsyncParsableCommand {
         }
         if let classID, classID.wholeMatch(of: /[A-Za-z0-9_-]{1,128}/) == nil {
             throw ValidationError("--class-id is an id such as BPN-2025-…-01")
+        }
+        if reason == .attendance && classID == nil {
+            throw ValidationError("--reason attendance concerns a class: give --class-id")
         }
     }
 
@@ -137,7 +142,9 @@ struct TrainingResult: AsyncParsableCommand {
     func run() async throws {
         try await publishConfirmed(
             EventEnvelope(
-                id: "training-\(participantID)", source: "/kaltim/blki/pelatihan", subject: participantID,
+                // Its own id: a contradicting result reaches the roles, which refuse it visibly.
+                id: "training-\(participantID)-\(UUID().uuidString)", source: "/kaltim/blki/pelatihan",
+                subject: participantID,
                 data: TrainingCompletedV1(
                     participantID: participantID, classID: classID, attendancePercent: attendance,
                     result: result == .lulus ? .passed : .failed, recordedBy: recordedBy)),

@@ -40,7 +40,7 @@ struct Review: AsyncParsableCommand {
             PersonalData.restrictNewFiles()
             let cases = try await store.cases(pendingOnly: !all)
             let pending = cases.filter(\.isPending)
-            var summary = "\(pending.count) reviews pending"
+            var summary = "reviews pending: \(pending.count)"
             if let oldest = pending.map(\.openedAt).min() {
                 summary += String(format: "; the oldest has waited %.1f hours", Date().timeIntervalSince(oldest) / 3600)
             }
@@ -50,6 +50,7 @@ struct Review: AsyncParsableCommand {
                     [
                         reviewCase.registrationID, reviewCase.state, IntakeHandler.formatTime(reviewCase.openedAt),
                         reviewCase.centre, reviewCase.programme, reviewCase.reasons.map(\.code).joined(separator: ","),
+                        reviewCase.officer ?? "", reviewCase.decisionCode ?? "",
                     ].joined(separator: "\t"))
             }
         }
@@ -88,6 +89,8 @@ struct Review: AsyncParsableCommand {
             print(
                 "pendidikan: \(file.declared.education.rawValue); kartu AK/I: \(file.declared.hasJobSeekerCard ? "ada" : "tidak ada")"
             )
+            print("status kerja (diisi): \(file.declared.employmentStatus?.rawValue ?? "-")")
+            if let registry { print("domisili menurut data kependudukan di Kaltim: \(registry.livesInKaltim ? "ya" : "tidak")") }
             for training in file.declared.declaredTrainings {
                 print("pelatihan sebelumnya: \(training.programme) \(training.year) \(training.outcome.rawValue)")
             }
@@ -127,6 +130,11 @@ struct Review: AsyncParsableCommand {
             if decision != .approve && (allVerified || !verified.isEmpty) {
                 throw ValidationError("--verified and --all-verified are for an approval")
             }
+            let name = officer.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !name.isEmpty, name.count <= 200 else { throw ValidationError("--officer has 1 to 200 characters") }
+            if let respondBy, respondBy.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) == nil {
+                throw ValidationError("--respond-by is a date, YYYY-MM-DD")
+            }
         }
 
         func run() async throws {
@@ -156,15 +164,12 @@ struct Review: AsyncParsableCommand {
                 case .reject: .reject
                 case .requestDocuments: .requestDocuments
                 }
-            // The id names the registration and how many decisions it had: a retry after an
-            // unconfirmed publish has the same id, and intake takes it once.
-            let step =
-                try await Stores.openForReading(store.database, schema: store.storeSchema).read(
-                    "SELECT COUNT(*) AS n FROM intake_review_log WHERE registration_id = ?", [.text(registrationID)]
-                ).first?["n"]?.integer ?? 0
+            // Each decision its own message id: a second decision is never dropped as a duplicate
+            // of the first; intake refuses it visibly (a dead letter) when the case is closed.
             try await publishConfirmed(
                 EventEnvelope(
-                    id: "reviewed-\(registrationID)-\(step + 1)", source: "/kaltim/office/review", subject: registrationID,
+                    id: "reviewed-\(registrationID)-\(UUID().uuidString)", source: "/kaltim/office/review",
+                    subject: registrationID,
                     data: RegistrationReviewedV1(
                         registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
                         reason: reason, respondBy: respondBy)),

@@ -114,12 +114,14 @@ public enum CertificatesInput: RoleInput {
     case graded(AssessmentGradedV2)
     case trainingCompleted(TrainingCompletedV1)
     case scheduled(ClassScheduledV2)
+    case withdrawn(EnrolmentWithdrawnV1)
     case revoked(CertificateRevokedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentGradedV2.self, Self.graded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(ClassScheduledV2.self, Self.scheduled)
+        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(CertificateRevokedV1.self, Self.revoked)
 }
 

@@ -35,6 +35,8 @@ extension Failure.Code {
 
     /// A training result with an attendance outside 0–100 %, or LULUS below 80 % (permanent).
     public static let invalidTrainingResult = Self(rawValue: "invalid-training-result")
+    /// A training result that contradicts the one already recorded (permanent).
+    public static let trainingResultConflict = Self(rawValue: "training-result-conflict")
 
     /// A grade for a participant whose class the role has not seen yet (transient: the
     /// `class.scheduled` event is on its way).

@@ -114,6 +114,30 @@ struct CertificateTests {
         let revoked = try await driver.deliver(CertificateDriver.graded("A-3", competent: false, supersedes: "A-2"))
         #expect(revoked.map(\.type) == [CertificateRevokedV1.eventType])
         #expect(try await driver.trained("PST-2", attendance: 60, result: .failed).isEmpty, "no pass, no certificate")
+        // A result that contradicts the one recorded, or for a seat the participant does not hold
+        // (another class, or withdrawn), is refused.
+        for bad in [
+            TrainingCompletedV1(
+                participantID: "PST-2", classID: "BTG-2025-TATA_GRAHA-01", attendancePercent: 85, result: .passed,
+                recordedBy: "X"),
+            TrainingCompletedV1(
+                participantID: "PST-1", classID: "BTG-2025-TATA_GRAHA-02", attendancePercent: 85, result: .passed,
+                recordedBy: "X"),
+        ] {
+            await #expect(throws: Failure.self) {
+                _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/blki/pelatihan", data: bad))
+            }
+        }
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/scheduling",
+                data: EnrolmentWithdrawnV1(participantID: "PST-1", classID: "BTG-2025-TATA_GRAHA-01", reason: .noShow)))
+        do {
+            _ = try await driver.trained("PST-1")
+            Issue.record("a withdrawn participant got a training certificate")
+        } catch let failure as Failure {
+            #expect(failure.code == .invalidTrainingResult && failure.kind == .permanent)
+        }
         // A BLKI record that cannot be true is refused, not turned into a certificate.
         for (attendance, result) in [(70.0, TrainingCompletedV1.Result.passed), (120, .failed), (-1, .failed)] {
             do {

@@ -47,7 +47,7 @@ struct IntakeReviewTests {
         #expect(pending.count == 1 && reviewCase.isPending && reviewCase.state == "open")
         #expect(Set(reviewCase.reasons.map(\.code)) == ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"])
         let file = try #require(reviewCase.caseFile)
-        #expect(file.maskedNIK == "647401******9901")
+        #expect(file.maskedNIK == "************9901")
         #expect(file.declared.birthDate == "1999-08-18" && file.registry?.birthDate == "1999-08-17")
         #expect(file.registry?.fullName == "Siti Rahmawati" && file.registry?.livesInKaltim == true)
         // The store never holds the NIK in clear, the case file included.
@@ -139,6 +139,16 @@ struct IntakeReviewTests {
             (
                 Self.decision(
                     "REG-R6", .reject, reason: RegistrationReason(code: "NIK", message: "NIK 6474015708999901 ditolak.")),
+                .invalidReviewDecision
+            ),
+            (
+                Self.decision(
+                    "REG-R6", .reject, reason: RegistrationReason(code: "NIK", message: "NIK 6474 0157 0899 9901 salah.")),
+                .invalidReviewDecision
+            ),
+            (
+                Self.decision(
+                    "REG-R6", .approve, verified: ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH", "lower case"]),
                 .invalidReviewDecision
             ),
             (

@@ -296,8 +296,8 @@ struct NotificationDeliveryTests {
         let parameters = try JSONDecoder().decode(
             [String: String].self, from: Data((stored.first?["parameters"]?.text ?? "").utf8))
         #expect(parameters["angkatan"] == "2" && parameters["ada_daftar_ulang"] == "false", "\(parameters)")
-        let noShow = try #require(texts.first { $0.contains("tidak datang daftar ulang") })
-        #expect(noShow.contains("pelatihan Tata Graha di BLKI Balikpapan") && noShow.contains("peserta berikutnya"), "\(noShow)")
+        let noShow = try #require(texts.first { $0.contains("tidak melakukan daftar ulang") })
+        #expect(noShow.contains("pelatihan Tata Graha di BLKI Balikpapan telah dilepaskan"), "\(noShow)")
         #expect(!texts.contains { $0.contains("BPN-2025-TATA_GRAHA-02") }, "no class id in a text")
         // The LSP's result says nothing of the training (the BLKI's result is a message of its own).
         let assessments = texts.filter { $0.contains("hasil uji kompetensi skema") }
@@ -308,6 +308,17 @@ struct NotificationDeliveryTests {
         #expect(!v2.contains("BNSP-LSP-0123-ID"), "\(v2)")
         let training = try #require(texts.first { $0.contains("hasil pelatihan Tata Graha") }, "\(texts)")
         #expect(training.contains("di BLKI Balikpapan: LULUS (kehadiran 92%)"), "\(training)")
+        // A result that cannot be true, or that contradicts the one told, is not told.
+        for (id, attendance, result) in [("t-70", 70.0, TrainingCompletedV1.Result.passed), ("t-no", 92, .failed)] {
+            await #expect(throws: Failure.self) {
+                _ = try await kit.deliver(
+                    EventEnvelope(
+                        id: id, source: "/test",
+                        data: TrainingCompletedV1(
+                            participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", attendancePercent: attendance,
+                            result: result, recordedBy: "Instruktur")))
+            }
+        }
         let revoked = try #require(texts.first { $0.contains("dicabut") })
         #expect(revoked.contains("BPN/2025/PEL/00007 telah dicabut karena hasil uji kompetensi dikoreksi oleh LSP"))
         #expect(!texts.contains { $0.contains("ASSESSMENT_CORRECTED") || $0.contains("CERT-INTERNAL-7") })

@@ -120,9 +120,9 @@ struct PipelineProcessTests {
             return output
         }
         let list = try await review(["list"])
-        #expect(list.contains("1 reviews pending") && list.contains("E2E-4\topen"), "\(list)")
+        #expect(list.contains("reviews pending: 1") && list.contains("E2E-4\topen"), "\(list)")
         let shown = try await review(["show", "--registration-id", "E2E-4"])
-        #expect(shown.contains("REGISTRY_NOT_FOUND") && shown.contains("NIK: 647401******9977"), "\(shown)")
+        #expect(shown.contains("REGISTRY_NOT_FOUND") && shown.contains("NIK: ************9977"), "\(shown)")
         #expect(!shown.contains("6474015708999977"), "no NIK in clear")
         let broker = ["--broker-url", url, "--topology-prefix", prefix]
         let officer = ["--registration-id", "E2E-4", "--officer", "Rina (verifikator)"]
@@ -155,7 +155,7 @@ struct PipelineProcessTests {
             }
             return seenNow()[RegistrationRejectedV1.eventType] == ["E2E-3", "E2E-4"]
         }
-        #expect(try await review(["list"]).contains("0 reviews pending"))
+        #expect(try await review(["list"]).contains("reviews pending: 0"))
         // A second decision is refused by the command before anything is published.
         let again = try ChildProcess(
             binary,

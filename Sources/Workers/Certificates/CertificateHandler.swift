@@ -61,6 +61,13 @@ public struct CertificateHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS cert_pending (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, reason TEXT NOT NULL)
             """,
+            // The class of each seat, who left it, and the BLKI's training result (one per person).
+            "CREATE TABLE IF NOT EXISTS cert_seats (participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS cert_withdrawals (participant_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS cert_training_results (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, result TEXT NOT NULL)
+            """,
             // Certificates whose files the CertificateFileWriter has not written yet.
             """
             CREATE TABLE IF NOT EXISTS cert_files (
@@ -84,6 +91,16 @@ public struct CertificateHandler: TypedMessageHandler {
                     .text(scheduled.participantID), .text(scheduled.centre.rawValue), .text(scheduled.programme),
                     .text(scheduled.endDate),
                 ])
+            try transaction.execute(
+                """
+                INSERT INTO cert_seats (participant_id, class_id) VALUES (?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id
+                """, [.text(scheduled.participantID), .text(scheduled.classID)])
+            return []
+        case .withdrawn(let withdrawn):
+            try transaction.execute(
+                "INSERT INTO cert_withdrawals (participant_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [.text(withdrawn.participantID), .text(withdrawn.reason.rawValue)])
             return []
         case .revoked(let revoked):
             try transaction.execute(
@@ -168,6 +185,36 @@ public struct CertificateHandler: TypedMessageHandler {
                 .invalidTrainingResult,
                 "a training result needs an attendance of 0–100 %, and LULUS at least \(Int(Self.passingAttendance)) %")
         }
+        // One result per participant: the same again changes nothing, another is refused.
+        if let earlier = try transaction.query(
+            "SELECT class_id, result FROM cert_training_results WHERE participant_id = ?", [.text(completed.participantID)]
+        ).first {
+            guard earlier["class_id"]?.text == completed.classID, earlier["result"]?.text == completed.result.rawValue else {
+                throw Failure.permanent(
+                    .trainingResultConflict,
+                    "the training result of \(completed.participantID) was already recorded otherwise; it is not changed by another"
+                )
+            }
+            return []
+        }
+        // Only for the seat the participant holds, and not after they left it.
+        let seat = try transaction.query(
+            "SELECT class_id FROM cert_seats WHERE participant_id = ?", [.text(completed.participantID)]
+        ).first?["class_id"]?.text
+        guard let seat else {
+            throw Failure.transient(.enrolmentUnknown, "no class known for participant \(completed.participantID)")
+        }
+        let left = try !transaction.query(
+            "SELECT 1 FROM cert_withdrawals WHERE participant_id = ?", [.text(completed.participantID)]
+        ).isEmpty
+        guard seat == completed.classID, !left else {
+            throw Failure.permanent(
+                .invalidTrainingResult,
+                "\(completed.participantID) holds no seat in class \(completed.classID) (withdrawn, or another class)")
+        }
+        try transaction.execute(
+            "INSERT INTO cert_training_results (participant_id, class_id, result) VALUES (?, ?, ?)",
+            [.text(completed.participantID), .text(completed.classID), .text(completed.result.rawValue)])
         guard completed.result == .passed else { return [] }
         guard
             let enrolment = try transaction.query(

@@ -134,7 +134,8 @@ public struct IntakeHandler: TypedMessageHandler {
             message = RegistrationReviewNeededV1(registrationID: registration.registrationID, reasons: reviews.map(\.reason))
             try openReview(
                 registration, event: event, reasons: reviews.map(\.reason), nikIndex: nikIndex,
-                maskedNIK: PersonalData.maskNIK(nik.normalised ?? ""), participantID: participantID, in: transaction)
+                maskedNIK: PersonalData.maskNIKForCitizen(nik.normalised ?? ""), participantID: participantID,
+                in: transaction)
         } else {
             outcome = "accepted"
             let (tier, reasons) = try priority(registration, nikIndex: nikIndex ?? "", in: transaction)

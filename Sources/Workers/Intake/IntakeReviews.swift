@@ -33,7 +33,8 @@ public struct ReviewCaseFile: Codable, Sendable, Equatable {
         public var livesInKaltim: Bool
     }
 
-    /// The NIK masked (`************9901`); the full NIK is never kept in intake's store.
+    /// The NIK masked to its last four digits (`************9901`): the case file also holds the
+    /// birth date and sex, from which the middle digits of the log mask could be rebuilt.
     public var maskedNIK: String
     public var declared: Declared
     /// `nil` when the registry has no record of the NIK.
@@ -49,6 +50,7 @@ public struct ReviewCase: Sendable, Equatable {
     public var centre: String
     public var programme: String
     public var openedAt: Date
+    /// Why intake could not decide alone.
     public var reasons: [RegistrationReason]
     /// `nil` once decided (the case file is removed).
     public var caseFile: ReviewCaseFile?
@@ -189,6 +191,11 @@ extension IntakeHandler {
             throw Failure.permanent(.invalidReviewDecision, "a review decision names its officer (1 to 200 characters)")
         }
         if let reason = review.reason { try Self.checkApplicantReason(reason) }
+        guard review.verifiedReasons.count <= 20,
+            review.verifiedReasons.allSatisfy({ $0.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil })
+        else {
+            throw Failure.permanent(.invalidReviewDecision, "verified reasons are at most 20 UPPER_SNAKE codes")
+        }
         let now = Self.formatTime(Date())
         let outgoing: any ContractMessage
         switch review.decision {
@@ -277,8 +284,11 @@ extension IntakeHandler {
         guard !text.isEmpty, text.count <= 500 else {
             throw Failure.permanent(.invalidReviewDecision, "a reason's text for the applicant has 1 to 500 characters")
         }
-        guard text.firstMatch(of: /[0-9]{16}/) == nil else {
-            throw Failure.permanent(.invalidReviewDecision, "a reason's text must not carry a NIK (16 digits)")
+        // The pipeline's masker finds a NIK however it is written (spaces, dots, other digits),
+        // and phone numbers and e-mail addresses: none belongs in a text that travels and is kept.
+        guard PersonalData.mask(text) == text else {
+            throw Failure.permanent(
+                .invalidReviewDecision, "a reason's text must not carry personal data (a NIK, a phone number, an e-mail)")
         }
     }
 

@@ -101,12 +101,15 @@ extension NotificationHandler {
         let planned = withdrawn.classID.flatMap { plannedClasses[$0] }
         let programme = planned.flatMap { catalogue.programme($0.programme, at: $0.centre)?.name } ?? "pelatihan"
         let centre = planned.map { centreName($0.centre) } ?? "BLKI"
-        let place = planned == nil ? "daftar tunggu pelatihan" : "pelatihan \(programme) di \(centre)"
+        // No class: the waiting list; a class the plan does not know: the training, unnamed.
+        let place =
+            withdrawn.classID == nil
+            ? "daftar tunggu pelatihan" : planned == nil ? "pelatihan" : "pelatihan \(programme) di \(centre)"
         let explanation =
             switch withdrawn.reason {
             case .noShow:
-                "karena Anda tidak datang daftar ulang dalam batas waktunya, kursi Anda pada \(place) telah diberikan "
-                    + "kepada peserta berikutnya dari daftar tunggu."
+                "karena Anda tidak melakukan daftar ulang dalam batas waktunya, kursi Anda pada \(place) telah dilepaskan "
+                    + "untuk peserta lain."
             case .participantResigned: "pengunduran diri Anda dari \(place) telah kami catat."
             case .attendanceTooLow:
                 "kehadiran Anda pada \(place) kurang dari 80%, sehingga Anda tidak dapat melanjutkan pelatihan."
@@ -146,21 +149,41 @@ extension NotificationHandler {
                 outcome: graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
                 competent: graded.outcome == .competent,
                 notYetCompetentUnits: graded.notYetCompetentUnits.joined(separator: ", "),
-                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "yang menguji Anda"),
+                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "LSP yang menguji Anda"),
             for: event, contact: .participant(graded.participantID), in: transaction)
     }
 
     /// The BLKI's training result (the training certificate follows it; the LSP's assessment is
     /// a message of its own).
     func notify(_ completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
-        let planned = plannedClasses[completed.classID]
-        let programme = planned.flatMap { catalogue.programme($0.programme, at: $0.centre)?.name } ?? "pelatihan"
+        // The same checks as the certificates role's: a record that cannot be true is not told.
+        guard (0...100).contains(completed.attendancePercent), completed.result == .failed || completed.attendancePercent >= 80,
+            let planned = plannedClasses[completed.classID]
+        else {
+            throw Failure.permanent(
+                .invalidTrainingResult,
+                "a training result needs a planned class, an attendance of 0–100 %, and LULUS at least 80 %")
+        }
+        if let earlier = try transaction.query(
+            "SELECT result FROM notif_training_results WHERE participant_id = ?", [.text(completed.participantID)]
+        ).first {
+            guard earlier["result"]?.text == completed.result.rawValue else {
+                throw Failure.permanent(
+                    .trainingResultConflict, "the training result of \(completed.participantID) was already told otherwise")
+            }
+            return
+        }
+        try transaction.execute(
+            "INSERT INTO notif_training_results (participant_id, result) VALUES (?, ?)",
+            [.text(completed.participantID), .text(completed.result.rawValue)])
+        let programme = catalogue.programme(planned.programme, at: planned.centre)?.name ?? planned.programme
         try queue(
             EventTemplates.TrainingResult(
                 participantNumber: completed.participantID, programme: programme,
-                centre: planned.map { centreName($0.centre) } ?? "BLKI",
-                outcome: completed.result == .passed ? "LULUS" : "TIDAK LULUS", passed: completed.result == .passed,
-                attendance: String(format: "%.0f%%", completed.attendancePercent)),
+                centre: centreName(planned.centre), outcome: completed.result == .passed ? "LULUS" : "TIDAK LULUS",
+                passed: completed.result == .passed,
+                // Rounded down: 79.6 % is not "80 %" beside a TIDAK LULUS for less than 80 %.
+                attendance: "\(Int(completed.attendancePercent.rounded(.down)))%"),
             for: event, contact: .participant(completed.participantID), in: transaction)
     }
 

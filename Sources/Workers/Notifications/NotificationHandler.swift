@@ -55,6 +55,7 @@ public struct NotificationHandler: TypedMessageHandler {
             """,
             "CREATE INDEX IF NOT EXISTS notif_messages_due ON notif_messages (state, next_attempt_at)",
             "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
         ]
     }
 

@@ -97,9 +97,9 @@ private struct Context {
     let transaction: any StoreTransaction
     let event: DecodedEvent
     var output: [OutgoingEvent] = []
-    /// Seats given now were left by a participant who did not come to daftar ulang: those
-    /// seated get the later window (``ProgrammeCatalogue/replacementWindow(classStart:)``).
-    var replacing = false
+    /// The class whose seat a participant who did not come to daftar ulang left: whoever is
+    /// seated in it now gets the later window (``ProgrammeCatalogue/replacementWindow(classStart:)``).
+    var freedClass: String?
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
@@ -184,7 +184,7 @@ private struct Context {
         try emit(
             EnrolmentWithdrawnV1(participantID: record.participantID, classID: record.classID, reason: .noShow),
             id: "no-show-\(record.participantID)", subject: record.participantID, correlation: event.header.correlationID)
-        replacing = true
+        freedClass = record.classID
         try allocate(programme: programme)
     }
 
@@ -329,6 +329,7 @@ private struct Context {
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
         else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
         let correlation = applicant["correlation_id"]?.text ?? event.header.correlationID
+        let replacing = freedClass == classID
         let window =
             replacing ? catalogue.replacementWindow(classStart: start) : catalogue.reRegistrationWindow(classStart: start)
         try emit(
