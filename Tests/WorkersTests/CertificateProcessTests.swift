@@ -93,6 +93,11 @@ struct CertificateProcessTests {
         }
         // The admin commands: verify a certificate file, revoke it, verify again.
         let file = directory.appendingPathComponent("out/BTG-2025-PBK-00001.json").path
+        // The files are written after each commit by the file writer beside the worker: wait for
+        // this one (the deadline only bounds a failure).
+        try await waitUntil(timeout: .seconds(120), "the first training certificate's file is written") {
+            FileManager.default.fileExists(atPath: file)
+        }
         // Without a key it refuses with the usage (exit 64) rather than trusting the development key.
         let keyless = try ChildProcess(binary, ["verify-certificate", "--file", file] + StoreKind.arguments(database))
         #expect(try await keyless.waitForExit(timeout: .seconds(30)) == 64, "\(keyless.output)")
