@@ -7,9 +7,11 @@ extension ContractRegistry {
         var registry = ContractRegistry()
         registry.register(RegistrationSubmittedV2.self)
         registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
-        registry.register(AssessmentSubmittedV2.self)
+        registry.register(AssessmentSubmittedV3.self)
+        registry.register(AssessmentSubmittedV2.self) { $0.upcast() }
         registry.register(AssessmentSubmittedV1.self) { $0.upcast() }
-        registry.register(AssessmentGradedV2.self)
+        registry.register(AssessmentGradedV3.self)
+        registry.register(AssessmentGradedV2.self) { $0.upcast() }
         registry.register(AssessmentGradedV1.self) { $0.upcast() }
         registry.register(RegistrationAcceptedV2.self)
         registry.register(RegistrationAcceptedV1.self) { $0.upcast() }
@@ -42,7 +44,8 @@ public enum ContractCatalogue {
     public static let all: [any ContractMessage.Type] =
         [
             RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
-            AssessmentGradedV1.self, AssessmentGradedV2.self, RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
+            AssessmentSubmittedV3.self, AssessmentGradedV1.self, AssessmentGradedV2.self, AssessmentGradedV3.self,
+            RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
             ClassScheduledV1.self, ClassScheduledV2.self,
         ]
         + singleVersion

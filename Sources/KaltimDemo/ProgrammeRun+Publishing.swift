@@ -96,6 +96,40 @@ extension ProgrammeRun {
         return (trainingResults, assessments, passRates)
     }
 
+    /// The LSPs' uji ulang of round `round` (1 or 2): each BELUM KOMPETEN candidate is
+    /// re-assessed on their BK units two weeks after the last assessment, and passes each unit
+    /// with a chance of 60 %, drawn from the seed, the round and the registration number.
+    func makeRetakes(after results: [AssessmentGradedV3], round: Int, registrations: [String: String]) throws
+        -> [AMQPOutgoingMessage]
+    {
+        var messages: [AMQPOutgoingMessage] = []
+        func key(_ result: AssessmentGradedV3) -> String { registrations[result.participantID] ?? result.participantID }
+        for (index, previous) in results.sorted(by: { key($0) < key($1) }).enumerated() {
+            guard let lastDate = previous.assessedOn.flatMap(ProgrammeCatalogue.day) else { continue }
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in "\(key(previous)) uji ulang \(round)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var draw = SeededRandom(seed: options.seed ^ hash)
+            let units = previous.notYetCompetentUnits.map { code in
+                AssessmentSubmittedV1.Unit(
+                    code: code, result: Double.random(in: 0..<1, using: &draw) < 0.6 ? .competent : .notYetCompetent)
+            }
+            let competent = units.allSatisfy { $0.result == .competent }
+            let serial = 20_000 * round + index + 1
+            let retake = AssessmentSubmittedV3(
+                assessmentID: String(format: "LSP-ASM-2025-U%d-%05d", round, index + 1), participantID: previous.participantID,
+                lspLicence: previous.lspLicence ?? "BNSP-LSP-0123-ID", scheme: previous.scheme,
+                assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI (uji ulang)",
+                assessedOn: ProgrammeCatalogue.format(lastDate.addingTimeInterval(14 * 86_400)), units: units,
+                attendancePercent: previous.attendancePercent ?? 100,
+                certificateNumber: competent ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
+                registrationNumber: competent ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil,
+                retakeOf: previous.assessmentID)
+            messages.append(
+                try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: retake), exchange: exchange).amqpMessage)
+        }
+        return messages
+    }
+
     /// Publishes with confirms; what the broker did not confirm (it may be restarting) is
     /// published again, up to 10 times. A copy that arrives twice has one message id, and the
     /// workers' inboxes take it once.

@@ -368,6 +368,19 @@ struct ProgrammeRun {
                 && counts.certificates >= counts.expectedCertificates
         }
         await close.value
+        // The LSPs' uji ulang: two rounds for whoever is still BELUM KOMPETEN with attempts left
+        // (with the first assessment, the three attempts per unit the plan allows).
+        var published = expected
+        for round in 1...2 {
+            let retakes = try makeRetakes(after: await tally.retakeCandidates, round: round, registrations: registrations)
+            guard !retakes.isEmpty else { break }
+            try await publishAll(retakes)
+            published += retakes.count
+            let target = published
+            try await tally.wait("uji ulang round \(round)", Date()) { counts in
+                counts.graded + counts.assessmentRejected >= target && counts.certificates >= counts.expectedCertificates
+            }
+        }
     }
 
     /// 4. Every event that concerns a job seeker has reached them (or failed, with a reason).

@@ -21,6 +21,8 @@ actor Tally {
         /// The BLKIs' training results.
         var trainingResults = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
+        /// Graded uji ulang (re-assessments), and those that made the candidate KOMPETEN.
+        var retakes = 0, retakesCompetent = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
         /// Intake's first answer to each registration: accepted, rejected or review.
@@ -61,6 +63,8 @@ actor Tally {
     /// got a competency certificate (the target's figures).
     private var centreOfParticipant: [String: TrainingCentre] = [:]
     private var notYetCompetent: Set<String> = []
+    /// Each assessed participant's latest graded result (the one an uji ulang follows).
+    private var latestResult: [String: AssessmentGradedV3] = [:]
     private var certified: Set<String> = []
     private var waitlistedAt: [TrainingCentre: Int] = [:]
     private var tiers: [Int: Int] = [:]
@@ -128,7 +132,7 @@ actor Tally {
         case EnrolmentWithdrawnV1.eventType: note("withdrawal", subject)
         case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
         case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
-            if let graded = data(AssessmentGradedV2.self) {
+            if let graded = data(AssessmentGradedV3.self) {
                 note("assessment outcome", graded.assessmentID)
                 if graded.outcome == .competent { owedCertificates["competency", default: []].insert(graded.participantID) }
             } else {
@@ -217,9 +221,18 @@ actor Tally {
             if let placed = data(ApprenticeshipPlacedV1.self) { apprentices.insert(placed.participantID) }
         case AssessmentGradedV2.eventType:
             counts.graded += 1
-            if let graded = data(AssessmentGradedV2.self) {
-                if graded.outcome == .competent { counts.competent += 1 } else { notYetCompetent.insert(graded.participantID) }
-
+            if let graded = data(AssessmentGradedV3.self) {
+                if graded.outcome == .competent {
+                    counts.competent += 1
+                    notYetCompetent.remove(graded.participantID)
+                } else {
+                    notYetCompetent.insert(graded.participantID)
+                }
+                if graded.retakeOf != nil {
+                    counts.retakes += 1
+                    if graded.outcome == .competent { counts.retakesCompetent += 1 }
+                }
+                latestResult[graded.participantID] = graded
             }
         case AssessmentRejectedV1.eventType: counts.assessmentRejected += 1
         case TrainingCompletedV1.eventType:
@@ -267,6 +280,12 @@ actor Tally {
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
 
+    /// The BELUM KOMPETEN results that may still be followed by an uji ulang, in participant order.
+    var retakeCandidates: [AssessmentGradedV3] {
+        latestResult.values.filter { $0.outcome == .notYetCompetent && $0.retakeAvailable == true }
+            .sorted { $0.participantID < $1.participantID }
+    }
+
     /// Certified (a competency certificate) against the programme's target, per BLKI, and what
     /// could close a gap: the BELUM KOMPETEN who may take a re-assessment (uji ulang) and the
     /// reserves on the waiting list.
@@ -277,12 +296,15 @@ actor Tally {
             let inCentre = { (participant: String) in self.centreOfParticipant[participant] == centre.centre }
             let done = certified.filter(inCentre).count
             let failed = notYetCompetent.filter(inCentre).count
+            let canRetake = notYetCompetent.filter { inCentre($0) && latestResult[$0]?.retakeAvailable == true }.count
             let assessed = done + failed
             var line = "  \(centre.centre.rawValue): \(done) of \(centre.quota)"
             if done < centre.quota {
                 let gap = centre.quota - done
                 let rate = assessed > 0 ? Double(done) / Double(assessed) : 0
-                line += ", gap \(gap): \(failed) BELUM KOMPETEN may take a re-assessment (uji ulang)"
+                line +=
+                    ", gap \(gap): \(failed) BELUM KOMPETEN, of whom \(canRetake) may still take an uji ulang "
+                    + "(the others have used their attempts)"
                 if rate > 0 {
                     line += String(
                         format: "; at the observed %.0f %% pass rate about %d more trainees are needed, %d reserves wait",
@@ -333,6 +355,7 @@ actor Tally {
         lines.append(
             "training results from the BLKIs \(c.trainingResults) (LULUS \(c.trainingPassed)); assessments: graded \(c.graded) (KOMPETEN \(c.competent)), rejected \(c.assessmentRejected)"
         )
+        lines.append("  uji ulang: \(c.retakes) re-assessments graded, \(c.retakesCompetent) of them made the candidate KOMPETEN")
         lines.append(
             "  pass rates drawn per programme: "
                 + passRates.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value * 100)) %" }.joined(separator: ", "))

@@ -105,6 +105,12 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     /// The LSPs that assess the programme's participants; an LSP not listed is named by its
     /// licence number.
     public var lsps: [LSP]?
+    /// How many times an LSP may assess one unit of a candidate: the first assessment and the
+    /// uji ulang after it (Permenaker 6/2025 Art. 33: up to 3 attempts per unit). `nil`: 3.
+    public var assessmentAttemptsPerUnit: Int?
+
+    /// The attempts per unit the plan allows (3 when it says nothing).
+    public var attemptsPerUnit: Int { assessmentAttemptsPerUnit ?? 3 }
 
     /// Reads and checks a programme file.
     /// - Throws: ``ProgrammeFileError`` naming what is wrong.
@@ -128,6 +134,9 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     package func validate() throws {
         guard classSize > 0, reserveSeats >= 0, ageWindow.minimum <= ageWindow.maximum else {
             throw ProgrammeFileError(.invalid, "classSize must be positive and the age window ordered")
+        }
+        guard (1...10).contains(attemptsPerUnit) else {
+            throw ProgrammeFileError(.invalid, "assessmentAttemptsPerUnit must be 1–10 (the first assessment counts)")
         }
         guard timeZone == "Asia/Makassar" else {
             throw ProgrammeFileError(.invalid, "timeZone must be Asia/Makassar (WITA): the BLKIs are in East Kalimantan")

@@ -35,7 +35,7 @@ extension WorkerRole {
     )
     public static let grading = pipeline(
         "grading", input: GradingInput.self,
-        publishes: [AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType],
+        publishes: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType],
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = pipeline(
         "certificates", input: CertificatesInput.self,
@@ -74,12 +74,12 @@ extension WorkerRole {
 public enum IntakeInput: RoleInput {
     case registration(RegistrationSubmittedV2)
     case reviewed(RegistrationReviewedV1)
-    case graded(AssessmentGradedV2)
+    case graded(AssessmentGradedV3)
 
     public static let routes = InputRoutes<Self>()
         .on(RegistrationSubmittedV2.self, Self.registration)
         .on(RegistrationReviewedV1.self, Self.reviewed)
-        .on(AssessmentGradedV2.self, Self.graded)
+        .on(AssessmentGradedV3.self, Self.graded)
 }
 
 /// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals.
@@ -98,12 +98,12 @@ public enum SchedulingInput: RoleInput {
 
 /// What grading handles: the LSPs' submissions, and who is enrolled where.
 public enum GradingInput: RoleInput {
-    case submitted(AssessmentSubmittedV2)
+    case submitted(AssessmentSubmittedV3)
     case scheduled(ClassScheduledV2)
     case withdrawn(EnrolmentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
-        .on(AssessmentSubmittedV2.self, Self.submitted)
+        .on(AssessmentSubmittedV3.self, Self.submitted)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
 }
@@ -111,14 +111,14 @@ public enum GradingInput: RoleInput {
 /// What the certificates role handles: grades (the competency record), the BLKI's training
 /// results (the training certificate), enrolments (the class of each), revocations.
 public enum CertificatesInput: RoleInput {
-    case graded(AssessmentGradedV2)
+    case graded(AssessmentGradedV3)
     case trainingCompleted(TrainingCompletedV1)
     case scheduled(ClassScheduledV2)
     case withdrawn(EnrolmentWithdrawnV1)
     case revoked(CertificateRevokedV1)
 
     public static let routes = InputRoutes<Self>()
-        .on(AssessmentGradedV2.self, Self.graded)
+        .on(AssessmentGradedV3.self, Self.graded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
@@ -135,7 +135,7 @@ public enum NotificationsInput: RoleInput {
     case scheduled(ClassScheduledV2)
     case waitlisted(EnrolmentWaitlistedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
-    case graded(AssessmentGradedV2)
+    case graded(AssessmentGradedV3)
     case trainingCompleted(TrainingCompletedV1)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
@@ -151,7 +151,7 @@ public enum NotificationsInput: RoleInput {
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
-        .on(AssessmentGradedV2.self, Self.graded)
+        .on(AssessmentGradedV3.self, Self.graded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
@@ -168,7 +168,7 @@ public enum ConsoleInput: RoleInput {
     case waitlisted(EnrolmentWaitlistedV1)
     case withdrawn(EnrolmentWithdrawnV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
-    case graded(AssessmentGradedV2)
+    case graded(AssessmentGradedV3)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
     case notificationDelivered(NotificationDeliveredV1)
@@ -181,7 +181,7 @@ public enum ConsoleInput: RoleInput {
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
-        .on(AssessmentGradedV2.self, Self.graded)
+        .on(AssessmentGradedV3.self, Self.graded)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(NotificationDeliveredV1.self, Self.notificationDelivered)

@@ -45,9 +45,25 @@ struct GradingDriver {
         try await kit.deliver(EventEnvelope(source: "/kaltim/lsp", time: time, data: submission)).events
     }
 
-    func graded(_ events: [OutgoingEvent]) throws -> AssessmentGradedV2 {
-        let event = try #require(events.first { $0.type == AssessmentGradedV2.eventType })
-        return try ContractJSON.decoder().decode(EventEnvelope<AssessmentGradedV2>.self, from: event.body).data
+    func graded(_ events: [OutgoingEvent]) throws -> AssessmentGradedV3 {
+        let event = try #require(events.first { $0.type == AssessmentGradedV3.eventType })
+        return try ContractJSON.decoder().decode(EventEnvelope<AssessmentGradedV3>.self, from: event.body).data
+    }
+
+    /// An uji ulang of `units` (code → result) after `previous`.
+    static func retake(
+        _ id: String, of previous: String?, on date: String, _ units: [String: AssessmentSubmittedV1.UnitResult],
+        participant: String = "PST-1"
+    ) -> AssessmentSubmittedV3 {
+        AssessmentSubmittedV3(
+            assessmentID: id, participantID: participant, lspLicence: "BNSP-LSP-0123-ID", scheme: scheme,
+            assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI Balikpapan", assessedOn: date,
+            units: units.sorted { $0.key < $1.key }.map { AssessmentSubmittedV1.Unit(code: $0.key, result: $0.value) },
+            attendancePercent: 92.5, certificateNumber: nil, registrationNumber: nil, retakeOf: previous)
+    }
+
+    func submit(_ submission: AssessmentSubmittedV3) async throws -> [OutgoingEvent] {
+        try await kit.deliver(EventEnvelope(source: "/kaltim/lsp", data: submission)).events
     }
 
     func rejectionCodes(_ events: [OutgoingEvent]) throws -> [String] {
@@ -173,5 +189,94 @@ struct GradingTests {
     ])
     func unitCodesFollowTheSKKNIFormats(code: String, valid: Bool) {
         #expect(GradingHandler.isUnitCode(code) == valid)
+    }
+
+    /// Two units BK at the first assessment: an uji ulang of one leaves the other BK (the
+    /// outcome is the whole scheme's), a second one of the other makes the candidate KOMPETEN.
+    @Test func anUjiUlangReassessesTheBKUnitsAndTheOutcomeIsTheWholeSchemes() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.001.01"] = .notYetCompetent
+        results["G.454000.003.01"] = .notYetCompetent
+        let first = try driver.graded(try await driver.submit(GradingDriver.submission("U-1", results: results)))
+        #expect(first.outcome == .notYetCompetent && first.attempt == 1 && first.retakeAvailable == true)
+        let second = try driver.graded(
+            try await driver.submit(GradingDriver.retake("U-2", of: "U-1", on: "2025-09-16", ["G.454000.001.01": .competent])))
+        #expect(second.outcome == .notYetCompetent && second.notYetCompetentUnits == ["G.454000.003.01"])
+        #expect(second.retakeOf == "U-1" && second.supersedes == "U-1" && second.attempt == 2)
+        var third = GradingDriver.retake("U-3", of: "U-2", on: "2025-09-30", ["G.454000.003.01": .competent])
+        third.certificateNumber = "No. 85223 7233 3 0000001 2025"
+        let competent = try driver.graded(try await driver.submit(third))
+        #expect(competent.outcome == .competent && competent.notYetCompetentUnits.isEmpty)
+        #expect(competent.retakeAvailable == false && competent.lspCertificateNumber == "No. 85223 7233 3 0000001 2025")
+        let units = try await driver.kit.query("SELECT unit, result, attempts FROM grading_units ORDER BY unit")
+        #expect(units.map { $0["attempts"]?.integer } == [2, 1, 2, 1], "an attempt counted for each re-assessed unit only")
+    }
+
+    /// The plan allows three attempts per unit, the first assessment included: the third uji
+    /// ulang of a unit is refused, and the last BK result says no uji ulang is left.
+    @Test func theThirdUjiUlangOfAUnitIsRefusedAndTheLastResultSaysSo() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.002.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("L-1", results: results)))
+        let again = try driver.graded(
+            try await driver.submit(
+                GradingDriver.retake("L-2", of: "L-1", on: "2025-09-10", ["G.454000.002.01": .notYetCompetent])))
+        #expect(again.attempt == 2 && again.retakeAvailable == true)
+        let last = try driver.graded(
+            try await driver.submit(
+                GradingDriver.retake("L-3", of: "L-2", on: "2025-09-20", ["G.454000.002.01": .notYetCompetent])))
+        #expect(last.attempt == 3 && last.retakeAvailable == false && last.outcome == .notYetCompetent)
+        let refused = try await driver.submit(
+            GradingDriver.retake("L-4", of: "L-3", on: "2025-09-30", ["G.454000.002.01": .competent]))
+        #expect(try driver.rejectionCodes(refused) == ["RETAKE_LIMIT_REACHED"])
+        // A correction of the whole result is still possible, and counts no attempt.
+        let corrected = try driver.graded(try await driver.submit(GradingDriver.submission("L-5", on: "2025-10-01")))
+        #expect(corrected.outcome == .competent && corrected.supersedes == "L-3" && corrected.attempt == 3)
+    }
+
+    /// What an LSP's system could send wrongly, or an attacker on purpose: an uji ulang of a
+    /// result that is not the current one, of a competent candidate, of a K unit, dated before
+    /// the result it follows, with no unit, or of a unit outside the scheme.
+    @Test func anUjiUlangThatDoesNotFollowTheCurrentBKResultIsRejected() async throws {
+        let driver = try await GradingDriver.make()
+        let bk: [String: AssessmentSubmittedV1.UnitResult] = ["G.454000.004.01": .competent]
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(GradingDriver.retake("R-0", of: "NONE", on: "2025-09-10", bk))) == ["RETAKE_NOT_CURRENT"])
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.004.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("R-1", results: results)))
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(GradingDriver.retake("R-2", of: "R-9", on: "2025-09-10", bk)))
+                == ["RETAKE_NOT_CURRENT"])
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(GradingDriver.retake("R-3", of: "R-1", on: "2025-09-10", ["G.454000.001.01": .competent]))
+            )
+                == ["RETAKE_UNIT_COMPETENT"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.retake("R-4", of: "R-1", on: "2025-09-02", bk)))
+                == ["RETAKE_DATE_INVALID"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.retake("R-5", of: "R-1", on: "2025-09-10", [:])))
+                == ["RETAKE_NO_UNITS"])
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(GradingDriver.retake("R-6", of: "R-1", on: "2025-09-10", ["G.454000.009.01": .competent]))
+            )
+                == ["UNIT_UNKNOWN"])
+        // Nothing of the refused ones changed the result: the right uji ulang still works.
+        let passed = try driver.graded(
+            try await driver.submit(GradingDriver.retake("R-7", of: "R-1", on: "2025-09-10", bk)))
+        #expect(passed.outcome == .competent && passed.attempt == 2)
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(GradingDriver.retake("R-8", of: "R-7", on: "2025-09-20", bk))) == ["RETAKE_NOT_NEEDED"])
     }
 }

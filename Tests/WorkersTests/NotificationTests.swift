@@ -43,7 +43,9 @@ struct NotificationTemplateTests {
             "nama": "Siti Rahmawati", "no_peserta": "PST-1", "skema": "Tata Graha (SKM-2025-HTL-TGR)", "program": "Tata Graha",
             "tanggal": "12 Agustus 2025", "lsp": "BNSP-LSP-0123-ID", "hasil_pelatihan": "LULUS", "ada_hasil_pelatihan": "true",
             "lulus_pelatihan": "true",
-            "kehadiran": "90%", "unit_belum_kompeten": "I.55HDR00.001.2",
+            "kehadiran": "90%", "unit_belum_kompeten": "I.55HDR00.001.2", "jenis_uji": "uji kompetensi",
+            "uji_ulang_tersedia": "false", "batas_uji_tercapai": "false", "uji_ulang_belum_diketahui": "false",
+            "batas_uji": "3",
         ]
         let competent = try templates.render(
             "hasil_uji_kompetensi", base.merging(["hasil": "KOMPETEN", "kompeten": "true"]) { $1 })
@@ -51,9 +53,27 @@ struct NotificationTemplateTests {
         #expect(competent.text.contains("Yth. Siti Rahmawati") && competent.text.contains("Sertifikat Anda akan kami kirimkan"))
         #expect(!competent.text.contains("banding"))
         let notYet = try templates.render(
-            "hasil_uji_kompetensi", base.merging(["hasil": "BELUM KOMPETEN", "kompeten": "false"]) { $1 })
+            "hasil_uji_kompetensi",
+            base.merging(["hasil": "BELUM KOMPETEN", "kompeten": "false", "uji_ulang_tersedia": "true"]) { $1 })
         #expect(notYet.text.contains("Unit yang belum kompeten: I.55HDR00.001.2") && notYet.text.contains("banding"))
+        #expect(
+            notYet.text.contains("Anda dapat mengikuti uji ulang") && notYet.text.contains("paling banyak 3 kali uji per unit"))
         #expect(!notYet.text.contains("&"), "plain text, no HTML escaping")
+        // After the last attempt the message must not offer an uji ulang.
+        let lastAttempt = try templates.render(
+            "hasil_uji_kompetensi",
+            base.merging([
+                "hasil": "BELUM KOMPETEN", "kompeten": "false", "batas_uji_tercapai": "true", "jenis_uji": "uji ulang",
+            ]) { $1 })
+        #expect(lastAttempt.subject == "Hasil uji ulang Tata Graha: BELUM KOMPETEN")
+        #expect(lastAttempt.text.contains("uji ulang tidak dapat diikuti lagi"))
+        #expect(!lastAttempt.text.contains("Anda dapat mengikuti uji ulang"))
+        // An older event that does not say whether an attempt is left promises nothing.
+        let unknown = try templates.render(
+            "hasil_uji_kompetensi",
+            base.merging(["hasil": "BELUM KOMPETEN", "kompeten": "false", "uji_ulang_belum_diketahui": "true"]) { $1 })
+        #expect(unknown.text.contains("Tanyakan kesempatan uji ulang atau banding"))
+        #expect(!unknown.text.contains("Anda dapat mengikuti uji ulang") && !unknown.text.contains("tidak dapat diikuti lagi"))
         #expect(throws: NotificationTemplateError.self) { try templates.render("hasil_uji_kompetensi", ["nama": "X"]) }
     }
 
@@ -302,8 +322,10 @@ struct NotificationDeliveryTests {
         // The LSP's result says nothing of the training (the BLKI's result is a message of its own).
         let assessments = texts.filter { $0.contains("hasil uji kompetensi skema") }
         #expect(assessments.count == 2 && !assessments.contains { $0.contains("LULUS") || $0.contains("kehadiran") })
-        let v1 = try #require(assessments.first { $0.contains("melalui LSP yang menguji Anda") }, "\(assessments)")
+        let v1 = try #require(assessments.first { $0.contains("kepada LSP yang menguji Anda") }, "\(assessments)")
         #expect(!v1.contains("BNSP-LSP"))
+        // Neither a v1 nor a v2 result says whether an attempt is left: no uji ulang is promised.
+        #expect(!assessments.contains { $0.contains("Anda dapat mengikuti uji ulang") }, "\(assessments)")
         let v2 = try #require(assessments.first { $0.contains("LSP Kompetensi Kaltim (sintetis)") }, "\(assessments)")
         #expect(!v2.contains("BNSP-LSP-0123-ID"), "\(v2)")
         let training = try #require(texts.first { $0.contains("hasil pelatihan Tata Graha") }, "\(texts)")

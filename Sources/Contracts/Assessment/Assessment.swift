@@ -224,3 +224,141 @@ public struct AssessmentRejectedV1: ContractMessage {
         self.reasons = reasons
     }
 }
+
+extension AssessmentSubmittedV2 {
+    /// The same submission as version 3: a whole assessment, not an uji ulang.
+    public func upcast() -> AssessmentSubmittedV3 {
+        AssessmentSubmittedV3(
+            assessmentID: assessmentID, participantID: participantID, lspLicence: lspLicence, scheme: scheme,
+            assessorRegistration: assessorRegistration, testSite: testSite, assessedOn: assessedOn, units: units,
+            attendancePercent: attendancePercent, certificateNumber: certificateNumber,
+            registrationNumber: registrationNumber, retakeOf: nil)
+    }
+}
+
+/// Results of a competency assessment, version 3: adds the uji ulang (re-assessment). A
+/// BELUM KOMPETEN candidate may be re-assessed on the units still BK, within the programme's
+/// limit of attempts per unit; the re-assessment names the result it follows (`retakeOf`)
+/// and carries only the re-assessed units. Without `retakeOf` it is a whole assessment (or a
+/// correction of one, which replaces it and counts no attempt).
+public struct AssessmentSubmittedV3: ContractMessage {
+    public static let eventType = "assessment.submitted"
+    public static let version = 3
+
+    public var assessmentID: String
+    public var participantID: String
+    /// LSP licence number.
+    public var lspLicence: String
+    /// Certification scheme (skema) code.
+    public var scheme: String
+    /// Assessor registration (MET) number.
+    public var assessorRegistration: String
+    /// Tempat Uji Kompetensi (TUK) code or name.
+    public var testSite: String
+    /// `YYYY-MM-DD`.
+    public var assessedOn: String
+    /// Every unit of the scheme for a whole assessment; only the re-assessed ones for an uji ulang.
+    public var units: [AssessmentSubmittedV1.Unit]
+    /// Training attendance, 0–100.
+    public var attendancePercent: Double
+    /// e.g. `No. 85223 7233 3 0001234 2025` (when the candidate is competent and the LSP has it).
+    public var certificateNumber: String?
+    /// e.g. `No. Reg. OTO 0123 00456 2025`.
+    public var registrationNumber: String?
+    /// For an uji ulang: the assessment id of the candidate's current BELUM KOMPETEN result.
+    public var retakeOf: String?
+
+    public init(
+        assessmentID: String, participantID: String, lspLicence: String, scheme: String, assessorRegistration: String,
+        testSite: String, assessedOn: String, units: [AssessmentSubmittedV1.Unit], attendancePercent: Double,
+        certificateNumber: String?, registrationNumber: String?, retakeOf: String?
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.lspLicence = lspLicence
+        self.scheme = scheme
+        self.assessorRegistration = assessorRegistration
+        self.testSite = testSite
+        self.assessedOn = assessedOn
+        self.units = units
+        self.attendancePercent = attendancePercent
+        self.certificateNumber = certificateNumber
+        self.registrationNumber = registrationNumber
+        self.retakeOf = retakeOf
+    }
+}
+
+extension AssessmentGradedV2 {
+    /// The same outcome as version 3: whether it followed an uji ulang, and whether one is
+    /// still possible, are unknown.
+    public func upcast() -> AssessmentGradedV3 {
+        AssessmentGradedV3(
+            assessmentID: assessmentID, participantID: participantID, scheme: scheme, outcome: outcome,
+            notYetCompetentUnits: notYetCompetentUnits, lspLicence: lspLicence, assessedOn: assessedOn,
+            attendancePercent: attendancePercent, trainingOutcome: trainingOutcome, supersedes: supersedes,
+            lspCertificateNumber: lspCertificateNumber, lspRegistrationNumber: lspRegistrationNumber, retakeOf: nil,
+            attempt: nil, retakeAvailable: nil)
+    }
+}
+
+/// The graded outcome of an assessment, version 3: adds the uji ulang. The outcome is the
+/// candidate's whole result for the scheme: the units an uji ulang re-assessed take their new
+/// result, the others keep theirs.
+public struct AssessmentGradedV3: ContractMessage {
+    public static let eventType = "assessment.graded"
+    public static let version = 3
+
+    public var assessmentID: String
+    public var participantID: String
+    public var scheme: String
+    /// KOMPETEN only when every unit of the scheme is K.
+    public var outcome: AssessmentGradedV1.Outcome
+    /// The SKKNI unit codes still BK (empty when competent).
+    public var notYetCompetentUnits: [String]
+    /// LSP licence number (unknown for a v1 event).
+    public var lspLicence: String?
+    /// `YYYY-MM-DD` (unknown for a v1 event).
+    public var assessedOn: String?
+    /// Training attendance, 0–100 (unknown for a v1 event).
+    public var attendancePercent: Double?
+    /// The training result (unknown for a v1 event; the BLKI's `training.completed` is the
+    /// record that counts).
+    public var trainingOutcome: AssessmentGradedV2.TrainingOutcome?
+    /// The assessment id this one replaces: the one corrected, or the one an uji ulang followed.
+    public var supersedes: String?
+    /// The BNSP certificate number the LSP assigned, as the LSP sent it (never minted here).
+    public var lspCertificateNumber: String?
+    /// The BNSP registration number the LSP assigned, as the LSP sent it.
+    public var lspRegistrationNumber: String?
+    /// For an uji ulang: the BELUM KOMPETEN result it followed.
+    public var retakeOf: String?
+    /// Which attempt this was for the units it assessed (1 for a whole assessment; unknown
+    /// before version 3).
+    public var attempt: Int?
+    /// BELUM KOMPETEN with at least one BK unit that may still be re-assessed (unknown before
+    /// version 3; always false when competent).
+    public var retakeAvailable: Bool?
+
+    public init(
+        assessmentID: String, participantID: String, scheme: String, outcome: AssessmentGradedV1.Outcome,
+        notYetCompetentUnits: [String], lspLicence: String?, assessedOn: String?, attendancePercent: Double?,
+        trainingOutcome: AssessmentGradedV2.TrainingOutcome?, supersedes: String?, lspCertificateNumber: String?,
+        lspRegistrationNumber: String?, retakeOf: String?, attempt: Int?, retakeAvailable: Bool?
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.scheme = scheme
+        self.outcome = outcome
+        self.notYetCompetentUnits = notYetCompetentUnits
+        self.lspLicence = lspLicence
+        self.assessedOn = assessedOn
+        self.attendancePercent = attendancePercent
+        self.trainingOutcome = trainingOutcome
+        self.supersedes = supersedes
+        self.lspCertificateNumber = lspCertificateNumber
+        self.lspRegistrationNumber = lspRegistrationNumber
+        self.retakeOf = retakeOf
+        self.attempt = attempt
+        self.retakeAvailable = retakeAvailable
+    }
+}

@@ -114,7 +114,7 @@ public struct CertificateHandler: TypedMessageHandler {
         }
     }
 
-    func issue(for graded: AssessmentGradedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
+    func issue(for graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
         guard

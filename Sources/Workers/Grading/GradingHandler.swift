@@ -18,9 +18,16 @@ public import Topology
 /// - A valid one → `assessment.graded` (v2): KOMPETEN when every unit is K, else BELUM
 ///   KOMPETEN with the BK units; the training result (LULUS at attendance ≥ 80 %) is reported
 ///   apart from the competency result.
-/// - Corrections: a newer submission for the same participant and scheme (later assessment
-///   date, or the same date and a later envelope time) supersedes the current one and says so
-///   (`supersedes`); an older one arriving late is recorded as stale and publishes nothing.
+/// - Corrections: a newer whole submission for the same participant and scheme (later
+///   assessment date, or the same date and a later envelope time) supersedes the current one
+///   and says so (`supersedes`); an older one arriving late is recorded as stale and publishes
+///   nothing. A correction counts no attempt.
+/// - Uji ulang (v3 `retakeOf`): a BELUM KOMPETEN candidate re-assessed on units still BK. It
+///   must follow the current result, be dated after it, and name only BK units that have
+///   attempts left (the plan's `assessmentAttemptsPerUnit`, 3 by default: the first
+///   assessment counts). The re-assessed units take their new result, the others keep
+///   theirs, and the graded outcome is the whole scheme's. `retakeAvailable` tells whether a
+///   BK unit may still be re-assessed.
 public struct GradingHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let exchange: String
@@ -47,6 +54,14 @@ public struct GradingHandler: TypedMessageHandler {
                 status TEXT NOT NULL CHECK (status IN ('current', 'superseded', 'stale', 'rejected')))
             """,
             "CREATE INDEX IF NOT EXISTS grading_assessments_person ON grading_assessments (participant_id, scheme, status)",
+            // The candidate's result per unit of a scheme, with how many times the unit was
+            // assessed (the first assessment and each uji ulang; a correction adds none).
+            """
+            CREATE TABLE IF NOT EXISTS grading_units (
+                participant_id TEXT NOT NULL, scheme TEXT NOT NULL, unit TEXT NOT NULL,
+                result TEXT NOT NULL CHECK (result IN ('K', 'BK')), attempts INTEGER NOT NULL,
+                PRIMARY KEY (participant_id, scheme, unit))
+            """,
         ]
     }
 
@@ -75,7 +90,7 @@ public struct GradingHandler: TypedMessageHandler {
         }
     }
 
-    func grade(_ submitted: AssessmentSubmittedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
+    func grade(_ submitted: AssessmentSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
         let known = try transaction.query(
@@ -93,38 +108,82 @@ public struct GradingHandler: TypedMessageHandler {
                     event: event, subject: submitted.participantID)
             ]
         }
-        let current = try transaction.query(
-            """
-            SELECT assessment_id, assessed_on, submitted_at FROM grading_assessments
-            WHERE participant_id = ? AND scheme = ? AND status = 'current'
-            """, [.text(submitted.participantID), .text(submitted.scheme)]
-        ).first
-        if let current, let on = current["assessed_on"]?.text, let at = current["submitted_at"]?.text,
-            (on, at) > (submitted.assessedOn, submittedAt)
+        let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        if submitted.retakeOf == nil, let current,
+            (current.assessedOn, current.submittedAt) > (submitted.assessedOn, submittedAt)
         {
             // Older than what we already graded: keep it for the record, change nothing.
             try record(submitted, submittedAt: submittedAt, outcome: nil, status: "stale", in: transaction)
             return []
         }
-        let supersedes = current?["assessment_id"]?.text
+        let supersedes = current?.id
         if let supersedes {
             try transaction.execute(
                 "UPDATE grading_assessments SET status = 'superseded' WHERE assessment_id = ?", [.text(supersedes)])
         }
-        let notYetCompetent = submitted.units.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
+        // The units' results: a whole assessment sets every unit (a correction keeps the count
+        // of attempts); an uji ulang sets the units it re-assessed and counts an attempt each.
+        let retake = submitted.retakeOf != nil
+        for unit in submitted.units {
+            try transaction.execute(
+                """
+                INSERT INTO grading_units (participant_id, scheme, unit, result, attempts) VALUES (?, ?, ?, ?, 1)
+                ON CONFLICT (participant_id, scheme, unit) DO UPDATE SET result = excluded.result,
+                    attempts = grading_units.attempts + \(retake ? 1 : 0)
+                """,
+                [.text(submitted.participantID), .text(submitted.scheme), .text(unit.code), .text(unit.result.rawValue)])
+        }
+        let units = try unitResults(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        let notYetCompetent = units.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
         let outcome: AssessmentGradedV1.Outcome = notYetCompetent.isEmpty ? .competent : .notYetCompetent
+        let assessed = Set(submitted.units.map(\.code))
+        let attempt = units.filter { assessed.contains($0.code) }.map(\.attempts).max() ?? 1
+        let retakeAvailable = units.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
         try record(submitted, submittedAt: submittedAt, outcome: outcome.rawValue, status: "current", in: transaction)
-        let graded = AssessmentGradedV2(
+        let graded = AssessmentGradedV3(
             assessmentID: submitted.assessmentID, participantID: submitted.participantID, scheme: submitted.scheme,
             outcome: outcome, notYetCompetentUnits: notYetCompetent, lspLicence: submitted.lspLicence,
             assessedOn: submitted.assessedOn, attendancePercent: submitted.attendancePercent,
             trainingOutcome: submitted.attendancePercent >= passingAttendance ? .passed : .failed, supersedes: supersedes,
-            lspCertificateNumber: submitted.certificateNumber, lspRegistrationNumber: submitted.registrationNumber)
+            lspCertificateNumber: submitted.certificateNumber, lspRegistrationNumber: submitted.registrationNumber,
+            retakeOf: submitted.retakeOf, attempt: attempt, retakeAvailable: retakeAvailable)
         return [try outgoing(graded, event: event, subject: submitted.participantID)]
     }
 
+    /// The participant's current assessment of a scheme, if any.
+    func currentAssessment(of participant: String, scheme: String, in transaction: any StoreTransaction) throws -> (
+        id: String, assessedOn: String, submittedAt: String, outcome: String?
+    )? {
+        guard
+            let row = try transaction.query(
+                """
+                SELECT assessment_id, assessed_on, submitted_at, outcome FROM grading_assessments
+                WHERE participant_id = ? AND scheme = ? AND status = 'current'
+                """, [.text(participant), .text(scheme)]
+            ).first, let id = row["assessment_id"]?.text, let on = row["assessed_on"]?.text,
+            let at = row["submitted_at"]?.text
+        else { return nil }
+        return (id, on, at, row["outcome"]?.text)
+    }
+
+    /// The participant's result and attempts per unit of a scheme.
+    func unitResults(of participant: String, scheme: String, in transaction: any StoreTransaction) throws -> [(
+        code: String, result: AssessmentSubmittedV1.UnitResult, attempts: Int
+    )] {
+        try transaction.query(
+            "SELECT unit, result, attempts FROM grading_units WHERE participant_id = ? AND scheme = ? ORDER BY unit",
+            [.text(participant), .text(scheme)]
+        ).compactMap { row in
+            guard let code = row["unit"]?.text,
+                let result = row["result"]?.text.flatMap(AssessmentSubmittedV1.UnitResult.init(rawValue:)),
+                let attempts = row["attempts"]?.integer
+            else { return nil }
+            return (code, result, Int(attempts))
+        }
+    }
+
     /// Everything wrong with a submission, in a stable order.
-    func problems(_ submitted: AssessmentSubmittedV2, in transaction: any StoreTransaction) throws -> [RegistrationReason] {
+    func problems(_ submitted: AssessmentSubmittedV3, in transaction: any StoreTransaction) throws -> [RegistrationReason] {
         var reasons: [RegistrationReason] = []
         func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
         let enrolment = try transaction.query(
@@ -160,12 +219,17 @@ public struct GradingHandler: TypedMessageHandler {
             add("UNIT_DUPLICATED", "Unit \(code) dinilai lebih dari satu kali.")
         }
         if let scheme {
-            for code in scheme.units where !codes.contains(code) {
-                add("UNIT_MISSING", "Hasil unit \(code) belum ada.")
+            if submitted.retakeOf == nil {
+                for code in scheme.units where !codes.contains(code) {
+                    add("UNIT_MISSING", "Hasil unit \(code) belum ada.")
+                }
             }
             for code in Set(codes).subtracting(scheme.units).sorted() where Self.isUnitCode(code) {
                 add("UNIT_UNKNOWN", "Unit \(code) bukan bagian dari skema \(scheme.code).")
             }
+        }
+        if let retakeOf = submitted.retakeOf {
+            reasons += try retakeProblems(submitted, retakeOf: retakeOf, in: transaction)
         }
         if submitted.assessorRegistration.trimmingCharacters(in: .whitespaces).isEmpty {
             add("ASSESSOR_MISSING", "Nomor registrasi asesor (MET) wajib diisi.")
@@ -179,6 +243,45 @@ public struct GradingHandler: TypedMessageHandler {
         return reasons
     }
 
+    /// What is wrong with an uji ulang: it must follow the candidate's current BELUM KOMPETEN
+    /// result, be dated after it, and re-assess only units still BK with attempts left.
+    func retakeProblems(_ submitted: AssessmentSubmittedV3, retakeOf: String, in transaction: any StoreTransaction) throws
+        -> [RegistrationReason]
+    {
+        var reasons: [RegistrationReason] = []
+        func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
+        guard let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction),
+            current.id == retakeOf
+        else {
+            add("RETAKE_NOT_CURRENT", "Uji ulang harus merujuk hasil uji kompetensi terakhir peserta pada skema ini.")
+            return reasons
+        }
+        guard current.outcome == AssessmentGradedV1.Outcome.notYetCompetent.rawValue else {
+            add("RETAKE_NOT_NEEDED", "Peserta sudah KOMPETEN pada skema ini; uji ulang tidak diperlukan.")
+            return reasons
+        }
+        if submitted.units.isEmpty {
+            add("RETAKE_NO_UNITS", "Uji ulang harus memuat hasil sedikitnya satu unit.")
+        }
+        if ProgrammeCatalogue.day(submitted.assessedOn) != nil, submitted.assessedOn <= current.assessedOn {
+            add("RETAKE_DATE_INVALID", "Tanggal uji ulang harus sesudah tanggal uji kompetensi sebelumnya.")
+        }
+        let units = Dictionary(
+            try unitResults(of: submitted.participantID, scheme: submitted.scheme, in: transaction).map { ($0.code, $0) },
+            uniquingKeysWith: { first, _ in first })
+        for code in Set(submitted.units.map(\.code)).sorted() {
+            guard let unit = units[code] else { continue }  // not in the scheme: UNIT_UNKNOWN says so
+            if unit.result != .notYetCompetent {
+                add("RETAKE_UNIT_COMPETENT", "Unit \(code) sudah kompeten; uji ulang hanya untuk unit yang belum kompeten.")
+            } else if unit.attempts >= catalogue.attemptsPerUnit {
+                add(
+                    "RETAKE_LIMIT_REACHED",
+                    "Unit \(code) sudah diuji \(unit.attempts) kali; batasnya \(catalogue.attemptsPerUnit) kali per unit.")
+            }
+        }
+        return reasons
+    }
+
     /// An SKKNI unit code: the 2012 format `X.000000.000.00` (Permenakertrans 8/2012), or an
     /// older one still found in schemes (`OTO.SM01.001.01`, `PAR.HT02.026.01`, `G.45OTO01.001.1`).
     public static func isUnitCode(_ code: String) -> Bool {
@@ -188,7 +291,7 @@ public struct GradingHandler: TypedMessageHandler {
     }
 
     func record(
-        _ submitted: AssessmentSubmittedV2, submittedAt: String, outcome: String?, status: String,
+        _ submitted: AssessmentSubmittedV3, submittedAt: String, outcome: String?, status: String,
         in transaction: any StoreTransaction
     ) throws {
         try transaction.execute(

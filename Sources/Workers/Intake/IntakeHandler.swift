@@ -236,7 +236,7 @@ public struct IntakeHandler: TypedMessageHandler {
 
     /// Keeps an assessment outcome as training history of the person (for the priority of a
     /// later registration).
-    func record(_ graded: AssessmentGradedV2, in transaction: any StoreTransaction) throws {
+    func record(_ graded: AssessmentGradedV3, in transaction: any StoreTransaction) throws {
         guard
             let row = try transaction.query(
                 "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL",

@@ -138,7 +138,7 @@ extension NotificationHandler {
             for: event, contact: .participant(placed.participantID), in: transaction)
     }
 
-    func notify(_ graded: AssessmentGradedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+    func notify(_ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let programme = catalogue.programme(scheme: graded.scheme)
         try queue(
             EventTemplates.AssessmentResult(
@@ -149,7 +149,10 @@ extension NotificationHandler {
                 outcome: graded.outcome == .competent ? "KOMPETEN" : "BELUM KOMPETEN",
                 competent: graded.outcome == .competent,
                 notYetCompetentUnits: graded.notYetCompetentUnits.joined(separator: ", "),
-                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "LSP yang menguji Anda"),
+                lsp: graded.lspLicence.flatMap(catalogue.lspName(licence:)) ?? "LSP yang menguji Anda",
+                kind: graded.retakeOf == nil ? "uji kompetensi" : "uji ulang",
+                retakeAvailable: graded.retakeAvailable == true, attemptsUsed: graded.retakeAvailable == false,
+                retakeUnknown: graded.retakeAvailable == nil, attemptsPerUnit: "\(catalogue.attemptsPerUnit)"),
             for: event, contact: .participant(graded.participantID), in: transaction)
     }
 

@@ -217,6 +217,16 @@ enum EventTemplates {
         let participantNumber, scheme, programme, assessedOn, outcome: String
         let competent: Bool
         let notYetCompetentUnits, lsp: String
+        /// "uji kompetensi", or "uji ulang" for a re-assessment.
+        let kind: String
+        /// BELUM KOMPETEN with a unit that may still be re-assessed.
+        let retakeAvailable: Bool
+        /// BELUM KOMPETEN and every BK unit has used its attempts.
+        let attemptsUsed: Bool
+        /// An older event that does not say (neither of the two above).
+        let retakeUnknown: Bool
+        /// The plan's attempts per unit.
+        let attemptsPerUnit: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
             case scheme = "skema"
@@ -226,6 +236,11 @@ enum EventTemplates {
             case competent = "kompeten"
             case notYetCompetentUnits = "unit_belum_kompeten"
             case lsp = "lsp"
+            case kind = "jenis_uji"
+            case retakeAvailable = "uji_ulang_tersedia"
+            case attemptsUsed = "batas_uji_tercapai"
+            case retakeUnknown = "uji_ulang_belum_diketahui"
+            case attemptsPerUnit = "batas_uji"
         }
     }
 
