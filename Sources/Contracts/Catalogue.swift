@@ -35,7 +35,7 @@ public enum ContractCatalogue {
         RegistrationDocumentsRequestedV1.self,
         ClassOpenedV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self, EnrolmentWithdrawnV1.self,
         EnrolmentReRegisteredV1.self, TrainingCompletedV1.self,
-        AssessmentRejectedV1.self,
+        AssessmentRejectedV1.self, AssessmentAppealedV1.self, AssessmentAppealRecordedV1.self,
         CertificateIssuedV1.self, CertificateRevokedV1.self,
         NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,
     ]

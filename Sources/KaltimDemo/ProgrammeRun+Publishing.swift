@@ -96,6 +96,41 @@ extension ProgrammeRun {
         return (trainingResults, assessments, passRates)
     }
 
+    /// Appeals (banding): a tenth of the BELUM KOMPETEN candidates appeal a few days after the
+    /// assessment (drawn from the seed and the registration number); the LSP decides a week
+    /// later, upholding every other appeal (the BK units become K, with the BNSP numbers).
+    func makeAppeals(after results: [AssessmentGradedV3], registrations: [String: String]) throws -> (
+        filed: [AMQPOutgoingMessage], decided: [AMQPOutgoingMessage], upheld: Int
+    ) {
+        var filed: [AMQPOutgoingMessage] = []
+        var decided: [AMQPOutgoingMessage] = []
+        var upheld = 0
+        func key(_ result: AssessmentGradedV3) -> String { registrations[result.participantID] ?? result.participantID }
+        for previous in results.sorted(by: { key($0) < key($1) }) {
+            guard let lastDate = previous.assessedOn.flatMap(ProgrammeCatalogue.day) else { continue }
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in "\(key(previous)) banding".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var draw = SeededRandom(seed: options.seed ^ hash)
+            guard Double.random(in: 0..<1, using: &draw) < 0.1 else { continue }
+            let grant = filed.count % 2 == 0
+            if grant { upheld += 1 }
+            let serial = 60_000 + filed.count + 1
+            func step(_ status: AppealStatus, days: Double) throws -> AMQPOutgoingMessage {
+                let appeal = AssessmentAppealedV1(
+                    assessmentID: previous.assessmentID, participantID: previous.participantID,
+                    lspLicence: previous.lspLicence ?? "BNSP-LSP-0123-ID", scheme: previous.scheme, status: status,
+                    on: ProgrammeCatalogue.format(lastDate.addingTimeInterval(days * 86_400)),
+                    revisedUnits: status == .upheld ? previous.notYetCompetentUnits : [],
+                    certificateNumber: status == .upheld ? String(format: "No. 85223 7233 3 %07d 2025", serial) : nil,
+                    registrationNumber: status == .upheld ? String(format: "No. Reg. LSP 0123 %05d 2025", serial) : nil)
+                return try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: appeal), exchange: exchange).amqpMessage
+            }
+            filed.append(try step(.filed, days: 3))
+            decided.append(try step(grant ? .upheld : .dismissed, days: 10))
+        }
+        return (filed, decided, upheld)
+    }
+
     /// The LSPs' uji ulang of round `round` (1 or 2): each BELUM KOMPETEN candidate is
     /// re-assessed on their BK units two weeks after the last assessment, and passes each unit
     /// with a chance of 60 %, drawn from the seed, the round and the registration number.

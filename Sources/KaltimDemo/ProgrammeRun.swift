@@ -368,9 +368,23 @@ struct ProgrammeRun {
                 && counts.certificates >= counts.expectedCertificates
         }
         await close.value
+        // A tenth of the BELUM KOMPETEN appeal (banding); the LSP upholds half of the appeals.
+        var published = expected
+        let appeals = try makeAppeals(after: await tally.retakeCandidates, registrations: registrations)
+        if !appeals.filed.isEmpty {
+            try await publishAll(appeals.filed)
+            let filed = appeals.filed.count
+            try await tally.wait("banding filed", Date()) { counts in counts.appealSteps >= filed }
+            try await publishAll(appeals.decided)
+            published += appeals.upheld
+            let (target, steps) = (published, filed + appeals.decided.count)
+            try await tally.wait("banding decided", Date()) { counts in
+                counts.appealSteps >= steps && counts.graded + counts.assessmentRejected >= target
+                    && counts.certificates >= counts.expectedCertificates
+            }
+        }
         // The LSPs' uji ulang: two rounds for whoever is still BELUM KOMPETEN with attempts left
         // (with the first assessment, the three attempts per unit the plan allows).
-        var published = expected
         for round in 1...2 {
             let retakes = try makeRetakes(after: await tally.retakeCandidates, round: round, registrations: registrations)
             guard !retakes.isEmpty else { break }

@@ -23,6 +23,8 @@ actor Tally {
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
         /// Graded uji ulang (re-assessments), and those that made the candidate KOMPETEN.
         var retakes = 0, retakesCompetent = 0
+        /// Steps of appeals (banding) recorded by grading, and the appeals upheld.
+        var appealSteps = 0, appealsUpheld = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
         /// Intake's first answer to each registration: accepted, rejected or review.
@@ -34,7 +36,7 @@ actor Tally {
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
             submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + withdrawn
-                + apprenticeships + trainingResults + graded + certificates
+                + apprenticeships + trainingResults + graded + appealSteps + certificates
         }
     }
 
@@ -87,6 +89,7 @@ actor Tally {
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
         EnrolmentWithdrawnV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
+        AssessmentAppealRecordedV1.eventType: "grading",
         CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
         NotificationFailedV1.eventType: "notifications",
     ]
@@ -137,6 +140,10 @@ actor Tally {
                 if graded.outcome == .competent { owedCertificates["competency", default: []].insert(graded.participantID) }
             } else {
                 note("assessment outcome", subject)
+            }
+        case AssessmentAppealRecordedV1.eventType:
+            if let appeal = data(AssessmentAppealRecordedV1.self) {
+                note("appeal step", "\(appeal.assessmentID) \(appeal.status.rawValue)")
             }
         case CertificateIssuedV1.eventType:
             if let issued = data(CertificateIssuedV1.self) {
@@ -235,6 +242,9 @@ actor Tally {
                 latestResult[graded.participantID] = graded
             }
         case AssessmentRejectedV1.eventType: counts.assessmentRejected += 1
+        case AssessmentAppealRecordedV1.eventType:
+            counts.appealSteps += 1
+            if data(AssessmentAppealRecordedV1.self)?.status == .upheld { counts.appealsUpheld += 1 }
         case TrainingCompletedV1.eventType:
             counts.trainingResults += 1
             if let completed = data(TrainingCompletedV1.self), completed.result == .passed {
@@ -355,6 +365,8 @@ actor Tally {
         lines.append(
             "training results from the BLKIs \(c.trainingResults) (LULUS \(c.trainingPassed)); assessments: graded \(c.graded) (KOMPETEN \(c.competent)), rejected \(c.assessmentRejected)"
         )
+        lines.append(
+            "  banding: \(c.appealSteps) steps of appeals recorded (filed, then upheld or dismissed), \(c.appealsUpheld) upheld")
         lines.append("  uji ulang: \(c.retakes) re-assessments graded, \(c.retakesCompetent) of them made the candidate KOMPETEN")
         lines.append(
             "  pass rates drawn per programme: "

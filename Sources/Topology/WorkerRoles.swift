@@ -35,7 +35,7 @@ extension WorkerRole {
     )
     public static let grading = pipeline(
         "grading", input: GradingInput.self,
-        publishes: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType],
+        publishes: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType, AssessmentAppealRecordedV1.eventType],
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = pipeline(
         "certificates", input: CertificatesInput.self,
@@ -99,11 +99,13 @@ public enum SchedulingInput: RoleInput {
 /// What grading handles: the LSPs' submissions, and who is enrolled where.
 public enum GradingInput: RoleInput {
     case submitted(AssessmentSubmittedV3)
+    case appealed(AssessmentAppealedV1)
     case scheduled(ClassScheduledV2)
     case withdrawn(EnrolmentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentSubmittedV3.self, Self.submitted)
+        .on(AssessmentAppealedV1.self, Self.appealed)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
 }
@@ -136,6 +138,7 @@ public enum NotificationsInput: RoleInput {
     case waitlisted(EnrolmentWaitlistedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV3)
+    case appealRecorded(AssessmentAppealRecordedV1)
     case trainingCompleted(TrainingCompletedV1)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
@@ -152,6 +155,7 @@ public enum NotificationsInput: RoleInput {
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV3.self, Self.graded)
+        .on(AssessmentAppealRecordedV1.self, Self.appealRecorded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)

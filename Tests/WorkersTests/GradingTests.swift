@@ -62,6 +62,22 @@ struct GradingDriver {
             attendancePercent: 92.5, certificateNumber: nil, registrationNumber: nil, retakeOf: previous)
     }
 
+    /// A step of an appeal against `assessment`.
+    func appeal(
+        _ assessment: String, _ status: AppealStatus, on date: String, units: [String] = [], licence: String = "BNSP-LSP-0123-ID"
+    ) async throws -> [OutgoingEvent] {
+        let appeal = AssessmentAppealedV1(
+            assessmentID: assessment, participantID: "PST-1", lspLicence: licence, scheme: Self.scheme, status: status,
+            on: date, revisedUnits: units, certificateNumber: units.isEmpty ? nil : "No. 85223 7233 3 0000009 2025",
+            registrationNumber: units.isEmpty ? nil : "No. Reg. LSP 0123 00009 2025")
+        return try await kit.deliver(EventEnvelope(source: "/kaltim/lsp", data: appeal)).events
+    }
+
+    func appealRecorded(_ events: [OutgoingEvent]) throws -> AssessmentAppealRecordedV1 {
+        let event = try #require(events.first { $0.type == AssessmentAppealRecordedV1.eventType })
+        return try ContractJSON.decoder().decode(EventEnvelope<AssessmentAppealRecordedV1>.self, from: event.body).data
+    }
+
     func submit(_ submission: AssessmentSubmittedV3) async throws -> [OutgoingEvent] {
         try await kit.deliver(EventEnvelope(source: "/kaltim/lsp", data: submission)).events
     }
@@ -278,5 +294,82 @@ struct GradingTests {
         #expect(
             try driver.rejectionCodes(
                 try await driver.submit(GradingDriver.retake("R-8", of: "R-7", on: "2025-09-20", bk))) == ["RETAKE_NOT_NEEDED"])
+    }
+
+    /// One unit BK; the candidate appeals. While the appeal is pending no uji ulang is taken;
+    /// upheld, the unit is K and the whole result is graded again with the LSP's numbers.
+    @Test func anUpheldAppealMakesTheNamedUnitsCompetentAndGradesTheResultAgain() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.002.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("B-1", results: results)))
+        let filed = try driver.appealRecorded(try await driver.appeal("B-1", .filed, on: "2025-09-05"))
+        #expect(filed.status == .filed && filed.retakeAvailable)
+        #expect(try await driver.appeal("B-1", .filed, on: "2025-09-05").isEmpty, "the same step again changes nothing")
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(
+                    GradingDriver.retake("B-2", of: "B-1", on: "2025-09-10", ["G.454000.002.01": .competent])))
+                == ["RETAKE_APPEAL_PENDING"])
+        let upheld = try await driver.appeal("B-1", .upheld, on: "2025-09-12", units: ["G.454000.002.01"])
+        #expect(try driver.appealRecorded(upheld).status == .upheld)
+        let graded = try driver.graded(upheld)
+        #expect(graded.outcome == .competent && graded.supersedes == "B-1" && graded.assessedOn == "2025-09-12")
+        #expect(graded.lspCertificateNumber == "No. 85223 7233 3 0000009 2025" && graded.retakeAvailable == false)
+        #expect(Set(upheld.map(\.messageID)).count == 2, "two events, two ids")
+        #expect(try await driver.appeal("B-1", .upheld, on: "2025-09-12", units: ["G.454000.002.01"]).isEmpty)
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("B-1", .dismissed, on: "2025-09-13"))
+                == ["APPEAL_NOT_CURRENT", "APPEAL_ALREADY_DECIDED"])
+    }
+
+    @Test func aDismissedAppealLeavesTheResultAndTheUjiUlangOpen() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.001.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("D-1", results: results)))
+        _ = try driver.appealRecorded(try await driver.appeal("D-1", .filed, on: "2025-09-03"))
+        let dismissed = try await driver.appeal("D-1", .dismissed, on: "2025-09-09")
+        #expect(try driver.appealRecorded(dismissed).status == .dismissed && dismissed.count == 1)
+        #expect(try driver.appealRecorded(dismissed).retakeAvailable)
+        let retake = try driver.graded(
+            try await driver.submit(GradingDriver.retake("D-2", of: "D-1", on: "2025-09-16", ["G.454000.001.01": .competent])))
+        #expect(retake.outcome == .competent)
+    }
+
+    /// An LSP's system, or someone with its credentials, cannot appeal a competent result, decide
+    /// an appeal nobody filed, turn a K unit or no unit by an appeal, change units by a dismissal,
+    /// date the appeal before the assessment, or name a licence that is not one.
+    @Test func anAppealThatCannotBeTrueIsRejectedWithItsReason() async throws {
+        let driver = try await GradingDriver.make()
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("K-1")))
+        #expect(try driver.rejectionCodes(try await driver.appeal("K-1", .filed, on: "2025-09-03")) == ["APPEAL_NOT_BK"])
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.004.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("K-2", on: "2025-09-04", results: results)))
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.004.01"]))
+                == ["APPEAL_NOT_FILED"])
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-01")) == ["APPEAL_DATE_INVALID"])
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-05", licence: "../x"))
+                == ["LSP_LICENCE_INVALID"])
+        _ = try driver.appealRecorded(try await driver.appeal("K-2", .filed, on: "2025-09-05"))
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.001.01"]))
+                == ["APPEAL_UNIT_NOT_BK"])
+        #expect(try driver.rejectionCodes(try await driver.appeal("K-2", .upheld, on: "2025-09-06")) == ["APPEAL_NO_UNITS"])
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.appeal("K-2", .dismissed, on: "2025-09-06", units: ["G.454000.004.01"]))
+                == ["APPEAL_UNITS_UNEXPECTED"])
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-2", .dismissed, on: "2025-09-04")) == ["APPEAL_DATE_INVALID"])
+        // None of these changed anything: the appeal is still pending and can be decided.
+        #expect(try driver.appealRecorded(try await driver.appeal("K-2", .dismissed, on: "2025-09-07")).status == .dismissed)
     }
 }

@@ -21,7 +21,7 @@ struct NotificationTemplateTests {
         #expect(
             NotificationTemplates.fields["memenuhi_syarat"]
                 == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
-        #expect(NotificationTemplates.fields.count == 13, "one value type per event template")
+        #expect(NotificationTemplates.fields.count == 14, "one value type per event template")
         let values = EventTemplates.RegistrationEligible(
             registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
             apprenticeshipInterest: true)
@@ -75,6 +75,22 @@ struct NotificationTemplateTests {
         #expect(unknown.text.contains("Tanyakan kesempatan uji ulang atau banding"))
         #expect(!unknown.text.contains("Anda dapat mengikuti uji ulang") && !unknown.text.contains("tidak dapat diikuti lagi"))
         #expect(throws: NotificationTemplateError.self) { try templates.render("hasil_uji_kompetensi", ["nama": "X"]) }
+        let appeal = [
+            "nama": "Siti Rahmawati", "no_peserta": "PST-1", "skema": "Tata Graha (SKM-2025-HTL-TGR)", "program": "Tata Graha",
+            "tanggal": "20 Agustus 2025", "lsp": "LSP Kompetensi Kaltim", "status": "DITOLAK", "diajukan": "false",
+            "diterima": "false", "ditolak": "true", "uji_ulang_tersedia": "false",
+        ]
+        let dismissed = try templates.render("banding", appeal)
+        #expect(dismissed.subject == "Banding uji kompetensi Tata Graha: DITOLAK")
+        #expect(
+            dismissed.text.contains("DITOLAK oleh LSP Kompetensi Kaltim pada 20 Agustus 2025; hasil BELUM KOMPETEN tetap berlaku")
+        )
+        #expect(dismissed.text.contains("Batas uji ulang sudah tercapai") && !dismissed.text.contains("diproses"))
+        let filed = try templates.render(
+            "banding", appeal.merging(["status": "DIPROSES", "diajukan": "true", "ditolak": "false"]) { $1 })
+        #expect(
+            filed.text.contains("sedang diproses oleh LSP Kompetensi Kaltim") && !filed.text.contains("DITOLAK")
+                && !filed.text.contains("Batas"))
     }
 
     @Test func aTemplateNamingAFieldItsEventLacksStopsStartUp() throws {
@@ -297,6 +313,12 @@ struct NotificationDeliveryTests {
                 data: TrainingCompletedV1(
                     participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", attendancePercent: 92, result: .passed,
                     recordedBy: "Instruktur")))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "appeal-7", source: "/test",
+                data: AssessmentAppealRecordedV1(
+                    assessmentID: "A-2", participantID: "PST-7", scheme: "SKM-2025-HTL-TGR", lspLicence: "BNSP-LSP-0123-ID",
+                    status: .dismissed, on: "2025-08-20", retakeAvailable: true)))
         // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
         _ = try await kit.deliver(
             EventEnvelope(
@@ -320,7 +342,7 @@ struct NotificationDeliveryTests {
         #expect(noShow.contains("pelatihan Tata Graha di BLKI Balikpapan telah dilepaskan"), "\(noShow)")
         #expect(!texts.contains { $0.contains("BPN-2025-TATA_GRAHA-02") }, "no class id in a text")
         // The LSP's result says nothing of the training (the BLKI's result is a message of its own).
-        let assessments = texts.filter { $0.contains("hasil uji kompetensi skema") }
+        let assessments = texts.filter { $0.contains("hasil uji kompetensi skema") && !$0.contains("banding Anda") }
         #expect(assessments.count == 2 && !assessments.contains { $0.contains("LULUS") || $0.contains("kehadiran") })
         let v1 = try #require(assessments.first { $0.contains("kepada LSP yang menguji Anda") }, "\(assessments)")
         #expect(!v1.contains("BNSP-LSP"))
@@ -328,6 +350,9 @@ struct NotificationDeliveryTests {
         #expect(!assessments.contains { $0.contains("Anda dapat mengikuti uji ulang") }, "\(assessments)")
         let v2 = try #require(assessments.first { $0.contains("LSP Kompetensi Kaltim (sintetis)") }, "\(assessments)")
         #expect(!v2.contains("BNSP-LSP-0123-ID"), "\(v2)")
+        let appeal = try #require(texts.first { $0.contains("banding Anda") }, "\(texts)")
+        #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
+        #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")
         let training = try #require(texts.first { $0.contains("hasil pelatihan Tata Graha") }, "\(texts)")
         #expect(training.contains("di BLKI Balikpapan: LULUS (kehadiran 92%)"), "\(training)")
         // A result that cannot be true, or that contradicts the one told, is not told.

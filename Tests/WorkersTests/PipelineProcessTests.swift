@@ -46,7 +46,7 @@ struct PipelineProcessTests {
             RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
             ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
             AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType, RegistrationDocumentsRequestedV1.eventType,
-            EnrolmentWithdrawnV1.eventType,
+            EnrolmentWithdrawnV1.eventType, AssessmentAppealRecordedV1.eventType,
         ] {
             try await connection.bindQueue(outputs, exchange: intake.exchange, routingKey: type)
         }
@@ -166,6 +166,7 @@ struct PipelineProcessTests {
 
         // The LSP reports each scheduled participant's assessment; the grading worker knows
         // their classes. The Balikpapan one is dated before the training started: rejected.
+        // The Bontang one is BELUM KOMPETEN on its first unit.
         let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
         let scheduled = try received.values.filter { $0.type == ClassScheduledV1.eventType }.map {
             try ContractJSON.decoder().decode(EventEnvelope<ClassScheduledV2>.self, from: $0.body).data
@@ -179,7 +180,9 @@ struct PipelineProcessTests {
                 assessmentID: "LSP-E2E-\(index)", participantID: seat.participantID, lspLicence: "BNSP-LSP-0123-ID",
                 scheme: scheme.code, assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI",
                 assessedOn: seat.centre == .bontang ? seat.endDate : "2025-01-02",
-                units: scheme.units.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) }, attendancePercent: 95)
+                units: scheme.units.map {
+                    AssessmentSubmittedV1.Unit(code: $0, result: $0 == scheme.units.first ? .notYetCompetent : .competent)
+                }, attendancePercent: 95)
             let event = try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: submitted), exchange: intake.exchange)
             try await connection.publish(
                 event.body, exchange: intake.exchange, routingKey: event.routingKey, properties: event.amqpMessage.properties,
@@ -197,6 +200,50 @@ struct PipelineProcessTests {
         }
         let bontang = try #require(scheduled.first { $0.centre == .bontang })
         #expect(seenNow()[AssessmentGradedV2.eventType] == [bontang.participantID], "subjects are participant ids")
+
+        // The candidate appeals (banding), the LSP dismisses it, then re-assesses the BK unit
+        // (uji ulang): each step is recorded and the second grade is KOMPETEN.
+        let firstGrade = try #require(received.values.first { $0.type == AssessmentGradedV3.eventType })
+        let bk = try ContractJSON.decoder().decode(EventEnvelope<AssessmentGradedV3>.self, from: firstGrade.body).data
+        #expect(bk.outcome == .notYetCompetent && bk.retakeAvailable == true && bk.notYetCompetentUnits.count == 1)
+        let lastDay = try #require(ProgrammeCatalogue.day(bontang.endDate))
+        func publish<M: ContractMessage>(_ message: M) async throws {
+            let event = try OutgoingEvent(EventEnvelope(source: "/kaltim/lsp", data: message), exchange: intake.exchange)
+            try await connection.publish(
+                event.body, exchange: intake.exchange, routingKey: event.routingKey, properties: event.amqpMessage.properties,
+                mandatory: true)
+        }
+        for (status, days) in [(AppealStatus.filed, 1.0), (.dismissed, 5)] {
+            try await publish(
+                AssessmentAppealedV1(
+                    assessmentID: bk.assessmentID, participantID: bk.participantID, lspLicence: "BNSP-LSP-0123-ID",
+                    scheme: bk.scheme, status: status, on: ProgrammeCatalogue.format(lastDay.addingTimeInterval(days * 86_400)),
+                    revisedUnits: [], certificateNumber: nil, registrationNumber: nil))
+        }
+        try await publish(
+            AssessmentSubmittedV3(
+                assessmentID: "LSP-E2E-UJI-ULANG", participantID: bk.participantID, lspLicence: "BNSP-LSP-0123-ID",
+                scheme: bk.scheme, assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI",
+                assessedOn: ProgrammeCatalogue.format(lastDay.addingTimeInterval(14 * 86_400)),
+                units: bk.notYetCompetentUnits.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) },
+                attendancePercent: 95, certificateNumber: nil, registrationNumber: nil, retakeOf: bk.assessmentID))
+        try await waitUntil(timeout: .seconds(60), "the appeal is recorded twice and the uji ulang graded") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                received.append((delivery.properties.type ?? "", "", delivery.body))
+                try? await delivery.ack()
+            }
+            return received.values.filter { $0.type == AssessmentGradedV3.eventType }.count >= 2
+                && received.values.filter { $0.type == AssessmentAppealRecordedV1.eventType }.count >= 2
+        }
+        let appeals = try received.values.filter { $0.type == AssessmentAppealRecordedV1.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<AssessmentAppealRecordedV1>.self, from: $0.body).data.status
+        }
+        #expect(Set(appeals) == [.filed, .dismissed])
+        let grades = try received.values.filter { $0.type == AssessmentGradedV3.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<AssessmentGradedV3>.self, from: $0.body).data
+        }
+        let retake = try #require(grades.first { $0.retakeOf != nil })
+        #expect(retake.outcome == .competent && retake.retakeOf == bk.assessmentID && retake.attempt == 2)
 
         // The dead letter may still be on its way: ask until it is there (the deadline only
         // bounds a failure).

@@ -362,3 +362,82 @@ public struct AssessmentGradedV3: ContractMessage {
         self.retakeAvailable = retakeAvailable
     }
 }
+
+/// Where an appeal (banding, FR.AK.04) against a BELUM KOMPETEN result stands.
+public enum AppealStatus: String, SchemaEnumeration {
+    /// The candidate filed the appeal; the LSP is considering it.
+    case filed = "DIAJUKAN"
+    /// The appeal was upheld: the units it names are KOMPETEN.
+    case upheld = "DITERIMA"
+    /// The appeal was dismissed: the result stands.
+    case dismissed = "DITOLAK"
+}
+
+/// An appeal (banding asesmen, FR.AK.04) against a BELUM KOMPETEN result, as the LSP that runs
+/// it reports it: first filed, then upheld or dismissed. Checked and recorded by grading, which
+/// answers with `assessment.appeal-recorded` (and, for an upheld appeal, the new
+/// `assessment.graded`) or `assessment.rejected`.
+public struct AssessmentAppealedV1: ContractMessage {
+    public static let eventType = "assessment.appealed"
+    public static let version = 1
+
+    /// The assessment id of the result appealed against: the candidate's current one.
+    public var assessmentID: String
+    public var participantID: String
+    /// LSP licence number (the LSP of the result).
+    public var lspLicence: String
+    public var scheme: String
+    public var status: AppealStatus
+    /// The day the appeal was filed or decided, `YYYY-MM-DD`.
+    public var on: String
+    /// For an upheld appeal: the units the appeal found competent (BK units of the result).
+    public var revisedUnits: [String]
+    /// For an upheld appeal that makes the candidate KOMPETEN: the BNSP numbers the LSP gave.
+    public var certificateNumber: String?
+    public var registrationNumber: String?
+
+    public init(
+        assessmentID: String, participantID: String, lspLicence: String, scheme: String, status: AppealStatus, on: String,
+        revisedUnits: [String], certificateNumber: String?, registrationNumber: String?
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.lspLicence = lspLicence
+        self.scheme = scheme
+        self.status = status
+        self.on = on
+        self.revisedUnits = revisedUnits
+        self.certificateNumber = certificateNumber
+        self.registrationNumber = registrationNumber
+    }
+}
+
+/// Grading recorded a step of an appeal: the candidate is told where it stands.
+public struct AssessmentAppealRecordedV1: ContractMessage {
+    public static let eventType = "assessment.appeal-recorded"
+    public static let version = 1
+
+    /// The result appealed against.
+    public var assessmentID: String
+    public var participantID: String
+    public var scheme: String
+    public var lspLicence: String
+    public var status: AppealStatus
+    /// `YYYY-MM-DD`.
+    public var on: String
+    /// After a dismissed appeal: whether a BK unit may still be re-assessed (uji ulang).
+    public var retakeAvailable: Bool
+
+    public init(
+        assessmentID: String, participantID: String, scheme: String, lspLicence: String, status: AppealStatus, on: String,
+        retakeAvailable: Bool
+    ) {
+        self.assessmentID = assessmentID
+        self.participantID = participantID
+        self.scheme = scheme
+        self.lspLicence = lspLicence
+        self.status = status
+        self.on = on
+        self.retakeAvailable = retakeAvailable
+    }
+}

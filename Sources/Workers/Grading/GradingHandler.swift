@@ -22,6 +22,10 @@ public import Topology
 ///   assessment date, or the same date and a later envelope time) supersedes the current one
 ///   and says so (`supersedes`); an older one arriving late is recorded as stale and publishes
 ///   nothing. A correction counts no attempt.
+/// - Banding (`assessment.appealed`): an appeal against the current BELUM KOMPETEN result is
+///   filed, then upheld (the units it names become K and the whole result is graded again) or
+///   dismissed; each step is told with `assessment.appeal-recorded`. No uji ulang while an
+///   appeal is pending.
 /// - Uji ulang (v3 `retakeOf`): a BELUM KOMPETEN candidate re-assessed on units still BK. It
 ///   must follow the current result, be dated after it, and name only BK units that have
 ///   attempts left (the plan's `assessmentAttemptsPerUnit`, 3 by default: the first
@@ -62,6 +66,13 @@ public struct GradingHandler: TypedMessageHandler {
                 result TEXT NOT NULL CHECK (result IN ('K', 'BK')), attempts INTEGER NOT NULL,
                 PRIMARY KEY (participant_id, scheme, unit))
             """,
+            // Appeals (banding) against a result: filed, then upheld or dismissed.
+            """
+            CREATE TABLE IF NOT EXISTS grading_appeals (
+                assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('DIAJUKAN', 'DITERIMA', 'DITOLAK')), filed_on TEXT NOT NULL,
+                decided_on TEXT)
+            """,
         ]
     }
 
@@ -87,6 +98,8 @@ public struct GradingHandler: TypedMessageHandler {
             return []
         case .submitted(let submitted):
             return try grade(submitted, event: event, in: transaction)
+        case .appealed(let appealed):
+            return try appeal(appealed, event: event, in: transaction)
         }
     }
 
@@ -148,6 +161,121 @@ public struct GradingHandler: TypedMessageHandler {
             lspCertificateNumber: submitted.certificateNumber, lspRegistrationNumber: submitted.registrationNumber,
             retakeOf: submitted.retakeOf, attempt: attempt, retakeAvailable: retakeAvailable)
         return [try outgoing(graded, event: event, subject: submitted.participantID)]
+    }
+
+    /// A step of an appeal (banding) as the LSP reports it. Filed: the result appealed against
+    /// must be the current BELUM KOMPETEN one, and an uji ulang waits until the appeal is
+    /// decided. Upheld: the units it names (BK units of that result) become K, and the new whole
+    /// result is graded. Dismissed: the result stands. A step already recorded is a repeat and
+    /// changes nothing; one that contradicts it is rejected.
+    func appeal(_ appeal: AssessmentAppealedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        let earlier = try transaction.query(
+            "SELECT status, filed_on FROM grading_appeals WHERE assessment_id = ?", [.text(appeal.assessmentID)]
+        ).first
+        let earlierStatus = earlier?["status"]?.text.flatMap(AppealStatus.init(rawValue:))
+        if earlierStatus == appeal.status { return [] }  // the same step again
+        var reasons: [RegistrationReason] = []
+        func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
+        if appeal.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
+            add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
+        }
+        let current = try currentAssessment(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+        let units = try unitResults(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+        if current?.id != appeal.assessmentID {
+            add("APPEAL_NOT_CURRENT", "Banding harus merujuk hasil uji kompetensi terakhir peserta pada skema ini.")
+        } else if current?.outcome != AssessmentGradedV1.Outcome.notYetCompetent.rawValue {
+            add("APPEAL_NOT_BK", "Banding hanya dapat diajukan atas hasil BELUM KOMPETEN.")
+        }
+        if ProgrammeCatalogue.day(appeal.on) == nil {
+            add("DATE_INVALID", "Tanggal banding harus berformat YYYY-MM-DD.")
+        } else if let current, appeal.on < current.assessedOn {
+            add("APPEAL_DATE_INVALID", "Tanggal banding tidak boleh sebelum tanggal uji kompetensi.")
+        } else if let filedOn = earlier?["filed_on"]?.text, appeal.on < filedOn {
+            add("APPEAL_DATE_INVALID", "Tanggal keputusan banding tidak boleh sebelum tanggal pengajuannya.")
+        }
+        switch (appeal.status, earlierStatus) {
+        case (.filed, nil), (.upheld, .filed), (.dismissed, .filed): break
+        case (.filed, _): add("APPEAL_ALREADY_FILED", "Banding atas hasil ini sudah pernah diajukan.")
+        case (_, nil): add("APPEAL_NOT_FILED", "Keputusan banding memerlukan pengajuan banding lebih dahulu.")
+        default: add("APPEAL_ALREADY_DECIDED", "Banding atas hasil ini sudah diputuskan.")
+        }
+        if appeal.status == .upheld {
+            if appeal.revisedUnits.isEmpty {
+                add("APPEAL_NO_UNITS", "Banding yang diterima harus menyebut unit yang dinyatakan kompeten.")
+            }
+            for code in Set(appeal.revisedUnits).sorted()
+            where !units.contains(where: { $0.code == code && $0.result == .notYetCompetent }) {
+                add("APPEAL_UNIT_NOT_BK", "Unit \(code) bukan unit BELUM KOMPETEN pada hasil yang dibanding.")
+            }
+        } else if !appeal.revisedUnits.isEmpty {
+            add("APPEAL_UNITS_UNEXPECTED", "Hanya banding yang diterima yang dapat mengubah hasil unit.")
+        }
+        guard reasons.isEmpty, let current else {
+            return [
+                try outgoing(
+                    AssessmentRejectedV1(
+                        assessmentID: appeal.assessmentID, participantID: appeal.participantID, lspLicence: appeal.lspLicence,
+                        scheme: appeal.scheme, reasons: reasons),
+                    event: event, subject: appeal.participantID)
+            ]
+        }
+        if appeal.status == .filed {
+            try transaction.execute(
+                """
+                INSERT INTO grading_appeals (assessment_id, participant_id, scheme, status, filed_on)
+                VALUES (?, ?, ?, 'DIAJUKAN', ?)
+                """, [.text(appeal.assessmentID), .text(appeal.participantID), .text(appeal.scheme), .text(appeal.on)])
+        } else {
+            try transaction.execute(
+                "UPDATE grading_appeals SET status = ?, decided_on = ? WHERE assessment_id = ?",
+                [.text(appeal.status.rawValue), .text(appeal.on), .text(appeal.assessmentID)])
+        }
+        var output: [OutgoingEvent] = []
+        var retakeAvailable = units.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
+        if appeal.status == .upheld {
+            // The units the appeal found competent become K; the whole result is graded again.
+            for code in Set(appeal.revisedUnits) {
+                try transaction.execute(
+                    "UPDATE grading_units SET result = 'K' WHERE participant_id = ? AND scheme = ? AND unit = ?",
+                    [.text(appeal.participantID), .text(appeal.scheme), .text(code)])
+            }
+            let revised = try unitResults(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+            let notYetCompetent = revised.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
+            retakeAvailable = revised.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
+            let outcome: AssessmentGradedV1.Outcome = notYetCompetent.isEmpty ? .competent : .notYetCompetent
+            let resultID = appeal.assessmentID + "-BANDING"
+            try transaction.execute(
+                "UPDATE grading_assessments SET status = 'superseded' WHERE assessment_id = ?", [.text(current.id)])
+            try transaction.execute(
+                """
+                INSERT INTO grading_assessments (assessment_id, participant_id, scheme, assessed_on, submitted_at, outcome, status)
+                VALUES (?, ?, ?, ?, ?, ?, 'current')
+                """,
+                [
+                    .text(resultID), .text(appeal.participantID), .text(appeal.scheme), .text(appeal.on),
+                    .text(String(format: "%017.6f", event.header.time.timeIntervalSince1970)), .text(outcome.rawValue),
+                ])
+            let attempt = revised.filter { appeal.revisedUnits.contains($0.code) }.map(\.attempts).max() ?? 1
+            output.append(
+                try outgoing(
+                    AssessmentGradedV3(
+                        assessmentID: resultID, participantID: appeal.participantID, scheme: appeal.scheme, outcome: outcome,
+                        notYetCompetentUnits: notYetCompetent, lspLicence: appeal.lspLicence, assessedOn: appeal.on,
+                        attendancePercent: nil, trainingOutcome: nil, supersedes: current.id,
+                        lspCertificateNumber: appeal.certificateNumber, lspRegistrationNumber: appeal.registrationNumber,
+                        retakeOf: nil, attempt: attempt, retakeAvailable: retakeAvailable),
+                    event: event, subject: appeal.participantID, idSuffix: "-graded"))
+        }
+        output.insert(
+            try outgoing(
+                AssessmentAppealRecordedV1(
+                    assessmentID: appeal.assessmentID, participantID: appeal.participantID, scheme: appeal.scheme,
+                    lspLicence: appeal.lspLicence, status: appeal.status, on: appeal.on, retakeAvailable: retakeAvailable),
+                event: event, subject: appeal.participantID),
+            at: 0)
+        return output
     }
 
     /// The participant's current assessment of a scheme, if any.
@@ -260,6 +388,14 @@ public struct GradingHandler: TypedMessageHandler {
             add("RETAKE_NOT_NEEDED", "Peserta sudah KOMPETEN pada skema ini; uji ulang tidak diperlukan.")
             return reasons
         }
+        let appeal = try transaction.query(
+            "SELECT status FROM grading_appeals WHERE assessment_id = ?", [.text(current.id)]
+        ).first
+        if appeal?["status"]?.text == AppealStatus.filed.rawValue {
+            add(
+                "RETAKE_APPEAL_PENDING",
+                "Banding atas hasil ini masih diproses; uji ulang dapat diajukan setelah banding diputuskan.")
+        }
         if submitted.units.isEmpty {
             add("RETAKE_NO_UNITS", "Uji ulang harus memuat hasil sedikitnya satu unit.")
         }
@@ -305,10 +441,13 @@ public struct GradingHandler: TypedMessageHandler {
             ])
     }
 
-    func outgoing<M: ContractMessage>(_ message: M, event: DecodedEvent, subject: String) throws -> OutgoingEvent {
+    func outgoing<M: ContractMessage>(_ message: M, event: DecodedEvent, subject: String, idSuffix: String = "") throws
+        -> OutgoingEvent
+    {
         try OutgoingEvent(
             EventEnvelope(
-                id: "grading-\(event.header.id)", source: source, subject: subject, correlationID: event.header.correlationID,
+                id: "grading-\(event.header.id)\(idSuffix)", source: source, subject: subject,
+                correlationID: event.header.correlationID,
                 causationID: event.header.id, data: message),
             exchange: exchange)
     }

@@ -156,6 +156,26 @@ extension NotificationHandler {
             for: event, contact: .participant(graded.participantID), in: transaction)
     }
 
+    func notify(_ appeal: AssessmentAppealRecordedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        let programme = catalogue.programme(scheme: appeal.scheme)
+        let status =
+            switch appeal.status {
+            case .filed: "DIPROSES"
+            case .upheld: "DIKABULKAN"
+            case .dismissed: "DITOLAK"
+            }
+        try queue(
+            EventTemplates.Appeal(
+                participantNumber: appeal.participantID,
+                scheme: programme.map { "\($0.name) (\(appeal.scheme))" } ?? appeal.scheme,
+                programme: programme?.name ?? appeal.scheme,
+                date: ProgrammeCatalogue.day(appeal.on) != nil ? IndonesianCalendar.date(appeal.on) : "-", status: status,
+                lsp: catalogue.lspName(licence: appeal.lspLicence) ?? "LSP yang menguji Anda", filed: appeal.status == .filed,
+                upheld: appeal.status == .upheld, dismissed: appeal.status == .dismissed,
+                retakeAvailable: appeal.retakeAvailable),
+            for: event, contact: .participant(appeal.participantID), in: transaction)
+    }
+
     /// The BLKI's training result (the training certificate follows it; the LSP's assessment is
     /// a message of its own).
     func notify(_ completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {

@@ -72,6 +72,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .waitlisted(let waitlisted): try notify(waitlisted, event: event, in: transaction)
         case .apprenticeshipPlaced(let placed): try notify(placed, event: event, in: transaction)
         case .graded(let graded): try notify(graded, event: event, in: transaction)
+        case .appealRecorded(let appeal): try notify(appeal, event: event, in: transaction)
         case .trainingCompleted(let completed): try notify(completed, event: event, in: transaction)
         case .certificateIssued(let issued): try notify(issued, event: event, in: transaction)
         case .certificateRevoked(let revoked): try notify(revoked, event: event, in: transaction)

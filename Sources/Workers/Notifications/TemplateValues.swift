@@ -53,7 +53,7 @@ enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
         RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
         RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, Withdrawn.self, ApprenticeshipPlacement.self,
-        TrainingResult.self, AssessmentResult.self, CertificateIssued.self, CertificateRevoked.self,
+        TrainingResult.self, AssessmentResult.self, Appeal.self, CertificateIssued.self, CertificateRevoked.self,
     ]
 
     /// `pendaftaran_diterima`: the registration arrived.
@@ -241,6 +241,26 @@ enum EventTemplates {
             case attemptsUsed = "batas_uji_tercapai"
             case retakeUnknown = "uji_ulang_belum_diketahui"
             case attemptsPerUnit = "batas_uji"
+        }
+    }
+
+    /// `banding`: a step of the candidate's appeal against a BELUM KOMPETEN result.
+    struct Appeal: TemplateValues {
+        static let template = "banding"
+        typealias Field = CodingKeys
+        let participantNumber, scheme, programme, date, status, lsp: String
+        let filed, upheld, dismissed, retakeAvailable: Bool
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta"
+            case scheme = "skema"
+            case programme = "program"
+            case date = "tanggal"
+            case status = "status"
+            case lsp = "lsp"
+            case filed = "diajukan"
+            case upheld = "diterima"
+            case dismissed = "ditolak"
+            case retakeAvailable = "uji_ulang_tersedia"
         }
     }
 
