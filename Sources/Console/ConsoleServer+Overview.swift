@@ -15,13 +15,17 @@ extension ConsoleServer {
 
     func progressPage(_ session: ConsoleSession) async throws -> Response {
         let report = try await ProgressReport.read(from: store, catalogue: configuration.catalogue)
+        let reviews = try await ReviewQueue.read(from: store, limit: 0)
         var body: HTML = "<div class=\"cards\">"
         for stage in report.funnel {
             body += "<div class=\"card\" id=\"count-\(stage.key)\"><span>\(stage.label)</span><b>\(stage.count)</b></div>"
         }
         body += """
             <div class="card" id="count-rejected"><span>Rejected</span><b>\(report.rejected)</b></div>
-            <div class="card" id="count-waitlisted"><span>Waiting list</span><b>\(report.waitlisted)</b></div></div>
+            <div class="card" id="count-waitlisted"><span>Waiting list</span><b>\(report.waitlisted)</b></div>
+            <div class="card" id="count-reviews"><span><a href="/reviews">Menunggu verifikasi</a></span>\
+            <b>\(reviews.count)</b><small>\(reviews.oldestAgeSeconds.map { "terlama " + IndonesianText.duration($0) } ?? "")</small>\
+            </div></div>
             <h2>Funnel</h2>\(Chart.funnel(report.funnel))
             <h2>Per BLKI: certified against the 2025 target</h2>
             \(Chart.targets(report.centres, id: "centre-chart", acceptedLabel: "accepted", doneLabel: "certified"))

@@ -90,6 +90,20 @@ public struct ConsoleServer: Sendable {
                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
             }
         }
+        router.get("/reviews") { request, _ in
+            try await guarded(request, .viewer) { session in try await reviewsPage(session) }
+        }
+        router.get("/reviews.json") { request, _ in
+            try await guarded(request, .viewer) { _ in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(try await ReviewQueue.read(from: store))))
+                )
+            }
+        }
         router.get("/queues") { request, _ in try await guarded(request, .viewer) { session in try await queuesPage(session) } }
         router.get("/dead-letters") { request, _ in
             try await guarded(request, .viewer) { session in try await deadLettersPage(session, request: request) }

@@ -73,12 +73,13 @@ func percentEncoded(_ text: String) -> String {
 enum Page {
     /// A whole page: the navigation (what the role may see), a flash message, the body.
     static func frame(
-        title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: HTML
+        title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: HTML,
+        language: String = "en"
     ) -> HTML {
         var nav: HTML = ""
         if let session {
             let links = [
-                ("progress", "/", "Progress"), ("queues", "/queues", "Queues"),
+                ("progress", "/", "Progress"), ("reviews", "/reviews", "Verifikasi"), ("queues", "/queues", "Queues"),
                 ("dead-letters", "/dead-letters", "Dead letters"), ("audit", "/audit", "Audit log"),
             ]
             nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
@@ -97,7 +98,7 @@ enum Page {
             refreshSeconds.map { seconds -> HTML in "<meta http-equiv=\"refresh\" content=\"\(seconds)\">" } ?? .empty
         return """
             <!doctype html>
-            <html lang="en"><head><meta charset="utf-8">
+            <html lang="\(language)"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)
             <title>\(title) · Kaltim 2025 console</title>
             <link rel="stylesheet" href="/static/console.css"></head>

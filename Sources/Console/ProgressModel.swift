@@ -42,6 +42,14 @@ public struct ProgressHandler: TypedMessageHandler {
             // Revoked certificates by id (a revocation may arrive before its issuance, and a
             // revoked training certificate must not un-certify a competency one).
             "CREATE TABLE IF NOT EXISTS console_revocations (certificate_id TEXT PRIMARY KEY, revoked_at REAL)",
+            // Registrations intake sent to an officer's review (verifikasi): when, why (the
+            // reasons' codes and Bahasa texts as JSON), and the last request for documents. A
+            // review is pending while its registration is neither accepted nor rejected.
+            """
+            CREATE TABLE IF NOT EXISTS console_reviews (
+                registration_id TEXT PRIMARY KEY, opened_at REAL, reasons TEXT,
+                documents_requested_at REAL, respond_by TEXT, documents_reason TEXT)
+            """,
         ]
     }
 
@@ -88,6 +96,36 @@ public struct ProgressHandler: TypedMessageHandler {
                 ON CONFLICT (registration_id) DO UPDATE SET
                     rejected_at = COALESCE(console_registrations.rejected_at, excluded.rejected_at)
                 """, [.text(rejected.registrationID), at])
+        case .reviewNeeded(let review):
+            let reasons = try JSONEncoder().encode(review.reasons)
+            try transaction.execute(
+                """
+                INSERT INTO console_reviews (registration_id, opened_at, reasons) VALUES (?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET
+                    opened_at = COALESCE(console_reviews.opened_at, excluded.opened_at),
+                    reasons = COALESCE(console_reviews.reasons, excluded.reasons)
+                """, [.text(review.registrationID), at, .text(String(decoding: reasons, as: UTF8.self))])
+        case .documentsRequested(let request):
+            // The latest request counts (an officer may ask again with a new date).
+            try transaction.execute(
+                """
+                INSERT INTO console_reviews (registration_id, documents_requested_at, respond_by, documents_reason)
+                VALUES (?, ?, ?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET
+                    respond_by = CASE WHEN console_reviews.documents_requested_at IS NULL
+                        OR excluded.documents_requested_at >= console_reviews.documents_requested_at
+                        THEN excluded.respond_by ELSE console_reviews.respond_by END,
+                    documents_reason = CASE WHEN console_reviews.documents_requested_at IS NULL
+                        OR excluded.documents_requested_at >= console_reviews.documents_requested_at
+                        THEN excluded.documents_reason ELSE console_reviews.documents_reason END,
+                    documents_requested_at = CASE WHEN console_reviews.documents_requested_at IS NULL
+                        OR excluded.documents_requested_at >= console_reviews.documents_requested_at
+                        THEN excluded.documents_requested_at ELSE console_reviews.documents_requested_at END
+                """,
+                [
+                    .text(request.registrationID), at, request.respondBy.map(SQLValue.text) ?? .null,
+                    .text(request.reason.message),
+                ])
         case .scheduled(let scheduled):
             try firstTime("scheduled_at", scheduled.participantID, at, transaction)
         case .waitlisted(let waitlisted):

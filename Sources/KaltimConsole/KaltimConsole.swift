@@ -127,7 +127,12 @@ struct Serve: AsyncParsableCommand {
         let console = configuration
         try await WorkerHost.run(
             role: .console, handler: ProgressHandler(catalogue: catalogue), options: workerOptions,
-            services: { store, _, logger in [ConsoleServer(configuration: console, store: store, logger: logger).application()] })
+            services: { store, _, logger in
+                [
+                    ConsoleServer(configuration: console, store: store, logger: logger).application(),
+                    ReviewGauges(store: store, logger: logger),
+                ]
+            })
     }
 }
 

@@ -63,6 +63,13 @@ import Workers
         #expect(!loginPage.contains("id=\"password\""))
         let (jsonStatus, json, _) = try await get("/progress.json", user: "rina")
         #expect(jsonStatus == 200 && json.contains("\"funnel\""))
+        // The review queue page, in Bahasa Indonesia, empty on a fresh read model.
+        let (reviewStatus, reviews, _) = try await get("/reviews", user: "rina")
+        #expect(reviewStatus == 200 && reviews.contains("<html lang=\"id\">"))
+        #expect(reviews.contains("Verifikasi pendaftaran") && reviews.contains("Tidak ada pendaftaran yang menunggu"))
+        let (_, reviewsJSON, _) = try await get("/reviews.json", user: "rina")
+        #expect(reviewsJSON.contains("\"count\":0"))
+        #expect(try await get("/reviews", user: "mallory").0 == 403)
 
         await group.triggerGracefulShutdown()
         try await running.value

@@ -2,6 +2,8 @@ import ContractKit
 import Contracts
 import Foundation
 import Jobs
+import Logging
+import MetricsTestKit
 import Programme
 import Stores
 import TestSupport
@@ -84,6 +86,23 @@ import Workers
         return try await ProgressReport.read(from: store, catalogue: Self.catalogue)
     }
 
+    /// The review queue after `events`, read at `now`.
+    func reviews(after events: [DecodedEvent], store kind: String = "sqlite", now: String) async throws -> ReviewQueue {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("reviews"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store =
+            kind == "postgres"
+            ? try await Stores.open(try PostgresEnvironment.requireURL(), schema: PostgresEnvironment.uniqueSchema("console"))
+            : try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
+        let handler = ProgressHandler(catalogue: Self.catalogue)
+        try await store.migrate(handler.migrations)
+        for event in events {
+            try await store.write { transaction in _ = try handler.handle(event, in: transaction) }
+        }
+        return try await ReviewQueue.read(from: store, now: try Date(now, strategy: .iso8601))
+    }
+
     func counts(_ report: ProgressReport) -> [String: Int] {
         Dictionary(uniqueKeysWithValues: report.funnel.map { ($0.key, $0.count) })
     }
@@ -128,6 +147,85 @@ import Workers
         #expect(counts(try await report(after: events))["certified"] == 0)
         // A revocation that arrives before the certificate does too.
         #expect(counts(try await report(after: events.reversed()))["certified"] == 0)
+    }
+}
+
+extension ProgressModelTests {
+    /// Three registrations go to review; an officer asks one applicant for documents, approves
+    /// another and rejects nothing yet: two wait, the oldest since the first review, whatever
+    /// the order the events arrive in and however often.
+    @Test(arguments: stores) func theReviewQueueHoldsWhatNoOfficerDecidedAndItsOldestAge(store: String) async throws {
+        func review(_ id: String, _ time: String) throws -> DecodedEvent {
+            try event(
+                "registration.review-needed.v1", id: "review-\(id)", time: time,
+                data: ["registrationID": id, "reasons": [["code": "REGISTRY_NAME_MISMATCH", "message": "Nama berbeda."]]])
+        }
+        let events = [
+            try event(
+                "registration.submitted.v2", id: "s1", time: "2025-03-01T00:00:00Z",
+                data: ["registrationID": "REG-1", "preferredCentre": "BLKI_BONTANG", "programme": "TATA_GRAHA"]),
+            try review("REG-1", "2025-03-01T01:00:00Z"),
+            try review("REG-2", "2025-03-01T05:00:00Z"),
+            try review("REG-3", "2025-03-01T03:00:00Z"),
+            try event(
+                "registration.documents-requested.v1", id: "docs-1", time: "2025-03-02T00:00:00Z",
+                data: ["registrationID": "REG-1", "respondBy": "2025-03-09"]),
+            // The officer approved REG-3: intake accepted it.
+            try event(
+                "registration.accepted.v2", id: "a3", time: "2025-03-02T02:00:00Z",
+                data: ["registrationID": "REG-3", "participantID": "PST-3"]),
+        ]
+        for order in [events, (events + events + events).reversed()] {
+            let queue = try await reviews(after: order, store: store, now: "2025-03-03T01:00:00Z")
+            #expect(queue.count == 2 && queue.pending.map(\.registrationID) == ["REG-1", "REG-2"])
+            let age = try #require(queue.oldestAgeSeconds)
+            #expect(abs(age - 48 * 3600) < 0.01, "REG-1 has waited since 1 March 01:00: \(age)")
+            let first = try #require(queue.pending.first)
+            #expect(first.centre == "BLKI_BONTANG" && first.programme == "TATA_GRAHA")
+            #expect(first.reasons.map(\.code) == ["REGISTRY_NAME_MISMATCH"] && first.respondBy == "2025-03-09")
+            #expect(first.documentsReason != nil && queue.pending[1].documentsRequestedAt == nil)
+        }
+        // Once the last two are decided, nothing waits and there is no oldest age.
+        let decided = try await reviews(
+            after: events + [
+                try event("registration.rejected.v1", id: "r1", time: "2025-03-04T00:00:00Z", data: ["registrationID": "REG-1"]),
+                try event(
+                    "registration.accepted.v2", id: "a2", time: "2025-03-04T00:00:00Z",
+                    data: ["registrationID": "REG-2", "participantID": "PST-2"]),
+            ], store: store, now: "2025-03-05T00:00:00Z")
+        #expect(decided.count == 0 && decided.pending.isEmpty && decided.oldestAgeSeconds == nil)
+    }
+
+    /// The metrics an alert watches: the count and the oldest one's age, at a given time.
+    @Test func theReviewGaugesCarryTheCountAndTheOldestAge() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("gauges"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
+        let handler = ProgressHandler(catalogue: Self.catalogue)
+        try await store.migrate(handler.migrations)
+        let metrics = TestMetrics()
+        let gauges = ReviewGauges(store: store, logger: Logger(label: "test"), factory: metrics)
+        try await gauges.refresh(now: try Date("2025-03-01T00:00:00Z", strategy: .iso8601))
+        #expect(try metrics.expectGauge("kaltim_reviews_pending").lastValue == 0)
+        #expect(try metrics.expectGauge("kaltim_review_oldest_pending_age_seconds").lastValue == 0)
+        for (id, time) in [("REG-1", "2025-03-01T01:00:00Z"), ("REG-2", "2025-03-01T02:00:00Z")] {
+            let review = try event(
+                "registration.review-needed.v1", id: "review-\(id)", time: time, data: ["registrationID": id])
+            try await store.write { transaction in _ = try handler.handle(review, in: transaction) }
+        }
+        try await gauges.refresh(now: try Date("2025-03-01T04:00:00Z", strategy: .iso8601))
+        #expect(try metrics.expectGauge("kaltim_reviews_pending").lastValue == 2)
+        let age = try #require(try metrics.expectGauge("kaltim_review_oldest_pending_age_seconds").lastValue)
+        #expect(abs(age - 3 * 3600) < 0.01, "\(age)")
+    }
+
+    @Test func indonesianDatesAndDurations() {
+        #expect(IndonesianText.dateTime(Date(timeIntervalSince1970: 1_751_846_400)) == "7 Juli 2025 08.00 WITA")
+        #expect(IndonesianText.date("2025-06-20") == "20 Juni 2025" && IndonesianText.date("20/06/2025") == "20/06/2025")
+        #expect(IndonesianText.date("2025-13-01") == "2025-13-01")
+        #expect(IndonesianText.duration(30) == "30 detik" && IndonesianText.duration(3 * 3600) == "3 jam")
+        #expect(IndonesianText.duration(3 * 86400) == "3 hari")
     }
 }
 

@@ -16,6 +16,14 @@ public enum SQLValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressibl
 
     public var text: String? { if case .text(let value) = self { value } else { nil } }
     public var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
+    /// A number as a `Double`: a real, or an integer (a whole number may come back as one).
+    public var real: Double? {
+        switch self {
+        case .real(let value): value
+        case .integer(let value): Double(value)
+        default: nil
+        }
+    }
 }
 
 /// What a handler sees of the store: SQL on the worker's own tables, inside the transaction

@@ -1,0 +1,108 @@
+// The officers' review queue (verifikasi), in Bahasa Indonesia.
+import Contracts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Programme
+
+extension ConsoleServer {
+    func reviewsPage(_ session: ConsoleSession) async throws -> Response {
+        let queue = try await ReviewQueue.read(from: store)
+        let oldest = queue.oldestAgeSeconds.map(IndonesianText.duration) ?? "–"
+        var body: HTML = """
+            <div class="cards"><div class="card" id="reviews-pending"><span>Menunggu keputusan petugas</span>\
+            <b>\(queue.count)</b></div><div class="card" id="reviews-oldest"><span>Terlama menunggu</span>\
+            <b>\(oldest)</b></div></div>
+            """
+        if queue.pending.isEmpty {
+            body += "<p id=\"reviews-empty\">Tidak ada pendaftaran yang menunggu verifikasi.</p>"
+        } else {
+            body += """
+                <table id="reviews"><tr><th>No. pendaftaran</th><th>BLKI</th><th>Program</th><th>Masuk verifikasi</th>\
+                <th>Lama menunggu</th><th>Alasan</th><th>Permintaan dokumen</th></tr>
+                """
+            for item in queue.pending {
+                let reasons = item.reasons.map { "\($0.message) (\($0.code))" }.joined(separator: "; ")
+                var documents = "–"
+                if let asked = item.documentsRequestedAt {
+                    documents = "\(IndonesianText.dateTime(asked)): \(item.documentsReason ?? "")"
+                    if let until = item.respondBy { documents += " — paling lambat \(IndonesianText.date(until))" }
+                }
+                body += """
+                    <tr class="review" data-registration="\(item.registrationID)"><td>\(item.registrationID)</td>\
+                    <td>\(item.centre.map(IndonesianText.centre) ?? "–")</td>\
+                    <td>\(item.programme.map(programmeName) ?? "–")</td>\
+                    <td>\(IndonesianText.dateTime(item.openedAt))</td>\
+                    <td class="number">\(IndonesianText.duration(queue.updatedAt.timeIntervalSince(item.openedAt)))</td>\
+                    <td>\(reasons)</td><td>\(documents)</td></tr>
+                    """
+            }
+            body += "</table>"
+        }
+        body += """
+            <p class="muted">Berkas kasus (data yang diisi pendaftar di samping data kependudukan, NIK tersamar) \
+            dan keputusan petugas ada di layanan intake: <code>kaltim-worker review show</code> dan \
+            <code>kaltim-worker review decide</code>. Konsol ini tidak menyimpan data pribadi pendaftar. \
+            Diperbarui setiap 30 detik; metrik: kaltim_reviews_pending, kaltim_review_oldest_pending_age_seconds.</p>
+            """
+        return html(
+            Page.frame(
+                title: "Verifikasi pendaftaran", session: session, active: "reviews", refreshSeconds: 30, body: body,
+                language: "id"))
+    }
+}
+
+extension ConsoleServer {
+    /// A programme's name from the plan (its code when the plan does not know it).
+    func programmeName(_ code: String) -> String {
+        configuration.catalogue.centres.flatMap(\.programmes).first { $0.code == code }?.name ?? code
+    }
+}
+
+/// Dates, times and durations as Indonesians write them, in WITA (UTC+8, East Kalimantan).
+enum IndonesianText {
+    static let months = [
+        "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November",
+        "Desember",
+    ]
+
+    static func calendar() -> Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt
+        return calendar
+    }
+
+    /// `5 Desember 2026 17.37 WITA`.
+    static func dateTime(_ date: Date) -> String {
+        let parts = calendar().dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(
+            format: "%d %@ %d %02d.%02d WITA", parts.day ?? 1, months[(parts.month ?? 1) - 1], parts.year ?? 1970,
+            parts.hour ?? 0, parts.minute ?? 0)
+    }
+
+    /// `2025-06-20` → `20 Juni 2025`; anything else as it is.
+    static func date(_ text: String) -> String {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return text }
+        return "\(parts[2]) \(months[parts[1] - 1]) \(parts[0])"
+    }
+
+    /// `45 detik`, `12 menit`, `3 jam`, `2 hari`.
+    static func duration(_ seconds: Double) -> String {
+        switch max(0, seconds) {
+        case ..<90: "\(Int(seconds.rounded())) detik"
+        case ..<5400: "\(Int((seconds / 60).rounded())) menit"
+        case ..<172_800: "\(Int((seconds / 3600).rounded())) jam"
+        default: "\(Int((seconds / 86400).rounded())) hari"
+        }
+    }
+
+    static func centre(_ code: String) -> String {
+        switch code {
+        case TrainingCentre.balikpapan.rawValue: "BLKI Balikpapan"
+        case TrainingCentre.bontang.rawValue: "BLKI Bontang"
+        default: code
+        }
+    }
+}
