@@ -200,6 +200,8 @@ struct ProgrammeRun {
     func runStages(tally: Tally, disturbance: Chaos?, passRates: inout [String: Double]) async throws {
         try await registrationStage(tally: tally, disturbance: disturbance)
         try await reviewStage(tally: tally)
+        let portal = Task { await answerOffers(tally: tally) }
+        defer { portal.cancel() }
         try await classStage(tally: tally)
         try await reRegistrationStage(tally: tally)
         try await assessmentStage(tally: tally, disturbance: disturbance, passRates: &passRates)
@@ -294,7 +296,9 @@ struct ProgrammeRun {
             ).amqpMessage
         }
         try await publishAll(classes)
-        try await tally.wait("scheduling", stage2) { counts in counts.placed >= counts.accepted && counts.accepted > 0 }
+        try await tally.wait("scheduling", stage2) { counts in
+            counts.placed >= counts.accepted && counts.accepted > 0 && counts.offersPending == 0
+        }
     }
 
     /// 2b. Daftar ulang: each BLKI records who came (`enrolment.reregistered`, as
@@ -328,11 +332,42 @@ struct ProgrammeRun {
         let replaced = noShows.map { programme, count in min(count, waiting[programme]?.count ?? 0) }.reduce(0, +)
         try await publishAll(records)
         try await tally.wait("daftar ulang", stage) { counts in
-            counts.withdrawn >= absent && counts.replacements >= replaced
+            counts.withdrawn >= absent && counts.replacements >= replaced && counts.offersPending == 0
         }
         // Those called from the waiting list come in their own window.
         let called = await tally.seats.filter(\.replacing)
         try await publishAll(try called.map { try record($0, attended: true) })
+    }
+
+    /// The registration portal's side of the offers of a seat at the other BLKI: each applicant
+    /// answers as they come (chosen by the seed): seven in ten say yes, two no, one does not
+    /// answer by the date (the portal reports that too).
+    func answerOffers(tally: Tally) async {
+        while !Task.isCancelled {
+            let offers = await tally.takeOffersToAnswer()
+            if !offers.isEmpty {
+                do {
+                    try await publishAll(
+                        offers.map { offer in
+                            let draw = Self.stableHash("\(options.seed) offer \(offer.participantID)") % 10
+                            let answer: EnrolmentTransferAnsweredV1.Answer =
+                                draw < 7 ? .accept : draw < 9 ? .decline : .noAnswer
+                            return try OutgoingEvent(
+                                EventEnvelope(
+                                    id: "\(prefix)offer-answer-\(offer.participantID)", source: "/kaltim/registration-portal",
+                                    subject: offer.participantID,
+                                    data: EnrolmentTransferAnsweredV1(
+                                        participantID: offer.participantID, classID: offer.classID, answer: answer)),
+                                exchange: exchange
+                            ).amqpMessage
+                        })
+                } catch {
+                    print("\nportal: \(error)")
+                    await tally.returnOffers(offers)
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
     }
 
     /// FNV-1a of a text: the same choice for the same seed on every run.

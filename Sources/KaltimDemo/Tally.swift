@@ -18,6 +18,9 @@ actor Tally {
         /// Seats left (no-show at daftar ulang, or withdrawn), and seats given to someone from
         /// the waiting list in their place.
         var withdrawn = 0, replacements = 0
+        /// Seats offered at the other BLKI, and offers not settled yet (no seat, waiting list or
+        /// withdrawal seen for the person since).
+        var offers = 0, offersPending = 0
         /// The BLKIs' training results.
         var trainingResults = 0
         var graded = 0, competent = 0, trainingPassed = 0, assessmentRejected = 0
@@ -35,7 +38,7 @@ actor Tally {
         var expectedCertificates: Int { trainingPassed + competent }
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
-            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + withdrawn
+            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + offers + withdrawn
                 + apprenticeships + trainingResults + graded + appealSteps + certificates
         }
     }
@@ -65,6 +68,10 @@ actor Tally {
     /// got a competency certificate (the target's figures).
     private var centreOfParticipant: [String: TrainingCentre] = [:]
     private var notYetCompetent: Set<String> = []
+    /// Who was offered a seat at the other BLKI, and the offers the portal has not answered yet.
+    private var offered: Set<String> = []
+    private var unsettledOffers: Set<String> = []
+    private(set) var offersToAnswer: [EnrolmentTransferOfferedV1] = []
     /// Each assessed participant's latest graded result (the one an uji ulang follows).
     private var latestResult: [String: AssessmentGradedV3] = [:]
     private var certified: Set<String> = []
@@ -87,7 +94,7 @@ actor Tally {
         RegistrationReviewNeededV1.eventType: "intake", RegistrationDocumentsRequestedV1.eventType: "intake",
         ClassScheduledV2.eventType: "scheduling",
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
-        EnrolmentWithdrawnV1.eventType: "scheduling",
+        EnrolmentWithdrawnV1.eventType: "scheduling", EnrolmentTransferOfferedV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
         AssessmentAppealRecordedV1.eventType: "grading",
         CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
@@ -131,7 +138,10 @@ actor Tally {
         case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType: note("registration decision", subject)
         case RegistrationReviewNeededV1.eventType: note("review opened", subject)
         case ClassScheduledV2.eventType: note("seat", subject)
-        case EnrolmentWaitlistedV1.eventType: note("waiting list", subject)
+        case EnrolmentWaitlistedV1.eventType:
+            // Back on the list after a no to an offer is a second, expected waiting-list message.
+            note("waiting list", offered.contains(subject) ? "\(subject) after offer" : subject)
+        case EnrolmentTransferOfferedV1.eventType: note("transfer offer", subject)
         case EnrolmentWithdrawnV1.eventType: note("withdrawal", subject)
         case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
         case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
@@ -202,9 +212,19 @@ actor Tally {
             for reason in reasons { reviewReasons[reason.code, default: 0] += 1 }
             reviewCases.append((subject, reasons.map(\.code)))
         case RegistrationDocumentsRequestedV1.eventType: counts.documentsRequested += 1
+        case EnrolmentTransferOfferedV1.eventType:
+            counts.offers += 1
+            if let offer = data(EnrolmentTransferOfferedV1.self) {
+                offered.insert(offer.participantID)
+                unsettledOffers.insert(offer.participantID)
+                offersToAnswer.append(offer)
+            }
+            counts.offersPending = unsettledOffers.count
         case ClassScheduledV2.eventType:
             counts.scheduled += 1
             if let seat = data(ClassScheduledV2.self) {
+                unsettledOffers.remove(seat.participantID)
+                counts.offersPending = unsettledOffers.count
                 seats.append(seat)
                 centreOfParticipant[seat.participantID] = seat.centre
                 waiting[seat.programme]?.remove(seat.participantID)
@@ -213,12 +233,16 @@ actor Tally {
         case EnrolmentWaitlistedV1.eventType:
             counts.waitlisted += 1
             if let waitlisted = data(EnrolmentWaitlistedV1.self) {
+                unsettledOffers.remove(waitlisted.participantID)
+                counts.offersPending = unsettledOffers.count
                 waitlistedAt[waitlisted.centre, default: 0] += 1
                 waiting[waitlisted.programme, default: []].insert(waitlisted.participantID)
             }
         case EnrolmentWithdrawnV1.eventType:
             counts.withdrawn += 1
             if let withdrawn = data(EnrolmentWithdrawnV1.self) {
+                unsettledOffers.remove(withdrawn.participantID)
+                counts.offersPending = unsettledOffers.count
                 seats.removeAll { $0.participantID == withdrawn.participantID }
                 apprentices.remove(withdrawn.participantID)
                 for programme in waiting.keys { waiting[programme]?.remove(withdrawn.participantID) }
@@ -290,6 +314,15 @@ actor Tally {
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
 
+    /// Takes the offers the portal has not answered yet.
+    func takeOffersToAnswer() -> [EnrolmentTransferOfferedV1] {
+        defer { offersToAnswer.removeAll() }
+        return offersToAnswer
+    }
+
+    /// Puts back offers whose answers could not be published.
+    func returnOffers(_ offers: [EnrolmentTransferOfferedV1]) { offersToAnswer += offers }
+
     /// The BELUM KOMPETEN results that may still be followed by an uji ulang, in participant order.
     var retakeCandidates: [AssessmentGradedV3] {
         latestResult.values.filter { $0.outcome == .notYetCompetent && $0.retakeAvailable == true }
@@ -358,6 +391,9 @@ actor Tally {
         }
         lines.append(
             "  waitlisted \(c.waitlisted); apprenticeships placed \(c.apprenticeships) (\(apprentices.count) held at the end)")
+        lines.append(
+            "  offers of a seat at the other BLKI: \(c.offers) (the portal answered each; a no leaves the person "
+                + "waiting for their own BLKI)")
         lines.append(
             "  daftar ulang: \(c.withdrawn) seats left by participants who did not come, \(c.replacements) given to the "
                 + "next on the waiting list")

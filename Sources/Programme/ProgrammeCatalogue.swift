@@ -240,6 +240,15 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return (Self.format(last.addingTimeInterval(86_400)), Self.format(start.addingTimeInterval(-86_400)))
     }
 
+    /// The last day to answer an offer of a seat at the other BLKI: the day before the daftar
+    /// ulang window the seat comes with opens (the replacement window for a seat left by a
+    /// no-show), or two days before the class starts when the plan sets no window.
+    public func transferAnswerBy(classStart: String, replacing: Bool) -> String? {
+        let window = replacing ? replacementWindow(classStart: classStart) : reRegistrationWindow(classStart: classStart)
+        if let first = window.flatMap({ Self.day($0.first) }) { return Self.format(first.addingTimeInterval(-86_400)) }
+        return Self.day(classStart).map { Self.format($0.addingTimeInterval(-2 * 86_400)) }
+    }
+
     /// The name of the LSP with this BNSP licence number, if the plan lists it.
     public func lspName(licence: String) -> String? { lsps?.first { $0.licence == licence }?.name }
 

@@ -20,7 +20,9 @@ public enum ContractPublishers {
 
     /// The external publishers and what each may publish.
     public static let external: [External] = [
-        External(name: "portal", summary: "the registration portal", publishes: [RegistrationSubmittedV2.eventType]),
+        External(
+            name: "portal", summary: "the registration portal (registrations, and applicants' answers to offers)",
+            publishes: [RegistrationSubmittedV2.eventType, EnrolmentTransferAnsweredV1.eventType]),
         External(
             name: "lsp", summary: "the LSPs' assessment systems",
             publishes: [AssessmentSubmittedV3.eventType, AssessmentAppealedV1.eventType]),

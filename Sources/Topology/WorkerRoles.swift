@@ -28,10 +28,10 @@ extension WorkerRole {
         "scheduling", input: SchedulingInput.self,
         publishes: [
             ClassScheduledV2.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
-            EnrolmentWithdrawnV1.eventType,
+            EnrolmentWithdrawnV1.eventType, EnrolmentTransferOfferedV1.eventType,
         ],
         summary:
-            "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; gives the seat of whoever misses daftar ulang to the next on the waiting list."
+            "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; offers a seat at the other BLKI and waits for the answer; gives the seat of whoever misses daftar ulang to the next on the waiting list."
     )
     public static let grading = pipeline(
         "grading", input: GradingInput.self,
@@ -88,12 +88,14 @@ public enum SchedulingInput: RoleInput {
     case accepted(RegistrationAcceptedV2)
     case reRegistered(EnrolmentReRegisteredV1)
     case withdrawn(EnrolmentWithdrawnV1)
+    case transferAnswered(EnrolmentTransferAnsweredV1)
 
     public static let routes = InputRoutes<Self>()
         .on(ClassOpenedV1.self, Self.classOpened)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(EnrolmentReRegisteredV1.self, Self.reRegistered)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
+        .on(EnrolmentTransferAnsweredV1.self, Self.transferAnswered)
 }
 
 /// What grading handles: the LSPs' submissions, and who is enrolled where.
@@ -136,6 +138,7 @@ public enum NotificationsInput: RoleInput {
     case documentsRequested(RegistrationDocumentsRequestedV1)
     case scheduled(ClassScheduledV2)
     case waitlisted(EnrolmentWaitlistedV1)
+    case transferOffered(EnrolmentTransferOfferedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV3)
     case appealRecorded(AssessmentAppealRecordedV1)
@@ -153,6 +156,7 @@ public enum NotificationsInput: RoleInput {
         .on(RegistrationDocumentsRequestedV1.self, Self.documentsRequested)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
+        .on(EnrolmentTransferOfferedV1.self, Self.transferOffered)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV3.self, Self.graded)
         .on(AssessmentAppealRecordedV1.self, Self.appealRecorded)

@@ -28,6 +28,11 @@ extension Failure.Code {
     public static let invalidReRegistration = Self(rawValue: "invalid-reregistration")
     /// A daftar ulang record that contradicts the one already recorded (permanent).
     public static let reRegistrationConflict = Self(rawValue: "reregistration-conflict")
+    /// An answer to a transfer offer the participant was not made for that class (permanent).
+    public static let invalidTransferAnswer = Self(rawValue: "invalid-transfer-answer")
+    /// An answer that contradicts the one already recorded, or comes after the participant
+    /// left (permanent).
+    public static let transferAnswerConflict = Self(rawValue: "transfer-answer-conflict")
     /// The role's own state contradicts itself (permanent): a bug, not a bad message.
     public static let brokenInvariant = Self(rawValue: "broken-invariant")
 

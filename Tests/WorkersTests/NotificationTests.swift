@@ -21,7 +21,7 @@ struct NotificationTemplateTests {
         #expect(
             NotificationTemplates.fields["memenuhi_syarat"]
                 == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
-        #expect(NotificationTemplates.fields.count == 14, "one value type per event template")
+        #expect(NotificationTemplates.fields.count == 15, "one value type per event template")
         let values = EventTemplates.RegistrationEligible(
             registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
             apprenticeshipInterest: true)
@@ -319,6 +319,13 @@ struct NotificationDeliveryTests {
                 data: AssessmentAppealRecordedV1(
                     assessmentID: "A-2", participantID: "PST-7", scheme: "SKM-2025-HTL-TGR", lspLicence: "BNSP-LSP-0123-ID",
                     status: .dismissed, on: "2025-08-20", retakeAvailable: true)))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "offer-7", source: "/test",
+                data: EnrolmentTransferOfferedV1(
+                    participantID: "PST-7", programme: "TATA_GRAHA", preferredCentre: .bontang, centre: .balikpapan,
+                    classID: "BPN-2025-TATA_GRAHA-02", cohort: 2, startDate: "2025-07-21", endDate: "2025-08-29",
+                    answerBy: "2025-07-13")))
         // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
         _ = try await kit.deliver(
             EventEnvelope(
@@ -350,6 +357,10 @@ struct NotificationDeliveryTests {
         #expect(!assessments.contains { $0.contains("Anda dapat mengikuti uji ulang") }, "\(assessments)")
         let v2 = try #require(assessments.first { $0.contains("LSP Kompetensi Kaltim (sintetis)") }, "\(assessments)")
         #expect(!v2.contains("BNSP-LSP-0123-ID"), "\(v2)")
+        let offer = try #require(texts.first { $0.contains("sudah penuh. Tersedia satu kursi") }, "\(texts)")
+        #expect(offer.contains("kelas Tata Graha di BLKI Bontang sudah penuh"), "\(offer)")
+        #expect(offer.contains("di BLKI Balikpapan (") && offer.contains("angkatan 2, 21 Juli 2025 s.d. 29 Agustus 2025"))
+        #expect(offer.contains("paling lambat 13 Juli 2025") && offer.contains("tetap menunggu kursi di BLKI Bontang"))
         let appeal = try #require(texts.first { $0.contains("banding Anda") }, "\(texts)")
         #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
         #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")

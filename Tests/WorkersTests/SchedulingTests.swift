@@ -84,6 +84,24 @@ final class SchedulingDriver {
     var scheduled: [String: ClassScheduledV2] {
         get throws { Dictionary(try decoded(ClassScheduledV2.self).map { ($0.participantID, $0) }) { _, last in last } }
     }
+    var offers: [String: EnrolmentTransferOfferedV1] {
+        get throws {
+            Dictionary(try decoded(EnrolmentTransferOfferedV1.self).map { ($0.participantID, $0) }) { _, last in last }
+        }
+    }
+
+    /// The portal's answer to the participant's offer.
+    @discardableResult
+    func answer(_ participant: String, _ answer: EnrolmentTransferAnsweredV1.Answer, classID: String? = nil) async throws
+        -> [OutgoingEvent]
+    {
+        let offered = try classID ?? #require(try offers[participant]?.classID)
+        return try await deliver(
+            EventEnvelope(
+                source: "/kaltim/registration-portal",
+                data: EnrolmentTransferAnsweredV1(participantID: participant, classID: offered, answer: answer)))
+    }
+
     var waitlisted: [String: EnrolmentWaitlistedV1] {
         get throws { Dictionary(try decoded(EnrolmentWaitlistedV1.self).map { ($0.participantID, $0) }) { _, last in last } }
     }
@@ -106,7 +124,11 @@ struct SchedulingTests {
         #expect(scheduled["P5"]?.classID == "BPN-2025-MEKANIK_SEPEDA_MOTOR-02")
         #expect(try driver.waitlisted.isEmpty, "Bontang's class is not open yet: P1 and P6 may still get a seat there")
         try await driver.openClasses(.bontang)
-        #expect(try driver.scheduled["P1"]?.centre == .bontang, "another class of the same programme, at the other BLKI")
+        // Another class of the same programme, at the other BLKI: offered, not given silently.
+        #expect(try driver.scheduled["P1"] == nil && driver.offers["P1"]?.centre == .bontang)
+        #expect(try driver.offers["P6"]?.preferredCentre == .balikpapan)
+        for participant in ["P1", "P6"] { try await driver.answer(participant, .accept) }
+        #expect(try driver.scheduled["P1"]?.centre == .bontang, "a yes seats them there")
         #expect(try driver.scheduled["P6"]?.centre == .bontang)
     }
 
@@ -133,7 +155,7 @@ struct SchedulingTests {
         for index in 1...10 { try await driver.accept("P\(index)") }
         let scheduled = try driver.scheduled
         #expect(scheduled.values.filter { $0.centre == .balikpapan }.count == 3, "Balikpapan's quota is 3 though it has 4 seats")
-        #expect(scheduled.values.filter { $0.centre == .bontang }.count == 2, "then Bontang's class")
+        #expect(try driver.offers.values.filter { $0.centre == .bontang }.count == 2, "then Bontang's class, offered")
         let waitlisted = try driver.waitlisted
         #expect(waitlisted.count == 5)
         #expect(waitlisted.values.map(\.position).sorted() == [1, 2, 3, 4, 5])
@@ -293,6 +315,47 @@ struct SchedulingTests {
             } throws: { "\($0)".contains(reason) }
         }
     }
+
+    /// Balikpapan is full; Bontang's two seats are offered in the order of service. A no (or no
+    /// answer) gives the seat to the next person and leaves the applicant waiting for their own
+    /// BLKI, asked once; a yes seats them. What the portal cannot change: an answer again, a
+    /// different answer, an answer for another class; a daftar ulang before the answer.
+    @Test func aSeatAtTheOtherBLKIIsOfferedAndANoGivesItToTheNextPerson() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 2, reRegistration: true))
+        try await driver.openClasses()
+        for index in 1...6 { try await driver.accept("P\(index)") }
+        #expect(Set(try driver.scheduled.keys) == ["P1", "P2"])
+        let offer = try #require(try driver.offers["P3"])
+        #expect(
+            offer.centre == .bontang && offer.preferredCentre == .balikpapan
+                && offer.classID == "BTG-2025-MEKANIK_SEPEDA_MOTOR-01")
+        #expect(offer.answerBy == "2025-06-29", "the day before the daftar ulang window opens (7 days before 7 July)")
+        #expect(try Set(driver.offers.keys) == ["P3", "P4"] && Set(driver.waitlisted.keys) == ["P5", "P6"])
+
+        try await driver.answer("P3", .decline)
+        #expect(try driver.offers["P5"]?.classID == offer.classID, "the seat P3 refused goes to the next, P5")
+        #expect(try driver.waitlisted["P3"]?.centre == .balikpapan, "P3 waits for a seat at Balikpapan")
+        #expect(try await driver.answer("P3", .decline).isEmpty, "the same answer again changes nothing")
+        await #expect(throws: Failure.self) { try await driver.answer("P3", .accept) }
+        await #expect(throws: Failure.self) {
+            try await driver.answer("P4", .accept, classID: "BPN-2025-MEKANIK_SEPEDA_MOTOR-01")
+        }
+        await #expect(throws: Failure.self) {
+            try await driver.deliver(
+                EventEnvelope(
+                    source: "/test",
+                    data: EnrolmentReRegisteredV1(
+                        participantID: "P4", classID: offer.classID, attended: true, recordedBy: "Petugas")))
+        }
+
+        try await driver.answer("P4", .accept)
+        #expect(try driver.scheduled["P4"]?.centre == .bontang && driver.scheduled["P4"]?.replacing == false)
+        try await driver.answer("P5", .noAnswer)
+        #expect(try driver.offers["P6"]?.classID == offer.classID, "no answer by the date is a no")
+        #expect(try driver.offers["P3"]?.participantID == "P3" && driver.decoded(EnrolmentTransferOfferedV1.self).count == 4)
+        #expect(try driver.scheduled["P3"] == nil && driver.scheduled["P5"] == nil, "nobody is seated without a yes")
+    }
+
 }
 
 func repositoryFile(_ path: String) -> String {

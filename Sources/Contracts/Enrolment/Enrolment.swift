@@ -246,3 +246,68 @@ public struct TrainingCompletedV1: ContractMessage {
         self.recordedBy = recordedBy
     }
 }
+
+/// The applicant's BLKI has no seat left in the programme, the other BLKI has one: scheduling
+/// holds it and asks the applicant first (an applicant is never moved to another city without
+/// saying yes). The answer comes from the registration portal (`enrolment.transfer-answered`).
+public struct EnrolmentTransferOfferedV1: ContractMessage {
+    public static let eventType = "enrolment.transfer-offered"
+    public static let version = 1
+
+    public var participantID: String
+    public var programme: String
+    /// The BLKI the applicant chose (full).
+    public var preferredCentre: TrainingCentre
+    /// The BLKI whose seat is offered.
+    public var centre: TrainingCentre
+    public var classID: String
+    public var cohort: Int?
+    /// The class's first and last day, `YYYY-MM-DD`.
+    public var startDate: String
+    public var endDate: String
+    /// The last day to answer, `YYYY-MM-DD`; with no answer by then the seat goes to the next
+    /// person and the applicant stays on their BLKI's waiting list.
+    public var answerBy: String
+
+    public init(
+        participantID: String, programme: String, preferredCentre: TrainingCentre, centre: TrainingCentre, classID: String,
+        cohort: Int?, startDate: String, endDate: String, answerBy: String
+    ) {
+        self.participantID = participantID
+        self.programme = programme
+        self.preferredCentre = preferredCentre
+        self.centre = centre
+        self.classID = classID
+        self.cohort = cohort
+        self.startDate = startDate
+        self.endDate = endDate
+        self.answerBy = answerBy
+    }
+}
+
+/// The applicant's answer to a seat offered at the other BLKI, from the registration portal
+/// (where the applicant answers; the portal also reports an offer left unanswered by its date).
+public struct EnrolmentTransferAnsweredV1: ContractMessage {
+    public static let eventType = "enrolment.transfer-answered"
+    public static let version = 1
+
+    public enum Answer: String, SchemaEnumeration {
+        /// Yes: the seat is taken (the selection message follows).
+        case accept = "MENERIMA"
+        /// No: the applicant waits for a seat at their own BLKI.
+        case decline = "MENOLAK"
+        /// The answer date passed without an answer: as a no.
+        case noAnswer = "TIDAK_MENJAWAB"
+    }
+
+    public var participantID: String
+    /// The class of the offer answered.
+    public var classID: String
+    public var answer: Answer
+
+    public init(participantID: String, classID: String, answer: Answer) {
+        self.participantID = participantID
+        self.classID = classID
+        self.answer = answer
+    }
+}

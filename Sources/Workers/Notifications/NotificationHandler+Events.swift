@@ -96,6 +96,20 @@ extension NotificationHandler {
             for: event, contact: .participant(scheduled.participantID), in: transaction)
     }
 
+    func notify(_ offer: EnrolmentTransferOfferedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        let address = catalogue.centre(offer.centre)?.address ?? ""
+        let cohort = offer.cohort ?? plannedClasses[offer.classID]?.cohort
+        try queue(
+            EventTemplates.TransferOffered(
+                participantNumber: offer.participantID,
+                programme: catalogue.programme(offer.programme, at: offer.centre)?.name ?? offer.programme,
+                preferredCentre: centreName(offer.preferredCentre), centre: centreName(offer.centre), address: address,
+                hasAddress: !address.isEmpty, cohort: cohort.map(String.init) ?? "-",
+                startDate: IndonesianCalendar.date(offer.startDate), endDate: IndonesianCalendar.date(offer.endDate),
+                answerBy: IndonesianCalendar.date(offer.answerBy)),
+            for: event, contact: .participant(offer.participantID), in: transaction)
+    }
+
     /// A participant left a class or the waiting list: why, in words they understand.
     func notify(_ withdrawn: EnrolmentWithdrawnV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let planned = withdrawn.classID.flatMap { plannedClasses[$0] }

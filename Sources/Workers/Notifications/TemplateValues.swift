@@ -52,7 +52,8 @@ private enum TemplateValue: Decodable {
 enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
         RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
-        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, Withdrawn.self, ApprenticeshipPlacement.self,
+        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, TransferOffered.self, Withdrawn.self,
+        ApprenticeshipPlacement.self,
         TrainingResult.self, AssessmentResult.self, Appeal.self, CertificateIssued.self, CertificateRevoked.self,
     ]
 
@@ -163,6 +164,28 @@ enum EventTemplates {
             case programme = "program"
             case centre = "blki"
             case position = "posisi"
+        }
+    }
+
+    /// `tawaran_pindah_blki`: the chosen BLKI is full; a seat at the other one is offered, to
+    /// be answered by a date.
+    struct TransferOffered: TemplateValues {
+        static let template = "tawaran_pindah_blki"
+        typealias Field = CodingKeys
+        let participantNumber, programme, preferredCentre, centre, address: String
+        let hasAddress: Bool
+        let cohort, startDate, endDate, answerBy: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case preferredCentre = "blki_pilihan"
+            case centre = "blki"
+            case address = "alamat"
+            case hasAddress = "ada_alamat"
+            case cohort = "angkatan"
+            case startDate = "tanggal_mulai"
+            case endDate = "tanggal_selesai"
+            case answerBy = "batas_jawaban"
         }
     }
 

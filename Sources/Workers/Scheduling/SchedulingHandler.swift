@@ -16,7 +16,10 @@ public import Topology
 ///   after every event, no pooled applicant could take a free seat).
 /// - Seats: the preferred BLKI's classes of the programme first (earliest class first), then,
 ///   once every planned class of the programme there is open and full (or the BLKI's quota is
-///   used up), a class of the same programme at the other BLKI.
+///   used up), a class of the same programme at the other BLKI, which is offered first
+///   (`enrolment.transfer-offered`, the seat held, an answer date): a yes from the portal
+///   (`enrolment.transfer-answered`) seats the applicant, a no or no answer frees the seat for
+///   the next person and the applicant waits for a seat at their own BLKI (asked once).
 /// - An applicant with no seat left anywhere for the programme is waitlisted, with a position;
 ///   a withdrawal gives the freed seat to the best waitlisted (or pooled) applicant.
 /// - Daftar ulang (`enrolment.reregistered`, from the BLKI): whoever did not come loses the
@@ -70,6 +73,14 @@ public struct SchedulingHandler: TypedMessageHandler {
                 participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, attended INTEGER NOT NULL,
                 recorded_by TEXT NOT NULL)
             """,
+            // Seats offered at the other BLKI: held (the applicant's row is 'scheduled' in that
+            // class) while the offer is open; one offer per applicant.
+            """
+            CREATE TABLE IF NOT EXISTS sched_offers (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, answer_by TEXT NOT NULL,
+                replacing INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('open', 'MENERIMA', 'MENOLAK', 'TIDAK_MENJAWAB', 'withdrawn')))
+            """,
         ]
     }
 
@@ -86,6 +97,8 @@ public struct SchedulingHandler: TypedMessageHandler {
             try context.reRegister(record)
         case .withdrawn(let withdrawn):
             try context.withdraw(withdrawn)
+        case .transferAnswered(let answer):
+            try context.answer(answer)
         }
         return context.output
     }
@@ -171,6 +184,10 @@ private struct Context {
             throw Failure.permanent(
                 .invalidReRegistration, "\(record.participantID) has no seat in class \(record.classID) to re-register for")
         }
+        guard try openOffer(record.participantID) == nil else {
+            throw Failure.permanent(
+                .invalidReRegistration, "\(record.participantID) has not answered the offer of class \(record.classID) yet")
+        }
         try transaction.execute(
             "INSERT INTO sched_reregistrations (participant_id, class_id, attended, recorded_by) VALUES (?, ?, ?, ?)",
             [.text(record.participantID), .text(record.classID), .integer(record.attended ? 1 : 0), .text(recordedBy)])
@@ -199,6 +216,9 @@ private struct Context {
             UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
             WHERE participant_id = ?
             """, [.text(withdrawn.participantID)])
+        try transaction.execute(
+            "UPDATE sched_offers SET status = 'withdrawn' WHERE participant_id = ? AND status = 'open'",
+            [.text(withdrawn.participantID)])
         try releaseApprenticeship(withdrawn.participantID)
         if row["status"]?.text == "waitlisted",
             let preferred = row["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
@@ -206,6 +226,86 @@ private struct Context {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
         try allocate(programme: programme)
+    }
+
+    // MARK: Offers of a seat at the other BLKI
+
+    /// The applicant's answer to the offer. Yes: the held seat is theirs (the selection
+    /// message, the apprenticeship). No, or no answer by the date: the seat goes to the next
+    /// person, and the applicant waits for a seat at their own BLKI. The same answer again
+    /// changes nothing; another answer, or one for a class not offered, is refused.
+    mutating func answer(_ answer: EnrolmentTransferAnsweredV1) throws {
+        guard
+            let offer = try transaction.query(
+                "SELECT class_id, status, replacing FROM sched_offers WHERE participant_id = ?", [.text(answer.participantID)]
+            ).first, offer["class_id"]?.text == answer.classID
+        else {
+            throw Failure.permanent(
+                .invalidTransferAnswer, "\(answer.participantID) was offered no seat in class \(answer.classID)")
+        }
+        guard offer["status"]?.text == "open" else {
+            if offer["status"]?.text == answer.answer.rawValue { return }  // the same answer again
+            throw Failure.permanent(
+                .transferAnswerConflict,
+                "the offer of class \(answer.classID) to \(answer.participantID) is already \(offer["status"]?.text ?? "closed")")
+        }
+        try transaction.execute(
+            "UPDATE sched_offers SET status = ? WHERE participant_id = ?",
+            [.text(answer.answer.rawValue), .text(answer.participantID)])
+        guard
+            let applicant = try transaction.query(
+                "SELECT * FROM sched_applicants WHERE participant_id = ?", [.text(answer.participantID)]
+            ).first, applicant["status"]?.text == "scheduled", applicant["class_id"]?.text == answer.classID,
+            let seat = applicant["seat"]?.integer, let programme = applicant["programme"]?.text
+        else { throw Failure.permanent(.brokenInvariant, "the held seat of \(answer.participantID) is gone") }
+        let replacing = offer["replacing"]?.integer == 1
+        if answer.answer == .accept {
+            try announce(
+                answer.participantID, classID: answer.classID, seat: Int(seat), applicant: applicant, replacing: replacing)
+            return
+        }
+        try transaction.execute(
+            "UPDATE sched_applicants SET status = 'pooled', class_id = NULL, seat = NULL WHERE participant_id = ?",
+            [.text(answer.participantID)])
+        if replacing { freedClass = answer.classID }
+        try allocate(programme: programme)
+    }
+
+    /// The class of the participant's open offer, if one is open.
+    func openOffer(_ participant: String) throws -> String? {
+        try transaction.query(
+            "SELECT class_id FROM sched_offers WHERE participant_id = ? AND status = 'open'", [.text(participant)]
+        ).first?["class_id"]?.text
+    }
+
+    /// Holds the seat and asks the applicant (`enrolment.transfer-offered`).
+    mutating func offer(
+        _ participant: String, classID: String, seat: Int, preferred: TrainingCentre, applicant: [String: SQLValue]
+    ) throws {
+        try transaction.execute(
+            """
+            UPDATE sched_applicants SET status = 'scheduled', class_id = ?, seat = ?, waitlist_position = NULL
+            WHERE participant_id = ?
+            """, [.text(classID), .integer(Int64(seat)), .text(participant)])
+        if applicant["status"]?.text == "waitlisted", let programme = applicant["programme"]?.text {
+            try renumberWaitlist(programme: programme, centre: preferred)
+        }
+        guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
+            let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
+            let start = row["start_date"]?.text, let end = row["end_date"]?.text
+        else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
+        let replacing = freedClass == classID
+        let answerBy = catalogue.transferAnswerBy(classStart: start, replacing: replacing) ?? start
+        try transaction.execute(
+            "INSERT INTO sched_offers (participant_id, class_id, answer_by, replacing, status) VALUES (?, ?, ?, ?, 'open')",
+            [.text(participant), .text(classID), .text(answerBy), .integer(replacing ? 1 : 0)])
+        try emit(
+            EnrolmentTransferOfferedV1(
+                participantID: participant, programme: programme, preferredCentre: preferred, centre: centre,
+                classID: classID, cohort: row["cohort"]?.integer.map { Int($0) }, startDate: start, endDate: end,
+                answerBy: answerBy),
+            id: "offer-\(participant)", subject: participant,
+            correlation: applicant["correlation_id"]?.text ?? event.header.correlationID)
     }
 
     // MARK: Allocation
@@ -232,8 +332,12 @@ private struct Context {
         var exhaustedAt: [TrainingCentre: Bool] = [:]
         for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
         let allExhausted = exhaustedAt.values.allSatisfy { $0 }
+        // Those who said no to (or did not answer) an offer at the other BLKI wait for their own.
+        let stayHome = Set(
+            try transaction.query("SELECT participant_id FROM sched_offers WHERE status IN ('MENOLAK', 'TIDAK_MENJAWAB')")
+                .compactMap { $0["participant_id"]?.text })
         // Nothing to seat and nobody to waitlist: the common case while classes are not open.
-        guard anyFree || allExhausted else { return }
+        guard anyFree || allExhausted || !stayHome.isEmpty else { return }
         let waiting = try transaction.query(
             """
             SELECT participant_id, programme, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
@@ -245,9 +349,23 @@ private struct Context {
             guard let participant = applicant["participant_id"]?.text,
                 let preferred = applicant["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
             else { continue }
+            if stayHome.contains(participant) {
+                if let (classID, seat) = try freeSeat(programme: programme, centre: preferred) {
+                    try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+                } else if applicant["status"]?.text == "pooled",
+                    try exhausted(programme: programme, centre: preferred)
+                {
+                    try waitlist(participant, programme: programme, centre: preferred, applicant: applicant)
+                }
+                continue
+            }
             if !noSeatFor.contains(preferred) {
                 if let (classID, seat) = try freeSeat(programme: programme, preferred: preferred) {
-                    try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+                    if try centre(of: classID) != preferred {
+                        try offer(participant, classID: classID, seat: seat, preferred: preferred, applicant: applicant)
+                    } else {
+                        try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+                    }
                     continue
                 }
                 noSeatFor.insert(preferred)
@@ -303,6 +421,11 @@ private struct Context {
         return try freeSeat(programme: programme, centre: centre) == nil
     }
 
+    func centre(of classID: String) throws -> TrainingCentre? {
+        try transaction.query("SELECT centre FROM sched_classes WHERE class_id = ?", [.text(classID)]).first?["centre"]?.text
+            .flatMap(TrainingCentre.init(rawValue:))
+    }
+
     func scheduledCount(centre: TrainingCentre) throws -> Int {
         Int(
             try transaction.query(
@@ -324,12 +447,20 @@ private struct Context {
         {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
+        try announce(participant, classID: classID, seat: seat, applicant: applicant, replacing: freedClass == classID)
+    }
+
+    /// Tells everyone the seat is the participant's (`class.scheduled`, with their daftar ulang
+    /// window: a later one for a seat left by a no-show) and places them in an apprenticeship
+    /// if they asked for one.
+    mutating func announce(
+        _ participant: String, classID: String, seat: Int, applicant: [String: SQLValue], replacing: Bool
+    ) throws {
         guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
             let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
         else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
         let correlation = applicant["correlation_id"]?.text ?? event.header.correlationID
-        let replacing = freedClass == classID
         let window =
             replacing ? catalogue.replacementWindow(classStart: start) : catalogue.reRegistrationWindow(classStart: start)
         try emit(
@@ -395,9 +526,13 @@ private struct Context {
             try transaction.query(
                 "SELECT waitlist_position FROM sched_applicants WHERE participant_id = ?", [.text(participant)]
             ).first?["waitlist_position"]?.integer ?? 0)
+        // Back on the list after saying no to an offer: a second message, with an id of its own.
+        let afterOffer = try !transaction.query(
+            "SELECT 1 FROM sched_offers WHERE participant_id = ?", [.text(participant)]
+        ).isEmpty
         try emit(
             EnrolmentWaitlistedV1(participantID: participant, centre: centre, programme: programme, position: position),
-            id: "waitlisted-\(participant)", subject: participant,
+            id: afterOffer ? "waitlisted-\(participant)-after-offer" : "waitlisted-\(participant)", subject: participant,
             correlation: applicant["correlation_id"]?.text ?? event.header.correlationID)
     }
 
