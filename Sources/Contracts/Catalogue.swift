@@ -34,6 +34,7 @@ public enum ContractCatalogue {
         RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
         RegistrationDocumentsRequestedV1.self,
         ClassOpenedV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self, EnrolmentWithdrawnV1.self,
+        EnrolmentWithdrawalRequestedV1.self,
         EnrolmentReRegisteredV1.self, EnrolmentTransferOfferedV1.self, EnrolmentTransferAnsweredV1.self,
         TrainingCompletedV1.self,
         AssessmentRejectedV1.self, AssessmentAppealedV1.self, AssessmentAppealRecordedV1.self,

@@ -204,6 +204,7 @@ struct ProgrammeRun {
         defer { portal.cancel() }
         try await classStage(tally: tally)
         try await reRegistrationStage(tally: tally)
+        try await withdrawalStage(tally: tally)
         try await assessmentStage(tally: tally, disturbance: disturbance, passRates: &passRates)
         try await notificationStage(tally: tally)
     }
@@ -337,6 +338,61 @@ struct ProgrammeRun {
         // Those called from the waiting list come in their own window.
         let called = await tally.seats.filter(\.replacing)
         try await publishAll(try called.map { try record($0, attended: true) })
+    }
+
+    /// 2c. Withdrawals, as `kaltim-worker withdraw` would ask them: three participants resign
+    /// the day before their class starts (scheduling gives each seat to the next on the waiting
+    /// list, who comes to daftar ulang in the later window) and three leave five days after it
+    /// started (their seats stay empty). Chosen by the seed among those not called from the list.
+    func withdrawalStage(tally: Tally) async throws {
+        let stage = Date()
+        let before = await tally.counts
+        let waiting = await tally.waiting
+        let leaving = await tally.seats.filter { !$0.replacing }
+            .sorted {
+                Self.stableHash("\(options.seed) leaves \($0.participantID)")
+                    < Self.stableHash("\(options.seed) leaves \($1.participantID)")
+            }
+            .prefix(6)
+        var messages: [AMQPOutgoingMessage] = []
+        var refills = 0
+        for (index, seat) in leaving.enumerated() {
+            guard let start = ProgrammeCatalogue.day(seat.startDate) else { continue }
+            let early = index < 3
+            if early && !(waiting[seat.programme]?.isEmpty ?? true) { refills += 1 }
+            let request = EnrolmentWithdrawalRequestedV1(
+                participantID: seat.participantID, classID: seat.classID,
+                reason: early ? .participantResigned : index == 3 ? .attendanceTooLow : .participantResigned,
+                on: ProgrammeCatalogue.format(start.addingTimeInterval((early ? -1 : 5) * 86_400)),
+                requestedBy: "Petugas BLKI (simulasi)")
+            messages.append(
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)withdrawal-\(seat.participantID)", source: "/kaltim/office/withdraw",
+                        subject: seat.participantID, data: request),
+                    exchange: exchange
+                ).amqpMessage)
+        }
+        let (withdrawn, replaced) = (before.withdrawn + messages.count, before.replacements + refills)
+        try await publishAll(messages)
+        try await tally.wait("withdrawals", stage) { counts in
+            counts.withdrawn >= withdrawn && counts.replacements >= replaced && counts.offersPending == 0
+        }
+        await tally.noteOfficeWithdrawals(asked: messages.count, beforeStart: min(3, messages.count))
+        // Those called in their place come to daftar ulang (a record sent before has the same id).
+        let recordedBy = "Petugas daftar ulang BLKI (simulasi)"
+        try await publishAll(
+            try await tally.seats.filter(\.replacing).map { seat in
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)reregistered-\(seat.participantID)", source: "/kaltim/blki/daftar-ulang",
+                        subject: seat.participantID,
+                        data: EnrolmentReRegisteredV1(
+                            participantID: seat.participantID, classID: seat.classID, attended: true,
+                            recordedBy: recordedBy)),
+                    exchange: exchange
+                ).amqpMessage
+            })
     }
 
     /// The registration portal's side of the offers of a seat at the other BLKI: each applicant

@@ -314,6 +314,11 @@ actor Tally {
         FileHandle.standardOutput.write(Data(("\r" + line + (final ? "\n" : "")).utf8))
     }
 
+    /// Withdrawals the office asked for in the run, and how many of them before the class started.
+    private var officeWithdrawals = (asked: 0, beforeStart: 0)
+
+    func noteOfficeWithdrawals(asked: Int, beforeStart: Int) { officeWithdrawals = (asked, beforeStart) }
+
     /// Takes the offers the portal has not answered yet.
     func takeOffersToAnswer() -> [EnrolmentTransferOfferedV1] {
         defer { offersToAnswer.removeAll() }
@@ -395,8 +400,11 @@ actor Tally {
             "  offers of a seat at the other BLKI: \(c.offers) (the portal answered each; a no leaves the person "
                 + "waiting for their own BLKI)")
         lines.append(
-            "  daftar ulang: \(c.withdrawn) seats left by participants who did not come, \(c.replacements) given to the "
-                + "next on the waiting list")
+            "  withdrawals asked by the office: \(officeWithdrawals.asked) (\(officeWithdrawals.beforeStart) before the "
+                + "class started: refilled from the waiting list; the others after it started: not refilled)")
+        lines.append(
+            "  daftar ulang and withdrawals: \(c.withdrawn) seats left (no-shows at daftar ulang and the withdrawals), "
+                + "\(c.replacements) given to the next on the waiting list")
         lines += targetLines(catalogue: catalogue)
         lines.append(
             "training results from the BLKIs \(c.trainingResults) (LULUS \(c.trainingPassed)); assessments: graded \(c.graded) (KOMPETEN \(c.competent)), rejected \(c.assessmentRejected)"

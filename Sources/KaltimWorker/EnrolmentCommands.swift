@@ -66,7 +66,9 @@ struct ReRegister: AsyncParsableCommand {
 /// waiting list. Scheduling gives the seat to the next person; the participant is told.
 struct Withdraw: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Withdraw a participant (publishes enrolment.withdrawn, as the programme office).")
+        abstract:
+            "Withdraw a participant (publishes enrolment.withdrawal-requested, as the programme office or the BLKI; scheduling checks it and publishes enrolment.withdrawn)."
+    )
 
     enum ReasonOption: String, ExpressibleByArgument, CaseIterable {
         case resigned
@@ -80,6 +82,12 @@ struct Withdraw: AsyncParsableCommand {
     @Option(help: "The class they leave; leave out for the waiting list.") var classID: String?
     @Option(help: "resigned (mengundurkan diri), attendance (kehadiran < 80 %) or administrative.")
     var reason: ReasonOption
+    @Option(
+        help:
+            "The day the participant left, YYYY-MM-DD (WITA); today by default. A class that has started by then is not refilled."
+    )
+    var on: String?
+    @Option(help: "Who records the withdrawal (name or staff number).") var requestedBy: String
 
     func validate() throws {
         guard participantID.wholeMatch(of: /[A-Z0-9-]{1,64}/) != nil else {
@@ -91,6 +99,13 @@ struct Withdraw: AsyncParsableCommand {
         if reason == .attendance && classID == nil {
             throw ValidationError("--reason attendance concerns a class: give --class-id")
         }
+        if let on, on.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) == nil {
+            throw ValidationError("--on is a date YYYY-MM-DD")
+        }
+        let who = requestedBy.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !who.isEmpty, who.count <= 200 else {
+            throw ValidationError("--requested-by names who records it (1–200 characters)")
+        }
     }
 
     func run() async throws {
@@ -100,12 +115,18 @@ struct Withdraw: AsyncParsableCommand {
             case .attendance: .attendanceTooLow
             case .administrative: .administrative
             }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt  // WITA
+        let today = calendar.dateComponents([.year, .month, .day], from: Date())
+        let day = on ?? String(format: "%04d-%02d-%02d", today.year ?? 0, today.month ?? 0, today.day ?? 0)
         try await publishConfirmed(
             EventEnvelope(
-                id: "withdrawn-\(participantID)", source: "/kaltim/office/withdraw", subject: participantID,
-                data: EnrolmentWithdrawnV1(participantID: participantID, classID: classID, reason: code)),
+                id: "withdrawal-\(participantID)", source: "/kaltim/office/withdraw", subject: participantID,
+                data: EnrolmentWithdrawalRequestedV1(
+                    participantID: participantID, classID: classID, reason: code, on: day,
+                    requestedBy: requestedBy.trimmingCharacters(in: .whitespacesAndNewlines))),
             broker: broker, topologyPrefix: topologyPrefix)
-        print("withdrew \(participantID) (\(code.rawValue))")
+        print("asked scheduling to withdraw \(participantID) (\(code.rawValue), \(day))")
     }
 }
 

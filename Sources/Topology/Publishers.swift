@@ -31,12 +31,14 @@ public enum ContractPublishers {
             summary:
                 "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests)",
             publishes: [
-                ClassOpenedV1.eventType, EnrolmentWithdrawnV1.eventType, CertificateRevokedV1.eventType,
+                ClassOpenedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, CertificateRevokedV1.eventType,
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType,
             ]),
         External(
-            name: "blki", summary: "the BLKI offices (daftar ulang records, training results)",
-            publishes: [EnrolmentReRegisteredV1.eventType, TrainingCompletedV1.eventType]),
+            name: "blki", summary: "the BLKI offices (daftar ulang records, withdrawals, training results)",
+            publishes: [
+                EnrolmentReRegisteredV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, TrainingCompletedV1.eventType,
+            ]),
     ]
 
     /// The broker user of a principal: `kaltim-portal`, `kaltim-intake`.

@@ -87,14 +87,14 @@ public enum SchedulingInput: RoleInput {
     case classOpened(ClassOpenedV1)
     case accepted(RegistrationAcceptedV2)
     case reRegistered(EnrolmentReRegisteredV1)
-    case withdrawn(EnrolmentWithdrawnV1)
+    case withdrawalRequested(EnrolmentWithdrawalRequestedV1)
     case transferAnswered(EnrolmentTransferAnsweredV1)
 
     public static let routes = InputRoutes<Self>()
         .on(ClassOpenedV1.self, Self.classOpened)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(EnrolmentReRegisteredV1.self, Self.reRegistered)
-        .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
+        .on(EnrolmentWithdrawalRequestedV1.self, Self.withdrawalRequested)
         .on(EnrolmentTransferAnsweredV1.self, Self.transferAnswered)
 }
 

@@ -28,6 +28,9 @@ extension Failure.Code {
     public static let invalidReRegistration = Self(rawValue: "invalid-reregistration")
     /// A daftar ulang record that contradicts the one already recorded (permanent).
     public static let reRegistrationConflict = Self(rawValue: "reregistration-conflict")
+    /// A withdrawal request for someone scheduling does not know, for a class they do not hold,
+    /// for a no-show, or without a date or who recorded it (permanent).
+    public static let invalidWithdrawal = Self(rawValue: "invalid-withdrawal")
     /// An answer to a transfer offer the participant was not made for that class (permanent).
     public static let invalidTransferAnswer = Self(rawValue: "invalid-transfer-answer")
     /// An answer that contradicts the one already recorded, or comes after the participant

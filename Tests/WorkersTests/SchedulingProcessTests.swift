@@ -36,7 +36,10 @@ struct SchedulingProcessTests {
         try await topology.declare(on: connection)
         let outputs = topology.queue + ".outputs"
         try await connection.declareQueue(.quorum(outputs))
-        for type in [ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType] {
+        for type in [
+            ClassScheduledV1.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
+            EnrolmentTransferOfferedV1.eventType,
+        ] {
             try await connection.bindQueue(outputs, exchange: topology.exchange, routingKey: type)
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
@@ -104,6 +107,9 @@ struct SchedulingProcessTests {
         var scheduled: [String: ClassScheduledV2] = [:]
         var waitlisted: [String: EnrolmentWaitlistedV1] = [:]
         var placements: Set<String> = []
+        // Seats at the other BLKI are offered first; the test answers yes for each applicant, as
+        // the portal would.
+        var offered: Set<String> = []
         // Decisions per participant, by message id (ids derive from the decision, so a message
         // published again by an outbox flush or redelivered counts once; a second decision
         // would have an id of its own).
@@ -123,6 +129,21 @@ struct SchedulingProcessTests {
                 #expect(waitlisted[event.participantID].map { $0 == event } ?? true, "one waitlisting per participant")
                 waitlisted[event.participantID] = event
                 decisions[event.participantID, default: []].insert(delivery.properties.messageID ?? "")
+            case EnrolmentTransferOfferedV1.eventType:
+                let offer = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentTransferOfferedV1>.self, from: delivery.body)
+                    .data
+                #expect(offer.centre != offer.preferredCentre, "an offer is for the other BLKI")
+                if offered.insert(offer.participantID).inserted {
+                    let answer = try OutgoingEvent(
+                        EventEnvelope(
+                            id: "answer-\(offer.participantID)", source: "/test/portal",
+                            data: EnrolmentTransferAnsweredV1(
+                                participantID: offer.participantID, classID: offer.classID, answer: .accept)),
+                        exchange: topology.exchange)
+                    try await connection.publish(
+                        answer.body, exchange: topology.exchange, routingKey: answer.routingKey,
+                        properties: answer.amqpMessage.properties)
+                }
             default:
                 let event = try ContractJSON.decoder().decode(EventEnvelope<ApprenticeshipPlacedV1>.self, from: delivery.body)
                     .data
@@ -152,6 +173,10 @@ struct SchedulingProcessTests {
         // Every accepted applicant scheduled once or waitlisted once.
         #expect(scheduled.count + waitlisted.count == 3000)
         #expect(Set(scheduled.keys).isDisjoint(with: waitlisted.keys))
+        #expect(offered.isSubset(of: scheduled.keys), "every offer answered yes became a seat")
+        #expect(
+            scheduled.values.filter { seat in applicants.first { $0.participant == seat.participantID }?.centre != seat.centre }
+                .allSatisfy { offered.contains($0.participantID) }, "nobody is seated at the other BLKI without an offer")
         #expect(
             decisions.values.allSatisfy { $0.count == 1 },
             "\(decisions.filter { $0.value.count > 1 }.count) participants decided twice")

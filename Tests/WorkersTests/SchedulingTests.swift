@@ -61,11 +61,15 @@ final class SchedulingDriver {
         }
     }
 
-    func withdraw(_ participant: String) async throws {
+    /// The office asks scheduling to withdraw the participant, who left on `on`.
+    @discardableResult
+    func withdraw(_ participant: String, classID: String? = nil, on: String = "2025-07-01") async throws -> [OutgoingEvent] {
         try await deliver(
             EventEnvelope(
                 source: "/test",
-                data: EnrolmentWithdrawnV1(participantID: participant, classID: nil, reason: .participantResigned)))
+                data: EnrolmentWithdrawalRequestedV1(
+                    participantID: participant, classID: classID, reason: .participantResigned, on: on,
+                    requestedBy: "Petugas Disnakertrans")))
     }
 
     @discardableResult
@@ -171,9 +175,48 @@ struct SchedulingTests {
         for index in 1...8 { try await driver.accept("P\(index)") }
         let seat = try #require(try driver.scheduled["P2"])
         #expect(try driver.waitlisted["P7"]?.position == 1)
-        try await driver.withdraw("P2")
+        let published = try await driver.withdraw("P2", classID: seat.classID)
+        let withdrawn = try #require(
+            try published.first { $0.type == EnrolmentWithdrawnV1.eventType }.map {
+                try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawnV1>.self, from: $0.body).data
+            })
+        #expect(withdrawn.classID == seat.classID && withdrawn.reason == .participantResigned, "scheduling publishes the fact")
         let moved = try #require(try driver.scheduled["P7"])
         #expect(moved.classID == seat.classID && moved.seat == seat.seat, "the freed seat, not another")
+        #expect(try await driver.withdraw("P2").isEmpty, "a repeat changes nothing")
+    }
+
+    /// A class that has started is not refilled: the seat stays taken (nobody joins mid-way) and
+    /// later allocations do not give it away either. What the office cannot do: withdraw someone
+    /// from a class they do not hold, withdraw an unknown participant, name a no-show, or send
+    /// no date or no name.
+    @Test func aSeatLeftAfterTheClassStartedStaysEmptyAndABadRequestIsRefused() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.openClasses()
+        for index in 1...8 { try await driver.accept("P\(index)") }
+        let seat = try #require(try driver.scheduled["P1"])
+        await #expect(throws: Failure.self) { try await driver.withdraw("P1", classID: "BPN-2025-MEKANIK_SEPEDA_MOTOR-02") }
+        await #expect(throws: Failure.self) { try await driver.withdraw("P99") }
+        for bad in [
+            EnrolmentWithdrawalRequestedV1(
+                participantID: "P1", classID: nil, reason: .noShow, on: "2025-07-01", requestedBy: "X"),
+            EnrolmentWithdrawalRequestedV1(
+                participantID: "P1", classID: nil, reason: .administrative, on: "1 Juli 2025", requestedBy: "X"),
+            EnrolmentWithdrawalRequestedV1(
+                participantID: "P1", classID: nil, reason: .administrative, on: "2025-07-01", requestedBy: "  "),
+        ] {
+            await #expect(throws: Failure.self) { try await driver.deliver(EventEnvelope(source: "/test", data: bad)) }
+        }
+        // P1's class started on 7 July; P1 left on 9 July.
+        let published = try await driver.withdraw("P1", classID: seat.classID, on: "2025-07-09")
+        #expect(published.map(\.type) == [EnrolmentWithdrawnV1.eventType], "withdrawn, and nobody seated in their place")
+        #expect(try driver.scheduled["P7"] == nil && driver.waitlisted["P7"]?.position == 1)
+        // Another seat frees before its class starts: P7 gets that one, never P1's.
+        let later = try #require(try driver.scheduled["P3"])
+        try await driver.withdraw("P3", classID: later.classID, on: "2025-07-01")
+        let moved = try #require(try driver.scheduled["P7"])
+        #expect(moved.classID == later.classID && moved.seat == later.seat)
+        #expect(!(moved.classID == seat.classID && moved.seat == seat.seat))
     }
 
     /// Daftar ulang: a seat is the selection's result with its window; whoever does not come

@@ -193,7 +193,8 @@ public struct ApprenticeshipPlacedV1: ContractMessage {
     }
 }
 
-/// A participant left a class or the waiting list.
+/// A participant left a class or the waiting list, as scheduling recorded it (a no-show at
+/// daftar ulang, or an `enrolment.withdrawal-requested` it accepted).
 public struct EnrolmentWithdrawnV1: ContractMessage {
     public static let eventType = "enrolment.withdrawn"
     public static let version = 1
@@ -214,6 +215,36 @@ public struct EnrolmentWithdrawnV1: ContractMessage {
         self.participantID = participantID
         self.classID = classID
         self.reason = reason
+    }
+}
+
+/// The programme office or the BLKI asks scheduling, which owns the seats, to withdraw a
+/// participant from their class or the waiting list. Scheduling checks it and publishes the fact
+/// (`enrolment.withdrawn`, which every role follows). A seat left before the class starts goes to
+/// the next eligible person; a class that has started (by `on`) is not refilled.
+public struct EnrolmentWithdrawalRequestedV1: ContractMessage {
+    public static let eventType = "enrolment.withdrawal-requested"
+    public static let version = 1
+
+    public var participantID: String
+    /// The class the participant leaves (checked against their seat); `nil` for the waiting list
+    /// or when the office does not name it.
+    public var classID: String?
+    /// Why; `TIDAK_HADIR_DAFTAR_ULANG` is not requested (the BLKI's daftar ulang record says it).
+    public var reason: EnrolmentWithdrawnV1.Reason
+    /// The day the participant left, `YYYY-MM-DD` (WITA).
+    public var on: String
+    /// Who recorded it (name or staff number), 1–200 characters.
+    public var requestedBy: String
+
+    public init(
+        participantID: String, classID: String?, reason: EnrolmentWithdrawnV1.Reason, on: String, requestedBy: String
+    ) {
+        self.participantID = participantID
+        self.classID = classID
+        self.reason = reason
+        self.on = on
+        self.requestedBy = requestedBy
     }
 }
 

@@ -20,8 +20,10 @@ public import Topology
 ///   (`enrolment.transfer-offered`, the seat held, an answer date): a yes from the portal
 ///   (`enrolment.transfer-answered`) seats the applicant, a no or no answer frees the seat for
 ///   the next person and the applicant waits for a seat at their own BLKI (asked once).
-/// - An applicant with no seat left anywhere for the programme is waitlisted, with a position;
-///   a withdrawal gives the freed seat to the best waitlisted (or pooled) applicant.
+/// - An applicant with no seat left anywhere for the programme is waitlisted, with a position.
+/// - Withdrawals are asked for (`enrolment.withdrawal-requested`, by the office or the BLKI) and
+///   published by scheduling (`enrolment.withdrawn`): a seat left before the class starts goes to
+///   the best waitlisted (or pooled) applicant; one in a class that has started stays empty.
 /// - Daftar ulang (`enrolment.reregistered`, from the BLKI): whoever did not come loses the
 ///   seat (scheduling publishes `enrolment.withdrawn`, `TIDAK_HADIR_DAFTAR_ULANG`), and the
 ///   seat goes to the next on the waiting list with a daftar ulang window of their own.
@@ -95,8 +97,8 @@ public struct SchedulingHandler: TypedMessageHandler {
             try context.open(opened)
         case .reRegistered(let record):
             try context.reRegister(record)
-        case .withdrawn(let withdrawn):
-            try context.withdraw(withdrawn)
+        case .withdrawalRequested(let request):
+            try context.withdraw(request)
         case .transferAnswered(let answer):
             try context.answer(answer)
         }
@@ -205,26 +207,63 @@ private struct Context {
         try allocate(programme: programme)
     }
 
-    mutating func withdraw(_ withdrawn: EnrolmentWithdrawnV1) throws {
-        let rows = try transaction.query(
-            "SELECT programme, status, preferred_centre FROM sched_applicants WHERE participant_id = ?",
-            [.text(withdrawn.participantID)])
-        guard let row = rows.first, let programme = row["programme"]?.text else { return }  // never accepted here
-        guard row["status"]?.text != "withdrawn" else { return }
+    /// A withdrawal the office or the BLKI asked for. Checked (a known participant, the class
+    /// they hold if one is named, a date, who recorded it; no-shows come from daftar ulang), then
+    /// published as `enrolment.withdrawn`; an apprenticeship place is released. A seat left
+    /// before the class starts goes to the next eligible person; a seat in a class that has
+    /// started by the day the participant left stays empty (it keeps counting as taken, so
+    /// nobody is put into a class mid-way). A repeat changes nothing.
+    mutating func withdraw(_ request: EnrolmentWithdrawalRequestedV1) throws {
+        let requestedBy = request.requestedBy.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard request.reason != .noShow, ProgrammeCatalogue.day(request.on) != nil, !requestedBy.isEmpty,
+            requestedBy.count <= 200
+        else {
+            throw Failure.permanent(
+                .invalidWithdrawal,
+                "a withdrawal request needs a reason other than a no-show, a date (YYYY-MM-DD) and who recorded it")
+        }
+        guard
+            let row = try transaction.query(
+                "SELECT programme, status, class_id, preferred_centre FROM sched_applicants WHERE participant_id = ?",
+                [.text(request.participantID)]
+            ).first, let programme = row["programme"]?.text
+        else {
+            throw Failure.permanent(.invalidWithdrawal, "\(request.participantID) is not an accepted participant")
+        }
+        guard row["status"]?.text != "withdrawn" else { return }  // already withdrawn: a repeat
+        let heldClass = row["status"]?.text == "scheduled" ? row["class_id"]?.text : nil
+        if let named = request.classID, named != heldClass {
+            throw Failure.permanent(.invalidWithdrawal, "\(request.participantID) holds no seat in class \(named)")
+        }
+        let start = try heldClass.flatMap {
+            try transaction.query("SELECT start_date FROM sched_classes WHERE class_id = ?", [.text($0)]).first?["start_date"]?
+                .text
+        }
+        let started = start.map { request.on >= $0 } ?? false
+        // A seat in a class that has started stays with the row (taken, not refilled).
         try transaction.execute(
-            """
-            UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
-            WHERE participant_id = ?
-            """, [.text(withdrawn.participantID)])
+            started
+                ? "UPDATE sched_applicants SET status = 'withdrawn', waitlist_position = NULL WHERE participant_id = ?"
+                : """
+                UPDATE sched_applicants SET status = 'withdrawn', class_id = NULL, seat = NULL, waitlist_position = NULL
+                WHERE participant_id = ?
+                """, [.text(request.participantID)])
         try transaction.execute(
             "UPDATE sched_offers SET status = 'withdrawn' WHERE participant_id = ? AND status = 'open'",
-            [.text(withdrawn.participantID)])
-        try releaseApprenticeship(withdrawn.participantID)
+            [.text(request.participantID)])
+        try releaseApprenticeship(request.participantID)
         if row["status"]?.text == "waitlisted",
             let preferred = row["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
         {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
+        try emit(
+            EnrolmentWithdrawnV1(participantID: request.participantID, classID: heldClass, reason: request.reason),
+            id: "withdrawn-\(request.participantID)", subject: request.participantID,
+            correlation: event.header.correlationID)
+        guard !started else { return }
+        // The next person in the seat comes to daftar ulang in the later window, as for a no-show.
+        freedClass = heldClass
         try allocate(programme: programme)
     }
 
@@ -392,7 +431,8 @@ private struct Context {
         let classes = try transaction.query(
             """
             SELECT c.class_id, c.capacity, COUNT(a.participant_id) AS taken
-            FROM sched_classes c LEFT JOIN sched_applicants a ON a.class_id = c.class_id AND a.status = 'scheduled'
+            FROM sched_classes c LEFT JOIN sched_applicants a ON a.class_id = c.class_id
+                AND a.status IN ('scheduled', 'withdrawn')
             WHERE c.centre = ? AND c.programme = ?
             GROUP BY c.class_id, c.capacity, c.start_date HAVING COUNT(a.participant_id) < c.capacity ORDER BY c.start_date, c.class_id LIMIT 1
             """, [.text(centre.rawValue), .text(programme)])
@@ -401,7 +441,8 @@ private struct Context {
         }
         let taken = Set(
             try transaction.query(
-                "SELECT seat FROM sched_applicants WHERE class_id = ? AND status = 'scheduled'", [.text(classID)]
+                "SELECT seat FROM sched_applicants WHERE class_id = ? AND status IN ('scheduled', 'withdrawn')",
+                [.text(classID)]
             ).compactMap { $0["seat"]?.integer })
         guard let seat = (1...capacity).first(where: { !taken.contains($0) }) else { return nil }
         return (classID, Int(seat))
@@ -431,7 +472,7 @@ private struct Context {
             try transaction.query(
                 """
                 SELECT COUNT(*) AS n FROM sched_applicants a JOIN sched_classes c ON c.class_id = a.class_id
-                WHERE a.status = 'scheduled' AND c.centre = ?
+                WHERE a.status IN ('scheduled', 'withdrawn') AND c.centre = ?
                 """, [.text(centre.rawValue)]
             ).first?["n"]?.integer ?? 0)
     }
