@@ -15,13 +15,18 @@ public enum DeploymentFiles {
         public let user: String
         public let summary: String
         public let publishes: [String]
+        /// What it reads, and the queue it reads it from (``ContractPublishers/External/reads``).
+        public let reads: [String]
+        public let inbox: String?
     }
 
     /// The external publishers and what each may publish (``ContractPublishers/external``, which
     /// every consumer also checks against the validated `user_id`).
     public static var publishers: [Publisher] {
         ContractPublishers.external.map {
-            Publisher(user: ContractPublishers.brokerUser($0.name), summary: $0.summary, publishes: $0.publishes)
+            Publisher(
+                user: ContractPublishers.brokerUser($0.name), summary: $0.summary, publishes: $0.publishes, reads: $0.reads,
+                inbox: $0.inbox())
         }
     }
 
@@ -110,12 +115,34 @@ public enum DeploymentFiles {
         for publisher in publishers {
             let name = userPrefix + publisher.user
             addUser(name, tags: [])
+            // A system that reads gets a quorum queue of its own, bound to what it reads, and may
+            // read that queue only.
+            let inbox = publisher.inbox.map { topologyPrefix + $0 }
+            if let inbox {
+                document["queues"] =
+                    (document["queues"] as? [[String: Any]] ?? []) + [
+                        [
+                            "name": inbox, "vhost": vhost, "durable": true, "auto_delete": false,
+                            "arguments": ["x-queue-type": "quorum"],
+                        ]
+                    ]
+                document["bindings"] =
+                    (document["bindings"] as? [[String: Any]] ?? [])
+                    + publisher.reads.map { type in
+                        [
+                            "source": exchange, "vhost": vhost, "destination": inbox, "destination_type": "queue",
+                            "routing_key": type, "arguments": [String: Any](),
+                        ]
+                    }
+            }
             permissions.append([
                 "user": name, "vhost": vhost, "configure": "^$",
-                "write": "^" + NSRegularExpression.escapedPattern(for: exchange) + "$", "read": "^$",
+                "write": "^" + NSRegularExpression.escapedPattern(for: exchange) + "$",
+                "read": inbox.map { "^" + NSRegularExpression.escapedPattern(for: $0) + "$" } ?? "^$",
             ])
             topicPermissions.append([
-                "user": name, "vhost": vhost, "exchange": exchange, "write": regex(publisher.publishes), "read": "^$",
+                "user": name, "vhost": vhost, "exchange": exchange, "write": regex(publisher.publishes),
+                "read": publisher.reads.isEmpty ? "^$" : regex(publisher.reads),
             ])
         }
         document["users"] = users

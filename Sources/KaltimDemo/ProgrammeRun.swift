@@ -305,12 +305,11 @@ struct ProgrammeRun {
     /// 2b. Daftar ulang: each BLKI records who came (`enrolment.reregistered`, as
     /// `kaltim-worker reregister` would). About one in thirty selected does not come (chosen by
     /// the seed): scheduling gives each such seat to the next on the programme's waiting list,
-    /// who then comes in their own, later window. The stage ends when every seat left has been
-    /// given away (or the programme's waiting list was empty).
+    /// who then comes in their own, later window. The stage ends when every seat someone waiting
+    /// at the same BLKI takes has been given away and every offer across has been answered.
     func reRegistrationStage(tally: Tally) async throws {
         let stage = Date()
         let seats = await tally.seats
-        let waiting = await tally.waiting
         let recordedBy = "Petugas daftar ulang BLKI (simulasi)"
         func record(_ seat: ClassScheduledV2, attended: Bool) throws -> AMQPOutgoingMessage {
             try OutgoingEvent(
@@ -323,14 +322,24 @@ struct ProgrammeRun {
             ).amqpMessage
         }
         var noShows: [String: Int] = [:]
+        var noShowsAt: [String: [TrainingCentre: Int]] = [:]
         var records: [AMQPOutgoingMessage] = []
         for seat in seats {
             let absent = Self.stableHash("\(options.seed) \(seat.participantID)") % 30 == 0
-            if absent { noShows[seat.programme, default: 0] += 1 }
+            if absent {
+                noShows[seat.programme, default: 0] += 1
+                noShowsAt[seat.programme, default: [:]][seat.centre, default: 0] += 1
+            }
             records.append(try record(seat, attended: !absent))
         }
         let absent = noShows.values.reduce(0, +)
-        let replaced = noShows.map { programme, count in min(count, waiting[programme]?.count ?? 0) }.reduce(0, +)
+        // The seats someone waiting at the same BLKI takes at once (a seat offered across to the
+        // other BLKI may be refused, so those are not waited for; the offers are, below).
+        var home = 0
+        for (programme, counts) in noShowsAt {
+            for (centre, count) in counts { home += min(count, await tally.waitingForHome(programme, at: centre)) }
+        }
+        let replaced = home
         try await publishAll(records)
         try await tally.wait("daftar ulang", stage) { counts in
             counts.withdrawn >= absent && counts.replacements >= replaced && counts.offersPending == 0
@@ -347,7 +356,6 @@ struct ProgrammeRun {
     func withdrawalStage(tally: Tally) async throws {
         let stage = Date()
         let before = await tally.counts
-        let waiting = await tally.waiting
         let leaving = await tally.seats.filter { !$0.replacing }
             .sorted {
                 Self.stableHash("\(options.seed) leaves \($0.participantID)")
@@ -356,10 +364,15 @@ struct ProgrammeRun {
             .prefix(6)
         var messages: [AMQPOutgoingMessage] = []
         var refills = 0
+        var taken: [String: Int] = [:]
         for (index, seat) in leaving.enumerated() {
             guard let start = ProgrammeCatalogue.day(seat.startDate) else { continue }
             let early = index < 3
-            if early && !(waiting[seat.programme]?.isEmpty ?? true) { refills += 1 }
+            let key = "\(seat.programme) \(seat.centre.rawValue)"
+            if early, await tally.waitingForHome(seat.programme, at: seat.centre) > taken[key, default: 0] {
+                taken[key, default: 0] += 1
+                refills += 1
+            }
             let request = EnrolmentWithdrawalRequestedV1(
                 participantID: seat.participantID, classID: seat.classID,
                 reason: early ? .participantResigned : index == 3 ? .attendanceTooLow : .participantResigned,
@@ -413,7 +426,11 @@ struct ProgrammeRun {
                                     id: "\(prefix)offer-answer-\(offer.participantID)", source: "/kaltim/registration-portal",
                                     subject: offer.participantID,
                                     data: EnrolmentTransferAnsweredV1(
-                                        participantID: offer.participantID, classID: offer.classID, answer: answer)),
+                                        participantID: offer.participantID, classID: offer.classID, answer: answer,
+                                        answeredOn: answer == .noAnswer
+                                            ? ProgrammeCatalogue.day(offer.answerBy).map {
+                                                ProgrammeCatalogue.format($0.addingTimeInterval(86_400))
+                                            } ?? offer.answerBy : offer.answerBy)),
                                 exchange: exchange
                             ).amqpMessage
                         })

@@ -55,6 +55,14 @@ actor Tally {
     private(set) var seats: [ClassScheduledV2] = []
     /// Per programme, who waits on its waiting list now.
     private(set) var waiting: [String: Set<String>] = [:]
+    /// The BLKI whose waiting list each waiting person is on (the one they chose).
+    private var waitingAt: [String: TrainingCentre] = [:]
+
+    /// How many of those waiting for `programme` chose `centre`: they take a seat freed there
+    /// at once (others may be offered it and say no, so they are not counted).
+    func waitingForHome(_ programme: String, at centre: TrainingCentre) -> Int {
+        (waiting[programme] ?? []).filter { waitingAt[$0] == centre }.count
+    }
     /// Who holds an apprenticeship place now.
     private var apprentices: Set<String> = []
     /// The registration number of each accepted participant.
@@ -237,6 +245,7 @@ actor Tally {
                 counts.offersPending = unsettledOffers.count
                 waitlistedAt[waitlisted.centre, default: 0] += 1
                 waiting[waitlisted.programme, default: []].insert(waitlisted.participantID)
+                waitingAt[waitlisted.participantID] = waitlisted.centre
             }
         case EnrolmentWithdrawnV1.eventType:
             counts.withdrawn += 1

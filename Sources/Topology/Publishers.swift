@@ -16,16 +16,32 @@ public enum ContractPublishers {
         public let summary: String
         /// The event types it may publish.
         public let publishes: [String]
+        /// The event types it needs to read (its inbox queue `kaltim.<name>.inbox` is bound to
+        /// them): the portal the offers it must let applicants answer, the LSPs what grading
+        /// decided about their submissions.
+        public let reads: [String]
+
+        public init(name: String, summary: String, publishes: [String], reads: [String] = []) {
+            self.name = name
+            self.summary = summary
+            self.publishes = publishes
+            self.reads = reads
+        }
+
+        /// Its inbox queue (`kaltim.<name>.inbox`), when it reads anything.
+        public func inbox(prefix: String = "") -> String? { reads.isEmpty ? nil : "\(prefix)kaltim.\(name).inbox" }
     }
 
     /// The external publishers and what each may publish.
     public static let external: [External] = [
         External(
             name: "portal", summary: "the registration portal (registrations, and applicants' answers to offers)",
-            publishes: [RegistrationSubmittedV2.eventType, EnrolmentTransferAnsweredV1.eventType]),
+            publishes: [RegistrationSubmittedV2.eventType, EnrolmentTransferAnsweredV1.eventType],
+            reads: [EnrolmentTransferOfferedV1.eventType]),
         External(
             name: "lsp", summary: "the LSPs' assessment systems",
-            publishes: [AssessmentSubmittedV3.eventType, AssessmentAppealedV1.eventType]),
+            publishes: [AssessmentSubmittedV3.eventType, AssessmentAppealedV1.eventType],
+            reads: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType, AssessmentAppealRecordedV1.eventType]),
         External(
             name: "office",
             summary:

@@ -39,6 +39,12 @@ extension Failure.Code {
     /// The role's own state contradicts itself (permanent): a bug, not a bad message.
     public static let brokenInvariant = Self(rawValue: "broken-invariant")
 
+    // MARK: Grading
+
+    /// An uji ulang or an appeal step about an assessment the role has not seen yet, or an
+    /// appeal's decision before its filing (transient: the earlier message is on its way).
+    public static let assessmentNotYetKnown = Self(rawValue: "assessment-not-yet-known")
+
     // MARK: Certificates
 
     /// A training result with an attendance outside 0–100 %, or LULUS below 80 % (permanent).

@@ -301,6 +301,22 @@ struct LeastPrivilegeTests {
             throws: refused)
         await #expect(performing: { try await portal.get(queue: intakeTopology.queue) }, throws: refused)
         await #expect(performing: { try await portal.declareQueue(.quorum("portal.own")) }, throws: refused)
+        // It reads the offers applicants must answer from its own inbox, and nobody else's.
+        let offer = try await host.connect("scheduling")
+        try await offer.publish(
+            Data("{\"offer\":1}".utf8), exchange: exchange, routingKey: EnrolmentTransferOfferedV1.eventType)
+        await offer.close()
+        var offered: AMQPDelivery?
+        let deadline = ContinuousClock.now + .seconds(30)  // bounds a failure only
+        while offered == nil && ContinuousClock.now < deadline {
+            offered = try await portal.get(queue: "kaltim.portal.inbox")
+            if offered == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(offered?.body == Data("{\"offer\":1}".utf8))
+        try await offered?.ack()
+        await #expect(performing: { try await portal.get(queue: "kaltim.lsp.inbox") }, throws: refused)
+        try await portal.publish(
+            Data("{}".utf8), exchange: exchange, routingKey: EnrolmentTransferAnsweredV1.eventType)
         // The office announces classes into the scheduling queue the definitions declared: it may
         // check that the queue exists without any permission on it.
         let office = try await host.connect("office")

@@ -249,9 +249,15 @@ struct GradingTests {
         let refused = try await driver.submit(
             GradingDriver.retake("L-4", of: "L-3", on: "2025-09-30", ["G.454000.002.01": .competent]))
         #expect(try driver.rejectionCodes(refused) == ["RETAKE_LIMIT_REACHED"])
-        // A correction of the whole result is still possible, and counts no attempt.
-        let corrected = try driver.graded(try await driver.submit(GradingDriver.submission("L-5", on: "2025-10-01")))
-        #expect(corrected.outcome == .competent && corrected.supersedes == "L-3" && corrected.attempt == 3)
+        // Nor can a "correction" of the whole result turn that unit K: only banding can.
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("L-5", on: "2025-10-01")))
+                == ["RETAKE_LIMIT_REACHED"])
+        // A correction that leaves it BK is taken, and counts no attempt.
+        let corrected = try driver.graded(
+            try await driver.submit(GradingDriver.submission("L-6", on: "2025-10-02", results: results)))
+        #expect(corrected.outcome == .notYetCompetent && corrected.supersedes == "L-3" && corrected.attempt == 3)
+        #expect(corrected.retakeAvailable == false)
     }
 
     /// What an LSP's system could send wrongly, or an attacker on purpose: an uji ulang of a
@@ -260,13 +266,16 @@ struct GradingTests {
     @Test func anUjiUlangThatDoesNotFollowTheCurrentBKResultIsRejected() async throws {
         let driver = try await GradingDriver.make()
         let bk: [String: AssessmentSubmittedV1.UnitResult] = ["G.454000.004.01": .competent]
-        #expect(
-            try driver.rejectionCodes(
-                try await driver.submit(GradingDriver.retake("R-0", of: "NONE", on: "2025-09-10", bk))) == ["RETAKE_NOT_CURRENT"])
+        // The result it follows has not arrived (yet): tried again later, not refused for good.
+        await #expect(throws: Failure.self) {
+            _ = try await driver.submit(GradingDriver.retake("R-0", of: "NONE", on: "2025-09-10", bk))
+        }
         var results = Dictionary(
             uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
         results["G.454000.004.01"] = .notYetCompetent
         _ = try driver.graded(try await driver.submit(GradingDriver.submission("R-1", results: results)))
+        // A result grading refused is known but not current.
+        _ = try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("R-9", attendance: 120)))
         #expect(
             try driver.rejectionCodes(
                 try await driver.submit(GradingDriver.retake("R-2", of: "R-9", on: "2025-09-10", bk)))
@@ -350,14 +359,18 @@ struct GradingTests {
             uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
         results["G.454000.004.01"] = .notYetCompetent
         _ = try driver.graded(try await driver.submit(GradingDriver.submission("K-2", on: "2025-09-04", results: results)))
+        // A decision before its filing (another process, a retry): tried again later.
+        await #expect(throws: Failure.self) {
+            _ = try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.004.01"])
+        }
         #expect(
-            try driver.rejectionCodes(try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.004.01"]))
-                == ["APPEAL_NOT_FILED"])
+            try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-05", licence: "BNSP-LSP-9999-ID"))
+                == ["APPEAL_LSP_MISMATCH"], "only the LSP that assessed decides an appeal")
         #expect(
             try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-01")) == ["APPEAL_DATE_INVALID"])
         #expect(
             try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-05", licence: "../x"))
-                == ["LSP_LICENCE_INVALID"])
+                == ["LSP_LICENCE_INVALID", "APPEAL_LSP_MISMATCH"])
         _ = try driver.appealRecorded(try await driver.appeal("K-2", .filed, on: "2025-09-05"))
         #expect(
             try driver.rejectionCodes(try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.001.01"]))
@@ -371,5 +384,25 @@ struct GradingTests {
             try driver.rejectionCodes(try await driver.appeal("K-2", .dismissed, on: "2025-09-04")) == ["APPEAL_DATE_INVALID"])
         // None of these changed anything: the appeal is still pending and can be decided.
         #expect(try driver.appealRecorded(try await driver.appeal("K-2", .dismissed, on: "2025-09-07")).status == .dismissed)
+    }
+
+    /// A result graded before per-unit results were kept has nothing to re-assess against: the
+    /// uji ulang is refused (the LSP sends the whole assessment) instead of grading one unit as
+    /// the whole scheme. An LSP cannot take the id an upheld appeal's result will carry.
+    @Test func anUjiUlangOfAResultWithNoUnitResultsIsRefusedAndAppealIdsAreReserved() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.001.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("O-1", results: results)))
+        try await driver.kit.store.write { transaction in try transaction.execute("DELETE FROM grading_units") }
+        #expect(
+            try driver.rejectionCodes(
+                try await driver.submit(
+                    GradingDriver.retake("O-2", of: "O-1", on: "2025-09-16", ["G.454000.001.01": .competent])))
+                == ["RETAKE_NO_UNIT_RESULTS"])
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("O-1-BANDING", on: "2025-09-20")))
+                == ["ASSESSMENT_ID_RESERVED"])
     }
 }

@@ -138,7 +138,8 @@ struct SchedulingProcessTests {
                         EventEnvelope(
                             id: "answer-\(offer.participantID)", source: "/test/portal",
                             data: EnrolmentTransferAnsweredV1(
-                                participantID: offer.participantID, classID: offer.classID, answer: .accept)),
+                                participantID: offer.participantID, classID: offer.classID, answer: .accept,
+                                answeredOn: offer.answerBy)),
                         exchange: topology.exchange)
                     try await connection.publish(
                         answer.body, exchange: topology.exchange, routingKey: answer.routingKey,

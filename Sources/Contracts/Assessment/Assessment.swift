@@ -332,8 +332,8 @@ public struct AssessmentGradedV3: ContractMessage {
     public var lspRegistrationNumber: String?
     /// For an uji ulang: the BELUM KOMPETEN result it followed.
     public var retakeOf: String?
-    /// Which attempt this was for the units it assessed (1 for a whole assessment; unknown
-    /// before version 3).
+    /// The highest number of times any unit this result assessed has been assessed (1 for a
+    /// first assessment; a correction reports the count so far; unknown before version 3).
     public var attempt: Int?
     /// BELUM KOMPETEN with at least one BK unit that may still be re-assessed (unknown before
     /// version 3; always false when competent).

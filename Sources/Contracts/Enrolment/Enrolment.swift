@@ -106,7 +106,8 @@ public struct ClassScheduledV2: ContractMessage {
     /// When this participant must come to daftar ulang; `nil` when the plan sets no window (or
     /// upcast from version 1).
     public var reRegistration: DateWindow?
-    /// The seat was left by someone who did not come to daftar ulang.
+    /// The seat was left by someone else before the class started (a no-show at daftar ulang,
+    /// or a withdrawal): the participant comes to daftar ulang in the later window.
     public var replacing: Bool
 
     public init(
@@ -335,10 +336,14 @@ public struct EnrolmentTransferAnsweredV1: ContractMessage {
     /// The class of the offer answered.
     public var classID: String
     public var answer: Answer
+    /// The day the applicant answered (or, for `TIDAK_MENJAWAB`, the day the portal closed the
+    /// offer), `YYYY-MM-DD` (WITA). A yes after the offer's `answerBy` counts as no answer.
+    public var answeredOn: String
 
-    public init(participantID: String, classID: String, answer: Answer) {
+    public init(participantID: String, classID: String, answer: Answer, answeredOn: String) {
         self.participantID = participantID
         self.classID = classID
         self.answer = answer
+        self.answeredOn = answeredOn
     }
 }

@@ -15,7 +15,7 @@ public import Topology
 ///   unit codes are well-formed SKKNI codes; assessor registration and TUK are present;
 ///   attendance is 0–100. Any problem → `assessment.rejected` with every reason (code and
 ///   Bahasa Indonesia text), so the LSP system can correct and resubmit.
-/// - A valid one → `assessment.graded` (v2): KOMPETEN when every unit is K, else BELUM
+/// - A valid one → `assessment.graded` (v3): KOMPETEN when every unit is K, else BELUM
 ///   KOMPETEN with the BK units; the training result (LULUS at attendance ≥ 80 %) is reported
 ///   apart from the competency result.
 /// - Corrections: a newer whole submission for the same participant and scheme (later
@@ -59,7 +59,8 @@ public struct GradingHandler: TypedMessageHandler {
             """,
             "CREATE INDEX IF NOT EXISTS grading_assessments_person ON grading_assessments (participant_id, scheme, status)",
             // The candidate's result per unit of a scheme, with how many times the unit was
-            // assessed (the first assessment and each uji ulang; a correction adds none).
+            // assessed (the first assessment, each uji ulang, and a correction that turns it from
+            // BK to K).
             """
             CREATE TABLE IF NOT EXISTS grading_units (
                 participant_id TEXT NOT NULL, scheme TEXT NOT NULL, unit TEXT NOT NULL,
@@ -73,6 +74,8 @@ public struct GradingHandler: TypedMessageHandler {
                 status TEXT NOT NULL CHECK (status IN ('DIAJUKAN', 'DITERIMA', 'DITOLAK')), filed_on TEXT NOT NULL,
                 decided_on TEXT)
             """,
+            // The LSP of each graded result (an appeal goes to the LSP that assessed).
+            "CREATE TABLE IF NOT EXISTS grading_licences (assessment_id TEXT PRIMARY KEY, lsp_licence TEXT NOT NULL)",
         ]
     }
 
@@ -110,7 +113,15 @@ public struct GradingHandler: TypedMessageHandler {
             "SELECT status FROM grading_assessments WHERE assessment_id = ?", [.text(submitted.assessmentID)])
         guard known.isEmpty else { return [] }  // the same assessment sent again: already handled
         let submittedAt = String(format: "%017.6f", event.header.time.timeIntervalSince1970)
-        let reasons = try problems(submitted, in: transaction)
+        var reasons = try problems(submitted, in: transaction)
+        let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        let stale =
+            submitted.retakeOf == nil
+            && current.map { ($0.assessedOn, $0.submittedAt) > (submitted.assessedOn, submittedAt) }
+                ?? false
+        if reasons.isEmpty, !stale, submitted.retakeOf == nil, let current {
+            reasons += try correctionProblems(submitted, replacing: current.id, in: transaction)
+        }
         guard reasons.isEmpty else {
             try record(submitted, submittedAt: submittedAt, outcome: nil, status: "rejected", in: transaction)
             return [
@@ -121,10 +132,7 @@ public struct GradingHandler: TypedMessageHandler {
                     event: event, subject: submitted.participantID)
             ]
         }
-        let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
-        if submitted.retakeOf == nil, let current,
-            (current.assessedOn, current.submittedAt) > (submitted.assessedOn, submittedAt)
-        {
+        if stale {
             // Older than what we already graded: keep it for the record, change nothing.
             try record(submitted, submittedAt: submittedAt, outcome: nil, status: "stale", in: transaction)
             return []
@@ -134,24 +142,26 @@ public struct GradingHandler: TypedMessageHandler {
             try transaction.execute(
                 "UPDATE grading_assessments SET status = 'superseded' WHERE assessment_id = ?", [.text(supersedes)])
         }
-        // The units' results: a whole assessment sets every unit (a correction keeps the count
-        // of attempts); an uji ulang sets the units it re-assessed and counts an attempt each.
-        let retake = submitted.retakeOf != nil
+        // The units' results: an uji ulang sets the units it re-assessed and counts an attempt
+        // each; a whole assessment sets every unit, and as a correction it counts an attempt
+        // for each unit it turns from BK to K (a correction cannot reset the limit).
+        let increment =
+            submitted.retakeOf != nil
+            ? "1" : "CASE WHEN grading_units.result = 'BK' AND excluded.result = 'K' THEN 1 ELSE 0 END"
         for unit in submitted.units {
             try transaction.execute(
                 """
                 INSERT INTO grading_units (participant_id, scheme, unit, result, attempts) VALUES (?, ?, ?, ?, 1)
                 ON CONFLICT (participant_id, scheme, unit) DO UPDATE SET result = excluded.result,
-                    attempts = grading_units.attempts + \(retake ? 1 : 0)
+                    attempts = grading_units.attempts + \(increment)
                 """,
                 [.text(submitted.participantID), .text(submitted.scheme), .text(unit.code), .text(unit.result.rawValue)])
         }
-        let units = try unitResults(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
-        let notYetCompetent = units.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
+        let whole = try wholeResult(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        let (notYetCompetent, retakeAvailable) = (whole.notYetCompetent, whole.retakeAvailable)
         let outcome: AssessmentGradedV1.Outcome = notYetCompetent.isEmpty ? .competent : .notYetCompetent
         let assessed = Set(submitted.units.map(\.code))
-        let attempt = units.filter { assessed.contains($0.code) }.map(\.attempts).max() ?? 1
-        let retakeAvailable = units.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
+        let attempt = whole.units.filter { assessed.contains($0.code) }.map(\.attempts).max() ?? 1
         try record(submitted, submittedAt: submittedAt, outcome: outcome.rawValue, status: "current", in: transaction)
         let graded = AssessmentGradedV3(
             assessmentID: submitted.assessmentID, participantID: submitted.participantID, scheme: submitted.scheme,
@@ -176,6 +186,14 @@ public struct GradingHandler: TypedMessageHandler {
         ).first
         let earlierStatus = earlier?["status"]?.text.flatMap(AppealStatus.init(rawValue:))
         if earlierStatus == appeal.status { return [] }  // the same step again
+        let knownAssessment = try !transaction.query(
+            "SELECT 1 FROM grading_assessments WHERE assessment_id = ?", [.text(appeal.assessmentID)]
+        ).isEmpty
+        if !knownAssessment || (earlierStatus == nil && appeal.status != .filed) {
+            // The result, or the filing, may still be on its way (several processes, a retry).
+            throw Failure.transient(
+                .assessmentNotYetKnown, "appeal step for \(appeal.assessmentID) before its result or its filing")
+        }
         var reasons: [RegistrationReason] = []
         func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
         if appeal.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
@@ -188,6 +206,11 @@ public struct GradingHandler: TypedMessageHandler {
         } else if current?.outcome != AssessmentGradedV1.Outcome.notYetCompetent.rawValue {
             add("APPEAL_NOT_BK", "Banding hanya dapat diajukan atas hasil BELUM KOMPETEN.")
         }
+        // An appeal goes to the LSP that assessed (results graded before licences were kept
+        // have none to compare with).
+        if let licence = try licence(of: appeal.assessmentID, in: transaction), licence != appeal.lspLicence {
+            add("APPEAL_LSP_MISMATCH", "Banding hanya dapat diputuskan oleh LSP yang menguji (\(licence)).")
+        }
         if ProgrammeCatalogue.day(appeal.on) == nil {
             add("DATE_INVALID", "Tanggal banding harus berformat YYYY-MM-DD.")
         } else if let current, appeal.on < current.assessedOn {
@@ -198,7 +221,6 @@ public struct GradingHandler: TypedMessageHandler {
         switch (appeal.status, earlierStatus) {
         case (.filed, nil), (.upheld, .filed), (.dismissed, .filed): break
         case (.filed, _): add("APPEAL_ALREADY_FILED", "Banding atas hasil ini sudah pernah diajukan.")
-        case (_, nil): add("APPEAL_NOT_FILED", "Keputusan banding memerlukan pengajuan banding lebih dahulu.")
         default: add("APPEAL_ALREADY_DECIDED", "Banding atas hasil ini sudah diputuskan.")
         }
         if appeal.status == .upheld {
@@ -233,7 +255,8 @@ public struct GradingHandler: TypedMessageHandler {
                 [.text(appeal.status.rawValue), .text(appeal.on), .text(appeal.assessmentID)])
         }
         var output: [OutgoingEvent] = []
-        var retakeAvailable = units.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
+        var retakeAvailable = try wholeResult(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+            .retakeAvailable
         if appeal.status == .upheld {
             // The units the appeal found competent become K; the whole result is graded again.
             for code in Set(appeal.revisedUnits) {
@@ -241,11 +264,11 @@ public struct GradingHandler: TypedMessageHandler {
                     "UPDATE grading_units SET result = 'K' WHERE participant_id = ? AND scheme = ? AND unit = ?",
                     [.text(appeal.participantID), .text(appeal.scheme), .text(code)])
             }
-            let revised = try unitResults(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
-            let notYetCompetent = revised.filter { $0.result == .notYetCompetent }.map(\.code).sorted()
-            retakeAvailable = revised.contains { $0.result == .notYetCompetent && $0.attempts < catalogue.attemptsPerUnit }
+            let revised = try wholeResult(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+            let notYetCompetent = revised.notYetCompetent
+            retakeAvailable = revised.retakeAvailable
             let outcome: AssessmentGradedV1.Outcome = notYetCompetent.isEmpty ? .competent : .notYetCompetent
-            let resultID = appeal.assessmentID + "-BANDING"
+            let resultID = appeal.assessmentID + Self.appealResultSuffix
             try transaction.execute(
                 "UPDATE grading_assessments SET status = 'superseded' WHERE assessment_id = ?", [.text(current.id)])
             try transaction.execute(
@@ -257,7 +280,10 @@ public struct GradingHandler: TypedMessageHandler {
                     .text(resultID), .text(appeal.participantID), .text(appeal.scheme), .text(appeal.on),
                     .text(String(format: "%017.6f", event.header.time.timeIntervalSince1970)), .text(outcome.rawValue),
                 ])
-            let attempt = revised.filter { appeal.revisedUnits.contains($0.code) }.map(\.attempts).max() ?? 1
+            try transaction.execute(
+                "INSERT INTO grading_licences (assessment_id, lsp_licence) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [.text(resultID), .text(appeal.lspLicence)])
+            let attempt = revised.units.filter { appeal.revisedUnits.contains($0.code) }.map(\.attempts).max() ?? 1
             output.append(
                 try outgoing(
                     AssessmentGradedV3(
@@ -278,6 +304,16 @@ public struct GradingHandler: TypedMessageHandler {
         return output
     }
 
+    /// The id suffix of a result an upheld appeal grades (`<appealed id>-BANDING`); an LSP's own
+    /// assessment id may not end with it.
+    static let appealResultSuffix = "-BANDING"
+
+    /// The LSP licence recorded with a graded result.
+    func licence(of assessment: String, in transaction: any StoreTransaction) throws -> String? {
+        try transaction.query("SELECT lsp_licence FROM grading_licences WHERE assessment_id = ?", [.text(assessment)])
+            .first?["lsp_licence"]?.text
+    }
+
     /// The participant's current assessment of a scheme, if any.
     func currentAssessment(of participant: String, scheme: String, in transaction: any StoreTransaction) throws -> (
         id: String, assessedOn: String, submittedAt: String, outcome: String?
@@ -292,6 +328,55 @@ public struct GradingHandler: TypedMessageHandler {
             let at = row["submitted_at"]?.text
         else { return nil }
         return (id, on, at, row["outcome"]?.text)
+    }
+
+    /// The candidate's whole result for a scheme: every unit of the scheme (one with no result
+    /// counts as BK), the BK ones, and whether one of them has attempts left.
+    func wholeResult(of participant: String, scheme: String, in transaction: any StoreTransaction) throws -> (
+        units: [(code: String, result: AssessmentSubmittedV1.UnitResult, attempts: Int)], notYetCompetent: [String],
+        retakeAvailable: Bool
+    ) {
+        let units = try unitResults(of: participant, scheme: scheme, in: transaction)
+        let byCode = Dictionary(units.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
+        let codes = catalogue.programme(scheme: scheme)?.scheme.units ?? units.map(\.code)
+        let notYetCompetent = codes.filter { byCode[$0]?.result != .competent }.sorted()
+        let retakeAvailable = notYetCompetent.contains { (byCode[$0]?.attempts ?? 0) < catalogue.attemptsPerUnit }
+        return (units, notYetCompetent, retakeAvailable)
+    }
+
+    /// What is wrong with a whole assessment that replaces the current one (a correction): not
+    /// while an appeal against it is pending, and a unit it turns from BK to K counts as an
+    /// attempt, so a unit that has used its attempts can only change through banding.
+    func correctionProblems(_ submitted: AssessmentSubmittedV3, replacing current: String, in transaction: any StoreTransaction)
+        throws -> [RegistrationReason]
+    {
+        var reasons: [RegistrationReason] = []
+        if try appealPending(on: current, in: transaction) {
+            reasons.append(
+                RegistrationReason(
+                    code: "APPEAL_PENDING",
+                    message: "Banding atas hasil ini masih diproses; hasil baru dapat dikirim setelah banding diputuskan."))
+        }
+        let units = Dictionary(
+            try unitResults(of: submitted.participantID, scheme: submitted.scheme, in: transaction).map { ($0.code, $0) },
+            uniquingKeysWith: { first, _ in first })
+        for unit in submitted.units.sorted(by: { $0.code < $1.code }) where unit.result == .competent {
+            guard let before = units[unit.code], before.result == .notYetCompetent,
+                before.attempts >= catalogue.attemptsPerUnit
+            else { continue }
+            reasons.append(
+                RegistrationReason(
+                    code: "RETAKE_LIMIT_REACHED",
+                    message:
+                        "Unit \(unit.code) sudah diuji \(before.attempts) kali dan belum kompeten; hasilnya hanya dapat diubah melalui banding."
+                ))
+        }
+        return reasons
+    }
+
+    func appealPending(on assessment: String, in transaction: any StoreTransaction) throws -> Bool {
+        try transaction.query("SELECT status FROM grading_appeals WHERE assessment_id = ?", [.text(assessment)]).first?[
+            "status"]?.text == AppealStatus.filed.rawValue
     }
 
     /// The participant's result and attempts per unit of a scheme.
@@ -332,6 +417,11 @@ public struct GradingHandler: TypedMessageHandler {
         // and dashes only, as BNSP writes them (`BNSP-LSP-0123-ID`).
         if submitted.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
             add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
+        }
+        if submitted.assessmentID.hasSuffix(Self.appealResultSuffix) {
+            add(
+                "ASSESSMENT_ID_RESERVED",
+                "Nomor asesmen yang berakhiran \(Self.appealResultSuffix) dipakai untuk hasil banding; gunakan nomor lain.")
         }
         if ProgrammeCatalogue.day(submitted.assessedOn) == nil {
             add("DATE_INVALID", "Tanggal uji kompetensi harus berformat YYYY-MM-DD.")
@@ -378,9 +468,16 @@ public struct GradingHandler: TypedMessageHandler {
     {
         var reasons: [RegistrationReason] = []
         func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
-        guard let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction),
-            current.id == retakeOf
-        else {
+        let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        // After an upheld appeal the current result is `<id>-BANDING`; the LSP may name either.
+        guard let current, current.id == retakeOf || current.id == retakeOf + Self.appealResultSuffix else {
+            if try transaction.query(
+                "SELECT 1 FROM grading_assessments WHERE assessment_id = ?", [.text(retakeOf)]
+            ).isEmpty {
+                // The result it follows may still be on its way: try again later.
+                throw Failure.transient(
+                    .assessmentNotYetKnown, "the assessment \(retakeOf) this uji ulang follows has not arrived yet")
+            }
             add("RETAKE_NOT_CURRENT", "Uji ulang harus merujuk hasil uji kompetensi terakhir peserta pada skema ini.")
             return reasons
         }
@@ -388,10 +485,7 @@ public struct GradingHandler: TypedMessageHandler {
             add("RETAKE_NOT_NEEDED", "Peserta sudah KOMPETEN pada skema ini; uji ulang tidak diperlukan.")
             return reasons
         }
-        let appeal = try transaction.query(
-            "SELECT status FROM grading_appeals WHERE assessment_id = ?", [.text(current.id)]
-        ).first
-        if appeal?["status"]?.text == AppealStatus.filed.rawValue {
+        if try appealPending(on: current.id, in: transaction) {
             add(
                 "RETAKE_APPEAL_PENDING",
                 "Banding atas hasil ini masih diproses; uji ulang dapat diajukan setelah banding diputuskan.")
@@ -405,8 +499,19 @@ public struct GradingHandler: TypedMessageHandler {
         let units = Dictionary(
             try unitResults(of: submitted.participantID, scheme: submitted.scheme, in: transaction).map { ($0.code, $0) },
             uniquingKeysWith: { first, _ in first })
+        guard !units.isEmpty else {
+            // A result graded before per-unit results were kept: nothing to re-assess against.
+            add(
+                "RETAKE_NO_UNIT_RESULTS",
+                "Hasil per unit uji kompetensi sebelumnya tidak tercatat; kirim hasil uji kompetensi lengkap.")
+            return reasons
+        }
         for code in Set(submitted.units.map(\.code)).sorted() {
-            guard let unit = units[code] else { continue }  // not in the scheme: UNIT_UNKNOWN says so
+            guard let unit = units[code] else {
+                // A unit of the scheme with no result yet counts as BK with no attempt; one
+                // outside the scheme is UNIT_UNKNOWN.
+                continue
+            }
             if unit.result != .notYetCompetent {
                 add("RETAKE_UNIT_COMPETENT", "Unit \(code) sudah kompeten; uji ulang hanya untuk unit yang belum kompeten.")
             } else if unit.attempts >= catalogue.attemptsPerUnit {
@@ -439,6 +544,11 @@ public struct GradingHandler: TypedMessageHandler {
                 .text(submitted.assessmentID), .text(submitted.participantID), .text(submitted.scheme),
                 .text(submitted.assessedOn), .text(submittedAt), outcome.map(SQLValue.text) ?? .null, .text(status),
             ])
+        if status == "current" {
+            try transaction.execute(
+                "INSERT INTO grading_licences (assessment_id, lsp_licence) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [.text(submitted.assessmentID), .text(submitted.lspLicence)])
+        }
     }
 
     func outgoing<M: ContractMessage>(_ message: M, event: DecodedEvent, subject: String, idSuffix: String = "") throws

@@ -83,6 +83,13 @@ public struct SchedulingHandler: TypedMessageHandler {
                 replacing INTEGER NOT NULL,
                 status TEXT NOT NULL CHECK (status IN ('open', 'MENERIMA', 'MENOLAK', 'TIDAK_MENJAWAB', 'withdrawn')))
             """,
+            // Withdrawals as requested: who asked, the day the participant left, whether the
+            // seat went to someone else (the audit of the request).
+            """
+            CREATE TABLE IF NOT EXISTS sched_withdrawals (
+                participant_id TEXT PRIMARY KEY, class_id TEXT, reason TEXT NOT NULL, left_on TEXT NOT NULL,
+                requested_by TEXT NOT NULL, refilled INTEGER NOT NULL)
+            """,
         ]
     }
 
@@ -115,6 +122,8 @@ private struct Context {
     /// The class whose seat a participant who did not come to daftar ulang left: whoever is
     /// seated in it now gets the later window (``ProgrammeCatalogue/replacementWindow(classStart:)``).
     var freedClass: String?
+    /// The day a withdrawal freed that seat (an offer for it is answered no earlier).
+    var freedOn: String?
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
@@ -231,7 +240,13 @@ private struct Context {
             throw Failure.permanent(.invalidWithdrawal, "\(request.participantID) is not an accepted participant")
         }
         guard row["status"]?.text != "withdrawn" else { return }  // already withdrawn: a repeat
-        let heldClass = row["status"]?.text == "scheduled" ? row["class_id"]?.text : nil
+        // A seat still on offer is not theirs yet: they leave the waiting for it, not a class.
+        let onOffer = try openOffer(request.participantID) != nil
+        let heldClass = row["status"]?.text == "scheduled" && !onOffer ? row["class_id"]?.text : nil
+        if request.reason == .attendanceTooLow && heldClass == nil {
+            throw Failure.permanent(
+                .invalidWithdrawal, "\(request.participantID) holds no seat: an attendance below 80 % concerns a class")
+        }
         if let named = request.classID, named != heldClass {
             throw Failure.permanent(.invalidWithdrawal, "\(request.participantID) holds no seat in class \(named)")
         }
@@ -240,6 +255,19 @@ private struct Context {
                 .text
         }
         let started = start.map { request.on >= $0 } ?? false
+        if request.reason == .attendanceTooLow && !started {
+            throw Failure.permanent(
+                .invalidWithdrawal, "an attendance below 80 % is known only once the class has started (on \(start ?? "-"))")
+        }
+        try transaction.execute(
+            """
+            INSERT INTO sched_withdrawals (participant_id, class_id, reason, left_on, requested_by, refilled)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(request.participantID), heldClass.map(SQLValue.text) ?? .null, .text(request.reason.rawValue),
+                .text(request.on), .text(requestedBy), .integer(started ? 0 : 1),
+            ])
         // A seat in a class that has started stays with the row (taken, not refilled).
         try transaction.execute(
             started
@@ -263,7 +291,8 @@ private struct Context {
             correlation: event.header.correlationID)
         guard !started else { return }
         // The next person in the seat comes to daftar ulang in the later window, as for a no-show.
-        freedClass = heldClass
+        freedClass = heldClass ?? row["class_id"]?.text
+        freedOn = request.on
         try allocate(programme: programme)
     }
 
@@ -276,21 +305,28 @@ private struct Context {
     mutating func answer(_ answer: EnrolmentTransferAnsweredV1) throws {
         guard
             let offer = try transaction.query(
-                "SELECT class_id, status, replacing FROM sched_offers WHERE participant_id = ?", [.text(answer.participantID)]
+                "SELECT class_id, status, replacing, answer_by FROM sched_offers WHERE participant_id = ?",
+                [.text(answer.participantID)]
             ).first, offer["class_id"]?.text == answer.classID
         else {
             throw Failure.permanent(
                 .invalidTransferAnswer, "\(answer.participantID) was offered no seat in class \(answer.classID)")
         }
+        guard ProgrammeCatalogue.day(answer.answeredOn) != nil else {
+            throw Failure.permanent(.invalidTransferAnswer, "an answer needs the day it was given (YYYY-MM-DD)")
+        }
+        // A yes after the answer date counts as no answer (the seat may have been promised on).
+        let late = answer.answer == .accept && answer.answeredOn > (offer["answer_by"]?.text ?? "")
+        let outcome: EnrolmentTransferAnsweredV1.Answer = late ? .noAnswer : answer.answer
         guard offer["status"]?.text == "open" else {
-            if offer["status"]?.text == answer.answer.rawValue { return }  // the same answer again
+            if offer["status"]?.text == outcome.rawValue { return }  // the same answer again
             throw Failure.permanent(
                 .transferAnswerConflict,
                 "the offer of class \(answer.classID) to \(answer.participantID) is already \(offer["status"]?.text ?? "closed")")
         }
         try transaction.execute(
             "UPDATE sched_offers SET status = ? WHERE participant_id = ?",
-            [.text(answer.answer.rawValue), .text(answer.participantID)])
+            [.text(outcome.rawValue), .text(answer.participantID)])
         guard
             let applicant = try transaction.query(
                 "SELECT * FROM sched_applicants WHERE participant_id = ?", [.text(answer.participantID)]
@@ -298,7 +334,7 @@ private struct Context {
             let seat = applicant["seat"]?.integer, let programme = applicant["programme"]?.text
         else { throw Failure.permanent(.brokenInvariant, "the held seat of \(answer.participantID) is gone") }
         let replacing = offer["replacing"]?.integer == 1
-        if answer.answer == .accept {
+        if outcome == .accept {
             try announce(
                 answer.participantID, classID: answer.classID, seat: Int(seat), applicant: applicant, replacing: replacing)
             return
@@ -334,7 +370,14 @@ private struct Context {
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
         else { throw Failure.permanent(.brokenInvariant, "class \(classID) vanished") }
         let replacing = freedClass == classID
-        let answerBy = catalogue.transferAnswerBy(classStart: start, replacing: replacing) ?? start
+        // Never a date before the seat was freed, nor after the day before the class starts.
+        var answerBy = catalogue.transferAnswerBy(classStart: start, replacing: replacing) ?? start
+        if replacing, let freedOn, freedOn > answerBy { answerBy = freedOn }
+        if let first = ProgrammeCatalogue.day(start).map({ ProgrammeCatalogue.format($0.addingTimeInterval(-86_400)) }),
+            answerBy > first
+        {
+            answerBy = first
+        }
         try transaction.execute(
             "INSERT INTO sched_offers (participant_id, class_id, answer_by, replacing, status) VALUES (?, ?, ?, ?, 'open')",
             [.text(participant), .text(classID), .text(answerBy), .integer(replacing ? 1 : 0)])
@@ -373,8 +416,12 @@ private struct Context {
         let allExhausted = exhaustedAt.values.allSatisfy { $0 }
         // Those who said no to (or did not answer) an offer at the other BLKI wait for their own.
         let stayHome = Set(
-            try transaction.query("SELECT participant_id FROM sched_offers WHERE status IN ('MENOLAK', 'TIDAK_MENJAWAB')")
-                .compactMap { $0["participant_id"]?.text })
+            try transaction.query(
+                """
+                SELECT o.participant_id FROM sched_offers o JOIN sched_applicants a ON a.participant_id = o.participant_id
+                WHERE o.status IN ('MENOLAK', 'TIDAK_MENJAWAB') AND a.programme = ? AND a.status IN ('pooled', 'waitlisted')
+                """, [.text(programme)]
+            ).compactMap { $0["participant_id"]?.text })
         // Nothing to seat and nobody to waitlist: the common case while classes are not open.
         guard anyFree || allExhausted || !stayHome.isEmpty else { return }
         let waiting = try transaction.query(
