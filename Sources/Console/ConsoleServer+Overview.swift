@@ -16,6 +16,14 @@ extension ConsoleServer {
     func progressPage(_ session: ConsoleSession) async throws -> Response {
         let report = try await ProgressReport.read(from: store, catalogue: configuration.catalogue)
         let reviews = try await ReviewQueue.read(from: store, limit: 0)
+        var gapRows: HTML = ""
+        for gap in report.gaps {
+            gapRows += """
+                <tr data-centre="\(gap.key)"><td>\(gap.label)</td><td class="number">\(gap.gap)</td>\
+                <td class="number">\(gap.notYetCompetent)</td><td class="number">\(gap.mayRetake)</td>\
+                <td class="number">\(gap.waiting)</td></tr>
+                """
+        }
         var body: HTML = "<div class=\"cards\">"
         for stage in report.funnel {
             body += "<div class=\"card\" id=\"count-\(stage.key)\"><span>\(stage.label)</span><b>\(stage.count)</b></div>"
@@ -29,6 +37,9 @@ extension ConsoleServer {
             <h2>Funnel</h2>\(Chart.funnel(report.funnel))
             <h2>Per BLKI: certified against the 2025 target</h2>
             \(Chart.targets(report.centres, id: "centre-chart", acceptedLabel: "accepted", doneLabel: "certified"))
+            <h2>Closing the gap to the target</h2><table id="gaps"><tr><th>BLKI</th><th>Gap</th>\
+            <th>BELUM KOMPETEN</th><th>of whom may take an uji ulang</th><th>Reserves waiting</th></tr>\
+            \(gapRows)</table>
             <h2>Apprenticeships placed against the \(report.apprenticeships.target) places</h2>
             \(Chart.targets([report.apprenticeships], id: "apprenticeship-chart", acceptedLabel: "accepted", doneLabel: "placed"))
             <h2>Per sector (KBLI): certified against the planned seats</h2>

@@ -90,7 +90,8 @@ enum IndonesianText {
 
     /// `45 detik`, `12 menit`, `3 jam`, `2 hari`.
     static func duration(_ seconds: Double) -> String {
-        switch max(0, seconds) {
+        let seconds = max(0, seconds)  // an event dated ahead of this clock has waited no time
+        return switch seconds {
         case ..<90: "\(Int(seconds.rounded())) detik"
         case ..<5400: "\(Int((seconds / 60).rounded())) menit"
         case ..<172_800: "\(Int((seconds / 3600).rounded())) jam"

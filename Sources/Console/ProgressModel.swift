@@ -50,6 +50,12 @@ public struct ProgressHandler: TypedMessageHandler {
                 registration_id TEXT PRIMARY KEY, opened_at REAL, reasons TEXT,
                 documents_requested_at REAL, respond_by TEXT, documents_reason TEXT)
             """,
+            // Whether the participant's latest grade leaves an uji ulang possible (what could
+            // close a gap to the target).
+            """
+            CREATE TABLE IF NOT EXISTS console_retakes (
+                participant_id TEXT PRIMARY KEY, graded_at REAL NOT NULL, retake_available INTEGER NOT NULL)
+            """,
         ]
     }
 
@@ -149,6 +155,19 @@ public struct ProgressHandler: TypedMessageHandler {
                         THEN excluded.graded_at ELSE console_participants.graded_at END
                 """,
                 [.text(graded.participantID), at, at, .integer(graded.outcome == .competent ? 1 : 0)])
+            try transaction.execute(
+                """
+                INSERT INTO console_retakes (participant_id, graded_at, retake_available) VALUES (?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET
+                    retake_available = CASE WHEN excluded.graded_at >= console_retakes.graded_at
+                        THEN excluded.retake_available ELSE console_retakes.retake_available END,
+                    graded_at = CASE WHEN excluded.graded_at >= console_retakes.graded_at
+                        THEN excluded.graded_at ELSE console_retakes.graded_at END
+                """,
+                [
+                    .text(graded.participantID), at,
+                    .integer(graded.outcome == .notYetCompetent && graded.retakeAvailable == true ? 1 : 0),
+                ])
         case .certificateIssued(let issued):
             // Only a competency certificate makes a participant "certified".
             guard issued.kind == .competency else { break }
@@ -223,7 +242,21 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
     public let sectors: [Line]
     /// Apprenticeship placements against the places of the plan (400).
     public let apprenticeships: Line
+    /// Per BLKI, while its target is not reached: what could close the gap.
+    public let gaps: [Gap]
     public let updatedAt: Date
+
+    /// What could close a BLKI's gap to its target: its BELUM KOMPETEN participants (those who
+    /// may still take an uji ulang among them) and the reserves on its waiting lists.
+    public struct Gap: Sendable, Equatable, Encodable {
+        public let key: String
+        public let label: String
+        /// Target minus certified (0 once reached).
+        public let gap: Int
+        public let notYetCompetent: Int
+        public let mayRetake: Int
+        public let waiting: Int
+    }
 
     /// Reads the report from the console's store.
     public static func read(from store: any MessageStore, catalogue: ProgrammeCatalogue) async throws -> ProgressReport {
@@ -294,13 +327,34 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
                 key: sector, label: "\(sector) · \(KBLISector.name(sector))", accepted: counts.accepted,
                 certified: counts.certified, target: sectorTargets[sector] ?? 0)
         }
+        let closers = try await store.read(
+            """
+            SELECT r.centre AS grouping,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.graded_at IS NOT NULL AND p.competent = 0 THEN 1 ELSE 0 END)
+                    AS bk,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.competent = 0 AND t.retake_available = 1 THEN 1 ELSE 0 END)
+                    AS retake,
+                SUM(CASE WHEN r.accepted_at IS NOT NULL AND p.scheduled_at IS NULL AND p.waitlisted_at IS NOT NULL
+                    AND p.withdrawn_at IS NULL THEN 1 ELSE 0 END) AS waiting
+            FROM console_registrations r LEFT JOIN console_participants p ON p.participant_id = r.participant_id
+            LEFT JOIN console_retakes t ON t.participant_id = r.participant_id
+            WHERE r.centre IS NOT NULL GROUP BY r.centre
+            """)
+        var closing: [String: [String: SQLValue]] = [:]
+        for row in closers { if let key = row["grouping"]?.text { closing[key] = row } }
+        let gaps = centres.map { line in
+            let row = closing[line.key] ?? [:]
+            return Gap(
+                key: line.key, label: line.label, gap: max(0, line.target - line.certified), notYetCompetent: count(row, "bk"),
+                mayRetake: count(row, "retake"), waiting: count(row, "waiting"))
+        }
         return ProgressReport(
             funnel: funnel, rejected: count(total, "rejected"), waitlisted: count(total, "waitlisted"), centres: centres,
             sectors: sectors,
             apprenticeships: Line(
                 key: "apprenticeships", label: "Apprenticeships", accepted: count(total, "accepted"),
                 certified: count(total, "apprenticed"), target: catalogue.apprenticeships.places),
-            updatedAt: Date())
+            gaps: gaps, updatedAt: Date())
     }
 }
 

@@ -183,7 +183,7 @@ extension ProgressModelTests {
             let first = try #require(queue.pending.first)
             #expect(first.centre == "BLKI_BONTANG" && first.programme == "TATA_GRAHA")
             #expect(first.reasons.map(\.code) == ["REGISTRY_NAME_MISMATCH"] && first.respondBy == "2025-03-09")
-            #expect(first.documentsReason != nil && queue.pending[1].documentsRequestedAt == nil)
+            #expect(first.documentsReason?.contains("akta kelahiran") == true && queue.pending[1].documentsRequestedAt == nil)
         }
         // Once the last two are decided, nothing waits and there is no oldest age.
         let decided = try await reviews(
@@ -220,12 +220,41 @@ extension ProgressModelTests {
         #expect(abs(age - 3 * 3600) < 0.01, "\(age)")
     }
 
+    /// The target's gap per BLKI and what could close it: the BELUM KOMPETEN (those with an uji
+    /// ulang left) and the reserves waiting.
+    @Test(arguments: stores) func eachBLKIsGapShowsWhoCouldCloseIt(store: String) async throws {
+        var events = try journey()
+        for (index, participant) in ["PST-3", "PST-4", "PST-5"].enumerated() {
+            events.append(
+                try event(
+                    "registration.accepted.v2", id: "acc-\(participant)", time: "2025-03-02T00:00:0\(index)Z",
+                    data: ["registrationID": "REG-\(participant)", "participantID": participant, "centre": "BLKI_BALIKPAPAN"]))
+        }
+        events += [
+            try event("class.scheduled.v1", id: "s3", time: "2025-03-03T00:00:00Z", data: ["participantID": "PST-3"]),
+            try event(
+                "assessment.graded.v3", id: "g3", time: "2025-05-01T00:00:00Z",
+                data: ["participantID": "PST-3", "outcome": "BELUM_KOMPETEN", "retakeAvailable": true]),
+            try event("class.scheduled.v1", id: "s5", time: "2025-03-03T00:00:00Z", data: ["participantID": "PST-5"]),
+            try event(
+                "assessment.graded.v3", id: "g5", time: "2025-05-01T00:00:00Z",
+                data: ["participantID": "PST-5", "outcome": "BELUM_KOMPETEN", "retakeAvailable": false]),
+            try event("enrolment.waitlisted.v1", id: "w4", time: "2025-03-03T00:00:00Z", data: ["participantID": "PST-4"]),
+        ]
+        let report = try await report(after: events, store: store)
+        let balikpapan = try #require(report.gaps.first { $0.key == "BLKI_BALIKPAPAN" })
+        #expect(balikpapan.gap == 1000 && balikpapan.notYetCompetent == 2 && balikpapan.mayRetake == 1)
+        #expect(balikpapan.waiting == 1)
+        let bontang = try #require(report.gaps.first { $0.key == "BLKI_BONTANG" })
+        #expect(bontang.gap == 499 && bontang.notYetCompetent == 0 && bontang.waiting == 0, "PST-1 is certified there")
+    }
+
     @Test func indonesianDatesAndDurations() {
         #expect(IndonesianText.dateTime(Date(timeIntervalSince1970: 1_751_846_400)) == "7 Juli 2025 08.00 WITA")
         #expect(IndonesianText.date("2025-06-20") == "20 Juni 2025" && IndonesianText.date("20/06/2025") == "20/06/2025")
         #expect(IndonesianText.date("2025-13-01") == "2025-13-01")
         #expect(IndonesianText.duration(30) == "30 detik" && IndonesianText.duration(3 * 3600) == "3 jam")
-        #expect(IndonesianText.duration(3 * 86400) == "3 hari")
+        #expect(IndonesianText.duration(3 * 86400) == "3 hari" && IndonesianText.duration(-40) == "0 detik")
     }
 }
 

@@ -267,9 +267,13 @@ struct GradingTests {
         let driver = try await GradingDriver.make()
         let bk: [String: AssessmentSubmittedV1.UnitResult] = ["G.454000.004.01": .competent]
         // The result it follows has not arrived (yet): tried again later, not refused for good.
-        await #expect(throws: Failure.self) {
+        await #expect {
             _ = try await driver.submit(GradingDriver.retake("R-0", of: "NONE", on: "2025-09-10", bk))
-        }
+        } throws: { ($0 as? Failure)?.kind == .transient && ($0 as? Failure)?.code == .assessmentNotYetKnown }
+        // … unless something else is wrong with it: then it is refused with that.
+        var wrong = GradingDriver.retake("R-00", of: "NONE", on: "2025-09-10", bk)
+        wrong.testSite = " "
+        #expect(try driver.rejectionCodes(try await driver.submit(wrong)) == ["TEST_SITE_MISSING"])
         var results = Dictionary(
             uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
         results["G.454000.004.01"] = .notYetCompetent
@@ -348,9 +352,10 @@ struct GradingTests {
         #expect(retake.outcome == .competent)
     }
 
-    /// An LSP's system, or someone with its credentials, cannot appeal a competent result, decide
-    /// an appeal nobody filed, turn a K unit or no unit by an appeal, change units by a dismissal,
-    /// date the appeal before the assessment, or name a licence that is not one.
+    /// An LSP's system, or someone with its credentials, cannot appeal a competent result, have a
+    /// decision taken before its filing (it waits), appeal to another LSP, turn a K unit or no
+    /// unit by an appeal, change units by a dismissal, date the appeal before the assessment, or
+    /// name a licence that is not one.
     @Test func anAppealThatCannotBeTrueIsRejectedWithItsReason() async throws {
         let driver = try await GradingDriver.make()
         _ = try driver.graded(try await driver.submit(GradingDriver.submission("K-1")))
@@ -360,9 +365,12 @@ struct GradingTests {
         results["G.454000.004.01"] = .notYetCompetent
         _ = try driver.graded(try await driver.submit(GradingDriver.submission("K-2", on: "2025-09-04", results: results)))
         // A decision before its filing (another process, a retry): tried again later.
-        await #expect(throws: Failure.self) {
+        await #expect {
             _ = try await driver.appeal("K-2", .upheld, on: "2025-09-06", units: ["G.454000.004.01"])
-        }
+        } throws: { ($0 as? Failure)?.kind == .transient && ($0 as? Failure)?.code == .assessmentNotYetKnown }
+        // A decision about a result that cannot be appealed is refused at once.
+        #expect(
+            try driver.rejectionCodes(try await driver.appeal("K-1", .dismissed, on: "2025-09-06")).contains("APPEAL_NOT_FILED"))
         #expect(
             try driver.rejectionCodes(try await driver.appeal("K-2", .filed, on: "2025-09-05", licence: "BNSP-LSP-9999-ID"))
                 == ["APPEAL_LSP_MISMATCH"], "only the LSP that assessed decides an appeal")
@@ -401,8 +409,19 @@ struct GradingTests {
                 try await driver.submit(
                     GradingDriver.retake("O-2", of: "O-1", on: "2025-09-16", ["G.454000.001.01": .competent])))
                 == ["RETAKE_NO_UNIT_RESULTS"])
+        // No per-unit results: a dismissed appeal offers no uji ulang either.
+        _ = try driver.appealRecorded(try await driver.appeal("O-1", .filed, on: "2025-09-03"))
+        #expect(try driver.appealRecorded(try await driver.appeal("O-1", .dismissed, on: "2025-09-05")).retakeAvailable == false)
+        // The whole result sent again (two units BK); an id ending in -BANDING is refused and
+        // stays free for the result of the appeal that follows.
+        results["G.454000.002.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("O-3", on: "2025-09-20", results: results)))
         #expect(
-            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("O-1-BANDING", on: "2025-09-20")))
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("O-3-BANDING", on: "2025-09-21")))
                 == ["ASSESSMENT_ID_RESERVED"])
+        _ = try driver.appealRecorded(try await driver.appeal("O-3", .filed, on: "2025-09-22"))
+        let upheld = try driver.graded(try await driver.appeal("O-3", .upheld, on: "2025-09-25", units: ["G.454000.001.01"]))
+        #expect(upheld.assessmentID == "O-3-BANDING" && upheld.notYetCompetentUnits == ["G.454000.002.01"])
+        #expect(upheld.retakeAvailable == true && upheld.supersedes == "O-3")
     }
 }

@@ -225,6 +225,14 @@ struct SchedulingTests {
         try await driver.withdraw("P3", classID: later.classID, on: "2025-07-01")
         let moved = try #require(try driver.scheduled["P7"])
         #expect(moved.classID == later.classID && moved.seat == later.seat, "P7 gets P3's seat, never P1's")
+        // The audit: who asked, the day, the seat left, whether it was given away.
+        let audit = try await driver.kit.query(
+            "SELECT participant_id, class_id, left_on, requested_by, refilled FROM sched_withdrawals ORDER BY participant_id")
+        #expect(audit.map { $0["participant_id"]?.text } == ["P1", "P3"])
+        #expect(
+            audit.map { $0["refilled"]?.integer } == [0, 1]
+                && audit.map { $0["class_id"]?.text } == [seat.classID, later.classID])
+        #expect(audit.first?["requested_by"]?.text == "Petugas Disnakertrans" && audit.first?["left_on"]?.text == "2025-07-09")
     }
 
     /// Daftar ulang: a seat is the selection's result with its window; whoever does not come
@@ -401,8 +409,9 @@ struct SchedulingTests {
 
         try await driver.answer("P4", .accept)
         #expect(try driver.scheduled["P4"]?.centre == .bontang && driver.scheduled["P4"]?.replacing == false)
-        try await driver.answer("P5", .noAnswer)
+        try await driver.answer("P5", .noAnswer, on: "2025-06-30")
         #expect(try driver.offers["P6"]?.classID == offer.classID, "no answer by the date is a no")
+        #expect(try driver.offers["P6"]?.answerBy == "2025-06-30", "never before the day the seat was freed again")
         #expect(try driver.decoded(EnrolmentTransferOfferedV1.self).count == 4, "P3 is not asked again")
         #expect(try driver.scheduled["P3"] == nil && driver.scheduled["P5"] == nil, "nobody is seated without a yes")
         // A yes after the answer date counts as no answer: the seat goes on, P6 waits at home.

@@ -21,7 +21,7 @@ public import Topology
 /// - Corrections: a newer whole submission for the same participant and scheme (later
 ///   assessment date, or the same date and a later envelope time) supersedes the current one
 ///   and says so (`supersedes`); an older one arriving late is recorded as stale and publishes
-///   nothing. A correction counts no attempt.
+///   nothing. A correction counts an attempt for each unit it turns from BK to K.
 /// - Banding (`assessment.appealed`): an appeal against the current BELUM KOMPETEN result is
 ///   filed, then upheld (the units it names become K and the whole result is graded again) or
 ///   dismissed; each step is told with `assessment.appeal-recorded`. No uji ulang while an
@@ -123,7 +123,10 @@ public struct GradingHandler: TypedMessageHandler {
             reasons += try correctionProblems(submitted, replacing: current.id, in: transaction)
         }
         guard reasons.isEmpty else {
-            try record(submitted, submittedAt: submittedAt, outcome: nil, status: "rejected", in: transaction)
+            // A reserved id is not kept: it belongs to the result an upheld appeal will grade.
+            if !reasons.contains(where: { $0.code == "ASSESSMENT_ID_RESERVED" }) {
+                try record(submitted, submittedAt: submittedAt, outcome: nil, status: "rejected", in: transaction)
+            }
             return [
                 try outgoing(
                     AssessmentRejectedV1(
@@ -189,7 +192,10 @@ public struct GradingHandler: TypedMessageHandler {
         let knownAssessment = try !transaction.query(
             "SELECT 1 FROM grading_assessments WHERE assessment_id = ?", [.text(appeal.assessmentID)]
         ).isEmpty
-        if !knownAssessment || (earlierStatus == nil && appeal.status != .filed) {
+        let current = try currentAssessment(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
+        let appealable =
+            current?.id == appeal.assessmentID && current?.outcome == AssessmentGradedV1.Outcome.notYetCompetent.rawValue
+        if !knownAssessment || (earlierStatus == nil && appeal.status != .filed && appealable) {
             // The result, or the filing, may still be on its way (several processes, a retry).
             throw Failure.transient(
                 .assessmentNotYetKnown, "appeal step for \(appeal.assessmentID) before its result or its filing")
@@ -199,7 +205,6 @@ public struct GradingHandler: TypedMessageHandler {
         if appeal.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
             add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
         }
-        let current = try currentAssessment(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
         let units = try unitResults(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
         if current?.id != appeal.assessmentID {
             add("APPEAL_NOT_CURRENT", "Banding harus merujuk hasil uji kompetensi terakhir peserta pada skema ini.")
@@ -221,6 +226,7 @@ public struct GradingHandler: TypedMessageHandler {
         switch (appeal.status, earlierStatus) {
         case (.filed, nil), (.upheld, .filed), (.dismissed, .filed): break
         case (.filed, _): add("APPEAL_ALREADY_FILED", "Banding atas hasil ini sudah pernah diajukan.")
+        case (_, nil): add("APPEAL_NOT_FILED", "Keputusan banding memerlukan pengajuan banding lebih dahulu.")
         default: add("APPEAL_ALREADY_DECIDED", "Banding atas hasil ini sudah diputuskan.")
         }
         if appeal.status == .upheld {
@@ -340,7 +346,9 @@ public struct GradingHandler: TypedMessageHandler {
         let byCode = Dictionary(units.map { ($0.code, $0) }, uniquingKeysWith: { first, _ in first })
         let codes = catalogue.programme(scheme: scheme)?.scheme.units ?? units.map(\.code)
         let notYetCompetent = codes.filter { byCode[$0]?.result != .competent }.sorted()
-        let retakeAvailable = notYetCompetent.contains { (byCode[$0]?.attempts ?? 0) < catalogue.attemptsPerUnit }
+        // With no per-unit results (graded before they were kept) no uji ulang can follow.
+        let retakeAvailable =
+            !units.isEmpty && notYetCompetent.contains { (byCode[$0]?.attempts ?? 0) < catalogue.attemptsPerUnit }
         return (units, notYetCompetent, retakeAvailable)
     }
 
@@ -446,9 +454,6 @@ public struct GradingHandler: TypedMessageHandler {
                 add("UNIT_UNKNOWN", "Unit \(code) bukan bagian dari skema \(scheme.code).")
             }
         }
-        if let retakeOf = submitted.retakeOf {
-            reasons += try retakeProblems(submitted, retakeOf: retakeOf, in: transaction)
-        }
         if submitted.assessorRegistration.trimmingCharacters(in: .whitespaces).isEmpty {
             add("ASSESSOR_MISSING", "Nomor registrasi asesor (MET) wajib diisi.")
         }
@@ -457,6 +462,11 @@ public struct GradingHandler: TypedMessageHandler {
         }
         if !(0...100).contains(submitted.attendancePercent) {
             add("ATTENDANCE_INVALID", "Persentase kehadiran harus antara 0 dan 100.")
+        }
+        // An uji ulang of a result not seen yet is tried again later, unless something else is
+        // wrong with it already (then it is refused with those reasons).
+        if let retakeOf = submitted.retakeOf, reasons.isEmpty {
+            reasons += try retakeProblems(submitted, retakeOf: retakeOf, in: transaction)
         }
         return reasons
     }

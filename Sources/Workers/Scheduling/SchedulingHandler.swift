@@ -233,7 +233,7 @@ private struct Context {
         }
         guard
             let row = try transaction.query(
-                "SELECT programme, status, class_id, preferred_centre FROM sched_applicants WHERE participant_id = ?",
+                "SELECT programme, status, class_id, seat, preferred_centre FROM sched_applicants WHERE participant_id = ?",
                 [.text(request.participantID)]
             ).first, let programme = row["programme"]?.text
         else {
@@ -259,15 +259,7 @@ private struct Context {
             throw Failure.permanent(
                 .invalidWithdrawal, "an attendance below 80 % is known only once the class has started (on \(start ?? "-"))")
         }
-        try transaction.execute(
-            """
-            INSERT INTO sched_withdrawals (participant_id, class_id, reason, left_on, requested_by, refilled)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .text(request.participantID), heldClass.map(SQLValue.text) ?? .null, .text(request.reason.rawValue),
-                .text(request.on), .text(requestedBy), .integer(started ? 0 : 1),
-            ])
+        let freedSeat = row["status"]?.text == "scheduled" ? row["class_id"]?.text : nil
         // A seat in a class that has started stays with the row (taken, not refilled).
         try transaction.execute(
             started
@@ -289,11 +281,30 @@ private struct Context {
             EnrolmentWithdrawnV1(participantID: request.participantID, classID: heldClass, reason: request.reason),
             id: "withdrawn-\(request.participantID)", subject: request.participantID,
             correlation: event.header.correlationID)
-        guard !started else { return }
-        // The next person in the seat comes to daftar ulang in the later window, as for a no-show.
-        freedClass = heldClass ?? row["class_id"]?.text
-        freedOn = request.on
-        try allocate(programme: programme)
+        if !started {
+            // The next person in the seat comes to daftar ulang in the later window, as for a no-show.
+            freedClass = freedSeat
+            freedOn = request.on
+            try allocate(programme: programme)
+        }
+        // The audit of the request: who asked, the day, the seat left, whether it was given away.
+        let seatNumber = row["seat"]?.integer
+        let refilled =
+            try freedSeat.map { classID in
+                try !transaction.query(
+                    "SELECT 1 FROM sched_applicants WHERE class_id = ? AND seat = ? AND participant_id <> ?",
+                    [.text(classID), seatNumber.map(SQLValue.integer) ?? .null, .text(request.participantID)]
+                ).isEmpty
+            } ?? false
+        try transaction.execute(
+            """
+            INSERT INTO sched_withdrawals (participant_id, class_id, reason, left_on, requested_by, refilled)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(request.participantID), freedSeat.map(SQLValue.text) ?? .null, .text(request.reason.rawValue),
+                .text(request.on), .text(requestedBy), .integer(refilled ? 1 : 0),
+            ])
     }
 
     // MARK: Offers of a seat at the other BLKI
@@ -343,6 +354,8 @@ private struct Context {
             "UPDATE sched_applicants SET status = 'pooled', class_id = NULL, seat = NULL WHERE participant_id = ?",
             [.text(answer.participantID)])
         if replacing { freedClass = answer.classID }
+        // The next offer of this seat is answered no earlier than the day it was freed again.
+        freedOn = answer.answeredOn
         try allocate(programme: programme)
     }
 
@@ -372,7 +385,7 @@ private struct Context {
         let replacing = freedClass == classID
         // Never a date before the seat was freed, nor after the day before the class starts.
         var answerBy = catalogue.transferAnswerBy(classStart: start, replacing: replacing) ?? start
-        if replacing, let freedOn, freedOn > answerBy { answerBy = freedOn }
+        if let freedOn, freedOn > answerBy { answerBy = freedOn }
         if let first = ProgrammeCatalogue.day(start).map({ ProgrammeCatalogue.format($0.addingTimeInterval(-86_400)) }),
             answerBy > first
         {
