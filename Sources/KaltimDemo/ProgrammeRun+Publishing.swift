@@ -108,9 +108,7 @@ extension ProgrammeRun {
         func key(_ result: AssessmentGradedV3) -> String { registrations[result.participantID] ?? result.participantID }
         for previous in results.sorted(by: { key($0) < key($1) }) {
             guard let lastDate = previous.assessedOn.flatMap(ProgrammeCatalogue.day) else { continue }
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in "\(key(previous)) banding".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            var draw = SeededRandom(seed: options.seed ^ hash)
+            var draw = SeededRandom(seed: options.seed ^ Self.stableHash("\(key(previous)) banding"))
             guard Double.random(in: 0..<1, using: &draw) < 0.1 else { continue }
             let grant = filed.count % 2 == 0
             if grant { upheld += 1 }
@@ -141,9 +139,7 @@ extension ProgrammeRun {
         func key(_ result: AssessmentGradedV3) -> String { registrations[result.participantID] ?? result.participantID }
         for (index, previous) in results.sorted(by: { key($0) < key($1) }).enumerated() {
             guard let lastDate = previous.assessedOn.flatMap(ProgrammeCatalogue.day) else { continue }
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in "\(key(previous)) uji ulang \(round)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            var draw = SeededRandom(seed: options.seed ^ hash)
+            var draw = SeededRandom(seed: options.seed ^ Self.stableHash("\(key(previous)) uji ulang \(round)"))
             let units = previous.notYetCompetentUnits.map { code in
                 AssessmentSubmittedV1.Unit(
                     code: code, result: Double.random(in: 0..<1, using: &draw) < 0.6 ? .competent : .notYetCompetent)

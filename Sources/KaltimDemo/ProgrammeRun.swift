@@ -310,17 +310,6 @@ struct ProgrammeRun {
     func reRegistrationStage(tally: Tally) async throws {
         let stage = Date()
         let seats = await tally.seats
-        let recordedBy = "Petugas daftar ulang BLKI (simulasi)"
-        func record(_ seat: ClassScheduledV2, attended: Bool) throws -> AMQPOutgoingMessage {
-            try OutgoingEvent(
-                EventEnvelope(
-                    id: "\(prefix)reregistered-\(seat.participantID)", source: "/kaltim/blki/daftar-ulang",
-                    subject: seat.participantID,
-                    data: EnrolmentReRegisteredV1(
-                        participantID: seat.participantID, classID: seat.classID, attended: attended, recordedBy: recordedBy)),
-                exchange: exchange
-            ).amqpMessage
-        }
         var noShows: [String: Int] = [:]
         var noShowsAt: [String: [TrainingCentre: Int]] = [:]
         var records: [AMQPOutgoingMessage] = []
@@ -330,7 +319,7 @@ struct ProgrammeRun {
                 noShows[seat.programme, default: 0] += 1
                 noShowsAt[seat.programme, default: [:]][seat.centre, default: 0] += 1
             }
-            records.append(try record(seat, attended: !absent))
+            records.append(try reRegistration(seat, attended: !absent))
         }
         let absent = noShows.values.reduce(0, +)
         // The seats someone waiting at the same BLKI takes at once (a seat offered across to the
@@ -346,7 +335,7 @@ struct ProgrammeRun {
         }
         // Those called from the waiting list come in their own window.
         let called = await tally.seats.filter(\.replacing)
-        try await publishAll(try called.map { try record($0, attended: true) })
+        try await publishAll(try called.map { try reRegistration($0, attended: true) })
     }
 
     /// 2c. Withdrawals, as `kaltim-worker withdraw` would ask them: three participants resign
@@ -393,19 +382,21 @@ struct ProgrammeRun {
         }
         await tally.noteOfficeWithdrawals(asked: messages.count, beforeStart: min(3, messages.count))
         // Those called in their place come to daftar ulang (a record sent before has the same id).
-        let recordedBy = "Petugas daftar ulang BLKI (simulasi)"
-        try await publishAll(
-            try await tally.seats.filter(\.replacing).map { seat in
-                try OutgoingEvent(
-                    EventEnvelope(
-                        id: "\(prefix)reregistered-\(seat.participantID)", source: "/kaltim/blki/daftar-ulang",
-                        subject: seat.participantID,
-                        data: EnrolmentReRegisteredV1(
-                            participantID: seat.participantID, classID: seat.classID, attended: true,
-                            recordedBy: recordedBy)),
-                    exchange: exchange
-                ).amqpMessage
-            })
+        try await publishAll(try await tally.seats.filter(\.replacing).map { try reRegistration($0, attended: true) })
+    }
+
+    /// The BLKI's daftar ulang record of a seat, as `kaltim-worker reregister` would publish it
+    /// (one id per participant: sent again, it is the same record).
+    func reRegistration(_ seat: ClassScheduledV2, attended: Bool) throws -> AMQPOutgoingMessage {
+        try OutgoingEvent(
+            EventEnvelope(
+                id: "\(prefix)reregistered-\(seat.participantID)", source: "/kaltim/blki/daftar-ulang",
+                subject: seat.participantID,
+                data: EnrolmentReRegisteredV1(
+                    participantID: seat.participantID, classID: seat.classID, attended: attended,
+                    recordedBy: "Petugas daftar ulang BLKI (simulasi)")),
+            exchange: exchange
+        ).amqpMessage
     }
 
     /// The registration portal's side of the offers of a seat at the other BLKI: each applicant

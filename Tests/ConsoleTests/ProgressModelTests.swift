@@ -70,11 +70,15 @@ import Workers
         PostgresEnvironment.url != nil || PostgresEnvironment.required ? ["sqlite", "postgres"] : ["sqlite"]
     }
 
-    func report(after events: [DecodedEvent], store kind: String = "sqlite") async throws -> ProgressReport {
+    /// A console store (SQLite, or a schema of the test's PostgreSQL server) after `events`,
+    /// then `read` on it.
+    func afterEvents<T>(
+        _ events: [DecodedEvent], store kind: String, read: (any MessageStore) async throws -> T
+    ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("progress"))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store =
+        let store: any MessageStore =
             kind == "postgres"
             ? try await Stores.open(try PostgresEnvironment.requireURL(), schema: PostgresEnvironment.uniqueSchema("console"))
             : try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
@@ -83,24 +87,17 @@ import Workers
         for event in events {
             try await store.write { transaction in _ = try handler.handle(event, in: transaction) }
         }
-        return try await ProgressReport.read(from: store, catalogue: Self.catalogue)
+        return try await read(store)
+    }
+
+    func report(after events: [DecodedEvent], store kind: String = "sqlite") async throws -> ProgressReport {
+        try await afterEvents(events, store: kind) { try await ProgressReport.read(from: $0, catalogue: Self.catalogue) }
     }
 
     /// The review queue after `events`, read at `now`.
     func reviews(after events: [DecodedEvent], store kind: String = "sqlite", now: String) async throws -> ReviewQueue {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("reviews"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store =
-            kind == "postgres"
-            ? try await Stores.open(try PostgresEnvironment.requireURL(), schema: PostgresEnvironment.uniqueSchema("console"))
-            : try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
-        let handler = ProgressHandler(catalogue: Self.catalogue)
-        try await store.migrate(handler.migrations)
-        for event in events {
-            try await store.write { transaction in _ = try handler.handle(event, in: transaction) }
-        }
-        return try await ReviewQueue.read(from: store, now: try Date(now, strategy: .iso8601))
+        let instant = try Date(now, strategy: .iso8601)
+        return try await afterEvents(events, store: kind) { try await ReviewQueue.read(from: $0, now: instant) }
     }
 
     func counts(_ report: ProgressReport) -> [String: Int] {

@@ -186,6 +186,24 @@ struct SchedulingTests {
         #expect(try await driver.withdraw("P2").isEmpty, "a repeat changes nothing")
     }
 
+    /// Someone withdrawn while a seat at the other BLKI is on offer leaves the waiting, not a
+    /// class: the withdrawal names no class, and the held seat is offered to the next person.
+    @Test func withdrawingSomeoneHoldingAnOfferFreesTheHeldSeat() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 2, reRegistration: true))
+        try await driver.openClasses()
+        for index in 1...5 { try await driver.accept("P\(index)") }
+        let held = try #require(try driver.offers["P3"])
+        #expect(try driver.waitlisted["P5"] != nil)
+        let published = try await driver.withdraw("P3")
+        let withdrawn = try #require(
+            try published.first { $0.type == EnrolmentWithdrawnV1.eventType }.map {
+                try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawnV1>.self, from: $0.body).data
+            })
+        #expect(withdrawn.classID == nil, "the offered seat was never theirs")
+        #expect(try driver.offers["P5"]?.classID == held.classID, "the held seat goes on to the next person")
+        await #expect(throws: Failure.self) { try await driver.answer("P3", .accept) }
+    }
+
     /// A class that has started is not refilled: the seat stays taken (nobody joins mid-way) and
     /// later allocations do not give it away either. What the office cannot do: withdraw someone
     /// from a class they do not hold, withdraw an unknown participant, name a no-show, or send

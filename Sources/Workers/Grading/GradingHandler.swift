@@ -202,7 +202,7 @@ public struct GradingHandler: TypedMessageHandler {
         }
         var reasons: [RegistrationReason] = []
         func add(_ code: String, _ message: String) { reasons.append(RegistrationReason(code: code, message: message)) }
-        if appeal.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
+        if !Self.isLicence(appeal.lspLicence) {
             add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
         }
         let units = try unitResults(of: appeal.participantID, scheme: appeal.scheme, in: transaction)
@@ -423,7 +423,7 @@ public struct GradingHandler: TypedMessageHandler {
         }
         // The licence becomes part of a certificate's id and file name: letters, digits, dots
         // and dashes only, as BNSP writes them (`BNSP-LSP-0123-ID`).
-        if submitted.lspLicence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) == nil {
+        if !Self.isLicence(submitted.lspLicence) {
             add("LSP_LICENCE_INVALID", "Nomor lisensi LSP hanya boleh berisi huruf, angka, titik dan tanda hubung (maks. 64).")
         }
         if submitted.assessmentID.hasSuffix(Self.appealResultSuffix) {
@@ -531,6 +531,12 @@ public struct GradingHandler: TypedMessageHandler {
             }
         }
         return reasons
+    }
+
+    /// A BNSP licence number as it may become part of a certificate's id and file name: letters,
+    /// digits, dots and dashes, at most 64.
+    static func isLicence(_ licence: String) -> Bool {
+        licence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) != nil
     }
 
     /// An SKKNI unit code: the 2012 format `X.000000.000.00` (Permenakertrans 8/2012), or an
