@@ -502,6 +502,23 @@ struct ProgrammeRun {
         try await tally.wait("notifications", stage4) { counts in
             counts.notified + counts.notificationsFailed >= counts.expectedNotifications
         }
+        // Each certificate's PDF is written after its commit; a certificates process killed
+        // before writing leaves it to the next one. Wait for every file before the workers stop
+        // (the last certificates of the run come with the uji ulang rounds).
+        let issued = await tally.counts.certificates
+        let deadline = Date().addingTimeInterval(options.stageTimeout * 60)
+        while pdfCount() < issued {
+            guard Date() < deadline else {
+                throw ValidationError("certificate files did not appear: \(pdfCount()) of \(issued)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// The certificate PDFs written so far.
+    func pdfCount() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path("certificates"))) ?? []).filter { $0.hasSuffix(".pdf") }
+            .count
     }
 
     // MARK: The report
@@ -542,12 +559,10 @@ struct ProgrammeRun {
         if counts.reviewsPending > 0 { check.problems.append("\(counts.reviewsPending) reviews still pending") }
         // Each certificate's PDF is written after its commit, by the worker's file writer, which
         // finishes what is waiting when the worker stops.
-        let pdfs = ((try? FileManager.default.contentsOfDirectory(atPath: path("certificates"))) ?? []).filter {
-            $0.hasSuffix(".pdf")
-        }
-        check.lines.append("  certificate files: \(pdfs.count) PDFs for \(counts.certificates) certificates issued")
-        if pdfs.count != counts.certificates {
-            check.problems.append("\(counts.certificates) certificates issued but \(pdfs.count) PDFs written")
+        let pdfs = pdfCount()
+        check.lines.append("  certificate files: \(pdfs) PDFs for \(counts.certificates) certificates issued")
+        if pdfs != counts.certificates {
+            check.problems.append("\(counts.certificates) certificates issued but \(pdfs) PDFs written")
         }
         var text = report + "\nchecks (lost and duplicated effects, leftovers, dead letters, logs):\n"
         if let disturbance {
