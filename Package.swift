@@ -139,12 +139,15 @@ let package = Package(
         // The programme plan (classes, centres, schemes, quotas, dates): read by the workers, the
         // console and the main job. Contracts and Foundation only.
         .target(name: "Programme", dependencies: ["Contracts"], swiftSettings: swiftSettings),
+        // The officers' review desk: intake's case files, reading them, checking a decision (used
+        // by intake, `kaltim-worker review` and the console).
+        .target(name: "ReviewDesk", dependencies: ["Contracts", "Jobs"], swiftSettings: swiftSettings),
         // The five workers of the pipeline.
         .target(
             name: "Workers",
             dependencies: [
                 "ContractKit", "Topology",
-                "Jobs", "Contracts", "Programme", "IntakeRules", "Senders", "CCairo", "CQREncode",
+                "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,7 +176,8 @@ let package = Package(
             name: "kaltim-worker",
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
-                "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders", "DeploymentSettings",
+                "Workers", "ReviewDesk", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
+                "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -220,7 +224,7 @@ let package = Package(
             name: "Console",
             dependencies: [
                 "ContractKit", "Topology",
-                "Admin", "AMQP", "Jobs", "Contracts", "Programme",
+                "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -313,7 +317,8 @@ let package = Package(
             name: "WorkersTests",
             dependencies: [
                 "ContractKit", "Topology",
-                "Workers", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "kaltim-demo", "Jobs", "Stores", "AMQP",
+                "Workers", "ReviewDesk", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "kaltim-demo", "Jobs",
+                "Stores", "AMQP",
                 "Contracts",
                 "Senders",
                 "TestSupport",
@@ -330,6 +335,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
+                "ReviewDesk",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

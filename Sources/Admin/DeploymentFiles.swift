@@ -106,9 +106,11 @@ public enum DeploymentFiles {
             ])
             topicPermissions.append([
                 "user": name, "vhost": vhost, "exchange": exchange,
-                // The console publishes only a rebuild's end marker, which reaches the stream only.
+                // The console publishes a rebuild's end marker, which reaches the stream only, and
+                // what staff record in it.
                 "write": role == .console
-                    ? regex([WorkerRole.consoleHistoryMarker]) : role.publishes.isEmpty ? "^$" : regex(role.publishes),
+                    ? regex(role.publishes + [WorkerRole.consoleHistoryMarker])
+                    : role.publishes.isEmpty ? "^$" : regex(role.publishes),
                 "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }

@@ -1,25 +1,66 @@
+import Contracts
 import Crypto
 import Foundation
 import _CryptoExtras
 
-/// What a console user may do. Each role includes the ones below it.
-public enum ConsoleRole: String, Codable, Sendable, Comparable, CaseIterable {
-    /// Sees progress, queues, dead letters (masked) and the audit log.
+/// Who a console user is at work. Each role sees only what its work needs (no role includes
+/// another): operations staff the queues and dead letters, Disnakertrans officers the review
+/// desk, a BLKI's administrators their own BLKI's classes.
+public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
+    /// Sees progress, the review queue, queues, dead letters (masked) and the audit log.
     case viewer
-    /// And replays dead letters (dry run, canary, one, a selection, a group).
+    /// As a viewer, and replays dead letters (dry run, canary, one, a selection, a group).
     case `operator`
-    /// And purges dead letters and reveals personal data (audited).
+    /// As an operator, and purges dead letters and reveals their personal data (audited).
     case admin
+    /// A Disnakertrans officer (petugas verifikasi): progress, the review queue, the case files
+    /// (personal data masked unless revealed, audited) and the decisions on them.
+    case officer
+    /// A BLKI administrator: progress and the classes of their own BLKI (the account's `centre`):
+    /// rosters, daftar ulang, training results and withdrawals.
+    case blki
 
-    private var rank: Int {
-        switch self {
-        case .viewer: 0
-        case .operator: 1
-        case .admin: 2
+    /// Whether the role may do `permission`.
+    public func allows(_ permission: ConsolePermission) -> Bool {
+        switch permission {
+        case .viewProgress: true
+        case .viewReviewQueue: self != .blki
+        case .viewOperations: self == .viewer || self == .operator || self == .admin
+        case .replay: self == .operator || self == .admin
+        case .purgeAndReveal: self == .admin
+        case .decideReviews: self == .officer
+        case .runBLKIDesk: self == .blki
         }
     }
 
-    public static func < (lhs: ConsoleRole, rhs: ConsoleRole) -> Bool { lhs.rank < rhs.rank }
+    /// The role's name on pages, in Bahasa Indonesia.
+    public var label: String {
+        switch self {
+        case .viewer: "pemantau"
+        case .operator: "operator"
+        case .admin: "admin"
+        case .officer: "petugas verifikasi"
+        case .blki: "admin BLKI"
+        }
+    }
+}
+
+/// What a page or a form needs (``ConsoleRole/allows(_:)`` says who has it).
+public enum ConsolePermission: String, Sendable, CaseIterable {
+    /// The programme's progress (counts only).
+    case viewProgress
+    /// The list of pending reviews (no personal data).
+    case viewReviewQueue
+    /// Queues, dead letters (masked) and the audit log.
+    case viewOperations
+    /// Replaying dead letters.
+    case replay
+    /// Purging dead letters and revealing their personal data.
+    case purgeAndReveal
+    /// Opening case files (audited when revealed) and deciding reviews.
+    case decideReviews
+    /// A BLKI's classes: daftar ulang, training results, withdrawals.
+    case runBLKIDesk
 }
 
 /// The console's accounts: a JSON file of users, their roles and PBKDF2-SHA256 password hashes
@@ -33,11 +74,14 @@ public struct ConsoleAccounts: Sendable {
         public var name: String
         public var role: ConsoleRole
         public var passwordHash: String
+        /// For a BLKI administrator: their BLKI (`BLKI_BALIKPAPAN`, `BLKI_BONTANG`); nobody else has one.
+        public var centre: String?
 
-        public init(name: String, role: ConsoleRole, passwordHash: String) {
+        public init(name: String, role: ConsoleRole, passwordHash: String, centre: String? = nil) {
             self.name = name
             self.role = role
             self.passwordHash = passwordHash
+            self.centre = centre
         }
     }
 
@@ -62,8 +106,20 @@ public struct ConsoleAccounts: Sendable {
         } catch {
             throw ConsoleError(.accounts, "the accounts file \(path) is not valid: \(error)")
         }
-        for user in file.users where PasswordHash(encoded: user.passwordHash) == nil {
-            throw ConsoleError(.accounts, "the password hash of user \(user.name) is not a pbkdf2-sha256 hash")
+        for user in file.users {
+            if PasswordHash(encoded: user.passwordHash) == nil {
+                throw ConsoleError(.accounts, "the password hash of user \(user.name) is not a pbkdf2-sha256 hash")
+            }
+            if user.role == .blki {
+                guard let centre = user.centre, TrainingCentre(rawValue: centre) != nil else {
+                    throw ConsoleError(
+                        .accounts,
+                        "user \(user.name) is a BLKI administrator: give their centre (\(TrainingCentre.allCases.map(\.rawValue).joined(separator: " or ")))"
+                    )
+                }
+            } else if user.centre != nil {
+                throw ConsoleError(.accounts, "user \(user.name) has a centre, which only a blki account has")
+            }
         }
         self.init(users: file.users)
     }

@@ -18,14 +18,16 @@ extension ConsoleServer {
             if let id = request.cookies[Self.sessionCookie]?.value, let session = sessions.find(id), session.user == name {
                 return session
             }
-            return sessions.create(user: user.name, role: user.role)
+            return sessions.create(user)
         }
         guard let id = request.cookies[Self.sessionCookie]?.value else { return nil }
         return sessions.find(id)
     }
 
-    /// Runs `body` for a user of at least `role`; otherwise the login page or a refusal.
-    func guarded(_ request: Request, _ role: ConsoleRole, _ body: (ConsoleSession) async throws -> Response) async throws
+    /// Runs `body` for a user whose role allows `permission`; otherwise the login page or a refusal.
+    func guarded(
+        _ request: Request, _ permission: ConsolePermission, _ body: (ConsoleSession) async throws -> Response
+    ) async throws
         -> Response
     {
         guard let session = session(of: request) else {
@@ -36,7 +38,7 @@ extension ConsoleServer {
             }
             return Response(status: .seeOther, headers: [.location: "/login"])
         }
-        guard session.role >= role else { return refusal(session, needs: role) }
+        guard session.role.allows(permission) else { return refusal(session, needs: permission) }
         var response = try await body(session)
         if configuration.trustedIdentityHeader != nil { response.setCookie(cookie(Self.sessionCookie, session.id)) }
         return response
@@ -44,10 +46,10 @@ extension ConsoleServer {
 
     /// As ``guarded(_:_:_:)`` for a form POST: the CSRF token must be the session's.
     func guardedForm(
-        _ request: Request, _ role: ConsoleRole, _ body: (ConsoleSession, Form) async throws -> Response
+        _ request: Request, _ permission: ConsolePermission, _ body: (ConsoleSession, Form) async throws -> Response
     ) async throws -> Response {
         let form = try await Form(request)
-        return try await guarded(request, role) { session in
+        return try await guarded(request, permission) { session in
             guard let token = form.first("csrf"), constantTimeEquals(token, session.csrfToken) else {
                 return html(
                     Page.frame(
@@ -60,12 +62,13 @@ extension ConsoleServer {
         }
     }
 
-    func refusal(_ session: ConsoleSession, needs role: ConsoleRole) -> Response {
-        logger.notice("console: refused", metadata: ["user": "\(session.user)", "needs": "\(role.rawValue)"])
+    func refusal(_ session: ConsoleSession, needs permission: ConsolePermission) -> Response {
+        logger.notice("console: refused", metadata: ["user": "\(session.user)", "needs": "\(permission.rawValue)"])
+        let roles = ConsoleRole.allCases.filter { $0.allows(permission) }.map(\.rawValue).joined(separator: " or ")
         return html(
             Page.frame(
                 title: "Not allowed", session: session,
-                body: Page.message("This needs the \(role.rawValue) role; you are \(session.role.rawValue).", kind: "error")),
+                body: Page.message("This needs the \(roles) role; you are \(session.role.rawValue).", kind: "error")),
             .forbidden)
     }
 
@@ -94,7 +97,7 @@ extension ConsoleServer {
             constantTimeEquals(nonce, token)
         else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
         let name = form.first("username") ?? ""
-        guard !signIns.isLockedOut(name) else {
+        guard signIns.begin(name) else {
             return loginPage(
                 error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
         }
@@ -104,7 +107,7 @@ extension ConsoleServer {
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
             return loginPage(error: "Wrong user or password.", status: .unauthorized)
         }
-        let session = sessions.create(user: user.name, role: user.role)
+        let session = sessions.create(user)
         logger.info("console: signed in", metadata: ["user": "\(user.name)", "role": "\(user.role.rawValue)"])
         var response = Response(status: .seeOther, headers: [.location: "/"])
         response.setCookie(cookie(Self.sessionCookie, session.id))
@@ -113,7 +116,7 @@ extension ConsoleServer {
     }
 
     func logout(_ request: Request) async throws -> Response {
-        try await guardedForm(request, .viewer) { session, _ in
+        try await guardedForm(request, .viewProgress) { session, _ in
             sessions.remove(session.id)
             var response = Response(status: .seeOther, headers: [.location: "/login"])
             response.setCookie(cookie(Self.sessionCookie, "", maxAge: 0))

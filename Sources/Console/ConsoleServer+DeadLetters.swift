@@ -25,7 +25,7 @@ extension ConsoleServer {
                     title: "Dead letters", session: session, active: "dead-letters",
                     body: Page.message("\(error)", kind: "error")))
         }
-        let mayReplay = session.role >= .operator
+        let mayReplay = session.role.allows(.replay)
         let disabled: HTML = mayReplay ? .empty : " disabled title=\"needs the operator role\""
         var body: HTML = "<p>Group by: "
         for option in DeadLetterGrouping.allCases {
@@ -76,7 +76,7 @@ extension ConsoleServer {
             <button name="action" value="dry-run" id="dry-run-selected"\(disabled)>Dry run</button>
             <button name="action" value="replay" id="replay-selected"\(disabled)>Replay selected</button></fieldset></form>
             """
-        if session.role >= .admin {
+        if session.role.allows(.purgeAndReveal) {
             body += "<h2>Purge</h2><form method=\"post\" action=\"/dead-letters/purge\" id=\"purge\">\(csrfField(session))"
             body += "<label>Role <select name=\"role\">"
             for role in roles { body += "<option value=\"\(role.name)\">\(role.name)</option>" }
@@ -118,10 +118,10 @@ extension ConsoleServer {
             <pre id="body">\(letter.body)</pre>
             <form method="post" action="/dead-letters/replay" class="inline">\(csrfField(session))\
             <input type="hidden" name="id" value="\(letter.messageID)">\
-            <button name="action" value="dry-run"\(session.role >= .operator ? "" : " disabled")>Dry run</button> \
-            <button name="action" value="replay" id="replay-one"\(session.role >= .operator ? "" : " disabled")>Replay</button></form>
+            <button name="action" value="dry-run"\(session.role.allows(.replay) ? "" : " disabled")>Dry run</button> \
+            <button name="action" value="replay" id="replay-one"\(session.role.allows(.replay) ? "" : " disabled")>Replay</button></form>
             """
-        if session.role >= .admin && !reveal {
+        if session.role.allows(.purgeAndReveal) && !reveal {
             body += """
                  <form method="post" action="/dead-letters/reveal" class="inline">\(csrfField(session))\
                 <input type="hidden" name="id" value="\(letter.messageID)">\

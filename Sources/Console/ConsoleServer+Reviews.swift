@@ -29,8 +29,12 @@ extension ConsoleServer {
                     documents = "\(IndonesianText.dateTime(asked)): \(item.documentsReason ?? "")"
                     if let until = item.respondBy { documents += " — paling lambat \(IndonesianText.date(until))" }
                 }
+                let number: HTML =
+                    session.role.allows(.decideReviews)
+                    ? "<a href=\"/reviews/case?id=\(percentEncoded(item.registrationID))\">\(item.registrationID)</a>"
+                    : "\(item.registrationID)"
                 body += """
-                    <tr class="review" data-registration="\(item.registrationID)"><td>\(item.registrationID)</td>\
+                    <tr class="review" data-registration="\(item.registrationID)"><td>\(number)</td>\
                     <td>\(item.centre.map(IndonesianText.centre) ?? "–")</td>\
                     <td>\(item.programme.map(programmeName) ?? "–")</td>\
                     <td>\(IndonesianText.dateTime(item.openedAt))</td>\
@@ -41,9 +45,10 @@ extension ConsoleServer {
             body += "</table>"
         }
         body += """
-            <p class="muted">Berkas kasus (data yang diisi pendaftar di samping data kependudukan, NIK tersamar) \
-            dan keputusan petugas ada di layanan intake: <code>kaltim-worker review show</code> dan \
-            <code>kaltim-worker review decide</code>. Konsol ini tidak menyimpan data pribadi pendaftar. \
+            <p class="muted">Petugas verifikasi membuka berkas kasus (data yang diisi pendaftar di samping data \
+            kependudukan, NIK tersamar) dari nomor pendaftaran dan memutuskannya di sini; berkas dibaca dari \
+            penyimpanan intake dan tidak disalin ke konsol. Di baris perintah: <code>kaltim-worker review show</code> \
+            dan <code>kaltim-worker review decide</code>. \
             Diperbarui setiap 30 detik; metrik: kaltim_reviews_pending, kaltim_review_oldest_pending_age_seconds.</p>
             """
         return html(

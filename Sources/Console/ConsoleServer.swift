@@ -34,6 +34,9 @@ public struct ConsoleConfiguration: Sendable {
     /// The broker with an admin's credentials (dead letters); nil disables those pages.
     public var adminBroker: AMQPConfiguration?
     public var management: ManagementAPI?
+    /// Intake's store, read only, for the officers' case files (`--intake-store`); nil: the
+    /// review desk shows the queue but no case file and takes no decision.
+    public var intakeStore: (any MessageStore)?
     /// Seconds a canary replay is watched before the rest follows.
     public var canaryWait: Duration = .seconds(10)
 
@@ -78,9 +81,9 @@ public struct ConsoleServer: Sendable {
         router.get("/login") { _, _ in loginPage(error: nil) }
         router.post("/login") { request, _ in try await login(request) }
         router.post("/logout") { request, _ in try await logout(request) }
-        router.get("/") { request, _ in try await guarded(request, .viewer) { session in try await progressPage(session) } }
+        router.get("/") { request, _ in try await guarded(request, .viewProgress) { session in try await progressPage(session) } }
         router.get("/progress.json") { request, _ in
-            try await guarded(request, .viewer) { _ in
+            try await guarded(request, .viewProgress) { _ in
                 let report = try await ProgressReport.read(from: store, catalogue: configuration.catalogue)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -91,10 +94,10 @@ public struct ConsoleServer: Sendable {
             }
         }
         router.get("/reviews") { request, _ in
-            try await guarded(request, .viewer) { session in try await reviewsPage(session) }
+            try await guarded(request, .viewReviewQueue) { session in try await reviewsPage(session) }
         }
         router.get("/reviews.json") { request, _ in
-            try await guarded(request, .viewer) { _ in
+            try await guarded(request, .viewReviewQueue) { _ in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 encoder.dateEncodingStrategy = .iso8601
@@ -104,27 +107,54 @@ public struct ConsoleServer: Sendable {
                 )
             }
         }
-        router.get("/queues") { request, _ in try await guarded(request, .viewer) { session in try await queuesPage(session) } }
+        router.get("/reviews/case") { request, _ in
+            try await guarded(request, .decideReviews) { session in
+                try await reviewCasePage(session, registrationID: String(request.uri.queryParameters["id"] ?? ""), reveal: false)
+            }
+        }
+        router.post("/reviews/case/reveal") { request, _ in
+            try await guardedForm(request, .decideReviews) { session, form in try await revealCaseFile(session, form) }
+        }
+        router.post("/reviews/decide") { request, _ in
+            try await guardedForm(request, .decideReviews) { session, form in try await decideReview(session, form) }
+        }
+        router.get("/blki") { request, _ in try await guarded(request, .runBLKIDesk) { session in try await blkiPage(session) } }
+        router.get("/blki/class") { request, _ in
+            try await guarded(request, .runBLKIDesk) { session in
+                try await classPage(session, classID: String(request.uri.queryParameters["id"] ?? ""))
+            }
+        }
+        router.get("/blki/class.csv") { request, _ in
+            try await guarded(request, .runBLKIDesk) { session in
+                try await classRosterCSV(session, classID: String(request.uri.queryParameters["id"] ?? ""))
+            }
+        }
+        router.post("/blki/record") { request, _ in
+            try await guardedForm(request, .runBLKIDesk) { session, form in try await recordForClass(session, form) }
+        }
+        router.get("/queues") { request, _ in
+            try await guarded(request, .viewOperations) { session in try await queuesPage(session) }
+        }
         router.get("/dead-letters") { request, _ in
-            try await guarded(request, .viewer) { session in try await deadLettersPage(session, request: request) }
+            try await guarded(request, .viewOperations) { session in try await deadLettersPage(session, request: request) }
         }
         router.get("/dead-letters/message") { request, _ in
-            try await guarded(request, .viewer) { session in
+            try await guarded(request, .viewOperations) { session in
                 try await deadLetterPage(session, id: String(request.uri.queryParameters["id"] ?? ""), reveal: false)
             }
         }
         router.post("/dead-letters/reveal") { request, _ in
-            try await guardedForm(request, .admin) { session, form in
+            try await guardedForm(request, .purgeAndReveal) { session, form in
                 try await deadLetterPage(session, id: form.first("id") ?? "", reveal: true)
             }
         }
         router.post("/dead-letters/replay") { request, _ in
-            try await guardedForm(request, .operator) { session, form in try await replay(session, form) }
+            try await guardedForm(request, .replay) { session, form in try await replay(session, form) }
         }
         router.post("/dead-letters/purge") { request, _ in
-            try await guardedForm(request, .admin) { session, form in try await purge(session, form) }
+            try await guardedForm(request, .purgeAndReveal) { session, form in try await purge(session, form) }
         }
-        router.get("/audit") { request, _ in try await guarded(request, .viewer) { session in try auditPage(session) } }
+        router.get("/audit") { request, _ in try await guarded(request, .viewOperations) { session in try auditPage(session) } }
 
         var httpLogger = logger
         httpLogger.logLevel = max(logger.logLevel, .warning)

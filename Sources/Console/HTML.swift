@@ -78,19 +78,21 @@ enum Page {
     ) -> HTML {
         var nav: HTML = ""
         if let session {
-            let links = [
-                ("progress", "/", "Progress"), ("reviews", "/reviews", "Verifikasi"), ("queues", "/queues", "Queues"),
-                ("dead-letters", "/dead-letters", "Dead letters"), ("audit", "/audit", "Audit log"),
+            let links: [(String, String, String, ConsolePermission)] = [
+                ("progress", "/", "Progress", .viewProgress), ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
+                ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Queues", .viewOperations),
+                ("dead-letters", "/dead-letters", "Dead letters", .viewOperations),
+                ("audit", "/audit", "Audit log", .viewOperations),
             ]
             nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
-            for (key, path, label) in links {
+            for (key, path, label, permission) in links where session.role.allows(permission) {
                 let current: HTML = key == active ? " class=\"active\"" : .empty
                 nav += "<a href=\"\(path)\"\(current)>\(label)</a>"
             }
             nav += """
                 <form method="post" action="/logout" class="logout">\
                 <input type="hidden" name="csrf" value="\(session.csrfToken)">\
-                <span id="whoami">\(session.user) · \(session.role.rawValue)</span> \
+                <span id="whoami">\(session.user) · \(session.role.rawValue)\(session.centre.map { " · \($0)" } ?? "")</span> \
                 <button type="submit" id="logout">Sign out</button></form></nav>
                 """
         }

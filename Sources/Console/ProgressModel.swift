@@ -56,6 +56,28 @@ public struct ProgressHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS console_retakes (
                 participant_id TEXT PRIMARY KEY, graded_at REAL NOT NULL, retake_available INTEGER NOT NULL)
             """,
+            // Each participant's seat, for a BLKI's class rosters: the class, its daftar ulang
+            // window, what the BLKI recorded (daftar ulang, training result) and a withdrawal.
+            // Participant ids only: the console keeps no personal data.
+            """
+            CREATE TABLE IF NOT EXISTS console_seats (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, centre TEXT NOT NULL, programme TEXT NOT NULL,
+                start_date TEXT NOT NULL, end_date TEXT NOT NULL, reregistration_start TEXT, reregistration_end TEXT,
+                seated_at REAL NOT NULL, reregistered INTEGER, attendance REAL, training_passed INTEGER,
+                withdrawn_at REAL, withdrawal_reason TEXT)
+            """,
+            "CREATE INDEX IF NOT EXISTS console_seats_class ON console_seats (centre, class_id)",
+            // What signed-in staff recorded through the console (review decisions, daftar ulang,
+            // training results, withdrawal requests): who, when, on what. The event itself is
+            // written to the outbox in the same transaction. `once_key` names what may be
+            // recorded only once (a final review decision, a participant's daftar ulang in a
+            // class); its uniqueness holds under concurrent submissions on either store.
+            """
+            CREATE TABLE IF NOT EXISTS console_staff_actions (
+                event_id TEXT PRIMARY KEY, recorded_at REAL NOT NULL, staff TEXT NOT NULL, role TEXT NOT NULL,
+                action TEXT NOT NULL, subject TEXT NOT NULL, class_id TEXT, once_key TEXT UNIQUE)
+            """,
+            "CREATE INDEX IF NOT EXISTS console_staff_actions_subject ON console_staff_actions (subject, action)",
         ]
     }
 
@@ -134,10 +156,49 @@ public struct ProgressHandler: TypedMessageHandler {
                 ])
         case .scheduled(let scheduled):
             try firstTime("scheduled_at", scheduled.participantID, at, transaction)
+            // The latest seat counts (a participant who accepted an offer moves class); a new
+            // class starts with nothing recorded.
+            try transaction.execute(
+                """
+                INSERT INTO console_seats (participant_id, class_id, centre, programme, start_date, end_date,
+                    reregistration_start, reregistration_end, seated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET
+                    class_id = excluded.class_id, centre = excluded.centre, programme = excluded.programme,
+                    start_date = excluded.start_date, end_date = excluded.end_date,
+                    reregistration_start = excluded.reregistration_start, reregistration_end = excluded.reregistration_end,
+                    seated_at = excluded.seated_at, reregistered = NULL, attendance = NULL, training_passed = NULL,
+                    withdrawn_at = NULL, withdrawal_reason = NULL
+                WHERE excluded.seated_at >= console_seats.seated_at AND excluded.class_id <> console_seats.class_id
+                """,
+                [
+                    .text(scheduled.participantID), .text(scheduled.classID), .text(scheduled.centre.rawValue),
+                    .text(scheduled.programme), .text(scheduled.startDate), .text(scheduled.endDate),
+                    scheduled.reRegistration.map { .text($0.from) } ?? .null,
+                    scheduled.reRegistration.map { .text($0.until) } ?? .null, at,
+                ])
         case .waitlisted(let waitlisted):
             try firstTime("waitlisted_at", waitlisted.participantID, at, transaction)
         case .withdrawn(let withdrawn):
             try firstTime("withdrawn_at", withdrawn.participantID, at, transaction)
+            if let classID = withdrawn.classID {
+                try transaction.execute(
+                    """
+                    UPDATE console_seats SET withdrawn_at = COALESCE(withdrawn_at, ?), withdrawal_reason = COALESCE(withdrawal_reason, ?)
+                    WHERE participant_id = ? AND class_id = ?
+                    """, [at, .text(withdrawn.reason.rawValue), .text(withdrawn.participantID), .text(classID)])
+            }
+        case .reRegistered(let record):
+            try transaction.execute(
+                "UPDATE console_seats SET reregistered = ? WHERE participant_id = ? AND class_id = ?",
+                [.integer(record.attended ? 1 : 0), .text(record.participantID), .text(record.classID)])
+        case .trainingCompleted(let result):
+            try transaction.execute(
+                "UPDATE console_seats SET attendance = ?, training_passed = ? WHERE participant_id = ? AND class_id = ?",
+                [
+                    .real(result.attendancePercent), .integer(result.result == .passed ? 1 : 0), .text(result.participantID),
+                    .text(result.classID),
+                ])
         case .apprenticeshipPlaced(let placed):
             try firstTime("apprenticed_at", placed.participantID, at, transaction)
         case .graded(let graded):

@@ -8,6 +8,8 @@ public struct ConsoleSession: Sendable, Equatable {
     public let id: String
     public let user: String
     public let role: ConsoleRole
+    /// A BLKI administrator's BLKI.
+    public let centre: String?
     public let csrfToken: String
     let created: ContinuousClock.Instant
     var lastSeen: ContinuousClock.Instant
@@ -25,10 +27,11 @@ final class SessionStore: Sendable {
         self.lifetime = lifetime
     }
 
-    func create(user: String, role: ConsoleRole) -> ConsoleSession {
+    func create(_ user: ConsoleAccounts.User) -> ConsoleSession {
         let now = ContinuousClock.now
         let session = ConsoleSession(
-            id: randomToken(), user: user, role: role, csrfToken: randomToken(), created: now, lastSeen: now)
+            id: randomToken(), user: user.name, role: user.role, centre: user.centre, csrfToken: randomToken(), created: now,
+            lastSeen: now)
         sessions.withLock { sessions in
             sessions = sessions.filter { !isExpired($0.value, now: now) }
             sessions[session.id] = session
@@ -82,36 +85,38 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// Where passwords are checked: one at a time on a queue of its own (a PBKDF2 check takes a
 /// few hundred milliseconds of CPU and must not hold the threads that serve pages and run the
 /// read model's worker), and a user with five failures in a row is refused for a minute.
+///
+/// An attempt counts as a failure from the moment it begins (``begin(_:)``) until its password
+/// proves right: parallel attempts cannot all pass the check before the first failure is
+/// recorded, so at most five guesses are ever under way or failed per minute.
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
     private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
     static let allowedFailures = 5
     static let lockout: Duration = .seconds(60)
 
-    func isLockedOut(_ name: String) -> Bool {
+    /// Takes one of the user's attempts: false (and nothing counted) when they have none left.
+    func begin(_ name: String) -> Bool {
         failures.withLock { failures in
-            guard let record = failures[name] else { return false }
-            if ContinuousClock.now - record.last > Self.lockout {
-                failures[name] = nil
-                return false
+            let now = ContinuousClock.now
+            if let record = failures[name], now - record.last > Self.lockout { failures[name] = nil }
+            let count = failures[name]?.count ?? 0
+            guard count < Self.allowedFailures else { return false }
+            // Bounded: the oldest entries are forgotten first when the table grows.
+            if failures.count > 10_000 {
+                failures = failures.filter { now - $0.value.last <= Self.lockout }
             }
-            return record.count >= Self.allowedFailures
+            failures[name] = (count + 1, now)
+            return true
         }
     }
 
+    /// Checks the password of an attempt ``begin(_:)`` took; a right one clears the user's failures.
     func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }
-        failures.withLock { failures in
-            if user != nil {
-                failures[name] = nil
-            } else {
-                // Bounded: names nobody has are forgotten first when the table grows.
-                if failures.count > 10_000 { failures = failures.filter { accounts.users[$0.key] != nil } }
-                failures[name] = ((failures[name]?.count ?? 0) + 1, ContinuousClock.now)
-            }
-        }
+        if user != nil { failures.withLock { $0[name] = nil } }
         return user
     }
 }

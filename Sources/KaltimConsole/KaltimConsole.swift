@@ -19,7 +19,8 @@ import WorkerHost
 struct KaltimConsole: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaltim-console",
-        abstract: "The web console: programme progress, queues, dead letters (replay, purge) and the audit log.",
+        abstract:
+            "The web console: programme progress, the officers' review desk, the BLKIs' classes, queues, dead letters (replay, purge) and the audit log.",
         subcommands: [Serve.self, Rebuild.self, HashPassword.self],
         defaultSubcommand: Serve.self)
 }
@@ -67,6 +68,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long a canary replay is watched.", valueName: "seconds"))
     var canaryWait = 10
 
+    @Option(
+        help: ArgumentHelp(
+            "Intake's store (a file or a postgres:// URL), read only, for the officers' case files; without it officers see the queue but cannot decide.",
+            valueName: "path"))
+    var intakeStore: String?
+
+    @Option(help: ArgumentHelp("The PostgreSQL schema of intake's store (default: intake).", valueName: "name"))
+    var intakeStoreSchema = "intake"
+
     func validate() throws {
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
@@ -113,6 +123,13 @@ struct Serve: AsyncParsableCommand {
                     password: admin?.password ?? "guest")
             } catch {
                 throw ValidationError("--management-url: \(error)")
+            }
+        }
+        if let intakeStore {
+            do {
+                configuration.intakeStore = try await Stores.openForReading(intakeStore, schema: intakeStoreSchema)
+            } catch {
+                throw ValidationError("--intake-store: \(error)")
             }
         }
         var workerOptions = options

@@ -5,6 +5,7 @@ import ContractKit
 import Contracts
 import Foundation
 import Jobs
+import ReviewDesk
 import Stores
 import Topology
 import Workers
@@ -48,7 +49,7 @@ struct Review: AsyncParsableCommand {
             for reviewCase in cases {
                 print(
                     [
-                        reviewCase.registrationID, reviewCase.state, IntakeHandler.formatTime(reviewCase.openedAt),
+                        reviewCase.registrationID, reviewCase.state, ReviewTime.format(reviewCase.openedAt),
                         reviewCase.centre, reviewCase.programme, reviewCase.reasons.map(\.code).joined(separator: ","),
                         reviewCase.officer ?? "", reviewCase.decisionCode ?? "",
                     ].joined(separator: "\t"))
@@ -142,37 +143,29 @@ struct Review: AsyncParsableCommand {
             guard let reviewCase = try await store.cases(pendingOnly: false, registrationID: registrationID).first else {
                 throw ValidationError("registration \(registrationID) is not in review")
             }
-            guard reviewCase.isPending else {
-                throw ValidationError(
-                    "registration \(registrationID) was already \(reviewCase.state) by \(reviewCase.officer ?? "an officer")")
-            }
             let verifiedReasons = allVerified ? reviewCase.reasons.map(\.code) : verified
-            let missing = Set(reviewCase.reasons.map(\.code)).subtracting(verifiedReasons)
-            if decision == .approve && !missing.isEmpty {
-                throw ValidationError(
-                    "an approval verifies every open reason; not verified: \(missing.sorted().joined(separator: ", "))")
-            }
-            let reason = reasonCode.map { RegistrationReason(code: $0, message: reasonText ?? "") }
-            if let reason {
-                do { try IntakeHandler.checkApplicantReason(reason) } catch let failure as Failure {
-                    throw ValidationError(failure.message)
-                }
-            }
             let decided: RegistrationReviewedV1.Decision =
                 switch decision {
                 case .approve: .approve
                 case .reject: .reject
                 case .requestDocuments: .requestDocuments
                 }
+            let reviewed: RegistrationReviewedV1
+            do {
+                reviewed = try OfficerDecision(
+                    registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
+                    reason: reasonCode.map { RegistrationReason(code: $0, message: reasonText ?? "") }, respondBy: respondBy
+                ).reviewed(of: reviewCase, today: OfficerDecision.today())
+            } catch let error as ReviewDecisionError {
+                throw ValidationError(error.description)
+            }
             // Each decision its own message id: a second decision is never dropped as a duplicate
             // of the first; intake refuses it visibly (a dead letter) when the case is closed.
             try await publishConfirmed(
                 EventEnvelope(
                     id: "reviewed-\(registrationID)-\(UUID().uuidString)", source: "/kaltim/office/review",
                     subject: registrationID,
-                    data: RegistrationReviewedV1(
-                        registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
-                        reason: reason, respondBy: respondBy)),
+                    data: reviewed),
                 broker: broker, topologyPrefix: topologyPrefix)
             print("published \(decided.rawValue) for \(registrationID) by \(officer)")
         }

@@ -63,7 +63,7 @@ public enum ContractPublishers {
     /// The principals that may publish `type`: the external systems and the roles that list it.
     public static func principals(publishing type: String) -> Set<String> {
         Set(external.filter { $0.publishes.contains(type) }.map(\.name))
-            .union(WorkerRole.all.filter { $0.publishes.contains(type) }.map(\.name))
+            .union((WorkerRole.all + [.console]).filter { $0.publishes.contains(type) }.map(\.name))
     }
 
     /// Every event type with the broker users allowed to publish it (users named with `prefix`,
@@ -73,7 +73,7 @@ public enum ContractPublishers {
         for publisher in external {
             for type in publisher.publishes { allowed[type, default: []].insert(brokerUser(publisher.name, prefix: prefix)) }
         }
-        for role in WorkerRole.all {
+        for role in WorkerRole.all + [.console] {
             for type in role.publishes { allowed[type, default: []].insert(brokerUser(role.name, prefix: prefix)) }
         }
         return allowed

@@ -61,11 +61,22 @@ extension WorkerRole {
     public static let all: [WorkerRole] = [intake, scheduling, grading, certificates, notifications]
 
     /// The web console's read model: one more independent consumer, with its own queue bound
-    /// to the events that move a job seeker through the programme and its own store. It
-    /// publishes nothing, so it is not one of the pipeline's roles (``all``).
+    /// to the events that move a job seeker through the programme and its own store. It is not
+    /// one of the pipeline's roles (``all``): it decides nothing. It publishes what signed-in
+    /// staff record in it (``consoleStaffEvents``), through its own outbox.
     public static let console = pipeline(
-        "console", input: ConsoleInput.self, publishes: [],
-        summary: "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector.")
+        "console", input: ConsoleInput.self, publishes: consoleStaffEvents,
+        summary:
+            "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector; publishes what officers and BLKI staff record in it."
+    )
+
+    /// What staff record in the console, each published as the console's broker user and
+    /// naming the person who recorded it: officers' review decisions, and a BLKI's daftar
+    /// ulang records, training results and withdrawal requests.
+    public static let consoleStaffEvents = [
+        RegistrationReviewedV1.eventType, EnrolmentReRegisteredV1.eventType, TrainingCompletedV1.eventType,
+        EnrolmentWithdrawalRequestedV1.eventType,
+    ]
 }
 
 /// What intake handles: registrations, officers' decisions on those in review, and graded
@@ -182,6 +193,8 @@ public enum ConsoleInput: RoleInput {
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
     case notificationDelivered(NotificationDeliveredV1)
+    case reRegistered(EnrolmentReRegisteredV1)
+    case trainingCompleted(TrainingCompletedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(RegistrationSubmittedV2.self, Self.submitted)
@@ -197,4 +210,6 @@ public enum ConsoleInput: RoleInput {
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(NotificationDeliveredV1.self, Self.notificationDelivered)
+        .on(EnrolmentReRegisteredV1.self, Self.reRegistered)
+        .on(TrainingCompletedV1.self, Self.trainingCompleted)
 }

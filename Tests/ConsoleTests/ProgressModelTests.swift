@@ -277,7 +277,35 @@ extension ProgressModelTests {
         #expect(accounts.authenticate(name: "siti", password: "kata-sandi")?.role == .operator)
         #expect(accounts.authenticate(name: "siti", password: "salah") == nil)
         #expect(accounts.authenticate(name: "budi", password: "kata-sandi") == nil)
-        #expect(ConsoleRole.viewer < .operator && ConsoleRole.operator < .admin)
+        // Each role sees what its work needs: operations staff do not decide reviews, officers
+        // and BLKI staff do not see dead letters, a BLKI administrator sees no review queue.
+        #expect(ConsoleRole.operator.allows(.replay) && !ConsoleRole.viewer.allows(.replay))
+        #expect(ConsoleRole.admin.allows(.purgeAndReveal) && !ConsoleRole.operator.allows(.purgeAndReveal))
+        #expect(ConsoleRole.allCases.filter { $0.allows(.decideReviews) } == [.officer])
+        #expect(ConsoleRole.allCases.filter { $0.allows(.runBLKIDesk) } == [.blki])
+        #expect(!ConsoleRole.officer.allows(.viewOperations) && !ConsoleRole.blki.allows(.viewOperations))
+        #expect(!ConsoleRole.blki.allows(.viewReviewQueue) && ConsoleRole.officer.allows(.viewReviewQueue))
+    }
+
+    @Test func aBLKIAccountNamesItsCentreAndNoOtherAccountHasOne() throws {
+        let hash = try PasswordHash.make("kata-sandi", rounds: 210_000).encoded
+        let directory = FileManager.default.temporaryDirectory
+        func load(_ users: String) throws -> ConsoleAccounts {
+            let path = directory.appendingPathComponent(uniqueName("accounts") + ".json").path
+            try Data("{\"users\": [\(users)]}".utf8).write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try ConsoleAccounts(path: path)
+        }
+        let loaded = try load(#"{"name": "budi", "role": "blki", "centre": "BLKI_BONTANG", "passwordHash": "\#(hash)"}"#)
+        #expect(loaded.users["budi"]?.centre == "BLKI_BONTANG")
+        for bad in [
+            #"{"name": "budi", "role": "blki", "passwordHash": "\#(hash)"}"#,
+            #"{"name": "budi", "role": "blki", "centre": "BLKI_SAMARINDA", "passwordHash": "\#(hash)"}"#,
+            #"{"name": "rina", "role": "officer", "centre": "BLKI_BONTANG", "passwordHash": "\#(hash)"}"#,
+            #"{"name": "rina", "role": "superuser", "passwordHash": "\#(hash)"}"#,
+        ] {
+            #expect(throws: ConsoleError.self) { try load(bad) }
+        }
     }
 }
 
@@ -288,11 +316,46 @@ extension ProgressModelTests {
         ])
         let gate = SignInGate()
         for _ in 0..<SignInGate.allowedFailures {
-            #expect(!gate.isLockedOut("siti"))
+            #expect(gate.begin("siti"))
             #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
         }
-        #expect(gate.isLockedOut("siti"))
-        #expect(!gate.isLockedOut("budi"))
+        #expect(!gate.begin("siti"), "the sixth attempt is refused before its password is checked")
+        #expect(gate.begin("budi"))
+    }
+
+    @Test func parallelAttemptsCannotAllPassTheCheckBeforeTheFirstFailureIsRecorded() async throws {
+        let accounts = ConsoleAccounts(users: [
+            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
+        ])
+        let gate = SignInGate()
+        // Twenty guesses at once, as the sign-in route makes them: begin, then check the password.
+        let checked = await withTaskGroup(of: Bool.self) { group in
+            for guess in 0..<20 {
+                group.addTask {
+                    guard gate.begin("siti") else { return false }
+                    _ = await gate.authenticate(name: "siti", password: "salah-\(guess)", with: accounts)
+                    return true
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(checked == SignInGate.allowedFailures)
+        // Even the right password waits out the lockout once five guesses are under way.
+        #expect(!gate.begin("siti"))
+    }
+
+    @Test func aRightPasswordClearsTheFailures() async throws {
+        let accounts = ConsoleAccounts(users: [
+            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
+        ])
+        let gate = SignInGate()
+        for _ in 0..<(SignInGate.allowedFailures - 1) {
+            #expect(gate.begin("siti"))
+            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
+        }
+        #expect(gate.begin("siti"))
+        #expect(await gate.authenticate(name: "siti", password: "benar", with: accounts)?.name == "siti")
+        for _ in 0..<SignInGate.allowedFailures { #expect(gate.begin("siti")) }
     }
 }
 

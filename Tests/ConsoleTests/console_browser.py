@@ -150,7 +150,7 @@ def main():
         poison_rows(driver)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
         driver.execute_script("document.getElementById('replay-selected').disabled = false")
         driver.find_element(By.ID, "replay-selected").click()
-        wait_until("the refusal", lambda: "This needs the operator role" in driver.page_source)
+        wait_until("the refusal", lambda: "This needs the operator or admin role" in driver.page_source)
         shot(driver, "3-viewer-refused")
         driver.get(URL + "/dead-letters")
         wait_until("the poison message still there", lambda: len(poison_rows(driver)) == 1)

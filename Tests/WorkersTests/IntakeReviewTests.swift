@@ -2,6 +2,7 @@ import ContractKit
 import Contracts
 import Foundation
 import Jobs
+import ReviewDesk
 import Stores
 import Testing
 import Workers

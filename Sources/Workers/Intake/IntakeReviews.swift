@@ -1,96 +1,9 @@
 import ContractKit
-public import Contracts
+import Contracts
 public import Foundation
 import IntakeRules
-public import Jobs
-
-/// What an officer sees of a registration in review: the reasons, the data the applicant
-/// declared beside the civil-registry record, and the facts the documents are checked against.
-/// Personal data, kept in intake's store only while the review is open: the case file is
-/// removed when the officer approves or rejects (the decision and its audit stay).
-public struct ReviewCaseFile: Codable, Sendable, Equatable {
-    /// What the applicant declared.
-    public struct Declared: Codable, Sendable, Equatable {
-        public var fullName: String
-        public var birthDate: String
-        public var birthPlace: String
-        public var sex: Sex
-        /// The domicile's Kemendagri region code (the address itself is not needed to decide).
-        public var domicileRegion: String
-        public var education: EducationLevel
-        public var employmentStatus: RegistrationSubmittedV2.EmploymentStatus?
-        /// Whether the applicant has a kartu AK/I (the number is not needed to decide).
-        public var hasJobSeekerCard: Bool
-        public var declaredTrainings: [DeclaredTraining]
-    }
-
-    /// What the registry extract holds on the NIK.
-    public struct Registry: Codable, Sendable, Equatable {
-        public var fullName: String
-        public var birthDate: String
-        public var sex: Sex?
-        public var regionCode: String
-        public var livesInKaltim: Bool
-    }
-
-    /// The NIK masked to its last four digits (`************9901`): the case file also holds the
-    /// birth date and sex, from which the middle digits of the log mask could be rebuilt.
-    public var maskedNIK: String
-    public var declared: Declared
-    /// `nil` when the registry has no record of the NIK.
-    public var registry: Registry?
-}
-
-/// One registration in review, as `kaltim-worker review list` and `review show` read it from
-/// intake's store.
-public struct ReviewCase: Sendable, Equatable {
-    /// `open` or `documents-requested` while pending; `approved` or `rejected` once decided.
-    public var state: String
-    public var registrationID: String
-    public var centre: String
-    public var programme: String
-    public var openedAt: Date
-    /// Why intake could not decide alone.
-    public var reasons: [RegistrationReason]
-    /// `nil` once decided (the case file is removed).
-    public var caseFile: ReviewCaseFile?
-    /// The officer of the last decision, and its reason code.
-    public var officer: String?
-    public var decisionCode: String?
-
-    /// Whether an officer still has to decide.
-    public var isPending: Bool { state == "open" || state == "documents-requested" }
-
-    /// The cases in intake's store, oldest first; `pendingOnly` leaves out the decided.
-    public static func read(
-        from store: any MessageStore, pendingOnly: Bool = true, registrationID: String? = nil
-    ) async throws -> [ReviewCase] {
-        var sql = "SELECT * FROM intake_reviews"
-        var arguments: [SQLValue] = []
-        var conditions: [String] = []
-        if pendingOnly { conditions.append("state IN ('open', 'documents-requested')") }
-        if let registrationID {
-            conditions.append("registration_id = ?")
-            arguments.append(.text(registrationID))
-        }
-        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY opened_at, registration_id"
-        return try await store.read(sql, arguments).map(ReviewCase.init(row:))
-    }
-
-    init(row: [String: SQLValue]) {
-        let decoder = JSONDecoder()
-        state = row["state"]?.text ?? ""
-        registrationID = row["registration_id"]?.text ?? ""
-        centre = row["centre"]?.text ?? ""
-        programme = row["programme"]?.text ?? ""
-        openedAt = (row["opened_at"]?.text).flatMap(IntakeHandler.parseTime) ?? .distantPast
-        reasons = (row["reasons"]?.text).flatMap { try? decoder.decode([RegistrationReason].self, from: Data($0.utf8)) } ?? []
-        caseFile = (row["case_file"]?.text).flatMap { try? decoder.decode(ReviewCaseFile.self, from: Data($0.utf8)) }
-        officer = row["officer"]?.text
-        decisionCode = row["decision_code"]?.text
-    }
-}
+import Jobs
+import ReviewDesk
 
 extension IntakeHandler {
     static let reviewTables = [
@@ -111,13 +24,9 @@ extension IntakeHandler {
     ]
 
     /// Times in intake's tables: ISO 8601 with milliseconds, UTC (sorts as text).
-    public static func formatTime(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    public static func formatTime(_ date: Date) -> String { ReviewTime.format(date) }
 
-    static func parseTime(_ text: String) -> Date? {
-        try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    static func parseTime(_ text: String) -> Date? { ReviewTime.parse(text) }
 
     /// Opens the review of a registration: what the officer needs to decide, and what intake
     /// needs to accept it later as if it had been accepted now (participant id, tier, the
@@ -190,7 +99,11 @@ extension IntakeHandler {
         guard !officer.isEmpty, officer.count <= 200 else {
             throw Failure.permanent(.invalidReviewDecision, "a review decision names its officer (1 to 200 characters)")
         }
-        if let reason = review.reason { try Self.checkApplicantReason(reason) }
+        if let reason = review.reason {
+            do { try OfficerDecision.checkApplicantReason(reason) } catch let error as ReviewDecisionError {
+                throw Failure.permanent(.invalidReviewDecision, error.description)
+            }
+        }
         guard review.verifiedReasons.count <= 20,
             review.verifiedReasons.allSatisfy({ $0.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil })
         else {
@@ -234,7 +147,7 @@ extension IntakeHandler {
             guard let reason = review.reason else {
                 throw Failure.permanent(.invalidReviewDecision, "a request for documents says which documents")
             }
-            if let respondBy = review.respondBy, !Self.isCalendarDate(respondBy) {
+            if let respondBy = review.respondBy, !OfficerDecision.isCalendarDate(respondBy) {
                 throw Failure.permanent(.invalidReviewDecision, "respondBy is a date, YYYY-MM-DD")
             }
             guard let centre = TrainingCentre(rawValue: reviewCase.centre) else {
@@ -274,33 +187,4 @@ extension IntakeHandler {
         return [try self.outgoing(outgoing, causedBy: event, subject: review.registrationID)]
     }
 
-    /// A reason an officer writes for the applicant: an UPPER_SNAKE code and a text of at most
-    /// 500 characters with no NIK in it (no run of 16 or more digits).
-    public static func checkApplicantReason(_ reason: RegistrationReason) throws {
-        guard reason.code.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil else {
-            throw Failure.permanent(.invalidReviewDecision, "a reason code is UPPER_SNAKE, e.g. DOKUMEN_TIDAK_SESUAI")
-        }
-        let text = reason.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty, text.count <= 500 else {
-            throw Failure.permanent(.invalidReviewDecision, "a reason's text for the applicant has 1 to 500 characters")
-        }
-        // The pipeline's masker finds a NIK however it is written (spaces, dots, other digits),
-        // and phone numbers and e-mail addresses: none belongs in a text that travels and is kept.
-        guard PersonalData.mask(text) == text else {
-            throw Failure.permanent(
-                .invalidReviewDecision, "a reason's text must not carry personal data (a NIK, a phone number, an e-mail)")
-        }
-    }
-
-    static func isCalendarDate(_ text: String) -> Bool {
-        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return false }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let formatter = DateFormatter()
-        formatter.calendar = calendar
-        formatter.timeZone = calendar.timeZone
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.date(from: text).map { formatter.string(from: $0) == text } ?? false
-    }
 }

@@ -1,0 +1,366 @@
+import Admin
+import ContractKit
+import Contracts
+import Foundation
+import Jobs
+import Logging
+import Programme
+import ReviewDesk
+import ServiceLifecycle
+import Stores
+import TestSupport
+import Testing
+import Workers
+
+@testable import Console
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The staff's desks in the console, tried as the staff and as someone who should not get in:
+/// an officer opens a case file from intake's store (masked until revealed, the reveal audited)
+/// and decides it, the decision reaching intake as an event the console's outbox publishes; a
+/// BLKI administrator records daftar ulang, a training result and a withdrawal for their own
+/// BLKI's classes only. No broker: the outbox rows are what the console's worker publishes.
+@Suite struct ConsoleStaffDeskTests {
+    static let registry = """
+        nik,full_name,birth_date,sex,region_code
+        6474015708999901,Siti Rahmawati,1999-08-17,P,6474011001
+        """
+
+    /// A console behind the test's "proxy" (the identity header names the user), with its own
+    /// store and intake's store.
+    final class Desk: Sendable {
+        let directory: URL
+        let console: HandlerTestKit
+        let intake: HandlerTestKit
+        let auditLog: AuditLog
+        let port: Int
+        let group: ServiceGroup
+        let running: Task<Void, any Error>
+        /// No cookie jar: each request carries exactly the session cookie the test gives it
+        /// (a shared jar would mix the sessions of tests running at once on other ports).
+        let http: URLSession = {
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpCookieStorage = nil
+            configuration.httpShouldSetCookies = false
+            return URLSession(configuration: configuration)
+        }()
+
+        init() async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("staff-desk"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let catalogue = try ProgrammeCatalogue.load(
+                path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
+            console = try await HandlerTestKit(handler: ProgressHandler(catalogue: catalogue), registry: .pipeline)
+            intake = try await HandlerTestKit(
+                handler: IntakeHandler(catalogue: catalogue, nikKey: .development), registry: .pipeline)
+            _ = try await IntakeImport.registry(csv: ConsoleStaffDeskTests.registry, into: intake.store, key: .development)
+            let hash = try PasswordHash.make("unused-behind-the-proxy", rounds: 210_000).encoded
+            auditLog = AuditLog(path: directory.appendingPathComponent("audit.jsonl").path)
+            var configuration = ConsoleConfiguration(
+                accounts: ConsoleAccounts(users: [
+                    .init(name: "rina", role: .officer, passwordHash: hash),
+                    .init(name: "vivi", role: .viewer, passwordHash: hash),
+                    .init(name: "adi", role: .admin, passwordHash: hash),
+                    .init(name: "budi", role: .blki, passwordHash: hash, centre: TrainingCentre.bontang.rawValue),
+                    .init(name: "bella", role: .blki, passwordHash: hash, centre: TrainingCentre.balikpapan.rawValue),
+                ]),
+                auditLog: auditLog, catalogue: catalogue)
+            configuration.port = 0
+            configuration.trustedIdentityHeader = "X-Forwarded-User"
+            configuration.intakeStore = intake.store
+            let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+            let server = ConsoleServer(configuration: configuration, store: console.store, logger: Logger(label: "test"))
+            let group = ServiceGroup(
+                services: [server.application { port in portSink.yield(port) }], gracefulShutdownSignals: [],
+                logger: Logger(label: "test"))
+            self.group = group
+            running = Task { try await group.run() }
+            var bound = 0
+            for await value in ports {
+                bound = value
+                break
+            }
+            port = bound
+        }
+
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            try await running.value
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        /// One request as `user`; the session cookie of the user's earlier responses is sent back.
+        func request(_ method: String, _ path: String, user: String, form: [String: [String]]? = nil, cookie: String? = nil)
+            async throws -> (status: Int, body: String, cookie: String?)
+        {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method
+            request.httpShouldHandleCookies = false
+            request.setValue(user, forHTTPHeaderField: "X-Forwarded-User")
+            if let cookie { request.setValue(cookie, forHTTPHeaderField: "Cookie") }
+            if let form {
+                request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+                var allowed = CharacterSet.alphanumerics
+                allowed.insert(charactersIn: "-._~")
+                request.httpBody = Data(
+                    form.flatMap { key, values in
+                        values.map {
+                            "\(key)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+                        }
+                    }.joined(separator: "&").utf8)
+            }
+            let (data, response) = try await http.data(for: request)
+            let http = try #require(response as? HTTPURLResponse)
+            let setCookie = (http.value(forHTTPHeaderField: "Set-Cookie") ?? "").split(separator: ";").first.map(String.init)
+            return (http.statusCode, String(decoding: data, as: UTF8.self), setCookie)
+        }
+
+        /// A page as `user`, and the session cookie and CSRF token to post its forms with.
+        func page(_ path: String, user: String) async throws -> (status: Int, body: String, cookie: String, csrf: String) {
+            let (status, body, cookie) = try await request("GET", path, user: user)
+            let csrf = body.firstMatch(of: /name="csrf" value="([0-9a-f]{64})"/).map { String($0.1) } ?? ""
+            return (status, body, cookie ?? "", csrf)
+        }
+
+        /// Posts a form as `user` with the session of a page just fetched.
+        func post(_ path: String, user: String, from page: String, _ fields: [String: [String]]) async throws -> (
+            status: Int, body: String
+        ) {
+            let (_, _, cookie, csrf) = try await self.page(page, user: user)
+            var fields = fields
+            fields["csrf"] = [csrf]
+            let (status, body, _) = try await request("POST", path, user: user, form: fields, cookie: cookie)
+            return (status, body)
+        }
+
+        /// What the console's outbox holds: the events staff recorded, not yet published.
+        func outbox() async throws -> [OutgoingEvent] {
+            try await console.store.unpublished(limit: 100, createdBefore: Date().addingTimeInterval(3600)).map(\.event)
+        }
+    }
+
+    static func submission(_ id: String, birthDate: String) -> RegistrationSubmittedV2 {
+        RegistrationSubmittedV2(
+            registrationID: id, nik: "6474015708999901", familyCardNumber: nil, fullName: "Siti Rahmawati", birthPlace: "Bontang",
+            birthDate: birthDate, sex: .female, phone: "0812-5000-1001", whatsApp: nil, email: "siti@example.org",
+            domicile: Domicile(regionCode: "6474011001", address: "Jl. Contoh 1"), education: .smk,
+            employmentStatus: .unemployed, jobSeekerCardNumber: nil, preferredCentre: .bontang, programme: "TATA_GRAHA",
+            secondChoiceProgramme: nil, apprenticeshipInterest: true, declaredTrainings: [],
+            consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+    }
+
+    @Test func anOfficerOpensACaseMaskedRevealsItAuditedAndHerApprovalReachesIntake() async throws {
+        let desk = try await Desk()
+        // A birth date one day off the registry's: intake sends it to review.
+        let submitted = try await desk.intake.deliver(
+            EventEnvelope(
+                id: "sub-1", source: "/kaltim/registration-portal", data: Self.submission("REG-R1", birthDate: "1999-08-18")))
+        #expect(submitted.events.first?.type == RegistrationReviewNeededV1.eventType)
+
+        // The case file, masked: whether declared and recorded data agree, not the data.
+        let masked = try await desk.page("/reviews/case?id=REG-R1", user: "rina")
+        #expect(masked.status == 200 && masked.body.contains("<html lang=\"id\">"))
+        #expect(masked.body.contains("************9901") && masked.body.contains("BERBEDA"))
+        for secret in ["Siti", "Rahmawati", "1999-08-18", "1999-08-17", "Bontang</td>", "6474015708999901", "0812"] {
+            #expect(!masked.body.contains(secret), "\(secret) shown before the reveal")
+        }
+        // Nobody but an officer opens a case file, an admin neither.
+        for user in ["vivi", "adi", "budi"] {
+            #expect(try await desk.page("/reviews/case?id=REG-R1", user: user).status == 403, "\(user)")
+        }
+        #expect(try await desk.page("/reviews/case?id=REG-R1", user: "mallory").status == 403)
+
+        // The reveal: refused without the session's CSRF token, audited before it shows.
+        let (_, _, cookie, _) = try await desk.page("/reviews/case?id=REG-R1", user: "rina")
+        let forged = try await desk.request(
+            "POST", "/reviews/case/reveal", user: "rina", form: ["id": ["REG-R1"], "csrf": [String(repeating: "0", count: 64)]],
+            cookie: cookie)
+        #expect(forged.status == 403 && !forged.body.contains("Rahmawati"))
+        #expect(try desk.auditLog.entries().isEmpty)
+        let revealed = try await desk.post(
+            "/reviews/case/reveal", user: "rina", from: "/reviews/case?id=REG-R1", ["id": ["REG-R1"]])
+        #expect(revealed.status == 200 && revealed.body.contains("Siti Rahmawati") && revealed.body.contains("1999-08-18"))
+        #expect(!revealed.body.contains("6474015708999901"), "intake keeps no NIK in clear to reveal")
+        let reveal = try #require(try desk.auditLog.entries().first)
+        #expect(reveal.action == "reveal-case-file" && reveal.target == "REG-R1" && reveal.who.hasPrefix("rina"))
+
+        // Refused decisions publish nothing: an approval with a reason unverified, a text with
+        // a NIK in it, a request for documents answered in the past, an unknown decision.
+        let half = try await desk.post(
+            "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
+            ["id": ["REG-R1"], "decision": ["approve"], "verified": ["NIK_DATA_MISMATCH"]])
+        #expect(half.status == 422 && half.body.contains("REGISTRY_BIRTH_DATE_MISMATCH"))
+        let leaky = try await desk.post(
+            "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
+            [
+                "id": ["REG-R1"], "decision": ["reject"], "reason_code": ["DOKUMEN_TIDAK_SESUAI"],
+                "reason_text": ["NIK 6474 0157 0899 9901 tidak cocok"],
+            ])
+        #expect(
+            leaky.status == 422 && leaky.body.contains("tidak boleh memuat data pribadi"),
+            "\(leaky.status) \(leaky.body.suffix(1500))")
+        let past = try await desk.post(
+            "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
+            [
+                "id": ["REG-R1"], "decision": ["request-documents"], "reason_code": ["DOKUMEN_TIDAK_LENGKAP"],
+                "respond_by": ["2020-01-01"],
+            ])
+        #expect(past.status == 422 && past.body.contains("sudah lewat"))
+        for hostile in [
+            ["id": ["REG-R1"], "decision": ["DISETUJUI"]], ["id": ["REG-R1"], "decision": ["reject"], "reason_code": ["X"]],
+            ["id": ["../../etc/passwd"], "decision": ["approve"]], ["id": ["REG-UNKNOWN"], "decision": ["approve"]],
+        ] {
+            let refused = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", hostile)
+            #expect((400..<500).contains(refused.status), "\(hostile)")
+        }
+        #expect(try await desk.outbox().isEmpty)
+        // Not an officer: refused whatever the form says.
+        let byViewer = try await desk.post(
+            "/reviews/decide", user: "vivi", from: "/", ["id": ["REG-R1"], "decision": ["approve"]])
+        #expect(byViewer.status == 403)
+
+        // The approval: recorded with the officer's name, once.
+        let approval: [String: [String]] = [
+            "id": ["REG-R1"], "decision": ["approve"], "verified": ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"],
+        ]
+        let approved = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
+        #expect(approved.status == 200 && approved.body.contains("dicatat atas nama rina"))
+        let again = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
+        #expect(again.status == 409)
+        let events = try await desk.outbox()
+        #expect(events.count == 1 && events.first?.type == RegistrationReviewedV1.eventType)
+        let event = try #require(events.first)
+        let decision = try ContractJSON.decoder().decode(EventEnvelope<RegistrationReviewedV1>.self, from: event.body).data
+        #expect(decision.decision == .approve && decision.officer == "rina" && decision.registrationID == "REG-R1")
+        #expect(try desk.auditLog.entries().contains { $0.action.hasPrefix("registration.reviewed") && $0.who.hasPrefix("rina") })
+
+        // Intake carries it out: the applicant is accepted, the case file's personal data goes.
+        let carried = try await desk.intake.deliver(body: event.body)
+        #expect(carried.events.map(\.type) == [RegistrationAcceptedV2.eventType])
+        let decided = try #require(try await ReviewCase.read(from: desk.intake.store, pendingOnly: false).first)
+        #expect(decided.state == "approved" && decided.officer == "rina" && decided.caseFile == nil)
+        try await desk.stop()
+    }
+
+    @Test func aBLKIAdministratorRecordsForHerOwnBLKIsClassesOnly() async throws {
+        let desk = try await Desk()
+        func seat(_ participant: String, _ classID: String, _ centre: TrainingCentre) async throws {
+            _ = try await desk.console.deliver(
+                EventEnvelope(
+                    id: "seat-\(participant)", source: "/kaltim/scheduling", subject: participant,
+                    data: ClassScheduledV2(
+                        participantID: participant, classID: classID, centre: centre, programme: "TATA_GRAHA", cohort: 1,
+                        startDate: "2025-07-07", endDate: "2025-08-15", seat: 1,
+                        reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false)))
+        }
+        let bontang = "BTG-2025-TATA_GRAHA-01"
+        let balikpapan = "BPN-2025-TATA_GRAHA-01"
+        try await seat("PST-2025-000001", bontang, .bontang)
+        try await seat("PST-2025-000002", bontang, .bontang)
+        try await seat("PST-2025-000003", balikpapan, .balikpapan)
+
+        let classes = try await desk.page("/blki", user: "budi")
+        #expect(classes.status == 200 && classes.body.contains(bontang) && !classes.body.contains(balikpapan))
+        #expect(classes.body.contains("Tata Graha") || classes.body.contains("TATA_GRAHA"))
+        let roster = try await desk.page("/blki/class?id=\(bontang)", user: "budi")
+        #expect(roster.status == 200 && roster.body.contains("PST-2025-000001") && roster.body.contains("30 Juni 2025"))
+        // Another BLKI's class is not there for her, nor for anyone without a BLKI desk.
+        #expect(try await desk.page("/blki/class?id=\(balikpapan)", user: "budi").status == 404)
+        #expect(try await desk.page("/blki/class.csv?id=\(balikpapan)", user: "budi").status == 404)
+        for user in ["vivi", "rina", "adi"] { #expect(try await desk.page("/blki", user: user).status == 403, "\(user)") }
+
+        let from = "/blki/class?id=\(bontang)"
+        func record(_ fields: [String: [String]], user: String = "budi") async throws -> (status: Int, body: String) {
+            try await desk.post("/blki/record", user: user, from: user == "budi" ? from : "/blki", fields)
+        }
+        // Hostile and wrong records: refused, nothing published.
+        let foreign = try await record(["participant": ["PST-2025-000003"], "class": [balikpapan], "action": ["attended"]])
+        #expect(foreign.status == 404)
+        let crossed = try await record(["participant": ["PST-2025-000003"], "class": [bontang], "action": ["attended"]])
+        #expect(crossed.status == 404, "a participant of another class is not in this roster")
+        let fromBalikpapan = try await record(
+            ["participant": ["PST-2025-000001"], "class": [bontang], "action": ["attended"]], user: "bella")
+        #expect(fromBalikpapan.status == 404)
+        for fields in [
+            [
+                "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["95"],
+                "result": ["lulus"],
+            ],
+            ["participant": ["PST-2025-000001"], "class": [bontang], "action": ["delete"]],
+            [
+                "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
+                "on": ["2999-01-01"],
+            ],
+            ["participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["bored"]],
+            [
+                "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
+                "on": ["2025-02-30"],
+            ],
+            ["participant": ["PST-2025-000001'--"], "class": [bontang], "action": ["attended"]],
+        ] {
+            let refused = try await record(fields)
+            #expect((400..<500).contains(refused.status), "\(fields)")
+        }
+        #expect(try await desk.outbox().isEmpty)
+
+        // Daftar ulang, once.
+        let attended = try await record(["participant": ["PST-2025-000001"], "class": [bontang], "action": ["attended"]])
+        #expect(attended.status == 200 && attended.body.contains("Dicatat atas nama budi"))
+        #expect(try await record(["participant": ["PST-2025-000001"], "class": [bontang], "action": ["absent"]]).status == 409)
+        let reRegistration = try #require(try await desk.outbox().first)
+        #expect(reRegistration.type == EnrolmentReRegisteredV1.eventType)
+        let recorded = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentReRegisteredV1>.self, from: reRegistration.body)
+            .data
+        #expect(recorded.attended && recorded.recordedBy == "budi" && recorded.participantID == "PST-2025-000001")
+        // The read model takes the event back when it comes round (as the broker would bring it).
+        #expect(try await desk.console.deliver(body: reRegistration.body).duplicate == false)
+
+        // The training result: at least 80 % for LULUS.
+        let low = try await record([
+            "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["79,9"],
+            "result": ["lulus"],
+        ])
+        #expect(low.status == 422 && low.body.contains("80%"))
+        let passed = try await record([
+            "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["92,5"],
+            "result": ["lulus"],
+        ])
+        #expect(passed.status == 200)
+        // A withdrawal of the other participant, dated today by default.
+        let withdrawn = try await record([
+            "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
+        ])
+        #expect(withdrawn.status == 200)
+        let types = try await desk.outbox().map(\.type)
+        #expect(
+            types == [
+                EnrolmentReRegisteredV1.eventType, TrainingCompletedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType,
+            ])
+        let request = try ContractJSON.decoder().decode(
+            EventEnvelope<EnrolmentWithdrawalRequestedV1>.self, from: try #require(try await desk.outbox().last).body
+        ).data
+        #expect(request.on == OfficerDecision.today() && request.requestedBy == "budi" && request.classID == bontang)
+
+        // The roster as a CSV daftar hadir.
+        let (status, csv, _) = try await desk.request("GET", "/blki/class.csv?id=\(bontang)", user: "budi")
+        #expect(status == 200 && csv.hasPrefix("kelas,no_peserta,status,daftar_ulang"))
+        #expect(csv.contains("PST-2025-000001") && csv.contains("hadir"))
+        try await desk.stop()
+    }
+
+    @Test(arguments: [
+        "=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "a,b", "say \"hi\"", "plain",
+    ])
+    func aCSVFieldIsNeverAFormulaAndAlwaysOneField(value: String) {
+        let field = ConsoleServer.csvField(value)
+        #expect(!"=+-@".contains(field.first ?? " ") || field.hasPrefix("\""))
+        if field.hasPrefix("\"") {
+            #expect(
+                field.hasSuffix("\"") && !field.dropFirst().dropLast().replacingOccurrences(of: "\"\"", with: "").contains("\""))
+            #expect(!"=+-@".contains(field.dropFirst().first ?? " "))
+        }
+    }
+}
