@@ -317,6 +317,18 @@ struct LeastPrivilegeTests {
         await #expect(performing: { try await portal.get(queue: "kaltim.lsp.inbox") }, throws: refused)
         try await portal.publish(
             Data("{}".utf8), exchange: exchange, routingKey: EnrolmentTransferAnsweredV1.eventType)
+        // The console publishes what staff record in it (officers' decisions, a BLKI's records),
+        // and nothing a role decides.
+        let console = try await host.connect("console")
+        for type in WorkerRole.consoleStaffEvents {
+            try await console.publish(Data("{}".utf8), exchange: exchange, routingKey: type)
+        }
+        await #expect(
+            performing: {
+                try await console.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationAcceptedV2.eventType)
+            },
+            throws: refused)
+        await console.close()
         // The office announces classes into the scheduling queue the definitions declared: it may
         // check that the queue exists without any permission on it.
         let office = try await host.connect("office")

@@ -89,6 +89,11 @@ struct DeliveryProvenanceTests {
         #expect(!hostile.message.contains("\u{1B}") && hostile.message.count < 200, "an outside name is cut and cleaned")
         #expect(ContractPublishers.principals(publishing: "registration.accepted") == ["intake"])
         #expect(ContractPublishers.principals(publishing: "certificate.revoked") == ["office", "certificates"])
+        // The console publishes what staff record in it, next to the office and the BLKIs.
+        #expect(ContractPublishers.principals(publishing: "registration.reviewed") == ["office", "console"])
+        #expect(ContractPublishers.principals(publishing: "enrolment.reregistered") == ["blki", "console"])
+        #expect(ContractPublishers.principals(publishing: "enrolment.withdrawal-requested") == ["office", "blki", "console"])
+        #expect(ContractPublishers.allowedUsers()["registration.accepted"] == ["kaltim-intake"])
     }
 
     @Test func theInboxKeyNamesThePublisher() {
