@@ -38,7 +38,7 @@ extension ConsoleServer {
             <h2>Per BLKI: certified against the 2025 target</h2>
             \(Chart.targets(report.centres, id: "centre-chart", acceptedLabel: "accepted", doneLabel: "certified"))
             <h2>Closing the gap to the target</h2><table id="gaps"><tr><th>BLKI</th><th>Gap</th>\
-            <th>BELUM KOMPETEN</th><th>of whom may take an uji ulang</th><th>Reserves waiting</th></tr>\
+            <th>BELUM KOMPETEN</th><th>of whom may take an uji ulang</th><th>On its waiting lists</th></tr>\
             \(gapRows)</table>
             <h2>Apprenticeships placed against the \(report.apprenticeships.target) places</h2>
             \(Chart.targets([report.apprenticeships], id: "apprenticeship-chart", acceptedLabel: "accepted", doneLabel: "placed"))

@@ -308,7 +308,7 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
     public let updatedAt: Date
 
     /// What could close a BLKI's gap to its target: its BELUM KOMPETEN participants (those who
-    /// may still take an uji ulang among them) and the reserves on its waiting lists.
+    /// may still take an uji ulang among them) and the applicants on its waiting lists.
     public struct Gap: Sendable, Equatable, Encodable {
         public let key: String
         public let label: String

@@ -33,7 +33,8 @@ public enum ContractCatalogue {
     static let singleVersion: [any ContractMessage.Type] = [
         RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
         RegistrationDocumentsRequestedV1.self,
-        ClassOpenedV1.self, EnrolmentWaitlistedV1.self, ApprenticeshipPlacedV1.self, EnrolmentWithdrawnV1.self,
+        ClassOpenedV1.self, EnrolmentWaitlistedV1.self, EnrolmentReserveDesignatedV1.self, ApprenticeshipPlacedV1.self,
+        EnrolmentWithdrawnV1.self,
         EnrolmentWithdrawalRequestedV1.self,
         EnrolmentReRegisteredV1.self, EnrolmentTransferOfferedV1.self, EnrolmentTransferAnsweredV1.self,
         TrainingCompletedV1.self,

@@ -18,6 +18,8 @@ actor Tally {
         /// Seats left (no-show at daftar ulang, or withdrawn), and seats given to someone from
         /// the waiting list in their place.
         var withdrawn = 0, replacements = 0
+        /// Reserves (peserta cadangan) named for full classes, and those who took a seat in their class.
+        var reserves = 0, reservesSeated = 0
         /// Seats offered at the other BLKI, and offers not settled yet (no seat, waiting list or
         /// withdrawal seen for the person since).
         var offers = 0, offersPending = 0
@@ -38,8 +40,8 @@ actor Tally {
         var expectedCertificates: Int { trainingPassed + competent }
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
-            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + offers + withdrawn
-                + apprenticeships + trainingResults + graded + appealSteps + certificates
+            submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + offers + reserves
+                + withdrawn + apprenticeships + trainingResults + graded + appealSteps + certificates
         }
     }
 
@@ -55,6 +57,8 @@ actor Tally {
     private(set) var seats: [ClassScheduledV2] = []
     /// Per programme, who waits on its waiting list now.
     private(set) var waiting: [String: Set<String>] = [:]
+    /// The class each reserve (cadangan) was named for.
+    private var reserveOf: [String: String] = [:]
     /// The BLKI whose waiting list each waiting person is on (the one they chose).
     private var waitingAt: [String: TrainingCentre] = [:]
 
@@ -103,6 +107,7 @@ actor Tally {
         ClassScheduledV2.eventType: "scheduling",
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",
         EnrolmentWithdrawnV1.eventType: "scheduling", EnrolmentTransferOfferedV1.eventType: "scheduling",
+        EnrolmentReserveDesignatedV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
         AssessmentAppealRecordedV1.eventType: "grading",
         CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
@@ -150,6 +155,7 @@ actor Tally {
             // Back on the list after a no to an offer is a second, expected waiting-list message.
             note("waiting list", offered.contains(subject) ? "\(subject) after offer" : subject)
         case EnrolmentTransferOfferedV1.eventType: note("transfer offer", subject)
+        case EnrolmentReserveDesignatedV1.eventType: note("reserve", subject)
         case EnrolmentWithdrawnV1.eventType: note("withdrawal", subject)
         case ApprenticeshipPlacedV1.eventType: note("apprenticeship", subject)
         case AssessmentGradedV2.eventType, AssessmentRejectedV1.eventType:
@@ -237,7 +243,11 @@ actor Tally {
                 centreOfParticipant[seat.participantID] = seat.centre
                 waiting[seat.programme]?.remove(seat.participantID)
                 if seat.replacing { counts.replacements += 1 }
+                if reserveOf[seat.participantID] == seat.classID { counts.reservesSeated += 1 }
             }
+        case EnrolmentReserveDesignatedV1.eventType:
+            counts.reserves += 1
+            if let reserve = data(EnrolmentReserveDesignatedV1.self) { reserveOf[reserve.participantID] = reserve.classID }
         case EnrolmentWaitlistedV1.eventType:
             counts.waitlisted += 1
             if let waitlisted = data(EnrolmentWaitlistedV1.self) {
@@ -364,7 +374,8 @@ actor Tally {
                     + "(the others have used their attempts)"
                 if rate > 0 {
                     line += String(
-                        format: "; at the observed %.0f %% pass rate about %d more trainees are needed, %d reserves wait",
+                        format:
+                            "; at the observed %.0f %% pass rate about %d more trainees are needed, %d wait on its waiting lists",
                         rate * 100, Int((Double(gap) / rate).rounded(.up)), waitlistedAt[centre.centre] ?? 0)
                 }
             }
@@ -414,6 +425,9 @@ actor Tally {
         lines.append(
             "  daftar ulang and withdrawals: \(c.withdrawn) seats left (no-shows at daftar ulang and the withdrawals), "
                 + "\(c.replacements) given to the next on the waiting list")
+        lines.append(
+            "  reserves (peserta cadangan) named for full classes: \(c.reserves) (the plan's \(catalogue.reserveSeats) per "
+                + "class, from its BLKI's waiting list); \(c.reservesSeated) took a seat freed in their class")
         lines += targetLines(catalogue: catalogue)
         lines.append(
             "training results from the BLKIs \(c.trainingResults) (LULUS \(c.trainingPassed)); assessments: graded \(c.graded) (KOMPETEN \(c.competent)), rejected \(c.assessmentRejected)"

@@ -28,10 +28,10 @@ extension WorkerRole {
         "scheduling", input: SchedulingInput.self,
         publishes: [
             ClassScheduledV2.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
-            EnrolmentWithdrawnV1.eventType, EnrolmentTransferOfferedV1.eventType,
+            EnrolmentWithdrawnV1.eventType, EnrolmentTransferOfferedV1.eventType, EnrolmentReserveDesignatedV1.eventType,
         ],
         summary:
-            "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; offers a seat at the other BLKI and waits for the answer; gives the seat of whoever misses daftar ulang to the next on the waiting list."
+            "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; offers a seat at the other BLKI and waits for the answer; names each full class's reserves (cadangan) and gives the seat of whoever misses daftar ulang to the class's first reserve, or the next on the waiting list."
     )
     public static let grading = pipeline(
         "grading", input: GradingInput.self,
@@ -150,6 +150,7 @@ public enum NotificationsInput: RoleInput {
     case scheduled(ClassScheduledV2)
     case waitlisted(EnrolmentWaitlistedV1)
     case transferOffered(EnrolmentTransferOfferedV1)
+    case reserveDesignated(EnrolmentReserveDesignatedV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV3)
     case appealRecorded(AssessmentAppealRecordedV1)
@@ -168,6 +169,7 @@ public enum NotificationsInput: RoleInput {
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWaitlistedV1.self, Self.waitlisted)
         .on(EnrolmentTransferOfferedV1.self, Self.transferOffered)
+        .on(EnrolmentReserveDesignatedV1.self, Self.reserveDesignated)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV3.self, Self.graded)
         .on(AssessmentAppealRecordedV1.self, Self.appealRecorded)

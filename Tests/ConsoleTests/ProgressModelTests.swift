@@ -218,7 +218,7 @@ extension ProgressModelTests {
     }
 
     /// The target's gap per BLKI and what could close it: the BELUM KOMPETEN (those with an uji
-    /// ulang left) and the reserves waiting.
+    /// ulang left) and the applicants on its waiting lists.
     @Test(arguments: stores) func eachBLKIsGapShowsWhoCouldCloseIt(store: String) async throws {
         var events = try journey()
         for (index, participant) in ["PST-3", "PST-4", "PST-5"].enumerated() {

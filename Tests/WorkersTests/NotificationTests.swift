@@ -21,7 +21,7 @@ struct NotificationTemplateTests {
         #expect(
             NotificationTemplates.fields["memenuhi_syarat"]
                 == ["nama", "no_pendaftaran", "no_peserta", "program", "blki", "minat_magang"])
-        #expect(NotificationTemplates.fields.count == 15, "one value type per event template")
+        #expect(NotificationTemplates.fields.count == 16, "one value type per event template")
         let values = EventTemplates.RegistrationEligible(
             registrationNumber: "REG-1", participantNumber: "PST-1", programme: "Tata Graha", centre: "BLKI Bontang",
             apprenticeshipInterest: true)
@@ -326,6 +326,12 @@ struct NotificationDeliveryTests {
                     participantID: "PST-7", programme: "TATA_GRAHA", preferredCentre: .bontang, centre: .balikpapan,
                     classID: "BPN-2025-TATA_GRAHA-02", cohort: 2, startDate: "2025-07-21", endDate: "2025-08-29",
                     answerBy: "2025-07-13")))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "reserve-7", source: "/test",
+                data: EnrolmentReserveDesignatedV1(
+                    participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", centre: .balikpapan, programme: "TATA_GRAHA",
+                    cohort: nil, startDate: "2025-07-21", rank: 2)))
         // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
         _ = try await kit.deliver(
             EventEnvelope(
@@ -345,7 +351,7 @@ struct NotificationDeliveryTests {
         let parameters = try JSONDecoder().decode(
             [String: String].self, from: Data((stored.first?["parameters"]?.text ?? "").utf8))
         #expect(parameters["angkatan"] == "2" && parameters["ada_daftar_ulang"] == "false", "\(parameters)")
-        let noShow = try #require(texts.first { $0.contains("tidak melakukan daftar ulang") })
+        let noShow = try #require(texts.first { $0.contains("tidak melakukan daftar ulang dalam batas waktunya") })
         #expect(noShow.contains("pelatihan Tata Graha di BLKI Balikpapan telah dilepaskan"), "\(noShow)")
         #expect(!texts.contains { $0.contains("BPN-2025-TATA_GRAHA-02") }, "no class id in a text")
         // The LSP's result says nothing of the training (the BLKI's result is a message of its own).
@@ -361,6 +367,11 @@ struct NotificationDeliveryTests {
         #expect(offer.contains("kelas Tata Graha di BLKI Bontang sudah penuh"), "\(offer)")
         #expect(offer.contains("di BLKI Balikpapan (") && offer.contains("angkatan 2, 21 Juli 2025 s.d. 29 Agustus 2025"))
         #expect(offer.contains("paling lambat 13 Juli 2025") && offer.contains("tetap menunggu kursi di BLKI Bontang"))
+        let reserve = try #require(texts.first { $0.contains("peserta cadangan") }, "\(texts)")
+        #expect(
+            reserve.contains("urutan ke-2 untuk kelas Tata Graha di BLKI Balikpapan, angkatan 2, mulai 21 Juli 2025"),
+            "\(reserve)")
+        #expect(reserve.contains("tetap berada di daftar tunggu") && !reserve.contains("BPN-2025"), "\(reserve)")
         let appeal = try #require(texts.first { $0.contains("banding Anda") }, "\(texts)")
         #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
         #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")

@@ -9,12 +9,14 @@ import Workers
 
 /// A small plan: one programme in each BLKI, two classes of two seats each, Balikpapan's quota
 /// three places, two apprenticeship places.
-func smallCatalogue(quotaBalikpapan: Int = 3, reRegistration: Bool = false) throws -> ProgrammeCatalogue {
+func smallCatalogue(quotaBalikpapan: Int = 3, reRegistration: Bool = false, reserveSeats: Int = 0) throws
+    -> ProgrammeCatalogue
+{
     let window = #" "reRegistration": {"opensDaysBeforeStart": 7, "days": 3, "start": "08:00", "end": "15:00"},"#
     let json = """
         {"year": 2025, "referenceDate": "2025-07-01", "timeZone": "Asia/Makassar",
          "sessions": [{"days": [1, 2, 3, 4, 5], "start": "08:00", "end": "15:00"}],
-         "ageWindow": {"minimum": 17, "maximum": 35}, "classSize": 2, "reserveSeats": 0,
+         "ageWindow": {"minimum": 17, "maximum": 35}, "classSize": 2, "reserveSeats": \(reserveSeats),
          "firstClassStart": "2025-07-07", "cohortSpacingDays": 14,\(reRegistration ? window : "")
          "apprenticeships": {"places": 2, "months": 6,
            "companies": [{"name": "PT Contoh (sintetis)", "regionCode": "6471", "sectors": ["G"]}]},
@@ -112,6 +114,70 @@ final class SchedulingDriver {
 }
 
 struct SchedulingTests {
+    /// Peserta cadangan: each full class gets the plan's reserves from its BLKI's waiting list,
+    /// in its order, once; a seat freed in the class goes to its first reserve, before anyone
+    /// who joined the list since, even of a better tier; a reserve who is seated or leaves is
+    /// replaced by the next one waiting.
+    @Test func aFreedSeatGoesToTheClasssReservesInTheirOrder() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4, reserveSeats: 2))
+        try await driver.openClasses()
+        try await driver.accept("B1", centre: .bontang)
+        try await driver.accept("B2", centre: .bontang)
+        for index in 1...7 { try await driver.accept("P\(index)", tier: .previouslyTrained) }
+        let seated = try driver.scheduled
+        #expect(Set(seated.keys) == ["B1", "B2", "P1", "P2", "P3", "P4"])
+        let first = try #require(seated["P1"]?.classID)
+        let second = try #require(seated["P3"]?.classID)
+        #expect(first != second && seated["P2"]?.classID == first && seated["P4"]?.classID == second)
+        var reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
+        #expect(
+            reserves.map { "\($0.participantID) \($0.classID) \($0.rank)" } == [
+                "P5 \(first) 1", "P6 \(first) 2", "P7 \(second) 1",
+            ])
+        #expect(reserves.allSatisfy { $0.centre == .balikpapan && $0.programme == "MEKANIK_SEPEDA_MOTOR" })
+        #expect(reserves.first?.startDate == seated["P1"]?.startDate)
+        // A better tier joins the list later: first in line on it, but not a reserve of the first
+        // class, which has its two; it is the second class's second reserve.
+        try await driver.accept("P8", tier: .neverTrained)
+        #expect(try driver.waitlisted["P8"]?.position == 1)
+        reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
+        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P8 \(second) 2")
+
+        // P1 does not come to daftar ulang: the seat goes to P5, the first class's first reserve.
+        let noShow = try await driver.deliver(
+            EventEnvelope(
+                source: "/test",
+                data: EnrolmentReRegisteredV1(participantID: "P1", classID: first, attended: false, recordedBy: "BLKI")))
+        #expect(noShow.map(\.type) == [EnrolmentWithdrawnV1.eventType, ClassScheduledV2.eventType])
+        let replacement = try #require(try driver.scheduled["P5"])
+        #expect(replacement.classID == first && replacement.replacing && replacement.seat == seated["P1"]?.seat)
+        #expect(try driver.scheduled["P8"] == nil, "P8 waits: the seat was promised to the class's reserves")
+        // Nobody is left who is not a reserve: the first class keeps one (P6) until someone joins.
+        try await driver.accept("P9", tier: .previouslyTrained)
+        reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
+        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P9 \(first) 3")
+
+        // A reserve who leaves the waiting list is replaced by the next one waiting.
+        try await driver.accept("P10", tier: .previouslyTrained)
+        try await driver.withdraw("P6")
+        reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
+        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P10 \(first) 4")
+        let rows = try await driver.kit.query("SELECT participant_id, status FROM sched_reserves ORDER BY participant_id")
+        #expect(
+            Dictionary(uniqueKeysWithValues: rows.map { ($0["participant_id"]?.text ?? "", $0["status"]?.text ?? "") }) == [
+                "P5": "promoted", "P6": "released", "P7": "reserve", "P8": "reserve", "P9": "reserve", "P10": "reserve",
+            ])
+
+        // A withdrawal from the second class before it starts: its first reserve, P7, takes the seat.
+        try await driver.withdraw("P4", classID: second, on: "2025-06-01")
+        let refilled = try #require(try driver.scheduled["P7"])
+        #expect(refilled.classID == second && refilled.replacing)
+        #expect(try driver.scheduled["P8"] == nil)
+        // Each reserve was told once: one event per person and class.
+        let all = try driver.decoded(EnrolmentReserveDesignatedV1.self)
+        #expect(Set(all.map(\.participantID)).count == all.count)
+    }
+
     @Test func classesOpenedAfterSelectionSeatByTierThenArrivalAndWaitlistTheRest() async throws {
         let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
         try await driver.accept("P1", tier: .previouslyTrained)

@@ -169,6 +169,38 @@ public struct EnrolmentWaitlistedV1: ContractMessage {
     }
 }
 
+/// A waiting applicant is named a reserve (peserta cadangan) of a full class: when a selected
+/// participant of that class misses daftar ulang or leaves before it starts, the class's
+/// reserves take the seat in their order (`rank`), before anyone else on the waiting list.
+/// Scheduling names `reserveSeats` of them per class (the programme plan, 2 in 2025). The
+/// applicant stays on the waiting list; a seat elsewhere ends the reserve place.
+public struct EnrolmentReserveDesignatedV1: ContractMessage {
+    public static let eventType = "enrolment.reserve-designated"
+    public static let version = 1
+
+    public var participantID: String
+    public var classID: String
+    public var centre: TrainingCentre
+    public var programme: String
+    public var cohort: Int?
+    public var startDate: String
+    /// 1 for the first reserve of the class, 2 for the second, …
+    public var rank: Int
+
+    public init(
+        participantID: String, classID: String, centre: TrainingCentre, programme: String, cohort: Int?, startDate: String,
+        rank: Int
+    ) {
+        self.participantID = participantID
+        self.classID = classID
+        self.centre = centre
+        self.programme = programme
+        self.cohort = cohort
+        self.startDate = startDate
+        self.rank = rank
+    }
+}
+
 /// A participant was placed in the apprenticeship (pemagangan) programme.
 public struct ApprenticeshipPlacedV1: ContractMessage {
     public static let eventType = "apprenticeship.placed"

@@ -110,6 +110,21 @@ extension NotificationHandler {
             for: event, contact: .participant(offer.participantID), in: transaction)
     }
 
+    /// A waiting applicant is a reserve (cadangan) of a full class: its place, dates and their
+    /// rank among its reserves.
+    func notify(_ reserve: EnrolmentReserveDesignatedV1, event: DecodedEvent, in transaction: any StoreTransaction)
+        throws
+    {
+        let cohort = reserve.cohort ?? plannedClasses[reserve.classID]?.cohort
+        try queue(
+            EventTemplates.ReserveDesignated(
+                participantNumber: reserve.participantID,
+                programme: catalogue.programme(reserve.programme, at: reserve.centre)?.name ?? reserve.programme,
+                centre: centreName(reserve.centre), cohort: cohort.map(String.init) ?? "-",
+                startDate: IndonesianCalendar.date(reserve.startDate), rank: String(reserve.rank)),
+            for: event, contact: .participant(reserve.participantID), in: transaction)
+    }
+
     /// A participant left a class or the waiting list: why, in words they understand.
     func notify(_ withdrawn: EnrolmentWithdrawnV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         let planned = withdrawn.classID.flatMap { plannedClasses[$0] }

@@ -71,6 +71,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .scheduled(let scheduled): try notify(scheduled, event: event, in: transaction)
         case .waitlisted(let waitlisted): try notify(waitlisted, event: event, in: transaction)
         case .transferOffered(let offer): try notify(offer, event: event, in: transaction)
+        case .reserveDesignated(let reserve): try notify(reserve, event: event, in: transaction)
         case .apprenticeshipPlaced(let placed): try notify(placed, event: event, in: transaction)
         case .graded(let graded): try notify(graded, event: event, in: transaction)
         case .appealRecorded(let appeal): try notify(appeal, event: event, in: transaction)

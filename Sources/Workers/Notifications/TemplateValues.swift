@@ -52,7 +52,8 @@ private enum TemplateValue: Decodable {
 enum EventTemplates {
     static let all: [any TemplateValues.Type] = [
         RegistrationReceived.self, RegistrationRejected.self, RegistrationInReview.self, DocumentsRequested.self,
-        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, TransferOffered.self, Withdrawn.self,
+        RegistrationEligible.self, SelectionPassed.self, Waitlisted.self, ReserveDesignated.self, TransferOffered.self,
+        Withdrawn.self,
         ApprenticeshipPlacement.self,
         TrainingResult.self, AssessmentResult.self, Appeal.self, CertificateIssued.self, CertificateRevoked.self,
     ]
@@ -164,6 +165,21 @@ enum EventTemplates {
             case programme = "program"
             case centre = "blki"
             case position = "posisi"
+        }
+    }
+
+    /// `peserta_cadangan`: a reserve (cadangan) of a full class, with its rank.
+    struct ReserveDesignated: TemplateValues {
+        static let template = "peserta_cadangan"
+        typealias Field = CodingKeys
+        let participantNumber, programme, centre, cohort, startDate, rank: String
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case participantNumber = "no_peserta"
+            case programme = "program"
+            case centre = "blki"
+            case cohort = "angkatan"
+            case startDate = "tanggal_mulai"
+            case rank = "urutan_cadangan"
         }
     }
 

@@ -90,6 +90,15 @@ public struct SchedulingHandler: TypedMessageHandler {
                 participant_id TEXT PRIMARY KEY, class_id TEXT, reason TEXT NOT NULL, left_on TEXT NOT NULL,
                 requested_by TEXT NOT NULL, refilled INTEGER NOT NULL)
             """,
+            // Reserves (peserta cadangan) of full classes, named from the waiting list of the
+            // class's BLKI in its order: 'reserve' while waiting, 'promoted' once seated in the
+            // class, 'released' once seated elsewhere or withdrawn. A person is named once.
+            """
+            CREATE TABLE IF NOT EXISTS sched_reserves (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, rank INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('reserve', 'promoted', 'released')))
+            """,
+            "CREATE INDEX IF NOT EXISTS sched_reserves_class ON sched_reserves (class_id, status, rank)",
         ]
     }
 
@@ -124,6 +133,9 @@ private struct Context {
     var freedClass: String?
     /// The day a withdrawal freed that seat (an offer for it is answered no earlier).
     var freedOn: String?
+    /// The class in which this message freed a seat (a no-show, a withdrawal before the start,
+    /// an offer declined): its reserves are served first.
+    var seatFreedIn: String?
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
@@ -213,6 +225,7 @@ private struct Context {
             EnrolmentWithdrawnV1(participantID: record.participantID, classID: record.classID, reason: .noShow),
             id: "no-show-\(record.participantID)", subject: record.participantID, correlation: event.header.correlationID)
         freedClass = record.classID
+        seatFreedIn = record.classID
         try allocate(programme: programme)
     }
 
@@ -272,6 +285,7 @@ private struct Context {
             "UPDATE sched_offers SET status = 'withdrawn' WHERE participant_id = ? AND status = 'open'",
             [.text(request.participantID)])
         try releaseApprenticeship(request.participantID)
+        try releaseReserve(request.participantID)
         if row["status"]?.text == "waitlisted",
             let preferred = row["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
         {
@@ -285,6 +299,7 @@ private struct Context {
             // The next person in the seat comes to daftar ulang in the later window, as for a no-show.
             freedClass = freedSeat
             freedOn = request.on
+            seatFreedIn = freedSeat
             try allocate(programme: programme)
         }
         // The audit of the request: who asked, the day, the seat left, whether it was given away.
@@ -354,6 +369,7 @@ private struct Context {
             "UPDATE sched_applicants SET status = 'pooled', class_id = NULL, seat = NULL WHERE participant_id = ?",
             [.text(answer.participantID)])
         if replacing { freedClass = answer.classID }
+        seatFreedIn = answer.classID
         // The next offer of this seat is answered no earlier than the day it was freed again.
         freedOn = answer.answeredOn
         try allocate(programme: programme)
@@ -378,6 +394,7 @@ private struct Context {
         if applicant["status"]?.text == "waitlisted", let programme = applicant["programme"]?.text {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
+        try releaseReserve(participant)
         guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
             let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
@@ -409,6 +426,10 @@ private struct Context {
     /// free, then waitlists those whose every option is used up. When this fills a BLKI's
     /// quota, every programme is looked at again (its pooled applicants may now be waitlisted).
     mutating func allocate(programme: String) throws {
+        if let classID = seatFreedIn {
+            seatFreedIn = nil
+            try promoteReserve(in: classID)
+        }
         let quotaReachedBefore = try quotasReached()
         try allocateOne(programme: programme)
         if try quotasReached() != quotaReachedBefore {
@@ -548,6 +569,7 @@ private struct Context {
         {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
+        try releaseReserve(participant)
         try announce(participant, classID: classID, seat: seat, applicant: applicant, replacing: freedClass == classID)
     }
 
@@ -635,6 +657,106 @@ private struct Context {
             EnrolmentWaitlistedV1(participantID: participant, centre: centre, programme: programme, position: position),
             id: afterOffer ? "waitlisted-\(participant)-after-offer" : "waitlisted-\(participant)", subject: participant,
             correlation: applicant["correlation_id"]?.text ?? event.header.correlationID)
+        try designateReserves(programme: programme, centre: centre)
+    }
+
+    // MARK: Reserves (peserta cadangan)
+
+    /// Names reserves for the full classes of `programme` at `centre` until each has the
+    /// plan's `reserveSeats`: waiting applicants of that BLKI's list, in its order, who are no
+    /// class's reserve yet (`enrolment.reserve-designated`). A class's reserves are served first
+    /// when one of its seats is freed before it starts (``promoteReserve(in:)``).
+    mutating func designateReserves(programme: String, centre: TrainingCentre) throws {
+        let wanted = catalogue.reserveSeats
+        guard wanted > 0 else { return }
+        let classes = try transaction.query(
+            """
+            SELECT c.class_id, c.cohort, c.start_date, c.capacity,
+                (SELECT COUNT(*) FROM sched_applicants a
+                    WHERE a.class_id = c.class_id AND a.status IN ('scheduled', 'withdrawn')) AS taken,
+                (SELECT COUNT(*) FROM sched_reserves r WHERE r.class_id = c.class_id AND r.status = 'reserve') AS reserves,
+                (SELECT COALESCE(MAX(r.rank), 0) FROM sched_reserves r WHERE r.class_id = c.class_id) AS last_rank
+            FROM sched_classes c WHERE c.centre = ? AND c.programme = ? ORDER BY c.start_date, c.class_id
+            """, [.text(centre.rawValue), .text(programme)])
+        for row in classes {
+            guard let classID = row["class_id"]?.text, let start = row["start_date"]?.text,
+                let capacity = row["capacity"]?.integer, (row["taken"]?.integer ?? 0) >= capacity
+            else { continue }
+            let missing = wanted - Int(row["reserves"]?.integer ?? 0)
+            guard missing > 0 else { continue }
+            let candidates = try transaction.query(
+                """
+                SELECT participant_id, correlation_id FROM sched_applicants a
+                WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted'
+                    AND NOT EXISTS (SELECT 1 FROM sched_reserves r WHERE r.participant_id = a.participant_id)
+                ORDER BY tier, arrival, registration_id, participant_id LIMIT ?
+                """, [.text(programme), .text(centre.rawValue), .integer(Int64(missing))])
+            var rank = Int(row["last_rank"]?.integer ?? 0)
+            for candidate in candidates {
+                guard let participant = candidate["participant_id"]?.text else { continue }
+                rank += 1
+                try transaction.execute(
+                    "INSERT INTO sched_reserves (participant_id, class_id, rank, status) VALUES (?, ?, ?, 'reserve')",
+                    [.text(participant), .text(classID), .integer(Int64(rank))])
+                try emit(
+                    EnrolmentReserveDesignatedV1(
+                        participantID: participant, classID: classID, centre: centre, programme: programme,
+                        cohort: row["cohort"]?.integer.map { Int($0) }, startDate: start, rank: rank),
+                    id: "reserve-\(participant)-\(classID)", subject: participant,
+                    correlation: candidate["correlation_id"]?.text ?? event.header.correlationID)
+            }
+        }
+    }
+
+    /// Gives a seat freed in `classID` to its first reserve still waiting (they get the later
+    /// daftar ulang window of a replacement), and names the next reserve in their place.
+    mutating func promoteReserve(in classID: String) throws {
+        let reserves = try transaction.query(
+            """
+            SELECT a.*, r.rank FROM sched_reserves r JOIN sched_applicants a ON a.participant_id = r.participant_id
+            WHERE r.class_id = ? AND r.status = 'reserve' ORDER BY r.rank
+            """, [.text(classID)])
+        guard
+            let reserve = reserves.first(where: { $0["status"]?.text == "waitlisted" }),
+            let participant = reserve["participant_id"]?.text, let programme = reserve["programme"]?.text,
+            let centre = try centre(of: classID), let seat = try freeSeat(in: classID, centre: centre)
+        else { return }
+        try transaction.execute(
+            "UPDATE sched_reserves SET status = 'promoted' WHERE participant_id = ?", [.text(participant)])
+        try seatApplicant(participant, classID: classID, seat: seat, applicant: reserve)
+        try designateReserves(programme: programme, centre: centre)
+    }
+
+    /// Ends the participant's reserve place, if they hold one (seated elsewhere, or withdrawn),
+    /// and names the next reserve of that class.
+    mutating func releaseReserve(_ participant: String) throws {
+        guard
+            let held = try transaction.query(
+                """
+                SELECT r.class_id, c.programme, c.centre FROM sched_reserves r JOIN sched_classes c ON c.class_id = r.class_id
+                WHERE r.participant_id = ? AND r.status = 'reserve'
+                """, [.text(participant)]
+            ).first, let programme = held["programme"]?.text,
+            let centre = held["centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
+        else { return }
+        try transaction.execute(
+            "UPDATE sched_reserves SET status = 'released' WHERE participant_id = ?", [.text(participant)])
+        try designateReserves(programme: programme, centre: centre)
+    }
+
+    /// A free seat number in `classID`, if the class and its BLKI's quota have room.
+    func freeSeat(in classID: String, centre: TrainingCentre) throws -> Int? {
+        guard try scheduledCount(centre: centre) < (catalogue.centre(centre)?.quota ?? 0),
+            let capacity = try transaction.query(
+                "SELECT capacity FROM sched_classes WHERE class_id = ?", [.text(classID)]
+            ).first?["capacity"]?.integer
+        else { return nil }
+        let taken = Set(
+            try transaction.query(
+                "SELECT seat FROM sched_applicants WHERE class_id = ? AND status IN ('scheduled', 'withdrawn')",
+                [.text(classID)]
+            ).compactMap { $0["seat"]?.integer })
+        return (1...max(1, capacity)).first(where: { !taken.contains($0) }).map { Int($0) }
     }
 
     /// Numbers the waiting list of a programme at a BLKI 1, 2, 3… in the order it is served
