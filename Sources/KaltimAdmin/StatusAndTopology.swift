@@ -90,7 +90,8 @@ struct TopologyCommand: AsyncParsableCommand {
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Declare the exchange, queues, retry tiers, dead-letter queues and bindings (idempotent); audited.",
+            abstract:
+                "Declare the exchange, queues, retry tiers, dead-letter queues, the outside readers' inboxes and bindings (idempotent); audited.",
             discussion: """
                 With --management-url (or KALTIM_MANAGEMENT_URL) it also applies the policies that bound the dead-letter \
                 queues (\(DeadLetterBounds.defaultMaximumLength) messages, then refused) and make the role queues dead-letter \
@@ -111,6 +112,17 @@ struct TopologyCommand: AsyncParsableCommand {
                     try await RoleTopology(role: role, prefix: admin.topologyPrefix, retryQueueType: retryQueueType)
                         .declare(on: connection)
                     print("declared \(role.name)")
+                }
+                // The inboxes of the outside systems that read events (the portal its offers, the
+                // LSPs what grading decided), as deploy/'s definitions declare them.
+                for publisher in ContractPublishers.external {
+                    guard let inbox = publisher.inbox(prefix: admin.topologyPrefix) else { continue }
+                    _ = try await connection.declareQueue(.quorum(inbox))
+                    for type in publisher.reads {
+                        try await connection.bindQueue(
+                            inbox, exchange: admin.topologyPrefix + ContractDocuments.exchange, routingKey: type)
+                    }
+                    print("declared \(inbox)")
                 }
             }
             if let management = try admin.managementAPI(url: managementURL) {

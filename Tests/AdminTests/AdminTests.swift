@@ -363,6 +363,36 @@ struct AdminCommandTests {
         await rig.cleanUp()
     }
 
+    @Test func topologyApplyDeclaresTheRolesAndTheOutsideReadersInboxes() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let prefix = uniqueName("apply") + "."
+        let audit = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "audit.jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: audit) }
+        let process = try ChildProcess(
+            Self.admin,
+            ["topology", "apply", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--operator", "ops-1"])
+        #expect(try await process.waitForExit(timeout: .seconds(60)) == 0, "\(process.output)")
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let exchange = prefix + ContractDocuments.exchange
+        // An offer reaches the portal's inbox, a grade the LSPs' inbox, as through deploy/'s definitions.
+        for (type, publisher) in [(EnrolmentTransferOfferedV1.eventType, "portal"), (AssessmentGradedV3.eventType, "lsp")] {
+            try await connection.publish(Data("{\"for\":\"\(publisher)\"}".utf8), exchange: exchange, routingKey: type)
+            let inbox = try #require(ContractPublishers.external.first { $0.name == publisher }?.inbox(prefix: prefix))
+            var delivery: AMQPDelivery?
+            let deadline = ContinuousClock.now + .seconds(30)  // bounds a failure only
+            while delivery == nil && ContinuousClock.now < deadline {
+                delivery = try await connection.get(queue: inbox)
+                if delivery == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(delivery?.body == Data("{\"for\":\"\(publisher)\"}".utf8), "\(inbox)")
+            try await delivery?.ack()
+            _ = try? await connection.deleteQueue(inbox)
+        }
+        for role in WorkerRole.all { await RoleTopology(role: role, prefix: prefix).delete(on: connection) }
+        try? await connection.deleteExchange(exchange)
+    }
+
     @Test func badArgumentsGetTheUsageAndANonZeroExit() async throws {
         for arguments in [["dead-letters", "list", "--role", "nobody"], ["replay"], ["status", "--frobnicate"]] {
             let process = try ChildProcess(Self.admin, arguments + ["--broker-url", "amqp://127.0.0.1:1"])
