@@ -8,20 +8,24 @@ import NIOCore
 extension ConsoleServer {
     // MARK: Access
 
-    /// The signed-in user of `request`, if any.
+    /// The signed-in user of `request`, if any. A page's automatic refresh (`auto-refresh=1`
+    /// in its address) does not count as the user's activity.
     func session(of request: Request) -> ConsoleSession? {
+        let touch = request.uri.queryParameters["auto-refresh"] != "1"
         if let header = configuration.trustedIdentityHeader {
             guard let name = HTTPField.Name(header).flatMap({ request.headers[$0] }), !name.isEmpty,
                 let user = configuration.accounts.users[name]
             else { return nil }
             // One session per proxy identity, kept in the cookie for its CSRF token.
-            if let id = request.cookies[Self.sessionCookie]?.value, let session = sessions.find(id), session.user == name {
+            if let id = request.cookies[Self.sessionCookie]?.value, let session = sessions.find(id, touch: touch),
+                session.user == name
+            {
                 return session
             }
             return sessions.create(user)
         }
         guard let id = request.cookies[Self.sessionCookie]?.value else { return nil }
-        return sessions.find(id)
+        return sessions.find(id, touch: touch)
     }
 
     /// Runs `body` for a user whose role allows `permission`; otherwise the login page or a refusal.

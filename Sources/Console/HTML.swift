@@ -96,8 +96,13 @@ enum Page {
                 <button type="submit" id="logout">Sign out</button></form></nav>
                 """
         }
+        // The refresh asks for the page marked as automatic, so that it does not keep an idle
+        // session alive (the session ends after 30 minutes without the user's own request).
+        let refreshPath = ["progress": "/", "queues": "/queues", "reviews": "/reviews"][active] ?? "/"
         let refresh: HTML =
-            refreshSeconds.map { seconds -> HTML in "<meta http-equiv=\"refresh\" content=\"\(seconds)\">" } ?? .empty
+            refreshSeconds.map { seconds -> HTML in
+                "<meta http-equiv=\"refresh\" content=\"\(seconds); url=\(refreshPath)?auto-refresh=1\">"
+            } ?? .empty
         return """
             <!doctype html>
             <html lang="\(language)"><head><meta charset="utf-8">

@@ -16,19 +16,25 @@ public struct ConsoleSession: Sendable, Equatable {
 }
 
 /// The sessions of one console process, in memory (a restart signs everyone out). A session
-/// ends after `idleTimeout` without a request, and after `lifetime` in any case.
+/// ends after `idleTimeout` without a request of its user, and after `lifetime` in any case. A
+/// page's own periodic refresh is not the user's request: it does not keep the session alive.
 final class SessionStore: Sendable {
     private let sessions = Mutex<[String: ConsoleSession]>([:])
     let idleTimeout: Duration
     let lifetime: Duration
+    private let clock: @Sendable () -> ContinuousClock.Instant
 
-    init(idleTimeout: Duration = .seconds(30 * 60), lifetime: Duration = .seconds(12 * 3600)) {
+    init(
+        idleTimeout: Duration = .seconds(30 * 60), lifetime: Duration = .seconds(12 * 3600),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.idleTimeout = idleTimeout
         self.lifetime = lifetime
+        self.clock = clock
     }
 
     func create(_ user: ConsoleAccounts.User) -> ConsoleSession {
-        let now = ContinuousClock.now
+        let now = clock()
         let session = ConsoleSession(
             id: randomToken(), user: user.name, role: user.role, centre: user.centre, csrfToken: randomToken(), created: now,
             lastSeen: now)
@@ -39,17 +45,20 @@ final class SessionStore: Sendable {
         return session
     }
 
-    /// The live session with this id (its idle clock restarts), or nil.
-    func find(_ id: String) -> ConsoleSession? {
-        let now = ContinuousClock.now
+    /// The live session with this id, or nil. `touch`: the user asked (their idle clock
+    /// restarts); false for a page's automatic refresh, which leaves it running.
+    func find(_ id: String, touch: Bool = true) -> ConsoleSession? {
+        let now = clock()
         return sessions.withLock { sessions in
             guard var session = sessions[id] else { return nil }
             guard !isExpired(session, now: now) else {
                 sessions[id] = nil
                 return nil
             }
-            session.lastSeen = now
-            sessions[id] = session
+            if touch {
+                session.lastSeen = now
+                sessions[id] = session
+            }
             return session
         }
     }

@@ -57,6 +57,9 @@ import Workers
         #expect(stranger == 403)
         let (status, page, headers) = try await get("/", user: "rina")
         #expect(status == 200 && page.contains("rina · viewer"))
+        // The page refreshes itself as an automatic request, which does not count as the user's.
+        #expect(page.contains("content=\"5; url=/?auto-refresh=1\""))
+        #expect(try await get("/?auto-refresh=1", user: "rina").0 == 200)
         #expect((headers["Content-Security-Policy"] as? String)?.contains("default-src 'none'") == true)
         // No sign-in page behind the proxy; the JSON view has the funnel.
         let (_, loginPage, _) = try await get("/login", user: "rina")

@@ -6,6 +6,7 @@ import Logging
 import MetricsTestKit
 import Programme
 import Stores
+import Synchronization
 import TestSupport
 import Testing
 import Workers
@@ -306,6 +307,44 @@ extension ProgressModelTests {
         ] {
             #expect(throws: ConsoleError.self) { try load(bad) }
         }
+    }
+}
+
+/// Sessions on an injected clock: idle time counts the user's own requests only.
+@Suite struct SessionStoreTests {
+    final class ManualClock: Sendable {
+        private let now = Mutex(ContinuousClock.now)
+        func advance(_ duration: Duration) { now.withLock { $0 += duration } }
+        var instant: ContinuousClock.Instant { now.withLock { $0 } }
+    }
+
+    static let user = ConsoleAccounts.User(name: "rina", role: .viewer, passwordHash: "unused")
+
+    @Test func aPagesAutomaticRefreshDoesNotKeepAnIdleSessionAlive() {
+        let clock = ManualClock()
+        let store = SessionStore(idleTimeout: .seconds(1800), lifetime: .seconds(43_200), clock: { clock.instant })
+        let session = store.create(Self.user)
+        // The page refreshes itself every 30 s for 29 minutes: the session is still there…
+        for _ in 0..<58 {
+            clock.advance(.seconds(30))
+            #expect(store.find(session.id, touch: false) != nil)
+        }
+        // …and ends 30 minutes after the user's last request, refreshes or not.
+        clock.advance(.seconds(61))
+        #expect(store.find(session.id, touch: false) == nil)
+        #expect(store.find(session.id) == nil, "gone for good")
+    }
+
+    @Test func theUsersOwnRequestsKeepItAliveUntilItsLifetimeEnds() {
+        let clock = ManualClock()
+        let store = SessionStore(idleTimeout: .seconds(1800), lifetime: .seconds(43_200), clock: { clock.instant })
+        let session = store.create(Self.user)
+        for _ in 0..<24 {  // 24 × 1,799 s = 43,176 s: within the 12 hours
+            clock.advance(.seconds(1799))
+            #expect(store.find(session.id) != nil)
+        }
+        clock.advance(.seconds(1799))  // 25 × 1,799 s: past the 12 hours since sign-in
+        #expect(store.find(session.id) == nil)
     }
 }
 
