@@ -86,7 +86,9 @@ public struct ProgressHandler: TypedMessageHandler {
     {
         let at = SQLValue.real(event.header.time.timeIntervalSince1970)
         switch input {
-        case .submitted(let submitted):
+        case .received(let received):
+            // Counted from intake's `registration.received`, which carries no personal data:
+            // the console never reads a `registration.submitted` body (UU 27/2022, minimal copies).
             try transaction.execute(
                 """
                 INSERT INTO console_registrations (registration_id, centre, programme, sector, registered_at)
@@ -98,8 +100,8 @@ public struct ProgressHandler: TypedMessageHandler {
                     sector = COALESCE(console_registrations.sector, excluded.sector)
                 """,
                 [
-                    .text(submitted.registrationID), .text(submitted.preferredCentre.rawValue), .text(submitted.programme),
-                    sector(submitted.programme), at,
+                    .text(received.registrationID), .text(received.centre.rawValue), .text(received.programme),
+                    sector(received.programme), .real(received.submittedAt.timeIntervalSince1970),
                 ])
         case .accepted(let accepted):
             // The acceptance's centre and programme are the ones that count (intake may move a

@@ -103,6 +103,7 @@ actor Tally {
 
     static let producer: [String: String] = [
         RegistrationAcceptedV1.eventType: "intake", RegistrationRejectedV1.eventType: "intake",
+        RegistrationReceivedV1.eventType: "intake",
         RegistrationReviewNeededV1.eventType: "intake", RegistrationDocumentsRequestedV1.eventType: "intake",
         ClassScheduledV2.eventType: "scheduling",
         EnrolmentWaitlistedV1.eventType: "scheduling", ApprenticeshipPlacedV1.eventType: "scheduling",

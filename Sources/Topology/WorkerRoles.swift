@@ -18,8 +18,8 @@ extension WorkerRole {
     public static let intake = pipeline(
         "intake", input: IntakeInput.self,
         publishes: [
-            RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType,
-            RegistrationDocumentsRequestedV1.eventType,
+            RegistrationReceivedV1.eventType, RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType,
+            RegistrationReviewNeededV1.eventType, RegistrationDocumentsRequestedV1.eventType,
         ],
         summary:
             "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions."
@@ -182,7 +182,7 @@ public enum NotificationsInput: RoleInput {
 
 /// What the console's read model counts.
 public enum ConsoleInput: RoleInput {
-    case submitted(RegistrationSubmittedV2)
+    case received(RegistrationReceivedV1)
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
     case reviewNeeded(RegistrationReviewNeededV1)
@@ -199,7 +199,7 @@ public enum ConsoleInput: RoleInput {
     case trainingCompleted(TrainingCompletedV1)
 
     public static let routes = InputRoutes<Self>()
-        .on(RegistrationSubmittedV2.self, Self.submitted)
+        .on(RegistrationReceivedV1.self, Self.received)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)
         .on(RegistrationReviewNeededV1.self, Self.reviewNeeded)

@@ -518,18 +518,24 @@ struct ConsoleRebuildPrivilegeTests {
         let host = try await PrivateVirtualHost.make("rebuild")
         defer { Task { await host.delete() } }
         let exchange = ContractDocuments.exchange
-        let body = try LeastPrivilegeTests.registration()
-        let portal = try await host.connect("portal")
-        // Signed by the portal: applied. The same body claiming another type in the AMQP type
+        let body = try OutgoingEvent(
+            EventEnvelope(
+                source: "/kaltim/workers/intake",
+                data: RegistrationReceivedV1(
+                    registrationID: "REG-REBUILD-1", centre: .bontang, programme: "TATA_GRAHA", submittedAt: Date())),
+            exchange: exchange
+        ).body
+        let intake = try await host.connect("intake")
+        // Signed by intake: applied. The same body claiming another type in the AMQP type
         // property, and one without user_id: refused, as the console's worker refuses them.
-        try await portal.publish(
-            body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
-            properties: AMQPProperties(userID: host.user("portal")))
-        try await portal.publish(
-            body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
-            properties: AMQPProperties(type: RegistrationAcceptedV2.eventType, userID: host.user("portal")))
-        try await portal.publish(body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
-        await portal.close()
+        try await intake.publish(
+            body, exchange: exchange, routingKey: RegistrationReceivedV1.eventType,
+            properties: AMQPProperties(userID: host.user("intake")))
+        try await intake.publish(
+            body, exchange: exchange, routingKey: RegistrationReceivedV1.eventType,
+            properties: AMQPProperties(type: RegistrationAcceptedV2.eventType, userID: host.user("intake")))
+        try await intake.publish(body, exchange: exchange, routingKey: RegistrationReceivedV1.eventType)
+        await intake.close()
 
         let console = try await host.connect("console")
         defer { Task { await console.close() } }
@@ -543,10 +549,10 @@ struct ConsoleRebuildPrivilegeTests {
         #expect(report.applied == 1 && report.skipped == 0 && report.refused == 2, "\(report)")
         let rows = try await store.read("SELECT count(*) AS n FROM console_registrations", [])
         #expect(rows.first?["n"]?.integer == 1)
-        // The marker's key is all the console may publish.
+        // The console publishes the marker and the staff's records, not intake's events.
         await #expect(
             performing: {
-                try await console.publish(body, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
+                try await console.publish(body, exchange: exchange, routingKey: RegistrationReceivedV1.eventType)
             },
             throws: LeastPrivilegeTests.refused)
     }

@@ -101,6 +101,18 @@ struct ConsoleBrowserTests {
                     exchange: intake.exchange)
                 try await connection.publish(
                     message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
+                // What intake publishes on receiving it, and the console counts (no intake runs here).
+                let received = try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)received-\(index)", source: "/kaltim/workers/intake",
+                        data: RegistrationReceivedV1(
+                            registrationID: "REG-\(prefix)reg-\(index)", centre: index % 3 == 0 ? .bontang : .balikpapan,
+                            programme: "MEKANIK_SEPEDA_MOTOR", submittedAt: Date())),
+                    exchange: intake.exchange
+                ).amqpMessage
+                try await connection.publish(
+                    received.body, exchange: received.exchange, routingKey: received.routingKey,
+                    properties: received.properties)
                 published.append(index)
                 try await Task.sleep(for: .milliseconds(100))
             }

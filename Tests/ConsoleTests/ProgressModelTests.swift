@@ -43,8 +43,8 @@ import Workers
         let participant = ["participantID": "PST-1"]
         return [
             try event(
-                "registration.submitted.v2", id: "e1", time: "2025-03-01T00:00:00Z",
-                data: ["registrationID": "REG-1", "preferredCentre": "BLKI_BALIKPAPAN"]),
+                "registration.received.v1", id: "e1", time: "2025-03-01T00:00:00Z",
+                data: ["registrationID": "REG-1", "centre": "BLKI_BALIKPAPAN"]),
             try event(
                 "registration.accepted.v2", id: "e2", time: "2025-03-02T00:00:00Z",
                 data: ["registrationID": "REG-1", "participantID": "PST-1", "centre": "BLKI_BONTANG"]),
@@ -61,7 +61,7 @@ import Workers
                 data: ["participantID": "PST-1", "kind": "KOMPETENSI", "certificateID": "KOM-1"]),
             try event("notification.delivered.v1", id: "e7", time: "2025-05-04T00:00:00Z", subject: "PST-1"),
             try event(
-                "registration.submitted.v2", id: "e8", time: "2025-03-01T00:00:00Z", data: ["registrationID": "REG-2"]),
+                "registration.received.v1", id: "e8", time: "2025-03-01T00:00:00Z", data: ["registrationID": "REG-2"]),
             try event("registration.rejected.v1", id: "e9", time: "2025-03-02T00:00:00Z", data: ["registrationID": "REG-2"]),
         ]
     }
@@ -160,8 +160,8 @@ extension ProgressModelTests {
         }
         let events = [
             try event(
-                "registration.submitted.v2", id: "s1", time: "2025-03-01T00:00:00Z",
-                data: ["registrationID": "REG-1", "preferredCentre": "BLKI_BONTANG", "programme": "TATA_GRAHA"]),
+                "registration.received.v1", id: "s1", time: "2025-03-01T00:00:00Z",
+                data: ["registrationID": "REG-1", "centre": "BLKI_BONTANG", "programme": "TATA_GRAHA"]),
             try review("REG-1", "2025-03-01T01:00:00Z"),
             try review("REG-2", "2025-03-01T05:00:00Z"),
             try review("REG-3", "2025-03-01T03:00:00Z"),

@@ -52,7 +52,17 @@ struct IntakeDriver {
     ) {
         let result = try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration))
         let event = try #require(result.events.first)
-        #expect(result.events.count == 1)
+        // The decision, and what the counts need of the registration without its personal data.
+        #expect(result.events.map(\.type).dropFirst() == [RegistrationReceivedV1.eventType])
+        let received = try ContractJSON.decoder().decode(
+            EventEnvelope<RegistrationReceivedV1>.self, from: try #require(result.events.last).body)
+        #expect(
+            received.data.registrationID == registration.registrationID && received.data.centre == registration.preferredCentre
+                && received.data.programme == registration.programme)
+        let receivedBody = String(decoding: try #require(result.events.last).body, as: UTF8.self)
+        for personal in [registration.nik, registration.fullName, registration.phone, registration.birthDate] {
+            #expect(personal.isEmpty || !receivedBody.contains(personal), "registration.received carries no personal data")
+        }
         let body = String(decoding: event.body, as: UTF8.self)
         var codes: [String] = []
         if event.type == RegistrationRejectedV1.eventType {
@@ -236,7 +246,7 @@ struct IntakeTests {
             preferredCentre: .bontang, programme: "TATA_GRAHA", apprenticeshipInterest: false, declaredTrainings: [],
             consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
         let result = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: v1))
-        #expect(result.events.map(\.type) == [RegistrationAcceptedV1.eventType])
+        #expect(result.events.map(\.type) == [RegistrationAcceptedV1.eventType, RegistrationReceivedV1.eventType])
     }
 
     @Test func theRegistryImportSkipsBadRowsAndNamesThem() async throws {

@@ -98,6 +98,29 @@ public struct RegistrationReason: Codable, Sendable, Equatable {
     }
 }
 
+/// Intake received a registration: what the programme's counts need of it and nothing
+/// personal (no NIK, name, birth data or contact). Published with intake's decision on it, so
+/// that readers who only count (the console, its 400-day history stream) never need the
+/// `registration.submitted` body, which carries the applicant's personal data.
+public struct RegistrationReceivedV1: ContractMessage {
+    public static let eventType = "registration.received"
+    public static let version = 1
+
+    public var registrationID: String
+    /// The BLKI and programme the applicant chose.
+    public var centre: TrainingCentre
+    public var programme: String
+    /// When the applicant submitted it (the submission's envelope time).
+    public var submittedAt: Date
+
+    public init(registrationID: String, centre: TrainingCentre, programme: String, submittedAt: Date) {
+        self.registrationID = registrationID
+        self.centre = centre
+        self.programme = programme
+        self.submittedAt = submittedAt
+    }
+}
+
 /// Intake rejected a registration (a business outcome, not a failure).
 public struct RegistrationRejectedV1: ContractMessage {
     public static let eventType = "registration.rejected"

@@ -158,7 +158,16 @@ public struct IntakeHandler: TypedMessageHandler {
                 .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
                 .text(Date().formatted(.iso8601)),
             ])
-        return [try outgoing(message, causedBy: event, subject: registration.registrationID)]
+        // What the counts need, without the personal data of the submission (the console and
+        // its history stream read this, never `registration.submitted`).
+        let received = RegistrationReceivedV1(
+            registrationID: registration.registrationID, centre: registration.preferredCentre,
+            programme: registration.programme, submittedAt: event.header.time)
+        return [
+            try outgoing(message, causedBy: event, subject: registration.registrationID),
+            try outgoing(
+                received, causedBy: event, subject: registration.registrationID, id: "intake-received-\(event.header.id)"),
+        ]
     }
 
     func contactFindings(_ registration: RegistrationSubmittedV2) -> [IntakeFinding] {
@@ -254,11 +263,15 @@ public struct IntakeHandler: TypedMessageHandler {
             ])
     }
 
-    func outgoing(_ message: any ContractMessage, causedBy event: DecodedEvent, subject: String) throws -> OutgoingEvent {
+    /// An event caused by `event`; its id is derived from the cause's (`intake-<id>` unless
+    /// given), so a replayed decision is recognisable downstream.
+    func outgoing(_ message: any ContractMessage, causedBy event: DecodedEvent, subject: String, id: String? = nil) throws
+        -> OutgoingEvent
+    {
         func make<M: ContractMessage>(_ message: M) throws -> OutgoingEvent {
             try OutgoingEvent(
                 EventEnvelope(
-                    id: "intake-\(event.header.id)", source: source, subject: subject,
+                    id: id ?? "intake-\(event.header.id)", source: source, subject: subject,
                     correlationID: event.header.correlationID, causationID: event.header.id, data: message),
                 exchange: exchange)
         }
