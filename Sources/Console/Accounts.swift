@@ -33,16 +33,6 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    /// The role's name on pages, in Bahasa Indonesia.
-    public var label: String {
-        switch self {
-        case .viewer: "pemantau"
-        case .operator: "operator"
-        case .admin: "admin"
-        case .officer: "petugas verifikasi"
-        case .blki: "admin BLKI"
-        }
-    }
 }
 
 /// What a page or a form needs (``ConsoleRole/allows(_:)`` says who has it).

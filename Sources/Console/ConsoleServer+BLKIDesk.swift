@@ -32,12 +32,14 @@ extension ConsoleServer {
             withdrawalReason = row["withdrawal_reason"]?.text
         }
 
+        /// What the BLKI recorded, as recorded (scheduling or certificates may still refuse a
+        /// record that contradicts theirs; the refusal is a dead letter for the operators).
         var status: String {
             if withdrawnAt != nil { return "keluar (\(ConsoleServer.withdrawalLabel(withdrawalReason)))" }
-            if let trainingPassed { return trainingPassed ? "LULUS pelatihan" : "TIDAK LULUS pelatihan" }
+            if let trainingPassed { return trainingPassed ? "dicatat LULUS pelatihan" : "dicatat TIDAK LULUS pelatihan" }
             switch reRegistered {
-            case true?: return "sudah daftar ulang"
-            case false?: return "tidak hadir daftar ulang"
+            case true?: return "daftar ulang dicatat: hadir"
+            case false?: return "daftar ulang dicatat: tidak hadir"
             case nil: return "lulus seleksi, belum daftar ulang"
             }
         }
@@ -48,14 +50,16 @@ extension ConsoleServer {
         guard let centre = session.centre else { return refusal(session, needs: .runBLKIDesk) }
         let rows = try await store.read(
             """
-            SELECT class_id, MIN(programme) AS programme, MIN(start_date) AS start_date, MIN(end_date) AS end_date,
-                SUM(CASE WHEN withdrawn_at IS NULL THEN 1 ELSE 0 END) AS seated,
-                SUM(CASE WHEN withdrawn_at IS NULL AND reregistered = 1 THEN 1 ELSE 0 END) AS reregistered,
-                SUM(CASE WHEN withdrawn_at IS NOT NULL THEN 1 ELSE 0 END) AS withdrawn,
-                SUM(CASE WHEN training_passed = 1 THEN 1 ELSE 0 END) AS passed
-            FROM console_seats WHERE centre = ? GROUP BY class_id ORDER BY MIN(start_date), class_id
+            SELECT s.class_id, MIN(s.programme) AS programme, MIN(s.start_date) AS start_date, MIN(s.end_date) AS end_date,
+                SUM(CASE WHEN r.withdrawn_at IS NULL THEN 1 ELSE 0 END) AS seated,
+                SUM(CASE WHEN r.withdrawn_at IS NULL AND r.reregistered = 1 THEN 1 ELSE 0 END) AS reregistered,
+                SUM(CASE WHEN r.withdrawn_at IS NOT NULL THEN 1 ELSE 0 END) AS withdrawn,
+                SUM(CASE WHEN r.training_passed = 1 THEN 1 ELSE 0 END) AS passed
+            FROM console_seats s
+            LEFT JOIN console_seat_records r ON r.participant_id = s.participant_id AND r.class_id = s.class_id
+            WHERE s.centre = ? GROUP BY s.class_id ORDER BY MIN(s.start_date), s.class_id
             """, [.text(centre)])
-        var body: HTML = "<p>Kelas \(IndonesianText.centre(centre)) dan peserta yang duduk di dalamnya.</p>"
+        var body: HTML = "<p>Kelas \(IndonesianText.centre(centre)) beserta pesertanya.</p>"
         if rows.isEmpty {
             body += "<p id=\"classes-empty\">Belum ada peserta yang ditempatkan di kelas BLKI ini.</p>"
         } else {
@@ -87,8 +91,12 @@ extension ConsoleServer {
     )? {
         guard let centre = session.centre, Self.isClassID(classID) else { return nil }
         let rows = try await store.read(
-            "SELECT * FROM console_seats WHERE centre = ? AND class_id = ? ORDER BY participant_id",
-            [.text(centre), .text(classID)])
+            """
+            SELECT s.*, r.reregistered, r.attendance, r.training_passed, r.withdrawn_at, r.withdrawal_reason
+            FROM console_seats s
+            LEFT JOIN console_seat_records r ON r.participant_id = s.participant_id AND r.class_id = s.class_id
+            WHERE s.centre = ? AND s.class_id = ? ORDER BY s.participant_id
+            """, [.text(centre), .text(classID)])
         guard let first = rows.first else { return nil }
         let window = first["reregistration_start"]?.text.map { start in
             "\(IndonesianText.date(start)) – \(IndonesianText.date(first["reregistration_end"]?.text ?? start))"
@@ -104,6 +112,7 @@ extension ConsoleServer {
         guard let roster = try await roster(session, classID: classID) else {
             return deskRefusal(session, "Kelas", "Kelas ini tidak ada di BLKI Anda.", .notFound, active: "blki")
         }
+        let today = configuration.today()
         var body: HTML = flash
         body += """
             <dl class="case"><dt>Program</dt><dd>\(programmeName(roster.programme))</dd>\
@@ -122,14 +131,14 @@ extension ConsoleServer {
             var training: HTML = "–"
             var withdraw: HTML = "–"
             if seat.withdrawnAt == nil {
-                if seat.reRegistered == nil {
+                if seat.reRegistered == nil && today < roster.start {
                     reRegister = """
                         <form method="post" action="/blki/record" class="inline">\(hidden)\
                         <button name="action" value="attended">Hadir</button> \
                         <button name="action" value="absent">Tidak hadir</button></form>
                         """
                 }
-                if seat.trainingPassed == nil && seat.reRegistered == true {
+                if seat.trainingPassed == nil && seat.reRegistered == true && today >= roster.end {
                     training = """
                         <form method="post" action="/blki/record" class="inline">\(hidden)\
                         <input type="hidden" name="action" value="training">\
@@ -156,8 +165,10 @@ extension ConsoleServer {
         }
         body += """
             </table><p class="muted">Yang tidak daftar ulang kehilangan kursinya; kursi itu diberikan kepada peserta \
-            berikutnya di daftar tunggu. Kursi yang ditinggalkan setelah kelas dimulai tidak diisi lagi. \
-            LULUS pelatihan memerlukan kehadiran minimal 80%. Setiap catatan dikirim atas nama Anda dan dicatat di log audit.</p>
+            cadangan kelas ini menurut urutannya, atau bila tidak ada, kepada peserta berikutnya di daftar tunggu. \
+            Kursi yang ditinggalkan setelah kelas dimulai tidak diisi lagi. Daftar ulang dicatat sampai hari kelas \
+            dimulai, hasil pelatihan setelah kelas selesai; LULUS memerlukan kehadiran minimal 80%. Setiap catatan \
+            dikirim atas nama Anda dan dicatat di log audit.</p>
             """
         return html(
             Page.frame(title: "Kelas \(classID)", session: session, active: "blki", body: body, language: "id"))
@@ -206,11 +217,17 @@ extension ConsoleServer {
         }
         guard seat.withdrawnAt == nil else { return try await refuse("peserta ini sudah keluar dari kelas.", .conflict) }
         let by = session.user
+        let today = configuration.today()
         let recorded: Bool
         let done: String
         switch form.first("action") {
         case "attended", "absent":
             let attended = form.first("action") == "attended"
+            guard seat.reRegistered == nil else { return try await refuse("daftar ulang peserta ini sudah dicatat.", .conflict) }
+            // After the start a missing participant is a withdrawal (the seat is not refilled).
+            guard today < roster.start else {
+                return try await refuse("kelas sudah dimulai; catat pengunduran diri bila peserta tidak hadir.")
+            }
             recorded = try await record(
                 EventEnvelope(
                     id: "reregistered-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/daftar-ulang",
@@ -232,6 +249,12 @@ extension ConsoleServer {
             }
             if passed && attendance < 80 { return try await refuse("LULUS memerlukan kehadiran minimal 80%.") }
             guard seat.reRegistered == true else { return try await refuse("peserta ini belum daftar ulang.") }
+            guard seat.trainingPassed == nil else {
+                return try await refuse("hasil pelatihan peserta ini sudah dicatat.", .conflict)
+            }
+            guard today >= roster.end else {
+                return try await refuse("hasil pelatihan dicatat setelah kelas selesai (\(IndonesianText.date(roster.end))).")
+            }
             recorded = try await record(
                 EventEnvelope(
                     id: "training-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/pelatihan",
@@ -250,11 +273,19 @@ extension ConsoleServer {
             case "administrative": reason = .administrative
             default: return try await refuse("pilih alasan pengunduran diri.")
             }
-            let today = OfficerDecision.today()
             let on = (form.first("on") ?? "").trimmingCharacters(in: .whitespaces)
             let day = on.isEmpty ? today : on
             guard OfficerDecision.isCalendarDate(day) else { return try await refuse("tanggal keluar harus tanggal yang sah.") }
             guard day <= today else { return try await refuse("tanggal keluar tidak boleh setelah hari ini.") }
+            // Scheduling refills a seat left before the start: once the class runs, a date before
+            // it would put someone into a running class. The office decides such a case.
+            guard today < roster.start || day >= roster.start else {
+                return try await refuse(
+                    "kelas sudah berjalan; tanggal keluar sebelum kelas dimulai dicatat oleh Disnakertrans, bukan dari sini.")
+            }
+            if reason == .attendanceTooLow && day < roster.start {
+                return try await refuse("kehadiran kurang dari 80% hanya dapat dicatat setelah kelas dimulai.")
+            }
             recorded = try await record(
                 EventEnvelope(
                     id: "withdrawal-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/pengunduran-diri",

@@ -216,15 +216,21 @@ extension ConsoleServer {
                 registrationID: id, decision: decision, officer: session.user,
                 verifiedReasons: decision == .approve ? form.all("verified") : [], reason: reason,
                 respondBy: decision == .requestDocuments && !respondBy.isEmpty ? respondBy : nil
-            ).reviewed(of: reviewCase, today: OfficerDecision.today())
+            ).reviewed(of: reviewCase, today: configuration.today())
         } catch let error as ReviewDecisionError {
             return try await refuse(Self.indonesian(error))
         }
+        if try await sentDecisions(id).contains(where: \.isFinal) {
+            return try await refuse("keputusan akhir untuk pendaftaran ini sudah dikirim.", .conflict)
+        }
         let envelope = EventEnvelope(
             id: "reviewed-\(id)-\(UUID().uuidString)", source: "/kaltim/console/verifikasi", subject: id, data: reviewed)
+        // A final decision once; the same request for documents (same date) once, so that a
+        // double click does not message the applicant twice.
         let recorded = try await record(
             envelope, session: session, action: decision.rawValue, subject: id, classID: nil,
-            once: decision == .requestDocuments ? nil : "final-decision:\(id)")
+            once: decision == .requestDocuments
+                ? "request-documents:\(id):\(reviewed.respondBy ?? "-")" : "final-decision:\(id)")
         guard recorded else { return try await refuse("keputusan akhir untuk pendaftaran ini sudah dikirim.", .conflict) }
         return try await reviewCasePage(
             session, registrationID: id, reveal: false,
@@ -233,10 +239,10 @@ extension ConsoleServer {
         )
     }
 
-    /// Records a staff action and its event in one transaction of the console's store (the
-    /// outbox publishes the event as the console's broker user), then appends it to the audit
-    /// log. False when an action with the same `once` key was recorded before: a unique
-    /// column, so two submissions at once cannot both pass.
+    /// Appends a staff action to the audit log, then records it and its event in one
+    /// transaction of the console's store (the outbox publishes the event as the console's
+    /// broker user). False when an action with the same `once` key was recorded before: a
+    /// unique column, so two submissions at once cannot both pass.
     func record<M: ContractMessage>(
         _ envelope: EventEnvelope<M>, session: ConsoleSession, action: String, subject: String, classID: String?,
         once: String?
@@ -245,6 +251,17 @@ extension ConsoleServer {
         let user = session.user
         let role = session.role.rawValue
         let onceKey: SQLValue = once.map(SQLValue.text) ?? .null
+        if let once, try await !store.read("SELECT 1 FROM console_staff_actions WHERE once_key = ?", [.text(once)]).isEmpty {
+            return false
+        }
+        // Audited before it is recorded: an audit log that cannot be written records nothing.
+        // (A submission that loses a race for the same key below leaves an entry for an action
+        // that was refused; its event id is not in `console_staff_actions`.)
+        try configuration.auditLog.append(
+            AuditLog.Entry(
+                who: who(session), action: "\(M.eventType) \(action)", target: subject, count: 1,
+                details: ["event_id": envelope.id, "via": "console"].merging(classID.map { ["class_id": $0] } ?? [:]) { a, _ in a
+                }))
         do {
             // Not the event's own id: the console consumes some of these events, and its inbox
             // must not take them for already handled.
@@ -332,21 +349,24 @@ extension ConsoleServer {
 
     /// The desk's refusals in Bahasa Indonesia (the command line keeps the English ones).
     static func indonesian(_ error: ReviewDecisionError) -> String {
-        let text = error.description
-        if text.hasPrefix("an approval verifies every open reason") {
-            return "persetujuan memerlukan semua alasan pemeriksaan sudah dibuktikan; belum: "
-                + (text.split(separator: ":").last.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "")
+        switch error.code {
+        case .wrongCase: "keputusan tidak cocok dengan berkas ini."
+        case .alreadyDecided: "pendaftaran ini sudah diputuskan."
+        case .officerName: "nama akun petugas tidak sah."
+        case .approvalWithReason: "persetujuan tidak memuat alasan atau batas kirim dokumen."
+        case .reasonsNotVerified:
+            "persetujuan memerlukan semua alasan pemeriksaan sudah dibuktikan; belum: \(error.detail ?? "")."
+        case .cannotBeApproved: "NIK pendaftaran ini tidak sah sehingga tidak dapat disetujui; pendaftaran hanya dapat ditolak."
+        case .verifiedWithoutApproval: "alasan yang dibuktikan hanya untuk persetujuan."
+        case .reasonMissing: "penolakan atau permintaan dokumen memerlukan alasan untuk pendaftar."
+        case .answerDateWithRejection: "batas kirim dokumen hanya untuk permintaan dokumen."
+        case .answerDateInvalid: "batas kirim dokumen harus tanggal yang sah."
+        case .answerDatePast: "batas kirim dokumen sudah lewat."
+        case .verifiedReasonsInvalid: "daftar alasan yang dibuktikan tidak sah."
+        case .reasonCodeInvalid: "kode alasan tidak sah."
+        case .reasonTextLength: "pesan untuk pendaftar berisi 1 sampai 500 karakter."
+        case .reasonTextPersonalData: "pesan untuk pendaftar tidak boleh memuat data pribadi (NIK, nomor HP, e-mail)."
         }
-        if text.hasPrefix("a reason's text must not carry personal data") {
-            return "pesan untuk pendaftar tidak boleh memuat data pribadi (NIK, nomor HP, e-mail)."
-        }
-        if text.hasPrefix("a reason's text for the applicant has") {
-            return "pesan untuk pendaftar berisi 1 sampai 500 karakter."
-        }
-        if text.hasPrefix("the answer date is a date") { return "batas kirim dokumen harus tanggal yang sah." }
-        if text.contains("is already past") { return "batas kirim dokumen sudah lewat." }
-        if text.contains("was already") { return "pendaftaran ini sudah diputuskan." }
-        return text
     }
 }
 

@@ -15,6 +15,7 @@ public import Jobs
 public import Logging
 import NIOCore
 public import Programme
+import ReviewDesk
 import Topology
 
 /// How the console runs.
@@ -37,6 +38,9 @@ public struct ConsoleConfiguration: Sendable {
     /// Intake's store, read only, for the officers' case files (`--intake-store`); nil: the
     /// review desk shows the queue but no case file and takes no decision.
     public var intakeStore: (any MessageStore)?
+    /// Today in East Kalimantan (`YYYY-MM-DD`, WITA), for the desks' date checks (injectable
+    /// for tests).
+    public var today: @Sendable () -> String = { OfficerDecision.today() }
     /// Seconds a canary replay is watched before the rest follows.
     public var canaryWait: Duration = .seconds(10)
 

@@ -95,7 +95,9 @@ public struct ProgressHistory: Sendable {
             let empty = !emptied
             try await store.write { transaction in
                 if empty {
-                    for table in ["console_registrations", "console_participants", "console_revocations"] {
+                    // Everything the events make; not `console_staff_actions`, the console's own record
+                    // of what its users did.
+                    for table in ProgressHandler.derivedTables {
                         try transaction.execute("DELETE FROM \(table)")
                     }
                 }

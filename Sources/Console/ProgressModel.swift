@@ -56,17 +56,25 @@ public struct ProgressHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS console_retakes (
                 participant_id TEXT PRIMARY KEY, graded_at REAL NOT NULL, retake_available INTEGER NOT NULL)
             """,
-            // Each participant's seat, for a BLKI's class rosters: the class, its daftar ulang
-            // window, what the BLKI recorded (daftar ulang, training result) and a withdrawal.
-            // Participant ids only: the console keeps no personal data.
+            // Each participant's seat, for a BLKI's class rosters: the class and its daftar ulang
+            // window (the latest seat counts). Participant ids only: the console keeps no
+            // personal data.
             """
             CREATE TABLE IF NOT EXISTS console_seats (
                 participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, centre TEXT NOT NULL, programme TEXT NOT NULL,
                 start_date TEXT NOT NULL, end_date TEXT NOT NULL, reregistration_start TEXT, reregistration_end TEXT,
-                seated_at REAL NOT NULL, reregistered INTEGER, attendance REAL, training_passed INTEGER,
-                withdrawn_at REAL, withdrawal_reason TEXT)
+                seated_at REAL NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS console_seats_class ON console_seats (centre, class_id)",
+            // What was recorded about a participant in a class (daftar ulang, training result, a
+            // withdrawal), kept apart from the seat so that it lands in any order: a record is
+            // shown only beside the seat in the same class.
+            """
+            CREATE TABLE IF NOT EXISTS console_seat_records (
+                participant_id TEXT NOT NULL, class_id TEXT NOT NULL, reregistered INTEGER, attendance REAL,
+                training_passed INTEGER, withdrawn_at REAL, withdrawal_reason TEXT,
+                PRIMARY KEY (participant_id, class_id))
+            """,
             // What signed-in staff recorded through the console (review decisions, daftar ulang,
             // training results, withdrawal requests): who, when, on what. The event itself is
             // written to the outbox in the same transaction. `once_key` names what may be
@@ -158,8 +166,7 @@ public struct ProgressHandler: TypedMessageHandler {
                 ])
         case .scheduled(let scheduled):
             try firstTime("scheduled_at", scheduled.participantID, at, transaction)
-            // The latest seat counts (a participant who accepted an offer moves class); a new
-            // class starts with nothing recorded.
+            // The latest seat counts (a participant who accepted an offer moves class).
             try transaction.execute(
                 """
                 INSERT INTO console_seats (participant_id, class_id, centre, programme, start_date, end_date,
@@ -169,9 +176,8 @@ public struct ProgressHandler: TypedMessageHandler {
                     class_id = excluded.class_id, centre = excluded.centre, programme = excluded.programme,
                     start_date = excluded.start_date, end_date = excluded.end_date,
                     reregistration_start = excluded.reregistration_start, reregistration_end = excluded.reregistration_end,
-                    seated_at = excluded.seated_at, reregistered = NULL, attendance = NULL, training_passed = NULL,
-                    withdrawn_at = NULL, withdrawal_reason = NULL
-                WHERE excluded.seated_at >= console_seats.seated_at AND excluded.class_id <> console_seats.class_id
+                    seated_at = excluded.seated_at
+                WHERE excluded.seated_at > console_seats.seated_at
                 """,
                 [
                     .text(scheduled.participantID), .text(scheduled.classID), .text(scheduled.centre.rawValue),
@@ -184,23 +190,21 @@ public struct ProgressHandler: TypedMessageHandler {
         case .withdrawn(let withdrawn):
             try firstTime("withdrawn_at", withdrawn.participantID, at, transaction)
             if let classID = withdrawn.classID {
-                try transaction.execute(
-                    """
-                    UPDATE console_seats SET withdrawn_at = COALESCE(withdrawn_at, ?), withdrawal_reason = COALESCE(withdrawal_reason, ?)
-                    WHERE participant_id = ? AND class_id = ?
-                    """, [at, .text(withdrawn.reason.rawValue), .text(withdrawn.participantID), .text(classID)])
+                try record(
+                    withdrawn.participantID, classID,
+                    ["withdrawn_at": at, "withdrawal_reason": .text(withdrawn.reason.rawValue)],
+                    transaction)
             }
-        case .reRegistered(let record):
-            try transaction.execute(
-                "UPDATE console_seats SET reregistered = ? WHERE participant_id = ? AND class_id = ?",
-                [.integer(record.attended ? 1 : 0), .text(record.participantID), .text(record.classID)])
+        case .reRegistered(let reRegistration):
+            // The first record counts, as for scheduling (a contradicting one is refused there).
+            try record(
+                reRegistration.participantID, reRegistration.classID,
+                ["reregistered": .integer(reRegistration.attended ? 1 : 0)], transaction)
         case .trainingCompleted(let result):
-            try transaction.execute(
-                "UPDATE console_seats SET attendance = ?, training_passed = ? WHERE participant_id = ? AND class_id = ?",
-                [
-                    .real(result.attendancePercent), .integer(result.result == .passed ? 1 : 0), .text(result.participantID),
-                    .text(result.classID),
-                ])
+            try record(
+                result.participantID, result.classID,
+                ["attendance": .real(result.attendancePercent), "training_passed": .integer(result.result == .passed ? 1 : 0)],
+                transaction)
         case .apprenticeshipPlaced(let placed):
             try firstTime("apprenticed_at", placed.participantID, at, transaction)
         case .graded(let graded):
@@ -260,6 +264,28 @@ public struct ProgressHandler: TypedMessageHandler {
                 """, [.text(participant), at])
         }
         return []
+    }
+
+    /// The tables the events make (a rebuild empties them first).
+    public static let derivedTables = [
+        "console_registrations", "console_participants", "console_revocations", "console_reviews", "console_retakes",
+        "console_seats", "console_seat_records",
+    ]
+
+    /// Records facts about a participant in a class, each column set once (the first record
+    /// counts, whatever order the events arrive in).
+    private func record(
+        _ participant: String, _ classID: String, _ values: KeyValuePairs<String, SQLValue>,
+        _ transaction: any StoreTransaction
+    ) throws {
+        let columns = values.map(\.key)
+        try transaction.execute(
+            """
+            INSERT INTO console_seat_records (participant_id, class_id, \(columns.joined(separator: ", ")))
+            VALUES (?, ?, \(columns.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (participant_id, class_id) DO UPDATE SET
+                \(columns.map { "\($0) = COALESCE(console_seat_records.\($0), excluded.\($0))" }.joined(separator: ", "))
+            """, [.text(participant), .text(classID)] + values.map(\.value))
     }
 
     private func sector(_ programme: String) -> SQLValue {

@@ -103,17 +103,26 @@ final class SignInGate: Sendable {
     private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
     static let allowedFailures = 5
     static let lockout: Duration = .seconds(60)
+    static let tableLimit = 10_000
+    /// The longest user name the gate keeps (a longer one is nobody's).
+    static let longestName = 200
 
     /// Takes one of the user's attempts: false (and nothing counted) when they have none left.
     func begin(_ name: String) -> Bool {
-        failures.withLock { failures in
+        let name = String(name.prefix(Self.longestName))
+        return failures.withLock { failures in
             let now = ContinuousClock.now
             if let record = failures[name], now - record.last > Self.lockout { failures[name] = nil }
             let count = failures[name]?.count ?? 0
             guard count < Self.allowedFailures else { return false }
-            // Bounded: the oldest entries are forgotten first when the table grows.
-            if failures.count > 10_000 {
+            // Bounded: past 10,000 names, those whose lockout has passed are forgotten, then the
+            // least recent (names are at most 200 characters: the table stays under a few MB).
+            if failures.count >= Self.tableLimit {
                 failures = failures.filter { now - $0.value.last <= Self.lockout }
+                if failures.count >= Self.tableLimit {
+                    let keep = failures.sorted { $0.value.last > $1.value.last }.prefix(Self.tableLimit / 2)
+                    failures = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                }
             }
             failures[name] = (count + 1, now)
             return true
@@ -122,6 +131,7 @@ final class SignInGate: Sendable {
 
     /// Checks the password of an attempt ``begin(_:)`` took; a right one clears the user's failures.
     func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
+        let name = String(name.prefix(Self.longestName))
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }

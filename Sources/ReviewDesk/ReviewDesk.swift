@@ -89,6 +89,9 @@ public struct ReviewCase: Sendable, Equatable {
     /// The officer of the last decision, and its reason code.
     public var officer: String?
     public var decisionCode: String?
+    /// Whether intake could make a participant of it (a valid NIK gave it a participant id and
+    /// a priority tier); a case without one can only be rejected.
+    public var canBeApproved: Bool
 
     /// Whether an officer still has to decide.
     public var isPending: Bool { state == "open" || state == "documents-requested" }
@@ -122,6 +125,7 @@ public struct ReviewCase: Sendable, Equatable {
         caseFile = (row["case_file"]?.text).flatMap { try? decoder.decode(ReviewCaseFile.self, from: Data($0.utf8)) }
         officer = row["officer"]?.text
         decisionCode = row["decision_code"]?.text
+        canBeApproved = row["participant_id"]?.text != nil && row["priority_tier"]?.integer != nil
     }
 }
 
@@ -136,10 +140,25 @@ public enum ReviewTime {
     }
 }
 
-/// Why an officer's decision cannot be made, in words for the officer.
+/// Why an officer's decision cannot be made: a code to switch on (the console words it in
+/// Bahasa Indonesia) and an English text for the command line.
 public struct ReviewDecisionError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case wrongCase, alreadyDecided, officerName, approvalWithReason, reasonsNotVerified, cannotBeApproved
+        case verifiedWithoutApproval, reasonMissing, answerDateWithRejection, answerDateInvalid, answerDatePast
+        case verifiedReasonsInvalid, reasonCodeInvalid, reasonTextLength, reasonTextPersonalData
+    }
+
+    public let code: Code
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// What the code concerns (the unverified reasons, a date), when there is something to name.
+    public let detail: String?
+
+    public init(_ code: Code, _ description: String, detail: String? = nil) {
+        self.code = code
+        self.description = description
+        self.detail = detail
+    }
 }
 
 /// What an officer chose on a review, before it becomes a `registration.reviewed` event: the
@@ -173,42 +192,58 @@ public struct OfficerDecision: Sendable, Equatable {
     /// - Throws: ``ReviewDecisionError`` saying what is wrong.
     public func reviewed(of reviewCase: ReviewCase, today: String? = nil) throws -> RegistrationReviewedV1 {
         guard reviewCase.registrationID == registrationID else {
-            throw ReviewDecisionError("the decision names \(registrationID), the case is \(reviewCase.registrationID)")
+            throw ReviewDecisionError(
+                .wrongCase, "the decision names \(registrationID), the case is \(reviewCase.registrationID)")
         }
         guard reviewCase.isPending else {
             throw ReviewDecisionError(
+                .alreadyDecided,
                 "registration \(registrationID) was already \(reviewCase.state) by \(reviewCase.officer ?? "an officer")")
         }
         let name = officer.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 200 else { throw ReviewDecisionError("the officer has a name of 1 to 200 characters") }
+        guard !name.isEmpty, name.count <= 200 else {
+            throw ReviewDecisionError(.officerName, "the officer has a name of 1 to 200 characters")
+        }
         switch decision {
         case .approve:
             guard reason == nil, respondBy == nil else {
-                throw ReviewDecisionError("an approval carries no reason for the applicant and no answer date")
+                throw ReviewDecisionError(
+                    .approvalWithReason, "an approval carries no reason for the applicant and no answer date")
             }
-            let missing = Set(reviewCase.reasons.map(\.code)).subtracting(verifiedReasons)
+            let missing = Set(reviewCase.reasons.map(\.code)).subtracting(verifiedReasons).sorted()
             guard missing.isEmpty else {
                 throw ReviewDecisionError(
-                    "an approval verifies every open reason; not verified: \(missing.sorted().joined(separator: ", "))")
+                    .reasonsNotVerified,
+                    "an approval verifies every open reason; not verified: \(missing.joined(separator: ", "))",
+                    detail: missing.joined(separator: ", "))
+            }
+            guard reviewCase.canBeApproved else {
+                throw ReviewDecisionError(
+                    .cannotBeApproved,
+                    "registration \(registrationID) has no valid NIK to make a participant of; it can only be rejected")
             }
         case .reject, .requestDocuments:
-            guard verifiedReasons.isEmpty else { throw ReviewDecisionError("verified reasons belong to an approval") }
+            guard verifiedReasons.isEmpty else {
+                throw ReviewDecisionError(.verifiedWithoutApproval, "verified reasons belong to an approval")
+            }
             guard let reason else {
-                throw ReviewDecisionError("a rejection or a request for documents gives the applicant a reason (code and text)")
+                throw ReviewDecisionError(
+                    .reasonMissing, "a rejection or a request for documents gives the applicant a reason (code and text)")
             }
             try Self.checkApplicantReason(reason)
             if decision == .reject, respondBy != nil {
-                throw ReviewDecisionError("an answer date belongs to a request for documents")
+                throw ReviewDecisionError(.answerDateWithRejection, "an answer date belongs to a request for documents")
             }
             if let respondBy, !Self.isCalendarDate(respondBy) {
-                throw ReviewDecisionError("the answer date is a date, YYYY-MM-DD")
+                throw ReviewDecisionError(.answerDateInvalid, "the answer date is a date, YYYY-MM-DD")
             }
             if let respondBy, let today, respondBy < today {
-                throw ReviewDecisionError("the answer date \(respondBy) is already past (today is \(today))")
+                throw ReviewDecisionError(
+                    .answerDatePast, "the answer date \(respondBy) is already past (today is \(today))", detail: respondBy)
             }
         }
         guard verifiedReasons.count <= 20, verifiedReasons.allSatisfy({ $0.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil })
-        else { throw ReviewDecisionError("verified reasons are at most 20 UPPER_SNAKE codes") }
+        else { throw ReviewDecisionError(.verifiedReasonsInvalid, "verified reasons are at most 20 UPPER_SNAKE codes") }
         return RegistrationReviewedV1(
             registrationID: registrationID, decision: decision, officer: name, verifiedReasons: verifiedReasons,
             reason: reason.map {
@@ -222,14 +257,15 @@ public struct OfficerDecision: Sendable, Equatable {
     /// e-mail address): none belongs in a text that travels and is kept.
     public static func checkApplicantReason(_ reason: RegistrationReason) throws {
         guard reason.code.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil else {
-            throw ReviewDecisionError("a reason code is UPPER_SNAKE, e.g. DOKUMEN_TIDAK_SESUAI")
+            throw ReviewDecisionError(.reasonCodeInvalid, "a reason code is UPPER_SNAKE, e.g. DOKUMEN_TIDAK_SESUAI")
         }
         let text = reason.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty, text.count <= 500 else {
-            throw ReviewDecisionError("a reason's text for the applicant has 1 to 500 characters")
+            throw ReviewDecisionError(.reasonTextLength, "a reason's text for the applicant has 1 to 500 characters")
         }
         guard PersonalData.mask(text) == text else {
-            throw ReviewDecisionError("a reason's text must not carry personal data (a NIK, a phone number, an e-mail)")
+            throw ReviewDecisionError(
+                .reasonTextPersonalData, "a reason's text must not carry personal data (a NIK, a phone number, an e-mail)")
         }
     }
 

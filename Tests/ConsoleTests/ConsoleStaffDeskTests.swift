@@ -8,6 +8,7 @@ import Programme
 import ReviewDesk
 import ServiceLifecycle
 import Stores
+import Synchronization
 import TestSupport
 import Testing
 import Workers
@@ -36,6 +37,11 @@ import Workers
         let console: HandlerTestKit
         let intake: HandlerTestKit
         let auditLog: AuditLog
+        /// The desks' "today" (WITA), moved by the test.
+        final class Today: Sendable {
+            let value = Mutex("2025-07-01")
+        }
+        let today = Today()
         let port: Int
         let group: ServiceGroup
         let running: Task<Void, any Error>
@@ -71,6 +77,8 @@ import Workers
             configuration.port = 0
             configuration.trustedIdentityHeader = "X-Forwarded-User"
             configuration.intakeStore = intake.store
+            let today = today
+            configuration.today = { today.value.withLock { $0 } }
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
             let server = ConsoleServer(configuration: configuration, store: console.store, logger: Logger(label: "test"))
             let group = ServiceGroup(
@@ -164,7 +172,8 @@ import Workers
         let masked = try await desk.page("/reviews/case?id=REG-R1", user: "rina")
         #expect(masked.status == 200 && masked.body.contains("<html lang=\"id\">"))
         #expect(masked.body.contains("************9901") && masked.body.contains("BERBEDA"))
-        for secret in ["Siti", "Rahmawati", "1999-08-18", "1999-08-17", "Bontang</td>", "6474015708999901", "0812"] {
+        #expect(masked.body.contains("Tempat lahir (diisi): disamarkan"))
+        for secret in ["Siti", "Rahmawati", "1999-08-18", "1999-08-17", "(diisi): Bontang", "6474015708999901", "0812"] {
             #expect(!masked.body.contains(secret), "\(secret) shown before the reveal")
         }
         // Nobody but an officer opens a case file, an admin neither.
@@ -192,7 +201,7 @@ import Workers
         let half = try await desk.post(
             "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
             ["id": ["REG-R1"], "decision": ["approve"], "verified": ["NIK_DATA_MISMATCH"]])
-        #expect(half.status == 422 && half.body.contains("REGISTRY_BIRTH_DATE_MISMATCH"))
+        #expect(half.status == 422 && half.body.contains("belum: REGISTRY_BIRTH_DATE_MISMATCH."), "\(half.status)")
         let leaky = try await desk.post(
             "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
             [
@@ -209,12 +218,14 @@ import Workers
                 "respond_by": ["2020-01-01"],
             ])
         #expect(past.status == 422 && past.body.contains("sudah lewat"))
-        for hostile in [
-            ["id": ["REG-R1"], "decision": ["DISETUJUI"]], ["id": ["REG-R1"], "decision": ["reject"], "reason_code": ["X"]],
-            ["id": ["../../etc/passwd"], "decision": ["approve"]], ["id": ["REG-UNKNOWN"], "decision": ["approve"]],
+        for (hostile, status, text) in [
+            (["id": ["REG-R1"], "decision": ["DISETUJUI"]], 422, "pilih keputusan"),
+            (["id": ["REG-R1"], "decision": ["reject"], "reason_code": ["X"]], 422, "pilih alasan"),
+            (["id": ["../../etc/passwd"], "decision": ["approve"]], 400, "nomor pendaftaran tidak sah"),
+            (["id": ["REG-UNKNOWN"], "decision": ["approve"]], 404, "tidak sedang dalam verifikasi"),
         ] {
             let refused = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", hostile)
-            #expect((400..<500).contains(refused.status), "\(hostile)")
+            #expect(refused.status == status && refused.body.contains(text), "\(hostile): \(refused.status)")
         }
         #expect(try await desk.outbox().isEmpty)
         // Not an officer: refused whatever the form says.
@@ -226,10 +237,19 @@ import Workers
         let approval: [String: [String]] = [
             "id": ["REG-R1"], "decision": ["approve"], "verified": ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"],
         ]
-        let approved = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
-        #expect(approved.status == 200 && approved.body.contains("dicatat atas nama rina"))
+        // Two submissions at once (a double click, two officers): one is recorded, the other refused.
+        async let first = desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
+        async let second = desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
+        let both = try await [first, second]
+        #expect(both.map(\.status).sorted() == [200, 409], "\(both.map(\.status))")
+        #expect(both.contains { $0.body.contains("dicatat atas nama rina") })
         let again = try await desk.post("/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1", approval)
-        #expect(again.status == 409)
+        #expect(again.status == 409 && again.body.contains("sudah dikirim"))
+        // Nor a request for documents after a final decision.
+        let afterwards = try await desk.post(
+            "/reviews/decide", user: "rina", from: "/reviews/case?id=REG-R1",
+            ["id": ["REG-R1"], "decision": ["request-documents"], "reason_code": ["DOKUMEN_TIDAK_LENGKAP"]])
+        #expect(afterwards.status == 409)
         let events = try await desk.outbox()
         #expect(events.count == 1 && events.first?.type == RegistrationReviewedV1.eventType)
         let event = try #require(events.first)
@@ -264,7 +284,7 @@ import Workers
 
         let classes = try await desk.page("/blki", user: "budi")
         #expect(classes.status == 200 && classes.body.contains(bontang) && !classes.body.contains(balikpapan))
-        #expect(classes.body.contains("Tata Graha") || classes.body.contains("TATA_GRAHA"))
+        #expect(classes.body.contains("<td>Tata Graha</td>"), "the programme's name, not its code")
         let roster = try await desk.page("/blki/class?id=\(bontang)", user: "budi")
         #expect(roster.status == 200 && roster.body.contains("PST-2025-000001") && roster.body.contains("30 Juni 2025"))
         // Another BLKI's class is not there for her, nor for anyone without a BLKI desk.
@@ -284,32 +304,30 @@ import Workers
         let fromBalikpapan = try await record(
             ["participant": ["PST-2025-000001"], "class": [bontang], "action": ["attended"]], user: "bella")
         #expect(fromBalikpapan.status == 404)
-        for fields in [
-            [
-                "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["95"],
-                "result": ["lulus"],
-            ],
-            ["participant": ["PST-2025-000001"], "class": [bontang], "action": ["delete"]],
-            [
-                "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
-                "on": ["2999-01-01"],
-            ],
-            ["participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["bored"]],
-            [
-                "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
-                "on": ["2025-02-30"],
-            ],
-            ["participant": ["PST-2025-000001'--"], "class": [bontang], "action": ["attended"]],
+        let p1: [String: [String]] = ["participant": ["PST-2025-000001"], "class": [bontang]]
+        let p2: [String: [String]] = ["participant": ["PST-2025-000002"], "class": [bontang]]
+        func with(_ base: [String: [String]], _ fields: [String: [String]]) -> [String: [String]] {
+            base.merging(fields) { _, new in new }
+        }
+        // Today is 1 July 2025: the class starts on 7 July and ends on 15 August.
+        for (fields, status, text) in [
+            (with(p1, ["action": ["training"], "attendance": ["95"], "result": ["lulus"]]), 422, "belum daftar ulang"),
+            (with(p1, ["action": ["delete"]]), 400, "catatan tidak dikenal"),
+            (with(p2, ["action": ["withdraw"], "reason": ["resigned"], "on": ["2999-01-01"]]), 422, "setelah hari ini"),
+            (with(p2, ["action": ["withdraw"], "reason": ["bored"]]), 422, "pilih alasan"),
+            (with(p2, ["action": ["withdraw"], "reason": ["resigned"], "on": ["2025-02-30"]]), 422, "tanggal yang sah"),
+            (with(p2, ["action": ["withdraw"], "reason": ["attendance"]]), 422, "setelah kelas dimulai"),
+            (["participant": ["PST-2025-000001'--"], "class": [bontang], "action": ["attended"]], 404, "tidak duduk di kelas"),
         ] {
             let refused = try await record(fields)
-            #expect((400..<500).contains(refused.status), "\(fields)")
+            #expect(refused.status == status && refused.body.contains(text), "\(fields): \(refused.status)")
         }
         #expect(try await desk.outbox().isEmpty)
 
         // Daftar ulang, once.
-        let attended = try await record(["participant": ["PST-2025-000001"], "class": [bontang], "action": ["attended"]])
+        let attended = try await record(with(p1, ["action": ["attended"]]))
         #expect(attended.status == 200 && attended.body.contains("Dicatat atas nama budi"))
-        #expect(try await record(["participant": ["PST-2025-000001"], "class": [bontang], "action": ["absent"]]).status == 409)
+        #expect(try await record(with(p1, ["action": ["absent"]])).status == 409)
         let reRegistration = try #require(try await desk.outbox().first)
         #expect(reRegistration.type == EnrolmentReRegisteredV1.eventType)
         let recorded = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentReRegisteredV1>.self, from: reRegistration.body)
@@ -317,22 +335,25 @@ import Workers
         #expect(recorded.attended && recorded.recordedBy == "budi" && recorded.participantID == "PST-2025-000001")
         // The read model takes the event back when it comes round (as the broker would bring it).
         #expect(try await desk.console.deliver(body: reRegistration.body).duplicate == false)
+        #expect(try await desk.page(from, user: "budi").body.contains("daftar ulang dicatat: hadir"))
+        // Before the class ends there is no training result.
+        let early = try await record(with(p1, ["action": ["training"], "attendance": ["92,5"], "result": ["lulus"]]))
+        #expect(early.status == 422 && early.body.contains("setelah kelas selesai"))
 
-        // The training result: at least 80 % for LULUS.
-        let low = try await record([
-            "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["79,9"],
-            "result": ["lulus"],
-        ])
+        // 20 August: the class is over. No daftar ulang any more (a missing participant is a
+        // withdrawal), and a withdrawal dated before the start of the running class is the office's.
+        desk.today.value.withLock { $0 = "2025-08-20" }
+        let late = try await record(with(p2, ["action": ["absent"]]))
+        #expect(late.status == 422 && late.body.contains("kelas sudah dimulai"))
+        let backdated = try await record(with(p2, ["action": ["withdraw"], "reason": ["resigned"], "on": ["2025-07-01"]]))
+        #expect(backdated.status == 422 && backdated.body.contains("Disnakertrans"))
+        // The training result: at least 80 % for LULUS, once.
+        let low = try await record(with(p1, ["action": ["training"], "attendance": ["79,9"], "result": ["lulus"]]))
         #expect(low.status == 422 && low.body.contains("80%"))
-        let passed = try await record([
-            "participant": ["PST-2025-000001"], "class": [bontang], "action": ["training"], "attendance": ["92,5"],
-            "result": ["lulus"],
-        ])
+        let passed = try await record(with(p1, ["action": ["training"], "attendance": ["92,5"], "result": ["lulus"]]))
         #expect(passed.status == 200)
         // A withdrawal of the other participant, dated today by default.
-        let withdrawn = try await record([
-            "participant": ["PST-2025-000002"], "class": [bontang], "action": ["withdraw"], "reason": ["resigned"],
-        ])
+        let withdrawn = try await record(with(p2, ["action": ["withdraw"], "reason": ["attendance"]]))
         #expect(withdrawn.status == 200)
         let types = try await desk.outbox().map(\.type)
         #expect(
@@ -342,12 +363,17 @@ import Workers
         let request = try ContractJSON.decoder().decode(
             EventEnvelope<EnrolmentWithdrawalRequestedV1>.self, from: try #require(try await desk.outbox().last).body
         ).data
-        #expect(request.on == OfficerDecision.today() && request.requestedBy == "budi" && request.classID == bontang)
+        #expect(request.on == "2025-08-20" && request.requestedBy == "budi" && request.classID == bontang)
+        #expect(request.reason == .attendanceTooLow)
+        let training = try ContractJSON.decoder().decode(
+            EventEnvelope<TrainingCompletedV1>.self, from: try #require(try await desk.outbox().dropFirst().first).body)
+        _ = try await desk.console.deliver(body: try #require(try await desk.outbox().dropFirst().first).body)
+        #expect(training.data.attendancePercent == 92.5 && training.data.result == .passed)
 
         // The roster as a CSV daftar hadir.
         let (status, csv, _) = try await desk.request("GET", "/blki/class.csv?id=\(bontang)", user: "budi")
         #expect(status == 200 && csv.hasPrefix("kelas,no_peserta,status,daftar_ulang"))
-        #expect(csv.contains("PST-2025-000001") && csv.contains("hadir"))
+        #expect(csv.contains("\r\n\(bontang),PST-2025-000001,dicatat LULUS pelatihan,hadir,92.5,LULUS\r\n"), "\(csv)")
         try await desk.stop()
     }
 

@@ -152,16 +152,17 @@ struct SchedulingTests {
         let replacement = try #require(try driver.scheduled["P5"])
         #expect(replacement.classID == first && replacement.replacing && replacement.seat == seated["P1"]?.seat)
         #expect(try driver.scheduled["P8"] == nil, "P8 waits: the seat was promised to the class's reserves")
-        // Nobody is left who is not a reserve: the first class keeps one (P6) until someone joins.
+        // Nobody is left who is not a reserve: the first class keeps one (P6) until someone
+        // joins, who is second in line behind P6.
         try await driver.accept("P9", tier: .previouslyTrained)
         reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
-        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P9 \(first) 3")
+        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P9 \(first) 2")
 
         // A reserve who leaves the waiting list is replaced by the next one waiting.
         try await driver.accept("P10", tier: .previouslyTrained)
         try await driver.withdraw("P6")
         reserves = try driver.decoded(EnrolmentReserveDesignatedV1.self)
-        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P10 \(first) 4")
+        #expect(reserves.last.map { "\($0.participantID) \($0.classID) \($0.rank)" } == "P10 \(first) 2")
         let rows = try await driver.kit.query("SELECT participant_id, status FROM sched_reserves ORDER BY participant_id")
         #expect(
             Dictionary(uniqueKeysWithValues: rows.map { ($0["participant_id"]?.text ?? "", $0["status"]?.text ?? "") }) == [

@@ -184,7 +184,8 @@ public struct EnrolmentReserveDesignatedV1: ContractMessage {
     public var programme: String
     public var cohort: Int?
     public var startDate: String
-    /// 1 for the first reserve of the class, 2 for the second, …
+    /// Their place among the class's reserves waiting when they were named: 1 first in line,
+    /// 2 second, …
     public var rank: Int
 
     public init(

@@ -120,7 +120,7 @@ extension NotificationHandler {
             EventTemplates.ReserveDesignated(
                 participantNumber: reserve.participantID,
                 programme: catalogue.programme(reserve.programme, at: reserve.centre)?.name ?? reserve.programme,
-                centre: centreName(reserve.centre), cohort: cohort.map(String.init) ?? "-",
+                centre: centreName(reserve.centre), cohort: cohort.map(String.init) ?? "", hasCohort: cohort != nil,
                 startDate: IndonesianCalendar.date(reserve.startDate), rank: String(reserve.rank)),
             for: event, contact: .participant(reserve.participantID), in: transaction)
     }

@@ -172,12 +172,15 @@ enum EventTemplates {
     struct ReserveDesignated: TemplateValues {
         static let template = "peserta_cadangan"
         typealias Field = CodingKeys
-        let participantNumber, programme, centre, cohort, startDate, rank: String
+        let participantNumber, programme, centre, cohort: String
+        let hasCohort: Bool
+        let startDate, rank: String
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
             case programme = "program"
             case centre = "blki"
             case cohort = "angkatan"
+            case hasCohort = "ada_angkatan"
             case startDate = "tanggal_mulai"
             case rank = "urutan_cadangan"
         }

@@ -361,6 +361,7 @@ private struct Context {
         else { throw Failure.permanent(.brokenInvariant, "the held seat of \(answer.participantID) is gone") }
         let replacing = offer["replacing"]?.integer == 1
         if outcome == .accept {
+            try releaseReserve(answer.participantID)
             try announce(
                 answer.participantID, classID: answer.classID, seat: Int(seat), applicant: applicant, replacing: replacing)
             return
@@ -394,7 +395,7 @@ private struct Context {
         if applicant["status"]?.text == "waitlisted", let programme = applicant["programme"]?.text {
             try renumberWaitlist(programme: programme, centre: preferred)
         }
-        try releaseReserve(participant)
+        // A reserve keeps their place while they consider the offer (a no brings them back).
         guard let row = try transaction.query("SELECT * FROM sched_classes WHERE class_id = ?", [.text(classID)]).first,
             let centre = row["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)), let programme = row["programme"]?.text,
             let start = row["start_date"]?.text, let end = row["end_date"]?.text
@@ -674,8 +675,7 @@ private struct Context {
             SELECT c.class_id, c.cohort, c.start_date, c.capacity,
                 (SELECT COUNT(*) FROM sched_applicants a
                     WHERE a.class_id = c.class_id AND a.status IN ('scheduled', 'withdrawn')) AS taken,
-                (SELECT COUNT(*) FROM sched_reserves r WHERE r.class_id = c.class_id AND r.status = 'reserve') AS reserves,
-                (SELECT COALESCE(MAX(r.rank), 0) FROM sched_reserves r WHERE r.class_id = c.class_id) AS last_rank
+                (SELECT COUNT(*) FROM sched_reserves r WHERE r.class_id = c.class_id AND r.status = 'reserve') AS reserves
             FROM sched_classes c WHERE c.centre = ? AND c.programme = ? ORDER BY c.start_date, c.class_id
             """, [.text(centre.rawValue), .text(programme)])
         for row in classes {
@@ -691,7 +691,8 @@ private struct Context {
                     AND NOT EXISTS (SELECT 1 FROM sched_reserves r WHERE r.participant_id = a.participant_id)
                 ORDER BY tier, arrival, registration_id, participant_id LIMIT ?
                 """, [.text(programme), .text(centre.rawValue), .integer(Int64(missing))])
-            var rank = Int(row["last_rank"]?.integer ?? 0)
+            // Their place among the class's reserves waiting when they are named.
+            var rank = Int(row["reserves"]?.integer ?? 0)
             for candidate in candidates {
                 guard let participant = candidate["participant_id"]?.text else { continue }
                 rank += 1
@@ -721,6 +722,16 @@ private struct Context {
             let participant = reserve["participant_id"]?.text, let programme = reserve["programme"]?.text,
             let centre = try centre(of: classID), let seat = try freeSeat(in: classID, centre: centre)
         else { return }
+        // A seat freed on or after the class's first day (an offer answered late) is not a
+        // reserve's: nobody is put into a running class. (A message without a date, a daftar
+        // ulang record, is taken as made before the start: the window closes before it.)
+        if let freedOn,
+            let start = try transaction.query(
+                "SELECT start_date FROM sched_classes WHERE class_id = ?", [.text(classID)]
+            ).first?["start_date"]?.text, freedOn >= start
+        {
+            return
+        }
         try transaction.execute(
             "UPDATE sched_reserves SET status = 'promoted' WHERE participant_id = ?", [.text(participant)])
         try seatApplicant(participant, classID: classID, seat: seat, applicant: reserve)
