@@ -179,6 +179,30 @@ struct SchedulingTests {
         #expect(Set(all.map(\.participantID)).count == all.count)
     }
 
+    /// A reserve offered a seat at the other BLKI keeps their place while they decide: a no
+    /// brings them back as the class's first reserve, and the next seat freed there is theirs.
+    @Test func aReserveWhoDeclinesAnOfferAtTheOtherBLKIStaysTheClasssReserve() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4, reserveSeats: 2))
+        try await driver.openClasses()
+        try await driver.accept("B1", centre: .bontang)
+        try await driver.accept("B2", centre: .bontang)
+        for index in 1...6 { try await driver.accept("P\(index)", tier: .previouslyTrained) }
+        let first = try #require(try driver.scheduled["P1"]?.classID)
+        #expect(try driver.decoded(EnrolmentReserveDesignatedV1.self).map(\.participantID) == ["P5", "P6"])
+        // B1 leaves Bontang's class before it starts: the seat is offered to P5, first in line.
+        try await driver.withdraw("B1", classID: try #require(try driver.scheduled["B1"]?.classID), on: "2025-06-01")
+        let offer = try #require(try driver.offers["P5"])
+        #expect(offer.centre == .bontang)
+        try await driver.answer("P5", .decline)
+        // P5 is still the first class's first reserve: P1's no-show gives them the seat.
+        try await driver.deliver(
+            EventEnvelope(
+                source: "/test",
+                data: EnrolmentReRegisteredV1(participantID: "P1", classID: first, attended: false, recordedBy: "BLKI")))
+        #expect(try driver.scheduled["P5"]?.classID == first)
+        #expect(try driver.decoded(EnrolmentReserveDesignatedV1.self).map(\.participantID) == ["P5", "P6"])
+    }
+
     @Test func classesOpenedAfterSelectionSeatByTierThenArrivalAndWaitlistTheRest() async throws {
         let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
         try await driver.accept("P1", tier: .previouslyTrained)
