@@ -11,7 +11,7 @@ extension ConsoleServer {
     /// The signed-in user of `request`, if any. A page's automatic refresh (`auto-refresh=1`
     /// in its address) does not count as the user's activity.
     func session(of request: Request) -> ConsoleSession? {
-        let touch = request.uri.queryParameters["auto-refresh"] != "1"
+        let touch = !(request.method == .get && request.uri.queryParameters["auto-refresh"] == "1")
         if let header = configuration.trustedIdentityHeader {
             guard let name = HTTPField.Name(header).flatMap({ request.headers[$0] }), !name.isEmpty,
                 let user = configuration.accounts.users[name]

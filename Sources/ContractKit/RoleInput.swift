@@ -29,6 +29,10 @@ public struct InputRoutes<Input: Sendable>: Sendable {
     /// Event types declared more than once (only the first declaration routes; a test of the
     /// application should expect none).
     public private(set) var duplicates: [String] = []
+    /// Event types the role no longer binds but still takes (``retired(_:_:)``): what a
+    /// binding left by an earlier version brings is handled (typically dropped), not
+    /// dead-lettered. Not in ``eventTypes``.
+    public private(set) var retiredEventTypes: [String] = []
     private var makers: [String: @Sendable (any ContractMessage) -> Input?] = [:]
 
     /// No routes yet.
@@ -48,6 +52,19 @@ public struct InputRoutes<Input: Sendable>: Sendable {
         routes.eventTypes.append(Message.eventType)
         routes.versions[Message.eventType] = Message.version
         routes.makers[Message.eventType] = { payload in (payload as? Message).map(make) }
+        return routes
+    }
+
+    /// These routes and a retired one: an event type the role's queue is no longer bound to
+    /// (so it is not in ``eventTypes``), still turned into `make(payload)` when a binding left
+    /// by an earlier version brings one.
+    public func retired<Message: ContractMessage>(
+        _ type: Message.Type, _ make: @escaping @Sendable (Message) -> Input
+    ) -> Self {
+        var routes = on(type, make)
+        guard routes.eventTypes.last == Message.eventType else { return routes }
+        routes.eventTypes.removeLast()
+        routes.retiredEventTypes.append(Message.eventType)
         return routes
     }
 

@@ -112,6 +112,20 @@ struct TopologyCommand: AsyncParsableCommand {
                     try await RoleTopology(role: role, prefix: admin.topologyPrefix, retryQueueType: retryQueueType)
                         .declare(on: connection)
                     print("declared \(role.name)")
+                    if role == .console {
+                        // Bindings an earlier version made to event types the console no longer
+                        // reads (personal data), on its queue and its history stream.
+                        let exchange = admin.topologyPrefix + ContractDocuments.exchange
+                        for queue in [
+                            RoleTopology(role: role, prefix: admin.topologyPrefix).queue,
+                            admin.topologyPrefix + WorkerRole.consoleHistoryStream,
+                        ]
+                        where (try? await connection.queueState(queue)) != nil {
+                            for key in WorkerRole.consoleRetiredKeys {
+                                try await connection.unbindQueue(queue, exchange: exchange, routingKey: key)
+                            }
+                        }
+                    }
                 }
                 // The inboxes of the outside systems that read events (the portal its offers, the
                 // LSPs what grading decided), as deploy/'s definitions declare them.

@@ -155,7 +155,7 @@ struct Review: AsyncParsableCommand {
                 reviewed = try OfficerDecision(
                     registrationID: registrationID, decision: decided, officer: officer, verifiedReasons: verifiedReasons,
                     reason: reasonCode.map { RegistrationReason(code: $0, message: reasonText ?? "") }, respondBy: respondBy
-                ).reviewed(of: reviewCase, today: OfficerDecision.today())
+                ).reviewed(of: reviewCase)
             } catch let error as ReviewDecisionError {
                 throw ValidationError(error.description)
             }

@@ -70,6 +70,15 @@ extension WorkerRole {
             "Counts the programme's progress for the web console (registered → … → notified), per BLKI and sector; publishes what officers and BLKI staff record in it."
     )
 
+    /// Event types the console once read and no longer binds (``ConsoleInput``'s retired
+    /// routes): `registration.submitted` carries the applicant's personal data, which the
+    /// console's queue and its 400-day stream must not hold (it counts intake's
+    /// `registration.received`). It still takes them, to acknowledge and drop what a binding
+    /// left by an earlier version brings (rather than dead-letter a body full of personal data),
+    /// and `kaltim-console serve`/`rebuild` and `kaltim-admin topology apply` remove such
+    /// bindings.
+    public static var consoleRetiredKeys: [String] { ConsoleInput.routes.retiredEventTypes }
+
     /// What staff record in the console, each published as the console's broker user and
     /// naming the person who recorded it: officers' review decisions, and a BLKI's daftar
     /// ulang records, training results and withdrawal requests.
@@ -182,6 +191,8 @@ public enum NotificationsInput: RoleInput {
 
 /// What the console's read model counts.
 public enum ConsoleInput: RoleInput {
+    /// A `registration.submitted` a retired binding brought: acknowledged, nothing kept.
+    case retired(RegistrationSubmittedV2)
     case received(RegistrationReceivedV1)
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
@@ -199,6 +210,7 @@ public enum ConsoleInput: RoleInput {
     case trainingCompleted(TrainingCompletedV1)
 
     public static let routes = InputRoutes<Self>()
+        .retired(RegistrationSubmittedV2.self, Self.retired)
         .on(RegistrationReceivedV1.self, Self.received)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)

@@ -389,6 +389,31 @@ struct AdminCommandTests {
             try await delivery?.ack()
             _ = try? await connection.deleteQueue(inbox)
         }
+        // A binding an earlier version made to the console (registration.submitted, personal
+        // data) is removed by the next apply: a submission no longer reaches the console's queue.
+        let console = RoleTopology(role: .console, prefix: prefix)
+        try await console.declare(on: connection)
+        try await connection.bindQueue(console.queue, exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
+        let again = try ChildProcess(
+            Self.admin,
+            [
+                "topology", "apply", "--role", "console", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit,
+                "--operator", "ops-1",
+            ])
+        #expect(try await again.waitForExit(timeout: .seconds(60)) == 0, "\(again.output)")
+        try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType)
+        try await connection.publish(Data("{}".utf8), exchange: exchange, routingKey: RegistrationReceivedV1.eventType)
+        var keys: [String] = []
+        let deadline = ContinuousClock.now + .seconds(30)  // bounds a failure only
+        while keys.isEmpty && ContinuousClock.now < deadline {
+            while let delivery = try await connection.get(queue: console.queue) {
+                keys.append(delivery.routingKey)
+                try await delivery.ack()
+            }
+            if keys.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(keys == [RegistrationReceivedV1.eventType], "the console's queue received \(keys)")
+        await console.delete(on: connection)
         for role in WorkerRole.all { await RoleTopology(role: role, prefix: prefix).delete(on: connection) }
         try? await connection.deleteExchange(exchange)
     }

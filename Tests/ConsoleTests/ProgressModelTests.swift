@@ -9,6 +9,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 @testable import Console
@@ -103,6 +104,46 @@ import Workers
 
     func counts(_ report: ProgressReport) -> [String: Int] {
         Dictionary(uniqueKeysWithValues: report.funnel.map { ($0.key, $0.count) })
+    }
+
+    /// A `registration.submitted` a binding left by an earlier version brings is taken and
+    /// dropped: nothing of it is kept, nothing is dead-lettered.
+    @Test(arguments: stores) func aRetiredSubmissionIsAcknowledgedAndNothingOfItIsKept(store: String) async throws {
+        let submitted = try event(
+            "registration.submitted.v2", id: "old-1", time: "2025-03-01T00:00:00Z", data: ["registrationID": "REG-OLD"])
+        let rows = try await afterEvents([submitted], store: store) { store in
+            try await store.read("SELECT * FROM console_registrations")
+        }
+        #expect(rows.isEmpty)
+        #expect(!WorkerRole.console.consumes.contains("registration.submitted"), "the console's queue is not bound to it")
+        #expect(WorkerRole.consoleRetiredKeys == ["registration.submitted"])
+    }
+
+    /// What a BLKI recorded lands whatever the order: a training result and a daftar ulang
+    /// record that arrive before the seat, applied three times, show beside it once it comes.
+    @Test(arguments: stores) func classRecordsLandInAnyOrder(store: String) async throws {
+        let classID = "BTG-2025-TATA_GRAHA-01"
+        let seat = try event(
+            "class.scheduled.v2", id: "seat-1", time: "2025-06-01T00:00:00Z",
+            data: ["participantID": "PST-9", "classID": classID, "centre": "BLKI_BONTANG", "programme": "TATA_GRAHA"])
+        let records = [
+            try event(
+                "training.completed.v1", id: "trained-1", time: "2025-08-20T00:00:00Z",
+                data: ["participantID": "PST-9", "classID": classID, "attendancePercent": 91.0, "result": "LULUS"]),
+            try event(
+                "enrolment.reregistered.v1", id: "rereg-1", time: "2025-07-01T00:00:00Z",
+                data: ["participantID": "PST-9", "classID": classID, "attended": true]),
+        ]
+        let rows = try await afterEvents(records + records + [seat] + records, store: store) { store in
+            try await store.read(
+                """
+                SELECT s.class_id, r.reregistered, r.attendance, r.training_passed FROM console_seats s
+                LEFT JOIN console_seat_records r ON r.participant_id = s.participant_id AND r.class_id = s.class_id
+                """)
+        }
+        #expect(rows.count == 1)
+        #expect(rows.first?["class_id"]?.text == classID && rows.first?["reregistered"]?.integer == 1)
+        #expect(rows.first?["attendance"]?.real == 91 && rows.first?["training_passed"]?.integer == 1)
     }
 
     @Test(arguments: stores) func aWholeJourneyFillsTheFunnel(store: String) async throws {

@@ -160,15 +160,22 @@ public struct IntakeHandler: TypedMessageHandler {
             ])
         // What the counts need, without the personal data of the submission (the console and
         // its history stream read this, never `registration.submitted`).
+        // A programme the plan does not offer there is not repeated (it is the portal's text).
         let received = RegistrationReceivedV1(
             registrationID: registration.registrationID, centre: registration.preferredCentre,
-            programme: registration.programme, submittedAt: event.header.time)
+            programme: catalogue.programme(registration.programme, at: registration.preferredCentre) == nil
+                ? Self.unknownProgramme : registration.programme,
+            submittedAt: event.header.time)
         return [
             try outgoing(message, causedBy: event, subject: registration.registrationID),
+            // Not `intake-…`: a submission whose own id began with `received-` would collide.
             try outgoing(
-                received, causedBy: event, subject: registration.registrationID, id: "intake-received-\(event.header.id)"),
+                received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)"),
         ]
     }
+
+    /// The programme `registration.received` names when the plan does not offer the chosen one.
+    public static let unknownProgramme = "TIDAK_DITAWARKAN"
 
     func contactFindings(_ registration: RegistrationSubmittedV2) -> [IntakeFinding] {
         var findings: [IntakeFinding] = []

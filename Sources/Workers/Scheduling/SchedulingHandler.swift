@@ -92,13 +92,15 @@ public struct SchedulingHandler: TypedMessageHandler {
             """,
             // Reserves (peserta cadangan) of full classes, named from the waiting list of the
             // class's BLKI in its order: 'reserve' while waiting, 'promoted' once seated in the
-            // class, 'released' once seated elsewhere or withdrawn. A person is named once.
+            // class, 'released' once seated elsewhere or withdrawn. A person is named once;
+            // `named` is the order of naming (the order they are served in), `rank` their
+            // place in line when named (what they were told).
             """
             CREATE TABLE IF NOT EXISTS sched_reserves (
-                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, rank INTEGER NOT NULL,
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, named INTEGER NOT NULL UNIQUE, rank INTEGER NOT NULL,
                 status TEXT NOT NULL CHECK (status IN ('reserve', 'promoted', 'released')))
             """,
-            "CREATE INDEX IF NOT EXISTS sched_reserves_class ON sched_reserves (class_id, status, rank)",
+            "CREATE INDEX IF NOT EXISTS sched_reserves_class ON sched_reserves (class_id, status, named)",
         ]
     }
 
@@ -697,8 +699,10 @@ private struct Context {
                 guard let participant = candidate["participant_id"]?.text else { continue }
                 rank += 1
                 try transaction.execute(
-                    "INSERT INTO sched_reserves (participant_id, class_id, rank, status) VALUES (?, ?, ?, 'reserve')",
-                    [.text(participant), .text(classID), .integer(Int64(rank))])
+                    """
+                    INSERT INTO sched_reserves (participant_id, class_id, named, rank, status)
+                    SELECT ?, ?, COALESCE(MAX(named), 0) + 1, ?, 'reserve' FROM sched_reserves
+                    """, [.text(participant), .text(classID), .integer(Int64(rank))])
                 try emit(
                     EnrolmentReserveDesignatedV1(
                         participantID: participant, classID: classID, centre: centre, programme: programme,
@@ -715,16 +719,17 @@ private struct Context {
         let reserves = try transaction.query(
             """
             SELECT a.*, r.rank FROM sched_reserves r JOIN sched_applicants a ON a.participant_id = r.participant_id
-            WHERE r.class_id = ? AND r.status = 'reserve' ORDER BY r.rank
+            WHERE r.class_id = ? AND r.status = 'reserve' ORDER BY r.named
             """, [.text(classID)])
         guard
             let reserve = reserves.first(where: { $0["status"]?.text == "waitlisted" }),
             let participant = reserve["participant_id"]?.text, let programme = reserve["programme"]?.text,
             let centre = try centre(of: classID), let seat = try freeSeat(in: classID, centre: centre)
         else { return }
-        // A seat freed on or after the class's first day (an offer answered late) is not a
-        // reserve's: nobody is put into a running class. (A message without a date, a daftar
-        // ulang record, is taken as made before the start: the window closes before it.)
+        // A seat freed on or after the class's first day (an offer answered late) is not given
+        // to a reserve. (A message without a date, a daftar ulang record, is taken as made
+        // before the start: the window closes before it. Ordinary allocation does not look at
+        // the date: docs/ARCHITECTURE.md, "Reserves", limits.)
         if let freedOn,
             let start = try transaction.query(
                 "SELECT start_date FROM sched_classes WHERE class_id = ?", [.text(classID)]
