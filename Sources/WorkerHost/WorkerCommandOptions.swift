@@ -29,6 +29,13 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("How a commit reaches the disk: full (fsync each commit) or normal.", valueName: "full|normal"))
     public var durability: SQLiteStore.Durability = .full
 
+    /// The retention of the worker's outbox and inbox rows.
+    public var retention: RetentionPolicy {
+        RetentionPolicy(
+            publishedOutbox: outboxRetentionDays == 0 ? nil : .seconds(outboxRetentionDays * 86_400),
+            inbox: inboxRetentionDays == 0 ? nil : .seconds(inboxRetentionDays * 86_400))
+    }
+
     @Option(help: "Messages held at once: the consumer prefetch and the largest group commit (1–65535).")
     public var concurrency: Int = 64
 
@@ -40,6 +47,17 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     @Option(help: "Deliveries of one message before the broker dead-letters it (a crash loop).")
     public var deliveryLimit: Int = 20
+
+    @Option(
+        help: ArgumentHelp(
+            "Days a published outbox row (the whole event) is kept; 0 keeps them for ever.", valueName: "days"))
+    public var outboxRetentionDays: Int = 7
+
+    @Option(
+        help: ArgumentHelp(
+            "Days a handled message's id is kept to recognise a resend (keep it beyond any replay you allow); 0 keeps them for ever.",
+            valueName: "days"))
+    public var inboxRetentionDays: Int = 90
 
     @Option(
         help: ArgumentHelp(
@@ -93,6 +111,12 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     public init() {}
 
     public func validate() throws {
+        guard (0...36_500).contains(outboxRetentionDays), (0...36_500).contains(inboxRetentionDays) else {
+            throw ValidationError("--outbox-retention-days and --inbox-retention-days are 0 (for ever) to 36500")
+        }
+        guard inboxRetentionDays == 0 || inboxRetentionDays >= 7 else {
+            throw ValidationError("--inbox-retention-days is at least 7: a message redelivered later would be handled twice")
+        }
         guard (1...Int(UInt16.max)).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 65535, not \(concurrency)")
         }

@@ -62,6 +62,7 @@ public enum WorkerHost {
         workerOptions.afterCommit = afterCommit
         workerOptions.publishers = options.publisherPolicy
         workerOptions.declaresTopology = options.declareTopology
+        workerOptions.retention = options.retention
         workerOptions.topologyHint =
             "--no-declare-topology is set: load deploy/rabbitmq/definitions.json or run `kaltim-admin topology apply` first"
         let worker = Worker(

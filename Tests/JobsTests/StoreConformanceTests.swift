@@ -103,6 +103,34 @@ struct StoreConformanceTests {
         await location.remove()
     }
 
+    /// Retention, on the store's own timestamps and an injected "now": published outbox rows
+    /// past their time and inbox rows past theirs go; unpublished rows and younger ones stay.
+    @Test(arguments: kinds)
+    func retentionPurgesWhatIsPastItsTimeAndNothingElse(kind: Kind) async throws {
+        let location = try Location(kind)
+        let store = try await location.open()
+        try await store.migrate(["CREATE TABLE IF NOT EXISTS effects (id TEXT PRIMARY KEY)"])
+        _ = try await store.process([Self.work("r-1"), Self.work("r-2"), Self.work("r-3")])
+        let rows = try await store.unpublished(limit: 10, createdBefore: Date().addingTimeInterval(60))
+        #expect(rows.count == 3)
+        try await store.markPublished(rows.prefix(2).map(\.id))  // the third stays unpublished
+        let policy = RetentionPolicy(publishedOutbox: .seconds(7 * 86_400), inbox: .seconds(90 * 86_400))
+        // Six days on: nothing is old enough.
+        #expect(try await policy.purge(store, now: Date().addingTimeInterval(6 * 86_400)) == .init())
+        // Eight days on: the two published rows go, the unpublished one and the inbox stay.
+        let week = try await policy.purge(store, now: Date().addingTimeInterval(8 * 86_400))
+        #expect(week.outboxRows == 2 && week.inboxRows == 0)
+        #expect(try await store.outboxDepth() == 1)
+        #expect(try await store.read("SELECT message_id FROM jobs_inbox").count == 3)
+        // A hundred days on: the inbox rows go; the unpublished row still stays; a message with
+        // one of those ids is then handled again (which is why the inbox is kept 90 days).
+        let later = try await policy.purge(store, now: Date().addingTimeInterval(100 * 86_400))
+        #expect(later.outboxRows == 0 && later.inboxRows == 3)
+        #expect(try await store.outboxDepth() == 1)
+        #expect(try await RetentionPolicy(publishedOutbox: nil, inbox: nil).purge(store, now: .distantFuture) == .init())
+        await location.remove()
+    }
+
     @Test(arguments: kinds)
     func aMessageIdHasOneEffectHoweverOftenItComes(kind: Kind) async throws {
         let location = try Location(kind)

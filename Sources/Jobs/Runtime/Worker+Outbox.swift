@@ -87,7 +87,26 @@ extension Worker {
             await flushOutbox(createdBefore: Date().addingTimeInterval(-options.outboxGrace.seconds))
             await refreshGauges()
             ticks += 1
-            if ticks % 300 == 1 { await forgetStaleAttempts() }
+            if ticks % 300 == 1 {
+                await forgetStaleAttempts()
+                await purgeExpired(now: Date())
+            }
+        }
+    }
+
+    /// Deletes the published outbox rows and inbox rows past the retention policy's time.
+    func purgeExpired(now: Date) async {
+        do {
+            let purged = try await options.retention.purge(store, now: now)
+            metrics.purged(purged.outboxRows, table: "jobs_outbox")
+            metrics.purged(purged.inboxRows, table: "jobs_inbox")
+            if purged.outboxRows + purged.inboxRows > 0 {
+                logger.info(
+                    "retention: purged rows past their time",
+                    metadata: ["outbox_rows": "\(purged.outboxRows)", "inbox_rows": "\(purged.inboxRows)"])
+            }
+        } catch {
+            logger.warning("retention: the purge failed; it is tried again later", metadata: ["error": "\(error)"])
         }
     }
 

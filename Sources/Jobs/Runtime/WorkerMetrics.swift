@@ -38,6 +38,12 @@ struct WorkerMetrics: Sendable {
         Counter(label: "jobs_messages_retried_total", dimensions: [("role", role), ("reason", code)]).increment()
     }
 
+    /// Rows the retention policy deleted (`table`: `jobs_outbox`, `jobs_inbox`).
+    func purged(_ rows: Int, table: String) {
+        guard rows > 0 else { return }
+        Counter(label: "jobs_retention_purged_rows_total", dimensions: [("role", role), ("table", table)]).increment(by: rows)
+    }
+
     func deadLettered(_ code: String) {
         Counter(label: "jobs_messages_dead_lettered_total", dimensions: [("role", role), ("reason", code)]).increment()
     }

@@ -30,6 +30,9 @@ public struct WorkerOptions: Sendable {
     /// Where the topology comes from when the worker does not declare it: the fix a
     /// ``TopologyError`` gives when the role queue is missing.
     public var topologyHint = "declare it before the worker starts"
+    /// How long published outbox rows and inbox rows are kept (``RetentionPolicy``); purged
+    /// every 10 minutes, with `jobs_retention_purged_rows_total`.
+    public var retention: RetentionPolicy = .standard
 
     public init() {}
 }
