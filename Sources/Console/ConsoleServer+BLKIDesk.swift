@@ -220,6 +220,15 @@ extension ConsoleServer {
         let today = configuration.today()
         let recorded: Bool
         let done: String
+        /// Records `data` for this seat: its event id, source and once-key all name the seat.
+        func recordSeat<M: ContractMessage>(_ data: M, kind: String, source: String, action: String) async throws -> Bool {
+            try await record(
+                EventEnvelope(
+                    id: "\(kind)-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/\(source)", subject: participant,
+                    data: data),
+                session: session, action: action, subject: participant, classID: classID,
+                once: "\(source):\(participant):\(classID)")
+        }
         switch form.first("action") {
         case "attended", "absent":
             let attended = form.first("action") == "attended"
@@ -228,14 +237,10 @@ extension ConsoleServer {
             guard today < roster.start else {
                 return try await refuse("kelas sudah dimulai; catat pengunduran diri bila peserta tidak hadir.")
             }
-            recorded = try await record(
-                EventEnvelope(
-                    id: "reregistered-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/daftar-ulang",
-                    subject: participant,
-                    data: EnrolmentReRegisteredV1(
-                        participantID: participant, classID: classID, attended: attended, recordedBy: by)),
-                session: session, action: attended ? "daftar-ulang-hadir" : "daftar-ulang-tidak-hadir", subject: participant,
-                classID: classID, once: "daftar-ulang:\(participant):\(classID)")
+            recorded = try await recordSeat(
+                EnrolmentReRegisteredV1(participantID: participant, classID: classID, attended: attended, recordedBy: by),
+                kind: "reregistered", source: "daftar-ulang",
+                action: attended ? "daftar-ulang-hadir" : "daftar-ulang-tidak-hadir")
             done = attended ? "daftar ulang \(participant): hadir" : "daftar ulang \(participant): tidak hadir"
         case "training":
             guard let attendance = Double((form.first("attendance") ?? "").replacingOccurrences(of: ",", with: ".")),
@@ -255,15 +260,12 @@ extension ConsoleServer {
             guard today >= roster.end else {
                 return try await refuse("hasil pelatihan dicatat setelah kelas selesai (\(IndonesianText.date(roster.end))).")
             }
-            recorded = try await record(
-                EventEnvelope(
-                    id: "training-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/pelatihan",
-                    subject: participant,
-                    data: TrainingCompletedV1(
-                        participantID: participant, classID: classID, attendancePercent: attendance,
-                        result: passed ? .passed : .failed, recordedBy: by)),
-                session: session, action: passed ? "hasil-pelatihan-lulus" : "hasil-pelatihan-tidak-lulus",
-                subject: participant, classID: classID, once: "hasil-pelatihan:\(participant):\(classID)")
+            recorded = try await recordSeat(
+                TrainingCompletedV1(
+                    participantID: participant, classID: classID, attendancePercent: attendance,
+                    result: passed ? .passed : .failed, recordedBy: by),
+                kind: "training", source: "hasil-pelatihan",
+                action: passed ? "hasil-pelatihan-lulus" : "hasil-pelatihan-tidak-lulus")
             done = "hasil pelatihan \(participant): \(passed ? "LULUS" : "TIDAK LULUS")"
         case "withdraw":
             let reason: EnrolmentWithdrawnV1.Reason
@@ -286,14 +288,10 @@ extension ConsoleServer {
             if reason == .attendanceTooLow && day < roster.start {
                 return try await refuse("kehadiran kurang dari 80% hanya dapat dicatat setelah kelas dimulai.")
             }
-            recorded = try await record(
-                EventEnvelope(
-                    id: "withdrawal-\(participant)-\(UUID().uuidString)", source: "/kaltim/console/pengunduran-diri",
-                    subject: participant,
-                    data: EnrolmentWithdrawalRequestedV1(
-                        participantID: participant, classID: classID, reason: reason, on: day, requestedBy: by)),
-                session: session, action: "pengunduran-diri", subject: participant, classID: classID,
-                once: "pengunduran-diri:\(participant):\(classID)")
+            recorded = try await recordSeat(
+                EnrolmentWithdrawalRequestedV1(
+                    participantID: participant, classID: classID, reason: reason, on: day, requestedBy: by),
+                kind: "withdrawal", source: "pengunduran-diri", action: "pengunduran-diri")
             done = "pengunduran diri \(participant) per \(IndonesianText.date(day))"
         default:
             return try await refuse("catatan tidak dikenal.", .badRequest)
