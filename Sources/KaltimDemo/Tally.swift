@@ -87,7 +87,6 @@ actor Tally {
     /// Each assessed participant's latest graded result (the one an uji ulang follows).
     private var latestResult: [String: AssessmentGradedV3] = [:]
     private var certified: Set<String> = []
-    private var waitlistedAt: [TrainingCentre: Int] = [:]
     private var tiers: [Int: Int] = [:]
     private var certificatesByIssuer: [String: Int] = [:]
     private var notificationsByChannel: [String: Int] = [:]
@@ -254,7 +253,6 @@ actor Tally {
             if let waitlisted = data(EnrolmentWaitlistedV1.self) {
                 unsettledOffers.remove(waitlisted.participantID)
                 counts.offersPending = unsettledOffers.count
-                waitlistedAt[waitlisted.centre, default: 0] += 1
                 waiting[waitlisted.programme, default: []].insert(waitlisted.participantID)
                 waitingAt[waitlisted.participantID] = waitlisted.centre
             }
@@ -363,6 +361,8 @@ actor Tally {
         for centre in catalogue.centres {
             let inCentre = { (participant: String) in self.centreOfParticipant[participant] == centre.centre }
             let done = certified.filter(inCentre).count
+            // Who waits now (seated or withdrawn applicants have left the lists).
+            let stillWaiting = Set(waiting.values.joined())
             let failed = notYetCompetent.filter(inCentre).count
             let canRetake = notYetCompetent.filter { inCentre($0) && latestResult[$0]?.retakeAvailable == true }.count
             let assessed = done + failed
@@ -377,7 +377,8 @@ actor Tally {
                     line += String(
                         format:
                             "; at the observed %.0f %% pass rate about %d more trainees are needed, %d wait on its waiting lists",
-                        rate * 100, Int((Double(gap) / rate).rounded(.up)), waitlistedAt[centre.centre] ?? 0)
+                        rate * 100, Int((Double(gap) / rate).rounded(.up)),
+                        stillWaiting.filter { waitingAt[$0] == centre.centre }.count)
                 }
             }
             lines.append(line)

@@ -43,7 +43,9 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                 """,
                 "CREATE INDEX IF NOT EXISTS jobs_outbox_unpublished ON jobs_outbox (published_at, id)",
             ]
-        )
+        ),
+        // The retention purge finds old inbox rows by their time (`RetentionPolicy`).
+        (2, ["CREATE INDEX IF NOT EXISTS jobs_inbox_processed ON jobs_inbox (processed_at)"]),
     ]
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema if

@@ -44,6 +44,7 @@ public final class SQLiteStore: MessageStore {
                         created_at REAL NOT NULL, published_at REAL
                     );
                     CREATE INDEX IF NOT EXISTS jobs_outbox_unpublished ON jobs_outbox (published_at, id);
+                    CREATE INDEX IF NOT EXISTS jobs_inbox_processed ON jobs_inbox (processed_at);
                     """)
         }
     }

@@ -44,6 +44,11 @@ struct WorkerMetrics: Sendable {
         Counter(label: "jobs_retention_purged_rows_total", dimensions: [("role", role), ("table", table)]).increment(by: rows)
     }
 
+    /// A retention purge that failed (tried again 10 minutes later).
+    func purgeFailed() {
+        Counter(label: "jobs_retention_purge_failures_total", dimensions: [("role", role)]).increment()
+    }
+
     func deadLettered(_ code: String) {
         Counter(label: "jobs_messages_dead_lettered_total", dimensions: [("role", role), ("reason", code)]).increment()
     }

@@ -1,10 +1,11 @@
 public import Foundation
 
-/// How long a worker keeps its own bookkeeping rows (UU 27/2022: keep only what a step needs,
-/// for as long as it needs it). An outbox row keeps the whole event it published; once
-/// published it is needed only for a while (to see what went out). An inbox row is a message
-/// id, kept to recognise a redelivery or a resend; long after the broker could redeliver it,
-/// it only grows the store. `nil`: kept for ever.
+/// How long a worker keeps its own bookkeeping rows (keep only what a step needs, for as long as
+/// it needs it). An outbox row keeps the whole event it published; once published it is needed
+/// only for a while (to see what went out). An inbox row is a message id, kept to recognise a
+/// redelivery, a resend or a replayed copy; long after those could come, it only grows the
+/// store. `nil`: kept for ever. Deleted rows leave the tables; their bytes may stay in the
+/// database file's free pages (SQLite) or dead tuples (PostgreSQL) until reused or vacuumed.
 public struct RetentionPolicy: Sendable, Equatable {
     /// Published outbox rows older than this (since publication) are deleted. Unpublished rows
     /// are never deleted.
@@ -33,30 +34,40 @@ public struct RetentionPolicy: Sendable, Equatable {
         }
     }
 
-    /// Deletes what is past its time at `now`, in one transaction, and says how much.
-    public func purge(_ store: any MessageStore, now: Date) async throws -> Purged {
-        let outboxCutoff = publishedOutbox.map { now.timeIntervalSince1970 - Self.seconds($0) }
-        let inboxCutoff = inbox.map { now.timeIntervalSince1970 - Self.seconds($0) }
-        return try await store.write { transaction in
-            var purged = Purged()
-            if let cutoff = outboxCutoff {
-                let condition = "published_at IS NOT NULL AND published_at < ?"
-                purged.outboxRows = Int(
-                    try transaction.query("SELECT COUNT(*) AS n FROM jobs_outbox WHERE \(condition)", [.real(cutoff)])
-                        .first?["n"]?.integer ?? 0)
-                if purged.outboxRows > 0 {
-                    try transaction.execute("DELETE FROM jobs_outbox WHERE \(condition)", [.real(cutoff)])
-                }
+    /// Deletes what is past its time at `now`, in short transactions of at most `batch` rows
+    /// each (a purge never holds the store's write lock for long), and says how much.
+    public func purge(_ store: any MessageStore, now: Date, batch: Int = 1_000) async throws -> Purged {
+        var purged = Purged()
+        if let keep = publishedOutbox {
+            let cutoff = SQLValue.real(now.timeIntervalSince1970 - Self.seconds(keep))
+            purged.outboxRows = try await Self.deleteInBatches(
+                store, table: "jobs_outbox", key: "id",
+                select: "SELECT id FROM jobs_outbox WHERE published_at IS NOT NULL AND published_at < ?", cutoff, batch)
+        }
+        if let keep = inbox {
+            let cutoff = SQLValue.real(now.timeIntervalSince1970 - Self.seconds(keep))
+            purged.inboxRows = try await Self.deleteInBatches(
+                store, table: "jobs_inbox", key: "message_id",
+                select: "SELECT message_id FROM jobs_inbox WHERE processed_at < ?", cutoff, batch)
+        }
+        return purged
+    }
+
+    private static func deleteInBatches(
+        _ store: any MessageStore, table: String, key: String, select: String, _ cutoff: SQLValue, _ batch: Int
+    ) async throws -> Int {
+        var deleted = 0
+        while true {
+            let count = try await store.write { transaction in
+                let keys = try transaction.query("\(select) LIMIT \(max(1, batch))", [cutoff]).compactMap { $0[key] }
+                guard !keys.isEmpty else { return 0 }
+                let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
+                try transaction.execute("DELETE FROM \(table) WHERE \(key) IN (\(placeholders))", keys)
+                return keys.count
             }
-            if let cutoff = inboxCutoff {
-                purged.inboxRows = Int(
-                    try transaction.query("SELECT COUNT(*) AS n FROM jobs_inbox WHERE processed_at < ?", [.real(cutoff)])
-                        .first?["n"]?.integer ?? 0)
-                if purged.inboxRows > 0 {
-                    try transaction.execute("DELETE FROM jobs_inbox WHERE processed_at < ?", [.real(cutoff)])
-                }
-            }
-            return purged
+            deleted += count
+            if count < max(1, batch) { return deleted }
+            await Task.yield()
         }
     }
 
