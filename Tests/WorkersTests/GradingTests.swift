@@ -181,6 +181,26 @@ struct GradingTests {
         #expect(try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-6"))) == ["NOT_ENROLLED"])
     }
 
+    /// The withdrawal holds whatever order the events arrive in: a seat that lands after it (a
+    /// retry tier, a replayed copy) does not make the participant gradable again.
+    @Test func aSeatArrivingAfterTheWithdrawalDoesNotUndoIt() async throws {
+        let driver = try await GradingDriver.make()
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/test",
+                data: EnrolmentWithdrawnV1(participantID: "PST-2", classID: nil, reason: .participantResigned)))
+        try await driver.schedule("PST-2")
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-7", participant: "PST-2")))
+                == ["NOT_ENROLLED"])
+        // And the other way round, with the seat replayed after the withdrawal.
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/test", data: EnrolmentWithdrawnV1(participantID: "PST-1", classID: nil, reason: .administrative)))
+        try await driver.schedule("PST-1")
+        #expect(try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-8"))) == ["NOT_ENROLLED"])
+    }
+
     @Test func aCorrectionSupersedesAndALateOlderSubmissionChangesNothing() async throws {
         let driver = try await GradingDriver.make()
         var results = Dictionary(

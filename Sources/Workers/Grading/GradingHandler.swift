@@ -88,7 +88,7 @@ public struct GradingHandler: TypedMessageHandler {
                 """
                 INSERT INTO grading_enrolments (participant_id, class_id, programme, start_date, withdrawn) VALUES (?, ?, ?, ?, 0)
                 ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id, programme = excluded.programme,
-                    start_date = excluded.start_date, withdrawn = 0
+                    start_date = excluded.start_date
                 """,
                 [
                     .text(scheduled.participantID), .text(scheduled.classID), .text(scheduled.programme),
@@ -96,8 +96,15 @@ public struct GradingHandler: TypedMessageHandler {
                 ])
             return []
         case .withdrawn(let withdrawn):
+            // A withdrawal is final (scheduling never seats a withdrawn participant again), and
+            // holds whatever order the two events arrive in: a seat that lands after it (a retry
+            // tier, a replay) does not undo it.
             try transaction.execute(
-                "UPDATE grading_enrolments SET withdrawn = 1 WHERE participant_id = ?", [.text(withdrawn.participantID)])
+                """
+                INSERT INTO grading_enrolments (participant_id, class_id, programme, start_date, withdrawn)
+                VALUES (?, '', '', '', 1)
+                ON CONFLICT (participant_id) DO UPDATE SET withdrawn = 1
+                """, [.text(withdrawn.participantID)])
             return []
         case .submitted(let submitted):
             return try grade(submitted, event: event, in: transaction)
