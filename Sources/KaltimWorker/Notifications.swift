@@ -50,8 +50,16 @@ struct Notifications: AsyncParsableCommand {
     var sendClaim = 120
     @Option(help: ArgumentHelp("Base of the certificate verification link.", valueName: "url"))
     var verificationURL = "https://sertifikat.disnakertrans.kaltimprov.go.id/verifikasi"
+    @Option(
+        help: ArgumentHelp(
+            "Days a sent or failed message keeps its values and the numbers and addresses it went to; 0 keeps them for ever.",
+            valueName: "days"))
+    var messageDataRetentionDays = 30
 
     func validate() throws {
+        guard (0...36_500).contains(messageDataRetentionDays) else {
+            throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
+        }
         guard notificationLog != nil || gatewayURL != nil || smtpURL != nil else {
             throw ValidationError("configure a channel: --gateway-url, --smtp-url or --notification-log")
         }
@@ -124,6 +132,8 @@ struct Notifications: AsyncParsableCommand {
         }
         var dispatcherOptions = DispatcherOptions()
         dispatcherOptions.claim = .seconds(sendClaim)
+        dispatcherOptions.messageDataRetention =
+            messageDataRetentionDays == 0 ? nil : .seconds(messageDataRetentionDays * 86_400)
         dispatcherOptions.quietHours = quietHours == "off" ? nil : QuietHours(quietHours)
         dispatcherOptions.rates = [
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),

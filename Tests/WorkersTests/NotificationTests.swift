@@ -455,6 +455,49 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    /// Thirty days after a message is settled, its values and routes (the name, the number it
+    /// went to) are cleared; the record stays, and a message still pending is not touched.
+    @Test func aSettledMessageKeepsItsPersonalDataThirtyDaysAndNoLonger() async throws {
+        let gateway = try await TestGateway.start()
+        let clock = Clock(Self.noon())
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [.sms: HTTPGatewaySender(url: gateway.url, token: nil)], clock: clock)
+        _ = try await kit.deliver(Self.submitted(3))
+        _ = try await kit.deliver(Self.accepted(3))
+        while await dispatcher.runOnce() > 0 {}
+        // Night: the next message is held for the quiet hours, still pending.
+        clock.set(ISO8601DateFormatter().date(from: "2025-07-07T23:00:00+08:00")!)
+        _ = try await kit.deliver(Self.scheduled(3))
+        while await dispatcher.runOnce() > 0 {}
+        func rows() async throws -> [String: (state: String, parameters: String, routes: String)] {
+            Dictionary(
+                uniqueKeysWithValues: try await kit.query("SELECT template, state, parameters, routes FROM notif_messages").map {
+                    (
+                        $0["template"]?.text ?? "",
+                        ($0["state"]?.text ?? "", $0["parameters"]?.text ?? "", $0["routes"]?.text ?? "")
+                    )
+                })
+        }
+        var before = try await rows()
+        #expect(before.values.map(\.state).sorted() == ["pending", "sent", "sent"], "\(before)")
+        #expect(before.values.allSatisfy { $0.routes.contains("6281250000003") })
+        // 29 days on: nothing is cleared yet.
+        clock.set(Self.noon().addingTimeInterval(29 * 86_400))
+        #expect(await dispatcher.purgeSettledMessageData() == 0)
+        // 31 days on: the two sent messages lose their values and routes; the pending one keeps them.
+        clock.set(Self.noon().addingTimeInterval(31 * 86_400))
+        #expect(await dispatcher.purgeSettledMessageData() == 2)
+        before = try await rows()
+        for (template, row) in before {
+            if row.state == "sent" {
+                #expect(row.parameters == "{}" && row.routes == "[]", "\(template)")
+            } else {
+                #expect(row.routes.contains("6281250000003") && row.parameters.contains("Peserta 3"), "\(template)")
+            }
+        }
+        #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
+    }
+
     @Test func quietHoursHoldNonUrgentMessagesUntilSevenWITAAndLetUrgentOnesThrough() async throws {
         let gateway = try await TestGateway.start()
         let night = ISO8601DateFormatter().date(from: "2025-07-07T22:15:00+08:00")!

@@ -4,6 +4,7 @@ import Crypto
 public import Foundation
 public import Jobs
 public import Logging
+import Metrics
 public import Senders
 public import ServiceLifecycle
 import Synchronization
@@ -27,6 +28,12 @@ public struct DispatcherOptions: Sendable {
     public var backoff: [Duration] = [.seconds(5), .seconds(30), .seconds(120), .seconds(600)]
     /// How long a taken message is reserved for this process (replicas skip it meanwhile).
     public var claim: Duration = .seconds(120)
+    /// How long a settled (sent or finally failed) message keeps its values and routes: the
+    /// person's name, the figures of the text, and the numbers and addresses it went to. Then
+    /// they are cleared (``NotificationDispatcher/purgeSettledMessageData()``, every 10
+    /// minutes); the record (ids, template, state, times, channel, gateway id) stays. `nil`:
+    /// kept for ever.
+    public var messageDataRetention: Duration? = .seconds(30 * 86_400)
 
     public init() {}
 }
@@ -53,6 +60,8 @@ public final class NotificationDispatcher: Service, Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let counters = Mutex<(sent: Int, failed: Int, held: Int)>((0, 0, 0))
+    /// When this process last cleared settled messages' data (by its clock).
+    private let lastPurge = Mutex<Date?>(nil)
 
     /// - Parameters:
     ///   - senders: the channel implementations; a channel without one is skipped.
@@ -84,11 +93,58 @@ public final class NotificationDispatcher: Service, Sendable {
         await withGracefulShutdownHandler {
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let sent = await runOnce()
+                let now = now()
+                let due = lastPurge.withLock { last in
+                    guard last.map({ now.timeIntervalSince($0) >= 600 }) ?? true else { return false }
+                    last = now
+                    return true
+                }
+                if due { await purgeSettledMessageData() }
                 if sent == 0 { try? await Task.sleep(for: options.idleInterval) }
             }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
         }
+    }
+
+    /// Clears the values and routes of messages settled longer ago than
+    /// ``DispatcherOptions/messageDataRetention`` (in batches of 1,000, each its own short
+    /// transaction), and returns how many it cleared. A pending message is never touched.
+    @discardableResult
+    public func purgeSettledMessageData() async -> Int {
+        guard let keep = options.messageDataRetention else { return 0 }
+        let cutoff = SQLValue.real(
+            now().timeIntervalSince1970 - Double(keep.components.seconds) - Double(keep.components.attoseconds) / 1e18)
+        var cleared = 0
+        do {
+            while true {
+                let count = try await store.write { transaction in
+                    let ids = try transaction.query(
+                        """
+                        SELECT notification_id FROM notif_messages
+                        WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < ? AND routes <> '[]'
+                        LIMIT 1000
+                        """, [cutoff]
+                    ).compactMap { $0["notification_id"] }
+                    guard !ids.isEmpty else { return 0 }
+                    try transaction.execute(
+                        """
+                        UPDATE notif_messages SET parameters = '{}', routes = '[]'
+                        WHERE notification_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
+                        """, ids)
+                    return ids.count
+                }
+                cleared += count
+                if count < 1000 { break }
+            }
+        } catch {
+            logger.warning("could not clear settled messages' data; tried again later", metadata: ["error": "\(error)"])
+        }
+        if cleared > 0 {
+            Counter(label: "notifications_message_data_cleared_total").increment(by: cleared)
+            logger.info("cleared the data of settled messages past their retention", metadata: ["messages": "\(cleared)"])
+        }
+        return cleared
     }
 
     /// One round: takes the due messages and sends them. Returns how many it took.
