@@ -200,7 +200,12 @@ struct CertificateTests {
         let scan = try ChildProcess("/usr/bin/zbarimg", ["--quiet", "--raw", base + ".png"], standardErrorToo: false)
         #expect(try await scan.waitForExit(timeout: .seconds(60)) == 0)
         #expect(scan.output.trimmingCharacters(in: .whitespacesAndNewlines) == training.verificationCode)
-        for process in [render, scan] { await process.terminate() }
+        // Its text: dates as Indonesians write them, not ISO.
+        let extract = try ChildProcess("/usr/bin/pdftotext", [base + ".pdf", "-"], standardErrorToo: false)
+        #expect(try await extract.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(extract.output.contains("Diterbitkan: \(IndonesianCalendar.date(training.issuedOn))"), "\(extract.output)")
+        #expect(!extract.output.contains(training.issuedOn), "no ISO date on the page")
+        for process in [render, scan, extract] { await process.terminate() }
         try? FileManager.default.removeItem(atPath: driver.output)
     }
 }

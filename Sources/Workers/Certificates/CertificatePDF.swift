@@ -60,8 +60,10 @@ public enum CertificatePDF {
                 ? "telah dinyatakan KOMPETEN pada skema \(payload.scheme ?? "")"
                 : "telah LULUS pelatihan berbasis kompetensi", x: 0, y: 320, size: 14, centred: true)
         text("Program: \(programmeName)", x: 0, y: 342, size: 14, centred: true)
-        text("Diterbitkan: \(payload.issuedOn)", x: 70, y: 470, size: 12)
-        text("Berlaku sampai: \(payload.validUntil ?? "tidak terbatas")", x: 70, y: 490, size: 12)
+        // Dates as Indonesians write them: "7 Juli 2025".
+        text("Diterbitkan: \(IndonesianCalendar.date(payload.issuedOn))", x: 70, y: 470, size: 12)
+        text(
+            "Berlaku sampai: \(payload.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas")", x: 70, y: 490, size: 12)
         text("ID sertifikat: \(payload.certificateID)", x: 70, y: 510, size: 12)
         text("Kode verifikasi:", x: 70, y: 530, size: 10)
         text(document.verificationCode, x: 70, y: 545, size: 10, bold: true)
