@@ -142,12 +142,22 @@ let package = Package(
         // The officers' review desk: intake's case files, reading them, checking a decision (used
         // by intake, `kaltim-worker review` and the console).
         .target(name: "ReviewDesk", dependencies: ["Contracts", "Jobs"], swiftSettings: swiftSettings),
+        // Personal data: the NIK blind-index key, the register of personal data (checked
+        // against the stores), a person's export across the roles' stores.
+        .target(
+            name: "DataProtection",
+            dependencies: [
+                "ContractKit", "Contracts", "Topology", "Jobs",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The five workers of the pipeline.
         .target(
             name: "Workers",
             dependencies: [
                 "ContractKit", "Topology",
-                "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode",
+                "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode", "DataProtection",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -178,7 +188,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Workers", "ReviewDesk", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
-                "DeploymentSettings",
+                "DeploymentSettings", "DataProtection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -191,6 +201,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Workers", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
+                "DataProtection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimDemo",
@@ -214,7 +225,7 @@ let package = Package(
             name: "kaltim-admin",
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
-                "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings",
+                "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings", "DataProtection", "Stores",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimAdmin",
@@ -320,7 +331,7 @@ let package = Package(
                 "ContractKit", "Topology",
                 "Workers", "ReviewDesk", "Programme", "IntakeRules", "kaltim-worker", "kaltim-fuzz", "kaltim-demo", "Jobs",
                 "Stores", "AMQP",
-                "Contracts",
+                "Contracts", "DataProtection",
                 "Senders",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -336,7 +347,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
-                "ReviewDesk",
+                "ReviewDesk", "DataProtection",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -350,6 +361,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
+                "DataProtection",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

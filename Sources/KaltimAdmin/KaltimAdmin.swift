@@ -13,13 +13,17 @@ import Topology
 struct KaltimAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaltim-admin",
-        abstract: "Operate the Kaltim pipeline: dead letters (list, show, replay, export, purge), queue status, topology.",
+        abstract:
+            "Operate the Kaltim pipeline: dead letters (list, show, replay, export, purge), queue status, topology, a data subject's export, the register of personal data.",
         discussion: """
             Connects with the admin's own credentials (--broker-url or KALTIM_ADMIN_URL). Every action that \
             changes something, or reveals personal data, is appended to the audit log (--audit-log or \
             KALTIM_AUDIT_LOG; default var/audit.jsonl).
             """,
-        subcommands: [DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self])
+        subcommands: [
+            DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self, SubjectCommand.self,
+            PersonalDataCommand.self,
+        ])
 }
 
 /// Options every admin command shares.

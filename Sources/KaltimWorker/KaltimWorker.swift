@@ -3,6 +3,7 @@ import ArgumentParser
 import CommandOptions
 import ContractKit
 import Contracts
+import DataProtection
 import DeploymentSettings
 import Foundation
 import Jobs

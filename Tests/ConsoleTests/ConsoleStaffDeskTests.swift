@@ -1,6 +1,7 @@
 import Admin
 import ContractKit
 import Contracts
+import DataProtection
 import Foundation
 import Jobs
 import Logging

@@ -1,5 +1,6 @@
 import ContractKit
 import Contracts
+import DataProtection
 import Foundation
 import Jobs
 import Programme

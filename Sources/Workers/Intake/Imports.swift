@@ -1,4 +1,5 @@
 import Contracts
+public import DataProtection
 import Foundation
 public import Jobs
 import Programme

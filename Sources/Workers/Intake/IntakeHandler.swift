@@ -1,5 +1,6 @@
 public import ContractKit
 import Contracts
+public import DataProtection
 import Foundation
 public import IntakeRules
 public import Jobs

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import Programme
 
 /// The secret key of the NIK blind index (DOMAIN.md §6.3): the intake worker stores and
 /// compares NIKs only as HMAC-SHA-256 values under this key, never in clear.
@@ -20,7 +19,7 @@ public struct NIKKey: Sendable {
     /// Reads a key file (at least 32 bytes; a hex text file is read as its bytes' hex value).
     public init(file path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProgrammeFileError(.unreadable, "cannot read the NIK key file \(path)")
+            throw NIKKeyError("cannot read the NIK key file \(path)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var bytes = Array(data)
@@ -30,7 +29,7 @@ public struct NIKKey: Sendable {
                 return UInt8(text[start..<text.index(start, offsetBy: 2)], radix: 16)
             }
         }
-        guard bytes.count >= 32 else { throw ProgrammeFileError(.invalid, "the NIK key file \(path) holds fewer than 32 bytes") }
+        guard bytes.count >= 32 else { throw NIKKeyError("the NIK key file \(path) holds fewer than 32 bytes") }
         self.init(bytes: bytes, development: false)
     }
 
@@ -39,4 +38,11 @@ public struct NIKKey: Sendable {
         HMAC<SHA256>.authenticationCode(for: Data(nik.utf8), using: SymmetricKey(data: bytes)).map { String(format: "%02x", $0) }
             .joined()
     }
+}
+
+/// Why a NIK key file cannot be used.
+public struct NIKKeyError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,390 @@
+import ContractKit
+import Contracts
+import Topology
+
+/// Which of a person's identifiers a column holds: how a subject's rows are found (export, and
+/// the scans of the tests) without reading a NIK in clear.
+public enum SubjectKey: String, Sendable, CaseIterable, Codable {
+    /// The NIK's blind index (HMAC-SHA-256 under intake's key).
+    case nikIndex = "nik-index"
+    /// A registration number (`REG-…`), one per submission.
+    case registrationID = "registration-id"
+    /// A participant id (`PST-2025-…`), given at acceptance.
+    case participantID = "participant-id"
+    /// A certificate id.
+    case certificateID = "certificate-id"
+    /// An LSP's assessment id.
+    case assessmentID = "assessment-id"
+    /// A registration number or a participant id (a staff action's subject).
+    case personID = "registration-or-participant-id"
+    /// A JSON text that mentions any of the person's identifiers (an outbox row's event).
+    case mentionsAnyID = "mentions-any-id"
+}
+
+/// Where personal data lives: a table in a store, a broker stream or queue, or a file.
+public enum DataLocationKind: String, Sendable, Codable {
+    case table, stream, queue, file
+}
+
+/// One line of the register of personal data: a place, what of a person it holds, why, for how
+/// long, and who may read it.
+public struct RegisterEntry: Sendable {
+    public var kind: DataLocationKind
+    /// The role whose store holds the table, or `broker` / `host` for the other places.
+    public var holder: String
+    /// A table, stream, queue or file name (a queue name without the deployment's prefix).
+    public var name: String
+    /// Fields that are personal data on their own: they name, reach or describe a person
+    /// (NIK, name, birth data, contacts, address, a free text, a staff member's user name).
+    public var personal: [String]
+    /// Fields that link a row to a person (pseudonymous identifiers), with which identifier.
+    public var keys: [(field: String, key: SubjectKey)]
+    /// Every other field of a table (facts about the person or the process, personal only
+    /// through the keys). Together with ``personal`` and ``keys`` these are all its columns.
+    public var other: [String]
+    public var purpose: String
+    public var retention: String
+    public var readers: String
+
+    public init(
+        _ kind: DataLocationKind, holder: String, name: String, personal: [String] = [],
+        keys: [(field: String, key: SubjectKey)] = [], other: [String] = [], purpose: String, retention: String,
+        readers: String
+    ) {
+        self.kind = kind
+        self.holder = holder
+        self.name = name
+        self.personal = personal
+        self.keys = keys
+        self.other = other
+        self.purpose = purpose
+        self.retention = retention
+        self.readers = readers
+    }
+
+    /// Every field the entry names.
+    public var fields: [String] { personal + keys.map(\.field) + other }
+}
+
+/// The register of personal data (UU 27/2022; DOMAIN.md §6): every table of every role's store,
+/// every broker queue and stream, and every file the system writes, with the personal fields
+/// it holds. The tables are checked against the stores' migrations by a test (a column the
+/// register does not classify fails it); the queues are derived from the contracts' personal
+/// fields and the roles' bindings; docs/OPERATIONS.md carries ``markdown()``, also checked.
+public enum PersonalDataRegister {
+    /// The roles whose stores the register covers, in pipeline order.
+    public static let storeRoles = ["intake", "scheduling", "grading", "certificates", "notifications", "console"]
+
+    /// Every entry: tables, then broker queues and streams, then files.
+    public static var entries: [RegisterEntry] { tables + brokerEntries + files }
+
+    /// The tables of one role's store (the bookkeeping tables every store has included).
+    public static func tables(of role: String) -> [RegisterEntry] {
+        tables.filter { $0.holder == role || $0.holder == everyStore }
+    }
+
+    /// The holder of the tables every role's store has (inbox and outbox).
+    public static let everyStore = "every role"
+
+    static let yearAndAudit = "not purged yet: to be deleted after the programme year and its audit window (a client decision)"
+    static let participantDays = "not purged yet: kept while the participant is in the programme (see Retention)"
+
+    /// The tables, role by role.
+    public static let tables: [RegisterEntry] =
+        [
+            RegisterEntry(
+                .table, holder: everyStore, name: "jobs_inbox", other: ["message_id", "processed_at"],
+                purpose: "ids of the messages handled, so that a redelivery is not handled twice (no personal data)",
+                retention: "90 days (`--inbox-retention-days`), purged by the worker", readers: "the worker"),
+            RegisterEntry(
+                .table, holder: everyStore, name: "jobs_outbox", personal: ["body"],
+                keys: [("body", .mentionsAnyID)],
+                other: [
+                    "id", "exchange", "routing_key", "message_id", "type", "correlation_id", "app_id", "timestamp",
+                    "contract_version", "created_at", "published_at",
+                ],
+                purpose: "the events the role publishes, kept until the broker confirms them (transactional outbox)",
+                retention: "7 days after publication (`--outbox-retention-days`), purged by the worker; unpublished rows stay",
+                readers: "the worker"),
+        ] + intakeTables + schedulingTables + gradingTables + certificateTables + notificationTables + consoleTables
+
+    static let intakeTables = [
+        RegisterEntry(
+            .table, holder: "intake", name: "intake_registry", personal: ["full_name", "birth_date", "sex", "region_code"],
+            keys: [("nik_index", .nikIndex)],
+            purpose: "the Dukcapil extract the registration is checked against (name, birth date, domicile in Kaltim)",
+            retention: "until the next extract replaces it or an erasure (DOMAIN.md §6.4: a cache of the registry)",
+            readers: "intake; an officer sees one person's record in a case file after an audited reveal"),
+        RegisterEntry(
+            .table, holder: "intake", name: "intake_registrations", personal: ["masked_nik"],
+            keys: [("nik_index", .nikIndex), ("registration_id", .registrationID), ("participant_id", .participantID)],
+            other: ["year", "programme", "outcome", "reasons", "decided_at"],
+            purpose: "the decision on each registration, and one registration per person and year (N10)",
+            retention: yearAndAudit, readers: "intake"),
+        RegisterEntry(
+            .table, holder: "intake", name: "intake_history", keys: [("nik_index", .nikIndex)],
+            other: ["programme", "year", "outcome", "source", "reference"],
+            purpose: "earlier trainings and their outcome: the priority tier (never trained, failed before)",
+            retention: "until replaced by the next history import or an erasure", readers: "intake"),
+        RegisterEntry(
+            .table, holder: "intake", name: "intake_reviews", personal: ["case_file", "officer"],
+            keys: [("registration_id", .registrationID), ("participant_id", .participantID)],
+            other: [
+                "opened_at", "reasons", "centre", "programme", "priority_tier", "priority_reasons",
+                "apprenticeship_interest", "submitted_at", "state", "decision_code", "decided_at",
+            ],
+            purpose: "a registration an officer must check: the case file (declared data beside the registry's)",
+            retention: "the case file is deleted when the review is approved or rejected; the row (codes, dates) stays",
+            readers: "intake; officers through the console or `kaltim-worker review` (the case file after an audited reveal)"),
+        RegisterEntry(
+            .table, holder: "intake", name: "intake_review_log", personal: ["officer"],
+            keys: [("registration_id", .registrationID)],
+            other: ["message_id", "decision", "verified_reasons", "reason_code", "decided_at"],
+            purpose: "every officer decision, for accountability", retention: yearAndAudit, readers: "intake, auditors"),
+    ]
+
+    static let schedulingTables = [
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_classes",
+            other: ["class_id", "centre", "programme", "cohort", "capacity", "start_date", "end_date"],
+            purpose: "the classes (no personal data)", retention: "the programme year", readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_applicants",
+            keys: [("participant_id", .participantID), ("registration_id", .registrationID)],
+            other: [
+                "preferred_centre", "programme", "tier", "arrival", "apprenticeship_interest", "status", "class_id", "seat",
+                "waitlist_position", "correlation_id",
+            ],
+            purpose: "each accepted person's place: seat, waiting list, tier", retention: participantDays,
+            readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_apprenticeships", keys: [("participant_id", .participantID)],
+            other: ["placement_id", "company"], purpose: "apprenticeship placements", retention: participantDays,
+            readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_apprenticeships_released", keys: [("participant_id", .participantID)],
+            other: ["placement_id", "company"], purpose: "placements given back (their numbers are never reused)",
+            retention: participantDays, readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_reregistrations", personal: ["recorded_by"],
+            keys: [("participant_id", .participantID)], other: ["class_id", "attended"],
+            purpose: "daftar ulang as the BLKI recorded it", retention: participantDays, readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_offers", keys: [("participant_id", .participantID)],
+            other: ["class_id", "answer_by", "replacing", "status"],
+            purpose: "seats offered at the other BLKI and the answers", retention: participantDays, readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_withdrawals", personal: ["requested_by"],
+            keys: [("participant_id", .participantID)], other: ["class_id", "reason", "left_on", "refilled"],
+            purpose: "withdrawals and who asked for them (a reason code, no free text)", retention: participantDays,
+            readers: "scheduling"),
+        RegisterEntry(
+            .table, holder: "scheduling", name: "sched_reserves", keys: [("participant_id", .participantID)],
+            other: ["class_id", "named", "rank", "status"], purpose: "reserves (peserta cadangan) named for full classes",
+            retention: participantDays, readers: "scheduling"),
+    ]
+
+    static let gradingTables = [
+        RegisterEntry(
+            .table, holder: "grading", name: "grading_enrolments", keys: [("participant_id", .participantID)],
+            other: ["class_id", "programme", "start_date", "withdrawn"], purpose: "who may be assessed in which scheme",
+            retention: participantDays, readers: "grading"),
+        RegisterEntry(
+            .table, holder: "grading", name: "grading_assessments",
+            keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)],
+            other: ["scheme", "assessed_on", "submitted_at", "outcome", "status"],
+            purpose: "the LSPs' assessments and their verdicts", retention: participantDays, readers: "grading"),
+        RegisterEntry(
+            .table, holder: "grading", name: "grading_units", keys: [("participant_id", .participantID)],
+            other: ["scheme", "unit", "result", "attempts"], purpose: "results per competency unit (uji ulang)",
+            retention: participantDays, readers: "grading"),
+        RegisterEntry(
+            .table, holder: "grading", name: "grading_appeals",
+            keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)],
+            other: ["scheme", "status", "filed_on", "decided_on"], purpose: "appeals (banding)",
+            retention: participantDays, readers: "grading"),
+        RegisterEntry(
+            .table, holder: "grading", name: "grading_licences", keys: [("assessment_id", .assessmentID)],
+            other: ["lsp_licence"], purpose: "the LSP of each graded assessment", retention: participantDays,
+            readers: "grading"),
+    ]
+
+    static let certificateTables = [
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_enrolments", keys: [("participant_id", .participantID)],
+            other: ["centre", "programme", "end_date"], purpose: "the class a certificate is for",
+            retention: participantDays, readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_certificates",
+            keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
+            other: ["scheme", "kind", "issuer_code", "year", "serial", "document"],
+            purpose: "the certificate records and their signed documents (participant id, no name)",
+            retention: "kept: the certificate and its verification data outlive the programme (DOMAIN.md §6.3 rule 5)",
+            readers: "certificates, `kaltim-worker verify-certificate`"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_revocations", keys: [("certificate_id", .certificateID)],
+            other: ["reason"], purpose: "revoked certificates", retention: "kept with the certificate",
+            readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_pending",
+            keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)], other: ["scheme", "reason"],
+            purpose: "certificates waiting for a condition (training result, enrolment)", retention: participantDays,
+            readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_seats", keys: [("participant_id", .participantID)],
+            other: ["class_id"], purpose: "the class of each seat", retention: participantDays, readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_withdrawals", keys: [("participant_id", .participantID)],
+            other: ["reason"], purpose: "who left (no certificate of attendance)", retention: participantDays,
+            readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_training_results", keys: [("participant_id", .participantID)],
+            other: ["class_id", "result"], purpose: "the BLKI's training result (the training certificate's condition)",
+            retention: participantDays, readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],
+            other: ["programme_name", "attempts"], purpose: "certificate files not written yet",
+            retention: "deleted once the file is written", readers: "certificates"),
+    ]
+
+    static let notificationTables = [
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_contacts", personal: ["name", "phone", "whatsapp", "email"],
+            keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["updated_at"],
+            purpose: "how to reach the person, from the registration", retention: participantDays,
+            readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_messages", personal: ["parameters", "routes", "last_error"],
+            keys: [("registration_id", .registrationID), ("participant_id", .participantID)],
+            other: [
+                "notification_id", "event_id", "event_type", "template", "route_index", "urgent", "correlation_id", "state",
+                "attempts", "created_at", "event_time", "next_attempt_at", "claimed_until", "claimed_by", "sent_at",
+                "channel_used", "provider_id",
+            ],
+            purpose: "each message to a person: the template's values and the addresses, until sent or given up",
+            retention:
+                "parameters and addresses cleared 30 days after the message settled (`--message-data-retention-days`); the row (template, times, outcome) stays",
+            readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_certificates", keys: [("certificate_id", .certificateID)],
+            other: ["certificate_number"], purpose: "certificate numbers for the messages", retention: participantDays,
+            readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_training_results", keys: [("participant_id", .participantID)],
+            other: ["result"], purpose: "training results for the messages", retention: participantDays,
+            readers: "notifications"),
+    ]
+
+    static let consoleTables = [
+        RegisterEntry(
+            .table, holder: "console", name: "console_registrations",
+            keys: [("registration_id", .registrationID), ("participant_id", .participantID)],
+            other: ["centre", "programme", "sector", "registered_at", "accepted_at", "rejected_at"],
+            purpose: "the funnel's counts (no name, NIK or contact)", retention: participantDays,
+            readers: "console staff (counts; ids in rosters)"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_participants",
+            keys: [("participant_id", .participantID), ("certificate_id", .certificateID)],
+            other: [
+                "scheduled_at", "waitlisted_at", "withdrawn_at", "apprenticed_at", "assessed_at", "graded_at", "competent",
+                "certified_at", "notified_at",
+            ],
+            purpose: "each participant's progress (dates)", retention: participantDays, readers: "console staff"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_revocations", keys: [("certificate_id", .certificateID)],
+            other: ["revoked_at"], purpose: "revoked certificates, for the counts", retention: participantDays,
+            readers: "console staff"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_reviews", keys: [("registration_id", .registrationID)],
+            other: ["opened_at", "reasons", "documents_requested_at", "respond_by", "documents_reason"],
+            purpose: "the review queue (reasons' codes and dates; the case file stays in intake)",
+            retention: participantDays, readers: "officers, admins"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_retakes", keys: [("participant_id", .participantID)],
+            other: ["graded_at", "retake_available"], purpose: "whether an uji ulang is still possible",
+            retention: participantDays, readers: "console staff"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_seats", keys: [("participant_id", .participantID)],
+            other: [
+                "class_id", "centre", "programme", "start_date", "end_date", "reregistration_start", "reregistration_end",
+                "seated_at",
+            ],
+            purpose: "class rosters (participant ids)", retention: participantDays, readers: "the BLKI's staff, admins"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_seat_records", keys: [("participant_id", .participantID)],
+            other: ["class_id", "reregistered", "attendance", "training_passed", "withdrawn_at", "withdrawal_reason"],
+            purpose: "daftar ulang, attendance and training results per seat", retention: participantDays,
+            readers: "the BLKI's staff, admins"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_staff_actions", personal: ["staff"],
+            keys: [("subject", .personID)], other: ["event_id", "recorded_at", "role", "action", "class_id", "once_key"],
+            purpose: "what staff recorded through the console, and who", retention: yearAndAudit,
+            readers: "admins, auditors"),
+    ]
+
+    /// The broker's queues and the console's history stream, derived from the roles' bindings
+    /// and the contracts' personal fields: a queue holds what the events routed to it carry
+    /// (its dead-letter queue keeps the whole body of a message that failed).
+    public static var brokerEntries: [RegisterEntry] {
+        var entries: [RegisterEntry] = []
+        for role in WorkerRole.all + [WorkerRole.console] {
+            let personal = personalFields(of: role.consumes)
+            entries.append(
+                RegisterEntry(
+                    .queue, holder: "broker", name: role.queue, personal: personal,
+                    purpose: "the \(role.name) role's work: \(role.consumes.joined(separator: ", "))",
+                    retention: "until the role acknowledges the message (retry queues: the tier's delay)",
+                    readers: "the \(role.name) role's broker user"))
+            entries.append(
+                RegisterEntry(
+                    .queue, holder: "broker", name: role.queue + ".dead", personal: personal,
+                    purpose: "messages the \(role.name) role could not handle, whole, with a failure record",
+                    retention:
+                        "until an admin replays or purges them (`kaltim-admin dead-letters`); no automatic expiry yet",
+                    readers: "admins (personal data masked unless revealed, which is audited)"))
+        }
+        entries.append(
+            RegisterEntry(
+                .stream, holder: "broker", name: WorkerRole.consoleHistoryStream,
+                personal: personalFields(of: WorkerRole.console.consumes),
+                purpose: "the console's events, from which its read model is rebuilt",
+                retention: "400 days (`x-max-age`); an entry cannot be deleted, so only events without personal fields are bound",
+                readers: "the console's broker user"))
+        return entries
+    }
+
+    /// The files the system writes.
+    public static let files = [
+        RegisterEntry(
+            .file, holder: "host", name: "certificate files (`<number>.pdf`, `.json`)",
+            keys: [("participant id, certificate number", .participantID)],
+            purpose: "the certificate the participant receives (participant id, programme, dates; no name yet)",
+            retention: "kept, as the certificate record", readers: "the participant, who receives it; the certificates role"),
+        RegisterEntry(
+            .file, holder: "host", name: "notification log (`--notification-log`, JSON lines)",
+            personal: ["recipient address", "message text"], keys: [("participant or registration id", .personID)],
+            purpose: "the local run's channel instead of a gateway: every message as it would be sent",
+            retention: "not rotated by the system: only for local runs and tests", readers: "whoever runs the local job"),
+        RegisterEntry(
+            .file, holder: "host", name: "audit log (`KALTIM_AUDIT_LOG`, JSON lines)", personal: ["staff user name"],
+            keys: [("subject", .personID)],
+            purpose: "every admin or staff action that changes something or reveals personal data (NIK only masked)",
+            retention: "append-only; kept for accountability", readers: "admins, auditors"),
+        RegisterEntry(
+            .file, holder: "host", name: "worker and console logs (standard error)",
+            purpose: "operations; every field a contract marks personal is masked, a NIK-shaped number anywhere too",
+            retention: "the host's log rotation (journald)", readers: "operators"),
+    ]
+
+    /// The personal fields (`data.` paths) the events of these types carry, at any version.
+    static func personalFields(of eventTypes: [String]) -> [String] {
+        var paths: [String] = []
+        for type in ContractCatalogue.all where eventTypes.contains(type.eventType) {
+            for field in type.personalFields {
+                let path = field.path.joined(separator: ".")
+                if !paths.contains(path) { paths.append(path) }
+            }
+        }
+        return paths
+    }
+}

@@ -1,0 +1,242 @@
+public import Foundation
+public import Jobs
+
+/// The identifiers of one person, as far as they are known: where an export starts, and what it
+/// learns as it reads (a registration gives the participant id, a participant id the
+/// certificate and assessment ids). Never the NIK in clear: its blind index.
+public struct SubjectIdentifiers: Sendable, Equatable, Codable {
+    public var nikIndexes: Set<String> = []
+    public var registrationIDs: Set<String> = []
+    public var participantIDs: Set<String> = []
+    public var certificateIDs: Set<String> = []
+    public var assessmentIDs: Set<String> = []
+
+    public init(
+        nikIndexes: Set<String> = [], registrationIDs: Set<String> = [], participantIDs: Set<String> = [],
+        certificateIDs: Set<String> = [], assessmentIDs: Set<String> = []
+    ) {
+        self.nikIndexes = nikIndexes
+        self.registrationIDs = registrationIDs
+        self.participantIDs = participantIDs
+        self.certificateIDs = certificateIDs
+        self.assessmentIDs = assessmentIDs
+    }
+
+    /// Whether nothing is known.
+    public var isEmpty: Bool {
+        nikIndexes.isEmpty && registrationIDs.isEmpty && participantIDs.isEmpty && certificateIDs.isEmpty
+            && assessmentIDs.isEmpty
+    }
+
+    /// The values a column of this key may hold for the person.
+    func values(for key: SubjectKey) -> Set<String> {
+        switch key {
+        case .nikIndex: nikIndexes
+        case .registrationID: registrationIDs
+        case .participantID: participantIDs
+        case .certificateID: certificateIDs
+        case .assessmentID: assessmentIDs
+        case .personID: registrationIDs.union(participantIDs)
+        case .mentionsAnyID: registrationIDs.union(participantIDs).union(certificateIDs).union(assessmentIDs)
+        }
+    }
+
+    /// Adds a value found in a column of this key; says whether it was new.
+    mutating func learn(_ value: String, as key: SubjectKey) -> Bool {
+        switch key {
+        case .nikIndex: nikIndexes.insert(value).inserted
+        case .registrationID: registrationIDs.insert(value).inserted
+        case .participantID: participantIDs.insert(value).inserted
+        case .certificateID: certificateIDs.insert(value).inserted
+        case .assessmentID: assessmentIDs.insert(value).inserted
+        // A mixed or free column is matched against, never learnt from.
+        case .personID, .mentionsAnyID: false
+        }
+    }
+}
+
+/// A value of an exported row, as JSON: a blob is given as text when it is UTF-8 (the stores'
+/// JSON documents), else as base64.
+public enum ExportValue: Sendable, Equatable, Encodable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case base64(String)
+
+    init(_ value: SQLValue) {
+        switch value {
+        case .null: self = .null
+        case .integer(let number): self = .integer(number)
+        case .real(let number): self = .real(number)
+        case .text(let text): self = .text(text)
+        case .blob(let data):
+            if let text = String(data: data, encoding: .utf8) {
+                self = .text(text)
+            } else {
+                self = .base64(data.base64EncodedString())
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .integer(let number): try container.encode(number)
+        case .real(let number): try container.encode(number)
+        case .text(let text): try container.encode(text)
+        case .base64(let text): try container.encode(["base64": text])
+        }
+    }
+}
+
+/// Everything held about one person in the stores it was given, as one JSON document (the
+/// data subject's right of access, UU 27/2022 Art. 7 and 32): per store and table the rows
+/// about the person, with the register's purpose and retention of each table.
+public struct SubjectExport: Sendable, Encodable {
+    public struct Table: Sendable, Encodable {
+        public var table: String
+        public var purpose: String
+        public var retention: String
+        public var rows: [[String: ExportValue]]
+    }
+
+    public struct Store: Sendable, Encodable {
+        public var role: String
+        public var tables: [Table]
+        /// Tables of the register this store does not have (an older version, another role).
+        public var missingTables: [String]
+    }
+
+    /// The person's identifiers found (the NIK only as its blind index).
+    public var identifiers: SubjectIdentifiers
+    public var stores: [Store]
+
+    /// How many rows the export holds.
+    public var rowCount: Int { stores.reduce(0) { $0 + $1.tables.reduce(0) { $0 + $1.rows.count } } }
+
+    /// Reads every table the register lists for each store, starting from `start` and following
+    /// the identifiers the rows name (registration → participant → certificate, assessment) until
+    /// nothing new is learnt; then the outbox rows whose event names one of them.
+    /// - Parameter stores: role name → that role's store (opened for reading).
+    public static func collect(
+        from stores: [(role: String, store: any MessageStore)], start: SubjectIdentifiers
+    ) async throws -> SubjectExport {
+        var identifiers = start
+        var found: [String: [String: [String: [String: ExportValue]]]] = [:]  // role → table → row key → row
+        var missing: [String: Set<String>] = [:]
+        var learnt = true
+        var round = 0
+        while learnt && round < 8 {
+            learnt = false
+            round += 1
+            for (role, store) in stores {
+                for entry in PersonalDataRegister.tables(of: role) {
+                    for (field, key) in entry.keys where key != .mentionsAnyID {
+                        let values = identifiers.values(for: key).sorted()
+                        guard !values.isEmpty, missing[role]?.contains(entry.name) != true else { continue }
+                        let rows: [[String: SQLValue]]
+                        do {
+                            rows = try await select(entry.name, where: field, in: values, from: store)
+                        } catch {
+                            guard try await !exists(entry.name, in: store) else { throw error }
+                            missing[role, default: []].insert(entry.name)
+                            continue
+                        }
+                        for row in rows {
+                            let exported = row.mapValues(ExportValue.init)
+                            found[role, default: [:]][entry.name, default: [:]][rowKey(exported)] = exported
+                            for (column, columnKey) in entry.keys {
+                                if let value = row[column]?.text, identifiers.learn(value, as: columnKey) { learnt = true }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mentioned = identifiers.values(for: .mentionsAnyID).map { "\"\($0)\"" }
+        if !mentioned.isEmpty {
+            for (role, store) in stores {
+                for row in try await outboxRows(mentioning: mentioned, in: store) {
+                    let exported = row.mapValues(ExportValue.init)
+                    found[role, default: [:]]["jobs_outbox", default: [:]][rowKey(exported)] = exported
+                }
+            }
+        }
+        let sections = stores.map { role, _ in
+            Store(
+                role: role,
+                tables: PersonalDataRegister.tables(of: role).compactMap { entry in
+                    guard let rows = found[role]?[entry.name], !rows.isEmpty else { return nil }
+                    return Table(
+                        table: entry.name, purpose: entry.purpose, retention: entry.retention,
+                        rows: rows.keys.sorted().compactMap { rows[$0] })
+                },
+                missingTables: (missing[role] ?? []).sorted())
+        }
+        return SubjectExport(identifiers: identifiers, stores: sections)
+    }
+
+    /// The document: sorted keys, pretty-printed.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    static func rowKey(_ row: [String: ExportValue]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(row)).map { String(decoding: $0, as: UTF8.self) } ?? "\(row)"
+    }
+
+    static func select(_ table: String, where column: String, in values: [String], from store: any MessageStore)
+        async throws -> [[String: SQLValue]]
+    {
+        var rows: [[String: SQLValue]] = []
+        var start = 0
+        while start < values.count {
+            let chunk = Array(values[start..<min(values.count, start + 200)])
+            start += chunk.count
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            rows += try await store.read(
+                "SELECT * FROM \(table) WHERE \(column) IN (\(placeholders))", chunk.map(SQLValue.text))
+        }
+        return rows
+    }
+
+    /// Whether the store has `table` (SQLite or PostgreSQL: an empty select succeeds).
+    static func exists(_ table: String, in store: any MessageStore) async throws -> Bool {
+        do {
+            _ = try await store.read("SELECT * FROM \(table) WHERE 1 = 0", [])
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The outbox rows whose event body holds one of `needles` (quoted identifiers), read in
+    /// batches of 1,000 in id order.
+    static func outboxRows(mentioning needles: [String], in store: any MessageStore) async throws -> [[String: SQLValue]] {
+        guard try await exists("jobs_outbox", in: store) else { return [] }
+        let patterns = needles.map { Data($0.utf8) }
+        var matches: [[String: SQLValue]] = []
+        var after: Int64 = 0
+        while true {
+            let rows = try await store.read(
+                "SELECT * FROM jobs_outbox WHERE id > ? ORDER BY id LIMIT 1000", [.integer(after)])
+            guard let last = rows.last?["id"]?.integer else { return matches }
+            after = last
+            for row in rows {
+                let body: Data
+                switch row["body"] {
+                case .blob(let data): body = data
+                case .text(let text): body = Data(text.utf8)
+                default: continue
+                }
+                if patterns.contains(where: { body.range(of: $0) != nil }) { matches.append(row) }
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Console
+import ContractKit
+import DataProtection
+import Foundation
+import Jobs
+import Programme
+import Stores
+import Testing
+import Topology
+import Workers
+
+/// The register of personal data cannot drift from the code: every column of every table the
+/// roles create is classified in it (personal, a key to the person, or other), nothing it names
+/// is missing, docs/OPERATIONS.md carries exactly what `kaltim-admin personal-data register`
+/// prints, and the history stream is bound to nothing that carries personal fields.
+@Suite(.timeLimit(.minutes(5)))
+struct PersonalDataRegisterTests {
+    static func handlerMigrations() throws -> [String: [String]] {
+        let catalogue = try ProgrammeCatalogue.load(path: DatabaseUsersTests.repositoryFile("config/programme-2025.json"))
+        let templates = try NotificationTemplates(directory: DatabaseUsersTests.repositoryFile("config/notifications"))
+        return [
+            "intake": IntakeHandler(catalogue: catalogue, nikKey: .development).migrations,
+            "scheduling": SchedulingHandler(catalogue: catalogue).migrations,
+            "grading": GradingHandler(catalogue: catalogue).migrations,
+            "certificates": CertificateHandler(catalogue: catalogue, signer: .development).migrations,
+            "notifications": NotificationHandler(
+                templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c"
+            ).migrations,
+            "console": ProgressHandler(catalogue: catalogue).migrations,
+        ]
+    }
+
+    /// Table → its columns, as a role's SQLite store has them after its migrations.
+    static func schema(of migrations: [String]) async throws -> [String: Set<String>] {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("register-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + suffix) } }
+        let store = try SQLiteStore(path: file)
+        try await store.migrate(migrations)
+        var schema: [String: Set<String>] = [:]
+        let tables = try await store.read(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", [])
+        for table in tables.compactMap({ $0["name"]?.text }) {
+            let columns = try await store.read("SELECT name FROM pragma_table_info(?)", [.text(table)])
+            schema[table] = Set(columns.compactMap { $0["name"]?.text })
+        }
+        return schema
+    }
+
+    @Test func everyColumnOfEveryRolesStoreIsClassifiedAndNothingElseIsNamed() async throws {
+        let migrations = try Self.handlerMigrations()
+        #expect(Set(migrations.keys) == Set(PersonalDataRegister.storeRoles))
+        var seen: Set<String> = []
+        for role in PersonalDataRegister.storeRoles {
+            let schema = try await Self.schema(of: migrations[role] ?? [])
+            let entries = PersonalDataRegister.tables(of: role)
+            #expect(
+                Set(entries.map(\.name)) == Set(schema.keys),
+                "\(role): register \(entries.map(\.name).sorted()) vs store \(schema.keys.sorted())")
+            for entry in entries {
+                seen.insert(entry.name)
+                guard let columns = schema[entry.name] else { continue }
+                // A new column fails here until someone decides what it holds.
+                #expect(Set(entry.fields) == columns, "\(role).\(entry.name): \(entry.fields.sorted()) vs \(columns.sorted())")
+                let keyFields = Set(entry.keys.map(\.field))
+                #expect(
+                    Set(entry.other).isDisjoint(with: keyFields) && Set(entry.personal).isDisjoint(with: Set(entry.other)),
+                    "\(entry.name): a field in two classes")
+                #expect(entry.fields.count == Set(entry.fields).count || entry.keys.contains { $0.key == .mentionsAnyID })
+            }
+        }
+        #expect(Set(PersonalDataRegister.tables.map(\.name)) == seen, "a table of the register no role creates")
+    }
+
+    @Test func columnsNamedLikePersonalDataAreClassifiedPersonal() {
+        // Whatever the table, a column whose name says it holds a person's identity or contact
+        // is never filed as "other".
+        let suspicious = ["nik", "name", "phone", "whatsapp", "email", "birth", "address", "officer", "staff", "_by"]
+        for entry in PersonalDataRegister.tables {
+            for column in entry.other where suspicious.contains(where: { column.contains($0) }) {
+                #expect(
+                    ["programme_name", "named", "claimed_by", "answer_by", "respond_by"].contains(column),
+                    "\(entry.name).\(column) looks personal but is filed as other")
+            }
+        }
+    }
+
+    @Test func queuesCarryTheContractsPersonalFieldsAndTheHistoryStreamNone() throws {
+        let entries = PersonalDataRegister.brokerEntries
+        let intake = try #require(entries.first { $0.name == WorkerRole.intake.queue })
+        #expect(intake.personal.contains("nik") && intake.personal.contains("phone"))
+        let dead = try #require(entries.first { $0.name == WorkerRole.intake.queue + ".dead" })
+        #expect(dead.personal == intake.personal, "a dead letter keeps the whole body")
+        let history = try #require(entries.first { $0.kind == .stream })
+        #expect(history.name == WorkerRole.consoleHistoryStream)
+        #expect(history.personal.isEmpty, "a stream entry cannot be deleted: \(history.personal)")
+        #expect(entries.filter { $0.kind == .queue }.count == 2 * (WorkerRole.all.count + 1))
+    }
+
+    @Test func theOperationsGuideCarriesTheRegisterAsTheCommandPrintsIt() throws {
+        let guide = try String(
+            contentsOfFile: DatabaseUsersTests.repositoryFile("docs/OPERATIONS.md"), encoding: .utf8)
+        let start = "<!-- personal-data-register: generated by `kaltim-admin personal-data register` -->\n"
+        let end = "<!-- end of personal-data-register -->"
+        let from = try #require(guide.range(of: start), "the register's start marker")
+        let to = try #require(guide.range(of: end, range: from.upperBound..<guide.endIndex), "its end marker")
+        let carried = String(guide[from.upperBound..<to.lowerBound])
+        #expect(
+            carried == PersonalDataRegister.markdown(),
+            "docs/OPERATIONS.md is out of date: paste `kaltim-admin personal-data register` between the markers")
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import Jobs
+import Stores
+import TestSupport
+import Testing
+
+/// The data subject's right of access on the main job's own data: `kaltim-demo` runs a small
+/// programme (400 registrations) through every role on the test broker, then `kaltim-admin
+/// subject export` exports one participant. An independent scan of every row of every table of
+/// every store decides which rows are about that person (one of their ids, their NIK's blind
+/// index, their name, phone or e-mail); the export must hold exactly those rows, and nothing
+/// that names another participant.
+@Suite(
+    .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
+    .timeLimit(.minutes(15))
+)
+struct SubjectExportTests {
+    static let roles = ["intake", "scheduling", "grading", "certificates", "notifications"]
+
+    /// What identifies one person in the stores, read from them directly (not from the export).
+    struct Person {
+        var ids: Set<String> = []
+        var contacts: Set<String> = []
+        var name = ""
+    }
+
+    static func person(_ participant: String, in stores: [String: SQLiteStore]) async throws -> Person {
+        var person = Person(ids: [participant])
+        let registrations = try await stores["intake"]!.read(
+            "SELECT registration_id, nik_index FROM intake_registrations WHERE participant_id = ?", [.text(participant)])
+        for row in registrations {
+            person.ids.formUnion([row["registration_id"]?.text, row["nik_index"]?.text].compactMap { $0 })
+        }
+        let certificates = try await stores["certificates"]!.read(
+            "SELECT certificate_id FROM cert_certificates WHERE participant_id = ?", [.text(participant)])
+        person.ids.formUnion(certificates.compactMap { $0["certificate_id"]?.text })
+        let assessments = try await stores["grading"]!.read(
+            "SELECT assessment_id FROM grading_assessments WHERE participant_id = ?", [.text(participant)])
+        person.ids.formUnion(assessments.compactMap { $0["assessment_id"]?.text })
+        let contacts = try await stores["notifications"]!.read(
+            "SELECT name, phone, whatsapp, email FROM notif_contacts WHERE participant_id = ?", [.text(participant)])
+        for row in contacts {
+            person.name = row["name"]?.text ?? ""
+            person.contacts.formUnion([row["phone"]?.text, row["whatsapp"]?.text, row["email"]?.text].compactMap { $0 })
+        }
+        return person
+    }
+
+    /// A row's text values, in column order: how the scan and the export are compared.
+    static func fingerprint(_ values: [String: String]) -> String {
+        values.keys.sorted().map { "\($0)=\(values[$0]!)" }.joined(separator: "\u{1F}")
+    }
+
+    static func text(_ value: SQLValue) -> String? {
+        switch value {
+        case .text(let text): text
+        case .blob(let data): String(data: data, encoding: .utf8)
+        default: nil
+        }
+    }
+
+    /// Whether a row names the person: a value that is one of their ids, their name or a
+    /// contact, or a JSON text that quotes one of them.
+    static func names(_ row: [String: String], _ person: Person) -> Bool {
+        let exact = person.ids.union(person.contacts).union([person.name])
+        return row.values.contains { value in
+            exact.contains(value) || exact.contains { !$0.isEmpty && value.contains("\"\($0)\"") }
+        }
+    }
+
+    @Test func anExportHoldsEveryRowAboutThePersonAndNothingAboutAnyoneElse() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("subject"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let binaries = builtProductsDirectory
+        let root = BrokerEnvironment.repositoryRoot
+        let demo = try ChildProcess(
+            binaries.appendingPathComponent("kaltim-demo").path,
+            [
+                "--broker-url", url, "--worker-binary", binaries.appendingPathComponent("kaltim-worker").path,
+                "--output", directory.path, "--registrations", "400", "--residents", "1000", "--seed", "11",
+                "--programme-file", root.appendingPathComponent("config/programme-2025.json").path,
+                "--templates", root.appendingPathComponent("config/notifications").path,
+            ])
+        defer { unlink(demo.outputPath) }
+        let status = try await demo.waitForExit(timeout: .seconds(12 * 60))
+        try #require(status == 0, "\(demo.output.suffix(3000))")
+
+        var stores: [String: SQLiteStore] = [:]
+        for role in Self.roles {
+            stores[role] = try SQLiteStore(readingAt: directory.appendingPathComponent("var/\(role).sqlite").path)
+        }
+        // Two certified participants with contacts: the one exported, and someone else.
+        let certified = try await stores["certificates"]!.read(
+            "SELECT DISTINCT participant_id FROM cert_certificates ORDER BY participant_id LIMIT 2", [])
+        let participants = certified.compactMap { $0["participant_id"]?.text }
+        try #require(participants.count == 2)
+        let subject = try await Self.person(participants[0], in: stores)
+        let other = try await Self.person(participants[1], in: stores)
+        try #require(!subject.contacts.isEmpty && !subject.name.isEmpty, "the main job kept the person's contacts")
+
+        // The scan: every row of every table of every store.
+        var expected: [String: [String]] = [:]  // "role.table" → fingerprints of the rows about the person
+        var scannedRows = 0
+        for role in Self.roles {
+            let tables = try await stores[role]!.read(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", [])
+            for table in tables.compactMap({ $0["name"]?.text }) {
+                for row in try await stores[role]!.read("SELECT * FROM \(table)", []) {
+                    scannedRows += 1
+                    let values = row.compactMapValues(Self.text)
+                    if Self.names(values, subject) { expected["\(role).\(table)", default: []].append(Self.fingerprint(values)) }
+                }
+            }
+        }
+        try #require(scannedRows > 1_000, "the stores hold the run: \(scannedRows) rows")
+
+        let output = directory.appendingPathComponent("export.json").path
+        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let arguments =
+            [
+                "subject", "export", "--participant", participants[0], "--output", output, "--audit-log", audit, "--operator",
+                "ppdp",
+            ]
+            + Self.roles.flatMap { ["--store", "\($0)=\(directory.appendingPathComponent("var/\($0).sqlite").path)"] }
+        let (exit, printed) = try await runProcess(
+            binaries.appendingPathComponent("kaltim-admin").path, arguments, environment: [:])
+        #expect(exit == 0, "\(printed)")
+        let document = try Data(contentsOf: URL(fileURLWithPath: output))
+        let permissions = try FileManager.default.attributesOfItem(atPath: output)[.posixPermissions] as? Int
+        #expect(permissions == 0o600, "the export is readable by its owner only")
+
+        // What the export holds, table by table, in the scan's terms.
+        let json = try #require(try JSONSerialization.jsonObject(with: document) as? [String: Any])
+        var exported: [String: [String]] = [:]
+        for store in json["stores"] as? [[String: Any]] ?? [] {
+            let role = store["role"] as? String ?? ""
+            for table in store["tables"] as? [[String: Any]] ?? [] {
+                let name = table["table"] as? String ?? ""
+                for row in table["rows"] as? [[String: Any]] ?? [] {
+                    let values = row.compactMapValues { $0 as? String }
+                    exported["\(role).\(name)", default: []].append(Self.fingerprint(values))
+                }
+            }
+        }
+        #expect(expected.count >= 15, "the person is in many tables: \(expected.keys.sorted())")
+        for key in Set(expected.keys).union(exported.keys).sorted() {
+            let same = (expected[key] ?? []).sorted() == (exported[key] ?? []).sorted()
+            #expect(
+                same,
+                "\(key): the scan finds \(expected[key]?.count ?? 0) rows about the person, the export holds \(exported[key]?.count ?? 0)"
+            )
+        }
+        // Nothing about the other participant: none of their ids, contacts or (a different) name.
+        let text = String(decoding: document, as: UTF8.self)
+        let theirs = other.ids.union(other.contacts).union(other.name == subject.name ? [] : [other.name])
+        for marker in theirs where !marker.isEmpty {
+            #expect(!text.contains(marker), "the export names another person (\(marker.prefix(8))…)")
+        }
+        // Audited, with who and how much, and no NIK in clear.
+        let entry = try #require(try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n").last)
+        #expect(entry.contains("\"subject-export\"") && entry.contains("\"ppdp\"") && entry.contains(participants[0]))
+        #expect(entry.firstMatch(of: /[0-9]{16}/) == nil)
+    }
+}
+
+/// `kaltim-admin subject export` as an attacker or a careless admin would call it: every bad
+/// argument is refused with what to do, a NIK is never echoed, nothing is exported unaudited,
+/// and the export never follows a link planted where the file goes.
+@Suite(.timeLimit(.minutes(5)))
+struct SubjectExportCommandTests {
+    static func admin(_ arguments: [String], stdin: String? = nil) async throws -> (Int32, String) {
+        let binary = builtProductsDirectory.appendingPathComponent("kaltim-admin").path
+        let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let command = stdin.map { "printf '%s\\n' '\($0)' | " } ?? "exec </dev/null; "
+        let child = try ChildProcess("/bin/sh", ["-c", command + quoted.joined(separator: " ")])
+        defer { unlink(child.outputPath) }
+        let status = try await child.waitForExit(timeout: .seconds(120))
+        return (status, child.output)
+    }
+
+    @Test func badArgumentsAreRefusedWithWhatToDoAndNothingIsWritten() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("subject-cli"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = directory.appendingPathComponent("intake.sqlite").path
+        _ = try SQLiteStore(path: store)
+        let output = directory.appendingPathComponent("out.json").path
+        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let base = ["subject", "export", "--output", output, "--audit-log", audit]
+        let cases: [([String], String?, String)] = [
+            (base + ["--participant", "PST-1"], nil, "give at least one --store ROLE=PATH"),
+            (base + ["--store", "intake", "--participant", "PST-1"], nil, "--store wants ROLE=PATH"),
+            (base + ["--store", "payroll=\(store)", "--participant", "PST-1"], nil, "no role \"payroll\""),
+            (base + ["--store", "intake=\(store)", "--store", "intake=\(store)", "--participant", "PST-1"], nil, "given twice"),
+            (base + ["--store", "intake=\(store)"], nil, "say whom"),
+            (base + ["--store", "intake=\(store)", "--participant", "PST-1' OR '1'='1"], nil, "letters, digits and -"),
+            (base + ["--store", "intake=\(store)", "--participant", String(repeating: "A", count: 65)], nil, "at most 64"),
+            (base + ["--store", "intake=\(store)", "--nik-from-stdin"], "6474014509990001", "needs --nik-key-file"),
+            (
+                base + ["--store", "intake=\(store)", "--nik-from-stdin", "--development-key"], "64740145099900019",
+                "not a NIK of 16 digits"
+            ),
+            (
+                base + ["--store", "intake=\(directory.path)/missing/intake.sqlite", "--participant", "PST-1"], nil,
+                "cannot open the intake store"
+            ),
+        ]
+        for (arguments, input, why) in cases {
+            let (status, printed) = try await Self.admin(arguments, stdin: input)
+            #expect(status != 0, "\(arguments.dropFirst(6)) was accepted")
+            #expect(printed.contains(why), "\(arguments.dropFirst(6)): \(printed.suffix(400))")
+            #expect(!printed.contains("6474014509990001"), "the NIK is echoed")
+            #expect(!printed.contains("Fatal error"), "\(printed.suffix(400))")
+            #expect(!FileManager.default.fileExists(atPath: output), "a file was written")
+        }
+        // An audit log that cannot be written: nothing is exported.
+        let unaudited = try await Self.admin(
+            ["subject", "export", "--output", output, "--audit-log", "/dev/null/audit.jsonl", "--store", "intake=\(store)"]
+                + ["--participant", "PST-1"])
+        #expect(unaudited.0 != 0 && unaudited.1.contains("nothing was exported"), "\(unaudited.1.suffix(400))")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // A link planted where the export goes is not followed.
+        let target = directory.appendingPathComponent("elsewhere").path
+        _ = FileManager.default.createFile(atPath: target, contents: Data("keep".utf8))
+        try FileManager.default.createSymbolicLink(atPath: output, withDestinationPath: target)
+        let linked = try await Self.admin(base + ["--store", "intake=\(store)", "--participant", "PST-1"])
+        #expect(linked.0 != 0, "\(linked.1.suffix(400))")
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep")
+        // A NIK nobody registered, through its blind index: an export with no rows, audited masked.
+        try FileManager.default.removeItem(atPath: output)
+        let (status, printed) = try await Self.admin(
+            base + ["--store", "intake=\(store)", "--nik-from-stdin", "--development-key", "--operator", "ppdp"],
+            stdin: "6474 0145 0999 0001")
+        #expect(status == 0, "\(printed.suffix(400))")
+        #expect(printed.contains("subject export: 0 rows"), "\(printed.suffix(400))")
+        let entry = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(entry.contains("\"subject-export\"") && !entry.contains("6474014509990001"))
+        #expect(entry.contains("9990001") == false && entry.contains("0001"), "masked: \(entry)")
+    }
+}
