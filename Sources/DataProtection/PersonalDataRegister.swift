@@ -26,6 +26,39 @@ public enum DataLocationKind: String, Sendable, Codable {
     case table, stream, queue, file
 }
 
+/// What `kaltim-admin subject erase` does to a person's rows of a table.
+public enum Erasure: Sendable, Equatable {
+    /// Nothing of the person beyond pseudonymous ids, codes and dates, or a record the law keeps
+    /// (the certificate): the rows stay.
+    case keep
+    /// The rows are the person's data and nothing else: deleted.
+    case deleteRows
+    /// These columns are set to these SQL values (`NULL`, `'****'`, `'{}'`); the rest of the row
+    /// (ids, codes, dates) stays, so that counts, seats and certificates stay consistent.
+    case clear([(column: String, value: String)])
+    /// Published outbox rows whose event names the person are deleted; unpublished ones stay
+    /// (they are still owed to the broker) and are reported.
+    case publishedEvents
+
+    public static func == (lhs: Erasure, rhs: Erasure) -> Bool {
+        switch (lhs, rhs) {
+        case (.keep, .keep), (.deleteRows, .deleteRows), (.publishedEvents, .publishedEvents): true
+        case (.clear(let a), .clear(let b)): a.map(\.column) == b.map(\.column) && a.map(\.value) == b.map(\.value)
+        default: false
+        }
+    }
+
+    /// How the register's document says it.
+    public var summary: String {
+        switch self {
+        case .keep: "kept"
+        case .deleteRows: "rows deleted"
+        case .clear(let columns): columns.map { "`\($0.column)` → \($0.value)" }.joined(separator: ", ")
+        case .publishedEvents: "published rows naming the person deleted"
+        }
+    }
+}
+
 /// One line of the register of personal data: a place, what of a person it holds, why, for how
 /// long, and who may read it.
 public struct RegisterEntry: Sendable {
@@ -45,11 +78,13 @@ public struct RegisterEntry: Sendable {
     public var purpose: String
     public var retention: String
     public var readers: String
+    /// What an erasure does to the person's rows (tables only).
+    public var erasure: Erasure
 
     public init(
         _ kind: DataLocationKind, holder: String, name: String, personal: [String] = [],
         keys: [(field: String, key: SubjectKey)] = [], other: [String] = [], purpose: String, retention: String,
-        readers: String
+        readers: String, erasure: Erasure = .keep
     ) {
         self.kind = kind
         self.holder = holder
@@ -60,6 +95,7 @@ public struct RegisterEntry: Sendable {
         self.purpose = purpose
         self.retention = retention
         self.readers = readers
+        self.erasure = erasure
     }
 
     /// Every field the entry names.
@@ -105,7 +141,7 @@ public enum PersonalDataRegister {
                 ],
                 purpose: "the events the role publishes, kept until the broker confirms them (transactional outbox)",
                 retention: "7 days after publication (`--outbox-retention-days`), purged by the worker; unpublished rows stay",
-                readers: "the worker"),
+                readers: "the worker", erasure: .publishedEvents),
         ] + intakeTables + schedulingTables + gradingTables + certificateTables + notificationTables + consoleTables
 
     static let intakeTables = [
@@ -114,18 +150,18 @@ public enum PersonalDataRegister {
             keys: [("nik_index", .nikIndex)],
             purpose: "the Dukcapil extract the registration is checked against (name, birth date, domicile in Kaltim)",
             retention: "until the next extract replaces it or an erasure (DOMAIN.md §6.4: a cache of the registry)",
-            readers: "intake; an officer sees one person's record in a case file after an audited reveal"),
+            readers: "intake; an officer sees one person's record in a case file after an audited reveal", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "intake", name: "intake_registrations", personal: ["masked_nik"],
             keys: [("nik_index", .nikIndex), ("registration_id", .registrationID), ("participant_id", .participantID)],
             other: ["year", "programme", "outcome", "reasons", "decided_at"],
             purpose: "the decision on each registration, and one registration per person and year (N10)",
-            retention: yearAndAudit, readers: "intake"),
+            retention: yearAndAudit, readers: "intake", erasure: .clear([("masked_nik", "'****'"), ("nik_index", "NULL")])),
         RegisterEntry(
             .table, holder: "intake", name: "intake_history", keys: [("nik_index", .nikIndex)],
             other: ["programme", "year", "outcome", "source", "reference"],
             purpose: "earlier trainings and their outcome: the priority tier (never trained, failed before)",
-            retention: "until replaced by the next history import or an erasure", readers: "intake"),
+            retention: "until replaced by the next history import or an erasure", readers: "intake", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "intake", name: "intake_reviews", personal: ["case_file", "officer"],
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)],
@@ -135,7 +171,8 @@ public enum PersonalDataRegister {
             ],
             purpose: "a registration an officer must check: the case file (declared data beside the registry's)",
             retention: "the case file is deleted when the review is approved or rejected; the row (codes, dates) stays",
-            readers: "intake; officers through the console or `kaltim-worker review` (the case file after an audited reveal)"),
+            readers: "intake; officers through the console or `kaltim-worker review` (the case file after an audited reveal)",
+            erasure: .clear([("case_file", "NULL")])),
         RegisterEntry(
             .table, holder: "intake", name: "intake_review_log", personal: ["officer"],
             keys: [("registration_id", .registrationID)],
@@ -252,7 +289,7 @@ public enum PersonalDataRegister {
             .table, holder: "notifications", name: "notif_contacts", personal: ["name", "phone", "whatsapp", "email"],
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["updated_at"],
             purpose: "how to reach the person, from the registration", retention: participantDays,
-            readers: "notifications"),
+            readers: "notifications", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_messages", personal: ["parameters", "routes", "last_error"],
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)],
@@ -264,7 +301,7 @@ public enum PersonalDataRegister {
             purpose: "each message to a person: the template's values and the addresses, until sent or given up",
             retention:
                 "parameters and addresses cleared 30 days after the message settled (`--message-data-retention-days`); the row (template, times, outcome) stays",
-            readers: "notifications"),
+            readers: "notifications", erasure: .clear([("parameters", "'{}'"), ("routes", "'[]'"), ("last_error", "NULL")])),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_certificates", keys: [("certificate_id", .certificateID)],
             other: ["certificate_number"], purpose: "certificate numbers for the messages", retention: participantDays,

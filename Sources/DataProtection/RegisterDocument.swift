@@ -7,14 +7,18 @@ extension PersonalDataRegister {
             "| where | personal fields | linked to the person by | purpose | retention | who reads it |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
+        let tableHeader = [
+            "| where | personal fields | linked to the person by | purpose | retention | who reads it | on erasure |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for role in [everyStore] + storeRoles {
             let rows = tables.filter { $0.holder == role }
             guard !rows.isEmpty else { continue }
             lines.append("")
             lines.append(role == everyStore ? "**Tables in every role's store**" : "**The \(role) store**")
             lines.append("")
-            lines += header
-            lines += rows.map(row)
+            lines += tableHeader
+            lines += rows.map { row($0) + " \($0.erasure.summary) |" }
         }
         lines.append("")
         lines.append("**Broker queues and streams** (derived from the contracts' personal fields)")

@@ -22,6 +22,20 @@ public struct SubjectIdentifiers: Sendable, Equatable, Codable {
         self.assessmentIDs = assessmentIDs
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case nikIndexes, registrationIDs, participantIDs, certificateIDs, assessmentIDs
+    }
+
+    /// Sorted arrays: the same person gives the same document.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(nikIndexes.sorted(), forKey: .nikIndexes)
+        try container.encode(registrationIDs.sorted(), forKey: .registrationIDs)
+        try container.encode(participantIDs.sorted(), forKey: .participantIDs)
+        try container.encode(certificateIDs.sorted(), forKey: .certificateIDs)
+        try container.encode(assessmentIDs.sorted(), forKey: .assessmentIDs)
+    }
+
     /// Whether nothing is known.
     public var isEmpty: Bool {
         nikIndexes.isEmpty && registrationIDs.isEmpty && participantIDs.isEmpty && certificateIDs.isEmpty

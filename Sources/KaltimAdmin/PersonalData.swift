@@ -23,12 +23,118 @@ struct PersonalDataCommand: AsyncParsableCommand {
     }
 }
 
-/// `kaltim-admin subject export`: a data subject's rights.
+/// Who the subject is and where their data is: the options `subject export` and `subject
+/// erase` share.
+struct SubjectOptions: ParsableArguments {
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp(
+            "A role's store: ROLE=PATH (a SQLite file) or ROLE=postgres://… (the role's schema); repeat for each role.",
+            valueName: "role=store"))
+    var stores: [String] = []
+    @Flag(help: "Read the person's NIK from the first line of standard input.") var nikFromStdin = false
+    @Option(help: ArgumentHelp("File with intake's NIK blind-index key.", valueName: "path")) var nikKeyFile: String?
+    @Flag(help: "Use the public development NIK key (local runs and tests only).") var developmentKey = false
+    @Option(help: ArgumentHelp("A registration number of the person.", valueName: "id")) var registration: [String] = []
+    @Option(help: ArgumentHelp("A participant id of the person.", valueName: "id")) var participant: [String] = []
+
+    func validate() throws {
+        guard !stores.isEmpty else { throw ValidationError("give at least one --store ROLE=PATH") }
+        var roles: Set<String> = []
+        for store in stores {
+            guard let (role, location) = Self.split(store) else {
+                throw ValidationError("--store wants ROLE=PATH, e.g. intake=var/intake.sqlite")
+            }
+            guard PersonalDataRegister.storeRoles.contains(role) else {
+                throw ValidationError(
+                    "--store: no role \(String(role.prefix(40)).debugDescription) (one of \(PersonalDataRegister.storeRoles.joined(separator: ", ")))"
+                )
+            }
+            guard !location.isEmpty else { throw ValidationError("--store \(role)= names no store") }
+            guard roles.insert(role).inserted else { throw ValidationError("--store \(role) is given twice") }
+        }
+        guard nikFromStdin || !registration.isEmpty || !participant.isEmpty else {
+            throw ValidationError("say whom: --nik-from-stdin, --registration or --participant")
+        }
+        for id in registration + participant where !Self.isIdentifier(id) {
+            throw ValidationError("--registration and --participant take an id of letters, digits and - (at most 64)")
+        }
+        if nikFromStdin {
+            switch (nikKeyFile, developmentKey) {
+            case (nil, false): throw ValidationError("--nik-from-stdin needs --nik-key-file (or --development-key)")
+            case (_?, true): throw ValidationError("--nik-key-file and --development-key exclude each other")
+            default: break
+            }
+        }
+    }
+
+    /// Where the search starts, and the NIK masked for the audit log (when one was given).
+    func start() throws -> (SubjectIdentifiers, maskedNIK: String?) {
+        var start = SubjectIdentifiers(registrationIDs: Set(registration), participantIDs: Set(participant))
+        guard nikFromStdin else { return (start, nil) }
+        let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
+        let nik = try Self.readNIK()
+        start.nikIndexes.insert(key.blindIndex(nik))
+        return (start, PersonalData.maskNIK(nik))
+    }
+
+    /// The stores, for reading or (`writing`) for an erasure; a SQLite file must exist.
+    func open(writing: Bool) async throws -> [(role: String, store: any MessageStore)] {
+        var opened: [(role: String, store: any MessageStore)] = []
+        for store in stores {
+            guard let (role, location) = Self.split(store) else { continue }
+            do {
+                if writing {
+                    guard Stores.isPostgres(location) || FileManager.default.fileExists(atPath: location) else {
+                        throw ValidationError("no such file")
+                    }
+                    opened.append((role, try await Stores.open(location, schema: role)))
+                } else {
+                    opened.append((role, try await Stores.openForReading(location, schema: role)))
+                }
+            } catch {
+                throw ValidationError("cannot open the \(role) store \(Stores.redacted(location)): \(error)")
+            }
+        }
+        return opened
+    }
+
+    static func split(_ store: String) -> (String, String)? {
+        guard let equals = store.firstIndex(of: "=") else { return nil }
+        return (String(store[..<equals]), String(store[store.index(after: equals)...]))
+    }
+
+    static func isIdentifier(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0 == "-" || $0.properties.isAlphabetic || ("0"..."9").contains($0))
+            }
+    }
+
+    /// The NIK on standard input's first line: 16 digits, spaces, dots and dashes between
+    /// them allowed. Never echoed, not even in an error.
+    static func readNIK() throws -> String {
+        let input = FileHandle.standardInput.readData(ofLength: 256)
+        let line = String(decoding: input.prefix { $0 != 0x0A }, as: UTF8.self)
+        let digits = line.filter { $0 != " " && $0 != "." && $0 != "-" && $0 != "\r" }
+        guard digits.count == 16, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw ValidationError("standard input's first line is not a NIK of 16 digits")
+        }
+        return digits
+    }
+
+    /// Who the audit log names as the target: the masked NIK, or the ids given.
+    func target(maskedNIK: String?) -> String {
+        maskedNIK ?? (registration + participant).sorted().joined(separator: ",")
+    }
+}
+
+/// `kaltim-admin subject export` and `subject erase`: a data subject's rights.
 struct SubjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subject",
-        abstract: "A data subject's rights (UU 27/2022): everything held about one person.",
-        subcommands: [Export.self])
+        abstract: "A data subject's rights (UU 27/2022): export or erase everything held about one person.",
+        subcommands: [Export.self, Erase.self])
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -43,76 +149,21 @@ struct SubjectCommand: AsyncParsableCommand {
                 """)
 
         @OptionGroup var admin: AdminOptions
-        @Option(
-            name: .customLong("store"),
-            help: ArgumentHelp(
-                "A role's store: ROLE=PATH (a SQLite file) or ROLE=postgres://… (the role's schema); repeat for each role.",
-                valueName: "role=store"))
-        var stores: [String] = []
-        @Flag(help: "Read the person's NIK from the first line of standard input.") var nikFromStdin = false
-        @Option(help: ArgumentHelp("File with intake's NIK blind-index key.", valueName: "path")) var nikKeyFile: String?
-        @Flag(help: "Use the public development NIK key (local runs and tests only).") var developmentKey = false
-        @Option(help: ArgumentHelp("A registration number of the person.", valueName: "id")) var registration: [String] = []
-        @Option(help: ArgumentHelp("A participant id of the person.", valueName: "id")) var participant: [String] = []
+        @OptionGroup var subject: SubjectOptions
         @Option(help: ArgumentHelp("Write the document here (default: standard output).", valueName: "path")) var output: String?
-
-        func validate() throws {
-            guard !stores.isEmpty else { throw ValidationError("give at least one --store ROLE=PATH") }
-            var roles: Set<String> = []
-            for store in stores {
-                guard let (role, location) = Self.split(store) else {
-                    throw ValidationError("--store wants ROLE=PATH, e.g. intake=var/intake.sqlite")
-                }
-                guard PersonalDataRegister.storeRoles.contains(role) else {
-                    throw ValidationError(
-                        "--store: no role \(String(role.prefix(40)).debugDescription) (one of \(PersonalDataRegister.storeRoles.joined(separator: ", ")))"
-                    )
-                }
-                guard !location.isEmpty else { throw ValidationError("--store \(role)= names no store") }
-                guard roles.insert(role).inserted else { throw ValidationError("--store \(role) is given twice") }
-            }
-            guard nikFromStdin || !registration.isEmpty || !participant.isEmpty else {
-                throw ValidationError("say whom: --nik-from-stdin, --registration or --participant")
-            }
-            for id in registration + participant where !Self.isIdentifier(id) {
-                throw ValidationError("--registration and --participant take an id of letters, digits and - (at most 64)")
-            }
-            if nikFromStdin {
-                switch (nikKeyFile, developmentKey) {
-                case (nil, false): throw ValidationError("--nik-from-stdin needs --nik-key-file (or --development-key)")
-                case (_?, true): throw ValidationError("--nik-key-file and --development-key exclude each other")
-                default: break
-                }
-            }
-        }
 
         func run() async throws {
             PersonalData.restrictNewFiles()
-            var start = SubjectIdentifiers(registrationIDs: Set(registration), participantIDs: Set(participant))
-            var maskedNIK: String?
-            if nikFromStdin {
-                let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
-                let nik = try Self.readNIK()
-                start.nikIndexes.insert(key.blindIndex(nik))
-                maskedNIK = PersonalData.maskNIK(nik)
-            }
-            var opened: [(role: String, store: any MessageStore)] = []
-            for store in stores {
-                guard let (role, location) = Self.split(store) else { continue }
-                do {
-                    opened.append((role, try await Stores.openForReading(location, schema: role)))
-                } catch {
-                    throw ValidationError("cannot open the \(role) store \(Stores.redacted(location)): \(error)")
-                }
-            }
+            let (start, maskedNIK) = try subject.start()
+            let opened = try await subject.open(writing: false)
             let export = try await SubjectExport.collect(from: opened, start: start)
             let document = try export.json()
-            let target = maskedNIK ?? (registration + participant).sorted().joined(separator: ",")
             // Audited before anything is shown: an export that cannot be audited is not made.
             do {
                 try admin.audit.append(
                     .init(
-                        who: admin.who, action: "subject-export", target: target, count: export.rowCount,
+                        who: admin.who, action: "subject-export", target: subject.target(maskedNIK: maskedNIK),
+                        count: export.rowCount,
                         details: [
                             "stores": opened.map(\.role).joined(separator: ","),
                             "participants": export.identifiers.participantIDs.sorted().joined(separator: ","),
@@ -131,36 +182,107 @@ struct SubjectCommand: AsyncParsableCommand {
                 try file.write(contentsOf: document)
                 try file.close()
                 let tables = export.stores.reduce(0) { $0 + $1.tables.count }
-                print(
-                    "subject export: \(export.rowCount) rows from \(tables) tables in \(opened.count) stores → \(output)")
+                print("subject export: \(export.rowCount) rows from \(tables) tables in \(opened.count) stores → \(output)")
             } else {
                 FileHandle.standardOutput.write(document)
                 FileHandle.standardOutput.write(Data("\n".utf8))
             }
         }
+    }
 
-        static func split(_ store: String) -> (String, String)? {
-            guard let equals = store.firstIndex(of: "=") else { return nil }
-            return (String(store[..<equals]), String(store[store.index(after: equals)...]))
-        }
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase one person's personal data from the roles' stores (and local notification logs).",
+            discussion: """
+                Finds the person as `subject export` does, then applies the register's rule to each table in \
+                one transaction per store: rows that are only the person's data (contacts, the registry \
+                extract's record, the training history) are deleted; the personal columns of the others are \
+                cleared (the masked NIK and its blind index, a case file, a message's values and addresses); \
+                published events that name the person are deleted from the outboxes. Participant ids, codes \
+                and dates stay, so that counts, seats and the certificate record stay consistent; the \
+                certificate record is kept. Lines of the --notification-log files sent to the person's \
+                addresses are removed. Without --confirm it only says what it would change. Audited before \
+                it starts; refused when the audit log cannot be written.
+                """)
 
-        static func isIdentifier(_ id: String) -> Bool {
-            !id.isEmpty && id.utf8.count <= 64
-                && id.unicodeScalars.allSatisfy {
-                    $0.isASCII && ($0 == "-" || $0.properties.isAlphabetic || ("0"..."9").contains($0))
-                }
-        }
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var subject: SubjectOptions
+        @Option(
+            help: ArgumentHelp(
+                "A notification log (the file channel's JSON lines) to remove the person's messages from; repeatable.",
+                valueName: "path"))
+        var notificationLog: [String] = []
+        @Option(help: ArgumentHelp("Why (the request's reference), for the audit log.", valueName: "text")) var reason: String
+        @Flag(help: "Erase; without it, only say what would be erased.") var confirm = false
 
-        /// The NIK on standard input's first line: 16 digits, spaces, dots and dashes between
-        /// them allowed. Never echoed, not even in an error.
-        static func readNIK() throws -> String {
-            let input = FileHandle.standardInput.readData(ofLength: 256)
-            let line = String(decoding: input.prefix { $0 != 0x0A }, as: UTF8.self)
-            let digits = line.filter { $0 != " " && $0 != "." && $0 != "-" && $0 != "\r" }
-            guard digits.count == 16, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-                throw ValidationError("standard input's first line is not a NIK of 16 digits")
+        func validate() throws {
+            let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
+                throw ValidationError("--reason: the request's reference, one line of at most 200 characters")
             }
-            return digits
+            // Checked before anything is erased: a log that cannot be rewritten would leave the
+            // erasure half done.
+            for log in notificationLog where !FileManager.default.isWritableFile(atPath: log) {
+                throw ValidationError("--notification-log \(log): no such writable file")
+            }
+        }
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            let (start, maskedNIK) = try subject.start()
+            let opened = try await subject.open(writing: confirm)
+            let found = try await SubjectExport.collect(from: opened, start: start)
+            let addresses = Self.addresses(in: found)
+            let summary = found.stores.flatMap { store in store.tables.map { "\(store.role).\($0.table) \($0.rows.count)" } }
+            guard confirm else {
+                print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
+                print("nothing erased: add --confirm to erase")
+                return
+            }
+            let target = subject.target(maskedNIK: maskedNIK)
+            do {
+                try admin.audit.append(
+                    .init(
+                        who: admin.who, action: "subject-erase", target: target, count: found.rowCount,
+                        details: [
+                            "reason": reason, "stores": opened.map(\.role).joined(separator: ","),
+                            "participants": found.identifiers.participantIDs.sorted().joined(separator: ","),
+                        ]))
+            } catch {
+                throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was erased")
+            }
+            let report = try await SubjectErasure.erase(found.identifiers, in: opened)
+            var removedLines = 0
+            for log in notificationLog {
+                removedLines += try NotificationLogEraser.remove(addresses: addresses, from: log)
+            }
+            let changed = report.changes.map { "\($0.role).\($0.table) \($0.rows)" }
+            print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
+            print("notification log lines removed: \(removedLines)")
+            if report.unpublishedEvents > 0 {
+                print("\(report.unpublishedEvents) events naming the person are not published yet: run the erase again later")
+            }
+            try admin.audit.append(
+                .init(
+                    who: admin.who, action: "subject-erased", target: target, count: report.rowCount,
+                    details: [
+                        "reason": reason, "unpublished": "\(report.unpublishedEvents)", "notificationLogLines": "\(removedLines)",
+                    ]))
+        }
+
+        /// The person's addresses (phone, WhatsApp, e-mail) from the contacts found.
+        static func addresses(in export: SubjectExport) -> Set<String> {
+            var addresses: Set<String> = []
+            for store in export.stores {
+                for table in store.tables where table.table == "notif_contacts" {
+                    for row in table.rows {
+                        for column in ["phone", "whatsapp", "email"] {
+                            if case .text(let value)? = row[column], !value.isEmpty { addresses.insert(value) }
+                        }
+                    }
+                }
+            }
+            return addresses
         }
     }
 }

@@ -84,6 +84,28 @@ struct PersonalDataRegisterTests {
         }
     }
 
+    @Test func everyPersonalFieldOfTheSubjectIsErasedAndOnlyColumnsThatExistAreTouched() {
+        // Staff members' user names are theirs, not the subject's: kept for accountability.
+        let staff: Set<String> = ["officer", "staff", "recorded_by", "requested_by"]
+        for entry in PersonalDataRegister.tables {
+            let subjects = entry.personal.filter { !staff.contains($0) }
+            switch entry.erasure {
+            case .deleteRows:
+                #expect(!entry.keys.isEmpty, "\(entry.name): rows to delete, but nothing finds them")
+            case .clear(let columns):
+                #expect(
+                    Set(subjects).isSubset(of: Set(columns.map(\.column))),
+                    "\(entry.name): \(subjects) not all cleared")
+                #expect(Set(columns.map(\.column)).isSubset(of: Set(entry.fields)), "\(entry.name): clears a column it lacks")
+                #expect(!entry.keys.isEmpty)
+            case .publishedEvents:
+                #expect(entry.name == "jobs_outbox")
+            case .keep:
+                #expect(subjects.isEmpty, "\(entry.name) keeps \(subjects) of the person after an erasure")
+            }
+        }
+    }
+
     @Test func queuesCarryTheContractsPersonalFieldsAndTheHistoryStreamNone() throws {
         let entries = PersonalDataRegister.brokerEntries
         let intake = try #require(entries.first { $0.name == WorkerRole.intake.queue })

@@ -12,7 +12,7 @@ import Testing
 /// that names another participant.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
-    .timeLimit(.minutes(15))
+    .timeLimit(.minutes(15)), .serialized
 )
 struct SubjectExportTests {
     static let roles = ["intake", "scheduling", "grading", "certificates", "notifications"]
@@ -68,23 +68,30 @@ struct SubjectExportTests {
         }
     }
 
-    @Test func anExportHoldsEveryRowAboutThePersonAndNothingAboutAnyoneElse() async throws {
+    /// Runs the main job on 400 registrations into `directory`.
+    /// (One run at a time: a run's topology prefix is its seed and start second.)
+    static func runMainJob(into directory: URL, seed: Int) async throws {
         let url = try #require(BrokerEnvironment.url)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("subject"))
-        defer { try? FileManager.default.removeItem(at: directory) }
         let binaries = builtProductsDirectory
         let root = BrokerEnvironment.repositoryRoot
         let demo = try ChildProcess(
             binaries.appendingPathComponent("kaltim-demo").path,
             [
                 "--broker-url", url, "--worker-binary", binaries.appendingPathComponent("kaltim-worker").path,
-                "--output", directory.path, "--registrations", "400", "--residents", "1000", "--seed", "11",
+                "--output", directory.path, "--registrations", "400", "--residents", "1000", "--seed", "\(seed)",
                 "--programme-file", root.appendingPathComponent("config/programme-2025.json").path,
                 "--templates", root.appendingPathComponent("config/notifications").path,
             ])
         defer { unlink(demo.outputPath) }
         let status = try await demo.waitForExit(timeout: .seconds(12 * 60))
         try #require(status == 0, "\(demo.output.suffix(3000))")
+    }
+
+    @Test func anExportHoldsEveryRowAboutThePersonAndNothingAboutAnyoneElse() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("subject"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Self.runMainJob(into: directory, seed: 11)
+        let binaries = builtProductsDirectory
 
         var stores: [String: SQLiteStore] = [:]
         for role in Self.roles {
@@ -164,6 +171,128 @@ struct SubjectExportTests {
     }
 }
 
+extension SubjectExportTests {
+    /// Every row of every table of every store as its text values, and every file the run wrote
+    /// beside the stores (logs, the notification log, the report), for a scan.
+    struct Snapshot {
+        var rows: [String: [[String: String]]] = [:]  // "role.table" → rows
+        var files: [String: String] = [:]  // relative path → text
+
+        var rowCount: Int { rows.values.reduce(0) { $0 + $1.count } }
+
+        /// Where `needle` appears: rows (any value containing it) and files (occurrences).
+        func hits(_ needle: String) -> Int {
+            let inRows = rows.values.reduce(0) { sum, rows in
+                sum + rows.filter { $0.values.contains { $0.contains(needle) } }.count
+            }
+            return inRows + files.values.reduce(0) { $0 + $1.components(separatedBy: needle).count - 1 }
+        }
+    }
+
+    static func snapshot(_ directory: URL) async throws -> Snapshot {
+        var snapshot = Snapshot()
+        for role in roles {
+            let store = try SQLiteStore(readingAt: directory.appendingPathComponent("var/\(role).sqlite").path)
+            let tables = try await store.read(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", [])
+            for table in tables.compactMap({ $0["name"]?.text }) {
+                snapshot.rows["\(role).\(table)"] = try await store.read("SELECT * FROM \(table)", []).map {
+                    $0.compactMapValues(text)
+                }
+            }
+        }
+        let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey])
+        while let url = enumerator?.nextObject() as? URL {
+            let relative = String(url.path.dropFirst(directory.path.count + 1))
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true, !relative.hasPrefix("var/"),
+                !relative.hasSuffix(".pdf")
+            else { continue }
+            snapshot.files[relative] = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+        }
+        return snapshot
+    }
+
+    /// The right to erasure on the main job's data: after `kaltim-admin subject erase` of a
+    /// certified participant whose name is theirs alone, a scan of every row of every store and
+    /// every file of the run (worker logs, the notification log, the report) finds neither
+    /// their name nor any of their addresses, nor any NIK in clear (a run of 16 digits); the
+    /// certificate record stays; and no row that did not name them changed.
+    @Test func anErasureLeavesNoNameOrAddressAnywhereAndChangesNothingOfAnyoneElse() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("erase"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Self.runMainJob(into: directory, seed: 12)
+        var stores: [String: SQLiteStore] = [:]
+        for role in Self.roles {
+            stores[role] = try SQLiteStore(readingAt: directory.appendingPathComponent("var/\(role).sqlite").path)
+        }
+        let names = try await stores["notifications"]!.read("SELECT name, COUNT(*) AS n FROM notif_contacts GROUP BY name", [])
+        let unique = Set(names.filter { $0["n"]?.integer == 1 }.compactMap { $0["name"]?.text })
+        var subject: (String, Person)?
+        for row in try await stores["certificates"]!.read(
+            "SELECT DISTINCT participant_id FROM cert_certificates ORDER BY participant_id", [])
+        {
+            guard let participant = row["participant_id"]?.text else { continue }
+            let person = try await Self.person(participant, in: stores)
+            if unique.contains(person.name), !person.contacts.isEmpty {
+                subject = (participant, person)
+                break
+            }
+        }
+        let (participant, person) = try #require(subject, "a certified participant with a name of their own")
+        stores = [:]
+
+        let before = try await Self.snapshot(directory)
+        let needles = [person.name] + person.contacts.sorted()
+        let hitsBefore = needles.map(before.hits)
+        #expect(hitsBefore.allSatisfy { $0 > 0 }, "the run holds the person's name and addresses: \(hitsBefore)")
+        // A NIK-shaped run: 16 digits, not part of a longer hex string (idempotency keys, blind indexes).
+        let nikPattern = /(?:^|[^0-9a-fA-F])[0-9]{16}(?:[^0-9a-fA-F]|$)/
+        let niksBefore =
+            before.files.values.reduce(0) { $0 + $1.matches(of: nikPattern).count }
+            + before.rows.values.joined().reduce(0) { $0 + ($1.values.contains { $0.contains(nikPattern) } ? 1 : 0) }
+
+        let arguments =
+            [
+                "subject", "erase", "--participant", participant, "--reason", "permintaan penghapusan 2026/001",
+                "--confirm", "--audit-log", directory.appendingPathComponent("audit.jsonl").path, "--operator", "ppdp",
+                "--notification-log", directory.appendingPathComponent("notifications.jsonl").path,
+            ] + Self.roles.flatMap { ["--store", "\($0)=\(directory.appendingPathComponent("var/\($0).sqlite").path)"] }
+        let (exit, printed) = try await runProcess(
+            builtProductsDirectory.appendingPathComponent("kaltim-admin").path, arguments, environment: [:])
+        #expect(exit == 0, "\(printed)")
+        #expect(printed.contains("subject erase: ") && !printed.contains("not published yet"), "\(printed)")
+
+        var after = try await Self.snapshot(directory)
+        after.files["audit.jsonl"] = nil  // written by the erase itself: ids and the masked NIK only
+        let hitsAfter = needles.map(after.hits)
+        #expect(hitsAfter.allSatisfy { $0 == 0 }, "after the erase: \(hitsAfter)")
+        let niksAfter =
+            after.files.values.reduce(0) { $0 + $1.matches(of: nikPattern).count }
+            + after.rows.values.joined().reduce(0) { $0 + ($1.values.contains { $0.contains(nikPattern) } ? 1 : 0) }
+        #expect(niksBefore == 0 && niksAfter == 0, "a NIK in clear: \(niksBefore) before, \(niksAfter) after")
+        // The certificate record stays.
+        let certificates = after.rows["certificates.cert_certificates"]?.filter { $0["participant_id"] == participant }
+        #expect((certificates?.count ?? 0) >= 1, "the certificate record is kept")
+        // Nothing that did not name the person changed.
+        for (table, rows) in before.rows {
+            let untouched = rows.filter { !Self.names($0, person) }.map(Self.fingerprint).sorted()
+            let now = (after.rows[table] ?? []).filter { !Self.names($0, person) }.map(Self.fingerprint)
+            let kept = Set(now)
+            #expect(untouched.allSatisfy(kept.contains), "\(table): a row about someone else changed")
+        }
+        for (file, text) in before.files where file != "notifications.jsonl" && file != "audit.jsonl" {
+            #expect(after.files[file] == text, "\(file) changed")
+        }
+        let lines = { (text: String?) in (text ?? "").split(separator: "\n").count }
+        #expect(lines(after.files["notifications.jsonl"]) < lines(before.files["notifications.jsonl"]))
+        print(
+            "erasure scan: \(Self.roles.count) stores, \(before.rows.count) tables, \(before.rowCount) rows, \(before.files.count) files; hits of the name and addresses before \(hitsBefore), after \(hitsAfter); 16-digit runs before \(niksBefore), after \(niksAfter)"
+        )
+        let audit = try String(contentsOf: directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)
+        #expect(audit.contains("\"subject-erase\"") && audit.contains("\"subject-erased\"") && audit.contains("2026/001"))
+    }
+}
+
 /// `kaltim-admin subject export` as an attacker or a careless admin would call it: every bad
 /// argument is refused with what to do, a NIK is never echoed, nothing is exported unaudited,
 /// and the export never follows a link planted where the file goes.
@@ -214,6 +343,32 @@ struct SubjectExportCommandTests {
             #expect(!printed.contains("Fatal error"), "\(printed.suffix(400))")
             #expect(!FileManager.default.fileExists(atPath: output), "a file was written")
         }
+        let erase = ["subject", "erase", "--audit-log", audit, "--store", "intake=\(store)", "--participant", "PST-1"]
+        let erasures: [([String], String)] = [
+            (erase, "--reason"),
+            (erase + ["--reason", " "], "one line of at most 200 characters"),
+            (erase + ["--reason", "a\nb"], "one line of at most 200 characters"),
+            (erase + ["--reason", String(repeating: "x", count: 201)], "one line of at most 200 characters"),
+            (
+                erase + ["--reason", "r", "--confirm", "--notification-log", "\(directory.path)/none.jsonl"],
+                "no such writable file"
+            ),
+            (
+                ["subject", "erase", "--audit-log", audit, "--reason", "r", "--confirm", "--participant", "PST-1"]
+                    + ["--store", "intake=\(directory.path)/typo.sqlite"], "no such file"
+            ),
+        ]
+        for (arguments, why) in erasures {
+            let (status, printed) = try await Self.admin(arguments)
+            #expect(status != 0, "\(arguments) was accepted")
+            #expect(printed.contains(why), "\(arguments): \(printed.suffix(400))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/typo.sqlite"), "a mistyped store is not created")
+        #expect(!FileManager.default.fileExists(atPath: audit), "nothing refused was audited")
+        let dryRun = try await Self.admin(erase + ["--reason", "r"])
+        #expect(dryRun.0 == 0 && dryRun.1.contains("nothing erased: add --confirm"), "\(dryRun.1.suffix(400))")
+        #expect(!FileManager.default.fileExists(atPath: audit), "a dry run changes nothing")
+
         // An audit log that cannot be written: nothing is exported.
         let unaudited = try await Self.admin(
             ["subject", "export", "--output", output, "--audit-log", "/dev/null/audit.jsonl", "--store", "intake=\(store)"]
