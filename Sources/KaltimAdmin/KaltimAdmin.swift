@@ -21,7 +21,7 @@ struct KaltimAdmin: AsyncParsableCommand {
             KALTIM_AUDIT_LOG; default var/audit.jsonl).
             """,
         subcommands: [
-            DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self, SubjectCommand.self,
+            DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self, SubjectCommand.self, BreachCommand.self,
             PersonalDataCommand.self,
         ])
 }

@@ -106,6 +106,14 @@ struct PersonalDataRegisterTests {
         }
     }
 
+    @Test func theBreachNoticesTimeColumnsAreColumnsOfTheRegister() {
+        for (table, time) in BreachNotice.recordedAt {
+            let entry = PersonalDataRegister.tables.first { $0.name == table }
+            #expect(entry?.fields.contains(time.column) == true, "\(table).\(time.column)")
+            #expect(entry?.keys.isEmpty == false, "\(table) links to nobody")
+        }
+    }
+
     @Test func queuesCarryTheContractsPersonalFieldsAndTheHistoryStreamNone() throws {
         let entries = PersonalDataRegister.brokerEntries
         let intake = try #require(entries.first { $0.name == WorkerRole.intake.queue })
