@@ -134,15 +134,21 @@ public enum DeadLetterBounds {
     /// And at most 1 GiB of bodies per role, so that a flood of large messages cannot fill the
     /// broker's disk (a message is at most 1 MiB: `max_message_size`).
     public static let defaultMaximumBytes = 1 << 30
+    /// Dead letters hold whole bodies, personal data included: they expire after 90 days (the
+    /// inbox's retention, beyond which a replay would be handled again anyway; RabbitMQ
+    /// `message-ttl`, which quorum queues honour since 3.10). Replay or export them before.
+    public static let defaultRetention: Duration = .seconds(90 * 86_400)
 
     /// Two policies per role, named after its queues (so that applying them for one role
-    /// leaves the others' alone): its dead-letter queue bounded, its queue dead-lettering at
-    /// least once.
+    /// leaves the others' alone): its dead-letter queue bounded and expiring after `retention`,
+    /// its queue dead-lettering at least once.
     public static func policies(
         roles: [WorkerRole], prefix: String = "", maximumLength: Int = defaultMaximumLength,
-        maximumBytes: Int = defaultMaximumBytes
+        maximumBytes: Int = defaultMaximumBytes, retention: Duration = defaultRetention
     ) -> [BrokerPolicy] {
-        roles.flatMap { role -> [BrokerPolicy] in
+        let retentionMilliseconds =
+            Int(retention.components.seconds) * 1_000 + Int(retention.components.attoseconds / 1_000_000_000_000_000)
+        return roles.flatMap { role -> [BrokerPolicy] in
             let topology = RoleTopology(role: role, prefix: prefix)
             return [
                 BrokerPolicy(
@@ -150,7 +156,7 @@ public enum DeadLetterBounds {
                     priority: 10,
                     definition: [
                         "max-length": .integer(maximumLength), "max-length-bytes": .integer(maximumBytes),
-                        "overflow": .text("reject-publish"),
+                        "overflow": .text("reject-publish"), "message-ttl": .integer(retentionMilliseconds),
                     ]),
                 BrokerPolicy(
                     name: topology.queue + ".dead-letter-at-least-once", pattern: DeploymentFiles.regex([topology.queue]),

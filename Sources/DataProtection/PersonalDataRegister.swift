@@ -377,7 +377,7 @@ public enum PersonalDataRegister {
                     .queue, holder: "broker", name: role.queue + ".dead", personal: personal,
                     purpose: "messages the \(role.name) role could not handle, whole, with a failure record",
                     retention:
-                        "until an admin replays or purges them (`kaltim-admin dead-letters`); no automatic expiry yet",
+                        "90 days (the dead-letter policy's `message-ttl`), or until an admin replays or purges them",
                     readers: "admins (personal data masked unless revealed, which is audited)"))
         }
         entries.append(

@@ -94,7 +94,7 @@ struct TopologyCommand: AsyncParsableCommand {
                 "Declare the exchange, queues, retry tiers, dead-letter queues, the outside readers' inboxes and bindings (idempotent); audited.",
             discussion: """
                 With --management-url (or KALTIM_MANAGEMENT_URL) it also applies the policies that bound the dead-letter \
-                queues (\(DeadLetterBounds.defaultMaximumLength) messages, then refused) and make the role queues dead-letter \
+                queues (\(DeadLetterBounds.defaultMaximumLength) messages, then refused; expired after 90 days) and make the role queues dead-letter \
                 at least once, so that a full dead-letter queue holds messages back instead of dropping them. Without it \
                 the policies are not applied (deploy/'s definitions carry them).
                 """)

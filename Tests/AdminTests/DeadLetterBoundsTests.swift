@@ -92,4 +92,38 @@ struct DeadLetterBoundsTests {
         for policy in policies { try await management.removePolicy(named: policy.name) }
         await rig.cleanUp()
     }
+
+    /// Dead letters keep whole bodies, personal data included: past the policy's retention the
+    /// broker deletes them by itself (here 1 second instead of 90 days), and the role queue's
+    /// messages are not touched.
+    @Test(.enabled(if: BrokerEnvironment.managementURL != nil, "needs RABBITMQ_TEST_MANAGEMENT_URL (scripts/test.sh)"))
+    func deadLettersExpireAfterTheirRetention() async throws {
+        let rig = try await DeadLetterRig.make()
+        let management = try ManagementAPI(
+            url: try #require(BrokerEnvironment.managementURL), virtualHost: "/", username: "guest", password: "guest")
+        let policies = DeadLetterBounds.policies(roles: [.intake], prefix: rig.topology.prefix, retention: .seconds(1))
+        #expect(DeadLetterBounds.policies(roles: [.intake]).first?.definition["message-ttl"] == .integer(7_776_000_000))
+        for policy in policies { try await management.apply(policy) }
+        try await waitUntil(timeout: .seconds(30), "the policy in effect") {
+            try await management.queues()[rig.topology.deadLetterQueue]?.policy != nil
+        }
+        for index in 0..<3 {
+            let event = try rig.registration("expiring-\(index)")
+            try await rig.connection.publish(
+                event.body, exchange: "", routingKey: rig.topology.queue, properties: event.amqpMessage.properties,
+                mandatory: true)
+        }
+        let router = FailureRouter(topology: rig.topology, instance: "intake@test")
+        for _ in 0..<2 {
+            let delivery = try #require(try await rig.connection.get(queue: rig.topology.queue))
+            try await router.route(
+                delivery, failure: .permanent(Failure.Code(rawValue: "broken-invariant"), "test"), publisher: rig.connection)
+        }
+        try await waitUntil(timeout: .seconds(120), "the dead letters expire") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 0
+        }
+        #expect(try await rig.depth(rig.topology.queue) == 1, "the role queue's message stays")
+        for policy in policies { try await management.removePolicy(named: policy.name) }
+        await rig.cleanUp()
+    }
 }
