@@ -288,7 +288,9 @@ public enum PersonalDataRegister {
         RegisterEntry(
             .table, holder: "notifications", name: "notif_contacts", personal: ["name", "phone", "whatsapp", "email"],
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["updated_at"],
-            purpose: "how to reach the person, from the registration", retention: participantDays,
+            purpose: "how to reach the person, from the registration",
+            retention:
+                "365 days after the person's last message, none waiting (`--contact-retention-days`), deleted by the notifications worker",
             readers: "notifications", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_messages", personal: ["parameters", "routes", "last_error"],

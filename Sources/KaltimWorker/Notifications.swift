@@ -55,10 +55,18 @@ struct Notifications: AsyncParsableCommand {
             "Days a sent or failed message keeps its values and the numbers and addresses it went to; 0 keeps them for ever.",
             valueName: "days"))
     var messageDataRetentionDays = 30
+    @Option(
+        help: ArgumentHelp(
+            "Days a person's contact is kept after their last message (none waiting); 0 keeps contacts for ever.",
+            valueName: "days"))
+    var contactRetentionDays = 365
 
     func validate() throws {
         guard (0...36_500).contains(messageDataRetentionDays) else {
             throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
+        }
+        guard (0...36_500).contains(contactRetentionDays) else {
+            throw ValidationError("--contact-retention-days is 0 (for ever) to 36500")
         }
         guard notificationLog != nil || gatewayURL != nil || smtpURL != nil else {
             throw ValidationError("configure a channel: --gateway-url, --smtp-url or --notification-log")
@@ -134,6 +142,7 @@ struct Notifications: AsyncParsableCommand {
         dispatcherOptions.claim = .seconds(sendClaim)
         dispatcherOptions.messageDataRetention =
             messageDataRetentionDays == 0 ? nil : .seconds(messageDataRetentionDays * 86_400)
+        dispatcherOptions.contactRetention = contactRetentionDays == 0 ? nil : .seconds(contactRetentionDays * 86_400)
         dispatcherOptions.quietHours = quietHours == "off" ? nil : QuietHours(quietHours)
         dispatcherOptions.rates = [
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),

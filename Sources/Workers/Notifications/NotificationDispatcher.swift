@@ -34,6 +34,12 @@ public struct DispatcherOptions: Sendable {
     /// minutes); the record (ids, template, state, times, channel, gateway id) stays. `nil`:
     /// kept for ever.
     public var messageDataRetention: Duration? = .seconds(30 * 86_400)
+    /// How long a person's contact (name, numbers, e-mail address) is kept after their last
+    /// message: a contact last updated, and last written to, longer ago than this, with no
+    /// message still waiting, is deleted (``NotificationDispatcher/purgeContacts()``, every 10
+    /// minutes). A later event about the person finds no address and fails visibly. `nil`:
+    /// kept for ever.
+    public var contactRetention: Duration? = .seconds(365 * 86_400)
 
     public init() {}
 }
@@ -99,7 +105,10 @@ public final class NotificationDispatcher: Service, Sendable {
                     last = now
                     return true
                 }
-                if due { await purgeSettledMessageData() }
+                if due {
+                    await purgeSettledMessageData()
+                    await purgeContacts()
+                }
                 if sent == 0 { try? await Task.sleep(for: options.idleInterval) }
             }
         } onGracefulShutdown: {
@@ -145,6 +154,49 @@ public final class NotificationDispatcher: Service, Sendable {
             logger.info("cleared the data of settled messages past their retention", metadata: ["messages": "\(cleared)"])
         }
         return cleared
+    }
+
+    /// Deletes the contacts past ``DispatcherOptions/contactRetention``: not updated, and no
+    /// message to the person created, since the cutoff, and none waiting (in batches of 1,000,
+    /// each its own short transaction). Returns how many it deleted.
+    @discardableResult
+    public func purgeContacts() async -> Int {
+        guard let keep = options.contactRetention else { return 0 }
+        let cutoff = SQLValue.real(
+            now().timeIntervalSince1970 - Double(keep.components.seconds) - Double(keep.components.attoseconds) / 1e18)
+        var deleted = 0
+        do {
+            while true {
+                let count = try await store.write { transaction in
+                    let ids = try transaction.query(
+                        """
+                        SELECT c.registration_id FROM notif_contacts c
+                        WHERE c.updated_at < ? AND NOT EXISTS (
+                            SELECT 1 FROM notif_messages m
+                            WHERE (m.registration_id = c.registration_id OR m.participant_id = c.participant_id)
+                                AND (m.state = 'pending' OR m.created_at >= ?))
+                        LIMIT 1000
+                        """, [cutoff, cutoff]
+                    ).compactMap { $0["registration_id"] }
+                    guard !ids.isEmpty else { return 0 }
+                    try transaction.execute(
+                        """
+                        DELETE FROM notif_contacts
+                        WHERE registration_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
+                        """, ids)
+                    return ids.count
+                }
+                deleted += count
+                if count < 1000 { break }
+            }
+        } catch {
+            logger.warning("could not delete contacts past their retention; tried again later", metadata: ["error": "\(error)"])
+        }
+        if deleted > 0 {
+            Counter(label: "notifications_contacts_purged_total").increment(by: deleted)
+            logger.info("deleted contacts past their retention", metadata: ["contacts": "\(deleted)"])
+        }
+        return deleted
     }
 
     /// One round: takes the due messages and sends them. Returns how many it took.

@@ -56,6 +56,9 @@ public struct NotificationHandler: TypedMessageHandler {
             "CREATE INDEX IF NOT EXISTS notif_messages_due ON notif_messages (state, next_attempt_at)",
             "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
+            // A person's messages, for the contacts' retention (and an erasure).
+            "CREATE INDEX IF NOT EXISTS notif_messages_registration ON notif_messages (registration_id)",
+            "CREATE INDEX IF NOT EXISTS notif_messages_participant ON notif_messages (participant_id)",
         ]
     }
 
