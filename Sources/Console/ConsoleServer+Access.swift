@@ -1,4 +1,5 @@
 // Signing in and out, sessions, the role each page needs, the CSRF check of every form.
+import Admin
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -102,6 +103,7 @@ extension ConsoleServer {
         else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
         let name = form.first("username") ?? ""
         guard signIns.begin(name) else {
+            auditFailedSignIn(name, reason: "locked")
             return loginPage(
                 error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
         }
@@ -109,6 +111,7 @@ extension ConsoleServer {
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
+            auditFailedSignIn(name, reason: "wrong-password")
             return loginPage(error: "Wrong user or password.", status: .unauthorized)
         }
         let session = sessions.create(user)
@@ -117,6 +120,20 @@ extension ConsoleServer {
         response.setCookie(cookie(Self.sessionCookie, session.id))
         response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
         return response
+    }
+
+    /// A failed or refused sign-in, in the audit log: the account's name when it is one (a
+    /// typed name that is no account is often a password, so it is never written), and why.
+    func auditFailedSignIn(_ name: String, reason: String) {
+        let known = configuration.accounts.users[name] != nil
+        do {
+            try configuration.auditLog.append(
+                .init(
+                    who: known ? name : "(unknown user)", action: "console-sign-in-failed", target: "console", count: 1,
+                    details: ["reason": reason]))
+        } catch {
+            logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
+        }
     }
 
     func logout(_ request: Request) async throws -> Response {

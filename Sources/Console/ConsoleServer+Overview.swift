@@ -132,7 +132,7 @@ extension ConsoleServer {
                 <td>\(details)</td></tr>
                 """
         }
-        body += "</table><p class=\"muted\">\(configuration.auditLog.path) — shared with kaltim-admin; newest first.</p>"
+        body += "</table><p class=\"muted\">Shared with kaltim-admin; newest first.</p>"
         return html(Page.frame(title: "Audit log", session: session, active: "audit", body: body))
     }
 }

@@ -7,7 +7,7 @@ public import Jobs
 /// 46): what the notice to each affected person says, and the 3 × 24-hour deadline, which runs
 /// from when the controller learnt of it.
 public struct BreachIncident: Sendable, Equatable {
-    /// The incident's reference: letters, digits and `-`, at most 64 (`INSIDEN-2026-001`).
+    /// The incident's reference: capital letters, digits and `-`, at most 64 (`INSIDEN-2026-001`).
     public var id: String
     /// When the incident became known: the deadline is 72 hours later.
     public var detectedAt: Date
@@ -36,9 +36,10 @@ public struct BreachIncident: Sendable, Equatable {
     public var deadline: Date { detectedAt.addingTimeInterval(72 * 3_600) }
 
     /// Whether `id` may name an incident (it becomes part of notification ids and a `LIKE`
-    /// pattern, so no `_` or `%`).
+    /// pattern, so no `_` or `%`, and no lower case).
     public static func isValidID(_ id: String) -> Bool {
-        id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9-]{0,63}/) != nil
+        // Upper case only: `LIKE` ignores case in SQLite and not in PostgreSQL.
+        id.wholeMatch(of: /[A-Z0-9][A-Z0-9-]{0,63}/) != nil
     }
 }
 
@@ -66,6 +67,9 @@ public enum BreachNotice {
         public var participantIDs: Set<String> = []
         /// Tables read (with a window: only those that say when a row was recorded).
         public var tables: [String] = []
+        /// Rows about residents known only by their NIK's blind index (the registry extract, the
+        /// training history): people this system has no address for.
+        public var rowsWithoutContact = 0
     }
 
     /// Everyone with a row in the exposed stores (each a role and its store), through the
@@ -77,7 +81,13 @@ public enum BreachNotice {
         for (role, store) in exposed {
             for entry in PersonalDataRegister.tables(of: role) {
                 let keys = entry.keys.filter { [.registrationID, .participantID, .personID].contains($0.key) }
-                guard !keys.isEmpty, try await SubjectExport.exists(entry.name, in: store) else { continue }
+                guard try await SubjectExport.exists(entry.name, in: store) else { continue }
+                if keys.isEmpty && entry.keys.contains(where: { $0.key == .nikIndex }) && window == nil {
+                    affected.rowsWithoutContact +=
+                        Int(try await store.read("SELECT COUNT(*) AS n FROM \(entry.name)", []).first?["n"]?.integer ?? 0)
+                    continue
+                }
+                guard !keys.isEmpty else { continue }
                 var condition = ""
                 var arguments: [SQLValue] = []
                 if let window {
@@ -121,7 +131,7 @@ public enum BreachNotice {
         public var address: String
     }
 
-    /// The affected people's contacts (one per registration): WhatsApp if known, else SMS to the
+    /// The affected people's contacts (one per address): WhatsApp if known, else SMS to the
     /// phone, else e-mail. `unreachable`: one id per person who cannot be told this way (the
     /// registration of a contact without an address, or an id no contact knows).
     public static func recipients(of affected: Affected, contacts: any MessageStore) async throws -> (
@@ -158,15 +168,19 @@ public enum BreachNotice {
                         noAddress.insert(registration)
                         continue
                     }
-                    found[registration] = Recipient(
+                    // One notice per address: a person who registered twice is told once (under
+                    // the first registration's number).
+                    let key = "\(channel.rawValue) \(address)"
+                    if let earlier = found[key], earlier.registrationID <= registration { continue }
+                    found[key] = Recipient(
                         registrationID: registration, participantID: participant, name: row["name"]?.text ?? "",
                         channel: channel, address: address)
                 }
             }
         }
         let unknown = affected.registrationIDs.union(affected.participantIDs).subtracting(reached)
-        let unreachable = noAddress.subtracting(found.keys).union(unknown).sorted()
-        return (found.keys.sorted().compactMap { found[$0] }, unreachable)
+        let unreachable = noAddress.union(unknown).sorted()
+        return (found.values.sorted { $0.registrationID < $1.registrationID }, unreachable)
     }
 
     /// The notice for one person. Its ids come from the incident and the registration only, so a
@@ -199,8 +213,9 @@ public enum BreachNotice {
         public var deadline: Date
         public var now: Date
 
-        /// Everyone told within the deadline.
-        public var complete: Bool { total > 0 && sentInTime == total }
+        /// Every notice the worker has recorded was sent within the deadline (compare ``total``
+        /// with the number published: a notice not consumed yet, or dead-lettered, is not here).
+        public var allRecordedInTime: Bool { total > 0 && sentInTime == total }
     }
 
     public static func status(of incident: BreachIncident, notifications: any MessageStore, now: Date) async throws -> Status {

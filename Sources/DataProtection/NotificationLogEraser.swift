@@ -4,12 +4,19 @@ import Foundation
 /// message per line with its `recipient`): the local run's stand-in for a gateway, which holds
 /// every text as sent.
 public enum NotificationLogEraser {
-    /// Rewrites `path` without the lines sent to one of `addresses`, keeping the file's
-    /// permissions (a new file beside it, renamed over it); says how many lines went. A line that
-    /// is not a JSON object is kept. Lines the notification worker appends while this runs may
-    /// be lost: stop it first, or run this again.
+    /// Rewrites `path` without the lines sent to one of `addresses` (a new file beside it,
+    /// with the old one's permissions and, where this process may, its owner, renamed over it);
+    /// says how many lines went. A line that is not a JSON object is kept. Only a regular file:
+    /// a link is refused, since renaming over it would leave the real log untouched. Stop the
+    /// notification worker first: it keeps the old file open and would go on writing there.
     public static func remove(addresses: Set<String>, from path: String) throws -> Int {
         guard !addresses.isEmpty else { return 0 }
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)  // lstat: a link is a link
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw CocoaError(
+                .fileReadUnsupportedScheme,
+                userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(path) is not a regular file"])
+        }
         let url = URL(fileURLWithPath: path)
         let data = try Data(contentsOf: url)
         var kept = Data()
@@ -26,12 +33,17 @@ public enum NotificationLogEraser {
         }
         if !kept.isEmpty { kept.removeLast() }  // the split's last piece carried no newline
         guard removed > 0 else { return 0 }
-        let permissions = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0o600
+        let permissions = (attributes[.posixPermissions] as? NSNumber).map { $0.intValue & 0o777 } ?? 0o600
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).erasing")
         try? FileManager.default.removeItem(at: temporary)
         guard FileManager.default.createFile(atPath: temporary.path, contents: kept, attributes: [.posixPermissions: permissions])
         else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+        }
+        if let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value,
+            let group = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
+        {
+            _ = chown(temporary.path, owner, group)  // allowed to root only; otherwise the admin owns the copy
         }
         guard rename(temporary.path, path) == 0 else {
             try? FileManager.default.removeItem(at: temporary)

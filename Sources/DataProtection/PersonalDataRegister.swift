@@ -80,11 +80,15 @@ public struct RegisterEntry: Sendable {
     public var readers: String
     /// What an erasure does to the person's rows (tables only).
     public var erasure: Erasure
+    /// A row whose `column` is not `value` is not trusted to belong to the person it was found
+    /// through by the NIK's blind index (someone else may have registered with that NIK): the
+    /// export and the erasure learn no identifier from it through that index.
+    public var trustedWhen: (column: String, value: String)?
 
     public init(
         _ kind: DataLocationKind, holder: String, name: String, personal: [String] = [],
         keys: [(field: String, key: SubjectKey)] = [], other: [String] = [], purpose: String, retention: String,
-        readers: String, erasure: Erasure = .keep
+        readers: String, erasure: Erasure = .keep, trustedWhen: (column: String, value: String)? = nil
     ) {
         self.kind = kind
         self.holder = holder
@@ -96,6 +100,7 @@ public struct RegisterEntry: Sendable {
         self.retention = retention
         self.readers = readers
         self.erasure = erasure
+        self.trustedWhen = trustedWhen
     }
 
     /// Every field the entry names.
@@ -133,6 +138,11 @@ public enum PersonalDataRegister {
                 purpose: "ids of the messages handled, so that a redelivery is not handled twice (no personal data)",
                 retention: "90 days (`--inbox-retention-days`), purged by the worker", readers: "the worker"),
             RegisterEntry(
+                .table, holder: everyStore, name: "jobs_handling_attempts",
+                other: ["message_key", "attempts", "last_attempt_at"],
+                purpose: "how often a redelivered message was tried (a message key, no personal data)",
+                retention: "deleted once the message is handled", readers: "the worker"),
+            RegisterEntry(
                 .table, holder: everyStore, name: "jobs_outbox", personal: ["body"],
                 keys: [("body", .mentionsAnyID)],
                 other: [
@@ -156,7 +166,8 @@ public enum PersonalDataRegister {
             keys: [("nik_index", .nikIndex), ("registration_id", .registrationID), ("participant_id", .participantID)],
             other: ["year", "programme", "outcome", "reasons", "decided_at"],
             purpose: "the decision on each registration, and one registration per person and year (N10)",
-            retention: yearAndAudit, readers: "intake", erasure: .clear([("masked_nik", "'****'"), ("nik_index", "NULL")])),
+            retention: yearAndAudit, readers: "intake", erasure: .clear([("masked_nik", "'****'"), ("nik_index", "NULL")]),
+            trustedWhen: ("outcome", "accepted")),
         RegisterEntry(
             .table, holder: "intake", name: "intake_history", keys: [("nik_index", .nikIndex)],
             other: ["programme", "year", "outcome", "source", "reference"],

@@ -55,9 +55,11 @@ public struct SubjectIdentifiers: Sendable, Equatable, Codable {
         }
     }
 
-    /// Adds a value found in a column of this key; says whether it was new.
+    /// Adds a value found in a column of this key; says whether it was new. An empty value is
+    /// nobody's.
     mutating func learn(_ value: String, as key: SubjectKey) -> Bool {
-        switch key {
+        guard !value.isEmpty else { return false }
+        return switch key {
         case .nikIndex: nikIndexes.insert(value).inserted
         case .registrationID: registrationIDs.insert(value).inserted
         case .participantID: participantIDs.insert(value).inserted
@@ -82,7 +84,8 @@ public enum ExportValue: Sendable, Equatable, Encodable {
         switch value {
         case .null: self = .null
         case .integer(let number): self = .integer(number)
-        case .real(let number): self = .real(number)
+        // JSON has no NaN or infinity: such a value (possible in PostgreSQL) travels as text.
+        case .real(let number): self = number.isFinite ? .real(number) : .text("\(number)")
         case .text(let text): self = .text(text)
         case .blob(let data):
             if let text = String(data: data, encoding: .utf8) {
@@ -126,6 +129,10 @@ public struct SubjectExport: Sendable, Encodable {
     /// The person's identifiers found (the NIK only as its blind index).
     public var identifiers: SubjectIdentifiers
     public var stores: [Store]
+    /// Registrations made with the person's NIK that intake did not accept (a duplicate, a name
+    /// the registry does not know for that NIK, …): possibly someone else's, so not followed.
+    /// Their intake rows are in the export; give them with `--registration` once checked.
+    public var notFollowed: [String]
 
     /// How many rows the export holds.
     public var rowCount: Int { stores.reduce(0) { $0 + $1.tables.reduce(0) { $0 + $1.rows.count } } }
@@ -140,9 +147,12 @@ public struct SubjectExport: Sendable, Encodable {
         var identifiers = start
         var found: [String: [String: [String: [String: ExportValue]]]] = [:]  // role → table → row key → row
         var missing: [String: Set<String>] = [:]
+        var notFollowed: Set<String> = []
         var learnt = true
         var round = 0
-        while learnt && round < 8 {
+        // Each round follows one more link; a person has a handful of registrations, so the
+        // bound is never the reason it stops.
+        while learnt && round < 32 {
             learnt = false
             round += 1
             for (role, store) in stores {
@@ -161,7 +171,21 @@ public struct SubjectExport: Sendable, Encodable {
                         for row in rows {
                             let exported = row.mapValues(ExportValue.init)
                             found[role, default: [:]][entry.name, default: [:]][rowKey(exported)] = exported
+                            // Found through the NIK's blind index on a row intake did not accept:
+                            // perhaps another person using that NIK. Nothing is learnt from it.
+                            if key == .nikIndex, let trust = entry.trustedWhen, row[trust.column]?.text != trust.value {
+                                for (column, columnKey) in entry.keys where columnKey == .registrationID {
+                                    if let value = row[column]?.text, !identifiers.registrationIDs.contains(value) {
+                                        notFollowed.insert(value)
+                                    }
+                                }
+                                continue
+                            }
                             for (column, columnKey) in entry.keys {
+                                // The blind index is learnt only from a trusted row.
+                                if columnKey == .nikIndex, let trust = entry.trustedWhen, row[trust.column]?.text != trust.value {
+                                    continue
+                                }
                                 if let value = row[column]?.text, identifiers.learn(value, as: columnKey) { learnt = true }
                             }
                         }
@@ -189,7 +213,9 @@ public struct SubjectExport: Sendable, Encodable {
                 },
                 missingTables: (missing[role] ?? []).sorted())
         }
-        return SubjectExport(identifiers: identifiers, stores: sections)
+        return SubjectExport(
+            identifiers: identifiers, stores: sections, notFollowed: notFollowed.subtracting(identifiers.registrationIDs).sorted()
+        )
     }
 
     /// The document: sorted keys, pretty-printed.

@@ -19,7 +19,8 @@ struct BreachCommand: AsyncParsableCommand {
 
     /// The incident: its reference and when it became known.
     struct IncidentOptions: ParsableArguments {
-        @Option(help: ArgumentHelp("The incident's reference (letters, digits, -).", valueName: "id")) var incident: String
+        @Option(help: ArgumentHelp("The incident's reference (capital letters, digits, -).", valueName: "id")) var incident:
+            String
         @Option(
             help: ArgumentHelp(
                 "When the incident became known, ISO 8601 with its offset (2026-12-04T10:00:00+08:00): the deadline is 72 hours later.",
@@ -28,7 +29,7 @@ struct BreachCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard BreachIncident.isValidID(incident) else {
-                throw ValidationError("--incident: letters, digits and - only, at most 64 (INSIDEN-2026-001)")
+                throw ValidationError("--incident: capital letters, digits and - only, at most 64 (INSIDEN-2026-001)")
             }
             guard detected != nil else {
                 throw ValidationError("--detected-at: an ISO 8601 time with its offset, e.g. 2026-12-04T10:00:00+08:00")
@@ -42,13 +43,13 @@ struct BreachCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send the breach notice (pemberitahuan_kegagalan_pdp) to everyone the exposed stores link to.",
             discussion: """
-                The affected people are everyone a row of the exposed stores links to (--exposed ROLE=STORE, \\
-                repeatable), or with --since and --until only the rows recorded in that window (in the tables \\
-                that say when a row was recorded). Their addresses come from the notification worker's store \\
-                (--contacts). Each gets one notification.requested (WhatsApp, else SMS, else e-mail) with an id \\
-                made of the incident and the registration, so a second run is taken once; the template is \\
-                urgent, so quiet hours do not hold it. Publish as a user that may publish notification.requested \\
-                (the programme office's: --broker-url). Without --confirm it only counts. Audited before it \\
+                The affected people are everyone a row of the exposed stores links to (--exposed ROLE=STORE, \
+                repeatable), or with --since and --until only the rows recorded in that window (in the tables \
+                that say when a row was recorded). Their addresses come from the notification worker's store \
+                (--contacts). Each gets one notification.requested (WhatsApp, else SMS, else e-mail) with an id \
+                made of the incident and the registration, so a second run is taken once; the template is \
+                urgent, so quiet hours do not hold it. Publish as a user that may publish notification.requested \
+                (the programme office's: --broker-url). Without --confirm it only counts. Audited before it \
                 publishes.
                 """)
 
@@ -113,6 +114,11 @@ struct BreachCommand: AsyncParsableCommand {
             let people = affected.registrationIDs.count + affected.participantIDs.count
             print("incident \(notice.id): tables read \(affected.tables.count); ids affected \(people)")
             print("to notify \(recipients.count); without an address \(unreachable.count)")
+            if affected.rowsWithoutContact > 0 {
+                print(
+                    "rows about residents known only by their NIK's blind index (registry extract, training history): \(affected.rowsWithoutContact); this system has no address for them"
+                )
+            }
             if !unreachable.isEmpty {
                 print("without an address (tell them another way): \(unreachable.prefix(50).joined(separator: ", "))")
             }
@@ -183,7 +189,9 @@ struct BreachCommand: AsyncParsableCommand {
                 "deadline \(formatWITA(status.deadline)): "
                     + (left > 0
                         ? "\(Int(left / 3_600)) h \(Int(left.truncatingRemainder(dividingBy: 3_600) / 60)) min left" : "passed"))
-            if status.complete { print("everyone was told within the deadline") }
+            if status.allRecordedInTime {
+                print("every notice recorded so far was sent within the deadline (compare with the number published)")
+            }
         }
     }
 }

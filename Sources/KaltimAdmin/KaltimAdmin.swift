@@ -14,7 +14,7 @@ struct KaltimAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaltim-admin",
         abstract:
-            "Operate the Kaltim pipeline: dead letters (list, show, replay, export, purge), queue status, topology, a data subject's export, the register of personal data.",
+            "Operate the Kaltim pipeline: dead letters (list, show, replay, export, purge), queue status, topology, a data subject's export and erasure, a breach notice, the register of personal data.",
         discussion: """
             Connects with the admin's own credentials (--broker-url or KALTIM_ADMIN_URL). Every action that \
             changes something, or reveals personal data, is appended to the audit log (--audit-log or \

@@ -75,7 +75,8 @@ struct SubjectOptions: ParsableArguments {
         let key = try nikKeyFile.map { try NIKKey(file: $0) } ?? .development
         let nik = try Self.readNIK()
         start.nikIndexes.insert(key.blindIndex(nik))
-        return (start, PersonalData.maskNIK(nik))
+        // Only the last four digits: the audit log is kept long after an erasure.
+        return (start, PersonalData.maskNIKForCitizen(nik))
     }
 
     /// The stores, for reading or (`writing`) for an erasure; a SQLite file must exist.
@@ -85,10 +86,14 @@ struct SubjectOptions: ParsableArguments {
             guard let (role, location) = Self.split(store) else { continue }
             do {
                 if writing {
-                    guard Stores.isPostgres(location) || FileManager.default.fileExists(atPath: location) else {
-                        throw ValidationError("no such file")
+                    // An existing store only: a mistyped path or schema must not become a new,
+                    // empty store that "erases" nothing.
+                    if Stores.isPostgres(location) {
+                        opened.append((role, try await Stores.openForReading(location, schema: role)))
+                    } else {
+                        guard FileManager.default.fileExists(atPath: location) else { throw ValidationError("no such file") }
+                        opened.append((role, try SQLiteStore(path: location)))
                     }
-                    opened.append((role, try await Stores.open(location, schema: role)))
                 } else {
                     opened.append((role, try await Stores.openForReading(location, schema: role)))
                 }
@@ -172,21 +177,30 @@ struct SubjectCommand: AsyncParsableCommand {
                 throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was exported")
             }
             if let output {
-                // Readable by its owner only from the first byte; a link in its place is refused.
-                let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600)
+                // A new file, readable by its owner only from the first byte: an existing file
+                // or a link in its place is refused (someone may hold it open).
+                let descriptor = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
                 guard descriptor >= 0, fchmod(descriptor, 0o600) == 0 else {
                     if descriptor >= 0 { close(descriptor) }
-                    throw ValidationError("cannot write \(output)")
+                    throw ValidationError("cannot create \(output) (it must not exist yet)")
                 }
                 let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
                 try file.write(contentsOf: document)
                 try file.close()
                 let tables = export.stores.reduce(0) { $0 + $1.tables.count }
                 print("subject export: \(export.rowCount) rows from \(tables) tables in \(opened.count) stores → \(output)")
+                Self.warnNotFollowed(export)
             } else {
                 FileHandle.standardOutput.write(document)
                 FileHandle.standardOutput.write(Data("\n".utf8))
             }
+        }
+
+        static func warnNotFollowed(_ export: SubjectExport) {
+            guard !export.notFollowed.isEmpty else { return }
+            print(
+                "not followed (made with the NIK but not accepted: perhaps someone else; check, then give with --registration): \(export.notFollowed.joined(separator: ", "))"
+            )
         }
     }
 
@@ -209,7 +223,7 @@ struct SubjectCommand: AsyncParsableCommand {
         @OptionGroup var subject: SubjectOptions
         @Option(
             help: ArgumentHelp(
-                "A notification log (the file channel's JSON lines) to remove the person's messages from; repeatable.",
+                "A notification log (the file channel's JSON lines) to remove the person's messages from; repeatable. Stop the notification worker that writes it first.",
                 valueName: "path"))
         var notificationLog: [String] = []
         @Option(help: ArgumentHelp("Why (the request's reference), for the audit log.", valueName: "text")) var reason: String
@@ -222,8 +236,11 @@ struct SubjectCommand: AsyncParsableCommand {
             }
             // Checked before anything is erased: a log that cannot be rewritten would leave the
             // erasure half done.
-            for log in notificationLog where !FileManager.default.isWritableFile(atPath: log) {
-                throw ValidationError("--notification-log \(log): no such writable file")
+            for log in notificationLog {
+                let type = (try? FileManager.default.attributesOfItem(atPath: log))?[.type] as? FileAttributeType
+                guard type == .typeRegular, FileManager.default.isWritableFile(atPath: log) else {
+                    throw ValidationError("--notification-log \(log): no such writable regular file (a link is refused)")
+                }
             }
         }
 
@@ -234,6 +251,11 @@ struct SubjectCommand: AsyncParsableCommand {
             let found = try await SubjectExport.collect(from: opened, start: start)
             let addresses = Self.addresses(in: found)
             let summary = found.stores.flatMap { store in store.tables.map { "\(store.role).\($0.table) \($0.rows.count)" } }
+            let ids = found.identifiers
+            print(
+                "the person: registrations \(ids.registrationIDs.sorted().joined(separator: ", ")); participants \(ids.participantIDs.sorted().joined(separator: ", "))"
+            )
+            Export.warnNotFollowed(found)
             guard confirm else {
                 print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
                 print("nothing erased: add --confirm to erase")
@@ -260,7 +282,13 @@ struct SubjectCommand: AsyncParsableCommand {
             print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
             print("notification log lines removed: \(removedLines)")
             if report.unpublishedEvents > 0 {
-                print("\(report.unpublishedEvents) events naming the person are not published yet: run the erase again later")
+                // The NIK's index is gone now: name the person by the ids that still find them.
+                let again =
+                    (ids.participantIDs.map { "--participant \($0)" } + ids.registrationIDs.map { "--registration \($0)" })
+                    .sorted().joined(separator: " ")
+                print(
+                    "\(report.unpublishedEvents) events naming the person are not published yet: run the erase again later with \(again)"
+                )
             }
             try admin.audit.append(
                 .init(

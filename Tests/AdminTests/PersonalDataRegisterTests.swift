@@ -51,7 +51,8 @@ struct PersonalDataRegisterTests {
         #expect(Set(migrations.keys) == Set(PersonalDataRegister.storeRoles))
         var seen: Set<String> = []
         for role in PersonalDataRegister.storeRoles {
-            let schema = try await Self.schema(of: migrations[role] ?? [])
+            // What a worker process migrates: the runtime's tables, then the handler's.
+            let schema = try await Self.schema(of: Worker.runtimeTables + (migrations[role] ?? []))
             let entries = PersonalDataRegister.tables(of: role)
             #expect(
                 Set(entries.map(\.name)) == Set(schema.keys),

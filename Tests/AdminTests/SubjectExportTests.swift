@@ -1,8 +1,10 @@
+import DataProtection
 import Foundation
 import Jobs
 import Stores
 import TestSupport
 import Testing
+import Workers
 
 /// The data subject's right of access on the main job's own data: `kaltim-demo` runs a small
 /// programme (400 registrations) through every role on the test broker, then `kaltim-admin
@@ -44,6 +46,16 @@ struct SubjectExportTests {
             person.contacts.formUnion([row["phone"]?.text, row["whatsapp"]?.text, row["email"]?.text].compactMap { $0 })
         }
         return person
+    }
+
+    /// Names that belong to one person only in the run (one contact, at most one registry
+    /// record): a scan for such a name finds that person and nobody else.
+    static func uniqueNames(in stores: [String: SQLiteStore]) async throws -> Set<String> {
+        let contacts = try await stores["notifications"]!.read(
+            "SELECT name FROM notif_contacts GROUP BY name HAVING COUNT(*) = 1", [])
+        let registry = try await stores["intake"]!.read(
+            "SELECT full_name FROM intake_registry GROUP BY full_name HAVING COUNT(*) > 1", [])
+        return Set(contacts.compactMap { $0["name"]?.text }).subtracting(registry.compactMap { $0["full_name"]?.text })
     }
 
     /// A row's text values, in column order: how the scan and the export are compared.
@@ -97,13 +109,24 @@ struct SubjectExportTests {
         for role in Self.roles {
             stores[role] = try SQLiteStore(readingAt: directory.appendingPathComponent("var/\(role).sqlite").path)
         }
-        // Two certified participants with contacts: the one exported, and someone else.
+        // Two certified participants with contacts: the one exported (whose name is theirs
+        // alone, so that the scan for it finds only them), and someone else.
+        let unique = try await Self.uniqueNames(in: stores)
         let certified = try await stores["certificates"]!.read(
-            "SELECT DISTINCT participant_id FROM cert_certificates ORDER BY participant_id LIMIT 2", [])
-        let participants = certified.compactMap { $0["participant_id"]?.text }
+            "SELECT DISTINCT participant_id FROM cert_certificates ORDER BY participant_id", [])
+        var participants: [String] = []
+        var people: [Person] = []
+        for id in certified.compactMap({ $0["participant_id"]?.text }) {
+            let person = try await Self.person(id, in: stores)
+            if participants.isEmpty ? unique.contains(person.name) && !person.contacts.isEmpty : true {
+                participants.append(id)
+                people.append(person)
+            }
+            if participants.count == 2 { break }
+        }
         try #require(participants.count == 2)
-        let subject = try await Self.person(participants[0], in: stores)
-        let other = try await Self.person(participants[1], in: stores)
+        let subject = people[0]
+        let other = people[1]
         try #require(!subject.contacts.isEmpty && !subject.name.isEmpty, "the main job kept the person's contacts")
 
         // The scan: every row of every table of every store.
@@ -225,8 +248,7 @@ extension SubjectExportTests {
         for role in Self.roles {
             stores[role] = try SQLiteStore(readingAt: directory.appendingPathComponent("var/\(role).sqlite").path)
         }
-        let names = try await stores["notifications"]!.read("SELECT name, COUNT(*) AS n FROM notif_contacts GROUP BY name", [])
-        let unique = Set(names.filter { $0["n"]?.integer == 1 }.compactMap { $0["name"]?.text })
+        let unique = try await Self.uniqueNames(in: stores)
         var subject: (String, Person)?
         for row in try await stores["certificates"]!.read(
             "SELECT DISTINCT participant_id FROM cert_certificates ORDER BY participant_id", [])
@@ -351,7 +373,7 @@ struct SubjectExportCommandTests {
             (erase + ["--reason", String(repeating: "x", count: 201)], "one line of at most 200 characters"),
             (
                 erase + ["--reason", "r", "--confirm", "--notification-log", "\(directory.path)/none.jsonl"],
-                "no such writable file"
+                "no such writable regular file"
             ),
             (
                 ["subject", "erase", "--audit-log", audit, "--reason", "r", "--confirm", "--participant", "PST-1"]
@@ -391,6 +413,62 @@ struct SubjectExportCommandTests {
         #expect(printed.contains("subject export: 0 rows"), "\(printed.suffix(400))")
         let entry = try String(contentsOfFile: audit, encoding: .utf8)
         #expect(entry.contains("\"subject-export\"") && !entry.contains("6474014509990001"))
-        #expect(entry.contains("9990001") == false && entry.contains("0001"), "masked: \(entry)")
+        #expect(entry.contains("************0001") && !entry.contains("647401"), "the last four digits only: \(entry)")
+    }
+}
+
+/// Someone who registered with another person's NIK (refused as a duplicate) must not end up
+/// in that person's export or erasure, nor the other way round.
+@Suite(.timeLimit(.minutes(5)))
+struct SubjectLinkingTests {
+    @Test func aRegistrationIntakeDidNotAcceptIsNotFollowedThroughTheNIK() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("linking"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let catalogue = try ProgrammeCatalogueFixture.load()
+        let intake = try SQLiteStore(path: directory.appendingPathComponent("intake.sqlite").path)
+        try await intake.migrate(IntakeHandler(catalogue: catalogue, nikKey: .development).migrations)
+        let templates = try NotificationTemplates(directory: DatabaseUsersTests.repositoryFile("config/notifications"))
+        let notifications = try SQLiteStore(path: directory.appendingPathComponent("notifications.sqlite").path)
+        try await notifications.migrate(
+            NotificationHandler(templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c").migrations
+        )
+        try await intake.write { transaction in
+            try transaction.execute(
+                "INSERT INTO intake_registry (nik_index, full_name, birth_date, sex, region_code) VALUES ('nik-x', 'Siti Pemilik', '1999-01-01', 'P', '6471051001')"
+            )
+            for (registration, participant, outcome) in [("REG-A", "PST-A", "accepted"), ("REG-B", nil, "rejected")] {
+                try transaction.execute(
+                    """
+                    INSERT INTO intake_registrations (registration_id, nik_index, masked_nik, year, participant_id, programme,
+                        outcome, reasons, decided_at) VALUES (?, 'nik-x', '************0001', 2025, ?, 'TATA_GRAHA', ?, '', '2025-03-01T00:00:00Z')
+                    """, [.text(registration), participant.map(SQLValue.text) ?? .null, .text(outcome)])
+            }
+        }
+        try await notifications.write { transaction in
+            for (registration, participant, name) in [("REG-A", "PST-A", "Siti Pemilik"), ("REG-B", nil, "Orang Lain")] {
+                try transaction.execute(
+                    "INSERT INTO notif_contacts (registration_id, participant_id, name, phone, updated_at) VALUES (?, ?, ?, '+6281200000000', 0)",
+                    [.text(registration), participant.map(SQLValue.text) ?? .null, .text(name)])
+            }
+        }
+        let stores: [(role: String, store: any MessageStore)] = [("intake", intake), ("notifications", notifications)]
+
+        let owner = try await SubjectExport.collect(from: stores, start: SubjectIdentifiers(participantIDs: ["PST-A"]))
+        let ownerText = String(decoding: try owner.json(), as: UTF8.self)
+        #expect(owner.identifiers.registrationIDs == ["REG-A"] && owner.notFollowed == ["REG-B"])
+        #expect(ownerText.contains("Siti Pemilik") && !ownerText.contains("Orang Lain"))
+
+        let other = try await SubjectExport.collect(from: stores, start: SubjectIdentifiers(registrationIDs: ["REG-B"]))
+        let otherText = String(decoding: try other.json(), as: UTF8.self)
+        #expect(other.identifiers.nikIndexes.isEmpty, "a refused registration does not lend its NIK")
+        #expect(otherText.contains("Orang Lain") && !otherText.contains("Siti Pemilik") && !otherText.contains("PST-A"))
+
+        // Erasing the owner leaves the other person's contact alone.
+        let report = try await SubjectErasure.erase(owner.identifiers, in: stores)
+        #expect(report.rowCount > 0)
+        let left = try await notifications.read("SELECT name FROM notif_contacts", [])
+        #expect(left.compactMap { $0["name"]?.text } == ["Orang Lain"])
+        #expect(try await intake.read("SELECT COUNT(*) AS n FROM intake_registry", []).first?["n"]?.integer == 0)
     }
 }

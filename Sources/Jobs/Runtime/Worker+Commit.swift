@@ -85,7 +85,7 @@ extension Worker {
 
     /// The runtime's own table: how often each redelivered message's handling began, committed
     /// before the handler runs (``WorkerOptions/crashLimit``).
-    static let runtimeTables = [
+    public static let runtimeTables = [
         """
         CREATE TABLE IF NOT EXISTS jobs_handling_attempts (
             message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_attempt_at REAL NOT NULL)
