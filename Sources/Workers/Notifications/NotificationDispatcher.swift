@@ -122,32 +122,20 @@ public final class NotificationDispatcher: Service, Sendable {
     @discardableResult
     public func purgeSettledMessageData() async -> Int {
         guard let keep = options.messageDataRetention else { return 0 }
-        let cutoff = SQLValue.real(
-            now().timeIntervalSince1970 - Double(keep.components.seconds) - Double(keep.components.attoseconds) / 1e18)
-        var cleared = 0
-        do {
-            while true {
-                let count = try await store.write { transaction in
-                    let ids = try transaction.query(
-                        """
-                        SELECT notification_id FROM notif_messages
-                        WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < ? AND routes <> '[]'
-                        LIMIT 1000
-                        """, [cutoff]
-                    ).compactMap { $0["notification_id"] }
-                    guard !ids.isEmpty else { return 0 }
-                    try transaction.execute(
-                        """
-                        UPDATE notif_messages SET parameters = '{}', routes = '[]'
-                        WHERE notification_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
-                        """, ids)
-                    return ids.count
-                }
-                cleared += count
-                if count < 1000 { break }
-            }
-        } catch {
-            logger.warning("could not clear settled messages' data; tried again later", metadata: ["error": "\(error)"])
+        let cutoff = cutoff(keep)
+        let cleared = await inBatches(what: "settled messages' data") { transaction in
+            let ids = try transaction.query(
+                """
+                SELECT notification_id FROM notif_messages
+                WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < ? AND routes <> '[]'
+                LIMIT 1000
+                """, [cutoff]
+            ).compactMap { $0["notification_id"] }
+            guard !ids.isEmpty else { return 0 }
+            try transaction.execute(
+                "UPDATE notif_messages SET parameters = '{}', routes = '[]' WHERE notification_id IN (\(Self.placeholders(ids.count)))",
+                ids)
+            return ids.count
         }
         if cleared > 0 {
             Counter(label: "notifications_message_data_cleared_total").increment(by: cleared)
@@ -162,35 +150,22 @@ public final class NotificationDispatcher: Service, Sendable {
     @discardableResult
     public func purgeContacts() async -> Int {
         guard let keep = options.contactRetention else { return 0 }
-        let cutoff = SQLValue.real(
-            now().timeIntervalSince1970 - Double(keep.components.seconds) - Double(keep.components.attoseconds) / 1e18)
-        var deleted = 0
-        do {
-            while true {
-                let count = try await store.write { transaction in
-                    let ids = try transaction.query(
-                        """
-                        SELECT c.registration_id FROM notif_contacts c
-                        WHERE c.updated_at < ? AND NOT EXISTS (
-                            SELECT 1 FROM notif_messages m
-                            WHERE (m.registration_id = c.registration_id OR m.participant_id = c.participant_id)
-                                AND (m.state = 'pending' OR m.created_at >= ?))
-                        LIMIT 1000
-                        """, [cutoff, cutoff]
-                    ).compactMap { $0["registration_id"] }
-                    guard !ids.isEmpty else { return 0 }
-                    try transaction.execute(
-                        """
-                        DELETE FROM notif_contacts
-                        WHERE registration_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
-                        """, ids)
-                    return ids.count
-                }
-                deleted += count
-                if count < 1000 { break }
-            }
-        } catch {
-            logger.warning("could not delete contacts past their retention; tried again later", metadata: ["error": "\(error)"])
+        let cutoff = cutoff(keep)
+        let deleted = await inBatches(what: "contacts") { transaction in
+            let ids = try transaction.query(
+                """
+                SELECT c.registration_id FROM notif_contacts c
+                WHERE c.updated_at < ? AND NOT EXISTS (
+                    SELECT 1 FROM notif_messages m
+                    WHERE (m.registration_id = c.registration_id OR m.participant_id = c.participant_id)
+                        AND (m.state = 'pending' OR m.created_at >= ?))
+                LIMIT 1000
+                """, [cutoff, cutoff]
+            ).compactMap { $0["registration_id"] }
+            guard !ids.isEmpty else { return 0 }
+            try transaction.execute(
+                "DELETE FROM notif_contacts WHERE registration_id IN (\(Self.placeholders(ids.count)))", ids)
+            return ids.count
         }
         if deleted > 0 {
             Counter(label: "notifications_contacts_purged_total").increment(by: deleted)
@@ -198,6 +173,29 @@ public final class NotificationDispatcher: Service, Sendable {
         }
         return deleted
     }
+
+    /// `now` less `keep`, as the stores keep times.
+    private func cutoff(_ keep: Duration) -> SQLValue {
+        .real(now().timeIntervalSince1970 - Double(keep.components.seconds) - Double(keep.components.attoseconds) / 1e18)
+    }
+
+    /// Runs `batch` (at most 1,000 rows each, its own short transaction) until it takes fewer;
+    /// a store error is logged and the rest left for the next round. Returns the rows taken.
+    private func inBatches(what: String, _ batch: @escaping @Sendable (any StoreTransaction) throws -> Int) async -> Int {
+        var total = 0
+        do {
+            while true {
+                let count = try await store.write(batch)
+                total += count
+                if count < 1000 { break }
+            }
+        } catch {
+            logger.warning("could not purge \(what) past their retention; tried again later", metadata: ["error": "\(error)"])
+        }
+        return total
+    }
+
+    static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
     /// One round: takes the due messages and sends them. Returns how many it took.
     @discardableResult
