@@ -225,7 +225,7 @@ let package = Package(
             name: "kaltim-admin",
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
-                "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings", "DataProtection", "Stores",
+                "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings", "DataProtection", "Stores", "IntakeRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimAdmin",

@@ -1,10 +1,14 @@
+import AMQP
 import Admin
 import ArgumentParser
+import ContractKit
 import Contracts
 import DataProtection
 import Foundation
+import IntakeRules
 import Jobs
 import Stores
+import Topology
 
 /// `kaltim-admin personal-data register`: the register of personal data.
 struct PersonalDataCommand: AsyncParsableCommand {
@@ -138,8 +142,8 @@ struct SubjectOptions: ParsableArguments {
 struct SubjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subject",
-        abstract: "A data subject's rights (UU 27/2022): export or erase everything held about one person.",
-        subcommands: [Export.self, Erase.self])
+        abstract: "A data subject's rights (UU 27/2022): export, correct or erase what is held about one person.",
+        subcommands: [Export.self, Correct.self, Erase.self])
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -201,6 +205,81 @@ struct SubjectCommand: AsyncParsableCommand {
             print(
                 "not followed (made with the NIK but not accepted: perhaps someone else; check, then give with --registration): \(export.notFollowed.joined(separator: ", "))"
             )
+        }
+    }
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Correct a person's name or addresses (publishes registration.corrected, as the programme office).",
+            discussion: """
+                Only the fields given change: the notification worker's contact, and the messages still waiting \
+                for the person (their addresses and the name they greet). Checked here as the worker checks it \
+                (an Indonesian mobile number, a valid e-mail address, a name of one line and at most 200 \
+                characters). Publish as a user that may publish registration.corrected (the programme office's: \
+                --broker-url). Audited (which fields, not their values) before it is published.
+                """)
+
+        @OptionGroup var admin: AdminOptions
+        @Option(help: ArgumentHelp("The registration to correct.", valueName: "id")) var registration: String
+        @Option(help: ArgumentHelp("The name as on the KTP.", valueName: "name")) var name: String?
+        @Option(help: ArgumentHelp("The mobile number.", valueName: "number")) var phone: String?
+        @Option(help: ArgumentHelp("The WhatsApp number.", valueName: "number")) var whatsapp: String?
+        @Option(help: ArgumentHelp("The e-mail address.", valueName: "address")) var email: String?
+        @Option(help: ArgumentHelp("The request's reference, for the record.", valueName: "text")) var reference: String
+
+        func validate() throws {
+            guard SubjectOptions.isIdentifier(registration) else {
+                throw ValidationError("--registration takes an id of letters, digits and - (at most 64)")
+            }
+            guard name != nil || phone != nil || whatsapp != nil || email != nil else {
+                throw ValidationError("say what to correct: --name, --phone, --whatsapp or --email")
+            }
+            if let name {
+                let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !PersonName.normalise(trimmed).isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
+                    throw ValidationError("--name: one line of at most 200 characters, with letters")
+                }
+            }
+            for (option, number) in [("--phone", phone), ("--whatsapp", whatsapp)] {
+                if let number, PhoneNumber.normalise(number) == nil {
+                    throw ValidationError("\(option): not an Indonesian mobile number (08… or +628…)")
+                }
+            }
+            if let email, !EmailAddress.isValid(email) { throw ValidationError("--email: not a valid e-mail address") }
+            let trimmed = reference.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.count <= 200, !reference.contains(where: \.isNewline) else {
+                throw ValidationError("--reference: one line of at most 200 characters")
+            }
+        }
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            let correction = RegistrationCorrectedV1(
+                registrationID: registration, fullName: name?.trimmingCharacters(in: .whitespacesAndNewlines),
+                phone: phone.flatMap(PhoneNumber.normalise), whatsApp: whatsapp.flatMap(PhoneNumber.normalise), email: email,
+                correctedBy: admin.who, reference: reference)
+            let fields = [("name", name), ("phone", phone), ("whatsapp", whatsapp), ("email", email)].filter { $0.1 != nil }
+                .map(\.0)
+            do {
+                try admin.audit.append(
+                    .init(
+                        who: admin.who, action: "subject-correct", target: registration, count: fields.count,
+                        details: ["fields": fields.joined(separator: ","), "reference": reference]))
+            } catch {
+                throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was corrected")
+            }
+            let connection = try await admin.connect()
+            var message = try OutgoingEvent(
+                EventEnvelope(
+                    id: "corrected-\(registration)-\(UUID().uuidString)", source: "/kaltim/admin/subject-correct",
+                    subject: registration, data: correction),
+                exchange: admin.topologyPrefix + ContractDocuments.exchange
+            ).amqpMessage
+            message.properties.userID = connection.username  // consumers check who may correct
+            let result = await connection.publish([message]).first
+            await connection.close()
+            guard case .success = result else { throw ValidationError("the broker did not confirm registration.corrected") }
+            print("published the correction of \(registration): \(fields.joined(separator: ", "))")
         }
     }
 

@@ -45,10 +45,10 @@ public enum ContractPublishers {
         External(
             name: "office",
             summary:
-                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests)",
+                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data)",
             publishes: [
                 ClassOpenedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, CertificateRevokedV1.eventType,
-                RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType,
+                RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType, RegistrationCorrectedV1.eventType,
             ]),
         External(
             name: "blki", summary: "the BLKI offices (daftar ulang records, withdrawals, training results)",

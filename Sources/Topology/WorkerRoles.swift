@@ -168,6 +168,7 @@ public enum NotificationsInput: RoleInput {
     case certificateRevoked(CertificateRevokedV1)
     case withdrawn(EnrolmentWithdrawnV1)
     case requested(NotificationRequestedV1)
+    case corrected(RegistrationCorrectedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(RegistrationSubmittedV2.self, Self.submitted)
@@ -187,6 +188,7 @@ public enum NotificationsInput: RoleInput {
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(NotificationRequestedV1.self, Self.requested)
+        .on(RegistrationCorrectedV1.self, Self.corrected)
 }
 
 /// What the console's read model counts.

@@ -117,6 +117,55 @@ struct BreachCommandTests {
         try await connection.deleteExchange(exchange)
         await connection.close()
     }
+
+    /// `kaltim-admin subject correct`: the correction is published as the connection's user with
+    /// the number in +62 form; bad values are refused before anything is published or audited.
+    @Test func aCorrectionIsPublishedCheckedAndAudited() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let prefix = uniqueName("correct") + "."
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connection = try await BrokerEnvironment.connect()
+        let exchange = prefix + ContractDocuments.exchange
+        try await connection.declareExchange(exchange)
+        let queue = prefix + "corrected"
+        _ = try await connection.declareQueue(AMQPQueueSpec(name: queue))
+        try await connection.bindQueue(queue, exchange: exchange, routingKey: RegistrationCorrectedV1.eventType)
+        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let base = [
+            "subject", "correct", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--operator", "ppdp",
+            "--registration", "REG-2025-000001", "--reference", "PDP-2026-004",
+        ]
+        let admin = builtProductsDirectory.appendingPathComponent("kaltim-admin").path
+        for (arguments, why) in [
+            ([String](), "say what to correct"), (["--phone", "12345"], "--phone: not an Indonesian mobile number"),
+            (["--whatsapp", "+1 555 0100"], "--whatsapp: not an Indonesian mobile number"),
+            (["--email", "bukan surel"], "--email: not a valid e-mail address"), (["--name", "a\nb"], "--name: one line"),
+            (["--name", "   "], "--name: one line"),
+        ] {
+            let (status, printed) = try await ChildProcessRun.run(admin, base + arguments)
+            #expect(status != 0 && printed.contains(why), "\(why): \(printed.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: audit), "nothing refused was audited")
+        let (status, printed) = try await ChildProcessRun.run(
+            admin, base + ["--phone", "0812-5000-0111", "--name", "Siti Rahma"])
+        #expect(status == 0 && printed.contains("published the correction of REG-2025-000001: name, phone"), "\(printed)")
+        try await waitUntil(timeout: .seconds(30), "the correction in the queue") {
+            try await connection.queueState(queue).messageCount == 1
+        }
+        let delivery = try #require(try await connection.get(queue: queue))
+        #expect(delivery.properties.userID == connection.username)
+        let data = (try JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["data"] as? [String: Any]
+        #expect(data?["phone"] as? String == "+6281250000111" && data?["fullName"] as? String == "Siti Rahma")
+        #expect(data?["correctedBy"] as? String == "ppdp" && data?["whatsApp"] == nil)
+        try await delivery.ack()
+        let entry = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(entry.contains("\"subject-correct\"") && entry.contains("name,phone") && !entry.contains("0812"))
+        _ = try await connection.deleteQueue(queue)
+        try await connection.deleteExchange(exchange)
+        await connection.close()
+    }
 }
 
 /// A program's exit status and everything it printed (standard output and error).

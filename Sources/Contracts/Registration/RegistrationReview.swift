@@ -68,3 +68,44 @@ public struct RegistrationDocumentsRequestedV1: ContractMessage {
         self.respondBy = respondBy
     }
 }
+
+/// The programme office corrected how to reach an applicant, at the applicant's request (UU
+/// 27/2022 Art. 6, the right to have one's data corrected): only the fields given change, in the
+/// stores that keep them (the notification worker's contacts). Published by `kaltim-admin
+/// subject correct`, as the office.
+public struct RegistrationCorrectedV1: ContractMessage {
+    public static let eventType = "registration.corrected"
+    public static let version = 1
+
+    public var registrationID: String
+    /// The name as on the KTP, when it was wrong.
+    public var fullName: String?
+    /// A mobile number (+62…), when it changed.
+    public var phone: String?
+    /// A WhatsApp number (+62…), when it changed.
+    public var whatsApp: String?
+    /// An e-mail address, when it changed.
+    public var email: String?
+    /// Who made the correction (staff name or number), and the request's reference.
+    public var correctedBy: String
+    public var reference: String
+
+    public init(
+        registrationID: String, fullName: String?, phone: String?, whatsApp: String?, email: String?, correctedBy: String,
+        reference: String
+    ) {
+        self.registrationID = registrationID
+        self.fullName = fullName
+        self.phone = phone
+        self.whatsApp = whatsApp
+        self.email = email
+        self.correctedBy = correctedBy
+        self.reference = reference
+    }
+
+    /// The name and the addresses.
+    public static let personalFields: [PersonalField] = [
+        PersonalField("fullName", .name), PersonalField("phone", .phone), PersonalField("whatsApp", .phone),
+        PersonalField("email", .email),
+    ]
+}

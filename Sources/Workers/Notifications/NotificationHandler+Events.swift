@@ -296,3 +296,78 @@ extension NotificationHandler {
             in: transaction)
     }
 }
+
+extension NotificationHandler {
+    /// A correction of the person's name or addresses: the contact changes, and so do the
+    /// messages still waiting for them (their addresses, and the name they greet); what was
+    /// sent stays as sent. A registration not seen yet waits (transient), like any message.
+    func correct(_ correction: RegistrationCorrectedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        var assignments: [String] = []
+        var values: [SQLValue] = []
+        if let name = correction.fullName {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !PersonName.normalise(trimmed).isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
+                throw Failure.permanent(.invalidCorrection, "the corrected name is empty, on two lines or over 200 characters")
+            }
+            assignments.append("name = ?")
+            values.append(.text(trimmed))
+        }
+        for (column, number, label) in [("phone", correction.phone, "phone"), ("whatsapp", correction.whatsApp, "WhatsApp")] {
+            guard let number else { continue }
+            guard let normalised = PhoneNumber.normalise(number) else {
+                throw Failure.permanent(.invalidCorrection, "the corrected \(label) number is not an Indonesian mobile number")
+            }
+            assignments.append("\(column) = ?")
+            values.append(.text(normalised))
+        }
+        if let email = correction.email {
+            guard EmailAddress.isValid(email) else {
+                throw Failure.permanent(.invalidCorrection, "the corrected e-mail address is not valid")
+            }
+            assignments.append("email = ?")
+            values.append(.text(email))
+        }
+        guard !assignments.isEmpty else { throw Failure.permanent(.invalidCorrection, "the correction changes nothing") }
+        let registration = SQLValue.text(correction.registrationID)
+        guard try !transaction.query("SELECT 1 FROM notif_contacts WHERE registration_id = ?", [registration]).isEmpty else {
+            throw Failure.transient(.contactUnknown, "no contact yet for the corrected registration")
+        }
+        try transaction.execute(
+            "UPDATE notif_contacts SET \(assignments.joined(separator: ", ")), updated_at = ? WHERE registration_id = ?",
+            values + [.real(Date().timeIntervalSince1970), registration])
+        guard let contact = try transaction.query("SELECT * FROM notif_contacts WHERE registration_id = ?", [registration]).first
+        else { return }
+        // The messages still waiting go to the corrected addresses, greeting the corrected name.
+        let routes = String(decoding: try JSONEncoder.sorted.encode(Self.routes(of: contact)), as: UTF8.self)
+        var conditions = ["registration_id = ?"]
+        var keys = [registration]
+        if let participant = contact["participant_id"]?.text {
+            conditions.append("participant_id = ?")
+            keys.append(.text(participant))
+        }
+        let pending = try transaction.query(
+            "SELECT notification_id, parameters FROM notif_messages WHERE state = 'pending' AND (\(conditions.joined(separator: " OR ")))",
+            keys)
+        for message in pending {
+            guard let id = message["notification_id"]?.text else { continue }
+            var parameters =
+                (try? JSONDecoder().decode([String: String].self, from: Data((message["parameters"]?.text ?? "{}").utf8))) ?? [:]
+            if parameters["nama"] != nil, let name = contact["name"]?.text { parameters["nama"] = name }
+            try transaction.execute(
+                "UPDATE notif_messages SET routes = ?, route_index = 0, parameters = ? WHERE notification_id = ? AND state = 'pending'",
+                [
+                    .text(routes), .text(String(decoding: try JSONEncoder.sorted.encode(parameters), as: UTF8.self)),
+                    .text(id),
+                ])
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys: the same values give the same text.
+    fileprivate static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+}

@@ -83,6 +83,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .certificateRevoked(let revoked): try notify(revoked, event: event, in: transaction)
         case .withdrawn(let withdrawn): try notify(withdrawn, event: event, in: transaction)
         case .requested(let requested): try notify(requested, event: event, in: transaction)
+        case .corrected(let correction): try correct(correction, event: event, in: transaction)
         }
         return []
     }
@@ -91,6 +92,17 @@ public struct NotificationHandler: TypedMessageHandler {
     struct Route: Codable, Equatable, Sendable {
         let channel: NotificationChannel
         let recipient: String
+    }
+
+    /// A contact's channels in the order they are tried: WhatsApp, SMS, e-mail.
+    static func routes(of contact: [String: SQLValue]) -> [Route] {
+        var routes: [Route] = []
+        if let whatsApp = contact["whatsapp"]?.text, !whatsApp.isEmpty {
+            routes.append(Route(channel: .whatsApp, recipient: whatsApp))
+        }
+        if let phone = contact["phone"]?.text, !phone.isEmpty { routes.append(Route(channel: .sms, recipient: phone)) }
+        if let email = contact["email"]?.text, !email.isEmpty { routes.append(Route(channel: .email, recipient: email)) }
+        return routes
     }
 
     enum ContactKey {
@@ -126,12 +138,7 @@ public struct NotificationHandler: TypedMessageHandler {
             throw Failure.transient(
                 .contactUnknown, "no contact details yet for \(event.header.type) (registration.submitted not seen yet)")
         }
-        var routes: [Route] = []
-        if let whatsApp = contact["whatsapp"]?.text, !whatsApp.isEmpty {
-            routes.append(Route(channel: .whatsApp, recipient: whatsApp))
-        }
-        if let phone = contact["phone"]?.text, !phone.isEmpty { routes.append(Route(channel: .sms, recipient: phone)) }
-        if let email = contact["email"]?.text, !email.isEmpty { routes.append(Route(channel: .email, recipient: email)) }
+        let routes = Self.routes(of: contact)
         guard !routes.isEmpty else { throw Failure.permanent(.noContactChannel, "the contact has no phone and no e-mail") }
         var parameters = try values.parameters()
         parameters["nama"] = name
