@@ -227,6 +227,7 @@ def main():
         driver.get(URL + "/audit")
         actions = [row.find_elements(By.TAG_NAME, "td")[2].text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")]
         assert "reveal" in actions and "purge" in actions, actions
+        assert "console-sign-in-failed" in actions, actions  # the wrong password at the start
         shot(driver, "10-audit-admin")
         sign_out(driver)
         step("every step passed")
