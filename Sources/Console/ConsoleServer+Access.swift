@@ -103,7 +103,8 @@ extension ConsoleServer {
         else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
         let name = form.first("username") ?? ""
         guard signIns.begin(name) else {
-            auditFailedSignIn(name, reason: "locked")
+            // Not audited: refused without a password check, as fast as anyone can ask; the
+            // failures that locked the account are in the audit log already.
             return loginPage(
                 error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
         }
@@ -111,7 +112,7 @@ extension ConsoleServer {
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
-            auditFailedSignIn(name, reason: "wrong-password")
+            if configuration.accounts.users[name] != nil { auditFailedSignIn(name) }
             return loginPage(error: "Wrong user or password.", status: .unauthorized)
         }
         let session = sessions.create(user)
@@ -122,15 +123,15 @@ extension ConsoleServer {
         return response
     }
 
-    /// A failed or refused sign-in, in the audit log: the account's name when it is one (a
-    /// typed name that is no account is often a password, so it is never written), and why.
-    func auditFailedSignIn(_ name: String, reason: String) {
-        let known = configuration.accounts.users[name] != nil
+    /// A wrong password for an account, in the audit log. Bounded by the lockout: at most five
+    /// per account and minute. A typed name that is no account is not written (it is often a
+    /// password, and such attempts would be unbounded); the process log counts them.
+    func auditFailedSignIn(_ name: String) {
         do {
             try configuration.auditLog.append(
                 .init(
-                    who: known ? name : "(unknown user)", action: "console-sign-in-failed", target: "console", count: 1,
-                    details: ["reason": reason]))
+                    who: name, action: "console-sign-in-failed", target: "console", count: 1,
+                    details: ["reason": "wrong-password"]))
         } catch {
             logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
         }

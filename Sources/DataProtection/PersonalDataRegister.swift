@@ -418,7 +418,8 @@ public enum PersonalDataRegister {
         RegisterEntry(
             .file, holder: "host", name: "audit log (`KALTIM_AUDIT_LOG`, JSON lines)", personal: ["staff user name"],
             keys: [("subject", .personID)],
-            purpose: "every admin or staff action that changes something or reveals personal data (NIK only masked)",
+            purpose:
+                "every admin or staff action that changes something or reveals personal data (NIK only masked), and the console's wrong passwords for an account",
             retention: "append-only; kept for accountability", readers: "admins, auditors"),
         RegisterEntry(
             .file, holder: "host", name: "worker and console logs (standard error)",

@@ -30,6 +30,16 @@ public enum PersonName {
             .joined(separator: " ")
     }
 
+    /// Whether `name` may be stored as a person's name: letters, one line, at most 200
+    /// characters and 800 bytes, no control or formatting characters (bidi overrides).
+    public static func isAcceptable(_ name: String) -> Bool {
+        !normalise(name).isEmpty && name.count <= 200 && name.utf8.count <= 800
+            && !name.unicodeScalars.contains {
+                $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+                    || $0 == "\u{2028}" || $0 == "\u{2029}"
+            }
+    }
+
     /// Whether two names are the same person's name, tolerant of spelling variants and small typos.
     ///
     /// True when, after `normalise`: the names are equal; or they have the same words in another order; or

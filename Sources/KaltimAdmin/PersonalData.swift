@@ -235,9 +235,8 @@ struct SubjectCommand: AsyncParsableCommand {
                 throw ValidationError("say what to correct: --name, --phone, --whatsapp or --email")
             }
             if let name {
-                let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !PersonName.normalise(trimmed).isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
-                    throw ValidationError("--name: one line of at most 200 characters, with letters")
+                guard PersonName.isAcceptable(name.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                    throw ValidationError("--name: one line of at most 200 characters, with letters and no control characters")
                 }
             }
             for (option, number) in [("--phone", phone), ("--whatsapp", whatsapp)] {

@@ -66,7 +66,7 @@ extension Failure.Code {
     public static let certificateUnknown = Self(rawValue: "certificate-unknown")
     /// A contact with neither a phone number nor an e-mail address (permanent).
     public static let noContactChannel = Self(rawValue: "no-contact-channel")
-    /// A correction of contact data that changes nothing, or whose name, number or address is
+    /// A correction of contact data that names no field, or whose name, number or address is
     /// not valid (permanent).
     public static let invalidCorrection = Self(rawValue: "invalid-correction")
     /// A notification request naming a template that does not exist (permanent).

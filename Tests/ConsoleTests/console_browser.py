@@ -115,6 +115,11 @@ def main():
         driver.find_element(By.ID, "password").send_keys("wrong")
         driver.find_element(By.ID, "sign-in").click()
         wait_until("the refusal", lambda: "Wrong user or password" in driver.page_source)
+        driver.get(URL + "/login")
+        driver.find_element(By.ID, "username").send_keys("tebakan-rahasia")
+        driver.find_element(By.ID, "password").send_keys("wrong")
+        driver.find_element(By.ID, "sign-in").click()
+        wait_until("the second refusal", lambda: "Wrong user or password" in driver.page_source)
 
         step("the viewer sees the funnel move while registrations flow")
         sign_in(driver, "viewer")
@@ -228,6 +233,8 @@ def main():
         actions = [row.find_elements(By.TAG_NAME, "td")[2].text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")]
         assert "reveal" in actions and "purge" in actions, actions
         assert "console-sign-in-failed" in actions, actions  # the wrong password at the start
+        audit_text = driver.find_element(By.ID, "audit").text
+        assert "tebakan-rahasia" not in audit_text, "a typed name that is no account is never written"
         shot(driver, "10-audit-admin")
         sign_out(driver)
         step("every step passed")

@@ -31,24 +31,51 @@ extension NotificationDeliveryTests {
         _ = try await kit.deliver(Self.submitted(1))
         while await dispatcher.runOnce() > 0 {}
         #expect(gateway.requests.values.map(\.to) == ["+6281250000001"])
-        // At night the next message waits; the correction comes before it goes.
+        // At night the ordinary messages are held: person 1's acceptance, and those of a second
+        // registration of the same participant (REG-9, another number).
         clock.set(ISO8601DateFormatter().date(from: "2025-07-07T22:15:00+08:00")!)
         _ = try await kit.deliver(Self.accepted(1))
+        var second = Self.submitted(9)
+        second.data.registrationID = "REG-9"
+        _ = try await kit.deliver(second)
+        var secondAccepted = Self.accepted(9)
+        secondAccepted.data.participantID = "PST-1"
+        _ = try await kit.deliver(secondAccepted)
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.count == 1 && dispatcher.statistics.held == 3)
+        // A notice the office asked for, to one chosen address.
+        let requested = NotificationRequestedV1(
+            notificationID: "office-1", participantID: "PST-1", registrationID: "REG-1", channel: .sms,
+            recipient: "+6281299999999", template: "pemberitahuan_kegagalan_pdp",
+            parameters: [
+                "nama": "Peserta 1", "waktu_kejadian": "7 Juli 2025", "jenis_data": "nama", "uraian_singkat": "uji",
+                "langkah": "uji", "kontak_ppdp": "ppdp@contoh.id",
+            ])
+        _ = try await kit.deliver(EventEnvelope(id: "requested-1", source: "/test", data: requested))
+
         _ = try await kit.deliver(
             Self.corrected("REG-1", id: "c-1", name: "Peserta Satu", phone: "0812 5000 0111", whatsApp: "+628110000111"))
         let contact = try #require(try await kit.query("SELECT * FROM notif_contacts WHERE registration_id = 'REG-1'").first)
         #expect(contact["name"] == .text("Peserta Satu") && contact["phone"] == .text("+6281250000111"))
         #expect(contact["whatsapp"] == .text("+628110000111"))
+        let other = try #require(try await kit.query("SELECT * FROM notif_contacts WHERE registration_id = 'REG-9'").first)
+        #expect(
+            other["name"] == .text("Peserta 9") && other["phone"] == .text("+6281250000009"), "the other registration's stays")
         let sent = try await kit.query("SELECT routes, parameters FROM notif_messages WHERE state = 'sent'")
         #expect(sent.count == 1 && sent[0]["routes"]?.text?.contains("+6281250000001") == true, "what was sent stays")
+
         clock.set(ISO8601DateFormatter().date(from: "2025-07-08T07:00:00+08:00")!)
         while await dispatcher.runOnce() > 0 {}
-        let second = try #require(gateway.requests.values.last)
-        #expect(gateway.requests.count == 2 && second.to == "+628110000111" && second.channel == "WHATSAPP")
-        #expect(second.text.contains("Peserta Satu"), "\(second.text)")
+        let requests = gateway.requests.values
+        let corrected = requests.filter { $0.text.contains("Peserta Satu") }
+        #expect(corrected.count == 1 && corrected.first?.to == "+628110000111" && corrected.first?.channel == "WHATSAPP")
+        #expect(requests.filter { $0.to == "+6281250000009" }.count == 2, "REG-9's messages keep their number")
+        #expect(requests.filter { $0.to == "+6281299999999" }.count == 1, "the requested notice keeps its address")
+        #expect(requests.count == 5)
 
         for (bad, why) in [
             (Self.corrected("REG-1", id: "c-2"), "changes nothing"),
+            (Self.corrected("REG-1", id: "c-8", name: "Siti\u{202E}nahk"), "control characters"),
             (Self.corrected("REG-1", id: "c-3", phone: "12345"), "not an Indonesian mobile number"),
             (Self.corrected("REG-1", id: "c-4", email: "bukan-surel"), "e-mail address is not valid"),
             (Self.corrected("REG-1", id: "c-5", name: " \n "), "name is empty"),
@@ -68,7 +95,7 @@ extension NotificationDeliveryTests {
         } catch let failure as Failure {
             #expect(failure.code == .contactUnknown && failure.kind == .transient, "it waits for the registration")
         }
-        #expect(try await kit.query("SELECT name FROM notif_contacts").count == 1)
+        #expect(try await kit.query("SELECT name FROM notif_contacts").count == 2, "REG-1 and REG-9; none for REG-404")
         await gateway.stop()
     }
 }

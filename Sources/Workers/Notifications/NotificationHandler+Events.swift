@@ -306,8 +306,9 @@ extension NotificationHandler {
         var values: [SQLValue] = []
         if let name = correction.fullName {
             let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !PersonName.normalise(trimmed).isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
-                throw Failure.permanent(.invalidCorrection, "the corrected name is empty, on two lines or over 200 characters")
+            guard PersonName.isAcceptable(trimmed) else {
+                throw Failure.permanent(
+                    .invalidCorrection, "the corrected name is empty, has control characters or is over 200 characters")
             }
             assignments.append("name = ?")
             values.append(.text(trimmed))
@@ -337,24 +338,25 @@ extension NotificationHandler {
             values + [.real(Date().timeIntervalSince1970), registration])
         guard let contact = try transaction.query("SELECT * FROM notif_contacts WHERE registration_id = ?", [registration]).first
         else { return }
-        // The messages still waiting go to the corrected addresses, greeting the corrected name.
+        // The messages of this registration still waiting and not tried yet go to the corrected
+        // addresses, greeting the corrected name. Not: another registration of the same
+        // participant, a notice requested for one chosen address (a breach notice), a message
+        // already tried or being sent (its gateway knows it by its key), nor one whose data an
+        // erasure or the retention cleared.
         let routes = String(decoding: try JSONEncoder.sorted.encode(Self.routes(of: contact)), as: UTF8.self)
-        var conditions = ["registration_id = ?"]
-        var keys = [registration]
-        if let participant = contact["participant_id"]?.text {
-            conditions.append("participant_id = ?")
-            keys.append(.text(participant))
-        }
         let pending = try transaction.query(
-            "SELECT notification_id, parameters FROM notif_messages WHERE state = 'pending' AND (\(conditions.joined(separator: " OR ")))",
-            keys)
+            """
+            SELECT notification_id, parameters FROM notif_messages
+            WHERE registration_id = ? AND state = 'pending' AND attempts = 0 AND claimed_until IS NULL
+                AND event_type <> ? AND routes <> '[]'
+            """, [registration, .text(NotificationRequestedV1.eventType)])
         for message in pending {
             guard let id = message["notification_id"]?.text else { continue }
             var parameters =
                 (try? JSONDecoder().decode([String: String].self, from: Data((message["parameters"]?.text ?? "{}").utf8))) ?? [:]
             if parameters["nama"] != nil, let name = contact["name"]?.text { parameters["nama"] = name }
             try transaction.execute(
-                "UPDATE notif_messages SET routes = ?, route_index = 0, parameters = ? WHERE notification_id = ? AND state = 'pending'",
+                "UPDATE notif_messages SET routes = ?, route_index = 0, parameters = ? WHERE notification_id = ? AND attempts = 0 AND claimed_until IS NULL",
                 [
                     .text(routes), .text(String(decoding: try JSONEncoder.sorted.encode(parameters), as: UTF8.self)),
                     .text(id),
