@@ -27,7 +27,7 @@ public enum DataLocationKind: String, Sendable, Codable {
 }
 
 /// What `kaltim-admin subject erase` does to a person's rows of a table.
-public enum Erasure: Sendable, Equatable {
+public enum Erasure: Sendable {
     /// Nothing of the person beyond pseudonymous ids, codes and dates, or a record the law keeps
     /// (the certificate): the rows stay.
     case keep
@@ -39,14 +39,6 @@ public enum Erasure: Sendable, Equatable {
     /// Published outbox rows whose event names the person are deleted; unpublished ones stay
     /// (they are still owed to the broker) and are reported.
     case publishedEvents
-
-    public static func == (lhs: Erasure, rhs: Erasure) -> Bool {
-        switch (lhs, rhs) {
-        case (.keep, .keep), (.deleteRows, .deleteRows), (.publishedEvents, .publishedEvents): true
-        case (.clear(let a), .clear(let b)): a.map(\.column) == b.map(\.column) && a.map(\.value) == b.map(\.value)
-        default: false
-        }
-    }
 
     /// How the register's document says it.
     public var summary: String {

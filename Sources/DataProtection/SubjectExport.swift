@@ -4,7 +4,7 @@ public import Jobs
 /// The identifiers of one person, as far as they are known: where an export starts, and what it
 /// learns as it reads (a registration gives the participant id, a participant id the
 /// certificate and assessment ids). Never the NIK in clear: its blind index.
-public struct SubjectIdentifiers: Sendable, Equatable, Codable {
+public struct SubjectIdentifiers: Sendable, Equatable, Encodable {
     public var nikIndexes: Set<String> = []
     public var registrationIDs: Set<String> = []
     public var participantIDs: Set<String> = []
@@ -34,12 +34,6 @@ public struct SubjectIdentifiers: Sendable, Equatable, Codable {
         try container.encode(participantIDs.sorted(), forKey: .participantIDs)
         try container.encode(certificateIDs.sorted(), forKey: .certificateIDs)
         try container.encode(assessmentIDs.sorted(), forKey: .assessmentIDs)
-    }
-
-    /// Whether nothing is known.
-    public var isEmpty: Bool {
-        nikIndexes.isEmpty && registrationIDs.isEmpty && participantIDs.isEmpty && certificateIDs.isEmpty
-            && assessmentIDs.isEmpty
     }
 
     /// The values a column of this key may hold for the person.
