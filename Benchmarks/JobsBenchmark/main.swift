@@ -45,7 +45,7 @@ struct TrivialHandler: MessageHandler {
     let exchange: String
     var migrations: [String] { ["CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)"] }
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        guard let registration = event.payload as? RegistrationSubmittedV2 else {
+        guard let registration = event.payload as? RegistrationSubmittedV3 else {
             throw Failure.permanent(.unexpectedType, event.header.type)
         }
         try transaction.execute("INSERT INTO seen (id) VALUES (?)", [.text(registration.registrationID)])

@@ -5,7 +5,8 @@ extension ContractRegistry {
     /// decode with.
     public static var pipeline: ContractRegistry {
         var registry = ContractRegistry()
-        registry.register(RegistrationSubmittedV2.self)
+        registry.register(RegistrationSubmittedV3.self)
+        registry.register(RegistrationSubmittedV2.self) { $0.upcast() }
         registry.register(RegistrationSubmittedV1.self) { $0.upcast() }
         registry.register(AssessmentSubmittedV3.self)
         registry.register(AssessmentSubmittedV2.self) { $0.upcast() }
@@ -32,7 +33,7 @@ public enum ContractCatalogue {
     /// Contracts that have one version so far.
     static let singleVersion: [any ContractMessage.Type] = [
         RegistrationReceivedV1.self, RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
-        RegistrationDocumentsRequestedV1.self, RegistrationCorrectedV1.self,
+        RegistrationDocumentsRequestedV1.self, RegistrationCorrectedV1.self, ConsentWithdrawnV1.self,
         ClassOpenedV1.self, EnrolmentWaitlistedV1.self, EnrolmentReserveDesignatedV1.self, ApprenticeshipPlacedV1.self,
         EnrolmentWithdrawnV1.self,
         EnrolmentWithdrawalRequestedV1.self,
@@ -46,7 +47,8 @@ public enum ContractCatalogue {
     /// Every (type, version), oldest first within a type.
     public static let all: [any ContractMessage.Type] =
         [
-            RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
+            RegistrationSubmittedV1.self, RegistrationSubmittedV2.self, RegistrationSubmittedV3.self,
+            AssessmentSubmittedV1.self, AssessmentSubmittedV2.self,
             AssessmentSubmittedV3.self, AssessmentGradedV1.self, AssessmentGradedV2.self, AssessmentGradedV3.self,
             RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
             ClassScheduledV1.self, ClassScheduledV2.self,

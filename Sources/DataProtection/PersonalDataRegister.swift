@@ -177,6 +177,16 @@ public enum PersonalDataRegister {
             readers: "intake; officers through the console or `kaltim-worker review` (the case file after an audited reveal)",
             erasure: .clear([("case_file", "NULL")])),
         RegisterEntry(
+            .table, holder: "intake", name: "intake_consents", personal: ["guardian_name", "recorded_by"],
+            keys: [("registration_id", .registrationID)],
+            other: [
+                "given_at", "text_version", "guardian_relation", "guardian_given_at", "guardian_text_version", "withdrawn_at",
+                "withdrawn_by", "withdrawal_reference",
+            ],
+            purpose:
+                "the consent a registration accepted or in review is processed on: the applicant's, a parent's or guardian's for an applicant under 18 (UU 27/2022 Art. 25), and its withdrawal",
+            retention: yearAndAudit, readers: "intake, auditors", erasure: .clear([("guardian_name", "NULL")])),
+        RegisterEntry(
             .table, holder: "intake", name: "intake_review_log", personal: ["officer"],
             keys: [("registration_id", .registrationID)],
             other: ["message_id", "decision", "verified_reasons", "reason_code", "decided_at"],
@@ -311,6 +321,11 @@ public enum PersonalDataRegister {
             .table, holder: "notifications", name: "notif_certificates", keys: [("certificate_id", .certificateID)],
             other: ["certificate_number"], purpose: "certificate numbers for the messages", retention: participantDays,
             readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_withdrawals",
+            keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["withdrawn_at"],
+            purpose: "people who withdrew their consent: nothing more is sent to them (ids and the time only)",
+            retention: participantDays, readers: "notifications"),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_training_results", keys: [("participant_id", .participantID)],
             other: ["result"], purpose: "training results for the messages", retention: participantDays,

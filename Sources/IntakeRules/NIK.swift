@@ -209,6 +209,13 @@ public struct NIKCheck: Sendable, Equatable {
 }
 
 extension NIKCheck {
+    /// Completed years on `referenceDate` of someone born on `birthDate` (both exactly
+    /// `yyyy-MM-dd`, real calendar dates); `nil` when either is not one.
+    public static func age(of birthDate: String, on referenceDate: String) -> Int? {
+        guard let birth = CalendarDate(iso: birthDate), let reference = CalendarDate(iso: referenceDate) else { return nil }
+        return birth.age(on: reference)
+    }
+
     /// A proleptic Gregorian calendar date without time or time zone.
     private struct CalendarDate: Comparable {
         let year: Int

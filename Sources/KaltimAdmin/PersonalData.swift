@@ -143,7 +143,7 @@ struct SubjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subject",
         abstract: "A data subject's rights (UU 27/2022): export, correct or erase what is held about one person.",
-        subcommands: [Export.self, Correct.self, Erase.self])
+        subcommands: [Export.self, Correct.self, WithdrawConsent.self, Erase.self])
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -279,6 +279,77 @@ struct SubjectCommand: AsyncParsableCommand {
             await connection.close()
             guard case .success = result else { throw ValidationError("the broker did not confirm registration.corrected") }
             print("published the correction of \(registration): \(fields.joined(separator: ", "))")
+        }
+    }
+
+    struct WithdrawConsent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "withdraw-consent",
+            abstract: "Record that a person withdrew their consent (publishes consent.withdrawn, as the programme office).",
+            discussion: """
+                Processing of that registration stops: intake ends it if it is in review and asks scheduling \
+                to withdraw an accepted participant from their class or the waiting list; the notification \
+                worker deletes the person's contact and waiting messages and sends them nothing more. What was \
+                done before stays recorded (a certificate already issued stays valid). --by says who withdrew \
+                it: the applicant, or the parent or guardian who consented for an applicant under 18. Publish \
+                as a user that may publish consent.withdrawn (the programme office's: --broker-url). Audited \
+                before it is published.
+                """)
+
+        enum Withdrawer: String, ExpressibleByArgument, CaseIterable {
+            case applicant = "pendaftar"
+            case guardian = "orang-tua-wali"
+
+            var contractValue: ConsentWithdrawnV1.WithdrawnBy {
+                switch self {
+                case .applicant: .applicant
+                case .guardian: .parentOrGuardian
+                }
+            }
+        }
+
+        @OptionGroup var admin: AdminOptions
+        @Option(help: ArgumentHelp("The registration whose consent was withdrawn.", valueName: "id")) var registration: String
+        @Option(help: ArgumentHelp("Who withdrew it: pendaftar or orang-tua-wali.", valueName: "who")) var by: Withdrawer
+        @Option(help: ArgumentHelp("The request's reference, for the record.", valueName: "text")) var reference: String
+
+        func validate() throws {
+            guard SubjectOptions.isIdentifier(registration) else {
+                throw ValidationError("--registration takes an id of letters, digits and - (at most 64)")
+            }
+            let trimmed = reference.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.count <= 200, !reference.contains(where: \.isNewline) else {
+                throw ValidationError("--reference: one line of at most 200 characters")
+            }
+        }
+
+        func run() async throws {
+            PersonalData.restrictNewFiles()
+            let withdrawal = ConsentWithdrawnV1(
+                registrationID: registration, withdrawnBy: by.contractValue,
+                withdrawnAt: Date().formatted(.iso8601), recordedBy: admin.who,
+                reference: reference.trimmingCharacters(in: .whitespaces))
+            do {
+                try admin.audit.append(
+                    .init(
+                        who: admin.who, action: "subject-withdraw-consent", target: registration, count: 1,
+                        details: ["by": by.rawValue, "reference": reference]))
+            } catch {
+                throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was published")
+            }
+            let connection = try await admin.connect()
+            var message = try OutgoingEvent(
+                EventEnvelope(
+                    id: "consent-withdrawn-\(registration)-\(UUID().uuidString)",
+                    source: "/kaltim/admin/subject-withdraw-consent",
+                    subject: registration, data: withdrawal),
+                exchange: admin.topologyPrefix + ContractDocuments.exchange
+            ).amqpMessage
+            message.properties.userID = connection.username
+            let result = await connection.publish([message]).first
+            await connection.close()
+            guard case .success = result else { throw ValidationError("the broker did not confirm consent.withdrawn") }
+            print("published the withdrawal of consent for \(registration) (by \(by.rawValue))")
         }
     }
 

@@ -4,7 +4,9 @@ import Programme
 import Workers
 
 /// A seeded synthetic cohort: a civil-registry extract, training history of earlier years,
-/// and the registrations of the 2025 programme with realistic defects. Every NIK has a serial
+/// and the registrations of the 2025 programme with realistic defects. Applicants under 18 on
+/// the reference date register with a parent's consent, except one in four, whose portal
+/// record lacks it (intake rejects them: `GUARDIAN_CONSENT_MISSING`). Every NIK has a serial
 /// in 9000–9999 and is marked synthetic; none belongs to anyone.
 struct Cohort {
     struct Resident {
@@ -20,7 +22,7 @@ struct Cohort {
     }
 
     struct Registration {
-        var registration: RegistrationSubmittedV2
+        var registration: RegistrationSubmittedV3
         var defect: Defect
         var asVersion1: Bool
     }
@@ -86,6 +88,9 @@ struct Cohort {
             }
         }
         var registered: [Resident] = []
+        // Born after this day: under 18 on the reference date.
+        let childBornAfter = String(Int(catalogue.referenceDate.prefix(4))! - 18) + catalogue.referenceDate.dropFirst(4)
+        var children = 0
         // Each resident registers at most once, except the deliberate duplicates.
         let order = residents.indices.shuffled(using: &random)
         for index in 0..<total {
@@ -113,20 +118,28 @@ struct Cohort {
             registered.append(person)
             let phone = String(
                 format: "08%02d%08d", Int.random(in: 11...59, using: &random), Int.random(in: 0..<100_000_000, using: &random))
-            let registration = RegistrationSubmittedV2(
-                registrationID: String(format: "REG-2025-%06d", index + 1), nik: nik, familyCardNumber: nil,
-                fullName: person.name,
+            let isChild = person.birthDate > childBornAfter
+            if isChild { children += 1 }
+            let registration = RegistrationSubmittedV3(
+                registrationID: String(format: "REG-2025-%06d", index + 1), nik: nik, fullName: person.name,
                 birthPlace: "Balikpapan", birthDate: person.birthDate, sex: person.sex, phone: phone, whatsApp: phone,
                 email: Int.random(in: 0..<3, using: &random) == 0 ? nil : "peserta\(index)@contoh.id",
                 domicile: Domicile(regionCode: person.regionCode, address: "Jl. Contoh No. \(index % 200 + 1)"), education: .smk,
                 employmentStatus: .unemployed, jobSeekerCardNumber: nil, preferredCentre: centre, programme: programme,
                 secondChoiceProgramme: nil, apprenticeshipInterest: Int.random(in: 0..<10, using: &random) < 4,
                 declaredTrainings: [],
-                consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
+                consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"),
+                guardianConsent: isChild && children % 4 != 1
+                    ? GuardianConsent(
+                        guardianName:
+                            "\(Self.firstNames[index % Self.firstNames.count]) \(person.name.split(separator: " ").last ?? "")",
+                        relation: .parent, givenAt: "2025-03-03T01:12:40Z", textVersion: "pdp-wali-2025-01") : nil)
+            // Version 1 cannot carry a guardian's consent: the portal sends children's as version 3.
+            let asVersion1 = Int.random(in: 0..<5, using: &random) == 0 && !isChild
             registrations.append(
                 Registration(
                     registration: registration, defect: person.regionCode.hasPrefix("64") ? defect : .nonResident,
-                    asVersion1: Int.random(in: 0..<5, using: &random) == 0))
+                    asVersion1: asVersion1))
         }
     }
 

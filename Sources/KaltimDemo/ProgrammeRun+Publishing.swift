@@ -35,7 +35,7 @@ extension ProgrammeRun {
         for (index, body) in bodies.enumerated() where malformed {
             messages.append(
                 AMQPOutgoingMessage(
-                    body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
+                    body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV3.eventType,
                     properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
         }
         try await publishAll(messages)

@@ -554,7 +554,7 @@ struct ProgrammeRun {
             ledger: await tally.ledger, expectedDecisions: options.registrations, owed: await tally.owedCertificates,
             expectedNotifications: counts.expectedNotifications, notificationLog: path("notifications.jsonl"),
             deadLetters: dead,
-            expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV2.eventType) }.count,
+            expectedDeadLetters: 3 * roles.filter { $0.consumes.contains(RegistrationSubmittedV3.eventType) }.count,
             leftovers: leftovers, logFolder: path("logs"))
         if let stageError = finished.stageError { check.problems.insert("the run did not finish: \(stageError)", at: 0) }
         if counts.reviewsPending > 0 { check.problems.append("\(counts.reviewsPending) reviews still pending") }

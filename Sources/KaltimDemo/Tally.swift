@@ -184,7 +184,7 @@ actor Tally {
             roleActivity[role] = (activity.count + 1, activity.first, now)
         }
         switch delivery.properties.type {
-        case RegistrationSubmittedV2.eventType:
+        case RegistrationSubmittedV3.eventType:
             counts.submitted += 1
             if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body) {
                 submittedAt[header.correlationID] = header.time

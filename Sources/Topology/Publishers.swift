@@ -35,8 +35,10 @@ public enum ContractPublishers {
     /// The external publishers and what each may publish.
     public static let external: [External] = [
         External(
-            name: "portal", summary: "the registration portal (registrations, and applicants' answers to offers)",
-            publishes: [RegistrationSubmittedV2.eventType, EnrolmentTransferAnsweredV1.eventType],
+            name: "portal",
+            summary:
+                "the registration portal (registrations, applicants' answers to offers and withdrawals of consent)",
+            publishes: [RegistrationSubmittedV3.eventType, EnrolmentTransferAnsweredV1.eventType, ConsentWithdrawnV1.eventType],
             reads: [EnrolmentTransferOfferedV1.eventType]),
         External(
             name: "lsp", summary: "the LSPs' assessment systems",
@@ -45,10 +47,11 @@ public enum ContractPublishers {
         External(
             name: "office",
             summary:
-                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data)",
+                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data, withdrawals of consent)",
             publishes: [
                 ClassOpenedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, CertificateRevokedV1.eventType,
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType, RegistrationCorrectedV1.eventType,
+                ConsentWithdrawnV1.eventType,
             ]),
         External(
             name: "blki", summary: "the BLKI offices (daftar ulang records, withdrawals, training results)",

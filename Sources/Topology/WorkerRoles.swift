@@ -20,9 +20,10 @@ extension WorkerRole {
         publishes: [
             RegistrationReceivedV1.eventType, RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType,
             RegistrationReviewNeededV1.eventType, RegistrationDocumentsRequestedV1.eventType,
+            EnrolmentWithdrawalRequestedV1.eventType,
         ],
         summary:
-            "Validates registrations (NIK, region, eligibility, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions."
+            "Validates registrations (NIK, region, eligibility, consent, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions; stops a registration whose consent was withdrawn."
     )
     public static let scheduling = pipeline(
         "scheduling", input: SchedulingInput.self,
@@ -88,18 +89,20 @@ extension WorkerRole {
     ]
 }
 
-/// What intake handles: registrations, officers' decisions on those in review, and graded
+/// What intake handles: registrations, officers' decisions on those in review, graded
 /// assessments (a competency verdict makes a later registration of the same person a
-/// re-registration).
+/// re-registration) and withdrawals of consent.
 public enum IntakeInput: RoleInput {
-    case registration(RegistrationSubmittedV2)
+    case registration(RegistrationSubmittedV3)
     case reviewed(RegistrationReviewedV1)
     case graded(AssessmentGradedV3)
+    case consentWithdrawn(ConsentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
-        .on(RegistrationSubmittedV2.self, Self.registration)
+        .on(RegistrationSubmittedV3.self, Self.registration)
         .on(RegistrationReviewedV1.self, Self.reviewed)
         .on(AssessmentGradedV3.self, Self.graded)
+        .on(ConsentWithdrawnV1.self, Self.consentWithdrawn)
 }
 
 /// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals.
@@ -151,7 +154,7 @@ public enum CertificatesInput: RoleInput {
 
 /// What the notifications role tells job seekers about, and the office's own requests.
 public enum NotificationsInput: RoleInput {
-    case submitted(RegistrationSubmittedV2)
+    case submitted(RegistrationSubmittedV3)
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
     case reviewNeeded(RegistrationReviewNeededV1)
@@ -169,9 +172,10 @@ public enum NotificationsInput: RoleInput {
     case withdrawn(EnrolmentWithdrawnV1)
     case requested(NotificationRequestedV1)
     case corrected(RegistrationCorrectedV1)
+    case consentWithdrawn(ConsentWithdrawnV1)
 
     public static let routes = InputRoutes<Self>()
-        .on(RegistrationSubmittedV2.self, Self.submitted)
+        .on(RegistrationSubmittedV3.self, Self.submitted)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)
         .on(RegistrationReviewNeededV1.self, Self.reviewNeeded)
@@ -189,12 +193,13 @@ public enum NotificationsInput: RoleInput {
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(NotificationRequestedV1.self, Self.requested)
         .on(RegistrationCorrectedV1.self, Self.corrected)
+        .on(ConsentWithdrawnV1.self, Self.consentWithdrawn)
 }
 
 /// What the console's read model counts.
 public enum ConsoleInput: RoleInput {
     /// A `registration.submitted` a retired binding brought: acknowledged, nothing kept.
-    case retired(RegistrationSubmittedV2)
+    case retired(RegistrationSubmittedV3)
     case received(RegistrationReceivedV1)
     case accepted(RegistrationAcceptedV2)
     case rejected(RegistrationRejectedV1)
@@ -212,7 +217,7 @@ public enum ConsoleInput: RoleInput {
     case trainingCompleted(TrainingCompletedV1)
 
     public static let routes = InputRoutes<Self>()
-        .retired(RegistrationSubmittedV2.self, Self.retired)
+        .retired(RegistrationSubmittedV3.self, Self.retired)
         .on(RegistrationReceivedV1.self, Self.received)
         .on(RegistrationAcceptedV2.self, Self.accepted)
         .on(RegistrationRejectedV1.self, Self.rejected)

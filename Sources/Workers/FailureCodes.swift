@@ -16,6 +16,12 @@ extension Failure.Code {
     /// An officer's decision that cannot be carried out as it is (permanent): no officer, an
     /// approval that leaves a reason unverified, a rejection without a reason for the applicant.
     public static let invalidReviewDecision = Self(rawValue: "invalid-review-decision")
+    /// A withdrawal of consent for a registration intake has not decided yet (transient: the
+    /// `registration.submitted` event is on its way).
+    public static let registrationNotYetDecided = Self(rawValue: "registration-not-yet-decided")
+    /// A withdrawal of consent without a valid time, or without who recorded it and the
+    /// request's reference (permanent).
+    public static let invalidConsentWithdrawal = Self(rawValue: "invalid-consent-withdrawal")
 
     // MARK: Scheduling
 

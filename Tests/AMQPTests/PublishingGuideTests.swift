@@ -45,7 +45,7 @@ struct PublishingGuideTests {
         #expect(delivery.properties.headers?["x-contract-version"]?.intValue == 2)
         let event = try ContractRegistry.pipeline.decode(delivery.body)
         #expect(event.header.id == messageID)
-        let registration = try #require(event.payload as? RegistrationSubmittedV2)
+        let registration = try #require(event.payload as? RegistrationSubmittedV3)
         #expect(registration.preferredCentre == .balikpapan)
         try await delivery.ack()
     }

@@ -1,4 +1,5 @@
 import AMQP
+import ContractKit
 import Contracts
 import Foundation
 import Jobs
@@ -113,6 +114,58 @@ struct BreachCommandTests {
         }
         #expect(try await connection.queueState(queue).messageCount == 0, "nothing refused was sent")
         #expect(try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n").count == 2)
+        _ = try await connection.deleteQueue(queue)
+        try await connection.deleteExchange(exchange)
+        await connection.close()
+    }
+
+    /// `kaltim-admin subject withdraw-consent`: published as the connection's user, with who
+    /// withdrew it and the operator as recorder, after the audit entry; bad options are refused
+    /// before anything is published or audited.
+    @Test func aWithdrawalOfConsentIsPublishedAndAudited() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let prefix = uniqueName("withdraw") + "."
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connection = try await BrokerEnvironment.connect()
+        let exchange = prefix + ContractDocuments.exchange
+        try await connection.declareExchange(exchange)
+        let queue = prefix + "withdrawn"
+        _ = try await connection.declareQueue(AMQPQueueSpec(name: queue))
+        try await connection.bindQueue(queue, exchange: exchange, routingKey: ConsentWithdrawnV1.eventType)
+        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let base = [
+            "subject", "withdraw-consent", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit,
+            "--operator", "ppdp",
+        ]
+        let admin = builtProductsDirectory.appendingPathComponent("kaltim-admin").path
+        for (arguments, why) in [
+            (["--registration", "REG-1", "--by", "tetangga", "--reference", "PDP-1"], "--by"),
+            (["--registration", "REG 1;", "--by", "pendaftar", "--reference", "PDP-1"], "--registration takes an id"),
+            (["--registration", "REG-1", "--by", "pendaftar", "--reference", "a\nb"], "--reference: one line"),
+            (["--registration", "REG-1", "--by", "pendaftar", "--reference", "  "], "--reference: one line"),
+        ] {
+            let (status, printed) = try await ChildProcessRun.run(admin, base + arguments)
+            #expect(status != 0 && printed.contains(why), "\(why): \(printed.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: audit), "nothing refused was audited")
+        let (status, printed) = try await ChildProcessRun.run(
+            admin, base + ["--registration", "REG-2025-000303", "--by", "orang-tua-wali", "--reference", "PDP-2026-011"])
+        #expect(status == 0 && printed.contains("published the withdrawal of consent for REG-2025-000303"), "\(printed)")
+        try await waitUntil(timeout: .seconds(30), "the withdrawal in the queue") {
+            try await connection.queueState(queue).messageCount == 1
+        }
+        let delivery = try #require(try await connection.get(queue: queue))
+        #expect(delivery.properties.userID == connection.username)
+        let event = try ContractRegistry.pipeline.decode(delivery.body)
+        let withdrawal = try #require(event.payload as? ConsentWithdrawnV1)
+        #expect(withdrawal.registrationID == "REG-2025-000303" && withdrawal.withdrawnBy == .parentOrGuardian)
+        #expect(withdrawal.recordedBy == "ppdp" && withdrawal.reference == "PDP-2026-011")
+        #expect((try? Date(withdrawal.withdrawnAt, strategy: .iso8601)) != nil)
+        try await delivery.ack()
+        let entry = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(entry.contains("\"subject-withdraw-consent\"") && entry.contains("REG-2025-000303"))
         _ = try await connection.deleteQueue(queue)
         try await connection.deleteExchange(exchange)
         await connection.close()

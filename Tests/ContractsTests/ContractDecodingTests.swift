@@ -39,7 +39,7 @@ struct GoldenFixtureTests {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
         #expect(Set(files.map { String($0.dropLast(5)) }) == Set(Self.fixtures))
-        #expect(Self.fixtures.count == 36)
+        #expect(Self.fixtures.count == 38)
     }
 
     @Test(arguments: fixtures)
@@ -117,27 +117,42 @@ struct GoldenFixtureTests {
 
     @Test func versionOneUpcastsWithTheNewFieldsUnknown() throws {
         let event = try makeRegistry().decode(try fixture("registration.submitted.v1"))
-        let registration = try #require(event.payload as? RegistrationSubmittedV2)
+        let registration = try #require(event.payload as? RegistrationSubmittedV3)
         #expect(event.receivedVersion == 1)
         #expect(registration.registrationID == "REG-2025-000101")
         #expect(registration.fullName == "Siti Rahmawati")
         #expect(registration.sex == .female)
         #expect(registration.preferredCentre == .balikpapan)
         #expect(registration.domicile.regionCode == "6471051001")
-        #expect(registration.familyCardNumber == nil)
+        #expect(registration.guardianConsent == nil)
         #expect(registration.whatsApp == nil)
         #expect(registration.employmentStatus == nil)
         #expect(registration.secondChoiceProgramme == nil)
     }
 
-    @Test func versionTwoKeepsEveryField() throws {
+    @Test func versionTwoLosesTheFamilyCardNumberWhenDecoded() throws {
         let event = try makeRegistry().decode(try fixture("registration.submitted.v2"))
-        let registration = try #require(event.payload as? RegistrationSubmittedV2)
-        #expect(registration.familyCardNumber == "6474010101150007")
+        let registration = try #require(event.payload as? RegistrationSubmittedV3)
+        #expect(event.receivedVersion == 2)
+        // No step uses the KK number: the newest version has no field for it, so no worker holds it.
+        let text = String(decoding: try ContractJSON.encode(EventEnvelope(source: "/t", data: registration)), as: UTF8.self)
+        #expect(!text.contains("6474010101150007") && !text.contains("familyCardNumber"))
+        #expect(registration.guardianConsent == nil)
         #expect(registration.employmentStatus == .unemployed)
         #expect(registration.declaredTrainings == [DeclaredTraining(programme: "LAS_LISTRIK", year: 2023, outcome: .failed)])
         #expect(event.header.correlationID == "9b2d7c40-5e6f-4a81-b3c2-7d8e9f0a1b02")
         #expect(event.header.causationID == nil)
+    }
+
+    @Test func versionThreeCarriesAGuardiansConsent() throws {
+        let event = try makeRegistry().decode(try fixture("registration.submitted.v3"))
+        let registration = try #require(event.payload as? RegistrationSubmittedV3)
+        #expect(
+            registration.guardianConsent
+                == GuardianConsent(
+                    guardianName: "Rahma Lestari", relation: .parent, givenAt: "2025-03-05T01:08:40Z",
+                    textVersion: "pdp-wali-2025-01"))
+        #expect(RegistrationSubmittedV3.personalFields.contains { $0.path == ["guardianConsent", "guardianName"] })
     }
 
     @Test func fixturesRoundTripThroughTheEncoder() throws {
@@ -146,19 +161,21 @@ struct GoldenFixtureTests {
         #expect(try decoder.decode(EventEnvelope<RegistrationSubmittedV1>.self, from: ContractJSON.encode(v1)) == v1)
         let v2 = try decoder.decode(EventEnvelope<RegistrationSubmittedV2>.self, from: try fixture("registration.submitted.v2"))
         #expect(try decoder.decode(EventEnvelope<RegistrationSubmittedV2>.self, from: ContractJSON.encode(v2)) == v2)
+        let v3 = try decoder.decode(EventEnvelope<RegistrationSubmittedV3>.self, from: try fixture("registration.submitted.v3"))
+        #expect(try decoder.decode(EventEnvelope<RegistrationSubmittedV3>.self, from: ContractJSON.encode(v3)) == v3)
         // What a producer writes is what a consumer's registry reads.
-        let event = try makeRegistry().decode(ContractJSON.encode(v2))
-        #expect(event.payload as? RegistrationSubmittedV2 == v2.data)
+        let event = try makeRegistry().decode(ContractJSON.encode(v3))
+        #expect(event.payload as? RegistrationSubmittedV3 == v3.data)
     }
 
     @Test func aNewEnvelopeCarriesTypeVersionAndIDs() throws {
         let original = try makeRegistry().decode(try fixture("registration.submitted.v2"))
-        let payload = try #require(original.payload as? RegistrationSubmittedV2)
+        let payload = try #require(original.payload as? RegistrationSubmittedV3)
         let envelope = EventEnvelope(
             source: "/kaltim/tests", subject: payload.registrationID, correlationID: "corr-1", causationID: "cause-1",
             data: payload)
         #expect(envelope.type == "registration.submitted")
-        #expect(envelope.dataVersion == 2)
+        #expect(envelope.dataVersion == 3)
         #expect(envelope.specVersion == "1.0")
         let decoded = try makeRegistry().decode(ContractJSON.encode(envelope))
         #expect(decoded.header.id == envelope.id)
@@ -175,10 +192,10 @@ struct BadInputTests {
     }
 
     @Test func aVersionNewerThanKnownIsUnsupported() throws {
-        let body = try edited("registration.submitted.v2") { $0["dataversion"] = 3 }
+        let body = try edited("registration.submitted.v2") { $0["dataversion"] = 4 }
         let error = try #require(decodeError(body))
         #expect(error.reason == "unsupported-contract-version")
-        #expect(error.message.contains("known versions: 1, 2"))
+        #expect(error.message.contains("known versions: 1, 2, 3"))
     }
 
     @Test(arguments: [
@@ -261,6 +278,6 @@ struct BadInputTests {
             envelope["data"] = data
         }
         let event = try makeRegistry().decode(body)
-        #expect((event.payload as? RegistrationSubmittedV2)?.registrationID == "REG-2025-000202")
+        #expect((event.payload as? RegistrationSubmittedV3)?.registrationID == "REG-2025-000202")
     }
 }

@@ -92,7 +92,10 @@ struct DeliveryProvenanceTests {
         // The console publishes what staff record in it, next to the office and the BLKIs.
         #expect(ContractPublishers.principals(publishing: "registration.reviewed") == ["office", "console"])
         #expect(ContractPublishers.principals(publishing: "enrolment.reregistered") == ["blki", "console"])
-        #expect(ContractPublishers.principals(publishing: "enrolment.withdrawal-requested") == ["office", "blki", "console"])
+        #expect(
+            ContractPublishers.principals(publishing: "enrolment.withdrawal-requested") == [
+                "office", "blki", "console", "intake",
+            ])
         #expect(ContractPublishers.allowedUsers()["registration.accepted"] == ["kaltim-intake"])
     }
 

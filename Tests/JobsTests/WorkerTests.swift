@@ -30,7 +30,7 @@ final class AcceptingHandler: MessageHandler {
     }
 
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        guard let registration = event.payload as? RegistrationSubmittedV2 else {
+        guard let registration = event.payload as? RegistrationSubmittedV3 else {
             throw Failure.permanent(.unexpectedType, event.header.type)
         }
         gate?.pass()

@@ -56,7 +56,7 @@ struct ProbeHandler: MessageHandler {
     }
 
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
-        guard let registration = event.payload as? RegistrationSubmittedV2 else {
+        guard let registration = event.payload as? RegistrationSubmittedV3 else {
             throw Failure.permanent(.unexpectedType, event.header.type)
         }
         if event.header.id == trapID { fatalError("probe: trapping on message \(event.header.id)") }

@@ -175,7 +175,7 @@ enum BadInputCorpus {
         // Envelope: types and versions.
         dead("unknown-type", try withEnvelope("unknown-type", "type", "registration.submited"), "unknown-contract-type")
         dead("missing-type", try withEnvelope("missing-type", "type", nil), "missing-field")
-        dead("newer-version", try withEnvelope("newer-version", "dataversion", 3), "unsupported-contract-version")
+        dead("newer-version", try withEnvelope("newer-version", "dataversion", 4), "unsupported-contract-version")
         dead("version-zero", try withEnvelope("version-zero", "dataversion", 0), "unsupported-contract-version")
         dead("specversion-0.3", try withEnvelope("specversion-0.3", "specversion", "0.3"), "invalid-envelope")
         // Oversize: 300 KiB against the 256 KiB limit.

@@ -280,6 +280,31 @@ struct PipelineProcessTests {
         let withdrawn = try #require(received.values.first { $0.type == EnrolmentWithdrawnV1.eventType })
         let reason = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawnV1>.self, from: withdrawn.body).data
         #expect(reason.reason == .noShow && reason.classID == balikpapan.classID)
+
+        // The Bontang participant withdraws their consent (UU 27/2022 Art. 9): intake asks
+        // scheduling to withdraw them, and scheduling does, from the class they hold.
+        let consent = try OutgoingEvent(
+            EventEnvelope(
+                source: "/kaltim/admin/subject-withdraw-consent",
+                data: ConsentWithdrawnV1(
+                    registrationID: "E2E-1", withdrawnBy: .applicant, withdrawnAt: Date().formatted(.iso8601),
+                    recordedBy: "petugas-7", reference: "PDP-E2E")), exchange: intake.exchange)
+        try await connection.publish(
+            consent.body, exchange: intake.exchange, routingKey: consent.routingKey,
+            properties: consent.amqpMessage.properties, mandatory: true)
+        try await waitUntil(timeout: .seconds(60), "the participant who withdrew consent is withdrawn") {
+            while let delivery = try? await connection.get(queue: outputs) {
+                let subject =
+                    (try? JSONSerialization.jsonObject(with: delivery.body) as? [String: Any])?["subject"] as? String ?? ""
+                received.append((delivery.properties.type ?? "", subject, delivery.body))
+                try? await delivery.ack()
+            }
+            return seenNow()[EnrolmentWithdrawnV1.eventType]?.contains(bontang.participantID) == true
+        }
+        let resigned = try received.values.filter { $0.type == EnrolmentWithdrawnV1.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawnV1>.self, from: $0.body).data
+        }.first { $0.participantID == bontang.participantID }
+        #expect(resigned?.reason == .participantResigned && resigned?.classID == bontang.classID)
         for worker in workers { worker.signal(SIGTERM) }
         for worker in workers { #expect(try await worker.waitForExit(timeout: .seconds(30)) == 0) }
         #expect(!workers.map(\.output).joined().contains("6474015708999901"), "no NIK in any log line")

@@ -68,7 +68,7 @@ struct RoleInputTests {
         #expect(Twice.routes.eventTypes == [ClassOpenedV1.eventType, RegistrationSubmittedV1.eventType])
         #expect(Twice.routes.duplicates == [ClassOpenedV1.eventType])
         #expect(Twice.routes.versions[RegistrationSubmittedV1.eventType] == 1)
-        #expect(ContractRegistry.pipeline.contracts[RegistrationSubmittedV1.eventType]?.max() == 2)
+        #expect(ContractRegistry.pipeline.contracts[RegistrationSubmittedV1.eventType]?.max() == 3)
     }
 
     /// A worker given another role's handler refuses to start (its bindings would bring events

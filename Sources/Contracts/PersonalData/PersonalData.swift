@@ -61,6 +61,15 @@ extension RegistrationSubmittedV2 {
         ]
 }
 
+extension RegistrationSubmittedV3 {
+    /// Version 1's fields, the WhatsApp number and the parent's or guardian's name (no family
+    /// card number any more).
+    public static let personalFields: [PersonalField] =
+        RegistrationSubmittedV1.personalFields + [
+            PersonalField("whatsApp", .phone), PersonalField("guardianConsent.guardianName", .name),
+        ]
+}
+
 extension NotificationRequestedV1 {
     /// The recipient's address, the name the template greets and the (already masked) NIK it
     /// may quote.

@@ -109,3 +109,37 @@ public struct RegistrationCorrectedV1: ContractMessage {
         PersonalField("email", .email),
     ]
 }
+
+/// An applicant, or the parent or guardian who consented for an applicant under 18, withdrew
+/// the consent to the processing of their data (UU 27/2022 Art. 9: consent can be withdrawn).
+/// Processing stops: intake ends a registration in review (`registration.rejected`,
+/// `CONSENT_WITHDRAWN`) and asks scheduling to withdraw an accepted participant from their class
+/// or the waiting list; the notification worker sends that person nothing more. What was
+/// already done stays recorded (a certificate issued before stays valid). Published by
+/// `kaltim-admin subject withdraw-consent`, as the office.
+public struct ConsentWithdrawnV1: ContractMessage {
+    public static let eventType = "consent.withdrawn"
+    public static let version = 1
+
+    /// Who withdrew it.
+    public enum WithdrawnBy: String, SchemaEnumeration {
+        case applicant = "PENDAFTAR"
+        case parentOrGuardian = "ORANG_TUA_WALI"
+    }
+
+    public var registrationID: String
+    public var withdrawnBy: WithdrawnBy
+    /// ISO 8601 time the withdrawal was received.
+    public var withdrawnAt: String
+    /// Who recorded it (staff name or number), 1–200 characters, and the request's reference.
+    public var recordedBy: String
+    public var reference: String
+
+    public init(registrationID: String, withdrawnBy: WithdrawnBy, withdrawnAt: String, recordedBy: String, reference: String) {
+        self.registrationID = registrationID
+        self.withdrawnBy = withdrawnBy
+        self.withdrawnAt = withdrawnAt
+        self.recordedBy = recordedBy
+        self.reference = reference
+    }
+}

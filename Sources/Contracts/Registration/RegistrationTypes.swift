@@ -75,3 +75,28 @@ public struct Consent: Codable, Sendable, Equatable {
         self.textVersion = textVersion
     }
 }
+
+/// The consent of an applicant's parent or guardian, as the portal (or the officer at an
+/// assisted walk-in) recorded it.
+public struct GuardianConsent: Codable, Sendable, Equatable {
+    /// Who gave it.
+    public enum Relation: String, SchemaEnumeration {
+        case parent = "ORANG_TUA"
+        case guardian = "WALI"
+    }
+
+    /// The parent's or guardian's name, as on their KTP.
+    public var guardianName: String
+    public var relation: Relation
+    /// ISO 8601 time of consent.
+    public var givenAt: String
+    /// Version of the consent text shown to the parent or guardian.
+    public var textVersion: String
+
+    public init(guardianName: String, relation: Relation, givenAt: String, textVersion: String) {
+        self.guardianName = guardianName
+        self.relation = relation
+        self.givenAt = givenAt
+        self.textVersion = textVersion
+    }
+}

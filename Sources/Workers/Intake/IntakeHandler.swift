@@ -10,7 +10,8 @@ public import Topology
 /// The intake validation worker: decides on each submitted registration.
 ///
 /// Checks, in this order of outcome: the NIK rules N1–N8 (``NIKCheck``), name, phone, e-mail,
-/// consent and the programme offered at the chosen BLKI; one active registration per NIK per
+/// consent (and a parent's or guardian's for an applicant under 18) and the programme offered at
+/// the chosen BLKI; one active registration per NIK per
 /// programme year (N10, on the NIK's blind index); the civil-registry record (NIK known, name
 /// and birth date agree, domicile in Kaltim on the record, not on the NIK prefix: N9). Any
 /// rejection → `registration.rejected` with every reason; else any doubt →
@@ -21,7 +22,8 @@ public import Topology
 /// approved, it is accepted as it would have been; rejected, the NIK is free for a later
 /// registration; documents requested, it stays open. Training history comes
 /// from the imported records of earlier programmes, the `assessment.graded` outcomes this
-/// worker consumes, and what the applicant declared.
+/// worker consumes, and what the applicant declared. A withdrawal of consent
+/// (``withdrawConsent(_:event:in:)``) stops the registration.
 public struct IntakeHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let registry: any CivilRegistry
@@ -42,7 +44,7 @@ public struct IntakeHandler: TypedMessageHandler {
     }
 
     public var migrations: [String] {
-        registry.migrations + Self.ownTables + Self.reviewTables
+        registry.migrations + Self.ownTables + Self.reviewTables + Self.consentTables
     }
 
     static let ownTables = [
@@ -73,12 +75,14 @@ public struct IntakeHandler: TypedMessageHandler {
         case .graded(let graded):
             try record(graded, in: transaction)
             return []
+        case .consentWithdrawn(let withdrawal):
+            return try withdrawConsent(withdrawal, event: event, in: transaction)
         }
     }
 
     // MARK: Registrations
 
-    func decide(_ registration: RegistrationSubmittedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws
+    func decide(_ registration: RegistrationSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
         let known = try transaction.query(
@@ -99,6 +103,7 @@ public struct IntakeHandler: TypedMessageHandler {
             regions: regions)
         var findings = nik.findings
         findings += contactFindings(registration)
+        findings += consentFindings(registration, birthDateInNIK: nik.derivedBirthDate)
         if catalogue.programme(registration.programme, at: registration.preferredCentre) == nil {
             findings.append(
                 .init(.reject, "PROGRAMME_NOT_OFFERED", "Program pelatihan yang dipilih tidak tersedia di BLKI tersebut."))
@@ -159,6 +164,9 @@ public struct IntakeHandler: TypedMessageHandler {
                 .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
                 .text(Date().formatted(.iso8601)),
             ])
+        if outcome != "rejected" {
+            try recordConsent(registration, birthDateInNIK: nik.derivedBirthDate, in: transaction)
+        }
         // What the counts need, without the personal data of the submission (the console and
         // its history stream read this, never `registration.submitted`).
         // A programme the plan does not offer there is not repeated (it is the portal's text).
@@ -178,7 +186,7 @@ public struct IntakeHandler: TypedMessageHandler {
     /// The programme `registration.received` names when the plan does not offer the chosen one.
     public static let unknownProgramme = "TIDAK_DITAWARKAN"
 
-    func contactFindings(_ registration: RegistrationSubmittedV2) -> [IntakeFinding] {
+    func contactFindings(_ registration: RegistrationSubmittedV3) -> [IntakeFinding] {
         var findings: [IntakeFinding] = []
         if PersonName.normalise(registration.fullName).isEmpty {
             findings.append(.init(.reject, "NAME_MISSING", "Nama lengkap wajib diisi."))
@@ -193,13 +201,10 @@ public struct IntakeHandler: TypedMessageHandler {
         if let email = registration.email, !email.isEmpty, !EmailAddress.isValid(email) {
             findings.append(.init(.reject, "EMAIL_INVALID", "Alamat e-mail tidak valid."))
         }
-        if !registration.consent.given {
-            findings.append(.init(.reject, "CONSENT_MISSING", "Persetujuan pemrosesan data pribadi belum diberikan."))
-        }
         return findings
     }
 
-    func registryFindings(_ registration: RegistrationSubmittedV2, nikIndex: String, in transaction: any StoreTransaction)
+    func registryFindings(_ registration: RegistrationSubmittedV3, nikIndex: String, in transaction: any StoreTransaction)
         throws -> [IntakeFinding]
     {
         guard let record = try registry.record(nikIndex: nikIndex, in: transaction) else {
@@ -229,7 +234,7 @@ public struct IntakeHandler: TypedMessageHandler {
 
     /// The priority tier and its reasons, from the worker's history records and the
     /// applicant's declaration.
-    func priority(_ registration: RegistrationSubmittedV2, nikIndex: String, in transaction: any StoreTransaction) throws
+    func priority(_ registration: RegistrationSubmittedV3, nikIndex: String, in transaction: any StoreTransaction) throws
         -> (RegistrationAcceptedV1.PriorityTier, [String])
     {
         let history = try transaction.query(

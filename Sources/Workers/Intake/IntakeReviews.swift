@@ -32,7 +32,7 @@ extension IntakeHandler {
     /// needs to accept it later as if it had been accepted now (participant id, tier, the
     /// submission time).
     func openReview(
-        _ registration: RegistrationSubmittedV2, event: DecodedEvent, reasons: [RegistrationReason], nikIndex: String?,
+        _ registration: RegistrationSubmittedV3, event: DecodedEvent, reasons: [RegistrationReason], nikIndex: String?,
         maskedNIK: String, participantID: String?, in transaction: any StoreTransaction
     ) throws {
         let tier = try nikIndex.map { try priority(registration, nikIndex: $0, in: transaction) }

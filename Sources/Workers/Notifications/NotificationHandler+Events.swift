@@ -9,7 +9,9 @@ import Programme
 /// template and its values (and, for a registration, the contact details kept for later
 /// messages). One function per event, called by ``NotificationHandler/handle(_:in:)``.
 extension NotificationHandler {
-    func notify(_ submitted: RegistrationSubmittedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+    func notify(_ submitted: RegistrationSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        // Consent withdrawn before the registration got here: its contact is not kept.
+        guard try !hasWithdrawnConsent(.registration(submitted.registrationID), in: transaction) else { return }
         try transaction.execute(
             """
             INSERT INTO notif_contacts (registration_id, name, phone, whatsapp, email, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -33,6 +35,10 @@ extension NotificationHandler {
     }
 
     func notify(_ accepted: RegistrationAcceptedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        // Withdrawn: remember the participant id, so that later events about them are not sent either.
+        try transaction.execute(
+            "UPDATE notif_withdrawals SET participant_id = ? WHERE registration_id = ?",
+            [.text(accepted.participantID), .text(accepted.registrationID)])
         try transaction.execute(
             "UPDATE notif_contacts SET participant_id = ? WHERE registration_id = ?",
             [.text(accepted.participantID), .text(accepted.registrationID)])
@@ -289,6 +295,9 @@ extension NotificationHandler {
                 .missingTemplateValues,
                 "template \(requested.template) needs \(missing.sorted().joined(separator: ", "))")
         }
+        for key in [requested.registrationID.map(ContactKey.registration), requested.participantID.map(ContactKey.participant)] {
+            if let key, try hasWithdrawnConsent(key, in: transaction) { return }
+        }
         try insert(
             notificationID: "req:" + requested.notificationID, event: event, template: requested.template,
             parameters: requested.parameters, routes: [Route(channel: requested.channel, recipient: requested.recipient)],
@@ -329,6 +338,8 @@ extension NotificationHandler {
             values.append(.text(email))
         }
         guard !assignments.isEmpty else { throw Failure.permanent(.invalidCorrection, "the correction changes nothing") }
+        // Consent withdrawn: no contact is kept any more, so there is nothing to correct.
+        guard try !hasWithdrawnConsent(.registration(correction.registrationID), in: transaction) else { return }
         let registration = SQLValue.text(correction.registrationID)
         guard try !transaction.query("SELECT 1 FROM notif_contacts WHERE registration_id = ?", [registration]).isEmpty else {
             throw Failure.transient(.contactUnknown, "no contact yet for the corrected registration")
@@ -361,6 +372,43 @@ extension NotificationHandler {
                     .text(routes), .text(String(decoding: try JSONEncoder.sorted.encode(parameters), as: UTF8.self)),
                     .text(id),
                 ])
+        }
+    }
+}
+
+extension NotificationHandler {
+    /// A withdrawal of consent: the person is sent nothing more. Their contact is deleted, and
+    /// so are their messages still waiting (one a sender holds at this moment is finished);
+    /// what was sent stays as sent. Only the ids and the time are kept, so that every later
+    /// event about them is recognised and not sent.
+    func withdrawConsent(_ withdrawal: ConsentWithdrawnV1, in transaction: any StoreTransaction) throws {
+        let registration = SQLValue.text(withdrawal.registrationID)
+        let participant =
+            try transaction.query("SELECT participant_id FROM notif_contacts WHERE registration_id = ?", [registration])
+            .first?["participant_id"] ?? .null
+        let now = SQLValue.real(Date().timeIntervalSince1970)
+        try transaction.execute(
+            """
+            INSERT INTO notif_withdrawals (registration_id, participant_id, withdrawn_at) VALUES (?, ?, ?)
+            ON CONFLICT (registration_id) DO NOTHING
+            """, [registration, participant, now])
+        // Not held by a sender: never claimed, or a claim whose lease ran out (its sender died).
+        try transaction.execute(
+            """
+            DELETE FROM notif_messages
+            WHERE (registration_id = ? OR participant_id = ?) AND state = 'pending'
+                AND (claimed_until IS NULL OR claimed_until < ?)
+            """, [registration, participant, now])
+        try transaction.execute("DELETE FROM notif_contacts WHERE registration_id = ?", [registration])
+    }
+
+    /// Whether the person a message is about withdrew their consent.
+    func hasWithdrawnConsent(_ key: ContactKey, in transaction: any StoreTransaction) throws -> Bool {
+        switch key {
+        case .registration(let id):
+            try !transaction.query("SELECT 1 FROM notif_withdrawals WHERE registration_id = ?", [.text(id)]).isEmpty
+        case .participant(let id):
+            try !transaction.query("SELECT 1 FROM notif_withdrawals WHERE participant_id = ?", [.text(id)]).isEmpty
         }
     }
 }

@@ -59,6 +59,12 @@ public struct NotificationHandler: TypedMessageHandler {
             // A person's messages, for the contacts' retention (and an erasure).
             "CREATE INDEX IF NOT EXISTS notif_messages_registration ON notif_messages (registration_id)",
             "CREATE INDEX IF NOT EXISTS notif_messages_participant ON notif_messages (participant_id)",
+            // People who withdrew their consent: sent nothing more (ids and the time only).
+            """
+            CREATE TABLE IF NOT EXISTS notif_withdrawals (
+                registration_id TEXT PRIMARY KEY, participant_id TEXT, withdrawn_at REAL NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS notif_withdrawals_participant ON notif_withdrawals (participant_id)",
         ]
     }
 
@@ -84,6 +90,7 @@ public struct NotificationHandler: TypedMessageHandler {
         case .withdrawn(let withdrawn): try notify(withdrawn, event: event, in: transaction)
         case .requested(let requested): try notify(requested, event: event, in: transaction)
         case .corrected(let correction): try correct(correction, event: event, in: transaction)
+        case .consentWithdrawn(let withdrawal): try withdrawConsent(withdrawal, in: transaction)
         }
         return []
     }
@@ -126,6 +133,7 @@ public struct NotificationHandler: TypedMessageHandler {
         _ values: Values, for event: DecodedEvent, contact key: ContactKey, in transaction: any StoreTransaction
     ) throws {
         let template = Values.template
+        guard try !hasWithdrawnConsent(key, in: transaction) else { return }
         let rows: [[String: SQLValue]]
         switch key {
         case .registration(let id):

@@ -1,0 +1,170 @@
+import ContractKit
+import Contracts
+import Foundation
+import IntakeRules
+import Jobs
+import Programme
+
+/// Consent: the applicant's own, a parent's or guardian's for an applicant under 18 (UU 27/2022
+/// Art. 25), and its withdrawal (Art. 9), which stops the registration.
+extension IntakeHandler {
+    /// Below this age on the programme's reference date an applicant is a child (UU 35/2014
+    /// Art. 1), whose data is processed with a parent's or guardian's consent.
+    public static let adultAge = 18
+
+    static let consentTables = [
+        // The consent a registration was processed on, for as long as it is processed: the
+        // applicant's (time and text version), the parent's or guardian's for a child, and a
+        // withdrawal. Kept only for registrations accepted or in review.
+        """
+        CREATE TABLE IF NOT EXISTS intake_consents (
+            registration_id TEXT PRIMARY KEY, given_at TEXT, text_version TEXT, guardian_name TEXT,
+            guardian_relation TEXT, guardian_given_at TEXT, guardian_text_version TEXT, withdrawn_at TEXT,
+            withdrawn_by TEXT, recorded_by TEXT, withdrawal_reference TEXT)
+        """
+    ]
+
+    /// Whether the applicant is under 18 on the reference date by the declared birth date or by
+    /// the one in the NIK: either is enough, so that a child's data is never processed on a
+    /// typing error.
+    func isChild(_ registration: RegistrationSubmittedV3, birthDateInNIK: String?) -> Bool {
+        [registration.birthDate, birthDateInNIK].compactMap { $0 }
+            .compactMap { NIKCheck.age(of: $0, on: catalogue.referenceDate) }
+            .contains { $0 < Self.adultAge }
+    }
+
+    /// A parent's or guardian's consent that can be relied on: a name, a time, the text's version.
+    static func isComplete(_ consent: GuardianConsent) -> Bool {
+        PersonName.isAcceptable(consent.guardianName) && (try? Date(consent.givenAt, strategy: .iso8601)) != nil
+            && isShortText(consent.textVersion)
+    }
+
+    static func isShortText(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return !trimmed.isEmpty && trimmed.count <= 200
+            && !trimmed.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    func consentFindings(_ registration: RegistrationSubmittedV3, birthDateInNIK: String?) -> [IntakeFinding] {
+        var findings: [IntakeFinding] = []
+        if !registration.consent.given {
+            findings.append(.init(.reject, "CONSENT_MISSING", "Persetujuan pemrosesan data pribadi belum diberikan."))
+        }
+        if isChild(registration, birthDateInNIK: birthDateInNIK), !(registration.guardianConsent.map(Self.isComplete) ?? false) {
+            findings.append(
+                .init(
+                    .reject, "GUARDIAN_CONSENT_MISSING",
+                    "Pendaftar berusia di bawah \(Self.adultAge) tahun: persetujuan orang tua atau wali wajib diberikan saat mendaftar."
+                ))
+        }
+        return findings
+    }
+
+    /// Keeps the consent a registration accepted or in review is processed on; a parent's or
+    /// guardian's only for a child (an adult's is not needed, so not kept).
+    func recordConsent(_ registration: RegistrationSubmittedV3, birthDateInNIK: String?, in transaction: any StoreTransaction)
+        throws
+    {
+        let guardian = isChild(registration, birthDateInNIK: birthDateInNIK) ? registration.guardianConsent : nil
+        func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+        try transaction.execute(
+            """
+            INSERT INTO intake_consents (registration_id, given_at, text_version, guardian_name, guardian_relation,
+                guardian_given_at, guardian_text_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registration_id) DO NOTHING
+            """,
+            [
+                .text(registration.registrationID), .text(registration.consent.givenAt),
+                .text(registration.consent.textVersion),
+                text(guardian.map { $0.guardianName.trimmingCharacters(in: .whitespacesAndNewlines) }),
+                text(guardian?.relation.rawValue), text(guardian?.givenAt), text(guardian?.textVersion),
+            ])
+    }
+
+    /// Carries out a withdrawal of consent: processing of that registration stops.
+    ///
+    /// - In review: the case is closed and its file deleted, and the registration ends as
+    ///   rejected (`CONSENT_WITHDRAWN`).
+    /// - Accepted: scheduling is asked to withdraw the participant from their class or the
+    ///   waiting list (`enrolment.withdrawal-requested`, MENGUNDURKAN_DIRI, as the recorder).
+    /// - Rejected: nothing more to stop.
+    ///
+    /// A registration in review ends as rejected, so the NIK is free for a later registration
+    /// made with a new consent; an accepted participant who withdrew stays the year's
+    /// registration of that NIK (scheduling does not seat a withdrawn participant again). A
+    /// repeat changes nothing; a withdrawal for a registration not decided yet waits
+    /// (transient).
+    func withdrawConsent(_ withdrawal: ConsentWithdrawnV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        guard let withdrawnAt = try? Date(withdrawal.withdrawnAt, strategy: .iso8601), Self.isShortText(withdrawal.recordedBy),
+            Self.isShortText(withdrawal.reference)
+        else {
+            throw Failure.permanent(
+                .invalidConsentWithdrawal,
+                "a withdrawal of consent needs its time (ISO 8601), who recorded it and the request's reference (1–200 characters)"
+            )
+        }
+        let registration = SQLValue.text(withdrawal.registrationID)
+        guard
+            let decided = try transaction.query(
+                "SELECT outcome, participant_id FROM intake_registrations WHERE registration_id = ?", [registration]
+            ).first
+        else {
+            throw Failure.transient(.registrationNotYetDecided, "the registration whose consent was withdrawn is not decided yet")
+        }
+        let earlier = try transaction.query(
+            "SELECT withdrawn_at FROM intake_consents WHERE registration_id = ?", [registration]
+        ).first
+        if earlier?["withdrawn_at"]?.text != nil { return [] }  // withdrawn already: a repeat
+        let recordedBy = SQLValue.text(withdrawal.recordedBy.trimmingCharacters(in: .whitespacesAndNewlines))
+        try transaction.execute(
+            """
+            INSERT INTO intake_consents (registration_id, withdrawn_at, withdrawn_by, recorded_by,
+                withdrawal_reference)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (registration_id) DO UPDATE SET withdrawn_at = excluded.withdrawn_at,
+                withdrawn_by = excluded.withdrawn_by, recorded_by = excluded.recorded_by,
+                withdrawal_reference = excluded.withdrawal_reference
+            """,
+            [
+                registration, .text(Self.formatTime(withdrawnAt)), .text(withdrawal.withdrawnBy.rawValue), recordedBy,
+                .text(withdrawal.reference.trimmingCharacters(in: .whitespacesAndNewlines)),
+            ])
+        switch decided["outcome"]?.text {
+        case "review":
+            try transaction.execute(
+                """
+                UPDATE intake_reviews SET state = 'rejected', officer = ?, decision_code = ?, decided_at = ?, case_file = NULL
+                WHERE registration_id = ? AND state IN ('open', 'documents-requested')
+                """, [recordedBy, .text(Self.withdrawnReason.code), .text(Self.formatTime(Date())), registration])
+            try transaction.execute(
+                "UPDATE intake_registrations SET outcome = 'rejected', reasons = reasons || ? WHERE registration_id = ?",
+                [.text("," + Self.withdrawnReason.code), registration])
+            return [
+                try outgoing(
+                    RegistrationRejectedV1(registrationID: withdrawal.registrationID, reasons: [Self.withdrawnReason]),
+                    causedBy: event, subject: withdrawal.registrationID)
+            ]
+        case "accepted":
+            guard let participantID = decided["participant_id"]?.text else { return [] }
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = IndonesianCalendar.timeZone
+            let day = calendar.dateComponents([.year, .month, .day], from: withdrawnAt)
+            let on = String(format: "%04d-%02d-%02d", day.year ?? 0, day.month ?? 0, day.day ?? 0)
+            return [
+                try outgoing(
+                    EnrolmentWithdrawalRequestedV1(
+                        participantID: participantID, classID: nil, reason: .participantResigned, on: on,
+                        requestedBy: withdrawal.recordedBy.trimmingCharacters(in: .whitespacesAndNewlines)),
+                    causedBy: event, subject: participantID)
+            ]
+        default:
+            return []
+        }
+    }
+
+    /// The reason a registration in review ends when its consent is withdrawn.
+    static let withdrawnReason = RegistrationReason(
+        code: "CONSENT_WITHDRAWN", message: "Persetujuan pemrosesan data pribadi ditarik; pendaftaran dihentikan.")
+}
