@@ -94,8 +94,12 @@ extension ConsoleServer {
         let rows: [(String, String, String?)] = [
             ("Nama", file.declared.fullName, registry?.fullName),
             ("Tanggal lahir", file.declared.birthDate, registry?.birthDate),
-            ("Jenis kelamin", file.declared.sex.rawValue, registry?.sex?.rawValue),
-            ("Kode wilayah domisili", file.declared.domicileRegion, registry?.regionCode),
+            // The extract keeps no sex (the NIK's check compares it) and only the province.
+            ("Jenis kelamin", file.declared.sex.rawValue, nil),
+            (
+                "Kode provinsi domisili", String(file.declared.domicileRegion.prefix(2)),
+                registry.map { String($0.regionCode.prefix(2)) }
+            ),
         ]
         var table: HTML = """
             <h2>Data pendaftar dan data kependudukan</h2>

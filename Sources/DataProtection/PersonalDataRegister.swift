@@ -150,7 +150,8 @@ public enum PersonalDataRegister {
         RegisterEntry(
             .table, holder: "intake", name: "intake_registry", personal: ["full_name", "birth_date", "sex", "region_code"],
             keys: [("nik_index", .nikIndex)],
-            purpose: "the Dukcapil extract the registration is checked against (name, birth date, domicile in Kaltim)",
+            purpose:
+                "the Dukcapil extract the registration is checked against, reduced to what the check needs: name, birth date and the domicile's province (`region_code`, 2 digits); `sex` stays empty",
             retention: "until the next extract replaces it or an erasure (DOMAIN.md §6.4: a cache of the registry)",
             readers: "intake; an officer sees one person's record in a case file after an audited reveal", erasure: .deleteRows),
         RegisterEntry(
@@ -184,7 +185,7 @@ public enum PersonalDataRegister {
                 "withdrawn_by", "withdrawal_reference",
             ],
             purpose:
-                "the consent a registration accepted or in review is processed on: the applicant's, a parent's or guardian's for an applicant under 18 (UU 27/2022 Art. 25), and its withdrawal",
+                "the consent a registration was accepted or put in review on: the applicant's, a parent's or guardian's for an applicant under 18 (UU 27/2022 Art. 25); and withdrawals of consent, for any registration",
             retention: yearAndAudit, readers: "intake, auditors", erasure: .clear([("guardian_name", "NULL")])),
         RegisterEntry(
             .table, holder: "intake", name: "intake_review_log", personal: ["officer"],

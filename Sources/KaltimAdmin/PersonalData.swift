@@ -317,9 +317,8 @@ struct SubjectCommand: AsyncParsableCommand {
             guard SubjectOptions.isIdentifier(registration) else {
                 throw ValidationError("--registration takes an id of letters, digits and - (at most 64)")
             }
-            let trimmed = reference.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.isEmpty, trimmed.count <= 200, !reference.contains(where: \.isNewline) else {
-                throw ValidationError("--reference: one line of at most 200 characters")
+            guard ConsentRules.isShortText(reference) else {
+                throw ValidationError("--reference: one line of at most 200 characters, without control characters")
             }
         }
 
@@ -329,6 +328,10 @@ struct SubjectCommand: AsyncParsableCommand {
                 registrationID: registration, withdrawnBy: by.contractValue,
                 withdrawnAt: Date().formatted(.iso8601), recordedBy: admin.who,
                 reference: reference.trimmingCharacters(in: .whitespaces))
+            // The workers' own check: what they would refuse is not published.
+            if let problem = ConsentRules.problem(with: withdrawal) {
+                throw ValidationError("nothing was published: \(problem) (recordedBy is --operator, or the user name)")
+            }
             do {
                 try admin.audit.append(
                     .init(

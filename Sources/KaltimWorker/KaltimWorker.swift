@@ -264,11 +264,12 @@ struct NIKKeyOptions: ParsableArguments {
 
 struct ImportRegistry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,sex,region_code) into the intake store.",
+        abstract: "Load a Dukcapil registry extract (CSV: nik,full_name,birth_date,region_code) into the intake store.",
         discussion: """
             Columns: nik = 16 digits (spaces, dots or dashes between them allowed); full_name = not empty; \
-            birth_date = yyyy-MM-dd; sex = L or P exactly; region_code = the domicile's 10-digit village code. \
-            A row with any other value is skipped and reported with its line and reason.
+            birth_date = yyyy-MM-dd; region_code = the domicile's 10-digit village code, of which only the \
+            province is kept. A sex column is allowed and not read. A row with any other value is skipped \
+            and reported with its line and reason.
             """)
 
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String

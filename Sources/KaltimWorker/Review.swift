@@ -81,8 +81,11 @@ struct Review: AsyncParsableCommand {
             let rows: [(String, String, String)] = [
                 ("nama", file.declared.fullName, registry?.fullName ?? "-"),
                 ("tanggal lahir", file.declared.birthDate, registry?.birthDate ?? "-"),
-                ("jenis kelamin", file.declared.sex.rawValue, registry?.sex?.rawValue ?? "-"),
-                ("kode wilayah domisili", file.declared.domicileRegion, registry?.regionCode ?? "-"),
+                ("jenis kelamin", file.declared.sex.rawValue, "-"),
+                (
+                    "kode provinsi domisili", String(file.declared.domicileRegion.prefix(2)),
+                    registry.map { String($0.regionCode.prefix(2)) } ?? "-"
+                ),
             ]
             print("data\tdiisi pendaftar\tdata kependudukan" + (registry == nil ? " (tidak ditemukan)" : ""))
             for (field, declared, recorded) in rows { print("\(field)\t\(declared)\t\(recorded)") }

@@ -42,18 +42,19 @@ public struct ReviewCaseFile: Codable, Sendable, Equatable {
         }
     }
 
-    /// What the registry extract holds on the NIK.
+    /// What the registry extract holds on the NIK: the name, the birth date and the domicile's
+    /// province (a case file written before the extract was reduced may also have a sex and a
+    /// village code; they are not read).
     public struct Registry: Codable, Sendable, Equatable {
         public var fullName: String
         public var birthDate: String
-        public var sex: Sex?
+        /// The province's Kemendagri code, 2 digits.
         public var regionCode: String
         public var livesInKaltim: Bool
 
-        public init(fullName: String, birthDate: String, sex: Sex?, regionCode: String, livesInKaltim: Bool) {
+        public init(fullName: String, birthDate: String, regionCode: String, livesInKaltim: Bool) {
             self.fullName = fullName
             self.birthDate = birthDate
-            self.sex = sex
             self.regionCode = regionCode
             self.livesInKaltim = livesInKaltim
         }

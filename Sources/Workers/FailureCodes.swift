@@ -16,9 +16,6 @@ extension Failure.Code {
     /// An officer's decision that cannot be carried out as it is (permanent): no officer, an
     /// approval that leaves a reason unverified, a rejection without a reason for the applicant.
     public static let invalidReviewDecision = Self(rawValue: "invalid-review-decision")
-    /// A withdrawal of consent for a registration intake has not decided yet (transient: the
-    /// `registration.submitted` event is on its way).
-    public static let registrationNotYetDecided = Self(rawValue: "registration-not-yet-decided")
     /// A withdrawal of consent without a valid time, or without who recorded it and the
     /// request's reference (permanent).
     public static let invalidConsentWithdrawal = Self(rawValue: "invalid-consent-withdrawal")
@@ -34,9 +31,13 @@ extension Failure.Code {
     public static let invalidReRegistration = Self(rawValue: "invalid-reregistration")
     /// A daftar ulang record that contradicts the one already recorded (permanent).
     public static let reRegistrationConflict = Self(rawValue: "reregistration-conflict")
-    /// A withdrawal request for someone scheduling does not know, for a class they do not hold,
-    /// for a no-show, or without a date or who recorded it (permanent).
+    /// A withdrawal request for a class the participant does not hold, for a no-show, or without
+    /// a date or who recorded it (permanent).
     public static let invalidWithdrawal = Self(rawValue: "invalid-withdrawal")
+    /// A withdrawal request for a participant scheduling has not seen accepted yet (transient:
+    /// the `registration.accepted` event may be waiting for a retry; after the last retry tier it
+    /// is dead-lettered, as a request for someone unknown should be).
+    public static let participantNotYetKnown = Self(rawValue: "participant-not-yet-known")
     /// An answer to a transfer offer the participant was not made for that class (permanent).
     public static let invalidTransferAnswer = Self(rawValue: "invalid-transfer-answer")
     /// An answer that contradicts the one already recorded, or comes after the participant

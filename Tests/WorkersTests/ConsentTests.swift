@@ -2,6 +2,7 @@ import ContractKit
 import Contracts
 import DataProtection
 import Foundation
+import IntakeRules
 import Jobs
 import Programme
 import Senders
@@ -30,6 +31,8 @@ struct ConsentTests {
         return kit
     }
 
+    static func time(_ text: String) -> Date? { ConsentRules.time(text) }
+
     static let parent = GuardianConsent(
         guardianName: "Rahma Lestari", relation: .parent, givenAt: "2025-03-05T01:08:40Z", textVersion: "pdp-wali-2025-01")
 
@@ -44,8 +47,10 @@ struct ConsentTests {
             guardianConsent: guardian)
     }
 
-    static func submit(_ registration: RegistrationSubmittedV3, to kit: HandlerTestKit) async throws -> (String, [String]) {
-        let result = try await kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: registration))
+    static func submit(_ registration: RegistrationSubmittedV3, at time: Date = Date(), to kit: HandlerTestKit) async throws
+        -> (String, [String])
+    {
+        let result = try await kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", time: time, data: registration))
         let decision = try #require(result.events.first)
         if decision.type == RegistrationRejectedV1.eventType {
             let rejected = try ContractJSON.decoder().decode(EventEnvelope<RegistrationRejectedV1>.self, from: decision.body)
@@ -116,14 +121,23 @@ struct ConsentTests {
         let participant = try ContractJSON.decoder().decode(
             EventEnvelope<RegistrationAcceptedV2>.self, from: try #require(accepted.events.first).body
         ).data.participantID
-        // 01:30 UTC on the 10th is 09:30 WITA the same day; 17:00 UTC is the next day in WITA.
-        let result = try await kit.deliver(Self.withdrawal("REG-W1", at: "2025-07-10T17:00:00Z", recordedBy: "  petugas-7 "))
+        // A time with fractional seconds, as a JavaScript portal writes it.
+        let handled = Date()
+        let result = try await kit.deliver(
+            Self.withdrawal("REG-W1", at: "2025-07-10T17:00:00.123Z", recordedBy: "  petugas-7 "))
         let request = try #require(result.events.first)
         #expect(result.events.count == 1 && request.type == EnrolmentWithdrawalRequestedV1.eventType)
         let asked = try ContractJSON.decoder().decode(EventEnvelope<EnrolmentWithdrawalRequestedV1>.self, from: request.body)
             .data
         #expect(asked.participantID == participant && asked.classID == nil && asked.reason == .participantResigned)
-        #expect(asked.on == "2025-07-11" && asked.requestedBy == "petugas-7")
+        // The day intake handled it, in WITA (not the publisher's time, which decides nothing).
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Makassar")!
+        let days = [handled, Date()].map {
+            let day = calendar.dateComponents([.year, .month, .day], from: $0)
+            return String(format: "%04d-%02d-%02d", day.year!, day.month!, day.day!)
+        }
+        #expect(days.contains(asked.on) && asked.requestedBy == "petugas-7")
         let row = try #require(try await kit.query("SELECT * FROM intake_consents WHERE registration_id = 'REG-W1'").first)
         #expect(row["withdrawn_by"] == .text("ORANG_TUA_WALI") && row["withdrawal_reference"] == .text("PDP-19"))
         #expect(row["guardian_name"] == .text("Rahma Lestari"), "the consent given stays on record")
@@ -159,13 +173,15 @@ struct ConsentTests {
         #expect(try await Self.submit(renewed, to: kit).0 == RegistrationReviewNeededV1.eventType)
     }
 
-    @Test func aWithdrawalThatCannotBeRecordedIsRefusedAndOneTooEarlyWaits() async throws {
+    @Test func aWithdrawalThatCannotBeRecordedIsRefusedAndOneBeforeTheRegistrationIsRemembered() async throws {
         let kit = try await Self.intake()
         #expect(try await Self.submit(Self.child("REG-X1", guardian: Self.parent), to: kit).0 == RegistrationAcceptedV2.eventType)
+        var noReference = Self.withdrawal("REG-X1")
+        noReference.data.reference = "PDP\u{202E}91"
         for bad in [
             Self.withdrawal("REG-X1", at: "besok"), Self.withdrawal("REG-X1", recordedBy: " "),
             Self.withdrawal("REG-X1", recordedBy: "petugas\u{0007}"),
-            Self.withdrawal("REG-X1", recordedBy: String(repeating: "x", count: 201)),
+            Self.withdrawal("REG-X1", recordedBy: String(repeating: "x", count: 201)), noReference,
         ] {
             do {
                 _ = try await kit.deliver(bad)
@@ -174,13 +190,36 @@ struct ConsentTests {
                 #expect(failure.code == .invalidConsentWithdrawal && failure.kind == .permanent)
             }
         }
-        do {
-            _ = try await kit.deliver(Self.withdrawal("REG-NOT-YET"))
-            Issue.record("a withdrawal for a registration not decided yet was taken")
-        } catch let failure as Failure {
-            #expect(failure.code == .registrationNotYetDecided && failure.kind == .transient)
-        }
         #expect(try await kit.query("SELECT 1 FROM intake_consents WHERE withdrawn_at IS NOT NULL").isEmpty)
+        // A withdrawal that overtakes its registration (late, or waiting for a retry) is
+        // remembered: the registration, when it comes, is rejected and nothing else happens.
+        #expect(try await kit.deliver(Self.withdrawal("REG-X2")).events.isEmpty)
+        var late = Self.child("REG-X2", guardian: Self.parent)
+        late.nik = "6474010107079908"
+        late.fullName = "Budi Santoso"
+        late.birthDate = "2007-07-01"
+        late.sex = .male
+        // Submitted on the 9th, withdrawn on the 10th (`withdrawal`'s default time).
+        let submittedAt = try #require(ConsentRules.time("2025-07-09T03:00:00Z"))
+        let outcome = try await Self.submit(late, at: submittedAt, to: kit)
+        #expect(outcome.0 == RegistrationRejectedV1.eventType && outcome.1 == ["CONSENT_WITHDRAWN"])
+        // Nothing of it was processed: no blind index, no masked NIK.
+        let row = try #require(
+            try await kit.query("SELECT * FROM intake_registrations WHERE registration_id = 'REG-X2'").first)
+        #expect(row["nik_index"] == .null && row["masked_nik"] == .text("****") && row["reasons"] == .text("CONSENT_WITHDRAWN"))
+        // A withdrawal for a number not given out yet (a typo) does not stop the stranger who
+        // later registers under it: submitted after the withdrawal, decided as usual.
+        #expect(try await kit.deliver(Self.withdrawal("REG-X3")).events.isEmpty)
+        var stranger = Self.child("REG-X3", guardian: Self.parent)
+        stranger.nik = "6474010107079908"
+        stranger.fullName = "Budi Santoso"
+        stranger.birthDate = "2007-07-01"
+        stranger.sex = .male
+        let decided = try await Self.submit(stranger, to: kit)
+        #expect(decided.0 == RegistrationAcceptedV2.eventType)
+        #expect(
+            try await kit.query("SELECT 1 FROM intake_consents WHERE registration_id = 'REG-X3' AND withdrawn_at IS NOT NULL")
+                .isEmpty)
     }
 }
 
@@ -224,17 +263,85 @@ extension NotificationDeliveryTests {
         #expect(try await kit.query("SELECT 1 FROM notif_withdrawals WHERE participant_id = 'PST-1'").count == 1)
     }
 
+    @Test func aMessageWaitingForARetryIsNotSentAfterAWithdrawalAndABadOneIsRefusedHereToo() async throws {
+        // The first attempt is held at the gateway while the withdrawal is handled, then
+        // answered 503: the sender holds the message (claimed) when the withdrawal comes.
+        let (released, release) = AsyncStream.makeStream(of: Void.self)
+        let gateway = try await TestGateway.start(
+            respond: { _, attempt in attempt == 1 ? (503, [:]) : (200, [:]) },
+            hold: { request, attempt in
+                if attempt == 1 && request.to == "+6281250000004" { for await _ in released { break } }
+            })
+        let clock = Clock(Self.noon())
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: clock)
+        _ = try await kit.deliver(Self.submitted(4))
+        let firstRound = Task { await dispatcher.runOnce() }
+        try await waitUntil(timeout: .seconds(30), "the first attempt at the gateway") { gateway.requests.count == 1 }
+        var bad = ConsentTests.withdrawal("REG-4")
+        bad.data.recordedBy = ""
+        do {
+            _ = try await kit.deliver(bad)
+            Issue.record("notifications took a withdrawal intake refuses")
+        } catch let failure as Failure {
+            #expect(failure.code == .invalidConsentWithdrawal && failure.kind == .permanent)
+        }
+        #expect(try await kit.query("SELECT 1 FROM notif_contacts WHERE registration_id = 'REG-4'").count == 1)
+        _ = try await kit.deliver(ConsentTests.withdrawal("REG-4"))
+        release.yield()
+        _ = await firstRound.value
+        clock.set(Self.noon().addingTimeInterval(3600))
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.count == 1, "the retry is never sent")
+        #expect(try await kit.query("SELECT 1 FROM notif_messages WHERE registration_id = 'REG-4'").isEmpty)
+        // And should a message for them still be waiting, the dispatcher passes it over.
+        try await kit.store.write { transaction in
+            try transaction.execute(
+                """
+                INSERT INTO notif_messages (notification_id, event_id, event_type, template, parameters, routes, urgent,
+                    registration_id, participant_id, correlation_id, created_at, event_time, next_attempt_at)
+                VALUES ('left-over', 'e', 't', 'pemberitahuan_kegagalan_pdp', ?, '[{"channel":"SMS","recipient":"+6281250000044"}]',
+                    1, 'REG-4', NULL, 'c', 0, 0, 0)
+                """,
+                [
+                    .text(
+                        #"{"jenis_data":"nama","kontak_ppdp":"ppdp@contoh.id","langkah":"uji","nama":"Peserta 4","uraian_singkat":"uji","waktu_kejadian":"7 Juli 2025"}"#
+                    )
+                ])
+        }
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.count == 1, "a left-over message is not sent either")
+        // Its rejection (CONSENT_WITHDRAWN), even arriving first for another person, is not told.
+        _ = try await kit.deliver(Self.submitted(5))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                source: "/test",
+                data: RegistrationRejectedV1(
+                    registrationID: "REG-5",
+                    reasons: [RegistrationReason(code: "CONSENT_WITHDRAWN", message: "Persetujuan ditarik.")])))
+        #expect(
+            try await kit.query("SELECT template FROM notif_messages WHERE registration_id = 'REG-5'").map { $0["template"] }
+                == [.text("pendaftaran_diterima")])
+    }
+
     @Test func aWithdrawalBeforeTheRegistrationArrivesKeepsNoContact() async throws {
         let gateway = try await TestGateway.start()
         let sender = HTTPGatewaySender(url: gateway.url, token: nil)
         let (kit, dispatcher) = try await Self.rig(senders: [.sms: sender], clock: Clock(Self.noon()))
         _ = try await kit.deliver(ConsentTests.withdrawal("REG-3"))
-        _ = try await kit.deliver(Self.submitted(3))
+        var submitted = Self.submitted(3)
+        submitted.time = try #require(ConsentTests.time("2025-07-09T03:00:00Z"))
+        _ = try await kit.deliver(submitted)
         _ = try await kit.deliver(Self.accepted(3))
         _ = try await kit.deliver(Self.scheduled(3))
         while await dispatcher.runOnce() > 0 {}
         #expect(gateway.requests.count == 0)
         #expect(try await kit.query("SELECT 1 FROM notif_contacts").isEmpty)
         #expect(try await kit.query("SELECT 1 FROM notif_messages").isEmpty)
+        // One recorded for a number not given out yet does not silence a later registration.
+        _ = try await kit.deliver(ConsentTests.withdrawal("REG-6"))
+        _ = try await kit.deliver(Self.submitted(6))
+        while await dispatcher.runOnce() > 0 {}
+        #expect(gateway.requests.values.map(\.to) == ["+6281250000006"])
     }
 }

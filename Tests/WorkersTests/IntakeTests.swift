@@ -271,7 +271,7 @@ struct IntakeTests {
         }
     }
 
-    @Test func theRegistryImportRefusesEveryValueItDoesNotKnow() async throws {
+    @Test func theRegistryImportRefusesEveryValueItDoesNotKnowAndKeepsOnlyWhatTheCheckNeeds() async throws {
         let kit = try await HandlerTestKit(
             handler: IntakeHandler(
                 catalogue: ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development),
@@ -279,11 +279,9 @@ struct IntakeTests {
         let rows: [(String, String?)] = [
             ("6474015708999901,Siti,1999-08-17,P,6474011001", nil),
             ("6474 0157 0899 9902,Siti,1999-08-17,P,6474011001", nil),
-            ("6474.0157.0899.9903,Siti,1999-08-17,L,6474011001", nil),
-            ("6474015708999904,Budi,1999-08-17,M,6474011001", "sex is not L or P"),
-            ("6474015708999905,Budi,1999-08-17,Laki-laki,6474011001", "sex is not L or P"),
-            ("6474015708999906,Budi,1999-08-17,l,6474011001", "sex is not L or P"),
-            ("6474015708999907,Budi,1999-08-17,,6474011001", "sex is not L or P"),
+            ("6474.0157.0899.9903,Siti,1999-08-17,L,3171011001", nil),
+            // The sex is not read: whatever the extract says there, the row is imported.
+            ("6474015708999904,Budi,1999-08-17,Laki-laki,6474011001", nil),
             ("6474015708999908, ,1999-08-17,L,6474011001", "full_name is empty"),
             ("6474015708999909,Budi,17-08-1999,L,6474011001", "birth_date is not yyyy-MM-dd"),
             ("6474015708999910,Budi,1999-08-17,L,64-74", "region_code is not a 10-digit village code"),
@@ -299,11 +297,31 @@ struct IntakeTests {
         ]
         let csv = "nik,full_name,birth_date,sex,region_code\n" + rows.map(\.0).joined(separator: "\n") + "\n"
         let summary = try await IntakeImport.registry(csv: csv, into: kit.store, key: .development)
-        #expect(summary.imported == 3)
+        #expect(summary.imported == 4)
         let expected = rows.enumerated().compactMap { index, row in row.1.map { (index + 2, $0) } }
         #expect(summary.skipped.map(\.line) == expected.map(\.0))
         #expect(summary.skipped.map(\.reason) == expected.map(\.1))
-        let sexes = try await kit.query("SELECT sex FROM intake_registry ORDER BY sex").compactMap { $0["sex"]?.text }
-        #expect(sexes == ["L", "P", "P"])
+        // Only the name, the birth date and the province: no sex, no village (DOMAIN.md §6.4).
+        let kept = try await kit.query("SELECT sex, region_code FROM intake_registry ORDER BY region_code")
+        #expect(kept.map { $0["sex"] } == [.null, .null, .null, .null])
+        #expect(kept.compactMap { $0["region_code"]?.text } == ["31", "64", "64", "64"])
+        // An extract without a sex column is enough.
+        let lean = try await IntakeImport.registry(
+            csv: "nik,full_name,birth_date,region_code\n6471050302019902,Rizky,2001-02-03,6471051002\n", into: kit.store,
+            key: .development)
+        #expect(lean.imported == 1 && lean.skipped.isEmpty)
+    }
+
+    @Test func aStoreFilledBeforeTheExtractWasReducedLosesTheSexAndTheVillage() async throws {
+        let kit = try await IntakeDriver.make()
+        try await kit.kit.store.write { transaction in
+            try transaction.execute("UPDATE intake_registry SET sex = 'P', region_code = '6474011001'")
+        }
+        try await kit.kit.store.migrate(RegistryExtract().migrations)
+        let rows = try await kit.kit.query("SELECT sex, region_code FROM intake_registry")
+        #expect(rows.count == 5 && rows.allSatisfy { $0["sex"] == .null && $0["region_code"] == .text("64") })
+        // And the check still finds the person living in Kaltim.
+        let outcome = try await kit.submit(IntakeDriver.registration("REG-AFTER"))
+        #expect(outcome.type == RegistrationAcceptedV2.eventType)
     }
 }

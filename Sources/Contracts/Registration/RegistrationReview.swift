@@ -115,8 +115,8 @@ public struct RegistrationCorrectedV1: ContractMessage {
 /// Processing stops: intake ends a registration in review (`registration.rejected`,
 /// `CONSENT_WITHDRAWN`) and asks scheduling to withdraw an accepted participant from their class
 /// or the waiting list; the notification worker sends that person nothing more. What was
-/// already done stays recorded (a certificate issued before stays valid). Published by
-/// `kaltim-admin subject withdraw-consent`, as the office.
+/// already done stays recorded (a certificate issued before stays valid). Published by the
+/// portal (a withdrawal made online) or by `kaltim-admin subject withdraw-consent`, as the office.
 public struct ConsentWithdrawnV1: ContractMessage {
     public static let eventType = "consent.withdrawn"
     public static let version = 1

@@ -1,20 +1,21 @@
-public import Contracts
 import Foundation
 public import Jobs
 
-/// What the civil registry (Dukcapil) knows of a resident.
+/// What the intake worker needs of the civil registry's (Dukcapil's) record of a resident: the
+/// name and birth date the registration is compared with, and the province of the registered
+/// domicile. Nothing else (no sex, no finer region): DOMAIN.md §6.4, keep only what the verdict
+/// needs.
 public struct CivilRecord: Sendable, Equatable {
     public var fullName: String
     /// yyyy-MM-dd.
     public var birthDate: String
-    public var sex: Sex?
-    /// The Kemendagri code of the registered domicile (village, 10 digits, or district, 6).
+    /// The Kemendagri code of the registered domicile's province (2 digits, `64` for Kalimantan
+    /// Timur); a longer code (a live adapter's) is read by its first two digits.
     public var regionCode: String
 
-    public init(fullName: String, birthDate: String, sex: Sex?, regionCode: String) {
+    public init(fullName: String, birthDate: String, regionCode: String) {
         self.fullName = fullName
         self.birthDate = birthDate
-        self.sex = sex
         self.regionCode = regionCode
     }
 
@@ -34,7 +35,9 @@ public protocol CivilRegistry: Sendable {
 }
 
 /// The registry extract held in the intake worker's store (`intake_registry`), keyed by the NIK
-/// blind index: no NIK is stored in clear. Loaded by `kaltim-worker import-registry`.
+/// blind index: no NIK is stored in clear. Loaded by `kaltim-worker import-registry`, which
+/// keeps the name, the birth date and the domicile's province only; the `sex` column stays
+/// empty (kept in the table so that older stores need no rebuild).
 public struct RegistryExtract: CivilRegistry {
     public init() {}
 
@@ -44,18 +47,29 @@ public struct RegistryExtract: CivilRegistry {
             CREATE TABLE IF NOT EXISTS intake_registry (
                 nik_index TEXT PRIMARY KEY, full_name TEXT NOT NULL, birth_date TEXT NOT NULL, sex TEXT,
                 region_code TEXT NOT NULL)
+            """,
+            // Stores filled before the extract was reduced: the sex and the finer region go. The
+            // partial index holds only such rows, so once they are gone the update at each start
+            // finds nothing without reading the table.
             """
+            CREATE INDEX IF NOT EXISTS intake_registry_unreduced ON intake_registry (nik_index)
+            WHERE sex IS NOT NULL OR length(region_code) > 2
+            """,
+            """
+            UPDATE intake_registry SET sex = NULL, region_code = substr(region_code, 1, 2)
+            WHERE sex IS NOT NULL OR length(region_code) > 2
+            """,
         ]
     }
 
     public func record(nikIndex: String, in transaction: any StoreTransaction) throws -> CivilRecord? {
         guard
             let row = try transaction.query(
-                "SELECT full_name, birth_date, sex, region_code FROM intake_registry WHERE nik_index = ?", [.text(nikIndex)]
+                "SELECT full_name, birth_date, region_code FROM intake_registry WHERE nik_index = ?", [.text(nikIndex)]
             ).first
         else { return nil }
         return CivilRecord(
             fullName: row["full_name"]?.text ?? "", birthDate: row["birth_date"]?.text ?? "",
-            sex: row["sex"]?.text.flatMap(Sex.init(rawValue:)), regionCode: row["region_code"]?.text ?? "")
+            regionCode: String((row["region_code"]?.text ?? "").prefix(2)))
     }
 }

@@ -8,14 +8,10 @@ import Programme
 /// Consent: the applicant's own, a parent's or guardian's for an applicant under 18 (UU 27/2022
 /// Art. 25), and its withdrawal (Art. 9), which stops the registration.
 extension IntakeHandler {
-    /// Below this age on the programme's reference date an applicant is a child (UU 35/2014
-    /// Art. 1), whose data is processed with a parent's or guardian's consent.
-    public static let adultAge = 18
-
     static let consentTables = [
-        // The consent a registration was processed on, for as long as it is processed: the
-        // applicant's (time and text version), the parent's or guardian's for a child, and a
-        // withdrawal. Kept only for registrations accepted or in review.
+        // The consent a registration was accepted or put in review on: the applicant's (time and
+        // text version), the parent's or guardian's for a child. A withdrawal is added to it, or
+        // is a row of its own when it concerns a registration decided otherwise or not yet.
         """
         CREATE TABLE IF NOT EXISTS intake_consents (
             registration_id TEXT PRIMARY KEY, given_at TEXT, text_version TEXT, guardian_name TEXT,
@@ -30,19 +26,7 @@ extension IntakeHandler {
     func isChild(_ registration: RegistrationSubmittedV3, birthDateInNIK: String?) -> Bool {
         [registration.birthDate, birthDateInNIK].compactMap { $0 }
             .compactMap { NIKCheck.age(of: $0, on: catalogue.referenceDate) }
-            .contains { $0 < Self.adultAge }
-    }
-
-    /// A parent's or guardian's consent that can be relied on: a name, a time, the text's version.
-    static func isComplete(_ consent: GuardianConsent) -> Bool {
-        PersonName.isAcceptable(consent.guardianName) && (try? Date(consent.givenAt, strategy: .iso8601)) != nil
-            && isShortText(consent.textVersion)
-    }
-
-    static func isShortText(_ text: String) -> Bool {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return !trimmed.isEmpty && trimmed.count <= 200
-            && !trimmed.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            .contains { $0 < ConsentRules.adultAge }
     }
 
     func consentFindings(_ registration: RegistrationSubmittedV3, birthDateInNIK: String?) -> [IntakeFinding] {
@@ -50,11 +34,13 @@ extension IntakeHandler {
         if !registration.consent.given {
             findings.append(.init(.reject, "CONSENT_MISSING", "Persetujuan pemrosesan data pribadi belum diberikan."))
         }
-        if isChild(registration, birthDateInNIK: birthDateInNIK), !(registration.guardianConsent.map(Self.isComplete) ?? false) {
+        if isChild(registration, birthDateInNIK: birthDateInNIK),
+            !(registration.guardianConsent.map(ConsentRules.isComplete) ?? false)
+        {
             findings.append(
                 .init(
                     .reject, "GUARDIAN_CONSENT_MISSING",
-                    "Pendaftar berusia di bawah \(Self.adultAge) tahun: persetujuan orang tua atau wali wajib diberikan saat mendaftar."
+                    "Pendaftar berusia di bawah \(ConsentRules.adultAge) tahun: persetujuan orang tua atau wali wajib diberikan saat mendaftar."
                 ))
         }
         return findings
@@ -81,42 +67,79 @@ extension IntakeHandler {
             ])
     }
 
+    /// When a withdrawal of consent for this registration was recorded, if one was.
+    func withdrawal(of registrationID: String, in transaction: any StoreTransaction) throws -> String? {
+        try transaction.query(
+            "SELECT withdrawn_at FROM intake_consents WHERE registration_id = ? AND withdrawn_at IS NOT NULL",
+            [.text(registrationID)]
+        ).first?["withdrawn_at"]?.text
+    }
+
+    /// A registration whose consent was withdrawn before it arrived: rejected `CONSENT_WITHDRAWN`
+    /// without looking at the NIK (no blind index, no masked NIK, no registry lookup). A
+    /// withdrawal recorded before the registration's submission time only: one for a number not
+    /// given out yet (a typo) is dropped when a later registration gets that number. `nil`: no
+    /// such withdrawal, decide as usual.
+    func remembered(withdrawalOf registration: RegistrationSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction)
+        throws -> [OutgoingEvent]?
+    {
+        guard let recorded = try withdrawal(of: registration.registrationID, in: transaction) else { return nil }
+        guard let withdrawnAt = Self.parseTime(recorded),
+            ConsentRules.withdrawal(at: withdrawnAt, concernsSubmissionAt: event.header.time)
+        else {
+            try transaction.execute(
+                "DELETE FROM intake_consents WHERE registration_id = ?", [.text(registration.registrationID)])
+            return nil
+        }
+        try transaction.execute(
+            """
+            INSERT INTO intake_registrations (registration_id, nik_index, masked_nik, year, participant_id, programme, outcome,
+                reasons, decided_at)
+            VALUES (?, NULL, '****', ?, NULL, ?, 'rejected', ?, ?)
+            """,
+            [
+                .text(registration.registrationID), .integer(Int64(catalogue.year)), .text(registration.programme),
+                .text(Self.withdrawnReason.code), .text(Date().formatted(.iso8601)),
+            ])
+        let received = RegistrationReceivedV1(
+            registrationID: registration.registrationID, centre: registration.preferredCentre,
+            programme: catalogue.programme(registration.programme, at: registration.preferredCentre) == nil
+                ? Self.unknownProgramme : registration.programme,
+            submittedAt: event.header.time)
+        return [
+            try outgoing(
+                RegistrationRejectedV1(registrationID: registration.registrationID, reasons: [Self.withdrawnReason]),
+                causedBy: event, subject: registration.registrationID),
+            try outgoing(
+                received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)"),
+        ]
+    }
+
     /// Carries out a withdrawal of consent: processing of that registration stops.
     ///
     /// - In review: the case is closed and its file deleted, and the registration ends as
     ///   rejected (`CONSENT_WITHDRAWN`).
     /// - Accepted: scheduling is asked to withdraw the participant from their class or the
-    ///   waiting list (`enrolment.withdrawal-requested`, MENGUNDURKAN_DIRI, as the recorder).
+    ///   waiting list (`enrolment.withdrawal-requested`, MENGUNDURKAN_DIRI, on the day intake
+    ///   handles it, as the recorder).
     /// - Rejected: nothing more to stop.
+    /// - Not decided yet (the submission is late, waiting for a retry or in the dead letters):
+    ///   the withdrawal is remembered, and the registration, when it comes, is rejected
+    ///   `CONSENT_WITHDRAWN`.
     ///
     /// A registration in review ends as rejected, so the NIK is free for a later registration
     /// made with a new consent; an accepted participant who withdrew stays the year's
     /// registration of that NIK (scheduling does not seat a withdrawn participant again). A
-    /// repeat changes nothing; a withdrawal for a registration not decided yet waits
-    /// (transient).
+    /// repeat changes nothing.
     func withdrawConsent(_ withdrawal: ConsentWithdrawnV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
-        guard let withdrawnAt = try? Date(withdrawal.withdrawnAt, strategy: .iso8601), Self.isShortText(withdrawal.recordedBy),
-            Self.isShortText(withdrawal.reference)
-        else {
-            throw Failure.permanent(
-                .invalidConsentWithdrawal,
-                "a withdrawal of consent needs its time (ISO 8601), who recorded it and the request's reference (1–200 characters)"
-            )
+        if let problem = ConsentRules.problem(with: withdrawal) {
+            throw Failure.permanent(.invalidConsentWithdrawal, "a withdrawal of consent cannot be recorded: \(problem)")
         }
         let registration = SQLValue.text(withdrawal.registrationID)
-        guard
-            let decided = try transaction.query(
-                "SELECT outcome, participant_id FROM intake_registrations WHERE registration_id = ?", [registration]
-            ).first
-        else {
-            throw Failure.transient(.registrationNotYetDecided, "the registration whose consent was withdrawn is not decided yet")
-        }
-        let earlier = try transaction.query(
-            "SELECT withdrawn_at FROM intake_consents WHERE registration_id = ?", [registration]
-        ).first
-        if earlier?["withdrawn_at"]?.text != nil { return [] }  // withdrawn already: a repeat
+        if try self.withdrawal(of: withdrawal.registrationID, in: transaction) != nil { return [] }  // a repeat
+        let withdrawnAt = ConsentRules.time(withdrawal.withdrawnAt) ?? Date()
         let recordedBy = SQLValue.text(withdrawal.recordedBy.trimmingCharacters(in: .whitespacesAndNewlines))
         try transaction.execute(
             """
@@ -131,6 +154,11 @@ extension IntakeHandler {
                 registration, .text(Self.formatTime(withdrawnAt)), .text(withdrawal.withdrawnBy.rawValue), recordedBy,
                 .text(withdrawal.reference.trimmingCharacters(in: .whitespacesAndNewlines)),
             ])
+        guard
+            let decided = try transaction.query(
+                "SELECT outcome, participant_id FROM intake_registrations WHERE registration_id = ?", [registration]
+            ).first
+        else { return [] }  // remembered: the registration is rejected when it arrives
         switch decided["outcome"]?.text {
         case "review":
             try transaction.execute(
@@ -139,8 +167,11 @@ extension IntakeHandler {
                 WHERE registration_id = ? AND state IN ('open', 'documents-requested')
                 """, [recordedBy, .text(Self.withdrawnReason.code), .text(Self.formatTime(Date())), registration])
             try transaction.execute(
-                "UPDATE intake_registrations SET outcome = 'rejected', reasons = reasons || ? WHERE registration_id = ?",
-                [.text("," + Self.withdrawnReason.code), registration])
+                """
+                UPDATE intake_registrations SET outcome = 'rejected',
+                    reasons = CASE WHEN reasons = '' THEN ? ELSE reasons || ',' || ? END
+                WHERE registration_id = ?
+                """, [.text(Self.withdrawnReason.code), .text(Self.withdrawnReason.code), registration])
             return [
                 try outgoing(
                     RegistrationRejectedV1(registrationID: withdrawal.registrationID, reasons: [Self.withdrawnReason]),
@@ -148,9 +179,11 @@ extension IntakeHandler {
             ]
         case "accepted":
             guard let participantID = decided["participant_id"]?.text else { return [] }
+            // The day intake handles it, not the publisher's time: whether the seat is given to
+            // someone else depends on it (a class that has started is not refilled).
             var calendar = Calendar(identifier: .gregorian)
             calendar.timeZone = IndonesianCalendar.timeZone
-            let day = calendar.dateComponents([.year, .month, .day], from: withdrawnAt)
+            let day = calendar.dateComponents([.year, .month, .day], from: Date())
             let on = String(format: "%04d-%02d-%02d", day.year ?? 0, day.month ?? 0, day.day ?? 0)
             return [
                 try outgoing(

@@ -19,17 +19,19 @@ public enum IntakeImport {
         }
     }
 
-    /// Imports a registry extract: header `nik,full_name,birth_date,sex,region_code`, with
+    /// Imports a registry extract: header `nik,full_name,birth_date,region_code` (a `sex` column,
+    /// as Dukcapil's extracts have, is allowed and not read), with
     /// - `nik`: 16 ASCII digits, optionally grouped by spaces, dots or dashes;
     /// - `full_name`: not empty;
     /// - `birth_date`: `yyyy-MM-dd`;
-    /// - `sex`: `L` (laki-laki) or `P` (perempuan), exactly;
-    /// - `region_code`: the domicile's 10-digit village code (Kemendagri), digits only.
+    /// - `region_code`: the domicile's 10-digit village code (Kemendagri), digits only; only its
+    ///   province (the first two digits) is kept.
     ///
     /// A row with any other value is skipped with its line and the reason, never guessed at. A
     /// row for a NIK already present replaces it.
     public static func registry(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
-        let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "sex", "region_code"])
+        // A `sex` column, as Dukcapil's extracts have, is allowed and not read.
+        let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "region_code"])
         var summary = Summary()
         var values: [[SQLValue]] = []
         for (line, row) in rows.records {
@@ -46,19 +48,15 @@ public enum IntakeImport {
                 summary.skipped.append((line, "birth_date is not yyyy-MM-dd"))
                 continue
             }
-            guard let sex = Sex(rawValue: row["sex", default: ""]) else {
-                summary.skipped.append((line, "sex is not L or P"))
-                continue
-            }
             let region = row["region_code", default: ""]
             guard region.utf8.count == 10, region.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
             else {
                 summary.skipped.append((line, "region_code is not a 10-digit village code"))
                 continue
             }
+            // The province is all the check needs (domicile in Kaltim).
             values.append([
-                .text(key.blindIndex(nik)), .text(name), .text(row["birth_date", default: ""]), .text(sex.rawValue),
-                .text(region),
+                .text(key.blindIndex(nik)), .text(name), .text(row["birth_date", default: ""]), .text(String(region.prefix(2))),
             ])
         }
         let batch = values
@@ -67,10 +65,10 @@ public enum IntakeImport {
             for value in batch {
                 try transaction.execute(
                     """
-                    INSERT INTO intake_registry (nik_index, full_name, birth_date, sex, region_code)
-                    VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO intake_registry (nik_index, full_name, birth_date, region_code)
+                    VALUES (?, ?, ?, ?)
                     ON CONFLICT (nik_index) DO UPDATE SET full_name = excluded.full_name, birth_date = excluded.birth_date,
-                        sex = excluded.sex, region_code = excluded.region_code
+                        sex = NULL, region_code = excluded.region_code
                     """, value)
             }
         }

@@ -97,6 +97,12 @@ public struct IntakeHandler: TypedMessageHandler {
                     + "id; resend a registration with its original message id, or give a new registration a new number")
         }
 
+        // Consent withdrawn before this registration arrived (late, or waiting for a retry):
+        // nothing of it is processed, not even the NIK.
+        if let withdrawn = try remembered(withdrawalOf: registration, event: event, in: transaction) {
+            return withdrawn
+        }
+
         let nik = NIKCheck.check(
             registration.nik, declaredBirthDate: registration.birthDate, declaredSex: registration.sex,
             ageWindow: catalogue.ageWindow.minimum...catalogue.ageWindow.maximum, referenceDate: catalogue.referenceDate,

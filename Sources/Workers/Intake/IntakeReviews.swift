@@ -47,7 +47,7 @@ extension IntakeHandler {
                 declaredTrainings: registration.declaredTrainings),
             registry: record.map {
                 .init(
-                    fullName: $0.fullName, birthDate: $0.birthDate, sex: $0.sex, regionCode: $0.regionCode,
+                    fullName: $0.fullName, birthDate: $0.birthDate, regionCode: String($0.regionCode.prefix(2)),
                     livesInKaltim: $0.livesInKaltim)
             })
         let encoder = JSONEncoder()

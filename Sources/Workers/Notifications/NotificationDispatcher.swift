@@ -244,7 +244,11 @@ public final class NotificationDispatcher: Service, Sendable {
         return try await store.write { transaction in
             let rows = try transaction.query(
                 """
-                SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id
+                SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id,
+                    CASE WHEN EXISTS (
+                        SELECT 1 FROM notif_withdrawals w
+                        WHERE w.registration_id = notif_messages.registration_id
+                            OR w.participant_id = notif_messages.participant_id) THEN 1 ELSE 0 END AS withdrawn
                 FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
                     AND (claimed_until IS NULL OR claimed_until <= ?)
                 ORDER BY next_attempt_at, created_at LIMIT ?
@@ -253,6 +257,12 @@ public final class NotificationDispatcher: Service, Sendable {
             var due: [Pending] = []
             for row in rows {
                 guard let id = row["notification_id"]?.text else { continue }
+                // The person withdrew their consent: the message goes, unsent (the withdrawal
+                // deleted what was waiting; this is one that escaped it).
+                if row["withdrawn"]?.integer == 1 {
+                    try transaction.execute("DELETE FROM notif_messages WHERE notification_id = ?", [.text(id)])
+                    continue
+                }
                 try transaction.execute(
                     "UPDATE notif_messages SET claimed_until = ?, claimed_by = ? WHERE notification_id = ?",
                     [.real(until), .text(instance), .text(id)])

@@ -11,7 +11,9 @@ import Programme
 extension NotificationHandler {
     func notify(_ submitted: RegistrationSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         // Consent withdrawn before the registration got here: its contact is not kept.
-        guard try !hasWithdrawnConsent(.registration(submitted.registrationID), in: transaction) else { return }
+        guard try !withdrawalConcerns(submitted.registrationID, submittedAt: event.header.time, in: transaction) else {
+            return
+        }
         try transaction.execute(
             """
             INSERT INTO notif_contacts (registration_id, name, phone, whatsapp, email, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -35,10 +37,16 @@ extension NotificationHandler {
     }
 
     func notify(_ accepted: RegistrationAcceptedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
-        // Withdrawn: remember the participant id, so that later events about them are not sent either.
-        try transaction.execute(
-            "UPDATE notif_withdrawals SET participant_id = ? WHERE registration_id = ?",
-            [.text(accepted.participantID), .text(accepted.registrationID)])
+        // Withdrawn: remember the participant id, so that later events about them are not sent
+        // either, and drop what waits for them under that id (an office's request).
+        if try hasWithdrawnConsent(.registration(accepted.registrationID), in: transaction) {
+            try transaction.execute(
+                "UPDATE notif_withdrawals SET participant_id = ? WHERE registration_id = ?",
+                [.text(accepted.participantID), .text(accepted.registrationID)])
+            try transaction.execute(
+                "DELETE FROM notif_messages WHERE participant_id = ? AND state = 'pending'", [.text(accepted.participantID)])
+            return
+        }
         try transaction.execute(
             "UPDATE notif_contacts SET participant_id = ? WHERE registration_id = ?",
             [.text(accepted.participantID), .text(accepted.registrationID)])
@@ -51,6 +59,9 @@ extension NotificationHandler {
     }
 
     func notify(_ rejected: RegistrationRejectedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        // The end of a registration whose consent was withdrawn is not told: the person asked
+        // to hear nothing more (and this may overtake the withdrawal itself).
+        if rejected.reasons.contains(where: { $0.code == "CONSENT_WITHDRAWN" }) { return }
         try queue(
             EventTemplates.RegistrationRejected(
                 registrationNumber: rejected.registrationID, reasons: reasons(rejected.reasons)),
@@ -378,28 +389,47 @@ extension NotificationHandler {
 
 extension NotificationHandler {
     /// A withdrawal of consent: the person is sent nothing more. Their contact is deleted, and
-    /// so are their messages still waiting (one a sender holds at this moment is finished);
-    /// what was sent stays as sent. Only the ids and the time are kept, so that every later
-    /// event about them is recognised and not sent.
+    /// so are all their messages still waiting, also one a sender holds at this moment (its
+    /// send may still complete, but it is never retried or sent on another channel); what was
+    /// sent stays as sent. Only the ids and the time are kept, so that every later event about
+    /// them is recognised and not sent. Refused as intake refuses it (`ConsentRules`), so that
+    /// both take it or neither does.
     func withdrawConsent(_ withdrawal: ConsentWithdrawnV1, in transaction: any StoreTransaction) throws {
+        if let problem = ConsentRules.problem(with: withdrawal) {
+            throw Failure.permanent(.invalidConsentWithdrawal, "a withdrawal of consent cannot be recorded: \(problem)")
+        }
         let registration = SQLValue.text(withdrawal.registrationID)
         let participant =
             try transaction.query("SELECT participant_id FROM notif_contacts WHERE registration_id = ?", [registration])
             .first?["participant_id"] ?? .null
-        let now = SQLValue.real(Date().timeIntervalSince1970)
+        let withdrawnAt = ConsentRules.time(withdrawal.withdrawnAt) ?? Date()
         try transaction.execute(
             """
             INSERT INTO notif_withdrawals (registration_id, participant_id, withdrawn_at) VALUES (?, ?, ?)
             ON CONFLICT (registration_id) DO NOTHING
-            """, [registration, participant, now])
-        // Not held by a sender: never claimed, or a claim whose lease ran out (its sender died).
+            """, [registration, participant, .real(withdrawnAt.timeIntervalSince1970)])
         try transaction.execute(
-            """
-            DELETE FROM notif_messages
-            WHERE (registration_id = ? OR participant_id = ?) AND state = 'pending'
-                AND (claimed_until IS NULL OR claimed_until < ?)
-            """, [registration, participant, now])
+            "DELETE FROM notif_messages WHERE (registration_id = ? OR participant_id = ?) AND state = 'pending'",
+            [registration, participant])
         try transaction.execute("DELETE FROM notif_contacts WHERE registration_id = ?", [registration])
+    }
+
+    /// Whether a withdrawal recorded for this registration number concerns the registration
+    /// submitted at `submittedAt`. One recorded before the submission was for a number not
+    /// given out yet (a typo): it is dropped, and the registration is handled as usual.
+    func withdrawalConcerns(_ registrationID: String, submittedAt: Date, in transaction: any StoreTransaction) throws -> Bool {
+        guard
+            let withdrawnAt = try transaction.query(
+                "SELECT withdrawn_at FROM notif_withdrawals WHERE registration_id = ?", [.text(registrationID)]
+            ).first?["withdrawn_at"]?.real
+        else { return false }
+        if ConsentRules.withdrawal(
+            at: Date(timeIntervalSince1970: withdrawnAt), concernsSubmissionAt: submittedAt)
+        {
+            return true
+        }
+        try transaction.execute("DELETE FROM notif_withdrawals WHERE registration_id = ?", [.text(registrationID)])
+        return false
     }
 
     /// Whether the person a message is about withdrew their consent.

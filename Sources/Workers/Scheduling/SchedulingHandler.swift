@@ -252,7 +252,8 @@ private struct Context {
                 [.text(request.participantID)]
             ).first, let programme = row["programme"]?.text
         else {
-            throw Failure.permanent(.invalidWithdrawal, "\(request.participantID) is not an accepted participant")
+            throw Failure.transient(
+                .participantNotYetKnown, "\(request.participantID) is not an accepted participant (not yet, or not at all)")
         }
         guard row["status"]?.text != "withdrawn" else { return }  // already withdrawn: a repeat
         // A seat still on offer is not theirs yet: they leave the waiting for it, not a class.
