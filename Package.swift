@@ -236,7 +236,7 @@ let package = Package(
             name: "Console",
             dependencies: [
                 "ContractKit", "Topology",
-                "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk",
+                "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk", "IntakeRules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

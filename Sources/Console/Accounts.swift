@@ -11,7 +11,8 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
     case viewer
     /// As a viewer, and replays dead letters (dry run, canary, one, a selection, a group).
     case `operator`
-    /// As an operator, and purges dead letters and reveals their personal data (audited).
+    /// As an operator, and purges dead letters and reveals their personal data (audited), and
+    /// carries out the data subject's correction and withdrawal of consent.
     case admin
     /// A Disnakertrans officer (petugas verifikasi): progress, the review queue, the case files
     /// (personal data masked unless revealed, audited) and the decisions on them.
@@ -30,6 +31,7 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
         case .purgeAndReveal: self == .admin
         case .decideReviews: self == .officer
         case .runBLKIDesk: self == .blki
+        case .subjectRights: self == .admin
         }
     }
 
@@ -51,6 +53,8 @@ public enum ConsolePermission: String, Sendable, CaseIterable {
     case decideReviews
     /// A BLKI's classes: daftar ulang, training results, withdrawals.
     case runBLKIDesk
+    /// The data subject's rights: a correction, a withdrawal of consent.
+    case subjectRights
 }
 
 /// The console's accounts: a JSON file of users, their roles and PBKDF2-SHA256 password hashes

@@ -158,6 +158,15 @@ public struct ConsoleServer: Sendable {
         router.post("/dead-letters/purge") { request, _ in
             try await guardedForm(request, .purgeAndReveal) { session, form in try await purge(session, form) }
         }
+        router.get("/subjects") { request, _ in
+            try await guarded(request, .subjectRights) { session in subjectRightsPage(session) }
+        }
+        router.post("/subjects/correct") { request, _ in
+            try await guardedForm(request, .subjectRights) { session, form in try await correctSubject(session, form) }
+        }
+        router.post("/subjects/withdraw-consent") { request, _ in
+            try await guardedForm(request, .subjectRights) { session, form in try await withdrawSubjectConsent(session, form) }
+        }
         router.get("/audit") { request, _ in try await guarded(request, .viewOperations) { session in try auditPage(session) } }
 
         var httpLogger = logger

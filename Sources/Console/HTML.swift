@@ -82,7 +82,7 @@ enum Page {
                 ("progress", "/", "Progress", .viewProgress), ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
                 ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Queues", .viewOperations),
                 ("dead-letters", "/dead-letters", "Dead letters", .viewOperations),
-                ("audit", "/audit", "Audit log", .viewOperations),
+                ("audit", "/audit", "Audit log", .viewOperations), ("subjects", "/subjects", "Hak subjek data", .subjectRights),
             ]
             nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
             for (key, path, label, permission) in links where session.role.allows(permission) {
@@ -208,5 +208,7 @@ enum Assets {
         .muted { color: var(--muted); }
         .login { max-width: 22rem; background: #fff; border: 1px solid var(--line); padding: 1rem 1.2rem; }
         .login label { display: block; margin: .6rem 0 .2rem; } .login input { width: 100%; padding: .35rem; }
+        form.stacked { max-width: 32rem; } form.stacked label { display: block; margin: .5rem 0; }
+        form.stacked input, form.stacked select { display: block; width: 100%; padding: .3rem; margin-top: .15rem; }
         """
 }

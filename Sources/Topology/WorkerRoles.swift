@@ -85,7 +85,7 @@ extension WorkerRole {
     /// ulang records, training results and withdrawal requests.
     public static let consoleStaffEvents = [
         RegistrationReviewedV1.eventType, EnrolmentReRegisteredV1.eventType, TrainingCompletedV1.eventType,
-        EnrolmentWithdrawalRequestedV1.eventType,
+        EnrolmentWithdrawalRequestedV1.eventType, RegistrationCorrectedV1.eventType, ConsentWithdrawnV1.eventType,
     ]
 }
 

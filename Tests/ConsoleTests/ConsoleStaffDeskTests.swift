@@ -269,6 +269,79 @@ import Workers
         try await desk.stop()
     }
 
+    /// The data subject's rights from the console: only an admin, a correction checked as the
+    /// worker checks it and published with the number in +62 form (the values never in the
+    /// audit log), a withdrawal of consent with the number typed twice, recorded once.
+    @Test func anAdminCorrectsAndRecordsAWithdrawalOfConsentAndNobodyElseCan() async throws {
+        let desk = try await Desk()
+        for user in ["vivi", "rina", "budi"] {
+            #expect(try await desk.page("/subjects", user: user).status == 403, "\(user)")
+        }
+        let page = try await desk.page("/subjects", user: "adi")
+        #expect(
+            page.status == 200 && page.body.contains("Penarikan persetujuan") && page.body.contains("kaltim-admin subject export")
+        )
+        // Someone else's forms: an officer posting with her own session is refused.
+        let foreign = try await desk.post(
+            "/subjects/withdraw-consent", user: "rina", from: "/reviews",
+            ["registration": ["REG-1"], "confirm": ["REG-1"], "by": ["pendaftar"], "reference": ["PDP-1"]])
+        #expect(foreign.status == 403)
+        // A forged token.
+        let (_, _, cookie, _) = try await desk.page("/subjects", user: "adi")
+        let forged = try await desk.request(
+            "POST", "/subjects/correct", user: "adi",
+            form: [
+                "csrf": [String(repeating: "0", count: 64)], "registration": ["REG-1"], "phone": ["081250000111"],
+                "reference": ["PDP-1"],
+            ], cookie: cookie)
+        #expect(forged.status == 403)
+        for (fields, why) in [
+            (["registration": ["REG-1"], "reference": ["PDP-1"]], "isi sedikitnya satu kolom"),
+            (["registration": ["REG-1"], "phone": ["12345"], "reference": ["PDP-1"]], "bukan nomor seluler"),
+            (["registration": ["REG-1"], "email": ["bukan surel"], "reference": ["PDP-1"]], "e-mail tidak sah"),
+            (["registration": ["REG-1"], "name": ["Siti\u{202E}nahk"], "reference": ["PDP-1"]], "nama harus satu baris"),
+            (["registration": ["REG 1;"], "phone": ["081250000111"], "reference": ["PDP-1"]], "nomor pendaftaran"),
+            (["registration": ["REG-1"], "phone": ["081250000111"], "reference": [" "]], "nomor permohonan"),
+        ] {
+            let refused = try await desk.post("/subjects/correct", user: "adi", from: "/subjects", fields)
+            #expect(refused.status == 422 && refused.body.contains(why), "\(why)")
+        }
+        #expect(try await desk.outbox().isEmpty, "nothing refused reaches the outbox")
+        let corrected = try await desk.post(
+            "/subjects/correct", user: "adi", from: "/subjects",
+            ["registration": ["REG-1"], "phone": ["0812-5000-0111"], "name": ["Siti Rahma"], "reference": ["PDP-2026-004"]])
+        #expect(corrected.status == 200 && corrected.body.contains("dicatat atas nama adi"))
+        let correction = try ContractJSON.decoder().decode(
+            EventEnvelope<RegistrationCorrectedV1>.self, from: try #require(try await desk.outbox().first).body
+        ).data
+        #expect(correction.phone == "+6281250000111" && correction.fullName == "Siti Rahma" && correction.correctedBy == "adi")
+        #expect(correction.whatsApp == nil && correction.email == nil && correction.reference == "PDP-2026-004")
+
+        for (fields, why) in [
+            (["registration": ["REG-1"], "confirm": ["REG-2"], "by": ["pendaftar"], "reference": ["PDP-1"]], "berbeda"),
+            (["registration": ["REG-1"], "confirm": ["REG-1"], "by": ["tetangga"], "reference": ["PDP-1"]], "pilih siapa"),
+            (
+                ["registration": ["REG-1"], "confirm": ["REG-1"], "by": ["pendaftar"], "reference": ["PDP\u{0007}"]],
+                "wajib diisi"
+            ),
+        ] {
+            let refused = try await desk.post("/subjects/withdraw-consent", user: "adi", from: "/subjects", fields)
+            #expect(refused.status == 422 && refused.body.contains(why), "\(why)")
+        }
+        let fields = ["registration": ["REG-1"], "confirm": ["REG-1"], "by": ["orang-tua-wali"], "reference": ["PDP-2026-011"]]
+        let withdrawn = try await desk.post("/subjects/withdraw-consent", user: "adi", from: "/subjects", fields)
+        #expect(withdrawn.status == 200 && withdrawn.body.contains("Penarikan persetujuan untuk REG-1 dicatat"))
+        #expect(try await desk.post("/subjects/withdraw-consent", user: "adi", from: "/subjects", fields).status == 409)
+        let events = try await desk.outbox()
+        #expect(events.map(\.type) == [RegistrationCorrectedV1.eventType, ConsentWithdrawnV1.eventType])
+        let withdrawal = try ContractJSON.decoder().decode(EventEnvelope<ConsentWithdrawnV1>.self, from: events[1].body).data
+        #expect(withdrawal.withdrawnBy == .parentOrGuardian && withdrawal.recordedBy == "adi")
+        let audit = try String(contentsOfFile: desk.auditLog.path, encoding: .utf8)
+        #expect(audit.contains("registration.corrected") && audit.contains("consent.withdrawn"))
+        #expect(!audit.contains("81250000111") && !audit.contains("Siti Rahma"), "the values are not audited")
+        try await desk.stop()
+    }
+
     @Test func aBLKIAdministratorRecordsForHerOwnBLKIsClassesOnly() async throws {
         let desk = try await Desk()
         func seat(_ participant: String, _ classID: String, _ centre: TrainingCentre) async throws {

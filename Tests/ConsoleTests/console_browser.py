@@ -236,6 +236,18 @@ def main():
         audit_text = driver.find_element(By.ID, "audit").text
         assert "tebakan-rahasia" not in audit_text, "a typed name that is no account is never written"
         shot(driver, "10-audit-admin")
+
+        step("the admin opens the data subject's rights; a withdrawal with a mistyped number is refused")
+        driver.find_element(By.LINK_TEXT, "Hak subjek data").click()
+        wait_until("the page", lambda: "Penarikan persetujuan" in driver.page_source)
+        form = driver.find_element(By.ID, "withdraw-consent")
+        form.find_element(By.NAME, "registration").send_keys("REG-2025-000303")
+        form.find_element(By.NAME, "confirm").send_keys("REG-2025-000304")
+        form.find_element(By.CSS_SELECTOR, "select[name=by] option[value=pendaftar]").click()
+        form.find_element(By.NAME, "reference").send_keys("PDP-2026-011")
+        form.find_element(By.CSS_SELECTOR, "button").click()
+        wait_until("the refusal", lambda: "ketikan ulangnya berbeda" in driver.page_source)
+        shot(driver, "11-subject-rights-refused")
         sign_out(driver)
         step("every step passed")
     except Exception as error:
