@@ -72,6 +72,12 @@ struct SubjectOptions: ParsableArguments {
         }
     }
 
+    /// Intake's NIK key, when one was given (to recognise the person's NIK in a message).
+    func key() throws -> NIKKey? {
+        if developmentKey { return .development }
+        return try nikKeyFile.map { try NIKKey(file: $0) }
+    }
+
     /// Where the search starts, and the NIK masked for the audit log (when one was given).
     func start() throws -> (SubjectIdentifiers, maskedNIK: String?) {
         var start = SubjectIdentifiers(registrationIDs: Set(registration), participantIDs: Set(participant))
@@ -367,8 +373,10 @@ struct SubjectCommand: AsyncParsableCommand {
                 published events that name the person are deleted from the outboxes. Participant ids, codes \
                 and dates stay, so that counts, seats and the certificate record stay consistent; the \
                 certificate record is kept. Lines of the --notification-log files sent to the person's \
-                addresses are removed. Without --confirm it only says what it would change. Audited before \
-                it starts; refused when the audit log cannot be written.
+                addresses are removed. With --dead-letters, the messages of every role's dead-letter queue \
+                that name the person (an id of theirs, an address, their NIK when the NIK key is given) are \
+                removed too (a broker connection as admin: --broker-url). Without --confirm it only says what it \
+                would change. Audited before it starts; refused when the audit log cannot be written.
                 """)
 
         @OptionGroup var admin: AdminOptions
@@ -379,6 +387,8 @@ struct SubjectCommand: AsyncParsableCommand {
                 valueName: "path"))
         var notificationLog: [String] = []
         @Option(help: ArgumentHelp("Why (the request's reference), for the audit log.", valueName: "text")) var reason: String
+        @Flag(help: "Also remove the dead letters that name the person, from every role's dead-letter queue.")
+        var deadLetters = false
         @Flag(help: "Erase; without it, only say what would be erased.") var confirm = false
 
         func validate() throws {
@@ -408,8 +418,14 @@ struct SubjectCommand: AsyncParsableCommand {
                 "the person: registrations \(ids.registrationIDs.sorted().joined(separator: ", ")); participants \(ids.participantIDs.sorted().joined(separator: ", "))"
             )
             Export.warnNotFollowed(found)
+            let matcher = MessageMatcher(identifiers: found.identifiers, addresses: addresses, nikKey: try subject.key())
             guard confirm else {
                 print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
+                if deadLetters {
+                    print(
+                        "dead letters naming the person: \(try await Self.deadLetters(matching: matcher, admin: admin, remove: false))"
+                    )
+                }
                 print("nothing erased: add --confirm to erase")
                 return
             }
@@ -430,6 +446,8 @@ struct SubjectCommand: AsyncParsableCommand {
             for log in notificationLog {
                 removedLines += try NotificationLogEraser.remove(addresses: addresses, from: log)
             }
+            let removedLetters = deadLetters ? try await Self.deadLetters(matching: matcher, admin: admin, remove: true) : 0
+            if deadLetters { print("dead letters removed: \(removedLetters)") }
             let changed = report.changes.map { "\($0.role).\($0.table) \($0.rows)" }
             print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
             print("notification log lines removed: \(removedLines)")
@@ -447,7 +465,34 @@ struct SubjectCommand: AsyncParsableCommand {
                     who: admin.who, action: "subject-erased", target: target, count: report.rowCount,
                     details: [
                         "reason": reason, "unpublished": "\(report.unpublishedEvents)", "notificationLogLines": "\(removedLines)",
+                        "deadLetters": deadLetters ? "\(removedLetters)" : "not searched",
                     ]))
+        }
+
+        /// The dead letters of every role (and the console) that name the person: counted, and
+        /// with `remove` acknowledged (so deleted); every other one is given back untouched.
+        static func deadLetters(matching matcher: MessageMatcher, admin: AdminOptions, remove: Bool) async throws -> Int {
+            try await admin.withAdmin { _, engine in
+                var count = 0
+                // A role without its queues on this broker (the console not deployed) has none.
+                for (_, queue) in engine.queues(WorkerRole.all + [.console])
+                where (try? await engine.connection.queueState(queue)) != nil {
+                    let letters = try await engine.sweep(queue)
+                    var kept: [DeadLetter] = []
+                    for letter in letters {
+                        if matcher.names(letter.delivery.body) {
+                            count += 1
+                            if remove {
+                                try await letter.delivery.ack()
+                                continue
+                            }
+                        }
+                        kept.append(letter)
+                    }
+                    await engine.release(kept)
+                }
+                return count
+            }
         }
 
         /// The person's addresses (phone, WhatsApp, e-mail) from the contacts found.

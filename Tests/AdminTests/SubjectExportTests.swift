@@ -1,9 +1,13 @@
+import AMQP
+import Admin
+import ContractKit
 import DataProtection
 import Foundation
 import Jobs
 import Stores
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 /// The data subject's right of access on the main job's own data: `kaltim-demo` runs a small
@@ -470,5 +474,91 @@ struct SubjectLinkingTests {
         let left = try await notifications.read("SELECT name FROM notif_contacts", [])
         #expect(left.compactMap { $0["name"]?.text } == ["Orang Lain"])
         #expect(try await intake.read("SELECT COUNT(*) AS n FROM intake_registry", []).first?["n"]?.integer == 0)
+    }
+}
+
+/// Dead letters are whole messages, personal data and all: an erasure with `--dead-letters`
+/// removes those that name the person, in any role's dead-letter queue, JSON or not, and leaves
+/// everyone else's.
+struct SubjectDeadLetterTests {
+    @Test func theMatcherFindsThePersonByIdAddressOrNIKAndNobodyElse() {
+        var identifiers = SubjectIdentifiers(registrationIDs: ["REG-1"], participantIDs: ["PST-1"])
+        identifiers.nikIndexes = [NIKKey.development.blindIndex("6474015708999901")]
+        let matcher = MessageMatcher(identifiers: identifiers, addresses: ["+6281250000001"], nikKey: .development)
+        let cases: [(String, Bool)] = [
+            (#"{"data":{"registrationID":"REG-1"}}"#, true),
+            (#"{"subject":"x","data":{"items":[{"deep":{"participantID":"PST-1"}}]}}"#, true),
+            (#"{"data":{"nik":"6474 0157 0899 9901"}}"#, true),
+            (#"{"data":{"recipient":"+6281250000001"}}"#, true),
+            (#"{"data":{"registrationID":"REG-10","participantID":"PST-10"}}"#, false),
+            (#"{"data":{"nik":"6474015708999902"}}"#, false),
+            (#"{"registrationID": REG-1, broken"#, true),
+            (#"{"registrationID": REG-10, broken"#, false),
+            ("telepon +6281250000001 tanpa JSON", true),
+            ("nik 6474.0157.0899.9901 tanpa JSON", true),
+            ("", false),
+        ]
+        for (body, expected) in cases {
+            #expect(matcher.names(Data(body.utf8)) == expected, "\(body)")
+        }
+        // Without the key a NIK is not recognised (the ids in the same message usually are).
+        let keyless = MessageMatcher(identifiers: identifiers, addresses: [], nikKey: nil)
+        #expect(!keyless.names(Data(#"{"data":{"nik":"6474015708999901"}}"#.utf8)))
+    }
+
+    @Test func anErasureWithDeadLettersRemovesThePersonsAndLeavesTheRest() async throws {
+        let url = try #require(BrokerEnvironment.url)
+        let connection = try await BrokerEnvironment.connect()
+        let prefix = uniqueName("erase-dead") + "."
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The notification worker's contact: where the erasure learns the person's phone.
+        let storePath = directory.appendingPathComponent("notifications.sqlite").path
+        let store = try SQLiteStore(path: storePath)
+        try await store.migrate([
+            """
+            CREATE TABLE IF NOT EXISTS notif_contacts (
+                registration_id TEXT PRIMARY KEY, participant_id TEXT, name TEXT NOT NULL, phone TEXT,
+                whatsapp TEXT, email TEXT, updated_at REAL NOT NULL)
+            """
+        ])
+        try await store.write { transaction in
+            try transaction.execute(
+                "INSERT INTO notif_contacts VALUES ('REG-1', 'PST-1', 'Siti Rahmawati', '+6281250000001', NULL, NULL, 0)")
+        }
+        let topologies = [WorkerRole.intake, .notifications].map { RoleTopology(role: $0, prefix: prefix) }
+        for topology in topologies { try await topology.declare(on: connection) }
+        let letters: [(Int, String, String)] = [
+            (
+                0, "theirs-registration",
+                #"{"type":"registration.submitted","data":{"registrationID":"REG-1","nik":"6474015708999901"}}"#
+            ),
+            (0, "theirs-malformed", #"{"data":{"phone": +6281250000001 broken"#),
+            (0, "someone-else", #"{"type":"registration.submitted","data":{"registrationID":"REG-10"}}"#),
+            (1, "theirs-request", #"{"type":"notification.requested","data":{"participantID":"PST-1"}}"#),
+        ]
+        for (index, id, body) in letters {
+            try await connection.publish(
+                Data(body.utf8), exchange: "", routingKey: topologies[index].deadLetterQueue,
+                properties: AMQPProperties(deliveryMode: .persistent, messageID: id), mandatory: true)
+        }
+        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let erase = [
+            "subject", "erase", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--reason", "PDP-9",
+            "--store", "notifications=\(storePath)", "--registration", "REG-1", "--dead-letters",
+        ]
+        let engine = DeadLetterAdmin(connection: connection, prefix: prefix)
+        let dryRun = try await SubjectExportCommandTests.admin(erase)
+        #expect(dryRun.0 == 0 && dryRun.1.contains("dead letters naming the person: 3"), "\(dryRun.1.suffix(400))")
+        #expect(Set(try await engine.list([.intake, .notifications]).map(\.messageID)).count == 4, "a dry run removes nothing")
+
+        let confirmed = try await SubjectExportCommandTests.admin(erase + ["--confirm"])
+        #expect(confirmed.0 == 0 && confirmed.1.contains("dead letters removed: 3"), "\(confirmed.1.suffix(400))")
+        #expect(try await engine.list([.intake, .notifications]).map(\.messageID) == ["someone-else"])
+        let entries = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(entries.contains("\"deadLetters\":\"3\""), "\(entries)")
+        for topology in topologies { await topology.delete(on: connection) }
+        await connection.close()
     }
 }
