@@ -127,6 +127,27 @@ public struct SubjectExport: Sendable, Encodable {
     /// the registry does not know for that NIK, …): possibly someone else's, so not followed.
     /// Their intake rows are in the export; give them with `--registration` once checked.
     public var notFollowed: [String]
+    /// The dead letters that name the person (`--dead-letters`), `nil` when not searched: which
+    /// queue holds each and why it failed; the body stays in the queue (it may hold the NIK in
+    /// clear, which an export never carries).
+    public var deadLetters: [DeadLetterRecord]?
+
+    /// A dead letter naming the person.
+    public struct DeadLetterRecord: Sendable, Encodable, Equatable {
+        public var queue: String
+        public var messageID: String
+        public var contractType: String?
+        public var failureCode: String
+        public var firstFailure: Date?
+
+        public init(queue: String, messageID: String, contractType: String?, failureCode: String, firstFailure: Date?) {
+            self.queue = queue
+            self.messageID = messageID
+            self.contractType = contractType
+            self.failureCode = failureCode
+            self.firstFailure = firstFailure
+        }
+    }
 
     /// How many rows the export holds.
     public var rowCount: Int { stores.reduce(0) { $0 + $1.tables.reduce(0) { $0 + $1.rows.count } } }
@@ -208,14 +229,16 @@ public struct SubjectExport: Sendable, Encodable {
                 missingTables: (missing[role] ?? []).sorted())
         }
         return SubjectExport(
-            identifiers: identifiers, stores: sections, notFollowed: notFollowed.subtracting(identifiers.registrationIDs).sorted()
-        )
+            identifiers: identifiers, stores: sections,
+            notFollowed: notFollowed.subtracting(identifiers.registrationIDs).sorted(),
+            deadLetters: nil)
     }
 
     /// The document: sorted keys, pretty-printed.
     public func json() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         return try encoder.encode(self)
     }
 

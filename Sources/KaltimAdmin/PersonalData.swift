@@ -160,18 +160,26 @@ struct SubjectCommand: AsyncParsableCommand {
                 or a participant id; the export then follows the identifiers the rows name (registration → \
                 participant → certificates, assessments) through every store given with --store, and adds the \
                 outbox rows whose event names them. Each table comes with its purpose and retention from the \
-                register. The file is written readable by its owner only, and the export is audited.
+                register. The file is written readable by its owner only, and the export is audited. With \
+                --dead-letters (and the admin's --broker-url) it also lists the dead letters that name the person \
+                (queue, message id, type, failure), leaving them where they are.
                 """)
 
         @OptionGroup var admin: AdminOptions
         @OptionGroup var subject: SubjectOptions
         @Option(help: ArgumentHelp("Write the document here (default: standard output).", valueName: "path")) var output: String?
+        @Flag(help: "Also list the dead letters that name the person (read only).") var deadLetters = false
 
         func run() async throws {
             PersonalData.restrictNewFiles()
             let (start, maskedNIK) = try subject.start()
             let opened = try await subject.open(writing: false)
-            let export = try await SubjectExport.collect(from: opened, start: start)
+            var export = try await SubjectExport.collect(from: opened, start: start)
+            if deadLetters {
+                let matcher = MessageMatcher(
+                    identifiers: export.identifiers, addresses: Erase.addresses(in: export), nikKey: try subject.key())
+                export.deadLetters = try await Erase.deadLetters(matching: matcher, admin: admin, remove: false)
+            }
             let document = try export.json()
             // Audited before anything is shown: an export that cannot be audited is not made.
             do {
@@ -423,7 +431,7 @@ struct SubjectCommand: AsyncParsableCommand {
                 print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
                 if deadLetters {
                     print(
-                        "dead letters naming the person: \(try await Self.deadLetters(matching: matcher, admin: admin, remove: false))"
+                        "dead letters naming the person: \(try await Self.deadLetters(matching: matcher, admin: admin, remove: false).count)"
                     )
                 }
                 print("nothing erased: add --confirm to erase")
@@ -446,7 +454,8 @@ struct SubjectCommand: AsyncParsableCommand {
             for log in notificationLog {
                 removedLines += try NotificationLogEraser.remove(addresses: addresses, from: log)
             }
-            let removedLetters = deadLetters ? try await Self.deadLetters(matching: matcher, admin: admin, remove: true) : 0
+            let removedLetters =
+                deadLetters ? try await Self.deadLetters(matching: matcher, admin: admin, remove: true).count : 0
             if deadLetters { print("dead letters removed: \(removedLetters)") }
             let changed = report.changes.map { "\($0.role).\($0.table) \($0.rows)" }
             print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
@@ -469,11 +478,13 @@ struct SubjectCommand: AsyncParsableCommand {
                     ]))
         }
 
-        /// The dead letters of every role (and the console) that name the person: counted, and
+        /// The dead letters of every role (and the console) that name the person: listed, and
         /// with `remove` acknowledged (so deleted); every other one is given back untouched.
-        static func deadLetters(matching matcher: MessageMatcher, admin: AdminOptions, remove: Bool) async throws -> Int {
+        static func deadLetters(matching matcher: MessageMatcher, admin: AdminOptions, remove: Bool) async throws
+            -> [SubjectExport.DeadLetterRecord]
+        {
             try await admin.withAdmin { _, engine in
-                var count = 0
+                var found: [SubjectExport.DeadLetterRecord] = []
                 // A role without its queues on this broker (the console not deployed) has none.
                 for (_, queue) in engine.queues(WorkerRole.all + [.console])
                 where (try? await engine.connection.queueState(queue)) != nil {
@@ -481,7 +492,10 @@ struct SubjectCommand: AsyncParsableCommand {
                     var kept: [DeadLetter] = []
                     for letter in letters {
                         if matcher.names(letter.delivery.body) {
-                            count += 1
+                            found.append(
+                                .init(
+                                    queue: queue, messageID: letter.messageID, contractType: letter.contractType,
+                                    failureCode: letter.code, firstFailure: letter.firstFailure))
                             if remove {
                                 try await letter.delivery.ack()
                                 continue
@@ -491,7 +505,7 @@ struct SubjectCommand: AsyncParsableCommand {
                     }
                     await engine.release(kept)
                 }
-                return count
+                return found
             }
         }
 

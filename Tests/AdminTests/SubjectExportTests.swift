@@ -549,6 +549,18 @@ struct SubjectDeadLetterTests {
             "--store", "notifications=\(storePath)", "--registration", "REG-1", "--dead-letters",
         ]
         let engine = DeadLetterAdmin(connection: connection, prefix: prefix)
+        // The export lists them, and leaves them.
+        let output = directory.appendingPathComponent("export.json").path
+        let export = try await SubjectExportCommandTests.admin([
+            "subject", "export", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--output", output,
+            "--store", "notifications=\(storePath)", "--registration", "REG-1", "--dead-letters",
+        ])
+        #expect(export.0 == 0, "\(export.1.suffix(400))")
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+        let listed = (document?["deadLetters"] as? [[String: Any]])?.compactMap { $0["messageID"] as? String }
+        #expect(Set(listed ?? []) == ["theirs-registration", "theirs-malformed", "theirs-request"])
+        let exported = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(!exported.contains("6474015708999901"), "no NIK in clear from a dead letter's body")
         let dryRun = try await SubjectExportCommandTests.admin(erase)
         #expect(dryRun.0 == 0 && dryRun.1.contains("dead letters naming the person: 3"), "\(dryRun.1.suffix(400))")
         #expect(Set(try await engine.list([.intake, .notifications]).map(\.messageID)).count == 4, "a dry run removes nothing")
