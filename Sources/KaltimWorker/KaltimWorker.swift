@@ -32,6 +32,19 @@ struct Intake: AsyncParsableCommand {
     @OptionGroup var options: WorkerCommandOptions
     @OptionGroup var programme: ProgrammeOptions
     @OptionGroup var nikKey: NIKKeyOptions
+    @Option(
+        help: ArgumentHelp(
+            "Days after its decision a registration keeps its masked NIK and blind index, and a consent the parent's name (0: for ever; at least 365).",
+            valueName: "days"))
+    var registrationRetentionDays = 730
+
+    func validate() throws {
+        guard registrationRetentionDays == 0 || (365...36_500).contains(registrationRetentionDays) else {
+            throw ValidationError(
+                "--registration-retention-days: 0 (for ever) or 365 to 36500 (a year at least: the programme year's duplicates need the index)"
+            )
+        }
+    }
 
     func run() async throws {
 
@@ -43,7 +56,10 @@ struct Intake: AsyncParsableCommand {
         }
         let topology = try options.topology(role: .intake)
         try await WorkerHost.run(
-            role: .intake, handler: IntakeHandler(catalogue: catalogue, nikKey: key, exchange: topology.exchange),
+            role: .intake,
+            handler: IntakeHandler(
+                catalogue: catalogue, nikKey: key, exchange: topology.exchange,
+                registrationRetention: registrationRetentionDays == 0 ? nil : .seconds(registrationRetentionDays * 86_400)),
             options: options)
     }
 }

@@ -345,3 +345,51 @@ extension NotificationDeliveryTests {
         #expect(gateway.requests.values.map(\.to) == ["+6281250000006"])
     }
 }
+
+/// Retention of what intake keeps about a person after the programme year and its audit
+/// window: the masked NIK and blind index, a parent's name, an undecided case file; nothing
+/// before its time, and nothing twice.
+struct IntakeRetentionTests {
+    @Test func pastTheRetentionTheMaskedNIKIndexAndGuardianNameGoAndNothingElse() async throws {
+        let kit = try await ConsentTests.intake()
+        let handler = IntakeHandler(
+            catalogue: try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development,
+            registrationRetention: .seconds(730 * 86_400))
+        #expect(
+            try await ConsentTests.submit(ConsentTests.child("REG-T1", guardian: ConsentTests.parent), to: kit).0
+                == RegistrationAcceptedV2.eventType)
+        var unknown = ConsentTests.child("REG-T2", guardian: ConsentTests.parent)
+        unknown.nik = "6474015108079911"
+        #expect(try await ConsentTests.submit(unknown, to: kit).0 == RegistrationReviewNeededV1.eventType)
+        func apply(after days: Double) async throws -> [String: Int] {
+            var changed: [String: Int] = [:]
+            for rule in handler.retention {
+                changed[rule.table] = try await kit.store.write { transaction in
+                    try rule.apply(now: Date().addingTimeInterval(days * 86_400), in: transaction)
+                }
+            }
+            return changed
+        }
+        // A year on: nothing is past its time.
+        #expect(try await apply(after: 365) == ["intake_registrations": 0, "intake_consents": 0, "intake_reviews": 0])
+        #expect(try await kit.query("SELECT 1 FROM intake_registrations WHERE nik_index IS NOT NULL").count == 2)
+        // Past two years: both registrations, the parent's names of both consents, the open case file.
+        #expect(try await apply(after: 731) == ["intake_registrations": 2, "intake_consents": 2, "intake_reviews": 1])
+        let registrations = try await kit.query("SELECT * FROM intake_registrations ORDER BY registration_id")
+        #expect(registrations.allSatisfy { $0["nik_index"] == .null && $0["masked_nik"] == .text("****") })
+        #expect(registrations.map { $0["outcome"] } == [.text("accepted"), .text("review")], "outcomes stay")
+        #expect(registrations.first?["participant_id"]?.text?.hasPrefix("PST-2025-") == true, "the participant id stays")
+        #expect(try await kit.query("SELECT 1 FROM intake_consents WHERE guardian_name IS NOT NULL").isEmpty)
+        #expect(
+            try await kit.query("SELECT 1 FROM intake_consents WHERE given_at IS NOT NULL").count == 2, "the consent's time stays"
+        )
+        #expect(try await kit.query("SELECT 1 FROM intake_reviews WHERE case_file IS NOT NULL").isEmpty)
+        // Done once: a second pass finds nothing to count.
+        #expect(try await apply(after: 732) == ["intake_registrations": 0, "intake_consents": 0, "intake_reviews": 0])
+        // No retention configured: no rules.
+        let forever = IntakeHandler(
+            catalogue: try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development,
+            registrationRetention: nil)
+        #expect(forever.retention.isEmpty)
+    }
+}

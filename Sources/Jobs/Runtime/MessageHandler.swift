@@ -1,4 +1,5 @@
 public import ContractKit
+public import Foundation
 
 /// The code of one worker role: decides what a message means for the role's state.
 public protocol MessageHandler: Sendable {
@@ -15,6 +16,69 @@ public protocol MessageHandler: Sendable {
     /// runs again). Only its store writes are exactly once; anything else it does (a lookup in
     /// an outside service, a file it writes) must tolerate running again.
     func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent]
+
+    /// The handler's own retention rules: what of its tables the runtime clears or deletes once
+    /// past its time, beside the inbox and outbox (every 10 minutes, counted in
+    /// `jobs_retention_purged_rows_total` by table). None by default.
+    var retention: [TableRetention] { get }
+}
+
+extension MessageHandler {
+    public var retention: [TableRetention] { [] }
+}
+
+/// One retention rule of a handler's table: the rows matching `condition` (with the cutoff,
+/// now minus `keep`, as its one argument) are updated with `assignments`, or deleted when there
+/// are none.
+public struct TableRetention: Sendable, Equatable {
+    /// How a table writes its times, so that the cutoff compares with them.
+    public enum TimeFormat: Sendable, Equatable {
+        /// ISO 8601 text in UTC (`2025-07-01T02:00:00Z`, with or without milliseconds): compared
+        /// as text.
+        case isoText
+        /// Seconds since 1970.
+        case epochSeconds
+    }
+
+    public var table: String
+    /// A condition with one `?`, the cutoff: e.g. `decided_at < ? AND nik_index IS NOT NULL`
+    /// (make it false for rows already done, so that they are not counted again).
+    public var condition: String
+    /// `SET` assignments (`masked_nik = '****', nik_index = NULL`), or `nil` to delete the rows.
+    public var assignments: String?
+    public var keep: Duration
+    public var timeFormat: TimeFormat
+
+    public init(table: String, condition: String, assignments: String?, keep: Duration, timeFormat: TimeFormat) {
+        self.table = table
+        self.condition = condition
+        self.assignments = assignments
+        self.keep = keep
+        self.timeFormat = timeFormat
+    }
+
+    /// The cutoff argument for `now`.
+    public func cutoff(now: Date) -> SQLValue {
+        let cutoff = now.addingTimeInterval(-Double(keep.components.seconds))
+        switch timeFormat {
+        case .isoText: return .text(cutoff.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        case .epochSeconds: return .real(cutoff.timeIntervalSince1970)
+        }
+    }
+
+    /// Applies the rule in `transaction`; returns how many rows it changed or deleted.
+    public func apply(now: Date, in transaction: any StoreTransaction) throws -> Int {
+        let cutoff = cutoff(now: now)
+        let count = Int(
+            try transaction.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(condition)", [cutoff]).first?["n"]?.integer ?? 0)
+        guard count > 0 else { return 0 }
+        if let assignments {
+            try transaction.execute("UPDATE \(table) SET \(assignments) WHERE \(condition)", [cutoff])
+        } else {
+            try transaction.execute("DELETE FROM \(table) WHERE \(condition)", [cutoff])
+        }
+        return count
+    }
 }
 
 /// A handler whose events are declared by its role's input (``RoleInput``): it switches over

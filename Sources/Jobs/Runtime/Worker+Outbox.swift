@@ -100,6 +100,13 @@ extension Worker {
             let purged = try await options.retention.purge(store, now: now)
             metrics.purged(purged.outboxRows, table: "jobs_outbox")
             metrics.purged(purged.inboxRows, table: "jobs_inbox")
+            for rule in handler.retention {
+                let rows = try await store.write { transaction in try rule.apply(now: now, in: transaction) }
+                metrics.purged(rows, table: rule.table)
+                if rows > 0 {
+                    logger.info("retention: rows past their time", metadata: ["table": "\(rule.table)", "rows": "\(rows)"])
+                }
+            }
             if purged.outboxRows + purged.inboxRows > 0 {
                 logger.info(
                     "retention: purged rows past their time",

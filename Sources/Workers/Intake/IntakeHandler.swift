@@ -30,17 +30,49 @@ public struct IntakeHandler: TypedMessageHandler {
     public let regions: RegionCodes
     public let nikKey: NIKKey
     public let exchange: String
+    /// How long after its decision a registration keeps its masked NIK and NIK blind index, and
+    /// its consent the parent's or guardian's name, and a case file left undecided its data
+    /// (``retention``); `nil`: for ever. The default, two years, is the programme year and a
+    /// year's audit window.
+    public let registrationRetention: Duration?
     public let source = "/kaltim/workers/intake"
+
+    /// Two years: the programme year and a year's audit window.
+    public static let defaultRegistrationRetention = Duration.seconds(730 * 86_400)
 
     public init(
         catalogue: ProgrammeCatalogue, registry: any CivilRegistry = RegistryExtract(), regions: RegionCodes = .kemendagri2025,
-        nikKey: NIKKey, exchange: String = ContractDocuments.exchange
+        nikKey: NIKKey, exchange: String = ContractDocuments.exchange,
+        registrationRetention: Duration? = IntakeHandler.defaultRegistrationRetention
     ) {
         self.catalogue = catalogue
         self.registry = registry
         self.regions = regions
         self.nikKey = nikKey
         self.exchange = exchange
+        self.registrationRetention = registrationRetention
+    }
+
+    /// What the runtime clears once ``registrationRetention`` has passed: a registration's masked
+    /// NIK and blind index (the ids, outcome and dates stay, for the counts and the certificate
+    /// record; the training history keeps its own index, for the priority of a later
+    /// programme), a consent's parent's or guardian's name, and the data of a case file never
+    /// decided.
+    public var retention: [TableRetention] {
+        guard let keep = registrationRetention else { return [] }
+        return [
+            TableRetention(
+                table: "intake_registrations", condition: "decided_at < ? AND (nik_index IS NOT NULL OR masked_nik <> '****')",
+                assignments: "masked_nik = '****', nik_index = NULL", keep: keep, timeFormat: .isoText),
+            TableRetention(
+                table: "intake_consents",
+                condition:
+                    "guardian_name IS NOT NULL AND registration_id IN (SELECT registration_id FROM intake_registrations WHERE decided_at < ?)",
+                assignments: "guardian_name = NULL", keep: keep, timeFormat: .isoText),
+            TableRetention(
+                table: "intake_reviews", condition: "opened_at < ? AND case_file IS NOT NULL", assignments: "case_file = NULL",
+                keep: keep, timeFormat: .isoText),
+        ]
     }
 
     public var migrations: [String] {
