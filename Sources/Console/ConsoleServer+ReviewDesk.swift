@@ -259,7 +259,7 @@ extension ConsoleServer {
     /// unique column, so two submissions at once cannot both pass.
     func record<M: ContractMessage>(
         _ envelope: EventEnvelope<M>, session: ConsoleSession, action: String, subject: String, classID: String?,
-        once: String?
+        once: String?, details: [String: String] = [:]
     ) async throws -> Bool {
         let event = try OutgoingEvent(envelope, exchange: configuration.topologyPrefix + ContractDocuments.exchange)
         let user = session.user
@@ -275,7 +275,7 @@ extension ConsoleServer {
             AuditLog.Entry(
                 who: who(session), action: "\(M.eventType) \(action)", target: subject, count: 1,
                 details: ["event_id": envelope.id, "via": "console"].merging(classID.map { ["class_id": $0] } ?? [:]) { a, _ in a
-                }))
+                }.merging(details) { a, _ in a }))
         do {
             // Not the event's own id: the console consumes some of these events, and its inbox
             // must not take them for already handled.

@@ -3,6 +3,7 @@ import Contracts
 import Foundation
 import Hummingbird
 import IntakeRules
+import Jobs
 
 /// The data subject's rights (UU 27/2022) an admin carries out from the console: a correction of
 /// how to reach a person (`registration.corrected`) and a withdrawal of consent
@@ -78,6 +79,7 @@ extension ConsoleServer {
         if let email, !EmailAddress.isValid(email) { return refuse("alamat e-mail tidak sah.") }
         let reference = (form.first("reference") ?? "").trimmingCharacters(in: .whitespaces)
         guard ConsentRules.isShortText(reference) else { return refuse("nomor permohonan wajib diisi, satu baris.") }
+        guard try await isKnown(registration) else { return refuse(Self.unknownRegistration) }
         let correction = RegistrationCorrectedV1(
             registrationID: registration, fullName: name, phone: phone.flatMap(PhoneNumber.normalise),
             whatsApp: whatsApp.flatMap(PhoneNumber.normalise), email: email, correctedBy: session.user, reference: reference)
@@ -88,13 +90,21 @@ extension ConsoleServer {
                 id: "corrected-\(registration)-\(UUID().uuidString)", source: "/kaltim/console/koreksi-data",
                 subject: registration, data: correction),
             session: session, action: "koreksi-data: " + fields.joined(separator: ","), subject: registration, classID: nil,
-            once: nil)
+            once: nil, details: ["fields": fields.joined(separator: ","), "reference": reference])
         return subjectRightsPage(
             session,
             flash: Page.message(
                 "Koreksi \(fields.joined(separator: ", ")) untuk \(registration) dicatat atas nama \(session.user) dan dikirim.",
                 kind: "ok"))
     }
+
+    /// Whether the console has counted this registration (intake's `registration.received`): a
+    /// number the programme never received is refused rather than sent.
+    func isKnown(_ registration: String) async throws -> Bool {
+        try await !store.read("SELECT 1 FROM console_registrations WHERE registration_id = ?", [.text(registration)]).isEmpty
+    }
+
+    static let unknownRegistration = "nomor pendaftaran ini tidak dikenal (belum diterima intake); periksa kembali permohonannya."
 
     /// `POST /subjects/withdraw-consent`: the registration number typed twice (a withdrawal is
     /// not taken back), checked as intake and notifications check it, recorded once per
@@ -120,13 +130,19 @@ extension ConsoleServer {
             return refuse(
                 "nomor pendaftaran (huruf, angka, - atau _) dan nomor permohonan (satu baris) wajib diisi dengan benar.")
         }
+        guard try await isKnown(registration) else { return refuse(Self.unknownRegistration) }
         let recorded = try await record(
             EventEnvelope(
                 id: "consent-withdrawn-\(registration)-\(UUID().uuidString)", source: "/kaltim/console/penarikan-persetujuan",
                 subject: registration, data: withdrawal),
             session: session, action: "penarikan-persetujuan", subject: registration, classID: nil,
-            once: "consent-withdrawn:\(registration)")
-        guard recorded else { return refuse("penarikan persetujuan untuk \(registration) sudah dicatat sebelumnya.", .conflict) }
+            once: "consent-withdrawn:\(registration)",
+            details: ["by": form.first("by") ?? "", "reference": withdrawal.reference])
+        guard recorded else {
+            return refuse(
+                "penarikan persetujuan untuk \(registration) sudah dicatat sebelumnya dari konsol; bila perlu dikirim lagi, gunakan kaltim-admin subject withdraw-consent.",
+                .conflict)
+        }
         return subjectRightsPage(
             session,
             flash: Page.message(

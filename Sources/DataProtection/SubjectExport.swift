@@ -139,13 +139,20 @@ public struct SubjectExport: Sendable, Encodable {
         public var contractType: String?
         public var failureCode: String
         public var firstFailure: Date?
+        /// `person` (an id or the NIK) or `address-only` (one of their addresses, which someone
+        /// else may share).
+        public var matchedBy: MessageMatcher.Match
 
-        public init(queue: String, messageID: String, contractType: String?, failureCode: String, firstFailure: Date?) {
+        public init(
+            queue: String, messageID: String, contractType: String?, failureCode: String, firstFailure: Date?,
+            matchedBy: MessageMatcher.Match
+        ) {
             self.queue = queue
             self.messageID = messageID
             self.contractType = contractType
             self.failureCode = failureCode
             self.firstFailure = firstFailure
+            self.matchedBy = matchedBy
         }
     }
 

@@ -4,6 +4,7 @@ import ArgumentParser
 import ContractKit
 import Contracts
 import DataProtection
+import DeploymentSettings
 import Foundation
 import IntakeRules
 import Jobs
@@ -190,6 +191,7 @@ struct SubjectCommand: AsyncParsableCommand {
                         details: [
                             "stores": opened.map(\.role).joined(separator: ","),
                             "participants": export.identifiers.participantIDs.sorted().joined(separator: ","),
+                            "deadLetters": export.deadLetters.map { "\($0.count) listed" } ?? "not searched",
                         ]))
             } catch {
                 throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was exported")
@@ -400,6 +402,9 @@ struct SubjectCommand: AsyncParsableCommand {
         @Flag(help: "Erase; without it, only say what would be erased.") var confirm = false
 
         func validate() throws {
+            if deadLetters && DeploymentEnvironment.current.adminBrokerURL(option: admin.brokerURL) == nil {
+                throw ValidationError("--dead-letters needs the admin's broker URL: --broker-url or $KALTIM_ADMIN_URL")
+            }
             let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.contains(where: \.isNewline) else {
                 throw ValidationError("--reason: the request's reference, one line of at most 200 characters")
@@ -430,9 +435,8 @@ struct SubjectCommand: AsyncParsableCommand {
             guard confirm else {
                 print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
                 if deadLetters {
-                    print(
-                        "dead letters naming the person: \(try await Self.deadLetters(matching: matcher, admin: admin, remove: false).count)"
-                    )
+                    let letters = try await Self.deadLetters(matching: matcher, admin: admin, remove: false)
+                    Self.report(letters, removed: false)
                 }
                 print("nothing erased: add --confirm to erase")
                 return
@@ -449,14 +453,29 @@ struct SubjectCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was erased")
             }
+            // The dead letters first, while the stores still say who the person is: a broker that
+            // cannot be reached stops the erasure before anything is changed.
+            var removedLetters = 0
+            var remainingLetters = 0
+            if deadLetters {
+                let letters = try await Self.deadLetters(matching: matcher, admin: admin, remove: true)
+                Self.report(letters, removed: true)
+                removedLetters = letters.filter { $0.matchedBy == .person }.count
+                // Checked by a second look: an ack has no answer, and another sweep running at
+                // the same time (the console's dead-letter page) may have held some.
+                remainingLetters = try await Self.deadLetters(matching: matcher, admin: admin, remove: false)
+                    .filter { $0.matchedBy == .person }.count
+                if remainingLetters > 0 {
+                    print(
+                        "\(remainingLetters) dead letters naming the person are still there (held by another sweep?): run the erase again"
+                    )
+                }
+            }
             let report = try await SubjectErasure.erase(found.identifiers, in: opened)
             var removedLines = 0
             for log in notificationLog {
                 removedLines += try NotificationLogEraser.remove(addresses: addresses, from: log)
             }
-            let removedLetters =
-                deadLetters ? try await Self.deadLetters(matching: matcher, admin: admin, remove: true).count : 0
-            if deadLetters { print("dead letters removed: \(removedLetters)") }
             let changed = report.changes.map { "\($0.role).\($0.table) \($0.rows)" }
             print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
             print("notification log lines removed: \(removedLines)")
@@ -474,29 +493,38 @@ struct SubjectCommand: AsyncParsableCommand {
                     who: admin.who, action: "subject-erased", target: target, count: report.rowCount,
                     details: [
                         "reason": reason, "unpublished": "\(report.unpublishedEvents)", "notificationLogLines": "\(removedLines)",
-                        "deadLetters": deadLetters ? "\(removedLetters)" : "not searched",
+                        "deadLetters": deadLetters ? "\(removedLetters) removed, \(remainingLetters) remaining" : "not searched",
                     ]))
         }
 
         /// The dead letters of every role (and the console) that name the person: listed, and
-        /// with `remove` acknowledged (so deleted); every other one is given back untouched.
+        /// with `remove` those naming them by an id or their NIK acknowledged (so deleted); one
+        /// naming only an address of theirs (which someone else may share) is listed and given
+        /// back, as is every other one. A dead-letter queue missing on the broker (a role not
+        /// deployed) is skipped and said; any other failure stops the command.
         static func deadLetters(matching matcher: MessageMatcher, admin: AdminOptions, remove: Bool) async throws
             -> [SubjectExport.DeadLetterRecord]
         {
             try await admin.withAdmin { _, engine in
                 var found: [SubjectExport.DeadLetterRecord] = []
-                // A role without its queues on this broker (the console not deployed) has none.
-                for (_, queue) in engine.queues(WorkerRole.all + [.console])
-                where (try? await engine.connection.queueState(queue)) != nil {
+                for (_, queue) in engine.queues(WorkerRole.all + [.console]) {
+                    do {
+                        _ = try await engine.connection.queueState(queue)
+                    } catch let error as AMQPError where error.replyCode == 404 {
+                        print("no dead-letter queue \(queue) on this broker: skipped")
+                        continue
+                    }
                     let letters = try await engine.sweep(queue)
                     var kept: [DeadLetter] = []
                     for letter in letters {
-                        if matcher.names(letter.delivery.body) {
+                        let match = matcher.match(letter.delivery.body)
+                        if match != .none {
                             found.append(
                                 .init(
                                     queue: queue, messageID: letter.messageID, contractType: letter.contractType,
-                                    failureCode: letter.code, firstFailure: letter.firstFailure))
-                            if remove {
+                                    failureCode: letter.code, firstFailure: letter.firstFailure,
+                                    matchedBy: match == .person ? .person : .addressOnly))
+                            if remove && match == .person {
                                 try await letter.delivery.ack()
                                 continue
                             }
@@ -506,6 +534,17 @@ struct SubjectCommand: AsyncParsableCommand {
                     await engine.release(kept)
                 }
                 return found
+            }
+        }
+
+        static func report(_ letters: [SubjectExport.DeadLetterRecord], removed: Bool) {
+            let theirs = letters.filter { $0.matchedBy == .person }.count
+            print(removed ? "dead letters removed: \(theirs)" : "dead letters naming the person: \(theirs)")
+            let shared = letters.filter { $0.matchedBy == .addressOnly }
+            if !shared.isEmpty {
+                print(
+                    "dead letters naming only an address of theirs (kept; someone may share it, check them with dead-letters show): "
+                        + shared.map { "\($0.queue) \($0.messageID)" }.joined(separator: ", "))
             }
         }
 

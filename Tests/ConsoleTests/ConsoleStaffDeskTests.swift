@@ -274,6 +274,12 @@ import Workers
     /// audit log), a withdrawal of consent with the number typed twice, recorded once.
     @Test func anAdminCorrectsAndRecordsAWithdrawalOfConsentAndNobodyElseCan() async throws {
         let desk = try await Desk()
+        // The console knows REG-1 (intake received it), and no REG-404.
+        _ = try await desk.console.deliver(
+            EventEnvelope(
+                id: "received-1", source: "/kaltim/workers/intake", subject: "REG-1",
+                data: RegistrationReceivedV1(
+                    registrationID: "REG-1", centre: .bontang, programme: "TATA_GRAHA", submittedAt: Date())))
         for user in ["vivi", "rina", "budi"] {
             #expect(try await desk.page("/subjects", user: user).status == 403, "\(user)")
         }
@@ -302,6 +308,7 @@ import Workers
             (["registration": ["REG-1"], "name": ["Siti\u{202E}nahk"], "reference": ["PDP-1"]], "nama harus satu baris"),
             (["registration": ["REG 1;"], "phone": ["081250000111"], "reference": ["PDP-1"]], "nomor pendaftaran"),
             (["registration": ["REG-1"], "phone": ["081250000111"], "reference": [" "]], "nomor permohonan"),
+            (["registration": ["REG-404"], "phone": ["081250000111"], "reference": ["PDP-1"]], "tidak dikenal"),
         ] {
             let refused = try await desk.post("/subjects/correct", user: "adi", from: "/subjects", fields)
             #expect(refused.status == 422 && refused.body.contains(why), "\(why)")
@@ -324,6 +331,10 @@ import Workers
                 ["registration": ["REG-1"], "confirm": ["REG-1"], "by": ["pendaftar"], "reference": ["PDP\u{0007}"]],
                 "wajib diisi"
             ),
+            (
+                ["registration": ["REG-404"], "confirm": ["REG-404"], "by": ["pendaftar"], "reference": ["PDP-1"]],
+                "tidak dikenal"
+            ),
         ] {
             let refused = try await desk.post("/subjects/withdraw-consent", user: "adi", from: "/subjects", fields)
             #expect(refused.status == 422 && refused.body.contains(why), "\(why)")
@@ -338,6 +349,7 @@ import Workers
         #expect(withdrawal.withdrawnBy == .parentOrGuardian && withdrawal.recordedBy == "adi")
         let audit = try String(contentsOfFile: desk.auditLog.path, encoding: .utf8)
         #expect(audit.contains("registration.corrected") && audit.contains("consent.withdrawn"))
+        #expect(audit.contains("PDP-2026-004") && audit.contains("PDP-2026-011") && audit.contains("orang-tua-wali"))
         #expect(!audit.contains("81250000111") && !audit.contains("Siti Rahma"), "the values are not audited")
         try await desk.stop()
     }
