@@ -101,17 +101,11 @@ extension IntakeHandler {
                 .text(registration.registrationID), .integer(Int64(catalogue.year)), .text(registration.programme),
                 .text(Self.withdrawnReason.code), .text(Date().formatted(.iso8601)),
             ])
-        let received = RegistrationReceivedV1(
-            registrationID: registration.registrationID, centre: registration.preferredCentre,
-            programme: catalogue.programme(registration.programme, at: registration.preferredCentre) == nil
-                ? Self.unknownProgramme : registration.programme,
-            submittedAt: event.header.time)
         return [
             try outgoing(
                 RegistrationRejectedV1(registrationID: registration.registrationID, reasons: [Self.withdrawnReason]),
                 causedBy: event, subject: registration.registrationID),
-            try outgoing(
-                received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)"),
+            try received(registration, event: event),
         ]
     }
 

@@ -205,20 +205,25 @@ public struct IntakeHandler: TypedMessageHandler {
         if outcome != "rejected" {
             try recordConsent(registration, birthDateInNIK: nik.derivedBirthDate, in: transaction)
         }
-        // What the counts need, without the personal data of the submission (the console and
-        // its history stream read this, never `registration.submitted`).
-        // A programme the plan does not offer there is not repeated (it is the portal's text).
+        return [
+            try outgoing(message, causedBy: event, subject: registration.registrationID),
+            try received(registration, event: event),
+        ]
+    }
+
+    /// `registration.received`, which goes with each first decision: what the counts need,
+    /// without the personal data of the submission (the console and its history stream read
+    /// this, never `registration.submitted`). A programme the plan does not offer there is not
+    /// repeated (it is the portal's text).
+    func received(_ registration: RegistrationSubmittedV3, event: DecodedEvent) throws -> OutgoingEvent {
         let received = RegistrationReceivedV1(
             registrationID: registration.registrationID, centre: registration.preferredCentre,
             programme: catalogue.programme(registration.programme, at: registration.preferredCentre) == nil
                 ? Self.unknownProgramme : registration.programme,
             submittedAt: event.header.time)
-        return [
-            try outgoing(message, causedBy: event, subject: registration.registrationID),
-            // Not `intake-…`: a submission whose own id began with `received-` would collide.
-            try outgoing(
-                received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)"),
-        ]
+        // Not `intake-…`: a submission whose own id began with `received-` would collide.
+        return try outgoing(
+            received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)")
     }
 
     /// The programme `registration.received` names when the plan does not offer the chosen one.
