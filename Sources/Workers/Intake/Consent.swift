@@ -60,8 +60,10 @@ extension IntakeHandler {
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registration_id) DO NOTHING
             """,
             [
-                .text(registration.registrationID), .text(registration.consent.givenAt),
-                .text(registration.consent.textVersion),
+                // The applicant's own consent is not checked beyond `given` (v1 and v2 senders):
+                // what is kept of it is bounded, whatever a publisher sent.
+                .text(registration.registrationID), .text(String(registration.consent.givenAt.prefix(64))),
+                .text(String(registration.consent.textVersion.prefix(200))),
                 text(guardian.map { $0.guardianName.trimmingCharacters(in: .whitespacesAndNewlines) }),
                 text(guardian?.relation.rawValue), text(guardian?.givenAt), text(guardian?.textVersion),
             ])
