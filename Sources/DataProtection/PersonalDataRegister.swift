@@ -152,7 +152,8 @@ public enum PersonalDataRegister {
             keys: [("nik_index", .nikIndex)],
             purpose:
                 "the Dukcapil extract the registration is checked against, reduced to what the check needs: name, birth date and the domicile's province (`region_code`, 2 digits); `sex` stays empty",
-            retention: "until the next extract replaces it or an erasure (DOMAIN.md §6.4: a cache of the registry)",
+            retention:
+                "until the next extract replaces it (`import-registry --replace` also deletes the records it no longer has) or an erasure (DOMAIN.md §6.4: a cache of the registry)",
             readers: "intake; an officer sees one person's record in a case file after an audited reveal", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "intake", name: "intake_registrations", personal: ["masked_nik"],

@@ -285,21 +285,30 @@ struct ImportRegistry: AsyncParsableCommand {
             Columns: nik = 16 digits (spaces, dots or dashes between them allowed); full_name = not empty; \
             birth_date = yyyy-MM-dd; region_code = the domicile's 10-digit village code, of which only the \
             province is kept. A sex column is allowed and not read. A row with any other value is skipped \
-            and reported with its line and reason.
+            and reported with its line and reason. With --replace the extract is the whole registry: records \
+            of earlier extracts it does not have are deleted, unless a row was skipped.
             """)
 
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
     var database = "var/intake.sqlite"
     @OptionGroup var nikKey: NIKKeyOptions
+    @Flag(help: "Delete the records of earlier extracts that this one does not have (not when a row is skipped).")
+    var replace = false
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.registry(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try nikKey.key())
+            key: try nikKey.key(), replace: replace)
         report(summary, what: "registry records")
+        if replace {
+            print(
+                summary.skipped.isEmpty
+                    ? "removed \(summary.removed) records the extract no longer has"
+                    : "removed nothing: rows were skipped (fix them and import again with --replace)")
+        }
     }
 }
 

@@ -312,6 +312,34 @@ struct IntakeTests {
         #expect(lean.imported == 1 && lean.skipped.isEmpty)
     }
 
+    @Test func aReplacingImportDeletesTheRecordsTheNewExtractNoLongerHasUnlessARowWasSkipped() async throws {
+        let driver = try await IntakeDriver.make()  // the five residents
+        let header = "nik,full_name,birth_date,region_code\n"
+        // One row is bad: nothing is deleted (the bad row may be a record still valid).
+        let withBadRow = try await IntakeImport.registry(
+            csv: header + "6474015708999901,Siti Rahmawati,1999-08-17,6474011001\n64740157089999,X,1999-08-17,6474011001\n",
+            into: driver.kit.store, key: .development, replace: true)
+        #expect(withBadRow.skipped.count == 1 && withBadRow.removed == 0)
+        #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 5)
+        // Two records only: the three others are gone.
+        let two = try await IntakeImport.registry(
+            csv: header + "6474015708999901,Siti Rahmawati,1999-08-17,6474011001\n"
+                + "6471050302019902,Mochamad Rizky Pratama,2001-02-03,6471051002\n",
+            into: driver.kit.store, key: .development, replace: true)
+        #expect(two.imported == 2 && two.removed == 3)
+        #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 2)
+        // Without --replace an import only adds and updates.
+        let added = try await IntakeImport.registry(
+            csv: header + "6472046612989905,Nur Aisyah,1998-12-26,6472041002\n", into: driver.kit.store, key: .development)
+        #expect(added.removed == 0)
+        #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 3)
+        // The person no longer in the registry goes to review, as anyone unknown does.
+        let outcome = try await driver.submit(
+            IntakeDriver.registration(
+                "REG-GONE", nik: "6471054510009903", name: "Dewi Lestari", birthDate: "2000-10-05"))
+        #expect(outcome.codes.contains("REGISTRY_NOT_FOUND"))
+    }
+
     @Test func aStoreFilledBeforeTheExtractWasReducedLosesTheSexAndTheVillage() async throws {
         let kit = try await IntakeDriver.make()
         try await kit.kit.store.write { transaction in

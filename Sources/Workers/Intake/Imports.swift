@@ -13,6 +13,8 @@ public enum IntakeImport {
         public var imported = 0
         /// Line numbers (1-based, header is line 1) and reasons of rows that were skipped.
         public var skipped: [(line: Int, reason: String)] = []
+        /// Records of an earlier extract that this one no longer has, deleted (`replace`).
+        public var removed = 0
 
         public static func == (a: Summary, b: Summary) -> Bool {
             a.imported == b.imported && a.skipped.map(\.line) == b.skipped.map(\.line)
@@ -29,7 +31,13 @@ public enum IntakeImport {
     ///
     /// A row with any other value is skipped with its line and the reason, never guessed at. A
     /// row for a NIK already present replaces it.
-    public static func registry(csv: String, into store: any MessageStore, key: NIKKey) async throws -> Summary {
+    ///
+    /// With `replace` the extract is the whole registry: a record of an earlier extract that
+    /// this one does not have is deleted (a person who moved away, or died, is not kept), but
+    /// only when no row was skipped (a skipped row may be a record still valid).
+    public static func registry(csv: String, into store: any MessageStore, key: NIKKey, replace: Bool = false) async throws
+        -> Summary
+    {
         // A `sex` column, as Dukcapil's extracts have, is allowed and not read.
         let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "region_code"])
         var summary = Summary()
@@ -60,8 +68,9 @@ public enum IntakeImport {
             ])
         }
         let batch = values
+        let removeOthers = replace && summary.skipped.isEmpty
         try await store.migrate(RegistryExtract().migrations)
-        try await store.write { transaction in
+        summary.removed = try await store.write { transaction in
             for value in batch {
                 try transaction.execute(
                     """
@@ -71,6 +80,17 @@ public enum IntakeImport {
                         sex = NULL, region_code = excluded.region_code
                     """, value)
             }
+            guard removeOthers else { return 0 }
+            let kept = Set(batch.compactMap { $0.first?.text })
+            let gone = try transaction.query("SELECT nik_index FROM intake_registry", []).compactMap { $0["nik_index"]?.text }
+                .filter { !kept.contains($0) }
+            for start in stride(from: 0, to: gone.count, by: 500) {
+                let slice = gone[start..<min(start + 500, gone.count)]
+                try transaction.execute(
+                    "DELETE FROM intake_registry WHERE nik_index IN (\(Array(repeating: "?", count: slice.count).joined(separator: ", ")))",
+                    slice.map { .text($0) })
+            }
+            return gone.count
         }
         summary.imported = batch.count
         return summary
