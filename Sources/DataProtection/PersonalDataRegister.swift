@@ -161,7 +161,7 @@ public enum PersonalDataRegister {
             other: ["year", "programme", "outcome", "reasons", "decided_at"],
             purpose: "the decision on each registration, and one registration per person and year (N10)",
             retention:
-                "masked NIK and blind index cleared 730 days after the decision (`--registration-retention-days`) by the intake worker; the row (ids, outcome, dates) is not purged yet",
+                "for an earlier programme year, masked NIK and blind index cleared 730 days (by default) after the decision (`--registration-retention-days`) by the intake worker; the row (ids, outcome, dates) is not purged yet",
             readers: "intake", erasure: .clear([("masked_nik", "'****'"), ("nik_index", "NULL")]),
             trustedWhen: ("outcome", "accepted")),
         RegisterEntry(
@@ -178,7 +178,7 @@ public enum PersonalDataRegister {
             ],
             purpose: "a registration an officer must check: the case file (declared data beside the registry's)",
             retention:
-                "the case file is deleted when the review is approved or rejected, or 730 days after it opened (`--registration-retention-days`); the row (codes, dates) stays",
+                "the case file is deleted when the review is approved or rejected; the row (codes, dates) stays",
             readers: "intake; officers through the console or `kaltim-worker review` (the case file after an audited reveal)",
             erasure: .clear([("case_file", "NULL")])),
         RegisterEntry(
@@ -191,7 +191,7 @@ public enum PersonalDataRegister {
             purpose:
                 "the consent a registration was accepted or put in review on: the applicant's, a parent's or guardian's for an applicant under 18 (UU 27/2022 Art. 25); and withdrawals of consent, for any registration",
             retention:
-                "the parent's or guardian's name cleared 730 days after the registration's decision (`--registration-retention-days`) by the intake worker; the rest is not purged yet",
+                "for an earlier programme year, the parent's or guardian's name cleared 730 days (by default) after the registration's decision (`--registration-retention-days`) by the intake worker; the rest is not purged yet",
             readers: "intake, auditors", erasure: .clear([("guardian_name", "NULL")])),
         RegisterEntry(
             .table, holder: "intake", name: "intake_review_log", personal: ["officer"],

@@ -34,14 +34,14 @@ struct Intake: AsyncParsableCommand {
     @OptionGroup var nikKey: NIKKeyOptions
     @Option(
         help: ArgumentHelp(
-            "Days after its decision a registration keeps its masked NIK and blind index, and a consent the parent's name (0: for ever; at least 365).",
+            "Days after its decision a registration of an earlier programme year keeps its masked NIK and blind index, and its consent the parent's name (0: for ever; at least 365).",
             valueName: "days"))
     var registrationRetentionDays = 730
 
     func validate() throws {
         guard registrationRetentionDays == 0 || (365...36_500).contains(registrationRetentionDays) else {
             throw ValidationError(
-                "--registration-retention-days: 0 (for ever) or 365 to 36500 (a year at least: the programme year's duplicates need the index)"
+                "--registration-retention-days: 0 (for ever) or 365 to 36500 (a year at least: a past year's grades keep arriving)"
             )
         }
     }
@@ -295,13 +295,22 @@ struct ImportRegistry: AsyncParsableCommand {
     @OptionGroup var nikKey: NIKKeyOptions
     @Flag(help: "Delete the records of earlier extracts that this one does not have (not when a row is skipped).")
     var replace = false
+    @Option(
+        help: ArgumentHelp(
+            "With --replace: how many records may be deleted (default: a tenth of those held).", valueName: "count"))
+    var maxRemoved: Int?
+
+    func validate() throws {
+        if let maxRemoved, maxRemoved < 0 { throw ValidationError("--max-removed: a count, 0 or more") }
+        if maxRemoved != nil && !replace { throw ValidationError("--max-removed goes with --replace") }
+    }
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let summary = try await IntakeImport.registry(
             csv: try readText(csv), into: try await openIntakeStore(database),
-            key: try nikKey.key(), replace: replace)
+            key: try nikKey.key(), replace: replace, maximumRemoved: maxRemoved)
         report(summary, what: "registry records")
         if replace {
             print(

@@ -321,11 +321,21 @@ struct IntakeTests {
             into: driver.kit.store, key: .development, replace: true)
         #expect(withBadRow.skipped.count == 1 && withBadRow.removed == 0)
         #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 5)
-        // Two records only: the three others are gone.
+        // An empty extract, or one that would remove more than a tenth (a truncated file, another
+        // key): refused, nothing imported.
+        await #expect(throws: ImportError.self) {
+            _ = try await IntakeImport.registry(csv: header, into: driver.kit.store, key: .development, replace: true)
+        }
+        let twoRows =
+            header + "6474015708999901,Siti Rahmawati,1999-08-17,6474011001\n"
+            + "6471050302019902,Mochamad Rizky Pratama,2001-02-03,6471051002\n"
+        await #expect(throws: ImportError.self) {
+            _ = try await IntakeImport.registry(csv: twoRows, into: driver.kit.store, key: .development, replace: true)
+        }
+        #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 5)
+        // Two records only, the removal allowed: the three others are gone.
         let two = try await IntakeImport.registry(
-            csv: header + "6474015708999901,Siti Rahmawati,1999-08-17,6474011001\n"
-                + "6471050302019902,Mochamad Rizky Pratama,2001-02-03,6471051002\n",
-            into: driver.kit.store, key: .development, replace: true)
+            csv: twoRows, into: driver.kit.store, key: .development, replace: true, maximumRemoved: 3)
         #expect(two.imported == 2 && two.removed == 3)
         #expect(try await driver.kit.query("SELECT 1 FROM intake_registry").count == 2)
         // Without --replace an import only adds and updates.

@@ -41,6 +41,8 @@ public struct TableRetention: Sendable, Equatable {
     }
 
     public var table: String
+    /// The table's key column (one value per row): rows are changed by batches of keys.
+    public var key: String
     /// A condition with one `?`, the cutoff: e.g. `decided_at < ? AND nik_index IS NOT NULL`
     /// (make it false for rows already done, so that they are not counted again).
     public var condition: String
@@ -49,8 +51,11 @@ public struct TableRetention: Sendable, Equatable {
     public var keep: Duration
     public var timeFormat: TimeFormat
 
-    public init(table: String, condition: String, assignments: String?, keep: Duration, timeFormat: TimeFormat) {
+    public init(
+        table: String, key: String, condition: String, assignments: String?, keep: Duration, timeFormat: TimeFormat
+    ) {
         self.table = table
+        self.key = key
         self.condition = condition
         self.assignments = assignments
         self.keep = keep
@@ -66,18 +71,30 @@ public struct TableRetention: Sendable, Equatable {
         }
     }
 
-    /// Applies the rule in `transaction`; returns how many rows it changed or deleted.
-    public func apply(now: Date, in transaction: any StoreTransaction) throws -> Int {
+    /// Applies the rule to at most `limit` rows in `transaction` (one short transaction per
+    /// batch: the caller repeats while a batch is full); returns how many rows it changed.
+    public func applyBatch(now: Date, limit: Int = 1_000, in transaction: any StoreTransaction) throws -> Int {
         let cutoff = cutoff(now: now)
-        let count = Int(
-            try transaction.query("SELECT COUNT(*) AS n FROM \(table) WHERE \(condition)", [cutoff]).first?["n"]?.integer ?? 0)
-        guard count > 0 else { return 0 }
+        let keys = try transaction.query("SELECT \(key) AS k FROM \(table) WHERE \(condition) LIMIT \(limit)", [cutoff])
+            .compactMap { $0["k"] }
+        guard !keys.isEmpty else { return 0 }
+        let placeholders = Array(repeating: "?", count: keys.count).joined(separator: ", ")
         if let assignments {
-            try transaction.execute("UPDATE \(table) SET \(assignments) WHERE \(condition)", [cutoff])
+            try transaction.execute("UPDATE \(table) SET \(assignments) WHERE \(key) IN (\(placeholders))", keys)
         } else {
-            try transaction.execute("DELETE FROM \(table) WHERE \(condition)", [cutoff])
+            try transaction.execute("DELETE FROM \(table) WHERE \(key) IN (\(placeholders))", keys)
         }
-        return count
+        return keys.count
+    }
+
+    /// Applies the rule to every row past its time, a batch per transaction of `store`.
+    public func apply(now: Date, to store: any MessageStore, batch: Int = 1_000) async throws -> Int {
+        var total = 0
+        while true {
+            let changed = try await store.write { transaction in try applyBatch(now: now, limit: batch, in: transaction) }
+            total += changed
+            if changed < batch { return total }
+        }
     }
 }
 

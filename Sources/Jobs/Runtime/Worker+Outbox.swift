@@ -100,13 +100,6 @@ extension Worker {
             let purged = try await options.retention.purge(store, now: now)
             metrics.purged(purged.outboxRows, table: "jobs_outbox")
             metrics.purged(purged.inboxRows, table: "jobs_inbox")
-            for rule in handler.retention {
-                let rows = try await store.write { transaction in try rule.apply(now: now, in: transaction) }
-                metrics.purged(rows, table: rule.table)
-                if rows > 0 {
-                    logger.info("retention: rows past their time", metadata: ["table": "\(rule.table)", "rows": "\(rows)"])
-                }
-            }
             if purged.outboxRows + purged.inboxRows > 0 {
                 logger.info(
                     "retention: purged rows past their time",
@@ -115,6 +108,22 @@ extension Worker {
         } catch {
             metrics.purgeFailed()
             logger.warning("retention: the purge failed; it is tried again later", metadata: ["error": "\(error)"])
+        }
+        // The handler's own rules, each on its own, a batch per transaction: one that fails
+        // does not stop the others.
+        for rule in handler.retention {
+            do {
+                let rows = try await rule.apply(now: now, to: store)
+                metrics.purged(rows, table: rule.table)
+                if rows > 0 {
+                    logger.info("retention: rows past their time", metadata: ["table": "\(rule.table)", "rows": "\(rows)"])
+                }
+            } catch {
+                metrics.purgeFailed()
+                logger.warning(
+                    "retention: a rule failed; it is tried again later",
+                    metadata: ["table": "\(rule.table)", "error": "\(error)"])
+            }
         }
     }
 

@@ -17,7 +17,9 @@ extension IntakeHandler {
             registration_id TEXT PRIMARY KEY, given_at TEXT, text_version TEXT, guardian_name TEXT,
             guardian_relation TEXT, guardian_given_at TEXT, guardian_text_version TEXT, withdrawn_at TEXT,
             withdrawn_by TEXT, recorded_by TEXT, withdrawal_reference TEXT)
-        """
+        """,
+        // The retention's search (``IntakeHandler/retention``).
+        "CREATE INDEX IF NOT EXISTS intake_registrations_decided ON intake_registrations (year, decided_at)",
     ]
 
     /// Whether the applicant is under 18 on the reference date by the declared birth date or by
@@ -61,9 +63,11 @@ extension IntakeHandler {
             """,
             [
                 // The applicant's own consent is not checked beyond `given` (v1 and v2 senders):
-                // what is kept of it is bounded, whatever a publisher sent.
-                .text(registration.registrationID), .text(String(registration.consent.givenAt.prefix(64))),
-                .text(String(registration.consent.textVersion.prefix(200))),
+                // its time is kept only when it is one, its text version only when it is a short
+                // line, whatever a publisher sent.
+                .text(registration.registrationID),
+                text(ConsentRules.time(registration.consent.givenAt).map { Self.formatTime($0) }),
+                text(ConsentRules.isShortText(registration.consent.textVersion) ? registration.consent.textVersion : nil),
                 text(guardian.map { $0.guardianName.trimmingCharacters(in: .whitespacesAndNewlines) }),
                 text(guardian?.relation.rawValue), text(guardian?.givenAt), text(guardian?.textVersion),
             ])

@@ -34,10 +34,13 @@ public enum IntakeImport {
     ///
     /// With `replace` the extract is the whole registry: a record of an earlier extract that
     /// this one does not have is deleted (a person who moved away, or died, is not kept), but
-    /// only when no row was skipped (a skipped row may be a record still valid).
-    public static func registry(csv: String, into store: any MessageStore, key: NIKKey, replace: Bool = false) async throws
-        -> Summary
-    {
+    /// only when no row was skipped (a skipped row may be a record still valid), and at most
+    /// `maximumRemoved` of them (default: a tenth of the records held): more is taken for a
+    /// truncated extract or one read with another key, and nothing is imported
+    /// (``ImportError``). An empty extract never replaces anything.
+    public static func registry(
+        csv: String, into store: any MessageStore, key: NIKKey, replace: Bool = false, maximumRemoved: Int? = nil
+    ) async throws -> Summary {
         // A `sex` column, as Dukcapil's extracts have, is allowed and not read.
         let rows = try CSVTable(csv, required: ["nik", "full_name", "birth_date", "region_code"])
         var summary = Summary()
@@ -68,6 +71,7 @@ public enum IntakeImport {
             ])
         }
         let batch = values
+        if replace && batch.isEmpty { throw ImportError("an empty extract replaces nothing: no row was imported") }
         let removeOthers = replace && summary.skipped.isEmpty
         try await store.migrate(RegistryExtract().migrations)
         summary.removed = try await store.write { transaction in
@@ -82,8 +86,15 @@ public enum IntakeImport {
             }
             guard removeOthers else { return 0 }
             let kept = Set(batch.compactMap { $0.first?.text })
-            let gone = try transaction.query("SELECT nik_index FROM intake_registry", []).compactMap { $0["nik_index"]?.text }
-                .filter { !kept.contains($0) }
+            let held = try transaction.query("SELECT nik_index FROM intake_registry", []).compactMap { $0["nik_index"]?.text }
+            let gone = held.filter { !kept.contains($0) }
+            let limit = maximumRemoved ?? held.count / 10
+            guard gone.count <= limit else {
+                // Thrown inside the transaction: the upserts are rolled back too.
+                throw ImportError(
+                    "the extract would remove \(gone.count) of the records held (at most \(limit) allowed): a truncated extract, or one read with another NIK key? Nothing was imported; give --max-removed \(gone.count) if it is right"
+                )
+            }
             for start in stride(from: 0, to: gone.count, by: 500) {
                 let slice = gone[start..<min(start + 500, gone.count)]
                 try transaction.execute(
@@ -218,4 +229,10 @@ struct CSVTable {
         }
         return rows
     }
+}
+
+/// An import refused as a whole (nothing was written).
+public struct ImportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

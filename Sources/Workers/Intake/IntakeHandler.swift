@@ -53,25 +53,26 @@ public struct IntakeHandler: TypedMessageHandler {
         self.registrationRetention = registrationRetention
     }
 
-    /// What the runtime clears once ``registrationRetention`` has passed: a registration's masked
-    /// NIK and blind index (the ids, outcome and dates stay, for the counts and the certificate
-    /// record; the training history keeps its own index, for the priority of a later
-    /// programme), a consent's parent's or guardian's name, and the data of a case file never
-    /// decided.
+    /// What the runtime clears once ``registrationRetention`` has passed, for registrations of
+    /// earlier programme years only (the current year's duplicate rule and its grades need the
+    /// index): a registration's masked NIK and blind index (the ids, outcome and dates stay, for
+    /// the counts and the certificate record; the training history keeps its own index, for the
+    /// priority of a later programme), and a consent's parent's or guardian's name. A grade
+    /// that arrives after that is not added to the history. A case file stays until an officer
+    /// decides the review.
     public var retention: [TableRetention] {
         guard let keep = registrationRetention else { return [] }
+        let year = Int64(catalogue.year)
         return [
             TableRetention(
-                table: "intake_registrations", condition: "decided_at < ? AND (nik_index IS NOT NULL OR masked_nik <> '****')",
+                table: "intake_registrations", key: "registration_id",
+                condition: "decided_at < ? AND year < \(year) AND (nik_index IS NOT NULL OR masked_nik <> '****')",
                 assignments: "masked_nik = '****', nik_index = NULL", keep: keep, timeFormat: .isoText),
             TableRetention(
-                table: "intake_consents",
+                table: "intake_consents", key: "registration_id",
                 condition:
-                    "guardian_name IS NOT NULL AND registration_id IN (SELECT registration_id FROM intake_registrations WHERE decided_at < ?)",
+                    "guardian_name IS NOT NULL AND registration_id IN (SELECT registration_id FROM intake_registrations WHERE decided_at < ? AND year < \(year))",
                 assignments: "guardian_name = NULL", keep: keep, timeFormat: .isoText),
-            TableRetention(
-                table: "intake_reviews", condition: "opened_at < ? AND case_file IS NOT NULL", assignments: "case_file = NULL",
-                keep: keep, timeFormat: .isoText),
         ]
     }
 
