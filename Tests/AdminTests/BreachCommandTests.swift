@@ -123,18 +123,9 @@ struct BreachCommandTests {
     /// withdrew it and the operator as recorder, after the audit entry; bad options are refused
     /// before anything is published or audited.
     @Test func aWithdrawalOfConsentIsPublishedAndAudited() async throws {
-        let url = try #require(BrokerEnvironment.url)
-        let prefix = uniqueName("withdraw") + "."
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let connection = try await BrokerEnvironment.connect()
-        let exchange = prefix + ContractDocuments.exchange
-        try await connection.declareExchange(exchange)
-        let queue = prefix + "withdrawn"
-        _ = try await connection.declareQueue(AMQPQueueSpec(name: queue))
-        try await connection.bindQueue(queue, exchange: exchange, routingKey: ConsentWithdrawnV1.eventType)
-        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let office = try await OfficeQueue(name: "withdraw", type: ConsentWithdrawnV1.eventType)
+        defer { try? FileManager.default.removeItem(at: office.directory) }
+        let (url, prefix, connection, queue, audit) = (office.url, office.prefix, office.connection, office.queue, office.audit)
         let base = [
             "subject", "withdraw-consent", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit,
             "--operator", "ppdp",
@@ -166,26 +157,15 @@ struct BreachCommandTests {
         try await delivery.ack()
         let entry = try String(contentsOfFile: audit, encoding: .utf8)
         #expect(entry.contains("\"subject-withdraw-consent\"") && entry.contains("REG-2025-000303"))
-        _ = try await connection.deleteQueue(queue)
-        try await connection.deleteExchange(exchange)
-        await connection.close()
+        await office.close()
     }
 
     /// `kaltim-admin subject correct`: the correction is published as the connection's user with
     /// the number in +62 form; bad values are refused before anything is published or audited.
     @Test func aCorrectionIsPublishedCheckedAndAudited() async throws {
-        let url = try #require(BrokerEnvironment.url)
-        let prefix = uniqueName("correct") + "."
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let connection = try await BrokerEnvironment.connect()
-        let exchange = prefix + ContractDocuments.exchange
-        try await connection.declareExchange(exchange)
-        let queue = prefix + "corrected"
-        _ = try await connection.declareQueue(AMQPQueueSpec(name: queue))
-        try await connection.bindQueue(queue, exchange: exchange, routingKey: RegistrationCorrectedV1.eventType)
-        let audit = directory.appendingPathComponent("audit.jsonl").path
+        let office = try await OfficeQueue(name: "correct", type: RegistrationCorrectedV1.eventType)
+        defer { try? FileManager.default.removeItem(at: office.directory) }
+        let (url, prefix, connection, queue, audit) = (office.url, office.prefix, office.connection, office.queue, office.audit)
         let base = [
             "subject", "correct", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--operator", "ppdp",
             "--registration", "REG-2025-000001", "--reference", "PDP-2026-004",
@@ -216,9 +196,7 @@ struct BreachCommandTests {
         let entry = try String(contentsOfFile: audit, encoding: .utf8)
         #expect(entry.contains("\"subject-correct\"") && entry.contains("name,phone"))
         #expect(!entry.contains("81250000111") && !entry.contains("Siti"), "field names only, not their values")
-        _ = try await connection.deleteQueue(queue)
-        try await connection.deleteExchange(exchange)
-        await connection.close()
+        await office.close()
     }
 }
 
@@ -235,5 +213,37 @@ enum ChildProcessRun {
 enum ProgrammeCatalogueFixture {
     static func load() throws -> ProgrammeCatalogue {
         try ProgrammeCatalogue.load(path: DatabaseUsersTests.repositoryFile("config/programme-2025.json"))
+    }
+}
+
+/// A private exchange with one queue bound to an event type, as the office's commands publish
+/// to it, and a directory for the audit log.
+struct OfficeQueue {
+    let url: String
+    let prefix: String
+    let directory: URL
+    let connection: AMQPConnection
+    let exchange: String
+    let queue: String
+    let audit: String
+
+    init(name: String, type: String) async throws {
+        url = try #require(BrokerEnvironment.url)
+        prefix = uniqueName(name) + "."
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(prefix + "d")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        connection = try await BrokerEnvironment.connect()
+        exchange = prefix + ContractDocuments.exchange
+        try await connection.declareExchange(exchange)
+        queue = prefix + "events"
+        _ = try await connection.declareQueue(AMQPQueueSpec(name: queue))
+        try await connection.bindQueue(queue, exchange: exchange, routingKey: type)
+        audit = directory.appendingPathComponent("audit.jsonl").path
+    }
+
+    func close() async {
+        _ = try? await connection.deleteQueue(queue)
+        try? await connection.deleteExchange(exchange)
+        await connection.close()
     }
 }
