@@ -166,8 +166,13 @@ struct VerifyCertificate: AsyncParsableCommand {
         abstract: "Check a certificate document: key, signature, revocation, validity dates. Exit 0 only when valid.")
 
     @Option(help: ArgumentHelp("The certificate's JSON document.", valueName: "path")) var file: String
-    @Option(help: ArgumentHelp("The issuer's public key, 64 hex digits.", valueName: "hex"))
+    @Option(help: ArgumentHelp("The issuer's public key, 64 hex digits, trusted on any day.", valueName: "hex"))
     var publicKey: String?
+    @Option(
+        help: ArgumentHelp(
+            "The issuer's key ring: every key with the days it signs on (docs/OPERATIONS.md, rotating the key).",
+            valueName: "path"))
+    var keys: String?
     @Flag(help: "Check against the development key (test certificates only) instead of --public-key.")
     var developmentKey = false
     @Option(
@@ -181,15 +186,18 @@ struct VerifyCertificate: AsyncParsableCommand {
     func validate() throws {
         // No silent default: a verifier that falls back to the development key would call a
         // certificate signed with it valid.
-        guard (publicKey != nil) != developmentKey else {
-            throw ValidationError("give the issuer's key with --public-key HEX, or --development-key for test certificates")
+        guard [publicKey != nil, keys != nil, developmentKey].filter({ $0 }).count == 1 else {
+            throw ValidationError(
+                "give the issuer's keys with --keys FILE or --public-key HEX, or --development-key for test certificates")
         }
     }
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
-        let verifier = try CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)
+        let verifier =
+            try keys.map { CertificateVerifier(keyRing: try CertificateKeyRing(file: $0)) }
+            ?? CertificateVerifier(publicKeyHex: publicKey ?? CertificateSigner.development.publicKeyHex)
         var revocations: [String: String] = [:]
         if let database {
             let store = try await Stores.openForReading(database, schema: storeSchema)

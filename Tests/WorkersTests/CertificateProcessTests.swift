@@ -119,7 +119,16 @@ struct CertificateProcessTests {
         let revoked = try ChildProcess(binary, verify)
         #expect(
             try await revoked.waitForExit(timeout: .seconds(30)) == 1 && revoked.output.hasPrefix("REVOKED"), "\(revoked.output)")
-        for process in [keyless, valid, revoke, revoked] { await process.terminate() }
+        // A key ring whose only key retired before the certificate was signed: not valid.
+        let ring = directory.appendingPathComponent("keys.json").path
+        try Data(
+            #"{"keys": [{"publicKey": "\#(CertificateSigner.development.publicKeyHex)", "until": "2000-01-01"}]}"#.utf8
+        ).write(to: URL(fileURLWithPath: ring))
+        let retired = try ChildProcess(binary, ["verify-certificate", "--file", file, "--today", "2025-09-01", "--keys", ring])
+        #expect(
+            try await retired.waitForExit(timeout: .seconds(30)) == 1 && retired.output.hasPrefix("KEY_NOT_VALID_ON_DATE"),
+            "\(retired.output)")
+        for process in [keyless, valid, revoke, revoked, retired] { await process.terminate() }
 
         for process in processes { process.signal(SIGTERM) }
         var shares: [Int] = []

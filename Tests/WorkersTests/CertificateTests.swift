@@ -13,10 +13,13 @@ struct CertificateDriver {
     let kit: HandlerTestKit
     let output: String
 
-    static func make(outputDirectory: Bool = false) async throws -> CertificateDriver {
+    static func make(
+        outputDirectory: Bool = false, signer: CertificateSigner = .development,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) async throws -> CertificateDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
-        let handler = CertificateHandler(catalogue: catalogue, signer: .development, writesFiles: outputDirectory)
+        let handler = CertificateHandler(catalogue: catalogue, signer: signer, writesFiles: outputDirectory, now: now)
         let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output)
         for participant in ["PST-1", "PST-2"] {
             let scheduled = ClassScheduledV1(
@@ -302,8 +305,13 @@ struct CertificateFileTests {
 
 /// The public key of a key that did not sign anything here.
 func otherKey() -> String {
+    (try? newSigner().publicKeyHex) ?? ""
+}
+
+/// A new random signing key (through a key file, as the worker reads one).
+func newSigner() throws -> CertificateSigner {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("other-\(UUID().uuidString).key").path
-    try? CertificateSigner.generateHex().write(toFile: path, atomically: true, encoding: .utf8)
+    try CertificateSigner.generateHex().write(toFile: path, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    return (try? CertificateSigner(file: path).publicKeyHex) ?? ""
+    return try CertificateSigner(file: path)
 }

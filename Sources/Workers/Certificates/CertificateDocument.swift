@@ -21,11 +21,43 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
         public var validUntil: String?
         /// The signing key's fingerprint (``CertificateSigner/keyID``).
         public var keyID: String
+        /// `YYYY-MM-DD` (WITA): the day the worker signed it, which the verifier checks against
+        /// the key's validity window. A training certificate is dated the class's last day but
+        /// may be signed later, under a newer key. Absent in documents signed before key
+        /// rotation existed (their window is checked on ``issuedOn``); an absent value is not
+        /// encoded, so those documents' signed bytes are unchanged.
+        public var signedOn: String?
+
+        /// A payload to sign (``CertificateSigner/sign(_:at:)`` sets `keyID` and `signedOn`).
+        public init(
+            certificateID: String, kind: String, issuer: String, certificateNumber: String, registrationNumber: String?,
+            participantID: String, programme: String, scheme: String?, issuedOn: String, validUntil: String?,
+            keyID: String = "", signedOn: String? = nil
+        ) {
+            self.certificateID = certificateID
+            self.kind = kind
+            self.issuer = issuer
+            self.certificateNumber = certificateNumber
+            self.registrationNumber = registrationNumber
+            self.participantID = participantID
+            self.programme = programme
+            self.scheme = scheme
+            self.issuedOn = issuedOn
+            self.validUntil = validUntil
+            self.keyID = keyID
+            self.signedOn = signedOn
+        }
     }
 
     public var payload: Payload
-    /// base64url (no padding) Ed25519 signature over ``canonicalPayload``.
+    /// base64url (no padding) Ed25519 signature over ``canonical(_:)`` of the payload.
     public var signature: String
+
+    /// A document as read back or received (``CertificateSigner/sign(_:at:)`` makes new ones).
+    public init(payload: Payload, signature: String) {
+        self.payload = payload
+        self.signature = signature
+    }
 
     /// The bytes the signature covers.
     public static func canonical(_ payload: Payload) throws -> Data {
@@ -98,10 +130,12 @@ public struct CertificateSigner: Sendable {
         SHA256.hash(data: raw).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Signs a payload (its `keyID` is set to this key's).
-    public func sign(_ payload: CertificateDocument.Payload) throws -> CertificateDocument {
+    /// Signs a payload (its `keyID` is set to this key's, its `signedOn` to the WITA day of
+    /// `date`).
+    public func sign(_ payload: CertificateDocument.Payload, at date: Date) throws -> CertificateDocument {
         var payload = payload
         payload.keyID = keyID
+        payload.signedOn = CertificateKeyRing.witaDay(date)
         let signature = try privateKey.signature(for: CertificateDocument.canonical(payload))
         return CertificateDocument(payload: payload, signature: signature.base64URL)
     }
@@ -110,8 +144,11 @@ public struct CertificateSigner: Sendable {
 /// Why a certificate does not verify; each failure has its own reason.
 public enum CertificateVerdict: Sendable, Equatable {
     case valid
-    /// Not signed with the key the verifier trusts (its key id differs).
+    /// Not signed with a key the verifier knows (its key id is on no key of the ring).
     case unknownKey
+    /// Signed with a known key outside the days that key may sign on (a retired key, or one
+    /// not in service yet).
+    case keyNotValid(on: String)
     /// The signature does not match the content: something was changed.
     case signatureInvalid
     case revoked(reason: String)
@@ -125,6 +162,7 @@ public enum CertificateVerdict: Sendable, Equatable {
         switch self {
         case .valid: "VALID"
         case .unknownKey: "UNKNOWN_KEY"
+        case .keyNotValid: "KEY_NOT_VALID_ON_DATE"
         case .signatureInvalid: "SIGNATURE_INVALID"
         case .revoked: "REVOKED"
         case .expired: "EXPIRED"
@@ -134,17 +172,124 @@ public enum CertificateVerdict: Sendable, Equatable {
     }
 }
 
-/// Checks a certificate document: key, signature, revocation status, validity dates.
-public struct CertificateVerifier: Sendable {
-    private let publicKeyRaw: Data
+/// The issuer's public keys a verifier knows, each with the days it may sign on.
+///
+/// A key is retired by giving it an end day and a new one is put in service from the next day
+/// (docs/OPERATIONS.md, "Rotating the certificate key"): every certificate signed under the old
+/// key stays valid, and a certificate the old key signs after its end day does not verify. The
+/// key id is always computed from the public key, never taken from the file.
+public struct CertificateKeyRing: Sendable {
+    /// One public key and its window (both ends included; nil for open).
+    public struct Key: Sendable, Equatable {
+        /// The key's fingerprint, as in ``CertificateDocument/Payload/keyID``.
+        public let keyID: String
+        let publicKey: Data
+        /// `YYYY-MM-DD`: the first day it signs on; nil for no start.
+        public let from: String?
+        /// `YYYY-MM-DD`: the last day it signs on; nil while it is in service.
+        public let until: String?
 
-    /// A verifier trusting the public key given as 64 hex digits.
-    public init(publicKeyHex: String) throws {
-        guard let raw = Data(hex: publicKeyHex.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 32 else {
-            throw CertificateError(.publicKey, "a public key is 64 hex digits")
+        /// - Throws: ``CertificateError`` for a key that is not 64 hex digits of an Ed25519
+        ///   public key, a day that is not `YYYY-MM-DD`, or an end before the start.
+        public init(publicKeyHex: String, from: String? = nil, until: String? = nil) throws {
+            guard let raw = Data(hex: publicKeyHex.trimmingCharacters(in: .whitespacesAndNewlines)), raw.count == 32,
+                (try? Curve25519.Signing.PublicKey(rawRepresentation: raw)) != nil
+            else { throw CertificateError(.publicKey, "a public key is 64 hex digits") }
+            for day in [from, until].compactMap({ $0 }) where !CertificateKeyRing.isDay(day) {
+                throw CertificateError(.keyRing, "a key's window is given in days, YYYY-MM-DD")
+            }
+            if let from, let until, until < from {
+                throw CertificateError(.keyRing, "the key \(CertificateSigner.keyID(ofPublicKey: raw)) ends before it starts")
+            }
+            keyID = CertificateSigner.keyID(ofPublicKey: raw)
+            publicKey = raw
+            self.from = from
+            self.until = until
         }
-        _ = try Curve25519.Signing.PublicKey(rawRepresentation: raw)
-        publicKeyRaw = raw
+
+        func covers(_ day: String) -> Bool { (from.map { $0 <= day } ?? true) && (until.map { day <= $0 } ?? true) }
+    }
+
+    /// The keys, by key id.
+    public let keys: [String: Key]
+
+    /// - Throws: ``CertificateError`` when a key is given twice.
+    public init(_ keys: [Key]) throws {
+        var byID: [String: Key] = [:]
+        for key in keys {
+            guard byID.updateValue(key, forKey: key.keyID) == nil else {
+                throw CertificateError(.keyRing, "the key \(key.keyID) is given twice")
+            }
+        }
+        guard !byID.isEmpty else { throw CertificateError(.keyRing, "a key ring needs at least one key") }
+        self.keys = byID
+    }
+
+    /// Reads a key ring file: `{"keys": [{"publicKey": "<64 hex>", "from": "2025-01-01",
+    /// "until": "2026-06-30"}, …]}` (`from` and `until` optional). Unknown fields are refused, so
+    /// a misspelt `untill` cannot leave a retired key open.
+    public init(json data: Data) throws {
+        struct File: Decodable {
+            struct Entry: Decodable {
+                let publicKey: String
+                let from: String?
+                let until: String?
+            }
+            let keys: [Entry]
+        }
+        let allowed: Set<String> = ["publicKey", "from", "until"]
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], Set(object.keys) == ["keys"],
+            let entries = object["keys"] as? [[String: Any]], entries.allSatisfy({ Set($0.keys).isSubset(of: allowed) }),
+            let file = try? JSONDecoder().decode(File.self, from: data)
+        else {
+            throw CertificateError(
+                .keyRing, "a key ring is {\"keys\": [{\"publicKey\": HEX, \"from\": DAY, \"until\": DAY}]} and nothing else")
+        }
+        try self.init(file.keys.map { try Key(publicKeyHex: $0.publicKey, from: $0.from, until: $0.until) })
+    }
+
+    /// Reads a key ring file (see ``init(json:)``).
+    public init(file path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CertificateError(.keyRing, "cannot read the key ring \(path)")
+        }
+        try self.init(json: data)
+    }
+
+    /// `YYYY-MM-DD` of `date` in WITA (UTC+8, no daylight saving).
+    public static func witaDay(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+
+    static func isDay(_ text: String) -> Bool {
+        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else {
+            return false
+        }
+        let back = calendar.dateComponents([.year, .month, .day], from: date)
+        return back.year == parts[0] && back.month == parts[1] && back.day == parts[2]
+    }
+}
+
+/// Checks a certificate document: key and its window, signature, revocation status, validity
+/// dates.
+public struct CertificateVerifier: Sendable {
+    private let ring: CertificateKeyRing
+
+    /// A verifier trusting every key of a key ring, each on the days of its window.
+    public init(keyRing: CertificateKeyRing) {
+        ring = keyRing
+    }
+
+    /// A verifier trusting one public key, given as 64 hex digits, on any day.
+    public init(publicKeyHex: String) throws {
+        ring = try CertificateKeyRing([CertificateKeyRing.Key(publicKeyHex: publicKeyHex)])
     }
 
     /// The verdict for a document's bytes.
@@ -161,14 +306,17 @@ public struct CertificateVerifier: Sendable {
         return verify(document, revocations: revocations, today: today)
     }
 
+    /// The verdict for a decoded document (see ``verify(_:revocations:today:)-(Data,_,_)``).
     public func verify(_ document: CertificateDocument, revocations: [String: String] = [:], today: String) -> CertificateVerdict
     {
-        guard document.payload.keyID == CertificateSigner.keyID(ofPublicKey: publicKeyRaw) else { return .unknownKey }
-        guard let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKeyRaw),
+        guard let key = ring.keys[document.payload.keyID] else { return .unknownKey }
+        guard let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey),
             let signature = Data(base64URL: document.signature),
             let signed = try? CertificateDocument.canonical(document.payload),
             publicKey.isValidSignature(signature, for: signed)
         else { return .signatureInvalid }
+        let signedOn = document.payload.signedOn ?? document.payload.issuedOn
+        guard CertificateKeyRing.isDay(signedOn), key.covers(signedOn) else { return .keyNotValid(on: signedOn) }
         if let reason = revocations[document.payload.certificateID] { return .revoked(reason: reason) }
         if today < document.payload.issuedOn { return .notYetValid(from: document.payload.issuedOn) }
         if let until = document.payload.validUntil, today > until { return .expired(on: until) }
@@ -184,6 +332,8 @@ public struct CertificateError: Error, CustomStringConvertible {
         case signingKey = "signing-key"
         /// A public key that is not 64 hex digits.
         case publicKey = "public-key"
+        /// A key ring file that cannot be read or holds a bad entry.
+        case keyRing = "key-ring"
         /// cairo or libqrencode failed drawing the PDF.
         case rendering
         /// A stored certificate without its signed document.

@@ -1,6 +1,6 @@
 public import ContractKit
 import Contracts
-import Foundation
+public import Foundation
 public import Jobs
 public import Programme
 public import Topology
@@ -33,15 +33,18 @@ public struct CertificateHandler: TypedMessageHandler {
     public let writesFiles: Bool
     public let exchange: String
     public let source = "/kaltim/workers/certificates"
+    /// The worker's clock: the day a certificate is signed on (``CertificateDocument/Payload/signedOn``).
+    let now: @Sendable () -> Date
 
     public init(
         catalogue: ProgrammeCatalogue, signer: CertificateSigner, writesFiles: Bool = false,
-        exchange: String = ContractDocuments.exchange
+        exchange: String = ContractDocuments.exchange, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.catalogue = catalogue
         self.signer = signer
         self.writesFiles = writesFiles
         self.exchange = exchange
+        self.now = now
     }
 
     public var migrations: [String] {
@@ -271,7 +274,7 @@ public struct CertificateHandler: TypedMessageHandler {
                 certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
                 registrationNumber: registrationNumber, participantID: participantID,
                 programme: programme?.code ?? scheme, scheme: kind == .competency ? scheme : nil,
-                issuedOn: issuedOn, validUntil: validUntil, keyID: ""))
+                issuedOn: issuedOn, validUntil: validUntil, keyID: ""), at: now())
         try transaction.execute(
             """
             INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)
