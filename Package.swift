@@ -152,12 +152,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // W3C Verifiable Credentials with eddsa-jcs-2022 Data Integrity proofs: JCS (RFC 8785),
+        // base58btc and did:key, the proof's signing and checking.
+        .target(
+            name: "Credentials",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The five workers of the pipeline.
         .target(
             name: "Workers",
             dependencies: [
                 "ContractKit", "Topology",
                 "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode", "DataProtection",
+                "Credentials",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -188,6 +196,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Workers", "ReviewDesk", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
+                "Credentials",
                 "DeploymentSettings", "DataProtection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -333,7 +342,7 @@ let package = Package(
                 "Stores", "AMQP",
                 "Contracts", "DataProtection",
                 "Senders",
-                "TestSupport",
+                "TestSupport", "Credentials",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

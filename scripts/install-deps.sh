@@ -36,14 +36,18 @@ if ((${#missing[@]})); then
 fi
 # Python packages the tests use: jsonschema (the independent validator of the exported
 # schemas), pika (the publisher example in docs/PUBLISHING.md), aiosmtpd (the local SMTP
-# server of the notification tests) and PyYAML (parsing the deploy/ files in their test).
-if ! python3 -c 'import jsonschema, rfc3339_validator, pika, aiosmtpd, yaml' >/dev/null 2>&1; then
-  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator, pika, aiosmtpd and PyYAML" >&2
+# server of the notification tests), PyYAML (parsing the deploy/ files in their test), and
+# rfc8785, base58 and cryptography (scripts/verify-credential.py, the independent check of the
+# exported Verifiable Credentials; Debian packages no rfc8785, so that one comes from PyPI).
+if ! python3 -c 'import jsonschema, rfc3339_validator, pika, aiosmtpd, yaml, rfc8785, base58, cryptography' >/dev/null 2>&1
+then
+  echo "install-deps: installing the Python packages jsonschema, rfc3339-validator, pika, aiosmtpd, PyYAML," \
+    "rfc8785, base58 and cryptography" >&2
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore jsonschema rfc3339-validator pika \
-    aiosmtpd pyyaml || {
+    aiosmtpd pyyaml rfc8785 base58 cryptography || {
     if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-jsonschema python3-rfc3339-validator python3-pika \
-      python3-aiosmtpd python3-yaml >/dev/null
+      python3-aiosmtpd python3-yaml python3-base58 python3-cryptography >/dev/null
   }
 fi
 if ! command -v swift >/dev/null; then

@@ -425,6 +425,12 @@ public enum PersonalDataRegister {
             purpose: "the certificate the participant receives (participant id, programme, dates; no name yet)",
             retention: "kept, as the certificate record", readers: "the participant, who receives it; the certificates role"),
         RegisterEntry(
+            .file, holder: "host", name: "exported credentials (`kaltim-worker export-credential`, `<id>.vc.json`)",
+            keys: [("participant id, certificate id", .participantID)],
+            purpose: "the certificate as a Verifiable Credential for the participant's wallet (participant id, programme, dates)",
+            retention: "handed to the participant; the export folder is not kept by the system",
+            readers: "the participant, and whoever they show it to"),
+        RegisterEntry(
             .file, holder: "host", name: "notification log (`--notification-log`, JSON lines)",
             personal: ["recipient address", "message text"], keys: [("participant or registration id", .personID)],
             purpose: "the local run's channel instead of a gateway: every message as it would be sent",

@@ -21,7 +21,7 @@ struct KaltimWorker: AsyncParsableCommand {
         subcommands: [
             Intake.self, Scheduling.self, Grading.self, Certificates.self, ImportRegistry.self, ImportHistory.self,
             Notifications.self, Supervise.self, OpenClasses.self, CertificateKey.self, VerifyCertificate.self,
-            RevokeCertificate.self, Review.self, ReRegister.self, Withdraw.self, TrainingResult.self,
+            RevokeCertificate.self, ExportCredential.self, Review.self, ReRegister.self, Withdraw.self, TrainingResult.self,
         ])
 }
 

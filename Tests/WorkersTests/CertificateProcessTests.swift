@@ -106,6 +106,22 @@ struct CertificateProcessTests {
             ["verify-certificate", "--file", file, "--today", "2025-09-01", "--development-key"] + StoreKind.arguments(database)
         let valid = try ChildProcess(binary, verify)
         #expect(try await valid.waitForExit(timeout: .seconds(30)) == 0 && valid.output.hasPrefix("VALID"), "\(valid.output)")
+        // Exported as a Verifiable Credential, which the independent verifier accepts.
+        let credentials = directory.appendingPathComponent("vc").path
+        let exportArguments =
+            [
+                "export-credential", "--certificate-id", "BTG-2025-PBK-00001", "--output-directory", credentials,
+                "--development-key", "--today", "2025-09-01", "--programme-file", repositoryFile("config/programme-2025.json"),
+            ] + StoreKind.arguments(database)
+        let export = try ChildProcess(binary, exportArguments)
+        #expect(try await export.waitForExit(timeout: .seconds(60)) == 0, "\(export.output)")
+        let (checked, checkOutput) = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", repositoryFile("scripts/verify-credential.py"), credentials + "/BTG-2025-PBK-00001.vc.json",
+                "--public-key", CertificateSigner.development.publicKeyHex, "--open-badge",
+            ], environment: [:])
+        #expect(checked == 0, "\(checkOutput)")
         let revoke = try ChildProcess(
             binary,
             [
@@ -128,7 +144,14 @@ struct CertificateProcessTests {
         #expect(
             try await retired.waitForExit(timeout: .seconds(30)) == 1 && retired.output.hasPrefix("KEY_NOT_VALID_ON_DATE"),
             "\(retired.output)")
-        for process in [keyless, valid, revoke, revoked, retired] { await process.terminate() }
+        // A revoked certificate is not exported.
+        let refused = try ChildProcess(
+            binary, exportArguments.map { $0 == credentials ? credentials + "-after" : $0 })
+        #expect(
+            try await refused.waitForExit(timeout: .seconds(60)) == 1
+                && refused.output.contains("SKIPPED BTG-2025-PBK-00001 REVOKED"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: credentials + "-after/BTG-2025-PBK-00001.vc.json"))
+        for process in [keyless, valid, export, revoke, revoked, retired, refused] { await process.terminate() }
 
         for process in processes { process.signal(SIGTERM) }
         var shares: [Int] = []

@@ -115,7 +115,7 @@ public struct CertificateSigner: Sendable {
         Curve25519.Signing.PrivateKey().rawRepresentation.map { String(format: "%02x", $0) }.joined()
     }
 
-    private var privateKey: Curve25519.Signing.PrivateKey {
+    var privateKey: Curve25519.Signing.PrivateKey {
         // Checked in init.
         try! Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
     }
