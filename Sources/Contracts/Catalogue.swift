@@ -33,7 +33,7 @@ public enum ContractCatalogue {
     /// Contracts that have one version so far.
     static let singleVersion: [any ContractMessage.Type] = [
         RegistrationReceivedV1.self, RegistrationRejectedV1.self, RegistrationReviewNeededV1.self, RegistrationReviewedV1.self,
-        RegistrationDocumentsRequestedV1.self, RegistrationCorrectedV1.self, ConsentWithdrawnV1.self,
+        RegistrationDocumentsRequestedV1.self, RegistrationCorrectedV1.self, ConsentWithdrawnV1.self, ParticipantNamedV1.self,
         ClassOpenedV1.self, EnrolmentWaitlistedV1.self, EnrolmentReserveDesignatedV1.self, ApprenticeshipPlacedV1.self,
         EnrolmentWithdrawnV1.self,
         EnrolmentWithdrawalRequestedV1.self,

@@ -273,9 +273,9 @@ public enum PersonalDataRegister {
             retention: participantDays, readers: "certificates"),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_certificates",
-            keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
-            other: ["scheme", "kind", "issuer_code", "year", "serial", "document"],
-            purpose: "the certificate records and their signed documents (participant id, no name)",
+            personal: ["document"], keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
+            other: ["scheme", "kind", "issuer_code", "year", "serial"],
+            purpose: "the certificate records and their signed documents (the holder's name and participant id; no NIK)",
             retention: "kept: the certificate and its verification data outlive the programme (DOMAIN.md §6.3 rule 5)",
             readers: "certificates, `kaltim-worker verify-certificate`"),
         RegisterEntry(
@@ -298,6 +298,13 @@ public enum PersonalDataRegister {
             .table, holder: "certificates", name: "cert_training_results", keys: [("participant_id", .participantID)],
             other: ["class_id", "result"], purpose: "the BLKI's training result (the training certificate's condition)",
             retention: participantDays, readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_holders", personal: ["full_name"],
+            keys: [("participant_id", .participantID)],
+            purpose: "the name the participant's certificates carry (`participant.named`, from intake)",
+            retention:
+                "deleted when the participant leaves without a certificate; otherwise kept beside the certificate record, which carries the name too",
+            readers: "certificates", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],
             other: ["programme_name", "attempts"], purpose: "certificate files not written yet",
@@ -420,14 +427,15 @@ public enum PersonalDataRegister {
     /// The files the system writes.
     public static let files = [
         RegisterEntry(
-            .file, holder: "host", name: "certificate files (`<number>.pdf`, `.json`)",
+            .file, holder: "host", name: "certificate files (`<number>.pdf`, `.json`)", personal: ["holder's name"],
             keys: [("participant id, certificate number", .participantID)],
-            purpose: "the certificate the participant receives (participant id, programme, dates; no name yet)",
+            purpose: "the certificate the participant receives (name, participant id, programme, dates)",
             retention: "kept, as the certificate record", readers: "the participant, who receives it; the certificates role"),
         RegisterEntry(
             .file, holder: "host", name: "exported credentials (`kaltim-worker export-credential`, `<id>.vc.json`)",
-            keys: [("participant id, certificate id", .participantID)],
-            purpose: "the certificate as a Verifiable Credential for the participant's wallet (participant id, programme, dates)",
+            personal: ["holder's name"], keys: [("participant id, certificate id", .participantID)],
+            purpose:
+                "the certificate as a Verifiable Credential for the participant's wallet (name, participant id, programme, dates)",
             retention: "handed to the participant; the export folder is not kept by the system",
             readers: "the participant, and whoever they show it to"),
         RegisterEntry(

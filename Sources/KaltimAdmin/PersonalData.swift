@@ -229,7 +229,8 @@ struct SubjectCommand: AsyncParsableCommand {
             abstract: "Correct a person's name or addresses (publishes registration.corrected, as the programme office).",
             discussion: """
                 Only the fields given change: the notification worker's contact, and the messages still waiting \
-                for the person (their addresses and the name they greet). Checked here as the worker checks it \
+                for the person (their addresses and the name they greet); a name also goes to intake, which passes \
+                it on to the certificates issued from then on. Checked here as the worker checks it \
                 (an Indonesian mobile number, a valid e-mail address, a name of one line and at most 200 \
                 characters). Publish as a user that may publish registration.corrected (the programme office's: \
                 --broker-url). Audited (which fields, not their values) before it is published.

@@ -110,6 +110,22 @@ struct Certificates: AsyncParsableCommand {
     var signingKeyFile: String?
     @Option(help: ArgumentHelp("Folder for each certificate's signed JSON and printable PDF.", valueName: "path"))
     var outputDirectory: String?
+    @Option(
+        help: ArgumentHelp(
+            "The verification service's address, printed on each PDF and put in its QR code followed by the verification code (https://…/).",
+            valueName: "url"))
+    var verificationURL: String?
+
+    func validate() throws {
+        if let verificationURL {
+            guard let url = URL(string: verificationURL), url.scheme == "https" || url.scheme == "http", url.host != nil,
+                verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("=")
+            else {
+                throw ValidationError(
+                    "--verification-url is an http(s) address of at most 200 characters ending in / or = (the code follows it)")
+            }
+        }
+    }
 
     func run() async throws {
 
@@ -121,6 +137,7 @@ struct Certificates: AsyncParsableCommand {
         }
         let topology = try options.topology(role: .certificates)
         let directory = outputDirectory
+        let verificationURL = verificationURL
         try await WorkerHost.run(
             role: .certificates,
             handler: CertificateHandler(
@@ -128,7 +145,9 @@ struct Certificates: AsyncParsableCommand {
             options: options,
             services: { store, _, logger in
                 // The files are written after each commit, by a service beside the worker.
-                directory.map { [CertificateFileWriter(store: store, directory: $0, logger: logger)] } ?? []
+                directory.map {
+                    [CertificateFileWriter(store: store, directory: $0, verificationURL: verificationURL, logger: logger)]
+                } ?? []
             })
     }
 }

@@ -55,6 +55,23 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         /// take place there); `nil` leaves the address out of the messages.
         public var address: String?
         public var programmes: [Programme]
+        /// The official who signs the BLKI's training certificates; `nil` prints none.
+        public var signatory: Signatory?
+    }
+
+    /// An official who signs certificates: printed under the place and date of issue.
+    public struct Signatory: Codable, Sendable, Equatable {
+        public var name: String
+        /// e.g. `Kepala UPTD BLKI Bontang`.
+        public var title: String
+        /// The town the certificate is signed in, e.g. `Bontang`.
+        public var place: String
+
+        public init(name: String, title: String, place: String) {
+            self.name = name
+            self.title = title
+            self.place = place
+        }
     }
 
     /// Daftar ulang (re-registration) before a class starts: the days a selected participant
@@ -105,6 +122,9 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     /// The LSPs that assess the programme's participants; an LSP not listed is named by its
     /// licence number.
     public var lsps: [LSP]?
+    /// The official of the provincial office (Disnakertrans) who signs the records of BNSP
+    /// competency certificates; `nil` prints none.
+    public var recordSignatory: Signatory?
     /// How many times an LSP may assess one unit of a candidate: the first assessment and the
     /// uji ulang after it (Permenaker 6/2025 Art. 33: up to 3 attempts per unit). `nil`: 3.
     public var assessmentAttemptsPerUnit: Int?

@@ -20,10 +20,10 @@ extension WorkerRole {
         publishes: [
             RegistrationReceivedV1.eventType, RegistrationAcceptedV2.eventType, RegistrationRejectedV1.eventType,
             RegistrationReviewNeededV1.eventType, RegistrationDocumentsRequestedV1.eventType,
-            EnrolmentWithdrawalRequestedV1.eventType,
+            EnrolmentWithdrawalRequestedV1.eventType, ParticipantNamedV1.eventType,
         ],
         summary:
-            "Validates registrations (NIK, region, eligibility, consent, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions; stops a registration whose consent was withdrawn."
+            "Validates registrations (NIK, region, eligibility, consent, duplicates), ranks priority, accepts, rejects or asks for review; carries out officers' review decisions; stops a registration whose consent was withdrawn; gives the certificates role each participant's name (and its corrections)."
     )
     public static let scheduling = pipeline(
         "scheduling", input: SchedulingInput.self,
@@ -41,7 +41,7 @@ extension WorkerRole {
     public static let certificates = pipeline(
         "certificates", input: CertificatesInput.self,
         publishes: [CertificateIssuedV1.eventType, CertificateRevokedV1.eventType],
-        summary: "Issues and revokes certificates with verification codes.")
+        summary: "Issues and revokes certificates with verification codes, in the holder's name.")
     public static let notifications = pipeline(
         "notifications", input: NotificationsInput.self,
         publishes: [NotificationDeliveredV1.eventType, NotificationFailedV1.eventType],
@@ -91,18 +91,21 @@ extension WorkerRole {
 
 /// What intake handles: registrations, officers' decisions on those in review, graded
 /// assessments (a competency verdict makes a later registration of the same person a
-/// re-registration) and withdrawals of consent.
+/// re-registration), withdrawals of consent, and corrections (a corrected name goes on to the
+/// certificates role).
 public enum IntakeInput: RoleInput {
     case registration(RegistrationSubmittedV3)
     case reviewed(RegistrationReviewedV1)
     case graded(AssessmentGradedV3)
     case consentWithdrawn(ConsentWithdrawnV1)
+    case corrected(RegistrationCorrectedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(RegistrationSubmittedV3.self, Self.registration)
         .on(RegistrationReviewedV1.self, Self.reviewed)
         .on(AssessmentGradedV3.self, Self.graded)
         .on(ConsentWithdrawnV1.self, Self.consentWithdrawn)
+        .on(RegistrationCorrectedV1.self, Self.corrected)
 }
 
 /// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals.
@@ -136,13 +139,15 @@ public enum GradingInput: RoleInput {
 }
 
 /// What the certificates role handles: grades (the competency record), the BLKI's training
-/// results (the training certificate), enrolments (the class of each), revocations.
+/// results (the training certificate), enrolments (the class of each), revocations, and the
+/// holder's name from intake.
 public enum CertificatesInput: RoleInput {
     case graded(AssessmentGradedV3)
     case trainingCompleted(TrainingCompletedV1)
     case scheduled(ClassScheduledV2)
     case withdrawn(EnrolmentWithdrawnV1)
     case revoked(CertificateRevokedV1)
+    case named(ParticipantNamedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentGradedV3.self, Self.graded)
@@ -150,6 +155,7 @@ public enum CertificatesInput: RoleInput {
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(CertificateRevokedV1.self, Self.revoked)
+        .on(ParticipantNamedV1.self, Self.named)
 }
 
 /// What the notifications role tells job seekers about, and the office's own requests.

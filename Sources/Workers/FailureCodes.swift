@@ -62,6 +62,11 @@ extension Failure.Code {
     /// A grade for a participant whose class the role has not seen yet (transient: the
     /// `class.scheduled` event is on its way).
     public static let enrolmentUnknown = Self(rawValue: "enrolment-unknown")
+    /// A certificate for a participant whose name has not arrived (transient: intake's
+    /// `participant.named` is on its way).
+    public static let holderUnknown = Self(rawValue: "holder-unknown")
+    /// A `participant.named` whose name is empty, too long or has control characters (permanent).
+    public static let invalidHolderName = Self(rawValue: "invalid-holder-name")
 
     // MARK: Notifications
 

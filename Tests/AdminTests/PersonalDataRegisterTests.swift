@@ -102,6 +102,10 @@ struct PersonalDataRegisterTests {
                 #expect(!entry.keys.isEmpty)
             case .publishedEvents:
                 #expect(entry.name == "jobs_outbox")
+            case .keep where entry.name == "cert_certificates":
+                // The certificate record outlives an erasure (DOMAIN.md §6.3 rule 5), and with it
+                // the name it was issued to, inside the signed document; nothing else of the person.
+                #expect(subjects == ["document"], "\(entry.name) keeps \(subjects) of the person after an erasure")
             case .keep:
                 #expect(subjects.isEmpty, "\(entry.name) keeps \(subjects) of the person after an erasure")
             }

@@ -290,8 +290,21 @@ extension SubjectExportTests {
 
         var after = try await Self.snapshot(directory)
         after.files["audit.jsonl"] = nil  // written by the erase itself: ids and the masked NIK only
-        let hitsAfter = needles.map(after.hits)
+        // The certificate record is kept (DOMAIN.md §6.3 rule 5), and it names its holder: the
+        // signed documents in the store and the certificate files beside them. Everything else
+        // must be free of the person's name and addresses.
+        var outsideRecord = after
+        let certificateIDs = person.ids.filter { id in
+            after.rows["certificates.cert_certificates"]?.contains { $0["certificate_id"] == id } == true
+        }
+        outsideRecord.rows["certificates.cert_certificates"] = after.rows["certificates.cert_certificates"]?.filter {
+            $0["participant_id"] != participant
+        }
+        for id in certificateIDs { outsideRecord.files["certificates/\(id).json"] = nil }
+        let hitsAfter = needles.map(outsideRecord.hits)
         #expect(hitsAfter.allSatisfy { $0 == 0 }, "after the erase: \(hitsAfter)")
+        let inRecord = after.hits(person.name) - outsideRecord.hits(person.name)
+        #expect(inRecord >= 1, "the kept certificate record names its holder")
         let niksAfter =
             after.files.values.reduce(0) { $0 + $1.matches(of: nikPattern).count }
             + after.rows.values.joined().reduce(0) { $0 + ($1.values.contains { $0.contains(nikPattern) } ? 1 : 0) }
@@ -312,7 +325,7 @@ extension SubjectExportTests {
         let lines = { (text: String?) in (text ?? "").split(separator: "\n").count }
         #expect(lines(after.files["notifications.jsonl"]) < lines(before.files["notifications.jsonl"]))
         print(
-            "erasure scan: \(Self.roles.count) stores, \(before.rows.count) tables, \(before.rowCount) rows, \(before.files.count) files; hits of the name and addresses before \(hitsBefore), after \(hitsAfter); 16-digit runs before \(niksBefore), after \(niksAfter)"
+            "erasure scan: \(Self.roles.count) stores, \(before.rows.count) tables, \(before.rowCount) rows, \(before.files.count) files; hits of the name and addresses before \(hitsBefore), after \(hitsAfter) outside the kept certificate record (which names the holder \(inRecord) times); 16-digit runs before \(niksBefore), after \(niksAfter)"
         )
         let audit = try String(contentsOf: directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)
         #expect(audit.contains("\"subject-erase\"") && audit.contains("\"subject-erased\"") && audit.contains("2026/001"))

@@ -263,7 +263,7 @@ import Workers
 
         // Intake carries it out: the applicant is accepted, the case file's personal data goes.
         let carried = try await desk.intake.deliver(body: event.body)
-        #expect(carried.events.map(\.type) == [RegistrationAcceptedV2.eventType])
+        #expect(carried.events.map(\.type) == [RegistrationAcceptedV2.eventType, ParticipantNamedV1.eventType])
         let decided = try #require(try await ReviewCase.read(from: desk.intake.store, pendingOnly: false).first)
         #expect(decided.state == "approved" && decided.officer == "rina" && decided.caseFile == nil)
         try await desk.stop()

@@ -42,15 +42,25 @@ struct CertificateProcessTests {
         }
         let total = 2000
         func participant(_ index: Int) -> String { String(format: "PST-C-%05d", index) }
-        let scheduled = try (0..<total).map { index -> AMQPOutgoingMessage in
+        let scheduled = try (0..<total).flatMap { index -> [AMQPOutgoingMessage] in
             let centre: TrainingCentre = index % 3 == 0 ? .bontang : .balikpapan
-            return try OutgoingEvent(
-                EventEnvelope(
-                    source: "/test",
-                    data: ClassScheduledV1(
-                        participantID: participant(index), classID: "C-\(index % 95)", centre: centre, programme: "TATA_GRAHA",
-                        startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)), exchange: topology.exchange
-            ).amqpMessage
+            return [
+                try OutgoingEvent(
+                    EventEnvelope(
+                        source: "/test",
+                        data: ParticipantNamedV1(
+                            participantID: participant(index), registrationID: "REG-C-\(index)",
+                            fullName: "Peserta Uji \(index)")), exchange: topology.exchange
+                ).amqpMessage,
+                try OutgoingEvent(
+                    EventEnvelope(
+                        source: "/test",
+                        data: ClassScheduledV1(
+                            participantID: participant(index), classID: "C-\(index % 95)", centre: centre,
+                            programme: "TATA_GRAHA", startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)),
+                    exchange: topology.exchange
+                ).amqpMessage,
+            ]
         }
         #expect(await connection.publish(scheduled, window: 200).allSatisfy { if case .success = $0 { true } else { false } })
         try await waitUntil(timeout: .seconds(300), "every enrolment is known") {

@@ -21,7 +21,9 @@ struct CertificateDriver {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
         let handler = CertificateHandler(catalogue: catalogue, signer: signer, writesFiles: outputDirectory, now: now)
         let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output)
-        for participant in ["PST-1", "PST-2"] {
+        for (participant, name) in [("PST-1", "Siti Aminah"), ("PST-2", "Budi Santoso")] {
+            let named = ParticipantNamedV1(participantID: participant, registrationID: "REG-\(participant)", fullName: name)
+            _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/intake", data: named))
             let scheduled = ClassScheduledV1(
                 participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",
                 startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)
@@ -176,6 +178,66 @@ struct CertificateTests {
         #expect(!String(decoding: json, as: UTF8.self).contains("nik"), "no NIK in the public part")
     }
 
+    @Test func theCertificateCarriesTheHolderNameAndTheOfficialAndWaitsForAName() async throws {
+        let driver = try await CertificateDriver.make()
+        let training = try #require(try driver.issued(try await driver.trained()).first)
+        let document = try JSONDecoder().decode(
+            CertificateDocument.self, from: try await driver.document(training.certificateID))
+        #expect(document.payload.holderName == "Siti Aminah")
+        #expect(
+            document.payload.signatory
+                == .init(name: "Nama Pejabat BLKI Bontang (contoh)", title: "Kepala UPTD BLKI Bontang", place: "Bontang"))
+        #expect(verifier.verify(document, today: "2025-09-01") == .valid, "the name and the official are signed")
+        // A corrected name is carried by what is issued next; the issued certificate keeps its own.
+        let renamed = ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: " Siti Aminah Putri ")
+        _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/intake", data: renamed))
+        let record = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
+        let recordDocument = try JSONDecoder().decode(
+            CertificateDocument.self, from: try await driver.document(record.certificateID))
+        #expect(recordDocument.payload.holderName == "Siti Aminah Putri")
+        #expect(recordDocument.payload.signatory?.place == "Samarinda", "records are signed by the provincial office")
+        #expect(
+            try JSONDecoder().decode(CertificateDocument.self, from: try await driver.document(training.certificateID))
+                .payload.holderName == "Siti Aminah")
+        // A participant whose name has not arrived waits (transient), and is issued once it comes.
+        let scheduled = ClassScheduledV1(
+            participantID: "PST-3", classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",
+            startDate: "2025-07-07", endDate: "2025-08-08", seat: 3)
+        _ = try await driver.kit.deliver(EventEnvelope(source: "/test", data: scheduled))
+        do {
+            _ = try await driver.trained("PST-3", id: "t-3")
+            Issue.record("a certificate without a name")
+        } catch let failure as Failure {
+            #expect(failure.code == .holderUnknown && failure.kind == .transient)
+        }
+        #expect(try await driver.kit.query("SELECT 1 FROM cert_training_results WHERE participant_id = 'PST-3'").isEmpty)
+        let named = ParticipantNamedV1(participantID: "PST-3", registrationID: "REG-PST-3", fullName: "Made Wirawan")
+        _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/intake", data: named))
+        #expect(try driver.issued(try await driver.trained("PST-3", id: "t-3b")).count == 1)
+        // A name that is no name is refused, and changes nothing.
+        for bad in ["", "  ", "Made\u{7}Wirawan", String(repeating: "x", count: 201)] {
+            do {
+                _ = try await driver.kit.deliver(
+                    EventEnvelope(
+                        source: "/kaltim/workers/intake",
+                        data: ParticipantNamedV1(participantID: "PST-3", registrationID: "REG-PST-3", fullName: bad)))
+                Issue.record("accepted the name \(bad.debugDescription.prefix(12))")
+            } catch let failure as Failure {
+                #expect(failure.code == .invalidHolderName && failure.kind == .permanent)
+            }
+        }
+        // Who leaves without a certificate no longer has a name here; who has one keeps it.
+        for participant in ["PST-2", "PST-1"] {
+            _ = try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/kaltim/workers/scheduling",
+                    data: EnrolmentWithdrawnV1(participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", reason: .noShow)))
+        }
+        let holders = try await driver.kit.query("SELECT participant_id, full_name FROM cert_holders ORDER BY participant_id")
+        #expect(holders.compactMap { $0["participant_id"]?.text } == ["PST-1", "PST-3"])
+        #expect(holders.compactMap { $0["full_name"]?.text } == ["Siti Aminah Putri", "Made Wirawan"])
+    }
+
     @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         let issued =
@@ -185,7 +247,8 @@ struct CertificateTests {
         #expect(issued.map(\.kind) == [.training, .competency])
         // Nothing is written inside the issuing transaction: the files come from the writer.
         #expect(!FileManager.default.fileExists(atPath: driver.output))
-        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output)
+        let writer = CertificateFileWriter(
+            store: driver.kit.store, directory: driver.output, verificationURL: "https://verifikasi.example/v/")
         #expect(await writer.runOnce() == issued.count)
         #expect(await writer.runOnce() == 0, "each certificate's files are written once")
         #expect(try await driver.kit.query("SELECT certificate_id FROM cert_files").isEmpty)
@@ -202,13 +265,30 @@ struct CertificateTests {
         #expect(try await render.waitForExit(timeout: .seconds(60)) == 0, "\(render.output)")
         let scan = try ChildProcess("/usr/bin/zbarimg", ["--quiet", "--raw", base + ".png"], standardErrorToo: false)
         #expect(try await scan.waitForExit(timeout: .seconds(60)) == 0)
-        #expect(scan.output.trimmingCharacters(in: .whitespacesAndNewlines) == training.verificationCode)
-        // Its text: dates as Indonesians write them, not ISO.
+        #expect(
+            scan.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "https://verifikasi.example/v/" + training.verificationCode, "the QR code holds the verification address")
+        // Its text: the holder's name, the official who signed, dates as Indonesians write them
+        // (not ISO), and that the development key makes it a sample.
         let extract = try ChildProcess("/usr/bin/pdftotext", [base + ".pdf", "-"], standardErrorToo: false)
         #expect(try await extract.waitForExit(timeout: .seconds(60)) == 0)
-        #expect(extract.output.contains("Diterbitkan: \(IndonesianCalendar.date(training.issuedOn))"), "\(extract.output)")
-        #expect(!extract.output.contains(training.issuedOn), "no ISO date on the page")
-        for process in [render, scan, extract] { await process.terminate() }
+        let page = extract.output
+        #expect(page.contains("Diterbitkan: \(IndonesianCalendar.date(training.issuedOn))"), "\(page)")
+        #expect(!page.contains(training.issuedOn), "no ISO date on the page")
+        #expect(page.contains("Siti Aminah") && page.contains("Nomor peserta PST-1"), "\(page)")
+        #expect(page.contains("Bontang, 8 Agustus 2025") && page.contains("Kepala UPTD BLKI Bontang"), "\(page)")
+        #expect(page.contains("Nama Pejabat BLKI Bontang (contoh)") && page.contains("CONTOH"), "\(page)")
+        #expect(!page.contains("Data sintetis"))
+        // The competency record says what it is.
+        let record = try #require(issued.last)
+        let recordBase = URL(fileURLWithPath: driver.output).appendingPathComponent(record.certificateID).path
+        let recordText = try ChildProcess("/usr/bin/pdftotext", [recordBase + ".pdf", "-"], standardErrorToo: false)
+        #expect(try await recordText.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(recordText.output.contains("CATATAN SERTIFIKAT KOMPETENSI BNSP"), "\(recordText.output)")
+        #expect(
+            recordText.output.contains("bukan sertifikat BNSP") && recordText.output.contains("No. 55101 5151 2 0001234 2025"))
+        #expect(recordText.output.contains("Samarinda, 12 Agustus 2025"), "signed by the provincial office's official")
+        for process in [render, scan, extract, recordText] { await process.terminate() }
         try? FileManager.default.removeItem(atPath: driver.output)
     }
 }

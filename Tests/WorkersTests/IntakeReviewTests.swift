@@ -58,12 +58,52 @@ struct IntakeReviewTests {
         // While in review, the same person cannot register again.
         #expect(try await driver.submit(IntakeDriver.registration("REG-R2")).codes == ["DUPLICATE_REGISTRATION"])
 
+        // The office corrects the name while the case is open: the approval names the
+        // participant by the corrected name.
+        let correction = RegistrationCorrectedV1(
+            registrationID: "REG-R1", fullName: "  Siti Rahmawati Putri ", phone: nil, whatsApp: nil, email: nil,
+            correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/7")
+        #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: correction)).events.isEmpty)
         let approval = try await driver.kit.deliver(
             Self.decision(
                 "REG-R1", .approve, verified: ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"], messageID: "rev-1"))
         let event = try #require(approval.events.first)
-        #expect(approval.events.count == 1 && event.type == RegistrationAcceptedV1.eventType)
+        #expect(
+            approval.events.map(\.type) == [RegistrationAcceptedV1.eventType, ParticipantNamedV1.eventType]
+                && event.type == RegistrationAcceptedV1.eventType)
+        let named = try ContractJSON.decoder().decode(
+            EventEnvelope<ParticipantNamedV1>.self, from: try #require(approval.events.last).body
+        ).data
         let accepted = try driver.accepted(event)
+        #expect(named.participantID == accepted.participantID && named.fullName == "Siti Rahmawati Putri")
+        // A later correction of the accepted participant's name goes on to the certificates role.
+        let later = RegistrationCorrectedV1(
+            registrationID: "REG-R1", fullName: "Siti Rahmawati", phone: nil, whatsApp: nil, email: nil,
+            correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/8")
+        let renamed = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: later)).events
+        #expect(renamed.map(\.type) == [ParticipantNamedV1.eventType])
+        let renamedBody = try ContractJSON.decoder().decode(
+            EventEnvelope<ParticipantNamedV1>.self, from: try #require(renamed.first).body
+        ).data
+        #expect(renamedBody.fullName == "Siti Rahmawati" && renamedBody.participantID == accepted.participantID)
+        // A correction that only changes contacts, or names an unknown registration, says nothing;
+        // a name that is no name is refused.
+        let phoneOnly = RegistrationCorrectedV1(
+            registrationID: "REG-R1", fullName: nil, phone: "+6281250001999", whatsApp: nil, email: nil,
+            correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/9")
+        #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: phoneOnly)).events.isEmpty)
+        let stranger = RegistrationCorrectedV1(
+            registrationID: "REG-UNKNOWN", fullName: "Orang Lain", phone: nil, whatsApp: nil, email: nil,
+            correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/10")
+        #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: stranger)).events.isEmpty)
+        for bad in ["   ", "Siti\u{0}Rahma", String(repeating: "a", count: 201)] {
+            let correction = RegistrationCorrectedV1(
+                registrationID: "REG-R1", fullName: bad, phone: nil, whatsApp: nil, email: nil,
+                correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/11")
+            await #expect(throws: (any Error).self, "\(bad.prefix(10))") {
+                _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: correction))
+            }
+        }
         #expect(accepted.registrationID == "REG-R1" && accepted.participantID.hasPrefix("PST-2025-"))
         #expect(accepted.priorityTier == .neverTrained && accepted.centre == .bontang && accepted.apprenticeshipInterest)
         #expect(accepted.submittedAt == submittedAt, "scheduling orders by the original submission time")
@@ -109,7 +149,7 @@ struct IntakeReviewTests {
         #expect(pending.map(\.state) == ["documents-requested"] && pending[0].caseFile != nil)
         let approval = try await driver.kit.deliver(
             Self.decision("REG-R5", .approve, verified: ["NIK_DATA_MISMATCH", "REGISTRY_BIRTH_DATE_MISMATCH"]))
-        #expect(approval.events.map(\.type) == [RegistrationAcceptedV1.eventType])
+        #expect(approval.events.map(\.type) == [RegistrationAcceptedV1.eventType, ParticipantNamedV1.eventType])
         let audit = try await driver.kit.query("SELECT decision FROM intake_review_log ORDER BY decided_at, decision")
         #expect(Set(audit.compactMap { $0["decision"]?.text }) == ["PERLU_DOKUMEN", "DISETUJUI"])
     }

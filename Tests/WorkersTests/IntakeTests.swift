@@ -53,16 +53,29 @@ struct IntakeDriver {
     ) {
         let result = try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/registration-portal", data: registration))
         let event = try #require(result.events.first)
-        // The decision, and what the counts need of the registration without its personal data.
-        #expect(result.events.map(\.type).dropFirst() == [RegistrationReceivedV1.eventType])
-        let received = try ContractJSON.decoder().decode(
-            EventEnvelope<RegistrationReceivedV1>.self, from: try #require(result.events.last).body)
+        // The decision, what the counts need of the registration without its personal data, and
+        // for an acceptance the name the certificates will carry (to the certificates role only).
+        let accepted = event.type == RegistrationAcceptedV1.eventType
+        #expect(
+            result.events.map(\.type).dropFirst()
+                == [RegistrationReceivedV1.eventType] + (accepted ? [ParticipantNamedV1.eventType] : []))
+        let receivedEvent = try #require(result.events.first { $0.type == RegistrationReceivedV1.eventType })
+        let received = try ContractJSON.decoder().decode(EventEnvelope<RegistrationReceivedV1>.self, from: receivedEvent.body)
         #expect(
             received.data.registrationID == registration.registrationID && received.data.centre == registration.preferredCentre)
         // The programme as the plan has it there; one it does not offer is not repeated.
         #expect(
             received.data.programme == registration.programme || received.data.programme == IntakeHandler.unknownProgramme)
-        let receivedBody = String(decoding: try #require(result.events.last).body, as: UTF8.self)
+        let receivedBody = String(decoding: receivedEvent.body, as: UTF8.self)
+        if accepted {
+            let named = try ContractJSON.decoder().decode(
+                EventEnvelope<ParticipantNamedV1>.self, from: try #require(result.events.last).body)
+            let participant = try ContractJSON.decoder().decode(EventEnvelope<RegistrationAcceptedV2>.self, from: event.body)
+            #expect(
+                named.data.participantID == participant.data.participantID
+                    && named.data.fullName == registration.fullName.trimmingCharacters(in: .whitespacesAndNewlines)
+                    && named.data.registrationID == registration.registrationID)
+        }
         for personal in [registration.nik, registration.fullName, registration.phone, registration.birthDate] {
             #expect(personal.isEmpty || !receivedBody.contains(personal), "registration.received carries no personal data")
         }
@@ -249,7 +262,9 @@ struct IntakeTests {
             preferredCentre: .bontang, programme: "TATA_GRAHA", apprenticeshipInterest: false, declaredTrainings: [],
             consent: Consent(given: true, givenAt: "2025-03-03T01:14:10Z", textVersion: "pdp-2025-01"))
         let result = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/registration-portal", data: v1))
-        #expect(result.events.map(\.type) == [RegistrationAcceptedV1.eventType, RegistrationReceivedV1.eventType])
+        #expect(
+            result.events.map(\.type)
+                == [RegistrationAcceptedV1.eventType, RegistrationReceivedV1.eventType, ParticipantNamedV1.eventType])
     }
 
     @Test func theRegistryImportSkipsBadRowsAndNamesThem() async throws {

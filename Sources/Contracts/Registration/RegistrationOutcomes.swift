@@ -149,3 +149,30 @@ public struct RegistrationReviewNeededV1: ContractMessage {
         self.reasons = reasons
     }
 }
+
+/// The name a participant's certificates carry, from intake to the certificates role only:
+/// published when a registration is accepted (at once or after review), and again when the
+/// office corrects the name of an accepted registration (`registration.corrected`).
+///
+/// Why a separate event and not a field of `registration.accepted`: scheduling, notifications
+/// and the console read acceptances and need no name; only the certificates role prints one.
+/// So the name travels once, to the one queue bound to this type, and the certificates role
+/// keeps it only until the participant's certificates are issued or they leave the programme.
+public struct ParticipantNamedV1: ContractMessage {
+    public static let eventType = "participant.named"
+    public static let version = 1
+
+    public var participantID: String
+    public var registrationID: String
+    /// The name as on the KTP (as declared at registration, or as the office corrected it).
+    public var fullName: String
+
+    public init(participantID: String, registrationID: String, fullName: String) {
+        self.participantID = participantID
+        self.registrationID = registrationID
+        self.fullName = fullName
+    }
+
+    /// The name.
+    public static let personalFields: [PersonalField] = [PersonalField("fullName", .name)]
+}

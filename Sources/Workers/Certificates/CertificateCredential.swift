@@ -12,7 +12,8 @@ public import Programme
 ///   The credential says what it is: a record of the certificate BNSP issued through the LSP,
 ///   with the numbers the LSP gave; it is not BNSP's certificate.
 ///
-/// Like the signed document it comes from, it names the holder by participant id only.
+/// Like the signed document it comes from, it names the holder by name (as on the KTP) and
+/// participant id, never by NIK.
 public enum CertificateCredential {
     /// The JSON-LD contexts: VC 2.0 and Open Badges 3.0.
     public static let contexts = [
@@ -90,12 +91,21 @@ public enum CertificateCredential {
             "validFrom": .string(payload.issuedOn + "T00:00:00+08:00"),
             "credentialSubject": .object([
                 "type": .array([.string("AchievementSubject")]),
-                "identifier": .array([
-                    .object([
-                        "type": .string("IdentityObject"), "identityType": .string("identifier"), "hashed": .bool(false),
-                        "identityHash": .string(payload.participantID),
-                    ])
-                ]),
+                "identifier": .array(
+                    [
+                        .object([
+                            "type": .string("IdentityObject"), "identityType": .string("identifier"), "hashed": .bool(false),
+                            "identityHash": .string(payload.participantID),
+                        ])
+                    ]
+                        + (payload.holderName.map {
+                            [
+                                .object([
+                                    "type": .string("IdentityObject"), "identityType": .string("name"),
+                                    "hashed": .bool(false), "identityHash": .string($0),
+                                ])
+                            ]
+                        } ?? [])),
                 "achievement": achievement,
             ]),
         ]

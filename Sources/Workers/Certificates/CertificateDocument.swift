@@ -1,10 +1,23 @@
 import Crypto
 public import Foundation
 
-/// The public, verifiable part of a certificate and its Ed25519 signature. It names the
-/// participant by participant id only: no NIK, no birth date. The signature covers the
+/// The public, verifiable part of a certificate and its Ed25519 signature. It names the holder
+/// by name and participant id: no NIK, no birth date. The signature covers the
 /// canonical JSON form of ``Payload`` (keys sorted, no whitespace, no escaped slashes).
 public struct CertificateDocument: Codable, Sendable, Equatable {
+    /// The official who signed, as the programme plan names them.
+    public struct Signatory: Codable, Sendable, Equatable {
+        public var name: String
+        public var title: String
+        public var place: String
+
+        public init(name: String, title: String, place: String) {
+            self.name = name
+            self.title = title
+            self.place = place
+        }
+    }
+
     public struct Payload: Codable, Sendable, Equatable {
         public var certificateID: String
         /// PELATIHAN or KOMPETENSI.
@@ -27,12 +40,17 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
         /// rotation existed (their window is checked on ``issuedOn``); an absent value is not
         /// encoded, so those documents' signed bytes are unchanged.
         public var signedOn: String?
+        /// The holder's name as on the KTP (absent in documents signed before names reached the
+        /// certificates role; not encoded then).
+        public var holderName: String?
+        /// The issuing official (absent when the plan names none, and in older documents).
+        public var signatory: Signatory?
 
         /// A payload to sign (``CertificateSigner/sign(_:at:)`` sets `keyID` and `signedOn`).
         public init(
             certificateID: String, kind: String, issuer: String, certificateNumber: String, registrationNumber: String?,
             participantID: String, programme: String, scheme: String?, issuedOn: String, validUntil: String?,
-            keyID: String = "", signedOn: String? = nil
+            keyID: String = "", signedOn: String? = nil, holderName: String? = nil, signatory: Signatory? = nil
         ) {
             self.certificateID = certificateID
             self.kind = kind
@@ -46,6 +64,8 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
             self.validUntil = validUntil
             self.keyID = keyID
             self.signedOn = signedOn
+            self.holderName = holderName
+            self.signatory = signatory
         }
     }
 

@@ -21,6 +21,7 @@ import Synchronization
 public final class CertificateFileWriter: Service, Sendable {
     private let store: any MessageStore
     private let directory: String
+    private let verificationURL: String?
     private let batchSize: Int
     private let idleInterval: Duration
     private let logger: Logger
@@ -31,15 +32,19 @@ public final class CertificateFileWriter: Service, Sendable {
 
     /// - Parameters:
     ///   - directory: where `<certificate id>.json` and `.pdf` go (created when missing).
+    ///   - verificationURL: the verification service's address, which the QR code and the printed
+    ///     link carry followed by the verification code (nil: the QR code holds the bare code).
     ///   - batchSize: certificates rendered per round.
     ///   - idleInterval: the pause when nothing is waiting.
     public init(
-        store: any MessageStore, directory: String, batchSize: Int = 32, idleInterval: Duration = .milliseconds(250),
+        store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32,
+        idleInterval: Duration = .milliseconds(250),
         logger: Logger = Logger(label: "kaltim.certificates.files")
     ) {
         precondition(batchSize > 0, "the batch size must be positive")
         self.store = store
         self.directory = directory
+        self.verificationURL = verificationURL
         self.batchSize = batchSize
         self.idleInterval = idleInterval
         self.logger = logger
@@ -129,7 +134,8 @@ public final class CertificateFileWriter: Service, Sendable {
         // Whatever fails, no temporary file is left behind.
         defer { for name in [".json", ".pdf"] { unlink(base + name + suffix) } }
         try json.write(to: URL(fileURLWithPath: base + ".json" + suffix))
-        try CertificatePDF.write(document, programmeName: programme, to: base + ".pdf" + suffix)
+        try CertificatePDF.write(
+            document, programmeName: programme, verificationURL: verificationURL, to: base + ".pdf" + suffix)
         for name in [".json", ".pdf"] {
             guard rename(base + name + suffix, base + name) == 0 else {
                 let code = errno

@@ -1,6 +1,7 @@
 public import ContractKit
 import Contracts
 public import Foundation
+import IntakeRules
 public import Jobs
 public import Programme
 public import Topology
@@ -76,6 +77,8 @@ public struct CertificateHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS cert_files (
                 certificate_id TEXT PRIMARY KEY, programme_name TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)
             """,
+            // The name each participant's certificates carry (participant.named, from intake).
+            "CREATE TABLE IF NOT EXISTS cert_holders (participant_id TEXT PRIMARY KEY, full_name TEXT NOT NULL)",
         ]
     }
 
@@ -104,6 +107,26 @@ public struct CertificateHandler: TypedMessageHandler {
             try transaction.execute(
                 "INSERT INTO cert_withdrawals (participant_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [.text(withdrawn.participantID), .text(withdrawn.reason.rawValue)])
+            // Someone who left without a certificate gets none: their name is no longer needed.
+            try transaction.execute(
+                """
+                DELETE FROM cert_holders WHERE participant_id = ?
+                    AND NOT EXISTS (SELECT 1 FROM cert_certificates WHERE participant_id = ?)
+                """, [.text(withdrawn.participantID), .text(withdrawn.participantID)])
+            return []
+        case .named(let named):
+            let name = named.fullName.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard PersonName.isAcceptable(name) else {
+                throw Failure.permanent(
+                    .invalidHolderName, "a holder's name is 1 to 200 characters without control characters")
+            }
+            // A correction replaces the name for the certificates still to come; one already
+            // issued keeps the name it was signed with (revoke and issue again to change it).
+            try transaction.execute(
+                """
+                INSERT INTO cert_holders (participant_id, full_name) VALUES (?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name
+                """, [.text(named.participantID), .text(name)])
             return []
         case .revoked(let revoked):
             try transaction.execute(
@@ -150,6 +173,7 @@ public struct CertificateHandler: TypedMessageHandler {
             output.append(
                 try create(
                     kind: .competency, issuer: "LSP \(licence)", issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
+                    signatory: catalogue.recordSignatory,
                     number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
                     scheme: graded.scheme, programme: programme,
                     issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), event: event, in: transaction))
@@ -235,7 +259,8 @@ public struct CertificateHandler: TypedMessageHandler {
         return [
             try create(
                 kind: .training, issuer: centre == .balikpapan ? "BLKI Balikpapan" : "BLKI Bontang", issuerCode: "\(code)-PBK",
-                idPrefix: "\(code)", number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
+                idPrefix: "\(code)", signatory: catalogue.centre(centre)?.signatory,
+                number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
                 registrationNumber: nil, participantID: completed.participantID, scheme: scheme, programme: programme,
                 issuedOn: endDate, validUntil: nil, event: event, in: transaction)
         ]
@@ -255,10 +280,19 @@ public struct CertificateHandler: TypedMessageHandler {
 
     func create(
         kind: CertificateIssuedV1.Kind, issuer: String, issuerCode: String, idPrefix: String,
+        signatory: ProgrammeCatalogue.Signatory?,
         number: (Int, Int) -> String, registrationNumber: String?, participantID: String, scheme: String,
         programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, event: DecodedEvent,
         in transaction: any StoreTransaction
     ) throws -> OutgoingEvent {
+        guard
+            let holderName = try transaction.query(
+                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)]
+            ).first?["full_name"]?.text
+        else {
+            // Intake names every participant it accepts; the name is on its way.
+            throw Failure.transient(.holderUnknown, "no name known for participant \(participantID)")
+        }
         let year = Int(issuedOn.prefix(4)) ?? catalogue.year
         // Gap-free: the next serial of this issuer and year, taken in the transaction that
         // stores the certificate (a rollback takes the serial back with it).
@@ -274,7 +308,8 @@ public struct CertificateHandler: TypedMessageHandler {
                 certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
                 registrationNumber: registrationNumber, participantID: participantID,
                 programme: programme?.code ?? scheme, scheme: kind == .competency ? scheme : nil,
-                issuedOn: issuedOn, validUntil: validUntil, keyID: ""), at: now())
+                issuedOn: issuedOn, validUntil: validUntil, holderName: holderName,
+                signatory: signatory.map { .init(name: $0.name, title: $0.title, place: $0.place) }), at: now())
         try transaction.execute(
             """
             INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)

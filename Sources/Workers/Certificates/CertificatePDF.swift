@@ -3,11 +3,15 @@ import CQREncode
 import Foundation
 
 /// Draws a printable certificate (A4 landscape PDF) with cairo, with a QR code (libqrencode)
-/// that carries the verification code.
+/// that carries the verification address (or the bare code when no address is configured).
 public enum CertificatePDF {
     /// Writes the PDF of `document` to `path`.
+    /// - Parameter verificationURL: the verification service's address; the QR code and the
+    ///   printed link are this followed by the verification code.
     /// - Throws: ``CertificateError`` when cairo or libqrencode fail.
-    public static func write(_ document: CertificateDocument, programmeName: String, to path: String) throws {
+    public static func write(
+        _ document: CertificateDocument, programmeName: String, verificationURL: String? = nil, to path: String
+    ) throws {
         let width = 842.0
         let height = 595.0
         guard let surface = cairo_pdf_surface_create(path, width, height) else {
@@ -17,7 +21,7 @@ public enum CertificatePDF {
         guard let cr = cairo_create(surface) else { throw CertificateError(.rendering, "cairo cannot draw") }
         defer { cairo_destroy(cr) }
         let payload = document.payload
-        let competency = payload.kind == "KOMPETENSI"
+        let competency = payload.kind == CertificateKind.competency
 
         // Border.
         cairo_set_source_rgb(cr, 0.05, 0.25, 0.45)
@@ -38,46 +42,75 @@ public enum CertificatePDF {
             cairo_move_to(cr, x, y)
             cairo_show_text(cr, string)
         }
+        let licence = payload.issuer.hasPrefix("LSP ") ? String(payload.issuer.dropFirst(4)) : payload.issuer
         cairo_set_source_rgb(cr, 0.05, 0.25, 0.45)
-        text("PEMERINTAH PROVINSI KALIMANTAN TIMUR", x: 0, y: 80, size: 14, bold: true, centred: true)
+        text("PEMERINTAH PROVINSI KALIMANTAN TIMUR", x: 0, y: 72, size: 14, bold: true, centred: true)
+        text("DINAS TENAGA KERJA DAN TRANSMIGRASI", x: 0, y: 90, size: 12, bold: true, centred: true)
+        if !competency { text("UPTD \(payload.issuer)", x: 0, y: 106, size: 11, centred: true) }
         text(
-            competency
-                ? "Lembaga Sertifikasi Profesi \(payload.issuer.replacingOccurrences(of: "LSP ", with: "")) — lisensi BNSP"
-                : "Dinas Tenaga Kerja dan Transmigrasi — \(payload.issuer)", x: 0, y: 100, size: 12, centred: true)
-        text(
-            competency ? "CATATAN SERTIFIKAT KOMPETENSI" : "SERTIFIKAT PELATIHAN", x: 0, y: 160, size: 30, bold: true,
+            competency ? "CATATAN SERTIFIKAT KOMPETENSI BNSP" : "SERTIFIKAT PELATIHAN", x: 0, y: 150, size: 28, bold: true,
             centred: true)
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
-        let number = payload.certificateNumber
-        text(number.hasPrefix("No.") ? number : "Nomor: \(number)", x: 0, y: 190, size: 13, centred: true)
-        if let registration = payload.registrationNumber {
-            text(registration, x: 0, y: 208, size: 12, centred: true)
+        if competency {
+            // What this document is: a record of BNSP's certificate, not the certificate.
+            let number =
+                payload.certificateNumber.hasPrefix("No.") ? payload.certificateNumber : "No. \(payload.certificateNumber)"
+            text("Sertifikat kompetensi BNSP \(number)", x: 0, y: 176, size: 12, centred: true)
+            if let registration = payload.registrationNumber {
+                text("Nomor registrasi \(registration)", x: 0, y: 192, size: 11, centred: true)
+            }
+        } else {
+            text("Nomor: \(payload.certificateNumber)", x: 0, y: 178, size: 13, centred: true)
         }
-        text("Diberikan kepada peserta", x: 0, y: 250, size: 14, centred: true)
-        text(payload.participantID, x: 0, y: 285, size: 24, bold: true, centred: true)
-        text(
-            competency
-                ? "telah dinyatakan KOMPETEN pada skema \(payload.scheme ?? "")"
-                : "telah LULUS pelatihan berbasis kompetensi", x: 0, y: 320, size: 14, centred: true)
-        text("Program: \(programmeName)", x: 0, y: 342, size: 14, centred: true)
+        text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
+        text(payload.holderName ?? payload.participantID, x: 0, y: 266, size: 24, bold: true, centred: true)
+        text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
+        if competency {
+            text(
+                "yang telah dinyatakan KOMPETEN pada skema \(payload.scheme ?? "") oleh LSP berlisensi nomor \(licence)",
+                x: 0, y: 314, size: 13, centred: true)
+            text("Program: \(programmeName)", x: 0, y: 334, size: 13, centred: true)
+            text(
+                "Dokumen ini mencatat sertifikat kompetensi yang diterbitkan BNSP melalui LSP tersebut; dokumen ini bukan sertifikat BNSP.",
+                x: 0, y: 356, size: 9, centred: true)
+        } else {
+            text("yang telah LULUS pelatihan berbasis kompetensi", x: 0, y: 314, size: 14, centred: true)
+            text("Program: \(programmeName)", x: 0, y: 336, size: 14, centred: true)
+        }
         // Dates as Indonesians write them: "7 Juli 2025".
-        text("Diterbitkan: \(IndonesianCalendar.date(payload.issuedOn))", x: 70, y: 470, size: 12)
+        text("Diterbitkan: \(IndonesianCalendar.date(payload.issuedOn))", x: 70, y: 440, size: 11)
         text(
-            "Berlaku sampai: \(payload.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas")", x: 70, y: 490, size: 12)
-        text("ID sertifikat: \(payload.certificateID)", x: 70, y: 510, size: 12)
-        text("Kode verifikasi:", x: 70, y: 530, size: 10)
-        text(document.verificationCode, x: 70, y: 545, size: 10, bold: true)
-        text("Dokumen ini ditandatangani secara elektronik (Ed25519). Data sintetis.", x: 70, y: 560, size: 8)
+            "Berlaku sampai: \(payload.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas")", x: 70, y: 456, size: 11)
+        text("ID sertifikat: \(payload.certificateID)", x: 70, y: 472, size: 11)
+        text("Kode verifikasi:", x: 70, y: 494, size: 9)
+        text(document.verificationCode, x: 70, y: 507, size: 9, bold: true)
+        let link = verificationURL.map { $0 + document.verificationCode }
+        if let link { text("Periksa keaslian: \(link)", x: 70, y: 521, size: 8) }
+        text("Ditandatangani secara elektronik (Ed25519, kunci \(payload.keyID)).", x: 70, y: 535, size: 8)
+        if payload.keyID == CertificateSigner.development.keyID {
+            cairo_set_source_rgb(cr, 0.75, 0.1, 0.1)
+            text(
+                "CONTOH — ditandatangani dengan kunci pengembangan; tidak sah sebagai sertifikat.", x: 70, y: 551, size: 9,
+                bold: true)
+            cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
+        }
+        // The official who signed: place and date, title, name.
+        if let signatory = payload.signatory {
+            let x = 400.0
+            text("\(signatory.place), \(IndonesianCalendar.date(payload.issuedOn))", x: x, y: 440, size: 10)
+            text(signatory.title, x: x, y: 455, size: 10)
+            text(signatory.name, x: x, y: 515, size: 10, bold: true)
+        }
 
-        // QR code with the verification code, bottom right.
-        guard let qr = QRcode_encodeString(document.verificationCode, 0, QR_ECLEVEL_M, QR_MODE_8, 1) else {
+        // QR code with the verification address (or code), bottom right.
+        guard let qr = QRcode_encodeString(link ?? document.verificationCode, 0, QR_ECLEVEL_M, QR_MODE_8, 1) else {
             throw CertificateError(.rendering, "libqrencode cannot encode the verification code")
         }
         defer { QRcode_free(qr) }
         let modules = Int(qr.pointee.width)
-        let side = 130.0
+        let side = 120.0
         let cell = side / Double(modules)
-        let originX = width - 70 - side
+        let originX = width - 60 - side
         let originY = height - 60 - side
         cairo_set_source_rgb(cr, 0, 0, 0)
         for row in 0..<modules {

@@ -5,6 +5,7 @@ import Foundation
 public import IntakeRules
 public import Jobs
 public import Programme
+import ReviewDesk
 public import Topology
 
 /// The intake validation worker: decides on each submitted registration.
@@ -110,6 +111,8 @@ public struct IntakeHandler: TypedMessageHandler {
             return []
         case .consentWithdrawn(let withdrawal):
             return try withdrawConsent(withdrawal, event: event, in: transaction)
+        case .corrected(let correction):
+            return try correctName(correction, event: event, in: transaction)
         }
     }
 
@@ -206,10 +209,15 @@ public struct IntakeHandler: TypedMessageHandler {
         if outcome != "rejected" {
             try recordConsent(registration, birthDateInNIK: nik.derivedBirthDate, in: transaction)
         }
-        return [
+        var events = [
             try outgoing(message, causedBy: event, subject: registration.registrationID),
             try received(registration, event: event),
         ]
+        if outcome == "accepted", let participantID {
+            events.append(
+                try named(participantID, registration.registrationID, fullName: registration.fullName, causedBy: event))
+        }
+        return events
     }
 
     /// `registration.received`, which goes with each first decision: what the counts need,
@@ -225,6 +233,60 @@ public struct IntakeHandler: TypedMessageHandler {
         // Not `intake-…`: a submission whose own id began with `received-` would collide.
         return try outgoing(
             received, causedBy: event, subject: registration.registrationID, id: "received-by-intake-\(event.header.id)")
+    }
+
+    /// `participant.named`: the certificates role's copy of the name an accepted participant's
+    /// certificates carry (nobody else binds it).
+    func named(_ participantID: String, _ registrationID: String, fullName: String, causedBy event: DecodedEvent) throws
+        -> OutgoingEvent
+    {
+        try outgoing(
+            ParticipantNamedV1(
+                participantID: participantID, registrationID: registrationID,
+                fullName: fullName.trimmingCharacters(in: .whitespacesAndNewlines)),
+            causedBy: event, subject: participantID, id: "named-by-intake-\(event.header.id)")
+    }
+
+    /// A correction of the office: a corrected name of an accepted registration goes on to the
+    /// certificates role (`participant.named`); one of a registration in review replaces the
+    /// declared name in the case file, so that an approval names the participant rightly. The
+    /// contact details are the notification worker's; intake keeps none.
+    func correctName(_ correction: RegistrationCorrectedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        guard let name = correction.fullName else { return [] }
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard PersonName.isAcceptable(trimmed) else {
+            throw Failure.permanent(
+                .invalidCorrection, "the corrected name is empty, has control characters or is over 200 characters")
+        }
+        let registration = try transaction.query(
+            "SELECT outcome, participant_id FROM intake_registrations WHERE registration_id = ?",
+            [.text(correction.registrationID)]
+        ).first
+        switch registration?["outcome"]?.text {
+        case "accepted":
+            guard let participantID = registration?["participant_id"]?.text else { return [] }
+            return [try named(participantID, correction.registrationID, fullName: trimmed, causedBy: event)]
+        case "review":
+            guard
+                let text = try transaction.query(
+                    "SELECT case_file FROM intake_reviews WHERE registration_id = ? AND case_file IS NOT NULL",
+                    [.text(correction.registrationID)]
+                ).first?["case_file"]?.text
+            else { return [] }
+            var caseFile = try JSONDecoder().decode(ReviewCaseFile.self, from: Data(text.utf8))
+            caseFile.declared.fullName = trimmed
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try transaction.execute(
+                "UPDATE intake_reviews SET case_file = ? WHERE registration_id = ?",
+                [.text(String(decoding: try encoder.encode(caseFile), as: UTF8.self)), .text(correction.registrationID)])
+            return []
+        default:
+            // Rejected, or not known here: no participant to name.
+            return []
+        }
     }
 
     /// The programme `registration.received` names when the plan does not offer the chosen one.

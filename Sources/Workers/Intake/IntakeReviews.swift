@@ -184,7 +184,11 @@ extension IntakeHandler {
                 .text(review.verifiedReasons.joined(separator: ",")), review.reason.map { .text($0.code) } ?? .null,
                 .text(now),
             ])
-        return [try self.outgoing(outgoing, causedBy: event, subject: review.registrationID)]
+        var events = [try self.outgoing(outgoing, causedBy: event, subject: review.registrationID)]
+        if let accepted = outgoing as? RegistrationAcceptedV2, let name = reviewCase.caseFile?.declared.fullName {
+            events.append(try named(accepted.participantID, review.registrationID, fullName: name, causedBy: event))
+        }
+        return events
     }
 
 }
