@@ -152,6 +152,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Signed certificate documents: the document, the signer, the key ring and the verifier
+        // (what the workers sign and a public verification service checks).
+        .target(
+            name: "CertificateTrust",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // W3C Verifiable Credentials with eddsa-jcs-2022 Data Integrity proofs: JCS (RFC 8785),
         // base58btc and did:key, the proof's signing and checking.
         .target(
@@ -165,7 +172,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode", "DataProtection",
-                "Credentials",
+                "Credentials", "CertificateTrust",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -196,7 +203,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Workers", "ReviewDesk", "Programme", "WorkerHost", "Stores", "Jobs", "AMQP", "Contracts", "Senders",
-                "Credentials",
+                "Credentials", "CertificateTrust",
                 "DeploymentSettings", "DataProtection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -342,7 +349,7 @@ let package = Package(
                 "Stores", "AMQP",
                 "Contracts", "DataProtection",
                 "Senders",
-                "TestSupport", "Credentials",
+                "TestSupport", "Credentials", "CertificateTrust",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -371,7 +378,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
-                "DataProtection",
+                "DataProtection", "CertificateTrust",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

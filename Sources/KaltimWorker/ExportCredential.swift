@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertificateTrust
 import CommandOptions
 import Contracts
 import Credentials

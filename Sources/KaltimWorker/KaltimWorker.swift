@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CertificateTrust
 import CommandOptions
 import ContractKit
 import Contracts

@@ -1,3 +1,4 @@
+import CertificateTrust
 import Console
 import ContractKit
 import DataProtection

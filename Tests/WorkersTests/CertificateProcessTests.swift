@@ -1,4 +1,5 @@
 import AMQP
+import CertificateTrust
 import ContractKit
 import Contracts
 import Foundation

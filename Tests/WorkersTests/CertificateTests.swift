@@ -1,3 +1,4 @@
+import CertificateTrust
 import ContractKit
 import Contracts
 import Foundation

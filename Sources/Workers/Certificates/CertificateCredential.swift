@@ -1,3 +1,4 @@
+public import CertificateTrust
 public import Credentials
 import Crypto
 public import Foundation

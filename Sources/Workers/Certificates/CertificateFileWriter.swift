@@ -1,3 +1,4 @@
+import CertificateTrust
 import Foundation
 public import Jobs
 public import Logging

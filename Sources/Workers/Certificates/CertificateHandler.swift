@@ -1,3 +1,4 @@
+public import CertificateTrust
 public import ContractKit
 import Contracts
 public import Foundation

@@ -1,5 +1,6 @@
 import CCairo
 import CQREncode
+public import CertificateTrust
 import Foundation
 
 /// Draws a printable certificate (A4 landscape PDF) with cairo, with a QR code (libqrencode)

@@ -1,4 +1,4 @@
-import Crypto
+package import Crypto
 public import Foundation
 
 /// The public, verifiable part of a certificate and its Ed25519 signature. It names the holder
@@ -135,7 +135,7 @@ public struct CertificateSigner: Sendable {
         Curve25519.Signing.PrivateKey().rawRepresentation.map { String(format: "%02x", $0) }.joined()
     }
 
-    var privateKey: Curve25519.Signing.PrivateKey {
+    package var privateKey: Curve25519.Signing.PrivateKey {
         // Checked in init.
         try! Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
     }
@@ -364,7 +364,7 @@ public struct CertificateError: Error, CustomStringConvertible {
 
     public let code: Code
     public let description: String
-    init(_ code: Code, _ description: String) {
+    package init(_ code: Code, _ description: String) {
         self.code = code
         self.description = description
     }
