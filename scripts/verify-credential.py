@@ -5,11 +5,12 @@ Written from the W3C Recommendation "Data Integrity EdDSA Cryptosuites v1.0" (se
 with libraries from PyPI, none of them shared with the Swift code: rfc8785 (JCS), base58 and
 cryptography (Ed25519). Usage:
 
-    verify-credential.py FILE [--public-key HEX] [--open-badge]
+    verify-credential.py FILE --public-key HEX [--open-badge]
 
 --public-key: the credential must be signed with this Ed25519 key (64 hex digits), the key the
-verifier trusts; --open-badge: it must also have the Open Badges 3.0 shape of an
-OpenBadgeCredential. Prints VALID and exits 0, or prints INVALID with the reason and exits 1.
+verifier trusts (a signature by any other key proves nothing about the issuer); --open-badge:
+it must also have the Open Badges 3.0 shape of an OpenBadgeCredential. Prints VALID and exits
+0, or prints INVALID with the reason and exits 1.
 """
 import argparse
 import hashlib
@@ -56,20 +57,31 @@ def open_badge_problems(credential):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("file")
-    parser.add_argument("--public-key")
+    parser.add_argument("--public-key", required=True)
     parser.add_argument("--open-badge", action="store_true")
     arguments = parser.parse_args()
-    with open(arguments.file, encoding="utf-8") as handle:
-        document = json.load(handle)
+    try:
+        with open(arguments.file, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as error:
+        fail("not a JSON document: %s" % error.__class__.__name__)
+    if not isinstance(document, dict):
+        fail("not a credential")
     proof = document.pop("proof", None)
     if not isinstance(proof, dict):
         fail("no proof")
     if proof.get("type") != "DataIntegrityProof" or proof.get("cryptosuite") != "eddsa-jcs-2022":
         fail("not an eddsa-jcs-2022 DataIntegrityProof")
+    if proof.get("proofPurpose") != "assertionMethod":
+        fail("the proof's purpose is not assertionMethod")
     proof_value = proof.pop("proofValue", "")
+    if not isinstance(proof_value, str) or len(proof_value) > 200:
+        fail("the proof value is not a signature")
     if "@context" in proof and proof["@context"] != document.get("@context"):
         fail("the proof's context is not the document's")
     method = proof.get("verificationMethod", "")
+    if not isinstance(method, str) or len(method) > 200:
+        fail("the verification method is not a did:key")
     did, _, fragment = method.partition("#")
     if not did.startswith("did:key:z") or (fragment and fragment != did[len("did:key:"):]):
         fail("the verification method is not a did:key")
@@ -77,8 +89,11 @@ def main():
     if len(key_bytes) != 34 or key_bytes[:2] != b"\xed\x01":
         fail("the did:key is not an Ed25519 key")
     public_key = key_bytes[2:]
-    if arguments.public_key and public_key.hex() != arguments.public_key.lower():
+    if public_key.hex() != arguments.public_key.lower():
         fail("signed with another key than the one trusted")
+    issuer = document.get("issuer")
+    if isinstance(issuer, dict) and issuer.get("id") != did:
+        fail("the issuer is not the key that signed")
     if not proof_value.startswith("z"):
         fail("the proof value is not base58btc")
     signature = base58.b58decode(proof_value[1:])

@@ -284,7 +284,8 @@ public struct CertificateKeyRing: Sendable {
         return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
     }
 
-    static func isDay(_ text: String) -> Bool {
+    /// Whether `text` is a day that exists, `YYYY-MM-DD`.
+    public static func isDay(_ text: String) -> Bool {
         guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return false }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 0)!
@@ -335,7 +336,13 @@ public struct CertificateVerifier: Sendable {
             let signed = try? CertificateDocument.canonical(document.payload),
             publicKey.isValidSignature(signature, for: signed)
         else { return .signatureInvalid }
-        let signedOn = document.payload.signedOn ?? document.payload.issuedOn
+        // A document without a signing day was signed before rotation existed: only a key in
+        // service since then (no start day) can have signed it, and its issue day stands in.
+        // A key put in service later always records the day, so a holder of that key cannot
+        // leave it out to escape the window.
+        guard let signedOn = document.payload.signedOn ?? (key.from == nil ? document.payload.issuedOn : nil) else {
+            return .keyNotValid(on: document.payload.issuedOn)
+        }
         guard CertificateKeyRing.isDay(signedOn), key.covers(signedOn) else { return .keyNotValid(on: signedOn) }
         if let reason = revocations[document.payload.certificateID] { return .revoked(reason: reason) }
         if today < document.payload.issuedOn { return .notYetValid(from: document.payload.issuedOn) }

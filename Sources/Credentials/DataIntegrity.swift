@@ -41,10 +41,15 @@ public enum EddsaJcs2022 {
             throw CredentialError(.proof, "the document has no single proof")
         }
         guard options["type"] == .string("DataIntegrityProof"), options["cryptosuite"] == .string(cryptosuite),
+            options["proofPurpose"] == .string("assertionMethod"),
             let method = options["verificationMethod"]?.string,
             let proofValue = options.removeValue(forKey: "proofValue")?.string
         else { throw CredentialError(.proof, "the proof is not an eddsa-jcs-2022 DataIntegrityProof") }
         let publicKey = try Multibase.ed25519PublicKey(verificationMethod: method)
+        // An issuer given as an object with an id must be the key that signed.
+        if let issuer = members["issuer"]?.object?["id"]?.string, issuer != method.split(separator: "#").first.map(String.init) {
+            return (false, publicKey)
+        }
         // The proof's context, when it has one, must be the document's (§3.3.2).
         if let context = options["@context"], context != members["@context"] { return (false, publicKey) }
         guard let signature = Multibase.decodeBase58btc(proofValue), signature.count == 64,

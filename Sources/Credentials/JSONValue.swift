@@ -35,7 +35,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Int64.self) {
-            guard abs(value) <= Self.largestExactInteger else {
+            guard value >= -Self.largestExactInteger, value <= Self.largestExactInteger else {
                 throw CredentialError(.malformed, "an integer beyond 2^53 has no exact canonical form")
             }
             self = .integer(value)

@@ -300,10 +300,10 @@ public enum PersonalDataRegister {
             retention: participantDays, readers: "certificates"),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_holders", personal: ["full_name"],
-            keys: [("participant_id", .participantID)],
+            keys: [("participant_id", .participantID)], other: ["as_of"],
             purpose: "the name the participant's certificates carry (`participant.named`, from intake)",
             retention:
-                "deleted when the participant leaves without a certificate; otherwise kept beside the certificate record, which carries the name too",
+                "deleted when the participant leaves without a certificate; kept beside the certificate record, which carries the name too; one never seated keeps it until an erasure (no purge yet)",
             readers: "certificates", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],

@@ -49,7 +49,7 @@ struct ExportCredential: AsyncParsableCommand {
         for id in certificateID where id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]{0,199}/) == nil {
             throw ValidationError("a certificate id is letters, digits, dots, dashes and underscores")
         }
-        if let today, today.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) == nil {
+        if let today, !CertificateKeyRing.isDay(today) {
             throw ValidationError("--today is YYYY-MM-DD")
         }
     }

@@ -225,10 +225,7 @@ struct VerifyCertificate: AsyncParsableCommand {
                 if let id = row["certificate_id"]?.text { revocations[id] = row["reason"]?.text ?? "" }
             }
         }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "Asia/Makassar")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: Date())
-        let day = today ?? String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        let day = today ?? CertificateKeyRing.witaDay(Date())
         let verdict = verifier.verify(try Data(contentsOf: URL(fileURLWithPath: file)), revocations: revocations, today: day)
         print("\(verdict.code) \(verdict)")
         if verdict != .valid { throw ExitCode(1) }

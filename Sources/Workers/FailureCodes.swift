@@ -8,6 +8,9 @@ extension Failure.Code {
     /// A registration number already decided under another message id (permanent): the
     /// publisher resent a registration with a new message id, or reused a number.
     public static let registrationNumberReused = Self(rawValue: "registration-number-reused")
+    /// A correction of a registration intake has not decided yet (transient: the submission is
+    /// on its way).
+    public static let registrationUnknown = Self(rawValue: "registration-unknown")
     /// An officer's decision on a registration that is not in review (permanent).
     public static let reviewUnknown = Self(rawValue: "review-unknown")
     /// An officer's decision on a review already approved or rejected (permanent): a decision

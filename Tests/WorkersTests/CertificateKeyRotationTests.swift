@@ -72,6 +72,11 @@ struct CertificateKeyRotationTests {
         let retiredBefore = CertificateVerifier(
             keyRing: try CertificateKeyRing([.init(publicKeyHex: key, until: "2025-08-01")]))
         #expect(retiredBefore.verify(legacy, today: "2025-09-10") == .keyNotValid(on: "2025-08-08"))
+        // A key put in service later always recorded the day: a document of it without one (its
+        // holder leaving the day out to fall back on an issue date in the window) is refused.
+        let startedLater = CertificateVerifier(
+            keyRing: try CertificateKeyRing([.init(publicKeyHex: key, from: "2025-01-01", until: "2025-12-31")]))
+        #expect(startedLater.verify(legacy, today: "2025-09-10") == .keyNotValid(on: "2025-08-08"))
         // Adding a signing day afterwards breaks its signature.
         var stamped = legacy
         stamped.payload.signedOn = "2025-08-08"

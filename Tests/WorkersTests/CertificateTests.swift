@@ -234,6 +234,16 @@ struct CertificateTests {
                     source: "/kaltim/workers/scheduling",
                     data: EnrolmentWithdrawnV1(participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", reason: .noShow)))
         }
+        // A name that comes after the participant left without a certificate is not kept, and an
+        // older name arriving late (a retried acceptance) does not undo a newer one.
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/intake",
+                data: ParticipantNamedV1(participantID: "PST-2", registrationID: "REG-PST-2", fullName: "Budi Santoso")))
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/intake", time: Date(timeIntervalSince1970: 1_700_000_000),
+                data: ParticipantNamedV1(participantID: "PST-3", registrationID: "REG-PST-3", fullName: "Made Lama")))
         let holders = try await driver.kit.query("SELECT participant_id, full_name FROM cert_holders ORDER BY participant_id")
         #expect(holders.compactMap { $0["participant_id"]?.text } == ["PST-1", "PST-3"])
         #expect(holders.compactMap { $0["full_name"]?.text } == ["Siti Aminah Putri", "Made Wirawan"])

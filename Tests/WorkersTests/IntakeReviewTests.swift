@@ -95,7 +95,12 @@ struct IntakeReviewTests {
         let stranger = RegistrationCorrectedV1(
             registrationID: "REG-UNKNOWN", fullName: "Orang Lain", phone: nil, whatsApp: nil, email: nil,
             correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/10")
-        #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: stranger)).events.isEmpty)
+        do {
+            _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: stranger))
+            Issue.record("a correction of an unknown registration was dropped")
+        } catch let failure as Failure {
+            #expect(failure.code == .registrationUnknown && failure.kind == .transient, "it may be on its way")
+        }
         for bad in ["   ", "Siti\u{0}Rahma", String(repeating: "a", count: 201)] {
             let correction = RegistrationCorrectedV1(
                 registrationID: "REG-R1", fullName: bad, phone: nil, whatsApp: nil, email: nil,

@@ -213,6 +213,11 @@ struct IntakeTests {
         let nameless = IntakeDriver.registration("REG-14", name: " \t ")
         let rejected = try await driver.submit(nameless)
         #expect(rejected.type == RegistrationRejectedV1.eventType && rejected.codes.contains("NAME_MISSING"))
+        // A name no certificate can print: a direction override, a control character, 201 letters.
+        for (index, name) in ["Siti \u{202E}hamraR", "Siti\u{7}Rahma", String(repeating: "a", count: 201)].enumerated() {
+            let result = try await driver.submit(IntakeDriver.registration("REG-14-\(index)", name: name))
+            #expect(result.type == RegistrationRejectedV1.eventType && result.codes == ["NAME_INVALID"], "\(result.codes)")
+        }
         var badWhatsApp = IntakeDriver.registration("REG-15")
         badWhatsApp.whatsApp = "0811-23"
         let accepted = try await driver.submit(badWhatsApp)

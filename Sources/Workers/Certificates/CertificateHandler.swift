@@ -79,7 +79,10 @@ public struct CertificateHandler: TypedMessageHandler {
                 certificate_id TEXT PRIMARY KEY, programme_name TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)
             """,
             // The name each participant's certificates carry (participant.named, from intake).
-            "CREATE TABLE IF NOT EXISTS cert_holders (participant_id TEXT PRIMARY KEY, full_name TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS cert_holders (
+                participant_id TEXT PRIMARY KEY, full_name TEXT NOT NULL, as_of TEXT NOT NULL)
+            """,
         ]
     }
 
@@ -121,13 +124,23 @@ public struct CertificateHandler: TypedMessageHandler {
                 throw Failure.permanent(
                     .invalidHolderName, "a holder's name is 1 to 200 characters without control characters")
             }
-            // A correction replaces the name for the certificates still to come; one already
-            // issued keeps the name it was signed with (revoke and issue again to change it).
+            // Someone who left without a certificate gets none: a late name is not kept.
+            let left = try transaction.query(
+                """
+                SELECT 1 FROM cert_withdrawals w WHERE w.participant_id = ?
+                    AND NOT EXISTS (SELECT 1 FROM cert_certificates c WHERE c.participant_id = w.participant_id)
+                """, [.text(named.participantID)])
+            guard left.isEmpty else { return [] }
+            // A correction replaces the name for the certificates still to come (one already
+            // issued keeps the name it was signed with). The newest name wins, whatever order
+            // they arrive in: an acceptance's name retried or replayed late does not undo a
+            // correction.
             try transaction.execute(
                 """
-                INSERT INTO cert_holders (participant_id, full_name) VALUES (?, ?)
-                ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name
-                """, [.text(named.participantID), .text(name)])
+                INSERT INTO cert_holders (participant_id, full_name, as_of) VALUES (?, ?, ?)
+                ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name, as_of = excluded.as_of
+                WHERE excluded.as_of >= cert_holders.as_of
+                """, [.text(named.participantID), .text(name), .text(Self.timestamp(event.header.time))])
             return []
         case .revoked(let revoked):
             try transaction.execute(
@@ -265,6 +278,13 @@ public struct CertificateHandler: TypedMessageHandler {
                 registrationNumber: nil, participantID: completed.participantID, scheme: scheme, programme: programme,
                 issuedOn: endDate, validUntil: nil, event: event, in: transaction)
         ]
+    }
+
+    /// A sortable UTC time with milliseconds (`2025-03-03T01:20:00.000Z`).
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
     }
 
     /// The attendance a LULUS training needs (DOMAIN.md §8: at least 80 %).

@@ -2,6 +2,7 @@ import CCairo
 import CQREncode
 public import CertificateTrust
 import Foundation
+import Programme
 
 /// Draws a printable certificate (A4 landscape PDF) with cairo, with a QR code (libqrencode)
 /// that carries the verification address (or the bare code when no address is configured).
@@ -64,7 +65,14 @@ public enum CertificatePDF {
             text("Nomor: \(payload.certificateNumber)", x: 0, y: 178, size: 13, centred: true)
         }
         text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
-        text(payload.holderName ?? payload.participantID, x: 0, y: 266, size: 24, bold: true, centred: true)
+        // The name at 24 pt, smaller when it would not fit between the borders.
+        let holder = payload.holderName ?? payload.participantID
+        cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD)
+        cairo_set_font_size(cr, 24)
+        var nameExtents = cairo_text_extents_t()
+        cairo_text_extents(cr, holder, &nameExtents)
+        let nameSize = nameExtents.width > width - 120 ? max(8, 24 * (width - 120) / nameExtents.width) : 24
+        text(holder, x: 0, y: 266, size: nameSize, bold: true, centred: true)
         text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
         if competency {
             text(

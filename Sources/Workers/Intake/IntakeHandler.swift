@@ -283,8 +283,12 @@ public struct IntakeHandler: TypedMessageHandler {
                 "UPDATE intake_reviews SET case_file = ? WHERE registration_id = ?",
                 [.text(String(decoding: try encoder.encode(caseFile), as: UTF8.self)), .text(correction.registrationID)])
             return []
+        case nil:
+            // Not decided here yet: the submission may be on its way (the notification worker
+            // waits the same way), then the dead letters.
+            throw Failure.transient(.registrationUnknown, "no registration \(correction.registrationID) known to intake yet")
         default:
-            // Rejected, or not known here: no participant to name.
+            // Rejected: no participant to name.
             return []
         }
     }
@@ -296,6 +300,13 @@ public struct IntakeHandler: TypedMessageHandler {
         var findings: [IntakeFinding] = []
         if PersonName.normalise(registration.fullName).isEmpty {
             findings.append(.init(.reject, "NAME_MISSING", "Nama lengkap wajib diisi."))
+        } else if !PersonName.isAcceptable(registration.fullName.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            // What a certificate cannot print: over 200 characters, or control and direction
+            // characters.
+            findings.append(
+                .init(
+                    .reject, "NAME_INVALID",
+                    "Nama lengkap tidak valid: paling banyak 200 karakter, tanpa karakter kendali; tulis seperti pada KTP."))
         }
         if PhoneNumber.normalise(registration.phone) == nil {
             findings.append(
