@@ -159,6 +159,18 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The public certificate verification service (page and JSON, rate-limited, read only).
+        .target(
+            name: "Verification",
+            dependencies: [
+                "CertificateTrust", "Programme", "Jobs",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // W3C Verifiable Credentials with eddsa-jcs-2022 Data Integrity proofs: JCS (RFC 8785),
         // base58btc and did:key, the proof's signing and checking.
         .target(
@@ -270,6 +282,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Console", "Admin", "WorkerHost", "Programme", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
+                "Verification", "CertificateTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -349,7 +362,7 @@ let package = Package(
                 "Stores", "AMQP",
                 "Contracts", "DataProtection",
                 "Senders",
-                "TestSupport", "Credentials", "CertificateTrust",
+                "TestSupport", "Credentials", "CertificateTrust", "Verification",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -357,6 +370,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["verification_browser.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,7 +21,7 @@ struct KaltimConsole: AsyncParsableCommand {
         commandName: "kaltim-console",
         abstract:
             "The web console: programme progress, the officers' review desk, the BLKIs' classes, queues, dead letters (replay, purge) and the audit log.",
-        subcommands: [Serve.self, Rebuild.self, HashPassword.self],
+        subcommands: [Serve.self, Rebuild.self, HashPassword.self, VerificationService.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -23,7 +23,8 @@ public final class HandlerTestKit: Sendable {
     public let handler: any MessageHandler
     public let store: SQLiteStore
     private let registry: ContractRegistry
-    private let path: String
+    /// The SQLite file of the store (for a process that reads it).
+    public let path: String
 
     /// A kit with a fresh SQLite store in a temporary file; the handler's migrations are run.
     public init(handler: any MessageHandler, registry: ContractRegistry) async throws {

@@ -1,0 +1,96 @@
+import Programme
+
+/// The pages of the verification service, in Bahasa Indonesia.
+enum VerificationPage {
+    static let css = """
+        body{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+        h1{font-size:1.4rem;color:#0d4073}.status{font-size:1.6rem;font-weight:bold;padding:.6rem 1rem;border-radius:.4rem}
+        .VALID{background:#e3f4e5;color:#145a1e}.REVOKED,.INVALID{background:#fbe4e4;color:#8a1010}
+        .EXPIRED,.NOT_YET_VALID,.UNKNOWN{background:#fff4d6;color:#6b4a00}
+        dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem}dt{color:#555}dd{margin:0;font-weight:bold}
+        input{font-size:1rem;padding:.4rem;width:24rem;max-width:100%}button{font-size:1rem;padding:.4rem 1rem}
+        .muted{color:#666;font-size:.9rem}
+        """
+
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    static func document(_ title: String, _ body: String) -> String {
+        """
+        <!doctype html><html lang="id"><head><meta charset="utf-8">\
+        <meta name="viewport" content="width=device-width, initial-scale=1">\
+        <title>\(escape(title))</title><link rel="stylesheet" href="/static/verifikasi.css"></head><body>\
+        <h1>Verifikasi Sertifikat</h1>\
+        <p class="muted">Program Sertifikasi Pencari Kerja, Dinas Tenaga Kerja dan Transmigrasi Provinsi Kalimantan Timur</p>\
+        \(body)</body></html>
+        """
+    }
+
+    static func form(code: String) -> String {
+        document("Verifikasi Sertifikat", formBlock(code: code))
+    }
+
+    static func formBlock(code: String) -> String {
+        """
+        <form method="get" action="/v"><label for="kode">Kode verifikasi (tertera di bawah kode QR)</label><br>\
+        <input id="kode" name="kode" value="\(escape(String(code.prefix(CertificateLookup.maximumCodeLength))))" \
+        maxlength="\(CertificateLookup.maximumCodeLength)" autocomplete="off" required> <button type="submit">Periksa</button></form>
+        """
+    }
+
+    static func tooMany() -> String {
+        document(
+            "Terlalu banyak permintaan",
+            #"<p class="status UNKNOWN" id="status">TERLALU BANYAK PERMINTAAN</p><p>Coba lagi dalam satu menit.</p>"#)
+    }
+
+    static func result(_ result: VerificationResult, code: String) -> String {
+        let (label, explanation): (String, String) =
+            switch result.status {
+            case .valid: ("SAH", "Sertifikat ini asli, tercatat, dan berlaku.")
+            case .revoked: ("DICABUT", "Sertifikat ini tercatat tetapi telah dicabut dan tidak berlaku lagi.")
+            case .expired: ("KEDALUWARSA", "Sertifikat ini asli tetapi masa berlakunya telah habis.")
+            case .notYetValid: ("BELUM BERLAKU", "Sertifikat ini asli tetapi belum mulai berlaku.")
+            case .invalid:
+                (
+                    "TIDAK SAH",
+                    "Catatan sertifikat dengan kode ini tidak dapat dibuktikan keasliannya. Hubungi Disnakertrans Provinsi Kalimantan Timur."
+                )
+            case .unknown:
+                ("TIDAK DITEMUKAN", "Tidak ada sertifikat dengan kode ini. Periksa kembali kode yang tertera pada sertifikat.")
+            }
+        var body = """
+            <p class="status \(result.status.rawValue)" id="status">\(label)</p><p id="explanation">\(escape(explanation))</p>
+            """
+        if [.valid, .revoked, .expired, .notYetValid].contains(result.status) {
+            let kind =
+                result.kind == "KOMPETENSI"
+                ? "Catatan sertifikat kompetensi BNSP (sertifikatnya diterbitkan BNSP melalui LSP)" : "Sertifikat pelatihan"
+            var rows: [(String, String)] = [
+                ("Jenis", kind), ("Nama pemegang", result.holder ?? "—"), ("Program", result.programme ?? "—"),
+                ("Penerbit", result.issuer ?? "—"),
+                ("Tanggal terbit", result.issuedOn.map(IndonesianCalendar.date) ?? "—"),
+                ("Berlaku sampai", result.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas"),
+                ("ID sertifikat", result.certificateID ?? "—"),
+            ]
+            if result.holder == nil { rows[1].1 = "—" }
+            body +=
+                "<dl>"
+                + rows.map { "<dt>\(escape($0.0))</dt><dd>\(escape($0.1))</dd>" }.joined()
+                + "</dl><p class=\"muted\">Nama ditampilkan sebagian. Cocokkan dengan KTP pemegang sertifikat.</p>"
+        }
+        return document("Verifikasi Sertifikat — \(label)", body + formBlock(code: code))
+    }
+}

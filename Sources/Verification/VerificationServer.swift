@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+public import Logging
+public import NIOCore
+
+/// The request context of the verification service: the client's address, for the rate limit.
+public struct VerificationRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's address (a reverse proxy's, when there is one).
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// How the verification service runs.
+public struct VerificationConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8090
+    /// A header a reverse proxy sets to the client's address (e.g. `X-Real-IP`); nil: the
+    /// peer's address. Only for a service nothing but the proxy can reach.
+    public var clientAddressHeader: String?
+    /// Requests a minute per client after a burst, and for everyone together.
+    public var perMinute = 30
+    public var burst = 10
+    public var totalPerMinute = 3_000
+
+    public init() {}
+}
+
+/// The public verification service: a page and a JSON answer for the code in a certificate's
+/// QR code, behind no sign-in, rate-limited, revealing nothing but the status, the holder's
+/// name partly masked, the programme, the issuer and the dates. Read only.
+public struct VerificationServer: Sendable {
+    let configuration: VerificationConfiguration
+    let lookup: CertificateLookup
+    let limiter: RateLimiter
+    let logger: Logger
+
+    public init(
+        configuration: VerificationConfiguration, lookup: CertificateLookup, limiter: RateLimiter? = nil, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.lookup = lookup
+        self.limiter =
+            limiter
+            ?? RateLimiter(
+                perMinute: configuration.perMinute, burst: configuration.burst, totalPerMinute: configuration.totalPerMinute)
+        self.logger = logger
+    }
+
+    /// The Hummingbird application (a service: run it in a `ServiceGroup`).
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router(context: VerificationRequestContext.self)
+        router.add(middleware: VerificationHeaders())
+        router.get("/health") { _, _ in Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
+        router.get("/static/verifikasi.css") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: VerificationPage.css)))
+        }
+        router.get("/") { _, _ in html(.ok, VerificationPage.form(code: "")) }
+        router.get("/v") { request, context in
+            let code = request.uri.queryParameters["kode"].map(String.init) ?? ""
+            return try await page(code: code, request: request, context: context)
+        }
+        router.get("/v/:code") { request, context in
+            try await page(code: context.parameters.get("code") ?? "", request: request, context: context)
+        }
+        router.get("/api/v/:code") { request, context in
+            guard allowed(request, context) else {
+                return Response(
+                    status: .tooManyRequests, headers: [.contentType: "application/json", .retryAfter: "60"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"error":"TOO_MANY_REQUESTS"}"#)))
+            }
+            let result = try await lookup.result(forCode: context.parameters.get("code") ?? "")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(result))))
+        }
+        let host = configuration.host
+        let port = configuration.port
+        let logger = logger
+        var httpLogger = logger
+        httpLogger.logLevel = max(logger.logLevel, .warning)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.info("verification service listening", metadata: ["listen": "\(host):\(bound)"])
+                await onServerRunning(bound)
+            },
+            logger: httpLogger)
+    }
+
+    func page(code: String, request: Request, context: VerificationRequestContext) async throws -> Response {
+        guard allowed(request, context) else {
+            var response = html(.tooManyRequests, VerificationPage.tooMany())
+            response.headers[.retryAfter] = "60"
+            return response
+        }
+        let result = try await lookup.result(forCode: code)
+        return html(.ok, VerificationPage.result(result, code: code))
+    }
+
+    /// The rate limit, by the proxy's header when configured, else by the peer's address.
+    func allowed(_ request: Request, _ context: VerificationRequestContext) -> Bool {
+        var client = context.remoteAddress?.ipAddress ?? "unknown"
+        if let header = configuration.clientAddressHeader, let name = HTTPField.Name(header),
+            let value = request.headers[name]?.split(separator: ",").first
+        {
+            client = String(String(value).trimmingCharacters(in: .whitespaces).prefix(64))
+        }
+        return limiter.allow(client)
+    }
+
+    func html(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// Security headers on every answer: nothing but its own stylesheet, no framing, no referrer.
+struct VerificationHeaders<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var response = try await next(request, context)
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        return response
+    }
+}
