@@ -39,7 +39,7 @@ struct VerificationService: AsyncParsableCommand {
     var clientAddressHeader: String?
     @Option(help: "Requests a minute per client, after the burst.") var perMinute = 30
     @Option(help: "Requests a client may make at once.") var burst = 10
-    @Option(help: "Requests a minute for all clients together.") var totalPerMinute = 3_000
+    @Option(help: "Requests a minute for all clients together.") var totalPerMinute = 30_000
 
     func validate() throws {
         guard (keys != nil) != developmentKey else {

@@ -4,7 +4,8 @@ public import Jobs
 public import Programme
 
 /// What the public verification service says about one verification code: nothing but the
-/// status, the holder's name partly masked, the programme, the issuer and the dates.
+/// status, the certificate's id and kind, the holder's name partly masked, the programme, the
+/// issuer and the dates.
 public struct VerificationResult: Codable, Sendable, Equatable {
     /// The verdict a visitor reads.
     public enum Status: String, Codable, Sendable {
@@ -16,8 +17,10 @@ public struct VerificationResult: Codable, Sendable, Equatable {
         case expired = "EXPIRED"
         /// Genuine and dated in the future.
         case notYetValid = "NOT_YET_VALID"
-        /// A certificate of that number exists, but its record does not verify (a key not on the
-        /// ring, a signature that does not match): nothing from it is shown.
+        /// A certificate of that number exists and its code matches, but its record does not
+        /// verify (a key not on the ring or outside its window, a payload changed after
+        /// signing): nothing from it is shown. A record whose signature itself was changed no
+        /// longer matches its code, and is UNKNOWN.
         case invalid = "INVALID"
         /// No certificate has this code (also for a code that is not one).
         case unknown = "UNKNOWN"
@@ -88,13 +91,16 @@ public struct CertificateLookup: Sendable {
             let match = code.wholeMatch(of: /([A-Za-z0-9][A-Za-z0-9-]{0,99})\.([A-Za-z0-9_-]{16})/)
         else { return .unknown }
         let certificateID = String(match.output.1)
-        guard
-            case .blob(let json)? = try await store.read(
-                "SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
-            ).first?["document"],
-            let document = try? JSONDecoder().decode(CertificateDocument.self, from: json),
-            document.verificationCode == code
-        else { return .unknown }
+        let stored = try await store.read(
+            "SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
+        ).first?["document"]
+        // The same work whether the id exists or not (decoding a document, hashing its
+        // signature), so that the time of an answer does not tell which ids exist.
+        var json = Self.decoy
+        if case .blob(let data)? = stored { json = data }
+        let document = try? JSONDecoder().decode(CertificateDocument.self, from: json)
+        let matches = document.map { Self.sameCode($0.verificationCode, code) } ?? false
+        guard stored != nil, let document, matches else { return .unknown }
         let revocations = try await store.read(
             "SELECT reason FROM cert_revocations WHERE certificate_id = ?", [.text(certificateID)]
         ).reduce(into: [String: String]()) { map, row in map[certificateID] = row["reason"]?.text ?? "" }
@@ -121,15 +127,31 @@ public struct CertificateLookup: Sendable {
             issuedOn: payload.issuedOn, validUntil: payload.validUntil)
     }
 
+    /// A document decoded in place of a missing one (see ``result(forCode:)``).
+    static let decoy = Data(
+        #"{"payload":{"certificateID":"X","kind":"PELATIHAN","issuer":"X","certificateNumber":"X","participantID":"X","programme":"X","issuedOn":"2000-01-01","keyID":"X"},"signature":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#
+            .utf8)
+
+    /// Whether two codes are equal, looking at every character either way.
+    static func sameCode(_ left: String, _ right: String) -> Bool {
+        let a = Array(left.utf8)
+        let b = Array(right.utf8)
+        var difference = a.count ^ b.count
+        for index in 0..<max(a.count, b.count) {
+            difference |= Int((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
+        }
+        return difference == 0
+    }
+
     /// A name partly masked: the first word whole and the others as initials ("Siti Aminah
     /// Putri" → "Siti A. P."); a one-word name keeps its first two letters ("Sukarni" →
-    /// "Su*****"). Enough for an employer to match the person in front of them, too little to
+    /// "Su*****", "A***" for a name of up to three letters). Enough for an employer to match the person in front of them, too little to
     /// learn a stranger's name from a guessed code.
     public static func maskedName(_ name: String) -> String {
         let words = name.split(whereSeparator: \.isWhitespace).map(String.init)
         guard let first = words.first else { return "" }
         if words.count == 1 {
-            let shown = first.prefix(2)
+            let shown = first.prefix(first.count >= 4 ? 2 : 1)
             return shown + String(repeating: "*", count: max(3, first.count - shown.count))
         }
         return ([first] + words.dropFirst().map { "\($0.prefix(1))." }).joined(separator: " ")

@@ -21,7 +21,7 @@ public final class RateLimiter: Sendable {
     private let totalBurst: Double
     private let maximumClients: Int
     private let now: @Sendable () -> Double
-    private let state: Mutex<(clients: [String: Bucket], total: Bucket)>
+    private let state: Mutex<(clients: [String: Bucket], total: Bucket, cleaned: Double)>
 
     /// - Parameter now: seconds on a monotonic clock (injectable for tests).
     public init(
@@ -36,7 +36,7 @@ public final class RateLimiter: Sendable {
         self.maximumClients = maximumClients
         self.now = now
         let start = now()
-        state = Mutex(([:], Bucket(tokens: max(1, Double(totalPerMinute) / 6), updated: start)))
+        state = Mutex(([:], Bucket(tokens: max(1, Double(totalPerMinute) / 6), updated: start), -.infinity))
     }
 
     /// Seconds since an arbitrary start, never going back.
@@ -51,17 +51,24 @@ public final class RateLimiter: Sendable {
         let time = now()
         let overflow = "\u{0}overflow"
         return state.withLock { state in
+            // Everyone's bucket first: a flood refused there costs no table work.
+            state.total.tokens = min(totalBurst, state.total.tokens + max(0, time - state.total.updated) * totalPerSecond)
+            state.total.updated = time
+            guard state.total.tokens >= 1 else { return false }
             var key = client
             if state.clients[key] == nil, state.clients.count >= maximumClients {
-                state.clients = state.clients.filter { $0.value.tokens + (time - $0.value.updated) * perSecond < burst }
+                // Drop the buckets that have filled up again, at most once a second (the scan
+                // is the table's size).
+                if time - state.cleaned >= 1 {
+                    state.cleaned = time
+                    state.clients = state.clients.filter { $0.value.tokens + (time - $0.value.updated) * perSecond < burst }
+                }
                 if state.clients.count >= maximumClients { key = overflow }
             }
             var bucket = state.clients[key] ?? Bucket(tokens: burst, updated: time)
             bucket.tokens = min(burst, bucket.tokens + max(0, time - bucket.updated) * perSecond)
             bucket.updated = time
-            state.total.tokens = min(totalBurst, state.total.tokens + max(0, time - state.total.updated) * totalPerSecond)
-            state.total.updated = time
-            guard bucket.tokens >= 1, state.total.tokens >= 1 else {
+            guard bucket.tokens >= 1 else {
                 state.clients[key] = bucket
                 return false
             }

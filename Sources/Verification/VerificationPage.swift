@@ -78,14 +78,13 @@ enum VerificationPage {
             let kind =
                 result.kind == "KOMPETENSI"
                 ? "Catatan sertifikat kompetensi BNSP (sertifikatnya diterbitkan BNSP melalui LSP)" : "Sertifikat pelatihan"
-            var rows: [(String, String)] = [
+            let rows: [(String, String)] = [
                 ("Jenis", kind), ("Nama pemegang", result.holder ?? "—"), ("Program", result.programme ?? "—"),
                 ("Penerbit", result.issuer ?? "—"),
                 ("Tanggal terbit", result.issuedOn.map(IndonesianCalendar.date) ?? "—"),
                 ("Berlaku sampai", result.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas"),
                 ("ID sertifikat", result.certificateID ?? "—"),
             ]
-            if result.holder == nil { rows[1].1 = "—" }
             body +=
                 "<dl>"
                 + rows.map { "<dt>\(escape($0.0))</dt><dd>\(escape($0.1))</dd>" }.joined()

@@ -26,7 +26,7 @@ public struct VerificationConfiguration: Sendable {
     /// Requests a minute per client after a burst, and for everyone together.
     public var perMinute = 30
     public var burst = 10
-    public var totalPerMinute = 3_000
+    public var totalPerMinute = 30_000
 
     public init() {}
 }
@@ -64,11 +64,15 @@ public struct VerificationServer: Sendable {
         }
         router.get("/") { _, _ in html(.ok, VerificationPage.form(code: "")) }
         router.get("/v") { request, context in
-            let code = request.uri.queryParameters["kode"].map(String.init) ?? ""
+            // A form sends a space as "+"; a code never holds one.
+            let code = (request.uri.queryParameters["kode"].map(String.init) ?? "").replacingOccurrences(of: "+", with: " ")
             return try await page(code: code, request: request, context: context)
         }
-        router.get("/v/:code") { request, context in
-            try await page(code: context.parameters.get("code") ?? "", request: request, context: context)
+        // `/v/<code>` is what the QR code holds; `/verifikasi/<code>` what the notifications link.
+        for path in ["/v/:code", "/verifikasi/:code"] {
+            router.get(RouterPath(path)) { request, context in
+                try await page(code: context.parameters.get("code") ?? "", request: request, context: context)
+            }
         }
         router.get("/api/v/:code") { request, context in
             guard allowed(request, context) else {
@@ -90,6 +94,8 @@ public struct VerificationServer: Sendable {
         httpLogger.logLevel = max(logger.logLevel, .warning)
         return Application(
             router: router,
+            // Idle connections are closed: a slow client cannot hold them open.
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
@@ -100,6 +106,10 @@ public struct VerificationServer: Sendable {
     }
 
     func page(code: String, request: Request, context: VerificationRequestContext) async throws -> Response {
+        // Nothing typed: the form again, without a lookup.
+        guard !code.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            return html(.ok, VerificationPage.form(code: ""))
+        }
         guard allowed(request, context) else {
             var response = html(.tooManyRequests, VerificationPage.tooMany())
             response.headers[.retryAfter] = "60"
@@ -109,15 +119,24 @@ public struct VerificationServer: Sendable {
         return html(.ok, VerificationPage.result(result, code: code))
     }
 
-    /// The rate limit, by the proxy's header when configured, else by the peer's address.
+    /// The rate limit, by the proxy's header when configured (its last entry: the one the proxy
+    /// wrote, not one the client sent ahead of it), else by the peer's address; an IPv6 client
+    /// by its /64, which one host usually holds whole.
     func allowed(_ request: Request, _ context: VerificationRequestContext) -> Bool {
         var client = context.remoteAddress?.ipAddress ?? "unknown"
         if let header = configuration.clientAddressHeader, let name = HTTPField.Name(header),
-            let value = request.headers[name]?.split(separator: ",").first
+            let value = request.headers[name]?.split(separator: ",").last
         {
             client = String(String(value).trimmingCharacters(in: .whitespaces).prefix(64))
         }
-        return limiter.allow(client)
+        return limiter.allow(Self.clientKey(client))
+    }
+
+    /// An IPv4 address as it is; an IPv6 address as its first 64 bits.
+    static func clientKey(_ address: String) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard address.contains(":"), inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
+        return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
     }
 
     func html(_ status: HTTPResponse.Status, _ body: String) -> Response {

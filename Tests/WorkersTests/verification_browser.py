@@ -29,6 +29,7 @@ URL = os.environ["VERIFY_URL"].rstrip("/")
 VALID = os.environ["VALID_CODE"]
 REVOKED = os.environ["REVOKED_CODE"]
 FULL_NAME = os.environ["FULL_NAME"]
+GUESSED = os.environ["GUESSED_CODE"]
 PARTICIPANT = os.environ["PARTICIPANT"]
 SHOTS = os.environ.get("SCREENSHOTS", ".")
 os.makedirs(SHOTS, exist_ok=True)
@@ -62,6 +63,14 @@ def status_text(driver, timeout=30.0):
             time.sleep(0.2)
 
 
+def fetch(path):
+    try:
+        with urllib.request.urlopen(URL + path, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
 def api(code):
     try:
         with urllib.request.urlopen(URL + "/api/v/" + urllib.parse.quote(code, safe=""), timeout=30) as response:
@@ -80,7 +89,7 @@ def main():
         step("an employer types the code from a certificate into the form")
         driver.get(URL + "/")
         field = driver.find_element(By.ID, "kode")
-        field.send_keys(VALID)
+        field.send_keys("  " + VALID + " ")  # pasted with blanks around it
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         check(status_text(driver) == "SAH", f"status {status_text(driver)!r}")
         page = driver.page_source
@@ -106,7 +115,14 @@ def main():
         driver.get(URL + "/v?kode=" + urllib.parse.quote('"><script>document.title="x"</script>'))
         check(status_text(driver) == "TIDAK DITEMUKAN", "unknown")
         check(driver.find_elements(By.TAG_NAME, "script") == [], "no script element")
-        check(driver.title != "x", "nothing ran")
+
+        step("a guessed check part on an existing id answers exactly as an id that does not exist")
+        guessed = fetch("/api/v/" + GUESSED)
+        missing = fetch("/api/v/BPN-2025-PBK-99999.AAAAAAAAAAAAAAAA")
+        check(guessed[0] == missing[0] == 200 and guessed[2] == missing[2], f"{guessed} vs {missing}")
+        status, headers, _ = fetch("/v/" + VALID)
+        policy = headers.get("Content-Security-Policy", "")
+        check("default-src 'none'" in policy and headers.get("X-Frame-Options") == "DENY", f"headers {headers}")
 
         step("the JSON answer holds only the status, masked name, programme, issuer and dates")
         status, _, body = api(VALID)
