@@ -36,7 +36,9 @@ struct DatabaseUsersTests {
             "-d", "postgres", "-c", "CREATE DATABASE \(database) LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
         ])
         #expect(created == 0, "\(creation)")
-        let passwords = WorkerRole.all.flatMap { ["-v", "\($0.name)_password=secret-\($0.name)"] }
+        let passwords =
+            WorkerRole.all.flatMap { ["-v", "\($0.name)_password=secret-\($0.name)"] }
+            + DeploymentFiles.databaseReaders.flatMap { ["-v", "\($0.name)_password=secret-\($0.name)"] }
         let (applied, output) = try await Self.psql(
             ["-d", database, "-v", "user_prefix=\(prefix)"] + passwords + [
                 "-f", Self.repositoryFile("deploy/postgres/role-users.sql"),
@@ -66,7 +68,50 @@ struct DatabaseUsersTests {
             _ = try await intake.write { try $0.execute("CREATE TABLE public.leak (x TEXT)") }
         }
 
-        let drop = ["DROP DATABASE \(database) WITH (FORCE)"] + WorkerRole.all.map { "DROP ROLE \(prefix)\($0.name)" }
+        // The readers, once the workers made their tables and reader-grants.sql ran: the
+        // verification service reads the certificates, not the holders' names, and cannot
+        // write even there; the console reads the review cases, not the registry extract.
+        let certificates = try await Stores.open(url(.certificates), schema: "certificates")
+        try await certificates.write { transaction in
+            try transaction.execute("CREATE TABLE cert_certificates (certificate_id TEXT PRIMARY KEY)")
+            try transaction.execute("CREATE TABLE cert_revocations (certificate_id TEXT PRIMARY KEY)")
+            try transaction.execute("CREATE TABLE cert_holders (participant_id TEXT PRIMARY KEY)")
+            try transaction.execute("INSERT INTO cert_certificates VALUES ('BTG-2025-PBK-00001')")
+        }
+        try await intake.write { transaction in
+            try transaction.execute("CREATE TABLE intake_reviews (registration_id TEXT PRIMARY KEY)")
+            try transaction.execute("CREATE TABLE intake_registry (nik_index TEXT PRIMARY KEY)")
+        }
+        for _ in 0..<2 {  // a second run changes nothing
+            let (granted, grantOutput) = try await Self.psql(
+                ["-d", database, "-v", "user_prefix=\(prefix)", "-f", Self.repositoryFile("deploy/postgres/reader-grants.sql")])
+            #expect(granted == 0, "\(grantOutput)")
+        }
+        let host = "\(server.host ?? "127.0.0.1"):\(server.port ?? 5432)"
+        let verification = try await Stores.openForReading(
+            "postgres://\(prefix)verification@\(host)/\(database)", schema: "certificates")
+        #expect(try await verification.read("SELECT certificate_id FROM cert_certificates", []).count == 1)
+        _ = try await verification.read("SELECT count(*) AS n FROM cert_revocations", [])
+        for closed in ["cert_holders", "jobs_outbox", "intake.intake_reviews"] {
+            await #expect(throws: (any Error).self, "\(closed) is closed to the verification service") {
+                _ = try await verification.read("SELECT count(*) AS n FROM \(closed)", [])
+            }
+        }
+        let (wrote, refusal2) = try await Self.psql([
+            "-d", database, "-U", "\(prefix)verification", "-c", "INSERT INTO certificates.cert_certificates VALUES ('forged')",
+        ])
+        #expect(wrote != 0 && refusal2.contains("read-only"), "\(refusal2)")
+        let console = try await Stores.openForReading("postgres://\(prefix)console@\(host)/\(database)", schema: "intake")
+        _ = try await console.read("SELECT count(*) AS n FROM intake_reviews", [])
+        for closed in ["intake_registry", "certificates.cert_certificates"] {
+            await #expect(throws: (any Error).self, "\(closed) is closed to the console's reader") {
+                _ = try await console.read("SELECT count(*) AS n FROM \(closed)", [])
+            }
+        }
+
+        let drop =
+            ["DROP DATABASE \(database) WITH (FORCE)"] + WorkerRole.all.map { "DROP ROLE \(prefix)\($0.name)" }
+            + DeploymentFiles.databaseReaders.map { "DROP ROLE \(prefix)\($0.name)" }
         for statement in drop { _ = try await Self.psql(["-d", "postgres", "-c", statement]) }
     }
 }

@@ -9,4 +9,6 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   -v grading_password="$GRADING_DB_PASSWORD" \
   -v certificates_password="$CERTIFICATES_DB_PASSWORD" \
   -v notifications_password="$NOTIFICATIONS_DB_PASSWORD" \
+  -v verification_password="$VERIFICATION_DB_PASSWORD" \
+  -v console_password="$CONSOLE_DB_PASSWORD" \
   -f /etc/kaltim/role-users.sql

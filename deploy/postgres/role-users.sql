@@ -3,8 +3,10 @@
 -- else; nobody else may create in `public` or connect. Run once, as a superuser, in the
 -- programme's database (created with LC_COLLATE 'C'):
 --   psql -v ON_ERROR_STOP=1 -d kaltim -v intake_password=… -v scheduling_password=… -v grading_password=… -v certificates_password=… -v notifications_password=… \
---     -f deploy/postgres/role-users.sql
+--     -v verification_password=… -v console_password=… -f deploy/postgres/role-users.sql
 -- Each role's KALTIM_DATABASE_URL then names its own user: postgres://kaltim_intake:…@host/kaltim.
+-- Two more users only read: kaltim_verification (cert_certificates and cert_revocations of certificates, for the public verification service), kaltim_console (intake_reviews of intake, for the console's review desk).
+-- Their grants on those tables: reader-grants.sql, after the workers' first start.
 -- `user_prefix` (default kaltim_) is for tests.
 \if :{?user_prefix}
 \else
@@ -32,3 +34,11 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'notificatio
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'notifications') \gexec
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', 'notifications', :'user_prefix' || 'notifications') \gexec
 SELECT format('ALTER SCHEMA %I OWNER TO %I', 'notifications', :'user_prefix' || 'notifications') \gexec
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'verification', :'verification_password') \gexec
+SELECT format('ALTER ROLE %I SET default_transaction_read_only = on', :'user_prefix' || 'verification') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'verification') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'certificates', :'user_prefix' || 'verification') \gexec
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'user_prefix' || 'console', :'console_password') \gexec
+SELECT format('ALTER ROLE %I SET default_transaction_read_only = on', :'user_prefix' || 'console') \gexec
+SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'console') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'intake', :'user_prefix' || 'console') \gexec
