@@ -419,6 +419,7 @@ struct SchedulingTests {
                 "SELECT participant_id, waitlist_position FROM sched_applicants WHERE status = 'waitlisted' ORDER BY waitlist_position"
             ).map { "\($0["participant_id"]?.text ?? "?")=\($0["waitlist_position"]?.integer ?? 0)" }
         }
+        #expect(try driver.waitlisted["P8"]?.position == 2, "at the end of the list")
         #expect(try driver.waitlisted["P10"]?.position == 3, "ahead of the tier 3 applicant who came before")
         #expect(try await positions() == ["P7=1", "P8=2", "P10=3", "P9=4"])
         try await driver.withdraw("P2")  // P7 takes the seat; everyone behind moves up
@@ -428,6 +429,27 @@ struct SchedulingTests {
         try await driver.accept("P11", tier: .previouslyFailed)
         #expect(try driver.waitlisted["P11"]?.position == 2, "a position nobody holds")
         #expect(try await positions() == ["P8=1", "P11=2", "P9=3"])
+    }
+
+    @Test func aLongWaitingListStaysNumberedInTheOrderOfServiceWhateverTheTiersOfNewcomers() async throws {
+        // Most newcomers go to the end of the list (numbered without reading it), some of a
+        // better tier go ahead (the list renumbered): the positions are always 1…n in order.
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 4))
+        try await driver.openClasses()
+        for index in 1...6 { try await driver.accept("S\(index)") }  // the seats
+        let tiers: [RegistrationAcceptedV1.PriorityTier] = [.previouslyTrained, .previouslyFailed, .neverTrained]
+        for index in 1...40 { try await driver.accept(String(format: "W%02d", index), tier: tiers[(index * 7 / 5) % 3]) }
+        let rows = try await driver.kit.query(
+            """
+            SELECT participant_id, waitlist_position FROM sched_applicants WHERE status = 'waitlisted'
+            ORDER BY tier, arrival, registration_id, participant_id
+            """)
+        #expect(rows.count == 40)
+        // Each newcomer was told the position they had then: the end of the list for those who
+        // came after everyone waiting.
+        let last = try #require(driver.waitlisted["W40"])
+        #expect(last.position == rows.firstIndex { $0["participant_id"]?.text == "W40" }.map { $0 + 1 })
+        #expect(rows.map { Int($0["waitlist_position"]?.integer ?? 0) } == Array(1...40), "\(rows)")
     }
 
     @Test func theSameAcceptanceTwiceIsPlacedOnceAndApprenticeshipsAreCapped() async throws {

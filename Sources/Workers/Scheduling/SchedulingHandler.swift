@@ -60,6 +60,12 @@ public struct SchedulingHandler: TypedMessageHandler {
             // Seat counts per class and per BLKI run on every message: index them.
             "CREATE INDEX IF NOT EXISTS sched_applicants_class ON sched_applicants (class_id, status)",
             "CREATE INDEX IF NOT EXISTS sched_classes_offer ON sched_classes (centre, programme)",
+            // Each BLKI's waiting list per programme in its order: its last entry is found
+            // without reading the list (a new applicant is usually put at its end).
+            """
+            CREATE INDEX IF NOT EXISTS sched_applicants_waitlist
+                ON sched_applicants (programme, preferred_centre, status, tier, arrival, registration_id, participant_id)
+            """,
             """
             CREATE TABLE IF NOT EXISTS sched_apprenticeships (
                 placement_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL UNIQUE, company TEXT NOT NULL)
@@ -462,10 +468,14 @@ private struct Context {
             ).compactMap { $0["participant_id"]?.text })
         // Nothing to seat and nobody to waitlist: the common case while classes are not open.
         guard anyFree || allExhausted || !stayHome.isEmpty else { return }
+        // With no free seat and nobody waiting for their own BLKI, those already waitlisted have
+        // nothing to gain: only the pooled are read (to waitlist them), not the whole waiting
+        // list, so a decision costs the same however long the list is.
+        let statuses = anyFree || !stayHome.isEmpty ? "'pooled', 'waitlisted'" : "'pooled'"
         let waiting = try transaction.query(
             """
             SELECT participant_id, programme, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
-            FROM sched_applicants WHERE programme = ? AND status IN ('pooled', 'waitlisted')
+            FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
             ORDER BY tier, arrival, registration_id, participant_id
             """, [.text(programme)])
         var noSeatFor: Set<TrainingCentre> = []
@@ -648,7 +658,7 @@ private struct Context {
     {
         try transaction.execute(
             "UPDATE sched_applicants SET status = 'waitlisted' WHERE participant_id = ?", [.text(participant)])
-        try renumberWaitlist(programme: programme, centre: centre)
+        try placeOnWaitlist(participant, programme: programme, centre: centre)
         let position = Int(
             try transaction.query(
                 "SELECT waitlist_position FROM sched_applicants WHERE participant_id = ?", [.text(participant)]
@@ -774,6 +784,48 @@ private struct Context {
                 [.text(classID)]
             ).compactMap { $0["seat"]?.integer })
         return (1...max(1, capacity)).first(where: { !taken.contains($0) }).map { Int($0) }
+    }
+
+    /// Gives a newly waitlisted applicant their position: the last one's plus one when they
+    /// come after everyone waiting (the same or a worse tier, a later arrival: the usual case,
+    /// found through the list's index without reading it), else the whole list renumbered.
+    func placeOnWaitlist(_ participant: String, programme: String, centre: TrainingCentre) throws {
+        guard
+            let new = try transaction.query(
+                "SELECT tier, arrival, registration_id FROM sched_applicants WHERE participant_id = ?", [.text(participant)]
+            ).first,
+            let last = try transaction.query(
+                """
+                SELECT tier, arrival, registration_id, participant_id, waitlist_position FROM sched_applicants
+                WHERE programme = ? AND preferred_centre = ? AND status = 'waitlisted' AND participant_id <> ?
+                ORDER BY tier DESC, arrival DESC, registration_id DESC, participant_id DESC LIMIT 1
+                """, [.text(programme), .text(centre.rawValue), .text(participant)]
+            ).first
+        else {
+            // Alone on the list (or gone): numbering it is cheap.
+            return try renumberWaitlist(programme: programme, centre: centre)
+        }
+        func key(_ row: [String: SQLValue], _ id: String) -> (Int64, [UInt8], [UInt8], [UInt8]) {
+            (
+                row["tier"]?.integer ?? 0, Array((row["arrival"]?.text ?? "").utf8),
+                Array((row["registration_id"]?.text ?? "").utf8), Array(id.utf8)
+            )
+        }
+        let newKey = key(new, participant)
+        let lastKey = key(last, last["participant_id"]?.text ?? "")
+        let after =
+            newKey.0 != lastKey.0
+            ? newKey.0 > lastKey.0
+            : newKey.1 != lastKey.1
+                ? lastKey.1.lexicographicallyPrecedes(newKey.1)
+                : newKey.2 != lastKey.2
+                    ? lastKey.2.lexicographicallyPrecedes(newKey.2) : lastKey.3.lexicographicallyPrecedes(newKey.3)
+        guard after, let lastPosition = last["waitlist_position"]?.integer else {
+            return try renumberWaitlist(programme: programme, centre: centre)
+        }
+        try transaction.execute(
+            "UPDATE sched_applicants SET waitlist_position = ? WHERE participant_id = ?",
+            [.integer(lastPosition + 1), .text(participant)])
     }
 
     /// Numbers the waiting list of a programme at a BLKI 1, 2, 3… in the order it is served
