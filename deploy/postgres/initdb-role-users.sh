@@ -10,5 +10,5 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   -v certificates_password="$CERTIFICATES_DB_PASSWORD" \
   -v notifications_password="$NOTIFICATIONS_DB_PASSWORD" \
   -v verification_password="$VERIFICATION_DB_PASSWORD" \
-  -v console_password="$CONSOLE_DB_PASSWORD" \
+  -v console_reader_password="$CONSOLE_READER_DB_PASSWORD" \
   -f /etc/kaltim/role-users.sql

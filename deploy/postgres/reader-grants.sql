@@ -9,4 +9,4 @@
 \endif
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'certificates', 'cert_certificates', :'user_prefix' || 'verification') \gexec
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'certificates', 'cert_revocations', :'user_prefix' || 'verification') \gexec
-SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_reviews', :'user_prefix' || 'console') \gexec
+SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_reviews', :'user_prefix' || 'console_reader') \gexec
