@@ -392,7 +392,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Admin", "kaltim-admin", "AMQP", "Jobs", "Contracts", "Stores", "Console", "Workers", "Programme", "TestSupport",
-                "DataProtection", "CertificateTrust",
+                "DataProtection", "CertificateTrust", "Verification",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

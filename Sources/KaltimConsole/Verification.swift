@@ -73,7 +73,10 @@ struct VerificationService: AsyncParsableCommand {
         configuration.perMinute = perMinute
         configuration.burst = burst
         configuration.totalPerMinute = totalPerMinute
-        let lookup = CertificateLookup(store: store, verifier: CertificateVerifier(keyRing: ring), catalogue: catalogue)
+        // On PostgreSQL through the function of reader-grants.sql: the service's user lists nothing.
+        let lookup = CertificateLookup(
+            store: store, verifier: CertificateVerifier(keyRing: ring), catalogue: catalogue,
+            access: Stores.isPostgres(database) ? .function : .tables)
         let server = VerificationServer(
             configuration: configuration, lookup: lookup, logger: Logger(label: "kaltim.verification"))
         try await server.application().runService()

@@ -61,21 +61,32 @@ public struct VerificationResult: Codable, Sendable, Equatable {
 /// stored signed document against the key ring: the answer comes from the signature, never
 /// from the store's word alone.
 public struct CertificateLookup: Sendable {
+    /// How the store is read.
+    public enum Access: Sendable {
+        /// The tables `cert_certificates` and `cert_revocations` (a SQLite file).
+        case tables
+        /// The function `verification_document(code)` of deploy/postgres/reader-grants.sql: one
+        /// certificate for its whole code, so that the service's database user can list nothing.
+        case function
+    }
+
     let store: any MessageStore
     let verifier: CertificateVerifier
     let catalogue: ProgrammeCatalogue
+    let access: Access
     let today: @Sendable () -> String
 
     /// - Parameters:
     ///   - store: the certificates role's store, opened for reading.
     ///   - today: the day of the check, `YYYY-MM-DD` in WITA (injectable for tests).
     public init(
-        store: any MessageStore, verifier: CertificateVerifier, catalogue: ProgrammeCatalogue,
+        store: any MessageStore, verifier: CertificateVerifier, catalogue: ProgrammeCatalogue, access: Access = .tables,
         today: @escaping @Sendable () -> String = { CertificateKeyRing.witaDay(Date()) }
     ) {
         self.store = store
         self.verifier = verifier
         self.catalogue = catalogue
+        self.access = access
         self.today = today
     }
 
@@ -91,9 +102,16 @@ public struct CertificateLookup: Sendable {
             let match = code.wholeMatch(of: /([A-Za-z0-9][A-Za-z0-9-]{0,99})\.([A-Za-z0-9_-]{16})/)
         else { return .unknown }
         let certificateID = String(match.output.1)
-        let stored = try await store.read(
-            "SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
-        ).first?["document"]
+        let row: [String: SQLValue]?
+        switch access {
+        case .tables:
+            row = try await store.read(
+                "SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
+            ).first
+        case .function:
+            row = try await store.read("SELECT document, revoked FROM verification_document(?)", [.text(code)]).first
+        }
+        let stored = row?["document"]
         // The same work whether the id exists or not (decoding a document, hashing its
         // signature), so that the time of an answer does not tell which ids exist.
         var json = Self.decoy
@@ -101,9 +119,15 @@ public struct CertificateLookup: Sendable {
         let document = try? JSONDecoder().decode(CertificateDocument.self, from: json)
         let matches = document.map { Self.sameCode($0.verificationCode, code) } ?? false
         guard stored != nil, let document, matches else { return .unknown }
-        let revocations = try await store.read(
-            "SELECT reason FROM cert_revocations WHERE certificate_id = ?", [.text(certificateID)]
-        ).reduce(into: [String: String]()) { map, row in map[certificateID] = row["reason"]?.text ?? "" }
+        let revocations: [String: String]
+        switch access {
+        case .tables:
+            revocations = try await store.read(
+                "SELECT reason FROM cert_revocations WHERE certificate_id = ?", [.text(certificateID)]
+            ).reduce(into: [String: String]()) { map, row in map[certificateID] = row["reason"]?.text ?? "" }
+        case .function:
+            revocations = row?["revoked"]?.integer == 1 ? [certificateID: ""] : [:]
+        }
         let status: VerificationResult.Status
         switch verifier.verify(document, revocations: revocations, today: today()) {
         case .valid: status = .valid

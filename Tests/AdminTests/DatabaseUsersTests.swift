@@ -1,12 +1,15 @@
 import Admin
+import CertificateTrust
 import ContractKit
 import Contracts
 import Foundation
 import Jobs
+import Programme
 import Stores
 import TestSupport
 import Testing
 import Topology
+import Verification
 
 /// deploy/postgres/role-users.sql on a real server: each role signs in as its own user, builds
 /// its tables in its own schema, and can neither read nor change another role's.
@@ -74,11 +77,19 @@ struct DatabaseUsersTests {
         // verification service reads the certificates, not the holders' names, and cannot
         // write even there; the console reads the review cases, not the registry extract.
         let certificates = try await Stores.open(url(.certificates), schema: "certificates")
+        let signed = try CertificateSigner.development.sign(
+            CertificateDocument.Payload(
+                certificateID: "BTG-2025-PBK-00001", kind: "PELATIHAN", issuer: "BLKI Bontang",
+                certificateNumber: "00001/PBK/BTG/2025", registrationNumber: nil, participantID: "PST-1",
+                programme: "TATA_GRAHA", scheme: nil, issuedOn: "2025-08-08", validUntil: nil, holderName: "Siti Aminah"),
+            at: Date(timeIntervalSince1970: 1_756_000_000))
         try await certificates.write { transaction in
-            try transaction.execute("CREATE TABLE cert_certificates (certificate_id TEXT PRIMARY KEY)")
-            try transaction.execute("CREATE TABLE cert_revocations (certificate_id TEXT PRIMARY KEY)")
+            try transaction.execute(
+                "CREATE TABLE cert_certificates (certificate_id TEXT PRIMARY KEY, participant_id TEXT, document BYTEA NOT NULL)")
+            try transaction.execute("CREATE TABLE cert_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)")
             try transaction.execute("CREATE TABLE cert_holders (participant_id TEXT PRIMARY KEY)")
-            try transaction.execute("INSERT INTO cert_certificates VALUES ('BTG-2025-PBK-00001')")
+            try transaction.execute(
+                "INSERT INTO cert_certificates VALUES ('BTG-2025-PBK-00001', 'PST-1', ?)", [.blob(try signed.json())])
         }
         try await intake.write { transaction in
             try transaction.execute("CREATE TABLE intake_reviews (registration_id TEXT PRIMARY KEY)")
@@ -92,9 +103,22 @@ struct DatabaseUsersTests {
         let host = "\(server.host ?? "127.0.0.1"):\(server.port ?? 5432)"
         let verification = try await Stores.openForReading(
             "postgres://\(prefix)verification@\(host)/\(database)", schema: "certificates")
-        #expect(try await verification.read("SELECT certificate_id FROM cert_certificates", []).count == 1)
-        _ = try await verification.read("SELECT count(*) AS n FROM cert_revocations", [])
-        for closed in ["cert_holders", "jobs_outbox", "intake.intake_reviews"] {
+        // Through the function only: one certificate for its whole code, nothing to list.
+        let lookup = CertificateLookup(
+            store: verification, verifier: try CertificateVerifier(publicKeyHex: CertificateSigner.development.publicKeyHex),
+            catalogue: try ProgrammeCatalogue.load(path: Self.repositoryFile("config/programme-2025.json")),
+            access: .function, today: { "2025-09-01" })
+        let valid = try await lookup.result(forCode: signed.verificationCode)
+        #expect(valid.status == .valid && valid.holder == "Siti A.", "\(valid)")
+        #expect(try await lookup.result(forCode: "BTG-2025-PBK-00001.AAAAAAAAAAAAAAAA").status == .unknown)
+        #expect(
+            try await verification.read("SELECT * FROM verification_document(?)", [.text("BTG-2025-PBK-00001.AAAAAAAAAAAAAAAA")])
+                .isEmpty, "a guessed check part returns nothing")
+        try await certificates.write { transaction in
+            try transaction.execute("INSERT INTO cert_revocations VALUES ('BTG-2025-PBK-00001', 'FRAUD')")
+        }
+        #expect(try await lookup.result(forCode: signed.verificationCode).status == .revoked)
+        for closed in ["cert_certificates", "cert_revocations", "cert_holders", "jobs_outbox", "intake.intake_reviews"] {
             await #expect(throws: (any Error).self, "\(closed) is closed to the verification service") {
                 _ = try await verification.read("SELECT count(*) AS n FROM \(closed)", [])
             }

@@ -6,8 +6,9 @@
 --     -v verification_password=… -v console_reader_password=… -f deploy/postgres/role-users.sql
 -- Each role's KALTIM_DATABASE_URL then names its own user: postgres://kaltim_intake:…@host/kaltim.
 -- Running it again changes nothing (an existing user keeps its password).
--- Two more users only read: kaltim_verification (cert_certificates and cert_revocations of certificates, for the public verification service), kaltim_console_reader (intake_reviews of intake, for the console's review desk, --intake-store).
--- Their grants on those tables: reader-grants.sql, after the workers' first start.
+-- Two more users only read: kaltim_verification (one certificate for its whole code, through a
+-- function), kaltim_console_reader (intake_reviews, for the console's --intake-store). Their
+-- grants: reader-grants.sql, after the workers' first start.
 -- `user_prefix` (default kaltim_) is for tests.
 \if :{?user_prefix}
 \else
