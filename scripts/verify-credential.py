@@ -92,7 +92,10 @@ def main():
     if public_key.hex() != arguments.public_key.lower():
         fail("signed with another key than the one trusted")
     issuer = document.get("issuer")
-    if isinstance(issuer, dict) and issuer.get("id") != did:
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if isinstance(issuer, dict) and issuer_id != did:
+        fail("the issuer is not the key that signed")
+    if isinstance(issuer_id, str) and issuer_id.startswith("did:") and issuer_id != did:
         fail("the issuer is not the key that signed")
     if not proof_value.startswith("z"):
         fail("the proof value is not base58btc")

@@ -46,8 +46,10 @@ public enum EddsaJcs2022 {
             let proofValue = options.removeValue(forKey: "proofValue")?.string
         else { throw CredentialError(.proof, "the proof is not an eddsa-jcs-2022 DataIntegrityProof") }
         let publicKey = try Multibase.ed25519PublicKey(verificationMethod: method)
-        // An issuer given as an object with an id must be the key that signed.
-        if let issuer = members["issuer"]?.object?["id"]?.string, issuer != method.split(separator: "#").first.map(String.init) {
+        // An issuer that is a DID (as an object's id, or the issuer itself) must be the key that
+        // signed; an issuer named by a URL is the caller's to trust.
+        let issuer = members["issuer"]?.object?["id"]?.string ?? members["issuer"]?.string
+        if let issuer, issuer.hasPrefix("did:"), issuer != method.split(separator: "#").first.map(String.init) {
             return (false, publicKey)
         }
         // The proof's context, when it has one, must be the document's (§3.3.2).

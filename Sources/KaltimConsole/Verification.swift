@@ -50,8 +50,13 @@ struct VerificationService: AsyncParsableCommand {
             throw ValidationError("--per-minute, --burst and --total-per-minute must be positive (and not absurd)")
         }
         // Whoever reaches the port could name any address in the header: only a proxy beside it may.
-        if clientAddressHeader != nil, !["127.0.0.1", "::1", "localhost"].contains(host) {
-            throw ValidationError("--client-address-header needs --host on loopback (the proxy's side only)")
+        if let clientAddressHeader {
+            guard clientAddressHeader.wholeMatch(of: /[A-Za-z0-9-]{1,64}/) != nil else {
+                throw ValidationError("--client-address-header is a header name, e.g. X-Real-IP")
+            }
+            guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
+                throw ValidationError("--client-address-header needs --host on loopback (the proxy's side only)")
+            }
         }
     }
 

@@ -102,11 +102,15 @@ public struct CertificateLookup: Sendable {
             let match = code.wholeMatch(of: /([A-Za-z0-9][A-Za-z0-9-]{0,99})\.([A-Za-z0-9_-]{16})/)
         else { return .unknown }
         let certificateID = String(match.output.1)
+        // One read: the document and whether it is revoked (the reason is never shown).
         let row: [String: SQLValue]?
         switch access {
         case .tables:
             row = try await store.read(
-                "SELECT document FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
+                """
+                SELECT c.document, r.certificate_id IS NOT NULL AS revoked FROM cert_certificates c
+                LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id WHERE c.certificate_id = ?
+                """, [.text(certificateID)]
             ).first
         case .function:
             row = try await store.read("SELECT document, revoked FROM verification_document(?)", [.text(code)]).first
@@ -119,15 +123,7 @@ public struct CertificateLookup: Sendable {
         let document = try? JSONDecoder().decode(CertificateDocument.self, from: json)
         let matches = document.map { Self.sameCode($0.verificationCode, code) } ?? false
         guard stored != nil, let document, matches else { return .unknown }
-        let revocations: [String: String]
-        switch access {
-        case .tables:
-            revocations = try await store.read(
-                "SELECT reason FROM cert_revocations WHERE certificate_id = ?", [.text(certificateID)]
-            ).reduce(into: [String: String]()) { map, row in map[certificateID] = row["reason"]?.text ?? "" }
-        case .function:
-            revocations = row?["revoked"]?.integer == 1 ? [certificateID: ""] : [:]
-        }
+        let revocations = row?["revoked"]?.integer == 1 ? [certificateID: ""] : [:]
         let status: VerificationResult.Status
         switch verifier.verify(document, revocations: revocations, today: today()) {
         case .valid: status = .valid
@@ -169,8 +165,9 @@ public struct CertificateLookup: Sendable {
 
     /// A name partly masked: the first word whole and the others as initials ("Siti Aminah
     /// Putri" → "Siti A. P."); a one-word name keeps its first two letters ("Sukarni" →
-    /// "Su*****", "A***" for a name of up to three letters). Enough for an employer to match the person in front of them, too little to
-    /// learn a stranger's name from a guessed code.
+    /// "Su*****"), one letter when it has at most three ("A***"). Enough for an employer to
+    /// match the person in front of them, too little to learn a stranger's name from a guessed
+    /// code.
     public static func maskedName(_ name: String) -> String {
         let words = name.split(whereSeparator: \.isWhitespace).map(String.init)
         guard let first = words.first else { return "" }

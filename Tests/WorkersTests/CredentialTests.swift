@@ -76,6 +76,9 @@ struct CredentialTests {
         claimed["issuer"] = .object(["id": .string("did:key:z6MkOtherIssuer"), "name": .string("Dinas")])
         let forged = try EddsaJcs2022.sign(.object(claimed), with: key, created: "2023-02-24T23:36:38Z")
         #expect(try !EddsaJcs2022.verify(forged).valid, "an issuer that is not the signer")
+        claimed["issuer"] = .string("did:key:z6MkOtherIssuer")
+        let forgedString = try EddsaJcs2022.sign(.object(claimed), with: key, created: "2023-02-24T23:36:38Z")
+        #expect(try !EddsaJcs2022.verify(forgedString).valid, "an issuer DID given as a string")
         claimed["issuer"] = .object([
             "id": .string(Multibase.didKey(ed25519PublicKey: key.publicKey.rawRepresentation)), "name": .string("Dinas"),
         ])
