@@ -32,6 +32,11 @@ public struct ManagementAPI: Sendable {
         public var waitingForDeadLetterRoom: Int = 0
         /// The policy in effect, if any.
         public var policy: String? = nil
+        /// Messages published to the queue since the broker began counting (for rates taken
+        /// between two reads: the broker's own rate reads 0 between two of its samples).
+        public var published: Int? = nil
+        /// Messages acknowledged from the queue since the broker began counting.
+        public var acknowledged: Int? = nil
     }
 
     /// A management API reply that was not a success.
@@ -78,7 +83,8 @@ public struct ManagementAPI: Sendable {
         let request = HTTPClientRequest(
             url: base
                 + "/api/queues/\(vhost)?columns=name,type,messages_ready,messages_unacknowledged,consumers,"
-                + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate")
+                + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate,"
+                + "message_stats.publish,message_stats.ack")
         let (response, body) = try await send(request, limit: 64 * 1024 * 1024)
         guard response.status.code == 200 else {
             let text = String(buffer: body).prefix(200)
@@ -95,7 +101,10 @@ public struct ManagementAPI: Sendable {
         struct Stats: Decodable {
             let publishDetails: Rate?
             let ackDetails: Rate?
+            let publish: Int?
+            let ack: Int?
             enum CodingKeys: String, CodingKey {
+                case publish, ack
                 case publishDetails = "publish_details"
                 case ackDetails = "ack_details"
             }
@@ -140,7 +149,8 @@ public struct ManagementAPI: Sendable {
                 consumers: consumers ?? 0, publishRate: messageStats?.publishDetails?.rate,
                 ackRate: messageStats?.ackDetails?.rate,
                 headMessageTimestamp: headMessageTimestamp.map { Date(timeIntervalSince1970: $0) },
-                waitingForDeadLetterRoom: messagesDeadLetterWaiting ?? 0, policy: policy)
+                waitingForDeadLetterRoom: messagesDeadLetterWaiting ?? 0, policy: policy,
+                published: messageStats?.publish, acknowledged: messageStats?.ack)
         }
     }
 

@@ -14,6 +14,9 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
     /// Depth of each retry tier, by its delay (`5s`, `30s`, …).
     public let retryTiers: [String: Int]
     public let oldestDeadLetterAgeSeconds: Double?
+    /// Messages published to and acknowledged from the role queue so far, by the broker's
+    /// count (management API only): rates between two reads come from these.
+    public var published: Int? = nil, acknowledged: Int? = nil
 
     /// Reads the figures of `roles`: depths and consumers from passive declarations, rates and
     /// unacknowledged counts from the management API when there is one, and the age of the
@@ -52,7 +55,7 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
                     role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
                     deadLetters: Int(dead.messageCount), unacknowledged: figures.map { _ in managed?.unacknowledged ?? 0 },
                     publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
-                    oldestDeadLetterAgeSeconds: age))
+                    oldestDeadLetterAgeSeconds: age, published: managed?.published, acknowledged: managed?.acknowledged))
         }
         return rows
     }

@@ -21,6 +21,17 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
     /// rosters, daftar ulang, training results and withdrawals.
     case blki
 
+    /// The role's name on the pages.
+    public var label: String {
+        switch self {
+        case .viewer: "pemantau"
+        case .operator: "operator"
+        case .admin: "admin"
+        case .officer: "petugas verifikasi"
+        case .blki: "admin BLKI"
+        }
+    }
+
     /// Whether the role may do `permission`.
     public func allows(_ permission: ConsolePermission) -> Bool {
         switch permission {

@@ -38,8 +38,9 @@ extension ConsoleServer {
         guard let session = session(of: request) else {
             if configuration.trustedIdentityHeader != nil {
                 return html(
-                    Page.frame(title: "Not allowed", session: nil, body: Page.message("Unknown user.", kind: "error")), .forbidden
-                )
+                    Page.frame(
+                        title: "Tidak diizinkan", session: nil, body: Page.message("Pengguna tidak dikenal.", kind: "error")),
+                    .forbidden)
             }
             return Response(status: .seeOther, headers: [.location: "/login"])
         }
@@ -58,9 +59,10 @@ extension ConsoleServer {
             guard let token = form.first("csrf"), constantTimeEquals(token, session.csrfToken) else {
                 return html(
                     Page.frame(
-                        title: "Refused", session: session,
+                        title: "Ditolak", session: session,
                         body: Page.message(
-                            "The form was stale or forged (CSRF token missing or wrong). Reload and try again.", kind: "error")),
+                            "Formulir ini kedaluwarsa atau palsu (token CSRF tidak ada atau salah). Muat ulang halaman lalu coba lagi.",
+                            kind: "error")),
                     .forbidden)
             }
             return try await body(session, form)
@@ -69,11 +71,12 @@ extension ConsoleServer {
 
     func refusal(_ session: ConsoleSession, needs permission: ConsolePermission) -> Response {
         logger.notice("console: refused", metadata: ["user": "\(session.user)", "needs": "\(permission.rawValue)"])
-        let roles = ConsoleRole.allCases.filter { $0.allows(permission) }.map(\.rawValue).joined(separator: " or ")
+        let roles = ConsoleRole.allCases.filter { $0.allows(permission) }.map(\.label).joined(separator: " atau ")
         return html(
             Page.frame(
-                title: "Not allowed", session: session,
-                body: Page.message("This needs the \(roles) role; you are \(session.role.rawValue).", kind: "error")),
+                title: "Tidak diizinkan", session: session,
+                body: Page.message(
+                    "Ini memerlukan peran \(roles); Anda masuk sebagai \(session.role.label).", kind: "error")),
             .forbidden)
     }
 
@@ -82,14 +85,15 @@ extension ConsoleServer {
         let nonce = randomToken()
         var response = html(
             Page.frame(
-                title: "Sign in", session: nil,
+                title: "Masuk", session: nil,
                 body: (error.map { Page.message($0, kind: "error") } ?? "") + """
                     <form method="post" action="/login" class="login">
                     <input type="hidden" name="csrf" value="\(nonce)">
-                    <label for="username">User</label><input id="username" name="username" autocomplete="username" required>
-                    <label for="password">Password</label>
+                    <label for="username">Nama pengguna</label>\
+                    <input id="username" name="username" autocomplete="username" required>
+                    <label for="password">Kata sandi</label>
                     <input id="password" name="password" type="password" autocomplete="current-password" required>
-                    <p><button type="submit" id="sign-in">Sign in</button></p></form>
+                    <p><button type="submit" id="sign-in">Masuk</button></p></form>
                     """), status)
         response.setCookie(cookie(Self.loginCookie, nonce))
         return response
@@ -100,20 +104,21 @@ extension ConsoleServer {
         // Login CSRF: the form's token must match the cookie set with the form.
         guard let nonce = request.cookies[Self.loginCookie]?.value, let token = form.first("csrf"),
             constantTimeEquals(nonce, token)
-        else { return loginPage(error: "The sign-in form was stale; try again.", status: .forbidden) }
+        else { return loginPage(error: "Formulir masuk sudah kedaluwarsa; coba lagi.", status: .forbidden) }
         let name = form.first("username") ?? ""
         guard signIns.begin(name) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.
             return loginPage(
-                error: "Too many failed sign-ins for this user; wait a minute.", status: .tooManyRequests)
+                error: "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit.",
+                status: .tooManyRequests)
         }
         let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
             if configuration.accounts.users[name] != nil { auditFailedSignIn(name) }
-            return loginPage(error: "Wrong user or password.", status: .unauthorized)
+            return loginPage(error: "Nama pengguna atau kata sandi salah.", status: .unauthorized)
         }
         let session = sessions.create(user)
         logger.info("console: signed in", metadata: ["user": "\(user.name)", "role": "\(user.role.rawValue)"])

@@ -20,80 +20,96 @@ extension ConsoleServer {
         do {
             letters = try await desk.list(roles: roles)
         } catch {
-            return html(
-                Page.frame(
-                    title: "Dead letters", session: session, active: "dead-letters",
-                    body: Page.message("\(error)", kind: "error")))
+            return brokerUnavailable(error, title: "Pesan gagal", active: "dead-letters", session: session)
         }
         let mayReplay = session.role.allows(.replay)
-        let disabled: HTML = mayReplay ? .empty : " disabled title=\"needs the operator role\""
-        var body: HTML = "<p>Group by: "
+        let disabled: HTML = mayReplay ? .empty : " disabled title=\"perlu peran operator atau admin\""
+        var body: HTML = """
+            <p class="muted">Pesan gagal (<i>dead letter</i>) adalah pesan yang tidak dapat diproses pekerja setelah \
+            semua percobaan ulangnya. Kirim ulang setelah penyebabnya diperbaiki; coba dulu dengan uji coba (tidak \
+            memindahkan apa pun) atau dengan beberapa pesan uji (<i>canary</i>).</p><p>Kelompokkan menurut: 
+            """
         for option in DeadLetterGrouping.allCases {
             body +=
                 option == grouping
                 ? "<b>\(option.label)</b> " : "<a href=\"/dead-letters?group=\(option.rawValue)\">\(option.label)</a> "
         }
         body += "</p>"
-        if letters.isEmpty { body += Page.message("No dead letters.", kind: "ok") }
+        if letters.isEmpty { body += Page.message("Tidak ada pesan gagal.", kind: "ok") }
         let groups = Dictionary(grouping: letters) { grouping.key(of: $0) }.sorted { $0.value.count > $1.value.count }
         body += """
-            <h2>Groups</h2><table id="groups"><tr><th>\(grouping.label)</th><th>Messages</th><th>Roles</th>\
-            <th>Example failure</th><th>Last failure</th><th></th></tr>
+            <h2>Kelompok</h2><table id="groups"><tr><th>\(grouping.label)</th><th>Pesan</th><th>Peran</th>\
+            <th>Contoh kegagalan</th><th>Kegagalan terakhir</th><th></th></tr>
             """
         for (key, members) in groups {
             let last = members.compactMap(\.lastFailure).max()
             body += """
                 <tr class="group"><td><code>\(key)</code></td><td class="number">\(members.count)</td>\
                 <td>\(Set(members.map(\.role)).sorted().joined(separator: ", "))</td>\
-                <td>\(members[0].failureText)</td><td>\(last?.formatted(.iso8601) ?? "–")</td><td>\
+                <td>\(members[0].failureText)</td><td>\(last.map(IndonesianText.dateTime) ?? "–")</td><td>\
                 <form method="post" action="/dead-letters/replay" class="inline">\(csrfField(session))\
                 \(grouping.hiddenFields(of: members[0]))\
-                <button name="action" value="dry-run"\(disabled)>Dry run</button> \
-                <button name="action" value="replay"\(disabled)>Replay group</button></form></td></tr>
+                <button name="action" value="dry-run"\(disabled)>Uji coba</button> \
+                <button name="action" value="replay"\(disabled)>Kirim ulang kelompok</button></form></td></tr>
                 """
         }
         body += """
-            </table><h2>Messages</h2>
+            </table><h2>Pesan</h2>
             <form method="post" action="/dead-letters/replay" id="selection">\(csrfField(session))
-            <table id="letters"><tr><th></th><th>Message</th><th>Role</th><th>Code</th><th>Contract</th>\
-            <th>Attempts</th><th>Last failure</th><th>Replays</th></tr>
+            <table id="letters"><tr><th></th><th>Pesan</th><th>Peran</th><th>Kode</th><th>Kontrak</th>\
+            <th>Percobaan</th><th>Kegagalan terakhir</th><th>Dikirim ulang</th></tr>
             """
         for letter in letters {
             body += """
                 <tr class="letter" data-message-id="\(letter.messageID)">\
-                <td><input type="checkbox" name="id" value="\(letter.messageID)" aria-label="select \(letter.messageID)"></td>\
+                <td><input type="checkbox" name="id" value="\(letter.messageID)" aria-label="pilih \(letter.messageID)"></td>\
                 <td><a href="/dead-letters/message?id=\(query: letter.messageID)">\(letter.messageID)</a></td>\
                 <td>\(letter.role)</td><td><code>\(letter.code)</code></td>\
                 <td>\(letter.contractType ?? "?") v\(letter.contractVersion.map(String.init) ?? "?")</td>\
-                <td class="number">\(letter.attempts)</td><td>\(letter.lastFailure?.formatted(.iso8601) ?? "–")</td>\
+                <td class="number">\(letter.attempts)</td><td>\(letter.lastFailure.map(IndonesianText.dateTime) ?? "–")</td>\
                 <td class="number">\(letter.replayCount)</td></tr>
                 """
         }
         body += """
-            </table><fieldset><legend>Selected messages</legend>
-            <label>Canary: replay first <input type="number" name="canary" value="0" min="0" max="1000" id="canary"> \
-            and stop if any comes back</label>
-            <button name="action" value="dry-run" id="dry-run-selected"\(disabled)>Dry run</button>
-            <button name="action" value="replay" id="replay-selected"\(disabled)>Replay selected</button></fieldset></form>
+            </table><fieldset><legend>Pesan yang dipilih</legend>
+            <label>Pesan uji (<i>canary</i>): kirim ulang dulu \
+            <input type="number" name="canary" value="0" min="0" max="1000" id="canary"> pesan, tunggu \
+            \(IndonesianText.duration(Double(configuration.canaryWait.components.seconds))), dan berhenti bila ada yang \
+            kembali gagal</label>
+            <button name="action" value="dry-run" id="dry-run-selected"\(disabled)>Uji coba</button>
+            <button name="action" value="replay" id="replay-selected"\(disabled)>Kirim ulang yang dipilih</button>\
+            </fieldset></form>
             """
         if session.role.allows(.purgeAndReveal) {
-            body += "<h2>Purge</h2><form method=\"post\" action=\"/dead-letters/purge\" id=\"purge\">\(csrfField(session))"
-            body += "<label>Role <select name=\"role\">"
+            body += """
+                <h2>Hapus semua pesan gagal satu peran</h2><p class="muted">Tidak dapat dibatalkan. Untuk memastikan, \
+                ketik nama antrean pesan gagal peran itu persis seperti tertulis di tabel ini.</p>
+                <form method="post" action="/dead-letters/purge" id="purge">\(csrfField(session))
+                <table id="purge-names"><tr><th>Peran</th><th>Nama yang diketik</th></tr>
+                """
+            for role in roles {
+                let queue = RoleTopology(role: role, prefix: configuration.topologyPrefix).deadLetterQueue
+                body += """
+                    <tr data-role="\(role.name)"><td>\(role.name)</td><td><code class="name">\(queue)</code></td></tr>
+                    """
+            }
+            body += "</table><label>Peran <select name=\"role\">"
             for role in roles { body += "<option value=\"\(role.name)\">\(role.name)</option>" }
             body += """
-                </select></label> <label>Type the dead-letter queue's name to confirm \
-                <input name="confirm" autocomplete="off"></label> <button type="submit">Purge</button></form>
+                </select></label> <label>Nama antrean pesan gagalnya \
+                <input name="confirm" autocomplete="off"></label> <button type="submit">Hapus</button></form>
                 """
         }
-        return html(Page.frame(title: "Dead letters", session: session, active: "dead-letters", body: body))
+        return html(Page.frame(title: "Pesan gagal", session: session, active: "dead-letters", body: body))
     }
 
     func deadLetterPage(_ session: ConsoleSession, id: String, reveal: Bool) async throws -> Response {
         guard let letter = try await desk.find(messageID: id, roles: roles, reveal: reveal) else {
             return html(
                 Page.frame(
-                    title: "Dead letter", session: session, active: "dead-letters",
-                    body: Page.message("No dead letter with message id \(id) (replayed or purged?).", kind: "error")),
+                    title: "Pesan gagal", session: session, active: "dead-letters",
+                    body: Page.message(
+                        "Tidak ada pesan gagal dengan id \(id) (sudah dikirim ulang atau dihapus?).", kind: "error")),
                 .notFound)
         }
         if reveal {
@@ -103,32 +119,33 @@ extension ConsoleServer {
                     details: ["message_id": letter.messageID, "via": "console"]))
         }
         let fields: [(String, String)] = [
-            ("Message id", letter.messageID), ("Queue", letter.queue), ("Role", letter.role), ("Code", letter.code),
-            ("Kind", letter.kind), ("Fingerprint", letter.fingerprint),
-            ("Contract", "\(letter.contractType ?? "?") v\(letter.contractVersion.map(String.init) ?? "?")"),
-            ("Attempts", "\(letter.attempts)"), ("First failure", letter.firstFailure?.formatted(.iso8601) ?? "–"),
-            ("Last failure", letter.lastFailure?.formatted(.iso8601) ?? "–"),
-            ("Failed in", letter.originalQueue ?? letter.originalRoutingKey ?? "–"), ("Replays", "\(letter.replayCount)"),
-            ("Failure", letter.failureText),
+            ("Id pesan", letter.messageID), ("Antrean", letter.queue), ("Peran", letter.role), ("Kode", letter.code),
+            ("Jenis", letter.kind), ("Sidik", letter.fingerprint),
+            ("Kontrak", "\(letter.contractType ?? "?") v\(letter.contractVersion.map(String.init) ?? "?")"),
+            ("Percobaan", "\(letter.attempts)"), ("Kegagalan pertama", letter.firstFailure.map(IndonesianText.dateTime) ?? "–"),
+            ("Kegagalan terakhir", letter.lastFailure.map(IndonesianText.dateTime) ?? "–"),
+            ("Gagal di", letter.originalQueue ?? letter.originalRoutingKey ?? "–"), ("Dikirim ulang", "\(letter.replayCount)"),
+            ("Kegagalan", letter.failureText),
         ]
         var body: HTML = "<table id=\"record\">"
         for (name, value) in fields { body += "<tr><th>\(name)</th><td>\(value)</td></tr>" }
         body += """
-            </table><h2>Body \(reveal ? "(personal data revealed; audited)" : "(personal data masked)")</h2>
+            </table><h2>Isi pesan \(reveal ? "(data pribadi dibuka; tercatat di log audit)" : "(data pribadi disamarkan)")</h2>
             <pre id="body">\(letter.body)</pre>
             <form method="post" action="/dead-letters/replay" class="inline">\(csrfField(session))\
             <input type="hidden" name="id" value="\(letter.messageID)">\
-            <button name="action" value="dry-run"\(session.role.allows(.replay) ? "" : " disabled")>Dry run</button> \
-            <button name="action" value="replay" id="replay-one"\(session.role.allows(.replay) ? "" : " disabled")>Replay</button></form>
+            <button name="action" value="dry-run"\(session.role.allows(.replay) ? "" : " disabled")>Uji coba</button> \
+            <button name="action" value="replay" id="replay-one"\(session.role.allows(.replay) ? "" : " disabled")>\
+            Kirim ulang</button></form>
             """
         if session.role.allows(.purgeAndReveal) && !reveal {
             body += """
                  <form method="post" action="/dead-letters/reveal" class="inline">\(csrfField(session))\
                 <input type="hidden" name="id" value="\(letter.messageID)">\
-                <button type="submit" id="reveal">Reveal personal data (audited)</button></form>
+                <button type="submit" id="reveal">Buka data pribadi (tercatat di log audit)</button></form>
                 """
         }
-        return html(Page.frame(title: "Dead letter", session: session, active: "dead-letters", body: body))
+        return html(Page.frame(title: "Pesan gagal", session: session, active: "dead-letters", body: body))
     }
 
     func replay(_ session: ConsoleSession, _ form: Form) async throws -> Response {
@@ -141,8 +158,8 @@ extension ConsoleServer {
             guard let number = Int(version), number > 0 else {
                 return html(
                     Page.frame(
-                        title: "Replay", session: session, active: "dead-letters",
-                        body: Page.message("The contract version must be a positive number.", kind: "error")), .badRequest)
+                        title: "Kirim ulang", session: session, active: "dead-letters",
+                        body: Page.message("Versi kontrak harus bilangan bulat positif.", kind: "error")), .badRequest)
             }
             filter.contractVersion = number
         }
@@ -152,8 +169,8 @@ extension ConsoleServer {
         else {
             return html(
                 Page.frame(
-                    title: "Replay", session: session, active: "dead-letters",
-                    body: Page.message("Select messages or a group first.", kind: "error")), .badRequest)
+                    title: "Kirim ulang", session: session, active: "dead-letters",
+                    body: Page.message("Pilih dulu pesan atau satu kelompok.", kind: "error")), .badRequest)
         }
         let report = try await desk.replay(
             roles: roles, filter: filter, canary: canary, canaryWait: configuration.canaryWait, dryRun: dryRun,
@@ -169,8 +186,9 @@ extension ConsoleServer {
                 ]))
         var body: HTML
         if dryRun {
-            body = Page.message("Dry run: \(report.selected) dead letter(s) would be replayed. Nothing was moved.")
-            body += "<table id=\"dry-run\"><tr><th>Message</th><th>Role</th><th>Code</th><th>Back to</th></tr>"
+            body = Page.message(
+                "Uji coba: \(report.selected) pesan gagal akan dikirim ulang. Belum ada yang dipindahkan.")
+            body += "<table id=\"dry-run\"><tr><th>Pesan</th><th>Peran</th><th>Kode</th><th>Kembali ke</th></tr>"
             for letter in report.letters {
                 body += """
                     <tr><td>\(letter.messageID)</td><td>\(letter.role)</td><td>\(letter.code)</td>\
@@ -187,41 +205,52 @@ extension ConsoleServer {
                 }
                 body += "<input type=\"hidden\" name=\"canary\" value=\"\(canary)\">"
                 body +=
-                    "<button name=\"action\" value=\"replay\" id=\"confirm-replay\">Replay these \(report.selected)</button></form>"
+                    "<button name=\"action\" value=\"replay\" id=\"confirm-replay\">Kirim ulang \(report.selected) pesan ini</button></form>"
             }
         } else if report.stoppedAfterCanary {
+            let untouched = report.selected - report.replayed - report.failed
             body = Page.message(
-                "Stopped: \(report.canariesFailed) canary message(s) came back to the dead letters; \(report.replayed) replayed, the rest left in place.",
+                "Berhenti: \(report.canariesFailed) dari \(report.replayed) pesan uji kembali ke pesan gagal. "
+                    + (untouched > 0 ? "\(untouched) pesan lainnya tidak dikirim ulang. " : "")
+                    + "Perbaiki penyebabnya sebelum mencoba lagi.",
                 kind: "error")
         } else {
+            let back = report.failed == 0 ? "" : " \(report.failed) tidak dapat dikirim dan tetap di pesan gagal."
             body = Page.message(
-                "Replay \(report.replayID): \(report.replayed) of \(report.selected) replayed, \(report.failed) left in the dead letters.",
+                "Kirim ulang \(report.replayID): \(report.replayed) dari \(report.selected) pesan dikirim ulang.\(back)"
+                    + (canary > 0 ? " Pesan uji tidak kembali gagal selama waktu tunggu." : ""),
                 kind: report.failed == 0 ? "ok" : "error")
         }
-        body += "<p><a href=\"/dead-letters\">Back to the dead letters</a> · <a href=\"/audit\">Audit log</a></p>"
+        body += "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a>"
+        if session.role.allows(.viewOperations) { body += " · <a href=\"/audit\">Log audit</a>" }
+        body += "</p>"
         return html(
-            Page.frame(title: dryRun ? "Replay: dry run" : "Replay", session: session, active: "dead-letters", body: body))
+            Page.frame(
+                title: dryRun ? "Kirim ulang: uji coba" : "Kirim ulang", session: session, active: "dead-letters", body: body))
     }
 
     func purge(_ session: ConsoleSession, _ form: Form) async throws -> Response {
         guard let name = form.first("role"), let role = roles.first(where: { $0.name == name }) else {
             return html(
-                Page.frame(title: "Purge", session: session, body: Page.message("Unknown role.", kind: "error")), .badRequest)
+                Page.frame(title: "Hapus", session: session, body: Page.message("Peran tidak dikenal.", kind: "error")),
+                .badRequest)
         }
         let queue = RoleTopology(role: role, prefix: configuration.topologyPrefix).deadLetterQueue
         guard form.first("confirm") == queue else {
             return html(
                 Page.frame(
-                    title: "Purge", session: session, active: "dead-letters",
-                    body: Page.message("Not purged: type \(queue) to confirm.", kind: "error")), .badRequest)
+                    title: "Hapus", session: session, active: "dead-letters",
+                    body: Page.message(
+                        "Tidak dihapus: nama yang diketik bukan \(queue). Ketik nama itu untuk memastikan.", kind: "error")),
+                .badRequest)
         }
         let purged = try await desk.purge(queue)
         try configuration.auditLog.append(
             AuditLog.Entry(who: who(session), action: "purge", target: queue, count: purged, details: ["via": "console"]))
         return html(
             Page.frame(
-                title: "Purge", session: session, active: "dead-letters",
-                body: Page.message("Purged \(purged) dead letter(s) from \(queue).", kind: "ok")))
+                title: "Hapus", session: session, active: "dead-letters",
+                body: Page.message("\(purged) pesan gagal dihapus dari \(queue).", kind: "ok")))
     }
 
     func who(_ session: ConsoleSession) -> String { "\(session.user) (console)" }
@@ -233,9 +262,9 @@ enum DeadLetterGrouping: String, CaseIterable {
 
     var label: String {
         switch self {
-        case .fingerprint: "Fingerprint"
-        case .code: "Error code"
-        case .type: "Contract type and version"
+        case .fingerprint: "Sidik kegagalan"
+        case .code: "Kode kesalahan"
+        case .type: "Jenis dan versi kontrak"
         }
     }
 

@@ -16,47 +16,59 @@ extension ConsoleServer {
     func progressPage(_ session: ConsoleSession) async throws -> Response {
         let report = try await ProgressReport.read(from: store, catalogue: configuration.catalogue)
         let reviews = try await ReviewQueue.read(from: store, limit: 0)
+        let number = { (value: Int) in IndonesianText.number(value) }
         var gapRows: HTML = ""
         for gap in report.gaps {
             gapRows += """
-                <tr data-centre="\(gap.key)"><td>\(gap.label)</td><td class="number">\(gap.gap)</td>\
-                <td class="number">\(gap.notYetCompetent)</td><td class="number">\(gap.mayRetake)</td>\
-                <td class="number">\(gap.waiting)</td></tr>
+                <tr data-centre="\(gap.key)"><td>\(gap.label)</td><td class="number">\(number(gap.gap))</td>\
+                <td class="number">\(number(gap.notYetCompetent))</td><td class="number">\(number(gap.mayRetake))</td>\
+                <td class="number">\(number(gap.waiting))</td></tr>
                 """
         }
         var body: HTML = "<div class=\"cards\">"
         for stage in report.funnel {
-            body += "<div class=\"card\" id=\"count-\(stage.key)\"><span>\(stage.label)</span><b>\(stage.count)</b></div>"
-        }
-        body += """
-            <div class="card" id="count-rejected"><span>Rejected</span><b>\(report.rejected)</b></div>
-            <div class="card" id="count-waitlisted"><span>Waiting list</span><b>\(report.waitlisted)</b></div>
-            <div class="card" id="count-reviews"><span><a href="/reviews">Menunggu verifikasi</a></span>\
-            <b>\(reviews.count)</b><small>\(reviews.oldestAgeSeconds.map { "terlama " + IndonesianText.duration($0) } ?? "")</small>\
-            </div></div>
-            <h2>Funnel</h2>\(Chart.funnel(report.funnel))
-            <h2>Per BLKI: certified against the 2025 target</h2>
-            \(Chart.targets(report.centres, id: "centre-chart", acceptedLabel: "accepted", doneLabel: "certified"))
-            <h2>Closing the gap to the target</h2><table id="gaps"><tr><th>BLKI</th><th>Gap</th>\
-            <th>BELUM KOMPETEN</th><th>of whom may take an uji ulang</th><th>On its waiting lists</th></tr>\
-            \(gapRows)</table>
-            <h2>Apprenticeships placed against the \(report.apprenticeships.target) places</h2>
-            \(Chart.targets([report.apprenticeships], id: "apprenticeship-chart", acceptedLabel: "accepted", doneLabel: "placed"))
-            <h2>Per sector (KBLI): certified against the planned seats</h2>
-            \(Chart.targets(report.sectors, id: "sector-chart", acceptedLabel: "accepted", doneLabel: "certified"))
-            <h2>Table</h2><table id="targets"><tr><th>Group</th><th>Accepted</th><th>Certified / placed</th><th>Target</th></tr>
-            """
-        for line in report.centres + [report.apprenticeships] + report.sectors {
             body += """
-                <tr><td>\(line.label)</td><td class="number">\(line.accepted)</td>\
-                <td class="number">\(line.certified)</td><td class="number">\(line.target)</td></tr>
+                <div class="card" id="count-\(stage.key)"><span>\(stage.label)</span>\
+                <b data-count="\(stage.count)">\(number(stage.count))</b></div>
                 """
         }
         body += """
-            </table><p class="muted">From the console's own read model (queue \(RoleTopology(role: .console, prefix: configuration.topologyPrefix).queue)); \
-            refreshed every 5 s. Certified = a competency certificate, not revoked; notified = told after it.</p>
+            <div class="card" id="count-rejected"><span>Ditolak</span><b data-count="\(report.rejected)">\
+            \(number(report.rejected))</b></div>
+            <div class="card" id="count-waitlisted"><span>Daftar tunggu</span><b data-count="\(report.waitlisted)">\
+            \(number(report.waitlisted))</b></div>
+            <div class="card" id="count-reviews"><span><a href="/reviews">Menunggu verifikasi</a></span>\
+            <b data-count="\(reviews.count)">\(number(reviews.count))</b>\
+            <small>\(reviews.oldestAgeSeconds.map { "terlama " + IndonesianText.duration($0) } ?? "")</small>\
+            </div></div>
+            <p class="muted" id="certified-meaning"><b>Kompeten</b> = memegang sertifikat kompetensi BNSP (dicatat dari \
+            nomor yang diberikan LSP) yang tidak dicabut. Sertifikat pelatihan dari BLKI saja tidak dihitung.</p>
+            <h2>Alur peserta</h2>\(Chart.funnel(report.funnel))
+            <h2>Per BLKI: kompeten dibanding target 2025</h2>
+            \(Chart.targets(report.centres, id: "centre-chart", acceptedLabel: "Diterima", doneLabel: "Kompeten"))
+            <h2>Menutup selisih dengan target</h2><table id="gaps"><tr><th>BLKI</th><th>Selisih</th>\
+            <th>BELUM KOMPETEN</th><th>di antaranya boleh uji ulang</th><th>Di daftar tunggu</th></tr>\
+            \(gapRows)</table>
+            <h2>Pemagangan yang ditempatkan dibanding \(number(report.apprenticeships.target)) tempat</h2>
+            \(Chart.targets([report.apprenticeships], id: "apprenticeship-chart", acceptedLabel: "Diterima", doneLabel: "Ditempatkan"))
+            <h2>Per sektor (KBLI): kompeten dibanding kursi yang direncanakan</h2>
+            \(Chart.targets(report.sectors, id: "sector-chart", acceptedLabel: "Diterima", doneLabel: "Kompeten"))
+            <h2>Tabel</h2><table id="targets"><tr><th>Kelompok</th><th>Diterima</th><th>Kompeten / ditempatkan</th>\
+            <th>Target</th></tr>
             """
-        return html(Page.frame(title: "Programme progress", session: session, active: "progress", refreshSeconds: 5, body: body))
+        for line in report.centres + [report.apprenticeships] + report.sectors {
+            body += """
+                <tr><td>\(line.label)</td><td class="number">\(number(line.accepted))</td>\
+                <td class="number">\(number(line.certified))</td><td class="number">\(number(line.target))</td></tr>
+                """
+        }
+        body += """
+            </table><p class="muted">Dari model baca konsol sendiri (antrean \
+            \(RoleTopology(role: .console, prefix: configuration.topologyPrefix).queue)); diperbarui setiap 5 detik, \
+            terakhir \(IndonesianText.dateTime(report.updatedAt)). Diberi tahu = diberi tahu setelah sertifikat \
+            kompetensinya tercatat.</p>
+            """
+        return html(Page.frame(title: "Kemajuan program", session: session, active: "progress", refreshSeconds: 5, body: body))
     }
 
     // MARK: Queues
@@ -66,35 +78,55 @@ extension ConsoleServer {
         do {
             rows = try await desk.status(roles: roles, management: configuration.management)
         } catch {
-            return html(
-                Page.frame(
-                    title: "Queues", session: session, active: "queues",
-                    body: Page.message("The broker cannot be read: \(error)", kind: "error")))
+            return brokerUnavailable(error, title: "Antrean", active: "queues", session: session)
         }
-        func rate(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "–" }
+        func rate(_ value: Double?) -> String { value.map(IndonesianText.decimal) ?? "–" }
+        func optional(_ value: Int?) -> String { value.map { IndonesianText.number($0) } ?? "–" }
         var body: HTML = """
-            <table id="queues"><tr><th>Role</th><th>Queue</th><th>Ready</th><th>Unacked</th><th>Consumers</th>\
-            <th>In/s</th><th>Ack/s</th><th>Retry tiers</th><th>Dead letters</th><th>Oldest dead letter</th></tr>
+            <table id="queues"><tr><th>Peran</th><th>Antrean</th><th>Siap</th><th>Belum di-ack</th><th>Konsumen</th>\
+            <th>Masuk/detik</th><th>Ack/detik</th><th>Tingkat coba ulang</th><th>Pesan gagal</th>\
+            <th>Pesan gagal tertua</th></tr>
             """
         for row in rows {
             let tiers = row.retryTiers.map { (name: $0.key.replacingOccurrences(of: "retry.", with: ""), depth: $0.value) }
                 .sorted { Self.delaySeconds($0.name) < Self.delaySeconds($1.name) }
-                .map { "\($0.name): \($0.depth)" }.joined(separator: " · ")
+                .map { "\($0.name): \(IndonesianText.number($0.depth))" }.joined(separator: " · ")
+            let rates = queueRates.observe(queue: row.queue, published: row.published, acknowledged: row.acknowledged)
             body += """
                 <tr data-role="\(row.role)"><td>\(row.role)</td><td>\(row.queue)</td>\
-                <td class="number">\(row.ready)</td><td class="number">\(row.unacknowledged.map(String.init) ?? "–")</td>\
-                <td class="number">\(row.consumers)</td><td class="number">\(rate(row.publishRate))</td>\
-                <td class="number">\(rate(row.ackRate))</td><td class="tiers">\(tiers)</td>\
-                <td class="number dead">\(row.deadLetters)</td>\
-                <td>\(row.oldestDeadLetterAgeSeconds.map { Self.age($0) } ?? "–")</td></tr>
+                <td class="number">\(IndonesianText.number(row.ready))</td><td class="number">\(optional(row.unacknowledged))</td>\
+                <td class="number">\(IndonesianText.number(row.consumers))</td>\
+                <td class="number rate-in">\(rate(rates?.incoming))</td>\
+                <td class="number rate-ack">\(rate(rates?.acknowledged))</td><td class="tiers">\(tiers)</td>\
+                <td class="number dead">\(IndonesianText.number(row.deadLetters))</td>\
+                <td>\(row.oldestDeadLetterAgeSeconds.map { IndonesianText.duration($0) } ?? "–")</td></tr>
                 """
         }
         body += """
-            </table><p class="muted">Depths from the broker; unacked and rates from the management API\
-            \(configuration.management == nil ? " (not configured)" : ""). The oldest unprocessed message of a role \
-            queue is the workers' gauge jobs_oldest_unprocessed_age_seconds.</p>
+            </table><p class="muted">Kedalaman dari broker; belum di-ack dan laju dari API manajemen\
+            \(configuration.management == nil ? " (tidak dikonfigurasi: tanpa laju)" : ""). Laju dihitung dari penghitung \
+            broker di antara dua pembacaan halaman ini (halaman dimuat ulang setiap 5 detik; pembacaan pertama belum \
+            punya laju). Umur pesan tertua yang belum diproses di antrean peran ada di metrik pekerja \
+            <code>jobs_oldest_unprocessed_age_seconds</code>.</p>
             """
-        return html(Page.frame(title: "Queues", session: session, active: "queues", refreshSeconds: 5, body: body))
+        return html(Page.frame(title: "Antrean", session: session, active: "queues", refreshSeconds: 5, body: body))
+    }
+
+    /// The page for a broker the console cannot read: the reason goes to the log (it may name
+    /// hosts and users), the page says what to do.
+    func brokerUnavailable(_ error: any Error, title: String, active: String, session: ConsoleSession) -> Response {
+        let text: String
+        if configuration.adminBroker == nil {
+            text =
+                "Halaman ini memerlukan broker dengan akun admin: jalankan konsol dengan --admin-url "
+                + "(atau KALTIM_ADMIN_URL)."
+        } else {
+            logger.warning("console: the broker cannot be read", metadata: ["error": "\(error)"])
+            text = "Broker tidak dapat dibaca saat ini (rinciannya ada di log konsol). Muat ulang sebentar lagi."
+        }
+        return html(
+            Page.frame(title: title, session: session, active: active, body: Page.message(text, kind: "error")),
+            .serviceUnavailable)
     }
 
     /// `5s`, `30s`, `5m`, `2h` → seconds, to order the retry tiers.
@@ -119,20 +151,44 @@ extension ConsoleServer {
     // MARK: Audit
 
     func auditPage(_ session: ConsoleSession) throws -> Response {
-        let entries = (try? configuration.auditLog.entries()) ?? []
+        let entries: [AuditLog.Entry]
+        do {
+            entries = try configuration.auditLog.entries()
+        } catch {
+            // The error names the file on the server: it goes to the log, not to the page.
+            logger.error("console: cannot read the audit log", metadata: ["error": "\(error)"])
+            return html(
+                Page.frame(
+                    title: "Log audit", session: session, active: "audit",
+                    body: Page.message("Log audit tidak dapat dibaca (rinciannya ada di log konsol).", kind: "error")))
+        }
         var body: HTML = """
-            <table id="audit"><tr><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Filter</th>\
-            <th>Count</th><th>Details</th></tr>
+            <table id="audit" class="audit"><colgroup><col class="when"><col class="who"><col class="action">\
+            <col class="target"><col class="filter"><col class="count"><col class="details"></colgroup>\
+            <tr><th>Waktu (WITA)</th><th>Oleh</th><th>Tindakan</th><th>Sasaran</th><th>Saringan</th>\
+            <th>Jumlah</th><th>Rincian</th></tr>
             """
         for entry in entries.reversed().prefix(500) {
             let details = entry.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let when = Self.auditDate(entry.at).map(IndonesianText.dateTime) ?? entry.at
             body += """
-                <tr class="entry"><td>\(entry.at)</td><td>\(entry.who)</td><td>\(entry.action)</td>\
+                <tr class="entry"><td>\(when)</td><td>\(entry.who)</td><td>\(entry.action)</td>\
                 <td>\(entry.target)</td><td>\(entry.filter ?? "")</td><td class="number">\(entry.count)</td>\
                 <td>\(details)</td></tr>
                 """
         }
-        body += "</table><p class=\"muted\">Shared with kaltim-admin; newest first.</p>"
-        return html(Page.frame(title: "Audit log", session: session, active: "audit", body: body))
+        body += """
+            </table><p class="muted">Log yang sama dengan <code>kaltim-admin</code>; terbaru di atas, paling banyak 500 \
+            baris; selebihnya ada di berkas log audit di server (JSON Lines).</p>
+            """
+        return html(Page.frame(title: "Log audit", session: session, active: "audit", body: body))
+    }
+
+    /// An audit entry's time (ISO 8601, as the log writes it), or nil for anything else.
+    static func auditDate(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 }

@@ -104,6 +104,24 @@ enum IndonesianText {
         }
     }
 
+    /// `1500` → `1.500` (a point groups the thousands).
+    static func number(_ value: some BinaryInteger) -> String {
+        let digits = String(value.magnitude)
+        var grouped = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { grouped += "." }
+            grouped.append(digit)
+        }
+        return (value < 0 ? "-" : "") + grouped
+    }
+
+    /// `12.5` → `12,5` (one decimal, a comma before it, points between thousands).
+    static func decimal(_ value: Double) -> String {
+        guard value.isFinite else { return "–" }
+        let tenths = Int((abs(value) * 10).rounded())
+        return (value < 0 && tenths > 0 ? "-" : "") + number(tenths / 10) + "," + String(tenths % 10)
+    }
+
     static func centre(_ code: String) -> String {
         switch code {
         case TrainingCentre.balikpapan.rawValue: "BLKI Balikpapan"

@@ -57,6 +57,7 @@ public struct ConsoleServer: Sendable {
     let store: any MessageStore
     let sessions = SessionStore()
     let signIns = SignInGate()
+    let queueRates = QueueRateMeter()
     let desk: DeadLetterDesk
     let logger: Logger
     /// The roles whose queues and dead letters the console shows.

@@ -74,15 +74,15 @@ enum Page {
     /// A whole page: the navigation (what the role may see), a flash message, the body.
     static func frame(
         title: String, session: ConsoleSession?, active: String = "", refreshSeconds: Int? = nil, body: HTML,
-        language: String = "en"
+        language: String = "id"
     ) -> HTML {
         var nav: HTML = ""
         if let session {
             let links: [(String, String, String, ConsolePermission)] = [
-                ("progress", "/", "Progress", .viewProgress), ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
-                ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Queues", .viewOperations),
-                ("dead-letters", "/dead-letters", "Dead letters", .viewOperations),
-                ("audit", "/audit", "Audit log", .viewOperations), ("subjects", "/subjects", "Hak subjek data", .subjectRights),
+                ("progress", "/", "Kemajuan", .viewProgress), ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
+                ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Antrean", .viewOperations),
+                ("dead-letters", "/dead-letters", "Pesan gagal", .viewOperations),
+                ("audit", "/audit", "Log audit", .viewOperations), ("subjects", "/subjects", "Hak subjek data", .subjectRights),
             ]
             nav = "<nav><span class=\"brand\">Kaltim 2025</span>"
             for (key, path, label, permission) in links where session.role.allows(permission) {
@@ -92,8 +92,9 @@ enum Page {
             nav += """
                 <form method="post" action="/logout" class="logout">\
                 <input type="hidden" name="csrf" value="\(session.csrfToken)">\
-                <span id="whoami">\(session.user) · \(session.role.rawValue)\(session.centre.map { " · \($0)" } ?? "")</span> \
-                <button type="submit" id="logout">Sign out</button></form></nav>
+                <span id="whoami" data-role="\(session.role.rawValue)">\(session.user) · \(session.role.label)\
+                \(session.centre.map { " · \(IndonesianText.centre($0))" } ?? "")</span> \
+                <button type="submit" id="logout">Keluar</button></form></nav>
                 """
         }
         // The refresh asks for the page marked as automatic, so that it does not keep an idle
@@ -107,7 +108,7 @@ enum Page {
             <!doctype html>
             <html lang="\(language)"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)
-            <title>\(title) · Kaltim 2025 console</title>
+            <title>\(title) · Konsol Kaltim 2025</title>
             <link rel="stylesheet" href="/static/console.css"></head>
             <body>\(nav)<main><h1>\(title)</h1>
             \(body)
@@ -129,7 +130,7 @@ enum Chart {
         let maximum = max(1, stages.map(\.count).max() ?? 1)
         var svg: HTML = """
             <svg id="funnel-chart" class="chart" viewBox="0 0 \(width) \(stages.count * rowHeight + 8)" \
-            role="img" aria-label="Funnel from registration to notification">
+            role="img" aria-label="Alur peserta dari pendaftaran sampai pemberitahuan">
             """
         for (index, stage) in stages.enumerated() {
             let y = index * rowHeight + 4
@@ -138,39 +139,52 @@ enum Chart {
                 <text x="0" y="\(y + 21)" class="label">\(stage.label)</text>\
                 <rect x="\(labelWidth)" y="\(y)" width="\(max(barWidth, 1))" height="\(rowHeight - 8)" class="bar stage-\(index)"/>\
                 <text x="\(labelWidth + max(barWidth, 1) + 6)" y="\(y + 21)" class="value" data-stage="\(stage.key)">\
-                \(stage.count)</text>
+                \(IndonesianText.number(stage.count))</text>
                 """
         }
         return svg + "</svg>"
     }
 
     /// Progress against targets: per line, a grey bar for the target, a bar for accepted and
-    /// one for certified.
+    /// one for the done (certified, placed), under a legend. Every bar is scaled to the largest
+    /// of the three over all lines, so none leaves the box when accepted exceeds the target, and
+    /// the figures stand after the longest bar of their line.
     static func targets(_ lines: [ProgressReport.Line], id: String, acceptedLabel: String, doneLabel: String) -> HTML {
         let width = 640
         let rowHeight = 44
-        let labelWidth = 250
+        let labelWidth = 230
+        let figuresWidth = 150
         let maximum = max(1, lines.map { max($0.target, $0.accepted, $0.certified) }.max() ?? 1)
-        func scale(_ value: Int) -> Int { Int(Double(width - labelWidth - 130) * Double(value) / Double(maximum)) }
+        func scale(_ value: Int) -> Int {
+            min(
+                width - labelWidth - figuresWidth,
+                Int(Double(width - labelWidth - figuresWidth) * Double(value) / Double(maximum)))
+        }
         var svg: HTML = """
+            <figure class="chart-box"><figcaption class="legend" id="\(id)-legend">\
+            <span class="swatch target"></span> Target \
+            <span class="swatch accepted"></span> \(acceptedLabel) \
+            <span class="swatch done"></span> \(doneLabel)</figcaption>
             <svg id="\(id)" class="chart" viewBox="0 0 \(width) \(lines.count * rowHeight + 8)" role="img" \
-            aria-label="\(doneLabel) against target">
+            aria-label="\(doneLabel) dibanding target">
             """
         for (index, line) in lines.enumerated() {
             let y = index * rowHeight + 4
             let percent = line.target > 0 ? Int((Double(line.certified) / Double(line.target) * 100).rounded()) : 0
+            let longest = max(scale(line.target), scale(line.accepted), scale(line.certified), 1)
             svg += """
                 <text x="0" y="\(y + 22)" class="label">\(line.label)</text>\
-                <rect x="\(labelWidth)" y="\(y)" width="\(max(scale(line.target), 1))" height="34" class="target"/>\
+                <rect x="\(labelWidth)" y="\(y)" width="\(max(scale(line.target), 1))" height="34" class="target">\
+                <title>Target: \(IndonesianText.number(line.target))</title></rect>\
                 <rect x="\(labelWidth)" y="\(y + 4)" width="\(scale(line.accepted))" height="12" class="accepted">\
-                <title>\(acceptedLabel): \(line.accepted)</title></rect>\
+                <title>\(acceptedLabel): \(IndonesianText.number(line.accepted))</title></rect>\
                 <rect x="\(labelWidth)" y="\(y + 18)" width="\(scale(line.certified))" height="12" class="done">\
-                <title>\(doneLabel): \(line.certified)</title></rect>\
-                <text x="\(labelWidth + max(scale(line.target), 1) + 6)" y="\(y + 22)" class="value">\
-                \(line.certified) / \(line.target) (\(percent) %)</text>
+                <title>\(doneLabel): \(IndonesianText.number(line.certified))</title></rect>\
+                <text x="\(labelWidth + longest + 6)" y="\(y + 22)" class="value">\
+                \(IndonesianText.number(line.certified)) / \(IndonesianText.number(line.target)) (\(percent) %)</text>
                 """
         }
-        return svg + "</svg>"
+        return svg + "</svg></figure>"
     }
 }
 
@@ -191,7 +205,13 @@ enum Assets {
         table { border-collapse: collapse; width: 100%; background: #fff; }
         th, td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
         th { background: #eef2f5; } td.tiers { white-space: nowrap; } td.number { text-align: right; font-variant-numeric: tabular-nums; }
-        .chart { width: 100%; max-width: 760px; background: #fff; border: 1px solid var(--line); padding: .5rem; }
+        .chart { width: 100%; max-width: 760px; background: #fff; border: 1px solid var(--line); padding: .5rem; display: block; }
+        .chart-box { margin: 0; max-width: 760px; } .legend { font-size: 13px; margin: .3rem 0; }
+        .swatch { display: inline-block; width: .9rem; height: .9rem; vertical-align: -2px; border: 1px solid var(--line); }
+        .swatch.target { background: #e3e8ec; } .swatch.accepted { background: #7fb7a4; } .swatch.done { background: var(--accent); }
+        table.audit { table-layout: fixed; } table.audit td { overflow-wrap: anywhere; word-break: break-word; }
+        table.audit col.when { width: 11rem; } table.audit col.count { width: 4.5rem; } table.audit col.details { width: 30%; }
+        code.name { background: #fff3cd; padding: 0 .2rem; user-select: all; }
         .chart .label, .chart .value { font-size: 13px; fill: var(--ink); }
         .chart .bar { fill: var(--accent); } .chart .target { fill: #e3e8ec; }
         .chart .accepted { fill: #7fb7a4; } .chart .done { fill: var(--accent); }

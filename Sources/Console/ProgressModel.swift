@@ -326,7 +326,9 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
         public let target: Int
     }
 
-    /// registered → accepted → scheduled → assessed → certified → notified.
+    /// registered → accepted → scheduled → assessed → certified → notified, labelled in Bahasa
+    /// Indonesia. "certified" counts competency certificates (BNSP, recorded from the LSP) that
+    /// are not revoked; a training certificate (sertifikat pelatihan) alone does not count.
     public let funnel: [Stage]
     public let rejected: Int
     public let waitlisted: Int
@@ -378,8 +380,8 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
         let total = totals.first ?? [:]
         func count(_ row: [String: SQLValue], _ key: String) -> Int { Int(row[key]?.integer ?? 0) }
         let funnel = [
-            ("registered", "Registered"), ("accepted", "Accepted"), ("scheduled", "Scheduled"), ("assessed", "Assessed"),
-            ("certified", "Certified"), ("notified", "Notified"),
+            ("registered", "Mendaftar"), ("accepted", "Diterima"), ("scheduled", "Dijadwalkan"), ("assessed", "Diuji"),
+            ("certified", "Kompeten"), ("notified", "Diberi tahu"),
         ].map { Stage(key: $0.0, label: $0.1, count: count(total, $0.0)) }
 
         let byGroup = { (column: String) async throws -> [String: (accepted: Int, certified: Int)] in
@@ -444,7 +446,7 @@ public struct ProgressReport: Sendable, Equatable, Encodable {
             funnel: funnel, rejected: count(total, "rejected"), waitlisted: count(total, "waitlisted"), centres: centres,
             sectors: sectors,
             apprenticeships: Line(
-                key: "apprenticeships", label: "Apprenticeships", accepted: count(total, "accepted"),
+                key: "apprenticeships", label: "Pemagangan", accepted: count(total, "accepted"),
                 certified: count(total, "apprenticed"), target: catalogue.apprenticeships.places),
             gaps: gaps, updatedAt: Date())
     }

@@ -207,6 +207,22 @@ public struct ContractRegistry: Sendable {
         return DecodedEvent(header: header, payload: payload)
     }
 
+    /// What a JSON document must hold where a value of the Swift type `type` belongs, in the
+    /// words of JSON (a publisher reads this; `Dictionary<String, Any>` means nothing to them).
+    static func jsonKind(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.hasPrefix("Dictionary") || name.hasPrefix("KeyedDecodingContainer") { return "an object" }
+        if name.hasPrefix("Array") || name.hasPrefix("Set") || name.hasPrefix("UnkeyedDecodingContainer") {
+            return "an array"
+        }
+        if name == "String" || name == "Substring" || name == "Character" { return "a string" }
+        if name == "Bool" { return "true or false" }
+        if name.hasPrefix("Int") || name.hasPrefix("UInt") { return "a whole number" }
+        if ["Double", "Float", "Decimal", "CGFloat", "Float16"].contains(name) { return "a number" }
+        if name == "Date" { return "a date" }
+        return "a value of the field's kind"
+    }
+
     /// Turns a `DecodingError` into a ``ContractError`` naming the field's JSON path.
     static func translate(_ error: any Error) -> ContractError {
         guard let error = error as? DecodingError else { return .malformed("undecodable") }
@@ -215,8 +231,9 @@ public struct ContractRegistry: Sendable {
         }
         switch error {
         case .keyNotFound(let key, let context): return .missingField(path(context.codingPath, key))
-        case .valueNotFound(let type, let context): return .wrongType(path(context.codingPath), expected: "a \(type), not null")
-        case .typeMismatch(let type, let context): return .wrongType(path(context.codingPath), expected: "a \(type)")
+        case .valueNotFound(let type, let context):
+            return .wrongType(path(context.codingPath), expected: "\(jsonKind(type)), not null")
+        case .typeMismatch(let type, let context): return .wrongType(path(context.codingPath), expected: jsonKind(type))
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 // Foundation reports a number that does not fit its field (1e400, 2.5 or 10^30

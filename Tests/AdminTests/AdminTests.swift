@@ -247,6 +247,36 @@ struct DeadLetterAdminTests {
         try await waitUntil(timeout: .seconds(10), "queue holds 5") { try await rig.depth(rig.topology.queue) == 5 }
         await rig.cleanUp()
     }
+
+    @Test func aCanaryAsLargeAsTheSelectionIsStillWatchedAndReportedWhenItComesBack() async throws {
+        // One message selected, a canary of 1: the report must not say "1 of 1 replayed" while
+        // the message is back in the dead letters.
+        let rig = try await DeadLetterRig.make()
+        try await rig.deadLetter(try rig.registration("only-one"), code: "gateway-down")
+        let failing = try await rig.connection.consume(queue: rig.topology.queue, prefetch: 10)
+        let failer = Task {
+            for try await delivery in failing {
+                var properties = delivery.properties
+                var headers = properties.headers ?? [:]
+                headers[FailureRouter.Header.code] = "gateway-down"
+                headers[FailureRouter.Header.originalQueue] = .string(rig.topology.queue)
+                properties.headers = headers
+                try await rig.connection.publish(
+                    delivery.body, routingKey: rig.topology.deadLetterQueue, properties: properties, mandatory: true)
+                try await delivery.ack()
+            }
+        }
+        let report = try await rig.admin.replay(
+            [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(30), by: "t")
+        #expect(report.selected == 1 && report.replayed == 1)
+        #expect(report.stoppedAfterCanary && report.canariesFailed == 1)
+        try await failing.cancel()
+        failer.cancel()
+        try await waitUntil(timeout: .seconds(10), "the message is back in the dead letters") {
+            try await rig.depth(rig.topology.deadLetterQueue) == 1
+        }
+        await rig.cleanUp()
+    }
 }
 
 @Suite(

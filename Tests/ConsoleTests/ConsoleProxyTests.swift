@@ -52,11 +52,11 @@ import Workers
         }
 
         let (anonymous, refusal, _) = try await get("/", user: nil)
-        #expect(anonymous == 403 && refusal.contains("Unknown user"))
+        #expect(anonymous == 403 && refusal.contains("Pengguna tidak dikenal"))
         let (stranger, _, _) = try await get("/", user: "mallory")
         #expect(stranger == 403)
         let (status, page, headers) = try await get("/", user: "rina")
-        #expect(status == 200 && page.contains("rina · viewer"))
+        #expect(status == 200 && page.contains("rina · pemantau"))
         // The page refreshes itself as an automatic request, which does not count as the user's.
         #expect(page.contains("content=\"5; url=/?auto-refresh=1\""))
         #expect(try await get("/?auto-refresh=1", user: "rina").0 == 200)

@@ -465,3 +465,66 @@ extension ProgressModelTests {
         #expect(form.all("empty").isEmpty && form.first("missing") == nil)
     }
 }
+
+@Suite struct QueueRateMeterTests {
+    @Test func ratesComeFromTheCountersBetweenTwoReadsNotFromTheBrokersLastSample() {
+        let clock = SessionStoreTests.ManualClock()
+        let meter = QueueRateMeter(clock: { clock.instant })
+        #expect(meter.observe(queue: "q", published: 1000, acknowledged: 900) == nil, "nothing to compare with yet")
+        clock.advance(.seconds(5))
+        #expect(meter.observe(queue: "q", published: 1500, acknowledged: 1400) == .init(incoming: 100, acknowledged: 100))
+        // A read a moment later keeps the last rate rather than dividing by a few milliseconds.
+        clock.advance(.milliseconds(10))
+        #expect(meter.observe(queue: "q", published: 1501, acknowledged: 1400) == .init(incoming: 100, acknowledged: 100))
+        clock.advance(.milliseconds(9990))  // 10 s after the sample kept
+        #expect(meter.observe(queue: "q", published: 1501, acknowledged: 1500) == .init(incoming: 0.1, acknowledged: 10))
+        #expect(meter.observe(queue: "other", published: 5, acknowledged: 5) == nil, "each queue on its own")
+    }
+
+    @Test func aCounterThatWentBackOrAnOldSampleStartsOver() {
+        let clock = SessionStoreTests.ManualClock()
+        let meter = QueueRateMeter(clock: { clock.instant })
+        _ = meter.observe(queue: "q", published: 1000, acknowledged: 1000)
+        clock.advance(.seconds(5))
+        #expect(meter.observe(queue: "q", published: 10, acknowledged: 10) == nil, "the queue was declared again")
+        clock.advance(.seconds(5))
+        #expect(meter.observe(queue: "q", published: 60, acknowledged: 10) == .init(incoming: 10, acknowledged: 0))
+        clock.advance(.seconds(301))
+        #expect(meter.observe(queue: "q", published: 70, acknowledged: 20) == nil, "a sample from long ago is not compared")
+        #expect(meter.observe(queue: "q", published: Int?.none, acknowledged: 20) == nil, "no counters, no rate")
+        #expect(meter.observe(queue: "q", published: -1, acknowledged: 20) == nil)
+    }
+}
+
+@Suite struct IndonesianFiguresTests {
+    @Test func numbersGroupThousandsWithPointsAndDecimalsTakeAComma() {
+        #expect(IndonesianText.number(0) == "0")
+        #expect(IndonesianText.number(999) == "999")
+        #expect(IndonesianText.number(1500) == "1.500")
+        #expect(IndonesianText.number(1_234_567) == "1.234.567")
+        #expect(IndonesianText.number(-20_000) == "-20.000")
+        #expect(IndonesianText.decimal(12.46) == "12,5")
+        #expect(IndonesianText.decimal(0) == "0,0")
+        #expect(IndonesianText.decimal(1234.5) == "1.234,5")
+        #expect(IndonesianText.decimal(-0.01) == "0,0")
+        #expect(IndonesianText.decimal(.nan) == "–")
+    }
+
+    @Test func targetChartsKeepEveryBarInsideTheirBoxAndCarryALegend() throws {
+        // Accepted far above the target: the bars are scaled to the largest figure.
+        let lines = [
+            ProgressReport.Line(key: "a", label: "BLKI Balikpapan", accepted: 3000, certified: 1200, target: 1000),
+            ProgressReport.Line(key: "b", label: "BLKI Bontang", accepted: 0, certified: 0, target: 500),
+        ]
+        let svg = Chart.targets(lines, id: "c", acceptedLabel: "Diterima", doneLabel: "Kompeten").description
+        #expect(svg.contains("id=\"c-legend\"") && svg.contains("Target") && svg.contains("Diterima"))
+        let width = 640
+        let rects = svg.matches(of: /<rect x="(\d+)" y="\d+" width="(\d+)"/)
+        #expect(rects.count == 6)
+        for rect in rects { #expect(Int(rect.output.1)! + Int(rect.output.2)! <= width) }
+        for figure in svg.matches(of: /<text x="(\d+)" y="\d+" class="value">/) {
+            #expect(Int(figure.output.1)! + 140 <= width, "the figures fit after the longest bar")
+        }
+        #expect(svg.contains("1.200 / 1.000 (120 %)"))
+    }
+}

@@ -74,7 +74,24 @@ def sign_out(driver):
 
 
 def count(driver, stage):
-    return int(driver.find_element(By.CSS_SELECTOR, f"#count-{stage} b").text)
+    return int(driver.find_element(By.CSS_SELECTOR, f"#count-{stage} b").get_attribute("data-count"))
+
+
+def no_swift_names(driver):
+    """No Swift type name and no path of the server reaches a page."""
+    page = driver.page_source
+    for leak in ["Dictionary<", "Swift.", "Optional(", "/var/", "/tmp/", ".jsonl"]:
+        assert leak not in page, f"{leak!r} on {driver.current_url}"
+
+
+def bars_inside(driver, chart_id):
+    """Every bar and figure of a target chart stays inside the chart's box."""
+    width = float(driver.find_element(By.ID, chart_id).get_dom_attribute("viewBox").split()[2])
+    for rect in driver.find_elements(By.CSS_SELECTOR, f"#{chart_id} rect"):
+        right = float(rect.get_dom_attribute("x")) + float(rect.get_dom_attribute("width"))
+        assert right <= width, f"{chart_id}: a bar ends at {right}, past the box's {width}"
+    for text in driver.find_elements(By.CSS_SELECTOR, f"#{chart_id} text.value"):
+        assert float(text.get_dom_attribute("x")) + 120 <= width, f"{chart_id}: a figure starts too far right"
 
 
 def poison_rows(driver):
@@ -114,12 +131,12 @@ def main():
         driver.find_element(By.ID, "username").send_keys("viewer")
         driver.find_element(By.ID, "password").send_keys("wrong")
         driver.find_element(By.ID, "sign-in").click()
-        wait_until("the refusal", lambda: "Wrong user or password" in driver.page_source)
+        wait_until("the refusal", lambda: "Nama pengguna atau kata sandi salah" in driver.page_source)
         driver.get(URL + "/login")
         driver.find_element(By.ID, "username").send_keys("tebakan-rahasia")
         driver.find_element(By.ID, "password").send_keys("wrong")
         driver.find_element(By.ID, "sign-in").click()
-        wait_until("the second refusal", lambda: "Wrong user or password" in driver.page_source)
+        wait_until("the second refusal", lambda: "Nama pengguna atau kata sandi salah" in driver.page_source)
 
         step("the viewer sees the funnel move while registrations flow")
         sign_in(driver, "viewer")
@@ -129,6 +146,13 @@ def main():
         second = count(driver, "registered")
         assert driver.find_element(By.ID, "funnel-chart").is_displayed(), "the funnel chart is drawn"
         assert driver.find_element(By.ID, "centre-chart").is_displayed(), "the per-BLKI chart is drawn"
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id", "the page is in Bahasa Indonesia"
+        legend = driver.find_element(By.ID, "centre-chart-legend").text
+        assert "Target" in legend and "Diterima" in legend and "Kompeten" in legend, legend
+        for chart in ["centre-chart", "sector-chart", "apprenticeship-chart"]:
+            bars_inside(driver, chart)
+        assert "sertifikat kompetensi BNSP" in driver.find_element(By.ID, "certified-meaning").text, "Kompeten is explained"
+        no_swift_names(driver)
         step(f"registered {first} → {second}")
         shot(driver, "1-progress-viewer")
 
@@ -144,6 +168,14 @@ def main():
         step("the viewer sees the queues")
         driver.get(URL + "/queues")
         assert driver.find_element(By.CSS_SELECTOR, 'tr[data-role="console"]'), "the console's own queue is listed"
+        # The rate comes from two reads of the broker's counters: the second view has one.
+        wait_until(
+            "a rate for the console's queue",
+            lambda: driver.find_element(By.CSS_SELECTOR, 'tr[data-role="console"] td.rate-in').text != "–",
+            driver=driver, reload=True)
+        rate = driver.find_element(By.CSS_SELECTOR, 'tr[data-role="console"] td.rate-in').text
+        assert "," in rate and float(rate.replace(".", "").replace(",", ".")) >= 0, rate
+        no_swift_names(driver)
         shot(driver, "2-queues")
 
         step("the viewer finds the poison message, and is refused a replay")
@@ -155,7 +187,7 @@ def main():
         poison_rows(driver)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
         driver.execute_script("document.getElementById('replay-selected').disabled = false")
         driver.find_element(By.ID, "replay-selected").click()
-        wait_until("the refusal", lambda: "This needs the operator or admin role" in driver.page_source)
+        wait_until("the refusal", lambda: "Ini memerlukan peran operator atau admin" in driver.page_source)
         shot(driver, "3-viewer-refused")
         driver.get(URL + "/dead-letters")
         wait_until("the poison message still there", lambda: len(poison_rows(driver)) == 1)
@@ -183,14 +215,14 @@ def main():
         driver.get(URL + "/dead-letters")
         poison_rows(driver)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
         driver.find_element(By.ID, "dry-run-selected").click()
-        wait_until("the dry-run report", lambda: "would be replayed" in driver.page_source)
+        wait_until("the dry-run report", lambda: "akan dikirim ulang" in driver.page_source)
         assert POISON in driver.find_element(By.ID, "dry-run").text
         shot(driver, "5-dry-run")
         operator_cookie = "kaltim_session=" + driver.get_cookie("kaltim_session")["value"]
         status, _, page = http("GET", "/dead-letters", cookie=operator_cookie)
         assert status == 200 and f'data-message-id="{POISON}"' in page, "a dry run moves nothing"
         driver.find_element(By.ID, "confirm-replay").click()
-        wait_until("the replay report", lambda: "1 of 1 replayed" in driver.page_source)
+        wait_until("the replay report", lambda: "1 dari 1 pesan dikirim ulang" in driver.page_source)
         shot(driver, "6-replayed")
 
         step("it left the dead letters and is in the audit log")
@@ -199,6 +231,9 @@ def main():
         driver.get(URL + "/audit")
         audit = driver.find_element(By.ID, "audit").text
         assert "replay-dry-run" in audit and "operator (console)" in audit, audit[:500]
+        first_time = driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry td")[0].text
+        assert first_time.endswith("WITA"), first_time
+        no_swift_names(driver)
         assert any(
             row.find_elements(By.TAG_NAME, "td")[2].text == "replay"
             for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")
@@ -217,18 +252,20 @@ def main():
 
         step("the admin purges intake's dead letters, after typing the queue's name")
         driver.get(URL + "/dead-letters")
+        # The name to type is on the form, before any mistake.
+        dead_queue = driver.find_element(By.CSS_SELECTOR, '#purge-names tr[data-role="intake"] code').text
+        assert dead_queue.endswith("kaltim.intake.dead"), dead_queue
         purge = driver.find_element(By.ID, "purge")
         purge.find_element(By.CSS_SELECTOR, "select[name=role] option[value=intake]").click()
         purge.find_element(By.NAME, "confirm").send_keys("wrong")
-        purge.find_element(By.CSS_SELECTOR, "button").click()
-        wait_until("the refusal", lambda: "Not purged" in driver.page_source)
-        dead_queue = driver.page_source.split("Not purged: type ")[1].split(" to confirm")[0]
+        purge.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_until("the refusal", lambda: "Tidak dihapus" in driver.page_source)
         driver.get(URL + "/dead-letters")
         purge = driver.find_element(By.ID, "purge")
         purge.find_element(By.CSS_SELECTOR, "select[name=role] option[value=intake]").click()
         purge.find_element(By.NAME, "confirm").send_keys(dead_queue)
-        purge.find_element(By.CSS_SELECTOR, "button").click()
-        wait_until("the purge", lambda: "Purged 1 dead letter(s)" in driver.page_source)
+        purge.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_until("the purge", lambda: "1 pesan gagal dihapus" in driver.page_source)
         driver.get(URL + "/audit")
         actions = [row.find_elements(By.TAG_NAME, "td")[2].text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tr.entry")]
         assert "reveal" in actions and "purge" in actions, actions
@@ -236,6 +273,13 @@ def main():
         audit_text = driver.find_element(By.ID, "audit").text
         assert "tebakan-rahasia" not in audit_text, "a typed name that is no account is never written"
         shot(driver, "10-audit-admin")
+        # In a 1,400-pixel window the audit table (long replay ids, filters) stays on the page.
+        driver.set_window_size(1400, 1000)
+        driver.get(URL + "/audit")
+        overflow = driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth,"
+            " document.getElementById('audit').getBoundingClientRect().right]")
+        assert overflow[0] <= overflow[1] and overflow[2] <= overflow[1], f"the audit table overflows: {overflow}"
 
         step("the admin opens the data subject's rights; a withdrawal with a mistyped number is refused")
         driver.find_element(By.LINK_TEXT, "Hak subjek data").click()

@@ -252,6 +252,29 @@ struct BadInputTests {
         #expect(!error.description.contains("6474011203980002"))
     }
 
+    @Test func aWrongTypeIsSaidInJSONWordsNotSwiftTypeNames() throws {
+        // What a publisher reads in a dead letter or on the console: never a Swift type name.
+        let cases: [(String, Any, String)] = [
+            ("domicile", "Jl. Mawar 1", "must be an object"), ("nik", ["6474011203980002"], "must be a string"),
+            ("education", ["SMA"], "must be a string"),
+        ]
+        for (field, value, expected) in cases {
+            let body = try edited("registration.submitted.v2") { envelope in
+                var data = envelope["data"] as! [String: Any]
+                data[field] = value
+                envelope["data"] = data
+            }
+            let error = try #require(decodeError(body))
+            #expect(error.reason == "wrong-type")
+            #expect(error.description.contains(expected), "\(field): \(error.description)")
+            for swiftName in ["Dictionary", "Array", "Swift.", "Any>", "String>"] {
+                #expect(!error.description.contains(swiftName), "\(field): \(error.description)")
+            }
+        }
+        let envelope = try #require(decodeError(Data("[1, 2]".utf8)))
+        #expect(envelope.description.contains("an object"), "\(envelope.description)")
+    }
+
     @Test func aValueOutsideAnEnumIsInvalidWithoutQuotingIt() throws {
         let body = try edited("registration.submitted.v2") { envelope in
             var data = envelope["data"] as! [String: Any]
