@@ -4,19 +4,46 @@
 # release binaries, runs every worker role as its own process (intake with replicas), and
 # prints a report. Stores, logs, certificates (PDF + JSON) and the report land in out/run/.
 #
-#   scripts/run.sh [--seed N] [--residents N] [--registrations N] [--intake-replicas N]
+#   scripts/run.sh [--console] [--seed N] [--residents N] [--registrations N] [--intake-replicas N]
+#
+# --console: the web console runs on the run's topology from the start and is left running at
+# the end (with the broker and the run's queues), its address and demo accounts printed and
+# kept in out/run/console-accounts.txt. Stop it with `kill $(cat out/run/console.pid)`, then
+# `scripts/broker.sh stop`. Its port is 8080 unless --console-port N says otherwise.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+console=0
+arguments=()
+for argument in "$@"; do
+  if [[ "$argument" == "--console" ]]; then console=1; else arguments+=("$argument"); fi
+done
 scripts/install-deps.sh
 started_broker=0
 if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
-cleanup() { if ((started_broker)); then scripts/broker.sh stop || true; fi; }
+# With the console left running, the broker it reads stays up too.
+cleanup() { if ((started_broker && !console)); then scripts/broker.sh stop || true; fi; }
 trap cleanup EXIT
 scripts/broker.sh start
+if ((console)) && [[ -f out/run/console.pid ]]; then
+  # The console of an earlier run (started by this script, known by its pid file).
+  old="$(cat out/run/console.pid)"
+  if [[ "$old" =~ ^[0-9]+$ ]] && grep -q "kaltim-console" "/proc/$old/cmdline" 2>/dev/null; then
+    echo "== stopping the console of the previous run (pid $old)"
+    kill "$old" || true
+  fi
+fi
 echo "== building (release)"
 swift build -c release --product kaltim-worker 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
 swift build -c release --product kaltim-demo 2>&1 | grep -E "error|Build complete" || true
 BIN="$(swift build -c release --show-bin-path)"
 [[ -x "$BIN/kaltim-worker" && -x "$BIN/kaltim-demo" ]] || { echo "run.sh: the build failed" >&2; exit 1; }
-"$BIN/kaltim-demo" --broker-url "$(scripts/broker.sh url)" --worker-binary "$BIN/kaltim-worker" --output out/run "$@"
+if ((console)); then
+  swift build -c release --product kaltim-console 2>&1 | grep -E "error|Build complete" || true
+  [[ -x "$BIN/kaltim-console" ]] || { echo "run.sh: the console's build failed" >&2; exit 1; }
+  arguments+=(--console-binary "$BIN/kaltim-console")
+  KALTIM_MANAGEMENT_URL="$(scripts/broker.sh management-url)"
+  export KALTIM_MANAGEMENT_URL
+fi
+"$BIN/kaltim-demo" --broker-url "$(scripts/broker.sh url)" --worker-binary "$BIN/kaltim-worker" --output out/run \
+  ${arguments[@]+"${arguments[@]}"}

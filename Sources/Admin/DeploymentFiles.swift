@@ -179,6 +179,8 @@ public enum DeploymentFiles {
         files["postgres/role-users.sql"] = postgresRoleUsers
         files["postgres/initdb-role-users.sh"] = postgresInitScript
         files["postgres/reader-grants.sql"] = postgresReaderGrants
+        files["systemd/kaltim-console.service"] = consoleUnit
+        files["systemd/kaltim-verification.service"] = verificationUnit
         files["docker/Dockerfile"] = dockerfile
         files["compose.yaml"] = compose
         return files
@@ -270,13 +272,14 @@ public enum DeploymentFiles {
         COPY . .
         RUN swift build -c release --static-swift-stdlib --product kaltim-worker \\
             && swift build -c release --static-swift-stdlib --product kaltim-admin \\
-            && cp .build/release/kaltim-worker .build/release/kaltim-admin /usr/local/bin/
+            && swift build -c release --static-swift-stdlib --product kaltim-console \\
+            && cp .build/release/kaltim-worker .build/release/kaltim-admin .build/release/kaltim-console /usr/local/bin/
 
         FROM debian:bookworm-slim
         RUN apt-get update && apt-get install -y --no-install-recommends librabbitmq4 libsqlite3-0 libcairo2 libqrencode4 \\
             libcurl4 ca-certificates tzdata && rm -rf /var/lib/apt/lists/* \\
             && useradd --system --home /var/lib/kaltim --create-home kaltim
-        COPY --from=build /usr/local/bin/kaltim-worker /usr/local/bin/kaltim-admin /usr/local/bin/
+        COPY --from=build /usr/local/bin/kaltim-worker /usr/local/bin/kaltim-admin /usr/local/bin/kaltim-console /usr/local/bin/
         COPY config /etc/kaltim
         USER kaltim
         WORKDIR /var/lib/kaltim
@@ -304,7 +307,145 @@ public enum DeploymentFiles {
 
             """
         let (workers, volumes) = composeWorkers(brokers: ["rabbitmq"], retryQueueType: nil)
-        return services + workers + "volumes:\n" + (["rabbitmq-data"] + volumes).map { "  \($0):\n" }.joined()
+        return services + workers + composeConsole + "volumes:\n"
+            + (["rabbitmq-data"] + volumes + ["console-data"]).map { "  \($0):\n" }.joined()
+    }
+
+    /// The console and the public verification service in compose: the console on its own
+    /// broker user (its queue and history stream only) with the admin's URL for the dead
+    /// letters, reading intake's and the certificates' stores from their volumes; both publish
+    /// on loopback of the host, for a TLS reverse proxy in front.
+    static var composeConsole: String {
+        let consoleArguments = [
+            "serve", "--database", "/var/lib/kaltim/console.sqlite", "--accounts", "/run/secrets/console-accounts.json",
+            "--audit-log", "/var/lib/kaltim/audit.jsonl", "--programme-file", "/etc/kaltim/programme-2025.json",
+            "--console-host", "0.0.0.0", "--console-port", "8090", "--secure-cookies", "--no-declare-topology", "--tls-ca",
+            "/run/secrets/ca.pem", "--intake-store", "/var/lib/intake/intake.sqlite",
+        ]
+        let verificationArguments = [
+            "verification", "--database", "/var/lib/certificates/certificates.sqlite", "--keys",
+            "/run/secrets/certificate-keys.json", "--programme-file", "/etc/kaltim/programme-2025.json", "--host", "0.0.0.0",
+            "--port", "8091",
+        ]
+        func list(_ arguments: [String]) -> String { arguments.map { "\"\($0)\"" }.joined(separator: ", ") }
+        return """
+              console:
+                image: kaltim/worker
+                entrypoint: ["kaltim-console"]
+                command: [\(list(consoleArguments))]
+                environment:
+                  KALTIM_BROKER_URL: "amqps://\(user(.console)):${CONSOLE_PASSWORD}@rabbitmq:\(amqpsPort)/%2f"
+                  KALTIM_ADMIN_URL: "amqps://kaltim-admin:${ADMIN_PASSWORD}@rabbitmq:\(amqpsPort)/%2f"
+                  KALTIM_MANAGEMENT_URL: "http://kaltim-admin:${ADMIN_PASSWORD}@rabbitmq:15672"
+                ports:
+                  - "127.0.0.1:8090:8090"
+                volumes:
+                  - console-data:/var/lib/kaltim
+                  # Opened read only by the console; not mounted :ro, as SQLite's WAL needs its
+                  # shared-memory file writable even for a reader.
+                  - intake-data:/var/lib/intake
+                  - ./tls/ca.pem:/run/secrets/ca.pem:ro
+                  - ./console-accounts.json:/run/secrets/console-accounts.json:ro
+                depends_on:
+                  - rabbitmq
+              verification:
+                image: kaltim/worker
+                entrypoint: ["kaltim-console"]
+                command: [\(list(verificationArguments))]
+                ports:
+                  - "127.0.0.1:8091:8091"
+                volumes:
+                  # Opened read only (see the console's volume above).
+                  - certificates-data:/var/lib/certificates
+                  - ./certificate-keys.json:/run/secrets/certificate-keys.json:ro
+
+            """
+    }
+
+    /// The console as a systemd service: one process (its read model is one SQLite file), on
+    /// loopback behind the TLS reverse proxy that serves it.
+    static var consoleUnit: String {
+        let arguments = [
+            "serve", "--database", "/var/lib/kaltim/console.sqlite", "--accounts", "/etc/kaltim/console-accounts.json",
+            "--audit-log", "/var/lib/kaltim/audit.jsonl", "--programme-file", "/etc/kaltim/programme-2025.json",
+            "--console-host", "127.0.0.1", "--console-port", "8090", "--secure-cookies", "--http-host", "127.0.0.1",
+            "--http-port", "18100", "--no-declare-topology", "--tls-ca", "/etc/kaltim/secrets/ca.pem", "--intake-store",
+            "/var/lib/kaltim/intake.sqlite", "--shutdown-timeout", "30",
+        ]
+        return """
+            # Generated by `kaltim-admin deploy-files`; do not edit by hand.
+            # The web console (kaltim-console serve): progress, the officers' review desk, the BLKIs'
+            # classes, queues, dead letters and the audit log, on 127.0.0.1:8090 behind a TLS reverse
+            # proxy (cookies are marked Secure). Metrics and probes on 127.0.0.1:18100.
+            # Accounts: /etc/kaltim/console-accounts.json (hashes from `kaltim-console hash-password`).
+            [Unit]
+            Description=Kaltim web console
+            After=network-online.target
+            Wants=network-online.target
+
+            [Service]
+            Type=simple
+            User=kaltim
+            Group=kaltim
+            # KALTIM_BROKER_URL=amqps://\(user(.console)):…@broker:5671/%2f (the console's own user: its
+            # queue and history stream), KALTIM_ADMIN_URL=amqps://kaltim-admin:…@broker:5671/%2f (dead
+            # letters) and KALTIM_MANAGEMENT_URL=https://kaltim-admin:…@broker:15671 (rates).
+            EnvironmentFile=/etc/kaltim/console.env
+            ExecStart=/usr/local/bin/kaltim-console \(arguments.joined(separator: " ")) $KALTIM_EXTRA_ARGUMENTS
+            KillSignal=SIGTERM
+            TimeoutStopSec=60
+            Restart=always
+            RestartSec=2
+            StateDirectory=kaltim
+            NoNewPrivileges=true
+            ProtectSystem=strict
+            ProtectHome=true
+            ReadWritePaths=/var/lib/kaltim
+
+            [Install]
+            WantedBy=multi-user.target
+
+            """
+    }
+
+    /// The public certificate verification service as a systemd service: read only, on
+    /// loopback behind the reverse proxy (which names the client in X-Forwarded-For).
+    static var verificationUnit: String {
+        let arguments = [
+            "verification", "--database", "/var/lib/kaltim/certificates.sqlite", "--keys", "/etc/kaltim/certificate-keys.json",
+            "--programme-file", "/etc/kaltim/programme-2025.json", "--host", "127.0.0.1", "--port", "8091",
+            "--client-address-header", "X-Forwarded-For",
+        ]
+        return """
+            # Generated by `kaltim-admin deploy-files`; do not edit by hand.
+            # The public certificate verification service (kaltim-console verification): the page
+            # and JSON behind the certificates' QR codes, on 127.0.0.1:8091 behind the reverse proxy.
+            # It reads the certificates' store only; on PostgreSQL give it --database with the
+            # kaltim_verification user (deploy/postgres/reader-grants.sql).
+            [Unit]
+            Description=Kaltim certificate verification
+            After=network-online.target
+            Wants=network-online.target
+
+            [Service]
+            Type=simple
+            User=kaltim
+            Group=kaltim
+            ExecStart=/usr/local/bin/kaltim-console \(arguments.joined(separator: " ")) $KALTIM_EXTRA_ARGUMENTS
+            KillSignal=SIGTERM
+            TimeoutStopSec=30
+            Restart=always
+            RestartSec=2
+            NoNewPrivileges=true
+            ProtectSystem=strict
+            ProtectHome=true
+            # The store is opened read only; SQLite's WAL needs its shared-memory file writable.
+            ReadWritePaths=/var/lib/kaltim
+
+            [Install]
+            WantedBy=multi-user.target
+
+            """
     }
 
     /// The worker services of a compose file, and their volumes.

@@ -71,7 +71,11 @@ extension ConsoleServer {
 
     func refusal(_ session: ConsoleSession, needs permission: ConsolePermission) -> Response {
         logger.notice("console: refused", metadata: ["user": "\(session.user)", "needs": "\(permission.rawValue)"])
-        let roles = ConsoleRole.allCases.filter { $0.allows(permission) }.map(\.label).joined(separator: " atau ")
+        let labels = ConsoleRole.allCases.filter { $0.allows(permission) }.map(\.label)
+        let roles =
+            labels.count > 2
+            ? labels.dropLast().joined(separator: ", ") + ", atau " + labels[labels.count - 1]
+            : labels.joined(separator: " atau ")
         return html(
             Page.frame(
                 title: "Tidak diizinkan", session: session,

@@ -41,6 +41,13 @@ struct KaltimDemo: AsyncParsableCommand {
             "Keep every role's state in this PostgreSQL database (a schema per role and run) instead of SQLite files.",
             valueName: "postgres://…"))
     var postgres: String?
+    @Option(
+        help: ArgumentHelp(
+            "Start this kaltim-console on the run's topology before the first registration, and leave it (and the topology) running at the end, with its address and demo accounts printed (scripts/run.sh --console).",
+            valueName: "path"))
+    var consoleBinary: String?
+    @Option(help: ArgumentHelp("Port of the console's pages (with --console-binary); 0 picks a free one.", valueName: "port"))
+    var consolePort = 8080
 
     func validate() throws {
         guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
@@ -55,6 +62,13 @@ struct KaltimDemo: AsyncParsableCommand {
             // The supervisor gives each process a SQLite file of the data folder.
             guard !chaos else { throw ValidationError("--postgres runs without --chaos") }
         }
+        if let consoleBinary {
+            guard FileManager.default.isExecutableFile(atPath: consoleBinary) else {
+                throw ValidationError("--console-binary \(consoleBinary) is not an executable")
+            }
+            guard !chaos else { throw ValidationError("--console-binary runs without --chaos") }
+        }
+        guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard FileManager.default.isExecutableFile(atPath: workerBinary) else {
             throw ValidationError("--worker-binary \(workerBinary) is not an executable")
         }

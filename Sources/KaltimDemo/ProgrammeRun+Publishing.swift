@@ -177,21 +177,26 @@ extension ProgrammeRun {
         throw ValidationError("\(pending.count) messages were not confirmed by the broker after 10 attempts")
     }
 
-    /// The run's dead letters, distinct messages counted per role and failure code.
-    func deadLetters() async throws -> [String: Int] {
+    /// The run's dead letters, distinct messages counted per role and failure code. `keep`:
+    /// leave them in place (for the console that stays after the run) rather than take them.
+    func deadLetters(keep: Bool) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for role in WorkerRole.all {
             let queue = RoleTopology(role: role, prefix: prefix).deadLetterQueue
             // Distinct messages: a malformed message the portal published again after a lost
             // confirm is one message.
             var seen = Set<String>()
+            var held: [AMQPDelivery] = []
             while let dead = try await connection.get(queue: queue) {
                 let code = dead.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "unknown"
                 if seen.insert(dead.properties.messageID ?? UUID().uuidString).inserted {
                     counts["\(role.name): \(code)", default: 0] += 1
                 }
-                try await dead.ack()
+                // Held unacknowledged until the queue is read to its end, so a get never
+                // returns one given back.
+                if keep { held.append(dead) } else { try await dead.ack() }
             }
+            for dead in held { try await dead.nack(requeue: true) }
         }
         return counts
     }

@@ -84,6 +84,12 @@ struct ProgrammeRun {
     func execute() async throws -> Bool {
         let (fleet, workerNames) = try await startWorkers()
         defer { fleet.stopAll() }
+        // The console starts before the first registration: its queue must be bound to see it.
+        var console: RunConsole?
+        if let binary = options.consoleBinary {
+            console = try await RunConsole.start(self, binary: binary, port: options.consolePort)
+        }
+        if let console { print("  console: \(console.address) (pid \(console.pid))") }
         let chaos = options.chaos
         print(
             "  workers: \(fleet.names.joined(separator: ", "))\(chaos ? " (chaos: a kill every \(options.chaosInterval) s)" : "")"
@@ -119,7 +125,12 @@ struct ProgrammeRun {
         fleet.stopAll()
         watcher.cancel()
         let passed = try await report(finished, tally: tally, disturbance: disturbance)
-        for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
+        if let console {
+            // The console reads the roles' queues and dead letters: the topology stays with it.
+            try console.printInstructions(root: root.path)
+        } else {
+            for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
+        }
         _ = try? await connection.deleteQueue(observer)
         await connection.close()
         return passed
@@ -537,7 +548,7 @@ struct ProgrammeRun {
     /// logs, certificate files, the chaos that was meant to happen) to the terminal and
     /// `report.txt`. Returns whether every check passed.
     func report(_ finished: Finished, tally: Tally, disturbance: Chaos?) async throws -> Bool {
-        let dead = try await deadLetters()
+        let dead = try await deadLetters(keep: options.consoleBinary != nil)
         var leftovers: [String: Int] = [:]
         for role in roles {
             let topology = RoleTopology(role: role, prefix: prefix)

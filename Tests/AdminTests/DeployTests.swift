@@ -29,6 +29,24 @@ struct DeployFileTests {
         }
     }
 
+    /// The console's and the verification service's units name only options their command
+    /// knows: the command gets past parsing and stops at the first missing file.
+    @Test func theConsoleUnitsArgumentsAreOnesTheConsoleTakes() async throws {
+        for unit in ["kaltim-console.service", "kaltim-verification.service"] {
+            let text = try String(contentsOfFile: Self.deploy + "/systemd/" + unit, encoding: .utf8)
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+            let arguments = line.split(separator: " ").dropFirst().map(String.init).filter { !$0.hasPrefix("$") }
+            let child = try ChildProcess(
+                builtProductsDirectory.appendingPathComponent("kaltim-console").path, arguments,
+                environment: ["KALTIM_BROKER_URL": "amqp://u:p@127.0.0.1:1/%2f"], standardErrorToo: true)
+            defer { unlink(child.outputPath) }
+            let status = try await child.waitForExit(timeout: .seconds(120))
+            let output = child.output
+            #expect(status != 0)
+            #expect(output.contains("cannot read the programme file /etc/kaltim/programme-2025.json"), "\(unit): \(output)")
+        }
+    }
+
     @Test func everyFileParsesAndTheFilesAgree() async throws {
         // YAML through Python's parser (PyYAML), JSON through Foundation.
         let script = """

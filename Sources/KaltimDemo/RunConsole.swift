@@ -1,0 +1,130 @@
+// The console of a main-job run (`scripts/run.sh --console`): started on the run's topology
+// before the first registration, left running at the end with its address and demo accounts.
+import CommandOptions
+import Foundation
+import WorkerHost
+
+/// The web console started for one run of the main job.
+struct RunConsole {
+    /// One demo account: who would sign in as it, and its password (made for this run).
+    struct Account {
+        let name: String
+        let role: String
+        let centre: String?
+        let password: String
+        let who: String
+    }
+
+    let pid: pid_t
+    let address: String
+    let accounts: [Account]
+    let accountsFile: String
+    let log: String
+
+    /// The accounts of a run: one per kind of user the console serves.
+    static func demoAccounts() -> [Account] {
+        func password() -> String {
+            let letters = Array("abcdefghjkmnpqrstuvwxyz23456789")
+            var generator = SystemRandomNumberGenerator()
+            return String((0..<14).map { _ in letters.randomElement(using: &generator)! })
+        }
+        return [
+            Account(name: "admin", role: "admin", centre: nil, password: password(), who: "admin (semua halaman operasi)"),
+            Account(
+                name: "operator", role: "operator", centre: nil, password: password(), who: "operator (antrean, pesan gagal)"),
+            Account(name: "pemantau", role: "viewer", centre: nil, password: password(), who: "pemantau (hanya melihat)"),
+            Account(name: "petugas", role: "officer", centre: nil, password: password(), who: "petugas verifikasi Disnakertrans"),
+            Account(
+                name: "blki-balikpapan", role: "blki", centre: "BLKI_BALIKPAPAN", password: password(),
+                who: "admin BLKI Balikpapan"),
+            Account(name: "blki-bontang", role: "blki", centre: "BLKI_BONTANG", password: password(), who: "admin BLKI Bontang"),
+        ]
+    }
+
+    /// Writes the accounts file (password hashes made by `kaltim-console hash-password`),
+    /// starts `kaltim-console serve` on the run's topology and waits until it listens.
+    static func start(_ run: ProgrammeRun, binary: String, port: Int) async throws -> RunConsole {
+        let accounts = demoAccounts()
+        var users: [[String: String]] = []
+        for account in accounts {
+            var user = ["name": account.name, "role": account.role, "passwordHash": try hash(account.password, with: binary)]
+            if let centre = account.centre { user["centre"] = centre }
+            users.append(user)
+        }
+        let accountsFile = run.path("console-accounts.json")
+        try JSONSerialization.data(withJSONObject: ["users": users], options: [.prettyPrinted, .sortedKeys])
+            .write(to: URL(fileURLWithPath: accountsFile))
+        var arguments = [
+            "serve", "--broker-url", run.url, "--admin-url", run.url, "--accounts", accountsFile, "--audit-log",
+            run.path("var/audit.jsonl"), "--console-port", String(port), "--topology-prefix", run.prefix,
+            "--programme-file", run.options.programme.programmeFile, "--allow-any-publisher", "--no-http",
+        ]
+        if let postgres = run.options.postgres {
+            arguments += [
+                "--database", postgres, "--store-schema", run.schemaPrefix + "console", "--intake-store", postgres,
+                "--intake-store-schema", run.schemaPrefix + "intake",
+            ]
+        } else {
+            arguments += ["--database", run.path("var/console.sqlite"), "--intake-store", run.path("var/intake.sqlite")]
+        }
+        let log = run.path("logs/console.log")
+        let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)
+        try "\(pid)\n".write(toFile: run.path("console.pid"), atomically: true, encoding: .utf8)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while true {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            // {"msg":"console listening",…,"listen":"127.0.0.1:8080",…}
+            if let line = text.split(separator: "\n").first(where: { $0.contains("console listening") }),
+                let start = line.firstRange(of: "\"listen\":\"")
+            {
+                let address = line[start.upperBound...].prefix { $0 != "\"" }
+                return RunConsole(
+                    pid: pid, address: "http://\(address)", accounts: accounts, accountsFile: accountsFile, log: log)
+            }
+            if ProcessSpawner.exitStatus(of: pid) != nil { throw FleetError("the console exited at start; see \(log)") }
+            guard ContinuousClock.now < deadline else { throw FleetError("the console did not start; see \(log)") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// The hash of `password` for the accounts file, from the console's own command.
+    static func hash(_ password: String, with binary: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["hash-password"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data((password + "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let hash = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0, !hash.isEmpty else {
+            throw FleetError("kaltim-console hash-password failed (status \(process.terminationStatus))")
+        }
+        return hash
+    }
+
+    /// What the person who ran the job needs to open the console, also written next to the
+    /// accounts (readable by its owner only) so that it can be found again.
+    func printInstructions(root: String) throws {
+        var lines = [
+            "", "Konsol tetap berjalan: \(address)  (pid \(pid); hentikan dengan: kill \(pid))",
+            "  Topologi run ini dibiarkan di broker agar konsol dapat membaca antreannya; broker juga tetap berjalan",
+            "  (hentikan dengan: scripts/broker.sh stop).",
+            "  Akun demo (dibuat untuk run ini; juga di \(root)/console-accounts.txt):",
+        ]
+        for account in accounts {
+            lines.append(
+                "    \(account.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(account.password)   \(account.who)")
+        }
+        lines.append("  Log konsol: \(log)")
+        print(lines.joined(separator: "\n"))
+        let file = root + "/console-accounts.txt"
+        try (lines.dropFirst().joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+    }
+}
