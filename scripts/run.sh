@@ -9,7 +9,9 @@
 # --console: the web console runs on the run's topology from the start and is left running at
 # the end (with the broker and the run's queues), its address and demo accounts printed and
 # kept in out/run/console-accounts.txt. Stop it with `kill $(cat out/run/console.pid)`, then
-# `scripts/broker.sh stop`. Its port is 8080 unless --console-port N says otherwise.
+# `scripts/broker.sh stop`. Its port is 8080 unless --console-port N says otherwise. The next
+# run.sh (with --console or not) stops a console an earlier run left, and deletes that run's
+# queues from the private broker.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,17 +23,32 @@ done
 scripts/install-deps.sh
 started_broker=0
 if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
-# With the console left running, the broker it reads stays up too.
-cleanup() { if ((started_broker && !console)); then scripts/broker.sh stop || true; fi; }
+# The console this run started, if it is still running (known by its pid file and command).
+console_alive() {
+  local pid
+  pid="$(cat out/run/console.pid 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && grep -q "kaltim-console" "/proc/$pid/cmdline" 2>/dev/null
+}
+# The broker stays up only for a console left running on it.
+cleanup() { if ((started_broker)) && ! console_alive; then scripts/broker.sh stop || true; fi; }
 trap cleanup EXIT
 scripts/broker.sh start
-if ((console)) && [[ -f out/run/console.pid ]]; then
-  # The console of an earlier run (started by this script, known by its pid file).
+if console_alive; then
+  # A console an earlier run left (this script started it; the run deletes out/run).
   old="$(cat out/run/console.pid)"
-  if [[ "$old" =~ ^[0-9]+$ ]] && grep -q "kaltim-console" "/proc/$old/cmdline" 2>/dev/null; then
-    echo "== stopping the console of the previous run (pid $old)"
-    kill "$old" || true
+  echo "== stopping the console of the previous run (pid $old)"
+  kill "$old" || true
+  for _ in $(seq 1 300); do console_alive || break; sleep 0.1; done
+fi
+if [[ -f out/run/console.prefix ]]; then
+  prefix="$(cat out/run/console.prefix)"
+  if [[ "$prefix" =~ ^demo-[0-9]+-[0-9]+\.$ ]]; then
+    echo "== deleting the queues that run left (${prefix}*)"
+    scripts/broker.sh ctl list_queues -q name 2>/dev/null | grep -F "$prefix" | while read -r queue; do
+      [[ "$queue" == "$prefix"* ]] && scripts/broker.sh ctl delete_queue "$queue" >/dev/null 2>&1 || true
+    done || true
   fi
+  rm -f out/run/console.prefix
 fi
 echo "== building (release)"
 swift build -c release --product kaltim-worker 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
@@ -42,7 +59,7 @@ if ((console)); then
   swift build -c release --product kaltim-console 2>&1 | grep -E "error|Build complete" || true
   [[ -x "$BIN/kaltim-console" ]] || { echo "run.sh: the console's build failed" >&2; exit 1; }
   arguments+=(--console-binary "$BIN/kaltim-console")
-  KALTIM_MANAGEMENT_URL="$(scripts/broker.sh management-url)"
+  KALTIM_MANAGEMENT_URL="$(scripts/broker.sh management-url || true)"
   export KALTIM_MANAGEMENT_URL
 fi
 "$BIN/kaltim-demo" --broker-url "$(scripts/broker.sh url)" --worker-binary "$BIN/kaltim-worker" --output out/run \

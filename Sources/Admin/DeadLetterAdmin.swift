@@ -179,7 +179,7 @@ public final class DeadLetterAdmin: Sendable {
         var remaining = chosen[...]
         // A canary as large as the selection makes every message a canary: they are still
         // watched, so a replay whose messages all come back says so.
-        if canary > 0 {
+        if canary > 0 && !chosen.isEmpty {
             await replayAll(chosen.prefix(canary))
             remaining = chosen.dropFirst(canary)
             let (failedCanaries, newcomers) = try await watch(roles, replayID: replayID, for: canaryWait)

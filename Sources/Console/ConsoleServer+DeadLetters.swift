@@ -25,8 +25,8 @@ extension ConsoleServer {
         let mayReplay = session.role.allows(.replay)
         let disabled: HTML = mayReplay ? .empty : " disabled title=\"perlu peran operator atau admin\""
         var body: HTML = """
-            <p class="muted">Pesan gagal (<i>dead letter</i>) adalah pesan yang tidak dapat diproses pekerja setelah \
-            semua percobaan ulangnya. Kirim ulang setelah penyebabnya diperbaiki; coba dulu dengan uji coba (tidak \
+            <p class="muted">Pesan gagal (<i>dead letter</i>) adalah pesan yang tidak dapat diproses pekerja: \
+            kesalahan permanen (misalnya isi yang rusak), atau masih gagal setelah semua percobaan ulang. Kirim ulang setelah penyebabnya diperbaiki; coba dulu dengan uji coba (tidak \
             memindahkan apa pun) atau dengan beberapa pesan uji (<i>canary</i>).</p><p>Kelompokkan menurut: 
             """
         for option in DeadLetterGrouping.allCases {
@@ -104,7 +104,13 @@ extension ConsoleServer {
     }
 
     func deadLetterPage(_ session: ConsoleSession, id: String, reveal: Bool) async throws -> Response {
-        guard let letter = try await desk.find(messageID: id, roles: roles, reveal: reveal) else {
+        let found: DeadLetterSummary?
+        do {
+            found = try await desk.find(messageID: id, roles: roles, reveal: reveal)
+        } catch {
+            return brokerUnavailable(error, title: "Pesan gagal", active: "dead-letters", session: session)
+        }
+        guard let letter = found else {
             return html(
                 Page.frame(
                     title: "Pesan gagal", session: session, active: "dead-letters",
@@ -120,7 +126,7 @@ extension ConsoleServer {
         }
         let fields: [(String, String)] = [
             ("Id pesan", letter.messageID), ("Antrean", letter.queue), ("Peran", letter.role), ("Kode", letter.code),
-            ("Jenis", letter.kind), ("Sidik", letter.fingerprint),
+            ("Jenis", letter.kind), ("Sidik kegagalan", letter.fingerprint),
             ("Kontrak", "\(letter.contractType ?? "?") v\(letter.contractVersion.map(String.init) ?? "?")"),
             ("Percobaan", "\(letter.attempts)"), ("Kegagalan pertama", letter.firstFailure.map(IndonesianText.dateTime) ?? "–"),
             ("Kegagalan terakhir", letter.lastFailure.map(IndonesianText.dateTime) ?? "–"),
@@ -172,9 +178,14 @@ extension ConsoleServer {
                     title: "Kirim ulang", session: session, active: "dead-letters",
                     body: Page.message("Pilih dulu pesan atau satu kelompok.", kind: "error")), .badRequest)
         }
-        let report = try await desk.replay(
-            roles: roles, filter: filter, canary: canary, canaryWait: configuration.canaryWait, dryRun: dryRun,
-            by: who(session))
+        let report: ReplayReport
+        do {
+            report = try await desk.replay(
+                roles: roles, filter: filter, canary: canary, canaryWait: configuration.canaryWait, dryRun: dryRun,
+                by: who(session))
+        } catch {
+            return brokerUnavailable(error, title: "Kirim ulang", active: "dead-letters", session: session)
+        }
         try configuration.auditLog.append(
             AuditLog.Entry(
                 who: who(session), action: dryRun ? "replay-dry-run" : "replay",
@@ -218,7 +229,7 @@ extension ConsoleServer {
             let back = report.failed == 0 ? "" : " \(report.failed) tidak dapat dikirim dan tetap di pesan gagal."
             body = Page.message(
                 "Kirim ulang \(report.replayID): \(report.replayed) dari \(report.selected) pesan dikirim ulang.\(back)"
-                    + (canary > 0 ? " Pesan uji tidak kembali gagal selama waktu tunggu." : ""),
+                    + (canary > 0 && report.replayed > 0 ? " Pesan uji tidak kembali gagal selama waktu tunggu." : ""),
                 kind: report.failed == 0 ? "ok" : "error")
         }
         body += "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a>"
@@ -244,7 +255,12 @@ extension ConsoleServer {
                         "Tidak dihapus: nama yang diketik bukan \(queue). Ketik nama itu untuk memastikan.", kind: "error")),
                 .badRequest)
         }
-        let purged = try await desk.purge(queue)
+        let purged: Int
+        do {
+            purged = try await desk.purge(queue)
+        } catch {
+            return brokerUnavailable(error, title: "Hapus", active: "dead-letters", session: session)
+        }
         try configuration.auditLog.append(
             AuditLog.Entry(who: who(session), action: "purge", target: queue, count: purged, details: ["via": "console"]))
         return html(

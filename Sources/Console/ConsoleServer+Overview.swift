@@ -170,7 +170,7 @@ extension ConsoleServer {
             """
         for entry in entries.reversed().prefix(500) {
             let details = entry.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            let when = Self.auditDate(entry.at).map(IndonesianText.dateTime) ?? entry.at
+            let when = Self.auditDate(entry.at).map(IndonesianText.dateTime) ?? "tidak terbaca: \(entry.at)"
             body += """
                 <tr class="entry"><td>\(when)</td><td>\(entry.who)</td><td>\(entry.action)</td>\
                 <td>\(entry.target)</td><td>\(entry.filter ?? "")</td><td class="number">\(entry.count)</td>\

@@ -117,7 +117,9 @@ enum IndonesianText {
 
     /// `12.5` → `12,5` (one decimal, a comma before it, points between thousands).
     static func decimal(_ value: Double) -> String {
-        guard value.isFinite else { return "–" }
+        // A rate from hostile counters (the management API's JSON) can be anything: past a
+        // thousand million million it is no rate.
+        guard value.isFinite, abs(value) < 1e15 else { return "–" }
         let tenths = Int((abs(value) * 10).rounded())
         return (value < 0 && tenths > 0 ? "-" : "") + number(tenths / 10) + "," + String(tenths % 10)
     }

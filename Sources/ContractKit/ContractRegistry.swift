@@ -211,13 +211,12 @@ public struct ContractRegistry: Sendable {
     /// words of JSON (a publisher reads this; `Dictionary<String, Any>` means nothing to them).
     static func jsonKind(_ type: Any.Type) -> String {
         let name = String(describing: type)
-        if name.hasPrefix("Dictionary") || name.hasPrefix("KeyedDecodingContainer") { return "an object" }
-        if name.hasPrefix("Array") || name.hasPrefix("Set") || name.hasPrefix("UnkeyedDecodingContainer") {
-            return "an array"
-        }
+        if name.hasPrefix("Dictionary<") { return "an object" }
+        if name.hasPrefix("Array<") || name.hasPrefix("Set<") { return "an array" }
         if name == "String" || name == "Substring" || name == "Character" { return "a string" }
         if name == "Bool" { return "true or false" }
-        if name.hasPrefix("Int") || name.hasPrefix("UInt") { return "a whole number" }
+        let integers = ["Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16", "UInt32", "UInt64"]
+        if integers.contains(name) { return "a whole number" }
         if ["Double", "Float", "Decimal", "CGFloat", "Float16"].contains(name) { return "a number" }
         if name == "Date" { return "a date" }
         return "a value of the field's kind"

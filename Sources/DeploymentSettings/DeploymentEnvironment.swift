@@ -49,6 +49,14 @@ public struct DeploymentEnvironment: Sendable {
         option ?? self["KALTIM_MANAGEMENT_URL"]
     }
 
+    /// A store another process reads (the verification service's certificates store, the
+    /// console's intake store): the option's value, else the variable `name`. A PostgreSQL URL
+    /// carries a password, so a deployment gives it in the environment, not on the command line
+    /// (where `ps` shows it).
+    public func readerStore(option: String?, variable name: String) -> String? {
+        option ?? self[name]
+    }
+
     /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `var/audit.jsonl`.
     public func auditLogPath(option: String?) -> String {
         option ?? self["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"

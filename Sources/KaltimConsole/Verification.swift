@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertificateTrust
 import CommandOptions
+import DeploymentSettings
 import Foundation
 import Hummingbird
 import Jobs
@@ -22,8 +23,11 @@ struct VerificationService: AsyncParsableCommand {
             programme, the issuer, the dates), GET /health.
             """)
 
-    @Option(help: ArgumentHelp("The certificates worker's store (a file or a postgres:// URL).", valueName: "path"))
-    var database: String
+    @Option(
+        help: ArgumentHelp(
+            "The certificates worker's store: a file, or a postgres:// URL (default: $KALTIM_VERIFICATION_DATABASE_URL, which keeps its password off the command line).",
+            valueName: "path"))
+    var database: String?
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =
         "certificates"
     @Option(help: ArgumentHelp("The issuer's key ring (every key with the days it signs on).", valueName: "path"))
@@ -61,6 +65,12 @@ struct VerificationService: AsyncParsableCommand {
     }
 
     func run() async throws {
+        guard
+            let database = DeploymentEnvironment.current.readerStore(
+                option: database, variable: "KALTIM_VERIFICATION_DATABASE_URL")
+        else {
+            throw ValidationError("give the certificates' store with --database or KALTIM_VERIFICATION_DATABASE_URL")
+        }
         let catalogue = try programme.load()
         let ring =
             try keys.map { try CertificateKeyRing(file: $0) }

@@ -89,7 +89,7 @@ struct ProgrammeRun {
         if let binary = options.consoleBinary {
             console = try await RunConsole.start(self, binary: binary, port: options.consolePort)
         }
-        if let console { print("  console: \(console.address) (pid \(console.pid))") }
+        try console?.announce(root: root.path)
         let chaos = options.chaos
         print(
             "  workers: \(fleet.names.joined(separator: ", "))\(chaos ? " (chaos: a kill every \(options.chaosInterval) s)" : "")"
@@ -127,7 +127,7 @@ struct ProgrammeRun {
         let passed = try await report(finished, tally: tally, disturbance: disturbance)
         if let console {
             // The console reads the roles' queues and dead letters: the topology stays with it.
-            try console.printInstructions(root: root.path)
+            console.printInstructions(root: root.path)
         } else {
             for role in roles { await RoleTopology(role: role, prefix: prefix).deleteAll(on: connection) }
         }

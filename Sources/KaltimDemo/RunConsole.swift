@@ -70,6 +70,14 @@ struct RunConsole {
         let log = run.path("logs/console.log")
         let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)
         try "\(pid)\n".write(toFile: run.path("console.pid"), atomically: true, encoding: .utf8)
+        // The run's topology stays with the console; the next run.sh deletes it by this prefix.
+        try "\(run.prefix)\n".write(toFile: run.path("console.prefix"), atomically: true, encoding: .utf8)
+        /// A console that did not come up is not left behind.
+        func giveUp(_ reason: String) -> FleetError {
+            ProcessSpawner.stop([pid], within: .seconds(10))
+            unlink(run.path("console.pid"))
+            return FleetError(reason)
+        }
         let deadline = ContinuousClock.now + .seconds(120)
         while true {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -81,8 +89,11 @@ struct RunConsole {
                 return RunConsole(
                     pid: pid, address: "http://\(address)", accounts: accounts, accountsFile: accountsFile, log: log)
             }
-            if ProcessSpawner.exitStatus(of: pid) != nil { throw FleetError("the console exited at start; see \(log)") }
-            guard ContinuousClock.now < deadline else { throw FleetError("the console did not start; see \(log)") }
+            if ProcessSpawner.exitStatus(of: pid) != nil {
+                unlink(run.path("console.pid"))
+                throw FleetError("the console exited at start (is its port taken?); see \(log)")
+            }
+            guard ContinuousClock.now < deadline else { throw giveUp("the console did not start; see \(log)") }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
@@ -108,23 +119,38 @@ struct RunConsole {
         return hash
     }
 
-    /// What the person who ran the job needs to open the console, also written next to the
-    /// accounts (readable by its owner only) so that it can be found again.
-    func printInstructions(root: String) throws {
+    /// The demo accounts, one line each.
+    var accountLines: [String] {
+        accounts.map { "    \($0.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \($0.password)   \($0.who)" }
+    }
+
+    /// Writes the accounts with their passwords to `console-accounts.txt`, created readable by
+    /// its owner only (never, even for a moment, by the group), and prints them: the console
+    /// can be opened while the run goes on.
+    func announce(root: String) throws {
+        let file = root + "/console-accounts.txt"
+        unlink(file)
+        let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw FleetError("cannot create \(file): \(String(cString: strerror(errno)))") }
+        let text = "Konsol: \(address)\nAkun demo (dibuat untuk run ini):\n" + accountLines.joined(separator: "\n") + "\n"
+        let written = text.utf8CString.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count - 1) }
+        close(descriptor)
+        guard written == text.utf8.count else { throw FleetError("cannot write \(file)") }
+        print(
+            (["  console: \(address) (pid \(pid)); demo accounts (also in \(file)):"] + accountLines)
+                .joined(separator: "\n"))
+    }
+
+    /// What the person who ran the job needs at the end: the console is still running.
+    func printInstructions(root: String) {
         var lines = [
             "", "Konsol tetap berjalan: \(address)  (pid \(pid); hentikan dengan: kill \(pid))",
             "  Topologi run ini dibiarkan di broker agar konsol dapat membaca antreannya; broker juga tetap berjalan",
-            "  (hentikan dengan: scripts/broker.sh stop).",
+            "  (hentikan dengan: scripts/broker.sh stop). Run berikutnya menghentikan konsol ini dan menghapus antreannya.",
             "  Akun demo (dibuat untuk run ini; juga di \(root)/console-accounts.txt):",
         ]
-        for account in accounts {
-            lines.append(
-                "    \(account.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(account.password)   \(account.who)")
-        }
+        lines += accountLines
         lines.append("  Log konsol: \(log)")
         print(lines.joined(separator: "\n"))
-        let file = root + "/console-accounts.txt"
-        try (lines.dropFirst().joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        chmod(file, 0o600)
     }
 }

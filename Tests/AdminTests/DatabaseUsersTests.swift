@@ -93,6 +93,7 @@ struct DatabaseUsersTests {
         }
         try await intake.write { transaction in
             try transaction.execute("CREATE TABLE intake_reviews (registration_id TEXT PRIMARY KEY)")
+            try transaction.execute("CREATE TABLE intake_profiles (registration_id TEXT PRIMARY KEY, sex TEXT)")
             try transaction.execute("CREATE TABLE intake_registry (nik_index TEXT PRIMARY KEY)")
         }
         for _ in 0..<2 {  // a second run changes nothing
@@ -137,6 +138,7 @@ struct DatabaseUsersTests {
         let console = try await Stores.openForReading(
             "postgres://\(prefix)console_reader@\(host)/\(database)", schema: "intake")
         _ = try await console.read("SELECT count(*) AS n FROM intake_reviews", [])
+        _ = try await console.read("SELECT count(*) AS n FROM intake_profiles", [])
         for closed in ["intake_registry", "certificates.cert_certificates"] {
             await #expect(throws: (any Error).self, "\(closed) is closed to the console's reader") {
                 _ = try await console.read("SELECT count(*) AS n FROM \(closed)", [])

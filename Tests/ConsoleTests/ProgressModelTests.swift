@@ -467,17 +467,21 @@ extension ProgressModelTests {
 }
 
 @Suite struct QueueRateMeterTests {
-    @Test func ratesComeFromTheCountersBetweenTwoReadsNotFromTheBrokersLastSample() {
+    @Test func ratesSpanTenSecondsOfTheBrokersCountersSoAQuietSampleIntervalIsNoZero() {
         let clock = SessionStoreTests.ManualClock()
         let meter = QueueRateMeter(clock: { clock.instant })
         #expect(meter.observe(queue: "q", published: 1000, acknowledged: 900) == nil, "nothing to compare with yet")
         clock.advance(.seconds(5))
-        #expect(meter.observe(queue: "q", published: 1500, acknowledged: 1400) == .init(incoming: 100, acknowledged: 100))
-        // A read a moment later keeps the last rate rather than dividing by a few milliseconds.
-        clock.advance(.milliseconds(10))
-        #expect(meter.observe(queue: "q", published: 1501, acknowledged: 1400) == .init(incoming: 100, acknowledged: 100))
-        clock.advance(.milliseconds(9990))  // 10 s after the sample kept
-        #expect(meter.observe(queue: "q", published: 1501, acknowledged: 1500) == .init(incoming: 0.1, acknowledged: 10))
+        #expect(meter.observe(queue: "q", published: 1500, acknowledged: 1400) == nil, "5 s: shorter than the window")
+        clock.advance(.seconds(5))
+        #expect(meter.observe(queue: "q", published: 2000, acknowledged: 1900) == .init(incoming: 100, acknowledged: 100))
+        // The broker's counters did not move since its last collection: still the rate over the
+        // last ten seconds or more (1,000 in 12 s), not 0.
+        clock.advance(.seconds(2))
+        let twelve = QueueRateMeter.Rates(incoming: 1000.0 / 12, acknowledged: 1000.0 / 12)
+        #expect(meter.observe(queue: "q", published: 2000, acknowledged: 1900) == twelve)
+        // Two viewers a moment apart share the samples and see the same.
+        #expect(meter.observe(queue: "q", published: 2000, acknowledged: 1900) == twelve)
         #expect(meter.observe(queue: "other", published: 5, acknowledged: 5) == nil, "each queue on its own")
     }
 
@@ -485,14 +489,15 @@ extension ProgressModelTests {
         let clock = SessionStoreTests.ManualClock()
         let meter = QueueRateMeter(clock: { clock.instant })
         _ = meter.observe(queue: "q", published: 1000, acknowledged: 1000)
-        clock.advance(.seconds(5))
+        clock.advance(.seconds(10))
         #expect(meter.observe(queue: "q", published: 10, acknowledged: 10) == nil, "the queue was declared again")
-        clock.advance(.seconds(5))
-        #expect(meter.observe(queue: "q", published: 60, acknowledged: 10) == .init(incoming: 10, acknowledged: 0))
+        clock.advance(.seconds(10))
+        #expect(meter.observe(queue: "q", published: 110, acknowledged: 10) == .init(incoming: 10, acknowledged: 0))
         clock.advance(.seconds(301))
-        #expect(meter.observe(queue: "q", published: 70, acknowledged: 20) == nil, "a sample from long ago is not compared")
+        #expect(meter.observe(queue: "q", published: 120, acknowledged: 20) == nil, "a sample from long ago is not compared")
         #expect(meter.observe(queue: "q", published: Int?.none, acknowledged: 20) == nil, "no counters, no rate")
         #expect(meter.observe(queue: "q", published: -1, acknowledged: 20) == nil)
+        #expect(meter.observe(queue: "q", published: Int.max, acknowledged: Int.max) == nil)
     }
 }
 
@@ -508,6 +513,7 @@ extension ProgressModelTests {
         #expect(IndonesianText.decimal(1234.5) == "1.234,5")
         #expect(IndonesianText.decimal(-0.01) == "0,0")
         #expect(IndonesianText.decimal(.nan) == "–")
+        #expect(IndonesianText.decimal(9e18) == "–" && IndonesianText.decimal(-.infinity) == "–", "no trap on a hostile rate")
     }
 
     @Test func targetChartsKeepEveryBarInsideTheirBoxAndCarryALegend() throws {

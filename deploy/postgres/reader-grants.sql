@@ -23,3 +23,4 @@ SELECT format('ALTER FUNCTION certificates.verification_document(text) OWNER TO 
 SELECT format('REVOKE ALL ON FUNCTION certificates.verification_document(text) FROM PUBLIC') \gexec
 SELECT format('GRANT EXECUTE ON FUNCTION certificates.verification_document(text) TO %I', :'user_prefix' || 'verification') \gexec
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_reviews', :'user_prefix' || 'console_reader') \gexec
+SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_profiles', :'user_prefix' || 'console_reader') \gexec

@@ -7,7 +7,8 @@
 -- Each role's KALTIM_DATABASE_URL then names its own user: postgres://kaltim_intake:…@host/kaltim.
 -- Running it again changes nothing (an existing user keeps its password).
 -- Two more users only read: kaltim_verification (one certificate for its whole code, through a
--- function), kaltim_console_reader (intake_reviews, for the console's --intake-store). Their
+-- function), kaltim_console_reader (intake_reviews and intake_profiles, for the console's
+-- --intake-store). Their
 -- grants: reader-grants.sql, after the workers' first start.
 -- `user_prefix` (default kaltim_) is for tests.
 \if :{?user_prefix}
