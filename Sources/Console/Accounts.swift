@@ -36,6 +36,7 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
     public func allows(_ permission: ConsolePermission) -> Bool {
         switch permission {
         case .viewProgress: true
+        case .viewReports: true
         case .viewReviewQueue: self != .blki
         case .viewOperations: self == .viewer || self == .operator || self == .admin
         case .replay: self == .operator || self == .admin
@@ -52,6 +53,9 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
 public enum ConsolePermission: String, Sendable, CaseIterable {
     /// The programme's progress (counts only).
     case viewProgress
+    /// The reports (counts by group, a registration's progress by its number; no personal
+    /// data; a BLKI administrator sees their own BLKI's).
+    case viewReports
     /// The list of pending reviews (no personal data).
     case viewReviewQueue
     /// Queues, dead letters (masked) and the audit log.

@@ -98,6 +98,15 @@ public struct ConsoleServer: Sendable {
                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
             }
         }
+        router.get("/laporan") { request, _ in
+            try await guarded(request, .viewReports) { session in try await reportsPage(session, request: request) }
+        }
+        router.get("/laporan.csv") { request, _ in
+            try await guarded(request, .viewReports) { session in try await reportCSV(session, request: request) }
+        }
+        router.get("/laporan/pendaftaran") { request, _ in
+            try await guarded(request, .viewReports) { session in try await registrationLookup(session, request: request) }
+        }
         router.get("/reviews") { request, _ in
             try await guarded(request, .viewReviewQueue) { session in try await reviewsPage(session) }
         }

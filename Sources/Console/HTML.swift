@@ -79,7 +79,8 @@ enum Page {
         var nav: HTML = ""
         if let session {
             let links: [(String, String, String, ConsolePermission)] = [
-                ("progress", "/", "Kemajuan", .viewProgress), ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
+                ("progress", "/", "Kemajuan", .viewProgress), ("reports", "/laporan", "Laporan", .viewReports),
+                ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
                 ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Antrean", .viewOperations),
                 ("dead-letters", "/dead-letters", "Pesan gagal", .viewOperations),
                 ("audit", "/audit", "Log audit", .viewOperations), ("subjects", "/subjects", "Hak subjek data", .subjectRights),

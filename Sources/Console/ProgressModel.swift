@@ -86,6 +86,9 @@ public struct ProgressHandler: TypedMessageHandler {
                 action TEXT NOT NULL, subject TEXT NOT NULL, class_id TEXT, once_key TEXT UNIQUE)
             """,
             "CREATE INDEX IF NOT EXISTS console_staff_actions_subject ON console_staff_actions (subject, action)",
+            // An accepted registration's priority tier (1 never trained, 2 failed before, 3
+            // trained before), for the reports' breakdown.
+            "CREATE TABLE IF NOT EXISTS console_priorities (registration_id TEXT PRIMARY KEY, tier INTEGER NOT NULL)",
         ]
     }
 
@@ -130,6 +133,11 @@ public struct ProgressHandler: TypedMessageHandler {
                     .text(accepted.registrationID), .text(accepted.participantID), .text(accepted.centre.rawValue),
                     .text(accepted.programme), sector(accepted.programme), at,
                 ])
+            try transaction.execute(
+                """
+                INSERT INTO console_priorities (registration_id, tier) VALUES (?, ?)
+                ON CONFLICT (registration_id) DO UPDATE SET tier = excluded.tier
+                """, [.text(accepted.registrationID), .integer(Int64(accepted.priorityTier.rawValue))])
         case .rejected(let rejected):
             try transaction.execute(
                 """

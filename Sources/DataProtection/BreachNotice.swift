@@ -54,6 +54,7 @@ public enum BreachNotice {
     /// window: (column, whether it holds seconds since 1970 or ISO 8601 text).
     public static let recordedAt: [String: (column: String, epochSeconds: Bool)] = [
         "intake_registrations": ("decided_at", false),
+        "intake_profiles": ("decided_at", false),
         "intake_reviews": ("opened_at", false),
         "notif_contacts": ("updated_at", true),
         "notif_messages": ("created_at", true),

@@ -165,6 +165,15 @@ public enum PersonalDataRegister {
             readers: "intake", erasure: .clear([("masked_nik", "'****'"), ("nik_index", "NULL")]),
             trustedWhen: ("outcome", "accepted")),
         RegisterEntry(
+            .table, holder: "intake", name: "intake_profiles", personal: ["regency", "sex", "age_band", "education"],
+            keys: [("registration_id", .registrationID)], other: ["year", "decided_at"],
+            purpose:
+                "what the console's reports count by: the domicile's kabupaten/kota (4-digit code), the declared sex, the age band on the programme's reference date, the education level; never sent on the broker",
+            retention:
+                "for an earlier programme year, deleted 730 days (by default) after the decision (`--registration-retention-days`) by the intake worker",
+            readers: "intake; the console's reports, which show counts only (through its read-only `--intake-store`)",
+            erasure: .deleteRows),
+        RegisterEntry(
             .table, holder: "intake", name: "intake_history", keys: [("nik_index", .nikIndex)],
             other: ["programme", "year", "outcome", "source", "reference"],
             purpose: "earlier trainings and their outcome: the priority tier (never trained, failed before)",
@@ -370,6 +379,10 @@ public enum PersonalDataRegister {
             other: ["opened_at", "reasons", "documents_requested_at", "respond_by", "documents_reason"],
             purpose: "the review queue (reasons' codes and dates; the case file stays in intake)",
             retention: participantDays, readers: "officers, admins"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_priorities", keys: [("registration_id", .registrationID)],
+            other: ["tier"], purpose: "the reports' breakdown by priority tier", retention: participantDays,
+            readers: "console staff (counts)"),
         RegisterEntry(
             .table, holder: "console", name: "console_retakes", keys: [("participant_id", .participantID)],
             other: ["graded_at", "retake_available"], purpose: "whether an uji ulang is still possible",

@@ -12,6 +12,7 @@ import Stores
 import Synchronization
 import TestSupport
 import Testing
+import Topology
 import Workers
 
 @testable import Console
@@ -272,6 +273,82 @@ import Workers
     /// The data subject's rights from the console: only an admin, a correction checked as the
     /// worker checks it and published with the number in +62 form (the values never in the
     /// audit log), a withdrawal of consent with the number typed twice, recorded once.
+    @Test func theReportsCountByProfileAndTierShowNoPersonalDataAndKeepABLKIToItsOwn() async throws {
+        let desk = try await Desk()
+        // Siti: the registry's, accepted at Bontang (25 on the reference date, SMK, Kota Bontang).
+        // A man of 19 from Balikpapan whom the registry does not know (review), with a hostile
+        // programme text: counted, named by nothing personal.
+        var second = Self.submission("REG-P2", birthDate: "2006-01-01")
+        second.nik = "6471050101060001"
+        second.fullName = "Budi Santoso"
+        second.sex = .male
+        second.education = .sma
+        second.domicile = Domicile(regionCode: "6471051001", address: "Jl. Lain 2")
+        second.preferredCentre = .balikpapan
+        second.programme = "MEKANIK_SEPEDA_MOTOR"
+        for (id, submission) in [("sub-p1", Self.submission("REG-P1", birthDate: "1999-08-17")), ("sub-p2", second)] {
+            let decided = try await desk.intake.deliver(
+                EventEnvelope(id: id, source: "/kaltim/registration-portal", data: submission))
+            for event in decided.events where WorkerRole.console.consumes.contains(event.type) {
+                _ = try await desk.console.deliver(body: event.body)
+            }
+        }
+        let accepted = try await desk.console.query("SELECT COUNT(*) AS n FROM console_priorities")
+        #expect(accepted.first?["n"]?.integer == 1, "Siti is accepted and has a tier")
+
+        func report(_ dimension: String, as user: String = "vivi") async throws -> String {
+            let page = try await desk.page("/laporan?menurut=\(dimension)", user: user)
+            #expect(page.status == 200 && page.body.contains("<html lang=\"id\">"))
+            for leak in ["Siti", "Budi Santoso", "6474015708999901", "6471050101060001", "Jl. ", "1999-08-17", "2006-01-01"] {
+                #expect(!page.body.contains(leak), "\(dimension): \(leak)")
+            }
+            return page.body
+        }
+        func row(_ body: String, _ label: String) -> [Int] {
+            // The figures of the line labelled `label`: registered, accepted, rejected, waiting, scheduled, certified.
+            guard let start = body.range(of: "<td>\(label)</td>") else { return [] }
+            let rest = body[start.upperBound...]
+            let line = rest[..<(rest.range(of: "</tr>")?.lowerBound ?? rest.endIndex)]
+            return line.matches(of: /<td class="number[^"]*">([0-9.]+)<\/td>/).compactMap { Int($0.1) }
+        }
+        let sex = try await report("jenis-kelamin")
+        #expect(row(sex, "Perempuan") == [1, 1, 0, 0, 0, 0])
+        #expect(row(sex, "Laki-laki").prefix(2) == [1, 0], "registered, not accepted (the registry does not know him)")
+        let age = try await report("umur")
+        #expect(row(age, "25–29 tahun").first == 1 && row(age, "17–19 tahun").first == 1)
+        let region = try await report("wilayah")
+        #expect(row(region, "Kota Bontang (64.74)").first == 1 && row(region, "Kota Balikpapan (64.71)").first == 1)
+        let education = try await report("pendidikan")
+        #expect(row(education, "SMK").first == 1 && row(education, "SMA").first == 1)
+        let tier = try await report("prioritas")
+        #expect(row(tier, "1 · belum pernah ikut pelatihan") == [1, 1, 0, 0, 0, 0])
+        #expect(row(tier, "belum ditetapkan (tidak diterima)").first == 1)
+
+        // A BLKI administrator's reports hold their own BLKI only.
+        let bontang = try await report("jenis-kelamin", as: "budi")
+        #expect(row(bontang, "Perempuan").first == 1 && row(bontang, "Laki-laki").isEmpty)
+        let balikpapan = try await report("program", as: "bella")
+        #expect(row(balikpapan, "BLKI Balikpapan · Mekanik Sepeda Motor").first == 1)
+        #expect(!balikpapan.contains("BLKI Bontang ·"))
+
+        // The CSV: the same figures, every field safe for a spreadsheet.
+        let (status, csv, _) = try await desk.request("GET", "/laporan.csv?menurut=jenis-kelamin", user: "vivi")
+        #expect(status == 200)
+        #expect(csv.hasPrefix("kelompok,kode,mendaftar,diterima,ditolak,daftar_tunggu,dijadwalkan,kompeten\r\n"))
+        #expect(csv.contains("Perempuan,P,1,1,0,0,0,0\r\n") && csv.contains("Laki-laki,L,1,0,"), "\(csv)")
+
+        // One registration by its number; another BLKI's is not found; a hostile number is refused.
+        let found = try await desk.page("/laporan/pendaftaran?nomor=REG-P1", user: "vivi")
+        #expect(found.status == 200 && found.body.contains("BLKI Bontang") && found.body.contains("WITA"))
+        #expect(!found.body.contains("Siti"))
+        #expect(try await desk.page("/laporan/pendaftaran?nomor=REG-P1", user: "bella").status == 404)
+        let hostile = try await desk.page("/laporan/pendaftaran?nomor=%3Cscript%3Ealert(1)%3C/script%3E", user: "vivi")
+        #expect(hostile.status == 400 && !hostile.body.contains("<script>"))
+        let unknown = try await desk.page("/laporan/pendaftaran?nomor=REG-NONE", user: "rina")
+        #expect(unknown.status == 404 && unknown.body.contains("tidak ditemukan"))
+        try await desk.stop()
+    }
+
     @Test func anAdminCorrectsAndRecordsAWithdrawalOfConsentAndNobodyElseCan() async throws {
         let desk = try await Desk()
         // The console knows REG-1 (intake received it), and no REG-404.

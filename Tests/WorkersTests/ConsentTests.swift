@@ -370,6 +370,7 @@ struct IntakeRetentionTests {
         // and grades still need its index, however old.
         try await kit.store.write { transaction in
             try transaction.execute("UPDATE intake_registrations SET year = 2024 WHERE registration_id IN ('REG-T1', 'REG-T2')")
+            try transaction.execute("UPDATE intake_profiles SET year = 2024 WHERE registration_id IN ('REG-T1', 'REG-T2')")
         }
         func apply(after days: Double) async throws -> [String: Int] {
             var changed: [String: Int] = [:]
@@ -381,10 +382,15 @@ struct IntakeRetentionTests {
             return changed
         }
         // A year on: nothing is past its time.
-        #expect(try await apply(after: 365) == ["intake_registrations": 0, "intake_consents": 0])
+        #expect(try await apply(after: 365) == ["intake_registrations": 0, "intake_consents": 0, "intake_profiles": 0])
+        #expect(try await kit.query("SELECT 1 FROM intake_profiles").count == 3, "a profile per registration")
         #expect(try await kit.query("SELECT 1 FROM intake_registrations WHERE nik_index IS NOT NULL").count == 3)
         // Past two years: the 2024 registrations and their parents' names; not this year's.
-        #expect(try await apply(after: 731) == ["intake_registrations": 2, "intake_consents": 2])
+        #expect(try await apply(after: 731) == ["intake_registrations": 2, "intake_consents": 2, "intake_profiles": 2])
+        let profiles = try await kit.query("SELECT registration_id, sex, age_band, regency FROM intake_profiles")
+        #expect(profiles.map { $0["registration_id"] } == [.text("REG-T3")], "the earlier year's profiles are deleted")
+        #expect(profiles.first?["sex"] == .text("L") && profiles.first?["age_band"] == .text("17-19"), "\(profiles)")
+        #expect(profiles.first?["regency"] == .text("6474"), "Kota Bontang, from the domicile")
         let registrations = try await kit.query("SELECT * FROM intake_registrations ORDER BY registration_id")
         #expect(registrations.prefix(2).allSatisfy { $0["nik_index"] == .null && $0["masked_nik"] == .text("****") })
         #expect(registrations.last?["nik_index"] != .null, "this year's registration keeps its index")
@@ -396,7 +402,7 @@ struct IntakeRetentionTests {
         )
         #expect(try await kit.query("SELECT 1 FROM intake_reviews WHERE case_file IS NOT NULL").count == 1, "an open case stays")
         // Done once: a second pass finds nothing to change.
-        #expect(try await apply(after: 732) == ["intake_registrations": 0, "intake_consents": 0])
+        #expect(try await apply(after: 732) == ["intake_registrations": 0, "intake_consents": 0, "intake_profiles": 0])
         // No retention configured: no rules.
         let forever = IntakeHandler(
             catalogue: try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json")), nikKey: .development,

@@ -74,6 +74,9 @@ public struct IntakeHandler: TypedMessageHandler {
                 condition:
                     "guardian_name IS NOT NULL AND registration_id IN (SELECT registration_id FROM intake_registrations WHERE decided_at < ? AND year < \(year))",
                 assignments: "guardian_name = NULL", keep: keep, timeFormat: .isoText),
+            TableRetention(
+                table: "intake_profiles", key: "registration_id", condition: "decided_at < ? AND year < \(year)",
+                assignments: nil, keep: keep, timeFormat: .isoText),
         ]
     }
 
@@ -90,6 +93,14 @@ public struct IntakeHandler: TypedMessageHandler {
             reasons TEXT NOT NULL, decided_at TEXT NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS intake_registrations_person ON intake_registrations (nik_index, year)",
+        // What the console's reports count by (kabupaten/kota, sex, age band, education), per
+        // registration: coarse, read by the console through its read-only `--intake-store`,
+        // never sent on the broker (the console's history stream cannot forget an entry).
+        """
+        CREATE TABLE IF NOT EXISTS intake_profiles (
+            registration_id TEXT PRIMARY KEY, regency TEXT, sex TEXT, age_band TEXT, education TEXT,
+            year INTEGER NOT NULL, decided_at TEXT NOT NULL)
+        """,
         """
         CREATE TABLE IF NOT EXISTS intake_history (
             nik_index TEXT NOT NULL, programme TEXT NOT NULL, year INTEGER NOT NULL,
@@ -206,6 +217,7 @@ public struct IntakeHandler: TypedMessageHandler {
                 .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
                 .text(Date().formatted(.iso8601)),
             ])
+        try recordProfile(registration, in: transaction)
         if outcome != "rejected" {
             try recordConsent(registration, birthDateInNIK: nik.derivedBirthDate, in: transaction)
         }
@@ -218,6 +230,26 @@ public struct IntakeHandler: TypedMessageHandler {
                 try named(participantID, registration.registrationID, fullName: registration.fullName, causedBy: event))
         }
         return events
+    }
+
+    /// The coarse profile the console's reports count by: the domicile's kabupaten/kota (its
+    /// 4-digit code, when the region table knows it), the declared sex, the age band on the
+    /// programme's reference date and the education level.
+    func recordProfile(_ registration: RegistrationSubmittedV3, in transaction: any StoreTransaction) throws {
+        let digits = registration.domicile.regionCode.filter { $0 != "." }
+        let regency = digits.count >= 4 ? String(digits.prefix(4)) : nil
+        let known = regency.flatMap { regions.name(of: $0) } != nil ? regency : nil
+        let age = NIKCheck.age(of: registration.birthDate, on: catalogue.referenceDate)
+        try transaction.execute(
+            """
+            INSERT INTO intake_profiles (registration_id, regency, sex, age_band, education, year, decided_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(registration.registrationID), known.map(SQLValue.text) ?? .null, .text(registration.sex.rawValue),
+                age.map { SQLValue.text(AgeBand.of(age: $0).rawValue) } ?? .null, .text(registration.education.rawValue),
+                .integer(Int64(catalogue.year)), .text(Date().formatted(.iso8601)),
+            ])
     }
 
     /// `registration.received`, which goes with each first decision: what the counts need,

@@ -1,0 +1,157 @@
+// Laporan: the reports' page and CSV, and one registration's progress by its number.
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+extension ConsoleServer {
+    /// The BLKI a user's reports are limited to (a BLKI administrator's own), or nil for all.
+    func reportCentre(_ session: ConsoleSession) -> String? { session.role == .blki ? session.centre ?? "-" : nil }
+
+    /// The lines of the report `dimension`, or a message saying why there are none.
+    func reportLines(_ session: ConsoleSession, _ dimension: ReportDimension) async throws -> Result<[ReportLine], ReportRefusal>
+    {
+        var profiles: [String: String] = [:]
+        if dimension.needsIntakeStore {
+            guard let intake = configuration.intakeStore else { return .failure(.noIntakeStore) }
+            do {
+                profiles = try await ProgrammeReports.profiles(dimension, in: intake)
+            } catch {
+                logger.warning("console: intake's profiles cannot be read", metadata: ["error": "\(error)"])
+                return .failure(.intakeUnreadable)
+            }
+        }
+        let registrations = try await ProgrammeReports.registrations(in: store, centre: reportCentre(session))
+        return .success(
+            ProgrammeReports.lines(registrations, by: dimension, profiles: profiles, programmeName: programmeName))
+    }
+
+    /// Why a report cannot be shown.
+    enum ReportRefusal: Error {
+        case noIntakeStore, intakeUnreadable
+
+        var text: String {
+            switch self {
+            case .noIntakeStore:
+                "Laporan ini membaca profil ringkas pendaftar dari penyimpanan intake: jalankan konsol dengan --intake-store."
+            case .intakeUnreadable: "Penyimpanan intake tidak dapat dibaca saat ini (rinciannya ada di log konsol)."
+            }
+        }
+    }
+
+    func reportsPage(_ session: ConsoleSession, request: Request) async throws -> Response {
+        let dimension =
+            ReportDimension(rawValue: String(request.uri.queryParameters["menurut"] ?? "")) ?? .centreProgramme
+        var body: HTML = """
+            <p class="muted">Jumlah saja, tanpa data pribadi. Mendaftar = pendaftaran yang diterima intake; kompeten = \
+            sertifikat kompetensi BNSP yang tidak dicabut; daftar tunggu = diterima, belum mendapat kursi, tidak \
+            mengundurkan diri\(session.role == .blki ? "; hanya BLKI Anda" : "").</p><p id="report-menu">Menurut: 
+            """
+        for option in ReportDimension.allCases {
+            body +=
+                option == dimension
+                ? "<b>\(option.title)</b> · " : "<a href=\"/laporan?menurut=\(option.rawValue)\">\(option.title)</a> · "
+        }
+        body += "</p><h2>\(dimension.title)</h2>"
+        switch try await reportLines(session, dimension) {
+        case .failure(let refusal):
+            body += Page.message(refusal.text, kind: "error")
+        case .success(let lines):
+            let number = { (value: Int) in IndonesianText.number(value) }
+            body += """
+                <table id="report" data-dimension="\(dimension.rawValue)"><tr><th>Kelompok</th><th>Mendaftar</th>\
+                <th>Diterima</th><th>Ditolak</th><th>Daftar tunggu</th><th>Dijadwalkan</th><th>Kompeten</th></tr>
+                """
+            var total = ReportLine(key: "", label: "Jumlah")
+            for line in lines {
+                body += """
+                    <tr class="line" data-key="\(line.key)"><td>\(line.label)</td><td class="number">\(number(line.registered))</td>\
+                    <td class="number">\(number(line.accepted))</td><td class="number">\(number(line.rejected))</td>\
+                    <td class="number waiting">\(number(line.waiting))</td><td class="number">\(number(line.scheduled))</td>\
+                    <td class="number">\(number(line.certified))</td></tr>
+                    """
+                total.registered += line.registered
+                total.accepted += line.accepted
+                total.rejected += line.rejected
+                total.waiting += line.waiting
+                total.scheduled += line.scheduled
+                total.certified += line.certified
+            }
+            body += """
+                <tr class="total"><th>Jumlah</th><th class="number">\(number(total.registered))</th>\
+                <th class="number">\(number(total.accepted))</th><th class="number">\(number(total.rejected))</th>\
+                <th class="number">\(number(total.waiting))</th><th class="number">\(number(total.scheduled))</th>\
+                <th class="number">\(number(total.certified))</th></tr></table>
+                <p><a href="/laporan.csv?menurut=\(dimension.rawValue)" id="report-csv">Unduh CSV</a></p>
+                """
+        }
+        body += """
+            <h2>Cari pendaftaran</h2>
+            <form method="get" action="/laporan/pendaftaran" id="lookup"><label>Nomor pendaftaran \
+            <input name="nomor" maxlength="64" autocomplete="off" required></label> <button type="submit">Cari</button></form>
+            <p class="muted">Menurut nomor pendaftaran saja: konsol tidak menyimpan nama atau NIK. Petugas verifikasi \
+            melihat nama dalam berkas kasus.</p>
+            """
+        return html(Page.frame(title: "Laporan", session: session, active: "reports", body: body))
+    }
+
+    func reportCSV(_ session: ConsoleSession, request: Request) async throws -> Response {
+        let dimension =
+            ReportDimension(rawValue: String(request.uri.queryParameters["menurut"] ?? "")) ?? .centreProgramme
+        guard case .success(let lines) = try await reportLines(session, dimension) else {
+            return Response(
+                status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "laporan ini tidak tersedia\n")))
+        }
+        var csv = "kelompok,kode,mendaftar,diterima,ditolak,daftar_tunggu,dijadwalkan,kompeten\r\n"
+        for line in lines {
+            let figures = [line.registered, line.accepted, line.rejected, line.waiting, line.scheduled, line.certified]
+            csv += ([Self.csvField(line.label), Self.csvField(line.key)] + figures.map { String($0) }).joined(separator: ",")
+            csv += "\r\n"
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/csv; charset=utf-8",
+                .contentDisposition: "attachment; filename=\"laporan-\(dimension.rawValue).csv\"",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
+    }
+
+    func registrationLookup(_ session: ConsoleSession, request: Request) async throws -> Response {
+        let number = String(request.uri.queryParameters["nomor"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard number.wholeMatch(of: /[A-Za-z0-9._-]{1,64}/) != nil else {
+            return html(
+                Page.frame(
+                    title: "Cari pendaftaran", session: session, active: "reports",
+                    body: Page.message(
+                        "Nomor pendaftaran terdiri dari huruf, angka, titik, garis bawah atau tanda hubung (paling banyak 64).",
+                        kind: "error") + "<p><a href=\"/laporan\">Kembali ke laporan</a></p>"), .badRequest)
+        }
+        guard let found = try await ProgrammeReports.registration(number, in: store, centre: reportCentre(session)) else {
+            return html(
+                Page.frame(
+                    title: "Cari pendaftaran", session: session, active: "reports",
+                    body: Page.message("Pendaftaran \(number) tidak ditemukan.", kind: "error")
+                        + "<p><a href=\"/laporan\">Kembali ke laporan</a></p>"), .notFound)
+        }
+        func when(_ date: Date?) -> String { date.map(IndonesianText.dateTime) ?? "–" }
+        let tier = found.tier.map { ProgrammeReports.label(String($0), .priority, programmeName: programmeName) } ?? "–"
+        let certified =
+            found.certifiedAt.map { IndonesianText.dateTime($0) + (found.revoked ? " (DICABUT)" : "") } ?? "–"
+        let fields: [(String, String)] = [
+            ("Nomor pendaftaran", found.registrationID), ("Nomor peserta", found.participantID ?? "–"),
+            ("BLKI", found.centre.map(IndonesianText.centre) ?? "–"), ("Program", found.programme.map(programmeName) ?? "–"),
+            ("Tingkat prioritas", tier), ("Mendaftar", when(found.registeredAt)), ("Diterima", when(found.acceptedAt)),
+            ("Ditolak", when(found.rejectedAt)), ("Masuk daftar tunggu", when(found.waitlistedAt)),
+            ("Mendapat kursi", when(found.scheduledAt)), ("Mengundurkan diri / dikeluarkan", when(found.withdrawnAt)),
+            ("Diuji", when(found.assessedAt)), ("Sertifikat kompetensi", certified),
+            ("Diberi tahu", when(found.notifiedAt)),
+        ]
+        var body: HTML = "<table id=\"registration\">"
+        for (name, value) in fields { body += "<tr><th>\(name)</th><td>\(value)</td></tr>" }
+        body += "</table><p><a href=\"/laporan\">Kembali ke laporan</a></p>"
+        return html(Page.frame(title: "Pendaftaran \(found.registrationID)", session: session, active: "reports", body: body))
+    }
+}
