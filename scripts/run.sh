@@ -45,7 +45,7 @@ if [[ -f out/run/console.prefix ]]; then
   if [[ "$prefix" =~ ^demo-[0-9]+-[0-9]+\.$ ]]; then
     echo "== deleting the queues that run left (${prefix}*)"
     scripts/broker.sh ctl list_queues -q name 2>/dev/null | grep -F "$prefix" | while read -r queue; do
-      [[ "$queue" == "$prefix"* ]] && scripts/broker.sh ctl delete_queue "$queue" >/dev/null 2>&1 || true
+      [[ "$queue" == "$prefix"* ]] && scripts/broker.sh ctl delete_queue "$queue" </dev/null >/dev/null 2>&1 || true
     done || true
   fi
   rm -f out/run/console.prefix

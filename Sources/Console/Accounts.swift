@@ -20,6 +20,10 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
     /// A BLKI administrator: progress and the classes of their own BLKI (the account's `centre`):
     /// rosters, daftar ulang, training results and withdrawals.
     case blki
+    /// An LSP coordinator: progress, the reports, and their own LSP's assessments (the
+    /// account's `lsp`, its BNSP licence): results by scheme and the submissions grading refused,
+    /// with the reasons to correct.
+    case lsp
 
     /// The role's name on the pages.
     public var label: String {
@@ -29,6 +33,7 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
         case .admin: "admin"
         case .officer: "petugas verifikasi"
         case .blki: "admin BLKI"
+        case .lsp: "koordinator LSP"
         }
     }
 
@@ -37,12 +42,13 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
         switch permission {
         case .viewProgress: true
         case .viewReports: true
-        case .viewReviewQueue: self != .blki
+        case .viewReviewQueue: self != .blki && self != .lsp
         case .viewOperations: self == .viewer || self == .operator || self == .admin
         case .replay: self == .operator || self == .admin
         case .purgeAndReveal: self == .admin
         case .decideReviews: self == .officer
         case .runBLKIDesk: self == .blki
+        case .runLSPDesk: self == .lsp
         case .subjectRights: self == .admin
         }
     }
@@ -68,6 +74,8 @@ public enum ConsolePermission: String, Sendable, CaseIterable {
     case decideReviews
     /// A BLKI's classes: daftar ulang, training results, withdrawals.
     case runBLKIDesk
+    /// An LSP's assessments: results and refused submissions (participant ids, no names).
+    case runLSPDesk
     /// The data subject's rights: a correction, a withdrawal of consent.
     case subjectRights
 }
@@ -85,12 +93,15 @@ public struct ConsoleAccounts: Sendable {
         public var passwordHash: String
         /// For a BLKI administrator: their BLKI (`BLKI_BALIKPAPAN`, `BLKI_BONTANG`); nobody else has one.
         public var centre: String?
+        /// For an LSP coordinator: their LSP's BNSP licence (`BNSP-LSP-0123-ID`); nobody else has one.
+        public var lsp: String?
 
-        public init(name: String, role: ConsoleRole, passwordHash: String, centre: String? = nil) {
+        public init(name: String, role: ConsoleRole, passwordHash: String, centre: String? = nil, lsp: String? = nil) {
             self.name = name
             self.role = role
             self.passwordHash = passwordHash
             self.centre = centre
+            self.lsp = lsp
         }
     }
 
@@ -128,6 +139,15 @@ public struct ConsoleAccounts: Sendable {
                 }
             } else if user.centre != nil {
                 throw ConsoleError(.accounts, "user \(user.name) has a centre, which only a blki account has")
+            }
+            if user.role == .lsp {
+                guard let licence = user.lsp, licence.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9.-]{0,63}/) != nil else {
+                    throw ConsoleError(
+                        .accounts,
+                        "user \(user.name) is an LSP coordinator: give their LSP's licence (lsp, e.g. BNSP-LSP-0123-ID)")
+                }
+            } else if user.lsp != nil {
+                throw ConsoleError(.accounts, "user \(user.name) has an lsp, which only an lsp account has")
             }
         }
         self.init(users: file.users)

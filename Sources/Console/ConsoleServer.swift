@@ -146,6 +146,7 @@ public struct ConsoleServer: Sendable {
         router.post("/blki/record") { request, _ in
             try await guardedForm(request, .runBLKIDesk) { session, form in try await recordForClass(session, form) }
         }
+        router.get("/lsp") { request, _ in try await guarded(request, .runLSPDesk) { session in try await lspPage(session) } }
         router.get("/queues") { request, _ in
             try await guarded(request, .viewOperations) { session in try await queuesPage(session) }
         }

@@ -81,7 +81,8 @@ enum Page {
             let links: [(String, String, String, ConsolePermission)] = [
                 ("progress", "/", "Kemajuan", .viewProgress), ("reports", "/laporan", "Laporan", .viewReports),
                 ("reviews", "/reviews", "Verifikasi", .viewReviewQueue),
-                ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("queues", "/queues", "Antrean", .viewOperations),
+                ("blki", "/blki", "Kelas BLKI", .runBLKIDesk), ("lsp", "/lsp", "Asesmen LSP", .runLSPDesk),
+                ("queues", "/queues", "Antrean", .viewOperations),
                 ("dead-letters", "/dead-letters", "Pesan gagal", .viewOperations),
                 ("audit", "/audit", "Log audit", .viewOperations), ("subjects", "/subjects", "Hak subjek data", .subjectRights),
             ]

@@ -89,6 +89,16 @@ public struct ProgressHandler: TypedMessageHandler {
             // An accepted registration's priority tier (1 never trained, 2 failed before, 3
             // trained before), for the reports' breakdown.
             "CREATE TABLE IF NOT EXISTS console_priorities (registration_id TEXT PRIMARY KEY, tier INTEGER NOT NULL)",
+            // Each assessment an LSP submitted, as grading last decided it (by the assessment id
+            // the LSP gave): graded KOMPETEN or BELUM KOMPETEN, or refused with its reasons
+            // (codes and Bahasa texts as JSON), for the LSP coordinator's desk. Participant ids
+            // only.
+            """
+            CREATE TABLE IF NOT EXISTS console_assessments (
+                assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, lsp TEXT, scheme TEXT NOT NULL,
+                result TEXT NOT NULL, reasons TEXT, assessed_on TEXT, certificate_number TEXT, recorded_at REAL NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS console_assessments_lsp ON console_assessments (lsp, recorded_at)",
         ]
     }
 
@@ -246,6 +256,16 @@ public struct ProgressHandler: TypedMessageHandler {
                     .text(graded.participantID), at,
                     .integer(graded.outcome == .notYetCompetent && graded.retakeAvailable == true ? 1 : 0),
                 ])
+            try recordAssessment(
+                graded.assessmentID, participant: graded.participantID, lsp: graded.lspLicence, scheme: graded.scheme,
+                result: graded.outcome.rawValue, reasons: nil, assessedOn: graded.assessedOn,
+                certificateNumber: graded.lspCertificateNumber, at: at, in: transaction)
+        case .assessmentRejected(let rejected):
+            let reasons = try JSONEncoder().encode(rejected.reasons)
+            try recordAssessment(
+                rejected.assessmentID, participant: rejected.participantID, lsp: rejected.lspLicence, scheme: rejected.scheme,
+                result: "DITOLAK", reasons: String(decoding: reasons, as: UTF8.self), assessedOn: nil, certificateNumber: nil,
+                at: at, in: transaction)
         case .certificateIssued(let issued):
             // Only a competency certificate makes a participant "certified".
             guard issued.kind == .competency else { break }
@@ -475,5 +495,31 @@ enum KBLISector {
         case "N": "Jasa persewaan & penunjang usaha"
         default: "Sektor \(letter)"
         }
+    }
+}
+
+extension ProgressHandler {
+    /// An assessment as grading last decided it: a later event (by its time) replaces an
+    /// earlier one of the same assessment id, an earlier one arriving late does not.
+    func recordAssessment(
+        _ assessmentID: String, participant: String, lsp: String?, scheme: String, result: String, reasons: String?,
+        assessedOn: String?, certificateNumber: String?, at: SQLValue, in transaction: any StoreTransaction
+    ) throws {
+        try transaction.execute(
+            """
+            INSERT INTO console_assessments (assessment_id, participant_id, lsp, scheme, result, reasons, assessed_on,
+                certificate_number, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (assessment_id) DO UPDATE SET
+                participant_id = excluded.participant_id, lsp = excluded.lsp, scheme = excluded.scheme,
+                result = excluded.result, reasons = excluded.reasons, assessed_on = excluded.assessed_on,
+                certificate_number = excluded.certificate_number, recorded_at = excluded.recorded_at
+            WHERE excluded.recorded_at >= console_assessments.recorded_at
+            """,
+            [
+                .text(assessmentID), .text(participant), lsp.map(SQLValue.text) ?? .null, .text(scheme), .text(result),
+                reasons.map(SQLValue.text) ?? .null, assessedOn.map(SQLValue.text) ?? .null,
+                certificateNumber.map(SQLValue.text) ?? .null, at,
+            ])
     }
 }

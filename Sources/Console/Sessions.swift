@@ -10,6 +10,8 @@ public struct ConsoleSession: Sendable, Equatable {
     public let role: ConsoleRole
     /// A BLKI administrator's BLKI.
     public let centre: String?
+    /// An LSP coordinator's LSP licence.
+    public let lsp: String?
     public let csrfToken: String
     let created: ContinuousClock.Instant
     var lastSeen: ContinuousClock.Instant
@@ -36,7 +38,8 @@ final class SessionStore: Sendable {
     func create(_ user: ConsoleAccounts.User) -> ConsoleSession {
         let now = clock()
         let session = ConsoleSession(
-            id: randomToken(), user: user.name, role: user.role, centre: user.centre, csrfToken: randomToken(), created: now,
+            id: randomToken(), user: user.name, role: user.role, centre: user.centre, lsp: user.lsp, csrfToken: randomToken(),
+            created: now,
             lastSeen: now)
         sessions.withLock { sessions in
             sessions = sessions.filter { !isExpired($0.value, now: now) }

@@ -60,6 +60,7 @@ public enum BreachNotice {
         "notif_messages": ("created_at", true),
         "console_registrations": ("registered_at", true),
         "console_staff_actions": ("recorded_at", true),
+        "console_assessments": ("recorded_at", true),
     ]
 
     /// The people the exposed stores link to: registration numbers and participant ids.

@@ -384,6 +384,13 @@ public enum PersonalDataRegister {
             other: ["tier"], purpose: "the reports' breakdown by priority tier", retention: participantDays,
             readers: "console staff (counts)"),
         RegisterEntry(
+            .table, holder: "console", name: "console_assessments", keys: [("participant_id", .participantID)],
+            other: [
+                "assessment_id", "lsp", "scheme", "result", "reasons", "assessed_on", "certificate_number", "recorded_at",
+            ],
+            purpose: "an LSP coordinator's desk: their assessments' results and refused submissions (participant ids)",
+            retention: participantDays, readers: "the LSP's coordinators (their own LSP's)"),
+        RegisterEntry(
             .table, holder: "console", name: "console_retakes", keys: [("participant_id", .participantID)],
             other: ["graded_at", "retake_available"], purpose: "whether an uji ulang is still possible",
             retention: participantDays, readers: "console staff"),

@@ -11,6 +11,7 @@ struct RunConsole {
         let name: String
         let role: String
         let centre: String?
+        var lsp: String? = nil
         let password: String
         let who: String
     }
@@ -38,6 +39,10 @@ struct RunConsole {
                 name: "blki-balikpapan", role: "blki", centre: "BLKI_BALIKPAPAN", password: password(),
                 who: "admin BLKI Balikpapan"),
             Account(name: "blki-bontang", role: "blki", centre: "BLKI_BONTANG", password: password(), who: "admin BLKI Bontang"),
+            // The LSP the run's assessments come from (ProgrammeRun+Publishing).
+            Account(
+                name: "lsp", role: "lsp", centre: nil, lsp: "BNSP-LSP-0123-ID", password: password(),
+                who: "koordinator LSP (BNSP-LSP-0123-ID)"),
         ]
     }
 
@@ -49,6 +54,7 @@ struct RunConsole {
         for account in accounts {
             var user = ["name": account.name, "role": account.role, "passwordHash": try hash(account.password, with: binary)]
             if let centre = account.centre { user["centre"] = centre }
+            if let lsp = account.lsp { user["lsp"] = lsp }
             users.append(user)
         }
         let accountsFile = run.path("console-accounts.json")

@@ -216,6 +216,8 @@ public enum ConsoleInput: RoleInput {
     case withdrawn(EnrolmentWithdrawnV1)
     case apprenticeshipPlaced(ApprenticeshipPlacedV1)
     case graded(AssessmentGradedV3)
+    /// A submission grading refused: the LSP coordinator's desk shows it with its reasons.
+    case assessmentRejected(AssessmentRejectedV1)
     case certificateIssued(CertificateIssuedV1)
     case certificateRevoked(CertificateRevokedV1)
     case notificationDelivered(NotificationDeliveredV1)
@@ -234,6 +236,7 @@ public enum ConsoleInput: RoleInput {
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV3.self, Self.graded)
+        .on(AssessmentRejectedV1.self, Self.assessmentRejected)
         .on(CertificateIssuedV1.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(NotificationDeliveredV1.self, Self.notificationDelivered)

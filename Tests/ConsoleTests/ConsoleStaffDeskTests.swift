@@ -74,6 +74,8 @@ import Workers
                     .init(name: "adi", role: .admin, passwordHash: hash),
                     .init(name: "budi", role: .blki, passwordHash: hash, centre: TrainingCentre.bontang.rawValue),
                     .init(name: "bella", role: .blki, passwordHash: hash, centre: TrainingCentre.balikpapan.rawValue),
+                    .init(name: "lina", role: .lsp, passwordHash: hash, lsp: "BNSP-LSP-0123-ID"),
+                    .init(name: "otto", role: .lsp, passwordHash: hash, lsp: "BNSP-LSP-0999-ID"),
                 ]),
                 auditLog: auditLog, catalogue: catalogue)
             configuration.port = 0
@@ -347,6 +349,88 @@ import Workers
         let unknown = try await desk.page("/laporan/pendaftaran?nomor=REG-NONE", user: "rina")
         #expect(unknown.status == 404 && unknown.body.contains("tidak ditemukan"))
         try await desk.stop()
+    }
+
+    @Test func anLSPCoordinatorSeesHerOwnLSPsResultsAndRefusedSubmissionsOnly() async throws {
+        let desk = try await Desk()
+        func graded(_ id: String, _ participant: String, lsp: String, _ outcome: AssessmentGradedV1.Outcome) -> AssessmentGradedV3
+        {
+            AssessmentGradedV3(
+                assessmentID: id, participantID: participant, scheme: "SKEMA-TATA-GRAHA", outcome: outcome,
+                notYetCompetentUnits: outcome == .competent ? [] : ["I.55HOT00.001.1"], lspLicence: lsp,
+                assessedOn: "2025-08-20", attendancePercent: 95, trainingOutcome: nil, supersedes: nil,
+                lspCertificateNumber: outcome == .competent ? "NO.55HOT 0001 2025" : nil, lspRegistrationNumber: nil,
+                retakeOf: nil, attempt: 1, retakeAvailable: outcome == .notYetCompetent)
+        }
+        // Hers: one refused (a unit code the scheme lacks, <script> in the text the LSP sent), one
+        // refused then corrected and graded, one BELUM KOMPETEN; another LSP's KOMPETEN.
+        let refusal = RegistrationReason(code: "UNIT_NOT_IN_SCHEME", message: "Unit <script>x</script> tidak ada di skema.")
+        _ = try await desk.console.deliver(
+            EventEnvelope(
+                id: "rej-1", source: "/kaltim/workers/grading",
+                data: AssessmentRejectedV1(
+                    assessmentID: "ASM-1", participantID: "PST-2025-A", lspLicence: "BNSP-LSP-0123-ID",
+                    scheme: "SKEMA-TATA-GRAHA",
+                    reasons: [refusal])))
+        _ = try await desk.console.deliver(
+            EventEnvelope(
+                id: "rej-2", source: "/kaltim/workers/grading",
+                data: AssessmentRejectedV1(
+                    assessmentID: "ASM-2", participantID: "PST-2025-B", lspLicence: "BNSP-LSP-0123-ID",
+                    scheme: "SKEMA-TATA-GRAHA",
+                    reasons: [refusal])))
+        for (id, data) in [
+            ("g-2", graded("ASM-2", "PST-2025-B", lsp: "BNSP-LSP-0123-ID", .competent)),
+            ("g-3", graded("ASM-3", "PST-2025-C", lsp: "BNSP-LSP-0123-ID", .notYetCompetent)),
+            ("g-9", graded("ASM-9", "PST-2025-Z", lsp: "BNSP-LSP-0999-ID", .competent)),
+        ] {
+            _ = try await desk.console.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: data))
+        }
+        let page = try await desk.page("/lsp", user: "lina")
+        #expect(page.status == 200 && page.body.contains("LSP Kompetensi Kaltim (sintetis) (BNSP-LSP-0123-ID)"))
+        #expect(
+            page.body.contains(
+                "<tr><td>SKEMA-TATA-GRAHA</td><td class=\"number\">1</td><td class=\"number\">1</td><td class=\"number\">1</td></tr>"
+            ))
+        #expect(
+            page.body.contains("data-assessment=\"ASM-1\"") && !page.body.contains("data-assessment=\"ASM-2\""),
+            "ASM-2 was corrected")
+        #expect(page.body.contains("Unit &lt;script&gt;x&lt;/script&gt; tidak ada di skema. (UNIT_NOT_IN_SCHEME)"))
+        #expect(!page.body.contains("<script>"))
+        #expect(page.body.contains("NO.55HOT 0001 2025") && page.body.contains("20 Agustus 2025"))
+        #expect(!page.body.contains("ASM-9") && !page.body.contains("PST-2025-Z"), "another LSP's assessment")
+        let other = try await desk.page("/lsp", user: "otto")
+        #expect(other.status == 200 && other.body.contains("ASM-9") && !other.body.contains("ASM-1"))
+        // Nobody else opens the desk; the coordinator opens no other desk.
+        for user in ["vivi", "rina", "adi", "budi"] { #expect(try await desk.page("/lsp", user: user).status == 403, "\(user)") }
+        for path in ["/reviews", "/blki", "/queues", "/dead-letters", "/subjects"] {
+            #expect(try await desk.page(path, user: "lina").status == 403, "\(path)")
+        }
+        #expect(try await desk.page("/laporan", user: "lina").status == 200, "counts only")
+        try await desk.stop()
+    }
+
+    @Test func anLSPAccountNeedsItsLicenceAndNoOtherAccountHasOne() throws {
+        let hash = try PasswordHash.make("unused", rounds: 210_000).encoded
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("accounts"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (user, problem) in [
+            ("{\"name\": \"l\", \"role\": \"lsp\", \"passwordHash\": \"\(hash)\"}", "give their LSP's licence"),
+            ("{\"name\": \"l\", \"role\": \"lsp\", \"lsp\": \"<b>\", \"passwordHash\": \"\(hash)\"}", "give their LSP's licence"),
+            (
+                "{\"name\": \"v\", \"role\": \"viewer\", \"lsp\": \"BNSP-LSP-0123-ID\", \"passwordHash\": \"\(hash)\"}",
+                "only an lsp account"
+            ),
+        ] {
+            let path = directory.appendingPathComponent("accounts.json").path
+            try Data("{\"users\": [\(user)]}".utf8).write(to: URL(fileURLWithPath: path))
+            #expect {
+                _ = try ConsoleAccounts(path: path)
+            } throws: { error in
+                "\(error)".contains(problem)
+            }
+        }
     }
 
     @Test func anAdminCorrectsAndRecordsAWithdrawalOfConsentAndNobodyElseCan() async throws {
