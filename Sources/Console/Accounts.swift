@@ -42,6 +42,8 @@ public enum ConsoleRole: String, Codable, Sendable, CaseIterable {
         switch permission {
         case .viewProgress: true
         case .viewReports: true
+        case .lookUpRegistration: self == .officer || self == .admin || self == .blki
+        case .seeSmallFigures: self == .officer || self == .admin
         case .viewReviewQueue: self != .blki && self != .lsp
         case .viewOperations: self == .viewer || self == .operator || self == .admin
         case .replay: self == .operator || self == .admin
@@ -72,6 +74,10 @@ public enum ConsolePermission: String, Sendable, CaseIterable {
     case purgeAndReveal
     /// Opening case files (audited when revealed) and deciding reviews.
     case decideReviews
+    /// One registration's steps by its number (audited; a BLKI administrator's own BLKI's).
+    case lookUpRegistration
+    /// The reports' figures below 5 on profiles and tiers (others see `<5`).
+    case seeSmallFigures
     /// A BLKI's classes: daftar ulang, training results, withdrawals.
     case runBLKIDesk
     /// An LSP's assessments: results and refused submissions (participant ids, no names).

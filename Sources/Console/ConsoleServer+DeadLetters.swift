@@ -184,7 +184,21 @@ extension ConsoleServer {
                 roles: roles, filter: filter, canary: canary, canaryWait: configuration.canaryWait, dryRun: dryRun,
                 by: who(session))
         } catch {
-            return brokerUnavailable(error, title: "Kirim ulang", active: "dead-letters", session: session)
+            // Some messages may be back in their queues already: the attempt is audited, and
+            // the page does not invite a reload (which would post the replay again).
+            logger.warning("console: a replay stopped", metadata: ["error": "\(error)"])
+            try? configuration.auditLog.append(
+                AuditLog.Entry(
+                    who: who(session), action: dryRun ? "replay-dry-run-failed" : "replay-failed",
+                    target: roles.map(\.name).joined(separator: ","), filter: filter.description, count: 0,
+                    details: ["via": "console"]))
+            return html(
+                Page.frame(
+                    title: "Kirim ulang", session: session, active: "dead-letters",
+                    body: Page.message(
+                        "Kirim ulang terhenti: broker tidak dapat dihubungi (rinciannya ada di log konsol). Sebagian pesan "
+                            + "mungkin sudah dikirim ulang; periksa daftar pesan gagal sebelum mencoba lagi.", kind: "error")
+                        + "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a></p>"), .serviceUnavailable)
         }
         try configuration.auditLog.append(
             AuditLog.Entry(
@@ -259,7 +273,13 @@ extension ConsoleServer {
         do {
             purged = try await desk.purge(queue)
         } catch {
-            return brokerUnavailable(error, title: "Hapus", active: "dead-letters", session: session)
+            logger.warning("console: a purge failed", metadata: ["error": "\(error)"])
+            return html(
+                Page.frame(
+                    title: "Hapus", session: session, active: "dead-letters",
+                    body: Page.message(
+                        "Penghapusan tidak dapat dijalankan: broker tidak dapat dihubungi (rinciannya ada di log konsol).",
+                        kind: "error") + "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a></p>"), .serviceUnavailable)
         }
         try configuration.auditLog.append(
             AuditLog.Entry(who: who(session), action: "purge", target: queue, count: purged, details: ["via": "console"]))

@@ -21,8 +21,11 @@ extension ConsoleServer {
             """, [.text(licence)])
         let refused = try await store.read(
             """
-            SELECT assessment_id, participant_id, scheme, reasons, recorded_at FROM console_assessments
-            WHERE lsp = ? AND result = 'DITOLAK' ORDER BY recorded_at DESC LIMIT 200
+            SELECT r.assessment_id, r.participant_id, r.scheme, r.reasons, r.recorded_at FROM console_assessments r
+            WHERE r.lsp = ? AND r.result = 'DITOLAK' AND NOT EXISTS (
+                SELECT 1 FROM console_assessments g WHERE g.lsp = r.lsp AND g.participant_id = r.participant_id
+                    AND g.scheme = r.scheme AND g.result <> 'DITOLAK' AND g.recorded_at >= r.recorded_at)
+            ORDER BY r.recorded_at DESC LIMIT 200
             """, [.text(licence)])
         let latest = try await store.read(
             """
@@ -31,11 +34,12 @@ extension ConsoleServer {
             """, [.text(licence)])
         func count(_ row: [String: SQLValue], _ key: String) -> String { IndonesianText.number(row[key]?.integer ?? 0) }
         var body: HTML = """
-            <p class="muted">Asesmen yang dikirim \(name) sebagaimana diputuskan pekerja penilaian: hasil per skema, \
-            dan kiriman yang ditolak beserta alasannya (perbaiki lalu kirim ulang dengan nomor asesmen yang sama). \
-            Nomor peserta saja, tanpa nama.</p>
-            <h2>Per skema</h2><table id="lsp-schemes"><tr><th>Skema</th><th>KOMPETEN</th><th>BELUM KOMPETEN</th>\
-            <th>Ditolak</th></tr>
+            <p class="muted">Asesmen yang dikirim \(name) sebagaimana diputuskan sistem penilaian: hasil per skema, \
+            dan kiriman yang ditolak beserta alasannya. Perbaiki lalu kirim lagi dengan nomor asesmen baru (nomor yang \
+            sudah pernah dikirim tidak diproses lagi); penolakan hilang dari daftar setelah peserta yang sama mendapat \
+            hasil pada skema itu. Nomor peserta saja, tanpa nama.</p>
+            <h2>Per skema (jumlah kiriman, termasuk uji ulang dan banding)</h2><table id="lsp-schemes"><tr><th>Skema</th>\
+            <th>KOMPETEN</th><th>BELUM KOMPETEN</th><th>Ditolak</th></tr>
             """
         for row in summary {
             body += """
@@ -49,7 +53,7 @@ extension ConsoleServer {
         } else {
             body += """
                 <table id="lsp-refused"><tr><th>Nomor asesmen</th><th>Peserta</th><th>Skema</th><th>Alasan</th>\
-                <th>Diterima pekerja</th></tr>
+                <th>Ditolak pada</th></tr>
                 """
             for row in refused {
                 let reasons =

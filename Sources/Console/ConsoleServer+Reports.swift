@@ -1,4 +1,5 @@
 // Laporan: the reports' page and CSV, and one registration's progress by its number.
+import Admin
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -44,7 +45,7 @@ extension ConsoleServer {
         let dimension =
             ReportDimension(rawValue: String(request.uri.queryParameters["menurut"] ?? "")) ?? .centreProgramme
         var body: HTML = """
-            <p class="muted">Jumlah saja, tanpa data pribadi. Mendaftar = pendaftaran yang diterima intake; kompeten = \
+            <p class="muted">Jumlah saja, tanpa data pribadi. Mendaftar = pendaftaran yang masuk ke intake; kompeten = \
             sertifikat kompetensi BNSP yang tidak dicabut; daftar tunggu = diterima, belum mendapat kursi, tidak \
             mengundurkan diri\(session.role == .blki ? "; hanya BLKI Anda" : "").</p><p id="report-menu">Menurut: 
             """
@@ -59,18 +60,23 @@ extension ConsoleServer {
             body += Page.message(refusal.text, kind: "error")
         case .success(let lines):
             let number = { (value: Int) in IndonesianText.number(value) }
+            let hiding = dimension.hidesSmallFigures && !session.role.allows(.seeSmallFigures)
+            let shown = ProgrammeReports.shown(lines, hidingSmall: hiding)
+            if hiding {
+                body += """
+                    <p class="muted" id="small-figures">Angka 1 sampai 4 ditampilkan sebagai &lt;5 (dan, bila hanya satu \
+                    dalam satu kolom, juga angka terkecil berikutnya) agar tidak menunjuk seseorang; jumlah tetap utuh.</p>
+                    """
+            }
             body += """
                 <table id="report" data-dimension="\(dimension.rawValue)"><tr><th>Kelompok</th><th>Mendaftar</th>\
                 <th>Diterima</th><th>Ditolak</th><th>Daftar tunggu</th><th>Dijadwalkan</th><th>Kompeten</th></tr>
                 """
             var total = ReportLine(key: "", label: "Jumlah")
-            for line in lines {
-                body += """
-                    <tr class="line" data-key="\(line.key)"><td>\(line.label)</td><td class="number">\(number(line.registered))</td>\
-                    <td class="number">\(number(line.accepted))</td><td class="number">\(number(line.rejected))</td>\
-                    <td class="number waiting">\(number(line.waiting))</td><td class="number">\(number(line.scheduled))</td>\
-                    <td class="number">\(number(line.certified))</td></tr>
-                    """
+            for (line, figures) in zip(lines, shown) {
+                body += "<tr class=\"line\" data-key=\"\(line.key)\"><td>\(line.label)</td>"
+                for figure in figures { body += "<td class=\"number\">\(figure)</td>" }
+                body += "</tr>"
                 total.registered += line.registered
                 total.accepted += line.accepted
                 total.rejected += line.rejected
@@ -86,13 +92,15 @@ extension ConsoleServer {
                 <p><a href="/laporan.csv?menurut=\(dimension.rawValue)" id="report-csv">Unduh CSV</a></p>
                 """
         }
-        body += """
-            <h2>Cari pendaftaran</h2>
-            <form method="get" action="/laporan/pendaftaran" id="lookup"><label>Nomor pendaftaran \
-            <input name="nomor" maxlength="64" autocomplete="off" required></label> <button type="submit">Cari</button></form>
-            <p class="muted">Menurut nomor pendaftaran saja: konsol tidak menyimpan nama atau NIK. Petugas verifikasi \
-            melihat nama dalam berkas kasus.</p>
-            """
+        if session.role.allows(.lookUpRegistration) {
+            body += """
+                <h2>Cari pendaftaran</h2>
+                <form method="get" action="/laporan/pendaftaran" id="lookup"><label>Nomor pendaftaran \
+                <input name="nomor" maxlength="64" autocomplete="off" required></label> <button type="submit">Cari</button></form>
+                <p class="muted">Menurut nomor pendaftaran saja: konsol tidak menyimpan nama atau NIK. Setiap pencarian \
+                dicatat di log audit. Petugas verifikasi melihat nama dalam berkas kasus.</p>
+                """
+        }
         return html(Page.frame(title: "Laporan", session: session, active: "reports", body: body))
     }
 
@@ -104,11 +112,12 @@ extension ConsoleServer {
                 status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: "laporan ini tidak tersedia\n")))
         }
-        var csv = "kelompok,kode,mendaftar,diterima,ditolak,daftar_tunggu,dijadwalkan,kompeten\r\n"
-        for line in lines {
-            let figures = [line.registered, line.accepted, line.rejected, line.waiting, line.scheduled, line.certified]
-            csv += ([Self.csvField(line.label), Self.csvField(line.key)] + figures.map { String($0) }).joined(separator: ",")
-            csv += "\r\n"
+        // A byte-order mark first: a spreadsheet then reads the file as UTF-8 ("–", "·").
+        var csv = "\u{FEFF}kelompok,kode,mendaftar,diterima,ditolak,daftar_tunggu,dijadwalkan,kompeten\r\n"
+        let hiding = dimension.hidesSmallFigures && !session.role.allows(.seeSmallFigures)
+        for (line, figures) in zip(lines, ProgrammeReports.shown(lines, hidingSmall: hiding)) {
+            let plain = figures.map { $0.replacingOccurrences(of: ".", with: "") }  // 1.500 → 1500 in a CSV
+            csv += ([Self.csvField(line.label), Self.csvField(line.key)] + plain).joined(separator: ",") + "\r\n"
         }
         return Response(
             status: .ok,
@@ -129,7 +138,22 @@ extension ConsoleServer {
                         "Nomor pendaftaran terdiri dari huruf, angka, titik, garis bawah atau tanda hubung (paling banyak 64).",
                         kind: "error") + "<p><a href=\"/laporan\">Kembali ke laporan</a></p>"), .badRequest)
         }
-        guard let found = try await ProgrammeReports.registration(number, in: store, centre: reportCentre(session)) else {
+        let found = try await ProgrammeReports.registration(number, in: store, centre: reportCentre(session))
+        // One person's steps: who looked, at which number, is kept (a number can be guessed).
+        do {
+            try configuration.auditLog.append(
+                .init(
+                    who: who(session), action: "registration-lookup", target: number, count: found == nil ? 0 : 1,
+                    details: ["via": "console"]))
+        } catch {
+            logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
+            return html(
+                Page.frame(
+                    title: "Cari pendaftaran", session: session, active: "reports",
+                    body: Page.message("Pencarian tidak dapat dicatat di log audit, jadi tidak dijalankan.", kind: "error")),
+                .serviceUnavailable)
+        }
+        guard let found else {
             return html(
                 Page.frame(
                     title: "Cari pendaftaran", session: session, active: "reports",

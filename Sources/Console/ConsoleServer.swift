@@ -105,7 +105,9 @@ public struct ConsoleServer: Sendable {
             try await guarded(request, .viewReports) { session in try await reportCSV(session, request: request) }
         }
         router.get("/laporan/pendaftaran") { request, _ in
-            try await guarded(request, .viewReports) { session in try await registrationLookup(session, request: request) }
+            try await guarded(request, .lookUpRegistration) { session in
+                try await registrationLookup(session, request: request)
+            }
         }
         router.get("/reviews") { request, _ in
             try await guarded(request, .viewReviewQueue) { session in try await reviewsPage(session) }

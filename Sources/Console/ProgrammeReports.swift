@@ -29,6 +29,10 @@ enum ReportDimension: String, CaseIterable, Sendable {
     /// Whether the figures come from intake's store (the coarse profile), which the console
     /// reads only with `--intake-store`.
     var needsIntakeStore: Bool { [.regency, .sex, .ageBand, .education].contains(self) }
+
+    /// Whether a small figure could point at a person (a profile or the priority tier, which
+    /// says who failed before): shown as "<5" to those who do not decide on applicants.
+    var hidesSmallFigures: Bool { self != .centreProgramme }
 }
 
 /// One line of a report: a group and its counts along the way.
@@ -161,6 +165,26 @@ struct ProgrammeReports {
         }
     }
 
+    /// Figures below this, above zero, are shown as `<5` where small figures are hidden.
+    static let smallestShown = 5
+
+    /// The six figures of each line as shown: all of them, or with the figures from 1 to 4
+    /// hidden, and in a column where only one was, the next smallest above zero as well (so
+    /// that the total, always shown, does not give the hidden one away).
+    static func shown(_ lines: [ReportLine], hidingSmall: Bool) -> [[String]] {
+        let figures = lines.map { [$0.registered, $0.accepted, $0.rejected, $0.waiting, $0.scheduled, $0.certified] }
+        var hidden = figures.map { row in row.map { hidingSmall && $0 > 0 && $0 < smallestShown } }
+        if hidingSmall {
+            for column in 0..<6 where hidden.filter({ $0[column] }).count == 1 {
+                let candidates = figures.indices.filter { !hidden[$0][column] && figures[$0][column] > 0 }
+                if let next = candidates.min(by: { figures[$0][column] < figures[$1][column] }) { hidden[next][column] = true }
+            }
+        }
+        return figures.indices.map { row in
+            (0..<6).map { hidden[row][$0] ? "<\(smallestShown)" : IndonesianText.number(figures[row][$0]) }
+        }
+    }
+
     /// A group's name as a report shows it.
     static func label(_ key: String, _ dimension: ReportDimension, programmeName: (String) -> String) -> String {
         switch dimension {
@@ -186,7 +210,7 @@ struct ProgrammeReports {
             case "1": "1 · belum pernah ikut pelatihan"
             case "2": "2 · pernah ikut, tidak lulus atau tidak selesai"
             case "3": "3 · pernah lulus pelatihan"
-            default: "belum ditetapkan (tidak diterima)"
+            default: "tanpa tingkat prioritas (belum atau tidak diterima)"
             }
         }
     }

@@ -262,10 +262,20 @@ public struct ProgressHandler: TypedMessageHandler {
                 certificateNumber: graded.lspCertificateNumber, at: at, in: transaction)
         case .assessmentRejected(let rejected):
             let reasons = try JSONEncoder().encode(rejected.reasons)
-            try recordAssessment(
-                rejected.assessmentID, participant: rejected.participantID, lsp: rejected.lspLicence, scheme: rejected.scheme,
-                result: "DITOLAK", reasons: String(decoding: reasons, as: UTF8.self), assessedOn: nil, certificateNumber: nil,
-                at: at, in: transaction)
+            // A refusal never replaces a result: grading also refuses an appeal (or another LSP's
+            // claim) under the id of an assessment it graded, which keeps its result and its LSP.
+            try transaction.execute(
+                """
+                INSERT INTO console_assessments (assessment_id, participant_id, lsp, scheme, result, reasons, recorded_at)
+                VALUES (?, ?, ?, ?, 'DITOLAK', ?, ?)
+                ON CONFLICT (assessment_id) DO UPDATE SET reasons = excluded.reasons, recorded_at = excluded.recorded_at
+                WHERE console_assessments.result = 'DITOLAK' AND console_assessments.lsp = excluded.lsp
+                    AND excluded.recorded_at >= console_assessments.recorded_at
+                """,
+                [
+                    .text(rejected.assessmentID), .text(rejected.participantID), .text(rejected.lspLicence),
+                    .text(rejected.scheme), .text(String(decoding: reasons, as: UTF8.self)), at,
+                ])
         case .certificateIssued(let issued):
             // Only a competency certificate makes a participant "certified".
             guard issued.kind == .competency else { break }
@@ -499,8 +509,9 @@ enum KBLISector {
 }
 
 extension ProgressHandler {
-    /// An assessment as grading last decided it: a later event (by its time) replaces an
-    /// earlier one of the same assessment id, an earlier one arriving late does not.
+    /// An assessment as grading graded it: a later grading (by its time) replaces an earlier
+    /// one of the same assessment id, an earlier one arriving late does not; a grading always
+    /// replaces a refusal of the same id.
     func recordAssessment(
         _ assessmentID: String, participant: String, lsp: String?, scheme: String, result: String, reasons: String?,
         assessedOn: String?, certificateNumber: String?, at: SQLValue, in transaction: any StoreTransaction
@@ -514,7 +525,7 @@ extension ProgressHandler {
                 participant_id = excluded.participant_id, lsp = excluded.lsp, scheme = excluded.scheme,
                 result = excluded.result, reasons = excluded.reasons, assessed_on = excluded.assessed_on,
                 certificate_number = excluded.certificate_number, recorded_at = excluded.recorded_at
-            WHERE excluded.recorded_at >= console_assessments.recorded_at
+            WHERE excluded.recorded_at >= console_assessments.recorded_at OR console_assessments.result = 'DITOLAK'
             """,
             [
                 .text(assessmentID), .text(participant), lsp.map(SQLValue.text) ?? .null, .text(scheme), .text(result),

@@ -50,11 +50,12 @@ public struct DeploymentEnvironment: Sendable {
     }
 
     /// A store another process reads (the verification service's certificates store, the
-    /// console's intake store): the option's value, else the variable `name`. A PostgreSQL URL
-    /// carries a password, so a deployment gives it in the environment, not on the command line
-    /// (where `ps` shows it).
+    /// console's intake store): the variable `name` when set, else the option's value. A
+    /// PostgreSQL URL carries a password, so a deployment gives it in the environment, not on
+    /// the command line (where `ps` shows it); the variable wins so that it replaces the SQLite
+    /// file a generated unit names.
     public func readerStore(option: String?, variable name: String) -> String? {
-        option ?? self[name]
+        self[name] ?? option
     }
 
     /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `var/audit.jsonl`.

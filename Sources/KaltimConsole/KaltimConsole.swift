@@ -70,7 +70,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Intake's store (a file or a postgres:// URL; default: $KALTIM_INTAKE_STORE_URL, which keeps a password off the command line), read only, for the officers' case files and the reports by profile; without it officers see the queue but cannot decide.",
+            "Intake's store (a file or a postgres:// URL; $KALTIM_INTAKE_STORE_URL, when set, replaces it and keeps a password off the command line), read only, for the officers' case files and the reports by profile; without it officers see the queue but cannot decide.",
             valueName: "path"))
     var intakeStore: String?
 

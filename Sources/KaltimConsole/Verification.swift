@@ -25,7 +25,7 @@ struct VerificationService: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The certificates worker's store: a file, or a postgres:// URL (default: $KALTIM_VERIFICATION_DATABASE_URL, which keeps its password off the command line).",
+            "The certificates worker's store: a file, or a postgres:// URL ($KALTIM_VERIFICATION_DATABASE_URL, when set, replaces it and keeps its password off the command line).",
             valueName: "path"))
     var database: String?
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =

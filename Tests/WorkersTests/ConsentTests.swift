@@ -95,6 +95,8 @@ struct ConsentTests {
         #expect(with.0 == RegistrationAcceptedV2.eventType)
         let consents = try await kit.query("SELECT * FROM intake_consents")
         #expect(consents.count == 1, "rejected registrations keep no consent record")
+        let profiles = try await kit.query("SELECT registration_id FROM intake_profiles")
+        #expect(profiles.map { $0["registration_id"] } == [.text("REG-C8")], "no consent, no profile for the reports")
         let kept = try #require(consents.first)
         #expect(kept["registration_id"] == .text("REG-C8") && kept["guardian_name"] == .text("Rahma Lestari"))
         #expect(kept["guardian_relation"] == .text("ORANG_TUA") && kept["guardian_given_at"] == .text("2025-03-05T01:08:40Z"))
@@ -121,6 +123,7 @@ struct ConsentTests {
         let participant = try ContractJSON.decoder().decode(
             EventEnvelope<RegistrationAcceptedV2>.self, from: try #require(accepted.events.first).body
         ).data.participantID
+        #expect(try await kit.query("SELECT 1 FROM intake_profiles WHERE registration_id = 'REG-W1'").count == 1)
         // A time with fractional seconds, as a JavaScript portal writes it.
         let handled = Date()
         let result = try await kit.deliver(
@@ -141,6 +144,9 @@ struct ConsentTests {
         let row = try #require(try await kit.query("SELECT * FROM intake_consents WHERE registration_id = 'REG-W1'").first)
         #expect(row["withdrawn_by"] == .text("ORANG_TUA_WALI") && row["withdrawal_reference"] == .text("PDP-19"))
         #expect(row["guardian_name"] == .text("Rahma Lestari"), "the consent given stays on record")
+        #expect(
+            try await kit.query("SELECT 1 FROM intake_profiles WHERE registration_id = 'REG-W1'").isEmpty,
+            "no longer counted in the reports")
         // The same withdrawal again (another message id): nothing more.
         #expect(try await kit.deliver(Self.withdrawal("REG-W1")).events.isEmpty)
         // The NIK stays this year's registration: a new one is a duplicate, not a second seat.

@@ -154,6 +154,8 @@ extension IntakeHandler {
                 registration, .text(Self.formatTime(withdrawnAt)), .text(withdrawal.withdrawnBy.rawValue), recordedBy,
                 .text(withdrawal.reference.trimmingCharacters(in: .whitespacesAndNewlines)),
             ])
+        // Counted no more: the reports' profile goes with the consent.
+        try transaction.execute("DELETE FROM intake_profiles WHERE registration_id = ?", [registration])
         guard
             let decided = try transaction.query(
                 "SELECT outcome, participant_id FROM intake_registrations WHERE registration_id = ?", [registration]

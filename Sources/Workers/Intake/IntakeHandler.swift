@@ -217,7 +217,11 @@ public struct IntakeHandler: TypedMessageHandler {
                 .text(outcome), .text(findings.map(\.code).joined(separator: ",")),
                 .text(Date().formatted(.iso8601)),
             ])
-        try recordProfile(registration, in: transaction)
+        // Without a consent (the applicant's, or a parent's for a minor) nothing of the
+        // applicant is kept for the reports either.
+        if !findings.contains(where: { ["CONSENT_MISSING", "GUARDIAN_CONSENT_MISSING"].contains($0.code) }) {
+            try recordProfile(registration, in: transaction)
+        }
         if outcome != "rejected" {
             try recordConsent(registration, birthDateInNIK: nik.derivedBirthDate, in: transaction)
         }
