@@ -13,7 +13,8 @@ import Topology
 /// The console in a real browser (headless Chromium, Selenium; `console_browser.py`) against a
 /// console process on the private broker: sign in, the funnel moving while registrations flow,
 /// an injected poison message found, dry-run then replayed, gone from the dead letters and in the
-/// audit log; a viewer refused a replay; a forged form refused.
+/// audit log; a viewer refused a replay; a forged form refused; an officer reading the reports
+/// and looking up a registration; an LSP coordinator reading her LSP's results and refusals.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
     .timeLimit(.minutes(10))
@@ -30,15 +31,16 @@ struct ConsoleBrowserTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        // Accounts: one per operations role (210,000 rounds: the fewest the console accepts, for speed).
+        // Accounts: one per role (210,000 rounds: the fewest the console accepts, for speed).
         var passwords: [String: String] = [:]
         var users: [ConsoleAccounts.User] = []
-        for role in [ConsoleRole.viewer, .operator, .admin] {
+        for role in [ConsoleRole.viewer, .operator, .admin, .officer, .lsp] {
             let password = "pw-\(role.rawValue)-\(UUID().uuidString.prefix(8))"
             passwords[role.rawValue] = password
             users.append(
                 ConsoleAccounts.User(
-                    name: role.rawValue, role: role, passwordHash: try PasswordHash.make(password, rounds: 210_000).encoded))
+                    name: role.rawValue, role: role, passwordHash: try PasswordHash.make(password, rounds: 210_000).encoded,
+                    lsp: role == .lsp ? "BNSP-LSP-0123-ID" : nil))
         }
         struct File: Encodable { let users: [ConsoleAccounts.User] }
         let accounts = directory.appendingPathComponent("accounts.json")
@@ -91,6 +93,35 @@ struct ConsoleBrowserTests {
                 contract: (RegistrationSubmittedV2.eventType, 2), publisher: connection)
         }
 
+        // What grading decided on the LSP's submissions: one graded, one refused (with markup in
+        // the reason's text, which the page must show as text).
+        let assessments: [AMQPOutgoingMessage] = [
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)graded-1", source: "/kaltim/workers/grading",
+                    data: AssessmentGradedV3(
+                        assessmentID: "ASM-B1", participantID: "PST-2025-B1", scheme: "SKM-2025-OTO-SPM", outcome: .competent,
+                        notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-20",
+                        attendancePercent: 95, trainingOutcome: nil, supersedes: nil, lspCertificateNumber: "NO.OTO 0001 2025",
+                        lspRegistrationNumber: nil, retakeOf: nil, attempt: 1, retakeAvailable: false)),
+                exchange: intake.exchange
+            ).amqpMessage,
+            try OutgoingEvent(
+                EventEnvelope(
+                    id: "\(prefix)refused-2", source: "/kaltim/workers/grading",
+                    data: AssessmentRejectedV1(
+                        assessmentID: "ASM-B2", participantID: "PST-2025-B2", lspLicence: "BNSP-LSP-0123-ID",
+                        scheme: "SKM-2025-OTO-SPM",
+                        reasons: [RegistrationReason(code: "UNIT_NOT_IN_SCHEME", message: "Unit <b>X.1</b> tidak ada di skema.")])
+                ),
+                exchange: intake.exchange
+            ).amqpMessage,
+        ]
+        for message in assessments {
+            try await connection.publish(
+                message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
+        }
+
         // Registrations keep flowing while the browser watches the funnel, until the test ends
         // the flow (a fixed count could run out before a slow browser starts watching).
         let published = Collector<Int>()
@@ -127,6 +158,7 @@ struct ConsoleBrowserTests {
                 "CONSOLE_URL": "http://127.0.0.1:\(port)",
                 "CONSOLE_PASSWORDS": passwords.map { "\($0.key):\($0.value)" }.joined(separator: ","),
                 "POISON_ID": poisonID, "SECOND_POISON_ID": secondPoisonID, "POISON_NIK": Self.poisonNIK,
+                "LOOKUP_ID": "REG-\(prefix)reg-1",
                 "SCREENSHOTS": screenshots,
             ]) { _, new in new })
         print(output)
@@ -173,8 +205,13 @@ struct ConsoleBrowserTests {
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
             ], environment: [:])
         #expect(rebuildStatus == 0, "rebuild: \(rebuildOutput)")
-        #expect(rebuildOutput.contains("\(flowed) events applied"), "rebuild: \(rebuildOutput)")
+        // Every registration and the two assessments.
+        #expect(rebuildOutput.contains("\(flowed + assessments.count) events applied"), "rebuild: \(rebuildOutput)")
         #expect(try await registered() == flowed, "the rebuilt read model counts every registration once")
+        let desk = try await SQLiteStore(readingAt: database).read("SELECT assessment_id, result FROM console_assessments")
+        #expect(
+            Set(desk.compactMap { $0["assessment_id"]?.text }) == ["ASM-B1", "ASM-B2"],
+            "the LSP desk comes back from the history stream")
         for queue in [intake.queue, intake.deadLetterQueue] + intake.retryQueues.map(\.name) {
             _ = try? await connection.deleteQueue(queue)
         }

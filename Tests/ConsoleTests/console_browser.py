@@ -9,6 +9,7 @@ message into the dead letters and keeps registrations flowing. Environment:
   POISON_ID          the message id of the injected dead letter that is replayed
   SECOND_POISON_ID   another one, which the admin reveals and then purges
   POISON_NIK         the NIK inside its body (must never be shown unmasked to an operator)
+  LOOKUP_ID          the number of a registration that flowed (the officer looks it up)
   SCREENSHOTS        folder for the screenshots
 
 Exit 0 when every step passed; otherwise the failed step is printed and the exit is 1.
@@ -30,6 +31,7 @@ PASSWORDS = dict(pair.split(":", 1) for pair in os.environ["CONSOLE_PASSWORDS"].
 POISON = os.environ["POISON_ID"]
 SECOND = os.environ["SECOND_POISON_ID"]
 NIK = os.environ["POISON_NIK"]
+LOOKUP = os.environ["LOOKUP_ID"]
 SHOTS = os.environ.get("SCREENSHOTS", ".")
 os.makedirs(SHOTS, exist_ok=True)
 
@@ -293,6 +295,43 @@ def main():
         form.find_element(By.CSS_SELECTOR, "button").click()
         wait_until("the refusal", lambda: "ketikan ulangnya berbeda" in driver.page_source)
         shot(driver, "11-subject-rights-refused")
+        sign_out(driver)
+        step("the officer reads the reports and looks up a registration (audited)")
+        sign_in(driver, "officer")
+        driver.find_element(By.LINK_TEXT, "Laporan").click()
+        wait_until("the report by BLKI and programme", lambda: driver.find_elements(By.ID, "report"))
+        lines = driver.find_elements(By.CSS_SELECTOR, "#report tr.line")
+        assert any("Mekanik Sepeda Motor" in line.text for line in lines), [line.text for line in lines]
+        no_swift_names(driver)
+        shot(driver, "12-reports-officer")
+        driver.get(URL + "/laporan?menurut=umur")
+        assert "--intake-store" in driver.page_source, "the profile reports say what they need"
+        driver.get(URL + "/laporan")
+        driver.find_element(By.CSS_SELECTOR, "#lookup input[name=nomor]").send_keys(LOOKUP)
+        driver.find_element(By.CSS_SELECTOR, "#lookup button").click()
+        wait_until("the registration's steps", lambda: driver.find_elements(By.ID, "registration"))
+        steps = driver.find_element(By.ID, "registration").text
+        assert LOOKUP in steps and "WITA" in steps, steps
+        shot(driver, "13-lookup-officer")
+        driver.get(URL + "/queues")
+        assert "Ini memerlukan peran" in driver.page_source, "an officer has no operations pages"
+        sign_out(driver)
+
+        step("the LSP coordinator sees her LSP's results and the refused submission, markup as text")
+        sign_in(driver, "lsp")
+        driver.find_element(By.LINK_TEXT, "Asesmen LSP").click()
+        wait_until(
+            "the graded and the refused submission",
+            lambda: "ASM-B1" in driver.page_source and driver.find_elements(By.CSS_SELECTOR, 'tr.refused[data-assessment="ASM-B2"]'),
+            driver=driver, reload=True)
+        refused = driver.find_element(By.CSS_SELECTOR, 'tr.refused[data-assessment="ASM-B2"]').text
+        assert "Unit <b>X.1</b> tidak ada di skema." in refused, refused
+        assert "NO.OTO 0001 2025" in driver.page_source
+        shot(driver, "14-lsp-desk")
+        driver.get(URL + "/reviews")
+        assert "Ini memerlukan peran" in driver.page_source, "an LSP coordinator has no review desk"
+        driver.get(URL + "/laporan")
+        assert not driver.find_elements(By.ID, "lookup"), "an LSP coordinator does not look up registrations"
         sign_out(driver)
         step("every step passed")
     except Exception as error:
