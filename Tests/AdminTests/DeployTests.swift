@@ -125,6 +125,28 @@ struct DeployFileTests {
             #expect(queue?["dead-letter-strategy"] as? String == "at-least-once", "\(role.name)")
             #expect(definition(matching: topology.retryQueues[0].name) == nil, "the retry tiers are left alone")
         }
+        // The console and the verification service on Kubernetes: their documents, and options
+        // the command takes (it gets past parsing and stops at the first missing file).
+        for (file, kinds) in [
+            ("kubernetes/console.yaml", ["Deployment", "PersistentVolumeClaim", "Service"]),
+            ("kubernetes/verification.yaml", ["Deployment", "Service"]),
+        ] {
+            let documents = try #require(parsed[file] as? [[String: Any]], "\(file)")
+            #expect(documents.compactMap { $0["kind"] as? String } == kinds, "\(file)")
+            let podSpec =
+                (((documents[0]["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]) ?? [:]
+            let container = (podSpec["containers"] as? [[String: Any]])?.first ?? [:]
+            #expect(container["command"] as? [String] == ["kaltim-console"], "\(file)")
+            let child = try ChildProcess(
+                builtProductsDirectory.appendingPathComponent("kaltim-console").path, container["args"] as? [String] ?? [],
+                environment: ["KALTIM_BROKER_URL": "amqp://u:p@127.0.0.1:1/%2f"], standardErrorToo: true)
+            defer { unlink(child.outputPath) }
+            let status = try await child.waitForExit(timeout: .seconds(120))
+            #expect(status != 0 && child.output.contains("Error:"), "\(file): \(child.output)")
+            for parseError in ["Unknown option", "Missing expected argument", "Unexpected argument", "Missing value"] {
+                #expect(!child.output.contains(parseError), "\(file): \(child.output)")
+            }
+        }
         for publisher in DeploymentFiles.publishers { #expect(users.contains(publisher.user)) }
         #expect(users.contains(DeploymentFiles.user(.console)), "the console has a user of its own")
         for config in ["rabbitmq/rabbitmq.conf", "rabbitmq/cluster.conf"] {
