@@ -6,21 +6,38 @@
 # process's peak memory, and, measured in the same run just before, the raw C relay rate as
 # the ceiling.
 #
+# --rate R is the open loop: the portal publishes R registrations a second (each stamped when it
+# is sent) for --duration seconds (300), or for --registrations N; the report then gives
+# p50/p99/max from submission to intake's decision and to the decision's message under that
+# steady load.
+#
 #   scripts/bench-e2e.sh [--registrations N (20000)] [--intake-replicas R (2)] [--seed S]
+#                        [--rate R [--duration S]]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-REGISTRATIONS=20000
+REGISTRATIONS=""
 REPLICAS=2
 SEED=2025
+RATE=""
+DURATION=300
+usage="usage: $0 [--registrations N] [--intake-replicas R] [--seed S] [--rate R [--duration S]]"
 while [[ $# -gt 0 ]]; do
+  [[ $# -ge 2 ]] || { echo "$usage" >&2; exit 64; }
   case "$1" in
     --registrations) REGISTRATIONS="$2"; shift 2 ;;
     --intake-replicas) REPLICAS="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
-    *) echo "usage: $0 [--registrations N] [--intake-replicas R] [--seed S]" >&2; exit 64 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    *) echo "$usage" >&2; exit 64 ;;
   esac
 done
+[[ -z "$RATE" || "$RATE" =~ ^[1-9][0-9]*$ ]] || { echo "--rate takes a whole number per second" >&2; exit 64; }
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration takes a whole number of seconds" >&2; exit 64; }
+if [[ -z "$REGISTRATIONS" ]]; then
+  if [[ -n "$RATE" ]]; then REGISTRATIONS=$((RATE * DURATION)); else REGISTRATIONS=20000; fi
+fi
 [[ "$REGISTRATIONS" =~ ^[1-9][0-9]*$ && "$REPLICAS" =~ ^[1-9]$ && "$SEED" =~ ^[0-9]+$ ]] ||
   { echo "usage: --registrations, --intake-replicas and --seed take positive numbers" >&2; exit 64; }
 RESIDENTS=$((REGISTRATIONS * 5 / 2))
@@ -54,7 +71,9 @@ echo "  $line"
 RELAY="$(echo "$line" | sed -n 's/.* rate=\([0-9]*\).*/\1/p')"
 for q in bench.a bench.b; do $C delete --url "$URL" --queue $q >/dev/null 2>&1 || true; done
 
-echo "== $REGISTRATIONS registrations, $RESIDENTS residents, $REPLICAS intake processes"
+open_loop=()
+if [[ -n "$RATE" ]]; then open_loop=(--rate "$RATE"); fi
+echo "== $REGISTRATIONS registrations, $RESIDENTS residents, $REPLICAS intake processes${RATE:+, published at $RATE/s}"
 "$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
   --seed "$SEED" --registrations "$REGISTRATIONS" --residents "$RESIDENTS" --intake-replicas "$REPLICAS" \
-  --relay-rate "${RELAY:-0}"
+  --relay-rate "${RELAY:-0}" ${open_loop[@]+"${open_loop[@]}"}

@@ -48,6 +48,11 @@ struct KaltimDemo: AsyncParsableCommand {
     var consoleBinary: String?
     @Option(help: ArgumentHelp("Port of the console's pages (with --console-binary); 0 picks a free one.", valueName: "port"))
     var consolePort = 8080
+    @Option(
+        help: ArgumentHelp(
+            "Open loop: the portal publishes the registrations at this many per second, each stamped when it is sent, instead of all at once; the report gives p50/p99/max from submission to intake's decision and to the decision's message.",
+            valueName: "per-second"))
+    var rate: Double?
 
     func validate() throws {
         guard residents >= 100, registrations >= 10 else { throw ValidationError("--residents ≥ 100 and --registrations ≥ 10") }
@@ -69,6 +74,9 @@ struct KaltimDemo: AsyncParsableCommand {
             guard !chaos else { throw ValidationError("--console-binary runs without --chaos") }
         }
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
+        if let rate {
+            guard rate.isFinite, rate >= 1, rate <= 100_000 else { throw ValidationError("--rate is 1 to 100000 per second") }
+        }
         guard FileManager.default.isExecutableFile(atPath: workerBinary) else {
             throw ValidationError("--worker-binary \(workerBinary) is not an executable")
         }

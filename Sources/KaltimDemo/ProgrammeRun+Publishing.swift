@@ -12,7 +12,26 @@ import Topology
 extension ProgrammeRun {
     /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
     /// messages no contract accepts: they belong in the dead letters, nowhere else.
-    func publishRegistrations(_ registrations: [Cohort.Registration], malformed: Bool) async throws {
+    func publishRegistrations(_ registrations: [Cohort.Registration], malformed: Bool, rate: Double? = nil) async throws {
+        if let rate {
+            // Open loop: in steps of 10 ms, what is due by then, each message made (and so
+            // stamped) when it is sent; the malformed ones go with the first step.
+            let started = ContinuousClock.now
+            var sent = 0
+            var first = true
+            while sent < registrations.count {
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let due = min(registrations.count, Int(seconds * rate) + 1)
+                if due > sent {
+                    try await publishRegistrations(Array(registrations[sent..<due]), malformed: malformed && first)
+                    first = false
+                    sent = due
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return
+        }
         var messages: [AMQPOutgoingMessage] = []
         for item in registrations {
             let event: OutgoingEvent

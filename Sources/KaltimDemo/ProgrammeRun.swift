@@ -95,7 +95,7 @@ struct ProgrammeRun {
             "  workers: \(fleet.names.joined(separator: ", "))\(chaos ? " (chaos: a kill every \(options.chaosInterval) s)" : "")"
         )
 
-        let tally = Tally(stageTimeout: options.stageTimeout * 60)
+        let tally = Tally(stageTimeout: options.stageTimeout * 60, openLoopRate: options.rate)
         let watcher = Task { await tally.watch(observer, on: connection) }
         defer { watcher.cancel() }
         let disturbance =
@@ -235,7 +235,7 @@ struct ProgrammeRun {
         // (as people do, days later): two copies in flight at once would let the intake
         // replicas' order decide which one counts, and the report would vary with it.
         let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
-        try await publishRegistrations(firstWave, malformed: true)
+        try await publishRegistrations(firstWave, malformed: true, rate: options.rate)
         let firstCount = firstWave.count
         try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
         await restart.value

@@ -95,6 +95,12 @@ actor Tally {
     /// telling the person the decision (accepted, rejected, review).
     private var submittedAt: [String: Date] = [:]
     private(set) var decisionLatencies: [Double] = []
+    /// From submission to the observer's receipt of intake's decision event (accepted,
+    /// rejected, review), the first decision of each registration only.
+    private(set) var decisionEventLatencies: [Double] = []
+    private var decisionEventSeen: Set<String> = []
+    /// The rate the portal published at (`--rate`), for the report; nil: all at once.
+    let openLoopRate: Double?
     /// When the first and the last output of each role was seen, and how many.
     private var roleActivity: [String: (count: Int, first: Date, last: Date)] = [:]
     /// When the last message telling someone the decision on their registration was seen.
@@ -117,7 +123,10 @@ actor Tally {
     /// How long ``wait(_:_:_:)`` waits for a stage.
     let stageTimeout: TimeInterval
 
-    init(stageTimeout: TimeInterval = 20 * 60) { self.stageTimeout = stageTimeout }
+    init(stageTimeout: TimeInterval = 20 * 60, openLoopRate: Double? = nil) {
+        self.stageTimeout = stageTimeout
+        self.openLoopRate = openLoopRate
+    }
 
     /// Counts every event of `queue` as it arrives (a consumer with a deep prefetch: the run
     /// produces several events per registration, and one `basic.get` each could not keep up).
@@ -182,6 +191,15 @@ actor Tally {
         if let role = delivery.properties.type.flatMap({ Self.producer[$0] }) {
             let activity = roleActivity[role] ?? (0, now, now)
             roleActivity[role] = (activity.count + 1, activity.first, now)
+        }
+        switch delivery.properties.type {
+        case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType:
+            if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body),
+                let start = submittedAt[header.correlationID], decisionEventSeen.insert(header.correlationID).inserted
+            {
+                decisionEventLatencies.append(now.timeIntervalSince(start))
+            }
+        default: break
         }
         switch delivery.properties.type {
         case RegistrationSubmittedV3.eventType:
@@ -450,13 +468,17 @@ actor Tally {
             "  by channel: "
                 + notificationsByChannel.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         for (code, count) in notificationFailures.sorted(by: { $0.key < $1.key }) { lines.append("  failed \(code): \(count)") }
-        if !decisionLatencies.isEmpty {
-            let sorted = decisionLatencies.sorted()
+        let how =
+            openLoopRate.map { String(format: "published at %.0f/s", $0) } ?? "all registrations at once"
+        for (what, latencies) in [
+            ("decision event (intake's)", decisionEventLatencies), ("decision message delivered", decisionLatencies),
+        ] where !latencies.isEmpty {
+            let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
             lines.append(
                 String(
-                    format: "  submission → decision message delivered: p50 %.1f s, p99 %.1f s (all %d registrations at once)",
-                    percentile(0.5), percentile(0.99), sorted.count))
+                    format: "  submission → %@: p50 %.2f s, p99 %.2f s, max %.2f s (%d registrations, %@)", what,
+                    percentile(0.5), percentile(0.99), sorted.last ?? 0, sorted.count, how))
         }
         lines.append("dead letters (only the deliberately malformed messages belong here):")
         if deadLetters.isEmpty { lines.append("  none") }
