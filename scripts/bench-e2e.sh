@@ -33,13 +33,16 @@ while [[ $# -gt 0 ]]; do
     *) echo "$usage" >&2; exit 64 ;;
   esac
 done
-[[ -z "$RATE" || "$RATE" =~ ^[1-9][0-9]*$ ]] || { echo "--rate takes a whole number per second" >&2; exit 64; }
-[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "--duration takes a whole number of seconds" >&2; exit 64; }
+[[ -z "$RATE" || ("$RATE" =~ ^[1-9][0-9]{0,4}$ && "$RATE" -le 100000) ]] ||
+  { echo "--rate takes a whole number from 1 to 100000 per second" >&2; exit 64; }
+[[ "$DURATION" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--duration takes a whole number of seconds" >&2; exit 64; }
+if [[ -z "$RATE" && "$DURATION" != 300 ]]; then echo "--duration goes with --rate" >&2; exit 64; fi
 if [[ -z "$REGISTRATIONS" ]]; then
   if [[ -n "$RATE" ]]; then REGISTRATIONS=$((RATE * DURATION)); else REGISTRATIONS=20000; fi
 fi
-[[ "$REGISTRATIONS" =~ ^[1-9][0-9]*$ && "$REPLICAS" =~ ^[1-9]$ && "$SEED" =~ ^[0-9]+$ ]] ||
+[[ "$REGISTRATIONS" =~ ^[1-9][0-9]{0,6}$ && "$REPLICAS" =~ ^[1-9]$ && "$SEED" =~ ^[0-9]{1,18}$ ]] ||
   { echo "usage: --registrations, --intake-replicas and --seed take positive numbers" >&2; exit 64; }
+((REGISTRATIONS >= 10)) || { echo "at least 10 registrations (--rate × --duration, or --registrations)" >&2; exit 64; }
 RESIDENTS=$((REGISTRATIONS * 5 / 2))
 ((RESIDENTS < 20000)) && RESIDENTS=20000
 

@@ -187,18 +187,28 @@ extension ConsoleServer {
             // Some messages may be back in their queues already: the attempt is audited, and
             // the page does not invite a reload (which would post the replay again).
             logger.warning("console: a replay stopped", metadata: ["error": "\(error)"])
-            try? configuration.auditLog.append(
-                AuditLog.Entry(
-                    who: who(session), action: dryRun ? "replay-dry-run-failed" : "replay-failed",
-                    target: roles.map(\.name).joined(separator: ","), filter: filter.description, count: 0,
-                    details: ["via": "console"]))
+            if !dryRun {
+                do {
+                    // How many went back before it stopped is not known: the count is 0 and says so.
+                    try configuration.auditLog.append(
+                        AuditLog.Entry(
+                            who: who(session), action: "replay-failed", target: roles.map(\.name).joined(separator: ","),
+                            filter: filter.description, count: 0, details: ["via": "console", "replayed": "unknown"]))
+                } catch {
+                    logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
+                }
+            }
+            let text =
+                dryRun
+                ? "Uji coba tidak dapat dijalankan: broker tidak dapat dihubungi (rinciannya ada di log konsol). "
+                    + "Tidak ada yang dipindahkan."
+                : "Kirim ulang terhenti: broker tidak dapat dihubungi (rinciannya ada di log konsol). Sebagian pesan "
+                    + "mungkin sudah dikirim ulang; periksa daftar pesan gagal sebelum mencoba lagi."
             return html(
                 Page.frame(
                     title: "Kirim ulang", session: session, active: "dead-letters",
-                    body: Page.message(
-                        "Kirim ulang terhenti: broker tidak dapat dihubungi (rinciannya ada di log konsol). Sebagian pesan "
-                            + "mungkin sudah dikirim ulang; periksa daftar pesan gagal sebelum mencoba lagi.", kind: "error")
-                        + "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a></p>"), .serviceUnavailable)
+                    body: Page.message(text, kind: "error") + "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a></p>"),
+                .serviceUnavailable)
         }
         try configuration.auditLog.append(
             AuditLog.Entry(

@@ -12,25 +12,34 @@ extension ConsoleServer {
     func lspPage(_ session: ConsoleSession) async throws -> Response {
         let licence = session.lsp ?? "-"
         let name = configuration.catalogue.lspName(licence: licence).map { "\($0) (\(licence))" } ?? licence
-        let summary = try await store.read(
+        let graded = try await store.read(
             """
             SELECT scheme, SUM(CASE WHEN result = 'KOMPETEN' THEN 1 ELSE 0 END) AS competent,
-                SUM(CASE WHEN result = 'BELUM_KOMPETEN' THEN 1 ELSE 0 END) AS not_yet,
-                SUM(CASE WHEN result = 'DITOLAK' THEN 1 ELSE 0 END) AS refused
-            FROM console_assessments WHERE lsp = ? GROUP BY scheme ORDER BY scheme
+                SUM(CASE WHEN result = 'BELUM_KOMPETEN' THEN 1 ELSE 0 END) AS not_yet
+            FROM console_assessments WHERE lsp = ? GROUP BY scheme
             """, [.text(licence)])
+        let refusals = try await store.read(
+            "SELECT scheme, COUNT(*) AS refused FROM console_assessment_refusals WHERE lsp = ? GROUP BY scheme",
+            [.text(licence)])
+        var summary: [String: [String: SQLValue]] = [:]
+        for row in graded + refusals {
+            guard let scheme = row["scheme"]?.text else { continue }
+            summary[scheme, default: [:]].merge(row) { first, _ in first }
+        }
+        // A refusal leaves the list once the same participant has a result in that scheme from
+        // this LSP, graded at or after it.
         let refused = try await store.read(
             """
-            SELECT r.assessment_id, r.participant_id, r.scheme, r.reasons, r.recorded_at FROM console_assessments r
-            WHERE r.lsp = ? AND r.result = 'DITOLAK' AND NOT EXISTS (
-                SELECT 1 FROM console_assessments g WHERE g.lsp = r.lsp AND g.participant_id = r.participant_id
-                    AND g.scheme = r.scheme AND g.result <> 'DITOLAK' AND g.recorded_at >= r.recorded_at)
+            SELECT r.assessment_id, r.participant_id, r.scheme, r.reasons, r.recorded_at FROM console_assessment_refusals r
+            WHERE r.lsp = ? AND NOT EXISTS (
+                SELECT 1 FROM console_assessments g WHERE g.participant_id = r.participant_id AND g.scheme = r.scheme
+                    AND g.lsp = r.lsp AND g.recorded_at >= r.recorded_at)
             ORDER BY r.recorded_at DESC LIMIT 200
             """, [.text(licence)])
         let latest = try await store.read(
             """
             SELECT assessment_id, participant_id, scheme, result, assessed_on, certificate_number FROM console_assessments
-            WHERE lsp = ? AND result <> 'DITOLAK' ORDER BY recorded_at DESC LIMIT 500
+            WHERE lsp = ? ORDER BY recorded_at DESC LIMIT 500
             """, [.text(licence)])
         func count(_ row: [String: SQLValue], _ key: String) -> String { IndonesianText.number(row[key]?.integer ?? 0) }
         var body: HTML = """
@@ -41,9 +50,9 @@ extension ConsoleServer {
             <h2>Per skema (jumlah kiriman, termasuk uji ulang dan banding)</h2><table id="lsp-schemes"><tr><th>Skema</th>\
             <th>KOMPETEN</th><th>BELUM KOMPETEN</th><th>Ditolak</th></tr>
             """
-        for row in summary {
+        for (scheme, row) in summary.sorted(by: { $0.key < $1.key }) {
             body += """
-                <tr><td>\(row["scheme"]?.text ?? "–")</td><td class="number">\(count(row, "competent"))</td>\
+                <tr><td>\(scheme)</td><td class="number">\(count(row, "competent"))</td>\
                 <td class="number">\(count(row, "not_yet"))</td><td class="number">\(count(row, "refused"))</td></tr>
                 """
         }

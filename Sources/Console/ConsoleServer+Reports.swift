@@ -59,13 +59,13 @@ extension ConsoleServer {
         case .failure(let refusal):
             body += Page.message(refusal.text, kind: "error")
         case .success(let lines):
-            let number = { (value: Int) in IndonesianText.number(value) }
             let hiding = dimension.hidesSmallFigures && !session.role.allows(.seeSmallFigures)
             let shown = ProgrammeReports.shown(lines, hidingSmall: hiding)
             if hiding {
                 body += """
-                    <p class="muted" id="small-figures">Angka 1 sampai 4 ditampilkan sebagai &lt;5 (dan, bila hanya satu \
-                    dalam satu kolom, juga angka terkecil berikutnya) agar tidak menunjuk seseorang; jumlah tetap utuh.</p>
+                    <p class="muted" id="small-figures">Semua angka laporan ini dibulatkan ke kelipatan 5 terdekat, jumlah \
+                    juga, dan angka 1 sampai 4 ditampilkan sebagai &lt;5, agar selisih antarangka tidak menunjuk \
+                    seseorang. Petugas verifikasi dan admin melihat angka sebenarnya.</p>
                     """
             }
             body += """
@@ -84,11 +84,12 @@ extension ConsoleServer {
                 total.scheduled += line.scheduled
                 total.certified += line.certified
             }
+            var totals: HTML = ""
+            for figure in ProgrammeReports.shown([total], hidingSmall: hiding)[0] {
+                totals += "<th class=\"number\">\(figure)</th>"
+            }
             body += """
-                <tr class="total"><th>Jumlah</th><th class="number">\(number(total.registered))</th>\
-                <th class="number">\(number(total.accepted))</th><th class="number">\(number(total.rejected))</th>\
-                <th class="number">\(number(total.waiting))</th><th class="number">\(number(total.scheduled))</th>\
-                <th class="number">\(number(total.certified))</th></tr></table>
+                <tr class="total"><th>Jumlah</th>\(totals)</tr></table>
                 <p><a href="/laporan.csv?menurut=\(dimension.rawValue)" id="report-csv">Unduh CSV</a></p>
                 """
         }
@@ -161,7 +162,11 @@ extension ConsoleServer {
                         + "<p><a href=\"/laporan\">Kembali ke laporan</a></p>"), .notFound)
         }
         func when(_ date: Date?) -> String { date.map(IndonesianText.dateTime) ?? "–" }
-        let tier = found.tier.map { ProgrammeReports.label(String($0), .priority, programmeName: programmeName) } ?? "–"
+        // The tier says who failed before: only for those who decide on applicants.
+        let tier =
+            session.role.allows(.seeSmallFigures)
+            ? found.tier.map { ProgrammeReports.label(String($0), .priority, programmeName: programmeName) } ?? "–"
+            : "(hanya untuk petugas verifikasi dan admin)"
         let certified =
             found.certifiedAt.map { IndonesianText.dateTime($0) + (found.revoked ? " (DICABUT)" : "") } ?? "–"
         let fields: [(String, String)] = [

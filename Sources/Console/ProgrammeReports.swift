@@ -168,20 +168,22 @@ struct ProgrammeReports {
     /// Figures below this, above zero, are shown as `<5` where small figures are hidden.
     static let smallestShown = 5
 
-    /// The six figures of each line as shown: all of them, or with the figures from 1 to 4
-    /// hidden, and in a column where only one was, the next smallest above zero as well (so
-    /// that the total, always shown, does not give the hidden one away).
+    /// One figure as shown: as it is, or, where small figures are hidden, rounded to the
+    /// nearest multiple of 5, with 1 to 4 shown as `<5` (0 stays 0). Every figure of such a
+    /// report is rounded on its own, totals too, so that no difference of shown figures (a row's
+    /// registered less its accepted, a total less the other lines) gives a small one exactly.
+    static func shown(_ figure: Int, hidingSmall: Bool) -> String {
+        guard hidingSmall, figure > 0 else { return IndonesianText.number(figure) }
+        guard figure >= smallestShown else { return "<\(smallestShown)" }
+        return IndonesianText.number((figure + 2) / 5 * 5)
+    }
+
+    /// The six figures of each line as shown (see ``shown(_:hidingSmall:)``).
     static func shown(_ lines: [ReportLine], hidingSmall: Bool) -> [[String]] {
-        let figures = lines.map { [$0.registered, $0.accepted, $0.rejected, $0.waiting, $0.scheduled, $0.certified] }
-        var hidden = figures.map { row in row.map { hidingSmall && $0 > 0 && $0 < smallestShown } }
-        if hidingSmall {
-            for column in 0..<6 where hidden.filter({ $0[column] }).count == 1 {
-                let candidates = figures.indices.filter { !hidden[$0][column] && figures[$0][column] > 0 }
-                if let next = candidates.min(by: { figures[$0][column] < figures[$1][column] }) { hidden[next][column] = true }
+        lines.map { line in
+            [line.registered, line.accepted, line.rejected, line.waiting, line.scheduled, line.certified].map {
+                shown($0, hidingSmall: hidingSmall)
             }
-        }
-        return figures.indices.map { row in
-            (0..<6).map { hidden[row][$0] ? "<\(smallestShown)" : IndonesianText.number(figures[row][$0]) }
         }
     }
 
@@ -210,7 +212,7 @@ struct ProgrammeReports {
             case "1": "1 · belum pernah ikut pelatihan"
             case "2": "2 · pernah ikut, tidak lulus atau tidak selesai"
             case "3": "3 · pernah lulus pelatihan"
-            default: "tanpa tingkat prioritas (belum atau tidak diterima)"
+            default: "tanpa tingkat prioritas tercatat"
             }
         }
     }

@@ -89,16 +89,25 @@ public struct ProgressHandler: TypedMessageHandler {
             // An accepted registration's priority tier (1 never trained, 2 failed before, 3
             // trained before), for the reports' breakdown.
             "CREATE TABLE IF NOT EXISTS console_priorities (registration_id TEXT PRIMARY KEY, tier INTEGER NOT NULL)",
-            // Each assessment an LSP submitted, as grading last decided it (by the assessment id
-            // the LSP gave): graded KOMPETEN or BELUM KOMPETEN, or refused with its reasons
-            // (codes and Bahasa texts as JSON), for the LSP coordinator's desk. Participant ids
-            // only.
+            // For the LSP coordinator's desk (participant ids only): each graded assessment as
+            // grading last graded it (by the assessment id the LSP gave), KOMPETEN or
+            // BELUM_KOMPETEN ...
             """
             CREATE TABLE IF NOT EXISTS console_assessments (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, lsp TEXT, scheme TEXT NOT NULL,
-                result TEXT NOT NULL, reasons TEXT, assessed_on TEXT, certificate_number TEXT, recorded_at REAL NOT NULL)
+                result TEXT NOT NULL, assessed_on TEXT, certificate_number TEXT, recorded_at REAL NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS console_assessments_lsp ON console_assessments (lsp, recorded_at)",
+            "CREATE INDEX IF NOT EXISTS console_assessments_person ON console_assessments (participant_id, scheme)",
+            // ... and each refusal, by its event (grading refuses appeals, and claims on another
+            // LSP's assessment, under an id it graded: a refusal is kept beside the results,
+            // never in their place), with its reasons (codes and Bahasa texts as JSON).
+            """
+            CREATE TABLE IF NOT EXISTS console_assessment_refusals (
+                event_id TEXT PRIMARY KEY, assessment_id TEXT NOT NULL, participant_id TEXT NOT NULL, lsp TEXT NOT NULL,
+                scheme TEXT NOT NULL, reasons TEXT NOT NULL, recorded_at REAL NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS console_assessment_refusals_lsp ON console_assessment_refusals (lsp, recorded_at)",
         ]
     }
 
@@ -258,23 +267,20 @@ public struct ProgressHandler: TypedMessageHandler {
                 ])
             try recordAssessment(
                 graded.assessmentID, participant: graded.participantID, lsp: graded.lspLicence, scheme: graded.scheme,
-                result: graded.outcome.rawValue, reasons: nil, assessedOn: graded.assessedOn,
+                result: graded.outcome.rawValue, assessedOn: graded.assessedOn,
                 certificateNumber: graded.lspCertificateNumber, at: at, in: transaction)
         case .assessmentRejected(let rejected):
             let reasons = try JSONEncoder().encode(rejected.reasons)
-            // A refusal never replaces a result: grading also refuses an appeal (or another LSP's
-            // claim) under the id of an assessment it graded, which keeps its result and its LSP.
             try transaction.execute(
                 """
-                INSERT INTO console_assessments (assessment_id, participant_id, lsp, scheme, result, reasons, recorded_at)
-                VALUES (?, ?, ?, ?, 'DITOLAK', ?, ?)
-                ON CONFLICT (assessment_id) DO UPDATE SET reasons = excluded.reasons, recorded_at = excluded.recorded_at
-                WHERE console_assessments.result = 'DITOLAK' AND console_assessments.lsp = excluded.lsp
-                    AND excluded.recorded_at >= console_assessments.recorded_at
+                INSERT INTO console_assessment_refusals (event_id, assessment_id, participant_id, lsp, scheme, reasons,
+                    recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (event_id) DO NOTHING
                 """,
                 [
-                    .text(rejected.assessmentID), .text(rejected.participantID), .text(rejected.lspLicence),
-                    .text(rejected.scheme), .text(String(decoding: reasons, as: UTF8.self)), at,
+                    .text(event.header.id), .text(rejected.assessmentID), .text(rejected.participantID),
+                    .text(rejected.lspLicence), .text(rejected.scheme), .text(String(decoding: reasons, as: UTF8.self)), at,
                 ])
         case .certificateIssued(let issued):
             // Only a competency certificate makes a participant "certified".
@@ -510,27 +516,25 @@ enum KBLISector {
 
 extension ProgressHandler {
     /// An assessment as grading graded it: a later grading (by its time) replaces an earlier
-    /// one of the same assessment id, an earlier one arriving late does not; a grading always
-    /// replaces a refusal of the same id.
+    /// one of the same assessment id, an earlier one arriving late does not.
     func recordAssessment(
-        _ assessmentID: String, participant: String, lsp: String?, scheme: String, result: String, reasons: String?,
-        assessedOn: String?, certificateNumber: String?, at: SQLValue, in transaction: any StoreTransaction
+        _ assessmentID: String, participant: String, lsp: String?, scheme: String, result: String, assessedOn: String?,
+        certificateNumber: String?, at: SQLValue, in transaction: any StoreTransaction
     ) throws {
         try transaction.execute(
             """
-            INSERT INTO console_assessments (assessment_id, participant_id, lsp, scheme, result, reasons, assessed_on,
+            INSERT INTO console_assessments (assessment_id, participant_id, lsp, scheme, result, assessed_on,
                 certificate_number, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (assessment_id) DO UPDATE SET
                 participant_id = excluded.participant_id, lsp = excluded.lsp, scheme = excluded.scheme,
-                result = excluded.result, reasons = excluded.reasons, assessed_on = excluded.assessed_on,
+                result = excluded.result, assessed_on = excluded.assessed_on,
                 certificate_number = excluded.certificate_number, recorded_at = excluded.recorded_at
-            WHERE excluded.recorded_at >= console_assessments.recorded_at OR console_assessments.result = 'DITOLAK'
+            WHERE excluded.recorded_at >= console_assessments.recorded_at
             """,
             [
                 .text(assessmentID), .text(participant), lsp.map(SQLValue.text) ?? .null, .text(scheme), .text(result),
-                reasons.map(SQLValue.text) ?? .null, assessedOn.map(SQLValue.text) ?? .null,
-                certificateNumber.map(SQLValue.text) ?? .null, at,
+                assessedOn.map(SQLValue.text) ?? .null, certificateNumber.map(SQLValue.text) ?? .null, at,
             ])
     }
 }

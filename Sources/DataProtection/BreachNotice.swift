@@ -61,6 +61,7 @@ public enum BreachNotice {
         "console_registrations": ("registered_at", true),
         "console_staff_actions": ("recorded_at", true),
         "console_assessments": ("recorded_at", true),
+        "console_assessment_refusals": ("recorded_at", true),
     ]
 
     /// The people the exposed stores link to: registration numbers and participant ids.

@@ -385,10 +385,13 @@ public enum PersonalDataRegister {
             readers: "console staff (counts)"),
         RegisterEntry(
             .table, holder: "console", name: "console_assessments", keys: [("participant_id", .participantID)],
-            other: [
-                "assessment_id", "lsp", "scheme", "result", "reasons", "assessed_on", "certificate_number", "recorded_at",
-            ],
-            purpose: "an LSP coordinator's desk: their assessments' results and refused submissions (participant ids)",
+            other: ["assessment_id", "lsp", "scheme", "result", "assessed_on", "certificate_number", "recorded_at"],
+            purpose: "an LSP coordinator's desk: their assessments' results (participant ids)",
+            retention: participantDays, readers: "the LSP's coordinators (their own LSP's)"),
+        RegisterEntry(
+            .table, holder: "console", name: "console_assessment_refusals", keys: [("participant_id", .participantID)],
+            other: ["event_id", "assessment_id", "lsp", "scheme", "reasons", "recorded_at"],
+            purpose: "an LSP coordinator's desk: the submissions grading refused, with the reasons (participant ids)",
             retention: participantDays, readers: "the LSP's coordinators (their own LSP's)"),
         RegisterEntry(
             .table, holder: "console", name: "console_retakes", keys: [("participant_id", .participantID)],

@@ -12,11 +12,15 @@ import Topology
 extension ProgrammeRun {
     /// 1. The registration portal publishes (a fifth as contract version 1), plus a few
     /// messages no contract accepts: they belong in the dead letters, nowhere else.
-    func publishRegistrations(_ registrations: [Cohort.Registration], malformed: Bool, rate: Double? = nil) async throws {
+    func publishRegistrations(
+        _ registrations: [Cohort.Registration], malformed: Bool, rate: Double? = nil, tally: Tally? = nil
+    ) async throws {
         if let rate {
-            // Open loop: in steps of 10 ms, what is due by then, each message made (and so
-            // stamped) when it is sent; the malformed ones go with the first step.
+            // Open loop: every 10 ms, what is due by then. Registration k is stamped with its
+            // due time (start + k/R), not with when it went out, so that a publisher falling
+            // behind shows in the latencies instead of hiding in them; only these are measured.
             let started = ContinuousClock.now
+            let wallStart = Date()
             var sent = 0
             var first = true
             while sent < registrations.count {
@@ -24,16 +28,36 @@ extension ProgrammeRun {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 let due = min(registrations.count, Int(seconds * rate) + 1)
                 if due > sent {
-                    try await publishRegistrations(Array(registrations[sent..<due]), malformed: malformed && first)
+                    let stamps = (sent..<due).map { wallStart.addingTimeInterval(Double($0) / rate) }
+                    try await publishRegistrations(
+                        Array(registrations[sent..<due]), malformed: malformed && first, stamps: stamps, tally: tally)
                     first = false
                     sent = due
                 }
                 try await Task.sleep(for: .milliseconds(10))
             }
+            let took = Date().timeIntervalSince(wallStart)
+            let behind = took - Double(registrations.count - 1) / rate
+            print(
+                String(
+                    format: "  open loop: %d registrations published in %.1f s (%.1f/s asked %.0f/s; the last %.2f s behind)",
+                    registrations.count, took, Double(registrations.count) / max(took, 0.001), rate, max(0, behind)))
             return
         }
+        try await publishRegistrations(registrations, malformed: malformed, stamps: nil, tally: nil)
+    }
+
+    /// Publishes `registrations` at once, each stamped with its entry of `stamps` (now when
+    /// nil); a `tally` measures the latencies of these only.
+    private func publishRegistrations(
+        _ registrations: [Cohort.Registration], malformed: Bool, stamps: [Date]?, tally: Tally?
+    ) async throws {
         var messages: [AMQPOutgoingMessage] = []
-        for item in registrations {
+        var ids: [String] = []
+        for (index, item) in registrations.enumerated() {
+            let time = stamps?[index] ?? Date()
+            let id = EventID.random()
+            ids.append(id)
             let event: OutgoingEvent
             if item.asVersion1 {
                 let r = item.registration
@@ -43,10 +67,12 @@ extension ProgrammeRun {
                     education: r.education,
                     jobSeekerCardNumber: nil, preferredCentre: r.preferredCentre, programme: r.programme,
                     apprenticeshipInterest: r.apprenticeshipInterest, declaredTrainings: [], consent: r.consent)
-                event = try OutgoingEvent(EventEnvelope(source: "/kaltim/registration-portal", data: v1), exchange: exchange)
+                event = try OutgoingEvent(
+                    EventEnvelope(id: id, source: "/kaltim/registration-portal", time: time, data: v1), exchange: exchange)
             } else {
                 event = try OutgoingEvent(
-                    EventEnvelope(source: "/kaltim/registration-portal", data: item.registration), exchange: exchange)
+                    EventEnvelope(id: id, source: "/kaltim/registration-portal", time: time, data: item.registration),
+                    exchange: exchange)
             }
             messages.append(event.amqpMessage)
         }
@@ -57,6 +83,7 @@ extension ProgrammeRun {
                     body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV3.eventType,
                     properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
         }
+        await tally?.measure(ids)
         try await publishAll(messages)
     }
 

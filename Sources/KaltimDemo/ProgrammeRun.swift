@@ -235,7 +235,7 @@ struct ProgrammeRun {
         // (as people do, days later): two copies in flight at once would let the intake
         // replicas' order decide which one counts, and the report would vary with it.
         let firstWave = cohort.registrations.filter { $0.defect != .duplicate }
-        try await publishRegistrations(firstWave, malformed: true, rate: options.rate)
+        try await publishRegistrations(firstWave, malformed: true, rate: options.rate, tally: tally)
         let firstCount = firstWave.count
         try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
         await restart.value

@@ -99,6 +99,16 @@ actor Tally {
     /// rejected, review), the first decision of each registration only.
     private(set) var decisionEventLatencies: [Double] = []
     private var decisionEventSeen: Set<String> = []
+    /// In the open loop, the registrations published at the rate (by correlation id): only
+    /// their latencies are measured (not the second wave's, published at once).
+    private var measured: Set<String>?
+
+    /// Measures the latencies of `ids` only (the open loop); by default every registration's.
+    func measure(_ ids: [String]) {
+        measured = (measured ?? []).union(ids)
+    }
+
+    private func isMeasured(_ correlationID: String) -> Bool { measured?.contains(correlationID) ?? true }
     /// The rate the portal published at (`--rate`), for the report; nil: all at once.
     let openLoopRate: Double?
     /// When the first and the last output of each role was seen, and how many.
@@ -195,7 +205,8 @@ actor Tally {
         switch delivery.properties.type {
         case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType:
             if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body),
-                let start = submittedAt[header.correlationID], decisionEventSeen.insert(header.correlationID).inserted
+                let start = submittedAt[header.correlationID], isMeasured(header.correlationID),
+                decisionEventSeen.insert(header.correlationID).inserted
             {
                 decisionEventLatencies.append(now.timeIntervalSince(start))
             }
@@ -216,7 +227,7 @@ actor Tally {
                     id.hasSuffix(":" + $0)
                 }
                 if decision { lastDecisionMessage = now }
-                if decision, let start = submittedAt[envelope.correlationID],
+                if decision, isMeasured(envelope.correlationID), let start = submittedAt[envelope.correlationID],
                     let end = try? Date(
                         envelope.data.deliveredAt, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
                 {
@@ -471,7 +482,8 @@ actor Tally {
         let how =
             openLoopRate.map { String(format: "published at %.0f/s", $0) } ?? "all registrations at once"
         for (what, latencies) in [
-            ("decision event (intake's)", decisionEventLatencies), ("decision message delivered", decisionLatencies),
+            ("intake's decision event (as the observer received it)", decisionEventLatencies),
+            ("decision message delivered", decisionLatencies),
         ] where !latencies.isEmpty {
             let sorted = latencies.sorted()
             func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
@@ -490,7 +502,8 @@ actor Tally {
                 String(
                     format:
                         "  end to end: %.0f registrations/s (%d registrations from the portal's first publish to the last decision message, %.1f s)",
-                    Double(cohort.registrations.count) / window, cohort.registrations.count, window))
+                    Double(cohort.registrations.count) / window, cohort.registrations.count, window)
+                    + (openLoopRate.map { String(format: "; bounded by the open loop's %.0f/s", $0) } ?? ""))
         }
         lines.append("  per role (outputs from its first to its last, as the observer saw them):")
         for role in WorkerRole.all.map(\.name) {

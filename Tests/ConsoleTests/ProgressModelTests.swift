@@ -516,6 +516,15 @@ extension ProgressModelTests {
         #expect(IndonesianText.decimal(9e18) == "–" && IndonesianText.decimal(-.infinity) == "–", "no trap on a hostile rate")
     }
 
+    @Test func smallFiguresAreRoundedToFivesAndOneToFourHidden() {
+        let shown = [0, 1, 4, 5, 7, 8, 12, 13, 1234].map { ProgrammeReports.shown($0, hidingSmall: true) }
+        #expect(shown == ["0", "<5", "<5", "5", "5", "10", "10", "15", "1.235"])
+        #expect([1, 4, 1234].map { ProgrammeReports.shown($0, hidingSmall: false) } == ["1", "4", "1.234"])
+        // A row whose registered less accepted would give a small rejected figure exactly: not any more.
+        let line = ReportLine(key: "x", label: "x", registered: 40, accepted: 37, rejected: 3)
+        #expect(ProgrammeReports.shown([line], hidingSmall: true)[0].prefix(3) == ["40", "35", "<5"])
+    }
+
     @Test func targetChartsKeepEveryBarInsideTheirBoxAndCarryALegend() throws {
         // Accepted far above the target: the bars are scaled to the largest figure.
         let lines = [
