@@ -211,10 +211,9 @@ struct DeadLetterAdminTests {
         await rig.cleanUp()
     }
 
-    @Test func aCanaryThatComesBackStopsTheReplayAndOneThatSucceedsLetsTheRestGo() async throws {
-        let rig = try await DeadLetterRig.make()
-        for index in 0..<5 { try await rig.deadLetter(try rig.registration("c-\(index)"), code: "gateway-down") }
-        // A consumer standing in for a worker that still fails: it dead-letters what it gets.
+    /// A consumer standing in for a worker that still fails: it dead-letters whatever reaches
+    /// the role queue, as the failure router would (code `gateway-down`).
+    static func failEverything(_ rig: DeadLetterRig) async throws -> (AMQPConsumer, Task<Void, any Error>) {
         let failing = try await rig.connection.consume(queue: rig.topology.queue, prefetch: 10)
         let failer = Task {
             for try await delivery in failing {
@@ -228,6 +227,14 @@ struct DeadLetterAdminTests {
                 try await delivery.ack()
             }
         }
+        return (failing, failer)
+    }
+
+    @Test func aCanaryThatComesBackStopsTheReplayAndOneThatSucceedsLetsTheRestGo() async throws {
+        let rig = try await DeadLetterRig.make()
+        for index in 0..<5 { try await rig.deadLetter(try rig.registration("c-\(index)"), code: "gateway-down") }
+        // A consumer standing in for a worker that still fails: it dead-letters what it gets.
+        let (failing, failer) = try await Self.failEverything(rig)
         let stopped = try await rig.admin.replay(
             [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(10), by: "t")
         #expect(stopped.stoppedAfterCanary && stopped.replayed == 1 && stopped.canariesFailed == 1)
@@ -253,19 +260,7 @@ struct DeadLetterAdminTests {
         // the message is back in the dead letters.
         let rig = try await DeadLetterRig.make()
         try await rig.deadLetter(try rig.registration("only-one"), code: "gateway-down")
-        let failing = try await rig.connection.consume(queue: rig.topology.queue, prefetch: 10)
-        let failer = Task {
-            for try await delivery in failing {
-                var properties = delivery.properties
-                var headers = properties.headers ?? [:]
-                headers[FailureRouter.Header.code] = "gateway-down"
-                headers[FailureRouter.Header.originalQueue] = .string(rig.topology.queue)
-                properties.headers = headers
-                try await rig.connection.publish(
-                    delivery.body, routingKey: rig.topology.deadLetterQueue, properties: properties, mandatory: true)
-                try await delivery.ack()
-            }
-        }
+        let (failing, failer) = try await Self.failEverything(rig)
         let report = try await rig.admin.replay(
             [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(30), by: "t")
         #expect(report.selected == 1 && report.replayed == 1)
