@@ -105,9 +105,9 @@ extension ConsoleServer {
         body += """
             </table><p class="muted">Kedalaman dari broker; belum di-ack dan laju dari API manajemen\
             \(configuration.management == nil ? " (tidak dikonfigurasi: tanpa laju)" : ""). Laju dihitung dari penghitung \
-            broker di antara dua pembacaan halaman ini (halaman dimuat ulang setiap 5 detik; pembacaan pertama belum \
-            punya laju). Umur pesan tertua yang belum diproses di antrean peran ada di metrik pekerja \
-            <code>jobs_oldest_unprocessed_age_seconds</code>.</p>
+            broker selama sedikitnya 10 detik terakhir pembacaan halaman ini (halaman dimuat ulang setiap 5 detik; \
+            sebelum konsol membacanya selama 10 detik, laju belum ada: –). Umur pesan tertua yang belum diproses di \
+            antrean peran ada di metrik pekerja <code>jobs_oldest_unprocessed_age_seconds</code>.</p>
             """
         return html(Page.frame(title: "Antrean", session: session, active: "queues", refreshSeconds: 5, body: body))
     }
