@@ -443,17 +443,25 @@ public enum DeploymentFiles {
             spec:
               accessModes: [ReadWriteOnce]
               resources: {requests: {storage: 2Gi}}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata:
-              name: kaltim-console
-              labels: {app: kaltim, role: console}
-            spec:
-              selector: {app: kaltim, role: console}
-              ports: [{name: pages, port: 8090, targetPort: pages}]
-
+            \(kubernetesService("console", port: ("pages", 8090)))
             """
+    }
+
+    /// A Service inside the cluster for one of the console's processes (`role`), for the
+    /// ingress in front of it.
+    static func kubernetesService(_ role: String, port: (name: String, number: Int)) -> String {
+        """
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: kaltim-\(role)
+          labels: {app: kaltim, role: \(role)}
+        spec:
+          selector: {app: kaltim, role: \(role)}
+          ports: [{name: \(port.name), port: \(port.number), targetPort: \(port.name)}]
+
+        """
     }
 
     /// The public verification service on Kubernetes: read only, on the certificates' store
@@ -506,16 +514,7 @@ public enum DeploymentFiles {
                   volumes:
                     - name: keys
                       secret: {secretName: kaltim-verification-files}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata:
-              name: kaltim-verification
-              labels: {app: kaltim, role: verification}
-            spec:
-              selector: {app: kaltim, role: verification}
-              ports: [{name: http, port: 8091, targetPort: http}]
-
+            \(kubernetesService("verification", port: ("http", 8091)))
             """
     }
 

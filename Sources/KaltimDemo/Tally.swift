@@ -164,7 +164,8 @@ actor Tally {
             try? decoder.decode(EventEnvelope<M>.self, from: delivery.body).data
         }
         let now = Date()
-        let subject = (try? decoder.decode(EnvelopeHeader.self, from: delivery.body))?.subject ?? ""
+        let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body)
+        let subject = header?.subject ?? ""
         func note(_ kind: String, _ key: String) { ledger[kind, default: [:]][key, default: []].insert(id) }
         switch delivery.properties.type {
         case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType: note("registration decision", subject)
@@ -204,8 +205,7 @@ actor Tally {
         }
         switch delivery.properties.type {
         case RegistrationAcceptedV1.eventType, RegistrationRejectedV1.eventType, RegistrationReviewNeededV1.eventType:
-            if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body),
-                let start = submittedAt[header.correlationID], isMeasured(header.correlationID),
+            if let header, let start = submittedAt[header.correlationID], isMeasured(header.correlationID),
                 decisionEventSeen.insert(header.correlationID).inserted
             {
                 decisionEventLatencies.append(now.timeIntervalSince(start))
@@ -215,9 +215,7 @@ actor Tally {
         switch delivery.properties.type {
         case RegistrationSubmittedV3.eventType:
             counts.submitted += 1
-            if let header = try? decoder.decode(EnvelopeHeader.self, from: delivery.body) {
-                submittedAt[header.correlationID] = header.time
-            }
+            if let header { submittedAt[header.correlationID] = header.time }
         case NotificationDeliveredV1.eventType:
             counts.notified += 1
             if let envelope = try? decoder.decode(EventEnvelope<NotificationDeliveredV1>.self, from: delivery.body) {

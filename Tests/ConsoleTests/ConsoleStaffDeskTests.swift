@@ -382,20 +382,19 @@ import Workers
         // Hers: one refused (a unit code the scheme lacks, <script> in the text the LSP sent), one
         // refused then corrected and graded, one BELUM KOMPETEN; another LSP's KOMPETEN.
         let refusal = RegistrationReason(code: "UNIT_NOT_IN_SCHEME", message: "Unit <script>x</script> tidak ada di skema.")
-        _ = try await desk.console.deliver(
-            EventEnvelope(
-                id: "rej-1", source: "/kaltim/workers/grading",
-                data: AssessmentRejectedV1(
-                    assessmentID: "ASM-1", participantID: "PST-2025-A", lspLicence: "BNSP-LSP-0123-ID",
-                    scheme: "SKEMA-TATA-GRAHA",
-                    reasons: [refusal])))
-        _ = try await desk.console.deliver(
-            EventEnvelope(
-                id: "rej-2", source: "/kaltim/workers/grading",
-                data: AssessmentRejectedV1(
-                    assessmentID: "ASM-2", participantID: "PST-2025-B", lspLicence: "BNSP-LSP-0123-ID",
-                    scheme: "SKEMA-TATA-GRAHA",
-                    reasons: [refusal])))
+        /// Grading's refusal of a submission (event `id`) for the scheme SKEMA-TATA-GRAHA.
+        func refuse(_ id: String, _ assessment: String, _ participant: String, lsp: String, _ reason: RegistrationReason)
+            async throws
+        {
+            _ = try await desk.console.deliver(
+                EventEnvelope(
+                    id: id, source: "/kaltim/workers/grading",
+                    data: AssessmentRejectedV1(
+                        assessmentID: assessment, participantID: participant, lspLicence: lsp, scheme: "SKEMA-TATA-GRAHA",
+                        reasons: [reason])))
+        }
+        try await refuse("rej-1", "ASM-1", "PST-2025-A", lsp: "BNSP-LSP-0123-ID", refusal)
+        try await refuse("rej-2", "ASM-2", "PST-2025-B", lsp: "BNSP-LSP-0123-ID", refusal)
         for (id, data) in [
             ("g-2", graded("ASM-2", "PST-2025-B", lsp: "BNSP-LSP-0123-ID", .competent)),
             ("g-3", graded("ASM-3", "PST-2025-C", lsp: "BNSP-LSP-0123-ID", .notYetCompetent)),
@@ -404,21 +403,11 @@ import Workers
             _ = try await desk.console.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: data))
         }
         // Grading refuses another LSP's appeal under the id of her graded ASM-3: the result stays hers.
-        _ = try await desk.console.deliver(
-            EventEnvelope(
-                id: "rej-3", source: "/kaltim/workers/grading",
-                data: AssessmentRejectedV1(
-                    assessmentID: "ASM-3", participantID: "PST-2025-C", lspLicence: "BNSP-LSP-0999-ID",
-                    scheme: "SKEMA-TATA-GRAHA",
-                    reasons: [RegistrationReason(code: "APPEAL_LSP_MISMATCH", message: "Banding bukan dari LSP penguji.")])))
+        try await refuse(
+            "rej-3", "ASM-3", "PST-2025-C", lsp: "BNSP-LSP-0999-ID",
+            RegistrationReason(code: "APPEAL_LSP_MISMATCH", message: "Banding bukan dari LSP penguji."))
         // A refusal, then the corrected submission under a new id: the refusal leaves the list.
-        _ = try await desk.console.deliver(
-            EventEnvelope(
-                id: "rej-4", source: "/kaltim/workers/grading",
-                data: AssessmentRejectedV1(
-                    assessmentID: "ASM-4", participantID: "PST-2025-D", lspLicence: "BNSP-LSP-0123-ID",
-                    scheme: "SKEMA-TATA-GRAHA",
-                    reasons: [refusal])))
+        try await refuse("rej-4", "ASM-4", "PST-2025-D", lsp: "BNSP-LSP-0123-ID", refusal)
         _ = try await desk.console.deliver(
             EventEnvelope(
                 id: "g-5", source: "/kaltim/workers/grading",
