@@ -44,20 +44,21 @@ extension ProgrammeRun {
                     registrations.count, took, Double(registrations.count) / max(took, 0.001), rate, max(0, behind)))
             return
         }
-        try await publishRegistrations(registrations, malformed: malformed, stamps: nil, tally: nil)
+        try await publishRegistrations(registrations, malformed: malformed, stamps: nil, tally: tally)
     }
 
     /// Publishes `registrations` at once, each stamped with its entry of `stamps` (now when
-    /// nil); a `tally` measures the latencies of these only.
+    /// nil), and tells the `tally` when each was submitted; with `stamps` (the open loop) the
+    /// tally measures the latencies of these only.
     private func publishRegistrations(
         _ registrations: [Cohort.Registration], malformed: Bool, stamps: [Date]?, tally: Tally?
     ) async throws {
         var messages: [AMQPOutgoingMessage] = []
-        var ids: [String] = []
+        var published: [String: Date] = [:]
         for (index, item) in registrations.enumerated() {
             let time = stamps?[index] ?? Date()
             let id = EventID.random()
-            ids.append(id)
+            published[id] = time
             let event: OutgoingEvent
             if item.asVersion1 {
                 let r = item.registration
@@ -83,7 +84,7 @@ extension ProgrammeRun {
                     body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV3.eventType,
                     properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
         }
-        await tally?.measure(ids)
+        await tally?.submitted(published, measured: stamps != nil)
         try await publishAll(messages)
     }
 

@@ -239,7 +239,8 @@ struct ProgrammeRun {
         let firstCount = firstWave.count
         try await tally.wait("intake", Date()) { counts in counts.decided >= firstCount }
         await restart.value
-        try await publishRegistrations(cohort.registrations.filter { $0.defect == .duplicate }, malformed: false)
+        try await publishRegistrations(
+            cohort.registrations.filter { $0.defect == .duplicate }, malformed: false, tally: tally)
         let total = options.registrations
         try await tally.wait("intake (second tries)", Date()) { counts in counts.decided >= total }
     }

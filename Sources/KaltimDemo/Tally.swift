@@ -103,9 +103,13 @@ actor Tally {
     /// their latencies are measured (not the second wave's, published at once).
     private var measured: Set<String>?
 
-    /// Measures the latencies of `ids` only (the open loop); by default every registration's.
-    func measure(_ ids: [String]) {
-        measured = (measured ?? []).union(ids)
+    /// The publisher's own submission times of `published` (event id → time), to the
+    /// microsecond: the envelope's `time` on the wire has whole seconds only, and measuring from
+    /// it added up to a second to every latency. With `measured`, only these registrations' latencies are
+    /// measured (the open loop); by default every registration's.
+    func submitted(_ published: [String: Date], measured onlyThese: Bool) {
+        submittedAt.merge(published) { first, _ in first }
+        if onlyThese { measured = (measured ?? []).union(published.keys) }
     }
 
     private func isMeasured(_ correlationID: String) -> Bool { measured?.contains(correlationID) ?? true }
@@ -215,7 +219,9 @@ actor Tally {
         switch delivery.properties.type {
         case RegistrationSubmittedV3.eventType:
             counts.submitted += 1
-            if let header { submittedAt[header.correlationID] = header.time }
+            // A registration the publisher did not stamp (another publisher's): the envelope's
+            // time, in whole seconds.
+            if let header, submittedAt[header.correlationID] == nil { submittedAt[header.correlationID] = header.time }
         case NotificationDeliveredV1.eventType:
             counts.notified += 1
             if let envelope = try? decoder.decode(EventEnvelope<NotificationDeliveredV1>.self, from: delivery.body) {
@@ -487,7 +493,7 @@ actor Tally {
             func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
             lines.append(
                 String(
-                    format: "  submission → %@: p50 %.2f s, p99 %.2f s, max %.2f s (%d registrations, %@)", what,
+                    format: "  submission → %@: p50 %.3f s, p99 %.3f s, max %.3f s (%d registrations, %@)", what,
                     percentile(0.5), percentile(0.99), sorted.last ?? 0, sorted.count, how))
         }
         lines.append("dead letters (only the deliberately malformed messages belong here):")

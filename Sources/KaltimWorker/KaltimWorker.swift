@@ -139,15 +139,21 @@ struct Certificates: AsyncParsableCommand {
         let topology = try options.topology(role: .certificates)
         let directory = outputDirectory
         let verificationURL = verificationURL
+        // The files are written after each commit, by a service beside the worker, woken by it.
+        let doorbell = Doorbell()
+        let ring: @Sendable ([String]) -> Void = { _ in doorbell.ring() }
         try await WorkerHost.run(
             role: .certificates,
             handler: CertificateHandler(
                 catalogue: catalogue, signer: signer, writesFiles: directory != nil, exchange: topology.exchange),
             options: options,
+            afterCommit: directory == nil ? nil : ring,
             services: { store, _, logger in
-                // The files are written after each commit, by a service beside the worker.
                 directory.map {
-                    [CertificateFileWriter(store: store, directory: $0, verificationURL: verificationURL, logger: logger)]
+                    [
+                        CertificateFileWriter(
+                            store: store, directory: $0, verificationURL: verificationURL, doorbell: doorbell, logger: logger)
+                    ]
                 } ?? []
             })
     }

@@ -148,10 +148,13 @@ struct Notifications: AsyncParsableCommand {
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),
         ]
         let topology = try options.topology(role: .notifications)
+        // The dispatcher sends what a commit queued at once, woken by the worker.
+        let doorbell = Doorbell()
         try await WorkerHost.run(
             role: .notifications,
             handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
             options: options,
+            afterCommit: { _ in doorbell.ring() },
             services: { store, instance, logger in
                 if let gatewayURL, URL(string: gatewayURL)?.scheme?.lowercased() == "http" {
                     logger.warning("the gateway is reached over plain http (--allow-insecure-gateway): development only")
@@ -162,7 +165,7 @@ struct Notifications: AsyncParsableCommand {
                 return [
                     NotificationDispatcher(
                         store: store, templates: loaded, senders: senders, options: dispatcherOptions,
-                        exchange: topology.exchange, instance: instance, logger: logger)
+                        exchange: topology.exchange, instance: instance, doorbell: doorbell, logger: logger)
                 ]
             })
     }

@@ -22,7 +22,8 @@ import UnixSignals
 public enum WorkerHost {
     /// Runs the worker of `role` with `handler` until a signal stops it.
     /// - Parameters:
-    ///   - afterCommit: a fault-injection and tracing hook (tests).
+    ///   - afterCommit: runs after each group commit with the committed message ids: wakes a
+    ///     service beside the worker (the dispatcher, the file writer); a fault-injection hook in tests.
     ///   - services: more services of the role that share its store and run in the same
     ///     service group (the notification dispatcher), given the store, the instance name and
     ///     the logger.

@@ -162,7 +162,8 @@ struct NotificationDeliveryTests {
     static func noon() -> Date { ISO8601DateFormatter().date(from: "2025-07-07T12:00:00+08:00")! }
 
     static func rig(
-        senders: [NotificationChannel: any MessageSender], clock: Clock, configure: (inout DispatcherOptions) -> Void = { _ in }
+        senders: [NotificationChannel: any MessageSender], clock: Clock, doorbell: Doorbell = Doorbell(),
+        configure: (inout DispatcherOptions) -> Void = { _ in }
     ) async throws -> (HandlerTestKit, NotificationDispatcher) {
         let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
@@ -174,7 +175,7 @@ struct NotificationDeliveryTests {
         configure(&options)
         let dispatcher = NotificationDispatcher(
             store: kit.store, templates: templates, senders: senders, options: options, instance: "test",
-            now: { clock.date })
+            now: { clock.date }, doorbell: doorbell)
         return (kit, dispatcher)
     }
 
@@ -534,6 +535,33 @@ struct NotificationDeliveryTests {
         clock.set(Date(timeIntervalSince1970: seven))
         while await dispatcher.runOnce() > 0 {}
         #expect(gateway.accepted.count == 4)
+        await gateway.stop()
+    }
+
+    /// An idle dispatcher waits up to its idle interval (an hour here) before it looks again;
+    /// the worker's commit rings its doorbell, and what became due is sent at once, not an hour
+    /// later.
+    @Test func aRungDoorbellWakesAnIdleDispatcherAtOnce() async throws {
+        let gateway = try await TestGateway.start()
+        let night = ISO8601DateFormatter().date(from: "2025-07-07T22:15:00+08:00")!
+        let clock = Clock(night)
+        let doorbell = Doorbell()
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [.sms: HTTPGatewaySender(url: gateway.url, token: nil)], clock: clock, doorbell: doorbell
+        ) { $0.idleInterval = .seconds(3600) }
+        _ = try await kit.deliver(Self.submitted(9))
+        _ = try await kit.deliver(Self.accepted(9))
+        let running = Task { try await dispatcher.run() }
+        // Quiet hours: both messages are held until 07.00, and the dispatcher goes idle.
+        try await waitUntil(timeout: .seconds(60), "the dispatcher holds the messages and waits") {
+            dispatcher.statistics.held == 2 && doorbell.isWaiting
+        }
+        #expect(gateway.requests.count == 0)
+        clock.set(ISO8601DateFormatter().date(from: "2025-07-08T07:00:00+08:00")!)
+        doorbell.ring()
+        try await waitUntil(timeout: .seconds(60), "both messages sent after the ring") { gateway.accepted.count == 2 }
+        running.cancel()
+        try await running.value
         await gateway.stop()
     }
 

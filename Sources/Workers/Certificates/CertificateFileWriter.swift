@@ -25,6 +25,7 @@ public final class CertificateFileWriter: Service, Sendable {
     private let verificationURL: String?
     private let batchSize: Int
     private let idleInterval: Duration
+    private let doorbell: Doorbell
     private let logger: Logger
     private let written = Atomic<Int>(0)
 
@@ -36,12 +37,15 @@ public final class CertificateFileWriter: Service, Sendable {
     ///   - verificationURL: the verification service's address, which the QR code and the printed
     ///     link carry followed by the verification code (nil: the QR code holds the bare code).
     ///   - batchSize: certificates rendered per round.
-    ///   - idleInterval: the pause when nothing is waiting.
+    ///   - idleInterval: the pause when nothing is waiting, unless the `doorbell` rings first.
+    ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so new
+    ///     certificates' files are written at once rather than after the idle interval.
     public init(
         store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32,
-        idleInterval: Duration = .milliseconds(250),
+        idleInterval: Duration = .milliseconds(250), doorbell: Doorbell = Doorbell(),
         logger: Logger = Logger(label: "kaltim.certificates.files")
     ) {
+        self.doorbell = doorbell
         precondition(batchSize > 0, "the batch size must be positive")
         self.store = store
         self.directory = directory
@@ -62,7 +66,7 @@ public final class CertificateFileWriter: Service, Sendable {
         await withGracefulShutdownHandler {
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let done = await runOnce()
-                if done == 0 && !stopping.load(ordering: .relaxed) { try? await Task.sleep(for: idleInterval) }
+                if done == 0 && !stopping.load(ordering: .relaxed) { await doorbell.wait(upTo: idleInterval) }
             }
             while !Task.isCancelled, await runOnce() > 0 {}
         } onGracefulShutdown: {

@@ -20,7 +20,8 @@ public struct DispatcherOptions: Sendable {
     ]
     /// Messages taken per round (and sent concurrently).
     public var batchSize = 64
-    /// Pause when nothing is due.
+    /// Pause when nothing is due, unless the ``NotificationDispatcher``'s doorbell rings
+    /// first (the worker committed new messages).
     public var idleInterval: Duration = .milliseconds(250)
     /// Sends of one message on one channel before it counts as failed there.
     public var maximumAttempts = 6
@@ -65,6 +66,7 @@ public final class NotificationDispatcher: Service, Sendable {
     private let instance: String
     private let now: @Sendable () -> Date
     private let logger: Logger
+    private let doorbell: Doorbell
     private let counters = Mutex<(sent: Int, failed: Int, held: Int)>((0, 0, 0))
     /// When this process last cleared settled messages' data (by its clock).
     private let lastPurge = Mutex<Date?>(nil)
@@ -72,11 +74,15 @@ public final class NotificationDispatcher: Service, Sendable {
     /// - Parameters:
     ///   - senders: the channel implementations; a channel without one is skipped.
     ///   - now: the clock (tests move it across quiet hours).
+    ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so a new
+    ///     message is sent at once rather than after the idle interval.
     public init(
         store: any MessageStore, templates: NotificationTemplates, senders: [NotificationChannel: any MessageSender],
         options: DispatcherOptions = DispatcherOptions(), exchange: String = ContractDocuments.exchange, instance: String,
-        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "kaltim.notifications")
+        now: @escaping @Sendable () -> Date = { Date() }, doorbell: Doorbell = Doorbell(),
+        logger: Logger = Logger(label: "kaltim.notifications")
     ) {
+        self.doorbell = doorbell
         self.store = store
         self.templates = templates
         self.senders = senders
@@ -109,7 +115,7 @@ public final class NotificationDispatcher: Service, Sendable {
                     await purgeSettledMessageData()
                     await purgeContacts()
                 }
-                if sent == 0 { try? await Task.sleep(for: options.idleInterval) }
+                if sent == 0 { await doorbell.wait(upTo: options.idleInterval) }
             }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
