@@ -11,8 +11,13 @@
 # p50/p99/max from submission to intake's decision and to the decision's message under that
 # steady load.
 #
+# --scale N1,N2,… runs the main job once per size (all at once, each after the other, one C relay
+# measurement first) and prints the scaling table: per role the CPU its processes spent per
+# output at each size and its ratio to the first size (the goal: within 1.5×), end to end
+# registrations/s against the relay, and the largest peak memory.
+#
 #   scripts/bench-e2e.sh [--registrations N (20000)] [--intake-replicas R (2)] [--seed S]
-#                        [--rate R [--duration S]]
+#                        [--rate R [--duration S]] [--scale 10000,20000,50000,100000]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,7 +26,8 @@ REPLICAS=2
 SEED=2025
 RATE=""
 DURATION=300
-usage="usage: $0 [--registrations N] [--intake-replicas R] [--seed S] [--rate R [--duration S]]"
+SCALE=""
+usage="usage: $0 [--registrations N] [--intake-replicas R] [--seed S] [--rate R [--duration S]] [--scale N1,N2,...]"
 while [[ $# -gt 0 ]]; do
   [[ $# -ge 2 ]] || { echo "$usage" >&2; exit 64; }
   case "$1" in
@@ -30,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --seed) SEED="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
+    --scale) SCALE="$2"; shift 2 ;;
     *) echo "$usage" >&2; exit 64 ;;
   esac
 done
@@ -37,6 +44,13 @@ done
   { echo "--rate takes a whole number from 1 to 100000 per second" >&2; exit 64; }
 [[ "$DURATION" =~ ^[1-9][0-9]{0,5}$ ]] || { echo "--duration takes a whole number of seconds" >&2; exit 64; }
 if [[ -z "$RATE" && "$DURATION" != 300 ]]; then echo "--duration goes with --rate" >&2; exit 64; fi
+if [[ -n "$SCALE" ]]; then
+  [[ "$SCALE" =~ ^[1-9][0-9]{1,6}(,[1-9][0-9]{1,6}){0,9}$ ]] ||
+    { echo "--scale takes up to 10 sizes of 10 to 9999999 registrations, comma-separated: 10000,20000,50000" >&2; exit 64; }
+  [[ -z "$RATE" && -z "$REGISTRATIONS" ]] || { echo "--scale goes without --rate and --registrations" >&2; exit 64; }
+  IFS=, read -r -a SIZES <<<"$SCALE"
+  REGISTRATIONS="${SIZES[0]}"
+fi
 if [[ -z "$REGISTRATIONS" ]]; then
   if [[ -n "$RATE" ]]; then REGISTRATIONS=$((RATE * DURATION)); else REGISTRATIONS=20000; fi
 fi
@@ -76,7 +90,42 @@ for q in bench.a bench.b; do $C delete --url "$URL" --queue $q >/dev/null 2>&1 |
 
 open_loop=()
 if [[ -n "$RATE" ]]; then open_loop=(--rate "$RATE"); fi
-echo "== $REGISTRATIONS registrations, $RESIDENTS residents, $REPLICAS intake processes${RATE:+, published at $RATE/s}"
-"$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
-  --seed "$SEED" --registrations "$REGISTRATIONS" --residents "$RESIDENTS" --intake-replicas "$REPLICAS" \
-  --relay-rate "${RELAY:-0}" ${open_loop[@]+"${open_loop[@]}"}
+if [[ -z "$SCALE" ]]; then
+  echo "== $REGISTRATIONS registrations, $RESIDENTS residents, $REPLICAS intake processes${RATE:+, published at $RATE/s}"
+  "$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
+    --seed "$SEED" --registrations "$REGISTRATIONS" --residents "$RESIDENTS" --intake-replicas "$REPLICAS" \
+    --relay-rate "${RELAY:-0}" ${open_loop[@]+"${open_loop[@]}"}
+  exit
+fi
+
+# The scaling table: one run per size; each run's report is kept as out/bench-e2e/report-N.txt.
+for size in "${SIZES[@]}"; do
+  residents=$((size * 5 / 2))
+  ((residents < 20000)) && residents=20000
+  echo "== $size registrations, $residents residents, $REPLICAS intake processes"
+  "$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
+    --seed "$SEED" --registrations "$size" --residents "$residents" --intake-replicas "$REPLICAS" \
+    --relay-rate "${RELAY:-0}" >/dev/null ||
+    { echo "bench-e2e.sh: the run of $size registrations failed its checks; see out/bench-e2e/report.txt" >&2; exit 1; }
+  cp out/bench-e2e/report.txt "out/bench-e2e/report-$size.txt"
+done
+echo "== scaling (C relay $RELAY msg/s; CPU per output of each role's processes, and its ratio to $REGISTRATIONS registrations)"
+awk -v relay="${RELAY:-0}" -v sizes="$SCALE" '
+  BEGIN { n = split(sizes, size, ","); split("intake scheduling grading certificates notifications", role, " ") }
+  FNR == 1 { file++ }
+  /^  end to end: / { e2e[file] = $4 }
+  /^    [a-z]+ +[0-9]+ outputs in .* ms\/output$/ { cost[file, $1] = $(NF - 1) }
+  /^    [a-z]+(-[0-9]+)? +[0-9.]+ MiB$/ { if ($2 + 0 > peak[file]) peak[file] = $2 + 0 }
+  END {
+    printf "%-14s %9s %9s", "registrations", "e2e/s", "× relay"
+    for (r = 1; r <= 5; r++) printf " %20s", role[r] " ms/out"
+    printf " %10s\n", "peak MiB"
+    for (f = 1; f <= n; f++) {
+      printf "%-14s %9s %9.3f", size[f], e2e[f], (relay > 0 ? e2e[f] / relay : 0)
+      for (r = 1; r <= 5; r++) {
+        c = cost[f, role[r]]; base = cost[1, role[r]]
+        printf " %12.3f (%4.2f×)", c, (base > 0 ? c / base : 0)
+      }
+      printf " %10.1f\n", peak[f]
+    }
+  }' $(for size in "${SIZES[@]}"; do echo "out/bench-e2e/report-$size.txt"; done)

@@ -29,12 +29,20 @@ final class Fleet: Sendable {
         members.withLock { $0.append(Member(name: name, pid: pid, log: log)) }
     }
 
-    /// Each running process's peak resident memory (VmHWM of /proc/PID/status), in KiB.
-    func peakMemory() -> [(name: String, kib: Int)] {
-        members.withLock { $0 }.map { member in
+    /// Each running process's peak resident memory (VmHWM of /proc/PID/status) and the CPU
+    /// time it used so far (user and system, from /proc/PID/stat).
+    func usage() -> [ProcessUsage] {
+        let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        return members.withLock { $0 }.map { member in
             let status = (try? String(contentsOfFile: "/proc/\(member.pid)/status", encoding: .utf8)) ?? ""
             let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-            return (member.name, Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
+            let kib = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            // The fields after the command's closing parenthesis (the command may hold spaces):
+            // utime and stime are the 12th and 13th of them (fields 14 and 15 of proc(5)).
+            let stat = (try? String(contentsOfFile: "/proc/\(member.pid)/stat", encoding: .utf8)) ?? ""
+            let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+            let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+            return ProcessUsage(name: member.name, peakKiB: kib, cpuSeconds: ticks / ticksPerSecond)
         }
     }
 
@@ -73,6 +81,16 @@ final class Fleet: Sendable {
         ProcessSpawner.stop(all.map(\.pid), within: .seconds(30))
         for member in all { unlink("\(logFolder)/\(member.name).pid") }
     }
+}
+
+/// What one worker process of the main job used: its peak resident memory and its CPU time.
+struct ProcessUsage: Sendable {
+    let name: String
+    let peakKiB: Int
+    let cpuSeconds: Double
+
+    /// The role the process serves (`intake-2` serves intake).
+    var role: String { String(name.split(separator: "-").first ?? Substring(name)) }
 }
 
 struct FleetError: Error, CustomStringConvertible {

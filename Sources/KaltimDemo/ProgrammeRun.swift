@@ -120,7 +120,7 @@ struct ProgrammeRun {
 
         // The report, then the checks, with every worker stopped.
         let finished = Finished(
-            seconds: Date().timeIntervalSince(started), memory: fleet.peakMemory(), publishingStarted: publishingStarted,
+            seconds: Date().timeIntervalSince(started), usage: fleet.usage(), publishingStarted: publishingStarted,
             passRates: passRates, stageError: stageError)
         fleet.stopAll()
         watcher.cancel()
@@ -539,7 +539,7 @@ struct ProgrammeRun {
     /// What the stages left for the report.
     struct Finished {
         let seconds: TimeInterval
-        let memory: [(name: String, kib: Int)]
+        let usage: [ProcessUsage]
         let publishingStarted: Date
         let passRates: [String: Double]
         let stageError: (any Error)?
@@ -559,7 +559,7 @@ struct ProgrammeRun {
         }
         let report = await tally.report(
             catalogue: catalogue, seconds: finished.seconds, deadLetters: dead, cohort: cohort,
-            passRates: finished.passRates, publishingStarted: finished.publishingStarted, memory: finished.memory,
+            passRates: finished.passRates, publishingStarted: finished.publishingStarted, usage: finished.usage,
             relayRate: options.relayRate)
         let counts = await tally.counts
         var check = ChaosCheck.run(

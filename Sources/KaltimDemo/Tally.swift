@@ -422,7 +422,7 @@ actor Tally {
 
     func report(
         catalogue: ProgrammeCatalogue, seconds: Double, deadLetters: [String: Int], cohort: Cohort, passRates: [String: Double],
-        publishingStarted: Date, memory: [(name: String, kib: Int)], relayRate: Double?
+        publishingStarted: Date, usage: [ProcessUsage], relayRate: Double?
     ) -> String {
         let c = counts
         var lines: [String] = []
@@ -509,19 +509,24 @@ actor Tally {
                     Double(cohort.registrations.count) / window, cohort.registrations.count, window)
                     + (openLoopRate.map { String(format: "; bounded by the open loop's %.0f/s", $0) } ?? ""))
         }
-        lines.append("  per role (outputs from its first to its last, as the observer saw them):")
+        lines.append(
+            "  per role (outputs from its first to its last, as the observer saw them; CPU of its processes per output):")
         for role in WorkerRole.all.map(\.name) {
             guard let activity = roleActivity[role] else { continue }
             let span = max(0.001, activity.last.timeIntervalSince(activity.first))
+            let cpu = usage.filter { $0.role == role }.reduce(0) { $0 + $1.cpuSeconds }
             lines.append(
                 String(
-                    format: "    %@ %7d outputs in %6.1f s: %6.0f/s", role.padding(toLength: 14, withPad: " ", startingAt: 0),
-                    activity.count, span, Double(activity.count) / span))
+                    format: "    %@ %7d outputs in %6.1f s: %6.0f/s; CPU %7.1f s, %.3f ms/output",
+                    role.padding(toLength: 14, withPad: " ", startingAt: 0), activity.count, span,
+                    Double(activity.count) / span, cpu, cpu * 1000 / Double(max(1, activity.count))))
         }
         lines.append("  peak memory per process (VmHWM):")
-        for (name, kib) in memory {
+        for process in usage {
             lines.append(
-                String(format: "    %@ %6.1f MiB", name.padding(toLength: 14, withPad: " ", startingAt: 0), Double(kib) / 1024))
+                String(
+                    format: "    %@ %6.1f MiB", process.name.padding(toLength: 14, withPad: " ", startingAt: 0),
+                    Double(process.peakKiB) / 1024))
         }
         if let relayRate {
             lines.append(
