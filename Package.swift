@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "WorkerHost",
             dependencies: [
-                "CommandOptions", "ContractKit", "Topology",
+                "CommandOptions", "ContractKit", "Topology", "CMalloc",
                 "Jobs", "AMQP", "Contracts", "Stores", "DeploymentSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,6 +124,9 @@ let package = Package(
         // SMTP submission through libcurl (Debian: libcurl4-openssl-dev); C because
         // curl_easy_setopt is variadic.
         .target(name: "CSMTP", path: "Sources/CSMTP", linkerSettings: [.linkedLibrary("curl")]),
+        // mallopt(M_ARENA_MAX) at load, in every process linking WorkerHost (glibc's malloc.h is not
+        // in Swift's Glibc module).
+        .target(name: "CMalloc", path: "Sources/CMalloc"),
         // The notification channels: HTTP gateway (WhatsApp, SMS), SMTP, file; rate limiting.
         .target(
             name: "Senders",
@@ -350,7 +353,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "Stores", "AMQP", "Contracts", "Topology",
-                "TestSupport",
+                "TestSupport", "WorkerHost",
             ],
             swiftSettings: swiftSettings
         ),

@@ -98,7 +98,9 @@ if [[ -z "$SCALE" ]]; then
   exit
 fi
 
-# The scaling table: one run per size; each run's report is kept as out/bench-e2e/report-N.txt.
+# The scaling table: one run per size; each run's report is kept as out/bench-e2e-scale/report-N.txt
+# (the main job empties its own output folder when it starts).
+mkdir -p out/bench-e2e-scale
 for size in "${SIZES[@]}"; do
   residents=$((size * 5 / 2))
   ((residents < 20000)) && residents=20000
@@ -107,7 +109,7 @@ for size in "${SIZES[@]}"; do
     --seed "$SEED" --registrations "$size" --residents "$residents" --intake-replicas "$REPLICAS" \
     --relay-rate "${RELAY:-0}" >/dev/null ||
     { echo "bench-e2e.sh: the run of $size registrations failed its checks; see out/bench-e2e/report.txt" >&2; exit 1; }
-  cp out/bench-e2e/report.txt "out/bench-e2e/report-$size.txt"
+  cp out/bench-e2e/report.txt "out/bench-e2e-scale/report-$size.txt"
 done
 echo "== scaling (C relay $RELAY msg/s; CPU per output of each role's processes, and its ratio to $REGISTRATIONS registrations)"
 awk -v relay="${RELAY:-0}" -v sizes="$SCALE" '
@@ -115,7 +117,7 @@ awk -v relay="${RELAY:-0}" -v sizes="$SCALE" '
   FNR == 1 { file++ }
   /^  end to end: / { e2e[file] = $4 }
   /^    [a-z]+ +[0-9]+ outputs in .* ms\/output$/ { cost[file, $1] = $(NF - 1) }
-  /^    [a-z]+(-[0-9]+)? +[0-9.]+ MiB$/ { if ($2 + 0 > peak[file]) peak[file] = $2 + 0 }
+  /^    [a-z]+(-[0-9]+)? +[0-9.]+ MiB/ { if ($2 + 0 > peak[file]) peak[file] = $2 + 0 }
   END {
     printf "%-14s %9s %9s", "registrations", "e2e/s", "× relay"
     for (r = 1; r <= 5; r++) printf " %20s", role[r] " ms/out"
@@ -128,4 +130,4 @@ awk -v relay="${RELAY:-0}" -v sizes="$SCALE" '
       }
       printf " %10.1f\n", peak[f]
     }
-  }' $(for size in "${SIZES[@]}"; do echo "out/bench-e2e/report-$size.txt"; done)
+  }' $(for size in "${SIZES[@]}"; do echo "out/bench-e2e-scale/report-$size.txt"; done)

@@ -30,19 +30,28 @@ final class Fleet: Sendable {
     }
 
     /// Each running process's peak resident memory (VmHWM of /proc/PID/status) and the CPU
-    /// time it used so far (user and system, from /proc/PID/stat).
+    /// time it used so far (user and system, from /proc/PID/stat), and what is resident now.
     func usage() -> [ProcessUsage] {
         let ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
         return members.withLock { $0 }.map { member in
             let status = (try? String(contentsOfFile: "/proc/\(member.pid)/status", encoding: .utf8)) ?? ""
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-            let kib = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            func kib(_ field: String) -> Int {
+                let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+                return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
             // The fields after the command's closing parenthesis (the command may hold spaces):
             // utime and stime are the 12th and 13th of them (fields 14 and 15 of proc(5)).
             let stat = (try? String(contentsOfFile: "/proc/\(member.pid)/stat", encoding: .utf8)) ?? ""
             let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
             let ticks = fields.count > 12 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
-            return ProcessUsage(name: member.name, peakKiB: kib, cpuSeconds: ticks / ticksPerSecond)
+            // The proportional set size: shared pages divided among the processes sharing them.
+            let rollup = (try? String(contentsOfFile: "/proc/\(member.pid)/smaps_rollup", encoding: .utf8)) ?? ""
+            let pss =
+                rollup.split(separator: "\n").first { $0.hasPrefix("Pss:") }
+                .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            return ProcessUsage(
+                name: member.name, peakKiB: kib("VmHWM"), anonymousKiB: kib("RssAnon"), fileKiB: kib("RssFile"),
+                proportionalKiB: pss, cpuSeconds: ticks / ticksPerSecond)
         }
     }
 
@@ -86,7 +95,16 @@ final class Fleet: Sendable {
 /// What one worker process of the main job used: its peak resident memory and its CPU time.
 struct ProcessUsage: Sendable {
     let name: String
+    /// Peak resident memory (VmHWM).
     let peakKiB: Int
+    /// Resident now: the process's own memory (heap, stacks: RssAnon) and the pages of the
+    /// program and its libraries that it touched (RssFile, shared with every process that
+    /// runs the same files).
+    let anonymousKiB: Int
+    let fileKiB: Int
+    /// Resident now, each shared page counted as its share among the processes that map it
+    /// (Pss of /proc/PID/smaps_rollup): what the process adds to the machine's memory.
+    let proportionalKiB: Int
     let cpuSeconds: Double
 
     /// The role the process serves (`intake-2` serves intake).

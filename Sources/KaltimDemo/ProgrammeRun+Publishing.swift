@@ -84,7 +84,7 @@ extension ProgrammeRun {
                     body: Data(body.utf8), exchange: exchange, routingKey: RegistrationSubmittedV3.eventType,
                     properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(prefix)malformed-\(index + 1)")))
         }
-        await tally?.submitted(published, measured: stamps != nil)
+        await tally?.submitted(published, onlyThese: stamps != nil)
         try await publishAll(messages)
     }
 

@@ -105,9 +105,9 @@ actor Tally {
 
     /// The publisher's own submission times of `published` (event id → time), to the
     /// microsecond: the envelope's `time` on the wire has whole seconds only, and measuring from
-    /// it added up to a second to every latency. With `measured`, only these registrations' latencies are
+    /// it added up to a second to every latency. With `onlyThese`, only these registrations' latencies are
     /// measured (the open loop); by default every registration's.
-    func submitted(_ published: [String: Date], measured onlyThese: Bool) {
+    func submitted(_ published: [String: Date], onlyThese: Bool) {
         submittedAt.merge(published) { first, _ in first }
         if onlyThese { measured = (measured ?? []).union(published.keys) }
     }
@@ -514,19 +514,29 @@ actor Tally {
         for role in WorkerRole.all.map(\.name) {
             guard let activity = roleActivity[role] else { continue }
             let span = max(0.001, activity.last.timeIntervalSince(activity.first))
-            let cpu = usage.filter { $0.role == role }.reduce(0) { $0 + $1.cpuSeconds }
+            let processes = usage.filter { $0.role == role }
+            let cpu = processes.reduce(0) { $0 + $1.cpuSeconds }
+            // Under a supervisor (the chaos run) the role's processes are not the job's own.
+            let cost =
+                processes.isEmpty
+                ? "; CPU not measured (its processes run under the supervisor)"
+                : String(format: "; CPU %7.1f s, %.3f ms/output", cpu, cpu * 1000 / Double(max(1, activity.count)))
             lines.append(
                 String(
-                    format: "    %@ %7d outputs in %6.1f s: %6.0f/s; CPU %7.1f s, %.3f ms/output",
-                    role.padding(toLength: 14, withPad: " ", startingAt: 0), activity.count, span,
-                    Double(activity.count) / span, cpu, cpu * 1000 / Double(max(1, activity.count))))
+                    format: "    %@ %7d outputs in %6.1f s: %6.0f/s", role.padding(toLength: 14, withPad: " ", startingAt: 0),
+                    activity.count, span, Double(activity.count) / span) + cost)
         }
-        lines.append("  peak memory per process (VmHWM):")
+        lines.append(
+            "  peak memory per process (VmHWM); at the end: its own (heap, stacks), the program's and libraries' pages "
+                + "(shared), and its proportional share (PSS):")
         for process in usage {
             lines.append(
                 String(
                     format: "    %@ %6.1f MiB", process.name.padding(toLength: 14, withPad: " ", startingAt: 0),
-                    Double(process.peakKiB) / 1024))
+                    Double(process.peakKiB) / 1024)
+                    + String(
+                        format: " (own %.1f, program %.1f, PSS %.1f)", Double(process.anonymousKiB) / 1024,
+                        Double(process.fileKiB) / 1024, Double(process.proportionalKiB) / 1024))
         }
         if let relayRate {
             lines.append(

@@ -141,7 +141,7 @@ struct Certificates: AsyncParsableCommand {
         let verificationURL = verificationURL
         // The files are written after each commit, by a service beside the worker, woken by it.
         let doorbell = Doorbell()
-        let ring: @Sendable ([String]) -> Void = { _ in doorbell.ring() }
+        let ring: @Sendable ([String]) -> Void = { committed in if !committed.isEmpty { doorbell.ring() } }
         try await WorkerHost.run(
             role: .certificates,
             handler: CertificateHandler(

@@ -154,7 +154,7 @@ struct Notifications: AsyncParsableCommand {
             role: .notifications,
             handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
             options: options,
-            afterCommit: { _ in doorbell.ring() },
+            afterCommit: { committed in if !committed.isEmpty { doorbell.ring() } },
             services: { store, instance, logger in
                 if let gatewayURL, URL(string: gatewayURL)?.scheme?.lowercased() == "http" {
                     logger.warning("the gateway is reached over plain http (--allow-insecure-gateway): development only")

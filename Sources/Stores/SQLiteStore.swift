@@ -28,6 +28,10 @@ public final class SQLiteStore: MessageStore {
             try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
         }
         configuration.label = "jobs-store"
+        // A worker's own reads (the outbox flush, the file writer, the console's pages where the
+        // console uses this store) are few and short; two reader connections serve them (more
+        // wait their turn), each with its own page cache of up to 2 MB.
+        configuration.maximumReaderCount = 2
         pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in
             try db.execute(

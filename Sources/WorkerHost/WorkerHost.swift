@@ -1,4 +1,5 @@
 import AMQP
+import CMalloc
 public import ContractKit
 public import Contracts
 import Foundation
@@ -22,8 +23,8 @@ import UnixSignals
 public enum WorkerHost {
     /// Runs the worker of `role` with `handler` until a signal stops it.
     /// - Parameters:
-    ///   - afterCommit: runs after each group commit with the committed message ids: wakes a
-    ///     service beside the worker (the dispatcher, the file writer); a fault-injection hook in tests.
+    ///   - afterCommit: ``Jobs/WorkerOptions/afterCommit``: wakes a service beside the worker
+    ///     (the dispatcher, the file writer); a fault-injection hook in tests.
     ///   - services: more services of the role that share its store and run in the same
     ///     service group (the notification dispatcher), given the store, the instance name and
     ///     the logger.
@@ -55,6 +56,8 @@ public enum WorkerHost {
         // The role's tables exist before any service of the role (the worker, a dispatcher) runs.
         try await store.migrate(handler.migrations)
         logger.info("store opened", metadata: ["database": "\(Stores.redacted(database))"])
+        logger.debug(
+            mallocArenasLimited ? "malloc limited to 2 arenas at load" : "malloc arenas as glibc's environment says")
 
         let consuming = try await connect(configuration, name: "consumer", logger: logger)
         let publishing = try await connect(configuration, name: "publisher", logger: logger)
@@ -112,6 +115,12 @@ public enum WorkerHost {
         await consuming.close()
         await publishing.close()
     }
+
+    /// Whether glibc's malloc was limited to two arenas when the process loaded (`CMalloc`'s
+    /// constructor, before any thread exists; `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES` in the
+    /// environment decide instead): each thread would otherwise grow an arena of its own that
+    /// keeps freed memory.
+    public static var mallocArenasLimited: Bool { kaltim_malloc_arenas_limited() == 1 }
 
     /// Connects, retrying with backoff for a while when the broker is not reachable yet (a
     /// worker started with, or slightly before, its broker).

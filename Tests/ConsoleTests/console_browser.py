@@ -24,6 +24,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 URL = os.environ["CONSOLE_URL"].rstrip("/")
@@ -52,6 +53,19 @@ def wait_until(what, condition, timeout=60.0, driver=None, reload=False):
         if reload and driver is not None:
             driver.refresh()
     raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+
+
+def on_one_page(checks, attempts=5):
+    """Runs `checks` against the page shown. The progress and queues pages refresh themselves
+    every 5 s, which may replace an element between finding it and reading it: the checks then
+    run again, whole, on the new page."""
+    for attempt in range(attempts):
+        try:
+            return checks()
+        except StaleElementReferenceException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def shot(driver, name):
@@ -145,16 +159,22 @@ def main():
         first = count(driver, "registered")
         wait_until(
             "the registered count to grow", lambda: count(driver, "registered") > first, timeout=90, driver=driver, reload=True)
-        second = count(driver, "registered")
-        assert driver.find_element(By.ID, "funnel-chart").is_displayed(), "the funnel chart is drawn"
-        assert driver.find_element(By.ID, "centre-chart").is_displayed(), "the per-BLKI chart is drawn"
-        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id", "the page is in Bahasa Indonesia"
-        legend = driver.find_element(By.ID, "centre-chart-legend").text
-        assert "Target" in legend and "Diterima" in legend and "Kompeten" in legend, legend
-        for chart in ["centre-chart", "sector-chart", "apprenticeship-chart"]:
-            bars_inside(driver, chart)
-        assert "sertifikat kompetensi BNSP" in driver.find_element(By.ID, "certified-meaning").text, "Kompeten is explained"
-        no_swift_names(driver)
+
+        def progress_page():
+            registered = count(driver, "registered")
+            assert driver.find_element(By.ID, "funnel-chart").is_displayed(), "the funnel chart is drawn"
+            assert driver.find_element(By.ID, "centre-chart").is_displayed(), "the per-BLKI chart is drawn"
+            assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "id", "the page is in Bahasa Indonesia"
+            legend = driver.find_element(By.ID, "centre-chart-legend").text
+            assert "Target" in legend and "Diterima" in legend and "Kompeten" in legend, legend
+            for chart in ["centre-chart", "sector-chart", "apprenticeship-chart"]:
+                bars_inside(driver, chart)
+            meaning = driver.find_element(By.ID, "certified-meaning").text
+            assert "sertifikat kompetensi BNSP" in meaning, "Kompeten is explained"
+            no_swift_names(driver)
+            return registered
+
+        second = on_one_page(progress_page)
         step(f"registered {first} → {second}")
         shot(driver, "1-progress-viewer")
 

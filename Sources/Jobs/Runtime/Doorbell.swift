@@ -6,11 +6,12 @@ import Synchronization
 /// service waits on the bell for at most its idle interval.
 ///
 /// A ring while nobody waits is kept (once) for the next ``wait(upTo:)``, so a commit that
-/// lands while the service is busy is never missed. Made for one waiting service.
+/// lands while the service is busy is never missed. A ring wakes every waiter.
 public final class Doorbell: Sendable {
     private struct State {
         var rung = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
@@ -18,19 +19,19 @@ public final class Doorbell: Sendable {
     public init() {}
 
     /// Whether a service is waiting on the bell now (tests, diagnostics).
-    public var isWaiting: Bool { state.withLock { $0.waiter != nil } }
+    public var isWaiting: Bool { state.withLock { !$0.waiters.isEmpty } }
 
-    /// Wakes the waiting service, or the next one to wait. Never blocks.
+    /// Wakes the waiting services, or the next one to wait. Never blocks.
     public func ring() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter else {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.waiters.isEmpty else {
                 state.rung = true
-                return nil
+                return []
             }
-            state.waiter = nil
-            return waiter
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Returns when the bell rings (or rang since the last wait), after `timeout`, or when the
@@ -49,7 +50,12 @@ public final class Doorbell: Sendable {
         }
     }
 
+    /// Waits for a ring; each waiter has its own key, so cancelling one resumes only that one.
     private func waitForRing() async {
+        let key = state.withLock { state -> Int in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
@@ -57,16 +63,13 @@ public final class Doorbell: Sendable {
                         state.rung = false
                         return true
                     }
-                    state.waiter = continuation
+                    state.waiters[key] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: key) }
             waiter?.resume()
         }
     }

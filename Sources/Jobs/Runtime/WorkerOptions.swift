@@ -8,8 +8,10 @@ public struct WorkerOptions: Sendable {
     /// How old an outbox row must be before the flusher takes it (younger ones are still being
     /// published by the message that wrote them).
     public var outboxGrace: Duration = .seconds(10)
-    /// Runs after each group commit with the committed message ids, before their outbox is
-    /// published and they are acknowledged (fault-injection tests, tracing). Must not block.
+    /// Runs after each group commit with the ids of the messages it committed (processed, or
+    /// found to be duplicates; empty when every message of the batch failed), before their
+    /// outbox is published and they are acknowledged: rings the ``Doorbell`` of the services
+    /// beside the worker; fault injection and tracing in tests. Must not block.
     public var afterCommit: (@Sendable ([String]) -> Void)?
     /// Who may publish each event type the role consumes, checked against the validated
     /// `user_id` (``PublisherPolicy``). The default lets anyone publish anything, for tests and

@@ -28,6 +28,8 @@ public final class CertificateFileWriter: Service, Sendable {
     private let doorbell: Doorbell
     private let logger: Logger
     private let written = Atomic<Int>(0)
+    /// Whether the latest round had a certificate whose files failed.
+    private let failedInLastRound = Atomic<Bool>(false)
 
     /// Failed attempts after which a certificate's files are no longer tried.
     public static let maximumAttempts = 10
@@ -66,11 +68,20 @@ public final class CertificateFileWriter: Service, Sendable {
         await withGracefulShutdownHandler {
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let done = await runOnce()
-                if done == 0 && !stopping.load(ordering: .relaxed) { await doorbell.wait(upTo: idleInterval) }
+                if done == 0 && !stopping.load(ordering: .relaxed) {
+                    // After a failing round (a full disk, an unwritable folder) the next try waits
+                    // the whole interval: commits ringing the bell must not use up the attempts.
+                    if failedInLastRound.load(ordering: .relaxed) {
+                        try? await Task.sleep(for: idleInterval)
+                    } else {
+                        await doorbell.wait(upTo: idleInterval)
+                    }
+                }
             }
             while !Task.isCancelled, await runOnce() > 0 {}
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
+            self.doorbell.ring()
         }
     }
 
@@ -87,7 +98,10 @@ public final class CertificateFileWriter: Service, Sendable {
                 WHERE f.attempts < ? ORDER BY f.attempts, f.certificate_id LIMIT ?
                 """,
                 [.integer(Int64(Self.maximumAttempts)), .integer(Int64(batchSize))])
-            if rows.isEmpty { return 0 }
+            if rows.isEmpty {
+                failedInLastRound.store(false, ordering: .relaxed)
+                return 0
+            }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
@@ -130,6 +144,7 @@ public final class CertificateFileWriter: Service, Sendable {
             logger.warning("could not record written certificate files", metadata: ["error": "\(error)"])
         }
         written.add(done.count, ordering: .relaxed)
+        failedInLastRound.store(!failed.isEmpty, ordering: .relaxed)
         return done.count
     }
 

@@ -119,6 +119,7 @@ public final class NotificationDispatcher: Service, Sendable {
             }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
+            self.doorbell.ring()
         }
     }
 
