@@ -57,7 +57,8 @@ public enum WorkerHost {
         try await store.migrate(handler.migrations)
         logger.info("store opened", metadata: ["database": "\(Stores.redacted(database))"])
         logger.debug(
-            mallocArenasLimited ? "malloc limited to 2 arenas at load" : "malloc arenas as glibc's environment says")
+            mallocArenasLimited
+                ? "malloc limited to 2 arenas at load" : "malloc arenas as glibc decides (its environment, or not glibc)")
 
         let consuming = try await connect(configuration, name: "consumer", logger: logger)
         let publishing = try await connect(configuration, name: "publisher", logger: logger)

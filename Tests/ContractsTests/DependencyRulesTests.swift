@@ -137,6 +137,11 @@ struct DependencyRulesTests {
                 && $0.name != "DeploymentSettings" && $0.name != "CMalloc"
         }
         #expect(libraries.count > 8 && names.contains("DeploymentSettings"))
+        // CMalloc reads glibc's two malloc variables and nothing else.
+        let glibcVariables = try Self.sources(in: "Sources/CMalloc").flatMap { _, text in
+            text.matches(of: /getenv\("([^"]*)"\)/).map { String($0.1) }
+        }
+        #expect(Set(glibcVariables) == ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES"], "CMalloc reads \(glibcVariables)")
         for target in libraries {
             for (file, text) in try Self.sources(in: target.folder) {
                 #expect(

@@ -29,6 +29,21 @@ struct DoorbellTests {
         #expect(!bell.isWaiting)
     }
 
+    @Test func aRingWakesEveryWaiterAndACancelledOneLeavesTheOthersWaiting() async throws {
+        let bell = Doorbell()
+        let first = Task { await bell.wait(upTo: .seconds(3600)) }
+        let second = Task { await bell.wait(upTo: .seconds(3600)) }
+        let third = Task { await bell.wait(upTo: .seconds(3600)) }
+        try await waitUntil(timeout: .seconds(60), "three tasks wait on the bell") { bell.waitingCount == 3 }
+        third.cancel()
+        await third.value
+        #expect(bell.waitingCount == 2, "cancelling one waiter resumes that one only")
+        bell.ring()
+        await first.value
+        await second.value
+        #expect(!bell.isWaiting)
+    }
+
     @Test func aWaitEndsAfterItsTimeoutOrWhenItsTaskIsCancelled() async throws {
         let bell = Doorbell()
         await bell.wait(upTo: .milliseconds(1))

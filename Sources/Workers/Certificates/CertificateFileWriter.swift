@@ -69,8 +69,9 @@ public final class CertificateFileWriter: Service, Sendable {
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let done = await runOnce()
                 if done == 0 && !stopping.load(ordering: .relaxed) {
-                    // After a failing round (a full disk, an unwritable folder) the next try waits
-                    // the whole interval: commits ringing the bell must not use up the attempts.
+                    // After a round in which nothing could be written (a full disk, an unwritable
+                    // folder, the store unreadable) the next try waits the whole interval, as it
+                    // did before the bell: commits ringing it must not spend the attempts faster.
                     if failedInLastRound.load(ordering: .relaxed) {
                         try? await Task.sleep(for: idleInterval)
                     } else {
@@ -105,6 +106,7 @@ public final class CertificateFileWriter: Service, Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
+            failedInLastRound.store(true, ordering: .relaxed)
             return 0
         }
         var done: [String] = []
