@@ -459,11 +459,16 @@ private struct Context {
         for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
         let allExhausted = exhaustedAt.values.allSatisfy { $0 }
         // Those who said no to (or did not answer) an offer at the other BLKI wait for their own.
+        // The offers (a few, bounded by the seats) drive the query, each applicant found by its
+        // key: as a join, SQLite read every applicant of the programme for every message, so
+        // scheduling's cost grew with the waiting list (the README's scaling table).
         let stayHome = Set(
             try transaction.query(
                 """
-                SELECT o.participant_id FROM sched_offers o JOIN sched_applicants a ON a.participant_id = o.participant_id
-                WHERE o.status IN ('MENOLAK', 'TIDAK_MENJAWAB') AND a.programme = ? AND a.status IN ('pooled', 'waitlisted')
+                SELECT o.participant_id FROM sched_offers o
+                WHERE o.status IN ('MENOLAK', 'TIDAK_MENJAWAB') AND EXISTS (
+                    SELECT 1 FROM sched_applicants a WHERE a.participant_id = o.participant_id AND a.programme = ?
+                        AND a.status IN ('pooled', 'waitlisted'))
                 """, [.text(programme)]
             ).compactMap { $0["participant_id"]?.text })
         // Nothing to seat and nobody to waitlist: the common case while classes are not open.
