@@ -98,7 +98,8 @@ if [[ -z "$SCALE" ]]; then
   exit
 fi
 
-# The scaling table: one run per size; each run's report is kept as out/bench-e2e-scale/report-N.txt
+# The scaling table: one run per size; each run's report and output are kept as
+# out/bench-e2e-scale/report-N.txt and run-N.log
 # (the main job empties its own output folder when it starts).
 mkdir -p out/bench-e2e-scale
 for size in "${SIZES[@]}"; do
@@ -107,8 +108,8 @@ for size in "${SIZES[@]}"; do
   echo "== $size registrations, $residents residents, $REPLICAS intake processes"
   "$BIN/kaltim-demo" --broker-url "$URL" --worker-binary "$BIN/kaltim-worker" --output out/bench-e2e \
     --seed "$SEED" --registrations "$size" --residents "$residents" --intake-replicas "$REPLICAS" \
-    --relay-rate "${RELAY:-0}" >/dev/null ||
-    { echo "bench-e2e.sh: the run of $size registrations failed its checks; see out/bench-e2e/report.txt" >&2; exit 1; }
+    --relay-rate "${RELAY:-0}" >"out/bench-e2e-scale/run-$size.log" 2>&1 ||
+    { echo "bench-e2e.sh: the run of $size registrations failed; see out/bench-e2e-scale/run-$size.log" >&2; exit 1; }
   cp out/bench-e2e/report.txt "out/bench-e2e-scale/report-$size.txt"
 done
 echo "== scaling (C relay $RELAY msg/s; CPU per output of each role's processes, and its ratio to $REGISTRATIONS registrations)"
