@@ -98,4 +98,30 @@ extension NotificationDeliveryTests {
         #expect(try await kit.query("SELECT name FROM notif_contacts").count == 2, "REG-1 and REG-9; none for REG-404")
         await gateway.stop()
     }
+
+    /// An attacker (or a portal resending under new ids) sends the registration again with the
+    /// old phone after the person corrected it: the correction stands, nothing is sent twice,
+    /// and the second message goes to the dead letters with the code intake gives it.
+    @Test func aRegistrationSentAgainUnderAnotherIdDoesNotUndoACorrection() async throws {
+        let (kit, _) = try await Self.rig(senders: [:], clock: Clock(Self.noon()))
+        _ = try await kit.deliver(Self.submitted(1))
+        _ = try await kit.deliver(Self.corrected("REG-1", id: "c-1", name: "Peserta Satu", phone: "+6281250000111"))
+        let messages = try await kit.query("SELECT notification_id FROM notif_messages").count
+        #expect(try await kit.deliver(Self.submitted(1)).duplicate, "the same message again: the inbox knows it")
+        for id in ["resent-1", "replayed-after-retention"] {
+            var again = Self.submitted(1)
+            again.id = id
+            again.data.fullName = "Nama Lain"
+            do {
+                _ = try await kit.deliver(again)
+                Issue.record("a second submission of REG-1 (\(id)) was taken")
+            } catch let failure as Failure {
+                #expect(failure.code == .registrationNumberReused && failure.kind == .permanent, "\(failure)")
+                #expect("\(failure)".contains("registration.corrected"), "\(failure)")
+            }
+        }
+        let contact = try #require(try await kit.query("SELECT * FROM notif_contacts WHERE registration_id = 'REG-1'").first)
+        #expect(contact["name"] == .text("Peserta Satu") && contact["phone"] == .text("+6281250000111"))
+        #expect(try await kit.query("SELECT notification_id FROM notif_messages").count == messages, "nothing queued twice")
+    }
 }

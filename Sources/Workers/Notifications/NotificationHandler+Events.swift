@@ -14,11 +14,22 @@ extension NotificationHandler {
         guard try !withdrawalConcerns(submitted.registrationID, submittedAt: event.header.time, in: transaction) else {
             return
         }
+        // The same message again never gets here (the inbox knows its id). The same number under
+        // another id (a portal's resend, or a replay after the inbox forgot the id) is refused as
+        // intake refuses it: taken, it would undo a correction of the contact (the right to
+        // correction) or send its confirmation twice.
+        guard
+            try transaction.query("SELECT 1 FROM notif_contacts WHERE registration_id = ?", [.text(submitted.registrationID)])
+                .isEmpty
+        else {
+            throw Failure.permanent(
+                .registrationNumberReused,
+                "registration number \(submitted.registrationID) already has a contact here from another message; "
+                    + "a change of contact comes as registration.corrected")
+        }
         try transaction.execute(
             """
             INSERT INTO notif_contacts (registration_id, name, phone, whatsapp, email, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (registration_id) DO UPDATE SET name = excluded.name, phone = excluded.phone,
-                whatsapp = excluded.whatsapp, email = excluded.email, updated_at = excluded.updated_at
             """,
             [
                 // Numbers in +62 form, as intake checked them; one that is not a valid
