@@ -151,6 +151,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
                 guard inbox == 1 else { return .duplicate }  // already processed
                 let events = try work.work(HandlerTransaction(session: session))
                 var entries: [OutboxEntry] = []
+                entries.reserveCapacity(events.count)
                 for event in events {
                     let id = try session.query(
                         """

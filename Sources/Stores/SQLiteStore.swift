@@ -87,6 +87,7 @@ public final class SQLiteStore: MessageStore {
                 guard db.changesCount > 0 else { return .duplicate }  // already processed
                 let events = try item.work(transaction)
                 var entries: [OutboxEntry] = []
+                entries.reserveCapacity(events.count)
                 for event in events {
                     try insertOutbox.execute(arguments: [
                         event.exchange, event.routingKey, event.body, event.messageID, event.type, event.correlationID,

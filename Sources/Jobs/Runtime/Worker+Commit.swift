@@ -203,7 +203,7 @@ extension Worker {
             // Ack as soon as the outputs are confirmed; marking the outbox rows comes after, off
             // the ack path (it waits for the writer, which is committing the next batch). A
             // crash in between only republishes outputs, which consumers deduplicate.
-            let confirmed = await self.publishAndConfirm(processed.flatMap(\.entries))
+            let confirmed = await self.publishAndConfirm(groups: processed.map(\.entries))
             self.counters.withLock { $0.succeeded += processed.count }
             self.metrics.succeeded.increment(by: processed.count)
             self.settle(processed.map(\.delivery))

@@ -20,7 +20,37 @@ extension Worker {
     /// failure: the row counts as settled (it stays in the store), and the
     /// `jobs_outbox_unrouted_total` counter and a warning show it. Retrying it would never end.
     func publishAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
-        guard !entries.isEmpty else { return [] }
+        await publishAndConfirm(groups: [entries])
+    }
+
+    /// The outbox rows of several messages (a batch's), published in chunks of
+    /// ``publishChunk``: a message that made thousands of events (a waiting list filled at
+    /// once) is never copied whole into broker messages, so the worker's memory does not grow
+    /// with the size of one message's output.
+    /// A chunk of which nothing was settled (the connection is down) ends it: the rest stay in
+    /// the outbox for the flusher.
+    func publishAndConfirm(groups: [[OutboxEntry]]) async -> [Int64] {
+        var settled: [Int64] = []
+        var chunk: [OutboxEntry] = []
+        chunk.reserveCapacity(min(Self.publishChunk, groups.reduce(0) { $0 + $1.count }))
+        for group in groups {
+            for entry in group {
+                chunk.append(entry)
+                guard chunk.count == Self.publishChunk else { continue }
+                let confirmed = await publishChunkAndConfirm(chunk)
+                guard !confirmed.isEmpty else { return settled }
+                settled += confirmed
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty { settled += await publishChunkAndConfirm(chunk) }
+        return settled
+    }
+
+    /// The most outbox rows turned into broker messages at once.
+    static var publishChunk: Int { 1_024 }
+
+    private func publishChunkAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
         // Every event carries this process's broker user as its validated user_id, which the
         // consumers check against the contract's publishers.
         let user = publishing.username
