@@ -38,6 +38,7 @@ public enum ContractCatalogue {
         EnrolmentWithdrawnV1.self,
         EnrolmentWithdrawalRequestedV1.self,
         EnrolmentReRegisteredV1.self, EnrolmentTransferOfferedV1.self, EnrolmentTransferAnsweredV1.self,
+        EnrolmentAllocationContinuedV1.self,
         TrainingCompletedV1.self,
         AssessmentRejectedV1.self, AssessmentAppealedV1.self, AssessmentAppealRecordedV1.self,
         CertificateIssuedV1.self, CertificateRevokedV1.self,

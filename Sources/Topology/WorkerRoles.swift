@@ -30,6 +30,7 @@ extension WorkerRole {
         publishes: [
             ClassScheduledV2.eventType, EnrolmentWaitlistedV1.eventType, ApprenticeshipPlacedV1.eventType,
             EnrolmentWithdrawnV1.eventType, EnrolmentTransferOfferedV1.eventType, EnrolmentReserveDesignatedV1.eventType,
+            EnrolmentAllocationContinuedV1.eventType,
         ],
         summary:
             "Seats accepted participants in classes by priority, keeps the waiting lists, places apprentices; offers a seat at the other BLKI and waits for the answer; names each full class's reserves (cadangan) and gives the seat of whoever misses daftar ulang to the class's first reserve, or the next on the waiting list."
@@ -108,13 +109,15 @@ public enum IntakeInput: RoleInput {
         .on(RegistrationCorrectedV1.self, Self.corrected)
 }
 
-/// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals.
+/// What scheduling handles: classes opening, acceptances, daftar ulang, withdrawals, answers to
+/// offers, and its own notes to carry on an allocation.
 public enum SchedulingInput: RoleInput {
     case classOpened(ClassOpenedV1)
     case accepted(RegistrationAcceptedV2)
     case reRegistered(EnrolmentReRegisteredV1)
     case withdrawalRequested(EnrolmentWithdrawalRequestedV1)
     case transferAnswered(EnrolmentTransferAnsweredV1)
+    case allocationContinued(EnrolmentAllocationContinuedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(ClassOpenedV1.self, Self.classOpened)
@@ -122,6 +125,7 @@ public enum SchedulingInput: RoleInput {
         .on(EnrolmentReRegisteredV1.self, Self.reRegistered)
         .on(EnrolmentWithdrawalRequestedV1.self, Self.withdrawalRequested)
         .on(EnrolmentTransferAnsweredV1.self, Self.transferAnswered)
+        .on(EnrolmentAllocationContinuedV1.self, Self.allocationContinued)
 }
 
 /// What grading handles: the LSPs' submissions, and who is enrolled where.

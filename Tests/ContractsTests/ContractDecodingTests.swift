@@ -39,7 +39,7 @@ struct GoldenFixtureTests {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
         #expect(Set(files.map { String($0.dropLast(5)) }) == Set(Self.fixtures))
-        #expect(Self.fixtures.count == 39)
+        #expect(Self.fixtures.count == 40)
     }
 
     @Test(arguments: fixtures)

@@ -39,9 +39,10 @@ final class SchedulingDriver {
     private(set) var events: [OutgoingEvent] = []
     private var clock = Date(timeIntervalSince1970: 1_751_000_000)
 
-    init(catalogue: ProgrammeCatalogue) async throws {
+    init(catalogue: ProgrammeCatalogue, waitlistedPerMessage: Int = 500) async throws {
         self.catalogue = catalogue
-        kit = try await HandlerTestKit(handler: SchedulingHandler(catalogue: catalogue), registry: .pipeline)
+        kit = try await HandlerTestKit(
+            handler: SchedulingHandler(catalogue: catalogue, waitlistedPerMessage: waitlistedPerMessage), registry: .pipeline)
     }
 
     @discardableResult

@@ -202,6 +202,23 @@ public struct EnrolmentReserveDesignatedV1: ContractMessage {
     }
 }
 
+/// Scheduling's note to itself that a programme's allocation is not finished: one message
+/// waitlists at most a bounded number of applicants (so that a class filling the last seats in
+/// front of tens of thousands pooled is not one transaction and one burst of events held in
+/// memory at once), and this event, published by scheduling and consumed only by scheduling,
+/// carries on where it stopped. It holds no personal data.
+public struct EnrolmentAllocationContinuedV1: ContractMessage {
+    public static let eventType = "enrolment.allocation-continued"
+    public static let version = 1
+
+    /// The programme code whose applicants are still to be waitlisted.
+    public var programme: String
+
+    public init(programme: String) {
+        self.programme = programme
+    }
+}
+
 /// A participant was placed in the apprenticeship (pemagangan) programme.
 public struct ApprenticeshipPlacedV1: ContractMessage {
     public static let eventType = "apprenticeship.placed"

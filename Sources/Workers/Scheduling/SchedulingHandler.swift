@@ -1,5 +1,6 @@
 public import ContractKit
 import Contracts
+import Crypto
 import Foundation
 public import Jobs
 public import Programme
@@ -31,14 +32,22 @@ public import Topology
 ///   store transaction that seats someone, so processes sharing the store never overbook.
 /// - Apprenticeship places (about 400) go to seated applicants who asked for one, in seating
 ///   order, with a company of the programme's sector.
+/// - One message waitlists at most ``waitlistedPerMessage`` applicants; the rest are waitlisted
+///   by the `enrolment.allocation-continued` events scheduling publishes to itself, each
+///   carrying on in the list's order. Seating is not deferred. So the work, the events and the
+///   memory of one message do not grow with the number of applicants pooled (the README's
+///   scaling table).
 public struct SchedulingHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let exchange: String
     public let source = "/kaltim/workers/scheduling"
+    /// The most applicants one message moves onto a waiting list.
+    public let waitlistedPerMessage: Int
 
-    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange) {
+    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange, waitlistedPerMessage: Int = 500) {
         self.catalogue = catalogue
         self.exchange = exchange
+        self.waitlistedPerMessage = max(1, waitlistedPerMessage)
     }
 
     public var migrations: [String] {
@@ -125,7 +134,14 @@ public struct SchedulingHandler: TypedMessageHandler {
             try context.withdraw(request)
         case .transferAnswered(let answer):
             try context.answer(answer)
+        case .allocationContinued(let continued):
+            guard catalogue.centres.contains(where: { $0.programmes.contains { $0.code == continued.programme } }) else {
+                throw Failure.permanent(
+                    .unknownProgramme, "programme \(continued.programme.prefix(60).debugDescription) is not planned")
+            }
+            try context.allocate(programme: continued.programme)
         }
+        try context.continueUnfinished()
         return context.output
     }
 }
@@ -144,6 +160,11 @@ private struct Context {
     /// The class in which this message freed a seat (a no-show, a withdrawal before the start,
     /// an offer declined): its reserves are served first.
     var seatFreedIn: String?
+    /// How many more applicants this message may waitlist.
+    lazy var waitlistBudget = handler.waitlistedPerMessage
+    /// The programmes whose waitlisting stopped at the budget, to be carried on by
+    /// `enrolment.allocation-continued`.
+    var unfinished: Set<String> = []
 
     var catalogue: ProgrammeCatalogue { handler.catalogue }
 
@@ -476,46 +497,110 @@ private struct Context {
         // With no free seat and nobody waiting for their own BLKI, those already waitlisted have
         // nothing to gain: only the pooled are read (to waitlist them), not the whole waiting
         // list, so a decision costs the same however long the list is.
-        let statuses = anyFree || !stayHome.isEmpty ? "'pooled', 'waitlisted'" : "'pooled'"
-        let waiting = try transaction.query(
-            """
-            SELECT participant_id, programme, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id
-            FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
-            ORDER BY tier, arrival, registration_id, participant_id
-            """, [.text(programme)])
+        let seating = anyFree || !stayHome.isEmpty
+        let statuses = seating ? "'pooled', 'waitlisted'" : "'pooled'"
+        // Read a page at a time in the list's order (the keys of the rows do not change while
+        // they are worked on), so a long list is never held in memory whole.
+        let columns =
+            "participant_id, registration_id, programme, preferred_centre, tier, arrival, status, apprenticeship_interest, correlation_id"
+        var last: [SQLValue]?
         var noSeatFor: Set<TrainingCentre> = []
-        for applicant in waiting {
-            guard let participant = applicant["participant_id"]?.text,
-                let preferred = applicant["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
-            else { continue }
-            if stayHome.contains(participant) {
-                if let (classID, seat) = try freeSeat(programme: programme, centre: preferred) {
-                    try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
-                } else if applicant["status"]?.text == "pooled",
-                    try exhausted(programme: programme, centre: preferred)
-                {
-                    try waitlist(participant, programme: programme, centre: preferred, applicant: applicant)
-                }
-                continue
+        while true {
+            let page = try transaction.query(
+                last == nil
+                    ? """
+                    SELECT \(columns) FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
+                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(Self.page)
+                    """
+                    : """
+                    SELECT \(columns) FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
+                        AND (tier, arrival, registration_id, participant_id) > (?, ?, ?, ?)
+                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(Self.page)
+                    """, [.text(programme)] + (last ?? []))
+            guard let end = page.last else { return }
+            last = ["tier", "arrival", "registration_id", "participant_id"].map { end[$0] ?? .null }
+            for applicant in page {
+                guard
+                    try place(
+                        applicant, programme: programme, stayHome: stayHome, seating: seating,
+                        noSeatFor: &noSeatFor, exhaustedAt: &exhaustedAt)
+                else { return }
             }
-            if !noSeatFor.contains(preferred) {
-                if let (classID, seat) = try freeSeat(programme: programme, preferred: preferred) {
-                    if try centre(of: classID) != preferred {
-                        try offer(participant, classID: classID, seat: seat, preferred: preferred, applicant: applicant)
-                    } else {
-                        try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
-                    }
-                    continue
-                }
-                noSeatFor.insert(preferred)
-                // Seating may have used up the last seats: look again.
-                for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
-            }
-            if applicant["status"]?.text == "pooled", exhaustedAt.values.allSatisfy({ $0 }) {
-                try waitlist(participant, programme: programme, centre: preferred, applicant: applicant)
-            }
-            if noSeatFor.count == centres.count && !exhaustedAt.values.allSatisfy({ $0 }) { return }
         }
+    }
+
+    /// Rows of a waiting list read at once.
+    static var page: Int { 256 }
+
+    /// One applicant of ``allocateOne(programme:)``'s walk down the list: seated, offered a
+    /// seat, waitlisted, or left as they are. Returns false when nobody further down can get
+    /// anything from this message.
+    private mutating func place(
+        _ applicant: [String: SQLValue], programme: String, stayHome: Set<String>, seating: Bool,
+        noSeatFor: inout Set<TrainingCentre>, exhaustedAt: inout [TrainingCentre: Bool]
+    ) throws -> Bool {
+        let centres: [TrainingCentre] = [.balikpapan, .bontang]
+        guard let participant = applicant["participant_id"]?.text,
+            let preferred = applicant["preferred_centre"]?.text.flatMap(TrainingCentre.init(rawValue:))
+        else { return true }
+        if stayHome.contains(participant) {
+            if let (classID, seat) = try freeSeat(programme: programme, centre: preferred) {
+                try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+            } else if applicant["status"]?.text == "pooled",
+                try exhausted(programme: programme, centre: preferred)
+            {
+                return try waitlistWithinBudget(participant, programme: programme, centre: preferred, applicant, seating)
+            }
+            return true
+        }
+        if !noSeatFor.contains(preferred) {
+            if let (classID, seat) = try freeSeat(programme: programme, preferred: preferred) {
+                if try centre(of: classID) != preferred {
+                    try offer(participant, classID: classID, seat: seat, preferred: preferred, applicant: applicant)
+                } else {
+                    try seatApplicant(participant, classID: classID, seat: seat, applicant: applicant)
+                }
+                return true
+            }
+            noSeatFor.insert(preferred)
+            // Seating may have used up the last seats: look again.
+            for centre in centres { exhaustedAt[centre] = try exhausted(programme: programme, centre: centre) }
+        }
+        if applicant["status"]?.text == "pooled", exhaustedAt.values.allSatisfy({ $0 }) {
+            guard try waitlistWithinBudget(participant, programme: programme, centre: preferred, applicant, seating) else {
+                return false
+            }
+        }
+        return !(noSeatFor.count == centres.count && !exhaustedAt.values.allSatisfy({ $0 }))
+    }
+
+    /// Waitlists the applicant if this message's budget allows; past it, the programme is
+    /// left for `enrolment.allocation-continued`. Returns false when the walk has nothing more
+    /// to do (the budget is spent and nobody further down can be seated).
+    private mutating func waitlistWithinBudget(
+        _ participant: String, programme: String, centre: TrainingCentre, _ applicant: [String: SQLValue], _ seating: Bool
+    ) throws -> Bool {
+        guard waitlistBudget > 0 else {
+            unfinished.insert(programme)
+            return seating
+        }
+        waitlistBudget -= 1
+        try waitlist(participant, programme: programme, centre: centre, applicant: applicant)
+        return true
+    }
+
+    /// Publishes `enrolment.allocation-continued` for each programme whose waitlisting this
+    /// message left unfinished. Its id is derived from this message's (a replay is recognised)
+    /// through a hash, so that a chain of continuations keeps ids of one length.
+    mutating func continueUnfinished() throws {
+        for programme in unfinished.sorted() {
+            let digest = SHA256.hash(data: Data("\(programme)\u{0}\(event.header.id)".utf8))
+            let key = digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+            try emit(
+                EnrolmentAllocationContinuedV1(programme: programme), id: "allocation-continued-\(key)",
+                subject: programme, correlation: event.header.correlationID)
+        }
+        unfinished = []
     }
 
     /// The earliest free seat for an applicant preferring `preferred`: there first, at the
