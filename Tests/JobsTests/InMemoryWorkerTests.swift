@@ -35,10 +35,11 @@ struct InMemoryRig {
         return rig
     }
 
-    func worker(publishers: PublisherPolicy = .anyPublisher) -> Worker {
+    func worker(publishers: PublisherPolicy = .anyPublisher, flushInterval: Duration? = nil) -> Worker {
         var options = WorkerOptions()
         options.concurrency = 8
         options.publishers = publishers
+        if let flushInterval { options.outboxFlushInterval = flushInterval }
         return Worker(
             topology: topology, registry: .pipeline, handler: AcceptingHandler(exchange: topology.exchange), store: store,
             consuming: transport, publishing: transport, instance: "intake@memory", options: options)
@@ -89,6 +90,31 @@ struct InMemoryWorkerTests {
         let causes = try Set(outputs.map { try ContractRegistry.pipeline.decode($0.body).header.causationID ?? "" })
         #expect(causes.contains("same-id"))
         #expect(rig.broker.messages(in: rig.topology.queue).isEmpty)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    /// One message whose output is larger than the chunk the runtime turns into broker
+    /// messages at once: every event is published once and confirmed, the message is acked,
+    /// and nothing is left in the outbox.
+    @Test func aMessageWithThousandsOfEventsIsPublishedInChunksAndWhole() async throws {
+        let rig = try await InMemoryRig.make()
+        // No flusher during the test: every event must go out with its message.
+        let worker = rig.worker(flushInterval: .seconds(3_600))
+        let running = Task { try await worker.run() }
+        let count = Worker.publishChunk * 2 + 7
+        try await rig.submit("REG-MANY", programme: "FAN_OUT_\(count)", id: "many")
+        try await rig.submit("REG-ONE")
+        try await waitUntil(timeout: .seconds(120), "both messages settled and their events marked published") {
+            worker.statistics.succeeded == 2 && rig.broker.unacknowledged(in: rig.topology.queue) == 0
+                && worker.statistics.published == count + 1
+        }
+        let outputs = rig.broker.messages(in: rig.outputQueue)
+        let ids = outputs.compactMap(\.properties.messageID)
+        #expect(outputs.count == count + 1 && Set(ids).count == count + 1, "each event once")
+        #expect(Set(ids).isSuperset(of: ["many-0", "many-\(count - 1)"]))
+        #expect(try await rig.store.outboxBacklog().depth == 0, "nothing left for the flusher")
         running.cancel()
         _ = try? await running.value
         rig.cleanUp()

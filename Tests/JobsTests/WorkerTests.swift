@@ -13,7 +13,8 @@ import Topology
 
 /// An intake-like handler for tests: records each registration in its own table and emits
 /// `registration.accepted`. Programme `TRANSIENT_ONCE` fails transiently on its first
-/// attempt; programme `BROKEN` fails permanently.
+/// attempt; programme `BROKEN` fails permanently; programme `FAN_OUT_<n>` accepts `n`
+/// participants at once (one message with a large output).
 final class AcceptingHandler: MessageHandler {
     let exchange: String
     /// Holds messages past a count until the test opens it (keeps work in flight on any machine).
@@ -52,10 +53,16 @@ final class AcceptingHandler: MessageHandler {
             centre: registration.preferredCentre,
             programme: registration.programme, priorityTier: .neverTrained, priorityReasons: ["NO_DECLARED_TRAINING"],
             apprenticeshipInterest: registration.apprenticeshipInterest)
-        let envelope = EventEnvelope(
-            source: "/kaltim/workers/intake", subject: accepted.participantID, correlationID: event.header.correlationID,
-            causationID: event.header.id, data: accepted)
-        return [try OutgoingEvent(envelope, exchange: exchange)]
+        let fanOut = registration.programme.hasPrefix("FAN_OUT_") ? Int(registration.programme.dropFirst(8)) ?? 1 : 1
+        return try (0..<fanOut).map { index in
+            var one = accepted
+            if fanOut > 1 { one.participantID += "-\(index)" }
+            let envelope = EventEnvelope(
+                id: fanOut > 1 ? "\(event.header.id)-\(index)" : EventID.random(), source: "/kaltim/workers/intake",
+                subject: one.participantID, correlationID: event.header.correlationID, causationID: event.header.id,
+                data: one)
+            return try OutgoingEvent(envelope, exchange: exchange)
+        }
     }
 }
 

@@ -39,10 +39,11 @@ final class SchedulingDriver {
     private(set) var events: [OutgoingEvent] = []
     private var clock = Date(timeIntervalSince1970: 1_751_000_000)
 
-    init(catalogue: ProgrammeCatalogue, waitlistedPerMessage: Int = 500) async throws {
+    init(catalogue: ProgrammeCatalogue, waitlistedPerMessage: Int = 500, walkPage: Int = 256) async throws {
         self.catalogue = catalogue
         kit = try await HandlerTestKit(
-            handler: SchedulingHandler(catalogue: catalogue, waitlistedPerMessage: waitlistedPerMessage), registry: .pipeline)
+            handler: SchedulingHandler(catalogue: catalogue, waitlistedPerMessage: waitlistedPerMessage, walkPage: walkPage),
+            registry: .pipeline)
     }
 
     @discardableResult

@@ -24,9 +24,9 @@ extension Worker {
     }
 
     /// The outbox rows of several messages (a batch's), published in chunks of
-    /// ``publishChunk``: a message that made thousands of events (a waiting list filled at
-    /// once) is never copied whole into broker messages, so the worker's memory does not grow
-    /// with the size of one message's output.
+    /// ``publishChunk``: a batch that made thousands of events is never copied whole into
+    /// broker messages (the entries themselves, bodies included, are held until the batch is
+    /// published; a handler bounds its own output).
     /// A chunk of which nothing was settled (the connection is down) ends it: the rest stay in
     /// the outbox for the flusher.
     func publishAndConfirm(groups: [[OutboxEntry]]) async -> [Int64] {
@@ -48,7 +48,7 @@ extension Worker {
     }
 
     /// The most outbox rows turned into broker messages at once.
-    static var publishChunk: Int { 1_024 }
+    public static var publishChunk: Int { 1_024 }
 
     private func publishChunkAndConfirm(_ entries: [OutboxEntry]) async -> [Int64] {
         // Every event carries this process's broker user as its validated user_id, which the

@@ -32,22 +32,28 @@ public import Topology
 ///   store transaction that seats someone, so processes sharing the store never overbook.
 /// - Apprenticeship places (about 400) go to seated applicants who asked for one, in seating
 ///   order, with a company of the programme's sector.
-/// - One message waitlists at most ``waitlistedPerMessage`` applicants; the rest are waitlisted
-///   by the `enrolment.allocation-continued` events scheduling publishes to itself, each
-///   carrying on in the list's order. Seating is not deferred. So the work, the events and the
-///   memory of one message do not grow with the number of applicants pooled (the README's
+/// - One message waitlists at most ``waitlistedPerMessage`` applicants of each programme; the
+///   rest are waitlisted by the `enrolment.allocation-continued` events scheduling publishes to
+///   itself, each carrying on in the list's order. Seating is not deferred. So the events and
+///   the memory of one message do not grow with the number of applicants pooled (the README's
 ///   scaling table).
 public struct SchedulingHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let exchange: String
     public let source = "/kaltim/workers/scheduling"
-    /// The most applicants one message moves onto a waiting list.
+    /// The most applicants of one programme one message moves onto a waiting list.
     public let waitlistedPerMessage: Int
+    /// Applicants read from the store at once while walking a programme's list.
+    public let walkPage: Int
 
-    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange, waitlistedPerMessage: Int = 500) {
+    public init(
+        catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange, waitlistedPerMessage: Int = 500,
+        walkPage: Int = 256
+    ) {
         self.catalogue = catalogue
         self.exchange = exchange
         self.waitlistedPerMessage = max(1, waitlistedPerMessage)
+        self.walkPage = max(1, walkPage)
     }
 
     public var migrations: [String] {
@@ -65,7 +71,14 @@ public struct SchedulingHandler: TypedMessageHandler {
                 class_id TEXT, seat INTEGER, waitlist_position INTEGER, correlation_id TEXT NOT NULL,
                 UNIQUE (class_id, seat))
             """,
-            "CREATE INDEX IF NOT EXISTS sched_applicants_queue ON sched_applicants (programme, status, tier, arrival)",
+            // A programme's applicants of one status in the order they are served: the walk reads
+            // them a page at a time from where the last page ended (replaces the index on the
+            // first four columns).
+            """
+            CREATE INDEX IF NOT EXISTS sched_applicants_walk
+                ON sched_applicants (programme, status, tier, arrival, registration_id, participant_id)
+            """,
+            "DROP INDEX IF EXISTS sched_applicants_queue",
             // Seat counts per class and per BLKI run on every message: index them.
             "CREATE INDEX IF NOT EXISTS sched_applicants_class ON sched_applicants (class_id, status)",
             "CREATE INDEX IF NOT EXISTS sched_classes_offer ON sched_classes (centre, programme)",
@@ -160,8 +173,8 @@ private struct Context {
     /// The class in which this message freed a seat (a no-show, a withdrawal before the start,
     /// an offer declined): its reserves are served first.
     var seatFreedIn: String?
-    /// How many more applicants this message may waitlist.
-    lazy var waitlistBudget = handler.waitlistedPerMessage
+    /// How many applicants of each programme this message has waitlisted.
+    var waitlistedHere: [String: Int] = [:]
     /// The programmes whose waitlisting stopped at the budget, to be carried on by
     /// `enrolment.allocation-continued`.
     var unfinished: Set<String> = []
@@ -498,7 +511,6 @@ private struct Context {
         // nothing to gain: only the pooled are read (to waitlist them), not the whole waiting
         // list, so a decision costs the same however long the list is.
         let seating = anyFree || !stayHome.isEmpty
-        let statuses = seating ? "'pooled', 'waitlisted'" : "'pooled'"
         // Read a page at a time in the list's order (the keys of the rows do not change while
         // they are worked on), so a long list is never held in memory whole.
         let columns =
@@ -506,16 +518,20 @@ private struct Context {
         var last: [SQLValue]?
         var noSeatFor: Set<TrainingCentre> = []
         while true {
+            // Once nothing is left anywhere (no seat free, nothing to open: taking seats only
+            // makes that more so), only the pooled have anything to gain: they are waitlisted.
+            let statuses =
+                seating && !exhaustedAt.values.allSatisfy({ $0 }) ? "'pooled', 'waitlisted'" : "'pooled'"
             let page = try transaction.query(
                 last == nil
                     ? """
                     SELECT \(columns) FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
-                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(Self.page)
+                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(handler.walkPage)
                     """
                     : """
                     SELECT \(columns) FROM sched_applicants WHERE programme = ? AND status IN (\(statuses))
                         AND (tier, arrival, registration_id, participant_id) > (?, ?, ?, ?)
-                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(Self.page)
+                    ORDER BY tier, arrival, registration_id, participant_id LIMIT \(handler.walkPage)
                     """, [.text(programme)] + (last ?? []))
             guard let end = page.last else { return }
             last = ["tier", "arrival", "registration_id", "participant_id"].map { end[$0] ?? .null }
@@ -528,9 +544,6 @@ private struct Context {
             }
         }
     }
-
-    /// Rows of a waiting list read at once.
-    static var page: Int { 256 }
 
     /// One applicant of ``allocateOne(programme:)``'s walk down the list: seated, offered a
     /// seat, waitlisted, or left as they are. Returns false when nobody further down can get
@@ -574,17 +587,19 @@ private struct Context {
         return !(noSeatFor.count == centres.count && !exhaustedAt.values.allSatisfy({ $0 }))
     }
 
-    /// Waitlists the applicant if this message's budget allows; past it, the programme is
-    /// left for `enrolment.allocation-continued`. Returns false when the walk has nothing more
-    /// to do (the budget is spent and nobody further down can be seated).
+    /// Waitlists the applicant if this message's budget for the programme allows; past it, the
+    /// programme is left for `enrolment.allocation-continued`. Returns false when the walk has
+    /// nothing more to do: the budget is spent and no seat of the programme is free, so nobody
+    /// further down can be seated either (the walk does not read the rest of the list).
     private mutating func waitlistWithinBudget(
         _ participant: String, programme: String, centre: TrainingCentre, _ applicant: [String: SQLValue], _ seating: Bool
     ) throws -> Bool {
-        guard waitlistBudget > 0 else {
+        guard waitlistedHere[programme, default: 0] < handler.waitlistedPerMessage else {
             unfinished.insert(programme)
-            return seating
+            return try seating
+                && [TrainingCentre.balikpapan, .bontang].contains { try freeSeat(programme: programme, centre: $0) != nil }
         }
-        waitlistBudget -= 1
+        waitlistedHere[programme, default: 0] += 1
         try waitlist(participant, programme: programme, centre: centre, applicant: applicant)
         return true
     }
