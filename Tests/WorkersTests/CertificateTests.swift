@@ -345,7 +345,8 @@ struct CertificateFileTests {
     }
 
     /// A certificate whose files cannot be written stays waiting with its attempts counted, and
-    /// does not hold back the others.
+    /// does not hold back the others; it is tried again only after its wait (1 s, 2 s, 4 s, …),
+    /// however many rounds come before, so the attempts last minutes, not one busy second.
     @Test func aCertificateThatCannotBeWrittenWaitsWithoutBlockingTheRest() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         defer { try? FileManager.default.removeItem(atPath: driver.output) }
@@ -355,19 +356,37 @@ struct CertificateFileTests {
         // A folder where the first's PDF should go: its rename cannot replace it.
         try FileManager.default.createDirectory(
             atPath: driver.output + "/" + first.certificateID + ".pdf/blocked", withIntermediateDirectories: true)
-        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output, batchSize: 1)
+        let clock = NotificationDeliveryTests.Clock(Date(timeIntervalSince1970: 1_751_000_000))
+        let writer = CertificateFileWriter(
+            store: driver.kit.store, directory: driver.output, batchSize: 1, now: { clock.date })
         #expect(await writer.runOnce() == 0)
         #expect(await writer.runOnce() == 1, "the next round takes the one that has not failed yet")
+        func attempts() async throws -> Int64? {
+            try await driver.kit.query("SELECT attempts FROM cert_files").first?["attempts"]?.integer
+        }
+        for _ in 1...5 { #expect(await writer.runOnce() == 0) }
+        #expect(try await attempts() == 1, "rounds within its wait do not try it again")
+        var waited: TimeInterval = 0
         #expect(FileManager.default.fileExists(atPath: driver.output + "/" + second.certificateID + ".pdf"))
         let waiting = try await driver.kit.query("SELECT certificate_id, attempts FROM cert_files")
         #expect(waiting.count == 1)
         #expect(waiting.first?["certificate_id"]?.text == first.certificateID)
         #expect(waiting.first?["attempts"]?.integer == 1)
-        // Tried again up to the limit, then left for an operator, not tried forever.
-        for _ in 1..<CertificateFileWriter.maximumAttempts { #expect(await writer.runOnce() == 0) }
+        // Tried again after each wait up to the limit, then left for an operator, not tried forever.
+        for attempt in 1..<CertificateFileWriter.maximumAttempts {
+            let delay = CertificateFileWriter.retryDelay(afterAttempts: attempt)
+            clock.set(clock.date.addingTimeInterval(delay - 0.5))
+            #expect(await writer.runOnce() == 0)
+            #expect(try await attempts() == Int64(attempt), "half a second early: not tried")
+            clock.set(clock.date.addingTimeInterval(0.5))
+            waited += delay
+            #expect(await writer.runOnce() == 0)
+            #expect(try await attempts() == Int64(attempt + 1))
+        }
+        #expect(waited >= 500, "the attempts are spread over minutes: \(waited) s")
+        clock.set(clock.date.addingTimeInterval(86_400))
         #expect(await writer.runOnce() == 0)
-        let given = try await driver.kit.query("SELECT attempts FROM cert_files")
-        #expect(given.first?["attempts"]?.integer == Int64(CertificateFileWriter.maximumAttempts))
+        #expect(try await attempts() == Int64(CertificateFileWriter.maximumAttempts))
         let names = try FileManager.default.contentsOfDirectory(atPath: driver.output)
         #expect(!names.contains { $0.contains(".tmp-") }, "no temporary file left: \(names)")
     }

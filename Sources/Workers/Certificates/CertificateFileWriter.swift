@@ -1,5 +1,5 @@
 import CertificateTrust
-import Foundation
+public import Foundation
 public import Jobs
 public import Logging
 public import ServiceLifecycle
@@ -17,8 +17,10 @@ import Synchronization
 /// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
 /// same certificate at once each put a whole file in place (the same certificate; cairo stamps
 /// its own creation time). A certificate whose files fail is tried again at most
-/// ``maximumAttempts`` times, fewest attempts first, and then left in `cert_files` with an error
-/// in the log for an operator.
+/// ``maximumAttempts`` times, fewest attempts first, each time after a longer wait
+/// (``retryDelay(afterAttempts:)``: 1 s, 2 s, 4 s, … up to 5 minutes, about 8.5 minutes in all,
+/// however often commits wake the writer), and then left in `cert_files` with an error in the
+/// log for an operator.
 public final class CertificateFileWriter: Service, Sendable {
     private let store: any MessageStore
     private let directory: String
@@ -30,6 +32,10 @@ public final class CertificateFileWriter: Service, Sendable {
     private let written = Atomic<Int>(0)
     /// Whether the latest round had a certificate whose files failed.
     private let failedInLastRound = Atomic<Bool>(false)
+    /// When each certificate whose files failed may be tried again (this process's memory: a
+    /// restart tries each once at once). Holds only rows that failed and are still waiting.
+    private let notBefore = Mutex<[String: Date]>([:])
+    private let now: @Sendable () -> Date
 
     /// Failed attempts after which a certificate's files are no longer tried.
     public static let maximumAttempts = 10
@@ -42,11 +48,13 @@ public final class CertificateFileWriter: Service, Sendable {
     ///   - idleInterval: the pause when nothing is waiting, unless the `doorbell` rings first.
     ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so new
     ///     certificates' files are written at once rather than after the idle interval.
+    ///   - now: the clock the waits between attempts are measured on.
     public init(
         store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32,
         idleInterval: Duration = .milliseconds(250), doorbell: Doorbell = Doorbell(),
-        logger: Logger = Logger(label: "kaltim.certificates.files")
+        logger: Logger = Logger(label: "kaltim.certificates.files"), now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.now = now
         self.doorbell = doorbell
         precondition(batchSize > 0, "the batch size must be positive")
         self.store = store
@@ -55,6 +63,11 @@ public final class CertificateFileWriter: Service, Sendable {
         self.batchSize = batchSize
         self.idleInterval = idleInterval
         self.logger = logger
+    }
+
+    /// The wait before a certificate whose files failed `attempts` times is tried again.
+    public static func retryDelay(afterAttempts attempts: Int) -> TimeInterval {
+        min(300, pow(2, Double(max(0, attempts - 1))))
     }
 
     /// Certificates whose files this process has written.
@@ -86,8 +99,9 @@ public final class CertificateFileWriter: Service, Sendable {
         }
     }
 
-    /// One round: renders up to `batchSize` waiting certificates, fewest failed attempts first.
-    /// Returns how many were written; one that fails stays waiting with its attempt counted.
+    /// One round: renders up to `batchSize` waiting certificates, fewest failed attempts first,
+    /// leaving out those whose wait after a failure has not passed. Returns how many were
+    /// written; one that fails stays waiting with its attempt counted.
     @discardableResult
     public func runOnce() async -> Int {
         let rows: [[String: SQLValue]]
@@ -111,8 +125,11 @@ public final class CertificateFileWriter: Service, Sendable {
         }
         var done: [String] = []
         var failed: [String] = []
+        let round = now()
+        let waiting = notBefore.withLock { $0 }
         for row in rows {
             guard let id = row["certificate_id"]?.text else { continue }
+            if let until = waiting[id], until > round { continue }
             do {
                 // The id names the files: never a path.
                 guard id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]*/) != nil, id.utf8.count <= 200 else {
@@ -131,8 +148,13 @@ public final class CertificateFileWriter: Service, Sendable {
                         : "could not write a certificate's files; trying again later",
                     metadata: ["certificate": "\(id)", "error": "\(error)", "attempts": "\(attempts)"])
                 failed.append(id)
+                // Given up: no longer selected, so no longer remembered.
+                let retry = round.addingTimeInterval(Self.retryDelay(afterAttempts: Int(attempts)))
+                notBefore.withLock { $0[id] = attempts < Self.maximumAttempts ? retry : nil }
             }
         }
+        notBefore.withLock { waiting in for id in done { waiting[id] = nil } }
+        let skipped = rows.count - done.count - failed.count
         do {
             try await store.write { [done, failed] transaction in
                 for id in done { try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(id)]) }
@@ -146,7 +168,8 @@ public final class CertificateFileWriter: Service, Sendable {
             logger.warning("could not record written certificate files", metadata: ["error": "\(error)"])
         }
         written.add(done.count, ordering: .relaxed)
-        failedInLastRound.store(!failed.isEmpty, ordering: .relaxed)
+        // A round of only certificates waiting out their delay also waits the whole interval.
+        failedInLastRound.store(!failed.isEmpty || (done.isEmpty && skipped > 0), ordering: .relaxed)
         return done.count
     }
 
