@@ -307,6 +307,13 @@ let package = Package(
             path: "Benchmarks/JobsBenchmark",
             swiftSettings: swiftSettings
         ),
+        // The certificates role's own rate (issuance, then files) against the store path alone.
+        .executableTarget(
+            name: "certificates-bench",
+            dependencies: ["ContractKit", "Contracts", "Jobs", "Stores", "Programme", "Workers", "CertificateTrust"],
+            path: "Benchmarks/CertificatesBenchmark",
+            swiftSettings: swiftSettings
+        ),
         // The contract codec against Foundation's JSONDecoder and JSONEncoder (scripts/bench.sh).
         .executableTarget(
             name: "codec-bench",

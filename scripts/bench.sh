@@ -2,7 +2,8 @@
 # Relay benchmark: the Swift AMQP layer against a raw librabbitmq relay written in C, on the
 # same private broker, in one run. Release builds. For each queue type and round it fills
 # queue A with COUNT persistent 1 KiB messages, relays A -> B (prefetch 50, 50 confirms in
-# flight), drains B, and prints both rates and their ratio (median over rounds).
+# flight), drains B, and prints both rates and their ratio (median over rounds). Then the worker
+# runtime's full path against the C relay, and the certificates role's own rate (no broker).
 #
 #   scripts/bench.sh [--count N (20000)] [--rounds R (3)] [--types "quorum classic"]
 set -euo pipefail
@@ -28,9 +29,11 @@ cc -O2 -Wall -Wextra -o "$OUT/c-relay" Benchmarks/c-relay/relay.c -lrabbitmq
 swift build -c release --product amqp-relay-bench 2>&1 | grep -E "error|warning|Compiling|Build complete" || true
 swift build -c release --product jobs-bench 2>&1 | grep -E "error|warning|Build complete" || true
 swift build -c release --product codec-bench 2>&1 | grep -E "error|warning|Build complete" || true
+swift build -c release --product certificates-bench 2>&1 | grep -E "error|warning|Build complete" || true
 SWIFT_RELAY="$(swift build -c release --show-bin-path)/amqp-relay-bench"
 JOBS_BENCH="$(swift build -c release --show-bin-path)/jobs-bench"
 CODEC_BENCH="$(swift build -c release --show-bin-path)/codec-bench"
+CERT_BENCH="$(swift build -c release --show-bin-path)/certificates-bench"
 scripts/broker.sh start
 URL="$(scripts/broker.sh url)"
 C="$OUT/c-relay"
@@ -91,3 +94,8 @@ if [[ " $TYPES " == *" quorum "* ]]; then
   j_rate="$(median <"$OUT/jobs")"; c_rate="$(median <"$OUT/c.quorum")"
   echo "worker runtime full path (median): $j_rate msg/s, ratio to the quorum C relay $(awk -v s="$j_rate" -v c="$c_rate" 'BEGIN {printf "%.2f", s / c}') (goal >= 0.50)"
 fi
+
+# The certificates role's own rate, without a broker (the main job's issuance is capped by the
+# quotas): competent grades through the handler in group commits of 50, then the certificates'
+# files (JSON and PDF), each against the store path alone in the same run.
+"$CERT_BENCH" --count 5000

@@ -77,24 +77,29 @@ public struct ManagementAPI: Sendable {
         self.client = client
     }
 
-    /// Every queue of the virtual host, by name.
-    public func queues() async throws -> [String: QueueFigures] {
+    /// One queue of the virtual host (`GET /api/queues/{vhost}/{name}`), nil when it does not
+    /// exist. Asking for each queue by name keeps another queue's trouble out of the answer:
+    /// RabbitMQ 3.10 answers the whole listing with a 500 (`badkey` in its statistics cache)
+    /// while any queue of the virtual host has no statistics yet.
+    public func queue(named name: String) async throws -> QueueFigures? {
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
         let request = HTTPClientRequest(
-            url: base
-                + "/api/queues/\(vhost)?columns=name,type,messages_ready,messages_unacknowledged,consumers,"
-                + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate,"
-                + "message_stats.publish,message_stats.ack")
-        let (response, body) = try await send(request, limit: 64 * 1024 * 1024)
+            url: base + "/api/queues/\(vhost)/\(encoded)?columns=\(Self.columns)")
+        let (response, body) = try await send(request, limit: 1024 * 1024)
+        if response.status.code == 404 { return nil }
         guard response.status.code == 200 else {
-            let text = String(buffer: body).prefix(200)
             throw Failure(
-                description: "the management API answered \(response.status.code) for the queues of \(virtualHost): \(text)"
-            )
+                description: "the management API answered \(response.status.code) for queue \(name): "
+                    + String(buffer: body).prefix(200))
         }
-        let rows = try JSONDecoder().decode([Row].self, from: Data(buffer: body))
-        return Dictionary(rows.map { ($0.name, $0.figures) }, uniquingKeysWith: { first, _ in first })
+        return try JSONDecoder().decode(Row.self, from: Data(buffer: body)).figures
     }
+
+    private static let columns =
+        "name,type,messages_ready,messages_unacknowledged,consumers,"
+        + "head_message_timestamp,messages_dlx,policy,message_stats.publish_details.rate,message_stats.ack_details.rate,"
+        + "message_stats.publish,message_stats.ack"
 
     private struct Row: Decodable {
         struct Rate: Decodable { let rate: Double? }

@@ -25,7 +25,6 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
     public static func collect(
         roles: [WorkerRole], prefix: String, connection: AMQPConnection, management: ManagementAPI?
     ) async throws -> [QueueStatusRow] {
-        let figures = try await management?.queues()
         var rows: [QueueStatusRow] = []
         for role in roles {
             let topology = RoleTopology(role: role, prefix: prefix)
@@ -49,11 +48,13 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
                 age = (letter.lastFailure ?? head.properties.timestamp).map { Date().timeIntervalSince($0) }
                 try await head.nack(requeue: true)
             }
-            let managed = figures?[topology.queue]
+            // Each role queue by name, not the virtual host's listing, which one stray queue can
+            // break (``ManagementAPI/queue(named:)``).
+            let managed = try await management?.queue(named: topology.queue)
             rows.append(
                 QueueStatusRow(
                     role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
-                    deadLetters: Int(dead.messageCount), unacknowledged: figures.map { _ in managed?.unacknowledged ?? 0 },
+                    deadLetters: Int(dead.messageCount), unacknowledged: management.map { _ in managed?.unacknowledged ?? 0 },
                     publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
                     oldestDeadLetterAgeSeconds: age, published: managed?.published, acknowledged: managed?.acknowledged))
         }

@@ -152,6 +152,9 @@ struct BrokerTests {
         let delivery = try #require(try await connection.get(queue: queue))
         #expect(String(decoding: delivery.body, as: UTF8.self) == "third")
         try await delivery.ack()
+        // Never consumed, so never auto-deleted: a queue left behind lingers in the management
+        // API's listing for the rest of the run.
+        try await connection.deleteQueue(queue)
     }
 
     @Test func publishingToAMissingExchangeFailsThatPublishAndTheNextOneWorks() async throws {

@@ -21,12 +21,14 @@ struct DeadLetterBoundsTests {
         let rig = try await DeadLetterRig.make()
         let management = try ManagementAPI(
             url: try #require(BrokerEnvironment.managementURL), virtualHost: "/", username: "guest", password: "guest")
+        #expect(try await management.queue(named: rig.topology.queue + ".no-such-queue") == nil, "a missing queue is nil")
         let limit = 3
         let policies = DeadLetterBounds.policies(roles: [.intake], prefix: rig.topology.prefix, maximumLength: limit)
         for policy in policies { try await management.apply(policy) }
         try await waitUntil(timeout: .seconds(30), "both policies in effect") {
-            let queues = try await management.queues()
-            return queues[rig.topology.deadLetterQueue]?.policy != nil && queues[rig.topology.queue]?.policy != nil
+            let dead = try await management.queue(named: rig.topology.deadLetterQueue)
+            let queue = try await management.queue(named: rig.topology.queue)
+            return dead?.policy != nil && queue?.policy != nil
         }
         for index in 0..<12 {
             let event = try rig.registration("bounded-\(index)")
@@ -70,7 +72,7 @@ struct DeadLetterBoundsTests {
         }
         try await again?.reject(requeue: false)
         try await waitUntil(timeout: .seconds(60), "the message waits in the role queue for room") {
-            try await management.queues()[rig.topology.queue]?.waitingForDeadLetterRoom == 1
+            try await management.queue(named: rig.topology.queue)?.waitingForDeadLetterRoom == 1
         }
         #expect(try await rig.depth(rig.topology.deadLetterQueue) == routed, "not in the dead letters, and not dropped")
 
@@ -86,7 +88,7 @@ struct DeadLetterBoundsTests {
         #expect(arrived.properties.messageID == heldID)
         try await arrived.ack()
         try await waitUntil(timeout: .seconds(30), "nothing waits any more") {
-            try await management.queues()[rig.topology.queue]?.waitingForDeadLetterRoom == 0
+            try await management.queue(named: rig.topology.queue)?.waitingForDeadLetterRoom == 0
         }
 
         for policy in policies { try await management.removePolicy(named: policy.name) }
@@ -105,7 +107,7 @@ struct DeadLetterBoundsTests {
         #expect(DeadLetterBounds.policies(roles: [.intake]).first?.definition["message-ttl"] == .integer(7_776_000_000))
         for policy in policies { try await management.apply(policy) }
         try await waitUntil(timeout: .seconds(30), "the policy in effect") {
-            try await management.queues()[rig.topology.deadLetterQueue]?.policy != nil
+            try await management.queue(named: rig.topology.deadLetterQueue)?.policy != nil
         }
         for index in 0..<3 {
             let event = try rig.registration("expiring-\(index)")

@@ -1,0 +1,175 @@
+// The certificates role's own rate, apart from the pipeline (which caps issuance at the
+// quotas): COUNT competent graduates' grades through the CertificateHandler in group commits
+// of BATCH messages, as the worker commits them (SQLite, synchronous=FULL), then their files
+// (signed JSON and the PDF with its QR code) by the CertificateFileWriter. The baseline, in
+// the same run and on the same store settings, is the store path alone: the same number of
+// messages through a handler that records the message and emits one event.
+import CertificateTrust
+import ContractKit
+import Contracts
+import Foundation
+import Jobs
+import Programme
+import Stores
+import Workers
+
+let usage = "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--programme-file PATH (config/programme-2025.json)]"
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("certificates-bench: \(message)\n\(code == 64 ? usage + "\n" : "")".utf8))
+    exit(code)
+}
+
+var options: [String: String] = [:]
+var arguments = Array(CommandLine.arguments.dropFirst())
+while !arguments.isEmpty {
+    let key = arguments.removeFirst()
+    guard ["--count", "--batch", "--programme-file"].contains(key), !arguments.isEmpty else {
+        fail("bad argument '\(key)'", code: 64)
+    }
+    options[key] = arguments.removeFirst()
+}
+guard let count = Int(options["--count"] ?? "5000"), (1...1_000_000).contains(count) else {
+    fail("--count takes 1 to 1000000", code: 64)
+}
+guard let batch = Int(options["--batch"] ?? "50"), (1...10_000).contains(batch) else {
+    fail("--batch takes 1 to 10000", code: 64)
+}
+let programmeFile = options["--programme-file"] ?? "config/programme-2025.json"
+
+/// User plus system CPU time of this process so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Records the message and emits one event: the store path's own cost.
+struct BaselineHandler: MessageHandler {
+    var migrations: [String] { ["CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)"] }
+    func handle(_ event: DecodedEvent, in transaction: any StoreTransaction) throws -> [OutgoingEvent] {
+        try transaction.execute("INSERT INTO seen (id) VALUES (?)", [.text(event.header.id)])
+        let named = ParticipantNamedV1(participantID: "P-" + event.header.id, registrationID: "R", fullName: "Siti Aminah")
+        return [try OutgoingEvent(EventEnvelope(source: "/bench", causationID: event.header.id, data: named), exchange: "bench")]
+    }
+}
+
+/// Runs the bodies through `handler` on `store` in group commits of `batch`; returns the
+/// events it made, the wall seconds and the CPU seconds.
+func run(_ bodies: [Data], _ handler: any MessageHandler, on store: SQLiteStore) async throws -> (Int, Double, Double) {
+    let registry = ContractRegistry.pipeline
+    let cpu = processCPUSeconds()
+    let started = ContinuousClock.now
+    var events = 0
+    for start in stride(from: 0, to: bodies.count, by: batch) {
+        let work = try bodies[start..<min(start + batch, bodies.count)].map { body in
+            let event = try registry.decode(body)
+            return StoreWork(messageID: event.header.id) { transaction in try handler.handle(event, in: transaction) }
+        }
+        for result in try await store.process(work) {
+            guard case .processed(let entries) = try result.get() else { fail("a message was a duplicate", code: 1) }
+            events += entries.count
+        }
+    }
+    return (events, seconds(ContinuousClock.now - started), processCPUSeconds() - cpu)
+}
+
+func store(_ folder: URL, _ name: String, _ handler: any MessageHandler) async throws -> SQLiteStore {
+    let store = try SQLiteStore(path: folder.appendingPathComponent(name).path, durability: .full)
+    try await store.migrate(handler.migrations)
+    return store
+}
+
+do {
+    let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("certificates-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let handler = CertificateHandler(catalogue: catalogue, signer: .development, writesFiles: true)
+    let certificates = try await store(folder, "certificates.sqlite", handler)
+    let participants = (0..<count).map { String(format: "PST-2025-BENCH%06d", $0) }
+
+    // Each graduate's name and seat first (not measured).
+    var setup: [Data] = []
+    for participant in participants {
+        setup.append(
+            try ContractJSON.encode(
+                EventEnvelope(
+                    source: "/kaltim/workers/intake",
+                    data: ParticipantNamedV1(
+                        participantID: participant, registrationID: "REG-" + participant, fullName: "Siti Aminah"))))
+        setup.append(
+            try ContractJSON.encode(
+                EventEnvelope(
+                    source: "/kaltim/workers/scheduling",
+                    data: ClassScheduledV1(
+                        participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",
+                        startDate: "2025-07-07", endDate: "2025-08-08", seat: 1))))
+    }
+    _ = try await run(setup, handler, on: certificates)
+
+    // The measured part: a KOMPETEN grade with the LSP's numbers for each (one competency record each).
+    let grades = try participants.enumerated().map { index, participant in
+        try ContractJSON.encode(
+            EventEnvelope(
+                source: "/kaltim/workers/grading",
+                data: AssessmentGradedV2(
+                    assessmentID: "ASM-\(index)", participantID: participant, scheme: "SKM-2025-HTL-TGR", outcome: .competent,
+                    notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12", attendancePercent: 90,
+                    trainingOutcome: .passed, supersedes: nil,
+                    lspCertificateNumber: String(format: "No. 55101 5151 2 %07d 2025", index),
+                    lspRegistrationNumber: String(format: "No. Reg. PAR 0123 %05d 2025", index % 100_000))))
+    }
+    let (issuedEvents, issueSeconds, issueCPU) = try await run(grades, handler, on: certificates)
+    let issued = try await certificates.read("SELECT COUNT(*) AS n FROM cert_certificates").first?["n"]?.integer ?? 0
+    guard issued == Int64(count), issuedEvents >= count else {
+        fail("expected \(count) certificates, the store has \(issued) (\(issuedEvents) events)", code: 1)
+    }
+
+    // Their files, after the commits, as the writer beside the worker draws them.
+    let writer = CertificateFileWriter(store: certificates, directory: folder.appendingPathComponent("files").path)
+    let filesCPU = processCPUSeconds()
+    let filesStarted = ContinuousClock.now
+    while await writer.runOnce() > 0 {}
+    let filesSeconds = seconds(ContinuousClock.now - filesStarted)
+    let filesCPUSeconds = processCPUSeconds() - filesCPU
+    guard writer.filesWritten == count else { fail("\(writer.filesWritten) of \(count) certificates got their files", code: 1) }
+
+    // The baseline: the store path alone, the same number of messages.
+    let baselineBodies = try participants.map { participant in
+        try ContractJSON.encode(
+            EventEnvelope(
+                source: "/bench",
+                data: ParticipantNamedV1(
+                    participantID: participant, registrationID: "REG-" + participant, fullName: "Siti Aminah")))
+    }
+    let baselineHandler = BaselineHandler()
+    let baseline = try await store(folder, "baseline.sqlite", baselineHandler)
+    let (_, baselineSeconds, baselineCPU) = try await run(baselineBodies, baselineHandler, on: baseline)
+
+    let issueRate = Double(count) / issueSeconds
+    let filesRate = Double(count) / filesSeconds
+    let baselineRate = Double(count) / baselineSeconds
+    print(
+        String(
+            format: "certificates-issue count=%d batch=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f", count, batch,
+            issueSeconds, issueRate, issueCPU * 1e6 / Double(count)))
+    print(
+        String(
+            format: "certificates-files count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f", count, filesSeconds,
+            filesRate, filesCPUSeconds * 1e6 / Double(count)))
+    print(
+        String(
+            format: "store-baseline count=%d batch=%d seconds=%.3f rate=%.0f cpu_us_per_message=%.0f", count, batch,
+            baselineSeconds, baselineRate, baselineCPU * 1e6 / Double(count)))
+    print(
+        String(
+            format: "ratios: issue/baseline=%.2f files/baseline=%.2f; issue then files, one after the other: %.0f certificates/s",
+            issueRate / baselineRate, filesRate / baselineRate, Double(count) / (issueSeconds + filesSeconds)))
+} catch {
+    fail("\(error)", code: 1)
+}
