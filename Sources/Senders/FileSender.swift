@@ -6,11 +6,44 @@ import Synchronization
 /// notification log, and a stand-in for any channel. Deduplicates on the idempotency key like
 /// a gateway would, across restarts too: the keys already in the file are read at start, so a
 /// process killed between a send and its record does not write the message twice.
+///
+/// Memory: the keys are kept as 16-byte digests (the dispatcher's keys are `ntf-` and 32 hex
+/// digits), about 40 bytes each in the set instead of about 100 as strings, and the file is
+/// read at start a megabyte at a time, never whole. The set still grows with the messages
+/// written: a deployment's HTTP and SMTP senders keep none.
 public final class FileSender: MessageSender {
     public let path: String
-    private let state = Mutex<(handle: FileHandle?, sent: Set<String>)>((nil, []))
+    private let state = Mutex<(handle: FileHandle?, sent: Set<SentKey>)>((nil, []))
 
-    /// - Throws: when the file cannot be created.
+    /// An idempotency key as the set keeps it.
+    enum SentKey: Hashable {
+        case digest(UInt64, UInt64)
+        case text(String)
+
+        init(_ key: String) {
+            let utf8 = Array(key.utf8)
+            if utf8.count == 36, key.hasPrefix("ntf-"), let high = Self.hex(utf8[4..<20]), let low = Self.hex(utf8[20..<36]) {
+                self = .digest(high, low)
+            } else {
+                self = .text(key)
+            }
+        }
+
+        /// Sixteen lowercase hex digits as a number (nil for anything else: such a key is kept as text).
+        private static func hex(_ digits: ArraySlice<UInt8>) -> UInt64? {
+            var value: UInt64 = 0
+            for digit in digits {
+                switch digit {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt64(digit - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt64(digit - UInt8(ascii: "a") + 10)
+                default: return nil
+                }
+            }
+            return value
+        }
+    }
+
+    /// - Throws: when the file cannot be created or read.
     public init(path: String) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
@@ -21,18 +54,26 @@ public final class FileSender: MessageSender {
             }
         }
         // Keys already sent; a line cut short by a crash has no complete key and is skipped.
-        var sent = Set<String>()
-        let existing = (try? Data(contentsOf: url)) ?? Data()
-        for line in existing.split(separator: 0x0A) {
-            if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                let key = object["idempotencyKey"] as? String
-            {
-                sent.insert(key)
+        struct Keyed: Decodable { let idempotencyKey: String }
+        var sent = Set<SentKey>()
+        let decoder = JSONDecoder()
+        var endsWithNewline = true
+        let reader = try FileHandle(forReadingFrom: url)
+        defer { try? reader.close() }
+        var pending = Data()
+        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending.append(chunk)
+            endsWithNewline = chunk.last == 0x0A
+            guard let lastNewline = pending.lastIndex(of: 0x0A) else { continue }
+            for line in pending[..<lastNewline].split(separator: 0x0A) {
+                if let keyed = try? decoder.decode(Keyed.self, from: line) { sent.insert(SentKey(keyed.idempotencyKey)) }
             }
+            pending = Data(pending[(lastNewline + 1)...])
         }
+        if let keyed = try? decoder.decode(Keyed.self, from: pending) { sent.insert(SentKey(keyed.idempotencyKey)) }
         let handle = try FileHandle(forWritingTo: url)
         // A line cut short by a crash: start the next one on a line of its own.
-        if let last = existing.last, last != 0x0A {
+        if !endsWithNewline {
             try handle.seekToEnd()
             try handle.write(contentsOf: Data([0x0A]))
         }
@@ -64,7 +105,8 @@ public final class FileSender: MessageSender {
         }
         data.append(0x0A)
         return state.withLock { state -> SendResult in
-            guard !state.sent.contains(message.idempotencyKey) else {
+            let key = SentKey(message.idempotencyKey)
+            guard !state.sent.contains(key) else {
                 return .sent(providerMessageID: "file-" + message.idempotencyKey)
             }
             do {
@@ -72,7 +114,7 @@ public final class FileSender: MessageSender {
             } catch {
                 return .transient(code: "FILE_WRITE_FAILED", detail: "\(error)", retryAfter: nil)
             }
-            state.sent.insert(message.idempotencyKey)
+            state.sent.insert(key)
             return .sent(providerMessageID: "file-" + message.idempotencyKey)
         }
     }

@@ -1,0 +1,52 @@
+import Contracts
+import Foundation
+import Senders
+import Testing
+import Workers
+
+/// The file channel deduplicates on the idempotency key as a gateway would, across restarts:
+/// the keys are read back from the file (a megabyte at a time), a line cut short by a crash is
+/// skipped and the next line starts on its own, and keys of any form are honoured.
+struct FileSenderTests {
+    static func message(_ key: String, text: String = "Halo") -> OutgoingNotification {
+        OutgoingNotification(
+            idempotencyKey: key, channel: .sms, recipient: "+6281250000001", template: "pendaftaran_diterima", subject: "",
+            text: text)
+    }
+
+    @Test func eachKeyIsWrittenOnceAcrossRestartsAndACutLineIsSkipped() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("file-sender-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Enough lines to span several of the reader's one-megabyte chunks.
+        let keys = (0..<4_000).map { NotificationDispatcher.idempotencyKey("n-\($0)", .sms) }
+        let long = String(repeating: "x", count: 600)
+        do {
+            let sender = try FileSender(path: path)
+            for key in keys {
+                #expect(await sender.send(Self.message(key, text: long)) == .sent(providerMessageID: "file-" + key))
+            }
+            _ = await sender.send(Self.message("kunci-lain"))
+            _ = await sender.send(Self.message(keys[0]))
+        }
+        func lines() throws -> [Substring] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        }
+        #expect(try lines().filter { !$0.isEmpty }.count == keys.count + 1, "a key sent again is not written again")
+        // A crash in the middle of a line: the cut line is not a key, and the next line is whole.
+        let cut = Self.message(NotificationDispatcher.idempotencyKey("cut", .sms))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"channel":"SMS","idempotencyKey":"\#(cut.idempotencyKey)","#.utf8))
+        try handle.close()
+
+        let restarted = try FileSender(path: path)
+        for key in [keys[0], keys[1_999], keys[3_999], "kunci-lain"] { _ = await restarted.send(Self.message(key)) }
+        #expect(await restarted.send(cut) == .sent(providerMessageID: "file-" + cut.idempotencyKey))
+        let after = try lines().filter { !$0.isEmpty }
+        #expect(after.count == keys.count + 3, "only the cut one is written again, after the cut line")
+        #expect(after.last?.contains(cut.idempotencyKey) == true && after.last?.hasPrefix("{") == true)
+        let whole = after.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let written = whole.compactMap { $0["idempotencyKey"] as? String }
+        #expect(Set(written).count == written.count, "no key twice")
+    }
+}
