@@ -95,7 +95,7 @@ if [[ " $TYPES " == *" quorum "* ]]; then
   echo "worker runtime full path (median): $j_rate msg/s, ratio to the quorum C relay $(awk -v s="$j_rate" -v c="$c_rate" 'BEGIN {printf "%.2f", s / c}') (goal >= 0.50)"
 fi
 
-# The certificates role's own rate, without a broker (the main job's issuance is capped by the
-# quotas): competent grades through the handler in group commits of 50, then the certificates'
-# files (JSON and PDF), each against the store path alone in the same run.
+# The certificates role's own rate, without a broker (the node above is idle by then; the main
+# job's issuance is capped by the quotas): the store path alone first, then competent grades
+# through the handler in group commits of 50, then the certificates' files (JSON and PDF).
 "$CERT_BENCH" --count 5000

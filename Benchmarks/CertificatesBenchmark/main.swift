@@ -1,9 +1,10 @@
 // The certificates role's own rate, apart from the pipeline (which caps issuance at the
 // quotas): COUNT competent graduates' grades through the CertificateHandler in group commits
 // of BATCH messages, as the worker commits them (SQLite, synchronous=FULL), then their files
-// (signed JSON and the PDF with its QR code) by the CertificateFileWriter. The baseline, in
-// the same run and on the same store settings, is the store path alone: the same number of
-// messages through a handler that records the message and emits one event.
+// (signed JSON and the PDF with its QR code, each flushed to disk) by the CertificateFileWriter.
+// The baseline, first in the same run and on the same store settings, is the store path alone:
+// the same number of messages through a handler that records the message and emits one event.
+// The disk is synced between the phases. Stores and files go to the temporary folder (TMPDIR).
 import CertificateTrust
 import ContractKit
 import Contracts
@@ -14,8 +15,11 @@ import Stores
 import Workers
 
 let usage = "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--programme-file PATH (config/programme-2025.json)]"
+/// The run's folder, removed on every way out.
+nonisolated(unsafe) var runFolder: URL?
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("certificates-bench: \(message)\n\(code == 64 ? usage + "\n" : "")".utf8))
+    if let runFolder { try? FileManager.default.removeItem(at: runFolder) }
     exit(code)
 }
 
@@ -88,10 +92,24 @@ do {
     let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("certificates-bench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    runFolder = folder
     defer { try? FileManager.default.removeItem(at: folder) }
     let handler = CertificateHandler(catalogue: catalogue, signer: .development, writesFiles: true)
     let certificates = try await store(folder, "certificates.sqlite", handler)
     let participants = (0..<count).map { String(format: "PST-2025-BENCH%06d", $0) }
+
+    // The baseline: the store path alone, the same number of messages.
+    let baselineBodies = try participants.map { participant in
+        try ContractJSON.encode(
+            EventEnvelope(
+                source: "/bench",
+                data: ParticipantNamedV1(
+                    participantID: participant, registrationID: "REG-" + participant, fullName: "Siti Aminah")))
+    }
+    let baselineHandler = BaselineHandler()
+    let baseline = try await store(folder, "baseline.sqlite", baselineHandler)
+    let (_, baselineSeconds, baselineCPU) = try await run(baselineBodies, baselineHandler, on: baseline)
+    sync()
 
     // Each graduate's name and seat first (not measured).
     var setup: [Data] = []
@@ -106,23 +124,26 @@ do {
             try ContractJSON.encode(
                 EventEnvelope(
                     source: "/kaltim/workers/scheduling",
-                    data: ClassScheduledV1(
+                    data: ClassScheduledV2(
                         participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang, programme: "TATA_GRAHA",
-                        startDate: "2025-07-07", endDate: "2025-08-08", seat: 1))))
+                        cohort: 1, startDate: "2025-07-07", endDate: "2025-08-08", seat: 1, reRegistration: nil,
+                        replacing: false))))
     }
     _ = try await run(setup, handler, on: certificates)
+    sync()
 
     // The measured part: a KOMPETEN grade with the LSP's numbers for each (one competency record each).
     let grades = try participants.enumerated().map { index, participant in
         try ContractJSON.encode(
             EventEnvelope(
                 source: "/kaltim/workers/grading",
-                data: AssessmentGradedV2(
+                data: AssessmentGradedV3(
                     assessmentID: "ASM-\(index)", participantID: participant, scheme: "SKM-2025-HTL-TGR", outcome: .competent,
                     notYetCompetentUnits: [], lspLicence: "BNSP-LSP-0123-ID", assessedOn: "2025-08-12", attendancePercent: 90,
                     trainingOutcome: .passed, supersedes: nil,
                     lspCertificateNumber: String(format: "No. 55101 5151 2 %07d 2025", index),
-                    lspRegistrationNumber: String(format: "No. Reg. PAR 0123 %05d 2025", index % 100_000))))
+                    lspRegistrationNumber: String(format: "No. Reg. PAR 0123 %05d 2025", index % 100_000), retakeOf: nil,
+                    attempt: 1, retakeAvailable: false)))
     }
     let (issuedEvents, issueSeconds, issueCPU) = try await run(grades, handler, on: certificates)
     let issued = try await certificates.read("SELECT COUNT(*) AS n FROM cert_certificates").first?["n"]?.integer ?? 0
@@ -130,6 +151,7 @@ do {
         fail("expected \(count) certificates, the store has \(issued) (\(issuedEvents) events)", code: 1)
     }
 
+    sync()
     // Their files, after the commits, as the writer beside the worker draws them.
     let writer = CertificateFileWriter(store: certificates, directory: folder.appendingPathComponent("files").path)
     let filesCPU = processCPUSeconds()
@@ -138,18 +160,6 @@ do {
     let filesSeconds = seconds(ContinuousClock.now - filesStarted)
     let filesCPUSeconds = processCPUSeconds() - filesCPU
     guard writer.filesWritten == count else { fail("\(writer.filesWritten) of \(count) certificates got their files", code: 1) }
-
-    // The baseline: the store path alone, the same number of messages.
-    let baselineBodies = try participants.map { participant in
-        try ContractJSON.encode(
-            EventEnvelope(
-                source: "/bench",
-                data: ParticipantNamedV1(
-                    participantID: participant, registrationID: "REG-" + participant, fullName: "Siti Aminah")))
-    }
-    let baselineHandler = BaselineHandler()
-    let baseline = try await store(folder, "baseline.sqlite", baselineHandler)
-    let (_, baselineSeconds, baselineCPU) = try await run(baselineBodies, baselineHandler, on: baseline)
 
     let issueRate = Double(count) / issueSeconds
     let filesRate = Double(count) / filesSeconds

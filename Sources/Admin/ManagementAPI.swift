@@ -82,8 +82,8 @@ public struct ManagementAPI: Sendable {
     /// RabbitMQ 3.10 answers the whole listing with a 500 (`badkey` in its statistics cache)
     /// while any queue of the virtual host has no statistics yet.
     public func queue(named name: String) async throws -> QueueFigures? {
-        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? virtualHost
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? name
         let request = HTTPClientRequest(
             url: base + "/api/queues/\(vhost)/\(encoded)?columns=\(Self.columns)")
         let (response, body) = try await send(request, limit: 1024 * 1024)
@@ -95,6 +95,11 @@ public struct ManagementAPI: Sendable {
         }
         return try JSONDecoder().decode(Row.self, from: Data(buffer: body)).figures
     }
+
+    /// RFC 3986's unreserved characters, ASCII only (`.alphanumerics` would let letters of
+    /// other scripts through unencoded): every other byte of a name is percent-encoded.
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     private static let columns =
         "name,type,messages_ready,messages_unacknowledged,consumers,"
@@ -161,8 +166,8 @@ public struct ManagementAPI: Sendable {
 
     /// Creates or replaces `policy` in the virtual host (`PUT /api/policies/{vhost}/{name}`).
     public func apply(_ policy: BrokerPolicy) async throws {
-        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        let name = policy.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? policy.name
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? virtualHost
+        let name = policy.name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? policy.name
         var request = HTTPClientRequest(url: base + "/api/policies/\(vhost)/\(name)")
         request.method = .PUT
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -177,8 +182,8 @@ public struct ManagementAPI: Sendable {
 
     /// Removes the policy `name` from the virtual host; a policy that is not there is no error.
     public func removePolicy(named name: String) async throws {
-        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost
-        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? virtualHost
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? name
         var request = HTTPClientRequest(url: base + "/api/policies/\(vhost)/\(encoded)")
         request.method = .DELETE
         let (response, body) = try await send(request, limit: 1024 * 1024)

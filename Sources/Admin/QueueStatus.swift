@@ -17,6 +17,8 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
     /// Messages published to and acknowledged from the role queue so far, by the broker's
     /// count (management API only): rates between two reads come from these.
     public var published: Int? = nil, acknowledged: Int? = nil
+    /// Why the management API's figures are missing for this queue, when it was asked.
+    public var managementProblem: String? = nil
 
     /// Reads the figures of `roles`: depths and consumers from passive declarations, rates and
     /// unacknowledged counts from the management API when there is one, and the age of the
@@ -49,14 +51,26 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
                 try await head.nack(requeue: true)
             }
             // Each role queue by name, not the virtual host's listing, which one stray queue can
-            // break (``ManagementAPI/queue(named:)``).
-            let managed = try await management?.queue(named: topology.queue)
+            // break (``ManagementAPI/queue(named:)``); a queue the API cannot give (an error, or
+            // not found where AMQP found it: another virtual host) leaves only its own figures
+            // out, and says why.
+            var managed: ManagementAPI.QueueFigures?
+            var managementProblem: String?
+            if let management {
+                do {
+                    managed = try await management.queue(named: topology.queue)
+                    if managed == nil { managementProblem = "the management API does not know this queue (its virtual host?)" }
+                } catch {
+                    managementProblem = "\(error)"
+                }
+            }
             rows.append(
                 QueueStatusRow(
                     role: role.name, queue: topology.queue, ready: Int(state.messageCount), consumers: Int(state.consumerCount),
-                    deadLetters: Int(dead.messageCount), unacknowledged: management.map { _ in managed?.unacknowledged ?? 0 },
+                    deadLetters: Int(dead.messageCount), unacknowledged: managed?.unacknowledged,
                     publishRate: managed?.publishRate, ackRate: managed?.ackRate, retryTiers: tiers,
-                    oldestDeadLetterAgeSeconds: age, published: managed?.published, acknowledged: managed?.acknowledged))
+                    oldestDeadLetterAgeSeconds: age, published: managed?.published, acknowledged: managed?.acknowledged,
+                    managementProblem: managementProblem))
         }
         return rows
     }

@@ -109,6 +109,19 @@ extension ConsoleServer {
             sebelum konsol membacanya selama 10 detik, laju belum ada: –). Umur pesan tertua yang belum diproses di \
             antrean peran ada di metrik pekerja <code>jobs_oldest_unprocessed_age_seconds</code>.</p>
             """
+        let missing = rows.filter { $0.managementProblem != nil }.map(\.role)
+        if !missing.isEmpty {
+            // The reason stays in the log (it may name the API's address); the page says where.
+            for row in rows where row.managementProblem != nil {
+                logger.warning(
+                    "console: the management API gave no figures for a queue",
+                    metadata: ["queue": "\(row.queue)", "error": "\(row.managementProblem ?? "")"])
+            }
+            body += """
+                <p class="muted" id="management-missing">API manajemen tidak memberi angka untuk antrean peran: \
+                \(missing.joined(separator: ", ")) (–). Alasannya ada di log konsol.</p>
+                """
+        }
         return html(Page.frame(title: "Antrean", session: session, active: "queues", refreshSeconds: 5, body: body))
     }
 

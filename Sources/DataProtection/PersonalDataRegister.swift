@@ -318,6 +318,10 @@ public enum PersonalDataRegister {
             .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],
             other: ["programme_name", "attempts"], purpose: "certificate files not written yet",
             retention: "deleted once the file is written", readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_file_waits", keys: [("certificate_id", .certificateID)],
+            other: ["not_before"], purpose: "when a certificate whose files failed is tried again",
+            retention: "deleted once the file is written or given up", readers: "certificates"),
     ]
 
     static let notificationTables = [

@@ -37,6 +37,7 @@ struct Status: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            try failOnManagementProblems(rows)
             return
         }
         print("ROLE            READY  UNACKED  CONSUMERS   IN/s  ACK/s   DEAD  OLDEST DEAD   RETRY TIERS")
@@ -52,6 +53,16 @@ struct Status: AsyncParsableCommand {
             ]
             print(columns.joined(separator: " "))
         }
+        try failOnManagementProblems(rows)
+    }
+
+    /// A management API that was asked for and gave no figures for a queue is an error of the
+    /// command (exit 1), after the figures AMQP gave were printed.
+    private func failOnManagementProblems(_ rows: [Row]) throws {
+        let problems = rows.compactMap { row in row.managementProblem.map { "management API, \(row.queue): \($0)" } }
+        guard !problems.isEmpty else { return }
+        FileHandle.standardError.write(Data((problems.joined(separator: "\n") + "\n").utf8))
+        throw ExitCode(1)
     }
 
     typealias Row = QueueStatusRow

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Memory: the keys are kept as 16-byte digests (the dispatcher's keys are `ntf-` and 32 hex
 /// digits), about 40 bytes each in the set instead of about 100 as strings, and the file is
-/// read at start a megabyte at a time, never whole. The set still grows with the messages
+/// read at start a megabyte at a time (a line is held whole only while it is read). The set still grows with the messages
 /// written: a deployment's HTTP and SMTP senders keep none.
 public final class FileSender: MessageSender {
     public let path: String
@@ -62,13 +62,17 @@ public final class FileSender: MessageSender {
         defer { try? reader.close() }
         var pending = Data()
         while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
-            pending.append(chunk)
             endsWithNewline = chunk.last == 0x0A
-            guard let lastNewline = pending.lastIndex(of: 0x0A) else { continue }
-            for line in pending[..<lastNewline].split(separator: 0x0A) {
+            // Only the new chunk is searched, so a long line costs its length once.
+            guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
+                pending.append(chunk)
+                continue
+            }
+            pending.append(chunk[..<lastNewline])
+            for line in pending.split(separator: 0x0A) {
                 if let keyed = try? decoder.decode(Keyed.self, from: line) { sent.insert(SentKey(keyed.idempotencyKey)) }
             }
-            pending = Data(pending[(lastNewline + 1)...])
+            pending = Data(chunk[(lastNewline + 1)...])
         }
         if let keyed = try? decoder.decode(Keyed.self, from: pending) { sent.insert(SentKey(keyed.idempotencyKey)) }
         let handle = try FileHandle(forWritingTo: url)
@@ -109,9 +113,12 @@ public final class FileSender: MessageSender {
             guard !state.sent.contains(key) else {
                 return .sent(providerMessageID: "file-" + message.idempotencyKey)
             }
+            let offset = try? state.handle?.offset()
             do {
                 try state.handle?.write(contentsOf: data)
             } catch {
+                // A line written in part (a full disk) is cut back, so the next one starts whole.
+                if let offset { try? state.handle?.truncate(atOffset: offset) }
                 return .transient(code: "FILE_WRITE_FAILED", detail: "\(error)", retryAfter: nil)
             }
             state.sent.insert(key)

@@ -380,8 +380,10 @@ struct AdminCommandTests {
         }
         #expect(last.values.last?.contains("\"unacknowledged\" : 5") == true, "\(last.values.last ?? "")")
 
+        // The figures AMQP gives are printed; the management API's absence is named, and fails the command.
         let unreachable = try ChildProcess(
-            Self.admin, arguments.dropLast(4) + ["--management-url", "http://127.0.0.1:1"])
+            Self.admin,
+            arguments.dropLast(4) + ["--management-url", "http://127.0.0.1:1", "--topology-prefix", rig.topology.prefix])
         #expect(try await unreachable.waitForExit(timeout: .seconds(30)) != 0)
         #expect(unreachable.output.contains("cannot reach the management API"), "\(unreachable.output)")
         await holder.close()

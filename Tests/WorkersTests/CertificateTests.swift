@@ -366,6 +366,10 @@ struct CertificateFileTests {
         }
         for _ in 1...5 { #expect(await writer.runOnce() == 0) }
         #expect(try await attempts() == 1, "rounds within its wait do not try it again")
+        // The wait is in the store: another process writing the same store's files keeps to it.
+        let replica = CertificateFileWriter(store: driver.kit.store, directory: driver.output, now: { clock.date })
+        #expect(await replica.runOnce() == 0)
+        #expect(try await attempts() == 1, "nor does another writer")
         var waited: TimeInterval = 0
         #expect(FileManager.default.fileExists(atPath: driver.output + "/" + second.certificateID + ".pdf"))
         let waiting = try await driver.kit.query("SELECT certificate_id, attempts FROM cert_files")

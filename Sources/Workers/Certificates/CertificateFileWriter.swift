@@ -16,11 +16,13 @@ import Synchronization
 /// row is still there and the files are written at the next start. Each file is written to a
 /// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
 /// same certificate at once each put a whole file in place (the same certificate; cairo stamps
-/// its own creation time). A certificate whose files fail is tried again at most
-/// ``maximumAttempts`` times, fewest attempts first, each time after a longer wait
-/// (``retryDelay(afterAttempts:)``: 1 s, 2 s, 4 s, … up to 5 minutes, about 8.5 minutes in all,
-/// however often commits wake the writer), and then left in `cert_files` with an error in the
-/// log for an operator.
+/// its own creation time). Each file is flushed to disk before it is renamed, and the folder
+/// after, before the row is deleted: a power cut cannot leave a deleted row with an empty file.
+/// A certificate whose files fail is tried again at most ``maximumAttempts`` times, fewest
+/// attempts first, each time after a longer wait (``retryDelay(afterAttempts:)``: 1 s, 2 s, 4 s,
+/// … 256 s, about 8.5 minutes in all, however often commits wake the writers), kept in the
+/// store (`cert_file_waits`) so that every process writing files keeps to it, and then left in
+/// `cert_files` with an error in the log for an operator.
 public final class CertificateFileWriter: Service, Sendable {
     private let store: any MessageStore
     private let directory: String
@@ -32,9 +34,6 @@ public final class CertificateFileWriter: Service, Sendable {
     private let written = Atomic<Int>(0)
     /// Whether the latest round had a certificate whose files failed.
     private let failedInLastRound = Atomic<Bool>(false)
-    /// When each certificate whose files failed may be tried again (this process's memory: a
-    /// restart tries each once at once). Holds only rows that failed and are still waiting.
-    private let notBefore = Mutex<[String: Date]>([:])
     private let now: @Sendable () -> Date
 
     /// Failed attempts after which a certificate's files are no longer tried.
@@ -48,7 +47,8 @@ public final class CertificateFileWriter: Service, Sendable {
     ///   - idleInterval: the pause when nothing is waiting, unless the `doorbell` rings first.
     ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so new
     ///     certificates' files are written at once rather than after the idle interval.
-    ///   - now: the clock the waits between attempts are measured on.
+    ///   - now: the clock the waits between attempts are measured on (the processes writing one
+    ///     store's files share it: their machines' clocks are kept in time).
     public init(
         store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32,
         idleInterval: Duration = .milliseconds(250), doorbell: Doorbell = Doorbell(),
@@ -65,9 +65,10 @@ public final class CertificateFileWriter: Service, Sendable {
         self.logger = logger
     }
 
-    /// The wait before a certificate whose files failed `attempts` times is tried again.
+    /// The wait before a certificate whose files failed `attempts` times is tried again:
+    /// 2^(attempts − 1) seconds, at most 5 minutes (256 s is the longest reached).
     public static func retryDelay(afterAttempts attempts: Int) -> TimeInterval {
-        min(300, pow(2, Double(max(0, attempts - 1))))
+        min(300, pow(2, Double(min(max(0, attempts - 1), 16))))
     }
 
     /// Certificates whose files this process has written.
@@ -105,14 +106,20 @@ public final class CertificateFileWriter: Service, Sendable {
     @discardableResult
     public func runOnce() async -> Int {
         let rows: [[String: SQLValue]]
+        let round = now()
         do {
             rows = try await store.read(
                 """
                 SELECT f.certificate_id, f.programme_name, f.attempts, c.document FROM cert_files f
                 JOIN cert_certificates c ON c.certificate_id = f.certificate_id
-                WHERE f.attempts < ? ORDER BY f.attempts, f.certificate_id LIMIT ?
+                LEFT JOIN cert_file_waits w ON w.certificate_id = f.certificate_id
+                WHERE f.attempts < ? AND (w.not_before IS NULL OR w.not_before <= ?)
+                ORDER BY f.attempts, f.certificate_id LIMIT ?
                 """,
-                [.integer(Int64(Self.maximumAttempts)), .integer(Int64(batchSize))])
+                [
+                    .integer(Int64(Self.maximumAttempts)), .real(round.timeIntervalSince1970),
+                    .integer(Int64(batchSize)),
+                ])
             if rows.isEmpty {
                 failedInLastRound.store(false, ordering: .relaxed)
                 return 0
@@ -124,12 +131,9 @@ public final class CertificateFileWriter: Service, Sendable {
             return 0
         }
         var done: [String] = []
-        var failed: [String] = []
-        let round = now()
-        let waiting = notBefore.withLock { $0 }
+        var failed: [(id: String, attempts: Int64)] = []
         for row in rows {
             guard let id = row["certificate_id"]?.text else { continue }
-            if let until = waiting[id], until > round { continue }
             do {
                 // The id names the files: never a path.
                 guard id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]*/) != nil, id.utf8.count <= 200 else {
@@ -147,20 +151,29 @@ public final class CertificateFileWriter: Service, Sendable {
                         ? "could not write a certificate's files; giving up (the row stays in cert_files)"
                         : "could not write a certificate's files; trying again later",
                     metadata: ["certificate": "\(id)", "error": "\(error)", "attempts": "\(attempts)"])
-                failed.append(id)
-                // Given up: no longer selected, so no longer remembered.
-                let retry = round.addingTimeInterval(Self.retryDelay(afterAttempts: Int(attempts)))
-                notBefore.withLock { $0[id] = attempts < Self.maximumAttempts ? retry : nil }
+                failed.append((id, attempts))
             }
         }
-        notBefore.withLock { waiting in for id in done { waiting[id] = nil } }
-        let skipped = rows.count - done.count - failed.count
         do {
             try await store.write { [done, failed] transaction in
-                for id in done { try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(id)]) }
-                for id in failed {
+                for id in done {
+                    try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(id)])
+                    try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(id)])
+                }
+                for (id, attempts) in failed {
                     try transaction.execute(
                         "UPDATE cert_files SET attempts = attempts + 1 WHERE certificate_id = ?", [.text(id)])
+                    guard attempts < Self.maximumAttempts else {
+                        // Given up: no longer selected, so no wait to keep.
+                        try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(id)])
+                        continue
+                    }
+                    let retry = round.addingTimeInterval(Self.retryDelay(afterAttempts: Int(attempts)))
+                    try transaction.execute(
+                        """
+                        INSERT INTO cert_file_waits (certificate_id, not_before) VALUES (?, ?)
+                        ON CONFLICT (certificate_id) DO UPDATE SET not_before = excluded.not_before
+                        """, [.text(id), .real(retry.timeIntervalSince1970)])
                 }
             }
         } catch {
@@ -168,8 +181,7 @@ public final class CertificateFileWriter: Service, Sendable {
             logger.warning("could not record written certificate files", metadata: ["error": "\(error)"])
         }
         written.add(done.count, ordering: .relaxed)
-        // A round of only certificates waiting out their delay also waits the whole interval.
-        failedInLastRound.store(!failed.isEmpty || (done.isEmpty && skipped > 0), ordering: .relaxed)
+        failedInLastRound.store(!failed.isEmpty, ordering: .relaxed)
         return done.count
     }
 
@@ -181,11 +193,28 @@ public final class CertificateFileWriter: Service, Sendable {
         try json.write(to: URL(fileURLWithPath: base + ".json" + suffix))
         try CertificatePDF.write(
             document, programmeName: programme, verificationURL: verificationURL, to: base + ".pdf" + suffix)
+        // On disk before they take their names, and the names on disk before the row goes.
+        for name in [".json", ".pdf"] { try Self.flush(base + name + suffix) }
         for name in [".json", ".pdf"] {
             guard rename(base + name + suffix, base + name) == 0 else {
                 let code = errno
                 throw CertificateError(.fileWrite, "cannot move \(base + name) into place: \(String(cString: strerror(code)))")
             }
+        }
+        try Self.flush(directory)
+    }
+
+    /// `fsync` of a file or a folder.
+    private static func flush(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            let code = errno
+            throw CertificateError(.fileWrite, "cannot open \(path) to flush it: \(String(cString: strerror(code)))")
+        }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            let code = errno
+            throw CertificateError(.fileWrite, "cannot flush \(path) to disk: \(String(cString: strerror(code)))")
         }
     }
 }

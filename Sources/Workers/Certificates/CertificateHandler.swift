@@ -78,6 +78,11 @@ public struct CertificateHandler: TypedMessageHandler {
             CREATE TABLE IF NOT EXISTS cert_files (
                 certificate_id TEXT PRIMARY KEY, programme_name TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)
             """,
+            // When a certificate whose files failed may be tried again (seconds since 1970), in
+            // the store so that every process writing files keeps to it.
+            """
+            CREATE TABLE IF NOT EXISTS cert_file_waits (certificate_id TEXT PRIMARY KEY, not_before REAL NOT NULL)
+            """,
             // The name each participant's certificates carry (participant.named, from intake).
             """
             CREATE TABLE IF NOT EXISTS cert_holders (
