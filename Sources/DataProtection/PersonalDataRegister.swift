@@ -354,6 +354,12 @@ public enum PersonalDataRegister {
             purpose: "people who withdrew their consent: nothing more is sent to them (ids and the time only)",
             retention: participantDays, readers: "notifications"),
         RegisterEntry(
+            .table, holder: "notifications", name: "notif_registrations", keys: [("registration_id", .registrationID)],
+            other: ["message_id"],
+            purpose:
+                "registration numbers taken and the message each came in: the same number under another message id is refused (ids only)",
+            retention: participantDays, readers: "notifications"),
+        RegisterEntry(
             .table, holder: "notifications", name: "notif_training_results", keys: [("participant_id", .participantID)],
             other: ["result"], purpose: "training results for the messages", retention: participantDays,
             readers: "notifications"),

@@ -123,5 +123,28 @@ extension NotificationDeliveryTests {
         let contact = try #require(try await kit.query("SELECT * FROM notif_contacts WHERE registration_id = 'REG-1'").first)
         #expect(contact["name"] == .text("Peserta Satu") && contact["phone"] == .text("+6281250000111"))
         #expect(try await kit.query("SELECT notification_id FROM notif_messages").count == messages, "nothing queued twice")
+
+        // The same message after the inbox forgot its id (retention): nothing changes.
+        try await kit.store.write { try $0.execute("DELETE FROM jobs_inbox") }
+        #expect(try await !kit.deliver(Self.submitted(1)).duplicate)
+        let again = try #require(try await kit.query("SELECT * FROM notif_contacts WHERE registration_id = 'REG-1'").first)
+        #expect(again["phone"] == .text("+6281250000111") && again["name"] == .text("Peserta Satu"), "the correction stands")
+        #expect(try await kit.query("SELECT notification_id FROM notif_messages").count == messages)
+
+        // Consent withdrawn (the contact deleted), then the number resent under a new id, dated
+        // after the withdrawal: still refused, and no contact comes back.
+        _ = try await kit.deliver(Self.submitted(2))
+        _ = try await kit.deliver(ConsentTests.withdrawal("REG-2", at: "2025-03-04T00:00:00Z"))
+        #expect(try await kit.query("SELECT 1 FROM notif_contacts WHERE registration_id = 'REG-2'").isEmpty)
+        var resent = Self.submitted(2)
+        resent.id = "resent-after-withdrawal"
+        resent.time = ISO8601DateFormatter().date(from: "2025-03-05T00:00:00Z")!
+        do {
+            _ = try await kit.deliver(resent)
+            Issue.record("a resend after the withdrawal was taken")
+        } catch let failure as Failure {
+            #expect(failure.code == .registrationNumberReused && failure.kind == .permanent, "\(failure)")
+        }
+        #expect(try await kit.query("SELECT 1 FROM notif_contacts WHERE registration_id = 'REG-2'").isEmpty)
     }
 }

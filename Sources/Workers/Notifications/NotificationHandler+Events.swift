@@ -10,22 +10,30 @@ import Programme
 /// messages). One function per event, called by ``NotificationHandler/handle(_:in:)``.
 extension NotificationHandler {
     func notify(_ submitted: RegistrationSubmittedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws {
-        // Consent withdrawn before the registration got here: its contact is not kept.
-        guard try !withdrawalConcerns(submitted.registrationID, submittedAt: event.header.time, in: transaction) else {
-            return
-        }
-        // The same message again never gets here (the inbox knows its id). The same number under
-        // another id (a portal's resend, or a replay after the inbox forgot the id) is refused as
-        // intake refuses it: taken, it would undo a correction of the contact (the right to
-        // correction) or send its confirmation twice.
-        guard
-            try transaction.query("SELECT 1 FROM notif_contacts WHERE registration_id = ?", [.text(submitted.registrationID)])
-                .isEmpty
+        // The same message again never gets here while the inbox knows its id; after the inbox
+        // forgot it, it changes nothing. The same number under another id (a portal's resend,
+        // or a forgery) is refused as intake refuses it, whether or not the contact is still
+        // held: taken, it would undo a correction of the contact (the right to correction),
+        // bring back a contact after a withdrawal of consent or an erasure, or send its
+        // confirmation twice.
+        let registration = SQLValue.text(submitted.registrationID)
+        let taken = try transaction.query(
+            "SELECT message_id FROM notif_registrations WHERE registration_id = ?", [registration]
+        ).first?["message_id"]?.text
+        if taken == event.header.id { return }
+        guard taken == nil,
+            try transaction.query("SELECT 1 FROM notif_contacts WHERE registration_id = ?", [registration]).isEmpty
         else {
             throw Failure.permanent(
                 .registrationNumberReused,
-                "registration number \(submitted.registrationID) already has a contact here from another message; "
+                "registration number \(submitted.registrationID) was already taken here from another message; "
                     + "a change of contact comes as registration.corrected")
+        }
+        try transaction.execute(
+            "INSERT INTO notif_registrations (registration_id, message_id) VALUES (?, ?)", [registration, .text(event.header.id)])
+        // Consent withdrawn before the registration got here: its contact is not kept.
+        guard try !withdrawalConcerns(submitted.registrationID, submittedAt: event.header.time, in: transaction) else {
+            return
         }
         try transaction.execute(
             """

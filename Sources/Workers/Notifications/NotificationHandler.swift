@@ -65,6 +65,12 @@ public struct NotificationHandler: TypedMessageHandler {
                 registration_id TEXT PRIMARY KEY, participant_id TEXT, withdrawn_at REAL NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS notif_withdrawals_participant ON notif_withdrawals (participant_id)",
+            // Each registration number taken, with the message it came in (no personal data):
+            // the same number under another message id is refused even after the contact is
+            // gone (consent withdrawn, erased, past its retention).
+            """
+            CREATE TABLE IF NOT EXISTS notif_registrations (registration_id TEXT PRIMARY KEY, message_id TEXT NOT NULL)
+            """,
         ]
     }
 
