@@ -66,7 +66,9 @@ struct InMemoryRig {
         message.properties.headers?[FailureRouter.Header.code]?.stringValue ?? ""
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(atPath: storePath) }
+    func cleanUp() {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: storePath + suffix) }
+    }
 }
 
 @Suite(.timeLimit(.minutes(10)))

@@ -78,7 +78,7 @@ struct RoleInputTests {
         let broker = InMemoryTransport.Broker()
         let transport = InMemoryTransport(broker: broker, username: "kaltim-intake")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString).sqlite").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let worker = Worker(
             topology: RoleTopology(role: .intake, prefix: "mismatch."), registry: .pipeline,
             handler: SchedulingHandler(catalogue: catalogue), store: try SQLiteStore(path: path), consuming: transport,
