@@ -32,7 +32,7 @@ public final class SQLiteStore: MessageStore {
         // console uses this store) are few and short; two reader connections serve them (more
         // wait their turn), each with its own page cache of up to 2 MB.
         configuration.maximumReaderCount = 2
-        pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try Self.openPool(path: path, configuration: configuration)
         try pool.write { db in
             try db.execute(
                 sql: """
@@ -50,6 +50,21 @@ public final class SQLiteStore: MessageStore {
                     CREATE INDEX IF NOT EXISTS jobs_outbox_unpublished ON jobs_outbox (published_at, id);
                     CREATE INDEX IF NOT EXISTS jobs_inbox_processed ON jobs_inbox (processed_at);
                     """)
+        }
+    }
+
+    /// Opens the pool, again while another connection holds the lock that turning a new file to
+    /// WAL needs: SQLite answers that with "database is locked" at once, without waiting out
+    /// the busy timeout, so processes of a role started together on a new file would otherwise
+    /// fail at start. Up to 30 s (the busy timeout), then the error is thrown.
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(useconds_t.random(in: 5_000...50_000))
+            }
         }
     }
 
