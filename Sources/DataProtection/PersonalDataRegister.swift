@@ -475,7 +475,9 @@ public enum PersonalDataRegister {
             .file, holder: "host", name: "notification log (`--notification-log`, JSON lines)",
             personal: ["recipient address", "message text"], keys: [("participant or registration id", .personID)],
             purpose: "the local run's channel instead of a gateway: every message as it would be sent",
-            retention: "not rotated by the system: only for local runs and tests", readers: "whoever runs the local job"),
+            retention:
+                "lines deleted 30 days after they were written (`--message-data-retention-days`, with the messages' data), by the notification worker",
+            readers: "whoever runs the local job"),
         RegisterEntry(
             .file, holder: "host", name: "audit log (`KALTIM_AUDIT_LOG`, JSON lines)", personal: ["staff user name"],
             keys: [("subject", .personID)],

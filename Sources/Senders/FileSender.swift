@@ -1,5 +1,5 @@
 import Contracts
-import Foundation
+public import Foundation
 import Synchronization
 
 /// Appends each message as one JSON line to a file instead of sending it: the local run's
@@ -10,7 +10,9 @@ import Synchronization
 /// Memory: the keys are kept as 16-byte digests (the dispatcher's keys are `ntf-` and 32 hex
 /// digits), about 40 bytes each in the set instead of about 100 as strings, and the file is
 /// read at start a megabyte at a time (a line is held whole only while it is read). The set still grows with the messages
-/// written: a deployment's HTTP and SMTP senders keep none.
+/// written, until ``forgetSent(before:)`` drops the lines past their retention (the dispatcher
+/// calls it with the settled messages' data retention): a deployment's HTTP and SMTP senders
+/// keep none.
 public final class FileSender: MessageSender {
     public let path: String
     private let state = Mutex<(handle: FileHandle?, sent: Set<SentKey>)>((nil, []))
@@ -43,9 +45,11 @@ public final class FileSender: MessageSender {
         }
     }
 
+    /// - Parameter now: the clock the lines' `sentAt` is taken from (tests move it).
     /// - Throws: when the file cannot be created or read.
-    public init(path: String) throws {
+    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.path = path
+        self.now = now
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) {
@@ -54,27 +58,11 @@ public final class FileSender: MessageSender {
             }
         }
         // Keys already sent; a line cut short by a crash has no complete key and is skipped.
-        struct Keyed: Decodable { let idempotencyKey: String }
         var sent = Set<SentKey>()
         let decoder = JSONDecoder()
-        var endsWithNewline = true
-        let reader = try FileHandle(forReadingFrom: url)
-        defer { try? reader.close() }
-        var pending = Data()
-        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
-            endsWithNewline = chunk.last == 0x0A
-            // Only the new chunk is searched, so a long line costs its length once.
-            guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
-                pending.append(chunk)
-                continue
-            }
-            pending.append(chunk[..<lastNewline])
-            for line in pending.split(separator: 0x0A) {
-                if let keyed = try? decoder.decode(Keyed.self, from: line) { sent.insert(SentKey(keyed.idempotencyKey)) }
-            }
-            pending = Data(chunk[(lastNewline + 1)...])
+        let endsWithNewline = try Self.forEachLine(of: url) { line in
+            if let keyed = try? decoder.decode(Keyed.self, from: line) { sent.insert(SentKey(keyed.idempotencyKey)) }
         }
-        if let keyed = try? decoder.decode(Keyed.self, from: pending) { sent.insert(SentKey(keyed.idempotencyKey)) }
         let handle = try FileHandle(forWritingTo: url)
         // A line cut short by a crash: start the next one on a line of its own.
         if !endsWithNewline {
@@ -85,6 +73,111 @@ public final class FileSender: MessageSender {
         state.withLock {
             $0.handle = handle
             $0.sent = sent
+        }
+    }
+
+    private let now: @Sendable () -> Date
+
+    /// What is read back of a line: its key and when it was written.
+    private struct Keyed: Decodable {
+        let idempotencyKey: String
+        let sentAt: String?
+    }
+
+    /// Calls `body` with each line of the file (without its newline), reading a megabyte at a
+    /// time; only the new chunk is searched for a newline, so a long line costs its length once.
+    /// Returns whether the file ends with a newline (or is empty).
+    @discardableResult
+    private static func forEachLine(of url: URL, _ body: (Data) throws -> Void) throws -> Bool {
+        let reader = try FileHandle(forReadingFrom: url)
+        defer { try? reader.close() }
+        var endsWithNewline = true
+        var pending = Data()
+        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+            endsWithNewline = chunk.last == 0x0A
+            guard let lastNewline = chunk.lastIndex(of: 0x0A) else {
+                pending.append(chunk)
+                continue
+            }
+            pending.append(chunk[..<lastNewline])
+            for line in pending.split(separator: 0x0A) { try body(Data(line)) }
+            pending = Data(chunk[(lastNewline + 1)...])
+        }
+        if !pending.isEmpty { try body(pending) }
+        return endsWithNewline
+    }
+
+    /// Deletes the lines written before `cutoff` (and any line cut short by a crash, which has
+    /// no time) by writing the rest to a new file that replaces the log (flushed, then renamed,
+    /// then the folder flushed), and forgets their keys. Lines are appended in time order, so
+    /// when the first line is not older than `cutoff` nothing is read further. Sends wait
+    /// meanwhile. On failure the log is left as it was.
+    public func forgetSent(before cutoff: Date) async throws -> Int {
+        try state.withLock { state in
+            let url = URL(fileURLWithPath: path)
+            let decoder = JSONDecoder()
+            func isKept(_ line: Data) -> Keyed? {
+                guard let keyed = try? decoder.decode(Keyed.self, from: line),
+                    let stamp = keyed.sentAt, let sentAt = try? Date(stamp, strategy: .iso8601)
+                else { return nil }
+                return sentAt >= cutoff ? keyed : nil
+            }
+            // The first line only: nothing older than the cutoff means nothing to do.
+            var firstIsKept: Bool?
+            let reader = try FileHandle(forReadingFrom: url)
+            if let chunk = try reader.read(upToCount: 1 << 20), let newline = chunk.firstIndex(of: 0x0A) {
+                firstIsKept = isKept(Data(chunk[..<newline])) != nil
+            }
+            try reader.close()
+            if firstIsKept == true { return 0 }
+
+            let temporary = path + ".purging"
+            try? FileManager.default.removeItem(atPath: temporary)
+            guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+            else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary]) }
+            var replaced = false
+            defer { if !replaced { try? FileManager.default.removeItem(atPath: temporary) } }
+            let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            var kept = Set<SentKey>()
+            var removed = 0
+            var buffer = Data()
+            try Self.forEachLine(of: url) { line in
+                guard !line.isEmpty else { return }
+                guard let keyed = isKept(line) else {
+                    removed += 1
+                    return
+                }
+                kept.insert(SentKey(keyed.idempotencyKey))
+                buffer.append(line)
+                buffer.append(0x0A)
+                if buffer.count >= 1 << 20 {
+                    try writer.write(contentsOf: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            guard removed > 0 else {
+                try writer.close()
+                return 0
+            }
+            try writer.write(contentsOf: buffer)
+            try writer.synchronize()
+            try writer.close()
+            guard rename(temporary, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+            replaced = true
+            let folder = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+            if folder >= 0 {
+                _ = fsync(folder)
+                close(folder)
+            }
+            // Later lines go to the new file; the old one is gone.
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.seekToEnd()
+            try? state.handle?.close()
+            state.handle = handle
+            state.sent = kept
+            return removed
         }
     }
 
@@ -101,7 +194,7 @@ public final class FileSender: MessageSender {
         let line = Line(
             idempotencyKey: message.idempotencyKey, channel: message.channel.rawValue, recipient: message.recipient,
             template: message.template, subject: message.subject, text: message.text,
-            sentAt: Date().formatted(.iso8601))
+            sentAt: now().formatted(.iso8601))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard var data = try? encoder.encode(line) else {

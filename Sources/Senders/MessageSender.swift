@@ -1,5 +1,5 @@
 public import Contracts
-import Foundation
+public import Foundation
 import Synchronization
 
 /// One message for one person on one channel, ready to send.
@@ -43,6 +43,17 @@ public enum SendResult: Sendable, Equatable {
 public protocol MessageSender: Sendable {
     /// Sends one message. Never throws: every outcome is a ``SendResult``.
     func send(_ message: OutgoingNotification) async -> SendResult
+
+    /// Deletes the sender's own copy of what it sent before `cutoff` (the file channel's log,
+    /// which holds the texts and addresses), as the dispatcher clears a settled message's data
+    /// past its retention; returns how many it deleted, and throws when it could not (its copy
+    /// is then left whole). A sender that keeps no copy deletes
+    /// nothing (the default).
+    func forgetSent(before cutoff: Date) async throws -> Int
+}
+
+extension MessageSender {
+    public func forgetSent(before cutoff: Date) async throws -> Int { 0 }
 }
 
 /// The rate limit of one channel (WhatsApp, SMS and e-mail each have their own, even where two

@@ -53,4 +53,48 @@ struct FileSenderTests {
         let written = whole.compactMap { $0["idempotencyKey"] as? String }
         #expect(Set(written).count == written.count, "no key twice")
     }
+
+    /// The log holds the texts and the numbers they went to: lines older than the retention are
+    /// deleted (the file replaced, readable by its owner only), their keys forgotten; the lines
+    /// kept are still deduplicated, later lines go to the new file, and a second pass with
+    /// nothing old leaves the file alone.
+    @Test func linesPastTheirRetentionAreDeletedAndTheRestKept() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("file-sender-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let start = Date(timeIntervalSince1970: 1_751_860_800)
+        let clock = NotificationDeliveryTests.Clock(start)
+        let sender = try FileSender(path: path, now: { clock.date })
+        let old = (0..<3).map { NotificationDispatcher.idempotencyKey("lama-\($0)", .sms) }
+        let recent = (0..<2).map { NotificationDispatcher.idempotencyKey("baru-\($0)", .sms) }
+        for key in old { _ = await sender.send(Self.message(key, text: "Halo Peserta Lama")) }
+        clock.set(start.addingTimeInterval(40 * 86_400))
+        for key in recent { _ = await sender.send(Self.message(key)) }
+        func keys() throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["idempotencyKey"] as? String
+            }
+        }
+        #expect(try keys() == old + recent)
+        // Nothing older than the cutoff: nothing changes, not even the file.
+        let inode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
+        #expect(try await sender.forgetSent(before: start) == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int == inode)
+
+        #expect(try await sender.forgetSent(before: start.addingTimeInterval(10 * 86_400)) == 3)
+        #expect(try keys() == recent)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("Peserta Lama") == false)
+        let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+        // The kept keys are still known; a new line goes to the new file.
+        _ = await sender.send(Self.message(recent[0]))
+        let later = NotificationDispatcher.idempotencyKey("nanti", .sms)
+        _ = await sender.send(Self.message(later))
+        #expect(try keys() == recent + [later])
+        #expect(try await sender.forgetSent(before: start.addingTimeInterval(10 * 86_400)) == 0, "nothing twice")
+        #expect(!FileManager.default.fileExists(atPath: path + ".purging"))
+        // And after a restart.
+        let restarted = try FileSender(path: path, now: { clock.date })
+        for key in recent + [later] { _ = await restarted.send(Self.message(key)) }
+        #expect(try keys() == recent + [later])
+    }
 }

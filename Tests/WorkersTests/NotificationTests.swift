@@ -499,6 +499,28 @@ struct NotificationDeliveryTests {
         #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
     }
 
+    /// The file channel's log is a copy of what was sent (texts and numbers): the dispatcher
+    /// deletes its lines with the messages' data, past the same retention.
+    @Test func theNotificationLogLosesItsLinesWithTheMessagesData() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let clock = Clock(Self.noon())
+        let file = try FileSender(path: path, now: { clock.date })
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock)
+        _ = try await kit.deliver(Self.submitted(4))
+        _ = try await kit.deliver(Self.accepted(4))
+        while await dispatcher.runOnce() > 0 {}
+        func text() throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+        #expect(try text().split(separator: "\n").count == 2)
+        #expect(try text().contains("6281250000004"))
+        clock.set(Self.noon().addingTimeInterval(29 * 86_400))
+        _ = await dispatcher.purgeSettledMessageData()
+        #expect(try text().split(separator: "\n").count == 2, "not yet")
+        clock.set(Self.noon().addingTimeInterval(31 * 86_400))
+        #expect(await dispatcher.purgeSettledMessageData() == 2)
+        #expect(try text().isEmpty)
+    }
+
     @Test func quietHoursHoldNonUrgentMessagesUntilSevenWITAAndLetUrgentOnesThrough() async throws {
         let gateway = try await TestGateway.start()
         let night = ISO8601DateFormatter().date(from: "2025-07-07T22:15:00+08:00")!

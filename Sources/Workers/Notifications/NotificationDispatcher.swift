@@ -148,7 +148,29 @@ public final class NotificationDispatcher: Service, Sendable {
             Counter(label: "notifications_message_data_cleared_total").increment(by: cleared)
             logger.info("cleared the data of settled messages past their retention", metadata: ["messages": "\(cleared)"])
         }
+        let (seconds, attoseconds) = keep.components
+        await forgetSentCopies(before: now().addingTimeInterval(-(Double(seconds) + Double(attoseconds) / 1e18)))
         return cleared
+    }
+
+    /// Has each sender delete its own copy of what it sent before `cutoff` (the file channel's
+    /// log), each sender object once however many channels it serves; counts the lines in
+    /// `notifications_log_lines_purged_total`. A failure is logged and tried again next round.
+    private func forgetSentCopies(before cutoff: Date) async {
+        var seen: Set<ObjectIdentifier> = []
+        for channel in NotificationChannel.allCases {
+            guard let sender = senders[channel] else { continue }
+            if type(of: sender) is AnyClass, !seen.insert(ObjectIdentifier(sender as AnyObject)).inserted { continue }
+            do {
+                let removed = try await sender.forgetSent(before: cutoff)
+                if removed > 0 {
+                    Counter(label: "notifications_log_lines_purged_total").increment(by: removed)
+                    logger.info("deleted the sent messages' copies past their retention", metadata: ["lines": "\(removed)"])
+                }
+            } catch {
+                logger.error("could not delete the sent messages' copies past their retention: \(error)")
+            }
+        }
     }
 
     /// Deletes the contacts past ``DispatcherOptions/contactRetention``: not updated, and no
