@@ -251,12 +251,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A data subject's export and erasure across every role's store, dead letters and
+        // notification logs: what kaltim-admin's `subject` commands and the console share.
+        .target(
+            name: "SubjectRights",
+            dependencies: ["ContractKit", "Topology", "DataProtection", "Admin", "Stores", "Jobs", "AMQP"],
+            swiftSettings: swiftSettings
+        ),
         // The admin executable: dead letters, status, topology.
         .executableTarget(
             name: "kaltim-admin",
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings", "DataProtection", "Stores", "IntakeRules",
+                "SubjectRights",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimAdmin",
@@ -267,7 +275,8 @@ let package = Package(
             name: "Console",
             dependencies: [
                 "ContractKit", "Topology",
-                "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk", "IntakeRules",
+                "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk", "IntakeRules", "DataProtection",
+                "SubjectRights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -285,7 +294,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Console", "Admin", "WorkerHost", "Programme", "Stores", "Jobs", "AMQP", "Contracts", "DeploymentSettings",
-                "Verification", "CertificateTrust",
+                "Verification", "CertificateTrust", "SubjectRights",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -388,7 +397,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
-                "ReviewDesk", "DataProtection",
+                "ReviewDesk", "DataProtection", "SubjectRights",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,8 +8,9 @@ import Jobs
 /// The data subject's rights (UU 27/2022) an admin carries out from the console: a correction of
 /// how to reach a person (`registration.corrected`) and a withdrawal of consent
 /// (`consent.withdrawn`), each recorded under the admin's name, audited and published by the
-/// console's outbox. Export and erasure read and change every role's store, which the console
-/// does not hold: the page says which `kaltim-admin` commands do them.
+/// console's outbox; and, when the console was given every role's store (`--subject-store`), a
+/// person's export and erasure (``exportSubject(_:_:)``, ``eraseSubject(_:_:)``). Without the
+/// stores the page says which `kaltim-admin` commands do them.
 extension ConsoleServer {
     /// `GET /subjects`.
     func subjectRightsPage(_ session: ConsoleSession, flash: HTML = .empty, status: HTTPResponse.Status = .ok) -> Response {
@@ -38,11 +39,7 @@ extension ConsoleServer {
             <option value="pendaftar">pendaftar</option><option value="orang-tua-wali">orang tua / wali</option></select></label>
             <label>Nomor permohonan <input name="reference" required maxlength="200"></label>
             <button type="submit">Catat penarikan persetujuan</button></form>
-            <h2>Salinan data dan penghapusan</h2>
-            <p>Keduanya membaca atau mengubah penyimpanan setiap layanan, yang tidak dipegang konsol. Admin sistem \
-            menjalankannya di server: <code>kaltim-admin subject export</code> (satu dokumen JSON berisi semua data \
-            tentang orang itu) dan <code>kaltim-admin subject erase</code> (uji coba dulu, lalu <code>--confirm</code>); \
-            lihat docs/OPERATIONS.md, "Personal data".</p>
+            \(exportAndEraseSection(session))
             """
         return html(
             Page.frame(title: "Hak subjek data", session: session, active: "subjects", body: body, language: "id"), status)
@@ -147,5 +144,39 @@ extension ConsoleServer {
             session,
             flash: Page.message(
                 "Penarikan persetujuan untuk \(registration) dicatat atas nama \(session.user) dan dikirim.", kind: "ok"))
+    }
+
+    /// The export and erasure forms, or (without `--subject-store`) the commands that do them.
+    func exportAndEraseSection(_ session: ConsoleSession) -> HTML {
+        guard configuration.subjectStores != nil else {
+            return """
+                <h2>Salinan data dan penghapusan</h2>
+                <p>Keduanya membaca atau mengubah penyimpanan setiap layanan, yang tidak diberikan kepada konsol ini \
+                (<code>--subject-store</code>). Admin sistem menjalankannya di server: <code>kaltim-admin subject \
+                export</code> (satu dokumen JSON berisi semua data tentang orang itu) dan <code>kaltim-admin subject \
+                erase</code> (uji coba dulu, lalu <code>--confirm</code>); lihat docs/OPERATIONS.md, "Personal data".</p>
+                """
+        }
+        let kind: HTML = """
+            <label>Jenis nomor <select name="kind"><option value="registration">nomor pendaftaran</option>\
+            <option value="participant">ID peserta</option></select></label>
+            <label>Nomor <input name="id" required maxlength="64"></label>
+            """
+        return """
+            <h2>Salinan data (hak akses)</h2>
+            <p>Satu dokumen JSON berisi semua yang disimpan setiap layanan tentang orang itu, dengan tujuan dan masa \
+            simpan tiap tabel; NIK hanya sebagai indeks butanya. Dicatat di log audit sebelum diunduh. Permintaan \
+            dengan NIK dijalankan dengan <code>kaltim-admin subject export --nik-from-stdin</code>.</p>
+            <form method="post" action="/subjects/export" id="export" class="stacked">\(csrfField(session))
+            \(kind)
+            <button type="submit">Unduh salinan data</button></form>
+            <h2>Penghapusan data</h2>
+            <p>Pertama uji coba: halaman berikutnya menunjukkan apa yang akan dihapus, lalu Anda mengonfirmasi dengan \
+            mengetik ulang nomornya. Catatan sertifikat tetap disimpan.</p>
+            <form method="post" action="/subjects/erase" id="erase" class="stacked">\(csrfField(session))
+            \(kind)
+            <label>Nomor permohonan <input name="reference" required maxlength="200"></label>
+            <button type="submit">Uji coba penghapusan</button></form>
+            """
     }
 }

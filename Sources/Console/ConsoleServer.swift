@@ -16,6 +16,7 @@ public import Logging
 import NIOCore
 public import Programme
 import ReviewDesk
+public import SubjectRights
 import Topology
 
 /// How the console runs.
@@ -43,6 +44,13 @@ public struct ConsoleConfiguration: Sendable {
     public var today: @Sendable () -> String = { OfficerDecision.today() }
     /// Seconds a canary replay is watched before the rest follows.
     public var canaryWait: Duration = .seconds(10)
+    /// Every role's store, for a data subject's export and erasure on *Hak subjek data*
+    /// (`--subject-store`), opened for each request; nil: the page names the `kaltim-admin`
+    /// commands instead.
+    public var subjectStores: SubjectStores?
+    /// The local notification logs an erasure removes the person's lines from
+    /// (`--subject-notification-log`).
+    public var notificationLogs: [String] = []
 
     public init(accounts: ConsoleAccounts, auditLog: AuditLog, catalogue: ProgrammeCatalogue) {
         self.accounts = accounts
@@ -179,6 +187,12 @@ public struct ConsoleServer: Sendable {
         }
         router.post("/subjects/withdraw-consent") { request, _ in
             try await guardedForm(request, .subjectRights) { session, form in try await withdrawSubjectConsent(session, form) }
+        }
+        router.post("/subjects/export") { request, _ in
+            try await guardedForm(request, .subjectRights) { session, form in try await exportSubject(session, form) }
+        }
+        router.post("/subjects/erase") { request, _ in
+            try await guardedForm(request, .subjectRights) { session, form in try await eraseSubject(session, form) }
         }
         router.get("/audit") { request, _ in try await guarded(request, .viewOperations) { session in try auditPage(session) } }
 

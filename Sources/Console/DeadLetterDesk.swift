@@ -2,8 +2,10 @@ import AMQP
 import Admin
 import ContractKit
 import Contracts
+import DataProtection
 import Foundation
 import Logging
+import SubjectRights
 
 /// A dead letter as the console shows it: its failure record, and its body masked (or, for an
 /// admin who asked, revealed).
@@ -106,6 +108,14 @@ final class DeadLetterDesk: Sendable {
             return try await admin.replay(
                 await self.existing(roles, admin), filter: filter, canary: canary, canaryWait: canaryWait, dryRun: dryRun,
                 by: by)
+        }
+    }
+
+    /// The dead letters naming one person (``SubjectDeadLetters/sweep(_:matching:remove:note:)``),
+    /// in turn with the desk's other sweeps, so none holds part of a queue the other reads.
+    func sweepSubject(matching matcher: MessageMatcher, remove: Bool) async throws -> [SubjectExport.DeadLetterRecord] {
+        try await serial.run {
+            try await SubjectDeadLetters.sweep(try await self.admin(), matching: matcher, remove: remove)
         }
     }
 

@@ -304,3 +304,20 @@ public struct SubjectExport: Sendable, Encodable {
         }
     }
 }
+
+extension SubjectExport {
+    /// The person's addresses (phone, WhatsApp, e-mail) from the contacts found.
+    public var addresses: Set<String> {
+        var addresses: Set<String> = []
+        for store in stores {
+            for table in store.tables where table.table == "notif_contacts" {
+                for row in table.rows {
+                    for column in ["phone", "whatsapp", "email"] {
+                        if case .text(let value)? = row[column], !value.isEmpty { addresses.insert(value) }
+                    }
+                }
+            }
+        }
+        return addresses
+    }
+}

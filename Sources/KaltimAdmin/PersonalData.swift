@@ -9,6 +9,7 @@ import Foundation
 import IntakeRules
 import Jobs
 import Stores
+import SubjectRights
 import Topology
 
 /// `kaltim-admin personal-data register`: the register of personal data.
@@ -45,18 +46,10 @@ struct SubjectOptions: ParsableArguments {
 
     func validate() throws {
         guard !stores.isEmpty else { throw ValidationError("give at least one --store ROLE=PATH") }
-        var roles: Set<String> = []
-        for store in stores {
-            guard let (role, location) = Self.split(store) else {
-                throw ValidationError("--store wants ROLE=PATH, e.g. intake=var/intake.sqlite")
-            }
-            guard PersonalDataRegister.storeRoles.contains(role) else {
-                throw ValidationError(
-                    "--store: no role \(String(role.prefix(40)).debugDescription) (one of \(PersonalDataRegister.storeRoles.joined(separator: ", ")))"
-                )
-            }
-            guard !location.isEmpty else { throw ValidationError("--store \(role)= names no store") }
-            guard roles.insert(role).inserted else { throw ValidationError("--store \(role) is given twice") }
+        do {
+            _ = try SubjectStores(stores)
+        } catch {
+            throw ValidationError("--store \(error)")
         }
         guard nikFromStdin || !registration.isEmpty || !participant.isEmpty else {
             throw ValidationError("say whom: --nik-from-stdin, --registration or --participant")
@@ -92,27 +85,11 @@ struct SubjectOptions: ParsableArguments {
 
     /// The stores, for reading or (`writing`) for an erasure; a SQLite file must exist.
     func open(writing: Bool) async throws -> [(role: String, store: any MessageStore)] {
-        var opened: [(role: String, store: any MessageStore)] = []
-        for store in stores {
-            guard let (role, location) = Self.split(store) else { continue }
-            do {
-                if writing {
-                    // An existing store only: a mistyped path or schema must not become a new,
-                    // empty store that "erases" nothing.
-                    if Stores.isPostgres(location) {
-                        opened.append((role, try await Stores.openForReading(location, schema: role)))
-                    } else {
-                        guard FileManager.default.fileExists(atPath: location) else { throw ValidationError("no such file") }
-                        opened.append((role, try SQLiteStore(path: location)))
-                    }
-                } else {
-                    opened.append((role, try await Stores.openForReading(location, schema: role)))
-                }
-            } catch {
-                throw ValidationError("cannot open the \(role) store \(Stores.redacted(location)): \(error)")
-            }
+        do {
+            return try await SubjectStores(stores).open(writing: writing)
+        } catch {
+            throw ValidationError("\(error)")
         }
-        return opened
     }
 
     static func split(_ store: String) -> (String, String)? {
@@ -178,7 +155,7 @@ struct SubjectCommand: AsyncParsableCommand {
             var export = try await SubjectExport.collect(from: opened, start: start)
             if deadLetters {
                 let matcher = MessageMatcher(
-                    identifiers: export.identifiers, addresses: Erase.addresses(in: export), nikKey: try subject.key())
+                    identifiers: export.identifiers, addresses: export.addresses, nikKey: try subject.key())
                 export.deadLetters = try await Erase.deadLetters(matching: matcher, admin: admin, remove: false)
             }
             let document = try export.json()
@@ -425,14 +402,13 @@ struct SubjectCommand: AsyncParsableCommand {
             let (start, maskedNIK) = try subject.start()
             let opened = try await subject.open(writing: confirm)
             let found = try await SubjectExport.collect(from: opened, start: start)
-            let addresses = Self.addresses(in: found)
             let summary = found.stores.flatMap { store in store.tables.map { "\(store.role).\($0.table) \($0.rows.count)" } }
             let ids = found.identifiers
             print(
                 "the person: registrations \(ids.registrationIDs.sorted().joined(separator: ", ")); participants \(ids.participantIDs.sorted().joined(separator: ", "))"
             )
             Export.warnNotFollowed(found)
-            let matcher = MessageMatcher(identifiers: found.identifiers, addresses: addresses, nikKey: try subject.key())
+            let matcher = MessageMatcher(identifiers: found.identifiers, addresses: found.addresses, nikKey: try subject.key())
             guard confirm else {
                 print("subject erase (dry run): the person's rows: \(summary.joined(separator: ", "))")
                 if deadLetters {
@@ -454,29 +430,26 @@ struct SubjectCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was erased")
             }
-            // The dead letters first, while the stores still say who the person is: a broker that
-            // cannot be reached stops the erasure before anything is changed.
-            var removedLetters = 0
-            var remainingLetters = 0
-            if deadLetters {
-                let letters = try await Self.deadLetters(matching: matcher, admin: admin, remove: true)
+            // The dead letters first, while the stores still say who the person is (a broker that
+            // cannot be reached stops the erasure before anything is changed), then the stores,
+            // then the notification logs.
+            let sweep: ((MessageMatcher, Bool) async throws -> [SubjectExport.DeadLetterRecord])? =
+                deadLetters
+                ? { matcher, remove in try await Self.deadLetters(matching: matcher, admin: admin, remove: remove) } : nil
+            let outcome = try await SubjectEraseRun.erase(
+                found, in: opened, nikKey: try subject.key(), sweep: sweep, notificationLogs: notificationLog)
+            if let letters = outcome.deadLetters {
                 Self.report(letters, removed: true)
-                removedLetters = letters.filter { $0.matchedBy == .person }.count
-                // Checked by a second look: an ack has no answer, and another sweep running at
-                // the same time (the console's dead-letter page) may have held some.
-                remainingLetters = try await Self.deadLetters(matching: matcher, admin: admin, remove: false)
-                    .filter { $0.matchedBy == .person }.count
-                if remainingLetters > 0 {
+                if outcome.deadLettersRemaining > 0 {
                     print(
-                        "\(remainingLetters) dead letters naming the person are still there (held by another sweep?): run the erase again"
+                        "\(outcome.deadLettersRemaining) dead letters naming the person are still there (held by another sweep?): run the erase again"
                     )
                 }
             }
-            let report = try await SubjectErasure.erase(found.identifiers, in: opened)
-            var removedLines = 0
-            for log in notificationLog {
-                removedLines += try NotificationLogEraser.remove(addresses: addresses, from: log)
-            }
+            let report = outcome.stores
+            let removedLines = outcome.notificationLogLines
+            let removedLetters = outcome.deadLettersRemoved
+            let remainingLetters = outcome.deadLettersRemaining
             let changed = report.changes.map { "\($0.role).\($0.table) \($0.rows)" }
             print("subject erase: \(report.rowCount) rows erased (\(changed.joined(separator: ", ")))")
             print("notification log lines removed: \(removedLines)")
@@ -507,34 +480,7 @@ struct SubjectCommand: AsyncParsableCommand {
             -> [SubjectExport.DeadLetterRecord]
         {
             try await admin.withAdmin { _, engine in
-                var found: [SubjectExport.DeadLetterRecord] = []
-                for (_, queue) in engine.queues(WorkerRole.all + [.console]) {
-                    do {
-                        _ = try await engine.connection.queueState(queue)
-                    } catch let error as AMQPError where error.replyCode == 404 {
-                        print("no dead-letter queue \(queue) on this broker: skipped")
-                        continue
-                    }
-                    let letters = try await engine.sweep(queue)
-                    var kept: [DeadLetter] = []
-                    for letter in letters {
-                        let match = matcher.match(letter.delivery.body)
-                        if match != .none {
-                            found.append(
-                                .init(
-                                    queue: queue, messageID: letter.messageID, contractType: letter.contractType,
-                                    failureCode: letter.code, firstFailure: letter.firstFailure,
-                                    matchedBy: match == .person ? .person : .addressOnly))
-                            if remove && match == .person {
-                                try await letter.delivery.ack()
-                                continue
-                            }
-                        }
-                        kept.append(letter)
-                    }
-                    await engine.release(kept)
-                }
-                return found
+                try await SubjectDeadLetters.sweep(engine, matching: matcher, remove: remove) { print($0) }
             }
         }
 
@@ -547,21 +493,6 @@ struct SubjectCommand: AsyncParsableCommand {
                     "dead letters naming only an address of theirs (kept; someone may share it, check them with dead-letters show): "
                         + shared.map { "\($0.queue) \($0.messageID)" }.joined(separator: ", "))
             }
-        }
-
-        /// The person's addresses (phone, WhatsApp, e-mail) from the contacts found.
-        static func addresses(in export: SubjectExport) -> Set<String> {
-            var addresses: Set<String> = []
-            for store in export.stores {
-                for table in store.tables where table.table == "notif_contacts" {
-                    for row in table.rows {
-                        for column in ["phone", "whatsapp", "email"] {
-                            if case .text(let value)? = row[column], !value.isEmpty { addresses.insert(value) }
-                        }
-                    }
-                }
-            }
-            return addresses
         }
     }
 }

@@ -12,6 +12,7 @@ import Logging
 import Programme
 import ServiceLifecycle
 import Stores
+import SubjectRights
 import Topology
 import WorkerHost
 
@@ -77,7 +78,38 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The PostgreSQL schema of intake's store (default: intake).", valueName: "name"))
     var intakeStoreSchema = "intake"
 
+    @Option(
+        help: ArgumentHelp(
+            "A role's store for a data subject's export and erasure on the console (admins): ROLE=PATH or ROLE=postgres://… (the role's schema), repeat for each role; $KALTIM_SUBJECT_STORES (entries separated by spaces), when set, replaces them and keeps passwords off the command line. Without them the page names the kaltim-admin commands.",
+            valueName: "role=store"))
+    var subjectStore: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "A local notification log an erasure from the console removes the person's lines from; repeatable.",
+            valueName: "path"))
+    var subjectNotificationLog: [String] = []
+
+    /// The subject stores given: `KALTIM_SUBJECT_STORES` when set, else `--subject-store`.
+    func subjectStoreEntries() -> [String] {
+        if let variable = DeploymentEnvironment.current["KALTIM_SUBJECT_STORES"] {
+            return variable.split(whereSeparator: \.isWhitespace).map(String.init)
+        }
+        return subjectStore
+    }
+
     func validate() throws {
+        do {
+            _ = try SubjectStores(subjectStoreEntries())
+        } catch {
+            throw ValidationError("--subject-store \(error)")
+        }
+        for log in subjectNotificationLog {
+            let type = (try? FileManager.default.attributesOfItem(atPath: log))?[.type] as? FileAttributeType
+            guard type == .typeRegular else {
+                throw ValidationError("--subject-notification-log \(log): no such regular file (a link is refused)")
+            }
+        }
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
         // Whoever reaches the port could name themselves admin in the header: only the proxy
@@ -131,6 +163,11 @@ struct Serve: AsyncParsableCommand {
             } catch {
                 throw ValidationError("--intake-store: \(error)")
             }
+        }
+        let subjectStores = subjectStoreEntries()
+        if !subjectStores.isEmpty {
+            configuration.subjectStores = try SubjectStores(subjectStores)
+            configuration.notificationLogs = subjectNotificationLog
         }
         var workerOptions = options
         if workerOptions.database == nil { workerOptions.database = "var/console.sqlite" }

@@ -56,7 +56,12 @@ import Workers
             return URLSession(configuration: configuration)
         }()
 
-        init() async throws {
+        /// - Parameter configure: changes the console's configuration before it starts (with the
+        ///   test's folder, and the console's and intake's stores).
+        init(
+            configure: (inout ConsoleConfiguration, _ directory: URL, _ console: HandlerTestKit, _ intake: HandlerTestKit)
+                throws -> Void = { _, _, _, _ in }
+        ) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("staff-desk"))
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let catalogue = try ProgrammeCatalogue.load(
@@ -83,6 +88,7 @@ import Workers
             configuration.intakeStore = intake.store
             let today = today
             configuration.today = { today.value.withLock { $0 } }
+            try configure(&configuration, directory, console, intake)
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
             let server = ConsoleServer(configuration: configuration, store: console.store, logger: Logger(label: "test"))
             let group = ServiceGroup(
