@@ -397,7 +397,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
-                "ReviewDesk", "DataProtection", "SubjectRights",
+                "ReviewDesk", "DataProtection", "SubjectRights", "CertificateTrust",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

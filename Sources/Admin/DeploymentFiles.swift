@@ -306,7 +306,8 @@ public enum DeploymentFiles {
             "serve", "--database", "/var/lib/kaltim/console.sqlite", "--accounts", "/run/secrets/console-accounts.json",
             "--audit-log", "/var/lib/kaltim/audit.jsonl", "--programme-file", "/etc/kaltim/programme-2025.json",
             "--console-host", "0.0.0.0", "--console-port", "8090", "--secure-cookies", "--no-declare-topology", "--tls-ca",
-            "/run/secrets/ca.pem", "--intake-store", "/var/lib/intake/intake.sqlite",
+            "/run/secrets/ca.pem", "--intake-store", "/var/lib/intake/intake.sqlite", "--certificates-store",
+            "/var/lib/certificates/certificates.sqlite",
         ]
         let verificationArguments = [
             "verification", "--database", "/var/lib/certificates/certificates.sqlite", "--keys",
@@ -330,6 +331,7 @@ public enum DeploymentFiles {
                   # Opened read only by the console; not mounted :ro, as SQLite's WAL needs its
                   # shared-memory file writable even for a reader.
                   - intake-data:/var/lib/intake
+                  - certificates-data:/var/lib/certificates
                   - ./tls/ca.pem:/run/secrets/ca.pem:ro
                   - ./console-accounts.json:/run/secrets/console-accounts.json:ro
                 depends_on:
@@ -370,7 +372,9 @@ public enum DeploymentFiles {
             # holds broker-url (its own broker user), admin-url and management-url (the admin's, for dead
             # letters and rates) and, with intake on PostgreSQL, intake-store-url (the console reader of
             # postgres/reader-grants.sql; a pod cannot reach intake's SQLite volume): without it officers
-            # see the queue but cannot decide, and the profile reports say what they need.
+            # see the queue but cannot decide, and the profile reports say what they need; with the
+            # certificates role on PostgreSQL, certificates-store-url (the same reader, schema
+            # certificates): without it there is no search by name.
             # kaltim-console-files holds ca.pem and console-accounts.json. To rebuild the read model
             # (kaltim-console rebuild), scale this Deployment to 0 and run the command in a Job that
             # mounts the same volume (ReadWriteOnce).
@@ -404,6 +408,8 @@ public enum DeploymentFiles {
                           valueFrom: {secretKeyRef: {name: kaltim-console, key: management-url, optional: true}}
                         - name: KALTIM_INTAKE_STORE_URL
                           valueFrom: {secretKeyRef: {name: kaltim-console, key: intake-store-url, optional: true}}
+                        - name: KALTIM_CERTIFICATES_STORE_URL
+                          valueFrom: {secretKeyRef: {name: kaltim-console, key: certificates-store-url, optional: true}}
                         - name: KALTIM_RETRY_QUEUE_TYPE
                           valueFrom: {configMapKeyRef: {name: kaltim-broker, key: retry-queue-type, optional: true}}
                       ports: [{name: http, containerPort: 8080}, {name: pages, containerPort: 8090}]
@@ -510,7 +516,8 @@ public enum DeploymentFiles {
             "--audit-log", "/var/lib/kaltim/audit.jsonl", "--programme-file", "/etc/kaltim/programme-2025.json",
             "--console-host", "127.0.0.1", "--console-port", "8090", "--secure-cookies", "--http-host", "127.0.0.1",
             "--http-port", "18100", "--no-declare-topology", "--tls-ca", "/etc/kaltim/secrets/ca.pem", "--intake-store",
-            "/var/lib/kaltim/intake.sqlite", "--shutdown-timeout", "30",
+            "/var/lib/kaltim/intake.sqlite", "--certificates-store", "/var/lib/kaltim/certificates.sqlite",
+            "--shutdown-timeout", "30",
         ]
         return systemdService(
             about: """
@@ -524,8 +531,9 @@ public enum DeploymentFiles {
                 # KALTIM_BROKER_URL=amqps://\(user(.console)):…@broker:5671/%2f (the console's own user: its
                 # queue and history stream), KALTIM_ADMIN_URL=amqps://kaltim-admin:…@broker:5671/%2f (dead
                 # letters) and KALTIM_MANAGEMENT_URL=http://kaltim-admin:…@broker:15672 (rates); on
-                # PostgreSQL, KALTIM_INTAKE_STORE_URL=postgres://kaltim_console_reader:…@…, which replaces
-                # --intake-store (a password stays off the command line).
+                # PostgreSQL, KALTIM_INTAKE_STORE_URL=postgres://kaltim_console_reader:…@… and
+                # KALTIM_CERTIFICATES_STORE_URL (the same reader), which replace --intake-store and
+                # --certificates-store (a password stays off the command line).
                 EnvironmentFile=/etc/kaltim/console.env
                 ExecStart=/usr/local/bin/kaltim-console \(arguments.joined(separator: " ")) $KALTIM_EXTRA_ARGUMENTS
                 KillSignal=SIGTERM
@@ -667,10 +675,8 @@ public enum DeploymentFiles {
     public struct DatabaseReader: Sendable {
         /// The user's name after the prefix (`kaltim_<name>`), and its password's psql variable.
         public let name: String
-        /// The role whose schema it reads.
-        public let schema: String
-        /// The tables it may read, and no other.
-        public let tables: [String]
+        /// The roles' schemas it reads, each with the tables it may read there and no other.
+        public let grants: [(schema: String, tables: [String])]
         public let purpose: String
     }
 
@@ -682,10 +688,12 @@ public enum DeploymentFiles {
     /// extract). Each may read those tables and nothing else, cannot take the workers'
     /// advisory locks, and its statements end after 5 s.
     public static let databaseReaders = [
-        DatabaseReader(name: "verification", schema: "certificates", tables: [], purpose: "the public verification service"),
         DatabaseReader(
-            name: "console_reader", schema: "intake", tables: ["intake_reviews", "intake_profiles"],
-            purpose: "the console's review desk and reports, --intake-store"),
+            name: "verification", grants: [("certificates", [])], purpose: "the public verification service"),
+        DatabaseReader(
+            name: "console_reader",
+            grants: [("intake", ["intake_reviews", "intake_profiles"]), ("certificates", ["cert_holders"])],
+            purpose: "the console's review desk and reports (--intake-store), and its search by name (--certificates-store)"),
     ]
 
     /// psql script, run after the workers' first start (their tables exist then), and again
@@ -694,7 +702,7 @@ public enum DeploymentFiles {
         var sql = """
             -- Generated by `kaltim-admin deploy-files`; do not edit by hand.
             -- The read-only users' grants on exactly what they read: the verification service's
-            -- function (one certificate for its whole code), the console's table. Run as a superuser after
+            -- function (one certificate for its whole code), the console's tables. Run as a superuser after
             -- role-users.sql and after the workers' first start (their tables exist then); running
             -- it again changes nothing:
             --   psql -v ON_ERROR_STOP=1 -d kaltim -f deploy/postgres/reader-grants.sql
@@ -725,11 +733,13 @@ public enum DeploymentFiles {
 
             """
         for reader in databaseReaders {
-            for table in reader.tables {
-                sql += """
-                    SELECT format('GRANT SELECT ON %I.%I TO %I', '\(reader.schema)', '\(table)', :'user_prefix' || '\(reader.name)') \\gexec
+            for (schema, tables) in reader.grants {
+                for table in tables {
+                    sql += """
+                        SELECT format('GRANT SELECT ON %I.%I TO %I', '\(schema)', '\(table)', :'user_prefix' || '\(reader.name)') \\gexec
 
-                    """
+                        """
+                }
             }
         }
         return sql
@@ -751,7 +761,7 @@ public enum DeploymentFiles {
             -- Running it again changes nothing (an existing user keeps its password).
             -- Two more users only read: kaltim_verification (one certificate for its whole code, through a
             -- function), kaltim_console_reader (intake_reviews and intake_profiles, for the console's
-            -- --intake-store). Their
+            -- --intake-store; certificates.cert_holders, for its search by name, --certificates-store). Their
             -- grants: reader-grants.sql, after the workers' first start.
             -- `user_prefix` (default kaltim_) is for tests.
             \\if :{?user_prefix}
@@ -785,9 +795,14 @@ public enum DeploymentFiles {
                 SELECT format('ALTER ROLE %I SET default_transaction_read_only = on', \(user)) \\gexec
                 SELECT format('ALTER ROLE %I SET statement_timeout = %L', \(user), '5s') \\gexec
                 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), \(user)) \\gexec
-                SELECT format('GRANT USAGE ON SCHEMA %I TO %I', '\(reader.schema)', \(user)) \\gexec
 
                 """
+            for (schema, _) in reader.grants {
+                sql += """
+                    SELECT format('GRANT USAGE ON SCHEMA %I TO %I', '\(schema)', \(user)) \\gexec
+
+                    """
+            }
         }
         return sql
     }

@@ -3,6 +3,7 @@ import Admin
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Jobs
 import Logging
 import NIOCore
 
@@ -98,9 +99,19 @@ extension ConsoleServer {
                 <h2>Cari pendaftaran</h2>
                 <form method="get" action="/laporan/pendaftaran" id="lookup"><label>Nomor pendaftaran \
                 <input name="nomor" maxlength="64" autocomplete="off" required></label> <button type="submit">Cari</button></form>
-                <p class="muted">Menurut nomor pendaftaran saja: konsol tidak menyimpan nama atau NIK. Setiap pencarian \
-                dicatat di log audit. Petugas verifikasi melihat nama dalam berkas kasus.</p>
+                <p class="muted">Konsol tidak menyimpan nama atau NIK. Setiap pencarian dicatat di log audit. Petugas \
+                verifikasi melihat nama dalam berkas kasus.</p>
                 """
+            if configuration.certificatesStore != nil {
+                body += """
+                    <h2>Cari peserta menurut nama</h2>
+                    <form method="post" action="/laporan/peserta" id="name-search">\(csrfField(session))<label>Nama \
+                    (sebagian, paling sedikit 3 huruf) <input name="nama" minlength="3" maxlength="100" autocomplete="off" \
+                    required></label> <button type="submit">Cari</button></form>
+                    <p class="muted">Peserta yang sudah diterima, menurut nama pada sertifikatnya (dari layanan sertifikat). \
+                    Tidak ada pencarian menurut NIK. Setiap pencarian dicatat di log audit, tanpa nama yang diketik.</p>
+                    """
+            }
         }
         return html(Page.frame(title: "Laporan", session: session, active: "reports", body: body))
     }
@@ -182,5 +193,98 @@ extension ConsoleServer {
         for (name, value) in fields { body += "<tr><th>\(name)</th><td>\(value)</td></tr>" }
         body += "</table><p><a href=\"/laporan\">Kembali ke laporan</a></p>"
         return html(Page.frame(title: "Pendaftaran \(found.registrationID)", session: session, active: "reports", body: body))
+    }
+
+    /// `POST /laporan/peserta`: accepted participants whose certificate name contains the text
+    /// typed (3–100 characters, one line; case does not matter), from the certificates role's
+    /// `cert_holders`, with their registration, BLKI and programme from the read model; a BLKI
+    /// administrator finds their own BLKI's only. At most 50 are shown. Each search is audited
+    /// (`participant-name-search`, the participant ids found, not the text typed: the audit log
+    /// is kept long after an erasure). The text is sent in the form's body, so that it stays
+    /// out of addresses and access logs.
+    func participantNameSearch(_ session: ConsoleSession, _ form: Form) async throws -> Response {
+        func page(_ body: HTML, _ status: HTTPResponse.Status = .ok) -> Response {
+            html(
+                Page.frame(
+                    title: "Cari peserta menurut nama", session: session, active: "reports",
+                    body: body + "<p><a href=\"/laporan\">Kembali ke laporan</a></p>"), status)
+        }
+        guard let certificates = configuration.certificatesStore else {
+            return page(
+                Page.message(
+                    "Pencarian menurut nama memerlukan penyimpanan layanan sertifikat (--certificates-store).", kind: "error"),
+                .serviceUnavailable)
+        }
+        let text = (form.first("nama") ?? "").trimmingCharacters(in: .whitespaces)
+        guard (3...100).contains(text.count), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+            !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .format })
+        else {
+            return page(Page.message("Ketik 3 sampai 100 huruf dari nama, satu baris.", kind: "error"), .unprocessableContent)
+        }
+        // LIKE's own characters are taken literally.
+        var pattern = "%"
+        for character in text.lowercased() {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern.append("%")
+        let holders = try await certificates.read(
+            """
+            SELECT participant_id, full_name FROM cert_holders WHERE LOWER(full_name) LIKE ? ESCAPE '\\'
+            ORDER BY full_name, participant_id LIMIT 1000
+            """, [.text(pattern)])
+        struct Found {
+            let name, participant: String
+            let progress: ProgrammeReports.Progress
+        }
+        var found: [Found] = []
+        let centre = reportCentre(session)
+        for holder in holders {
+            guard let participant = holder["participant_id"]?.text, let name = holder["full_name"]?.text else { continue }
+            let registrations = try await store.read(
+                "SELECT registration_id FROM console_registrations WHERE participant_id = ? ORDER BY registration_id",
+                [.text(participant)])
+            for registration in registrations.compactMap({ $0["registration_id"]?.text }) {
+                if let progress = try await ProgrammeReports.registration(registration, in: store, centre: centre) {
+                    found.append(Found(name: name, participant: participant, progress: progress))
+                }
+            }
+            if found.count > 50 { break }
+        }
+        let shown = found.prefix(50)
+        do {
+            try configuration.auditLog.append(
+                .init(
+                    who: who(session), action: "participant-name-search", target: "nama", count: shown.count,
+                    details: [
+                        "via": "console", "participants": Array(Set(shown.map(\.participant))).sorted().joined(separator: ","),
+                    ]))
+        } catch {
+            logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
+            return page(
+                Page.message("Pencarian tidak dapat dicatat di log audit, jadi tidak dijalankan.", kind: "error"),
+                .serviceUnavailable)
+        }
+        guard !shown.isEmpty else {
+            return page(Page.message("Tidak ada peserta dengan nama yang memuat teks itu.", kind: "error"), .notFound)
+        }
+        var body: HTML = """
+            <table id="name-results"><tr><th>Nama</th><th>Nomor peserta</th><th>Nomor pendaftaran</th><th>BLKI</th>\
+            <th>Program</th></tr>
+            """
+        for item in shown {
+            let registration = item.progress.registrationID
+            body += """
+                <tr><td>\(item.name)</td><td>\(item.participant)</td>\
+                <td><a href="/laporan/pendaftaran?nomor=\(query: registration)">\(registration)</a></td>\
+                <td>\(item.progress.centre.map(IndonesianText.centre) ?? "–")</td>\
+                <td>\(item.progress.programme.map(programmeName) ?? "–")</td></tr>
+                """
+        }
+        body += "</table>"
+        if found.count > shown.count {
+            body += Page.message("Lebih dari 50 peserta: ketik nama lebih lengkap.")
+        }
+        return page(body)
     }
 }

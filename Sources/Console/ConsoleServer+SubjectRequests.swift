@@ -13,9 +13,11 @@ import SubjectRights
 /// A data subject's export and erasure from the console (for an admin, when the console was
 /// given every role's store with `--subject-store`): the same search, erasure and audit entries
 /// as `kaltim-admin subject export` and `subject erase`, with the dead letters swept through
-/// the console's admin connection (in turn with its dead-letter page) and the local
-/// notification logs it was given. The person is named by a registration number or a
-/// participant id; a request by NIK goes through `kaltim-admin` (the console holds no NIK key).
+/// the console's admin connection (in turn with its dead-letter page). The person is named by
+/// a registration number or a participant id; a request by NIK goes through `kaltim-admin`
+/// (the console holds no NIK key, so a dead letter naming the person by their NIK alone is not
+/// found from here either). The local notification log is left to the command: the
+/// notification worker rewrites it, and two rewrites at once would undo each other.
 extension ConsoleServer {
     /// Who the form names: the search's start and the id as typed, or why it is refused.
     struct SubjectTarget {
@@ -90,7 +92,7 @@ extension ConsoleServer {
         }
         var export = try await SubjectExport.collect(from: stores, start: target.start)
         guard export.rowCount > 0 else {
-            return refuse("tidak ada data tentang \(target.id) di penyimpanan mana pun.", .notFound)
+            return refuse("tidak ada data tentang nomor itu di penyimpanan mana pun.", .notFound)
         }
         if configuration.adminBroker != nil {
             let matcher = MessageMatcher(identifiers: export.identifiers, addresses: export.addresses, nikKey: nil)
@@ -139,7 +141,7 @@ extension ConsoleServer {
         case .success(let found): target = found
         case .failure(let refusal): return refuse(refusal.text)
         }
-        let reference = (form.first("reference") ?? "").trimmingCharacters(in: .whitespaces)
+        let reference = (form.first("reference") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard ConsentRules.isShortText(reference) else { return refuse("nomor permohonan wajib diisi, satu baris.") }
         let confirmed = form.first("confirm") == "1"
         if confirmed && (form.first("confirm-id") ?? "").trimmingCharacters(in: .whitespaces) != target.id {
@@ -152,7 +154,7 @@ extension ConsoleServer {
         }
         let found = try await SubjectExport.collect(from: stores, start: target.start)
         guard found.rowCount > 0 else {
-            return refuse("tidak ada data tentang \(target.id) di penyimpanan mana pun.", .notFound)
+            return refuse("tidak ada data tentang nomor itu di penyimpanan mana pun.", .notFound)
         }
         let sweep: ((MessageMatcher, Bool) async throws -> [SubjectExport.DeadLetterRecord])? =
             configuration.adminBroker == nil
@@ -185,8 +187,7 @@ extension ConsoleServer {
         }
         let outcome: SubjectEraseRun.Outcome
         do {
-            outcome = try await SubjectEraseRun.erase(
-                found, in: stores, nikKey: nil, sweep: sweep, notificationLogs: configuration.notificationLogs)
+            outcome = try await SubjectEraseRun.erase(found, in: stores, nikKey: nil, sweep: sweep, notificationLogs: [])
         } catch {
             logger.error("console: an erasure stopped", metadata: ["error": "\(error)"])
             try? configuration.auditLog.append(
@@ -202,13 +203,21 @@ extension ConsoleServer {
                 who: who(session), action: "subject-erased", target: target.id, count: outcome.stores.rowCount,
                 details: [
                     "via": "console", "reason": reference, "unpublished": "\(outcome.stores.unpublishedEvents)",
-                    "notificationLogLines": "\(outcome.notificationLogLines)",
+                    "notificationLogLines": "not touched",
                     "deadLetters": outcome.deadLetters == nil
                         ? "not searched"
                         : "\(outcome.deadLettersRemoved) removed, \(outcome.deadLettersRemaining) remaining",
                 ]))
         return erasureDone(session, target: target, found: found, outcome: outcome)
     }
+
+    /// The console leaves the local notification log alone: the notification worker rewrites
+    /// it (its retention), and two rewrites at once would undo each other.
+    static let notificationLogNote: HTML = """
+        <p>Log notifikasi lokal (saluran berkas, hanya untuk uji coba) tidak diubah dari konsol: barisnya terhapus \
+        sendiri setelah 30 hari, atau hapus dengan <code>kaltim-admin subject erase --notification-log</code> \
+        setelah layanan notifikasi dihentikan.</p>
+        """
 
     private func personLine(_ found: SubjectExport) -> HTML {
         let ids = found.identifiers
@@ -239,7 +248,11 @@ extension ConsoleServer {
         if let letters {
             let theirs = letters.filter { $0.matchedBy == .person }.count
             let shared = letters.filter { $0.matchedBy == .addressOnly }
-            lettersText = "<p>Pesan gagal yang menyebut orang ini: \(theirs) (akan dihapus).</p>"
+            lettersText = """
+                <p>Pesan gagal yang menyebut orang ini: \(theirs) (akan dihapus). Pesan gagal yang hanya menyebut \
+                NIK-nya tidak dikenali dari konsol (konsol tidak memegang kunci NIK): gunakan <code>kaltim-admin \
+                subject erase --dead-letters --nik-key-file</code> bila perlu.</p>
+                """
             if !shared.isEmpty {
                 lettersText += """
                     <p>Pesan gagal yang hanya menyebut salah satu alamatnya (tetap disimpan; alamat itu mungkin \
@@ -253,16 +266,26 @@ extension ConsoleServer {
                 <code>kaltim-admin subject erase --dead-letters</code>.</p>
                 """
         }
+        let given = Set(found.stores.map(\.role))
+        let missing = PersonalDataRegister.storeRoles.filter { !given.contains($0) }
+        let missingStores: HTML =
+            missing.isEmpty
+            ? .empty
+            : Page.message(
+                "Penyimpanan yang tidak diberikan kepada konsol, jadi tidak dihapus: " + missing.joined(separator: ", ")
+                    + ". Hapus di sana dengan kaltim-admin subject erase.", kind: "error")
         let body: HTML = """
             \(Page.message("Uji coba: belum ada yang dihapus. Periksa daftar ini dengan permohonannya."))
             \(personLine(found))
             \(notFollowedNote(found))
             <table id="erase-preview"><tr><th>Layanan</th><th>Tabel</th><th>Baris</th></tr>\(rows)</table>
             \(lettersText)
+            \(missingStores)
             <p>Yang dihapus atau dikosongkan: kontak, data Dukcapil dan riwayat pelatihan orang ini, NIK tersamar \
-            dan indeks butanya, berkas kasus, isi dan alamat pesan, peristiwa terkirim yang menyebutnya, dan baris \
-            log notifikasi ke alamatnya. Yang tetap: ID, kode dan tanggal (agar hitungan, kursi dan catatan \
-            sertifikat tetap konsisten) dan catatan sertifikat beserta nama pemegangnya.</p>
+            dan indeks butanya, berkas kasus, isi dan alamat pesan, dan peristiwa terkirim yang menyebutnya. Yang \
+            tetap: ID, kode dan tanggal (agar hitungan, kursi dan catatan sertifikat tetap konsisten) dan catatan \
+            sertifikat beserta nama pemegangnya.</p>
+            \(Self.notificationLogNote)
             <form method="post" action="/subjects/erase" id="erase-confirm" class="stacked">\(csrfField(session))
             <input type="hidden" name="kind" value="\(target.kind)">
             <input type="hidden" name="id" value="\(target.id)">
@@ -293,7 +316,7 @@ extension ConsoleServer {
         } else {
             notes += "<p>Pesan gagal tidak diperiksa: gunakan <code>kaltim-admin subject erase --dead-letters</code>.</p>"
         }
-        notes += "<p>Baris log notifikasi yang dihapus: \(outcome.notificationLogLines).</p>"
+        notes += Self.notificationLogNote
         if outcome.stores.unpublishedEvents > 0 {
             let again = found.identifiers.participantIDs.sorted() + found.identifiers.registrationIDs.sorted()
             notes += Page.message(

@@ -39,6 +39,10 @@ public struct ConsoleConfiguration: Sendable {
     /// Intake's store, read only, for the officers' case files (`--intake-store`); nil: the
     /// review desk shows the queue but no case file and takes no decision.
     public var intakeStore: (any MessageStore)?
+    /// The certificates role's store, read only (`--certificates-store`), for finding an
+    /// accepted participant by name (its `cert_holders`: the name their certificates carry);
+    /// nil: the search is by registration number only.
+    public var certificatesStore: (any MessageStore)?
     /// Today in East Kalimantan (`YYYY-MM-DD`, WITA), for the desks' date checks (injectable
     /// for tests).
     public var today: @Sendable () -> String = { OfficerDecision.today() }
@@ -48,9 +52,6 @@ public struct ConsoleConfiguration: Sendable {
     /// (`--subject-store`), opened for each request; nil: the page names the `kaltim-admin`
     /// commands instead.
     public var subjectStores: SubjectStores?
-    /// The local notification logs an erasure removes the person's lines from
-    /// (`--subject-notification-log`).
-    public var notificationLogs: [String] = []
 
     public init(accounts: ConsoleAccounts, auditLog: AuditLog, catalogue: ProgrammeCatalogue) {
         self.accounts = accounts
@@ -115,6 +116,10 @@ public struct ConsoleServer: Sendable {
         router.get("/laporan/pendaftaran") { request, _ in
             try await guarded(request, .lookUpRegistration) { session in
                 try await registrationLookup(session, request: request)
+            }
+        }
+        router.post("/laporan/peserta") { request, _ in
+            try await guardedForm(request, .lookUpRegistration) { session, form in try await participantNameSearch(session, form)
             }
         }
         router.get("/reviews") { request, _ in

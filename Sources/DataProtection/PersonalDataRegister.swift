@@ -313,7 +313,9 @@ public enum PersonalDataRegister {
             purpose: "the name the participant's certificates carry (`participant.named`, from intake)",
             retention:
                 "deleted when the participant leaves without a certificate; kept beside the certificate record, which carries the name too; one never seated keeps it until an erasure (no purge yet)",
-            readers: "certificates", erasure: .deleteRows),
+            readers:
+                "certificates; the console's name search (`--certificates-store`: officers, admins, a BLKI administrator for their own BLKI; each search audited)",
+            erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],
             other: ["programme_name", "attempts"], purpose: "certificate files not written yet",

@@ -437,12 +437,12 @@ struct SubjectCommand: AsyncParsableCommand {
                 deadLetters
                 ? { matcher, remove in try await Self.deadLetters(matching: matcher, admin: admin, remove: remove) } : nil
             let outcome = try await SubjectEraseRun.erase(
-                found, in: opened, nikKey: try subject.key(), sweep: sweep, notificationLogs: notificationLog)
-            if let letters = outcome.deadLetters {
+                found, in: opened, nikKey: try subject.key(), sweep: sweep, notificationLogs: notificationLog
+            ) { letters, remaining in
                 Self.report(letters, removed: true)
-                if outcome.deadLettersRemaining > 0 {
+                if remaining > 0 {
                     print(
-                        "\(outcome.deadLettersRemaining) dead letters naming the person are still there (held by another sweep?): run the erase again"
+                        "\(remaining) dead letters naming the person are still there (held by another sweep?): run the erase again"
                     )
                 }
             }

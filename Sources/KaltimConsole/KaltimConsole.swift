@@ -80,15 +80,18 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A role's store for a data subject's export and erasure on the console (admins): ROLE=PATH or ROLE=postgres://… (the role's schema), repeat for each role; $KALTIM_SUBJECT_STORES (entries separated by spaces), when set, replaces them and keeps passwords off the command line. Without them the page names the kaltim-admin commands.",
-            valueName: "role=store"))
-    var subjectStore: [String] = []
+            "The certificates role's store (a file or a postgres:// URL; $KALTIM_CERTIFICATES_STORE_URL, when set, replaces it), read only, for finding an accepted participant by name; without it the search is by registration number only.",
+            valueName: "path"))
+    var certificatesStore: String?
+
+    @Option(help: ArgumentHelp("The PostgreSQL schema of the certificates store (default: certificates).", valueName: "name"))
+    var certificatesStoreSchema = "certificates"
 
     @Option(
         help: ArgumentHelp(
-            "A local notification log an erasure from the console removes the person's lines from; repeatable.",
-            valueName: "path"))
-    var subjectNotificationLog: [String] = []
+            "A role's store for a data subject's export and erasure on the console (admins): ROLE=PATH or ROLE=postgres://… (the role's schema), repeat for each role; $KALTIM_SUBJECT_STORES (entries separated by spaces), when set, replaces them and keeps passwords off the command line. Without them the page names the kaltim-admin commands.",
+            valueName: "role=store"))
+    var subjectStore: [String] = []
 
     /// The subject stores given: `KALTIM_SUBJECT_STORES` when set, else `--subject-store`.
     func subjectStoreEntries() -> [String] {
@@ -103,12 +106,6 @@ struct Serve: AsyncParsableCommand {
             _ = try SubjectStores(subjectStoreEntries())
         } catch {
             throw ValidationError("--subject-store \(error)")
-        }
-        for log in subjectNotificationLog {
-            let type = (try? FileManager.default.attributesOfItem(atPath: log))?[.type] as? FileAttributeType
-            guard type == .typeRegular else {
-                throw ValidationError("--subject-notification-log \(log): no such regular file (a link is refused)")
-            }
         }
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
@@ -164,10 +161,19 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--intake-store: \(error)")
             }
         }
+        if let certificatesStore = environment.readerStore(
+            option: certificatesStore, variable: "KALTIM_CERTIFICATES_STORE_URL")
+        {
+            do {
+                configuration.certificatesStore = try await Stores.openForReading(
+                    certificatesStore, schema: certificatesStoreSchema)
+            } catch {
+                throw ValidationError("--certificates-store: \(error)")
+            }
+        }
         let subjectStores = subjectStoreEntries()
         if !subjectStores.isEmpty {
             configuration.subjectStores = try SubjectStores(subjectStores)
-            configuration.notificationLogs = subjectNotificationLog
         }
         var workerOptions = options
         if workerOptions.database == nil { workerOptions.database = "var/console.sqlite" }

@@ -68,10 +68,14 @@ struct RunConsole {
         if let postgres = run.options.postgres {
             arguments += [
                 "--database", postgres, "--store-schema", run.schemaPrefix + "console", "--intake-store", postgres,
-                "--intake-store-schema", run.schemaPrefix + "intake",
+                "--intake-store-schema", run.schemaPrefix + "intake", "--certificates-store", postgres,
+                "--certificates-store-schema", run.schemaPrefix + "certificates",
             ]
         } else {
-            arguments += ["--database", run.path("var/console.sqlite"), "--intake-store", run.path("var/intake.sqlite")]
+            arguments += [
+                "--database", run.path("var/console.sqlite"), "--intake-store", run.path("var/intake.sqlite"),
+                "--certificates-store", run.path("var/certificates.sqlite"),
+            ]
         }
         let log = run.path("logs/console.log")
         let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)

@@ -57,6 +57,15 @@ public final class FileSender: MessageSender {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
             }
         }
+        // A regular file only: the retention replaces the file, which would leave a link's
+        // target (the real log) untouched.
+        guard (try FileManager.default.attributesOfItem(atPath: path))[.type] as? FileAttributeType == .typeRegular else {
+            throw CocoaError(
+                .fileReadUnsupportedScheme,
+                userInfo: [
+                    NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(path) is not a regular file (a link is refused)",
+                ])
+        }
         // Keys already sent; a line cut short by a crash has no complete key and is skipped.
         var sent = Set<SentKey>()
         let decoder = JSONDecoder()
@@ -111,7 +120,8 @@ public final class FileSender: MessageSender {
     /// no time) by writing the rest to a new file that replaces the log (flushed, then renamed,
     /// then the folder flushed), and forgets their keys. Lines are appended in time order, so
     /// when the first line is not older than `cutoff` nothing is read further. Sends wait
-    /// meanwhile. On failure the log is left as it was.
+    /// meanwhile. On failure the log is left as it was. Only this process may rewrite the log
+    /// while it runs (`kaltim-admin subject erase --notification-log` wants the worker stopped).
     public func forgetSent(before cutoff: Date) async throws -> Int {
         try state.withLock { state in
             let url = URL(fileURLWithPath: path)
@@ -124,20 +134,28 @@ public final class FileSender: MessageSender {
             }
             // The first line only: nothing older than the cutoff means nothing to do.
             var firstIsKept: Bool?
-            let reader = try FileHandle(forReadingFrom: url)
-            if let chunk = try reader.read(upToCount: 1 << 20), let newline = chunk.firstIndex(of: 0x0A) {
-                firstIsKept = isKept(Data(chunk[..<newline])) != nil
+            do {
+                let reader = try FileHandle(forReadingFrom: url)
+                defer { try? reader.close() }
+                if let chunk = try reader.read(upToCount: 1 << 20), let newline = chunk.firstIndex(of: 0x0A) {
+                    firstIsKept = isKept(Data(chunk[..<newline])) != nil
+                }
             }
-            try reader.close()
             if firstIsKept == true { return 0 }
 
             let temporary = path + ".purging"
             try? FileManager.default.removeItem(atPath: temporary)
-            guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+            // The new file keeps the log's permissions (owner only when it was created here).
+            let permissions =
+                ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)
+                .map { $0.intValue & 0o777 } ?? 0o600
+            guard
+                FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: permissions])
             else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary]) }
             var replaced = false
             defer { if !replaced { try? FileManager.default.removeItem(atPath: temporary) } }
             let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            defer { if !replaced { try? writer.close() } }
             var kept = Set<SentKey>()
             var removed = 0
             var buffer = Data()
@@ -155,13 +173,10 @@ public final class FileSender: MessageSender {
                     buffer.removeAll(keepingCapacity: true)
                 }
             }
-            guard removed > 0 else {
-                try writer.close()
-                return 0
-            }
+            guard removed > 0 else { return 0 }
             try writer.write(contentsOf: buffer)
             try writer.synchronize()
-            try writer.close()
+            // The rename is the last step that can fail: before it the log is as it was.
             guard rename(temporary, path) == 0 else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
             }
@@ -171,11 +186,9 @@ public final class FileSender: MessageSender {
                 _ = fsync(folder)
                 close(folder)
             }
-            // Later lines go to the new file; the old one is gone.
-            let handle = try FileHandle(forWritingTo: url)
-            try handle.seekToEnd()
+            // Later lines go to the new file (the writer is at its end); the old one is gone.
             try? state.handle?.close()
-            state.handle = handle
+            state.handle = writer
             state.sent = kept
             return removed
         }

@@ -139,7 +139,8 @@ struct DatabaseUsersTests {
             "postgres://\(prefix)console_reader@\(host)/\(database)", schema: "intake")
         _ = try await console.read("SELECT count(*) AS n FROM intake_reviews", [])
         _ = try await console.read("SELECT count(*) AS n FROM intake_profiles", [])
-        for closed in ["intake_registry", "certificates.cert_certificates"] {
+        _ = try await console.read("SELECT count(*) AS n FROM certificates.cert_holders", [])
+        for closed in ["intake_registry", "certificates.cert_certificates", "certificates.cert_revocations", "jobs_outbox"] {
             await #expect(throws: (any Error).self, "\(closed) is closed to the console's reader") {
                 _ = try await console.read("SELECT count(*) AS n FROM \(closed)", [])
             }

@@ -55,7 +55,7 @@ struct FileSenderTests {
     }
 
     /// The log holds the texts and the numbers they went to: lines older than the retention are
-    /// deleted (the file replaced, readable by its owner only), their keys forgotten; the lines
+    /// deleted (the file replaced, with the log's permissions), their keys forgotten; the lines
     /// kept are still deduplicated, later lines go to the new file, and a second pass with
     /// nothing old leaves the file alone.
     @Test func linesPastTheirRetentionAreDeletedAndTheRestKept() async throws {
@@ -80,11 +80,12 @@ struct FileSenderTests {
         #expect(try await sender.forgetSent(before: start) == 0)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int == inode)
 
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
         #expect(try await sender.forgetSent(before: start.addingTimeInterval(10 * 86_400)) == 3)
         #expect(try keys() == recent)
         #expect(try String(contentsOfFile: path, encoding: .utf8).contains("Peserta Lama") == false)
         let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
-        #expect(permissions == 0o600)
+        #expect(permissions == 0o640, "the new file keeps the log's permissions")
         // The kept keys are still known; a new line goes to the new file.
         _ = await sender.send(Self.message(recent[0]))
         let later = NotificationDispatcher.idempotencyKey("nanti", .sms)
@@ -92,6 +93,11 @@ struct FileSenderTests {
         #expect(try keys() == recent + [later])
         #expect(try await sender.forgetSent(before: start.addingTimeInterval(10 * 86_400)) == 0, "nothing twice")
         #expect(!FileManager.default.fileExists(atPath: path + ".purging"))
+        // A link in the log's place is refused: replacing it would leave the real log whole.
+        let link = path + ".link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        #expect(throws: (any Error).self) { try FileSender(path: link) }
         // And after a restart.
         let restarted = try FileSender(path: path, now: { clock.date })
         for key in recent + [later] { _ = await restarted.send(Self.message(key)) }

@@ -8,7 +8,7 @@
 -- Running it again changes nothing (an existing user keeps its password).
 -- Two more users only read: kaltim_verification (one certificate for its whole code, through a
 -- function), kaltim_console_reader (intake_reviews and intake_profiles, for the console's
--- --intake-store). Their
+-- --intake-store; certificates.cert_holders, for its search by name, --certificates-store). Their
 -- grants: reader-grants.sql, after the workers' first start.
 -- `user_prefix` (default kaltim_) is for tests.
 \if :{?user_prefix}
@@ -67,3 +67,4 @@ SELECT format('ALTER ROLE %I SET default_transaction_read_only = on', :'user_pre
 SELECT format('ALTER ROLE %I SET statement_timeout = %L', :'user_prefix' || 'console_reader', '5s') \gexec
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), :'user_prefix' || 'console_reader') \gexec
 SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'intake', :'user_prefix' || 'console_reader') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'certificates', :'user_prefix' || 'console_reader') \gexec
