@@ -22,6 +22,9 @@ extension ConsoleServer {
         let trainingPassed: Bool?
         let withdrawnAt: Date?
         let withdrawalReason: String?
+        /// The records sent from this console for the seat and not seen back yet, by kind
+        /// (`daftar-ulang`, `hasil-pelatihan`, `pengunduran-diri`) → the action sent.
+        var sent: [String: String] = [:]
 
         init(_ row: [String: SQLValue]) {
             participantID = row["participant_id"]?.text ?? ""
@@ -33,14 +36,27 @@ extension ConsoleServer {
         }
 
         /// What the BLKI recorded, as recorded (scheduling or certificates may still refuse a
-        /// record that contradicts theirs; the refusal is a dead letter for the operators).
+        /// record that contradicts theirs; the refusal is a dead letter for the operators); a
+        /// record sent from the console and not back through the pipeline yet says so.
         var status: String {
             if withdrawnAt != nil { return "keluar (\(ConsoleServer.withdrawalLabel(withdrawalReason)))" }
+            if sent["pengunduran-diri"] != nil { return "pengunduran diri dikirim, menunggu diproses" }
             if let trainingPassed { return trainingPassed ? "dicatat LULUS pelatihan" : "dicatat TIDAK LULUS pelatihan" }
+            if let action = sent["hasil-pelatihan"] {
+                return action == "hasil-pelatihan-lulus"
+                    ? "hasil LULUS pelatihan dikirim, menunggu diproses"
+                    : "hasil TIDAK LULUS pelatihan dikirim, menunggu diproses"
+            }
             switch reRegistered {
             case true?: return "daftar ulang dicatat: hadir"
             case false?: return "daftar ulang dicatat: tidak hadir"
-            case nil: return "lulus seleksi, belum daftar ulang"
+            case nil:
+                if let action = sent["daftar-ulang"] {
+                    return action == "daftar-ulang-hadir"
+                        ? "daftar ulang dikirim: hadir, menunggu diproses"
+                        : "daftar ulang dikirim: tidak hadir, menunggu diproses"
+                }
+                return "lulus seleksi, belum daftar ulang"
             }
         }
     }
@@ -101,9 +117,24 @@ extension ConsoleServer {
         let window = first["reregistration_start"]?.text.map { start in
             "\(IndonesianText.date(start)) – \(IndonesianText.date(first["reregistration_end"]?.text ?? start))"
         }
+        // What this console sent for the class (each kind once per seat: its `once` key).
+        var sent: [String: [String: String]] = [:]
+        for action in try await store.read(
+            "SELECT subject, action, once_key FROM console_staff_actions WHERE class_id = ? AND once_key IS NOT NULL",
+            [.text(classID)])
+        {
+            guard let participant = action["subject"]?.text, let kind = action["once_key"]?.text?.split(separator: ":").first,
+                let name = action["action"]?.text
+            else { continue }
+            sent[participant, default: [:]][String(kind)] = name
+        }
         return (
             first["programme"]?.text ?? "", first["start_date"]?.text ?? "", first["end_date"]?.text ?? "", window,
-            rows.map(RosterSeat.init)
+            rows.map { row in
+                var seat = RosterSeat(row)
+                seat.sent = sent[seat.participantID] ?? [:]
+                return seat
+            }
         )
     }
 
@@ -130,15 +161,18 @@ extension ConsoleServer {
             var reRegister: HTML = "–"
             var training: HTML = "–"
             var withdraw: HTML = "–"
-            if seat.withdrawnAt == nil {
-                if seat.reRegistered == nil && today < roster.start {
+            // A withdrawal sent ends what else the BLKI can record for the seat.
+            if seat.withdrawnAt == nil && seat.sent["pengunduran-diri"] == nil {
+                if seat.reRegistered == nil && seat.sent["daftar-ulang"] == nil && today < roster.start {
                     reRegister = """
                         <form method="post" action="/blki/record" class="inline">\(hidden)\
                         <button name="action" value="attended">Hadir</button> \
                         <button name="action" value="absent">Tidak hadir</button></form>
                         """
                 }
-                if seat.trainingPassed == nil && seat.reRegistered == true && today >= roster.end {
+                if seat.trainingPassed == nil && seat.sent["hasil-pelatihan"] == nil && seat.reRegistered == true
+                    && today >= roster.end
+                {
                     training = """
                         <form method="post" action="/blki/record" class="inline">\(hidden)\
                         <input type="hidden" name="action" value="training">\

@@ -14,7 +14,8 @@ import Topology
 /// console process on the private broker: sign in, the funnel moving while registrations flow,
 /// an injected poison message found, dry-run then replayed, gone from the dead letters and in the
 /// audit log; a viewer refused a replay; a forged form refused; an officer reading the reports
-/// and looking up a registration; an LSP coordinator reading her LSP's results and refusals.
+/// and looking up a registration; an LSP coordinator reading her LSP's results and refusals; a
+/// BLKI administrator recording daftar ulang and a withdrawal in her own BLKI's class only.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
     .timeLimit(.minutes(10))
@@ -34,12 +35,13 @@ struct ConsoleBrowserTests {
         // Accounts: one per role (210,000 rounds: the fewest the console accepts, for speed).
         var passwords: [String: String] = [:]
         var users: [ConsoleAccounts.User] = []
-        for role in [ConsoleRole.viewer, .operator, .admin, .officer, .lsp] {
+        for role in [ConsoleRole.viewer, .operator, .admin, .officer, .lsp, .blki] {
             let password = "pw-\(role.rawValue)-\(UUID().uuidString.prefix(8))"
             passwords[role.rawValue] = password
             users.append(
                 ConsoleAccounts.User(
                     name: role.rawValue, role: role, passwordHash: try PasswordHash.make(password, rounds: 210_000).encoded,
+                    centre: role == .blki ? TrainingCentre.balikpapan.rawValue : nil,
                     lsp: role == .lsp ? "BNSP-LSP-0123-ID" : nil))
         }
         struct File: Encodable { let users: [ConsoleAccounts.User] }
@@ -95,7 +97,7 @@ struct ConsoleBrowserTests {
 
         // What grading decided on the LSP's submissions: one graded, one refused (with markup in
         // the reason's text, which the page must show as text).
-        let assessments: [AMQPOutgoingMessage] = [
+        var assessments: [AMQPOutgoingMessage] = [
             try OutgoingEvent(
                 EventEnvelope(
                     id: "\(prefix)graded-1", source: "/kaltim/workers/grading",
@@ -117,6 +119,28 @@ struct ConsoleBrowserTests {
                 exchange: intake.exchange
             ).amqpMessage,
         ]
+        // Seats scheduling gave: two in a class of BLKI Balikpapan, whose administrator records
+        // daftar ulang and a withdrawal, one in a class of BLKI Bontang, which she must not see.
+        // The classes start in two months, so daftar ulang is still open whatever today is.
+        let day = 86_400.0
+        let start = String(Date().addingTimeInterval(60 * day).ISO8601Format().prefix(10))
+        let end = String(Date().addingTimeInterval(120 * day).ISO8601Format().prefix(10))
+        let blkiClass = "BPN-MSM-\(prefix.prefix(8).filter { $0.isLetter || $0.isNumber })-01"
+        let otherClass = "BTG-MSM-\(prefix.prefix(8).filter { $0.isLetter || $0.isNumber })-01"
+        for (index, (participant, classID, centre)) in [
+            ("PST-2025-BLKI1", blkiClass, TrainingCentre.balikpapan), ("PST-2025-BLKI2", blkiClass, .balikpapan),
+            ("PST-2025-BLKI3", otherClass, .bontang),
+        ].enumerated() {
+            assessments.append(
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)scheduled-\(index)", source: "/kaltim/workers/scheduling",
+                        data: ClassScheduledV2(
+                            participantID: participant, classID: classID, centre: centre, programme: "MEKANIK_SEPEDA_MOTOR",
+                            cohort: 1, startDate: start, endDate: end, seat: index + 1, reRegistration: nil, replacing: false)),
+                    exchange: intake.exchange
+                ).amqpMessage)
+        }
         for message in assessments {
             try await connection.publish(
                 message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
@@ -159,6 +183,8 @@ struct ConsoleBrowserTests {
                 "CONSOLE_PASSWORDS": passwords.map { "\($0.key):\($0.value)" }.joined(separator: ","),
                 "POISON_ID": poisonID, "SECOND_POISON_ID": secondPoisonID, "POISON_NIK": Self.poisonNIK,
                 "LOOKUP_ID": "REG-\(prefix)reg-1",
+                "BLKI_CLASS": blkiClass, "OTHER_CLASS": otherClass, "BLKI_FIRST": "PST-2025-BLKI1",
+                "BLKI_SECOND": "PST-2025-BLKI2",
                 "SCREENSHOTS": screenshots,
             ]) { _, new in new })
         print(output)
@@ -195,6 +221,14 @@ struct ConsoleBrowserTests {
         try await waitUntil(timeout: .seconds(60), "the read model has all \(flowed) registrations") {
             try await registered() == flowed
         }
+        // What the BLKI administrator recorded is published by the console's outbox; the
+        // daftar ulang (`enrolment.reregistered`) comes back through the console's own binding
+        // into the history stream (the withdrawal request is scheduling's, not bound).
+        try await waitUntil(timeout: .seconds(60), "the console's outbox is published") {
+            let rows = try await SQLiteStore(readingAt: database).read(
+                "SELECT COUNT(*) AS n FROM jobs_outbox WHERE published_at IS NULL")
+            return rows.first?["n"]?.integer == 0
+        }
         await console.terminate()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         let (rebuildStatus, rebuildOutput) = try await runProcess(
@@ -205,8 +239,8 @@ struct ConsoleBrowserTests {
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
             ], environment: [:])
         #expect(rebuildStatus == 0, "rebuild: \(rebuildOutput)")
-        // Every registration and the two assessments.
-        #expect(rebuildOutput.contains("\(flowed + assessments.count) events applied"), "rebuild: \(rebuildOutput)")
+        // Every registration, the two assessments, the three seats and the BLKI's daftar ulang.
+        #expect(rebuildOutput.contains("\(flowed + assessments.count + 1) events applied"), "rebuild: \(rebuildOutput)")
         #expect(try await registered() == flowed, "the rebuilt read model counts every registration once")
         let rebuilt = try SQLiteStore(readingAt: database)
         let results = try await rebuilt.read("SELECT assessment_id FROM console_assessments")

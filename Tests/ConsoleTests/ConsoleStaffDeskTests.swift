@@ -616,6 +616,11 @@ import Workers
         // Daftar ulang, once.
         let attended = try await record(with(p1, ["action": ["attended"]]))
         #expect(attended.status == 200 && attended.body.contains("Dicatat atas nama budi"))
+        // Until it comes back through the pipeline the roster says it was sent, and offers it no more.
+        let sentRow = try #require(
+            attended.body.firstMatch(of: /<tr class="seat" data-participant="PST-2025-000001">.*?<\/tr>/.dotMatchesNewlines())
+        ).0
+        #expect(sentRow.contains("daftar ulang dikirim: hadir") && !sentRow.contains("value=\"attended\""), "\(sentRow)")
         #expect(try await record(with(p1, ["action": ["absent"]])).status == 409)
         let reRegistration = try #require(try await desk.outbox().first)
         #expect(reRegistration.type == EnrolmentReRegisteredV1.eventType)

@@ -10,6 +10,8 @@ message into the dead letters and keeps registrations flowing. Environment:
   SECOND_POISON_ID   another one, which the admin reveals and then purges
   POISON_NIK         the NIK inside its body (must never be shown unmasked to an operator)
   LOOKUP_ID          the number of a registration that flowed (the officer looks it up)
+  BLKI_CLASS         a class of BLKI Balikpapan (the blki account's) with seats BLKI_FIRST and BLKI_SECOND
+  OTHER_CLASS        a class of BLKI Bontang, which the blki account must not see
   SCREENSHOTS        folder for the screenshots
 
 Exit 0 when every step passed; otherwise the failed step is printed and the exit is 1.
@@ -33,6 +35,10 @@ POISON = os.environ["POISON_ID"]
 SECOND = os.environ["SECOND_POISON_ID"]
 NIK = os.environ["POISON_NIK"]
 LOOKUP = os.environ["LOOKUP_ID"]
+BLKI_CLASS = os.environ["BLKI_CLASS"]
+OTHER_CLASS = os.environ["OTHER_CLASS"]
+BLKI_FIRST = os.environ["BLKI_FIRST"]
+BLKI_SECOND = os.environ["BLKI_SECOND"]
 SHOTS = os.environ.get("SCREENSHOTS", ".")
 os.makedirs(SHOTS, exist_ok=True)
 
@@ -352,6 +358,54 @@ def main():
         assert "Ini memerlukan peran" in driver.page_source, "an LSP coordinator has no review desk"
         driver.get(URL + "/laporan")
         assert not driver.find_elements(By.ID, "lookup"), "an LSP coordinator does not look up registrations"
+        sign_out(driver)
+        step("the BLKI administrator records daftar ulang and a withdrawal in her own BLKI's class")
+        sign_in(driver, "blki")
+        driver.find_element(By.LINK_TEXT, "Kelas BLKI").click()
+        wait_until(
+            "her BLKI's class",
+            lambda: driver.find_elements(By.CSS_SELECTOR, f'tr.class[data-class="{BLKI_CLASS}"]'),
+            driver=driver, reload=True)
+        assert OTHER_CLASS not in driver.page_source, "another BLKI's class is shown"
+        driver.find_element(By.LINK_TEXT, BLKI_CLASS).click()
+        wait_until("the roster", lambda: driver.find_elements(By.ID, "roster"))
+
+        def seat(participant):
+            return driver.find_element(By.CSS_SELECTOR, f'tr.seat[data-participant="{participant}"]')
+
+        def status(participant):
+            return seat(participant).find_element(By.CSS_SELECTOR, "td.status").text
+
+        assert "belum daftar ulang" in status(BLKI_FIRST), status(BLKI_FIRST)
+        seat(BLKI_FIRST).find_element(By.CSS_SELECTOR, "button[value=attended]").click()
+        # At once the page says it was sent, and offers no second daftar ulang for the seat.
+        wait_until("daftar ulang sent", lambda: "daftar ulang dikirim: hadir" in status(BLKI_FIRST))
+        assert "Dicatat atas nama blki" in driver.page_source
+        assert not seat(BLKI_FIRST).find_elements(By.CSS_SELECTOR, "button[value=attended]")
+        withdraw = seat(BLKI_SECOND).find_element(By.CSS_SELECTOR, "select[name=reason]").find_element(By.XPATH, "./..")
+        withdraw.find_element(By.CSS_SELECTOR, "option[value=resigned]").click()
+        withdraw.find_element(By.CSS_SELECTOR, "button").click()
+        wait_until("the withdrawal sent", lambda: "pengunduran diri dikirim" in status(BLKI_SECOND))
+        assert not seat(BLKI_SECOND).find_elements(By.CSS_SELECTOR, "select[name=reason]")
+        assert not seat(BLKI_SECOND).find_elements(By.CSS_SELECTOR, "button[value=attended]")
+        shot(driver, "15-blki-class-sent")
+        # The daftar ulang comes back through the pipeline (the console's own event). The page
+        # is opened again, not reloaded: a reload of a form's answer posts the form again (which
+        # the desk refuses as sent before).
+        roster_url = URL + "/blki/class?id=" + urllib.parse.quote(BLKI_CLASS)
+
+        def recorded():
+            driver.get(roster_url)
+            return "daftar ulang dicatat: hadir" in status(BLKI_FIRST)
+
+        wait_until("daftar ulang recorded", recorded)
+        assert "sudah dikirim sebelumnya" not in driver.page_source
+        no_swift_names(driver)
+        shot(driver, "16-blki-class")
+        driver.get(URL + f"/blki/class?id={OTHER_CLASS}")
+        assert "tidak ada di BLKI Anda" in driver.page_source, "another BLKI's roster is shown"
+        driver.get(URL + "/dead-letters")
+        assert "Ini memerlukan peran" in driver.page_source, "a BLKI administrator has no operations pages"
         sign_out(driver)
         step("every step passed")
     except Exception as error:
