@@ -3,18 +3,21 @@ import Admin
 import Console
 import ContractKit
 import Contracts
+import DataProtection
 import Foundation
 import Jobs
+import Programme
 import Stores
 import TestSupport
 import Testing
 import Topology
+import Workers
 
 /// The console in a real browser (headless Chromium, Selenium; `console_browser.py`) against a
 /// console process on the private broker: sign in, the funnel moving while registrations flow,
 /// an injected poison message found, dry-run then replayed, gone from the dead letters and in the
-/// audit log; a viewer refused a replay; a forged form refused; an officer reading the reports
-/// and looking up a registration; an LSP coordinator reading her LSP's results and refusals; a
+/// audit log; a viewer refused a replay; a forged form refused; an officer reading the reports,
+/// looking up a registration and deciding a case in review (masked, revealed, approved); an LSP coordinator reading her LSP's results and refusals; a
 /// BLKI administrator recording daftar ulang and a withdrawal in her own BLKI's class only.
 @Suite(
     .enabled(if: BrokerEnvironment.enabled, "needs rabbitmq-server: run the tests through scripts/test.sh"),
@@ -53,6 +56,21 @@ struct ConsoleBrowserTests {
         let intake = RoleTopology(role: .intake, prefix: prefix)
         try await intake.declare(on: connection)
 
+        // Intake's store with one case in an officer's review: a birth date one day off the
+        // registry's. The console reads the case file from it (--intake-store); the events intake
+        // made of the registration that the console consumes are published below.
+        let catalogue = try ProgrammeCatalogue.load(
+            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
+        let intakeKit = try await HandlerTestKit(
+            handler: IntakeHandler(catalogue: catalogue, nikKey: .development), registry: .pipeline)
+        _ = try await IntakeImport.registry(csv: ConsoleStaffDeskTests.registry, into: intakeKit.store, key: .development)
+        let reviewID = "REG-\(prefix)review"
+        let inReview = try await intakeKit.deliver(
+            EventEnvelope(
+                id: "\(prefix)review", source: "/kaltim/registration-portal",
+                data: ConsoleStaffDeskTests.submission(reviewID, birthDate: "1999-08-18")))
+        try #require(inReview.events.contains { $0.type == RegistrationReviewNeededV1.eventType })
+
         let url = try #require(BrokerEnvironment.url)
         let console = try ChildProcess(
             builtProductsDirectory.appendingPathComponent("kaltim-console").path,
@@ -61,7 +79,7 @@ struct ConsoleBrowserTests {
                 directory.appendingPathComponent("console.sqlite").path, "--audit-log", auditLog, "--console-port", "0",
                 "--topology-prefix", prefix, "--programme-file",
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
-                "--canary-wait", "2", "--log-format", "text", "--allow-any-publisher",
+                "--canary-wait", "2", "--log-format", "text", "--allow-any-publisher", "--intake-store", intakeKit.path,
             ] + (BrokerEnvironment.managementURL.map { ["--management-url", $0] } ?? []))
         defer { Task { await console.terminate() } }
         try await console.waitForLog("worker started")
@@ -141,6 +159,11 @@ struct ConsoleBrowserTests {
                     exchange: intake.exchange
                 ).amqpMessage)
         }
+        for event in inReview.events where WorkerRole.console.consumes.contains(event.type) {
+            var message = event.amqpMessage
+            message.exchange = intake.exchange  // the test's prefixed topology
+            assessments.append(message)
+        }
         for message in assessments {
             try await connection.publish(
                 message.body, exchange: message.exchange, routingKey: message.routingKey, properties: message.properties)
@@ -184,7 +207,7 @@ struct ConsoleBrowserTests {
                 "POISON_ID": poisonID, "SECOND_POISON_ID": secondPoisonID, "POISON_NIK": Self.poisonNIK,
                 "LOOKUP_ID": "REG-\(prefix)reg-1",
                 "BLKI_CLASS": blkiClass, "OTHER_CLASS": otherClass, "BLKI_FIRST": "PST-2025-BLKI1",
-                "BLKI_SECOND": "PST-2025-BLKI2",
+                "BLKI_SECOND": "PST-2025-BLKI2", "REVIEW_ID": reviewID, "REVIEW_NAME": "Siti Rahmawati",
                 "SCREENSHOTS": screenshots,
             ]) { _, new in new })
         print(output)
@@ -217,7 +240,8 @@ struct ConsoleBrowserTests {
                 "SELECT COUNT(*) AS n FROM console_registrations WHERE registered_at IS NOT NULL")
             return Int(rows.first?["n"]?.integer ?? -1)
         }
-        let flowed = published.count
+        // The registrations that flowed, and the one in review (intake's registration.received).
+        let flowed = published.count + inReview.events.filter { $0.type == RegistrationReceivedV1.eventType }.count
         try await waitUntil(timeout: .seconds(60), "the read model has all \(flowed) registrations") {
             try await registered() == flowed
         }
@@ -239,8 +263,10 @@ struct ConsoleBrowserTests {
                 BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path,
             ], environment: [:])
         #expect(rebuildStatus == 0, "rebuild: \(rebuildOutput)")
-        // Every registration, the two assessments, the three seats and the BLKI's daftar ulang.
-        #expect(rebuildOutput.contains("\(flowed + assessments.count + 1) events applied"), "rebuild: \(rebuildOutput)")
+        // Every registration that flowed, the two assessments, the three seats, the case in review
+        // (received, review needed) and the BLKI's daftar ulang.
+        #expect(
+            rebuildOutput.contains("\(published.count + assessments.count + 1) events applied"), "rebuild: \(rebuildOutput)")
         #expect(try await registered() == flowed, "the rebuilt read model counts every registration once")
         let rebuilt = try SQLiteStore(readingAt: database)
         let results = try await rebuilt.read("SELECT assessment_id FROM console_assessments")

@@ -12,6 +12,8 @@ message into the dead letters and keeps registrations flowing. Environment:
   LOOKUP_ID          the number of a registration that flowed (the officer looks it up)
   BLKI_CLASS         a class of BLKI Balikpapan (the blki account's) with seats BLKI_FIRST and BLKI_SECOND
   OTHER_CLASS        a class of BLKI Bontang, which the blki account must not see
+  REVIEW_ID          a registration in an officer's review (its case file in --intake-store)
+  REVIEW_NAME        the name in that case file (shown only once revealed)
   SCREENSHOTS        folder for the screenshots
 
 Exit 0 when every step passed; otherwise the failed step is printed and the exit is 1.
@@ -39,6 +41,8 @@ BLKI_CLASS = os.environ["BLKI_CLASS"]
 OTHER_CLASS = os.environ["OTHER_CLASS"]
 BLKI_FIRST = os.environ["BLKI_FIRST"]
 BLKI_SECOND = os.environ["BLKI_SECOND"]
+REVIEW = os.environ["REVIEW_ID"]
+REVIEW_NAME = os.environ["REVIEW_NAME"]
 SHOTS = os.environ.get("SCREENSHOTS", ".")
 os.makedirs(SHOTS, exist_ok=True)
 
@@ -331,7 +335,8 @@ def main():
         no_swift_names(driver)
         shot(driver, "12-reports-officer")
         driver.get(URL + "/laporan?menurut=umur")
-        assert "--intake-store" in driver.page_source, "the profile reports say what they need"
+        wait_until("the report by age band", lambda: driver.find_elements(By.ID, "report"))
+        assert "--intake-store" not in driver.page_source, "the console reads intake's profiles"
         driver.get(URL + "/laporan")
         driver.find_element(By.CSS_SELECTOR, "#lookup input[name=nomor]").send_keys(LOOKUP)
         driver.find_element(By.CSS_SELECTOR, "#lookup button").click()
@@ -341,6 +346,27 @@ def main():
         shot(driver, "13-lookup-officer")
         driver.get(URL + "/queues")
         assert "Ini memerlukan peran" in driver.page_source, "an officer has no operations pages"
+
+        step("the officer opens a case masked, reveals it (audited) and approves it")
+        driver.find_element(By.LINK_TEXT, "Verifikasi").click()
+        wait_until("the case in the review queue", lambda: driver.find_elements(By.LINK_TEXT, REVIEW), driver=driver, reload=True)
+        driver.find_element(By.LINK_TEXT, REVIEW).click()
+        wait_until("the case file", lambda: driver.find_elements(By.ID, "reveal-case"))
+        assert REVIEW_NAME not in driver.page_source and "BERBEDA" in driver.page_source, "masked until revealed"
+        no_swift_names(driver)
+        shot(driver, "13b-case-masked")
+        driver.find_element(By.ID, "reveal-case").click()
+        wait_until("the case revealed", lambda: REVIEW_NAME in driver.page_source)
+        shot(driver, "13c-case-revealed")
+        form = driver.find_element(By.ID, "decide")
+        for box in form.find_elements(By.CSS_SELECTOR, "input[name=verified]"):
+            box.click()
+        form.find_element(By.CSS_SELECTOR, "input[name=decision][value=approve]").click()
+        driver.find_element(By.ID, "send-decision").click()
+        wait_until("the decision sent", lambda: "dicatat atas nama officer" in driver.page_source)
+        assert driver.find_elements(By.ID, "sent-decisions"), "the case shows the decision sent"
+        assert not driver.find_elements(By.ID, "send-decision"), "no second decision is offered"
+        shot(driver, "13d-case-decided")
         sign_out(driver)
 
         step("the LSP coordinator sees her LSP's results and the refused submission, markup as text")
