@@ -1,7 +1,8 @@
 // The certificates role's own rate, apart from the pipeline (which caps issuance at the
 // quotas): COUNT competent graduates' grades through the CertificateHandler in group commits
 // of BATCH messages, as the worker commits them (SQLite, synchronous=FULL), then their files
-// (signed JSON and the PDF with its QR code, each flushed to disk) by the CertificateFileWriter.
+// (signed JSON and the PDF with its QR code, each flushed to disk) by the CertificateFileWriter:
+// first on one thread, then again (the same certificates, a new folder) on RENDERERS threads.
 // The baseline, first in the same run and on the same store settings, is the store path alone:
 // the same number of messages through a handler that records the message and emits one event.
 // The disk is synced between the phases. Stores and files go to the temporary folder (TMPDIR).
@@ -14,7 +15,8 @@ import Programme
 import Stores
 import Workers
 
-let usage = "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--programme-file PATH (config/programme-2025.json)]"
+let usage =
+    "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--renderers R (the processors)] [--programme-file PATH (config/programme-2025.json)]"
 /// The run's folder, removed on every way out.
 nonisolated(unsafe) var runFolder: URL?
 func fail(_ message: String, code: Int32) -> Never {
@@ -27,7 +29,7 @@ var options: [String: String] = [:]
 var arguments = Array(CommandLine.arguments.dropFirst())
 while !arguments.isEmpty {
     let key = arguments.removeFirst()
-    guard ["--count", "--batch", "--programme-file"].contains(key), !arguments.isEmpty else {
+    guard ["--count", "--batch", "--renderers", "--programme-file"].contains(key), !arguments.isEmpty else {
         fail("bad argument '\(key)'", code: 64)
     }
     options[key] = arguments.removeFirst()
@@ -37,6 +39,11 @@ guard let count = Int(options["--count"] ?? "5000"), (1...1_000_000).contains(co
 }
 guard let batch = Int(options["--batch"] ?? "50"), (1...10_000).contains(batch) else {
     fail("--batch takes 1 to 10000", code: 64)
+}
+guard let renderers = Int(options["--renderers"] ?? "\(ProcessInfo.processInfo.activeProcessorCount)"),
+    (1...64).contains(renderers)
+else {
+    fail("--renderers takes 1 to 64", code: 64)
 }
 let programmeFile = options["--programme-file"] ?? "config/programme-2025.json"
 
@@ -151,15 +158,33 @@ do {
         fail("expected \(count) certificates, the store has \(issued) (\(issuedEvents) events)", code: 1)
     }
 
+    // The rows the writer takes, kept to write the same certificates' files a second time.
+    try await certificates.write { transaction in
+        try transaction.execute("CREATE TABLE cert_files_again AS SELECT * FROM cert_files")
+    }
     sync()
-    // Their files, after the commits, as the writer beside the worker draws them.
-    let writer = CertificateFileWriter(store: certificates, directory: folder.appendingPathComponent("files").path)
-    let filesCPU = processCPUSeconds()
-    let filesStarted = ContinuousClock.now
-    while await writer.runOnce() > 0 {}
-    let filesSeconds = seconds(ContinuousClock.now - filesStarted)
-    let filesCPUSeconds = processCPUSeconds() - filesCPU
-    guard writer.filesWritten == count else { fail("\(writer.filesWritten) of \(count) certificates got their files", code: 1) }
+    /// Their files, after the commits, as the writer beside the worker draws them, on
+    /// `threads` threads into `name`; the wall and CPU seconds.
+    func files(_ name: String, threads: Int) async throws -> (Double, Double) {
+        let writer = CertificateFileWriter(
+            store: certificates, directory: folder.appendingPathComponent(name).path, renderers: threads)
+        let cpu = processCPUSeconds()
+        let started = ContinuousClock.now
+        while await writer.runOnce() > 0 {}
+        let wall = seconds(ContinuousClock.now - started)
+        let used = processCPUSeconds() - cpu
+        guard writer.filesWritten == count else {
+            fail("\(writer.filesWritten) of \(count) certificates got their files", code: 1)
+        }
+        return (wall, used)
+    }
+    let (filesSeconds, filesCPUSeconds) = try await files("files-1", threads: 1)
+    try await certificates.write { transaction in
+        try transaction.execute("INSERT INTO cert_files SELECT * FROM cert_files_again")
+    }
+    try FileManager.default.removeItem(at: folder.appendingPathComponent("files-1"))
+    sync()
+    let (parallelSeconds, parallelCPUSeconds) = try await files("files-\(renderers)", threads: renderers)
 
     let issueRate = Double(count) / issueSeconds
     let filesRate = Double(count) / filesSeconds
@@ -170,16 +195,25 @@ do {
             issueSeconds, issueRate, issueCPU * 1e6 / Double(count)))
     print(
         String(
-            format: "certificates-files count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f", count, filesSeconds,
+            format: "certificates-files renderers=1 count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f", count,
+            filesSeconds,
             filesRate, filesCPUSeconds * 1e6 / Double(count)))
+    let parallelRate = Double(count) / parallelSeconds
+    print(
+        String(
+            format:
+                "certificates-files renderers=%d count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f ratio_to_one=%.2f",
+            renderers, count, parallelSeconds, parallelRate, parallelCPUSeconds * 1e6 / Double(count), parallelRate / filesRate))
     print(
         String(
             format: "store-baseline count=%d batch=%d seconds=%.3f rate=%.0f cpu_us_per_message=%.0f", count, batch,
             baselineSeconds, baselineRate, baselineCPU * 1e6 / Double(count)))
     print(
         String(
-            format: "ratios: issue/baseline=%.2f files/baseline=%.2f; issue then files, one after the other: %.0f certificates/s",
-            issueRate / baselineRate, filesRate / baselineRate, Double(count) / (issueSeconds + filesSeconds)))
+            format:
+                "ratios: issue/baseline=%.2f files/baseline=%.2f (one thread), %.2f (%d threads); issue then files, one after the other: %.0f certificates/s (files on %d threads)",
+            issueRate / baselineRate, filesRate / baselineRate, parallelRate / baselineRate, renderers,
+            Double(count) / (issueSeconds + parallelSeconds), renderers))
 } catch {
     fail("\(error)", code: 1)
 }

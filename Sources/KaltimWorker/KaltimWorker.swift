@@ -116,8 +116,13 @@ struct Certificates: AsyncParsableCommand {
             "The verification service's address, printed on each PDF and put in its QR code followed by the verification code (https://…/).",
             valueName: "url"))
     var verificationURL: String?
+    @Option(
+        help: ArgumentHelp(
+            "Threads drawing certificates' files at once (1 to 64; default: the processors, at most 4).", valueName: "n"))
+    var fileRenderers = min(ProcessInfo.processInfo.activeProcessorCount, 4)
 
     func validate() throws {
+        guard (1...64).contains(fileRenderers) else { throw ValidationError("--file-renderers takes 1 to 64") }
         if let verificationURL {
             guard let url = URL(string: verificationURL), url.scheme == "https" || url.scheme == "http", url.host != nil,
                 verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("=")
@@ -139,6 +144,7 @@ struct Certificates: AsyncParsableCommand {
         let topology = try options.topology(role: .certificates)
         let directory = outputDirectory
         let verificationURL = verificationURL
+        let renderers = fileRenderers
         // The files are written after each commit, by a service beside the worker, woken by it.
         let doorbell = Doorbell()
         let ring: @Sendable ([String]) -> Void = { committed in if !committed.isEmpty { doorbell.ring() } }
@@ -152,7 +158,8 @@ struct Certificates: AsyncParsableCommand {
                 directory.map {
                     [
                         CertificateFileWriter(
-                            store: store, directory: $0, verificationURL: verificationURL, doorbell: doorbell, logger: logger)
+                            store: store, directory: $0, verificationURL: verificationURL, renderers: renderers,
+                            doorbell: doorbell, logger: logger)
                     ]
                 } ?? []
             })

@@ -249,6 +249,40 @@ struct CertificateTests {
         #expect(holders.compactMap { $0["full_name"]?.text } == ["Siti Aminah Putri", "Made Wirawan"])
     }
 
+    /// A round drawn on several threads: every certificate gets its own JSON and PDF, one that
+    /// cannot be drawn (its stored document damaged) fails alone and keeps its row with the
+    /// attempt counted, and no temporary file is left.
+    @Test func severalRenderersWriteEachCertificatesOwnFilesAndAFailureStaysItsOwn() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        var issued: [CertificateIssuedV1] = []
+        for participant in ["PST-1", "PST-2"] {
+            issued += try driver.issued(try await driver.trained(participant))
+            issued += try driver.issued(
+                try await driver.deliver(CertificateDriver.graded("A-\(participant)", participant: participant)))
+        }
+        #expect(issued.count == 4)
+        let damaged = try #require(issued.last).certificateID
+        try await driver.kit.store.write { transaction in
+            try transaction.execute(
+                "UPDATE cert_certificates SET document = ? WHERE certificate_id = ?", [.blob(Data("{}".utf8)), .text(damaged)])
+        }
+        let writer = CertificateFileWriter(store: driver.kit.store, directory: driver.output, renderers: 3)
+        #expect(await writer.runOnce() == 3)
+        let written = try FileManager.default.contentsOfDirectory(atPath: driver.output).sorted()
+        let whole = issued.dropLast()
+        #expect(written == whole.flatMap { [$0.certificateID + ".json", $0.certificateID + ".pdf"] }.sorted(), "\(written)")
+        for certificate in whole {
+            let base = URL(fileURLWithPath: driver.output).appendingPathComponent(certificate.certificateID)
+            #expect(
+                try Data(contentsOf: base.appendingPathExtension("json"))
+                    == (try await driver.document(certificate.certificateID)))
+            #expect(try Data(contentsOf: base.appendingPathExtension("pdf")).starts(with: Data("%PDF-".utf8)))
+        }
+        let left = try await driver.kit.query("SELECT certificate_id, attempts FROM cert_files")
+        #expect(left.compactMap { $0["certificate_id"]?.text } == [damaged] && left.first?["attempts"]?.integer == 1)
+        try? FileManager.default.removeItem(atPath: driver.output)
+    }
+
     @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         let issued =

@@ -17,7 +17,9 @@ import Synchronization
 /// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
 /// same certificate at once each put a whole file in place (the same certificate; cairo stamps
 /// its own creation time). Each file is flushed to disk before it is renamed, and the folder
-/// after, before the row is deleted: a power cut cannot leave a deleted row with an empty file.
+/// after the round's renames, before the rows are deleted: a power cut cannot leave a deleted
+/// row with an empty file. A round's certificates are drawn on ``renderers`` threads at once
+/// (cairo's work is per certificate; the threads are GCD's, not the cooperative pool's).
 /// A certificate whose files fail is tried again at most ``maximumAttempts`` times, fewest
 /// attempts first, each time after a longer wait (``retryDelay(afterAttempts:)``: 1 s, 2 s, 4 s,
 /// … 256 s, about 8.5 minutes in all, however often commits wake the writers), kept in the
@@ -28,6 +30,8 @@ public final class CertificateFileWriter: Service, Sendable {
     private let directory: String
     private let verificationURL: String?
     private let batchSize: Int
+    /// Threads drawing a round's certificates at once.
+    public let renderers: Int
     private let idleInterval: Duration
     private let doorbell: Doorbell
     private let logger: Logger
@@ -44,19 +48,22 @@ public final class CertificateFileWriter: Service, Sendable {
     ///   - verificationURL: the verification service's address, which the QR code and the printed
     ///     link carry followed by the verification code (nil: the QR code holds the bare code).
     ///   - batchSize: certificates rendered per round.
+    ///   - renderers: threads drawing a round's certificates at once (1 to 64).
     ///   - idleInterval: the pause when nothing is waiting, unless the `doorbell` rings first.
     ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so new
     ///     certificates' files are written at once rather than after the idle interval.
     ///   - now: the clock the waits between attempts are measured on (the processes writing one
     ///     store's files share it: their machines' clocks are kept in time).
     public init(
-        store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32,
+        store: any MessageStore, directory: String, verificationURL: String? = nil, batchSize: Int = 32, renderers: Int = 1,
         idleInterval: Duration = .milliseconds(250), doorbell: Doorbell = Doorbell(),
         logger: Logger = Logger(label: "kaltim.certificates.files"), now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.now = now
         self.doorbell = doorbell
         precondition(batchSize > 0, "the batch size must be positive")
+        precondition((1...64).contains(renderers), "1 to 64 renderers")
+        self.renderers = renderers
         self.store = store
         self.directory = directory
         self.verificationURL = verificationURL
@@ -130,21 +137,46 @@ public final class CertificateFileWriter: Service, Sendable {
             failedInLastRound.store(true, ordering: .relaxed)
             return 0
         }
+        // Each row's outcome (nil: written), drawn on `renderers` threads (each takes every n-th row).
+        let lanes = min(renderers, rows.count)
+        let directory = directory
+        let verificationURL = verificationURL
+        var outcomes: [Int: (any Error)?] = [:]
+        await withTaskGroup(of: [(Int, (any Error)?)].self) { group in
+            for lane in 0..<lanes {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        DispatchQueue.global(qos: .utility).async {
+                            var results: [(Int, (any Error)?)] = []
+                            for index in stride(from: lane, to: rows.count, by: lanes) {
+                                do {
+                                    try Self.writeFiles(rows[index], directory: directory, verificationURL: verificationURL)
+                                    results.append((index, nil))
+                                } catch {
+                                    results.append((index, error))
+                                }
+                            }
+                            continuation.resume(returning: results)
+                        }
+                    }
+                }
+            }
+            for await results in group {
+                for (index, outcome) in results { outcomes[index] = outcome }
+            }
+        }
         var done: [String] = []
         var failed: [(id: String, attempts: Int64)] = []
-        for row in rows {
+        var folderError: (any Error)?
+        if outcomes.values.contains(where: { $0 == nil }) {
+            // The names on disk before any row goes: once for the round.
+            do { try Self.flush(directory) } catch { folderError = error }
+        }
+        for (index, row) in rows.enumerated() {
             guard let id = row["certificate_id"]?.text else { continue }
-            do {
-                // The id names the files: never a path.
-                guard id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]*/) != nil, id.utf8.count <= 200 else {
-                    throw CertificateError(.fileWrite, "the certificate id \(id) cannot name a file")
-                }
-                guard case .blob(let json) = row["document"], let programme = row["programme_name"]?.text else {
-                    throw CertificateError(.storedDocument, "the stored certificate \(id) has no document")
-                }
-                try write(document: JSONDecoder().decode(CertificateDocument.self, from: json), json: json, programme: programme)
-                done.append(id)
-            } catch {
+            // A row no thread reported on (none: every index has a lane) counts as failed.
+            let outcome: (any Error)? = outcomes[index] ?? CertificateError(.fileWrite, "the certificate was not drawn")
+            if let error = outcome ?? folderError {
                 let attempts = (row["attempts"]?.integer ?? 0) + 1
                 logger.error(
                     attempts >= Self.maximumAttempts
@@ -152,6 +184,8 @@ public final class CertificateFileWriter: Service, Sendable {
                         : "could not write a certificate's files; trying again later",
                     metadata: ["certificate": "\(id)", "error": "\(error)", "attempts": "\(attempts)"])
                 failed.append((id, attempts))
+            } else {
+                done.append(id)
             }
         }
         do {
@@ -185,7 +219,18 @@ public final class CertificateFileWriter: Service, Sendable {
         return done.count
     }
 
-    private func write(document: CertificateDocument, json: Data, programme: String) throws {
+    /// One certificate's files from its row: the JSON and the PDF under temporary names,
+    /// flushed, then renamed (the folder is flushed once for the round by the caller).
+    private static func writeFiles(_ row: [String: SQLValue], directory: String, verificationURL: String?) throws {
+        guard let id = row["certificate_id"]?.text else { return }
+        // The id names the files: never a path.
+        guard id.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]*/) != nil, id.utf8.count <= 200 else {
+            throw CertificateError(.fileWrite, "the certificate id \(id) cannot name a file")
+        }
+        guard case .blob(let json) = row["document"], let programme = row["programme_name"]?.text else {
+            throw CertificateError(.storedDocument, "the stored certificate \(id) has no document")
+        }
+        let document = try JSONDecoder().decode(CertificateDocument.self, from: json)
         let base = URL(fileURLWithPath: directory).appendingPathComponent(document.payload.certificateID).path
         let suffix = ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
         // Whatever fails, no temporary file is left behind.
@@ -193,7 +238,7 @@ public final class CertificateFileWriter: Service, Sendable {
         try json.write(to: URL(fileURLWithPath: base + ".json" + suffix))
         try CertificatePDF.write(
             document, programmeName: programme, verificationURL: verificationURL, to: base + ".pdf" + suffix)
-        // On disk before they take their names, and the names on disk before the row goes.
+        // On disk before they take their names.
         for name in [".json", ".pdf"] { try Self.flush(base + name + suffix) }
         for name in [".json", ".pdf"] {
             guard rename(base + name + suffix, base + name) == 0 else {
@@ -201,7 +246,6 @@ public final class CertificateFileWriter: Service, Sendable {
                 throw CertificateError(.fileWrite, "cannot move \(base + name) into place: \(String(cString: strerror(code)))")
             }
         }
-        try Self.flush(directory)
     }
 
     /// `fsync` of a file or a folder.
