@@ -734,6 +734,12 @@ public enum DeploymentFiles {
             """
         for reader in databaseReaders {
             for (schema, tables) in reader.grants {
+                // Also in role-users.sql; here too, so that running this again after an upgrade
+                // that gave a reader another schema is enough.
+                sql += """
+                    SELECT format('GRANT USAGE ON SCHEMA %I TO %I', '\(schema)', :'user_prefix' || '\(reader.name)') \\gexec
+
+                    """
                 for table in tables {
                     sql += """
                         SELECT format('GRANT SELECT ON %I.%I TO %I', '\(schema)', '\(table)', :'user_prefix' || '\(reader.name)') \\gexec

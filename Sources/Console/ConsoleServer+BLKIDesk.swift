@@ -250,6 +250,10 @@ extension ConsoleServer {
             return response
         }
         guard seat.withdrawnAt == nil else { return try await refuse("peserta ini sudah keluar dari kelas.", .conflict) }
+        // As the page shows: after a withdrawal was sent, nothing else for the seat.
+        guard seat.sent["pengunduran-diri"] == nil else {
+            return try await refuse("pengunduran diri peserta ini sudah dikirim.", .conflict)
+        }
         let by = session.user
         let today = configuration.today()
         let recorded: Bool

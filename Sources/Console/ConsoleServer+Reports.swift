@@ -196,9 +196,12 @@ extension ConsoleServer {
     }
 
     /// `POST /laporan/peserta`: accepted participants whose certificate name contains the text
-    /// typed (3–100 characters, one line; case does not matter), from the certificates role's
-    /// `cert_holders`, with their registration, BLKI and programme from the read model; a BLKI
-    /// administrator finds their own BLKI's only. At most 50 are shown. Each search is audited
+    /// typed (3–100 characters and at most 400 bytes, one line; ASCII letters in any case,
+    /// other letters as written), from the certificates role's `cert_holders`, with their
+    /// registration, BLKI and programme from the read model; a BLKI administrator finds their
+    /// own BLKI's only. At most 50 registrations are shown, and a user makes at most
+    /// ``ConsoleConfiguration/nameSearchesPerHour`` searches an hour (a list of everyone cannot
+    /// be drawn up by trying every syllable). Each search is audited
     /// (`participant-name-search`, the participant ids found, not the text typed: the audit log
     /// is kept long after an erasure). The text is sent in the form's body, so that it stays
     /// out of addresses and access logs.
@@ -215,50 +218,79 @@ extension ConsoleServer {
                     "Pencarian menurut nama memerlukan penyimpanan layanan sertifikat (--certificates-store).", kind: "error"),
                 .serviceUnavailable)
         }
-        let text = (form.first("nama") ?? "").trimmingCharacters(in: .whitespaces)
-        guard (3...100).contains(text.count), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
-            !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .format })
+        // Composed (NFC) as names are stored, and only ASCII letters folded: SQLite's LOWER and
+        // PostgreSQL's in the "C" collation fold nothing else.
+        let text = (form.first("nama") ?? "").trimmingCharacters(in: .whitespaces).precomposedStringWithCanonicalMapping
+        guard (3...100).contains(text.count), text.utf8.count <= 400,
+            !text.unicodeScalars.contains(where: {
+                $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+                    || $0 == "\u{2028}" || $0 == "\u{2029}"
+            })
         else {
             return page(Page.message("Ketik 3 sampai 100 huruf dari nama, satu baris.", kind: "error"), .unprocessableContent)
         }
+        guard nameSearches.allow(session.user, perHour: configuration.nameSearchesPerHour) else {
+            return page(
+                Page.message(
+                    "Batas pencarian menurut nama (\(configuration.nameSearchesPerHour) per jam) sudah tercapai; coba lagi nanti.",
+                    kind: "error"), .tooManyRequests)
+        }
         // LIKE's own characters are taken literally.
         var pattern = "%"
-        for character in text.lowercased() {
+        for character in text {
             if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
+            pattern.append(character.isASCII ? Character(character.lowercased()) : character)
         }
         pattern.append("%")
         let holders = try await certificates.read(
             """
             SELECT participant_id, full_name FROM cert_holders WHERE LOWER(full_name) LIKE ? ESCAPE '\\'
-            ORDER BY full_name, participant_id LIMIT 1000
+            ORDER BY full_name, participant_id
             """, [.text(pattern)])
+        var names: [String: String] = [:]
+        var order: [String] = []
+        for holder in holders {
+            guard let participant = holder["participant_id"]?.text, let name = holder["full_name"]?.text else { continue }
+            names[participant] = name
+            order.append(participant)
+        }
+        // Their registrations, 500 participants a query, a BLKI administrator's own BLKI only,
+        // until more than 50 are found.
         struct Found {
-            let name, participant: String
-            let progress: ProgrammeReports.Progress
+            let name, participant, registration: String
+            let centre, programme: String?
         }
         var found: [Found] = []
         let centre = reportCentre(session)
-        for holder in holders {
-            guard let participant = holder["participant_id"]?.text, let name = holder["full_name"]?.text else { continue }
-            let registrations = try await store.read(
-                "SELECT registration_id FROM console_registrations WHERE participant_id = ? ORDER BY registration_id",
-                [.text(participant)])
-            for registration in registrations.compactMap({ $0["registration_id"]?.text }) {
-                if let progress = try await ProgrammeReports.registration(registration, in: store, centre: centre) {
-                    found.append(Found(name: name, participant: participant, progress: progress))
-                }
+        for start in stride(from: 0, to: order.count, by: 500) where found.count <= 50 {
+            let chunk = Array(order[start..<min(start + 500, order.count)])
+            var sql =
+                "SELECT registration_id, participant_id, centre, programme FROM console_registrations WHERE participant_id IN ("
+                + Array(repeating: "?", count: chunk.count).joined(separator: ", ") + ")"
+            var arguments = chunk.map(SQLValue.text)
+            if let centre {
+                sql += " AND centre = ?"
+                arguments.append(.text(centre))
             }
-            if found.count > 50 { break }
+            var rows: [String: [Found]] = [:]
+            for row in try await store.read(sql + " ORDER BY registration_id", arguments) {
+                guard let participant = row["participant_id"]?.text, let registration = row["registration_id"]?.text else {
+                    continue
+                }
+                rows[participant, default: []].append(
+                    Found(
+                        name: names[participant] ?? "", participant: participant, registration: registration,
+                        centre: row["centre"]?.text, programme: row["programme"]?.text))
+            }
+            for participant in chunk { found += rows[participant] ?? [] }
         }
         let shown = found.prefix(50)
+        let participants = Set(shown.map(\.participant))
         do {
             try configuration.auditLog.append(
                 .init(
-                    who: who(session), action: "participant-name-search", target: "nama", count: shown.count,
-                    details: [
-                        "via": "console", "participants": Array(Set(shown.map(\.participant))).sorted().joined(separator: ","),
-                    ]))
+                    who: who(session), action: "participant-name-search", target: "nama", count: participants.count,
+                    details: ["via": "console", "participants": participants.sorted().joined(separator: ",")]))
         } catch {
             logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
             return page(
@@ -273,17 +305,16 @@ extension ConsoleServer {
             <th>Program</th></tr>
             """
         for item in shown {
-            let registration = item.progress.registrationID
             body += """
                 <tr><td>\(item.name)</td><td>\(item.participant)</td>\
-                <td><a href="/laporan/pendaftaran?nomor=\(query: registration)">\(registration)</a></td>\
-                <td>\(item.progress.centre.map(IndonesianText.centre) ?? "–")</td>\
-                <td>\(item.progress.programme.map(programmeName) ?? "–")</td></tr>
+                <td><a href="/laporan/pendaftaran?nomor=\(query: item.registration)">\(item.registration)</a></td>\
+                <td>\(item.centre.map(IndonesianText.centre) ?? "–")</td>\
+                <td>\(item.programme.map(programmeName) ?? "–")</td></tr>
                 """
         }
         body += "</table>"
         if found.count > shown.count {
-            body += Page.message("Lebih dari 50 peserta: ketik nama lebih lengkap.")
+            body += Page.message("Lebih dari 50 pendaftaran: ketik nama lebih lengkap.")
         }
         return page(body)
     }

@@ -43,6 +43,8 @@ public struct ConsoleConfiguration: Sendable {
     /// accepted participant by name (its `cert_holders`: the name their certificates carry);
     /// nil: the search is by registration number only.
     public var certificatesStore: (any MessageStore)?
+    /// Searches by name one user may make in an hour.
+    public var nameSearchesPerHour = 30
     /// Today in East Kalimantan (`YYYY-MM-DD`, WITA), for the desks' date checks (injectable
     /// for tests).
     public var today: @Sendable () -> String = { OfficerDecision.today() }
@@ -66,6 +68,7 @@ public struct ConsoleServer: Sendable {
     let store: any MessageStore
     let sessions = SessionStore()
     let signIns = SignInGate()
+    let nameSearches = HourlyAllowance()
     let queueRates = QueueRateMeter()
     let desk: DeadLetterDesk
     let logger: Logger

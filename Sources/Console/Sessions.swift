@@ -145,3 +145,29 @@ final class SignInGate: Sendable {
         return user
     }
 }
+
+/// How many times each user did something in the last hour (in this process): a search by
+/// name is allowed while the user's count is under the limit. At most 10,000 users are
+/// tracked; when full, the oldest are dropped.
+final class HourlyAllowance: Sendable {
+    private let uses = Mutex<[String: [ContinuousClock.Instant]]>([:])
+
+    /// Counts a use by `user` and says whether it is allowed.
+    func allow(_ user: String, perHour limit: Int) -> Bool {
+        let now = ContinuousClock.now
+        return uses.withLock { uses in
+            let recent = (uses[user] ?? []).filter { now - $0 < .seconds(3600) }
+            guard recent.count < limit else {
+                uses[user] = recent
+                return false
+            }
+            if uses.count >= 10_000, uses[user] == nil {
+                let stale = uses.filter { ($0.value.last.map { now - $0 >= .seconds(3600) }) ?? true }.keys
+                for key in stale { uses[key] = nil }
+                if uses.count >= 10_000, let any = uses.keys.first { uses[any] = nil }
+            }
+            uses[user] = recent + [now]
+            return true
+        }
+    }
+}

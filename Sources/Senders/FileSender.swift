@@ -145,7 +145,7 @@ public final class FileSender: MessageSender {
 
             let temporary = path + ".purging"
             try? FileManager.default.removeItem(atPath: temporary)
-            // The new file keeps the log's permissions (owner only when it was created here).
+            // The new file keeps the log's permissions (0600 only if they cannot be read).
             let permissions =
                 ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)
                 .map { $0.intValue & 0o777 } ?? 0o600

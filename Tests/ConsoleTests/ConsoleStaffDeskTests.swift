@@ -81,6 +81,7 @@ import Workers
                     .init(name: "bella", role: .blki, passwordHash: hash, centre: TrainingCentre.balikpapan.rawValue),
                     .init(name: "lina", role: .lsp, passwordHash: hash, lsp: "BNSP-LSP-0123-ID"),
                     .init(name: "otto", role: .lsp, passwordHash: hash, lsp: "BNSP-LSP-0999-ID"),
+                    .init(name: "opi", role: .operator, passwordHash: hash),
                 ]),
                 auditLog: auditLog, catalogue: catalogue)
             configuration.port = 0
@@ -649,6 +650,9 @@ import Workers
         // A withdrawal of the other participant, dated today by default.
         let withdrawn = try await record(with(p2, ["action": ["withdraw"], "reason": ["attendance"]]))
         #expect(withdrawn.status == 200)
+        // Once a withdrawal is sent, nothing else is taken for the seat (the page offers nothing).
+        let afterWithdrawal = try await record(with(p2, ["action": ["training"], "attendance": ["85"], "result": ["lulus"]]))
+        #expect(afterWithdrawal.status == 409 && afterWithdrawal.body.contains("pengunduran diri peserta ini sudah dikirim"))
         let types = try await desk.outbox().map(\.type)
         #expect(
             types == [

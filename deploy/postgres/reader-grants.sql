@@ -22,6 +22,9 @@ SELECT format($f$
 SELECT format('ALTER FUNCTION certificates.verification_document(text) OWNER TO %I', :'user_prefix' || 'certificates') \gexec
 SELECT format('REVOKE ALL ON FUNCTION certificates.verification_document(text) FROM PUBLIC') \gexec
 SELECT format('GRANT EXECUTE ON FUNCTION certificates.verification_document(text) TO %I', :'user_prefix' || 'verification') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'certificates', :'user_prefix' || 'verification') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'intake', :'user_prefix' || 'console_reader') \gexec
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_reviews', :'user_prefix' || 'console_reader') \gexec
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'intake', 'intake_profiles', :'user_prefix' || 'console_reader') \gexec
+SELECT format('GRANT USAGE ON SCHEMA %I TO %I', 'certificates', :'user_prefix' || 'console_reader') \gexec
 SELECT format('GRANT SELECT ON %I.%I TO %I', 'certificates', 'cert_holders', :'user_prefix' || 'console_reader') \gexec
