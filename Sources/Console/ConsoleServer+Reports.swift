@@ -101,6 +101,11 @@ extension ConsoleServer {
                 <input name="nomor" maxlength="64" autocomplete="off" required></label> <button type="submit">Cari</button></form>
                 <p class="muted">Konsol tidak menyimpan nama atau NIK. Setiap pencarian dicatat di log audit. Petugas \
                 verifikasi melihat nama dalam berkas kasus.</p>
+                <h2>Ekspor untuk Kemnaker</h2>
+                <p><a href="/laporan/kemnaker.csv" id="kemnaker-csv">Unduh CSV peserta pelatihan</a>: satu baris per \
+                kursi, dengan daftar ulang, kehadiran, hasil pelatihan, hasil uji kompetensi dan nomor sertifikat BNSP \
+                dari LSP\(configuration.certificatesStore == nil ? "" : ", dengan nama peserta"). Tanpa NIK: cocokkan \
+                dengan data BLKI menurut nomor peserta. Setiap unduhan dicatat di log audit.</p>
                 """
             if configuration.certificatesStore != nil {
                 body += """

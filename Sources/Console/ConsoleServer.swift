@@ -121,6 +121,9 @@ public struct ConsoleServer: Sendable {
                 try await registrationLookup(session, request: request)
             }
         }
+        router.get("/laporan/kemnaker.csv") { request, _ in
+            try await guarded(request, .lookUpRegistration) { session in try await kemnakerExport(session) }
+        }
         router.post("/laporan/peserta") { request, _ in
             try await guardedForm(request, .lookUpRegistration) { session, form in try await participantNameSearch(session, form)
             }

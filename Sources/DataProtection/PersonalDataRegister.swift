@@ -474,6 +474,14 @@ public enum PersonalDataRegister {
             retention: "handed to the participant; the export folder is not kept by the system",
             readers: "the participant, and whoever they show it to"),
         RegisterEntry(
+            .file, holder: "staff", name: "Kemnaker export (console, `/laporan/kemnaker.csv`, downloaded)",
+            personal: ["holder's name"], keys: [("participant id, registration id", .participantID)],
+            purpose:
+                "a BLKI's data entry into Kemnaker's systems: each seat with daftar ulang, attendance, training result, assessment and the BNSP number (no NIK)",
+            retention:
+                "downloaded by the staff member, audited (`kemnaker-export`); not kept by the system: the office deletes it once entered",
+            readers: "officers, admins, a BLKI administrator (their own BLKI's rows)"),
+        RegisterEntry(
             .file, holder: "host", name: "notification log (`--notification-log`, JSON lines)",
             personal: ["recipient address", "message text"], keys: [("participant or registration id", .personID)],
             purpose: "the local run's channel instead of a gateway: every message as it would be sent",
