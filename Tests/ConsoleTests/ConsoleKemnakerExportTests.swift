@@ -20,10 +20,7 @@ import Workers
 /// quoted; each download is audited; no NIK.
 @Suite struct ConsoleKemnakerExportTests {
     @Test func officersGetEverySeatABLKIItsOwnAndNothingRunsAsAFormula() async throws {
-        let catalogue = try ProgrammeCatalogue.load(
-            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
-        let certificates = try await HandlerTestKit(
-            handler: CertificateHandler(catalogue: catalogue, signer: .development), registry: .pipeline)
+        let certificates = try await ConsoleNameSearchTests.certificatesStore()
         let desk = try await ConsoleStaffDeskTests.Desk { configuration, _, _, _ in
             configuration.certificatesStore = certificates.store
         }

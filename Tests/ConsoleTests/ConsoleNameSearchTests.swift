@@ -19,11 +19,16 @@ import Workers
 /// finds only their own BLKI's participants; the text typed is taken literally (no LIKE
 /// wildcards), never written to the audit log, and other roles are refused.
 @Suite struct ConsoleNameSearchTests {
-    @Test func staffFindAParticipantByPartOfTheNameAndABLKIOnlyItsOwn() async throws {
+    /// A certificates role's store (its tables, through its handler's migrations).
+    static func certificatesStore() async throws -> HandlerTestKit {
         let catalogue = try ProgrammeCatalogue.load(
             path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
-        let certificates = try await HandlerTestKit(
+        return try await HandlerTestKit(
             handler: CertificateHandler(catalogue: catalogue, signer: .development), registry: .pipeline)
+    }
+
+    @Test func staffFindAParticipantByPartOfTheNameAndABLKIOnlyItsOwn() async throws {
+        let certificates = try await ConsoleNameSearchTests.certificatesStore()
         let desk = try await ConsoleStaffDeskTests.Desk { configuration, _, _, _ in
             configuration.certificatesStore = certificates.store
         }
@@ -108,10 +113,7 @@ import Workers
 
     /// A user makes at most the hour's allowance of searches; another user is not held back.
     @Test func nameSearchesAreLimitedPerUserAndHour() async throws {
-        let catalogue = try ProgrammeCatalogue.load(
-            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
-        let certificates = try await HandlerTestKit(
-            handler: CertificateHandler(catalogue: catalogue, signer: .development), registry: .pipeline)
+        let certificates = try await ConsoleNameSearchTests.certificatesStore()
         let desk = try await ConsoleStaffDeskTests.Desk { configuration, _, _, _ in
             configuration.certificatesStore = certificates.store
             configuration.nameSearchesPerHour = 3
