@@ -24,9 +24,44 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
     /// unacknowledged counts from the management API when there is one, and the age of the
     /// oldest dead letter by looking at the head of the dead letters and putting it back (the
     /// dead-letter queue has no delivery limit, so the look costs nothing).
+    /// What the management API says of each role queue (queue name → its figures, `nil` when
+    /// the API does not know it, or the problem), every queue asked for at once: a slow API
+    /// costs its slowest answer, not one timeout per role.
+    public static func managementFigures(roles: [WorkerRole], prefix: String, management: ManagementAPI) async -> [String:
+        Result<ManagementAPI.QueueFigures?, ManagementProblem>]
+    {
+        await withTaskGroup(of: (String, Result<ManagementAPI.QueueFigures?, ManagementProblem>).self) { group in
+            for role in roles {
+                let queue = RoleTopology(role: role, prefix: prefix).queue
+                group.addTask {
+                    do {
+                        return (queue, .success(try await management.queue(named: queue)))
+                    } catch {
+                        return (queue, .failure(ManagementProblem(description: "\(error)")))
+                    }
+                }
+            }
+            var figures: [String: Result<ManagementAPI.QueueFigures?, ManagementProblem>] = [:]
+            for await (queue, result) in group { figures[queue] = result }
+            return figures
+        }
+    }
+
+    /// Why the management API gave no figures for a queue.
+    public struct ManagementProblem: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// - Parameter figures: the management API's answers when already asked for
+    ///   (``managementFigures(roles:prefix:management:)``); otherwise they are asked for here.
     public static func collect(
-        roles: [WorkerRole], prefix: String, connection: AMQPConnection, management: ManagementAPI?
+        roles: [WorkerRole], prefix: String, connection: AMQPConnection, management: ManagementAPI?,
+        figures: [String: Result<ManagementAPI.QueueFigures?, ManagementProblem>]? = nil
     ) async throws -> [QueueStatusRow] {
+        var figures = figures
+        if figures == nil, let management {
+            figures = await managementFigures(roles: roles, prefix: prefix, management: management)
+        }
         var rows: [QueueStatusRow] = []
         for role in roles {
             let topology = RoleTopology(role: role, prefix: prefix)
@@ -56,13 +91,11 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
             // out, and says why.
             var managed: ManagementAPI.QueueFigures?
             var managementProblem: String?
-            if let management {
-                do {
-                    managed = try await management.queue(named: topology.queue)
-                    if managed == nil { managementProblem = "the management API does not know this queue (its virtual host?)" }
-                } catch {
-                    managementProblem = "\(error)"
-                }
+            switch figures?[topology.queue] {
+            case .success(let found?): managed = found
+            case .success(nil): managementProblem = "the management API does not know this queue (its virtual host?)"
+            case .failure(let problem): managementProblem = problem.description
+            case nil: break
             }
             rows.append(
                 QueueStatusRow(

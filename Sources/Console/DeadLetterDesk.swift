@@ -65,11 +65,17 @@ final class DeadLetterDesk: Sendable {
         return DeadLetterAdmin(connection: connection, prefix: prefix)
     }
 
+    /// The management API is asked first, outside the desk's turn (it needs no broker
+    /// connection): a slow API does not hold up replays and sweeps meanwhile.
     func status(roles: [WorkerRole], management: ManagementAPI?) async throws -> [QueueStatusRow] {
-        try await serial.run {
+        var figures: [String: Result<ManagementAPI.QueueFigures?, QueueStatusRow.ManagementProblem>]?
+        if let management {
+            figures = await QueueStatusRow.managementFigures(roles: roles, prefix: prefix, management: management)
+        }
+        return try await serial.run { [figures] in
             let admin = try await self.admin()
             return try await QueueStatusRow.collect(
-                roles: roles, prefix: self.prefix, connection: admin.connection, management: management)
+                roles: roles, prefix: self.prefix, connection: admin.connection, management: management, figures: figures)
         }
     }
 
