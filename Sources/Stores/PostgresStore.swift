@@ -62,14 +62,25 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         self.logger = logger
         queue = DispatchQueue(label: "kaltim.postgres-store.\(schema)")
         try await run { session in
-            // The workers order by text and must order as on SQLite: by bytes.
-            let collation = try session.query("SELECT datcollate FROM pg_database WHERE datname = current_database()").first?[
-                "datcollate"]?.text
-            guard collation == "C" || collation == "POSIX" else {
+            // The workers order by text and must order as on SQLite: by bytes. From PostgreSQL 15
+            // a database's default collation may come from ICU (`datlocprovider` 'i'), whatever
+            // its LC_COLLATE says; the column is read through to_jsonb so that older servers,
+            // which have only libc, answer null.
+            let row = try session.query(
+                """
+                SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' AS provider FROM pg_database d
+                WHERE datname = current_database()
+                """
+            ).first
+            let collation = row?["datcollate"]?.text
+            let provider = row?["provider"]?.text
+            guard collation == "C" || collation == "POSIX", provider == nil || provider == "c" else {
+                let described = provider == "i" ? "ICU's (LOCALE_PROVIDER icu)" : (collation ?? "unknown")
                 throw PostgresStoreError(
                     .configuration,
-                    "the database's collation is \(collation ?? "unknown"), not C: create it with LC_COLLATE 'C' "
-                        + "(CREATE DATABASE … LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0, or initdb --locale=C)")
+                    "the database's collation is \(described), not C: create it with LC_COLLATE 'C' "
+                        + "(CREATE DATABASE … LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0, or "
+                        + "initdb --locale=C)")
             }
             let exists = try !session.query("SELECT 1 AS present FROM pg_namespace WHERE nspname = $1", [.text(schema)]).isEmpty
             guard create else {

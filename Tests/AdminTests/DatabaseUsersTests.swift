@@ -30,6 +30,31 @@ struct DatabaseUsersTests {
         return (status, process.output)
     }
 
+    /// A database whose default collation comes from ICU orders text otherwise than SQLite
+    /// ('a' before 'B'), even with LC_COLLATE 'C': the store refuses it and says how to create
+    /// one that orders by bytes.
+    @Test func aDatabaseCollatingWithICUIsRefused() async throws {
+        let server = try #require(URLComponents(string: try PostgresEnvironment.requireURL()))
+        let database = "icu_\(UUID().uuidString.prefix(8).lowercased())"
+        let (created, creation) = try await Self.psql([
+            "-d", "postgres", "-c",
+            "CREATE DATABASE \(database) LOCALE_PROVIDER icu ICU_LOCALE 'und' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        ])
+        try #require(created == 0, "\(creation)")
+        var url = server
+        url.path = "/" + database
+        let location = try #require(url.string)
+        do {
+            _ = try await PostgresStore(url: location, schema: "intake")
+            Issue.record("a database collating with ICU was taken")
+        } catch let error as PostgresStoreError {
+            #expect("\(error)".contains("ICU") && "\(error)".contains("LOCALE_PROVIDER libc"), "\(error)")
+        }
+        // FORCE: the refused store's connection is closed on its own queue, perhaps not yet.
+        let (dropped, drop) = try await Self.psql(["-d", "postgres", "-c", "DROP DATABASE \(database) WITH (FORCE)"])
+        #expect(dropped == 0, "\(drop)")
+    }
+
     @Test func eachRoleIsItsOwnDatabaseUserAndReachesNoOtherRolesTables() async throws {
         let server = try #require(URLComponents(string: try PostgresEnvironment.requireURL()))
         let suffix = UUID().uuidString.prefix(8).lowercased()
