@@ -130,8 +130,8 @@ extension ConsoleServer {
     /// `POST /subjects/erase`: without `confirm`, what an erasure would change (rows per table,
     /// the dead letters naming the person) and a form to confirm it with the id typed again;
     /// with it, after the audit entry `subject-erase` (refused when it cannot be written), the
-    /// dead letters, every store (one transaction each) and the notification logs, then
-    /// `subject-erased` with what changed.
+    /// dead letters and every store (one transaction each; the local notification log is left
+    /// to `kaltim-admin`), then `subject-erased` with what changed.
     func eraseSubject(_ session: ConsoleSession, _ form: Form) async throws -> Response {
         func refuse(_ text: String, _ status: HTTPResponse.Status = .unprocessableContent) -> Response {
             subjectRightsPage(session, flash: Page.message("Tidak dihapus: \(text)", kind: "error"), status: status)
