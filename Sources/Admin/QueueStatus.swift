@@ -20,10 +20,6 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
     /// Why the management API's figures are missing for this queue, when it was asked.
     public var managementProblem: String? = nil
 
-    /// Reads the figures of `roles`: depths and consumers from passive declarations, rates and
-    /// unacknowledged counts from the management API when there is one, and the age of the
-    /// oldest dead letter by looking at the head of the dead letters and putting it back (the
-    /// dead-letter queue has no delivery limit, so the look costs nothing).
     /// What the management API says of each role queue (queue name → its figures, `nil` when
     /// the API does not know it, or the problem), every queue asked for at once: a slow API
     /// costs its slowest answer, not one timeout per role.
@@ -52,6 +48,11 @@ public struct QueueStatusRow: Encodable, Sendable, Equatable {
         public let description: String
     }
 
+    /// Reads the figures of `roles`: depths and consumers from passive declarations, rates and
+    /// unacknowledged counts from the management API when there is one, and the age of the
+    /// oldest dead letter by looking at the head of the dead letters and putting it back (the
+    /// dead-letter queue has no delivery limit, so the look costs nothing).
+    ///
     /// - Parameter figures: the management API's answers when already asked for
     ///   (``managementFigures(roles:prefix:management:)``); otherwise they are asked for here.
     public static func collect(

@@ -355,8 +355,12 @@ extension ConsoleServer {
     /// A CSV field, quoted when needed, and never read as a formula by a spreadsheet.
     static func csvField(_ value: String) -> String {
         var text = value
-        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
-        guard text.contains(where: { ",\"\r\n".contains($0) }) else { return text }
+        // The first scalar after any spaces, not the first character: `=` with a combining
+        // mark is one character and a spreadsheet still reads a formula.
+        let lead = text.unicodeScalars.first { !$0.properties.isWhitespace || $0 == "\t" || $0 == "\r" }
+        if let lead, "=+-@\t\r".unicodeScalars.contains(lead) { text = "'" + text }
+        // `;` too: the list separator of a spreadsheet set to Indonesian.
+        guard text.contains(where: { ",;\"\r\n".contains($0) }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -1,5 +1,5 @@
-// The export for Kemnaker's systems (Sisnaker / SIAPkerja data entry): one row per seat a
-// participant was given, with the BLKI's daftar ulang, attendance and training result, the
+// The export for Kemnaker's systems (Sisnaker / SIAPkerja data entry): one row per participant
+// with a seat (their latest: the read model keeps one per participant), with the BLKI's daftar ulang, attendance and training result, the
 // competency assessment and the BNSP certificate's number as the LSP gave it. Columns are
 // documented in docs/OPERATIONS.md ("Ekspor Kemnaker").
 import Admin
@@ -18,7 +18,8 @@ extension ConsoleServer {
         "skema", "hasil_uji", "tanggal_uji", "nomor_sertifikat_bnsp", "nomor_catatan_sertifikat", "sertifikat_dicabut",
     ]
 
-    /// `GET /laporan/kemnaker.csv`: every seat (a BLKI administrator's own BLKI's only), with
+    /// `GET /laporan/kemnaker.csv`: every participant's latest seat (a BLKI administrator's own
+    /// BLKI's only), with
     /// the holder's name when the console reads the certificates role's store
     /// (`--certificates-store`; empty otherwise). No NIK: the pipeline keeps none in clear; the
     /// BLKI matches the rows to its own records by participant number. Audited
@@ -28,8 +29,8 @@ extension ConsoleServer {
             SELECT s.participant_id, s.class_id, s.centre, s.programme, s.start_date, s.end_date,
                 r.reregistered, r.attendance, r.training_passed, r.withdrawn_at, r.withdrawal_reason,
                 p.certificate_id, x.certificate_id AS revoked,
-                (SELECT MIN(g.registration_id) FROM console_registrations g WHERE g.participant_id = s.participant_id)
-                    AS registration_id
+                (SELECT MIN(g.registration_id) FROM console_registrations g
+                    WHERE g.participant_id = s.participant_id AND g.accepted_at IS NOT NULL) AS registration_id
             FROM console_seats s
             LEFT JOIN console_seat_records r ON r.participant_id = s.participant_id AND r.class_id = s.class_id
             LEFT JOIN console_participants p ON p.participant_id = s.participant_id
@@ -41,16 +42,17 @@ extension ConsoleServer {
             arguments.append(.text(centre))
         }
         let seats = try await store.read(sql + " ORDER BY s.centre, s.class_id, s.participant_id", arguments)
-        // The latest assessment of each participant (a retake replaces the first).
+        // The latest assessment of each participant by its day (a retake replaces the first; a
+        // correction of the first, recorded later, does not), then by when it was recorded.
         var assessments: [String: [String: SQLValue]] = [:]
         for row in try await store.read(
-            "SELECT participant_id, scheme, result, assessed_on, certificate_number, recorded_at FROM console_assessments")
+            """
+            SELECT participant_id, scheme, result, assessed_on, certificate_number, recorded_at FROM console_assessments
+            ORDER BY participant_id, COALESCE(assessed_on, ''), recorded_at, assessment_id
+            """)
         {
             guard let participant = row["participant_id"]?.text else { continue }
-            if let held = assessments[participant], (held["recorded_at"]?.real ?? 0) > (row["recorded_at"]?.real ?? 0) {
-                continue
-            }
-            assessments[participant] = row
+            assessments[participant] = row  // the last in that order wins
         }
         // The names, 500 participants a query.
         var names: [String: String] = [:]

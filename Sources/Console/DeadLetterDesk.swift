@@ -48,6 +48,7 @@ final class DeadLetterDesk: Sendable {
     private let logger: Logger
     private let serial = SerialExecutorQueue()
     private let connection = ConnectionSlot()
+    private let managementFigures = ManagementFigureCache()
 
     init(configuration: AMQPConfiguration?, prefix: String, logger: Logger) {
         var configuration = configuration
@@ -68,9 +69,9 @@ final class DeadLetterDesk: Sendable {
     /// The management API is asked first, outside the desk's turn (it needs no broker
     /// connection): a slow API does not hold up replays and sweeps meanwhile.
     func status(roles: [WorkerRole], management: ManagementAPI?) async throws -> [QueueStatusRow] {
-        var figures: [String: Result<ManagementAPI.QueueFigures?, QueueStatusRow.ManagementProblem>]?
+        var figures: ManagementFigureCache.Figures?
         if let management {
-            figures = await QueueStatusRow.managementFigures(roles: roles, prefix: prefix, management: management)
+            figures = await managementFigures.figures(roles: roles, prefix: prefix, management: management)
         }
         return try await serial.run { [figures] in
             let admin = try await self.admin()
@@ -127,6 +128,26 @@ final class DeadLetterDesk: Sendable {
 
     func purge(_ queue: String) async throws -> Int {
         try await serial.run { try await self.admin().purge(queue) }
+    }
+}
+
+/// The management API's figures, fetched by one caller at a time and kept 5 s: every open
+/// queue page reloads every 5 s, and a hung API must not gather one request per page and role.
+actor ManagementFigureCache {
+    typealias Figures = [String: Result<ManagementAPI.QueueFigures?, QueueStatusRow.ManagementProblem>]
+    private var last: (at: ContinuousClock.Instant, roles: [String], figures: Figures)?
+    private var inFlight: Task<Figures, Never>?
+
+    func figures(roles: [WorkerRole], prefix: String, management: ManagementAPI) async -> Figures {
+        let names = roles.map(\.name)
+        if let last, last.roles == names, ContinuousClock.now - last.at < .seconds(5) { return last.figures }
+        if let inFlight { return await inFlight.value }
+        let task = Task { await QueueStatusRow.managementFigures(roles: roles, prefix: prefix, management: management) }
+        inFlight = task
+        let figures = await task.value
+        inFlight = nil
+        last = (ContinuousClock.now, names, figures)
+        return figures
     }
 }
 

@@ -475,7 +475,10 @@ public enum PersonalDataRegister {
             readers: "the participant, and whoever they show it to"),
         RegisterEntry(
             .file, holder: "staff", name: "Kemnaker export (console, `/laporan/kemnaker.csv`, downloaded)",
-            personal: ["holder's name"], keys: [("participant id, registration id", .participantID)],
+            personal: [
+                "holder's name", "daftar ulang", "attendance", "training result", "withdrawal day and reason",
+                "assessment result", "BNSP certificate number",
+            ], keys: [("participant id, registration id", .participantID)],
             purpose:
                 "a BLKI's data entry into Kemnaker's systems: each seat with daftar ulang, attendance, training result, assessment and the BNSP number (no NIK)",
             retention:

@@ -66,16 +66,30 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
             // a database's default collation may come from ICU (`datlocprovider` 'i'), whatever
             // its LC_COLLATE says; the column is read through to_jsonb so that older servers,
             // which have only libc, answer null.
+            // PostgreSQL 17's builtin provider ('b') orders by code point in its C and C.UTF-8
+            // locales (`datlocale`), which is byte order for UTF-8.
             let row = try session.query(
                 """
-                SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' AS provider FROM pg_database d
-                WHERE datname = current_database()
+                SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' AS provider, to_jsonb(d) ->> 'datlocale' AS locale
+                FROM pg_database d WHERE datname = current_database()
                 """
             ).first
             let collation = row?["datcollate"]?.text
             let provider = row?["provider"]?.text
-            guard collation == "C" || collation == "POSIX", provider == nil || provider == "c" else {
-                let described = provider == "i" ? "ICU's (LOCALE_PROVIDER icu)" : (collation ?? "unknown")
+            let locale = row?["locale"]?.text
+            let bytewise =
+                switch provider {
+                case nil, "c"?: collation == "C" || collation == "POSIX"
+                case "b"?: locale == "C" || locale == "C.UTF-8"
+                default: false
+                }
+            guard bytewise else {
+                let described =
+                    switch provider {
+                    case "i"?: "ICU's (LOCALE_PROVIDER icu)"
+                    case "b"?: "the builtin provider's \(locale ?? "unknown")"
+                    default: collation ?? "unknown"
+                    }
                 throw PostgresStoreError(
                     .configuration,
                     "the database's collation is \(described), not C: create it with LC_COLLATE 'C' "

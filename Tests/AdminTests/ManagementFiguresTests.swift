@@ -26,8 +26,9 @@ import Topology
         router.get("/api/queues/:vhost/:name") { request, context -> Response in
             let name = context.parameters.get("name") ?? ""
             waiting.withLock { $0 += 1 }
-            // Hold every answer until all the queues were asked for (generous: a busy machine).
-            let deadline = ContinuousClock.now + .seconds(60)
+            // Hold every answer until all the queues were asked for (generous: a busy machine;
+            // the client waits longer still).
+            let deadline = ContinuousClock.now + .seconds(90)
             while waiting.withLock({ $0 }) < roles.count && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -48,7 +49,7 @@ import Topology
             break
         }
         let management = try ManagementAPI(
-            url: "http://127.0.0.1:\(port)", virtualHost: "/", username: "guest", password: "guest")
+            url: "http://127.0.0.1:\(port)", virtualHost: "/", username: "guest", password: "guest", timeout: .seconds(120))
         let figures = await QueueStatusRow.managementFigures(roles: roles, prefix: prefix, management: management)
         #expect(figures.count == roles.count)
         for role in roles {

@@ -124,4 +124,17 @@ import Workers
         #expect(exports.map(\.count) == [2, 1] && exports.last?.target == "BLKI_BONTANG")
         try await desk.stop()
     }
+
+    /// A cell a spreadsheet would run as a formula is quoted however it is disguised: a
+    /// combining mark on the `=`, spaces before it, or a `;` (the Indonesian list separator)
+    /// that would start a new cell.
+    @Test func aFormulaIsQuotedHoweverItIsDisguised() {
+        #expect(ConsoleServer.csvField("=1+1") == "'=1+1")
+        #expect(ConsoleServer.csvField("=\u{0301}HYPERLINK(1)").unicodeScalars.first == "'")
+        #expect(ConsoleServer.csvField("  =cmd").hasPrefix("'"))
+        #expect(ConsoleServer.csvField("\t=cmd").hasPrefix("'"))
+        #expect(ConsoleServer.csvField("X;=cmd|' /C calc'!A0") == "\"X;=cmd|' /C calc'!A0\"")
+        #expect(ConsoleServer.csvField("Siti Rahmawati") == "Siti Rahmawati")
+        #expect(ConsoleServer.csvField("Dewi \"Ayu\", S.Pd") == "\"Dewi \"\"Ayu\"\", S.Pd\"")
+    }
 }

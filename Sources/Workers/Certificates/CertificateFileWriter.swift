@@ -231,6 +231,10 @@ public final class CertificateFileWriter: Service, Sendable {
             throw CertificateError(.storedDocument, "the stored certificate \(id) has no document")
         }
         let document = try JSONDecoder().decode(CertificateDocument.self, from: json)
+        // The files are named by the id checked above, and the document must be that certificate's.
+        guard document.payload.certificateID == id else {
+            throw CertificateError(.storedDocument, "the stored document of \(id) is another certificate's")
+        }
         let base = URL(fileURLWithPath: directory).appendingPathComponent(document.payload.certificateID).path
         let suffix = ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
         // Whatever fails, no temporary file is left behind.
