@@ -2,8 +2,7 @@
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
 # librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
 # PDFs with a QR code; poppler and zbar to read one back in a test), libcurl (e-mail over SMTP), the RabbitMQ server for the
-# private test node, Chromium with its WebDriver and Selenium (the console's browser test), libfaketime
-# (a notification replica with its clock ahead),
+# private test node, Chromium with its WebDriver and Selenium (the console's browser test),
 # pkg-config and a C compiler. The Swift toolchain itself must already be installed.
 set -euo pipefail
 missing=()
@@ -22,9 +21,6 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 /usr/bin/python3 -c 'import selenium' >/dev/null 2>&1 || missing+=(python3-selenium)
-# libfaketime: a notification test runs one replica with its clock three minutes ahead.
-[[ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 || -f /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ]] ||
-  missing+=(libfaketime)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)

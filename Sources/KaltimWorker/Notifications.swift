@@ -60,10 +60,18 @@ struct Notifications: AsyncParsableCommand {
             "Days a person's contact is kept after their last message (none waiting); 0 keeps contacts for ever.",
             valueName: "days"))
     var contactRetentionDays = 365
+    @Option(
+        help: ArgumentHelp(
+            "Testing only: run the dispatcher's clock this many seconds ahead of the machine's, as a replica with a wrong clock would (its claims must still follow the store's clock).",
+            valueName: "seconds", visibility: .hidden))
+    var dispatcherClockAhead = 0
 
     func validate() throws {
         guard (0...36_500).contains(messageDataRetentionDays) else {
             throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
+        }
+        guard (0...86_400).contains(dispatcherClockAhead) else {
+            throw ValidationError("--dispatcher-clock-ahead is 0 to 86400 seconds")
         }
         guard (0...36_500).contains(contactRetentionDays) else {
             throw ValidationError("--contact-retention-days is 0 (for ever) to 36500")
@@ -148,6 +156,7 @@ struct Notifications: AsyncParsableCommand {
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),
         ]
         let topology = try options.topology(role: .notifications)
+        let ahead = Double(dispatcherClockAhead)
         // The dispatcher sends what a commit queued at once, woken by the worker.
         let doorbell = Doorbell()
         try await WorkerHost.run(
@@ -162,10 +171,16 @@ struct Notifications: AsyncParsableCommand {
                 if let smtpURL, URL(string: smtpURL)?.scheme?.lowercased() == "smtp", !requiresStartTLS(smtpURL) {
                     logger.warning("e-mail goes over smtp:// without STARTTLS (--allow-insecure-smtp): development only")
                 }
+                if ahead > 0 {
+                    logger.warning(
+                        "the dispatcher's clock runs ahead of the machine's (--dispatcher-clock-ahead): testing only",
+                        metadata: ["seconds": "\(Int(ahead))"])
+                }
                 return [
                     NotificationDispatcher(
                         store: store, templates: loaded, senders: senders, options: dispatcherOptions,
-                        exchange: topology.exchange, instance: instance, doorbell: doorbell, logger: logger)
+                        exchange: topology.exchange, instance: instance, now: { Date().addingTimeInterval(ahead) },
+                        doorbell: doorbell, logger: logger)
                 ]
             })
     }
