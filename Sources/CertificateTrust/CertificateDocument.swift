@@ -20,7 +20,7 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
 
     public struct Payload: Codable, Sendable, Equatable {
         public var certificateID: String
-        /// PELATIHAN or KOMPETENSI.
+        /// PELATIHAN, KOMPETENSI, SKK_KONSTRUKSI or LISENSI_K3.
         public var kind: String
         public var issuer: String
         public var certificateNumber: String
@@ -45,12 +45,16 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
         public var holderName: String?
         /// The issuing official (absent when the plan names none, and in older documents).
         public var signatory: Signatory?
+        /// What a licence qualifies for, as its issuer wrote it (SKK Konstruksi and Lisensi K3
+        /// records only; not encoded when absent).
+        public var qualification: String?
 
         /// A payload to sign (``CertificateSigner/sign(_:at:)`` sets `keyID` and `signedOn`).
         public init(
             certificateID: String, kind: String, issuer: String, certificateNumber: String, registrationNumber: String?,
             participantID: String, programme: String, scheme: String?, issuedOn: String, validUntil: String?,
-            keyID: String = "", signedOn: String? = nil, holderName: String? = nil, signatory: Signatory? = nil
+            keyID: String = "", signedOn: String? = nil, holderName: String? = nil, signatory: Signatory? = nil,
+            qualification: String? = nil
         ) {
             self.certificateID = certificateID
             self.kind = kind
@@ -66,6 +70,7 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
             self.signedOn = signedOn
             self.holderName = holderName
             self.signatory = signatory
+            self.qualification = qualification
         }
     }
 

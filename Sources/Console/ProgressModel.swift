@@ -283,7 +283,8 @@ public struct ProgressHandler: TypedMessageHandler {
                     .text(rejected.lspLicence), .text(rejected.scheme), .text(String(decoding: reasons, as: UTF8.self)), at,
                 ])
         case .certificateIssued(let issued):
-            // Only a competency certificate makes a participant "certified".
+            // Only a BNSP competency certificate makes a participant "certified" (a licence record
+            // is not counted: the programme's target is BNSP certification).
             guard issued.kind == .competency else { break }
             try transaction.execute(
                 """

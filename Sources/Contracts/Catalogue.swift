@@ -18,6 +18,8 @@ extension ContractRegistry {
         registry.register(RegistrationAcceptedV1.self) { $0.upcast() }
         registry.register(ClassScheduledV2.self)
         registry.register(ClassScheduledV1.self) { $0.upcast() }
+        registry.register(CertificateIssuedV2.self)
+        registry.register(CertificateIssuedV1.self) { $0.upcast() }
         for type in ContractCatalogue.singleVersion { registry.registerNewest(type) }
         return registry
     }
@@ -41,7 +43,7 @@ public enum ContractCatalogue {
         EnrolmentAllocationContinuedV1.self,
         TrainingCompletedV1.self,
         AssessmentRejectedV1.self, AssessmentAppealedV1.self, AssessmentAppealRecordedV1.self,
-        CertificateIssuedV1.self, CertificateRevokedV1.self,
+        LicenceRecordedV1.self, CertificateRevokedV1.self,
         NotificationRequestedV1.self, NotificationDeliveredV1.self, NotificationFailedV1.self,
     ]
 
@@ -53,6 +55,7 @@ public enum ContractCatalogue {
             AssessmentSubmittedV3.self, AssessmentGradedV1.self, AssessmentGradedV2.self, AssessmentGradedV3.self,
             RegistrationAcceptedV1.self, RegistrationAcceptedV2.self,
             ClassScheduledV1.self, ClassScheduledV2.self,
+            CertificateIssuedV1.self, CertificateIssuedV2.self,
         ]
         + singleVersion
 }

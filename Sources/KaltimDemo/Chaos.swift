@@ -120,8 +120,10 @@ struct ChaosCheck {
         let certificates = Set(
             (ledger["certificate"] ?? [:]).keys.map { $0.split(separator: " ").prefix(2).joined(separator: " ") })
         for (kind, raw) in [
-            ("competency", CertificateIssuedV1.Kind.competency.rawValue),
-            ("training", CertificateIssuedV1.Kind.training.rawValue),
+            ("competency", CertificateIssuedV2.Kind.competency.rawValue),
+            ("training", CertificateIssuedV2.Kind.training.rawValue),
+            (Tally.owedName(.constructionCompetency), CertificateIssuedV2.Kind.constructionCompetency.rawValue),
+            (Tally.owedName(.safetyLicence), CertificateIssuedV2.Kind.safetyLicence.rawValue),
         ] {
             let missing = (owed[kind] ?? []).filter { !certificates.contains("\($0) \(raw)") }
             check.lines.append("  \(kind) certificates owed \(owed[kind]?.count ?? 0), missing \(missing.count)")

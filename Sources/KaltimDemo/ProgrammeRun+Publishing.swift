@@ -143,6 +143,42 @@ extension ProgrammeRun {
         return (trainingResults, assessments, passRates)
     }
 
+    /// 3b. The licences issued outside the programme: for everyone who passed the training of a
+    /// programme whose plan names a licence, the office records it three weeks after the class
+    /// with the issuer's (synthetic) numbers: a Kemnaker Lisensi K3 for the operators, an SKK
+    /// Konstruksi from LPJK for the construction schemes. Numbered in registration order, so a
+    /// seed gives the same numbers.
+    func makeLicences(seats: [ClassScheduledV2], passed: Set<String>, registrations: [String: String]) throws
+        -> [AMQPOutgoingMessage]
+    {
+        func key(_ seat: ClassScheduledV2) -> String { registrations[seat.participantID] ?? seat.participantID }
+        var messages: [AMQPOutgoingMessage] = []
+        for seat in seats.sorted(by: { key($0) < key($1) }) where passed.contains(seat.participantID) {
+            guard let programme = catalogue.programme(seat.programme, at: seat.centre),
+                let kind = programme.licences?.first, let end = ProgrammeCatalogue.day(seat.endDate)
+            else { continue }
+            let serial = messages.count + 1
+            let issued = end.addingTimeInterval(21 * 86_400)
+            let licence = LicenceRecordedV1(
+                participantID: seat.participantID, kind: kind,
+                certificateNumber: kind == .safetyLicence
+                    ? String(format: "KEP.%05d/AS.03.02/2025", serial) : String(format: "SKK-LPJK-2025-%06d", serial),
+                registrationNumber: nil,
+                qualification: kind == .safetyLicence ? "\(programme.name) Kelas II" : "\(programme.name) Jenjang 2",
+                issuedOn: ProgrammeCatalogue.format(issued),
+                validUntil: ProgrammeCatalogue.format(issued.addingTimeInterval(5 * 365 * 86_400)),
+                recordedBy: "Petugas Disnakertrans (simulasi)")
+            messages.append(
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(prefix)licence-\(seat.participantID)", source: "/kaltim/office/lisensi",
+                        subject: seat.participantID, data: licence),
+                    exchange: exchange
+                ).amqpMessage)
+        }
+        return messages
+    }
+
     /// Appeals (banding): a tenth of the BELUM KOMPETEN candidates appeal a few days after the
     /// assessment (drawn from the seed and the registration number); the LSP decides a week
     /// later, upholding every other appeal (the BK units become K, with the BNSP numbers).

@@ -507,6 +507,17 @@ struct ProgrammeRun {
                 counts.graded + counts.assessmentRejected >= target && counts.certificates >= counts.expectedCertificates
             }
         }
+        // The office records the licences LPJK and Kemnaker issued to those who passed the
+        // training of a programme that leads to one; the certificates role records each.
+        let licences = try makeLicences(
+            seats: seats, passed: await tally.owedCertificates["training"] ?? [], registrations: registrations)
+        if !licences.isEmpty {
+            try await publishAll(licences)
+            let count = licences.count
+            try await tally.wait("licence records", Date()) { counts in
+                counts.licencesRecorded >= count && counts.certificates >= counts.expectedCertificates
+            }
+        }
     }
 
     /// 4. Every event that concerns a job seeker has reached them (or failed, with a reason).

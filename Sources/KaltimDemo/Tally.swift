@@ -31,13 +31,16 @@ actor Tally {
         /// Steps of appeals (banding) recorded by grading, and the appeals upheld.
         var appealSteps = 0, appealsUpheld = 0
         var certificates = 0, trainingCertificates = 0, competencyCertificates = 0
+        /// The office's licence records (`licence.recorded`) and the records the certificates role
+        /// issued for them.
+        var licencesRecorded = 0, licenceCertificates = 0
         var submitted = 0, notified = 0, notificationsFailed = 0
         /// Intake's first answer to each registration: accepted, rejected or review.
         var decided: Int { accepted + rejected + review - reviewAccepted - reviewRejected }
         /// Reviews no officer has approved or rejected yet.
         var reviewsPending: Int { review - reviewAccepted - reviewRejected }
         var placed: Int { scheduled + waitlisted }
-        var expectedCertificates: Int { trainingPassed + competent }
+        var expectedCertificates: Int { trainingPassed + competent + licencesRecorded }
         /// One message per event that concerns a job seeker.
         var expectedNotifications: Int {
             submitted + accepted + rejected + review + documentsRequested + scheduled + waitlisted + offers + reserves
@@ -120,6 +123,11 @@ actor Tally {
     /// When the last message telling someone the decision on their registration was seen.
     private(set) var lastDecisionMessage: Date?
 
+    /// The name a licence kind's records are owed under (the report's check).
+    static func owedName(_ kind: LicenceRecordedV1.Kind) -> String {
+        kind == .constructionCompetency ? "SKK Konstruksi" : "Lisensi K3"
+    }
+
     static let producer: [String: String] = [
         RegistrationAcceptedV1.eventType: "intake", RegistrationRejectedV1.eventType: "intake",
         RegistrationReceivedV1.eventType: "intake",
@@ -130,7 +138,7 @@ actor Tally {
         EnrolmentReserveDesignatedV1.eventType: "scheduling",
         AssessmentGradedV2.eventType: "grading", AssessmentRejectedV1.eventType: "grading",
         AssessmentAppealRecordedV1.eventType: "grading",
-        CertificateIssuedV1.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
+        CertificateIssuedV2.eventType: "certificates", NotificationDeliveredV1.eventType: "notifications",
         NotificationFailedV1.eventType: "notifications",
     ]
 
@@ -193,8 +201,8 @@ actor Tally {
             if let appeal = data(AssessmentAppealRecordedV1.self) {
                 note("appeal step", "\(appeal.assessmentID) \(appeal.status.rawValue)")
             }
-        case CertificateIssuedV1.eventType:
-            if let issued = data(CertificateIssuedV1.self) {
+        case CertificateIssuedV2.eventType:
+            if let issued = data(CertificateIssuedV2.self) {
                 note("certificate", "\(issued.participantID) \(issued.kind.rawValue) \(issued.scheme ?? "")")
             }
         case NotificationDeliveredV1.eventType:
@@ -320,20 +328,27 @@ actor Tally {
         case AssessmentAppealRecordedV1.eventType:
             counts.appealSteps += 1
             if data(AssessmentAppealRecordedV1.self)?.status == .upheld { counts.appealsUpheld += 1 }
+        case LicenceRecordedV1.eventType:
+            counts.licencesRecorded += 1
+            if let licence = data(LicenceRecordedV1.self) {
+                owedCertificates[Self.owedName(licence.kind), default: []].insert(licence.participantID)
+            }
         case TrainingCompletedV1.eventType:
             counts.trainingResults += 1
             if let completed = data(TrainingCompletedV1.self), completed.result == .passed {
                 counts.trainingPassed += 1
                 owedCertificates["training", default: []].insert(completed.participantID)
             }
-        case CertificateIssuedV1.eventType:
+        case CertificateIssuedV2.eventType:
             counts.certificates += 1
-            if let issued = data(CertificateIssuedV1.self) {
+            if let issued = data(CertificateIssuedV2.self) {
                 if issued.kind == .training {
                     counts.trainingCertificates += 1
-                } else {
+                } else if issued.kind == .competency {
                     counts.competencyCertificates += 1
                     certified.insert(issued.participantID)
+                } else {
+                    counts.licenceCertificates += 1
                 }
                 certificatesByIssuer[issued.issuer, default: 0] += 1
             }
@@ -474,7 +489,8 @@ actor Tally {
             "  pass rates drawn per programme: "
                 + passRates.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value * 100)) %" }.joined(separator: ", "))
         lines.append(
-            "certificates: \(c.certificates) (training \(c.trainingCertificates), competency \(c.competencyCertificates))")
+            "certificates: \(c.certificates) (training \(c.trainingCertificates), competency \(c.competencyCertificates), licence records \(c.licenceCertificates) of \(c.licencesRecorded) the office recorded)"
+        )
         for (issuer, count) in certificatesByIssuer.sorted(by: { $0.key < $1.key }) { lines.append("  \(issuer): \(count)") }
         lines.append(
             "notifications: delivered \(c.notified) of \(c.expectedNotifications) expected (one per event), failed \(c.notificationsFailed)"

@@ -43,6 +43,10 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         public var trainingHours: Int
         public var weeks: Int
         public var scheme: Scheme
+        /// The licences issued outside the programme that its participants may hold and the
+        /// office records (``LicenceRecordedV1``): SKK Konstruksi for construction schemes,
+        /// Lisensi K3 for equipment operators. `nil`: none.
+        public var licences: [LicenceRecordedV1.Kind]?
     }
 
     public struct Centre: Codable, Sendable, Equatable {

@@ -47,11 +47,11 @@ public enum ContractPublishers {
         External(
             name: "office",
             summary:
-                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data, withdrawals of consent)",
+                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data, withdrawals of consent, records of licences LPJK and Kemnaker issued)",
             publishes: [
                 ClassOpenedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, CertificateRevokedV1.eventType,
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType, RegistrationCorrectedV1.eventType,
-                ConsentWithdrawnV1.eventType,
+                ConsentWithdrawnV1.eventType, LicenceRecordedV1.eventType,
             ]),
         External(
             name: "blki", summary: "the BLKI offices (daftar ulang records, withdrawals, training results)",

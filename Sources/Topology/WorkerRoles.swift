@@ -41,8 +41,10 @@ extension WorkerRole {
         summary: "Takes in LSP assessment results per SKKNI unit and grades them.")
     public static let certificates = pipeline(
         "certificates", input: CertificatesInput.self,
-        publishes: [CertificateIssuedV1.eventType, CertificateRevokedV1.eventType],
-        summary: "Issues and revokes certificates with verification codes, in the holder's name.")
+        publishes: [CertificateIssuedV2.eventType, CertificateRevokedV1.eventType],
+        summary:
+            "Issues and revokes certificates with verification codes, in the holder's name; records the LSP's BNSP certificates and the licences LPJK and Kemnaker issue, from their numbers."
+    )
     public static let notifications = pipeline(
         "notifications", input: NotificationsInput.self,
         publishes: [NotificationDeliveredV1.eventType, NotificationFailedV1.eventType],
@@ -143,8 +145,8 @@ public enum GradingInput: RoleInput {
 }
 
 /// What the certificates role handles: grades (the competency record), the BLKI's training
-/// results (the training certificate), enrolments (the class of each), revocations, and the
-/// holder's name from intake.
+/// results (the training certificate), the office's licence records (SKK Konstruksi, Lisensi
+/// K3), enrolments (the class of each), revocations, and the holder's name from intake.
 public enum CertificatesInput: RoleInput {
     case graded(AssessmentGradedV3)
     case trainingCompleted(TrainingCompletedV1)
@@ -152,10 +154,12 @@ public enum CertificatesInput: RoleInput {
     case withdrawn(EnrolmentWithdrawnV1)
     case revoked(CertificateRevokedV1)
     case named(ParticipantNamedV1)
+    case licence(LicenceRecordedV1)
 
     public static let routes = InputRoutes<Self>()
         .on(AssessmentGradedV3.self, Self.graded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
+        .on(LicenceRecordedV1.self, Self.licence)
         .on(ClassScheduledV2.self, Self.scheduled)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(CertificateRevokedV1.self, Self.revoked)
@@ -177,7 +181,7 @@ public enum NotificationsInput: RoleInput {
     case graded(AssessmentGradedV3)
     case appealRecorded(AssessmentAppealRecordedV1)
     case trainingCompleted(TrainingCompletedV1)
-    case certificateIssued(CertificateIssuedV1)
+    case certificateIssued(CertificateIssuedV2)
     case certificateRevoked(CertificateRevokedV1)
     case withdrawn(EnrolmentWithdrawnV1)
     case requested(NotificationRequestedV1)
@@ -198,7 +202,7 @@ public enum NotificationsInput: RoleInput {
         .on(AssessmentGradedV3.self, Self.graded)
         .on(AssessmentAppealRecordedV1.self, Self.appealRecorded)
         .on(TrainingCompletedV1.self, Self.trainingCompleted)
-        .on(CertificateIssuedV1.self, Self.certificateIssued)
+        .on(CertificateIssuedV2.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(EnrolmentWithdrawnV1.self, Self.withdrawn)
         .on(NotificationRequestedV1.self, Self.requested)
@@ -222,7 +226,7 @@ public enum ConsoleInput: RoleInput {
     case graded(AssessmentGradedV3)
     /// A submission grading refused: the LSP coordinator's desk shows it with its reasons.
     case assessmentRejected(AssessmentRejectedV1)
-    case certificateIssued(CertificateIssuedV1)
+    case certificateIssued(CertificateIssuedV2)
     case certificateRevoked(CertificateRevokedV1)
     case notificationDelivered(NotificationDeliveredV1)
     case reRegistered(EnrolmentReRegisteredV1)
@@ -241,7 +245,7 @@ public enum ConsoleInput: RoleInput {
         .on(ApprenticeshipPlacedV1.self, Self.apprenticeshipPlaced)
         .on(AssessmentGradedV3.self, Self.graded)
         .on(AssessmentRejectedV1.self, Self.assessmentRejected)
-        .on(CertificateIssuedV1.self, Self.certificateIssued)
+        .on(CertificateIssuedV2.self, Self.certificateIssued)
         .on(CertificateRevokedV1.self, Self.certificateRevoked)
         .on(NotificationDeliveredV1.self, Self.notificationDelivered)
         .on(EnrolmentReRegisteredV1.self, Self.reRegistered)

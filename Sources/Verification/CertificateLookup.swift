@@ -28,7 +28,7 @@ public struct VerificationResult: Codable, Sendable, Equatable {
 
     public var status: Status
     public var certificateID: String?
-    /// `PELATIHAN` or `KOMPETENSI`.
+    /// `PELATIHAN`, `KOMPETENSI`, `SKK_KONSTRUKSI` or `LISENSI_K3`.
     public var kind: String?
     /// The holder's name partly masked (``CertificateLookup/maskedName(_:)``).
     public var holder: String?
@@ -39,10 +39,12 @@ public struct VerificationResult: Codable, Sendable, Equatable {
     public var issuedOn: String?
     /// `YYYY-MM-DD`; nil for a certificate that does not expire.
     public var validUntil: String?
+    /// What a licence qualifies for (SKK Konstruksi and Lisensi K3 records only).
+    public var qualification: String?
 
     public init(
         status: Status, certificateID: String? = nil, kind: String? = nil, holder: String? = nil, programme: String? = nil,
-        issuer: String? = nil, issuedOn: String? = nil, validUntil: String? = nil
+        issuer: String? = nil, issuedOn: String? = nil, validUntil: String? = nil, qualification: String? = nil
     ) {
         self.status = status
         self.certificateID = certificateID
@@ -52,6 +54,7 @@ public struct VerificationResult: Codable, Sendable, Equatable {
         self.issuer = issuer
         self.issuedOn = issuedOn
         self.validUntil = validUntil
+        self.qualification = qualification
     }
 
     static let unknown = VerificationResult(status: .unknown)
@@ -144,7 +147,7 @@ public struct CertificateLookup: Sendable {
             issuer: competency
                 ? catalogue.lspName(licence: licence).map { "\($0) (\(licence))" } ?? payload.issuer
                 : payload.issuer,
-            issuedOn: payload.issuedOn, validUntil: payload.validUntil)
+            issuedOn: payload.issuedOn, validUntil: payload.validUntil, qualification: payload.qualification)
     }
 
     /// A document decoded in place of a missing one (see ``result(forCode:)``).

@@ -76,15 +76,20 @@ enum VerificationPage {
             """
         if [.valid, .revoked, .expired, .notYetValid].contains(result.status) {
             let kind =
-                result.kind == "KOMPETENSI"
-                ? "Catatan sertifikat kompetensi BNSP (sertifikatnya diterbitkan BNSP melalui LSP)" : "Sertifikat pelatihan"
-            let rows: [(String, String)] = [
-                ("Jenis", kind), ("Nama pemegang", result.holder ?? "—"), ("Program", result.programme ?? "—"),
-                ("Penerbit", result.issuer ?? "—"),
-                ("Tanggal terbit", result.issuedOn.map(IndonesianCalendar.date) ?? "—"),
-                ("Berlaku sampai", result.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas"),
-                ("ID sertifikat", result.certificateID ?? "—"),
-            ]
+                switch result.kind {
+                case "KOMPETENSI": "Catatan sertifikat kompetensi BNSP (sertifikatnya diterbitkan BNSP melalui LSP)"
+                case "SKK_KONSTRUKSI": "Catatan SKK Konstruksi (diterbitkan LPJK)"
+                case "LISENSI_K3": "Catatan Lisensi K3 / SIO (diterbitkan Kemnaker)"
+                default: "Sertifikat pelatihan"
+                }
+            let rows: [(String, String)] =
+                [("Jenis", kind)] + (result.qualification.map { [("Kualifikasi", $0)] } ?? []) + [
+                    ("Nama pemegang", result.holder ?? "—"), ("Program", result.programme ?? "—"),
+                    ("Penerbit", result.issuer ?? "—"),
+                    ("Tanggal terbit", result.issuedOn.map(IndonesianCalendar.date) ?? "—"),
+                    ("Berlaku sampai", result.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas"),
+                    ("ID sertifikat", result.certificateID ?? "—"),
+                ]
             body +=
                 "<dl>"
                 + rows.map { "<dt>\(escape($0.0))</dt><dd>\(escape($0.1))</dd>" }.joined()

@@ -61,6 +61,13 @@ extension Failure.Code {
     public static let invalidTrainingResult = Self(rawValue: "invalid-training-result")
     /// A training result that contradicts the one already recorded (permanent).
     public static let trainingResultConflict = Self(rawValue: "training-result-conflict")
+    /// A licence record (`licence.recorded`) with a malformed number, qualification or date, for
+    /// a programme that does not lead to that licence, dated before the training ended, or for
+    /// someone who left the training (permanent).
+    public static let invalidLicence = Self(rawValue: "invalid-licence")
+    /// A licence record whose number differs from the one already recorded for that person,
+    /// scheme and kind (permanent: a correction is a reissue, which is not built).
+    public static let licenceConflict = Self(rawValue: "licence-conflict")
 
     /// A grade for a participant whose class the role has not seen yet (transient: the
     /// `class.scheduled` event is on its way).

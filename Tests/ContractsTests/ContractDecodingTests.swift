@@ -39,7 +39,7 @@ struct GoldenFixtureTests {
         let folder = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
         #expect(Set(files.map { String($0.dropLast(5)) }) == Set(Self.fixtures))
-        #expect(Self.fixtures.count == 40)
+        #expect(Self.fixtures.count == 42)
     }
 
     @Test(arguments: fixtures)
@@ -113,6 +113,23 @@ struct GoldenFixtureTests {
         let new = try #require(
             try makeRegistry().decode(try fixture("registration.accepted.v2")).payload as? RegistrationAcceptedV2)
         #expect(new.submittedAt == ISO8601DateFormatter().date(from: "2025-04-02T02:59:58Z"))
+    }
+
+    @Test func aCertificateOfVersionOneUpcastsToItsKindWithNoQualificationAndVersionTwoCarriesALicence() throws {
+        let old = try #require(
+            try makeRegistry().decode(try fixture("certificate.issued.v1")).payload as? CertificateIssuedV2)
+        #expect(old.kind == .competency && old.qualification == nil && old.certificateNumber == "45200 2421 1 0000101 2025")
+        let new = try #require(
+            try makeRegistry().decode(try fixture("certificate.issued.v2")).payload as? CertificateIssuedV2)
+        #expect(new.kind == .safetyLicence && new.qualification == "Operator Forklift Kelas II")
+        // Every kind version 1 can say keeps its meaning.
+        for kind in [CertificateIssuedV1.Kind.training, .competency] {
+            var message = try ContractJSON.decoder().decode(
+                EventEnvelope<CertificateIssuedV1>.self, from: try fixture("certificate.issued.v1")
+            ).data
+            message.kind = kind
+            #expect(message.upcast().kind.rawValue == kind.rawValue)
+        }
     }
 
     @Test func versionOneUpcastsWithTheNewFieldsUnknown() throws {

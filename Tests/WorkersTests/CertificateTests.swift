@@ -61,9 +61,9 @@ struct CertificateDriver {
         try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: graded)).events
     }
 
-    func issued(_ events: [OutgoingEvent]) throws -> [CertificateIssuedV1] {
-        try events.filter { $0.type == CertificateIssuedV1.eventType }.map {
-            try ContractJSON.decoder().decode(EventEnvelope<CertificateIssuedV1>.self, from: $0.body).data
+    func issued(_ events: [OutgoingEvent]) throws -> [CertificateIssuedV2] {
+        try events.filter { $0.type == CertificateIssuedV2.eventType }.map {
+            try ContractJSON.decoder().decode(EventEnvelope<CertificateIssuedV2>.self, from: $0.body).data
         }
     }
 
@@ -254,7 +254,7 @@ struct CertificateTests {
     /// attempt counted, and no temporary file is left.
     @Test func severalRenderersWriteEachCertificatesOwnFilesAndAFailureStaysItsOwn() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
-        var issued: [CertificateIssuedV1] = []
+        var issued: [CertificateIssuedV2] = []
         for participant in ["PST-1", "PST-2"] {
             issued += try driver.issued(try await driver.trained(participant))
             issued += try driver.issued(

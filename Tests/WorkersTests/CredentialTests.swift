@@ -135,19 +135,21 @@ struct CredentialTests {
         }
     }
 
-    @Test func aTrainingCertificateAndACompetencyRecordExportAsOpenBadgesThatAnIndependentVerifierAccepts()
+    @Test func aTrainingCertificateACompetencyRecordAndALicenceRecordExportAsOpenBadgesThatAnIndependentVerifierAccepts()
         async throws
     {
-        let driver = try await CertificateDriver.make()
+        let driver = try await LicenceRecordTests.driver()
         let training = try #require(try driver.issued(try await driver.trained()).first)
         let competency = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
+        let licence = try #require(
+            try driver.issued(try await LicenceRecordTests.record(driver, LicenceRecordTests.licence())).first)
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let created = ISO8601DateFormatter().date(from: "2025-09-01T04:00:00Z")!
         var files: [String: String] = [:]
-        for issued in [training, competency] {
+        for issued in [training, competency, licence] {
             let document = try JSONDecoder().decode(
                 CertificateDocument.self, from: try await driver.document(issued.certificateID))
             let credential = try CertificateSigner.development.credential(for: document, catalogue: catalogue, at: created)
@@ -156,7 +158,7 @@ struct CredentialTests {
             try credential.prettyJSON().write(to: URL(fileURLWithPath: path))
             files[issued.certificateID] = path
             let text = String(decoding: try credential.prettyJSON(), as: UTF8.self)
-            #expect(text.contains(issued.certificateNumber) && text.contains("PST-1") && !text.contains("nik"))
+            #expect(text.contains(issued.certificateNumber) && text.contains(issued.participantID) && !text.contains("nik"))
             #expect(credential.object?["proof"]?.object?["created"]?.string == "2025-09-01T04:00:00Z")
         }
         let trainingVC = try JSONValue(json: try Data(contentsOf: URL(fileURLWithPath: files[training.certificateID]!)))
@@ -171,7 +173,15 @@ struct CredentialTests {
             recordVC.object?["credentialSubject"]?.object?["achievement"]?.object?["achievementType"]
                 == .string("Certification"))
 
+        let licenceVC = try JSONValue(json: try Data(contentsOf: URL(fileURLWithPath: files[licence.certificateID]!)))
+        #expect(licenceVC.object?["validUntil"] == .string("2030-09-14T23:59:59+08:00"), "the issuer's date")
+        #expect(licenceVC.object?["name"] == .string("Catatan Lisensi K3 (SIO) — Operator Forklift Kelas II"))
+        #expect(licenceVC.object?["description"]?.string?.contains("bukan lisensi Kemnaker") == true)
+        #expect(
+            licenceVC.object?["credentialSubject"]?.object?["achievement"]?.object?["achievementType"] == .string("License"))
+
         let trusted = CertificateSigner.development.publicKeyHex
+        #expect(files.count == 3)
         for path in files.values {
             let (status, output) = try await runProcess(
                 "/usr/bin/env",

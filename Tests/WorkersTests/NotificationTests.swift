@@ -333,6 +333,15 @@ struct NotificationDeliveryTests {
                 data: EnrolmentReserveDesignatedV1(
                     participantID: "PST-7", classID: "BPN-2025-TATA_GRAHA-02", centre: .balikpapan, programme: "TATA_GRAHA",
                     cohort: nil, startDate: "2025-07-21", rank: 2)))
+        // A licence record (certificate.issued v2): named as the record it is, with its qualification.
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "licence-7", source: "/test",
+                data: CertificateIssuedV2(
+                    certificateID: "KEMNAKER-2025-K3-00007", participantID: "PST-7", kind: .safetyLicence,
+                    issuer: "Kemnaker", certificateNumber: "KEP.5/777/AS.03.02/X/2025", registrationNumber: nil,
+                    scheme: "SKM-2025-OPR-FLT", qualification: "Operator Forklift Kelas II", issuedOn: "2025-09-15",
+                    validUntil: "2030-09-14", verificationCode: "KEMNAKER-2025-K3-00007.abc")))
         // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
         _ = try await kit.deliver(
             EventEnvelope(
@@ -376,6 +385,10 @@ struct NotificationDeliveryTests {
         let appeal = try #require(texts.first { $0.contains("banding Anda") }, "\(texts)")
         #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
         #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")
+        let licence = try #require(texts.first { $0.contains("KEP.5/777/AS.03.02/X/2025") }, "\(texts)")
+        #expect(licence.contains("Catatan Lisensi K3 (SIO) Anda telah terbit"), "\(licence)")
+        #expect(licence.contains("Operator Forklift Kelas II (program Operator Forklift)"), "\(licence)")
+        #expect(licence.contains("Berlaku s.d. 14 September 2030"), "\(licence)")
         let training = try #require(texts.first { $0.contains("hasil pelatihan Tata Graha") }, "\(texts)")
         #expect(training.contains("di BLKI Balikpapan: LULUS (kehadiran 92%)"), "\(training)")
         // A result that cannot be true, or that contradicts the one told, is not told.

@@ -12,6 +12,9 @@ public import Programme
 /// - A competency record: an achievement of type `Certification` recorded by Disnakertrans.
 ///   The credential says what it is: a record of the certificate BNSP issued through the LSP,
 ///   with the numbers the LSP gave; it is not BNSP's certificate.
+/// - A licence record (SKK Konstruksi from LPJK, Lisensi K3 from Kemnaker): an achievement of
+///   type `License` recorded by Disnakertrans, with the issuer's numbers and qualification; it is
+///   not the licence.
 ///
 /// Like the signed document it comes from, it names the holder by name (as on the KTP) and
 /// participant id, never by NIK.
@@ -40,7 +43,30 @@ public enum CertificateCredential {
         let achievement: JSONValue
         let name: String
         let description: String
-        if competency {
+        if let licenceName = CertificateKind.licenceName(payload.kind) {
+            let scheme = payload.scheme ?? payload.programme
+            let qualification = payload.qualification ?? licenceName
+            name = "Catatan \(licenceName) — \(qualification)"
+            description =
+                "Catatan atas \(licenceName) yang diterbitkan \(payload.issuer) dengan nomor \(payload.certificateNumber)"
+                + (payload.registrationNumber.map { " dan nomor registrasi \($0)" } ?? "")
+                + ", kualifikasi \(qualification), setelah program \(programmeName)."
+                + " Kredensial ini bukan lisensi \(payload.issuer); lisensinya dipegang pemiliknya."
+                + " Kode verifikasi: \(document.verificationCode)."
+            issuer = .object([
+                "id": .string(issuerID), "type": .array([.string("Profile")]), "name": .string(office),
+                "description": .string("Pencatat lisensi lulusan Program Sertifikasi Pencari Kerja \(year)."),
+            ])
+            achievement = .object([
+                "id": .string("urn:kaltim:lisensi:\(payload.kind):\(scheme)"), "type": .array([.string("Achievement")]),
+                "achievementType": .string("License"), "name": .string("\(licenceName) \(qualification)"),
+                "description": .string("\(licenceName) kualifikasi \(qualification), diterbitkan \(payload.issuer)."),
+                "criteria": .object([
+                    "narrative": .string(
+                        "Diterbitkan \(payload.issuer); dicatat Disnakertrans dari nomor yang diberikan penerbitnya.")
+                ]),
+            ])
+        } else if competency {
             let licence = payload.issuer.hasPrefix("LSP ") ? String(payload.issuer.dropFirst(4)) : payload.issuer
             let lsp = catalogue.lspName(licence: licence).map { "\($0) (lisensi BNSP \(licence))" } ?? "LSP \(licence)"
             let scheme = payload.scheme ?? payload.programme
@@ -126,6 +152,17 @@ public enum CertificateCredential {
 enum CertificateKind {
     static let training = "PELATIHAN"
     static let competency = "KOMPETENSI"
+    static let constructionCompetency = "SKK_KONSTRUKSI"
+    static let safetyLicence = "LISENSI_K3"
+
+    /// The name of a licence kind as Indonesians know it, `nil` for a certificate of the programme.
+    static func licenceName(_ kind: String) -> String? {
+        switch kind {
+        case constructionCompetency: "SKK Konstruksi"
+        case safetyLicence: "Lisensi K3 (SIO)"
+        default: nil
+        }
+    }
 }
 
 extension CertificateSigner {

@@ -12,6 +12,10 @@ public import Topology
 /// - A **training certificate** (PELATIHAN, issued by the participant's BLKI, no expiry, dated
 ///   the class's last day) when the BLKI records the training LULUS (`training.completed`;
 ///   LULUS needs at least 80 % attendance). The LSP's assessment does not decide it.
+/// - A **licence record** (SKK_KONSTRUKSI from LPJK, LISENSI_K3 from Kemnaker) when the office
+///   records one (`licence.recorded`) with the issuer's own numbers, dates and qualification, for
+///   a participant of a programme the plan says leads to it, dated no earlier than the class's
+///   last day. The same record again changes nothing; another number for it is refused.
 /// - A **competency certificate record** (KOMPETENSI) for one assessed KOMPETEN, carrying the
 ///   BNSP certificate and registration numbers exactly as the LSP sent them; without them no
 ///   record is issued (it waits in `cert_pending` for a correction that brings them). Valid for
@@ -156,7 +160,105 @@ public struct CertificateHandler: TypedMessageHandler {
             return try issue(for: graded, event: event, in: transaction)
         case .trainingCompleted(let completed):
             return try issue(for: completed, event: event, in: transaction)
+        case .licence(let licence):
+            return try record(licence, event: event, in: transaction)
         }
+    }
+
+    /// The record of a licence issued outside the programme (SKK Konstruksi, Lisensi K3), with
+    /// the issuer's numbers exactly as the office typed them: never generated.
+    func record(_ licence: LicenceRecordedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
+        -> [OutgoingEvent]
+    {
+        let number = licence.certificateNumber.trimmingCharacters(in: .whitespaces)
+        let registration = licence.registrationNumber?.trimmingCharacters(in: .whitespaces)
+        let qualification = licence.qualification.trimmingCharacters(in: .whitespaces)
+        guard Self.isIssuerNumber(number), registration.map(Self.isIssuerNumber) ?? true,
+            Self.isShortText(qualification), Self.isShortText(licence.recordedBy.trimmingCharacters(in: .whitespaces))
+        else {
+            throw Failure.permanent(
+                .invalidLicence,
+                "a licence's number and registration number are 1–64 letters, digits, spaces and . / - : ( ), its qualification and recorder 1–200 characters without control characters"
+            )
+        }
+        guard let issued = ProgrammeCatalogue.day(licence.issuedOn), let until = ProgrammeCatalogue.day(licence.validUntil),
+            until > issued
+        else {
+            throw Failure.permanent(
+                .invalidLicence, "a licence's issuedOn and validUntil are days (YYYY-MM-DD), validUntil the later one")
+        }
+        guard licence.issuedOn <= ProgrammeCatalogue.format(event.header.time) else {
+            throw Failure.permanent(.invalidLicence, "a licence is not dated after the day it is recorded")
+        }
+        guard
+            let enrolment = try transaction.query(
+                "SELECT centre, programme, end_date FROM cert_enrolments WHERE participant_id = ?",
+                [.text(licence.participantID)]
+            ).first, let centre = enrolment["centre"]?.text.flatMap(TrainingCentre.init(rawValue:)),
+            let programmeCode = enrolment["programme"]?.text, let endDate = enrolment["end_date"]?.text
+        else {
+            throw Failure.transient(.enrolmentUnknown, "no class known for participant \(licence.participantID)")
+        }
+        guard let programme = catalogue.programme(programmeCode, at: centre),
+            programme.licences?.contains(licence.kind) == true
+        else {
+            throw Failure.permanent(
+                .invalidLicence, "programme \(programmeCode) does not lead to a \(licence.kind.rawValue) in the plan")
+        }
+        guard licence.issuedOn >= endDate else {
+            throw Failure.permanent(
+                .invalidLicence, "a licence the training led to is not dated before the class's last day (\(endDate))")
+        }
+        let left = try !transaction.query(
+            "SELECT 1 FROM cert_withdrawals WHERE participant_id = ?", [.text(licence.participantID)]
+        ).isEmpty
+        guard !left else {
+            throw Failure.permanent(.invalidLicence, "\(licence.participantID) left the training; no licence is recorded")
+        }
+        let kind: CertificateIssuedV2.Kind = licence.kind == .constructionCompetency ? .constructionCompetency : .safetyLicence
+        // One record per person, scheme and kind: the same again changes nothing.
+        if let row = try transaction.query(
+            "SELECT document FROM cert_certificates WHERE participant_id = ? AND scheme = ? AND kind = ?",
+            [.text(licence.participantID), .text(programme.scheme.code), .text(kind.rawValue)]
+        ).first {
+            guard case .blob(let stored) = row["document"] else {
+                throw Failure.permanent(.licenceConflict, "the stored record of \(licence.participantID) cannot be read")
+            }
+            let document = try JSONDecoder().decode(CertificateDocument.self, from: stored)
+            guard document.payload.certificateNumber == number else {
+                throw Failure.permanent(
+                    .licenceConflict,
+                    "\(licence.participantID) already has a \(kind.rawValue) recorded under another number; it is not changed"
+                )
+            }
+            return []
+        }
+        let (issuer, code) = kind == .constructionCompetency ? ("LPJK", "LPJK") : ("Kemnaker", "KEMNAKER")
+        return [
+            try create(
+                kind: kind, issuer: issuer, issuerCode: "\(code)-\(kind == .constructionCompetency ? "SKK" : "K3")",
+                idPrefix: code, signatory: catalogue.recordSignatory, number: { _, _ in number },
+                registrationNumber: registration, participantID: licence.participantID, scheme: programme.scheme.code,
+                programme: programme, issuedOn: licence.issuedOn, validUntil: licence.validUntil,
+                qualification: qualification, event: event, in: transaction)
+        ]
+    }
+
+    /// An issuer's number as printed: 1–64 ASCII letters, digits, spaces and `. / - : ( )`.
+    static func isIssuerNumber(_ text: String) -> Bool {
+        !text.isEmpty && text.unicodeScalars.count <= 64
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " ./-:()".unicodeScalars.contains($0))
+            }
+    }
+
+    /// One line of 1–200 characters (800 bytes) without control or formatting characters.
+    static func isShortText(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 200 && text.utf8.count <= 800
+            && !text.unicodeScalars.contains {
+                $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+                    || $0 == "\u{2028}" || $0 == "\u{2029}"
+            }
     }
 
     func issue(for graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws
@@ -195,7 +297,8 @@ public struct CertificateHandler: TypedMessageHandler {
                     signatory: catalogue.recordSignatory,
                     number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
                     scheme: graded.scheme, programme: programme,
-                    issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), event: event, in: transaction))
+                    issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), qualification: nil, event: event,
+                    in: transaction))
         case .notYetCompetent:
             // A correction took the competence back: revoke the record issued on the earlier result.
             guard graded.supersedes != nil,
@@ -203,7 +306,7 @@ public struct CertificateHandler: TypedMessageHandler {
                     """
                     SELECT c.certificate_id FROM cert_certificates c LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
                     WHERE c.participant_id = ? AND c.scheme = ? AND c.kind = ? AND r.certificate_id IS NULL
-                    """, [.text(graded.participantID), .text(graded.scheme), .text(CertificateIssuedV1.Kind.competency.rawValue)]
+                    """, [.text(graded.participantID), .text(graded.scheme), .text(CertificateIssuedV2.Kind.competency.rawValue)]
                 ).first, let certificateID = row["certificate_id"]?.text
             else { break }
             try transaction.execute(
@@ -281,7 +384,7 @@ public struct CertificateHandler: TypedMessageHandler {
                 idPrefix: "\(code)", signatory: catalogue.centre(centre)?.signatory,
                 number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
                 registrationNumber: nil, participantID: completed.participantID, scheme: scheme, programme: programme,
-                issuedOn: endDate, validUntil: nil, event: event, in: transaction)
+                issuedOn: endDate, validUntil: nil, qualification: nil, event: event, in: transaction)
         ]
     }
 
@@ -295,7 +398,7 @@ public struct CertificateHandler: TypedMessageHandler {
     /// The attendance a LULUS training needs (DOMAIN.md §8: at least 80 %).
     static let passingAttendance = 80.0
 
-    func exists(_ participant: String, scheme: String, kind: CertificateIssuedV1.Kind, in transaction: any StoreTransaction)
+    func exists(_ participant: String, scheme: String, kind: CertificateIssuedV2.Kind, in transaction: any StoreTransaction)
         throws -> Bool
     {
         try !transaction.query(
@@ -305,11 +408,11 @@ public struct CertificateHandler: TypedMessageHandler {
     }
 
     func create(
-        kind: CertificateIssuedV1.Kind, issuer: String, issuerCode: String, idPrefix: String,
+        kind: CertificateIssuedV2.Kind, issuer: String, issuerCode: String, idPrefix: String,
         signatory: ProgrammeCatalogue.Signatory?,
         number: (Int, Int) -> String, registrationNumber: String?, participantID: String, scheme: String,
-        programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, event: DecodedEvent,
-        in transaction: any StoreTransaction
+        programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, qualification: String?,
+        event: DecodedEvent, in transaction: any StoreTransaction
     ) throws -> OutgoingEvent {
         guard
             let holderName = try transaction.query(
@@ -328,14 +431,22 @@ public struct CertificateHandler: TypedMessageHandler {
                     "SELECT COALESCE(MAX(serial), 0) AS n FROM cert_certificates WHERE issuer_code = ? AND year = ?",
                     [.text(issuerCode), .integer(Int64(year))]
                 ).first?["n"]?.integer ?? 0) + 1
-        let certificateID = String(format: "%@-%d-%@-%05d", idPrefix, year, kind == .training ? "PBK" : "KOM", serial)
+        let suffix =
+            switch kind {
+            case .training: "PBK"
+            case .competency: "KOM"
+            case .constructionCompetency: "SKK"
+            case .safetyLicence: "K3"
+            }
+        let certificateID = String(format: "%@-%d-%@-%05d", idPrefix, year, suffix, serial)
         let document = try signer.sign(
             CertificateDocument.Payload(
                 certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
                 registrationNumber: registrationNumber, participantID: participantID,
-                programme: programme?.code ?? scheme, scheme: kind == .competency ? scheme : nil,
+                programme: programme?.code ?? scheme, scheme: kind == .training ? nil : scheme,
                 issuedOn: issuedOn, validUntil: validUntil, holderName: holderName,
-                signatory: signatory.map { .init(name: $0.name, title: $0.title, place: $0.place) }), at: now())
+                signatory: signatory.map { .init(name: $0.name, title: $0.title, place: $0.place) },
+                qualification: qualification), at: now())
         try transaction.execute(
             """
             INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)
@@ -350,10 +461,10 @@ public struct CertificateHandler: TypedMessageHandler {
                 "INSERT INTO cert_files (certificate_id, programme_name) VALUES (?, ?)",
                 [.text(certificateID), .text(programme?.name ?? scheme)])
         }
-        let issued = CertificateIssuedV1(
+        let issued = CertificateIssuedV2(
             certificateID: certificateID, participantID: participantID, kind: kind, issuer: issuer,
             certificateNumber: document.payload.certificateNumber, registrationNumber: registrationNumber,
-            scheme: document.payload.scheme, issuedOn: issuedOn, validUntil: validUntil,
+            scheme: document.payload.scheme, qualification: qualification, issuedOn: issuedOn, validUntil: validUntil,
             verificationCode: document.verificationCode)
         return try outgoing(issued, id: "issued-\(certificateID)", event: event, subject: participantID)
     }

@@ -24,6 +24,8 @@ public enum CertificatePDF {
         defer { cairo_destroy(cr) }
         let payload = document.payload
         let competency = payload.kind == CertificateKind.competency
+        // A licence issued outside the programme (SKK Konstruksi, Lisensi K3): its record.
+        let licenceName = CertificateKind.licenceName(payload.kind)
 
         // Border.
         cairo_set_source_rgb(cr, 0.05, 0.25, 0.45)
@@ -48,12 +50,19 @@ public enum CertificatePDF {
         cairo_set_source_rgb(cr, 0.05, 0.25, 0.45)
         text("PEMERINTAH PROVINSI KALIMANTAN TIMUR", x: 0, y: 72, size: 14, bold: true, centred: true)
         text("DINAS TENAGA KERJA DAN TRANSMIGRASI", x: 0, y: 90, size: 12, bold: true, centred: true)
-        if !competency { text("UPTD \(payload.issuer)", x: 0, y: 106, size: 11, centred: true) }
-        text(
-            competency ? "CATATAN SERTIFIKAT KOMPETENSI BNSP" : "SERTIFIKAT PELATIHAN", x: 0, y: 150, size: 28, bold: true,
-            centred: true)
+        if !competency, licenceName == nil { text("UPTD \(payload.issuer)", x: 0, y: 106, size: 11, centred: true) }
+        let title =
+            if let licenceName { "CATATAN \(licenceName.uppercased())" } else if competency {
+                "CATATAN SERTIFIKAT KOMPETENSI BNSP"
+            } else { "SERTIFIKAT PELATIHAN" }
+        text(title, x: 0, y: 150, size: 28, bold: true, centred: true)
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
-        if competency {
+        if let licenceName {
+            text("\(licenceName) \(payload.issuer) No. \(payload.certificateNumber)", x: 0, y: 176, size: 12, centred: true)
+            if let registration = payload.registrationNumber {
+                text("Nomor registrasi \(registration)", x: 0, y: 192, size: 11, centred: true)
+            }
+        } else if competency {
             // What this document is: a record of BNSP's certificate, not the certificate.
             let number =
                 payload.certificateNumber.hasPrefix("No.") ? payload.certificateNumber : "No. \(payload.certificateNumber)"
@@ -74,7 +83,14 @@ public enum CertificatePDF {
         let nameSize = nameExtents.width > width - 120 ? max(8, 24 * (width - 120) / nameExtents.width) : 24
         text(holder, x: 0, y: 266, size: nameSize, bold: true, centred: true)
         text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
-        if competency {
+        if let licenceName {
+            text(
+                "pemegang \(licenceName) kualifikasi \(payload.qualification ?? "-")", x: 0, y: 314, size: 13, centred: true)
+            text("setelah mengikuti program \(programmeName)", x: 0, y: 334, size: 13, centred: true)
+            text(
+                "Dokumen ini mencatat \(licenceName) yang diterbitkan \(payload.issuer) dengan nomor dari penerbitnya; dokumen ini bukan lisensi tersebut.",
+                x: 0, y: 356, size: 9, centred: true)
+        } else if competency {
             text(
                 "yang telah dinyatakan KOMPETEN pada skema \(payload.scheme ?? "") oleh LSP berlisensi nomor \(licence)",
                 x: 0, y: 314, size: 13, centred: true)

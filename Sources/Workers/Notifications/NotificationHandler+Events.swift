@@ -275,7 +275,7 @@ extension NotificationHandler {
             for: event, contact: .participant(completed.participantID), in: transaction)
     }
 
-    func notify(_ issued: CertificateIssuedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+    func notify(_ issued: CertificateIssuedV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
         // The number a revocation message will name (the revocation carries only the id).
         try transaction.execute(
             "INSERT INTO notif_certificates (certificate_id, certificate_number) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -284,11 +284,12 @@ extension NotificationHandler {
         try queue(
             EventTemplates.CertificateIssued(
                 participantNumber: issued.participantID,
-                kind: issued.kind == .competency ? "Sertifikat Kompetensi" : "Sertifikat Pelatihan",
-                isCompetency: issued.kind == .competency,
+                kind: Self.kindName(issued.kind), isCompetency: issued.kind == .competency,
                 certificateNumber: issued.certificateNumber, registrationNumber: issued.registrationNumber ?? "",
                 hasRegistrationNumber: issued.registrationNumber != nil,
-                scheme: programme.map { "\($0.name) (\($0.scheme.code))" } ?? issued.scheme ?? "-",
+                // A licence names what it qualifies for, then the programme that led to it.
+                scheme: issued.qualification.map { q in programme.map { "\(q) (program \($0.name))" } ?? q }
+                    ?? programme.map { "\($0.name) (\($0.scheme.code))" } ?? issued.scheme ?? "-",
                 programme: programme?.name ?? "-",
                 issuedOn: IndonesianCalendar.date(issued.issuedOn),
                 validUntil: issued.validUntil.map(IndonesianCalendar.date) ?? "",
@@ -296,6 +297,17 @@ extension NotificationHandler {
                 verificationCode: issued.verificationCode,
                 verificationLink: verificationBaseURL + "/" + issued.verificationCode),
             for: event, contact: .participant(issued.participantID), in: transaction)
+    }
+
+    /// How the message names a certificate: the licences are records of what LPJK and Kemnaker
+    /// issued, and say so.
+    static func kindName(_ kind: CertificateIssuedV2.Kind) -> String {
+        switch kind {
+        case .training: "Sertifikat Pelatihan"
+        case .competency: "Sertifikat Kompetensi"
+        case .constructionCompetency: "Catatan SKK Konstruksi"
+        case .safetyLicence: "Catatan Lisensi K3 (SIO)"
+        }
     }
 
     func notify(_ revoked: CertificateRevokedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws {
