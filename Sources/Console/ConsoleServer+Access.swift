@@ -161,6 +161,24 @@ extension ConsoleServer {
             sameSite: .strict)
     }
 
+    /// Post/redirect/get: after a form that changed something, its outcome is kept for the
+    /// session and the browser is sent (303) to the page it came from, which shows it once; a
+    /// reload of that page sends nothing again.
+    func redirect(_ session: ConsoleSession, to path: String, flash: HTML) -> Response {
+        sessions.setFlash(session.id, flash)
+        return Response(status: .seeOther, headers: [.location: path])
+    }
+
+    /// The outcome of the session's last form, once (see ``redirect(_:to:flash:)``).
+    func flash(_ session: ConsoleSession) -> HTML { sessions.takeFlash(session.id) ?? .empty }
+
+    /// `path?id=value`, the value percent-encoded.
+    static func path(_ path: String, id: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return path + "?id=" + (id.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
+    }
+
     func html(_ page: HTML, _ status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8"],

@@ -335,8 +335,8 @@ extension ConsoleServer {
             return try await refuse("catatan tidak dikenal.", .badRequest)
         }
         guard recorded else { return try await refuse("catatan ini sudah dikirim sebelumnya.", .conflict) }
-        return try await classPage(
-            session, classID: classID,
+        return redirect(
+            session, to: Self.path("/blki/class", id: classID),
             flash: Page.message("Dicatat atas nama \(by) dan dikirim: \(done).", kind: "ok"))
     }
 

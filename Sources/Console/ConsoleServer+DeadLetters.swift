@@ -24,7 +24,8 @@ extension ConsoleServer {
         }
         let mayReplay = session.role.allows(.replay)
         let disabled: HTML = mayReplay ? .empty : " disabled title=\"perlu peran operator atau admin\""
-        var body: HTML = """
+        var body: HTML = flash(session)
+        body += """
             <p class="muted">Pesan gagal (<i>dead letter</i>) adalah pesan yang tidak dapat diproses pekerja: \
             kesalahan permanen (misalnya isi yang rusak), atau masih gagal setelah semua percobaan ulang. Kirim ulang setelah penyebabnya diperbaiki; coba dulu dengan uji coba (tidak \
             memindahkan apa pun) atau dengan beberapa pesan uji (<i>canary</i>).</p><p>Kelompokkan menurut: 
@@ -244,17 +245,22 @@ extension ConsoleServer {
             }
         } else if report.stoppedAfterCanary {
             let untouched = report.selected - report.replayed - report.failed
-            body = Page.message(
-                "Berhenti: \(report.canariesFailed) dari \(report.replayed) pesan uji kembali ke pesan gagal. "
-                    + (untouched > 0 ? "\(untouched) pesan lainnya tidak dikirim ulang. " : "")
-                    + "Perbaiki penyebabnya sebelum mencoba lagi.",
-                kind: "error")
+            return redirect(
+                session, to: "/dead-letters",
+                flash: Page.message(
+                    "Berhenti: \(report.canariesFailed) dari \(report.replayed) pesan uji kembali ke pesan gagal. "
+                        + (untouched > 0 ? "\(untouched) pesan lainnya tidak dikirim ulang. " : "")
+                        + "Perbaiki penyebabnya sebelum mencoba lagi.",
+                    kind: "error"))
         } else {
+            // Done: back to the list, which shows the outcome once (a reload replays nothing).
             let back = report.failed == 0 ? "" : " \(report.failed) tidak dapat dikirim dan tetap di pesan gagal."
-            body = Page.message(
-                "Kirim ulang \(report.replayID): \(report.replayed) dari \(report.selected) pesan dikirim ulang.\(back)"
-                    + (canary > 0 && report.replayed > 0 ? " Pesan uji tidak kembali gagal selama waktu tunggu." : ""),
-                kind: report.failed == 0 ? "ok" : "error")
+            return redirect(
+                session, to: "/dead-letters",
+                flash: Page.message(
+                    "Kirim ulang \(report.replayID): \(report.replayed) dari \(report.selected) pesan dikirim ulang.\(back)"
+                        + (canary > 0 && report.replayed > 0 ? " Pesan uji tidak kembali gagal selama waktu tunggu." : ""),
+                    kind: report.failed == 0 ? "ok" : "error"))
         }
         body += "<p><a href=\"/dead-letters\">Kembali ke pesan gagal</a>"
         if session.role.allows(.viewOperations) { body += " · <a href=\"/audit\">Log audit</a>" }
@@ -293,10 +299,8 @@ extension ConsoleServer {
         }
         try configuration.auditLog.append(
             AuditLog.Entry(who: who(session), action: "purge", target: queue, count: purged, details: ["via": "console"]))
-        return html(
-            Page.frame(
-                title: "Hapus", session: session, active: "dead-letters",
-                body: Page.message("\(purged) pesan gagal dihapus dari \(queue).", kind: "ok")))
+        return redirect(
+            session, to: "/dead-letters", flash: Page.message("\(purged) pesan gagal dihapus dari \(queue).", kind: "ok"))
     }
 
     func who(_ session: ConsoleSession) -> String { "\(session.user) (console)" }

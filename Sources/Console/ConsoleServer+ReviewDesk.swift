@@ -246,8 +246,8 @@ extension ConsoleServer {
                     ? "permintaan dokumen yang sama sudah dikirim." : "keputusan akhir untuk pendaftaran ini sudah dikirim.",
                 .conflict)
         }
-        return try await reviewCasePage(
-            session, registrationID: id, reveal: false,
+        return redirect(
+            session, to: Self.path("/reviews/case", id: id),
             flash: Page.message(
                 "Keputusan \(decision.rawValue) untuk \(id) dicatat atas nama \(session.user) dan dikirim ke intake.", kind: "ok")
         )

@@ -88,8 +88,8 @@ extension ConsoleServer {
                 subject: registration, data: correction),
             session: session, action: "koreksi-data: " + fields.joined(separator: ","), subject: registration, classID: nil,
             once: nil, details: ["fields": fields.joined(separator: ","), "reference": reference])
-        return subjectRightsPage(
-            session,
+        return redirect(
+            session, to: "/subjects",
             flash: Page.message(
                 "Koreksi \(fields.joined(separator: ", ")) untuk \(registration) dicatat atas nama \(session.user) dan dikirim.",
                 kind: "ok"))
@@ -140,8 +140,8 @@ extension ConsoleServer {
                 "penarikan persetujuan untuk \(registration) sudah dicatat sebelumnya dari konsol; bila perlu dikirim lagi, gunakan kaltim-admin subject withdraw-consent.",
                 .conflict)
         }
-        return subjectRightsPage(
-            session,
+        return redirect(
+            session, to: "/subjects",
             flash: Page.message(
                 "Penarikan persetujuan untuk \(registration) dicatat atas nama \(session.user) dan dikirim.", kind: "ok"))
     }

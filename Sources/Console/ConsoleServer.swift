@@ -144,7 +144,9 @@ public struct ConsoleServer: Sendable {
         }
         router.get("/reviews/case") { request, _ in
             try await guarded(request, .decideReviews) { session in
-                try await reviewCasePage(session, registrationID: String(request.uri.queryParameters["id"] ?? ""), reveal: false)
+                try await reviewCasePage(
+                    session, registrationID: String(request.uri.queryParameters["id"] ?? ""), reveal: false, flash: flash(session)
+                )
             }
         }
         router.post("/reviews/case/reveal") { request, _ in
@@ -156,7 +158,7 @@ public struct ConsoleServer: Sendable {
         router.get("/blki") { request, _ in try await guarded(request, .runBLKIDesk) { session in try await blkiPage(session) } }
         router.get("/blki/class") { request, _ in
             try await guarded(request, .runBLKIDesk) { session in
-                try await classPage(session, classID: String(request.uri.queryParameters["id"] ?? ""))
+                try await classPage(session, classID: String(request.uri.queryParameters["id"] ?? ""), flash: flash(session))
             }
         }
         router.get("/blki/class.csv") { request, _ in
@@ -191,7 +193,7 @@ public struct ConsoleServer: Sendable {
             try await guardedForm(request, .purgeAndReveal) { session, form in try await purge(session, form) }
         }
         router.get("/subjects") { request, _ in
-            try await guarded(request, .subjectRights) { session in subjectRightsPage(session) }
+            try await guarded(request, .subjectRights) { session in subjectRightsPage(session, flash: flash(session)) }
         }
         router.post("/subjects/correct") { request, _ in
             try await guardedForm(request, .subjectRights) { session, form in try await correctSubject(session, form) }

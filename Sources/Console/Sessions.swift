@@ -15,6 +15,9 @@ public struct ConsoleSession: Sendable, Equatable {
     public let csrfToken: String
     let created: ContinuousClock.Instant
     var lastSeen: ContinuousClock.Instant
+    /// What the last form the user sent did, shown once on the page it was sent on to
+    /// (post/redirect/get: reloading that page sends nothing again).
+    var flash: HTML?
 }
 
 /// The sessions of one console process, in memory (a restart signs everyone out). A session
@@ -63,6 +66,20 @@ final class SessionStore: Sendable {
                 sessions[id] = session
             }
             return session
+        }
+    }
+
+    /// Keeps what a form did for the next page of that session (one at a time).
+    func setFlash(_ id: String, _ flash: HTML) {
+        sessions.withLock { sessions in sessions[id]?.flash = flash }
+    }
+
+    /// What the last form did, once: the page that shows it takes it.
+    func takeFlash(_ id: String) -> HTML? {
+        sessions.withLock { sessions in
+            let flash = sessions[id]?.flash
+            sessions[id]?.flash = nil
+            return flash
         }
     }
 

@@ -53,7 +53,7 @@ import Workers
             let configuration = URLSessionConfiguration.ephemeral
             configuration.httpCookieStorage = nil
             configuration.httpShouldSetCookies = false
-            return URLSession(configuration: configuration)
+            return URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
         }()
 
         /// - Parameter configure: changes the console's configuration before it starts (with the
@@ -115,6 +115,15 @@ import Workers
         func request(_ method: String, _ path: String, user: String, form: [String: [String]]? = nil, cookie: String? = nil)
             async throws -> (status: Int, body: String, cookie: String?)
         {
+            let (status, body, cookie, _) = try await send(method, path, user: user, form: form, cookie: cookie)
+            return (status, body, cookie)
+        }
+
+        /// As ``request(_:_:user:form:cookie:)``, with the `Location` of a redirect (followed by
+        /// nobody: the test sees the 303).
+        func send(_ method: String, _ path: String, user: String, form: [String: [String]]? = nil, cookie: String? = nil)
+            async throws -> (status: Int, body: String, cookie: String?, location: String?)
+        {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             request.httpMethod = method
             request.httpShouldHandleCookies = false
@@ -134,7 +143,9 @@ import Workers
             let (data, response) = try await http.data(for: request)
             let http = try #require(response as? HTTPURLResponse)
             let setCookie = (http.value(forHTTPHeaderField: "Set-Cookie") ?? "").split(separator: ";").first.map(String.init)
-            return (http.statusCode, String(decoding: data, as: UTF8.self), setCookie)
+            return (
+                http.statusCode, String(decoding: data, as: UTF8.self), setCookie, http.value(forHTTPHeaderField: "Location")
+            )
         }
 
         /// A page as `user`, and the session cookie and CSRF token to post its forms with.
@@ -144,15 +155,19 @@ import Workers
             return (status, body, cookie ?? "", csrf)
         }
 
-        /// Posts a form as `user` with the session of a page just fetched.
+        /// Posts a form as `user` with the session of a page just fetched. A form that changed
+        /// something answers 303 to the page it came from (post/redirect/get): that page is
+        /// fetched in the same session, as a browser would, and returned.
         func post(_ path: String, user: String, from page: String, _ fields: [String: [String]]) async throws -> (
             status: Int, body: String
         ) {
             let (_, _, cookie, csrf) = try await self.page(page, user: user)
             var fields = fields
             fields["csrf"] = [csrf]
-            let (status, body, _) = try await request("POST", path, user: user, form: fields, cookie: cookie)
-            return (status, body)
+            let (status, body, _, location) = try await send("POST", path, user: user, form: fields, cookie: cookie)
+            guard status == 303, let location else { return (status, body) }
+            let (after, shown, _) = try await request("GET", location, user: user, cookie: cookie)
+            return (after, shown)
         }
 
         /// What the console's outbox holds: the events staff recorded, not yet published.
@@ -645,8 +660,18 @@ import Workers
         // The training result: at least 80 % for LULUS, once.
         let low = try await record(with(p1, ["action": ["training"], "attendance": ["79,9"], "result": ["lulus"]]))
         #expect(low.status == 422 && low.body.contains("80%"))
-        let passed = try await record(with(p1, ["action": ["training"], "attendance": ["92,5"], "result": ["lulus"]]))
-        #expect(passed.status == 200)
+        // Post/redirect/get: the form answers 303 to its class page, which shows what was sent
+        // once; reloading that page sends nothing again.
+        let (_, _, cookie, csrf) = try await desk.page(from, user: "budi")
+        let passed = try await desk.send(
+            "POST", "/blki/record", user: "budi",
+            form: with(p1, ["action": ["training"], "attendance": ["92,5"], "result": ["lulus"], "csrf": [csrf]]),
+            cookie: cookie)
+        #expect(passed.status == 303 && passed.location == from, "\(passed.status) \(passed.location ?? "-")")
+        let shown = try await desk.request("GET", from, user: "budi", cookie: cookie)
+        #expect(shown.status == 200 && shown.body.contains("Dicatat atas nama budi dan dikirim: hasil pelatihan"))
+        let reloaded = try await desk.request("GET", from, user: "budi", cookie: cookie)
+        #expect(reloaded.status == 200 && !reloaded.body.contains("Dicatat atas nama budi"), "the outcome is shown once")
         // A withdrawal of the other participant, dated today by default.
         let withdrawn = try await record(with(p2, ["action": ["withdraw"], "reason": ["attendance"]]))
         #expect(withdrawn.status == 200)
@@ -686,5 +711,15 @@ import Workers
                 field.hasSuffix("\"") && !field.dropFirst().dropLast().replacingOccurrences(of: "\"\"", with: "").contains("\""))
             #expect(!"=+-@".contains(field.dropFirst().first ?? " "))
         }
+    }
+}
+
+/// Lets the test see a redirect instead of following it.
+final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
     }
 }

@@ -415,17 +415,18 @@ def main():
         assert not seat(BLKI_SECOND).find_elements(By.CSS_SELECTOR, "select[name=reason]")
         assert not seat(BLKI_SECOND).find_elements(By.CSS_SELECTOR, "button[value=attended]")
         shot(driver, "15-blki-class-sent")
-        # The daftar ulang comes back through the pipeline (the console's own event). The page
-        # is opened again, not reloaded: a reload of a form's answer posts the form again (which
-        # the desk refuses as sent before).
-        roster_url = URL + "/blki/class?id=" + urllib.parse.quote(BLKI_CLASS)
+        # The daftar ulang comes back through the pipeline (the console's own event). The form
+        # answered with a redirect to the roster (post/redirect/get), so reloading the page sends
+        # nothing again, and the outcome of the form is shown only once.
+        assert driver.current_url.endswith("/blki/class?id=" + urllib.parse.quote(BLKI_CLASS)), driver.current_url
 
         def recorded():
-            driver.get(roster_url)
+            driver.refresh()
             return "daftar ulang dicatat: hadir" in status(BLKI_FIRST)
 
         wait_until("daftar ulang recorded", recorded)
         assert "sudah dikirim sebelumnya" not in driver.page_source
+        assert "Dicatat atas nama blki" not in driver.page_source, "the form's outcome is shown once"
         no_swift_names(driver)
         shot(driver, "16-blki-class")
         driver.get(URL + f"/blki/class?id={OTHER_CLASS}")
