@@ -1,0 +1,85 @@
+import AMQP
+import ArgumentParser
+import CommandOptions
+import ContractKit
+import Contracts
+import DataProtection
+import Foundation
+import Jobs
+import Stores
+import Topology
+
+/// `republish-names`: the names of participants an earlier version accepted, for the
+/// certificates role (publishes `participant.named`, as intake).
+struct RepublishNames: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "republish-names",
+        abstract:
+            "Give the certificates role the names of the participants intake accepted before it published names (participant.named, as intake).",
+        discussion: """
+            Intake publishes each participant's name when it accepts them. A participant accepted by \
+            an earlier version has none at the certificates role, and their certificates wait \
+            (holder-unknown). This reads intake's store: every accepted participant of the year whose \
+            NIK intake still holds, named as in the civil-registry extract (the name on the KTP, \
+            which is the one intake checked the registration against; intake keeps no declared \
+            name). Each name is dated at the registration's decision, so a correction the office \
+            made through this version wins over it; a correction made before the upgrade is not \
+            known to intake and must be made again. Run it with intake's broker user; running it \
+            twice sends the same messages, which the certificates role takes once.
+            """)
+
+    @OptionGroup var broker: BrokerOptions
+    @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
+    @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
+    var database = "var/intake.sqlite"
+    @Option(help: ArgumentHelp("Its PostgreSQL schema (default: intake).", valueName: "name")) var storeSchema = "intake"
+    @Option(help: ArgumentHelp("The programme year whose participants are named.", valueName: "year")) var year: Int
+    @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
+
+    func validate() throws {
+        guard (2000...2100).contains(year) else { throw ValidationError("--year is a programme year, e.g. 2025") }
+    }
+
+    func run() async throws {
+        let store = try await Stores.openForReading(database, schema: storeSchema)
+        let rows = try await store.read(
+            """
+            SELECT r.participant_id, r.registration_id, r.decided_at, g.full_name FROM intake_registrations r
+            JOIN intake_registry g ON g.nik_index = r.nik_index
+            WHERE r.outcome = 'accepted' AND r.participant_id IS NOT NULL AND r.year = ?
+            ORDER BY r.registration_id
+            """, [.integer(Int64(year))])
+        let exchange = topologyPrefix + ContractDocuments.exchange
+        var messages: [AMQPOutgoingMessage] = []
+        var skipped = 0
+        for row in rows {
+            guard let participant = row["participant_id"]?.text, let registration = row["registration_id"]?.text,
+                let name = row["full_name"]?.text?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
+            else {
+                skipped += 1
+                continue
+            }
+            let decided = row["decided_at"]?.text.flatMap { try? Date($0, strategy: .iso8601) } ?? Date()
+            let event = try OutgoingEvent(
+                EventEnvelope(
+                    id: "named-by-intake-backfill-\(participant)", source: "/kaltim/workers/intake", time: decided,
+                    subject: participant,
+                    data: ParticipantNamedV1(participantID: participant, registrationID: registration, fullName: name)),
+                exchange: exchange)
+            messages.append(event.amqpMessage)
+        }
+        guard !dryRun else {
+            print("would publish \(messages.count) names (\(skipped) accepted participants without one)")
+            return
+        }
+        let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
+        for index in messages.indices { messages[index].properties.userID = connection.username }
+        let results = await connection.publish(messages, window: 200)
+        await connection.close()
+        let failed = results.filter { if case .failure = $0 { true } else { false } }.count
+        guard failed == 0 else {
+            throw ValidationError("the broker did not confirm \(failed) of \(messages.count) names; run the command again")
+        }
+        print("published \(messages.count) names (\(skipped) accepted participants without one)")
+    }
+}
