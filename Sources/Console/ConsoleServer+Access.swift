@@ -165,16 +165,30 @@ extension ConsoleServer {
     /// session and the browser is sent (303) to the page it came from, which shows it once; a
     /// reload of that page sends nothing again.
     func redirect(_ session: ConsoleSession, to path: String, flash: HTML) -> Response {
-        sessions.setFlash(session.id, flash)
+        sessions.setFlash(session.id, path: path, flash)
         return Response(status: .seeOther, headers: [.location: path])
     }
 
-    /// The outcome of the session's last form, once (see ``redirect(_:to:flash:)``).
-    func flash(_ session: ConsoleSession) -> HTML { sessions.takeFlash(session.id) ?? .empty }
+    /// The page at `path` with the outcome of the form sent to it, shown once (see
+    /// ``redirect(_:to:flash:)``); a page that cannot be shown (an error status, or a throw)
+    /// leaves the outcome for the next time.
+    func page(
+        _ session: ConsoleSession, at path: String, _ render: (HTML) async throws -> Response
+    ) async throws -> Response {
+        let flash = sessions.takeFlash(session.id, path: path)
+        do {
+            let response = try await render(flash ?? .empty)
+            if let flash, response.status != .ok { sessions.setFlash(session.id, path: path, flash) }
+            return response
+        } catch {
+            if let flash { sessions.setFlash(session.id, path: path, flash) }
+            throw error
+        }
+    }
 
-    /// `path?id=value`, the value percent-encoded.
+    /// `path?id=value`, the value percent-encoded (all but ASCII letters, digits and `-._~`).
     static func path(_ path: String, id: String) -> String {
-        var allowed = CharacterSet.alphanumerics
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         allowed.insert(charactersIn: "-._~")
         return path + "?id=" + (id.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
     }

@@ -14,7 +14,7 @@ import Topology
 extension ConsoleServer {
     // MARK: Dead letters
 
-    func deadLettersPage(_ session: ConsoleSession, request: Request) async throws -> Response {
+    func deadLettersPage(_ session: ConsoleSession, request: Request, flash: HTML = .empty) async throws -> Response {
         let grouping = DeadLetterGrouping(rawValue: String(request.uri.queryParameters["group"] ?? "")) ?? .fingerprint
         let letters: [DeadLetterSummary]
         do {
@@ -24,7 +24,7 @@ extension ConsoleServer {
         }
         let mayReplay = session.role.allows(.replay)
         let disabled: HTML = mayReplay ? .empty : " disabled title=\"perlu peran operator atau admin\""
-        var body: HTML = flash(session)
+        var body: HTML = flash
         body += """
             <p class="muted">Pesan gagal (<i>dead letter</i>) adalah pesan yang tidak dapat diproses pekerja: \
             kesalahan permanen (misalnya isi yang rusak), atau masih gagal setelah semua percobaan ulang. Kirim ulang setelah penyebabnya diperbaiki; coba dulu dengan uji coba (tidak \

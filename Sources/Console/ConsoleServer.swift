@@ -144,9 +144,10 @@ public struct ConsoleServer: Sendable {
         }
         router.get("/reviews/case") { request, _ in
             try await guarded(request, .decideReviews) { session in
-                try await reviewCasePage(
-                    session, registrationID: String(request.uri.queryParameters["id"] ?? ""), reveal: false, flash: flash(session)
-                )
+                let id = String(request.uri.queryParameters["id"] ?? "")
+                return try await page(session, at: Self.path("/reviews/case", id: id)) { flash in
+                    try await reviewCasePage(session, registrationID: id, reveal: false, flash: flash)
+                }
             }
         }
         router.post("/reviews/case/reveal") { request, _ in
@@ -158,7 +159,10 @@ public struct ConsoleServer: Sendable {
         router.get("/blki") { request, _ in try await guarded(request, .runBLKIDesk) { session in try await blkiPage(session) } }
         router.get("/blki/class") { request, _ in
             try await guarded(request, .runBLKIDesk) { session in
-                try await classPage(session, classID: String(request.uri.queryParameters["id"] ?? ""), flash: flash(session))
+                let id = String(request.uri.queryParameters["id"] ?? "")
+                return try await page(session, at: Self.path("/blki/class", id: id)) { flash in
+                    try await classPage(session, classID: id, flash: flash)
+                }
             }
         }
         router.get("/blki/class.csv") { request, _ in
@@ -174,7 +178,11 @@ public struct ConsoleServer: Sendable {
             try await guarded(request, .viewOperations) { session in try await queuesPage(session) }
         }
         router.get("/dead-letters") { request, _ in
-            try await guarded(request, .viewOperations) { session in try await deadLettersPage(session, request: request) }
+            try await guarded(request, .viewOperations) { session in
+                try await page(session, at: "/dead-letters") { flash in
+                    try await deadLettersPage(session, request: request, flash: flash)
+                }
+            }
         }
         router.get("/dead-letters/message") { request, _ in
             try await guarded(request, .viewOperations) { session in
@@ -193,7 +201,9 @@ public struct ConsoleServer: Sendable {
             try await guardedForm(request, .purgeAndReveal) { session, form in try await purge(session, form) }
         }
         router.get("/subjects") { request, _ in
-            try await guarded(request, .subjectRights) { session in subjectRightsPage(session, flash: flash(session)) }
+            try await guarded(request, .subjectRights) { session in
+                try await page(session, at: "/subjects") { flash in subjectRightsPage(session, flash: flash) }
+            }
         }
         router.post("/subjects/correct") { request, _ in
             try await guardedForm(request, .subjectRights) { session, form in try await correctSubject(session, form) }

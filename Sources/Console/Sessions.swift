@@ -15,9 +15,9 @@ public struct ConsoleSession: Sendable, Equatable {
     public let csrfToken: String
     let created: ContinuousClock.Instant
     var lastSeen: ContinuousClock.Instant
-    /// What the last form the user sent did, shown once on the page it was sent on to
-    /// (post/redirect/get: reloading that page sends nothing again).
-    var flash: HTML?
+    /// What the forms the user sent did, by the page each was sent on to, shown once there
+    /// (post/redirect/get: reloading that page sends nothing again). At most a few are kept.
+    var flashes: [String: HTML] = [:]
 }
 
 /// The sessions of one console process, in memory (a restart signs everyone out). A session
@@ -69,18 +69,21 @@ final class SessionStore: Sendable {
         }
     }
 
-    /// Keeps what a form did for the next page of that session (one at a time).
-    func setFlash(_ id: String, _ flash: HTML) {
-        sessions.withLock { sessions in sessions[id]?.flash = flash }
+    /// Keeps what a form did for the page at `path` in that session (another form sent to the
+    /// same page replaces it; another tab's page does not take it).
+    func setFlash(_ id: String, path: String, _ flash: HTML) {
+        sessions.withLock { sessions in
+            guard sessions[id] != nil else { return }
+            if sessions[id]?.flashes.count ?? 0 >= 8, sessions[id]?.flashes[path] == nil {
+                sessions[id]?.flashes.removeAll()
+            }
+            sessions[id]?.flashes[path] = flash
+        }
     }
 
-    /// What the last form did, once: the page that shows it takes it.
-    func takeFlash(_ id: String) -> HTML? {
-        sessions.withLock { sessions in
-            let flash = sessions[id]?.flash
-            sessions[id]?.flash = nil
-            return flash
-        }
+    /// What a form did for the page at `path`, once: the page that shows it takes it.
+    func takeFlash(_ id: String, path: String) -> HTML? {
+        sessions.withLock { sessions in sessions[id]?.flashes.removeValue(forKey: path) }
     }
 
     func remove(_ id: String) {

@@ -530,10 +530,23 @@ import Workers
             #expect(refused.status == 422 && refused.body.contains(why), "\(why)")
         }
         #expect(try await desk.outbox().isEmpty, "nothing refused reaches the outbox")
-        let corrected = try await desk.post(
-            "/subjects/correct", user: "adi", from: "/subjects",
-            ["registration": ["REG-1"], "phone": ["0812-5000-0111"], "name": ["Siti Rahma"], "reference": ["PDP-2026-004"]])
-        #expect(corrected.status == 200 && corrected.body.contains("dicatat atas nama adi"))
+        // Taken: 303 to the page, which shows the outcome once; another page of the session (a
+        // second tab) does not take it.
+        let (_, _, adiCookie, adiCSRF) = try await desk.page("/subjects", user: "adi")
+        let corrected = try await desk.send(
+            "POST", "/subjects/correct", user: "adi",
+            form: [
+                "registration": ["REG-1"], "phone": ["0812-5000-0111"], "name": ["Siti Rahma"], "reference": ["PDP-2026-004"],
+                "csrf": [adiCSRF],
+            ], cookie: adiCookie)
+        #expect(corrected.status == 303 && corrected.location == "/subjects", "\(corrected.status)")
+        #expect(
+            !(try await desk.request("GET", "/dead-letters", user: "adi", cookie: adiCookie).body.contains(
+                "dicatat atas nama adi")))
+        let shown = try await desk.request("GET", "/subjects", user: "adi", cookie: adiCookie)
+        #expect(shown.status == 200 && shown.body.contains("untuk REG-1 dicatat atas nama adi dan dikirim"), "\(shown.body)")
+        #expect(
+            !(try await desk.request("GET", "/subjects", user: "adi", cookie: adiCookie).body.contains("dicatat atas nama adi")))
         let correction = try ContractJSON.decoder().decode(
             EventEnvelope<RegistrationCorrectedV1>.self, from: try #require(try await desk.outbox().first).body
         ).data
