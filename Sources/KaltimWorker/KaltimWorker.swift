@@ -23,7 +23,7 @@ struct KaltimWorker: AsyncParsableCommand {
             Intake.self, Scheduling.self, Grading.self, Certificates.self, ImportRegistry.self, ImportHistory.self,
             Notifications.self, Supervise.self, OpenClasses.self, CertificateKey.self, VerifyCertificate.self,
             RevokeCertificate.self, ExportCredential.self, Review.self, ReRegister.self, Withdraw.self, TrainingResult.self,
-            RecordLicence.self,
+            RecordLicence.self, RepublishNames.self,
         ])
 }
 
