@@ -175,7 +175,7 @@ struct NotificationProcessTests {
         while !senders.isSuperset(of: ["restarted", "ahead"]) && fresh < 160 {
             let before = try await reported()
             try await publish([try OutgoingEvent(NotificationDeliveryTests.submitted(fresh), exchange: topology.exchange)])
-            try await waitUntil(timeout: .seconds(60), "a fresh message sent") { try await reported() > before }
+            try await waitUntil(timeout: .seconds(180), "a fresh message sent") { try await reported() > before }
             let rows = try await store.read(
                 "SELECT DISTINCT claimed_by FROM notif_messages WHERE registration_id LIKE 'REG-1__'", [])
             senders = Set(rows.compactMap { $0["claimed_by"]?.text })
@@ -203,7 +203,7 @@ struct NotificationProcessTests {
         }
         // 30 for the ten people, the held person's two, and one per fresh person.
         let total = 32 + (fresh - 100)
-        try await waitUntil(timeout: .seconds(60), "every delivery reported") { try await reported() == total }
+        try await waitUntil(timeout: .seconds(180), "every delivery reported") { try await reported() == total }
         let requests = gateway.requests.values
         var perKey: [String: Int] = [:]
         for request in requests { perKey[request.key, default: 0] += 1 }
