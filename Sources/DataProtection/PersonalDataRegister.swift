@@ -284,13 +284,20 @@ public enum PersonalDataRegister {
             .table, holder: "certificates", name: "cert_certificates",
             personal: ["document"], keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
             other: ["scheme", "kind", "issuer_code", "year", "serial"],
-            purpose: "the certificate records and their signed documents (the holder's name and participant id; no NIK)",
+            purpose:
+                "the certificate records and their signed documents (the holder's name and participant id; no NIK); a licence record's signed document also holds the number and registration number LPJK or Kemnaker gave the holder, and its `scheme` column the programme's scheme and the record's id (a person may have several records over time)",
             retention: "kept: the certificate and its verification data outlive the programme (DOMAIN.md §6.3 rule 5)",
             readers: "certificates, `kaltim-worker verify-certificate`"),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_revocations", keys: [("certificate_id", .certificateID)],
             other: ["reason"], purpose: "revoked certificates", retention: "kept with the certificate",
             readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_licence_numbers",
+            keys: [("certificate_id", .certificateID), ("participant_id", .participantID)], other: ["kind", "number_key"],
+            purpose:
+                "each licence record's number in a comparable form (upper case, no spaces): no number is in force for two people",
+            retention: "kept with the certificate", readers: "certificates"),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_pending",
             keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)], other: ["scheme", "reason"],
@@ -350,6 +357,10 @@ public enum PersonalDataRegister {
             .table, holder: "notifications", name: "notif_certificates", keys: [("certificate_id", .certificateID)],
             other: ["certificate_number"], purpose: "certificate numbers for the messages", retention: participantDays,
             readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_licence_records", keys: [("certificate_id", .certificateID)],
+            other: ["kind"], purpose: "which certificates are records of a licence (their revocation is told as a record's)",
+            retention: participantDays, readers: "notifications"),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_withdrawals",
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["withdrawn_at"],

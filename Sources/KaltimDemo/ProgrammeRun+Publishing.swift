@@ -152,15 +152,20 @@ extension ProgrammeRun {
         -> [AMQPOutgoingMessage]
     {
         func key(_ seat: ClassScheduledV2) -> String { registrations[seat.participantID] ?? seat.participantID }
+        // The name on the licence: the one the person registered under.
+        let names = Dictionary(
+            cohort.registrations.map { ($0.registration.registrationID, $0.registration.fullName) },
+            uniquingKeysWith: { a, _ in a })
         var messages: [AMQPOutgoingMessage] = []
         for seat in seats.sorted(by: { key($0) < key($1) }) where passed.contains(seat.participantID) {
             guard let programme = catalogue.programme(seat.programme, at: seat.centre),
-                let kind = programme.licences?.first, let end = ProgrammeCatalogue.day(seat.endDate)
+                let kind = programme.licences?.first, let end = ProgrammeCatalogue.day(seat.endDate),
+                let name = registrations[seat.participantID].flatMap({ names[$0] })
             else { continue }
             let serial = messages.count + 1
             let issued = end.addingTimeInterval(21 * 86_400)
             let licence = LicenceRecordedV1(
-                participantID: seat.participantID, kind: kind,
+                participantID: seat.participantID, holderName: name, kind: kind,
                 certificateNumber: kind == .safetyLicence
                     ? String(format: "KEP.%05d/AS.03.02/2025", serial) : String(format: "SKK-LPJK-2025-%06d", serial),
                 registrationNumber: nil,

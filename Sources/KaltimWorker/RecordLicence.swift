@@ -3,8 +3,9 @@ import CommandOptions
 import ContractKit
 import Contracts
 import Foundation
+import Programme
 
-/// `record-licence`: the programme office records a licence LPJK or Kemnaker issued to a
+/// `record-licence`: the programme office records an SKK Konstruksi (registered with LPJK) or a Kemnaker Lisensi K3 of a
 /// participant, with the issuer's own numbers (publishes `licence.recorded`).
 struct RecordLicence: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,10 +13,11 @@ struct RecordLicence: AsyncParsableCommand {
         abstract:
             "Record an SKK Konstruksi (LPJK) or a Lisensi K3 (Kemnaker) a participant holds, with the issuer's numbers (publishes licence.recorded, as the office).",
         discussion: """
-            The certificates worker records it for a participant of a programme the plan says leads to \
-            that licence, dated no earlier than the class's last day, and publishes certificate.issued v2. \
-            The same record sent again changes nothing; another number for the same person and licence is \
-            refused (dead letter licence-conflict).
+            The certificates worker records it for a participant who passed the training of a programme \
+            the plan says leads to that licence, whose name is the one on the licence, dated between the \
+            class's last day and today, and publishes certificate.issued v2. The same record sent again \
+            changes nothing; a record that contradicts one already there is refused (dead letter \
+            licence-conflict), as is one that cannot be true (invalid-licence): watch the dead letters.
             """)
 
     enum KindOption: String, ExpressibleByArgument, CaseIterable {
@@ -26,6 +28,8 @@ struct RecordLicence: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: "The participant (PST-…).") var participantID: String
+    @Option(help: "The holder's name as printed on the licence (checked against the participant's).")
+    var holderName: String
     @Option(help: "skk-konstruksi (LPJK) or lisensi-k3 (Kemnaker, the operator's SIO).") var kind: KindOption
     @Option(help: "The licence's number exactly as the issuer printed it.") var number: String
     @Option(help: "The issuer's registration number, when the licence has one.") var registrationNumber: String?
@@ -43,29 +47,45 @@ struct RecordLicence: AsyncParsableCommand {
         guard number.wholeMatch(of: issuerNumber) != nil,
             registrationNumber.map({ $0.wholeMatch(of: issuerNumber) != nil }) ?? true
         else { throw ValidationError("--number and --registration-number are 1–64 letters, digits, spaces and . / - : ( )") }
-        for (name, text) in [("--qualification", qualification), ("--recorded-by", recordedBy)] {
-            guard !text.trimmingCharacters(in: .whitespaces).isEmpty, text.count <= 200,
-                !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-            else { throw ValidationError("\(name) is 1 to 200 characters on one line") }
+        for (name, text, limit) in [
+            ("--qualification", qualification, 100), ("--recorded-by", recordedBy, 200), ("--holder-name", holderName, 200),
+        ] {
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty, text.count <= limit,
+                !text.unicodeScalars.contains(where: {
+                    [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+                })
+            else { throw ValidationError("\(name) is 1 to \(limit) characters on one line, without control characters") }
         }
-        let day = /\d{4}-\d{2}-\d{2}/
-        guard issuedOn.wholeMatch(of: day) != nil, validUntil.wholeMatch(of: day) != nil, validUntil > issuedOn else {
-            throw ValidationError("--issued-on and --valid-until are days (YYYY-MM-DD), --valid-until the later one")
+        // As the certificates worker checks them: real days, four ASCII digits of year, the
+        // validity after the issue and within 10 years of it.
+        let day = /[0-9]{4}-[0-9]{2}-[0-9]{2}/
+        guard issuedOn.wholeMatch(of: day) != nil, validUntil.wholeMatch(of: day) != nil,
+            ProgrammeCatalogue.day(issuedOn) != nil, ProgrammeCatalogue.day(validUntil) != nil, validUntil > issuedOn,
+            let year = Int(issuedOn.prefix(4)), validUntil <= String(format: "%04d", year + 10) + issuedOn.dropFirst(4)
+        else {
+            throw ValidationError(
+                "--issued-on and --valid-until are days (YYYY-MM-DD), --valid-until the later one and within 10 years")
         }
     }
 
     func run() async throws {
         let licenceKind: LicenceRecordedV1.Kind = kind == .skkKonstruksi ? .constructionCompetency : .safetyLicence
+        let licence = LicenceRecordedV1(
+            participantID: participantID, holderName: holderName, kind: licenceKind, certificateNumber: number,
+            registrationNumber: registrationNumber, qualification: qualification, issuedOn: issuedOn,
+            validUntil: validUntil, recordedBy: recordedBy)
+        // The same record sent twice is one message (the id is a digest of every field); a
+        // record with anything changed is another, which the worker refuses visibly if it
+        // contradicts the first.
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in try ContractJSON.encoder().encode(licence) { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
         try await publishConfirmed(
             EventEnvelope(
-                // The same record sent twice is one message; another number is another, refused visibly.
-                id: "licence-\(participantID)-\(licenceKind.rawValue)-\(number)", source: "/kaltim/office/lisensi",
-                subject: participantID,
-                data: LicenceRecordedV1(
-                    participantID: participantID, kind: licenceKind, certificateNumber: number,
-                    registrationNumber: registrationNumber, qualification: qualification, issuedOn: issuedOn,
-                    validUntil: validUntil, recordedBy: recordedBy)),
+                id: "licence-\(participantID)-\(licenceKind.rawValue)-" + String(digest, radix: 16),
+                source: "/kaltim/office/lisensi", subject: participantID, data: licence),
             broker: broker, topologyPrefix: topologyPrefix)
-        print("recorded the \(licenceKind.rawValue) of \(participantID): \(number)")
+        print(
+            "published the \(licenceKind.rawValue) of \(participantID) (\(number)); the certificates worker records it, or dead-letters it with the reason"
+        )
     }
 }

@@ -47,7 +47,7 @@ public enum ContractPublishers {
         External(
             name: "office",
             summary:
-                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data, withdrawals of consent, records of licences LPJK and Kemnaker issued)",
+                "the programme office (open-classes, withdrawals, revoke-certificate, officers' review decisions, notification requests, corrections of contact data, withdrawals of consent, records of SKK Konstruksi and Lisensi K3 licences)",
             publishes: [
                 ClassOpenedV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, CertificateRevokedV1.eventType,
                 RegistrationReviewedV1.eventType, NotificationRequestedV1.eventType, RegistrationCorrectedV1.eventType,

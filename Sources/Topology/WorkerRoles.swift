@@ -43,7 +43,7 @@ extension WorkerRole {
         "certificates", input: CertificatesInput.self,
         publishes: [CertificateIssuedV2.eventType, CertificateRevokedV1.eventType],
         summary:
-            "Issues and revokes certificates with verification codes, in the holder's name; records the LSP's BNSP certificates and the licences LPJK and Kemnaker issue, from their numbers."
+            "Issues and revokes certificates with verification codes, in the holder's name; records the LSP's BNSP certificates and the SKK Konstruksi and Lisensi K3 licences, from their numbers."
     )
     public static let notifications = pipeline(
         "notifications", input: NotificationsInput.self,

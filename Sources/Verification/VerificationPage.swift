@@ -57,8 +57,22 @@ enum VerificationPage {
     }
 
     static func result(_ result: VerificationResult, code: String) -> String {
+        let licence = ["SKK_KONSTRUKSI", "LISENSI_K3"].contains(result.kind ?? "")
         let (label, explanation): (String, String) =
             switch result.status {
+            case .valid where licence:
+                (
+                    "SAH",
+                    "Catatan ini asli, tercatat di Disnakertrans, dan berlaku. Keabsahan lisensi atau sertifikat itu sendiri dapat diperiksa pada penerbitnya."
+                )
+            case .revoked where licence:
+                (
+                    "DICABUT",
+                    "Catatan Disnakertrans ini telah dicabut. Pencabutan ini mengenai catatan, bukan dokumen dari penerbitnya; keabsahan dokumen itu dapat diperiksa pada penerbitnya."
+                )
+            case .expired where licence:
+                ("KEDALUWARSA", "Catatan ini asli tetapi masa berlaku yang tertulis dari penerbitnya telah habis.")
+            case .notYetValid where licence: ("BELUM BERLAKU", "Catatan ini asli tetapi belum mulai berlaku.")
             case .valid: ("SAH", "Sertifikat ini asli, tercatat, dan berlaku.")
             case .revoked: ("DICABUT", "Sertifikat ini tercatat tetapi telah dicabut dan tidak berlaku lagi.")
             case .expired: ("KEDALUWARSA", "Sertifikat ini asli tetapi masa berlakunya telah habis.")
@@ -78,14 +92,19 @@ enum VerificationPage {
             let kind =
                 switch result.kind {
                 case "KOMPETENSI": "Catatan sertifikat kompetensi BNSP (sertifikatnya diterbitkan BNSP melalui LSP)"
-                case "SKK_KONSTRUKSI": "Catatan SKK Konstruksi (diterbitkan LPJK)"
-                case "LISENSI_K3": "Catatan Lisensi K3 / SIO (diterbitkan Kemnaker)"
+                case "SKK_KONSTRUKSI": "Catatan SKK Konstruksi (teregistrasi di LPJK), dicatat Disnakertrans"
+                case "LISENSI_K3": "Catatan Lisensi K3 / SIO (diterbitkan Kemnaker), dicatat Disnakertrans"
                 default: "Sertifikat pelatihan"
                 }
+            let skk = result.kind == "SKK_KONSTRUKSI"
             let rows: [(String, String)] =
-                [("Jenis", kind)] + (result.qualification.map { [("Kualifikasi", $0)] } ?? []) + [
+                [("Jenis", kind)]
+                + (result.qualification.map { [(skk ? "Jabatan kerja" : "Kualifikasi", $0)] } ?? []) + [
                     ("Nama pemegang", result.holder ?? "—"), ("Program", result.programme ?? "—"),
-                    ("Penerbit", result.issuer ?? "—"),
+                    (
+                        licence ? "Dicatat oleh" : "Penerbit",
+                        licence ? "Disnakertrans Provinsi Kalimantan Timur" : result.issuer ?? "—"
+                    ),
                     ("Tanggal terbit", result.issuedOn.map(IndonesianCalendar.date) ?? "—"),
                     ("Berlaku sampai", result.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas"),
                     ("ID sertifikat", result.certificateID ?? "—"),

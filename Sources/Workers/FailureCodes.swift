@@ -62,12 +62,17 @@ extension Failure.Code {
     /// A training result that contradicts the one already recorded (permanent).
     public static let trainingResultConflict = Self(rawValue: "training-result-conflict")
     /// A licence record (`licence.recorded`) with a malformed number, qualification or date, for
-    /// a programme that does not lead to that licence, dated before the training ended, or for
-    /// someone who left the training (permanent).
+    /// a programme that does not lead to that licence, dated before the training ended or after
+    /// today, for someone who left or did not pass the training, under a name that is not the
+    /// participant's, or with the number of their BNSP competency record (permanent).
     public static let invalidLicence = Self(rawValue: "invalid-licence")
-    /// A licence record whose number differs from the one already recorded for that person,
-    /// scheme and kind (permanent: a correction is a reissue, which is not built).
+    /// A licence record that contradicts one already recorded: another number while a record of
+    /// that kind is in force for the person, other details under the same number, a number
+    /// recorded for someone else, or a number whose record was revoked (permanent).
     public static let licenceConflict = Self(rawValue: "licence-conflict")
+    /// A licence record for a participant whose training result has not arrived (transient:
+    /// `training.completed` is on its way).
+    public static let trainingResultUnknown = Self(rawValue: "training-result-unknown")
 
     /// A grade for a participant whose class the role has not seen yet (transient: the
     /// `class.scheduled` event is on its way).

@@ -176,7 +176,7 @@ struct CredentialTests {
         let licenceVC = try JSONValue(json: try Data(contentsOf: URL(fileURLWithPath: files[licence.certificateID]!)))
         #expect(licenceVC.object?["validUntil"] == .string("2030-09-14T23:59:59+08:00"), "the issuer's date")
         #expect(licenceVC.object?["name"] == .string("Catatan Lisensi K3 (SIO) — Operator Forklift Kelas II"))
-        #expect(licenceVC.object?["description"]?.string?.contains("bukan lisensi Kemnaker") == true)
+        #expect(licenceVC.object?["description"]?.string?.contains("bukan lisensi itu sendiri") == true)
         #expect(
             licenceVC.object?["credentialSubject"]?.object?["achievement"]?.object?["achievementType"] == .string("License"))
 

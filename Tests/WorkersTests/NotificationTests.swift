@@ -342,6 +342,11 @@ struct NotificationDeliveryTests {
                     issuer: "Kemnaker", certificateNumber: "KEP.5/777/AS.03.02/X/2025", registrationNumber: nil,
                     scheme: "SKM-2025-OPR-FLT", qualification: "Operator Forklift Kelas II", issuedOn: "2025-09-15",
                     validUntil: "2030-09-14", verificationCode: "KEMNAKER-2025-K3-00007.abc")))
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "licence-7-revoked", source: "/test",
+                data: CertificateRevokedV1(
+                    certificateID: "KEMNAKER-2025-K3-00007", participantID: "PST-7", reasonCode: "DATA_ERROR")))
         // A v1 seat: no window in the event, the cohort from the plan; then a no-show.
         _ = try await kit.deliver(
             EventEnvelope(
@@ -389,6 +394,13 @@ struct NotificationDeliveryTests {
         #expect(licence.contains("Catatan Lisensi K3 (SIO) Anda telah terbit"), "\(licence)")
         #expect(licence.contains("Operator Forklift Kelas II (program Operator Forklift)"), "\(licence)")
         #expect(licence.contains("Berlaku s.d. 14 September 2030"), "\(licence)")
+        // Its revocation is the record's, not the licence's, and sends the holder to Disnakertrans.
+        let licenceRevoked = try #require(
+            texts.first { $0.contains("KEP.5/777/AS.03.02/X/2025 telah dicabut") }, "\(texts)")
+        #expect(licenceRevoked.contains("catatan Lisensi K3 (SIO) nomor KEP.5/777"), "\(licenceRevoked)")
+        #expect(licenceRevoked.contains("karena kesalahan data pada catatan."), "\(licenceRevoked)")
+        #expect(licenceRevoked.contains("bukan dokumen yang Anda terima dari penerbitnya"), "\(licenceRevoked)")
+        #expect(licenceRevoked.contains("hubungi Disnakertrans") && !licenceRevoked.contains("BLKI"), "\(licenceRevoked)")
         let training = try #require(texts.first { $0.contains("hasil pelatihan Tata Graha") }, "\(texts)")
         #expect(training.contains("di BLKI Balikpapan: LULUS (kehadiran 92%)"), "\(training)")
         // A result that cannot be true, or that contradicts the one told, is not told.
@@ -402,8 +414,10 @@ struct NotificationDeliveryTests {
                             result: result, recordedBy: "Instruktur")))
             }
         }
-        let revoked = try #require(texts.first { $0.contains("dicabut") })
-        #expect(revoked.contains("BPN/2025/PEL/00007 telah dicabut karena hasil uji kompetensi dikoreksi oleh LSP"))
+        let revoked = try #require(texts.first { $0.contains("BPN/2025/PEL/00007 telah dicabut") })
+        #expect(
+            revoked.contains("BPN/2025/PEL/00007 telah dicabut karena hasil uji kompetensi dikoreksi oleh LSP")
+                && revoked.contains("hubungi BLKI"))
         #expect(!texts.contains { $0.contains("ASSESSMENT_CORRECTED") || $0.contains("CERT-INTERNAL-7") })
         let documents = try #require(texts.first { $0.contains("dokumen tambahan") })
         #expect(documents.contains("Mohon bawa akta kelahiran asli."), "\(documents)")

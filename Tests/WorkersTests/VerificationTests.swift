@@ -7,8 +7,9 @@ import Programme
 import Stores
 import TestSupport
 import Testing
-import Verification
 import Workers
+
+@testable import Verification
 
 /// The public verification service: what it answers for each kind of code, what it never
 /// shows, its rate limit, and the pages in a real browser.
@@ -64,6 +65,34 @@ struct VerificationTests {
         }
         // Surrounding blanks (a scanned or pasted code) do not matter.
         #expect(try await lookup.result(forCode: " \(training.verificationCode)\n").status == .valid)
+    }
+
+    @Test func aLicenceRecordSaysItIsARecordAndShowsItsQualificationNotItsNumbers() async throws {
+        let driver = try await LicenceRecordTests.driver()
+        let licence = try #require(
+            try driver.issued(try await LicenceRecordTests.record(driver, LicenceRecordTests.licence())).first)
+        let result = try await Self.lookup(driver.kit.store, today: "2025-10-01").result(forCode: licence.verificationCode)
+        #expect(
+            result
+                == VerificationResult(
+                    status: .valid, certificateID: licence.certificateID, kind: "LISENSI_K3", holder: "Rahmat H.",
+                    programme: "Operator Forklift", issuer: "Kemnaker", issuedOn: "2025-09-15", validUntil: "2030-09-14",
+                    qualification: "Operator Forklift Kelas II"), "\(result)")
+        let page = VerificationPage.result(result, code: licence.verificationCode)
+        #expect(page.contains("Catatan Lisensi K3 / SIO (diterbitkan Kemnaker), dicatat Disnakertrans"))
+        #expect(page.contains("sertifikat itu sendiri dapat diperiksa pada penerbitnya"), "\(page)")
+        #expect(page.contains("Operator Forklift Kelas II") && !page.contains("KEP.5/123") && !page.contains("PST-3"))
+        #expect(page.contains("<dt>Dicatat oleh</dt><dd>Disnakertrans Provinsi Kalimantan Timur</dd>"), "\(page)")
+        // Revoked: the record, not the holder's licence.
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/admin/revoke-certificate",
+                data: CertificateRevokedV1(certificateID: licence.certificateID, participantID: "PST-3", reasonCode: "DATA_ERROR")
+            ))
+        let revoked = try await Self.lookup(driver.kit.store, today: "2025-10-01").result(forCode: licence.verificationCode)
+        let revokedPage = VerificationPage.result(revoked, code: licence.verificationCode)
+        #expect(
+            revoked.status == .revoked && revokedPage.contains("Pencabutan ini mengenai catatan, bukan dokumen dari penerbitnya"))
     }
 
     @Test func aRecordThatDoesNotVerifyShowsNothingFromIt() async throws {

@@ -127,7 +127,7 @@ def main():
         step("the JSON answer holds only the status, masked name, programme, issuer and dates")
         status, _, body = api(VALID)
         check(status == 200 and body["status"] == "VALID", f"{status} {body}")
-        allowed = {"status", "certificateID", "kind", "holder", "programme", "issuer", "issuedOn", "validUntil"}
+        allowed = {"status", "certificateID", "kind", "holder", "programme", "issuer", "issuedOn", "validUntil", "qualification"}
         check(set(body) <= allowed, f"fields {sorted(body)}")
         check(FULL_NAME not in json.dumps(body) and PARTICIPANT not in json.dumps(body), "no full name or participant id")
 

@@ -123,10 +123,12 @@ public struct CertificateIssuedV2: ContractMessage {
 /// with the numbers that issuer gave: an SKK Konstruksi registered with LPJK (construction
 /// schemes) or a Kemnaker Lisensi K3 (the SIO of equipment operators). The pipeline never
 /// generates these numbers; the certificates role records the licence for a participant of a
-/// programme the plan says leads to it, and publishes `certificate.issued` v2.
+/// programme the plan says leads to it, whose name is the one on the licence, and publishes
+/// `certificate.issued` v2.
 public struct LicenceRecordedV1: ContractMessage {
     public static let eventType = "licence.recorded"
     public static let version = 1
+    public static let personalFields: [PersonalField] = [PersonalField("holderName", .name)]
 
     public enum Kind: String, SchemaEnumeration {
         /// SKK Konstruksi, registered with LPJK.
@@ -136,25 +138,30 @@ public struct LicenceRecordedV1: ContractMessage {
     }
 
     public var participantID: String
+    /// The holder's name as printed on the licence: it must be the participant's (a mistyped
+    /// participant id is refused, not recorded for someone else).
+    public var holderName: String
     public var kind: Kind
     /// The licence's number exactly as its issuer printed it.
     public var certificateNumber: String
     /// The issuer's registration number, when the licence carries one.
     public var registrationNumber: String?
-    /// What the licence qualifies for, as the issuer wrote it (e.g. `Operator Forklift Kelas II`).
+    /// What the licence qualifies for, as the issuer wrote it (e.g. `Operator Forklift Kelas II`,
+    /// an SKK's jabatan kerja and jenjang); at most 100 characters.
     public var qualification: String
     /// `YYYY-MM-DD`: the issuer's date.
     public var issuedOn: String
-    /// `YYYY-MM-DD`: the last day the issuer says it is valid.
+    /// `YYYY-MM-DD`: the last day the issuer says it is valid (at most 10 years after `issuedOn`).
     public var validUntil: String
     /// The office's staff member who recorded it.
     public var recordedBy: String
 
     public init(
-        participantID: String, kind: Kind, certificateNumber: String, registrationNumber: String?, qualification: String,
-        issuedOn: String, validUntil: String, recordedBy: String
+        participantID: String, holderName: String, kind: Kind, certificateNumber: String, registrationNumber: String?,
+        qualification: String, issuedOn: String, validUntil: String, recordedBy: String
     ) {
         self.participantID = participantID
+        self.holderName = holderName
         self.kind = kind
         self.certificateNumber = certificateNumber
         self.registrationNumber = registrationNumber

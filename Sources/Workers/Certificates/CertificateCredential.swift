@@ -46,24 +46,31 @@ public enum CertificateCredential {
         if let licenceName = CertificateKind.licenceName(payload.kind) {
             let scheme = payload.scheme ?? payload.programme
             let qualification = payload.qualification ?? licenceName
+            let noun = CertificateKind.licenceNoun(payload.kind)
             name = "Catatan \(licenceName) — \(qualification)"
             description =
-                "Catatan atas \(licenceName) yang diterbitkan \(payload.issuer) dengan nomor \(payload.certificateNumber)"
+                "Catatan atas \(licenceName) yang \(CertificateKind.issuedBy(payload.kind)) dengan nomor \(payload.certificateNumber)"
                 + (payload.registrationNumber.map { " dan nomor registrasi \($0)" } ?? "")
-                + ", kualifikasi \(qualification), setelah program \(programmeName)."
-                + " Kredensial ini bukan lisensi \(payload.issuer); lisensinya dipegang pemiliknya."
+                + ", \(CertificateKind.qualificationLabel(payload.kind)) \(qualification), setelah program \(programmeName)."
+                + " Kredensial ini bukan \(noun) itu sendiri; \(noun)nya dipegang pemiliknya dan keabsahannya diperiksa pada penerbitnya."
                 + " Kode verifikasi: \(document.verificationCode)."
             issuer = .object([
                 "id": .string(issuerID), "type": .array([.string("Profile")]), "name": .string(office),
                 "description": .string("Pencatat lisensi lulusan Program Sertifikasi Pencari Kerja \(year)."),
             ])
             achievement = .object([
-                "id": .string("urn:kaltim:lisensi:\(payload.kind):\(scheme)"), "type": .array([.string("Achievement")]),
+                "id": .string(
+                    "urn:kaltim:lisensi:\(payload.kind):\(scheme):"
+                        + (qualification.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")),
+                "type": .array([.string("Achievement")]),
                 "achievementType": .string("License"), "name": .string("\(licenceName) \(qualification)"),
-                "description": .string("\(licenceName) kualifikasi \(qualification), diterbitkan \(payload.issuer)."),
+                "description": .string(
+                    "\(licenceName), \(CertificateKind.qualificationLabel(payload.kind)) \(qualification), \(CertificateKind.issuedBy(payload.kind))."
+                ),
                 "criteria": .object([
                     "narrative": .string(
-                        "Diterbitkan \(payload.issuer); dicatat Disnakertrans dari nomor yang diberikan penerbitnya.")
+                        "\(licenceName) \(CertificateKind.issuedBy(payload.kind)); dicatat Disnakertrans dari nomor yang diberikan penerbitnya."
+                    )
                 ]),
             ])
         } else if competency {
@@ -162,6 +169,21 @@ enum CertificateKind {
         case safetyLicence: "Lisensi K3 (SIO)"
         default: nil
         }
+    }
+
+    /// What the holder's document is: an SKK is a certificate, a K3 licence a licence.
+    static func licenceNoun(_ kind: String) -> String { kind == constructionCompetency ? "sertifikat" : "lisensi" }
+
+    /// How a record names what the licence is for: an SKK's jabatan kerja and jenjang, a K3
+    /// licence's qualification.
+    static func qualificationLabel(_ kind: String) -> String {
+        kind == constructionCompetency ? "jabatan kerja" : "kualifikasi"
+    }
+
+    /// Who issued it, as the record says: an SKK is registered with LPJK (issued through an LSP
+    /// of the construction sector), a K3 licence is issued by Kemnaker.
+    static func issuedBy(_ kind: String) -> String {
+        kind == constructionCompetency ? "teregistrasi di LPJK" : "diterbitkan Kemnaker"
     }
 }
 

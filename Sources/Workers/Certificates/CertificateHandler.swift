@@ -12,15 +12,18 @@ public import Topology
 /// - A **training certificate** (PELATIHAN, issued by the participant's BLKI, no expiry, dated
 ///   the class's last day) when the BLKI records the training LULUS (`training.completed`;
 ///   LULUS needs at least 80 % attendance). The LSP's assessment does not decide it.
-/// - A **licence record** (SKK_KONSTRUKSI from LPJK, LISENSI_K3 from Kemnaker) when the office
-///   records one (`licence.recorded`) with the issuer's own numbers, dates and qualification, for
-///   a participant of a programme the plan says leads to it, dated no earlier than the class's
-///   last day. The same record again changes nothing; another number for it is refused.
+/// - A **licence record** (SKK_KONSTRUKSI registered with LPJK, LISENSI_K3 from Kemnaker) when
+///   the office records one (`licence.recorded`) with the issuer's own numbers, dates and
+///   qualification, for a participant who passed the training of a programme the plan says
+///   leads to it, under the participant's name, dated between the class's last day and today.
+///   The same record again changes nothing; anything contradicting one is refused. Published as
+///   `certificate.issued` v2 (the other kinds as v1, which consumers not yet upgraded read).
 /// - A **competency certificate record** (KOMPETENSI) for one assessed KOMPETEN, carrying the
 ///   BNSP certificate and registration numbers exactly as the LSP sent them; without them no
 ///   record is issued (it waits in `cert_pending` for a correction that brings them). Valid for
 ///   the scheme's years (3 by default, 5 for construction).
-/// - Exactly one certificate per participant, scheme and kind (a unique key), whatever the
+/// - Exactly one training certificate and one competency record per participant and scheme (a
+///   unique key; a licence record's key holds its id, and its rules are in code), whatever the
 ///   redeliveries, replays and replicas; the internal serial is allocated in the same
 ///   transaction as the certificate, so it is gap-free per issuer and year across processes
 ///   sharing the store.
@@ -87,6 +90,13 @@ public struct CertificateHandler: TypedMessageHandler {
             """
             CREATE TABLE IF NOT EXISTS cert_file_waits (certificate_id TEXT PRIMARY KEY, not_before REAL NOT NULL)
             """,
+            // The number of each licence record, comparable (upper case, no spaces): the rules
+            // of `record(_:event:in:)` look records up by it.
+            """
+            CREATE TABLE IF NOT EXISTS cert_licence_numbers (
+                certificate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, number_key TEXT NOT NULL, participant_id TEXT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS cert_licence_numbers_number ON cert_licence_numbers (kind, number_key)",
             // The name each participant's certificates carry (participant.named, from intake).
             """
             CREATE TABLE IF NOT EXISTS cert_holders (
@@ -166,30 +176,53 @@ public struct CertificateHandler: TypedMessageHandler {
     }
 
     /// The record of a licence issued outside the programme (SKK Konstruksi, Lisensi K3), with
-    /// the issuer's numbers exactly as the office typed them: never generated.
+    /// the issuer's numbers exactly as the office typed them: never generated. Each record is
+    /// its own row (its `scheme` column holds the programme's scheme and its certificate id, so
+    /// a person may have several over time), and `cert_licence_numbers` keeps its number in a
+    /// comparable form (upper case, no spaces). The rules hold in code, under the role's serial
+    /// writes: an identical record again changes nothing; no number is in force for two people
+    /// or twice for one with other details; one record of a kind is in force per person until
+    /// it expires or is revoked. A revoked record makes room: revoke a wrong one, then record
+    /// the right one (the same number with corrected details, or another number).
     func record(_ licence: LicenceRecordedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
+        func refuse(_ reason: String) -> Failure { Failure.permanent(.invalidLicence, reason) }
         let number = licence.certificateNumber.trimmingCharacters(in: .whitespaces)
         let registration = licence.registrationNumber?.trimmingCharacters(in: .whitespaces)
         let qualification = licence.qualification.trimmingCharacters(in: .whitespaces)
-        guard Self.isIssuerNumber(number), registration.map(Self.isIssuerNumber) ?? true,
-            Self.isShortText(qualification), Self.isShortText(licence.recordedBy.trimmingCharacters(in: .whitespaces))
+        let kind: CertificateIssuedV2.Kind = licence.kind == .constructionCompetency ? .constructionCompetency : .safetyLicence
+        let numberKey = Self.numberKey(number)
+        // An identical record already in force: a redelivery or replay, whatever changed since.
+        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction) where !row.revoked {
+            if row.participantID == licence.participantID, row.payload.registrationNumber == registration,
+                row.payload.qualification == qualification, row.payload.issuedOn == licence.issuedOn,
+                row.payload.validUntil == licence.validUntil, row.payload.certificateNumber == number
+            {
+                return []
+            }
+        }
+        guard Self.isIssuerNumber(number) else {
+            throw refuse("a licence's number is 1–64 ASCII letters, digits, spaces and . / - : ( )")
+        }
+        guard registration.map(Self.isIssuerNumber) ?? true else {
+            throw refuse("a licence's registration number is 1–64 ASCII letters, digits, spaces and . / - : ( )")
+        }
+        guard Self.isShortText(qualification, limit: 100) else {
+            throw refuse("a licence's qualification is 1–100 characters on one line, without control characters")
+        }
+        guard Self.isShortText(licence.recordedBy.trimmingCharacters(in: .whitespaces)) else {
+            throw refuse("who recorded a licence is 1–200 characters on one line, without control characters")
+        }
+        guard PersonName.isAcceptable(licence.holderName) else { throw refuse("a licence names its holder") }
+        guard Self.isDay(licence.issuedOn), Self.isDay(licence.validUntil), licence.validUntil > licence.issuedOn,
+            let longest = Self.adding(years: 10, to: licence.issuedOn), licence.validUntil <= longest
         else {
-            throw Failure.permanent(
-                .invalidLicence,
-                "a licence's number and registration number are 1–64 letters, digits, spaces and . / - : ( ), its qualification and recorder 1–200 characters without control characters"
-            )
+            throw refuse("a licence's issuedOn and validUntil are days (YYYY-MM-DD), validUntil later and within 10 years")
         }
-        guard let issued = ProgrammeCatalogue.day(licence.issuedOn), let until = ProgrammeCatalogue.day(licence.validUntil),
-            until > issued
-        else {
-            throw Failure.permanent(
-                .invalidLicence, "a licence's issuedOn and validUntil are days (YYYY-MM-DD), validUntil the later one")
-        }
-        guard licence.issuedOn <= ProgrammeCatalogue.format(event.header.time) else {
-            throw Failure.permanent(.invalidLicence, "a licence is not dated after the day it is recorded")
-        }
+        // Today by the worker's clock, in WITA: not the publisher's time, which it sets itself.
+        let today = CertificateKeyRing.witaDay(now())
+        guard licence.issuedOn <= today else { throw refuse("a licence is not dated after today") }
         guard
             let enrolment = try transaction.query(
                 "SELECT centre, programme, end_date FROM cert_enrolments WHERE participant_id = ?",
@@ -202,46 +235,128 @@ public struct CertificateHandler: TypedMessageHandler {
         guard let programme = catalogue.programme(programmeCode, at: centre),
             programme.licences?.contains(licence.kind) == true
         else {
-            throw Failure.permanent(
-                .invalidLicence, "programme \(programmeCode) does not lead to a \(licence.kind.rawValue) in the plan")
+            throw refuse("programme \(programmeCode) does not lead to a \(licence.kind.rawValue) in the plan")
         }
         guard licence.issuedOn >= endDate else {
-            throw Failure.permanent(
-                .invalidLicence, "a licence the training led to is not dated before the class's last day (\(endDate))")
+            throw refuse("a licence the training led to is not dated before the class's last day (\(endDate))")
         }
         let left = try !transaction.query(
             "SELECT 1 FROM cert_withdrawals WHERE participant_id = ?", [.text(licence.participantID)]
         ).isEmpty
-        guard !left else {
-            throw Failure.permanent(.invalidLicence, "\(licence.participantID) left the training; no licence is recorded")
+        guard !left else { throw refuse("\(licence.participantID) left the training; no licence is recorded") }
+        // The licence follows the training: a LULUS the BLKI recorded.
+        guard
+            let result = try transaction.query(
+                "SELECT result FROM cert_training_results WHERE participant_id = ?", [.text(licence.participantID)]
+            ).first?["result"]?.text
+        else {
+            throw Failure.transient(
+                .trainingResultUnknown, "no training result known for participant \(licence.participantID) yet")
         }
-        let kind: CertificateIssuedV2.Kind = licence.kind == .constructionCompetency ? .constructionCompetency : .safetyLicence
-        // One record per person, scheme and kind: the same again changes nothing.
-        if let row = try transaction.query(
-            "SELECT document FROM cert_certificates WHERE participant_id = ? AND scheme = ? AND kind = ?",
-            [.text(licence.participantID), .text(programme.scheme.code), .text(kind.rawValue)]
-        ).first {
-            guard case .blob(let stored) = row["document"] else {
-                throw Failure.permanent(.licenceConflict, "the stored record of \(licence.participantID) cannot be read")
+        guard result == TrainingCompletedV1.Result.passed.rawValue else {
+            throw refuse("\(licence.participantID) did not pass the training; no licence is recorded")
+        }
+        // The name on the licence must be the participant's, word for word (in any order, any
+        // case, any spacing, and the usual spellings of Muhammad): a mistyped participant id
+        // would otherwise give someone else a signed record of another person's licence.
+        guard
+            let holder = try transaction.query(
+                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(licence.participantID)]
+            ).first?["full_name"]?.text
+        else {
+            throw Failure.transient(.holderUnknown, "no name known for participant \(licence.participantID)")
+        }
+        guard Self.sameName(licence.holderName, holder) else {
+            throw refuse("the holder's name on the licence is not the name of \(licence.participantID)")
+        }
+        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction) where !row.revoked {
+            guard row.participantID == licence.participantID else {
+                throw Failure.permanent(.licenceConflict, "this \(kind.rawValue) number is in force for another participant")
             }
-            let document = try JSONDecoder().decode(CertificateDocument.self, from: stored)
-            guard document.payload.certificateNumber == number else {
+            throw Failure.permanent(
+                .licenceConflict,
+                "\(licence.participantID)'s \(kind.rawValue) with this number was recorded with other details; revoke that record, then record it again"
+            )
+        }
+        let inForce = try transaction.query(
+            """
+            SELECT c.certificate_id, c.document FROM cert_certificates c
+            LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+            WHERE c.participant_id = ? AND c.kind = ? AND r.certificate_id IS NULL
+            """, [.text(licence.participantID), .text(kind.rawValue)])
+        for row in inForce {
+            guard case .blob(let stored) = row["document"],
+                let until = (try? JSONDecoder().decode(CertificateDocument.self, from: stored))?.payload.validUntil
+            else { continue }
+            if until >= today {
                 throw Failure.permanent(
                     .licenceConflict,
-                    "\(licence.participantID) already has a \(kind.rawValue) recorded under another number; it is not changed"
+                    "\(licence.participantID) has a \(kind.rawValue) in force under another number until \(until); revoke it before recording another"
                 )
             }
-            return []
         }
-        let (issuer, code) = kind == .constructionCompetency ? ("LPJK", "LPJK") : ("Kemnaker", "KEMNAKER")
-        return [
-            try create(
-                kind: kind, issuer: issuer, issuerCode: "\(code)-\(kind == .constructionCompetency ? "SKK" : "K3")",
-                idPrefix: code, signatory: catalogue.recordSignatory, number: { _, _ in number },
-                registrationNumber: registration, participantID: licence.participantID, scheme: programme.scheme.code,
-                programme: programme, issuedOn: licence.issuedOn, validUntil: licence.validUntil,
-                qualification: qualification, event: event, in: transaction)
-        ]
+        // An SKK is not the BNSP competency certificate recorded again under another kind.
+        if kind == .constructionCompetency {
+            let competency = try transaction.query(
+                "SELECT document FROM cert_certificates WHERE participant_id = ? AND kind = ?",
+                [.text(licence.participantID), .text(CertificateIssuedV2.Kind.competency.rawValue)])
+            for row in competency {
+                if case .blob(let stored) = row["document"],
+                    let recorded = (try? JSONDecoder().decode(CertificateDocument.self, from: stored))?.payload
+                        .certificateNumber,
+                    Self.numberKey(recorded) == numberKey
+                {
+                    throw refuse("this number is \(licence.participantID)'s BNSP competency certificate, already recorded")
+                }
+            }
+        }
+        let (issuer, code) = kind == .constructionCompetency ? ("LPJK", "LPJK-SKK") : ("Kemnaker", "KEMNAKER-K3")
+        let created = try create(
+            kind: kind, issuer: issuer, issuerCode: code, idPrefix: "CATATAN", signatory: catalogue.recordSignatory,
+            number: { _, _ in number }, registrationNumber: registration, participantID: licence.participantID,
+            scheme: programme.scheme.code, key: { "\(programme.scheme.code)#\($0)" }, programme: programme,
+            issuedOn: licence.issuedOn, validUntil: licence.validUntil, qualification: qualification, event: event,
+            in: transaction)
+        try transaction.execute(
+            "INSERT INTO cert_licence_numbers (certificate_id, kind, number_key, participant_id) VALUES (?, ?, ?, ?)",
+            [.text(created.certificateID), .text(kind.rawValue), .text(numberKey), .text(licence.participantID)])
+        return [created.event]
+    }
+
+    /// A licence record of `kind` under a number (any person), with whether it was revoked.
+    func licenceRecords(kind: CertificateIssuedV2.Kind, numberKey: String, in transaction: any StoreTransaction) throws
+        -> [(participantID: String, payload: CertificateDocument.Payload, revoked: Bool)]
+    {
+        try transaction.query(
+            """
+            SELECT n.participant_id, c.document, r.certificate_id AS revoked FROM cert_licence_numbers n
+            JOIN cert_certificates c ON c.certificate_id = n.certificate_id
+            LEFT JOIN cert_revocations r ON r.certificate_id = n.certificate_id
+            WHERE n.kind = ? AND n.number_key = ?
+            """, [.text(kind.rawValue), .text(numberKey)]
+        ).compactMap { row in
+            guard let participant = row["participant_id"]?.text, case .blob(let stored) = row["document"],
+                let document = try? JSONDecoder().decode(CertificateDocument.self, from: stored)
+            else { return nil }
+            return (participant, document.payload, row["revoked"]?.text != nil)
+        }
+    }
+
+    /// An issuer's number in a comparable form: upper case, without spaces.
+    static func numberKey(_ number: String) -> String { number.uppercased().filter { $0 != " " } }
+
+    /// The same name word for word, in any order (after ``PersonName/normalise(_:)``: case,
+    /// spacing, punctuation and the spellings of Muhammad do not matter; a missing or changed
+    /// word does).
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        let first = PersonName.normalise(a).split(separator: " ").sorted()
+        let second = PersonName.normalise(b).split(separator: " ").sorted()
+        return !first.isEmpty && first == second
+    }
+
+    /// `YYYY-MM-DD`, a real day, four-digit year.
+    static func isDay(_ text: String) -> Bool {
+        text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil && ProgrammeCatalogue.day(text) != nil
     }
 
     /// An issuer's number as printed: 1–64 ASCII letters, digits, spaces and `. / - : ( )`.
@@ -252,9 +367,10 @@ public struct CertificateHandler: TypedMessageHandler {
             }
     }
 
-    /// One line of 1–200 characters (800 bytes) without control or formatting characters.
-    static func isShortText(_ text: String) -> Bool {
-        !text.isEmpty && text.count <= 200 && text.utf8.count <= 800
+    /// One line of 1–`limit` characters (4 bytes each at most) without control or formatting
+    /// characters.
+    static func isShortText(_ text: String, limit: Int = 200) -> Bool {
+        !text.isEmpty && text.count <= limit && text.utf8.count <= limit * 4
             && !text.unicodeScalars.contains {
                 $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
                     || $0 == "\u{2028}" || $0 == "\u{2029}"
@@ -298,7 +414,8 @@ public struct CertificateHandler: TypedMessageHandler {
                     number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
                     scheme: graded.scheme, programme: programme,
                     issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), qualification: nil, event: event,
-                    in: transaction))
+                    in: transaction
+                ).event)
         case .notYetCompetent:
             // A correction took the competence back: revoke the record issued on the earlier result.
             guard graded.supersedes != nil,
@@ -384,7 +501,8 @@ public struct CertificateHandler: TypedMessageHandler {
                 idPrefix: "\(code)", signatory: catalogue.centre(centre)?.signatory,
                 number: { serial, year in String(format: "%05d/PBK/%@/%d", serial, code, year) },
                 registrationNumber: nil, participantID: completed.participantID, scheme: scheme, programme: programme,
-                issuedOn: endDate, validUntil: nil, qualification: nil, event: event, in: transaction)
+                issuedOn: endDate, validUntil: nil, qualification: nil, event: event, in: transaction
+            ).event
         ]
     }
 
@@ -411,9 +529,10 @@ public struct CertificateHandler: TypedMessageHandler {
         kind: CertificateIssuedV2.Kind, issuer: String, issuerCode: String, idPrefix: String,
         signatory: ProgrammeCatalogue.Signatory?,
         number: (Int, Int) -> String, registrationNumber: String?, participantID: String, scheme: String,
-        programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?, qualification: String?,
+        key: ((String) -> String)? = nil, programme: ProgrammeCatalogue.Programme?, issuedOn: String, validUntil: String?,
+        qualification: String?,
         event: DecodedEvent, in transaction: any StoreTransaction
-    ) throws -> OutgoingEvent {
+    ) throws -> (certificateID: String, event: OutgoingEvent) {
         guard
             let holderName = try transaction.query(
                 "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)]
@@ -453,7 +572,8 @@ public struct CertificateHandler: TypedMessageHandler {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(certificateID), .text(participantID), .text(scheme), .text(kind.rawValue), .text(issuerCode),
+                .text(certificateID), .text(participantID), .text(key?(certificateID) ?? scheme), .text(kind.rawValue),
+                .text(issuerCode),
                 .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
             ])
         if writesFiles {
@@ -466,7 +586,24 @@ public struct CertificateHandler: TypedMessageHandler {
             certificateNumber: document.payload.certificateNumber, registrationNumber: registrationNumber,
             scheme: document.payload.scheme, qualification: qualification, issuedOn: issuedOn, validUntil: validUntil,
             verificationCode: document.verificationCode)
-        return try outgoing(issued, id: "issued-\(certificateID)", event: event, subject: participantID)
+        // Version 1 for the kinds it can say, so that a consumer not yet upgraded keeps reading
+        // them; only a licence record needs version 2.
+        switch kind {
+        case .training, .competency:
+            return try (
+                certificateID,
+                outgoing(
+                    CertificateIssuedV1(
+                        certificateID: certificateID, participantID: participantID,
+                        kind: kind == .training ? .training : .competency,
+                        issuer: issuer, certificateNumber: issued.certificateNumber, registrationNumber: registrationNumber,
+                        scheme: issued.scheme, issuedOn: issuedOn, validUntil: validUntil,
+                        verificationCode: issued.verificationCode),
+                    id: "issued-\(certificateID)", event: event, subject: participantID)
+            )
+        case .constructionCompetency, .safetyLicence:
+            return try (certificateID, outgoing(issued, id: "issued-\(certificateID)", event: event, subject: participantID))
+        }
     }
 
     static func adding(years: Int, to date: String) -> String? {

@@ -58,7 +58,7 @@ public enum CertificatePDF {
         text(title, x: 0, y: 150, size: 28, bold: true, centred: true)
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1)
         if let licenceName {
-            text("\(licenceName) \(payload.issuer) No. \(payload.certificateNumber)", x: 0, y: 176, size: 12, centred: true)
+            text("\(licenceName) No. \(payload.certificateNumber)", x: 0, y: 176, size: 12, centred: true)
             if let registration = payload.registrationNumber {
                 text("Nomor registrasi \(registration)", x: 0, y: 192, size: 11, centred: true)
             }
@@ -84,11 +84,19 @@ public enum CertificatePDF {
         text(holder, x: 0, y: 266, size: nameSize, bold: true, centred: true)
         text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
         if let licenceName {
-            text(
-                "pemegang \(licenceName) kualifikasi \(payload.qualification ?? "-")", x: 0, y: 314, size: 13, centred: true)
+            let line =
+                "pemegang \(licenceName), \(CertificateKind.qualificationLabel(payload.kind)) \(payload.qualification ?? "-")"
+            // At 13 pt, smaller when a long qualification would not fit between the borders.
+            cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+            cairo_set_font_size(cr, 13)
+            var lineExtents = cairo_text_extents_t()
+            cairo_text_extents(cr, line, &lineExtents)
+            let lineSize = lineExtents.width > width - 120 ? max(6, 13 * (width - 120) / lineExtents.width) : 13
+            text(line, x: 0, y: 314, size: lineSize, centred: true)
             text("setelah mengikuti program \(programmeName)", x: 0, y: 334, size: 13, centred: true)
+            let noun = CertificateKind.licenceNoun(payload.kind)
             text(
-                "Dokumen ini mencatat \(licenceName) yang diterbitkan \(payload.issuer) dengan nomor dari penerbitnya; dokumen ini bukan lisensi tersebut.",
+                "Dokumen ini mencatat \(licenceName) yang \(CertificateKind.issuedBy(payload.kind)) dengan nomor dari penerbitnya; dokumen ini bukan \(noun) itu sendiri.",
                 x: 0, y: 356, size: 9, centred: true)
         } else if competency {
             text(

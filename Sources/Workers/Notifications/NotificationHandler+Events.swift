@@ -280,6 +280,11 @@ extension NotificationHandler {
         try transaction.execute(
             "INSERT INTO notif_certificates (certificate_id, certificate_number) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [.text(issued.certificateID), .text(issued.certificateNumber)])
+        if issued.kind == .constructionCompetency || issued.kind == .safetyLicence {
+            try transaction.execute(
+                "INSERT INTO notif_licence_records (certificate_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [.text(issued.certificateID), .text(issued.kind.rawValue)])
+        }
         let programme = issued.scheme.flatMap { catalogue.programme(scheme: $0) }
         try queue(
             EventTemplates.CertificateIssued(
@@ -320,10 +325,15 @@ extension NotificationHandler {
                 .certificateUnknown,
                 "certificate \(revoked.certificateID) is revoked before its issuance reached this worker; retrying")
         }
+        let licence = try transaction.query(
+            "SELECT kind FROM notif_licence_records WHERE certificate_id = ?", [.text(revoked.certificateID)]
+        ).first?["kind"]?.text.flatMap(CertificateIssuedV2.Kind.init(rawValue:))
         try queue(
             EventTemplates.CertificateRevoked(
                 participantNumber: revoked.participantID, certificateNumber: number,
-                reason: Self.revocationReason(revoked.reasonCode)),
+                reason: Self.revocationReason(revoked.reasonCode, licenceRecord: licence != nil),
+                kind: licence == .constructionCompetency ? "SKK Konstruksi" : licence == .safetyLicence ? "Lisensi K3 (SIO)" : "",
+                isLicenceRecord: licence != nil),
             for: event, contact: .participant(revoked.participantID), in: transaction)
     }
 

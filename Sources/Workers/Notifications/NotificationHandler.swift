@@ -55,6 +55,9 @@ public struct NotificationHandler: TypedMessageHandler {
             """,
             "CREATE INDEX IF NOT EXISTS notif_messages_due ON notif_messages (state, next_attempt_at)",
             "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
+            // The certificates that are records of a licence (SKK Konstruksi, Lisensi K3): their
+            // revocation is told as a record's.
+            "CREATE TABLE IF NOT EXISTS notif_licence_records (certificate_id TEXT PRIMARY KEY, kind TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
             // A person's messages, for the contacts' retention (and an erasure).
             "CREATE INDEX IF NOT EXISTS notif_messages_registration ON notif_messages (registration_id)",
@@ -129,10 +132,19 @@ public struct NotificationHandler: TypedMessageHandler {
         "ASSESSMENT_CORRECTED": "hasil uji kompetensi dikoreksi oleh LSP",
     ]
 
+    /// The reasons for a licence record (the record is revoked, not the holder's licence).
+    static let licenceRecordRevocationReasons = [
+        "DATA_ERROR": "kesalahan data pada catatan", "FRAUD": "ditemukan kecurangan",
+        "SUPERSEDED": "digantikan oleh catatan yang baru",
+    ]
+
     /// The reason of a revocation in words a job seeker understands; a code without words here
     /// is never shown as it is.
-    static func revocationReason(_ code: String) -> String {
-        revocationReasons[code] ?? "keputusan penerbit sertifikat (BLKI dapat menjelaskan alasannya)"
+    static func revocationReason(_ code: String, licenceRecord: Bool = false) -> String {
+        if licenceRecord {
+            return licenceRecordRevocationReasons[code] ?? "keputusan Disnakertrans (Disnakertrans dapat menjelaskan alasannya)"
+        }
+        return revocationReasons[code] ?? "keputusan penerbit sertifikat (BLKI dapat menjelaskan alasannya)"
     }
 
     func queue<Values: TemplateValues>(

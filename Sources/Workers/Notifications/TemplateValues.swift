@@ -339,10 +339,17 @@ enum EventTemplates {
         static let template = "sertifikat_dicabut"
         typealias Field = CodingKeys
         let participantNumber, certificateNumber, reason: String
+        /// A licence record's kind ("SKK Konstruksi", "Lisensi K3 (SIO)"); empty for a certificate.
+        let kind: String
+        /// Whether what was revoked is the record of a licence LPJK or Kemnaker issued (the
+        /// holder's own document is not the one revoked).
+        let isLicenceRecord: Bool
         enum CodingKeys: String, CodingKey, CaseIterable {
             case participantNumber = "no_peserta"
             case certificateNumber = "no_sertifikat"
             case reason = "alasan"
+            case kind = "jenis"
+            case isLicenceRecord = "catatan_lisensi"
         }
     }
 }
