@@ -1,4 +1,5 @@
 import ArgumentParser
+import CertificateTrust
 import CommandOptions
 import ContractKit
 import Contracts
@@ -74,11 +75,13 @@ struct RecordLicence: AsyncParsableCommand {
             participantID: participantID, holderName: holderName, kind: licenceKind, certificateNumber: number,
             registrationNumber: registrationNumber, qualification: qualification, issuedOn: issuedOn,
             validUntil: validUntil, recordedBy: recordedBy)
-        // The same record sent twice is one message (the id is a digest of every field); a
-        // record with anything changed is another, which the worker refuses visibly if it
-        // contradicts the first.
+        // The same record sent twice in a day is one message (the id is a digest of every field
+        // and the WITA day); a record with anything changed is another, which the worker refuses
+        // visibly if it contradicts one in force. On another day it is another message, so a
+        // record revoked by mistake can be recorded again (one in force is not recorded twice).
         var digest: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in try ContractJSON.encoder().encode(licence) { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let day = Data(CertificateKeyRing.witaDay(Date()).utf8)
+        for byte in try ContractJSON.encoder().encode(licence) + day { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
         try await publishConfirmed(
             EventEnvelope(
                 id: "licence-\(participantID)-\(licenceKind.rawValue)-" + String(digest, radix: 16),

@@ -63,12 +63,13 @@ extension Failure.Code {
     public static let trainingResultConflict = Self(rawValue: "training-result-conflict")
     /// A licence record (`licence.recorded`) with a malformed number, qualification or date, for
     /// a programme that does not lead to that licence, dated before the training ended or after
-    /// today, for someone who left or did not pass the training, under a name that is not the
-    /// participant's, or with the number of their BNSP competency record (permanent).
+    /// today, expired, for someone who left or did not pass the training, under a name that is
+    /// not the participant's, or with the number of their BNSP competency record (permanent).
     public static let invalidLicence = Self(rawValue: "invalid-licence")
-    /// A licence record that contradicts one already recorded: another number while a record of
-    /// that kind is in force for the person, other details under the same number, a number
-    /// recorded for someone else, or a number whose record was revoked (permanent).
+    /// A licence record that contradicts one in force (not revoked, not expired): another
+    /// number while the person's record of that kind is in force, other details under a number
+    /// in force, or a number in force for someone else (permanent; revoking the record in force
+    /// makes room).
     public static let licenceConflict = Self(rawValue: "licence-conflict")
     /// A licence record for a participant whose training result has not arrived (transient:
     /// `training.completed` is on its way).

@@ -132,12 +132,19 @@ struct LicenceRecordTests {
             #expect(failure?.message.contains(why) == true, "\(failure?.message ?? "accepted")")
         }
         #expect(try await driver.kit.query("SELECT 1 FROM cert_certificates WHERE kind = 'LISENSI_K3'", []).count == 1)
-        // A record that expired is no longer in force: a renewed licence is recorded.
-        let expired = try await Self.driver()
-        #expect(
-            try await Self.failure(expired, Self.licence(number: "KEP.5/1/OLD", issuedOn: "2025-08-10", validUntil: "2025-09-30"))
-                == nil)
-        #expect(try await Self.failure(expired, Self.licence()) == nil, "the renewal")
+        // A record that expired is no longer in force: a renewed licence is recorded, under
+        // another number or the same one; an expired licence itself is not recorded.
+        let clock = NotificationDeliveryTests.Clock(ISO8601DateFormatter().date(from: "2025-09-20T02:00:00Z")!)
+        let expiring = try await Self.driver(now: { clock.date })
+        let old = Self.licence(number: "KEP.5/1/OLD", issuedOn: "2025-08-10", validUntil: "2025-09-30")
+        #expect(try await Self.failure(expiring, old) == nil)
+        #expect(try await Self.failure(expiring, Self.licence())?.code == .licenceConflict, "while the first is in force")
+        clock.set(ISO8601DateFormatter().date(from: "2025-10-01T02:00:00Z")!)
+        let late = try await Self.failure(expiring, Self.licence("PST-5", holder: "Fajar Nugroho", validUntil: "2025-09-30"))
+        #expect(late?.code == .invalidLicence && late?.message.contains("has expired") == true)
+        #expect(try await Self.failure(expiring, Self.licence()) == nil, "the renewal under another number")
+        let renewed = Self.licence("PST-5", holder: "Fajar Nugroho", number: "KEP.5/1/OLD", issuedOn: "2025-09-25")
+        #expect(try await Self.failure(expiring, renewed) == nil, "an expired record's number is no longer in force")
     }
 
     static func revoke(_ driver: CertificateDriver, _ certificate: CertificateIssuedV2) async throws {

@@ -391,7 +391,8 @@ struct NotificationDeliveryTests {
         #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
         #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")
         let licence = try #require(texts.first { $0.contains("KEP.5/777/AS.03.02/X/2025") }, "\(texts)")
-        #expect(licence.contains("Catatan Lisensi K3 (SIO) Anda telah terbit"), "\(licence)")
+        #expect(licence.contains("Catatan Lisensi K3 (SIO) Anda telah dicatat oleh Disnakertrans"), "\(licence)")
+        #expect(licence.contains("No. Lisensi/SKK: KEP.5/777") && !licence.contains("telah terbit"), "\(licence)")
         #expect(licence.contains("Operator Forklift Kelas II (program Operator Forklift)"), "\(licence)")
         #expect(licence.contains("Berlaku s.d. 14 September 2030"), "\(licence)")
         // Its revocation is the record's, not the licence's, and sends the holder to Disnakertrans.

@@ -223,6 +223,7 @@ public struct CertificateHandler: TypedMessageHandler {
         // Today by the worker's clock, in WITA: not the publisher's time, which it sets itself.
         let today = CertificateKeyRing.witaDay(now())
         guard licence.issuedOn <= today else { throw refuse("a licence is not dated after today") }
+        guard licence.validUntil >= today else { throw refuse("a licence that has expired is not recorded") }
         guard
             let enrolment = try transaction.query(
                 "SELECT centre, programme, end_date FROM cert_enrolments WHERE participant_id = ?",
@@ -269,7 +270,9 @@ public struct CertificateHandler: TypedMessageHandler {
         guard Self.sameName(licence.holderName, holder) else {
             throw refuse("the holder's name on the licence is not the name of \(licence.participantID)")
         }
-        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction) where !row.revoked {
+        // Records in force: not revoked, not expired (an expired one makes room for a renewal).
+        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction)
+        where !row.revoked && (row.payload.validUntil ?? today) >= today {
             guard row.participantID == licence.participantID else {
                 throw Failure.permanent(.licenceConflict, "this \(kind.rawValue) number is in force for another participant")
             }

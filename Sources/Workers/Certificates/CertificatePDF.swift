@@ -130,7 +130,9 @@ public enum CertificatePDF {
         // The official who signed: place and date, title, name.
         if let signatory = payload.signatory {
             let x = 400.0
-            text("\(signatory.place), \(IndonesianCalendar.date(payload.issuedOn))", x: x, y: 440, size: 10)
+            // A licence record is signed when it is recorded, not on the issuer's date.
+            let signedOn = licenceName != nil ? payload.signedOn ?? payload.issuedOn : payload.issuedOn
+            text("\(signatory.place), \(IndonesianCalendar.date(signedOn))", x: x, y: 440, size: 10)
             text(signatory.title, x: x, y: 455, size: 10)
             text(signatory.name, x: x, y: 515, size: 10, bold: true)
         }

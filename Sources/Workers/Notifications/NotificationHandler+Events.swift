@@ -290,6 +290,7 @@ extension NotificationHandler {
             EventTemplates.CertificateIssued(
                 participantNumber: issued.participantID,
                 kind: Self.kindName(issued.kind), isCompetency: issued.kind == .competency,
+                isLicenceRecord: issued.kind == .constructionCompetency || issued.kind == .safetyLicence,
                 certificateNumber: issued.certificateNumber, registrationNumber: issued.registrationNumber ?? "",
                 hasRegistrationNumber: issued.registrationNumber != nil,
                 // A licence names what it qualifies for, then the programme that led to it.

@@ -312,6 +312,8 @@ enum EventTemplates {
         typealias Field = CodingKeys
         let participantNumber, kind: String
         let isCompetency: Bool
+        /// A record of a licence LPJK or Kemnaker issued: recorded, not issued, here.
+        let isLicenceRecord: Bool
         let certificateNumber, registrationNumber: String
         let hasRegistrationNumber: Bool
         let scheme, programme, issuedOn, validUntil: String
@@ -321,6 +323,7 @@ enum EventTemplates {
             case participantNumber = "no_peserta"
             case kind = "jenis"
             case isCompetency = "kompetensi"
+            case isLicenceRecord = "catatan_lisensi"
             case certificateNumber = "no_sertifikat"
             case registrationNumber = "no_registrasi"
             case hasRegistrationNumber = "ada_no_registrasi"
