@@ -24,8 +24,11 @@ struct RepublishNames: AsyncParsableCommand {
             which is the one intake checked the registration against; intake keeps no declared \
             name). Each name is dated at the registration's decision, so a correction the office \
             made through this version wins over it; a correction made before the upgrade is not \
-            known to intake and must be made again. Run it with intake's broker user; running it \
-            twice sends the same messages, which the certificates role takes once.
+            known to intake and must be made again. A participant intake holds no registry name for \
+            (approved by an officer without a registry match, or dropped by import-registry --replace) \
+            is listed by participant id: give them a name with kaltim-admin subject correct --name. \
+            Run it with intake's broker user (the certificates role takes names from no one else); \
+            running it twice sends the same messages, which the certificates role takes once.
             """)
 
     @OptionGroup var broker: BrokerOptions
@@ -35,6 +38,8 @@ struct RepublishNames: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: intake).", valueName: "name")) var storeSchema = "intake"
     @Option(help: ArgumentHelp("The programme year whose participants are named.", valueName: "year")) var year: Int
     @Flag(help: "Count what would be sent; send nothing.") var dryRun = false
+    @Flag(help: "Development only: publish under a broker user that is not intake's (kaltim-intake).")
+    var allowOtherBrokerUser = false
 
     func validate() throws {
         guard (2000...2100).contains(year) else { throw ValidationError("--year is a programme year, e.g. 2025") }
@@ -45,21 +50,26 @@ struct RepublishNames: AsyncParsableCommand {
         let rows = try await store.read(
             """
             SELECT r.participant_id, r.registration_id, r.decided_at, g.full_name FROM intake_registrations r
-            JOIN intake_registry g ON g.nik_index = r.nik_index
+            LEFT JOIN intake_registry g ON g.nik_index = r.nik_index
             WHERE r.outcome = 'accepted' AND r.participant_id IS NOT NULL AND r.year = ?
             ORDER BY r.registration_id
             """, [.integer(Int64(year))])
         let exchange = topologyPrefix + ContractDocuments.exchange
         var messages: [AMQPOutgoingMessage] = []
-        var skipped = 0
+        // Participants named by nobody here (by id only: never a name on the terminal).
+        var unnamed: [String] = []
         for row in rows {
-            guard let participant = row["participant_id"]?.text, let registration = row["registration_id"]?.text,
-                let name = row["full_name"]?.text?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
-            else {
-                skipped += 1
+            guard let participant = row["participant_id"]?.text, let registration = row["registration_id"]?.text else {
                 continue
             }
-            let decided = row["decided_at"]?.text.flatMap { try? Date($0, strategy: .iso8601) } ?? Date()
+            // Dated at the decision, so that a later correction wins; a row without a readable
+            // decision time is not guessed at.
+            guard let name = row["full_name"]?.text?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty,
+                let decided = row["decided_at"]?.text.flatMap({ try? Date($0, strategy: .iso8601) })
+            else {
+                unnamed.append(participant)
+                continue
+            }
             let event = try OutgoingEvent(
                 EventEnvelope(
                     id: "named-by-intake-backfill-\(participant)", source: "/kaltim/workers/intake", time: decided,
@@ -68,11 +78,19 @@ struct RepublishNames: AsyncParsableCommand {
                 exchange: exchange)
             messages.append(event.amqpMessage)
         }
+        let missing =
+            unnamed.isEmpty
+            ? "" : "; without a name in intake's store (correct their names): " + unnamed.joined(separator: " ")
         guard !dryRun else {
-            print("would publish \(messages.count) names (\(skipped) accepted participants without one)")
+            print("would publish \(messages.count) names\(missing)")
             return
         }
         let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
+        guard allowOtherBrokerUser || connection.username.hasSuffix("kaltim-intake") else {
+            await connection.close()
+            throw ValidationError(
+                "connect as intake's broker user (kaltim-intake): the certificates role dead-letters names from anyone else")
+        }
         for index in messages.indices { messages[index].properties.userID = connection.username }
         let results = await connection.publish(messages, window: 200)
         await connection.close()
@@ -80,6 +98,6 @@ struct RepublishNames: AsyncParsableCommand {
         guard failed == 0 else {
             throw ValidationError("the broker did not confirm \(failed) of \(messages.count) names; run the command again")
         }
-        print("published \(messages.count) names (\(skipped) accepted participants without one)")
+        print("published \(messages.count) names\(missing)")
     }
 }

@@ -39,7 +39,7 @@ struct RepublishNamesCommandTests {
         let topology = RoleTopology(role: .certificates, prefix: prefix)
         try await topology.declare(on: connection)
         let binary = builtProductsDirectory.appendingPathComponent("kaltim-worker").path
-        let arguments = [
+        let asIntakeOnly = [
             "republish-names", "--broker-url", url, "--topology-prefix", prefix, "--database", intake.kit.path, "--year", "2025",
         ]
         func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
@@ -49,6 +49,9 @@ struct RepublishNamesCommandTests {
             await process.terminate()
             return (status, output)
         }
+        let refused = try await run(asIntakeOnly)
+        #expect(refused.status != 0 && refused.output.contains("kaltim-intake"), "the test node's user is not intake's")
+        let arguments = asIntakeOnly + ["--allow-other-broker-user"]
         let dry = try await run(arguments + ["--dry-run"])
         #expect(dry.status == 0 && dry.output.contains("would publish 1 names"), "\(dry.output)")
         #expect(try await connection.queueState(topology.queue).messageCount == 0, "a dry run sends nothing")
@@ -68,6 +71,13 @@ struct RepublishNamesCommandTests {
         #expect(named == ParticipantNamedV1(participantID: participant, registrationID: "REG-N1", fullName: "Siti Rahmawati"))
         #expect(event.header.time == (try Date(decidedAt, strategy: .iso8601)), "dated at the decision, not now")
         #expect(first.properties.userID == connection.username)
+        // Someone intake holds no registry name for (here: the row dropped) is listed by id, not skipped silently.
+        try await intake.kit.store.write { transaction in
+            try transaction.execute("DELETE FROM intake_registry", [])
+        }
+        let unnamed = try await run(arguments + ["--dry-run"])
+        #expect(unnamed.output.contains("would publish 0 names; without a name in intake's store"), "\(unnamed.output)")
+        #expect(unnamed.output.contains(participant) && !unnamed.output.contains("Siti"), "\(unnamed.output)")
         await topology.delete(on: connection)
         await connection.close()
     }
