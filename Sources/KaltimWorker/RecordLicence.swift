@@ -4,7 +4,7 @@ import CommandOptions
 import ContractKit
 import Contracts
 import Foundation
-import Programme
+import Workers
 
 /// `record-licence`: the programme office records an SKK Konstruksi (registered with LPJK) or a Kemnaker Lisensi K3 of a
 /// participant, with the issuer's own numbers (publishes `licence.recorded`).
@@ -44,25 +44,17 @@ struct RecordLicence: AsyncParsableCommand {
         guard participantID.wholeMatch(of: /[A-Z0-9-]{1,64}/) != nil else {
             throw ValidationError("--participant-id is an id such as PST-2025-…")
         }
-        let issuerNumber = /[A-Za-z0-9 .\/:()-]{1,64}/
-        guard number.wholeMatch(of: issuerNumber) != nil,
-            registrationNumber.map({ $0.wholeMatch(of: issuerNumber) != nil }) ?? true
+        // The certificates worker's own checks, so that what it would refuse is not sent.
+        guard CertificateHandler.isIssuerNumber(number.trimmingCharacters(in: .whitespaces)),
+            registrationNumber.map({ CertificateHandler.isIssuerNumber($0.trimmingCharacters(in: .whitespaces)) }) ?? true
         else { throw ValidationError("--number and --registration-number are 1–64 letters, digits, spaces and . / - : ( )") }
         for (name, text, limit) in [
             ("--qualification", qualification, 100), ("--recorded-by", recordedBy, 200), ("--holder-name", holderName, 200),
-        ] {
-            guard !text.trimmingCharacters(in: .whitespaces).isEmpty, text.count <= limit,
-                !text.unicodeScalars.contains(where: {
-                    [.control, .format, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
-                })
-            else { throw ValidationError("\(name) is 1 to \(limit) characters on one line, without control characters") }
+        ] where !CertificateHandler.isShortText(text.trimmingCharacters(in: .whitespaces), limit: limit) {
+            throw ValidationError("\(name) is 1 to \(limit) characters on one line, without control characters")
         }
-        // As the certificates worker checks them: real days, four ASCII digits of year, the
-        // validity after the issue and within 10 years of it.
-        let day = /[0-9]{4}-[0-9]{2}-[0-9]{2}/
-        guard issuedOn.wholeMatch(of: day) != nil, validUntil.wholeMatch(of: day) != nil,
-            ProgrammeCatalogue.day(issuedOn) != nil, ProgrammeCatalogue.day(validUntil) != nil, validUntil > issuedOn,
-            let year = Int(issuedOn.prefix(4)), validUntil <= String(format: "%04d", year + 10) + issuedOn.dropFirst(4)
+        guard CertificateHandler.isDay(issuedOn), CertificateHandler.isDay(validUntil), validUntil > issuedOn,
+            let longest = CertificateHandler.adding(years: 10, to: issuedOn), validUntil <= longest
         else {
             throw ValidationError(
                 "--issued-on and --valid-until are days (YYYY-MM-DD), --valid-until the later one and within 10 years")

@@ -86,8 +86,10 @@ public enum BrokerEnvironment {
 /// standard output. Output goes through a file, not a pipe: a broker node started in the
 /// background may inherit a pipe and never close it. (posix_spawn + waitpid: Foundation's
 /// `Process` termination handler was seen not to fire on Linux for quick commands.)
-public func runProcess(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
-    let child = try ChildProcess(path, arguments, environment: environment, standardErrorToo: false)
+public func runProcess(
+    _ path: String, _ arguments: [String], environment: [String: String], standardErrorToo: Bool = false
+) async throws -> (Int32, String) {
+    let child = try ChildProcess(path, arguments, environment: environment, standardErrorToo: standardErrorToo)
     defer { unlink(child.outputPath) }
     let status = try await child.waitForExit(timeout: .seconds(600))
     return (status, child.output)

@@ -1,4 +1,5 @@
 import AMQP
+import CertificateTrust
 import ContractKit
 import Contracts
 import Foundation
@@ -28,11 +29,7 @@ struct RecordLicenceCommandTests {
             "--issued-on", "2025-09-15", "--valid-until", "2030-09-14", "--recorded-by", "Seksi Pengawasan K3",
         ]
         func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-            let process = try ChildProcess(binary, arguments)
-            let status = try await process.waitForExit(timeout: .seconds(60))
-            let output = process.output
-            await process.terminate()
-            return (status, output)
+            try await runProcess(binary, arguments, environment: [:], standardErrorToo: true)
         }
         // What cannot be a record is refused before anything is sent.
         func replacing(_ option: String, with value: String) -> [String] {
@@ -55,6 +52,8 @@ struct RecordLicenceCommandTests {
 
         // The same record twice: one message id, so the worker's inbox takes it once; another
         // qualification is another message.
+        // The id digests the WITA day too: the two runs are compared only when they share one.
+        let dayBefore = CertificateKeyRing.witaDay(Date())
         for _ in 0..<2 {
             let published = try await run(record)
             #expect(published.status == 0 && published.output.contains("published the LISENSI_K3"), "\(published.output)")
@@ -64,7 +63,9 @@ struct RecordLicenceCommandTests {
         while let delivery = try await connection.get(queue: topology.queue) { deliveries.append(delivery) }
         #expect(deliveries.count == 3)
         let ids = deliveries.map { $0.properties.messageID ?? "" }
-        #expect(ids[0] == ids[1] && ids[1] != ids[2] && ids[0].hasPrefix("licence-PST-2025-000007-LISENSI_K3-"), "\(ids)")
+        let sameDay = dayBefore == CertificateKeyRing.witaDay(Date())
+        #expect(ids[0] == ids[1] || !sameDay, "one message for one record in a day: \(ids)")
+        #expect(ids[1] != ids[2] && ids[0].hasPrefix("licence-PST-2025-000007-LISENSI_K3-"), "\(ids)")
         let first = try #require(deliveries.first)
         let licence = try #require(try ContractRegistry.pipeline.decode(first.body).payload as? LicenceRecordedV1)
         #expect(

@@ -43,11 +43,7 @@ struct RepublishNamesCommandTests {
             "republish-names", "--broker-url", url, "--topology-prefix", prefix, "--database", intake.kit.path, "--year", "2025",
         ]
         func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-            let process = try ChildProcess(binary, arguments)
-            let status = try await process.waitForExit(timeout: .seconds(60))
-            let output = process.output
-            await process.terminate()
-            return (status, output)
+            try await runProcess(binary, arguments, environment: [:], standardErrorToo: true)
         }
         let refused = try await run(asIntakeOnly)
         #expect(refused.status != 0 && refused.output.contains("kaltim-intake"), "the test node's user is not intake's")

@@ -194,7 +194,8 @@ public struct CertificateHandler: TypedMessageHandler {
         let kind: CertificateIssuedV2.Kind = licence.kind == .constructionCompetency ? .constructionCompetency : .safetyLicence
         let numberKey = Self.numberKey(number)
         // An identical record already in force: a redelivery or replay, whatever changed since.
-        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction) where !row.revoked {
+        let numbered = try licenceRecords(kind: kind, numberKey: numberKey, in: transaction)
+        for row in numbered where !row.revoked {
             if row.participantID == licence.participantID, row.payload.registrationNumber == registration,
                 row.payload.qualification == qualification, row.payload.issuedOn == licence.issuedOn,
                 row.payload.validUntil == licence.validUntil, row.payload.certificateNumber == number
@@ -271,8 +272,7 @@ public struct CertificateHandler: TypedMessageHandler {
             throw refuse("the holder's name on the licence is not the name of \(licence.participantID)")
         }
         // Records in force: not revoked, not expired (an expired one makes room for a renewal).
-        for row in try licenceRecords(kind: kind, numberKey: numberKey, in: transaction)
-        where !row.revoked && (row.payload.validUntil ?? today) >= today {
+        for row in numbered where !row.revoked && (row.payload.validUntil ?? today) >= today {
             guard row.participantID == licence.participantID else {
                 throw Failure.permanent(.licenceConflict, "this \(kind.rawValue) number is in force for another participant")
             }
@@ -358,12 +358,12 @@ public struct CertificateHandler: TypedMessageHandler {
     }
 
     /// `YYYY-MM-DD`, a real day, four-digit year.
-    static func isDay(_ text: String) -> Bool {
+    public static func isDay(_ text: String) -> Bool {
         text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil && ProgrammeCatalogue.day(text) != nil
     }
 
     /// An issuer's number as printed: 1–64 ASCII letters, digits, spaces and `. / - : ( )`.
-    static func isIssuerNumber(_ text: String) -> Bool {
+    public static func isIssuerNumber(_ text: String) -> Bool {
         !text.isEmpty && text.unicodeScalars.count <= 64
             && text.unicodeScalars.allSatisfy {
                 $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " ./-:()".unicodeScalars.contains($0))
@@ -372,7 +372,7 @@ public struct CertificateHandler: TypedMessageHandler {
 
     /// One line of 1–`limit` characters (4 bytes each at most) without control or formatting
     /// characters.
-    static func isShortText(_ text: String, limit: Int = 200) -> Bool {
+    public static func isShortText(_ text: String, limit: Int = 200) -> Bool {
         !text.isEmpty && text.count <= limit && text.utf8.count <= limit * 4
             && !text.unicodeScalars.contains {
                 $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
@@ -609,7 +609,8 @@ public struct CertificateHandler: TypedMessageHandler {
         }
     }
 
-    static func adding(years: Int, to date: String) -> String? {
+    /// `date` (YYYY-MM-DD) that many years on; 29 February becomes 28 February.
+    public static func adding(years: Int, to date: String) -> String? {
         guard let year = Int(date.prefix(4)) else { return nil }
         var result = String(format: "%04d", year + years) + date.dropFirst(4)
         if result.hasSuffix("-02-29"), ProgrammeCatalogue.day(result) == nil { result = String(result.dropLast(2)) + "28" }
