@@ -42,6 +42,16 @@ public struct ProgressHandler: TypedMessageHandler {
             // Revoked certificates by id (a revocation may arrive before its issuance, and a
             // revoked training certificate must not un-certify a competency one).
             "CREATE TABLE IF NOT EXISTS console_revocations (certificate_id TEXT PRIMARY KEY, revoked_at REAL)",
+            // Every competency record by id: when one is revoked, another in force (the same
+            // record reissued under a corrected name) keeps its holder certified.
+            """
+            CREATE TABLE IF NOT EXISTS console_competency_certificates (
+                certificate_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL)
+            """,
+            """
+            CREATE INDEX IF NOT EXISTS console_competency_certificates_participant
+                ON console_competency_certificates (participant_id)
+            """,
             // Registrations intake sent to an officer's review (verifikasi): when, why (the
             // reasons' codes and Bahasa texts as JSON), and the last request for documents. A
             // review is pending while its registration is neither accepted nor rejected.
@@ -288,10 +298,25 @@ public struct ProgressHandler: TypedMessageHandler {
             guard issued.kind == .competency else { break }
             try transaction.execute(
                 """
+                INSERT INTO console_competency_certificates (certificate_id, participant_id) VALUES (?, ?)
+                ON CONFLICT (certificate_id) DO NOTHING
+                """, [.text(issued.certificateID), .text(issued.participantID)])
+            // The first record counts, unless it was revoked and this one is in force (a
+            // reissue under a corrected name); certified since the earliest: whatever order
+            // the events arrive in.
+            try transaction.execute(
+                """
                 INSERT INTO console_participants (participant_id, certified_at, certificate_id) VALUES (?, ?, ?)
                 ON CONFLICT (participant_id) DO UPDATE SET
-                    certified_at = COALESCE(console_participants.certified_at, excluded.certified_at),
-                    certificate_id = COALESCE(console_participants.certificate_id, excluded.certificate_id)
+                    certified_at = CASE
+                        WHEN console_participants.certified_at IS NULL OR excluded.certified_at < console_participants.certified_at
+                        THEN excluded.certified_at ELSE console_participants.certified_at END,
+                    certificate_id = CASE
+                        WHEN console_participants.certificate_id IS NULL THEN excluded.certificate_id
+                        WHEN EXISTS (SELECT 1 FROM console_revocations x WHERE x.certificate_id = console_participants.certificate_id)
+                            AND NOT EXISTS (SELECT 1 FROM console_revocations y WHERE y.certificate_id = excluded.certificate_id)
+                        THEN excluded.certificate_id
+                        ELSE console_participants.certificate_id END
                 """, [.text(issued.participantID), at, .text(issued.certificateID)])
         case .certificateRevoked(let revoked):
             try transaction.execute(
@@ -299,6 +324,19 @@ public struct ProgressHandler: TypedMessageHandler {
                 INSERT INTO console_revocations (certificate_id, revoked_at) VALUES (?, ?)
                 ON CONFLICT (certificate_id) DO NOTHING
                 """, [.text(revoked.certificateID), at])
+            // The holder's counted record revoked: another of theirs in force counts instead.
+            try transaction.execute(
+                """
+                UPDATE console_participants SET certificate_id = (
+                    SELECT c.certificate_id FROM console_competency_certificates c
+                    WHERE c.participant_id = console_participants.participant_id
+                        AND NOT EXISTS (SELECT 1 FROM console_revocations x WHERE x.certificate_id = c.certificate_id)
+                    ORDER BY c.certificate_id LIMIT 1)
+                WHERE certificate_id = ? AND EXISTS (
+                    SELECT 1 FROM console_competency_certificates c
+                    WHERE c.participant_id = console_participants.participant_id
+                        AND NOT EXISTS (SELECT 1 FROM console_revocations x WHERE x.certificate_id = c.certificate_id))
+                """, [.text(revoked.certificateID)])
         case .notificationDelivered:
             // The envelope's subject is the participant; the latest delivery is kept, so that
             // "notified" can mean "told after the certificate".
@@ -316,8 +354,8 @@ public struct ProgressHandler: TypedMessageHandler {
 
     /// The tables the events make (a rebuild empties them first).
     public static let derivedTables = [
-        "console_registrations", "console_participants", "console_revocations", "console_reviews", "console_retakes",
-        "console_seats", "console_seat_records",
+        "console_registrations", "console_participants", "console_revocations", "console_competency_certificates",
+        "console_reviews", "console_retakes", "console_seats", "console_seat_records",
     ]
 
     /// Records facts about a participant in a class, each column set once (the first record

@@ -398,6 +398,11 @@ public enum PersonalDataRegister {
             other: ["revoked_at"], purpose: "revoked certificates, for the counts", retention: participantDays,
             readers: "console staff"),
         RegisterEntry(
+            .table, holder: "console", name: "console_competency_certificates",
+            keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
+            purpose: "each participant's competency records, so that a reissued one keeps them counted",
+            retention: participantDays, readers: "console staff (counts)"),
+        RegisterEntry(
             .table, holder: "console", name: "console_reviews", keys: [("registration_id", .registrationID)],
             other: ["opened_at", "reasons", "documents_requested_at", "respond_by", "documents_reason"],
             purpose: "the review queue (reasons' codes and dates; the case file stays in intake)",

@@ -264,6 +264,12 @@ struct RevokeCertificate: AsyncParsableCommand {
         guard reason.wholeMatch(of: /[A-Z][A-Z0-9_]{1,63}/) != nil else {
             throw ValidationError("--reason is an UPPER_SNAKE code, e.g. DATA_ERROR")
         }
+        // The holder is told a replacement under the corrected name is on its way: only the
+        // certificates role, which issues that replacement, revokes with it.
+        guard reason != CertificateHandler.nameCorrected else {
+            throw ValidationError(
+                "--reason \(reason) is the certificates role's own (it reissues under a corrected name); use DATA_ERROR")
+        }
     }
 
     func run() async throws {

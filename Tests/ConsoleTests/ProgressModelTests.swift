@@ -187,6 +187,41 @@ import Workers
         // A revocation that arrives before the certificate does too.
         #expect(counts(try await report(after: events.reversed()))["certified"] == 0)
     }
+
+    /// A competency record reissued under a corrected name (the old one revoked, a new one
+    /// issued in the same batch) keeps its holder certified and notified, whatever order the
+    /// two events arrive in, and the Kemnaker export's certificate is the one in force.
+    @Test(arguments: stores) func aRecordReissuedUnderACorrectedNameKeepsItsHolderCertified(store: String) async throws {
+        let reissue = [
+            try event(
+                "certificate.revoked.v1", id: "r-name", time: "2025-06-01T00:00:00Z",
+                data: ["participantID": "PST-1", "certificateID": "KOM-1", "reasonCode": "NAME_CORRECTED"]),
+            try event(
+                "certificate.issued.v1", id: "i-name", time: "2025-06-01T00:00:00Z",
+                data: ["participantID": "PST-1", "kind": "KOMPETENSI", "certificateID": "KOM-2"]),
+        ]
+        let journey = try journey()
+        let before = counts(try await report(after: journey, store: store))
+        #expect(before["certified"] == 1 && before["notified"] == 1)
+        for order in [journey + reissue, journey + reissue.reversed(), reissue + journey, (reissue + journey).reversed()] {
+            let (after, counted) = try await afterEvents(order + order, store: store) { database in
+                (
+                    try await ProgressReport.read(from: database, catalogue: Self.catalogue),
+                    try await database.read(
+                        "SELECT certificate_id FROM console_participants WHERE participant_id = 'PST-1'", []
+                    ).first?["certificate_id"]?.text
+                )
+            }
+            #expect(counts(after) == before, "\(order.map(\.header.id))")
+            #expect(counted == "KOM-2", "\(order.map(\.header.id))")
+        }
+        // The reissued one revoked too (say, the assessment corrected): no longer certified.
+        let revokedAgain = try event(
+            "certificate.revoked.v1", id: "r-2", time: "2025-07-01T00:00:00Z",
+            data: ["participantID": "PST-1", "certificateID": "KOM-2", "reasonCode": "ASSESSMENT_CORRECTED"])
+        #expect(counts(try await report(after: journey + reissue + [revokedAgain], store: store))["certified"] == 0)
+        #expect(counts(try await report(after: [revokedAgain] + reissue + journey, store: store))["certified"] == 0)
+    }
 }
 
 extension ProgressModelTests {

@@ -133,6 +133,17 @@ struct CertificateProcessTests {
                 "--public-key", CertificateSigner.development.publicKeyHex, "--open-badge",
             ], environment: [:])
         #expect(checked == 0, "\(checkOutput)")
+        // The reason of a reissue under a corrected name is the certificates role's own: the
+        // holder would be told a replacement follows that never comes.
+        let reserved = try ChildProcess(
+            binary,
+            [
+                "revoke-certificate", "--certificate-id", "BTG-2025-PBK-00001", "--reason", "NAME_CORRECTED", "--broker-url",
+                url, "--topology-prefix", prefix,
+            ] + StoreKind.arguments(database))
+        #expect(
+            try await reserved.waitForExit(timeout: .seconds(30)) != 0 && reserved.output.contains("certificates role's own"),
+            "\(reserved.output)")
         let revoke = try ChildProcess(
             binary,
             [
@@ -162,7 +173,7 @@ struct CertificateProcessTests {
             try await refused.waitForExit(timeout: .seconds(60)) == 1
                 && refused.output.contains("SKIPPED BTG-2025-PBK-00001 REVOKED"), "\(refused.output)")
         #expect(!FileManager.default.fileExists(atPath: credentials + "-after/BTG-2025-PBK-00001.vc.json"))
-        for process in [keyless, valid, export, revoke, revoked, retired, refused] { await process.terminate() }
+        for process in [keyless, valid, export, reserved, revoke, revoked, retired, refused] { await process.terminate() }
 
         for process in processes { process.signal(SIGTERM) }
         var shares: [Int] = []

@@ -189,7 +189,8 @@ struct CertificateTests {
             document.payload.signatory
                 == .init(name: "Nama Pejabat BLKI Bontang (contoh)", title: "Kepala UPTD BLKI Bontang", place: "Bontang"))
         #expect(verifier.verify(document, today: "2025-09-01") == .valid, "the name and the official are signed")
-        // A corrected name is carried by what is issued next; the issued certificate keeps its own.
+        // A corrected name is carried by what is issued next; the issued certificate keeps its
+        // own (it is revoked and issued again under the new one: the next test).
         let renamed = ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: " Siti Aminah Putri ")
         _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/intake", data: renamed))
         let record = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
@@ -247,6 +248,94 @@ struct CertificateTests {
         let holders = try await driver.kit.query("SELECT participant_id, full_name FROM cert_holders ORDER BY participant_id")
         #expect(holders.compactMap { $0["participant_id"]?.text } == ["PST-1", "PST-3"])
         #expect(holders.compactMap { $0["full_name"]?.text } == ["Siti Aminah Putri", "Made Wirawan"])
+    }
+
+    /// A name corrected after issuance (the office's correction at the holder's request): each
+    /// certificate in force is revoked and issued again under the new name with the same number
+    /// and dates; the same name again, or an older one arriving late, changes nothing; a record
+    /// revoked for another reason is not brought back; a later correction of the assessment
+    /// revokes the reissued record.
+    @Test func aCorrectedNameReissuesTheCertificatesInForceUnderIt() async throws {
+        let driver = try await CertificateDriver.make()
+        let training = try #require(try driver.issued(try await driver.trained()).first)
+        let competency = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
+        let other = try #require(try driver.issued(try await driver.trained("PST-2")).first)
+        let start = Date()
+        func rename(_ name: String, minutesAfterStart minutes: Double) async throws -> [OutgoingEvent] {
+            try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/kaltim/workers/intake", time: start.addingTimeInterval(minutes * 60),
+                    data: ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: name))
+            ).events
+        }
+        func revoked(_ events: [OutgoingEvent]) throws -> [CertificateRevokedV1] {
+            try events.filter { $0.type == CertificateRevokedV1.eventType }.map {
+                try ContractJSON.decoder().decode(EventEnvelope<CertificateRevokedV1>.self, from: $0.body).data
+            }
+        }
+        func holder(_ certificateID: String) async throws -> String? {
+            try JSONDecoder().decode(CertificateDocument.self, from: try await driver.document(certificateID)).payload
+                .holderName
+        }
+
+        let events = try await rename("Siti Aminah Putri", minutesAfterStart: 1)
+        let revocations = try revoked(events)
+        #expect(Set(revocations.map(\.certificateID)) == [training.certificateID, competency.certificateID])
+        #expect(revocations.allSatisfy { $0.reasonCode == "NAME_CORRECTED" && $0.participantID == "PST-1" })
+        let reissued = try driver.issued(events)
+        #expect(events.filter { $0.type == CertificateIssuedV2.eventType }.allSatisfy { $0.contractVersion == 1 }, "v1 still")
+        let newTraining = try #require(reissued.first { $0.kind == .training })
+        let newRecord = try #require(reissued.first { $0.kind == .competency })
+        #expect(reissued.count == 2)
+        for (old, new) in [(training, newTraining), (competency, newRecord)] {
+            #expect(new.certificateID != old.certificateID && new.verificationCode != old.verificationCode)
+            #expect(new.certificateNumber == old.certificateNumber && new.registrationNumber == old.registrationNumber)
+            #expect(new.issuedOn == old.issuedOn && new.validUntil == old.validUntil && new.issuer == old.issuer)
+            #expect(try await holder(new.certificateID) == "Siti Aminah Putri")
+            #expect(try await holder(old.certificateID) == "Siti Aminah", "the old document is kept as it was signed")
+            #expect(verifier.verify(try await driver.document(new.certificateID), today: "2025-09-01") == .valid)
+        }
+        #expect(newTraining.certificateID == "BTG-2025-PBK-00003", "the issuer's next serial, after PST-2's")
+        #expect(newRecord.certificateID.hasPrefix("KOM-BNSP-LSP-0123-ID-2025-KOM-"))
+        let reasons = try await driver.kit.query(
+            "SELECT certificate_id, reason FROM cert_revocations ORDER BY certificate_id", [])
+        #expect(reasons.compactMap { $0["reason"]?.text } == ["NAME_CORRECTED", "NAME_CORRECTED"])
+
+        // The same name again (a redelivery, the backfill) and an older name arriving late.
+        #expect(try await rename("Siti Aminah Putri", minutesAfterStart: 2).isEmpty)
+        #expect(try await rename("Siti Aminah", minutesAfterStart: 0.5).isEmpty)
+        // A replayed result or grade issues nothing more.
+        #expect(try await driver.trained().isEmpty)
+        #expect(try await driver.deliver(CertificateDriver.graded("A-1")).isEmpty)
+
+        // A second correction reissues the reissued ones.
+        let second = try await rename("Siti Aminah Putri Lestari", minutesAfterStart: 3)
+        #expect(Set(try revoked(second).map(\.certificateID)) == [newTraining.certificateID, newRecord.certificateID])
+        let secondRecord = try #require(try driver.issued(second).first { $0.kind == .competency })
+        #expect(secondRecord.certificateNumber == competency.certificateNumber)
+
+        // The assessment corrected to BELUM KOMPETEN revokes the record in force, the reissued one.
+        let corrected = try await driver.deliver(CertificateDriver.graded("A-2", competent: false, supersedes: "A-1"))
+        #expect(try revoked(corrected).map(\.certificateID) == [secondRecord.certificateID])
+        #expect(try revoked(corrected).first?.reasonCode == "ASSESSMENT_CORRECTED")
+
+        // A record revoked for another reason is not brought back by the next correction.
+        let third = try await rename("Siti A. P. Lestari", minutesAfterStart: 4)
+        #expect(try driver.issued(third).map(\.kind) == [.training])
+        let inForce = try await driver.kit.query(
+            """
+            SELECT c.kind, c.certificate_id FROM cert_certificates c LEFT JOIN cert_revocations r
+                ON r.certificate_id = c.certificate_id
+            WHERE c.participant_id = 'PST-1' AND r.certificate_id IS NULL
+            """, [])
+        #expect(inForce.compactMap { $0["kind"]?.text } == ["PELATIHAN"], "one training certificate in force, no record")
+        #expect(try await holder(try #require(inForce.first?["certificate_id"]?.text)) == "Siti A. P. Lestari")
+        // Someone else's certificate is untouched.
+        #expect(try await holder(other.certificateID) == "Budi Santoso")
+        #expect(
+            try await driver.kit.query(
+                "SELECT 1 FROM cert_revocations WHERE certificate_id = ?", [.text(other.certificateID)]
+            ).isEmpty)
     }
 
     /// A round drawn on several threads: every certificate gets its own JSON and PDF, one that

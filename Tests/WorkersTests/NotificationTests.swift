@@ -424,6 +424,9 @@ struct NotificationDeliveryTests {
         #expect(documents.contains("Mohon bawa akta kelahiran asli."), "\(documents)")
         #expect(documents.contains("ke BLKI Bontang paling lambat 20 Juni 2025"), "\(documents)")
         #expect(!NotificationHandler.revocationReason("SOMETHING_NEW").contains("SOMETHING_NEW"), "never the raw code")
+        #expect(
+            NotificationHandler.revocationReason(CertificateHandler.nameCorrected).contains(
+                "sertifikat pengganti atas nama yang benar"), "a reissue under a corrected name says a replacement comes")
         await gateway.stop()
     }
 

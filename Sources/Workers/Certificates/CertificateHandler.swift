@@ -35,6 +35,10 @@ public import Topology
 /// - A correction that turns a competent result into BELUM KOMPETEN revokes the competency
 ///   certificate (`certificate.revoked`, `ASSESSMENT_CORRECTED`); `certificate.revoked` events
 ///   (the admin's `revoke-certificate`) are recorded for verification.
+/// - A corrected name (a newer `participant.named`) reissues the training certificates and
+///   competency records in force under it: each old one revoked (`NAME_CORRECTED`), a new one
+///   with the same number and dates and a new id and verification code (its row keyed, like a
+///   licence record's, by "scheme#id").
 public struct CertificateHandler: TypedMessageHandler {
     public let catalogue: ProgrammeCatalogue
     public let signer: CertificateSigner
@@ -150,8 +154,8 @@ public struct CertificateHandler: TypedMessageHandler {
                     AND NOT EXISTS (SELECT 1 FROM cert_certificates c WHERE c.participant_id = w.participant_id)
                 """, [.text(named.participantID)])
             guard left.isEmpty else { return [] }
-            // A correction replaces the name for the certificates still to come (one already
-            // issued keeps the name it was signed with). The newest name wins, whatever order
+            // A correction replaces the name for the certificates still to come, and those in
+            // force are issued again under it (below). The newest name wins, whatever order
             // they arrive in: an acceptance's name retried or replayed late does not undo a
             // correction.
             try transaction.execute(
@@ -160,7 +164,7 @@ public struct CertificateHandler: TypedMessageHandler {
                 ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name, as_of = excluded.as_of
                 WHERE excluded.as_of >= cert_holders.as_of
                 """, [.text(named.participantID), .text(name), .text(Self.timestamp(event.header.time))])
-            return []
+            return try reissueUnderCurrentName(named.participantID, event: event, in: transaction)
         case .revoked(let revoked):
             try transaction.execute(
                 "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -420,23 +424,94 @@ public struct CertificateHandler: TypedMessageHandler {
                     in: transaction
                 ).event)
         case .notYetCompetent:
-            // A correction took the competence back: revoke the record issued on the earlier result.
-            guard graded.supersedes != nil,
-                let row = try transaction.query(
-                    """
-                    SELECT c.certificate_id FROM cert_certificates c LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
-                    WHERE c.participant_id = ? AND c.scheme = ? AND c.kind = ? AND r.certificate_id IS NULL
-                    """, [.text(graded.participantID), .text(graded.scheme), .text(CertificateIssuedV2.Kind.competency.rawValue)]
-                ).first, let certificateID = row["certificate_id"]?.text
-            else { break }
+            // A correction took the competence back: revoke the record issued on the earlier
+            // result (or the one reissued under a corrected name, kept as "scheme#id").
+            guard graded.supersedes != nil else { break }
+            let inForce = try transaction.query(
+                """
+                SELECT c.certificate_id, c.scheme FROM cert_certificates c
+                LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+                WHERE c.participant_id = ? AND c.kind = ? AND r.certificate_id IS NULL ORDER BY c.certificate_id
+                """, [.text(graded.participantID), .text(CertificateIssuedV2.Kind.competency.rawValue)])
+            for row in inForce {
+                guard let certificateID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
+                    key == graded.scheme || key.hasPrefix(graded.scheme + "#")
+                else { continue }
+                try transaction.execute(
+                    "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'ASSESSMENT_CORRECTED')",
+                    [.text(certificateID)])
+                output.append(
+                    try outgoing(
+                        CertificateRevokedV1(
+                            certificateID: certificateID, participantID: graded.participantID,
+                            reasonCode: "ASSESSMENT_CORRECTED"),
+                        id: "revoked-\(certificateID)", event: event, subject: graded.participantID))
+            }
+        }
+        return output
+    }
+
+    /// The revocation reason of a certificate replaced by one under the holder's corrected
+    /// name (no one else revokes with it: `revoke-certificate` refuses it).
+    public static let nameCorrected = "NAME_CORRECTED"
+
+    /// Issues again, under the participant's current name, each of their training certificates
+    /// and competency records in force that carries another name: the old one is revoked
+    /// (``nameCorrected``) and a new one, with a new id and verification code, keeps everything
+    /// else: the number, the registration number, the dates, the signatory. The holder keeps one
+    /// certificate in force per kind and scheme, and an employer scanning the old one reads that
+    /// it was revoked. Compares with the current name, so a name arriving again or late changes
+    /// nothing. Licence records are not reissued: their name is the one the issuer printed, and
+    /// the office records them again once the issuer has corrected it.
+    func reissueUnderCurrentName(_ participantID: String, event: DecodedEvent, in transaction: any StoreTransaction)
+        throws -> [OutgoingEvent]
+    {
+        guard
+            let name = try transaction.query(
+                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)]
+            ).first?["full_name"]?.text
+        else { return [] }
+        let inForce = try transaction.query(
+            """
+            SELECT c.certificate_id, c.scheme, c.kind, c.issuer_code, c.document FROM cert_certificates c
+            LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+            WHERE c.participant_id = ? AND c.kind IN (?, ?) AND r.certificate_id IS NULL ORDER BY c.certificate_id
+            """,
+            [
+                .text(participantID), .text(CertificateIssuedV2.Kind.training.rawValue),
+                .text(CertificateIssuedV2.Kind.competency.rawValue),
+            ])
+        var output: [OutgoingEvent] = []
+        for row in inForce {
+            guard let oldID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
+                let kind = row["kind"]?.text.flatMap(CertificateIssuedV2.Kind.init(rawValue:)),
+                let issuerCode = row["issuer_code"]?.text, case .blob(let stored) = row["document"],
+                let old = try? JSONDecoder().decode(CertificateDocument.self, from: stored),
+                old.payload.holderName != name
+            else { continue }
             try transaction.execute(
-                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'ASSESSMENT_CORRECTED')", [.text(certificateID)]
-            )
+                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)", [.text(oldID), .text(Self.nameCorrected)])
             output.append(
                 try outgoing(
-                    CertificateRevokedV1(
-                        certificateID: certificateID, participantID: graded.participantID, reasonCode: "ASSESSMENT_CORRECTED"),
-                    id: "revoked-\(certificateID)", event: event, subject: graded.participantID))
+                    CertificateRevokedV1(certificateID: oldID, participantID: participantID, reasonCode: Self.nameCorrected),
+                    id: "revoked-\(oldID)", event: event, subject: participantID))
+            // The id's prefix is the old one's (everything before "-year-kind-serial").
+            let idPrefix = oldID.split(separator: "-", omittingEmptySubsequences: false).dropLast(3).joined(separator: "-")
+            let year = Int(old.payload.issuedOn.prefix(4)) ?? catalogue.year
+            let (certificateID, serial) = try nextIdentity(
+                idPrefix: idPrefix, issuerCode: issuerCode, year: year, kind: kind, in: transaction)
+            var payload = old.payload
+            payload.certificateID = certificateID
+            payload.holderName = name
+            // The scheme the row is kept under, without any earlier reissue's id; the new row's
+            // key holds its own id, as a licence record's does (one row per scheme and kind is
+            // the original's).
+            let scheme = String(key.split(separator: "#", maxSplits: 1).first ?? Substring(key))
+            output.append(
+                try store(
+                    try signer.sign(payload, at: now()), kind: kind, key: "\(scheme)#\(certificateID)",
+                    issuerCode: issuerCode, year: year, serial: serial,
+                    programmeName: catalogue.programme(scheme: scheme)?.name ?? scheme, event: event, in: transaction))
         }
         return output
     }
@@ -545,8 +620,28 @@ public struct CertificateHandler: TypedMessageHandler {
             throw Failure.transient(.holderUnknown, "no name known for participant \(participantID)")
         }
         let year = Int(issuedOn.prefix(4)) ?? catalogue.year
-        // Gap-free: the next serial of this issuer and year, taken in the transaction that
-        // stores the certificate (a rollback takes the serial back with it).
+        let (certificateID, serial) = try nextIdentity(
+            idPrefix: idPrefix, issuerCode: issuerCode, year: year, kind: kind, in: transaction)
+        let document = try signer.sign(
+            CertificateDocument.Payload(
+                certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
+                registrationNumber: registrationNumber, participantID: participantID,
+                programme: programme?.code ?? scheme, scheme: kind == .training ? nil : scheme,
+                issuedOn: issuedOn, validUntil: validUntil, holderName: holderName,
+                signatory: signatory.map { .init(name: $0.name, title: $0.title, place: $0.place) },
+                qualification: qualification), at: now())
+        let announced = try store(
+            document, kind: kind, key: key?(certificateID) ?? scheme, issuerCode: issuerCode, year: year, serial: serial,
+            programmeName: programme?.name ?? scheme, event: event, in: transaction)
+        return (certificateID, announced)
+    }
+
+    /// The next certificate id and serial of an issuer and year. Gap-free: the serial is taken
+    /// in the transaction that stores the certificate (a rollback takes it back with it).
+    func nextIdentity(
+        idPrefix: String, issuerCode: String, year: Int, kind: CertificateIssuedV2.Kind,
+        in transaction: any StoreTransaction
+    ) throws -> (certificateID: String, serial: Int) {
         let serial =
             Int(
                 try transaction.query(
@@ -560,52 +655,50 @@ public struct CertificateHandler: TypedMessageHandler {
             case .constructionCompetency: "SKK"
             case .safetyLicence: "K3"
             }
-        let certificateID = String(format: "%@-%d-%@-%05d", idPrefix, year, suffix, serial)
-        let document = try signer.sign(
-            CertificateDocument.Payload(
-                certificateID: certificateID, kind: kind.rawValue, issuer: issuer, certificateNumber: number(serial, year),
-                registrationNumber: registrationNumber, participantID: participantID,
-                programme: programme?.code ?? scheme, scheme: kind == .training ? nil : scheme,
-                issuedOn: issuedOn, validUntil: validUntil, holderName: holderName,
-                signatory: signatory.map { .init(name: $0.name, title: $0.title, place: $0.place) },
-                qualification: qualification), at: now())
+        return (String(format: "%@-%d-%@-%05d", idPrefix, year, suffix, serial), serial)
+    }
+
+    /// Stores a signed certificate (its row keyed by `key`, its files queued when the worker
+    /// writes them) and gives the `certificate.issued` that announces it.
+    func store(
+        _ document: CertificateDocument, kind: CertificateIssuedV2.Kind, key: String, issuerCode: String, year: Int,
+        serial: Int, programmeName: String, event: DecodedEvent, in transaction: any StoreTransaction
+    ) throws -> OutgoingEvent {
+        let payload = document.payload
         try transaction.execute(
             """
             INSERT INTO cert_certificates (certificate_id, participant_id, scheme, kind, issuer_code, year, serial, document)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(certificateID), .text(participantID), .text(key?(certificateID) ?? scheme), .text(kind.rawValue),
-                .text(issuerCode),
-                .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
+                .text(payload.certificateID), .text(payload.participantID), .text(key), .text(kind.rawValue),
+                .text(issuerCode), .integer(Int64(year)), .integer(Int64(serial)), .blob(try document.json()),
             ])
         if writesFiles {
             try transaction.execute(
                 "INSERT INTO cert_files (certificate_id, programme_name) VALUES (?, ?)",
-                [.text(certificateID), .text(programme?.name ?? scheme)])
+                [.text(payload.certificateID), .text(programmeName)])
         }
         let issued = CertificateIssuedV2(
-            certificateID: certificateID, participantID: participantID, kind: kind, issuer: issuer,
-            certificateNumber: document.payload.certificateNumber, registrationNumber: registrationNumber,
-            scheme: document.payload.scheme, qualification: qualification, issuedOn: issuedOn, validUntil: validUntil,
-            verificationCode: document.verificationCode)
+            certificateID: payload.certificateID, participantID: payload.participantID, kind: kind, issuer: payload.issuer,
+            certificateNumber: payload.certificateNumber, registrationNumber: payload.registrationNumber,
+            scheme: payload.scheme, qualification: payload.qualification, issuedOn: payload.issuedOn,
+            validUntil: payload.validUntil, verificationCode: document.verificationCode)
+        let id = "issued-\(payload.certificateID)"
         // Version 1 for the kinds it can say, so that a consumer not yet upgraded keeps reading
         // them; only a licence record needs version 2.
         switch kind {
         case .training, .competency:
-            return try (
-                certificateID,
-                outgoing(
-                    CertificateIssuedV1(
-                        certificateID: certificateID, participantID: participantID,
-                        kind: kind == .training ? .training : .competency,
-                        issuer: issuer, certificateNumber: issued.certificateNumber, registrationNumber: registrationNumber,
-                        scheme: issued.scheme, issuedOn: issuedOn, validUntil: validUntil,
-                        verificationCode: issued.verificationCode),
-                    id: "issued-\(certificateID)", event: event, subject: participantID)
-            )
+            return try outgoing(
+                CertificateIssuedV1(
+                    certificateID: issued.certificateID, participantID: issued.participantID,
+                    kind: kind == .training ? .training : .competency, issuer: issued.issuer,
+                    certificateNumber: issued.certificateNumber, registrationNumber: issued.registrationNumber,
+                    scheme: issued.scheme, issuedOn: issued.issuedOn, validUntil: issued.validUntil,
+                    verificationCode: issued.verificationCode),
+                id: id, event: event, subject: issued.participantID)
         case .constructionCompetency, .safetyLicence:
-            return try (certificateID, outgoing(issued, id: "issued-\(certificateID)", event: event, subject: participantID))
+            return try outgoing(issued, id: id, event: event, subject: issued.participantID)
         }
     }
 

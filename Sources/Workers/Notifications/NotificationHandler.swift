@@ -130,6 +130,9 @@ public struct NotificationHandler: TypedMessageHandler {
         "DATA_ERROR": "kesalahan data pada sertifikat", "FRAUD": "ditemukan kecurangan",
         "SUPERSEDED": "digantikan oleh sertifikat yang baru", "ASSESSMENT_ANNULLED": "hasil uji kompetensi dibatalkan",
         "ASSESSMENT_CORRECTED": "hasil uji kompetensi dikoreksi oleh LSP",
+        // The certificates role's own reissue under a corrected name (CertificateHandler.nameCorrected).
+        "NAME_CORRECTED":
+            "nama Anda telah diperbaiki; sertifikat pengganti atas nama yang benar, dengan nomor yang sama dan kode verifikasi baru, dikirim dalam pesan terpisah",
     ]
 
     /// The reasons for a licence record (the record is revoked, not the holder's licence).
