@@ -112,16 +112,16 @@ for size in "${SIZES[@]}"; do
     { echo "bench-e2e.sh: the run of $size registrations failed; see out/bench-e2e-scale/run-$size.log" >&2; exit 1; }
   cp out/bench-e2e/report.txt "out/bench-e2e-scale/report-$size.txt"
 done
-echo "== scaling (C relay $RELAY msg/s; CPU per output of each role's processes, and its ratio to $REGISTRATIONS registrations)"
+echo "== scaling (C relay $RELAY msg/s; CPU of each role's processes per message it consumed, and its ratio to the first size)"
 awk -v relay="${RELAY:-0}" -v sizes="$SCALE" '
   BEGIN { n = split(sizes, size, ","); split("intake scheduling grading certificates notifications", role, " ") }
   FNR == 1 { file++ }
   /^  end to end: / { e2e[file] = $4 }
-  /^    [a-z]+ +[0-9]+ outputs in .* ms\/output$/ { cost[file, $1] = $(NF - 1) }
+  /^    [a-z]+ +[0-9]+ outputs in .* ms\/message$/ { cost[file, $1] = $(NF - 1) }
   /^    [a-z]+(-[0-9]+)? +[0-9.]+ MiB/ { if ($2 + 0 > peak[file]) peak[file] = $2 + 0 }
   END {
     printf "%-14s %9s %9s", "registrations", "e2e/s", "× relay"
-    for (r = 1; r <= 5; r++) printf " %20s", role[r] " ms/out"
+    for (r = 1; r <= 5; r++) printf " %20s", role[r] " ms/msg"
     printf " %10s\n", "peak MiB"
     for (f = 1; f <= n; f++) {
       printf "%-14s %9s %9.3f", size[f], e2e[f], (relay > 0 ? e2e[f] / relay : 0)

@@ -120,6 +120,12 @@ actor Tally {
     let openLoopRate: Double?
     /// When the first and the last output of each role was seen, and how many.
     private var roleActivity: [String: (count: Int, first: Date, last: Date)] = [:]
+    /// How many distinct events of the types bound to each role's queue were seen: the messages
+    /// it consumed (but `notification.requested`, which the observer does not bind).
+    private var roleInputs: [String: Int] = [:]
+    /// Each event type and the roles whose queues bind it.
+    private static let consumers: [String: [String]] = Dictionary(
+        WorkerRole.all.flatMap { role in role.consumes.map { ($0, [role.name]) } }, uniquingKeysWith: +)
     /// When the last message telling someone the decision on their registration was seen.
     private(set) var lastDecisionMessage: Date?
 
@@ -211,6 +217,7 @@ actor Tally {
             if let failed = data(NotificationFailedV1.self) { note("notification", failed.notificationID) }
         default: break
         }
+        for role in delivery.properties.type.flatMap({ Self.consumers[$0] }) ?? [] { roleInputs[role, default: 0] += 1 }
         if let role = delivery.properties.type.flatMap({ Self.producer[$0] }) {
             let activity = roleActivity[role] ?? (0, now, now)
             roleActivity[role] = (activity.count + 1, activity.first, now)
@@ -526,17 +533,21 @@ actor Tally {
                     + (openLoopRate.map { String(format: "; bounded by the open loop's %.0f/s", $0) } ?? ""))
         }
         lines.append(
-            "  per role (outputs from its first to its last, as the observer saw them; CPU of its processes per output):")
+            "  per role (outputs from its first to its last, as the observer saw them; CPU of its processes per output, "
+                + "and per message consumed: the events of the types bound to its queue):")
         for role in WorkerRole.all.map(\.name) {
             guard let activity = roleActivity[role] else { continue }
             let span = max(0.001, activity.last.timeIntervalSince(activity.first))
             let processes = usage.filter { $0.role == role }
             let cpu = processes.reduce(0) { $0 + $1.cpuSeconds }
+            let consumed = roleInputs[role] ?? 0
             // Under a supervisor (the chaos run) the role's processes are not the job's own.
             let cost =
                 processes.isEmpty
                 ? "; CPU not measured (its processes run under the supervisor)"
-                : String(format: "; CPU %7.1f s, %.3f ms/output", cpu, cpu * 1000 / Double(max(1, activity.count)))
+                : String(
+                    format: "; CPU %7.1f s, %.3f ms/output; %d consumed, %.3f ms/message", cpu,
+                    cpu * 1000 / Double(max(1, activity.count)), consumed, cpu * 1000 / Double(max(1, consumed)))
             lines.append(
                 String(
                     format: "    %@ %7d outputs in %6.1f s: %6.0f/s", role.padding(toLength: 14, withPad: " ", startingAt: 0),
