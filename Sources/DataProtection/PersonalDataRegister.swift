@@ -285,7 +285,7 @@ public enum PersonalDataRegister {
             personal: ["document"], keys: [("certificate_id", .certificateID), ("participant_id", .participantID)],
             other: ["scheme", "kind", "issuer_code", "year", "serial"],
             purpose:
-                "the certificate records and their signed documents (the holder's name and participant id; no NIK); a licence record's signed document also holds the number and registration number LPJK or Kemnaker gave the holder, and its `scheme` column the programme's scheme and the record's id (a person may have several records over time)",
+                "the certificate records and their signed documents (the holder's name and participant id; no NIK); a licence record's signed document also holds the number and registration number LPJK or Kemnaker gave the holder, and its `scheme` column the programme's scheme and the record's id (a person may have several records over time), as does a certificate reissued under a corrected name",
             retention: "kept: the certificate and its verification data outlive the programme (DOMAIN.md §6.3 rule 5)",
             readers: "certificates, `kaltim-worker verify-certificate`"),
         RegisterEntry(

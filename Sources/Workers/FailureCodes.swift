@@ -83,6 +83,9 @@ extension Failure.Code {
     public static let holderUnknown = Self(rawValue: "holder-unknown")
     /// A `participant.named` whose name is empty, too long or has control characters (permanent).
     public static let invalidHolderName = Self(rawValue: "invalid-holder-name")
+    /// A grade whose scheme code carries a '#', which separates a scheme from a certificate id
+    /// in the certificates role's keys (permanent; the plan's codes have none).
+    public static let invalidScheme = Self(rawValue: "invalid-scheme")
 
     // MARK: Notifications
 
@@ -92,6 +95,10 @@ extension Failure.Code {
     /// A revocation of a certificate whose issuance has not arrived yet (transient: the
     /// `certificate.issued` event is on its way).
     public static let certificateUnknown = Self(rawValue: "certificate-unknown")
+    /// A revocation `NAME_CORRECTED` whose replacement (the same number under another id) has
+    /// not arrived (transient: the certificates role publishes both in one transaction; one that
+    /// never comes was not the certificates role's, and ends in the dead letters).
+    public static let replacementUnknown = Self(rawValue: "replacement-unknown")
     /// A contact with neither a phone number nor an e-mail address (permanent).
     public static let noContactChannel = Self(rawValue: "no-contact-channel")
     /// A correction of contact data that names no field, or whose name, number or address is

@@ -190,7 +190,8 @@ import Workers
 
     /// A competency record reissued under a corrected name (the old one revoked, a new one
     /// issued in the same batch) keeps its holder certified and notified, whatever order the
-    /// two events arrive in, and the Kemnaker export's certificate is the one in force.
+    /// two events arrive in; the certificate counted (the one the Kemnaker export names) is the
+    /// one in force.
     @Test(arguments: stores) func aRecordReissuedUnderACorrectedNameKeepsItsHolderCertified(store: String) async throws {
         let reissue = [
             try event(

@@ -256,16 +256,22 @@ struct CertificateTests {
     /// revoked for another reason is not brought back; a later correction of the assessment
     /// revokes the reissued record.
     @Test func aCorrectedNameReissuesTheCertificatesInForceUnderIt() async throws {
-        let driver = try await CertificateDriver.make()
+        // The worker's clock, a day after the names' times (a name's time is believed at most
+        // 5 minutes ahead of it).
+        let start = Date()
+        let clock = NotificationDeliveryTests.Clock(start.addingTimeInterval(86_400))
+        let driver = try await CertificateDriver.make(now: { clock.date })
         let training = try #require(try driver.issued(try await driver.trained()).first)
         let competency = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
         let other = try #require(try driver.issued(try await driver.trained("PST-2")).first)
-        let start = Date()
-        func rename(_ name: String, minutesAfterStart minutes: Double) async throws -> [OutgoingEvent] {
+        func rename(_ name: String, minutesAfterStart minutes: Double, participant: String = "PST-1", id: String? = nil)
+            async throws -> [OutgoingEvent]
+        {
             try await driver.kit.deliver(
                 EventEnvelope(
-                    source: "/kaltim/workers/intake", time: start.addingTimeInterval(minutes * 60),
-                    data: ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: name))
+                    id: id ?? UUID().uuidString, source: "/kaltim/workers/intake",
+                    time: start.addingTimeInterval(minutes * 60),
+                    data: ParticipantNamedV1(participantID: participant, registrationID: "REG-\(participant)", fullName: name))
             ).events
         }
         func revoked(_ events: [OutgoingEvent]) throws -> [CertificateRevokedV1] {
@@ -295,8 +301,14 @@ struct CertificateTests {
             #expect(try await holder(old.certificateID) == "Siti Aminah", "the old document is kept as it was signed")
             #expect(verifier.verify(try await driver.document(new.certificateID), today: "2025-09-01") == .valid)
         }
-        #expect(newTraining.certificateID == "BTG-2025-PBK-00003", "the issuer's next serial, after PST-2's")
-        #expect(newRecord.certificateID.hasPrefix("KOM-BNSP-LSP-0123-ID-2025-KOM-"))
+        // A series of their own: the BLKI's series, whose serials the numbers print, keeps no hole.
+        #expect(newTraining.certificateID == "BTG-R-2025-PBK-00001" && newTraining.certificateNumber == "00001/PBK/BTG/2025")
+        #expect(newRecord.certificateID == "KOM-BNSP-LSP-0123-ID-R-2025-KOM-00001")
+        let series = try await driver.kit.query(
+            "SELECT issuer_code, MAX(serial) AS n FROM cert_certificates GROUP BY issuer_code ORDER BY issuer_code", [])
+        #expect(
+            series.map { "\($0["issuer_code"]?.text ?? "") \($0["n"]?.integer ?? 0)" }
+                == ["BTG-PBK 2", "BTG-PBK-R 1", "LSP-BNSP-LSP-0123-ID 1", "LSP-BNSP-LSP-0123-ID-R 1"])
         let reasons = try await driver.kit.query(
             "SELECT certificate_id, reason FROM cert_revocations ORDER BY certificate_id", [])
         #expect(reasons.compactMap { $0["reason"]?.text } == ["NAME_CORRECTED", "NAME_CORRECTED"])
@@ -313,6 +325,7 @@ struct CertificateTests {
         #expect(Set(try revoked(second).map(\.certificateID)) == [newTraining.certificateID, newRecord.certificateID])
         let secondRecord = try #require(try driver.issued(second).first { $0.kind == .competency })
         #expect(secondRecord.certificateNumber == competency.certificateNumber)
+        #expect(try driver.issued(second).first { $0.kind == .training }?.certificateID == "BTG-R-2025-PBK-00002")
 
         // The assessment corrected to BELUM KOMPETEN revokes the record in force, the reissued one.
         let corrected = try await driver.deliver(CertificateDriver.graded("A-2", competent: false, supersedes: "A-1"))
@@ -336,6 +349,66 @@ struct CertificateTests {
             try await driver.kit.query(
                 "SELECT 1 FROM cert_revocations WHERE certificate_id = ?", [.text(other.certificateID)]
             ).isEmpty)
+
+        // Two names of one instant: the greater stands whichever came first, and the other
+        // under a new id does not swap it back.
+        func currentName(_ participant: String) async throws -> String? {
+            try await driver.kit.query(
+                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participant)]
+            ).first?["full_name"]?.text
+        }
+        #expect(try driver.issued(try await rename("Budi Santoso", minutesAfterStart: 10, participant: "PST-3")).isEmpty)
+        #expect(try await rename("Budi Santosa", minutesAfterStart: 10, participant: "PST-3").isEmpty)
+        #expect(try await currentName("PST-3") == "Budi Santoso")
+        #expect(try await rename("Budi Santosa", minutesAfterStart: 10, participant: "PST-2").count == 2)
+        #expect(try await rename("Budi Santoso", minutesAfterStart: 10, participant: "PST-2").count == 2)
+        #expect(try await rename("Budi Santosa", minutesAfterStart: 10, participant: "PST-2").isEmpty)
+        #expect(try await currentName("PST-2") == "Budi Santoso")
+        // A name dated far ahead of the worker's clock counts as 5 minutes ahead: a correction
+        // after that still wins.
+        let future = start.addingTimeInterval(86_400 * 365)
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/intake", time: future,
+                data: ParticipantNamedV1(participantID: "PST-2", registrationID: "REG-PST-2", fullName: "Budi Lama")))
+        #expect(try await currentName("PST-2") == "Budi Lama")
+        #expect(try await rename("Budi Santoso", minutesAfterStart: 24 * 60 + 6, participant: "PST-2").count == 2)
+        #expect(try await currentName("PST-2") == "Budi Santoso")
+        // An expired record is not in force: a name corrected after it expired leaves it be.
+        clock.set(ISO8601DateFormatter().date(from: "2031-01-01T00:00:00Z")!)
+        let late = try driver.issued(try await driver.deliver(CertificateDriver.graded("B-1", participant: "PST-2")))
+        let lateRecord = try #require(late.first)
+        #expect(lateRecord.validUntil == "2028-08-12")
+        let afterExpiry = try await rename("Budi Santoso Putra", minutesAfterStart: 24 * 60 * 365 * 5, participant: "PST-2")
+        #expect(try driver.issued(afterExpiry).map(\.kind) == [.training], "the training certificate does not expire")
+        // A scheme code with the key's separator is refused.
+        await #expect(throws: Failure.self) {
+            var graded = CertificateDriver.graded("C-1", participant: "PST-1")
+            graded.scheme = "SKM-2025-HTL-TGR#X"
+            _ = try await driver.deliver(graded)
+        }
+    }
+
+    /// A certificate signed before names reached the role carries none: a name arriving later
+    /// (the upgrade's `republish-names`) is not a correction and reissues nothing.
+    @Test func aNamelessOlderCertificateIsNotReissuedWhenItsNameArrives() async throws {
+        let driver = try await CertificateDriver.make()
+        let training = try #require(try driver.issued(try await driver.trained()).first)
+        var document = try JSONDecoder().decode(CertificateDocument.self, from: try await driver.document(training.certificateID))
+        document.payload.holderName = nil
+        let signed = try CertificateSigner.development.sign(document.payload, at: Date())
+        try await driver.kit.store.write { transaction in
+            try transaction.execute(
+                "UPDATE cert_certificates SET document = ? WHERE certificate_id = ?",
+                [.blob(try signed.json()), .text(training.certificateID)])
+        }
+        let events = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/intake", time: Date().addingTimeInterval(60),
+                data: ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: "Siti Aminah Putri"))
+        ).events
+        #expect(events.isEmpty)
+        #expect(try await driver.kit.query("SELECT 1 FROM cert_revocations", []).isEmpty)
     }
 
     /// A round drawn on several threads: every certificate gets its own JSON and PDF, one that

@@ -301,6 +301,33 @@ struct NotificationDeliveryTests {
                 id: "revoked-7", source: "/test",
                 data: CertificateRevokedV1(
                     certificateID: "CERT-INTERNAL-7", participantID: "PST-7", reasonCode: "ASSESSMENT_CORRECTED")))
+        // A reissue under a corrected name: the revocation waits for its replacement (the same
+        // number under another id), then says one follows.
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "issued-8", source: "/test",
+                data: CertificateIssuedV1(
+                    certificateID: "CERT-INTERNAL-8", participantID: "PST-7", kind: .training, issuer: "BLKI Balikpapan",
+                    certificateNumber: "BPN/2025/PEL/00008", registrationNumber: nil, scheme: nil, issuedOn: "2025-08-20",
+                    validUntil: nil, verificationCode: "WXYZ-5678")))
+        let renamed = EventEnvelope(
+            id: "revoked-8", source: "/kaltim/workers/certificates",
+            data: CertificateRevokedV1(
+                certificateID: "CERT-INTERNAL-8", participantID: "PST-7", reasonCode: CertificateHandler.nameCorrected))
+        do {
+            _ = try await kit.deliver(renamed)
+            Issue.record("a revocation NAME_CORRECTED was told before its replacement was known")
+        } catch let failure as Failure {
+            #expect(failure.code == .replacementUnknown && failure.kind == .transient)
+        }
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "issued-8r", source: "/test",
+                data: CertificateIssuedV1(
+                    certificateID: "CERT-INTERNAL-8R", participantID: "PST-7", kind: .training, issuer: "BLKI Balikpapan",
+                    certificateNumber: "BPN/2025/PEL/00008", registrationNumber: nil, scheme: nil, issuedOn: "2025-08-20",
+                    validUntil: nil, verificationCode: "WXYZ-9012")))
+        _ = try await kit.deliver(renamed)
         _ = try await kit.deliver(
             EventEnvelope(
                 id: "documents-7", source: "/test",
@@ -420,6 +447,11 @@ struct NotificationDeliveryTests {
             revoked.contains("BPN/2025/PEL/00007 telah dicabut karena hasil uji kompetensi dikoreksi oleh LSP")
                 && revoked.contains("hubungi BLKI"))
         #expect(!texts.contains { $0.contains("ASSESSMENT_CORRECTED") || $0.contains("CERT-INTERNAL-7") })
+        let reissued = try #require(texts.first { $0.contains("BPN/2025/PEL/00008 telah dicabut") }, "\(texts)")
+        #expect(
+            reissued.contains("karena nama Anda diperbaiki; sertifikat pengganti atas nama yang benar"), "\(reissued)")
+        #expect(reissued.count <= 306, "two SMS segments: \(reissued.count)")
+        #expect(texts.filter { $0.contains("BPN/2025/PEL/00008") && $0.contains("telah terbit") }.count == 2)
         let documents = try #require(texts.first { $0.contains("dokumen tambahan") })
         #expect(documents.contains("Mohon bawa akta kelahiran asli."), "\(documents)")
         #expect(documents.contains("ke BLKI Bontang paling lambat 20 Juni 2025"), "\(documents)")

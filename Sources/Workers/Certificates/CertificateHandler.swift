@@ -22,11 +22,12 @@ public import Topology
 ///   BNSP certificate and registration numbers exactly as the LSP sent them; without them no
 ///   record is issued (it waits in `cert_pending` for a correction that brings them). Valid for
 ///   the scheme's years (3 by default, 5 for construction).
-/// - Exactly one training certificate and one competency record per participant and scheme (a
-///   unique key; a licence record's key holds its id, and its rules are in code), whatever the
-///   redeliveries, replays and replicas; the internal serial is allocated in the same
-///   transaction as the certificate, so it is gap-free per issuer and year across processes
-///   sharing the store.
+/// - Exactly one training certificate and one competency record issued per participant and
+///   scheme (a unique key; a reissue's and a licence record's key hold their id, and the
+///   licence rules are in code), whatever the redeliveries, replays and replicas, so one in
+///   force at a time; the internal serial is allocated in the same transaction as the
+///   certificate, so it is gap-free per issuer and year across processes sharing the store
+///   (reissues have a series of their own).
 /// - Each certificate is an Ed25519-signed ``CertificateDocument`` (no NIK in it). With
 ///   `writesFiles`, the transaction also records it in `cert_files`, and the
 ///   ``CertificateFileWriter`` writes its JSON and a printable PDF with a QR code after the
@@ -158,12 +159,17 @@ public struct CertificateHandler: TypedMessageHandler {
             // force are issued again under it (below). The newest name wins, whatever order
             // they arrive in: an acceptance's name retried or replayed late does not undo a
             // correction.
+            // Two names of one instant: the greater wins, whichever comes first (no swapping on
+            // every replay). A time ahead of the worker's clock counts as at most 5 minutes ahead,
+            // so that a name dated in the future does not shut out the corrections after it.
+            let asOf = min(event.header.time, now().addingTimeInterval(Self.allowedClockSkew))
             try transaction.execute(
                 """
                 INSERT INTO cert_holders (participant_id, full_name, as_of) VALUES (?, ?, ?)
                 ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name, as_of = excluded.as_of
-                WHERE excluded.as_of >= cert_holders.as_of
-                """, [.text(named.participantID), .text(name), .text(Self.timestamp(event.header.time))])
+                WHERE excluded.as_of > cert_holders.as_of
+                    OR (excluded.as_of = cert_holders.as_of AND excluded.full_name > cert_holders.full_name)
+                """, [.text(named.participantID), .text(name), .text(Self.timestamp(asOf))])
             return try reissueUnderCurrentName(named.participantID, event: event, in: transaction)
         case .revoked(let revoked):
             try transaction.execute(
@@ -396,6 +402,11 @@ public struct CertificateHandler: TypedMessageHandler {
             // The scheduling event may still be on its way: try again later (then the dead letters).
             throw Failure.transient(.enrolmentUnknown, "no class known for participant \(graded.participantID)")
         }
+        // "#" separates a row's scheme from its certificate id in the unique key (reissues,
+        // licence records); grading sends the plan's scheme codes, which have none.
+        guard !graded.scheme.contains("#") else {
+            throw Failure.permanent(.invalidScheme, "a scheme code has no '#'")
+        }
         let programme = catalogue.programme(programmeCode, at: centre)
         let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)
         var output: [OutgoingEvent] = []
@@ -455,6 +466,9 @@ public struct CertificateHandler: TypedMessageHandler {
     /// name (no one else revokes with it: `revoke-certificate` refuses it).
     public static let nameCorrected = "NAME_CORRECTED"
 
+    /// What ends the issuer code and id prefix of a reissued certificate (`BTG-R-2025-PBK-00001`).
+    static let reissueSuffix = "-R"
+
     /// Issues again, under the participant's current name, each of their training certificates
     /// and competency records in force that carries another name: the old one is revoked
     /// (``nameCorrected``) and a new one, with a new id and verification code, keeps everything
@@ -481,25 +495,36 @@ public struct CertificateHandler: TypedMessageHandler {
                 .text(participantID), .text(CertificateIssuedV2.Kind.training.rawValue),
                 .text(CertificateIssuedV2.Kind.competency.rawValue),
             ])
+        let today = CertificateKeyRing.witaDay(now())
         var output: [OutgoingEvent] = []
         for row in inForce {
+            // A document signed before names reached this role has none: it is not "corrected"
+            // (it keeps its form; the holder was never told a name on it). An expired record is
+            // not in force any more.
             guard let oldID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
                 let kind = row["kind"]?.text.flatMap(CertificateIssuedV2.Kind.init(rawValue:)),
                 let issuerCode = row["issuer_code"]?.text, case .blob(let stored) = row["document"],
                 let old = try? JSONDecoder().decode(CertificateDocument.self, from: stored),
-                old.payload.holderName != name
+                let oldName = old.payload.holderName, oldName != name, (old.payload.validUntil ?? today) >= today
             else { continue }
             try transaction.execute(
                 "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)", [.text(oldID), .text(Self.nameCorrected)])
+            // A revoked certificate's files are not drawn any more (when still waiting).
+            try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(oldID)])
+            try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(oldID)])
             output.append(
                 try outgoing(
                     CertificateRevokedV1(certificateID: oldID, participantID: participantID, reasonCode: Self.nameCorrected),
                     id: "revoked-\(oldID)", event: event, subject: participantID))
-            // The id's prefix is the old one's (everything before "-year-kind-serial").
-            let idPrefix = oldID.split(separator: "-", omittingEmptySubsequences: false).dropLast(3).joined(separator: "-")
+            // Reissues have a series of their own (issuer code and id prefix ending in "-R"), so
+            // that the issuer's own series, whose serials its training certificates print, keeps
+            // no hole: the id's prefix is the old one's (everything before "-year-kind-serial").
+            let oldPrefix = oldID.split(separator: "-", omittingEmptySubsequences: false).dropLast(3).joined(separator: "-")
+            let idPrefix = oldPrefix.hasSuffix(Self.reissueSuffix) ? oldPrefix : oldPrefix + Self.reissueSuffix
+            let reissuer = issuerCode.hasSuffix(Self.reissueSuffix) ? issuerCode : issuerCode + Self.reissueSuffix
             let year = Int(old.payload.issuedOn.prefix(4)) ?? catalogue.year
             let (certificateID, serial) = try nextIdentity(
-                idPrefix: idPrefix, issuerCode: issuerCode, year: year, kind: kind, in: transaction)
+                idPrefix: idPrefix, issuerCode: reissuer, year: year, kind: kind, in: transaction)
             var payload = old.payload
             payload.certificateID = certificateID
             payload.holderName = name
@@ -510,7 +535,7 @@ public struct CertificateHandler: TypedMessageHandler {
             output.append(
                 try store(
                     try signer.sign(payload, at: now()), kind: kind, key: "\(scheme)#\(certificateID)",
-                    issuerCode: issuerCode, year: year, serial: serial,
+                    issuerCode: reissuer, year: year, serial: serial,
                     programmeName: catalogue.programme(scheme: scheme)?.name ?? scheme, event: event, in: transaction))
         }
         return output
@@ -590,6 +615,9 @@ public struct CertificateHandler: TypedMessageHandler {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
     }
+
+    /// How far ahead of the worker's clock a name's time is believed (``handle(_:event:in:)``).
+    static let allowedClockSkew: TimeInterval = 300
 
     /// The attendance a LULUS training needs (DOMAIN.md §8: at least 80 %).
     static let passingAttendance = 80.0

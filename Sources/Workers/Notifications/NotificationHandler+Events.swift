@@ -326,6 +326,21 @@ extension NotificationHandler {
                 .certificateUnknown,
                 "certificate \(revoked.certificateID) is revoked before its issuance reached this worker; retrying")
         }
+        // The message says a replacement follows: only once that replacement (the same number
+        // under another id) is known here. The certificates role publishes both together; the
+        // office may publish revocations too, and one of its own with this reason waits, then
+        // ends in the dead letters, rather than promise what never comes.
+        if revoked.reasonCode == CertificateHandler.nameCorrected {
+            let replacement = try transaction.query(
+                "SELECT 1 FROM notif_certificates WHERE certificate_number = ? AND certificate_id <> ?",
+                [.text(number), .text(revoked.certificateID)])
+            guard !replacement.isEmpty else {
+                throw Failure.transient(
+                    .replacementUnknown,
+                    "certificate \(revoked.certificateID) is replaced under a corrected name, and the replacement has not reached this worker; retrying"
+                )
+            }
+        }
         let licence = try transaction.query(
             "SELECT kind FROM notif_licence_records WHERE certificate_id = ?", [.text(revoked.certificateID)]
         ).first?["kind"]?.text.flatMap(CertificateIssuedV2.Kind.init(rawValue:))

@@ -132,7 +132,7 @@ public struct NotificationHandler: TypedMessageHandler {
         "ASSESSMENT_CORRECTED": "hasil uji kompetensi dikoreksi oleh LSP",
         // The certificates role's own reissue under a corrected name (CertificateHandler.nameCorrected).
         "NAME_CORRECTED":
-            "nama Anda telah diperbaiki; sertifikat pengganti atas nama yang benar, dengan nomor yang sama dan kode verifikasi baru, dikirim dalam pesan terpisah",
+            "nama Anda diperbaiki; sertifikat pengganti atas nama yang benar (nomor sama, kode verifikasi baru) dikirim dalam pesan terpisah",
     ]
 
     /// The reasons for a licence record (the record is revoked, not the holder's licence).
