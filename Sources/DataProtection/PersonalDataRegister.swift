@@ -299,6 +299,11 @@ public enum PersonalDataRegister {
                 "each licence record's number in a comparable form (upper case, no spaces): no number is in force for two people",
             retention: "kept with the certificate", readers: "certificates"),
         RegisterEntry(
+            .table, holder: "certificates", name: "cert_licence_recorders", personal: ["recorded_by"],
+            keys: [("certificate_id", .certificateID)],
+            purpose: "who at the office recorded each licence record (a staff member's name, as the office sent it)",
+            retention: "kept with the certificate", readers: "certificates"),
+        RegisterEntry(
             .table, holder: "certificates", name: "cert_pending",
             keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)], other: ["scheme", "reason"],
             purpose: "certificates waiting for a condition (training result, enrolment)", retention: participantDays,

@@ -53,6 +53,9 @@ struct RecordLicence: AsyncParsableCommand {
         ] where !CertificateHandler.isShortText(text.trimmingCharacters(in: .whitespaces), limit: limit) {
             throw ValidationError("\(name) is 1 to \(limit) characters on one line, without control characters")
         }
+        guard ![number, registrationNumber ?? "", qualification].contains(where: CertificateHandler.looksLikeLink) else {
+            throw ValidationError("--number, --registration-number and --qualification are not web addresses")
+        }
         guard CertificateHandler.isDay(issuedOn), CertificateHandler.isDay(validUntil), validUntil > issuedOn,
             let longest = CertificateHandler.adding(years: 10, to: issuedOn), validUntil <= longest
         else {

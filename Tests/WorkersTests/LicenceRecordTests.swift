@@ -104,6 +104,10 @@ struct LicenceRecordTests {
                         registration: nil, qualification: "Tukang Pasang Bata Jenjang 2", validUntil: "2030-09-14"))
             ).first)
         #expect(skk.kind == .constructionCompetency && skk.issuer == "LPJK" && skk.certificateID == "CATATAN-2025-SKK-00001")
+        // Who at the office recorded each, as the office sent it (trimmed).
+        let recorders = try await driver.kit.query(
+            "SELECT recorded_by FROM cert_licence_recorders WHERE certificate_id = ?", [.text(skk.certificateID)])
+        #expect(recorders.compactMap { $0["recorded_by"]?.text } == ["Seksi Pengawasan K3"])
         #expect(skk.registrationNumber == nil && skk.scheme == "SKM-2025-KON-BTN")
         // The programme's own certificates are still published as version 1, which consumers
         // not yet upgraded read.
@@ -201,6 +205,9 @@ struct LicenceRecordTests {
         ("a right-to-left override", Self.licence(qualification: "Operator \u{202E}II saleK"), "qualification is"),
         ("101 characters", Self.licence(qualification: String(repeating: "a", count: 101)), "qualification is"),
         ("a blank recorder", Self.licence(recordedBy: ""), "who recorded"),
+        ("a link as the number", Self.licence(number: "https://kemnaker.example/cek"), "not web addresses"),
+        ("a link as the registration", Self.licence(registration: "HTTP://X.Y/Z"), "not web addresses"),
+        ("a link in the qualification", Self.licence(qualification: "Operator, cek www.lisensi.example"), "not web addresses"),
         ("no holder", Self.licence(holder: " "), "names its holder"),
         ("30 February", Self.licence(issuedOn: "2025-02-30"), "days (YYYY-MM-DD)"),
         ("not a day", Self.licence(validUntil: "selamanya"), "days (YYYY-MM-DD)"),

@@ -43,6 +43,7 @@ struct RecordLicenceCommandTests {
             ("--qualification", String(repeating: "a", count: 101)), ("--issued-on", "15-09-2025"),
             ("--valid-until", "2025-09-14"), ("--valid-until", "2036-09-15"), ("--issued-on", "2025-02-30"),
             ("--issued-on", "２０２５-09-15"), ("--participant-id", "PST 7"), ("--kind", "sio"),
+            ("--number", "https://kemnaker.example/x"), ("--qualification", "Operator, cek www.lisensi.example"),
         ] {
             let refused = try await run(replacing(option, with: value))
             #expect(refused.status != 0, "\(option) \(value.prefix(20)) was taken")

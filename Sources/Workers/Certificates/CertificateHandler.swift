@@ -102,6 +102,8 @@ public struct CertificateHandler: TypedMessageHandler {
                 certificate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, number_key TEXT NOT NULL, participant_id TEXT NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS cert_licence_numbers_number ON cert_licence_numbers (kind, number_key)",
+            // Who at the office recorded each licence record (`recordedBy`, as the office sent it).
+            "CREATE TABLE IF NOT EXISTS cert_licence_recorders (certificate_id TEXT PRIMARY KEY, recorded_by TEXT NOT NULL)",
             // The name each participant's certificates carry (participant.named, from intake).
             """
             CREATE TABLE IF NOT EXISTS cert_holders (
@@ -222,8 +224,13 @@ public struct CertificateHandler: TypedMessageHandler {
         guard Self.isShortText(qualification, limit: 100) else {
             throw refuse("a licence's qualification is 1–100 characters on one line, without control characters")
         }
-        guard Self.isShortText(licence.recordedBy.trimmingCharacters(in: .whitespaces)) else {
+        let recordedBy = licence.recordedBy.trimmingCharacters(in: .whitespaces)
+        guard Self.isShortText(recordedBy) else {
             throw refuse("who recorded a licence is 1–200 characters on one line, without control characters")
+        }
+        // These go word for word into the holder's message: never a link to follow.
+        guard ![number, registration ?? "", qualification].contains(where: Self.looksLikeLink) else {
+            throw refuse("a licence's number, registration number and qualification are not web addresses")
         }
         guard PersonName.isAcceptable(licence.holderName) else { throw refuse("a licence names its holder") }
         guard Self.isDay(licence.issuedOn), Self.isDay(licence.validUntil), licence.validUntil > licence.issuedOn,
@@ -333,6 +340,9 @@ public struct CertificateHandler: TypedMessageHandler {
         try transaction.execute(
             "INSERT INTO cert_licence_numbers (certificate_id, kind, number_key, participant_id) VALUES (?, ?, ?, ?)",
             [.text(created.certificateID), .text(kind.rawValue), .text(numberKey), .text(licence.participantID)])
+        try transaction.execute(
+            "INSERT INTO cert_licence_recorders (certificate_id, recorded_by) VALUES (?, ?)",
+            [.text(created.certificateID), .text(recordedBy)])
         return [created.event]
     }
 
@@ -378,6 +388,13 @@ public struct CertificateHandler: TypedMessageHandler {
             && text.unicodeScalars.allSatisfy {
                 $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || " ./-:()".unicodeScalars.contains($0))
             }
+    }
+
+    /// Whether a text reads as a web address (`://` or `www.`, in any case): an issuer's number
+    /// or a qualification is never one, and the holder's message would carry it as a link.
+    public static func looksLikeLink(_ text: String) -> Bool {
+        let lowered = text.lowercased()
+        return lowered.contains("://") || lowered.contains("www.")
     }
 
     /// One line of 1–`limit` characters (4 bytes each at most) without control or formatting
