@@ -367,6 +367,16 @@ public enum PersonalDataRegister {
             other: ["kind"], purpose: "which certificates are records of a licence (their revocation is told as a record's)",
             retention: participantDays, readers: "notifications"),
         RegisterEntry(
+            .table, holder: "notifications", name: "notif_certificate_holders",
+            keys: [("certificate_id", .certificateID), ("participant_id", .participantID)], other: ["certificate_number"],
+            purpose:
+                "whose each certificate is: a revocation for a reissue under a corrected name is told once the replacement is known",
+            retention: participantDays, readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_revoked_certificates", keys: [("certificate_id", .certificateID)],
+            purpose: "the certificates whose revocation was told (a revoked one is no replacement)",
+            retention: participantDays, readers: "notifications"),
+        RegisterEntry(
             .table, holder: "notifications", name: "notif_withdrawals",
             keys: [("registration_id", .registrationID), ("participant_id", .participantID)], other: ["withdrawn_at"],
             purpose: "people who withdrew their consent: nothing more is sent to them (ids and the time only)",

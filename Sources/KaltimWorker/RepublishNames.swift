@@ -12,6 +12,9 @@ import Topology
 /// `republish-names`: the names of participants an earlier version accepted, for the
 /// certificates role (publishes `participant.named`, as intake).
 struct RepublishNames: AsyncParsableCommand {
+    /// When each backfilled name is dated: 1 January 2000, before any name intake publishes.
+    static let backfillTime = Date(timeIntervalSince1970: 946_684_800)
+
     static let configuration = CommandConfiguration(
         commandName: "republish-names",
         abstract:
@@ -22,8 +25,10 @@ struct RepublishNames: AsyncParsableCommand {
             (holder-unknown). This reads intake's store: every accepted participant of the year whose \
             NIK intake still holds, named as in the civil-registry extract (the name on the KTP, \
             which is the one intake checked the registration against; intake keeps no declared \
-            name). Each name is dated at the registration's decision, so a correction the office \
-            made through this version wins over it; a correction made before the upgrade is not \
+            name). Each name is dated 1 January 2000, before anything intake publishes, so it names only \
+            those the certificates role has no name for: a name intake published, or a correction the \
+            office made through this version, stays (and no certificate is reissued for a spelling \
+            the backfill brings); a correction made before the upgrade is not \
             known to intake and must be made again. A participant intake holds no registry name for \
             (approved by an officer without a registry match, or dropped by import-registry --replace) \
             is listed by participant id: give them a name with kaltim-admin subject correct --name. \
@@ -62,17 +67,18 @@ struct RepublishNames: AsyncParsableCommand {
             guard let participant = row["participant_id"]?.text, let registration = row["registration_id"]?.text else {
                 continue
             }
-            // Dated at the decision, so that a later correction wins; a row without a readable
-            // decision time is not guessed at.
-            guard let name = row["full_name"]?.text?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty,
-                let decided = row["decided_at"]?.text.flatMap({ try? Date($0, strategy: .iso8601) })
+            // Dated long before anything live (``backfillTime``): it names only those the
+            // certificates role has no name for, and any name intake published, or a correction,
+            // stays.
+            guard let name = row["full_name"]?.text?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
             else {
                 unnamed.append(participant)
                 continue
             }
             let event = try OutgoingEvent(
                 EventEnvelope(
-                    id: "named-by-intake-backfill-\(participant)", source: "/kaltim/workers/intake", time: decided,
+                    id: "named-by-intake-backfill-\(participant)", source: "/kaltim/workers/intake",
+                    time: Self.backfillTime,
                     subject: participant,
                     data: ParticipantNamedV1(participantID: participant, registrationID: registration, fullName: name)),
                 exchange: exchange)

@@ -83,6 +83,9 @@ extension Failure.Code {
     public static let holderUnknown = Self(rawValue: "holder-unknown")
     /// A `participant.named` whose name is empty, too long or has control characters (permanent).
     public static let invalidHolderName = Self(rawValue: "invalid-holder-name")
+    /// A `participant.named` dated more than 5 minutes ahead of the worker's clock (transient: a
+    /// clock set wrong is put right, or the message ends in the dead letters).
+    public static let nameDatedAhead = Self(rawValue: "name-dated-ahead")
     /// A grade whose scheme code carries a '#', which separates a scheme from a certificate id
     /// in the certificates role's keys (permanent; the plan's codes have none).
     public static let invalidScheme = Self(rawValue: "invalid-scheme")

@@ -80,12 +80,17 @@ struct IntakeReviewTests {
         let later = RegistrationCorrectedV1(
             registrationID: "REG-R1", fullName: "Siti Rahmawati", phone: nil, whatsApp: nil, email: nil,
             correctedBy: "Petugas PPDP", reference: "KOREKSI/2025/8")
-        let renamed = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", data: later)).events
+        // Dated at the office's correction, not when intake handled it: the certificates role
+        // keeps the newest name, and a correction retried after a later one must not win.
+        let correctedAt = Date(timeIntervalSince1970: 1_750_000_000)
+        let renamed = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/office", time: correctedAt, data: later))
+            .events
         #expect(renamed.map(\.type) == [ParticipantNamedV1.eventType])
-        let renamedBody = try ContractJSON.decoder().decode(
-            EventEnvelope<ParticipantNamedV1>.self, from: try #require(renamed.first).body
-        ).data
+        let renamedEnvelope = try ContractJSON.decoder().decode(
+            EventEnvelope<ParticipantNamedV1>.self, from: try #require(renamed.first).body)
+        let renamedBody = renamedEnvelope.data
         #expect(renamedBody.fullName == "Siti Rahmawati" && renamedBody.participantID == accepted.participantID)
+        #expect(renamedEnvelope.time == correctedAt)
         // A correction that only changes contacts, or names an unknown registration, says nothing;
         // a name that is no name is refused.
         let phoneOnly = RegistrationCorrectedV1(

@@ -32,7 +32,8 @@ struct LicenceRecordTests {
         let driver = try await CertificateDriver.make(outputDirectory: outputDirectory, now: now)
         for person in operators {
             let named = ParticipantNamedV1(participantID: person.id, registrationID: "REG-\(person.id)", fullName: person.name)
-            _ = try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/intake", data: named))
+            _ = try await driver.kit.deliver(
+                EventEnvelope(source: "/kaltim/workers/intake", time: now().addingTimeInterval(-3600), data: named))
             let scheduled = ClassScheduledV1(
                 participantID: person.id, classID: person.classID, centre: person.centre, programme: person.programme,
                 startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)
@@ -208,6 +209,11 @@ struct LicenceRecordTests {
         ("a link as the number", Self.licence(number: "https://kemnaker.example/cek"), "not web addresses"),
         ("a link as the registration", Self.licence(registration: "HTTP://X.Y/Z"), "not web addresses"),
         ("a link in the qualification", Self.licence(qualification: "Operator, cek www.lisensi.example"), "not web addresses"),
+        ("a bare domain as the number", Self.licence(number: "cek-k3.id/x"), "not web addresses"),
+        (
+            "a bare domain in the qualification", Self.licence(qualification: "Operator (lihat lisensi.go.id)"),
+            "not web addresses"
+        ),
         ("no holder", Self.licence(holder: " "), "names its holder"),
         ("30 February", Self.licence(issuedOn: "2025-02-30"), "days (YYYY-MM-DD)"),
         ("not a day", Self.licence(validUntil: "selamanya"), "days (YYYY-MM-DD)"),

@@ -162,16 +162,19 @@ public struct CertificateHandler: TypedMessageHandler {
             // they arrive in: an acceptance's name retried or replayed late does not undo a
             // correction.
             // Two names of one instant: the greater wins, whichever comes first (no swapping on
-            // every replay). A time ahead of the worker's clock counts as at most 5 minutes ahead,
-            // so that a name dated in the future does not shut out the corrections after it.
-            let asOf = min(event.header.time, now().addingTimeInterval(Self.allowedClockSkew))
+            // every replay). A name dated more than 5 minutes ahead of the worker's clock waits
+            // (then the dead letters): kept, it would shut out every correction until that time.
+            guard event.header.time <= now().addingTimeInterval(Self.allowedClockSkew) else {
+                throw Failure.transient(
+                    .nameDatedAhead, "a name for \(named.participantID) is dated ahead of this worker's clock; retrying")
+            }
             try transaction.execute(
                 """
                 INSERT INTO cert_holders (participant_id, full_name, as_of) VALUES (?, ?, ?)
                 ON CONFLICT (participant_id) DO UPDATE SET full_name = excluded.full_name, as_of = excluded.as_of
                 WHERE excluded.as_of > cert_holders.as_of
                     OR (excluded.as_of = cert_holders.as_of AND excluded.full_name > cert_holders.full_name)
-                """, [.text(named.participantID), .text(name), .text(Self.timestamp(asOf))])
+                """, [.text(named.participantID), .text(name), .text(Self.timestamp(event.header.time))])
             return try reissueUnderCurrentName(named.participantID, event: event, in: transaction)
         case .revoked(let revoked):
             try transaction.execute(
@@ -390,11 +393,14 @@ public struct CertificateHandler: TypedMessageHandler {
             }
     }
 
-    /// Whether a text reads as a web address (`://` or `www.`, in any case): an issuer's number
-    /// or a qualification is never one, and the holder's message would carry it as a link.
+    /// Whether a text reads as a web address (in any case: `://`, `www.`, or a domain name, a
+    /// word, a dot and two or more letters not followed by a letter or digit, which messaging
+    /// apps make a link of): an issuer's number or a qualification is never one, and the
+    /// holder's message would carry it as a link.
     public static func looksLikeLink(_ text: String) -> Bool {
         let lowered = text.lowercased()
         return lowered.contains("://") || lowered.contains("www.")
+            || lowered.contains(/[a-z0-9-]+\.[a-z]{2,}(?![a-z0-9])/)
     }
 
     /// One line of 1–`limit` characters (4 bytes each at most) without control or formatting
@@ -524,21 +530,15 @@ public struct CertificateHandler: TypedMessageHandler {
                 let old = try? JSONDecoder().decode(CertificateDocument.self, from: stored),
                 let oldName = old.payload.holderName, oldName != name, (old.payload.validUntil ?? today) >= today
             else { continue }
-            try transaction.execute(
-                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)", [.text(oldID), .text(Self.nameCorrected)])
-            // A revoked certificate's files are not drawn any more (when still waiting).
-            try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(oldID)])
-            try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(oldID)])
-            output.append(
-                try outgoing(
-                    CertificateRevokedV1(certificateID: oldID, participantID: participantID, reasonCode: Self.nameCorrected),
-                    id: "revoked-\(oldID)", event: event, subject: participantID))
             // Reissues have a series of their own (issuer code and id prefix ending in "-R"), so
             // that the issuer's own series, whose serials its training certificates print, keeps
             // no hole: the id's prefix is the old one's (everything before "-year-kind-serial").
+            // A reissue's row is keyed "scheme#id" (an original's by its scheme): it is in the
+            // series already.
+            let reissued = key.contains("#")
             let oldPrefix = oldID.split(separator: "-", omittingEmptySubsequences: false).dropLast(3).joined(separator: "-")
-            let idPrefix = oldPrefix.hasSuffix(Self.reissueSuffix) ? oldPrefix : oldPrefix + Self.reissueSuffix
-            let reissuer = issuerCode.hasSuffix(Self.reissueSuffix) ? issuerCode : issuerCode + Self.reissueSuffix
+            let idPrefix = reissued ? oldPrefix : oldPrefix + Self.reissueSuffix
+            let reissuer = reissued ? issuerCode : issuerCode + Self.reissueSuffix
             let year = Int(old.payload.issuedOn.prefix(4)) ?? catalogue.year
             let (certificateID, serial) = try nextIdentity(
                 idPrefix: idPrefix, issuerCode: reissuer, year: year, kind: kind, in: transaction)
@@ -554,6 +554,17 @@ public struct CertificateHandler: TypedMessageHandler {
                     try signer.sign(payload, at: now()), kind: kind, key: "\(scheme)#\(certificateID)",
                     issuerCode: reissuer, year: year, serial: serial,
                     programmeName: catalogue.programme(scheme: scheme)?.name ?? scheme, event: event, in: transaction))
+            // The revocation after the replacement, so that a consumer that tells the holder of
+            // it (notifications) usually knows the replacement already.
+            try transaction.execute(
+                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)", [.text(oldID), .text(Self.nameCorrected)])
+            // A revoked certificate's files are not drawn any more (when still waiting).
+            try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(oldID)])
+            try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(oldID)])
+            output.append(
+                try outgoing(
+                    CertificateRevokedV1(certificateID: oldID, participantID: participantID, reasonCode: Self.nameCorrected),
+                    id: "revoked-\(oldID)", event: event, subject: participantID))
         }
         return output
     }
@@ -633,7 +644,7 @@ public struct CertificateHandler: TypedMessageHandler {
         return formatter.string(from: date)
     }
 
-    /// How far ahead of the worker's clock a name's time is believed (``handle(_:event:in:)``).
+    /// How far ahead of the worker's clock a name may be dated (``handle(_:event:in:)``).
     static let allowedClockSkew: TimeInterval = 300
 
     /// The attendance a LULUS training needs (DOMAIN.md §8: at least 80 %).

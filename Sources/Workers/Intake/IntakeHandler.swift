@@ -272,15 +272,21 @@ public struct IntakeHandler: TypedMessageHandler {
     }
 
     /// `participant.named`: the certificates role's copy of the name an accepted participant's
-    /// certificates carry (nobody else binds it).
+    /// certificates carry (nobody else binds it). Dated at the event that gave the name (the
+    /// submission, the officer's decision, the office's correction), not when intake handled
+    /// it: the certificates role keeps the newest name, and a correction retried or replayed
+    /// after a later one must not win over it.
     func named(_ participantID: String, _ registrationID: String, fullName: String, causedBy event: DecodedEvent) throws
         -> OutgoingEvent
     {
-        try outgoing(
-            ParticipantNamedV1(
-                participantID: participantID, registrationID: registrationID,
-                fullName: fullName.trimmingCharacters(in: .whitespacesAndNewlines)),
-            causedBy: event, subject: participantID, id: "named-by-intake-\(event.header.id)")
+        try OutgoingEvent(
+            EventEnvelope(
+                id: "named-by-intake-\(event.header.id)", source: source, time: event.header.time, subject: participantID,
+                correlationID: event.header.correlationID, causationID: event.header.id,
+                data: ParticipantNamedV1(
+                    participantID: participantID, registrationID: registrationID,
+                    fullName: fullName.trimmingCharacters(in: .whitespacesAndNewlines))),
+            exchange: exchange)
     }
 
     /// A correction of the office: a corrected name of an accepted registration goes on to the

@@ -280,6 +280,11 @@ extension NotificationHandler {
         try transaction.execute(
             "INSERT INTO notif_certificates (certificate_id, certificate_number) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [.text(issued.certificateID), .text(issued.certificateNumber)])
+        try transaction.execute(
+            """
+            INSERT INTO notif_certificate_holders (certificate_id, participant_id, certificate_number) VALUES (?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, [.text(issued.certificateID), .text(issued.participantID), .text(issued.certificateNumber)])
         if issued.kind == .constructionCompetency || issued.kind == .safetyLicence {
             try transaction.execute(
                 "INSERT INTO notif_licence_records (certificate_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -326,14 +331,18 @@ extension NotificationHandler {
                 .certificateUnknown,
                 "certificate \(revoked.certificateID) is revoked before its issuance reached this worker; retrying")
         }
-        // The message says a replacement follows: only once that replacement (the same number
-        // under another id) is known here. The certificates role publishes both together; the
-        // office may publish revocations too, and one of its own with this reason waits, then
-        // ends in the dead letters, rather than promise what never comes.
+        // The message says a replacement follows: only once that replacement (the holder's, the
+        // same number under another id, not revoked) is known here. The certificates role
+        // publishes both together; the office may publish revocations too, and one of its own
+        // with this reason waits, then ends in the dead letters, rather than promise what never
+        // comes.
         if revoked.reasonCode == CertificateHandler.nameCorrected {
             let replacement = try transaction.query(
-                "SELECT 1 FROM notif_certificates WHERE certificate_number = ? AND certificate_id <> ?",
-                [.text(number), .text(revoked.certificateID)])
+                """
+                SELECT 1 FROM notif_certificate_holders h
+                WHERE h.participant_id = ? AND h.certificate_number = ? AND h.certificate_id <> ?
+                    AND NOT EXISTS (SELECT 1 FROM notif_revoked_certificates r WHERE r.certificate_id = h.certificate_id)
+                """, [.text(revoked.participantID), .text(number), .text(revoked.certificateID)])
             guard !replacement.isEmpty else {
                 throw Failure.transient(
                     .replacementUnknown,
@@ -341,6 +350,9 @@ extension NotificationHandler {
                 )
             }
         }
+        try transaction.execute(
+            "INSERT INTO notif_revoked_certificates (certificate_id) VALUES (?) ON CONFLICT DO NOTHING",
+            [.text(revoked.certificateID)])
         let licence = try transaction.query(
             "SELECT kind FROM notif_licence_records WHERE certificate_id = ?", [.text(revoked.certificateID)]
         ).first?["kind"]?.text.flatMap(CertificateIssuedV2.Kind.init(rawValue:))

@@ -59,6 +59,17 @@ public struct NotificationHandler: TypedMessageHandler {
             // revocation is told as a record's.
             "CREATE TABLE IF NOT EXISTS notif_licence_records (certificate_id TEXT PRIMARY KEY, kind TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
+            // Whose each certificate is, and which were revoked: a revocation NAME_CORRECTED is
+            // told once its replacement (the holder's, the same number, not revoked) is known.
+            """
+            CREATE TABLE IF NOT EXISTS notif_certificate_holders (
+                certificate_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, certificate_number TEXT NOT NULL)
+            """,
+            """
+            CREATE INDEX IF NOT EXISTS notif_certificate_holders_participant
+                ON notif_certificate_holders (participant_id, certificate_number)
+            """,
+            "CREATE TABLE IF NOT EXISTS notif_revoked_certificates (certificate_id TEXT PRIMARY KEY)",
             // A person's messages, for the contacts' retention (and an erasure).
             "CREATE INDEX IF NOT EXISTS notif_messages_registration ON notif_messages (registration_id)",
             "CREATE INDEX IF NOT EXISTS notif_messages_participant ON notif_messages (participant_id)",
