@@ -13,8 +13,9 @@
 #
 # --scale N1,N2,… runs the main job once per size (all at once, each after the other, one C relay
 # measurement first) and prints the scaling table: per role the CPU its processes spent per
-# output at each size and its ratio to the first size (the goal: within 1.5×), end to end
-# registrations/s against the relay, and the largest peak memory.
+# message it consumed (the events of the types bound to its queue; each report also gives the
+# CPU per output) at each size and its ratio to the first size (the goal: within 1.5×), end to
+# end registrations/s against the relay, and the largest peak memory.
 #
 #   scripts/bench-e2e.sh [--registrations N (20000)] [--intake-replicas R (2)] [--seed S]
 #                        [--rate R [--duration S]] [--scale 10000,20000,50000,100000]
