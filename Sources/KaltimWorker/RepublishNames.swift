@@ -54,7 +54,7 @@ struct RepublishNames: AsyncParsableCommand {
         let store = try await Stores.openForReading(database, schema: storeSchema)
         let rows = try await store.read(
             """
-            SELECT r.participant_id, r.registration_id, r.decided_at, g.full_name FROM intake_registrations r
+            SELECT r.participant_id, r.registration_id, g.full_name FROM intake_registrations r
             LEFT JOIN intake_registry g ON g.nik_index = r.nik_index
             WHERE r.outcome = 'accepted' AND r.participant_id IS NOT NULL AND r.year = ?
             ORDER BY r.registration_id

@@ -281,11 +281,7 @@ public struct CertificateHandler: TypedMessageHandler {
         // The name on the licence must be the participant's, word for word (in any order, any
         // case, any spacing, and the usual spellings of Muhammad): a mistyped participant id
         // would otherwise give someone else a signed record of another person's licence.
-        guard
-            let holder = try transaction.query(
-                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(licence.participantID)]
-            ).first?["full_name"]?.text
-        else {
+        guard let holder = try holderName(of: licence.participantID, in: transaction) else {
             throw Failure.transient(.holderUnknown, "no name known for participant \(licence.participantID)")
         }
         guard Self.sameName(licence.holderName, holder) else {
@@ -503,11 +499,7 @@ public struct CertificateHandler: TypedMessageHandler {
     func reissueUnderCurrentName(_ participantID: String, event: DecodedEvent, in transaction: any StoreTransaction)
         throws -> [OutgoingEvent]
     {
-        guard
-            let name = try transaction.query(
-                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)]
-            ).first?["full_name"]?.text
-        else { return [] }
+        // Most names come with an acceptance, before any certificate: one indexed read, then done.
         let inForce = try transaction.query(
             """
             SELECT c.certificate_id, c.scheme, c.kind, c.issuer_code, c.document FROM cert_certificates c
@@ -518,6 +510,7 @@ public struct CertificateHandler: TypedMessageHandler {
                 .text(participantID), .text(CertificateIssuedV2.Kind.training.rawValue),
                 .text(CertificateIssuedV2.Kind.competency.rawValue),
             ])
+        guard !inForce.isEmpty, let name = try holderName(of: participantID, in: transaction) else { return [] }
         let today = CertificateKeyRing.witaDay(now())
         var output: [OutgoingEvent] = []
         for row in inForce {
@@ -667,11 +660,7 @@ public struct CertificateHandler: TypedMessageHandler {
         qualification: String?,
         event: DecodedEvent, in transaction: any StoreTransaction
     ) throws -> (certificateID: String, event: OutgoingEvent) {
-        guard
-            let holderName = try transaction.query(
-                "SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)]
-            ).first?["full_name"]?.text
-        else {
+        guard let holderName = try holderName(of: participantID, in: transaction) else {
             // Intake names every participant it accepts; the name is on its way.
             throw Failure.transient(.holderUnknown, "no name known for participant \(participantID)")
         }
@@ -756,6 +745,12 @@ public struct CertificateHandler: TypedMessageHandler {
         case .constructionCompetency, .safetyLicence:
             return try outgoing(issued, id: id, event: event, subject: issued.participantID)
         }
+    }
+
+    /// The name the participant's certificates carry (``handle(_:event:in:)``'s `participant.named`).
+    func holderName(of participantID: String, in transaction: any StoreTransaction) throws -> String? {
+        try transaction.query("SELECT full_name FROM cert_holders WHERE participant_id = ?", [.text(participantID)])
+            .first?["full_name"]?.text
     }
 
     /// `date` (YYYY-MM-DD) that many years on; 29 February becomes 28 February.
