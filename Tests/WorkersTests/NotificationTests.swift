@@ -417,7 +417,10 @@ struct NotificationDeliveryTests {
         let appeal = try #require(texts.first { $0.contains("banding Anda") }, "\(texts)")
         #expect(appeal.contains("DITOLAK oleh LSP Kompetensi Kaltim (sintetis) pada 20 Agustus 2025"), "\(appeal)")
         #expect(appeal.contains("Anda masih dapat mengikuti uji ulang") && !appeal.contains("BNSP-LSP"), "\(appeal)")
-        let licence = try #require(texts.first { $0.contains("KEP.5/777/AS.03.02/X/2025") }, "\(texts)")
+        // Sends run side by side, so the gateway sees them in no fixed order: pick each text by what
+        // only it says (the record and its revocation both carry the number).
+        let licence = try #require(
+            texts.first { $0.contains("KEP.5/777/AS.03.02/X/2025") && !$0.contains("telah dicabut") }, "\(texts)")
         #expect(licence.contains("Catatan Lisensi K3 (SIO) Anda telah dicatat oleh Disnakertrans"), "\(licence)")
         #expect(licence.contains("No. Lisensi/SKK: KEP.5/777") && !licence.contains("telah terbit"), "\(licence)")
         #expect(licence.contains("Operator Forklift Kelas II (program Operator Forklift)"), "\(licence)")
