@@ -565,6 +565,31 @@ struct NotificationDeliveryTests {
         #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
     }
 
+    /// The dispatcher takes the oldest waiting message first (one at a time here), and reads
+    /// that order from an index: a claim sorts nothing, however long the backlog. Every new
+    /// message is due at once, so with the index before (no arrival time in it) each claim
+    /// sorted every waiting message.
+    @Test func theOldestWaitingMessageGoesFirstAndAClaimSortsNothing() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let clock = Clock(Self.noon())
+        let file = try FileSender(path: path, now: { clock.date })
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock) {
+            $0.batchSize = 1
+        }
+        for index in [3, 1, 5, 2, 4] { _ = try await kit.deliver(Self.submitted(index)) }
+        while await dispatcher.runOnce() > 0 {}
+        let recipients = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["recipient"] as? String
+        }
+        #expect(recipients == [3, 1, 5, 2, 4].map { String(format: "+6281250%06d", $0) }, "in order of arrival")
+        let plan = try await kit.query(
+            "EXPLAIN QUERY PLAN " + NotificationDispatcher.claimQuery, [.real(0), .real(0), .integer(64)])
+        let steps = plan.compactMap { $0["detail"]?.text }
+        #expect(steps.contains { $0.contains("USING INDEX notif_messages_due_order") }, "\(steps)")
+        #expect(!steps.contains { $0.contains("TEMP B-TREE") }, "no sort: \(steps)")
+    }
+
     /// The file channel's log is a copy of what was sent (texts and numbers): the dispatcher
     /// deletes its lines with the messages' data, past the same retention.
     @Test func theNotificationLogLosesItsLinesWithTheMessagesData() async throws {

@@ -260,6 +260,20 @@ public final class NotificationDispatcher: Service, Sendable {
         let participantID: String?
     }
 
+    /// The due messages not claimed (arguments: this dispatcher's time, the store's time, how
+    /// many), oldest due first, then in order of arrival: read in that order from the index
+    /// `notif_messages_due_order`, so a claim costs the same however long the backlog.
+    static let claimQuery = """
+        SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id,
+            CASE WHEN EXISTS (
+                SELECT 1 FROM notif_withdrawals w
+                WHERE w.registration_id = notif_messages.registration_id
+                    OR w.participant_id = notif_messages.participant_id) THEN 1 ELSE 0 END AS withdrawn
+        FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
+            AND (claimed_until IS NULL OR claimed_until <= ?)
+        ORDER BY next_attempt_at, created_at LIMIT ?
+        """
+
     /// Takes the due messages (by this dispatcher's clock) whose claim has expired, and claims
     /// them until `claim` from now **by the store's clock**, which every replica agrees on: a
     /// replica whose clock runs ahead would otherwise take over a message another is still
@@ -272,16 +286,7 @@ public final class NotificationDispatcher: Service, Sendable {
         let instance = instance
         return try await store.write { transaction in
             let rows = try transaction.query(
-                """
-                SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id,
-                    CASE WHEN EXISTS (
-                        SELECT 1 FROM notif_withdrawals w
-                        WHERE w.registration_id = notif_messages.registration_id
-                            OR w.participant_id = notif_messages.participant_id) THEN 1 ELSE 0 END AS withdrawn
-                FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
-                    AND (claimed_until IS NULL OR claimed_until <= ?)
-                ORDER BY next_attempt_at, created_at LIMIT ?
-                """, [.real(now), .real(storeNow), .integer(Int64(limit))])
+                Self.claimQuery, [.real(now), .real(storeNow), .integer(Int64(limit))])
             let decoder = JSONDecoder()
             var due: [Pending] = []
             for row in rows {

@@ -53,7 +53,11 @@ public struct NotificationHandler: TypedMessageHandler {
                 created_at REAL NOT NULL, event_time REAL NOT NULL, next_attempt_at REAL NOT NULL, claimed_until REAL,
                 claimed_by TEXT, sent_at REAL, channel_used TEXT, provider_id TEXT, last_error TEXT)
             """,
-            "CREATE INDEX IF NOT EXISTS notif_messages_due ON notif_messages (state, next_attempt_at)",
+            // The dispatcher's order (due time, then arrival) is read from this index, never
+            // sorted. The index before it lacked created_at: every new message is due at 0, so
+            // each claim sorted the whole backlog (67 ms a claim of 50 with 76,000 waiting).
+            "DROP INDEX IF EXISTS notif_messages_due",
+            "CREATE INDEX IF NOT EXISTS notif_messages_due_order ON notif_messages (state, next_attempt_at, created_at)",
             "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
             // The certificates that are records of a licence (SKK Konstruksi, Lisensi K3): their
             // revocation is told as a record's.
