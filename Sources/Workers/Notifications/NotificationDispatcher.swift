@@ -51,7 +51,8 @@ public struct DispatcherOptions: Sendable {
 /// `notification.delivered` / `notification.failed` event in one store transaction (the worker
 /// publishes that outbox). Runs as a service beside the ``Jobs/Worker``, in every replica:
 /// a message is reserved for one process (`claimed_until`, on the store's clock) before it is
-/// sent, and each outcome is recorded as soon as its send returns.
+/// sent, and each outcome is recorded as soon as its send returns (with the others that
+/// returned while the last was being recorded: ``GroupWriter``).
 ///
 /// **Never twice.** A message recorded as sent is never taken again; the idempotency key sent
 /// with it is the same for every attempt on a channel, so a gateway drops a repeat after a
@@ -70,6 +71,8 @@ public final class NotificationDispatcher: Service, Sendable {
     private let counters = Mutex<(sent: Int, failed: Int, held: Int)>((0, 0, 0))
     /// When this process last cleared settled messages' data (by its clock).
     private let lastPurge = Mutex<Date?>(nil)
+    /// Records the outcomes of sends that finish while another is being recorded together.
+    let recorder = GroupWriter<Step>()
 
     /// - Parameters:
     ///   - senders: the channel implementations; a channel without one is skipped.
@@ -238,10 +241,13 @@ public final class NotificationDispatcher: Service, Sendable {
         }
         // Each outcome is recorded as soon as its send returns, not after the round: a process
         // that dies during a slow send loses only that send's record, never its neighbours'.
+        // Outcomes that come while one is being recorded share the next transaction.
         await withDiscardingTaskGroup { group in
             for message in due {
                 group.addTask {
-                    if let step = await self.deliver(message) { await self.record([step]) }
+                    if let step = await self.deliver(message) {
+                        await self.recorder.submit(step) { steps in await self.record(steps) }
+                    }
                 }
             }
         }
@@ -396,19 +402,19 @@ public final class NotificationDispatcher: Service, Sendable {
         }
     }
 
-    /// Writes a round's steps: the final states with their events in one batch (each under its
-    /// own inbox id, so a state is recorded once), the other changes in one transaction.
+    /// Writes steps of sends that finished together: the final states with their events in one
+    /// batch (each under its own inbox id, so a state is recorded once; one that fails leaves
+    /// the others recorded), the other changes in one transaction.
     private func record(_ steps: [Step]) async {
         var finals: [StoreWork] = []
-        var sent = 0
-        var failed = 0
+        var finalIsSent: [Bool] = []
         var updates: [(String, String, [SQLValue])] = []
         for step in steps {
             switch step {
             case .update(let id, let assignments, let arguments):
                 updates.append((id, assignments, arguments))
             case .final(let id, let isSent, let event, let assignments, let arguments):
-                if isSent { sent += 1 } else { failed += 1 }
+                finalIsSent.append(isSent)
                 finals.append(
                     StoreWork(messageID: "notification-final:" + id) { transaction in
                         try transaction.execute(
@@ -417,27 +423,39 @@ public final class NotificationDispatcher: Service, Sendable {
                     })
             }
         }
-        do {
-            if !finals.isEmpty {
-                for result in try await store.process(finals) { _ = try result.get() }
+        // A record that fails is not retried here: the claim expires and the message is taken
+        // again; a gateway's idempotency key absorbs the repeat.
+        if !finals.isEmpty {
+            do {
+                var sent = 0
+                var failed = 0
+                for (result, isSent) in zip(try await store.process(finals), finalIsSent) {
+                    switch result {
+                    case .success: if isSent { sent += 1 } else { failed += 1 }
+                    case .failure(let error):
+                        logger.error("could not record a notification's outcome", metadata: ["error": "\(error)"])
+                    }
+                }
                 counters.withLock {
                     $0.sent += sent
                     $0.failed += failed
                 }
+            } catch {
+                logger.error("could not record notification outcomes", metadata: ["error": "\(error)"])
             }
-            if !updates.isEmpty {
-                let batch = updates
+        }
+        if !updates.isEmpty {
+            let batch = updates
+            do {
                 try await store.write { transaction in
                     for (id, assignments, arguments) in batch {
                         try transaction.execute(
                             "UPDATE notif_messages \(assignments) WHERE notification_id = ?", arguments + [.text(id)])
                     }
                 }
+            } catch {
+                logger.error("could not record notification outcomes", metadata: ["error": "\(error)"])
             }
-        } catch {
-            // The claims expire and the messages are taken again; a gateway's idempotency key
-            // absorbs the repeat.
-            logger.error("could not record notification outcomes", metadata: ["error": "\(error)"])
         }
     }
 
