@@ -1,5 +1,6 @@
 import ContractKit
 import Contracts
+import Crypto
 import Foundation
 import Jobs
 import Programme
@@ -14,6 +15,33 @@ import Testing
 /// The templates, the calendar and quiet hours.
 struct NotificationTemplateTests {
     static let directory = repositoryFile("config/notifications")
+
+    /// The texts are trimmed by hand now: exactly as Foundation's `.whitespacesAndNewlines`
+    /// trims, for every scalar of the Basic Multilingual Plane at either end (and a combining mark
+    /// after a space).
+    @Test func aTextIsTrimmedAsFoundationTrimsIt() {
+        for value in 0...0xFFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let edge = String(Character(scalar))
+            for text in [edge + "Yth. a" + edge, edge + edge, "x" + edge + "\u{301}", edge + "\u{301}b"] {
+                #expect(
+                    NotificationTemplates.trimmed(text) == text.trimmingCharacters(in: .whitespacesAndNewlines),
+                    "U+\(String(value, radix: 16))")
+            }
+        }
+    }
+
+    /// The idempotency key of a message on a channel never changes across versions (a repeat
+    /// after an upgrade must carry the key its first send had): SHA-256 of the id and channel,
+    /// the first 16 bytes in lowercase hex after `ntf-`.
+    @Test func theIdempotencyKeyKeepsItsForm() {
+        for (id, channel) in [("submitted-1:pendaftaran_diterima", NotificationChannel.sms), ("x", .whatsApp), ("", .email)] {
+            let digest = SHA256.hash(data: Data("\(id)|\(channel.rawValue)".utf8))
+            let expected = "ntf-" + digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+            #expect(NotificationDispatcher.idempotencyKey(id, channel) == expected)
+        }
+        #expect(NotificationDispatcher.idempotencyKey("a", .sms) == "ntf-1f87de4b8ffbddf5bbf102e0df37202b", "pinned")
+    }
 
     /// A template's fields are its value type's keys (written once) and the greeting's name;
     /// flags become the `true`/`false` that sections read.

@@ -114,9 +114,21 @@ public struct NotificationTemplates: Sendable {
             default: context[key] = value
             }
         }
-        let subject = template.compiledSubject.render(context).trimmingCharacters(in: .whitespacesAndNewlines)
-        let text = template.compiledBody.render(context).trimmingCharacters(in: .whitespacesAndNewlines)
+        let subject = Self.trimmed(template.compiledSubject.render(context))
+        let text = Self.trimmed(template.compiledBody.render(context))
         return (subject, text)
+    }
+
+    /// `text` without whitespace and newlines at either end: the scalars with Unicode's
+    /// White_Space property and U+200B (zero width space), the set of Foundation's
+    /// `.whitespacesAndNewlines` here, without its walk over UTF-16 (which was 5 % of the
+    /// notification role's CPU).
+    static func trimmed(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.isWhitespace || scalar == "\u{200B}" }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(scalars[first...last])
     }
 
     static func parse(name: String, text: String, file: String) throws -> Template {
