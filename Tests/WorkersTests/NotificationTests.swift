@@ -62,6 +62,21 @@ struct NotificationTemplateTests {
         // A text that reads "true" stays text.
         let text = EventTemplates.RegistrationRejected(registrationNumber: "true", reasons: "false")
         #expect(try text.parameters() == ["no_pendaftaran": "true", "alasan": "false"])
+        // Every shipped value type gives its keys, and a value that is neither text nor a flag
+        // is refused rather than written some other way.
+        #expect(
+            try EventTemplates.RegistrationReceived(
+                registrationNumber: "R", programme: "P", centre: "B", maskedNIK: "N"
+            ).parameters().keys.sorted() == ["blki", "nik_tersamar", "no_pendaftaran", "program"])
+        #expect(throws: EncodingError.self) { try Counted(count: 3).parameters() }
+    }
+
+    /// A value type with a number: not a template's kind of value.
+    private struct Counted: TemplateValues {
+        static let template = "hitung"
+        typealias Field = CodingKeys
+        let count: Int
+        enum CodingKeys: String, CodingKey, CaseIterable { case count = "jumlah" }
     }
 
     @Test func theShippedTemplatesLoadAndRenderInBahasaIndonesia() throws {
