@@ -71,6 +71,27 @@ struct NotificationTemplateTests {
         #expect(throws: EncodingError.self) { try Counted(count: 3).parameters() }
     }
 
+    /// The row's values and routes are written by hand: `JSONDecoder` reads back exactly what
+    /// went in, quotes, backslashes, every control character, slashes and letters beyond ASCII
+    /// included, and ordinary values come out as `JSONEncoder` with sorted keys writes them.
+    @Test func theRowsValuesAndRoutesAreJSONThatReadsBackTheSame() throws {
+        let awkward = (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + #"" \ / é 🇮🇩 \u0041 </script>"#
+        let values = ["nama": awkward, "no_pendaftaran": "REG-1", awkward: "kunci aneh", "": ""]
+        let decoded = try JSONDecoder().decode([String: String].self, from: Data(FlatJSON.object(values).utf8))
+        #expect(decoded == values)
+        let routes = [
+            NotificationHandler.Route(channel: .whatsApp, recipient: "+6281250000001"),
+            NotificationHandler.Route(channel: .email, recipient: awkward),
+        ]
+        let read = try JSONDecoder().decode([NotificationHandler.Route].self, from: Data(FlatJSON.routes(routes).utf8))
+        #expect(read == routes && FlatJSON.routes([]) == "[]" && FlatJSON.object([:]) == "{}")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let plain = ["program": "Tata Graha", "blki": "BLKI Bontang", "ada_alamat": "true"]
+        #expect(FlatJSON.object(plain) == String(decoding: try encoder.encode(plain), as: UTF8.self))
+        #expect(FlatJSON.routes([routes[0]]) == String(decoding: try encoder.encode([routes[0]]), as: UTF8.self))
+    }
+
     /// A value type with a number: not a template's kind of value.
     private struct Counted: TemplateValues {
         static let template = "hitung"

@@ -196,8 +196,6 @@ public struct NotificationHandler: TypedMessageHandler {
         notificationID: String, event: DecodedEvent, template: String, parameters: [String: String], routes: [Route],
         urgent: Bool, registrationID: String?, participantID: String?, in transaction: any StoreTransaction
     ) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         let now = Date().timeIntervalSince1970
         try transaction.execute(
             """
@@ -207,8 +205,7 @@ public struct NotificationHandler: TypedMessageHandler {
             """,
             [
                 .text(notificationID), .text(event.header.id), .text(event.header.type), .text(template),
-                .text(String(decoding: try encoder.encode(parameters), as: UTF8.self)),
-                .text(String(decoding: try encoder.encode(routes), as: UTF8.self)), .integer(urgent ? 1 : 0),
+                .text(FlatJSON.object(parameters)), .text(FlatJSON.routes(routes)), .integer(urgent ? 1 : 0),
                 registrationID.map { .text($0) } ?? .null, participantID.map { .text($0) } ?? .null,
                 .text(event.header.correlationID), .real(now), .real(event.header.time.timeIntervalSince1970), .real(0),
             ])
