@@ -7,14 +7,16 @@ import Synchronization
 /// a gateway would, across restarts too: the keys already in the file are read at start, so a
 /// process killed between a send and its record does not write the message twice.
 ///
-/// Memory: the keys written are kept in a growing Bloom filter (``SeenKeys``: about 1.1 MB for
-/// 300,000 keys), not a set (whose table took about 36 bytes a bucket: 4.7 MB at the 95,000
-/// messages of a 30,000-registration main job, measured with heaptrack, about 19 MB at 300,000).
+/// Memory: the keys written are kept in a growing Bloom filter (``SeenKeys``: 1.1 MB for
+/// 300,000 keys), not a set (4.7 MB at the 95,000 messages of a 30,000-registration main job,
+/// measured with heaptrack, and growing with every key).
 /// A key the filter may have seen is looked up in the open file, from its end (a repeat is a
 /// key just sent): it counts as sent only if a whole line carries it. The file is read a
 /// megabyte at a time (a line is held whole only while it is read). ``forgetSent(before:)``
 /// (the dispatcher calls it with the settled messages' data retention) builds the filter again
-/// from the lines it keeps. A deployment's HTTP and SMTP senders keep no keys.
+/// from the lines it keeps. The look-up holds the sender's lock: for a new key that looks seen
+/// (about one in 15,000 per full layer of the filter) the whole file is read while other sends
+/// wait. A deployment's HTTP and SMTP senders keep no keys.
 public final class FileSender: MessageSender {
     public let path: String
     private let state = Mutex<(handle: FileHandle?, seen: SeenKeys, searches: Int)>(

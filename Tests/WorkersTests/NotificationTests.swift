@@ -69,11 +69,31 @@ struct NotificationTemplateTests {
                 registrationNumber: "R", programme: "P", centre: "B", maskedNIK: "N"
             ).parameters().keys.sorted() == ["blki", "nik_tersamar", "no_pendaftaran", "program"])
         #expect(throws: EncodingError.self) { try Counted(count: 3).parameters() }
+        #expect(throws: EncodingError.self) { try Nested(inner: "x").parameters() }
+    }
+
+    /// A value type whose own `encode(to:)` writes a null and a nested value: both refused, not
+    /// dropped.
+    private struct Nested: TemplateValues {
+        static let template = "bersarang"
+        typealias Field = CodingKeys
+        let inner: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case inner = "dalam" }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            do {
+                try container.encodeNil(forKey: .inner)
+                Issue.record("a null was taken")
+            } catch is EncodingError {}
+            var nested = container.nestedContainer(keyedBy: CodingKeys.self, forKey: .inner)
+            try nested.encode(inner, forKey: .inner)
+        }
     }
 
     /// The row's values and routes are written by hand: `JSONDecoder` reads back exactly what
     /// went in, quotes, backslashes, every control character, slashes and letters beyond ASCII
-    /// included, and ordinary values come out as `JSONEncoder` with sorted keys writes them.
+    /// included, and plain values (lowercase keys, no slash) come out as `JSONEncoder` with
+    /// sorted keys writes them.
     @Test func theRowsValuesAndRoutesAreJSONThatReadsBackTheSame() throws {
         let awkward = (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + #"" \ / é 🇮🇩 \u0041 </script>"#
         let values = ["nama": awkward, "no_pendaftaran": "REG-1", awkward: "kunci aneh", "": ""]
@@ -627,6 +647,29 @@ struct NotificationDeliveryTests {
             }
         }
         #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
+    }
+
+    /// Sends that finish together are recorded together; a change that fails (here a trigger
+    /// refuses one row's) does not take the others' with it.
+    @Test func aChangeThatFailsLeavesTheOthersOfItsGroupRecorded() async throws {
+        let clock = Clock(Self.noon())
+        let (kit, dispatcher) = try await Self.rig(senders: [:], clock: clock)
+        for index in 1...3 { _ = try await kit.deliver(Self.submitted(index)) }
+        let ids = try await kit.query("SELECT notification_id FROM notif_messages ORDER BY created_at").compactMap {
+            $0["notification_id"]?.text
+        }
+        try #require(ids.count == 3)
+        _ = try await kit.store.write { transaction in
+            try transaction.execute(
+                """
+                CREATE TRIGGER refuse_one BEFORE UPDATE ON notif_messages WHEN OLD.notification_id = '\(ids[1])'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """, [])
+        }
+        await dispatcher.record(
+            ids.map { .update(notificationID: $0, assignments: "SET next_attempt_at = ?", arguments: [.real(123)]) })
+        let due = try await kit.query("SELECT notification_id, next_attempt_at FROM notif_messages ORDER BY created_at")
+        #expect(due.map { $0["next_attempt_at"]?.real } == [123, 0, 123], "\(due)")
     }
 
     /// The dispatcher takes the oldest waiting message first (one at a time here), and reads

@@ -2,9 +2,10 @@ import Synchronization
 
 /// Group commit for items that finish one by one: an item submitted while a write is under way
 /// goes into the next write, with every other item that arrived meanwhile. The first caller
-/// that finds no write under way does the writing, for itself and for whoever queues while it
-/// writes; each caller returns once the write that took its item has finished. Nothing waits
-/// for a batch to fill: an item alone is written at once.
+/// that finds no write under way does the writing, with its own `write`, for itself and for
+/// whoever queues while it writes (so every caller must pass the same `write`), and returns
+/// when nobody is queued; every other caller returns once the write that took its item has
+/// finished. Nothing waits for a batch to fill: an item alone is written at once.
 ///
 /// The notification dispatcher records each send's outcome through one: a transaction (and,
 /// with `synchronous=FULL`, a flush to disk) per send became one per group of sends that
@@ -31,8 +32,9 @@ final class GroupWriter<Item: Sendable>: Sendable {
 
     init() {}
 
-    /// Queues `item` and returns once it has been written by `write` (called with one or more
-    /// items, never concurrently with itself).
+    /// Queues `item` and returns once it has been written (the caller that writes: once nobody
+    /// is queued). `write` is called with one or more items, never concurrently with itself; it
+    /// must be the same for every caller, since one caller's writes everyone's items.
     func submit(_ item: Item, write: @Sendable ([Item]) async -> Void) async {
         let (ticket, leads) = state.withLock { state -> (Int, Bool) in
             state.queued.append(item)

@@ -30,60 +30,69 @@ extension TemplateValues {
 }
 
 /// Collects a ``TemplateValues``' properties by their keys: strings as they are, flags as
-/// `true`/`false`. Anything else (a number, a nested value) is refused: a template's values
-/// are text and flags.
+/// `true`/`false`. Anything else (a number, a null, a nested value, a super encoder) is refused:
+/// a template's values are text and flags.
 private final class ParameterEncoder: Encoder {
     final class Values { var values: [String: String] = [:] }
     let values = Values()
+    /// Refuses everything: the encoder of what is not a template's value.
+    let refusing: Bool
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    init(refusing: Bool = false) { self.refusing = refusing }
+
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(Container<Key>(values: values))
+        KeyedEncodingContainer(Container<Key>(values: values, refusing: refusing))
     }
     func unkeyedContainer() -> any UnkeyedEncodingContainer { Refused(codingPath: []) }
     func singleValueContainer() -> any SingleValueEncodingContainer { Refused(codingPath: []) }
 
+    static func refusal(_ value: Any, _ codingPath: [any CodingKey]) -> EncodingError {
+        .invalidValue(value, .init(codingPath: codingPath, debugDescription: "a template's values are text and flags"))
+    }
+
     struct Container<Key: CodingKey>: KeyedEncodingContainerProtocol {
         let values: Values
+        let refusing: Bool
         var codingPath: [any CodingKey] { [] }
-        mutating func encodeNil(forKey key: Key) throws {}
-        mutating func encode(_ value: String, forKey key: Key) throws { values.values[key.stringValue] = value }
+        mutating func encodeNil(forKey key: Key) throws { throw ParameterEncoder.refusal((), [key]) }
+        mutating func encode(_ value: String, forKey key: Key) throws {
+            guard !refusing else { throw ParameterEncoder.refusal(value, [key]) }
+            values.values[key.stringValue] = value
+        }
         mutating func encode(_ value: Bool, forKey key: Key) throws {
+            guard !refusing else { throw ParameterEncoder.refusal(value, [key]) }
             values.values[key.stringValue] = value ? "true" : "false"
         }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            throw EncodingError.invalidValue(
-                value, .init(codingPath: [key], debugDescription: "a template's values are text and flags"))
+            throw ParameterEncoder.refusal(value, [key])
         }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
             -> KeyedEncodingContainer<NestedKey>
         {
-            KeyedEncodingContainer(Container<NestedKey>(values: Values()))
+            KeyedEncodingContainer(Container<NestedKey>(values: Values(), refusing: true))
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
             Refused(codingPath: [key])
         }
-        mutating func superEncoder() -> any Encoder { ParameterEncoder() }
-        mutating func superEncoder(forKey key: Key) -> any Encoder { ParameterEncoder() }
+        mutating func superEncoder() -> any Encoder { ParameterEncoder(refusing: true) }
+        mutating func superEncoder(forKey key: Key) -> any Encoder { ParameterEncoder(refusing: true) }
     }
 
     /// Refuses every value (a template has no lists or single values).
     struct Refused: UnkeyedEncodingContainer, SingleValueEncodingContainer {
         let codingPath: [any CodingKey]
         var count: Int { 0 }
-        func refusal(_ value: Any) -> EncodingError {
-            .invalidValue(value, .init(codingPath: codingPath, debugDescription: "a template's values are text and flags"))
-        }
-        mutating func encodeNil() throws { throw refusal(()) }
-        mutating func encode<T: Encodable>(_ value: T) throws { throw refusal(value) }
+        mutating func encodeNil() throws { throw ParameterEncoder.refusal((), codingPath) }
+        mutating func encode<T: Encodable>(_ value: T) throws { throw ParameterEncoder.refusal(value, codingPath) }
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
             -> KeyedEncodingContainer<NestedKey>
         {
-            KeyedEncodingContainer(Container<NestedKey>(values: Values()))
+            KeyedEncodingContainer(Container<NestedKey>(values: Values(), refusing: true))
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { self }
-        mutating func superEncoder() -> any Encoder { ParameterEncoder() }
+        mutating func superEncoder() -> any Encoder { ParameterEncoder(refusing: true) }
     }
 }
 
