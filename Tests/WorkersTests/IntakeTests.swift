@@ -6,7 +6,8 @@ import Jobs
 import Programme
 import Stores
 import Testing
-import Workers
+
+@testable import Workers
 
 /// Synthetic residents (serials 99xx; DOMAIN.md §2.4) in the registry extract the tests import.
 let registryCSV = """
@@ -256,6 +257,11 @@ struct IntakeTests {
         #expect(try await driver.kit.deliver(EventEnvelope(source: "/kaltim/workers/grading", data: graded)).events.isEmpty)
         let rows = try await driver.kit.query("SELECT outcome, source, year FROM intake_history WHERE source = 'assessment'")
         #expect(rows.count == 1 && rows.first?["outcome"]?.text == "failed" && rows.first?["year"]?.integer == 2025)
+        // It finds the registration by an index, not by reading every registration.
+        let plan = try await driver.kit.query(
+            "EXPLAIN QUERY PLAN " + IntakeHandler.registrationOfParticipantQuery, [.text(tier2Declared.participantID)])
+        let steps = plan.compactMap { $0["detail"]?.text }
+        #expect(steps.contains { $0.contains("USING INDEX intake_registrations_participant") }, "\(steps)")
     }
 
     @Test func anOlderContractVersionIsDecidedLikeTheNewest() async throws {

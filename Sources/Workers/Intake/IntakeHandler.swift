@@ -93,6 +93,9 @@ public struct IntakeHandler: TypedMessageHandler {
             reasons TEXT NOT NULL, decided_at TEXT NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS intake_registrations_person ON intake_registrations (nik_index, year)",
+        // An assessment result finds its participant's registration by this (without it, each
+        // result read every registration: 17.7 % of intake's CPU in the 10,000 main job).
+        "CREATE INDEX IF NOT EXISTS intake_registrations_participant ON intake_registrations (participant_id)",
         // What the console's reports count by (kabupaten/kota, sex, age band, education), per
         // registration: coarse, read by the console through its read-only `--intake-store`,
         // never sent on the broker (the console's history stream cannot forget an entry).
@@ -417,12 +420,15 @@ public struct IntakeHandler: TypedMessageHandler {
 
     /// Keeps an assessment outcome as training history of the person (for the priority of a
     /// later registration).
+    /// The registration an assessment result is kept for (argument: the participant id), by
+    /// the index `intake_registrations_participant`.
+    static let registrationOfParticipantQuery =
+        "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL"
+
     func record(_ graded: AssessmentGradedV3, in transaction: any StoreTransaction) throws {
         guard
-            let row = try transaction.query(
-                "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL",
-                [.text(graded.participantID)]
-            ).first, let nikIndex = row["nik_index"]?.text
+            let row = try transaction.query(Self.registrationOfParticipantQuery, [.text(graded.participantID)]).first,
+            let nikIndex = row["nik_index"]?.text
         else { return }  // a participant this worker did not accept (another year's store): nothing to keep
         try transaction.execute(
             """
