@@ -114,45 +114,6 @@ struct CertificateTests {
             "the next serial, no gap")
     }
 
-    /// KOMPETEN, corrected to BELUM KOMPETEN (the record revoked), corrected again to KOMPETEN:
-    /// the record is issued again (a new id, the LSP's number), once; a record the office
-    /// revoked for another reason is not brought back by a correction.
-    @Test func aCompetenceGivenBackByALaterCorrectionIsRecordedAgainOnce() async throws {
-        let driver = try await CertificateDriver.make()
-        let first = try #require(try driver.issued(try await driver.deliver(CertificateDriver.graded("A-1"))).first)
-        let taken = try await driver.deliver(CertificateDriver.graded("A-2", competent: false, supersedes: "A-1"))
-        #expect(taken.map(\.type) == [CertificateRevokedV1.eventType])
-        let given = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-3", supersedes: "A-2")))
-        let again = try #require(given.first, "issued again")
-        #expect(given.count == 1 && again.kind == .competency && again.certificateID != first.certificateID)
-        #expect(again.certificateNumber == first.certificateNumber, "the LSP's number, as it sent it")
-        // The same correction under another message id, a later one with the same result, and
-        // the first grade again: nothing more.
-        #expect(try await driver.deliver(CertificateDriver.graded("A-3", supersedes: "A-2"), id: "m-again").isEmpty)
-        #expect(try await driver.deliver(CertificateDriver.graded("A-4", supersedes: "A-3")).isEmpty)
-        #expect(try await driver.deliver(CertificateDriver.graded("A-1"), id: "m-first").isEmpty)
-        let inForce = try await driver.kit.query(
-            """
-            SELECT c.certificate_id FROM cert_certificates c LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
-            WHERE c.participant_id = 'PST-1' AND c.kind = 'KOMPETENSI' AND r.certificate_id IS NULL
-            """, [])
-        #expect(inForce.compactMap { $0["certificate_id"]?.text } == [again.certificateID])
-        // Taken back once more, then given back: a third record.
-        _ = try await driver.deliver(CertificateDriver.graded("A-5", competent: false, supersedes: "A-4"))
-        let third = try driver.issued(try await driver.deliver(CertificateDriver.graded("A-6", supersedes: "A-5")))
-        #expect(third.count == 1 && !Set([first.certificateID, again.certificateID]).contains(third[0].certificateID))
-
-        // Another participant's record revoked by the office (not a correction): a correction
-        // to KOMPETEN does not bring it back.
-        let other = try #require(
-            try driver.issued(try await driver.deliver(CertificateDriver.graded("B-1", participant: "PST-2"))).first)
-        _ = try await driver.kit.store.write { transaction in
-            try transaction.execute(
-                "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'DATA_ERROR')", [.text(other.certificateID)])
-        }
-        #expect(try await driver.deliver(CertificateDriver.graded("B-2", participant: "PST-2", supersedes: "B-1")).isEmpty)
-    }
-
     @Test func withoutTheLSPNumbersNoCompetencyRecordIsIssuedAndACorrectionRevokes() async throws {
         let driver = try await CertificateDriver.make()
         #expect(try await driver.deliver(CertificateDriver.graded("A-1", numbers: false)).isEmpty)

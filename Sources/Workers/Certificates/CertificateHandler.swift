@@ -431,19 +431,7 @@ public struct CertificateHandler: TypedMessageHandler {
         var output: [OutgoingEvent] = []
         switch graded.outcome {
         case .competent:
-            // A record of this scheme in force (or its reissue under a corrected name): nothing
-            // to do. One that a correction to BELUM KOMPETEN revoked is issued again when a
-            // later correction gives the competence back (under a key of its own, "scheme#id",
-            // since the first keeps the scheme's); a record revoked for any other reason is not.
-            let records = try competencyRecords(graded.participantID, scheme: graded.scheme, in: transaction)
-            guard !records.contains(where: { $0.revocation == nil }) else { break }
-            let reinstates = !records.isEmpty
-            if reinstates {
-                let reasons = Set(records.compactMap(\.revocation))
-                guard graded.supersedes != nil, reasons.contains(Self.assessmentCorrected),
-                    reasons.isSubset(of: [Self.assessmentCorrected, Self.nameCorrected])
-                else { break }
-            }
+            guard try !exists(graded.participantID, scheme: graded.scheme, kind: .competency, in: transaction) else { break }
             guard let number = graded.lspCertificateNumber, let registration = graded.lspRegistrationNumber,
                 let licence = graded.lspLicence
             else {
@@ -461,7 +449,7 @@ public struct CertificateHandler: TypedMessageHandler {
                     kind: .competency, issuer: "LSP \(licence)", issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
                     signatory: catalogue.recordSignatory,
                     number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
-                    scheme: graded.scheme, key: reinstates ? { "\(graded.scheme)#\($0)" } : nil, programme: programme,
+                    scheme: graded.scheme, programme: programme,
                     issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), qualification: nil, event: event,
                     in: transaction
                 ).event)
@@ -469,43 +457,28 @@ public struct CertificateHandler: TypedMessageHandler {
             // A correction took the competence back: revoke the record issued on the earlier
             // result (or the one reissued under a corrected name, kept as "scheme#id").
             guard graded.supersedes != nil else { break }
-            for (certificateID, revocation) in try competencyRecords(graded.participantID, scheme: graded.scheme, in: transaction)
-            where revocation == nil {
+            let inForce = try transaction.query(
+                """
+                SELECT c.certificate_id, c.scheme FROM cert_certificates c
+                LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+                WHERE c.participant_id = ? AND c.kind = ? AND r.certificate_id IS NULL ORDER BY c.certificate_id
+                """, [.text(graded.participantID), .text(CertificateIssuedV2.Kind.competency.rawValue)])
+            for row in inForce {
+                guard let certificateID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
+                    key == graded.scheme || key.hasPrefix(graded.scheme + "#")
+                else { continue }
                 try transaction.execute(
-                    "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
-                    [.text(certificateID), .text(Self.assessmentCorrected)])
+                    "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'ASSESSMENT_CORRECTED')",
+                    [.text(certificateID)])
                 output.append(
                     try outgoing(
                         CertificateRevokedV1(
                             certificateID: certificateID, participantID: graded.participantID,
-                            reasonCode: Self.assessmentCorrected),
+                            reasonCode: "ASSESSMENT_CORRECTED"),
                         id: "revoked-\(certificateID)", event: event, subject: graded.participantID))
             }
         }
         return output
-    }
-
-    /// The revocation reason of a competency record whose assessment a correction turned to
-    /// BELUM KOMPETEN.
-    static let assessmentCorrected = "ASSESSMENT_CORRECTED"
-
-    /// A participant's competency records of `scheme` (under its key or a reissue's,
-    /// "scheme#id"), each with the reason it was revoked for, if it was.
-    func competencyRecords(_ participant: String, scheme: String, in transaction: any StoreTransaction) throws
-        -> [(certificateID: String, revocation: String?)]
-    {
-        try transaction.query(
-            """
-            SELECT c.certificate_id, c.scheme, r.reason FROM cert_certificates c
-            LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
-            WHERE c.participant_id = ? AND c.kind = ? ORDER BY c.certificate_id
-            """, [.text(participant), .text(CertificateIssuedV2.Kind.competency.rawValue)]
-        ).compactMap { row in
-            guard let id = row["certificate_id"]?.text, let key = row["scheme"]?.text,
-                key == scheme || key.hasPrefix(scheme + "#")
-            else { return nil }
-            return (id, row["reason"]?.text)
-        }
     }
 
     /// The revocation reason of a certificate replaced by one under the holder's corrected
