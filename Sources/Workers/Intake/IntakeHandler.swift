@@ -282,11 +282,14 @@ public struct IntakeHandler: TypedMessageHandler {
     func named(_ participantID: String, _ registrationID: String, fullName: String, causedBy event: DecodedEvent) throws
         -> OutgoingEvent
     {
-        try outgoing(
-            ParticipantNamedV1(
-                participantID: participantID, registrationID: registrationID,
-                fullName: fullName.trimmingCharacters(in: .whitespacesAndNewlines)),
-            causedBy: event, subject: participantID, id: "named-by-intake-\(event.header.id)", time: event.header.time)
+        try OutgoingEvent(
+            EventEnvelope(
+                id: "named-by-intake-\(event.header.id)", source: source, time: event.header.time, subject: participantID,
+                correlationID: event.header.correlationID, causationID: event.header.id,
+                data: ParticipantNamedV1(
+                    participantID: participantID, registrationID: registrationID,
+                    fullName: fullName.trimmingCharacters(in: .whitespacesAndNewlines))),
+            exchange: exchange)
     }
 
     /// A correction of the office: a corrected name of an accepted registration goes on to the
@@ -415,13 +418,13 @@ public struct IntakeHandler: TypedMessageHandler {
 
     // MARK: Grading outcomes
 
+    /// Keeps an assessment outcome as training history of the person (for the priority of a
+    /// later registration).
     /// The registration an assessment result is kept for (argument: the participant id), by
     /// the index `intake_registrations_participant`.
     static let registrationOfParticipantQuery =
         "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL"
 
-    /// Keeps an assessment outcome as training history of the person (for the priority of a
-    /// later registration).
     func record(_ graded: AssessmentGradedV3, in transaction: any StoreTransaction) throws {
         guard
             let row = try transaction.query(Self.registrationOfParticipantQuery, [.text(graded.participantID)]).first,
@@ -439,14 +442,14 @@ public struct IntakeHandler: TypedMessageHandler {
     }
 
     /// An event caused by `event`; its id is derived from the cause's (`intake-<id>` unless
-    /// given), so a replayed decision is recognisable downstream. Dated now unless `time` is given.
-    func outgoing(
-        _ message: any ContractMessage, causedBy event: DecodedEvent, subject: String, id: String? = nil, time: Date? = nil
-    ) throws -> OutgoingEvent {
+    /// given), so a replayed decision is recognisable downstream.
+    func outgoing(_ message: any ContractMessage, causedBy event: DecodedEvent, subject: String, id: String? = nil) throws
+        -> OutgoingEvent
+    {
         func make<M: ContractMessage>(_ message: M) throws -> OutgoingEvent {
             try OutgoingEvent(
                 EventEnvelope(
-                    id: id ?? "intake-\(event.header.id)", source: source, time: time ?? Date(), subject: subject,
+                    id: id ?? "intake-\(event.header.id)", source: source, subject: subject,
                     correlationID: event.header.correlationID, causationID: event.header.id, data: message),
                 exchange: exchange)
         }

@@ -55,7 +55,7 @@ public struct NotificationHandler: TypedMessageHandler {
             """,
             // The dispatcher's order (due time, then arrival) is read from this index, never
             // sorted. The index before it lacked created_at: every new message is due at 0, so
-            // each claim sorted the whole backlog (67 ms to claim 50 with 76,000 waiting).
+            // each claim sorted the whole backlog (67 ms to claim 50 with 76,000 waiting, in the sqlite3 shell).
             "DROP INDEX IF EXISTS notif_messages_due",
             "CREATE INDEX IF NOT EXISTS notif_messages_due_order ON notif_messages (state, next_attempt_at, created_at)",
             "CREATE TABLE IF NOT EXISTS notif_certificates (certificate_id TEXT PRIMARY KEY, certificate_number TEXT NOT NULL)",
