@@ -186,6 +186,109 @@ struct InMemoryWorkerTests {
     }
 }
 
+/// A publishing connection that is reconnecting: the first `refusals` publishes of a single
+/// message fail as `notConnected` does on an `AMQPConnection` between connections; everything
+/// else goes to the in-memory broker. Also counts each message's deliveries to the consumer.
+final class ReconnectingPublisher: WorkerTransport {
+    let inner: InMemoryTransport
+    let refusalsLeft: Mutex<Int>
+    let deliveries = Mutex<[String: Int]>([:])
+
+    init(_ inner: InMemoryTransport, refusals: Int) {
+        self.inner = inner
+        refusalsLeft = Mutex(refusals)
+    }
+
+    var username: String { inner.username }
+    var isConnected: Bool { refusalsLeft.withLock { $0 == 0 } }
+    func declare(_ topology: RoleTopology) async throws { try await inner.declare(topology) }
+    func queueState(_ name: String) async throws -> AMQPQueueState { try await inner.queueState(name) }
+    func subscribe(queue: String, prefetch: UInt16, onDelivery: @escaping @Sendable (AMQPDelivery) -> Void) async throws
+        -> any TransportConsumer
+    {
+        try await inner.subscribe(queue: queue, prefetch: prefetch) { delivery in
+            self.deliveries.withLock { $0[delivery.properties.messageID ?? "", default: 0] += 1 }
+            onDelivery(delivery)
+        }
+    }
+    func publish(_ messages: [AMQPOutgoingMessage], window: Int) async -> [Result<Void, AMQPError>] {
+        await inner.publish(messages, window: window)
+    }
+    func publish(_ body: Data, exchange: String, routingKey: String, properties: AMQPProperties, mandatory: Bool)
+        async throws
+    {
+        let refused = refusalsLeft.withLock { left in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if refused { throw AMQPError(.notConnected, "not connected to the broker (reconnecting)") }
+        try await inner.publish(body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: mandatory)
+    }
+}
+
+extension InMemoryWorkerTests {
+    /// Seen in the chaos run: a malformed message that arrived while the publishing connection
+    /// was reconnecting was handed back at once, redelivered at once, and so on until the
+    /// quorum queue's delivery limit dead-lettered it without its failure code. The worker
+    /// now holds it and routes it again after a wait: it is delivered once and dead-lettered
+    /// with its code; a transient failure goes to its retry tier, not to the dead letters.
+    @Test func aFailedMessageIsHeldNotHandedBackWhileThePublisherReconnects() async throws {
+        let rig = try await InMemoryRig.make()
+        let reconnecting = ReconnectingPublisher(rig.transport, refusals: 3)
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.routeRetryDelays = [.milliseconds(1), .milliseconds(1), .milliseconds(1), .milliseconds(1)]
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: rig.store, consuming: reconnecting, publishing: reconnecting, instance: "intake@memory", options: options)
+        let running = Task { try await worker.run() }
+        try await rig.transport.publish(
+            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(messageID: "malformed-1"), mandatory: true)
+        try await waitUntil(timeout: .seconds(60), "dead-lettered") { worker.statistics.deadLettered == 1 }
+        #expect(reconnecting.refusalsLeft.withLock { $0 } == 0, "every refusal was met")
+        #expect(reconnecting.deliveries.withLock { $0["malformed-1"] } == 1, "delivered once, never handed back")
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).map(rig.code) == ["malformed-json"])
+        #expect(rig.broker.messages(in: rig.topology.queue).isEmpty)
+
+        reconnecting.refusalsLeft.withLock { $0 = 2 }
+        try await rig.submit("REG-T", programme: "TRANSIENT_ONCE", id: "transient-1")
+        let tier = rig.topology.retryQueues[0].name
+        try await waitUntil(timeout: .seconds(60), "in its retry tier") { rig.broker.messages(in: tier).count == 1 }
+        #expect(reconnecting.deliveries.withLock { $0["transient-1"] } == 1)
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).count == 1, "still only the malformed one")
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    /// When routing fails past every wait, the message goes back to the broker (which
+    /// redelivers it), never lost.
+    @Test func aMessageThatCannotBeRoutedAfterEveryWaitIsHandedBack() async throws {
+        let rig = try await InMemoryRig.make()
+        let reconnecting = ReconnectingPublisher(rig.transport, refusals: 3)
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.routeRetryDelays = [.milliseconds(1)]
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: rig.store, consuming: reconnecting, publishing: reconnecting, instance: "intake@memory", options: options)
+        let running = Task { try await worker.run() }
+        try await rig.transport.publish(
+            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(messageID: "malformed-2"), mandatory: true)
+        try await waitUntil(timeout: .seconds(60), "dead-lettered on its second delivery") {
+            worker.statistics.deadLettered == 1
+        }
+        #expect(reconnecting.deliveries.withLock { $0["malformed-2"] } == 2, "handed back once after two refusals")
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).map(rig.code) == ["malformed-json"])
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+}
+
 /// The in-memory broker behaves as RabbitMQ does where the worker relies on it.
 @Suite(.timeLimit(.minutes(10)))
 struct InMemoryTransportTests {

@@ -232,7 +232,7 @@ extension Worker {
         if let id = delivery.properties.messageID { logger[metadataKey: "message_id"] = "\(id)" }
         if let correlation = delivery.properties.correlationID { logger[metadataKey: "correlation_id"] = "\(correlation)" }
         do {
-            switch try await router.route(delivery, failure: failure, contract: contract, publisher: publishing) {
+            switch try await routeHoldingTheDelivery(delivery, failure, contract: contract, logger: logger) {
             case .retried(let tier, let attempt):
                 counters.withLock { $0.retried += 1 }
                 metrics.retried(failure.code.rawValue)
@@ -250,10 +250,32 @@ extension Worker {
                     ])
             }
         } catch {
-            // Not routed: hand it back to the broker, which redelivers it (and dead-letters it
-            // past the delivery limit).
+            // Not routed after every wait: hand it back to the broker, which redelivers it (and
+            // dead-letters it past the delivery limit, without the worker's failure headers).
             logger.error("could not route a failed message; returned to the queue", metadata: ["error": "\(error)"])
             try? await delivery.nack(requeue: true)
+        }
+    }
+
+    /// Routes a failed delivery, trying again after each of ``WorkerOptions/routeRetryDelays``
+    /// while the delivery is held. Handing it back at once when the publishing connection is
+    /// down (it reconnects on its own, often a second after the consuming one) made the broker
+    /// redeliver it at once, to fail again: a quorum queue's delivery limit (20) was spent in
+    /// milliseconds and the message dead-lettered by the broker, without its failure code, and
+    /// a message that only needed a retry tier was dead-lettered too.
+    func routeHoldingTheDelivery(
+        _ delivery: AMQPDelivery, _ failure: Failure, contract: (String, Int)?, logger: Logger
+    ) async throws -> FailureRouter.Outcome {
+        var waits = options.routeRetryDelays[...]
+        while true {
+            do {
+                return try await router.route(delivery, failure: failure, contract: contract, publisher: publishing)
+            } catch {
+                guard let wait = waits.popFirst() else { throw error }
+                logger.warning(
+                    "could not route a failed message; trying again", metadata: ["error": "\(error)", "wait": "\(wait)"])
+                try? await Task.sleep(for: wait)
+            }
         }
     }
 }

@@ -35,6 +35,13 @@ public struct WorkerOptions: Sendable {
     /// How long published outbox rows and inbox rows are kept (``RetentionPolicy``); purged
     /// every 10 minutes, with `jobs_retention_purged_rows_total`.
     public var retention: RetentionPolicy = .standard
+    /// How long a failed message is held, trying again, when routing it to a retry tier or the
+    /// dead letters fails (the publishing connection is reconnecting, the broker restarts): the
+    /// waits between attempts, 15.8 s in all (within the supervisor's 45 s to drain). Then it is
+    /// handed back to the broker, which redelivers it.
+    public var routeRetryDelays: [Duration] = [
+        .milliseconds(100), .milliseconds(200), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8),
+    ]
 
     public init() {}
 }
