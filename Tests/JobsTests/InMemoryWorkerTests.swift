@@ -289,6 +289,70 @@ extension InMemoryWorkerTests {
     }
 }
 
+/// A publishing connection whose confirms do not come until `release()` (a broker under a
+/// memory or disk alarm): batches of outbox rows wait; single messages go through.
+final class StalledPublisher: WorkerTransport {
+    let inner: InMemoryTransport
+    let released = Mutex(false)
+
+    init(_ inner: InMemoryTransport) { self.inner = inner }
+
+    func release() { released.withLock { $0 = true } }
+    var username: String { inner.username }
+    var isConnected: Bool { true }
+    func declare(_ topology: RoleTopology) async throws { try await inner.declare(topology) }
+    func queueState(_ name: String) async throws -> AMQPQueueState { try await inner.queueState(name) }
+    func subscribe(queue: String, prefetch: UInt16, onDelivery: @escaping @Sendable (AMQPDelivery) -> Void) async throws
+        -> any TransportConsumer
+    {
+        try await inner.subscribe(queue: queue, prefetch: prefetch, onDelivery: onDelivery)
+    }
+    func publish(_ messages: [AMQPOutgoingMessage], window: Int) async -> [Result<Void, AMQPError>] {
+        while !released.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+        return await inner.publish(messages, window: window)
+    }
+    func publish(_ body: Data, exchange: String, routingKey: String, properties: AMQPProperties, mandatory: Bool)
+        async throws
+    {
+        try await inner.publish(body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: mandatory)
+    }
+}
+
+extension InMemoryWorkerTests {
+    /// Messages are acknowledged at commit (their outputs are in the outbox), so a broker that
+    /// does not confirm could otherwise let the worker take and acknowledge its whole queue
+    /// with every output held in memory: the commit waits once four times the concurrency of
+    /// acknowledged messages have outputs unconfirmed, and goes on when they are confirmed.
+    @Test func aBrokerThatDoesNotConfirmStopsTheCommitsAtTheBound() async throws {
+        let rig = try await InMemoryRig.make()
+        let stalled = StalledPublisher(rig.transport)
+        var options = WorkerOptions()
+        options.concurrency = 2
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: rig.store, consuming: rig.transport, publishing: stalled, instance: "intake@memory", options: options)
+        let running = Task { try await worker.run() }
+        for index in 0..<30 { try await rig.submit("REG-\(index)") }
+        try await waitUntil(timeout: .seconds(60), "the commits wait for the publishes") {
+            worker.isWaitingForPublishingRoom
+        }
+        let committed = try await rig.store.count("accepted")
+        #expect(committed >= options.unconfirmedLimit && committed < options.unconfirmedLimit + 2, "\(committed)")
+        #expect(rig.broker.messages(in: rig.outputQueue).isEmpty)
+        #expect(
+            rig.broker.messages(in: rig.topology.queue).count == 30 - committed
+                - rig.broker.unacknowledged(in: rig.topology.queue))
+        stalled.release()
+        try await waitUntil(timeout: .seconds(60), "every message handled and its output published") {
+            worker.statistics.succeeded == 30 && rig.broker.messages(in: rig.outputQueue).count == 30
+        }
+        #expect(try await rig.store.count("accepted") == 30)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+}
+
 /// The in-memory broker behaves as RabbitMQ does where the worker relies on it.
 @Suite(.timeLimit(.minutes(10)))
 struct InMemoryTransportTests {

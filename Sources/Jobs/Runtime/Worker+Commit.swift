@@ -199,15 +199,29 @@ extension Worker {
             settle(duplicates)
         }
         guard !processed.isEmpty else { return }
+        // The outputs are committed in the outbox: the inputs are acknowledged now, so the
+        // broker delivers the next ones while these outputs are published. From here a crash
+        // only leaves outbox rows, which the next start publishes (consumers deduplicate).
+        settle(processed.map(\.delivery))
+        unconfirmed.add(processed.count, ordering: .relaxed)
         group.addTask {
-            // Ack as soon as the outputs are confirmed; marking the outbox rows comes after, off
-            // the ack path (it waits for the writer, which is committing the next batch). A
-            // crash in between only republishes outputs, which consumers deduplicate.
             let confirmed = await self.publishAndConfirm(groups: processed.map(\.entries))
             self.counters.withLock { $0.succeeded += processed.count }
             self.metrics.succeeded.increment(by: processed.count)
-            self.settle(processed.map(\.delivery))
+            self.unconfirmed.subtract(processed.count, ordering: .relaxed)
+            self.outputsSettled.ring()
+            // Marking the outbox rows waits for the writer, which is committing the next batch.
             await self.markPublished(confirmed)
+        }
+    }
+
+    /// Waits while the messages whose outputs are still being published reach
+    /// ``WorkerOptions/unconfirmedLimit``: acknowledging at commit would otherwise let a broker
+    /// that confirms slowly (a memory alarm, a disk) pile up publishing tasks and their outputs
+    /// in memory without bound.
+    func waitForPublishingRoom() async {
+        while unconfirmed.load(ordering: .relaxed) >= options.unconfirmedLimit {
+            await outputsSettled.wait(upTo: .milliseconds(200))
         }
     }
 

@@ -13,8 +13,10 @@ import Synchronization
 /// next batch (group commit). Each message is decoded (strictly, upcast to its newest
 /// version) as it arrives, on the consumer connection's thread; the batch runs in one store
 /// transaction in which every message has its own savepoint: inbox row + the handler's state
-/// change + outbox rows, or nothing if its handler throws. After the commit, the outbox rows
-/// are published with confirms, and only then are the messages acknowledged. A redelivered
+/// change + outbox rows, or nothing if its handler throws. After the commit the messages are
+/// acknowledged (their outputs are durable in the outbox) and the outbox rows are published
+/// with confirms, beside the next commit, up to ``WorkerOptions/unconfirmedLimit``
+/// messages at a time. A redelivered
 /// duplicate finds its inbox row and is acknowledged without a second effect; a failed message
 /// goes to a retry tier or the dead letters (``FailureRouter``). Publishing and acknowledging run beside the next commit.
 ///
@@ -35,6 +37,10 @@ public final class Worker: Service, Sendable {
     let counters = Mutex(WorkerStatistics())
     let consumingNow = Atomic<Bool>(false)
     let inFlight = Atomic<Int>(0)
+    /// Messages acknowledged whose outputs are still being published.
+    let unconfirmed = Atomic<Int>(0)
+    /// Rung when a batch's outputs are settled (confirmed or left to the flusher).
+    let outputsSettled = Doorbell()
 
     /// Creates a worker; ``run()`` starts it.
     /// - Parameters:
@@ -66,6 +72,10 @@ public final class Worker: Service, Sendable {
 
     /// What this worker has done so far.
     public var statistics: WorkerStatistics { counters.withLock { $0 } }
+
+    /// Whether the next commit waits because ``WorkerOptions/unconfirmedLimit`` acknowledged
+    /// messages still have outputs being published (tests, diagnostics).
+    public var isWaitingForPublishingRoom: Bool { outputsSettled.isWaiting }
 
     /// Whether the worker is consuming over live connections (for a readiness probe).
     public var isReady: Bool {
@@ -151,6 +161,7 @@ public final class Worker: Service, Sendable {
                     // A redelivered message may be the one that ended the last process: each
                     // is handled alone (``isolate(_:group:)``), the others together.
                     let fresh = decoded.filter { !$0.delivery.redelivered }
+                    await waitForPublishingRoom()
                     if !fresh.isEmpty { await commit(fresh, group: &group) }
                     for suspect in decoded where suspect.delivery.redelivered {
                         await isolate(suspect, group: &group)

@@ -3,6 +3,9 @@ public struct WorkerOptions: Sendable {
     /// Messages this process holds at once: the consumer prefetch, and the most messages one
     /// group commit takes.
     public var concurrency: UInt16 = 64
+    /// The most acknowledged messages whose outputs may still be being published at once
+    /// (then the next commit waits): four times the concurrency.
+    public var unconfirmedLimit: Int { Int(concurrency) * 4 }
     /// How often leftover outbox rows are published again (and the gauges refreshed).
     public var outboxFlushInterval: Duration = .seconds(2)
     /// How old an outbox row must be before the flusher takes it (younger ones are still being
