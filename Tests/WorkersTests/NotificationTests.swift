@@ -112,6 +112,66 @@ struct NotificationTemplateTests {
         #expect(FlatJSON.routes([routes[0]]) == String(decoding: try encoder.encode([routes[0]]), as: UTF8.self))
     }
 
+    /// The row's values and routes are read by hand too: for every input, what the reader
+    /// gives is what `JSONDecoder` gives (empty where it reads nothing): what `FlatJSON` and
+    /// `JSONEncoder` wrote, escapes of every kind, white space, and broken, duplicated, nested,
+    /// numeric and truncated JSON, and thousands of copies with one byte changed.
+    @Test func theRowsValuesAndRoutesReadBackAsJSONDecoderReadsThem() throws {
+        func decoded(_ json: String) -> [String: String] {
+            (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+        }
+        func decodedRoutes(_ json: String) -> [NotificationHandler.Route] {
+            (try? JSONDecoder().decode([NotificationHandler.Route].self, from: Data(json.utf8))) ?? []
+        }
+        let awkward = (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + #"" \ / é 🇮🇩 \u0041 </script>"#
+        let values = ["nama": awkward, "no_pendaftaran": "REG-1", awkward: "kunci aneh", "": ""]
+        let encoder = JSONEncoder()
+        let valid = [
+            FlatJSON.object(values), FlatJSON.object([:]), String(decoding: try encoder.encode(values), as: UTF8.self),
+            #" { "a" : "b" , "c":"\/\"\\\b\f\n\r\t\u0041\u00e9\ud83c\uddee\ud83c\udde9" } "#, #"{"nama":"Siti"}"#,
+        ]
+        for json in valid {
+            let read = try #require(FlatJSON.readObject(json), "read by hand: \(json)")
+            #expect(read == decoded(json) && !read.isEmpty || json.contains("{}"), "\(json)")
+            #expect(FlatJSON.values(json) == decoded(json))
+        }
+        let broken = [
+            #"{"a":"b","a":"c"}"#, #"{"a":1}"#, #"{"a":{"b":"c"}}"#, #"{"a":null}"#, #"{"a":"b""#, #"{"a":"b",}"#,
+            #"{"a":"\ud800"}"#, #"{"a":"\udc00x"}"#, #"{"a":"\x"}"#, #"{"a":"\u12"}"#, "{\"a\":\"\u{01}\"}", "", "null",
+            "[]", #"{"a":"b"} x"#, #"{"a" "b"}"#, "\u{FEFF}{}",
+        ]
+        for json in broken { #expect(FlatJSON.values(json) == decoded(json), "\(json)") }
+        let routes = [
+            NotificationHandler.Route(channel: .whatsApp, recipient: "+6281250000001"),
+            NotificationHandler.Route(channel: .email, recipient: awkward),
+        ]
+        let routeInputs = [
+            FlatJSON.routes(routes), "[]", " [ ] ", String(decoding: try encoder.encode(routes), as: UTF8.self),
+            #"[{"recipient":"+62812","channel":"SMS"}]"#, #"[{"channel":"FAX","recipient":"1"}]"#,
+            #"[{"channel":"SMS","recipient":"1","extra":"x"}]"#, #"[{"channel":"SMS"}]"#,
+            #"[{"channel":"SMS","recipient":"1"},]"#,
+            "[", #"{"channel":"SMS","recipient":"1"}"#,
+        ]
+        for json in routeInputs { #expect(FlatJSON.routes(reading: json) == decodedRoutes(json), "\(json)") }
+        #expect(FlatJSON.readRoutes(FlatJSON.routes(routes)) == routes)
+        // One byte changed, everywhere in each valid input, to each JSON-significant byte.
+        var mutants = 0
+        for json in valid + routeInputs {
+            let bytes = Array(json.utf8)
+            for position in bytes.indices {
+                for replacement in Array(#"{}[]",:\"u/ 0aD"#.utf8) {
+                    var mutant = bytes
+                    mutant[position] = replacement
+                    let text = String(decoding: mutant, as: UTF8.self)
+                    #expect(FlatJSON.values(text) == decoded(text), "\(text)")
+                    #expect(FlatJSON.routes(reading: text) == decodedRoutes(text), "\(text)")
+                    mutants += 1
+                }
+            }
+        }
+        #expect(mutants > 5_000)
+    }
+
     /// A value type with a number: not a template's kind of value.
     private struct Counted: TemplateValues {
         static let template = "hitung"

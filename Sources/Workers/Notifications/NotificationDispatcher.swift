@@ -294,7 +294,6 @@ public final class NotificationDispatcher: Service, Sendable {
         return try await store.write { transaction in
             let rows = try transaction.query(
                 Self.claimQuery, [.real(now), .real(storeNow), .integer(Int64(limit))])
-            let decoder = JSONDecoder()
             var due: [Pending] = []
             for row in rows {
                 guard let id = row["notification_id"]?.text else { continue }
@@ -310,11 +309,8 @@ public final class NotificationDispatcher: Service, Sendable {
                 due.append(
                     Pending(
                         notificationID: id, template: row["template"]?.text ?? "",
-                        parameters: (try? decoder.decode(
-                            [String: String].self, from: Data((row["parameters"]?.text ?? "{}").utf8)))
-                            ?? [:],
-                        routes: (try? decoder.decode(
-                            [NotificationHandler.Route].self, from: Data((row["routes"]?.text ?? "[]").utf8))) ?? [],
+                        parameters: FlatJSON.values(row["parameters"]?.text ?? "{}"),
+                        routes: FlatJSON.routes(reading: row["routes"]?.text ?? "[]"),
                         routeIndex: Int(row["route_index"]?.integer ?? 0), urgent: row["urgent"]?.integer == 1,
                         attempts: Int(row["attempts"]?.integer ?? 0), correlationID: row["correlation_id"]?.text ?? "",
                         participantID: row["participant_id"]?.text))

@@ -443,8 +443,7 @@ extension NotificationHandler {
             """, [registration, .text(NotificationRequestedV1.eventType)])
         for message in pending {
             guard let id = message["notification_id"]?.text else { continue }
-            var parameters =
-                (try? JSONDecoder().decode([String: String].self, from: Data((message["parameters"]?.text ?? "{}").utf8))) ?? [:]
+            var parameters = FlatJSON.values(message["parameters"]?.text ?? "{}")
             if parameters["nama"] != nil, let name = contact["name"]?.text { parameters["nama"] = name }
             try transaction.execute(
                 "UPDATE notif_messages SET routes = ?, route_index = 0, parameters = ? WHERE notification_id = ? AND attempts = 0 AND claimed_until IS NULL",
