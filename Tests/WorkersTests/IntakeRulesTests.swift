@@ -1,5 +1,6 @@
 // Every NIK in this file is SYNTHETIC (serials 9900–9999, DOMAIN.md §2.4). Never send them to Dukcapil.
 import Contracts
+import Foundation
 import IntakeRules
 import Testing
 import Workers
@@ -389,6 +390,33 @@ struct PersonNameTests {
     )
     func normalise(input: String, expected: String) {
         #expect(PersonName.normalise(input) == expected)
+    }
+
+    /// The old-spelling rules run on bytes for ASCII words: every word of up to five letters
+    /// over the letters the rules involve comes out as `replacingOccurrences`, applied rule by
+    /// rule, made it (overlaps such as OOE, TJH, DJJ and CCH included); a word with a letter
+    /// beyond ASCII keeps the old path.
+    @Test func oldSpellingsOnBytesAreTheOldRulesOnStrings() {
+        func reference(_ word: String) -> String {
+            var modern = word
+            for (old, modern2) in [("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH")] {
+                modern = modern.replacingOccurrences(of: old, with: modern2)
+            }
+            return modern
+        }
+        let letters = Array("OEDJTCHKA")
+        var words = [""]
+        var checked = 0
+        for _ in 1...5 {
+            words = words.flatMap { word in letters.map { word + String($0) } }
+            for word in words {
+                // (No M among the letters: no word becomes a form of Muhammad.)
+                #expect(PersonName.normalise(word) == reference(word), "\(word)")
+                checked += 1
+            }
+        }
+        #expect(checked == 9 + 81 + 729 + 6_561 + 59_049)
+        #expect(PersonName.normalise("Tjoeŋ") == "CUŊ")
     }
 
     @Test(
