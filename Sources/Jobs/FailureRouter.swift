@@ -67,12 +67,25 @@ public struct FailureRouter: Sendable {
 
     /// Routes `delivery` after `failure`, publishing through `publisher`, then acks it.
     /// - Parameter contract: the contract type and version, when the body could be read that far.
-    /// - Throws: when the copy could not be published and confirmed; the delivery is then not
-    ///   acknowledged and the broker redelivers it.
+    /// - Throws: when the copy could not be published and confirmed (the delivery is then not
+    ///   acknowledged and the broker redelivers it), or when the ack failed after the copy was
+    ///   published (the broker then redelivers it too, and a second copy follows).
     @discardableResult
     public func route(
         _ delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil, publisher: any WorkerTransport,
         now: Date = Date()
+    ) async throws -> Outcome {
+        let outcome = try await publishCopy(of: delivery, failure: failure, contract: contract, publisher: publisher, now: now)
+        try await delivery.ack()
+        return outcome
+    }
+
+    /// The first half of ``route(_:failure:contract:publisher:now:)``: publishes the copy of
+    /// `delivery` to its retry tier or the dead letters and waits for the broker's confirm,
+    /// without acknowledging the delivery.
+    public func publishCopy(
+        of delivery: AMQPDelivery, failure: Failure, contract: (type: String, version: Int)? = nil,
+        publisher: any WorkerTransport, now: Date = Date()
     ) async throws -> Outcome {
         let provenance = DeliveryProvenance(delivery, roleQueue: topology.queue)
         let attempt = provenance.previousAttempts + 1
@@ -123,7 +136,6 @@ public struct FailureRouter: Sendable {
         properties.deliveryMode = .persistent
         try await publisher.publish(
             delivery.body, exchange: topology.failureExchange, routingKey: target, properties: properties, mandatory: true)
-        try await delivery.ack()
         return outcome
     }
 

@@ -9,6 +9,8 @@ public import Jobs
 /// processing of the same message id a no-op.
 public final class SQLiteStore: MessageStore {
     private let pool: DatabasePool
+    /// Whether commits are fsynced (`synchronous=FULL`).
+    public let commitsSurvivePowerLoss: Bool
 
     /// How a commit reaches the disk.
     public enum Durability: String, Sendable {
@@ -22,6 +24,7 @@ public final class SQLiteStore: MessageStore {
 
     /// Opens (or creates) the store at `path`.
     public init(path: String, durability: Durability = .full) throws {
+        commitsSurvivePowerLoss = durability == .full
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
@@ -75,6 +78,7 @@ public final class SQLiteStore: MessageStore {
         configuration.readonly = true
         configuration.busyMode = .timeout(30)
         configuration.label = "jobs-store-reader"
+        commitsSurvivePowerLoss = true  // it commits nothing
         pool = try DatabasePool(path: path, configuration: configuration)
     }
 

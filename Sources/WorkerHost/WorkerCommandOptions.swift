@@ -26,7 +26,10 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("The PostgreSQL schema of the role's tables (default: the role's name).", valueName: "name"))
     public var storeSchema: String?
 
-    @Option(help: ArgumentHelp("How a commit reaches the disk: full (fsync each commit) or normal.", valueName: "full|normal"))
+    @Option(
+        help: ArgumentHelp(
+            "How a commit reaches the disk: full (fsync each commit; messages acknowledged at commit) or normal (no fsync; acknowledged only after their outputs are confirmed).",
+            valueName: "full|normal"))
     public var durability: SQLiteStore.Durability = .full
 
     /// The retention of the worker's outbox and inbox rows.

@@ -192,11 +192,13 @@ struct InMemoryWorkerTests {
 final class ReconnectingPublisher: WorkerTransport {
     let inner: InMemoryTransport
     let refusalsLeft: Mutex<Int>
+    let refusal: AMQPError.Code
     let deliveries = Mutex<[String: Int]>([:])
 
-    init(_ inner: InMemoryTransport, refusals: Int) {
+    init(_ inner: InMemoryTransport, refusals: Int, refusal: AMQPError.Code = .notConnected) {
         self.inner = inner
         refusalsLeft = Mutex(refusals)
+        self.refusal = refusal
     }
 
     var username: String { inner.username }
@@ -222,7 +224,7 @@ final class ReconnectingPublisher: WorkerTransport {
             left -= 1
             return true
         }
-        if refused { throw AMQPError(.notConnected, "not connected to the broker (reconnecting)") }
+        if refused { throw AMQPError(refusal, "refused by the test (\(refusal))") }
         try await inner.publish(body, exchange: exchange, routingKey: routingKey, properties: properties, mandatory: mandatory)
     }
 }
@@ -258,6 +260,32 @@ extension InMemoryWorkerTests {
         try await waitUntil(timeout: .seconds(60), "in its retry tier") { rig.broker.messages(in: tier).count == 1 }
         #expect(reconnecting.deliveries.withLock { $0["transient-1"] } == 1)
         #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).count == 1, "still only the malformed one")
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+
+    /// A refusal that is not about the connection (here the broker nacks the copy, as a
+    /// dead-letter queue at its bound does) hands the message back at once: a flood of such
+    /// failures must not hold the prefetch for the waits meant for a reconnect.
+    @Test func aCopyTheBrokerRefusesHandsTheMessageBackAtOnce() async throws {
+        let rig = try await InMemoryRig.make()
+        let refusing = ReconnectingPublisher(rig.transport, refusals: 2, refusal: .publishNacked)
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.routeRetryDelays = [.seconds(3_600)]
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: rig.store, consuming: refusing, publishing: refusing, instance: "intake@memory", options: options)
+        let running = Task { try await worker.run() }
+        try await rig.transport.publish(
+            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(messageID: "malformed-3"), mandatory: true)
+        try await waitUntil(timeout: .seconds(60), "dead-lettered on its third delivery") {
+            worker.statistics.deadLettered == 1
+        }
+        #expect(refusing.deliveries.withLock { $0["malformed-3"] } == 3, "handed back after each refusal, never held")
+        #expect(rig.broker.messages(in: rig.topology.deadLetterQueue).map(rig.code) == ["malformed-json"])
         running.cancel()
         _ = try? await running.value
         rig.cleanUp()
@@ -347,6 +375,35 @@ extension InMemoryWorkerTests {
             worker.statistics.succeeded == 30 && rig.broker.messages(in: rig.outputQueue).count == 30
         }
         #expect(try await rig.store.count("accepted") == 30)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+}
+
+extension InMemoryWorkerTests {
+    /// With `synchronous=NORMAL` a power loss may undo a commit, so its message is not
+    /// acknowledged at commit: only once its outputs are confirmed, as before acknowledging at
+    /// commit (a full store acknowledges at once, the test above).
+    @Test func aStoreWithoutFsyncAcknowledgesOnlyAfterTheOutputsAreConfirmed() async throws {
+        let rig = try await InMemoryRig.make()
+        let path = rig.storePath + "-normal.sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteStore(path: path, durability: .normal)
+        #expect(!store.commitsSurvivePowerLoss && rig.store.commitsSurvivePowerLoss)
+        let stalled = StalledPublisher(rig.transport)
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: store, consuming: rig.transport, publishing: stalled, instance: "intake@memory")
+        let running = Task { try await worker.run() }
+        try await rig.submit("REG-N")
+        try await waitUntil(timeout: .seconds(60), "committed") { try await store.count("accepted") == 1 }
+        #expect(rig.broker.unacknowledged(in: rig.topology.queue) == 1, "not acknowledged while its output waits")
+        stalled.release()
+        try await waitUntil(timeout: .seconds(60), "acknowledged after the confirm") {
+            rig.broker.unacknowledged(in: rig.topology.queue) == 0 && worker.statistics.succeeded == 1
+        }
+        #expect(rig.broker.messages(in: rig.outputQueue).count == 1)
         running.cancel()
         _ = try? await running.value
         rig.cleanUp()

@@ -138,7 +138,7 @@ struct NotificationTemplateTests {
         let broken = [
             #"{"a":"b","a":"c"}"#, #"{"a":1}"#, #"{"a":{"b":"c"}}"#, #"{"a":null}"#, #"{"a":"b""#, #"{"a":"b",}"#,
             #"{"a":"\ud800"}"#, #"{"a":"\udc00x"}"#, #"{"a":"\x"}"#, #"{"a":"\u12"}"#, "{\"a\":\"\u{01}\"}", "", "null",
-            "[]", #"{"a":"b"} x"#, #"{"a" "b"}"#, "\u{FEFF}{}",
+            "[]", #"{"a":"b"} x"#, #"{"a" "b"}"#, "\u{FEFF}{}", #"{"a":"\ud83d \ude00"}"#, "{\"a\":\"\\ud83d\n\\ude00\"}",
         ]
         for json in broken { #expect(FlatJSON.values(json) == decoded(json), "\(json)") }
         let routes = [

@@ -7,7 +7,8 @@ import Synchronization
 
 /// The commit step: each delivery is decoded on arrival, a batch is handled in one store
 /// transaction (inbox row, the handler's state change, outbox rows), failures are routed to a
-/// retry tier or the dead letters, and the batch's outputs are published before it is acknowledged.
+/// retry tier or the dead letters, and the batch is acknowledged at commit (after its outputs'
+/// confirms where a power loss may undo a commit) while its outputs are published.
 extension Worker {
     /// A delivery with its decoded event and inbox key, or the permanent failure that refuses it
     /// (a class: batches copy it around, and a reference is one retain where the structs were a
@@ -152,8 +153,9 @@ extension Worker {
         }
     }
 
-    /// One group commit: the handlers of the batch in one store transaction; then publishing
-    /// and acknowledging go to a task, so that the next batch can be committed meanwhile.
+    /// One group commit: the handlers of the batch in one store transaction; then the batch is
+    /// acknowledged and its outputs are published by a task, so that the next batch can be
+    /// committed meanwhile.
     func commit(_ decoded: [DecodedMessage], group: inout DiscardingTaskGroup) async {
         let handler = handler
         let duration = metrics.handlerDuration
@@ -201,26 +203,30 @@ extension Worker {
         guard !processed.isEmpty else { return }
         // The outputs are committed in the outbox: the inputs are acknowledged now, so the
         // broker delivers the next ones while these outputs are published. From here a crash
-        // only leaves outbox rows, which the next start publishes (consumers deduplicate).
-        settle(processed.map(\.delivery))
-        unconfirmed.add(processed.count, ordering: .relaxed)
+        // only leaves outbox rows, which the next start publishes (consumers deduplicate). A
+        // store whose commit a power loss may undo acknowledges after the outputs' confirms.
+        let ackAtCommit = store.commitsSurvivePowerLoss
+        if ackAtCommit { settle(processed.map(\.delivery)) }
+        let outputs = processed.reduce(0) { $0 + $1.entries.count }
+        unconfirmed.add(outputs, ordering: .relaxed)
         group.addTask {
             let confirmed = await self.publishAndConfirm(groups: processed.map(\.entries))
+            if !ackAtCommit { self.settle(processed.map(\.delivery)) }
             self.counters.withLock { $0.succeeded += processed.count }
             self.metrics.succeeded.increment(by: processed.count)
-            self.unconfirmed.subtract(processed.count, ordering: .relaxed)
+            self.unconfirmed.subtract(outputs, ordering: .relaxed)
             self.outputsSettled.ring()
             // Marking the outbox rows waits for the writer, which is committing the next batch.
             await self.markPublished(confirmed)
         }
     }
 
-    /// Waits while the messages whose outputs are still being published reach
-    /// ``WorkerOptions/unconfirmedLimit``: acknowledging at commit would otherwise let a broker
-    /// that confirms slowly (a memory alarm, a disk) pile up publishing tasks and their outputs
-    /// in memory without bound.
+    /// Waits while the outputs still being published reach ``WorkerOptions/unconfirmedLimit``:
+    /// acknowledging at commit would otherwise let a broker that confirms slowly pile up
+    /// publishing tasks and their outputs in memory without bound. Outputs, not messages: one
+    /// of scheduling's messages may carry hundreds.
     func waitForPublishingRoom() async {
-        while unconfirmed.load(ordering: .relaxed) >= options.unconfirmedLimit {
+        while unconfirmed.load(ordering: .relaxed) >= options.unconfirmedLimit, !Task.isCancelled {
             await outputsSettled.wait(upTo: .milliseconds(200))
         }
     }
@@ -245,50 +251,66 @@ extension Worker {
         var logger = logger
         if let id = delivery.properties.messageID { logger[metadataKey: "message_id"] = "\(id)" }
         if let correlation = delivery.properties.correlationID { logger[metadataKey: "correlation_id"] = "\(correlation)" }
+        let outcome: FailureRouter.Outcome
         do {
-            switch try await routeHoldingTheDelivery(delivery, failure, contract: contract, logger: logger) {
-            case .retried(let tier, let attempt):
-                counters.withLock { $0.retried += 1 }
-                metrics.retried(failure.code.rawValue)
-                logger.warning(
-                    "message failed; retrying later",
-                    metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
-            case .deadLettered(let attempts):
-                counters.withLock { $0.deadLettered += 1 }
-                metrics.deadLettered(failure.code.rawValue)
-                logger.error(
-                    "message dead-lettered",
-                    metadata: [
-                        "failure": "\(failure)", "attempts": "\(attempts)",
-                        "amqp.queue": "\(topology.deadLetterQueue)",
-                    ])
-            }
+            outcome = try await publishCopyHoldingTheDelivery(delivery, failure, contract: contract, logger: logger)
         } catch {
-            // Not routed after every wait: hand it back to the broker, which redelivers it (and
-            // dead-letters it past the delivery limit, without the worker's failure headers).
+            // Not routed: hand it back to the broker, which redelivers it (and dead-letters it
+            // past the delivery limit, without the worker's failure headers).
             logger.error("could not route a failed message; returned to the queue", metadata: ["error": "\(error)"])
             try? await delivery.nack(requeue: true)
+            return
+        }
+        do {
+            try await delivery.ack()
+        } catch {
+            // The copy is out, but the delivery's channel is gone: the broker redelivers the
+            // message, which then fails and is routed again (a second copy, never a loss).
+            logger.warning(
+                "a failed message was routed but its ack failed; it will come back", metadata: ["error": "\(error)"])
+            return
+        }
+        switch outcome {
+        case .retried(let tier, let attempt):
+            counters.withLock { $0.retried += 1 }
+            metrics.retried(failure.code.rawValue)
+            logger.warning(
+                "message failed; retrying later",
+                metadata: ["failure": "\(failure)", "tier": "\(tier)", "attempt": "\(attempt)"])
+        case .deadLettered(let attempts):
+            counters.withLock { $0.deadLettered += 1 }
+            metrics.deadLettered(failure.code.rawValue)
+            logger.error(
+                "message dead-lettered",
+                metadata: [
+                    "failure": "\(failure)", "attempts": "\(attempts)", "amqp.queue": "\(topology.deadLetterQueue)",
+                ])
         }
     }
 
-    /// Routes a failed delivery, trying again after each of ``WorkerOptions/routeRetryDelays``
-    /// while the delivery is held. Handing it back at once when the publishing connection is
-    /// down (it reconnects on its own, often a second after the consuming one) made the broker
-    /// redeliver it at once, to fail again: a quorum queue's delivery limit (20) was spent in
-    /// milliseconds and the message dead-lettered by the broker, without its failure code, and
-    /// a message that only needed a retry tier was dead-lettered too.
-    func routeHoldingTheDelivery(
+    /// Publishes a failed delivery's copy (``FailureRouter/publishCopy(of:failure:contract:publisher:now:)``),
+    /// and, while the publishing connection is down or blocked, holds the delivery and tries
+    /// again after each of ``WorkerOptions/routeRetryDelays``. Only the publish is tried again,
+    /// never after a copy went out. Handing the delivery back at once when the publishing
+    /// connection was reconnecting (it reconnects on its own, often after the consuming one)
+    /// made the broker redeliver it at once, to fail again: a quorum queue's delivery limit (20)
+    /// was spent in milliseconds and the message dead-lettered by the broker without its failure
+    /// code, and a message that needed only a retry tier went to the dead letters too. Any other
+    /// refusal (a dead-letter queue at its bound, a missing queue) hands it back at once, as
+    /// before, so a flood of failures does not hold the prefetch.
+    func publishCopyHoldingTheDelivery(
         _ delivery: AMQPDelivery, _ failure: Failure, contract: (String, Int)?, logger: Logger
     ) async throws -> FailureRouter.Outcome {
         var waits = options.routeRetryDelays[...]
         while true {
             do {
-                return try await router.route(delivery, failure: failure, contract: contract, publisher: publishing)
-            } catch {
-                guard let wait = waits.popFirst() else { throw error }
+                return try await router.publishCopy(of: delivery, failure: failure, contract: contract, publisher: publishing)
+            } catch let error as AMQPError where error.isConnectionFatal || error.code == .connectionBlocked {
+                guard let wait = waits.popFirst(), !Task.isCancelled else { throw error }
                 logger.warning(
-                    "could not route a failed message; trying again", metadata: ["error": "\(error)", "wait": "\(wait)"])
-                try? await Task.sleep(for: wait)
+                    "could not route a failed message (the connection is down); trying again",
+                    metadata: ["error": "\(error)", "wait": "\(wait)"])
+                try await Task.sleep(for: wait)
             }
         }
     }

@@ -18,7 +18,9 @@ import Synchronization
 /// with confirms, beside the next commit, up to ``WorkerOptions/unconfirmedLimit``
 /// messages at a time. A redelivered
 /// duplicate finds its inbox row and is acknowledged without a second effect; a failed message
-/// goes to a retry tier or the dead letters (``FailureRouter``). Publishing and acknowledging run beside the next commit.
+/// goes to a retry tier or the dead letters (``FailureRouter``). Publishing runs beside the next
+/// commit. Where a power loss may undo a commit (``MessageStore/commitsSurvivePowerLoss``) a
+/// batch is acknowledged only after its outputs are confirmed, as before.
 ///
 /// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
 /// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and
@@ -37,7 +39,7 @@ public final class Worker: Service, Sendable {
     let counters = Mutex(WorkerStatistics())
     let consumingNow = Atomic<Bool>(false)
     let inFlight = Atomic<Int>(0)
-    /// Messages acknowledged whose outputs are still being published.
+    /// Outputs of acknowledged messages still being published.
     let unconfirmed = Atomic<Int>(0)
     /// Rung when a batch's outputs are settled (confirmed or left to the flusher).
     let outputsSettled = Doorbell()
@@ -73,8 +75,8 @@ public final class Worker: Service, Sendable {
     /// What this worker has done so far.
     public var statistics: WorkerStatistics { counters.withLock { $0 } }
 
-    /// Whether the next commit waits because ``WorkerOptions/unconfirmedLimit`` acknowledged
-    /// messages still have outputs being published (tests, diagnostics).
+    /// Whether the next commit waits because ``WorkerOptions/unconfirmedLimit`` outputs of
+    /// acknowledged messages are still being published (tests, diagnostics).
     public var isWaitingForPublishingRoom: Bool { outputsSettled.isWaiting }
 
     /// Whether the worker is consuming over live connections (for a readiness probe).
@@ -152,7 +154,8 @@ public final class Worker: Service, Sendable {
         let flusher = Task { await self.flushOutboxPeriodically() }
         await withGracefulShutdownHandler {
             // This task commits what was received and decoded meanwhile, as one batch, and
-            // hands publishing and acknowledging to child tasks. After a graceful shutdown
+            // hands publishing (and, where a commit may not survive a power loss,
+            // acknowledging) to child tasks. After a graceful shutdown
             // cancels the consumer, the buffer still yields what was already received, then
             // ends; the group waits for the last settlements.
             await withDiscardingTaskGroup { group in

@@ -3,8 +3,11 @@ public struct WorkerOptions: Sendable {
     /// Messages this process holds at once: the consumer prefetch, and the most messages one
     /// group commit takes.
     public var concurrency: UInt16 = 64
-    /// The most acknowledged messages whose outputs may still be being published at once
-    /// (then the next commit waits): four times the concurrency.
+    /// Outputs of acknowledged messages still being published at which the next commit waits:
+    /// four times the concurrency. Counted in outputs, not messages, so a role whose messages
+    /// carry hundreds of events each (scheduling's) holds no more of them in memory than when
+    /// it acknowledged after the confirms; the batch in progress and redelivered messages,
+    /// handled one by one, may take it a batch beyond.
     public var unconfirmedLimit: Int { Int(concurrency) * 4 }
     /// How often leftover outbox rows are published again (and the gauges refreshed).
     public var outboxFlushInterval: Duration = .seconds(2)
@@ -39,9 +42,10 @@ public struct WorkerOptions: Sendable {
     /// every 10 minutes, with `jobs_retention_purged_rows_total`.
     public var retention: RetentionPolicy = .standard
     /// How long a failed message is held, trying again, when routing it to a retry tier or the
-    /// dead letters fails (the publishing connection is reconnecting, the broker restarts): the
-    /// waits between attempts, 15.8 s in all (within the supervisor's 45 s to drain). Then it is
-    /// handed back to the broker, which redelivers it.
+    /// dead letters fails because the publishing connection is down or blocked (reconnecting,
+    /// the broker restarting): the waits between attempts, 15.8 s in all (within the default
+    /// 30 s `--shutdown-timeout`). Then it is handed back to the broker, which redelivers it.
+    /// Any other refusal hands it back at once.
     public var routeRetryDelays: [Duration] = [
         .milliseconds(100), .milliseconds(200), .milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8),
     ]

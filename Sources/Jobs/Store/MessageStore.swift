@@ -155,9 +155,17 @@ public protocol MessageStore: Sendable {
     /// processes share one machine). For leases such as a claim that one process holds while
     /// others wait, which a process with a clock ahead would otherwise take over early.
     func currentTime() async throws -> Date
+    /// Whether a commit survives a power loss once `process(_:)` returns (SQLite with
+    /// `synchronous=FULL`, PostgreSQL). The worker acknowledges a batch at commit only then;
+    /// otherwise only after its outputs are confirmed by the broker, so that a commit a power
+    /// loss undoes has at least its outputs out.
+    var commitsSurvivePowerLoss: Bool { get }
 }
 
 extension MessageStore {
+    /// True unless the store says otherwise.
+    public var commitsSurvivePowerLoss: Bool { true }
+
     /// Processes one message in a transaction of its own (see ``process(_:)``).
     /// - Throws: what `work` throws, or a store error.
     public func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent])

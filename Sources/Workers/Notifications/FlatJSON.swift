@@ -128,10 +128,11 @@ enum FlatJSON {
                     guard let unit = hex4() else { return nil }
                     var scalarValue = UInt32(unit)
                     if (0xD800...0xDBFF).contains(unit) {
-                        guard take(UInt8(ascii: "\\")), index < bytes.count, bytes[index] == UInt8(ascii: "u") else {
-                            return nil
-                        }
-                        index += 1
+                        // The low half right after, with nothing between (not even white space).
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else { return nil }
+                        index += 2
                         guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
                         scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
                     } else if (0xDC00...0xDFFF).contains(unit) {
