@@ -187,7 +187,7 @@ struct Serve: AsyncParsableCommand {
         let console = configuration
         try await WorkerHost.run(
             role: .console, handler: ProgressHandler(catalogue: catalogue), options: workerOptions,
-            services: { store, _, logger in
+            services: { store, _, logger, _ in
                 [
                     ConsoleServer(configuration: console, store: store, logger: logger).application(),
                     ReviewGauges(store: store, logger: logger),

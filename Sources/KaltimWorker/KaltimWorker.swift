@@ -155,7 +155,7 @@ struct Certificates: AsyncParsableCommand {
                 catalogue: catalogue, signer: signer, writesFiles: directory != nil, exchange: topology.exchange),
             options: options,
             afterCommit: directory == nil ? nil : ring,
-            services: { store, _, logger in
+            services: { store, _, logger, _ in
                 directory.map {
                     [
                         CertificateFileWriter(

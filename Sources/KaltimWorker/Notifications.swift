@@ -168,7 +168,7 @@ struct Notifications: AsyncParsableCommand {
             handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
             options: options,
             afterCommit: { committed in if !committed.isEmpty { doorbell.ring() } },
-            services: { store, instance, logger in
+            services: { store, instance, logger, outbox in
                 if let gatewayURL, URL(string: gatewayURL)?.scheme?.lowercased() == "http" {
                     logger.warning("the gateway is reached over plain http (--allow-insecure-gateway): development only")
                 }
@@ -184,7 +184,7 @@ struct Notifications: AsyncParsableCommand {
                     NotificationDispatcher(
                         store: store, templates: loaded, senders: senders, options: dispatcherOptions,
                         exchange: topology.exchange, instance: instance, now: { Date().addingTimeInterval(ahead) },
-                        doorbell: doorbell, logger: logger)
+                        doorbell: doorbell, outbox: outbox, logger: logger)
                 ]
             })
     }

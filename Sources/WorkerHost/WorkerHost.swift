@@ -26,12 +26,14 @@ public enum WorkerHost {
     ///   - afterCommit: ``Jobs/WorkerOptions/afterCommit``: wakes a service beside the worker
     ///     (the dispatcher, the file writer); a fault-injection hook in tests.
     ///   - services: more services of the role that share its store and run in the same
-    ///     service group (the notification dispatcher), given the store, the instance name and
-    ///     the logger.
+    ///     service group (the notification dispatcher), given the store, the instance name, the
+    ///     logger and the worker's ``Jobs/OutboxPublishing`` (to publish rows they write at once).
     public static func run(
         role: WorkerRole, handler: any MessageHandler, options: WorkerCommandOptions, registry: ContractRegistry = .pipeline,
         afterCommit: (@Sendable ([String]) -> Void)? = nil,
-        services makeServices: (any MessageStore, String, Logger) throws -> [any Service] = { _, _, _ in [] }
+        services makeServices: (any MessageStore, String, Logger, any OutboxPublishing) throws -> [any Service] = {
+            _, _, _, _ in []
+        }
     ) async throws {
         PersonalData.restrictNewFiles()
         Redaction.install { PersonalData.mask($0) }
@@ -83,7 +85,7 @@ public enum WorkerHost {
         // The role's other services before the worker: a group shuts its services down in reverse
         // order, so the worker finishes its messages first and a service that follows its
         // commits (the certificate file writer) sees the last of them.
-        services.append(contentsOf: try makeServices(store, instance, logger))
+        services.append(contentsOf: try makeServices(store, instance, logger, worker))
         services.append(worker)
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map {

@@ -410,6 +410,56 @@ extension InMemoryWorkerTests {
     }
 }
 
+extension InMemoryWorkerTests {
+    /// Rows a service beside the worker writes (the notification dispatcher's outcome events)
+    /// are published at once through `publishSoon`, not after the flusher's grace; past the
+    /// bound they are left in the outbox for the flusher.
+    @Test func rowsOfAServiceBesideTheWorkerArePublishedAtOnceWithinTheBound() async throws {
+        let rig = try await InMemoryRig.make()
+        let stalled = StalledPublisher(rig.transport)
+        var options = WorkerOptions()
+        options.concurrency = 2
+        options.outboxFlushInterval = .seconds(3_600)  // no flusher during the test
+        let worker = Worker(
+            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
+            store: rig.store, consuming: rig.transport, publishing: stalled, instance: "intake@memory", options: options)
+        let running = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(60), "consuming") { worker.isReady }
+        func written(_ count: Int, _ tag: String) async throws -> [OutboxEntry] {
+            let events = try (0..<count).map { index in
+                try OutgoingEvent(
+                    EventEnvelope(
+                        id: "\(tag)-\(index)", source: "/test",
+                        data: RegistrationAcceptedV1(
+                            registrationID: "REG-\(tag)-\(index)", participantID: "PST-\(index)", centre: .bontang,
+                            programme: "TATA_GRAHA", priorityTier: .neverTrained, priorityReasons: [],
+                            apprenticeshipInterest: false)),
+                    exchange: rig.topology.exchange)
+            }
+            guard case .processed(let entries) = try await rig.store.process(messageID: "service-\(tag)", { _ in events })
+            else { throw CancellationError() }
+            return entries
+        }
+        let first = try await written(options.unconfirmedLimit, "first")
+        let beyond = try await written(1, "beyond")
+        worker.publishSoon(first)  // held by the stalled broker: the bound is full
+        worker.publishSoon(beyond)  // beyond the bound: left to the flusher
+        stalled.release()
+        try await waitUntil(timeout: .seconds(60), "the first rows published and marked") {
+            let depth = try await rig.store.outboxDepth()
+            return rig.broker.messages(in: rig.outputQueue).count == first.count && depth == 1
+        }
+        let left = try await rig.store.unpublished(limit: 10, createdBefore: .distantFuture)
+        #expect(left.map(\.id) == beyond.map(\.id))
+        worker.publishSoon(beyond)  // room again
+        try await waitUntil(timeout: .seconds(60), "published") { (try await rig.store.outboxDepth()) == 0 }
+        #expect(rig.broker.messages(in: rig.outputQueue).count == first.count + 1)
+        running.cancel()
+        _ = try? await running.value
+        rig.cleanUp()
+    }
+}
+
 /// The in-memory broker behaves as RabbitMQ does where the worker relies on it.
 @Suite(.timeLimit(.minutes(10)))
 struct InMemoryTransportTests {

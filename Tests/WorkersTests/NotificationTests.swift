@@ -307,7 +307,7 @@ struct NotificationDeliveryTests {
 
     static func rig(
         senders: [NotificationChannel: any MessageSender], clock: Clock, doorbell: Doorbell = Doorbell(),
-        configure: (inout DispatcherOptions) -> Void = { _ in }
+        outbox: (any OutboxPublishing)? = nil, configure: (inout DispatcherOptions) -> Void = { _ in }
     ) async throws -> (HandlerTestKit, NotificationDispatcher) {
         let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
@@ -319,7 +319,7 @@ struct NotificationDeliveryTests {
         configure(&options)
         let dispatcher = NotificationDispatcher(
             store: kit.store, templates: templates, senders: senders, options: options, instance: "test",
-            now: { clock.date }, doorbell: doorbell)
+            now: { clock.date }, doorbell: doorbell, outbox: outbox)
         return (kit, dispatcher)
     }
 
@@ -607,6 +607,37 @@ struct NotificationDeliveryTests {
             NotificationHandler.revocationReason(CertificateHandler.nameCorrected).contains(
                 "sertifikat pengganti atas nama yang benar"), "a reissue under a corrected name says a replacement comes")
         await gateway.stop()
+    }
+
+    /// The worker beside the dispatcher, as far as the dispatcher sees it: collects what it is
+    /// asked to publish.
+    final class CollectingOutbox: OutboxPublishing {
+        let entries = Mutex<[OutboxEntry]>([])
+        func publishSoon(_ entries: [OutboxEntry]) { self.entries.withLock { $0 += entries } }
+    }
+
+    /// A gateway that takes everything.
+    struct TakingSender: MessageSender {
+        func send(_ message: OutgoingNotification) async -> SendResult {
+            .sent(providerMessageID: "taken-" + message.idempotencyKey)
+        }
+    }
+
+    /// Each recorded outcome's event is handed to the worker to publish at once (the worker's
+    /// flusher takes only rows older than 10 s: a delivery report waited 10 to 12 s), exactly
+    /// the rows the record wrote to the outbox.
+    @Test func eachRecordedOutcomeIsHandedToTheWorkerToPublishAtOnce() async throws {
+        let clock = Clock(Self.noon())
+        let outbox = CollectingOutbox()
+        let (kit, dispatcher) = try await Self.rig(
+            senders: [.whatsApp: TakingSender(), .sms: TakingSender()], clock: clock, outbox: outbox)
+        for index in 1...3 { _ = try await kit.deliver(Self.submitted(index)) }
+        while await dispatcher.runOnce() > 0 {}
+        let handed = outbox.entries.withLock { $0 }
+        let rows = try await kit.query("SELECT id FROM jobs_outbox WHERE routing_key = 'notification.delivered' ORDER BY id")
+        #expect(!handed.isEmpty)
+        #expect(handed.map(\.id).sorted() == rows.compactMap { $0["id"]?.integer }, "every outcome's row, once")
+        #expect(handed.allSatisfy { $0.event.routingKey == NotificationDeliveredV1.eventType })
     }
 
     @Test func a5xxIsRetriedAfterRetryAfterAndA4xxFallsBackToTheNextChannel() async throws {

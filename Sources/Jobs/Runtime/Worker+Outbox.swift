@@ -88,6 +88,23 @@ extension Worker {
         return settled
     }
 
+    /// Publishes outbox rows that a service beside the worker wrote in its store (the
+    /// notification dispatcher's outcome events), now, with confirms, in a task of their own;
+    /// returns at once. Rows beyond ``WorkerOptions/unconfirmedLimit`` still being published
+    /// this way are left to the flusher, as is a row whose publish fails.
+    public func publishSoon(_ entries: [OutboxEntry]) {
+        guard !entries.isEmpty else { return }
+        let taken = publishingSoon.add(entries.count, ordering: .relaxed).newValue
+        guard taken <= options.unconfirmedLimit else {
+            publishingSoon.subtract(entries.count, ordering: .relaxed)
+            return
+        }
+        Task {
+            await self.publish(entries)
+            self.publishingSoon.subtract(entries.count, ordering: .relaxed)
+        }
+    }
+
     func markPublished(_ confirmed: [Int64]) async {
         guard !confirmed.isEmpty else { return }
         do {

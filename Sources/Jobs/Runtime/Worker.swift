@@ -25,7 +25,7 @@ import Synchronization
 /// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
 /// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and
 /// returns; `maximumGracefulShutdownDuration` on the group bounds how long that may take.
-public final class Worker: Service, Sendable {
+public final class Worker: Service, OutboxPublishing, Sendable {
     public let topology: RoleTopology
     let registry: ContractRegistry
     let handler: any MessageHandler
@@ -41,6 +41,8 @@ public final class Worker: Service, Sendable {
     let inFlight = Atomic<Int>(0)
     /// Outputs of acknowledged messages still being published.
     let unconfirmed = Atomic<Int>(0)
+    /// Rows of services beside the worker being published by ``publishSoon(_:)``.
+    let publishingSoon = Atomic<Int>(0)
     /// Rung when a batch's outputs are settled (confirmed or left to the flusher).
     let outputsSettled = Doorbell()
 

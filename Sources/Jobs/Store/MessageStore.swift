@@ -162,6 +162,14 @@ public protocol MessageStore: Sendable {
     var commitsSurvivePowerLoss: Bool { get }
 }
 
+/// Publishes outbox rows that a service beside a ``Worker`` wrote in the worker's store, at
+/// once, instead of leaving them to the flusher (which takes rows older than
+/// ``WorkerOptions/outboxGrace``, 10 s, every 2 s). The ``Worker`` is one.
+public protocol OutboxPublishing: Sendable {
+    /// Starts publishing `entries`; returns at once. What is not published stays for the flusher.
+    func publishSoon(_ entries: [OutboxEntry])
+}
+
 extension MessageStore {
     /// True unless the store says otherwise.
     public var commitsSurvivePowerLoss: Bool { true }

@@ -68,6 +68,7 @@ public final class NotificationDispatcher: Service, Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let doorbell: Doorbell
+    private let outbox: (any OutboxPublishing)?
     private let counters = Mutex<(sent: Int, failed: Int, held: Int)>((0, 0, 0))
     /// When this process last cleared settled messages' data (by its clock).
     private let lastPurge = Mutex<Date?>(nil)
@@ -79,13 +80,16 @@ public final class NotificationDispatcher: Service, Sendable {
     ///   - now: the clock (tests move it across quiet hours).
     ///   - doorbell: rung after the worker commits (``Jobs/WorkerOptions/afterCommit``), so a new
     ///     message is sent at once rather than after the idle interval.
+    ///   - outbox: the worker beside it, which publishes each recorded outcome's event at once;
+    ///     without it the events wait for the worker's flusher (rows older than 10 s, every 2 s).
     public init(
         store: any MessageStore, templates: NotificationTemplates, senders: [NotificationChannel: any MessageSender],
         options: DispatcherOptions = DispatcherOptions(), exchange: String = ContractDocuments.exchange, instance: String,
-        now: @escaping @Sendable () -> Date = { Date() }, doorbell: Doorbell = Doorbell(),
+        now: @escaping @Sendable () -> Date = { Date() }, doorbell: Doorbell = Doorbell(), outbox: (any OutboxPublishing)? = nil,
         logger: Logger = Logger(label: "kaltim.notifications")
     ) {
         self.doorbell = doorbell
+        self.outbox = outbox
         self.store = store
         self.templates = templates
         self.senders = senders
@@ -427,9 +431,12 @@ public final class NotificationDispatcher: Service, Sendable {
             do {
                 var sent = 0
                 var failed = 0
+                var events: [OutboxEntry] = []
                 for (result, isSent) in zip(try await store.process(finals), finalIsSent) {
                     switch result {
-                    case .success: if isSent { sent += 1 } else { failed += 1 }
+                    case .success(let outcome):
+                        if case .processed(let entries) = outcome { events += entries }
+                        if isSent { sent += 1 } else { failed += 1 }
                     case .failure(let error):
                         logger.error("could not record a notification's outcome", metadata: ["error": "\(error)"])
                     }
@@ -438,6 +445,7 @@ public final class NotificationDispatcher: Service, Sendable {
                     $0.sent += sent
                     $0.failed += failed
                 }
+                outbox?.publishSoon(events)
             } catch {
                 logger.error("could not record notification outcomes", metadata: ["error": "\(error)"])
             }
