@@ -25,6 +25,9 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
     /// The role's schema (a plain lowercase identifier).
     public let schema: String
     private let logger: Logger
+    /// True: PostgreSQL's `synchronous_commit` is on unless the server was set otherwise
+    /// (deploy/ does not), and a commit returns once it is flushed to the server's WAL.
+    public var commitsSurvivePowerLoss: Bool { true }
 
     /// The store's own tables, by version; applied once each, in order, and recorded in
     /// `jobs_migrations`.

@@ -28,7 +28,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "How a commit reaches the disk: full (fsync each commit; messages acknowledged at commit) or normal (no fsync; acknowledged only after their outputs are confirmed).",
+            "How a commit reaches the disk: full (fsync each commit; messages acknowledged at commit) or normal (no fsync; acknowledged only after their outputs' publish).",
             valueName: "full|normal"))
     public var durability: SQLiteStore.Durability = .full
 

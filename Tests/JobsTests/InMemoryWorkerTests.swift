@@ -322,6 +322,8 @@ extension InMemoryWorkerTests {
 final class StalledPublisher: WorkerTransport {
     let inner: InMemoryTransport
     let released = Mutex(false)
+    /// Batches that reached the stalled publish.
+    let entered = Mutex(0)
 
     init(_ inner: InMemoryTransport) { self.inner = inner }
 
@@ -336,6 +338,7 @@ final class StalledPublisher: WorkerTransport {
         try await inner.subscribe(queue: queue, prefetch: prefetch, onDelivery: onDelivery)
     }
     func publish(_ messages: [AMQPOutgoingMessage], window: Int) async -> [Result<Void, AMQPError>] {
+        entered.withLock { $0 += 1 }
         while !released.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
         return await inner.publish(messages, window: window)
     }
@@ -397,7 +400,10 @@ extension InMemoryWorkerTests {
             store: store, consuming: rig.transport, publishing: stalled, instance: "intake@memory")
         let running = Task { try await worker.run() }
         try await rig.submit("REG-N")
-        try await waitUntil(timeout: .seconds(60), "committed") { try await store.count("accepted") == 1 }
+        try await waitUntil(timeout: .seconds(60), "committed and its output being published") {
+            stalled.entered.withLock { $0 } == 1
+        }
+        #expect(try await store.count("accepted") == 1)
         #expect(rig.broker.unacknowledged(in: rig.topology.queue) == 1, "not acknowledged while its output waits")
         stalled.release()
         try await waitUntil(timeout: .seconds(60), "acknowledged after the confirm") {

@@ -90,18 +90,22 @@ extension Worker {
 
     /// Publishes outbox rows that a service beside the worker wrote in its store (the
     /// notification dispatcher's outcome events), now, with confirms, in a task of their own;
-    /// returns at once. Rows beyond ``WorkerOptions/unconfirmedLimit`` still being published
-    /// this way are left to the flusher, as is a row whose publish fails.
+    /// returns at once. A call that would take the rows being published this way beyond
+    /// ``WorkerOptions/unconfirmedLimit`` is left to the flusher (unless nothing else is being
+    /// published this way, so a call larger than the bound still goes), as is a row whose
+    /// publish fails; so are rows given after the worker's connection closed.
     public func publishSoon(_ entries: [OutboxEntry]) {
         guard !entries.isEmpty else { return }
         let taken = publishingSoon.add(entries.count, ordering: .relaxed).newValue
-        guard taken <= options.unconfirmedLimit else {
+        guard taken <= options.unconfirmedLimit || taken == entries.count else {
             publishingSoon.subtract(entries.count, ordering: .relaxed)
             return
         }
         Task {
-            await self.publish(entries)
+            let confirmed = await self.publishAndConfirm(entries)
+            // The room is free once the broker answered, before the marks are written.
             self.publishingSoon.subtract(entries.count, ordering: .relaxed)
+            await self.markPublished(confirmed)
         }
     }
 

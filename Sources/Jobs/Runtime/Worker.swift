@@ -16,11 +16,12 @@ import Synchronization
 /// change + outbox rows, or nothing if its handler throws. After the commit the messages are
 /// acknowledged (their outputs are durable in the outbox) and the outbox rows are published
 /// with confirms, beside the next commit, up to ``WorkerOptions/unconfirmedLimit``
-/// messages at a time. A redelivered
+/// outputs at a time. A redelivered
 /// duplicate finds its inbox row and is acknowledged without a second effect; a failed message
 /// goes to a retry tier or the dead letters (``FailureRouter``). Publishing runs beside the next
 /// commit. Where a power loss may undo a commit (``MessageStore/commitsSurvivePowerLoss``) a
-/// batch is acknowledged only after its outputs are confirmed, as before.
+/// batch is acknowledged only after its outputs' publish (confirmed unless the broker is
+/// down or blocked), as before.
 ///
 /// A `Service` for swift-service-lifecycle: on graceful shutdown (SIGTERM/SIGINT in a
 /// `ServiceGroup`) it cancels its consumer, finishes the messages it already received, and

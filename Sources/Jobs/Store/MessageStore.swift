@@ -156,9 +156,10 @@ public protocol MessageStore: Sendable {
     /// others wait, which a process with a clock ahead would otherwise take over early.
     func currentTime() async throws -> Date
     /// Whether a commit survives a power loss once `process(_:)` returns (SQLite with
-    /// `synchronous=FULL`, PostgreSQL). The worker acknowledges a batch at commit only then;
-    /// otherwise only after its outputs are confirmed by the broker, so that a commit a power
-    /// loss undoes has at least its outputs out.
+    /// `synchronous=FULL`, PostgreSQL with `synchronous_commit` on). The worker acknowledges a
+    /// batch at commit only then; otherwise only after its outputs' publish, so that a commit
+    /// a power loss undoes has its outputs out in the common case (not when the publish failed:
+    /// the broker down or blocked). No default: a store, or a wrapper of one, must say.
     var commitsSurvivePowerLoss: Bool { get }
 }
 
@@ -171,9 +172,6 @@ public protocol OutboxPublishing: Sendable {
 }
 
 extension MessageStore {
-    /// True unless the store says otherwise.
-    public var commitsSurvivePowerLoss: Bool { true }
-
     /// Processes one message in a transaction of its own (see ``process(_:)``).
     /// - Throws: what `work` throws, or a store error.
     public func process(messageID: String, _ work: @escaping @Sendable (any StoreTransaction) throws -> [OutgoingEvent])
