@@ -45,6 +45,25 @@ struct InMemoryRig {
             consuming: transport, publishing: transport, instance: "intake@memory", options: options)
     }
 
+    /// A worker of the accepting handler over other transports (a publisher that reconnects,
+    /// refuses or stalls), another store, or other options.
+    func worker(
+        consuming: any WorkerTransport, publishing: any WorkerTransport, store: (any MessageStore)? = nil,
+        options: WorkerOptions = WorkerOptions()
+    ) -> Worker {
+        Worker(
+            topology: topology, registry: .pipeline, handler: AcceptingHandler(exchange: topology.exchange),
+            store: store ?? self.store, consuming: consuming, publishing: publishing, instance: "intake@memory",
+            options: options)
+    }
+
+    /// Publishes a body that is not JSON, under `messageID`.
+    func publishMalformed(_ messageID: String) async throws {
+        try await transport.publish(
+            Data("{not json".utf8), exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(messageID: messageID), mandatory: true)
+    }
+
     /// Publishes as `user` (the portal's user by default), as the portal would.
     func submit(
         _ registrationID: String, programme: String = "MEKANIK_SEPEDA_MOTOR", id: String = UUID().uuidString,
@@ -241,13 +260,9 @@ extension InMemoryWorkerTests {
         var options = WorkerOptions()
         options.concurrency = 8
         options.routeRetryDelays = [.milliseconds(1), .milliseconds(1), .milliseconds(1), .milliseconds(1)]
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: rig.store, consuming: reconnecting, publishing: reconnecting, instance: "intake@memory", options: options)
+        let worker = rig.worker(consuming: reconnecting, publishing: reconnecting, options: options)
         let running = Task { try await worker.run() }
-        try await rig.transport.publish(
-            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
-            properties: AMQPProperties(messageID: "malformed-1"), mandatory: true)
+        try await rig.publishMalformed("malformed-1")
         try await waitUntil(timeout: .seconds(60), "dead-lettered") { worker.statistics.deadLettered == 1 }
         #expect(reconnecting.refusalsLeft.withLock { $0 } == 0, "every refusal was met")
         #expect(reconnecting.deliveries.withLock { $0["malformed-1"] } == 1, "delivered once, never handed back")
@@ -274,13 +289,9 @@ extension InMemoryWorkerTests {
         var options = WorkerOptions()
         options.concurrency = 8
         options.routeRetryDelays = [.seconds(3_600)]
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: rig.store, consuming: refusing, publishing: refusing, instance: "intake@memory", options: options)
+        let worker = rig.worker(consuming: refusing, publishing: refusing, options: options)
         let running = Task { try await worker.run() }
-        try await rig.transport.publish(
-            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
-            properties: AMQPProperties(messageID: "malformed-3"), mandatory: true)
+        try await rig.publishMalformed("malformed-3")
         try await waitUntil(timeout: .seconds(60), "dead-lettered on its third delivery") {
             worker.statistics.deadLettered == 1
         }
@@ -299,13 +310,9 @@ extension InMemoryWorkerTests {
         var options = WorkerOptions()
         options.concurrency = 8
         options.routeRetryDelays = [.milliseconds(1)]
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: rig.store, consuming: reconnecting, publishing: reconnecting, instance: "intake@memory", options: options)
+        let worker = rig.worker(consuming: reconnecting, publishing: reconnecting, options: options)
         let running = Task { try await worker.run() }
-        try await rig.transport.publish(
-            Data("{not json".utf8), exchange: rig.topology.exchange, routingKey: "registration.submitted",
-            properties: AMQPProperties(messageID: "malformed-2"), mandatory: true)
+        try await rig.publishMalformed("malformed-2")
         try await waitUntil(timeout: .seconds(60), "dead-lettered on its second delivery") {
             worker.statistics.deadLettered == 1
         }
@@ -359,9 +366,7 @@ extension InMemoryWorkerTests {
         let stalled = StalledPublisher(rig.transport)
         var options = WorkerOptions()
         options.concurrency = 2
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: rig.store, consuming: rig.transport, publishing: stalled, instance: "intake@memory", options: options)
+        let worker = rig.worker(consuming: rig.transport, publishing: stalled, options: options)
         let running = Task { try await worker.run() }
         for index in 0..<30 { try await rig.submit("REG-\(index)") }
         try await waitUntil(timeout: .seconds(60), "the commits wait for the publishes") {
@@ -395,9 +400,7 @@ extension InMemoryWorkerTests {
         let store = try SQLiteStore(path: path, durability: .normal)
         #expect(!store.commitsSurvivePowerLoss && rig.store.commitsSurvivePowerLoss)
         let stalled = StalledPublisher(rig.transport)
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: store, consuming: rig.transport, publishing: stalled, instance: "intake@memory")
+        let worker = rig.worker(consuming: rig.transport, publishing: stalled, store: store)
         let running = Task { try await worker.run() }
         try await rig.submit("REG-N")
         try await waitUntil(timeout: .seconds(60), "committed and its output being published") {
@@ -426,9 +429,7 @@ extension InMemoryWorkerTests {
         var options = WorkerOptions()
         options.concurrency = 2
         options.outboxFlushInterval = .seconds(3_600)  // no flusher during the test
-        let worker = Worker(
-            topology: rig.topology, registry: .pipeline, handler: AcceptingHandler(exchange: rig.topology.exchange),
-            store: rig.store, consuming: rig.transport, publishing: stalled, instance: "intake@memory", options: options)
+        let worker = rig.worker(consuming: rig.transport, publishing: stalled, options: options)
         let running = Task { try await worker.run() }
         try await waitUntil(timeout: .seconds(60), "consuming") { worker.isReady }
         func written(_ count: Int, _ tag: String) async throws -> [OutboxEntry] {
