@@ -85,7 +85,7 @@ public enum PersonName {
     ]
 
     /// The same rules on bytes, for a word of ASCII letters (almost every word, once the
-    /// diacritics are gone): `replacingOccurrences` per rule and word was most of the cost of
+    /// diacritics are gone): `replacingOccurrences` per rule and word was much of the cost of
     /// ``normalise(_:)``, itself about 9 % of the intake role's CPU.
     private static let oldSpellingBytes: [(old: (UInt8, UInt8), modern: [UInt8])] = oldSpellings.map { spelling in
         let old = Array(spelling.old.utf8)

@@ -8,7 +8,7 @@ import Synchronization
 /// The commit step: each delivery is decoded on arrival, a batch is handled in one store
 /// transaction (inbox row, the handler's state change, outbox rows), failures are routed to a
 /// retry tier or the dead letters, and the batch is acknowledged at commit (after its outputs'
-/// confirms where a power loss may undo a commit) while its outputs are published.
+/// publish where a power loss may undo a commit) while its outputs are published.
 extension Worker {
     /// A delivery with its decoded event and inbox key, or the permanent failure that refuses it
     /// (a class: batches copy it around, and a reference is one retain where the structs were a
@@ -204,7 +204,7 @@ extension Worker {
         // The outputs are committed in the outbox: the inputs are acknowledged now, so the
         // broker delivers the next ones while these outputs are published. From here a crash
         // only leaves outbox rows, which the next start publishes (consumers deduplicate). A
-        // store whose commit a power loss may undo acknowledges after the outputs' confirms.
+        // store whose commit a power loss may undo acknowledges after the outputs' publish.
         let ackAtCommit = store.commitsSurvivePowerLoss
         if ackAtCommit { settle(processed.map(\.delivery)) }
         let outputs = processed.reduce(0) { $0 + $1.entries.count }
@@ -291,7 +291,7 @@ extension Worker {
     /// Publishes a failed delivery's copy (``FailureRouter/publishCopy(of:failure:contract:publisher:now:)``),
     /// and, while the publishing connection is down or blocked, holds the delivery and tries
     /// again after each of ``WorkerOptions/routeRetryDelays``. Only the publish is tried again,
-    /// never after a copy went out. Handing the delivery back at once when the publishing
+    /// never after a copy was confirmed. Handing the delivery back at once when the publishing
     /// connection was reconnecting (it reconnects on its own, often after the consuming one)
     /// made the broker redeliver it at once, to fail again: a quorum queue's delivery limit (20)
     /// was spent in milliseconds and the message dead-lettered by the broker without its failure
