@@ -418,13 +418,13 @@ public struct IntakeHandler: TypedMessageHandler {
 
     // MARK: Grading outcomes
 
-    /// Keeps an assessment outcome as training history of the person (for the priority of a
-    /// later registration).
     /// The registration an assessment result is kept for (argument: the participant id), by
     /// the index `intake_registrations_participant`.
     static let registrationOfParticipantQuery =
         "SELECT nik_index, programme, year FROM intake_registrations WHERE participant_id = ? AND nik_index IS NOT NULL"
 
+    /// Keeps an assessment outcome as training history of the person (for the priority of a
+    /// later registration).
     func record(_ graded: AssessmentGradedV3, in transaction: any StoreTransaction) throws {
         guard
             let row = try transaction.query(Self.registrationOfParticipantQuery, [.text(graded.participantID)]).first,
