@@ -209,42 +209,7 @@ struct EnvelopeWriter {
 
     /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, the fraction dropped (as `JSONEncoder`'s `.iso8601`), for
     /// the years 1970 to 9999; nil outside them.
-    static func timestamp(_ date: Date) -> String? {
-        let interval = date.timeIntervalSince1970
-        guard interval >= 0, interval < 253_402_300_800 else { return nil }
-        let seconds = Int64(interval.rounded(.down))
-        let days = seconds / 86_400
-        let secondOfDay = seconds % 86_400
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
-        let z = days + 719_468
-        let era = z / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        // Written digit by digit: string interpolation was a visible part of encoding an event.
-        var text = [UInt8](repeating: UInt8(ascii: "0"), count: 20)
-        func put(_ value: Int64, at end: Int, width: Int) {
-            var value = value
-            for position in stride(from: end - 1, through: end - width, by: -1) {
-                text[position] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
-            }
-        }
-        put(year, at: 4, width: 4)
-        put(month, at: 7, width: 2)
-        put(day, at: 10, width: 2)
-        put(secondOfDay / 3_600, at: 13, width: 2)
-        put(secondOfDay / 60 % 60, at: 16, width: 2)
-        put(secondOfDay % 60, at: 19, width: 2)
-        for (position, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")] as [(Int, Unicode.Scalar)] {
-            text[position] = UInt8(ascii: separator)
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    static func timestamp(_ date: Date) -> String? { UTCTimestamp.iso8601(date) }
 }
 
 /// Message ids: random (version 4) UUIDs in lowercase.

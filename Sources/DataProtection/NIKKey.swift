@@ -1,3 +1,4 @@
+import ContractKit
 import Crypto
 import Foundation
 
@@ -35,8 +36,7 @@ public struct NIKKey: Sendable {
 
     /// The blind index of a normalised NIK (64 hex characters).
     public func blindIndex(_ nik: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(nik.utf8), using: SymmetricKey(data: bytes)).map { String(format: "%02x", $0) }
-            .joined()
+        Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Data(nik.utf8), using: SymmetricKey(data: bytes)))
     }
 }
 

@@ -230,14 +230,32 @@ extension NIKCheck {
             self.day = day
         }
 
-        /// Parses exactly `yyyy-MM-dd`.
+        /// Parses exactly `yyyy-MM-dd`, ASCII digits only. Read as bytes: splitting into
+        /// `Character`s and asking each `isWholeNumber` was 3 % of the intake role's CPU.
         init?(iso: String) {
-            let parts = iso.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-                parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isWholeNumber } }),
-                let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
-            else { return nil }
-            self.init(year: year, month: month, day: day)
+            // year, month, day: each field's value, its digits appended as they come.
+            var fields = (0, 0, 0)
+            var count = 0
+            for byte in iso.utf8 {
+                count += 1
+                switch count {
+                case 5, 8:
+                    guard byte == UInt8(ascii: "-") else { return nil }
+                case 1...10:
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                    let digit = Int(byte - UInt8(ascii: "0"))
+                    if count < 5 {
+                        fields.0 = fields.0 * 10 + digit
+                    } else if count < 8 {
+                        fields.1 = fields.1 * 10 + digit
+                    } else {
+                        fields.2 = fields.2 * 10 + digit
+                    }
+                default: return nil
+                }
+            }
+            guard count == 10 else { return nil }
+            self.init(year: fields.0, month: fields.1, day: fields.2)
         }
 
         var iso: String {

@@ -549,3 +549,56 @@ struct EmailAddressTests {
         #expect(!EmailAddress.isValid(address))
     }
 }
+
+@Suite("Calendar dates as the rules read them")
+struct CalendarDateParsingTests {
+    /// The parse the rules used before reading bytes: split on "-", each part of ASCII whole
+    /// numbers, then a real date (the month's length, 29 February in leap years only).
+    func previousAge(_ birth: String, _ reference: String) -> Int? {
+        func parse(_ iso: String) -> (Int, Int, Int)? {
+            let parts = iso.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+                parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isWholeNumber } }),
+                let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+            else { return nil }
+            var components = DateComponents()
+            (components.year, components.month, components.day) = (year, month, day)
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            guard (1...12).contains(month), day >= 1,
+                let first = calendar.date(from: DateComponents(year: year, month: month, day: 1)),
+                day <= calendar.range(of: .day, in: .month, for: first)!.count
+            else { return nil }
+            return (year, month, day)
+        }
+        guard let b = parse(birth), let r = parse(reference) else { return nil }
+        return r.0 - b.0 - ((r.1, r.2) >= (b.1, b.2) ? 0 : 1)
+    }
+
+    @Test func hostileDatesAreReadAsBefore() {
+        var texts = [
+            "2008-07-01", "2000-02-29", "1900-02-29", "2024-02-29", "2023-02-29", "2025-04-31", "2025-12-31", "2025-13-01",
+            "2025-00-10", "2025-01-00", "0000-01-01", "9999-12-31", "2025-1-01", "2025-01-1", "20250-01-01", "2025-01-011",
+            "2025/01/01", "2025--01-01", "-2025-01-01", "2025-01-01 ", " 2025-01-01", "2025-01-01\n", "２０２５-01-01",
+            "2025-٠١-01", "2025-0\u{301}1-01", "2025-01-0\u{0}", "", "-", "--", "2025-01", "2025-01-01-", "+025-01-01",
+            "2025\r\n01-01", "٢٠٢٥-01-01", "2025-01-01\u{200B}", "2025-O1-01",
+        ]
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789-- /x\u{301}٣\n")
+        for _ in 0..<20_000 {
+            var text = Array("2025-06-15")
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0 where !text.isEmpty: text[Int.random(in: 0..<text.count, using: &generator)] = alphabet.randomElement()!
+                case 1: text.insert(alphabet.randomElement()!, at: Int.random(in: 0...text.count, using: &generator))
+                default: if !text.isEmpty { text.remove(at: Int.random(in: 0..<text.count, using: &generator)) }
+                }
+            }
+            texts.append(String(text))
+        }
+        for text in texts {
+            #expect(NIKCheck.age(of: text, on: "2025-07-01") == previousAge(text, "2025-07-01"), "\(text.debugDescription)")
+            #expect(NIKCheck.age(of: "2000-02-29", on: text) == previousAge("2000-02-29", text), "\(text.debugDescription)")
+        }
+    }
+}

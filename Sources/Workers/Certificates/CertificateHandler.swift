@@ -630,8 +630,11 @@ public struct CertificateHandler: TypedMessageHandler {
         ]
     }
 
-    /// A sortable UTC time with milliseconds (`2025-03-03T01:20:00.000Z`).
+    /// A sortable UTC time with milliseconds (`2025-03-03T01:20:00.000Z`), written by hand
+    /// (``UTCTimestamp``); a date before 1970 or after 9999 (only a hostile publisher's) goes
+    /// to `ISO8601DateFormatter`, which gave every one of these texts before.
     static func timestamp(_ date: Date) -> String {
+        if let text = UTCTimestamp.iso8601(date, milliseconds: true) { return text }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)

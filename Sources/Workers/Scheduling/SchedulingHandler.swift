@@ -135,7 +135,7 @@ public struct SchedulingHandler: TypedMessageHandler {
     public func handle(_ input: SchedulingInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
-        var context = Context(handler: self, transaction: transaction, event: event)
+        var context = Context(handler: self, transaction: CountingTransaction(transaction), event: event)
         switch input {
         case .accepted(let accepted):
             try context.accept(accepted, arrival: accepted.submittedAt ?? event.header.time)
@@ -159,10 +159,35 @@ public struct SchedulingHandler: TypedMessageHandler {
     }
 }
 
+/// The handler's transaction for one message, keeping each BLKI's count of seats taken until
+/// the next statement that may write. One message asks for it up to ten times (the quotas
+/// before and after, each free seat and each "nothing left to open"), and each is a join over
+/// every seat taken at the BLKI: 12 % of the role's CPU, counted again while nothing changed.
+private final class CountingTransaction: StoreTransaction {
+    let base: any StoreTransaction
+    /// Seats taken (scheduled or withdrawn) per BLKI, as last counted since the last write.
+    var scheduledCounts: [TrainingCentre: Int] = [:]
+
+    init(_ base: any StoreTransaction) { self.base = base }
+
+    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+        scheduledCounts.removeAll()
+        try base.execute(sql, arguments)
+    }
+
+    func query(_ sql: String, _ arguments: [SQLValue]) throws -> [[String: SQLValue]] {
+        // A query that is not a plain SELECT (`… RETURNING`) may write.
+        if !sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).starts(with: "SELECT".utf8) {
+            scheduledCounts.removeAll()
+        }
+        return try base.query(sql, arguments)
+    }
+}
+
 /// One message's work on the scheduling state.
 private struct Context {
     let handler: SchedulingHandler
-    let transaction: any StoreTransaction
+    let transaction: CountingTransaction
     let event: DecodedEvent
     var output: [OutgoingEvent] = []
     /// The class whose seat a participant who did not come to daftar ulang left: whoever is
@@ -610,7 +635,7 @@ private struct Context {
     mutating func continueUnfinished() throws {
         for programme in unfinished.sorted() {
             let digest = SHA256.hash(data: Data("\(programme)\u{0}\(event.header.id)".utf8))
-            let key = digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+            let key = Hex.lowercase(digest.prefix(12))
             try emit(
                 EnrolmentAllocationContinuedV1(programme: programme), id: "allocation-continued-\(key)",
                 subject: programme, correlation: event.header.correlationID)
@@ -668,13 +693,16 @@ private struct Context {
     }
 
     func scheduledCount(centre: TrainingCentre) throws -> Int {
-        Int(
+        if let counted = transaction.scheduledCounts[centre] { return counted }
+        let counted = Int(
             try transaction.query(
                 """
                 SELECT COUNT(*) AS n FROM sched_applicants a JOIN sched_classes c ON c.class_id = a.class_id
                 WHERE a.status IN ('scheduled', 'withdrawn') AND c.centre = ?
                 """, [.text(centre.rawValue)]
             ).first?["n"]?.integer ?? 0)
+        transaction.scheduledCounts[centre] = counted
+        return counted
     }
 
     mutating func seatApplicant(_ participant: String, classID: String, seat: Int, applicant: [String: SQLValue]) throws {

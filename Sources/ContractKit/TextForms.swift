@@ -1,0 +1,76 @@
+public import Foundation
+
+/// Times as the pipeline writes them: ISO 8601 in UTC, written digit by digit. Foundation's
+/// formatters cost far more per call (a new `ISO8601DateFormatter` about 57 µs, which was 46 %
+/// of the certificates role's CPU while it stored the holders' names).
+public enum UTCTimestamp {
+    /// `yyyy-MM-ddTHH:mm:ssZ`, or with `milliseconds` `yyyy-MM-ddTHH:mm:ss.SSSZ`, in UTC, for the
+    /// years 1970 to 9999; nil outside them. Seconds are cut (as `JSONEncoder`'s `.iso8601`);
+    /// milliseconds are rounded to the nearest (as `ISO8601DateFormatter` with
+    /// `.withFractionalSeconds`), which may carry into the next second.
+    public static func iso8601(_ date: Date, milliseconds: Bool = false) -> String? {
+        let interval = date.timeIntervalSince1970
+        guard interval >= 0, interval < 253_402_300_800 else { return nil }
+        let totalMilliseconds: Int64
+        if milliseconds {
+            totalMilliseconds = Int64((interval * 1_000).rounded(.toNearestOrAwayFromZero))
+            // A rounding up past the last millisecond of 9999 has no four-digit year.
+            guard totalMilliseconds < 253_402_300_800_000 else { return nil }
+        } else {
+            totalMilliseconds = Int64(interval.rounded(.down)) * 1_000
+        }
+        let seconds = totalMilliseconds / 1_000
+        let days = seconds / 86_400
+        let secondOfDay = seconds % 86_400
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
+        let z = days + 719_468
+        let era = z / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var text = [UInt8](repeating: UInt8(ascii: "0"), count: milliseconds ? 24 : 20)
+        func put(_ value: Int64, at end: Int, width: Int) {
+            var value = value
+            for position in stride(from: end - 1, through: end - width, by: -1) {
+                text[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 4, width: 4)
+        put(month, at: 7, width: 2)
+        put(day, at: 10, width: 2)
+        put(secondOfDay / 3_600, at: 13, width: 2)
+        put(secondOfDay / 60 % 60, at: 16, width: 2)
+        put(secondOfDay % 60, at: 19, width: 2)
+        for (position, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")] as [(Int, Unicode.Scalar)] {
+            text[position] = UInt8(ascii: separator)
+        }
+        if milliseconds {
+            text[19] = UInt8(ascii: ".")
+            put(totalMilliseconds % 1_000, at: 23, width: 3)
+        }
+        text[text.count - 1] = UInt8(ascii: "Z")
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// Bytes as lowercase hexadecimal digits, two per byte. `String(format: "%02x")` per byte cost
+/// 25 µs for a 32-byte digest (8 % of the intake role's CPU in the NIK's blind index).
+public enum Hex {
+    /// `[0xab, 0x01]` → `"ab01"`.
+    public static func lowercase<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+}
