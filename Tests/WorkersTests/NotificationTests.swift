@@ -110,6 +110,18 @@ struct NotificationTemplateTests {
         let plain = ["program": "Tata Graha", "blki": "BLKI Bontang", "ada_alamat": "true"]
         #expect(FlatJSON.object(plain) == String(decoding: try encoder.encode(plain), as: UTF8.self))
         #expect(FlatJSON.routes([routes[0]]) == String(decoding: try encoder.encode([routes[0]]), as: UTF8.self))
+        // Random texts of quotes, backslashes, control characters and letters of one to four
+        // UTF-8 bytes read back whole.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("a\"\\/\n\r\t\u{0}\u{1f}\u{7f}é€😀🇮🇩\u{2028}") + ["\u{8}", "\u{c}"]
+        for _ in 0..<2_000 {
+            let text = String(
+                (0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            let values = [text: text, "nama": text + "x"]
+            #expect(try JSONDecoder().decode([String: String].self, from: Data(FlatJSON.object(values).utf8)) == values)
+            let route = [NotificationHandler.Route(channel: .sms, recipient: text)]
+            #expect(try JSONDecoder().decode([NotificationHandler.Route].self, from: Data(FlatJSON.routes(route).utf8)) == route)
+        }
     }
 
     /// The row's values and routes are read by hand too: for every input, what the reader
