@@ -369,7 +369,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "jobs-probe-worker", "kaltim-demo", "kaltim-worker", "Jobs", "Stores", "AMQP", "Contracts", "Topology",
-                "TestSupport", "WorkerHost",
+                "TestSupport", "WorkerHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

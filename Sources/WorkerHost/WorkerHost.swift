@@ -65,7 +65,7 @@ public enum WorkerHost {
         let consuming = try await connect(configuration, name: "consumer", logger: logger)
         let publishing = try await connect(configuration, name: "publisher", logger: logger)
         var workerOptions = WorkerOptions()
-        workerOptions.concurrency = UInt16(options.concurrency)
+        workerOptions.concurrency = UInt16(options.concurrency(of: role))
         workerOptions.afterCommit = afterCommit
         workerOptions.publishers = options.publisherPolicy
         workerOptions.declaresTopology = options.declareTopology
