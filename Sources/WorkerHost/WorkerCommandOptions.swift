@@ -41,7 +41,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "Messages held at once: the consumer prefetch and the largest group commit (1–65535; default 64, for notifications 256).",
+            "Messages held at once: the consumer prefetch and the largest group commit (1–65535; default 64, for intake and notifications 256).",
             valueName: "n"))
     public var concurrency: Int?
 
@@ -49,13 +49,16 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     /// ``defaultConcurrency(of:)``.
     public func concurrency(of role: WorkerRole) -> Int { concurrency ?? Self.defaultConcurrency(of: role) }
 
-    /// 64, and 256 for the notification role. Its queue takes three events per registration,
-    /// each small and queued as one row, and its group commits share the store's one writer
-    /// with the dispatcher: at 64 its backlog set the end of the main job (20,000 registrations
-    /// in 28.2–28.5 s end to end, three runs); at 256, in 16.7 and 17.7 s (two runs), its
-    /// peak memory the same (61–63 MiB).
+    /// 256 for the intake and notification roles, 64 for the others. Both take the most
+    /// messages (intake every registration, notifications three events per registration), each
+    /// small, and at 64 both set the pace of the main job while using well under a core
+    /// (intake's two processes 34 % each; notifications, whose commits share the store's one
+    /// writer with its dispatcher, under 70 %). 20,000 registrations (kaltim-demo as
+    /// `scripts/bench-e2e.sh` runs it): end to end in 28.2–28.5 s with notifications at 64, in
+    /// 16.1–20.1 s at 256; intake's outputs in 14.1–15.9 s at 64, in 12.7 s at 256 (one run);
+    /// peak memory 4–5 MiB more per process at 256.
     public static func defaultConcurrency(of role: WorkerRole) -> Int {
-        role.name == WorkerRole.notifications.name ? 256 : 64
+        [WorkerRole.intake.name, WorkerRole.notifications.name].contains(role.name) ? 256 : 64
     }
 
     @Option(

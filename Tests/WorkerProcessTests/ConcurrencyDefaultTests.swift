@@ -6,10 +6,11 @@ import WorkerHost
 
 /// How many messages a worker process holds at once when `--concurrency` is not given.
 struct ConcurrencyDefaultTests {
-    @Test func theNotificationRoleHolds256AndTheOthers64UnlessTold() throws {
+    @Test func intakeAndNotificationsHold256AndTheOthers64UnlessTold() throws {
         for role in WorkerRole.all {
             let options = try WorkerCommandOptions.parse([])
-            #expect(options.concurrency(of: role) == (role.name == "notifications" ? 256 : 64), "\(role.name)")
+            #expect(
+                options.concurrency(of: role) == (["intake", "notifications"].contains(role.name) ? 256 : 64), "\(role.name)")
             let told = try WorkerCommandOptions.parse(["--concurrency", "8"])
             #expect(told.concurrency(of: role) == 8, "\(role.name)")
         }
