@@ -231,7 +231,8 @@ extension NIKCheck {
         }
 
         /// Parses exactly `yyyy-MM-dd`, ASCII digits only. Read as bytes: splitting into
-        /// `Character`s and asking each `isWholeNumber` was 3 % of the intake role's CPU.
+        /// `Character`s and asking each `isWholeNumber` was 3 % of the intake role's samples in
+        /// a perf profile.
         init?(iso: String) {
             // year, month, day: each field's value, its digits appended as they come.
             var fields = (0, 0, 0)

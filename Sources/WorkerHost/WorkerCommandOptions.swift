@@ -49,14 +49,14 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
     /// ``defaultConcurrency(of:)``.
     public func concurrency(of role: WorkerRole) -> Int { concurrency ?? Self.defaultConcurrency(of: role) }
 
-    /// 256 for the intake and notification roles, 64 for the others. Both take the most
+    /// 256 for the intake and notification roles, 64 for the others: both take the most
     /// messages (intake every registration, notifications three events per registration), each
-    /// small, and at 64 both set the pace of the main job while using well under a core
-    /// (intake's two processes 34 % each; notifications, whose commits share the store's one
-    /// writer with its dispatcher, under 70 %). 20,000 registrations (kaltim-demo as
-    /// `scripts/bench-e2e.sh` runs it): end to end in 28.2–28.5 s with notifications at 64, in
-    /// 16.1–20.1 s at 256; intake's outputs in 14.1–15.9 s at 64, in 12.7 s at 256 (one run);
-    /// peak memory 4–5 MiB more per process at 256.
+    /// small. 20,000 registrations (kaltim-demo as `scripts/bench-e2e.sh` runs it, 2026-12-07):
+    /// with notifications at 64, 703–818 registrations/s end to end (six runs), up to 17,400
+    /// of its messages waiting in the broker (one sampled run); at 256, 1,131–1,197 (four
+    /// runs), its peak memory 61–63 MiB either way. Intake's outputs took 14.1–15.9 s at 64
+    /// (ten runs), its two processes spending 5.8–5.9 s of CPU together, and 12.7 s at 256
+    /// (one run), each process's peak memory 4–5 MiB higher.
     public static func defaultConcurrency(of role: WorkerRole) -> Int {
         [WorkerRole.intake.name, WorkerRole.notifications.name].contains(role.name) ? 256 : 64
     }

@@ -18,10 +18,10 @@ public struct DispatcherOptions: Sendable {
     public var rates: [NotificationChannel: (perSecond: Double, burst: Double)] = [
         .whatsApp: (20, 40), .sms: (20, 40), .email: (10, 20),
     ]
-    /// Messages taken per round (and sent concurrently). 256: a round claims, sends and records
-    /// before the next claims, and at 64 the rounds fell behind the worker's queueing in the
-    /// main job (21,000 messages waiting at 20,000 registrations).
-    public var batchSize = 256
+    /// Messages taken per round (and sent concurrently). A round must end well within its
+    /// claim even when a channel sends slowly (at most its burst in flight, each send up to its
+    /// timeout), or another replica takes the rest and sends them again.
+    public var batchSize = 64
     /// Pause when nothing is due, unless the ``NotificationDispatcher``'s doorbell rings
     /// first (the worker committed new messages).
     public var idleInterval: Duration = .milliseconds(250)

@@ -135,7 +135,7 @@ public struct SchedulingHandler: TypedMessageHandler {
     public func handle(_ input: SchedulingInput, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
     {
-        var context = Context(handler: self, transaction: CountingTransaction(transaction), event: event)
+        var context = Context(handler: self, transaction: SeatCountCachingTransaction(transaction), event: event)
         switch input {
         case .accepted(let accepted):
             try context.accept(accepted, arrival: accepted.submittedAt ?? event.header.time)
@@ -162,8 +162,9 @@ public struct SchedulingHandler: TypedMessageHandler {
 /// The handler's transaction for one message, keeping each BLKI's count of seats taken until
 /// the next statement that may write. One message asks for it up to ten times (the quotas
 /// before and after, each free seat and each "nothing left to open"), and each is a join over
-/// every seat taken at the BLKI: 12 % of the role's CPU, counted again while nothing changed.
-private final class CountingTransaction: StoreTransaction {
+/// every seat taken at the BLKI, counted again while nothing changed (`quotasReached()` alone
+/// was 12 % of the role's samples in a perf profile).
+private final class SeatCountCachingTransaction: StoreTransaction {
     let base: any StoreTransaction
     /// Seats taken (scheduled or withdrawn) per BLKI, as last counted since the last write.
     var scheduledCounts: [TrainingCentre: Int] = [:]
@@ -187,7 +188,7 @@ private final class CountingTransaction: StoreTransaction {
 /// One message's work on the scheduling state.
 private struct Context {
     let handler: SchedulingHandler
-    let transaction: CountingTransaction
+    let transaction: SeatCountCachingTransaction
     let event: DecodedEvent
     var output: [OutgoingEvent] = []
     /// The class whose seat a participant who did not come to daftar ulang left: whoever is
