@@ -76,3 +76,13 @@ public enum Hex {
 
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 }
+
+/// JSON text written by hand, as the contracts are encoded.
+public enum JSONText {
+    /// Appends `text` as a JSON string literal: `"` and `\` escaped, control characters as
+    /// `\b \t \n \f \r` or `\u00xx`, everything else (`/`, non-ASCII) as it is, in UTF-8:
+    /// what `JSONEncoder` with `.withoutEscapingSlashes` writes.
+    public static func appendQuoted(_ text: String, to json: inout [UInt8]) {
+        EnvelopeWriter.appendString(text, to: &json)
+    }
+}
