@@ -775,6 +775,37 @@ struct NotificationDeliveryTests {
         #expect(due.map { $0["next_attempt_at"]?.real } == [123, 0, 123], "\(due)")
     }
 
+    /// A round takes no more than its slowest channel can send within half the claim, at its
+    /// rate and with at most its burst in flight, each send taking the longest it may: a round
+    /// that outlasted its claim would let another replica send its last messages again.
+    @Test func aRoundTakesNoMoreThanItsSlowestChannelCanSendWithinHalfTheClaim() async throws {
+        var options = DispatcherOptions()
+        #expect(options.messagesPerRound(over: [NotificationChannel.whatsApp, .sms, .email]) == 60)
+        #expect(options.messagesPerRound(over: [NotificationChannel.whatsApp, .sms]) == 120)
+        #expect(options.messagesPerRound(over: [NotificationChannel]()) == 256)
+        options.rates = [.whatsApp: (1_000_000, 2_000_000), .sms: (1_000_000, 2_000_000), .email: (1_000_000, 2_000_000)]
+        #expect(options.messagesPerRound(over: NotificationChannel.allCases) == 256, "the main job: no rate to protect")
+        options.rates[.email] = (1, 2)
+        options.claim = .seconds(30)
+        #expect(options.messagesPerRound(over: NotificationChannel.allCases) == 1, "15 s cannot hold one 20 s send: one a round")
+        options.claim = .seconds(600)
+        #expect(options.messagesPerRound(over: NotificationChannel.allCases) == 30, "2 in flight x 15 waves of 20 s")
+        options.batchSize = Int.max
+        options.rates = [:]
+        #expect(options.messagesPerRound(over: NotificationChannel.allCases) == 1_000_000)
+
+        // The dispatcher keeps to it: five messages waiting, one taken a round.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let clock = Clock(Self.noon())
+        let file = try FileSender(path: path, now: { clock.date })
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock) {
+            $0.claim = .seconds(30)
+        }
+        for index in 1...5 { _ = try await kit.deliver(Self.submitted(index)) }
+        #expect(await dispatcher.runOnce() == 1)
+    }
+
     /// The dispatcher takes the oldest waiting message first (one at a time here), and reads
     /// that order from an index: a claim sorts nothing, however long the backlog. Every new
     /// message is due at once, so with the index before (no arrival time in it) each claim

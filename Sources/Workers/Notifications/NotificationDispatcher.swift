@@ -18,10 +18,12 @@ public struct DispatcherOptions: Sendable {
     public var rates: [NotificationChannel: (perSecond: Double, burst: Double)] = [
         .whatsApp: (20, 40), .sms: (20, 40), .email: (10, 20),
     ]
-    /// Messages taken per round (and sent concurrently). A round must end well within its
-    /// claim even when a channel sends slowly (at most its burst in flight, each send up to its
-    /// timeout), or another replica takes the rest and sends them again.
-    public var batchSize = 64
+    /// Messages taken per round at most (and sent concurrently); a round takes fewer when its
+    /// channels could not send them within half the claim (``messagesPerRound(over:)``).
+    public var batchSize = 256
+    /// The longest one send may take (the HTTP gateway's timeout is 10 s, SMTP's 20 s): a
+    /// round is sized so that it ends within half its claim even when every send takes this.
+    public var longestSend: Duration = .seconds(20)
     /// Pause when nothing is due, unless the ``NotificationDispatcher``'s doorbell rings
     /// first (the worker committed new messages).
     public var idleInterval: Duration = .milliseconds(250)
@@ -45,6 +47,26 @@ public struct DispatcherOptions: Sendable {
     public var contactRetention: Duration? = .seconds(365 * 86_400)
 
     public init() {}
+
+    /// The messages one round takes when it may send on `channels`: ``batchSize``, fewer when
+    /// the slowest of them could not send that many within half of ``claim``, neither at its
+    /// rate nor with at most its burst in flight and each send taking ``longestSend``. A round
+    /// that outlasted its claim would let another replica take its last messages and send them
+    /// again. With the default rates and a 120 s claim: 60 with e-mail (burst 20, 60 s / 20 s
+    /// per wave), 120 on the gateway alone; in the main job (no rate to protect) 256.
+    public func messagesPerRound(over channels: some Sequence<NotificationChannel>) -> Int {
+        func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+        let window = seconds(claim) / 2
+        let longest = max(seconds(longestSend), 0.001)
+        var limit = Double(min(max(1, batchSize), 1_000_000))
+        for channel in channels {
+            guard let rate = rates[channel] else { continue }
+            limit = min(limit, rate.perSecond * window, max(1, rate.burst) * (window / longest).rounded(.down))
+        }
+        return max(1, Int(limit.rounded(.down)))
+    }
 }
 
 /// Sends the notifications the ``NotificationHandler`` queued: due ones first, through the
@@ -295,7 +317,7 @@ public final class NotificationDispatcher: Service, Sendable {
         let now = now().timeIntervalSince1970
         let storeNow = try await store.currentTime().timeIntervalSince1970
         let until = storeNow + Double(options.claim.components.seconds)
-        let limit = options.batchSize
+        let limit = options.messagesPerRound(over: senders.keys)
         let instance = instance
         return try await store.write { transaction in
             let rows = try transaction.query(
