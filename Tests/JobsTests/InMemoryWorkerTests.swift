@@ -81,6 +81,18 @@ struct InMemoryRig {
             mandatory: true)
     }
 
+    /// A worker consuming and publishing through `transport` (concurrency 8), holding a failed
+    /// message for the given waits while its copy cannot be published; running until cancelled.
+    func runningWorker(
+        through transport: any WorkerTransport, routeRetryDelays: [Duration]
+    ) -> (worker: Worker, running: Task<Void, any Error>) {
+        var options = WorkerOptions()
+        options.concurrency = 8
+        options.routeRetryDelays = routeRetryDelays
+        let worker = worker(consuming: transport, publishing: transport, options: options)
+        return (worker, Task { try await worker.run() })
+    }
+
     func code(_ message: (body: Data, properties: AMQPProperties)) -> String {
         message.properties.headers?[FailureRouter.Header.code]?.stringValue ?? ""
     }
@@ -257,11 +269,8 @@ extension InMemoryWorkerTests {
     @Test func aFailedMessageIsHeldNotHandedBackWhileThePublisherReconnects() async throws {
         let rig = try await InMemoryRig.make()
         let reconnecting = ReconnectingPublisher(rig.transport, refusals: 3)
-        var options = WorkerOptions()
-        options.concurrency = 8
-        options.routeRetryDelays = [.milliseconds(1), .milliseconds(1), .milliseconds(1), .milliseconds(1)]
-        let worker = rig.worker(consuming: reconnecting, publishing: reconnecting, options: options)
-        let running = Task { try await worker.run() }
+        let (worker, running) = rig.runningWorker(
+            through: reconnecting, routeRetryDelays: [.milliseconds(1), .milliseconds(1), .milliseconds(1), .milliseconds(1)])
         try await rig.publishMalformed("malformed-1")
         try await waitUntil(timeout: .seconds(60), "dead-lettered") { worker.statistics.deadLettered == 1 }
         #expect(reconnecting.refusalsLeft.withLock { $0 } == 0, "every refusal was met")
@@ -286,11 +295,7 @@ extension InMemoryWorkerTests {
     @Test func aCopyTheBrokerRefusesHandsTheMessageBackAtOnce() async throws {
         let rig = try await InMemoryRig.make()
         let refusing = ReconnectingPublisher(rig.transport, refusals: 2, refusal: .publishNacked)
-        var options = WorkerOptions()
-        options.concurrency = 8
-        options.routeRetryDelays = [.seconds(3_600)]
-        let worker = rig.worker(consuming: refusing, publishing: refusing, options: options)
-        let running = Task { try await worker.run() }
+        let (worker, running) = rig.runningWorker(through: refusing, routeRetryDelays: [.seconds(3_600)])
         try await rig.publishMalformed("malformed-3")
         try await waitUntil(timeout: .seconds(60), "dead-lettered on its third delivery") {
             worker.statistics.deadLettered == 1
@@ -307,11 +312,7 @@ extension InMemoryWorkerTests {
     @Test func aMessageThatCannotBeRoutedAfterEveryWaitIsHandedBack() async throws {
         let rig = try await InMemoryRig.make()
         let reconnecting = ReconnectingPublisher(rig.transport, refusals: 3)
-        var options = WorkerOptions()
-        options.concurrency = 8
-        options.routeRetryDelays = [.milliseconds(1)]
-        let worker = rig.worker(consuming: reconnecting, publishing: reconnecting, options: options)
-        let running = Task { try await worker.run() }
+        let (worker, running) = rig.runningWorker(through: reconnecting, routeRetryDelays: [.milliseconds(1)])
         try await rig.publishMalformed("malformed-2")
         try await waitUntil(timeout: .seconds(60), "dead-lettered on its second delivery") {
             worker.statistics.deadLettered == 1
