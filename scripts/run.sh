@@ -8,10 +8,12 @@
 #
 # --console: the web console runs on the run's topology from the start and is left running at
 # the end (with the broker and the run's queues), its address and demo accounts printed and
-# kept in out/run/console-accounts.txt. Stop it with `kill $(cat out/run/console.pid)`, then
-# `scripts/broker.sh stop`. Its port is 8080 unless --console-port N says otherwise. The next
-# run.sh (with --console or not) stops a console an earlier run left, and deletes that run's
-# queues from the private broker.
+# kept in out/run/console-accounts.txt, and so is the certificate verification service that the
+# run's QR codes and messages point at (port 8090 unless --verification-port N). Stop them with
+# `kill $(cat out/run/console.pid) $(cat out/run/verification.pid)`, then `scripts/broker.sh
+# stop`. The console's port is 8080 unless --console-port N says otherwise. The next run.sh
+# (with --console or not) stops a console and verification service an earlier run left, and
+# deletes that run's queues from the private broker.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,23 +25,28 @@ done
 scripts/install-deps.sh
 started_broker=0
 if ! scripts/broker.sh status >/dev/null 2>&1; then started_broker=1; fi
-# The console this run started, if it is still running (known by its pid file and command).
-console_alive() {
+# A kaltim-console process a run started, if it is still running (known by its pid file, given
+# as console or verification, and its command).
+alive() {
   local pid
-  pid="$(cat out/run/console.pid 2>/dev/null || true)"
+  pid="$(cat "out/run/$1.pid" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] && grep -q "kaltim-console" "/proc/$pid/cmdline" 2>/dev/null
 }
+console_alive() { alive console; }
 # The broker stays up only for a console left running on it.
 cleanup() { if ((started_broker)) && ! console_alive; then scripts/broker.sh stop || true; fi; }
 trap cleanup EXIT
 scripts/broker.sh start
-if console_alive; then
-  # A console an earlier run left (this script started it; the run deletes out/run).
-  old="$(cat out/run/console.pid)"
-  echo "== stopping the console of the previous run (pid $old)"
-  kill "$old" || true
-  for _ in $(seq 1 300); do console_alive || break; sleep 0.1; done
-fi
+for service in console verification; do
+  if alive "$service"; then
+    # A console or verification service an earlier run left (this script started it; the run
+    # deletes out/run).
+    old="$(cat "out/run/$service.pid")"
+    echo "== stopping the $service service of the previous run (pid $old)"
+    kill "$old" || true
+    for _ in $(seq 1 300); do alive "$service" || break; sleep 0.1; done
+  fi
+done
 if [[ -f out/run/console.prefix ]]; then
   prefix="$(cat out/run/console.prefix)"
   if [[ "$prefix" =~ ^demo-[0-9]+-[0-9]+\.$ ]]; then

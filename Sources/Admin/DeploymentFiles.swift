@@ -237,7 +237,9 @@ public enum DeploymentFiles {
             description: "Kaltim \(role.name) worker %i",
             service: """
                 # KALTIM_BROKER_URL=amqps://\(user(role)):…@broker:5671/%2f with the user's password (and,
-                # for notifications, KALTIM_GATEWAY_TOKEN / KALTIM_SMTP_PASSWORD); the broker's CA in
+                # for notifications, KALTIM_GATEWAY_TOKEN / KALTIM_SMTP_PASSWORD; for certificates and
+                # notifications, KALTIM_VERIFICATION_URL=https://<the verification service's public
+                # address>, which the QR codes and messages give); the broker's CA in
                 # /etc/kaltim/secrets/ca.pem (scripts/make-broker-certs.sh).
                 EnvironmentFile=/etc/kaltim/\(role.name).env
                 ExecStart=/usr/local/bin/kaltim-worker \(arguments.joined(separator: " ")) $KALTIM_EXTRA_ARGUMENTS
@@ -635,6 +637,10 @@ public enum DeploymentFiles {
             let url = brokers.map { "amqps://\(user(role)):${\(role.name.uppercased())_PASSWORD}@\($0):\(amqpsPort)/%2f" }
                 .joined(separator: ",")
             let retryType = retryQueueType.map { "\n      KALTIM_RETRY_QUEUE_TYPE: \($0.rawValue)" } ?? ""
+            // The address the QR codes and messages give (unset: the programme's public one).
+            let verificationURL =
+                role == .certificates || role == .notifications
+                ? "\n      KALTIM_VERIFICATION_URL: \"${KALTIM_VERIFICATION_URL:-}\"" : ""
             // With PostgreSQL: start once the database answers, and again if the worker exits.
             let dependencies =
                 postgres
@@ -650,7 +656,7 @@ public enum DeploymentFiles {
                     image: kaltim/worker
                     command: [\(arguments.map { "\"\($0)\"" }.joined(separator: ", "))]
                     environment:
-                      KALTIM_BROKER_URL: "\(url)"\(retryType)\(databaseURL)
+                      KALTIM_BROKER_URL: "\(url)"\(retryType)\(databaseURL)\(verificationURL)
                     deploy:
                       replicas: \(replicas)
                     # Longer than the worker's drain (--shutdown-timeout 30 s).
@@ -1010,6 +1016,16 @@ public enum DeploymentFiles {
                         - name: KALTIM_DATABASE_URL
                           valueFrom: {secretKeyRef: {name: kaltim-\(role.name), key: database-url}}
             """ : ""
+        // The address the QR codes and messages give: the ConfigMap kaltim-verification's
+        // public-url (without it, the programme's public address).
+        let verificationEnvironment =
+            role == .certificates || role == .notifications
+            ? """
+
+                        # The verification service's public address, given in QR codes and messages.
+                        - name: KALTIM_VERIFICATION_URL
+                          valueFrom: {configMapKeyRef: {name: kaltim-verification, key: public-url, optional: true}}
+            """ : ""
         let dataVolume = onPostgres ? "emptyDir: {}" : "persistentVolumeClaim: {claimName: kaltim-\(role.name)-data}"
         let volumeClaim =
             onPostgres
@@ -1055,7 +1071,7 @@ public enum DeploymentFiles {
                           valueFrom: {secretKeyRef: {name: kaltim-\(role.name), key: broker-url}}
                         # quorum with the three-node broker of kubernetes/cluster/rabbitmq.yaml.
                         - name: KALTIM_RETRY_QUEUE_TYPE
-                          valueFrom: {configMapKeyRef: {name: kaltim-broker, key: retry-queue-type, optional: true}}
+                          valueFrom: {configMapKeyRef: {name: kaltim-broker, key: retry-queue-type, optional: true}}\(verificationEnvironment)
                       ports: [{name: http, containerPort: 8080}]
                       livenessProbe: {httpGet: {path: /health, port: http}, periodSeconds: 10, failureThreshold: 3}
                       readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 5, failureThreshold: 2}

@@ -13,6 +13,7 @@ public import Jobs
 /// | `KALTIM_RETRY_QUEUE_TYPE` | `classic` or `quorum` retry tiers (all processes agree) | every command that declares |
 /// | `KALTIM_AUDIT_LOG` | the audit log's path | `kaltim-admin`, `kaltim-console` |
 /// | `KALTIM_GATEWAY_TOKEN`, `KALTIM_SMTP_PASSWORD` | notification channel secrets | `kaltim-worker notifications` |
+/// | `KALTIM_VERIFICATION_URL` | the verification service's public address | `kaltim-worker certificates`, `notifications` |
 public struct DeploymentEnvironment: Sendable {
     /// The broker a command uses when neither an option nor the environment names one.
     public static let localBrokerURL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -61,6 +62,40 @@ public struct DeploymentEnvironment: Sendable {
     /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `var/audit.jsonl`.
     public func auditLogPath(option: String?) -> String {
         option ?? self["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"
+    }
+
+    /// The address the public verification service answers at, as people reach it (no
+    /// trailing slash): `KALTIM_VERIFICATION_URL`, else ``publicVerificationAddress``. The
+    /// certificates' QR codes hold `<address>/v/<code>` and the holders' messages link
+    /// `<address>/verifikasi/<code>`, so one setting keeps both on the service that answers.
+    /// - Throws: ``DeploymentSettingError`` when the variable is not an http(s) address with a
+    ///   host and no query or fragment, of at most 150 bytes.
+    public func verificationAddress() throws(DeploymentSettingError) -> String {
+        guard let value = self["KALTIM_VERIFICATION_URL"] else { return Self.publicVerificationAddress }
+        var address = Substring(value)
+        while address.hasSuffix("/") { address = address.dropLast() }
+        guard Self.isWebAddress(String(address)), address.utf8.count <= 150 else {
+            // A password in the address is not repeated in the error.
+            throw DeploymentSettingError(
+                setting: "KALTIM_VERIFICATION_URL",
+                value: value.contains("@") ? "(an address with a user, not shown)" : String(value.prefix(200)),
+                expected: "an http(s) address with a host, no query, at most 150 bytes (https://sertifikat.example.go.id)")
+        }
+        return String(address)
+    }
+
+    /// Where the programme's verification service is published, when a deployment says nothing
+    /// else: the address the certificates and messages give their readers.
+    public static let publicVerificationAddress = "https://sertifikat.disnakertrans.kaltimprov.go.id"
+
+    /// An absolute http(s) address with a host, without user, query or fragment.
+    public static func isWebAddress(_ text: String) -> Bool {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
+            components.user == nil, components.password == nil, components.query == nil, components.fragment == nil,
+            !text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F })
+        else { return false }
+        return true
     }
 
     /// The retry tiers' queue type: the option's value, else `KALTIM_RETRY_QUEUE_TYPE`, else

@@ -50,6 +50,11 @@ struct KaltimDemo: AsyncParsableCommand {
     var consolePort = 8080
     @Option(
         help: ArgumentHelp(
+            "Port of the certificate verification service started with --console-binary; the certificates' QR codes and the messages' links point at it.",
+            valueName: "port"))
+    var verificationPort = 8090
+    @Option(
+        help: ArgumentHelp(
             "Open loop: the portal publishes the registrations at this many per second, each stamped when it is sent, instead of all at once; the report gives p50/p99/max from submission to intake's decision and to the decision's message.",
             valueName: "per-second"))
     var rate: Double?
@@ -74,6 +79,8 @@ struct KaltimDemo: AsyncParsableCommand {
             guard !chaos else { throw ValidationError("--console-binary runs without --chaos") }
         }
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
+        // Known before the workers start: their QR codes and links carry it.
+        guard (1...65535).contains(verificationPort) else { throw ValidationError("--verification-port must be 1…65535") }
         if let rate {
             guard rate.isFinite, rate >= 1, rate <= 100_000 else { throw ValidationError("--rate is 1 to 100000 per second") }
         }

@@ -87,7 +87,17 @@ struct ProgrammeRun {
         // The console starts before the first registration: its queue must be bound to see it.
         var console: RunConsole?
         if let binary = options.consoleBinary {
-            console = try await RunConsole.start(self, binary: binary, port: options.consolePort)
+            var started = try await RunConsole.start(self, binary: binary, port: options.consolePort)
+            do {
+                started.verification = try await RunConsole.startVerification(
+                    self, binary: binary, port: options.verificationPort)
+            } catch {
+                // Nothing is left running for a run that did not start.
+                ProcessSpawner.stop([started.pid], within: .seconds(10))
+                unlink(path("console.pid"))
+                throw error
+            }
+            console = started
         }
         try console?.announce(root: root.path)
         let chaos = options.chaos
@@ -145,6 +155,12 @@ struct ProgrammeRun {
         return ["--database", path("var/\(role).sqlite")]
     }
 
+    /// The address of the verification service a run with the console starts (the QR codes and
+    /// messages point at it); `nil` without the console (the public address then).
+    var verificationAddress: String? {
+        options.consoleBinary == nil ? nil : "http://127.0.0.1:\(options.verificationPort)"
+    }
+
     /// Starts every worker process (under one supervisor in chaos mode) and waits until each
     /// has started. Returns the fleet and the names of the worker processes.
     func startWorkers() async throws -> (Fleet, [String]) {
@@ -154,10 +170,16 @@ struct ProgrammeRun {
             (1...intakeReplicas).map { "intake-\($0)" } + ["scheduling-1", "grading-1", "certificates-1", "notifications-1"]
         // Messages go to a JSON-lines file instead of a gateway. The run compresses months into
         // minutes, so quiet hours are off and there is no provider to protect with a rate limit.
-        let notificationArguments = [
+        var notificationArguments = [
             "--templates", options.templates, "--notification-log", path("notifications.jsonl"), "--quiet-hours", "off",
             "--gateway-rate", "1000000", "--smtp-rate", "1000000",
         ]
+        var certificateArguments = ["--output-directory", path("certificates")]
+        // With the console, the run's own verification service answers the QR codes and links.
+        if let address = verificationAddress {
+            certificateArguments += ["--verification-url", address + "/v/"]
+            notificationArguments += ["--verification-url", address + "/verifikasi"]
+        }
         // The workers connect as the run does; the public development NIK key, as the
         // registry extract was imported under it.
         var brokerArguments = ["--broker-url", url]
@@ -177,7 +199,7 @@ struct ProgrammeRun {
                 roles: [
                     "intake": .init(replicas: intakeReplicas, arguments: intakeArguments),
                     "scheduling": .init(replicas: 1), "grading": .init(replicas: 1),
-                    "certificates": .init(replicas: 1, arguments: ["--output-directory", path("certificates")]),
+                    "certificates": .init(replicas: 1, arguments: certificateArguments),
                     "notifications": .init(replicas: 1, arguments: notificationArguments),
                 ])
             try JSONEncoder().encode(plan).write(to: URL(fileURLWithPath: path("plan.json")))
@@ -196,7 +218,7 @@ struct ProgrammeRun {
             try fleet.start("grading", ["grading"] + storeArguments("grading") + common)
             try fleet.start(
                 "certificates",
-                ["certificates"] + storeArguments("certificates") + ["--output-directory", path("certificates")] + common)
+                ["certificates"] + storeArguments("certificates") + certificateArguments + common)
             try fleet.start(
                 "notifications", ["notifications"] + storeArguments("notifications") + notificationArguments + common)
             try await fleet.waitUntilStarted()

@@ -21,6 +21,15 @@ struct RunConsole {
     let accounts: [Account]
     let accountsFile: String
     let log: String
+    /// The certificate verification service started beside it (`kaltim-console verification`).
+    var verification: Verification?
+
+    /// The run's verification service: its process, address and log.
+    struct Verification {
+        let pid: pid_t
+        let address: String
+        let log: String
+    }
 
     /// The accounts of a run: one per kind of user the console serves.
     static func demoAccounts() -> [Account] {
@@ -78,32 +87,60 @@ struct RunConsole {
             ]
         }
         let log = run.path("logs/console.log")
-        let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)
-        try "\(pid)\n".write(toFile: run.path("console.pid"), atomically: true, encoding: .utf8)
         // The run's topology stays with the console; the next run.sh deletes it by this prefix.
         try "\(run.prefix)\n".write(toFile: run.path("console.prefix"), atomically: true, encoding: .utf8)
-        /// A console that did not come up is not left behind.
-        func giveUp(_ reason: String) -> FleetError {
-            ProcessSpawner.stop([pid], within: .seconds(10))
-            unlink(run.path("console.pid"))
-            return FleetError(reason)
+        let (pid, address) = try await launch(
+            binary, arguments, what: "the console", listening: "console listening", pidFile: run.path("console.pid"),
+            log: log)
+        return RunConsole(pid: pid, address: address, accounts: accounts, accountsFile: accountsFile, log: log)
+    }
+
+    /// Starts `kaltim-console verification` on the run's certificates store (the development
+    /// key signs the run's certificates) at `port`, which the workers' QR codes and links
+    /// already name, and waits until it listens.
+    static func startVerification(_ run: ProgrammeRun, binary: String, port: Int) async throws -> Verification {
+        var arguments = [
+            "verification", "--development-key", "--programme-file", run.options.programme.programmeFile, "--port",
+            String(port),
+        ]
+        if let postgres = run.options.postgres {
+            arguments += ["--database", postgres, "--store-schema", run.schemaPrefix + "certificates"]
+        } else {
+            arguments += ["--database", run.path("var/certificates.sqlite")]
         }
+        let log = run.path("logs/verification.log")
+        let (pid, address) = try await launch(
+            binary, arguments, what: "the verification service", listening: "verification service listening",
+            pidFile: run.path("verification.pid"), log: log)
+        return Verification(pid: pid, address: address, log: log)
+    }
+
+    /// Starts a kaltim-console process, writes its pid file and waits (up to 2 minutes) until
+    /// its log says `listening`; a process that did not come up is not left behind.
+    static func launch(
+        _ binary: String, _ arguments: [String], what: String, listening: String, pidFile: String, log: String
+    ) async throws -> (pid: pid_t, address: String) {
+        let pid = try ProcessSpawner.spawn(binary, arguments, log: log, truncate: true)
+        try "\(pid)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         let deadline = ContinuousClock.now + .seconds(120)
         while true {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            // {"msg":"console listening",…,"listen":"127.0.0.1:8080",…}
-            if let line = text.split(separator: "\n").first(where: { $0.contains("console listening") }),
-                let start = line.firstRange(of: "\"listen\":\"")
+            // The console logs JSON ({"msg":"console listening",…,"listen":"127.0.0.1:8080",…}),
+            // the verification service text (… listen=127.0.0.1:8090 [Verification] … listening).
+            if let line = text.split(separator: "\n").first(where: { $0.contains(listening) }),
+                let start = line.firstRange(of: "\"listen\":\"") ?? line.firstRange(of: "listen=")
             {
-                let address = line[start.upperBound...].prefix { $0 != "\"" }
-                return RunConsole(
-                    pid: pid, address: "http://\(address)", accounts: accounts, accountsFile: accountsFile, log: log)
+                return (pid, "http://" + line[start.upperBound...].prefix { $0 != "\"" && $0 != " " })
             }
             if ProcessSpawner.exitStatus(of: pid) != nil {
-                unlink(run.path("console.pid"))
-                throw FleetError("the console exited at start (is its port taken?); see \(log)")
+                unlink(pidFile)
+                throw FleetError("\(what) exited at start (is its port taken?); see \(log)")
             }
-            guard ContinuousClock.now < deadline else { throw giveUp("the console did not start; see \(log)") }
+            guard ContinuousClock.now < deadline else {
+                ProcessSpawner.stop([pid], within: .seconds(10))
+                unlink(pidFile)
+                throw FleetError("\(what) did not start; see \(log)")
+            }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
@@ -149,6 +186,9 @@ struct RunConsole {
         print(
             (["  console: \(address) (pid \(pid)); demo accounts (also in \(file)):"] + accountLines)
                 .joined(separator: "\n"))
+        if let verification {
+            print("  certificate verification: \(verification.address) (pid \(verification.pid))")
+        }
     }
 
     /// What the person who ran the job needs at the end: the console is still running.
@@ -161,6 +201,12 @@ struct RunConsole {
         ]
         lines += accountLines
         lines.append("  Log konsol: \(log)")
+        if let verification {
+            lines += [
+                "Layanan verifikasi sertifikat tetap berjalan: \(verification.address)  (pid \(verification.pid); hentikan dengan: kill \(verification.pid))",
+                "  Kode QR pada sertifikat run ini dan tautan dalam pesannya menuju ke sana. Log: \(verification.log)",
+            ]
+        }
         print(lines.joined(separator: "\n"))
     }
 }

@@ -114,7 +114,7 @@ struct Certificates: AsyncParsableCommand {
     var outputDirectory: String?
     @Option(
         help: ArgumentHelp(
-            "The verification service's address, printed on each PDF and put in its QR code followed by the verification code (https://…/).",
+            "The verification service's address, printed on each PDF and put in its QR code followed by the verification code (https://…/; default: $KALTIM_VERIFICATION_URL/v/, else https://sertifikat.disnakertrans.kaltimprov.go.id/v/).",
             valueName: "url"))
     var verificationURL: String?
     @Option(
@@ -144,7 +144,13 @@ struct Certificates: AsyncParsableCommand {
         }
         let topology = try options.topology(role: .certificates)
         let directory = outputDirectory
-        let verificationURL = verificationURL
+        // Every QR code holds the service's address: the option's, else the deployment's.
+        let verificationURL: String
+        do {
+            verificationURL = try self.verificationURL ?? DeploymentEnvironment.current.verificationAddress() + "/v/"
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let renderers = fileRenderers
         // The files are written after each commit, by a service beside the worker, woken by it.
         let doorbell = Doorbell()

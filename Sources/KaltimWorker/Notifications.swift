@@ -48,8 +48,11 @@ struct Notifications: AsyncParsableCommand {
             "Seconds a replica reserves a message it is sending, on the store's clock; another replica (or this one after a crash) sends it again only after that, with the same idempotency key. Longer than the slowest send.",
             valueName: "seconds"))
     var sendClaim = 120
-    @Option(help: ArgumentHelp("Base of the certificate verification link.", valueName: "url"))
-    var verificationURL = "https://sertifikat.disnakertrans.kaltimprov.go.id/verifikasi"
+    @Option(
+        help: ArgumentHelp(
+            "Base of the certificate verification link, followed by / and the code (default: $KALTIM_VERIFICATION_URL/verifikasi, else https://sertifikat.disnakertrans.kaltimprov.go.id/verifikasi).",
+            valueName: "url"))
+    var verificationURL: String?
     @Option(
         help: ArgumentHelp(
             "Days a sent or failed message keeps its values and the numbers and addresses it went to; 0 keeps them for ever.",
@@ -69,6 +72,9 @@ struct Notifications: AsyncParsableCommand {
     func validate() throws {
         guard (0...36_500).contains(messageDataRetentionDays) else {
             throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
+        }
+        if let verificationURL, !DeploymentEnvironment.isWebAddress(verificationURL) || verificationURL.utf8.count > 200 {
+            throw ValidationError("--verification-url is an http(s) address with a host and no query, at most 200 bytes")
         }
         guard (0...86_400).contains(dispatcherClockAhead) else {
             throw ValidationError("--dispatcher-clock-ahead is 0 to 86400 seconds")
@@ -159,13 +165,20 @@ struct Notifications: AsyncParsableCommand {
         dispatcherOptions.rates = [
             .whatsApp: (gatewayRate, gatewayRate * 2), .sms: (gatewayRate, gatewayRate * 2), .email: (smtpRate, smtpRate * 2),
         ]
+        let verificationBaseURL: String
+        do {
+            verificationBaseURL = try verificationURL ?? DeploymentEnvironment.current.verificationAddress() + "/verifikasi"
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let topology = try options.topology(role: .notifications)
         let ahead = Double(dispatcherClockAhead)
         // The dispatcher sends what a commit queued at once, woken by the worker.
         let doorbell = Doorbell()
         try await WorkerHost.run(
             role: .notifications,
-            handler: NotificationHandler(templates: loaded, catalogue: catalogue, verificationBaseURL: verificationURL),
+            handler: NotificationHandler(
+                templates: loaded, catalogue: catalogue, verificationBaseURL: verificationBaseURL),
             options: options,
             afterCommit: { committed in if !committed.isEmpty { doorbell.ring() } },
             services: { store, instance, logger, outbox in

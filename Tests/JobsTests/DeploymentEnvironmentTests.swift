@@ -38,4 +38,28 @@ struct DeploymentEnvironmentTests {
         }
         #expect(badOption?.setting == "--retry-queue-type")
     }
+
+    @Test func theVerificationAddressIsTheDeploymentsOrThePublicOneNeverAnythingElse() throws {
+        #expect(try DeploymentEnvironment([:]).verificationAddress() == DeploymentEnvironment.publicVerificationAddress)
+        #expect(
+            try DeploymentEnvironment(["KALTIM_VERIFICATION_URL": "https://sertifikat.example.go.id///"]).verificationAddress()
+                == "https://sertifikat.example.go.id", "without its trailing slashes: the paths follow it")
+        #expect(
+            try DeploymentEnvironment(["KALTIM_VERIFICATION_URL": "http://127.0.0.1:8090/kaltim"]).verificationAddress()
+                == "http://127.0.0.1:8090/kaltim")
+        // What an environment file could hold by mistake or by malice: each refused by name,
+        // never put in a QR code or a message.
+        for value in [
+            "javascript:alert(1)", "sertifikat.example.go.id", "https://", "ftp://sertifikat.example.go.id",
+            "https://sertifikat.example.go.id/?next=evil", "https://sertifikat.example.go.id/#x",
+            "https://user:secret@sertifikat.example.go.id", "https://sertifikat.example.go.id/a b",
+            "https://sertifikat.example.go.id/\n", "https://" + String(repeating: "a", count: 150) + ".go.id",
+        ] {
+            let refused = #expect(throws: DeploymentSettingError.self, "\(value)") {
+                try DeploymentEnvironment(["KALTIM_VERIFICATION_URL": value]).verificationAddress()
+            }
+            #expect(refused?.setting == "KALTIM_VERIFICATION_URL")
+            #expect(refused?.description.contains("secret") != true, "no password repeated")
+        }
+    }
 }
