@@ -102,7 +102,7 @@ extension ConsoleServer {
     }
 
     /// The class's roster when the class is the administrator's BLKI's; nil otherwise.
-    private func roster(_ session: ConsoleSession, classID: String) async throws -> (
+    func roster(_ session: ConsoleSession, classID: String) async throws -> (
         programme: String, start: String, end: String, window: String?, seats: [RosterSeat]
     )? {
         guard let centre = session.centre, Self.isClassID(classID) else { return nil }
@@ -149,7 +149,9 @@ extension ConsoleServer {
             <dl class="case"><dt>Program</dt><dd>\(programmeName(roster.programme))</dd>\
             <dt>Pelatihan</dt><dd>\(IndonesianText.date(roster.start)) – \(IndonesianText.date(roster.end))</dd>\
             <dt>Daftar ulang</dt><dd>\(roster.window ?? "belum ditetapkan")</dd></dl>
-            <p><a href="/blki/class.csv?id=\(percentEncoded(classID))" id="roster-csv">Daftar hadir (CSV)</a></p>
+            <p class="no-print"><a href="/blki/class.csv?id=\(percentEncoded(classID))" id="roster-csv">Daftar hadir (CSV)</a> · \
+            <a href="/blki/class/daftar-hadir?id=\(percentEncoded(classID))" id="attendance-sheet">Daftar hadir untuk dicetak</a> · \
+            halaman ini pun dapat dicetak sebagai daftar peserta (Ctrl+P)</p>
             <table id="roster"><tr><th>No. peserta</th><th>Status</th><th>Kehadiran</th><th>Daftar ulang</th>\
             <th>Hasil pelatihan</th><th>Pengunduran diri</th></tr>
             """

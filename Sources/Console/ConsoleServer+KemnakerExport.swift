@@ -1,7 +1,7 @@
 // The export for Kemnaker's systems (Sisnaker / SIAPkerja data entry): one row per participant
 // with a seat (their latest: the read model keeps one per participant), with the BLKI's daftar ulang, attendance and training result, the
 // competency assessment and the BNSP certificate's number as the LSP gave it. Columns are
-// documented in docs/OPERATIONS.md ("Ekspor Kemnaker").
+// documented in docs/OPERATIONS.md (The web console, *Ekspor untuk Kemnaker*).
 import Admin
 import Foundation
 import HTTPTypes

@@ -2,7 +2,8 @@
 // and dead-letter handling through the same replay engine and audit log as `kaltim-admin`.
 //
 // Access: accounts with PBKDF2 password hashes (or a trusted reverse proxy's identity header),
-// roles viewer < operator < admin, in-memory sessions behind an HttpOnly SameSite=Strict cookie,
+// roles viewer, operator, admin, officer, blki (one BLKI) and lsp (one LSP), each page open to
+// the roles whose work it is (`Accounts.swift`), in-memory sessions behind an HttpOnly SameSite=Strict cookie,
 // a CSRF token on every state-changing form, and security headers on every response.
 public import AMQP
 public import Admin
@@ -168,6 +169,11 @@ public struct ConsoleServer: Sendable {
         router.get("/blki/class.csv") { request, _ in
             try await guarded(request, .runBLKIDesk) { session in
                 try await classRosterCSV(session, classID: String(request.uri.queryParameters["id"] ?? ""))
+            }
+        }
+        router.get("/blki/class/daftar-hadir") { request, _ in
+            try await guarded(request, .runBLKIDesk) { session in
+                try await attendanceSheet(session, classID: String(request.uri.queryParameters["id"] ?? ""))
             }
         }
         router.post("/blki/record") { request, _ in

@@ -232,5 +232,14 @@ enum Assets {
         .login label { display: block; margin: .6rem 0 .2rem; } .login input { width: 100%; padding: .35rem; }
         form.stacked { max-width: 32rem; } form.stacked label { display: block; margin: .5rem 0; }
         form.stacked input, form.stacked select { display: block; width: 100%; padding: .3rem; margin-top: .15rem; }
+        table.attendance td.sign { min-width: 5.5rem; height: 2.4rem; } table.attendance td.name { min-width: 14rem; }
+        .signatures { display: flex; justify-content: space-between; margin-top: 1.5rem; }
+        @media print {
+          nav, form, button, .no-print, .flash { display: none !important; }
+          body { background: #fff; font-size: 11pt; } main { padding: 0; max-width: none; }
+          table { border-collapse: collapse; } th, td { border: 1px solid #000; }
+          section.sheet { break-after: page; } section.sheet:last-of-type { break-after: auto; }
+          a { color: inherit; text-decoration: none; }
+        }
         """
 }

@@ -326,7 +326,7 @@ public enum PersonalDataRegister {
             retention:
                 "deleted when the participant leaves without a certificate; kept beside the certificate record, which carries the name too; one never seated keeps it until an erasure (no purge yet)",
             readers:
-                "certificates; the console's name search (`--certificates-store`: officers, admins, a BLKI administrator for their own BLKI; each search audited)",
+                "certificates; the console (`--certificates-store`): its name search (officers, admins, a BLKI administrator for their own BLKI; each search audited), the Kemnaker export and a class's printable daftar hadir (a BLKI administrator, their own classes; each audited)",
             erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_files", keys: [("certificate_id", .certificateID)],
@@ -515,6 +515,14 @@ public enum PersonalDataRegister {
             retention:
                 "downloaded by the staff member, audited (`kemnaker-export`); not kept by the system: the office deletes it once entered",
             readers: "officers, admins, a BLKI administrator (their own BLKI's rows)"),
+        RegisterEntry(
+            .file, holder: "staff", name: "daftar hadir (console, `/blki/class/daftar-hadir`, printed)",
+            personal: ["holder's name", "signatures"], keys: [("participant id", .participantID)],
+            purpose:
+                "the participants of a class who hold their seat sign in for each training day; the BLKI's record of attendance",
+            retention:
+                "printed by the BLKI administrator, audited (`attendance-sheet`, the class and how many); the paper is kept by the BLKI with its training records, not by the system",
+            readers: "the BLKI's administrators and instructors (their own BLKI's classes)"),
         RegisterEntry(
             .file, holder: "host", name: "notification log (`--notification-log`, JSON lines)",
             personal: ["recipient address", "message text"], keys: [("participant or registration id", .personID)],

@@ -429,6 +429,21 @@ def main():
         assert "Dicatat atas nama blki" not in driver.page_source, "the form's outcome is shown once"
         no_swift_names(driver)
         shot(driver, "16-blki-class")
+        # The printable daftar hadir: a sheet per training week, as the printer gets it (the
+        # print stylesheet hides the navigation and links; every sheet starts a new page).
+        driver.find_element(By.ID, "attendance-sheet").click()
+        wait_until("the attendance sheet", lambda: driver.find_elements(By.CSS_SELECTOR, "section.sheet"))
+        sheets = driver.find_elements(By.CSS_SELECTOR, "section.sheet")
+        assert all(s.find_elements(By.CSS_SELECTOR, f'tr.attendee[data-participant="{BLKI_FIRST}"]') for s in sheets)
+        assert driver.find_elements(By.CSS_SELECTOR, "td.sign"), "no boxes to sign"
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        assert not driver.find_element(By.TAG_NAME, "nav").is_displayed(), "the navigation is printed"
+        if len(sheets) > 1:
+            assert driver.execute_script(
+                "return getComputedStyle(document.querySelector('section.sheet')).breakAfter") == "page"
+        no_swift_names(driver)
+        shot(driver, "16b-blki-daftar-hadir-cetak")
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
         driver.get(URL + f"/blki/class?id={OTHER_CLASS}")
         assert "tidak ada di BLKI Anda" in driver.page_source, "another BLKI's roster is shown"
         driver.get(URL + "/dead-letters")
