@@ -74,9 +74,21 @@ extension ConsoleServer {
                 <th>Diterima</th><th>Ditolak</th><th>Daftar tunggu</th><th>Dijadwalkan</th><th>Kompeten</th></tr>
                 """
             var total = ReportLine(key: "", label: "Jumlah")
+            // Each BLKI's waiting list for a programme, for those who may see who waits.
+            let listsWaiting = dimension == .centreProgramme && session.role.allows(.lookUpRegistration)
             for (line, figures) in zip(lines, shown) {
                 body += "<tr class=\"line\" data-key=\"\(line.key)\"><td>\(line.label)</td>"
-                for figure in figures { body += "<td class=\"number\">\(figure)</td>" }
+                for (column, figure) in figures.enumerated() {
+                    let parts = line.key.split(separator: "|").map(String.init)
+                    if listsWaiting, column == 3, line.waiting > 0, parts.count == 2 {
+                        body += """
+                            <td class="number"><a class="waiting-list" \
+                            href="/laporan/daftar-tunggu?blki=\(query: parts[0])&amp;program=\(query: parts[1])">\(figure)</a></td>
+                            """
+                    } else {
+                        body += "<td class=\"number\">\(figure)</td>"
+                    }
+                }
                 body += "</tr>"
                 total.registered += line.registered
                 total.accepted += line.accepted

@@ -122,6 +122,16 @@ public struct ConsoleServer: Sendable {
                 try await registrationLookup(session, request: request)
             }
         }
+        router.get("/laporan/daftar-tunggu") { request, _ in
+            try await guarded(request, .lookUpRegistration) { session in
+                try await waitingListPage(session, request: request, csv: false)
+            }
+        }
+        router.get("/laporan/daftar-tunggu.csv") { request, _ in
+            try await guarded(request, .lookUpRegistration) { session in
+                try await waitingListPage(session, request: request, csv: true)
+            }
+        }
         router.get("/laporan/kemnaker.csv") { request, _ in
             try await guarded(request, .lookUpRegistration) { session in try await kemnakerExport(session) }
         }

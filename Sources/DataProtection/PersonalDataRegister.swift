@@ -516,6 +516,14 @@ public enum PersonalDataRegister {
                 "downloaded by the staff member, audited (`kemnaker-export`); not kept by the system: the office deletes it once entered",
             readers: "officers, admins, a BLKI administrator (their own BLKI's rows)"),
         RegisterEntry(
+            .file, holder: "staff", name: "waiting list (console, `/laporan/daftar-tunggu.csv`, downloaded)",
+            personal: ["priority tier (officers and admins only)", "day joined the waiting list"],
+            keys: [("participant id, registration id", .participantID)],
+            purpose: "who waits for a seat of a BLKI's programme, in the order seats are given",
+            retention:
+                "downloaded by the staff member, audited (`waiting-list-export`); not kept by the system: deleted once the seats are given",
+            readers: "officers, admins, a BLKI administrator (their own BLKI's lists)"),
+        RegisterEntry(
             .file, holder: "staff", name: "daftar hadir (console, `/blki/class/daftar-hadir`, printed)",
             personal: ["holder's name", "signatures"], keys: [("participant id", .participantID)],
             purpose:
