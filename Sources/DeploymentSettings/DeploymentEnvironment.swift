@@ -13,6 +13,7 @@ public import Jobs
 /// | `KALTIM_RETRY_QUEUE_TYPE` | `classic` or `quorum` retry tiers (all processes agree) | every command that declares |
 /// | `KALTIM_AUDIT_LOG` | the audit log's path | `kaltim-admin`, `kaltim-console` |
 /// | `KALTIM_GATEWAY_TOKEN`, `KALTIM_SMTP_PASSWORD` | notification channel secrets | `kaltim-worker notifications` |
+/// | `KALTIM_CONFIG_DIR`, `KALTIM_STATE_DIR` | where default files are (``InstallLayout``) | every command |
 /// | `KALTIM_VERIFICATION_URL` | the verification service's public address | `kaltim-worker certificates`, `notifications` |
 public struct DeploymentEnvironment: Sendable {
     /// The broker a command uses when neither an option nor the environment names one.
@@ -59,9 +60,13 @@ public struct DeploymentEnvironment: Sendable {
         self[name] ?? option
     }
 
-    /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `var/audit.jsonl`.
-    public func auditLogPath(option: String?) -> String {
-        option ?? self["KALTIM_AUDIT_LOG"] ?? "var/audit.jsonl"
+    /// The audit log's path: the option's value, else `KALTIM_AUDIT_LOG`, else `audit.jsonl` in
+    /// the state folder of `layout` (``InstallLayout``: `var/` in a checkout, else
+    /// `/var/lib/kaltim`).
+    public func auditLogPath(option: String?, layout: InstallLayout? = nil) -> String {
+        option ?? self["KALTIM_AUDIT_LOG"]
+            ?? (layout ?? InstallLayout(environment: self, isCheckout: InstallLayout.isCheckout))
+            .state("audit.jsonl")
     }
 
     /// The address the public verification service answers at, as people reach it (no

@@ -176,7 +176,7 @@ struct Serve: AsyncParsableCommand {
             configuration.subjectStores = try SubjectStores(subjectStores)
         }
         var workerOptions = options
-        if workerOptions.database == nil { workerOptions.database = "var/console.sqlite" }
+        if workerOptions.database == nil { workerOptions.database = InstallLayout.current.state("console.sqlite") }
         // The history a rebuild replays, declared before the first event can be missed.
         let setup = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
         if options.declareTopology {
@@ -209,7 +209,8 @@ struct Rebuild: AsyncParsableCommand {
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         let catalogue = try programme.load()
         let store = try await Stores.open(
-            options.database ?? "var/console.sqlite", schema: options.storeSchema ?? WorkerRole.console.name,
+            options.database ?? InstallLayout.current.state("console.sqlite"),
+            schema: options.storeSchema ?? WorkerRole.console.name,
             durability: .full, logger: Logger(label: "kaltim.console"))
         let connection = try await AMQPConnection.connect(try options.amqpConfiguration(role: .console))
         let history = ProgressHistory(prefix: options.topologyPrefix)

@@ -260,7 +260,7 @@ struct RevokeCertificate: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "The certificates worker's store (to find the participant; a file or a postgres:// URL).", valueName: "path"))
-    var database = "var/certificates.sqlite"
+    var database = InstallLayout.current.state("certificates.sqlite")
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: certificates).", valueName: "name")) var storeSchema =
         "certificates"
     @OptionGroup var broker: BrokerOptions
@@ -342,7 +342,7 @@ struct ImportRegistry: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The extract.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
-    var database = "var/intake.sqlite"
+    var database = InstallLayout.current.state("intake.sqlite")
     @OptionGroup var nikKey: NIKKeyOptions
     @Flag(help: "Delete the records of earlier extracts that this one does not have (not when a row is skipped).")
     var replace = false
@@ -378,7 +378,7 @@ struct ImportHistory: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The history file.", valueName: "path")) var csv: String
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
-    var database = "var/intake.sqlite"
+    var database = InstallLayout.current.state("intake.sqlite")
     @OptionGroup var nikKey: NIKKeyOptions
 
     func run() async throws {

@@ -22,7 +22,7 @@ struct Notifications: AsyncParsableCommand {
     @OptionGroup var options: WorkerCommandOptions
     @OptionGroup var programme: ProgrammeOptions
     @Option(help: ArgumentHelp("Folder of the message templates.", valueName: "path"))
-    var templates = "config/notifications"
+    var templates = InstallLayout.current.config("notifications")
     @Option(help: ArgumentHelp("Write every message to this JSON-lines file instead of sending it.", valueName: "path"))
     var notificationLog: String?
     @Option(help: ArgumentHelp("WhatsApp/SMS gateway endpoint (JSON POST).", valueName: "url")) var gatewayURL: String?

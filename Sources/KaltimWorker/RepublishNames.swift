@@ -4,6 +4,7 @@ import CommandOptions
 import ContractKit
 import Contracts
 import DataProtection
+import DeploymentSettings
 import Foundation
 import Jobs
 import Stores
@@ -39,7 +40,7 @@ struct RepublishNames: AsyncParsableCommand {
     @OptionGroup var broker: BrokerOptions
     @Option(help: ArgumentHelp("Prefix of the exchange and queue names.", valueName: "prefix")) var topologyPrefix = ""
     @Option(help: ArgumentHelp("The intake worker's store (a file, or a postgres:// URL).", valueName: "path"))
-    var database = "var/intake.sqlite"
+    var database = InstallLayout.current.state("intake.sqlite")
     @Option(help: ArgumentHelp("Its PostgreSQL schema (default: intake).", valueName: "name")) var storeSchema = "intake"
     @Option(help: ArgumentHelp("The programme year whose participants are named.", valueName: "year")) var year: Int
     @Flag(help: "Count what would be sent; send nothing.") var dryRun = false

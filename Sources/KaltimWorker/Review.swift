@@ -3,6 +3,7 @@ import ArgumentParser
 import CommandOptions
 import ContractKit
 import Contracts
+import DeploymentSettings
 import Foundation
 import Jobs
 import ReviewDesk
@@ -21,7 +22,7 @@ struct Review: AsyncParsableCommand {
     /// Where intake's store is.
     struct StoreOptions: ParsableArguments {
         @Option(help: ArgumentHelp("The intake worker's store (a file or a postgres:// URL).", valueName: "path"))
-        var database = "var/intake.sqlite"
+        var database = InstallLayout.current.state("intake.sqlite")
         @Option(help: ArgumentHelp("Its PostgreSQL schema (default: intake).", valueName: "name")) var storeSchema = "intake"
 
         func cases(pendingOnly: Bool, registrationID: String? = nil) async throws -> [ReviewCase] {

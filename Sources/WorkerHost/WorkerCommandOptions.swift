@@ -19,7 +19,7 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         help: ArgumentHelp(
             "The role's store: a SQLite file, shared by the role's processes on one machine, or a "
                 + "postgres://user:password@host:port/database URL, shared by its processes on any machine (default: "
-                + "$KALTIM_DATABASE_URL, which keeps a password off the command line, else var/<role>.sqlite).",
+                + "$KALTIM_DATABASE_URL, which keeps a password off the command line, else <role>.sqlite in var/ of a checkout of the project, or in $KALTIM_STATE_DIR or /var/lib/kaltim).",
             valueName: "path|url"))
     public var database: String?
 
@@ -177,11 +177,12 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     /// The role's store: `--database`, else `$KALTIM_DATABASE_URL` (where a URL with a password
     /// belongs: a command line is visible to every user of the machine in `ps`), else
-    /// `var/<role>.sqlite`.
+    /// `<role>.sqlite` in the state folder (``InstallLayout``: `var/` in a checkout, else
+    /// `/var/lib/kaltim`).
     public func databaseLocation(role: WorkerRole) -> String {
         if let database { return database }
         if let url = environment["KALTIM_DATABASE_URL"] { return url }
-        return "var/\(role.name).sqlite"
+        return InstallLayout(environment: environment, isCheckout: InstallLayout.isCheckout).state("\(role.name).sqlite")
     }
 
     /// The broker connection settings, the connection named after the role.

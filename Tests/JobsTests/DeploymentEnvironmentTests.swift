@@ -19,7 +19,10 @@ struct DeploymentEnvironmentTests {
         #expect(DeploymentEnvironment(["KALTIM_BROKER_URL": "amqp://b/"]).adminBrokerURL(option: nil) == "amqp://b/")
         #expect(empty.adminBrokerURL(option: nil) == nil)
         #expect(set.auditLogPath(option: nil) == "/var/log/kaltim/audit.jsonl")
-        #expect(empty.auditLogPath(option: nil) == "var/audit.jsonl")
+        #expect(empty.auditLogPath(option: nil, layout: InstallLayout(environment: empty, isCheckout: true)) == "var/audit.jsonl")
+        #expect(
+            empty.auditLogPath(option: nil, layout: InstallLayout(environment: empty, isCheckout: false))
+                == "/var/lib/kaltim/audit.jsonl")
         #expect(set.managementURL(option: nil) == nil, "an empty variable counts as unset")
     }
 
@@ -61,5 +64,28 @@ struct DeploymentEnvironmentTests {
             #expect(refused?.setting == "KALTIM_VERIFICATION_URL")
             #expect(refused?.description.contains("secret") != true, "no password repeated")
         }
+    }
+
+    /// A command's default files: the checkout's `config/` and `var/` only in a checkout, the
+    /// installed folders anywhere else (never `var/` under `/`), and the deployment's folders
+    /// when it names them.
+    @Test func defaultFilesComeFromTheCheckoutOrTheInstallNeverFromWhereverTheCommandStarted() {
+        let checkout = InstallLayout(environment: DeploymentEnvironment([:]), isCheckout: true)
+        #expect(checkout.config("programme-2025.json") == "config/programme-2025.json")
+        #expect(checkout.state("intake.sqlite") == "var/intake.sqlite")
+        let installed = InstallLayout(environment: DeploymentEnvironment([:]), isCheckout: false)
+        #expect(installed.config("notifications") == "/etc/kaltim/notifications")
+        #expect(installed.state("console.sqlite") == "/var/lib/kaltim/console.sqlite")
+        // systemd's StateDirectory= (several folders: the first), and the deployment's own.
+        let unit = InstallLayout(
+            environment: DeploymentEnvironment(["STATE_DIRECTORY": "/var/lib/kaltim-test:/var/lib/other"]), isCheckout: false)
+        #expect(unit.state("audit.jsonl") == "/var/lib/kaltim-test/audit.jsonl")
+        let named = InstallLayout(
+            environment: DeploymentEnvironment([
+                "KALTIM_CONFIG_DIR": "/opt/kaltim/etc/", "KALTIM_STATE_DIR": "/srv/kaltim", "STATE_DIRECTORY": "/x",
+            ]), isCheckout: true)
+        #expect(named.config("programme-2025.json") == "/opt/kaltim/etc/programme-2025.json")
+        #expect(named.state("grading.sqlite") == "/srv/kaltim/grading.sqlite", "KALTIM_STATE_DIR wins")
+        #expect(InstallLayout.checkoutMarker == "config/programme-2025.json")
     }
 }
