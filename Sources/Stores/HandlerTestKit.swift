@@ -35,6 +35,16 @@ public final class HandlerTestKit: Sendable {
         try await store.migrate(handler.migrations)
     }
 
+    /// A kit with another handler over the store of `kit` (the same worker restarted with
+    /// other settings, e.g. a new signing key); the handler's migrations are run.
+    public init(handler: any MessageHandler, registry: ContractRegistry, sharingStoreOf kit: HandlerTestKit) async throws {
+        self.handler = handler
+        self.registry = registry
+        path = kit.path
+        store = kit.store
+        try await store.migrate(handler.migrations)
+    }
+
     deinit {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }

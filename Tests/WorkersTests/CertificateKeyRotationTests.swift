@@ -3,8 +3,17 @@ import ContractKit
 import Contracts
 import Crypto
 import Foundation
+import Jobs
+import Programme
+import Stores
+import TestSupport
 import Testing
+import Verification
 import Workers
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Rotating the certificate key: the verifier's key ring knows every key with the days it
 /// signs on, so certificates signed before a rotation stay valid and a retired key signs
@@ -51,6 +60,65 @@ struct CertificateKeyRotationTests {
         // A key ring without the old key no longer knows its certificates.
         let newOnly = CertificateVerifier(keyRing: try CertificateKeyRing([.init(publicKeyHex: new.publicKeyHex)]))
         #expect(newOnly.verify(before, today: "2026-01-05") == .unknownKey)
+    }
+
+    /// The whole rotation as operations carry it out (OPERATIONS.md): the certificates worker
+    /// signs on the old key, restarts on the new one on the switch day, and the public
+    /// verification service (the real `kaltim-console verification`, with the ring file as
+    /// `--keys` reads it) answers VALID for both holders' codes.
+    @Test(.timeLimit(.minutes(5)))
+    func aWorkerRestartedOnANewKeyKeepsEveryEarlierCertificateValidAtTheVerificationService() async throws {
+        let old = try newSigner()
+        let new = try newSigner()
+        let before = Self.noon("2025-08-20")
+        let driver = try await CertificateDriver.make(signer: old, now: { before })
+        let first = try #require(try driver.issued(try await driver.trained("PST-1")).first)
+        // 2 September: the worker restarted with --signing-key-file on the new key.
+        let after = Self.noon("2025-09-02")
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let rotated = CertificateDriver(
+            kit: try await HandlerTestKit(
+                handler: CertificateHandler(catalogue: catalogue, signer: new, now: { after }), registry: .pipeline,
+                sharingStoreOf: driver.kit), output: driver.output)
+        let second = try #require(try rotated.issued(try await rotated.trained("PST-2")).first)
+        // The key ring file: the old key until the day before the switch, the new one from it.
+        let ringFile = FileManager.default.temporaryDirectory.appendingPathComponent("ring-\(UUID().uuidString).json").path
+        defer { unlink(ringFile) }
+        try Data(
+            """
+            {"keys": [
+              {"publicKey": "\(old.publicKeyHex)", "until": "2025-08-31"},
+              {"publicKey": "\(new.publicKeyHex)", "from": "2025-09-01"}
+            ]}
+            """.utf8
+        ).write(to: URL(fileURLWithPath: ringFile))
+        let service = try ChildProcess(
+            builtProductsDirectory.appendingPathComponent("kaltim-console").path,
+            [
+                "verification", "--database", driver.kit.path, "--keys", ringFile, "--port", "0",
+                "--programme-file", repositoryFile("config/programme-2025.json"),
+            ])
+        try await service.waitForLog("verification service listening")
+        let listening = service.output.split(separator: "\n").first { $0.contains("verification service listening") } ?? ""
+        let address = try #require(listening.firstRange(of: "listen=127.0.0.1:"), "no address in: \(listening)")
+        let port = try #require(Int(listening[address.upperBound...].prefix { $0.isNumber }))
+        func status(_ code: String) async throws -> String {
+            let (data, _) = try await URLSession.shared.data(
+                from: URL(string: "http://127.0.0.1:\(port)/api/v/\(code)")!)
+            let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            return answer?["status"] as? String ?? String(decoding: data, as: UTF8.self)
+        }
+        #expect(try await status(first.verificationCode) == "VALID", "signed on the old key before the switch")
+        #expect(try await status(second.verificationCode) == "VALID", "signed on the new key after it")
+        await service.terminate()
+        // Without the old key on the ring its certificates are no longer known: the reason to
+        // keep it there (step 4).
+        let newOnly = CertificateLookup(
+            store: driver.kit.store,
+            verifier: CertificateVerifier(keyRing: try CertificateKeyRing([.init(publicKeyHex: new.publicKeyHex)])),
+            catalogue: catalogue, today: { "2026-01-05" })
+        #expect(try await newOnly.result(forCode: first.verificationCode).status == .invalid)
+        #expect(try await newOnly.result(forCode: second.verificationCode).status == .valid)
     }
 
     @Test func aDocumentSignedBeforeRotationExistedIsCheckedOnItsIssueDate() throws {
