@@ -293,6 +293,23 @@ public enum PersonalDataRegister {
             other: ["reason"], purpose: "revoked certificates", retention: "kept with the certificate",
             readers: "certificates"),
         RegisterEntry(
+            .table, holder: "certificates", name: "cert_grades",
+            keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)],
+            other: ["scheme", "supersedes", "graded_at"],
+            purpose:
+                "each graded assessment with the one it corrected (no result, no numbers): the one no other supersedes is the result in force, whatever order corrections arrive in",
+            retention: participantDays, readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_correction_revocations",
+            keys: [("certificate_id", .certificateID), ("assessment_id", .assessmentID)],
+            purpose:
+                "the competency records revoked because a correction said BELUM KOMPETEN: only these are issued again when a later correction says KOMPETEN",
+            retention: "kept with the certificate", readers: "certificates"),
+        RegisterEntry(
+            .table, holder: "certificates", name: "cert_office_revocations", keys: [("certificate_id", .certificateID)],
+            other: ["reason"], purpose: "the revocations the office made (`revoke-certificate`), which no correction undoes",
+            retention: "kept with the certificate", readers: "certificates"),
+        RegisterEntry(
             .table, holder: "certificates", name: "cert_licence_numbers",
             keys: [("certificate_id", .certificateID), ("participant_id", .participantID)], other: ["kind", "number_key"],
             purpose:

@@ -276,6 +276,12 @@ struct RevokeCertificate: AsyncParsableCommand {
             throw ValidationError(
                 "--reason \(reason) is the certificates role's own (it reissues under a corrected name); use DATA_ERROR")
         }
+        // Only a correction of the assessment, graded by grading, revokes with it (and may
+        // later give the record back); the office corrects an assessment through the LSP.
+        guard reason != CertificateHandler.assessmentCorrected else {
+            throw ValidationError(
+                "--reason \(reason) is the certificates role's own (a corrected assessment); use DATA_ERROR")
+        }
     }
 
     func run() async throws {

@@ -33,9 +33,13 @@ public import Topology
 ///   ``CertificateFileWriter`` writes its JSON and a printable PDF with a QR code after the
 ///   commit: cairo never runs inside the store's transaction, and a rolled-back batch leaves
 ///   no file.
-/// - A correction that turns a competent result into BELUM KOMPETEN revokes the competency
-///   certificate (`certificate.revoked`, `ASSESSMENT_CORRECTED`); `certificate.revoked` events
-///   (the admin's `revoke-certificate`) are recorded for verification.
+/// - Corrections: the result in force decides the competency record, whatever order the
+///   corrections arrive in (`cert_grades` keeps each graded id with the one it superseded; the
+///   result no other supersedes is in force, and a result that is not changes nothing). One that
+///   turns the result into BELUM KOMPETEN revokes the record (`certificate.revoked`,
+///   `ASSESSMENT_CORRECTED`); one back to KOMPETEN issues a record again; one with other LSP
+///   numbers or date replaces it. A record the office revoked (`revoke-certificate`, recorded
+///   for verification) is never issued again by a correction.
 /// - A corrected name (a newer `participant.named`) reissues the training certificates and
 ///   competency records in force under it: each old one revoked (`NAME_CORRECTED`), a new one
 ///   with the same number and dates and a new id and verification code (its row keyed, like a
@@ -74,6 +78,28 @@ public struct CertificateHandler: TypedMessageHandler {
                 UNIQUE (participant_id, scheme, kind), UNIQUE (issuer_code, year, serial))
             """,
             "CREATE TABLE IF NOT EXISTS cert_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+            // Every graded assessment with the one it corrected: the one no other supersedes
+            // (the latest of such) is the result in force, whatever order they arrive in.
+            """
+            CREATE TABLE IF NOT EXISTS cert_grades (
+                assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, supersedes TEXT,
+                graded_at TEXT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS cert_grades_person ON cert_grades (participant_id, scheme)",
+            // The competency records this role revoked because a correction said BELUM
+            // KOMPETEN (and by which assessment): only these are issued again when a later
+            // correction says KOMPETEN. The office's revocations stand (`cert_office_revocations`).
+            """
+            CREATE TABLE IF NOT EXISTS cert_correction_revocations (
+                certificate_id TEXT PRIMARY KEY, assessment_id TEXT NOT NULL)
+            """,
+            "CREATE TABLE IF NOT EXISTS cert_office_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
+            // Revocations for a correction made before the table existed count as such.
+            """
+            INSERT INTO cert_correction_revocations (certificate_id, assessment_id)
+            SELECT certificate_id, '' FROM cert_revocations WHERE reason = 'ASSESSMENT_CORRECTED'
+            ON CONFLICT DO NOTHING
+            """,
             """
             CREATE TABLE IF NOT EXISTS cert_pending (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, reason TEXT NOT NULL)
@@ -177,8 +203,18 @@ public struct CertificateHandler: TypedMessageHandler {
                 """, [.text(named.participantID), .text(name), .text(Self.timestamp(event.header.time))])
             return try reissueUnderCurrentName(named.participantID, event: event, in: transaction)
         case .revoked(let revoked):
+            // This role's own revocations come back from the exchange: already recorded, in the
+            // transaction that published them. Anything else is the office's, and stands: a
+            // record it revoked is not issued again by a later correction.
+            let recorded = try !transaction.query(
+                "SELECT 1 FROM cert_revocations WHERE certificate_id = ?", [.text(revoked.certificateID)]
+            ).isEmpty
+            if recorded && Self.ownRevocationReasons.contains(revoked.reasonCode) { return [] }
             try transaction.execute(
                 "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [.text(revoked.certificateID), .text(revoked.reasonCode)])
+            try transaction.execute(
+                "INSERT INTO cert_office_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [.text(revoked.certificateID), .text(revoked.reasonCode)])
             return []
         case .graded(let graded):
@@ -428,10 +464,15 @@ public struct CertificateHandler: TypedMessageHandler {
         }
         let programme = catalogue.programme(programmeCode, at: centre)
         let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)
+        // Only the result in force decides: a correction arriving after the one that
+        // corrected it (two replicas, a retry, a dead-letter replay) changes nothing.
+        guard try isInForce(graded, event: event, in: transaction) else { return [] }
         var output: [OutgoingEvent] = []
+        // The scheme's competency records, and the one in force (not revoked) if any.
+        let records = try competencyRecords(of: graded.participantID, scheme: graded.scheme, in: transaction)
+        let inForce = records.filter { $0.revocation == nil }
         switch graded.outcome {
         case .competent:
-            guard try !exists(graded.participantID, scheme: graded.scheme, kind: .competency, in: transaction) else { break }
             guard let number = graded.lspCertificateNumber, let registration = graded.lspRegistrationNumber,
                 let licence = graded.lspLicence
             else {
@@ -443,42 +484,136 @@ public struct CertificateHandler: TypedMessageHandler {
                     [.text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("LSP_NUMBERS_MISSING")])
                 break
             }
+            let issuer = "LSP \(licence)"
+            // The record in force already says what this result says (a redelivery, a
+            // correction of something else): nothing to do.
+            if inForce.contains(where: {
+                $0.payload.certificateNumber == number && $0.payload.registrationNumber == registration
+                    && $0.payload.issuer == issuer && $0.payload.issuedOn == issuedOn
+            }) {
+                break
+            }
+            // A record the office revoked stands; so does one revoked for any reason other
+            // than a correction of the assessment (a record replaced under a corrected name
+            // has its replacement among the records).
+            let blocked = records.contains {
+                guard let revocation = $0.revocation else { return false }
+                return revocation.byOffice || (!revocation.byCorrection && revocation.reason != Self.nameCorrected)
+            }
+            guard !blocked else { break }
+            // The LSP corrected the numbers or the date: the record in force goes, and one
+            // with the corrected details takes its place.
+            for record in inForce {
+                output.append(try revokeForCorrection(record.certificateID, graded, event: event, in: transaction))
+            }
             let years = programme?.scheme.validityYears ?? 3
+            // The first record of the scheme is keyed by the scheme; any later one, like a
+            // reissue, by "scheme#id".
+            let scheme = graded.scheme
             output.append(
                 try create(
-                    kind: .competency, issuer: "LSP \(licence)", issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
+                    kind: .competency, issuer: issuer, issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
                     signatory: catalogue.recordSignatory,
                     number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
-                    scheme: graded.scheme, programme: programme,
+                    scheme: scheme, key: records.isEmpty ? nil : { "\(scheme)#\($0)" }, programme: programme,
                     issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), qualification: nil, event: event,
                     in: transaction
                 ).event)
+            try transaction.execute(
+                "DELETE FROM cert_pending WHERE participant_id = ? AND scheme = ?",
+                [.text(graded.participantID), .text(graded.scheme)])
         case .notYetCompetent:
-            // A correction took the competence back: revoke the record issued on the earlier
-            // result (or the one reissued under a corrected name, kept as "scheme#id").
+            // A correction took the competence back: revoke the record in force (the one
+            // issued on an earlier result, or reissued under a corrected name).
             guard graded.supersedes != nil else { break }
-            let inForce = try transaction.query(
-                """
-                SELECT c.certificate_id, c.scheme FROM cert_certificates c
-                LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
-                WHERE c.participant_id = ? AND c.kind = ? AND r.certificate_id IS NULL ORDER BY c.certificate_id
-                """, [.text(graded.participantID), .text(CertificateIssuedV2.Kind.competency.rawValue)])
-            for row in inForce {
-                guard let certificateID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
-                    key == graded.scheme || key.hasPrefix(graded.scheme + "#")
-                else { continue }
-                try transaction.execute(
-                    "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, 'ASSESSMENT_CORRECTED')",
-                    [.text(certificateID)])
-                output.append(
-                    try outgoing(
-                        CertificateRevokedV1(
-                            certificateID: certificateID, participantID: graded.participantID,
-                            reasonCode: "ASSESSMENT_CORRECTED"),
-                        id: "revoked-\(certificateID)", event: event, subject: graded.participantID))
+            for record in inForce {
+                output.append(try revokeForCorrection(record.certificateID, graded, event: event, in: transaction))
             }
         }
         return output
+    }
+
+    /// The reasons only this role revokes with (`revoke-certificate` refuses them).
+    static let ownRevocationReasons: Set<String> = [nameCorrected, assessmentCorrected]
+
+    /// The revocation reason of a competency record whose assessment a correction changed.
+    public static let assessmentCorrected = "ASSESSMENT_CORRECTED"
+
+    /// Records `graded` and says whether it is the result in force for its participant and
+    /// scheme: the latest graded (grading's time, then the id) of those no recorded result
+    /// supersedes. Grading supersedes exactly the result it held current, so the results of a
+    /// participant and scheme form one chain, which arrives here in any order.
+    func isInForce(_ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws -> Bool {
+        try transaction.execute(
+            """
+            INSERT INTO cert_grades (assessment_id, participant_id, scheme, supersedes, graded_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                .text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme),
+                graded.supersedes.map(SQLValue.text) ?? .null, .text(Self.timestamp(event.header.time)),
+            ])
+        let head = try transaction.query(
+            """
+            SELECT g.assessment_id FROM cert_grades g
+            WHERE g.participant_id = ? AND g.scheme = ? AND NOT EXISTS (
+                SELECT 1 FROM cert_grades s
+                WHERE s.participant_id = g.participant_id AND s.scheme = g.scheme AND s.supersedes = g.assessment_id)
+            ORDER BY g.graded_at DESC, g.assessment_id DESC LIMIT 1
+            """, [.text(graded.participantID), .text(graded.scheme)])
+        return head.first?["assessment_id"]?.text == graded.assessmentID
+    }
+
+    /// A competency record of a participant's scheme, with its revocation if it has one.
+    struct CompetencyRecord {
+        let certificateID: String
+        let payload: CertificateDocument.Payload
+        let revocation: (reason: String, byCorrection: Bool, byOffice: Bool)?
+    }
+
+    /// Every competency record of `participant` in `scheme` (the original, keyed by the scheme,
+    /// and any later one or reissue, keyed "scheme#id").
+    func competencyRecords(of participant: String, scheme: String, in transaction: any StoreTransaction) throws
+        -> [CompetencyRecord]
+    {
+        try transaction.query(
+            """
+            SELECT c.certificate_id, c.scheme, c.document, r.reason, k.certificate_id AS corrected,
+                o.certificate_id AS office
+            FROM cert_certificates c
+            LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+            LEFT JOIN cert_correction_revocations k ON k.certificate_id = c.certificate_id
+            LEFT JOIN cert_office_revocations o ON o.certificate_id = c.certificate_id
+            WHERE c.participant_id = ? AND c.kind = ? ORDER BY c.certificate_id
+            """, [.text(participant), .text(CertificateIssuedV2.Kind.competency.rawValue)]
+        ).compactMap { row in
+            guard let certificateID = row["certificate_id"]?.text, let key = row["scheme"]?.text,
+                key == scheme || key.hasPrefix(scheme + "#"), case .blob(let stored) = row["document"],
+                let document = try? JSONDecoder().decode(CertificateDocument.self, from: stored)
+            else { return nil }
+            return CompetencyRecord(
+                certificateID: certificateID, payload: document.payload,
+                revocation: row["reason"]?.text.map {
+                    ($0, row["corrected"]?.text != nil, row["office"]?.text != nil)
+                })
+        }
+    }
+
+    /// Revokes a competency record because the assessment it rests on was corrected
+    /// (`certificate.revoked`, ``assessmentCorrected``), noting the correction that did.
+    func revokeForCorrection(
+        _ certificateID: String, _ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction
+    ) throws -> OutgoingEvent {
+        try transaction.execute(
+            "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
+            [.text(certificateID), .text(Self.assessmentCorrected)])
+        try transaction.execute(
+            "INSERT INTO cert_correction_revocations (certificate_id, assessment_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [.text(certificateID), .text(graded.assessmentID)])
+        return try outgoing(
+            CertificateRevokedV1(
+                certificateID: certificateID, participantID: graded.participantID, reasonCode: Self.assessmentCorrected),
+            id: "revoked-\(certificateID)", event: event, subject: graded.participantID)
     }
 
     /// The revocation reason of a certificate replaced by one under the holder's corrected
