@@ -294,11 +294,12 @@ public enum PersonalDataRegister {
             readers: "certificates"),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_grades",
+            personal: ["competent", "certificate_number", "registration_number"],
             keys: [("assessment_id", .assessmentID), ("participant_id", .participantID)],
-            other: ["scheme", "supersedes", "graded_at"],
+            other: ["scheme", "supersedes", "graded_at", "lsp_licence", "issued_on"],
             purpose:
-                "each graded assessment with the one it corrected (no result, no numbers): the one no other supersedes is the result in force, whatever order corrections arrive in",
-            retention: participantDays, readers: "certificates"),
+                "each graded assessment with the one it corrected and what its competency record would carry (the result, the BNSP numbers the LSP gave): the one no other supersedes is the result in force, whatever order corrections arrive in",
+            retention: participantDays, readers: "certificates", erasure: .deleteRows),
         RegisterEntry(
             .table, holder: "certificates", name: "cert_correction_revocations",
             keys: [("certificate_id", .certificateID), ("assessment_id", .assessmentID)],

@@ -80,10 +80,9 @@ public struct DeploymentEnvironment: Sendable {
         var address = Substring(value)
         while address.hasSuffix("/") { address = address.dropLast() }
         guard Self.isWebAddress(String(address)), address.utf8.count <= 150 else {
-            // A password in the address is not repeated in the error.
+            // The value is not repeated: it may hold a password or a token.
             throw DeploymentSettingError(
-                setting: "KALTIM_VERIFICATION_URL",
-                value: value.contains("@") ? "(an address with a user, not shown)" : String(value.prefix(200)),
+                setting: "KALTIM_VERIFICATION_URL", value: "(not shown)",
                 expected: "an http(s) address with a host, no query, at most 150 bytes (https://sertifikat.example.go.id)")
         }
         return String(address)

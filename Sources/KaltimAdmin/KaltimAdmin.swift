@@ -18,7 +18,7 @@ struct KaltimAdmin: AsyncParsableCommand {
         discussion: """
             Connects with the admin's own credentials (--broker-url or KALTIM_ADMIN_URL). Every action that \
             changes something, or reveals personal data, is appended to the audit log (--audit-log or \
-            KALTIM_AUDIT_LOG; default var/audit.jsonl).
+            KALTIM_AUDIT_LOG; default var/audit.jsonl in a checkout of the project, else /var/lib/kaltim/audit.jsonl).
             """,
         subcommands: [
             DeadLetters.self, Status.self, TopologyCommand.self, DeployFiles.self, SubjectCommand.self, BreachCommand.self,
@@ -36,7 +36,10 @@ struct AdminOptions: ParsableArguments {
     /// The TLS files of an `amqps://` admin URL.
     @OptionGroup var tls: TLSOptions
     @Option(help: ArgumentHelp("Prefix of every broker object name (tests).", valueName: "prefix")) var topologyPrefix = ""
-    @Option(help: ArgumentHelp("The audit log (default: $KALTIM_AUDIT_LOG or var/audit.jsonl).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The audit log (default: $KALTIM_AUDIT_LOG, else var/audit.jsonl in a checkout of the project, else /var/lib/kaltim/audit.jsonl).",
+            valueName: "path"))
     var auditLog: String?
     @Option(
         name: .customLong("operator"),

@@ -31,9 +31,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the console: its read-model worker (queue kaltim.console) and the web pages.",
         discussion: """
             The console is one more independent consumer: its queue is bound to the pipeline's events and its \
-            read model lives in its own store (--database, default var/console.sqlite). Dead-letter pages use the \
+            read model lives in its own store (--database, default var/console.sqlite in a checkout of the project, else /var/lib/kaltim/console.sqlite). Dead-letter pages use the \
             broker with an admin's credentials (--admin-url or KALTIM_ADMIN_URL) and the same replay engine and \
-            audit log as kaltim-admin (--audit-log or KALTIM_AUDIT_LOG, default var/audit.jsonl).
+            audit log as kaltim-admin (--audit-log or KALTIM_AUDIT_LOG, default var/audit.jsonl in a checkout, else /var/lib/kaltim/audit.jsonl).
             """)
 
     @OptionGroup var options: WorkerCommandOptions

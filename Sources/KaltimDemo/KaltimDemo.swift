@@ -50,7 +50,7 @@ struct KaltimDemo: AsyncParsableCommand {
     var consolePort = 8080
     @Option(
         help: ArgumentHelp(
-            "Port of the certificate verification service started with --console-binary; the certificates' QR codes and the messages' links point at it.",
+            "Port of the certificate verification service started with --console-binary (not with --postgres); the certificates' QR codes and the messages' links point at it.",
             valueName: "port"))
     var verificationPort = 8090
     @Option(

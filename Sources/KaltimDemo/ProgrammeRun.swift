@@ -89,8 +89,10 @@ struct ProgrammeRun {
         if let binary = options.consoleBinary {
             var started = try await RunConsole.start(self, binary: binary, port: options.consolePort)
             do {
-                started.verification = try await RunConsole.startVerification(
-                    self, binary: binary, port: options.verificationPort)
+                if verificationAddress != nil {
+                    started.verification = try await RunConsole.startVerification(
+                        self, binary: binary, port: options.verificationPort)
+                }
             } catch {
                 // Nothing is left running for a run that did not start.
                 ProcessSpawner.stop([started.pid], within: .seconds(10))
@@ -156,9 +158,11 @@ struct ProgrammeRun {
     }
 
     /// The address of the verification service a run with the console starts (the QR codes and
-    /// messages point at it); `nil` without the console (the public address then).
+    /// messages point at it); `nil` without the console (the public address then), and on
+    /// PostgreSQL, where the service reads through `reader-grants.sql`'s function on the
+    /// `certificates` schema, which a run's own schemas do not have.
     var verificationAddress: String? {
-        options.consoleBinary == nil ? nil : "http://127.0.0.1:\(options.verificationPort)"
+        options.consoleBinary == nil || options.postgres != nil ? nil : "http://127.0.0.1:\(options.verificationPort)"
     }
 
     /// Starts every worker process (under one supervisor in chaos mode) and waits until each

@@ -95,19 +95,14 @@ struct RunConsole {
         return RunConsole(pid: pid, address: address, accounts: accounts, accountsFile: accountsFile, log: log)
     }
 
-    /// Starts `kaltim-console verification` on the run's certificates store (the development
-    /// key signs the run's certificates) at `port`, which the workers' QR codes and links
-    /// already name, and waits until it listens.
+    /// Starts `kaltim-console verification` on the run's certificates SQLite store (the
+    /// development key signs the run's certificates) at `port`, which the workers' QR codes
+    /// and links already name, and waits until it listens.
     static func startVerification(_ run: ProgrammeRun, binary: String, port: Int) async throws -> Verification {
-        var arguments = [
+        let arguments = [
             "verification", "--development-key", "--programme-file", run.options.programme.programmeFile, "--port",
-            String(port),
+            String(port), "--database", run.path("var/certificates.sqlite"),
         ]
-        if let postgres = run.options.postgres {
-            arguments += ["--database", postgres, "--store-schema", run.schemaPrefix + "certificates"]
-        } else {
-            arguments += ["--database", run.path("var/certificates.sqlite")]
-        }
         let log = run.path("logs/verification.log")
         let (pid, address) = try await launch(
             binary, arguments, what: "the verification service", listening: "verification service listening",

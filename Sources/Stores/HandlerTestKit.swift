@@ -25,6 +25,8 @@ public final class HandlerTestKit: Sendable {
     private let registry: ContractRegistry
     /// The SQLite file of the store (for a process that reads it).
     public let path: String
+    /// Whether this kit made the file (and removes it when it goes).
+    private let ownsFile: Bool
 
     /// A kit with a fresh SQLite store in a temporary file; the handler's migrations are run.
     public init(handler: any MessageHandler, registry: ContractRegistry) async throws {
@@ -32,6 +34,7 @@ public final class HandlerTestKit: Sendable {
         self.registry = registry
         path = FileManager.default.temporaryDirectory.appendingPathComponent("handler-kit-\(UUID().uuidString).sqlite").path
         store = try SQLiteStore(path: path, durability: .normal)
+        ownsFile = true
         try await store.migrate(handler.migrations)
     }
 
@@ -42,10 +45,12 @@ public final class HandlerTestKit: Sendable {
         self.registry = registry
         path = kit.path
         store = kit.store
+        ownsFile = false
         try await store.migrate(handler.migrations)
     }
 
     deinit {
+        guard ownsFile else { return }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 

@@ -86,6 +86,12 @@ extension Failure.Code {
     /// A `participant.named` dated more than 5 minutes ahead of the worker's clock (transient: a
     /// clock set wrong is put right, or the message ends in the dead letters).
     public static let nameDatedAhead = Self(rawValue: "name-dated-ahead")
+    /// An `assessment.graded` dated more than 5 minutes ahead of the worker's clock (transient):
+    /// the latest result decides between results no other corrects, so it waits.
+    public static let gradeDatedAhead = Self(rawValue: "grade-dated-ahead")
+    /// A `certificate.revoked` for a certificate id the certificates role never issued
+    /// (permanent: a revocation recorded ahead would stand against a record not yet issued).
+    public static let unknownCertificate = Self(rawValue: "unknown-certificate")
     /// A grade whose scheme code carries a '#', which separates a scheme from a certificate id
     /// in the certificates role's keys (permanent; the plan's codes have none).
     public static let invalidScheme = Self(rawValue: "invalid-scheme")

@@ -81,7 +81,7 @@ struct MainJobConsoleTests {
         let text = try ChildProcess("/usr/bin/pdftotext", [pdf, "-"], standardErrorToo: false)
         #expect(try await text.waitForExit(timeout: .seconds(60)) == 0)
         let address = try #require(
-            text.output.firstMatch(of: /http:\/\/127\.0\.0\.1:([0-9]+)\/v\/([A-Za-z0-9.-]+)/), "\(text.output)")
+            text.output.firstMatch(of: /http:\/\/127\.0\.0\.1:([0-9]+)\/v\/([A-Za-z0-9._-]+)/), "\(text.output)")
         #expect(Int(address.1) == verificationPort && address.2.hasPrefix(certificateID))
         let answer = try await httpGet(port: verificationPort, path: "/api/v/\(address.2)")
         #expect(answer.status == 200 && answer.body.contains("\"status\":\"VALID\""), "\(answer.body)")

@@ -13,6 +13,8 @@ import Workers
 struct CertificateDriver {
     let kit: HandlerTestKit
     let output: String
+    /// The worker's clock: grading's results are sent at its time (one dated ahead waits).
+    var now: @Sendable () -> Date = Date.init
 
     static func make(
         outputDirectory: Bool = false, signer: CertificateSigner = .development,
@@ -21,7 +23,8 @@ struct CertificateDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("certs-\(UUID().uuidString)").path
         let handler = CertificateHandler(catalogue: catalogue, signer: signer, writesFiles: outputDirectory, now: now)
-        let driver = CertificateDriver(kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output)
+        let driver = CertificateDriver(
+            kit: try await HandlerTestKit(handler: handler, registry: .pipeline), output: output, now: now)
         // Named an hour before the worker's clock (a name dated ahead of it waits).
         for (participant, name) in [("PST-1", "Siti Aminah"), ("PST-2", "Budi Santoso")] {
             let named = ParticipantNamedV1(participantID: participant, registrationID: "REG-\(participant)", fullName: name)
@@ -60,7 +63,7 @@ struct CertificateDriver {
     }
 
     func deliver(_ graded: AssessmentGradedV2, id: String = UUID().uuidString) async throws -> [OutgoingEvent] {
-        try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", data: graded)).events
+        try await kit.deliver(EventEnvelope(id: id, source: "/kaltim/workers/grading", time: now(), data: graded)).events
     }
 
     func issued(_ events: [OutgoingEvent]) throws -> [CertificateIssuedV2] {

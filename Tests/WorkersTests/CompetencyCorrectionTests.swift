@@ -79,6 +79,11 @@ struct CompetencyCorrectionTests {
         (["A-3", "A-1", "A-2"], true),
         (["A-1", "A-2", "A-3"], true),
         (["A-2", "A-1", "A-3"], true),
+        (["A-2", "A-3", "A-1"], true),
+        (["A-3", "A-2", "A-1"], true),
+        // Without the last correction, BELUM KOMPETEN is in force.
+        (["A-1", "A-2"], false),
+        (["A-2", "A-1"], false),
     ])
     func theResultInForceDecidesWhateverTheOrderOfArrival(order: [String], competentAtTheEnd: Bool) async throws {
         // Grading's chain: A-1 KOMPETEN, A-2 corrects it to BELUM KOMPETEN, A-3 corrects that to KOMPETEN.
@@ -101,6 +106,68 @@ struct CompetencyCorrectionTests {
         let driver = try await CertificateDriver.make()
         _ = try await Self.deliver(driver, order.compactMap { chain[$0] })
         #expect(try await Self.inForce(driver).isEmpty, "\(order)")
+    }
+
+    /// Grading's replicas may stamp a chain out of order: the chain, not the clock, says which
+    /// result is in force once it is whole, and the message that completes it lets that result
+    /// take effect even though it is not the result in force itself.
+    @Test func theChainNotTheClockDecidesOnceItIsWhole() async throws {
+        let competentAtTheEnd = try await CertificateDriver.make()
+        _ = try await Self.deliver(
+            competentAtTheEnd,
+            [
+                (Self.graded("A-1"), 10), (Self.graded("A-3", supersedes: "A-2"), 5),
+                (Self.graded("A-2", competent: false, supersedes: "A-1"), 8),
+            ])
+        #expect(try await Self.inForce(competentAtTheEnd).count == 1)
+        let belumAtTheEnd = try await CertificateDriver.make()
+        let outputs = try await Self.deliver(
+            belumAtTheEnd,
+            [
+                (Self.graded("B-1"), 10), (Self.graded("B-3", competent: false, supersedes: "B-2"), 5),
+                (Self.graded("B-2", supersedes: "B-1"), 8),
+            ])
+        #expect(outputs[1].isEmpty, "B-1 is still the latest result no other supersedes")
+        #expect(outputs[2].map(\.type) == [CertificateRevokedV1.eventType], "B-2 completes the chain: B-3 is in force")
+        #expect(try await Self.inForce(belumAtTheEnd).isEmpty)
+    }
+
+    @Test func aResultDatedAheadOfTheWorkersClockWaitsAndChangesNothing() async throws {
+        let driver = try await CertificateDriver.make()
+        _ = try await Self.deliver(driver, [(Self.graded("A-1"), 1)])
+        // A correction stamped a day ahead: it would stay in force against every later one.
+        let ahead = Date().addingTimeInterval(86_400)
+        do {
+            _ = try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/kaltim/workers/grading", time: ahead,
+                    data: Self.graded("A-9", competent: false, supersedes: "A-1")))
+            Issue.record("a result dated ahead was taken")
+        } catch let failure as Failure {
+            #expect(failure.code == .gradeDatedAhead && failure.kind == .transient)
+        }
+        #expect(try await driver.kit.query("SELECT 1 FROM cert_grades WHERE assessment_id = 'A-9'").isEmpty)
+        #expect(try await Self.inForce(driver).count == 1)
+        // The next real correction still takes effect.
+        _ = try await Self.deliver(driver, [(Self.graded("A-2", competent: false, supersedes: "A-1"), 2)])
+        #expect(try await Self.inForce(driver).isEmpty)
+    }
+
+    @Test func aRevocationOfACertificateNeverIssuedHereIsRefused() async throws {
+        let driver = try await CertificateDriver.make()
+        // Ids follow a series: revoking the next one ahead would stand against it once issued.
+        do {
+            _ = try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/kaltim/admin/revoke-certificate",
+                    data: CertificateRevokedV1(
+                        certificateID: "KOM-BNSP-LSP-0123-ID-2025-KOM-00001", participantID: "PST-1", reasonCode: "FRAUD")))
+            Issue.record("a revocation of an unknown certificate was recorded")
+        } catch let failure as Failure {
+            #expect(failure.code == .unknownCertificate && failure.kind == .permanent)
+        }
+        let issued = try #require(try driver.issued(try await Self.deliver(driver, [(Self.graded("A-1"), 1)])[0]).first)
+        #expect(try await Self.inForce(driver).map(\.id) == [issued.certificateID], "issued, and in force")
     }
 
     @Test func correctedNumbersReplaceTheRecordAndTheOldOneIsRevoked() async throws {
@@ -166,5 +233,9 @@ struct CompetencyCorrectionTests {
         let issued = try await Self.deliver(driver, [(Self.graded("A-2", supersedes: "A-1"), 2)])
         #expect(try driver.issued(issued[0]).count == 1)
         #expect(try await driver.kit.query("SELECT 1 FROM cert_pending").isEmpty, "the wait is over")
+        // A result corrected to BELUM KOMPETEN while it waited: nothing waits any more.
+        let other = try await CertificateDriver.make()
+        _ = try await Self.deliver(other, [(missing, 1), (Self.graded("A-2", competent: false, supersedes: "A-1"), 2)])
+        #expect(try await other.kit.query("SELECT 1 FROM cert_pending").isEmpty)
     }
 }

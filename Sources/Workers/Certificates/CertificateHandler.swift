@@ -78,12 +78,14 @@ public struct CertificateHandler: TypedMessageHandler {
                 UNIQUE (participant_id, scheme, kind), UNIQUE (issuer_code, year, serial))
             """,
             "CREATE TABLE IF NOT EXISTS cert_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
-            // Every graded assessment with the one it corrected: the one no other supersedes
-            // (the latest of such) is the result in force, whatever order they arrive in.
+            // Every graded assessment with the one it corrected and what a record of it would
+            // carry: the one no other supersedes (the latest of such) is the result in force,
+            // whatever order they arrive in.
             """
             CREATE TABLE IF NOT EXISTS cert_grades (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, supersedes TEXT,
-                graded_at TEXT NOT NULL)
+                graded_at TEXT NOT NULL, competent INTEGER NOT NULL, lsp_licence TEXT, certificate_number TEXT,
+                registration_number TEXT, issued_on TEXT NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS cert_grades_person ON cert_grades (participant_id, scheme)",
             // The competency records this role revoked because a correction said BELUM
@@ -94,12 +96,7 @@ public struct CertificateHandler: TypedMessageHandler {
                 certificate_id TEXT PRIMARY KEY, assessment_id TEXT NOT NULL)
             """,
             "CREATE TABLE IF NOT EXISTS cert_office_revocations (certificate_id TEXT PRIMARY KEY, reason TEXT NOT NULL)",
-            // Revocations for a correction made before the table existed count as such.
-            """
-            INSERT INTO cert_correction_revocations (certificate_id, assessment_id)
-            SELECT certificate_id, '' FROM cert_revocations WHERE reason = 'ASSESSMENT_CORRECTED'
-            ON CONFLICT DO NOTHING
-            """,
+
             """
             CREATE TABLE IF NOT EXISTS cert_pending (
                 assessment_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, scheme TEXT NOT NULL, reason TEXT NOT NULL)
@@ -210,6 +207,16 @@ public struct CertificateHandler: TypedMessageHandler {
                 "SELECT 1 FROM cert_revocations WHERE certificate_id = ?", [.text(revoked.certificateID)]
             ).isEmpty
             if recorded && Self.ownRevocationReasons.contains(revoked.reasonCode) { return [] }
+            // Only what this role issued: certificate ids follow a series, and a revocation
+            // recorded ahead would stand against a record not yet issued.
+            guard
+                try !transaction.query(
+                    "SELECT 1 FROM cert_certificates WHERE certificate_id = ?", [.text(revoked.certificateID)]
+                ).isEmpty
+            else {
+                throw Failure.permanent(
+                    .unknownCertificate, "no certificate \(revoked.certificateID) was issued here; nothing is revoked")
+            }
             try transaction.execute(
                 "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [.text(revoked.certificateID), .text(revoked.reasonCode)])
@@ -463,73 +470,84 @@ public struct CertificateHandler: TypedMessageHandler {
             throw Failure.permanent(.invalidScheme, "a scheme code has no '#'")
         }
         let programme = catalogue.programme(programmeCode, at: centre)
-        let issuedOn = graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)
-        // Only the result in force decides: a correction arriving after the one that
-        // corrected it (two replicas, a retry, a dead-letter replay) changes nothing.
-        guard try isInForce(graded, event: event, in: transaction) else { return [] }
+        // Grading's time orders results no other supersedes: one dated ahead of this worker's
+        // clock would stay in force against every later correction. It waits.
+        guard event.header.time <= now().addingTimeInterval(Self.allowedClockSkew) else {
+            throw Failure.transient(
+                .gradeDatedAhead, "a result for \(graded.participantID) is dated ahead of this worker's clock; retrying")
+        }
+        try record(graded, event: event, in: transaction)
+        // The result in force decides, whichever result this message brought: a correction
+        // arriving after the one that corrected it (two replicas, a retry, a replay) changes
+        // nothing, and one that completes the chain lets the result at its end take effect.
+        guard let head = try resultInForce(of: graded.participantID, scheme: graded.scheme, in: transaction) else {
+            return []
+        }
         var output: [OutgoingEvent] = []
         // The scheme's competency records, and the one in force (not revoked) if any.
         let records = try competencyRecords(of: graded.participantID, scheme: graded.scheme, in: transaction)
         let inForce = records.filter { $0.revocation == nil }
-        switch graded.outcome {
-        case .competent:
-            guard let number = graded.lspCertificateNumber, let registration = graded.lspRegistrationNumber,
-                let licence = graded.lspLicence
-            else {
-                try transaction.execute(
-                    """
-                    INSERT INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)
-                    ON CONFLICT DO NOTHING
-                    """,
-                    [.text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("LSP_NUMBERS_MISSING")])
-                break
-            }
-            let issuer = "LSP \(licence)"
-            // The record in force already says what this result says (a redelivery, a
-            // correction of something else): nothing to do.
-            if inForce.contains(where: {
-                $0.payload.certificateNumber == number && $0.payload.registrationNumber == registration
-                    && $0.payload.issuer == issuer && $0.payload.issuedOn == issuedOn
-            }) {
-                break
-            }
-            // A record the office revoked stands; so does one revoked for any reason other
-            // than a correction of the assessment (a record replaced under a corrected name
-            // has its replacement among the records).
-            let blocked = records.contains {
-                guard let revocation = $0.revocation else { return false }
-                return revocation.byOffice || (!revocation.byCorrection && revocation.reason != Self.nameCorrected)
-            }
-            guard !blocked else { break }
-            // The LSP corrected the numbers or the date: the record in force goes, and one
-            // with the corrected details takes its place.
-            for record in inForce {
-                output.append(try revokeForCorrection(record.certificateID, graded, event: event, in: transaction))
-            }
-            let years = programme?.scheme.validityYears ?? 3
-            // The first record of the scheme is keyed by the scheme; any later one, like a
-            // reissue, by "scheme#id".
-            let scheme = graded.scheme
-            output.append(
-                try create(
-                    kind: .competency, issuer: issuer, issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
-                    signatory: catalogue.recordSignatory,
-                    number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
-                    scheme: scheme, key: records.isEmpty ? nil : { "\(scheme)#\($0)" }, programme: programme,
-                    issuedOn: issuedOn, validUntil: Self.adding(years: years, to: issuedOn), qualification: nil, event: event,
-                    in: transaction
-                ).event)
+        guard head.competent else {
+            // A correction took the competence back: revoke the record in force (the one
+            // issued on an earlier result, or reissued under a corrected name). A first result
+            // of BELUM KOMPETEN has nothing to take back.
             try transaction.execute(
                 "DELETE FROM cert_pending WHERE participant_id = ? AND scheme = ?",
                 [.text(graded.participantID), .text(graded.scheme)])
-        case .notYetCompetent:
-            // A correction took the competence back: revoke the record in force (the one
-            // issued on an earlier result, or reissued under a corrected name).
-            guard graded.supersedes != nil else { break }
+            guard head.supersedes != nil else { return [] }
             for record in inForce {
-                output.append(try revokeForCorrection(record.certificateID, graded, event: event, in: transaction))
+                output.append(try revokeForCorrection(record.certificateID, head, event: event, in: transaction))
             }
+            return output
         }
+        guard let number = head.certificateNumber, let registration = head.registrationNumber, let licence = head.licence
+        else {
+            try transaction.execute(
+                """
+                INSERT INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """,
+                [.text(head.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("LSP_NUMBERS_MISSING")])
+            return []
+        }
+        let issuer = "LSP \(licence)"
+        // The record in force already says what the result says (a redelivery, a correction of
+        // something else): nothing to do.
+        if inForce.contains(where: {
+            $0.payload.certificateNumber == number && $0.payload.registrationNumber == registration
+                && $0.payload.issuer == issuer && $0.payload.issuedOn == head.issuedOn
+        }) {
+            return []
+        }
+        // A record the office revoked stands; so does one revoked for any reason other than a
+        // correction this role made (one revoked before corrections were recorded among them;
+        // a record replaced under a corrected name has its replacement among the records).
+        let blocked = records.contains {
+            guard let revocation = $0.revocation else { return false }
+            return revocation.byOffice || (!revocation.byCorrection && revocation.reason != Self.nameCorrected)
+        }
+        guard !blocked else { return [] }
+        // The LSP corrected the numbers or the date: the record in force goes, and one with the
+        // corrected details takes its place.
+        for record in inForce {
+            output.append(try revokeForCorrection(record.certificateID, head, event: event, in: transaction))
+        }
+        let years = programme?.scheme.validityYears ?? 3
+        // The first record of the scheme is keyed by the scheme; any later one, like a reissue,
+        // by "scheme#id".
+        let scheme = graded.scheme
+        output.append(
+            try create(
+                kind: .competency, issuer: issuer, issuerCode: "LSP-\(licence)", idPrefix: "KOM-\(licence)",
+                signatory: catalogue.recordSignatory,
+                number: { _, _ in number }, registrationNumber: registration, participantID: graded.participantID,
+                scheme: scheme, key: records.isEmpty ? nil : { "\(scheme)#\($0)" }, programme: programme,
+                issuedOn: head.issuedOn, validUntil: Self.adding(years: years, to: head.issuedOn), qualification: nil,
+                event: event, in: transaction
+            ).event)
+        try transaction.execute(
+            "DELETE FROM cert_pending WHERE participant_id = ? AND scheme = ?",
+            [.text(graded.participantID), .text(graded.scheme)])
         return output
     }
 
@@ -539,29 +557,58 @@ public struct CertificateHandler: TypedMessageHandler {
     /// The revocation reason of a competency record whose assessment a correction changed.
     public static let assessmentCorrected = "ASSESSMENT_CORRECTED"
 
-    /// Records `graded` and says whether it is the result in force for its participant and
-    /// scheme: the latest graded (grading's time, then the id) of those no recorded result
-    /// supersedes. Grading supersedes exactly the result it held current, so the results of a
-    /// participant and scheme form one chain, which arrives here in any order.
-    func isInForce(_ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws -> Bool {
+    /// A graded result as this role keeps it: what it corrected, and what a record of it
+    /// would carry.
+    struct GradedResult {
+        let assessmentID: String
+        let supersedes: String?
+        let competent: Bool
+        let licence: String?
+        let certificateNumber: String?
+        let registrationNumber: String?
+        /// The assessment's day (or, for a result without one, the day grading sent it).
+        let issuedOn: String
+    }
+
+    /// Keeps `graded` (once: a redelivery or replay changes nothing).
+    func record(_ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
         try transaction.execute(
             """
-            INSERT INTO cert_grades (assessment_id, participant_id, scheme, supersedes, graded_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT DO NOTHING
+            INSERT INTO cert_grades (assessment_id, participant_id, scheme, supersedes, graded_at, competent, lsp_licence,
+                certificate_number, registration_number, issued_on)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
-                .text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme),
-                graded.supersedes.map(SQLValue.text) ?? .null, .text(Self.timestamp(event.header.time)),
+                .text(graded.assessmentID), .text(graded.participantID), .text(graded.scheme), text(graded.supersedes),
+                .text(Self.timestamp(event.header.time)), .integer(graded.outcome == .competent ? 1 : 0),
+                text(graded.lspLicence), text(graded.lspCertificateNumber), text(graded.lspRegistrationNumber),
+                .text(graded.assessedOn ?? ProgrammeCatalogue.format(event.header.time)),
             ])
-        let head = try transaction.query(
+    }
+
+    /// The result in force for a participant and scheme: the latest graded (grading's time,
+    /// then the id) of the results no recorded result supersedes. Grading supersedes exactly
+    /// the result it held current, so the results of a participant and scheme form one chain,
+    /// which arrives here in any order.
+    func resultInForce(of participant: String, scheme: String, in transaction: any StoreTransaction) throws
+        -> GradedResult?
+    {
+        try transaction.query(
             """
-            SELECT g.assessment_id FROM cert_grades g
+            SELECT g.* FROM cert_grades g
             WHERE g.participant_id = ? AND g.scheme = ? AND NOT EXISTS (
                 SELECT 1 FROM cert_grades s
                 WHERE s.participant_id = g.participant_id AND s.scheme = g.scheme AND s.supersedes = g.assessment_id)
             ORDER BY g.graded_at DESC, g.assessment_id DESC LIMIT 1
-            """, [.text(graded.participantID), .text(graded.scheme)])
-        return head.first?["assessment_id"]?.text == graded.assessmentID
+            """, [.text(participant), .text(scheme)]
+        ).first.flatMap { row in
+            guard let id = row["assessment_id"]?.text, let issuedOn = row["issued_on"]?.text else { return nil }
+            return GradedResult(
+                assessmentID: id, supersedes: row["supersedes"]?.text, competent: row["competent"]?.integer == 1,
+                licence: row["lsp_licence"]?.text, certificateNumber: row["certificate_number"]?.text,
+                registrationNumber: row["registration_number"]?.text, issuedOn: issuedOn)
+        }
     }
 
     /// A competency record of a participant's scheme, with its revocation if it has one.
@@ -602,18 +649,24 @@ public struct CertificateHandler: TypedMessageHandler {
     /// Revokes a competency record because the assessment it rests on was corrected
     /// (`certificate.revoked`, ``assessmentCorrected``), noting the correction that did.
     func revokeForCorrection(
-        _ certificateID: String, _ graded: AssessmentGradedV3, event: DecodedEvent, in transaction: any StoreTransaction
+        _ certificateID: String, _ result: GradedResult, event: DecodedEvent, in transaction: any StoreTransaction
     ) throws -> OutgoingEvent {
         try transaction.execute(
             "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
             [.text(certificateID), .text(Self.assessmentCorrected)])
         try transaction.execute(
             "INSERT INTO cert_correction_revocations (certificate_id, assessment_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [.text(certificateID), .text(graded.assessmentID)])
+            [.text(certificateID), .text(result.assessmentID)])
+        // A revoked record's files are not drawn any more (when still waiting).
+        try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(certificateID)])
+        try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(certificateID)])
+        let participant =
+            try transaction.query(
+                "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
+            ).first?["participant_id"]?.text ?? ""
         return try outgoing(
-            CertificateRevokedV1(
-                certificateID: certificateID, participantID: graded.participantID, reasonCode: Self.assessmentCorrected),
-            id: "revoked-\(certificateID)", event: event, subject: graded.participantID)
+            CertificateRevokedV1(certificateID: certificateID, participantID: participant, reasonCode: Self.assessmentCorrected),
+            id: "revoked-\(certificateID)", event: event, subject: participant)
     }
 
     /// The revocation reason of a certificate replaced by one under the holder's corrected
