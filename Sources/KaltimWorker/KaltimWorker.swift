@@ -287,10 +287,29 @@ struct RevokeCertificate: AsyncParsableCommand {
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
-        let rows = try await Stores.openForReading(database, schema: storeSchema).read(
-            "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)])
-        guard let participant = rows.first?["participant_id"]?.text else {
+        let store = try await Stores.openForReading(database, schema: storeSchema)
+        let rows = try await store.read(
+            """
+            SELECT c.participant_id, c.scheme, c.kind, r.reason FROM cert_certificates c
+            LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id WHERE c.certificate_id = ?
+            """, [.text(certificateID)])
+        guard let row = rows.first, let participant = row["participant_id"]?.text else {
             throw ValidationError("no certificate \(certificateID) in \(database)")
+        }
+        // Already revoked (replaced under a corrected name, or by a correction): name what is
+        // in force instead of telling the holder of the old one again.
+        if let earlier = row["reason"]?.text {
+            let scheme = String((row["scheme"]?.text ?? "").split(separator: "#", maxSplits: 1).first ?? "")
+            let inForce = try await store.read(
+                """
+                SELECT c.certificate_id FROM cert_certificates c
+                LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
+                WHERE c.participant_id = ? AND c.kind = ? AND (c.scheme = ? OR c.scheme LIKE ?) AND r.certificate_id IS NULL
+                """, [.text(participant), .text(row["kind"]?.text ?? ""), .text(scheme), .text(scheme + "#%")]
+            ).compactMap { $0["certificate_id"]?.text }
+            throw ValidationError(
+                "\(certificateID) is already revoked (\(earlier))"
+                    + (inForce.isEmpty ? "" : "; in force now: \(inForce.joined(separator: ", ")) (revoke that one)"))
         }
         let connection = try await AMQPConnection.connect(try broker.configuration(connectionName: nil))
         let topology = RoleTopology(role: .certificates, prefix: topologyPrefix)

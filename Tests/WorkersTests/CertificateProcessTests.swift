@@ -157,6 +157,16 @@ struct CertificateProcessTests {
         let revoked = try ChildProcess(binary, verify)
         #expect(
             try await revoked.waitForExit(timeout: .seconds(30)) == 1 && revoked.output.hasPrefix("REVOKED"), "\(revoked.output)")
+        // Revoking it again is refused: the holder would be told twice.
+        let again = try ChildProcess(
+            binary,
+            [
+                "revoke-certificate", "--certificate-id", "BTG-2025-PBK-00001", "--reason", "FRAUD", "--broker-url", url,
+                "--topology-prefix", prefix,
+            ] + StoreKind.arguments(database))
+        #expect(
+            try await again.waitForExit(timeout: .seconds(30)) != 0
+                && again.output.contains("already revoked (DATA_ERROR)"), "\(again.output)")
         // A key ring whose only key retired before the certificate was signed: not valid.
         let ring = directory.appendingPathComponent("keys.json").path
         try Data(

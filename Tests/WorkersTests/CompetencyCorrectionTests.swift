@@ -170,6 +170,24 @@ struct CompetencyCorrectionTests {
         #expect(try await Self.inForce(driver).map(\.id) == [issued.certificateID], "issued, and in force")
     }
 
+    @Test func aRecordIssuedAgainAndThenRenamedGoesToTheReissueSeries() async throws {
+        let driver = try await CertificateDriver.make()
+        let outputs = try await Self.deliver(
+            driver,
+            [
+                (Self.graded("A-1"), 1), (Self.graded("A-2", competent: false, supersedes: "A-1"), 2),
+                (Self.graded("A-3", supersedes: "A-2"), 3),
+            ])
+        let again = try #require(try driver.issued(outputs[2]).first)
+        #expect(again.certificateID == "KOM-BNSP-LSP-0123-ID-2025-KOM-00002", "the LSP's own series")
+        let renamed = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/workers/intake",
+                data: ParticipantNamedV1(participantID: "PST-1", registrationID: "REG-PST-1", fullName: "Siti Aminah Putri")))
+        let reissued = try #require(try driver.issued(renamed.events).first)
+        #expect(reissued.certificateID == "KOM-BNSP-LSP-0123-ID-R-2025-KOM-00001", "the reissue series")
+    }
+
     @Test func correctedNumbersReplaceTheRecordAndTheOldOneIsRevoked() async throws {
         let driver = try await CertificateDriver.make()
         let outputs = try await Self.deliver(
@@ -198,6 +216,29 @@ struct CompetencyCorrectionTests {
         let nothing = later.allSatisfy(\.isEmpty)
         #expect(nothing, "no record again after the office's revocation")
         #expect(try await Self.inForce(driver).isEmpty)
+        // The result waits where operators see it.
+        let waiting = try await driver.kit.query("SELECT assessment_id, reason FROM cert_pending")
+        #expect(waiting.contains { $0["assessment_id"]?.text == "A-4" && $0["reason"]?.text == "REVOCATION_STANDS" })
+    }
+
+    @Test func aRecordTheOfficeWithdrewAsWrongDataComesBackOnlyWithTheLSPsCorrectedDetails() async throws {
+        let driver = try await CertificateDriver.make()
+        let wrong = try #require(
+            try driver.issued(
+                try await Self.deliver(driver, [(Self.graded("A-1", number: "No. 55101 5151 2 0009999 2025"), 1)])[0]
+            ).first)
+        _ = try await driver.kit.deliver(
+            EventEnvelope(
+                source: "/kaltim/admin/revoke-certificate",
+                data: CertificateRevokedV1(certificateID: wrong.certificateID, participantID: "PST-1", reasonCode: "DATA_ERROR")))
+        // The same details again (a replay of the result it was made from): still withdrawn.
+        let same = try await Self.deliver(
+            driver, [(Self.graded("A-2", supersedes: "A-1", number: "No. 55101 5151 2 0009999 2025"), 2)])
+        #expect(same[0].isEmpty)
+        // The LSP's correction with the right number: a record again, with it.
+        let corrected = try await Self.deliver(driver, [(Self.graded("A-3", supersedes: "A-2"), 3)])
+        #expect(try driver.issued(corrected[0]).map(\.certificateNumber) == ["No. 55101 5151 2 0001234 2025"])
+        #expect(try await Self.inForce(driver).count == 1)
     }
 
     @Test func anOfficeRevocationDressedAsACorrectionIsStillTheOffices() async throws {

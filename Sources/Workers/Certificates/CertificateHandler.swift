@@ -519,14 +519,29 @@ public struct CertificateHandler: TypedMessageHandler {
         }) {
             return []
         }
-        // A record the office revoked stands; so does one revoked for any reason other than a
-        // correction this role made (one revoked before corrections were recorded among them;
-        // a record replaced under a corrected name has its replacement among the records).
-        let blocked = records.contains {
-            guard let revocation = $0.revocation else { return false }
-            return revocation.byOffice || (!revocation.byCorrection && revocation.reason != Self.nameCorrected)
+        // A revocation this role did not make for a correction stands: the office's (for
+        // DATA_ERROR, only against a record with the same details: the office withdrew those, and
+        // the LSP's corrected result gets its record), and one made before corrections were
+        // recorded. A record replaced under a corrected name has its replacement among the
+        // records. The result then waits in `cert_pending` (REVOCATION_STANDS), to be seen.
+        let blocked = records.contains { record in
+            guard let revocation = record.revocation else { return false }
+            if revocation.reason == Self.nameCorrected || (revocation.byCorrection && !revocation.byOffice) { return false }
+            if revocation.byOffice && revocation.reason == Self.dataError {
+                return record.payload.certificateNumber == number && record.payload.registrationNumber == registration
+                    && record.payload.issuer == issuer && record.payload.issuedOn == head.issuedOn
+            }
+            return true
         }
-        guard !blocked else { return [] }
+        guard !blocked else {
+            try transaction.execute(
+                """
+                INSERT INTO cert_pending (assessment_id, participant_id, scheme, reason) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """,
+                [.text(head.assessmentID), .text(graded.participantID), .text(graded.scheme), .text("REVOCATION_STANDS")])
+            return []
+        }
         // The LSP corrected the numbers or the date: the record in force goes, and one with the
         // corrected details takes its place.
         for record in inForce {
@@ -550,6 +565,10 @@ public struct CertificateHandler: TypedMessageHandler {
             [.text(graded.participantID), .text(graded.scheme)])
         return output
     }
+
+    /// The office's reason for withdrawing a certificate whose data is wrong: a corrected result
+    /// with other details gets a record again.
+    public static let dataError = "DATA_ERROR"
 
     /// The reasons only this role revokes with (`revoke-certificate` refuses them).
     static let ownRevocationReasons: Set<String> = [nameCorrected, assessmentCorrected]
@@ -714,9 +733,9 @@ public struct CertificateHandler: TypedMessageHandler {
             // Reissues have a series of their own (issuer code and id prefix ending in "-R"), so
             // that the issuer's own series, whose serials its training certificates print, keeps
             // no hole: the id's prefix is the old one's (everything before "-year-kind-serial").
-            // A reissue's row is keyed "scheme#id" (an original's by its scheme): it is in the
-            // series already.
-            let reissued = key.contains("#")
+            // A reissue is in the series already (a record issued again after a correction is
+            // keyed "scheme#id" too, but in the issuer's own series).
+            let reissued = issuerCode.hasSuffix(Self.reissueSuffix)
             let oldPrefix = oldID.split(separator: "-", omittingEmptySubsequences: false).dropLast(3).joined(separator: "-")
             let idPrefix = reissued ? oldPrefix : oldPrefix + Self.reissueSuffix
             let reissuer = reissued ? issuerCode : issuerCode + Self.reissueSuffix
