@@ -225,13 +225,7 @@ extension ConsoleServer {
             ]
             csv += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/csv; charset=utf-8",
-                .contentDisposition: "attachment; filename=\"daftar-hadir-\(classID).csv\"",
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
+        return csvDownload(csv, filename: "daftar-hadir-\(classID).csv")
     }
 
     /// `POST /blki/record`: daftar ulang (`attended`, `absent`), a training result (`training`)
@@ -352,6 +346,18 @@ extension ConsoleServer {
         case .administrative: "administratif"
         case nil: "–"
         }
+    }
+
+    /// A CSV file to download as `filename` (a name the console made, never one a request
+    /// gave), not kept by a cache on the way.
+    func csvDownload(_ text: String, filename: String) -> Response {
+        Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"\(filename)\"",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// A CSV field, quoted when needed, and never read as a formula by a spreadsheet.

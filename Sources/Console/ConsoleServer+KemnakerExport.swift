@@ -107,12 +107,6 @@ extension ConsoleServer {
                 status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: "log audit tidak dapat ditulis; tidak diekspor\n")))
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/csv; charset=utf-8", .cacheControl: "no-store",
-                .contentDisposition: "attachment; filename=\"ekspor-kemnaker.csv\"",
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
+        return csvDownload(csv, filename: "ekspor-kemnaker.csv")
     }
 }

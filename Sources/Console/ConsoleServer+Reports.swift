@@ -148,13 +148,7 @@ extension ConsoleServer {
             let plain = figures.map { $0.replacingOccurrences(of: ".", with: "") }  // 1.500 → 1500 in a CSV
             csv += ([Self.csvField(line.label), Self.csvField(line.key)] + plain).joined(separator: ",") + "\r\n"
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/csv; charset=utf-8",
-                .contentDisposition: "attachment; filename=\"laporan-\(dimension.rawValue).csv\"",
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: csv)))
+        return csvDownload(csv, filename: "laporan-\(dimension.rawValue).csv")
     }
 
     func registrationLookup(_ session: ConsoleSession, request: Request) async throws -> Response {

@@ -90,13 +90,7 @@ extension ConsoleServer {
                 fields.append(applicant.waitlistedAt.map(IndonesianText.dateTime) ?? "")
                 text += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
             }
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "text/csv; charset=utf-8",
-                    .contentDisposition: "attachment; filename=\"daftar-tunggu-\(centre)-\(programme).csv\"",
-                ],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            return csvDownload(text, filename: "daftar-tunggu-\(centre)-\(programme).csv")
         }
         var body: HTML = """
             <p class="muted">Diterima untuk \(IndonesianText.centre(centre)), program \(programmeName(programme)), belum \

@@ -44,19 +44,10 @@ import Topology
         }
         let bontang = "BTG-2025-TATA_GRAHA-01"
         let balikpapan = "BPN-2025-TATA_GRAHA-01"
-        func seat(_ participant: String, _ classID: String, _ centre: TrainingCentre) async throws {
-            _ = try await desk.console.deliver(
-                EventEnvelope(
-                    id: "seat-\(participant)", source: "/kaltim/scheduling", subject: participant,
-                    data: ClassScheduledV2(
-                        participantID: participant, classID: classID, centre: centre, programme: "TATA_GRAHA", cohort: 1,
-                        startDate: "2025-07-07", endDate: "2025-08-15", seat: 1,
-                        reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false)))
-        }
         for participant in ["PST-2025-000001", "PST-2025-000002", "PST-2025-000003", "PST-2025-000004"] {
-            try await seat(participant, bontang, .bontang)
+            try await desk.seat(participant, bontang, .bontang)
         }
-        try await seat("PST-2025-000009", balikpapan, .balikpapan)
+        try await desk.seat("PST-2025-000009", balikpapan, .balikpapan)
         // 2 did not come to daftar ulang, 3 left: neither signs in.
         _ = try await desk.console.deliver(
             EventEnvelope(
@@ -116,13 +107,7 @@ import Topology
     @Test func withoutTheCertificatesStoreTheNamesAreLeftToBeWrittenByHandAndNothingIsAudited() async throws {
         let desk = try await ConsoleStaffDeskTests.Desk()
         let bontang = "BTG-2025-TATA_GRAHA-01"
-        _ = try await desk.console.deliver(
-            EventEnvelope(
-                id: "seat-1", source: "/kaltim/scheduling", subject: "PST-2025-000001",
-                data: ClassScheduledV2(
-                    participantID: "PST-2025-000001", classID: bontang, centre: .bontang, programme: "TATA_GRAHA",
-                    cohort: 1, startDate: "2025-07-07", endDate: "2025-07-11", seat: 1,
-                    reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false)))
+        try await desk.seat("PST-2025-000001", bontang, .bontang, end: "2025-07-11")
         let sheet = try await desk.page("/blki/class/daftar-hadir?id=\(bontang)", user: "budi")
         #expect(sheet.status == 200 && sheet.body.contains("Kolom nama diisi tangan"))
         #expect(sheet.body.contains("<td class=\"name\"></td>"))

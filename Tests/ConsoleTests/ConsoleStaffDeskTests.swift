@@ -105,6 +105,20 @@ import Workers
             port = bound
         }
 
+        /// Seats `participant` in a Tata Graha class of `centre`, 7 July to `end` 2025 (daftar
+        /// ulang 30 June to 2 July), as scheduling's `class.scheduled` reaches the console.
+        func seat(_ participant: String, _ classID: String, _ centre: TrainingCentre, end: String = "2025-08-15")
+            async throws
+        {
+            _ = try await console.deliver(
+                EventEnvelope(
+                    id: "seat-\(participant)", source: "/kaltim/scheduling", subject: participant,
+                    data: ClassScheduledV2(
+                        participantID: participant, classID: classID, centre: centre, programme: "TATA_GRAHA", cohort: 1,
+                        startDate: "2025-07-07", endDate: end, seat: 1,
+                        reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false)))
+        }
+
         func stop() async throws {
             await group.triggerGracefulShutdown()
             try await running.value
@@ -581,20 +595,11 @@ import Workers
 
     @Test func aBLKIAdministratorRecordsForHerOwnBLKIsClassesOnly() async throws {
         let desk = try await Desk()
-        func seat(_ participant: String, _ classID: String, _ centre: TrainingCentre) async throws {
-            _ = try await desk.console.deliver(
-                EventEnvelope(
-                    id: "seat-\(participant)", source: "/kaltim/scheduling", subject: participant,
-                    data: ClassScheduledV2(
-                        participantID: participant, classID: classID, centre: centre, programme: "TATA_GRAHA", cohort: 1,
-                        startDate: "2025-07-07", endDate: "2025-08-15", seat: 1,
-                        reRegistration: DateWindow(from: "2025-06-30", until: "2025-07-02"), replacing: false)))
-        }
         let bontang = "BTG-2025-TATA_GRAHA-01"
         let balikpapan = "BPN-2025-TATA_GRAHA-01"
-        try await seat("PST-2025-000001", bontang, .bontang)
-        try await seat("PST-2025-000002", bontang, .bontang)
-        try await seat("PST-2025-000003", balikpapan, .balikpapan)
+        try await desk.seat("PST-2025-000001", bontang, .bontang)
+        try await desk.seat("PST-2025-000002", bontang, .bontang)
+        try await desk.seat("PST-2025-000003", balikpapan, .balikpapan)
 
         let classes = try await desk.page("/blki", user: "budi")
         #expect(classes.status == 200 && classes.body.contains(bontang) && !classes.body.contains(balikpapan))
