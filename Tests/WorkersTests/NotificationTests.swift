@@ -824,11 +824,40 @@ struct NotificationDeliveryTests {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["recipient"] as? String
         }
         #expect(recipients == [3, 1, 5, 2, 4].map { String(format: "+6281250%06d", $0) }, "in order of arrival")
-        let plan = try await kit.query(
-            "EXPLAIN QUERY PLAN " + NotificationDispatcher.claimQuery, [.real(0), .real(0), .integer(64)])
-        let steps = plan.compactMap { $0["detail"]?.text }
-        #expect(steps.contains { $0.contains("USING INDEX notif_messages_due_order") }, "\(steps)")
-        #expect(!steps.contains { $0.contains("TEMP B-TREE") }, "no sort: \(steps)")
+        for (query, arguments) in [
+            (NotificationDispatcher.dueAgainQuery, [SQLValue.real(0), .real(0), .integer(64)]),
+            (NotificationDispatcher.newQuery, [.real(0), .integer(64)]),
+        ] {
+            let plan = try await kit.query("EXPLAIN QUERY PLAN " + query, arguments)
+            let steps = plan.compactMap { $0["detail"]?.text }
+            #expect(steps.contains { $0.contains("USING INDEX notif_messages_due_order") }, "\(steps)")
+            #expect(!steps.contains { $0.contains("TEMP B-TREE") }, "no sort: \(steps)")
+        }
+    }
+
+    /// A message due again (a retry, a move to another channel, one quiet hours held) goes
+    /// before a backlog of new ones: it waited already. Before, every new message was due at 0
+    /// and so went first, and a retry waited for the whole backlog.
+    @Test func aMessageDueAgainGoesBeforeABacklogOfNewOnes() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let clock = Clock(Self.noon())
+        let file = try FileSender(path: path, now: { clock.date })
+        let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock) {
+            $0.batchSize = 1
+        }
+        _ = try await kit.deliver(Self.submitted(9))
+        // Its first try is over: due again a minute ago (as a retry leaves it).
+        try await kit.store.write { transaction in
+            try transaction.execute(
+                "UPDATE notif_messages SET next_attempt_at = ?", [.real(clock.date.timeIntervalSince1970 - 60)])
+        }
+        for index in [3, 1, 5] { _ = try await kit.deliver(Self.submitted(index)) }
+        while await dispatcher.runOnce() > 0 {}
+        let recipients = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["recipient"] as? String
+        }
+        #expect(recipients == [9, 3, 1, 5].map { String(format: "+6281250%06d", $0) }, "the one due again first")
     }
 
     /// The file channel's log is a copy of what was sent (texts and numbers): the dispatcher

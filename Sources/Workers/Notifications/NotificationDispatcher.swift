@@ -294,20 +294,36 @@ public final class NotificationDispatcher: Service, Sendable {
         let participantID: String?
     }
 
-    /// The due messages not claimed (arguments: this dispatcher's time, the store's time, how
-    /// many), by due time (a new message is due at 0, so before any retry), then in order of
-    /// arrival: read in that order from the index `notif_messages_due_order`, so a claim sorts
-    /// nothing however long the backlog (it still steps over due rows other replicas hold).
-    static let claimQuery = """
+    /// What a claim reads of a waiting message, and whether its person withdrew their consent.
+    static let claimColumns = """
         SELECT notification_id, template, parameters, routes, route_index, urgent, attempts, correlation_id, participant_id,
             CASE WHEN EXISTS (
                 SELECT 1 FROM notif_withdrawals w
                 WHERE w.registration_id = notif_messages.registration_id
                     OR w.participant_id = notif_messages.participant_id) THEN 1 ELSE 0 END AS withdrawn
-        FROM notif_messages WHERE state = 'pending' AND next_attempt_at <= ?
-            AND (claimed_until IS NULL OR claimed_until <= ?)
-        ORDER BY next_attempt_at, created_at LIMIT ?
+        FROM notif_messages
         """
+
+    /// The messages due again, not claimed (arguments: this dispatcher's time, the store's
+    /// time, how many): retries, moves to another channel and those quiet hours held, by the
+    /// time they fell due, then in order of arrival. They go before new messages: each waited
+    /// already, and a backlog of new ones would otherwise hold them back. Read in that order
+    /// from the index `notif_messages_due_order`, so a claim sorts nothing however long the
+    /// backlog (it still steps over due rows other replicas hold).
+    static let dueAgainQuery =
+        claimColumns + """
+             WHERE state = 'pending' AND next_attempt_at > 0 AND next_attempt_at <= ?
+                AND (claimed_until IS NULL OR claimed_until <= ?)
+            ORDER BY next_attempt_at, created_at LIMIT ?
+            """
+
+    /// The new messages (due at once: `next_attempt_at` 0), not claimed (arguments: the
+    /// store's time, how many), in order of arrival, from the same index.
+    static let newQuery =
+        claimColumns + """
+             WHERE state = 'pending' AND next_attempt_at = 0 AND (claimed_until IS NULL OR claimed_until <= ?)
+            ORDER BY created_at LIMIT ?
+            """
 
     /// Takes the due messages (by this dispatcher's clock) whose claim has expired, and claims
     /// them until `claim` from now **by the store's clock**, which every replica agrees on: a
@@ -320,8 +336,11 @@ public final class NotificationDispatcher: Service, Sendable {
         let limit = options.messagesPerRound(over: senders.keys)
         let instance = instance
         return try await store.write { transaction in
-            let rows = try transaction.query(
-                Self.claimQuery, [.real(now), .real(storeNow), .integer(Int64(limit))])
+            var rows = try transaction.query(
+                Self.dueAgainQuery, [.real(now), .real(storeNow), .integer(Int64(limit))])
+            if rows.count < limit {
+                rows += try transaction.query(Self.newQuery, [.real(storeNow), .integer(Int64(limit - rows.count))])
+            }
             var due: [Pending] = []
             for row in rows {
                 guard let id = row["notification_id"]?.text else { continue }
