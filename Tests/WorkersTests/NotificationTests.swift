@@ -806,23 +806,37 @@ struct NotificationDeliveryTests {
         #expect(await dispatcher.runOnce() == 1)
     }
 
-    /// The dispatcher takes the oldest waiting message first (one at a time here), and reads
-    /// that order from an index: a claim sorts nothing, however long the backlog. Every new
-    /// message is due at once, so with the index before (no arrival time in it) each claim
-    /// sorted every waiting message.
-    @Test func theOldestWaitingMessageGoesFirstAndAClaimSortsNothing() async throws {
+    /// A dispatcher taking one message a round, sending every channel to a file log (returned,
+    /// for the caller to remove) on a clock at noon.
+    static func oneMessageARound() async throws -> (
+        kit: HandlerTestKit, dispatcher: NotificationDispatcher, clock: Clock, path: String
+    ) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let clock = Clock(Self.noon())
         let file = try FileSender(path: path, now: { clock.date })
         let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock) {
             $0.batchSize = 1
         }
-        for index in [3, 1, 5, 2, 4] { _ = try await kit.deliver(Self.submitted(index)) }
-        while await dispatcher.runOnce() > 0 {}
-        let recipients = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+        return (kit, dispatcher, clock, path)
+    }
+
+    /// The recipients of a file log's lines, in the order they were sent.
+    static func recipients(in path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["recipient"] as? String
         }
+    }
+
+    /// The dispatcher takes the oldest waiting message first (one at a time here), and reads
+    /// that order from an index: a claim sorts nothing, however long the backlog. Every new
+    /// message is due at once, so with the index before (no arrival time in it) each claim
+    /// sorted every waiting message.
+    @Test func theOldestWaitingMessageGoesFirstAndAClaimSortsNothing() async throws {
+        let (kit, dispatcher, _, path) = try await Self.oneMessageARound()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for index in [3, 1, 5, 2, 4] { _ = try await kit.deliver(Self.submitted(index)) }
+        while await dispatcher.runOnce() > 0 {}
+        let recipients = try Self.recipients(in: path)
         #expect(recipients == [3, 1, 5, 2, 4].map { String(format: "+6281250%06d", $0) }, "in order of arrival")
         for (query, arguments) in [
             (NotificationDispatcher.dueAgainQuery, [SQLValue.real(0), .real(0), .integer(64)]),
@@ -839,13 +853,8 @@ struct NotificationDeliveryTests {
     /// before a backlog of new ones: it waited already. Before, every new message was due at 0
     /// and so went first, and a retry waited for the whole backlog.
     @Test func aMessageDueAgainGoesBeforeABacklogOfNewOnes() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notif-log-\(UUID().uuidString).jsonl").path
+        let (kit, dispatcher, clock, path) = try await Self.oneMessageARound()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let clock = Clock(Self.noon())
-        let file = try FileSender(path: path, now: { clock.date })
-        let (kit, dispatcher) = try await Self.rig(senders: [.sms: file, .whatsApp: file, .email: file], clock: clock) {
-            $0.batchSize = 1
-        }
         _ = try await kit.deliver(Self.submitted(9))
         // Its first try is over: due again a minute ago (as a retry leaves it).
         try await kit.store.write { transaction in
@@ -854,9 +863,7 @@ struct NotificationDeliveryTests {
         }
         for index in [3, 1, 5] { _ = try await kit.deliver(Self.submitted(index)) }
         while await dispatcher.runOnce() > 0 {}
-        let recipients = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["recipient"] as? String
-        }
+        let recipients = try Self.recipients(in: path)
         #expect(recipients == [9, 3, 1, 5].map { String(format: "+6281250%06d", $0) }, "the one due again first")
     }
 

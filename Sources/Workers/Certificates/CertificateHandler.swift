@@ -496,7 +496,8 @@ public struct CertificateHandler: TypedMessageHandler {
                 [.text(graded.participantID), .text(graded.scheme)])
             guard head.supersedes != nil else { return [] }
             for record in inForce {
-                output.append(try revokeForCorrection(record.certificateID, head, event: event, in: transaction))
+                output.append(
+                    try revokeForCorrection(record.certificateID, of: graded.participantID, head, event: event, in: transaction))
             }
             return output
         }
@@ -545,7 +546,8 @@ public struct CertificateHandler: TypedMessageHandler {
         // The LSP corrected the numbers or the date: the record in force goes, and one with the
         // corrected details takes its place.
         for record in inForce {
-            output.append(try revokeForCorrection(record.certificateID, head, event: event, in: transaction))
+            output.append(
+                try revokeForCorrection(record.certificateID, of: graded.participantID, head, event: event, in: transaction))
         }
         let years = programme?.scheme.validityYears ?? 3
         // The first record of the scheme is keyed by the scheme; any later one, like a reissue,
@@ -668,7 +670,8 @@ public struct CertificateHandler: TypedMessageHandler {
     /// Revokes a competency record because the assessment it rests on was corrected
     /// (`certificate.revoked`, ``assessmentCorrected``), noting the correction that did.
     func revokeForCorrection(
-        _ certificateID: String, _ result: GradedResult, event: DecodedEvent, in transaction: any StoreTransaction
+        _ certificateID: String, of participant: String, _ result: GradedResult, event: DecodedEvent,
+        in transaction: any StoreTransaction
     ) throws -> OutgoingEvent {
         try transaction.execute(
             "INSERT INTO cert_revocations (certificate_id, reason) VALUES (?, ?)",
@@ -679,10 +682,6 @@ public struct CertificateHandler: TypedMessageHandler {
         // A revoked record's files are not drawn any more (when still waiting).
         try transaction.execute("DELETE FROM cert_files WHERE certificate_id = ?", [.text(certificateID)])
         try transaction.execute("DELETE FROM cert_file_waits WHERE certificate_id = ?", [.text(certificateID)])
-        let participant =
-            try transaction.query(
-                "SELECT participant_id FROM cert_certificates WHERE certificate_id = ?", [.text(certificateID)]
-            ).first?["participant_id"]?.text ?? ""
         return try outgoing(
             CertificateRevokedV1(certificateID: certificateID, participantID: participant, reasonCode: Self.assessmentCorrected),
             id: "revoked-\(certificateID)", event: event, subject: participant)
