@@ -20,6 +20,14 @@ public final class SQLiteStore: MessageStore {
         /// `synchronous=NORMAL` (WAL): survives a process crash, but a power loss may undo the
         /// last commits after their messages were acknowledged.
         case normal = "NORMAL"
+
+        /// What `PRAGMA synchronous` reads back for this setting.
+        var pragmaValue: Int {
+            switch self {
+            case .full: 2
+            case .normal: 1
+            }
+        }
     }
 
     /// Opens (or creates) the store at `path`.
@@ -27,15 +35,26 @@ public final class SQLiteStore: MessageStore {
         commitsSurvivePowerLoss = durability == .full
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
-        }
         configuration.label = "jobs-store"
         // A worker's own reads (the outbox flush, the file writer, the console's pages where the
         // console uses this store) are few and short; two reader connections serve them (more
         // wait their turn), each with its own page cache of up to 2 MB.
         configuration.maximumReaderCount = 2
         pool = try Self.openPool(path: path, configuration: configuration)
+        // Set on the writer after the pool is open: a pool puts its writer into WAL mode with
+        // `synchronous = NORMAL` after every `prepareDatabase` hook has run, so setting it there
+        // (as this store did before) left every commit without its fsync. Read back, so that a
+        // store never claims a durability it does not have.
+        let synchronous = try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        guard synchronous == durability.pragmaValue else {
+            throw DatabaseError(
+                message:
+                    "SQLite did not take synchronous = \(durability.rawValue) (it reports \(synchronous.map(String.init) ?? "nothing"))"
+            )
+        }
         try pool.write { db in
             try db.execute(
                 sql: """
