@@ -18,16 +18,19 @@ import PostgresNIO
 /// on one SQLite file: a handler that reads then writes (a free seat, the next serial number)
 /// needs no locking of its own, and no two processes can give the same seat or serial.
 public final class PostgresStore: MessageStore, @unchecked Sendable {
-    // @unchecked: `connection` is only touched on `queue`.
+    // @unchecked: `connection` is only touched on `queue`; `commitsSurvivePowerLoss` is set in
+    // `init` only.
     private let queue: DispatchQueue
     private var connection: PostgresConnection?
     private let configuration: PostgresConnection.Configuration
     /// The role's schema (a plain lowercase identifier).
     public let schema: String
     private let logger: Logger
-    /// True: PostgreSQL's `synchronous_commit` is on unless the server was set otherwise
-    /// (deploy/ does not), and a commit returns once it is flushed to the server's WAL.
-    public var commitsSurvivePowerLoss: Bool { true }
+    /// Whether a commit returns only once it is flushed to the server's WAL: the store turns
+    /// `synchronous_commit` on for its sessions where a role or database set it off, so this is
+    /// false only on a server that runs with `fsync` off (read at opening; the worker then
+    /// acknowledges a message only after its outputs' publish, as with SQLite's `normal`).
+    public private(set) var commitsSurvivePowerLoss = true
 
     /// The store's own tables, by version; applied once each, in order, and recorded in
     /// `jobs_migrations`.
@@ -64,6 +67,14 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
         self.schema = schema
         self.logger = logger
         queue = DispatchQueue(label: "kaltim.postgres-store.\(schema)")
+        commitsSurvivePowerLoss = try await run { session in try session.setting("fsync") != "off" }
+        if !commitsSurvivePowerLoss {
+            logger.warning(
+                """
+                the PostgreSQL server runs with fsync off: a commit may not survive a power loss, so messages are \
+                acknowledged only after their outputs' publish
+                """)
+        }
         try await run { session in
             // The workers order by text and must order as on SQLite: by bytes. From PostgreSQL 15
             // a database's default collation may come from ICU (`datlocprovider` 'i'), whatever
@@ -327,12 +338,27 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
             // Bounds: no wait for the role's lock beyond 30 s, no statement beyond 60 s, and the
             // server ends a session left inside a transaction for 60 s (a client that vanished
             // while holding the role's lock), with TCP keepalives to notice a dead peer.
+            // READ COMMITTED whatever the role or database defaults to: the role's lock is what
+            // makes a handler's read-then-write safe, and under REPEATABLE READ a transaction's
+            // snapshot is taken when the lock statement starts, before it waits for the lock, so
+            // a handler would read what the last holder had not yet committed.
             for setting in [
                 "SET search_path TO \"\(schema)\"", "SET lock_timeout = '30s'", "SET statement_timeout = '60s'",
                 "SET idle_in_transaction_session_timeout = '60s'", "SET tcp_keepalives_idle = 30",
                 "SET tcp_keepalives_interval = 10", "SET tcp_keepalives_count = 3",
+                "SET default_transaction_isolation = 'read committed'",
             ] {
                 try session.execute(setting)
+            }
+            // A message is acknowledged at its commit: the commit must be flushed first. A role
+            // or database may set `synchronous_commit` off (for speed); then a commit returns
+            // before its WAL is written and a server crash loses it. `local`, `remote_write`,
+            // `remote_apply` and `on` all flush locally first, and are left as they are.
+            if try session.setting("synchronous_commit") == "off" {
+                try session.execute("SET synchronous_commit = on")
+                guard try session.setting("synchronous_commit") != "off" else {
+                    throw PostgresStoreError(.configuration, "the server did not take synchronous_commit = on")
+                }
             }
         } catch {
             try? connection.close().wait()
@@ -354,6 +380,11 @@ struct Session: @unchecked Sendable {
     func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> Int {
         try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.binds(arguments)), logger: logger).wait().metadata
             .rows ?? 0
+    }
+
+    /// A run-time setting's value as `SHOW` gives it.
+    func setting(_ name: String) throws -> String? {
+        try query("SHOW \(name)").first?[name]?.text
     }
 
     /// Commits the open transaction; throws when the server rolled it back instead (it answers

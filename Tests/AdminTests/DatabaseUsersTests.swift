@@ -55,6 +55,39 @@ struct DatabaseUsersTests {
         #expect(dropped == 0, "\(drop)")
     }
 
+    /// A database (or role) may default to `synchronous_commit = off` and to REPEATABLE READ.
+    /// The first lets a commit return before it is on the disk, although the worker then
+    /// acknowledges its message; the second gives a transaction a snapshot from before it
+    /// waited for the role's lock. The store's sessions run with a flushed commit and READ
+    /// COMMITTED whatever the database says.
+    @Test func aDatabaseThatDefaultsToUnflushedCommitsAndRepeatableReadIsOverruled() async throws {
+        let server = try #require(URLComponents(string: try PostgresEnvironment.requireURL()))
+        let database = "lax_\(UUID().uuidString.prefix(8).lowercased())"
+        let user = try #require(server.user)
+        for statement in [
+            "CREATE DATABASE \(database) OWNER \(user) LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+            "ALTER DATABASE \(database) SET synchronous_commit = off",
+            "ALTER DATABASE \(database) SET default_transaction_isolation = 'repeatable read'",
+        ] {
+            let (status, output) = try await Self.psql(["-d", "postgres", "-c", statement])
+            try #require(status == 0, "\(output)")
+        }
+        var url = server
+        url.path = "/" + database
+        let store = try await PostgresStore(url: try #require(url.string), schema: "intake")
+        #expect(store.commitsSurvivePowerLoss)  // the test server runs with fsync on
+        let seen = try await store.write { transaction in
+            (
+                try transaction.query("SHOW synchronous_commit", []).first?["synchronous_commit"]?.text,
+                try transaction.query("SHOW transaction_isolation", []).first?["transaction_isolation"]?.text
+            )
+        }
+        #expect(seen.0 == "on")
+        #expect(seen.1 == "read committed")
+        let (dropped, drop) = try await Self.psql(["-d", "postgres", "-c", "DROP DATABASE \(database) WITH (FORCE)"])
+        #expect(dropped == 0, "\(drop)")
+    }
+
     @Test func eachRoleIsItsOwnDatabaseUserAndReachesNoOtherRolesTables() async throws {
         let server = try #require(URLComponents(string: try PostgresEnvironment.requireURL()))
         let suffix = UUID().uuidString.prefix(8).lowercased()

@@ -156,7 +156,8 @@ public protocol MessageStore: Sendable {
     /// others wait, which a process with a clock ahead would otherwise take over early.
     func currentTime() async throws -> Date
     /// Whether a commit survives a power loss once `process(_:)` returns (SQLite with
-    /// `synchronous=FULL`, PostgreSQL with `synchronous_commit` on). The worker acknowledges a
+    /// `synchronous=FULL`, PostgreSQL with `synchronous_commit` on, which its store sees to, on
+    /// a server with `fsync` on). The worker acknowledges a
     /// batch at commit only then; otherwise only after its outputs' publish, so that a commit
     /// a power loss undoes has its outputs out in the common case (not when the publish failed:
     /// the broker down or blocked). No default: a store, or a wrapper of one, must say.
