@@ -165,8 +165,9 @@ extension ConsoleServer {
 
     func auditPage(_ session: ConsoleSession) throws -> Response {
         let entries: [AuditLog.Entry]
+        let unreadable: Int
         do {
-            entries = try configuration.auditLog.entries()
+            (entries, unreadable) = try configuration.auditLog.read()
         } catch {
             // The error names the file on the server: it goes to the log, not to the page.
             logger.error("console: cannot read the audit log", metadata: ["error": "\(error)"])
@@ -175,7 +176,13 @@ extension ConsoleServer {
                     title: "Log audit", session: session, active: "audit",
                     body: Page.message("Log audit tidak dapat dibaca (rinciannya ada di log konsol).", kind: "error")))
         }
-        var body: HTML = """
+        var body: HTML =
+            unreadable == 0
+            ? ""
+            : Page.message(
+                "\(unreadable) baris log audit tidak terbaca (terpotong atau diubah) dan tidak ditampilkan; "
+                    + "periksa berkas log audit di server.", kind: "error")
+        body += """
             <table id="audit" class="audit"><colgroup><col class="when"><col class="who"><col class="action">\
             <col class="target"><col class="filter"><col class="count"><col class="details"></colgroup>\
             <tr><th>Waktu (WITA)</th><th>Oleh</th><th>Tindakan</th><th>Sasaran</th><th>Saringan</th>\

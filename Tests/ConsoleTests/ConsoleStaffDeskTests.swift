@@ -499,6 +499,25 @@ import Workers
         }
     }
 
+    /// A line of the audit log cut short (a full disk) or changed by hand does not hide the
+    /// log: the page shows every entry it can read and says how many lines it could not.
+    @Test func aCutLineInTheAuditLogIsCountedAndTheEntriesAroundItShow() async throws {
+        let desk = try await Desk()
+        try desk.auditLog.append(.init(who: "adi", action: "subject-export", target: "REG-1", count: 1))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: desk.auditLog.path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"action":"purge","at":"2025-07-0"#.utf8) + Data("\n".utf8))
+        try handle.close()
+        try desk.auditLog.append(.init(who: "adi", action: "replay-dead-letters", target: "kaltim.intake.dlq", count: 3))
+        let read = try desk.auditLog.read()
+        #expect(read.entries.map(\.action) == ["subject-export", "replay-dead-letters"])
+        #expect(read.unreadable == 1)
+        let page = try await desk.page("/audit", user: "adi")
+        #expect(page.status == 200)
+        #expect(page.body.contains("subject-export") && page.body.contains("replay-dead-letters"))
+        #expect(page.body.contains("1 baris log audit tidak terbaca"), "\(page.body)")
+    }
+
     /// The data subject's rights from the console: only an admin, a correction checked as the
     /// worker checks it and published with the number in +62 form (the values never in the
     /// audit log), a withdrawal of consent with the number typed twice, recorded once.
