@@ -45,10 +45,28 @@ public enum NotificationLogEraser {
         {
             _ = chown(temporary.path, owner, group)  // allowed to root only; otherwise the admin owns the copy
         }
+        // On disk before it takes the log's name, and the rename on disk before the stores are
+        // changed: after a power loss the old log, with the person's lines, must not come back
+        // once the erasure that would no longer find them by address has committed.
+        guard Self.flush(temporary.path) else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+        }
         guard rename(temporary.path, path) == 0 else {
             try? FileManager.default.removeItem(at: temporary)
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
+        guard Self.flush(url.deletingLastPathComponent().path) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.deletingLastPathComponent().path])
+        }
         return removed
+    }
+
+    /// `fsync` of a file or a folder; false when it cannot be opened or flushed.
+    private static func flush(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0
     }
 }

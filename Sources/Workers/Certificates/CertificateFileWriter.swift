@@ -131,7 +131,11 @@ public final class CertificateFileWriter: Service, Sendable {
                 failedInLastRound.store(false, ordering: .relaxed)
                 return 0
             }
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // The new folder's own name on disk, before any row that its files replace goes.
+                try Self.flush(URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+            }
         } catch {
             logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
             failedInLastRound.store(true, ordering: .relaxed)
