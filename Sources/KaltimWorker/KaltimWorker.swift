@@ -188,16 +188,38 @@ struct CertificateKey: AsyncParsableCommand {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
         if let new {
-            guard !FileManager.default.fileExists(atPath: new) else { throw ValidationError("\(new) exists; not overwriting it") }
-            guard
-                FileManager.default.createFile(
-                    atPath: new, contents: Data((CertificateSigner.generateHex() + "\n").utf8),
-                    attributes: [.posixPermissions: 0o600])
-            else { throw ValidationError("cannot write \(new)") }
+            try Self.writeNewKey(to: new)
             print(try CertificateSigner(file: new).publicKeyHex)
         } else if let publicOf {
             print(try CertificateSigner(file: publicOf).publicKeyHex)
         }
+    }
+}
+
+extension CertificateKey {
+    /// Creates the key file only where nothing is (not even a link: `O_EXCL`, `O_NOFOLLOW`), so
+    /// that a key in use is never replaced, readable by its owner only, and flushed to disk with
+    /// its name before the public key is printed (a verifier told of a key whose private half a
+    /// power loss took could never be given a certificate it checks).
+    static func writeNewKey(to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == EEXIST { throw ValidationError("\(path) exists; not overwriting it") }
+            throw ValidationError("cannot create \(path): \(String(cString: strerror(code)))")
+        }
+        let contents = Data((CertificateSigner.generateHex() + "\n").utf8)
+        let written = contents.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let flushed = written == contents.count && fsync(descriptor) == 0
+        close(descriptor)
+        guard flushed else {
+            unlink(path)
+            throw ValidationError("cannot write \(path)")
+        }
+        let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folder >= 0 else { throw ValidationError("cannot flush the folder of \(path)") }
+        defer { close(folder) }
+        guard fsync(folder) == 0 else { throw ValidationError("cannot flush the folder of \(path)") }
     }
 }
 
