@@ -32,36 +32,45 @@ public struct AuditLog: Sendable {
         }
     }
 
-    /// Appends `entry` and flushes it to disk (and, when this created the file, its folder), so
-    /// that an action that is done is never missing from the log after a power loss.
+    /// Appends `entry` and flushes it to disk, with the folder's entry for the file when the file
+    /// was empty (and the folder's own when this made the folder), so that an action that is done
+    /// is never missing from the log after a power loss.
     /// - Throws: when the file cannot be written or flushed (the action is then reported as
     ///   unaudited).
     public func append(_ entry: Entry) throws {
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let madeFolder = !FileManager.default.fileExists(atPath: folder.path)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var line = try encoder.encode(entry)
         line.append(0x0A)
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o640)
-        let created = fd >= 0
-        if !created, errno == EEXIST { fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)  // read: the last byte
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        let wasEmpty = status.st_size == 0
+        if !wasEmpty {
+            // A line an earlier writer left unended (a full disk, a crash) is ended first, so
+            // that this entry is a line of its own and only the cut one is unreadable.
+            var last: UInt8 = 0
+            if pread(fd, &last, 1, off_t(status.st_size - 1)) == 1, last != 0x0A { line.insert(0x0A, at: 0) }
+        }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count else {
-            // Cut short (a full disk): end the line, so that the next entry starts one of its
-            // own; readers count the cut one as unreadable.
-            if written > 0 { _ = write(fd, "\n", 1) }
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        guard written == line.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
         guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
-        if created {
-            let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard directory >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: folder]) }
-            defer { close(directory) }
-            guard fsync(directory) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: folder]) }
-        }
+        // Every writer that finds the file empty flushes the folder, not only the one that
+        // created it: another may have created it and not flushed yet.
+        if wasEmpty { try Self.flushFolder(folder.path) }
+        if madeFolder { try Self.flushFolder(folder.deletingLastPathComponent().path) }
+    }
+
+    private static func flushFolder(_ path: String) throws {
+        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        defer { close(directory) }
+        guard fsync(directory) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
     }
 
     /// Every entry so far, oldest first, and how many lines are not entries (a line cut short

@@ -64,7 +64,9 @@ public enum NotificationLogEraser {
 
     /// `fsync` of a file or a folder; false when it cannot be opened or flushed.
     private static func flush(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // A copy with the log's permissions may lack the owner's read bit: then for writing.
+        var descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 { descriptor = open(path, O_WRONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         return fsync(descriptor) == 0

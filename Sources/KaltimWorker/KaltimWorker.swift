@@ -217,9 +217,12 @@ extension CertificateKey {
             throw ValidationError("cannot write \(path)")
         }
         let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard folder >= 0 else { throw ValidationError("cannot flush the folder of \(path)") }
-        defer { close(folder) }
-        guard fsync(folder) == 0 else { throw ValidationError("cannot flush the folder of \(path)") }
+        defer { if folder >= 0 { close(folder) } }
+        guard folder >= 0, fsync(folder) == 0 else {
+            throw ValidationError(
+                "\(path) is written but its folder could not be flushed to disk; check the disk, then print its public key "
+                    + "with --public-of")
+        }
     }
 }
 

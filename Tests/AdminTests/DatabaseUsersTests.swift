@@ -74,18 +74,25 @@ struct DatabaseUsersTests {
         }
         var url = server
         url.path = "/" + database
-        let store = try await PostgresStore(url: try #require(url.string), schema: "intake")
-        #expect(store.commitsSurvivePowerLoss)  // the test server runs with fsync on
-        let seen = try await store.write { transaction in
-            (
-                try transaction.query("SHOW synchronous_commit", []).first?["synchronous_commit"]?.text,
-                try transaction.query("SHOW transaction_isolation", []).first?["transaction_isolation"]?.text
-            )
+        var failure: (any Error)?
+        do {
+            let store = try await PostgresStore(url: try #require(url.string), schema: "intake")
+            #expect(store.commitsSurvivePowerLoss)  // the test server runs with fsync on
+            let seen = try await store.write { transaction in
+                (
+                    try transaction.query("SHOW synchronous_commit", []).first?["synchronous_commit"]?.text,
+                    try transaction.query("SHOW transaction_isolation", []).first?["transaction_isolation"]?.text
+                )
+            }
+            #expect(seen.0 == "on")
+            #expect(seen.1 == "read committed")
+        } catch {
+            failure = error
         }
-        #expect(seen.0 == "on")
-        #expect(seen.1 == "read committed")
+        // Dropped whatever happened above (FORCE: the store's connection closes on its own queue).
         let (dropped, drop) = try await Self.psql(["-d", "postgres", "-c", "DROP DATABASE \(database) WITH (FORCE)"])
         #expect(dropped == 0, "\(drop)")
+        if let failure { throw failure }
     }
 
     @Test func eachRoleIsItsOwnDatabaseUserAndReachesNoOtherRolesTables() async throws {

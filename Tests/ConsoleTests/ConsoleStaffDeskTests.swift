@@ -499,14 +499,16 @@ import Workers
         }
     }
 
-    /// A line of the audit log cut short (a full disk) or changed by hand does not hide the
-    /// log: the page shows every entry it can read and says how many lines it could not.
+    /// A line of the audit log cut short (a full disk, a crash) or changed by hand does not hide
+    /// the log or the entry after it: the page shows every entry it can read and says how many
+    /// lines it could not.
     @Test func aCutLineInTheAuditLogIsCountedAndTheEntriesAroundItShow() async throws {
         let desk = try await Desk()
         try desk.auditLog.append(.init(who: "adi", action: "subject-export", target: "REG-1", count: 1))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: desk.auditLog.path))
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data(#"{"action":"purge","at":"2025-07-0"#.utf8) + Data("\n".utf8))
+        // Cut short without its newline: the next entry must still be a line of its own.
+        try handle.write(contentsOf: Data(#"{"action":"purge","at":"2025-07-0"#.utf8))
         try handle.close()
         try desk.auditLog.append(.init(who: "adi", action: "replay-dead-letters", target: "kaltim.intake.dlq", count: 3))
         let read = try desk.auditLog.read()

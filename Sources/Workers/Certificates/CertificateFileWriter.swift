@@ -131,11 +131,7 @@ public final class CertificateFileWriter: Service, Sendable {
                 failedInLastRound.store(false, ordering: .relaxed)
                 return 0
             }
-            if !FileManager.default.fileExists(atPath: directory) {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                // The new folder's own name on disk, before any row that its files replace goes.
-                try Self.flush(URL(fileURLWithPath: directory).deletingLastPathComponent().path)
-            }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
             failedInLastRound.store(true, ordering: .relaxed)
@@ -173,8 +169,15 @@ public final class CertificateFileWriter: Service, Sendable {
         var failed: [(id: String, attempts: Int64)] = []
         var folderError: (any Error)?
         if outcomes.values.contains(where: { $0 == nil }) {
-            // The names on disk before any row goes: once for the round.
-            do { try Self.flush(directory) } catch { folderError = error }
+            // The names on disk before any row goes, once for the round, and the folder's own
+            // name in its parent (a folder this round created would otherwise be lost with
+            // every file in it).
+            do {
+                try Self.flush(directory)
+                try Self.flush(URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+            } catch {
+                folderError = error
+            }
         }
         for (index, row) in rows.enumerated() {
             guard let id = row["certificate_id"]?.text else { continue }
