@@ -180,8 +180,15 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
     }
 
     public func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>] {
+        try await process(batch, markingPublished: [])
+    }
+
+    public func process(_ batch: [StoreWork], markingPublished published: [Int64]) async throws
+        -> [Result<ProcessOutcome, any Error>]
+    {
         try await transaction { session in
             let now = Date().timeIntervalSince1970
+            try session.markPublished(published, at: now)
             var savepoints = 0
             func item(_ work: StoreWork) throws -> ProcessOutcome {
                 let inbox = try session.execute(
@@ -254,16 +261,7 @@ public final class PostgresStore: MessageStore, @unchecked Sendable {
 
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await run { session in
-            let now = Date().timeIntervalSince1970
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = ids[start..<min(start + 500, ids.count)]
-                let placeholders = (0..<chunk.count).map { "$\($0 + 2)" }.joined(separator: ",")
-                try session.execute(
-                    "UPDATE jobs_outbox SET published_at = $1 WHERE id IN (\(placeholders))",
-                    [.real(now)] + chunk.map { .integer($0) })
-            }
-        }
+        try await run { session in try session.markPublished(ids, at: Date().timeIntervalSince1970) }
     }
 
     public func outboxBacklog() async throws -> (depth: Int, oldest: Date?) {
@@ -380,6 +378,17 @@ struct Session: @unchecked Sendable {
     func execute(_ sql: String, _ arguments: [SQLValue] = []) throws -> Int {
         try connection.query(PostgresQuery(unsafeSQL: sql, binds: Self.binds(arguments)), logger: logger).wait().metadata
             .rows ?? 0
+    }
+
+    /// Sets `published_at` of the outbox rows `ids` (in the caller's transaction, if any).
+    func markPublished(_ ids: [Int64], at now: Double) throws {
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let placeholders = (0..<chunk.count).map { "$\($0 + 2)" }.joined(separator: ",")
+            try execute(
+                "UPDATE jobs_outbox SET published_at = $1 WHERE id IN (\(placeholders))",
+                [.real(now)] + chunk.map { .integer($0) })
+        }
     }
 
     /// A run-time setting's value as `SHOW` gives it.

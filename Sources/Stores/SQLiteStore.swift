@@ -108,8 +108,15 @@ public final class SQLiteStore: MessageStore {
     }
 
     public func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>] {
+        try await process(batch, markingPublished: [])
+    }
+
+    public func process(_ batch: [StoreWork], markingPublished published: [Int64]) async throws
+        -> [Result<ProcessOutcome, any Error>]
+    {
         try await pool.write { db in
             let now = Date().timeIntervalSince1970
+            try Self.mark(published, at: now, in: db)
             let recordInbox = try db.cachedStatement(
                 sql: "INSERT OR IGNORE INTO jobs_inbox (message_id, processed_at) VALUES (?, ?)")
             let insertOutbox = try db.cachedStatement(
@@ -164,15 +171,17 @@ public final class SQLiteStore: MessageStore {
 
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.write { db in
-            let now = Date().timeIntervalSince1970
-            // Bounded statements (SQLite allows 32,766 variables; stay far below).
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                try db.execute(
-                    sql: "UPDATE jobs_outbox SET published_at = ? WHERE id IN (\(placeholders))",
-                    arguments: StatementArguments([now.databaseValue] + chunk.map(\.databaseValue)))
-            }
+        try await pool.write { db in try Self.mark(ids, at: Date().timeIntervalSince1970, in: db) }
+    }
+
+    /// Sets `published_at` of the outbox rows `ids`, in the caller's transaction.
+    private static func mark(_ ids: [Int64], at now: Double, in db: Database) throws {
+        // Bounded statements (SQLite allows 32,766 variables; stay far below).
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            try db.execute(
+                sql: "UPDATE jobs_outbox SET published_at = ? WHERE id IN (\(placeholders))",
+                arguments: StatementArguments([now.databaseValue] + chunk.map(\.databaseValue)))
         }
     }
 

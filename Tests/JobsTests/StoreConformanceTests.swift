@@ -134,6 +134,28 @@ struct StoreConformanceTests {
         await location.remove()
     }
 
+    /// A worker's confirmed outputs ride along with its next commit: the rows it names are
+    /// marked published in the batch's transaction, even when a message of the batch fails (the
+    /// marks are outside the messages' savepoints), and the batch's own rows stay unpublished.
+    @Test(arguments: kinds)
+    func aCommitMarksTheConfirmedRowsItCarries(kind: Kind) async throws {
+        let location = try Location(kind)
+        let store = try await location.open()
+        try await store.migrate(["CREATE TABLE IF NOT EXISTS effects (id TEXT PRIMARY KEY)"])
+        _ = try await store.process([Self.work("p-1"), Self.work("p-2")])
+        let rows = try await store.unpublished(limit: 10, createdBefore: .distantFuture)
+        #expect(rows.map(\.event.messageID) == ["out-p-1", "out-p-2"])
+        _ = try await store.process([Self.work("p-3")], markingPublished: [rows[0].id])
+        var left = try await store.unpublished(limit: 10, createdBefore: .distantFuture).map(\.event.messageID)
+        #expect(left == ["out-p-2", "out-p-3"])
+        let failed = try await store.process([Self.work("p-4", failing: true)], markingPublished: [rows[1].id])
+        #expect(failed.count == 1 && (try? failed.first?.get()) == nil, "the failing message has no effect")
+        left = try await store.unpublished(limit: 10, createdBefore: .distantFuture).map(\.event.messageID)
+        #expect(left == ["out-p-3"])
+        #expect(Self.texts(try await store.read("SELECT id FROM effects ORDER BY id"), "id") == ["p-1", "p-2", "p-3"])
+        await location.remove()
+    }
+
     @Test(arguments: kinds)
     func aMessageIdHasOneEffectHoweverOftenItComes(kind: Kind) async throws {
         let location = try Location(kind)

@@ -9,6 +9,9 @@ final class BatchBuffer<Element: Sendable>: Sendable {
         var items: [Element] = []
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
+        /// ``poke()`` was called since ``next(max:)`` last returned an empty batch. Kept when
+        /// items are returned: the taker may not act on those (a batch it refuses whole).
+        var poked = false
     }
 
     private let state = Mutex(State())
@@ -17,6 +20,17 @@ final class BatchBuffer<Element: Sendable>: Sendable {
     func append(_ item: Element) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.items.append(item)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Wakes the taker without an item: its ``next(max:)`` returns an empty batch if nothing
+    /// else came (the worker's committer, told that confirmed outputs wait to be marked).
+    func poke() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.poked = true
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -33,12 +47,17 @@ final class BatchBuffer<Element: Sendable>: Sendable {
         waiter?.resume()
     }
 
-    /// Items waiting now, oldest first, at most `max`; waits when there are none. `nil`
-    /// once the buffer is finished and empty, or when the calling task is cancelled.
+    /// Items waiting now, oldest first, at most `max`; waits when there are none. Empty when
+    /// no item is waiting and ``poke()`` was called since the last empty batch. `nil` once the buffer is finished and empty, or
+    /// when the calling task is cancelled.
     func next(max: Int) async -> [Element]? {
         while true {
             let batch = state.withLock { state -> [Element]? in
-                guard !state.items.isEmpty else { return nil }
+                guard !state.items.isEmpty else {
+                    guard state.poked, !state.finished else { return nil }
+                    state.poked = false
+                    return []
+                }
                 let count = min(max, state.items.count)
                 defer { state.items.removeFirst(count) }
                 return Array(state.items.prefix(count))
@@ -48,7 +67,7 @@ final class BatchBuffer<Element: Sendable>: Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state -> Bool in
-                        if !state.items.isEmpty || state.finished { return true }
+                        if !state.items.isEmpty || state.finished || state.poked { return true }
                         state.waiter = continuation
                         return false
                     }
@@ -59,6 +78,9 @@ final class BatchBuffer<Element: Sendable>: Sendable {
             }
         }
     }
+
+    /// Whether a taker is waiting in ``next(max:)`` (tests).
+    var isWaiting: Bool { state.withLock { $0.waiter != nil } }
 
     /// Items received but not yet taken.
     var count: Int { state.withLock { $0.items.count } }

@@ -167,9 +167,16 @@ extension Worker {
             }
         }
         let results: [Result<ProcessOutcome, any Error>]
+        // Earlier batches' confirmed outputs are marked published in this commit.
+        let marks = marksWaiting.withLock { waiting in
+            defer { waiting.removeAll() }
+            return waiting
+        }
         do {
-            results = try await store.process(batch)
+            results = try await store.process(batch, markingPublished: marks)
+            countPublished(marks.count)
         } catch {
+            marksWaiting.withLock { $0 += marks }
             logger.error("the store could not commit a batch", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
             let failure = Failure.transient(.storeUnavailable, String(describing: error))
             for item in decoded {
@@ -216,9 +223,21 @@ extension Worker {
             self.metrics.succeeded.increment(by: processed.count)
             self.unconfirmed.subtract(outputs, ordering: .relaxed)
             self.outputsSettled.ring()
-            // Marking the outbox rows waits for the writer, which is committing the next batch.
-            await self.markPublished(confirmed)
+            // Marked by the next commit, or by the committer alone if no delivery waits: one
+            // transaction (and flush) a batch, not two.
+            guard !confirmed.isEmpty else { return }
+            self.marksWaiting.withLock { $0 += confirmed }
+            self.received.poke()
         }
+    }
+
+    /// Marks the confirmed outputs no commit took, in a transaction of their own.
+    func writeWaitingMarks() async {
+        let marks = marksWaiting.withLock { waiting in
+            defer { waiting.removeAll() }
+            return waiting
+        }
+        await markPublished(marks)
     }
 
     /// Waits while the outputs still being published reach ``WorkerOptions/unconfirmedLimit``:

@@ -113,11 +113,16 @@ extension Worker {
         guard !confirmed.isEmpty else { return }
         do {
             try await store.markPublished(confirmed)
-            counters.withLock { $0.published += confirmed.count }
-            metrics.published.increment(by: confirmed.count)
+            countPublished(confirmed.count)
         } catch {
             logger.error("could not mark outbox rows published (they will be published again)", metadata: ["error": "\(error)"])
         }
+    }
+
+    func countPublished(_ count: Int) {
+        guard count > 0 else { return }
+        counters.withLock { $0.published += count }
+        metrics.published.increment(by: count)
     }
 
     func flushOutbox(createdBefore: Date) async {
@@ -135,6 +140,7 @@ extension Worker {
         var ticks = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: options.outboxFlushInterval) } catch { return }
+            await writeWaitingMarks()  // not to publish again what the broker confirmed
             await flushOutbox(createdBefore: Date().addingTimeInterval(-options.outboxGrace.seconds))
             await refreshGauges()
             ticks += 1

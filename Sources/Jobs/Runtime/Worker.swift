@@ -16,7 +16,8 @@ import Synchronization
 /// change + outbox rows, or nothing if its handler throws. After the commit the messages are
 /// acknowledged (their outputs are durable in the outbox) and the outbox rows are published
 /// with confirms, beside the next commit, up to ``WorkerOptions/unconfirmedLimit``
-/// outputs at a time. A redelivered
+/// outputs at a time; the next commit marks the confirmed rows published in its own
+/// transaction (or the committer alone, when no delivery waits). A redelivered
 /// duplicate finds its inbox row and is acknowledged without a second effect; a failed message
 /// goes to a retry tier or the dead letters (``FailureRouter``). Publishing runs beside the next
 /// commit. Where a power loss may undo a commit (``MessageStore/commitsSurvivePowerLoss``) a
@@ -46,6 +47,13 @@ public final class Worker: Service, OutboxPublishing, Sendable {
     let publishingSoon = Atomic<Int>(0)
     /// Rung when a batch's outputs are settled (confirmed or left to the flusher).
     let outputsSettled = Doorbell()
+    /// Deliveries decoded on the consumer's thread, waiting for the next group commit (a worker
+    /// runs once: ``run()`` finishes it).
+    let received = BatchBuffer<ReceivedMessage>()
+    /// Outbox rows confirmed by the broker and not yet marked published: the next commit marks
+    /// them in its own transaction, or, when no delivery is waiting, the committer marks them
+    /// alone (``writeWaitingMarks()``).
+    let marksWaiting = Mutex<[Int64]>([])
 
     /// Creates a worker; ``run()`` starts it.
     /// - Parameters:
@@ -108,7 +116,7 @@ public final class Worker: Service, OutboxPublishing, Sendable {
         // Deliveries are decoded as they arrive, on the consumer connection's own thread (CPU
         // only, about 15 µs each; never on the cooperative pool), and wait here for the next
         // group commit.
-        let buffer = BatchBuffer<ReceivedMessage>()
+        let buffer = received
         let consumer = try await consuming.subscribe(queue: topology.queue, prefetch: options.concurrency) { delivery in
             buffer.append(self.receive(delivery))
         }
@@ -163,6 +171,11 @@ public final class Worker: Service, OutboxPublishing, Sendable {
             // ends; the group waits for the last settlements.
             await withDiscardingTaskGroup { group in
                 while let batch = await buffer.next(max: Int(options.concurrency)) {
+                    // Woken with nothing received: confirmed outputs wait to be marked.
+                    guard !batch.isEmpty else {
+                        await writeWaitingMarks()
+                        continue
+                    }
                     let decoded = accept(batch, group: &group)
                     // A redelivered message may be the one that ended the last process: each
                     // is handled alone (``isolate(_:group:)``), the others together.
@@ -192,6 +205,9 @@ public final class Worker: Service, OutboxPublishing, Sendable {
             }
         }
         consumingNow.store(false, ordering: .relaxed)
+        // The last batches' publishing tasks have ended. In a task of its own: when `run()` was
+        // cancelled, the store refuses a cancelled task's write.
+        await Task { await self.writeWaitingMarks() }.value
         flusher.cancel()
         await flusher.value
         try? await current.withLock { $0 }.cancel()

@@ -140,6 +140,12 @@ public protocol MessageStore: Sendable {
     /// - Returns: one result per item, in order.
     /// - Throws: when the transaction as a whole fails (nothing of the batch committed).
     func process(_ batch: [StoreWork]) async throws -> [Result<ProcessOutcome, any Error>]
+    /// ``process(_:)``, and in the same transaction marks the outbox rows `published` as
+    /// published (as ``markPublished(_:)`` does): a worker's confirmed outputs ride along with
+    /// its next commit, one transaction and one flush to disk instead of two. When it throws,
+    /// nothing is marked either.
+    func process(_ batch: [StoreWork], markingPublished published: [Int64]) async throws
+        -> [Result<ProcessOutcome, any Error>]
     /// Outbox rows not yet published, oldest first, created before `createdBefore`.
     func unpublished(limit: Int, createdBefore: Date) async throws -> [OutboxEntry]
     /// Marks outbox rows as published.
