@@ -9,7 +9,9 @@ import Synchronization
 extension Worker {
     /// Publishes outbox rows with windowed confirms and marks the confirmed ones. Rows whose
     /// publish failed stay for the flusher.
-    func publish(_ entries: [OutboxEntry]) async {
+    /// - Returns: how many rows were marked published.
+    @discardableResult
+    func publish(_ entries: [OutboxEntry]) async -> Int {
         await markPublished(await publishAndConfirm(entries))
     }
 
@@ -109,13 +111,16 @@ extension Worker {
         }
     }
 
-    func markPublished(_ confirmed: [Int64]) async {
-        guard !confirmed.isEmpty else { return }
+    @discardableResult
+    func markPublished(_ confirmed: [Int64]) async -> Int {
+        guard !confirmed.isEmpty else { return 0 }
         do {
             try await store.markPublished(confirmed)
             countPublished(confirmed.count)
+            return confirmed.count
         } catch {
             logger.error("could not mark outbox rows published (they will be published again)", metadata: ["error": "\(error)"])
+            return 0
         }
     }
 
@@ -130,9 +135,9 @@ extension Worker {
             guard let entries = try? await store.unpublished(limit: 500, createdBefore: createdBefore), !entries.isEmpty else {
                 return
             }
-            let before = statistics.published
-            await publish(entries)
-            if statistics.published == before { return }  // nothing went out: try again later
+            // Nothing of these went out (or none could be marked): try again later. Counted from
+            // this round alone; commits mark other rows meanwhile.
+            guard await publish(entries) > 0 else { return }
         }
     }
 
