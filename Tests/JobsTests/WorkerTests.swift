@@ -299,7 +299,7 @@ struct WorkerTests {
         try await waitUntil(timeout: .seconds(10), "published on start") {
             try await harness.connection.queueState(harness.outputQueue).messageCount == 1
         }
-        // Marked published right after the broker's confirm.
+        // Marked published soon after the broker's confirm (no further delivery comes: the committer marks it alone).
         try await waitUntil(timeout: .seconds(10), "the outbox row marked published") {
             try await harness.store.outboxDepth() == 0
         }
