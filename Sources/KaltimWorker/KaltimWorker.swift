@@ -329,8 +329,12 @@ struct RevokeCertificate: AsyncParsableCommand {
                 """
                 SELECT c.certificate_id FROM cert_certificates c
                 LEFT JOIN cert_revocations r ON r.certificate_id = c.certificate_id
-                WHERE c.participant_id = ? AND c.kind = ? AND (c.scheme = ? OR c.scheme LIKE ?) AND r.certificate_id IS NULL
-                """, [.text(participant), .text(row["kind"]?.text ?? ""), .text(scheme), .text(scheme + "#%")]
+                WHERE c.participant_id = ? AND c.kind = ? AND (c.scheme = ? OR (c.scheme >= ? AND c.scheme < ?))
+                    AND r.certificate_id IS NULL
+                """,
+                // The scheme and its reissues (`scheme#n`), by byte order ('$' follows '#'); not a
+                // LIKE, in which a `_` of the scheme would match any character and case is ignored.
+                [.text(participant), .text(row["kind"]?.text ?? ""), .text(scheme), .text(scheme + "#"), .text(scheme + "$")]
             ).compactMap { $0["certificate_id"]?.text }
             throw ValidationError(
                 "\(certificateID) is already revoked (\(earlier))"
