@@ -197,6 +197,19 @@ struct ConsoleBrowserTests {
         }
         defer { flow.cancel() }
 
+        // The queues page shows rates from the broker's management statistics. RabbitMQ 3.10
+        // answers a queue it has no statistics for yet with a 500 (`badkey` in
+        // `detail_queue_stats`), and on a node busy with the suite's other queues that lasted over
+        // a minute once (a CI run): wait, with a generous deadline, until it knows both queues.
+        if let managementURL = BrokerEnvironment.managementURL {
+            let management = try ManagementAPI(
+                url: managementURL, virtualHost: "/", username: "guest", password: "guest", timeout: .seconds(30))
+            for queue in [intake.queue, RoleTopology(role: .console, prefix: prefix).queue] {
+                try await waitUntil(timeout: .seconds(300), "the broker's statistics know \(queue)") {
+                    (try? await management.queue(named: queue)) != nil
+                }
+            }
+        }
         let screenshots = BrokerEnvironment.repositoryRoot.appendingPathComponent(".build/test-logs/console").path
         let (status, output) = try await runProcess(
             "/usr/bin/python3",
