@@ -1,4 +1,5 @@
 public import Foundation
+import Jobs
 
 /// The admin actions, appended one JSON object per line to a file: who, when, what, on what,
 /// how many. Opened in append mode for each entry, so several admins (or tools) can share it.
@@ -62,15 +63,8 @@ public struct AuditLog: Sendable {
         guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
         // Every writer that finds the file empty flushes the folder, not only the one that
         // created it: another may have created it and not flushed yet.
-        if wasEmpty { try Self.flushFolder(folder.path) }
-        if madeFolder { try Self.flushFolder(folder.deletingLastPathComponent().path) }
-    }
-
-    private static func flushFolder(_ path: String) throws {
-        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
-        defer { close(directory) }
-        guard fsync(directory) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+        if wasEmpty { try DiskFlush.flush(folder.path) }
+        if madeFolder { try DiskFlush.flush(folder.deletingLastPathComponent().path) }
     }
 
     /// Every entry so far, oldest first, and how many lines are not entries (a line cut short

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 
 /// Removes a person's messages from a notification log (the file channel's JSON lines, one
 /// message per line with its `recipient`): the local run's stand-in for a gateway, which holds
@@ -48,27 +49,17 @@ public enum NotificationLogEraser {
         // On disk before it takes the log's name, and the rename on disk before the stores are
         // changed: after a power loss the old log, with the person's lines, must not come back
         // once the erasure that would no longer find them by address has committed.
-        guard Self.flush(temporary.path) else {
+        do {
+            try DiskFlush.flush(temporary.path)
+        } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+            throw error
         }
         guard rename(temporary.path, path) == 0 else {
             try? FileManager.default.removeItem(at: temporary)
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
-        guard Self.flush(url.deletingLastPathComponent().path) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.deletingLastPathComponent().path])
-        }
+        try DiskFlush.flush(url.deletingLastPathComponent().path)
         return removed
-    }
-
-    /// `fsync` of a file or a folder; false when it cannot be opened or flushed.
-    private static func flush(_ path: String) -> Bool {
-        // A copy with the log's permissions may lack the owner's read bit: then for writing.
-        var descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 { descriptor = open(path, O_WRONLY | O_CLOEXEC) }
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        return fsync(descriptor) == 0
     }
 }

@@ -216,9 +216,9 @@ extension CertificateKey {
             unlink(path)
             throw ValidationError("cannot write \(path)")
         }
-        let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if folder >= 0 { close(folder) } }
-        guard folder >= 0, fsync(folder) == 0 else {
+        do {
+            try DiskFlush.flush(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        } catch {
             throw ValidationError(
                 "\(path) is written but its folder could not be flushed to disk; check the disk, then print its public key "
                     + "with --public-of")

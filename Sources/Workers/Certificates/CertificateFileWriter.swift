@@ -259,17 +259,12 @@ public final class CertificateFileWriter: Service, Sendable {
         }
     }
 
-    /// `fsync` of a file or a folder.
+    /// `fsync` of a file or a folder, as a certificate error.
     private static func flush(_ path: String) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            let code = errno
-            throw CertificateError(.fileWrite, "cannot open \(path) to flush it: \(String(cString: strerror(code)))")
-        }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else {
-            let code = errno
-            throw CertificateError(.fileWrite, "cannot flush \(path) to disk: \(String(cString: strerror(code)))")
+        do {
+            try DiskFlush.flush(path)
+        } catch {
+            throw CertificateError(.fileWrite, error.description)
         }
     }
 }
