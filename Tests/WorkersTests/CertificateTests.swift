@@ -473,15 +473,21 @@ struct CertificateTests {
         let json = try Data(
             contentsOf: URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID + ".json"))
         #expect(verifier.verify(json, today: "2025-09-01") == .valid)
-        // The page as a printer sees it: rendered by poppler, its QR code read by zbar.
+        // The page as a screen and a printer see it: rendered by poppler at 72, 150 and 300 dpi,
+        // its QR code read by zbar each time (the code is an image mask scaled without smoothing).
         let base = URL(fileURLWithPath: driver.output).appendingPathComponent(training.certificateID).path
-        let render = try ChildProcess("/usr/bin/pdftoppm", ["-r", "150", "-png", "-singlefile", base + ".pdf", base])
-        #expect(try await render.waitForExit(timeout: .seconds(60)) == 0, "\(render.output)")
-        let scan = try ChildProcess("/usr/bin/zbarimg", ["--quiet", "--raw", base + ".png"], standardErrorToo: false)
-        #expect(try await scan.waitForExit(timeout: .seconds(60)) == 0)
-        #expect(
-            scan.output.trimmingCharacters(in: .whitespacesAndNewlines)
-                == "https://verifikasi.example/v/" + training.verificationCode, "the QR code holds the verification address")
+        for resolution in ["72", "150", "300"] {
+            let render = try ChildProcess(
+                "/usr/bin/pdftoppm", ["-r", resolution, "-png", "-singlefile", base + ".pdf", base])
+            #expect(try await render.waitForExit(timeout: .seconds(60)) == 0, "\(render.output)")
+            let scan = try ChildProcess("/usr/bin/zbarimg", ["--quiet", "--raw", base + ".png"], standardErrorToo: false)
+            #expect(try await scan.waitForExit(timeout: .seconds(60)) == 0, "\(resolution) dpi")
+            #expect(
+                scan.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == "https://verifikasi.example/v/" + training.verificationCode,
+                "the QR code holds the verification address at \(resolution) dpi")
+            for process in [render, scan] { await process.terminate() }
+        }
         // Its text: the holder's name, the official who signed, dates as Indonesians write them
         // (not ISO), and that the development key makes it a sample.
         let extract = try ChildProcess("/usr/bin/pdftotext", [base + ".pdf", "-"], standardErrorToo: false)
@@ -502,7 +508,7 @@ struct CertificateTests {
         #expect(
             recordText.output.contains("bukan sertifikat BNSP") && recordText.output.contains("No. 55101 5151 2 0001234 2025"))
         #expect(recordText.output.contains("Samarinda, 12 Agustus 2025"), "signed by the provincial office's official")
-        for process in [render, scan, extract, recordText] { await process.terminate() }
+        for process in [extract, recordText] { await process.terminate() }
         try? FileManager.default.removeItem(atPath: driver.output)
     }
 }

@@ -142,18 +142,36 @@ public enum CertificatePDF {
             throw CertificateError(.rendering, "libqrencode cannot encode the verification code")
         }
         defer { QRcode_free(qr) }
+        // The modules as a one-byte-per-pixel mask, one pixel each, scaled up without smoothing:
+        // cairo writes it as a 1-bit image mask with /Interpolate false (sharp at any resolution),
+        // a few hundred bytes. Drawn as one rectangle per dark module instead, a code of a few
+        // hundred modules cost cairo three times the rest of the page (number formatting and
+        // compression of the path).
         let modules = Int(qr.pointee.width)
-        let side = 120.0
-        let cell = side / Double(modules)
-        let originX = width - 60 - side
-        let originY = height - 60 - side
-        cairo_set_source_rgb(cr, 0, 0, 0)
+        guard modules > 0, let mask = cairo_image_surface_create(CAIRO_FORMAT_A8, Int32(modules), Int32(modules)),
+            cairo_surface_status(mask) == CAIRO_STATUS_SUCCESS, let pixels = cairo_image_surface_get_data(mask)
+        else { throw CertificateError(.rendering, "cairo cannot hold the QR code") }
+        defer { cairo_surface_destroy(mask) }
+        cairo_surface_flush(mask)
+        let stride = Int(cairo_image_surface_get_stride(mask))
         for row in 0..<modules {
-            for column in 0..<modules where qr.pointee.data[row * modules + column] & 1 == 1 {
-                cairo_rectangle(cr, originX + Double(column) * cell, originY + Double(row) * cell, cell, cell)
+            for column in 0..<modules {
+                pixels[row * stride + column] = qr.pointee.data[row * modules + column] & 1 == 1 ? 255 : 0
             }
         }
-        cairo_fill(cr)
+        cairo_surface_mark_dirty(mask)
+        let side = 120.0
+        cairo_save(cr)
+        cairo_translate(cr, width - 60 - side, height - 60 - side)
+        cairo_scale(cr, side / Double(modules), side / Double(modules))
+        guard let pattern = cairo_pattern_create_for_surface(mask) else {
+            throw CertificateError(.rendering, "cairo cannot draw the QR code")
+        }
+        defer { cairo_pattern_destroy(pattern) }
+        cairo_pattern_set_filter(pattern, CAIRO_FILTER_NEAREST)
+        cairo_set_source_rgb(cr, 0, 0, 0)
+        cairo_mask(cr, pattern)
+        cairo_restore(cr)
         cairo_show_page(cr)
         cairo_surface_finish(surface)
         guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
