@@ -147,7 +147,6 @@ public enum ContractJSON {
 /// Writes a JSON object field by field, keys in the order given (the caller sorts them), with
 /// `JSONEncoder`'s escaping (`.withoutEscapingSlashes`).
 struct EnvelopeWriter {
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     var out: [UInt8]
     private var first = true
 
@@ -183,7 +182,7 @@ struct EnvelopeWriter {
 
     /// ``appendString(_:to:)`` over UTF-8 bytes: runs that need no escape are copied whole.
     static func appendString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        let hex = hexDigits
+        let hex = Hex.digits
         out.append(UInt8(ascii: "\""))
         var runStart = 0
         for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
@@ -223,7 +222,7 @@ public enum EventID {
         var low: UInt64 = generator.next()
         high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
-        let hex = EnvelopeWriter.hexDigits
+        let hex = Hex.digits
         var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
         var position = 0
         for word in [high, low] {

@@ -74,7 +74,9 @@ public enum Hex {
         return String(decoding: text, as: UTF8.self)
     }
 
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// The sixteen digits, `0`–`9` then `a`–`f`, as UTF-8 bytes (also the envelope writer's
+    /// `\u00xx` escapes and its UUIDs).
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// JSON text written by hand, as the contracts are encoded.

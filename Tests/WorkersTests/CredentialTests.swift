@@ -121,6 +121,22 @@ struct CredentialTests {
         }
     }
 
+    @Test func aProofsCreatedTimeIsTheUTCSecondAsFoundationWritesIt() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        // Whole and fractional seconds (cut, not rounded), leap days, the ends of the hand-written
+        // range and dates outside it (the formatter's).
+        let seconds: [TimeInterval] = [
+            0, 1_756_699_200, 1_756_699_200.999, 1_709_164_799.5, 253_402_300_799, 253_402_300_800, -1, -86_400.25,
+            4_102_444_800.001,
+        ]
+        for second in seconds {
+            let date = Date(timeIntervalSince1970: second)
+            #expect(CertificateCredential.timestamp(date) == formatter.string(from: date), "\(second)")
+        }
+        #expect(CertificateCredential.timestamp(Date(timeIntervalSince1970: 1_756_699_200.999)) == "2025-09-01T04:00:00Z")
+    }
+
     @Test func base58btcAndDidKeyRoundTripAndRefuseWhatIsNotThem() throws {
         for bytes in [Data(), Data([0]), Data([0, 0, 1]), Data((0..<64).map { UInt8($0 * 3 % 256) })] {
             #expect(Multibase.decodeBase58btc(Multibase.base58btc(bytes)) == bytes)

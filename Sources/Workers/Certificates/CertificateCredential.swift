@@ -1,4 +1,5 @@
 public import CertificateTrust
+import ContractKit
 public import Credentials
 import Crypto
 public import Foundation
@@ -147,8 +148,10 @@ public enum CertificateCredential {
         return .object(members)
     }
 
-    /// `created` of a proof: the UTC time to the second (`2025-09-01T04:00:00Z`).
+    /// `created` of a proof: the UTC time to the second (`2025-09-01T04:00:00Z`), written by
+    /// hand (``UTCTimestamp``); a date before 1970 or after 9999 goes to `ISO8601DateFormatter`.
     public static func timestamp(_ date: Date) -> String {
+        if let text = UTCTimestamp.iso8601(date) { return text }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
