@@ -162,11 +162,14 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Text escaped for HTML, per Unicode scalar: the one escaper of the console and the
+        // verification service.
+        .target(name: "HTMLEscaping", swiftSettings: swiftSettings),
         // The public certificate verification service (page and JSON, rate-limited, read only).
         .target(
             name: "Verification",
             dependencies: [
-                "CertificateTrust", "Programme", "Jobs",
+                "CertificateTrust", "Programme", "Jobs", "HTMLEscaping",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -276,7 +279,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk", "IntakeRules", "DataProtection",
-                "SubjectRights",
+                "SubjectRights", "HTMLEscaping",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 // The console's markup: escaping, the page frame, and the charts (inline SVG drawn on the
 // server, so the pages need no script and no outside resource).
 import Foundation
+import HTMLEscaping
 
 /// Markup written as a template: a string literal is markup, and whatever is interpolated into
 /// it is escaped unless it is markup itself (another `HTML`). Text cannot reach a page
@@ -44,24 +45,9 @@ struct HTML: ExpressibleByStringInterpolation, Sendable, Equatable, CustomString
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-///
-/// Works on Unicode scalars, not characters: a `"` followed by a combining mark is one Swift
-/// `Character`, and must still be escaped.
-func escaped(_ text: String) -> String {
-    var out = String.UnicodeScalarView()
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "&": out.append(contentsOf: "&amp;".unicodeScalars)
-        case "<": out.append(contentsOf: "&lt;".unicodeScalars)
-        case ">": out.append(contentsOf: "&gt;".unicodeScalars)
-        case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
-        case "'": out.append(contentsOf: "&#39;".unicodeScalars)
-        default: out.append(scalar)
-        }
-    }
-    return String(out)
-}
+/// Escapes text for HTML element content and quoted attribute values (``HTMLEscaping``'s
+/// escaper, per Unicode scalar).
+func escaped(_ text: String) -> String { htmlEscaped(text) }
 
 /// Percent-encodes a query parameter value (letters, digits and `-._~` stay).
 func percentEncoded(_ text: String) -> String {

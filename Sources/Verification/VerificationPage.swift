@@ -1,3 +1,4 @@
+import HTMLEscaping
 import Programme
 
 /// The pages of the verification service, in Bahasa Indonesia.
@@ -12,20 +13,8 @@ enum VerificationPage {
         .muted{color:#666;font-size:.9rem}
         """
 
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
+    /// Text for the page (``HTMLEscaping``'s escaper, per Unicode scalar).
+    static func escape(_ text: String) -> String { htmlEscaped(text) }
 
     static func document(_ title: String, _ body: String) -> String {
         """

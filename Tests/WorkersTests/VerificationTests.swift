@@ -103,6 +103,24 @@ struct VerificationTests {
         #expect(result == VerificationResult(status: .invalid, certificateID: training.certificateID))
     }
 
+    /// An attacker's link to the official address: text that escapes only when the page is read
+    /// per Unicode scalar (a quote or bracket joined to a combining mark or a prepended sign is
+    /// one Swift character) must stay inside the form's value and the page.
+    @Test(arguments: [
+        "\"\u{301}>\u{301}\u{600}<meta http-equiv=refresh content=0;url=https://evil.example/>\u{301}",
+        "\"\u{301} autofocus onfocus=alert(1) x=\"\u{301}", "\u{600}<b id=injected>SAH</b>", "'\u{301}><i>", "a&b",
+    ])
+    func aCodeThatIsMarkupStaysTextEvenWithCombiningMarks(code: String) {
+        let quotes = { (text: String) in text.unicodeScalars.filter { "\"'<>".unicodeScalars.contains($0) }.count }
+        for (page, benign) in [
+            (VerificationPage.form(code: code), VerificationPage.form(code: "X")),
+            (VerificationPage.result(.unknown, code: code), VerificationPage.result(.unknown, code: "X")),
+        ] {
+            #expect(quotes(page) == quotes(benign), "no quote or bracket of the code reaches the page: \(page)")
+            #expect(!page.contains("<meta http-equiv") && !page.contains("<b id") && !page.contains("<i>"))
+        }
+    }
+
     @Test func namesAreMaskedToTheFirstWordAndInitials() {
         #expect(CertificateLookup.maskedName("Siti Aminah Putri") == "Siti A. P.")
         #expect(CertificateLookup.maskedName("  Made   Wirawan ") == "Made W.")

@@ -115,6 +115,13 @@ def main():
         driver.get(URL + "/v?kode=" + urllib.parse.quote('"><script>document.title="x"</script>'))
         check(status_text(driver) == "TIDAK DITEMUKAN", "unknown")
         check(driver.find_elements(By.TAG_NAME, "script") == [], "no script element")
+        # A quote and brackets joined to combining marks (U+0301) and a prepended sign (U+0600):
+        # one character each to an escaper that compares characters, still markup to the browser.
+        sneaky = '"\u0301>\u0301\u0600<b id="injected">SAH</b>\u0301'
+        driver.get(URL + "/v?kode=" + urllib.parse.quote(sneaky))
+        check(status_text(driver) == "TIDAK DITEMUKAN", "unknown")
+        check(driver.find_elements(By.ID, "injected") == [], "no element from the code")
+        check(driver.find_element(By.ID, "kode").get_attribute("value") == sneaky, "the code stays the field's text")
 
         step("a guessed check part on an existing id answers exactly as an id that does not exist")
         guessed = fetch("/api/v/" + GUESSED)
