@@ -424,6 +424,7 @@ let package = Package(
         .testTarget(
             name: "AMQPTests",
             dependencies: ["ContractKit", "Topology", "AMQP", "Contracts", "TestSupport"],
+            exclude: ["hostile_headers.py"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -65,8 +65,14 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration = .seconds(10)
     /// Limit for every synchronous AMQP method (declare, bind, qos, consume, close, ...).
     public var rpcTimeout: Duration = .seconds(30)
-    /// Largest frame size proposed to the broker.
+    /// Largest frame size proposed to the broker (4 KiB to ``frameMaxLimit``; a value outside
+    /// is taken as the nearer bound). It also sizes the connection thread's stack: librabbitmq
+    /// decodes a delivery's headers recursively, one level per five bytes of a nested array.
     public var frameMax: Int = 131_072
+    /// The largest ``frameMax`` (1 MiB): RabbitMQ's own default is 128 KiB.
+    public static let frameMaxLimit = 1 << 20
+    /// ``frameMax`` within 4 KiB and ``frameMaxLimit``: what the connection proposes.
+    var boundedFrameMax: Int { min(max(frameMax, 4096), Self.frameMaxLimit) }
     /// Shown in the management UI and `rabbitmqctl list_connections name`.
     public var connectionName: String?
     /// What to do when the connection is lost; `nil` means stay down (every call fails).
@@ -152,8 +158,9 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                 }
                 connectTimeout = .milliseconds(ms)
             case "frame_max":
-                guard let size = Int(value), size >= 4096 else {
-                    throw AMQPError(.invalidConfiguration, "frame_max must be >= 4096, got '\(value)'")
+                guard let size = Int(value), (4096...Self.frameMaxLimit).contains(size) else {
+                    throw AMQPError(
+                        .invalidConfiguration, "frame_max must be 4096 to \(Self.frameMaxLimit) bytes, got '\(value)'")
                 }
                 frameMax = size
             case "cacertfile": tls = (tls ?? TLS()).with { $0.caCertificatePath = value }

@@ -27,6 +27,12 @@ public enum AMQPFieldValue: Sendable, Hashable {
     case array([AMQPFieldValue])
     case void
 
+    /// Tables and arrays nested in a delivery's headers are read this many levels deep (the
+    /// headers table itself is the first); one deeper is read as `.void`. RabbitMQ's own
+    /// headers (`x-death`: an array of tables in the headers, each with an array of routing keys)
+    /// use four.
+    public static let maximumNesting = 32
+
     /// The value as a string, when it is one (`S` text).
     public var stringValue: String? {
         if case .string(let value) = self { return value }

@@ -194,17 +194,21 @@ extension Data {
 }
 
 enum CDecoding {
-    static func table(_ table: amqp_table_t) -> AMQPTable {
+    /// A table as Swift values. A table or array nested deeper than
+    /// ``AMQPFieldValue/maximumNesting`` levels becomes `.void` (the publisher's, never ours:
+    /// converting it whole would recurse once per level on the connection thread's stack).
+    static func table(_ table: amqp_table_t, depth: Int = 0) -> AMQPTable {
         var result: AMQPTable = [:]
         guard table.num_entries > 0, let entries = table.entries else { return result }
         for index in 0..<Int(table.num_entries) {
             let entry = entries[index]
-            result[String(amqp: entry.key)] = field(entry.value)
+            result[String(amqp: entry.key)] = field(entry.value, depth: depth + 1)
         }
         return result
     }
 
-    static func field(_ field: amqp_field_value_t) -> AMQPFieldValue {
+    /// One value; `depth` counts the tables and arrays around it.
+    static func field(_ field: amqp_field_value_t, depth: Int = 0) -> AMQPFieldValue {
         let v = field.value
         switch UInt32(field.kind) {
         case AMQP_FIELD_KIND_BOOLEAN.rawValue: return .bool(v.boolean != 0)
@@ -224,10 +228,13 @@ enum CDecoding {
             guard v.bytes.len > 0, let base = v.bytes.bytes else { return .bytes([]) }
             return .bytes(Array(UnsafeRawBufferPointer(start: base, count: v.bytes.len)))
         case AMQP_FIELD_KIND_TIMESTAMP.rawValue: return .timestamp(Date(timeIntervalSince1970: TimeInterval(v.u64)))
-        case AMQP_FIELD_KIND_TABLE.rawValue: return .table(table(v.table))
+        case AMQP_FIELD_KIND_TABLE.rawValue:
+            guard depth < AMQPFieldValue.maximumNesting else { return .void }
+            return .table(table(v.table, depth: depth))
         case AMQP_FIELD_KIND_ARRAY.rawValue:
+            guard depth < AMQPFieldValue.maximumNesting else { return .void }
             guard v.array.num_entries > 0, let entries = v.array.entries else { return .array([]) }
-            return .array((0..<Int(v.array.num_entries)).map { self.field(entries[$0]) })
+            return .array((0..<Int(v.array.num_entries)).map { self.field(entries[$0], depth: depth + 1) })
         default: return .void
         }
     }

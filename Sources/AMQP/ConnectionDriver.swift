@@ -154,7 +154,7 @@ final class ConnectionDriver {
         var heartbeat = Int32(config.heartbeat.seconds.rounded(.up))
         if config.heartbeat > .zero { heartbeat = max(heartbeat, 1) }
         let reply = CRabbitMQ_login_plain(
-            state, config.virtualHost, 0, Int32(config.frameMax), heartbeat, &clientProperties, config.username,
+            state, config.virtualHost, 0, Int32(config.boundedFrameMax), heartbeat, &clientProperties, config.username,
             config.password)
         guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
             if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD,

@@ -34,6 +34,16 @@ struct ConfigurationTests {
         #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://a:x@node1/,amqps://a:x@node2/") }
     }
 
+    /// `frame_max` from a URL is held to 4 KiB–1 MiB: a larger one no longer reaches the login
+    /// (an `Int32` conversion that trapped past 2^31) nor sizes the connection thread's stack.
+    @Test func frameMaxIsBounded() throws {
+        #expect(try AMQPConfiguration(url: "amqp://localhost?frame_max=65536").frameMax == 65_536)
+        #expect(try AMQPConfiguration(url: "amqp://localhost?frame_max=1048576").frameMax == AMQPConfiguration.frameMaxLimit)
+        for bad in ["4095", "1048577", "99999999999", "-1", "9223372036854775808", "0x1000"] {
+            #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "amqp://localhost?frame_max=\(bad)") }
+        }
+    }
+
     @Test func defaultsFollowTheScheme() throws {
         let plain = try AMQPConfiguration(url: "amqp://localhost")
         #expect(plain.port == 5672)
@@ -120,6 +130,49 @@ struct WirePropertiesTests {
         let everyType = try AMQPProperties(wireEncoded: try seed("seed-properties-every-type"))
         #expect(everyType.headers?.count == 8)
         #expect(everyType.headers?["h"] == AMQPFieldValue.table(["x-attempt": .int64(-5)]))
+    }
+
+    /// Headers as a hostile publisher may nest them: an array in an array, `levels` deep, around
+    /// one integer, in a property list with only the headers flag.
+    static func nestedHeaders(levels: Int) -> Data {
+        func bigEndian(_ value: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(value).bigEndian) { Array($0) } }
+        var value: [UInt8] = [UInt8(ascii: "I")] + bigEndian(7)
+        for _ in 0..<levels { value = [UInt8(ascii: "A")] + bigEndian(value.count) + value }
+        let entry = [UInt8(1), UInt8(ascii: "d")] + value
+        return Data([0x20, 0x00] + bigEndian(entry.count) + entry)
+    }
+
+    /// The conversion stops at `maximumNesting` levels: deeper is `.void` (before, 2,000 levels
+    /// overflowed a 1 MiB stack, the connection thread's then, in the Swift conversion of a debug
+    /// build; deeper
+    /// still, librabbitmq's own decoder needs more: `HostileHeaderTests`, on the broker).
+    @Test func headersNestedBeyondTheLimitAreCutNotFollowed() async throws {
+        func depth(_ value: AMQPFieldValue?) -> Int {
+            var levels = 0
+            var value = value
+            while case .array(let inner) = value {
+                levels += 1
+                value = inner.first
+            }
+            return levels
+        }
+        for levels in [1, AMQPFieldValue.maximumNesting - 1, AMQPFieldValue.maximumNesting, 2_000] {
+            // On a thread with the connection thread's stack before this change (1 MiB).
+            let headers = await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(returning: try? AMQPProperties(wireEncoded: Self.nestedHeaders(levels: levels)).headers)
+                }
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+            let value = try #require(headers?["d"], "\(levels) levels decode")
+            // The headers table is the first level; each array one more.
+            let kept = min(levels, AMQPFieldValue.maximumNesting - 1)
+            #expect(depth(value) == kept, "\(levels) levels")
+            var innermost = value
+            for _ in 0..<kept { if case .array(let inner) = innermost { innermost = inner[0] } }
+            #expect(innermost == (levels == kept ? .int32(7) : .void), "\(levels) levels")
+        }
     }
 
     @Test func aPropertyListRoundTripsAndGarbageIsAnError() throws {
