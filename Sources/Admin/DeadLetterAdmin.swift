@@ -85,20 +85,27 @@ public final class DeadLetterAdmin: Sendable {
     /// does not answer a passive declaration within 250 ms, which happens on a busy broker.
     /// Instead a marker is published (confirmed) to the back of the queue, and messages are
     /// taken until the marker comes back: exactly what the queue held, and nothing that
-    /// arrived later. A marker left by a sweep that died is dropped when met.
+    /// arrived later. A marker left by a sweep that died is dropped when met: an empty message
+    /// with the marker header, a `sweep-` id and the admin's own broker user as its `user_id`
+    /// (which the broker checks). A publisher's message with the header is a dead letter like
+    /// any other: the header alone would let a publisher make its rejected messages vanish the
+    /// next time an admin lists them.
     public func sweep(_ queue: String) async throws -> [DeadLetter] {
         let marker = "sweep-" + UUID().uuidString
         try await connection.publish(
             Data(), exchange: "", routingKey: queue,
             properties: AMQPProperties(
                 headers: [ReplayHeader.sweepMarker: .bool(true)], deliveryMode: .persistent, messageID: marker,
-                timestamp: Date()),
+                timestamp: Date(), userID: connection.username),
             mandatory: true)
         var letters: [DeadLetter] = []
         while let delivery = try await connection.get(queue: queue) {
-            if delivery.properties.headers?[ReplayHeader.sweepMarker] != nil {
+            let properties = delivery.properties
+            if properties.headers?[ReplayHeader.sweepMarker] != nil, properties.userID == connection.username,
+                properties.messageID?.hasPrefix("sweep-") == true, delivery.body.isEmpty
+            {
                 try await delivery.ack()
-                if delivery.properties.messageID == marker { break }
+                if properties.messageID == marker { break }
                 continue
             }
             letters.append(DeadLetter(delivery, queue: queue))
@@ -134,7 +141,7 @@ public final class DeadLetterAdmin: Sendable {
     /// Replays the dead letters of `roles` that match `filter`.
     /// - Parameters:
     ///   - limit: at most this many.
-    ///   - rate: at most this many per second.
+    ///   - rate: at most this many per second (at least 0.001; NaN or infinity: no limit).
     ///   - canary: replay this many first, watch the dead letters for `canaryWait`, and stop
     ///     there if any of them comes back.
     ///   - dryRun: select and report, move nothing.
@@ -163,8 +170,10 @@ public final class DeadLetterAdmin: Sendable {
         /// Replays `letters` at the rate; those that fail stay held.
         func replayAll(_ letters: ArraySlice<DeadLetter>) async {
             for letter in letters {
-                if let rate, rate > 0 {
-                    let due = started + .seconds(Double(index) / rate)
+                // A rate below one in 1,000 s counts as that (a smaller one made the due time
+                // overflow `Duration`, a trap); NaN and infinity as no rate.
+                if let rate, rate.isFinite, rate > 0 {
+                    let due = started + .seconds(Double(index) / max(rate, 0.001))
                     if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
                 }
                 index += 1
@@ -199,9 +208,13 @@ public final class DeadLetterAdmin: Sendable {
     func replay(_ letter: DeadLetter, replayID: String, by: String) async -> Bool {
         var properties = letter.delivery.properties
         var headers = properties.headers ?? [:]
+        // With the failure record go a publisher's CC and BCC (they would route the replay, sent
+        // with the admin's rights, to any queue they name) and a sweep's end marker (a later
+        // sweep would drop the letter as one).
         for key in headers.keys
         where key.hasPrefix("x-failure-") || key.hasPrefix("x-first-death") || key.hasPrefix("x-last-death")
             || key == "x-death" || key == FailureRouter.Header.attempt || key == FailureRouter.Header.firstFailureAt
+            || FailureRouter.Header.isSenderSelectedRouting(key) || key == ReplayHeader.sweepMarker
         {
             headers.removeValue(forKey: key)
         }

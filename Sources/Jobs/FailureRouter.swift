@@ -46,6 +46,16 @@ public struct FailureRouter: Sendable {
             name == attempt || name == firstFailureAt || name == publishedRoutingKey || name == publishedBy
                 || name.hasPrefix("x-failure-")
         }
+
+        /// RabbitMQ's sender-selected distribution: the broker also routes a message to the
+        /// routing keys its `CC` and `BCC` headers list, on the exchange it is published to
+        /// (RabbitMQ 3.10 checks no topic permission for them). A copy the worker or an admin
+        /// republishes must go only where the copy is sent, so these never travel on
+        /// (compared without case: a header of another case is no instruction to the broker,
+        /// and none of ours).
+        public static func isSenderSelectedRouting(_ name: String) -> Bool {
+            name.utf8.count <= 3 && ["CC", "BCC"].contains(name.uppercased())
+        }
     }
 
     /// The longest failure message stored, in characters.
@@ -91,7 +101,10 @@ public struct FailureRouter: Sendable {
         let attempt = provenance.previousAttempts + 1
         var properties = delivery.properties
         // A publisher's own x-attempt or x-failure-* headers are not carried into the copy.
-        var newHeaders = (delivery.properties.headers ?? [:]).filter { !Header.isWorkerOwned($0.key) }
+        // Nor its CC or BCC, which would route the copy to other tiers and dead letters too.
+        var newHeaders = (delivery.properties.headers ?? [:]).filter {
+            !Header.isWorkerOwned($0.key) && !Header.isSenderSelectedRouting($0.key)
+        }
         newHeaders[Header.firstFailureAt] = .timestamp(provenance.firstFailureAt ?? now)
         if let key = provenance.routingKey { newHeaders[Header.publishedRoutingKey] = .string(key) }
         if let user = provenance.publisher { newHeaders[Header.publishedBy] = .string(user) }

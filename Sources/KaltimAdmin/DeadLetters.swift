@@ -59,10 +59,12 @@ struct DeadLetters: AsyncParsableCommand {
             for group in sorted {
                 print(
                     [
-                        group.role.padding(toLength: 14, withPad: " ", startingAt: 0),
-                        String(group.count).leftPadded(5), group.code.padding(toLength: 28, withPad: " ", startingAt: 0),
-                        group.kind.padding(toLength: 20, withPad: " ", startingAt: 0),
-                        "\(group.type) v\(group.version.map(String.init) ?? "-")", group.fingerprint,
+                        TerminalText.shown(group.role).padding(toLength: 14, withPad: " ", startingAt: 0),
+                        String(group.count).leftPadded(5),
+                        TerminalText.shown(group.code).padding(toLength: 28, withPad: " ", startingAt: 0),
+                        TerminalText.shown(group.kind).padding(toLength: 20, withPad: " ", startingAt: 0),
+                        "\(TerminalText.shown(group.type)) v\(group.version.map(String.init) ?? "-")",
+                        TerminalText.shown(group.fingerprint),
                         "\(timestamp(group.first)) / \(timestamp(group.last))",
                     ].joined(separator: " "))
             }
@@ -91,22 +93,25 @@ struct DeadLetters: AsyncParsableCommand {
                     AuditLog.Entry(
                         who: admin.who, action: "reveal", target: letter.queue, filter: "message-id=\(messageID)", count: 1))
             }
-            print("message id:   \(letter.messageID)")
-            print("queue:        \(letter.queue) (role \(letter.role))")
-            print("failure:      \(letter.kind) \(letter.code) (fingerprint \(letter.fingerprint))")
-            print("message:      \(letter.failureText(reveal: reveal))")
-            print("contract:     \(letter.contractType ?? "-") v\(letter.contractVersion.map(String.init) ?? "-")")
+            // Every field but the queue is the publisher's (or the failure record the broker kept
+            // as the publisher sent it): shown masked, control characters escaped.
+            func shown(_ text: String?) -> String { TerminalText.shown(text, reveal: reveal) }
+            print("message id:   \(shown(letter.messageID))")
+            print("queue:        \(letter.queue) (role \(shown(letter.role)))")
+            print("failure:      \(shown(letter.kind)) \(shown(letter.code)) (fingerprint \(shown(letter.fingerprint)))")
+            print("message:      \(shown(letter.failureText(reveal: reveal)))")
+            print("contract:     \(shown(letter.contractType)) v\(letter.contractVersion.map(String.init) ?? "-")")
             print(
                 "attempts:     \(letter.attempts); first \(timestamp(letter.firstFailure)); last \(timestamp(letter.lastFailure))"
             )
             print(
-                "from:         queue \(letter.originalQueue ?? "-"), exchange \(letter.originalExchange ?? "-"), key \(letter.originalRoutingKey ?? "-")"
+                "from:         queue \(shown(letter.originalQueue)), exchange \(shown(letter.originalExchange)), key \(shown(letter.originalRoutingKey))"
             )
             if letter.replayCount > 0 {
-                print("replayed:     \(letter.replayCount) time(s), last replay \(letter.replayID ?? "-")")
+                print("replayed:     \(letter.replayCount) time(s), last replay \(shown(letter.replayID))")
             }
             print("body\(reveal ? "" : " (personal data masked)"):")
-            print(letter.bodyText(reveal: reveal))
+            print(TerminalText.shown(letter.bodyText(reveal: reveal), reveal: reveal, keepLines: true))
         }
     }
 
@@ -124,7 +129,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Replay every dead letter of the roles (required when no filter is given).") var all = false
         @Flag(help: "Show what would be replayed; move nothing.") var dryRun = false
         @Option(help: "At most this many.") var limit: Int?
-        @Option(help: "At most this many per second.") var rate: Double?
+        @Option(help: "At most this many per second (0.001 to 1000000).") var rate: Double?
         @Option(help: "Replay this many first and stop if any comes back to the dead letters.") var canary = 0
         @Option(help: ArgumentHelp("How long to watch the canaries.", valueName: "seconds")) var canaryWait = 10
 
@@ -133,17 +138,28 @@ struct DeadLetters: AsyncParsableCommand {
                 throw ValidationError("give a filter (--message-id, --code, --fingerprint, --type, --since, …) or --all")
             }
             if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
-            if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+            // Not NaN, not so small that a letter's due time overflows (1e-300 trapped).
+            if let rate, !(0.001...1_000_000).contains(rate) {
+                throw ValidationError("--rate must be 0.001 to 1000000 a second")
+            }
             guard canary >= 0, canaryWait >= 0 else { throw ValidationError("--canary and --canary-wait cannot be negative") }
         }
 
         func run() async throws {
 
             PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
+            let replayID = UUID().uuidString
+            if !dryRun {
+                // In the audit log before anything moves: a replay killed half-way is on record.
+                try admin.audit.append(
+                    AuditLog.Entry(
+                        who: admin.who, action: "replay-begun", target: roles.roles.map(\.name).joined(separator: ","),
+                        filter: filters.filter.description, count: 0, details: ["replay_id": replayID]))
+            }
             let report = try await admin.withAdmin { _, engine in
                 try await engine.replay(
                     roles.roles, filter: filters.filter, limit: limit, rate: rate, canary: canary,
-                    canaryWait: .seconds(canaryWait), dryRun: dryRun, by: admin.who)
+                    canaryWait: .seconds(canaryWait), dryRun: dryRun, by: admin.who, replayID: replayID)
             }
             try admin.audit.append(
                 AuditLog.Entry(
@@ -158,8 +174,11 @@ struct DeadLetters: AsyncParsableCommand {
                 print("dry run: \(report.selected) dead letters would be replayed (replay \(report.replayID)):")
                 for letter in report.letters {
                     print(
-                        "  \(letter.messageID)  \(letter.role)  \(letter.code)  → \(letter.originalQueue ?? letter.originalRoutingKey ?? "-")"
-                    )
+                        [
+                            "  " + TerminalText.shown(letter.messageID), TerminalText.shown(letter.role),
+                            TerminalText.shown(letter.code),
+                            "→ " + TerminalText.shown(letter.originalQueue ?? letter.originalRoutingKey),
+                        ].joined(separator: "  "))
                 }
                 return
             }
@@ -182,7 +201,9 @@ struct DeadLetters: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var roles: RoleOptions
         @OptionGroup var filters: FilterOptions
-        @Option(help: ArgumentHelp("The file (default: standard output).", valueName: "path")) var output: String?
+        @Option(
+            help: ArgumentHelp("A new file, owner-only (it must not exist yet; default: standard output).", valueName: "path"))
+        var output: String?
         @Flag(help: "Bodies unmasked (written to the audit log).") var reveal = false
 
         func run() async throws {
@@ -203,7 +224,9 @@ struct DeadLetters: AsyncParsableCommand {
             for letter in letters {
                 data += try encoder.encode(
                     Line(
-                        messageID: letter.messageID, queue: letter.queue, role: letter.role, code: letter.code, kind: letter.kind,
+                        // The publisher's message id (a NIK put there is masked unless --reveal).
+                        messageID: reveal ? letter.messageID : PersonalData.mask(letter.messageID), queue: letter.queue,
+                        role: letter.role, code: letter.code, kind: letter.kind,
                         fingerprint: letter.fingerprint, failureMessage: letter.failureText(reveal: reveal),
                         body: letter.bodyText(reveal: reveal), contractType: letter.contractType,
                         contractVersion: letter.contractVersion, firstFailure: letter.firstFailure,
@@ -211,14 +234,21 @@ struct DeadLetters: AsyncParsableCommand {
                         attempts: letter.attempts, replayCount: letter.replayCount))
                 data.append(0x0A)
             }
-            try admin.audit.append(
-                AuditLog.Entry(
-                    who: admin.who, action: reveal ? "export-revealed" : "export",
-                    target: roles.roles.map(\.name).joined(separator: ","), filter: filters.filter.description,
-                    count: letters.count,
-                    details: ["output": output ?? "stdout"]))
-            if let output {
-                try data.write(to: URL(fileURLWithPath: output))
+            // The file first (a path that is refused is no export), then the audit entry.
+            let file = try output.map(PrivateFile.create)
+            do {
+                try admin.audit.append(
+                    AuditLog.Entry(
+                        who: admin.who, action: reveal ? "export-revealed" : "export",
+                        target: roles.roles.map(\.name).joined(separator: ","), filter: filters.filter.description,
+                        count: letters.count,
+                        details: ["output": output ?? "stdout"]))
+            } catch {
+                if let output { unlink(output) }
+                throw error
+            }
+            if let output, let file {
+                try PrivateFile.write(data, to: file)
                 print("exported \(letters.count) dead letters to \(output)")
             } else {
                 FileHandle.standardOutput.write(data)
@@ -255,6 +285,9 @@ struct DeadLetters: AsyncParsableCommand {
                         throw ExitCode(1)
                     }
                 }
+                // In the audit log before anything is deleted.
+                try admin.audit.append(
+                    AuditLog.Entry(who: admin.who, action: "purge-begun", target: queue, count: Int(depth)))
                 return (queue, try await engine.purge(queue))
             }
             try admin.audit.append(AuditLog.Entry(who: admin.who, action: "purge", target: queue, count: purged))

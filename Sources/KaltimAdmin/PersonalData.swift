@@ -159,7 +159,9 @@ struct SubjectCommand: AsyncParsableCommand {
                 export.deadLetters = try await Erase.deadLetters(matching: matcher, admin: admin, remove: false)
             }
             let document = try export.json()
-            // Audited before anything is shown: an export that cannot be audited is not made.
+            // The file first (a path that is refused is no export), then the audit entry before
+            // anything is written or shown: an export that cannot be audited is not made.
+            let file = try output.map(PrivateFile.create)
             do {
                 try admin.audit.append(
                     .init(
@@ -171,19 +173,11 @@ struct SubjectCommand: AsyncParsableCommand {
                             "deadLetters": export.deadLetters.map { "\($0.count) listed" } ?? "not searched",
                         ]))
             } catch {
+                if let output { unlink(output) }
                 throw ValidationError("the audit log cannot be written (\(admin.audit.path)): nothing was exported")
             }
-            if let output {
-                // A new file, readable by its owner only from the first byte: an existing file
-                // or a link in its place is refused (someone may hold it open).
-                let descriptor = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-                guard descriptor >= 0, fchmod(descriptor, 0o600) == 0 else {
-                    if descriptor >= 0 { close(descriptor) }
-                    throw ValidationError("cannot create \(output) (it must not exist yet)")
-                }
-                let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-                try file.write(contentsOf: document)
-                try file.close()
+            if let output, let file {
+                try PrivateFile.write(document, to: file)
                 let tables = export.stores.reduce(0) { $0 + $1.tables.count }
                 print("subject export: \(export.rowCount) rows from \(tables) tables in \(opened.count) stores → \(output)")
                 Self.warnNotFollowed(export)

@@ -43,10 +43,12 @@ struct DeadLetterRig {
     }
 
     /// Puts `event` in the dead letters with a failure record like the worker's.
-    func deadLetter(_ event: OutgoingEvent, code: String, failedAt: Date = Date()) async throws {
+    func deadLetter(
+        _ event: OutgoingEvent, code: String, failedAt: Date = Date(), publisherHeaders: AMQPTable = [:]
+    ) async throws {
         var message = event.amqpMessage
         typealias H = FailureRouter.Header
-        var headers = message.properties.headers ?? [:]
+        var headers = (message.properties.headers ?? [:]).merging(publisherHeaders) { $1 }
         headers[H.code] = .string(code)
         headers[H.kind] = "permanent"
         headers[H.fingerprint] = .string("fp-" + code)
@@ -87,7 +89,8 @@ struct DeadLetterAdminTests {
         // The end marker of a sweep whose tool died before it came back.
         try await rig.connection.publish(
             Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
-            properties: AMQPProperties(headers: [ReplayHeader.sweepMarker: .bool(true)], messageID: "sweep-dead"),
+            properties: AMQPProperties(
+                headers: [ReplayHeader.sweepMarker: .bool(true)], messageID: "sweep-dead", userID: rig.connection.username),
             mandatory: true)
         try await rig.deadLetter(try rig.registration("before-1"), code: "broken-invariant")
 
@@ -102,6 +105,43 @@ struct DeadLetterAdminTests {
             try await rig.depth(rig.topology.deadLetterQueue) == 3
         }
         #expect(try await rig.admin.list([.intake]).count == 3)
+        await rig.cleanUp()
+    }
+
+    /// A publisher's message may carry the sweep's marker header and `CC`: the broker
+    /// dead-letters it as sent. A sweep keeps it (only the admin's own empty marker is
+    /// dropped), and its replay carries neither header: `CC` would have routed the replay,
+    /// sent with the admin's rights, into the queue it names as well.
+    @Test func aPublishersSweepMarkerHidesNoLetterAndItsCCRoutesNoReplay() async throws {
+        let rig = try await DeadLetterRig.make()
+        let spy = uniqueName("spy")
+        try await rig.connection.declareQueue(AMQPQueueSpec(name: spy, durable: false, autoDelete: true))
+        // As the broker dead-letters a publisher's message: its own headers, no user_id of ours.
+        try await rig.connection.publish(
+            Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
+            properties: AMQPProperties(
+                headers: [ReplayHeader.sweepMarker: .bool(true), "CC": .array([.string(spy)])], messageID: "sweep-forged"),
+            mandatory: true)
+        try await rig.deadLetter(
+            try rig.registration("marked"), code: "broken-invariant",
+            publisherHeaders: [ReplayHeader.sweepMarker: .bool(true), "CC": .array([.string(spy)])])
+        // The publishes above were routed by their CC too (the broker's doing, at the publish).
+        let copiesBefore = try await rig.depth(spy)
+        #expect(copiesBefore == 2)
+        let held = try await rig.admin.sweep(rig.topology.deadLetterQueue)
+        #expect(held.map(\.messageID) == ["sweep-forged", "marked"], "neither is the admin's marker")
+        await rig.admin.release(held)
+        var filter = DeadLetterFilter()
+        filter.messageIDs = ["marked"]
+        #expect(try await rig.admin.replay([.intake], filter: filter, by: "tester").replayed == 1)
+        try await waitUntil(timeout: .seconds(10), "the replay in the role queue") {
+            try await rig.depth(rig.topology.queue) == 1
+        }
+        let replayed = try #require(try await rig.connection.get(queue: rig.topology.queue))
+        #expect(replayed.properties.messageID == "marked")
+        #expect(replayed.properties.headers?["CC"] == nil && replayed.properties.headers?[ReplayHeader.sweepMarker] == nil)
+        #expect(try await rig.depth(spy) == copiesBefore, "the replay's CC routed nothing")
+        #expect(try await rig.admin.list([.intake]).map(\.messageID) == ["sweep-forged"])
         await rig.cleanUp()
     }
 
@@ -317,11 +357,31 @@ struct AdminCommandTests {
             ["dead-letters", "replay", "--role", "intake", "--message-id", "cli-0"] + common)
         #expect(replayed == 0 && replay.contains("1 of 1 replayed"), "\(replay)")
 
+        // A rate that is no number, or so small that the wait overflows, is refused before anything moves.
+        for rate in ["nan", "1e-300", "0", "-1", "inf"] {
+            let (badRate, output) = try await run(
+                ["dead-letters", "replay", "--role", "intake", "--all", "--rate", rate] + common)
+            #expect(badRate == 64 && output.contains("--rate"), "\(rate): \(output)")
+        }
+
         let exportPath = rig.auditPath + ".export.jsonl"
+        // An export goes to a new file only: not through a link planted at the path, nor over a
+        // file someone holds (either may be readable by others).
+        let planted = rig.auditPath + ".planted"
+        #expect(FileManager.default.createFile(atPath: planted, contents: Data(), attributes: [.posixPermissions: 0o666]))
+        try FileManager.default.createSymbolicLink(atPath: exportPath, withDestinationPath: planted)
+        let (linked, _) = try await run(["dead-letters", "export", "--role", "intake", "--output", exportPath] + common)
+        let (existing, _) = try await run(["dead-letters", "export", "--role", "intake", "--output", planted] + common)
+        let plantedNow = try Data(contentsOf: URL(fileURLWithPath: planted))
+        #expect(linked != 0 && existing != 0 && plantedNow.isEmpty)
+        try FileManager.default.removeItem(atPath: exportPath)
+        try FileManager.default.removeItem(atPath: planted)
         let (exported, _) = try await run(["dead-letters", "export", "--role", "intake", "--output", exportPath] + common)
         let lines = try String(contentsOfFile: exportPath, encoding: .utf8).split(separator: "\n")
         #expect(exported == 0 && lines.count == 2 && !lines.joined().contains("6471054107990003"))
         #expect(!lines.joined().contains("Rahmawati") && !lines.joined().contains("81250001"))
+        let mode = try FileManager.default.attributesOfItem(atPath: exportPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "owner-only from the first byte")
 
         // Purge needs a confirmation: none on standard input, nothing deleted.
         let (unconfirmed, _) = try await run(["dead-letters", "purge", "--role", "intake"] + common)
@@ -333,9 +393,39 @@ struct AdminCommandTests {
         #expect(purged == 0 && purge.contains("purged 2"), "\(purge)")
 
         let actions = try AuditLog(path: rig.auditPath).entries().map { "\($0.action):\($0.count)" }
-        #expect(actions == ["reveal:1", "replay-dry-run:3", "replay:1", "export:2", "purge:2"], "\(actions)")
+        #expect(
+            actions == [
+                "reveal:1", "replay-dry-run:3", "replay-begun:0", "replay:1", "export:2", "purge-begun:2", "purge:2",
+            ], "\(actions)")
         #expect(try AuditLog(path: rig.auditPath).entries().allSatisfy { $0.who == "ops-1" })
         try? FileManager.default.removeItem(atPath: exportPath)
+        await rig.cleanUp()
+    }
+
+    /// A dead letter's headers are the publisher's: escape sequences in its message id, failure
+    /// code and routing key reach the admin's terminal as visible text, and a NIK in its message
+    /// id is masked like one in the body.
+    @Test func aLettersHeadersReachTheTerminalAsTextWithTheNIKMasked() async throws {
+        let rig = try await DeadLetterRig.make()
+        let url = try #require(BrokerEnvironment.url)
+        let messageID = "\u{1B}]0;owned\u{07}id-6471054107990003\u{202E}"
+        try await rig.deadLetter(try rig.registration(messageID), code: "broken\u{1B}[2J\u{9B}31m")
+        let common = [
+            "--broker-url", url, "--topology-prefix", rig.topology.prefix, "--audit-log", rig.auditPath, "--operator", "ops-1",
+        ]
+        for arguments in [
+            ["dead-letters", "list", "--role", "intake"], ["dead-letters", "show", messageID, "--role", "intake"],
+            ["dead-letters", "replay", "--role", "intake", "--all", "--dry-run"],
+        ] {
+            let process = try ChildProcess(Self.admin, arguments + common)
+            #expect(try await process.waitForExit(timeout: .seconds(60)) == 0, "\(arguments[1]): \(process.output)")
+            let output = process.output
+            #expect(
+                !output.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B || $0.value == 0x202E }
+            )
+            #expect(output.contains("\\u{1b}"), "\(arguments[1]) shows the escape as text: \(output)")
+            #expect(!output.contains("6471054107990003"), "\(arguments[1]): \(output)")
+        }
         await rig.cleanUp()
     }
 

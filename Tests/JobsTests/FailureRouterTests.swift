@@ -104,6 +104,42 @@ struct FailureRouterBrokerTests {
         await topology.delete(on: connection)
     }
 
+    /// A publisher's `CC` and `BCC` name other queues' keys on the failure exchange: the broker
+    /// would route the worker's copy there too, under the worker's user. The copy goes only to
+    /// its dead letters (before, the spy queue got one).
+    @Test func aPublishersCCAndBCCDoNotRouteTheFailureCopyElsewhere() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("cc") + ".")
+        try await topology.declare(on: connection)
+        let spy = uniqueName("spy")
+        try await connection.declareQueue(AMQPQueueSpec(name: spy, durable: false, autoDelete: true))
+        try await connection.bindQueue(spy, exchange: topology.failureExchange, routingKey: spy)
+        let router = FailureRouter(topology: topology, instance: "intake@test:1")
+        try await connection.publish(
+            Data("{}".utf8), exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(
+                headers: ["CC": .array([.string(spy)]), "BCC": .array([.string(spy)]), "cc": .array([.string(spy)])],
+                messageID: "msg-cc"),
+            mandatory: true)
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 5))
+        let delivery = try await inbox.next()
+        #expect(delivery.properties.headers?["CC"] != nil, "the broker delivers the publisher's CC")
+        let outcome = try await router.route(
+            delivery, failure: .permanent(.brokenInvariant, "not the contract"), publisher: connection)
+        #expect(outcome == .deadLettered(attempts: 1))
+        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        #expect(dead.properties.messageID == "msg-cc")
+        #expect(dead.properties.headers?.keys.contains { ["CC", "BCC"].contains($0.uppercased()) } == false)
+        try await dead.ack()
+        // The copy's confirm came after its routing: had it gone to the spy, it would be there now.
+        #expect(try await connection.queueState(spy).messageCount == 0)
+        await topology.delete(on: connection)
+    }
+
     @Test func aTransientFailureRetriesAfterTheDelayThenDeadLettersWhenRetriesRunOut() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

@@ -34,7 +34,8 @@ public struct PublisherPolicy: Sendable {
 ///   the broker dead-lettering an expired message out of the role's retry tier, or an audited
 ///   admin replay. No publisher and no other role has write permission on the default exchange
 ///   in `deploy/`, so the attempt count and the first failure there were written by this role's
-///   failure router (a replay removes them), and the user the message was first published with
+///   failure router (a replay removes them; the router drops a publisher's `CC` and `BCC`, so
+///   its copy reaches only its own tier), and the user the message was first published with
 ///   by the router or the admin tool (``FailureRouter/Header``). The recorded routing key may
 ///   still be a publisher's on a replayed letter the broker dead-lettered; the publisher check
 ///   bounds it to the types that publisher may send anyway.
