@@ -33,6 +33,9 @@ public struct FailureRouter: Sendable {
         public static let code = "x-failure-code"
         public static let message = "x-failure-message"
         public static let fingerprint = "x-failure-fingerprint"
+        /// On a copy without the publisher's headers: they encoded to more than
+        /// ``FailureRouter/carriedHeaderLimit`` bytes.
+        public static let headersDropped = "x-failure-headers-dropped"
         /// The routing key the event was first published with (on retry and dead-letter copies,
         /// which travel under queue names): the key the worker checks the type against.
         public static let publishedRoutingKey = "x-published-routing-key"
@@ -57,6 +60,10 @@ public struct FailureRouter: Sendable {
             name.utf8.count <= 3 && ["CC", "BCC"].contains(name.uppercased())
         }
     }
+
+    /// The most bytes of a publisher's headers a copy carries (encoded): 16 KiB, far above an
+    /// honest publisher's and far below the frame (128 KiB by default) the copy must fit in.
+    public static let carriedHeaderLimit = 16_384
 
     /// The longest failure message stored, in characters.
     public static let messageLimit = 512
@@ -104,6 +111,15 @@ public struct FailureRouter: Sendable {
         // Nor its CC or BCC, which would route the copy to other tiers and dead letters too.
         var newHeaders = (delivery.properties.headers ?? [:]).filter {
             !Header.isWorkerOwned($0.key) && !Header.isSenderSelectedRouting($0.key)
+        }
+        // Headers that fill most of a frame leave no room for the failure record: the copy's
+        // header frame would not fit, its publish would tear the publishing connection down, and
+        // the message would come back to fail again until the broker's delivery limit. They are
+        // not carried; the copy says so, with its body and other properties whole.
+        if !newHeaders.isEmpty,
+            (try? AMQPProperties(headers: newHeaders).wireEncoded(capacity: Self.carriedHeaderLimit)) == nil
+        {
+            newHeaders = [Header.headersDropped: .bool(true)]
         }
         newHeaders[Header.firstFailureAt] = .timestamp(provenance.firstFailureAt ?? now)
         if let key = provenance.routingKey { newHeaders[Header.publishedRoutingKey] = .string(key) }

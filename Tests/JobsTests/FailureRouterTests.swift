@@ -140,6 +140,51 @@ struct FailureRouterBrokerTests {
         await topology.delete(on: connection)
     }
 
+    /// Headers that fill most of a frame: the copy with its failure record would not fit one,
+    /// and its publish failing took the publishing connection down (the message came back to
+    /// fail again). The copy goes without them, says so, and the connection carries on.
+    @Test func headersTooLargeToCarryAreLeftOutOfTheCopyAndTheConnectionStays() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("big") + ".")
+        try await topology.declare(on: connection)
+        let router = FailureRouter(topology: topology, instance: "intake@test:1")
+        let filler = String(repeating: "x", count: 65_250)
+        try await connection.publish(
+            Data("{}".utf8), exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(headers: ["a": .string(filler), "b": .string(filler)], messageID: "msg-big"),
+            mandatory: true)
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 5))
+        let delivery = try await inbox.next()
+        #expect(delivery.properties.headers?["a"]?.stringValue?.count == 65_250)
+        let outcome = try await router.route(delivery, failure: .permanent(.brokenInvariant, "refused"), publisher: connection)
+        #expect(outcome == .deadLettered(attempts: 1))
+        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        let headers = try #require(dead.properties.headers)
+        #expect(dead.properties.messageID == "msg-big" && dead.body == Data("{}".utf8))
+        #expect(headers["a"] == nil && headers["b"] == nil && headers[FailureRouter.Header.headersDropped] == .bool(true))
+        #expect(headers[FailureRouter.Header.code] == "broken-invariant")
+        try await dead.ack()
+        // Small headers are still carried.
+        try await connection.publish(
+            Data("{}".utf8), exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(headers: ["trace": "t-1"], messageID: "msg-small"), mandatory: true)
+        let small = try await inbox.next()
+        _ = try await router.route(small, failure: .permanent(.brokenInvariant, "refused"), publisher: connection)
+        try await waitUntil(timeout: .seconds(10), "the second dead letter") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let second = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        #expect(
+            second.properties.headers?["trace"] == "t-1" && second.properties.headers?[FailureRouter.Header.headersDropped] == nil
+        )
+        try await second.ack()
+        await topology.delete(on: connection)
+    }
+
     @Test func aTransientFailureRetriesAfterTheDelayThenDeadLettersWhenRetriesRunOut() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }
