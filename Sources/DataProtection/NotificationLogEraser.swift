@@ -37,20 +37,28 @@ public enum NotificationLogEraser {
         let permissions = (attributes[.posixPermissions] as? NSNumber).map { $0.intValue & 0o777 } ?? 0o600
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).erasing")
         try? FileManager.default.removeItem(at: temporary)
-        guard FileManager.default.createFile(atPath: temporary.path, contents: kept, attributes: [.posixPermissions: permissions])
-        else {
+        // Written through the descriptor that created it (never a link: O_EXCL | O_NOFOLLOW), its
+        // owner set on that descriptor: the folder may be writable by the notification worker's
+        // user, who could put a link at this name between a create and a `chown` by path, and
+        // have a root-run erasure hand any file to that user.
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
+        guard descriptor >= 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
         }
-        if let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value,
-            let group = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
-        {
-            _ = chown(temporary.path, owner, group)  // allowed to root only; otherwise the admin owns the copy
-        }
-        // On disk before it takes the log's name, and the rename on disk before the stores are
-        // changed: after a power loss the old log, with the person's lines, must not come back
-        // once the erasure that would no longer find them by address has committed.
+        let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
-            try DiskFlush.flush(temporary.path)
+            _ = fchmod(descriptor, mode_t(permissions))  // the umask may have taken bits off
+            if let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value,
+                let group = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
+            {
+                _ = fchown(descriptor, owner, group)  // allowed to root only; otherwise the admin owns the copy
+            }
+            try file.write(contentsOf: kept)
+            // On disk before it takes the log's name, and the rename on disk before the stores
+            // are changed: after a power loss the old log, with the person's lines, must not come
+            // back once the erasure that would no longer find them by address has committed.
+            try file.synchronize()
+            try file.close()
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error

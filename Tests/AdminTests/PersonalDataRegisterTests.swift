@@ -146,3 +146,39 @@ struct PersonalDataRegisterTests {
             "docs/OPERATIONS.md is out of date: paste `kaltim-admin personal-data register` between the markers")
     }
 }
+
+/// The notification log's erasure: the person's lines go, the others stay byte for byte, the
+/// log keeps its mode and owner (set on the new file's own descriptor, never by a path a link
+/// could be put at), and a link left at the temporary name is not written through.
+struct NotificationLogEraserTests {
+    @Test func aPersonsLinesGoAndTheLogKeepsItsModeAndOwnerWithoutFollowingALink() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("erase-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appendingPathComponent("notifications.jsonl").path
+        let lines = [
+            #"{"recipient":"+6281250001001","text":"Halo Siti"}"#, #"{"recipient":"+6281250002002","text":"Halo Budi"}"#,
+            "not json", #"{"recipient":"siti@example.id","text":"Halo Siti"}"#,
+        ]
+        #expect(
+            FileManager.default.createFile(
+                atPath: log, contents: Data(lines.joined(separator: "\n").utf8), attributes: [.posixPermissions: 0o640]))
+        // A file the erasure must not touch, linked at the temporary name.
+        let victim = folder.appendingPathComponent("victim").path
+        #expect(
+            FileManager.default.createFile(atPath: victim, contents: Data("victim".utf8), attributes: [.posixPermissions: 0o600]))
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent(".notifications.jsonl.erasing").path, withDestinationPath: victim)
+        let ownerBefore = try FileManager.default.attributesOfItem(atPath: log)[.ownerAccountID] as? NSNumber
+
+        let removed = try NotificationLogEraser.remove(addresses: ["+6281250001001", "siti@example.id"], from: log)
+        #expect(removed == 2)
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == [lines[1], lines[2]].joined(separator: "\n"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: log)
+        #expect(attributes[.type] as? FileAttributeType == .typeRegular)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        #expect(attributes[.ownerAccountID] as? NSNumber == ownerBefore)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "victim")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(".notifications.jsonl.erasing").path))
+    }
+}
