@@ -132,10 +132,16 @@ public struct VerificationServer: Sendable {
         return limiter.allow(Self.clientKey(client))
     }
 
-    /// An IPv4 address as it is; an IPv6 address as its first 64 bits.
+    /// An IPv4 address as it is; an IPv6 address as its first 64 bits; an IPv4 address mapped
+    /// into IPv6 (`::ffff:a.b.c.d`, how a socket listening on `::` sees an IPv4 client) as the
+    /// IPv4 address. Its first 64 bits are zero for every IPv4 client, so keyed as IPv6 they
+    /// all shared one bucket, which one client could empty for everyone.
     static func clientKey(_ address: String) -> String {
         var bytes = [UInt8](repeating: 0, count: 16)
         guard address.contains(":"), inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
+        if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes.suffix(4).map(String.init).joined(separator: ".")
+        }
         return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
     }
 

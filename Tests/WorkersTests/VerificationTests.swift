@@ -130,6 +130,20 @@ struct VerificationTests {
         #expect(CertificateLookup.maskedName("") == "")
     }
 
+    /// The key a client's requests are counted under. Behind `--host ::` an IPv4 client arrives
+    /// as `::ffff:a.b.c.d`: keyed by its first 64 bits (zero for all of them), every IPv4 visitor
+    /// shared one bucket, and one of them could spend it for all.
+    @Test func eachIPv4ClientHasItsOwnKeyAlsoWhenMappedIntoIPv6() {
+        #expect(VerificationServer.clientKey("203.0.113.7") == "203.0.113.7")
+        #expect(VerificationServer.clientKey("::ffff:203.0.113.7") == "203.0.113.7")
+        #expect(VerificationServer.clientKey("::ffff:cb00:7108") == "203.0.113.8")
+        #expect(VerificationServer.clientKey("::ffff:203.0.113.7") != VerificationServer.clientKey("::ffff:198.51.100.1"))
+        #expect(VerificationServer.clientKey("2001:db8:1:2:aaaa::1") == "20010db800010002::/64")
+        #expect(VerificationServer.clientKey("2001:db8:1:2:bbbb::9") == "20010db800010002::/64", "one /64, one key")
+        #expect(VerificationServer.clientKey("::1") == "0000000000000000::/64")
+        #expect(VerificationServer.clientKey("not an address") == "not an address")
+    }
+
     @Test func theRateLimitHoldsPerClientAndForEveryoneAndStaysBounded() {
         final class Clock: @unchecked Sendable {
             var seconds = 0.0
