@@ -110,6 +110,14 @@ extension ConsoleServer {
             constantTimeEquals(nonce, token)
         else { return loginPage(error: "Formulir masuk sudah kedaluwarsa; coba lagi.", status: .forbidden) }
         let name = form.first("username") ?? ""
+        // A bounded number of password checks at once, whoever asks: the rest are refused now,
+        // not queued behind a flood of sign-ins under made-up names.
+        guard signIns.reserveCheck() else {
+            logger.notice("console: sign-in refused, every password check is taken")
+            return loginPage(
+                error: "Terlalu banyak permintaan masuk saat ini; coba lagi sebentar lagi.", status: .serviceUnavailable)
+        }
+        defer { signIns.releaseCheck() }
         guard signIns.begin(name) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.

@@ -121,8 +121,16 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// An attempt counts as a failure from the moment it begins (``begin(_:)``) until its password
 /// proves right: parallel attempts cannot all pass the check before the first failure is
 /// recorded, so at most five guesses are ever under way or failed per minute.
+///
+/// At most ``maximumChecks`` checks are under way or waiting at once (``reserveCheck()``): an
+/// anonymous client sending sign-ins under ever new names (each a failure of its own name
+/// only) would otherwise queue PBKDF2 work without end, and staff signing in would wait behind
+/// it. Past the bound a sign-in is refused at once, without a check and without counting.
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
+    private let checks = Atomic<Int>(0)
+    /// Password checks under way or waiting, at most.
+    static let maximumChecks = 8
     private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
     static let allowedFailures = 5
     static let lockout: Duration = .seconds(60)
@@ -132,6 +140,22 @@ final class SignInGate: Sendable {
 
     /// The name as the gate keys it: at most ``longestName`` bytes.
     static func key(_ name: String) -> String { String(decoding: name.utf8.prefix(longestName), as: UTF8.self) }
+
+    /// Takes a place among the password checks under way or waiting: false when all
+    /// ``maximumChecks`` are taken. Give it back with ``releaseCheck()``.
+    func reserveCheck() -> Bool {
+        var current = checks.load(ordering: .relaxed)
+        while current < Self.maximumChecks {
+            let (exchanged, original) = checks.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    /// Gives back a place ``reserveCheck()`` took.
+    func releaseCheck() { checks.subtract(1, ordering: .acquiringAndReleasing) }
 
     /// Takes one of the user's attempts: false (and nothing counted) when they have none left.
     func begin(_ name: String) -> Bool {

@@ -426,6 +426,18 @@ extension ProgressModelTests {
 }
 
 @Suite struct SignInGateTests {
+    /// A flood of sign-ins under new names queues no more than `maximumChecks` password checks:
+    /// the next is refused at once until one is given back.
+    @Test func passwordChecksUnderWayAreBounded() {
+        let gate = SignInGate()
+        #expect((0..<SignInGate.maximumChecks).allSatisfy { _ in gate.reserveCheck() })
+        #expect(!gate.reserveCheck(), "every place is taken")
+        gate.releaseCheck()
+        #expect(gate.reserveCheck() && !gate.reserveCheck())
+        for _ in 0..<SignInGate.maximumChecks { gate.releaseCheck() }
+        #expect(gate.reserveCheck())
+    }
+
     @Test func fiveFailuresInARowLockTheUserOutButNotTheOthers() async throws {
         let accounts = ConsoleAccounts(users: [
             .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
