@@ -46,10 +46,20 @@ final class SessionStore: Sendable {
             lastSeen: now)
         sessions.withLock { sessions in
             sessions = sessions.filter { !isExpired($0.value, now: now) }
+            // Bounded per user: behind a proxy that names the user, every request without the
+            // console's cookie (a script, a client that drops cookies) makes a session, and
+            // they would pile up for the idle timeout. The least recently used one goes.
+            let mine = sessions.values.filter { $0.user == user.name }
+            if mine.count >= Self.maximumPerUser, let oldest = mine.min(by: { $0.lastSeen < $1.lastSeen }) {
+                sessions[oldest.id] = nil
+            }
             sessions[session.id] = session
         }
         return session
     }
+
+    /// Sessions one user may hold at once (browsers, tabs after a sign-in elsewhere, scripts).
+    static let maximumPerUser = 20
 
     /// The live session with this id, or nil. `touch`: the user asked (their idle clock
     /// restarts); false for a page's automatic refresh, which leaves it running.

@@ -221,19 +221,21 @@ struct DeadLetters: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
             var data = Data()
+            func masked(_ text: String) -> String { reveal ? text : PersonalData.mask(text) }
             for letter in letters {
                 data += try encoder.encode(
                     Line(
-                        // The publisher's message id (a NIK put there is masked unless --reveal).
-                        messageID: reveal ? letter.messageID : PersonalData.mask(letter.messageID), queue: letter.queue,
-                        role: letter.role, code: letter.code, kind: letter.kind,
-                        fingerprint: letter.fingerprint, failureMessage: letter.failureText(reveal: reveal),
-                        body: letter.bodyText(reveal: reveal), contractType: letter.contractType,
+                        // The publisher's (a NIK put in a header is masked unless --reveal).
+                        messageID: masked(letter.messageID), queue: letter.queue, role: masked(letter.role),
+                        code: masked(letter.code), kind: masked(letter.kind), fingerprint: masked(letter.fingerprint),
+                        failureMessage: letter.failureText(reveal: reveal), body: letter.bodyText(reveal: reveal),
+                        contractType: letter.contractType.map(masked),
                         contractVersion: letter.contractVersion, firstFailure: letter.firstFailure,
                         lastFailure: letter.lastFailure,
                         attempts: letter.attempts, replayCount: letter.replayCount))
                 data.append(0x0A)
             }
+            data = TerminalText.jsonShown(data)
             // The file first (a path that is refused is no export), then the audit entry.
             let file = try output.map(PrivateFile.create)
             do {
@@ -286,8 +288,12 @@ struct DeadLetters: AsyncParsableCommand {
                     }
                 }
                 // In the audit log before anything is deleted.
+                // Its count is 0: what the purge deletes is in the `purge` entry after it (the
+                // depth the broker reported, which a busy quorum queue may give as 0, beside it).
                 try admin.audit.append(
-                    AuditLog.Entry(who: admin.who, action: "purge-begun", target: queue, count: Int(depth)))
+                    AuditLog.Entry(
+                        who: admin.who, action: "purge-begun", target: queue, count: 0,
+                        details: ["reported_depth": "\(depth)"]))
                 return (queue, try await engine.purge(queue))
             }
             try admin.audit.append(AuditLog.Entry(who: admin.who, action: "purge", target: queue, count: purged))

@@ -485,7 +485,7 @@ struct SubjectCommand: AsyncParsableCommand {
             if !shared.isEmpty {
                 print(
                     "dead letters naming only an address of theirs (kept; someone may share it, check them with dead-letters show): "
-                        + shared.map { "\($0.queue) \($0.messageID)" }.joined(separator: ", "))
+                        + shared.map { "\($0.queue) \(TerminalText.shown($0.messageID))" }.joined(separator: ", "))
             }
         }
     }

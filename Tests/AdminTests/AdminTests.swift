@@ -395,7 +395,7 @@ struct AdminCommandTests {
         let actions = try AuditLog(path: rig.auditPath).entries().map { "\($0.action):\($0.count)" }
         #expect(
             actions == [
-                "reveal:1", "replay-dry-run:3", "replay-begun:0", "replay:1", "export:2", "purge-begun:2", "purge:2",
+                "reveal:1", "replay-dry-run:3", "replay-begun:0", "replay:1", "export:2", "purge-begun:0", "purge:2",
             ], "\(actions)")
         #expect(try AuditLog(path: rig.auditPath).entries().allSatisfy { $0.who == "ops-1" })
         try? FileManager.default.removeItem(atPath: exportPath)
@@ -426,6 +426,11 @@ struct AdminCommandTests {
             #expect(output.contains("\\u{1b}"), "\(arguments[1]) shows the escape as text: \(output)")
             #expect(!output.contains("6471054107990003"), "\(arguments[1]): \(output)")
         }
+        // An export to the terminal is JSON: the same characters as JSON escapes.
+        let export = try ChildProcess(Self.admin, ["dead-letters", "export", "--role", "intake"] + common)
+        #expect(try await export.waitForExit(timeout: .seconds(60)) == 0, "\(export.output)")
+        #expect(!export.output.unicodeScalars.contains { [0x1B, 0x07, 0x9B, 0x202E].contains($0.value) })
+        #expect(export.output.contains(#"\u009b"#) && !export.output.contains("6471054107990003"), "\(export.output)")
         await rig.cleanUp()
     }
 

@@ -412,6 +412,28 @@ extension ProgressModelTests {
         #expect(store.find(session.id) == nil, "gone for good")
     }
 
+    /// Behind a proxy that names the user, each request without the console's cookie makes a
+    /// session: a user holds at most `maximumPerUser`, the least recently used going first, and
+    /// nobody else's session is touched.
+    @Test func aUserHoldsABoundedNumberOfSessions() {
+        let clock = ManualClock()
+        let store = SessionStore(idleTimeout: .seconds(1800), lifetime: .seconds(43_200), clock: { clock.instant })
+        let other = store.create(ConsoleAccounts.User(name: "budi", role: .viewer, passwordHash: "unused"))
+        var made: [ConsoleSession] = []
+        for _ in 0..<(SessionStore.maximumPerUser + 5) {
+            clock.advance(.seconds(1))
+            made.append(store.create(Self.user))
+        }
+        #expect(made.prefix(5).allSatisfy { store.find($0.id, touch: false) == nil }, "the five least recently used went")
+        #expect(made.suffix(SessionStore.maximumPerUser).allSatisfy { store.find($0.id, touch: false) != nil })
+        #expect(store.find(other.id, touch: false) != nil)
+        // Used again, an old session is kept and the next least recently used one goes.
+        clock.advance(.seconds(1))
+        #expect(store.find(made[5].id) != nil)
+        _ = store.create(Self.user)
+        #expect(store.find(made[5].id, touch: false) != nil && store.find(made[6].id, touch: false) == nil)
+    }
+
     @Test func theUsersOwnRequestsKeepItAliveUntilItsLifetimeEnds() {
         let clock = ManualClock()
         let store = SessionStore(idleTimeout: .seconds(1800), lifetime: .seconds(43_200), clock: { clock.instant })
