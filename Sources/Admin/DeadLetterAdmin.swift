@@ -85,11 +85,10 @@ public final class DeadLetterAdmin: Sendable {
     /// does not answer a passive declaration within 250 ms, which happens on a busy broker.
     /// Instead a marker is published (confirmed) to the back of the queue, and messages are
     /// taken until the marker comes back: exactly what the queue held, and nothing that
-    /// arrived later. A marker left by a sweep that died is dropped when met: an empty message
-    /// with the marker header, a `sweep-` id and the admin's own broker user as its `user_id`
-    /// (which the broker checks). A publisher's message with the header is a dead letter like
-    /// any other: the header alone would let a publisher make its rejected messages vanish the
-    /// next time an admin lists them.
+    /// arrived later. A marker left by a sweep that died is dropped when met
+    /// (``isSweepMarker(_:admin:)``). A publisher's message with the marker header is a dead
+    /// letter like any other: the header alone would let a publisher make its rejected
+    /// messages vanish the next time an admin lists them.
     public func sweep(_ queue: String) async throws -> [DeadLetter] {
         let marker = "sweep-" + UUID().uuidString
         try await connection.publish(
@@ -100,10 +99,8 @@ public final class DeadLetterAdmin: Sendable {
             mandatory: true)
         var letters: [DeadLetter] = []
         while let delivery = try await connection.get(queue: queue) {
-            let properties = delivery.properties
-            if properties.headers?[ReplayHeader.sweepMarker] != nil, properties.userID == connection.username,
-                properties.messageID?.hasPrefix("sweep-") == true, delivery.body.isEmpty
-            {
+            if Self.isSweepMarker(delivery, admin: connection.username) {
+                let properties = delivery.properties
                 try await delivery.ack()
                 if properties.messageID == marker { break }
                 continue
@@ -111,6 +108,23 @@ public final class DeadLetterAdmin: Sendable {
             letters.append(DeadLetter(delivery, queue: queue))
         }
         return letters
+    }
+
+    /// Whether `delivery` is a sweep's end marker: empty, with the marker header and a `sweep-`
+    /// id, and published by an admin tool: with the admin's own broker user as its `user_id`
+    /// (the broker checks it), or, as markers were written before they carried it, with no
+    /// `user_id`, no `x-death` and no failure record. A publisher's message reaches the dead
+    /// letters only through the broker (which adds `x-death`) or a failure router (which writes
+    /// its record and the role's `user_id`), so it is neither.
+    static func isSweepMarker(_ delivery: AMQPDelivery, admin: String) -> Bool {
+        let properties = delivery.properties
+        let headers = properties.headers ?? [:]
+        guard headers[ReplayHeader.sweepMarker] != nil, properties.messageID?.hasPrefix("sweep-") == true,
+            delivery.body.isEmpty
+        else { return false }
+        if properties.userID == admin { return true }
+        return properties.userID == nil && headers["x-death"] == nil
+            && !headers.keys.contains { $0.hasPrefix("x-failure-") }
     }
 
     /// Gives held messages back to their queue, and waits (up to 5 s) until the broker counts

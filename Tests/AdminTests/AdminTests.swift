@@ -86,12 +86,15 @@ struct DeadLetterAdminTests {
     @Test func aSweepTakesWhatTheQueueHeldAndDropsAMarkerADeadSweepLeftBehind() async throws {
         let rig = try await DeadLetterRig.make()
         try await rig.deadLetter(try rig.registration("before-0"), code: "broken-invariant")
-        // The end marker of a sweep whose tool died before it came back.
-        try await rig.connection.publish(
-            Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
-            properties: AMQPProperties(
-                headers: [ReplayHeader.sweepMarker: .bool(true)], messageID: "sweep-dead", userID: rig.connection.username),
-            mandatory: true)
+        // The end markers of sweeps whose tool died before they came back: one as this version
+        // writes it, one as versions before wrote it (no user_id).
+        for userID in [rig.connection.username, nil] {
+            try await rig.connection.publish(
+                Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
+                properties: AMQPProperties(
+                    headers: [ReplayHeader.sweepMarker: .bool(true)], messageID: "sweep-dead", userID: userID),
+                mandatory: true)
+        }
         try await rig.deadLetter(try rig.registration("before-1"), code: "broken-invariant")
 
         let held = try await rig.admin.sweep(rig.topology.deadLetterQueue)
@@ -116,11 +119,15 @@ struct DeadLetterAdminTests {
         let rig = try await DeadLetterRig.make()
         let spy = uniqueName("spy")
         try await rig.connection.declareQueue(AMQPQueueSpec(name: spy, durable: false, autoDelete: true))
-        // As the broker dead-letters a publisher's message: its own headers, no user_id of ours.
+        // As the broker dead-letters a publisher's message: its own headers with the broker's
+        // `x-death`, no user_id of ours.
         try await rig.connection.publish(
             Data(), exchange: "", routingKey: rig.topology.deadLetterQueue,
             properties: AMQPProperties(
-                headers: [ReplayHeader.sweepMarker: .bool(true), "CC": .array([.string(spy)])], messageID: "sweep-forged"),
+                headers: [
+                    ReplayHeader.sweepMarker: .bool(true), "CC": .array([.string(spy)]),
+                    "x-death": .array([.table(["reason": "delivery_limit", "queue": .string(rig.topology.queue)])]),
+                ], messageID: "sweep-forged"),
             mandatory: true)
         try await rig.deadLetter(
             try rig.registration("marked"), code: "broken-invariant",
