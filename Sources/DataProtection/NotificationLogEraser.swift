@@ -12,14 +12,24 @@ public enum NotificationLogEraser {
     /// notification worker first: it keeps the old file open and would go on writing there.
     public static func remove(addresses: Set<String>, from path: String) throws -> Int {
         guard !addresses.isEmpty else { return 0 }
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)  // lstat: a link is a link
-        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+        // Opened without following a link, and checked and read through that descriptor: a link
+        // put at the path between a check by name and a read would be followed.
+        let readDescriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard readDescriptor >= 0 else {
+            throw CocoaError(
+                .fileReadUnsupportedScheme,
+                userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(path) is not a regular file we may read"])
+        }
+        let reader = FileHandle(fileDescriptor: readDescriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(readDescriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw CocoaError(
                 .fileReadUnsupportedScheme,
                 userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(path) is not a regular file"])
         }
+        let data = try reader.readToEnd() ?? Data()
+        try reader.close()
         let url = URL(fileURLWithPath: path)
-        let data = try Data(contentsOf: url)
         var kept = Data()
         var removed = 0
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
@@ -34,7 +44,7 @@ public enum NotificationLogEraser {
         }
         if !kept.isEmpty { kept.removeLast() }  // the split's last piece carried no newline
         guard removed > 0 else { return 0 }
-        let permissions = (attributes[.posixPermissions] as? NSNumber).map { $0.intValue & 0o777 } ?? 0o600
+        let permissions = Int(status.st_mode) & 0o777
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).erasing")
         try? FileManager.default.removeItem(at: temporary)
         // Written through the descriptor that created it (never a link: O_EXCL | O_NOFOLLOW), its
@@ -48,11 +58,7 @@ public enum NotificationLogEraser {
         let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
             _ = fchmod(descriptor, mode_t(permissions))  // the umask may have taken bits off
-            if let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value,
-                let group = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
-            {
-                _ = fchown(descriptor, owner, group)  // allowed to root only; otherwise the admin owns the copy
-            }
+            _ = fchown(descriptor, status.st_uid, status.st_gid)  // allowed to root only; otherwise the admin owns the copy
             try file.write(contentsOf: kept)
             // On disk before it takes the log's name, and the rename on disk before the stores
             // are changed: after a power loss the old log, with the person's lines, must not come

@@ -148,8 +148,10 @@ struct PersonalDataRegisterTests {
 }
 
 /// The notification log's erasure: the person's lines go, the others stay byte for byte, the
-/// log keeps its mode and owner (set on the new file's own descriptor, never by a path a link
-/// could be put at), and a link left at the temporary name is not written through.
+/// log keeps its mode and owner, a link left at the temporary name is not written through, and
+/// a log that is a link is refused. (The race the eraser closes, a link put at the temporary
+/// name between its creation and a `chown` by path, is not reproduced here: the eraser now sets
+/// the owner on its own descriptor.)
 struct NotificationLogEraserTests {
     @Test func aPersonsLinesGoAndTheLogKeepsItsModeAndOwnerWithoutFollowingALink() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("erase-\(UUID().uuidString)")
@@ -180,5 +182,10 @@ struct NotificationLogEraserTests {
         #expect(attributes[.ownerAccountID] as? NSNumber == ownerBefore)
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "victim")
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent(".notifications.jsonl.erasing").path))
+        // A log that is a link is refused, and what it points at is left alone.
+        let linked = folder.appendingPathComponent("linked.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: log)
+        #expect(throws: (any Error).self) { try NotificationLogEraser.remove(addresses: ["+6281250002002"], from: linked) }
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == [lines[1], lines[2]].joined(separator: "\n"))
     }
 }
