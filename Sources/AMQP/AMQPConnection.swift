@@ -130,6 +130,11 @@ public final class AMQPConnection: Sendable {
     /// this connection publishes.
     public var username: String { engine.configuration.username }
 
+    /// The largest frame, in bytes, agreed with the broker at the latest login (the proposed
+    /// ``AMQPConfiguration/frameMax`` until then): a message's properties and headers must fit
+    /// one frame.
+    public var frameSize: Int { engine.frameSize.load(ordering: .acquiring) }
+
     /// The broker's version, from its `connection.start` properties.
     public var serverVersion: String? { engine.serverVersion }
 

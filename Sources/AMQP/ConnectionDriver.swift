@@ -177,6 +177,8 @@ final class ConnectionDriver {
         connection = state
         socketFD = amqp_get_sockfd(state)
         heartbeatSeconds = Int(amqp_get_heartbeat(state))
+        let agreedFrame = Int(amqp_get_frame_max(state))
+        if agreedFrame > 0 { engine.frameSize.store(agreedFrame, ordering: .releasing) }
         lastReceive = .now
         channelEpochs.removeAll()
         freeConsumerChannels.removeAll()

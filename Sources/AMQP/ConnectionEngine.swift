@@ -32,8 +32,11 @@ final class ConnectionEngine: @unchecked Sendable {
     let eventSink: AsyncStream<AMQPConnectionEvent>.Continuation
     let connected = Atomic<Bool>(false)
     private let serverVersionBox = Mutex<String?>(nil)
+    /// The frame size agreed with the broker at the latest login (the proposed one before).
+    let frameSize: Atomic<Int>
 
     init(configuration: AMQPConfiguration, logger: Logger) {
+        self.frameSize = Atomic(configuration.boundedFrameMax)
         self.configuration = configuration
         self.logger = logger
         self.wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))

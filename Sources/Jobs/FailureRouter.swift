@@ -33,8 +33,8 @@ public struct FailureRouter: Sendable {
         public static let code = "x-failure-code"
         public static let message = "x-failure-message"
         public static let fingerprint = "x-failure-fingerprint"
-        /// On a copy without the publisher's headers: they encoded to more than
-        /// ``FailureRouter/carriedHeaderLimit`` bytes.
+        /// On a copy without the publisher's headers: they encoded to more than the router
+        /// carries (``FailureRouter/carriedHeaderLimit``, or a quarter of a smaller frame).
         public static let headersDropped = "x-failure-headers-dropped"
         /// The routing key the event was first published with (on retry and dead-letter copies,
         /// which travel under queue names): the key the worker checks the type against.
@@ -62,7 +62,8 @@ public struct FailureRouter: Sendable {
     }
 
     /// The most bytes of a publisher's headers a copy carries (encoded): 16 KiB, far above an
-    /// honest publisher's and far below the frame (128 KiB by default) the copy must fit in.
+    /// honest publisher's and far below the frame (128 KiB by default) the copy must fit in;
+    /// a quarter of the frame when the broker agreed a smaller one.
     public static let carriedHeaderLimit = 16_384
 
     /// The longest failure message stored, in characters.
@@ -115,12 +116,15 @@ public struct FailureRouter: Sendable {
         // Headers that fill most of a frame leave no room for the failure record: the copy's
         // header frame would not fit, its publish would tear the publishing connection down, and
         // the message would come back to fail again until the broker's delivery limit. They are
-        // not carried; the copy says so, with its body and other properties whole.
-        if !newHeaders.isEmpty,
-            (try? AMQPProperties(headers: newHeaders).wireEncoded(capacity: Self.carriedHeaderLimit)) == nil
-        {
-            newHeaders = [Header.headersDropped: .bool(true)]
+        // not carried; the copy says so, with its body and other properties whole. (A copy back
+        // from a retry tier keeps the note its first copy got.)
+        let limit = min(Self.carriedHeaderLimit, publisher.frameSize / 4)
+        var dropped = provenance.path == .internal && delivery.properties.headers?[Header.headersDropped] == .bool(true)
+        if !newHeaders.isEmpty, (try? AMQPProperties(headers: newHeaders).wireEncoded(capacity: limit)) == nil {
+            newHeaders = [:]
+            dropped = true
         }
+        if dropped { newHeaders[Header.headersDropped] = .bool(true) }
         newHeaders[Header.firstFailureAt] = .timestamp(provenance.firstFailureAt ?? now)
         if let key = provenance.routingKey { newHeaders[Header.publishedRoutingKey] = .string(key) }
         if let user = provenance.publisher { newHeaders[Header.publishedBy] = .string(user) }

@@ -185,6 +185,48 @@ struct FailureRouterBrokerTests {
         await topology.delete(on: connection)
     }
 
+    /// Over a connection whose frames are 8 KiB, 7,700 bytes of a publisher's headers with the
+    /// failure record do not fit one (with a fixed 16 KiB limit the dead-letter copy's publish
+    /// failed: `connectionLost`, checked): the router carries at most a quarter of the agreed
+    /// frame. The note that they were left out survives a retry tier.
+    @Test func theHeadersCarriedFollowTheAgreedFrameAndTheNoteSurvivesARetry() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        var small = try AMQPConfiguration(url: try #require(BrokerEnvironment.url))
+        small.frameMax = 8_192
+        small.reconnect = nil
+        let publisher = try await AMQPConnection.connect(small)
+        defer { Task { await publisher.close() } }
+        #expect(publisher.frameSize == 8_192)
+        let topology = RoleTopology(role: .intake, retryDelays: [.milliseconds(300)], prefix: uniqueName("frame") + ".")
+        try await topology.declare(on: connection)
+        let router = FailureRouter(topology: topology, instance: "intake@test:1")
+        try await connection.publish(
+            Data("{}".utf8), exchange: topology.exchange, routingKey: "registration.submitted",
+            properties: AMQPProperties(headers: ["a": .string(String(repeating: "y", count: 7_700))], messageID: "msg-7k"),
+            mandatory: true)
+        let inbox = DeliveryInbox(try await connection.consume(queue: topology.queue, prefetch: 5))
+        let first = try await inbox.next()
+        #expect(
+            try await router.route(first, failure: .transient(.gatewayDown, "down"), publisher: publisher)
+                == .retried(tier: 0, attempt: 1))
+        // Back from the tier (through the default exchange): it fails for good.
+        let again = try await inbox.next()
+        #expect(again.properties.headers?[FailureRouter.Header.headersDropped] == .bool(true))
+        #expect(
+            try await router.route(again, failure: .permanent(.brokenInvariant, "refused"), publisher: publisher)
+                == .deadLettered(attempts: 2))
+        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+            try await connection.queueState(topology.deadLetterQueue).messageCount == 1
+        }
+        let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
+        #expect(
+            dead.properties.headers?["a"] == nil && dead.properties.headers?[FailureRouter.Header.headersDropped] == .bool(true))
+        #expect(dead.properties.headers?[FailureRouter.Header.attempts]?.intValue == 2)
+        try await dead.ack()
+        await topology.delete(on: connection)
+    }
+
     @Test func aTransientFailureRetriesAfterTheDelayThenDeadLettersWhenRetriesRunOut() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

@@ -10,6 +10,8 @@ public protocol WorkerTransport: Sendable {
     var username: String { get }
     /// Whether the transport can carry messages now (for the readiness probe).
     var isConnected: Bool { get }
+    /// The largest frame the broker takes from this transport: a message's properties must fit one.
+    var frameSize: Int { get }
     /// Declares the role's exchanges, queues and bindings, idempotently.
     func declare(_ topology: RoleTopology) async throws
     /// A queue's depth; throws when the queue does not exist.
@@ -23,6 +25,11 @@ public protocol WorkerTransport: Sendable {
     /// Publishes one message and waits for its confirmation.
     func publish(_ body: Data, exchange: String, routingKey: String, properties: AMQPProperties, mandatory: Bool)
         async throws
+}
+
+extension WorkerTransport {
+    /// RabbitMQ's default frame size (128 KiB), for a transport that does not negotiate one.
+    public var frameSize: Int { 131_072 }
 }
 
 /// A running consumer of a ``WorkerTransport``.
