@@ -104,9 +104,10 @@ struct FailureRouterBrokerTests {
         await topology.delete(on: connection)
     }
 
-    /// A publisher's `CC` and `BCC` name other queues' keys on the failure exchange: the broker
-    /// would route the worker's copy there too, under the worker's user. The copy goes only to
-    /// its dead letters (before, the spy queue got one).
+    /// A publisher's `CC` names another queue's key on the failure exchange: the broker would
+    /// route the worker's copy there too, under the worker's user. The copy goes only to its
+    /// dead letters (before, the spy queue got one: checked). The broker takes `BCC` off before
+    /// it delivers, so only `CC` (and `cc`, which it does not act on) reach the router here.
     @Test func aPublishersCCAndBCCDoNotRouteTheFailureCopyElsewhere() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

