@@ -165,14 +165,3 @@ final class InFlightSlots: Sendable {
         next?.resume()
     }
 }
-
-extension String {
-    /// The address with most of it hidden, for logs: `+62812****0001`, `si***@example.id`.
-    public var maskedRecipient: String {
-        if let at = firstIndex(of: "@") {
-            return String(prefix(min(2, distance(from: startIndex, to: at)))) + "***" + String(self[at...])
-        }
-        guard count > 8 else { return String(repeating: "*", count: count) }
-        return String(prefix(6)) + String(repeating: "*", count: count - 10) + String(suffix(4))
-    }
-}

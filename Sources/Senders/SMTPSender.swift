@@ -35,7 +35,23 @@ public struct SMTPSender: MessageSender {
 
     private static let initialise: Void = kaltim_smtp_global_init()
 
+    /// Whether `address` may go into `RCPT TO:<…>` and a `To:` header as it is: one `@`, at
+    /// most 254 bytes, and nothing that ends a line, a command or an address (controls, spaces,
+    /// line and paragraph separators, `<`, `>`, `"`, a backslash, `,`, `;`). libcurl writes the address
+    /// into the SMTP command unchecked, so a CR LF in it would be a command of the sender's.
+    public static func isSafeRecipient(_ address: String) -> Bool {
+        guard address.utf8.count <= 254, address.utf8.filter({ $0 == UInt8(ascii: "@") }).count == 1 else { return false }
+        return !address.unicodeScalars.contains {
+            $0.properties.generalCategory == .control || $0.properties.isWhitespace || "<>\"\\,;".unicodeScalars.contains($0)
+                || $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}"
+        }
+    }
+
     public func send(_ message: OutgoingNotification) async -> SendResult {
+        // The handler stores only valid addresses; this refuses what still could end a command.
+        guard Self.isSafeRecipient(message.recipient) else {
+            return .permanent(code: "SMTP_BAD_RECIPIENT", detail: "the address cannot be written into an SMTP command")
+        }
         let payload = Self.rfc5322(message, from: from, date: Date())
         let messageID = Self.messageID(message.idempotencyKey)
         let sender = self

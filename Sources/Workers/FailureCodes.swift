@@ -117,4 +117,7 @@ extension Failure.Code {
     public static let unknownTemplate = Self(rawValue: "unknown-template")
     /// A notification request without every value its template needs (permanent).
     public static let missingTemplateValues = Self(rawValue: "missing-template-values")
+    /// A notification request whose recipient is not an address of its channel: an Indonesian
+    /// mobile number for WhatsApp and SMS, a valid e-mail address for e-mail (permanent).
+    public static let invalidRecipient = Self(rawValue: "invalid-recipient")
 }

@@ -694,6 +694,69 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    /// The portal's registration reaches this worker before intake has checked it: an e-mail
+    /// address that would write SMTP commands is not kept, and a name that carries a link or an
+    /// instruction is not put in a message ("Bapak/Ibu" instead). An office's request to an
+    /// address that is not one of its channel is refused; a number is sent to in its +62 form.
+    @Test func aHostileAddressOrNameFromAPublisherReachesNoMessage() async throws {
+        let gateway = try await TestGateway.start { _, _ in (200, [:]) }
+        let sender = HTTPGatewaySender(url: gateway.url, token: nil)
+        let (kit, dispatcher) = try await Self.rig(senders: [.whatsApp: sender, .sms: sender], clock: Clock(Self.noon()))
+        var hostile = Self.submitted(31, email: "a@x.id>\r\nRCPT TO:<victim@y.id")
+        hostile.data.fullName = "Budi. PENTING: akun Anda diblokir, aktifkan di https://evil.example/x"
+        _ = try await kit.deliver(hostile)
+        var plain = Self.submitted(32, email: "siti.aminah@contoh.id")
+        plain.data.fullName = "Siti Nur'aini Al-Rasyid"
+        _ = try await kit.deliver(plain)
+        let contacts = try await kit.query("SELECT registration_id, name, email FROM notif_contacts ORDER BY registration_id")
+        #expect(contacts.map { $0["name"]?.text } == ["Bapak/Ibu", "Siti Nur'aini Al-Rasyid"])
+        #expect(contacts.map { $0["email"] } == [.null, .text("siti.aminah@contoh.id")])
+        for bad in ["a@b.id\r\nBcc: c@d.id", "<a@b.id>", "a,b@c.id", "a b@c.id", "x@y.id\u{2028}z"] {
+            #expect(NotificationHandler.usableEmail(bad) == nil, "\(bad)")
+            #expect(!SMTPSender.isSafeRecipient(bad), "\(bad)")
+        }
+        #expect(NotificationHandler.greeting("  Muh. Rizky  ") == "Muh. Rizky")
+        #expect(NotificationHandler.greeting("Budi 08123456789") == "Bapak/Ibu", "a phone number")
+        #expect(NotificationHandler.greeting("Budi aktifkan di evil.example") == "Bapak/Ibu", "a domain")
+        #expect(NotificationHandler.greeting("Budi budi@contoh.id") == "Bapak/Ibu", "an address")
+        #expect(NotificationHandler.greeting("Peserta 12") == "Peserta 12")
+        #expect(
+            NotificationHandler.greeting("Raden Ajeng Siti Nur Aini binti Ahmad Dahlan")
+                == "Raden Ajeng Siti Nur Aini binti Ahmad Dahlan")
+        #expect(NotificationHandler.greeting("Siti\u{202E}nahk") == "Bapak/Ibu")
+        for (id, channel, recipient) in [
+            ("bad-mail", NotificationChannel.email, "a@x.id>\r\nRCPT TO:<v@y.id"), ("bad-sms", .sms, "+1 555 0100"),
+            ("bad-wa", .whatsApp, "+6281250000031;+6281299999999"),
+        ] {
+            let requested = NotificationRequestedV1(
+                notificationID: id, participantID: nil, registrationID: "REG-32", channel: channel, recipient: recipient,
+                template: "pemberitahuan_kegagalan_pdp",
+                parameters: [
+                    "nama": "Siti", "waktu_kejadian": "7 Juli 2025", "jenis_data": "nama", "uraian_singkat": "uji",
+                    "langkah": "uji", "kontak_ppdp": "ppdp@contoh.id",
+                ])
+            do {
+                _ = try await kit.deliver(EventEnvelope(id: "requested-\(id)", source: "/test", data: requested))
+                Issue.record("taken: \(id)")
+            } catch let failure as Failure {
+                #expect(failure.code == .invalidRecipient && failure.kind == .permanent, "\(failure)")
+            }
+        }
+        let requested = NotificationRequestedV1(
+            notificationID: "good-sms", participantID: nil, registrationID: "REG-32", channel: .sms, recipient: "0812 5000 0032",
+            template: "pemberitahuan_kegagalan_pdp",
+            parameters: [
+                "nama": "Siti", "waktu_kejadian": "7 Juli 2025", "jenis_data": "nama", "uraian_singkat": "uji", "langkah": "uji",
+                "kontak_ppdp": "ppdp@contoh.id",
+            ])
+        _ = try await kit.deliver(EventEnvelope(id: "requested-good", source: "/test", data: requested))
+        while await dispatcher.runOnce() > 0 {}
+        let texts = gateway.requests.values.filter { $0.to == "+6281250000031" }.map(\.text)
+        #expect(!texts.isEmpty && texts.allSatisfy { !$0.contains("evil") && !$0.contains("PENTING") }, "\(texts)")
+        #expect(gateway.requests.values.contains { $0.to == "+6281250000032" && $0.text.contains("kegagalan") })
+        await gateway.stop()
+    }
+
     @Test func everyChannelRefusingEndsInNotificationFailed() async throws {
         let gateway = try await TestGateway.start { _, _ in (422, [:]) }
         let clock = Clock(Self.noon())

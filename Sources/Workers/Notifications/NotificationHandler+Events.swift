@@ -4,6 +4,7 @@ import Foundation
 import IntakeRules
 import Jobs
 import Programme
+import Senders
 
 /// What each event the notification worker consumes means for the people it concerns: the
 /// template and its values (and, for a registration, the contact details kept for later
@@ -42,11 +43,14 @@ extension NotificationHandler {
             [
                 // Numbers in +62 form, as intake checked them; one that is not a valid
                 // Indonesian mobile number is not used (intake rejects a bad phone and warns
-                // that a bad WhatsApp number will not be used).
-                .text(submitted.registrationID), .text(submitted.fullName),
+                // that a bad WhatsApp number will not be used). Intake checks the rest in
+                // another worker, after this one may have written: an e-mail address that is
+                // not valid is not used either, and a name that is no plain name is not put in
+                // a message (``greeting(_:)``).
+                .text(submitted.registrationID), .text(Self.greeting(submitted.fullName)),
                 PhoneNumber.normalise(submitted.phone).map { .text($0) } ?? .null,
                 submitted.whatsApp.flatMap(PhoneNumber.normalise).map { .text($0) } ?? .null,
-                submitted.email.map { .text($0) } ?? .null, .real(Date().timeIntervalSince1970),
+                submitted.email.flatMap(Self.usableEmail).map { .text($0) } ?? .null, .real(Date().timeIntervalSince1970),
             ])
         try queue(
             EventTemplates.RegistrationReceived(
@@ -378,15 +382,56 @@ extension NotificationHandler {
         for key in [requested.registrationID.map(ContactKey.registration), requested.participantID.map(ContactKey.participant)] {
             if let key, try hasWithdrawnConsent(key, in: transaction) { return }
         }
+        let recipient: String?
+        switch requested.channel {
+        case .whatsApp, .sms: recipient = PhoneNumber.normalise(requested.recipient)
+        case .email: recipient = Self.usableEmail(requested.recipient)
+        }
+        guard let recipient else {
+            throw Failure.permanent(
+                .invalidRecipient, "the recipient is not an address of the \(requested.channel.rawValue) channel")
+        }
         try insert(
             notificationID: "req:" + requested.notificationID, event: event, template: requested.template,
-            parameters: requested.parameters, routes: [Route(channel: requested.channel, recipient: requested.recipient)],
+            parameters: requested.parameters, routes: [Route(channel: requested.channel, recipient: recipient)],
             urgent: template.urgent, registrationID: requested.registrationID, participantID: requested.participantID,
             in: transaction)
     }
 }
 
 extension NotificationHandler {
+    /// The name a message greets: the person's when it is a plain name, otherwise "Bapak/Ibu".
+    /// Plain: ``PersonName`` accepts it; at most 100 characters and 8 words; letters and marks of
+    /// any script, spaces, `'`, `-`, `,`, at most 4 digits, and a `.` only at a word's end (as
+    /// in "Muh. Rizky"). The name comes from a publisher: a link ("evil.example/x"), a phone
+    /// number or an e-mail address in it would be put in the programme's own message.
+    static func greeting(_ name: String) -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let scalars = Array(trimmed.unicodeScalars)
+        var digits = 0
+        for (index, scalar) in scalars.enumerated() {
+            let properties = scalar.properties
+            if properties.numericType == .decimal {
+                digits += 1
+            } else if scalar == "." {
+                // Only at a word's end: "Muh. Rizky", not "contoh.id".
+                guard index + 1 == scalars.count || scalars[index + 1] == " " else { return "Bapak/Ibu" }
+            } else if !(properties.isAlphabetic || properties.generalCategory == .nonspacingMark
+                || properties.generalCategory == .spacingMark || scalar == " " || "'-,".unicodeScalars.contains(scalar))
+            {
+                return "Bapak/Ibu"
+            }
+        }
+        let words = trimmed.split(separator: " ").count
+        return digits <= 4 && words <= 8 && trimmed.count <= 100 && PersonName.isAcceptable(trimmed) ? trimmed : "Bapak/Ibu"
+    }
+
+    /// `address` when it is a valid e-mail address that can be written into an SMTP command as
+    /// it is (``Senders/SMTPSender/isSafeRecipient(_:)``); nil otherwise.
+    static func usableEmail(_ address: String) -> String? {
+        EmailAddress.isValid(address) && SMTPSender.isSafeRecipient(address) ? address : nil
+    }
+
     /// A correction of the person's name or addresses: the contact changes, and so do the
     /// messages still waiting for them (their addresses, and the name they greet); what was
     /// sent stays as sent. A registration not seen yet waits (transient), like any message.
@@ -400,7 +445,7 @@ extension NotificationHandler {
                     .invalidCorrection, "the corrected name is empty, has control characters or is over 200 characters")
             }
             assignments.append("name = ?")
-            values.append(.text(trimmed))
+            values.append(.text(Self.greeting(trimmed)))
         }
         for (column, number, label) in [("phone", correction.phone, "phone"), ("whatsapp", correction.whatsApp, "WhatsApp")] {
             guard let number else { continue }
@@ -411,7 +456,7 @@ extension NotificationHandler {
             values.append(.text(normalised))
         }
         if let email = correction.email {
-            guard EmailAddress.isValid(email) else {
+            guard let email = Self.usableEmail(email) else {
                 throw Failure.permanent(.invalidCorrection, "the corrected e-mail address is not valid")
             }
             assignments.append("email = ?")
