@@ -374,7 +374,7 @@ public enum PersonalDataRegister {
             ],
             purpose: "each message to a person: the template's values and the addresses, until sent or given up",
             retention:
-                "parameters and addresses cleared 30 days after the message settled (`--message-data-retention-days`); the row (template, times, outcome) stays",
+                "parameters, addresses and the last gateway reply cleared 30 days after the message settled (`--message-data-retention-days`); the row (template, times, outcome) stays",
             readers: "notifications", erasure: .clear([("parameters", "'{}'"), ("routes", "'[]'"), ("last_error", "NULL")])),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_certificates", keys: [("certificate_id", .certificateID)],

@@ -798,6 +798,8 @@ struct NotificationDeliveryTests {
         var before = try await rows()
         #expect(before.values.map(\.state).sorted() == ["pending", "sent", "sent"], "\(before)")
         #expect(before.values.allSatisfy { $0.routes.contains("6281250000003") })
+        // A gateway's reply kept as the last error may echo the number.
+        try await kit.store.write { try $0.execute("UPDATE notif_messages SET last_error = 'no +6281250000003'", []) }
         // 29 days on: nothing is cleared yet.
         clock.set(Self.noon().addingTimeInterval(29 * 86_400))
         #expect(await dispatcher.purgeSettledMessageData() == 0)
@@ -813,6 +815,8 @@ struct NotificationDeliveryTests {
             }
         }
         #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
+        let errors = try await kit.query("SELECT state, last_error FROM notif_messages")
+        #expect(errors.allSatisfy { ($0["state"]?.text == "sent") == ($0["last_error"] == .null) }, "\(errors)")
     }
 
     /// Sends that finish together are recorded together; a change that fails (here a trigger

@@ -154,7 +154,8 @@ public final class NotificationDispatcher: Service, Sendable {
         }
     }
 
-    /// Clears the values and routes of messages settled longer ago than
+    /// Clears the values, routes and last gateway reply (which may echo the number) of messages
+    /// settled longer ago than
     /// ``DispatcherOptions/messageDataRetention`` (in batches of 1,000, each its own short
     /// transaction), and returns how many it cleared. A pending message is never touched.
     @discardableResult
@@ -171,7 +172,10 @@ public final class NotificationDispatcher: Service, Sendable {
             ).compactMap { $0["notification_id"] }
             guard !ids.isEmpty else { return 0 }
             try transaction.execute(
-                "UPDATE notif_messages SET parameters = '{}', routes = '[]' WHERE notification_id IN (\(Self.placeholders(ids.count)))",
+                """
+                UPDATE notif_messages SET parameters = '{}', routes = '[]', last_error = NULL
+                WHERE notification_id IN (\(Self.placeholders(ids.count)))
+                """,
                 ids)
             return ids.count
         }
