@@ -217,6 +217,12 @@ extension ConnectionDriver {
             guard !blocked else {
                 throw AMQPError(.connectionBlocked, "the broker blocked publishing on this connection (resource alarm)")
             }
+            // A property, exchange or routing key longer than AMQP carries fails this publish
+            // alone: librabbitmq would refuse it after writing part of it, and the connection
+            // would have to go.
+            if let long = request.overlongField {
+                throw AMQPError(.protocolError, "cannot publish: \(long) is longer than AMQP's 255 bytes")
+            }
             try ensureChannel(Self.publishChannel)
             let state = try liveConnection()
             var properties = scratch.properties(request.properties)

@@ -8,6 +8,19 @@ struct PublishRequest: Sendable {
     let properties: AMQPProperties
     let mandatory: Bool
     let completion: @Sendable (Result<Void, AMQPError>) -> Void
+
+    /// The first of the exchange, routing key and short-string properties longer than the 255
+    /// bytes an AMQP short string holds, by name; nil when all fit.
+    var overlongField: String? {
+        let p = properties
+        let fields: [(String, String?)] = [
+            ("the exchange", exchange), ("the routing key", routingKey), ("content_type", p.contentType),
+            ("content_encoding", p.contentEncoding), ("correlation_id", p.correlationID), ("reply_to", p.replyTo),
+            ("expiration", p.expiration), ("message_id", p.messageID), ("type", p.type), ("user_id", p.userID),
+            ("app_id", p.appID), ("cluster_id", p.clusterID),
+        ]
+        return fields.first { ($0.1?.utf8.count ?? 0) > 255 }?.0
+    }
 }
 
 /// The unconfirmed publishes of one confirm-mode channel, by sequence number.

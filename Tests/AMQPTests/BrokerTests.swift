@@ -111,6 +111,31 @@ struct BrokerTests {
         #expect(try await connection.queueState(queue).messageCount == 1)
     }
 
+    /// A message id, correlation id or routing key over AMQP's 255 bytes fails that publish
+    /// alone; the connection stays (before, librabbitmq's refusal took it down).
+    @Test func anOverlongShortStringFailsThePublishNotTheConnection() async throws {
+        let connection = try await BrokerEnvironment.connect()
+        defer { Task { await connection.close() } }
+        let queue = uniqueName()
+        try await connection.declareQueue(AMQPQueueSpec(name: queue, durable: false, autoDelete: true))
+        let long = String(repeating: "x", count: 256)
+        for properties in [AMQPProperties(messageID: long), AMQPProperties(correlationID: long)] {
+            await #expect {
+                try await connection.publish(Data("x".utf8), routingKey: queue, properties: properties, mandatory: true)
+            } throws: { error in
+                (error as? AMQPError)?.code == .protocolError
+            }
+        }
+        await #expect(throws: AMQPError.self) {
+            try await connection.publish(Data("x".utf8), routingKey: long, mandatory: true)
+        }
+        #expect(connection.isConnected)
+        try await connection.publish(
+            Data("ok".utf8), routingKey: queue, properties: AMQPProperties(messageID: String(long.dropFirst())), mandatory: true)
+        #expect(try await connection.queueState(queue).messageCount == 1)
+        #expect(try await connection.get(queue: queue)?.properties.messageID?.utf8.count == 255)
+    }
+
     @Test func cancellingABatchPublishGivesEveryMessageAnOutcome() async throws {
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }

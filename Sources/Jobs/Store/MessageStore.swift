@@ -81,15 +81,35 @@ public struct OutgoingEvent: Sendable, Equatable {
         self.contractVersion = contractVersion
     }
 
-    /// The AMQP message: properties mirror the envelope (see docs/PUBLISHING.md).
+    /// The AMQP message: properties mirror the envelope (see docs/PUBLISHING.md), each cut to
+    /// what AMQP carries (``shortString(_:)``).
     public var amqpMessage: AMQPOutgoingMessage {
         AMQPOutgoingMessage(
             body: body, exchange: exchange, routingKey: routingKey,
             properties: AMQPProperties(
                 contentType: "application/json", headers: ["x-contract-version": .int64(Int64(contractVersion))],
-                deliveryMode: .persistent, correlationID: correlationID, messageID: messageID, timestamp: timestamp, type: type,
-                appID: appID),
+                deliveryMode: .persistent, correlationID: Self.shortString(correlationID),
+                messageID: Self.shortString(messageID), timestamp: timestamp, type: Self.shortString(type),
+                appID: Self.shortString(appID)),
             mandatory: true)
+    }
+
+    /// `text` as an AMQP short string can carry it: itself when it has at most 255 bytes;
+    /// otherwise its first 200 bytes (whole characters), `~` and a 64-bit FNV-1a digest of the
+    /// whole, the same for the same text. An id or correlation id comes from a publisher's
+    /// envelope, of any length, and AMQP refuses a longer property: librabbitmq fails the
+    /// publish, which took the connection down, and the outbox row waited for ever. The body,
+    /// which consumers read, keeps the whole text.
+    public static func shortString(_ text: String) -> String {
+        guard text.utf8.count > 255 else { return text }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var prefix = ""
+        for character in text {
+            guard prefix.utf8.count + character.utf8.count <= 200 else { break }
+            prefix.append(character)
+        }
+        return prefix + "~" + String(hash, radix: 16)
     }
 }
 
