@@ -13,10 +13,10 @@ struct GradingDriver {
     static let scheme = "SKM-2025-OTO-SPM"
     static let units = ["G.454000.001.01", "G.454000.002.01", "G.454000.003.01", "G.454000.004.01"]
 
-    static func make() async throws -> GradingDriver {
+    static func make(now: @escaping @Sendable () -> Date = Date.init) async throws -> GradingDriver {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         let driver = GradingDriver(
-            kit: try await HandlerTestKit(handler: GradingHandler(catalogue: catalogue), registry: .pipeline))
+            kit: try await HandlerTestKit(handler: GradingHandler(catalogue: catalogue, now: now), registry: .pipeline))
         try await driver.schedule("PST-1")
         return driver
     }
@@ -152,6 +152,41 @@ struct GradingTests {
                 == ["ASSESSED_BEFORE_TRAINING"], "the first day of training is too early")
         #expect(
             try driver.graded(try await driver.submit(GradingDriver.submission("A-24", on: "2025-07-08"))).outcome == .competent)
+    }
+
+    /// A result dated after tomorrow (WITA, by the worker's clock) is refused: dated 9999 it
+    /// would make every later correction, uji ulang and appeal older than it.
+    @Test func aResultDatedAfterTomorrowIsRejected() async throws {
+        let noon = ISO8601DateFormatter().date(from: "2025-09-02T12:00:00+08:00")!
+        let driver = try await GradingDriver.make(now: { noon })
+        for date in ["2025-09-04", "9999-12-31"] {
+            #expect(
+                try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("F-\(date)", on: date)))
+                    == ["DATE_IN_FUTURE"], "\(date)")
+        }
+        #expect(
+            try driver.graded(try await driver.submit(GradingDriver.submission("F-ok", on: "2025-09-03"))).outcome == .competent)
+    }
+
+    /// A result or an appeal naming thousands of units is refused with a short list of reasons:
+    /// one reason per unit made a rejection larger than the broker takes.
+    @Test func thousandsOfUnitsGiveAShortRejection() async throws {
+        let driver = try await GradingDriver.make()
+        var many = GradingDriver.submission("M-1")
+        many.units = (0..<5_000).map { AssessmentSubmittedV1.Unit(code: "X.\($0 % 2_500)", result: .competent) }
+        let events = try await driver.submit(many)
+        let codes = try driver.rejectionCodes(events)
+        #expect(codes.count == GradingHandler.maximumReasons && codes.first == "UNITS_TOO_MANY" && codes.last == "MORE_REASONS")
+        #expect(events.allSatisfy { $0.body.count < 16_384 }, "\(events.map(\.body.count))")
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.002.01"] = .notYetCompetent
+        _ = try driver.graded(try await driver.submit(GradingDriver.submission("M-2", results: results)))
+        _ = try await driver.appeal("M-2", .filed, on: "2025-09-05")
+        let appeal = try await driver.appeal("M-2", .upheld, on: "2025-09-06", units: (0..<30_000).map { "U\($0)" })
+        let appealCodes = try driver.rejectionCodes(appeal)
+        #expect(appealCodes.count == GradingHandler.maximumReasons && appealCodes.contains("UNITS_TOO_MANY"), "\(appealCodes)")
+        #expect(appeal.allSatisfy { $0.body.count < 16_384 })
     }
 
     /// The LSP's licence becomes part of a certificate's id and file name: an LSP cannot send a

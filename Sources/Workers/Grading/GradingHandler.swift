@@ -1,6 +1,6 @@
 public import ContractKit
 import Contracts
-import Foundation
+public import Foundation
 public import Jobs
 public import Programme
 public import Topology
@@ -39,9 +39,41 @@ public struct GradingHandler: TypedMessageHandler {
     /// Attendance needed for a training pass (Permenaker 6/2025 Art. 33).
     public let passingAttendance = 80.0
 
-    public init(catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange) {
+    /// The worker's clock: no assessment or appeal may be dated after tomorrow in WITA.
+    let now: @Sendable () -> Date
+
+    /// The most units an assessment, or an upheld appeal, may name: a scheme has a few dozen.
+    public static let maximumUnits = 200
+    /// The most reasons a rejection lists; the rest are counted in a last one.
+    public static let maximumReasons = 20
+
+    /// - Parameter now: the worker's clock (injected by tests).
+    public init(
+        catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.catalogue = catalogue
         self.exchange = exchange
+        self.now = now
+    }
+
+    /// Whether `date` (`YYYY-MM-DD`) is after tomorrow in WITA, by the worker's clock (not the
+    /// publisher's time, which it sets itself).
+    func isInTheFuture(_ date: String) -> Bool {
+        let tomorrow = IndonesianCalendar.calendar.dateComponents([.year, .month, .day], from: now().addingTimeInterval(86_400))
+        return date > String(format: "%04d-%02d-%02d", tomorrow.year ?? 0, tomorrow.month ?? 0, tomorrow.day ?? 0)
+    }
+
+    /// `reasons`, at most ``maximumReasons``: past that, the first ones and a last that says how
+    /// many more there were (a rejection listing one reason per named unit could outgrow what
+    /// the broker takes).
+    static func capped(_ reasons: [RegistrationReason]) -> [RegistrationReason] {
+        guard reasons.count > maximumReasons else { return reasons }
+        return Array(reasons.prefix(maximumReasons - 1)) + [
+            RegistrationReason(
+                code: "MORE_REASONS",
+                message: "Dan \(reasons.count - maximumReasons + 1) alasan lain; perbaiki yang di atas dahulu.")
+        ]
     }
 
     public var migrations: [String] {
@@ -138,7 +170,7 @@ public struct GradingHandler: TypedMessageHandler {
                 try outgoing(
                     AssessmentRejectedV1(
                         assessmentID: submitted.assessmentID, participantID: submitted.participantID,
-                        lspLicence: submitted.lspLicence, scheme: submitted.scheme, reasons: reasons),
+                        lspLicence: submitted.lspLicence, scheme: submitted.scheme, reasons: Self.capped(reasons)),
                     event: event, subject: submitted.participantID)
             ]
         }
@@ -225,6 +257,8 @@ public struct GradingHandler: TypedMessageHandler {
         }
         if ProgrammeCatalogue.day(appeal.on) == nil {
             add("DATE_INVALID", "Tanggal banding harus berformat YYYY-MM-DD.")
+        } else if isInTheFuture(appeal.on) {
+            add("DATE_IN_FUTURE", "Tanggal banding tidak boleh sesudah besok.")
         } else if let current, appeal.on < current.assessedOn {
             add("APPEAL_DATE_INVALID", "Tanggal banding tidak boleh sebelum tanggal uji kompetensi.")
         } else if let filedOn = earlier?["filed_on"]?.text, appeal.on < filedOn {
@@ -240,7 +274,10 @@ public struct GradingHandler: TypedMessageHandler {
             if appeal.revisedUnits.isEmpty {
                 add("APPEAL_NO_UNITS", "Banding yang diterima harus menyebut unit yang dinyatakan kompeten.")
             }
-            for code in Set(appeal.revisedUnits).sorted()
+            if appeal.revisedUnits.count > Self.maximumUnits {
+                add("UNITS_TOO_MANY", "Banding menyebut lebih dari \(Self.maximumUnits) unit.")
+            }
+            for code in Set(appeal.revisedUnits.prefix(Self.maximumUnits)).sorted()
             where !units.contains(where: { $0.code == code && $0.result == .notYetCompetent }) {
                 add("APPEAL_UNIT_NOT_BK", "Unit \(code) bukan unit BELUM KOMPETEN pada hasil yang dibanding.")
             }
@@ -252,7 +289,7 @@ public struct GradingHandler: TypedMessageHandler {
                 try outgoing(
                     AssessmentRejectedV1(
                         assessmentID: appeal.assessmentID, participantID: appeal.participantID, lspLicence: appeal.lspLicence,
-                        scheme: appeal.scheme, reasons: reasons),
+                        scheme: appeal.scheme, reasons: Self.capped(reasons)),
                     event: event, subject: appeal.participantID)
             ]
         }
@@ -440,15 +477,25 @@ public struct GradingHandler: TypedMessageHandler {
         }
         if ProgrammeCatalogue.day(submitted.assessedOn) == nil {
             add("DATE_INVALID", "Tanggal uji kompetensi harus berformat YYYY-MM-DD.")
+        } else if isInTheFuture(submitted.assessedOn) {
+            // A date to come would make every later correction, uji ulang and appeal older.
+            add("DATE_IN_FUTURE", "Tanggal uji kompetensi tidak boleh sesudah besok.")
         } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn <= start {
             // After the training started: not before it, nor on its first day.
             add("ASSESSED_BEFORE_TRAINING", "Tanggal uji kompetensi harus sesudah hari pertama pelatihan.")
         }
-        let codes = submitted.units.map(\.code)
+        if submitted.units.count > Self.maximumUnits {
+            add("UNITS_TOO_MANY", "Hasil uji menyebut lebih dari \(Self.maximumUnits) unit.")
+        }
+        // The first units only: past the bound the result is refused anyway, and each unit's
+        // check below costs a reason of its own.
+        let codes = submitted.units.prefix(Self.maximumUnits).map(\.code)
         for code in codes where !Self.isUnitCode(code) {
             add("UNIT_CODE_INVALID", "Kode unit \(code) tidak sesuai format SKKNI.")
         }
-        for code in Set(codes.filter { code in codes.filter { $0 == code }.count > 1 }).sorted() {
+        var times: [String: Int] = [:]
+        for code in codes { times[code, default: 0] += 1 }
+        for code in times.filter({ $0.value > 1 }).keys.sorted() {
             add("UNIT_DUPLICATED", "Unit \(code) dinilai lebih dari satu kali.")
         }
         if let scheme {
