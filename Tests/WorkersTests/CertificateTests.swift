@@ -452,6 +452,23 @@ struct CertificateTests {
         try? FileManager.default.removeItem(atPath: driver.output)
     }
 
+    /// A LULUS sent while the class still runs (its last day after tomorrow, WITA, by the
+    /// worker's clock) issues nothing and is refused; the day before the last day it is taken.
+    @Test func aLULUSBeforeTheClassEndsIsRefused() async throws {
+        let early = ISO8601DateFormatter().date(from: "2025-08-01T09:00:00+08:00")!
+        let driver = try await CertificateDriver.make(now: { early })
+        do {
+            _ = try await driver.trained()
+            Issue.record("a LULUS a week before the class ends was taken")
+        } catch let failure as Failure {
+            #expect(failure.code == .invalidTrainingResult && failure.kind == .permanent && "\(failure)".contains("2025-08-08"))
+        }
+        #expect(try await driver.kit.query("SELECT 1 FROM cert_certificates").isEmpty)
+        let dayBefore = ISO8601DateFormatter().date(from: "2025-08-07T09:00:00+08:00")!
+        let onTime = try await CertificateDriver.make(now: { dayBefore })
+        #expect(try onTime.issued(try await onTime.trained()).count == 1)
+    }
+
     @Test func aPrintablePDFWithAQRCodeIsWrittenBesideTheSignedJSON() async throws {
         let driver = try await CertificateDriver.make(outputDirectory: true)
         let issued =

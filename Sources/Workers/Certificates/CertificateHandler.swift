@@ -769,7 +769,8 @@ public struct CertificateHandler: TypedMessageHandler {
     }
 
     /// The training certificate, on the BLKI's result. A LULUS below 80 % attendance, or an
-    /// attendance outside 0–100, is refused (the BLKI's record is wrong); a result for a
+    /// attendance outside 0–100, or before the class's last day is near, is refused (the BLKI's
+    /// record is wrong); a result for a
     /// participant whose class has not arrived waits (transient); TIDAK LULUS issues nothing.
     func issue(for completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]
@@ -807,6 +808,17 @@ public struct CertificateHandler: TypedMessageHandler {
             throw Failure.permanent(
                 .invalidTrainingResult,
                 "\(completed.participantID) holds no seat in class \(completed.classID) (withdrawn, or another class)")
+        }
+        // A LULUS before the class has ended is the BLKI's mistake, or someone else's: the
+        // certificate would be signed, dated the class's last day, before that day came. By the
+        // worker's clock, in WITA, with a day's grace.
+        if completed.result == .passed,
+            let end = try transaction.query(
+                "SELECT end_date FROM cert_enrolments WHERE participant_id = ?", [.text(completed.participantID)]
+            ).first?["end_date"]?.text, end > CertificateKeyRing.witaDay(now().addingTimeInterval(86_400))
+        {
+            throw Failure.permanent(
+                .invalidTrainingResult, "a LULUS for a class that ends on \(end), after tomorrow: send it once the class ends")
         }
         try transaction.execute(
             "INSERT INTO cert_training_results (participant_id, class_id, result) VALUES (?, ?, ?)",
