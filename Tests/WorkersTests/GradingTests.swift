@@ -168,7 +168,26 @@ struct GradingTests {
             try driver.graded(try await driver.submit(GradingDriver.submission("F-ok", on: "2025-09-03"))).outcome == .competent)
     }
 
-    /// A result or an appeal naming thousands of units is refused with a short list of reasons:
+    /// The BNSP numbers an LSP sends are signed into the record and sent to the holder: never a
+    /// web address, nor anything but letters, digits, spaces and . / - : ( ).
+    @Test func anLSPNumberThatIsALinkIsRejected() async throws {
+        let driver = try await GradingDriver.make()
+        for (index, number) in ["cek di evil.example/aktifkan", "https://x.id", "No. 1\n2", String(repeating: "9", count: 65)]
+            .enumerated()
+        {
+            var submission = GradingDriver.retake("N-\(index)", of: nil, on: "2025-09-02", [:])
+            submission.units = GradingDriver.units.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) }
+            submission.certificateNumber = number
+            submission.registrationNumber = "No. Reg. PAR 0123 00456 2025"
+            #expect(try driver.rejectionCodes(try await driver.submit(submission)) == ["NUMBER_INVALID"], "\(number)")
+        }
+        var good = GradingDriver.retake("N-ok", of: nil, on: "2025-09-02", [:])
+        good.units = GradingDriver.units.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) }
+        good.certificateNumber = "No. 55101 5151 2 0001234 2025"
+        #expect(try driver.graded(try await driver.submit(good)).lspCertificateNumber == "No. 55101 5151 2 0001234 2025")
+    }
+
+    /// A result or an appeal naming thousands of units is refused with a short list of reasons:    /// A result or an appeal naming thousands of units is refused with a short list of reasons:
     /// one reason per unit made a rejection larger than the broker takes.
     @Test func thousandsOfUnitsGiveAShortRejection() async throws {
         let driver = try await GradingDriver.make()

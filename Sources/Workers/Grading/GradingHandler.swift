@@ -64,6 +64,13 @@ public struct GradingHandler: TypedMessageHandler {
         return date > String(format: "%04d-%02d-%02d", tomorrow.year ?? 0, tomorrow.month ?? 0, tomorrow.day ?? 0)
     }
 
+    /// Whether a BNSP certificate or registration number an LSP sends may be signed into a
+    /// record and sent to its holder: what a licence record's numbers may be
+    /// (``CertificateHandler/isIssuerNumber(_:)``), never a web address.
+    static func isLSPNumber(_ number: String) -> Bool {
+        CertificateHandler.isIssuerNumber(number) && !CertificateHandler.looksLikeLink(number)
+    }
+
     /// `reasons`, at most ``maximumReasons``: past that, the first ones and a last that says how
     /// many more there were (a rejection listing one reason per named unit could outgrow what
     /// the broker takes).
@@ -269,6 +276,11 @@ public struct GradingHandler: TypedMessageHandler {
         case (.filed, _): add("APPEAL_ALREADY_FILED", "Banding atas hasil ini sudah pernah diajukan.")
         case (_, nil): add("APPEAL_NOT_FILED", "Keputusan banding memerlukan pengajuan banding lebih dahulu.")
         default: add("APPEAL_ALREADY_DECIDED", "Banding atas hasil ini sudah diputuskan.")
+        }
+        for number in [appeal.certificateNumber, appeal.registrationNumber].compactMap({ $0 }) where !Self.isLSPNumber(number) {
+            add(
+                "NUMBER_INVALID",
+                "Nomor sertifikat dan registrasi BNSP: 1–64 huruf, angka, spasi dan . / - : ( ), bukan alamat web.")
         }
         if appeal.status == .upheld {
             if appeal.revisedUnits.isEmpty {
@@ -483,6 +495,13 @@ public struct GradingHandler: TypedMessageHandler {
         } else if let start = enrolment?["start_date"]?.text, submitted.assessedOn <= start {
             // After the training started: not before it, nor on its first day.
             add("ASSESSED_BEFORE_TRAINING", "Tanggal uji kompetensi harus sesudah hari pertama pelatihan.")
+        }
+        // The LSP's numbers are signed into the record and sent word for word to the holder.
+        for number in [submitted.certificateNumber, submitted.registrationNumber].compactMap({ $0 })
+        where !Self.isLSPNumber(number) {
+            add(
+                "NUMBER_INVALID",
+                "Nomor sertifikat dan registrasi BNSP: 1–64 huruf, angka, spasi dan . / - : ( ), bukan alamat web.")
         }
         if submitted.units.count > Self.maximumUnits {
             add("UNITS_TOO_MANY", "Hasil uji menyebut lebih dari \(Self.maximumUnits) unit.")
