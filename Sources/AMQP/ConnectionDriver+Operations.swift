@@ -218,8 +218,8 @@ extension ConnectionDriver {
                 throw AMQPError(.connectionBlocked, "the broker blocked publishing on this connection (resource alarm)")
             }
             // A property, exchange or routing key longer than AMQP carries fails this publish
-            // alone: librabbitmq would refuse it after writing part of it, and the connection
-            // would have to go.
+            // alone: librabbitmq refuses it (for a property, after the method frame has gone),
+            // and the connection was then taken down.
             if let long = request.overlongField {
                 throw AMQPError(.protocolError, "cannot publish: \(long) is longer than AMQP's 255 bytes")
             }

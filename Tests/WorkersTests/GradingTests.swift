@@ -166,6 +166,13 @@ struct GradingTests {
         }
         #expect(
             try driver.graded(try await driver.submit(GradingDriver.submission("F-ok", on: "2025-09-03"))).outcome == .competent)
+        // Half past midnight in WITA is still the day before in UTC: tomorrow is WITA's.
+        let justAfterMidnight = ISO8601DateFormatter().date(from: "2025-09-02T00:30:00+08:00")!
+        let night = try await GradingDriver.make(now: { justAfterMidnight })
+        #expect(
+            try night.rejectionCodes(try await night.submit(GradingDriver.submission("G-1", on: "2025-09-04")))
+                == ["DATE_IN_FUTURE"])
+        #expect(try night.graded(try await night.submit(GradingDriver.submission("G-2", on: "2025-09-03"))).outcome == .competent)
     }
 
     /// The BNSP numbers an LSP sends are signed into the record and sent to the holder: never a
@@ -187,7 +194,7 @@ struct GradingTests {
         #expect(try driver.graded(try await driver.submit(good)).lspCertificateNumber == "No. 55101 5151 2 0001234 2025")
     }
 
-    /// A result or an appeal naming thousands of units is refused with a short list of reasons:    /// A result or an appeal naming thousands of units is refused with a short list of reasons:
+    /// A result or an appeal naming thousands of units is refused with a short list of reasons:
     /// one reason per unit made a rejection larger than the broker takes.
     @Test func thousandsOfUnitsGiveAShortRejection() async throws {
         let driver = try await GradingDriver.make()

@@ -716,8 +716,14 @@ struct NotificationDeliveryTests {
             #expect(!SMTPSender.isSafeRecipient(bad), "\(bad)")
         }
         #expect(NotificationHandler.greeting("  Muh. Rizky  ") == "Muh. Rizky")
+        // Real names as people write them: degrees, initials, curly apostrophes, other scripts.
+        #expect(NotificationHandler.greeting("Ahmad Fauzi, S.T.") == "Ahmad Fauzi, S. T.")
+        #expect(NotificationHandler.greeting("M.Yusuf") == "M. Yusuf")
+        #expect(NotificationHandler.greeting("Siti Nur\u{2019}aini") == "Siti Nur\u{2019}aini")
+        #expect(NotificationHandler.greeting("H.\u{00A0}Ahmad bin Abdullah") == "H. Ahmad bin Abdullah")
+        #expect(NotificationHandler.greeting("عبد الله") == "عبد الله")
         #expect(NotificationHandler.greeting("Budi 08123456789") == "Bapak/Ibu", "a phone number")
-        #expect(NotificationHandler.greeting("Budi aktifkan di evil.example") == "Bapak/Ibu", "a domain")
+        #expect(NotificationHandler.greeting("Budi aktifkan di evil.example") == "Budi aktifkan di evil. example", "no domain")
         #expect(NotificationHandler.greeting("Budi budi@contoh.id") == "Bapak/Ibu", "an address")
         #expect(NotificationHandler.greeting("Peserta 12") == "Peserta 12")
         #expect(
@@ -817,6 +823,12 @@ struct NotificationDeliveryTests {
         #expect(await dispatcher.purgeSettledMessageData() == 0, "nothing twice")
         let errors = try await kit.query("SELECT state, last_error FROM notif_messages")
         #expect(errors.allSatisfy { ($0["state"]?.text == "sent") == ($0["last_error"] == .null) }, "\(errors)")
+        // A message cleared before the last reply was cleared with it keeps no reply either.
+        try await kit.store.write {
+            try $0.execute("UPDATE notif_messages SET last_error = 'no +6281250000003' WHERE state = 'sent'", [])
+        }
+        #expect(await dispatcher.purgeSettledMessageData() == 2)
+        #expect(try await kit.query("SELECT 1 FROM notif_messages WHERE state = 'sent' AND last_error IS NOT NULL").isEmpty)
     }
 
     /// Sends that finish together are recorded together; a change that fails (here a trigger

@@ -95,7 +95,7 @@ public struct OutgoingEvent: Sendable, Equatable {
     }
 
     /// `text` as an AMQP short string can carry it: itself when it has at most 255 bytes;
-    /// otherwise its first 200 bytes (whole characters), `~` and a 64-bit FNV-1a digest of the
+    /// otherwise its first 200 bytes (whole Unicode scalars), `~` and a 64-bit FNV-1a digest of the
     /// whole, the same for the same text. An id or correlation id comes from a publisher's
     /// envelope, of any length, and AMQP refuses a longer property: librabbitmq fails the
     /// publish, which took the connection down, and the outbox row waited for ever. The body,
@@ -104,12 +104,14 @@ public struct OutgoingEvent: Sendable, Equatable {
         guard text.utf8.count > 255 else { return text }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        var prefix = ""
-        for character in text {
-            guard prefix.utf8.count + character.utf8.count <= 200 else { break }
-            prefix.append(character)
+        var prefix = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            bytes += String(scalar).utf8.count
+            guard bytes <= 200 else { break }
+            prefix.append(scalar)
         }
-        return prefix + "~" + String(hash, radix: 16)
+        return String(prefix) + "~" + String(hash, radix: 16)
     }
 }
 

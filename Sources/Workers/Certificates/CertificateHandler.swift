@@ -769,8 +769,8 @@ public struct CertificateHandler: TypedMessageHandler {
     }
 
     /// The training certificate, on the BLKI's result. A LULUS below 80 % attendance, or an
-    /// attendance outside 0–100, or before the class's last day is near, is refused (the BLKI's
-    /// record is wrong); a result for a
+    /// attendance outside 0–100, or while the class's last day is after tomorrow, is refused
+    /// (the BLKI's record is wrong); a result for a
     /// participant whose class has not arrived waits (transient); TIDAK LULUS issues nothing.
     func issue(for completed: TrainingCompletedV1, event: DecodedEvent, in transaction: any StoreTransaction) throws
         -> [OutgoingEvent]

@@ -166,7 +166,8 @@ public final class NotificationDispatcher: Service, Sendable {
             let ids = try transaction.query(
                 """
                 SELECT notification_id FROM notif_messages
-                WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < ? AND routes <> '[]'
+                WHERE state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < ?
+                    AND (routes <> '[]' OR last_error IS NOT NULL)
                 LIMIT 1000
                 """, [cutoff]
             ).compactMap { $0["notification_id"] }

@@ -385,7 +385,7 @@ extension NotificationHandler {
         let recipient: String?
         switch requested.channel {
         case .whatsApp, .sms: recipient = PhoneNumber.normalise(requested.recipient)
-        case .email: recipient = Self.usableEmail(requested.recipient)
+        case .email: recipient = Self.usableEmail(requested.recipient.trimmingCharacters(in: .whitespaces))
         }
         guard let recipient else {
             throw Failure.permanent(
@@ -401,29 +401,35 @@ extension NotificationHandler {
 
 extension NotificationHandler {
     /// The name a message greets: the person's when it is a plain name, otherwise "Bapak/Ibu".
-    /// Plain: ``PersonName`` accepts it; at most 100 characters and 8 words; letters and marks of
-    /// any script, spaces, `'`, `-`, `,`, at most 4 digits, and a `.` only at a word's end (as
-    /// in "Muh. Rizky"). The name comes from a publisher: a link ("evil.example/x"), a phone
-    /// number or an e-mail address in it would be put in the programme's own message.
+    /// Plain: ``PersonName`` accepts it; at most 100 characters and 12 words; letters and marks
+    /// of any script, spaces (a no-break space counts as one), apostrophes (`'`, `’`, `‘`, `` ` ``,
+    /// `´`), hyphens, commas (also `،`), dots, at most 4 digits. A dot with a letter right after
+    /// it is followed by a space in the greeting ("S.Pd." → "S. Pd.", "M.Yusuf" → "M. Yusuf"),
+    /// so that no part of a name reads as a web address. The name comes from a publisher: a
+    /// link, a phone number or an e-mail address in it would be put in the programme's own
+    /// message.
     static func greeting(_ name: String) -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        let scalars = Array(trimmed.unicodeScalars)
+        let trimmed = name.replacingOccurrences(of: "\u{00A0}", with: " ").trimmingCharacters(in: .whitespacesAndNewlines)
+        var out = String.UnicodeScalarView()
         var digits = 0
-        for (index, scalar) in scalars.enumerated() {
+        var afterDot = false
+        for scalar in trimmed.unicodeScalars {
             let properties = scalar.properties
+            if afterDot && properties.isAlphabetic { out.append(" ") }
+            afterDot = scalar == "."
             if properties.numericType == .decimal {
                 digits += 1
-            } else if scalar == "." {
-                // Only at a word's end: "Muh. Rizky", not "contoh.id".
-                guard index + 1 == scalars.count || scalars[index + 1] == " " else { return "Bapak/Ibu" }
             } else if !(properties.isAlphabetic || properties.generalCategory == .nonspacingMark
-                || properties.generalCategory == .spacingMark || scalar == " " || "'-,".unicodeScalars.contains(scalar))
+                || properties.generalCategory == .spacingMark || properties.generalCategory == .dashPunctuation
+                || " .,'’‘`´،".unicodeScalars.contains(scalar))
             {
                 return "Bapak/Ibu"
             }
+            out.append(scalar)
         }
-        let words = trimmed.split(separator: " ").count
-        return digits <= 4 && words <= 8 && trimmed.count <= 100 && PersonName.isAcceptable(trimmed) ? trimmed : "Bapak/Ibu"
+        let greeted = String(out)
+        let words = greeted.split(separator: " ").count
+        return digits <= 4 && words <= 12 && greeted.count <= 100 && PersonName.isAcceptable(trimmed) ? greeted : "Bapak/Ibu"
     }
 
     /// `address` when it is a valid e-mail address that can be written into an SMTP command as
