@@ -11,15 +11,22 @@ struct PublishRequest: Sendable {
 
     /// The first of the exchange, routing key and short-string properties longer than the 255
     /// bytes an AMQP short string holds, by name; nil when all fit.
+    /// Checked for every publish, so without building a list.
     var overlongField: String? {
+        func long(_ text: String?) -> Bool { (text?.utf8.count ?? 0) > 255 }
         let p = properties
-        let fields: [(String, String?)] = [
-            ("the exchange", exchange), ("the routing key", routingKey), ("content_type", p.contentType),
-            ("content_encoding", p.contentEncoding), ("correlation_id", p.correlationID), ("reply_to", p.replyTo),
-            ("expiration", p.expiration), ("message_id", p.messageID), ("type", p.type), ("user_id", p.userID),
-            ("app_id", p.appID), ("cluster_id", p.clusterID),
-        ]
-        return fields.first { ($0.1?.utf8.count ?? 0) > 255 }?.0
+        if long(exchange) { return "the exchange" }
+        if long(routingKey) { return "the routing key" }
+        if long(p.contentType) { return "content_type" }
+        if long(p.contentEncoding) { return "content_encoding" }
+        if long(p.correlationID) { return "correlation_id" }
+        if long(p.replyTo) { return "reply_to" }
+        if long(p.expiration) { return "expiration" }
+        if long(p.messageID) { return "message_id" }
+        if long(p.type) { return "type" }
+        if long(p.userID) { return "user_id" }
+        if long(p.appID) { return "app_id" }
+        return long(p.clusterID) ? "cluster_id" : nil
     }
 }
 

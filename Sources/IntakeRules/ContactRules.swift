@@ -185,8 +185,9 @@ public enum EmailAddress {
     /// total ≤ 254.
     ///
     /// Lengths are counted in UTF-8 bytes, as in SMTP. Domain labels are ASCII (1–63 characters); the local
-    /// part may hold any character except whitespace and control characters. Surrounding spaces are not
-    /// trimmed: they make the address invalid.
+    /// part may hold any character except whitespace, control characters and `<>()[],;:"\` (which would
+    /// end the address in an SMTP command or a header: a notification goes to it as it is). Surrounding
+    /// spaces are not trimmed: they make the address invalid.
     public static func isValid(_ address: String) -> Bool {
         guard address.utf8.count <= 254 else { return false }
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
@@ -194,7 +195,10 @@ public enum EmailAddress {
         let local = parts[0]
         let domain = parts[1]
         guard !local.isEmpty, local.utf8.count <= 64,
-            !local.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+            !local.unicodeScalars.contains(where: {
+                $0.properties.isWhitespace || $0.properties.generalCategory == .control
+                    || "<>()[],;:\"\\".unicodeScalars.contains($0)
+            })
         else { return false }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, labels.allSatisfy(isValidLabel), let tld = labels.last else { return false }

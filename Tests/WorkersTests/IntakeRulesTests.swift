@@ -541,7 +541,9 @@ struct EmailAddressTests {
             "", "no-at-sign", "a@@example.com", "a@b@example.com", "@example.com", "a b@example.com",
             " a@example.com", "a@example.com ", "ab@example", "ab@-example.com", "ab@example-.com", "ab@example.c",
             "ab@example.123", "ab@exa_mple.com", "ab@example..com", "ab@.example.com", "ab@example.com.",
-            "ab@exam ple.com", "ab@", "ab@contoh.co.i1", "ab@example.com\u{0}", "a\u{7}b@example.com",
+            "ab@exam ple.com", "ab@", "ab@contoh.co.i1", "ab@example.com\u{0}", "a\u{7}b@example.com", "a,b@example.com",
+            "<a@example.com>",
+            "a\"b@example.com", "a\\b@example.com", "a;b@example.com",
             "ab@" + String(repeating: "e", count: 64) + ".com",
         ]
     )

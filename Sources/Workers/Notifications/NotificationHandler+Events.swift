@@ -4,7 +4,6 @@ import Foundation
 import IntakeRules
 import Jobs
 import Programme
-import Senders
 
 /// What each event the notification worker consumes means for the people it concerns: the
 /// template and its values (and, for a registration, the contact details kept for later
@@ -432,10 +431,10 @@ extension NotificationHandler {
         return digits <= 4 && words <= 12 && greeted.count <= 100 && PersonName.isAcceptable(trimmed) ? greeted : "Bapak/Ibu"
     }
 
-    /// `address` when it is a valid e-mail address that can be written into an SMTP command as
-    /// it is (``Senders/SMTPSender/isSafeRecipient(_:)``); nil otherwise.
+    /// `address` when it is a valid e-mail address (``IntakeRules/EmailAddress``, which also
+    /// refuses what would end an SMTP command); nil otherwise.
     static func usableEmail(_ address: String) -> String? {
-        EmailAddress.isValid(address) && SMTPSender.isSafeRecipient(address) ? address : nil
+        EmailAddress.isValid(address) ? address : nil
     }
 
     /// A correction of the person's name or addresses: the contact changes, and so do the
