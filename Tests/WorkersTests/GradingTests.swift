@@ -280,6 +280,21 @@ struct GradingTests {
             try await driver.submit(GradingDriver.submission("A-8", on: "2025-09-03")).isEmpty, "a resend is not graded twice")
     }
 
+    @Test func aRefusedIdSentAgainIsRefusedAgainWithTheReason() async throws {
+        let driver = try await GradingDriver.make()
+        #expect(
+            try driver.rejectionCodes(try await driver.submit(GradingDriver.submission("A-9", attendance: 120)))
+                == ["ATTENDANCE_INVALID"])
+        // Corrected but under the same id: before, nothing came back and the result was lost.
+        let again = try await driver.submit(GradingDriver.submission("A-9"))
+        #expect(try driver.rejectionCodes(again) == ["ASSESSMENT_ID_USED"])
+        #expect(!again.contains { $0.type == AssessmentGradedV3.eventType })
+        // Under a new id it is graded.
+        #expect(try driver.graded(try await driver.submit(GradingDriver.submission("A-10"))).outcome == .competent)
+        let rows = try await driver.kit.query("SELECT assessment_id, status FROM grading_assessments ORDER BY assessment_id")
+        #expect(rows.map { $0["status"]?.text ?? "" } == ["current", "rejected"])
+    }
+
     @Test(arguments: [
         ("G.454000.001.01", true), ("M.702090.001.01", true), ("OTO.SM01.001.01", true), ("PAR.HT02.026.01", true),
         ("G.45OTO01.001.1", true), ("G.45400.001.01", false), ("454000.001.01", false), ("g.454000.001.01", false), ("", false),

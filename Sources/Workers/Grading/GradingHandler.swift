@@ -157,7 +157,26 @@ public struct GradingHandler: TypedMessageHandler {
     {
         let known = try transaction.query(
             "SELECT status FROM grading_assessments WHERE assessment_id = ?", [.text(submitted.assessmentID)])
-        guard known.isEmpty else { return [] }  // the same assessment sent again: already handled
+        if let status = known.first?["status"]?.text {
+            // A graded id sent again: the grade it had stands. A refused id sent again, corrected
+            // or not, is refused again, so the LSP hears why nothing was graded (it was dropped
+            // without a word, and a correction under the old id was lost).
+            guard status == "rejected" else { return [] }
+            return [
+                try outgoing(
+                    AssessmentRejectedV1(
+                        assessmentID: submitted.assessmentID, participantID: submitted.participantID,
+                        lspLicence: submitted.lspLicence, scheme: submitted.scheme,
+                        reasons: [
+                            RegistrationReason(
+                                code: "ASSESSMENT_ID_USED",
+                                message:
+                                    "Nomor asesmen ini sudah dipakai kiriman yang ditolak; kirim perbaikannya dengan nomor asesmen baru."
+                            )
+                        ]),
+                    event: event, subject: submitted.participantID)
+            ]
+        }
         let submittedAt = String(format: "%017.6f", event.header.time.timeIntervalSince1970)
         var reasons = try problems(submitted, in: transaction)
         let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
