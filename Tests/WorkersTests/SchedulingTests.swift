@@ -476,6 +476,50 @@ struct SchedulingTests {
         await #expect(throws: Failure.self) { try await kit.deliver(EventEnvelope(source: "/test", data: accepted)) }
     }
 
+    /// A class opening as a hostile or broken office system might send it: each is refused
+    /// (dead-lettered with its reason) and seats nobody; the planned class is taken, once.
+    @Test func aClassOpeningThatCannotBeRealIsRefusedAndSeatsNobody() async throws {
+        let driver = try await SchedulingDriver(catalogue: smallCatalogue(quotaBalikpapan: 3))
+        for participant in ["P1", "P2", "P3"] { try await driver.accept(participant) }
+        let planned = try #require(driver.catalogue.plannedClasses.first { $0.centre == .balikpapan })
+        var bad: [(String, ClassOpenedV1)] = []
+        func variant(_ label: String, _ change: (inout ClassOpenedV1) -> Void) {
+            var opened = planned
+            opened.classID = "X-\(bad.count)"
+            change(&opened)
+            bad.append((label, opened))
+        }
+        variant("a million seats") { $0.capacity = 1_000_000 }
+        variant("no seats") { $0.capacity = 0 }
+        variant("negative reserves") { $0.reserveSeats = -5 }
+        variant("a programme not at this BLKI") { $0.programme = "OPERATOR_EXCAVATOR" }
+        variant("a date that is not one") { $0.startDate = "2025-02-30" }
+        variant("the end before the start") { $0.endDate = "2025-07-01" }
+        variant("an id with markup") { $0.classID = "<script>" }
+        variant("an id of 10,000 bytes") { $0.classID = String(repeating: "A", count: 10_000) }
+        variant("an empty id") { $0.classID = "" }
+        for (label, opened) in bad {
+            do {
+                try await driver.deliver(EventEnvelope(source: "/test", data: opened))
+                Issue.record("\(label): accepted")
+            } catch let failure as Failure {
+                #expect(failure.code == .invalidClass, "\(label)")
+            }
+        }
+        #expect(try driver.scheduled.isEmpty, "no class was opened, so nobody has a seat")
+        try await driver.deliver(EventEnvelope(source: "/test", data: planned))
+        #expect(try driver.scheduled.count == 2, "the planned class seats its two")
+        try await driver.deliver(EventEnvelope(source: "/test", data: planned))
+        var changed = planned
+        changed.capacity = 50
+        await #expect(throws: Failure.self, "the same id with other seats") {
+            try await driver.deliver(EventEnvelope(source: "/test", data: changed))
+        }
+        #expect(try driver.scheduled.count == 2)
+        let rows = try await driver.kit.query("SELECT capacity FROM sched_classes")
+        #expect(rows.map { $0["capacity"]?.integer } == [2])
+    }
+
     @Test func theProgrammePlanOf2025HasTheAnnouncedQuotas() throws {
         let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
         #expect(catalogue.centre(.balikpapan)?.quota == 1000)

@@ -46,6 +46,35 @@ public struct SchedulingHandler: TypedMessageHandler {
     /// Applicants read from the store at once while walking a programme's list.
     public let walkPage: Int
 
+    /// The most seats a class may have: a BLKI workshop seats 16 (the plan's `classSize`).
+    public static let maximumClassCapacity = 100
+
+    /// What is wrong with a class opening, if anything: an id of 1–64 letters, digits, `.`, `_`
+    /// and `-` (it is carried to every role and printed on pages), a programme the plan has at
+    /// that BLKI, 1–``maximumClassCapacity`` seats, reserves and a cohort that are not negative
+    /// and not absurd, and real dates with the start not after the end (they decide who comes
+    /// to daftar ulang when, and whether a seat left may be given again).
+    func problem(with opened: ClassOpenedV1) -> String? {
+        let id = opened.classID.utf8
+        guard (1...64).contains(id.count),
+            id.allSatisfy({
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || ".-_".utf8.contains($0)
+            })
+        else { return "the id must be 1-64 letters, digits, '.', '_' or '-'" }
+        guard catalogue.programme(opened.programme, at: opened.centre) != nil else {
+            return "programme \(opened.programme.prefix(60).debugDescription) is not planned at \(opened.centre.rawValue)"
+        }
+        guard (1...Self.maximumClassCapacity).contains(opened.capacity) else {
+            return "it must have 1 to \(Self.maximumClassCapacity) seats, not \(opened.capacity)"
+        }
+        guard (0...Self.maximumClassCapacity).contains(opened.reserveSeats), (1...1000).contains(opened.cohort),
+            (0...10_000).contains(opened.trainingHours)
+        else { return "reserve seats (0-100), cohort (1-1000) and training hours (0-10000) out of range" }
+        guard let start = ProgrammeCatalogue.day(opened.startDate), let end = ProgrammeCatalogue.day(opened.endDate), start <= end
+        else { return "the start and end dates must be YYYY-MM-DD, the start not after the end" }
+        return nil
+    }
+
     public init(
         catalogue: ProgrammeCatalogue, exchange: String = ContractDocuments.exchange, waitlistedPerMessage: Int = 500,
         walkPage: Int = 256
@@ -230,17 +259,34 @@ private struct Context {
         try allocate(programme: accepted.programme)
     }
 
+    /// A class the office opened. Checked first (``SchedulingHandler/problem(with:)``); the same
+    /// class again changes nothing, and the same id with other values is refused.
     mutating func open(_ opened: ClassOpenedV1) throws {
-        guard opened.capacity > 0 else { throw Failure.permanent(.invalidClass, "class \(opened.classID) has no seats") }
+        if let problem = handler.problem(with: opened) {
+            throw Failure.permanent(.invalidClass, "class \(opened.classID.prefix(64).debugDescription): \(problem)")
+        }
+        let values: [SQLValue] = [
+            .text(opened.centre.rawValue), .text(opened.programme), .integer(Int64(opened.cohort)),
+            .integer(Int64(opened.capacity)), .text(opened.startDate), .text(opened.endDate),
+        ]
+        if let known = try transaction.query(
+            "SELECT centre, programme, cohort, capacity, start_date, end_date FROM sched_classes WHERE class_id = ?",
+            [.text(opened.classID)]
+        ).first {
+            let same = zip(["centre", "programme", "cohort", "capacity", "start_date", "end_date"], values).allSatisfy {
+                known[$0.0] == $0.1
+            }
+            guard same else {
+                throw Failure.permanent(
+                    .invalidClass, "class \(opened.classID) is already open with other values (seats, dates or programme)")
+            }
+            return  // the same opening again
+        }
         try transaction.execute(
             """
             INSERT INTO sched_classes (class_id, centre, programme, cohort, capacity, start_date, end_date)
-            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-            """,
-            [
-                .text(opened.classID), .text(opened.centre.rawValue), .text(opened.programme),
-                .integer(Int64(opened.cohort)), .integer(Int64(opened.capacity)), .text(opened.startDate), .text(opened.endDate),
-            ])
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(opened.classID)] + values)
         try allocate(programme: opened.programme)
     }
 
