@@ -102,13 +102,41 @@ public struct SMTPSender: MessageSender {
         "<\(key.filter { $0.isLetter || $0.isNumber || "-._".contains($0) })@notifications.kaltim>"
     }
 
+    /// The most characters of a subject that are sent; a longer one is cut, with "…".
+    static let maximumSubjectCharacters = 200
+
+    /// The subject as RFC 2047 encoded words of at most 75 characters, each on a line of its
+    /// own (folded with CRLF and a space), cut to ``maximumSubjectCharacters``, control
+    /// characters sent as spaces. A registration number of any length reaches a subject before
+    /// intake has checked it; as one encoded word, a long one made a header line longer than
+    /// the 998 characters RFC 5322 allows, which servers refuse or cut.
+    package static func encodedSubject(_ subject: String) -> String {
+        var text = String(
+            String.UnicodeScalarView(
+                subject.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? " " : $0 }))
+        if text.count > maximumSubjectCharacters { text = String(text.prefix(maximumSubjectCharacters - 1)) + "…" }
+        var words: [[UInt8]] = []
+        var chunk: [UInt8] = []
+        // 45 bytes encode to 60 base64 characters: with `=?UTF-8?B?` and `?=`, 72 a word.
+        for scalar in text.unicodeScalars {
+            let bytes = Array(String(scalar).utf8)
+            if chunk.count + bytes.count > 45 {
+                words.append(chunk)
+                chunk = []
+            }
+            chunk += bytes
+        }
+        if !chunk.isEmpty || words.isEmpty { words.append(chunk) }
+        return words.map { "=?UTF-8?B?\(Data($0).base64EncodedString())?=" }.joined(separator: "\r\n ")
+    }
+
     /// The message in RFC 5322 form: UTF-8 subject (RFC 2047) and a base64 body, CRLF lines.
     static func rfc5322(_ message: OutgoingNotification, from: String, date: Date) -> Data {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
         formatter.timeZone = TimeZone(identifier: "Asia/Makassar")
-        let subject = "=?UTF-8?B?\(Data(message.subject.utf8).base64EncodedString())?="
+        let subject = encodedSubject(message.subject)
         let body = Data(
             message.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n").utf8
         )

@@ -1208,6 +1208,28 @@ struct NotificationDeliveryTests {
         await gateway.stop()
     }
 
+    /// A registration number of 10,000 characters (with a line break and an escape) reaches an
+    /// e-mail subject before intake has checked it: the header is folded into short lines,
+    /// and the subject reads back as its first 199 characters and "…", controls as spaces.
+    @Test func aSubjectOfAnyLengthIsFoldedIntoShortEncodedWordsAndCut() throws {
+        let long = "Pendaftaran REG-\r\n\u{1B}[31m" + String(repeating: "é", count: 10_000) + " telah diterima"
+        let folded = ("Subject: " + SMTPSender.encodedSubject(long)).components(separatedBy: "\r\n")
+        #expect(folded.count > 1 && folded.dropFirst().allSatisfy { $0.hasPrefix(" ") }, "folded lines start with a space")
+        #expect(folded.allSatisfy { $0.utf8.count <= 84 }, "\(folded.map(\.utf8.count).max() ?? 0)")
+        var decoded = Data()
+        for word in folded.map({ $0.hasPrefix("Subject: ") ? String($0.dropFirst(9)) : $0 }) {
+            let trimmed = word.trimmingCharacters(in: .whitespaces)
+            #expect(trimmed.hasPrefix("=?UTF-8?B?") && trimmed.hasSuffix("?=") && trimmed.count <= 75)
+            decoded += try #require(Data(base64Encoded: String(trimmed.dropFirst(10).dropLast(2))))
+        }
+        let subject = String(decoding: decoded, as: UTF8.self)
+        #expect(subject.count == 200 && subject.hasSuffix("…"))
+        #expect(subject.hasPrefix("Pendaftaran REG-   [31mé"), "\(subject.prefix(30))")
+        #expect(
+            SMTPSender.encodedSubject("Pendaftaran REG-11 telah diterima")
+                == "=?UTF-8?B?UGVuZGFmdGFyYW4gUkVHLTExIHRlbGFoIGRpdGVyaW1h?=")
+    }
+
     @Test func startTLSIsRequiredWhenEnabledAndTheServerCertificateIsVerified() async throws {
         let certificates = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("certs")).path
         let (status, output) = try await runProcess(
