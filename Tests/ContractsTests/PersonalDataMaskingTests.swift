@@ -100,6 +100,10 @@ import Testing
         #"{"note":"647401\u00312\u00303980002"}"#, #"{"x":"\u0036474011203980002"}"#, #"nik=6474011203980002 ditolak"#,
         #"{"nik":"6474011203980002\"}"#, #"{"nik": "6474011203980002", "nik": "6474011203980002"}"#,
         #"{"nik": 6474 0112 0398 0002}"#, "NIK 6474\t0112  0398\u{200B}0002 ditolak",
+        // Split by characters a terminal or a reader does not show as text: an escape, a line
+        // break, a C1 control, a soft hyphen, reordering marks.
+        "NIK 6474011203\u{1B}980002", "6474011203\r\n980002", "6474\u{85}011203980002", "6474011203\u{AD}980002",
+        "6474\u{200E}0112\u{202E}0398\u{2066}0002", "6474011203\u{7F}980002",
     ])
     func aNIKIsMaskedWhateverItsSpelling(body: String) {
         let masked = masker.mask(body)
