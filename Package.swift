@@ -267,7 +267,7 @@ let package = Package(
             dependencies: [
                 "CommandOptions", "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "DeploymentSettings", "DataProtection", "Stores", "IntakeRules",
-                "SubjectRights",
+                "SubjectRights", "Programme",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/KaltimAdmin",

@@ -20,14 +20,44 @@ public enum DeploymentFiles {
         public let inbox: String?
     }
 
-    /// The external publishers and what each may publish (``ContractPublishers/external``, which
-    /// every consumer also checks against the validated `user_id`).
-    public static var publishers: [Publisher] {
-        ContractPublishers.external.map {
-            Publisher(
-                user: ContractPublishers.brokerUser($0.name), summary: $0.summary, publishes: $0.publishes, reads: $0.reads,
-                inbox: $0.inbox())
+    /// The external publishers' broker users and what each may publish
+    /// (``ContractPublishers/external``, which every consumer also checks against the validated
+    /// `user_id`). A principal of several parties (the LSPs, the BLKIs) has one user per party
+    /// in `parties` (``ContractPublishers/parties(lspLicences:centreCodes:)``, from the
+    /// programme plan), which publishes; its own user only reads its inbox, if it has one.
+    public static func publishers(parties: [String: [String]]) -> [Publisher] {
+        ContractPublishers.external.flatMap { external -> [Publisher] in
+            guard external.party != nil else {
+                return [
+                    Publisher(
+                        user: ContractPublishers.brokerUser(external.name), summary: external.summary,
+                        publishes: external.publishes, reads: external.reads, inbox: external.inbox())
+                ]
+            }
+            let reader =
+                external.inbox() == nil
+                ? []
+                : [
+                    Publisher(
+                        user: ContractPublishers.brokerUser(external.name), summary: external.summary + ", reading",
+                        publishes: [], reads: external.reads, inbox: external.inbox())
+                ]
+            return reader
+                + (parties[external.name] ?? []).map {
+                    Publisher(
+                        user: ContractPublishers.brokerUser(external.name, party: $0), summary: external.summary + ": " + $0,
+                        publishes: external.publishes, reads: [], inbox: nil)
+                }
         }
+    }
+
+    /// Whether `party` may name a broker user: 1–64 letters, digits, dots and dashes (an LSP's
+    /// licence, a BLKI's code).
+    public static func isPartyName(_ party: String) -> Bool {
+        (1...64).contains(party.utf8.count)
+            && party.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x2D
+            }
     }
 
     /// The broker user of a role.
@@ -51,9 +81,10 @@ public enum DeploymentFiles {
     ///   - vhost: the virtual host.
     ///   - userPrefix: prepended to every user name (tests).
     ///   - retryQueueType: the retry tiers' type (quorum for the cluster variant).
+    ///   - parties: the parties of the principals that have them (``publishers(parties:)``).
     public static func definitions(
         vhost: String = "/", userPrefix: String = "", topologyPrefix: String = "",
-        retryQueueType: RoleTopology.RetryQueueType = .classic
+        retryQueueType: RoleTopology.RetryQueueType = .classic, parties: [String: [String]]
     ) -> [String: Any] {
         var document = TopologyDefinitions.document(
             roles: WorkerRole.all + [.console], prefix: topologyPrefix, vhost: vhost, retryQueueType: retryQueueType)
@@ -114,7 +145,7 @@ public enum DeploymentFiles {
                 "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }
-        for publisher in publishers {
+        for publisher in publishers(parties: parties.mapValues { $0.filter(isPartyName) }) {
             let name = userPrefix + publisher.user
             addUser(name, tags: [])
             // A system that reads gets a quorum queue of its own, bound to what it reads, and may
@@ -139,11 +170,12 @@ public enum DeploymentFiles {
             }
             permissions.append([
                 "user": name, "vhost": vhost, "configure": "^$",
-                "write": "^" + NSRegularExpression.escapedPattern(for: exchange) + "$",
+                "write": publisher.publishes.isEmpty ? "^$" : "^" + NSRegularExpression.escapedPattern(for: exchange) + "$",
                 "read": inbox.map { "^" + NSRegularExpression.escapedPattern(for: $0) + "$" } ?? "^$",
             ])
             topicPermissions.append([
-                "user": name, "vhost": vhost, "exchange": exchange, "write": regex(publisher.publishes),
+                "user": name, "vhost": vhost, "exchange": exchange,
+                "write": publisher.publishes.isEmpty ? "^$" : regex(publisher.publishes),
                 "read": publisher.reads.isEmpty ? "^$" : regex(publisher.reads),
             ])
         }
@@ -158,14 +190,16 @@ public enum DeploymentFiles {
         return document
     }
 
-    /// Every file, by its path under `deploy/`.
-    public static func files() throws -> [String: String] {
+    /// Every file, by its path under `deploy/`, with a broker user for each of `parties`
+    /// (``publishers(parties:)``).
+    public static func files(parties: [String: [String]]) throws -> [String: String] {
         var files: [String: String] = [:]
         let json = try JSONSerialization.data(
-            withJSONObject: definitions(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            withJSONObject: definitions(parties: parties), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         files["rabbitmq/definitions.json"] = String(decoding: json, as: UTF8.self) + "\n"
         let clusterJSON = try JSONSerialization.data(
-            withJSONObject: definitions(retryQueueType: .quorum), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            withJSONObject: definitions(retryQueueType: .quorum, parties: parties),
+            options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         files["rabbitmq/definitions-cluster.json"] = String(decoding: clusterJSON, as: UTF8.self) + "\n"
         files["rabbitmq/cluster.conf"] = clusterConfiguration
         files["rabbitmq/rabbitmq.conf"] = nodeConfiguration

@@ -6,6 +6,7 @@ import Contracts
 import DeploymentSettings
 import Foundation
 import Jobs
+import Programme
 import Topology
 
 struct Status: AsyncParsableCommand {
@@ -196,13 +197,29 @@ struct DeployFiles: AsyncParsableCommand {
         abstract: "Write deploy/ (RabbitMQ definitions with least-privilege users, systemd, Docker, compose, Kubernetes).",
         discussion: "With --check, write nothing and exit 1 when a file under --output differs from what would be written.")
     @Option(help: ArgumentHelp("The folder.", valueName: "path")) var output = "deploy"
+    @Option(
+        help: ArgumentHelp(
+            "The programme plan whose LSPs (by licence) and BLKIs (by code) get a broker user each.", valueName: "path"))
+    var programmeFile = "config/programme-2025.json"
     @Flag(help: "Only compare.") var check = false
 
     func run() async throws {
 
         PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
+        let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
+        let parties = ContractPublishers.parties(
+            lspLicences: catalogue.lsps?.map(\.licence) ?? [], centreCodes: catalogue.centres.map(\.code))
+        for party in parties.values.joined() where !DeploymentFiles.isPartyName(party) {
+            throw ValidationError(
+                "\(programmeFile): \(party.prefix(80).debugDescription) cannot name a broker user (1-64 letters, digits, '.', '-')"
+            )
+        }
+        // A class id names its BLKI by what comes before its first dash.
+        for code in parties["blki"] ?? [] where code.contains("-") {
+            throw ValidationError("\(programmeFile): the BLKI code \(code.debugDescription) has a dash")
+        }
         var stale: [String] = []
-        for (path, content) in try DeploymentFiles.files().sorted(by: { $0.key < $1.key }) {
+        for (path, content) in try DeploymentFiles.files(parties: parties).sorted(by: { $0.key < $1.key }) {
             let url = URL(fileURLWithPath: output).appendingPathComponent(path)
             let current = FileManager.default.contents(atPath: url.path).map { String(decoding: $0, as: UTF8.self) }
             guard current != content else { continue }

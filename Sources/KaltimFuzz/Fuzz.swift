@@ -68,7 +68,7 @@ let sampleEvent = try? registry.decode(
     Data(
         #"{"specversion":"1.0","id":"e-1","source":"/kaltim/office","type":"notification.requested","dataversion":1,"time":"2025-01-01T00:00:00Z","datacontenttype":"application/json","correlationid":"e-1","data":{"notificationID":"n-1","participantID":null,"registrationID":null,"channel":"SMS","recipient":"+6281250001001","template":"t","parameters":{}}}"#
             .utf8))
-let enforcing = PublisherPolicy.enforcing(ContractPublishers.allowedUsers())
+let enforcing = PublisherPolicy.enforcing(ContractPublishers.allowedUsers(), parties: ContractPublishers.partyRules())
 
 /// Runs the input as the property list of a basic content header (flags, then the properties
 /// present, headers of every AMQP field type included): librabbitmq's decoder and our

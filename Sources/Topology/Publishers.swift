@@ -1,4 +1,4 @@
-import ContractKit
+public import ContractKit
 import Contracts
 
 /// Who may publish each event type: the pipeline's own authorisation, checked by every
@@ -9,6 +9,17 @@ import Contracts
 /// A principal is a name such as `portal` or `intake`; its broker user is `kaltim-<name>`
 /// (``brokerUser(_:prefix:)``), as in the definitions under `deploy/`.
 public enum ContractPublishers {
+    /// The party a publisher of several of a kind speaks for (one LSP, one BLKI), and how an
+    /// event names it. Each party has a broker user of its own, `kaltim-<principal>-<party>`
+    /// (``brokerUser(_:party:prefix:)``), and a consumer takes such an event only from the user
+    /// of the party it names (`PublisherPolicy.PartyRule` in Jobs).
+    public struct Party: Sendable {
+        /// What the party is, e.g. "the LSP's BNSP licence".
+        public let summary: String
+        /// The party an event speaks for, read from its body; nil when it names none.
+        public let of: @Sendable (any ContractMessage) -> String?
+    }
+
     /// A system outside the pipeline that publishes events.
     public struct External: Sendable {
         /// The principal, e.g. `portal`.
@@ -20,16 +31,46 @@ public enum ContractPublishers {
         /// them): the portal the offers it must let applicants answer, the LSPs what grading
         /// decided about their submissions.
         public let reads: [String]
+        /// When it is one of several of a kind: what each speaks for. Its events are then
+        /// published by the party's own user, and the principal's user (`kaltim-<name>`) only
+        /// reads the inbox, if there is one.
+        public let party: Party?
 
-        public init(name: String, summary: String, publishes: [String], reads: [String] = []) {
+        public init(name: String, summary: String, publishes: [String], reads: [String] = [], party: Party? = nil) {
             self.name = name
             self.summary = summary
             self.publishes = publishes
             self.reads = reads
+            self.party = party
         }
 
         /// Its inbox queue (`kaltim.<name>.inbox`), when it reads anything.
         public func inbox(prefix: String = "") -> String? { reads.isEmpty ? nil : "\(prefix)kaltim.\(name).inbox" }
+    }
+
+    /// The LSP an assessment or an appeal is for: its BNSP licence (letters, digits, dots and
+    /// dashes, as grading requires).
+    static let lspLicence = Party(summary: "the LSP's BNSP licence, e.g. BNSP-LSP-0123-ID") { payload in
+        switch payload {
+        case let submitted as AssessmentSubmittedV3: submitted.lspLicence
+        case let appealed as AssessmentAppealedV1: appealed.lspLicence
+        default: nil
+        }
+    }
+
+    /// The BLKI of the class a record is for: the code its class ids begin with (`BPN` in
+    /// `BPN-2025-LAS-01`; scheduling opens no class whose id does not begin with its BLKI's
+    /// code). A withdrawal that names no class names no BLKI: it is the office's.
+    static let classCentre = Party(summary: "the BLKI's code, which its class ids begin with, e.g. BPN") { payload in
+        let classID: String? =
+            switch payload {
+            case let completed as TrainingCompletedV1: completed.classID
+            case let record as EnrolmentReRegisteredV1: record.classID
+            case let request as EnrolmentWithdrawalRequestedV1: request.classID
+            default: nil
+            }
+        guard let classID, let dash = classID.firstIndex(of: "-"), dash > classID.startIndex else { return nil }
+        return String(classID[..<dash])
     }
 
     /// The external publishers and what each may publish.
@@ -43,7 +84,8 @@ public enum ContractPublishers {
         External(
             name: "lsp", summary: "the LSPs' assessment systems",
             publishes: [AssessmentSubmittedV3.eventType, AssessmentAppealedV1.eventType],
-            reads: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType, AssessmentAppealRecordedV1.eventType]),
+            reads: [AssessmentGradedV3.eventType, AssessmentRejectedV1.eventType, AssessmentAppealRecordedV1.eventType],
+            party: lspLicence),
         External(
             name: "office",
             summary:
@@ -57,11 +99,36 @@ public enum ContractPublishers {
             name: "blki", summary: "the BLKI offices (daftar ulang records, withdrawals, training results)",
             publishes: [
                 EnrolmentReRegisteredV1.eventType, EnrolmentWithdrawalRequestedV1.eventType, TrainingCompletedV1.eventType,
-            ]),
+            ],
+            party: classCentre),
     ]
 
     /// The broker user of a principal: `kaltim-portal`, `kaltim-intake`.
     public static func brokerUser(_ principal: String, prefix: String = "") -> String { "\(prefix)kaltim-\(principal)" }
+
+    /// The broker user of one party of a principal: `kaltim-lsp-BNSP-LSP-0123-ID`, `kaltim-blki-BPN`.
+    public static func brokerUser(_ principal: String, party: String, prefix: String = "") -> String {
+        brokerUser(principal, prefix: prefix) + "-" + party
+    }
+
+    /// The parties of the external publishers that have them, as a programme plan names them:
+    /// the LSPs by licence, the BLKIs by code. The deployment's broker users are made from these.
+    public static func parties(lspLicences: [String], centreCodes: [String]) -> [String: [String]] {
+        ["lsp": lspLicences, "blki": centreCodes]
+    }
+
+    /// Every event type that party publishers send, with the prefix of their broker users and
+    /// how an event names its party (for `PublisherPolicy.enforcing(_:parties:)`).
+    public static func partyRules(prefix: String = "") -> [String: (
+        userPrefix: String, party: @Sendable (any ContractMessage) -> String?
+    )] {
+        var rules: [String: (userPrefix: String, party: @Sendable (any ContractMessage) -> String?)] = [:]
+        for publisher in external {
+            guard let party = publisher.party else { continue }
+            for type in publisher.publishes { rules[type] = (brokerUser(publisher.name, prefix: prefix) + "-", party.of) }
+        }
+        return rules
+    }
 
     /// The principals that may publish `type`: the external systems and the roles that list it.
     public static func principals(publishing type: String) -> Set<String> {
@@ -73,7 +140,8 @@ public enum ContractPublishers {
     /// as a test's private users are).
     public static func allowedUsers(prefix: String = "") -> [String: Set<String>] {
         var allowed: [String: Set<String>] = [:]
-        for publisher in external {
+        // A principal with parties publishes through its parties' users (``partyRules(prefix:)``).
+        for publisher in external where publisher.party == nil {
             for type in publisher.publishes { allowed[type, default: []].insert(brokerUser(publisher.name, prefix: prefix)) }
         }
         for role in WorkerRole.all + [.console] {

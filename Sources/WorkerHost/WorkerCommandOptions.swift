@@ -97,7 +97,8 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
         help: ArgumentHelp(
             "Development only: let any broker user publish any event type to this role (every process of a local run "
                 + "logs in as one user). Without it, each event's validated user_id must be one of its contract's "
-                + "publishers (kaltim-portal, kaltim-lsp, kaltim-office, kaltim-<role>). Logged as a warning at start."))
+                + "publishers (kaltim-portal, kaltim-office, kaltim-<role>; an LSP's results from kaltim-lsp-<licence>, a BLKI's "
+                + "records from kaltim-blki-<code>). Logged as a warning at start."))
     public var allowAnyPublisher = false
 
     @Flag(
@@ -172,7 +173,9 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
 
     /// Who may publish each event type: the contracts' publishers, unless `--allow-any-publisher`.
     public var publisherPolicy: PublisherPolicy {
-        allowAnyPublisher ? .anyPublisher : .enforcing(ContractPublishers.allowedUsers())
+        allowAnyPublisher
+            ? .anyPublisher
+            : .enforcing(ContractPublishers.allowedUsers(), parties: ContractPublishers.partyRules())
     }
 
     /// The role's store: `--database`, else `$KALTIM_DATABASE_URL` (where a URL with a password

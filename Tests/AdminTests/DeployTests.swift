@@ -17,11 +17,18 @@ import Workers
 /// deploy/: current, parseable, consistent; and on the private broker the permissions refuse
 /// what a role or a publisher should not do.
 struct DeployFileTests {
+    /// The broker users' parties of the repository's programme plan: its LSPs and BLKIs.
+    static func parties() throws -> [String: [String]] {
+        let catalogue = try ProgrammeCatalogue.load(path: DatabaseUsersTests.repositoryFile("config/programme-2025.json"))
+        return ContractPublishers.parties(
+            lspLicences: catalogue.lsps?.map(\.licence) ?? [], centreCodes: catalogue.centres.map(\.code))
+    }
+
     static let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy")
         .standardized.path
 
     @Test func theCommittedFilesAreWhatTheGeneratorWrites() throws {
-        for (path, content) in try DeploymentFiles.files() {
+        for (path, content) in try DeploymentFiles.files(parties: DeployFileTests.parties()) {
             let committed = FileManager.default.contents(atPath: Self.deploy + "/" + path).map {
                 String(decoding: $0, as: UTF8.self)
             }
@@ -147,7 +154,7 @@ struct DeployFileTests {
                 #expect(!child.output.contains(parseError), "\(file): \(child.output)")
             }
         }
-        for publisher in DeploymentFiles.publishers { #expect(users.contains(publisher.user)) }
+        for publisher in DeploymentFiles.publishers(parties: try Self.parties()) { #expect(users.contains(publisher.user)) }
         #expect(users.contains(DeploymentFiles.user(.console)), "the console has a user of its own")
         for config in ["rabbitmq/rabbitmq.conf", "rabbitmq/cluster.conf"] {
             let text = try String(contentsOfFile: Self.deploy + "/" + config, encoding: .utf8)
@@ -208,7 +215,7 @@ struct DeployFileTests {
         #expect((kubernetesCluster.last?["data"] as? [String: String])?["retry-queue-type"] == "quorum")
         // No password on a command line (`ps` shows it to every user of the machine): no
         // password, secret reference or URL with credentials in any command, args or ExecStart.
-        for (path, content) in try DeploymentFiles.files() {
+        for (path, content) in try DeploymentFiles.files(parties: DeployFileTests.parties()) {
             for line in content.split(separator: "\n")
             where line.contains("command:") || line.contains("args:") || line.contains("ExecStart=") {
                 #expect(
@@ -234,7 +241,7 @@ struct PrivateVirtualHost {
     static func make(_ name: String) async throws -> PrivateVirtualHost {
         let tag = uniqueName(name).replacingOccurrences(of: ".", with: "-")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(tag + ".json").path
-        var document = DeploymentFiles.definitions(vhost: tag, userPrefix: tag + "-")
+        var document = DeploymentFiles.definitions(vhost: tag, userPrefix: tag + "-", parties: try DeployFileTests.parties())
         // Every user's password goes in with the definitions (RabbitMQ's salted SHA-256), so the
         // virtual host is one `rabbitmqctl` call: each call starts an Erlang VM, which takes
         // long on a busy machine.
@@ -391,6 +398,32 @@ struct LeastPrivilegeTests {
             },
             throws: { ($0 as? AMQPError)?.replyCode == 406 })
         await portal.close()
+
+        // An LSP publishes through its own user (its licence), a BLKI through its own (its code);
+        // the shared LSP user only reads the inbox, and there is no shared BLKI user.
+        let lsp = try await host.connect("lsp-BNSP-LSP-0123-ID")
+        try await lsp.publish(
+            Data("{}".utf8), exchange: exchange, routingKey: AssessmentSubmittedV3.eventType,
+            properties: AMQPProperties(userID: host.user("lsp-BNSP-LSP-0123-ID")))
+        await #expect(performing: { try await lsp.get(queue: "kaltim.lsp.inbox") }, throws: refused)
+        await #expect(
+            performing: {
+                try await lsp.publish(Data("{}".utf8), exchange: exchange, routingKey: TrainingCompletedV1.eventType)
+            },
+            throws: refused)
+        await lsp.close()
+        let lspReader = try await host.connect("lsp")
+        _ = try await lspReader.get(queue: "kaltim.lsp.inbox")
+        await #expect(
+            performing: {
+                try await lspReader.publish(Data("{}".utf8), exchange: exchange, routingKey: AssessmentSubmittedV3.eventType)
+            },
+            throws: refused)
+        await lspReader.close()
+        let bontang = try await host.connect("blki-BTG")
+        try await bontang.publish(Data("{}".utf8), exchange: exchange, routingKey: TrainingCompletedV1.eventType)
+        await bontang.close()
+        #expect(!host.users.contains(host.user("blki")), "no user speaks for every BLKI")
     }
 
     /// The attack suite: each user of deploy/'s definitions tries what a buggy, compromised or
@@ -461,7 +494,7 @@ struct LeastPrivilegeTests {
         }
         try await attempt("delete kaltim.events", as: "portal") { try await $0.deleteExchange(exchange) }
         try await attempt("delete kaltim.events", as: "notifications") { try await $0.deleteExchange(exchange) }
-        try await attempt("declare a queue", as: "lsp") { _ = try await $0.declareQueue(.quorum("lsp.own")) }
+        try await attempt("declare a queue", as: "lsp-BNSP-LSP-0123-ID") { _ = try await $0.declareQueue(.quorum("lsp.own")) }
         try await attempt("read another role's queue", as: "intake") { _ = try await $0.get(queue: topology.queue) }
         try await attempt("a 2 MiB body", as: "portal") {
             try await $0.publish(

@@ -99,6 +99,59 @@ struct DeliveryProvenanceTests {
         #expect(ContractPublishers.allowedUsers()["registration.accepted"] == ["kaltim-intake"])
     }
 
+    /// One LSP, or one BLKI, among several: each has a broker user of its own, and an event is
+    /// taken only from the user of the party it names. The shared users publish nothing.
+    @Test func anLSPOrABLKISpeaksOnlyForItself() throws {
+        let policy = PublisherPolicy.enforcing(ContractPublishers.allowedUsers(), parties: ContractPublishers.partyRules())
+        func check<M: ContractMessage>(_ message: M, from user: String?) throws -> Failure.Code? {
+            let event = try ContractRegistry.pipeline.decode(
+                try OutgoingEvent(EventEnvelope(source: "/test", data: message), exchange: "x").body)
+            return DeliveryProvenance(
+                exchange: "kaltim.events", routingKey: M.eventType, userID: user, headers: [:], roleQueue: queue
+            ).check(event, typeProperty: nil, policy: policy)?.code
+        }
+        func assessment(_ licence: String) -> AssessmentSubmittedV3 {
+            AssessmentSubmittedV3(
+                assessmentID: "A-1", participantID: "PST-1", lspLicence: licence, scheme: "SKM", assessorRegistration: "MET",
+                testSite: "TUK", assessedOn: "2025-09-02", units: [], attendancePercent: 90, certificateNumber: nil,
+                registrationNumber: nil, retakeOf: nil)
+        }
+        #expect(try check(assessment("BNSP-LSP-0123-ID"), from: "kaltim-lsp-BNSP-LSP-0123-ID") == nil)
+        #expect(try check(assessment("BNSP-LSP-0123-ID"), from: "kaltim-lsp-BNSP-LSP-0999-ID") == .publisherNotAllowed)
+        #expect(
+            try check(assessment("BNSP-LSP-0123-ID"), from: "kaltim-lsp") == .publisherNotAllowed, "the shared user reads only")
+        #expect(try check(assessment("BNSP-LSP-0123-ID"), from: "kaltim-lsp-") == .publisherNotAllowed)
+        #expect(try check(assessment(""), from: "kaltim-lsp-") == .publisherNotAllowed, "an empty licence is no party")
+        #expect(try check(assessment("BNSP-LSP-0123-ID"), from: "kaltim-portal") == .publisherNotAllowed)
+        let appeal = AssessmentAppealedV1(
+            assessmentID: "A-1", participantID: "PST-1", lspLicence: "BNSP-LSP-0999-ID", scheme: "SKM", status: .filed,
+            on: "2025-09-03", revisedUnits: [], certificateNumber: nil, registrationNumber: nil)
+        #expect(try check(appeal, from: "kaltim-lsp-BNSP-LSP-0123-ID") == .publisherNotAllowed)
+        #expect(try check(appeal, from: "kaltim-lsp-BNSP-LSP-0999-ID") == nil)
+        // A BLKI's records name their class, whose id begins with the BLKI's code.
+        let completed = TrainingCompletedV1(
+            participantID: "PST-1", classID: "BTG-2025-TATA_GRAHA-01", attendancePercent: 95, result: .passed,
+            recordedBy: "Staf BLKI")
+        #expect(try check(completed, from: "kaltim-blki-BTG") == nil)
+        #expect(try check(completed, from: "kaltim-blki-BPN") == .publisherNotAllowed)
+        #expect(try check(completed, from: "kaltim-blki") == .publisherNotAllowed)
+        #expect(try check(completed, from: "kaltim-console") == nil, "the console records for signed-in BLKI staff")
+        let reRegistered = EnrolmentReRegisteredV1(
+            participantID: "PST-1", classID: "BPN-2025-LAS-01", attended: true, recordedBy: "Staf BLKI")
+        #expect(try check(reRegistered, from: "kaltim-blki-BPN") == nil)
+        #expect(try check(reRegistered, from: "kaltim-blki-BTG") == .publisherNotAllowed)
+        func withdrawal(_ classID: String?) -> EnrolmentWithdrawalRequestedV1 {
+            EnrolmentWithdrawalRequestedV1(
+                participantID: "PST-1", classID: classID, reason: .participantResigned, on: "2025-07-10", requestedBy: "Staf")
+        }
+        #expect(try check(withdrawal("BPN-2025-LAS-01"), from: "kaltim-blki-BPN") == nil)
+        #expect(try check(withdrawal("BTG-2025-LAS-01"), from: "kaltim-blki-BPN") == .publisherNotAllowed)
+        #expect(try check(withdrawal(nil), from: "kaltim-blki-BPN") == .publisherNotAllowed, "no class: the office's")
+        #expect(try check(withdrawal("BPN"), from: "kaltim-blki-BPN") == .publisherNotAllowed, "an id without a code")
+        #expect(try check(withdrawal(nil), from: "kaltim-office") == nil)
+        #expect(ContractPublishers.allowedUsers()[AssessmentSubmittedV3.eventType] == nil, "no user publishes for every LSP")
+    }
+
     @Test func theInboxKeyNamesThePublisher() {
         let portal = DeliveryProvenance(
             exchange: "kaltim.events", routingKey: "registration.submitted", userID: "kaltim-portal", headers: [:],

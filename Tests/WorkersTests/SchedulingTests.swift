@@ -485,7 +485,7 @@ struct SchedulingTests {
         var bad: [(String, ClassOpenedV1)] = []
         func variant(_ label: String, _ change: (inout ClassOpenedV1) -> Void) {
             var opened = planned
-            opened.classID = "X-\(bad.count)"
+            opened.classID = "BPN-X-\(bad.count)"
             change(&opened)
             bad.append((label, opened))
         }
@@ -498,6 +498,7 @@ struct SchedulingTests {
         variant("an id with markup") { $0.classID = "<script>" }
         variant("an id of 10,000 bytes") { $0.classID = String(repeating: "A", count: 10_000) }
         variant("an empty id") { $0.classID = "" }
+        variant("the id of a class of the other BLKI") { $0.classID = "BTG-2025-MEKANIK_SEPEDA_MOTOR-09" }
         for (label, opened) in bad {
             do {
                 try await driver.deliver(EventEnvelope(source: "/test", data: opened))

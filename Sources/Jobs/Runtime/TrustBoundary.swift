@@ -8,17 +8,41 @@ public import Foundation
 /// publish; this check, with ``DeliveryProvenance/check(_:policy:)``'s routing-key rule, makes
 /// the body agree with them.
 public struct PublisherPolicy: Sendable {
+    /// Publishers that each speak for one party among several of a kind (one LSP among the
+    /// LSPs, one BLKI among the BLKIs): the prefix their broker users share, and the party an
+    /// event speaks for, read from its body. Such an event may come from the user named by the
+    /// prefix and that party (`kaltim-lsp-` + `BNSP-LSP-0123-ID`) and from no other user with
+    /// the prefix: one LSP cannot send results under another's licence.
+    public struct PartyRule: Sendable {
+        /// The prefix of the party publishers' broker users, e.g. `kaltim-lsp-`.
+        public let userPrefix: String
+        /// The party the event speaks for; nil when it names none (refused).
+        public let party: @Sendable (any ContractMessage) -> String?
+
+        public init(userPrefix: String, party: @escaping @Sendable (any ContractMessage) -> String?) {
+            self.userPrefix = userPrefix
+            self.party = party
+        }
+    }
+
     /// The broker users allowed to publish each event type; nil lets any user publish any type.
     public let allowedUsers: [String: Set<String>]?
+    /// The event types party publishers may publish (``PartyRule``), besides `allowedUsers`.
+    public let parties: [String: PartyRule]
 
-    /// Enforces `allowedUsers`: a type missing from it may be published by nobody.
-    public static func enforcing(_ allowedUsers: [String: Set<String>]) -> PublisherPolicy {
-        PublisherPolicy(allowedUsers: allowedUsers)
+    /// Enforces `allowedUsers` and `parties` (by event type, the prefix of the party
+    /// publishers' users and how an event names its party: ``PartyRule``): a type missing from
+    /// both may be published by nobody.
+    public static func enforcing(
+        _ allowedUsers: [String: Set<String>],
+        parties: [String: (userPrefix: String, party: @Sendable (any ContractMessage) -> String?)] = [:]
+    ) -> PublisherPolicy {
+        PublisherPolicy(allowedUsers: allowedUsers, parties: parties.mapValues { PartyRule(userPrefix: $0.0, party: $0.1) })
     }
 
     /// Any broker user may publish any event type: for local runs in which every process logs
     /// in as one user. A worker with this policy says so in a warning at start.
-    public static let anyPublisher = PublisherPolicy(allowedUsers: nil)
+    public static let anyPublisher = PublisherPolicy(allowedUsers: nil, parties: [:])
 
     /// Whether publishers are checked.
     public var isEnforced: Bool { allowedUsers != nil }
@@ -115,7 +139,16 @@ public struct DeliveryProvenance: Sendable, Equatable {
             guard let publisher else {
                 return .permanent(.publisherNotAllowed, "an event of type \(type) without user_id: the publisher is unknown")
             }
-            guard allowed[type]?.contains(publisher) == true else {
+            if let rule = policy.parties[type], publisher.hasPrefix(rule.userPrefix) {
+                let party = rule.party(event.payload)
+                guard let party, !party.isEmpty, publisher == rule.userPrefix + party else {
+                    let named = party.map { "for '\(Self.printable($0))'" } ?? "naming no party"
+                    return .permanent(
+                        .publisherNotAllowed,
+                        "the broker user '\(Self.printable(publisher))' may not publish \(type) \(named): it speaks for "
+                            + "'\(Self.printable(String(publisher.dropFirst(rule.userPrefix.count))))' only")
+                }
+            } else if allowed[type]?.contains(publisher) != true {
                 return .permanent(
                     .publisherNotAllowed, "the broker user '\(Self.printable(publisher))' may not publish \(type)")
             }

@@ -22,7 +22,7 @@ public struct WorkerOptions: Sendable {
     /// Who may publish each event type the role consumes, checked against the validated
     /// `user_id` (``PublisherPolicy``). The default lets anyone publish anything, for tests and
     /// local runs; the worker then says so in a warning at start. Deployments enforce
-    /// `ContractPublishers.allowedUsers()`.
+    /// `ContractPublishers.allowedUsers()` and `ContractPublishers.partyRules()`.
     public var publishers: PublisherPolicy = .anyPublisher
     /// Handlings of one redelivered message that may end without an outcome (the process died:
     /// a trap, an abort, out of memory, SIGKILL) before the message is dead-lettered as

@@ -50,8 +50,9 @@ public struct SchedulingHandler: TypedMessageHandler {
     public static let maximumClassCapacity = 100
 
     /// What is wrong with a class opening, if anything: an id of 1–64 letters, digits, `.`, `_`
-    /// and `-` (it is carried to every role and printed on pages), a programme the plan has at
-    /// that BLKI, 1–``maximumClassCapacity`` seats, reserves and a cohort that are not negative
+    /// and `-` (it is carried to every role and printed on pages) that begins with the BLKI's
+    /// code and a dash (`BPN-…`: the BLKI's broker user may send records for it, and no other
+    /// BLKI's), a programme the plan has at that BLKI, 1–``maximumClassCapacity`` seats, reserves and a cohort that are not negative
     /// and not absurd, and real dates with the start not after the end (they decide who comes
     /// to daftar ulang when, and whether a seat left may be given again).
     func problem(with opened: ClassOpenedV1) -> String? {
@@ -61,9 +62,14 @@ public struct SchedulingHandler: TypedMessageHandler {
                 (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || ".-_".utf8.contains($0)
             })
         else { return "the id must be 1-64 letters, digits, '.', '_' or '-'" }
-        guard catalogue.programme(opened.programme, at: opened.centre) != nil else {
+        guard catalogue.programme(opened.programme, at: opened.centre) != nil,
+            let code = catalogue.centres.first(where: { $0.centre == opened.centre })?.code
+        else {
             return "programme \(opened.programme.prefix(60).debugDescription) is not planned at \(opened.centre.rawValue)"
         }
+        // A BLKI's records name its classes, and only its own user may send them: the class id
+        // says whose class it is (`ContractPublishers.classCentre`).
+        guard opened.classID.hasPrefix(code + "-") else { return "the id must begin with its BLKI's code, \(code)-" }
         guard (1...Self.maximumClassCapacity).contains(opened.capacity) else {
             return "it must have 1 to \(Self.maximumClassCapacity) seats, not \(opened.capacity)"
         }
