@@ -24,7 +24,8 @@ public enum DeploymentFiles {
     /// (``ContractPublishers/external``, which every consumer also checks against the validated
     /// `user_id`). A principal of several parties (the LSPs, the BLKIs) has one user per party
     /// in `parties` (``ContractPublishers/parties(lspLicences:centreCodes:)``, from the
-    /// programme plan), which publishes; its own user only reads its inbox, if it has one.
+    /// programme plan), and no user of its own. A party that reads has an inbox of its own,
+    /// bound to its party key (`lsp.BNSP-LSP-0123-ID`), which the events for it carry in `CC`.
     public static func publishers(parties: [String: [String]]) -> [Publisher] {
         ContractPublishers.external.flatMap { external -> [Publisher] in
             guard external.party != nil else {
@@ -34,30 +35,14 @@ public enum DeploymentFiles {
                         publishes: external.publishes, reads: external.reads, inbox: external.inbox())
                 ]
             }
-            let reader =
-                external.inbox() == nil
-                ? []
-                : [
-                    Publisher(
-                        user: ContractPublishers.brokerUser(external.name), summary: external.summary + ", reading",
-                        publishes: [], reads: external.reads, inbox: external.inbox())
-                ]
-            return reader
-                + (parties[external.name] ?? []).map {
-                    Publisher(
-                        user: ContractPublishers.brokerUser(external.name, party: $0), summary: external.summary + ": " + $0,
-                        publishes: external.publishes, reads: [], inbox: nil)
-                }
-        }
-    }
-
-    /// Whether `party` may name a broker user: 1–64 letters, digits, dots and dashes (an LSP's
-    /// licence, a BLKI's code).
-    public static func isPartyName(_ party: String) -> Bool {
-        (1...64).contains(party.utf8.count)
-            && party.utf8.allSatisfy {
-                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x2D
+            return (parties[external.name] ?? []).filter(ContractPublishers.isPartyName).map { party in
+                Publisher(
+                    user: ContractPublishers.brokerUser(external.name, party: party), summary: external.summary + ": " + party,
+                    publishes: external.publishes,
+                    reads: external.reads.isEmpty ? [] : [ContractPublishers.partyKey(external.name, party: party)],
+                    inbox: external.reads.isEmpty ? nil : ContractPublishers.inbox(external.name, party: party))
             }
+        }
     }
 
     /// The broker user of a role.
@@ -145,7 +130,7 @@ public enum DeploymentFiles {
                 "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }
-        for publisher in publishers(parties: parties.mapValues { $0.filter(isPartyName) }) {
+        for publisher in publishers(parties: parties) {
             let name = userPrefix + publisher.user
             addUser(name, tags: [])
             // A system that reads gets a quorum queue of its own, bound to what it reads, and may

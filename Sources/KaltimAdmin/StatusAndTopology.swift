@@ -114,11 +114,28 @@ struct TopologyCommand: AsyncParsableCommand {
         @OptionGroup var roles: RoleOptions
         @Option(help: ArgumentHelp("The management API, for the dead-letter policies.", valueName: "url"))
         var managementURL: String?
+        @Option(
+            help: ArgumentHelp(
+                "The programme plan whose LSPs get an inbox each (default: config/programme-2025.json when it exists).",
+                valueName: "path"))
+        var programmeFile: String?
+
+        /// The parties of the plan (the LSPs by licence), or nil without a plan.
+        func parties() throws -> [String: [String]]? {
+            let fallback = "config/programme-2025.json"
+            guard let path = programmeFile ?? (FileManager.default.fileExists(atPath: fallback) ? fallback : nil) else {
+                return nil
+            }
+            let catalogue = try ProgrammeCatalogue.load(path: path)
+            return ContractPublishers.parties(
+                lspLicences: catalogue.lsps?.map(\.licence) ?? [], centreCodes: catalogue.centres.map(\.code))
+        }
 
         func run() async throws {
 
             PersonalData.restrictNewFiles()  // stores, logs, certificates and exports hold personal data
             let retryQueueType = try admin.resolvedRetryQueueType()
+            let parties = try parties()
             try await admin.withAdmin { connection, _ in
                 for role in roles.roles {
                     try await RoleTopology(role: role, prefix: admin.topologyPrefix, retryQueueType: retryQueueType)
@@ -141,14 +158,37 @@ struct TopologyCommand: AsyncParsableCommand {
                 }
                 // The inboxes of the outside systems that read events (the portal its offers, the
                 // LSPs what grading decided), as deploy/'s definitions declare them.
-                for publisher in ContractPublishers.external {
-                    guard let inbox = publisher.inbox(prefix: admin.topologyPrefix) else { continue }
-                    _ = try await connection.declareQueue(.quorum(inbox))
-                    for type in publisher.reads {
-                        try await connection.bindQueue(
-                            inbox, exchange: admin.topologyPrefix + ContractDocuments.exchange, routingKey: type)
+                let exchange = admin.topologyPrefix + ContractDocuments.exchange
+                for publisher in ContractPublishers.external where !publisher.reads.isEmpty {
+                    if let inbox = publisher.inbox(prefix: admin.topologyPrefix) {
+                        _ = try await connection.declareQueue(.quorum(inbox))
+                        for type in publisher.reads {
+                            try await connection.bindQueue(inbox, exchange: exchange, routingKey: type)
+                        }
+                        print("declared \(inbox)")
+                        continue
                     }
-                    print("declared \(inbox)")
+                    // Each party (an LSP) reads its own inbox, bound to its party key, which the
+                    // events for it carry in CC. The inbox all of them once shared is no longer
+                    // fed; what it holds stays for its reader, and an operator deletes it once read.
+                    let shared = "\(admin.topologyPrefix)kaltim.\(publisher.name).inbox"
+                    if (try? await connection.queueState(shared)) != nil {
+                        for type in publisher.reads {
+                            try await connection.unbindQueue(shared, exchange: exchange, routingKey: type)
+                        }
+                        print("unbound \(shared): each \(publisher.name) reads its own inbox; delete it once read")
+                    }
+                    guard let parties else {
+                        print("the \(publisher.name) inboxes not declared: give --programme-file")
+                        continue
+                    }
+                    for party in parties[publisher.name] ?? [] where ContractPublishers.isPartyName(party) {
+                        let inbox = ContractPublishers.inbox(publisher.name, party: party, prefix: admin.topologyPrefix)
+                        _ = try await connection.declareQueue(.quorum(inbox))
+                        try await connection.bindQueue(
+                            inbox, exchange: exchange, routingKey: ContractPublishers.partyKey(publisher.name, party: party))
+                        print("declared \(inbox)")
+                    }
                 }
             }
             if let management = try admin.managementAPI(url: managementURL) {
@@ -209,7 +249,7 @@ struct DeployFiles: AsyncParsableCommand {
         let catalogue = try ProgrammeCatalogue.load(path: programmeFile)
         let parties = ContractPublishers.parties(
             lspLicences: catalogue.lsps?.map(\.licence) ?? [], centreCodes: catalogue.centres.map(\.code))
-        for party in parties.values.joined() where !DeploymentFiles.isPartyName(party) {
+        for party in parties.values.joined() where !ContractPublishers.isPartyName(party) {
             throw ValidationError(
                 "\(programmeFile): \(party.prefix(80).debugDescription) cannot name a broker user (1-64 letters, digits, '.', '-')"
             )

@@ -1,5 +1,6 @@
 public import ContractKit
 import Contracts
+public import Foundation
 
 /// Who may publish each event type: the pipeline's own authorisation, checked by every
 /// consumer against the `user_id` the broker validated (docs/ARCHITECTURE.md, "Trust
@@ -18,6 +19,9 @@ public enum ContractPublishers {
         public let summary: String
         /// The party an event speaks for, read from its body; nil when it names none.
         public let of: @Sendable (any ContractMessage) -> String?
+        /// The party an event it reads is for (an LSP's graded result: that LSP), read from its
+        /// body; the event reaches that party's inbox only (``carbonCopies(type:body:)``).
+        public var addressee: @Sendable (any ContractMessage) -> String? = { _ in nil }
     }
 
     /// A system outside the pipeline that publishes events.
@@ -44,34 +48,91 @@ public enum ContractPublishers {
             self.party = party
         }
 
-        /// Its inbox queue (`kaltim.<name>.inbox`), when it reads anything.
-        public func inbox(prefix: String = "") -> String? { reads.isEmpty ? nil : "\(prefix)kaltim.\(name).inbox" }
+        /// Its inbox queue (`kaltim.<name>.inbox`), when it reads anything and has no parties
+        /// (a party has an inbox of its own: ``ContractPublishers/inbox(_:party:prefix:)``).
+        public func inbox(prefix: String = "") -> String? {
+            reads.isEmpty || party != nil ? nil : "\(prefix)kaltim.\(name).inbox"
+        }
+    }
+
+    /// One party's inbox queue: `kaltim.lsp.BNSP-LSP-0123-ID.inbox`.
+    public static func inbox(_ principal: String, party: String, prefix: String = "") -> String {
+        "\(prefix)kaltim.\(principal).\(party).inbox"
+    }
+
+    /// The routing key of one party's inbox binding (`lsp.BNSP-LSP-0123-ID`): an event for
+    /// that party names it in its `CC` header (``carbonCopies(type:body:)``). No event type
+    /// begins with a principal's name, so no role queue is bound to it.
+    public static func partyKey(_ principal: String, party: String) -> String { "\(principal).\(party)" }
+
+    /// Whether `party` may name a broker user, a queue and a routing key: 1–64 letters, digits,
+    /// dots and dashes (an LSP's licence, a BLKI's code).
+    public static func isPartyName(_ party: String) -> Bool {
+        (1...64).contains(party.utf8.count)
+            && party.utf8.allSatisfy {
+                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x2D
+            }
+    }
+
+    /// The registry that reads an event's body for ``carbonCopies(type:body:)``.
+    private static let registry = ContractRegistry.pipeline
+
+    /// The readers with parties, by each event type they read.
+    private static let partyReaders: [String: [External]] = {
+        var readers: [String: [External]] = [:]
+        for publisher in external where publisher.party != nil {
+            for type in publisher.reads { readers[type, default: []].append(publisher) }
+        }
+        return readers
+    }()
+
+    /// The routing keys an event a role publishes is also routed to, in its `CC` header: the
+    /// inbox of the party it is for (grading's answer to an LSP reaches that LSP's inbox, and no
+    /// other LSP's). Empty for every other event, without reading its body.
+    @Sendable public static func carbonCopies(type: String, body: Data) -> [String] {
+        guard let readers = partyReaders[type], let event = try? registry.decode(body) else { return [] }
+        return readers.compactMap { reader in
+            guard let party = reader.party?.addressee(event.payload), isPartyName(party) else { return nil }
+            return partyKey(reader.name, party: party)
+        }
     }
 
     /// The LSP an assessment or an appeal is for: its BNSP licence (letters, digits, dots and
     /// dashes, as grading requires).
-    static let lspLicence = Party(summary: "the LSP's BNSP licence, e.g. BNSP-LSP-0123-ID") { payload in
-        switch payload {
-        case let submitted as AssessmentSubmittedV3: submitted.lspLicence
-        case let appealed as AssessmentAppealedV1: appealed.lspLicence
-        default: nil
-        }
-    }
+    static let lspLicence = Party(
+        summary: "the LSP's BNSP licence, e.g. BNSP-LSP-0123-ID",
+        of: { payload in
+            switch payload {
+            case let submitted as AssessmentSubmittedV3: submitted.lspLicence
+            case let appealed as AssessmentAppealedV1: appealed.lspLicence
+            default: nil
+            }
+        },
+        addressee: { payload in
+            switch payload {
+            case let graded as AssessmentGradedV3: graded.lspLicence
+            case let rejected as AssessmentRejectedV1: rejected.lspLicence
+            case let recorded as AssessmentAppealRecordedV1: recorded.lspLicence
+            default: nil
+            }
+        })
 
     /// The BLKI of the class a record is for: the code its class ids begin with (`BPN` in
     /// `BPN-2025-LAS-01`; scheduling opens no class whose id does not begin with its BLKI's
     /// code). A withdrawal that names no class names no BLKI: it is the office's.
-    static let classCentre = Party(summary: "the BLKI's code, which its class ids begin with, e.g. BPN") { payload in
-        let classID: String? =
-            switch payload {
-            case let completed as TrainingCompletedV1: completed.classID
-            case let record as EnrolmentReRegisteredV1: record.classID
-            case let request as EnrolmentWithdrawalRequestedV1: request.classID
-            default: nil
-            }
-        guard let classID, let dash = classID.firstIndex(of: "-"), dash > classID.startIndex else { return nil }
-        return String(classID[..<dash])
-    }
+    static let classCentre = Party(
+        summary: "the BLKI's code, which its class ids begin with, e.g. BPN",
+        of: { payload in
+            let classID: String? =
+                switch payload {
+                case let completed as TrainingCompletedV1: completed.classID
+                case let record as EnrolmentReRegisteredV1: record.classID
+                case let request as EnrolmentWithdrawalRequestedV1: request.classID
+                default: nil
+                }
+            guard let classID, let dash = classID.firstIndex(of: "-"), dash > classID.startIndex else { return nil }
+            return String(classID[..<dash])
+        })
 
     /// The external publishers and what each may publish.
     public static let external: [External] = [

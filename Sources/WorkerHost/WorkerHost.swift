@@ -12,6 +12,7 @@ import Prometheus
 public import ServiceLifecycle
 import Stores
 import Synchronization
+import Topology
 import UnixSignals
 
 /// Runs one worker process: logging and metrics bootstrapped, two broker connections (consumer
@@ -68,6 +69,8 @@ public enum WorkerHost {
         workerOptions.concurrency = UInt16(options.concurrency(of: role))
         workerOptions.afterCommit = afterCommit
         workerOptions.publishers = options.publisherPolicy
+        // An answer for one LSP reaches that LSP's inbox only.
+        workerOptions.carbonCopies = ContractPublishers.carbonCopies(type:body:)
         workerOptions.declaresTopology = options.declareTopology
         workerOptions.retention = options.retention
         workerOptions.topologyHint =

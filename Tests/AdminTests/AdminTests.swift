@@ -499,15 +499,25 @@ struct AdminCommandTests {
         defer { try? FileManager.default.removeItem(atPath: audit) }
         let process = try ChildProcess(
             Self.admin,
-            ["topology", "apply", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--operator", "ops-1"])
+            [
+                "topology", "apply", "--broker-url", url, "--topology-prefix", prefix, "--audit-log", audit, "--operator",
+                "ops-1",
+                "--programme-file", DatabaseUsersTests.repositoryFile("config/programme-2025.json"),
+            ])
         #expect(try await process.waitForExit(timeout: .seconds(60)) == 0, "\(process.output)")
         let connection = try await BrokerEnvironment.connect()
         defer { Task { await connection.close() } }
         let exchange = prefix + ContractDocuments.exchange
-        // An offer reaches the portal's inbox, a grade the LSPs' inbox, as through deploy/'s definitions.
-        for (type, publisher) in [(EnrolmentTransferOfferedV1.eventType, "portal"), (AssessmentGradedV3.eventType, "lsp")] {
-            try await connection.publish(Data("{\"for\":\"\(publisher)\"}".utf8), exchange: exchange, routingKey: type)
-            let inbox = try #require(ContractPublishers.external.first { $0.name == publisher }?.inbox(prefix: prefix))
+        // An offer reaches the portal's inbox, a grade for the plan's LSP (its key in CC) that
+        // LSP's inbox, as through deploy/'s definitions.
+        let lspInbox = ContractPublishers.inbox("lsp", party: "BNSP-LSP-0123-ID", prefix: prefix)
+        for (type, publisher, inbox, cc) in [
+            (EnrolmentTransferOfferedV1.eventType, "portal", prefix + "kaltim.portal.inbox", nil),
+            (AssessmentGradedV3.eventType, "lsp", lspInbox, "lsp.BNSP-LSP-0123-ID"),
+        ] {
+            try await connection.publish(
+                Data("{\"for\":\"\(publisher)\"}".utf8), exchange: exchange, routingKey: type,
+                properties: AMQPProperties(headers: cc.map { ["CC": .array([.string($0)])] }))
             var delivery: AMQPDelivery?
             let deadline = ContinuousClock.now + .seconds(30)  // bounds a failure only
             while delivery == nil && ContinuousClock.now < deadline {

@@ -238,10 +238,13 @@ struct PrivateVirtualHost {
     let password: String
     let base: URL
 
-    static func make(_ name: String) async throws -> PrivateVirtualHost {
+    /// With the plan's parties, and the LSPs in `moreLicences` besides.
+    static func make(_ name: String, moreLicences: [String] = []) async throws -> PrivateVirtualHost {
         let tag = uniqueName(name).replacingOccurrences(of: ".", with: "-")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(tag + ".json").path
-        var document = DeploymentFiles.definitions(vhost: tag, userPrefix: tag + "-", parties: try DeployFileTests.parties())
+        var parties = try DeployFileTests.parties()
+        parties["lsp", default: []] += moreLicences
+        var document = DeploymentFiles.definitions(vhost: tag, userPrefix: tag + "-", parties: parties)
         // Every user's password goes in with the definitions (RabbitMQ's salted SHA-256), so the
         // virtual host is one `rabbitmqctl` call: each call starts an Erlang VM, which takes
         // long on a busy machine.
@@ -365,7 +368,7 @@ struct LeastPrivilegeTests {
         }
         #expect(offered?.body == Data("{\"offer\":1}".utf8))
         try await offered?.ack()
-        await #expect(performing: { try await portal.get(queue: "kaltim.lsp.inbox") }, throws: refused)
+        await #expect(performing: { try await portal.get(queue: "kaltim.lsp.BNSP-LSP-0123-ID.inbox") }, throws: refused)
         try await portal.publish(
             Data("{}".utf8), exchange: exchange, routingKey: EnrolmentTransferAnsweredV1.eventType)
         // The console publishes what staff record in it (officers' decisions, a BLKI's records),
@@ -399,31 +402,23 @@ struct LeastPrivilegeTests {
             throws: { ($0 as? AMQPError)?.replyCode == 406 })
         await portal.close()
 
-        // An LSP publishes through its own user (its licence), a BLKI through its own (its code);
-        // the shared LSP user only reads the inbox, and there is no shared BLKI user.
+        // An LSP publishes through its own user (its licence) and reads its own inbox only, a
+        // BLKI publishes through its own user (its code); no user speaks for all of them.
         let lsp = try await host.connect("lsp-BNSP-LSP-0123-ID")
         try await lsp.publish(
             Data("{}".utf8), exchange: exchange, routingKey: AssessmentSubmittedV3.eventType,
             properties: AMQPProperties(userID: host.user("lsp-BNSP-LSP-0123-ID")))
-        await #expect(performing: { try await lsp.get(queue: "kaltim.lsp.inbox") }, throws: refused)
+        _ = try await lsp.get(queue: "kaltim.lsp.BNSP-LSP-0123-ID.inbox")
         await #expect(
             performing: {
                 try await lsp.publish(Data("{}".utf8), exchange: exchange, routingKey: TrainingCompletedV1.eventType)
             },
             throws: refused)
         await lsp.close()
-        let lspReader = try await host.connect("lsp")
-        _ = try await lspReader.get(queue: "kaltim.lsp.inbox")
-        await #expect(
-            performing: {
-                try await lspReader.publish(Data("{}".utf8), exchange: exchange, routingKey: AssessmentSubmittedV3.eventType)
-            },
-            throws: refused)
-        await lspReader.close()
         let bontang = try await host.connect("blki-BTG")
         try await bontang.publish(Data("{}".utf8), exchange: exchange, routingKey: TrainingCompletedV1.eventType)
         await bontang.close()
-        #expect(!host.users.contains(host.user("blki")), "no user speaks for every BLKI")
+        #expect(!host.users.contains(host.user("blki")) && !host.users.contains(host.user("lsp")))
     }
 
     /// The attack suite: each user of deploy/'s definitions tries what a buggy, compromised or
@@ -558,6 +553,94 @@ struct LeastPrivilegeTests {
         #expect(handled.count == 2 && handled.allSatisfy { $0.type == RegistrationSubmittedV2.eventType })
         #expect(worker.statistics.retried == 0, "a forged attempt count is not a failure")
         #expect(worker.isReady, "the worker never stopped")
+        running.cancel()
+        _ = try? await running.value
+        await consuming.close()
+    }
+
+    /// Two LSPs under deploy/'s definitions and a grading worker as `kaltim-worker` runs it
+    /// (the contracts' publishers and parties enforced, answers routed by licence). The second
+    /// LSP sends a result and an appeal under the first's licence: both are dead-lettered
+    /// (`publisher-not-allowed`) and nothing is graded. The first LSP's own result is graded, and
+    /// the answer reaches its inbox and not the second's.
+    @Test func anLSPCannotSpeakForAnotherNorReadItsAnswers() async throws {
+        let (first, second) = ("BNSP-LSP-0123-ID", "BNSP-LSP-0999-ID")
+        let host = try await PrivateVirtualHost.make("lsps", moreLicences: [second])
+        defer { Task { await host.delete() } }
+        let topology = RoleTopology(role: .grading)
+        let storePath = FileManager.default.temporaryDirectory.appendingPathComponent(host.vhost + ".sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: storePath) }
+        let catalogue = try ProgrammeCatalogue.load(path: DatabaseUsersTests.repositoryFile("config/programme-2025.json"))
+        let consuming = try await AMQPConnection.connect(try host.configuration("grading"))
+        var options = WorkerOptions()
+        options.declaresTopology = false
+        options.publishers = .enforcing(
+            ContractPublishers.allowedUsers(prefix: host.userPrefix),
+            parties: ContractPublishers.partyRules(prefix: host.userPrefix))
+        options.carbonCopies = ContractPublishers.carbonCopies(type:body:)
+        let worker = Worker(
+            topology: topology, registry: .pipeline, handler: GradingHandler(catalogue: catalogue),
+            store: try SQLiteStore(path: storePath), consuming: consuming, publishing: consuming,
+            instance: "grading@lsps-test", options: options)
+        let running = Task { try await worker.run() }
+        try await waitUntil(timeout: .seconds(30), "the worker consumes as its own user") { worker.isReady }
+
+        let exchange = ContractDocuments.exchange
+        func send<M: ContractMessage>(_ data: M, as principal: String) async throws {
+            let connection = try await host.connect(principal)
+            defer { Task { await connection.close() } }
+            try await connection.publish(
+                try OutgoingEvent(EventEnvelope(source: "/test", data: data), exchange: exchange).body, exchange: exchange,
+                routingKey: M.eventType, properties: AMQPProperties(contentType: "application/json", userID: host.user(principal))
+            )
+        }
+        let programme = try #require(catalogue.centres.first { $0.centre == .balikpapan }?.programmes.first)
+        try await send(
+            ClassScheduledV1(
+                participantID: "PST-1", classID: "BPN-2025-\(programme.code)-01", centre: .balikpapan,
+                programme: programme.code, startDate: "2025-07-07", endDate: "2025-08-29", seat: 1),
+            as: "scheduling")
+        func result(_ id: String, licence: String) -> AssessmentSubmittedV3 {
+            AssessmentSubmittedV3(
+                assessmentID: id, participantID: "PST-1", lspLicence: licence, scheme: programme.scheme.code,
+                assessorRegistration: "MET.000.001234 2019", testSite: "TUK BLKI Balikpapan", assessedOn: "2025-09-02",
+                units: programme.scheme.units.map { AssessmentSubmittedV1.Unit(code: $0, result: .competent) },
+                attendancePercent: 95, certificateNumber: nil, registrationNumber: nil, retakeOf: nil)
+        }
+        try await waitUntil(timeout: .seconds(60), "the seat is known") { worker.statistics.succeeded == 1 }
+        try await send(result("FORGED-1", licence: first), as: "lsp-\(second)")
+        try await send(
+            AssessmentAppealedV1(
+                assessmentID: "FORGED-1", participantID: "PST-1", lspLicence: first, scheme: programme.scheme.code,
+                status: .filed, on: "2025-09-03", revisedUnits: [], certificateNumber: nil, registrationNumber: nil),
+            as: "lsp-\(second)")
+        try await send(result("HONEST-1", licence: first), as: "lsp-\(first)")
+        try await waitUntil(timeout: .seconds(60), "every message is settled") {
+            worker.statistics.succeeded + worker.statistics.deadLettered == 4
+        }
+        let admin = try await host.connect("admin")
+        defer { Task { await admin.close() } }
+        var codes: [String] = []
+        while let letter = try await admin.get(queue: topology.deadLetterQueue) {
+            codes.append(letter.properties.headers?[FailureRouter.Header.code]?.stringValue ?? "(none)")
+            try await letter.ack()
+        }
+        #expect(codes == ["publisher-not-allowed", "publisher-not-allowed"])
+        // The answer to the honest result: in its LSP's inbox only.
+        var answer: AMQPDelivery?
+        let deadline = ContinuousClock.now + .seconds(30)  // bounds a failure only
+        while answer == nil && ContinuousClock.now < deadline {
+            answer = try await admin.get(queue: ContractPublishers.inbox("lsp", party: first))
+            if answer == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let graded = try ContractJSON.decoder().decode(
+            EventEnvelope<AssessmentGradedV3>.self, from: try #require(answer?.body)
+        ).data
+        #expect(graded.assessmentID == "HONEST-1" && graded.lspLicence == first && graded.outcome == .competent)
+        #expect(answer?.routingKey == AssessmentGradedV3.eventType, "routed by CC, delivered under its type")
+        try await answer?.ack()
+        #expect(try await admin.get(queue: ContractPublishers.inbox("lsp", party: second)) == nil, "nothing for the other LSP")
+        #expect(try await admin.get(queue: ContractPublishers.inbox("lsp", party: first)) == nil, "one answer: one result graded")
         running.cancel()
         _ = try? await running.value
         await consuming.close()

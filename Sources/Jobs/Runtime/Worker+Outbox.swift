@@ -56,9 +56,13 @@ extension Worker {
         // Every event carries this process's broker user as its validated user_id, which the
         // consumers check against the contract's publishers.
         let user = publishing.username
+        let carbonCopies = options.carbonCopies
         let messages = entries.map { entry in
             var message = entry.event.amqpMessage
             message.properties.userID = user
+            if let keys = carbonCopies?(entry.event.type, entry.event.body), !keys.isEmpty {
+                message.properties.headers?["CC"] = .array(keys.map { .string($0) })
+            }
             return message
         }
         let results = await publishing.publish(messages, window: 256)

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// Tunables of a ``Worker``; the defaults suit most roles.
 public struct WorkerOptions: Sendable {
     /// Messages this process holds at once: the consumer prefetch, and the most messages one
@@ -24,6 +26,10 @@ public struct WorkerOptions: Sendable {
     /// local runs; the worker then says so in a warning at start. Deployments enforce
     /// `ContractPublishers.allowedUsers()` and `ContractPublishers.partyRules()`.
     public var publishers: PublisherPolicy = .anyPublisher
+    /// The routing keys an event this worker publishes is also routed to (its `CC` header),
+    /// from its type and body: the inbox of the one outside party it is for, such as an LSP's
+    /// (`ContractPublishers.carbonCopies(type:body:)`). nil: none. Must not block.
+    public var carbonCopies: (@Sendable (_ type: String, _ body: Data) -> [String])?
     /// Handlings of one redelivered message that may end without an outcome (the process died:
     /// a trap, an abort, out of memory, SIGKILL) before the message is dead-lettered as
     /// `crashed-worker` instead of being handled again. A redelivered message is handled alone,
