@@ -102,10 +102,10 @@ public struct SMTPSender: MessageSender {
         "<\(key.filter { $0.isLetter || $0.isNumber || "-._".contains($0) })@notifications.kaltim>"
     }
 
-    /// The most characters of a subject that are sent; a longer one is cut, with "…".
+    /// The most Unicode scalars of a subject that are sent; a longer one is cut, with "…".
     static let maximumSubjectCharacters = 200
 
-    /// The subject as RFC 2047 encoded words of at most 75 characters, each on a line of its
+    /// The subject as RFC 2047 encoded words of at most 68 characters, each on a line of its
     /// own (folded with CRLF and a space), cut to ``maximumSubjectCharacters``, control
     /// characters sent as spaces. A registration number of any length reaches a subject before
     /// intake has checked it; as one encoded word, a long one made a header line longer than
@@ -114,13 +114,18 @@ public struct SMTPSender: MessageSender {
         var text = String(
             String.UnicodeScalarView(
                 subject.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? " " : $0 }))
-        if text.count > maximumSubjectCharacters { text = String(text.prefix(maximumSubjectCharacters - 1)) + "…" }
+        // Counted in Unicode scalars: one letter with thousands of combining marks is one
+        // character, and would pass a count of characters.
+        if text.unicodeScalars.count > maximumSubjectCharacters {
+            text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(maximumSubjectCharacters - 1))) + "…"
+        }
         var words: [[UInt8]] = []
         var chunk: [UInt8] = []
-        // 45 bytes encode to 60 base64 characters: with `=?UTF-8?B?` and `?=`, 72 a word.
+        // 42 bytes encode to 56 base64 characters: with `=?UTF-8?B?` and `?=`, 68 a word, and
+        // the first line, after `Subject: `, 77 (RFC 5322 asks for at most 78).
         for scalar in text.unicodeScalars {
             let bytes = Array(String(scalar).utf8)
-            if chunk.count + bytes.count > 45 {
+            if chunk.count + bytes.count > 42 {
                 words.append(chunk)
                 chunk = []
             }
