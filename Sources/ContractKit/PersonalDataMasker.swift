@@ -276,14 +276,17 @@ private struct Scanner {
 /// Masking by shape: NIK-like and phone-like digit runs in free text.
 enum ShapeMasking {
     /// Separators allowed between groups of digits of one number (up to ``maximumGap`` of
-    /// them: `6474  0112`, `(0812) 3456`): punctuation, spaces, and every character a reader
-    /// does not see as one, control characters (C0, DEL, C1: a terminal shows them escaped or
-    /// not at all), a soft hyphen and the marks that join, separate or reorder text, so that
-    /// none of them can split a NIK out of the mask.
+    /// them: `6474  0112`, `(0812) 3456`): punctuation and its look-alikes (the Unicode dashes
+    /// and hyphens, the minus sign, fullwidth forms), every space, and characters a reader does
+    /// not see: control characters (C0, DEL, C1: a terminal shows them escaped or not at all),
+    /// a soft hyphen, the marks that join, separate or reorder text, the combining grapheme
+    /// joiner, variation selectors and tag characters. A NIK split by other letters or
+    /// symbols is not found.
     private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x20, 0x2E, 0x2D, 0x2F, 0x5F, 0x28, 0x29, 0xA0, 0xAD, 0x061C, 0x180E, 0xFEFF: true
-        case 0x00...0x1F, 0x7F...0x9F, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069: true
+        case 0x20, 0x2E, 0x2D, 0x2F, 0x5F, 0x28, 0x29, 0xA0, 0xAD, 0x034F, 0x061C, 0x180E, 0x2212, 0xFEFF: true
+        case 0x00...0x1F, 0x7F...0x9F, 0x2000...0x2015, 0x2028...0x202F, 0x205F...0x2069, 0x3000: true
+        case 0xFE00...0xFE0F, 0xFF0D, 0xFF0E, 0xFF0F, 0xE0000...0xE007F, 0xE0100...0xE01EF: true
         default: false
         }
     }

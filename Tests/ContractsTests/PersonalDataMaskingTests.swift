@@ -104,6 +104,9 @@ import Testing
         // break, a C1 control, a soft hyphen, reordering marks.
         "NIK 6474011203\u{1B}980002", "6474011203\r\n980002", "6474\u{85}011203980002", "6474011203\u{AD}980002",
         "6474\u{200E}0112\u{202E}0398\u{2066}0002", "6474011203\u{7F}980002",
+        // Look-alike dashes and spaces, and marks that show nothing.
+        "6474\u{2013}0112\u{2013}0398\u{2013}0002", "6474\u{2212}0112\u{FF0D}0398\u{3000}0002",
+        "6474011203\u{34F}980002", "6474011203\u{FE0F}980002", "6474011203\u{E0020}980002", "6474\u{202F}011203980002",
     ])
     func aNIKIsMaskedWhateverItsSpelling(body: String) {
         let masked = masker.mask(body)
