@@ -409,6 +409,11 @@ public enum PersonalDataRegister {
             .table, holder: "notifications", name: "notif_training_results", keys: [("participant_id", .participantID)],
             other: ["result"], purpose: "training results for the messages", retention: participantDays,
             readers: "notifications"),
+        RegisterEntry(
+            .table, holder: "notifications", name: "notif_seats", keys: [("participant_id", .participantID)],
+            other: ["class_id"],
+            purpose: "each participant's class: a training result is told only for the class they sit in (ids only)",
+            retention: participantDays, readers: "notifications"),
     ]
 
     static let consoleTables = [

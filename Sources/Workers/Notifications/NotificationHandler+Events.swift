@@ -111,6 +111,11 @@ extension NotificationHandler {
     /// cohort (angkatan) and dates, never by its internal id, and gives the person's own daftar
     /// ulang window (a later one when they take the seat of someone who did not come).
     func notify(_ scheduled: ClassScheduledV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        try transaction.execute(
+            """
+            INSERT INTO notif_seats (participant_id, class_id) VALUES (?, ?)
+            ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id
+            """, [.text(scheduled.participantID), .text(scheduled.classID)])
         let programme = catalogue.programme(scheduled.programme, at: scheduled.centre)
         let address = catalogue.centre(scheduled.centre)?.address ?? ""
         let window = scheduled.reRegistration
@@ -254,6 +259,15 @@ extension NotificationHandler {
             throw Failure.permanent(
                 .invalidTrainingResult,
                 "a training result needs a planned class, an attendance of 0–100 %, and LULUS at least 80 %")
+        }
+        // A BLKI may record only for its own classes (the trust boundary), and only for someone
+        // seated in the class it names: another BLKI's participant is not told a result from a
+        // class they never sat in. A seat from before this table was kept is not known.
+        if let seat = try transaction.query(
+            "SELECT class_id FROM notif_seats WHERE participant_id = ?", [.text(completed.participantID)]
+        ).first?["class_id"]?.text, seat != completed.classID {
+            throw Failure.permanent(
+                .invalidTrainingResult, "\(completed.participantID) has no seat in class \(completed.classID)")
         }
         if let earlier = try transaction.query(
             "SELECT result FROM notif_training_results WHERE participant_id = ?", [.text(completed.participantID)]

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import IntakeRules
 public import Jobs
+import Metrics
 public import Programme
 public import Topology
 
@@ -44,6 +45,10 @@ public struct NotificationHandler: TypedMessageHandler {
                 whatsapp TEXT, email TEXT, updated_at REAL NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS notif_contacts_participant ON notif_contacts (participant_id)",
+            // The messages an address gets about registrations not yet accepted (``unverifiedLoad(of:in:)``).
+            "CREATE INDEX IF NOT EXISTS notif_contacts_phone ON notif_contacts (phone)",
+            "CREATE INDEX IF NOT EXISTS notif_contacts_whatsapp ON notif_contacts (whatsapp)",
+            "CREATE INDEX IF NOT EXISTS notif_contacts_email ON notif_contacts (email)",
             """
             CREATE TABLE IF NOT EXISTS notif_messages (
                 notification_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
@@ -63,6 +68,9 @@ public struct NotificationHandler: TypedMessageHandler {
             // revocation is told as a record's.
             "CREATE TABLE IF NOT EXISTS notif_licence_records (certificate_id TEXT PRIMARY KEY, kind TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
+            // Each participant's class, from class.scheduled: a BLKI's training result is told
+            // only for the class the participant has a seat in (ids only).
+            "CREATE TABLE IF NOT EXISTS notif_seats (participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL)",
             // Whose each certificate is, and which were revoked: a revocation NAME_CORRECTED is
             // told once its replacement (the holder's, the same number, not revoked) is known.
             """
@@ -186,10 +194,55 @@ public struct NotificationHandler: TypedMessageHandler {
         guard !routes.isEmpty else { throw Failure.permanent(.noContactChannel, "the contact has no phone and no e-mail") }
         var parameters = try values.parameters()
         parameters["nama"] = name
+        let notificationID = "\(event.header.id):\(template)"
+        if contact["participant_id"]?.text == nil, try unverifiedLoad(of: contact, in: transaction) >= Self.unverifiedPerAddress {
+            // Kept as a row, with no values and no address, so that staff can see what was held back.
+            try transaction.execute(
+                """
+                INSERT INTO notif_messages (notification_id, event_id, event_type, template, parameters, routes, urgent,
+                    registration_id, correlation_id, created_at, event_time, next_attempt_at, state, last_error)
+                VALUES (?, ?, ?, ?, '{}', '[]', 0, ?, ?, ?, ?, 0, 'limited', 'RECIPIENT_LIMIT')
+                ON CONFLICT (notification_id) DO NOTHING
+                """,
+                [
+                    .text(notificationID), .text(event.header.id), .text(event.header.type), .text(template),
+                    contact["registration_id"] ?? .null, .text(event.header.correlationID), .real(Date().timeIntervalSince1970),
+                    .real(event.header.time.timeIntervalSince1970),
+                ])
+            Counter(label: "notifications_recipient_limited_total").increment()
+            return
+        }
         try insert(
-            notificationID: "\(event.header.id):\(template)", event: event, template: template, parameters: parameters,
+            notificationID: notificationID, event: event, template: template, parameters: parameters,
             routes: routes, urgent: templates.templates[template]?.urgent ?? false,
             registrationID: contact["registration_id"]?.text, participantID: contact["participant_id"]?.text, in: transaction)
+    }
+
+    /// The most messages one phone number or e-mail address is sent in 24 hours about
+    /// registrations not yet accepted. Anyone can submit a registration naming someone else's
+    /// number, and its acknowledgement (then its rejection) goes out before intake has checked
+    /// anything: without a bound, a flood of registrations was a flood of messages to one
+    /// person. A family registering several children on one phone stays under it; once intake
+    /// accepts a registration, its messages are not counted or held.
+    static let unverifiedPerAddress = 5
+
+    /// How many messages were queued in the last 24 hours, for registrations not yet accepted,
+    /// to any of the contact's numbers or its address.
+    func unverifiedLoad(of contact: [String: SQLValue], in transaction: any StoreTransaction) throws -> Int {
+        let numbers = [contact["phone"]?.text, contact["whatsapp"]?.text].compactMap { $0 }.filter { !$0.isEmpty }
+        let email = contact["email"]?.text ?? ""
+        guard !numbers.isEmpty || !email.isEmpty else { return 0 }
+        let first = SQLValue.text(numbers.first ?? "")
+        let second = SQLValue.text(numbers.last ?? "")
+        let row = try transaction.query(
+            """
+            SELECT COUNT(*) AS n FROM notif_contacts c JOIN notif_messages m ON m.registration_id = c.registration_id
+            WHERE c.participant_id IS NULL AND m.state <> 'limited' AND m.created_at > ?
+                AND (c.phone IN (?, ?) OR c.whatsapp IN (?, ?) OR c.email = ?)
+            """,
+            [.real(Date().timeIntervalSince1970 - 86_400), first, second, first, second, .text(email)]
+        ).first
+        return Int(row?["n"]?.integer ?? 0)
     }
 
     func insert(
