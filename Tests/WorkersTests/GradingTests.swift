@@ -295,6 +295,40 @@ struct GradingTests {
         #expect(rows.map { $0["status"]?.text ?? "" } == ["current", "rejected"])
     }
 
+    /// Another LSP cannot replace the result of an LSP's candidate (a correction, an uji ulang),
+    /// take its assessment ids, or learn whose they are.
+    @Test func anotherLSPCannotReplaceAResultOrTakeItsIds() async throws {
+        let driver = try await GradingDriver.make()
+        var results = Dictionary(
+            uniqueKeysWithValues: GradingDriver.units.map { ($0, AssessmentSubmittedV1.UnitResult.competent) })
+        results["G.454000.001.01"] = .notYetCompetent
+        #expect(
+            try driver.graded(try await driver.submit(GradingDriver.submission("A-1", results: results))).outcome
+                == .notYetCompetent)
+        func other(_ submission: AssessmentSubmittedV1) -> AssessmentSubmittedV3 {
+            var v3 = submission.upcast().upcast()
+            v3.lspLicence = "BNSP-LSP-0999-ID"
+            return v3
+        }
+        let correction = try await driver.submit(other(GradingDriver.submission("B-1", on: "2025-09-03")))
+        #expect(try driver.rejectionCodes(correction) == ["LSP_MISMATCH"])
+        #expect(!correction.contains { $0.type == AssessmentGradedV3.eventType })
+        var retake = GradingDriver.retake("B-2", of: "A-1", on: "2025-09-04", ["G.454000.001.01": .competent])
+        retake.lspLicence = "BNSP-LSP-0999-ID"
+        #expect(try driver.rejectionCodes(try await driver.submit(retake)).contains("LSP_MISMATCH"))
+        let taken = try await driver.submit(other(GradingDriver.submission("A-1", on: "2025-09-05")))
+        #expect(try driver.rejectionCodes(taken) == ["ASSESSMENT_ID_USED"])
+        let text = String(decoding: try #require(taken.first).body, as: UTF8.self)
+        #expect(!text.contains("BNSP-LSP-0123-ID") && !text.contains("ditolak"), "neither whose the id is nor what became of it")
+        let appeal = try await driver.appeal("A-1", .filed, on: "2025-09-05", licence: "BNSP-LSP-0999-ID")
+        #expect(try driver.rejectionCodes(appeal) == ["APPEAL_LSP_MISMATCH"])
+        #expect(!String(decoding: try #require(appeal.first).body, as: UTF8.self).contains("BNSP-LSP-0123-ID"))
+        let current = try await driver.kit.query("SELECT assessment_id FROM grading_assessments WHERE status = 'current'")
+        #expect(current.map { $0["assessment_id"]?.text } == ["A-1"], "the first LSP's result stands")
+        // The first LSP's own correction is taken.
+        #expect(try driver.graded(try await driver.submit(GradingDriver.submission("A-3", on: "2025-09-06"))).supersedes == "A-1")
+    }
+
     @Test(arguments: [
         ("G.454000.001.01", true), ("M.702090.001.01", true), ("OTO.SM01.001.01", true), ("PAR.HT02.026.01", true),
         ("G.45OTO01.001.1", true), ("G.45400.001.01", false), ("454000.001.01", false), ("g.454000.001.01", false), ("", false),

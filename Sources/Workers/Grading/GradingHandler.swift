@@ -113,7 +113,9 @@ public struct GradingHandler: TypedMessageHandler {
                 status TEXT NOT NULL CHECK (status IN ('DIAJUKAN', 'DITERIMA', 'DITOLAK')), filed_on TEXT NOT NULL,
                 decided_on TEXT)
             """,
-            // The LSP of each graded result (an appeal goes to the LSP that assessed).
+            // The LSP of each assessment id kept: an appeal, a correction and an uji ulang come
+            // from the LSP that assessed, and an id is one LSP's (ids refused before this rule
+            // was kept for every status have no row).
             "CREATE TABLE IF NOT EXISTS grading_licences (assessment_id TEXT PRIMARY KEY, lsp_licence TEXT NOT NULL)",
         ]
     }
@@ -158,28 +160,39 @@ public struct GradingHandler: TypedMessageHandler {
         let known = try transaction.query(
             "SELECT status FROM grading_assessments WHERE assessment_id = ?", [.text(submitted.assessmentID)])
         if let status = known.first?["status"]?.text {
-            // A graded id sent again: the grade it had stands. A refused id sent again, corrected
-            // or not, is refused again, so the LSP hears why nothing was graded (it was dropped
-            // without a word, and a correction under the old id was lost).
-            guard status == "rejected" else { return [] }
+            // The same LSP's graded id sent again: the grade it had stands. Its refused id sent
+            // again, corrected or not, is refused again, so the LSP hears why nothing was graded
+            // (it was dropped without a word, and a correction under the old id was lost). An id
+            // another LSP used is refused without saying whose it was or what became of it.
+            let owner = try licence(of: submitted.assessmentID, in: transaction)
+            let ours = owner == nil || owner == submitted.lspLicence
+            if ours && status != "rejected" { return [] }
+            let message =
+                ours
+                ? "Nomor asesmen ini sudah dipakai kiriman yang ditolak; kirim perbaikannya dengan nomor asesmen baru."
+                : "Nomor asesmen ini sudah dipakai; kirim dengan nomor asesmen baru."
             return [
                 try outgoing(
                     AssessmentRejectedV1(
                         assessmentID: submitted.assessmentID, participantID: submitted.participantID,
                         lspLicence: submitted.lspLicence, scheme: submitted.scheme,
-                        reasons: [
-                            RegistrationReason(
-                                code: "ASSESSMENT_ID_USED",
-                                message:
-                                    "Nomor asesmen ini sudah dipakai kiriman yang ditolak; kirim perbaikannya dengan nomor asesmen baru."
-                            )
-                        ]),
+                        reasons: [RegistrationReason(code: "ASSESSMENT_ID_USED", message: message)]),
                     event: event, subject: submitted.participantID)
             ]
         }
         let submittedAt = String(format: "%017.6f", event.header.time.timeIntervalSince1970)
         var reasons = try problems(submitted, in: transaction)
         let current = try currentAssessment(of: submitted.participantID, scheme: submitted.scheme, in: transaction)
+        // Only the LSP of the participant's current result may correct it or re-assess them:
+        // another LSP's result would replace it (and its answer would name the result it replaced).
+        if let current, let owner = try licence(of: current.id, in: transaction), owner != submitted.lspLicence {
+            reasons.append(
+                RegistrationReason(
+                    code: "LSP_MISMATCH",
+                    message:
+                        "Hasil uji peserta pada skema ini tercatat dari LSP lain; koreksi dan uji ulang hanya oleh LSP tersebut."
+                ))
+        }
         let stale =
             submitted.retakeOf == nil
             && current.map { ($0.assessedOn, $0.submittedAt) > (submitted.assessedOn, submittedAt) }
@@ -279,7 +292,8 @@ public struct GradingHandler: TypedMessageHandler {
         // An appeal goes to the LSP that assessed (results graded before licences were kept
         // have none to compare with).
         if let licence = try licence(of: appeal.assessmentID, in: transaction), licence != appeal.lspLicence {
-            add("APPEAL_LSP_MISMATCH", "Banding hanya dapat diputuskan oleh LSP yang menguji (\(licence)).")
+            // Without the licence: it is another LSP's.
+            add("APPEAL_LSP_MISMATCH", "Banding hanya dapat diputuskan oleh LSP yang menguji peserta ini.")
         }
         if ProgrammeCatalogue.day(appeal.on) == nil {
             add("DATE_INVALID", "Tanggal banding harus berformat YYYY-MM-DD.")
@@ -652,11 +666,11 @@ public struct GradingHandler: TypedMessageHandler {
                 .text(submitted.assessmentID), .text(submitted.participantID), .text(submitted.scheme),
                 .text(submitted.assessedOn), .text(submittedAt), outcome.map(SQLValue.text) ?? .null, .text(status),
             ])
-        if status == "current" {
-            try transaction.execute(
-                "INSERT INTO grading_licences (assessment_id, lsp_licence) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                [.text(submitted.assessmentID), .text(submitted.lspLicence)])
-        }
+        // Whose the id is, for every id kept (an appeal goes to the LSP that assessed; an id is
+        // one LSP's).
+        try transaction.execute(
+            "INSERT INTO grading_licences (assessment_id, lsp_licence) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [.text(submitted.assessmentID), .text(submitted.lspLicence)])
     }
 
     func outgoing<M: ContractMessage>(_ message: M, event: DecodedEvent, subject: String, idSuffix: String = "") throws
