@@ -45,6 +45,16 @@ public enum DeploymentFiles {
         }
     }
 
+    /// The routing keys of the party inboxes that read some of `types` (`lsp.<licence>` for
+    /// grading's answers), which the events name in their `CC` header.
+    static func partyKeys(for types: [String], parties: [String: [String]]) -> [String] {
+        ContractPublishers.external.filter { $0.party != nil && !Set($0.reads).isDisjoint(with: types) }.flatMap { reader in
+            (parties[reader.name] ?? []).filter(ContractPublishers.isPartyName).map {
+                ContractPublishers.partyKey(reader.name, party: $0)
+            }
+        }
+    }
+
     /// The broker user of a role.
     public static func user(_ role: WorkerRole, prefix: String = "") -> String {
         ContractPublishers.brokerUser(role.name, prefix: prefix)
@@ -124,9 +134,12 @@ public enum DeploymentFiles {
                 "user": name, "vhost": vhost, "exchange": exchange,
                 // The console publishes a rebuild's end marker, which reaches the stream only, and
                 // what staff record in it.
+                // And the keys of the parties' inboxes its events are for, which it names in
+                // `CC` (grading's answers to each LSP): brokers that check `CC` keys against the
+                // topic permissions (RabbitMQ 4) refuse them otherwise.
                 "write": role == .console
                     ? regex(role.publishes + [WorkerRole.consoleHistoryMarker])
-                    : role.publishes.isEmpty ? "^$" : regex(role.publishes),
+                    : role.publishes.isEmpty ? "^$" : regex(role.publishes + partyKeys(for: role.publishes, parties: parties)),
                 "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }

@@ -169,17 +169,11 @@ struct TopologyCommand: AsyncParsableCommand {
                         continue
                     }
                     // Each party (an LSP) reads its own inbox, bound to its party key, which the
-                    // events for it carry in CC. The inbox all of them once shared is no longer
-                    // fed; what it holds stays for its reader, and an operator deletes it once read.
-                    let shared = "\(admin.topologyPrefix)kaltim.\(publisher.name).inbox"
-                    if (try? await connection.queueState(shared)) != nil {
-                        for type in publisher.reads {
-                            try await connection.unbindQueue(shared, exchange: exchange, routingKey: type)
-                        }
-                        print("unbound \(shared): each \(publisher.name) reads its own inbox; delete it once read")
-                    }
+                    // events for it carry in CC. Without the plan nothing changes here: the old
+                    // shared inbox keeps its bindings.
                     guard let parties else {
-                        print("the \(publisher.name) inboxes not declared: give --programme-file")
+                        print(
+                            "WARNING: the \(publisher.name) inboxes not declared (no programme plan): give --programme-file")
                         continue
                     }
                     for party in parties[publisher.name] ?? [] where ContractPublishers.isPartyName(party) {
@@ -188,6 +182,15 @@ struct TopologyCommand: AsyncParsableCommand {
                         try await connection.bindQueue(
                             inbox, exchange: exchange, routingKey: ContractPublishers.partyKey(publisher.name, party: party))
                         print("declared \(inbox)")
+                    }
+                    // The inbox all of them once shared is no longer fed; what it holds stays for
+                    // its reader, and an operator deletes it once read.
+                    let shared = "\(admin.topologyPrefix)kaltim.\(publisher.name).inbox"
+                    if (try? await connection.queueState(shared)) != nil {
+                        for type in publisher.reads {
+                            try await connection.unbindQueue(shared, exchange: exchange, routingKey: type)
+                        }
+                        print("unbound \(shared): each \(publisher.name) reads its own inbox; delete it once read")
                     }
                 }
             }

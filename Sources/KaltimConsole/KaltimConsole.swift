@@ -220,7 +220,7 @@ struct Rebuild: AsyncParsableCommand {
         }
         let report = try await history.rebuild(
             into: store, handler: ProgressHandler(catalogue: catalogue), connection: connection,
-            policy: options.publisherPolicy)
+            policy: options.historyPublisherPolicy)
         await connection.close()
         print(
             "rebuilt the read model from \(history.queue): \(report.applied) events applied, \(report.skipped) skipped, "

@@ -197,6 +197,17 @@ public enum ContractPublishers {
             .union((WorkerRole.all + [.console]).filter { $0.publishes.contains(type) }.map(\.name))
     }
 
+    /// The users the parties of a principal shared before each had its own (`kaltim-lsp`,
+    /// `kaltim-blki`), with the types they published: only for events of the past, such as the
+    /// console's history. `deploy/` no longer has them.
+    public static func retiredUsers(prefix: String = "") -> [String: Set<String>] {
+        var retired: [String: Set<String>] = [:]
+        for publisher in external where publisher.party != nil {
+            for type in publisher.publishes { retired[type, default: []].insert(brokerUser(publisher.name, prefix: prefix)) }
+        }
+        return retired
+    }
+
     /// Every event type with the broker users allowed to publish it (users named with `prefix`,
     /// as a test's private users are).
     public static func allowedUsers(prefix: String = "") -> [String: Set<String>] {

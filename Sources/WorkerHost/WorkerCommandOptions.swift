@@ -178,6 +178,17 @@ public struct WorkerCommandOptions: ParsableArguments, Sendable {
             : .enforcing(ContractPublishers.allowedUsers(), parties: ContractPublishers.partyRules())
     }
 
+    /// Who may have published an event of the console's history (400 days): as
+    /// ``publisherPolicy``, and also the users the LSPs and the BLKIs shared before each had its
+    /// own, whose events the console's worker took then (a rebuild would otherwise lose them).
+    public var historyPublisherPolicy: PublisherPolicy {
+        allowAnyPublisher
+            ? .anyPublisher
+            : .enforcing(
+                ContractPublishers.allowedUsers().merging(ContractPublishers.retiredUsers()) { $0.union($1) },
+                parties: ContractPublishers.partyRules())
+    }
+
     /// The role's store: `--database`, else `$KALTIM_DATABASE_URL` (where a URL with a password
     /// belongs: a command line is visible to every user of the machine in `ps`), else
     /// `<role>.sqlite` in the state folder (``InstallLayout``: `var/` in a checkout, else

@@ -397,7 +397,7 @@ struct LeastPrivilegeTests {
             performing: {
                 try await portal.publish(
                     Data("{}".utf8), exchange: exchange, routingKey: RegistrationSubmittedV2.eventType,
-                    properties: AMQPProperties(userID: host.user("lsp")))
+                    properties: AMQPProperties(userID: host.user("lsp-BNSP-LSP-0123-ID")))
             },
             throws: { ($0 as? AMQPError)?.replyCode == 406 })
         await portal.close()
@@ -640,6 +640,11 @@ struct LeastPrivilegeTests {
         #expect(answer?.routingKey == AssessmentGradedV3.eventType, "routed by CC, delivered under its type")
         try await answer?.ack()
         #expect(try await admin.get(queue: ContractPublishers.inbox("lsp", party: second)) == nil, "nothing for the other LSP")
+        let snooping = try await host.connect("lsp-\(second)")
+        defer { Task { await snooping.close() } }
+        await #expect(
+            performing: { try await snooping.get(queue: ContractPublishers.inbox("lsp", party: first)) },
+            throws: Self.refused)
         #expect(try await admin.get(queue: ContractPublishers.inbox("lsp", party: first)) == nil, "one answer: one result graded")
         running.cancel()
         _ = try? await running.value

@@ -150,6 +150,10 @@ struct DeliveryProvenanceTests {
         #expect(try check(withdrawal("BPN"), from: "kaltim-blki-BPN") == .publisherNotAllowed, "an id without a code")
         #expect(try check(withdrawal(nil), from: "kaltim-office") == nil)
         #expect(ContractPublishers.allowedUsers()[AssessmentSubmittedV3.eventType] == nil, "no user publishes for every LSP")
+        // The users they shared before, for the console's history only.
+        #expect(ContractPublishers.retiredUsers()[AssessmentSubmittedV3.eventType] == ["kaltim-lsp"])
+        #expect(ContractPublishers.retiredUsers()[TrainingCompletedV1.eventType] == ["kaltim-blki"])
+        #expect(ContractPublishers.retiredUsers()[RegistrationSubmittedV3.eventType] == nil)
     }
 
     @Test func theInboxKeyNamesThePublisher() {
