@@ -39,6 +39,9 @@ public enum Erasure: Sendable {
     /// Published outbox rows whose event names the person are deleted; unpublished ones stay
     /// (they are still owed to the broker) and are reported.
     case publishedEvents
+    /// Rows no id of the person finds (a digest of an address), which the role itself deletes
+    /// within a day: an erasure leaves them to that.
+    case expiresWithinADay
 
     /// How the register's document says it.
     public var summary: String {
@@ -47,6 +50,7 @@ public enum Erasure: Sendable {
         case .deleteRows: "rows deleted"
         case .clear(let columns): columns.map { "`\($0.column)` → \($0.value)" }.joined(separator: ", ")
         case .publishedEvents: "published rows naming the person deleted"
+        case .expiresWithinADay: "left to expire (deleted within 24 hours, found by no id)"
         }
     }
 }
@@ -410,8 +414,14 @@ public enum PersonalDataRegister {
             other: ["result"], purpose: "training results for the messages", retention: participantDays,
             readers: "notifications"),
         RegisterEntry(
+            .table, holder: "notifications", name: "notif_address_load", personal: ["address_key"], other: ["queued_at"],
+            purpose:
+                "the acknowledgements and rejections each number or address got in the last day, by a SHA-256 digest of it: at most ten a day, whoever submits registrations naming it",
+            retention: "24 hours (deleted by the notification worker as it queues)", readers: "notifications",
+            erasure: .expiresWithinADay),
+        RegisterEntry(
             .table, holder: "notifications", name: "notif_seats", keys: [("participant_id", .participantID)],
-            other: ["class_id"],
+            other: ["class_id", "scheduled_at"],
             purpose: "each participant's class: a training result is told only for the class they sit in (ids only)",
             retention: participantDays, readers: "notifications"),
     ]

@@ -47,7 +47,7 @@ public enum SubjectErasure {
                 for entry in tables {
                     var rows = 0
                     switch entry.erasure {
-                    case .keep:
+                    case .keep, .expiresWithinADay:
                         continue
                     case .publishedEvents:
                         for chunk in published.chunked(200) {

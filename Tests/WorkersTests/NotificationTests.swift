@@ -394,29 +394,66 @@ struct NotificationDeliveryTests {
         #expect(try await kit.query("SELECT 1 FROM notif_messages WHERE template = 'hasil_pelatihan'").count == 1)
     }
 
-    /// Anyone can submit registrations naming someone else's number: eight of them in a day get
-    /// five acknowledgements to it, and the rest are held back (a row with no values and no
-    /// address). Another number is not affected, and once intake accepts one of the
-    /// registrations its messages go out.
-    @Test func registrationsNamingOneNumberSendItAtMostFiveMessagesADayBeforeAcceptance() async throws {
-        let (kit, _) = try await Self.rig(senders: [:], clock: Clock(Self.noon()))
+    /// Anyone can submit registrations naming someone else's number or address: in a day, ten
+    /// acknowledgements reach it and the rest are held back (a row with no values and no
+    /// address), however the address is spelt, even after the registrations' contacts are
+    /// gone. A message the person must act on is never held; another number is not affected;
+    /// a day later, acknowledgements go out again.
+    @Test func registrationsNamingOneAddressSendItAtMostTenAcknowledgementsADay() async throws {
+        let clock = Clock(Self.noon())
+        let templates = try NotificationTemplates(directory: NotificationTemplateTests.directory)
+        let catalogue = try ProgrammeCatalogue.load(path: repositoryFile("config/programme-2025.json"))
+        let kit = try await HandlerTestKit(
+            handler: NotificationHandler(
+                templates: templates, catalogue: catalogue, verificationBaseURL: "https://v.example/c", now: { clock.date }),
+            registry: .pipeline)
+        func states() async throws -> [String: String] {
+            let rows = try await kit.query(
+                "SELECT registration_id, state FROM notif_messages WHERE template = 'pendaftaran_diterima'")
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["registration_id"]?.text ?? "", $0["state"]?.text ?? "") })
+        }
         let victim = "+6281299990000"
-        for index in 1...8 { _ = try await kit.deliver(Self.submitted(index, phone: victim)) }
-        _ = try await kit.deliver(Self.submitted(9, email: "victim@example.id"))
-        _ = try await kit.deliver(Self.submitted(10, whatsApp: victim))
-        let rows = try await kit.query(
-            "SELECT registration_id, state, routes, parameters FROM notif_messages ORDER BY created_at, registration_id")
-        func state(_ id: String) -> String? { rows.first { $0["registration_id"]?.text == id }?["state"]?.text }
-        #expect((1...5).map { state("REG-\($0)") } == Array(repeating: "pending", count: 5))
-        #expect([6, 7, 8, 10].map { state("REG-\($0)") } == Array(repeating: "limited", count: 4), "\(rows)")
-        #expect(state("REG-9") == "pending", "another number and an e-mail are not held back")
-        let held = rows.filter { $0["state"]?.text == "limited" }
-        #expect(held.allSatisfy { $0["routes"]?.text == "[]" && $0["parameters"]?.text == "{}" })
-        // Accepted by intake: the registration's next message goes out.
-        _ = try await kit.deliver(Self.accepted(7))
-        let eligible = try await kit.query(
-            "SELECT state FROM notif_messages WHERE registration_id = 'REG-7' AND template = 'memenuhi_syarat'")
-        #expect(eligible.map { $0["state"]?.text } == ["pending"])
+        for index in 1...6 { _ = try await kit.deliver(Self.submitted(index, phone: victim)) }
+        // The same number as WhatsApp, beside a number of its own.
+        for index in 7...12 { _ = try await kit.deliver(Self.submitted(index, whatsApp: victim)) }
+        var held = try await states()
+        #expect((1...10).allSatisfy { held["REG-\($0)"] == "pending" }, "\(held)")
+        #expect(held["REG-11"] == "limited" && held["REG-12"] == "limited", "\(held)")
+        let rows = try await kit.query("SELECT routes, parameters FROM notif_messages WHERE state = 'limited'")
+        #expect(rows.count == 2 && rows.allSatisfy { $0["routes"]?.text == "[]" && $0["parameters"]?.text == "{}" })
+        // A message to act on goes out to the same number.
+        _ = try await kit.deliver(
+            EventEnvelope(
+                id: "review-11", source: "/test",
+                data: RegistrationReviewNeededV1(
+                    registrationID: "REG-11", reasons: [RegistrationReason(code: "NIK_REVIEW", message: "Diperiksa petugas.")])))
+        let review = try await kit.query(
+            "SELECT state FROM notif_messages WHERE registration_id = 'REG-11' AND template <> 'pendaftaran_diterima'")
+        #expect(review.map { $0["state"]?.text } == ["pending"])
+        // An e-mail address however it is spelt: one mailbox.
+        for index in 21...31 {
+            let email = index.isMultiple(of: 2) ? "Victim+\(index)@Example.ID" : "victim@example.id"
+            _ = try await kit.deliver(Self.submitted(index, phone: "+62813000000\(index)", email: email))
+        }
+        held = try await states()
+        #expect(held["REG-31"] == "limited" && (21...30).allSatisfy { held["REG-\($0)"] == "pending" }, "\(held)")
+        // Withdrawals of consent delete the contacts, and the count stays.
+        for index in 1...6 {
+            _ = try await kit.deliver(
+                EventEnvelope(
+                    id: "withdrawn-\(index)", source: "/test",
+                    data: ConsentWithdrawnV1(
+                        registrationID: "REG-\(index)", withdrawnBy: .applicant, withdrawnAt: "2025-07-07T04:00:00Z",
+                        recordedBy: "Portal", reference: "W-\(index)")))
+        }
+        _ = try await kit.deliver(Self.submitted(40, phone: victim))
+        #expect(try await states()["REG-40"] == "limited")
+        // Another number is not affected; a day later the victim's number gets one again.
+        _ = try await kit.deliver(Self.submitted(41))
+        #expect(try await states()["REG-41"] == "pending")
+        clock.set(Self.noon().addingTimeInterval(86_401))
+        _ = try await kit.deliver(Self.submitted(42, phone: victim))
+        #expect(try await states()["REG-42"] == "pending")
     }
 
     @Test func eachEventIsSentOnceThroughTheGatewayWithItsIdempotencyKeyEvenWhenRedeliveredOrReplayed() async throws {

@@ -111,11 +111,14 @@ extension NotificationHandler {
     /// cohort (angkatan) and dates, never by its internal id, and gives the person's own daftar
     /// ulang window (a later one when they take the seat of someone who did not come).
     func notify(_ scheduled: ClassScheduledV2, event: DecodedEvent, in transaction: any StoreTransaction) throws {
+        // The newest seat (by scheduling's own time) stands: one retried after a newer one
+        // (another class, a replacement) does not overwrite it.
         try transaction.execute(
             """
-            INSERT INTO notif_seats (participant_id, class_id) VALUES (?, ?)
-            ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id
-            """, [.text(scheduled.participantID), .text(scheduled.classID)])
+            INSERT INTO notif_seats (participant_id, class_id, scheduled_at) VALUES (?, ?, ?)
+            ON CONFLICT (participant_id) DO UPDATE SET class_id = excluded.class_id, scheduled_at = excluded.scheduled_at
+            WHERE excluded.scheduled_at >= notif_seats.scheduled_at
+            """, [.text(scheduled.participantID), .text(scheduled.classID), .real(event.header.time.timeIntervalSince1970)])
         let programme = catalogue.programme(scheduled.programme, at: scheduled.centre)
         let address = catalogue.centre(scheduled.centre)?.address ?? ""
         let window = scheduled.reRegistration

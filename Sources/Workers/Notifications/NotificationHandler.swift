@@ -1,7 +1,7 @@
 public import ContractKit
 import Contracts
 import Crypto
-import Foundation
+public import Foundation
 import IntakeRules
 public import Jobs
 import Metrics
@@ -29,7 +29,15 @@ public struct NotificationHandler: TypedMessageHandler {
     /// dates, never by its id.
     let plannedClasses: [String: ClassOpenedV1]
 
-    public init(templates: NotificationTemplates, catalogue: ProgrammeCatalogue, verificationBaseURL: String) {
+    /// The worker's clock: the 24 hours of ``unverifiedPerAddress``.
+    let now: @Sendable () -> Date
+
+    /// - Parameter now: the worker's clock (injected by tests).
+    public init(
+        templates: NotificationTemplates, catalogue: ProgrammeCatalogue, verificationBaseURL: String,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.now = now
         self.templates = templates
         self.catalogue = catalogue
         self.verificationBaseURL = verificationBaseURL
@@ -45,10 +53,11 @@ public struct NotificationHandler: TypedMessageHandler {
                 whatsapp TEXT, email TEXT, updated_at REAL NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS notif_contacts_participant ON notif_contacts (participant_id)",
-            // The messages an address gets about registrations not yet accepted (``unverifiedLoad(of:in:)``).
-            "CREATE INDEX IF NOT EXISTS notif_contacts_phone ON notif_contacts (phone)",
-            "CREATE INDEX IF NOT EXISTS notif_contacts_whatsapp ON notif_contacts (whatsapp)",
-            "CREATE INDEX IF NOT EXISTS notif_contacts_email ON notif_contacts (email)",
+            // The acknowledgements and rejections each number or address got in the last day,
+            // by a digest of it (``admitUnverified(_:in:)``).
+            "CREATE TABLE IF NOT EXISTS notif_address_load (address_key TEXT NOT NULL, queued_at REAL NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS notif_address_load_key ON notif_address_load (address_key, queued_at)",
+            "CREATE INDEX IF NOT EXISTS notif_address_load_time ON notif_address_load (queued_at)",
             """
             CREATE TABLE IF NOT EXISTS notif_messages (
                 notification_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
@@ -70,7 +79,10 @@ public struct NotificationHandler: TypedMessageHandler {
             "CREATE TABLE IF NOT EXISTS notif_training_results (participant_id TEXT PRIMARY KEY, result TEXT NOT NULL)",
             // Each participant's class, from class.scheduled: a BLKI's training result is told
             // only for the class the participant has a seat in (ids only).
-            "CREATE TABLE IF NOT EXISTS notif_seats (participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS notif_seats (
+                participant_id TEXT PRIMARY KEY, class_id TEXT NOT NULL, scheduled_at REAL NOT NULL)
+            """,
             // Whose each certificate is, and which were revoked: a revocation NAME_CORRECTED is
             // told once its replacement (the holder's, the same number, not revoked) is known.
             """
@@ -195,7 +207,7 @@ public struct NotificationHandler: TypedMessageHandler {
         var parameters = try values.parameters()
         parameters["nama"] = name
         let notificationID = "\(event.header.id):\(template)"
-        if contact["participant_id"]?.text == nil, try unverifiedLoad(of: contact, in: transaction) >= Self.unverifiedPerAddress {
+        if Self.unverifiedTemplates.contains(template), try !admitUnverified(routes, in: transaction) {
             // Kept as a row, with no values and no address, so that staff can see what was held back.
             try transaction.execute(
                 """
@@ -206,7 +218,7 @@ public struct NotificationHandler: TypedMessageHandler {
                 """,
                 [
                     .text(notificationID), .text(event.header.id), .text(event.header.type), .text(template),
-                    contact["registration_id"] ?? .null, .text(event.header.correlationID), .real(Date().timeIntervalSince1970),
+                    contact["registration_id"] ?? .null, .text(event.header.correlationID), .real(now().timeIntervalSince1970),
                     .real(event.header.time.timeIntervalSince1970),
                 ])
             Counter(label: "notifications_recipient_limited_total").increment()
@@ -218,31 +230,51 @@ public struct NotificationHandler: TypedMessageHandler {
             registrationID: contact["registration_id"]?.text, participantID: contact["participant_id"]?.text, in: transaction)
     }
 
-    /// The most messages one phone number or e-mail address is sent in 24 hours about
-    /// registrations not yet accepted. Anyone can submit a registration naming someone else's
-    /// number, and its acknowledgement (then its rejection) goes out before intake has checked
-    /// anything: without a bound, a flood of registrations was a flood of messages to one
-    /// person. A family registering several children on one phone stays under it; once intake
-    /// accepts a registration, its messages are not counted or held.
-    static let unverifiedPerAddress = 5
+    /// The messages a registration gets before anyone has checked it: its acknowledgement
+    /// (sent on `registration.submitted`, before intake) and its rejection. Anyone can submit a
+    /// registration naming someone else's number: without a bound, a flood of registrations
+    /// was a flood of these to one person.
+    static let unverifiedTemplates: Set<String> = [
+        EventTemplates.RegistrationReceived.template, EventTemplates.RegistrationRejected.template,
+    ]
 
-    /// How many messages were queued in the last 24 hours, for registrations not yet accepted,
-    /// to any of the contact's numbers or its address.
-    func unverifiedLoad(of contact: [String: SQLValue], in transaction: any StoreTransaction) throws -> Int {
-        let numbers = [contact["phone"]?.text, contact["whatsapp"]?.text].compactMap { $0 }.filter { !$0.isEmpty }
-        let email = contact["email"]?.text ?? ""
-        guard !numbers.isEmpty || !email.isEmpty else { return 0 }
-        let first = SQLValue.text(numbers.first ?? "")
-        let second = SQLValue.text(numbers.last ?? "")
-        let row = try transaction.query(
-            """
-            SELECT COUNT(*) AS n FROM notif_contacts c JOIN notif_messages m ON m.registration_id = c.registration_id
-            WHERE c.participant_id IS NULL AND m.state <> 'limited' AND m.created_at > ?
-                AND (c.phone IN (?, ?) OR c.whatsapp IN (?, ?) OR c.email = ?)
-            """,
-            [.real(Date().timeIntervalSince1970 - 86_400), first, second, first, second, .text(email)]
-        ).first
-        return Int(row?["n"]?.integer ?? 0)
+    /// The most ``unverifiedTemplates`` messages one number or address is sent in 24 hours: a
+    /// family registering several children on one phone stays under it. The messages a
+    /// person must act on (documents, review, a seat) are never held.
+    static let unverifiedPerAddress = 10
+
+    /// Whether one more ``unverifiedTemplates`` message may go to `routes`: none of their
+    /// addresses had ``unverifiedPerAddress`` in the last 24 hours (the worker's clock). When it
+    /// may, it is counted for each address. The count is kept by a digest of the address
+    /// (``addressKey(_:)``) in `notif_address_load`, rows older than a day deleted as it goes, so
+    /// that neither a consent withdrawal nor an erasure of the registrations resets it.
+    func admitUnverified(_ routes: [Route], in transaction: any StoreTransaction) throws -> Bool {
+        let now = now().timeIntervalSince1970
+        try transaction.execute("DELETE FROM notif_address_load WHERE queued_at < ?", [.real(now - 86_400)])
+        let keys = Set(routes.map { Self.addressKey($0.recipient) })
+        for key in keys {
+            let row = try transaction.query(
+                "SELECT COUNT(*) AS n FROM notif_address_load WHERE address_key = ?", [.text(key)]
+            ).first
+            if (row?["n"]?.integer ?? 0) >= Int64(Self.unverifiedPerAddress) { return false }
+        }
+        for key in keys {
+            try transaction.execute(
+                "INSERT INTO notif_address_load (address_key, queued_at) VALUES (?, ?)", [.text(key), .real(now)])
+        }
+        return true
+    }
+
+    /// A digest of a number or an address as one mailbox or phone receives it: an e-mail address
+    /// in lower case, without a `+tag` in its local part (`Victim+1@Example.id` is
+    /// `victim@example.id`); a number as stored (in +62 form).
+    static func addressKey(_ recipient: String) -> String {
+        var address = recipient.lowercased()
+        if let at = address.lastIndex(of: "@") {
+            let local = address[..<at]
+            address = String(local.prefix { $0 != "+" }) + address[at...]
+        }
+        return Hex.lowercase(SHA256.hash(data: Data(address.utf8)))
     }
 
     func insert(
