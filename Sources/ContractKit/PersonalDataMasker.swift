@@ -275,19 +275,31 @@ private struct Scanner {
 
 /// Masking by shape: NIK-like and phone-like digit runs in free text.
 enum ShapeMasking {
-    /// Separators allowed between groups of digits of one number (up to ``maximumGap`` of
-    /// them: `6474  0112`, `(0812) 3456`): punctuation and its look-alikes (the Unicode dashes
-    /// and hyphens, the minus sign, fullwidth forms), every space, and characters a reader does
-    /// not see: control characters (C0, DEL, C1: a terminal shows them escaped or not at all),
-    /// a soft hyphen, the marks that join, separate or reorder text, the combining grapheme
-    /// joiner, variation selectors and tag characters. A NIK split by other letters or
-    /// symbols is not found.
+    /// Separators a reader sees between groups of digits of one number (up to ``maximumGap``
+    /// of them: `6474  0112`, `(0812) 3456`): punctuation and its look-alikes (every dash and
+    /// hyphen, the minus sign, fullwidth forms) and every space.
     private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x20, 0x2E, 0x2D, 0x2F, 0x5F, 0x28, 0x29, 0xA0, 0xAD, 0x034F, 0x061C, 0x180E, 0x2212, 0xFEFF: true
-        case 0x00...0x1F, 0x7F...0x9F, 0x2000...0x2015, 0x2028...0x202F, 0x205F...0x2069, 0x3000: true
-        case 0xFE00...0xFE0F, 0xFF0D, 0xFF0E, 0xFF0F, 0xE0000...0xE007F, 0xE0100...0xE01EF: true
-        default: false
+        case 0x2E, 0x2F, 0x5F, 0x28, 0x29, 0x2212, 0xFF0D, 0xFF0E, 0xFF0F: return true
+        default:
+            let category = scalar.properties.generalCategory
+            return category == .spaceSeparator || category == .dashPunctuation
+        }
+    }
+
+    /// Characters a reader does not see, skipped between digit groups however many there are:
+    /// control characters (C0, DEL, C1: a terminal shows them escaped or not at all), format
+    /// characters (soft hyphen, the marks that join, separate or reorder text, tags), combining
+    /// marks (the combining grapheme joiner, variation selectors) and blank letters (the Hangul
+    /// fillers, the Braille blank). A NIK split by letters or visible symbols is not found.
+    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0: return true
+        default:
+            switch scalar.properties.generalCategory {
+            case .control, .format, .nonspacingMark, .enclosingMark, .lineSeparator, .paragraphSeparator: return true
+            default: return false
+            }
         }
     }
     private static let maximumGap = 3
@@ -321,7 +333,17 @@ enum ShapeMasking {
                 group.end = cursor
                 groups.append(group)
                 var gap = cursor
-                while gap < scalars.count, gap - cursor < maximumGap, isSeparator(scalars[gap]) { gap += 1 }
+                var seen = 0
+                while gap < scalars.count {
+                    if isInvisible(scalars[gap]) {
+                        gap += 1
+                    } else if seen < maximumGap, isSeparator(scalars[gap]) {
+                        seen += 1
+                        gap += 1
+                    } else {
+                        break
+                    }
+                }
                 if gap > cursor, gap < scalars.count, PersonalDataMasker.digit(scalars[gap]) != nil {
                     cursor = gap
                 } else {

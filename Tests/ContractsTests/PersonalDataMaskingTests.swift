@@ -107,6 +107,7 @@ import Testing
         // Look-alike dashes and spaces, and marks that show nothing.
         "6474\u{2013}0112\u{2013}0398\u{2013}0002", "6474\u{2212}0112\u{FF0D}0398\u{3000}0002",
         "6474011203\u{34F}980002", "6474011203\u{FE0F}980002", "6474011203\u{E0020}980002", "6474\u{202F}011203980002",
+        "6474011203\u{200B}\u{200B}\u{200B}\u{200B}\u{FE0F}980002", "6474\u{1680}0112\u{3164}0398\u{301}\u{301}0002",
     ])
     func aNIKIsMaskedWhateverItsSpelling(body: String) {
         let masked = masker.mask(body)
