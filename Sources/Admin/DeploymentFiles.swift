@@ -45,13 +45,13 @@ public enum DeploymentFiles {
         }
     }
 
-    /// The routing keys of the party inboxes that read some of `types` (`lsp.<licence>` for
-    /// grading's answers), which the events name in their `CC` header.
-    static func partyKeys(for types: [String], parties: [String: [String]]) -> [String] {
-        ContractPublishers.external.filter { $0.party != nil && !Set($0.reads).isDisjoint(with: types) }.flatMap { reader in
-            (parties[reader.name] ?? []).filter(ContractPublishers.isPartyName).map {
-                ContractPublishers.partyKey(reader.name, party: $0)
-            }
+    /// Patterns of the routing keys of the party inboxes that read some of `types`
+    /// (`lsp\.[A-Za-z0-9.-]{1,64}` for grading's answers), which the events name in their `CC`
+    /// header: any party's, not only the plan's, so that an answer to an LSP taken out of the
+    /// plan while its results still wait does not stall grading's outbox.
+    static func partyKeyPatterns(for types: [String]) -> [String] {
+        ContractPublishers.external.filter { $0.party != nil && !Set($0.reads).isDisjoint(with: types) }.map {
+            NSRegularExpression.escapedPattern(for: ContractPublishers.partyKey($0.name, party: "")) + "[A-Za-z0-9.-]{1,64}"
         }
     }
 
@@ -66,8 +66,9 @@ public enum DeploymentFiles {
     /// The HTTP port of a role's metrics and probes (containers; systemd adds the instance).
     public static func httpPort(_ role: WorkerRole) -> Int { 8080 }
 
-    static func regex(_ names: [String]) -> String {
-        "^(" + names.map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")$"
+    /// A regular expression that matches each of `names` and each of `patterns` whole.
+    static func regex(_ names: [String], patterns: [String] = []) -> String {
+        "^(" + (names.map { NSRegularExpression.escapedPattern(for: $0) } + patterns).joined(separator: "|") + ")$"
     }
 
     /// The RabbitMQ definitions: topology, users without passwords (set them with
@@ -139,7 +140,7 @@ public enum DeploymentFiles {
                 // topic permissions (RabbitMQ 4) refuse them otherwise.
                 "write": role == .console
                     ? regex(role.publishes + [WorkerRole.consoleHistoryMarker])
-                    : role.publishes.isEmpty ? "^$" : regex(role.publishes + partyKeys(for: role.publishes, parties: parties)),
+                    : role.publishes.isEmpty ? "^$" : regex(role.publishes, patterns: partyKeyPatterns(for: role.publishes)),
                 "read": role == .console ? regex(role.consumes + [WorkerRole.consoleHistoryMarker]) : regex(role.consumes),
             ])
         }

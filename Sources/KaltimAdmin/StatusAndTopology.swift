@@ -176,17 +176,21 @@ struct TopologyCommand: AsyncParsableCommand {
                             "WARNING: the \(publisher.name) inboxes not declared (no programme plan): give --programme-file")
                         continue
                     }
+                    var declared = 0
                     for party in parties[publisher.name] ?? [] where ContractPublishers.isPartyName(party) {
                         let inbox = ContractPublishers.inbox(publisher.name, party: party, prefix: admin.topologyPrefix)
                         _ = try await connection.declareQueue(.quorum(inbox))
                         try await connection.bindQueue(
                             inbox, exchange: exchange, routingKey: ContractPublishers.partyKey(publisher.name, party: party))
                         print("declared \(inbox)")
+                        declared += 1
                     }
-                    // The inbox all of them once shared is no longer fed; what it holds stays for
-                    // its reader, and an operator deletes it once read.
+                    // The inbox all of them once shared is no longer fed, once each has its own;
+                    // what it holds stays for its reader, and an operator deletes it once read.
                     let shared = "\(admin.topologyPrefix)kaltim.\(publisher.name).inbox"
-                    if (try? await connection.queueState(shared)) != nil {
+                    if declared == 0 {
+                        print("WARNING: the plan names no \(publisher.name): no inbox declared, \(shared) left as it is")
+                    } else if (try? await connection.queueState(shared)) != nil {
                         for type in publisher.reads {
                             try await connection.unbindQueue(shared, exchange: exchange, routingKey: type)
                         }

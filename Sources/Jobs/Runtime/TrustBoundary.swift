@@ -11,10 +11,10 @@ public struct PublisherPolicy: Sendable {
     /// Publishers that each speak for one party among several of a kind (one LSP among the
     /// LSPs, one BLKI among the BLKIs): the prefix their broker users share, and the party an
     /// event speaks for, read from its body. Such an event may come from the user named by the
-    /// prefix and that party (`lsp-` + `BNSP-LSP-0123-ID`) and from no other user with
+    /// prefix and that party (the LSPs' prefix followed by `BNSP-LSP-0123-ID`) and from no other user with
     /// the prefix: one LSP cannot send results under another's licence.
     public struct PartyRule: Sendable {
-        /// The prefix of the party publishers' broker users, e.g. `lsp-`.
+        /// The prefix the party publishers' broker users share (the principal's user and a dash).
         public let userPrefix: String
         /// The party the event speaks for; nil when it names none (refused).
         public let party: @Sendable (any ContractMessage) -> String?
