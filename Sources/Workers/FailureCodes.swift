@@ -115,6 +115,9 @@ extension Failure.Code {
     public static let invalidCorrection = Self(rawValue: "invalid-correction")
     /// A notification request naming a template that does not exist (permanent).
     public static let unknownTemplate = Self(rawValue: "unknown-template")
+    /// A `notification.requested` naming a template the worker sends for an event (permanent):
+    /// only free templates are requested.
+    public static let templateNotRequestable = Self(rawValue: "template-not-requestable")
     /// A notification request without every value its template needs (permanent).
     public static let missingTemplateValues = Self(rawValue: "missing-template-values")
     /// A notification request whose recipient is not an address of its channel: an Indonesian

@@ -837,6 +837,20 @@ struct NotificationDeliveryTests {
                 #expect(failure.code == .invalidRecipient && failure.kind == .permanent, "\(failure)")
             }
         }
+        // An event's template, filled by the requester: a "certificate" whose verification link is
+        // the requester's. Refused: only free templates are requested.
+        let forged = NotificationRequestedV1(
+            notificationID: "forged-certificate", participantID: nil, registrationID: "REG-32", channel: .sms,
+            recipient: "0812 5000 0032", template: "sertifikat_terbit",
+            parameters: [
+                "nama": "Siti", "jenis": "Sertifikat", "catatan_lisensi": "false", "no_sertifikat": "1",
+                "ada_no_registrasi": "false", "no_registrasi": "", "skema": "Tata Graha", "tanggal_terbit": "7 Juli 2025",
+                "ada_masa_berlaku": "false", "berlaku_sd": "", "tautan_verifikasi": "https://evil.example/bayar",
+                "kode_verifikasi": "X",
+            ])
+        await #expect {
+            _ = try await kit.deliver(EventEnvelope(id: "requested-forged", source: "/test", data: forged))
+        } throws: { ($0 as? Failure)?.code == .templateNotRequestable && ($0 as? Failure)?.kind == .permanent }
         let requested = NotificationRequestedV1(
             notificationID: "good-sms", participantID: nil, registrationID: "REG-32", channel: .sms, recipient: "0812 5000 0032",
             template: "pemberitahuan_kegagalan_pdp",
@@ -849,6 +863,7 @@ struct NotificationDeliveryTests {
         let texts = gateway.requests.values.filter { $0.to == "+6281250000031" }.map(\.text)
         #expect(!texts.isEmpty && texts.allSatisfy { !$0.contains("evil") && !$0.contains("PENTING") }, "\(texts)")
         #expect(gateway.requests.values.contains { $0.to == "+6281250000032" && $0.text.contains("kegagalan") })
+        #expect(!gateway.requests.values.contains { $0.text.contains("evil.example") })
         await gateway.stop()
     }
 

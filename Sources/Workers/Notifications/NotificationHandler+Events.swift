@@ -389,6 +389,14 @@ extension NotificationHandler {
         guard let template = templates.templates[requested.template] else {
             throw Failure.permanent(.unknownTemplate, "no notification template named \(requested.template)")
         }
+        // Only a free template: an event's template filled by a requester would put the
+        // requester's words (a link as the certificate's verification address, a seat that
+        // does not exist) into a message the programme sends as its own.
+        guard NotificationTemplates.fields[requested.template] == nil else {
+            throw Failure.permanent(
+                .templateNotRequestable,
+                "\(requested.template) is an event's template; notification.requested takes free templates only")
+        }
         let missing = template.fields.subtracting(requested.parameters.keys)
         guard missing.isEmpty else {
             throw Failure.permanent(
