@@ -165,11 +165,14 @@ let package = Package(
         // Text escaped for HTML, per Unicode scalar: the one escaper of the console and the
         // verification service.
         .target(name: "HTMLEscaping", swiftSettings: swiftSettings),
+        // A web client's key for limits per client (the console's sign-in, the verification
+        // service's rate limit): the proxy's header or the peer, an IPv6 client by its /64.
+        .target(name: "ClientAddress", swiftSettings: swiftSettings),
         // The public certificate verification service (page and JSON, rate-limited, read only).
         .target(
             name: "Verification",
             dependencies: [
-                "CertificateTrust", "Programme", "Jobs", "HTMLEscaping",
+                "CertificateTrust", "Programme", "Jobs", "HTMLEscaping", "ClientAddress",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -279,7 +282,7 @@ let package = Package(
             dependencies: [
                 "ContractKit", "Topology",
                 "Admin", "AMQP", "Jobs", "Contracts", "Programme", "ReviewDesk", "IntakeRules", "DataProtection",
-                "SubjectRights", "HTMLEscaping",
+                "SubjectRights", "HTMLEscaping", "ClientAddress",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -549,7 +549,8 @@ public enum DeploymentFiles {
         let arguments = [
             "serve", "--database", "/var/lib/kaltim/console.sqlite", "--accounts", "/etc/kaltim/console-accounts.json",
             "--audit-log", "/var/lib/kaltim/audit.jsonl", "--programme-file", "/etc/kaltim/programme-2025.json",
-            "--console-host", "127.0.0.1", "--console-port", "8090", "--secure-cookies", "--http-host", "127.0.0.1",
+            "--console-host", "127.0.0.1", "--console-port", "8090", "--secure-cookies",
+            "--client-address-header", "X-Forwarded-For", "--http-host", "127.0.0.1",
             "--http-port", "18100", "--no-declare-topology", "--tls-ca", "/etc/kaltim/secrets/ca.pem", "--intake-store",
             "/var/lib/kaltim/intake.sqlite", "--certificates-store", "/var/lib/kaltim/certificates.sqlite",
             "--shutdown-timeout", "30",
@@ -558,7 +559,9 @@ public enum DeploymentFiles {
             about: """
                 # The web console (kaltim-console serve): progress, the officers' review desk, the BLKIs'
                 # classes, queues, dead letters and the audit log, on 127.0.0.1:8090 behind a TLS reverse
-                # proxy (cookies are marked Secure). Metrics and probes on 127.0.0.1:18100.
+                # proxy (cookies are marked Secure), which appends the client's address to
+                # X-Forwarded-For (the sign-in's limits per client read its last entry). Metrics and
+                # probes on 127.0.0.1:18100.
                 # Accounts: /etc/kaltim/console-accounts.json (hashes from `kaltim-console hash-password`).
                 """,
             description: "Kaltim web console",

@@ -1,5 +1,6 @@
 // Signing in and out, sessions, the role each page needs, the CSRF check of every form.
 import Admin
+import ClientAddress
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -103,7 +104,15 @@ extension ConsoleServer {
         return response
     }
 
-    func login(_ request: Request) async throws -> Response {
+    /// The client of a request, for the sign-in's limits per client (``ClientAddress``): the
+    /// reverse proxy's header when ``ConsoleConfiguration/clientAddressHeader`` names one, else
+    /// the peer.
+    func client(_ request: Request, _ context: ConsoleRequestContext) -> String {
+        let forwarded = configuration.clientAddressHeader.flatMap { HTTPField.Name($0) }.flatMap { request.headers[$0] }
+        return ClientAddress.key(peer: context.remoteAddress?.ipAddress, forwarded: forwarded)
+    }
+
+    func login(_ request: Request, _ context: ConsoleRequestContext) async throws -> Response {
         let form = try await Form(request)
         // Login CSRF: the form's token must match the cookie set with the form.
         guard let nonce = request.cookies[Self.loginCookie]?.value, let token = form.first("csrf"),
@@ -112,20 +121,24 @@ extension ConsoleServer {
         let name = form.first("username") ?? ""
         // A bounded number of password checks at once, whoever asks: the rest are refused now,
         // not queued behind a flood of sign-ins under made-up names.
-        guard signIns.reserveCheck() else {
-            logger.notice("console: sign-in refused, every password check is taken")
+        let client = client(request, context)
+        guard signIns.reserveCheck(client: client) else {
+            logger.notice("console: sign-in refused, every password check (or this client's share) is taken")
             return loginPage(
                 error: "Terlalu banyak permintaan masuk saat ini; coba lagi sebentar lagi.", status: .serviceUnavailable)
         }
-        defer { signIns.releaseCheck() }
-        guard signIns.begin(name) else {
+        defer { signIns.releaseCheck(client: client) }
+        guard signIns.begin(name, client: client) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.
-            return loginPage(
-                error: "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit.",
-                status: .tooManyRequests)
+            let error =
+                signIns.clientLockedOut(client)
+                ? "Terlalu banyak percobaan masuk yang gagal dari alamat ini; tunggu satu menit."
+                : "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
+            return loginPage(error: error, status: .tooManyRequests)
         }
-        let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
+        let user = await signIns.authenticate(
+            name: name, password: form.first("password") ?? "", client: client, with: configuration.accounts)
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])

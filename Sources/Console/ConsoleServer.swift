@@ -20,6 +20,18 @@ import ReviewDesk
 public import SubjectRights
 import Topology
 
+/// The console's request context: the peer's address, for the sign-in's limits per client.
+public struct ConsoleRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's address (a reverse proxy's, when there is one).
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
 /// How the console runs.
 public struct ConsoleConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -29,6 +41,10 @@ public struct ConsoleConfiguration: Sendable {
     /// this header; the accounts file then only gives their roles. Only for a console that
     /// nothing but the proxy can reach.
     public var trustedIdentityHeader: String?
+    /// A header a reverse proxy sets to the client's address (e.g. `X-Real-IP`), for the
+    /// sign-in's limits per client; nil: the peer's address (behind a proxy without it, every
+    /// client is the proxy, and one client's failures lock the sign-in for all).
+    public var clientAddressHeader: String?
     /// Cookies marked `Secure` and a `Strict-Transport-Security` header (behind HTTPS).
     public var secureCookies = false
     public var auditLog: AuditLog
@@ -88,7 +104,7 @@ public struct ConsoleServer: Sendable {
 
     /// The Hummingbird application (a service: run it in a `ServiceGroup`).
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders(secure: configuration.secureCookies))
         router.get("/static/console.css") { _, _ in
             Response(
@@ -97,7 +113,7 @@ public struct ConsoleServer: Sendable {
         }
         router.get("/health") { _, _ in Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("/login") { _, _ in loginPage(error: nil) }
-        router.post("/login") { request, _ in try await login(request) }
+        router.post("/login") { request, context in try await login(request, context) }
         router.post("/logout") { request, _ in try await logout(request) }
         router.get("/") { request, _ in try await guarded(request, .viewProgress) { session in try await progressPage(session) } }
         router.get("/progress.json") { request, _ in

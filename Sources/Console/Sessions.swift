@@ -128,21 +128,29 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// few hundred milliseconds of CPU and must not hold the threads that serve pages and run the
 /// read model's worker), and a user with five failures in a row is refused for a minute.
 ///
-/// An attempt counts as a failure from the moment it begins (``begin(_:)``) until its password
-/// proves right: parallel attempts cannot all pass the check before the first failure is
-/// recorded, so at most five guesses are ever under way or failed per minute.
+/// An attempt counts as a failure from the moment it begins (``begin(_:client:)``) until its
+/// password proves right: parallel attempts cannot all pass the check before the first failure
+/// is recorded, so at most five guesses are ever under way or failed per user and minute.
 ///
-/// At most ``maximumChecks`` checks are under way or waiting at once (``reserveCheck()``): an
-/// anonymous client sending sign-ins under ever new names (each a failure of its own name
-/// only) would otherwise queue PBKDF2 work without end, and staff signing in would wait behind
-/// it. Past the bound a sign-in is refused at once, without a check and without counting.
+/// At most ``maximumChecks`` checks are under way or waiting at once, and at most
+/// ``checksPerClient`` of one client's (``reserveCheck(client:)``): an anonymous client sending
+/// sign-ins under ever new names would otherwise queue PBKDF2 work without end, or take every
+/// place and keep staff out. A client is also refused for a minute after
+/// ``allowedFailuresPerClient`` failures in a row, whatever the names (a guess at many accounts
+/// from one address). Past a bound a sign-in is refused at once, without a check.
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
-    private let checks = Atomic<Int>(0)
+    /// Password checks under way or waiting: all of them, and by client.
+    private let checks = Mutex<(total: Int, byClient: [String: Int])>((0, [:]))
     /// Password checks under way or waiting, at most.
     static let maximumChecks = 8
-    private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+    /// One client's password checks under way or waiting, at most.
+    static let checksPerClient = 2
+    private let failures = FailureLedger()
+    private let clientFailures = FailureLedger()
     static let allowedFailures = 5
+    /// Failed sign-ins in a row from one client, under any names, before it waits a minute.
+    static let allowedFailuresPerClient = 20
     static let lockout: Duration = .seconds(60)
     static let tableLimit = 10_000
     /// The most UTF-8 bytes of a user name the gate keeps (a longer one is nobody's).
@@ -152,51 +160,92 @@ final class SignInGate: Sendable {
     static func key(_ name: String) -> String { String(decoding: name.utf8.prefix(longestName), as: UTF8.self) }
 
     /// Takes a place among the password checks under way or waiting: false when all
-    /// ``maximumChecks`` are taken. Give it back with ``releaseCheck()``.
-    func reserveCheck() -> Bool {
-        var current = checks.load(ordering: .relaxed)
-        while current < Self.maximumChecks {
-            let (exchanged, original) = checks.compareExchange(
-                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
-            if exchanged { return true }
-            current = original
-        }
-        return false
-    }
-
-    /// Gives back a place ``reserveCheck()`` took.
-    func releaseCheck() { checks.subtract(1, ordering: .acquiringAndReleasing) }
-
-    /// Takes one of the user's attempts: false (and nothing counted) when they have none left.
-    func begin(_ name: String) -> Bool {
-        let name = Self.key(name)
-        return failures.withLock { failures in
-            let now = ContinuousClock.now
-            if let record = failures[name], now - record.last > Self.lockout { failures[name] = nil }
-            let count = failures[name]?.count ?? 0
-            guard count < Self.allowedFailures else { return false }
-            // Bounded: past 10,000 names, those whose lockout has passed are forgotten, then the
-            // least recent (names are kept to 200 bytes: the table stays under a few MB).
-            if failures.count >= Self.tableLimit {
-                failures = failures.filter { now - $0.value.last <= Self.lockout }
-                if failures.count >= Self.tableLimit {
-                    let keep = failures.sorted { $0.value.last > $1.value.last }.prefix(Self.tableLimit / 2)
-                    failures = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
-                }
-            }
-            failures[name] = (count + 1, now)
+    /// ``maximumChecks`` are taken, or ``checksPerClient`` of `client`'s. Give it back with
+    /// ``releaseCheck(client:)``.
+    func reserveCheck(client: String) -> Bool {
+        checks.withLock { checks in
+            let mine = checks.byClient[client] ?? 0
+            guard checks.total < Self.maximumChecks, mine < Self.checksPerClient else { return false }
+            checks.total += 1
+            checks.byClient[client] = mine + 1
             return true
         }
     }
 
-    /// Checks the password of an attempt ``begin(_:)`` took; a right one clears the user's failures.
-    func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
-        let key = Self.key(name)
+    /// Gives back a place ``reserveCheck(client:)`` took.
+    func releaseCheck(client: String) {
+        checks.withLock { checks in
+            checks.total -= 1
+            let mine = (checks.byClient[client] ?? 1) - 1
+            checks.byClient[client] = mine > 0 ? mine : nil
+        }
+    }
+
+    /// Takes one of the user's attempts and one of the client's: false when either has none
+    /// left (an attempt refused for the user's lockout does not count against the client).
+    func begin(_ name: String, client: String) -> Bool {
+        let client = String(client.prefix(Self.longestName))
+        guard !clientFailures.isLockedOut(client, allowed: Self.allowedFailuresPerClient),
+            failures.begin(Self.key(name), allowed: Self.allowedFailures)
+        else { return false }
+        return clientFailures.begin(client, allowed: Self.allowedFailuresPerClient)
+    }
+
+    /// Whether `client` has used up its failures (for the page's wording).
+    func clientLockedOut(_ client: String) -> Bool {
+        clientFailures.isLockedOut(String(client.prefix(Self.longestName)), allowed: Self.allowedFailuresPerClient)
+    }
+
+    /// Checks the password of an attempt ``begin(_:client:)`` took; a right one clears the
+    /// user's failures and the client's.
+    func authenticate(name: String, password: String, client: String, with accounts: ConsoleAccounts) async
+        -> ConsoleAccounts.User?
+    {
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }
-        if user != nil { failures.withLock { $0[key] = nil } }
+        if user != nil {
+            failures.clear(Self.key(name))
+            clientFailures.clear(String(client.prefix(Self.longestName)))
+        }
         return user
+    }
+
+    /// Failures in a row by key (a user name, a client), each forgotten a ``SignInGate/lockout``
+    /// after the last; at most ``SignInGate/tableLimit`` keys.
+    private final class FailureLedger: Sendable {
+        private let table = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+
+        /// Counts a failure for `key` unless it has `allowed` already: false, counting nothing.
+        func begin(_ key: String, allowed: Int) -> Bool {
+            table.withLock { table in
+                let now = ContinuousClock.now
+                if let record = table[key], now - record.last > SignInGate.lockout { table[key] = nil }
+                let count = table[key]?.count ?? 0
+                guard count < allowed else { return false }
+                // Bounded: past 10,000 keys, those whose lockout has passed are forgotten, then
+                // the least recent (keys are kept to 200 bytes: the table stays under a few MB).
+                if table.count >= SignInGate.tableLimit {
+                    table = table.filter { now - $0.value.last <= SignInGate.lockout }
+                    if table.count >= SignInGate.tableLimit {
+                        let keep = table.sorted { $0.value.last > $1.value.last }.prefix(SignInGate.tableLimit / 2)
+                        table = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                    }
+                }
+                table[key] = (count + 1, now)
+                return true
+            }
+        }
+
+        /// Whether `key` has `allowed` failures within the lockout.
+        func isLockedOut(_ key: String, allowed: Int) -> Bool {
+            table.withLock { table in
+                guard let record = table[key] else { return false }
+                return ContinuousClock.now - record.last <= SignInGate.lockout && record.count >= allowed
+            }
+        }
+
+        func clear(_ key: String) { table.withLock { $0[key] = nil } }
     }
 }
 

@@ -52,6 +52,12 @@ struct Serve: AsyncParsableCommand {
             valueName: "header"))
     var trustedIdentityHeader: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A header the reverse proxy sets to the client's address (e.g. X-Real-IP), for the sign-in's limits per client; needs --console-host on loopback. Without it the peer's address counts (behind a proxy, every client is the proxy).",
+            valueName: "header"))
+    var clientAddressHeader: String?
+
     @Flag(help: "Mark cookies Secure and send Strict-Transport-Security (the console is served over HTTPS).")
     var secureCookies = false
 
@@ -111,6 +117,15 @@ struct Serve: AsyncParsableCommand {
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
         // Whoever reaches the port could name themselves admin in the header: only the proxy
         // (on the same host, or in the same pod) may.
+        // Whoever reaches the port could name any address in the header: only a proxy beside it may.
+        if let clientAddressHeader {
+            guard clientAddressHeader.wholeMatch(of: /[A-Za-z0-9-]{1,64}/) != nil else {
+                throw ValidationError("--client-address-header is a header name, e.g. X-Real-IP")
+            }
+            guard ["127.0.0.1", "::1", "localhost"].contains(consoleHost) else {
+                throw ValidationError("--client-address-header needs --console-host on loopback (the proxy's side only)")
+            }
+        }
         if trustedIdentityHeader != nil, !["127.0.0.1", "::1", "localhost"].contains(consoleHost) {
             throw ValidationError("--trusted-identity-header needs --console-host on loopback (the proxy's side only)")
         }
@@ -134,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         configuration.host = consoleHost
         configuration.port = consolePort
         configuration.trustedIdentityHeader = trustedIdentityHeader
+        configuration.clientAddressHeader = clientAddressHeader
         configuration.secureCookies = secureCookies
         configuration.topologyPrefix = options.topologyPrefix
         configuration.canaryWait = .seconds(canaryWait)

@@ -1,3 +1,4 @@
+import ClientAddress
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -121,29 +122,14 @@ public struct VerificationServer: Sendable {
 
     /// The rate limit, by the proxy's header when configured (its last entry: the one the proxy
     /// wrote, not one the client sent ahead of it), else by the peer's address; an IPv6 client
-    /// by its /64, which one host usually holds whole.
+    /// by its /64, which one host usually holds whole (``ClientAddress``).
     func allowed(_ request: Request, _ context: VerificationRequestContext) -> Bool {
-        var client = context.remoteAddress?.ipAddress ?? "unknown"
-        if let header = configuration.clientAddressHeader, let name = HTTPField.Name(header),
-            let value = request.headers[name]?.split(separator: ",").last
-        {
-            client = String(String(value).trimmingCharacters(in: .whitespaces).prefix(64))
-        }
-        return limiter.allow(Self.clientKey(client))
+        let forwarded = configuration.clientAddressHeader.flatMap { HTTPField.Name($0) }.flatMap { request.headers[$0] }
+        return limiter.allow(ClientAddress.key(peer: context.remoteAddress?.ipAddress, forwarded: forwarded))
     }
 
-    /// An IPv4 address as it is; an IPv6 address as its first 64 bits; an IPv4 address mapped
-    /// into IPv6 (`::ffff:a.b.c.d`, how a socket listening on `::` sees an IPv4 client) as the
-    /// IPv4 address. Its first 64 bits are zero for every IPv4 client, so keyed as IPv6 they
-    /// all shared one bucket, which one client could empty for everyone.
-    static func clientKey(_ address: String) -> String {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        guard address.contains(":"), inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
-        if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return bytes.suffix(4).map(String.init).joined(separator: ".")
-        }
-        return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
-    }
+    /// ``ClientAddress/key(_:)``.
+    static func clientKey(_ address: String) -> String { ClientAddress.key(address) }
 
     func html(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(

@@ -77,4 +77,68 @@ import Workers
         await group.triggerGracefulShutdown()
         try await running.value
     }
+
+    /// One client guessing at many accounts through the proxy (its address in the last entry of
+    /// X-Forwarded-For, whatever the client wrote before it): after twenty failures it is
+    /// refused, even with a right password, while staff at another address sign in.
+    @Test func oneClientGuessingAtManyAccountsIsRefusedAndOthersSignIn() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("sign-in"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
+        let catalogue = try ProgrammeCatalogue.load(
+            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
+        try await store.migrate(ProgressHandler(catalogue: catalogue).migrations)
+        let hash = try PasswordHash.make("benar-sekali", rounds: 210_000).encoded
+        var configuration = ConsoleConfiguration(
+            accounts: ConsoleAccounts(users: [.init(name: "siti", role: .viewer, passwordHash: hash)]),
+            auditLog: AuditLog(path: directory.appendingPathComponent("audit.jsonl").path), catalogue: catalogue)
+        configuration.port = 0
+        configuration.clientAddressHeader = "X-Forwarded-For"
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let server = ConsoleServer(configuration: configuration, store: store, logger: Logger(label: "test"))
+        let group = ServiceGroup(
+            services: [server.application { port in portSink.yield(port) }], gracefulShutdownSignals: [],
+            logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        var port = 0
+        for await value in ports {
+            port = value
+            break
+        }
+        // No cookie jar (a shared one would mix in the cookies of tests running at once on other
+        // ports) and no redirect followed.
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.httpCookieStorage = nil
+        sessionConfiguration.httpShouldSetCookies = false
+        let session = URLSession(configuration: sessionConfiguration, delegate: NoRedirects(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        /// Signs in as `user` from `forwarded`: the status and the page.
+        func signIn(_ user: String, _ password: String, forwarded: String) async throws -> (Int, String) {
+            let (form, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/login")!)
+            let cookie = try #require((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Set-Cookie"))
+            let nonce = try #require(
+                String(decoding: form, as: UTF8.self).firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/login")!)
+            request.httpMethod = "POST"
+            request.setValue(String(cookie.prefix { $0 != ";" }), forHTTPHeaderField: "Cookie")
+            request.setValue(forwarded, forHTTPHeaderField: "X-Forwarded-For")
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data("csrf=\(nonce)&username=\(user)&password=\(password)".utf8)
+            let (data, answer) = try await session.data(for: request)
+            return ((answer as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        }
+        for index in 0..<20 {
+            // A different made-up name each time, and a first entry the client wrote itself.
+            let (status, _) = try await signIn("tamu\(index)", "salah", forwarded: "198.51.100.\(index), 203.0.113.9")
+            #expect(status == 401, "attempt \(index)")
+        }
+        let (refused, page) = try await signIn("siti", "benar-sekali", forwarded: "203.0.113.9")
+        #expect(refused == 429 && page.contains("dari alamat ini"), "\(refused)")
+        let (other, _) = try await signIn("siti", "benar-sekali", forwarded: "198.51.100.4")
+        #expect(other == 303, "staff at another address sign in")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
 }

@@ -452,12 +452,39 @@ extension ProgressModelTests {
     /// the next is refused at once until one is given back.
     @Test func passwordChecksUnderWayAreBounded() {
         let gate = SignInGate()
-        #expect((0..<SignInGate.maximumChecks).allSatisfy { _ in gate.reserveCheck() })
-        #expect(!gate.reserveCheck(), "every place is taken")
-        gate.releaseCheck()
-        #expect(gate.reserveCheck() && !gate.reserveCheck())
-        for _ in 0..<SignInGate.maximumChecks { gate.releaseCheck() }
-        #expect(gate.reserveCheck())
+        #expect((0..<SignInGate.maximumChecks).allSatisfy { gate.reserveCheck(client: "10.0.0.\($0)") })
+        #expect(!gate.reserveCheck(client: "10.0.1.1"), "every place is taken")
+        gate.releaseCheck(client: "10.0.0.3")
+        #expect(gate.reserveCheck(client: "10.0.1.1") && !gate.reserveCheck(client: "10.0.1.2"))
+        for index in 0..<SignInGate.maximumChecks where index != 3 { gate.releaseCheck(client: "10.0.0.\(index)") }
+        gate.releaseCheck(client: "10.0.1.1")
+        #expect(gate.reserveCheck(client: "10.0.1.2"))
+    }
+
+    /// One client cannot take every place: past its two checks under way it is refused, and
+    /// staff at another address still get a check.
+    @Test func oneClientTakesAtMostItsShareOfTheChecks() {
+        let gate = SignInGate()
+        #expect(gate.reserveCheck(client: "203.0.113.9") && gate.reserveCheck(client: "203.0.113.9"))
+        #expect(!gate.reserveCheck(client: "203.0.113.9"), "a third check of the same client waits for none")
+        #expect(gate.reserveCheck(client: "198.51.100.4"), "another client is not kept out")
+        gate.releaseCheck(client: "203.0.113.9")
+        #expect(gate.reserveCheck(client: "203.0.113.9"))
+    }
+
+    /// Guesses at many accounts from one client: after twenty failures in a row it waits a
+    /// minute whatever the name; another client, and the accounts themselves, are not locked.
+    @Test func oneClientGuessingAtManyAccountsIsRefused() async throws {
+        let accounts = ConsoleAccounts(users: [
+            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
+        ])
+        let gate = SignInGate()
+        for index in 0..<SignInGate.allowedFailuresPerClient {
+            #expect(gate.begin("pengguna-\(index)", client: "203.0.113.9"))
+        }
+        #expect(!gate.begin("siti", client: "203.0.113.9") && gate.clientLockedOut("203.0.113.9"))
+        #expect(gate.begin("siti", client: "198.51.100.4") && !gate.clientLockedOut("198.51.100.4"))
+        #expect(await gate.authenticate(name: "siti", password: "benar", client: "198.51.100.4", with: accounts) != nil)
     }
 
     @Test func fiveFailuresInARowLockTheUserOutButNotTheOthers() async throws {
@@ -466,11 +493,11 @@ extension ProgressModelTests {
         ])
         let gate = SignInGate()
         for _ in 0..<SignInGate.allowedFailures {
-            #expect(gate.begin("siti"))
-            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
+            #expect(gate.begin("siti", client: "192.0.2.1"))
+            #expect(await gate.authenticate(name: "siti", password: "salah", client: "192.0.2.1", with: accounts) == nil)
         }
-        #expect(!gate.begin("siti"), "the sixth attempt is refused before its password is checked")
-        #expect(gate.begin("budi"))
+        #expect(!gate.begin("siti", client: "192.0.2.1"), "the sixth attempt is refused before its password is checked")
+        #expect(gate.begin("budi", client: "192.0.2.1"))
     }
 
     @Test func parallelAttemptsCannotAllPassTheCheckBeforeTheFirstFailureIsRecorded() async throws {
@@ -482,8 +509,8 @@ extension ProgressModelTests {
         let checked = await withTaskGroup(of: Bool.self) { group in
             for guess in 0..<20 {
                 group.addTask {
-                    guard gate.begin("siti") else { return false }
-                    _ = await gate.authenticate(name: "siti", password: "salah-\(guess)", with: accounts)
+                    guard gate.begin("siti", client: "192.0.2.1") else { return false }
+                    _ = await gate.authenticate(name: "siti", password: "salah-\(guess)", client: "192.0.2.1", with: accounts)
                     return true
                 }
             }
@@ -491,7 +518,7 @@ extension ProgressModelTests {
         }
         #expect(checked == SignInGate.allowedFailures)
         // Even the right password waits out the lockout once five guesses are under way.
-        #expect(!gate.begin("siti"))
+        #expect(!gate.begin("siti", client: "192.0.2.1"))
     }
 
     @Test func aRightPasswordClearsTheFailures() async throws {
@@ -500,12 +527,12 @@ extension ProgressModelTests {
         ])
         let gate = SignInGate()
         for _ in 0..<(SignInGate.allowedFailures - 1) {
-            #expect(gate.begin("siti"))
-            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
+            #expect(gate.begin("siti", client: "192.0.2.1"))
+            #expect(await gate.authenticate(name: "siti", password: "salah", client: "192.0.2.1", with: accounts) == nil)
         }
-        #expect(gate.begin("siti"))
-        #expect(await gate.authenticate(name: "siti", password: "benar", with: accounts)?.name == "siti")
-        for _ in 0..<SignInGate.allowedFailures { #expect(gate.begin("siti")) }
+        #expect(gate.begin("siti", client: "192.0.2.1"))
+        #expect(await gate.authenticate(name: "siti", password: "benar", client: "192.0.2.1", with: accounts)?.name == "siti")
+        for _ in 0..<SignInGate.allowedFailures { #expect(gate.begin("siti", client: "192.0.2.1")) }
     }
 }
 

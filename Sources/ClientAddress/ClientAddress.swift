@@ -1,0 +1,36 @@
+import Glibc
+
+/// Who is asking, for a limit per client of a web service: the address a reverse proxy wrote in
+/// its header, else the peer's, keyed so that one client holds one key (``key(_:)``). The
+/// console's sign-in and the verification service's rate limit both count by it.
+public enum ClientAddress {
+    /// The key of the client of a request: the last entry of `forwarded` (the value of the
+    /// proxy's header when one is configured: the entry the proxy wrote, not one the client sent
+    /// ahead of it), at most 64 characters; else `peer`; else `unknown`.
+    public static func key(peer: String?, forwarded: String?) -> String {
+        if let forwarded, let last = forwarded.split(separator: ",").last {
+            let trimmed = last.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+            return key(String(String(trimmed).prefix(64)))
+        }
+        return key(peer ?? "unknown")
+    }
+
+    /// An IPv4 address as it is; an IPv6 address as its first 64 bits; an IPv4 address mapped
+    /// into IPv6 (`::ffff:a.b.c.d`, how a socket listening on `::` sees an IPv4 client) as the
+    /// IPv4 address. Its first 64 bits are zero for every IPv4 client, so keyed as IPv6 they
+    /// all shared one key, which one client could use up for everyone.
+    public static func key(_ address: String) -> String {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard address.contains(":"), inet_pton(AF_INET6, address, &bytes) == 1 else { return address }
+        if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes.suffix(4).map(String.init).joined(separator: ".")
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in bytes.prefix(8) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self) + "::/64"
+    }
+}
