@@ -403,7 +403,7 @@ let package = Package(
             dependencies: [
                 "ContractKit",
                 "Console", "kaltim-console", "Admin", "AMQP", "Jobs", "Stores", "Contracts", "Topology", "Workers", "Programme",
-                "ReviewDesk", "DataProtection", "SubjectRights", "CertificateTrust",
+                "ReviewDesk", "DataProtection", "SubjectRights", "CertificateTrust", "ClientAddress",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,13 +6,29 @@ import Glibc
 public enum ClientAddress {
     /// The key of the client of a request: the last entry of `forwarded` (the value of the
     /// proxy's header when one is configured: the entry the proxy wrote, not one the client sent
-    /// ahead of it), at most 64 characters; else `peer`; else `unknown`.
+    /// ahead of it) when it is an IP address (a port or brackets around it are dropped, so that
+    /// a client is not a new one at each connection); else `peer`; else `unknown`.
     public static func key(peer: String?, forwarded: String?) -> String {
-        if let forwarded, let last = forwarded.split(separator: ",").last {
-            let trimmed = last.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
-            return key(String(String(trimmed).prefix(64)))
+        if let forwarded, let last = forwarded.split(separator: ",", omittingEmptySubsequences: false).last,
+            let address = ipAddress(String(last.prefix(80)))
+        {
+            return key(address)
         }
         return key(peer ?? "unknown")
+    }
+
+    /// `text` as an IP address: trimmed, without `[…]` and a port (`[::1]:443`, `1.2.3.4:5678`);
+    /// nil when it is none.
+    static func ipAddress(_ text: String) -> String? {
+        var address = text.trimmingSpaces()
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            address = String(address[address.index(after: address.startIndex)..<close])
+        } else if address.filter({ $0 == ":" }).count == 1, let colon = address.firstIndex(of: ":") {
+            address = String(address[..<colon])
+        }
+        var buffer = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET, address, &buffer) == 1 || inet_pton(AF_INET6, address, &buffer) == 1 else { return nil }
+        return address
     }
 
     /// An IPv4 address as it is; an IPv6 address as its first 64 bits; an IPv4 address mapped
@@ -32,5 +48,12 @@ public enum ClientAddress {
             hex.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: hex, as: UTF8.self) + "::/64"
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
 }

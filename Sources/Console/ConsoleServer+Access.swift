@@ -105,11 +105,14 @@ extension ConsoleServer {
     }
 
     /// The client of a request, for the sign-in's limits per client (``ClientAddress``): the
-    /// reverse proxy's header when ``ConsoleConfiguration/clientAddressHeader`` names one, else
-    /// the peer.
-    func client(_ request: Request, _ context: ConsoleRequestContext) -> String {
-        let forwarded = configuration.clientAddressHeader.flatMap { HTTPField.Name($0) }.flatMap { request.headers[$0] }
-        return ClientAddress.key(peer: context.remoteAddress?.ipAddress, forwarded: forwarded)
+    /// reverse proxy's header when ``ConsoleConfiguration/clientAddressHeader`` names one, the
+    /// peer with ``ConsoleConfiguration/limitSignInsPerPeer``; nil (no limit per client)
+    /// otherwise.
+    func client(_ request: Request, _ context: ConsoleRequestContext) -> String? {
+        if let header = configuration.clientAddressHeader.flatMap({ HTTPField.Name($0) }) {
+            return ClientAddress.key(peer: context.remoteAddress?.ipAddress, forwarded: request.headers[header])
+        }
+        return configuration.limitSignInsPerPeer ? ClientAddress.key(peer: context.remoteAddress?.ipAddress, forwarded: nil) : nil
     }
 
     func login(_ request: Request, _ context: ConsoleRequestContext) async throws -> Response {
@@ -137,8 +140,7 @@ extension ConsoleServer {
                 : "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
             return loginPage(error: error, status: .tooManyRequests)
         }
-        let user = await signIns.authenticate(
-            name: name, password: form.first("password") ?? "", client: client, with: configuration.accounts)
+        let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])

@@ -41,10 +41,14 @@ public struct ConsoleConfiguration: Sendable {
     /// this header; the accounts file then only gives their roles. Only for a console that
     /// nothing but the proxy can reach.
     public var trustedIdentityHeader: String?
-    /// A header a reverse proxy sets to the client's address (e.g. `X-Real-IP`), for the
-    /// sign-in's limits per client; nil: the peer's address (behind a proxy without it, every
-    /// client is the proxy, and one client's failures lock the sign-in for all).
+    /// A header a reverse proxy sets to the client's address (e.g. `X-Forwarded-For`), for the
+    /// sign-in's limits per client.
     public var clientAddressHeader: String?
+    /// The sign-in's limits per client by the peer's address, for a console its users reach
+    /// directly. With neither this nor ``clientAddressHeader`` there is no limit per client:
+    /// behind a proxy, a NAT or a container's port mapping every client would be one, and one
+    /// client's failures would refuse everyone.
+    public var limitSignInsPerPeer = false
     /// Cookies marked `Secure` and a `Strict-Transport-Security` header (behind HTTPS).
     public var secureCookies = false
     public var auditLog: AuditLog

@@ -136,8 +136,10 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// ``checksPerClient`` of one client's (``reserveCheck(client:)``): an anonymous client sending
 /// sign-ins under ever new names would otherwise queue PBKDF2 work without end, or take every
 /// place and keep staff out. A client is also refused for a minute after
-/// ``allowedFailuresPerClient`` failures in a row, whatever the names (a guess at many accounts
-/// from one address). Past a bound a sign-in is refused at once, without a check.
+/// ``allowedFailuresPerClient`` failures, whatever the names (a guess at many accounts from one
+/// address). Past a bound a sign-in is refused at once, without a check. The limits per client
+/// apply only where the client is known (``ConsoleConfiguration/clientAddressHeader``,
+/// ``ConsoleConfiguration/limitSignInsPerPeer``).
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
     /// Password checks under way or waiting: all of them, and by client.
@@ -160,54 +162,53 @@ final class SignInGate: Sendable {
     static func key(_ name: String) -> String { String(decoding: name.utf8.prefix(longestName), as: UTF8.self) }
 
     /// Takes a place among the password checks under way or waiting: false when all
-    /// ``maximumChecks`` are taken, or ``checksPerClient`` of `client`'s. Give it back with
-    /// ``releaseCheck(client:)``.
-    func reserveCheck(client: String) -> Bool {
+    /// ``maximumChecks`` are taken, or ``checksPerClient`` of a known `client`'s. Give it back
+    /// with ``releaseCheck(client:)``.
+    func reserveCheck(client: String?) -> Bool {
         checks.withLock { checks in
-            let mine = checks.byClient[client] ?? 0
+            let mine = client.map { checks.byClient[$0] ?? 0 } ?? 0
             guard checks.total < Self.maximumChecks, mine < Self.checksPerClient else { return false }
             checks.total += 1
-            checks.byClient[client] = mine + 1
+            if let client { checks.byClient[client] = mine + 1 }
             return true
         }
     }
 
     /// Gives back a place ``reserveCheck(client:)`` took.
-    func releaseCheck(client: String) {
+    func releaseCheck(client: String?) {
         checks.withLock { checks in
             checks.total -= 1
+            guard let client else { return }
             let mine = (checks.byClient[client] ?? 1) - 1
             checks.byClient[client] = mine > 0 ? mine : nil
         }
     }
 
-    /// Takes one of the user's attempts and one of the client's: false when either has none
-    /// left (an attempt refused for the user's lockout does not count against the client).
-    func begin(_ name: String, client: String) -> Bool {
-        let client = String(client.prefix(Self.longestName))
-        guard !clientFailures.isLockedOut(client, allowed: Self.allowedFailuresPerClient),
-            failures.begin(Self.key(name), allowed: Self.allowedFailures)
-        else { return false }
+    /// Takes one of the user's attempts and one of a known client's: false when either has
+    /// none left (an attempt refused for the user's lockout does not count against the client).
+    func begin(_ name: String, client: String?) -> Bool {
+        let client = client.map { String($0.prefix(Self.longestName)) }
+        if let client, clientFailures.isLockedOut(client, allowed: Self.allowedFailuresPerClient) { return false }
+        guard failures.begin(Self.key(name), allowed: Self.allowedFailures) else { return false }
+        guard let client else { return true }
         return clientFailures.begin(client, allowed: Self.allowedFailuresPerClient)
     }
 
     /// Whether `client` has used up its failures (for the page's wording).
-    func clientLockedOut(_ client: String) -> Bool {
-        clientFailures.isLockedOut(String(client.prefix(Self.longestName)), allowed: Self.allowedFailuresPerClient)
+    func clientLockedOut(_ client: String?) -> Bool {
+        guard let client else { return false }
+        return clientFailures.isLockedOut(String(client.prefix(Self.longestName)), allowed: Self.allowedFailuresPerClient)
     }
 
     /// Checks the password of an attempt ``begin(_:client:)`` took; a right one clears the
-    /// user's failures and the client's.
-    func authenticate(name: String, password: String, client: String, with accounts: ConsoleAccounts) async
-        -> ConsoleAccounts.User?
-    {
+    /// user's failures, not the client's: someone with an account of their own could otherwise
+    /// sign in between guesses at others' and never be counted out. A client's failures are
+    /// forgotten a ``lockout`` after its last.
+    func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }
-        if user != nil {
-            failures.clear(Self.key(name))
-            clientFailures.clear(String(client.prefix(Self.longestName)))
-        }
+        if user != nil { failures.clear(Self.key(name)) }
         return user
     }
 

@@ -54,9 +54,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A header the reverse proxy sets to the client's address (e.g. X-Real-IP), for the sign-in's limits per client; needs --console-host on loopback. Without it the peer's address counts (behind a proxy, every client is the proxy).",
+            "A header the reverse proxy sets to the client's address (e.g. X-Forwarded-For: its last entry), for the sign-in's limits per client; needs --console-host on loopback.",
             valueName: "header"))
     var clientAddressHeader: String?
+
+    @Flag(
+        help: ArgumentHelp(
+            "Limit sign-ins per client by the peer's address (a console its users reach directly, with no proxy or NAT between). Without it or --client-address-header, there is no limit per client."
+        ))
+    var limitSignInsPerPeer = false
 
     @Flag(help: "Mark cookies Secure and send Strict-Transport-Security (the console is served over HTTPS).")
     var secureCookies = false
@@ -115,8 +121,6 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(consolePort) else { throw ValidationError("--console-port must be 0…65535") }
         guard canaryWait >= 0 else { throw ValidationError("--canary-wait cannot be negative") }
-        // Whoever reaches the port could name themselves admin in the header: only the proxy
-        // (on the same host, or in the same pod) may.
         // Whoever reaches the port could name any address in the header: only a proxy beside it may.
         if let clientAddressHeader {
             guard clientAddressHeader.wholeMatch(of: /[A-Za-z0-9-]{1,64}/) != nil else {
@@ -126,6 +130,11 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--client-address-header needs --console-host on loopback (the proxy's side only)")
             }
         }
+        if clientAddressHeader != nil && limitSignInsPerPeer {
+            throw ValidationError("give --client-address-header (behind a proxy) or --limit-sign-ins-per-peer, not both")
+        }
+        // Whoever reaches the port could name themselves admin in the header: only the proxy
+        // (on the same host, or in the same pod) may.
         if trustedIdentityHeader != nil, !["127.0.0.1", "::1", "localhost"].contains(consoleHost) {
             throw ValidationError("--trusted-identity-header needs --console-host on loopback (the proxy's side only)")
         }
@@ -150,6 +159,7 @@ struct Serve: AsyncParsableCommand {
         configuration.port = consolePort
         configuration.trustedIdentityHeader = trustedIdentityHeader
         configuration.clientAddressHeader = clientAddressHeader
+        configuration.limitSignInsPerPeer = limitSignInsPerPeer
         configuration.secureCookies = secureCookies
         configuration.topologyPrefix = options.topologyPrefix
         configuration.canaryWait = .seconds(canaryWait)

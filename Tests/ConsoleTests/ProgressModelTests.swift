@@ -1,3 +1,4 @@
+import ClientAddress
 import ContractKit
 import Contracts
 import Foundation
@@ -484,7 +485,11 @@ extension ProgressModelTests {
         }
         #expect(!gate.begin("siti", client: "203.0.113.9") && gate.clientLockedOut("203.0.113.9"))
         #expect(gate.begin("siti", client: "198.51.100.4") && !gate.clientLockedOut("198.51.100.4"))
-        #expect(await gate.authenticate(name: "siti", password: "benar", client: "198.51.100.4", with: accounts) != nil)
+        // A right password, here from another client, clears the account's failures only.
+        #expect(await gate.authenticate(name: "siti", password: "benar", with: accounts) != nil)
+        #expect(gate.clientLockedOut("203.0.113.9"))
+        // Where clients are not known (no proxy header, no per-peer limit), only the other bounds hold.
+        #expect(gate.begin("siti", client: nil) && !gate.clientLockedOut(nil))
     }
 
     @Test func fiveFailuresInARowLockTheUserOutButNotTheOthers() async throws {
@@ -494,7 +499,7 @@ extension ProgressModelTests {
         let gate = SignInGate()
         for _ in 0..<SignInGate.allowedFailures {
             #expect(gate.begin("siti", client: "192.0.2.1"))
-            #expect(await gate.authenticate(name: "siti", password: "salah", client: "192.0.2.1", with: accounts) == nil)
+            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
         }
         #expect(!gate.begin("siti", client: "192.0.2.1"), "the sixth attempt is refused before its password is checked")
         #expect(gate.begin("budi", client: "192.0.2.1"))
@@ -510,7 +515,7 @@ extension ProgressModelTests {
             for guess in 0..<20 {
                 group.addTask {
                     guard gate.begin("siti", client: "192.0.2.1") else { return false }
-                    _ = await gate.authenticate(name: "siti", password: "salah-\(guess)", client: "192.0.2.1", with: accounts)
+                    _ = await gate.authenticate(name: "siti", password: "salah-\(guess)", with: accounts)
                     return true
                 }
             }
@@ -528,11 +533,25 @@ extension ProgressModelTests {
         let gate = SignInGate()
         for _ in 0..<(SignInGate.allowedFailures - 1) {
             #expect(gate.begin("siti", client: "192.0.2.1"))
-            #expect(await gate.authenticate(name: "siti", password: "salah", client: "192.0.2.1", with: accounts) == nil)
+            #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
         }
         #expect(gate.begin("siti", client: "192.0.2.1"))
-        #expect(await gate.authenticate(name: "siti", password: "benar", client: "192.0.2.1", with: accounts)?.name == "siti")
+        #expect(await gate.authenticate(name: "siti", password: "benar", with: accounts)?.name == "siti")
         for _ in 0..<SignInGate.allowedFailures { #expect(gate.begin("siti", client: "192.0.2.1")) }
+    }
+}
+
+@Suite struct ClientAddressTests {
+    /// The proxy's last entry when it is an address (a port or brackets dropped), else the peer.
+    @Test func theProxysLastEntryCountsWhenItIsAnAddress() {
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: "198.51.100.4, 203.0.113.9") == "203.0.113.9")
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: "203.0.113.9:5678") == "203.0.113.9", "no key per port")
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: "[2001:db8:1:2::7]:443") == "20010db800010002::/64")
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: "203.0.113.9, ") == "127.0.0.1", "an empty last entry")
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: "unknown") == "127.0.0.1")
+        #expect(ClientAddress.key(peer: "127.0.0.1", forwarded: String(repeating: "9", count: 10_000)) == "127.0.0.1")
+        #expect(ClientAddress.key(peer: nil, forwarded: nil) == "unknown")
+        #expect(ClientAddress.key(peer: "::ffff:203.0.113.7", forwarded: nil) == "203.0.113.7")
     }
 }
 
