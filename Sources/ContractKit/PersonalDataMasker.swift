@@ -276,11 +276,11 @@ private struct Scanner {
 /// Masking by shape: NIK-like and phone-like digit runs in free text.
 enum ShapeMasking {
     /// Separators a reader sees between groups of digits of one number (up to ``maximumGap``
-    /// of them: `6474  0112`, `(0812) 3456`): punctuation and its look-alikes (every dash and
-    /// hyphen, the minus sign, fullwidth forms) and every space.
+    /// of them: `6474  0112`, `(0812) 3456`): `. / _ ( )` and their look-alikes (every dash and
+    /// hyphen, the minus sign, fullwidth forms), every space, tabs and line breaks.
     private static func isSeparator(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x2E, 0x2F, 0x5F, 0x28, 0x29, 0x2212, 0xFF0D, 0xFF0E, 0xFF0F: return true
+        case 0x09...0x0D, 0x2E, 0x2F, 0x5F, 0x28, 0x29, 0x2212, 0xFF0D, 0xFF0E, 0xFF0F: return true
         default:
             let category = scalar.properties.generalCategory
             return category == .spaceSeparator || category == .dashPunctuation
@@ -288,12 +288,14 @@ enum ShapeMasking {
     }
 
     /// Characters a reader does not see, skipped between digit groups however many there are:
-    /// control characters (C0, DEL, C1: a terminal shows them escaped or not at all), format
+    /// control characters other than tabs and line breaks (C0, DEL, C1: a terminal shows them
+    /// escaped or not at all), format
     /// characters (soft hyphen, the marks that join, separate or reorder text, tags), combining
     /// marks (the combining grapheme joiner, variation selectors) and blank letters (the Hangul
     /// fillers, the Braille blank). A NIK split by letters or visible symbols is not found.
     private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
+        case 0x09...0x0D: return false  // tabs and line breaks separate, up to the bound
         case 0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0: return true
         default:
             switch scalar.properties.generalCategory {

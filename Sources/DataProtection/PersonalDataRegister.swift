@@ -50,7 +50,7 @@ public enum Erasure: Sendable {
         case .deleteRows: "rows deleted"
         case .clear(let columns): columns.map { "`\($0.column)` → \($0.value)" }.joined(separator: ", ")
         case .publishedEvents: "published rows naming the person deleted"
-        case .expiresWithinADay: "left to expire (deleted within 24 hours, found by no id)"
+        case .expiresWithinADay: "left to expire (deleted after 24 hours; no id of the person finds them)"
         }
     }
 }
@@ -416,8 +416,8 @@ public enum PersonalDataRegister {
         RegisterEntry(
             .table, holder: "notifications", name: "notif_address_load", personal: ["address_key"], other: ["queued_at"],
             purpose:
-                "the acknowledgements and rejections each number or address got in the last day, by a SHA-256 digest of it: at most ten a day, whoever submits registrations naming it",
-            retention: "24 hours (deleted by the notification worker as it queues)", readers: "notifications",
+                "the acknowledgements and rejections each number or address got in the last day, by an unsalted SHA-256 digest of it (a number can be found again by trying numbers: personal data): at most ten a day, whoever submits registrations naming it",
+            retention: "24 hours (then deleted by the notification dispatcher, every 10 minutes)", readers: "notifications",
             erasure: .expiresWithinADay),
         RegisterEntry(
             .table, holder: "notifications", name: "notif_seats", keys: [("participant_id", .participantID)],

@@ -158,6 +158,8 @@ import Testing
         #expect(
             masker.mask("region 6474011001, year 2025, 17 digits 64710541079900031")
                 == "region 6474011001, year 2025, 17 digits 64710541079900031")
+        // A number and a date on lines of their own, four line breaks apart, are two things.
+        #expect(masker.mask("REG-2025-000123\n\n\n\n2025-01-15") == "REG-2025-000123\n\n\n\n2025-01-15")
     }
 
     @Test func hostileInputNeverTraps() {

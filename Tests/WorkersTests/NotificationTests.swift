@@ -454,6 +454,14 @@ struct NotificationDeliveryTests {
         clock.set(Self.noon().addingTimeInterval(86_401))
         _ = try await kit.deliver(Self.submitted(42, phone: victim))
         #expect(try await states()["REG-42"] == "pending")
+        // The dispatcher deletes the counts older than a day.
+        let dispatcher = NotificationDispatcher(
+            store: kit.store, templates: templates, senders: [:], options: DispatcherOptions(), instance: "test",
+            now: { clock.date })
+        let before = try await kit.query("SELECT COUNT(*) AS n FROM notif_address_load").first?["n"]?.integer ?? 0
+        await dispatcher.purgeAddressLoad()
+        let after = try await kit.query("SELECT COUNT(*) AS n FROM notif_address_load").first?["n"]?.integer ?? 0
+        #expect(before > 1 && after == 1, "only the count of the last day (REG-42's) is left: \(before) → \(after)")
     }
 
     @Test func eachEventIsSentOnceThroughTheGatewayWithItsIdempotencyKeyEvenWhenRedeliveredOrReplayed() async throws {
@@ -851,6 +859,13 @@ struct NotificationDeliveryTests {
         await #expect {
             _ = try await kit.deliver(EventEnvelope(id: "requested-forged", source: "/test", data: forged))
         } throws: { ($0 as? Failure)?.code == .templateNotRequestable && ($0 as? Failure)?.kind == .permanent }
+        // Nor a channel's wording of an event's template.
+        var smsWording = forged
+        smsWording.notificationID = "forged-selection"
+        smsWording.template = "lulus_seleksi.sms"
+        await #expect {
+            _ = try await kit.deliver(EventEnvelope(id: "requested-forged-sms", source: "/test", data: smsWording))
+        } throws: { ($0 as? Failure)?.code == .templateNotRequestable }
         let requested = NotificationRequestedV1(
             notificationID: "good-sms", participantID: nil, registrationID: "REG-32", channel: .sms, recipient: "0812 5000 0032",
             template: "pemberitahuan_kegagalan_pdp",

@@ -145,6 +145,7 @@ public final class NotificationDispatcher: Service, Sendable {
                 if due {
                     await purgeSettledMessageData()
                     await purgeContacts()
+                    await purgeAddressLoad()
                 }
                 if sent == 0 { await doorbell.wait(upTo: options.idleInterval) }
             }
@@ -187,6 +188,18 @@ public final class NotificationDispatcher: Service, Sendable {
         let (seconds, attoseconds) = keep.components
         await forgetSentCopies(before: now().addingTimeInterval(-(Double(seconds) + Double(attoseconds) / 1e18)))
         return cleared
+    }
+
+    /// Deletes the counts of acknowledgements per address older than a day
+    /// (`NotificationHandler.admitUnverified`): digests of numbers and addresses, kept no longer
+    /// than the bound needs them.
+    public func purgeAddressLoad() async {
+        let cutoff = SQLValue.real(now().timeIntervalSince1970 - 86_400)
+        // One statement (the rows are small and indexed by time): no batches needed.
+        _ = await inBatches(what: "counts per address") { transaction in
+            try transaction.execute("DELETE FROM notif_address_load WHERE queued_at < ?", [cutoff])
+            return 0
+        }
     }
 
     /// Has each sender delete its own copy of what it sent before `cutoff` (the file channel's

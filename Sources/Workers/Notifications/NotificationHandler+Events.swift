@@ -392,7 +392,10 @@ extension NotificationHandler {
         // Only a free template: an event's template filled by a requester would put the
         // requester's words (a link as the certificate's verification address, a seat that
         // does not exist) into a message the programme sends as its own.
-        guard NotificationTemplates.fields[requested.template] == nil else {
+        // A channel's wording (`lulus_seleksi.sms`) is the dispatcher's to choose, never named.
+        guard !requested.template.contains("."),
+            NotificationTemplates.fields[requested.template] == nil
+        else {
             throw Failure.permanent(
                 .templateNotRequestable,
                 "\(requested.template) is an event's template; notification.requested takes free templates only")

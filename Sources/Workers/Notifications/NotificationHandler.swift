@@ -246,15 +246,15 @@ public struct NotificationHandler: TypedMessageHandler {
     /// Whether one more ``unverifiedTemplates`` message may go to `routes`: none of their
     /// addresses had ``unverifiedPerAddress`` in the last 24 hours (the worker's clock). When it
     /// may, it is counted for each address. The count is kept by a digest of the address
-    /// (``addressKey(_:)``) in `notif_address_load`, rows older than a day deleted as it goes, so
-    /// that neither a consent withdrawal nor an erasure of the registrations resets it.
+    /// (``addressKey(_:)``) in `notif_address_load` (the dispatcher deletes rows older than a
+    /// day), so that neither a consent withdrawal nor an erasure of the registrations resets it.
     func admitUnverified(_ routes: [Route], in transaction: any StoreTransaction) throws -> Bool {
         let now = now().timeIntervalSince1970
-        try transaction.execute("DELETE FROM notif_address_load WHERE queued_at < ?", [.real(now - 86_400)])
         let keys = Set(routes.map { Self.addressKey($0.recipient) })
         for key in keys {
             let row = try transaction.query(
-                "SELECT COUNT(*) AS n FROM notif_address_load WHERE address_key = ?", [.text(key)]
+                "SELECT COUNT(*) AS n FROM notif_address_load WHERE address_key = ? AND queued_at >= ?",
+                [.text(key), .real(now - 86_400)]
             ).first
             if (row?["n"]?.integer ?? 0) >= Int64(Self.unverifiedPerAddress) { return false }
         }
@@ -281,7 +281,7 @@ public struct NotificationHandler: TypedMessageHandler {
         notificationID: String, event: DecodedEvent, template: String, parameters: [String: String], routes: [Route],
         urgent: Bool, registrationID: String?, participantID: String?, in transaction: any StoreTransaction
     ) throws {
-        let now = Date().timeIntervalSince1970
+        let createdAt = now().timeIntervalSince1970
         try transaction.execute(
             """
             INSERT INTO notif_messages (notification_id, event_id, event_type, template, parameters, routes, urgent,
@@ -292,7 +292,7 @@ public struct NotificationHandler: TypedMessageHandler {
                 .text(notificationID), .text(event.header.id), .text(event.header.type), .text(template),
                 .text(FlatJSON.object(parameters)), .text(FlatJSON.routes(routes)), .integer(urgent ? 1 : 0),
                 registrationID.map { .text($0) } ?? .null, participantID.map { .text($0) } ?? .null,
-                .text(event.header.correlationID), .real(now), .real(event.header.time.timeIntervalSince1970), .real(0),
+                .text(event.header.correlationID), .real(createdAt), .real(event.header.time.timeIntervalSince1970), .real(0),
             ])
     }
 
