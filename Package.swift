@@ -167,7 +167,12 @@ let package = Package(
         .target(name: "HTMLEscaping", swiftSettings: swiftSettings),
         // A web client's key for limits per client (the console's sign-in, the verification
         // service's rate limit): the proxy's header or the peer, an IPv6 client by its /64.
-        .target(name: "ClientAddress", swiftSettings: swiftSettings),
+        .target(
+            name: "ClientAddress",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         // The public certificate verification service (page and JSON, rate-limited, read only).
         .target(
             name: "Verification",

@@ -1,4 +1,19 @@
 import Glibc
+public import Hummingbird
+public import NIOCore
+
+/// A request context with the peer's address (a reverse proxy's, when there is one): what the
+/// console and the verification service need for their limits per client.
+public struct PeerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's address.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
 
 /// Who is asking, for a limit per client of a web service: the address a reverse proxy wrote in
 /// its header, else the peer's, keyed so that one client holds one key (``key(_:)``). The

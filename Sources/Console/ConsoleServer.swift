@@ -7,6 +7,7 @@
 // a CSRF token on every state-changing form, and security headers on every response.
 public import AMQP
 public import Admin
+public import ClientAddress
 import ContractKit
 import Contracts
 import Foundation
@@ -21,16 +22,7 @@ public import SubjectRights
 import Topology
 
 /// The console's request context: the peer's address, for the sign-in's limits per client.
-public struct ConsoleRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    /// The peer's address (a reverse proxy's, when there is one).
-    public let remoteAddress: SocketAddress?
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-}
+public typealias ConsoleRequestContext = PeerRequestContext
 
 /// How the console runs.
 public struct ConsoleConfiguration: Sendable {

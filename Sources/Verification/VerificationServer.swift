@@ -1,21 +1,12 @@
-import ClientAddress
+public import ClientAddress
 import Foundation
 import HTTPTypes
 public import Hummingbird
 public import Logging
-public import NIOCore
+import NIOCore
 
 /// The request context of the verification service: the client's address, for the rate limit.
-public struct VerificationRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    /// The peer's address (a reverse proxy's, when there is one).
-    public let remoteAddress: SocketAddress?
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-}
+public typealias VerificationRequestContext = PeerRequestContext
 
 /// How the verification service runs.
 public struct VerificationConfiguration: Sendable {

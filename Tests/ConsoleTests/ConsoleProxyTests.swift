@@ -17,20 +17,22 @@ import Workers
 /// Behind an authenticating reverse proxy: the identity header names the user, the accounts
 /// file gives the role, and nobody the file does not know gets in (no broker needed).
 @Suite struct ConsoleProxyTests {
-    @Test func theProxysIdentityHeaderNamesTheUserAndTheAccountsFileTheRole() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("proxy"))
+    /// A console on a free port with one viewer account and an empty read model in `directory`,
+    /// its configuration changed by `configure`: the port, the service group and its task.
+    static func start(
+        in directory: URL, user: String, password: String, configure: (inout ConsoleConfiguration) -> Void
+    ) async throws -> (Int, ServiceGroup, Task<Void, any Error>) {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
         let catalogue = try ProgrammeCatalogue.load(
             path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
         try await store.migrate(ProgressHandler(catalogue: catalogue).migrations)
-        let hash = try PasswordHash.make("unused-behind-the-proxy", rounds: 210_000).encoded
+        let hash = try PasswordHash.make(password, rounds: 210_000).encoded
         var configuration = ConsoleConfiguration(
-            accounts: ConsoleAccounts(users: [.init(name: "rina", role: .viewer, passwordHash: hash)]),
+            accounts: ConsoleAccounts(users: [.init(name: user, role: .viewer, passwordHash: hash)]),
             auditLog: AuditLog(path: directory.appendingPathComponent("audit.jsonl").path), catalogue: catalogue)
         configuration.port = 0
-        configuration.trustedIdentityHeader = "X-Forwarded-User"
+        configure(&configuration)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = ConsoleServer(configuration: configuration, store: store, logger: Logger(label: "test"))
         let group = ServiceGroup(
@@ -42,6 +44,15 @@ import Workers
             port = value
             break
         }
+        return (port, group, running)
+    }
+
+    @Test func theProxysIdentityHeaderNamesTheUserAndTheAccountsFileTheRole() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("proxy"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (port, group, running) = try await Self.start(
+            in: directory, user: "rina", password: "unused-behind-the-proxy"
+        ) { $0.trustedIdentityHeader = "X-Forwarded-User" }
 
         func get(_ path: String, user: String?) async throws -> (Int, String, [AnyHashable: Any]) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
@@ -83,28 +94,9 @@ import Workers
     /// refused, even with a right password, while staff at another address sign in.
     @Test func oneClientGuessingAtManyAccountsIsRefusedAndOthersSignIn() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("sign-in"))
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("console.sqlite").path)
-        let catalogue = try ProgrammeCatalogue.load(
-            path: BrokerEnvironment.repositoryRoot.appendingPathComponent("config/programme-2025.json").path)
-        try await store.migrate(ProgressHandler(catalogue: catalogue).migrations)
-        let hash = try PasswordHash.make("benar-sekali", rounds: 210_000).encoded
-        var configuration = ConsoleConfiguration(
-            accounts: ConsoleAccounts(users: [.init(name: "siti", role: .viewer, passwordHash: hash)]),
-            auditLog: AuditLog(path: directory.appendingPathComponent("audit.jsonl").path), catalogue: catalogue)
-        configuration.port = 0
-        configuration.clientAddressHeader = "X-Forwarded-For"
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let server = ConsoleServer(configuration: configuration, store: store, logger: Logger(label: "test"))
-        let group = ServiceGroup(
-            services: [server.application { port in portSink.yield(port) }], gracefulShutdownSignals: [],
-            logger: Logger(label: "test"))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await value in ports {
-            port = value
-            break
+        let (port, group, running) = try await Self.start(in: directory, user: "siti", password: "benar-sekali") {
+            $0.clientAddressHeader = "X-Forwarded-For"
         }
         // No cookie jar (a shared one would mix in the cookies of tests running at once on other
         // ports) and no redirect followed.
