@@ -170,7 +170,8 @@ let package = Package(
         .target(
             name: "ClientAddress",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                "ContractKit", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         // The public certificate verification service (page and JSON, rate-limited, read only).

@@ -1,3 +1,4 @@
+import ContractKit
 import Glibc
 public import Hummingbird
 public import NIOCore
@@ -56,13 +57,7 @@ public enum ClientAddress {
         if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
             return bytes.suffix(4).map(String.init).joined(separator: ".")
         }
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        for byte in bytes.prefix(8) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self) + "::/64"
+        return Hex.lowercase(bytes.prefix(8)) + "::/64"
     }
 }
 

@@ -1,3 +1,4 @@
+import CertificateTrust
 public import ContractKit
 import Contracts
 public import Foundation
@@ -60,8 +61,7 @@ public struct GradingHandler: TypedMessageHandler {
     /// Whether `date` (`YYYY-MM-DD`) is after tomorrow in WITA, by the worker's clock (not the
     /// publisher's time, which it sets itself).
     func isInTheFuture(_ date: String) -> Bool {
-        let tomorrow = IndonesianCalendar.calendar.dateComponents([.year, .month, .day], from: now().addingTimeInterval(86_400))
-        return date > String(format: "%04d-%02d-%02d", tomorrow.year ?? 0, tomorrow.month ?? 0, tomorrow.day ?? 0)
+        date > CertificateKeyRing.witaDay(now().addingTimeInterval(86_400))
     }
 
     /// Whether a BNSP certificate or registration number an LSP sends may be signed into a
