@@ -11,6 +11,8 @@ missing=()
 [[ -f /usr/include/sqlite3.h ]] || missing+=(libsqlite3-dev)
 [[ -f /usr/include/cairo/cairo-pdf.h ]] || missing+=(libcairo2-dev)
 [[ -f /usr/include/qrencode.h ]] || missing+=(libqrencode-dev)
+# The certificate's font (fontconfig's sans-serif), which the PDFs embed without its hinting.
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 [[ -f /usr/include/x86_64-linux-gnu/curl/curl.h || -f /usr/include/curl/curl.h || -f /usr/include/aarch64-linux-gnu/curl/curl.h ]] ||
   missing+=(libcurl4-openssl-dev)
 # poppler-utils and zbar-tools: a test renders a certificate PDF and reads its QR code back.

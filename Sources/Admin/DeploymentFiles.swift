@@ -298,7 +298,7 @@ public enum DeploymentFiles {
 
         FROM debian:bookworm-slim
         RUN apt-get update && apt-get install -y --no-install-recommends librabbitmq4 libsqlite3-0 libcairo2 libqrencode4 \\
-            libcurl4 ca-certificates tzdata && rm -rf /var/lib/apt/lists/* \\
+            fonts-dejavu-core libcurl4 ca-certificates tzdata && rm -rf /var/lib/apt/lists/* \\
             && useradd --system --home /var/lib/kaltim --create-home kaltim
         COPY --from=build /usr/local/bin/kaltim-worker /usr/local/bin/kaltim-admin /usr/local/bin/kaltim-console /usr/local/bin/
         COPY config /etc/kaltim

@@ -7,6 +7,11 @@ import Programme
 /// Draws a printable certificate (A4 landscape PDF) with cairo, with a QR code (libqrencode)
 /// that carries the verification address (or the bare code when no address is configured).
 public enum CertificatePDF {
+    /// Whether this process draws certificates with the system's sans-serif without its hinting
+    /// (smaller PDFs, less to compress), rather than with cairo's own face of it
+    /// (``CertificateFonts``).
+    public static var drawsWithoutHinting: Bool { CertificateFonts.unhinted }
+
     /// Writes the PDF of `document` to `path`.
     /// - Parameter verificationURL: the verification service's address; the QR code and the
     ///   printed link are this followed by the verification code.
@@ -34,8 +39,7 @@ public enum CertificatePDF {
         cairo_stroke(cr)
 
         func text(_ string: String, x: Double, y: Double, size: Double, bold: Bool = false, centred: Bool = false) {
-            cairo_select_font_face(
-                cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
+            CertificateFonts.select(cr, bold: bold)
             cairo_set_font_size(cr, size)
             var x = x
             if centred {
@@ -76,7 +80,7 @@ public enum CertificatePDF {
         text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
         // The name at 24 pt, smaller when it would not fit between the borders.
         let holder = payload.holderName ?? payload.participantID
-        cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD)
+        CertificateFonts.select(cr, bold: true)
         cairo_set_font_size(cr, 24)
         var nameExtents = cairo_text_extents_t()
         cairo_text_extents(cr, holder, &nameExtents)
@@ -87,7 +91,7 @@ public enum CertificatePDF {
             let line =
                 "pemegang \(licenceName), \(CertificateKind.qualificationLabel(payload.kind)) \(payload.qualification ?? "-")"
             // At 13 pt, smaller when a long qualification would not fit between the borders.
-            cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
+            CertificateFonts.select(cr, bold: false)
             cairo_set_font_size(cr, 13)
             var lineExtents = cairo_text_extents_t()
             cairo_text_extents(cr, line, &lineExtents)

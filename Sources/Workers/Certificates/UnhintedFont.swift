@@ -1,0 +1,243 @@
+/// A TrueType font without its hinting: the same outlines, metrics and character map, without
+/// the instructions a rasteriser runs to fit glyphs to a screen's pixels.
+///
+/// A PDF embeds a subset of each font it uses, compressed; the certificate's fonts (DejaVu Sans
+/// on Debian) carry more bytes of hinting than of outline, so the subsets without it are about
+/// half the size and take half the compression. Hinting does nothing in print and little on
+/// today's screens, which mostly ignore it.
+///
+/// What is taken out: the `fpgm`, `prep` and `cvt ` tables (the programs and their values), the
+/// tables that only record hinted results (`hdmx`, `LTSH`, `VDMX`), and every glyph's
+/// instructions; `loca` is rewritten in its long form and the checksums are recomputed.
+/// Anything that is not a well-formed TrueType font with `glyf` outlines (a collection, a CFF
+/// font, a truncated file) is refused: the caller keeps the font as it is.
+public enum UnhintedFont {
+    /// Why a font could not be rewritten.
+    public struct Refusal: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    private static let droppedTables: Set<String> = ["fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX"]
+
+    /// `font` (a TrueType file's bytes) without its hinting.
+    /// - Throws: ``Refusal`` for anything but a well-formed TrueType font with outlines.
+    public static func strip(_ font: [UInt8]) throws(Refusal) -> [UInt8] {
+        let reader = Reader(font)
+        // 1.0, or "true" (Apple's tag for the same format).
+        guard let version = reader.u32(0), version == 0x0001_0000 || version == 0x7472_7565 else {
+            throw Refusal(description: "not a TrueType font")
+        }
+        guard let tableCount = reader.u16(4), tableCount > 0, tableCount <= 256 else {
+            throw Refusal(description: "no table directory")
+        }
+        var tables: [String: [UInt8]] = [:]
+        var order: [String] = []
+        for index in 0..<Int(tableCount) {
+            let entry = 12 + 16 * index
+            guard let tag = reader.tag(entry), let offset = reader.u32(entry + 8), let length = reader.u32(entry + 12),
+                let bytes = reader.slice(Int(offset), Int(length)), tables[tag] == nil
+            else { throw Refusal(description: "a table lies outside the file") }
+            tables[tag] = bytes
+            order.append(tag)
+        }
+        guard let head = tables["head"], head.count >= 54, let maxp = tables["maxp"], maxp.count >= 6,
+            let glyf = tables["glyf"], let loca = tables["loca"]
+        else { throw Refusal(description: "no TrueType outlines (head, maxp, glyf and loca)") }
+        let glyphCount = Int(Reader(maxp).u16(4) ?? 0)
+        let longOffsets = Reader(head).u16(50) == 1
+        let locaReader = Reader(loca)
+        func location(_ glyph: Int) -> Int? {
+            longOffsets ? locaReader.u32(4 * glyph).map(Int.init) : locaReader.u16(2 * glyph).map { Int($0) * 2 }
+        }
+
+        var newGlyf: [UInt8] = []
+        newGlyf.reserveCapacity(glyf.count)
+        var newLoca: [UInt8] = []
+        newLoca.reserveCapacity(4 * (glyphCount + 1))
+        let glyfReader = Reader(glyf)
+        for glyph in 0..<glyphCount {
+            append32(&newLoca, UInt32(newGlyf.count))
+            guard let start = location(glyph), let end = location(glyph + 1), start <= end,
+                let outline = glyfReader.slice(start, end - start)
+            else { throw Refusal(description: "glyph \(glyph) lies outside the glyf table") }
+            if !outline.isEmpty { newGlyf += try withoutInstructions(outline, glyph: glyph) }
+            while newGlyf.count % 4 != 0 { newGlyf.append(0) }
+        }
+        append32(&newLoca, UInt32(newGlyf.count))
+        tables["glyf"] = newGlyf
+        tables["loca"] = newLoca
+        var newHead = head
+        newHead[50] = 0
+        newHead[51] = 1  // long offsets in loca
+        newHead[8...11] = [0, 0, 0, 0]  // checkSumAdjustment, set below
+        tables["head"] = newHead
+        if maxp.count >= 32 {
+            // maxp 1.0: no zones, storage, functions or instructions are needed any more.
+            var newMaxp = maxp
+            newMaxp[14...15] = [0, 1]  // maxZones: 1 (no twilight zone)
+            // maxTwilightPoints, maxStorage, maxFunctionDefs, maxInstructionDefs,
+            // maxStackElements and maxSizeOfInstructions.
+            for field in stride(from: 16, through: 26, by: 2) { newMaxp[field...field + 1] = [0, 0] }
+            tables["maxp"] = newMaxp
+        }
+        for tag in droppedTables { tables[tag] = nil }
+        return assemble(order.filter { tables[$0] != nil }, tables, version: version)
+    }
+
+    /// One glyph's bytes without its instructions.
+    private static func withoutInstructions(_ outline: [UInt8], glyph: Int) throws(Refusal) -> [UInt8] {
+        let reader = Reader(outline)
+        guard let contours = reader.i16(0) else { throw Refusal(description: "glyph \(glyph) is truncated") }
+        if contours >= 0 {
+            // A simple glyph: header, the contours' end points, the instructions' length and
+            // bytes, then each point's flags and coordinates (the padding after them is dropped).
+            let lengthAt = 10 + 2 * Int(contours)
+            guard let length = reader.u16(lengthAt), lengthAt + 2 + Int(length) <= outline.count else {
+                throw Refusal(description: "glyph \(glyph) is truncated")
+            }
+            let flagsAt = lengthAt + 2 + Int(length)
+            guard let end = pointsEnd(reader, contours: Int(contours), flagsAt: flagsAt) else {
+                throw Refusal(description: "glyph \(glyph)'s points are truncated")
+            }
+            return Array(outline[0..<lengthAt]) + [0, 0] + outline[flagsAt..<end]
+        }
+        // A composite glyph: components, then (when one says so) the instructions at the end.
+        var copy = outline
+        var at = 10
+        while true {
+            guard let flags = reader.u16(at) else { throw Refusal(description: "glyph \(glyph) is truncated") }
+            let cleared = flags & ~0x0100  // WE_HAVE_INSTRUCTIONS
+            copy[at] = UInt8(cleared >> 8)
+            copy[at + 1] = UInt8(cleared & 0xFF)
+            at += 4 + (flags & 0x0001 != 0 ? 4 : 2)  // flags, glyph index, arguments as words or bytes
+            if flags & 0x0008 != 0 {
+                at += 2  // one scale
+            } else if flags & 0x0040 != 0 {
+                at += 4  // x and y scales
+            } else if flags & 0x0080 != 0 {
+                at += 8  // a two-by-two matrix
+            }
+            guard at <= outline.count else { throw Refusal(description: "glyph \(glyph) is truncated") }
+            if flags & 0x0020 == 0 { break }  // MORE_COMPONENTS
+        }
+        return Array(copy[0..<at])
+    }
+
+    /// Where a simple glyph's coordinates end, from its points' flags (nil when they run past
+    /// the glyph's bytes).
+    private static func pointsEnd(_ reader: Reader, contours: Int, flagsAt: Int) -> Int? {
+        guard contours > 0 else { return flagsAt }
+        guard let lastPoint = reader.u16(10 + 2 * (contours - 1)) else { return nil }
+        let points = Int(lastPoint) + 1
+        var at = flagsAt
+        var counted = 0
+        var coordinates = 0
+        while counted < points {
+            guard let flag = reader.u8(at) else { return nil }
+            at += 1
+            var times = 1
+            if flag & 0x08 != 0 {  // REPEAT_FLAG: the next byte says how many more times
+                guard let more = reader.u8(at) else { return nil }
+                at += 1
+                times += Int(more)
+            }
+            // x: one byte (X_SHORT_VECTOR), none (the same as before) or two; y likewise.
+            let x = flag & 0x02 != 0 ? 1 : flag & 0x10 != 0 ? 0 : 2
+            let y = flag & 0x04 != 0 ? 1 : flag & 0x20 != 0 ? 0 : 2
+            coordinates += (x + y) * times
+            counted += times
+        }
+        guard counted == points, at + coordinates <= reader.bytes.count else { return nil }
+        return at + coordinates
+    }
+
+    /// The font file: the table directory (tags in their order, as the format wants them sorted)
+    /// and the tables, each at a four-byte boundary, with their checksums and the file's.
+    private static func assemble(_ tags: [String], _ tables: [String: [UInt8]], version: UInt32) -> [UInt8] {
+        let sorted = tags.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        var power = 1
+        var exponent = 0
+        while power * 2 <= sorted.count {
+            power *= 2
+            exponent += 1
+        }
+        var file: [UInt8] = []
+        append32(&file, version)
+        append16(&file, UInt16(sorted.count))
+        append16(&file, UInt16(power * 16))
+        append16(&file, UInt16(exponent))
+        append16(&file, UInt16(sorted.count * 16 - power * 16))
+        var offset = 12 + 16 * sorted.count
+        var headOffset = 0
+        for tag in sorted {
+            let bytes = tables[tag] ?? []
+            file += Array(tag.utf8)
+            append32(&file, checksum(bytes))
+            append32(&file, UInt32(offset))
+            append32(&file, UInt32(bytes.count))
+            if tag == "head" { headOffset = offset }
+            offset += (bytes.count + 3) / 4 * 4
+        }
+        for tag in sorted {
+            file += tables[tag] ?? []
+            while file.count % 4 != 0 { file.append(0) }
+        }
+        let adjustment = 0xB1B0_AFBA &- checksum(file)
+        file[headOffset + 8] = UInt8(adjustment >> 24)
+        file[headOffset + 9] = UInt8((adjustment >> 16) & 0xFF)
+        file[headOffset + 10] = UInt8((adjustment >> 8) & 0xFF)
+        file[headOffset + 11] = UInt8(adjustment & 0xFF)
+        return file
+    }
+
+    /// The sum of the bytes as big-endian 32-bit words (the last one padded with zeros).
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var sum: UInt32 = 0
+        var index = 0
+        while index < bytes.count {
+            var word: UInt32 = 0
+            for byte in 0..<4 { word = word << 8 | UInt32(index + byte < bytes.count ? bytes[index + byte] : 0) }
+            sum = sum &+ word
+            index += 4
+        }
+        return sum
+    }
+
+    private static func append16(_ bytes: inout [UInt8], _ value: UInt16) {
+        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
+    }
+
+    private static func append32(_ bytes: inout [UInt8], _ value: UInt32) {
+        bytes += [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
+    }
+
+    /// Big-endian reads that return nil past the end instead of trapping.
+    private struct Reader {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        func u8(_ at: Int) -> UInt8? { at >= 0 && at < bytes.count ? bytes[at] : nil }
+
+        func u16(_ at: Int) -> UInt16? {
+            guard at >= 0, at + 2 <= bytes.count else { return nil }
+            return UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
+        }
+
+        func i16(_ at: Int) -> Int16? { u16(at).map { Int16(bitPattern: $0) } }
+
+        func u32(_ at: Int) -> UInt32? {
+            guard let high = u16(at), let low = u16(at + 2) else { return nil }
+            return UInt32(high) << 16 | UInt32(low)
+        }
+
+        func tag(_ at: Int) -> String? {
+            guard at >= 0, at + 4 <= bytes.count else { return nil }
+            return String(decoding: bytes[at..<at + 4], as: UTF8.self)
+        }
+
+        func slice(_ start: Int, _ length: Int) -> [UInt8]? {
+            guard start >= 0, length >= 0, start <= bytes.count, length <= bytes.count - start else { return nil }
+            return Array(bytes[start..<start + length])
+        }
+    }
+}
