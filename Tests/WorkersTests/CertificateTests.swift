@@ -621,6 +621,43 @@ struct CertificateFileTests {
         #expect(!names.contains { $0.contains(".tmp-") }, "no temporary file left: \(names)")
     }
 
+    /// The writer as the worker runs it, its rounds overlapping (the next drawn while the last is
+    /// flushed and recorded): every certificate's files once, none drawn twice, none left.
+    @Test func overlappingRoundsWriteEveryCertificateOnce() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        defer { try? FileManager.default.removeItem(atPath: driver.output) }
+        let count = 21
+        var ids: [String] = []
+        for index in 0..<count {
+            let participant = "PST-\(100 + index)"
+            _ = try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/kaltim/workers/intake", time: Date().addingTimeInterval(-3600),
+                    data: ParticipantNamedV1(
+                        participantID: participant, registrationID: "REG-\(participant)", fullName: "Peserta \(index)")))
+            _ = try await driver.kit.deliver(
+                EventEnvelope(
+                    source: "/test",
+                    data: ClassScheduledV1(
+                        participantID: participant, classID: "BTG-2025-TATA_GRAHA-01", centre: .bontang,
+                        programme: "TATA_GRAHA", startDate: "2025-07-07", endDate: "2025-08-08", seat: 1)))
+            ids += try driver.issued(try await driver.trained(participant)).map(\.certificateID)
+        }
+        #expect(ids.count == count)
+        let writer = CertificateFileWriter(
+            store: driver.kit.store, directory: driver.output, batchSize: 4, renderers: 2, idleInterval: .milliseconds(20))
+        let service = Task { try await writer.run() }
+        let store = driver.kit.store
+        try await waitUntil(timeout: .seconds(300), "every certificate's files are written") {
+            try await store.read("SELECT COUNT(*) AS n FROM cert_files", []).first?["n"]?.integer == 0
+        }
+        service.cancel()
+        try await service.value
+        #expect(writer.filesWritten == count, "each certificate written once")
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: driver.output))
+        #expect(names == Set(ids.flatMap { [$0 + ".json", $0 + ".pdf"] }), "\(names)")
+    }
+
     /// A stored id that is not a file name (a path) is refused, and nothing is written outside
     /// the folder.
     @Test func aCertificateIdThatIsAPathIsRefused() async throws {

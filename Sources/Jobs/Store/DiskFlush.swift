@@ -24,4 +24,29 @@ public enum DiskFlush {
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
     }
+
+    /// Flushes everything written to the file system that holds `path` (Linux's `syncfs`): one
+    /// call for many new files instead of an `fsync` each. It returns when the data is on disk,
+    /// and fails when writing some of it back failed. Where the C library has no `syncfs`, all
+    /// file systems are flushed (`sync`), which is slower and reports no failure.
+    /// - Throws: ``Failure``.
+    public static func flushFileSystem(containing path: String) throws(Failure) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard syncFileSystem(descriptor) == 0 else {
+            throw Failure(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// glibc's `syncfs`, looked up once: Swift's Glibc module does not declare it.
+    private static let syncFileSystem: @convention(c) (Int32) -> Int32 = {
+        if let library = dlopen(nil, RTLD_NOW), let symbol = dlsym(library, "syncfs") {
+            return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
+        }
+        return { _ in
+            sync()
+            return 0
+        }
+    }()
 }

@@ -1,0 +1,32 @@
+import Foundation
+import Jobs
+import Testing
+
+/// The flushes the certificate files, the audit log and the key files rely on.
+struct DiskFlushTests {
+    @Test func aFolderAndItsFileSystemAreFlushed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("written".utf8).write(to: folder.appendingPathComponent("file"))
+        try DiskFlush.flush(folder.appendingPathComponent("file").path)
+        try DiskFlush.flushFileSystem(containing: folder.path)
+        try DiskFlush.flushFileSystem(containing: folder.appendingPathComponent("file").path)
+    }
+
+    /// A path that is not there is an error that names it, not a flush that silently did nothing.
+    @Test func aMissingPathIsAnError() {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)").path
+        let expected = "cannot flush \(missing) to disk: No such file or directory"
+        #expect {
+            try DiskFlush.flush(missing)
+        } throws: { error in
+            (error as? DiskFlush.Failure)?.description == expected
+        }
+        #expect {
+            try DiskFlush.flushFileSystem(containing: missing)
+        } throws: { error in
+            (error as? DiskFlush.Failure)?.description == expected
+        }
+    }
+}
