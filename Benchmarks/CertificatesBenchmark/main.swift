@@ -1,11 +1,12 @@
 // The certificates role's own rate, apart from the pipeline (which caps issuance at the
 // quotas): COUNT competent graduates' grades through the CertificateHandler in group commits
 // of BATCH messages, as the worker commits them (SQLite, synchronous=FULL), then their files
-// (signed JSON and the PDF with its QR code, each flushed to disk) by the CertificateFileWriter:
+// (signed JSON and the PDF with its QR code, flushed to disk) by the CertificateFileWriter's service:
 // first on one thread, then again (the same certificates, a new folder) on RENDERERS threads.
 // The baseline, first in the same run and on the same store settings, is the store path alone:
 // the same number of messages through a handler that records the message and emits one event.
-// The disk is synced between the phases. Stores and files go to the temporary folder (TMPDIR).
+// The disk is synced between the phases. Stores and files go to the temporary folder (TMPDIR);
+// give each run a new one (below, where the files are written a second time, says why).
 import CertificateTrust
 import ContractKit
 import Contracts
@@ -16,7 +17,7 @@ import Stores
 import Workers
 
 let usage =
-    "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--renderers R (the processors)] [--programme-file PATH (config/programme-2025.json)]"
+    "usage: certificates-bench [--count N (5000)] [--batch B (50)] [--renderers R (the processors)] [--file-batch F (the writer's default)] [--programme-file PATH (config/programme-2025.json)]"
 /// The run's folder, removed on every way out.
 nonisolated(unsafe) var runFolder: URL?
 func fail(_ message: String, code: Int32) -> Never {
@@ -29,7 +30,7 @@ var options: [String: String] = [:]
 var arguments = Array(CommandLine.arguments.dropFirst())
 while !arguments.isEmpty {
     let key = arguments.removeFirst()
-    guard ["--count", "--batch", "--renderers", "--programme-file"].contains(key), !arguments.isEmpty else {
+    guard ["--count", "--batch", "--renderers", "--file-batch", "--programme-file"].contains(key), !arguments.isEmpty else {
         fail("bad argument '\(key)'", code: 64)
     }
     options[key] = arguments.removeFirst()
@@ -45,6 +46,9 @@ guard let renderers = Int(options["--renderers"] ?? "\(ProcessInfo.processInfo.a
 else {
     fail("--renderers takes 1 to 64", code: 64)
 }
+/// Certificates a round of the file writer takes (nil: the writer's own default, as the worker runs it).
+let fileBatch = options["--file-batch"].map { Int($0) ?? 0 }
+if let fileBatch, !(1...10_000).contains(fileBatch) { fail("--file-batch takes 1 to 10000", code: 64) }
 let programmeFile = options["--programme-file"] ?? "config/programme-2025.json"
 
 /// User plus system CPU time of this process so far.
@@ -166,25 +170,57 @@ do {
     /// Their files, after the commits, as the writer beside the worker draws them, on
     /// `threads` threads into `name`; the wall and CPU seconds.
     func files(_ name: String, threads: Int) async throws -> (Double, Double) {
-        let writer = CertificateFileWriter(
-            store: certificates, directory: folder.appendingPathComponent(name).path, renderers: threads)
+        let directory = folder.appendingPathComponent(name).path
+        let writer =
+            if let fileBatch {
+                CertificateFileWriter(store: certificates, directory: directory, batchSize: fileBatch, renderers: threads)
+            } else {
+                CertificateFileWriter(store: certificates, directory: directory, renderers: threads)
+            }
         let cpu = processCPUSeconds()
         let started = ContinuousClock.now
-        while await writer.runOnce() > 0 {}
+        // The writer as the worker runs it (its rounds overlapping), until every file is written.
+        let service = Task { try await writer.run() }
+        var progress = (written: 0, at: ContinuousClock.now)
+        while writer.filesWritten < count {
+            try await Task.sleep(for: .milliseconds(2))
+            if writer.filesWritten > progress.written {
+                progress = (writer.filesWritten, ContinuousClock.now)
+            } else if ContinuousClock.now - progress.at > .seconds(60) {
+                fail("no certificate's files written for a minute (\(writer.filesWritten) of \(count))", code: 1)
+            }
+        }
         let wall = seconds(ContinuousClock.now - started)
         let used = processCPUSeconds() - cpu
+        service.cancel()
+        _ = try? await service.value
         guard writer.filesWritten == count else {
             fail("\(writer.filesWritten) of \(count) certificates got their files", code: 1)
         }
         return (wall, used)
     }
     let (filesSeconds, filesCPUSeconds) = try await files("files-1", threads: 1)
+    // The size of what the files step writes, per certificate.
+    var pdfBytes = 0
+    var jsonBytes = 0
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("files-1").path) {
+        let size =
+            try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent("files-1/" + name).path)[
+                .size] as? Int ?? 0
+        if name.hasSuffix(".pdf") { pdfBytes += size } else if name.hasSuffix(".json") { jsonBytes += size }
+    }
     try await certificates.write { transaction in
         try transaction.execute("INSERT INTO cert_files SELECT * FROM cert_files_again")
     }
-    try FileManager.default.removeItem(at: folder.appendingPathComponent("files-1"))
+    // The first pass's files stay until the end: ext4 passes over the inodes of files deleted
+    // in the last minute (five when their block is dirty) when it creates one, reading each, so
+    // deleting 2 × COUNT files here made the second pass pay for that (in a `perf` profile of
+    // such a run, ext4's search for a free inode, `recently_deleted` and `find_get_block_common`
+    // first, was about 30 % of all samples), as a certificates folder, which only grows, never does.
+    // For the same reason a run right after another in the same folder (TMPDIR) pays for the
+    // first one's clean-up.
     sync()
-    let (parallelSeconds, parallelCPUSeconds) = try await files("files-\(renderers)", threads: renderers)
+    let (parallelSeconds, parallelCPUSeconds) = try await files("files-again-\(renderers)", threads: renderers)
 
     let issueRate = Double(count) / issueSeconds
     let filesRate = Double(count) / filesSeconds
@@ -195,9 +231,9 @@ do {
             issueSeconds, issueRate, issueCPU * 1e6 / Double(count)))
     print(
         String(
-            format: "certificates-files renderers=1 count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f", count,
-            filesSeconds,
-            filesRate, filesCPUSeconds * 1e6 / Double(count)))
+            format:
+                "certificates-files renderers=1 count=%d seconds=%.3f rate=%.0f cpu_us_per_certificate=%.0f pdf_bytes=%d json_bytes=%d",
+            count, filesSeconds, filesRate, filesCPUSeconds * 1e6 / Double(count), pdfBytes / count, jsonBytes / count))
     let parallelRate = Double(count) / parallelSeconds
     print(
         String(
