@@ -12,6 +12,12 @@ struct DiskFlushTests {
         try DiskFlush.flush(folder.appendingPathComponent("file").path)
         try DiskFlush.flushFileSystem(containing: folder.path)
         try DiskFlush.flushFileSystem(containing: folder.appendingPathComponent("file").path)
+        // Opened before the file is written, flushed after: what the certificate files do.
+        let flush = try FileSystemFlush(folder.path)
+        try Data("written later".utf8).write(to: folder.appendingPathComponent("later"))
+        try flush.flush()
+        // glibc's syncfs is found, not the sync that flushes everything and reports nothing.
+        #expect(DiskFlush.hasSyncfs)
     }
 
     /// A path that is not there is an error that names it, not a flush that silently did nothing.

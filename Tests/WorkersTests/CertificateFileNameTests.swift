@@ -1,3 +1,6 @@
+import Foundation
+import Jobs
+import Stores
 import Testing
 
 @testable import Workers
@@ -17,5 +20,32 @@ struct CertificateFileNameTests {
             String(repeating: "a", count: 201),
         ]
         for id in hostile { #expect(!CertificateFileWriter.canNameFiles(id), "\(id.debugDescription)") }
+    }
+}
+
+/// Temporary files a writer killed mid-round left behind are deleted at the next start, once
+/// they are an hour old; a younger one may be another writer's round under way.
+struct StaleTemporaryFileTests {
+    @Test func onlyTemporaryFilesOlderThanAnHourGo() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stale-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let names = [
+            "old": ["C-1.pdf.tmp-123-abcdef12", "C-1.json.tmp-123-abcdef12"],
+            "young": ["C-2.pdf.tmp-456-abcdef12"],
+            "kept": ["C-3.pdf", "C-3.json", "notes.tmp-1"],
+        ]
+        for name in names.values.joined() {
+            try Data("x".utf8).write(to: folder.appendingPathComponent(name))
+        }
+        for name in names["old", default: []] + ["C-3.pdf", "notes.tmp-1"] {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: folder.appendingPathComponent(name).path)
+        }
+        let store = try SQLiteStore(path: folder.appendingPathComponent("store.sqlite").path)
+        CertificateFileWriter(store: store, directory: folder.path).removeStaleTemporaries()
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
+        let expected = Set(names["young", default: []] + names["kept", default: []])
+        #expect(left.filter { !$0.hasPrefix("store.sqlite") } == expected, "\(left)")
     }
 }

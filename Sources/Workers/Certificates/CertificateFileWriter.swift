@@ -37,6 +37,8 @@ public final class CertificateFileWriter: Service, Sendable {
     private let doorbell: Doorbell
     private let logger: Logger
     private let written = Atomic<Int>(0)
+    /// Where a round's files are flushed and moved into place, one round at a time.
+    private let diskQueue = DispatchQueue(label: "kaltim.certificates.files.disk")
     private let now: @Sendable () -> Date
 
     /// Failed attempts after which a certificate's files are no longer tried.
@@ -91,24 +93,29 @@ public final class CertificateFileWriter: Service, Sendable {
     public func run() async throws {
         let stopping = Atomic(false)
         await withGracefulShutdownHandler {
+            removeStaleTemporaries()
             var finishing: (ids: Set<String>, task: Task<RoundResult, Never>)?
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let drawn = await draw(excluding: finishing?.ids ?? [])
                 let finished = await finishing?.task.value
                 finishing = nil
-                if case .drawn(let round) = drawn {
-                    finishing = (round.ids, Task { await self.finish(round) })
-                } else if !stopping.load(ordering: .relaxed) {
-                    // After a round in which nothing could be written (a full disk, an unwritable
-                    // folder, the store unreadable) the next try waits the whole interval, as it
-                    // did before the bell: commits ringing it must not spend the attempts faster.
-                    if case .unreadable = drawn {
-                        try? await Task.sleep(for: idleInterval)
-                    } else if let finished, finished.failed > 0, finished.written == 0 {
-                        try? await Task.sleep(for: idleInterval)
-                    } else {
-                        await doorbell.wait(upTo: idleInterval)
-                    }
+                var nothingWaiting = false
+                switch drawn {
+                case .drawn(let round): finishing = (round.ids, Task { await self.finish(round) })
+                case .nothingWaiting: nothingWaiting = true
+                case .unreadable: break
+                }
+                guard !stopping.load(ordering: .relaxed) else { break }
+                // After a round in which nothing could be written (a full disk, an unwritable
+                // folder, the store unreadable) the next try waits the whole interval, as it did
+                // before the bell: commits ringing it must not spend the attempts faster, nor a
+                // backlog be drawn again and again for nothing.
+                if case .unreadable = drawn {
+                    try? await Task.sleep(for: idleInterval)
+                } else if let finished, finished.failed > 0, finished.written == 0 {
+                    try? await Task.sleep(for: idleInterval)
+                } else if nothingWaiting {
+                    await doorbell.wait(upTo: idleInterval)
                 }
             }
             _ = await finishing?.task.value
@@ -138,6 +145,9 @@ public final class CertificateFileWriter: Service, Sendable {
     private struct DrawnRound: Sendable {
         let rows: [[String: SQLValue]]
         let startedAt: Date
+        /// Opened before the files were written, so that it hears of any that failed to reach
+        /// the disk (``Jobs/FileSystemFlush``).
+        let fileSystem: FileSystemFlush
         let outcomes: [Int: Result<StagedFiles, any Error>]
         var ids: Set<String> { Set(rows.compactMap { $0["certificate_id"]?.text }) }
     }
@@ -152,6 +162,7 @@ public final class CertificateFileWriter: Service, Sendable {
     /// files under temporary names on `renderers` threads (each takes every n-th row).
     private func draw(excluding excluded: Set<String>) async -> Drawing {
         var rows: [[String: SQLValue]]
+        let fileSystem: FileSystemFlush
         let startedAt = now()
         do {
             rows = try await store.read(
@@ -169,6 +180,7 @@ public final class CertificateFileWriter: Service, Sendable {
             rows = Array(rows.filter { !excluded.contains($0["certificate_id"]?.text ?? "") }.prefix(batchSize))
             if rows.isEmpty { return .nothingWaiting }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            fileSystem = try FileSystemFlush(directory)
         } catch {
             logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
             return .unreadable
@@ -203,7 +215,7 @@ public final class CertificateFileWriter: Service, Sendable {
                 for (index, outcome) in results { outcomes[index] = outcome }
             }
         }
-        return .drawn(DrawnRound(rows: rows, startedAt: startedAt, outcomes: outcomes))
+        return .drawn(DrawnRound(rows: rows, startedAt: startedAt, fileSystem: fileSystem, outcomes: outcomes))
     }
 
     /// Flushes a drawn round's files to disk, moves them into place, flushes the folder and
@@ -211,20 +223,23 @@ public final class CertificateFileWriter: Service, Sendable {
     /// count an attempt and wait.
     private func finish(_ round: DrawnRound) async -> RoundResult {
         let directory = directory
-        // The disk work on a thread of its own, off the cooperative pool: a flush can take long.
+        // The disk work on a queue of its own, off the cooperative pool (a flush can take long)
+        // and off the global queue the drawing threads fill.
         let (outcomes, roundError) = await withCheckedContinuation {
             (continuation: CheckedContinuation<([Int: Result<StagedFiles, any Error>], (any Error)?), Never>) in
-            DispatchQueue.global(qos: .utility).async {
+            diskQueue.async {
                 var outcomes = round.outcomes
                 let staged = outcomes.compactMapValues { try? $0.get() }
-                // Whatever fails, no temporary file is left behind.
-                defer { for files in staged.values { files.removeTemporaries() } }
                 var roundError: (any Error)?
                 if !staged.isEmpty {
                     do {
                         // The round's files on disk before any takes its name: one flush of the
                         // file system for them all, not one per file.
-                        try Self.flushFileSystem(directory)
+                        do {
+                            try round.fileSystem.flush()
+                        } catch {
+                            throw CertificateError(.fileWrite, "\(error)")
+                        }
                         for (index, files) in staged {
                             do { try files.moveIntoPlace() } catch { outcomes[index] = .failure(error) }
                         }
@@ -237,6 +252,8 @@ public final class CertificateFileWriter: Service, Sendable {
                         roundError = error
                     }
                 }
+                // What did not take its name (a failed round, a failed rename) is deleted.
+                for files in staged.values { files.removeTemporaries() }
                 continuation.resume(returning: (outcomes, roundError))
             }
         }
@@ -376,12 +393,19 @@ public final class CertificateFileWriter: Service, Sendable {
         }
     }
 
-    /// `syncfs` of the file system holding `path`, as a certificate error.
-    private static func flushFileSystem(_ path: String) throws {
-        do {
-            try DiskFlush.flushFileSystem(containing: path)
-        } catch {
-            throw CertificateError(.fileWrite, error.description)
+    /// Deletes temporary files (`<id>.json.tmp-…`, `<id>.pdf.tmp-…`) older than an hour: what a
+    /// writer killed between drawing a round and finishing it left. A younger one may be a
+    /// round of another writer on the same folder, under way.
+    func removeStaleTemporaries() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        // The files' own times, so the machine's clock rather than the writer's clock.
+        let cutoff = Date().addingTimeInterval(-3600)
+        for name in names where name.contains(".json.tmp-") || name.contains(".pdf.tmp-") {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            guard let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date,
+                modified < cutoff
+            else { continue }
+            if unlink(path) == 0 { logger.info("deleted a temporary file a stopped writer left", metadata: ["file": "\(name)"]) }
         }
     }
 }

@@ -22,6 +22,8 @@ public enum UnhintedFont {
     /// `font` (a TrueType file's bytes) without its hinting.
     /// - Throws: ``Refusal`` for anything but a well-formed TrueType font with outlines.
     public static func strip(_ font: [UInt8]) throws(Refusal) -> [UInt8] {
+        // DejaVu Sans is 0.7 MiB; the largest fonts of a system are some tens.
+        guard font.count <= 64 << 20 else { throw Refusal(description: "larger than 64 MiB") }
         let reader = Reader(font)
         // 1.0, or "true" (Apple's tag for the same format).
         guard let version = reader.u32(0), version == 0x0001_0000 || version == 0x7472_7565 else {
@@ -34,9 +36,10 @@ public enum UnhintedFont {
         var order: [String] = []
         for index in 0..<Int(tableCount) {
             let entry = 12 + 16 * index
-            guard let tag = reader.tag(entry), let offset = reader.u32(entry + 8), let length = reader.u32(entry + 12),
+            guard let tag = reader.tag(entry) else { throw Refusal(description: "a table's tag is not four letters") }
+            guard let offset = reader.u32(entry + 8), let length = reader.u32(entry + 12),
                 let bytes = reader.slice(Int(offset), Int(length)), tables[tag] == nil
-            else { throw Refusal(description: "a table lies outside the file") }
+            else { throw Refusal(description: "a table lies outside the file, or twice in it") }
             tables[tag] = bytes
             order.append(tag)
         }
@@ -57,6 +60,8 @@ public enum UnhintedFont {
         let glyfReader = Reader(glyf)
         for glyph in 0..<glyphCount {
             append32(&newLoca, UInt32(newGlyf.count))
+            // Each glyph ends where the next begins and no glyph ends before it begins, so no two
+            // share bytes: the new table is at most the old one and three bytes of padding a glyph.
             guard let start = location(glyph), let end = location(glyph + 1), start <= end,
                 let outline = glyfReader.slice(start, end - start)
             else { throw Refusal(description: "glyph \(glyph) lies outside the glyf table") }
@@ -230,8 +235,11 @@ public enum UnhintedFont {
             return UInt32(high) << 16 | UInt32(low)
         }
 
+        /// A table's tag: four printable ASCII characters, as the format has them.
         func tag(_ at: Int) -> String? {
-            guard at >= 0, at + 4 <= bytes.count else { return nil }
+            guard at >= 0, at + 4 <= bytes.count, bytes[at..<at + 4].allSatisfy({ (0x20...0x7E).contains($0) }) else {
+                return nil
+            }
             return String(decoding: bytes[at..<at + 4], as: UTF8.self)
         }
 
