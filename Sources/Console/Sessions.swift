@@ -148,8 +148,8 @@ final class SignInGate: Sendable {
     static let maximumChecks = 8
     /// One client's password checks under way or waiting, at most.
     static let checksPerClient = 2
-    private let failures = FailureLedger()
-    private let clientFailures = FailureLedger()
+    private let failures: FailureLedger
+    private let clientFailures: FailureLedger
     static let allowedFailures = 5
     /// Failed sign-ins in a row from one client, under any names, before it waits a minute.
     static let allowedFailuresPerClient = 20
@@ -157,6 +157,12 @@ final class SignInGate: Sendable {
     static let tableLimit = 10_000
     /// The most UTF-8 bytes of a user name the gate keeps (a longer one is nobody's).
     static let longestName = 200
+
+    /// - Parameter clock: the time the lockouts are measured on (tests move it).
+    init(clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        failures = FailureLedger(clock: clock)
+        clientFailures = FailureLedger(clock: clock)
+    }
 
     /// The name as the gate keys it: at most ``longestName`` bytes.
     static func key(_ name: String) -> String { String(decoding: name.utf8.prefix(longestName), as: UTF8.self) }
@@ -216,11 +222,14 @@ final class SignInGate: Sendable {
     /// after the last; at most ``SignInGate/tableLimit`` keys.
     private final class FailureLedger: Sendable {
         private let table = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+        private let clock: @Sendable () -> ContinuousClock.Instant
+
+        init(clock: @escaping @Sendable () -> ContinuousClock.Instant) { self.clock = clock }
 
         /// Counts a failure for `key` unless it has `allowed` already: false, counting nothing.
         func begin(_ key: String, allowed: Int) -> Bool {
             table.withLock { table in
-                let now = ContinuousClock.now
+                let now = clock()
                 if let record = table[key], now - record.last > SignInGate.lockout { table[key] = nil }
                 let count = table[key]?.count ?? 0
                 guard count < allowed else { return false }
@@ -242,7 +251,7 @@ final class SignInGate: Sendable {
         func isLockedOut(_ key: String, allowed: Int) -> Bool {
             table.withLock { table in
                 guard let record = table[key] else { return false }
-                return ContinuousClock.now - record.last <= SignInGate.lockout && record.count >= allowed
+                return clock() - record.last <= SignInGate.lockout && record.count >= allowed
             }
         }
 

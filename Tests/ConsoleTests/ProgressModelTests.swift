@@ -505,6 +505,26 @@ extension ProgressModelTests {
         #expect(gate.begin("budi", client: "192.0.2.1"))
     }
 
+    /// A lockout lasts a minute from the last failure, for a user and for a client, on the
+    /// gate's clock: a second before the minute is still refused, a second after is not.
+    @Test func aLockoutEndsAMinuteAfterTheLastFailure() {
+        let clock = SessionStoreTests.ManualClock()
+        let gate = SignInGate(clock: { clock.instant })
+        for _ in 0..<SignInGate.allowedFailures { #expect(gate.begin("siti", client: nil)) }
+        clock.advance(.seconds(59))
+        #expect(!gate.begin("siti", client: nil), "59 s after the fifth failure")
+        clock.advance(.seconds(2))
+        #expect(gate.begin("siti", client: nil), "61 s after it: the count starts again")
+        for index in 0..<SignInGate.allowedFailuresPerClient {
+            clock.advance(.seconds(30))  // slower than one a minute would not let a client off
+            #expect(gate.begin("pengguna-\(index)", client: "203.0.113.9"))
+        }
+        clock.advance(.seconds(59))
+        #expect(gate.clientLockedOut("203.0.113.9") && !gate.begin("budi", client: "203.0.113.9"))
+        clock.advance(.seconds(2))
+        #expect(!gate.clientLockedOut("203.0.113.9") && gate.begin("budi", client: "203.0.113.9"))
+    }
+
     @Test func parallelAttemptsCannotAllPassTheCheckBeforeTheFirstFailureIsRecorded() async throws {
         let accounts = ConsoleAccounts(users: [
             .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
