@@ -26,7 +26,8 @@ public enum DiskFlush {
     }
 
     /// Flushes everything written to the file system that holds `path` (``FileSystemFlush``
-    /// opened and flushed at once: it reports only write-back failures during the call).
+    /// opened and flushed at once: a failed write-back from before the call is reported only if
+    /// no other descriptor reported it already).
     /// - Throws: ``Failure``.
     public static func flushFileSystem(containing path: String) throws(Failure) {
         try FileSystemFlush(path).flush()

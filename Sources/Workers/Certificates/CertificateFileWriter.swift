@@ -93,7 +93,12 @@ public final class CertificateFileWriter: Service, Sendable {
     public func run() async throws {
         let stopping = Atomic(false)
         await withGracefulShutdownHandler {
-            removeStaleTemporaries()
+            await withCheckedContinuation { continuation in
+                diskQueue.async {
+                    self.removeStaleTemporaries()
+                    continuation.resume()
+                }
+            }
             var finishing: (ids: Set<String>, task: Task<RoundResult, Never>)?
             while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
                 let drawn = await draw(excluding: finishing?.ids ?? [])
@@ -179,10 +184,15 @@ public final class CertificateFileWriter: Service, Sendable {
                 ])
             rows = Array(rows.filter { !excluded.contains($0["certificate_id"]?.text ?? "") }.prefix(batchSize))
             if rows.isEmpty { return .nothingWaiting }
+        } catch {
+            logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
+            return .unreadable
+        }
+        do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             fileSystem = try FileSystemFlush(directory)
         } catch {
-            logger.error("could not read the certificates waiting for their files", metadata: ["error": "\(error)"])
+            logger.error("could not create or open the certificates folder", metadata: ["error": "\(error)"])
             return .unreadable
         }
         let lanes = min(renderers, rows.count)
@@ -240,7 +250,13 @@ public final class CertificateFileWriter: Service, Sendable {
                         } catch {
                             throw CertificateError(.fileWrite, "\(error)")
                         }
+                        // And each file's own flush, now cheap (its pages are clean): it reports
+                        // a failed write-back of that file on every kernel and file system,
+                        // where `syncfs` may not (before Linux 5.8, some network file systems).
                         for (index, files) in staged {
+                            do { try files.flush() } catch { outcomes[index] = .failure(error) }
+                        }
+                        for (index, files) in staged where (try? outcomes[index]?.get()) != nil {
                             do { try files.moveIntoPlace() } catch { outcomes[index] = .failure(error) }
                         }
                         // The names on disk before any row goes, once for the round, and the
@@ -304,8 +320,10 @@ public final class CertificateFileWriter: Service, Sendable {
                 }
             }
         } catch {
-            // The files are in place; the rows stay and are written again (the same bytes).
+            // The files are in place; the rows stay and are written again (the same bytes). The
+            // round counts as written by none, so the writer waits before it tries the store again.
             logger.warning("could not record written certificate files", metadata: ["error": "\(error)"])
+            return RoundResult(written: 0, failed: round.rows.count)
         }
         written.add(done.count, ordering: .relaxed)
         return RoundResult(written: done.count, failed: failed.count)
@@ -325,6 +343,11 @@ public final class CertificateFileWriter: Service, Sendable {
                         .fileWrite, "cannot move \(base + name) into place: \(String(cString: strerror(code)))")
                 }
             }
+        }
+
+        /// `fsync` of both files under their temporary names.
+        func flush() throws {
+            for name in [".json", ".pdf"] { try CertificateFileWriter.flush(base + name + suffix) }
         }
 
         /// Deletes what is left under the temporary names (nothing once moved into place).
@@ -384,6 +407,22 @@ public final class CertificateFileWriter: Service, Sendable {
             }
     }
 
+    /// Whether `name` is one this writer gives a file before it is moved into place:
+    /// `<id>.json.tmp-<pid>-<8 characters>` or `<id>.pdf.tmp-<pid>-<8 characters>`. A finished
+    /// file whose id merely contains ".tmp-" is not.
+    static func isTemporaryName(_ name: String) -> Bool {
+        guard let marker = name.range(of: ".tmp-", options: .backwards) else { return false }
+        let stem = name[..<marker.lowerBound]
+        let tail = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        guard tail.count == 2, !tail[0].isEmpty, tail[0].allSatisfy(\.isASCII), tail[0].allSatisfy(\.isNumber),
+            tail[1].count == 8, tail[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        else { return false }
+        for kind in [".json", ".pdf"] where stem.hasSuffix(kind) {
+            return canNameFiles(String(stem.dropLast(kind.count)))
+        }
+        return false
+    }
+
     /// `fsync` of a file or a folder, as a certificate error.
     private static func flush(_ path: String) throws {
         do {
@@ -400,7 +439,7 @@ public final class CertificateFileWriter: Service, Sendable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         // The files' own times, so the machine's clock rather than the writer's clock.
         let cutoff = Date().addingTimeInterval(-3600)
-        for name in names where name.contains(".json.tmp-") || name.contains(".pdf.tmp-") {
+        for name in names where Self.isTemporaryName(name) {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
             guard let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date,
                 modified < cutoff

@@ -38,7 +38,9 @@ enum CertificateFonts {
 
     /// The file fontconfig matches for cairo's "sans-serif" of that weight, without hinting.
     private static func unhinted(bold: Bool, _ library: FT_Library) -> Face? {
-        guard let path = matchedFile(bold: bold), let original = FileManager.default.contents(atPath: path),
+        guard let path = matchedFile(bold: bold),
+            let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= 64 << 20,
+            let original = FileManager.default.contents(atPath: path),
             let bytes = try? UnhintedFont.strip([UInt8](original))
         else { return nil }
         // FreeType reads the face from this memory for as long as the process draws: never freed.

@@ -34,12 +34,17 @@ public enum UnhintedFont {
         }
         var tables: [String: [UInt8]] = [:]
         var order: [String] = []
+        var copied = 0
         for index in 0..<Int(tableCount) {
             let entry = 12 + 16 * index
             guard let tag = reader.tag(entry) else { throw Refusal(description: "a table's tag is not four letters") }
             guard let offset = reader.u32(entry + 8), let length = reader.u32(entry + 12),
                 let bytes = reader.slice(Int(offset), Int(length)), tables[tag] == nil
             else { throw Refusal(description: "a table lies outside the file, or twice in it") }
+            // Tables do not overlap in a font: more bytes than the file means they do, and
+            // 256 tables each the whole file would copy it 256 times.
+            copied += bytes.count
+            guard copied <= font.count else { throw Refusal(description: "tables overlap") }
             tables[tag] = bytes
             order.append(tag)
         }
