@@ -391,8 +391,9 @@ public final class CertificateFileWriter: Service, Sendable {
     }
 
     /// Whether `id` can name a certificate's files: 1 to 200 ASCII letters, digits, dots,
-    /// underscores and dashes, beginning with a letter or digit (so never a path, nor a hidden
-    /// or temporary name). Checked byte by byte: building a `Regex` for every certificate was 2 %
+    /// underscores and dashes, beginning with a letter or digit (so never a path nor a hidden
+    /// name; its files end in `.json` and `.pdf`, never in a temporary name's tail, see
+    /// ``isTemporaryName(_:)``). Checked byte by byte: building a `Regex` for every certificate was 2 %
     /// of the files' time in a profile.
     static func canNameFiles(_ id: String) -> Bool {
         let bytes = id.utf8

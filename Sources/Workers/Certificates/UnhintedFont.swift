@@ -1,9 +1,9 @@
 /// A TrueType font without its hinting: the same outlines, metrics and character map, without
 /// the instructions a rasteriser runs to fit glyphs to a screen's pixels.
 ///
-/// A PDF embeds a subset of each font it uses, compressed; the certificate's fonts (DejaVu Sans
-/// on Debian) carry more bytes of hinting than of outline, so the subsets without it are about
-/// half the size and take half the compression. Hinting does nothing in print and little on
+/// A PDF embeds a subset of each font it uses, compressed; the Latin glyphs of the certificate's
+/// fonts (DejaVu Sans on Debian) carry more bytes of hinting than of outline, so the subsets
+/// without it are about half the size and take half the compression. Hinting does nothing in print and little on
 /// today's screens, which mostly ignore it.
 ///
 /// What is taken out: the `fpgm`, `prep` and `cvt ` tables (the programs and their values), the
