@@ -449,10 +449,21 @@ extension ProgressModelTests {
 }
 
 @Suite struct SignInGateTests {
+    /// The gate's clock in these tests: it does not move, so no verdict depends on how long the
+    /// password checks take on a busy machine.
+    static let frozen = ContinuousClock.now
+
+    /// One admin account, siti, whose password is "benar".
+    static func sitiWithPasswordBenar() throws -> ConsoleAccounts {
+        ConsoleAccounts(users: [
+            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
+        ])
+    }
+
     /// A flood of sign-ins under new names queues no more than `maximumChecks` password checks:
     /// the next is refused at once until one is given back.
     @Test func passwordChecksUnderWayAreBounded() {
-        let gate = SignInGate()
+        let gate = SignInGate(clock: { Self.frozen })
         #expect((0..<SignInGate.maximumChecks).allSatisfy { gate.reserveCheck(client: "10.0.0.\($0)") })
         #expect(!gate.reserveCheck(client: "10.0.1.1"), "every place is taken")
         gate.releaseCheck(client: "10.0.0.3")
@@ -465,7 +476,7 @@ extension ProgressModelTests {
     /// One client cannot take every place: past its two checks under way it is refused, and
     /// staff at another address still get a check.
     @Test func oneClientTakesAtMostItsShareOfTheChecks() {
-        let gate = SignInGate()
+        let gate = SignInGate(clock: { Self.frozen })
         #expect(gate.reserveCheck(client: "203.0.113.9") && gate.reserveCheck(client: "203.0.113.9"))
         #expect(!gate.reserveCheck(client: "203.0.113.9"), "a third check of the same client waits for none")
         #expect(gate.reserveCheck(client: "198.51.100.4"), "another client is not kept out")
@@ -476,10 +487,8 @@ extension ProgressModelTests {
     /// Guesses at many accounts from one client: after twenty failures in a row it waits a
     /// minute whatever the name; another client, and the accounts themselves, are not locked.
     @Test func oneClientGuessingAtManyAccountsIsRefused() async throws {
-        let accounts = ConsoleAccounts(users: [
-            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
-        ])
-        let gate = SignInGate()
+        let accounts = try Self.sitiWithPasswordBenar()
+        let gate = SignInGate(clock: { Self.frozen })
         for index in 0..<SignInGate.allowedFailuresPerClient {
             #expect(gate.begin("pengguna-\(index)", client: "203.0.113.9"))
         }
@@ -493,10 +502,8 @@ extension ProgressModelTests {
     }
 
     @Test func fiveFailuresInARowLockTheUserOutButNotTheOthers() async throws {
-        let accounts = ConsoleAccounts(users: [
-            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
-        ])
-        let gate = SignInGate()
+        let accounts = try Self.sitiWithPasswordBenar()
+        let gate = SignInGate(clock: { Self.frozen })
         for _ in 0..<SignInGate.allowedFailures {
             #expect(gate.begin("siti", client: "192.0.2.1"))
             #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)
@@ -526,10 +533,8 @@ extension ProgressModelTests {
     }
 
     @Test func parallelAttemptsCannotAllPassTheCheckBeforeTheFirstFailureIsRecorded() async throws {
-        let accounts = ConsoleAccounts(users: [
-            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
-        ])
-        let gate = SignInGate()
+        let accounts = try Self.sitiWithPasswordBenar()
+        let gate = SignInGate(clock: { Self.frozen })
         // Twenty guesses at once, as the sign-in route makes them: begin, then check the password.
         let checked = await withTaskGroup(of: Bool.self) { group in
             for guess in 0..<20 {
@@ -547,10 +552,8 @@ extension ProgressModelTests {
     }
 
     @Test func aRightPasswordClearsTheFailures() async throws {
-        let accounts = ConsoleAccounts(users: [
-            .init(name: "siti", role: .admin, passwordHash: try PasswordHash.make("benar", rounds: 210_000).encoded)
-        ])
-        let gate = SignInGate()
+        let accounts = try Self.sitiWithPasswordBenar()
+        let gate = SignInGate(clock: { Self.frozen })
         for _ in 0..<(SignInGate.allowedFailures - 1) {
             #expect(gate.begin("siti", client: "192.0.2.1"))
             #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts) == nil)

@@ -10,8 +10,8 @@ struct DiskFlushTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try Data("written".utf8).write(to: folder.appendingPathComponent("file"))
         try DiskFlush.flush(folder.appendingPathComponent("file").path)
-        try DiskFlush.flushFileSystem(containing: folder.path)
-        try DiskFlush.flushFileSystem(containing: folder.appendingPathComponent("file").path)
+        try FileSystemFlush(folder.path).flush()
+        try FileSystemFlush(folder.appendingPathComponent("file").path).flush()
         // Opened before the file is written, flushed after: what the certificate files do.
         let flush = try FileSystemFlush(folder.path)
         try Data("written later".utf8).write(to: folder.appendingPathComponent("later"))
@@ -30,7 +30,7 @@ struct DiskFlushTests {
             (error as? DiskFlush.Failure)?.description == expected
         }
         #expect {
-            try DiskFlush.flushFileSystem(containing: missing)
+            try FileSystemFlush(missing).flush()
         } throws: { error in
             (error as? DiskFlush.Failure)?.description == expected
         }

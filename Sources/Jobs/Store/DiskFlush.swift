@@ -25,14 +25,6 @@ public enum DiskFlush {
         guard fsync(descriptor) == 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
     }
 
-    /// Flushes everything written to the file system that holds `path` (``FileSystemFlush``
-    /// opened and flushed at once: a failed write-back from before the call is reported only if
-    /// no other descriptor reported it already).
-    /// - Throws: ``Failure``.
-    public static func flushFileSystem(containing path: String) throws(Failure) {
-        try FileSystemFlush(path).flush()
-    }
-
     /// Whether the C library has `syncfs`; without it ``FileSystemFlush`` flushes every file
     /// system (`sync`) and reports no failure.
     public static var hasSyncfs: Bool { syncfs != nil }
