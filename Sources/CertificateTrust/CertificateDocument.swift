@@ -117,9 +117,10 @@ public struct CertificateSigner: Sendable {
         rawKey: Data(SHA256.hash(data: Data("kaltim-development-certificate-key".utf8))), development: true)
 
     init(rawKey: Data, development: Bool) throws {
-        _ = try Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
+        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
         self.rawKey = rawKey
         isDevelopmentKey = development
+        keyID = Self.keyID(ofPublicKey: key.publicKey.rawRepresentation)
     }
 
     /// Reads a private key file: 32 raw bytes, or their 64 hex digits.
@@ -148,8 +149,10 @@ public struct CertificateSigner: Sendable {
     /// The public key, 64 hex digits: what verifiers need.
     public var publicKeyHex: String { privateKey.publicKey.rawRepresentation.map { String(format: "%02x", $0) }.joined() }
 
-    /// A short fingerprint of the public key (first 16 hex digits of its SHA-256).
-    public var keyID: String { Self.keyID(ofPublicKey: privateKey.publicKey.rawRepresentation) }
+    /// A short fingerprint of the public key (first 16 hex digits of its SHA-256), computed once:
+    /// deriving the public key is a scalar multiplication, which every certificate's PDF (is it
+    /// the development key?) and every signature would otherwise repeat.
+    public let keyID: String
 
     static func keyID(ofPublicKey raw: Data) -> String {
         SHA256.hash(data: raw).prefix(8).map { String(format: "%02x", $0) }.joined()
