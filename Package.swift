@@ -44,6 +44,7 @@ let package = Package(
         ),
         // cairo and libqrencode for printable certificates (Debian: libcairo2-dev, libqrencode-dev).
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
             name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // How contracts travel, whatever they say: the envelope, the strict JSON engine, the
@@ -198,7 +199,8 @@ let package = Package(
             name: "Workers",
             dependencies: [
                 "ContractKit", "Topology",
-                "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode", "DataProtection",
+                "Jobs", "Contracts", "Programme", "IntakeRules", "ReviewDesk", "Senders", "CCairo", "CQREncode", "CZlib",
+                "DataProtection",
                 "Credentials", "CertificateTrust",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),

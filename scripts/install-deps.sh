@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, when it is missing (Debian/Ubuntu): the C library
-# librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo and libqrencode (certificate
+# librabbitmq (headers + pkg-config file), SQLite (for GRDB), cairo, libqrencode and zlib (certificate
 # PDFs with a QR code; poppler and zbar to read one back in a test), libcurl (e-mail over SMTP), the RabbitMQ server for the
 # private test node, Chromium with its WebDriver and Selenium (the console's browser test),
 # pkg-config and a C compiler. The Swift toolchain itself must already be installed.
@@ -11,6 +11,8 @@ missing=()
 [[ -f /usr/include/sqlite3.h ]] || missing+=(libsqlite3-dev)
 [[ -f /usr/include/cairo/cairo-pdf.h ]] || missing+=(libcairo2-dev)
 [[ -f /usr/include/qrencode.h ]] || missing+=(libqrencode-dev)
+# zlib: the certificate PDF's embedded fonts, compressed once per process.
+[[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
 # The certificate's font (fontconfig's sans-serif), which the PDFs embed without its hinting.
 [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 [[ -f /usr/include/x86_64-linux-gnu/curl/curl.h || -f /usr/include/curl/curl.h || -f /usr/include/aarch64-linux-gnu/curl/curl.h ]] ||

@@ -288,7 +288,7 @@ public enum DeploymentFiles {
         # Build from the repository root: docker build -f deploy/docker/Dockerfile -t kaltim/worker .
         FROM swift:6.1-bookworm AS build
         RUN apt-get update && apt-get install -y --no-install-recommends librabbitmq-dev libsqlite3-dev libcairo2-dev \\
-            libqrencode-dev libcurl4-openssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
+            libqrencode-dev zlib1g-dev libcurl4-openssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
         WORKDIR /src
         COPY . .
         RUN swift build -c release --static-swift-stdlib --product kaltim-worker \\

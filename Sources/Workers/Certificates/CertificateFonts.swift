@@ -16,15 +16,31 @@ enum CertificateFonts {
         init(_ pointer: OpaquePointer) { self.pointer = pointer }
     }
 
-    /// The regular and bold faces, or nil for a weight that falls back to cairo's own.
-    static let faces: (regular: Face?, bold: Face?) = {
+    /// A face loaded without hinting: cairo's, and the one the PDFs embed when this code writes
+    /// them (nil when it cannot be cut down).
+    private struct Loaded: Sendable {
+        let face: Face
+        let embedded: EmbeddedPDFFont?
+    }
+
+    private static let loaded: (regular: Loaded?, bold: Loaded?) = {
         var library: FT_Library?
         guard FT_Init_FreeType(&library) == 0, let library else { return (nil, nil) }
         return (unhinted(bold: false, library), unhinted(bold: true, library))
     }()
 
+    /// The regular and bold faces, or nil for a weight that falls back to cairo's own.
+    static var faces: (regular: Face?, bold: Face?) { (loaded.regular?.face, loaded.bold?.face) }
+
     /// Whether both weights are drawn without hinting.
     static var unhinted: Bool { faces.regular != nil && faces.bold != nil }
+
+    /// Both weights as every PDF embeds them, when both could be built
+    /// (``EmbeddedFontCanvas``); nil when certificates are drawn by cairo alone.
+    static var embedded: EmbeddedFontCanvas.Fonts? {
+        guard let regular = loaded.regular?.embedded, let bold = loaded.bold?.embedded else { return nil }
+        return EmbeddedFontCanvas.Fonts(regular: regular, bold: bold)
+    }
 
     /// Selects the certificate's face of that weight on `cr`.
     static func select(_ cr: OpaquePointer, bold: Bool) {
@@ -37,7 +53,7 @@ enum CertificateFonts {
     }
 
     /// The file fontconfig matches for cairo's "sans-serif" of that weight, without hinting.
-    private static func unhinted(bold: Bool, _ library: FT_Library) -> Face? {
+    private static func unhinted(bold: Bool, _ library: FT_Library) -> Loaded? {
         guard let path = matchedFile(bold: bold),
             let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size <= 64 << 20,
             let original = FileManager.default.contents(atPath: path),
@@ -51,7 +67,13 @@ enum CertificateFonts {
             let cairoFace = cairo_ft_font_face_create_for_ft_face(face, 0),
             cairo_font_face_status(cairoFace) == CAIRO_STATUS_SUCCESS
         else { return nil }
-        return Face(cairoFace)
+        // The glyphs the PDFs embed, from this face's character map, before cairo draws with it.
+        let name = FT_Get_Postscript_Name(face).map { String(cString: $0) } ?? "Sans"
+        let embedded = EmbeddedPDFFont(
+            font: bytes, glyph: { UInt16(exactly: FT_Get_Char_Index(face, FT_ULong($0.value))) }, name: name,
+            tag: bold ? "KALTIB" : "KALTIR",
+            first: bold ? EmbeddedFontCanvas.Fonts.boldFirstObject : EmbeddedFontCanvas.Fonts.regularFirstObject)
+        return Loaded(face: Face(cairoFace), embedded: embedded)
     }
 
     /// The path of the single-face font file fontconfig matches for "sans-serif" of that weight

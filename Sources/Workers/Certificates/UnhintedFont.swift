@@ -13,47 +13,21 @@
 /// font, a truncated file) is refused: the caller keeps the font as it is.
 public enum UnhintedFont {
     /// Why a font could not be rewritten.
-    public struct Refusal: Error, CustomStringConvertible, Equatable {
-        public let description: String
-    }
+    public typealias Refusal = TrueTypeFile.Refusal
 
     private static let droppedTables: Set<String> = ["fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX"]
 
     /// `font` (a TrueType file's bytes) without its hinting.
     /// - Throws: ``Refusal`` for anything but a well-formed TrueType font with outlines.
     public static func strip(_ font: [UInt8]) throws(Refusal) -> [UInt8] {
-        // DejaVu Sans is 0.7 MiB; the largest fonts of a system are some tens.
-        guard font.count <= 64 << 20 else { throw Refusal(description: "larger than 64 MiB") }
-        let reader = Reader(font)
-        // 1.0, or "true" (Apple's tag for the same format).
-        guard let version = reader.u32(0), version == 0x0001_0000 || version == 0x7472_7565 else {
-            throw Refusal(description: "not a TrueType font")
-        }
-        guard let tableCount = reader.u16(4), tableCount > 0, tableCount <= 256 else {
-            throw Refusal(description: "no table directory")
-        }
-        var tables: [String: [UInt8]] = [:]
-        var order: [String] = []
-        var copied = 0
-        for index in 0..<Int(tableCount) {
-            let entry = 12 + 16 * index
-            guard let tag = reader.tag(entry) else { throw Refusal(description: "a table's tag is not four letters") }
-            guard let offset = reader.u32(entry + 8), let length = reader.u32(entry + 12),
-                let bytes = reader.slice(Int(offset), Int(length)), tables[tag] == nil
-            else { throw Refusal(description: "a table lies outside the file, or twice in it") }
-            // Tables do not overlap in a font: more bytes than the file means they do, and
-            // 256 tables each the whole file would copy it 256 times.
-            copied += bytes.count
-            guard copied <= font.count else { throw Refusal(description: "tables overlap") }
-            tables[tag] = bytes
-            order.append(tag)
-        }
+        let parsed = try TrueTypeFile.tables(font)
+        var tables = parsed.tables
         guard let head = tables["head"], head.count >= 54, let maxp = tables["maxp"], maxp.count >= 6,
             let glyf = tables["glyf"], let loca = tables["loca"]
         else { throw Refusal(description: "no TrueType outlines (head, maxp, glyf and loca)") }
-        let glyphCount = Int(Reader(maxp).u16(4) ?? 0)
-        let longOffsets = Reader(head).u16(50) == 1
-        let locaReader = Reader(loca)
+        let glyphCount = Int(TrueTypeFile.Reader(maxp).u16(4) ?? 0)
+        let longOffsets = TrueTypeFile.Reader(head).u16(50) == 1
+        let locaReader = TrueTypeFile.Reader(loca)
         func location(_ glyph: Int) -> Int? {
             longOffsets ? locaReader.u32(4 * glyph).map(Int.init) : locaReader.u16(2 * glyph).map { Int($0) * 2 }
         }
@@ -62,9 +36,9 @@ public enum UnhintedFont {
         newGlyf.reserveCapacity(glyf.count)
         var newLoca: [UInt8] = []
         newLoca.reserveCapacity(4 * (glyphCount + 1))
-        let glyfReader = Reader(glyf)
+        let glyfReader = TrueTypeFile.Reader(glyf)
         for glyph in 0..<glyphCount {
-            append32(&newLoca, UInt32(newGlyf.count))
+            TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
             // Each glyph ends where the next begins and no glyph ends before it begins, so no two
             // share bytes: the new table is at most the old one and three bytes of padding a glyph.
             guard let start = location(glyph), let end = location(glyph + 1), start <= end,
@@ -73,7 +47,7 @@ public enum UnhintedFont {
             if !outline.isEmpty { newGlyf += try withoutInstructions(outline, glyph: glyph) }
             while newGlyf.count % 4 != 0 { newGlyf.append(0) }
         }
-        append32(&newLoca, UInt32(newGlyf.count))
+        TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
         tables["glyf"] = newGlyf
         tables["loca"] = newLoca
         var newHead = head
@@ -91,12 +65,12 @@ public enum UnhintedFont {
             tables["maxp"] = newMaxp
         }
         for tag in droppedTables { tables[tag] = nil }
-        return assemble(order.filter { tables[$0] != nil }, tables, version: version)
+        return TrueTypeFile.assemble(parsed.order.filter { tables[$0] != nil }, tables, version: parsed.version)
     }
 
     /// One glyph's bytes without its instructions.
     private static func withoutInstructions(_ outline: [UInt8], glyph: Int) throws(Refusal) -> [UInt8] {
-        let reader = Reader(outline)
+        let reader = TrueTypeFile.Reader(outline)
         guard let contours = reader.i16(0) else { throw Refusal(description: "glyph \(glyph) is truncated") }
         if contours >= 0 {
             // A simple glyph: header, the contours' end points, the instructions' length and
@@ -135,7 +109,7 @@ public enum UnhintedFont {
 
     /// Where a simple glyph's coordinates end, from its points' flags (nil when they run past
     /// the glyph's bytes).
-    private static func pointsEnd(_ reader: Reader, contours: Int, flagsAt: Int) -> Int? {
+    private static func pointsEnd(_ reader: TrueTypeFile.Reader, contours: Int, flagsAt: Int) -> Int? {
         guard contours > 0 else { return flagsAt }
         guard let lastPoint = reader.u16(10 + 2 * (contours - 1)) else { return nil }
         let points = Int(lastPoint) + 1
@@ -159,98 +133,5 @@ public enum UnhintedFont {
         }
         guard counted == points, at + coordinates <= reader.bytes.count else { return nil }
         return at + coordinates
-    }
-
-    /// The font file: the table directory (tags in their order, as the format wants them sorted)
-    /// and the tables, each at a four-byte boundary, with their checksums and the file's.
-    private static func assemble(_ tags: [String], _ tables: [String: [UInt8]], version: UInt32) -> [UInt8] {
-        let sorted = tags.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        var power = 1
-        var exponent = 0
-        while power * 2 <= sorted.count {
-            power *= 2
-            exponent += 1
-        }
-        var file: [UInt8] = []
-        append32(&file, version)
-        append16(&file, UInt16(sorted.count))
-        append16(&file, UInt16(power * 16))
-        append16(&file, UInt16(exponent))
-        append16(&file, UInt16(sorted.count * 16 - power * 16))
-        var offset = 12 + 16 * sorted.count
-        var headOffset = 0
-        for tag in sorted {
-            let bytes = tables[tag] ?? []
-            file += Array(tag.utf8)
-            append32(&file, checksum(bytes))
-            append32(&file, UInt32(offset))
-            append32(&file, UInt32(bytes.count))
-            if tag == "head" { headOffset = offset }
-            offset += (bytes.count + 3) / 4 * 4
-        }
-        for tag in sorted {
-            file += tables[tag] ?? []
-            while file.count % 4 != 0 { file.append(0) }
-        }
-        let adjustment = 0xB1B0_AFBA &- checksum(file)
-        file[headOffset + 8] = UInt8(adjustment >> 24)
-        file[headOffset + 9] = UInt8((adjustment >> 16) & 0xFF)
-        file[headOffset + 10] = UInt8((adjustment >> 8) & 0xFF)
-        file[headOffset + 11] = UInt8(adjustment & 0xFF)
-        return file
-    }
-
-    /// The sum of the bytes as big-endian 32-bit words (the last one padded with zeros).
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var sum: UInt32 = 0
-        var index = 0
-        while index < bytes.count {
-            var word: UInt32 = 0
-            for byte in 0..<4 { word = word << 8 | UInt32(index + byte < bytes.count ? bytes[index + byte] : 0) }
-            sum = sum &+ word
-            index += 4
-        }
-        return sum
-    }
-
-    private static func append16(_ bytes: inout [UInt8], _ value: UInt16) {
-        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
-    }
-
-    private static func append32(_ bytes: inout [UInt8], _ value: UInt32) {
-        bytes += [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
-    }
-
-    /// Big-endian reads that return nil past the end instead of trapping.
-    private struct Reader {
-        let bytes: [UInt8]
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-        func u8(_ at: Int) -> UInt8? { at >= 0 && at < bytes.count ? bytes[at] : nil }
-
-        func u16(_ at: Int) -> UInt16? {
-            guard at >= 0, at + 2 <= bytes.count else { return nil }
-            return UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
-        }
-
-        func i16(_ at: Int) -> Int16? { u16(at).map { Int16(bitPattern: $0) } }
-
-        func u32(_ at: Int) -> UInt32? {
-            guard let high = u16(at), let low = u16(at + 2) else { return nil }
-            return UInt32(high) << 16 | UInt32(low)
-        }
-
-        /// A table's tag: four printable ASCII characters, as the format has them.
-        func tag(_ at: Int) -> String? {
-            guard at >= 0, at + 4 <= bytes.count, bytes[at..<at + 4].allSatisfy({ (0x20...0x7E).contains($0) }) else {
-                return nil
-            }
-            return String(decoding: bytes[at..<at + 4], as: UTF8.self)
-        }
-
-        func slice(_ start: Int, _ length: Int) -> [UInt8]? {
-            guard start >= 0, length >= 0, start <= bytes.count, length <= bytes.count - start else { return nil }
-            return Array(bytes[start..<start + length])
-        }
     }
 }

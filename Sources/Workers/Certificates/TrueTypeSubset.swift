@@ -1,0 +1,176 @@
+/// A TrueType font cut down to the glyphs a PDF draws with: glyph 0 (`.notdef`), then the glyphs
+/// asked for in their order, then the glyphs those are built from (accented letters are often
+/// composites of a letter and an accent), numbered again from 0 in that order. A PDF's
+/// `CIDFontType2` font with the `Identity` map names its glyphs by these numbers.
+///
+/// What the file keeps: `head`, `hhea`, `maxp`, `hmtx`, `loca` (long) and `glyf` for those
+/// glyphs, `OS/2` as it is, and `post` without glyph names. No `cmap`: the PDF maps its codes to
+/// glyphs itself. No `name`: the PDF names the font, and DejaVu's table (its copyright and
+/// licence in several languages) would be two thirds of the file.
+/// The font must have no hinting left in its glyphs (``UnhintedFont`` does that), since a
+/// glyph's instructions would refer to the programs this file leaves out.
+struct TrueTypeSubset {
+    /// The subset font file.
+    let file: [UInt8]
+    /// The new number of each glyph asked for, by its number in the whole font.
+    let newNumber: [UInt16: UInt16]
+    /// The font's design units per em (the scale of every figure below).
+    let unitsPerEm: Int
+    /// Each new glyph's advance width.
+    let advances: [Int]
+    /// Each new glyph's horizontal ink extent (nil for a glyph without an outline, the space).
+    let inkExtents: [ClosedRange<Int>?]
+    /// The font's bounding box (xMin, yMin, xMax, yMax), from `head`.
+    let boundingBox: [Int]
+    /// The typographic ascender and descender, from `hhea`.
+    let ascender: Int
+    let descender: Int
+    /// The height of capital letters, from `OS/2` (version 2 and later), else the ascender.
+    let capHeight: Int
+
+    /// Cuts `font` down to `glyphs` (their numbers in `font`) and what they are built from.
+    /// - Throws: ``TrueTypeFile/Refusal`` for a font without TrueType outlines and metrics, a
+    ///   glyph number the font does not have, or an outline that is cut short.
+    init(_ font: [UInt8], keeping glyphs: [UInt16]) throws(TrueTypeFile.Refusal) {
+        typealias Refusal = TrueTypeFile.Refusal
+        typealias Reader = TrueTypeFile.Reader
+        let tables = try TrueTypeFile.tables(font).tables
+        guard let head = tables["head"], head.count >= 54, let maxp = tables["maxp"], maxp.count >= 6,
+            let hhea = tables["hhea"], hhea.count >= 36, let hmtx = tables["hmtx"], let glyf = tables["glyf"],
+            let loca = tables["loca"]
+        else { throw Refusal(description: "no TrueType outlines and metrics (head, hhea, hmtx, maxp, glyf and loca)") }
+        let headReader = Reader(head)
+        let glyphCount = Int(Reader(maxp).u16(4) ?? 0)
+        let longOffsets = headReader.u16(50) == 1
+        let metricCount = Int(Reader(hhea).u16(34) ?? 0)
+        guard glyphCount > 0, metricCount > 0, metricCount <= glyphCount,
+            hmtx.count >= 4 * metricCount + 2 * (glyphCount - metricCount)
+        else { throw Refusal(description: "the horizontal metrics do not cover the glyphs") }
+        let locaReader = Reader(loca)
+        let glyfReader = Reader(glyf)
+        let hmtxReader = Reader(hmtx)
+        func outline(_ glyph: Int) throws(Refusal) -> [UInt8] {
+            let start = longOffsets ? locaReader.u32(4 * glyph).map(Int.init) : locaReader.u16(2 * glyph).map { Int($0) * 2 }
+            let end =
+                longOffsets ? locaReader.u32(4 * glyph + 4).map(Int.init) : locaReader.u16(2 * glyph + 2).map { Int($0) * 2 }
+            guard let start, let end, start <= end, let bytes = glyfReader.slice(start, end - start) else {
+                throw Refusal(description: "glyph \(glyph) lies outside the glyf table")
+            }
+            guard bytes.isEmpty || bytes.count >= 10 else { throw Refusal(description: "glyph \(glyph) is truncated") }
+            return bytes
+        }
+
+        // The glyphs in their new order: .notdef, those asked for, then their components.
+        var order: [Int] = [0]
+        var newNumber: [Int: Int] = [0: 0]
+        func take(_ glyph: Int) throws(Refusal) {
+            guard glyph < glyphCount else { throw Refusal(description: "the font has no glyph \(glyph)") }
+            guard newNumber[glyph] == nil else { return }
+            guard order.count < 0xFFFF else { throw Refusal(description: "more glyphs than a font holds") }
+            newNumber[glyph] = order.count
+            order.append(glyph)
+        }
+        for glyph in glyphs { try take(Int(glyph)) }
+        var outlines: [[UInt8]] = []
+        var index = 0
+        while index < order.count {
+            let bytes = try outline(order[index])
+            for component in try Self.components(of: bytes, glyph: order[index]) { try take(component.glyph) }
+            outlines.append(bytes)
+            index += 1
+        }
+
+        var newGlyf: [UInt8] = []
+        var newLoca: [UInt8] = []
+        var newHmtx: [UInt8] = []
+        var advances: [Int] = []
+        var inkExtents: [ClosedRange<Int>?] = []
+        for (position, glyph) in order.enumerated() {
+            TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
+            var bytes = outlines[position]
+            for component in try Self.components(of: bytes, glyph: glyph) {
+                let number = UInt16(newNumber[component.glyph] ?? 0)
+                bytes[component.at] = UInt8(number >> 8)
+                bytes[component.at + 1] = UInt8(number & 0xFF)
+            }
+            newGlyf += bytes
+            while newGlyf.count % 4 != 0 { newGlyf.append(0) }
+            let metric = min(glyph, metricCount - 1)
+            let advance = hmtxReader.u16(4 * metric) ?? 0
+            let sideBearing =
+                glyph < metricCount
+                ? hmtxReader.u16(4 * glyph + 2) ?? 0 : hmtxReader.u16(4 * metricCount + 2 * (glyph - metricCount)) ?? 0
+            TrueTypeFile.append16(&newHmtx, advance)
+            TrueTypeFile.append16(&newHmtx, sideBearing)
+            advances.append(Int(advance))
+            let reader = Reader(bytes)
+            if let xMin = reader.i16(2), let xMax = reader.i16(6), xMin <= xMax {
+                inkExtents.append(Int(xMin)...Int(xMax))
+            } else {
+                inkExtents.append(nil)
+            }
+        }
+        TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
+
+        var subset: [String: [UInt8]] = ["glyf": newGlyf, "loca": newLoca, "hmtx": newHmtx]
+        var newHead = head
+        newHead[8...11] = [0, 0, 0, 0]  // checkSumAdjustment, set when the file is assembled
+        newHead[50...51] = [0, 1]  // long offsets in loca
+        subset["head"] = newHead
+        var newHhea = hhea
+        newHhea[34...35] = [UInt8(order.count >> 8), UInt8(order.count & 0xFF)]
+        subset["hhea"] = newHhea
+        var newMaxp = maxp
+        newMaxp[4...5] = [UInt8(order.count >> 8), UInt8(order.count & 0xFF)]
+        subset["maxp"] = newMaxp
+        if let post = tables["post"], post.count >= 32 {
+            subset["post"] = [0, 3, 0, 0] + post[4..<32]  // version 3: no glyph names
+        }
+        subset["OS/2"] = tables["OS/2"]
+        file = TrueTypeFile.assemble(Array(subset.keys), subset, version: 0x0001_0000)
+
+        self.newNumber = Dictionary(
+            glyphs.compactMap { glyph in newNumber[Int(glyph)].map { (glyph, UInt16($0)) } },
+            uniquingKeysWith: { first, _ in first })
+        self.advances = advances
+        self.inkExtents = inkExtents
+        unitsPerEm = max(16, Int(headReader.u16(18) ?? 1000))
+        boundingBox = [36, 38, 40, 42].map { Int(headReader.i16($0) ?? 0) }
+        let hheaReader = Reader(hhea)
+        ascender = Int(hheaReader.i16(4) ?? 0)
+        descender = Int(hheaReader.i16(6) ?? 0)
+        let os2 = Reader(tables["OS/2"] ?? [])
+        if let version = os2.u16(0), version >= 2, let capital = os2.i16(88), capital > 0 {
+            capHeight = Int(capital)
+        } else {
+            capHeight = ascender
+        }
+    }
+
+    /// The glyphs a composite glyph is built from, each with where its number is in the glyph's
+    /// bytes (none for a simple glyph or an empty one).
+    private static func components(of outline: [UInt8], glyph: Int) throws(TrueTypeFile.Refusal) -> [(
+        glyph: Int, at: Int
+    )] {
+        let reader = TrueTypeFile.Reader(outline)
+        guard let contours = reader.i16(0), contours < 0 else { return [] }
+        var found: [(glyph: Int, at: Int)] = []
+        var at = 10
+        while true {
+            guard let flags = reader.u16(at), let component = reader.u16(at + 2) else {
+                throw TrueTypeFile.Refusal(description: "glyph \(glyph) is truncated")
+            }
+            found.append((Int(component), at + 2))
+            at += 4 + (flags & 0x0001 != 0 ? 4 : 2)  // flags, glyph index, arguments as words or bytes
+            if flags & 0x0008 != 0 {
+                at += 2  // one scale
+            } else if flags & 0x0040 != 0 {
+                at += 4  // x and y scales
+            } else if flags & 0x0080 != 0 {
+                at += 8  // a two-by-two matrix
+            }
+            guard at <= outline.count else { throw TrueTypeFile.Refusal(description: "glyph \(glyph) is truncated") }
+            if flags & 0x0020 == 0 { return found }  // MORE_COMPONENTS
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import CertificateTrust
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Workers
+@testable import kaltim_demo
+
+/// The certificate PDF this code writes itself (``EmbeddedFontCanvas``): read back by poppler and
+/// zbar as a reader and a phone would, laid out as cairo lays it out, and any text it cannot
+/// draw drawn by cairo instead.
+@Suite struct CertificatePageTests {
+    static let verificationURL = "https://verifikasi.example/v/"
+
+    /// A signed training certificate for `holder`.
+    static func document(holder: String, signatory: String = "Nama Pejabat BLKI Bontang (contoh)") throws
+        -> CertificateDocument
+    {
+        let payload = CertificateDocument.Payload(
+            certificateID: "PLT-BLKI-BONTANG-2025-00042", kind: CertificateKind.training, issuer: "BLKI Bontang",
+            certificateNumber: "PLT/BLKI-BONTANG/2025/00042", registrationNumber: nil, participantID: "PST-42",
+            programme: "TKR-1", scheme: nil, issuedOn: "2025-08-08", validUntil: nil, holderName: holder,
+            signatory: .init(name: signatory, title: "Kepala UPTD BLKI Bontang", place: "Bontang"))
+        return try CertificateSigner.development.sign(payload, at: Date(timeIntervalSince1970: 1_754_600_000))
+    }
+
+    /// A folder of its own for one test's files.
+    static func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("certificate-page-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A poppler or zbar command's output and exit status; what it said on standard error too.
+    static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        // zbar complains on standard error when it finds no D-Bus; poppler's errors are what the tests look for.
+        let process = try ChildProcess(tool, arguments, standardErrorToo: !tool.hasSuffix("zbarimg"))
+        let status = try await process.waitForExit(timeout: .seconds(60))
+        let output = process.output
+        await process.terminate()
+        return (status, output)
+    }
+
+    /// Which writer wrote a PDF: cairo names itself as the producer; this code writes no producer.
+    static func writtenByCairo(_ path: String) throws -> Bool {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        return bytes.range(of: Data("/Producer (cairo".utf8)) != nil
+    }
+
+    @Test func certificatesAreWrittenWithEmbeddedFontsHere() {
+        #expect(CertificatePDF.writesWithEmbeddedFonts, "fonts-dejavu-core is installed by scripts/install-deps.sh")
+    }
+
+    /// The page as poppler sees it: its fonts embedded subsets with a Unicode map, no syntax
+    /// error, the text in reading order, and the QR code read by zbar at 72, 150 and 300 dpi.
+    @Test func thePageReadsBackWithItsTextAndQRCode() async throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let document = try Self.document(holder: "Siti Aminah")
+        let pdf = folder + "/certificate.pdf"
+        try CertificatePDF.write(
+            document, programmeName: "Teknik Kendaraan Ringan", verificationURL: Self.verificationURL, to: pdf)
+        #expect(try !Self.writtenByCairo(pdf))
+        let info = try await Self.run("/usr/bin/pdfinfo", [pdf])
+        #expect(info.status == 0 && info.output.contains(/Pages: +1\n/), "\(info.output)")
+        #expect(info.output.contains("842 x 595 pts"), "\(info.output)")
+        #expect(!info.output.contains("Error"), "\(info.output)")
+        let fonts = try await Self.run("/usr/bin/pdffonts", [pdf])
+        let rows = fonts.output.split(separator: "\n").dropFirst(2)
+        #expect(rows.count == 2, "\(fonts.output)")
+        for row in rows {
+            #expect(row.contains("CID TrueType") && row.contains("Identity-H"), "\(row)")
+            #expect(row.contains("yes yes yes"), "embedded, a subset, with a Unicode map: \(row)")
+        }
+        let text = try await Self.run("/usr/bin/pdftotext", ["-layout", pdf, "-"])
+        #expect(text.status == 0 && !text.output.contains("Error"), "\(text.output)")
+        for line in [
+            "PEMERINTAH PROVINSI KALIMANTAN TIMUR", "SERTIFIKAT PELATIHAN", "Nomor: PLT/BLKI-BONTANG/2025/00042",
+            "Siti Aminah", "Nomor peserta PST-42", "Diterbitkan: 8 Agustus 2025", "Bontang, 8 Agustus 2025",
+            "Kepala UPTD BLKI Bontang", "Nama Pejabat BLKI Bontang (contoh)",
+            "CONTOH — ditandatangani dengan kunci pengembangan",
+            "Periksa keaslian: \(Self.verificationURL)\(document.verificationCode)",
+        ] {
+            #expect(text.output.contains(line), "\(line) in \(text.output)")
+        }
+        for resolution in ["72", "150", "300"] {
+            let render = try await Self.run(
+                "/usr/bin/pdftoppm", ["-r", resolution, "-png", "-singlefile", pdf, folder + "/page"])
+            #expect(render.status == 0 && render.output.isEmpty, "poppler said: \(render.output)")
+            let scan = try await Self.run("/usr/bin/zbarimg", ["--quiet", "--raw", folder + "/page.png"])
+            #expect(scan.status == 0, "\(resolution) dpi")
+            #expect(
+                scan.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == Self.verificationURL + document.verificationCode, "the QR code at \(resolution) dpi")
+        }
+    }
+
+    /// Each word where cairo puts it: the centred lines centred the same way, the long name made
+    /// as small, within a point (poppler's word boxes of the two files; cairo's advances come out
+    /// about 0.1 % narrower than the font's own, half a point across the 24-point name).
+    @Test func theLayoutIsCairos() async throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let document = try Self.document(holder: "Muhammad Rizky Pratama Wijayakusuma")
+        for byCairo in [false, true] {
+            try CertificatePDF.write(
+                document, programmeName: "Teknik Kendaraan Ringan", verificationURL: Self.verificationURL,
+                to: folder + (byCairo ? "/cairo.pdf" : "/own.pdf"), byCairo: byCairo)
+        }
+        #expect(try Self.writtenByCairo(folder + "/cairo.pdf") && !Self.writtenByCairo(folder + "/own.pdf"))
+        func words(_ name: String) async throws -> [String] {
+            let boxes = try await Self.run("/usr/bin/pdftotext", ["-bbox", folder + "/" + name, "-"])
+            return boxes.output.split(separator: "\n").filter { $0.contains("<word ") }.map(String.init)
+        }
+        let own = try await words("own.pdf")
+        let cairo = try await words("cairo.pdf")
+        #expect(own.count == cairo.count && own.count > 60, "\(own.count) and \(cairo.count) words")
+        func box(_ line: String) -> (word: Substring, edges: [Double]) {
+            let word = line.split(separator: ">").dropFirst().first?.split(separator: "<").first ?? ""
+            let edges = ["xMin", "yMin", "xMax", "yMax"].map { key -> Double in
+                guard let start = line.range(of: key + "=\"") else { return .nan }
+                return Double(line[start.upperBound...].prefix { $0 != "\"" }) ?? .nan
+            }
+            return (word, edges)
+        }
+        for (mine, theirs) in zip(own, cairo) {
+            let (a, b) = (box(mine), box(theirs))
+            #expect(a.word == b.word)
+            #expect(zip(a.edges, b.edges).allSatisfy { abs($0 - $1) < 1 }, "\(mine) against \(theirs)")
+        }
+    }
+
+    /// Names as they are written in Indonesia and beyond: Latin-1 letters and the typographic
+    /// apostrophe are drawn with the embedded fonts; letters the fonts' repertoire lacks send the
+    /// whole page to cairo, which draws them; PDF syntax in a name is only text either way.
+    @Test func anyNameIsDrawnAndReadBack() async throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let names: [(name: String, byCairo: Bool)] = [
+            ("Ma’ruf Amin", false), ("José Müller Siregar", true), ("Nguyễn Thị Ánh", true), ("Đặng Hằng", true),
+            ("A) Tj ET BT /F2 99 Tf (X", false), ("<0041> Tj \\) %%EOF", false), ("Ahmad\u{0}Dahlan", true),
+            ("Baris\nBaru", true), (String(repeating: "Panjang ", count: 60), false),
+        ]
+        for (index, entry) in names.enumerated() {
+            let pdf = folder + "/\(index).pdf"
+            try CertificatePDF.write(
+                try Self.document(holder: entry.name), programmeName: "Tata Graha", verificationURL: nil, to: pdf)
+            #expect(try Self.writtenByCairo(pdf) == entry.byCairo, "\(entry.name)")
+            let text = try await Self.run("/usr/bin/pdftotext", [pdf, "-"])
+            #expect(text.status == 0 && !text.output.contains("Error"), "\(entry.name): \(text.output)")
+            let shown = entry.name.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\u{0}" }).prefix(3)
+            if !entry.byCairo || entry.name.unicodeScalars.allSatisfy({ $0.value >= 0x20 }) {
+                for word in shown { #expect(text.output.contains(word), "\(word) of \(entry.name) in \(text.output)") }
+            }
+            let render = try await Self.run("/usr/bin/pdftoppm", ["-r", "72", "-png", "-singlefile", pdf, folder + "/page"])
+            #expect(render.status == 0 && render.output.isEmpty, "\(entry.name): \(render.output)")
+        }
+    }
+}
+
+/// The font cut down to the certificate's characters, and numbers written as PDF wants them.
+@Suite struct TrueTypeSubsetTests {
+    static let dejaVuSans = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+    /// Every glyph of the subset is the whole font's glyph: the same outline (a composite's
+    /// components renumbered to the subset's copies of them), the same advance.
+    @Test func theSubsetsGlyphsAreTheFontsGlyphs() throws {
+        let font = try UnhintedFont.strip([UInt8](Data(contentsOf: URL(fileURLWithPath: Self.dejaVuSans))))
+        let glyphs = try UnhintedFontTests.glyphs(font)
+        let wanted: [UInt16] = [36, 37, 38, 100, 101, 102, 150, 151, 160, 161]  // some letters, some accented
+        let subset = try TrueTypeSubset(font, keeping: wanted)
+        let cut = try UnhintedFontTests.glyphs(subset.file)
+        #expect(cut.count >= wanted.count + 1 && cut.count < wanted.count + 20)
+        // Each wanted glyph has its own outline; a composite's components point at copies of the
+        // same outlines.
+        var original: [Int: Int] = [0: 0]
+        for glyph in wanted { original[Int(try #require(subset.newNumber[glyph]))] = Int(glyph) }
+        for (new, old) in original {
+            let mine = cut[new].outline
+            let theirs = glyphs[old].outline
+            #expect(mine.count == theirs.count, "glyph \(old)")
+            let contours = Int16(bitPattern: UInt16(mine[0]) << 8 | UInt16(mine[1]))
+            if contours >= 0 {
+                #expect(mine == theirs, "glyph \(old)")
+            } else {
+                // Component numbers at bytes 12–13 of the first component: the subset's copy of it
+                // has the whole font's outline.
+                let component = Int(mine[12]) << 8 | Int(mine[13])
+                let originalComponent = Int(theirs[12]) << 8 | Int(theirs[13])
+                #expect(cut[component].outline == glyphs[originalComponent].outline, "glyph \(old)'s component")
+            }
+        }
+        var sum: UInt32 = 0
+        for word in stride(from: 0, to: subset.file.count, by: 4) {
+            sum = sum &+ subset.file[word..<word + 4].reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        #expect(subset.file.count % 4 == 0 && sum == 0xB1B0_AFBA)
+    }
+
+    /// A glyph the font does not have, and fonts broken at random: refused, never a crash.
+    @Test func aBrokenFontOrAMissingGlyphIsRefused() throws {
+        let font = try UnhintedFont.strip([UInt8](Data(contentsOf: URL(fileURLWithPath: Self.dejaVuSans))))
+        #expect(throws: TrueTypeFile.Refusal.self) { try TrueTypeSubset(font, keeping: [UInt16.max]) }
+        #expect(throws: TrueTypeFile.Refusal.self) { try TrueTypeSubset([], keeping: [36]) }
+        var generator = SeededRandom(seed: 2025)  // the main job's SplitMix64
+        var refused = 0
+        for _ in 0..<300 {
+            var broken = font
+            for _ in 0..<8 {
+                let at = generator.next() % 2 == 0 ? Int(generator.next() % 1024) : Int(generator.next() % UInt64(font.count))
+                broken[at] = UInt8(truncatingIfNeeded: generator.next())
+            }
+            do { _ = try TrueTypeSubset(broken, keeping: [36, 37, 150]) } catch { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
+    @Test func numbersAreWrittenAsPDFReadsThem() {
+        func written(_ value: Double) -> String {
+            var bytes: [UInt8] = []
+            PDFBytes.appendNumber(value, to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(written(0) == "0" && written(12) == "12" && written(595) == "595")
+        #expect(written(246.0078125) == "246.008" && written(0.05) == "0.05" && written(-1.5) == "-1.5")
+        #expect(written(-0.0001) == "0" && written(.nan) == "0" && written(.infinity) == "0" && written(1e300) == "0")
+        #expect(written(1.0005) == "1.001" && written(9.9999) == "10")
+    }
+}
