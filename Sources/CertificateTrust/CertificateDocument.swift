@@ -108,7 +108,7 @@ public struct CertificateDocument: Codable, Sendable, Equatable {
 
 /// Signs certificates with the issuing worker's Ed25519 key (swift-crypto).
 public struct CertificateSigner: Sendable {
-    private let rawKey: Data
+    private let key: Key
     /// Whether this is the well-known development key.
     public let isDevelopmentKey: Bool
 
@@ -118,9 +118,17 @@ public struct CertificateSigner: Sendable {
 
     init(rawKey: Data, development: Bool) throws {
         let key = try Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
-        self.rawKey = rawKey
+        self.key = Key(key)
         isDevelopmentKey = development
         keyID = Self.keyID(ofPublicKey: key.publicKey.rawRepresentation)
+    }
+
+    /// The private key, made from its raw bytes once: making it derives the public key (a scalar
+    /// multiplication), which every signature would otherwise repeat. Never changed after init;
+    /// swift-crypto does not declare the key `Sendable`.
+    private final class Key: @unchecked Sendable {
+        let privateKey: Curve25519.Signing.PrivateKey
+        init(_ privateKey: Curve25519.Signing.PrivateKey) { self.privateKey = privateKey }
     }
 
     /// Reads a private key file: 32 raw bytes, or their 64 hex digits.
@@ -141,17 +149,13 @@ public struct CertificateSigner: Sendable {
         Curve25519.Signing.PrivateKey().rawRepresentation.map { String(format: "%02x", $0) }.joined()
     }
 
-    package var privateKey: Curve25519.Signing.PrivateKey {
-        // Checked in init.
-        try! Curve25519.Signing.PrivateKey(rawRepresentation: rawKey)
-    }
+    package var privateKey: Curve25519.Signing.PrivateKey { key.privateKey }
 
     /// The public key, 64 hex digits: what verifiers need.
     public var publicKeyHex: String { privateKey.publicKey.rawRepresentation.map { String(format: "%02x", $0) }.joined() }
 
-    /// A short fingerprint of the public key (first 16 hex digits of its SHA-256), computed once:
-    /// deriving the public key is a scalar multiplication, which every certificate's PDF (is it
-    /// the development key?) and every signature would otherwise repeat.
+    /// A short fingerprint of the public key (first 16 hex digits of its SHA-256), computed once
+    /// (every certificate's PDF asks whether it is the development key's).
     public let keyID: String
 
     static func keyID(ofPublicKey raw: Data) -> String {

@@ -88,12 +88,14 @@ struct CairoCanvas: CertificateCanvas {
 /// Text with a character outside the fonts' repertoire is not drawn: ``isComplete`` turns false
 /// and the caller draws the certificate with cairo instead.
 struct EmbeddedFontCanvas: CertificateCanvas {
-    /// The regular and bold faces; their objects are numbered 5–9 and 10–14.
+    /// The regular and bold faces; their objects follow the page's four (catalog, page tree,
+    /// page, content), and the QR code's follows theirs.
     struct Fonts: Sendable {
         let regular: EmbeddedPDFFont
         let bold: EmbeddedPDFFont
         static let regularFirstObject = 5
-        static let boldFirstObject = 10
+        static let boldFirstObject = regularFirstObject + EmbeddedPDFFont.objectCount
+        static let imageObject = boldFirstObject + EmbeddedPDFFont.objectCount
     }
 
     let fonts: Fonts
@@ -151,13 +153,12 @@ struct EmbeddedFontCanvas: CertificateCanvas {
         content.append(UInt8(ascii: " "))
         PDFBytes.appendNumber(pageHeight - y, to: &content)
         content += Array(" Td <".utf8)
-        let digits = Array("0123456789ABCDEF".utf8)
         for scalar in string.unicodeScalars {
             guard let code = font.code(scalar) else {
                 isComplete = false
                 continue
             }
-            for shift in [12, 8, 4, 0] { content.append(digits[Int(code >> UInt16(shift)) & 0xF]) }
+            PDFBytes.appendHex4(Int(code), to: &content)
         }
         content += Array("> Tj ET\n".utf8)
     }
@@ -173,9 +174,10 @@ struct EmbeddedFontCanvas: CertificateCanvas {
     }
 
     mutating func qrCode(dark: [Bool], modules: Int, x: Double, y: Double, side: Double) throws {
-        guard modules > 0, dark.count == modules * modules, image == nil else {
+        guard modules > 0, dark.count == modules * modules else {
             throw CertificateError(.rendering, "the QR code has no modules")
         }
+        guard image == nil else { throw CertificateError(.rendering, "a page holds one QR code") }
         // One bit a module, rows from the top, each row whole bytes; with /Decode [1 0] a 1 paints.
         let rowBytes = (modules + 7) / 8
         var bits = [UInt8](repeating: 0, count: rowBytes * modules)
@@ -200,19 +202,21 @@ struct EmbeddedFontCanvas: CertificateCanvas {
     /// cross-reference table and the trailer.
     func document() -> [UInt8] {
         var resources = "/Font << /F1 \(Fonts.regularFirstObject) 0 R /F2 \(Fonts.boldFirstObject) 0 R >>"
-        if image != nil { resources += " /XObject << /Q 15 0 R >>" }
+        if image != nil { resources += " /XObject << /Q \(Fonts.imageObject) 0 R >>" }
         var objects: [[UInt8]] = [
             Array("<< /Type /Catalog /Pages 2 0 R >>".utf8),
             Array("<< /Type /Pages /Kids [3 0 R] /Count 1 >>".utf8),
             Array(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(Int(pageWidth)) \(Int(pageHeight))] /Resources << \(resources) >> /Contents 4 0 R >>"
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(PDFBytes.number(pageWidth)) \(PDFBytes.number(pageHeight))] /Resources << \(resources) >> /Contents 4 0 R >>"
                     .utf8),
             PDFBytes.stream(content, extra: ""),
         ]
         objects += fonts.regular.objects
         objects += fonts.bold.objects
         objects.append(image ?? Array("null".utf8))
-        var file = Array("%PDF-1.4\n%\u{E2}\u{E3}\u{CF}\u{D3}\n".utf8)
+        precondition(objects.count == Fonts.imageObject, "the objects are numbered as the references say")
+        // The header, and a comment of four bytes above 127 that marks the file as binary.
+        var file = Array("%PDF-1.4\n%".utf8) + [0xE2, 0xE3, 0xCF, 0xD3, 0x0A]
         file.reserveCapacity(objects.reduce(1024) { $0 + $1.count + 32 })
         var offsets: [Int] = []
         for (index, object) in objects.enumerated() {

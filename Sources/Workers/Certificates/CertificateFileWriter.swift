@@ -15,8 +15,8 @@ import Synchronization
 /// row rolled back with it), and a crash between the commit and the files loses nothing: the
 /// row is still there and the files are written at the next start. Each file is written to a
 /// temporary name and renamed, so a reader never sees half a PDF; two replicas that render the
-/// same certificate at once each put a whole file in place (the same certificate; cairo stamps
-/// its own creation time). The round's new files are flushed to disk before any is renamed
+/// same certificate at once each put a whole file in place (the same certificate; a PDF cairo
+/// drew carries its own creation time). The round's new files are flushed to disk before any is renamed
 /// (one `syncfs` of their file system for the round, not an `fsync` per file), and the folder
 /// after the round's renames, before the rows are deleted: a power cut cannot leave a deleted
 /// row with an empty file. A round's certificates are drawn on ``renderers`` threads at once

@@ -3,7 +3,8 @@ import Foundation
 
 /// The two faces the certificate is drawn with: the system's sans-serif (DejaVu Sans on Debian),
 /// regular and bold, as fontconfig matches it for cairo, loaded once per process without its
-/// hinting (``UnhintedFont``), which halves the font subsets every PDF embeds and compresses.
+/// hinting (``UnhintedFont``), which halves the font subsets a PDF embeds, and cut once for
+/// the PDFs this code writes (``EmbeddedPDFFont``).
 ///
 /// When a face cannot be had that way (no fontconfig match, a collection or CFF font, a file
 /// that cannot be read or rewritten), that face is cairo's own "sans-serif", with its hinting:
@@ -63,16 +64,18 @@ enum CertificateFonts {
         let memory = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
         _ = memory.initialize(from: bytes)
         var face: FT_Face?
-        guard FT_New_Memory_Face(library, memory.baseAddress, FT_Long(bytes.count), 0, &face) == 0, let face,
-            let cairoFace = cairo_ft_font_face_create_for_ft_face(face, 0),
-            cairo_font_face_status(cairoFace) == CAIRO_STATUS_SUCCESS
-        else { return nil }
-        // The glyphs the PDFs embed, from this face's character map, before cairo draws with it.
+        guard FT_New_Memory_Face(library, memory.baseAddress, FT_Long(bytes.count), 0, &face) == 0, let face else {
+            return nil
+        }
+        // The glyphs the PDFs embed, from this face's character map, before cairo has the face.
         let name = FT_Get_Postscript_Name(face).map { String(cString: $0) } ?? "Sans"
         let embedded = EmbeddedPDFFont(
             font: bytes, glyph: { UInt16(exactly: FT_Get_Char_Index(face, FT_ULong($0.value))) }, name: name,
             tag: bold ? "KALTIB" : "KALTIR",
             first: bold ? EmbeddedFontCanvas.Fonts.boldFirstObject : EmbeddedFontCanvas.Fonts.regularFirstObject)
+        guard let cairoFace = cairo_ft_font_face_create_for_ft_face(face, 0),
+            cairo_font_face_status(cairoFace) == CAIRO_STATUS_SUCCESS
+        else { return nil }
         return Loaded(face: Face(cairoFace), embedded: embedded)
     }
 

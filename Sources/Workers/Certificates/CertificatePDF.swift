@@ -64,6 +64,15 @@ public enum CertificatePDF {
         }
     }
 
+    /// `string` with each control character (a NUL, a line break, a tab: Unicode's Cc) as a space.
+    /// cairo takes text as a C string and would stop at a NUL, and neither canvas draws the
+    /// others; holders' names have none (intake refuses them), but the plan's texts could.
+    static func printable(_ string: String) -> String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
+        guard string.unicodeScalars.contains(where: isControl) else { return string }
+        return String(String.UnicodeScalarView(string.unicodeScalars.map { isControl($0) ? " " : $0 }))
+    }
+
     /// The page: the same layout on either canvas.
     private static func draw(
         _ document: CertificateDocument, programmeName: String, verificationURL: String?, on canvas: inout some CertificateCanvas
@@ -78,6 +87,7 @@ public enum CertificatePDF {
         canvas.strokeRectangle(x: 24, y: 24, width: width - 48, height: height - 48, lineWidth: 6)
 
         func text(_ string: String, x: Double, y: Double, size: Double, bold: Bool = false, centred: Bool = false) {
+            let string = printable(string)
             var x = x
             if centred {
                 let extents = canvas.inkExtents(string, size: size, bold: bold)
@@ -115,7 +125,7 @@ public enum CertificatePDF {
         text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
         // The name at 24 pt, smaller when it would not fit between the borders.
         let holder = payload.holderName ?? payload.participantID
-        let nameWidth = canvas.inkExtents(holder, size: 24, bold: true).width
+        let nameWidth = canvas.inkExtents(printable(holder), size: 24, bold: true).width
         let nameSize = nameWidth > width - 120 ? max(8, 24 * (width - 120) / nameWidth) : 24
         text(holder, x: 0, y: 266, size: nameSize, bold: true, centred: true)
         text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
@@ -123,7 +133,7 @@ public enum CertificatePDF {
             let line =
                 "pemegang \(licenceName), \(CertificateKind.qualificationLabel(payload.kind)) \(payload.qualification ?? "-")"
             // At 13 pt, smaller when a long qualification would not fit between the borders.
-            let lineWidth = canvas.inkExtents(line, size: 13, bold: false).width
+            let lineWidth = canvas.inkExtents(printable(line), size: 13, bold: false).width
             let lineSize = lineWidth > width - 120 ? max(6, 13 * (width - 120) / lineWidth) : 13
             text(line, x: 0, y: 314, size: lineSize, centred: true)
             text("setelah mengikuti program \(programmeName)", x: 0, y: 334, size: 13, centred: true)

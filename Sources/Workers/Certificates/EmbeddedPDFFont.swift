@@ -24,9 +24,10 @@ struct EmbeddedPDFFont: Sendable {
     let widths: [Double]
     /// Each code's horizontal ink extent in thousandths of the font size (nil for no ink).
     let inkExtents: [ClosedRange<Double>?]
-    /// The font's five objects, numbered from the number it was built with: the `Type0` font,
-    /// the `CIDFontType2` font, the descriptor, the font file and the `ToUnicode` map.
+    /// The font's ``objectCount`` objects, numbered from the number it was built with: the
+    /// `Type0` font, the `CIDFontType2` font, the descriptor, the font file and the `ToUnicode` map.
     let objects: [[UInt8]]
+    static let objectCount = 5
 
     /// - Parameters:
     ///   - font: a TrueType font without hinting (``UnhintedFont``).
@@ -84,6 +85,8 @@ struct EmbeddedPDFFont: Sendable {
             $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-")
         }
         let fontName = tag + "+" + (plain.isEmpty ? "Sans" : String(String.UnicodeScalarView(plain.prefix(60))))
+        // The font's cap height, or else the top of its "H".
+        let capHeight = subset.capHeight ?? codes["H"].map { subset.tops[Int($0)] } ?? subset.ascender
         let box = subset.boundingBox.map { Int((Double($0) * scale).rounded()) }
         func number(_ value: Int) -> Int { Int((Double(value) * scale).rounded()) }
         objects = [
@@ -104,7 +107,7 @@ struct EmbeddedPDFFont: Sendable {
                 << /Type /FontDescriptor /FontName /\(fontName) /Flags 4 \
                 /FontBBox [\(box.map(String.init).joined(separator: " "))] /ItalicAngle 0 \
                 /Ascent \(number(subset.ascender)) /Descent \(number(subset.descender)) \
-                /CapHeight \(number(subset.capHeight)) /StemV 80 /FontFile2 \(first + 3) 0 R >>
+                /CapHeight \(number(capHeight)) /StemV 80 /FontFile2 \(first + 3) 0 R >>
                 """.utf8),
             PDFBytes.stream(fontFile, extra: "/Length1 \(subset.file.count) /Filter /FlateDecode"),
             PDFBytes.stream(unicodeMap, extra: "/Filter /FlateDecode"),
@@ -132,10 +135,18 @@ struct EmbeddedPDFFont: Sendable {
 
 /// The pieces of PDF syntax the certificate's writer needs.
 enum PDFBytes {
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
     /// `value` as four upper-case hexadecimal digits (the low 16 bits).
     static func hex4(_ value: Int) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([12, 8, 4, 0].map { digits[(value >> $0) & 0xF] })
+        var bytes: [UInt8] = []
+        appendHex4(value, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``hex4(_:)`` of `value`.
+    static func appendHex4(_ value: Int, to bytes: inout [UInt8]) {
+        for shift in [12, 8, 4, 0] { bytes.append(hexDigits[(value >> shift) & 0xF]) }
     }
 
     /// A stream object's body: its dictionary (the length and `extra`), then the bytes.

@@ -40,6 +40,47 @@ public enum TrueTypeFile {
         return (version, order, tables)
     }
 
+    /// Where each glyph's outline lies in `glyf`, from `loca` (short or long offsets).
+    struct GlyphLocations {
+        let loca: Reader
+        let longOffsets: Bool
+
+        /// Glyph `glyph`'s start and end in `glyf` (nil when `loca` has no such entries).
+        func range(_ glyph: Int) -> (start: Int, end: Int)? {
+            let start = longOffsets ? loca.u32(4 * glyph).map(Int.init) : loca.u16(2 * glyph).map { Int($0) * 2 }
+            let end = longOffsets ? loca.u32(4 * glyph + 4).map(Int.init) : loca.u16(2 * glyph + 2).map { Int($0) * 2 }
+            guard let start, let end else { return nil }
+            return (start, end)
+        }
+    }
+
+    /// A composite glyph's components: where each one's flags are (its glyph number follows
+    /// them), and where the last one ends (its instructions, if any, follow). Empty components
+    /// and `end` 0 for a simple glyph.
+    /// - Throws: ``Refusal`` for a composite whose components run past its bytes.
+    static func components(of outline: [UInt8], glyph: Int) throws(Refusal) -> (flagsAt: [Int], end: Int) {
+        let reader = Reader(outline)
+        guard let contours = reader.i16(0), contours < 0 else { return ([], 0) }
+        var found: [Int] = []
+        var at = 10
+        while true {
+            guard let flags = reader.u16(at), reader.u16(at + 2) != nil else {
+                throw Refusal(description: "glyph \(glyph) is truncated")
+            }
+            found.append(at)
+            at += 4 + (flags & 0x0001 != 0 ? 4 : 2)  // flags, glyph index, arguments as words or bytes
+            if flags & 0x0008 != 0 {
+                at += 2  // one scale
+            } else if flags & 0x0040 != 0 {
+                at += 4  // x and y scales
+            } else if flags & 0x0080 != 0 {
+                at += 8  // a two-by-two matrix
+            }
+            guard at <= outline.count else { throw Refusal(description: "glyph \(glyph) is truncated") }
+            if flags & 0x0020 == 0 { return (found, at) }  // MORE_COMPONENTS
+        }
+    }
+
     /// The font file: the table directory (tags in their order, as the format wants them sorted)
     /// and the tables, each at a four-byte boundary, with their checksums and the file's.
     static func assemble(_ tags: [String], _ tables: [String: [UInt8]], version: UInt32) -> [UInt8] {
@@ -71,6 +112,8 @@ public enum TrueTypeFile {
             file += tables[tag] ?? []
             while file.count % 4 != 0 { file.append(0) }
         }
+        // The whole file's checksum adjustment, in `head` (both callers have one of 54 bytes).
+        guard (tables["head"]?.count ?? 0) >= 12 else { return file }
         let adjustment = 0xB1B0_AFBA &- checksum(file)
         file[headOffset + 8] = UInt8(adjustment >> 24)
         file[headOffset + 9] = UInt8((adjustment >> 16) & 0xFF)

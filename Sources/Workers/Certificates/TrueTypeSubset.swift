@@ -25,8 +25,12 @@ struct TrueTypeSubset {
     /// The typographic ascender and descender, from `hhea`.
     let ascender: Int
     let descender: Int
-    /// The height of capital letters, from `OS/2` (version 2 and later), else the ascender.
-    let capHeight: Int
+    /// The height of capital letters, from `OS/2` (version 2 and later; nil before, as in DejaVu).
+    let capHeight: Int?
+    /// Each new glyph's top (yMax; 0 without an outline).
+    let tops: [Int]
+    /// Each new glyph's left side bearing, from `hmtx`.
+    let sideBearings: [Int]
 
     /// Cuts `font` down to `glyphs` (their numbers in `font`) and what they are built from.
     /// - Throws: ``TrueTypeFile/Refusal`` for a font without TrueType outlines and metrics, a
@@ -41,19 +45,16 @@ struct TrueTypeSubset {
         else { throw Refusal(description: "no TrueType outlines and metrics (head, hhea, hmtx, maxp, glyf and loca)") }
         let headReader = Reader(head)
         let glyphCount = Int(Reader(maxp).u16(4) ?? 0)
-        let longOffsets = headReader.u16(50) == 1
         let metricCount = Int(Reader(hhea).u16(34) ?? 0)
         guard glyphCount > 0, metricCount > 0, metricCount <= glyphCount,
             hmtx.count >= 4 * metricCount + 2 * (glyphCount - metricCount)
         else { throw Refusal(description: "the horizontal metrics do not cover the glyphs") }
-        let locaReader = Reader(loca)
+        let locations = TrueTypeFile.GlyphLocations(loca: Reader(loca), longOffsets: headReader.u16(50) == 1)
         let glyfReader = Reader(glyf)
         let hmtxReader = Reader(hmtx)
         func outline(_ glyph: Int) throws(Refusal) -> [UInt8] {
-            let start = longOffsets ? locaReader.u32(4 * glyph).map(Int.init) : locaReader.u16(2 * glyph).map { Int($0) * 2 }
-            let end =
-                longOffsets ? locaReader.u32(4 * glyph + 4).map(Int.init) : locaReader.u16(2 * glyph + 2).map { Int($0) * 2 }
-            guard let start, let end, start <= end, let bytes = glyfReader.slice(start, end - start) else {
+            guard let (start, end) = locations.range(glyph), start <= end, let bytes = glyfReader.slice(start, end - start)
+            else {
                 throw Refusal(description: "glyph \(glyph) lies outside the glyf table")
             }
             guard bytes.isEmpty || bytes.count >= 10 else { throw Refusal(description: "glyph \(glyph) is truncated") }
@@ -75,7 +76,9 @@ struct TrueTypeSubset {
         var index = 0
         while index < order.count {
             let bytes = try outline(order[index])
-            for component in try Self.components(of: bytes, glyph: order[index]) { try take(component.glyph) }
+            for at in try TrueTypeFile.components(of: bytes, glyph: order[index]).flagsAt {
+                try take(Int(Reader(bytes).u16(at + 2) ?? 0))
+            }
             outlines.append(bytes)
             index += 1
         }
@@ -85,13 +88,15 @@ struct TrueTypeSubset {
         var newHmtx: [UInt8] = []
         var advances: [Int] = []
         var inkExtents: [ClosedRange<Int>?] = []
+        var tops: [Int] = []
+        var sideBearings: [Int] = []
         for (position, glyph) in order.enumerated() {
             TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
             var bytes = outlines[position]
-            for component in try Self.components(of: bytes, glyph: glyph) {
-                let number = UInt16(newNumber[component.glyph] ?? 0)
-                bytes[component.at] = UInt8(number >> 8)
-                bytes[component.at + 1] = UInt8(number & 0xFF)
+            for at in try TrueTypeFile.components(of: bytes, glyph: glyph).flagsAt {
+                let number = UInt16(newNumber[Int(Reader(bytes).u16(at + 2) ?? 0)] ?? 0)
+                bytes[at + 2] = UInt8(number >> 8)
+                bytes[at + 3] = UInt8(number & 0xFF)
             }
             newGlyf += bytes
             while newGlyf.count % 4 != 0 { newGlyf.append(0) }
@@ -109,6 +114,8 @@ struct TrueTypeSubset {
             } else {
                 inkExtents.append(nil)
             }
+            tops.append(reader.i16(8).map(Int.init) ?? 0)
+            sideBearings.append(Int(Int16(bitPattern: sideBearing)))
         }
         TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
 
@@ -143,34 +150,9 @@ struct TrueTypeSubset {
         if let version = os2.u16(0), version >= 2, let capital = os2.i16(88), capital > 0 {
             capHeight = Int(capital)
         } else {
-            capHeight = ascender
+            capHeight = nil
         }
-    }
-
-    /// The glyphs a composite glyph is built from, each with where its number is in the glyph's
-    /// bytes (none for a simple glyph or an empty one).
-    private static func components(of outline: [UInt8], glyph: Int) throws(TrueTypeFile.Refusal) -> [(
-        glyph: Int, at: Int
-    )] {
-        let reader = TrueTypeFile.Reader(outline)
-        guard let contours = reader.i16(0), contours < 0 else { return [] }
-        var found: [(glyph: Int, at: Int)] = []
-        var at = 10
-        while true {
-            guard let flags = reader.u16(at), let component = reader.u16(at + 2) else {
-                throw TrueTypeFile.Refusal(description: "glyph \(glyph) is truncated")
-            }
-            found.append((Int(component), at + 2))
-            at += 4 + (flags & 0x0001 != 0 ? 4 : 2)  // flags, glyph index, arguments as words or bytes
-            if flags & 0x0008 != 0 {
-                at += 2  // one scale
-            } else if flags & 0x0040 != 0 {
-                at += 4  // x and y scales
-            } else if flags & 0x0080 != 0 {
-                at += 8  // a two-by-two matrix
-            }
-            guard at <= outline.count else { throw TrueTypeFile.Refusal(description: "glyph \(glyph) is truncated") }
-            if flags & 0x0020 == 0 { return found }  // MORE_COMPONENTS
-        }
+        self.tops = tops
+        self.sideBearings = sideBearings
     }
 }

@@ -26,11 +26,8 @@ public enum UnhintedFont {
             let glyf = tables["glyf"], let loca = tables["loca"]
         else { throw Refusal(description: "no TrueType outlines (head, maxp, glyf and loca)") }
         let glyphCount = Int(TrueTypeFile.Reader(maxp).u16(4) ?? 0)
-        let longOffsets = TrueTypeFile.Reader(head).u16(50) == 1
-        let locaReader = TrueTypeFile.Reader(loca)
-        func location(_ glyph: Int) -> Int? {
-            longOffsets ? locaReader.u32(4 * glyph).map(Int.init) : locaReader.u16(2 * glyph).map { Int($0) * 2 }
-        }
+        let locations = TrueTypeFile.GlyphLocations(
+            loca: TrueTypeFile.Reader(loca), longOffsets: TrueTypeFile.Reader(head).u16(50) == 1)
 
         var newGlyf: [UInt8] = []
         newGlyf.reserveCapacity(glyf.count)
@@ -41,7 +38,7 @@ public enum UnhintedFont {
             TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
             // Each glyph ends where the next begins and no glyph ends before it begins, so no two
             // share bytes: the new table is at most the old one and three bytes of padding a glyph.
-            guard let start = location(glyph), let end = location(glyph + 1), start <= end,
+            guard let (start, end) = locations.range(glyph), start <= end,
                 let outline = glyfReader.slice(start, end - start)
             else { throw Refusal(description: "glyph \(glyph) lies outside the glyf table") }
             if !outline.isEmpty { newGlyf += try withoutInstructions(outline, glyph: glyph) }
@@ -87,24 +84,11 @@ public enum UnhintedFont {
         }
         // A composite glyph: components, then (when one says so) the instructions at the end.
         var copy = outline
-        var at = 10
-        while true {
-            guard let flags = reader.u16(at) else { throw Refusal(description: "glyph \(glyph) is truncated") }
-            let cleared = flags & ~0x0100  // WE_HAVE_INSTRUCTIONS
-            copy[at] = UInt8(cleared >> 8)
-            copy[at + 1] = UInt8(cleared & 0xFF)
-            at += 4 + (flags & 0x0001 != 0 ? 4 : 2)  // flags, glyph index, arguments as words or bytes
-            if flags & 0x0008 != 0 {
-                at += 2  // one scale
-            } else if flags & 0x0040 != 0 {
-                at += 4  // x and y scales
-            } else if flags & 0x0080 != 0 {
-                at += 8  // a two-by-two matrix
-            }
-            guard at <= outline.count else { throw Refusal(description: "glyph \(glyph) is truncated") }
-            if flags & 0x0020 == 0 { break }  // MORE_COMPONENTS
+        let components = try TrueTypeFile.components(of: outline, glyph: glyph)
+        for at in components.flagsAt {
+            copy[at] &= ~0x01  // WE_HAVE_INSTRUCTIONS (0x0100, in the flags' high byte)
         }
-        return Array(copy[0..<at])
+        return Array(copy[0..<components.end])
     }
 
     /// Where a simple glyph's coordinates end, from its points' flags (nil when they run past
