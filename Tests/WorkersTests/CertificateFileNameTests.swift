@@ -65,6 +65,33 @@ struct StaleTemporaryFileTests {
     }
 }
 
+/// A certificates folder several levels below any that exists: the writer makes every level
+/// (and flushes each one's name in the level above; a flush the test cannot observe) and writes
+/// the round into it.
+struct NestedCertificateFolderTests {
+    @Test func theFoldersToMakeAreTheMissingLevelsOutermostFirst() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("nested-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(CertificateFileWriter.missingFolders(base + "/a/b/") == [base, base + "/a", base + "/a/b"])
+        try FileManager.default.createDirectory(atPath: base + "/a", withIntermediateDirectories: true)
+        #expect(CertificateFileWriter.missingFolders(base + "/a/./b") == [base + "/a/b"])
+        #expect(CertificateFileWriter.missingFolders(base + "/a") == [])
+        #expect(CertificateFileWriter.missingFolders("/") == [])
+    }
+
+    @Test func aRoundIsWrittenIntoFoldersItHadToMake() async throws {
+        let driver = try await CertificateDriver.make(outputDirectory: true)
+        defer { try? FileManager.default.removeItem(atPath: driver.output) }
+        let issued = try driver.issued(try await driver.trained())
+        let nested = driver.output + "/2025/bontang/pelatihan"
+        let writer = CertificateFileWriter(store: driver.kit.store, directory: nested)
+        #expect(await writer.runOnce() == issued.count && !issued.isEmpty)
+        for certificate in issued {
+            #expect(FileManager.default.fileExists(atPath: nested + "/" + certificate.certificateID + ".pdf"))
+        }
+    }
+}
+
 /// A store whose writes fail while its reads work (a database gone read-only, a lock held).
 struct StoreThatCannotRecord: MessageStore {
     struct Refused: Error {}

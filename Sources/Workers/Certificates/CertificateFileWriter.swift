@@ -189,7 +189,11 @@ public final class CertificateFileWriter: Service, Sendable {
             return .unreadable
         }
         do {
+            let created = Self.missingFolders(directory)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Each new folder's name on disk in the folder above it: every round flushes the
+            // folder and its parent, which leaves out the levels above when several were made.
+            for folder in created { try Self.flush(URL(fileURLWithPath: folder).deletingLastPathComponent().path) }
             fileSystem = try FileSystemFlush(directory)
         } catch {
             logger.error("could not create or open the certificates folder", metadata: ["error": "\(error)"])
@@ -388,6 +392,18 @@ public final class CertificateFileWriter: Service, Sendable {
             throw error
         }
         return files
+    }
+
+    /// The folders of `path` that do not exist yet, outermost first: what creating it with its
+    /// intermediate folders makes.
+    static func missingFolders(_ path: String) -> [String] {
+        var missing: [String] = []
+        var folder = URL(fileURLWithPath: path).standardizedFileURL
+        while folder.path != "/", !FileManager.default.fileExists(atPath: folder.path) {
+            missing.insert(folder.path, at: 0)
+            folder = folder.deletingLastPathComponent()
+        }
+        return missing
     }
 
     /// Whether `id` can name a certificate's files: 1 to 200 ASCII letters, digits, dots,
