@@ -20,6 +20,8 @@ missing=()
 # poppler-utils and zbar-tools: a test renders a certificate PDF and reads its QR code back.
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
+# qpdf: a test checks the structure of the certificate PDFs this project writes itself.
+command -v qpdf >/dev/null || missing+=(qpdf)
 # chromium, chromium-driver and Selenium (for Debian's /usr/bin/python3): the web console's test drives a
 # real, headless browser.
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)

@@ -70,6 +70,10 @@ import Testing
         #expect(info.status == 0 && info.output.contains(/Pages: +1\n/), "\(info.output)")
         #expect(info.output.contains("842 x 595 pts"), "\(info.output)")
         #expect(!info.output.contains("Error"), "\(info.output)")
+        // The file's structure as qpdf checks it: the cross-reference table, the objects, every
+        // stream's length and encoding.
+        let check = try await Self.run("/usr/bin/qpdf", ["--check", pdf])
+        #expect(check.status == 0 && check.output.contains("No syntax or stream encoding errors found"), "\(check.output)")
         let fonts = try await Self.run("/usr/bin/pdffonts", [pdf])
         let rows = fonts.output.split(separator: "\n").dropFirst(2)
         #expect(rows.count == 2, "\(fonts.output)")
