@@ -82,8 +82,8 @@ struct CairoCanvas: CertificateCanvas {
 /// The certificate written as PDF by this code: one page, its content stream uncompressed (a few
 /// kilobytes of text operators), the two faces' objects copied from ``EmbeddedPDFFont``s built
 /// once per process, the QR code as a 1-bit image mask without smoothing. Nothing in it is
-/// compressed per certificate; cairo spent about half its time on a certificate compressing the
-/// font subsets it cut for each one.
+/// compressed per certificate: in a profile, cairo spent 73 % of a certificate's drawing ending
+/// the page, cutting the font subsets and compressing them and the page with zlib (35 %).
 ///
 /// Text with a character outside the fonts' repertoire is not drawn: ``isComplete`` turns false
 /// and the caller draws the certificate with cairo instead.

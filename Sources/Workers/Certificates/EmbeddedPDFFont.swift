@@ -9,9 +9,10 @@ import CZlib
 struct EmbeddedPDFFont: Sendable {
     /// The characters every certificate can be drawn with this way: printable ASCII, the dashes
     /// and the typographic quotes (names such as "Ma’ruf"): what the page's own texts and names as
-    /// the civil registry writes them use. A page with any other character (an "é", a control
-    /// character) is drawn by cairo. The Latin-1 letters would have made each face's embedded
-    /// file about twice the size for every certificate, for names that are rare here.
+    /// the civil registry writes them use. A page with any other character (an "é") is drawn by
+    /// cairo. The Latin-1 letters would have made each face's embedded file about 60 % larger
+    /// (the regular face, measured with fontTools in a review) in every certificate, for names
+    /// that are rare here.
     static let repertoire: [Unicode.Scalar] =
         (0x20...0x7E).compactMap(Unicode.Scalar.init)
         + [0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D].compactMap(Unicode.Scalar.init)
