@@ -66,17 +66,15 @@ struct StaleTemporaryFileTests {
 }
 
 /// A certificates folder several levels below any that exists: the writer makes every level
-/// (and flushes each one's name in the level above; a flush the test cannot observe) and writes
-/// the round into it.
+/// and writes the round into it; its first round flushes every folder above (a flush the test
+/// cannot observe; the test checks which folders those are).
 struct NestedCertificateFolderTests {
-    @Test func theFoldersToMakeAreTheMissingLevelsOutermostFirst() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("nested-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        #expect(CertificateFileWriter.missingFolders(base + "/a/b/") == [base, base + "/a", base + "/a/b"])
-        try FileManager.default.createDirectory(atPath: base + "/a", withIntermediateDirectories: true)
-        #expect(CertificateFileWriter.missingFolders(base + "/a/./b") == [base + "/a/b"])
-        #expect(CertificateFileWriter.missingFolders(base + "/a") == [])
-        #expect(CertificateFileWriter.missingFolders("/") == [])
+    @Test func theFoldersAboveAreEveryLevelUpToTheRoot() {
+        #expect(
+            CertificateFileWriter.foldersAbove("/var/lib/kaltim/sertifikat/") == ["/var/lib/kaltim", "/var/lib", "/var", "/"])
+        #expect(CertificateFileWriter.foldersAbove("/var/lib/./kaltim") == ["/var/lib", "/var", "/"])
+        #expect(CertificateFileWriter.foldersAbove("/sertifikat") == ["/"])
+        #expect(CertificateFileWriter.foldersAbove("/") == [])
     }
 
     @Test func aRoundIsWrittenIntoFoldersItHadToMake() async throws {

@@ -37,6 +37,8 @@ public final class CertificateFileWriter: Service, Sendable {
     private let doorbell: Doorbell
     private let logger: Logger
     private let written = Atomic<Int>(0)
+    /// Whether the folders above the certificates folder's parent were flushed (on ``diskQueue``).
+    private let foldersAboveFlushed = Atomic<Bool>(false)
     /// Where a round's files are flushed and moved into place, one round at a time.
     private let diskQueue = DispatchQueue(label: "kaltim.certificates.files.disk")
     private let now: @Sendable () -> Date
@@ -189,11 +191,7 @@ public final class CertificateFileWriter: Service, Sendable {
             return .unreadable
         }
         do {
-            let created = Self.missingFolders(directory)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            // Each new folder's name on disk in the folder above it: every round flushes the
-            // folder and its parent, which leaves out the levels above when several were made.
-            for folder in created { try Self.flush(URL(fileURLWithPath: folder).deletingLastPathComponent().path) }
             fileSystem = try FileSystemFlush(directory)
         } catch {
             logger.error("could not create or open the certificates folder", metadata: ["error": "\(error)"])
@@ -267,7 +265,15 @@ public final class CertificateFileWriter: Service, Sendable {
                         // folder's own name in its parent (a folder this round created would
                         // otherwise be lost with every file in it).
                         try Self.flush(directory)
-                        try Self.flush(URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+                        let above = Self.foldersAbove(directory)
+                        try Self.flush(above.first ?? "/")
+                        // Once per writer, every level above too: creating the folder may have
+                        // made several (here, or in a writer stopped before its first round
+                        // finished). A level that cannot be opened is not one a writer made.
+                        if !self.foldersAboveFlushed.load(ordering: .relaxed) {
+                            for folder in above.dropFirst() { try? DiskFlush.flush(folder) }
+                            self.foldersAboveFlushed.store(true, ordering: .relaxed)
+                        }
                     } catch {
                         roundError = error
                     }
@@ -394,16 +400,15 @@ public final class CertificateFileWriter: Service, Sendable {
         return files
     }
 
-    /// The folders of `path` that do not exist yet, outermost first: what creating it with its
-    /// intermediate folders makes.
-    static func missingFolders(_ path: String) -> [String] {
-        var missing: [String] = []
+    /// The folders above `path`, nearest first, up to the root: `/a/b/c` gives `/a/b`, `/a`, `/`.
+    static func foldersAbove(_ path: String) -> [String] {
+        var above: [String] = []
         var folder = URL(fileURLWithPath: path).standardizedFileURL
-        while folder.path != "/", !FileManager.default.fileExists(atPath: folder.path) {
-            missing.insert(folder.path, at: 0)
+        while folder.path != "/" {
             folder = folder.deletingLastPathComponent()
+            above.append(folder.path)
         }
-        return missing
+        return above
     }
 
     /// Whether `id` can name a certificate's files: 1 to 200 ASCII letters, digits, dots,

@@ -64,11 +64,14 @@ public enum CertificatePDF {
         }
     }
 
-    /// `string` with each control character (a NUL, a line break, a tab: Unicode's Cc) as a space.
-    /// cairo takes text as a C string and would stop at a NUL, and neither canvas draws the
-    /// others; holders' names have none (intake refuses them), but the plan's texts could.
+    /// `string` with each control character (a NUL, a line break, a tab: Unicode's Cc) and each
+    /// line or paragraph separator (U+2028, U+2029) as a space. cairo takes text as a C string
+    /// and would stop at a NUL, and neither canvas draws the others; holders' names have none
+    /// (intake refuses them), but the plan's texts could.
     static func printable(_ string: String) -> String {
-        func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        }
         guard string.unicodeScalars.contains(where: isControl) else { return string }
         return String(String.UnicodeScalarView(string.unicodeScalars.map { isControl($0) ? " " : $0 }))
     }

@@ -98,7 +98,7 @@ public enum TrueTypeFile {
         append16(&file, UInt16(exponent))
         append16(&file, UInt16(sorted.count * 16 - power * 16))
         var offset = 12 + 16 * sorted.count
-        var headOffset = 0
+        var headOffset: Int?
         for tag in sorted {
             let bytes = tables[tag] ?? []
             file += Array(tag.utf8)
@@ -113,7 +113,7 @@ public enum TrueTypeFile {
             while file.count % 4 != 0 { file.append(0) }
         }
         // The whole file's checksum adjustment, in `head` (both callers have one of 54 bytes).
-        guard (tables["head"]?.count ?? 0) >= 12 else { return file }
+        guard let headOffset, (tables["head"]?.count ?? 0) >= 12 else { return file }
         let adjustment = 0xB1B0_AFBA &- checksum(file)
         file[headOffset + 8] = UInt8(adjustment >> 24)
         file[headOffset + 9] = UInt8((adjustment >> 16) & 0xFF)

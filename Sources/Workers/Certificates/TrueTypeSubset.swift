@@ -29,8 +29,6 @@ struct TrueTypeSubset {
     let capHeight: Int?
     /// Each new glyph's top (yMax; 0 without an outline).
     let tops: [Int]
-    /// Each new glyph's left side bearing, from `hmtx`.
-    let sideBearings: [Int]
 
     /// Cuts `font` down to `glyphs` (their numbers in `font`) and what they are built from.
     /// - Throws: ``TrueTypeFile/Refusal`` for a font without TrueType outlines and metrics, a
@@ -89,7 +87,6 @@ struct TrueTypeSubset {
         var advances: [Int] = []
         var inkExtents: [ClosedRange<Int>?] = []
         var tops: [Int] = []
-        var sideBearings: [Int] = []
         for (position, glyph) in order.enumerated() {
             TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
             var bytes = outlines[position]
@@ -115,7 +112,6 @@ struct TrueTypeSubset {
                 inkExtents.append(nil)
             }
             tops.append(reader.i16(8).map(Int.init) ?? 0)
-            sideBearings.append(Int(Int16(bitPattern: sideBearing)))
         }
         TrueTypeFile.append32(&newLoca, UInt32(newGlyf.count))
 
@@ -153,6 +149,5 @@ struct TrueTypeSubset {
             capHeight = nil
         }
         self.tops = tops
-        self.sideBearings = sideBearings
     }
 }
