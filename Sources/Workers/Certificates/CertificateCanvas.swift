@@ -120,7 +120,7 @@ struct EmbeddedFontCanvas: CertificateCanvas {
                 content.append(UInt8(ascii: " "))
             }
             content.removeLast()
-            content += Array(operator_.utf8)
+            content.append(contentsOf: operator_.utf8)
         }
     }
 
@@ -146,13 +146,13 @@ struct EmbeddedFontCanvas: CertificateCanvas {
 
     mutating func text(_ string: String, x: Double, y: Double, size: Double, bold: Bool) {
         let font = bold ? fonts.bold : fonts.regular
-        content += Array((bold ? "BT /F2 " : "BT /F1 ").utf8)
+        content.append(contentsOf: (bold ? "BT /F2 " : "BT /F1 ").utf8)
         PDFBytes.appendNumber(size, to: &content)
-        content += Array(" Tf ".utf8)
+        content.append(contentsOf: " Tf ".utf8)
         PDFBytes.appendNumber(x, to: &content)
         content.append(UInt8(ascii: " "))
         PDFBytes.appendNumber(pageHeight - y, to: &content)
-        content += Array(" Td <".utf8)
+        content.append(contentsOf: " Td <".utf8)
         for scalar in string.unicodeScalars {
             guard let code = font.code(scalar) else {
                 isComplete = false
@@ -160,17 +160,17 @@ struct EmbeddedFontCanvas: CertificateCanvas {
             }
             PDFBytes.appendHex4(Int(code), to: &content)
         }
-        content += Array("> Tj ET\n".utf8)
+        content.append(contentsOf: "> Tj ET\n".utf8)
     }
 
     mutating func strokeRectangle(x: Double, y: Double, width: Double, height: Double, lineWidth: Double) {
         PDFBytes.appendNumber(lineWidth, to: &content)
-        content += Array(" w ".utf8)
+        content.append(contentsOf: " w ".utf8)
         for value in [x, pageHeight - y - height, width, height] {
             PDFBytes.appendNumber(value, to: &content)
             content.append(UInt8(ascii: " "))
         }
-        content += Array("re S\n".utf8)
+        content.append(contentsOf: "re S\n".utf8)
     }
 
     mutating func qrCode(dark: [Bool], modules: Int, x: Double, y: Double, side: Double) throws {
@@ -190,12 +190,12 @@ struct EmbeddedFontCanvas: CertificateCanvas {
             bits,
             extra: "/Type /XObject /Subtype /Image /Width \(modules) /Height \(modules) /ImageMask true "
                 + "/BitsPerComponent 1 /Decode [1 0] /Interpolate false")
-        content += Array("q 0 0 0 rg ".utf8)
+        content.append(contentsOf: "q 0 0 0 rg ".utf8)
         for value in [side, 0, 0, side, x, pageHeight - y - side] {
             PDFBytes.appendNumber(value, to: &content)
             content.append(UInt8(ascii: " "))
         }
-        content += Array("cm /Q Do Q\n".utf8)
+        content.append(contentsOf: "cm /Q Do Q\n".utf8)
     }
 
     /// The whole file: catalog, page tree, page, content, the fonts' objects, the QR code, the

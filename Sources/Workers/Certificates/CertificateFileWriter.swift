@@ -29,6 +29,8 @@ import Synchronization
 public final class CertificateFileWriter: Service, Sendable {
     private let store: any MessageStore
     private let directory: String
+    /// The folders above ``directory``, nearest first (``foldersAbove(_:)``).
+    private let folders: [String]
     private let verificationURL: String?
     private let batchSize: Int
     /// Threads drawing a round's certificates at once.
@@ -69,6 +71,7 @@ public final class CertificateFileWriter: Service, Sendable {
         self.renderers = renderers
         self.store = store
         self.directory = directory
+        folders = Self.foldersAbove(directory)
         self.verificationURL = verificationURL
         self.batchSize = batchSize
         self.idleInterval = idleInterval
@@ -265,7 +268,7 @@ public final class CertificateFileWriter: Service, Sendable {
                         // folder's own name in its parent (a folder this round created would
                         // otherwise be lost with every file in it).
                         try Self.flush(directory)
-                        let above = Self.foldersAbove(directory)
+                        let above = self.folders
                         try Self.flush(above.first ?? "/")
                         // Once per writer, every level above too: creating the folder may have
                         // made several (here, or in a writer stopped before its first round
