@@ -16,13 +16,14 @@ import Testing
     /// competency certificate, or a record of a Lisensi K3 (`kind`).
     static func document(
         holder: String, kind: String = CertificateKind.training, signatory: String = "Nama Pejabat BLKI Bontang (contoh)",
-        qualification: String? = nil
+        qualification: String? = nil, issuerNumbers: String? = nil
     ) throws -> CertificateDocument {
         let training = kind == CertificateKind.training
         let payload = CertificateDocument.Payload(
             certificateID: "PLT-BLKI-BONTANG-2025-00042", kind: kind, issuer: training ? "BLKI Bontang" : "LSP BNSP-LSP-0123-ID",
-            certificateNumber: training ? "PLT/BLKI-BONTANG/2025/00042" : "55101 5151 2 0001234 2025",
-            registrationNumber: training ? nil : "No. Reg. PAR 0123 00042 2025", participantID: "PST-42", programme: "TKR-1",
+            certificateNumber: training ? "PLT/BLKI-BONTANG/2025/00042" : issuerNumbers ?? "55101 5151 2 0001234 2025",
+            registrationNumber: training ? nil : issuerNumbers ?? "No. Reg. PAR 0123 00042 2025", participantID: "PST-42",
+            programme: "TKR-1",
             scheme: training ? nil : "SKM-2025-HTL-TGR", issuedOn: "2025-08-08", validUntil: training ? nil : "2028-08-08",
             holderName: holder, signatory: .init(name: signatory, title: "Kepala UPTD BLKI Bontang", place: "Bontang"),
             qualification: qualification)
@@ -198,6 +199,145 @@ import Testing
             if entry.name.hasPrefix("Ahmad") { #expect(text.output.contains("Ahmad Dahlan"), "\(text.output)") }
             let render = try await Self.run("/usr/bin/pdftoppm", ["-r", "72", "-png", "-singlefile", pdf, folder + "/page"])
             #expect(render.status == 0 && render.output.isEmpty, "\(entry.name): \(render.output)")
+        }
+    }
+}
+
+/// Texts as long as a publisher may send them, read back from the page as poppler sees it: each
+/// word inside the border and clear of the QR code, the holder's name whole between "Diberikan
+/// kepada" and the participant number, on as many lines as it needs, by either writer.
+@Suite struct LongTextLayoutTests {
+    /// A word poppler found: its text and its box (points, from the top left corner).
+    struct Word {
+        var text: String
+        var xMin, yMin, xMax, yMax: Double
+
+        init?(_ line: Substring) {
+            guard line.contains("<word "), let text = line.split(separator: ">").dropFirst().first?.split(separator: "<").first
+            else { return nil }
+            func edge(_ key: String) -> Double? {
+                guard let start = line.range(of: key + "=\"") else { return nil }
+                return Double(line[start.upperBound...].prefix { $0 != "\"" })
+            }
+            guard let xMin = edge("xMin"), let yMin = edge("yMin"), let xMax = edge("xMax"), let yMax = edge("yMax") else {
+                return nil
+            }
+            // poppler writes the five characters XML escapes as entities.
+            self.text = String(text).replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
+            (self.xMin, self.yMin, self.xMax, self.yMax) = (xMin, yMin, xMax, yMax)
+        }
+    }
+
+    /// The words of a PDF's one page, in reading order.
+    static func words(_ pdf: String) async throws -> [Word] {
+        let boxes = try await CertificatePageTests.run("/usr/bin/pdftotext", ["-bbox", pdf, "-"])
+        #expect(boxes.status == 0 && !boxes.output.contains("Error"), "\(boxes.output)")
+        return boxes.output.split(separator: "\n").compactMap(Word.init)
+    }
+
+    static let longestNames = [
+        // Intake's limit is 200 characters: the widest capital 200 times, as one word and as words.
+        String(repeating: "W", count: 200),
+        String(repeating: "WWWWWWWWW ", count: 20).trimmingCharacters(in: .whitespaces),
+        String(repeating: "Muhammad ", count: 22).trimmingCharacters(in: .whitespaces),
+        "Raden Mas Muhammad Rizky Pratama Wijayakusuma Hadiningrat Purbonegoro Sastrowardoyo Mangkunegara Suryaningrat",
+        "Ahmad", "Siti Aminah",
+    ]
+
+    /// The setting itself, with every character one unit wide at 1 pt and a room of 100 units:
+    /// one line as large as fits up to 24 pt, down to 12; else the fewest lines at the largest
+    /// size, balanced, a word wider than a line cut.
+    @Test func aNameTakesTheFewestLinesAtTheLargestSize() {
+        func set(_ name: String) -> CertificatePDF.NameSetting {
+            CertificatePDF.nameSetting(name, room: 100) { Double($0.count) }
+        }
+        #expect(set("Ahmad") == .init(lines: ["Ahmad"], baselines: [266], size: 20))
+        #expect(set("Siti Ami") == .init(lines: ["Siti Ami"], baselines: [266], size: 12.5))
+        #expect(set("Ahmad Dahlan") == .init(lines: ["Ahmad", "Dahlan"], baselines: [256, 272], size: 14))
+        #expect(set("Abcde Fghij Klmno") == .init(lines: ["Abcde Fghij", "Klmno"], baselines: [256, 272], size: 9))
+        #expect(
+            set("Abcdefgh Ijklmnop Qrstuvwx")
+                == .init(lines: ["Abcdefgh", "Ijklmnop", "Qrstuvwx"], baselines: [252, 262.5, 273], size: 10))
+        let word = String(repeating: "W", count: 40)
+        let cut = set(word)
+        #expect(cut.lines.joined() == word && cut.lines.count == 3 && cut.size == 7, "\(cut)")
+        #expect(cut.lines.allSatisfy { Double($0.count) * cut.size <= 100 }, "\(cut)")
+        // Longer than three lines at 6 pt hold: nothing lost, the last line too wide.
+        let overlong = set(String(repeating: "Wwwww ", count: 20))
+        #expect(overlong.lines.count == 3 && overlong.size == 6, "\(overlong)")
+        #expect(
+            overlong.lines.joined(separator: " ") == String(repeating: "Wwwww ", count: 20).trimmingCharacters(in: .whitespaces))
+        #expect(set("") == .init(lines: [""], baselines: [266], size: 24))
+    }
+
+    @Test(arguments: longestNames)
+    func theNameIsWholeBetweenItsNeighbours(name: String) async throws {
+        let folder = try CertificatePageTests.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for byCairo in [false, true] {
+            let pdf = folder + (byCairo ? "/cairo.pdf" : "/own.pdf")
+            try CertificatePDF.write(
+                try CertificatePageTests.document(holder: name), programmeName: "Tata Graha",
+                verificationURL: CertificatePageTests.verificationURL, to: pdf, byCairo: byCairo)
+            let words = try await Self.words(pdf)
+            let writer = byCairo ? "cairo" : "own"
+            guard let kepada = words.firstIndex(where: { $0.text == "kepada" }),
+                let nomor = words[kepada...].firstIndex(where: { $0.text == "Nomor" })
+            else {
+                Issue.record("\(writer): no \"Diberikan kepada\" and participant number in \(words.map(\.text))")
+                continue
+            }
+            let lines = words[(kepada + 1)..<nomor]
+            // The whole name, nothing cut: poppler reads a word broken across lines as two words.
+            #expect(lines.map(\.text).joined() == name.replacingOccurrences(of: " ", with: ""), "\(writer)")
+            for word in lines {
+                #expect(word.xMin >= 27 && word.xMax <= 842 - 27, "\(writer): \(word) inside the border")
+                #expect(word.yMin >= words[kepada].yMax && word.yMax <= words[nomor].yMin, "\(writer): \(word) between")
+                // No smaller than 6 points: poppler's box is the font's ascent and descent, 1.16 em.
+                #expect(word.yMax - word.yMin >= 6 * 1.16 - 0.01, "\(writer): \(word) legible")
+            }
+            let rows = Set(lines.map { ($0.yMax * 10).rounded() })
+            #expect(rows.count <= 3, "\(writer): \(rows.count) lines")
+            if name.count <= 15 { #expect(rows.count == 1 && lines.allSatisfy { $0.yMax - $0.yMin > 24 }, "\(writer)") }
+        }
+    }
+
+    /// Every word of a page whose every text is as long as a publisher or the plan may make it
+    /// inside the border, clear of the QR code and of every other word: an LSP's numbers of 64
+    /// of the widest characters, a qualification, the signatory's name, the verification link.
+    @Test(arguments: [CertificateKind.training, CertificateKind.competency, CertificateKind.safetyLicence])
+    func everyTextStaysOnThePage(kind: String) async throws {
+        let folder = try CertificatePageTests.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let document = try CertificatePageTests.document(
+            holder: Self.longestNames[1], kind: kind,
+            signatory: "Dr. Ir. Raden Mas Muhammad Rizky Pratama, S.T., M.T., M.M.",
+            qualification: String(repeating: "Operator Pesawat Angkat ", count: 8),
+            issuerNumbers: String(repeating: "W", count: 64))
+        for byCairo in [false, true] {
+            let pdf = folder + (byCairo ? "/cairo.pdf" : "/own.pdf")
+            try CertificatePDF.write(
+                document, programmeName: String(repeating: "Teknik Kendaraan Ringan ", count: 5),
+                verificationURL: CertificatePageTests.verificationURL, to: pdf, byCairo: byCairo)
+            let words = try await Self.words(pdf)
+            #expect(words.count > 40)
+            for word in words {
+                #expect(word.xMin >= 27 && word.xMax <= 842 - 27 && word.yMin >= 27 && word.yMax <= 595 - 27, "\(word)")
+                // The QR code: 120 points square, 60 from the right and bottom edges.
+                let clear = word.xMax <= 842 - 180 || word.yMax <= 595 - 180 || word.yMin >= 595 - 60
+                #expect(clear, "\(byCairo ? "cairo" : "own"): \(word) over the QR code")
+            }
+            // No word drawn over another. poppler's box runs from the font's ascent (0.93 em,
+            // room for an accent) to its descent (0.24 em); the ink of a word without accents
+            // starts about 0.15 of the box lower.
+            for (index, word) in words.enumerated() {
+                for other in words[(index + 1)...] {
+                    let top = (word.yMin + 0.15 * (word.yMax - word.yMin), other.yMin + 0.15 * (other.yMax - other.yMin))
+                    let apart =
+                        word.xMax <= other.xMin || other.xMax <= word.xMin || word.yMax <= top.1 || other.yMax <= top.0
+                    #expect(apart, "\(byCairo ? "cairo" : "own"): \(word) over \(other)")
+                }
+            }
         }
     }
 }

@@ -76,6 +76,75 @@ public enum CertificatePDF {
         return String(String.UnicodeScalarView(string.unicodeScalars.map { isControl($0) ? " " : $0 }))
     }
 
+    /// The QR code's side, in points.
+    private static let qrSide = 120.0
+
+    /// How the holder's name is set between "Diberikan kepada" and the participant number.
+    struct NameSetting: Equatable {
+        /// The name's lines, top to bottom.
+        var lines: [String]
+        /// Each line's baseline, in points from the top of the page.
+        var baselines: [Double]
+        /// The size of every line, in points.
+        var size: Double
+    }
+
+    /// The holder's name on one line at 24 pt, smaller down to 12 pt when it is wider than
+    /// `room`; else on two lines of up to 14 pt, down to 8; else on three of up to 10, down to 6.
+    /// Lines break between words, balanced, and inside a word wider than a line. Three lines at
+    /// 6 pt hold over 300 of the widest capital; intake keeps names to 200 characters. A longer
+    /// text is set on three lines at 6 pt all the same, its last line wider than `room`.
+    /// - Parameter inkWidth: a text's drawn width at 1 pt (the width scales with the size).
+    static func nameSetting(_ name: String, room: Double, inkWidth: (String) -> Double) -> NameSetting {
+        let whole = inkWidth(name)
+        if whole * 12 <= room { return NameSetting(lines: [name], baselines: [266], size: min(24, room / whole)) }
+        let words = name.split(separator: " ").map(String.init)
+        // The fewest lines of at most `limit` (at 1 pt) that hold the words in order.
+        func lines(limit: Double) -> [String] {
+            var lines: [String] = []
+            var line = ""
+            for word in words {
+                let joined = line.isEmpty ? word : line + " " + word
+                if inkWidth(joined) <= limit {
+                    line = joined
+                    continue
+                }
+                if !line.isEmpty { lines.append(line) }
+                line = ""
+                // A word wider than a line: cut between its characters.
+                for character in word {
+                    if !line.isEmpty, inkWidth(line + String(character)) > limit {
+                        lines.append(line)
+                        line = ""
+                    }
+                    line.append(character)
+                }
+            }
+            if !line.isEmpty { lines.append(line) }
+            return lines
+        }
+        let baselines: [Double] = [266, 256, 272, 252, 262.5, 273]
+        for (count, largest, smallest) in [(2, 14.0, 8.0), (3, 10.0, 6.0)] {
+            // The largest size in half points at which the name takes no more lines than `count`.
+            var size = min(largest, (room * Double(count) / whole * 2).rounded(.down) / 2)
+            while size >= smallest, lines(limit: room / size).count > count { size -= 0.5 }
+            guard size >= smallest || count == 3 else { continue }
+            size = max(size, smallest)
+            // Balanced: the narrowest limit that takes no more lines than the widest (a bisection).
+            let fewest = lines(limit: room / size).count
+            var (narrow, wide) = (whole / Double(fewest) / 2, room / size)
+            for _ in 0..<12 {
+                let middle = (narrow + wide) / 2
+                if lines(limit: middle).count > fewest { narrow = middle } else { wide = middle }
+            }
+            var set = lines(limit: wide)
+            if set.count > 3 { set = Array(set.prefix(2)) + [set.dropFirst(2).joined(separator: " ")] }
+            let first = set.count * (set.count - 1) / 2
+            return NameSetting(lines: set, baselines: Array(baselines[first..<first + set.count]), size: size)
+        }
+        return NameSetting(lines: [name], baselines: [266], size: 6)  // Not reached: three lines always return.
+    }
+
     /// The page: the same layout on either canvas.
     private static func draw(
         _ document: CertificateDocument, programmeName: String, verificationURL: String?, on canvas: inout some CertificateCanvas
@@ -89,15 +158,28 @@ public enum CertificatePDF {
         canvas.setColor(red: 0.05, green: 0.25, blue: 0.45)
         canvas.strokeRectangle(x: 24, y: 24, width: width - 48, height: height - 48, lineWidth: 6)
 
-        func text(_ string: String, x: Double, y: Double, size: Double, bold: Bool = false, centred: Bool = false) {
+        // A centred text fits between the borders, with a margin; a text of the left column fits
+        // left of the QR code; one of the signatory's column between the QR code and its left
+        // edge. A text too wide for its room is drawn smaller, down to 6 pt, which holds the
+        // longest a publisher may send (an LSP's number is at most 64 characters).
+        let centredRoom = width - 120
+        let qrLeft = width - 60 - qrSide
+        func text(
+            _ string: String, x: Double, y: Double, size: Double, bold: Bool = false, centred: Bool = false,
+            room: Double? = nil
+        ) {
             let string = printable(string)
             var x = x
-            if centred {
+            var size = size
+            if let room = centred ? centredRoom : room {
                 let extents = canvas.inkExtents(string, size: size, bold: bold)
-                x = (width - extents.width) / 2 - extents.xBearing
+                let scale = extents.width > room ? max(6 / size, room / extents.width) : 1
+                if centred { x = (width - extents.width * scale) / 2 - extents.xBearing * scale }
+                size *= scale
             }
             canvas.text(string, x: x, y: y, size: size, bold: bold)
         }
+        let leftRoom = qrLeft - 12 - 70
         let licence = payload.issuer.hasPrefix("LSP ") ? String(payload.issuer.dropFirst(4)) : payload.issuer
         canvas.setColor(red: 0.05, green: 0.25, blue: 0.45)
         text("PEMERINTAH PROVINSI KALIMANTAN TIMUR", x: 0, y: 72, size: 14, bold: true, centred: true)
@@ -126,19 +208,16 @@ public enum CertificatePDF {
             text("Nomor: \(payload.certificateNumber)", x: 0, y: 178, size: 13, centred: true)
         }
         text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
-        // The name at 24 pt, smaller when it would not fit between the borders.
-        let holder = payload.holderName ?? payload.participantID
-        let nameWidth = canvas.inkExtents(printable(holder), size: 24, bold: true).width
-        let nameSize = nameWidth > width - 120 ? max(8, 24 * (width - 120) / nameWidth) : 24
-        text(holder, x: 0, y: 266, size: nameSize, bold: true, centred: true)
+        let holder = printable(payload.holderName ?? payload.participantID)
+        let name = nameSetting(holder, room: centredRoom) { canvas.inkExtents($0, size: 24, bold: true).width / 24 }
+        for (line, baseline) in zip(name.lines, name.baselines) {
+            text(line, x: 0, y: baseline, size: name.size, bold: true, centred: true)
+        }
         text("Nomor peserta \(payload.participantID)", x: 0, y: 286, size: 10, centred: true)
         if let licenceName {
             let line =
                 "pemegang \(licenceName), \(CertificateKind.qualificationLabel(payload.kind)) \(payload.qualification ?? "-")"
-            // At 13 pt, smaller when a long qualification would not fit between the borders.
-            let lineWidth = canvas.inkExtents(printable(line), size: 13, bold: false).width
-            let lineSize = lineWidth > width - 120 ? max(6, 13 * (width - 120) / lineWidth) : 13
-            text(line, x: 0, y: 314, size: lineSize, centred: true)
+            text(line, x: 0, y: 314, size: 13, centred: true)
             text("setelah mengikuti program \(programmeName)", x: 0, y: 334, size: 13, centred: true)
             let noun = CertificateKind.licenceNoun(payload.kind)
             text(
@@ -160,13 +239,16 @@ public enum CertificatePDF {
         text("Diterbitkan: \(IndonesianCalendar.date(payload.issuedOn))", x: 70, y: 440, size: 11)
         text(
             "Berlaku sampai: \(payload.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas")", x: 70, y: 456, size: 11)
-        text("ID sertifikat: \(payload.certificateID)", x: 70, y: 472, size: 11)
+        text("ID sertifikat: \(payload.certificateID)", x: 70, y: 472, size: 11, room: leftRoom)
         text("Kode verifikasi:", x: 70, y: 494, size: 9)
         let code = document.verificationCode
-        text(code, x: 70, y: 507, size: 9, bold: true)
+        text(code, x: 70, y: 507, size: 9, bold: true, room: leftRoom)
         let link = verificationURL.map { $0 + code }
-        if let link { text("Periksa keaslian: \(link)", x: 70, y: 521, size: 8) }
-        text("Ditandatangani secara elektronik (Ed25519, kunci \(payload.keyID)).", x: 70, y: 535, size: 8)
+        if let link { text("Periksa keaslian: \(link)", x: 70, y: 521, size: 8, room: leftRoom) }
+        // Beside the signatory's name: it ends before that column.
+        text(
+            "Ditandatangani secara elektronik (Ed25519, kunci \(payload.keyID)).", x: 70, y: 535, size: 8,
+            room: 400 - 12 - 70)
         if payload.keyID == CertificateSigner.development.keyID {
             canvas.setColor(red: 0.75, green: 0.1, blue: 0.1)
             text(
@@ -177,11 +259,13 @@ public enum CertificatePDF {
         // The official who signed: place and date, title, name.
         if let signatory = payload.signatory {
             let x = 400.0
+            let room = qrLeft - 12 - x
             // A licence record is signed when it is recorded, not on the issuer's date.
             let signedOn = licenceName != nil ? payload.signedOn ?? payload.issuedOn : payload.issuedOn
-            text("\(signatory.place), \(IndonesianCalendar.date(signedOn))", x: x, y: 440, size: 10)
-            text(signatory.title, x: x, y: 455, size: 10)
-            text(signatory.name, x: x, y: 515, size: 10, bold: true)
+            text("\(signatory.place), \(IndonesianCalendar.date(signedOn))", x: x, y: 440, size: 10, room: room)
+            text(signatory.title, x: x, y: 455, size: 10, room: room)
+            // Below the printed link, which may run under this column.
+            text(signatory.name, x: x, y: 535, size: 10, bold: true, room: room)
         }
 
         // QR code with the verification address (or code), bottom right.
@@ -192,7 +276,6 @@ public enum CertificatePDF {
         let modules = Int(qr.pointee.width)
         guard modules > 0, modules <= 177 else { throw CertificateError(.rendering, "libqrencode gave no QR code") }
         let dark = (0..<modules * modules).map { qr.pointee.data[$0] & 1 == 1 }
-        let side = 120.0
-        try canvas.qrCode(dark: dark, modules: modules, x: width - 60 - side, y: height - 60 - side, side: side)
+        try canvas.qrCode(dark: dark, modules: modules, x: qrLeft, y: height - 60 - qrSide, side: qrSide)
     }
 }
