@@ -97,9 +97,22 @@ public struct DeploymentEnvironment: Sendable {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
             components.user == nil, components.password == nil, components.query == nil, components.fragment == nil,
-            !text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F })
+            hasOnlyVisibleCharacters(text)
         else { return false }
         return true
+    }
+
+    /// Whether `text` holds only characters a reader sees, so that an address printed or sent is
+    /// the address a QR code or a link carries: no space, no control character (C0, DEL, C1), no
+    /// format character (a direction override, a zero-width space), no line or paragraph
+    /// separator. Foundation's `URL(string:)` accepts all of these, percent-encoding them.
+    public static func hasOnlyVisibleCharacters(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator: true
+            default: false
+            }
+        }
     }
 
     /// The retry tiers' queue type: the option's value, else `KALTIM_RETRY_QUEUE_TYPE`, else

@@ -126,10 +126,12 @@ struct Certificates: AsyncParsableCommand {
         guard (1...64).contains(fileRenderers) else { throw ValidationError("--file-renderers takes 1 to 64") }
         if let verificationURL {
             guard let url = URL(string: verificationURL), url.scheme == "https" || url.scheme == "http", url.host != nil,
-                verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("=")
+                verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("="),
+                DeploymentEnvironment.hasOnlyVisibleCharacters(verificationURL)
             else {
                 throw ValidationError(
-                    "--verification-url is an http(s) address of at most 200 characters ending in / or = (the code follows it)")
+                    "--verification-url is an http(s) address of at most 200 characters, with no space or control character, ending in / or = (the code follows it)"
+                )
             }
         }
     }

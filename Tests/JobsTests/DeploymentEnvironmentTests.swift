@@ -57,6 +57,11 @@ struct DeploymentEnvironmentTests {
             "https://sertifikat.example.go.id/?next=evil", "https://sertifikat.example.go.id/#x",
             "https://user:secret@sertifikat.example.go.id", "https://sertifikat.example.go.id/a b",
             "https://sertifikat.example.go.id/\n", "https://" + String(repeating: "a", count: 150) + ".go.id",
+            // Characters Foundation's URL parser percent-encodes and a reader would not see: C1
+            // next line, a right-to-left override, a zero-width space, a line separator, a no-break space.
+            "https://sertifikat.example.go.id/\u{85}", "https://sertifikat.example.go.id/\u{202E}di.og",
+            "https://sertifikat\u{200B}.example.go.id", "https://sertifikat.example.go.id/\u{2028}",
+            "https://sertifikat.example.go.id/\u{A0}x",
         ] {
             let refused = #expect(throws: DeploymentSettingError.self, "\(value)") {
                 try DeploymentEnvironment(["KALTIM_VERIFICATION_URL": value]).verificationAddress()
