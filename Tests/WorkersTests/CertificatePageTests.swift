@@ -426,6 +426,50 @@ import Testing
         #expect(refused > 0)
     }
 
+    /// A composite glyph built from itself, directly or through another, or nested deeper than
+    /// any font needs, is refused, so a reader's rasteriser is never sent round for ever.
+    @Test func aGlyphBuiltFromItselfIsRefused() throws {
+        typealias Refusal = TrueTypeFile.Refusal
+        #expect(throws: Refusal.self) { try TrueTypeSubset.refuseCircularOrDeep([5: [5]]) }
+        #expect(throws: Refusal.self) { try TrueTypeSubset.refuseCircularOrDeep([5: [6, 7], 7: [8], 8: [5]]) }
+        let limit = TrueTypeSubset.deepestComponents
+        func chain(_ levels: Int, from top: Int = 100) -> [Int: [Int]] {
+            Dictionary(uniqueKeysWithValues: (0..<levels).map { (top + $0, [top + $0 + 1]) })
+        }
+        try TrueTypeSubset.refuseCircularOrDeep(chain(limit))
+        #expect(throws: Refusal.self) { try TrueTypeSubset.refuseCircularOrDeep(chain(limit + 1)) }
+        // A glyph reached again, its levels already counted, counts them from the new depth:
+        // 101 is under 100 and under 50 at the limit, and one more level under 49.
+        var twoPaths = chain(limit)
+        twoPaths[50] = [101]
+        try TrueTypeSubset.refuseCircularOrDeep(twoPaths)
+        twoPaths[49] = [50]
+        #expect(throws: Refusal.self) { try TrueTypeSubset.refuseCircularOrDeep(twoPaths) }
+        try TrueTypeSubset.refuseCircularOrDeep([1: [2, 3], 2: [4], 3: [4], 4: []])  // a part shared
+
+        // DejaVu Sans's first composite glyph, its first component made itself.
+        let font = try UnhintedFont.strip([UInt8](Data(contentsOf: URL(fileURLWithPath: Self.dejaVuSans))))
+        let (version, order, tables) = try TrueTypeFile.tables(font)
+        let glyf = try #require(tables["glyf"])
+        let locations = TrueTypeFile.GlyphLocations(
+            loca: .init(try #require(tables["loca"])), longOffsets: TrueTypeFile.Reader(try #require(tables["head"])).u16(50) == 1
+        )
+        let composite = try #require(
+            (1..<4000).first { glyph in
+                guard let range = locations.range(glyph), range.end - range.start >= 10 else { return false }
+                return TrueTypeFile.Reader(glyf).i16(range.start).map { $0 < 0 } ?? false
+            })
+        _ = try TrueTypeSubset(font, keeping: [UInt16(composite)])
+        let start = try #require(locations.range(composite)).start
+        var patched = tables
+        patched["glyf"]?[start + 12] = UInt8(composite >> 8)
+        patched["glyf"]?[start + 13] = UInt8(composite & 0xFF)
+        let circular = TrueTypeFile.assemble(order, patched, version: version)
+        #expect(throws: Refusal(description: "glyph \(composite) is built from itself")) {
+            try TrueTypeSubset(circular, keeping: [UInt16(composite)])
+        }
+    }
+
     @Test func numbersAreWrittenAsPDFReadsThem() {
         func written(_ value: Double) -> String {
             var bytes: [UInt8] = []

@@ -30,9 +30,39 @@ struct TrueTypeSubset {
     /// Each new glyph's top (yMax; 0 without an outline).
     let tops: [Int]
 
+    /// The most levels of components under a glyph this subset copies: a composite of
+    /// composites is one of two levels; fonts use one or two.
+    static let deepestComponents = 8
+
+    /// Refuses a glyph built, through its components (`parts`, by glyph), from itself, which
+    /// would send a reader's rasteriser round for ever, or nested deeper than
+    /// ``deepestComponents``. Each glyph is walked once; the walk goes no deeper than the limit.
+    static func refuseCircularOrDeep(_ parts: [Int: [Int]]) throws(TrueTypeFile.Refusal) {
+        var levels: [Int: Int] = [:]  // levels under a glyph; -1 while its components are walked
+        func walk(_ glyph: Int, depth: Int) throws(TrueTypeFile.Refusal) -> Int {
+            if let known = levels[glyph] {
+                guard known >= 0 else { throw TrueTypeFile.Refusal(description: "glyph \(glyph) is built from itself") }
+                guard depth + known <= deepestComponents else {
+                    throw TrueTypeFile.Refusal(description: "glyph \(glyph)'s components nest too deep")
+                }
+                return known
+            }
+            guard depth <= deepestComponents else {
+                throw TrueTypeFile.Refusal(description: "glyph \(glyph)'s components nest too deep")
+            }
+            levels[glyph] = -1
+            var deepest = 0
+            for part in parts[glyph] ?? [] { deepest = max(deepest, try walk(part, depth: depth + 1) + 1) }
+            levels[glyph] = deepest
+            return deepest
+        }
+        for glyph in parts.keys { _ = try walk(glyph, depth: 0) }
+    }
+
     /// Cuts `font` down to `glyphs` (their numbers in `font`) and what they are built from.
     /// - Throws: ``TrueTypeFile/Refusal`` for a font without TrueType outlines and metrics, a
-    ///   glyph number the font does not have, or an outline that is cut short.
+    ///   glyph number the font does not have, an outline that is cut short, or a composite
+    ///   built from itself or nested deeper than ``deepestComponents``.
     init(_ font: [UInt8], keeping glyphs: [UInt16]) throws(TrueTypeFile.Refusal) {
         typealias Refusal = TrueTypeFile.Refusal
         typealias Reader = TrueTypeFile.Reader
@@ -71,15 +101,19 @@ struct TrueTypeSubset {
         }
         for glyph in glyphs { try take(Int(glyph)) }
         var outlines: [[UInt8]] = []
+        var parts: [Int: [Int]] = [:]
         var index = 0
         while index < order.count {
             let bytes = try outline(order[index])
             for at in try TrueTypeFile.components(of: bytes, glyph: order[index]).flagsAt {
-                try take(Int(Reader(bytes).u16(at + 2) ?? 0))
+                let part = Int(Reader(bytes).u16(at + 2) ?? 0)
+                try take(part)
+                parts[order[index], default: []].append(part)
             }
             outlines.append(bytes)
             index += 1
         }
+        try Self.refuseCircularOrDeep(parts)
 
         var newGlyf: [UInt8] = []
         var newLoca: [UInt8] = []
