@@ -131,7 +131,9 @@ extension ConsoleServer {
                 error: "Terlalu banyak permintaan masuk saat ini; coba lagi sebentar lagi.", status: .serviceUnavailable)
         }
         defer { signIns.releaseCheck(client: client) }
-        guard signIns.begin(name, client: client) else {
+        // A browser this user signed in from before: its failures are its own, not the user's.
+        let device = signIns.device(request.cookies[Self.deviceCookie]?.value, for: name)
+        guard signIns.begin(name, client: client, device: device) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.
             let error =
@@ -140,7 +142,8 @@ extension ConsoleServer {
                 : "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
             return loginPage(error: error, status: .tooManyRequests)
         }
-        let user = await signIns.authenticate(name: name, password: form.first("password") ?? "", with: configuration.accounts)
+        let user = await signIns.authenticate(
+            name: name, password: form.first("password") ?? "", with: configuration.accounts, device: device)
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
@@ -152,6 +155,9 @@ extension ConsoleServer {
         var response = Response(status: .seeOther, headers: [.location: "/"])
         response.setCookie(cookie(Self.sessionCookie, session.id))
         response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
+        if device == nil {
+            response.setCookie(cookie(Self.deviceCookie, signIns.deviceCookie(for: name), maxAge: 180 * 86_400))
+        }
         return response
     }
 

@@ -97,6 +97,8 @@ public struct ConsoleServer: Sendable {
 
     static let sessionCookie = "kaltim_session"
     static let loginCookie = "kaltim_login"
+    /// A browser a user signed in from (``SignInGate/deviceCookie(for:)``): kept 180 days.
+    static let deviceCookie = "kaltim_device"
 
     /// The Hummingbird application (a service: run it in a `ServiceGroup`).
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {

@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import Foundation
 import Synchronization
@@ -140,6 +141,13 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// address). Past a bound a sign-in is refused at once, without a check. The limits per client
 /// apply only where the client is known (``ConsoleConfiguration/clientAddressHeader``,
 /// ``ConsoleConfiguration/limitSignInsPerPeer``).
+///
+/// Anyone who knows a user's name could keep that user locked out by failing five times a
+/// minute. A browser the user signed in from is spared that: a right password answers with a
+/// device cookie (``deviceCookie(for:)``, OWASP's device cookies), and an attempt that brings
+/// one for the name typed (``device(_:for:)``) counts its failures against that browser, five
+/// a minute like a user's, not against the user. The cookies are signed with a key this
+/// process draws at start: a restart makes every browser a new one until its next sign-in.
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
     /// Password checks under way or waiting: all of them, and by client.
@@ -150,6 +158,10 @@ final class SignInGate: Sendable {
     static let checksPerClient = 2
     private let failures: FailureLedger
     private let clientFailures: FailureLedger
+    /// Failures in a row of the browsers with a device cookie, by the cookie's nonce.
+    private let deviceFailures: FailureLedger
+    /// What device cookies are signed with (HMAC-SHA-256), drawn when the process starts.
+    private let deviceKey: [UInt8] = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
     static let allowedFailures = 5
     /// Failed sign-ins in a row from one client, under any names, before it waits a minute.
     static let allowedFailuresPerClient = 20
@@ -162,6 +174,33 @@ final class SignInGate: Sendable {
     init(clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
         failures = FailureLedger(clock: clock)
         clientFailures = FailureLedger(clock: clock)
+        deviceFailures = FailureLedger(clock: clock)
+    }
+
+    /// A device cookie's value for a browser `name` signed in from: a random nonce and its
+    /// signature with the name, both hexadecimal (`<32 digits>.<64 digits>`; the name is not in it).
+    func deviceCookie(for name: String) -> String {
+        let nonce = String(randomToken().prefix(32))
+        return nonce + "." + signature(nonce, name)
+    }
+
+    /// The browser a device cookie names when it was given for `name` by this process (its
+    /// nonce), else nil: any other value, one for another name, one altered.
+    func device(_ cookie: String?, for name: String) -> String? {
+        guard let cookie, cookie.utf8.count == 32 + 1 + 64 else { return nil }
+        let parts = cookie.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].utf8.count == 32,
+            parts[0].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+        else { return nil }
+        return constantTimeEquals(String(parts[1]), signature(String(parts[0]), name)) ? String(parts[0]) : nil
+    }
+
+    /// The signature of `nonce` for the user `name` (as the gate keys it), hexadecimal.
+    private func signature(_ nonce: String, _ name: String) -> String {
+        let message = Data((nonce + "\u{0}" + Self.key(name)).utf8)
+        return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: deviceKey)).map {
+            String(format: "%02x", $0)
+        }.joined()
     }
 
     /// The name as the gate keys it: at most ``longestName`` bytes.
@@ -190,12 +229,17 @@ final class SignInGate: Sendable {
         }
     }
 
-    /// Takes one of the user's attempts and one of a known client's: false when either has
-    /// none left (an attempt refused for the user's lockout does not count against the client).
-    func begin(_ name: String, client: String?) -> Bool {
+    /// Takes one of the user's attempts, or of the browser's (`device`, from
+    /// ``device(_:for:)``), and one of a known client's: false when either has none left (an
+    /// attempt refused for the user's or the browser's lockout does not count against the client).
+    func begin(_ name: String, client: String?, device: String? = nil) -> Bool {
         let client = client.map { String($0.prefix(Self.longestName)) }
         if let client, clientFailures.isLockedOut(client, allowed: Self.allowedFailuresPerClient) { return false }
-        guard failures.begin(Self.key(name), allowed: Self.allowedFailures) else { return false }
+        if let device {
+            guard deviceFailures.begin(device, allowed: Self.allowedFailures) else { return false }
+        } else {
+            guard failures.begin(Self.key(name), allowed: Self.allowedFailures) else { return false }
+        }
         guard let client else { return true }
         return clientFailures.begin(client, allowed: Self.allowedFailuresPerClient)
     }
@@ -210,11 +254,15 @@ final class SignInGate: Sendable {
     /// user's failures, not the client's: someone with an account of their own could otherwise
     /// sign in between guesses at others' and never be counted out. A client's failures are
     /// forgotten a ``lockout`` after its last.
-    func authenticate(name: String, password: String, with accounts: ConsoleAccounts) async -> ConsoleAccounts.User? {
+    func authenticate(
+        name: String, password: String, with accounts: ConsoleAccounts, device: String? = nil
+    ) async -> ConsoleAccounts.User? {
         let user = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: accounts.authenticate(name: name, password: password)) }
         }
-        if user != nil { failures.clear(Self.key(name)) }
+        if user != nil {
+            if let device { deviceFailures.clear(device) } else { failures.clear(Self.key(name)) }
+        }
         return user
     }
 

@@ -133,4 +133,52 @@ import Workers
         await group.triggerGracefulShutdown()
         try await running.value
     }
+
+    /// Someone who knows siti's user name fails five times a minute from anywhere: the account
+    /// is refused to every browser but the one siti signed in from before, whose device cookie
+    /// the console gave with that sign-in.
+    @Test func aUserNameKnownToAnAttackerDoesNotKeepItsOwnerOut() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("device"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (port, group, running) = try await Self.start(in: directory, user: "siti", password: "benar-sekali") { _ in }
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.httpCookieStorage = nil
+        sessionConfiguration.httpShouldSetCookies = false
+        let session = URLSession(configuration: sessionConfiguration, delegate: NoRedirects(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        /// Signs in with `device` as the browser's device cookie: the status, the page and the
+        /// device cookie the console gave, if it gave one.
+        func signIn(_ password: String, device: String?) async throws -> (status: Int, page: String, device: String?) {
+            let (form, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/login")!)
+            let cookie = try #require((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Set-Cookie"))
+            let nonce = try #require(
+                String(decoding: form, as: UTF8.self).firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/login")!)
+            request.httpMethod = "POST"
+            let cookies = [String(cookie.prefix { $0 != ";" })] + (device.map { ["kaltim_device=\($0)"] } ?? [])
+            request.setValue(cookies.joined(separator: "; "), forHTTPHeaderField: "Cookie")
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data("csrf=\(nonce)&username=siti&password=\(password)".utf8)
+            let (data, answer) = try await session.data(for: request)
+            let http = answer as? HTTPURLResponse
+            let given = http?.value(forHTTPHeaderField: "Set-Cookie")?.firstMatch(of: /kaltim_device=([0-9a-f.]+)/)?.output.1
+            return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), given.map(String.init))
+        }
+        let first = try await signIn("benar-sekali", device: nil)
+        let device = try #require(first.device, "a right password gives the browser a device cookie")
+        #expect(first.status == 303)
+        for attempt in 0..<5 {
+            let (status, _, given) = try await signIn("tebakan-\(attempt)", device: nil)
+            #expect(status == 401 && given == nil, "attempt \(attempt)")
+        }
+        let stranger = try await signIn("benar-sekali", device: nil)
+        #expect(stranger.status == 429 && stranger.page.contains("untuk pengguna ini"), "\(stranger.status)")
+        let owner = try await signIn("benar-sekali", device: device)
+        #expect(owner.status == 303, "siti's own browser signs in")
+        let altered = String(device.dropLast()) + (device.last == "0" ? "1" : "0")
+        #expect(try await signIn("benar-sekali", device: altered).status == 429, "an altered cookie is no device cookie")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
 }
