@@ -36,6 +36,16 @@ extension ConsoleServer {
     ) async throws
         -> Response
     {
+        // Behind a proxy that names the user, the proxy's own sign-in rides along with a request
+        // another site makes (a link, an image, a form): such a request gets the overview, never
+        // a page that looks someone up, exports or writes the audit log in the user's name. The
+        // browser says where a request comes from (Sec-Fetch-Site); the console's own cookies are
+        // SameSite=Strict and never ride along, so without a proxy there is nothing to refuse.
+        if configuration.trustedIdentityHeader != nil, request.uri.path != "/",
+            let site = request.headers[Self.fetchSite], site != "same-origin", site != "none"
+        {
+            return Response(status: .seeOther, headers: [.location: "/"])
+        }
         guard let session = session(of: request) else {
             if configuration.trustedIdentityHeader != nil {
                 return html(

@@ -99,6 +99,9 @@ public struct ConsoleServer: Sendable {
     static let loginCookie = "kaltim_login"
     /// A browser a user signed in from (``SignInGate/deviceCookie(for:)``): kept 180 days.
     static let deviceCookie = "kaltim_device"
+    /// Where a browser says a request comes from: `same-origin`, `same-site`, `cross-site`, or
+    /// `none` (typed, a bookmark).
+    static let fetchSite = HTTPField.Name("Sec-Fetch-Site")!
 
     /// The Hummingbird application (a service: run it in a `ServiceGroup`).
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {

@@ -89,6 +89,50 @@ import Workers
         try await running.value
     }
 
+    /// Behind the proxy, the proxy's sign-in rides along with requests other sites make: a link
+    /// or an image on another site that looks up a registration in an officer's name gets the
+    /// overview instead, and nothing is written to the audit log in that name. The officer's own
+    /// requests, and a browser's that says nothing of where they come from, are served.
+    @Test func anotherSitesRequestLooksNothingUpInTheUsersName() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("cross-site"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let hash = try PasswordHash.make("unused", rounds: 210_000).encoded
+        let (port, group, running) = try await Self.start(in: directory, user: "rina", password: "unused") {
+            $0.trustedIdentityHeader = "X-Forwarded-User"
+            $0.accounts = ConsoleAccounts(users: [.init(name: "rina", role: .officer, passwordHash: hash)])
+        }
+        let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        let audit = directory.appendingPathComponent("audit.jsonl")
+        func lookUp(_ number: String, from site: String?) async throws -> (status: Int, location: String?) {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/laporan/pendaftaran?nomor=\(number)")!)
+            request.setValue("rina", forHTTPHeaderField: "X-Forwarded-User")
+            if let site { request.setValue(site, forHTTPHeaderField: "Sec-Fetch-Site") }
+            let (_, response) = try await session.data(for: request)
+            let http = try #require(response as? HTTPURLResponse)
+            return (http.statusCode, http.value(forHTTPHeaderField: "Location"))
+        }
+        func audited() -> String { (try? String(contentsOf: audit, encoding: .utf8)) ?? "" }
+        for site in ["cross-site", "same-site", "CROSS-SITE", "something-new"] {
+            let refused = try await lookUp("REG-\(site.count)", from: site)
+            #expect(refused.status == 303 && refused.location == "/", "\(site)")
+        }
+        #expect(!audited().contains("registration-lookup"), "\(audited())")
+        // Looked up (and not found: the read model is empty).
+        #expect(try await lookUp("REG-OWN", from: "same-origin").status == 404)
+        #expect(try await lookUp("REG-TYPED", from: "none").status == 404)
+        #expect(try await lookUp("REG-OLD", from: nil).status == 404)
+        for number in ["REG-OWN", "REG-TYPED", "REG-OLD"] { #expect(audited().contains(number), "\(number)") }
+        // The overview itself is served to a link from anywhere.
+        var home = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/")!)
+        home.setValue("rina", forHTTPHeaderField: "X-Forwarded-User")
+        home.setValue("cross-site", forHTTPHeaderField: "Sec-Fetch-Site")
+        #expect((try await session.data(for: home).1 as? HTTPURLResponse)?.statusCode == 200)
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
     /// One client guessing at many accounts through the proxy (its address in the last entry of
     /// X-Forwarded-For, whatever the client wrote before it): after twenty failures it is
     /// refused, even with a right password, while staff at another address sign in.
