@@ -58,8 +58,11 @@ public enum CertificatePDF {
         var canvas = CairoCanvas(cr: cr)
         try draw(document, programmeName: programmeName, verificationURL: verificationURL, on: &canvas)
         cairo_show_page(cr)
+        // An error while drawing (a glyph the font cannot give) stops the drawing context, not
+        // the surface: the file would be written without the rest of the page.
+        let drawn = cairo_status(cr)
         cairo_surface_finish(surface)
-        guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
+        guard drawn == CAIRO_STATUS_SUCCESS, cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
             throw CertificateError(.rendering, "cairo failed writing \(path)")
         }
     }
@@ -79,29 +82,44 @@ public enum CertificatePDF {
     /// The QR code's side, in points.
     private static let qrSide = 120.0
 
-    /// How the holder's name is set between "Diberikan kepada" and the participant number.
-    struct NameSetting: Equatable {
-        /// The name's lines, top to bottom.
+    /// A text set to fit a room, on one line or more: the lines, top to bottom, each one's
+    /// baseline (points from the top of the page), and the size of all of them.
+    struct TextSetting: Equatable {
         var lines: [String]
-        /// Each line's baseline, in points from the top of the page.
         var baselines: [Double]
-        /// The size of every line, in points.
         var size: Double
     }
 
-    /// The holder's name on one line at 24 pt, smaller down to 12 pt when it is wider than
-    /// `room`; else on two lines of up to 14 pt, down to 8; else on three of up to 10, down to 6.
-    /// Lines break between words, balanced, and inside a word wider than a line. Three lines at
-    /// 6 pt hold over 300 of the widest capital; intake keeps names to 200 characters. A longer
-    /// text is set on three lines at 6 pt all the same, its last line wider than `room`.
+    /// One way to set a text: on as many lines as `baselines` has, at `largest` points or
+    /// smaller, down to `smallest`.
+    typealias LineOption = (largest: Double, smallest: Double, baselines: [Double])
+
+    /// The holder's name: one line at 24 pt, down to 12; two of up to 14, down to 8; three of up
+    /// to 9, down to 6, between "Diberikan kepada" and the participant number.
+    static let nameOptions: [LineOption] = [(24, 12, [266]), (14, 8, [256, 272]), (9, 6, [252, 262.5, 273])]
+
+    /// The printed verification link: one line at 8 pt, down to 6; two of 6, down to 4.5,
+    /// between the verification code and the signature line.
+    static let linkOptions: [LineOption] = [(8, 6, [521]), (6, 4.5, [518, 526])]
+
+    /// `text` set in `room` by the first of `options` (one line, then two, …) whose lines hold
+    /// it at its smallest size or larger, as large as they hold it and balanced; lines break
+    /// between words, and inside a word wider than a line. When none holds it, the last option
+    /// sets it smaller than its smallest size: smaller text, but nothing cut and nothing outside
+    /// the room (intake's 200-character names of the widest letters come to that).
     /// - Parameter inkWidth: a text's drawn width at 1 pt (the width scales with the size).
-    static func nameSetting(_ name: String, room: Double, inkWidth: (String) -> Double) -> NameSetting {
-        let whole = inkWidth(name)
-        if whole * 12 <= room { return NameSetting(lines: [name], baselines: [266], size: min(24, room / whole)) }
-        let words = name.split(separator: " ").map(String.init)
+    static func setting(
+        _ text: String, room: Double, options: [LineOption], inkWidth: (String) -> Double
+    ) -> TextSetting {
+        let whole = inkWidth(text)
+        let single = options[0]
+        if whole * single.smallest <= room || options.count == 1 {
+            return TextSetting(lines: [text], baselines: single.baselines, size: min(single.largest, room / whole))
+        }
+        let words = text.split(separator: " ").map(String.init)
         // The fewest lines of at most `limit` (at 1 pt) that hold the words in order.
-        func lines(limit: Double) -> [String] {
-            var lines: [String] = []
+        func broken(limit: Double) -> [String] {
+            var set: [String] = []
             var line = ""
             for word in words {
                 let joined = line.isEmpty ? word : line + " " + word
@@ -109,40 +127,44 @@ public enum CertificatePDF {
                     line = joined
                     continue
                 }
-                if !line.isEmpty { lines.append(line) }
+                if !line.isEmpty { set.append(line) }
                 line = ""
                 // A word wider than a line: cut between its characters.
                 for character in word {
                     if !line.isEmpty, inkWidth(line + String(character)) > limit {
-                        lines.append(line)
+                        set.append(line)
                         line = ""
                     }
                     line.append(character)
                 }
             }
-            if !line.isEmpty { lines.append(line) }
-            return lines
+            if !line.isEmpty { set.append(line) }
+            return set
         }
-        let baselines: [Double] = [266, 256, 272, 252, 262.5, 273]
-        for (count, largest, smallest) in [(2, 14.0, 8.0), (3, 10.0, 6.0)] {
-            // The largest size in half points at which the name takes no more lines than `count`.
-            var size = min(largest, (room * Double(count) / whole * 2).rounded(.down) / 2)
-            while size >= smallest, lines(limit: room / size).count > count { size -= 0.5 }
-            guard size >= smallest || count == 3 else { continue }
-            size = max(size, smallest)
+        for (index, option) in options.enumerated().dropFirst() {
+            let count = option.baselines.count
+            // The largest size in half points at which the text takes no more lines than `count`.
+            var size = min(option.largest, (room * Double(count) / whole * 2).rounded(.down) / 2)
+            while size >= option.smallest, broken(limit: room / size).count > count { size -= 0.5 }
+            if size < option.smallest {
+                guard index == options.count - 1 else { continue }
+                // Smaller than the smallest rather than cut or outside the room. It ends: at
+                // `room / whole` or smaller, the whole text is one line.
+                size = option.smallest
+                while broken(limit: room / size).count > count { size *= 0.95 }
+            }
             // Balanced: the narrowest limit that takes no more lines than the widest (a bisection).
-            let fewest = lines(limit: room / size).count
+            let fewest = broken(limit: room / size).count
             var (narrow, wide) = (whole / Double(fewest) / 2, room / size)
             for _ in 0..<12 {
                 let middle = (narrow + wide) / 2
-                if lines(limit: middle).count > fewest { narrow = middle } else { wide = middle }
+                if broken(limit: middle).count > fewest { narrow = middle } else { wide = middle }
             }
-            var set = lines(limit: wide)
-            if set.count > 3 { set = Array(set.prefix(2)) + [set.dropFirst(2).joined(separator: " ")] }
-            let first = set.count * (set.count - 1) / 2
-            return NameSetting(lines: set, baselines: Array(baselines[first..<first + set.count]), size: size)
+            let set = broken(limit: wide)
+            let baselines = options.first { $0.baselines.count == set.count }?.baselines ?? option.baselines
+            return TextSetting(lines: set, baselines: baselines, size: size)
         }
-        return NameSetting(lines: [name], baselines: [266], size: 6)  // Not reached: three lines always return.
+        return TextSetting(lines: [text], baselines: single.baselines, size: room / whole)  // Not reached.
     }
 
     /// The page: the same layout on either canvas.
@@ -159,11 +181,13 @@ public enum CertificatePDF {
         canvas.strokeRectangle(x: 24, y: 24, width: width - 48, height: height - 48, lineWidth: 6)
 
         // A centred text fits between the borders, with a margin; a text of the left column fits
-        // left of the QR code; one of the signatory's column between the QR code and its left
-        // edge. A text too wide for its room is drawn smaller, down to 6 pt, which holds the
-        // longest a publisher may send (an LSP's number is at most 64 characters).
+        // left of the QR code, or of the signatory's column beside it; one of the signatory's
+        // column between the QR code and its left edge. A text too wide for its room is drawn
+        // smaller, as small as it takes: realistic texts stay at 6 pt or larger, and no text,
+        // however long a publisher or the plan makes it, leaves its room.
         let centredRoom = width - 120
         let qrLeft = width - 60 - qrSide
+        let signatoryLeft = 400.0
         func text(
             _ string: String, x: Double, y: Double, size: Double, bold: Bool = false, centred: Bool = false,
             room: Double? = nil
@@ -173,7 +197,7 @@ public enum CertificatePDF {
             var size = size
             if let room = centred ? centredRoom : room {
                 let extents = canvas.inkExtents(string, size: size, bold: bold)
-                let scale = extents.width > room ? max(6 / size, room / extents.width) : 1
+                let scale = extents.width > room ? room / extents.width : 1
                 if centred { x = (width - extents.width * scale) / 2 - extents.xBearing * scale }
                 size *= scale
             }
@@ -209,7 +233,9 @@ public enum CertificatePDF {
         }
         text("Diberikan kepada", x: 0, y: 232, size: 14, centred: true)
         let holder = printable(payload.holderName ?? payload.participantID)
-        let name = nameSetting(holder, room: centredRoom) { canvas.inkExtents($0, size: 24, bold: true).width / 24 }
+        let name = setting(holder, room: centredRoom, options: nameOptions) {
+            canvas.inkExtents($0, size: 24, bold: true).width / 24
+        }
         for (line, baseline) in zip(name.lines, name.baselines) {
             text(line, x: 0, y: baseline, size: name.size, bold: true, centred: true)
         }
@@ -244,11 +270,16 @@ public enum CertificatePDF {
         let code = document.verificationCode
         text(code, x: 70, y: 507, size: 9, bold: true, room: leftRoom)
         let link = verificationURL.map { $0 + code }
-        if let link { text("Periksa keaslian: \(link)", x: 70, y: 521, size: 8, room: leftRoom) }
+        if let link {
+            let set = setting(printable("Periksa keaslian: \(link)"), room: leftRoom, options: linkOptions) {
+                canvas.inkExtents($0, size: 8, bold: false).width / 8
+            }
+            for (line, baseline) in zip(set.lines, set.baselines) { text(line, x: 70, y: baseline, size: set.size) }
+        }
         // Beside the signatory's name: it ends before that column.
         text(
             "Ditandatangani secara elektronik (Ed25519, kunci \(payload.keyID)).", x: 70, y: 535, size: 8,
-            room: 400 - 12 - 70)
+            room: signatoryLeft - 12 - 70)
         if payload.keyID == CertificateSigner.development.keyID {
             canvas.setColor(red: 0.75, green: 0.1, blue: 0.1)
             text(
@@ -258,7 +289,7 @@ public enum CertificatePDF {
         }
         // The official who signed: place and date, title, name.
         if let signatory = payload.signatory {
-            let x = 400.0
+            let x = signatoryLeft
             let room = qrLeft - 12 - x
             // A licence record is signed when it is recorded, not on the issuer's date.
             let signedOn = licenceName != nil ? payload.signedOn ?? payload.issuedOn : payload.issuedOn
