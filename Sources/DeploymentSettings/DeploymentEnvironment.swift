@@ -102,15 +102,19 @@ public struct DeploymentEnvironment: Sendable {
         return true
     }
 
-    /// Whether `text` holds only characters a reader sees, so that an address printed or sent is
-    /// the address a QR code or a link carries: no space, no control character (C0, DEL, C1), no
-    /// format character (a direction override, a zero-width space), no line or paragraph
-    /// separator. Foundation's `URL(string:)` accepts all of these, percent-encoding them.
+    /// Whether `text` holds no character a reader would not see, so that an address printed or
+    /// sent is the address a QR code or a link carries: no space, no control character (C0, DEL,
+    /// C1), no format character (a direction override, a zero-width space), no line or paragraph
+    /// separator, no character Unicode says to draw as nothing (a variation selector, a Hangul
+    /// filler), none unassigned or for private use. Foundation's `URL(string:)` accepts all of
+    /// these, percent-encoding them.
     public static func hasOnlyVisibleCharacters(_ text: String) -> Bool {
         !text.unicodeScalars.contains { scalar in
             switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator: true
-            default: false
+            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator, .unassigned, .privateUse,
+                .surrogate:
+                true
+            default: scalar.properties.isDefaultIgnorableCodePoint
             }
         }
     }

@@ -123,7 +123,6 @@ struct Certificates: AsyncParsableCommand {
     var fileRenderers = min(ProcessInfo.processInfo.activeProcessorCount, 4)
 
     func validate() throws {
-        guard (1...64).contains(fileRenderers) else { throw ValidationError("--file-renderers takes 1 to 64") }
         if let verificationURL {
             guard let url = URL(string: verificationURL), url.scheme == "https" || url.scheme == "http", url.host != nil,
                 verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("="),
@@ -134,6 +133,7 @@ struct Certificates: AsyncParsableCommand {
                 )
             }
         }
+        guard (1...64).contains(fileRenderers) else { throw ValidationError("--file-renderers takes 1 to 64") }
     }
 
     func run() async throws {

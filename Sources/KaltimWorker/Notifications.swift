@@ -70,11 +70,11 @@ struct Notifications: AsyncParsableCommand {
     var dispatcherClockAhead = 0
 
     func validate() throws {
-        guard (0...36_500).contains(messageDataRetentionDays) else {
-            throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
-        }
         if let verificationURL, !DeploymentEnvironment.isWebAddress(verificationURL) || verificationURL.utf8.count > 200 {
             throw ValidationError("--verification-url is an http(s) address with a host and no query, at most 200 bytes")
+        }
+        guard (0...36_500).contains(messageDataRetentionDays) else {
+            throw ValidationError("--message-data-retention-days is 0 (for ever) to 36500")
         }
         guard (0...86_400).contains(dispatcherClockAhead) else {
             throw ValidationError("--dispatcher-clock-ahead is 0 to 86400 seconds")

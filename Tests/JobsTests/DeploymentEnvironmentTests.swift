@@ -61,7 +61,8 @@ struct DeploymentEnvironmentTests {
             // next line, a right-to-left override, a zero-width space, a line separator, a no-break space.
             "https://sertifikat.example.go.id/\u{85}", "https://sertifikat.example.go.id/\u{202E}di.og",
             "https://sertifikat\u{200B}.example.go.id", "https://sertifikat.example.go.id/\u{2028}",
-            "https://sertifikat.example.go.id/\u{A0}x",
+            "https://sertifikat.example.go.id/\u{A0}x", "https://sertifikat.example.go.id/\u{FE0F}",
+            "https://sertifikat\u{115F}.example.go.id", "https://sertifikat.example.go.id/\u{E000}",
         ] {
             let refused = #expect(throws: DeploymentSettingError.self, "\(value)") {
                 try DeploymentEnvironment(["KALTIM_VERIFICATION_URL": value]).verificationAddress()

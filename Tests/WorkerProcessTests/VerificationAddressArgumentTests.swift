@@ -11,6 +11,9 @@ struct VerificationAddressArgumentTests {
         "https://sertifikat.example.go.id/ v/", "https://sertifikat.example.go.id/v/\u{85}/",
         "https://sertifikat.example.go.id/\u{202E}v/", "https://sertifikat\u{200B}.example.go.id/v/",
         "https://sertifikat.example.go.id/v\u{2028}/", "https://sertifikat.example.go.id/v\t/",
+        // Drawn as nothing: a variation selector, a Hangul filler; and a private-use character.
+        "https://sertifikat.example.go.id/v\u{FE0F}/", "https://sertifikat\u{3164}.example.go.id/v/",
+        "https://sertifikat.example.go.id/v\u{E000}/",
     ]
 
     /// The worker's output and exit status for `arguments`; a worker that wrongly started would
@@ -36,8 +39,9 @@ struct VerificationAddressArgumentTests {
             #expect(refused.status == 64, "\(address.debugDescription)")
             #expect(refused.output.contains("--verification-url is an http(s) address"), "\(refused.output)")
         }
-        // A plain address passes this check: the next option's error is the one reported.
-        let next = role == "certificates" ? ["--file-renderers", "0"] : ["--message-data-retention-days", "-1"]
+        // A plain address passes the check, which comes first: the next check's error is the one
+        // reported.
+        let next = role == "certificates" ? ["--file-renderers", "0"] : ["--message-data-retention-days", "99999"]
         let plain = try await Self.run([role, "--verification-url", "https://sertifikat.example.go.id/v/"] + next)
         #expect(plain.status == 64 && !plain.output.contains("--verification-url is"), "\(plain.output)")
         #expect(plain.output.contains(next[0]), "\(plain.output)")
