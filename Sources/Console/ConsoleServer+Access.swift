@@ -142,14 +142,19 @@ extension ConsoleServer {
         }
         defer { signIns.releaseCheck(client: client) }
         // A browser this user signed in from before: its failures are its own, not the user's.
-        let device = signIns.device(request.cookies[Self.deviceCookie]?.value, for: name)
+        let account = configuration.accounts.users[name]?.passwordHash ?? ""
+        let device = signIns.device(request.cookies[Self.deviceCookie]?.value, for: name, account: account)
         guard signIns.begin(name, client: client, device: device) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.
             let error =
-                signIns.clientLockedOut(client)
-                ? "Terlalu banyak percobaan masuk yang gagal dari alamat ini; tunggu satu menit."
-                : "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
+                if signIns.clientLockedOut(client) {
+                    "Terlalu banyak percobaan masuk yang gagal dari alamat ini; tunggu satu menit."
+                } else if let device, signIns.deviceLockedOut(device) {
+                    "Terlalu banyak percobaan masuk yang gagal dari peramban ini; tunggu satu menit."
+                } else {
+                    "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
+                }
             return loginPage(error: error, status: .tooManyRequests)
         }
         let user = await signIns.authenticate(
@@ -157,7 +162,7 @@ extension ConsoleServer {
         guard let user else {
             // Not the typed name: it is often a password typed into the wrong field.
             logger.notice("console: failed sign-in", metadata: ["known_user": "\(configuration.accounts.users[name] != nil)"])
-            if configuration.accounts.users[name] != nil { auditFailedSignIn(name) }
+            if configuration.accounts.users[name] != nil { auditFailedSignIn(name, knownBrowser: device != nil) }
             return loginPage(error: "Nama pengguna atau kata sandi salah.", status: .unauthorized)
         }
         let session = sessions.create(user)
@@ -165,21 +170,25 @@ extension ConsoleServer {
         var response = Response(status: .seeOther, headers: [.location: "/"])
         response.setCookie(cookie(Self.sessionCookie, session.id))
         response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
-        if device == nil {
-            response.setCookie(cookie(Self.deviceCookie, signIns.deviceCookie(for: name), maxAge: 180 * 86_400))
-        }
+        // The browser's cookie, or a new one: 180 days from this sign-in.
+        let deviceValue =
+            device != nil
+            ? request.cookies[Self.deviceCookie]?.value ?? "" : signIns.deviceCookie(for: name, account: account)
+        response.setCookie(cookie(Self.deviceCookie, deviceValue, maxAge: 180 * 86_400))
         return response
     }
 
-    /// A wrong password for an account, in the audit log. Bounded by the lockout: at most five
-    /// per account and minute. A typed name that is no account is not written (it is often a
-    /// password, and such attempts would be unbounded); the process log counts them.
-    func auditFailedSignIn(_ name: String) {
+    /// A wrong password for an account, in the audit log, and whether it came from a browser the
+    /// user signed in from before (a device cookie). Bounded by the lockouts: at most five per
+    /// account and minute, and five per such browser. A typed name that is no account is not
+    /// written (it is often a password, and such attempts would be unbounded); the process log
+    /// counts them.
+    func auditFailedSignIn(_ name: String, knownBrowser: Bool) {
         do {
             try configuration.auditLog.append(
                 .init(
                     who: name, action: "console-sign-in-failed", target: "console", count: 1,
-                    details: ["reason": "wrong-password"]))
+                    details: ["reason": "wrong-password", "browser": knownBrowser ? "known" : "new"]))
         } catch {
             logger.error("console: cannot write the audit log", metadata: ["error": "\(error)"])
         }

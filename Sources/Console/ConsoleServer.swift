@@ -97,7 +97,7 @@ public struct ConsoleServer: Sendable {
 
     static let sessionCookie = "kaltim_session"
     static let loginCookie = "kaltim_login"
-    /// A browser a user signed in from (``SignInGate/deviceCookie(for:)``): kept 180 days.
+    /// A browser a user signed in from (``SignInGate/deviceCookie(for:account:)``): kept 180 days.
     static let deviceCookie = "kaltim_device"
     /// Where a browser says a request comes from: `same-origin`, `same-site`, `cross-site`, or
     /// `none` (typed, a bookmark).

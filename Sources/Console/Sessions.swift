@@ -129,9 +129,10 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// few hundred milliseconds of CPU and must not hold the threads that serve pages and run the
 /// read model's worker), and a user with five failures in a row is refused for a minute.
 ///
-/// An attempt counts as a failure from the moment it begins (``begin(_:client:)``) until its
-/// password proves right: parallel attempts cannot all pass the check before the first failure
-/// is recorded, so at most five guesses are ever under way or failed per user and minute.
+/// An attempt counts as a failure from the moment it begins (``begin(_:client:device:)``) until
+/// its password proves right: parallel attempts cannot all pass the check before the first
+/// failure is recorded, so at most five guesses are ever under way or failed per user and
+/// minute, and five more per browser the user signed in from (below).
 ///
 /// At most ``maximumChecks`` checks are under way or waiting at once, and at most
 /// ``checksPerClient`` of one client's (``reserveCheck(client:)``): an anonymous client sending
@@ -144,10 +145,12 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 ///
 /// Anyone who knows a user's name could keep that user locked out by failing five times a
 /// minute. A browser the user signed in from is spared that: a right password answers with a
-/// device cookie (``deviceCookie(for:)``, OWASP's device cookies), and an attempt that brings
-/// one for the name typed (``device(_:for:)``) counts its failures against that browser, five
-/// a minute like a user's, not against the user. The cookies are signed with a key this
-/// process draws at start: a restart makes every browser a new one until its next sign-in.
+/// device cookie (``deviceCookie(for:account:)``, OWASP's device cookies), and an attempt that
+/// brings one for the name typed (``device(_:for:account:)``) counts its failures against that
+/// browser, five a minute like a user's, not against the user. A cookie is signed with a key
+/// this process draws at start, the whole name and the account's stored password hash: a
+/// restart makes every browser a new one until its next sign-in, and a new password (or the
+/// account made again) ends every cookie given before it.
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
     /// Password checks under way or waiting: all of them, and by client.
@@ -178,26 +181,28 @@ final class SignInGate: Sendable {
     }
 
     /// A device cookie's value for a browser `name` signed in from: a random nonce and its
-    /// signature with the name, both hexadecimal (`<32 digits>.<64 digits>`; the name is not in it).
-    func deviceCookie(for name: String) -> String {
+    /// signature with the name and `account` (the account's stored password hash), both
+    /// hexadecimal (`<32 digits>.<64 digits>`; neither the name nor the hash is in it).
+    func deviceCookie(for name: String, account: String) -> String {
         let nonce = String(randomToken().prefix(32))
-        return nonce + "." + signature(nonce, name)
+        return nonce + "." + signature(nonce, name, account)
     }
 
-    /// The browser a device cookie names when it was given for `name` by this process (its
-    /// nonce), else nil: any other value, one for another name, one altered.
-    func device(_ cookie: String?, for name: String) -> String? {
+    /// The browser a device cookie names when this process gave it for `name` and `account` (its
+    /// nonce), else nil: any other value, one for another name or an older password, one altered.
+    func device(_ cookie: String?, for name: String, account: String) -> String? {
         guard let cookie, cookie.utf8.count == 32 + 1 + 64 else { return nil }
         let parts = cookie.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].utf8.count == 32,
             parts[0].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
         else { return nil }
-        return constantTimeEquals(String(parts[1]), signature(String(parts[0]), name)) ? String(parts[0]) : nil
+        return constantTimeEquals(String(parts[1]), signature(String(parts[0]), name, account)) ? String(parts[0]) : nil
     }
 
-    /// The signature of `nonce` for the user `name` (as the gate keys it), hexadecimal.
-    private func signature(_ nonce: String, _ name: String) -> String {
-        let message = Data((nonce + "\u{0}" + Self.key(name)).utf8)
+    /// The signature of `nonce` for the user `name` and `account`, hexadecimal: the whole name,
+    /// its length first, so that no two names or hashes sign alike.
+    private func signature(_ nonce: String, _ name: String, _ account: String) -> String {
+        let message = Data((nonce + "\(name.utf8.count):" + name + account).utf8)
         return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: deviceKey)).map {
             String(format: "%02x", $0)
         }.joined()
@@ -230,7 +235,7 @@ final class SignInGate: Sendable {
     }
 
     /// Takes one of the user's attempts, or of the browser's (`device`, from
-    /// ``device(_:for:)``), and one of a known client's: false when either has none left (an
+    /// ``device(_:for:account:)``), and one of a known client's: false when either has none left (an
     /// attempt refused for the user's or the browser's lockout does not count against the client).
     func begin(_ name: String, client: String?, device: String? = nil) -> Bool {
         let client = client.map { String($0.prefix(Self.longestName)) }
@@ -244,13 +249,16 @@ final class SignInGate: Sendable {
         return clientFailures.begin(client, allowed: Self.allowedFailuresPerClient)
     }
 
+    /// Whether the browser `device` has used up its failures (for the page's wording).
+    func deviceLockedOut(_ device: String) -> Bool { deviceFailures.isLockedOut(device, allowed: Self.allowedFailures) }
+
     /// Whether `client` has used up its failures (for the page's wording).
     func clientLockedOut(_ client: String?) -> Bool {
         guard let client else { return false }
         return clientFailures.isLockedOut(String(client.prefix(Self.longestName)), allowed: Self.allowedFailuresPerClient)
     }
 
-    /// Checks the password of an attempt ``begin(_:client:)`` took; a right one clears the
+    /// Checks the password of an attempt ``begin(_:client:device:)`` took; a right one clears the
     /// user's failures, not the client's: someone with an account of their own could otherwise
     /// sign in between guesses at others' and never be counted out. A client's failures are
     /// forgotten a ``lockout`` after its last.

@@ -218,9 +218,18 @@ import Workers
         let stranger = try await signIn("benar-sekali", device: nil)
         #expect(stranger.status == 429 && stranger.page.contains("untuk pengguna ini"), "\(stranger.status)")
         let owner = try await signIn("benar-sekali", device: device)
-        #expect(owner.status == 303, "siti's own browser signs in")
+        #expect(owner.status == 303 && owner.device == device, "siti's own browser signs in; its cookie is renewed")
         let altered = String(device.dropLast()) + (device.last == "0" ? "1" : "0")
         #expect(try await signIn("benar-sekali", device: altered).status == 429, "an altered cookie is no device cookie")
+        // The browser's own failures: five, then that browser waits too, told so.
+        for attempt in 0..<5 { #expect(try await signIn("salah-\(attempt)", device: device).status == 401) }
+        let waiting = try await signIn("benar-sekali", device: device)
+        #expect(waiting.status == 429 && waiting.page.contains("dari peramban ini"), "\(waiting.status)")
+        // Each failure is in the audit log, with whether it came from a browser siti used before.
+        let audit = try String(contentsOf: directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)
+        let failures = audit.split(separator: "\n").filter { $0.contains("console-sign-in-failed") }
+        #expect(failures.filter { $0.contains("\"browser\":\"new\"") }.count == 5, "\(audit)")
+        #expect(failures.filter { $0.contains("\"browser\":\"known\"") }.count == 5, "\(audit)")
 
         await group.triggerGracefulShutdown()
         try await running.value

@@ -553,14 +553,15 @@ extension ProgressModelTests {
 
     /// Someone who knows siti's name locks the account out for every browser but the ones siti
     /// signed in from: a device cookie given to siti's browser counts its own failures, five a
-    /// minute like a user's. A cookie for another name, an altered one or a made-up one is no
-    /// device cookie.
+    /// minute like a user's. A cookie for another name (also one that shares siti's first 200
+    /// bytes), for an older password, an altered one or a made-up one is no device cookie.
     @Test func aBrowserTheUserSignedInFromIsNotLockedOutByOthersFailures() async throws {
         let accounts = try Self.sitiWithPasswordBenar()
+        let hash = try #require(accounts.users["siti"]?.passwordHash)
         let gate = SignInGate(clock: { Self.frozen })
-        let cookie = gate.deviceCookie(for: "siti")
+        let cookie = gate.deviceCookie(for: "siti", account: hash)
         #expect(cookie.wholeMatch(of: /[0-9a-f]{32}\.[0-9a-f]{64}/) != nil && !cookie.contains("siti"))
-        let browser = try #require(gate.device(cookie, for: "siti"))
+        let browser = try #require(gate.device(cookie, for: "siti", account: hash))
         for _ in 0..<SignInGate.allowedFailures {
             #expect(gate.begin("siti", client: "203.0.113.9"))
             #expect(await gate.authenticate(name: "siti", password: "tebakan", with: accounts) == nil)
@@ -571,24 +572,28 @@ extension ProgressModelTests {
         #expect(!gate.begin("siti", client: "198.51.100.4"), "and still locked for the others")
 
         let altered = String(cookie.dropLast()) + (cookie.last == "0" ? "1" : "0")
-        let budi = gate.deviceCookie(for: "budi")
-        let anotherProcess = SignInGate(clock: { Self.frozen }).deviceCookie(for: "siti")
+        let budi = gate.deviceCookie(for: "budi", account: hash)
+        let anotherProcess = SignInGate(clock: { Self.frozen }).deviceCookie(for: "siti", account: hash)
+        let olderPassword = gate.deviceCookie(for: "siti", account: "pbkdf2-sha256$1$lama$lama")
         for forged in [
-            altered, budi, anotherProcess, String(cookie.prefix(32)), cookie + "0", cookie.uppercased(), "",
+            altered, budi, anotherProcess, olderPassword, String(cookie.prefix(32)), cookie + "0", cookie.uppercased(), "",
             String(repeating: "a", count: 97), String(repeating: "é", count: 97), "." + String(cookie.dropFirst()),
         ] {
-            #expect(gate.device(forged, for: "siti") == nil, "\(forged)")
+            #expect(gate.device(forged, for: "siti", account: hash) == nil, "\(forged)")
         }
-        #expect(gate.device(budi, for: "budi") != nil && gate.device(nil, for: "siti") == nil)
+        #expect(gate.device(budi, for: "budi", account: hash) != nil && gate.device(nil, for: "siti", account: hash) == nil)
+        // Two names alike in their first 200 bytes are two names.
+        let long = String(repeating: "a", count: 200)
+        #expect(gate.device(gate.deviceCookie(for: long + "x", account: hash), for: long + "y", account: hash) == nil)
 
         // The browser's own five failures lock that browser, and no other of siti's.
         for _ in 0..<SignInGate.allowedFailures {
             #expect(gate.begin("siti", client: "192.0.2.1", device: browser))
             #expect(await gate.authenticate(name: "siti", password: "salah", with: accounts, device: browser) == nil)
         }
-        #expect(!gate.begin("siti", client: "192.0.2.1", device: browser))
-        let laptop = try #require(gate.device(gate.deviceCookie(for: "siti"), for: "siti"))
-        #expect(gate.begin("siti", client: "192.0.2.1", device: laptop))
+        #expect(!gate.begin("siti", client: "192.0.2.1", device: browser) && gate.deviceLockedOut(browser))
+        let laptop = try #require(gate.device(gate.deviceCookie(for: "siti", account: hash), for: "siti", account: hash))
+        #expect(!gate.deviceLockedOut(laptop) && gate.begin("siti", client: "192.0.2.1", device: laptop))
     }
 
     @Test func aRightPasswordClearsTheFailures() async throws {
