@@ -99,8 +99,9 @@ public enum CertificatePDF {
     static let nameOptions: [LineOption] = [(24, 12, [266]), (14, 8, [256, 272]), (9, 6, [252, 262.5, 273])]
 
     /// The printed verification link: one line at 8 pt, down to 6; two of 6, down to 4.5,
-    /// between the verification code and the signature line.
-    static let linkOptions: [LineOption] = [(8, 6, [521]), (6, 4.5, [518, 526])]
+    /// between the verification code and the signature line, clear of the signatory's name
+    /// (at 535), which a long link runs under.
+    static let linkOptions: [LineOption] = [(8, 6, [519]), (6, 4.5, [513, 520.5])]
 
     /// `text` set in `room` by the first of `options` (one line, then two, …) whose lines hold
     /// it at its smallest size or larger, as large as they hold it and balanced; lines break
@@ -266,9 +267,9 @@ public enum CertificatePDF {
         text(
             "Berlaku sampai: \(payload.validUntil.map(IndonesianCalendar.date) ?? "tidak terbatas")", x: 70, y: 456, size: 11)
         text("ID sertifikat: \(payload.certificateID)", x: 70, y: 472, size: 11, room: leftRoom)
-        text("Kode verifikasi:", x: 70, y: 494, size: 9)
+        text("Kode verifikasi:", x: 70, y: 492, size: 9)
         let code = document.verificationCode
-        text(code, x: 70, y: 507, size: 9, bold: true, room: leftRoom)
+        text(code, x: 70, y: 504, size: 9, bold: true, room: leftRoom)
         let link = verificationURL.map { $0 + code }
         if let link {
             let set = setting(printable("Periksa keaslian: \(link)"), room: leftRoom, options: linkOptions) {
