@@ -102,21 +102,14 @@ public struct DeploymentEnvironment: Sendable {
         return true
     }
 
-    /// Whether `text` holds no character a reader would not see, so that an address printed or
-    /// sent is the address a QR code or a link carries: no space, no control character (C0, DEL,
-    /// C1), no format character (a direction override, a zero-width space), no line or paragraph
-    /// separator, no character Unicode says to draw as nothing (a variation selector, a Hangul
-    /// filler), none unassigned or for private use. Foundation's `URL(string:)` accepts all of
-    /// these, percent-encoding them.
+    /// Whether `text` holds only printable ASCII (`!` to `~`), so that an address printed or sent
+    /// is the address a QR code or a link carries: no space, no control or format character (a
+    /// direction override, a zero-width space), nothing drawn as nothing (a variation selector,
+    /// a Braille blank), no letters of another script that look like Latin ones. A host outside
+    /// ASCII is written in punycode, any other character percent-encoded. Foundation's
+    /// `URL(string:)` accepts all of these, percent-encoding them itself.
     public static func hasOnlyVisibleCharacters(_ text: String) -> Bool {
-        !text.unicodeScalars.contains { scalar in
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator, .unassigned, .privateUse,
-                .surrogate:
-                true
-            default: scalar.properties.isDefaultIgnorableCodePoint
-            }
-        }
+        text.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
     /// The retry tiers' queue type: the option's value, else `KALTIM_RETRY_QUEUE_TYPE`, else

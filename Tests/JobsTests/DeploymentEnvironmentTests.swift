@@ -62,6 +62,8 @@ struct DeploymentEnvironmentTests {
             "https://sertifikat.example.go.id/\u{85}", "https://sertifikat.example.go.id/\u{202E}di.og",
             "https://sertifikat\u{200B}.example.go.id", "https://sertifikat.example.go.id/\u{2028}",
             "https://sertifikat.example.go.id/\u{A0}x", "https://sertifikat.example.go.id/\u{FE0F}",
+            // A Braille blank, drawn as nothing; a Cyrillic "е" that reads as Latin.
+            "https://sertifikat.example.go.id/\u{2800}", "https://sertifikat.\u{435}xample.go.id",
             "https://sertifikat\u{115F}.example.go.id", "https://sertifikat.example.go.id/\u{E000}",
         ] {
             let refused = #expect(throws: DeploymentSettingError.self, "\(value)") {

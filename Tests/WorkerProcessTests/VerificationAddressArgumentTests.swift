@@ -13,7 +13,9 @@ struct VerificationAddressArgumentTests {
         "https://sertifikat.example.go.id/v\u{2028}/", "https://sertifikat.example.go.id/v\t/",
         // Drawn as nothing: a variation selector, a Hangul filler; and a private-use character.
         "https://sertifikat.example.go.id/v\u{FE0F}/", "https://sertifikat\u{3164}.example.go.id/v/",
-        "https://sertifikat.example.go.id/v\u{E000}/",
+        "https://sertifikat.example.go.id/v\u{E000}/", "https://sertifikat.example.go.id/v/\u{2800}/",
+        // A Cyrillic "е" that reads as Latin, and a user before the host that reads as the host.
+        "https://sertifikat.\u{435}xample.go.id/v/", "https://sertifikat.kaltimprov.go.id@contoh.example/v/",
     ]
 
     /// The worker's output and exit status for `arguments`; a worker that wrongly started would
@@ -37,7 +39,7 @@ struct VerificationAddressArgumentTests {
         for address in Self.hidden {
             let refused = try await Self.run([role, "--verification-url", address])
             #expect(refused.status == 64, "\(address.debugDescription)")
-            #expect(refused.output.contains("--verification-url is an http(s) address"), "\(refused.output)")
+            #expect(refused.output.contains("--verification-url is an http(s) address"), "\(address): \(refused.output)")
         }
         // A plain address passes the check, which comes first: the next check's error is the one
         // reported.
