@@ -41,9 +41,8 @@ extension ConsoleServer {
         // a page that looks someone up, exports or writes the audit log in the user's name. The
         // browser says where a request comes from (Sec-Fetch-Site); the console's own cookies are
         // SameSite=Strict and never ride along, so without a proxy there is nothing to refuse.
-        if configuration.trustedIdentityHeader != nil, request.uri.path != "/",
-            let site = request.headers[Self.fetchSite], site != "same-origin", site != "none"
-        {
+        let foreign = request.headers[Self.fetchSite].map { $0 != "same-origin" && $0 != "none" } ?? false
+        if configuration.trustedIdentityHeader != nil, foreign, request.uri.path != "/" {
             return Response(status: .seeOther, headers: [.location: "/"])
         }
         guard let session = session(of: request) else {
@@ -57,7 +56,10 @@ extension ConsoleServer {
         }
         guard session.role.allows(permission) else { return refusal(session, needs: permission) }
         var response = try await body(session)
-        if configuration.trustedIdentityHeader != nil { response.setCookie(cookie(Self.sessionCookie, session.id)) }
+        // Not for another site's request: its session would replace the user's own in the browser.
+        if configuration.trustedIdentityHeader != nil, !foreign {
+            response.setCookie(cookie(Self.sessionCookie, session.id))
+        }
         return response
     }
 
@@ -170,11 +172,11 @@ extension ConsoleServer {
         var response = Response(status: .seeOther, headers: [.location: "/"])
         response.setCookie(cookie(Self.sessionCookie, session.id))
         response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
-        // The browser's cookie, or a new one: 180 days from this sign-in.
-        let deviceValue =
-            device != nil
-            ? request.cookies[Self.deviceCookie]?.value ?? "" : signIns.deviceCookie(for: name, account: account)
-        response.setCookie(cookie(Self.deviceCookie, deviceValue, maxAge: 180 * 86_400))
+        // A new device cookie at each sign-in: good for 180 days from it.
+        response.setCookie(
+            cookie(
+                Self.deviceCookie, signIns.deviceCookie(for: name, account: account),
+                maxAge: Int(SignInGate.deviceCookieLifetime)))
         return response
     }
 

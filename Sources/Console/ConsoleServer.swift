@@ -80,7 +80,7 @@ public struct ConsoleServer: Sendable {
     let configuration: ConsoleConfiguration
     let store: any MessageStore
     let sessions = SessionStore()
-    let signIns = SignInGate()
+    let signIns: SignInGate
     let nameSearches = HourlyAllowance()
     let queueRates = QueueRateMeter()
     let desk: DeadLetterDesk
@@ -92,6 +92,7 @@ public struct ConsoleServer: Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
+        signIns = SignInGate(accounts: configuration.accounts)
         desk = DeadLetterDesk(configuration: configuration.adminBroker, prefix: configuration.topologyPrefix, logger: logger)
     }
 

@@ -147,10 +147,10 @@ func constantTimeEquals(_ left: some Collection<UInt8>, _ right: some Collection
 /// minute. A browser the user signed in from is spared that: a right password answers with a
 /// device cookie (``deviceCookie(for:account:)``, OWASP's device cookies), and an attempt that
 /// brings one for the name typed (``device(_:for:account:)``) counts its failures against that
-/// browser, five a minute like a user's, not against the user. A cookie is signed with a key
-/// this process draws at start, the whole name and the account's stored password hash: a
-/// restart makes every browser a new one until its next sign-in, and a new password (or the
-/// account made again) ends every cookie given before it.
+/// browser, five a minute like a user's, not against the user. A cookie holds the time it was
+/// given and is good for ``deviceCookieLifetime``; each sign-in gives a new one. It is signed
+/// with the whole name, the account's stored password hash and a key derived from every
+/// account's (a restart keeps the cookies; a change to the accounts file, a new password, ends them).
 final class SignInGate: Sendable {
     private let queue = DispatchQueue(label: "kaltim-console.sign-in")
     /// Password checks under way or waiting: all of them, and by client.
@@ -163,8 +163,14 @@ final class SignInGate: Sendable {
     private let clientFailures: FailureLedger
     /// Failures in a row of the browsers with a device cookie, by the cookie's nonce.
     private let deviceFailures: FailureLedger
-    /// What device cookies are signed with (HMAC-SHA-256), drawn when the process starts.
-    private let deviceKey: [UInt8] = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+    /// What device cookies are signed with (HMAC-SHA-256): derived from the accounts' stored
+    /// password hashes (secret, salted), so a restart keeps every cookie and a change to the
+    /// accounts file ends them all; drawn at random without accounts.
+    private let deviceKey: [UInt8]
+    /// The time a device cookie is given and checked at.
+    private let now: @Sendable () -> Date
+    /// How long a device cookie is good for after the sign-in that gave it.
+    static let deviceCookieLifetime: TimeInterval = 180 * 86_400
     static let allowedFailures = 5
     /// Failed sign-ins in a row from one client, under any names, before it waits a minute.
     static let allowedFailuresPerClient = 20
@@ -173,36 +179,60 @@ final class SignInGate: Sendable {
     /// The most UTF-8 bytes of a user name the gate keeps (a longer one is nobody's).
     static let longestName = 200
 
-    /// - Parameter clock: the time the lockouts are measured on (tests move it).
-    init(clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+    /// - Parameters:
+    ///   - clock: the time the lockouts are measured on (tests move it).
+    ///   - now: the time device cookies are given and checked at.
+    ///   - accounts: the accounts the device cookies' key is derived from.
+    init(
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        now: @escaping @Sendable () -> Date = { Date() }, accounts: ConsoleAccounts? = nil
+    ) {
         failures = FailureLedger(clock: clock)
         clientFailures = FailureLedger(clock: clock)
         deviceFailures = FailureLedger(clock: clock)
+        self.now = now
+        if let accounts {
+            var material = Data("kaltim-console device cookies".utf8)
+            for user in accounts.users.values.sorted(by: { $0.name < $1.name }) {
+                material.append(contentsOf: "\u{0}\(user.name.utf8.count):\(user.name)\u{0}\(user.passwordHash)".utf8)
+            }
+            deviceKey = Array(SHA256.hash(data: material))
+        } else {
+            deviceKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        }
     }
 
-    /// A device cookie's value for a browser `name` signed in from: a random nonce and its
-    /// signature with the name and `account` (the account's stored password hash), both
-    /// hexadecimal (`<32 digits>.<64 digits>`; neither the name nor the hash is in it).
+    /// A device cookie's value for a browser `name` signed in from, now: a random nonce, the
+    /// time (seconds since 1970) and their signature with the name and `account` (the account's
+    /// stored password hash), `<32 hexadecimal digits>.<seconds>.<64 hexadecimal digits>`;
+    /// neither the name nor the hash is in it.
     func deviceCookie(for name: String, account: String) -> String {
         let nonce = String(randomToken().prefix(32))
-        return nonce + "." + signature(nonce, name, account)
+        let issued = String(Int(now().timeIntervalSince1970))
+        return nonce + "." + issued + "." + signature(nonce, issued, name, account)
     }
 
-    /// The browser a device cookie names when this process gave it for `name` and `account` (its
-    /// nonce), else nil: any other value, one for another name or an older password, one altered.
+    /// The browser a device cookie names (its nonce) when it was given for `name` and `account`
+    /// with this key less than ``deviceCookieLifetime`` ago, else nil: any other value, one for
+    /// another name or an older password, an expired one, one altered.
     func device(_ cookie: String?, for name: String, account: String) -> String? {
-        guard let cookie, cookie.utf8.count == 32 + 1 + 64 else { return nil }
+        guard let cookie, cookie.utf8.count <= 32 + 1 + 12 + 1 + 64 else { return nil }
         let parts = cookie.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].utf8.count == 32,
-            parts[0].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+        guard parts.count == 3, parts[0].utf8.count == 32,
+            parts[0].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
+            (1...12).contains(parts[1].utf8.count), parts[1].utf8.allSatisfy({ (48...57).contains($0) }),
+            let issued = Double(parts[1])
         else { return nil }
-        return constantTimeEquals(String(parts[1]), signature(String(parts[0]), name, account)) ? String(parts[0]) : nil
+        let age = now().timeIntervalSince1970 - issued
+        guard age > -300, age < Self.deviceCookieLifetime else { return nil }
+        let expected = signature(String(parts[0]), String(parts[1]), name, account)
+        return constantTimeEquals(String(parts[2]), expected) ? String(parts[0]) : nil
     }
 
-    /// The signature of `nonce` for the user `name` and `account`, hexadecimal: the whole name,
-    /// its length first, so that no two names or hashes sign alike.
-    private func signature(_ nonce: String, _ name: String, _ account: String) -> String {
-        let message = Data((nonce + "\(name.utf8.count):" + name + account).utf8)
+    /// The signature of `nonce` and `issued` for the user `name` and `account`, hexadecimal:
+    /// the whole name, its length first, so that no two names or hashes sign alike.
+    private func signature(_ nonce: String, _ issued: String, _ name: String, _ account: String) -> String {
+        let message = Data((nonce + "." + issued + ".\(name.utf8.count):" + name + account).utf8)
         return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: deviceKey)).map {
             String(format: "%02x", $0)
         }.joined()

@@ -123,11 +123,16 @@ import Workers
         #expect(try await lookUp("REG-TYPED", from: "none").status == 404)
         #expect(try await lookUp("REG-OLD", from: nil).status == 404)
         for number in ["REG-OWN", "REG-TYPED", "REG-OLD"] { #expect(audited().contains(number), "\(number)") }
-        // The overview itself is served to a link from anywhere.
+        // The overview itself is served to a link from anywhere, without a session cookie that
+        // would replace the officer's own in the browser.
         var home = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/")!)
         home.setValue("rina", forHTTPHeaderField: "X-Forwarded-User")
         home.setValue("cross-site", forHTTPHeaderField: "Sec-Fetch-Site")
-        #expect((try await session.data(for: home).1 as? HTTPURLResponse)?.statusCode == 200)
+        let overview = try #require(try await session.data(for: home).1 as? HTTPURLResponse)
+        #expect(overview.statusCode == 200 && overview.value(forHTTPHeaderField: "Set-Cookie") == nil)
+        home.setValue("same-origin", forHTTPHeaderField: "Sec-Fetch-Site")
+        let own = try #require(try await session.data(for: home).1 as? HTTPURLResponse)
+        #expect(own.value(forHTTPHeaderField: "Set-Cookie")?.contains("kaltim_session=") == true)
 
         await group.triggerGracefulShutdown()
         try await running.value
@@ -205,7 +210,14 @@ import Workers
             request.httpBody = Data("csrf=\(nonce)&username=siti&password=\(password)".utf8)
             let (data, answer) = try await session.data(for: request)
             let http = answer as? HTTPURLResponse
-            let given = http?.value(forHTTPHeaderField: "Set-Cookie")?.firstMatch(of: /kaltim_device=([0-9a-f.]+)/)?.output.1
+            let header = http?.value(forHTTPHeaderField: "Set-Cookie") ?? ""
+            let given = header.firstMatch(of: /kaltim_device=([0-9a-f.]+)/)?.output.1
+            if given != nil {
+                // Not for scripts, not sent along with another site's requests, kept half a year.
+                let attributes = header[header.range(of: "kaltim_device=")!.lowerBound...]
+                    .components(separatedBy: ", kaltim_")[0].components(separatedBy: "; ").dropFirst()
+                #expect(Set(attributes) == ["Max-Age=15552000", "Path=/", "HttpOnly", "SameSite=Strict"], "\(header)")
+            }
             return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), given.map(String.init))
         }
         let first = try await signIn("benar-sekali", device: nil)
@@ -218,7 +230,8 @@ import Workers
         let stranger = try await signIn("benar-sekali", device: nil)
         #expect(stranger.status == 429 && stranger.page.contains("untuk pengguna ini"), "\(stranger.status)")
         let owner = try await signIn("benar-sekali", device: device)
-        #expect(owner.status == 303 && owner.device == device, "siti's own browser signs in; its cookie is renewed")
+        #expect(owner.status == 303, "siti's own browser signs in")
+        #expect(owner.device != nil && owner.device != device, "with a new cookie for the next half year")
         let altered = String(device.dropLast()) + (device.last == "0" ? "1" : "0")
         #expect(try await signIn("benar-sekali", device: altered).status == 429, "an altered cookie is no device cookie")
         // The browser's own failures: five, then that browser waits too, told so.

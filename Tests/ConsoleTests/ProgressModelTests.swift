@@ -560,7 +560,7 @@ extension ProgressModelTests {
         let hash = try #require(accounts.users["siti"]?.passwordHash)
         let gate = SignInGate(clock: { Self.frozen })
         let cookie = gate.deviceCookie(for: "siti", account: hash)
-        #expect(cookie.wholeMatch(of: /[0-9a-f]{32}\.[0-9a-f]{64}/) != nil && !cookie.contains("siti"))
+        #expect(cookie.wholeMatch(of: /[0-9a-f]{32}\.[0-9]{1,12}\.[0-9a-f]{64}/) != nil && !cookie.contains("siti"))
         let browser = try #require(gate.device(cookie, for: "siti", account: hash))
         for _ in 0..<SignInGate.allowedFailures {
             #expect(gate.begin("siti", client: "203.0.113.9"))
@@ -575,9 +575,12 @@ extension ProgressModelTests {
         let budi = gate.deviceCookie(for: "budi", account: hash)
         let anotherProcess = SignInGate(clock: { Self.frozen }).deviceCookie(for: "siti", account: hash)
         let olderPassword = gate.deviceCookie(for: "siti", account: "pbkdf2-sha256$1$lama$lama")
+        let parts = cookie.split(separator: ".").map(String.init)
+        let otherTime = [parts[0], String(Int(parts[1])! - 1), parts[2]].joined(separator: ".")
         for forged in [
-            altered, budi, anotherProcess, olderPassword, String(cookie.prefix(32)), cookie + "0", cookie.uppercased(), "",
-            String(repeating: "a", count: 97), String(repeating: "é", count: 97), "." + String(cookie.dropFirst()),
+            altered, budi, anotherProcess, olderPassword, otherTime, String(cookie.prefix(32)), cookie + "0",
+            cookie.uppercased(), "", String(repeating: "a", count: 97), String(repeating: "é", count: 97),
+            "." + String(cookie.dropFirst()), parts[0] + "." + parts[2],
         ] {
             #expect(gate.device(forged, for: "siti", account: hash) == nil, "\(forged)")
         }
@@ -594,6 +597,34 @@ extension ProgressModelTests {
         #expect(!gate.begin("siti", client: "192.0.2.1", device: browser) && gate.deviceLockedOut(browser))
         let laptop = try #require(gate.device(gate.deviceCookie(for: "siti", account: hash), for: "siti", account: hash))
         #expect(!gate.deviceLockedOut(laptop) && gate.begin("siti", client: "192.0.2.1", device: laptop))
+    }
+
+    /// A device cookie is good for 180 days from the sign-in that gave it, on the gate's wall
+    /// clock; the key comes from the accounts, so a console started again on the same accounts
+    /// file knows the cookies, and one started on a changed file does not.
+    @Test func aDeviceCookieLastsHalfAYearAndOutlivesARestartButNotNewAccounts() throws {
+        let accounts = try Self.sitiWithPasswordBenar()
+        let hash = try #require(accounts.users["siti"]?.passwordHash)
+        let start = Date(timeIntervalSince1970: 1_765_000_000)
+        let clock = Mutex(start)
+        let gate = SignInGate(clock: { Self.frozen }, now: { clock.withLock { $0 } }, accounts: accounts)
+        let cookie = gate.deviceCookie(for: "siti", account: hash)
+        clock.withLock { $0 = start.addingTimeInterval(SignInGate.deviceCookieLifetime - 60) }
+        #expect(gate.device(cookie, for: "siti", account: hash) != nil, "a minute before its 180 days")
+        clock.withLock { $0 = start.addingTimeInterval(SignInGate.deviceCookieLifetime + 60) }
+        #expect(gate.device(cookie, for: "siti", account: hash) == nil, "a minute after")
+        clock.withLock { $0 = start.addingTimeInterval(-3_600) }
+        #expect(gate.device(cookie, for: "siti", account: hash) == nil, "given an hour in the future")
+
+        clock.withLock { $0 = start }
+        let restarted = SignInGate(clock: { Self.frozen }, now: { clock.withLock { $0 } }, accounts: accounts)
+        #expect(restarted.device(cookie, for: "siti", account: hash) != nil)
+        let changed = ConsoleAccounts(
+            users: accounts.users.values.map { $0 } + [
+                .init(name: "budi", role: .viewer, passwordHash: try PasswordHash.make("lain", rounds: 210_000).encoded)
+            ])
+        let afterChange = SignInGate(clock: { Self.frozen }, now: { clock.withLock { $0 } }, accounts: changed)
+        #expect(afterChange.device(cookie, for: "siti", account: hash) == nil)
     }
 
     @Test func aRightPasswordClearsTheFailures() async throws {
