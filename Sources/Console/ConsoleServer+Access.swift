@@ -37,10 +37,12 @@ extension ConsoleServer {
         -> Response
     {
         // Behind a proxy that names the user, the proxy's own sign-in rides along with a request
-        // another site makes (a link, an image, a form): such a request gets the overview, never
-        // a page that looks someone up, exports or writes the audit log in the user's name. The
-        // browser says where a request comes from (Sec-Fetch-Site); the console's own cookies are
-        // SameSite=Strict and never ride along, so without a proxy there is nothing to refuse.
+        // another site makes (a link, an image, a form): a request the browser says another site
+        // made (Sec-Fetch-Site) gets the overview, not a page that looks someone up, exports or
+        // writes the audit log in the user's name. A browser that says nothing, and a link
+        // opened from outside the browser (`none`), are served (docs/OPERATIONS.md). The
+        // console's own cookies are SameSite=Strict and never ride along: without a proxy there
+        // is nothing to refuse.
         let foreign = request.headers[Self.fetchSite].map { $0 != "same-origin" && $0 != "none" } ?? false
         if configuration.trustedIdentityHeader != nil, foreign, request.uri.path != "/" {
             return Response(status: .seeOther, headers: [.location: "/"])

@@ -47,6 +47,18 @@ import Workers
         return (port, group, running)
     }
 
+    /// The sign-in form as a browser gets it: a POST to send it to, the form's cookie
+    /// (`name=value`) and its CSRF token.
+    static func signInForm(port: Int, session: URLSession) async throws -> (URLRequest, String, Substring) {
+        let (form, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/login")!)
+        let cookie = try #require((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Set-Cookie"))
+        let nonce = try #require(
+            String(decoding: form, as: UTF8.self).firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/login")!)
+        request.httpMethod = "POST"
+        return (request, String(cookie.prefix { $0 != ";" }), nonce)
+    }
+
     @Test func theProxysIdentityHeaderNamesTheUserAndTheAccountsFileTheRole() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("proxy"))
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -156,13 +168,9 @@ import Workers
         defer { session.finishTasksAndInvalidate() }
         /// Signs in as `user` from `forwarded`: the status and the page.
         func signIn(_ user: String, _ password: String, forwarded: String) async throws -> (Int, String) {
-            let (form, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/login")!)
-            let cookie = try #require((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Set-Cookie"))
-            let nonce = try #require(
-                String(decoding: form, as: UTF8.self).firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/login")!)
-            request.httpMethod = "POST"
-            request.setValue(String(cookie.prefix { $0 != ";" }), forHTTPHeaderField: "Cookie")
+            let (form, cookie, nonce) = try await Self.signInForm(port: port, session: session)
+            var request = form
+            request.setValue(cookie, forHTTPHeaderField: "Cookie")
             request.setValue(forwarded, forHTTPHeaderField: "X-Forwarded-For")
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data("csrf=\(nonce)&username=\(user)&password=\(password)".utf8)
@@ -198,13 +206,9 @@ import Workers
         /// Signs in with `device` as the browser's device cookie: the status, the page and the
         /// device cookie the console gave, if it gave one.
         func signIn(_ password: String, device: String?) async throws -> (status: Int, page: String, device: String?) {
-            let (form, response) = try await session.data(from: URL(string: "http://127.0.0.1:\(port)/login")!)
-            let cookie = try #require((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Set-Cookie"))
-            let nonce = try #require(
-                String(decoding: form, as: UTF8.self).firstMatch(of: /name="csrf" value="([^"]+)"/)?.output.1)
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/login")!)
-            request.httpMethod = "POST"
-            let cookies = [String(cookie.prefix { $0 != ";" })] + (device.map { ["kaltim_device=\($0)"] } ?? [])
+            let (form, cookie, nonce) = try await Self.signInForm(port: port, session: session)
+            var request = form
+            let cookies = [cookie] + (device.map { ["kaltim_device=\($0)"] } ?? [])
             request.setValue(cookies.joined(separator: "; "), forHTTPHeaderField: "Cookie")
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data("csrf=\(nonce)&username=siti&password=\(password)".utf8)
