@@ -215,7 +215,7 @@ struct FailoverTests {
         }
         defer { consuming.cancel() }
         try await connection.publish(Data("on a".utf8), routingKey: queue, mandatory: true)
-        try await waitUntil(timeout: .seconds(10), "the message on node a") { received.values == ["on a"] }
+        try await waitUntil(timeout: .seconds(60), "the message on node a") { received.values == ["on a"] }
 
         // Node a stops: the client reconnects to node b, declares the queue there again and
         // resumes consuming.

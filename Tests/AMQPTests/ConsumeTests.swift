@@ -81,7 +81,7 @@ struct ConsumeTests {
         #expect(second.properties.messageID == "p1")
         try await second.nack(requeue: false)
 
-        try await waitUntil(timeout: .seconds(10), "dead-lettered") { try await connection.queueState(dead).messageCount == 1 }
+        try await waitUntil(timeout: .seconds(60), "dead-lettered") { try await connection.queueState(dead).messageCount == 1 }
         let deadLetter = try #require(try await connection.get(queue: dead))
         #expect(String(decoding: deadLetter.body, as: UTF8.self) == "poison")
         #expect(deadLetter.properties.headers?["x-death"] != nil)
@@ -131,7 +131,7 @@ struct ConsumeTests {
         #expect(seen.count == count)
         #expect(!nacked.isEmpty)
         #expect(connection.isConnected)
-        try await waitUntil(timeout: .seconds(10), "every message settled") {
+        try await waitUntil(timeout: .seconds(60), "every message settled") {
             let state = try await connection.queueState(queue)
             return state.messageCount == 0
         }
@@ -179,7 +179,7 @@ struct ConsumeTests {
             if !arrived { try await Task.sleep(for: .milliseconds(10)) }
         }
         #expect(bodies.count == count)
-        try await waitUntil(timeout: .seconds(10), "every message settled") {
+        try await waitUntil(timeout: .seconds(60), "every message settled") {
             let state = try await first.queueState(queue)
             return state.messageCount == 0
         }
@@ -203,7 +203,7 @@ struct ConsumeTests {
         await first.close()
         await second.close()
         let checker = try await BrokerEnvironment.connect()
-        try await waitUntil(timeout: .seconds(10), "only the late message left in the queue") {
+        try await waitUntil(timeout: .seconds(60), "only the late message left in the queue") {
             try await checker.queueState(queue).messageCount == 1
         }
         #expect(try await checker.deleteQueue(queue) == 1)
@@ -256,7 +256,7 @@ struct ConsumeTests {
         try await waitUntil(timeout: .seconds(30), "every message relayed") {
             try await connection.queueState(target).messageCount == UInt32(count)
         }
-        try await waitUntil(timeout: .seconds(10), "the source drained and acked") {
+        try await waitUntil(timeout: .seconds(60), "the source drained and acked") {
             try await connection.queueState(source).messageCount == 0
         }
         try await consumer.cancel()

@@ -31,7 +31,7 @@ struct PublishingGuideTests {
         #expect(status == 0)
         let messageID = output.trimmingCharacters(in: .whitespacesAndNewlines)
 
-        try await waitUntil(timeout: .seconds(10), "the message in the queue") {
+        try await waitUntil(timeout: .seconds(60), "the message in the queue") {
             try await connection.queueState(queue).messageCount == 1
         }
         let delivery = try #require(try await connection.get(queue: queue))

@@ -104,7 +104,7 @@ struct DeadLetterAdminTests {
         let later = try await rig.admin.sweep(rig.topology.deadLetterQueue)
         #expect(later.map(\.messageID) == ["after"])
         await rig.admin.release(held + later)
-        try await waitUntil(timeout: .seconds(10), "three dead letters and no marker") {
+        try await waitUntil(timeout: .seconds(60), "three dead letters and no marker") {
             try await rig.depth(rig.topology.deadLetterQueue) == 3
         }
         #expect(try await rig.admin.list([.intake]).count == 3)
@@ -141,7 +141,7 @@ struct DeadLetterAdminTests {
         var filter = DeadLetterFilter()
         filter.messageIDs = ["marked"]
         #expect(try await rig.admin.replay([.intake], filter: filter, by: "tester").replayed == 1)
-        try await waitUntil(timeout: .seconds(10), "the replay in the role queue") {
+        try await waitUntil(timeout: .seconds(60), "the replay in the role queue") {
             try await rig.depth(rig.topology.queue) == 1
         }
         let replayed = try #require(try await rig.connection.get(queue: rig.topology.queue))
@@ -177,7 +177,7 @@ struct DeadLetterAdminTests {
             Dictionary(grouping: all, by: \.code).mapValues(\.count) == [
                 "malformed-json": 3, "broken-invariant": 2, "broker:delivery_limit": 1,
             ])
-        try await waitUntil(timeout: .seconds(10), "listing gives everything back") {
+        try await waitUntil(timeout: .seconds(60), "listing gives everything back") {
             try await rig.depth(rig.topology.deadLetterQueue) == 6
         }
 
@@ -185,17 +185,17 @@ struct DeadLetterAdminTests {
         filter.codes = ["malformed-json"]
         let dry = try await rig.admin.replay([.intake], filter: filter, dryRun: true, by: "tester")
         #expect(dry.selected == 3 && dry.replayed == 0)
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 6") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 6") {
             try await rig.depth(rig.topology.deadLetterQueue) == 6
         }
-        try await waitUntil(timeout: .seconds(10), "queue holds 0") { try await rig.depth(rig.topology.queue) == 0 }
+        try await waitUntil(timeout: .seconds(60), "queue holds 0") { try await rig.depth(rig.topology.queue) == 0 }
 
         let report = try await rig.admin.replay([.intake], filter: filter, by: "tester")
         #expect(report.replayed == 3 && report.failed == 0)
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 3") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 3") {
             try await rig.depth(rig.topology.deadLetterQueue) == 3
         }
-        try await waitUntil(timeout: .seconds(10), "queue holds 3") { try await rig.depth(rig.topology.queue) == 3 }
+        try await waitUntil(timeout: .seconds(60), "queue holds 3") { try await rig.depth(rig.topology.queue) == 3 }
         for _ in 0..<3 {
             let replayed = try #require(try await rig.connection.get(queue: rig.topology.queue))
             let id = try #require(replayed.properties.messageID)
@@ -215,7 +215,7 @@ struct DeadLetterAdminTests {
         let back = try #require(try await rig.connection.get(queue: rig.topology.queue))
         #expect(back.properties.messageID == looped.messageID)
         try await back.ack()
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 2") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 2") {
             try await rig.depth(rig.topology.deadLetterQueue) == 2
         }
         await rig.cleanUp()
@@ -234,7 +234,7 @@ struct DeadLetterAdminTests {
         let report = try await rig.admin.replay([.intake], filter: filter, limit: 3, by: "tester")
         #expect(report.selected == 3 && report.replayed == 3)
         #expect(report.letters.allSatisfy { $0.messageID.hasPrefix("new-") })
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 5") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 5") {
             try await rig.depth(rig.topology.deadLetterQueue) == 5
         }
         await rig.cleanUp()
@@ -247,7 +247,7 @@ struct DeadLetterAdminTests {
             // 5 per second: the replay lasts about a second.
             try await rig.admin.replay([.intake], filter: DeadLetterFilter(), rate: 5, by: "tester")
         }
-        try await waitUntil(timeout: .seconds(10), "the replay has started") {
+        try await waitUntil(timeout: .seconds(60), "the replay has started") {
             try await rig.depth(rig.topology.queue) >= 1
         }
         for index in 0..<3 { try await rig.deadLetter(try rig.registration("during-\(index)"), code: "broken-invariant") }
@@ -287,7 +287,7 @@ struct DeadLetterAdminTests {
         #expect(stopped.stoppedAfterCanary && stopped.replayed == 1 && stopped.canariesFailed == 1)
         try await failing.cancel()
         failer.cancel()
-        try await waitUntil(timeout: .seconds(10), "all five back in the dead letters") {
+        try await waitUntil(timeout: .seconds(60), "all five back in the dead letters") {
             try await rig.depth(rig.topology.deadLetterQueue) == 5
         }
 
@@ -295,10 +295,10 @@ struct DeadLetterAdminTests {
         let passed = try await rig.admin.replay(
             [.intake], filter: DeadLetterFilter(), canary: 1, canaryWait: .seconds(1), by: "t")
         #expect(!passed.stoppedAfterCanary && passed.replayed == 5)
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 0") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 0") {
             try await rig.depth(rig.topology.deadLetterQueue) == 0
         }
-        try await waitUntil(timeout: .seconds(10), "queue holds 5") { try await rig.depth(rig.topology.queue) == 5 }
+        try await waitUntil(timeout: .seconds(60), "queue holds 5") { try await rig.depth(rig.topology.queue) == 5 }
         await rig.cleanUp()
     }
 
@@ -314,7 +314,7 @@ struct DeadLetterAdminTests {
         #expect(report.stoppedAfterCanary && report.canariesFailed == 1)
         try await failing.cancel()
         failer.cancel()
-        try await waitUntil(timeout: .seconds(10), "the message is back in the dead letters") {
+        try await waitUntil(timeout: .seconds(60), "the message is back in the dead letters") {
             try await rig.depth(rig.topology.deadLetterQueue) == 1
         }
         await rig.cleanUp()
@@ -393,7 +393,7 @@ struct AdminCommandTests {
         // Purge needs a confirmation: none on standard input, nothing deleted.
         let (unconfirmed, _) = try await run(["dead-letters", "purge", "--role", "intake"] + common)
         #expect(unconfirmed == 1)
-        try await waitUntil(timeout: .seconds(10), "deadLetterQueue holds 2") {
+        try await waitUntil(timeout: .seconds(60), "deadLetterQueue holds 2") {
             try await rig.depth(rig.topology.deadLetterQueue) == 2
         }
         let (purged, purge) = try await run(["dead-letters", "purge", "--role", "intake", "--yes"] + common)

@@ -75,7 +75,7 @@ struct FailureRouterBrokerTests {
             contract: ("registration.submitted", 9), publisher: connection)
         #expect(outcome == .deadLettered(attempts: 1))
 
-        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+        try await waitUntil(timeout: .seconds(60), "one dead letter") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
@@ -129,7 +129,7 @@ struct FailureRouterBrokerTests {
         let outcome = try await router.route(
             delivery, failure: .permanent(.brokenInvariant, "not the contract"), publisher: connection)
         #expect(outcome == .deadLettered(attempts: 1))
-        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+        try await waitUntil(timeout: .seconds(60), "one dead letter") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
@@ -160,7 +160,7 @@ struct FailureRouterBrokerTests {
         #expect(delivery.properties.headers?["a"]?.stringValue?.count == 65_250)
         let outcome = try await router.route(delivery, failure: .permanent(.brokenInvariant, "refused"), publisher: connection)
         #expect(outcome == .deadLettered(attempts: 1))
-        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+        try await waitUntil(timeout: .seconds(60), "one dead letter") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
@@ -175,7 +175,7 @@ struct FailureRouterBrokerTests {
             properties: AMQPProperties(headers: ["trace": "t-1"], messageID: "msg-small"), mandatory: true)
         let small = try await inbox.next()
         _ = try await router.route(small, failure: .permanent(.brokenInvariant, "refused"), publisher: connection)
-        try await waitUntil(timeout: .seconds(10), "the second dead letter") {
+        try await waitUntil(timeout: .seconds(60), "the second dead letter") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let second = try #require(try await connection.get(queue: topology.deadLetterQueue))
@@ -217,7 +217,7 @@ struct FailureRouterBrokerTests {
         #expect(
             try await router.route(again, failure: .permanent(.brokenInvariant, "refused"), publisher: publisher)
                 == .deadLettered(attempts: 2))
-        try await waitUntil(timeout: .seconds(10), "one dead letter") {
+        try await waitUntil(timeout: .seconds(60), "one dead letter") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))
@@ -255,7 +255,7 @@ struct FailureRouterBrokerTests {
             try await router.route(second, failure: .transient(.storeUnavailable, "database is locked"), publisher: connection)
                 == .deadLettered(attempts: 2))
 
-        try await waitUntil(timeout: .seconds(10), "dead-lettered") {
+        try await waitUntil(timeout: .seconds(60), "dead-lettered") {
             try await connection.queueState(topology.deadLetterQueue).messageCount == 1
         }
         let dead = try #require(try await connection.get(queue: topology.deadLetterQueue))

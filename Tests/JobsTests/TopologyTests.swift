@@ -53,7 +53,7 @@ struct TopologyBrokerTests {
             try await connection.publish(
                 Data("other".utf8), exchange: topology.exchange, routingKey: "certificate.issued", mandatory: true)
         }
-        try await waitUntil(timeout: .seconds(10), "the routed event in the role queue") {
+        try await waitUntil(timeout: .seconds(60), "the routed event in the role queue") {
             try await connection.queueState(topology.queue).messageCount == 1
         }
         await topology.delete(on: connection)
@@ -71,7 +71,7 @@ struct TopologyBrokerTests {
         try await connection.publish(
             body, routingKey: retry.name, properties: AMQPProperties(headers: ["x-attempt": 2], messageID: "m-1"), mandatory: true
         )
-        try await waitUntil(timeout: .seconds(10), "the message back in the role queue") {
+        try await waitUntil(timeout: .seconds(60), "the message back in the role queue") {
             try await connection.queueState(topology.queue).messageCount == 1
         }
         #expect(ContinuousClock.now - sentAt >= .milliseconds(400))

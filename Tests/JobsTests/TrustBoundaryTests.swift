@@ -271,7 +271,7 @@ struct TrustBoundaryBrokerTests {
         for letter in letters {
             #expect(letter.delivery.properties.userID == me, "the router's copy carries the worker's own user")
         }
-        try await waitUntil(timeout: .seconds(10), "two outputs") {
+        try await waitUntil(timeout: .seconds(60), "two outputs") {
             try await harness.connection.queueState(harness.outputQueue).messageCount == 2
         }
         while let output = try await harness.connection.get(queue: harness.outputQueue) {

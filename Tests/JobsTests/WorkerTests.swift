@@ -203,7 +203,7 @@ struct WorkerTests {
         }
         #expect(worker.statistics.duplicates == 1)
         #expect(try await harness.acceptedRows() == 2)
-        try await waitUntil(timeout: .seconds(10), "two outputs") {
+        try await waitUntil(timeout: .seconds(60), "two outputs") {
             try await harness.connection.queueState(harness.outputQueue).messageCount == 2
         }
         var causes: Set<String> = []
@@ -233,7 +233,7 @@ struct WorkerTests {
             worker.statistics.succeeded == 20 && worker.statistics.deadLettered == 2
         }
         #expect(try await harness.acceptedRows() == 20)
-        try await waitUntil(timeout: .seconds(10), "two dead letters") {
+        try await waitUntil(timeout: .seconds(60), "two dead letters") {
             try await harness.connection.queueState(harness.topology.deadLetterQueue).messageCount == 2
         }
         var codes: Set<String> = []
@@ -296,11 +296,11 @@ struct WorkerTests {
 
         let worker = harness.worker(handler)
         let running = Task { try await worker.run() }
-        try await waitUntil(timeout: .seconds(10), "published on start") {
+        try await waitUntil(timeout: .seconds(60), "published on start") {
             try await harness.connection.queueState(harness.outputQueue).messageCount == 1
         }
         // Marked published soon after the broker's confirm (no further delivery comes: the committer marks it alone).
-        try await waitUntil(timeout: .seconds(10), "the outbox row marked published") {
+        try await waitUntil(timeout: .seconds(60), "the outbox row marked published") {
             try await harness.store.outboxDepth() == 0
         }
         let output = try #require(try await harness.connection.get(queue: harness.outputQueue))
@@ -321,11 +321,11 @@ struct WorkerTests {
         try await waitUntil(timeout: .seconds(20), "every message handled and acknowledged") {
             worker.statistics.succeeded == 20
         }
-        try await waitUntil(timeout: .seconds(10), "the outbox is empty") { try await harness.store.outboxDepth() == 0 }
+        try await waitUntil(timeout: .seconds(60), "the outbox is empty") { try await harness.store.outboxDepth() == 0 }
         #expect(try await harness.connection.queueState(harness.topology.queue).messageCount == 0)
         #expect(try await harness.connection.queueState(harness.outputQueue).messageCount == 0)
         // Several flush intervals later nothing was published again.
-        try await waitUntil(timeout: .seconds(10), "the publish counter caught up") { worker.statistics.published >= 20 }
+        try await waitUntil(timeout: .seconds(60), "the publish counter caught up") { worker.statistics.published >= 20 }
         let settled = worker.statistics.published
         try await Task.sleep(for: .milliseconds(700))
         #expect(worker.statistics.published == settled && settled == 20)

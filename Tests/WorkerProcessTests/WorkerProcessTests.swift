@@ -338,7 +338,7 @@ struct WorkerProcessTests {
         let port = try #require(object["listen"]?.split(separator: ":").last.flatMap { Int($0) })
         #expect(try await httpGet(port: port, path: "/health").status == 200)
         #expect(try await httpGet(port: port, path: "/ready").status == 200)
-        try await waitUntil(timeout: .seconds(10), "the metrics count the messages") {
+        try await waitUntil(timeout: .seconds(60), "the metrics count the messages") {
             try await httpGet(port: port, path: "/metrics").body.contains("jobs_messages_succeeded_total{role=\"intake\"} 20")
         }
         let metrics = try await httpGet(port: port, path: "/metrics").body
