@@ -1,3 +1,4 @@
+import ContractKit
 import Crypto
 import Dispatch
 import Foundation
@@ -233,9 +234,7 @@ final class SignInGate: Sendable {
     /// the whole name, its length first, so that no two names or hashes sign alike.
     private func signature(_ nonce: String, _ issued: String, _ name: String, _ account: String) -> String {
         let message = Data((nonce + "." + issued + ".\(name.utf8.count):" + name + account).utf8)
-        return HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: deviceKey)).map {
-            String(format: "%02x", $0)
-        }.joined()
+        return Hex.lowercase(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: deviceKey)))
     }
 
     /// The name as the gate keys it: at most ``longestName`` bytes.

@@ -97,7 +97,7 @@ public struct DeploymentEnvironment: Sendable {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
             components.user == nil, components.password == nil, components.query == nil, components.fragment == nil,
-            hasOnlyVisibleCharacters(text)
+            isPrintableASCII(text)
         else { return false }
         return true
     }
@@ -108,7 +108,7 @@ public struct DeploymentEnvironment: Sendable {
     /// a Braille blank), no letters of another script that look like Latin ones. A host outside
     /// ASCII is written in punycode, any other character percent-encoded. Foundation's
     /// `URL(string:)` accepts all of these, percent-encoding them itself.
-    public static func hasOnlyVisibleCharacters(_ text: String) -> Bool {
+    public static func isPrintableASCII(_ text: String) -> Bool {
         text.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 

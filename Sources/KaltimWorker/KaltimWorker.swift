@@ -127,7 +127,7 @@ struct Certificates: AsyncParsableCommand {
             guard let url = URL(string: verificationURL), url.scheme == "https" || url.scheme == "http", url.host != nil,
                 url.user == nil, url.password == nil,
                 verificationURL.utf8.count <= 200, verificationURL.hasSuffix("/") || verificationURL.hasSuffix("="),
-                DeploymentEnvironment.hasOnlyVisibleCharacters(verificationURL)
+                DeploymentEnvironment.isPrintableASCII(verificationURL)
             else {
                 throw ValidationError(
                     "--verification-url is an http(s) address of at most 200 characters of printable ASCII, without a user, ending in / or = (the code follows it)"
