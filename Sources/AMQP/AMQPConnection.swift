@@ -168,9 +168,49 @@ public final class AMQPConnection: Sendable {
 
     /// Declares a queue (idempotent when the arguments match; a mismatch is a 406 channel
     /// error naming the argument). An empty name asks the broker to name it.
+    ///
+    /// A new quorum queue whose Raft group elects no leader in time (a busy node) is refused
+    /// with `541 ... cluster_not_formed`, and the broker closes the connection; it has removed
+    /// the queue again, so the declaration is tried again, once the connection is back, for
+    /// about a minute (``AMQPError/isQuorumClusterNotFormed``).
     @discardableResult
     public func declareQueue(_ spec: AMQPQueueSpec) async throws -> AMQPQueueState {
-        try await engine.perform { driver in try driver.declareQueue(spec, record: true) }
+        try await Self.retryingWhileQuorumForms(logger: engine.logger) {
+            try await self.engine.perform { driver in try driver.declareQueue(spec, record: true) }
+        }
+    }
+
+    /// The waits between declarations refused with `cluster_not_formed`: about a minute in all.
+    static let quorumFormationDelays: [Duration] = [0.5, 1, 2, 4, 8, 15, 15, 15].map { .seconds($0) }
+
+    /// Runs `operation`; after a ``AMQPError/isQuorumClusterNotFormed`` refusal, runs it again
+    /// after each of `delays`, and meanwhile also after the errors of a connection that is
+    /// coming back (``AMQPError/isConnectionFatal``). Any other error, or the last refusal, is
+    /// thrown.
+    static func retryingWhileQuorumForms<T>(
+        delays: [Duration] = quorumFormationDelays, logger: Logger,
+        sleep: (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        _ operation: () async throws -> T
+    ) async throws -> T {
+        var refusal: AMQPError?
+        for delay in delays {
+            do {
+                return try await operation()
+            } catch let error as AMQPError where error.isQuorumClusterNotFormed {
+                refusal = error
+            } catch let error as AMQPError where refusal != nil && error.isConnectionFatal && error.code != .connectionClosed {
+                // Reconnecting after the refusal closed the connection.
+            }
+            logger.warning(
+                "a quorum queue's group did not form in time; declaring it again",
+                metadata: ["retry_in": "\(delay)", "error": "\(refusal.map { "\($0)" } ?? "")"])
+            try await sleep(delay)
+        }
+        do {
+            return try await operation()
+        } catch let error as AMQPError where refusal != nil && error.isConnectionFatal {
+            throw refusal ?? error
+        }
     }
 
     /// The ready-message and consumer counts of an existing queue (passive declare); a missing

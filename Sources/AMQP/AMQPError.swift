@@ -93,6 +93,14 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether the broker refused to declare a quorum queue because its Raft group elected no
+    /// leader in time (`541 INTERNAL_ERROR ... cluster_not_formed`, seen on a busy node). The
+    /// broker removes the half-made queue and closes the connection, so declaring it again once
+    /// connected is safe and usually succeeds.
+    public var isQuorumClusterNotFormed: Bool {
+        replyCode == 541 && (replyText?.hasSuffix("cluster_not_formed") ?? false)
+    }
+
     public var description: String {
         var text = "AMQPError.\(code): \(message)"
         if let replyCode {

@@ -1,0 +1,91 @@
+import Logging
+import Synchronization
+import Testing
+
+@testable import AMQP
+
+/// A quorum queue declared on a busy node can be refused with `541 ... cluster_not_formed` (seen
+/// in CI: a process test's setup failed on it). The declaration is tried again; nothing else is.
+struct QuorumFormationTests {
+    /// The broker's refusal, as RabbitMQ 3.13 and 4.x word it; it closes the connection.
+    static let refusal = AMQPError(
+        .connectionLost, "declaring queue 'q': the broker closed the connection", replyCode: 541,
+        replyText: "INTERNAL_ERROR - Cannot declare quorum queue 'q' in vhost '/' on node 'n' with leader on node 'n': "
+            + "cluster_not_formed")
+
+    /// Runs the retry with `answers` given in turn by the operation; returns the result or the
+    /// error, the number of calls and the waits asked for.
+    static func run(_ answers: [Result<Int, AMQPError>]) async -> (Result<Int, any Error>, calls: Int, waits: [Duration]) {
+        let calls = Mutex(0)
+        let waits = Mutex<[Duration]>([])
+        let delays: [Duration] = [.seconds(1), .seconds(2), .seconds(3)]
+        do {
+            let value = try await AMQPConnection.retryingWhileQuorumForms(
+                delays: delays, logger: Logger(label: "test"), sleep: { delay in waits.withLock { $0.append(delay) } }
+            ) {
+                let call = calls.withLock { count in
+                    count += 1
+                    return count
+                }
+                return try answers[min(call, answers.count) - 1].get()
+            }
+            return (.success(value), calls.withLock { $0 }, waits.withLock { $0 })
+        } catch {
+            return (.failure(error), calls.withLock { $0 }, waits.withLock { $0 })
+        }
+    }
+
+    @Test func theRefusalIsRecognisedAndNothingElseIs() {
+        #expect(Self.refusal.isQuorumClusterNotFormed)
+        #expect(!AMQPError(.connectionLost, "x", replyCode: 541, replyText: "INTERNAL_ERROR").isQuorumClusterNotFormed)
+        #expect(
+            !AMQPError(.channelClosed, "x", replyCode: 406, replyText: "PRECONDITION_FAILED - cluster_not_formed")
+                .isQuorumClusterNotFormed)
+        // A queue named so is not the refusal.
+        #expect(
+            !AMQPError(.channelClosed, "x", replyCode: 541, replyText: "INTERNAL_ERROR - 'cluster_not_formed' is busy")
+                .isQuorumClusterNotFormed)
+    }
+
+    @Test func aRefusedDeclarationIsTriedAgainUntilTheGroupForms() async throws {
+        let reconnecting = AMQPError(.notConnected, "not connected to the broker (reconnecting)")
+        let (result, calls, waits) = await Self.run([.failure(Self.refusal), .failure(reconnecting), .success(7)])
+        #expect(try result.get() == 7)
+        #expect(calls == 3)
+        #expect(waits == [.seconds(1), .seconds(2)])
+    }
+
+    @Test func afterEveryWaitTheLastRefusalIsThrown() async {
+        let (result, calls, waits) = await Self.run([.failure(Self.refusal)])
+        #expect(calls == 4, "the first try and one after each of the three waits")
+        #expect(waits == [.seconds(1), .seconds(2), .seconds(3)])
+        guard case .failure(let error as AMQPError) = result else {
+            Issue.record("expected the refusal, got \(result)")
+            return
+        }
+        #expect(error.isQuorumClusterNotFormed)
+    }
+
+    @Test func otherErrorsAreNotRetried() async {
+        let mismatch = AMQPError(.channelClosed, "x", replyCode: 406, replyText: "PRECONDITION_FAILED - inequivalent arg")
+        for first in [mismatch, AMQPError(.connectionLost, "socket closed"), AMQPError(.notConnected, "reconnecting")] {
+            let (result, calls, waits) = await Self.run([.failure(first), .success(1)])
+            #expect(calls == 1 && waits.isEmpty, "\(first)")
+            guard case .failure(let error as AMQPError) = result else {
+                Issue.record("expected \(first), got \(result)")
+                continue
+            }
+            #expect(error.code == first.code)
+        }
+        // After a refusal, a mismatch is thrown at once, and so is a connection closed for good.
+        for second in [mismatch, AMQPError(.connectionClosed, "the connection is closed")] {
+            let (result, calls, _) = await Self.run([.failure(Self.refusal), .failure(second), .success(1)])
+            #expect(calls == 2, "\(second)")
+            guard case .failure(let error as AMQPError) = result else {
+                Issue.record("expected \(second), got \(result)")
+                continue
+            }
+            #expect(error.code == second.code)
+        }
+    }
+}
