@@ -1,5 +1,6 @@
 import Admin
 import Console
+import Crypto
 import Foundation
 import Jobs
 import Logging
@@ -191,6 +192,85 @@ import Workers
         try await running.value
     }
 
+    /// The first 16 hexadecimal digits of the SHA-256 of `user`: its device cookie's name ends so.
+    static func nameDigest(_ user: String) -> String {
+        SHA256.hash(data: Data(user.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Signs `user` in from a browser holding the cookies `jar`: the status, the page and the
+    /// device cookies the console gave (name: value). Checks each one's attributes.
+    static func signIn(
+        port: Int, session: URLSession, user: String, password: String, jar: [String: String]
+    ) async throws -> (status: Int, page: String, given: [String: String]) {
+        let (form, cookie, nonce) = try await signInForm(port: port, session: session)
+        var request = form
+        let cookies = [cookie] + jar.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        request.setValue(cookies.joined(separator: "; "), forHTTPHeaderField: "Cookie")
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data("csrf=\(nonce)&username=\(user)&password=\(password)".utf8)
+        let (data, answer) = try await session.data(for: request)
+        let http = answer as? HTTPURLResponse
+        let header = http?.value(forHTTPHeaderField: "Set-Cookie") ?? ""
+        var given: [String: String] = [:]
+        for match in header.matches(of: /(kaltim_device[0-9a-z_]*)=([0-9a-f.]+)/) {
+            given[String(match.output.1)] = String(match.output.2)
+            // Not for scripts, not sent along with another site's requests, kept half a year.
+            let attributes = header[match.range.lowerBound...]
+                .components(separatedBy: ", kaltim_")[0].components(separatedBy: "; ").dropFirst()
+            #expect(Set(attributes) == ["Max-Age=15552000", "Path=/", "HttpOnly", "SameSite=Strict"], "\(header)")
+        }
+        #expect(given.keys.allSatisfy { $0 == "kaltim_device_" + nameDigest(user) }, "\(header)")
+        return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), given)
+    }
+
+    /// Two officers sign in on one BLKI computer; someone who knows both names keeps failing
+    /// for both. Each officer's own device cookie still lets them in from that computer: the
+    /// second sign-in did not replace the first's cookie.
+    @Test func officersSharingABrowserEachKeepTheirDeviceCookie() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("shared"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let budi = try PasswordHash.make("kata-sandi-budi", rounds: 210_000).encoded
+        let (port, group, running) = try await Self.start(in: directory, user: "siti", password: "benar-sekali") {
+            configuration in
+            var users = Array(configuration.accounts.users.values)
+            users.append(.init(name: "budi", role: .viewer, passwordHash: budi))
+            configuration.accounts = ConsoleAccounts(users: users)
+        }
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.httpCookieStorage = nil
+        sessionConfiguration.httpShouldSetCookies = false
+        let session = URLSession(configuration: sessionConfiguration, delegate: NoRedirects(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        let passwords = ["siti": "benar-sekali", "budi": "kata-sandi-budi"]
+        // The shared computer's browser keeps every cookie it is given.
+        var jar: [String: String] = [:]
+        for user in ["siti", "budi"] {
+            let (status, _, given) = try await Self.signIn(
+                port: port, session: session, user: user, password: passwords[user]!, jar: jar)
+            #expect(status == 303 && given.count == 1, "\(user): \(status)")
+            jar.merge(given) { _, new in new }
+        }
+        #expect(jar.count == 2, "one device cookie for each officer: \(jar.keys.sorted())")
+        for user in ["siti", "budi"] {
+            for attempt in 0..<5 {
+                let (status, _, _) = try await Self.signIn(
+                    port: port, session: session, user: user, password: "tebakan-\(attempt)", jar: [:])
+                #expect(status == 401, "\(user), attempt \(attempt)")
+            }
+            let stranger = try await Self.signIn(
+                port: port, session: session, user: user, password: passwords[user]!, jar: [:])
+            #expect(stranger.status == 429, "\(user) is locked out elsewhere")
+        }
+        for user in ["siti", "budi"] {
+            let (status, _, _) = try await Self.signIn(
+                port: port, session: session, user: user, password: passwords[user]!, jar: jar)
+            #expect(status == 303, "\(user) signs in on the shared computer")
+        }
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
     /// Someone who knows siti's user name fails five times a minute from anywhere: the account
     /// is refused to every browser but the one siti signed in from before, whose device cookie
     /// the console gave with that sign-in.
@@ -206,23 +286,10 @@ import Workers
         /// Signs in with `device` as the browser's device cookie: the status, the page and the
         /// device cookie the console gave, if it gave one.
         func signIn(_ password: String, device: String?) async throws -> (status: Int, page: String, device: String?) {
-            let (form, cookie, nonce) = try await Self.signInForm(port: port, session: session)
-            var request = form
-            let cookies = [cookie] + (device.map { ["kaltim_device=\($0)"] } ?? [])
-            request.setValue(cookies.joined(separator: "; "), forHTTPHeaderField: "Cookie")
-            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data("csrf=\(nonce)&username=siti&password=\(password)".utf8)
-            let (data, answer) = try await session.data(for: request)
-            let http = answer as? HTTPURLResponse
-            let header = http?.value(forHTTPHeaderField: "Set-Cookie") ?? ""
-            let given = header.firstMatch(of: /kaltim_device=([0-9a-f.]+)/)?.output.1
-            if given != nil {
-                // Not for scripts, not sent along with another site's requests, kept half a year.
-                let attributes = header[header.range(of: "kaltim_device=")!.lowerBound...]
-                    .components(separatedBy: ", kaltim_")[0].components(separatedBy: "; ").dropFirst()
-                #expect(Set(attributes) == ["Max-Age=15552000", "Path=/", "HttpOnly", "SameSite=Strict"], "\(header)")
-            }
-            return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), given.map(String.init))
+            let jar = device.map { ["kaltim_device_\(Self.nameDigest("siti"))": $0] } ?? [:]
+            let (status, page, given) = try await Self.signIn(
+                port: port, session: session, user: "siti", password: password, jar: jar)
+            return (status, page, given.first?.value)
         }
         let first = try await signIn("benar-sekali", device: nil)
         let device = try #require(first.device, "a right password gives the browser a device cookie")
