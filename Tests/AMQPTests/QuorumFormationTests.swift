@@ -19,9 +19,11 @@ struct QuorumFormationTests {
         let calls = Mutex(0)
         let waits = Mutex<[Duration]>([])
         let delays: [Duration] = [.seconds(1), .seconds(2), .seconds(3)]
+        // The waits are recorded, not slept.
+        let sleep: (Duration) async throws -> Void = { delay in waits.withLock { $0.append(delay) } }
         do {
             let value = try await AMQPConnection.retryingWhileQuorumForms(
-                delays: delays, logger: Logger(label: "test"), sleep: { delay in waits.withLock { $0.append(delay) } }
+                delays: delays, logger: Logger(label: "test"), sleep: sleep
             ) {
                 let call = calls.withLock { count in
                     count += 1
