@@ -131,7 +131,15 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         default:
             throw AMQPError(.invalidConfiguration, "unsupported URL scheme '\(scheme)': use amqp or amqps")
         }
-        if let host = components.host, !host.isEmpty { self.host = host }
+        // The host as written (`encodedHost`): `host` turns punycode into Unicode, which the
+        // resolver does not take (and loads ICU to do it).
+        if let host = components.encodedHost, !host.isEmpty {
+            guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "%") }) else {
+                throw AMQPError(
+                    .invalidConfiguration, "the host must be written in ASCII: a name outside ASCII in punycode (xn--…)")
+            }
+            self.host = host
+        }
         if let port = components.port {
             guard (1...65535).contains(port) else {
                 throw AMQPError(.invalidConfiguration, "port \(port) is out of range")

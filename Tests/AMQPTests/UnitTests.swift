@@ -5,6 +5,24 @@ import Testing
 
 /// Parts of the AMQP layer that need no broker.
 struct ConfigurationTests {
+    /// The resolver takes a host in ASCII only: punycode stays punycode (before, it was turned
+    /// into Unicode, which no resolver finds), a percent-encoded one is refused with a word on
+    /// how to write it.
+    @Test func theHostIsKeptAsWrittenInASCII() throws {
+        #expect(try AMQPConfiguration(url: "amqp://u:p@xn--bcher-kva.example:5672/").host == "xn--bcher-kva.example")
+        #expect(try AMQPConfiguration(url: "amqp://u:p@Broker.Local/").host == "Broker.Local")
+        // Foundation writes a host typed in Unicode in punycode itself.
+        #expect(try AMQPConfiguration(url: "amqp://u:p@b\u{00FC}cher.example/").host == "xn--bcher-kva.example")
+        for url in ["amqp://u:p@b%C3%BCcher.example/", "amqp://u:p@bad%20host/"] {
+            do {
+                _ = try AMQPConfiguration(url: url)
+                Issue.record("\(url) was taken")
+            } catch let error as AMQPError {
+                #expect(error.code == .invalidConfiguration, "\(url)")
+            }
+        }
+    }
+
     @Test func parsesAnAMQPURL() throws {
         let configuration = try AMQPConfiguration(
             url: "amqp://intake:s3cret@broker.local:5673/kaltim%2Fprod?heartbeat=15&connection_timeout=2500")
