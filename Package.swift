@@ -49,7 +49,7 @@ let package = Package(
             name: "CQREncode", path: "Sources/CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // How contracts travel, whatever they say: the envelope, the strict JSON engine, the
         // registry with upcasting, schema derivation, personal-data masking by field, roles and
-        // their inputs. Foundation only.
+        // their inputs, days and times written by arithmetic. Foundation only.
         .target(name: "ContractKit", swiftSettings: swiftSettings),
         // Every message that crosses the broker: one type per (event type, version).
         .target(name: "Contracts", dependencies: ["ContractKit"], swiftSettings: swiftSettings),
@@ -141,8 +141,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The programme plan (classes, centres, schemes, quotas, dates): read by the workers, the
-        // console and the main job. Contracts and Foundation only.
-        .target(name: "Programme", dependencies: ["Contracts"], swiftSettings: swiftSettings),
+        // console and the main job. Contracts, ContractKit and Foundation only.
+        .target(name: "Programme", dependencies: ["ContractKit", "Contracts"], swiftSettings: swiftSettings),
         // The officers' review desk: intake's case files, reading them, checking a decision (used
         // by intake, `kaltim-worker review` and the console).
         .target(name: "ReviewDesk", dependencies: ["Contracts", "Jobs"], swiftSettings: swiftSettings),
@@ -160,7 +160,7 @@ let package = Package(
         // (what the workers sign and a public verification service checks).
         .target(
             name: "CertificateTrust",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ContractKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Text escaped for HTML, per Unicode scalar: the one escaper of the console and the

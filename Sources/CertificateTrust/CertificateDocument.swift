@@ -1,3 +1,4 @@
+import ContractKit
 package import Crypto
 public import Foundation
 
@@ -290,23 +291,12 @@ public struct CertificateKeyRing: Sendable {
 
     /// `YYYY-MM-DD` of `date` in WITA (UTC+8, no daylight saving).
     public static func witaDay(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600)!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        CivilDay.text(date, offset: CivilDay.wita) ?? "0000-00-00"
     }
 
     /// Whether `text` is a day that exists, `YYYY-MM-DD`.
     public static func isDay(_ text: String) -> Bool {
-        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return false }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else {
-            return false
-        }
-        let back = calendar.dateComponents([.year, .month, .day], from: date)
-        return back.year == parts[0] && back.month == parts[1] && back.day == parts[2]
+        CivilDay.days(text) != nil
     }
 }
 

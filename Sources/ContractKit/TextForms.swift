@@ -59,6 +59,96 @@ public enum UTCTimestamp {
     }
 }
 
+/// Days of the proleptic Gregorian calendar by arithmetic (H. Hinnant's algorithms): what a
+/// `Calendar` in a fixed time zone answers, without one. A `Calendar` loads ICU (megabytes of a
+/// worker's memory) and costs microseconds a call; the workers ask on every message.
+public enum CivilDay {
+    /// WITA, the time of Kalimantan Timur: UTC+8, no daylight saving (since 1945).
+    public static let wita = 8 * 3_600
+
+    /// `yyyy-MM-dd` of `date` at `offset` seconds east of UTC, for the years 1 to 9999; nil
+    /// outside them (and for a time that is not a number).
+    public static func text(_ date: Date, offset: Int = 0) -> String? {
+        let seconds = date.timeIntervalSince1970 + Double(offset)
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return nil }
+        let (year, month, day) = civil(days: Int((seconds / 86_400).rounded(.down)))
+        guard (1...9_999).contains(year) else { return nil }
+        var text = [UInt8](repeating: UInt8(ascii: "-"), count: 10)
+        for (value, end, width) in [(year, 4, 4), (month, 7, 2), (day, 10, 2)] {
+            var value = value
+            for position in stride(from: end - 1, through: end - width, by: -1) {
+                text[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The days since 1970-01-01 of `text` when it is a day that exists, written `yyyy-MM-dd`
+    /// (four digits, two, two; the years 1 to 9999); nil otherwise.
+    public static func days(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { return nil }
+                value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), year >= 1,
+            (1...12).contains(month), day >= 1, day <= length(ofMonth: month, in: year)
+        else { return nil }
+        return days(year: year, month: month, day: day)
+    }
+
+    /// The days since 1970-01-01 of a year, month and day; a day past the month's end counts
+    /// on into the next months, as `Calendar.date(from:)` does.
+    public static func days(year: Int, month: Int, day: Int) -> Int {
+        let shifted = month <= 2 ? year - 1 : year
+        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+        let yearOfEra = shifted - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The year, month and day of a day since 1970-01-01.
+    public static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// The weekday of a day since 1970-01-01 as `Calendar`'s `.weekday`: 1 Sunday … 7 Saturday.
+    public static func weekday(days: Int) -> Int {
+        ((days + 4) % 7 + 7) % 7 + 1
+    }
+
+    /// The minutes since midnight of `date` at `offset` seconds east of UTC (0 to 1,439).
+    public static func minuteOfDay(_ date: Date, offset: Int = 0) -> Int {
+        let seconds = date.timeIntervalSince1970 + Double(offset)
+        guard seconds.isFinite else { return 0 }
+        let intoDay = seconds - (seconds / 86_400).rounded(.down) * 86_400
+        return min(1_439, max(0, Int(intoDay / 60)))
+    }
+
+    static func length(ofMonth month: Int, in year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
+
 /// Bytes as lowercase hexadecimal digits, two per byte. `String(format: "%02x")` per byte took
 /// 25 µs for a 32-byte digest in a release build here; the NIK's blind index, which did that,
 /// was 9 % of the intake role's samples in a perf profile.

@@ -1,21 +1,14 @@
-public import Foundation
+import ContractKit
+import Foundation
 
 /// Dates in Bahasa Indonesia, in WITA (Asia/Makassar, UTC+8, no daylight saving): the way
 /// messages to job seekers in Kalimantan Timur write them.
 public enum IndonesianCalendar {
-    public static let timeZone = TimeZone(identifier: "Asia/Makassar")!
     package static let months = [
         "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November",
         "Desember",
     ]
     package static let weekdays = ["Minggu", "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu"]
-
-    /// Made once: the dispatcher asks it about quiet hours for every message it sends.
-    package static let calendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        return calendar
-    }()
 
     /// `2025-07-07` → `7 Juli 2025`; text that is not a date is returned as it is.
     public static func date(_ isoDay: String) -> String {
@@ -25,10 +18,8 @@ public enum IndonesianCalendar {
 
     /// `2025-07-07` → `Senin`.
     public static func weekday(_ isoDay: String) -> String {
-        guard let (year, month, day) = parts(isoDay),
-            let date = calendar.date(from: DateComponents(year: year, month: month, day: day))
-        else { return "" }
-        return weekdays[calendar.component(.weekday, from: date) - 1]
+        guard let (year, month, day) = parts(isoDay) else { return "" }
+        return weekdays[CivilDay.weekday(days: CivilDay.days(year: year, month: month, day: day)) - 1]
     }
 
     private static func parts(_ isoDay: String) -> (Int, Int, Int)? {

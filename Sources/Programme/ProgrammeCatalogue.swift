@@ -1,3 +1,4 @@
+import ContractKit
 public import Contracts
 package import Foundation
 
@@ -226,17 +227,21 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
     /// When training begins on the day `date` (`yyyy-MM-dd`, a WITA date), as `08.00`; nil when
     /// no session falls on that weekday.
     public func startTime(on date: String) -> String? {
-        guard let day = Self.day(date) else { return nil }
-        var calendar = Calendar(identifier: .iso8601)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let weekday = (calendar.component(.weekday, from: day) + 5) % 7 + 1  // Sunday 1 … → Monday 1 …
+        guard let days = CivilDay.days(date) else { return nil }
+        let weekday = (CivilDay.weekday(days: days) + 5) % 7 + 1  // Sunday 1 … → Monday 1 …
         return sessions.first { $0.days.contains(weekday) }.map { $0.start.replacingOccurrences(of: ":", with: ".") }
     }
 
+    /// `HH:mm` (00:00 to 23:59, two digits each) as minutes since midnight; nil otherwise.
     package static func minutes(_ time: String) -> Int? {
-        guard let match = time.wholeMatch(of: /([01]\d|2[0-3]):([0-5]\d)/), let hours = Int(match.1), let minutes = Int(match.2)
+        let bytes = Array(time.utf8)
+        guard bytes.count == 5, bytes[2] == UInt8(ascii: ":"),
+            bytes.enumerated().allSatisfy({ $0.offset == 2 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0.element) })
         else { return nil }
-        return hours * 60 + minutes
+        let digit = { (index: Int) in Int(bytes[index] - UInt8(ascii: "0")) }
+        let hours = digit(0) * 10 + digit(1)
+        let minutes = digit(3) * 10 + digit(4)
+        return hours < 24 && minutes < 60 ? hours * 60 + minutes : nil
     }
 
     /// The programme `code` at `centre`, if the plan has it.
@@ -304,22 +309,14 @@ public struct ProgrammeCatalogue: Codable, Sendable, Equatable {
         return classes
     }
 
+    /// Midnight UTC of a day written `yyyy-MM-dd` that exists; nil otherwise.
     package static func day(_ text: String) -> Date? {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3 else { return nil }
-        var components = DateComponents()
-        (components.year, components.month, components.day) = (parts[0], parts[1], parts[2])
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: components), format(date) == text else { return nil }
-        return date
+        CivilDay.days(text).map { Date(timeIntervalSince1970: Double($0) * 86_400) }
     }
 
+    /// `yyyy-MM-dd` of `date` in UTC (`0000-00-00` outside the years 1 to 9999).
     package static func format(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        CivilDay.text(date) ?? "0000-00-00"
     }
 }
 

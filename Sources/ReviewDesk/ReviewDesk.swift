@@ -2,6 +2,7 @@
 // review, reading the cases from intake's store, and turning what an officer chose into a
 // `registration.reviewed` decision. Intake writes the case files; `kaltim-worker review` and
 // the console read them and publish decisions, so the format and the checks live here once.
+import ContractKit
 public import Contracts
 public import Foundation
 public import Jobs
@@ -272,21 +273,11 @@ public struct OfficerDecision: Sendable, Equatable {
 
     /// Today in East Kalimantan (WITA, UTC+8), `YYYY-MM-DD`.
     public static func today(_ now: Date = Date()) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt
-        let day = calendar.dateComponents([.year, .month, .day], from: now)
-        return String(format: "%04d-%02d-%02d", day.year ?? 0, day.month ?? 0, day.day ?? 0)
+        CivilDay.text(now, offset: CivilDay.wita) ?? "0000-00-00"
     }
 
     /// Whether `text` is a real calendar day written `YYYY-MM-DD`.
     public static func isCalendarDate(_ text: String) -> Bool {
-        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else { return false }
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? .gmt
-        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
-        guard let date = calendar.date(from: components) else { return false }
-        let back = calendar.dateComponents([.year, .month, .day], from: date)
-        return back.year == parts[0] && back.month == parts[1] && back.day == parts[2]
+        CivilDay.days(text) != nil
     }
 }

@@ -70,3 +70,71 @@ struct TextFormsTests {
         }
     }
 }
+
+/// The days by arithmetic give what a Gregorian `Calendar` in that fixed time zone gives, for
+/// every instant tried from 1583 (Foundation's calendar is Julian before October 1582) to 9999.
+struct CivilDayTests {
+    func calendar(offset: Int) -> Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: offset)!
+        return calendar
+    }
+
+    func instants() -> [Double] {
+        var generator = SystemRandomNumberGenerator()
+        // Midnights and the seconds either side of them, in UTC and in WITA, and leap days.
+        var values: [Double] = [
+            0, -1, 86_399, 86_400, -28_800, -28_801, 951_782_400, 951_868_799, 1_750_000_000, 4_107_542_399,
+            -11_676_096_000, 253_402_271_999,
+        ]
+        for _ in 0..<20_000 {
+            values.append(Double.random(in: -11_676_096_000..<253_402_271_999, using: &generator))
+        }
+        return values
+    }
+
+    @Test func daysAndMinutesAreTheCalendarsInUTCAndInWITA() {
+        for offset in [0, CivilDay.wita] {
+            let calendar = calendar(offset: offset)
+            for seconds in instants() {
+                let date = Date(timeIntervalSince1970: seconds)
+                let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: date)
+                let expected = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+                #expect(CivilDay.text(date, offset: offset) == expected, "\(seconds) at \(offset)")
+                #expect(CivilDay.minuteOfDay(date, offset: offset) == parts.hour! * 60 + parts.minute!, "\(seconds)")
+                let days = Int(((seconds + Double(offset)) / 86_400).rounded(.down))
+                #expect(CivilDay.days(expected) == days, "\(expected)")
+                #expect(CivilDay.weekday(days: days) == parts.weekday, "\(expected)")
+            }
+        }
+    }
+
+    @Test func onlyDaysThatExistWrittenInFullAreDays() {
+        for text in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31", "1970-01-01", "2025-12-31"] {
+            #expect(CivilDay.days(text) != nil, "\(text)")
+        }
+        for text in [
+            "2025-02-29", "1900-02-29", "2024-02-30", "2025-04-31", "2025-13-01", "2025-00-10", "2025-01-00", "0000-01-01",
+            "2025-1-01", "2025-01-1", "25-01-01", "2025-01-01 ", " 2025-01-01", "2025/01/01", "+025-01-01", "-025-01-01",
+            "2025-01-0\u{0661}", "\u{FF12}025-01-01", "2025-01-01T00:00:00Z", "", "20250101",
+        ] {
+            #expect(CivilDay.days(text) == nil, "\(text)")
+        }
+    }
+
+    /// A day past its month's end counts on, as `Calendar.date(from:)` does (the message
+    /// templates' weekday of a day the plan wrote wrong).
+    @Test func aDayPastTheMonthsEndCountsOn() {
+        let calendar = calendar(offset: 0)
+        for (year, month, day) in [(2025, 2, 30), (2024, 2, 30), (2025, 4, 31), (2025, 12, 32), (2025, 1, 0)] {
+            let date = calendar.date(from: DateComponents(year: year, month: month, day: day))!
+            #expect(CivilDay.days(year: year, month: month, day: day) * 86_400 == Int(date.timeIntervalSince1970))
+        }
+    }
+
+    @Test func timesOutsideTheYearsOneTo9999HaveNoDay() {
+        for seconds in [-62_135_596_801.0, 253_402_300_800, 1e16, .infinity, -.infinity, .nan] {
+            #expect(CivilDay.text(Date(timeIntervalSince1970: seconds)) == nil, "\(seconds)")
+        }
+    }
+}

@@ -538,6 +538,17 @@ struct SchedulingTests {
         #expect(catalogue.weeklyHours == "Senin–Kamis 08.00–16.00 WITA, Jumat 08.00–11.30 WITA")
         #expect(classes.allSatisfy { catalogue.startTime(on: $0.startDate) == "08.00" }, "every class starts on a training day")
         #expect(catalogue.startTime(on: "2025-07-12") == nil, "no training on Saturdays")
+        #expect(catalogue.startTime(on: "2025-02-30") == nil, "no such day")
+    }
+
+    /// A session's hours: `HH:mm`, two digits each, 00:00 to 23:59, nothing else.
+    @Test func sessionTimesAreTwoDigitHoursAndMinutes() {
+        for (text, minutes) in [("00:00", 0), ("08:30", 510), ("23:59", 1_439), ("11:30", 690)] {
+            #expect(ProgrammeCatalogue.minutes(text) == minutes, "\(text)")
+        }
+        for text in ["24:00", "7:00", "07:60", "07:5a", "\u{0660}\u{0667}:00", "07:00 ", "0700", "", "-1:00", "07.00"] {
+            #expect(ProgrammeCatalogue.minutes(text) == nil, "\(text)")
+        }
     }
 
     @Test func aProgrammeFileOutsideWITAOrWithBadHoursIsRefusedWithItsReason() throws {

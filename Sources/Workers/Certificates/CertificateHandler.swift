@@ -421,7 +421,7 @@ public struct CertificateHandler: TypedMessageHandler {
 
     /// `YYYY-MM-DD`, a real day, four-digit year.
     public static func isDay(_ text: String) -> Bool {
-        text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil && ProgrammeCatalogue.day(text) != nil
+        CivilDay.days(text) != nil
     }
 
     /// An issuer's number as printed: 1–64 ASCII letters, digits, spaces and `. / - : ( )`.

@@ -183,10 +183,7 @@ extension IntakeHandler {
             guard let participantID = decided["participant_id"]?.text else { return [] }
             // The day intake handles it, not the publisher's time: whether the seat is given to
             // someone else depends on it (a class that has started is not refilled).
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = IndonesianCalendar.timeZone
-            let day = calendar.dateComponents([.year, .month, .day], from: Date())
-            let on = String(format: "%04d-%02d-%02d", day.year ?? 0, day.month ?? 0, day.day ?? 0)
+            let on = CivilDay.text(Date(), offset: CivilDay.wita) ?? "0000-00-00"
             return [
                 try outgoing(
                     EnrolmentWithdrawalRequestedV1(

@@ -1,5 +1,5 @@
+import ContractKit
 public import Foundation
-import Programme
 
 /// The hours in which non-urgent messages wait (default 21:00–07:00 WITA).
 public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
@@ -43,7 +43,6 @@ public struct QuietHours: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func minuteOfDay(_ date: Date) -> Int {
-        let components = IndonesianCalendar.calendar.dateComponents([.hour, .minute], from: date)
-        return (components.hour ?? 0) * 60 + (components.minute ?? 0)
+        CivilDay.minuteOfDay(date, offset: CivilDay.wita)
     }
 }
