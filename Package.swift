@@ -122,9 +122,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // SMTP submission through libcurl (Debian: libcurl4-openssl-dev); C because
+        // SMTP submission through libcurl (Debian: libcurl4-openssl-dev), loaded with dlopen by
+        // the first SMTP sender (not linked: every worker would load it); C because
         // curl_easy_setopt is variadic.
-        .target(name: "CSMTP", path: "Sources/CSMTP", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CSMTP", path: "Sources/CSMTP"),
         // mallopt(M_ARENA_MAX) at load, in every process linking WorkerHost (glibc's malloc.h is not
         // in Swift's Glibc module).
         .target(name: "CMalloc", path: "Sources/CMalloc"),

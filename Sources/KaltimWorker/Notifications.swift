@@ -151,6 +151,9 @@ struct Notifications: AsyncParsableCommand {
                 senders[.sms] = gateway
             }
             if let smtpURL {
+                if let missing = SMTPSender.libraryError {
+                    throw ValidationError("--smtp-url needs libcurl (Debian: libcurl4): \(missing)")
+                }
                 senders[.email] = SMTPSender(
                     url: smtpURL, from: smtpFrom, username: smtpUser, password: environment["KALTIM_SMTP_PASSWORD"],
                     startTLS: requiresStartTLS(smtpURL), caFile: smtpCAFile)

@@ -33,7 +33,13 @@ public struct SMTPSender: MessageSender {
         self.timeout = timeout
     }
 
-    private static let initialise: Void = kaltim_smtp_global_init()
+    private static let initialise: Void = { _ = kaltim_smtp_global_init() }()
+
+    /// Why mail cannot be sent from this process (libcurl, loaded by the first sender, is
+    /// missing or incomplete), or nil when it can.
+    public static var libraryError: String? {
+        kaltim_smtp_global_init().map { String(cString: $0) }
+    }
 
     /// Whether `address` may go into `RCPT TO:<…>` and a `To:` header as it is: one `@`, at
     /// most 254 bytes, and nothing that ends a line, a command or an address (controls, spaces,
@@ -86,6 +92,10 @@ public struct SMTPSender: MessageSender {
             return .sent(providerMessageID: messageID)
         }
         let detail = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if result.curl_code == KALTIM_SMTP_NO_LIBCURL {
+            // The worker refuses to start without it; this is a process that did not ask.
+            return .transient(code: "SMTP_NO_LIBCURL", detail: detail, retryAfter: nil)
+        }
         let smtp = Int(result.smtp_code)
         // The server's refusal when there is one (4xx, 5xx), else libcurl's code.
         let code = smtp >= 400 ? "SMTP_\(smtp)" : "SMTP_CURL_\(result.curl_code)"

@@ -22,7 +22,12 @@ kaltim_smtp_result kaltim_smtp_send(const char *url, const char *username, const
                                     size_t recipient_count, const char *payload, size_t payload_length,
                                     long timeout_seconds);
 
-/// Initialises libcurl once per process (call before any thread sends).
-void kaltim_smtp_global_init(void);
+/// `curl_code` when libcurl could not be loaded (the error says why).
+#define KALTIM_SMTP_NO_LIBCURL (-1)
+
+/// Loads libcurl (dlopen) and initialises it, once per process; call before any thread sends.
+/// Returns NULL, or why libcurl cannot be used (then every send fails with
+/// KALTIM_SMTP_NO_LIBCURL).
+const char *kaltim_smtp_global_init(void);
 
 #endif
