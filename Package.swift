@@ -146,7 +146,7 @@ let package = Package(
         .target(name: "Programme", dependencies: ["ContractKit", "Contracts"], swiftSettings: swiftSettings),
         // The officers' review desk: intake's case files, reading them, checking a decision (used
         // by intake, `kaltim-worker review` and the console).
-        .target(name: "ReviewDesk", dependencies: ["Contracts", "Jobs"], swiftSettings: swiftSettings),
+        .target(name: "ReviewDesk", dependencies: ["ContractKit", "Contracts", "Jobs"], swiftSettings: swiftSettings),
         // Personal data: the NIK blind-index key, the register of personal data (checked
         // against the stores), a person's export across the roles' stores.
         .target(
