@@ -185,32 +185,31 @@ public final class AMQPConnection: Sendable {
 
     /// Runs `operation`; after a ``AMQPError/isQuorumClusterNotFormed`` refusal, runs it again
     /// after each of `delays`, and meanwhile also after the errors of a connection that is
-    /// coming back (``AMQPError/isConnectionFatal``). Any other error, or the last refusal, is
-    /// thrown.
+    /// coming back (``AMQPError/isConnectionFatal``, not a closed one). Any other error, and the
+    /// last try's, is thrown. Each try may take up to the connection's RPC timeout.
     static func retryingWhileQuorumForms<T>(
         delays: [Duration] = quorumFormationDelays, logger: Logger,
         sleep: (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         _ operation: () async throws -> T
     ) async throws -> T {
-        var refusal: AMQPError?
+        var refused = false
         for delay in delays {
             do {
                 return try await operation()
             } catch let error as AMQPError where error.isQuorumClusterNotFormed {
-                refusal = error
-            } catch let error as AMQPError where refusal != nil && error.isConnectionFatal && error.code != .connectionClosed {
-                // Reconnecting after the refusal closed the connection.
+                refused = true
+                logger.warning(
+                    "a quorum queue's group did not form in time; declaring it again",
+                    metadata: ["retry_in": "\(delay)", "error": "\(error)"])
+            } catch let error as AMQPError where refused && error.isConnectionFatal && error.code != .connectionClosed {
+                // The refusal closed the connection; it is coming back.
+                logger.notice(
+                    "declaring the quorum queue again once connected", metadata: ["retry_in": "\(delay)", "error": "\(error)"])
             }
-            logger.warning(
-                "a quorum queue's group did not form in time; declaring it again",
-                metadata: ["retry_in": "\(delay)", "error": "\(refusal.map { "\($0)" } ?? "")"])
             try await sleep(delay)
         }
-        do {
-            return try await operation()
-        } catch let error as AMQPError where refusal != nil && error.isConnectionFatal {
-            throw refusal ?? error
-        }
+        // The last try's error as it is: the refusal again, or what stopped the reconnect.
+        return try await operation()
     }
 
     /// The ready-message and consumer counts of an existing queue (passive declare); a missing

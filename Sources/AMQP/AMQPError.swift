@@ -96,9 +96,15 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
     /// Whether the broker refused to declare a quorum queue because its Raft group elected no
     /// leader in time (`541 INTERNAL_ERROR ... cluster_not_formed`, seen on a busy node). The
     /// broker removes the half-made queue and closes the connection, so declaring it again once
-    /// connected is safe and usually succeeds.
+    /// connected is safe and usually succeeds. RabbitMQ cuts a close reason over 255 bytes to
+    /// 252 and `...`: with a long queue or node name (a Kubernetes pod's) the cause is cut off,
+    /// so a refusal of `queue.declare` that begins `INTERNAL_ERROR - Cannot declare quorum
+    /// queue` and was cut counts too.
     public var isQuorumClusterNotFormed: Bool {
-        replyCode == 541 && (replyText?.hasSuffix("cluster_not_formed") ?? false)
+        guard replyCode == 541, let text = replyText else { return false }
+        if let classID, let methodID, classID != 50 || methodID != 10 { return false }
+        if text.hasSuffix(": cluster_not_formed") { return true }
+        return text.hasPrefix("INTERNAL_ERROR - Cannot declare quorum queue '") && text.hasSuffix("...")
     }
 
     public var description: String {

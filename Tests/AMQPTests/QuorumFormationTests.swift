@@ -11,7 +11,7 @@ struct QuorumFormationTests {
     static let refusal = AMQPError(
         .connectionLost, "declaring queue 'q': the broker closed the connection", replyCode: 541,
         replyText: "INTERNAL_ERROR - Cannot declare quorum queue 'q' in vhost '/' on node 'n' with leader on node 'n': "
-            + "cluster_not_formed")
+            + "cluster_not_formed", classID: 50, methodID: 10)
 
     /// Runs the retry with `answers` given in turn by the operation; returns the result or the
     /// error, the number of calls and the waits asked for.
@@ -39,6 +39,22 @@ struct QuorumFormationTests {
 
     @Test func theRefusalIsRecognisedAndNothingElseIs() {
         #expect(Self.refusal.isQuorumClusterNotFormed)
+        // As a Kubernetes broker sends it: the reason over 255 bytes, cut to 252 and "...".
+        let node = "rabbit@kaltim-rabbitmq-server-0.kaltim-rabbitmq-nodes.kaltim-programme"
+        let whole =
+            "INTERNAL_ERROR - Cannot declare quorum queue 'kaltim.notifications.retry.30s' in vhost '/' on node "
+            + "'\(node)' with leader on node '\(node)': cluster_not_formed"
+        #expect(whole.utf8.count > 255)
+        let cut = String(decoding: whole.utf8.prefix(252), as: UTF8.self) + "..."
+        #expect(
+            AMQPError(.connectionLost, "x", replyCode: 541, replyText: cut, classID: 50, methodID: 10).isQuorumClusterNotFormed)
+        #expect(AMQPError(.connectionLost, "x", replyCode: 541, replyText: cut).isQuorumClusterNotFormed)
+        // The same text for another method (a publish) is not a declaration's refusal.
+        #expect(
+            !AMQPError(.connectionLost, "x", replyCode: 541, replyText: cut, classID: 60, methodID: 40).isQuorumClusterNotFormed)
+        #expect(
+            !AMQPError(.connectionLost, "x", replyCode: 541, replyText: "INTERNAL_ERROR - Cannot declare quorum queue 'q': no")
+                .isQuorumClusterNotFormed)
         #expect(!AMQPError(.connectionLost, "x", replyCode: 541, replyText: "INTERNAL_ERROR").isQuorumClusterNotFormed)
         #expect(
             !AMQPError(.channelClosed, "x", replyCode: 406, replyText: "PRECONDITION_FAILED - cluster_not_formed")
@@ -80,6 +96,15 @@ struct QuorumFormationTests {
             #expect(error.code == first.code)
         }
         // After a refusal, a mismatch is thrown at once, and so is a connection closed for good.
+        // A connection that does not come back is thrown as what it is, not as the refusal.
+        let down = AMQPError(.connectionFailed, "cannot connect to 127.0.0.1:5672")
+        let (last, tries, _) = await Self.run([.failure(Self.refusal), .failure(down)])
+        #expect(tries == 4)
+        if case .failure(let error as AMQPError) = last {
+            #expect(error.code == .connectionFailed, "\(error)")
+        } else {
+            Issue.record("expected the connection failure, got \(last)")
+        }
         for second in [mismatch, AMQPError(.connectionClosed, "the connection is closed")] {
             let (result, calls, _) = await Self.run([.failure(Self.refusal), .failure(second), .success(1)])
             #expect(calls == 2, "\(second)")
