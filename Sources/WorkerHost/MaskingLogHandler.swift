@@ -6,8 +6,8 @@ public import Logging
 import Synchronization
 
 /// A swift-log handler that writes one line per record to standard error, as a JSON object
-/// (`{"ts":…,"level":…,"label":…,"msg":…,<metadata>}`) or as text, with personal data masked in
-/// the message and in metadata values (`PersonalData.mask`: a metadata key that names a personal
+/// (`ts`, `level`, `label`, `msg` and the metadata, keys in the order of their bytes) or as
+/// text, with personal data masked in the message, the label and metadata keys and values (`PersonalData.mask`: a metadata key that names a personal
 /// field of a contract masks its whole value; any NIK- or phone-shaped number and any marked
 /// field inside quoted JSON is masked wherever it appears): whatever a handler or a library
 /// logs, a NIK never reaches the log in clear.
@@ -51,7 +51,10 @@ public struct MaskingLogHandler: LogHandler {
         // load ICU, megabytes of every worker's memory, for each line.
         let timestamp = UTCTimestamp.iso8601(Date(), milliseconds: true) ?? "\(Date().timeIntervalSince1970)"
         let message = PersonalData.mask(event.message.description)
-        let fields = merged.map { ($0.key, PersonalData.mask($0.value.description, field: $0.key)) }.sorted { $0.0 < $1.0 }
+        let label = PersonalData.mask(label)
+        // Keys are masked too: a key made from data must not carry a NIK either.
+        let fields = merged.map { (PersonalData.mask($0.key), PersonalData.mask($0.value.description, field: $0.key)) }
+            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         let line: String
         switch format {
         case .json:
@@ -59,18 +62,18 @@ public struct MaskingLogHandler: LogHandler {
             for (key, value) in fields where object[key] == nil { object[key] = value }
             line = Self.jsonObject(object)
         case .text:
-            let rendered = fields.map { "\(Self.escapingControls($0.0))=\(Self.escapingControls($0.1))" }
-                .joined(separator: " ")
+            let rendered = fields.map { "\(Self.textValue($0.0))=\(Self.textValue($0.1))" }.joined(separator: " ")
             line =
-                "\(timestamp) \(event.level) \(label): \(Self.escapingControls(message))"
+                "\(timestamp) \(event.level) \(Self.textValue(label)): \(Self.textValue(message))"
                 + (rendered.isEmpty ? "" : " " + rendered)
         }
         write(line + "\n")
     }
 
     /// One JSON object on one line, its keys in the order of their UTF-8 bytes; every control
-    /// character and Unicode line break in a key or a value escaped, so a value cannot end the
-    /// line.
+    /// character (C0, DEL, C1), Unicode line break and invisible format character (direction
+    /// overrides, zero-width characters) in a key or a value escaped as `\uXXXX`, so a value
+    /// can neither end the line nor change how a terminal shows it.
     static func jsonObject(_ object: [String: String]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         for (index, (key, value)) in object.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
@@ -82,41 +85,23 @@ public struct MaskingLogHandler: LogHandler {
             JSONText.appendQuoted(value, to: &bytes)
         }
         bytes.append(UInt8(ascii: "}"))
-        // U+0085, U+2028 and U+2029 may stand in a JSON string as they are, but a reader that
-        // splits at every Unicode line break would cut the record there: escaped instead (their
-        // UTF-8 bytes occur nowhere else).
-        guard bytes.contains(0xC2) || bytes.contains(0xE2) else { return String(decoding: bytes, as: UTF8.self) }
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(bytes.count + 12)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == 0xC2, index + 1 < bytes.count, bytes[index + 1] == 0x85 {
-                escaped.append(contentsOf: Array("\\u0085".utf8))
-                index += 2
-            } else if bytes[index] == 0xE2, index + 2 < bytes.count, bytes[index + 1] == 0x80,
-                bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9
-            {
-                escaped.append(contentsOf: Array((bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8))
-                index += 3
-            } else {
-                escaped.append(bytes[index])
-                index += 1
-            }
-        }
-        return String(decoding: escaped, as: UTF8.self)
-    }
-
-    /// `text` with each control character and line or paragraph separator written as `\u{…}`
-    /// (and a backslash doubled), so that a value a publisher chose cannot start a line of
-    /// its own in the text format.
-    static func escapingControls(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { Self.needsEscape($0) || $0 == "\\" }) else { return text }
+        let text = String(decoding: bytes, as: UTF8.self)
+        // C0 controls are escaped by the writer already; what is left is DEL or beyond ASCII,
+        // and outside the strings there is only ASCII.
+        guard bytes.contains(where: { $0 >= 0x7F }) else { return text }
         var escaped = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            if scalar == "\\" {
-                escaped.append(contentsOf: "\\\\".unicodeScalars)
-            } else if Self.needsEscape(scalar) {
-                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            if Self.needsEscape(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                if scalar.value <= 0xFFFF {
+                    escaped.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+                } else {
+                    // Beyond the BMP (the tag characters): a surrogate pair, as JSON writes it.
+                    let offset = scalar.value - 0x1_0000
+                    for unit in [0xD800 + (offset >> 10), 0xDC00 + (offset & 0x3FF)] {
+                        escaped.append(contentsOf: ("\\u" + String(unit, radix: 16)).unicodeScalars)
+                    }
+                }
             } else {
                 escaped.append(scalar)
             }
@@ -124,8 +109,36 @@ public struct MaskingLogHandler: LogHandler {
         return String(escaped)
     }
 
+    /// A key, value or message in the text format: each control character, line break and
+    /// invisible format character written as `\u{…}` (a backslash doubled), and in double
+    /// quotes (a quote inside escaped) when it is empty or holds a space, `=` or `"`, so that a
+    /// value a publisher chose can neither start a line nor add a `key=value` of its own.
+    static func textValue(_ text: String) -> String {
+        let quoted =
+            text.isEmpty
+            || text.unicodeScalars.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.properties.isWhitespace }
+        guard quoted || text.unicodeScalars.contains(where: { Self.needsEscape($0) || $0 == "\\" }) else { return text }
+        var escaped = String.UnicodeScalarView()
+        if quoted { escaped.append("\"") }
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" || (quoted && scalar == "\"") {
+                escaped.append("\\")
+                escaped.append(scalar)
+            } else if Self.needsEscape(scalar) {
+                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16))}".unicodeScalars)
+            } else {
+                escaped.append(scalar)
+            }
+        }
+        if quoted { escaped.append("\"") }
+        return String(escaped)
+    }
+
+    /// C0 and C1 controls, DEL, the line and paragraph separators and the format characters
+    /// (`Cf`: direction overrides and isolates, zero-width characters, the soft hyphen, tags).
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+            || scalar.properties.generalCategory == .format
     }
 
     /// Writes `line` to standard error, one line at a time whatever the threads.
