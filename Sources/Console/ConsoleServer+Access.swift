@@ -147,7 +147,7 @@ extension ConsoleServer {
         defer { signIns.releaseCheck(client: client) }
         // A browser this user signed in from before: its failures are its own, not the user's.
         let account = configuration.accounts.users[name]?.passwordHash ?? ""
-        let device = signIns.device(request.cookies[Self.deviceCookie(for: name)]?.value, for: name, account: account)
+        let device = signIns.device(request.cookies[signIns.deviceCookieName(for: name)]?.value, for: name, account: account)
         guard signIns.begin(name, client: client, device: device) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
             // failures that locked the account are in the audit log already.
@@ -177,7 +177,7 @@ extension ConsoleServer {
         // A new device cookie at each sign-in: good for 180 days from it.
         response.setCookie(
             cookie(
-                Self.deviceCookie(for: name), signIns.deviceCookie(for: name, account: account),
+                signIns.deviceCookieName(for: name), signIns.deviceCookie(for: name, account: account),
                 maxAge: Int(SignInGate.deviceCookieLifetime)))
         return response
     }

@@ -10,7 +10,6 @@ public import Admin
 public import ClientAddress
 import ContractKit
 import Contracts
-import Crypto
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -99,12 +98,6 @@ public struct ConsoleServer: Sendable {
 
     static let sessionCookie = "kaltim_session"
     static let loginCookie = "kaltim_login"
-    /// The cookie of a browser `user` signed in from (``SignInGate/deviceCookie(for:account:)``),
-    /// kept 180 days: one per user, named by a digest of the name, so that each officer who
-    /// signs in on a shared BLKI computer keeps their own.
-    static func deviceCookie(for user: String) -> String {
-        "kaltim_device_" + Hex.lowercase(SHA256.hash(data: Data(user.utf8))).prefix(16)
-    }
     /// Where a browser says a request comes from: `same-origin`, `same-site`, `cross-site`, or
     /// `none` (typed, a bookmark).
     static let fetchSite = HTTPField.Name("Sec-Fetch-Site")!

@@ -203,6 +203,16 @@ final class SignInGate: Sendable {
         }
     }
 
+    /// The name of `name`'s device cookie (one per user, so that every officer who signs in on
+    /// a shared BLKI computer keeps their own): `kaltim_device_` and 16 hexadecimal digits of
+    /// an HMAC of the name with the device key, so that the names of a browser's cookies do not
+    /// tell whose they are to someone who can only guess names.
+    func deviceCookieName(for name: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(
+            for: Data(("cookie name\u{0}" + name).utf8), using: SymmetricKey(data: deviceKey))
+        return "kaltim_device_" + Hex.lowercase(Array(code).prefix(8))
+    }
+
     /// A device cookie's value for a browser `name` signed in from, now: a random nonce, the
     /// time (seconds since 1970) and their signature with the name and `account` (the account's
     /// stored password hash), `<32 hexadecimal digits>.<seconds>.<64 hexadecimal digits>`;
