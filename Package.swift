@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "Senders",
             dependencies: [
-                "Contracts", "CSMTP",
+                "ContractKit", "Contracts", "CSMTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -50,7 +50,10 @@ static void load_curl(void) {
     KALTIM_CURL_SYMBOL(slist_append, "curl_slist_append")
     KALTIM_CURL_SYMBOL(slist_free_all, "curl_slist_free_all")
 #undef KALTIM_CURL_SYMBOL
-    curl_api.global_init(CURL_GLOBAL_DEFAULT);
+    CURLcode initialised = curl_api.global_init(CURL_GLOBAL_DEFAULT);
+    if (initialised != CURLE_OK) {
+        snprintf(load_error, sizeof load_error, "curl_global_init failed (CURLcode %d)", (int)initialised);
+    }
 }
 
 typedef struct {

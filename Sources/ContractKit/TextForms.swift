@@ -60,7 +60,8 @@ public enum UTCTimestamp {
 }
 
 /// Days of the proleptic Gregorian calendar by arithmetic (H. Hinnant's algorithms): what a
-/// `Calendar` in a fixed time zone answers, without one. A `Calendar` loads ICU (megabytes of a
+/// `Calendar` in a fixed time zone answers from 15 October 1582 on (it is Julian before),
+/// without one. A `Calendar` loads ICU (megabytes of a
 /// worker's memory) and costs microseconds a call; the workers ask on every message.
 public enum CivilDay {
     /// WITA, the time of Kalimantan Timur: UTC+8, no daylight saving (since 1945).
@@ -103,9 +104,13 @@ public enum CivilDay {
         return days(year: year, month: month, day: day)
     }
 
-    /// The days since 1970-01-01 of a year, month and day; a day past the month's end counts
-    /// on into the next months, as `Calendar.date(from:)` does.
+    /// The days since 1970-01-01 of a year, month and day; a day past the month's end, or a
+    /// month past the year's (or before it), counts on, as `Calendar.date(from:)` does.
     public static func days(year: Int, month: Int, day: Int) -> Int {
+        // The month into 1...12, the years it spans into the year (floor division).
+        let carried = month >= 1 ? (month - 1) / 12 : -((12 - month) / 12)
+        let year = year + carried
+        let month = month - carried * 12
         let shifted = month <= 2 ? year - 1 : year
         let era = (shifted >= 0 ? shifted : shifted - 399) / 400
         let yearOfEra = shifted - era * 400

@@ -1,4 +1,5 @@
 internal import CSMTP
+import ContractKit
 import Foundation
 
 /// E-mail over SMTP with libcurl: plain SMTP to a local relay, or STARTTLS (required when
@@ -93,8 +94,8 @@ public struct SMTPSender: MessageSender {
         }
         let detail = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         if result.curl_code == KALTIM_SMTP_NO_LIBCURL {
-            // The worker refuses to start without it; this is a process that did not ask.
-            return .transient(code: "SMTP_NO_LIBCURL", detail: detail, retryAfter: nil)
+            // The worker refuses to start without it (SMTPSender.libraryError): configuration, not chance.
+            return .permanent(code: "SMTP_NO_LIBCURL", detail: detail)
         }
         let smtp = Int(result.smtp_code)
         // The server's refusal when there is one (4xx, 5xx), else libcurl's code.
@@ -105,6 +106,27 @@ public struct SMTPSender: MessageSender {
             return .permanent(code: code, detail: detail)
         }
         return .transient(code: code, detail: detail, retryAfter: nil)
+    }
+
+    /// `date` as RFC 5322 writes it, in WITA: `Mon, 08 Dec 2025 09:06:09 +0800`, by arithmetic
+    /// (``CivilDay``); a `DateFormatter` in a named time zone loads ICU, for every e-mail. A time
+    /// outside the years 1 to 9999 (a broken clock) is written as the epoch.
+    static func dateHeader(_ date: Date) -> String { dateHeader(secondsSince1970: date.timeIntervalSince1970) }
+
+    /// ``dateHeader(_:)`` of a time given in seconds since 1970.
+    package static func dateHeader(secondsSince1970 time: Double) -> String {
+        // To the millisecond first, as the formatter did (…59.9996 is the next second).
+        let seconds = ((time + Double(CivilDay.wita)) * 1_000).rounded(.toNearestOrAwayFromZero) / 1_000
+        let whole = seconds.isFinite && abs(seconds) < 2.6e11 ? Int(seconds.rounded(.down)) : CivilDay.wita
+        let days = Int((Double(whole) / 86_400).rounded(.down))
+        let (year, month, day) = CivilDay.civil(days: days)
+        let second = whole - days * 86_400
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][CivilDay.weekday(days: days) - 1]
+        let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][month - 1]
+        let yearText = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
+        return
+            "\(weekday), \(two(day)) \(monthName) \(yearText) \(two(second / 3_600)):\(two(second / 60 % 60)):\(two(second % 60)) +0800"
     }
 
     /// The Message-ID derived from the idempotency key.
@@ -147,17 +169,13 @@ public struct SMTPSender: MessageSender {
 
     /// The message in RFC 5322 form: UTF-8 subject (RFC 2047) and a base64 body, CRLF lines.
     static func rfc5322(_ message: OutgoingNotification, from: String, date: Date) -> Data {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        formatter.timeZone = TimeZone(identifier: "Asia/Makassar")
         let subject = encodedSubject(message.subject)
         let body = Data(
             message.text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n").utf8
         )
         .base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
         let lines = [
-            "Date: \(formatter.string(from: date))",
+            "Date: \(dateHeader(date))",
             "From: <\(from)>",
             "To: <\(message.recipient)>",
             "Subject: \(subject)",

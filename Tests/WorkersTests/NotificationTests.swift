@@ -1352,6 +1352,24 @@ struct NotificationDeliveryTests {
         #expect(marks.utf8.count < 1_000, "\(marks.utf8.count) bytes")
     }
 
+    /// The e-mail's `Date` header, by arithmetic, is what a POSIX `DateFormatter` in
+    /// Asia/Makassar wrote (the header before), for 20,000 instants from 1970 to 9999.
+    @Test func theDateHeaderIsRFC5322InWITA() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        formatter.timeZone = TimeZone(identifier: "Asia/Makassar")
+        var generator = SystemRandomNumberGenerator()
+        var instants: [Double] = [0, -28_800, 86_399.9, 951_782_400, 1_765_155_969.5, 253_402_271_999]
+        for _ in 0..<20_000 { instants.append(Double.random(in: 0..<253_402_271_999, using: &generator)) }
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(SMTPSender.dateHeader(secondsSince1970: seconds) == formatter.string(from: date), "\(seconds)")
+        }
+        #expect(SMTPSender.dateHeader(secondsSince1970: 1_765_155_969) == "Mon, 08 Dec 2025 09:06:09 +0800")
+        #expect(SMTPSender.dateHeader(secondsSince1970: .nan) == "Thu, 01 Jan 1970 08:00:00 +0800")
+    }
+
     @Test func startTLSIsRequiredWhenEnabledAndTheServerCertificateIsVerified() async throws {
         let certificates = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("certs")).path
         let (status, output) = try await runProcess(
