@@ -23,16 +23,7 @@ public enum UTCTimestamp {
         let seconds = totalMilliseconds / 1_000
         let days = seconds / 86_400
         let secondOfDay = seconds % 86_400
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian).
-        let z = days + 719_468
-        let era = z / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDay.civil(days: Int(days))
         var text = [UInt8](repeating: UInt8(ascii: "0"), count: milliseconds ? 24 : 20)
         func put(_ value: Int64, at end: Int, width: Int) {
             var value = value
@@ -41,9 +32,9 @@ public enum UTCTimestamp {
                 value /= 10
             }
         }
-        put(year, at: 4, width: 4)
-        put(month, at: 7, width: 2)
-        put(day, at: 10, width: 2)
+        put(Int64(year), at: 4, width: 4)
+        put(Int64(month), at: 7, width: 2)
+        put(Int64(day), at: 10, width: 2)
         put(secondOfDay / 3_600, at: 13, width: 2)
         put(secondOfDay / 60 % 60, at: 16, width: 2)
         put(secondOfDay % 60, at: 19, width: 2)
