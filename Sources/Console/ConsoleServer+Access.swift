@@ -150,14 +150,14 @@ extension ConsoleServer {
         let device = signIns.device(request.cookies[signIns.deviceCookieName(for: name)]?.value, for: name, account: account)
         guard signIns.begin(name, client: client, device: device) else {
             // Not audited: refused without a password check, as fast as anyone can ask; the
-            // failures that locked the account are in the audit log already.
+            // failures that locked the account are in the audit log already. A browser's lockout
+            // and a user's read alike: telling them apart would tell someone at a shared computer
+            // which names have a device cookie there.
             let error =
                 if signIns.clientLockedOut(client) {
                     "Terlalu banyak percobaan masuk yang gagal dari alamat ini; tunggu satu menit."
-                } else if let device, signIns.deviceLockedOut(device) {
-                    "Terlalu banyak percobaan masuk yang gagal dari peramban ini; tunggu satu menit."
                 } else {
-                    "Terlalu banyak percobaan masuk yang gagal untuk pengguna ini; tunggu satu menit."
+                    "Terlalu banyak percobaan masuk yang gagal; tunggu satu menit."
                 }
             return loginPage(error: error, status: .tooManyRequests)
         }
@@ -179,7 +179,21 @@ extension ConsoleServer {
             cookie(
                 signIns.deviceCookieName(for: name), signIns.deviceCookie(for: name, account: account),
                 maxAge: Int(SignInGate.deviceCookieLifetime)))
+        // Device cookies no account's name is any more (the accounts file changed, which changes
+        // every name): removed, so that a shared browser does not pile them up until its
+        // requests outgrow a proxy's header limit.
+        for stale in Self.cookieNames(in: request).filter({ $0.hasPrefix("kaltim_device_") })
+        where !signIns.currentDeviceCookieNames.contains(stale) {
+            response.setCookie(cookie(stale, "", maxAge: 0))
+        }
         return response
+    }
+
+    /// The names of the cookies a request carries (at most 200 of them).
+    static func cookieNames(in request: Request) -> [String] {
+        request.headers[values: .cookie].flatMap { $0.split(separator: ";") }.prefix(200).map {
+            String($0.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces))
+        }
     }
 
     /// A wrong password for an account, in the audit log, and whether it came from a browser the

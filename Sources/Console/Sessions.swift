@@ -201,15 +201,21 @@ final class SignInGate: Sendable {
         } else {
             deviceKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         }
+        let key = deviceKey
+        currentDeviceCookieNames = Set((accounts?.users.keys).map(Array.init)?.map { Self.cookieName(for: $0, key: key) } ?? [])
     }
+
+    /// The device cookies' names of the accounts the gate was made with.
+    let currentDeviceCookieNames: Set<String>
 
     /// The name of `name`'s device cookie (one per user, so that every officer who signs in on
     /// a shared BLKI computer keeps their own): `kaltim_device_` and 16 hexadecimal digits of
     /// an HMAC of the name with the device key, so that the names of a browser's cookies do not
     /// tell whose they are to someone who can only guess names.
-    func deviceCookieName(for name: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(
-            for: Data(("cookie name\u{0}" + name).utf8), using: SymmetricKey(data: deviceKey))
+    func deviceCookieName(for name: String) -> String { Self.cookieName(for: name, key: deviceKey) }
+
+    private static func cookieName(for name: String, key: [UInt8]) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data(("cookie name\u{0}" + name).utf8), using: SymmetricKey(data: key))
         return "kaltim_device_" + Hex.lowercase(Array(code).prefix(8))
     }
 

@@ -118,9 +118,14 @@ public struct SMTPSender: MessageSender {
         // To the millisecond first, as the formatter did (…59.9996 is the next second).
         let seconds = ((time + Double(CivilDay.wita)) * 1_000).rounded(.toNearestOrAwayFromZero) / 1_000
         let whole = seconds.isFinite && abs(seconds) < 2.6e11 ? Int(seconds.rounded(.down)) : CivilDay.wita
-        let days = Int((Double(whole) / 86_400).rounded(.down))
-        let (year, month, day) = CivilDay.civil(days: days)
-        let second = whole - days * 86_400
+        var days = Int((Double(whole) / 86_400).rounded(.down))
+        var (year, month, day) = CivilDay.civil(days: days)
+        var second = whole - days * 86_400
+        if !(1...9_999).contains(year) {
+            // A clock outside the years RFC 5322 writes: the epoch, in WITA.
+            (days, second) = (0, CivilDay.wita)
+            (year, month, day) = CivilDay.civil(days: 0)
+        }
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][CivilDay.weekday(days: days) - 1]
         let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][month - 1]

@@ -1367,7 +1367,10 @@ struct NotificationDeliveryTests {
             #expect(SMTPSender.dateHeader(secondsSince1970: seconds) == formatter.string(from: date), "\(seconds)")
         }
         #expect(SMTPSender.dateHeader(secondsSince1970: 1_765_155_969) == "Mon, 08 Dec 2025 09:06:09 +0800")
-        #expect(SMTPSender.dateHeader(secondsSince1970: .nan) == "Thu, 01 Jan 1970 08:00:00 +0800")
+        // A clock outside the years 1 to 9999 writes the epoch, never a malformed year.
+        for broken in [Double.nan, .infinity, 253_402_272_000, 2.59e11, -62_135_625_601, -1e12] {
+            #expect(SMTPSender.dateHeader(secondsSince1970: broken) == "Thu, 01 Jan 1970 08:00:00 +0800", "\(broken)")
+        }
     }
 
     @Test func startTLSIsRequiredWhenEnabledAndTheServerCertificateIsVerified() async throws {
