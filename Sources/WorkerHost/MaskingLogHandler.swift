@@ -7,10 +7,11 @@ import Synchronization
 
 /// A swift-log handler that writes one line per record to standard error, as a JSON object
 /// (`ts`, `level`, `label`, `msg` and the metadata, keys in the order of their bytes) or as
-/// text, with personal data masked in the message, the label and metadata keys and values (`PersonalData.mask`: a metadata key that names a personal
-/// field of a contract masks its whole value; any NIK- or phone-shaped number and any marked
-/// field inside quoted JSON is masked wherever it appears): whatever a handler or a library
-/// logs, a NIK never reaches the log in clear.
+/// text, with personal data masked in the message, the label and the metadata's keys and
+/// values (`PersonalData.mask`: a metadata key that names a personal field of a contract masks
+/// its whole value; any NIK- or phone-shaped number and any marked field inside quoted JSON is
+/// masked wherever it appears): whatever a handler or a library logs, a NIK never reaches the
+/// log in clear.
 public struct MaskingLogHandler: LogHandler {
     /// How records are written.
     public enum Format: String, Sendable {
