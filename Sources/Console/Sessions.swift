@@ -202,7 +202,7 @@ final class SignInGate: Sendable {
             deviceKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         }
         let key = deviceKey
-        currentDeviceCookieNames = Set((accounts?.users.keys).map(Array.init)?.map { Self.cookieName(for: $0, key: key) } ?? [])
+        currentDeviceCookieNames = Set(accounts?.users.keys.map { Self.cookieName(for: $0, key: key) } ?? [])
     }
 
     /// The device cookies' names of the accounts the gate was made with.
